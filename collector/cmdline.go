@@ -1,0 +1,55 @@
+package collector
+
+import "bytes"
+
+// parseCmdline splits the content of /proc/PID/cmdline into arguments.
+// Arguments are NUL-separated and usually NUL-terminated; trailing NULs are
+// dropped. A process that rewrote its argv area into a single title has no
+// NUL separators, or pads with spaces: noNUL reports that case, and the
+// title is returned as one argument. truncated marks a buffer cut at the
+// read cap; the last argument is then incomplete.
+func parseCmdline(b []byte) (args []string, noNUL bool) {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil, false
+	}
+	if bytes.IndexByte(b, 0) < 0 {
+		return []string{string(b)}, true
+	}
+	n := bytes.Count(b, []byte{0}) + 1
+	args = make([]string, 0, n)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			args = append(args, string(b))
+			break
+		}
+		args = append(args, string(b[:i]))
+		b = b[i+1:]
+	}
+	return args, false
+}
+
+// parseDirents decodes a buffer filled by getdents64 and calls fn for every
+// entry whose name is a decimal number (a pid or tid), with that number.
+// It returns the number of bytes consumed; a truncated trailing record is
+// left for the caller. It never panics on any content.
+func parseDirents(buf []byte, fn func(id int)) int {
+	const hdr = 19 // ino(8) off(8) reclen(2) type(1)
+	off := 0
+	for off+hdr <= len(buf) {
+		reclen := int(buf[off+16]) | int(buf[off+17])<<8
+		if reclen < hdr || off+reclen > len(buf) {
+			break
+		}
+		name := buf[off+hdr : off+reclen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if v, ok := parseUint(name); ok && v > 0 && v <= 1<<31-1 {
+			fn(int(v))
+		}
+		off += reclen
+	}
+	return off
+}

@@ -1,0 +1,209 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadError is a failure to read one /proc file of one process. It unwraps
+// to the underlying errno, so errors.Is(err, unix.EACCES) works.
+type ReadError struct {
+	PID  int    // 0 for machine-wide files
+	File string // the file relative to the process directory, e.g. "stat"
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	if e.PID == 0 {
+		return fmt.Sprintf("read %s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("read /proc/%d/%s: %v", e.PID, e.File, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// ErrTooLarge is returned for a file larger than its read cap where
+// truncation would make the content meaningless (stat, status).
+var ErrTooLarge = errors.New("file larger than its read cap")
+
+// ErrNotRegular is returned when a read would block: the path is a FIFO or
+// other non-regular file in a fixture tree (real /proc files never are).
+var ErrNotRegular = errors.New("read would block (not a regular file)")
+
+// IsVanished reports whether err means the process or thread is gone:
+// ENOENT at open, or ESRCH at read after it was reaped.
+func IsVanished(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH)
+}
+
+// IsDenied reports whether err is a permission refusal (EACCES or EPERM),
+// which can happen even to root for some files.
+func IsDenied(err error) bool {
+	return errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
+}
+
+// Reason turns a read error into the short reason shown for an unavailable
+// field: "permission denied", "vanished", "timeout", or the error text.
+func Reason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case IsDenied(err):
+		return "permission denied"
+	case IsVanished(err):
+		return "vanished"
+	case errors.Is(err, ErrNotRegular):
+		return "would block"
+	case errors.Is(err, ErrTooLarge):
+		return "too large"
+	}
+	var re *ReadError
+	if errors.As(err, &re) {
+		return re.Err.Error()
+	}
+	return err.Error()
+}
+
+// pathBuf builds NUL-terminated paths "<root>/<pid>/<file>" without
+// allocating, for the raw openat below.
+type pathBuf struct {
+	b    []byte
+	root int // length of "<root>/"
+}
+
+func newPathBuf(root string) pathBuf {
+	b := make([]byte, 0, len(root)+64)
+	b = append(b, root...)
+	if len(b) == 0 || b[len(b)-1] != '/' {
+		b = append(b, '/')
+	}
+	return pathBuf{b: b, root: len(b)}
+}
+
+// set makes the buffer "<root>/<a>/<name>" ("<root>/<a>/task/<b>/<name>"
+// when b > 0), NUL-terminated, and returns it.
+func (p *pathBuf) set(a, b int, name string) []byte {
+	p.b = p.b[:p.root]
+	p.b = strconv.AppendInt(p.b, int64(a), 10)
+	if b > 0 {
+		p.b = append(p.b, "/task/"...)
+		p.b = strconv.AppendInt(p.b, int64(b), 10)
+	}
+	if name != "" {
+		p.b = append(p.b, '/')
+		p.b = append(p.b, name...)
+	}
+	p.b = append(p.b, 0)
+	return p.b
+}
+
+// setTop makes "<root>/<name>".
+func (p *pathBuf) setTop(name string) []byte {
+	p.b = append(p.b[:p.root], name...)
+	p.b = append(p.b, 0)
+	return p.b
+}
+
+// openPath opens a NUL-terminated path read-only. O_NONBLOCK keeps a FIFO
+// planted in a fixture tree from blocking the open (procfs ignores it).
+func openPath(path []byte, flags int) (int, error) {
+	for {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, atFDCWD,
+			uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return -1, errno
+		}
+		return int(fd), nil
+	}
+}
+
+// readAt reads the whole file at path into buf (growing it up to max
+// bytes) and returns the filled slice. When the file is longer than max,
+// the content is cut at max and truncated is true.
+func readAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err error) {
+	fd, err := openPath(path, unix.O_NONBLOCK)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unix.Close(fd)
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			if cap(b) >= max {
+				// Probe one byte to tell "exactly max" from "more".
+				var one [1]byte
+				n, _ := unix.Read(fd, one[:])
+				*buf = b
+				return b, n > 0, nil
+			}
+			nb := make([]byte, len(b), min(max, 2*cap(b)+4096))
+			copy(nb, b)
+			b = nb
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			*buf = b
+			return nil, false, ErrNotRegular
+		}
+		if err != nil {
+			*buf = b
+			return nil, false, err
+		}
+		if n == 0 {
+			*buf = b
+			return b, false, nil
+		}
+		b = b[:len(b)+n]
+	}
+}
+
+// readlinkAt reads a symlink into buf.
+func readlinkAt(path []byte, buf []byte) (string, error) {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, atFDCWD,
+			uintptr(unsafe.Pointer(&path[0])), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return "", errno
+		}
+		return string(buf[:n]), nil
+	}
+}
+
+// listNumeric lists the numeric entries of a directory with getdents64
+// into buf, appending them to ids.
+func listNumeric(path []byte, buf []byte, ids []int) ([]int, error) {
+	fd, err := openPath(path, unix.O_DIRECTORY)
+	if err != nil {
+		return ids, err
+	}
+	defer unix.Close(fd)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ids, err
+		}
+		if n <= 0 {
+			return ids, nil
+		}
+		parseDirents(buf[:n], func(id int) { ids = append(ids, id) })
+	}
+}
+
+// atFDCWD is AT_FDCWD as the raw syscall argument.
+var atFDCWD = func() uintptr { v := unix.AT_FDCWD; return uintptr(v) }()

@@ -1,0 +1,115 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"github.com/shirou/gopsutil/v3/common"
+	"github.com/shirou/gopsutil/v3/cpu"
+	"github.com/shirou/gopsutil/v3/host"
+	"github.com/shirou/gopsutil/v3/mem"
+)
+
+// staticHost holds the host facts read once per Reader.
+type staticHost struct {
+	hostname    string
+	kernel      string
+	bootTime    time.Time
+	cpus        int
+	memTotal    uint64
+	unavailable map[string]string
+}
+
+// readStaticHost reads the facts that do not change while pinspect runs,
+// with gopsutil pointed at root (so a fixture tree never reports this
+// machine's facts). Hostname and kernel release come from
+// root/sys/kernel, which every procfs has.
+func readStaticHost(root string) staticHost {
+	h := staticHost{unavailable: map[string]string{}}
+	ctx := context.WithValue(context.Background(), common.EnvKey,
+		common.EnvMap{common.HostProcEnvKey: root})
+	if b, err := os.ReadFile(root + "/sys/kernel/hostname"); err == nil {
+		h.hostname = strings.TrimSpace(string(b))
+	} else {
+		h.unavailable["hostname"] = Reason(err)
+	}
+	if b, err := os.ReadFile(root + "/sys/kernel/osrelease"); err == nil {
+		h.kernel = strings.TrimSpace(string(b))
+	} else {
+		h.unavailable["kernel"] = Reason(err)
+	}
+	if bt, err := host.BootTimeWithContext(ctx); err == nil && bt > 0 {
+		h.bootTime = time.Unix(int64(bt), 0).UTC()
+	} else {
+		h.unavailable["boot_time"] = "unreadable /proc/stat btime"
+	}
+	if n, err := cpu.CountsWithContext(ctx, true); err == nil && n > 0 {
+		h.cpus = n
+	} else {
+		h.unavailable["cpus"] = "unreadable /proc/cpuinfo"
+	}
+	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil && vm.Total > 0 {
+		h.memTotal = vm.Total
+	} else {
+		h.unavailable["mem_total"] = "unreadable /proc/meminfo"
+	}
+	return h
+}
+
+// readHost reads the per-snapshot host facts with procfs: /proc/stat,
+// loadavg, meminfo and uptime.
+func (r *Reader) readHost() Host {
+	h := Host{
+		Hostname:      r.host.hostname,
+		Kernel:        r.host.kernel,
+		BootTime:      r.host.bootTime,
+		CPUs:          r.host.cpus,
+		MemTotalBytes: r.host.memTotal,
+	}
+	unavail := map[string]string{}
+	for k, v := range r.host.unavailable {
+		unavail[k] = v
+	}
+	fs, err := procfs.NewFS(r.opts.Root)
+	if err == nil {
+		if st, err := fs.Stat(); err == nil {
+			h.ContextSwitches = st.ContextSwitches
+			h.ProcessesCreated = st.ProcessCreated
+			h.ProcsRunning = st.ProcessesRunning
+			h.ProcsBlocked = st.ProcessesBlocked
+			c := st.CPUTotal
+			// procfs converts jiffies to seconds; convert back to ticks.
+			tot := c.User + c.Nice + c.System + c.Idle + c.Iowait + c.IRQ + c.SoftIRQ + c.Steal
+			h.CPUTicks = uint64(tot*ClockTicks + 0.5)
+			h.CPUIdleTicks = uint64((c.Idle+c.Iowait)*ClockTicks + 0.5)
+		} else {
+			unavail["stat"] = Reason(err)
+		}
+		if la, err := fs.LoadAvg(); err == nil {
+			h.Load1, h.Load5, h.Load15 = la.Load1, la.Load5, la.Load15
+		} else {
+			unavail["loadavg"] = Reason(err)
+		}
+		if mi, err := fs.Meminfo(); err == nil && mi.MemAvailable != nil {
+			h.MemAvailBytes = *mi.MemAvailable * 1024
+		} else if err != nil {
+			unavail["meminfo"] = Reason(err)
+		}
+	}
+	if b, err := os.ReadFile(r.opts.Root + "/uptime"); err == nil {
+		if i := bytes.IndexByte(b, ' '); i > 0 {
+			h.UptimeSeconds, _ = strconv.ParseFloat(string(b[:i]), 64)
+		}
+	} else {
+		unavail["uptime"] = Reason(err)
+	}
+	if len(unavail) > 0 {
+		h.Unavailable = unavail
+	}
+	return h
+}

@@ -1,0 +1,385 @@
+package collector
+
+import "time"
+
+// Snapshot is everything read from one /proc root at one moment. It is a
+// plain value: once returned by Reader.Snapshot it is never mutated, so it
+// can be shared between goroutines and views.
+type Snapshot struct {
+	// TakenAt is the wall-clock time the scan started.
+	TakenAt time.Time
+	// Monotonic is the scan start on the monotonic clock (for rates); it is
+	// the zero Duration in fixture snapshots built by hand.
+	Monotonic time.Duration
+	// ScanDuration is how long the scan took.
+	ScanDuration time.Duration
+	// Root is the /proc root that was read.
+	Root string
+	// Host holds machine-wide facts.
+	Host Host
+	// Processes is every process found, sorted by PID.
+	Processes []Process
+	// ThreadsRead says whether per-thread data was collected.
+	ThreadsRead bool
+	// CtxSwitchSource says where the process context-switch totals come
+	// from (see the CtxSource constants).
+	CtxSwitchSource CtxSource
+	// Counts is the scan's bookkeeping: vanished, denied, errors.
+	Counts ScanCounts
+	// Problems lists the first few per-process read problems that were not
+	// vanishing or permission (parse errors, timeouts), for display.
+	Problems []Problem
+}
+
+// ScanCounts counts what a scan could not read, so nothing is dropped
+// silently.
+type ScanCounts struct {
+	// Listed is the number of numeric directories seen in the root.
+	Listed int `json:"listed"`
+	// Vanished counts processes that disappeared between listing and
+	// reading (ENOENT or ESRCH); they are not in Processes.
+	Vanished int `json:"vanished"`
+	// VanishedThreads counts threads that disappeared mid-read.
+	VanishedThreads int `json:"vanished_threads"`
+	// Denied counts fields left unavailable for permission (EACCES/EPERM).
+	Denied int `json:"denied"`
+	// ParseErrors counts files whose content could not be parsed.
+	ParseErrors int `json:"parse_errors"`
+	// Timeouts counts reads abandoned at their deadline.
+	Timeouts int `json:"timeouts"`
+	// Unreadable counts processes listed but whose stat could not be read
+	// for a reason other than vanishing (denied, garbage, timeout); they are
+	// kept in Processes with Unavailable["stat"] set.
+	Unreadable int `json:"unreadable"`
+}
+
+// Problem is one recorded read problem.
+type Problem struct {
+	PID    int    `json:"pid"`
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// CtxSource names how process context-switch totals were obtained.
+type CtxSource string
+
+// The context-switch sources, best first.
+const (
+	// CtxTaskstats: the kernel's per-thread-group accounting (taskstats by
+	// TGID): exact, includes exited threads on current kernels.
+	CtxTaskstats CtxSource = "taskstats"
+	// CtxThreadSum: the sum over /proc/PID/task/*/status: live threads only.
+	CtxThreadSum CtxSource = "thread_sum"
+	// CtxLeaderOnly: /proc/PID/status alone, which covers the leader thread
+	// only (used when threads were not read).
+	CtxLeaderOnly CtxSource = "leader_only"
+)
+
+// Host holds machine-wide facts.
+type Host struct {
+	Hostname string
+	Kernel   string
+	// BootTime is when the machine booted (btime in /proc/stat).
+	BootTime time.Time
+	// UptimeSeconds from /proc/uptime; 0 when unreadable.
+	UptimeSeconds float64
+	CPUs          int
+	MemTotalBytes uint64
+	MemAvailBytes uint64
+	Load1         float64
+	Load5         float64
+	Load15        float64
+	// ContextSwitches is the system-wide total (ctxt in /proc/stat).
+	ContextSwitches uint64
+	// ProcessesCreated is the number of forks since boot.
+	ProcessesCreated uint64
+	ProcsRunning     uint64
+	ProcsBlocked     uint64
+	// CPUTicks is the sum of all jiffies on all CPUs (for system CPU %).
+	CPUTicks uint64
+	// CPUIdleTicks is idle+iowait jiffies on all CPUs.
+	CPUIdleTicks uint64
+	// Unavailable names host facts that could not be read, with reasons.
+	Unavailable map[string]string
+}
+
+// ID identifies a process or thread across time: pids are reused, the pair
+// (pid, start time in clock ticks since boot) is not.
+type ID struct {
+	PID        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+}
+
+// Sources is a bit set of the per-process files that were read
+// successfully.
+type Sources uint16
+
+// The per-process sources.
+const (
+	SrcStat Sources = 1 << iota
+	SrcStatus
+	SrcCmdline
+	SrcExe
+	SrcTasks
+)
+
+// Process is one process (thread group) as read from /proc/PID.
+type Process struct {
+	PID        int
+	StartTicks uint64
+	StartedAt  time.Time
+	// Read says which files were read; a field whose source is missing is
+	// unavailable, and Unavailable says why.
+	Read Sources
+	// Unavailable maps a file or field name ("status", "exe", "cmdline",
+	// "threads", "maps") to the reason it could not be read.
+	Unavailable map[string]string
+
+	// From stat.
+	Comm        string // raw bytes, not sanitised, may be invalid UTF-8
+	State       byte
+	PPID        int
+	PGID        int
+	SID         int
+	TTY         int // tty_nr: the device number of the controlling terminal, 0 if none
+	TPGID       int
+	Flags       uint64
+	MinFlt      uint64
+	MajFlt      uint64
+	UTimeTicks  uint64
+	STimeTicks  uint64
+	Priority    int64
+	Nice        int64
+	NumThreads  int64
+	VSizeBytes  uint64
+	RSSPages    int64
+	RSSBytes    uint64
+	Processor   int64
+	RTPriority  uint64
+	Policy      uint64
+	DelayTicks  uint64 // delayacct_blkio_ticks
+	Layout      Layout
+	ExitCode    int64 // stat field 52: wait status of an exited (zombie) process; -1 when absent
+	WChanMasked bool
+
+	// From status.
+	TGID       int
+	TracerPID  int
+	UIDs       [4]int // real, effective, saved, fs
+	GIDs       [4]int
+	User       string // user name of the real uid, or the number
+	NSPids     []int  // pid in each nested pid namespace, outermost first
+	SigPnd     uint64
+	ShdPnd     uint64
+	SigBlk     uint64
+	SigIgn     uint64
+	SigCgt     uint64
+	CapEff     uint64
+	VmPeakB    uint64
+	VmSwapB    uint64
+	LeaderVol  uint64 // voluntary switches of the leader thread (status)
+	LeaderInv  uint64 // involuntary switches of the leader thread
+	VolCtx     uint64 // process total (see Snapshot.CtxSwitchSource)
+	InvolCtx   uint64
+	CtxSource  CtxSource
+	CPUDelayNs uint64 // run-queue delay total from taskstats, 0 otherwise
+
+	// From cmdline and exe.
+	Cmdline          []string
+	CmdlineTruncated bool
+	// CmdlineNoNUL is true when the process rewrote its argv area into one
+	// string without NUL separators (a "title").
+	CmdlineNoNUL bool
+	Exe          string
+	ExeDeleted   bool
+
+	// Threads, when Snapshot.ThreadsRead. The leader comes first.
+	Threads []Thread
+}
+
+// Layout is the address-space layout recorded in stat (fields 26-28 and
+// 45-51). Non-root readers of another user's process see masked values
+// (start_code=end_code=1, start_stack=0), which Masked reports.
+type Layout struct {
+	StartCode  uint64
+	EndCode    uint64
+	StartStack uint64
+	StartData  uint64
+	EndData    uint64
+	StartBrk   uint64
+	ArgStart   uint64
+	ArgEnd     uint64
+	EnvStart   uint64
+	EnvEnd     uint64
+	// HasExtended is true when fields 45-51 were present.
+	HasExtended bool
+}
+
+// Masked reports whether the kernel hid the layout from this reader (or the
+// process has no user address space: kernel threads and zombies).
+func (l Layout) Masked() bool {
+	return l.StartStack == 0 || l.EndCode <= 1 || l.StartCode <= 1
+}
+
+// ID returns the process identity.
+func (p *Process) ID() ID { return ID{PID: p.PID, StartTicks: p.StartTicks} }
+
+// IsKernelThread reports whether the process is a kernel thread
+// (PF_KTHREAD in the stat flags, or a child of kthreadd).
+func (p *Process) IsKernelThread() bool {
+	const pfKthread = 0x00200000
+	return p.Flags&pfKthread != 0 || p.PPID == 2 || (p.PID == 2 && p.PPID == 0)
+}
+
+// IsZombie reports whether the process is in state Z.
+func (p *Process) IsZombie() bool { return p.State == 'Z' }
+
+// CPUTicks is user plus system time in clock ticks.
+func (p *Process) CPUTicks() uint64 { return p.UTimeTicks + p.STimeTicks }
+
+// Thread is one task of a thread group, from /proc/PID/task/TID.
+type Thread struct {
+	TID        int
+	StartTicks uint64
+	Comm       string
+	State      byte
+	UTimeTicks uint64
+	STimeTicks uint64
+	Processor  int64
+	Priority   int64
+	Nice       int64
+	// HasStatus is false when the thread's status could not be read; then
+	// VolCtx and InvolCtx are unknown (not 0).
+	HasStatus bool
+	VolCtx    uint64
+	InvolCtx  uint64
+}
+
+// CPUTicks is user plus system time in clock ticks.
+func (t *Thread) CPUTicks() uint64 { return t.UTimeTicks + t.STimeTicks }
+
+// StateName returns the kernel's name for a state letter.
+func StateName(s byte) string {
+	switch s {
+	case 'R':
+		return "running"
+	case 'S':
+		return "sleeping"
+	case 'D':
+		return "disk-sleep"
+	case 'Z':
+		return "zombie"
+	case 'T':
+		return "stopped"
+	case 't':
+		return "tracing-stop"
+	case 'X', 'x':
+		return "dead"
+	case 'I':
+		return "idle"
+	case 'P':
+		return "parked"
+	case 'K':
+		return "wakekill"
+	case 'W':
+		return "waking"
+	case 0:
+		return "unknown"
+	}
+	return "unknown"
+}
+
+// StatePhase places a state letter in the classic process lifecycle:
+// "running" (on a CPU or ready to run), "waiting", "stopped", "terminated".
+func StatePhase(s byte) string {
+	switch s {
+	case 'R', 'W':
+		return "running"
+	case 'S', 'D', 'I', 'P', 'K':
+		return "waiting"
+	case 'T', 't':
+		return "stopped"
+	case 'Z', 'X', 'x':
+		return "terminated"
+	}
+	return "unknown"
+}
+
+// StateLetters is the set of state letters the schema recognises, in
+// display order.
+const StateLetters = "RSDZTtXIP"
+
+// ExitStatus is a decoded wait status (stat field 52 of a zombie, or the
+// proc connector's exit event).
+type ExitStatus struct {
+	// Exited is true for a normal exit; Code is then the exit code.
+	Exited bool `json:"exited"`
+	Code   int  `json:"code,omitempty"`
+	// Signal is the terminating signal number when killed by a signal.
+	Signal int `json:"signal,omitempty"`
+	// CoreDumped is set when the signal produced a core dump.
+	CoreDumped bool `json:"core_dumped,omitempty"`
+}
+
+// DecodeWaitStatus decodes a wait(2) status word.
+func DecodeWaitStatus(ws int64) ExitStatus {
+	if ws&0x7f == 0 {
+		return ExitStatus{Exited: true, Code: int(ws>>8) & 0xff}
+	}
+	return ExitStatus{Signal: int(ws & 0x7f), CoreDumped: ws&0x80 != 0}
+}
+
+// String renders the status as "exit 3" or "signal 9 (core dumped)".
+func (e ExitStatus) String() string {
+	if e.Exited {
+		return "exit " + itoa(e.Code)
+	}
+	s := "signal " + itoa(e.Signal)
+	if e.CoreDumped {
+		s += " (core dumped)"
+	}
+	return s
+}
+
+func itoa(v int) string {
+	if v == 0 {
+		return "0"
+	}
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	var b [20]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// PolicyName names a scheduling policy number (stat field 41).
+func PolicyName(p uint64) string {
+	switch p {
+	case 0:
+		return "normal"
+	case 1:
+		return "fifo"
+	case 2:
+		return "rr"
+	case 3:
+		return "batch"
+	case 5:
+		return "idle"
+	case 6:
+		return "deadline"
+	case 7:
+		return "ext"
+	}
+	return "unknown"
+}

@@ -1,0 +1,214 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// statusFields holds the fields of /proc/PID/status that pinspect uses and
+// procfs does not parse (State, PPid, TracerPid, Sig*, NSpid) plus the
+// context-switch counts. has records which keys were present.
+type statusFields struct {
+	tgid      int64
+	ppid      int64
+	tracerPID int64
+	uids      [4]int64
+	gids      [4]int64
+	nspids    [8]int64
+	nnspids   int
+	sigPnd    uint64
+	shdPnd    uint64
+	sigBlk    uint64
+	sigIgn    uint64
+	sigCgt    uint64
+	capEff    uint64
+	vmPeakKB  uint64
+	vmSwapKB  uint64
+	vol       uint64
+	invol     uint64
+	has       statusKeys
+}
+
+// statusKeys is a bit set of the status keys that were found.
+type statusKeys uint32
+
+const (
+	hasTgid statusKeys = 1 << iota
+	hasPPid
+	hasTracer
+	hasUid
+	hasGid
+	hasNSpid
+	hasSig
+	hasCap
+	hasVmPeak
+	hasVmSwap
+	hasVol
+	hasInvol
+)
+
+// errStatusFormat is wrapped by every status parse error.
+var errStatusFormat = errors.New("malformed status")
+
+// parseStatus parses the content of a status file. Unknown keys are
+// ignored; a known key with a bad value is an error; missing keys are
+// reported through has (a status with no context-switch lines is valid
+// input, the counts are then unknown). It never panics.
+func parseStatus(b []byte) (statusFields, error) {
+	var s statusFields
+	for len(b) > 0 {
+		nl := bytes.IndexByte(b, '\n')
+		var line []byte
+		if nl < 0 {
+			line, b = b, nil
+		} else {
+			line, b = b[:nl], b[nl+1:]
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		key, val := line[:colon], trimSpace(line[colon+1:])
+		var err error
+		switch string(key) {
+		case "Tgid":
+			s.tgid, err = statusInt(key, val)
+			s.has |= hasTgid
+		case "PPid":
+			s.ppid, err = statusInt(key, val)
+			s.has |= hasPPid
+		case "TracerPid":
+			s.tracerPID, err = statusInt(key, val)
+			s.has |= hasTracer
+		case "Uid":
+			err = statusInts(key, val, s.uids[:], nil)
+			s.has |= hasUid
+		case "Gid":
+			err = statusInts(key, val, s.gids[:], nil)
+			s.has |= hasGid
+		case "NSpid":
+			err = statusInts(key, val, s.nspids[:], &s.nnspids)
+			s.has |= hasNSpid
+		case "SigPnd":
+			s.sigPnd, err = statusHex(key, val)
+			s.has |= hasSig
+		case "ShdPnd":
+			s.shdPnd, err = statusHex(key, val)
+		case "SigBlk":
+			s.sigBlk, err = statusHex(key, val)
+		case "SigIgn":
+			s.sigIgn, err = statusHex(key, val)
+		case "SigCgt":
+			s.sigCgt, err = statusHex(key, val)
+		case "CapEff":
+			s.capEff, err = statusHex(key, val)
+			s.has |= hasCap
+		case "VmPeak":
+			s.vmPeakKB, err = statusKB(key, val)
+			s.has |= hasVmPeak
+		case "VmSwap":
+			s.vmSwapKB, err = statusKB(key, val)
+			s.has |= hasVmSwap
+		case "voluntary_ctxt_switches":
+			s.vol, err = statusUint(key, val)
+			s.has |= hasVol
+		case "nonvoluntary_ctxt_switches":
+			s.invol, err = statusUint(key, val)
+			s.has |= hasInvol
+		}
+		if err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func statusInt(key, val []byte) (int64, error) {
+	v, ok := parseInt(val)
+	if !ok {
+		return 0, fmt.Errorf("%w: %s: bad integer %q", errStatusFormat, key, clip(val))
+	}
+	return v, nil
+}
+
+func statusUint(key, val []byte) (uint64, error) {
+	v, ok := parseUint(val)
+	if !ok {
+		return 0, fmt.Errorf("%w: %s: bad number %q", errStatusFormat, key, clip(val))
+	}
+	return v, nil
+}
+
+// statusKB parses "1234 kB" into kibibytes.
+func statusKB(key, val []byte) (uint64, error) {
+	if i := bytes.IndexByte(val, ' '); i >= 0 {
+		val = val[:i]
+	}
+	return statusUint(key, val)
+}
+
+func statusHex(key, val []byte) (uint64, error) {
+	if len(val) == 0 || len(val) > 16 {
+		return 0, fmt.Errorf("%w: %s: bad mask %q", errStatusFormat, key, clip(val))
+	}
+	var v uint64
+	for _, c := range val {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, fmt.Errorf("%w: %s: bad mask %q", errStatusFormat, key, clip(val))
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, nil
+}
+
+// statusInts parses whitespace-separated integers into dst; with count it
+// records how many were found, else it requires at least one.
+func statusInts(key, val []byte, dst []int64, count *int) error {
+	n := 0
+	for len(val) > 0 {
+		for len(val) > 0 && (val[0] == ' ' || val[0] == '\t') {
+			val = val[1:]
+		}
+		if len(val) == 0 {
+			break
+		}
+		end := 0
+		for end < len(val) && val[end] != ' ' && val[end] != '\t' {
+			end++
+		}
+		v, ok := parseInt(val[:end])
+		if !ok {
+			return fmt.Errorf("%w: %s: bad integer %q", errStatusFormat, key, clip(val[:end]))
+		}
+		if n < len(dst) {
+			dst[n] = v
+		}
+		n++
+		val = val[end:]
+	}
+	if count != nil {
+		*count = min(n, len(dst))
+	} else if n == 0 {
+		return fmt.Errorf("%w: %s: empty", errStatusFormat, key)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package report
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// Filter selects processes. The zero value selects all; set fields are
+// ANDed, values within one field are ORed.
+type Filter struct {
+	PIDs   []int
+	Users  []string // names or numeric uids
+	States string   // state letters, e.g. "ZD"
+	Name   string   // substring of comm, exe or cmdline (case-sensitive)
+}
+
+// Empty reports whether the filter selects everything.
+func (f Filter) Empty() bool {
+	return len(f.PIDs) == 0 && len(f.Users) == 0 && f.States == "" && f.Name == ""
+}
+
+// Match reports whether p passes the filter.
+func (f Filter) Match(p *collector.Process) bool {
+	if len(f.PIDs) > 0 && !containsInt(f.PIDs, p.PID) {
+		return false
+	}
+	if len(f.Users) > 0 {
+		ok := false
+		for _, u := range f.Users {
+			if p.Read&collector.SrcStatus != 0 && (u == p.User || u == strconv.Itoa(p.UIDs[0])) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.States != "" && (p.State == 0 || !strings.ContainsRune(f.States, rune(p.State))) {
+		return false
+	}
+	if f.Name != "" && !strings.Contains(p.Comm, f.Name) && !strings.Contains(p.Exe, f.Name) &&
+		!strings.Contains(strings.Join(p.Cmdline, " "), f.Name) {
+		return false
+	}
+	return true
+}
+
+// Apply returns the processes of snap that match, in order.
+func (f Filter) Apply(snap *collector.Snapshot) []*collector.Process {
+	out := make([]*collector.Process, 0, len(snap.Processes))
+	for i := range snap.Processes {
+		if p := &snap.Processes[i]; f.Match(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

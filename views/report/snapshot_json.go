@@ -1,0 +1,327 @@
+package report
+
+import (
+	"encoding/base64"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// SnapshotSchema is the schema version of the snapshot document.
+const SnapshotSchema = "pinspect.snapshot/v1"
+
+// SnapshotDoc is the `pinspect --json` document (docs/SCHEMA.md).
+type SnapshotDoc struct {
+	Schema              string         `json:"schema"`
+	TakenAt             string         `json:"taken_at"`
+	ScanDurationSeconds float64        `json:"scan_duration_seconds"`
+	ProcRoot            string         `json:"proc_root"`
+	Summary             Summary        `json:"summary"`
+	Host                HostDoc        `json:"host"`
+	Processes           []ProcessDoc   `json:"processes"`
+	Problems            []collector.Problem `json:"problems,omitempty"`
+}
+
+// Summary counts processes and threads by state and what could not be read.
+type Summary struct {
+	Processes        int            `json:"processes"`
+	Threads          int            `json:"threads"`
+	ProcessesByState map[string]int `json:"processes_by_state"`
+	ThreadsByState   map[string]int `json:"threads_by_state,omitempty"`
+	KernelThreads    int            `json:"kernel_threads"`
+	Zombies          int            `json:"zombies"`
+	// ThreadsRead says whether per-thread rows and thread_sum totals are
+	// present.
+	ThreadsRead     bool   `json:"threads_read"`
+	CtxSwitchSource string `json:"ctxt_switches_source"`
+	// Filtered is true when a filter was applied; the counts above are then
+	// over the selected processes.
+	Filtered bool                 `json:"filtered"`
+	Scan     collector.ScanCounts `json:"scan"`
+}
+
+// HostDoc is the host part of a snapshot.
+type HostDoc struct {
+	Hostname           string            `json:"hostname,omitempty"`
+	Kernel             string            `json:"kernel,omitempty"`
+	BootTime           string            `json:"boot_time,omitempty"`
+	UptimeSeconds      float64           `json:"uptime_seconds,omitempty"`
+	CPUs               int               `json:"cpus,omitempty"`
+	MemTotalBytes      uint64            `json:"mem_total_bytes,omitempty"`
+	MemAvailableBytes  uint64            `json:"mem_available_bytes,omitempty"`
+	Load1              float64           `json:"load1"`
+	Load5              float64           `json:"load5"`
+	Load15             float64           `json:"load15"`
+	ContextSwitches    uint64            `json:"ctxt_switches_total"`
+	ProcessesCreated   uint64            `json:"processes_created_total"`
+	ProcsRunning       uint64            `json:"procs_running"`
+	ProcsBlocked       uint64            `json:"procs_blocked"`
+	Unavailable        map[string]string `json:"unavailable,omitempty"`
+}
+
+// ProcessDoc is one process in a snapshot document. Pointer fields are
+// absent when their source file could not be read (see Unavailable).
+type ProcessDoc struct {
+	PID             int      `json:"pid"`
+	StartTicks      *uint64  `json:"start_ticks,omitempty"`
+	StartedAt       string   `json:"started_at,omitempty"`
+	PPID            *int     `json:"ppid,omitempty"`
+	PGID            *int     `json:"pgid,omitempty"`
+	SID             *int     `json:"sid,omitempty"`
+	TTYNr           *int     `json:"tty_nr,omitempty"`
+	UID             *int     `json:"uid,omitempty"`
+	EUID            *int     `json:"euid,omitempty"`
+	User            string   `json:"user,omitempty"`
+	Comm            *string  `json:"comm,omitempty"`
+	CommRawBase64   string   `json:"comm_raw_base64,omitempty"`
+	State           string   `json:"state,omitempty"`
+	StateName       string   `json:"state_name,omitempty"`
+	KernelThread    bool     `json:"kernel_thread,omitempty"`
+	Cmdline         []string `json:"cmdline,omitempty"`
+	CmdlineRaw      []string `json:"cmdline_raw_base64,omitempty"`
+	CmdlineTrunc    bool     `json:"cmdline_truncated,omitempty"`
+	CmdlineTitle    bool     `json:"cmdline_is_title,omitempty"`
+	Exe             string   `json:"exe,omitempty"`
+	ExeDeleted      bool     `json:"exe_deleted,omitempty"`
+	Nice            *int64   `json:"nice,omitempty"`
+	Priority        *int64   `json:"priority,omitempty"`
+	Policy          string   `json:"policy,omitempty"`
+	RTPriority      *uint64  `json:"rt_priority,omitempty"`
+	NumThreads      *int64   `json:"num_threads,omitempty"`
+	UserSeconds     *float64 `json:"utime_seconds,omitempty"`
+	SystemSeconds   *float64 `json:"stime_seconds,omitempty"`
+	RSSBytes        *uint64  `json:"rss_bytes,omitempty"`
+	VSizeBytes      *uint64  `json:"vsize_bytes,omitempty"`
+	LastCPU         *int64   `json:"last_cpu,omitempty"`
+	MinorFaults     *uint64  `json:"minor_faults,omitempty"`
+	MajorFaults     *uint64  `json:"major_faults,omitempty"`
+	VolCtx          *uint64  `json:"voluntary_ctxt_switches,omitempty"`
+	InvolCtx        *uint64  `json:"involuntary_ctxt_switches,omitempty"`
+	CtxSource       string   `json:"ctxt_switches_source,omitempty"`
+	LeaderVolCtx    *uint64  `json:"leader_voluntary_ctxt_switches,omitempty"`
+	LeaderInvolCtx  *uint64  `json:"leader_involuntary_ctxt_switches,omitempty"`
+	TracerPID       *int     `json:"tracer_pid,omitempty"`
+	NSPids          []int    `json:"nspids,omitempty"`
+	Signals         *SignalsDoc `json:"signals,omitempty"`
+	ExitStatus      *collector.ExitStatus `json:"exit_status,omitempty"`
+	Unavailable     map[string]string `json:"unavailable,omitempty"`
+	Threads         []ThreadDoc `json:"threads,omitempty"`
+}
+
+// SignalsDoc holds the signal masks of status as hex strings.
+type SignalsDoc struct {
+	Pending       string `json:"pending"`
+	SharedPending string `json:"shared_pending"`
+	Blocked       string `json:"blocked"`
+	Ignored       string `json:"ignored"`
+	Caught        string `json:"caught"`
+}
+
+// ThreadDoc is one thread of a process.
+type ThreadDoc struct {
+	TID           int     `json:"tid"`
+	StartTicks    uint64  `json:"start_ticks"`
+	Comm          string  `json:"comm"`
+	CommRawBase64 string  `json:"comm_raw_base64,omitempty"`
+	State         string  `json:"state"`
+	StateName     string  `json:"state_name"`
+	UserSeconds   float64 `json:"utime_seconds"`
+	SystemSeconds float64 `json:"stime_seconds"`
+	LastCPU       int64   `json:"last_cpu"`
+	Priority      int64   `json:"priority"`
+	Nice          int64   `json:"nice"`
+	VolCtx        *uint64 `json:"voluntary_ctxt_switches,omitempty"`
+	InvolCtx      *uint64 `json:"involuntary_ctxt_switches,omitempty"`
+}
+
+// NewSnapshotDoc builds the document for the processes of snap selected by
+// f, with or without thread rows.
+func NewSnapshotDoc(snap *collector.Snapshot, f Filter, threads bool) *SnapshotDoc {
+	doc := &SnapshotDoc{
+		Schema:              SnapshotSchema,
+		TakenAt:             snap.TakenAt.UTC().Format(time.RFC3339Nano),
+		ScanDurationSeconds: snap.ScanDuration.Seconds(),
+		ProcRoot:            snap.Root,
+		Host:                NewHostDoc(&snap.Host),
+		Problems:            snap.Problems,
+	}
+	procs := f.Apply(snap)
+	doc.Summary = Summarize(snap, procs)
+	doc.Summary.Filtered = !f.Empty()
+	doc.Processes = make([]ProcessDoc, 0, len(procs))
+	for _, p := range procs {
+		doc.Processes = append(doc.Processes, NewProcessDoc(p, threads))
+	}
+	return doc
+}
+
+// Summarize counts procs (a selection from snap) by state.
+func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
+	s := Summary{
+		ProcessesByState: map[string]int{},
+		ThreadsRead:      snap.ThreadsRead,
+		CtxSwitchSource:  string(snap.CtxSwitchSource),
+		Scan:             snap.Counts,
+	}
+	if snap.ThreadsRead {
+		s.ThreadsByState = map[string]int{}
+	}
+	for _, p := range procs {
+		s.Processes++
+		s.ProcessesByState[stateKey(p.State)]++
+		if p.IsKernelThread() {
+			s.KernelThreads++
+		}
+		if p.IsZombie() {
+			s.Zombies++
+		}
+		if snap.ThreadsRead {
+			for i := range p.Threads {
+				s.Threads++
+				s.ThreadsByState[stateKey(p.Threads[i].State)]++
+			}
+		} else if p.NumThreads > 0 {
+			s.Threads += int(p.NumThreads)
+		}
+	}
+	return s
+}
+
+func stateKey(s byte) string {
+	if s == 0 {
+		return "unknown"
+	}
+	return string(rune(s))
+}
+
+// NewHostDoc converts host facts.
+func NewHostDoc(h *collector.Host) HostDoc {
+	d := HostDoc{
+		Hostname:          h.Hostname,
+		Kernel:            h.Kernel,
+		UptimeSeconds:     h.UptimeSeconds,
+		CPUs:              h.CPUs,
+		MemTotalBytes:     h.MemTotalBytes,
+		MemAvailableBytes: h.MemAvailBytes,
+		Load1:             h.Load1,
+		Load5:             h.Load5,
+		Load15:            h.Load15,
+		ContextSwitches:   h.ContextSwitches,
+		ProcessesCreated:  h.ProcessesCreated,
+		ProcsRunning:      h.ProcsRunning,
+		ProcsBlocked:      h.ProcsBlocked,
+		Unavailable:       h.Unavailable,
+	}
+	if !h.BootTime.IsZero() {
+		d.BootTime = h.BootTime.UTC().Format(time.RFC3339)
+	}
+	return d
+}
+
+// TicksToSeconds converts clock ticks to seconds.
+func TicksToSeconds(t uint64) float64 { return float64(t) / collector.ClockTicks }
+
+// NewProcessDoc converts one process.
+func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
+	d := ProcessDoc{PID: p.PID, Unavailable: p.Unavailable}
+	if p.Read&collector.SrcStat != 0 {
+		d.StartTicks = ptr(p.StartTicks)
+		if !p.StartedAt.IsZero() {
+			d.StartedAt = p.StartedAt.UTC().Format(time.RFC3339Nano)
+		}
+		d.PPID, d.PGID, d.SID, d.TTYNr = ptr(p.PPID), ptr(p.PGID), ptr(p.SID), ptr(p.TTY)
+		comm, raw := textAndRaw(p.Comm)
+		d.Comm, d.CommRawBase64 = &comm, raw
+		d.State = string(rune(p.State))
+		d.StateName = collector.StateName(p.State)
+		d.KernelThread = p.IsKernelThread()
+		d.Nice, d.Priority = ptr(p.Nice), ptr(p.Priority)
+		d.Policy = collector.PolicyName(p.Policy)
+		d.RTPriority = ptr(p.RTPriority)
+		d.NumThreads = ptr(p.NumThreads)
+		d.UserSeconds = ptr(TicksToSeconds(p.UTimeTicks))
+		d.SystemSeconds = ptr(TicksToSeconds(p.STimeTicks))
+		d.LastCPU = ptr(p.Processor)
+		d.MinorFaults, d.MajorFaults = ptr(p.MinFlt), ptr(p.MajFlt)
+		if !p.IsZombie() && !p.IsKernelThread() {
+			d.RSSBytes, d.VSizeBytes = ptr(p.RSSBytes), ptr(p.VSizeBytes)
+		}
+		if p.IsZombie() && p.ExitCode >= 0 {
+			es := collector.DecodeWaitStatus(p.ExitCode)
+			d.ExitStatus = &es
+		}
+	}
+	if p.Read&collector.SrcStatus != 0 {
+		d.UID, d.EUID = ptr(p.UIDs[0]), ptr(p.UIDs[1])
+		d.User = p.User
+		d.TracerPID = ptr(p.TracerPID)
+		d.NSPids = p.NSPids
+		d.LeaderVolCtx, d.LeaderInvolCtx = ptr(p.LeaderVol), ptr(p.LeaderInv)
+		d.Signals = &SignalsDoc{
+			Pending: hex16(p.SigPnd), SharedPending: hex16(p.ShdPnd),
+			Blocked: hex16(p.SigBlk), Ignored: hex16(p.SigIgn), Caught: hex16(p.SigCgt),
+		}
+		if p.CtxSource == collector.CtxThreadSum || p.CtxSource == collector.CtxTaskstats || !threads {
+			d.VolCtx, d.InvolCtx = ptr(p.VolCtx), ptr(p.InvolCtx)
+			d.CtxSource = string(p.CtxSource)
+		} else {
+			// Threads were read but not every thread's status: the sum
+			// would be partial, so only the leader's counts are given.
+			d.VolCtx, d.InvolCtx = ptr(p.VolCtx), ptr(p.InvolCtx)
+			d.CtxSource = string(collector.CtxLeaderOnly)
+		}
+	}
+	if p.Read&collector.SrcCmdline != 0 && len(p.Cmdline) > 0 {
+		d.Cmdline = make([]string, len(p.Cmdline))
+		anyRaw := false
+		raws := make([]string, len(p.Cmdline))
+		for i, a := range p.Cmdline {
+			d.Cmdline[i], raws[i] = textAndRaw(a)
+			anyRaw = anyRaw || raws[i] != ""
+		}
+		if anyRaw {
+			d.CmdlineRaw = raws
+		}
+		d.CmdlineTrunc = p.CmdlineTruncated
+		d.CmdlineTitle = p.CmdlineNoNUL
+	}
+	d.Exe, d.ExeDeleted = p.Exe, p.ExeDeleted
+	if threads && p.Read&collector.SrcTasks != 0 {
+		d.Threads = make([]ThreadDoc, 0, len(p.Threads))
+		for i := range p.Threads {
+			d.Threads = append(d.Threads, NewThreadDoc(&p.Threads[i]))
+		}
+	}
+	return d
+}
+
+// NewThreadDoc converts one thread.
+func NewThreadDoc(t *collector.Thread) ThreadDoc {
+	comm, raw := textAndRaw(t.Comm)
+	d := ThreadDoc{
+		TID: t.TID, StartTicks: t.StartTicks, Comm: comm, CommRawBase64: raw,
+		State: string(rune(t.State)), StateName: collector.StateName(t.State),
+		UserSeconds: TicksToSeconds(t.UTimeTicks), SystemSeconds: TicksToSeconds(t.STimeTicks),
+		LastCPU: t.Processor, Priority: t.Priority, Nice: t.Nice,
+	}
+	if t.HasStatus {
+		d.VolCtx, d.InvolCtx = ptr(t.VolCtx), ptr(t.InvolCtx)
+	}
+	return d
+}
+
+// textAndRaw returns s as JSON-safe text and, when s is not valid UTF-8
+// (which encoding/json would replace with U+FFFD, losing bytes), its
+// base64 form so the raw bytes survive.
+func textAndRaw(s string) (text, rawBase64 string) {
+	if utf8.ValidString(s) {
+		return s, ""
+	}
+	return string([]rune(s)), base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+func hex16(v uint64) string { return fmt.Sprintf("%016x", v) }
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,205 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/views/sanitize"
+)
+
+// WriteJSON writes v as indented JSON followed by a newline.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// PSColumns are the columns of `pinspect ps`.
+var PSColumns = []string{"PID", "PPID", "USER", "S", "THR", "VCSW", "NVCSW", "RSS", "COMMAND"}
+
+// PSRow is one row of `pinspect ps --json`.
+type PSRow struct {
+	PID       int     `json:"pid"`
+	PPID      *int    `json:"ppid,omitempty"`
+	User      string  `json:"user,omitempty"`
+	State     string  `json:"state,omitempty"`
+	Threads   *int64  `json:"num_threads,omitempty"`
+	VolCtx    *uint64 `json:"voluntary_ctxt_switches,omitempty"`
+	InvolCtx  *uint64 `json:"involuntary_ctxt_switches,omitempty"`
+	CtxSource string  `json:"ctxt_switches_source,omitempty"`
+	RSSBytes  *uint64 `json:"rss_bytes,omitempty"`
+	Command   string  `json:"command"`
+}
+
+// PSDoc is the `pinspect ps --json` document.
+type PSDoc struct {
+	Schema    string  `json:"schema"`
+	TakenAt   string  `json:"taken_at"`
+	Summary   Summary `json:"summary"`
+	Processes []PSRow `json:"processes"`
+}
+
+// PSSchema is the schema version of the ps document.
+const PSSchema = "pinspect.ps/v1"
+
+// NewPSDoc builds the ps document from the full snapshot document.
+func NewPSDoc(d *SnapshotDoc) *PSDoc {
+	out := &PSDoc{Schema: PSSchema, TakenAt: d.TakenAt, Summary: d.Summary, Processes: make([]PSRow, 0, len(d.Processes))}
+	for i := range d.Processes {
+		p := &d.Processes[i]
+		out.Processes = append(out.Processes, PSRow{
+			PID: p.PID, PPID: p.PPID, User: p.User, State: p.State, Threads: p.NumThreads,
+			VolCtx: p.VolCtx, InvolCtx: p.InvolCtx, CtxSource: p.CtxSource, RSSBytes: p.RSSBytes,
+			Command: CommandLine(p.Cmdline, derefStr(p.Comm), p.State == "Z", p.KernelThread),
+		})
+	}
+	return out
+}
+
+// CommandLine is what a COMMAND column shows: the arguments, or "[comm]"
+// for a kernel thread, or "comm <defunct>" for a zombie. It is not
+// sanitised; text writers sanitise it.
+func CommandLine(args []string, comm string, zombie, kthread bool) string {
+	switch {
+	case zombie:
+		return comm + " <defunct>"
+	case len(args) > 0:
+		return strings.Join(args, " ")
+	case kthread:
+		return "[" + comm + "]"
+	}
+	return comm
+}
+
+func derefStr(s *string) string {
+	if s == nil {
+		return "?"
+	}
+	return *s
+}
+
+// WritePSTable writes the ps document as an aligned text table. Every
+// string from /proc is sanitised; an unavailable value shows "?".
+func WritePSTable(w io.Writer, d *PSDoc, width int) error {
+	bw := bufio.NewWriter(w)
+	rows := make([][]string, 0, len(d.Processes)+1)
+	rows = append(rows, PSColumns)
+	for _, p := range d.Processes {
+		rows = append(rows, []string{
+			strconv.Itoa(p.PID), optInt(p.PPID), sanitize.Terminal(orQ(p.User)), orQ(p.State),
+			optI64(p.Threads), optU64(p.VolCtx), optU64(p.InvolCtx), optBytes(p.RSSBytes),
+			sanitize.Terminal(p.Command),
+		})
+	}
+	widths := make([]int, len(PSColumns))
+	for _, r := range rows {
+		for i, c := range r[:len(r)-1] {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for _, r := range rows {
+		var line strings.Builder
+		for i, c := range r {
+			if i == len(r)-1 {
+				line.WriteString(c)
+				break
+			}
+			if i == 2 || i == 3 { // left-aligned text columns
+				line.WriteString(c + strings.Repeat(" ", widths[i]-len(c)))
+			} else {
+				line.WriteString(strings.Repeat(" ", widths[i]-len(c)) + c)
+			}
+			line.WriteByte(' ')
+		}
+		s := line.String()
+		if width > 0 {
+			s = truncateRunes(s, width)
+		}
+		bw.WriteString(s)
+		bw.WriteByte('\n')
+	}
+	s := d.Summary
+	fmt.Fprintf(bw, "%d processes, %d threads, %d zombies; vanished %d, denied %d, parse errors %d; context switches: %s\n",
+		s.Processes, s.Threads, s.Zombies, s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, ctxNote(s.CtxSwitchSource))
+	return bw.Flush()
+}
+
+func ctxNote(src string) string {
+	switch collector.CtxSource(src) {
+	case collector.CtxThreadSum:
+		return "summed over live threads"
+	case collector.CtxTaskstats:
+		return "taskstats (whole process)"
+	}
+	return "leader thread only"
+}
+
+func truncateRunes(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
+
+func orQ(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
+func optInt(v *int) string {
+	if v == nil {
+		return "?"
+	}
+	return strconv.Itoa(*v)
+}
+
+func optI64(v *int64) string {
+	if v == nil {
+		return "?"
+	}
+	return strconv.FormatInt(*v, 10)
+}
+
+func optU64(v *uint64) string {
+	if v == nil {
+		return "?"
+	}
+	return strconv.FormatUint(*v, 10)
+}
+
+func optBytes(v *uint64) string {
+	if v == nil {
+		return "-"
+	}
+	return HumanBytes(*v)
+}
+
+// HumanBytes formats a byte count as 12K, 3.4M, 1.2G (binary units).
+func HumanBytes(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return strconv.FormatUint(b, 10) + "B"
+	}
+	div, exp := uint64(unit), 0
+	for n := b / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(b) / float64(div)
+	suffix := "KMGTP"[exp : exp+1]
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + suffix
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + suffix
+}
