@@ -14,13 +14,13 @@ const SnapshotSchema = "pinspect.snapshot/v1"
 
 // SnapshotDoc is the `pinspect --json` document (docs/SCHEMA.md).
 type SnapshotDoc struct {
-	Schema              string         `json:"schema"`
-	TakenAt             string         `json:"taken_at"`
-	ScanDurationSeconds float64        `json:"scan_duration_seconds"`
-	ProcRoot            string         `json:"proc_root"`
-	Summary             Summary        `json:"summary"`
-	Host                HostDoc        `json:"host"`
-	Processes           []ProcessDoc   `json:"processes"`
+	Schema              string              `json:"schema"`
+	TakenAt             string              `json:"taken_at"`
+	ScanDurationSeconds float64             `json:"scan_duration_seconds"`
+	ProcRoot            string              `json:"proc_root"`
+	Summary             Summary             `json:"summary"`
+	Host                HostDoc             `json:"host"`
+	Processes           []ProcessDoc        `json:"processes"`
 	Problems            []collector.Problem `json:"problems,omitempty"`
 }
 
@@ -44,70 +44,70 @@ type Summary struct {
 
 // HostDoc is the host part of a snapshot.
 type HostDoc struct {
-	Hostname           string            `json:"hostname,omitempty"`
-	Kernel             string            `json:"kernel,omitempty"`
-	BootTime           string            `json:"boot_time,omitempty"`
-	UptimeSeconds      float64           `json:"uptime_seconds,omitempty"`
-	CPUs               int               `json:"cpus,omitempty"`
-	MemTotalBytes      uint64            `json:"mem_total_bytes,omitempty"`
-	MemAvailableBytes  uint64            `json:"mem_available_bytes,omitempty"`
-	Load1              float64           `json:"load1"`
-	Load5              float64           `json:"load5"`
-	Load15             float64           `json:"load15"`
-	ContextSwitches    uint64            `json:"ctxt_switches_total"`
-	ProcessesCreated   uint64            `json:"processes_created_total"`
-	ProcsRunning       uint64            `json:"procs_running"`
-	ProcsBlocked       uint64            `json:"procs_blocked"`
-	Unavailable        map[string]string `json:"unavailable,omitempty"`
+	Hostname          string            `json:"hostname,omitempty"`
+	Kernel            string            `json:"kernel,omitempty"`
+	BootTime          string            `json:"boot_time,omitempty"`
+	UptimeSeconds     float64           `json:"uptime_seconds,omitempty"`
+	CPUs              int               `json:"cpus,omitempty"`
+	MemTotalBytes     uint64            `json:"mem_total_bytes,omitempty"`
+	MemAvailableBytes uint64            `json:"mem_available_bytes,omitempty"`
+	Load1             float64           `json:"load1"`
+	Load5             float64           `json:"load5"`
+	Load15            float64           `json:"load15"`
+	ContextSwitches   uint64            `json:"ctxt_switches_total"`
+	ProcessesCreated  uint64            `json:"processes_created_total"`
+	ProcsRunning      uint64            `json:"procs_running"`
+	ProcsBlocked      uint64            `json:"procs_blocked"`
+	Unavailable       map[string]string `json:"unavailable,omitempty"`
 }
 
 // ProcessDoc is one process in a snapshot document. Pointer fields are
 // absent when their source file could not be read (see Unavailable).
 type ProcessDoc struct {
-	PID             int      `json:"pid"`
-	StartTicks      *uint64  `json:"start_ticks,omitempty"`
-	StartedAt       string   `json:"started_at,omitempty"`
-	PPID            *int     `json:"ppid,omitempty"`
-	PGID            *int     `json:"pgid,omitempty"`
-	SID             *int     `json:"sid,omitempty"`
-	TTYNr           *int     `json:"tty_nr,omitempty"`
-	UID             *int     `json:"uid,omitempty"`
-	EUID            *int     `json:"euid,omitempty"`
-	User            string   `json:"user,omitempty"`
-	Comm            *string  `json:"comm,omitempty"`
-	CommRawBase64   string   `json:"comm_raw_base64,omitempty"`
-	State           string   `json:"state,omitempty"`
-	StateName       string   `json:"state_name,omitempty"`
-	KernelThread    bool     `json:"kernel_thread,omitempty"`
-	Cmdline         []string `json:"cmdline,omitempty"`
-	CmdlineRaw      []string `json:"cmdline_raw_base64,omitempty"`
-	CmdlineTrunc    bool     `json:"cmdline_truncated,omitempty"`
-	CmdlineTitle    bool     `json:"cmdline_is_title,omitempty"`
-	Exe             string   `json:"exe,omitempty"`
-	ExeDeleted      bool     `json:"exe_deleted,omitempty"`
-	Nice            *int64   `json:"nice,omitempty"`
-	Priority        *int64   `json:"priority,omitempty"`
-	Policy          string   `json:"policy,omitempty"`
-	RTPriority      *uint64  `json:"rt_priority,omitempty"`
-	NumThreads      *int64   `json:"num_threads,omitempty"`
-	UserSeconds     *float64 `json:"utime_seconds,omitempty"`
-	SystemSeconds   *float64 `json:"stime_seconds,omitempty"`
-	RSSBytes        *uint64  `json:"rss_bytes,omitempty"`
-	VSizeBytes      *uint64  `json:"vsize_bytes,omitempty"`
-	LastCPU         *int64   `json:"last_cpu,omitempty"`
-	MinorFaults     *uint64  `json:"minor_faults,omitempty"`
-	MajorFaults     *uint64  `json:"major_faults,omitempty"`
-	VolCtx          *uint64  `json:"voluntary_ctxt_switches,omitempty"`
-	InvolCtx        *uint64  `json:"involuntary_ctxt_switches,omitempty"`
-	CtxSource       string   `json:"ctxt_switches_source,omitempty"`
-	LeaderVolCtx    *uint64  `json:"leader_voluntary_ctxt_switches,omitempty"`
-	LeaderInvolCtx  *uint64  `json:"leader_involuntary_ctxt_switches,omitempty"`
-	TracerPID       *int     `json:"tracer_pid,omitempty"`
-	NSPids          []int    `json:"nspids,omitempty"`
-	Signals         *SignalsDoc `json:"signals,omitempty"`
-	ExitStatus      *collector.ExitStatus `json:"exit_status,omitempty"`
-	Unavailable     map[string]string `json:"unavailable,omitempty"`
-	Threads         []ThreadDoc `json:"threads,omitempty"`
+	PID            int                   `json:"pid"`
+	StartTicks     *uint64               `json:"start_ticks,omitempty"`
+	StartedAt      string                `json:"started_at,omitempty"`
+	PPID           *int                  `json:"ppid,omitempty"`
+	PGID           *int                  `json:"pgid,omitempty"`
+	SID            *int                  `json:"sid,omitempty"`
+	TTYNr          *int                  `json:"tty_nr,omitempty"`
+	UID            *int                  `json:"uid,omitempty"`
+	EUID           *int                  `json:"euid,omitempty"`
+	User           string                `json:"user,omitempty"`
+	Comm           *string               `json:"comm,omitempty"`
+	CommRawBase64  string                `json:"comm_raw_base64,omitempty"`
+	State          string                `json:"state,omitempty"`
+	StateName      string                `json:"state_name,omitempty"`
+	KernelThread   bool                  `json:"kernel_thread,omitempty"`
+	Cmdline        []string              `json:"cmdline,omitempty"`
+	CmdlineRaw     []string              `json:"cmdline_raw_base64,omitempty"`
+	CmdlineTrunc   bool                  `json:"cmdline_truncated,omitempty"`
+	CmdlineTitle   bool                  `json:"cmdline_is_title,omitempty"`
+	Exe            string                `json:"exe,omitempty"`
+	ExeDeleted     bool                  `json:"exe_deleted,omitempty"`
+	Nice           *int64                `json:"nice,omitempty"`
+	Priority       *int64                `json:"priority,omitempty"`
+	Policy         string                `json:"policy,omitempty"`
+	RTPriority     *uint64               `json:"rt_priority,omitempty"`
+	NumThreads     *int64                `json:"num_threads,omitempty"`
+	UserSeconds    *float64              `json:"utime_seconds,omitempty"`
+	SystemSeconds  *float64              `json:"stime_seconds,omitempty"`
+	RSSBytes       *uint64               `json:"rss_bytes,omitempty"`
+	VSizeBytes     *uint64               `json:"vsize_bytes,omitempty"`
+	LastCPU        *int64                `json:"last_cpu,omitempty"`
+	MinorFaults    *uint64               `json:"minor_faults,omitempty"`
+	MajorFaults    *uint64               `json:"major_faults,omitempty"`
+	VolCtx         *uint64               `json:"voluntary_ctxt_switches,omitempty"`
+	InvolCtx       *uint64               `json:"involuntary_ctxt_switches,omitempty"`
+	CtxSource      string                `json:"ctxt_switches_source,omitempty"`
+	LeaderVolCtx   *uint64               `json:"leader_voluntary_ctxt_switches,omitempty"`
+	LeaderInvolCtx *uint64               `json:"leader_involuntary_ctxt_switches,omitempty"`
+	TracerPID      *int                  `json:"tracer_pid,omitempty"`
+	NSPids         []int                 `json:"nspids,omitempty"`
+	Signals        *SignalsDoc           `json:"signals,omitempty"`
+	ExitStatus     *collector.ExitStatus `json:"exit_status,omitempty"`
+	Unavailable    map[string]string     `json:"unavailable,omitempty"`
+	Threads        []ThreadDoc           `json:"threads,omitempty"`
 }
 
 // SignalsDoc holds the signal masks of status as hex strings.
