@@ -1,0 +1,58 @@
+// Package lifecycle holds pure functions over snapshots: Diff (lifecycle
+// events between two snapshots), rates (CPU %, context switches per
+// second), and the zombie and orphan diagnoses. It does no I/O and never
+// reads the clock: every time comes from the snapshots. It imports only
+// collector's types and the standard library.
+package lifecycle
+
+import (
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// EventType names a lifecycle event.
+type EventType string
+
+// The event types.
+const (
+	Spawn       EventType = "spawn"        // a new process (identity not seen before)
+	Exec        EventType = "exec"         // same identity, comm or exe changed
+	Exit        EventType = "exit"         // the process is gone (or, from the connector, exited)
+	Zombie      EventType = "zombie"       // entered state Z
+	Reaped      EventType = "reaped"       // a zombie disappeared: its parent collected it
+	Reparent    EventType = "reparent"     // ppid changed: the parent exited, the process was adopted
+	StateChange EventType = "state"        // leader state letter changed
+	ThreadStart EventType = "thread_start" // a new thread in a known process
+	ThreadExit  EventType = "thread_exit"  // a thread of a known process is gone
+)
+
+// Event is one lifecycle event. Fields beyond the common ones are set only
+// for the types that carry them.
+type Event struct {
+	Type EventType
+	// Time is when the event was observed: the snapshot's TakenAt, or the
+	// kernel event's arrival time for connector events.
+	Time time.Time
+	ID   collector.ID
+	Comm string
+	PPID int
+	// Source is "poll" (seen by comparing snapshots) or "connector" (the
+	// kernel's process-events connector).
+	Source string
+
+	// Spawn: PPID is the parent. Reparent: OldPPID -> PPID.
+	OldPPID int
+	// Exec: old and new comm and exe.
+	OldComm, OldExe, Exe string
+	// StateChange and Zombie: old and new state letters.
+	OldState, State byte
+	// ThreadStart and ThreadExit: the thread.
+	TID int
+	// Exit: the decoded wait status, when known (connector, or the zombie's
+	// stat field 52 seen before it was reaped).
+	ExitStatus *collector.ExitStatus
+	// Adopter for Reparent: what kind of process adopted it (see
+	// AdopterKind).
+	AdopterKind string
+}
