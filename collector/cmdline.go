@@ -6,15 +6,14 @@ import "bytes"
 // Arguments are NUL-separated and usually NUL-terminated; trailing NULs are
 // dropped. A process that rewrote its argv area into a single title has no
 // NUL separators, or pads with spaces: noNUL reports that case, and the
-// title is returned as one argument. truncated marks a buffer cut at the
-// read cap; the last argument is then incomplete.
+// title is returned as one argument.
 func parseCmdline(b []byte) (args []string, noNUL bool) {
+	if len(b) > 0 && bytes.IndexByte(b, 0) < 0 {
+		return []string{string(b)}, true
+	}
 	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
 		return nil, false
-	}
-	if bytes.IndexByte(b, 0) < 0 {
-		return []string{string(b)}, true
 	}
 	n := bytes.Count(b, []byte{0}) + 1
 	args = make([]string, 0, n)

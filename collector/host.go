@@ -43,10 +43,20 @@ func readStaticHost(root string) staticHost {
 	} else {
 		h.unavailable["kernel"] = Reason(err)
 	}
-	if bt, err := host.BootTimeWithContext(ctx); err == nil && bt > 0 {
-		h.bootTime = time.Unix(int64(bt), 0).UTC()
-	} else {
-		h.unavailable["boot_time"] = "unreadable /proc/stat btime"
+	// Boot time: btime from /proc/stat is exact; gopsutil derives it from
+	// uptime on some machines (it drifts by the read latency), so it is
+	// only the fallback.
+	if fs, err := procfs.NewFS(root); err == nil {
+		if st, err := fs.Stat(); err == nil && st.BootTime > 0 {
+			h.bootTime = time.Unix(int64(st.BootTime), 0).UTC()
+		}
+	}
+	if h.bootTime.IsZero() {
+		if bt, err := host.BootTimeWithContext(ctx); err == nil && bt > 0 {
+			h.bootTime = time.Unix(int64(bt), 0).UTC()
+		} else {
+			h.unavailable["boot_time"] = "unreadable /proc/stat btime and /proc/uptime"
+		}
 	}
 	if n, err := cpu.CountsWithContext(ctx, true); err == nil && n > 0 {
 		h.cpus = n

@@ -137,14 +137,7 @@ func (s *statFields) setField(n int, tok []byte) error {
 	}
 	v, ok := parseUint(tok)
 	if !ok {
-		// Some unsigned fields are printed with %d by some kernels and
-		// can legitimately be negative (-1 for "none"); accept those,
-		// reject everything else.
-		if iv, iok := parseInt(tok); iok && iv < 0 {
-			v = 0
-		} else {
-			return fmt.Errorf("%w: field %d: bad number %q", errStatFormat, n, clip(tok))
-		}
+		return fmt.Errorf("%w: field %d: bad number %q", errStatFormat, n, clip(tok))
 	}
 	switch n {
 	case 9:
