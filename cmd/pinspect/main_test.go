@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// pinspect runs the command in-process and returns stdout, stderr and the
+// exit code.
+func pinspect(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+const fixtureRoot = "../../fixtures/proc/"
+
+func TestJSONOnFixture(t *testing.T) {
+	out, errs, code := pinspect(t, "--json", "--proc-root", fixtureRoot+"multithread")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var doc struct {
+		Schema  string `json:"schema"`
+		Summary struct {
+			Processes int `json:"processes"`
+			Threads   int `json:"threads"`
+		} `json:"summary"`
+		Processes []struct {
+			PID     int              `json:"pid"`
+			Threads []map[string]any `json:"threads"`
+			Vol     uint64           `json:"voluntary_ctxt_switches"`
+		} `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Schema != "pinspect.snapshot/v1" || doc.Summary.Processes != 2 || doc.Summary.Threads != 4 {
+		t.Fatalf("doc %+v", doc)
+	}
+	if p := doc.Processes[1]; p.PID != 100 || len(p.Threads) != 3 || p.Vol != 2403 {
+		t.Errorf("pid 100: %+v", p)
+	}
+	out, _, _ = pinspect(t, "--json", "--no-threads", "--proc-root", fixtureRoot+"multithread")
+	if strings.Contains(out, `"threads": [`) {
+		t.Error("--no-threads still lists threads")
+	}
+}
+
+func TestPSOnFixture(t *testing.T) {
+	out, errs, code := pinspect(t, "ps", "--proc-root", fixtureRoot+"zombie", "--state", "Z")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(strings.TrimSpace(lines[0]), "PID PPID USER") ||
+		!strings.Contains(lines[1], "child <defunct>") || !strings.Contains(lines[3], "2 processes") {
+		t.Fatalf("ps output:\n%s", out)
+	}
+	out, _, code = pinspect(t, "ps", "--json", "--proc-root", fixtureRoot+"multithread", "--user", "1000")
+	var doc struct {
+		Schema    string           `json:"schema"`
+		Processes []map[string]any `json:"processes"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || doc.Schema != "pinspect.ps/v1" || len(doc.Processes) != 1 {
+		t.Fatalf("ps --json (%d): %s", code, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--state", "Q", "ps"},
+		{"--bogus"},
+		{"ps", "extra"},
+	} {
+		if _, errs, code := pinspect(t, args...); code != exitUsage || !strings.HasPrefix(errs, "pinspect: ") {
+			t.Errorf("%v: exit %d stderr %q, want %d", args, code, errs, exitUsage)
+		}
+	}
+	_, errs, code := pinspect(t, "--json", "--proc-root", fixtureRoot+"zombie", "--pid", "4242")
+	if code != exitError || !strings.Contains(errs, "no such process: 4242") {
+		t.Errorf("unknown pid: exit %d %q", code, errs)
+	}
+	_, errs, code = pinspect(t, "ps", "--proc-root", "/nonexistent")
+	if code != exitError || !strings.Contains(errs, "/nonexistent") {
+		t.Errorf("bad root: exit %d %q", code, errs)
+	}
+}
