@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin/pinspect
 PKGS     := ./...
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: all build run test lint fmt-check vet staticcheck clean
 
@@ -15,8 +15,9 @@ build:
 run: build
 	./$(BIN)
 
-## test: the whole suite, as CI runs it (race detector on; fuzz seed corpora run as tests)
-test: fmt-check vet
+## test: the whole suite, as CI runs it: lint, then the tests with the race
+## detector (fuzz seed corpora run as ordinary tests)
+test: lint
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 ## lint: gofmt, go vet, staticcheck

@@ -383,3 +383,22 @@ func PolicyName(p uint64) string {
 	}
 	return "unknown"
 }
+
+// TTYName names a controlling-terminal device number (stat field 7):
+// "pts/3", "tty1", "ttyS0", or "" when there is none or it is unknown.
+func TTYName(nr int) string {
+	if nr == 0 {
+		return ""
+	}
+	major := (nr >> 8) & 0xfff
+	minor := (nr & 0xff) | ((nr >> 12) & 0xfff00)
+	switch {
+	case major >= 136 && major <= 143:
+		return "pts/" + itoa((major-136)*256+minor)
+	case major == 4 && minor < 64:
+		return "tty" + itoa(minor)
+	case major == 4:
+		return "ttyS" + itoa(minor-64)
+	}
+	return ""
+}

@@ -89,3 +89,11 @@ func TestDecodeWaitStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestTTYName(t *testing.T) {
+	for nr, want := range map[int]string{0: "", 34816: "pts/0", 34817: "pts/1", 1025: "tty1", 1088: "ttyS0", 5 << 8: ""} {
+		if got := TTYName(nr); got != want {
+			t.Errorf("TTYName(%d) = %q, want %q", nr, got, want)
+		}
+	}
+}

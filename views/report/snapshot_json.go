@@ -71,6 +71,7 @@ type ProcessDoc struct {
 	PGID           *int                  `json:"pgid,omitempty"`
 	SID            *int                  `json:"sid,omitempty"`
 	TTYNr          *int                  `json:"tty_nr,omitempty"`
+	TTY            string                `json:"tty,omitempty"`
 	UID            *int                  `json:"uid,omitempty"`
 	EUID           *int                  `json:"euid,omitempty"`
 	User           string                `json:"user,omitempty"`
@@ -232,6 +233,7 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 			d.StartedAt = p.StartedAt.UTC().Format(time.RFC3339Nano)
 		}
 		d.PPID, d.PGID, d.SID, d.TTYNr = ptr(p.PPID), ptr(p.PGID), ptr(p.SID), ptr(p.TTY)
+		d.TTY = collector.TTYName(p.TTY)
 		comm, raw := textAndRaw(p.Comm)
 		d.Comm, d.CommRawBase64 = &comm, raw
 		d.State = string(rune(p.State))
