@@ -4,7 +4,7 @@ BIN      := bin/pinspect
 PKGS     := ./...
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test lint fmt-check vet staticcheck clean
+.PHONY: all build run test fuzz lint fmt-check vet staticcheck clean
 
 all: build
 
@@ -19,6 +19,17 @@ run: build
 ## detector (fuzz seed corpora run as ordinary tests)
 test: lint
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+## fuzz: run every fuzz target (go test -fuzz) for FUZZTIME each, one after another;
+## a crasher is written to the package's testdata/fuzz/<FuzzName>/ and becomes a seed
+FUZZTIME ?= 60s
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 ## lint: gofmt, go vet, staticcheck
 lint: fmt-check vet staticcheck

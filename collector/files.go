@@ -58,6 +58,8 @@ func Reason(err error) string {
 		return "vanished"
 	case errors.Is(err, ErrNotRegular):
 		return "would block"
+	case errors.Is(err, ErrTimeout):
+		return timeoutReason(err)
 	case errors.Is(err, ErrTooLarge):
 		return "too large"
 	}
@@ -133,6 +135,11 @@ func readAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err
 		return nil, false, err
 	}
 	defer unix.Close(fd)
+	return readFD(fd, buf, max)
+}
+
+// readFD is readAt on an open file descriptor.
+func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err error) {
 	b := (*buf)[:0]
 	for {
 		if len(b) == cap(b) {

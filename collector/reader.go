@@ -1,10 +1,12 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -39,6 +41,10 @@ type Options struct {
 	CmdlineMax int
 	// Now is the wall clock (default time.Now); tests inject one.
 	Now func() time.Time
+	// ReadTimeout is the deadline of each read that can block on the
+	// target (cmdline); default DefaultReadTimeout, negative disables it
+	// (see deadline.go).
+	ReadTimeout time.Duration
 }
 
 // Reader reads snapshots of one /proc root. It reuses buffers between
@@ -57,6 +63,7 @@ type Reader struct {
 	start  time.Time
 	counts ScanCounts
 	probs  []Problem
+	slow   *deadlineReads // reads that can block, with a deadline
 }
 
 // ErrNotProc is returned by NewReader for a root that is not a /proc.
@@ -89,6 +96,8 @@ func NewReader(opts Options) (*Reader, error) {
 		start:  time.Now(),
 	}
 	r.host = readStaticHost(opts.Root)
+	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
+	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
 	return r, nil
 }
 
@@ -197,7 +206,7 @@ func (r *Reader) problem(p *Process, file string, err error) {
 	switch {
 	case IsDenied(err):
 		r.counts.Denied++
-	case errors.Is(err, ErrNotRegular):
+	case isTimeout(err):
 		r.counts.Timeouts++
 	default:
 		r.counts.ParseErrors++
@@ -211,7 +220,10 @@ func (r *Reader) problem(p *Process, file string, err error) {
 func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 	p.PID = pid
 	p.ExitCode = -1
-	data, _, err := readAt(r.path.set(pid, 0, "stat"), &r.buf, statusMax)
+	data, trunc, err := readAt(r.path.set(pid, 0, "stat"), &r.buf, statusMax)
+	if err == nil && trunc {
+		err = ErrTooLarge
+	}
 	if err == nil {
 		var st statFields
 		st, err = parseStat(data)
@@ -229,10 +241,16 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 		r.problem(&p, "stat", err)
 	}
 
-	data, _, err = readAt(r.path.set(pid, 0, "status"), &r.buf, statusMax)
+	data, trunc, err = readAt(r.path.set(pid, 0, "status"), &r.buf, statusMax)
 	var sf statusFields
+	if err == nil && trunc {
+		err = ErrTooLarge
+	}
 	if err == nil {
 		sf, err = parseStatus(data)
+	}
+	if err == nil {
+		err = sf.checkComplete()
 	}
 	switch {
 	case err == nil:
@@ -245,7 +263,7 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 		r.problem(&p, "status", err)
 	}
 
-	data, trunc, err := readAt(r.path.set(pid, 0, "cmdline"), &r.buf, r.opts.CmdlineMax)
+	data, trunc, err = r.slow.read(r.path.set(pid, 0, "cmdline"), &r.buf, r.opts.CmdlineMax)
 	switch {
 	case err == nil:
 		p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)

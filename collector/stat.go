@@ -94,7 +94,7 @@ func parseStat(b []byte) (statFields, error) {
 func (s *statFields) setField(n int, tok []byte) error {
 	if n == 3 {
 		if len(tok) != 1 {
-			return fmt.Errorf("%w: bad state %q", errStatFormat, tok)
+			return fmt.Errorf("%w: bad state %q", errStatFormat, clip(tok))
 		}
 		s.state = tok[0]
 		return nil

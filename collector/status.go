@@ -212,3 +212,32 @@ func statusInts(key, val []byte, dst []int64, count *int) error {
 	}
 	return nil
 }
+
+// statusRequired are the keys every kernel since 2.6.23 writes in a process
+// status; without them the file is malformed, and the fields read from it
+// would be fake zeros (uid 0, no context switches).
+const statusRequired = hasTgid | hasPPid | hasUid | hasGid | hasSig | hasVol | hasInvol
+
+// checkComplete returns an error wrapping errStatusFormat naming the
+// required keys missing from a parsed process status.
+func (s *statusFields) checkComplete() error {
+	missing := statusRequired &^ s.has
+	if missing == 0 {
+		return nil
+	}
+	names := []struct {
+		bit  statusKeys
+		name string
+	}{{hasTgid, "Tgid"}, {hasPPid, "PPid"}, {hasUid, "Uid"}, {hasGid, "Gid"}, {hasSig, "SigPnd"},
+		{hasVol, "voluntary_ctxt_switches"}, {hasInvol, "nonvoluntary_ctxt_switches"}}
+	var list []byte
+	for _, n := range names {
+		if missing&n.bit != 0 {
+			if len(list) > 0 {
+				list = append(list, ", "...)
+			}
+			list = append(list, n.name...)
+		}
+	}
+	return fmt.Errorf("%w: missing %s", errStatusFormat, list)
+}

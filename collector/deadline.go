@@ -1,0 +1,203 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultReadTimeout is the default per-read deadline for reads that can
+// block (see Options.ReadTimeout).
+const DefaultReadTimeout = 200 * time.Millisecond
+
+// MaxStuckReads caps the reads abandoned at their deadline and still
+// blocked in the kernel. Each holds one goroutine and one OS thread; past
+// the cap, blocking-prone reads fail at once with ErrTimeout instead of
+// risking another stuck thread.
+const MaxStuckReads = 8
+
+// ErrTimeout is the error of a read abandoned at its deadline. The reads
+// not attempted because the same file is still stuck from an earlier read,
+// or because MaxStuckReads reads are stuck, wrap it. Reason shows
+// "timeout", "timeout (still stuck)" and "skipped (reads stuck)".
+var ErrTimeout = errors.New("read timed out")
+
+// errStillStuck and errStuckCap are the reads not attempted.
+var (
+	errStillStuck = fmt.Errorf("%w: previous read still stuck", ErrTimeout)
+	errStuckCap   = fmt.Errorf("%w: %d reads stuck, not reading more", ErrTimeout, MaxStuckReads)
+)
+
+// deadlineReads runs reads that can block on helper goroutines and gives
+// up on them at a deadline.
+//
+// Reading /proc/PID/cmdline (and maps, smaps, environ) takes the target's
+// mmap lock and reads its memory: a process stuck in D state holding that
+// lock, or an argv area backed by a hung FUSE or NFS file, makes read(2)
+// sleep uninterruptibly, and no signal or close can get the thread back.
+// So such reads are handed to a worker goroutine with its own buffer; the
+// caller waits at most the deadline, then abandons the worker, which is
+// retired when its read finally returns. Abandoned workers are counted and
+// capped (MaxStuckReads), and a file whose read is still stuck is not read
+// again until that read returns.
+//
+// One deadlineReads belongs to one Reader and is used by one goroutine at a
+// time (like the Reader); its stuck bookkeeping is shared with the
+// abandoned workers under mu.
+type deadlineReads struct {
+	timeout time.Duration // <= 0: read inline, no deadline
+	idle    *readWorker   // a worker ready for the next read
+	timer   *time.Timer
+
+	mu    sync.Mutex
+	stuck map[string]struct{} // paths (NUL-terminated) with an abandoned read in flight
+}
+
+// readWorker is one helper goroutine. Its fields are owned by the caller
+// while idle and by the goroutine while a read is in flight.
+type readWorker struct {
+	req  chan int // the read cap; the path is in path
+	res  chan readResult
+	path []byte
+	buf  []byte
+
+	// abandoned is set by the caller at the deadline, under
+	// deadlineReads.mu; finished is set by the worker under the same lock.
+	abandoned bool
+	finished  bool
+}
+
+type readResult struct {
+	data      []byte // aliases the worker's buf
+	truncated bool
+	err       error
+}
+
+func newDeadlineReads(timeout time.Duration) *deadlineReads {
+	return &deadlineReads{timeout: timeout, stuck: make(map[string]struct{})}
+}
+
+// read is readAt with a deadline: the same contract (the content lands in
+// *buf, grown up to max), or ErrTimeout when the read did not finish in
+// time.
+func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, error) {
+	if d == nil || d.timeout <= 0 {
+		return readAt(path, buf, max)
+	}
+	d.mu.Lock()
+	_, still := d.stuck[string(path)]
+	n := len(d.stuck)
+	d.mu.Unlock()
+	if still {
+		return nil, false, errStillStuck
+	}
+	if n >= MaxStuckReads {
+		return nil, false, errStuckCap
+	}
+	w := d.idle
+	if w == nil {
+		w = &readWorker{req: make(chan int), res: make(chan readResult, 1)}
+		go d.work(w)
+		d.idle = w
+	}
+	w.path = append(w.path[:0], path...)
+	w.finished = false
+	w.req <- max
+	if d.timer == nil {
+		d.timer = time.NewTimer(d.timeout)
+	} else {
+		d.timer.Reset(d.timeout)
+	}
+	var r readResult
+	select {
+	case r = <-w.res:
+		d.timer.Stop()
+	case <-d.timer.C:
+		d.mu.Lock()
+		if w.finished {
+			// The read completed as the deadline fired: use it.
+			d.mu.Unlock()
+			r = <-w.res
+			break
+		}
+		w.abandoned = true
+		d.stuck[string(w.path)] = struct{}{}
+		d.idle = nil
+		d.mu.Unlock()
+		return nil, false, ErrTimeout
+	}
+	if r.err != nil {
+		return nil, false, r.err
+	}
+	b := append((*buf)[:0], r.data...)
+	*buf = b
+	return b, r.truncated, nil
+}
+
+// work serves reads until its worker is abandoned; an abandoned worker
+// clears its stuck mark and exits when its read returns.
+func (d *deadlineReads) work(w *readWorker) {
+	for max := range w.req {
+		// A blocking open: procfs ignores O_NONBLOCK anyway, and a FIFO
+		// planted in a fixture tree then blocks like a stuck /proc read
+		// does, under the same deadline.
+		fd, err := openPath(w.path, 0)
+		var data []byte
+		var trunc bool
+		if err == nil {
+			data, trunc, err = readFD(fd, &w.buf, max)
+			unix.Close(fd)
+		}
+		d.mu.Lock()
+		if w.abandoned {
+			delete(d.stuck, string(w.path))
+			d.mu.Unlock()
+			return
+		}
+		w.finished = true
+		w.res <- readResult{data: data, truncated: trunc, err: err}
+		d.mu.Unlock()
+	}
+}
+
+// close stops the idle worker. Abandoned workers exit on their own.
+func (d *deadlineReads) close() {
+	if d != nil && d.idle != nil {
+		close(d.idle.req)
+		d.idle = nil
+	}
+}
+
+// stuckReads is the number of abandoned reads still blocked.
+func (d *deadlineReads) stuckReads() int {
+	if d == nil {
+		return 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.stuck)
+}
+
+// StuckReads returns how many reads this Reader abandoned at their
+// deadline are still blocked in the kernel (at most MaxStuckReads).
+func (r *Reader) StuckReads() int { return r.slow.stuckReads() }
+
+// isTimeout reports whether err is a deadline or would-block failure: the
+// read did not fail, it did not finish.
+func isTimeout(err error) bool {
+	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrNotRegular) || errors.Is(err, unix.EAGAIN)
+}
+
+// timeoutReason is Reason for an ErrTimeout.
+func timeoutReason(err error) string {
+	switch {
+	case errors.Is(err, errStillStuck):
+		return "timeout (still stuck)"
+	case errors.Is(err, errStuckCap):
+		return "skipped (reads stuck)"
+	}
+	return "timeout"
+}
