@@ -28,8 +28,8 @@ func TestParseCmdline(t *testing.T) {
 	}
 }
 
-// dirent builds one getdents64 record.
-func dirent(name string) []byte {
+// direntRecord builds one getdents64 record.
+func direntRecord(name string) []byte {
 	reclen := (19 + len(name) + 1 + 7) &^ 7
 	b := make([]byte, reclen)
 	binary.LittleEndian.PutUint64(b, 1)
@@ -42,7 +42,7 @@ func dirent(name string) []byte {
 func TestParseDirents(t *testing.T) {
 	var buf []byte
 	for _, n := range []string{".", "..", "1", "self", "4242", "007", "99999999999", "12a"} {
-		buf = append(buf, dirent(n)...)
+		buf = append(buf, direntRecord(n)...)
 	}
 	var got []int
 	n := parseDirents(buf, func(id int) { got = append(got, id) })
@@ -50,13 +50,13 @@ func TestParseDirents(t *testing.T) {
 		t.Fatalf("got %v consumed %d of %d", got, n, len(buf))
 	}
 	// A truncated trailing record is not consumed.
-	part := append(dirent("5"), dirent("6")[:10]...)
+	part := append(direntRecord("5"), direntRecord("6")[:10]...)
 	got = got[:0]
-	if n := parseDirents(part, func(id int) { got = append(got, id) }); n != len(dirent("5")) || !slices.Equal(got, []int{5}) {
+	if n := parseDirents(part, func(id int) { got = append(got, id) }); n != len(direntRecord("5")) || !slices.Equal(got, []int{5}) {
 		t.Fatalf("truncated: %v %d", got, n)
 	}
 	// A zero reclen must not loop forever.
-	bad := dirent("9")
+	bad := direntRecord("9")
 	bad[16], bad[17] = 0, 0
 	if n := parseDirents(bad, func(int) { t.Fatal("called") }); n != 0 {
 		t.Fatal(n)
