@@ -89,6 +89,9 @@ func TestHostileStat(t *testing.T) {
 		111: "malformed stat: bad pid",
 		112: "malformed stat: 4 fields, want at least 24",
 		115: `malformed stat: field 14: bad number "99999999999999999999"`,
+		// The kernel prints minflt and vsize unsigned: a negative value is
+		// malformed input, reported rather than read as a fake 0.
+		116: `malformed stat: field 10: bad number "-1"`,
 	}
 	for pid, reason := range bad {
 		p := procs[pid]
@@ -113,13 +116,14 @@ func TestHostileStat(t *testing.T) {
 	if p := procs[114]; p == nil || p.UTimeTicks != math.MaxUint64 || p.VSizeBytes != math.MaxUint64 || p.Nice != math.MinInt64 {
 		t.Errorf("extreme values: %+v", p)
 	}
-	if p := procs[116]; p == nil || p.Priority != -100 || p.Nice != -20 || p.TTY != -1 || p.MinFlt != 0 || p.VSizeBytes != 0 {
-		t.Errorf("negative values: %+v", p)
+	// Negative values in signed fields (priority, nice, tty) are exact.
+	if st, err := parseStat([]byte("116 (negative) S 50 116 116 -1 -1 4194304 1 0 2 0 120 30 0 0 -100 -20 1 0 5000 1 300 1 2 3 4")); err != nil ||
+		st.priority != -100 || st.nice != -20 || st.ttyNr != -1 {
+		t.Errorf("negative signed fields: %v %+v", err, st)
 	}
-	// Four malformed stats (processes and their leader threads) plus the
-	// two bad status files below.
-	if snap.Counts.Unreadable != 4 {
-		t.Errorf("unreadable = %d, want 4", snap.Counts.Unreadable)
+	// Five malformed stats (110, 111, 112, 115, 116).
+	if snap.Counts.Unreadable != 5 {
+		t.Errorf("unreadable = %d, want 5", snap.Counts.Unreadable)
 	}
 	if snap.Counts.Vanished != 0 {
 		t.Errorf("vanished = %d, want 0: a malformed file is not a vanished process", snap.Counts.Vanished)
