@@ -27,6 +27,12 @@ const (
 	ThreadExit  EventType = "thread_exit"  // a thread of a known process is gone
 )
 
+// The event sources.
+const (
+	SourcePoll      = "poll"      // seen by comparing two snapshots
+	SourceConnector = "connector" // reported by the kernel's process-events connector
+)
+
 // Event is one lifecycle event. Fields beyond the common ones are set only
 // for the types that carry them.
 type Event struct {
@@ -55,4 +61,7 @@ type Event struct {
 	// Adopter for Reparent: what kind of process adopted it (see
 	// AdopterKind).
 	AdopterKind string
+	// Note is a short free-text remark (for example why events may be
+	// missing after a connector overrun).
+	Note string
 }
