@@ -25,6 +25,9 @@ const (
 	StateChange EventType = "state"        // leader state letter changed
 	ThreadStart EventType = "thread_start" // a new thread in a known process
 	ThreadExit  EventType = "thread_exit"  // a thread of a known process is gone
+	// Lost says kernel events may be missing (a connector overrun); Note
+	// says what happened. The monitor emits it; Diff never does.
+	Lost EventType = "lost"
 )
 
 // The event sources.
