@@ -58,6 +58,9 @@ type ZombieInfo struct {
 	// FirstSeen is when the zombie was first seen (by a monitor, or the
 	// snapshot time when seen once).
 	FirstSeen time.Time
+	// StartedAt is when the process started: it has been a zombie for at
+	// most FirstSeen-less-StartedAt longer than seen (zero when unknown).
+	StartedAt time.Time
 }
 
 // IsZombieProcess reports whether p is a zombie process: state Z with no
@@ -110,7 +113,7 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 			g = &ZombieGroup{Parent: collector.ID{PID: z.PPID}}
 			groups[z.PPID] = g
 		}
-		info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), FirstSeen: snap.TakenAt}
+		info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), FirstSeen: snap.TakenAt, StartedAt: z.StartedAt}
 		if t, ok := firstSeen[z.ID()]; ok && !t.IsZero() {
 			info.FirstSeen = t
 		}

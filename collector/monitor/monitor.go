@@ -259,7 +259,16 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			e.PPID = ev.ParentTGID
 			start, comm, ok := quickStat(root, ev.PID)
 			if !ok {
-				start, comm = estStart, comms[ev.ParentTGID].comm
+				// Gone already: it was a copy of its parent until it exec'd.
+				start = estStart
+				pc, known := comms[ev.ParentTGID]
+				if !known {
+					if ps, pcomm, ok := quickStat(root, ev.ParentTGID); ok {
+						pc = connProc{comm: pcomm, start: ps}
+						comms[ev.ParentTGID] = pc
+					}
+				}
+				comm = pc.comm
 			}
 			e.ID = collector.ID{PID: ev.PID, StartTicks: start}
 			e.Comm = comm
@@ -303,7 +312,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Exit
 			c, known := comms[ev.PID]
-			if !known {
+			if !known || c.comm == "" {
 				// Not seen forked: read the zombie's stat before it is reaped.
 				if start, comm, ok := quickStat(root, ev.PID); ok {
 					c = connProc{comm: comm, start: start}
