@@ -159,7 +159,7 @@ func (l *lockedBuffer) String() string {
 
 func TestWatchSeesShortLivedProcesses(t *testing.T) {
 	const n = 200
-	p := livehelper.Start(t, "churn", strconv.Itoa(n))
+	p := livehelper.Start(t, "burst", strconv.Itoa(n))
 	var out, errOut lockedBuffer
 	done := make(chan int)
 	go func() {
