@@ -250,9 +250,10 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadStart
-				e.ID = comms[ev.TGID].id(ev.TGID)
+				c := lookup(comms, root, ev.TGID)
+				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
-				e.Comm = comms[ev.TGID].comm
+				e.Comm = c.comm
 				break
 			}
 			e.Type = lifecycle.Spawn
@@ -305,9 +306,10 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadExit
-				e.ID = comms[ev.TGID].id(ev.TGID)
+				c := lookup(comms, root, ev.TGID)
+				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
-				e.Comm = comms[ev.TGID].comm
+				e.Comm = c.comm
 				break
 			}
 			e.Type = lifecycle.Exit
@@ -342,6 +344,20 @@ type connProc struct {
 }
 
 func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
+
+// lookup returns what is known of process pid, reading its stat (and
+// remembering it) when it was not seen forked.
+func lookup(comms map[int]connProc, root string, pid int) connProc {
+	c, ok := comms[pid]
+	if ok && c.comm != "" {
+		return c
+	}
+	if start, comm, ok := quickStat(root, pid); ok {
+		c = connProc{comm: comm, start: start}
+		comms[pid] = c
+	}
+	return c
+}
 
 // quickStat reads a process's start ticks and comm from its stat.
 func quickStat(root string, pid int) (start uint64, comm string, ok bool) {
@@ -432,14 +448,17 @@ func (m *Monitor) sample(ctx context.Context) error {
 	return nil
 }
 
-// merge combines poll events with connector events. Spawn, exec and exit
-// seen by the connector are not repeated from the poll; a process the
+// merge combines poll events with connector events. Spawn, exec, exit and
+// thread events seen by the connector are not repeated from the poll; a process the
 // connector saw forked by a parent that is no longer its parent when
 // first polled was re-parented in between (a reparent event).
 func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) []lifecycle.Event {
 	for _, e := range conn {
-		if e.Type == lifecycle.Spawn || e.Type == lifecycle.Exec || e.Type == lifecycle.Exit {
+		switch e.Type {
+		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
 			m.recent[recentKey{e.Type, e.ID.PID}] = m.seq
+		case lifecycle.ThreadStart, lifecycle.ThreadExit:
+			m.recent[recentKey{e.Type, e.TID}] = m.seq
 		}
 		if e.Type == lifecycle.Exit {
 			m.exitAt[e.ID.PID] = e.Time
@@ -451,6 +470,7 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 	}
 	out := make([]lifecycle.Event, 0, len(poll)+len(conn))
 	out = append(out, conn...)
+	m.fillFromSnapshots(out, snap)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range poll {
@@ -460,6 +480,10 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 				if e.Type == lifecycle.Spawn {
 					out = m.forkReparent(out, e, byPID)
 				}
+				continue
+			}
+		case lifecycle.ThreadStart, lifecycle.ThreadExit:
+			if s, ok := m.recent[recentKey{e.Type, e.TID}]; ok && m.seq-s <= 2 {
 				continue
 			}
 		}
@@ -477,6 +501,40 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
+}
+
+// fillFromSnapshots completes connector events whose process was gone
+// before its stat could be read: the comm and start time come from the
+// previous or current snapshot when the pid was there (and the start time,
+// if known, agrees).
+func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snapshot) {
+	find := func(s *collector.Snapshot, pid int) *collector.Process {
+		if s == nil {
+			return nil
+		}
+		i := sort.Search(len(s.Processes), func(i int) bool { return s.Processes[i].PID >= pid })
+		if i < len(s.Processes) && s.Processes[i].PID == pid {
+			return &s.Processes[i]
+		}
+		return nil
+	}
+	for i := range evs {
+		e := &evs[i]
+		if e.Comm != "" && e.ID.StartTicks != 0 {
+			continue
+		}
+		for _, s := range []*collector.Snapshot{m.prev, snap} {
+			p := find(s, e.ID.PID)
+			if p == nil || p.Read&collector.SrcStat == 0 || (e.ID.StartTicks != 0 && e.ID.StartTicks != p.StartTicks) {
+				continue
+			}
+			if e.Comm == "" {
+				e.Comm = p.Comm
+			}
+			e.ID.StartTicks = p.StartTicks
+			break
+		}
+	}
 }
 
 // forkReparent appends a reparent event when a process first polled has a

@@ -82,9 +82,11 @@ func FormatEvent(e *lifecycle.Event) string {
 	case lifecycle.Spawn:
 		fmt.Fprintf(&b, " parent %d", e.PPID)
 	case lifecycle.Exec:
-		fmt.Fprintf(&b, " was %s", sanitize.Terminal(e.OldComm))
+		if e.OldComm != "" && e.OldComm != e.Comm {
+			fmt.Fprintf(&b, " was %s", sanitize.Terminal(e.OldComm))
+		}
 		if e.Exe != "" {
-			fmt.Fprintf(&b, ", now %s", sanitize.Terminal(e.Exe))
+			fmt.Fprintf(&b, " exe %s", sanitize.Terminal(e.Exe))
 		}
 	case lifecycle.Exit, lifecycle.Reaped, lifecycle.Zombie:
 		if e.ExitStatus != nil {
