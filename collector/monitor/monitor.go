@@ -49,6 +49,7 @@ type Monitor struct {
 	wake     chan struct{}
 
 	// Connector state, guarded by mu.
+	conn     *connector // the current subscription (for tests to break)
 	live     bool
 	note     string
 	pending  []lifecycle.Event
@@ -110,6 +111,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 			m.note = fmt.Sprintf("kernel process events unavailable (%v): polling every interval, processes shorter than it are missed", err)
 		} else {
 			m.live = true
+			m.conn = k
 			m.note = "kernel process events (proc connector) subscribed"
 		}
 		m.mu.Unlock()
@@ -208,6 +210,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 			}
 			m.mu.Lock()
 			m.live = true
+			m.conn = k
 			m.note = "kernel process events (proc connector) subscribed"
 			m.mu.Unlock()
 			continue

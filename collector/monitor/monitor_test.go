@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,4 +192,54 @@ func TestMonitorPauseAndInterval(t *testing.T) {
 	if r.EventsLive {
 		t.Error("connector was not asked for")
 	}
+}
+
+func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	m.mu.Lock()
+	old := m.conn
+	m.mu.Unlock()
+	// Break the socket under the listener: its next receive fails, as on
+	// ENOBUFS. The interval is an hour, so only the forced rescan makes a frame.
+	_ = old.c.Close()
+	f := waitFrame(t, ch, "a lost event", func(f *Frame) bool {
+		for _, e := range f.Events {
+			if e.Type == lifecycle.Lost {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range f.Events {
+		if e.Type == lifecycle.Lost && !strings.Contains(e.Note, "resubscribed") {
+			t.Errorf("lost event note %q", e.Note)
+		}
+	}
+	// The listener subscribes again: a new process's spawn arrives from the kernel.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m.mu.Lock()
+		again := m.conn != old && m.live
+		m.mu.Unlock()
+		if again {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new subscription within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := livehelper.Start(t, "comm", "resub")
+	m.SetInterval(50 * time.Millisecond)
+	waitFrame(t, ch, "the helper's spawn from the kernel", func(f *Frame) bool {
+		for _, e := range f.Events {
+			if e.Type == lifecycle.Spawn && e.ID.PID == p.PID() && e.Source == lifecycle.SourceConnector {
+				return true
+			}
+		}
+		return false
+	})
 }
