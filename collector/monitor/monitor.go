@@ -123,7 +123,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 			defer cancel()
 		}
 	} else {
-		m.note = "process events by polling only"
+		m.note = "kernel process events not used: polling every interval, processes shorter than it are missed"
 	}
 	if err := m.sample(ctx); err != nil {
 		if ctx.Err() != nil {
