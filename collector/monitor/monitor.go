@@ -104,7 +104,12 @@ func New(r *collector.Reader, o Options) *Monitor {
 func (m *Monitor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if m.opts.Connector {
+	var st unix.Statfs_t
+	if m.opts.Connector && (unix.Statfs(m.r.Root(), &st) != nil || st.Type != unix.PROC_SUPER_MAGIC) {
+		m.mu.Lock()
+		m.note = "kernel process events not used: " + m.r.Root() + " is not a live procfs; polling every interval"
+		m.mu.Unlock()
+	} else if m.opts.Connector {
 		k, err := dialConnector()
 		m.mu.Lock()
 		if err != nil {
@@ -123,7 +128,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 			defer cancel()
 		}
 	} else {
+		m.mu.Lock()
 		m.note = "kernel process events not used: polling every interval, processes shorter than it are missed"
+		m.mu.Unlock()
 	}
 	if err := m.sample(ctx); err != nil {
 		if ctx.Err() != nil {
