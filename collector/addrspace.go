@@ -144,14 +144,15 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		if !as.LayoutTrusted {
 			unavailable("layout", ReasonMasked)
 		}
-		if st.state == 'Z' {
-			unavailable("maps", ReasonZombie)
-			unavailable("memory", ReasonZombie)
-			return as, nil
-		}
-		if st.flags&pfKthread != 0 {
-			unavailable("maps", ReasonKernel)
-			unavailable("memory", ReasonKernel)
+		if st.state == 'Z' || st.flags&pfKthread != 0 {
+			reason := ReasonZombie
+			if st.state != 'Z' {
+				reason = ReasonKernel
+			}
+			as.LayoutTrusted = false
+			for _, k := range []string{"maps", "memory", "layout"} {
+				unavailable(k, reason)
+			}
 			return as, nil
 		}
 	case IsVanished(err):
@@ -257,10 +258,19 @@ func readStacks(pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
 	out := make([]ThreadStack, 0, len(tids))
 	for _, tid := range tids {
 		ts := ThreadStack{TID: tid, Mapping: -1}
-		data, _, err := readAt(pb.set(pid, tid, "syscall"), &buf, 4096)
-		if err == nil {
-			ts.SP, ts.Reason, err = parseSyscallSP(data)
-			ts.Known = err == nil && ts.Reason == ""
+		// A thread caught runnable reads "running"; it is usually asleep
+		// again a few microseconds later, so try a few times.
+		var err error
+		for try := 0; try < syscallTries; try++ {
+			var data []byte
+			data, _, err = readAt(pb.set(pid, tid, "syscall"), &buf, 4096)
+			if err == nil {
+				ts.SP, ts.Reason, err = parseSyscallSP(data)
+				ts.Known = err == nil && ts.Reason == ""
+			}
+			if err != nil || ts.Reason != ReasonThreadRuns {
+				break
+			}
 		}
 		if err != nil {
 			ts.Reason = Reason(err)
@@ -269,6 +279,9 @@ func readStacks(pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
 	}
 	return out, nil
 }
+
+// syscallTries bounds the re-reads of a "running" thread's syscall file.
+const syscallTries = 4
 
 // errSyscallFormat is wrapped by syscall-file parse errors.
 var errSyscallFormat = errors.New("malformed syscall file")
