@@ -165,7 +165,13 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 		t := ShowThreadDoc{ThreadDoc: NewThreadDoc(&p.Threads[i])}
 		s := stacks[t.TID]
 		switch {
-		case as == nil || as.Maps == nil:
+		case as == nil:
+		case as.Maps == nil:
+			// A zombie or kernel thread has no stack to show; anything
+			// else (denied) is unknown, with the reason.
+			if r := as.Unavailable["maps"]; r != collector.ReasonZombie && r != collector.ReasonKernel && r != "" {
+				t.StackUnknown = r
+			}
 		case s == nil:
 			t.StackUnknown = "not read"
 		case !s.Known:
