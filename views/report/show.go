@@ -506,7 +506,7 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 		s = thread(r.tid)
 	case collector.SegGuard:
 		if r.tid != 0 {
-			s = "below the stack of " + thread(r.tid)
+			s = fmt.Sprintf("stack guard of tid %d", r.tid)
 		}
 	case collector.SegBSS:
 		s = "of " + sanitize.Terminal(path.Base(exe))
