@@ -250,7 +250,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 		fmt.Fprintf(bw, "  memory    rss %s  pss %s  uss %s  shared %s  swap %s  (%s)\n",
 			iecBytes(m.RSSBytes), iecBytes(m.PSSBytes), iecBytes(m.USSBytes), iecBytes(m.SharedBytes), iecBytes(m.SwapBytes), d.MemorySource)
 	} else if r, ok := d.Unavailable["memory"]; ok {
-		fmt.Fprintf(bw, "  memory    unavailable: %s\n", r)
+		fmt.Fprintf(bw, "  memory    unavailable: %s\n", sanitize.Terminal(r))
 	}
 	if l := d.Layout; l != nil {
 		fmt.Fprintf(bw, "  layout    code %s-%s", l.StartCode, l.EndCode)
@@ -259,7 +259,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 		}
 		fmt.Fprintf(bw, "  stack start %s\n", l.StartStack)
 	} else if r, ok := d.Unavailable["layout"]; ok {
-		fmt.Fprintf(bw, "  layout    unavailable: %s\n", r)
+		fmt.Fprintf(bw, "  layout    unavailable: %s\n", sanitize.Terminal(r))
 	}
 
 	if len(d.Threads) > 0 {
@@ -275,7 +275,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 			case t.Stack != nil && t.Stack.MappingStart != "":
 				stack = fmt.Sprintf("%s %s-%s (%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes))
 			case t.StackUnknown != "":
-				stack = "unknown: " + t.StackUnknown
+				stack = "unknown: " + sanitize.Terminal(t.StackUnknown)
 			}
 			fmt.Fprintf(bw, "  %-8d %-16s %-2s %8.2f %9s %9s  %s\n", t.TID, clipText(sanitize.Terminal(t.Comm), 16), t.State,
 				t.UserSeconds+t.SystemSeconds, vol, inv, stack)
@@ -306,7 +306,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	if len(d.Unavailable) > 0 {
 		bw.WriteString("\nUnavailable\n")
 		for _, k := range sortedKeys(d.Unavailable) {
-			fmt.Fprintf(bw, "  %-8s %s\n", k, d.Unavailable[k])
+			fmt.Fprintf(bw, "  %-8s %s\n", k, sanitize.Terminal(d.Unavailable[k]))
 		}
 	}
 	return bw.Flush()
