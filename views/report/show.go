@@ -62,6 +62,9 @@ type ThreadStackDoc struct {
 	MappingEnd   string `json:"mapping_end,omitempty"`
 	Class        string `json:"class,omitempty"`
 	SizeBytes    uint64 `json:"size_bytes,omitempty"`
+	// SharedByThreads is set when the mapping holds the stack pointers of
+	// several threads (a Go arena): it is then not a per-thread stack.
+	SharedByThreads int `json:"shared_by_threads,omitempty"`
 }
 
 // LayoutDoc is stat's layout (fields 26-28, 45-47) as hex strings.
@@ -125,6 +128,7 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 		Process:  NewProcessDoc(p, false),
 	}
 	var stacks map[int]*collector.ThreadStack
+	var holders map[int]int // mapping index -> threads whose sp it holds
 	if as != nil {
 		d.Unavailable = as.Unavailable
 		if as.LayoutTrusted {
@@ -157,8 +161,12 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 			}
 		}
 		stacks = make(map[int]*collector.ThreadStack, len(as.Stacks))
+		holders = make(map[int]int)
 		for i := range as.Stacks {
 			stacks[as.Stacks[i].TID] = &as.Stacks[i]
+			if as.Stacks[i].Known && as.Stacks[i].Mapping >= 0 {
+				holders[as.Stacks[i].Mapping]++
+			}
 		}
 	}
 	for i := range p.Threads {
@@ -182,6 +190,9 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 				m := &as.Maps[s.Mapping]
 				t.Stack.MappingStart, t.Stack.MappingEnd = hexAddr(m.Start), hexAddr(m.End)
 				t.Stack.Class, t.Stack.SizeBytes = string(m.Class), m.SizeBytes()
+				if n := holders[s.Mapping]; n > 1 {
+					t.Stack.SharedByThreads = n
+				}
 			} else {
 				t.StackUnknown = s.Reason
 			}
@@ -273,7 +284,11 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 			stack := "-"
 			switch {
 			case t.Stack != nil && t.Stack.MappingStart != "":
-				stack = fmt.Sprintf("%s %s-%s (%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes))
+				shared := ""
+				if t.Stack.SharedByThreads > 1 {
+					shared = fmt.Sprintf(", shared by %d threads", t.Stack.SharedByThreads)
+				}
+				stack = fmt.Sprintf("%s %s-%s (%s%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes), shared)
 			case t.StackUnknown != "":
 				stack = "unknown: " + sanitize.Terminal(t.StackUnknown)
 			}
@@ -449,6 +464,9 @@ func writeDiagram(bw *bufio.Writer, d *ShowDoc) {
 			size = iecBytes(*r.rss) + " of " + size
 		}
 		label := regionLabel(r, exe, names)
+		if r.class == string(collector.SegLibData) && r.path == "" && i > 0 && rs[i-1].path != "" && rs[i-1].end == r.start {
+			label = "bss of " + sanitize.Terminal(path.Base(rs[i-1].path))
+		}
 		text := strings.TrimRight(fmt.Sprintf("%-14s %s", classTitle(r.class), label), " ")
 		fmt.Fprintf(bw, "  %16s │ %s %s │\n", "", padText(text, diagramWidth-4-utf8.RuneCountInString(size)), size)
 	}
@@ -512,7 +530,7 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 		s = "of " + sanitize.Terminal(path.Base(exe))
 	case collector.SegLibData:
 		if r.path == "" {
-			s = "bss of the library below"
+			s = "bss of a library"
 		} else {
 			s = base
 		}
