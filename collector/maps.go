@@ -1,5 +1,9 @@
 package collector
 
+// This file reads /proc/PID/maps: a streaming, allocation-light parser over
+// a fixed buffer (parseMapsLine, streamMaps) and the Mapping type. The
+// classification lives in addrspace.go, smaps in smaps.go.
+
 import (
 	"bytes"
 	"errors"
@@ -45,11 +49,17 @@ func (m *Mapping) SizeBytes() uint64 { return m.End - m.Start }
 // pseudo-path.
 func (m *Mapping) Anonymous() bool { return m.Inode == 0 && m.Path == "" }
 
-// Readable, Writable, Executable and Shared decode Perms.
-func (m *Mapping) Readable() bool   { return len(m.Perms) == 4 && m.Perms[0] == 'r' }
-func (m *Mapping) Writable() bool   { return len(m.Perms) == 4 && m.Perms[1] == 'w' }
+// Readable reports the r permission.
+func (m *Mapping) Readable() bool { return len(m.Perms) == 4 && m.Perms[0] == 'r' }
+
+// Writable reports the w permission.
+func (m *Mapping) Writable() bool { return len(m.Perms) == 4 && m.Perms[1] == 'w' }
+
+// Executable reports the x permission.
 func (m *Mapping) Executable() bool { return len(m.Perms) == 4 && m.Perms[2] == 'x' }
-func (m *Mapping) Shared() bool     { return len(m.Perms) == 4 && m.Perms[3] == 's' }
+
+// Shared reports a shared (s) rather than private (p) mapping.
+func (m *Mapping) Shared() bool { return len(m.Perms) == 4 && m.Perms[3] == 's' }
 
 // errMapsFormat is wrapped by every maps parse error.
 var errMapsFormat = errors.New("malformed maps line")
