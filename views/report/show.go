@@ -465,7 +465,7 @@ func writeDiagram(bw *bufio.Writer, d *ShowDoc) {
 		}
 		label := regionLabel(r, exe, names)
 		if r.class == string(collector.SegLibData) && r.path == "" && i > 0 && rs[i-1].path != "" && rs[i-1].end == r.start {
-			label = "bss of " + sanitize.Terminal(path.Base(rs[i-1].path))
+			label = "bss of " + baseName(rs[i-1].path)
 		}
 		text := strings.TrimRight(fmt.Sprintf("%-14s %s", classTitle(r.class), label), " ")
 		fmt.Fprintf(bw, "  %16s │ %s %s │\n", "", padText(text, diagramWidth-4-utf8.RuneCountInString(size)), size)
@@ -506,7 +506,7 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 		}
 		return strings.Join(parts, " + ") + " mappings"
 	}
-	base := sanitize.Terminal(path.Base(r.path))
+	base := baseName(r.path)
 	thread := func(tid int) string {
 		if name, ok := names[tid]; ok {
 			return fmt.Sprintf("tid %d %s", tid, sanitize.Terminal(name))
@@ -527,7 +527,9 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 			s = fmt.Sprintf("stack guard of tid %d", r.tid)
 		}
 	case collector.SegBSS:
-		s = "of " + sanitize.Terminal(path.Base(exe))
+		if exe != "" {
+			s = "of " + baseName(exe)
+		}
 	case collector.SegLibData:
 		if r.path == "" {
 			s = "bss of a library"
@@ -545,6 +547,14 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 		s += fmt.Sprintf(" (%d mappings)", r.mappings)
 	}
 	return strings.TrimSpace(s)
+}
+
+// baseName is the sanitised last element of a path, "" for "".
+func baseName(p string) string {
+	if p == "" {
+		return ""
+	}
+	return sanitize.Terminal(path.Base(p))
 }
 
 func writeMapTable(bw *bufio.Writer, d *ShowDoc) {
