@@ -108,4 +108,3 @@ func startTicksNow(t *testing.T) uint64 {
 	}
 	return uint64(secs * ClockTicks)
 }
-
