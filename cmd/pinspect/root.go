@@ -171,6 +171,9 @@ func (a *app) printPS() error {
 	if err != nil {
 		return err
 	}
+	if note := doc.Host.Unavailable[collector.HostProcessesKey]; note != "" {
+		fmt.Fprintf(a.stderr, "pinspect: %s %s\n", a.procRoot, note)
+	}
 	ps := report.NewPSDoc(doc)
 	if a.jsonOut {
 		return writeOut(report.WriteJSON(a.stdout, ps))

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,11 +13,18 @@ import (
 	"github.com/pinspect/pinspect/views/sanitize"
 )
 
-// WriteJSON writes v as indented JSON followed by a newline.
+// WriteJSON writes v as indented JSON followed by a newline, with DEL and
+// C1 controls escaped too (see inertJSON), so a document printed on a
+// terminal cannot act on it.
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(inertJSON(buf.Bytes()))
+	return err
 }
 
 // PSColumns are the columns of `pinspect ps`.
