@@ -102,6 +102,8 @@ func TestBadInvocation(t *testing.T) {
 		{[]string{"ps", "extra"}, 2, `unknown command "extra" for "pinspect ps"`},
 		{[]string{"nosuchcommand"}, 2, `unknown command "nosuchcommand" for "pinspect"`},
 		{[]string{"--proc-root"}, 2, "flag needs an argument"},
+		// An argument with an escape sequence is quoted inertly.
+		{[]string{"--proc-root", "/x\x1b]0;pwn\x07\n"}, 1, "proc root /x?]0;pwn??: stat"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -115,6 +117,7 @@ func TestBadInvocation(t *testing.T) {
 			if !strings.HasPrefix(r.stderr, "pinspect: ") || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.want) {
 				t.Errorf("stderr %q, want one line with %q", r.stderr, c.want)
 			}
+			checkTerminalSafe(t, r.stderr)
 		})
 	}
 }
