@@ -16,11 +16,20 @@ import (
 // block (see Options.ReadTimeout).
 const DefaultReadTimeout = 200 * time.Millisecond
 
-// MaxStuckReads caps the reads abandoned at their deadline and still
-// blocked in the kernel. Each holds one goroutine and one OS thread; past
-// the cap, blocking-prone reads fail at once with ErrTimeout instead of
-// risking another stuck thread.
+// MaxStuckReads caps the reads of one Reader abandoned at their deadline
+// and still blocked in the kernel. Each holds one goroutine and one OS
+// thread; past the cap, blocking-prone reads fail at once with ErrTimeout
+// instead of risking another stuck thread. All Readers of a process
+// together hold at most four times as many.
 const MaxStuckReads = 8
+
+// maxStuckProcess caps the stuck reads of all Readers of the process
+// together (each Reader has its own MaxStuckReads).
+const maxStuckProcess = 4 * MaxStuckReads
+
+// stuckProcess counts the stuck reads of all Readers: the OS threads held
+// by reads that may never return are a process-wide resource.
+var stuckProcess atomic.Int32
 
 // ErrTimeout is the error of a read abandoned at its deadline. The reads
 // not attempted because the same file is still stuck from an earlier read,
@@ -105,7 +114,7 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 	if still {
 		return nil, false, errStillStuck
 	}
-	if n >= MaxStuckReads {
+	if n >= MaxStuckReads || stuckProcess.Load() >= maxStuckProcess {
 		return nil, false, errStuckCap
 	}
 	w := d.idle
@@ -143,6 +152,7 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 			}
 			w.abandoned = true
 			d.stuck[string(w.path)] = struct{}{}
+			stuckProcess.Add(1)
 			d.idle = nil
 			d.mu.Unlock()
 			return nil, false, ErrTimeout
@@ -175,6 +185,7 @@ func (d *deadlineReads) work(w *readWorker) {
 		d.mu.Lock()
 		if w.abandoned {
 			delete(d.stuck, string(w.path))
+			stuckProcess.Add(-1)
 			d.mu.Unlock()
 			return
 		}
@@ -206,7 +217,12 @@ func threadRunnable(tid int) bool {
 
 // close stops the idle worker. Abandoned workers exit on their own.
 func (d *deadlineReads) close() {
-	if d != nil && d.idle != nil {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.idle != nil {
 		close(d.idle.req)
 		d.idle = nil
 	}
