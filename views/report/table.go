@@ -60,14 +60,21 @@ func NewPSDoc(d *SnapshotDoc) *PSDoc {
 	out := &PSDoc{Schema: PSSchema, TakenAt: d.TakenAt, Summary: d.Summary, Processes: make([]PSRow, 0, len(d.Processes))}
 	for i := range d.Processes {
 		p := &d.Processes[i]
+		command := CommandLine(p.Cmdline, derefStr(p.Comm), p.State == "Z", p.KernelThread)
+		if p.CmdlineTrunc && len(p.Cmdline) > 0 {
+			command += TruncatedMarker
+		}
 		out.Processes = append(out.Processes, PSRow{
 			PID: p.PID, PPID: p.PPID, User: p.User, State: p.State, Threads: p.NumThreads,
 			VolCtx: p.VolCtx, InvolCtx: p.InvolCtx, CtxSource: p.CtxSource, RSSBytes: p.RSSBytes,
-			Command: CommandLine(p.Cmdline, derefStr(p.Comm), p.State == "Z", p.KernelThread),
+			Command: command,
 		})
 	}
 	return out
 }
+
+// TruncatedMarker ends a command line cut at the read cap.
+const TruncatedMarker = " …[truncated]"
 
 // CommandLine is what a COMMAND column shows: the arguments, or "[comm]"
 // for a kernel thread, or "comm <defunct>" for a zombie. It is not

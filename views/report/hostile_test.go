@@ -59,3 +59,20 @@ func FuzzInertJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestPSTruncatedMarker: a command line cut at the read cap says so in the
+// COMMAND column (the JSON snapshot has cmdline_truncated).
+func TestPSTruncatedMarker(t *testing.T) {
+	comm := "x"
+	d := &SnapshotDoc{Processes: []ProcessDoc{
+		{PID: 1, Comm: &comm, Cmdline: []string{"a", "bbb"}, CmdlineTrunc: true},
+		{PID: 2, Comm: &comm, Cmdline: []string{"a", "bbb"}},
+	}}
+	ps := NewPSDoc(d)
+	if got := ps.Processes[0].Command; got != "a bbb"+TruncatedMarker {
+		t.Errorf("truncated: %q", got)
+	}
+	if got := ps.Processes[1].Command; got != "a bbb" {
+		t.Errorf("whole: %q", got)
+	}
+}
