@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // mainEnv makes the test binary run as pinspect itself (the os/exec test
@@ -139,52 +141,67 @@ func TestOutputToDevFull(t *testing.T) {
 	}
 }
 
-// TestClosedPipe is `pinspect --json | head -c 10`: the reader goes away
-// after 10 bytes. pinspect stops quietly with the shell's SIGPIPE status
+// TestClosedPipe is `pinspect --json | head -c 10` (the reader goes away
+// after 10 bytes) and `pinspect ps | true` (the reader is gone before the
+// first write). pinspect stops quietly with the shell's SIGPIPE status
 // (killed by SIGPIPE, or exit 141): non-zero, nothing on stderr.
 func TestClosedPipe(t *testing.T) {
-	for _, args := range [][]string{{"--json"}, {"ps"}} {
+	for _, c := range []struct {
+		args []string
+		head int // bytes read before closing; 0: closed at once
+	}{{[]string{"--json"}, 10}, {[]string{"ps"}, 10}, {[]string{"--json"}, 0}, {[]string{"ps"}, 0}} {
+		if c.head > 0 && countProcs(t) < 100 {
+			continue // the output might fit in the pipe and never meet the close
+		}
 		pr, pw, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := command(args...)
-		cmd.Stdout = pw
-		var head [10]byte
+		// A one-page pipe: the output does not fit, so pinspect writes
+		// after the reader is gone.
+		if _, err := unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, 4096); err != nil {
+			t.Fatal(err)
+		}
+		if c.head == 0 {
+			pr.Close()
+		}
 		done := make(chan error, 1)
 		go func() {
-			_, err := io.ReadFull(pr, head[:])
+			if c.head == 0 {
+				done <- nil
+				return
+			}
+			_, err := io.ReadFull(pr, make([]byte, c.head))
 			pr.Close()
 			done <- err
 		}()
-		var r result
-		func() {
-			defer pw.Close()
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pw.Close()
-			err := cmd.Wait()
-			r.stderr = errb.String()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				r.code = ee.ExitCode()
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					r.signal = ws.Signal()
-				}
-			}
-		}()
-		if err := <-done; err != nil {
-			t.Fatalf("%v: reading the first 10 bytes: %v", args, err)
+		cmd := command(c.args...)
+		cmd.Stdout = pw
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
+		pw.Close()
+		err = cmd.Wait()
+		r := result{stderr: errb.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				r.signal = ws.Signal()
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("%v: reading the first %d bytes: %v", c.args, c.head, err)
+		}
+		t.Logf("%v | head -c %d: exit %d, signal %v", c.args, c.head, r.code, r.signal)
 		checkNoCrash(t, r.stderr)
 		if r.stderr != "" {
-			t.Errorf("%v | head -c 10: stderr %q, want nothing", args, r.stderr)
+			t.Errorf("%v | head -c %d: stderr %q, want nothing", c.args, c.head, r.stderr)
 		}
 		if r.signal != syscall.SIGPIPE && r.code != exitPipe {
-			t.Errorf("%v | head -c 10: exit %d signal %v, want SIGPIPE or %d", args, r.code, r.signal, exitPipe)
+			t.Errorf("%v | head -c %d: exit %d signal %v, want SIGPIPE or %d", c.args, c.head, r.code, r.signal, exitPipe)
 		}
 	}
 }
