@@ -115,6 +115,9 @@ func FuzzParseStatus(f *testing.F) {
 			}
 			return
 		}
+		if err := s.checkComplete(); err != nil && (!errors.Is(err, errStatusFormat) || len(err.Error()) > 200) {
+			t.Fatalf("checkComplete: %v", err)
+		}
 		if s.nnspids < 0 || s.nnspids > len(s.nspids) {
 			t.Fatalf("nnspids %d", s.nnspids)
 		}
