@@ -76,3 +76,22 @@ func TestPSTruncatedMarker(t *testing.T) {
 		t.Errorf("whole: %q", got)
 	}
 }
+
+// TestPSSummaryTimeouts: reads abandoned at their deadline are counted in
+// the ps summary line (and left out when there are none).
+func TestPSSummaryTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		timeouts int
+		want     string
+	}{{3, "parse errors 0, timeouts 3;"}, {0, "parse errors 0;"}} {
+		d := &PSDoc{}
+		d.Summary.Scan.Timeouts = c.timeouts
+		var buf bytes.Buffer
+		if err := WritePSTable(&buf, d, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(buf.Bytes(), []byte(c.want)) {
+			t.Errorf("summary %q, want %q", buf.String(), c.want)
+		}
+	}
+}

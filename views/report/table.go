@@ -139,8 +139,12 @@ func WritePSTable(w io.Writer, d *PSDoc, width int) error {
 		bw.WriteByte('\n')
 	}
 	s := d.Summary
-	fmt.Fprintf(bw, "%d processes, %d threads, %d zombies; vanished %d, denied %d, parse errors %d; context switches: %s\n",
-		s.Processes, s.Threads, s.Zombies, s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, ctxNote(s.CtxSwitchSource))
+	timeouts := ""
+	if s.Scan.Timeouts > 0 {
+		timeouts = fmt.Sprintf(", timeouts %d", s.Scan.Timeouts)
+	}
+	fmt.Fprintf(bw, "%d processes, %d threads, %d zombies; vanished %d, denied %d, parse errors %d%s; context switches: %s\n",
+		s.Processes, s.Threads, s.Zombies, s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource))
 	return bw.Flush()
 }
 
