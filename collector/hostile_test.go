@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -409,5 +410,45 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLiveHugeCmdline: a real process with a 1.8 MB command line (14
+// arguments of 128 KiB, near ARG_MAX) is cut at the default cap with the
+// truncation flag, and read whole with a larger cap.
+func TestLiveHugeCmdline(t *testing.T) {
+	args := []string{"60"}
+	arg := strings.Repeat("A", 128<<10-1) // MAX_ARG_STRLEN is 128 KiB with its NUL
+	for range 14 {
+		args = append(args, arg)
+	}
+	cmd := exec.Command("sleep", args...)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a process with a 1.8 MB command line: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for _, c := range []struct {
+		max   int
+		trunc bool
+	}{{0, true}, {4 << 20, false}} {
+		r, err := NewReader(Options{CmdlineMax: c.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p *Process
+		waitFor(t, "sleep's command line", func() bool {
+			p, _, err = r.Process(cmd.Process.Pid)
+			return err == nil && len(p.Cmdline) > 0 && p.Cmdline[0] == "sleep"
+		})
+		total := len(strings.Join(p.Cmdline, "\x00"))
+		if p.CmdlineTruncated != c.trunc {
+			t.Errorf("cap %d: truncated %v, want %v (%d bytes)", c.max, p.CmdlineTruncated, c.trunc, total)
+		}
+		if c.trunc && total > DefaultCmdlineMax {
+			t.Errorf("default cap: kept %d bytes", total)
+		}
+		if !c.trunc && (len(p.Cmdline) != 16 || p.Cmdline[15] != arg) {
+			t.Errorf("4 MiB cap: %d args, %d bytes", len(p.Cmdline), total)
+		}
 	}
 }
