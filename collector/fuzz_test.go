@@ -67,7 +67,7 @@ func FuzzParseStat(f *testing.F) {
 		if s.nfields < minStatFields {
 			t.Fatalf("accepted %d fields", s.nfields)
 		}
-		if s.state == 0 || s.state == ' ' || s.state == '\n' {
+		if !(s.state >= 'A' && s.state <= 'Z' || s.state >= 'a' && s.state <= 'z') {
 			t.Fatalf("accepted state %q", s.state)
 		}
 		// The fields after comm are the tokens separated by ' ' or '\n'.

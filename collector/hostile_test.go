@@ -5,7 +5,6 @@ import (
 	"context"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // hostileRoot is the committed hostile fixture tree (fixtures/proc/hostile,
@@ -417,16 +418,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // arguments of 128 KiB, near ARG_MAX) is cut at the default cap with the
 // truncation flag, and read whole with a larger cap.
 func TestLiveHugeCmdline(t *testing.T) {
-	args := []string{"60"}
 	arg := strings.Repeat("A", 128<<10-1) // MAX_ARG_STRLEN is 128 KiB with its NUL
+	args := []string{"comm", "hugecmdline"}
 	for range 14 {
 		args = append(args, arg)
 	}
-	cmd := exec.Command("sleep", args...)
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a process with a 1.8 MB command line: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	helper := livehelper.Start(t, args...) // comm mode ignores the extra arguments
 	for _, c := range []struct {
 		max   int
 		trunc bool
@@ -435,11 +432,10 @@ func TestLiveHugeCmdline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p *Process
-		waitFor(t, "sleep's command line", func() bool {
-			p, _, err = r.Process(cmd.Process.Pid)
-			return err == nil && len(p.Cmdline) > 0 && p.Cmdline[0] == "sleep"
-		})
+		p, _, err := r.Process(helper.PID())
+		if err != nil {
+			t.Fatal(err)
+		}
 		total := len(strings.Join(p.Cmdline, "\x00"))
 		if p.CmdlineTruncated != c.trunc {
 			t.Errorf("cap %d: truncated %v, want %v (%d bytes)", c.max, p.CmdlineTruncated, c.trunc, total)
@@ -447,7 +443,7 @@ func TestLiveHugeCmdline(t *testing.T) {
 		if c.trunc && total > DefaultCmdlineMax {
 			t.Errorf("default cap: kept %d bytes", total)
 		}
-		if !c.trunc && (len(p.Cmdline) != 16 || p.Cmdline[15] != arg) {
+		if !c.trunc && (len(p.Cmdline) != 17 || p.Cmdline[16] != arg) {
 			t.Errorf("4 MiB cap: %d args, %d bytes", len(p.Cmdline), total)
 		}
 	}
