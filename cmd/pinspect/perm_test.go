@@ -282,3 +282,22 @@ func countProcs(t *testing.T) int {
 	}
 	return n
 }
+
+// TestHidepidPtraceable: hidepid=ptraceable shows uid 65534 only the
+// processes it may ptrace (its own), and pinspect says so.
+func TestHidepidPtraceable(t *testing.T) {
+	needNobody(t)
+	root := mountProc(t, "hidepid=ptraceable")
+	doc := decodeSnapshot(t, runCmd(t, asNobody(t, "--json", "--no-threads", "--proc-root", root)))
+	if doc.Summary.Processes == 0 {
+		t.Fatal("no process listed")
+	}
+	for _, p := range doc.Processes {
+		if p.UID == nil || strconv.Itoa(*p.UID) != nobody {
+			t.Errorf("pid %d of uid %v visible under hidepid=ptraceable", p.PID, p.UID)
+		}
+	}
+	if note := doc.Host.Unavailable["processes"]; !strings.Contains(note, "hidepid=ptraceable") {
+		t.Errorf("host.unavailable.processes = %q", note)
+	}
+}
