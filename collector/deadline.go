@@ -125,6 +125,7 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 	}
 	w.path = append(w.path[:0], path...)
 	w.finished = false
+	w.tid.Store(0) // not started yet
 	w.req <- max
 	if d.timer == nil {
 		d.timer = time.NewTimer(d.timeout)
@@ -144,8 +145,9 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 				r = <-w.res
 				break
 			}
-			if waited < maxExtensions && threadRunnable(int(w.tid.Load())) {
-				// On a CPU or waiting for one: slow, not stuck.
+			if tid := int(w.tid.Load()); waited < maxExtensions && (tid == 0 || threadRunnable(tid)) {
+				// Not started, on a CPU or waiting for one: slow, not
+				// stuck.
 				d.mu.Unlock()
 				d.timer.Reset(d.timeout)
 				continue
