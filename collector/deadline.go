@@ -3,7 +3,10 @@ package collector
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,11 +16,20 @@ import (
 // block (see Options.ReadTimeout).
 const DefaultReadTimeout = 200 * time.Millisecond
 
-// MaxStuckReads caps the reads abandoned at their deadline and still
-// blocked in the kernel. Each holds one goroutine and one OS thread; past
-// the cap, blocking-prone reads fail at once with ErrTimeout instead of
-// risking another stuck thread.
+// MaxStuckReads caps the reads of one Reader abandoned at their deadline
+// and still blocked in the kernel. Each holds one goroutine and one OS
+// thread; past the cap, blocking-prone reads fail at once with ErrTimeout
+// instead of risking another stuck thread. All Readers of a process
+// together hold at most four times as many.
 const MaxStuckReads = 8
+
+// maxStuckProcess caps the stuck reads of all Readers of the process
+// together (each Reader has its own MaxStuckReads).
+const maxStuckProcess = 4 * MaxStuckReads
+
+// stuckProcess counts the stuck reads of all Readers: the OS threads held
+// by reads that may never return are a process-wide resource.
+var stuckProcess atomic.Int32
 
 // ErrTimeout is the error of a read abandoned at its deadline. The reads
 // not attempted because the same file is still stuck from an earlier read,
@@ -40,7 +52,9 @@ var (
 // sleep uninterruptibly, and no signal or close can get the thread back.
 // So such reads are handed to a worker goroutine with its own buffer; the
 // caller waits at most the deadline, then abandons the worker, which is
-// retired when its read finally returns. Abandoned workers are counted and
+// retired when its read finally returns. A worker whose thread is runnable
+// at the deadline (a loaded machine, not a stuck read) gets further
+// deadlines, up to maxExtensions in all. Abandoned workers are counted and
 // capped (MaxStuckReads), and a file whose read is still stuck is not read
 // again until that read returns.
 //
@@ -68,6 +82,12 @@ type readWorker struct {
 	// deadlineReads.mu; finished is set by the worker under the same lock.
 	abandoned bool
 	finished  bool
+
+	// tid is the OS thread doing the current read (set by the worker
+	// before its syscalls), so that a read past its deadline can be told
+	// apart: asleep in the kernel (stuck) or waiting for a CPU (a loaded
+	// machine, not a stuck file).
+	tid atomic.Int32
 }
 
 type readResult struct {
@@ -94,7 +114,7 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 	if still {
 		return nil, false, errStillStuck
 	}
-	if n >= MaxStuckReads {
+	if n >= MaxStuckReads || stuckProcess.Load() >= maxStuckProcess {
 		return nil, false, errStuckCap
 	}
 	w := d.idle
@@ -105,6 +125,7 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 	}
 	w.path = append(w.path[:0], path...)
 	w.finished = false
+	w.tid.Store(0) // not started yet
 	w.req <- max
 	if d.timer == nil {
 		d.timer = time.NewTimer(d.timeout)
@@ -112,22 +133,33 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 		d.timer.Reset(d.timeout)
 	}
 	var r readResult
-	select {
-	case r = <-w.res:
-		d.timer.Stop()
-	case <-d.timer.C:
-		d.mu.Lock()
-		if w.finished {
-			// The read completed as the deadline fired: use it.
+	for waited := 1; ; waited++ {
+		select {
+		case r = <-w.res:
+			d.timer.Stop()
+		case <-d.timer.C:
+			d.mu.Lock()
+			if w.finished {
+				// The read completed as the deadline fired: use it.
+				d.mu.Unlock()
+				r = <-w.res
+				break
+			}
+			if tid := int(w.tid.Load()); waited < maxExtensions && (tid == 0 || threadRunnable(tid)) {
+				// Not started, on a CPU or waiting for one: slow, not
+				// stuck.
+				d.mu.Unlock()
+				d.timer.Reset(d.timeout)
+				continue
+			}
+			w.abandoned = true
+			d.stuck[string(w.path)] = struct{}{}
+			stuckProcess.Add(1)
+			d.idle = nil
 			d.mu.Unlock()
-			r = <-w.res
-			break
+			return nil, false, ErrTimeout
 		}
-		w.abandoned = true
-		d.stuck[string(w.path)] = struct{}{}
-		d.idle = nil
-		d.mu.Unlock()
-		return nil, false, ErrTimeout
+		break
 	}
 	if r.err != nil {
 		return nil, false, r.err
@@ -144,6 +176,7 @@ func (d *deadlineReads) work(w *readWorker) {
 		// A blocking open: procfs ignores O_NONBLOCK anyway, and a FIFO
 		// planted in a fixture tree then blocks like a stuck /proc read
 		// does, under the same deadline.
+		w.tid.Store(int32(unix.Gettid()))
 		fd, err := openPath(w.path, 0)
 		var data []byte
 		var trunc bool
@@ -154,6 +187,7 @@ func (d *deadlineReads) work(w *readWorker) {
 		d.mu.Lock()
 		if w.abandoned {
 			delete(d.stuck, string(w.path))
+			stuckProcess.Add(-1)
 			d.mu.Unlock()
 			return
 		}
@@ -163,9 +197,34 @@ func (d *deadlineReads) work(w *readWorker) {
 	}
 }
 
+// maxExtensions bounds how many deadlines a read may run for while its
+// thread is runnable rather than asleep (a machine so loaded that the read
+// waits for a CPU).
+const maxExtensions = 10
+
+// threadRunnable reports whether the thread tid of this process is running
+// or waiting for a CPU (state R in the real /proc, whatever root the Reader
+// reads), as opposed to asleep in the kernel.
+func threadRunnable(tid int) bool {
+	if tid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/stat")
+	if err != nil {
+		return false
+	}
+	st, err := parseStat(b)
+	return err == nil && st.state == 'R'
+}
+
 // close stops the idle worker. Abandoned workers exit on their own.
 func (d *deadlineReads) close() {
-	if d != nil && d.idle != nil {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.idle != nil {
 		close(d.idle.req)
 		d.idle = nil
 	}

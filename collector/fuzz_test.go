@@ -67,7 +67,7 @@ func FuzzParseStat(f *testing.F) {
 		if s.nfields < minStatFields {
 			t.Fatalf("accepted %d fields", s.nfields)
 		}
-		if s.state == 0 || s.state == ' ' || s.state == '\n' {
+		if !(s.state >= 'A' && s.state <= 'Z' || s.state >= 'a' && s.state <= 'z') {
 			t.Fatalf("accepted state %q", s.state)
 		}
 		// The fields after comm are the tokens separated by ' ' or '\n'.
@@ -114,6 +114,9 @@ func FuzzParseStatus(f *testing.F) {
 				t.Fatalf("error message not bounded: %d bytes", len(err.Error()))
 			}
 			return
+		}
+		if err := s.checkComplete(); err != nil && (!errors.Is(err, errStatusFormat) || len(err.Error()) > 200) {
+			t.Fatalf("checkComplete: %v", err)
 		}
 		if s.nnspids < 0 || s.nnspids > len(s.nspids) {
 			t.Fatalf("nnspids %d", s.nnspids)

@@ -36,12 +36,12 @@ func readStaticHost(root string) staticHost {
 	if b, err := os.ReadFile(root + "/sys/kernel/hostname"); err == nil {
 		h.hostname = strings.TrimSpace(string(b))
 	} else {
-		h.unavailable["hostname"] = Reason(err)
+		h.unavailable["hostname"] = hostReason(err)
 	}
 	if b, err := os.ReadFile(root + "/sys/kernel/osrelease"); err == nil {
 		h.kernel = strings.TrimSpace(string(b))
 	} else {
-		h.unavailable["kernel"] = Reason(err)
+		h.unavailable["kernel"] = hostReason(err)
 	}
 	// Boot time: btime from /proc/stat is exact; gopsutil derives it from
 	// uptime on some machines (it drifts by the read latency), so it is
@@ -67,6 +67,9 @@ func readStaticHost(root string) staticHost {
 		h.memTotal = vm.Total
 	} else {
 		h.unavailable["mem_total"] = "unreadable /proc/meminfo"
+	}
+	if v := procVisibility(root, os.Geteuid()); v != "" {
+		h.unavailable[HostProcessesKey] = v
 	}
 	return h
 }
@@ -98,17 +101,17 @@ func (r *Reader) readHost() Host {
 			h.CPUTicks = uint64(tot*ClockTicks + 0.5)
 			h.CPUIdleTicks = uint64((c.Idle+c.Iowait)*ClockTicks + 0.5)
 		} else {
-			unavail["stat"] = Reason(err)
+			unavail["stat"] = hostReason(err)
 		}
 		if la, err := fs.LoadAvg(); err == nil {
 			h.Load1, h.Load5, h.Load15 = la.Load1, la.Load5, la.Load15
 		} else {
-			unavail["loadavg"] = Reason(err)
+			unavail["loadavg"] = hostReason(err)
 		}
 		if mi, err := fs.Meminfo(); err == nil && mi.MemAvailable != nil {
 			h.MemAvailBytes = *mi.MemAvailable * 1024
 		} else if err != nil {
-			unavail["meminfo"] = Reason(err)
+			unavail["meminfo"] = hostReason(err)
 		}
 	}
 	if b, err := os.ReadFile(r.opts.Root + "/uptime"); err == nil {
@@ -116,7 +119,7 @@ func (r *Reader) readHost() Host {
 			h.UptimeSeconds, _ = strconv.ParseFloat(string(b[:i]), 64)
 		}
 	} else {
-		unavail["uptime"] = Reason(err)
+		unavail["uptime"] = hostReason(err)
 	}
 	if len(unavail) > 0 {
 		h.Unavailable = unavail

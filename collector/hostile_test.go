@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // hostileRoot is the committed hostile fixture tree (fixtures/proc/hostile,
@@ -413,5 +415,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLiveHugeCmdline: a real process with a 1.8 MB command line (14
+// arguments of 128 KiB, near ARG_MAX) is cut at the default cap with the
+// truncation flag, and read whole with a larger cap.
+func TestLiveHugeCmdline(t *testing.T) {
+	arg := strings.Repeat("A", 128<<10-1) // MAX_ARG_STRLEN is 128 KiB with its NUL
+	args := []string{"comm", "hugecmdline"}
+	for range 14 {
+		args = append(args, arg)
+	}
+	helper := livehelper.Start(t, args...) // comm mode ignores the extra arguments
+	for _, c := range []struct {
+		max   int
+		trunc bool
+	}{{0, true}, {4 << 20, false}} {
+		r, err := NewReader(Options{CmdlineMax: c.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _, err := r.Process(helper.PID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := len(strings.Join(p.Cmdline, "\x00"))
+		if p.CmdlineTruncated != c.trunc {
+			t.Errorf("cap %d: truncated %v, want %v (%d bytes)", c.max, p.CmdlineTruncated, c.trunc, total)
+		}
+		if c.trunc && total > DefaultCmdlineMax {
+			t.Errorf("default cap: kept %d bytes", total)
+		}
+		if !c.trunc && (len(p.Cmdline) != 17 || p.Cmdline[16] != arg) {
+			t.Errorf("4 MiB cap: %d args, %d bytes", len(p.Cmdline), total)
+		}
 	}
 }

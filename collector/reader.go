@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -101,6 +102,9 @@ func NewReader(opts Options) (*Reader, error) {
 	return r, nil
 }
 
+// procRootIno is the inode number of a procfs root (PROC_ROOT_INO).
+const procRootIno = 1
+
 // checkRoot accepts a procfs mount, or a directory that looks like one (a
 // fixture tree: it has a stat file or a numeric directory).
 func checkRoot(root string) error {
@@ -113,6 +117,9 @@ func checkRoot(root string) error {
 	}
 	var st unix.Statfs_t
 	if unix.Statfs(root, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC {
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok && sys.Ino != procRootIno {
+			return fmt.Errorf("proc root %s: %w: a directory inside a proc filesystem, not its root", root, ErrNotProc)
+		}
 		return nil
 	}
 	if _, err := os.Stat(root + "/stat"); err == nil {

@@ -93,7 +93,9 @@ func parseStat(b []byte) (statFields, error) {
 // setField stores field number n (1-based, as in proc(5)).
 func (s *statFields) setField(n int, tok []byte) error {
 	if n == 3 {
-		if len(tok) != 1 {
+		// A state is one letter (R, S, D, Z, ...); 0 means unknown in
+		// the model, so a NUL or any other byte is malformed.
+		if len(tok) != 1 || !(tok[0] >= 'A' && tok[0] <= 'Z' || tok[0] >= 'a' && tok[0] <= 'z') {
 			return fmt.Errorf("%w: bad state %q", errStatFormat, clip(tok))
 		}
 		s.state = tok[0]

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// pinspect runs the command in-process and returns stdout, stderr and the
+// runInProcess runs the command in-process and returns stdout, stderr and the
 // exit code.
-func pinspect(t *testing.T, args ...string) (string, string, int) {
+func runInProcess(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
@@ -19,7 +19,7 @@ func pinspect(t *testing.T, args ...string) (string, string, int) {
 const fixtureRoot = "../../fixtures/proc/"
 
 func TestJSONOnFixture(t *testing.T) {
-	out, errs, code := pinspect(t, "--json", "--proc-root", fixtureRoot+"multithread")
+	out, errs, code := runInProcess(t, "--json", "--proc-root", fixtureRoot+"multithread")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -44,14 +44,14 @@ func TestJSONOnFixture(t *testing.T) {
 	if p := doc.Processes[1]; p.PID != 100 || len(p.Threads) != 3 || p.Vol != 2403 {
 		t.Errorf("pid 100: %+v", p)
 	}
-	out, _, _ = pinspect(t, "--json", "--no-threads", "--proc-root", fixtureRoot+"multithread")
+	out, _, _ = runInProcess(t, "--json", "--no-threads", "--proc-root", fixtureRoot+"multithread")
 	if strings.Contains(out, `"threads": [`) {
 		t.Error("--no-threads still lists threads")
 	}
 }
 
 func TestPSOnFixture(t *testing.T) {
-	out, errs, code := pinspect(t, "ps", "--proc-root", fixtureRoot+"zombie", "--state", "Z")
+	out, errs, code := runInProcess(t, "ps", "--proc-root", fixtureRoot+"zombie", "--state", "Z")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -60,7 +60,7 @@ func TestPSOnFixture(t *testing.T) {
 		!strings.Contains(lines[1], "child <defunct>") || !strings.Contains(lines[3], "2 processes") {
 		t.Fatalf("ps output:\n%s", out)
 	}
-	out, _, code = pinspect(t, "ps", "--json", "--proc-root", fixtureRoot+"multithread", "--user", "1000")
+	out, _, code = runInProcess(t, "ps", "--json", "--proc-root", fixtureRoot+"multithread", "--user", "1000")
 	var doc struct {
 		Schema    string           `json:"schema"`
 		Processes []map[string]any `json:"processes"`
@@ -76,15 +76,15 @@ func TestUsageErrors(t *testing.T) {
 		{"--bogus"},
 		{"ps", "extra"},
 	} {
-		if _, errs, code := pinspect(t, args...); code != exitUsage || !strings.HasPrefix(errs, "pinspect: ") {
+		if _, errs, code := runInProcess(t, args...); code != exitUsage || !strings.HasPrefix(errs, "pinspect: ") {
 			t.Errorf("%v: exit %d stderr %q, want %d", args, code, errs, exitUsage)
 		}
 	}
-	_, errs, code := pinspect(t, "--json", "--proc-root", fixtureRoot+"zombie", "--pid", "4242")
+	_, errs, code := runInProcess(t, "--json", "--proc-root", fixtureRoot+"zombie", "--pid", "4242")
 	if code != exitError || !strings.Contains(errs, "no such process: 4242") {
 		t.Errorf("unknown pid: exit %d %q", code, errs)
 	}
-	_, errs, code = pinspect(t, "ps", "--proc-root", "/nonexistent")
+	_, errs, code = runInProcess(t, "ps", "--proc-root", "/nonexistent")
 	if code != exitError || !strings.Contains(errs, "/nonexistent") {
 		t.Errorf("bad root: exit %d %q", code, errs)
 	}

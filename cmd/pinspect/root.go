@@ -16,6 +16,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/views/report"
+	"github.com/pinspect/pinspect/views/sanitize"
 )
 
 // Exit codes.
@@ -63,7 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, syscall.EPIPE):
 		return exitPipe // a closed pipe: quiet, like head(1) expects
 	}
-	fmt.Fprintf(stderr, "pinspect: %v\n", err)
+	// Errors quote flags and paths, which may hold anything: keep them
+	// from acting on the terminal.
+	fmt.Fprintf(stderr, "pinspect: %s\n", sanitize.Terminal(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown ") || strings.Contains(err.Error(), "flag") {
 		return exitUsage
@@ -170,6 +173,9 @@ func (a *app) printPS() error {
 	doc, err := a.snapshotDoc(true)
 	if err != nil {
 		return err
+	}
+	if note := doc.Host.Unavailable[collector.HostProcessesKey]; note != "" {
+		fmt.Fprintf(a.stderr, "pinspect: %s %s\n", sanitize.Terminal(a.procRoot), note)
 	}
 	ps := report.NewPSDoc(doc)
 	if a.jsonOut {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,11 +13,18 @@ import (
 	"github.com/pinspect/pinspect/views/sanitize"
 )
 
-// WriteJSON writes v as indented JSON followed by a newline.
+// WriteJSON writes v as indented JSON followed by a newline, with DEL and
+// C1 controls escaped too (see inertJSON), so a document printed on a
+// terminal cannot act on it.
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(inertJSON(buf.Bytes()))
+	return err
 }
 
 // PSColumns are the columns of `pinspect ps`.
@@ -52,14 +60,21 @@ func NewPSDoc(d *SnapshotDoc) *PSDoc {
 	out := &PSDoc{Schema: PSSchema, TakenAt: d.TakenAt, Summary: d.Summary, Processes: make([]PSRow, 0, len(d.Processes))}
 	for i := range d.Processes {
 		p := &d.Processes[i]
+		command := CommandLine(p.Cmdline, derefStr(p.Comm), p.State == "Z", p.KernelThread)
+		if p.CmdlineTrunc && len(p.Cmdline) > 0 {
+			command += TruncatedMarker
+		}
 		out.Processes = append(out.Processes, PSRow{
 			PID: p.PID, PPID: p.PPID, User: p.User, State: p.State, Threads: p.NumThreads,
 			VolCtx: p.VolCtx, InvolCtx: p.InvolCtx, CtxSource: p.CtxSource, RSSBytes: p.RSSBytes,
-			Command: CommandLine(p.Cmdline, derefStr(p.Comm), p.State == "Z", p.KernelThread),
+			Command: command,
 		})
 	}
 	return out
 }
+
+// TruncatedMarker ends a command line cut at the read cap.
+const TruncatedMarker = " …[truncated]"
 
 // CommandLine is what a COMMAND column shows: the arguments, or "[comm]"
 // for a kernel thread, or "comm <defunct>" for a zombie. It is not
@@ -124,8 +139,12 @@ func WritePSTable(w io.Writer, d *PSDoc, width int) error {
 		bw.WriteByte('\n')
 	}
 	s := d.Summary
-	fmt.Fprintf(bw, "%d processes, %d threads, %d zombies; vanished %d, denied %d, parse errors %d; context switches: %s\n",
-		s.Processes, s.Threads, s.Zombies, s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, ctxNote(s.CtxSwitchSource))
+	timeouts := ""
+	if s.Scan.Timeouts > 0 {
+		timeouts = fmt.Sprintf(", timeouts %d", s.Scan.Timeouts)
+	}
+	fmt.Fprintf(bw, "%d processes, %d threads, %d zombies; vanished %d, denied %d, parse errors %d%s; context switches: %s\n",
+		s.Processes, s.Threads, s.Zombies, s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource))
 	return bw.Flush()
 }
 
