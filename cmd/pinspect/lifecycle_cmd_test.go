@@ -157,9 +157,28 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// TestWatchSeesShortLivedProcesses: a helper forks 200 children one after
+// another, each exiting at once with its own code and reaped at once;
+// watch --json must report every spawn and every exit code. When the
+// kernel reports that it dropped events (a "lost" event: the machine is
+// too loaded for pinspect to keep up), the guarantee does not hold, so the
+// burst is tried again, up to three times.
 func TestWatchSeesShortLivedProcesses(t *testing.T) {
+	for attempt := 1; attempt <= 3; attempt++ {
+		if !watchBurst(t) {
+			return
+		}
+		t.Logf("attempt %d: the kernel dropped events; trying again", attempt)
+	}
+	t.Skip("the kernel dropped process events in every attempt (reported as lost): machine overloaded")
+}
+
+// watchBurst runs one burst under watch --json and checks it; it returns
+// true (checking nothing) when events were lost.
+func watchBurst(t *testing.T) (lost bool) {
 	const n = 200
 	p := livehelper.Start(t, "burst", strconv.Itoa(n))
+	defer func() { _ = syscall.Kill(p.PID(), syscall.SIGKILL) }()
 	var out, errOut lockedBuffer
 	done := make(chan int)
 	go func() {
@@ -186,15 +205,20 @@ func TestWatchSeesShortLivedProcesses(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("bad NDJSON line %q: %v", sc.Text(), err)
 		}
-		if e.Type == "" || e.Time == "" || e.PID == 0 || e.Schema != report.EventSchema {
+		if e.Type == "" || e.Time == "" || e.Schema != report.EventSchema || e.PID == 0 && e.Type != "lost" {
 			t.Errorf("incomplete event %q", sc.Text())
 		}
 		switch {
+		case e.Type == "lost":
+			lost = true
 		case e.Type == "spawn" && e.PPID == p.PID():
 			spawned[e.PID] = true
 		case e.Type == "exit":
 			exits = append(exits, e)
 		}
+	}
+	if lost {
+		return true
 	}
 	for _, e := range exits {
 		if spawned[e.PID] && e.Exit != nil && e.Exit.Exited {
@@ -204,9 +228,17 @@ func TestWatchSeesShortLivedProcesses(t *testing.T) {
 	if len(spawned) != n {
 		t.Errorf("%d spawns of the helper's children, want %d", len(spawned), n)
 	}
+	missing := 0
 	for i := 1; i <= n; i++ {
 		if codes[i] != 1 {
-			t.Errorf("exit code %d seen %d times, want once", i, codes[i])
+			missing++
+			if missing <= 5 {
+				t.Errorf("exit code %d seen %d times, want once", i, codes[i])
+			}
 		}
 	}
+	if missing > 5 {
+		t.Errorf("... and %d more exit codes not seen exactly once", missing-5)
+	}
+	return false
 }

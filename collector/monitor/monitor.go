@@ -173,27 +173,27 @@ func (m *Monitor) currentInterval() time.Duration {
 
 // listen receives connector events until ctx is done. On a receive error
 // (ENOBUFS: the kernel dropped events) it resubscribes and asks for a
-// rescan so the next frame's diff catches up.
+// rescan so the next frame's diff catches up. Receiving does nothing else:
+// a second goroutine converts the events (which reads /proc), so a slow
+// /proc does not make the socket overrun.
 func (m *Monitor) listen(ctx context.Context, k *connector) {
 	stop := context.AfterFunc(ctx, func() { k.close() })
-	defer stop()
-	offset := bootOffset()
-	comms := make(map[int]connProc)
-	var buf []procEvent
+	defer func() { stop() }()
+	batches := make(chan []procEvent, 1<<14)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); m.convertLoop(batches) }()
+	defer wg.Wait()
+	defer close(batches)
 	for {
-		var err error
-		buf, err = k.receive(buf[:0])
+		buf, err := k.receive(nil)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			k.close()
-			m.mu.Lock()
-			m.rescan = true
-			m.lossNote = fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
-				err, time.Now().UTC().Format("15:04:05.000"))
-			m.mu.Unlock()
-			m.poke()
+			m.lost(fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
+				err, time.Now().UTC().Format("15:04:05.000")))
 			for {
 				if ctx.Err() != nil {
 					return
@@ -202,7 +202,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 				if derr == nil {
 					k = nk
 					stop()
-					stop = context.AfterFunc(ctx, func() { k.close() })
+					stop = context.AfterFunc(ctx, func() { nk.close() })
 					break
 				}
 				m.mu.Lock()
@@ -222,6 +222,34 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 			m.mu.Unlock()
 			continue
 		}
+		if len(buf) == 0 {
+			continue
+		}
+		select {
+		case batches <- buf:
+		default:
+			m.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
+				len(buf), time.Now().UTC().Format("15:04:05.000")))
+		}
+	}
+}
+
+// lost records that events were lost and asks for a rescan.
+func (m *Monitor) lost(note string) {
+	m.mu.Lock()
+	m.rescan = true
+	if m.lossNote == "" {
+		m.lossNote = note
+	}
+	m.mu.Unlock()
+	m.poke()
+}
+
+// convertLoop converts received events and queues them for the next frame.
+func (m *Monitor) convertLoop(batches <-chan []procEvent) {
+	offset := bootOffset()
+	comms := make(map[int]connProc)
+	for buf := range batches {
 		evs := m.convert(buf, comms, offset)
 		if len(evs) == 0 {
 			continue
