@@ -47,6 +47,10 @@ type Monitor struct {
 	paused   bool
 	focus    int
 	wake     chan struct{}
+	// resume asks for a sample at once (set when unpausing);
+	// focusChanged for the focus to be re-read without a scan.
+	resume       bool
+	focusChanged bool
 
 	// Connector state, guarded by mu.
 	conn     *connector // the current subscription (for tests to break)
@@ -141,10 +145,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 	timer := time.NewTimer(m.currentInterval())
 	defer timer.Stop()
 	for {
+		tick := false
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
+			tick = true
 		case <-m.wake:
 			if !timer.Stop() {
 				select {
@@ -154,12 +160,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 			}
 		}
 		m.mu.Lock()
-		paused, rescan := m.paused, m.rescan
+		paused, rescan, resume, focus := m.paused, m.rescan, m.resume, m.focusChanged
+		m.resume, m.focusChanged = false, false
 		m.mu.Unlock()
-		if paused && !rescan {
-			m.publishPaused()
-		} else if err := m.sample(ctx); err != nil && ctx.Err() != nil {
-			return ctx.Err()
+		switch {
+		case rescan || !paused && (tick || resume):
+			if err := m.sample(ctx); err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		case paused:
+			m.republish(true, focus)
+		case focus:
+			m.republish(false, true)
 		}
 		timer.Reset(m.currentInterval())
 	}
@@ -654,21 +666,30 @@ func (m *Monitor) readFocus(pid int) *Focus {
 	return f
 }
 
-// publishPaused publishes a copy of the latest frame marked paused, once.
-func (m *Monitor) publishPaused() {
+// republish publishes a copy of the latest frame without new events:
+// marked paused (once, when pausing), and with the focus re-read when it
+// changed. It does not scan.
+func (m *Monitor) republish(paused, focusChanged bool) {
 	m.mu.Lock()
 	last := m.latest
+	focusPID := m.focus
 	m.mu.Unlock()
-	if last == nil || last.Paused {
+	if last == nil || last.Paused == paused && !focusChanged {
 		return
 	}
 	f := *last
+	f.Events = nil
+	f.Paused = paused
+	if focusChanged {
+		f.Focus = nil
+		if focusPID > 0 {
+			f.Focus = m.readFocus(focusPID)
+		}
+	}
 	m.mu.Lock()
 	m.seq++
 	f.Seq = m.seq
 	m.mu.Unlock()
-	f.Events = nil
-	f.Paused = true
 	m.publish(&f)
 }
 
@@ -718,7 +739,8 @@ func (m *Monitor) Latest() *Frame {
 	return m.latest
 }
 
-// SetInterval changes the sampling interval from the next tick.
+// SetInterval changes the sampling interval; the next sample comes one new
+// interval from now.
 func (m *Monitor) SetInterval(d time.Duration) {
 	if d <= 0 {
 		return
@@ -729,21 +751,29 @@ func (m *Monitor) SetInterval(d time.Duration) {
 	m.poke()
 }
 
-// SetPaused pauses or resumes sampling. While paused one frame marked
-// Paused is published and sampling stops; connector events are kept (up to
-// Options.MaxPending) and delivered on resume.
+// SetPaused pauses or resumes sampling. Pausing publishes one copy of the
+// latest frame marked Paused and stops sampling; connector events are kept
+// (up to Options.MaxPending) and delivered in the first frame after
+// resuming, which is sampled at once.
 func (m *Monitor) SetPaused(p bool) {
 	m.mu.Lock()
+	if m.paused && !p {
+		m.resume = true
+	}
 	m.paused = p
 	m.mu.Unlock()
 	m.poke()
 }
 
 // Focus makes each frame carry pid's full process (with threads) and
-// details; 0 clears the focus.
+// details; 0 clears the focus. A copy of the latest frame with the new
+// focus is published at once, without a scan.
 func (m *Monitor) Focus(pid int) {
 	m.mu.Lock()
-	m.focus = pid
+	if m.focus != pid {
+		m.focus = pid
+		m.focusChanged = true
+	}
 	m.mu.Unlock()
 	m.poke()
 }

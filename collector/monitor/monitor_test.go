@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,13 @@ func TestMonitorLiveZombiesFocusAndSubreaper(t *testing.T) {
 
 func TestMonitorPauseAndInterval(t *testing.T) {
 	m, ch := startMonitor(t, Options{Interval: time.Hour})
+	first := m.Latest()
+	// A focus change is published at once, without a scan.
+	m.Focus(os.Getpid())
+	f := waitFrame(t, ch, "the focus on this test", func(f *Frame) bool { return f.Focus != nil })
+	if f.Snapshot != first.Snapshot || f.Focus.Process == nil || f.Focus.Process.PID != os.Getpid() || len(f.Focus.Process.Threads) < 2 || len(f.Events) != 0 {
+		t.Errorf("focus frame %d: snapshot reused %v, focus %+v", f.Seq, f.Snapshot == first.Snapshot, f.Focus)
+	}
 	m.SetInterval(20 * time.Millisecond)
 	waitFrame(t, ch, "a frame at the new interval", func(f *Frame) bool { return f.Interval == 20*time.Millisecond })
 	m.SetPaused(true)
