@@ -251,3 +251,22 @@ func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
 		return false
 	})
 }
+
+// FuzzParseProcEvent: no datagram makes the connector parser panic, and
+// an accepted event never claims more data than it was given.
+func FuzzParseProcEvent(f *testing.F) {
+	f.Add(cnMsg(procEventFork, 10, 10, 11, 11))
+	f.Add(cnMsg(procEventExit, 11, 11, 3<<8, 17, 10, 10))
+	f.Add(cnMsg(procEventComm, 12, 12, 0x41414141, 0, 0, 0))
+	f.Add(cnMsg(procEventNone, 0))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, ok, err := parseProcEvent(b)
+		if ok && err != nil {
+			t.Fatalf("accepted with an error: %+v %v", ev, err)
+		}
+		if len(ev.Comm) > 16 {
+			t.Fatalf("comm longer than the kernel's 16 bytes: %q", ev.Comm)
+		}
+	})
+}
