@@ -64,6 +64,7 @@ type Monitor struct {
 	// Loop state, owned by Run's goroutine.
 	prev       *collector.Snapshot
 	seq        uint64
+	curTakenAt time.Time
 	zombieSeen map[collector.ID]time.Time
 	reparents  map[collector.ID]lifecycle.Event
 	forkParent map[int]forkInfo
@@ -72,8 +73,9 @@ type Monitor struct {
 }
 
 type forkInfo struct {
-	ppid int
-	seq  uint64
+	ppid  int
+	start uint64 // the child's start ticks when read, else 0
+	seq   uint64
 }
 
 type recentKey struct {
@@ -325,7 +327,11 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			e.Comm = comm
 			comms[ev.PID] = connProc{comm: comm, start: start}
 			m.mu.Lock()
-			m.forkParent[ev.PID] = forkInfo{ppid: ev.ParentTGID, seq: m.seq}
+			fi := forkInfo{ppid: ev.ParentTGID, seq: m.seq}
+			if ok {
+				fi.start = start
+			}
+			m.forkParent[ev.PID] = fi
 			m.mu.Unlock()
 		case procEventExec:
 			if ev.PID != ev.TGID {
@@ -458,6 +464,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 	m.mu.Unlock()
 
 	prev := m.prev
+	m.curTakenAt = snap.TakenAt
 	evs := m.merge(lifecycle.Diff(prev, snap), pending, snap)
 	if dropped > 0 {
 		lossNote = fmt.Sprintf("%d kernel process events dropped while frames were not taken", dropped)
@@ -527,9 +534,6 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		switch e.Type {
 		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
 			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
-				if e.Type == lifecycle.Spawn {
-					out = m.forkReparent(out, e, byPID)
-				}
 				continue
 			}
 		case lifecycle.ThreadStart, lifecycle.ThreadExit:
@@ -539,6 +543,7 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		}
 		out = append(out, e)
 	}
+	out = m.forkReparents(out, byPID)
 	for k, s := range m.recent {
 		if m.seq-s > 2 {
 			delete(m.recent, k)
@@ -587,27 +592,41 @@ func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snaps
 	}
 }
 
-// forkReparent appends a reparent event when a process first polled has a
-// parent other than the one the connector saw fork it. mu is held.
-func (m *Monitor) forkReparent(out []lifecycle.Event, spawn lifecycle.Event, byPID map[int]*collector.Process) []lifecycle.Event {
-	fi, ok := m.forkParent[spawn.ID.PID]
-	if !ok || fi.ppid == spawn.PPID || fi.ppid == 0 {
-		return out
-	}
-	e := spawn
-	e.Type = lifecycle.Reparent
-	e.Source = lifecycle.SourceConnector
-	e.OldPPID = fi.ppid
-	e.AdopterKind = lifecycle.AdopterSubreaper
-	if par := byPID[spawn.PPID]; par != nil {
-		switch {
-		case par.PID == 1:
-			e.AdopterKind = lifecycle.AdopterInit
-		case len(par.NSPids) > 1 && par.NSPids[len(par.NSPids)-1] == 1:
-			e.AdopterKind = lifecycle.AdopterPidnsInit
+// forkReparents appends a reparent event for each process the connector
+// saw forked by one parent that the snapshot shows under another: its
+// parent exited between the fork and the scan, and it was adopted. This
+// does not depend on which of the two was seen first. mu is held.
+func (m *Monitor) forkReparents(out []lifecycle.Event, byPID map[int]*collector.Process) []lifecycle.Event {
+	for _, e := range out {
+		if e.Type == lifecycle.Reparent {
+			m.recent[recentKey{lifecycle.Reparent, e.ID.PID}] = m.seq
 		}
 	}
-	return append(out, e)
+	for pid, fi := range m.forkParent {
+		p := byPID[pid]
+		if p == nil || fi.ppid == 0 || p.PPID == fi.ppid || p.PPID == 0 || p.Read&collector.SrcStat == 0 ||
+			fi.start != 0 && fi.start != p.StartTicks {
+			continue
+		}
+		if _, done := m.recent[recentKey{lifecycle.Reparent, pid}]; done {
+			continue
+		}
+		e := lifecycle.Event{
+			Type: lifecycle.Reparent, Time: m.curTakenAt, ID: p.ID(), Comm: p.Comm, PPID: p.PPID,
+			OldPPID: fi.ppid, Source: lifecycle.SourceConnector, AdopterKind: lifecycle.AdopterSubreaper,
+		}
+		if par := byPID[p.PPID]; par != nil {
+			switch {
+			case par.PID == 1:
+				e.AdopterKind = lifecycle.AdopterInit
+			case len(par.NSPids) > 1 && par.NSPids[len(par.NSPids)-1] == 1:
+				e.AdopterKind = lifecycle.AdopterPidnsInit
+			}
+		}
+		m.recent[recentKey{lifecycle.Reparent, pid}] = m.seq
+		out = append(out, e)
+	}
+	return out
 }
 
 // track updates the zombie first-seen times and observed reparents.
