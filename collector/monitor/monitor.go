@@ -34,7 +34,8 @@ type Options struct {
 }
 
 // Monitor samples a Reader on an interval and publishes Frames. Its
-// methods are safe for concurrent use; the Reader is used only by Run.
+// methods are safe for concurrent use; the Reader is read only by Run's
+// goroutine.
 type Monitor struct {
 	r    *collector.Reader
 	opts Options
@@ -60,24 +61,30 @@ type Monitor struct {
 	dropped  int
 	rescan   bool
 	lossNote string
+	// seq numbers frames (written by Run under mu; the converter reads it
+	// to date forkParent entries); forkParent maps a pid the connector saw
+	// forked to its parent then.
+	seq        uint64
+	forkParent map[int]forkInfo
 
 	// Loop state, owned by Run's goroutine.
 	prev       *collector.Snapshot
-	seq        uint64
 	curTakenAt time.Time
 	zombieSeen map[collector.ID]time.Time
 	reparents  map[collector.ID]lifecycle.Event
-	forkParent map[int]forkInfo
 	exitAt     map[int]time.Time
 	recent     map[recentKey]uint64
 }
 
+// forkInfo is what a connector fork event said about a new process.
 type forkInfo struct {
 	ppid  int
 	start uint64 // the child's start ticks when read, else 0
 	seq   uint64
 }
 
+// recentKey names an event reported recently, to drop its repetition
+// from the other source (pid is the tid for thread events).
 type recentKey struct {
 	typ lifecycle.EventType
 	pid int
