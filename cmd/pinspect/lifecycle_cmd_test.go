@@ -179,7 +179,8 @@ func (l *lockedBuffer) String() string {
 
 // TestWatchSeesShortLivedProcesses: a helper forks 200 children one after
 // another, each exiting at once with its own code and reaped at once;
-// watch --json must report every spawn and every exit code. When the
+// watch --json --pid HELPER --count 400 must report every spawn and every
+// exit code. When the
 // kernel reports that it dropped events (a "lost" event: the machine is
 // too loaded for pinspect to keep up), the guarantee does not hold, so the
 // burst is tried again, up to three times.
@@ -202,7 +203,10 @@ func watchBurst(t *testing.T) (lost bool) {
 	var out, errOut lockedBuffer
 	done := make(chan int)
 	go func() {
-		done <- run([]string{"watch", "--json", "--interval", "200ms", "--duration", "4s"}, &out, &errOut)
+		// Exactly 2n events match: n spawns and n exits whose parent is the
+		// helper. --duration only bounds a failure.
+		done <- run([]string{"watch", "--json", "--interval", "200ms", "--types", "spawn,exit,lost",
+			"--pid", strconv.Itoa(p.PID()), "--count", strconv.Itoa(2 * n), "--duration", "30s"}, &out, &errOut)
 	}()
 	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
 	if !strings.Contains(errOut.String(), "subscribed") {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -61,6 +62,8 @@ type Monitor struct {
 	dropped  int
 	rescan   bool
 	lossNote string
+	// received and converted count connector datagrams (for Sync).
+	received, converted atomic.Uint64
 	// seq numbers frames (written by Run under mu; the converter reads it
 	// to date forkParent entries); forkParent maps a pid the connector saw
 	// forked to its parent then.
@@ -246,9 +249,11 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 		if len(buf) == 0 {
 			continue
 		}
+		m.received.Add(1)
 		select {
 		case batches <- buf:
 		default:
+			m.converted.Add(1)
 			m.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
 				len(buf), time.Now().UTC().Format("15:04:05.000")))
 		}
@@ -271,8 +276,12 @@ func (m *Monitor) convertLoop(batches <-chan []procEvent) {
 	offset := bootOffset()
 	comms := make(map[int]connProc)
 	for buf := range batches {
-		evs := m.convert(buf, comms, offset)
+		// Behind (a burst, or little CPU): skip the /proc reads that name
+		// new processes, so the backlog drains; snapshots fill names in.
+		hurry := len(batches) > hurryBacklog
+		evs := m.convert(buf, comms, offset, hurry)
 		if len(evs) == 0 {
+			m.converted.Add(1)
 			continue
 		}
 		m.mu.Lock()
@@ -283,12 +292,42 @@ func (m *Monitor) convertLoop(batches <-chan []procEvent) {
 		}
 		m.pending = append(m.pending, evs...)
 		m.mu.Unlock()
+		m.converted.Add(1)
 	}
+}
+
+// hurryBacklog is the number of waiting datagrams above which conversion
+// stops reading /proc for each new process.
+const hurryBacklog = 256
+
+// Sync waits until every kernel event received so far is queued for the
+// next frame (or ctx is done), then has that frame sampled at once. A
+// command that stops at a deadline calls it so that the last frame holds
+// everything that happened before. Without the connector it only asks for
+// the sample.
+//
+// It returns the number of the last frame already begun: the first frame
+// with a greater Seq holds the events.
+func (m *Monitor) Sync(ctx context.Context) (uint64, error) {
+	target := m.received.Load()
+	for m.converted.Load() < target {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	m.mu.Lock()
+	seq := m.seq
+	m.rescan = true
+	m.mu.Unlock()
+	m.poke()
+	return seq, nil
 }
 
 // convert turns connector events into lifecycle events, reading the new
 // process's stat for its start time and comm while it still exists.
-func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) []lifecycle.Event {
+func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, hurry bool) []lifecycle.Event {
 	var out []lifecycle.Event
 	now := time.Now()
 	var mono unix.Timespec
@@ -309,7 +348,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadStart
-				c := lookup(comms, root, ev.TGID)
+				c := lookup(comms, root, ev.TGID, hurry)
 				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
 				e.Comm = c.comm
@@ -317,12 +356,17 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Spawn
 			e.PPID = ev.ParentTGID
-			start, comm, ok := quickStat(root, ev.PID)
+			var start uint64
+			var comm string
+			ok := false
+			if !hurry {
+				start, comm, ok = quickStat(root, ev.PID)
+			}
 			if !ok {
 				// Gone already: it was a copy of its parent until it exec'd.
 				start = estStart
 				pc, known := comms[ev.ParentTGID]
-				if !known {
+				if !known && !hurry {
 					if ps, pcomm, ok := quickStat(root, ev.ParentTGID); ok {
 						pc = connProc{comm: pcomm, start: ps}
 						comms[ev.ParentTGID] = pc
@@ -346,7 +390,12 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Exec
 			e.OldComm = comms[ev.TGID].comm
-			start, comm, ok := quickStat(root, ev.TGID)
+			var start uint64
+			var comm string
+			ok := false
+			if !hurry {
+				start, comm, ok = quickStat(root, ev.TGID)
+			}
 			if ok {
 				e.ID = collector.ID{PID: ev.TGID, StartTicks: start}
 				comms[ev.TGID] = connProc{comm: comm, start: start}
@@ -355,7 +404,9 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 				e.ID = comms[ev.TGID].id(ev.TGID)
 				e.Comm = e.OldComm
 			}
-			e.Exe = readExe(root, ev.TGID)
+			if !hurry {
+				e.Exe = readExe(root, ev.TGID)
+			}
 		case procEventComm:
 			if ev.PID == ev.TGID {
 				c := comms[ev.TGID]
@@ -369,7 +420,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadExit
-				c := lookup(comms, root, ev.TGID)
+				c := lookup(comms, root, ev.TGID, hurry)
 				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
 				e.Comm = c.comm
@@ -377,7 +428,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Exit
 			c, known := comms[ev.PID]
-			if !known || c.comm == "" {
+			if (!known || c.comm == "") && !hurry {
 				// Not seen forked: read the zombie's stat before it is reaped.
 				if start, comm, ok := quickStat(root, ev.PID); ok {
 					c = connProc{comm: comm, start: start}
@@ -409,10 +460,10 @@ type connProc struct {
 func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
 
 // lookup returns what is known of process pid, reading its stat (and
-// remembering it) when it was not seen forked.
-func lookup(comms map[int]connProc, root string, pid int) connProc {
+// remembering it) when it was not seen forked, unless in a hurry.
+func lookup(comms map[int]connProc, root string, pid int, hurry bool) connProc {
 	c, ok := comms[pid]
-	if ok && c.comm != "" {
+	if ok && c.comm != "" || hurry {
 		return c
 	}
 	if start, comm, ok := quickStat(root, pid); ok {
