@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +35,8 @@ type Options struct {
 }
 
 // Monitor samples a Reader on an interval and publishes Frames. Its
-// methods are safe for concurrent use; the Reader is used only by Run.
+// methods are safe for concurrent use; the Reader is read only by Run's
+// goroutine.
 type Monitor struct {
 	r    *collector.Reader
 	opts Options
@@ -47,6 +49,10 @@ type Monitor struct {
 	paused   bool
 	focus    int
 	wake     chan struct{}
+	// resume asks for a sample at once (set when unpausing);
+	// focusChanged for the focus to be re-read without a scan.
+	resume       bool
+	focusChanged bool
 
 	// Connector state, guarded by mu.
 	conn     *connector // the current subscription (for tests to break)
@@ -56,22 +62,32 @@ type Monitor struct {
 	dropped  int
 	rescan   bool
 	lossNote string
+	// received and converted count connector datagrams (for Sync).
+	received, converted atomic.Uint64
+	// seq numbers frames (written by Run under mu; the converter reads it
+	// to date forkParent entries); forkParent maps a pid the connector saw
+	// forked to its parent then.
+	seq        uint64
+	forkParent map[int]forkInfo
 
 	// Loop state, owned by Run's goroutine.
 	prev       *collector.Snapshot
-	seq        uint64
+	curTakenAt time.Time
 	zombieSeen map[collector.ID]time.Time
 	reparents  map[collector.ID]lifecycle.Event
-	forkParent map[int]forkInfo
 	exitAt     map[int]time.Time
 	recent     map[recentKey]uint64
 }
 
+// forkInfo is what a connector fork event said about a new process.
 type forkInfo struct {
-	ppid int
-	seq  uint64
+	ppid  int
+	start uint64 // the child's start ticks when read, else 0
+	seq   uint64
 }
 
+// recentKey names an event reported recently, to drop its repetition
+// from the other source (pid is the tid for thread events).
 type recentKey struct {
 	typ lifecycle.EventType
 	pid int
@@ -141,10 +157,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 	timer := time.NewTimer(m.currentInterval())
 	defer timer.Stop()
 	for {
+		tick := false
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
+			tick = true
 		case <-m.wake:
 			if !timer.Stop() {
 				select {
@@ -154,12 +172,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 			}
 		}
 		m.mu.Lock()
-		paused, rescan := m.paused, m.rescan
+		paused, rescan, resume, focus := m.paused, m.rescan, m.resume, m.focusChanged
+		m.resume, m.focusChanged = false, false
 		m.mu.Unlock()
-		if paused && !rescan {
-			m.publishPaused()
-		} else if err := m.sample(ctx); err != nil && ctx.Err() != nil {
-			return ctx.Err()
+		switch {
+		case rescan || !paused && (tick || resume):
+			if err := m.sample(ctx); err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		case paused:
+			m.republish(true, focus)
+		case focus:
+			m.republish(false, true)
 		}
 		timer.Reset(m.currentInterval())
 	}
@@ -173,27 +197,27 @@ func (m *Monitor) currentInterval() time.Duration {
 
 // listen receives connector events until ctx is done. On a receive error
 // (ENOBUFS: the kernel dropped events) it resubscribes and asks for a
-// rescan so the next frame's diff catches up.
+// rescan so the next frame's diff catches up. Receiving does nothing else:
+// a second goroutine converts the events (which reads /proc), so a slow
+// /proc does not make the socket overrun.
 func (m *Monitor) listen(ctx context.Context, k *connector) {
 	stop := context.AfterFunc(ctx, func() { k.close() })
-	defer stop()
-	offset := bootOffset()
-	comms := make(map[int]connProc)
-	var buf []procEvent
+	defer func() { stop() }()
+	batches := make(chan []procEvent, 1<<14)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); m.convertLoop(batches) }()
+	defer wg.Wait()
+	defer close(batches)
 	for {
-		var err error
-		buf, err = k.receive(buf[:0])
+		buf, err := k.receive(nil)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			k.close()
-			m.mu.Lock()
-			m.rescan = true
-			m.lossNote = fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
-				err, time.Now().UTC().Format("15:04:05.000"))
-			m.mu.Unlock()
-			m.poke()
+			m.lost(fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
+				err, time.Now().UTC().Format("15:04:05.000")))
 			for {
 				if ctx.Err() != nil {
 					return
@@ -202,7 +226,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 				if derr == nil {
 					k = nk
 					stop()
-					stop = context.AfterFunc(ctx, func() { k.close() })
+					stop = context.AfterFunc(ctx, func() { nk.close() })
 					break
 				}
 				m.mu.Lock()
@@ -222,8 +246,42 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 			m.mu.Unlock()
 			continue
 		}
-		evs := m.convert(buf, comms, offset)
+		if len(buf) == 0 {
+			continue
+		}
+		m.received.Add(1)
+		select {
+		case batches <- buf:
+		default:
+			m.converted.Add(1)
+			m.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
+				len(buf), time.Now().UTC().Format("15:04:05.000")))
+		}
+	}
+}
+
+// lost records that events were lost and asks for a rescan.
+func (m *Monitor) lost(note string) {
+	m.mu.Lock()
+	m.rescan = true
+	if m.lossNote == "" {
+		m.lossNote = note
+	}
+	m.mu.Unlock()
+	m.poke()
+}
+
+// convertLoop converts received events and queues them for the next frame.
+func (m *Monitor) convertLoop(batches <-chan []procEvent) {
+	offset := bootOffset()
+	comms := make(map[int]connProc)
+	for buf := range batches {
+		// Behind (a burst, or little CPU): skip the /proc reads that name
+		// new processes, so the backlog drains; snapshots fill names in.
+		hurry := len(batches) > hurryBacklog
+		evs := m.convert(buf, comms, offset, hurry)
 		if len(evs) == 0 {
+			m.converted.Add(1)
 			continue
 		}
 		m.mu.Lock()
@@ -234,12 +292,42 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 		}
 		m.pending = append(m.pending, evs...)
 		m.mu.Unlock()
+		m.converted.Add(1)
 	}
+}
+
+// hurryBacklog is the number of waiting datagrams above which conversion
+// stops reading /proc for each new process.
+const hurryBacklog = 256
+
+// Sync waits until every kernel event received so far is queued for the
+// next frame (or ctx is done), then has that frame sampled at once. A
+// command that stops at a deadline calls it so that the last frame holds
+// everything that happened before. Without the connector it only asks for
+// the sample.
+//
+// It returns the number of the last frame already begun: the first frame
+// with a greater Seq holds the events.
+func (m *Monitor) Sync(ctx context.Context) (uint64, error) {
+	target := m.received.Load()
+	for m.converted.Load() < target {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	m.mu.Lock()
+	seq := m.seq
+	m.rescan = true
+	m.mu.Unlock()
+	m.poke()
+	return seq, nil
 }
 
 // convert turns connector events into lifecycle events, reading the new
 // process's stat for its start time and comm while it still exists.
-func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) []lifecycle.Event {
+func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, hurry bool) []lifecycle.Event {
 	var out []lifecycle.Event
 	now := time.Now()
 	var mono unix.Timespec
@@ -260,7 +348,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadStart
-				c := lookup(comms, root, ev.TGID)
+				c := lookup(comms, root, ev.TGID, hurry)
 				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
 				e.Comm = c.comm
@@ -268,12 +356,17 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Spawn
 			e.PPID = ev.ParentTGID
-			start, comm, ok := quickStat(root, ev.PID)
+			var start uint64
+			var comm string
+			ok := false
+			if !hurry {
+				start, comm, ok = quickStat(root, ev.PID)
+			}
 			if !ok {
 				// Gone already: it was a copy of its parent until it exec'd.
 				start = estStart
 				pc, known := comms[ev.ParentTGID]
-				if !known {
+				if !known && !hurry {
 					if ps, pcomm, ok := quickStat(root, ev.ParentTGID); ok {
 						pc = connProc{comm: pcomm, start: ps}
 						comms[ev.ParentTGID] = pc
@@ -285,7 +378,11 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			e.Comm = comm
 			comms[ev.PID] = connProc{comm: comm, start: start}
 			m.mu.Lock()
-			m.forkParent[ev.PID] = forkInfo{ppid: ev.ParentTGID, seq: m.seq}
+			fi := forkInfo{ppid: ev.ParentTGID, seq: m.seq}
+			if ok {
+				fi.start = start
+			}
+			m.forkParent[ev.PID] = fi
 			m.mu.Unlock()
 		case procEventExec:
 			if ev.PID != ev.TGID {
@@ -293,7 +390,12 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Exec
 			e.OldComm = comms[ev.TGID].comm
-			start, comm, ok := quickStat(root, ev.TGID)
+			var start uint64
+			var comm string
+			ok := false
+			if !hurry {
+				start, comm, ok = quickStat(root, ev.TGID)
+			}
 			if ok {
 				e.ID = collector.ID{PID: ev.TGID, StartTicks: start}
 				comms[ev.TGID] = connProc{comm: comm, start: start}
@@ -302,7 +404,9 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 				e.ID = comms[ev.TGID].id(ev.TGID)
 				e.Comm = e.OldComm
 			}
-			e.Exe = readExe(root, ev.TGID)
+			if !hurry {
+				e.Exe = readExe(root, ev.TGID)
+			}
 		case procEventComm:
 			if ev.PID == ev.TGID {
 				c := comms[ev.TGID]
@@ -316,7 +420,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadExit
-				c := lookup(comms, root, ev.TGID)
+				c := lookup(comms, root, ev.TGID, hurry)
 				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
 				e.Comm = c.comm
@@ -324,7 +428,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Exit
 			c, known := comms[ev.PID]
-			if !known || c.comm == "" {
+			if (!known || c.comm == "") && !hurry {
 				// Not seen forked: read the zombie's stat before it is reaped.
 				if start, comm, ok := quickStat(root, ev.PID); ok {
 					c = connProc{comm: comm, start: start}
@@ -356,10 +460,10 @@ type connProc struct {
 func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
 
 // lookup returns what is known of process pid, reading its stat (and
-// remembering it) when it was not seen forked.
-func lookup(comms map[int]connProc, root string, pid int) connProc {
+// remembering it) when it was not seen forked, unless in a hurry.
+func lookup(comms map[int]connProc, root string, pid int, hurry bool) connProc {
 	c, ok := comms[pid]
-	if ok && c.comm != "" {
+	if ok && c.comm != "" || hurry {
 		return c
 	}
 	if start, comm, ok := quickStat(root, pid); ok {
@@ -418,6 +522,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 	m.mu.Unlock()
 
 	prev := m.prev
+	m.curTakenAt = snap.TakenAt
 	evs := m.merge(lifecycle.Diff(prev, snap), pending, snap)
 	if dropped > 0 {
 		lossNote = fmt.Sprintf("%d kernel process events dropped while frames were not taken", dropped)
@@ -487,9 +592,6 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		switch e.Type {
 		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
 			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
-				if e.Type == lifecycle.Spawn {
-					out = m.forkReparent(out, e, byPID)
-				}
 				continue
 			}
 		case lifecycle.ThreadStart, lifecycle.ThreadExit:
@@ -499,6 +601,7 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		}
 		out = append(out, e)
 	}
+	out = m.forkReparents(out, byPID)
 	for k, s := range m.recent {
 		if m.seq-s > 2 {
 			delete(m.recent, k)
@@ -547,27 +650,41 @@ func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snaps
 	}
 }
 
-// forkReparent appends a reparent event when a process first polled has a
-// parent other than the one the connector saw fork it. mu is held.
-func (m *Monitor) forkReparent(out []lifecycle.Event, spawn lifecycle.Event, byPID map[int]*collector.Process) []lifecycle.Event {
-	fi, ok := m.forkParent[spawn.ID.PID]
-	if !ok || fi.ppid == spawn.PPID || fi.ppid == 0 {
-		return out
-	}
-	e := spawn
-	e.Type = lifecycle.Reparent
-	e.Source = lifecycle.SourceConnector
-	e.OldPPID = fi.ppid
-	e.AdopterKind = lifecycle.AdopterSubreaper
-	if par := byPID[spawn.PPID]; par != nil {
-		switch {
-		case par.PID == 1:
-			e.AdopterKind = lifecycle.AdopterInit
-		case len(par.NSPids) > 1 && par.NSPids[len(par.NSPids)-1] == 1:
-			e.AdopterKind = lifecycle.AdopterPidnsInit
+// forkReparents appends a reparent event for each process the connector
+// saw forked by one parent that the snapshot shows under another: its
+// parent exited between the fork and the scan, and it was adopted. This
+// does not depend on which of the two was seen first. mu is held.
+func (m *Monitor) forkReparents(out []lifecycle.Event, byPID map[int]*collector.Process) []lifecycle.Event {
+	for _, e := range out {
+		if e.Type == lifecycle.Reparent {
+			m.recent[recentKey{lifecycle.Reparent, e.ID.PID}] = m.seq
 		}
 	}
-	return append(out, e)
+	for pid, fi := range m.forkParent {
+		p := byPID[pid]
+		if p == nil || fi.ppid == 0 || p.PPID == fi.ppid || p.PPID == 0 || p.Read&collector.SrcStat == 0 ||
+			fi.start != 0 && fi.start != p.StartTicks {
+			continue
+		}
+		if _, done := m.recent[recentKey{lifecycle.Reparent, pid}]; done {
+			continue
+		}
+		e := lifecycle.Event{
+			Type: lifecycle.Reparent, Time: m.curTakenAt, ID: p.ID(), Comm: p.Comm, PPID: p.PPID,
+			OldPPID: fi.ppid, Source: lifecycle.SourceConnector, AdopterKind: lifecycle.AdopterSubreaper,
+		}
+		if par := byPID[p.PPID]; par != nil {
+			switch {
+			case par.PID == 1:
+				e.AdopterKind = lifecycle.AdopterInit
+			case len(par.NSPids) > 1 && par.NSPids[len(par.NSPids)-1] == 1:
+				e.AdopterKind = lifecycle.AdopterPidnsInit
+			}
+		}
+		m.recent[recentKey{lifecycle.Reparent, pid}] = m.seq
+		out = append(out, e)
+	}
+	return out
 }
 
 // track updates the zombie first-seen times and observed reparents.
@@ -626,21 +743,30 @@ func (m *Monitor) readFocus(pid int) *Focus {
 	return f
 }
 
-// publishPaused publishes a copy of the latest frame marked paused, once.
-func (m *Monitor) publishPaused() {
+// republish publishes a copy of the latest frame without new events:
+// marked paused (once, when pausing), and with the focus re-read when it
+// changed. It does not scan.
+func (m *Monitor) republish(paused, focusChanged bool) {
 	m.mu.Lock()
 	last := m.latest
+	focusPID := m.focus
 	m.mu.Unlock()
-	if last == nil || last.Paused {
+	if last == nil || last.Paused == paused && !focusChanged {
 		return
 	}
 	f := *last
+	f.Events = nil
+	f.Paused = paused
+	if focusChanged {
+		f.Focus = nil
+		if focusPID > 0 {
+			f.Focus = m.readFocus(focusPID)
+		}
+	}
 	m.mu.Lock()
 	m.seq++
 	f.Seq = m.seq
 	m.mu.Unlock()
-	f.Events = nil
-	f.Paused = true
 	m.publish(&f)
 }
 
@@ -690,7 +816,8 @@ func (m *Monitor) Latest() *Frame {
 	return m.latest
 }
 
-// SetInterval changes the sampling interval from the next tick.
+// SetInterval changes the sampling interval; the next sample comes one new
+// interval from now.
 func (m *Monitor) SetInterval(d time.Duration) {
 	if d <= 0 {
 		return
@@ -701,21 +828,29 @@ func (m *Monitor) SetInterval(d time.Duration) {
 	m.poke()
 }
 
-// SetPaused pauses or resumes sampling. While paused one frame marked
-// Paused is published and sampling stops; connector events are kept (up to
-// Options.MaxPending) and delivered on resume.
+// SetPaused pauses or resumes sampling. Pausing publishes one copy of the
+// latest frame marked Paused and stops sampling; connector events are kept
+// (up to Options.MaxPending) and delivered in the first frame after
+// resuming, which is sampled at once.
 func (m *Monitor) SetPaused(p bool) {
 	m.mu.Lock()
+	if m.paused && !p {
+		m.resume = true
+	}
 	m.paused = p
 	m.mu.Unlock()
 	m.poke()
 }
 
 // Focus makes each frame carry pid's full process (with threads) and
-// details; 0 clears the focus.
+// details; 0 clears the focus. A copy of the latest frame with the new
+// focus is published at once, without a scan.
 func (m *Monitor) Focus(pid int) {
 	m.mu.Lock()
-	m.focus = pid
+	if m.focus != pid {
+		m.focus = pid
+		m.focusChanged = true
+	}
 	m.mu.Unlock()
 	m.poke()
 }
