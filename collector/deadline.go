@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -172,6 +173,10 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 // work serves reads until its worker is abandoned; an abandoned worker
 // clears its stuck mark and exits when its read returns.
 func (d *deadlineReads) work(w *readWorker) {
+	// Pin the goroutine to its OS thread: the tid recorded below is the
+	// thread whose scheduler state decides whether a late read is stuck
+	// or only starved, so it must be the thread that makes the syscall.
+	runtime.LockOSThread()
 	for max := range w.req {
 		// A blocking open: procfs ignores O_NONBLOCK anyway, and a FIFO
 		// planted in a fixture tree then blocks like a stuck /proc read

@@ -1,6 +1,9 @@
 package collector
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Snapshot is everything read from one /proc root at one moment. It is a
 // plain value: once returned by Reader.Snapshot it is never mutated, so it
@@ -231,8 +234,15 @@ func (p *Process) IsKernelThread() bool {
 	return p.Flags&pfKthread != 0 || p.PPID == 2 || (p.PID == 2 && p.PPID == 0)
 }
 
-// IsZombie reports whether the process is in state Z.
-func (p *Process) IsZombie() bool { return p.State == 'Z' }
+// IsZombie reports whether the process is a zombie: its leader is in state
+// Z and no other thread is alive. A process whose main thread exited
+// (pthread_exit in main) while workers run also shows Z, but it is alive:
+// LeaderExited reports that case.
+func (p *Process) IsZombie() bool { return p.State == 'Z' && p.NumThreads <= 1 }
+
+// LeaderExited reports whether the leader thread has exited while other
+// threads of the process still run.
+func (p *Process) LeaderExited() bool { return p.State == 'Z' && p.NumThreads > 1 }
 
 // CPUTicks is user plus system time in clock ticks.
 func (p *Process) CPUTicks() uint64 { return p.UTimeTicks + p.STimeTicks }
@@ -329,38 +339,25 @@ func DecodeWaitStatus(ws int64) ExitStatus {
 	return ExitStatus{Signal: int(ws & 0x7f), CoreDumped: ws&0x80 != 0}
 }
 
+// MarshalJSON writes {"exited":true,"code":N} (code 0 included) or
+// {"exited":false,"signal":N,"core_dumped":B}.
+func (e ExitStatus) MarshalJSON() ([]byte, error) {
+	if e.Exited {
+		return []byte(`{"exited":true,"code":` + strconv.Itoa(e.Code) + `}`), nil
+	}
+	return []byte(`{"exited":false,"signal":` + strconv.Itoa(e.Signal) + `,"core_dumped":` + strconv.FormatBool(e.CoreDumped) + `}`), nil
+}
+
 // String renders the status as "exit 3" or "signal 9 (core dumped)".
 func (e ExitStatus) String() string {
 	if e.Exited {
-		return "exit " + itoa(e.Code)
+		return "exit " + strconv.Itoa(e.Code)
 	}
-	s := "signal " + itoa(e.Signal)
+	s := "signal " + strconv.Itoa(e.Signal)
 	if e.CoreDumped {
 		s += " (core dumped)"
 	}
 	return s
-}
-
-func itoa(v int) string {
-	if v == 0 {
-		return "0"
-	}
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // PolicyName names a scheduling policy number (stat field 41).
@@ -394,11 +391,11 @@ func TTYName(nr int) string {
 	minor := (nr & 0xff) | ((nr >> 12) & 0xfff00)
 	switch {
 	case major >= 136 && major <= 143:
-		return "pts/" + itoa((major-136)*256+minor)
+		return "pts/" + strconv.Itoa((major-136)*256+minor)
 	case major == 4 && minor < 64:
-		return "tty" + itoa(minor)
+		return "tty" + strconv.Itoa(minor)
 	case major == 4:
-		return "ttyS" + itoa(minor-64)
+		return "ttyS" + strconv.Itoa(minor-64)
 	}
 	return ""
 }

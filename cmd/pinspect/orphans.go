@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/pinspect/pinspect/views/sanitize"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +53,7 @@ separately (--daemons lists them).`,
 				if fr == nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "pinspect orphans: observed for %s; %s\n", observe, fr.EventsNote)
+				fmt.Fprintf(a.stderr, "pinspect orphans: observed for %s; %s\n", observe, sanitize.Terminal(fr.EventsNote))
 				snap, orphans = fr.Snapshot, fr.Orphans
 			} else {
 				snap, err = r.Snapshot(a.ctx)

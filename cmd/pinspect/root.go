@@ -68,7 +68,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// from acting on the terminal.
 	fmt.Fprintf(stderr, "pinspect: %s\n", sanitize.Terminal(err.Error()))
 	var ue usageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown ") || strings.Contains(err.Error(), "flag") {
+	// Flag errors and argument errors are typed (see markUsage); cobra's
+	// own "unknown command" for the root is the one text matched.
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command ") {
 		return exitUsage
 	}
 	return exitError
@@ -111,7 +113,24 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	for _, mk := range subcommands {
 		root.AddCommand(mk(a))
 	}
+	markUsage(root)
 	return root
+}
+
+// markUsage makes the argument validators of cmd and its subcommands
+// return usageError, so a wrong argument count exits 2 whatever the text.
+func markUsage(cmd *cobra.Command) {
+	if v := cmd.Args; v != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := v(c, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		markUsage(c)
+	}
 }
 
 // subcommands are the constructors of every subcommand; each lives in its

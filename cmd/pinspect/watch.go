@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/pinspect/pinspect/views/sanitize"
 	"strings"
 	"sync"
 	"time"
@@ -106,7 +107,7 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 				}
 				if first {
 					first = false
-					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", fr.EventsNote, fr.Interval)
+					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", sanitize.Terminal(fr.EventsNote), fr.Interval)
 				}
 				for i := range fr.Events {
 					e := &fr.Events[i]

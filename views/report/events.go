@@ -68,7 +68,7 @@ func WriteEventJSON(w io.Writer, e *lifecycle.Event) error {
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
+	b = append(inertJSON(b), '\n') // DEL and C1 escaped too, as in every document
 	_, err = w.Write(b)
 	return err
 }

@@ -8,7 +8,7 @@ import "bytes"
 // byte of a document can act on a terminal (a C1 CSI, U+009B, is an escape
 // sequence introducer for some terminals), while every decoder still reads
 // the same strings. Outside strings JSON is plain ASCII, so the rewrite
-// only touches string contents. b is modified in place when nothing needs
+// only touches string contents. b is returned unchanged when nothing needs
 // escaping.
 func inertJSON(b []byte) []byte {
 	if bytes.IndexByte(b, 0x7f) < 0 && !hasC1(b) {
