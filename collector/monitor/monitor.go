@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -62,6 +64,10 @@ type Monitor struct {
 	dropped  int
 	rescan   bool
 	lossNote string
+	// barrier is the pending Sync mark, nil when none (guarded by mu);
+	// syncMu makes Syncs take turns.
+	barrier *barrier
+	syncMu  sync.Mutex
 	// received and converted count connector datagrams (for Sync).
 	received, converted atomic.Uint64
 	// seq numbers frames (written by Run under mu; the converter reads it
@@ -250,6 +256,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 			continue
 		}
 		m.received.Add(1)
+		m.checkBarrier(buf)
 		select {
 		case batches <- buf:
 		default:
@@ -296,6 +303,62 @@ func (m *Monitor) convertLoop(batches <-chan []procEvent) {
 	}
 }
 
+// syncMarker is the comm a thread of pinspect takes to mark a point in
+// the kernel's event stream (15 bytes at most).
+const syncMarker = "pinspect-sync"
+
+// barrier is a pending Sync mark: the thread that renames itself, and the
+// channel closed when the listener reads the rename.
+type barrier struct {
+	tid  int
+	seen chan struct{}
+}
+
+// barrierSync renames a fresh, locked OS thread to syncMarker and waits
+// for the listener to read the resulting comm event. The thread ends with
+// its goroutine (a goroutine that exits locked takes its thread with it),
+// so no renamed thread remains.
+func (m *Monitor) barrierSync(ctx context.Context) error {
+	seen := make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		m.mu.Lock()
+		m.barrier = &barrier{tid: unix.Gettid(), seen: seen}
+		m.mu.Unlock()
+		name := []byte(syncMarker + "\x00")
+		err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+		runtime.KeepAlive(name)
+		started <- err
+	}()
+	if err := <-started; err != nil {
+		return nil // cannot mark: fall back to what was received
+	}
+	select {
+	case <-seen:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkBarrier closes the pending barrier when buf holds its comm event.
+func (m *Monitor) checkBarrier(buf []procEvent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.barrier
+	if b == nil {
+		return
+	}
+	for _, ev := range buf {
+		if ev.What == procEventComm && ev.PID == b.tid && ev.Comm == syncMarker {
+			close(b.seen)
+			m.barrier = nil
+			return
+		}
+	}
+}
+
 // hurryBacklog is the number of waiting datagrams above which conversion
 // stops reading /proc for each new process.
 const hurryBacklog = 256
@@ -308,7 +371,23 @@ const hurryBacklog = 256
 //
 // It returns the number of the last frame already begun: the first frame
 // with a greater Seq holds the events.
+//
+// Where the connector is subscribed, Sync first makes sure that every
+// event the kernel queued on the socket before the call has been read: a
+// short-lived thread of pinspect renames itself to a marker, and the
+// kernel queues that comm event behind every earlier one; when the
+// listener reads it, everything before it has been read too.
 func (m *Monitor) Sync(ctx context.Context) (uint64, error) {
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
+	m.mu.Lock()
+	live := m.live
+	m.mu.Unlock()
+	if live {
+		if err := m.barrierSync(ctx); err != nil {
+			return 0, err
+		}
+	}
 	target := m.received.Load()
 	for m.converted.Load() < target {
 		select {

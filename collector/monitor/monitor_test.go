@@ -278,3 +278,27 @@ func FuzzParseProcEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestSyncDeliversEverythingBeforeIt(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	p := livehelper.Start(t, "comm", "synced")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seq, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The interval is an hour: the frame after Sync is the one it asked for,
+	// and it must already hold the helper's fork.
+	f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+	found := false
+	for _, e := range f.Events {
+		found = found || e.Type == lifecycle.Spawn && e.ID.PID == p.PID() && e.Source == lifecycle.SourceConnector
+	}
+	if !found {
+		t.Errorf("the frame after Sync lacks the helper's spawn (%d events)", len(f.Events))
+	}
+}
