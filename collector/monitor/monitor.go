@@ -83,6 +83,7 @@ type Monitor struct {
 	reparents  map[collector.ID]lifecycle.Event
 	exitAt     map[int]time.Time
 	recent     map[recentKey]uint64
+	polled     map[recentKey]uint64 // spawns and execs the poll reported
 }
 
 // forkInfo is what a connector fork event said about a new process.
@@ -118,6 +119,7 @@ func New(r *collector.Reader, o Options) *Monitor {
 		forkParent: make(map[int]forkInfo),
 		exitAt:     make(map[int]time.Time),
 		recent:     make(map[recentKey]uint64),
+		polled:     make(map[recentKey]uint64),
 	}
 }
 
@@ -643,27 +645,32 @@ func (m *Monitor) sample(ctx context.Context) error {
 }
 
 // merge combines poll events with connector events. Spawn, exec, exit and
-// thread events seen by the connector are not repeated from the poll; a process the
+// thread events seen by the connector are not repeated from the poll (nor
+// a spawn or exec the poll reported first, when conversion fell behind); a process the
 // connector saw forked by a parent that is no longer its parent when
 // first polled was re-parented in between (a reparent event).
 func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) []lifecycle.Event {
+	out := make([]lifecycle.Event, 0, len(poll)+len(conn))
 	for _, e := range conn {
 		switch e.Type {
-		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
+		case lifecycle.Spawn, lifecycle.Exec:
+			// Converted late (pinspect was behind): the poll said it already.
+			if s, ok := m.polled[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
+				continue
+			}
 			m.recent[recentKey{e.Type, e.ID.PID}] = m.seq
+		case lifecycle.Exit:
+			m.recent[recentKey{e.Type, e.ID.PID}] = m.seq
+			m.exitAt[e.ID.PID] = e.Time
 		case lifecycle.ThreadStart, lifecycle.ThreadExit:
 			m.recent[recentKey{e.Type, e.TID}] = m.seq
 		}
-		if e.Type == lifecycle.Exit {
-			m.exitAt[e.ID.PID] = e.Time
-		}
+		out = append(out, e)
 	}
 	byPID := make(map[int]*collector.Process, len(snap.Processes))
 	for i := range snap.Processes {
 		byPID[snap.Processes[i].PID] = &snap.Processes[i]
 	}
-	out := make([]lifecycle.Event, 0, len(poll)+len(conn))
-	out = append(out, conn...)
 	m.fillFromSnapshots(out, snap)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -673,6 +680,9 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
 				continue
 			}
+			if e.Type != lifecycle.Exit {
+				m.polled[recentKey{e.Type, e.ID.PID}] = m.seq
+			}
 		case lifecycle.ThreadStart, lifecycle.ThreadExit:
 			if s, ok := m.recent[recentKey{e.Type, e.TID}]; ok && m.seq-s <= 2 {
 				continue
@@ -681,9 +691,11 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		out = append(out, e)
 	}
 	out = m.forkReparents(out, byPID)
-	for k, s := range m.recent {
-		if m.seq-s > 2 {
-			delete(m.recent, k)
+	for _, r := range []map[recentKey]uint64{m.recent, m.polled} {
+		for k, s := range r {
+			if m.seq-s > 2 {
+				delete(r, k)
+			}
 		}
 	}
 	for pid, fi := range m.forkParent {
