@@ -181,29 +181,22 @@ func (l *lockedBuffer) String() string {
 // TestWatchSeesShortLivedProcesses: a helper forks 200 children one after
 // another, each exiting at once with its own code and reaped at once;
 // watch --json --pid HELPER --count 400 must report every spawn and every
-// exit code. The kernel may drop events under heavy load (it says so with
-// ENOBUFS, which watch reports as a "lost" event, or, when it cannot even
-// allocate the message, silently), so a burst that comes out incomplete is
-// tried again, three times in all, and the test fails when every attempt
-// with no lost event was incomplete.
+// exit code. The kernel may drop events under heavy load; pinspect then
+// says so with a "lost" event (on ENOBUFS, or a gap in the kernel's
+// per-CPU event numbering), and only then is the burst tried again, three
+// times in all.
 func TestWatchSeesShortLivedProcesses(t *testing.T) {
-	var problems []string
 	for attempt := 1; attempt <= 3; attempt++ {
 		lost, probs := watchBurst(t)
-		switch {
-		case lost:
-			t.Logf("attempt %d: the kernel dropped events (lost event); trying again", attempt)
-		case len(probs) == 0:
+		if !lost {
+			if len(probs) > 0 {
+				t.Errorf("incomplete: %s", strings.Join(probs, "; "))
+			}
 			return
-		default:
-			problems = probs
-			t.Logf("attempt %d incomplete: %s", attempt, strings.Join(probs, "; "))
 		}
+		t.Logf("attempt %d: the kernel dropped events (lost event); trying again", attempt)
 	}
-	if problems == nil {
-		t.Skip("the kernel dropped process events in every attempt (reported as lost): machine overloaded")
-	}
-	t.Errorf("every attempt was incomplete; the last: %s", strings.Join(problems, "; "))
+	t.Skip("the kernel dropped process events in every attempt (reported as lost): machine overloaded")
 }
 
 // watchBurst runs one burst under watch --json and checks it. lost is true

@@ -217,6 +217,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 	go func() { defer wg.Done(); m.convertLoop(batches) }()
 	defer wg.Wait()
 	defer close(batches)
+	var seqs seqTracker
 	for {
 		buf, err := k.receive(nil)
 		if ctx.Err() != nil {
@@ -233,6 +234,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 				nk, derr := dialConnector()
 				if derr == nil {
 					k = nk
+					seqs = seqTracker{}
 					stop()
 					stop = context.AfterFunc(ctx, func() { nk.close() })
 					break
@@ -259,6 +261,14 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 		}
 		m.received.Add(1)
 		m.checkBarrier(buf)
+		var gap uint32
+		for i := range buf {
+			gap += seqs.gap(&buf[i])
+		}
+		if gap > 0 {
+			m.lost(fmt.Sprintf("the kernel dropped %d process events before they reached pinspect (a gap in its numbering) at %s",
+				gap, time.Now().UTC().Format("15:04:05.000")))
+		}
 		select {
 		case batches <- buf:
 		default:
@@ -457,7 +467,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 			}
 			e.ID = collector.ID{PID: ev.PID, StartTicks: start}
 			e.Comm = comm
-			comms[ev.PID] = connProc{comm: comm, start: start}
+			comms[ev.PID] = connProc{comm: comm, start: start, ppid: ev.ParentTGID}
 			m.mu.Lock()
 			fi := forkInfo{ppid: ev.ParentTGID, seq: m.seq}
 			if ok {
@@ -479,7 +489,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 			}
 			if ok {
 				e.ID = collector.ID{PID: ev.TGID, StartTicks: start}
-				comms[ev.TGID] = connProc{comm: comm, start: start}
+				comms[ev.TGID] = connProc{comm: comm, start: start, ppid: comms[ev.TGID].ppid}
 				e.Comm = comm
 			} else {
 				e.ID = comms[ev.TGID].id(ev.TGID)
@@ -512,12 +522,18 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 			if (!known || c.comm == "") && !hurry {
 				// Not seen forked: read the zombie's stat before it is reaped.
 				if start, comm, ok := quickStat(root, ev.PID); ok {
-					c = connProc{comm: comm, start: start}
+					c.comm, c.start = comm, start
 				}
 			}
 			e.ID = c.id(ev.PID)
 			e.Comm = c.comm
 			e.PPID = ev.ParentTGID
+			if e.PPID == 0 {
+				// The kernel builds the exit event after the parent is told,
+				// and leaves the parent out when it has already reaped the
+				// child: use the parent the fork event named.
+				e.PPID = c.ppid
+			}
 			es := collector.DecodeWaitStatus(int64(ev.ExitCode))
 			e.ExitStatus = &es
 			delete(comms, ev.PID)
@@ -536,6 +552,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 type connProc struct {
 	comm  string
 	start uint64
+	ppid  int // the parent at fork, 0 when not seen forked
 }
 
 func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
@@ -548,7 +565,7 @@ func lookup(comms map[int]connProc, root string, pid int, hurry bool) connProc {
 		return c
 	}
 	if start, comm, ok := quickStat(root, pid); ok {
-		c = connProc{comm: comm, start: start}
+		c.comm, c.start = comm, start
 		comms[pid] = c
 	}
 	return c
@@ -724,7 +741,7 @@ func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snaps
 	}
 	for i := range evs {
 		e := &evs[i]
-		if e.Comm != "" && e.ID.StartTicks != 0 {
+		if e.Comm != "" && e.ID.StartTicks != 0 && (e.PPID != 0 || e.Type != lifecycle.Exit) {
 			continue
 		}
 		for _, s := range []*collector.Snapshot{m.prev, snap} {
@@ -734,6 +751,9 @@ func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snaps
 			}
 			if e.Comm == "" {
 				e.Comm = p.Comm
+			}
+			if e.PPID == 0 && e.Type == lifecycle.Exit {
+				e.PPID = p.PPID
 			}
 			e.ID.StartTicks = p.StartTicks
 			break
