@@ -7,10 +7,10 @@ import "github.com/prometheus/client_golang/prometheus"
 type descs struct {
 	events, exits *prometheus.Desc
 
-	frames, scanDuration, scanTime                           *prometheus.Desc
-	scanListed, scanVanished, scanVanishedThreads            *prometheus.Desc
+	frames, scanDuration, scanTime                            *prometheus.Desc
+	scanListed, scanVanished, scanVanishedThreads             *prometheus.Desc
 	scanDenied, scanParseErrors, scanTimeouts, scanUnreadable *prometheus.Desc
-	interval, eventsLive, ctxSource                          *prometheus.Desc
+	interval, eventsLive, ctxSource                           *prometheus.Desc
 
 	sysCtx, sysForks *prometheus.Desc
 
