@@ -237,6 +237,10 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, s.opts.Logger, report.NewSnapshotDoc(s.publicSnapshot(f), flt, threads))
 }
 
+// ProcessEntrySchema marks /api/v1/processes/{pid} while it serves the
+// process's snapshot entry (the show document replaces it).
+const ProcessEntrySchema = "pinspect.process_entry/v1"
+
 // ProcessEntryDoc is /api/v1/processes/{pid} when no ProcessDoc builder
 // is configured: the process's entry in the latest snapshot.
 type ProcessEntryDoc struct {
@@ -279,25 +283,29 @@ func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, s.opts.Logger, &ProcessEntryDoc{
 		Schema:  ProcessEntrySchema,
-		TakenAt: rfc3339(snap.TakenAt),
+		TakenAt: snap.TakenAt.UTC().Format(time.RFC3339Nano),
 		Process: report.NewProcessDoc(p, snap.ThreadsRead),
 	})
 }
 
+// handleZombies serves the `pinspect zombies --json` document of the
+// latest frame.
 func (s *Server) handleZombies(w http.ResponseWriter, _ *http.Request) {
 	if f := s.latest(w); f != nil {
-		writeJSON(w, s.opts.Logger, NewZombiesDoc(f))
+		writeJSON(w, s.opts.Logger, report.NewZombiesDoc(f.Zombies, f.Snapshot.TakenAt))
 	}
 }
 
+// handleOrphans serves the `pinspect orphans --json` document of the
+// latest frame.
 func (s *Server) handleOrphans(w http.ResponseWriter, _ *http.Request) {
 	if f := s.latest(w); f != nil {
-		writeJSON(w, s.opts.Logger, NewOrphansDoc(f))
+		writeJSON(w, s.opts.Logger, report.NewOrphansDoc(f.Orphans, f.Snapshot.TakenAt))
 	}
 }
 
-// handleEvents streams lifecycle events as NDJSON until the client goes
-// away. Optional ?type=exit,zombie selects event types.
+// handleEvents streams lifecycle events as NDJSON (the lines of
+// `pinspect watch --json`) until the client goes away. Optional ?type=exit,zombie selects event types.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.streams <- struct{}{}:
@@ -333,7 +341,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				if types != nil && !types[string(f.Events[i].Type)] {
 					continue
 				}
-				if err := enc.Encode(NewEventDoc(&f.Events[i])); err != nil {
+				if err := enc.Encode(report.NewEventDoc(&f.Events[i])); err != nil {
 					return
 				}
 			}

@@ -118,25 +118,23 @@ func TestAPIDocuments(t *testing.T) {
 	getJSON(t, hs.URL+PathProcesses+"abc", http.StatusBadRequest, &e)
 	getJSON(t, hs.URL+PathProcesses+"2147483647", http.StatusNotFound, &e)
 
-	var zd ZombiesDoc
+	var zd report.ZombiesDoc
 	getJSON(t, hs.URL+PathZombies, http.StatusOK, &zd)
-	if zd.Schema != ZombiesSchema || zd.Zombies < 2 || zd.Seq != f.Seq {
+	if zd.Schema != report.ZombiesSchema || zd.Zombies < 2 {
 		t.Errorf("zombies doc: %+v", zd)
 	}
-	if len(f.Zombies) > 0 { // once the lifecycle diagnosis is in
-		found := false
-		for _, g := range zd.Groups {
-			if g.ParentPID == z.PID() {
-				found = len(g.Zombies) == 2
-			}
-		}
-		if !found {
-			t.Errorf("zombies doc has no group of 2 for parent %d: %+v", z.PID(), zd.Groups)
+	found := false
+	for _, g := range zd.Parents {
+		if g.Parent.PID == z.PID() {
+			found = len(g.Zombies) == 2 && g.Diagnosis != ""
 		}
 	}
-	var od OrphansDoc
+	if !found {
+		t.Errorf("zombies doc has no diagnosed group of 2 for parent %d: %+v", z.PID(), zd.Parents)
+	}
+	var od report.OrphansDoc
 	getJSON(t, hs.URL+PathOrphans, http.StatusOK, &od)
-	if od.Schema != OrphansSchema || od.Orphans == nil {
+	if od.Schema != report.OrphansSchema || od.Orphans == nil {
 		t.Errorf("orphans doc: %+v", od)
 	}
 
@@ -200,7 +198,7 @@ func TestEventsStream(t *testing.T) {
 		}
 		close(lines)
 	}()
-	var got []EventDoc
+	var got []report.EventDoc
 	deadline := time.After(10 * time.Second)
 	for len(got) < 2 {
 		src.publish(f)
@@ -209,7 +207,7 @@ func TestEventsStream(t *testing.T) {
 			if !ok {
 				t.Fatal("stream ended")
 			}
-			var d EventDoc
+			var d report.EventDoc
 			if err := json.Unmarshal([]byte(l), &d); err != nil {
 				t.Fatalf("line %q: %v", l, err)
 			}
@@ -219,10 +217,10 @@ func TestEventsStream(t *testing.T) {
 			t.Fatalf("got %d events in 10s", len(got))
 		}
 	}
-	if got[0].Type != "spawn" || got[0].PID != 42 || got[0].CommRaw == "" || got[0].Schema != EventSchema {
+	if got[0].Type != "spawn" || got[0].PID != 42 || got[0].CommRawBase64 == "" || got[0].Schema != report.EventSchema {
 		t.Errorf("first event: %+v", got[0])
 	}
-	if got[1].Type != "exit" || got[1].ExitOutcome != "failure" || got[1].ExitStatus == nil || got[1].ExitStatus.Code != 3 {
+	if got[1].Type != "exit" || got[1].Exit == nil || got[1].Exit.Code != 3 {
 		t.Errorf("second event (state change filtered out): %+v", got[1])
 	}
 }
