@@ -354,4 +354,3 @@ func mustWrite(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
-
