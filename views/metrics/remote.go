@@ -40,7 +40,8 @@ const maxFrameBytes = 512 << 20
 // URL`: it long-polls a `pinspect serve` agent's frame endpoint and
 // publishes the frames it receives. It is read-only: SetInterval and
 // Focus change nothing on the agent (the agent's interval is its own;
-// the focused process's extra detail is not fetched). It has the methods
+// the focused process gets the threads the agent's snapshot holds, but no
+// details or address space). It has the methods
 // of a *monitor.Monitor that the dashboard uses (Subscribe, Latest,
 // SetInterval, SetPaused, Focus) plus Run and Err.
 type RemoteSource struct {
@@ -57,6 +58,7 @@ type RemoteSource struct {
 	subs    map[int]chan *monitor.Frame
 	nextSub int
 	paused  bool
+	focus   int
 	err     error
 }
 
@@ -209,6 +211,7 @@ func (s *RemoteSource) publish(wf *WireFrame) {
 		Interval: wf.Interval, EventsLive: wf.EventsLive, EventsNote: note,
 		Rates:   lifecycle.ComputeRates(s.prev, wf.Snapshot),
 		Zombies: wf.Zombies, Orphans: wf.Orphans, Paused: wf.Paused,
+		Focus: focusFrom(wf.Snapshot, s.focus),
 	}
 	s.prev, s.remote, s.latest = wf.Snapshot, wf.Seq, f
 	s.sendLocked(f)
@@ -268,9 +271,28 @@ func (s *RemoteSource) Latest() *monitor.Frame {
 // SetInterval does nothing: the agent samples at its own interval.
 func (s *RemoteSource) SetInterval(time.Duration) {}
 
-// Focus does nothing: a remote agent is read-only, and the focused
-// process's extra detail is not fetched.
-func (s *RemoteSource) Focus(int) {}
+// Focus makes the following frames carry pid's process as the agent's
+// snapshot has it (with threads when the agent reads them); details and
+// the address space are not fetched: the agent is read-only. 0 clears it.
+func (s *RemoteSource) Focus(pid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.focus = pid
+}
+
+// focusFrom builds the Focus of pid from a received snapshot.
+func focusFrom(snap *collector.Snapshot, pid int) *monitor.Focus {
+	if pid <= 0 {
+		return nil
+	}
+	f := &monitor.Focus{PID: pid}
+	if p := findProcess(snap, pid); p != nil {
+		f.Process = p
+	} else {
+		f.Err = "not in the remote agent's latest scan"
+	}
+	return f
+}
 
 // SetPaused stops (true) or resumes (false) polling. A pause publishes
 // the latest frame marked Paused; on resume, the events that happened

@@ -278,6 +278,31 @@ func TestRemoteSource(t *testing.T) {
 	if got.Seq != 2 {
 		t.Errorf("remote Seq = %d, want 2", got.Seq)
 	}
+	// Focus is served from the received snapshot.
+	self := os.Getpid()
+	rs.Focus(self)
+	src.publish(sc.frame())
+	deadline = time.After(10 * time.Second)
+	for got = nil; got == nil || got.Focus == nil; {
+		select {
+		case got = <-ch:
+		case <-deadline:
+			t.Fatal("no focused frame")
+		}
+	}
+	if got.Focus.PID != self || got.Focus.Process == nil || got.Focus.Process.PID != self {
+		t.Errorf("focus: %+v", got.Focus)
+	}
+	// Pause publishes the latest frame marked paused.
+	rs.SetPaused(true)
+	select {
+	case got = <-ch:
+		if !got.Paused {
+			t.Error("frame after SetPaused(true) not marked paused")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no frame after SetPaused(true)")
+	}
 }
 
 func TestRemoteSourceBadURL(t *testing.T) {
