@@ -111,8 +111,16 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	srv := metrics.NewServer(m, metrics.ServerOptions{
 		Options: metrics.Options{TopN: o.topN, ZombieParents: o.zombieParents, Cmdline: o.cmdline},
 		Logger:  log,
-		// TODO(integrator): ProcessDoc: build the `show` document
-		// (views/report ShowDoc) here once the maps branch lands.
+		// TODO(integrator): once the maps branch is in, serve the `show`
+		// document at /api/v1/processes/{pid}:
+		//   ProcessDoc: func(ctx context.Context, _ *monitor.Frame, pid int) (any, error) {
+		//       r, err := a.reader(true) // one Reader per request: not goroutine-safe
+		//       ... p, _, err := r.Process(pid); collector.IsVanished(err) -> (nil, nil)
+		//       if !o.cmdline { p.Cmdline = nil } else { p.Cmdline = metrics.RedactArgs(p.Cmdline) }
+		//       as, _ := r.AddressSpace(pid, collector.AddrOptions{PerMapping: false}) // no smaps over HTTP
+		//       return report.NewShowDoc(p, as, time.Now(), r.Root()), nil
+		//   },
+		// with a semaphore of 2 around it (maps of a huge process are slow).
 	})
 	go srv.Run(ctx)
 	log.Info("pinspect serve", "url", "http://"+l.Addr().String()+"/", "interval", o.interval, "threads", !o.noThreads)
