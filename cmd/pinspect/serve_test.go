@@ -233,7 +233,7 @@ func TestServeWithPrometheus(t *testing.T) {
 	target := strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/")
 
 	// promtool check metrics on a real exposition.
-	expo := authGet(t, base+"metrics", user, password, 30*time.Second, "pinspect_processes")
+	expo := authGet(t, base+"metrics", user, password, 120*time.Second, "pinspect_processes")
 	check := exec.Command(promtool, "check", "metrics")
 	check.Stdin = strings.NewReader(expo)
 	if out, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
@@ -291,7 +291,7 @@ scrape_configs:
 	q := fmt.Sprintf(`pinspect_zombie_parent_zombies{job="pinspect",pid="%d"}`, z.PID())
 	var last []promSample
 	var lastErr error
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(180 * time.Second)
 	for {
 		last, lastErr = promQuery(promURL, q)
 		if lastErr == nil && len(last) == 1 && last[0].float() == 2 {
