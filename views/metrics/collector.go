@@ -90,6 +90,7 @@ func NewCollector(src Source, o Options) *Collector {
 var eventTypes = []lifecycle.EventType{
 	lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
 	lifecycle.Reparent, lifecycle.StateChange, lifecycle.ThreadStart, lifecycle.ThreadExit,
+	lifecycle.Lost,
 }
 
 // The exit outcomes of pinspect_exits_total.

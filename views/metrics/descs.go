@@ -32,7 +32,7 @@ func newDescs(cmdline bool) descs {
 	}
 	procLabels = append(procLabels, "type")
 	return descs{
-		events: n("lifecycle_events_total", "Lifecycle events seen by the monitor since the agent started, by type (spawn, exec, exit, zombie, reaped, reparent, state, thread_start, thread_exit).", "type"),
+		events: n("lifecycle_events_total", "Lifecycle events seen by the monitor since the agent started, by type (spawn, exec, exit, zombie, reaped, reparent, state, thread_start, thread_exit; lost: kernel events dropped, a rescan followed).", "type"),
 		exits:  n("exits_total", "Process exits seen since the agent started, by outcome: success (exit 0), failure (other exit code), signal (killed), unknown (status not observed).", "outcome"),
 
 		frames:              n("frames_total", "Monitor frames (scans) published since the agent started."),
