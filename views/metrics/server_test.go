@@ -417,6 +417,29 @@ func TestBasicAuthAndTLS(t *testing.T) {
 	if got := status(t, c, u, "prom", "right-password"); got != http.StatusOK {
 		t.Errorf("right password: %d, want 200", got)
 	}
+	// The remote dashboard's source: credentials in the URL.
+	go s.Run(t.Context())
+	badRS, err := NewRemoteSource("http://prom:wrong@"+addr, RemoteOptions{Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := badRS.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("remote source with a wrong password: %v (want a 401 error that does not show the password)", err)
+	}
+	good, err := NewRemoteSource("http://prom:right-password@"+addr, RemoteOptions{Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	runDone := make(chan error, 1)
+	go func() { runDone <- good.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); good.Latest() == nil; livehelper.Sleep() {
+		if time.Now().After(deadline) {
+			t.Fatalf("remote source with the right password got no frame: %v", good.Err())
+		}
+	}
+	cancel()
+	<-runDone
 
 	cfg, pool := writeWebConfig(t, "prom", "pw", true)
 	addr = serveOn(t, s.Handler(), cfg)
