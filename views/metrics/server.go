@@ -71,6 +71,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	streams chan struct{}
+	heavy   chan struct{} // bounds concurrent full-snapshot encodings
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
@@ -83,6 +84,23 @@ type seqEvent struct {
 	seq uint64
 	ev  lifecycle.Event
 }
+
+// maxHeavy bounds concurrent encodings of a whole snapshot (the snapshot
+// document and frames: megabytes each on a big host); more wait.
+const maxHeavy = 4
+
+// acquireHeavy waits for a heavy-encoding slot; false when the client
+// went away first.
+func (s *Server) acquireHeavy(r *http.Request) bool {
+	select {
+	case s.heavy <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (s *Server) releaseHeavy() { <-s.heavy }
 
 // maxRing bounds the events kept for remote clients.
 const maxRing = 20000
@@ -107,6 +125,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 		reg:     prometheus.NewRegistry(),
 		mux:     http.NewServeMux(),
 		streams: make(chan struct{}, o.MaxStreams),
+		heavy:   make(chan struct{}, maxHeavy),
 		changed: make(chan struct{}),
 	}
 	s.reg.MustRegister(s.col,
@@ -234,6 +253,10 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		}
 		threads = threads && b
 	}
+	if !s.acquireHeavy(r) {
+		return
+	}
+	defer s.releaseHeavy()
 	writeJSON(w, s.opts.Logger, report.NewSnapshotDoc(s.publicSnapshot(f), flt, threads))
 }
 
@@ -405,6 +428,10 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 		f := s.src.Latest()
 		// A frame number below after means the agent restarted.
 		if f != nil && f.Snapshot != nil && f.Seq != after {
+			if !s.acquireHeavy(r) {
+				return
+			}
+			defer s.releaseHeavy()
 			s.writeFrame(w, r, f, after)
 			return
 		}
