@@ -470,16 +470,29 @@ func TestBasicAuthAndTLS(t *testing.T) {
 	}
 }
 
-// Scrapes while processes churn: every scrape is a valid exposition with
-// the process counts, and the scans keep counting what vanished.
+// Scrapes while processes churn, with the real monitor sampling every
+// 100 ms: every scrape is a valid exposition with the process counts, and
+// the lifecycle counters see the churn.
 func TestScrapeWhileChurning(t *testing.T) {
-	if _, err := exec.LookPath("true"); err != nil {
+	truePath, err := exec.LookPath("true")
+	if err != nil {
 		t.Skip("no true(1)")
 	}
-	src := newFrameSource()
-	sc := newScanner(t, false)
-	src.publish(sc.frame())
-	_, hs := startServer(t, src, ServerOptions{Options: Options{TopN: 10, ZombieParents: 10}})
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := monitor.New(r, monitor.Options{Interval: 100 * time.Millisecond, Threads: true, Connector: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	monDone := make(chan error, 1)
+	go func() { monDone <- m.Run(ctx) }()
+	defer func() { cancel(); <-monDone }()
+	srv, hs := startServer(t, m, ServerOptions{Options: Options{TopN: 10, ZombieParents: 10}})
+	for deadline := time.Now().Add(30 * time.Second); m.Latest() == nil; livehelper.Sleep() {
+		if time.Now().After(deadline) {
+			t.Fatal("no frame from the monitor in 30s")
+		}
+	}
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -493,22 +506,10 @@ func TestScrapeWhileChurning(t *testing.T) {
 					return
 				default:
 				}
-				_ = exec.Command("true").Run()
+				_ = exec.Command(truePath).Run()
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() { // the "monitor": rescans as fast as it can
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			src.publish(sc.frame())
-		}
-	}()
 	var scrapes, failures int
 	var mu sync.Mutex
 	var sw sync.WaitGroup
@@ -525,10 +526,24 @@ func TestScrapeWhileChurning(t *testing.T) {
 					t.Errorf("scrape: %v", err)
 				}
 				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
 			}
 		}()
 	}
 	sw.Wait()
+	// Let the monitor publish the churn's events, then stop it.
+	for deadline := time.Now().Add(30 * time.Second); ; livehelper.Sleep() {
+		mfs := gather(t, srv.Collector())
+		spawns, _ := find(mfs, "pinspect_lifecycle_events_total", map[string]string{"type": "spawn"})
+		exits, _ := find(mfs, "pinspect_lifecycle_events_total", map[string]string{"type": "exit"})
+		if spawns > 0 && exits > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after the churn: %v spawns, %v exits counted; want both > 0", spawns, exits)
+			break
+		}
+	}
 	close(stop)
 	wg.Wait()
 	if scrapes != 20 || failures != 0 {
