@@ -217,6 +217,9 @@ func TestServeWithPrometheus(t *testing.T) {
 	if out, err := exec.Command(promtool, "check", "rules", rules).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules %s: %v\n%s", rules, err, out)
 	}
+	if out, err := exec.Command(promtool, "test", "rules", "../../docs/prometheus/rules_test.yml").CombinedOutput(); err != nil {
+		t.Errorf("promtool test rules docs/prometheus/rules_test.yml: %v\n%s", err, out)
+	}
 	if out, err := exec.Command(promtool, "check", "config", "../../docs/prometheus/prometheus.yml").CombinedOutput(); err != nil {
 		t.Errorf("promtool check config docs/prometheus/prometheus.yml: %v\n%s", err, out)
 	}
