@@ -106,6 +106,13 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 	if v, ok := find(mfs, "pinspect_zombie_parent_zombies", map[string]string{"pid": pid, "comm": comm}); !ok || v != 2 {
 		t.Errorf("pinspect_zombie_parent_zombies{pid=%s,comm=%s} = %v, %v; want 2", pid, comm, v, ok)
 	}
+	if len(f.Zombies) > 0 {
+		if v, ok := find(mfs, "pinspect_zombie_parent_oldest_zombie_age_seconds", map[string]string{"pid": pid}); !ok || v < 0 {
+			t.Errorf("oldest zombie age of parent %s = %v, %v; want >= 0", pid, v, ok)
+		}
+	} else {
+		t.Errorf("the lifecycle diagnosis found no zombie group (the snapshot has 2 zombies of %s)", pid)
+	}
 	if v, _ := find(mfs, "pinspect_zombies", nil); v < 2 {
 		t.Errorf("pinspect_zombies = %v, want >= 2", v)
 	}
