@@ -123,7 +123,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		// with a semaphore of 2 around it (maps of a huge process are slow).
 	})
 	go srv.Run(ctx)
-	log.Info("pinspect serve", "url", "http://"+l.Addr().String()+"/", "interval", o.interval, "threads", !o.noThreads)
+	log.Info("pinspect serve", "url", metrics.Scheme(o.webConfig)+"://"+l.Addr().String()+"/", "interval", o.interval, "threads", !o.noThreads)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- metrics.ListenAndServe(ctx, l, srv.Handler(), o.webConfig, log) }()
 	select {

@@ -36,7 +36,7 @@ func buildPinspect(t *testing.T) string {
 	return bin
 }
 
-var urlLine = regexp.MustCompile(`msg="pinspect serve" url=(http://[^ ]+/)`)
+var urlLine = regexp.MustCompile(`msg="pinspect serve" url=(https?://[^ ]+/)`)
 
 // startServe runs `pinspect serve args...` and returns its base URL (from
 // its log) once it listens. The agent is stopped with SIGTERM at cleanup,

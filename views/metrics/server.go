@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -521,6 +523,24 @@ func writeJSON(w http.ResponseWriter, log *slog.Logger, v any) {
 	if err := report.WriteJSON(w, v); err != nil {
 		log.Debug("writing response", "err", err)
 	}
+}
+
+// Scheme returns "https" when the web config file enables TLS, else
+// "http" (also for no file, or one that cannot be read: ListenAndServe
+// reports those).
+func Scheme(webConfigFile string) string {
+	if webConfigFile == "" {
+		return "http"
+	}
+	b, err := os.ReadFile(webConfigFile)
+	if err != nil {
+		return "http"
+	}
+	var c web.Config
+	if yaml.Unmarshal(b, &c) != nil || !c.TLSConfig.IsEnabled() {
+		return "http"
+	}
+	return "https"
 }
 
 // ListenAndServe serves h on l until ctx is done, with TLS and basic auth

@@ -441,7 +441,13 @@ func TestBasicAuthAndTLS(t *testing.T) {
 	cancel()
 	<-runDone
 
+	if sch := Scheme(cfg); sch != "http" {
+		t.Errorf("Scheme of a basic-auth-only config = %q, want http", sch)
+	}
 	cfg, pool := writeWebConfig(t, "prom", "pw", true)
+	if sch := Scheme(cfg); sch != "https" {
+		t.Errorf("Scheme of a TLS config = %q, want https", sch)
+	}
 	addr = serveOn(t, s.Handler(), cfg)
 	tc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	if got := status(t, tc, "https://"+addr+PathZombies, "prom", "pw"); got != http.StatusOK {
