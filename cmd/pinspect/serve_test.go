@@ -232,7 +232,8 @@ func TestServeWithPrometheus(t *testing.T) {
 	}
 	webCfg := filepath.Join(dir, "web.yml")
 	mustWrite(t, webCfg, "basic_auth_users:\n  "+user+": "+string(hash)+"\n")
-	base := startServe(t, buildPinspect(t), "--listen", "127.0.0.1:0", "--interval", "1s", "--web.config.file", webCfg)
+	base := startServe(t, buildPinspect(t), "--listen", "127.0.0.1:0", "--interval", "1s", "--web.config.file", webCfg,
+		"--metrics.zombie-parents", "1000") // other tests' zombie parents must not crowd the helper out
 	target := strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/")
 
 	// promtool check metrics on a real exposition.
