@@ -135,7 +135,7 @@ func markUsage(cmd *cobra.Command) {
 
 // subcommands are the constructors of every subcommand; each lives in its
 // own file.
-var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newZombiesCmd, newOrphansCmd, newWatchCmd}
+var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd}
 
 // dashboardMain opens the dashboard; nil until the dashboard is built in.
 var dashboardMain func(*app) error

@@ -1,0 +1,584 @@
+package metrics
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// startServer runs a Server over src on an httptest server.
+func startServer(t *testing.T, src Source, o ServerOptions) (*Server, *httptest.Server) {
+	t.Helper()
+	s := NewServer(src, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { hs.Close(); cancel(); <-done })
+	return s, hs
+}
+
+func getJSON(t *testing.T, url string, want int, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: %s, want %d: %s", url, resp.Status, want, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("GET %s: Content-Type %q", url, ct)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", url, err, body)
+	}
+}
+
+func TestAPIDocuments(t *testing.T) {
+	z := livehelper.Start(t, "zombies", "2")
+	src := newFrameSource()
+	_, hs := startServer(t, src, ServerOptions{Options: Options{TopN: 5, ZombieParents: 5}})
+
+	var e ErrorDoc
+	getJSON(t, hs.URL+PathSnapshot, http.StatusServiceUnavailable, &e)
+	if e.Error == "" {
+		t.Error("503 without an error message")
+	}
+
+	sc := newScanner(t, true)
+	deadline := time.Now().Add(10 * time.Second)
+	var f *monitor.Frame
+	for f = sc.frame(); countZombiesOf(f.Snapshot, z.PID()) < 2; f = sc.frame() {
+		if time.Now().After(deadline) {
+			t.Fatal("zombies never appeared")
+		}
+		livehelper.Sleep()
+	}
+	src.publish(f)
+
+	var snap report.SnapshotDoc
+	getJSON(t, hs.URL+PathSnapshot, http.StatusOK, &snap)
+	if snap.Schema != report.SnapshotSchema || len(snap.Processes) != len(f.Snapshot.Processes) {
+		t.Errorf("snapshot: schema %q, %d processes; want %q, %d", snap.Schema, len(snap.Processes), report.SnapshotSchema, len(f.Snapshot.Processes))
+	}
+	for _, p := range snap.Processes {
+		if len(p.Cmdline) > 0 || len(p.CmdlineRaw) > 0 {
+			t.Fatalf("pid %d: cmdline served without --metrics.cmdline", p.PID)
+		}
+	}
+	var zs report.SnapshotDoc
+	getJSON(t, hs.URL+PathSnapshot+"?state=Z&threads=false", http.StatusOK, &zs)
+	if zs.Summary.Zombies < 2 || zs.Summary.Zombies != len(zs.Processes) {
+		t.Errorf("?state=Z: %d zombies in %d processes", zs.Summary.Zombies, len(zs.Processes))
+	}
+	getJSON(t, hs.URL+PathSnapshot+"?state=Q", http.StatusBadRequest, &e)
+
+	var pe ProcessEntryDoc
+	getJSON(t, hs.URL+PathProcesses+strconv.Itoa(z.PID()), http.StatusOK, &pe)
+	if pe.Process.PID != z.PID() || pe.Process.State != "S" && pe.Process.State != "R" {
+		t.Errorf("process %d: got pid %d state %q", z.PID(), pe.Process.PID, pe.Process.State)
+	}
+	if len(pe.Process.Threads) == 0 {
+		t.Errorf("process %d: no thread rows", z.PID())
+	}
+	getJSON(t, hs.URL+PathProcesses+"0", http.StatusBadRequest, &e)
+	getJSON(t, hs.URL+PathProcesses+"abc", http.StatusBadRequest, &e)
+	getJSON(t, hs.URL+PathProcesses+"2147483647", http.StatusNotFound, &e)
+
+	var zd report.ZombiesDoc
+	getJSON(t, hs.URL+PathZombies, http.StatusOK, &zd)
+	if zd.Schema != report.ZombiesSchema || zd.Zombies < 2 {
+		t.Errorf("zombies doc: %+v", zd)
+	}
+	found := false
+	for _, g := range zd.Parents {
+		if g.Parent.PID == z.PID() {
+			found = len(g.Zombies) == 2 && g.Diagnosis != ""
+		}
+	}
+	if !found {
+		t.Errorf("zombies doc has no diagnosed group of 2 for parent %d: %+v", z.PID(), zd.Parents)
+	}
+	var od report.OrphansDoc
+	getJSON(t, hs.URL+PathOrphans, http.StatusOK, &od)
+	if od.Schema != report.OrphansSchema || od.Orphans == nil {
+		t.Errorf("orphans doc: %+v", od)
+	}
+
+	// Only GET (and HEAD).
+	resp, err := http.Post(hs.URL+PathSnapshot, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST %s: %s, want 405", PathSnapshot, resp.Status)
+	}
+}
+
+// With Cmdline on, the API carries command lines, redacted.
+func TestAPICmdlineOptIn(t *testing.T) {
+	sc := newScanner(t, false)
+	f := sc.frame()
+	cp := *f.Snapshot
+	cp.Processes = append([]collector.Process(nil), f.Snapshot.Processes...)
+	cp.Processes[0].Cmdline = []string{"db", "--password=hunter2"}
+	cp.Processes[0].Read |= collector.SrcCmdline
+	f.Snapshot = &cp
+	src := newFrameSource()
+	src.publish(f)
+	_, hs := startServer(t, src, ServerOptions{Options: Options{Cmdline: true}})
+	var snap report.SnapshotDoc
+	getJSON(t, hs.URL+PathSnapshot, http.StatusOK, &snap)
+	got := strings.Join(snap.Processes[0].Cmdline, " ")
+	if got != "db --password="+Redacted {
+		t.Errorf("cmdline = %q, want the password redacted", got)
+	}
+}
+
+func TestEventsStream(t *testing.T) {
+	src := newFrameSource()
+	sc := newScanner(t, false)
+	src.publish(sc.frame())
+	_, hs := startServer(t, src, ServerOptions{})
+	resp, err := http.Get(hs.URL + PathEvents + "?type=spawn,exit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	f := sc.frame()
+	f.Events = []lifecycle.Event{
+		{Type: lifecycle.Spawn, ID: collector.ID{PID: 42, StartTicks: 7}, Comm: "a\xffb", PPID: 1, Time: f.Snapshot.TakenAt},
+		{Type: lifecycle.StateChange, ID: collector.ID{PID: 42}},
+		{Type: lifecycle.Exit, ID: collector.ID{PID: 42, StartTicks: 7}, ExitStatus: &collector.ExitStatus{Exited: true, Code: 3}},
+	}
+	// The stream subscribes when the request arrives: publish until the
+	// first line comes back.
+	lines := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var got []report.EventDoc
+	deadline := time.After(10 * time.Second)
+	for len(got) < 2 {
+		src.publish(f)
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			var d report.EventDoc
+			if err := json.Unmarshal([]byte(l), &d); err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			got = append(got, d)
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("got %d events in 10s", len(got))
+		}
+	}
+	if got[0].Type != "spawn" || got[0].PID != 42 || got[0].CommRawBase64 == "" || got[0].Schema != report.EventSchema {
+		t.Errorf("first event: %+v", got[0])
+	}
+	if got[1].Type != "exit" || got[1].Exit == nil || got[1].Exit.Code != 3 {
+		t.Errorf("second event (state change filtered out): %+v", got[1])
+	}
+}
+
+// RemoteSource reads the frames a server publishes, events included.
+func TestRemoteSource(t *testing.T) {
+	src := newFrameSource()
+	sc := newScanner(t, false)
+	_, hs := startServer(t, src, ServerOptions{})
+	rs, err := NewRemoteSource(hs.URL, RemoteOptions{Wait: 2 * time.Second, RetryDelay: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, cancelSub := rs.Subscribe()
+	defer cancelSub()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rs.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	f1 := sc.frame()
+	src.publish(f1)
+	var got *monitor.Frame
+	select {
+	case got = <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no remote frame in 10s (err %v)", rs.Err())
+	}
+	if len(got.Snapshot.Processes) != len(f1.Snapshot.Processes) || got.Snapshot.TakenAt.Unix() != f1.Snapshot.TakenAt.Unix() {
+		t.Errorf("remote frame: %d processes at %v; want %d at %v", len(got.Snapshot.Processes), got.Snapshot.TakenAt, len(f1.Snapshot.Processes), f1.Snapshot.TakenAt)
+	}
+	if p := got.Snapshot.Processes[0]; p.Cmdline != nil {
+		t.Errorf("remote frame carries a cmdline without opt-in: %q", p.Cmdline)
+	}
+	if rs.Latest() == nil {
+		t.Error("Latest nil after a frame")
+	}
+	f2 := sc.frame()
+	f2.Events = []lifecycle.Event{{Type: lifecycle.Spawn, ID: collector.ID{PID: 99}, Comm: "x"}}
+	src.publish(f2)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case got = <-ch:
+		case <-deadline:
+			t.Fatal("second remote frame never came")
+		}
+		if got.Prev != nil {
+			break
+		}
+	}
+	if len(got.Events) != 1 || got.Events[0].ID.PID != 99 {
+		t.Errorf("remote events: %+v", got.Events)
+	}
+	if got.Seq != 2 {
+		t.Errorf("remote Seq = %d, want 2", got.Seq)
+	}
+	// Focus is served from the received snapshot.
+	self := os.Getpid()
+	rs.Focus(self)
+	src.publish(sc.frame())
+	deadline = time.After(10 * time.Second)
+	for got = nil; got == nil || got.Focus == nil; {
+		select {
+		case got = <-ch:
+		case <-deadline:
+			t.Fatal("no focused frame")
+		}
+	}
+	if got.Focus.PID != self || got.Focus.Process == nil || got.Focus.Process.PID != self {
+		t.Errorf("focus: %+v", got.Focus)
+	}
+	// Pause publishes the latest frame marked paused.
+	rs.SetPaused(true)
+	select {
+	case got = <-ch:
+		if !got.Paused {
+			t.Error("frame after SetPaused(true) not marked paused")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no frame after SetPaused(true)")
+	}
+}
+
+func TestRemoteSourceBadURL(t *testing.T) {
+	for _, u := range []string{"ftp://x", "http://", "::"} {
+		if _, err := NewRemoteSource(u, RemoteOptions{}); err == nil {
+			t.Errorf("NewRemoteSource(%q): no error", u)
+		}
+	}
+}
+
+// writeWebConfig writes an exporter-toolkit web config with one user and,
+// when tlsDir is not empty, a self-signed certificate; it returns the
+// config path and the certificate pool that trusts it.
+func writeWebConfig(t *testing.T, user, password string, withTLS bool) (string, *x509.CertPool) {
+	t.Helper()
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := "basic_auth_users:\n  " + user + ": " + string(hash) + "\n"
+	var pool *x509.CertPool
+	if withTLS {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1),
+			Subject:      pkix.Name{CommonName: "pinspect-test"},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(time.Hour),
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		must(t, os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600))
+		must(t, os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
+		cfg += "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
+		pool = x509.NewCertPool()
+		pool.AppendCertsFromPEM(certPEM)
+	}
+	path := filepath.Join(dir, "web.yml")
+	must(t, os.WriteFile(path, []byte(cfg), 0o600))
+	return path, pool
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveOn runs ListenAndServe on a loopback port and returns its address.
+func serveOn(t *testing.T, h http.Handler, webConfig string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ListenAndServe(ctx, l, h, webConfig, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenAndServe: %v", err)
+		}
+	})
+	return l.Addr().String()
+}
+
+func status(t *testing.T, c *http.Client, url, user, pass string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestBasicAuthAndTLS(t *testing.T) {
+	src := newFrameSource()
+	src.publish(newScanner(t, false).frame())
+	s := NewServer(src, ServerOptions{})
+
+	cfg, _ := writeWebConfig(t, "prom", "right-password", false)
+	addr := serveOn(t, s.Handler(), cfg)
+	u := "http://" + addr + PathMetrics
+	c := &http.Client{Timeout: 10 * time.Second}
+	if got := status(t, c, u, "prom", "wrong-password"); got != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d, want 401", got)
+	}
+	if got := status(t, c, u, "", ""); got != http.StatusUnauthorized {
+		t.Errorf("no credentials: %d, want 401", got)
+	}
+	if got := status(t, c, u, "prom", "right-password"); got != http.StatusOK {
+		t.Errorf("right password: %d, want 200", got)
+	}
+	// The remote dashboard's source: credentials in the URL.
+	go s.Run(t.Context())
+	badRS, err := NewRemoteSource("http://prom:wrong@"+addr, RemoteOptions{Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := badRS.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("remote source with a wrong password: %v (want a 401 error that does not show the password)", err)
+	}
+	good, err := NewRemoteSource("http://prom:right-password@"+addr, RemoteOptions{Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	runDone := make(chan error, 1)
+	go func() { runDone <- good.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); good.Latest() == nil; livehelper.Sleep() {
+		if time.Now().After(deadline) {
+			t.Fatalf("remote source with the right password got no frame: %v", good.Err())
+		}
+	}
+	cancel()
+	<-runDone
+
+	if sch := Scheme(cfg); sch != "http" {
+		t.Errorf("Scheme of a basic-auth-only config = %q, want http", sch)
+	}
+	cfg, pool := writeWebConfig(t, "prom", "pw", true)
+	if sch := Scheme(cfg); sch != "https" {
+		t.Errorf("Scheme of a TLS config = %q, want https", sch)
+	}
+	addr = serveOn(t, s.Handler(), cfg)
+	tc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	if got := status(t, tc, "https://"+addr+PathZombies, "prom", "pw"); got != http.StatusOK {
+		t.Errorf("TLS + right password: %d, want 200", got)
+	}
+	if got := status(t, tc, "https://"+addr+PathZombies, "prom", "nope"); got != http.StatusUnauthorized {
+		t.Errorf("TLS + wrong password: %d, want 401", got)
+	}
+	// Plain HTTP to the TLS port gets no API document.
+	if resp, err := c.Get("http://" + addr + PathZombies); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP answered 200 on the TLS port")
+		}
+	}
+
+	// A broken config is refused at start.
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	must(t, os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: /nonexistent\n  key_file: /nonexistent\n"), 0o600))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ListenAndServe(context.Background(), l, s.Handler(), bad, nil); err == nil {
+		t.Error("ListenAndServe accepted a config whose certificate does not exist")
+	}
+}
+
+// Scrapes while processes churn, with the real monitor sampling every
+// 100 ms: every scrape is a valid exposition with the process counts, and
+// the lifecycle counters see the churn.
+func TestScrapeWhileChurning(t *testing.T) {
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true(1)")
+	}
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := monitor.New(r, monitor.Options{Interval: 100 * time.Millisecond, Threads: true, Connector: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	monDone := make(chan error, 1)
+	go func() { monDone <- m.Run(ctx) }()
+	defer func() { cancel(); <-monDone }()
+	srv, hs := startServer(t, m, ServerOptions{Options: Options{TopN: 10, ZombieParents: 10}})
+	for deadline := time.Now().Add(30 * time.Second); m.Latest() == nil; livehelper.Sleep() {
+		if time.Now().After(deadline) {
+			t.Fatal("no frame from the monitor in 30s")
+		}
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 { // churn: short-lived processes
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = exec.Command(truePath).Run()
+			}
+		}()
+	}
+	var scrapes, failures int
+	var mu sync.Mutex
+	var sw sync.WaitGroup
+	for range 4 { // concurrent scrapers
+		sw.Add(1)
+		go func() {
+			defer sw.Done()
+			for range 5 {
+				err := scrapeOnce(hs.URL + PathMetrics)
+				mu.Lock()
+				scrapes++
+				if err != nil {
+					failures++
+					t.Errorf("scrape: %v", err)
+				}
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	sw.Wait()
+	// Let the monitor publish the churn's events, then stop it.
+	for deadline := time.Now().Add(30 * time.Second); ; livehelper.Sleep() {
+		mfs := gather(t, srv.Collector())
+		spawns, _ := find(mfs, "pinspect_lifecycle_events_total", map[string]string{"type": "spawn"})
+		exits, _ := find(mfs, "pinspect_lifecycle_events_total", map[string]string{"type": "exit"})
+		if spawns > 0 && exits > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after the churn: %v spawns, %v exits counted; want both > 0", spawns, exits)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if scrapes != 20 || failures != 0 {
+		t.Errorf("%d scrapes, %d failed", scrapes, failures)
+	}
+}
+
+func scrapeOnce(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &httpStatusError{resp.Status}
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"pinspect_processes", "pinspect_scan_vanished_processes", "pinspect_zombies", "process_resident_memory_bytes"} {
+		if mfs[name] == nil {
+			return &httpStatusError{"missing " + name}
+		}
+	}
+	return nil
+}
+
+type httpStatusError struct{ s string }
+
+func (e *httpStatusError) Error() string { return e.s }
