@@ -1,0 +1,42 @@
+package collector
+
+import (
+	"context"
+	"testing"
+)
+
+// benchSnapshot measures full snapshots of the real /proc with one Reader
+// (so the per-Reader caches are warm after the first), reporting
+// allocations and bytes per process.
+func benchSnapshot(b *testing.B, threads bool) {
+	r, err := NewReader(Options{})
+	if err != nil {
+		b.Skip("no /proc:", err)
+	}
+	ctx := context.Background()
+	procs, tasks := 0, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := r.SnapshotThreads(ctx, threads)
+		if err != nil {
+			b.Fatal(err)
+		}
+		procs, tasks = len(s.Processes), 0
+		for i := range s.Processes {
+			tasks += len(s.Processes[i].Threads)
+		}
+	}
+	b.StopTimer()
+	if procs == 0 {
+		b.Fatal("no processes")
+	}
+	b.ReportMetric(float64(procs), "procs")
+	b.ReportMetric(float64(tasks), "threads")
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N)/float64(procs), "µs/proc")
+}
+
+// BenchmarkSnapshotReal is a process-only snapshot of this machine's /proc.
+func BenchmarkSnapshotReal(b *testing.B) { benchSnapshot(b, false) }
+
+// BenchmarkSnapshotRealThreads is a full snapshot, threads included.
+func BenchmarkSnapshotRealThreads(b *testing.B) { benchSnapshot(b, true) }
