@@ -135,8 +135,8 @@ func readAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err
 	defer unix.Close(fd)
 	b := (*buf)[:0]
 	for {
-		if len(b) == cap(b) {
-			if cap(b) >= max {
+		if len(b) >= max || len(b) == cap(b) {
+			if len(b) >= max {
 				// Probe one byte to tell "exactly max" from "more".
 				var one [1]byte
 				n, _ := unix.Read(fd, one[:])
@@ -147,7 +147,7 @@ func readAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err
 			copy(nb, b)
 			b = nb
 		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
+		n, err := unix.Read(fd, b[len(b):min(cap(b), max)])
 		if err == unix.EINTR {
 			continue
 		}
@@ -180,14 +180,15 @@ func readSeqAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, 
 		return nil, false, err
 	}
 	b := (*buf)[:0]
+	limit := min(cap(b), max)
 	var n int
 	for {
-		n, err = unix.Read(fd, b[:cap(b)])
+		n, err = unix.Read(fd, b[:limit])
 		if err != unix.EINTR {
 			break
 		}
 	}
-	if err == nil && n >= 0 && n < cap(b) {
+	if err == nil && n >= 0 && n < limit {
 		unix.Close(fd)
 		return b[:n], false, nil
 	}
