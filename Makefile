@@ -4,7 +4,7 @@ BIN      := bin/pinspect
 PKGS     := ./...
 STATICCHECK_VERSION ?= 2025.1.1
 
-.PHONY: all build run test lint fmt-check vet staticcheck clean
+.PHONY: all build run test lint fmt-check vet staticcheck clean bench
 
 all: build
 
@@ -18,6 +18,10 @@ run: build
 ## test: the whole suite, as CI runs it (race detector on; fuzz seed corpora run as tests)
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+## bench: workload at 250..2,000 processes x 9 threads; pinspect vs the floor, ps, top, htop (root, minutes; see docs/PERFORMANCE.md)
+bench:
+	GO=$(GO) fixtures/bench/bench.sh $(BENCHFLAGS)
 
 ## lint: gofmt, go vet, staticcheck
 lint: fmt-check vet staticcheck
