@@ -40,3 +40,50 @@ func BenchmarkSnapshotReal(b *testing.B) { benchSnapshot(b, false) }
 
 // BenchmarkSnapshotRealThreads is a full snapshot, threads included.
 func BenchmarkSnapshotRealThreads(b *testing.B) { benchSnapshot(b, true) }
+
+// BenchmarkSnapshotRealTick is one dashboard-style refresh with a reused
+// Reader: every process, threads only for 20 of them (the rows a screen
+// shows expanded), cmdline and exe from the cache.
+func BenchmarkSnapshotRealTick(b *testing.B) {
+	r, err := NewReader(Options{})
+	if err != nil {
+		b.Skip("no /proc:", err)
+	}
+	ctx := context.Background()
+	s, err := r.Scan(ctx, ScanOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sel []int
+	for i := len(s.Processes) - 1; i >= 0 && len(sel) < 20; i-- {
+		sel = append(sel, s.Processes[i].PID)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if s, err = r.Scan(ctx, ScanOptions{ThreadPIDs: sel}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(s.Processes)), "procs")
+}
+
+// BenchmarkSnapshotRealCold is what a one-shot `pinspect --json` pays: a
+// new Reader (empty caches) for every full snapshot.
+func BenchmarkSnapshotRealCold(b *testing.B) {
+	ctx := context.Background()
+	procs := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := NewReader(Options{})
+		if err != nil {
+			b.Skip("no /proc:", err)
+		}
+		s, err := r.SnapshotThreads(ctx, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		procs = len(s.Processes)
+		r.Close()
+	}
+	b.ReportMetric(float64(procs), "procs")
+}
