@@ -2,8 +2,23 @@ package collector
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// cpuTime is this process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds the CPU milliseconds per op since c0: on a loaded
+// machine wall time (ns/op) mostly measures the load.
+func reportCPU(b *testing.B, c0 time.Duration) {
+	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
 
 // benchSnapshot measures full snapshots of the real /proc with one Reader
 // (so the per-Reader caches are warm after the first), reporting
@@ -16,6 +31,7 @@ func benchSnapshot(b *testing.B, threads bool) {
 	ctx := context.Background()
 	procs, tasks := 0, 0
 	b.ReportAllocs()
+	c0 := cpuTime()
 	for b.Loop() {
 		s, err := r.SnapshotThreads(ctx, threads)
 		if err != nil {
@@ -27,6 +43,7 @@ func benchSnapshot(b *testing.B, threads bool) {
 		}
 	}
 	b.StopTimer()
+	reportCPU(b, c0)
 	if procs == 0 {
 		b.Fatal("no processes")
 	}
@@ -59,11 +76,13 @@ func BenchmarkSnapshotRealTick(b *testing.B) {
 		sel = append(sel, s.Processes[i].PID)
 	}
 	b.ReportAllocs()
+	c0 := cpuTime()
 	for b.Loop() {
 		if s, err = r.Scan(ctx, ScanOptions{ThreadPIDs: sel}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, c0)
 	b.ReportMetric(float64(len(s.Processes)), "procs")
 }
 
@@ -73,6 +92,7 @@ func BenchmarkSnapshotRealCold(b *testing.B) {
 	ctx := context.Background()
 	procs := 0
 	b.ReportAllocs()
+	c0 := cpuTime()
 	for b.Loop() {
 		r, err := NewReader(Options{})
 		if err != nil {
@@ -85,5 +105,6 @@ func BenchmarkSnapshotRealCold(b *testing.B) {
 		procs = len(s.Processes)
 		r.Close()
 	}
+	reportCPU(b, c0)
 	b.ReportMetric(float64(procs), "procs")
 }
