@@ -378,7 +378,10 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 	p.PID = pid
 	p.ExitCode = -1
 	var c *procCache
-	data, _, err := readSeqAt(r.path.set(pid, 0, "stat"), &r.buf, statusMax)
+	data, trunc, err := readSeqAt(r.path.set(pid, 0, "stat"), &r.buf, statusMax)
+	if err == nil && trunc {
+		err = ErrTooLarge
+	}
 	if err == nil {
 		var st statFields
 		st, err = parseStat(data)
@@ -397,8 +400,11 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 		r.problem(&p, "stat", err)
 	}
 
-	data, _, err = readSeqAt(r.path.set(pid, 0, "status"), &r.buf, statusMax)
+	data, trunc, err = readSeqAt(r.path.set(pid, 0, "status"), &r.buf, statusMax)
 	var sf statusFields
+	if err == nil && trunc {
+		err = ErrTooLarge
+	}
 	if err == nil {
 		sf, err = parseStatus(data)
 	}
@@ -639,8 +645,11 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 	var vol, invol uint64
 	for _, tid := range r.tids {
 		t := Thread{TID: tid}
-		data, _, err := readSeqAt(r.path.set(p.PID, tid, "stat"), &r.buf, statusMax)
+		data, trunc, err := readSeqAt(r.path.set(p.PID, tid, "stat"), &r.buf, statusMax)
 		var st statFields
+		if err == nil && trunc {
+			err = ErrTooLarge
+		}
 		if err == nil {
 			st, err = parseStat(data)
 		}
@@ -669,8 +678,11 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 			t.VolCtx, t.InvolCtx = leader.vol, leader.invol
 		case batched && r.threadTaskstats(&t, &next):
 		default:
-			data, _, err = readSeqAt(r.path.set(p.PID, tid, "status"), &r.buf, statusMax)
+			data, trunc, err = readSeqAt(r.path.set(p.PID, tid, "status"), &r.buf, statusMax)
 			var sf statusFields
+			if err == nil && trunc {
+				err = ErrTooLarge
+			}
 			if err == nil {
 				sf, err = parseStatus(data)
 			}
