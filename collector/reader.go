@@ -616,7 +616,14 @@ func sameInts(a []int, b []int64) bool {
 // vanished (task/ is gone).
 func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 	var err error
-	r.tids, err = listNumeric(r.path.set(p.PID, 0, "task"), r.dirBuf, r.tids[:0])
+	if p.NumThreads == 1 && p.State != 'Z' && p.Read&SrcStat != 0 {
+		// A single-threaded process (most processes of a typical
+		// machine) has one task, the leader: no need to list task/. A
+		// zombie leader may have one other live thread, so it is listed.
+		r.tids = append(r.tids[:0], p.PID)
+	} else {
+		r.tids, err = listNumeric(r.path.set(p.PID, 0, "task"), r.dirBuf, r.tids[:0])
+	}
 	if err != nil {
 		if IsVanished(err) {
 			return false

@@ -223,3 +223,41 @@ func TestCommInterned(t *testing.T) {
 		t.Fatalf("leader comm %q, process comm %q", p.Threads[0].Comm, p.Comm)
 	}
 }
+
+// TestSingleThreadShortcut: the thread of a single-threaded process, read
+// without listing task/, is what task/PID/stat says.
+func TestSingleThreadShortcut(t *testing.T) {
+	r, err := NewReader(Options{})
+	if err != nil {
+		t.Skip(err)
+	}
+	h := livehelper.Start(t, "comm", "pinspect-1thr")
+	p, _, err := r.Process(h.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.NumThreads != 1 || len(p.Threads) != 1 || p.Read&SrcTasks == 0 {
+		t.Fatalf("num_threads %d, %d thread rows, read %b", p.NumThreads, len(p.Threads), p.Read)
+	}
+	b, err := os.ReadFile("/proc/" + itoa(h.PID()) + "/task/" + itoa(h.PID()) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := parseStat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := p.Threads[0]
+	want := Thread{TID: h.PID(), StartTicks: st.starttime, Comm: string(st.comm), State: st.state,
+		UTimeTicks: st.utime, STimeTicks: st.stime, Processor: th.Processor, Priority: st.priority, Nice: st.nice,
+		HasStatus: true, VolCtx: th.VolCtx, InvolCtx: th.InvolCtx, CPUDelayNs: th.CPUDelayNs}
+	if th != want {
+		t.Fatalf("thread %+v\nwant   %+v", th, want)
+	}
+	if th.VolCtx != p.LeaderVol || !th.HasStatus {
+		t.Fatalf("thread switches %d, leader status %d", th.VolCtx, p.LeaderVol)
+	}
+	if th.Comm != "pinspect-1thr" {
+		t.Fatalf("comm %q", th.Comm)
+	}
+}
