@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/binary"
+	"strconv"
 	"testing"
 )
 
@@ -59,7 +60,7 @@ func direntsBuf(n int) []byte {
 	add("self")
 	add("sys")
 	for i := 1; i <= n; i++ {
-		add(itoa(i * 7))
+		add(strconv.Itoa(i * 7))
 	}
 	return buf
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -239,7 +240,7 @@ func TestSingleThreadShortcut(t *testing.T) {
 	if p.NumThreads != 1 || len(p.Threads) != 1 || p.Read&SrcTasks == 0 {
 		t.Fatalf("num_threads %d, %d thread rows, read %b", p.NumThreads, len(p.Threads), p.Read)
 	}
-	b, err := os.ReadFile("/proc/" + itoa(h.PID()) + "/task/" + itoa(h.PID()) + "/stat")
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(h.PID()) + "/task/" + strconv.Itoa(h.PID()) + "/stat")
 	if err != nil {
 		t.Fatal(err)
 	}
