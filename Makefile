@@ -4,7 +4,7 @@ BIN      := bin/pinspect
 PKGS     := ./...
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test fuzz lint fmt-check vet staticcheck clean
+.PHONY: all build run test fuzz bench lint fmt-check vet staticcheck clean
 
 all: build
 
@@ -30,6 +30,10 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+## bench: workload at 250..2,000 processes x 9 threads; pinspect vs the floor, ps, top, htop (root, minutes; see docs/PERFORMANCE.md)
+bench:
+	GO=$(GO) fixtures/bench/bench.sh $(BENCHFLAGS)
 
 ## lint: gofmt, go vet, staticcheck
 lint: fmt-check vet staticcheck

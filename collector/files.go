@@ -142,8 +142,8 @@ func readAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err
 func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err error) {
 	b := (*buf)[:0]
 	for {
-		if len(b) == cap(b) {
-			if cap(b) >= max {
+		if len(b) >= max || len(b) == cap(b) {
+			if len(b) >= max {
 				// Probe one byte to tell "exactly max" from "more".
 				var one [1]byte
 				n, _ := unix.Read(fd, one[:])
@@ -154,7 +154,7 @@ func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err erro
 			copy(nb, b)
 			b = nb
 		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
+		n, err := unix.Read(fd, b[len(b):min(cap(b), max)])
 		if err == unix.EINTR {
 			continue
 		}
@@ -172,6 +172,42 @@ func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err erro
 		}
 		b = b[:len(b)+n]
 	}
+}
+
+// readSeqAt is readAt for files the kernel generates in one piece (stat,
+// status: seq_file single_open): a read that returns less than the space
+// offered has returned the whole file, so the read that would only see
+// EOF is skipped. A regular file (a fixture) behaves the same way.
+func readSeqAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err error) {
+	if cap(*buf) < 4096 {
+		*buf = make([]byte, 0, 4096)
+	}
+	fd, err := openPath(path, unix.O_NONBLOCK)
+	if err != nil {
+		return nil, false, err
+	}
+	b := (*buf)[:0]
+	limit := min(cap(b), max)
+	var n int
+	for {
+		n, err = unix.Read(fd, b[:limit])
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == nil && n >= 0 && n < limit {
+		unix.Close(fd)
+		return b[:n], false, nil
+	}
+	unix.Close(fd)
+	if err == unix.EAGAIN {
+		return nil, false, ErrNotRegular
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	// The buffer filled up: read again from the start the slow way.
+	return readAt(path, buf, max)
 }
 
 // readlinkAt reads a symlink into buf.

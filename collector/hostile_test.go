@@ -322,7 +322,7 @@ func TestBlockingRead(t *testing.T) {
 			releaseFIFO(f)
 		}
 	})
-	r, err := NewReader(Options{Root: root, ReadTimeout: 50 * time.Millisecond})
+	r, err := NewReader(Options{Root: root, ReadTimeout: 50 * time.Millisecond, CmdlineTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,16 @@ type Snapshot struct {
 	Processes []Process
 	// ThreadsRead says whether per-thread data was collected.
 	ThreadsRead bool
+	// ThreadsSelected says that threads were read for some processes only
+	// (ScanOptions.ThreadPIDs); those have SrcTasks in Read.
+	ThreadsSelected bool
 	// CtxSwitchSource says where the process context-switch totals come
-	// from (see the CtxSource constants).
+	// from (see the CtxSource constants); each Process.CtxSource is the
+	// authority for that process.
 	CtxSwitchSource CtxSource
+	// CtxSwitchNote explains totals that are not exact, e.g. why taskstats
+	// was not used ("live threads only"); empty when they are exact.
+	CtxSwitchNote string
 	// Counts is the scan's bookkeeping: vanished, denied, errors.
 	Counts ScanCounts
 	// Problems lists the first few per-process read problems that were not
@@ -258,11 +265,15 @@ type Thread struct {
 	Processor  int64
 	Priority   int64
 	Nice       int64
-	// HasStatus is false when the thread's status could not be read; then
+	// HasStatus is false when the thread's context switches could not be
+	// read (from its status file, or a per-thread taskstats query); then
 	// VolCtx and InvolCtx are unknown (not 0).
 	HasStatus bool
 	VolCtx    uint64
 	InvolCtx  uint64
+	// CPUDelayNs is the thread's run-queue delay from taskstats; 0 when
+	// taskstats is not used.
+	CPUDelayNs uint64
 }
 
 // CPUTicks is user plus system time in clock ticks.

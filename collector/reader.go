@@ -46,6 +46,35 @@ type Options struct {
 	// target (cmdline); default DefaultReadTimeout, negative disables it
 	// (see deadline.go).
 	ReadTimeout time.Duration
+	// NoTaskstats turns off the kernel's taskstats accounting even when
+	// it is available. By default a Reader of this machine's own /proc
+	// probes taskstats once (it needs CAP_NET_ADMIN) and, when it works,
+	// takes every process's context-switch totals and run-queue delay from
+	// it (CtxTaskstats, about 10 µs a process, exited threads included)
+	// and each thread's counts from a per-thread query instead of its
+	// status file.
+	NoTaskstats bool
+	// CmdlineTTL is how long a process's cmdline and exe, cached per
+	// identity (pid + start ticks) between snapshots of one Reader, are
+	// reused before being read again; a change of comm (an exec) always
+	// re-reads them. Zero means DefaultCmdlineTTL; negative disables the
+	// cache.
+	CmdlineTTL time.Duration
+}
+
+// DefaultCmdlineTTL is the default Options.CmdlineTTL.
+const DefaultCmdlineTTL = 10 * time.Second
+
+// ScanOptions chooses what one snapshot reads (Reader.Scan). The zero
+// value reads processes without their threads.
+type ScanOptions struct {
+	// Threads reads the threads of every process.
+	Threads bool
+	// ThreadPIDs, when Threads is false, reads the threads of these
+	// processes only (the selected or expanded rows of a dashboard). The
+	// snapshot's ThreadsRead is then false and ThreadsSelected true; a
+	// process whose threads were read has SrcTasks in Read.
+	ThreadPIDs []int
 }
 
 // Reader reads snapshots of one /proc root. It reuses buffers between
@@ -54,6 +83,16 @@ type Options struct {
 type Reader struct {
 	opts   Options
 	host   staticHost
+	ts     *taskstatsConn // nil when taskstats is not used
+	tsErr  error          // why taskstats is not used
+	cache  map[int]*procCache
+	gen    uint32
+	intern map[string]string
+	slab   []Thread
+	pageSz uint64
+	tsTids []int
+	tsRecs []taskstatsRecord
+	tsErrs []error
 	users  *userNames
 	path   pathBuf
 	buf    []byte
@@ -99,8 +138,35 @@ func NewReader(opts Options) (*Reader, error) {
 	r.host = readStaticHost(opts.Root)
 	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
+	r.pageSz = uint64(os.Getpagesize())
+	r.cache = make(map[int]*procCache)
+	r.intern = make(map[string]string)
+	if opts.NoTaskstats {
+		r.tsErr = errors.New("taskstats turned off (Options.NoTaskstats)")
+	} else {
+		r.ts, r.tsErr = probeTaskstats(opts.Root)
+	}
+	if r.ts != nil {
+		// The socket is closed by Close, or when the Reader is collected.
+		runtime.AddCleanup(r, func(c *taskstatsConn) { c.close() }, r.ts)
+	}
 	return r, nil
 }
+
+// Close releases the Reader's taskstats socket. A Reader is unusable
+// after Close; not calling it leaks nothing once the Reader is collected.
+func (r *Reader) Close() error {
+	if r.ts != nil {
+		r.ts.close()
+		r.ts = nil
+		r.tsErr = errors.New("reader closed")
+	}
+	return nil
+}
+
+// Taskstats reports whether this Reader takes context-switch totals from
+// the kernel's taskstats interface, and if not, why.
+func (r *Reader) Taskstats() (used bool, why error) { return r.ts != nil, r.tsErr }
 
 // procRootIno is the inode number of a procfs root (PROC_ROOT_INO).
 const procRootIno = 1
@@ -144,24 +210,37 @@ func (r *Reader) Root() string { return r.opts.Root }
 // It fails only when the root itself cannot be listed; per-process
 // problems are counted in the snapshot.
 func (r *Reader) Snapshot(ctx context.Context) (*Snapshot, error) {
-	return r.snapshot(ctx, r.opts.Threads)
+	return r.Scan(ctx, ScanOptions{Threads: r.opts.Threads})
 }
 
 // SnapshotThreads is Snapshot with the thread choice made per call.
 func (r *Reader) SnapshotThreads(ctx context.Context, threads bool) (*Snapshot, error) {
-	return r.snapshot(ctx, threads)
+	return r.Scan(ctx, ScanOptions{Threads: threads})
 }
 
-func (r *Reader) snapshot(ctx context.Context, threads bool) (*Snapshot, error) {
+// Scan is Snapshot with per-call choices: which processes' threads to
+// read. Reading threads is most of a snapshot's cost (a process with 9
+// threads costs about 5 times one read without them), so a live view reads
+// them only for the processes it shows thread rows for; with taskstats the
+// whole-process context switches are exact without reading threads.
+func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	wall := r.opts.Now()
 	mono := time.Since(r.start)
 	r.counts = ScanCounts{}
 	r.probs = r.probs[:0]
+	r.gen++
+	threads := o.Threads
+	var want []int
+	if !threads && len(o.ThreadPIDs) > 0 {
+		want = slices.Clone(o.ThreadPIDs)
+		slices.Sort(want)
+	}
 	snap := &Snapshot{
-		TakenAt:     wall,
-		Monotonic:   mono,
-		Root:        r.opts.Root,
-		ThreadsRead: threads,
+		TakenAt:         wall,
+		Monotonic:       mono,
+		Root:            r.opts.Root,
+		ThreadsRead:     threads,
+		ThreadsSelected: want != nil,
 	}
 	snap.Host = r.readHost()
 	var err error
@@ -172,18 +251,32 @@ func (r *Reader) snapshot(ctx context.Context, threads bool) (*Snapshot, error) 
 	slices.Sort(r.ids)
 	r.counts.Listed = len(r.ids)
 	snap.Processes = make([]Process, 0, len(r.ids))
+	r.slab = nil
 	for i, pid := range r.ids {
 		if i&63 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		p, ok := r.readProcess(pid, threads)
+		th := threads
+		if want != nil {
+			_, th = slices.BinarySearch(want, pid)
+		}
+		p, ok := r.readProcess(pid, th)
 		if ok {
 			snap.Processes = append(snap.Processes, p)
 		}
 	}
-	snap.CtxSwitchSource = CtxLeaderOnly
-	if threads {
+	r.slab = nil
+	r.sweepCache()
+	switch {
+	case r.ts != nil:
+		snap.CtxSwitchSource = CtxTaskstats
+	case threads:
 		snap.CtxSwitchSource = CtxThreadSum
+	default:
+		snap.CtxSwitchSource = CtxLeaderOnly
+	}
+	if r.ts == nil && r.tsErr != nil {
+		snap.CtxSwitchNote = "whole-process context switches cover live threads only (thread_sum) or the leader only: " + r.tsErr.Error()
 	}
 	snap.Counts = r.counts
 	snap.Problems = slices.Clone(r.probs)
@@ -196,7 +289,9 @@ func (r *Reader) snapshot(ctx context.Context, threads bool) (*Snapshot, error) 
 func (r *Reader) Process(pid int) (*Process, ScanCounts, error) {
 	r.counts = ScanCounts{}
 	r.probs = r.probs[:0]
+	r.slab = nil
 	p, ok := r.readProcess(pid, true)
+	r.slab = nil
 	if !ok {
 		return nil, r.counts, &ReadError{PID: pid, File: "stat", Err: unix.ENOENT}
 	}
@@ -223,11 +318,82 @@ func (r *Reader) problem(p *Process, file string, err error) {
 	}
 }
 
+// procCache is what a Reader keeps about one process between snapshots:
+// the strings that rarely change, so that a snapshot neither re-reads nor
+// re-allocates them.
+type procCache struct {
+	start   uint64 // identity: with the pid, start ticks
+	comm    string // the comm the cmdline and exe were read with
+	cmdline []string
+	noNUL   bool
+	trunc   bool
+	cmdOK   bool
+	exe     string
+	exeDel  bool
+	exeOK   bool // exe read, or ENOENT (no executable)
+	readAt  time.Duration
+	nspids  []int
+	seen    uint32 // generation of the last snapshot that saw it
+	user    string
+	userUID int
+	userOK  bool
+}
+
+// cached returns the cache entry of a process identity, creating or
+// replacing it.
+func (r *Reader) cached(pid int, start uint64) *procCache {
+	c := r.cache[pid]
+	if c == nil || c.start != start {
+		c = &procCache{start: start}
+		r.cache[pid] = c
+	}
+	c.seen = r.gen
+	return c
+}
+
+// sweepCache drops the entries of processes not seen in this snapshot,
+// and bounds the comm intern table.
+func (r *Reader) sweepCache() {
+	for pid, c := range r.cache {
+		if c.seen != r.gen {
+			delete(r.cache, pid)
+		}
+	}
+	if len(r.intern) > 1<<16 {
+		clear(r.intern)
+	}
+}
+
+// internComm returns b as a string, shared with earlier equal comms.
+func (r *Reader) internComm(b []byte) string {
+	if s, ok := r.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	r.intern[s] = s
+	return s
+}
+
+// threadSlots returns a slice of n zeroed threads with capacity n, cut
+// from a slab shared by the snapshot (one allocation for many processes).
+func (r *Reader) threadSlots(n int) []Thread {
+	if n > 256 {
+		return make([]Thread, 0, n)
+	}
+	if cap(r.slab)-len(r.slab) < n {
+		r.slab = make([]Thread, 0, 2048)
+	}
+	l := len(r.slab)
+	r.slab = r.slab[:l+n]
+	return r.slab[l : l : l+n]
+}
+
 // readProcess reads one process. ok is false when it vanished.
 func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 	p.PID = pid
 	p.ExitCode = -1
-	data, trunc, err := readAt(r.path.set(pid, 0, "stat"), &r.buf, statusMax)
+	var c *procCache
+	data, trunc, err := readSeqAt(r.path.set(pid, 0, "stat"), &r.buf, statusMax)
 	if err == nil && trunc {
 		err = ErrTooLarge
 	}
@@ -235,7 +401,8 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 		var st statFields
 		st, err = parseStat(data)
 		if err == nil {
-			r.applyStat(&p, &st)
+			c = r.cached(pid, st.starttime)
+			r.applyStat(&p, &st, c)
 			p.Read |= SrcStat
 		}
 	}
@@ -248,7 +415,7 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 		r.problem(&p, "stat", err)
 	}
 
-	data, trunc, err = readAt(r.path.set(pid, 0, "status"), &r.buf, statusMax)
+	data, trunc, err = readSeqAt(r.path.set(pid, 0, "status"), &r.buf, statusMax)
 	var sf statusFields
 	if err == nil && trunc {
 		err = ErrTooLarge
@@ -261,7 +428,7 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 	}
 	switch {
 	case err == nil:
-		r.applyStatus(&p, &sf)
+		r.applyStatus(&p, &sf, c)
 		p.Read |= SrcStatus
 	case IsVanished(err):
 		r.counts.Vanished++
@@ -270,36 +437,31 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 		r.problem(&p, "status", err)
 	}
 
-	data, trunc, err = r.slow.read(r.path.set(pid, 0, "cmdline"), &r.buf, r.opts.CmdlineMax)
-	switch {
-	case err == nil:
-		p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
-		p.CmdlineTruncated = trunc
+	// cmdline and exe change only at exec, which changes comm (or with a
+	// rewritten argv title): reuse them within the TTL.
+	now := time.Since(r.start)
+	ttl := r.opts.CmdlineTTL
+	if ttl == 0 {
+		ttl = DefaultCmdlineTTL
+	}
+	fresh := c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == p.Comm && now-c.readAt < ttl
+	if fresh {
+		p.Cmdline, p.CmdlineNoNUL, p.CmdlineTruncated = c.cmdline, c.noNUL, c.trunc
 		p.Read |= SrcCmdline
-	case IsVanished(err):
+		if c.exe != "" {
+			p.Exe, p.ExeDeleted = c.exe, c.exeDel
+			p.Read |= SrcExe
+		}
+	} else if !r.readCmdExe(&p, c, now) {
 		r.counts.Vanished++
 		return p, false
-	default:
-		r.problem(&p, "cmdline", err)
-	}
-
-	exe, err := readlinkAt(r.path.set(pid, 0, "exe"), r.link)
-	switch {
-	case err == nil:
-		const del = " (deleted)"
-		if len(exe) > len(del) && exe[len(exe)-len(del):] == del {
-			exe, p.ExeDeleted = exe[:len(exe)-len(del)], true
-		}
-		p.Exe = exe
-		p.Read |= SrcExe
-	case errors.Is(err, unix.ENOENT):
-		// Kernel threads and zombies have no executable: not an error.
-	default:
-		r.problem(&p, "exe", err)
 	}
 
 	p.CtxSource = CtxLeaderOnly
 	p.VolCtx, p.InvolCtx = p.LeaderVol, p.LeaderInv
+	if r.ts != nil {
+		r.readTaskstats(&p)
+	}
 	if threads {
 		if !r.readThreads(&p, &sf) {
 			r.counts.Vanished++
@@ -309,8 +471,74 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 	return p, true
 }
 
-func (r *Reader) applyStat(p *Process, st *statFields) {
-	p.Comm = string(st.comm)
+// readCmdExe reads cmdline and exe into p and the cache entry c (which
+// may be nil). It returns false when the process vanished.
+func (r *Reader) readCmdExe(p *Process, c *procCache, now time.Duration) bool {
+	cmdOK, exeOK := false, false
+	// cmdline takes the target's mmap lock and can block: read it under
+	// the per-read deadline (deadline.go).
+	data, trunc, err := r.slow.read(r.path.set(p.PID, 0, "cmdline"), &r.buf, r.opts.CmdlineMax)
+	switch {
+	case err == nil:
+		p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
+		p.CmdlineTruncated = trunc
+		p.Read |= SrcCmdline
+		cmdOK = true
+	case IsVanished(err):
+		return false
+	default:
+		r.problem(p, "cmdline", err)
+	}
+
+	exe, err := readlinkAt(r.path.set(p.PID, 0, "exe"), r.link)
+	switch {
+	case err == nil:
+		const del = " (deleted)"
+		if len(exe) > len(del) && exe[len(exe)-len(del):] == del {
+			exe, p.ExeDeleted = exe[:len(exe)-len(del)], true
+		}
+		p.Exe = exe
+		p.Read |= SrcExe
+		exeOK = true
+	case errors.Is(err, unix.ENOENT):
+		// Kernel threads and zombies have no executable: not an error.
+		exeOK = true
+	default:
+		r.problem(p, "exe", err)
+	}
+	if c != nil {
+		c.comm = p.Comm
+		c.cmdline, c.noNUL, c.trunc, c.cmdOK = p.Cmdline, p.CmdlineNoNUL, p.CmdlineTruncated, cmdOK
+		c.exe, c.exeDel, c.exeOK = p.Exe, p.ExeDeleted, exeOK
+		c.readAt = now
+	}
+	return true
+}
+
+// readTaskstats takes the process's context-switch totals and run-queue
+// delay from a TGID query. A failure for one process (it exited, or is a
+// zombie the kernel no longer accounts) leaves the /proc values.
+func (r *Reader) readTaskstats(p *Process) {
+	rec, err := r.ts.query(p.PID, true)
+	if err != nil {
+		if IsDenied(err) {
+			// Permission lost mid-run: stop using taskstats.
+			r.ts.close()
+			r.ts, r.tsErr = nil, fmt.Errorf("taskstats: %w", err)
+		}
+		return
+	}
+	p.VolCtx, p.InvolCtx = rec.nvcsw, rec.nivcsw
+	p.CPUDelayNs = rec.cpuDelayNs
+	p.CtxSource = CtxTaskstats
+}
+
+func (r *Reader) applyStat(p *Process, st *statFields, c *procCache) {
+	if c != nil && c.comm == string(st.comm) {
+		p.Comm = c.comm
+	} else {
+		p.Comm = r.internComm(st.comm)
+	}
 	p.State = st.state
 	p.PPID = int(st.ppid)
 	p.PGID = int(st.pgid)
@@ -329,7 +557,7 @@ func (r *Reader) applyStat(p *Process, st *statFields) {
 	p.VSizeBytes = st.vsize
 	p.RSSPages = st.rss
 	if st.rss > 0 {
-		p.RSSBytes = uint64(st.rss) * uint64(os.Getpagesize())
+		p.RSSBytes = uint64(st.rss) * r.pageSz
 	}
 	p.Processor = st.processor
 	p.RTPriority = st.rtPriority
@@ -342,7 +570,7 @@ func (r *Reader) applyStat(p *Process, st *statFields) {
 	}
 }
 
-func (r *Reader) applyStatus(p *Process, sf *statusFields) {
+func (r *Reader) applyStatus(p *Process, sf *statusFields, c *procCache) {
 	if sf.has&hasTgid != 0 {
 		p.TGID = int(sf.tgid)
 	}
@@ -353,7 +581,14 @@ func (r *Reader) applyStatus(p *Process, sf *statusFields) {
 		for i := range p.UIDs {
 			p.UIDs[i] = int(sf.uids[i])
 		}
-		p.User = r.users.name(p.UIDs[0])
+		if c != nil && c.userOK && c.userUID == p.UIDs[0] {
+			p.User = c.user
+		} else {
+			p.User = r.users.name(p.UIDs[0])
+			if c != nil {
+				c.user, c.userUID, c.userOK = p.User, p.UIDs[0], true
+			}
+		}
 	}
 	if sf.has&hasGid != 0 {
 		for i := range p.GIDs {
@@ -361,9 +596,16 @@ func (r *Reader) applyStatus(p *Process, sf *statusFields) {
 		}
 	}
 	if sf.nnspids > 0 {
-		p.NSPids = make([]int, sf.nnspids)
-		for i := range p.NSPids {
-			p.NSPids[i] = int(sf.nspids[i])
+		if c != nil && sameInts(c.nspids, sf.nspids[:sf.nnspids]) {
+			p.NSPids = c.nspids
+		} else {
+			p.NSPids = make([]int, sf.nnspids)
+			for i := range p.NSPids {
+				p.NSPids[i] = int(sf.nspids[i])
+			}
+			if c != nil {
+				c.nspids = p.NSPids
+			}
 		}
 	}
 	p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt = sf.sigPnd, sf.shdPnd, sf.sigBlk, sf.sigIgn, sf.sigCgt
@@ -376,11 +618,32 @@ func (r *Reader) applyStatus(p *Process, sf *statusFields) {
 	}
 }
 
-// readThreads lists task/ and reads each thread. It returns false when the
-// whole process vanished (task/ is gone).
+func sameInts(a []int, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if int64(a[i]) != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// readThreads lists task/ and reads each thread: its stat, and its
+// context switches from a per-thread taskstats query when taskstats is in
+// use, else from its status file. It returns false when the whole process
+// vanished (task/ is gone).
 func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 	var err error
-	r.tids, err = listNumeric(r.path.set(p.PID, 0, "task"), r.dirBuf, r.tids[:0])
+	if p.NumThreads == 1 && p.State != 'Z' && p.Read&SrcStat != 0 {
+		// A single-threaded process (most processes of a typical
+		// machine) has one task, the leader: no need to list task/. A
+		// zombie leader may have one other live thread, so it is listed.
+		r.tids = append(r.tids[:0], p.PID)
+	} else {
+		r.tids, err = listNumeric(r.path.set(p.PID, 0, "task"), r.dirBuf, r.tids[:0])
+	}
 	if err != nil {
 		if IsVanished(err) {
 			return false
@@ -389,14 +652,31 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 		return true
 	}
 	slices.Sort(r.tids)
-	p.Threads = make([]Thread, 0, len(r.tids))
+	p.Threads = r.threadSlots(len(r.tids))
 	p.Read |= SrcTasks
+	// With taskstats, one batch of per-thread queries replaces the
+	// status files of every thread but the leader.
+	batched := false
+	if r.ts != nil {
+		r.tsTids = r.tsTids[:0]
+		for _, tid := range r.tids {
+			if tid != p.PID || p.Read&SrcStatus == 0 {
+				r.tsTids = append(r.tsTids, tid)
+			}
+		}
+		r.tsRecs, r.tsErrs = r.ts.queryBatch(-1, r.tsTids, r.tsRecs, r.tsErrs)
+		batched = true
+	}
+	next := 0 // index in r.tsTids
 	allStatus := true
 	var vol, invol uint64
 	for _, tid := range r.tids {
 		t := Thread{TID: tid}
-		data, _, err := readAt(r.path.set(p.PID, tid, "stat"), &r.buf, statusMax)
+		data, trunc, err := readSeqAt(r.path.set(p.PID, tid, "stat"), &r.buf, statusMax)
 		var st statFields
+		if err == nil && trunc {
+			err = ErrTooLarge
+		}
 		if err == nil {
 			st, err = parseStat(data)
 		}
@@ -409,18 +689,27 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 			continue
 		}
 		t.StartTicks = st.starttime
-		t.Comm = string(st.comm)
+		if string(st.comm) == p.Comm {
+			t.Comm = p.Comm
+		} else {
+			t.Comm = r.internComm(st.comm)
+		}
 		t.State = st.state
 		t.UTimeTicks, t.STimeTicks = st.utime, st.stime
 		t.Processor = st.processor
 		t.Priority, t.Nice = st.priority, st.nice
-		if tid == p.PID && p.Read&SrcStatus != 0 {
+		switch {
+		case tid == p.PID && p.Read&SrcStatus != 0:
 			// The leader's task status is /proc/PID/status, read above.
 			t.HasStatus = leader.has&hasVol != 0
 			t.VolCtx, t.InvolCtx = leader.vol, leader.invol
-		} else {
-			data, _, err = readAt(r.path.set(p.PID, tid, "status"), &r.buf, statusMax)
+		case batched && r.threadTaskstats(&t, &next):
+		default:
+			data, trunc, err = readSeqAt(r.path.set(p.PID, tid, "status"), &r.buf, statusMax)
 			var sf statusFields
+			if err == nil && trunc {
+				err = ErrTooLarge
+			}
 			if err == nil {
 				sf, err = parseStatus(data)
 			}
@@ -443,9 +732,28 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 		}
 		p.Threads = append(p.Threads, t)
 	}
-	if allStatus && len(p.Threads) > 0 {
+	if p.CtxSource != CtxTaskstats && allStatus && len(p.Threads) > 0 {
 		p.VolCtx, p.InvolCtx = vol, invol
 		p.CtxSource = CtxThreadSum
 	}
+	return true
+}
+
+// threadTaskstats fills a thread's context switches and run-queue delay
+// from the batch of per-thread taskstats replies (r.tsTids, sorted, read
+// from *next on); false means use its status file.
+func (r *Reader) threadTaskstats(t *Thread, next *int) bool {
+	i := *next
+	for i < len(r.tsTids) && r.tsTids[i] < t.TID {
+		i++
+	}
+	*next = i
+	if i >= len(r.tsTids) || r.tsTids[i] != t.TID || r.tsErrs[i] != nil {
+		return false
+	}
+	rec := r.tsRecs[i]
+	t.HasStatus = true
+	t.VolCtx, t.InvolCtx = rec.nvcsw, rec.nivcsw
+	t.CPUDelayNs = rec.cpuDelayNs
 	return true
 }

@@ -64,23 +64,50 @@ func parseStat(b []byte) (statFields, error) {
 	rest := b[closing+1:]
 	n := 2 // pid and comm
 	// Walk the space-separated fields after comm without allocating.
-	for len(rest) > 0 {
-		for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\n') {
-			rest = rest[1:]
+	// Plain decimal fields (nearly all of them) are parsed inline into
+	// vals and stored once at the end; anything else (signs, garbage) goes
+	// through setField, which validates it and reports errors.
+	var vals [53]uint64
+	var have uint64 // bit n: vals[n] holds field n
+	for i := 0; i < len(rest); {
+		c := rest[i]
+		if c == ' ' || c == '\n' {
+			i++
+			continue
 		}
-		if len(rest) == 0 {
-			break
+		start := i
+		var v uint64
+		digits := true
+		for ; i < len(rest); i++ {
+			c = rest[i]
+			if c == ' ' || c == '\n' {
+				break
+			}
+			d := c - '0'
+			if d > 9 {
+				digits = false
+				continue
+			}
+			v = v*10 + uint64(d)
 		}
-		end := 0
-		for end < len(rest) && rest[end] != ' ' && rest[end] != '\n' {
-			end++
-		}
-		tok := rest[:end]
-		rest = rest[end:]
 		n++
+		if n > 52 {
+			continue // fields added by future kernels
+		}
+		tok := rest[start:i]
+		// 19 digits cannot overflow a uint64; a signed field above
+		// MaxInt64 is left to setField, which rejects it.
+		if n != 3 && digits && len(tok) <= 19 && (v <= 1<<63-1 || statSigned&(1<<n) == 0) {
+			vals[n] = v
+			have |= 1 << n
+			continue
+		}
 		if err := s.setField(n, tok); err != nil {
 			return s, err
 		}
+	}
+	if have != 0 {
+		s.storeFast(&vals, have)
 	}
 	s.nfields = n
 	if n < minStatFields {
@@ -88,6 +115,56 @@ func parseStat(b []byte) (statFields, error) {
 	}
 	s.layout.HasExtended = n >= 51
 	return s, nil
+}
+
+// statSigned has bit n set for the signed stat fields (setField's list).
+const statSigned uint64 = 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<18 | 1<<19 | 1<<20 | 1<<24 | 1<<38 | 1<<39 | 1<<52
+
+// storeFast stores the fields parsed inline by parseStat. A signed field
+// parsed there is at most MaxInt64, so the conversion is exact.
+func (s *statFields) storeFast(v *[53]uint64, have uint64) {
+	set := func(n int) bool { return have&(1<<n) != 0 }
+	seti := func(n int, dst *int64) {
+		if set(n) {
+			*dst = int64(v[n])
+		}
+	}
+	setu := func(n int, dst *uint64) {
+		if set(n) {
+			*dst = v[n]
+		}
+	}
+	seti(4, &s.ppid)
+	seti(5, &s.pgid)
+	seti(6, &s.sid)
+	seti(7, &s.ttyNr)
+	seti(8, &s.tpgid)
+	setu(9, &s.flags)
+	setu(10, &s.minflt)
+	setu(12, &s.majflt)
+	setu(14, &s.utime)
+	setu(15, &s.stime)
+	seti(18, &s.priority)
+	seti(19, &s.nice)
+	seti(20, &s.numThreads)
+	setu(22, &s.starttime)
+	setu(23, &s.vsize)
+	seti(24, &s.rss)
+	setu(26, &s.layout.StartCode)
+	setu(27, &s.layout.EndCode)
+	setu(28, &s.layout.StartStack)
+	seti(39, &s.processor)
+	setu(40, &s.rtPriority)
+	setu(41, &s.policy)
+	setu(42, &s.blkioTicks)
+	setu(45, &s.layout.StartData)
+	setu(46, &s.layout.EndData)
+	setu(47, &s.layout.StartBrk)
+	setu(48, &s.layout.ArgStart)
+	setu(49, &s.layout.ArgEnd)
+	setu(50, &s.layout.EnvStart)
+	setu(51, &s.layout.EnvEnd)
+	seti(52, &s.exitCode)
 }
 
 // setField stores field number n (1-based, as in proc(5)).

@@ -1,0 +1,110 @@
+package collector
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is this process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds the CPU milliseconds per op since c0: on a loaded
+// machine wall time (ns/op) mostly measures the load.
+func reportCPU(b *testing.B, c0 time.Duration) {
+	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
+
+// benchSnapshot measures full snapshots of the real /proc with one Reader
+// (so the per-Reader caches are warm after the first), reporting
+// allocations and bytes per process.
+func benchSnapshot(b *testing.B, threads bool) {
+	r, err := NewReader(Options{})
+	if err != nil {
+		b.Skip("no /proc:", err)
+	}
+	ctx := context.Background()
+	procs, tasks := 0, 0
+	b.ReportAllocs()
+	c0 := cpuTime()
+	for b.Loop() {
+		s, err := r.SnapshotThreads(ctx, threads)
+		if err != nil {
+			b.Fatal(err)
+		}
+		procs, tasks = len(s.Processes), 0
+		for i := range s.Processes {
+			tasks += len(s.Processes[i].Threads)
+		}
+	}
+	b.StopTimer()
+	reportCPU(b, c0)
+	if procs == 0 {
+		b.Fatal("no processes")
+	}
+	b.ReportMetric(float64(procs), "procs")
+	b.ReportMetric(float64(tasks), "threads")
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N)/float64(procs), "µs/proc")
+}
+
+// BenchmarkSnapshotReal is a process-only snapshot of this machine's /proc.
+func BenchmarkSnapshotReal(b *testing.B) { benchSnapshot(b, false) }
+
+// BenchmarkSnapshotRealThreads is a full snapshot, threads included.
+func BenchmarkSnapshotRealThreads(b *testing.B) { benchSnapshot(b, true) }
+
+// BenchmarkSnapshotRealTick is one dashboard-style refresh with a reused
+// Reader: every process, threads only for 20 of them (the rows a screen
+// shows expanded), cmdline and exe from the cache.
+func BenchmarkSnapshotRealTick(b *testing.B) {
+	r, err := NewReader(Options{})
+	if err != nil {
+		b.Skip("no /proc:", err)
+	}
+	ctx := context.Background()
+	s, err := r.Scan(ctx, ScanOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sel []int
+	for i := len(s.Processes) - 1; i >= 0 && len(sel) < 20; i-- {
+		sel = append(sel, s.Processes[i].PID)
+	}
+	b.ReportAllocs()
+	c0 := cpuTime()
+	for b.Loop() {
+		if s, err = r.Scan(ctx, ScanOptions{ThreadPIDs: sel}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, c0)
+	b.ReportMetric(float64(len(s.Processes)), "procs")
+}
+
+// BenchmarkSnapshotRealCold is what a one-shot `pinspect --json` pays: a
+// new Reader (empty caches) for every full snapshot.
+func BenchmarkSnapshotRealCold(b *testing.B) {
+	ctx := context.Background()
+	procs := 0
+	b.ReportAllocs()
+	c0 := cpuTime()
+	for b.Loop() {
+		r, err := NewReader(Options{})
+		if err != nil {
+			b.Skip("no /proc:", err)
+		}
+		s, err := r.SnapshotThreads(ctx, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		procs = len(s.Processes)
+		r.Close()
+	}
+	reportCPU(b, c0)
+	b.ReportMetric(float64(procs), "procs")
+}
