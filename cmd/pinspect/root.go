@@ -185,7 +185,12 @@ func (a *app) printSnapshot() error {
 	if err != nil {
 		return err
 	}
-	return writeOut(report.WriteJSON(a.stdout, doc))
+	// Indented for a person on a terminal, one compact line for a pipe
+	// (jq re-indents; scripts and collectors do not pay for it).
+	if isTerminal(a.stdout) {
+		return writeOut(report.WriteJSON(a.stdout, doc))
+	}
+	return writeOut(report.WriteCompactJSON(a.stdout, doc))
 }
 
 func (a *app) printPS() error {

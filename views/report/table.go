@@ -16,10 +16,19 @@ import (
 // WriteJSON writes v as indented JSON followed by a newline, with DEL and
 // C1 controls escaped too (see inertJSON), so a document printed on a
 // terminal cannot act on it.
-func WriteJSON(w io.Writer, v any) error {
+func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v, true) }
+
+// WriteCompactJSON writes v as one line of JSON followed by a newline: for
+// pipes and scripts, where indentation costs time (15% of a full
+// snapshot's CPU at 2,000 processes) and bytes for nobody to read.
+func WriteCompactJSON(w io.Writer, v any) error { return writeJSON(w, v, false) }
+
+func writeJSON(w io.Writer, v any, indent bool) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
+	if indent {
+		enc.SetIndent("", "  ")
+	}
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
