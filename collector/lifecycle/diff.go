@@ -39,6 +39,9 @@ func Diff(prev, cur *collector.Snapshot) []Event {
 			continue
 		}
 		e := base(p, at)
+		// A leader in Z with other threads running (LeaderExited) was not
+		// a zombie: its stat's exit code is the main thread's, not the
+		// process's, so its disappearance is an exit with no status.
 		if p.IsZombie() {
 			e.Type = Reaped
 			e.OldState = p.State
@@ -83,7 +86,9 @@ func Diff(prev, cur *collector.Snapshot) []Event {
 			e.AdopterKind = adopterKindOf(cur, curByPID[c.PPID], c, nil)
 			evs = append(evs, e)
 		}
-		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.State != c.State {
+		// A process whose main thread had exited (Z with threads running)
+		// becomes a zombie when its last thread exits: the letter stays Z.
+		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && (p.State != c.State || p.LeaderExited() && c.IsZombie()) {
 			e := base(c, at)
 			e.Type = StateChange
 			e.OldState, e.State = p.State, c.State

@@ -178,3 +178,28 @@ func TestRates(t *testing.T) {
 		t.Error("no elapsed time must give nil rates")
 	}
 }
+
+// A process whose main thread exited (Z with workers running) is not a
+// zombie: when it disappears it exited (no status from the leader's stat),
+// and when its last worker exits it becomes a zombie although the letter
+// stays Z.
+func TestDiffLeaderExited(t *testing.T) {
+	le := proc(40, 1, 70, "le", 'Z')
+	le.NumThreads, le.ExitCode = 2, 0
+	z := le
+	z.NumThreads, z.ExitCode = 1, 7<<8
+	evs := Diff(snap(0, le), snap(time.Second, z))
+	if got, want := types(evs), "zombie:40"; got != want {
+		t.Fatalf("leader exited then last thread exited: events %q, want %q", got, want)
+	}
+	if es := evs[0].ExitStatus; es == nil || !es.Exited || es.Code != 7 {
+		t.Errorf("zombie exit status %+v, want code 7", es)
+	}
+	evs = Diff(snap(0, le), snap(time.Second))
+	if got, want := types(evs), "exit:40"; got != want {
+		t.Fatalf("leader-exited process gone: events %q, want %q", got, want)
+	}
+	if evs[0].ExitStatus != nil {
+		t.Errorf("exit status %+v from the leader's stat, want none", evs[0].ExitStatus)
+	}
+}

@@ -294,11 +294,12 @@ func (m *Monitor) lost(note string) {
 func (m *Monitor) convertLoop(batches <-chan []procEvent) {
 	offset := bootOffset()
 	comms := make(map[int]connProc)
+	leaderGone := make(map[int]bool)
 	for buf := range batches {
 		// Behind (a burst, or little CPU): skip the /proc reads that name
 		// new processes, so the backlog drains; snapshots fill names in.
 		hurry := len(batches) > hurryBacklog
-		evs := m.convert(buf, comms, offset, hurry)
+		evs := m.convert(buf, comms, leaderGone, offset, hurry)
 		if len(evs) == 0 {
 			m.converted.Add(1)
 			continue
@@ -418,7 +419,10 @@ func (m *Monitor) Sync(ctx context.Context) (uint64, error) {
 
 // convert turns connector events into lifecycle events, reading the new
 // process's stat for its start time and comm while it still exists.
-func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, hurry bool) []lifecycle.Event {
+//
+// leaderGone holds the processes whose main thread exited while other
+// threads ran on: no exit is reported for them until their last thread's.
+func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map[int]bool, offset int64, hurry bool) []lifecycle.Event {
 	var out []lifecycle.Event
 	now := time.Now()
 	var mono unix.Timespec
@@ -507,6 +511,12 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 			continue
 		case procEventExit:
 			if ev.PID != ev.TGID {
+				if leaderGone[ev.TGID] && !hurry && processEnded(root, ev.TGID, ev.PID) {
+					// The last thread of a process whose main thread
+					// exited earlier: now the process has exited.
+					delete(leaderGone, ev.TGID)
+					out = append(out, exitEvent(e, ev, comms))
+				}
 				if !m.opts.Threads {
 					continue
 				}
@@ -517,26 +527,24 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 				e.Comm = c.comm
 				break
 			}
-			e.Type = lifecycle.Exit
-			c, known := comms[ev.PID]
-			if (!known || c.comm == "") && !hurry {
-				// Not seen forked: read the zombie's stat before it is reaped.
-				if start, comm, ok := quickStat(root, ev.PID); ok {
-					c.comm, c.start = comm, start
+			if !hurry {
+				// The kernel reports the main thread's exit with pid ==
+				// tgid even when other threads run on (pthread_exit in
+				// main): then the process has not exited; its last
+				// thread's exit says when it does.
+				if p, err := collector.ReadStatIdentity(root, ev.PID); err == nil {
+					c, known := comms[ev.PID]
+					if !known || c.comm == "" {
+						c.comm, c.start = p.Comm, p.StartTicks
+						comms[ev.PID] = c
+					}
+					if p.NumThreads > 1 {
+						leaderGone[ev.PID] = true
+						continue
+					}
 				}
 			}
-			e.ID = c.id(ev.PID)
-			e.Comm = c.comm
-			e.PPID = ev.ParentTGID
-			if e.PPID == 0 {
-				// The kernel builds the exit event after the parent is told,
-				// and leaves the parent out when it has already reaped the
-				// child: use the parent the fork event named.
-				e.PPID = c.ppid
-			}
-			es := collector.DecodeWaitStatus(int64(ev.ExitCode))
-			e.ExitStatus = &es
-			delete(comms, ev.PID)
+			e = exitEvent(e, ev, comms)
 		default:
 			continue
 		}
@@ -545,7 +553,50 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 	if len(comms) > 1<<16 {
 		clear(comms)
 	}
+	if len(leaderGone) > 1<<16 {
+		clear(leaderGone)
+	}
 	return out
+}
+
+// exitEvent completes e as the exit of process ev.TGID with ev's exit
+// code, and forgets the process.
+func exitEvent(e lifecycle.Event, ev procEvent, comms map[int]connProc) lifecycle.Event {
+	c := comms[ev.TGID]
+	e.Type = lifecycle.Exit
+	e.ID = c.id(ev.TGID)
+	e.Comm = c.comm
+	e.PPID = ev.ParentTGID
+	if e.PPID == 0 {
+		// The kernel builds the exit event after the parent is told,
+		// and leaves the parent out when it has already reaped the
+		// child: use the parent the fork event named.
+		e.PPID = c.ppid
+	}
+	es := collector.DecodeWaitStatus(int64(ev.ExitCode))
+	e.ExitStatus = &es
+	delete(comms, ev.TGID)
+	return e
+}
+
+// processEnded reports whether process tgid, whose main thread exited
+// earlier, has no thread left running once thread tid (now exiting) is
+// gone: the process is gone, or its leader is Z with no other thread. The
+// exiting thread is still counted until the kernel releases it, so it is
+// discounted while its task directory is there (checked before the stat,
+// so a release in between only lowers the count).
+func processEnded(root string, tgid, tid int) bool {
+	_, err := os.Stat(filepath.Join(root, strconv.Itoa(tgid), "task", strconv.Itoa(tid)))
+	exiting := err == nil
+	p, err := collector.ReadStatIdentity(root, tgid)
+	if err != nil {
+		return collector.IsVanished(err)
+	}
+	others := p.NumThreads - 1 // the leader stays counted until reaped
+	if exiting {
+		others--
+	}
+	return p.State == 'Z' && others <= 0
 }
 
 // connProc is what the connector listener remembers of a process.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -325,5 +326,66 @@ func TestSeqTrackerFindsGaps(t *testing.T) {
 	binary.NativeEndian.PutUint32(b[cnMsgLen+4:], 3)
 	if ev, _, _ := parseProcEvent(b); ev.Seq != 77 || ev.CPU != 3 {
 		t.Errorf("seq/cpu not parsed: %+v", ev)
+	}
+}
+
+// TestMainThreadExitIsNotProcessExit: the kernel reports the main thread's
+// pthread_exit as an exit with pid == tgid while a worker runs on. No exit
+// may be reported then; when the worker calls exit(7) the process exits,
+// with that code.
+func TestMainThreadExitIsNotProcessExit(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: 50 * time.Millisecond, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	p := livehelper.Start(t, "leaderexit")
+	exits := func(f *Frame) (n int, last lifecycle.Event) {
+		for _, e := range f.Events {
+			if e.Type == lifecycle.Exit && e.ID.PID == p.PID() {
+				n++
+				last = e
+			}
+		}
+		return n, last
+	}
+	waitFrame(t, ch, "the helper's leader in Z with its worker running", func(f *Frame) bool {
+		if n, e := exits(f); n > 0 {
+			t.Fatalf("exit reported while the worker runs: %+v", e)
+		}
+		for i := range f.Snapshot.Processes {
+			q := &f.Snapshot.Processes[i]
+			if q.PID == p.PID() && q.LeaderExited() {
+				return true
+			}
+		}
+		return false
+	})
+	// One more synced frame: every kernel event so far is in it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seq, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+		if n, e := exits(f); n > 0 {
+			t.Fatalf("exit reported while the worker runs: %+v", e)
+		}
+		return f.Seq > seq
+	})
+	if err := syscall.Kill(p.PID(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	var got lifecycle.Event
+	waitFrame(t, ch, "the helper's exit", func(f *Frame) bool {
+		n, e := exits(f)
+		if n > 1 {
+			t.Errorf("%d exits in one frame", n)
+		}
+		got = e
+		return n > 0
+	})
+	if got.Source != lifecycle.SourceConnector || got.ExitStatus == nil || !got.ExitStatus.Exited || got.ExitStatus.Code != 7 {
+		t.Errorf("exit %+v status %+v, want the connector's with code 7", got, got.ExitStatus)
 	}
 }
