@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"github.com/pinspect/pinspect/views/sanitize"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,12 +69,11 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector})
 			frames, unsub := m.Subscribe()
 			defer unsub()
-			var wg sync.WaitGroup
+			// runErr is written before done is closed and read only after.
 			var runErr error
-			wg.Add(1)
-			go func() { defer wg.Done(); runErr = m.Run(ctx) }()
-			defer wg.Wait()
-			defer cancel()
+			done := make(chan struct{})
+			go func() { defer close(done); runErr = m.Run(ctx) }()
+			defer func() { cancel(); <-done }()
 
 			var deadline <-chan time.Time
 			if duration > 0 {
@@ -103,6 +101,9 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 					}
 					stopping, lastSeq = true, seq
 					continue
+				case <-done:
+					// The monitor stopped by itself: the root failed.
+					return runErr
 				case fr = <-frames:
 				}
 				if first {
@@ -129,9 +130,6 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 				}
 				if stopping && fr.Seq > lastSeq {
 					return nil
-				}
-				if ctx.Err() != nil {
-					return runErr
 				}
 			}
 		},

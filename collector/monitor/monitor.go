@@ -123,8 +123,13 @@ func New(r *collector.Reader, o Options) *Monitor {
 	}
 }
 
-// Run samples until ctx is done and returns ctx's error, or the error of
-// the first sample when the root cannot be read at all.
+// MaxSampleFailures is the number of samples in a row that may fail (the
+// root cannot be read) before Run gives up and returns the error.
+const MaxSampleFailures = 3
+
+// Run samples until ctx is done and returns ctx's error; or the error of
+// the first sample when the root cannot be read at all, or of the last one
+// when MaxSampleFailures samples in a row failed.
 func (m *Monitor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -164,6 +169,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	timer := time.NewTimer(m.currentInterval())
 	defer timer.Stop()
+	failures := 0
 	for {
 		tick := false
 		select {
@@ -185,8 +191,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 		m.mu.Unlock()
 		switch {
 		case rescan || !paused && (tick || resume):
-			if err := m.sample(ctx); err != nil && ctx.Err() != nil {
+			err := m.sample(ctx)
+			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if err == nil {
+				failures = 0
+				break
+			}
+			// A failing root (a fixture tree deleted, procfs unmounted):
+			// a passing error is retried, a lasting one ends the run.
+			if failures++; failures >= MaxSampleFailures {
+				return fmt.Errorf("reading %s failed %d times in a row: %w", m.r.Root(), failures, err)
 			}
 		case paused:
 			m.republish(true, focus)
