@@ -203,3 +203,39 @@ func TestDiffLeaderExited(t *testing.T) {
 		t.Errorf("exit status %+v from the leader's stat, want none", evs[0].ExitStatus)
 	}
 }
+
+// TestRatesThreadsComeAndGo: a live-thread sum drops when a thread exits;
+// the process rate is the matched threads' increases plus the counts of
+// threads born since, not 0. A tid reused by a thread born in between
+// counts as new; a thread born before the first snapshot but missing from
+// it does not count whole.
+func TestRatesThreadsComeAndGo(t *testing.T) {
+	th := func(tid int, start, vol, invol uint64) collector.Thread {
+		return collector.Thread{TID: tid, StartTicks: start, HasStatus: true, VolCtx: vol, InvolCtx: invol}
+	}
+	p := proc(80, 1, 5, "pool", 'S')
+	p.Read |= collector.SrcTasks
+	p.CtxSource = collector.CtxThreadSum
+	p.Threads = []collector.Thread{th(80, 5, 100, 10), th(81, 6, 500, 50), th(82, 7, 40, 4)}
+	p.VolCtx, p.InvolCtx = 640, 64
+	q := p
+	// 80 +10/+2; 81 exited; 82 reused by a thread born after the first
+	// snapshot (uptime 10 s = 1000 ticks); 83 born after; 84 started
+	// before the first snapshot (missed by it): only its later switches
+	// are unknown, so it adds nothing.
+	q.Threads = []collector.Thread{th(80, 5, 110, 12), th(82, 1050, 6, 1), th(83, 1100, 4, 3), th(84, 900, 70, 7)}
+	q.VolCtx, q.InvolCtx = 190, 23
+	a, b := snap(0, p), snap(2*time.Second, q)
+	a.ThreadsRead, b.ThreadsRead = true, true
+	a.Host.UptimeSeconds, b.Host.UptimeSeconds = 10, 12
+	r := ComputeRates(a, b)
+	want := ProcRate{VolPerSec: 10, InvolPerSec: 3} // (10+6+4)/2, (2+1+3)/2
+	if got, ok := r.Process(q.ID()); !ok || got != want {
+		t.Errorf("process rate %+v %v, want %+v", got, ok, want)
+	}
+	// Without thread rows the totals' delta is used, and a drop is 0.
+	a.ThreadsRead, b.ThreadsRead = false, false
+	if got, _ := ComputeRates(a, b).Process(q.ID()); got.VolPerSec != 0 || got.InvolPerSec != 0 {
+		t.Errorf("dropping totals: rate %+v, want 0", got)
+	}
+}
