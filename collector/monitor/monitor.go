@@ -45,7 +45,7 @@ type Monitor struct {
 
 	mu       sync.Mutex
 	latest   *Frame
-	subs     map[int]chan *Frame
+	subs     map[int]*subscriber
 	nextSub  int
 	interval time.Duration
 	paused   bool
@@ -111,7 +111,7 @@ func New(r *collector.Reader, o Options) *Monitor {
 	return &Monitor{
 		r:          r,
 		opts:       o,
-		subs:       make(map[int]chan *Frame),
+		subs:       make(map[int]*subscriber),
 		interval:   o.Interval,
 		wake:       make(chan struct{}, 1),
 		zombieSeen: make(map[collector.ID]time.Time),
@@ -493,7 +493,12 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map
 			if ok {
 				fi.start = start
 			}
-			m.forkParent[ev.PID] = fi
+			// Bounded like pending (frames are not taken while paused):
+			// beyond it a fork's parent is not remembered, and a reparent
+			// between the fork and the next scan is missed.
+			if _, had := m.forkParent[ev.PID]; had || len(m.forkParent) < m.opts.MaxPending {
+				m.forkParent[ev.PID] = fi
+			}
 			m.mu.Unlock()
 		case procEventExec:
 			if ev.PID != ev.TGID {
@@ -948,38 +953,66 @@ func (m *Monitor) republish(paused, focusChanged bool) {
 	m.publish(&f)
 }
 
+// subscriber is one Subscribe channel and the number of events dropped
+// for it since it last took a frame.
+type subscriber struct {
+	ch      chan *Frame
+	dropped int
+}
+
 // publish makes f the latest frame and offers it to every subscriber. A
 // subscriber that has not taken the previous frame gets f with the
-// previous frame's events prepended, so no event is lost.
+// previous frame's events prepended, up to Options.MaxPending events: the
+// oldest beyond it are dropped, and a Lost event first says how many.
 func (m *Monitor) publish(f *Frame) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.latest = f
-	for _, ch := range m.subs {
+	for _, s := range m.subs {
 		out := f
 		select {
-		case old := <-ch:
-			if len(old.Events) > 0 {
+		case old := <-s.ch:
+			evs := old.Events
+			if s.dropped > 0 && len(evs) > 0 {
+				evs = evs[1:] // the Lost event this function put first
+			}
+			if len(evs) > 0 || s.dropped > 0 {
 				merged := *f
-				merged.Events = append(append(make([]lifecycle.Event, 0, len(old.Events)+len(f.Events)), old.Events...), f.Events...)
+				all := append(append(make([]lifecycle.Event, 0, len(evs)+len(f.Events)+1), evs...), f.Events...)
+				if over := len(all) - m.opts.MaxPending; over > 0 {
+					s.dropped += over
+					all = all[over:]
+				}
+				if s.dropped > 0 {
+					lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll,
+						Note: fmt.Sprintf("%d events dropped: the reader fell behind (more than %d events waiting)", s.dropped, m.opts.MaxPending)}
+					if len(all) > 0 {
+						lost.Time = all[0].Time
+					} else if f.Snapshot != nil {
+						lost.Time = f.Snapshot.TakenAt
+					}
+					all = append([]lifecycle.Event{lost}, all...)
+				}
+				merged.Events = all
 				out = &merged
 			}
 		default:
+			s.dropped = 0 // it took the last frame, with the count
 		}
-		ch <- out
+		s.ch <- out
 	}
 }
 
 // Subscribe returns a channel of frames (buffered 1: a slow reader gets the
-// latest frame, and its Events include the events of frames it skipped)
-// and a function that cancels the subscription.
+// latest frame, and its Events include the events of frames it skipped, up
+// to Options.MaxPending) and a function that cancels the subscription.
 func (m *Monitor) Subscribe() (<-chan *Frame, func()) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := m.nextSub
 	m.nextSub++
 	ch := make(chan *Frame, 1)
-	m.subs[id] = ch
+	m.subs[id] = &subscriber{ch: ch}
 	return ch, func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()

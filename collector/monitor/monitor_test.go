@@ -389,3 +389,45 @@ func TestMainThreadExitIsNotProcessExit(t *testing.T) {
 		t.Errorf("exit %+v status %+v, want the connector's with code 7", got, got.ExitStatus)
 	}
 }
+
+// TestStalledSubscriberIsBounded: a subscriber that does not read keeps
+// at most MaxPending events, the newest, after a Lost event counting the
+// rest; once it reads, the count starts again.
+func TestStalledSubscriberIsBounded(t *testing.T) {
+	m := New(nil, Options{MaxPending: 3})
+	ch, cancel := m.Subscribe()
+	defer cancel()
+	for i := 1; i <= 4; i++ {
+		m.publish(&Frame{Seq: uint64(i), Events: []lifecycle.Event{
+			{Type: lifecycle.Spawn, ID: collector.ID{PID: 10 * i}}, {Type: lifecycle.Exit, ID: collector.ID{PID: 10 * i}}}})
+	}
+	got := <-ch
+	if len(got.Events) != 4 || got.Events[0].Type != lifecycle.Lost || !strings.HasPrefix(got.Events[0].Note, "5 events dropped") {
+		t.Fatalf("stalled subscriber got %+v", got.Events)
+	}
+	if e := got.Events[1:]; e[0].ID.PID != 30 || e[0].Type != lifecycle.Exit || e[1].ID.PID != 40 || e[2].ID.PID != 40 {
+		t.Errorf("kept %+v, want the newest three", e)
+	}
+	m.publish(&Frame{Seq: 5, Events: []lifecycle.Event{{Type: lifecycle.Spawn, ID: collector.ID{PID: 50}}}})
+	if got := <-ch; len(got.Events) != 1 || got.Events[0].ID.PID != 50 {
+		t.Errorf("after reading: %+v", got.Events)
+	}
+}
+
+// TestForkParentsBoundedWhilePaused: forks converted while no frame is
+// taken remember at most MaxPending parents.
+func TestForkParentsBoundedWhilePaused(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(r, Options{MaxPending: 5})
+	var in []procEvent
+	for pid := 5000; pid < 5050; pid++ {
+		in = append(in, procEvent{What: procEventFork, ParentTGID: 1, PID: pid, TGID: pid})
+	}
+	m.convert(in, map[int]connProc{}, map[int]bool{}, 0, true)
+	if n := len(m.forkParent); n != 5 {
+		t.Errorf("%d fork parents remembered, want 5", n)
+	}
+}
