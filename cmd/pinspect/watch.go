@@ -16,11 +16,11 @@ import (
 
 // defaultWatchTypes are the event types watch prints unless --types says
 // otherwise.
-const defaultWatchTypes = "spawn,exec,exit,zombie,reaped,reparent,lost"
+const defaultWatchTypes = "spawn,exec,rename,exit,zombie,reaped,reparent,lost"
 
 // allWatchTypes are every type watch knows.
 var allWatchTypes = []lifecycle.EventType{
-	lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
+	lifecycle.Spawn, lifecycle.Exec, lifecycle.Rename, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
 	lifecycle.Reparent, lifecycle.StateChange, lifecycle.ThreadStart, lifecycle.ThreadExit, lifecycle.Lost,
 }
 
@@ -36,8 +36,9 @@ func newWatchCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print process lifecycle events as they happen (spawn, exec, exit, zombie, reparent...)",
-		Long: `Print lifecycle events: spawn, exec, exit (with the exit status), zombie,
-reaped, reparent, and with --types also state, thread_start, thread_exit.
+		Long: `Print lifecycle events: spawn, exec, rename (comm changed, same
+executable), exit (with the exit status), zombie, reaped, reparent, and
+with --types also state, thread_start, thread_exit.
 Where the kernel's process-events connector is available (root, initial
 pid namespace) every fork, exec and exit is seen, even of processes that
 live shorter than the interval; otherwise snapshots are compared every

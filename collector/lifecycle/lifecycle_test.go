@@ -56,6 +56,8 @@ func TestDiffPidReuseIsExitAndSpawn(t *testing.T) {
 func TestDiffLifecycle(t *testing.T) {
 	parent := proc(10, 1, 5, "sh", 'S')
 	child := proc(20, 10, 50, "sh", 'R')
+	child.Exe = "/bin/sh"
+	child.Read |= collector.SrcExe
 	worker := proc(30, 20, 60, "w", 'S')
 	prev := snap(0, proc(1, 0, 1, "init", 'S'), parent, child, worker)
 
@@ -75,7 +77,7 @@ func TestDiffLifecycle(t *testing.T) {
 		t.Fatalf("events\n got %q\nwant %q", got, want)
 	}
 	ex := evs[1]
-	if ex.OldComm != "sh" || ex.Comm != "sleep" || ex.Exe != "/usr/bin/sleep" {
+	if ex.OldComm != "sh" || ex.Comm != "sleep" || ex.Exe != "/usr/bin/sleep" || ex.OldExe != "/bin/sh" {
 		t.Errorf("exec event %+v", ex)
 	}
 	rp := evs[2]
@@ -237,5 +239,26 @@ func TestRatesThreadsComeAndGo(t *testing.T) {
 	a.ThreadsRead, b.ThreadsRead = false, false
 	if got, _ := ComputeRates(a, b).Process(q.ID()); got.VolPerSec != 0 || got.InvolPerSec != 0 {
 		t.Errorf("dropping totals: rate %+v, want 0", got)
+	}
+}
+
+// A comm change with the same exe (prctl(PR_SET_NAME)), or with the exe
+// unknown, is a rename, not an exec.
+func TestDiffRenameIsNotExec(t *testing.T) {
+	p := proc(60, 1, 5, "app", 'S')
+	p.Exe = "/usr/bin/app"
+	p.Read |= collector.SrcExe
+	q := p
+	q.Comm = "app-worker"
+	evs := Diff(snap(0, p), snap(time.Second, q))
+	if got := types(evs); got != "rename:60" {
+		t.Fatalf("same exe, new comm: events %q, want rename:60", got)
+	}
+	if evs[0].OldComm != "app" || evs[0].Comm != "app-worker" || evs[0].Exe != "" {
+		t.Errorf("rename event %+v", evs[0])
+	}
+	q.Read &^= collector.SrcExe
+	if got := types(Diff(snap(0, p), snap(time.Second, q))); got != "rename:60" {
+		t.Errorf("exe unknown, new comm: events %q, want rename:60", got)
 	}
 }

@@ -765,9 +765,16 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 	defer m.mu.Unlock()
 	for _, e := range poll {
 		switch e.Type {
-		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
-			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
+		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit, lifecycle.Rename:
+			typ := e.Type
+			if typ == lifecycle.Rename {
+				typ = lifecycle.Exec // the poll could not read the exe: the connector said exec
+			}
+			if s, ok := m.recent[recentKey{typ, e.ID.PID}]; ok && m.seq-s <= 2 {
 				continue
+			}
+			if e.Type == lifecycle.Rename {
+				break
 			}
 			if e.Type != lifecycle.Exit {
 				m.polled[recentKey{e.Type, e.ID.PID}] = m.seq

@@ -102,6 +102,8 @@ func FormatEvent(e *lifecycle.Event) string {
 		}
 	case lifecycle.StateChange:
 		fmt.Fprintf(&b, " %c -> %c (%s)", orDash(e.OldState), orDash(e.State), collector.StateName(e.State))
+	case lifecycle.Rename:
+		fmt.Fprintf(&b, " was %s", sanitize.Terminal(e.OldComm))
 	case lifecycle.ThreadStart, lifecycle.ThreadExit:
 		fmt.Fprintf(&b, " tid %d", e.TID)
 	case lifecycle.Lost:
