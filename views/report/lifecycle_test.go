@@ -143,3 +143,22 @@ func TestEventViewsAreInert(t *testing.T) {
 		t.Errorf("exit %v", doc["exit"])
 	}
 }
+
+// An observed orphan's re-parenting time is formatted here: in the text
+// evidence, and in JSON as reparented_at.
+func TestObservedOrphanTime(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC)
+	o := lifecycle.Orphan{ID: collector.ID{PID: 12, StartTicks: 9}, Comm: "kid", Adopter: 10, AdopterKind: lifecycle.AdopterSubreaper,
+		Observed: true, OldPPID: 11, ReparentedAt: at, Evidence: "observed: parent 11 exited, adopted by 10"}
+	var b bytes.Buffer
+	if err := WriteOrphansText(&b, []lifecycle.Orphan{o}, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "observed: parent 11 exited, adopted by 10, at 03:04:05.678 UTC") {
+		t.Errorf("text:\n%s", b.String())
+	}
+	d := NewOrphansDoc([]lifecycle.Orphan{o}, at)
+	if len(d.Orphans) != 1 || d.Orphans[0].ReparentedAt != "2026-01-02T03:04:05.678Z" {
+		t.Errorf("doc %+v", d.Orphans)
+	}
+}
