@@ -58,6 +58,10 @@ type ZombieInfo struct {
 	// FirstSeen is when the zombie was first seen (by a monitor, or the
 	// snapshot time when seen once).
 	FirstSeen time.Time
+	// Observed is true when FirstSeen came from a monitor watching over
+	// time; false when nothing was watching (a one-shot snapshot), so how
+	// long it has been a zombie is unknown.
+	Observed bool
 	// StartedAt is when the process started: it has been a zombie for at
 	// most FirstSeen-less-StartedAt longer than seen (zero when unknown).
 	StartedAt time.Time
@@ -115,7 +119,7 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 		}
 		info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), FirstSeen: snap.TakenAt, StartedAt: z.StartedAt}
 		if t, ok := firstSeen[z.ID()]; ok && !t.IsZero() {
-			info.FirstSeen = t
+			info.FirstSeen, info.Observed = t, true
 		}
 		g.Zombies = append(g.Zombies, info)
 	}
