@@ -160,7 +160,10 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 // diagnose explains why g's parent is not reaping, and what to do.
 func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis, remedy string) {
 	n := len(g.Zombies)
-	kids := plural(n, "zombie child", "zombie children")
+	kids := "1 zombie child"
+	if n != 1 {
+		kids = strconv.Itoa(n) + " zombie children"
+	}
 	age := ""
 	if d := now.Sub(g.Since); d >= time.Second {
 		age = " for " + d.Truncate(time.Second).String()
@@ -218,11 +221,4 @@ func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis,
 	}
 	return fmt.Sprintf("%s %s; %s%s%s", who, why, kids, age, doing),
 		"fix the parent to reap (waitpid in a loop, or SIGCHLD set to SIG_IGN before forking); meanwhile " + handOff + "; zombies themselves cannot be killed"
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }

@@ -458,11 +458,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map
 				if !m.opts.Threads {
 					continue
 				}
-				e.Type = lifecycle.ThreadStart
-				c := lookup(comms, root, ev.TGID, hurry)
-				e.ID = c.id(ev.TGID)
-				e.TID = ev.PID
-				e.Comm = c.comm
+				e = threadEvent(e, lifecycle.ThreadStart, ev, comms, root, hurry)
 				break
 			}
 			e.Type = lifecycle.Spawn
@@ -541,11 +537,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map
 				if !m.opts.Threads {
 					continue
 				}
-				e.Type = lifecycle.ThreadExit
-				c := lookup(comms, root, ev.TGID, hurry)
-				e.ID = c.id(ev.TGID)
-				e.TID = ev.PID
-				e.Comm = c.comm
+				e = threadEvent(e, lifecycle.ThreadExit, ev, comms, root, hurry)
 				break
 			}
 			if !hurry {
@@ -578,6 +570,17 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map
 		clear(leaderGone)
 	}
 	return out
+}
+
+// threadEvent completes e as a thread_start or thread_exit (typ) of
+// thread ev.PID in process ev.TGID.
+func threadEvent(e lifecycle.Event, typ lifecycle.EventType, ev procEvent, comms map[int]connProc, root string, hurry bool) lifecycle.Event {
+	c := lookup(comms, root, ev.TGID, hurry)
+	e.Type = typ
+	e.ID = c.id(ev.TGID)
+	e.TID = ev.PID
+	e.Comm = c.comm
+	return e
 }
 
 // exitEvent completes e as the exit of process ev.TGID with ev's exit

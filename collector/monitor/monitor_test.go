@@ -431,3 +431,36 @@ func TestForkParentsBoundedWhilePaused(t *testing.T) {
 		t.Errorf("%d fork parents remembered, want 5", n)
 	}
 }
+
+// TestConvertThreadEvents: a connector fork or exit with pid != tgid is a
+// thread_start or thread_exit of process tgid, only when threads are asked
+// for.
+func TestConvertThreadEvents(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []procEvent{
+		{What: procEventFork, ParentTGID: 70, PID: 71, TGID: 70},
+		{What: procEventExit, PID: 71, TGID: 70, ExitCode: 0},
+	}
+	for _, threads := range []bool{true, false} {
+		m := New(r, Options{Threads: threads})
+		comms := map[int]connProc{70: {comm: "pool", start: 9}}
+		evs := m.convert(in, comms, map[int]bool{}, 0, true)
+		if !threads {
+			if len(evs) != 0 {
+				t.Errorf("without threads: %+v", evs)
+			}
+			continue
+		}
+		if len(evs) != 2 || evs[0].Type != lifecycle.ThreadStart || evs[1].Type != lifecycle.ThreadExit {
+			t.Fatalf("events %+v", evs)
+		}
+		for _, e := range evs {
+			if e.ID != (collector.ID{PID: 70, StartTicks: 9}) || e.TID != 71 || e.Comm != "pool" {
+				t.Errorf("thread event %+v", e)
+			}
+		}
+	}
+}
