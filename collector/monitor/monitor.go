@@ -75,6 +75,11 @@ type Monitor struct {
 	// forked to its parent then.
 	seq        uint64
 	forkParent map[int]forkInfo
+	// leaderGone holds the processes whose main thread exited while
+	// other threads ran on (seen by the connector, or in a snapshot as a
+	// leader in Z with threads): no exit is reported for them until their
+	// last thread's.
+	leaderGone map[int]bool
 
 	// Loop state, owned by Run's goroutine.
 	prev       *collector.Snapshot
@@ -117,6 +122,7 @@ func New(r *collector.Reader, o Options) *Monitor {
 		zombieSeen: make(map[collector.ID]time.Time),
 		reparents:  make(map[collector.ID]lifecycle.Event),
 		forkParent: make(map[int]forkInfo),
+		leaderGone: make(map[int]bool),
 		exitAt:     make(map[int]time.Time),
 		recent:     make(map[recentKey]uint64),
 		polled:     make(map[recentKey]uint64),
@@ -310,12 +316,11 @@ func (m *Monitor) lost(note string) {
 func (m *Monitor) convertLoop(batches <-chan []procEvent) {
 	offset := bootOffset()
 	comms := make(map[int]connProc)
-	leaderGone := make(map[int]bool)
 	for buf := range batches {
 		// Behind (a burst, or little CPU): skip the /proc reads that name
 		// new processes, so the backlog drains; snapshots fill names in.
 		hurry := len(batches) > hurryBacklog
-		evs := m.convert(buf, comms, leaderGone, offset, hurry)
+		evs := m.convert(buf, comms, offset, hurry)
 		if len(evs) == 0 {
 			m.converted.Add(1)
 			continue
@@ -435,10 +440,7 @@ func (m *Monitor) Sync(ctx context.Context) (uint64, error) {
 
 // convert turns connector events into lifecycle events, reading the new
 // process's stat for its start time and comm while it still exists.
-//
-// leaderGone holds the processes whose main thread exited while other
-// threads ran on: no exit is reported for them until their last thread's.
-func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map[int]bool, offset int64, hurry bool) []lifecycle.Event {
+func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, hurry bool) []lifecycle.Event {
 	var out []lifecycle.Event
 	now := time.Now()
 	var mono unix.Timespec
@@ -528,10 +530,10 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map
 			continue
 		case procEventExit:
 			if ev.PID != ev.TGID {
-				if leaderGone[ev.TGID] && !hurry && processEnded(root, ev.TGID, ev.PID) {
+				if !hurry && m.isLeaderGone(ev.TGID) && processEnded(root, ev.TGID, ev.PID) {
 					// The last thread of a process whose main thread
 					// exited earlier: now the process has exited.
-					delete(leaderGone, ev.TGID)
+					m.setLeaderGone(ev.TGID, false)
 					out = append(out, exitEvent(e, ev, comms))
 				}
 				if !m.opts.Threads {
@@ -552,7 +554,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map
 						comms[ev.PID] = c
 					}
 					if p.NumThreads > 1 {
-						leaderGone[ev.PID] = true
+						m.setLeaderGone(ev.PID, true)
 						continue
 					}
 				}
@@ -566,10 +568,26 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, leaderGone map
 	if len(comms) > 1<<16 {
 		clear(comms)
 	}
-	if len(leaderGone) > 1<<16 {
-		clear(leaderGone)
-	}
 	return out
+}
+
+func (m *Monitor) isLeaderGone(pid int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaderGone[pid]
+}
+
+func (m *Monitor) setLeaderGone(pid int, gone bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !gone {
+		delete(m.leaderGone, pid)
+		return
+	}
+	if len(m.leaderGone) >= 1<<16 {
+		clear(m.leaderGone) // bounded: entries of processes whose end was missed
+	}
+	m.leaderGone[pid] = true
 }
 
 // threadEvent completes e as a thread_start or thread_exit (typ) of
@@ -680,6 +698,13 @@ func (m *Monitor) sample(ctx context.Context) error {
 		return err
 	}
 	m.mu.Lock()
+	// A leader that exited before the connector was subscribed (or while
+	// it was behind) is known from the scan.
+	for i := range snap.Processes {
+		if p := &snap.Processes[i]; p.LeaderExited() && !m.leaderGone[p.PID] && len(m.leaderGone) < 1<<16 {
+			m.leaderGone[p.PID] = true
+		}
+	}
 	m.seq++
 	pending := m.pending
 	m.pending = nil

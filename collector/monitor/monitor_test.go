@@ -332,13 +332,34 @@ func TestSeqTrackerFindsGaps(t *testing.T) {
 // TestMainThreadExitIsNotProcessExit: the kernel reports the main thread's
 // pthread_exit as an exit with pid == tgid while a worker runs on. No exit
 // may be reported then; when the worker calls exit(7) the process exits,
-// with that code.
+// with that code. The same holds when the main thread exited before the
+// monitor started (known from the scan, not from the kernel).
 func TestMainThreadExitIsNotProcessExit(t *testing.T) {
+	t.Run("seen", func(t *testing.T) { testLeaderExit(t, false) })
+	t.Run("before", func(t *testing.T) { testLeaderExit(t, true) })
+}
+
+func testLeaderExit(t *testing.T, before bool) {
+	var p *livehelper.Proc
+	leaderExited := func() bool {
+		q, err := collector.ReadStatIdentity("/proc", p.PID())
+		return err == nil && q.State == 'Z' && q.NumThreads > 1
+	}
+	if before {
+		p = livehelper.Start(t, "leaderexit")
+		for deadline := time.Now().Add(20 * time.Second); !leaderExited(); livehelper.Sleep() {
+			if time.Now().After(deadline) {
+				t.Fatal("the helper's main thread did not exit within 20s")
+			}
+		}
+	}
 	m, ch := startMonitor(t, Options{Interval: 50 * time.Millisecond, Connector: true})
 	if f := m.Latest(); !f.EventsLive {
 		t.Skipf("no kernel process events here: %s", f.EventsNote)
 	}
-	p := livehelper.Start(t, "leaderexit")
+	if !before {
+		p = livehelper.Start(t, "leaderexit")
+	}
 	exits := func(f *Frame) (n int, last lifecycle.Event) {
 		for _, e := range f.Events {
 			if e.Type == lifecycle.Exit && e.ID.PID == p.PID() {
@@ -426,7 +447,7 @@ func TestForkParentsBoundedWhilePaused(t *testing.T) {
 	for pid := 5000; pid < 5050; pid++ {
 		in = append(in, procEvent{What: procEventFork, ParentTGID: 1, PID: pid, TGID: pid})
 	}
-	m.convert(in, map[int]connProc{}, map[int]bool{}, 0, true)
+	m.convert(in, map[int]connProc{}, 0, true)
 	if n := len(m.forkParent); n != 5 {
 		t.Errorf("%d fork parents remembered, want 5", n)
 	}
@@ -447,7 +468,7 @@ func TestConvertThreadEvents(t *testing.T) {
 	for _, threads := range []bool{true, false} {
 		m := New(r, Options{Threads: threads})
 		comms := map[int]connProc{70: {comm: "pool", start: 9}}
-		evs := m.convert(in, comms, map[int]bool{}, 0, true)
+		evs := m.convert(in, comms, 0, true)
 		if !threads {
 			if len(evs) != 0 {
 				t.Errorf("without threads: %+v", evs)
