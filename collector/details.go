@@ -224,8 +224,8 @@ func parseCaps(data []byte) Capabilities {
 
 // ReadStatIdentity reads one process's stat alone, for callers that need
 // its identity quickly (a process just reported forked): the result has
-// PID, StartTicks, StartedAt unset, Comm, State, PPID, PGID, SID and
-// ExitCode. It allocates and is safe to call concurrently.
+// PID, StartTicks, StartedAt unset, Comm, State, PPID, PGID, SID,
+// NumThreads and ExitCode. It allocates and is safe to call concurrently.
 func ReadStatIdentity(root string, pid int) (*Process, error) {
 	data, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
 	if err != nil {
@@ -238,6 +238,6 @@ func ReadStatIdentity(root string, pid int) (*Process, error) {
 	return &Process{
 		PID: pid, StartTicks: st.starttime, Comm: string(st.comm), State: st.state,
 		PPID: int(st.ppid), PGID: int(st.pgid), SID: int(st.sid), ExitCode: st.exitCode,
-		Read: SrcStat,
+		NumThreads: st.numThreads, Read: SrcStat,
 	}, nil
 }

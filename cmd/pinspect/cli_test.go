@@ -208,3 +208,25 @@ func TestClosedPipe(t *testing.T) {
 
 // hostileRoot is the hostile fixture tree.
 var hostileRoot = filepath.Join("..", "..", "fixtures", "proc", "hostile")
+
+// TestWatchInterruptExits130: Ctrl-C (SIGINT) ends watch with status 130
+// (128 + 2), not 0, so a script can tell it was stopped.
+func TestWatchInterruptExits130(t *testing.T) {
+	cmd := command("watch", "--interval", "50ms", "--no-connector", "--proc-root", fixtureRoot+"lifecycle")
+	var errOut lockedBuffer
+	cmd.Stderr = &errOut
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("watch after SIGINT: %v, want exit status 130; stderr %q", err, errOut.String())
+	}
+	checkNoCrash(t, errOut.String())
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,4 +272,30 @@ func watchBurst(t *testing.T) (lost bool, problems []string) {
 			strings.Count(out.String(), "\n"), len(exits), strings.TrimSpace(errOut.String())))
 	}
 	return false, problems
+}
+
+// TestWatchEndsWhenRootFails: a proc root deleted under a running watch
+// ends it with an error (exit 1) instead of a silent hang.
+func TestWatchEndsWhenRootFails(t *testing.T) {
+	root := t.TempDir() + "/proc"
+	if err := os.CopyFS(root, os.DirFS(fixtureRoot+"lifecycle")); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"watch", "--proc-root", root, "--interval", "20ms", "--no-connector"}, &out, &errOut)
+	}()
+	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != exitError || !strings.Contains(errOut.String(), "failed 3 times in a row") {
+			t.Errorf("watch exit %d, stderr %q", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("watch still running 20s after its root was deleted")
+	}
 }

@@ -21,12 +21,15 @@ import (
 
 // Exit codes.
 const (
-	exitOK       = 0
-	exitError    = 1 // a runtime failure (unreadable root, write error)
-	exitUsage    = 2 // bad flags or arguments
-	exitFound    = 3 // --check found what it checks for (zombies)
-	exitPipe     = 141
-	schemaDocURL = "docs/SCHEMA.md"
+	exitOK    = 0
+	exitError = 1 // a runtime failure (unreadable root, write error)
+	exitUsage = 2 // bad flags or arguments
+	exitFound = 3 // --check found what it checks for (zombies)
+	exitPipe  = 141
+	// A command stopped by SIGINT or SIGTERM exits 128 + the signal number
+	// (130, 143), as shells report a process the signal killed.
+	exitSignalBase = 128
+	schemaDocURL   = "docs/SCHEMA.md"
 )
 
 // app holds what every command shares: output streams and common flags.
@@ -45,20 +48,41 @@ type app struct {
 	exitCode  int
 }
 
+// interrupted is the cause of the command context's cancellation when
+// pinspect receives SIGINT or SIGTERM.
+type interrupted struct{ s syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.s.String() }
+
 // usageError marks errors that are the caller's: exit code 2.
 type usageError struct{ error }
 
 // run executes the command line and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(interrupted{s.(syscall.Signal)})
+		case <-ctx.Done():
+		}
+	}()
 	a := &app{stdout: stdout, stderr: stderr, ctx: ctx}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	var sig interrupted
 	switch {
+	case errors.As(context.Cause(ctx), &sig):
+		// Stopped by a signal (Ctrl-C during watch): what was printed
+		// stands, and the status says it did not end by itself.
+		return exitSignalBase + int(sig.s)
 	case err == nil:
 		return a.exitCode
 	case errors.Is(err, syscall.EPIPE):

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"github.com/pinspect/pinspect/views/sanitize"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,11 +16,11 @@ import (
 
 // defaultWatchTypes are the event types watch prints unless --types says
 // otherwise.
-const defaultWatchTypes = "spawn,exec,exit,zombie,reaped,reparent,lost"
+const defaultWatchTypes = "spawn,exec,rename,exit,zombie,reaped,reparent,lost"
 
 // allWatchTypes are every type watch knows.
 var allWatchTypes = []lifecycle.EventType{
-	lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
+	lifecycle.Spawn, lifecycle.Exec, lifecycle.Rename, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
 	lifecycle.Reparent, lifecycle.StateChange, lifecycle.ThreadStart, lifecycle.ThreadExit, lifecycle.Lost,
 }
 
@@ -37,8 +36,9 @@ func newWatchCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print process lifecycle events as they happen (spawn, exec, exit, zombie, reparent...)",
-		Long: `Print lifecycle events: spawn, exec, exit (with the exit status), zombie,
-reaped, reparent, and with --types also state, thread_start, thread_exit.
+		Long: `Print lifecycle events: spawn, exec, rename (comm changed, same
+executable), exit (with the exit status), zombie, reaped, reparent, and
+with --types also state, thread_start, thread_exit.
 Where the kernel's process-events connector is available (root, initial
 pid namespace) every fork, exec and exit is seen, even of processes that
 live shorter than the interval; otherwise snapshots are compared every
@@ -70,12 +70,11 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector})
 			frames, unsub := m.Subscribe()
 			defer unsub()
-			var wg sync.WaitGroup
+			// runErr is written before done is closed and read only after.
 			var runErr error
-			wg.Add(1)
-			go func() { defer wg.Done(); runErr = m.Run(ctx) }()
-			defer wg.Wait()
-			defer cancel()
+			done := make(chan struct{})
+			go func() { defer close(done); runErr = m.Run(ctx) }()
+			defer func() { cancel(); <-done }()
 
 			var deadline <-chan time.Time
 			if duration > 0 {
@@ -103,6 +102,9 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 					}
 					stopping, lastSeq = true, seq
 					continue
+				case <-done:
+					// The monitor stopped by itself: the root failed.
+					return runErr
 				case fr = <-frames:
 				}
 				if first {
@@ -129,9 +131,6 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 				}
 				if stopping && fr.Seq > lastSeq {
 					return nil
-				}
-				if ctx.Err() != nil {
-					return runErr
 				}
 			}
 		},

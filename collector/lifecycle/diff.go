@@ -12,7 +12,7 @@ import (
 // reused is an exit of the old process and a spawn of the new one. prev
 // may be nil (no events: everything is simply present). Events come in
 // this order: exits and reapings (by pid), then, per process of cur in pid
-// order, spawn, exec, reparent, state or zombie, thread starts and exits.
+// order, spawn, exec or rename, reparent, state or zombie, thread starts and exits.
 // Every event carries cur's TakenAt and Source "poll".
 func Diff(prev, cur *collector.Snapshot) []Event {
 	if prev == nil || cur == nil {
@@ -39,6 +39,9 @@ func Diff(prev, cur *collector.Snapshot) []Event {
 			continue
 		}
 		e := base(p, at)
+		// A leader in Z with other threads running (LeaderExited) was not
+		// a zombie: its stat's exit code is the main thread's, not the
+		// process's, so its disappearance is an exit with no status.
 		if p.IsZombie() {
 			e.Type = Reaped
 			e.OldState = p.State
@@ -68,12 +71,20 @@ func Diff(prev, cur *collector.Snapshot) []Event {
 			}
 			continue
 		}
-		// Kernel threads rename themselves (kworker/0:1-events): not execs.
-		if !c.IsKernelThread() && (known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.Comm != c.Comm ||
-			known(p, collector.SrcExe) && known(c, collector.SrcExe) && p.Exe != c.Exe) {
+		// An exec changes the exe; a comm change alone is a rename
+		// (prctl(PR_SET_NAME), or an exec of the same executable, which
+		// only the connector tells apart). Kernel threads rename
+		// themselves (kworker/0:1-events): neither is reported.
+		exeChanged := known(p, collector.SrcExe) && known(c, collector.SrcExe) && p.Exe != c.Exe
+		commChanged := known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.Comm != c.Comm
+		if !c.IsKernelThread() && (exeChanged || commChanged) {
 			e := base(c, at)
-			e.Type = Exec
-			e.OldComm, e.OldExe, e.Exe = p.Comm, p.Exe, c.Exe
+			e.Type = Rename
+			e.OldComm = p.Comm
+			if exeChanged {
+				e.Type = Exec
+				e.OldExe, e.Exe = p.Exe, c.Exe
+			}
 			evs = append(evs, e)
 		}
 		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.PPID != c.PPID {
@@ -83,7 +94,9 @@ func Diff(prev, cur *collector.Snapshot) []Event {
 			e.AdopterKind = adopterKindOf(cur, curByPID[c.PPID], c, nil)
 			evs = append(evs, e)
 		}
-		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.State != c.State {
+		// A process whose main thread had exited (Z with threads running)
+		// becomes a zombie when its last thread exits: the letter stays Z.
+		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && (p.State != c.State || p.LeaderExited() && c.IsZombie()) {
 			e := base(c, at)
 			e.Type = StateChange
 			e.OldState, e.State = p.State, c.State

@@ -17,7 +17,8 @@ type EventType string
 // The event types.
 const (
 	Spawn       EventType = "spawn"        // a new process (identity not seen before)
-	Exec        EventType = "exec"         // same identity, comm or exe changed
+	Exec        EventType = "exec"         // same identity, a new program (exe changed, or the connector's exec)
+	Rename      EventType = "rename"       // same identity and exe, comm changed (prctl PR_SET_NAME)
 	Exit        EventType = "exit"         // the process is gone (or, from the connector, exited)
 	Zombie      EventType = "zombie"       // entered state Z
 	Reaped      EventType = "reaped"       // a zombie disappeared: its parent collected it
@@ -52,7 +53,7 @@ type Event struct {
 
 	// Spawn: PPID is the parent. Reparent: OldPPID -> PPID.
 	OldPPID int
-	// Exec: old and new comm and exe.
+	// Exec: old and new comm and exe. Rename: old comm (Comm is the new).
 	OldComm, OldExe, Exe string
 	// StateChange and Zombie: old and new state letters.
 	OldState, State byte

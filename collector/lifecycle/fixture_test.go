@@ -118,4 +118,8 @@ func TestDetectOrphansObserved(t *testing.T) {
 	if len(got) != 2 || got[0].ID.PID != 12 || !got[0].Observed || got[0].AdopterKind != AdopterSubreaper || got[0].OldPPID != 11 {
 		t.Fatalf("observed orphan: %+v", got)
 	}
+	// The time is kept as a value for views to format, not in the text.
+	if !got[0].ReparentedAt.Equal(s.TakenAt) || strings.Contains(got[0].Evidence, s.TakenAt.UTC().Format("15:04:05")) {
+		t.Errorf("observed orphan: reparented at %v, evidence %q", got[0].ReparentedAt, got[0].Evidence)
+	}
 }

@@ -56,6 +56,8 @@ func TestDiffPidReuseIsExitAndSpawn(t *testing.T) {
 func TestDiffLifecycle(t *testing.T) {
 	parent := proc(10, 1, 5, "sh", 'S')
 	child := proc(20, 10, 50, "sh", 'R')
+	child.Exe = "/bin/sh"
+	child.Read |= collector.SrcExe
 	worker := proc(30, 20, 60, "w", 'S')
 	prev := snap(0, proc(1, 0, 1, "init", 'S'), parent, child, worker)
 
@@ -75,7 +77,7 @@ func TestDiffLifecycle(t *testing.T) {
 		t.Fatalf("events\n got %q\nwant %q", got, want)
 	}
 	ex := evs[1]
-	if ex.OldComm != "sh" || ex.Comm != "sleep" || ex.Exe != "/usr/bin/sleep" {
+	if ex.OldComm != "sh" || ex.Comm != "sleep" || ex.Exe != "/usr/bin/sleep" || ex.OldExe != "/bin/sh" {
 		t.Errorf("exec event %+v", ex)
 	}
 	rp := evs[2]
@@ -176,5 +178,87 @@ func TestRates(t *testing.T) {
 	}
 	if ComputeRates(b, b) != nil {
 		t.Error("no elapsed time must give nil rates")
+	}
+}
+
+// A process whose main thread exited (Z with workers running) is not a
+// zombie: when it disappears it exited (no status from the leader's stat),
+// and when its last worker exits it becomes a zombie although the letter
+// stays Z.
+func TestDiffLeaderExited(t *testing.T) {
+	le := proc(40, 1, 70, "le", 'Z')
+	le.NumThreads, le.ExitCode = 2, 0
+	z := le
+	z.NumThreads, z.ExitCode = 1, 7<<8
+	evs := Diff(snap(0, le), snap(time.Second, z))
+	if got, want := types(evs), "zombie:40"; got != want {
+		t.Fatalf("leader exited then last thread exited: events %q, want %q", got, want)
+	}
+	if es := evs[0].ExitStatus; es == nil || !es.Exited || es.Code != 7 {
+		t.Errorf("zombie exit status %+v, want code 7", es)
+	}
+	evs = Diff(snap(0, le), snap(time.Second))
+	if got, want := types(evs), "exit:40"; got != want {
+		t.Fatalf("leader-exited process gone: events %q, want %q", got, want)
+	}
+	if evs[0].ExitStatus != nil {
+		t.Errorf("exit status %+v from the leader's stat, want none", evs[0].ExitStatus)
+	}
+}
+
+// TestRatesThreadsComeAndGo: a live-thread sum drops when a thread exits;
+// the process rate is the matched threads' increases plus the counts of
+// threads born since, not 0. A tid reused by a thread born in between
+// counts as new; a thread born before the first snapshot but missing from
+// it does not count whole.
+func TestRatesThreadsComeAndGo(t *testing.T) {
+	th := func(tid int, start, vol, invol uint64) collector.Thread {
+		return collector.Thread{TID: tid, StartTicks: start, HasStatus: true, VolCtx: vol, InvolCtx: invol}
+	}
+	p := proc(80, 1, 5, "pool", 'S')
+	p.Read |= collector.SrcTasks
+	p.CtxSource = collector.CtxThreadSum
+	p.Threads = []collector.Thread{th(80, 5, 100, 10), th(81, 6, 500, 50), th(82, 7, 40, 4)}
+	p.VolCtx, p.InvolCtx = 640, 64
+	q := p
+	// 80 +10/+2; 81 exited; 82 reused by a thread born after the first
+	// snapshot (uptime 10 s = 1000 ticks); 83 born after; 84 started
+	// before the first snapshot (missed by it): only its later switches
+	// are unknown, so it adds nothing.
+	q.Threads = []collector.Thread{th(80, 5, 110, 12), th(82, 1050, 6, 1), th(83, 1100, 4, 3), th(84, 900, 70, 7)}
+	q.VolCtx, q.InvolCtx = 190, 23
+	a, b := snap(0, p), snap(2*time.Second, q)
+	a.ThreadsRead, b.ThreadsRead = true, true
+	a.Host.UptimeSeconds, b.Host.UptimeSeconds = 10, 12
+	r := ComputeRates(a, b)
+	want := ProcRate{VolPerSec: 10, InvolPerSec: 3} // (10+6+4)/2, (2+1+3)/2
+	if got, ok := r.Process(q.ID()); !ok || got != want {
+		t.Errorf("process rate %+v %v, want %+v", got, ok, want)
+	}
+	// Without thread rows the totals' delta is used, and a drop is 0.
+	a.ThreadsRead, b.ThreadsRead = false, false
+	if got, _ := ComputeRates(a, b).Process(q.ID()); got.VolPerSec != 0 || got.InvolPerSec != 0 {
+		t.Errorf("dropping totals: rate %+v, want 0", got)
+	}
+}
+
+// A comm change with the same exe (prctl(PR_SET_NAME)), or with the exe
+// unknown, is a rename, not an exec.
+func TestDiffRenameIsNotExec(t *testing.T) {
+	p := proc(60, 1, 5, "app", 'S')
+	p.Exe = "/usr/bin/app"
+	p.Read |= collector.SrcExe
+	q := p
+	q.Comm = "app-worker"
+	evs := Diff(snap(0, p), snap(time.Second, q))
+	if got := types(evs); got != "rename:60" {
+		t.Fatalf("same exe, new comm: events %q, want rename:60", got)
+	}
+	if evs[0].OldComm != "app" || evs[0].Comm != "app-worker" || evs[0].Exe != "" {
+		t.Errorf("rename event %+v", evs[0])
+	}
+	q.Read &^= collector.SrcExe
+	if got := types(Diff(snap(0, p), snap(time.Second, q))); got != "rename:60" {
+		t.Errorf("exe unknown, new comm: events %q, want rename:60", got)
 	}
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/pinspect/pinspect/collector"
 )
@@ -32,6 +33,9 @@ type Orphan struct {
 	Daemon bool
 	// OldPPID is the parent it had before, when observed (0 otherwise).
 	OldPPID int
+	// ReparentedAt is when the re-parenting was seen, when observed (the
+	// zero time otherwise); views format it.
+	ReparentedAt time.Time
 	// PGID and SID are its process group and session.
 	PGID, SID int
 }
@@ -109,7 +113,8 @@ func DetectOrphans(snap *collector.Snapshot, observed map[collector.ID]Event) []
 		if e, ok := observed[c.ID()]; ok && e.Type == Reparent && e.PPID == c.PPID {
 			o.Observed = true
 			o.OldPPID = e.OldPPID
-			o.Evidence = fmt.Sprintf("observed: parent %d exited at %s, adopted by %d", e.OldPPID, e.Time.UTC().Format("15:04:05.000"), e.PPID)
+			o.ReparentedAt = e.Time
+			o.Evidence = fmt.Sprintf("observed: parent %d exited, adopted by %d", e.OldPPID, e.PPID)
 			if e.Source == SourceConnector {
 				o.Evidence += " (fork seen by the kernel connector)"
 			}

@@ -70,6 +70,7 @@ func ComputeRates(prev, cur *collector.Snapshot) *Rates {
 	if threads {
 		r.threads = make(map[threadKey]ProcRate)
 	}
+	born := bornSince(prev, cur)
 	for i := range cur.Processes {
 		c := &cur.Processes[i]
 		p := old[c.ID()]
@@ -77,7 +78,18 @@ func ComputeRates(prev, cur *collector.Snapshot) *Rates {
 			continue
 		}
 		pr := ProcRate{CPUPercent: cpuPercent(p.CPUTicks(), c.CPUTicks(), secs)}
-		if p.Read&collector.SrcStatus != 0 && c.Read&collector.SrcStatus != 0 && p.CtxSource == c.CtxSource {
+		totals := p.Read&collector.SrcStatus != 0 && c.Read&collector.SrcStatus != 0 && p.CtxSource == c.CtxSource
+		switch {
+		case totals && c.CtxSource == collector.CtxTaskstats:
+			// Totals that keep exited threads' counts: their delta is exact.
+			pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
+			pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
+		case threads && p.Read&collector.SrcTasks != 0 && c.Read&collector.SrcTasks != 0:
+			// A sum over live threads drops when a thread exits: add up
+			// each thread's own increase instead.
+			vol, invol := threadCtxDelta(p, c, born)
+			pr.VolPerSec, pr.InvolPerSec = float64(vol)/secs, float64(invol)/secs
+		case totals:
 			pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
 			pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
 		}
@@ -103,6 +115,56 @@ func ComputeRates(prev, cur *collector.Snapshot) *Rates {
 		}
 	}
 	return r
+}
+
+// bornSince returns a test for a thread started after prev was taken: by
+// prev's uptime where read (start ticks count from boot on the same clock),
+// else by the boot time and prev's wall-clock time; nil when neither is
+// known.
+func bornSince(prev, cur *collector.Snapshot) func(*collector.Thread) bool {
+	if up := prev.Host.UptimeSeconds; up > 0 {
+		ticks := up * collector.ClockTicks
+		return func(t *collector.Thread) bool { return float64(t.StartTicks) > ticks }
+	}
+	if boot := cur.Host.BootTime; !boot.IsZero() && !prev.TakenAt.IsZero() {
+		return func(t *collector.Thread) bool {
+			return boot.Add(time.Duration(t.StartTicks) * (time.Second / collector.ClockTicks)).After(prev.TakenAt)
+		}
+	}
+	return nil
+}
+
+// threadCtxDelta is the context switches of a process between two readings
+// with thread rows: the increase of each thread in both (same tid and start
+// ticks) plus the whole count of each thread born since the first reading
+// (born may be nil: then none is counted). Threads that exited in between
+// lose their last switches; the result never goes below 0.
+func threadCtxDelta(p, c *collector.Process, born func(*collector.Thread) bool) (vol, invol uint64) {
+	old := make(map[threadID]*collector.Thread, len(p.Threads))
+	for j := range p.Threads {
+		t := &p.Threads[j]
+		old[threadID{t.TID, t.StartTicks}] = t
+	}
+	for j := range c.Threads {
+		ct := &c.Threads[j]
+		if !ct.HasStatus {
+			continue
+		}
+		pt := old[threadID{ct.TID, ct.StartTicks}]
+		switch {
+		case pt != nil && pt.HasStatus:
+			if ct.VolCtx > pt.VolCtx {
+				vol += ct.VolCtx - pt.VolCtx
+			}
+			if ct.InvolCtx > pt.InvolCtx {
+				invol += ct.InvolCtx - pt.InvolCtx
+			}
+		case pt == nil && born != nil && born(ct):
+			vol += ct.VolCtx
+			invol += ct.InvolCtx
+		}
+	}
+	return vol, invol
 }
 
 // Elapsed is the time between two snapshots: on the monotonic clock when

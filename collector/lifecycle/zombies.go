@@ -58,6 +58,10 @@ type ZombieInfo struct {
 	// FirstSeen is when the zombie was first seen (by a monitor, or the
 	// snapshot time when seen once).
 	FirstSeen time.Time
+	// Observed is true when FirstSeen came from a monitor watching over
+	// time; false when nothing was watching (a one-shot snapshot), so how
+	// long it has been a zombie is unknown.
+	Observed bool
 	// StartedAt is when the process started: it has been a zombie for at
 	// most FirstSeen-less-StartedAt longer than seen (zero when unknown).
 	StartedAt time.Time
@@ -115,7 +119,7 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 		}
 		info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), FirstSeen: snap.TakenAt, StartedAt: z.StartedAt}
 		if t, ok := firstSeen[z.ID()]; ok && !t.IsZero() {
-			info.FirstSeen = t
+			info.FirstSeen, info.Observed = t, true
 		}
 		g.Zombies = append(g.Zombies, info)
 	}
@@ -156,7 +160,10 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 // diagnose explains why g's parent is not reaping, and what to do.
 func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis, remedy string) {
 	n := len(g.Zombies)
-	kids := plural(n, "zombie child", "zombie children")
+	kids := "1 zombie child"
+	if n != 1 {
+		kids = strconv.Itoa(n) + " zombie children"
+	}
 	age := ""
 	if d := now.Sub(g.Since); d >= time.Second {
 		age = " for " + d.Truncate(time.Second).String()
@@ -214,11 +221,4 @@ func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis,
 	}
 	return fmt.Sprintf("%s %s; %s%s%s", who, why, kids, age, doing),
 		"fix the parent to reap (waitpid in a loop, or SIGCHLD set to SIG_IGN before forking); meanwhile " + handOff + "; zombies themselves cannot be killed"
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }

@@ -45,7 +45,7 @@ type Monitor struct {
 
 	mu       sync.Mutex
 	latest   *Frame
-	subs     map[int]chan *Frame
+	subs     map[int]*subscriber
 	nextSub  int
 	interval time.Duration
 	paused   bool
@@ -75,6 +75,11 @@ type Monitor struct {
 	// forked to its parent then.
 	seq        uint64
 	forkParent map[int]forkInfo
+	// leaderGone holds the processes whose main thread exited while
+	// other threads ran on (seen by the connector, or in a snapshot as a
+	// leader in Z with threads): no exit is reported for them until their
+	// last thread's.
+	leaderGone map[int]bool
 
 	// Loop state, owned by Run's goroutine.
 	prev       *collector.Snapshot
@@ -111,20 +116,26 @@ func New(r *collector.Reader, o Options) *Monitor {
 	return &Monitor{
 		r:          r,
 		opts:       o,
-		subs:       make(map[int]chan *Frame),
+		subs:       make(map[int]*subscriber),
 		interval:   o.Interval,
 		wake:       make(chan struct{}, 1),
 		zombieSeen: make(map[collector.ID]time.Time),
 		reparents:  make(map[collector.ID]lifecycle.Event),
 		forkParent: make(map[int]forkInfo),
+		leaderGone: make(map[int]bool),
 		exitAt:     make(map[int]time.Time),
 		recent:     make(map[recentKey]uint64),
 		polled:     make(map[recentKey]uint64),
 	}
 }
 
-// Run samples until ctx is done and returns ctx's error, or the error of
-// the first sample when the root cannot be read at all.
+// MaxSampleFailures is the number of samples in a row that may fail (the
+// root cannot be read) before Run gives up and returns the error.
+const MaxSampleFailures = 3
+
+// Run samples until ctx is done and returns ctx's error; or the error of
+// the first sample when the root cannot be read at all, or of the last one
+// when MaxSampleFailures samples in a row failed.
 func (m *Monitor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -164,6 +175,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	timer := time.NewTimer(m.currentInterval())
 	defer timer.Stop()
+	failures := 0
 	for {
 		tick := false
 		select {
@@ -185,8 +197,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 		m.mu.Unlock()
 		switch {
 		case rescan || !paused && (tick || resume):
-			if err := m.sample(ctx); err != nil && ctx.Err() != nil {
+			err := m.sample(ctx)
+			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if err == nil {
+				failures = 0
+				break
+			}
+			// A failing root (a fixture tree deleted, procfs unmounted):
+			// a passing error is retried, a lasting one ends the run.
+			if failures++; failures >= MaxSampleFailures {
+				return fmt.Errorf("reading %s failed %d times in a row: %w", m.r.Root(), failures, err)
 			}
 		case paused:
 			m.republish(true, focus)
@@ -438,11 +460,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 				if !m.opts.Threads {
 					continue
 				}
-				e.Type = lifecycle.ThreadStart
-				c := lookup(comms, root, ev.TGID, hurry)
-				e.ID = c.id(ev.TGID)
-				e.TID = ev.PID
-				e.Comm = c.comm
+				e = threadEvent(e, lifecycle.ThreadStart, ev, comms, root, hurry)
 				break
 			}
 			e.Type = lifecycle.Spawn
@@ -473,7 +491,12 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 			if ok {
 				fi.start = start
 			}
-			m.forkParent[ev.PID] = fi
+			// Bounded like pending (frames are not taken while paused):
+			// beyond it a fork's parent is not remembered, and a reparent
+			// between the fork and the next scan is missed.
+			if _, had := m.forkParent[ev.PID]; had || len(m.forkParent) < m.opts.MaxPending {
+				m.forkParent[ev.PID] = fi
+			}
 			m.mu.Unlock()
 		case procEventExec:
 			if ev.PID != ev.TGID {
@@ -507,36 +530,36 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 			continue
 		case procEventExit:
 			if ev.PID != ev.TGID {
+				if !hurry && m.isLeaderGone(ev.TGID) && processEnded(root, ev.TGID, ev.PID) {
+					// The last thread of a process whose main thread
+					// exited earlier: now the process has exited.
+					m.setLeaderGone(ev.TGID, false)
+					out = append(out, exitEvent(e, ev, comms))
+				}
 				if !m.opts.Threads {
 					continue
 				}
-				e.Type = lifecycle.ThreadExit
-				c := lookup(comms, root, ev.TGID, hurry)
-				e.ID = c.id(ev.TGID)
-				e.TID = ev.PID
-				e.Comm = c.comm
+				e = threadEvent(e, lifecycle.ThreadExit, ev, comms, root, hurry)
 				break
 			}
-			e.Type = lifecycle.Exit
-			c, known := comms[ev.PID]
-			if (!known || c.comm == "") && !hurry {
-				// Not seen forked: read the zombie's stat before it is reaped.
-				if start, comm, ok := quickStat(root, ev.PID); ok {
-					c.comm, c.start = comm, start
+			if !hurry {
+				// The kernel reports the main thread's exit with pid ==
+				// tgid even when other threads run on (pthread_exit in
+				// main): then the process has not exited; its last
+				// thread's exit says when it does.
+				if p, err := collector.ReadStatIdentity(root, ev.PID); err == nil {
+					c, known := comms[ev.PID]
+					if !known || c.comm == "" {
+						c.comm, c.start = p.Comm, p.StartTicks
+						comms[ev.PID] = c
+					}
+					if p.NumThreads > 1 {
+						m.setLeaderGone(ev.PID, true)
+						continue
+					}
 				}
 			}
-			e.ID = c.id(ev.PID)
-			e.Comm = c.comm
-			e.PPID = ev.ParentTGID
-			if e.PPID == 0 {
-				// The kernel builds the exit event after the parent is told,
-				// and leaves the parent out when it has already reaped the
-				// child: use the parent the fork event named.
-				e.PPID = c.ppid
-			}
-			es := collector.DecodeWaitStatus(int64(ev.ExitCode))
-			e.ExitStatus = &es
-			delete(comms, ev.PID)
+			e = exitEvent(e, ev, comms)
 		default:
 			continue
 		}
@@ -546,6 +569,76 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, 
 		clear(comms)
 	}
 	return out
+}
+
+func (m *Monitor) isLeaderGone(pid int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaderGone[pid]
+}
+
+func (m *Monitor) setLeaderGone(pid int, gone bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !gone {
+		delete(m.leaderGone, pid)
+		return
+	}
+	if len(m.leaderGone) >= 1<<16 {
+		clear(m.leaderGone) // bounded: entries of processes whose end was missed
+	}
+	m.leaderGone[pid] = true
+}
+
+// threadEvent completes e as a thread_start or thread_exit (typ) of
+// thread ev.PID in process ev.TGID.
+func threadEvent(e lifecycle.Event, typ lifecycle.EventType, ev procEvent, comms map[int]connProc, root string, hurry bool) lifecycle.Event {
+	c := lookup(comms, root, ev.TGID, hurry)
+	e.Type = typ
+	e.ID = c.id(ev.TGID)
+	e.TID = ev.PID
+	e.Comm = c.comm
+	return e
+}
+
+// exitEvent completes e as the exit of process ev.TGID with ev's exit
+// code, and forgets the process.
+func exitEvent(e lifecycle.Event, ev procEvent, comms map[int]connProc) lifecycle.Event {
+	c := comms[ev.TGID]
+	e.Type = lifecycle.Exit
+	e.ID = c.id(ev.TGID)
+	e.Comm = c.comm
+	e.PPID = ev.ParentTGID
+	if e.PPID == 0 {
+		// The kernel builds the exit event after the parent is told,
+		// and leaves the parent out when it has already reaped the
+		// child: use the parent the fork event named.
+		e.PPID = c.ppid
+	}
+	es := collector.DecodeWaitStatus(int64(ev.ExitCode))
+	e.ExitStatus = &es
+	delete(comms, ev.TGID)
+	return e
+}
+
+// processEnded reports whether process tgid, whose main thread exited
+// earlier, has no thread left running once thread tid (now exiting) is
+// gone: the process is gone, or its leader is Z with no other thread. The
+// exiting thread is still counted until the kernel releases it, so it is
+// discounted while its task directory is there (checked before the stat,
+// so a release in between only lowers the count).
+func processEnded(root string, tgid, tid int) bool {
+	_, err := os.Stat(filepath.Join(root, strconv.Itoa(tgid), "task", strconv.Itoa(tid)))
+	exiting := err == nil
+	p, err := collector.ReadStatIdentity(root, tgid)
+	if err != nil {
+		return collector.IsVanished(err)
+	}
+	others := p.NumThreads - 1 // the leader stays counted until reaped
+	if exiting {
+		others--
+	}
+	return p.State == 'Z' && others <= 0
 }
 
 // connProc is what the connector listener remembers of a process.
@@ -605,6 +698,13 @@ func (m *Monitor) sample(ctx context.Context) error {
 		return err
 	}
 	m.mu.Lock()
+	// A leader that exited before the connector was subscribed (or while
+	// it was behind) is known from the scan.
+	for i := range snap.Processes {
+		if p := &snap.Processes[i]; p.LeaderExited() && !m.leaderGone[p.PID] && len(m.leaderGone) < 1<<16 {
+			m.leaderGone[p.PID] = true
+		}
+	}
 	m.seq++
 	pending := m.pending
 	m.pending = nil
@@ -693,9 +793,16 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 	defer m.mu.Unlock()
 	for _, e := range poll {
 		switch e.Type {
-		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
-			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
+		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit, lifecycle.Rename:
+			typ := e.Type
+			if typ == lifecycle.Rename {
+				typ = lifecycle.Exec // the poll could not read the exe: the connector said exec
+			}
+			if s, ok := m.recent[recentKey{typ, e.ID.PID}]; ok && m.seq-s <= 2 {
 				continue
+			}
+			if e.Type == lifecycle.Rename {
+				break
 			}
 			if e.Type != lifecycle.Exit {
 				m.polled[recentKey{e.Type, e.ID.PID}] = m.seq
@@ -881,38 +988,66 @@ func (m *Monitor) republish(paused, focusChanged bool) {
 	m.publish(&f)
 }
 
+// subscriber is one Subscribe channel and the number of events dropped
+// for it since it last took a frame.
+type subscriber struct {
+	ch      chan *Frame
+	dropped int
+}
+
 // publish makes f the latest frame and offers it to every subscriber. A
 // subscriber that has not taken the previous frame gets f with the
-// previous frame's events prepended, so no event is lost.
+// previous frame's events prepended, up to Options.MaxPending events: the
+// oldest beyond it are dropped, and a Lost event first says how many.
 func (m *Monitor) publish(f *Frame) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.latest = f
-	for _, ch := range m.subs {
+	for _, s := range m.subs {
 		out := f
 		select {
-		case old := <-ch:
-			if len(old.Events) > 0 {
+		case old := <-s.ch:
+			evs := old.Events
+			if s.dropped > 0 && len(evs) > 0 {
+				evs = evs[1:] // the Lost event this function put first
+			}
+			if len(evs) > 0 || s.dropped > 0 {
 				merged := *f
-				merged.Events = append(append(make([]lifecycle.Event, 0, len(old.Events)+len(f.Events)), old.Events...), f.Events...)
+				all := append(append(make([]lifecycle.Event, 0, len(evs)+len(f.Events)+1), evs...), f.Events...)
+				if over := len(all) - m.opts.MaxPending; over > 0 {
+					s.dropped += over
+					all = all[over:]
+				}
+				if s.dropped > 0 {
+					lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll,
+						Note: fmt.Sprintf("%d events dropped: the reader fell behind (more than %d events waiting)", s.dropped, m.opts.MaxPending)}
+					if len(all) > 0 {
+						lost.Time = all[0].Time
+					} else if f.Snapshot != nil {
+						lost.Time = f.Snapshot.TakenAt
+					}
+					all = append([]lifecycle.Event{lost}, all...)
+				}
+				merged.Events = all
 				out = &merged
 			}
 		default:
+			s.dropped = 0 // it took the last frame, with the count
 		}
-		ch <- out
+		s.ch <- out
 	}
 }
 
 // Subscribe returns a channel of frames (buffered 1: a slow reader gets the
-// latest frame, and its Events include the events of frames it skipped)
-// and a function that cancels the subscription.
+// latest frame, and its Events include the events of frames it skipped, up
+// to Options.MaxPending) and a function that cancels the subscription.
 func (m *Monitor) Subscribe() (<-chan *Frame, func()) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := m.nextSub
 	m.nextSub++
 	ch := make(chan *Frame, 1)
-	m.subs[id] = ch
+	m.subs[id] = &subscriber{ch: ch}
 	return ch, func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -325,5 +326,162 @@ func TestSeqTrackerFindsGaps(t *testing.T) {
 	binary.NativeEndian.PutUint32(b[cnMsgLen+4:], 3)
 	if ev, _, _ := parseProcEvent(b); ev.Seq != 77 || ev.CPU != 3 {
 		t.Errorf("seq/cpu not parsed: %+v", ev)
+	}
+}
+
+// TestMainThreadExitIsNotProcessExit: the kernel reports the main thread's
+// pthread_exit as an exit with pid == tgid while a worker runs on. No exit
+// may be reported then; when the worker calls exit(7) the process exits,
+// with that code. The same holds when the main thread exited before the
+// monitor started (known from the scan, not from the kernel).
+func TestMainThreadExitIsNotProcessExit(t *testing.T) {
+	t.Run("seen", func(t *testing.T) { testLeaderExit(t, false) })
+	t.Run("before", func(t *testing.T) { testLeaderExit(t, true) })
+}
+
+func testLeaderExit(t *testing.T, before bool) {
+	var p *livehelper.Proc
+	leaderExited := func() bool {
+		q, err := collector.ReadStatIdentity("/proc", p.PID())
+		return err == nil && q.State == 'Z' && q.NumThreads > 1
+	}
+	if before {
+		p = livehelper.Start(t, "leaderexit")
+		for deadline := time.Now().Add(20 * time.Second); !leaderExited(); livehelper.Sleep() {
+			if time.Now().After(deadline) {
+				t.Fatal("the helper's main thread did not exit within 20s")
+			}
+		}
+	}
+	m, ch := startMonitor(t, Options{Interval: 50 * time.Millisecond, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	if !before {
+		p = livehelper.Start(t, "leaderexit")
+	}
+	exits := func(f *Frame) (n int, last lifecycle.Event) {
+		for _, e := range f.Events {
+			if e.Type == lifecycle.Exit && e.ID.PID == p.PID() {
+				n++
+				last = e
+			}
+		}
+		return n, last
+	}
+	waitFrame(t, ch, "the helper's leader in Z with its worker running", func(f *Frame) bool {
+		if n, e := exits(f); n > 0 {
+			t.Fatalf("exit reported while the worker runs: %+v", e)
+		}
+		for i := range f.Snapshot.Processes {
+			q := &f.Snapshot.Processes[i]
+			if q.PID == p.PID() && q.LeaderExited() {
+				return true
+			}
+		}
+		return false
+	})
+	// One more synced frame: every kernel event so far is in it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seq, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+		if n, e := exits(f); n > 0 {
+			t.Fatalf("exit reported while the worker runs: %+v", e)
+		}
+		return f.Seq > seq
+	})
+	if err := syscall.Kill(p.PID(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	var got lifecycle.Event
+	waitFrame(t, ch, "the helper's exit", func(f *Frame) bool {
+		n, e := exits(f)
+		if n > 1 {
+			t.Errorf("%d exits in one frame", n)
+		}
+		got = e
+		return n > 0
+	})
+	if got.Source != lifecycle.SourceConnector || got.ExitStatus == nil || !got.ExitStatus.Exited || got.ExitStatus.Code != 7 {
+		t.Errorf("exit %+v status %+v, want the connector's with code 7", got, got.ExitStatus)
+	}
+}
+
+// TestStalledSubscriberIsBounded: a subscriber that does not read keeps
+// at most MaxPending events, the newest, after a Lost event counting the
+// rest; once it reads, the count starts again.
+func TestStalledSubscriberIsBounded(t *testing.T) {
+	m := New(nil, Options{MaxPending: 3})
+	ch, cancel := m.Subscribe()
+	defer cancel()
+	for i := 1; i <= 4; i++ {
+		m.publish(&Frame{Seq: uint64(i), Events: []lifecycle.Event{
+			{Type: lifecycle.Spawn, ID: collector.ID{PID: 10 * i}}, {Type: lifecycle.Exit, ID: collector.ID{PID: 10 * i}}}})
+	}
+	got := <-ch
+	if len(got.Events) != 4 || got.Events[0].Type != lifecycle.Lost || !strings.HasPrefix(got.Events[0].Note, "5 events dropped") {
+		t.Fatalf("stalled subscriber got %+v", got.Events)
+	}
+	if e := got.Events[1:]; e[0].ID.PID != 30 || e[0].Type != lifecycle.Exit || e[1].ID.PID != 40 || e[2].ID.PID != 40 {
+		t.Errorf("kept %+v, want the newest three", e)
+	}
+	m.publish(&Frame{Seq: 5, Events: []lifecycle.Event{{Type: lifecycle.Spawn, ID: collector.ID{PID: 50}}}})
+	if got := <-ch; len(got.Events) != 1 || got.Events[0].ID.PID != 50 {
+		t.Errorf("after reading: %+v", got.Events)
+	}
+}
+
+// TestForkParentsBoundedWhilePaused: forks converted while no frame is
+// taken remember at most MaxPending parents.
+func TestForkParentsBoundedWhilePaused(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(r, Options{MaxPending: 5})
+	var in []procEvent
+	for pid := 5000; pid < 5050; pid++ {
+		in = append(in, procEvent{What: procEventFork, ParentTGID: 1, PID: pid, TGID: pid})
+	}
+	m.convert(in, map[int]connProc{}, 0, true)
+	if n := len(m.forkParent); n != 5 {
+		t.Errorf("%d fork parents remembered, want 5", n)
+	}
+}
+
+// TestConvertThreadEvents: a connector fork or exit with pid != tgid is a
+// thread_start or thread_exit of process tgid, only when threads are asked
+// for.
+func TestConvertThreadEvents(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []procEvent{
+		{What: procEventFork, ParentTGID: 70, PID: 71, TGID: 70},
+		{What: procEventExit, PID: 71, TGID: 70, ExitCode: 0},
+	}
+	for _, threads := range []bool{true, false} {
+		m := New(r, Options{Threads: threads})
+		comms := map[int]connProc{70: {comm: "pool", start: 9}}
+		evs := m.convert(in, comms, 0, true)
+		if !threads {
+			if len(evs) != 0 {
+				t.Errorf("without threads: %+v", evs)
+			}
+			continue
+		}
+		if len(evs) != 2 || evs[0].Type != lifecycle.ThreadStart || evs[1].Type != lifecycle.ThreadExit {
+			t.Fatalf("events %+v", evs)
+		}
+		for _, e := range evs {
+			if e.ID != (collector.ID{PID: 70, StartTicks: 9}) || e.TID != 71 || e.Comm != "pool" {
+				t.Errorf("thread event %+v", e)
+			}
+		}
 	}
 }

@@ -31,16 +31,21 @@ type EventDoc struct {
 	PPID          int    `json:"ppid,omitempty"`
 	Source        string `json:"source"`
 
-	OldPPID     int                   `json:"old_ppid,omitempty"`
-	AdopterKind string                `json:"adopter_kind,omitempty"`
-	OldComm     string                `json:"old_comm,omitempty"`
-	OldExe      string                `json:"old_exe,omitempty"`
-	Exe         string                `json:"exe,omitempty"`
-	OldState    string                `json:"old_state,omitempty"`
-	State       string                `json:"state,omitempty"`
-	TID         int                   `json:"tid,omitempty"`
-	Exit        *collector.ExitStatus `json:"exit,omitempty"`
-	Note        string                `json:"note,omitempty"`
+	OldPPID     int    `json:"old_ppid,omitempty"`
+	AdopterKind string `json:"adopter_kind,omitempty"`
+	// OldComm, OldExe and Exe have their raw bytes in the *RawBase64
+	// fields when not valid UTF-8, as Comm has.
+	OldComm          string                `json:"old_comm,omitempty"`
+	OldCommRawBase64 string                `json:"old_comm_raw_base64,omitempty"`
+	OldExe           string                `json:"old_exe,omitempty"`
+	OldExeRawBase64  string                `json:"old_exe_raw_base64,omitempty"`
+	Exe              string                `json:"exe,omitempty"`
+	ExeRawBase64     string                `json:"exe_raw_base64,omitempty"`
+	OldState         string                `json:"old_state,omitempty"`
+	State            string                `json:"state,omitempty"`
+	TID              int                   `json:"tid,omitempty"`
+	Exit             *collector.ExitStatus `json:"exit,omitempty"`
+	Note             string                `json:"note,omitempty"`
 }
 
 // NewEventDoc converts an event.
@@ -48,11 +53,13 @@ func NewEventDoc(e *lifecycle.Event) EventDoc {
 	d := EventDoc{
 		Schema: EventSchema, Type: string(e.Type), Time: e.Time.UTC().Format(time.RFC3339Nano),
 		PID: e.ID.PID, StartTicks: e.ID.StartTicks, PPID: e.PPID, Source: e.Source,
-		OldPPID: e.OldPPID, AdopterKind: e.AdopterKind, OldExe: e.OldExe, Exe: e.Exe,
+		OldPPID: e.OldPPID, AdopterKind: e.AdopterKind,
 		TID: e.TID, Exit: e.ExitStatus, Note: e.Note,
 	}
 	d.Comm, d.CommRawBase64 = textAndRaw(e.Comm)
-	d.OldComm, _ = textAndRaw(e.OldComm)
+	d.OldComm, d.OldCommRawBase64 = textAndRaw(e.OldComm)
+	d.OldExe, d.OldExeRawBase64 = textAndRaw(e.OldExe)
+	d.Exe, d.ExeRawBase64 = textAndRaw(e.Exe)
 	if e.OldState != 0 {
 		d.OldState = string(e.OldState)
 	}
@@ -102,6 +109,8 @@ func FormatEvent(e *lifecycle.Event) string {
 		}
 	case lifecycle.StateChange:
 		fmt.Fprintf(&b, " %c -> %c (%s)", orDash(e.OldState), orDash(e.State), collector.StateName(e.State))
+	case lifecycle.Rename:
+		fmt.Fprintf(&b, " was %s", sanitize.Terminal(e.OldComm))
 	case lifecycle.ThreadStart, lifecycle.ThreadExit:
 		fmt.Fprintf(&b, " tid %d", e.TID)
 	case lifecycle.Lost:

@@ -2,8 +2,12 @@ package report
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"testing"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // TestWriteJSONInert: DEL and C1 controls in strings come out escaped, and
@@ -93,5 +97,34 @@ func TestPSSummaryTimeouts(t *testing.T) {
 		if !bytes.Contains(buf.Bytes(), []byte(c.want)) {
 			t.Errorf("summary %q, want %q", buf.String(), c.want)
 		}
+	}
+}
+
+// TestExeRawBytesKept: exe paths and old names that are not valid UTF-8
+// keep their bytes in *_raw_base64 fields, in the snapshot and in events.
+func TestExeRawBytesKept(t *testing.T) {
+	const exe, oldExe, oldComm = "/opt/\xff\xfebin", "/usr/\xc3(old", "x\x80y"
+	p := collector.Process{PID: 7, Exe: exe, Read: collector.SrcStat | collector.SrcExe}
+	pd := NewProcessDoc(&p, false)
+	if raw, _ := base64.StdEncoding.DecodeString(pd.ExeRawBase64); string(raw) != exe {
+		t.Errorf("snapshot exe_raw_base64 %q decodes to %q, want %q", pd.ExeRawBase64, raw, exe)
+	}
+	e := lifecycle.Event{Type: lifecycle.Exec, ID: collector.ID{PID: 7}, Comm: "ok", OldComm: oldComm, OldExe: oldExe, Exe: exe}
+	var buf bytes.Buffer
+	if err := WriteEventJSON(&buf, &e); err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]string{"exe_raw_base64": exe, "old_exe_raw_base64": oldExe, "old_comm_raw_base64": oldComm} {
+		s, _ := d[field].(string)
+		if raw, _ := base64.StdEncoding.DecodeString(s); string(raw) != want {
+			t.Errorf("event %s %q decodes to %q, want %q", field, s, raw, want)
+		}
+	}
+	if _, ok := d["comm_raw_base64"]; ok {
+		t.Error("valid comm must have no raw field")
 	}
 }

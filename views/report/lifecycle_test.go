@@ -143,3 +143,47 @@ func TestEventViewsAreInert(t *testing.T) {
 		t.Errorf("exit %v", doc["exit"])
 	}
 }
+
+// An observed orphan's re-parenting time is formatted here: in the text
+// evidence, and in JSON as reparented_at.
+func TestObservedOrphanTime(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC)
+	o := lifecycle.Orphan{ID: collector.ID{PID: 12, StartTicks: 9}, Comm: "kid", Adopter: 10, AdopterKind: lifecycle.AdopterSubreaper,
+		Observed: true, OldPPID: 11, ReparentedAt: at, Evidence: "observed: parent 11 exited, adopted by 10"}
+	var b bytes.Buffer
+	if err := WriteOrphansText(&b, []lifecycle.Orphan{o}, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "observed: parent 11 exited, adopted by 10, at 03:04:05.678 UTC") {
+		t.Errorf("text:\n%s", b.String())
+	}
+	d := NewOrphansDoc([]lifecycle.Orphan{o}, at)
+	if len(d.Orphans) != 1 || d.Orphans[0].ReparentedAt != "2026-01-02T03:04:05.678Z" {
+		t.Errorf("doc %+v", d.Orphans)
+	}
+}
+
+// A zombie nothing was watching has no "seen for" duration (text "-", no
+// zombie_seconds); one a monitor saw has both.
+func TestZombieSeenForOnlyWhenObserved(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	g := lifecycle.ZombieGroup{Parent: collector.ID{PID: 10}, ParentMissing: true, Since: now.Add(-time.Minute),
+		Zombies: []lifecycle.ZombieInfo{
+			{ID: collector.ID{PID: 11}, Comm: "watched", FirstSeen: now.Add(-time.Minute), Observed: true},
+			{ID: collector.ID{PID: 12}, Comm: "oneshot", FirstSeen: now},
+		}}
+	var b bytes.Buffer
+	if err := WriteZombiesText(&b, []lifecycle.ZombieGroup{g}, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"  1m0s        ?           watched", "  -           ?           oneshot"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+	d := NewZombiesDoc([]lifecycle.ZombieGroup{g}, now)
+	zs := d.Parents[0].Zombies
+	if zs[0].ZombieSeconds == nil || *zs[0].ZombieSeconds != 60 || zs[1].ZombieSeconds != nil {
+		t.Errorf("zombie_seconds %v %v, want 60 and absent", zs[0].ZombieSeconds, zs[1].ZombieSeconds)
+	}
+}

@@ -37,6 +37,9 @@ type OrphanDoc struct {
 	// Observed is true when the re-parenting itself was seen.
 	Observed bool `json:"observed"`
 	OldPPID  int  `json:"old_ppid,omitempty"`
+	// ReparentedAt is when the re-parenting was seen (RFC 3339, UTC),
+	// when observed.
+	ReparentedAt string `json:"reparented_at,omitempty"`
 }
 
 // NewOrphansDoc builds the orphans document.
@@ -45,8 +48,11 @@ func NewOrphansDoc(orphans []lifecycle.Orphan, now time.Time) *OrphansDoc {
 	for _, o := range orphans {
 		od := OrphanDoc{
 			PID: o.ID.PID, StartTicks: o.ID.StartTicks, PGID: o.PGID, SID: o.SID,
-			Adopter: o.Adopter, AdopterKind: o.AdopterKind, Evidence: o.Evidence,
+			Adopter: o.Adopter, AdopterKind: o.AdopterKind, Evidence: orphanEvidence(&o),
 			Observed: o.Observed, OldPPID: o.OldPPID,
+		}
+		if !o.ReparentedAt.IsZero() {
+			od.ReparentedAt = o.ReparentedAt.UTC().Format(time.RFC3339Nano)
 		}
 		od.Comm, od.CommRawBase64 = textAndRaw(o.Comm)
 		od.AdopterComm, _ = textAndRaw(o.AdopterComm)
@@ -93,6 +99,15 @@ func writeOrphanRows(ew *errWriter, os []lifecycle.Orphan) {
 	ew.printf("  %8s  %-16s  %8s  %-16s  %-10s  %s\n", "PID", "COMM", "ADOPTER", "ADOPTER COMM", "KIND", "EVIDENCE")
 	for _, o := range os {
 		ew.printf("  %8d  %-16s  %8d  %-16s  %-10s  %s\n", o.ID.PID, sanitize.Terminal(o.Comm), o.Adopter,
-			sanitize.Terminal(o.AdopterComm), o.AdopterKind, sanitize.Terminal(o.Evidence))
+			sanitize.Terminal(o.AdopterComm), o.AdopterKind, sanitize.Terminal(orphanEvidence(&o)))
 	}
+}
+
+// orphanEvidence is o's evidence with the time of an observed
+// re-parenting.
+func orphanEvidence(o *lifecycle.Orphan) string {
+	if o.ReparentedAt.IsZero() {
+		return o.Evidence
+	}
+	return o.Evidence + ", at " + o.ReparentedAt.UTC().Format("15:04:05.000") + " UTC"
 }

@@ -85,6 +85,7 @@ type ProcessDoc struct {
 	CmdlineTrunc   bool                  `json:"cmdline_truncated,omitempty"`
 	CmdlineTitle   bool                  `json:"cmdline_is_title,omitempty"`
 	Exe            string                `json:"exe,omitempty"`
+	ExeRawBase64   string                `json:"exe_raw_base64,omitempty"`
 	ExeDeleted     bool                  `json:"exe_deleted,omitempty"`
 	Nice           *int64                `json:"nice,omitempty"`
 	Priority       *int64                `json:"priority,omitempty"`
@@ -289,7 +290,8 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 		d.CmdlineTrunc = p.CmdlineTruncated
 		d.CmdlineTitle = p.CmdlineNoNUL
 	}
-	d.Exe, d.ExeDeleted = p.Exe, p.ExeDeleted
+	d.Exe, d.ExeRawBase64 = textAndRaw(p.Exe)
+	d.ExeDeleted = p.ExeDeleted
 	if threads && p.Read&collector.SrcTasks != 0 {
 		d.Threads = make([]ThreadDoc, 0, len(p.Threads))
 		for i := range p.Threads {

@@ -58,10 +58,12 @@ type ZombieDoc struct {
 	Comm          string                `json:"comm"`
 	CommRawBase64 string                `json:"comm_raw_base64,omitempty"`
 	Exit          *collector.ExitStatus `json:"exit,omitempty"`
-	FirstSeen     string                `json:"first_seen"`
-	// ZombieSeconds is how long it has been seen a zombie (0 when first
-	// seen in this snapshot).
-	ZombieSeconds float64 `json:"zombie_seconds"`
+	// FirstSeen is when it was first seen a zombie: by a monitor, or the
+	// snapshot's time when nothing was watching.
+	FirstSeen string `json:"first_seen"`
+	// ZombieSeconds is how long a monitor has seen it a zombie; absent
+	// when nothing was watching (a one-shot run), as that is unknown.
+	ZombieSeconds *float64 `json:"zombie_seconds,omitempty"`
 	// StartedAt is when the process started: an upper bound on how long it
 	// has been a zombie.
 	StartedAt string `json:"started_at,omitempty"`
@@ -86,8 +88,10 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 		for _, z := range g.Zombies {
 			zd := ZombieDoc{
 				PID: z.ID.PID, StartTicks: z.ID.StartTicks, Exit: z.Exit,
-				FirstSeen:     z.FirstSeen.UTC().Format(time.RFC3339Nano),
-				ZombieSeconds: max(0, now.Sub(z.FirstSeen).Seconds()),
+				FirstSeen: z.FirstSeen.UTC().Format(time.RFC3339Nano),
+			}
+			if z.Observed {
+				zd.ZombieSeconds = ptr(max(0, now.Sub(z.FirstSeen).Seconds()))
 			}
 			zd.Comm, zd.CommRawBase64 = textAndRaw(z.Comm)
 			if !z.StartedAt.IsZero() {
@@ -149,7 +153,11 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 			if !z.StartedAt.IsZero() {
 				age = ago(now.Sub(z.StartedAt))
 			}
-			ew.printf("  %8d  %-22s  %-10s  %-10s  %s\n", z.ID.PID, ex, ago(now.Sub(z.FirstSeen)), age, sanitize.Terminal(z.Comm))
+			seen := "-" // nothing was watching: unknown
+			if z.Observed {
+				seen = ago(now.Sub(z.FirstSeen))
+			}
+			ew.printf("  %8d  %-22s  %-10s  %-10s  %s\n", z.ID.PID, ex, seen, age, sanitize.Terminal(z.Comm))
 		}
 		ew.printf("  (AGE is since the process started: it has been a zombie for at most that long)\n")
 	}
