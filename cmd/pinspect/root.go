@@ -46,6 +46,9 @@ type app struct {
 	name      string
 	readonly  bool
 	exitCode  int
+	// signalStops marks a command for which SIGINT/SIGTERM is the normal
+	// way to stop (serve): it then exits 0, not 128+signal.
+	signalStops bool
 }
 
 // interrupted is the cause of the command context's cancellation when
@@ -79,6 +82,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	var sig interrupted
 	switch {
+	case errors.As(context.Cause(ctx), &sig) && a.signalStops && err == nil:
+		// A service (serve) asked to stop: a clean shutdown is a success.
+		return exitOK
 	case errors.As(context.Cause(ctx), &sig):
 		// Stopped by a signal (Ctrl-C during watch): what was printed
 		// stands, and the status says it did not end by itself.

@@ -55,7 +55,10 @@ from --web.config.file (the format of Prometheus's exporter-toolkit).
 Environment variables are never exported, command lines only with
 --metrics.cmdline (and then with likely secrets redacted).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), &o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.signalStops = true
+			return a.serve(cmd.Context(), &o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", metrics.DefaultListen, "address to listen on (host:port; loopback by default)")
