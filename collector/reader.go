@@ -528,6 +528,12 @@ func (r *Reader) readTaskstats(p *Process) {
 		}
 		return
 	}
+	// A zombie's counters are no longer aggregated: the TGID reply holds
+	// zeros while its status still has the leader's counts. Totals below
+	// the leader's own counts are never right; keep the /proc values.
+	if p.IsZombie() || rec.nvcsw < p.LeaderVol || rec.nivcsw < p.LeaderInv {
+		return
+	}
 	p.VolCtx, p.InvolCtx = rec.nvcsw, rec.nivcsw
 	p.CPUDelayNs = rec.cpuDelayNs
 	p.CtxSource = CtxTaskstats
