@@ -1,0 +1,215 @@
+package dashboard
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/monitor"
+)
+
+// testSource is a Source fed by the test with Frames built from real
+// snapshots; it records what the dashboard asked for.
+type testSource struct {
+	mu           sync.Mutex
+	ch           chan *monitor.Frame
+	latest       *monitor.Frame
+	interval     time.Duration
+	paused       bool
+	focus        []int
+	unsubscribed bool
+}
+
+func newTestSource() *testSource { return &testSource{ch: make(chan *monitor.Frame, 64)} }
+
+func (s *testSource) Subscribe() (<-chan *monitor.Frame, func()) {
+	return s.ch, func() {
+		s.mu.Lock()
+		s.unsubscribed = true
+		s.mu.Unlock()
+	}
+}
+
+func (s *testSource) Latest() *monitor.Frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latest
+}
+
+func (s *testSource) SetInterval(d time.Duration) {
+	s.mu.Lock()
+	s.interval = d
+	s.mu.Unlock()
+}
+
+func (s *testSource) SetPaused(p bool) {
+	s.mu.Lock()
+	s.paused = p
+	s.mu.Unlock()
+}
+
+func (s *testSource) Focus(pid int) {
+	s.mu.Lock()
+	s.focus = append(s.focus, pid)
+	s.mu.Unlock()
+}
+
+func (s *testSource) send(f *monitor.Frame) {
+	s.mu.Lock()
+	s.latest = f
+	s.mu.Unlock()
+	s.ch <- f
+}
+
+// snapshot reads the real /proc without threads, then re-reads the given
+// pids with their threads and puts them in.
+func snapshot(t testing.TB, withThreads ...int) *collector.Snapshot {
+	t.Helper()
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := r.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range withThreads {
+		p, _, err := r.Process(pid)
+		if err != nil {
+			t.Fatalf("reading %d: %v", pid, err)
+		}
+		if q := findProc(snap.Processes, pid); q != nil {
+			*q = *p
+		}
+	}
+	return snap
+}
+
+// frames returns two consecutive real frames (so rates are known).
+func frames(t testing.TB, withThreads ...int) (*monitor.Frame, *monitor.Frame) {
+	t.Helper()
+	a := snapshot(t, withThreads...)
+	time.Sleep(50 * time.Millisecond)
+	b := snapshot(t, withThreads...)
+	return &monitor.Frame{Seq: 1, Snapshot: a, Interval: time.Second},
+		&monitor.Frame{Seq: 2, Snapshot: b, Prev: a, Interval: time.Second}
+}
+
+// harness runs a Dashboard on a simulation screen.
+type harness struct {
+	t    *testing.T
+	d    *Dashboard
+	sim  tcell.SimulationScreen
+	src  *testSource
+	done chan error
+}
+
+func start(t *testing.T, opts Options, w, h int) *harness {
+	t.Helper()
+	sim := tcell.NewSimulationScreen("UTF-8")
+	opts.Screen = sim
+	src := newTestSource()
+	d := New(src, opts)
+	sim.SetSize(w, h) // after New: SetScreen calls Init, which resets the size
+	hs := &harness{t: t, d: d, sim: sim, src: src, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { hs.done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-hs.done:
+		case <-time.After(20 * time.Second):
+			t.Error("dashboard did not stop")
+		}
+	})
+	hs.waitFor("pinspect")
+	return hs
+}
+
+// lines returns the screen as text lines (read on the UI goroutine).
+func (h *harness) lines() []string {
+	var out []string
+	h.d.app.QueueUpdate(func() { out = screenLines(h.sim) })
+	return out
+}
+
+func screenLines(s tcell.SimulationScreen) []string {
+	cells, w, hh := s.GetContents()
+	lines := make([]string, hh)
+	for y := 0; y < hh; y++ {
+		var b strings.Builder
+		for x := 0; x < w; x++ {
+			if r := cells[y*w+x].Runes; len(r) == 0 {
+				b.WriteByte(' ')
+			} else {
+				b.WriteString(string(r))
+			}
+		}
+		lines[y] = strings.TrimRight(b.String(), " ")
+	}
+	return lines
+}
+
+func (h *harness) text() string { return strings.Join(h.lines(), "\n") }
+
+// waitUntil polls the screen until cond holds, with a generous deadline.
+func (h *harness) waitUntil(what string, cond func(screen string) bool) string {
+	h.t.Helper()
+	var txt string
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		txt = h.text()
+		if cond(txt) {
+			return txt
+		}
+	}
+	h.t.Fatalf("timed out waiting for %s; screen:\n%s", what, txt)
+	return ""
+}
+
+func (h *harness) waitFor(want string) string {
+	h.t.Helper()
+	return h.waitUntil("\""+want+"\"", func(s string) bool { return strings.Contains(s, want) })
+}
+
+func (h *harness) key(k tcell.Key) { h.sim.InjectKey(k, 0, tcell.ModNone) }
+
+func (h *harness) runes(s string) {
+	for _, r := range s {
+		h.sim.InjectKey(tcell.KeyRune, r, tcell.ModNone)
+	}
+}
+
+// onUI runs f on the UI goroutine.
+func (h *harness) onUI(f func()) { h.d.app.QueueUpdateDraw(f) }
+
+// rowOf returns the screen line holding a pid in the PID column, or "".
+func rowOf(screen string, pid int) string {
+	p := strconv.Itoa(pid)
+	for _, l := range strings.Split(screen, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && f[0] == p {
+			return l
+		}
+	}
+	return ""
+}
+
+// waitState polls a condition on the dashboard's state, read on the UI
+// goroutine.
+func (h *harness) waitState(what string, cond func(d *Dashboard) bool) {
+	h.t.Helper()
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		var ok bool
+		h.d.app.QueueUpdate(func() { ok = cond(h.d) })
+		if ok {
+			return
+		}
+	}
+	h.t.Fatalf("timed out waiting for %s", what)
+}
