@@ -25,6 +25,15 @@ const (
 	StateChange EventType = "state"        // leader state letter changed
 	ThreadStart EventType = "thread_start" // a new thread in a known process
 	ThreadExit  EventType = "thread_exit"  // a thread of a known process is gone
+	// Lost says kernel events may be missing (a connector overrun); Note
+	// says what happened. The monitor emits it; Diff never does.
+	Lost EventType = "lost"
+)
+
+// The event sources.
+const (
+	SourcePoll      = "poll"      // seen by comparing two snapshots
+	SourceConnector = "connector" // reported by the kernel's process-events connector
 )
 
 // Event is one lifecycle event. Fields beyond the common ones are set only
@@ -55,4 +64,7 @@ type Event struct {
 	// Adopter for Reparent: what kind of process adopted it (see
 	// AdopterKind).
 	AdopterKind string
+	// Note is a short free-text remark (for example why events may be
+	// missing after a connector overrun).
+	Note string
 }

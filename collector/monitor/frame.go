@@ -30,4 +30,32 @@ type Frame struct {
 	// not otherwise.
 	EventsLive bool
 	EventsNote string
+	// Rates are the rates between Prev and Snapshot (nil for the first
+	// frame).
+	Rates *lifecycle.Rates
+	// Zombies are the zombie diagnoses of Snapshot, grouped by parent.
+	Zombies []lifecycle.ZombieGroup
+	// Orphans are the orphans (and self-detached daemons) in Snapshot.
+	Orphans []lifecycle.Orphan
+	// Paused is true when sampling is paused: the frame repeats the last
+	// snapshot.
+	Paused bool
+	// Focus is the focused process with its threads and details, nil when
+	// nothing is focused.
+	Focus *Focus
+}
+
+// Focus is the process the user is looking at, read in full on each tick.
+type Focus struct {
+	PID int
+	// Process is the focused process with its threads; nil when it could
+	// not be read (Err says why).
+	Process *collector.Process
+	// Details are its on-demand extras (wchan, cgroups, namespaces, limits,
+	// capabilities).
+	Details *collector.Details
+	// Err is why the process could not be read ("" when it was).
+	Err string
+	// The integrator adds Space *collector.AddressSpace here (the memory
+	// maps helper's type).
 }

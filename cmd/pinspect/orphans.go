@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+func newOrphansCmd(a *app) *cobra.Command {
+	var jsonOut, daemons bool
+	var observe time.Duration
+	cmd := &cobra.Command{
+		Use:   "orphans",
+		Short: "Find orphans: processes re-parented to init, a subreaper, or a pid namespace's init",
+		Long: `Find processes whose parent exited and which were adopted by pid 1, by a
+child subreaper (PR_SET_CHILD_SUBREAPER: systemd --user, containerd-shim,
+tini) or by the init of their pid namespace, with the adopter and the
+evidence. In one snapshot the evidence is a session or process group the
+adopter did not give the process; with --observe the command watches for
+the given time and also reports re-parentings it sees happen (using the
+kernel's process events where available). Processes that lead their own
+session (setsid) were detached on purpose: they are daemons, counted
+separately (--daemons lists them).`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			f, err := a.filter()
+			if err != nil {
+				return err
+			}
+			r, err := a.reader(false)
+			if err != nil {
+				return err
+			}
+			var snap *collector.Snapshot
+			var orphans []lifecycle.Orphan
+			if observe > 0 {
+				ctx, cancel := context.WithTimeout(a.ctx, observe)
+				m := monitor.New(r, monitor.Options{Interval: min(observe/4, time.Second), Connector: true})
+				err := m.Run(ctx)
+				cancel()
+				if a.ctx.Err() != nil {
+					return a.ctx.Err()
+				}
+				fr := m.Latest()
+				if fr == nil {
+					return err
+				}
+				snap, orphans = fr.Snapshot, fr.Orphans
+			} else {
+				snap, err = r.Snapshot(a.ctx)
+				if err != nil {
+					return err
+				}
+				orphans = lifecycle.DetectOrphans(snap, nil)
+			}
+			if !f.Empty() {
+				byPID := make(map[int]*collector.Process, len(snap.Processes))
+				for i := range snap.Processes {
+					byPID[snap.Processes[i].PID] = &snap.Processes[i]
+				}
+				kept := orphans[:0:0]
+				for _, o := range orphans {
+					if p := byPID[o.ID.PID]; p != nil && f.Match(p) {
+						kept = append(kept, o)
+					}
+				}
+				orphans = kept
+			}
+			if jsonOut {
+				return writeOut(report.WriteJSON(a.stdout, report.NewOrphansDoc(orphans, snap.TakenAt)))
+			}
+			return writeOut(report.WriteOrphansText(a.stdout, orphans, daemons))
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print orphans and daemons as JSON")
+	cmd.Flags().BoolVar(&daemons, "daemons", false, "also list the processes that detached on purpose")
+	cmd.Flags().DurationVar(&observe, "observe", 0, "watch this long and include re-parentings seen happening")
+	return cmd
+}

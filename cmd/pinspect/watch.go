@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// defaultWatchTypes are the event types watch prints unless --types says
+// otherwise.
+const defaultWatchTypes = "spawn,exec,exit,zombie,reaped,reparent,lost"
+
+// allWatchTypes are every type watch knows.
+var allWatchTypes = []lifecycle.EventType{
+	lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
+	lifecycle.Reparent, lifecycle.StateChange, lifecycle.ThreadStart, lifecycle.ThreadExit, lifecycle.Lost,
+}
+
+func newWatchCmd(a *app) *cobra.Command {
+	var (
+		jsonOut     bool
+		interval    time.Duration
+		duration    time.Duration
+		count       int
+		types       string
+		noConnector bool
+	)
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Print process lifecycle events as they happen (spawn, exec, exit, zombie, reparent...)",
+		Long: `Print lifecycle events: spawn, exec, exit (with the exit status), zombie,
+reaped, reparent, and with --types also state, thread_start, thread_exit.
+Where the kernel's process-events connector is available (root, initial
+pid namespace) every fork, exec and exit is seen, even of processes that
+live shorter than the interval; otherwise snapshots are compared every
+--interval and that is said on stderr. Events are printed once per
+interval. --json prints one JSON object per line (schema
+pinspect.event/v1). --pid keeps events of those pids or their children;
+--name keeps events whose comm contains the text.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if interval <= 0 {
+				return usageError{fmt.Errorf("--interval must be positive")}
+			}
+			if count < 0 || duration < 0 {
+				return usageError{fmt.Errorf("--count and --duration must not be negative")}
+			}
+			if len(a.users) > 0 || a.states != "" {
+				return usageError{fmt.Errorf("watch filters by --pid and --name only")}
+			}
+			want, threads, err := parseTypes(types)
+			if err != nil {
+				return err
+			}
+			r, err := a.reader(threads)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(a.ctx)
+			defer cancel()
+			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector})
+			frames, unsub := m.Subscribe()
+			defer unsub()
+			var wg sync.WaitGroup
+			var runErr error
+			wg.Add(1)
+			go func() { defer wg.Done(); runErr = m.Run(ctx) }()
+			defer wg.Wait()
+			defer cancel()
+
+			var deadline <-chan time.Time
+			if duration > 0 {
+				t := time.NewTimer(duration)
+				defer t.Stop()
+				deadline = t.C
+			}
+			printed, first, stopping := 0, true, false
+			for {
+				var fr *monitor.Frame
+				select {
+				case <-a.ctx.Done():
+					return nil
+				case <-deadline:
+					// One more frame delivers what happened before the deadline.
+					stopping, deadline = true, nil
+					continue
+				case fr = <-frames:
+				}
+				if first {
+					first = false
+					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", fr.EventsNote, fr.Interval)
+				}
+				for i := range fr.Events {
+					e := &fr.Events[i]
+					if !want[e.Type] || !a.watchMatch(e) {
+						continue
+					}
+					if jsonOut {
+						err = report.WriteEventJSON(a.stdout, e)
+					} else {
+						_, err = fmt.Fprintln(a.stdout, report.FormatEvent(e))
+					}
+					if err != nil {
+						return writeOut(err)
+					}
+					printed++
+					if count > 0 && printed >= count {
+						return nil
+					}
+				}
+				if stopping {
+					return nil
+				}
+				if ctx.Err() != nil {
+					return runErr
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object per event per line (NDJSON)")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how often to sample /proc and print events")
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until interrupted)")
+	cmd.Flags().IntVar(&count, "count", 0, "stop after printing this many events (0: no limit)")
+	cmd.Flags().StringVar(&types, "types", defaultWatchTypes, "event types to print, comma-separated, or \"all\"")
+	cmd.Flags().BoolVar(&noConnector, "no-connector", false, "do not use the kernel's process events: poll only")
+	return cmd
+}
+
+// parseTypes parses --types; threads is true when thread events are wanted
+// (they need per-thread reads).
+func parseTypes(s string) (map[lifecycle.EventType]bool, bool, error) {
+	want := make(map[lifecycle.EventType]bool)
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if t == "all" {
+			for _, x := range allWatchTypes {
+				want[x] = true
+			}
+			continue
+		}
+		ok := false
+		for _, x := range allWatchTypes {
+			if string(x) == t {
+				want[x], ok = true, true
+			}
+		}
+		if !ok {
+			return nil, false, usageError{fmt.Errorf("--types: unknown event type %q", t)}
+		}
+	}
+	return want, want[lifecycle.ThreadStart] || want[lifecycle.ThreadExit], nil
+}
+
+// watchMatch applies --pid (the event's pid or parent) and --name.
+func (a *app) watchMatch(e *lifecycle.Event) bool {
+	if len(a.pids) > 0 {
+		ok := false
+		for _, p := range a.pids {
+			ok = ok || p == e.ID.PID || p == e.PPID || p == e.OldPPID
+		}
+		if !ok {
+			return false
+		}
+	}
+	return a.name == "" || strings.Contains(e.Comm, a.name) || strings.Contains(e.Exe, a.name)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+func newZombiesCmd(a *app) *cobra.Command {
+	var jsonOut, check bool
+	cmd := &cobra.Command{
+		Use:   "zombies",
+		Short: "Explain zombie processes: which parent is not reaping, why, and what to do",
+		Long: `List zombie processes grouped by the parent that has not reaped them. For
+each parent: its state and what it is blocked in (wchan), whether it
+ignores, blocks or handles SIGCHLD, each zombie's exit status, a
+diagnosis and a remedy. --check exits with status 3 when there are
+zombies (for scripts and health checks). The common filters select
+groups whose parent or zombies match.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			f, err := a.filter()
+			if err != nil {
+				return err
+			}
+			r, err := a.reader(false)
+			if err != nil {
+				return err
+			}
+			snap, err := r.Snapshot(a.ctx)
+			if err != nil {
+				return err
+			}
+			groups := zombieGroups(r, snap, nil)
+			if !f.Empty() {
+				groups = filterZombies(groups, snap, f)
+			}
+			if check && len(groups) > 0 {
+				a.exitCode = exitFound
+			}
+			if jsonOut {
+				return writeOut(report.WriteJSON(a.stdout, report.NewZombiesDoc(groups, snap.TakenAt)))
+			}
+			return writeOut(report.WriteZombiesText(a.stdout, groups, snap.TakenAt))
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the diagnosis as JSON")
+	cmd.Flags().BoolVar(&check, "check", false, "exit with status 3 when zombies exist")
+	return cmd
+}
+
+// zombieGroups diagnoses snap's zombies, reading each parent's wchan.
+func zombieGroups(r *collector.Reader, snap *collector.Snapshot, firstSeen map[collector.ID]time.Time) []lifecycle.ZombieGroup {
+	wchan := make(map[int]string)
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		if lifecycle.IsZombieProcess(p) && p.PPID > 0 {
+			if _, ok := wchan[p.PPID]; !ok {
+				w, _ := r.WChan(p.PPID)
+				wchan[p.PPID] = w
+			}
+		}
+	}
+	return lifecycle.DiagnoseZombies(snap, firstSeen, wchan)
+}
+
+// filterZombies keeps the groups whose parent or one of whose zombies
+// matches f.
+func filterZombies(groups []lifecycle.ZombieGroup, snap *collector.Snapshot, f report.Filter) []lifecycle.ZombieGroup {
+	byPID := make(map[int]*collector.Process, len(snap.Processes))
+	for i := range snap.Processes {
+		byPID[snap.Processes[i].PID] = &snap.Processes[i]
+	}
+	match := func(pid int) bool { p := byPID[pid]; return p != nil && f.Match(p) }
+	var out []lifecycle.ZombieGroup
+	for _, g := range groups {
+		keep := match(g.Parent.PID)
+		for _, z := range g.Zombies {
+			keep = keep || match(z.ID.PID)
+		}
+		if keep {
+			out = append(out, g)
+		}
+	}
+	return out
+}

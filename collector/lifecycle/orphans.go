@@ -1,0 +1,188 @@
+package lifecycle
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// The kinds of adopter of an orphan.
+const (
+	AdopterInit      = "init"       // pid 1 of the reader's pid namespace
+	AdopterSubreaper = "subreaper"  // a PR_SET_CHILD_SUBREAPER process
+	AdopterPidnsInit = "pidns_init" // the init (pid 1) of a nested pid namespace
+)
+
+// Orphan is a process whose parent exited and which was adopted.
+type Orphan struct {
+	ID   collector.ID
+	Comm string
+	// Adopter is the pid of the new parent, AdopterComm its comm and
+	// AdopterKind its kind (see the Adopter constants).
+	Adopter     int
+	AdopterComm string
+	AdopterKind string
+	// Evidence says why this is believed to be an orphan.
+	Evidence string
+	// Observed is true when a reparent event was seen directly.
+	Observed bool
+	// Daemon is true for a process that detached on purpose (leads its own
+	// session): reported as a daemon, not an orphan.
+	Daemon bool
+	// OldPPID is the parent it had before, when observed (0 otherwise).
+	OldPPID int
+	// PGID and SID are its process group and session.
+	PGID, SID int
+}
+
+// DetectOrphans finds orphans in snap. observed maps identities to the
+// Reparent events a monitor saw for them (may be nil).
+//
+// A process is an orphan when its parent is an adopter (pid 1, the init of
+// a nested pid namespace, or a child subreaper) and either a reparent was
+// observed, or, in this one snapshot, it still belongs to a session or
+// process group that its adopter did not give it: its session is neither
+// its own nor its parent's, or its process group is neither its own nor
+// its parent's. A process that leads its own session under an adopter is
+// a daemon (detached on purpose, or started as a service), reported with
+// Daemon set; so is a classic double-fork daemon (its session and group
+// are the same, their leader is gone, and it has no terminal). Kernel threads, zombies and the adopters' own children that
+// share their session and group are not reported.
+//
+// There is no /proc field for PR_SET_CHILD_SUBREAPER, so a process counts
+// as a subreaper when it is the new parent of an observed reparent (not to
+// pid 1 or a namespace init), or when it has a child whose session is
+// neither the child's own nor its own: a child inherits its parent's
+// session at fork, so such a child was born to someone else and adopted.
+func DetectOrphans(snap *collector.Snapshot, observed map[collector.ID]Event) []Orphan {
+	if snap == nil {
+		return nil
+	}
+	byPID := make(map[int]*collector.Process, len(snap.Processes))
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		byPID[p.PID] = p
+	}
+	subreapers := make(map[int]string)
+	for _, e := range observed {
+		if e.Type == Reparent && e.PPID > 1 {
+			if par := byPID[e.PPID]; par != nil && !isPidnsInit(par) {
+				subreapers[e.PPID] = "it adopted observed orphans"
+			}
+		}
+	}
+	for i := range snap.Processes {
+		c := &snap.Processes[i]
+		if !candidate(c) || c.PPID <= 1 {
+			continue
+		}
+		par := byPID[c.PPID]
+		if par == nil || isPidnsInit(par) || !known(par, collector.SrcStat) {
+			continue
+		}
+		if c.SID != c.PID && c.SID != par.SID && c.SID > 0 {
+			if _, ok := subreapers[par.PID]; !ok {
+				subreapers[par.PID] = fmt.Sprintf("its child %d is in session %d, neither the child's nor its own", c.PID, c.SID)
+			}
+		}
+	}
+
+	var out []Orphan
+	for i := range snap.Processes {
+		c := &snap.Processes[i]
+		if !candidate(c) {
+			continue
+		}
+		par := byPID[c.PPID]
+		if par == nil {
+			continue
+		}
+		kind := adopterKindOf(snap, par, c, subreapers)
+		if kind == "" {
+			continue
+		}
+		o := Orphan{
+			ID: c.ID(), Comm: c.Comm, Adopter: par.PID, AdopterComm: par.Comm, AdopterKind: kind,
+			PGID: c.PGID, SID: c.SID,
+		}
+		if e, ok := observed[c.ID()]; ok && e.Type == Reparent && e.PPID == c.PPID {
+			o.Observed = true
+			o.OldPPID = e.OldPPID
+			o.Evidence = fmt.Sprintf("observed: parent %d exited at %s, adopted by %d", e.OldPPID, e.Time.UTC().Format("15:04:05.000"), e.PPID)
+			if e.Source == SourceConnector {
+				o.Evidence += " (fork seen by the kernel connector)"
+			}
+		}
+		switch {
+		case c.SID == c.PID:
+			o.Daemon = true
+			if o.Evidence == "" {
+				o.Evidence = "leads its own session (setsid): detached on purpose"
+			}
+		case c.SID != par.SID && c.SID > 0 && byPID[c.SID] == nil && c.PGID == c.SID && c.TTY == 0:
+			o.Daemon = true
+			if o.Evidence == "" {
+				o.Evidence = fmt.Sprintf("double-fork daemon: session %d's leader exited on purpose, no terminal", c.SID)
+			}
+		case o.Observed:
+		case c.SID != par.SID && c.SID > 0:
+			o.Evidence = fmt.Sprintf("in session %d%s, not its adopter's (%d)", c.SID, leaderNote(byPID, c.SID), par.SID)
+		case c.PGID != c.PID && c.PGID != par.PGID && c.PGID > 0:
+			o.Evidence = fmt.Sprintf("in process group %d%s, not its adopter's (%d)", c.PGID, leaderNote(byPID, c.PGID), par.PGID)
+		default:
+			continue
+		}
+		if kind == AdopterSubreaper && !o.Observed {
+			o.Evidence += "; adopter is a subreaper because " + subreapers[par.PID]
+		}
+		out = append(out, o)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Daemon != out[j].Daemon {
+			return !out[i].Daemon
+		}
+		return out[i].ID.PID < out[j].ID.PID
+	})
+	return out
+}
+
+// candidate reports whether p can be an orphan at all: a readable, live,
+// user-space process other than pid 1.
+func candidate(p *collector.Process) bool {
+	return known(p, collector.SrcStat) && p.PID > 1 && !p.IsKernelThread() && !p.IsZombie() && p.PPID > 0
+}
+
+// leaderNote describes the leader of a session or group.
+func leaderNote(byPID map[int]*collector.Process, id int) string {
+	if l := byPID[id]; l != nil {
+		return " (led by " + l.Comm + ")"
+	}
+	return " (its leader is gone)"
+}
+
+// isPidnsInit reports whether p is pid 1 of a nested pid namespace.
+func isPidnsInit(p *collector.Process) bool {
+	return len(p.NSPids) > 1 && p.NSPids[len(p.NSPids)-1] == 1
+}
+
+// adopterKindOf says what kind of adopter par is for child c: "init",
+// "pidns_init", "subreaper" (when subreapers is nil, any other parent, as
+// after an observed reparent; else only members of subreapers), or "" when
+// par is not an adopter.
+func adopterKindOf(_ *collector.Snapshot, par, c *collector.Process, subreapers map[int]string) string {
+	switch {
+	case par == nil:
+		return ""
+	case par.PID == 1:
+		return AdopterInit
+	case isPidnsInit(par) && len(c.NSPids) == len(par.NSPids):
+		return AdopterPidnsInit
+	case subreapers == nil:
+		return AdopterSubreaper
+	}
+	if _, ok := subreapers[par.PID]; ok {
+		return AdopterSubreaper
+	}
+	return ""
+}

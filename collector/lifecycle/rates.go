@@ -1,0 +1,150 @@
+package lifecycle
+
+import (
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// ProcRate is a process's or thread's activity between two snapshots.
+type ProcRate struct {
+	// CPUPercent is user+system CPU time over wall time, in percent of one
+	// CPU (a process using two CPUs fully shows 200).
+	CPUPercent float64
+	// VolPerSec and InvolPerSec are voluntary and involuntary context
+	// switches per second.
+	VolPerSec, InvolPerSec float64
+}
+
+// SystemRate is the machine's activity between two snapshots.
+type SystemRate struct {
+	// CtxPerSec is context switches per second (all CPUs).
+	CtxPerSec float64
+	// ForksPerSec is processes created per second.
+	ForksPerSec float64
+	// CPUPercent is the busy share of all CPUs, 0..100.
+	CPUPercent float64
+}
+
+// Rates holds per-process, per-thread and system rates between two
+// snapshots. It is immutable once computed.
+type Rates struct {
+	// Seconds is the time between the two snapshots.
+	Seconds float64
+	// System is the machine-wide rate.
+	System  SystemRate
+	procs   map[collector.ID]ProcRate
+	threads map[threadKey]ProcRate
+}
+
+type threadKey struct{ pid, tid int }
+
+// ComputeRates computes rates between prev and cur. It returns nil when
+// either is nil or no time passed between them.
+func ComputeRates(prev, cur *collector.Snapshot) *Rates {
+	if prev == nil || cur == nil {
+		return nil
+	}
+	secs := Elapsed(prev, cur).Seconds()
+	if secs <= 0 {
+		return nil
+	}
+	r := &Rates{Seconds: secs, procs: make(map[collector.ID]ProcRate, len(cur.Processes))}
+	h0, h1 := &prev.Host, &cur.Host
+	r.System.CtxPerSec = perSec(h0.ContextSwitches, h1.ContextSwitches, secs)
+	r.System.ForksPerSec = perSec(h0.ProcessesCreated, h1.ProcessesCreated, secs)
+	if h1.CPUTicks > h0.CPUTicks {
+		total := float64(h1.CPUTicks - h0.CPUTicks)
+		idle := 0.0
+		if h1.CPUIdleTicks > h0.CPUIdleTicks {
+			idle = float64(h1.CPUIdleTicks - h0.CPUIdleTicks)
+		}
+		r.System.CPUPercent = clamp(100 * (total - idle) / total)
+	}
+	old := make(map[collector.ID]*collector.Process, len(prev.Processes))
+	for i := range prev.Processes {
+		p := &prev.Processes[i]
+		old[p.ID()] = p
+	}
+	threads := prev.ThreadsRead && cur.ThreadsRead
+	if threads {
+		r.threads = make(map[threadKey]ProcRate)
+	}
+	for i := range cur.Processes {
+		c := &cur.Processes[i]
+		p := old[c.ID()]
+		if p == nil || p.Read&collector.SrcStat == 0 || c.Read&collector.SrcStat == 0 {
+			continue
+		}
+		pr := ProcRate{CPUPercent: cpuPercent(p.CPUTicks(), c.CPUTicks(), secs)}
+		if p.Read&collector.SrcStatus != 0 && c.Read&collector.SrcStatus != 0 && p.CtxSource == c.CtxSource {
+			pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
+			pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
+		}
+		r.procs[c.ID()] = pr
+		if threads {
+			ot := make(map[int]*collector.Thread, len(p.Threads))
+			for j := range p.Threads {
+				ot[p.Threads[j].TID] = &p.Threads[j]
+			}
+			for j := range c.Threads {
+				ct := &c.Threads[j]
+				pt := ot[ct.TID]
+				if pt == nil || pt.StartTicks != ct.StartTicks {
+					continue
+				}
+				tr := ProcRate{CPUPercent: cpuPercent(pt.CPUTicks(), ct.CPUTicks(), secs)}
+				if pt.HasStatus && ct.HasStatus {
+					tr.VolPerSec = perSec(pt.VolCtx, ct.VolCtx, secs)
+					tr.InvolPerSec = perSec(pt.InvolCtx, ct.InvolCtx, secs)
+				}
+				r.threads[threadKey{c.PID, ct.TID}] = tr
+			}
+		}
+	}
+	return r
+}
+
+// Elapsed is the time between two snapshots: on the monotonic clock when
+// both carry it, else by wall clock.
+func Elapsed(prev, cur *collector.Snapshot) time.Duration {
+	if prev.Monotonic != 0 && cur.Monotonic != 0 {
+		return cur.Monotonic - prev.Monotonic
+	}
+	return cur.TakenAt.Sub(prev.TakenAt)
+}
+
+// perSec is a counter's increase per second; a counter that went down (a
+// thread sum losing an exited thread) counts as no increase.
+func perSec(a, b uint64, secs float64) float64 {
+	if b <= a {
+		return 0
+	}
+	return float64(b-a) / secs
+}
+
+// cpuPercent is CPU ticks used over wall time, in percent of one CPU.
+func cpuPercent(a, b uint64, secs float64) float64 {
+	return perSec(a, b, secs) / collector.ClockTicks * 100
+}
+
+func clamp(v float64) float64 { return max(0, min(100, v)) }
+
+// Process returns the rate of a process present in both snapshots.
+func (r *Rates) Process(id collector.ID) (ProcRate, bool) {
+	if r == nil {
+		return ProcRate{}, false
+	}
+	v, ok := r.procs[id]
+	return v, ok
+}
+
+// Thread returns the rate of thread tid of process pid, when threads were
+// read in both snapshots.
+func (r *Rates) Thread(pid, tid int) (ProcRate, bool) {
+	if r == nil {
+		return ProcRate{}, false
+	}
+	v, ok := r.threads[threadKey{pid, tid}]
+	return v, ok
+}

@@ -1,0 +1,212 @@
+package monitor
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The kernel's process-events connector (linux/cn_proc.h, connector.h).
+const (
+	cnIdxProc         = 1 // CN_IDX_PROC: also the multicast group
+	cnValProc         = 1 // CN_VAL_PROC
+	procCnMcastListen = 1
+	procCnMcastIgnore = 2
+
+	procEventNone = 0x00000000
+	procEventFork = 0x00000001
+	procEventExec = 0x00000002
+	procEventComm = 0x00000200
+	procEventExit = 0x80000000
+
+	cnMsgLen     = 20 // struct cn_msg without data
+	procEventHdr = 16 // what, cpu, timestamp_ns
+)
+
+// procEvent is one decoded event of the process-events connector. Pids
+// are in the initial pid namespace (the connector works only there).
+type procEvent struct {
+	What uint32
+	// TimestampNs is the kernel's CLOCK_MONOTONIC time of the event.
+	TimestampNs uint64
+	// PID and TGID are the subject (the child for fork).
+	PID, TGID int
+	// ParentPID and ParentTGID: the parent for fork; for exit the parent
+	// the kernel notified (kernels since 4.18), else 0.
+	ParentPID, ParentTGID int
+	// ExitCode is the wait status for exit; ExitSignal the signal sent to
+	// the parent.
+	ExitCode, ExitSignal uint32
+	// Comm for comm events.
+	Comm string
+	// Err is the acknowledgement's error number for what == none.
+	Err uint32
+}
+
+// errShort is a connector message too short for its type.
+var errShort = errors.New("connector message too short")
+
+// parseProcEvent decodes one netlink payload (struct cn_msg followed by a
+// struct proc_event). ok is false for messages of other connectors.
+func parseProcEvent(b []byte) (ev procEvent, ok bool, err error) {
+	ne := binary.NativeEndian
+	if len(b) < cnMsgLen {
+		return ev, false, errShort
+	}
+	if ne.Uint32(b[0:]) != cnIdxProc || ne.Uint32(b[4:]) != cnValProc {
+		return ev, false, nil
+	}
+	n := int(ne.Uint16(b[16:]))
+	d := b[cnMsgLen:]
+	if n < len(d) {
+		d = d[:n]
+	}
+	if len(d) < procEventHdr {
+		return ev, false, errShort
+	}
+	ev.What = ne.Uint32(d[0:])
+	ev.TimestampNs = ne.Uint64(d[8:])
+	e := d[procEventHdr:]
+	u := func(i int) uint32 { return ne.Uint32(e[4*i:]) }
+	need := func(words int) error {
+		if len(e) < 4*words {
+			return fmt.Errorf("%w: event %#x has %d data bytes", errShort, ev.What, len(e))
+		}
+		return nil
+	}
+	switch ev.What {
+	case procEventNone:
+		if err := need(1); err != nil {
+			return ev, false, err
+		}
+		ev.Err = u(0)
+	case procEventFork:
+		if err := need(4); err != nil {
+			return ev, false, err
+		}
+		ev.ParentPID, ev.ParentTGID, ev.PID, ev.TGID = int(u(0)), int(u(1)), int(u(2)), int(u(3))
+	case procEventExit:
+		if err := need(4); err != nil {
+			return ev, false, err
+		}
+		ev.PID, ev.TGID, ev.ExitCode, ev.ExitSignal = int(u(0)), int(u(1)), u(2), u(3)
+		if len(e) >= 24 {
+			ev.ParentPID, ev.ParentTGID = int(u(4)), int(u(5))
+		}
+	case procEventComm:
+		if err := need(2); err != nil {
+			return ev, false, err
+		}
+		ev.PID, ev.TGID = int(u(0)), int(u(1))
+		c := e[8:min(len(e), 24)]
+		for i, ch := range c {
+			if ch == 0 {
+				c = c[:i]
+				break
+			}
+		}
+		ev.Comm = string(c)
+	default:
+		if len(e) >= 8 {
+			ev.PID, ev.TGID = int(u(0)), int(u(1))
+		}
+	}
+	return ev, true, nil
+}
+
+// listenMsg builds the cn_msg that (un)subscribes to process events.
+func listenMsg(op uint32) []byte {
+	ne := binary.NativeEndian
+	b := make([]byte, cnMsgLen+4)
+	ne.PutUint32(b[0:], cnIdxProc)
+	ne.PutUint32(b[4:], cnValProc)
+	ne.PutUint16(b[16:], 4)
+	ne.PutUint32(b[cnMsgLen:], op)
+	return b
+}
+
+// connector is a subscription to the process-events connector.
+type connector struct {
+	c *netlink.Conn
+}
+
+// connectorRcvBuf is the socket receive buffer asked for: at 40 bytes of
+// payload per event (about 100 with headers) it holds tens of thousands of
+// events, so a burst of forks does not overrun it between reads.
+const connectorRcvBuf = 8 << 20
+
+// dialConnector opens a netlink connector socket bound to the process
+// events group and subscribes. It fails without CAP_NET_ADMIN, outside
+// the initial pid namespace, or on kernels without CONFIG_PROC_EVENTS.
+func dialConnector() (*connector, error) {
+	c, err := netlink.Dial(unix.NETLINK_CONNECTOR, &netlink.Config{Groups: cnIdxProc, MessageBufferSize: 64 << 10})
+	if err != nil {
+		return nil, fmt.Errorf("proc connector: dial: %w", err)
+	}
+	if rc, err := c.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, connectorRcvBuf) != nil {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, connectorRcvBuf)
+			}
+		})
+	}
+	k := &connector{c: c}
+	if _, err := c.Send(netlink.Message{Header: netlink.Header{Type: netlink.Done}, Data: listenMsg(procCnMcastListen)}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("proc connector: subscribe: %w", err)
+	}
+	// The kernel acknowledges with an event of type none carrying an error
+	// number; without privilege it does not answer at all, so wait briefly.
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		evs, err := k.receive(nil)
+		if err != nil {
+			c.Close()
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ETIMEDOUT) || isTimeout(err) {
+				return nil, fmt.Errorf("proc connector: no acknowledgement to the subscription (needs CAP_NET_ADMIN in the initial pid namespace)")
+			}
+			return nil, fmt.Errorf("proc connector: %w", err)
+		}
+		for _, ev := range evs {
+			if ev.What == procEventNone {
+				if ev.Err != 0 {
+					c.Close()
+					return nil, fmt.Errorf("proc connector: subscription refused: %w", unix.Errno(ev.Err))
+				}
+				_ = c.SetReadDeadline(time.Time{})
+				return k, nil
+			}
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// receive blocks for the next datagram and appends its events to dst.
+func (k *connector) receive(dst []procEvent) ([]procEvent, error) {
+	msgs, err := k.c.Receive()
+	if err != nil {
+		return dst, err
+	}
+	for _, m := range msgs {
+		ev, ok, err := parseProcEvent(m.Data)
+		if err != nil || !ok {
+			continue
+		}
+		dst = append(dst, ev)
+	}
+	return dst, nil
+}
+
+// close unsubscribes and closes the socket; a blocked receive returns.
+func (k *connector) close() {
+	_, _ = k.c.Send(netlink.Message{Header: netlink.Header{Type: netlink.Done}, Data: listenMsg(procCnMcastIgnore)})
+	_ = k.c.Close()
+}

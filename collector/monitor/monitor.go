@@ -1,0 +1,721 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// Options configures a Monitor.
+type Options struct {
+	// Interval is the sampling interval (default 1 s).
+	Interval time.Duration
+	// Threads makes every snapshot read threads (per-thread rates and
+	// thread_start/thread_exit events).
+	Threads bool
+	// Connector subscribes to the kernel's process-events connector where
+	// available, so processes shorter than the interval are seen with their
+	// exit codes.
+	Connector bool
+	// MaxPending bounds the connector events held between two frames (for
+	// example while paused); beyond it events are dropped and counted.
+	// Default 100000.
+	MaxPending int
+}
+
+// Monitor samples a Reader on an interval and publishes Frames. Its
+// methods are safe for concurrent use; the Reader is used only by Run.
+type Monitor struct {
+	r    *collector.Reader
+	opts Options
+
+	mu       sync.Mutex
+	latest   *Frame
+	subs     map[int]chan *Frame
+	nextSub  int
+	interval time.Duration
+	paused   bool
+	focus    int
+	wake     chan struct{}
+
+	// Connector state, guarded by mu.
+	conn     *connector // the current subscription (for tests to break)
+	live     bool
+	note     string
+	pending  []lifecycle.Event
+	dropped  int
+	rescan   bool
+	lossNote string
+
+	// Loop state, owned by Run's goroutine.
+	prev       *collector.Snapshot
+	seq        uint64
+	zombieSeen map[collector.ID]time.Time
+	reparents  map[collector.ID]lifecycle.Event
+	forkParent map[int]forkInfo
+	exitAt     map[int]time.Time
+	recent     map[recentKey]uint64
+}
+
+type forkInfo struct {
+	ppid int
+	seq  uint64
+}
+
+type recentKey struct {
+	typ lifecycle.EventType
+	pid int
+}
+
+// New makes a monitor over r. Nothing is read until Run.
+func New(r *collector.Reader, o Options) *Monitor {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 100000
+	}
+	return &Monitor{
+		r:          r,
+		opts:       o,
+		subs:       make(map[int]chan *Frame),
+		interval:   o.Interval,
+		wake:       make(chan struct{}, 1),
+		zombieSeen: make(map[collector.ID]time.Time),
+		reparents:  make(map[collector.ID]lifecycle.Event),
+		forkParent: make(map[int]forkInfo),
+		exitAt:     make(map[int]time.Time),
+		recent:     make(map[recentKey]uint64),
+	}
+}
+
+// Run samples until ctx is done and returns ctx's error, or the error of
+// the first sample when the root cannot be read at all.
+func (m *Monitor) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if m.opts.Connector {
+		k, err := dialConnector()
+		m.mu.Lock()
+		if err != nil {
+			m.note = fmt.Sprintf("kernel process events unavailable (%v): polling every interval, processes shorter than it are missed", err)
+		} else {
+			m.live = true
+			m.conn = k
+			m.note = "kernel process events (proc connector) subscribed"
+		}
+		m.mu.Unlock()
+		if err == nil {
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); m.listen(ctx, k) }()
+			defer wg.Wait()
+			defer cancel()
+		}
+	} else {
+		m.note = "process events by polling only"
+	}
+	if err := m.sample(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	timer := time.NewTimer(m.currentInterval())
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		case <-m.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		m.mu.Lock()
+		paused, rescan := m.paused, m.rescan
+		m.mu.Unlock()
+		if paused && !rescan {
+			m.publishPaused()
+		} else if err := m.sample(ctx); err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		timer.Reset(m.currentInterval())
+	}
+}
+
+func (m *Monitor) currentInterval() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.interval
+}
+
+// listen receives connector events until ctx is done. On a receive error
+// (ENOBUFS: the kernel dropped events) it resubscribes and asks for a
+// rescan so the next frame's diff catches up.
+func (m *Monitor) listen(ctx context.Context, k *connector) {
+	stop := context.AfterFunc(ctx, func() { k.close() })
+	defer stop()
+	offset := bootOffset()
+	comms := make(map[int]connProc)
+	var buf []procEvent
+	for {
+		var err error
+		buf, err = k.receive(buf[:0])
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			k.close()
+			m.mu.Lock()
+			m.rescan = true
+			m.lossNote = fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
+				err, time.Now().UTC().Format("15:04:05.000"))
+			m.mu.Unlock()
+			m.poke()
+			for {
+				if ctx.Err() != nil {
+					return
+				}
+				nk, derr := dialConnector()
+				if derr == nil {
+					k = nk
+					stop()
+					stop = context.AfterFunc(ctx, func() { k.close() })
+					break
+				}
+				m.mu.Lock()
+				m.live = false
+				m.note = fmt.Sprintf("kernel process events unavailable after an error (%v): polling", derr)
+				m.mu.Unlock()
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+			m.mu.Lock()
+			m.live = true
+			m.conn = k
+			m.note = "kernel process events (proc connector) subscribed"
+			m.mu.Unlock()
+			continue
+		}
+		evs := m.convert(buf, comms, offset)
+		if len(evs) == 0 {
+			continue
+		}
+		m.mu.Lock()
+		room := m.opts.MaxPending - len(m.pending)
+		if room < len(evs) {
+			m.dropped += len(evs) - max(room, 0)
+			evs = evs[:max(room, 0)]
+		}
+		m.pending = append(m.pending, evs...)
+		m.mu.Unlock()
+	}
+}
+
+// convert turns connector events into lifecycle events, reading the new
+// process's stat for its start time and comm while it still exists.
+func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) []lifecycle.Event {
+	var out []lifecycle.Event
+	now := time.Now()
+	var mono unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	monoNow := mono.Nano()
+	root := m.r.Root()
+	for _, ev := range in {
+		at := now.Add(-time.Duration(monoNow - int64(ev.TimestampNs)))
+		if int64(ev.TimestampNs) > monoNow || ev.TimestampNs == 0 {
+			at = now
+		}
+		estStart := uint64((int64(ev.TimestampNs) + offset) / int64(time.Second/collector.ClockTicks))
+		e := lifecycle.Event{Time: at, Source: lifecycle.SourceConnector}
+		switch ev.What {
+		case procEventFork:
+			if ev.PID != ev.TGID {
+				if !m.opts.Threads {
+					continue
+				}
+				e.Type = lifecycle.ThreadStart
+				c := lookup(comms, root, ev.TGID)
+				e.ID = c.id(ev.TGID)
+				e.TID = ev.PID
+				e.Comm = c.comm
+				break
+			}
+			e.Type = lifecycle.Spawn
+			e.PPID = ev.ParentTGID
+			start, comm, ok := quickStat(root, ev.PID)
+			if !ok {
+				// Gone already: it was a copy of its parent until it exec'd.
+				start = estStart
+				pc, known := comms[ev.ParentTGID]
+				if !known {
+					if ps, pcomm, ok := quickStat(root, ev.ParentTGID); ok {
+						pc = connProc{comm: pcomm, start: ps}
+						comms[ev.ParentTGID] = pc
+					}
+				}
+				comm = pc.comm
+			}
+			e.ID = collector.ID{PID: ev.PID, StartTicks: start}
+			e.Comm = comm
+			comms[ev.PID] = connProc{comm: comm, start: start}
+			m.mu.Lock()
+			m.forkParent[ev.PID] = forkInfo{ppid: ev.ParentTGID, seq: m.seq}
+			m.mu.Unlock()
+		case procEventExec:
+			if ev.PID != ev.TGID {
+				continue
+			}
+			e.Type = lifecycle.Exec
+			e.OldComm = comms[ev.TGID].comm
+			start, comm, ok := quickStat(root, ev.TGID)
+			if ok {
+				e.ID = collector.ID{PID: ev.TGID, StartTicks: start}
+				comms[ev.TGID] = connProc{comm: comm, start: start}
+				e.Comm = comm
+			} else {
+				e.ID = comms[ev.TGID].id(ev.TGID)
+				e.Comm = e.OldComm
+			}
+			e.Exe = readExe(root, ev.TGID)
+		case procEventComm:
+			if ev.PID == ev.TGID {
+				c := comms[ev.TGID]
+				c.comm = ev.Comm
+				comms[ev.TGID] = c
+			}
+			continue
+		case procEventExit:
+			if ev.PID != ev.TGID {
+				if !m.opts.Threads {
+					continue
+				}
+				e.Type = lifecycle.ThreadExit
+				c := lookup(comms, root, ev.TGID)
+				e.ID = c.id(ev.TGID)
+				e.TID = ev.PID
+				e.Comm = c.comm
+				break
+			}
+			e.Type = lifecycle.Exit
+			c, known := comms[ev.PID]
+			if !known || c.comm == "" {
+				// Not seen forked: read the zombie's stat before it is reaped.
+				if start, comm, ok := quickStat(root, ev.PID); ok {
+					c = connProc{comm: comm, start: start}
+				}
+			}
+			e.ID = c.id(ev.PID)
+			e.Comm = c.comm
+			e.PPID = ev.ParentTGID
+			es := collector.DecodeWaitStatus(int64(ev.ExitCode))
+			e.ExitStatus = &es
+			delete(comms, ev.PID)
+		default:
+			continue
+		}
+		out = append(out, e)
+	}
+	if len(comms) > 1<<16 {
+		clear(comms)
+	}
+	return out
+}
+
+// connProc is what the connector listener remembers of a process.
+type connProc struct {
+	comm  string
+	start uint64
+}
+
+func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
+
+// lookup returns what is known of process pid, reading its stat (and
+// remembering it) when it was not seen forked.
+func lookup(comms map[int]connProc, root string, pid int) connProc {
+	c, ok := comms[pid]
+	if ok && c.comm != "" {
+		return c
+	}
+	if start, comm, ok := quickStat(root, pid); ok {
+		c = connProc{comm: comm, start: start}
+		comms[pid] = c
+	}
+	return c
+}
+
+// quickStat reads a process's start ticks and comm from its stat.
+func quickStat(root string, pid int) (start uint64, comm string, ok bool) {
+	p, err := collector.ReadStatIdentity(root, pid)
+	if err != nil {
+		return 0, "", false
+	}
+	return p.StartTicks, p.Comm, true
+}
+
+func readExe(root string, pid int) string {
+	s, err := os.Readlink(filepath.Join(root, strconv.Itoa(pid), "exe"))
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// bootOffset is CLOCK_BOOTTIME minus CLOCK_MONOTONIC in ns (time spent
+// suspended): connector timestamps are monotonic, start ticks boottime.
+func bootOffset() int64 {
+	var b, m unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &b) != nil || unix.ClockGettime(unix.CLOCK_MONOTONIC, &m) != nil {
+		return 0
+	}
+	return b.Nano() - m.Nano()
+}
+
+// sample reads a snapshot, builds a frame and publishes it.
+func (m *Monitor) sample(ctx context.Context) error {
+	snap, err := m.r.SnapshotThreads(ctx, m.opts.Threads)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.seq++
+	pending := m.pending
+	m.pending = nil
+	dropped := m.dropped
+	m.dropped = 0
+	m.rescan = false
+	lossNote := m.lossNote
+	m.lossNote = ""
+	live, note := m.live, m.note
+	focusPID := m.focus
+	paused := m.paused
+	interval := m.interval
+	m.mu.Unlock()
+
+	prev := m.prev
+	evs := m.merge(lifecycle.Diff(prev, snap), pending, snap)
+	if dropped > 0 {
+		lossNote = fmt.Sprintf("%d kernel process events dropped while frames were not taken", dropped)
+	}
+	if lossNote != "" {
+		evs = append(evs, lifecycle.Event{Type: lifecycle.Lost, Time: snap.TakenAt, Source: lifecycle.SourceConnector, Note: lossNote})
+	}
+
+	m.track(snap, evs)
+	wchan := make(map[int]string)
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		if lifecycle.IsZombieProcess(p) {
+			if _, ok := wchan[p.PPID]; !ok && p.PPID > 0 {
+				w, _ := m.r.WChan(p.PPID)
+				wchan[p.PPID] = w
+			}
+		}
+	}
+	f := &Frame{
+		Seq:        m.seq,
+		Snapshot:   snap,
+		Prev:       prev,
+		Events:     evs,
+		Interval:   interval,
+		EventsLive: live,
+		EventsNote: note,
+		Rates:      lifecycle.ComputeRates(prev, snap),
+		Zombies:    lifecycle.DiagnoseZombies(snap, m.zombieSeen, wchan),
+		Orphans:    lifecycle.DetectOrphans(snap, m.reparents),
+		Paused:     paused,
+	}
+	if focusPID > 0 {
+		f.Focus = m.readFocus(focusPID)
+	}
+	m.prev = snap
+	m.publish(f)
+	return nil
+}
+
+// merge combines poll events with connector events. Spawn, exec, exit and
+// thread events seen by the connector are not repeated from the poll; a process the
+// connector saw forked by a parent that is no longer its parent when
+// first polled was re-parented in between (a reparent event).
+func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) []lifecycle.Event {
+	for _, e := range conn {
+		switch e.Type {
+		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
+			m.recent[recentKey{e.Type, e.ID.PID}] = m.seq
+		case lifecycle.ThreadStart, lifecycle.ThreadExit:
+			m.recent[recentKey{e.Type, e.TID}] = m.seq
+		}
+		if e.Type == lifecycle.Exit {
+			m.exitAt[e.ID.PID] = e.Time
+		}
+	}
+	byPID := make(map[int]*collector.Process, len(snap.Processes))
+	for i := range snap.Processes {
+		byPID[snap.Processes[i].PID] = &snap.Processes[i]
+	}
+	out := make([]lifecycle.Event, 0, len(poll)+len(conn))
+	out = append(out, conn...)
+	m.fillFromSnapshots(out, snap)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range poll {
+		switch e.Type {
+		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
+			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
+				if e.Type == lifecycle.Spawn {
+					out = m.forkReparent(out, e, byPID)
+				}
+				continue
+			}
+		case lifecycle.ThreadStart, lifecycle.ThreadExit:
+			if s, ok := m.recent[recentKey{e.Type, e.TID}]; ok && m.seq-s <= 2 {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	for k, s := range m.recent {
+		if m.seq-s > 2 {
+			delete(m.recent, k)
+		}
+	}
+	for pid, fi := range m.forkParent {
+		if m.seq-fi.seq > 2 {
+			delete(m.forkParent, pid)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// fillFromSnapshots completes connector events whose process was gone
+// before its stat could be read: the comm and start time come from the
+// previous or current snapshot when the pid was there (and the start time,
+// if known, agrees).
+func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snapshot) {
+	find := func(s *collector.Snapshot, pid int) *collector.Process {
+		if s == nil {
+			return nil
+		}
+		i := sort.Search(len(s.Processes), func(i int) bool { return s.Processes[i].PID >= pid })
+		if i < len(s.Processes) && s.Processes[i].PID == pid {
+			return &s.Processes[i]
+		}
+		return nil
+	}
+	for i := range evs {
+		e := &evs[i]
+		if e.Comm != "" && e.ID.StartTicks != 0 {
+			continue
+		}
+		for _, s := range []*collector.Snapshot{m.prev, snap} {
+			p := find(s, e.ID.PID)
+			if p == nil || p.Read&collector.SrcStat == 0 || (e.ID.StartTicks != 0 && e.ID.StartTicks != p.StartTicks) {
+				continue
+			}
+			if e.Comm == "" {
+				e.Comm = p.Comm
+			}
+			e.ID.StartTicks = p.StartTicks
+			break
+		}
+	}
+}
+
+// forkReparent appends a reparent event when a process first polled has a
+// parent other than the one the connector saw fork it. mu is held.
+func (m *Monitor) forkReparent(out []lifecycle.Event, spawn lifecycle.Event, byPID map[int]*collector.Process) []lifecycle.Event {
+	fi, ok := m.forkParent[spawn.ID.PID]
+	if !ok || fi.ppid == spawn.PPID || fi.ppid == 0 {
+		return out
+	}
+	e := spawn
+	e.Type = lifecycle.Reparent
+	e.Source = lifecycle.SourceConnector
+	e.OldPPID = fi.ppid
+	e.AdopterKind = lifecycle.AdopterSubreaper
+	if par := byPID[spawn.PPID]; par != nil {
+		switch {
+		case par.PID == 1:
+			e.AdopterKind = lifecycle.AdopterInit
+		case len(par.NSPids) > 1 && par.NSPids[len(par.NSPids)-1] == 1:
+			e.AdopterKind = lifecycle.AdopterPidnsInit
+		}
+	}
+	return append(out, e)
+}
+
+// track updates the zombie first-seen times and observed reparents.
+func (m *Monitor) track(snap *collector.Snapshot, evs []lifecycle.Event) {
+	for _, e := range evs {
+		if e.Type == lifecycle.Reparent {
+			m.reparents[e.ID] = e
+		}
+	}
+	present := make(map[collector.ID]*collector.Process, len(snap.Processes))
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		present[p.ID()] = p
+		if lifecycle.IsZombieProcess(p) {
+			if _, ok := m.zombieSeen[p.ID()]; !ok {
+				t := snap.TakenAt
+				if x, ok := m.exitAt[p.PID]; ok && x.Before(t) && !x.Before(p.StartedAt) {
+					t = x
+				}
+				m.zombieSeen[p.ID()] = t
+			}
+		}
+	}
+	for id := range m.zombieSeen {
+		if p := present[id]; p == nil || !lifecycle.IsZombieProcess(p) {
+			delete(m.zombieSeen, id)
+		}
+	}
+	for id, e := range m.reparents {
+		if p := present[id]; p == nil || p.PPID != e.PPID {
+			delete(m.reparents, id)
+		}
+	}
+	cut := snap.TakenAt.Add(-time.Minute)
+	for pid, t := range m.exitAt {
+		if t.Before(cut) {
+			delete(m.exitAt, pid)
+		}
+	}
+}
+
+// readFocus reads the focused process in full.
+func (m *Monitor) readFocus(pid int) *Focus {
+	f := &Focus{PID: pid}
+	p, _, err := m.r.Process(pid)
+	if err != nil {
+		f.Err = collector.Reason(err)
+		return f
+	}
+	f.Process = p
+	d, err := m.r.Details(pid)
+	if err != nil {
+		f.Err = collector.Reason(err)
+	}
+	f.Details = d
+	return f
+}
+
+// publishPaused publishes a copy of the latest frame marked paused, once.
+func (m *Monitor) publishPaused() {
+	m.mu.Lock()
+	last := m.latest
+	m.mu.Unlock()
+	if last == nil || last.Paused {
+		return
+	}
+	f := *last
+	m.mu.Lock()
+	m.seq++
+	f.Seq = m.seq
+	m.mu.Unlock()
+	f.Events = nil
+	f.Paused = true
+	m.publish(&f)
+}
+
+// publish makes f the latest frame and offers it to every subscriber. A
+// subscriber that has not taken the previous frame gets f with the
+// previous frame's events prepended, so no event is lost.
+func (m *Monitor) publish(f *Frame) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.latest = f
+	for _, ch := range m.subs {
+		out := f
+		select {
+		case old := <-ch:
+			if len(old.Events) > 0 {
+				merged := *f
+				merged.Events = append(append(make([]lifecycle.Event, 0, len(old.Events)+len(f.Events)), old.Events...), f.Events...)
+				out = &merged
+			}
+		default:
+		}
+		ch <- out
+	}
+}
+
+// Subscribe returns a channel of frames (buffered 1: a slow reader gets the
+// latest frame, and its Events include the events of frames it skipped)
+// and a function that cancels the subscription.
+func (m *Monitor) Subscribe() (<-chan *Frame, func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := m.nextSub
+	m.nextSub++
+	ch := make(chan *Frame, 1)
+	m.subs[id] = ch
+	return ch, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.subs, id)
+	}
+}
+
+// Latest returns the last published frame, nil before the first.
+func (m *Monitor) Latest() *Frame {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.latest
+}
+
+// SetInterval changes the sampling interval from the next tick.
+func (m *Monitor) SetInterval(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	m.mu.Lock()
+	m.interval = d
+	m.mu.Unlock()
+	m.poke()
+}
+
+// SetPaused pauses or resumes sampling. While paused one frame marked
+// Paused is published and sampling stops; connector events are kept (up to
+// Options.MaxPending) and delivered on resume.
+func (m *Monitor) SetPaused(p bool) {
+	m.mu.Lock()
+	m.paused = p
+	m.mu.Unlock()
+	m.poke()
+}
+
+// Focus makes each frame carry pid's full process (with threads) and
+// details; 0 clears the focus.
+func (m *Monitor) Focus(pid int) {
+	m.mu.Lock()
+	m.focus = pid
+	m.mu.Unlock()
+	m.poke()
+}
+
+func (m *Monitor) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,245 @@
+package monitor
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// cnMsg builds a connector message around a proc_event.
+func cnMsg(what uint32, words ...uint32) []byte {
+	ne := binary.NativeEndian
+	ev := make([]byte, procEventHdr+4*len(words))
+	ne.PutUint32(ev[0:], what)
+	ne.PutUint64(ev[8:], 123456789)
+	for i, w := range words {
+		ne.PutUint32(ev[procEventHdr+4*i:], w)
+	}
+	b := make([]byte, cnMsgLen, cnMsgLen+len(ev))
+	ne.PutUint32(b[0:], cnIdxProc)
+	ne.PutUint32(b[4:], cnValProc)
+	ne.PutUint16(b[16:], uint16(len(ev)))
+	return append(b, ev...)
+}
+
+func TestParseProcEvent(t *testing.T) {
+	ev, ok, err := parseProcEvent(cnMsg(procEventFork, 10, 10, 11, 11))
+	if err != nil || !ok || ev.ParentTGID != 10 || ev.PID != 11 || ev.TGID != 11 || ev.TimestampNs != 123456789 {
+		t.Errorf("fork: %+v %v %v", ev, ok, err)
+	}
+	ev, ok, err = parseProcEvent(cnMsg(procEventExit, 11, 11, 3<<8, 17, 10, 10))
+	if err != nil || !ok || ev.PID != 11 || ev.ExitCode != 3<<8 || ev.ParentTGID != 10 {
+		t.Errorf("exit: %+v %v %v", ev, ok, err)
+	}
+	if es := collector.DecodeWaitStatus(int64(ev.ExitCode)); !es.Exited || es.Code != 3 {
+		t.Errorf("exit status %+v", es)
+	}
+	ev, ok, err = parseProcEvent(cnMsg(procEventExit, 11, 11, 9, 17)) // an old kernel: no parent
+	if err != nil || !ok || ev.ExitCode != 9 || ev.ParentTGID != 0 {
+		t.Errorf("short exit: %+v %v %v", ev, ok, err)
+	}
+	comm := cnMsg(procEventComm, 12, 12, 0, 0, 0, 0)
+	copy(comm[cnMsgLen+procEventHdr+8:], "x) Z 1 (")
+	if ev, ok, err = parseProcEvent(comm); err != nil || !ok || ev.Comm != "x) Z 1 (" {
+		t.Errorf("comm: %+v %v %v", ev, ok, err)
+	}
+	if ev, ok, err = parseProcEvent(cnMsg(procEventNone, 0)); err != nil || !ok || ev.What != procEventNone {
+		t.Errorf("ack: %+v %v %v", ev, ok, err)
+	}
+	if _, _, err = parseProcEvent(cnMsg(procEventFork, 10)); !errors.Is(err, errShort) {
+		t.Errorf("truncated fork: %v, want errShort", err)
+	}
+	if _, _, err = parseProcEvent([]byte{1, 2}); !errors.Is(err, errShort) {
+		t.Errorf("tiny message: %v", err)
+	}
+	other := cnMsg(procEventFork, 1, 1, 2, 2)
+	other[0] = 7
+	if _, ok, err = parseProcEvent(other); ok || err != nil {
+		t.Errorf("another connector's message must be skipped: %v %v", ok, err)
+	}
+}
+
+func TestSlowSubscriberGetsEveryEvent(t *testing.T) {
+	m := New(nil, Options{})
+	ch, cancel := m.Subscribe()
+	defer cancel()
+	f1 := &Frame{Seq: 1, Events: []lifecycle.Event{{Type: lifecycle.Spawn, ID: collector.ID{PID: 5}}}}
+	f2 := &Frame{Seq: 2, Events: []lifecycle.Event{{Type: lifecycle.Exit, ID: collector.ID{PID: 5}}}}
+	m.publish(f1)
+	m.publish(f2)
+	got := <-ch
+	if got.Seq != 2 || len(got.Events) != 2 || got.Events[0].Type != lifecycle.Spawn || got.Events[1].Type != lifecycle.Exit {
+		t.Fatalf("merged frame %d with %+v", got.Seq, got.Events)
+	}
+	if len(f2.Events) != 1 || m.Latest() != f2 {
+		t.Error("published frames must not be modified")
+	}
+	select {
+	case f := <-ch:
+		t.Fatalf("one frame expected, got another: %+v", f)
+	default:
+	}
+}
+
+// waitFrame reads frames until ok accepts one or the deadline passes.
+func waitFrame(t *testing.T, ch <-chan *Frame, what string, ok func(*Frame) bool) *Frame {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case f := <-ch:
+			if ok(f) {
+				return f
+			}
+		case <-deadline:
+			t.Fatalf("no frame with %s within 20s", what)
+		}
+	}
+}
+
+func startMonitor(t *testing.T, o Options) (*Monitor, <-chan *Frame) {
+	t.Helper()
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(r, o)
+	ch, unsub := m.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		unsub()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run returned %v, want context.Canceled", err)
+		}
+	})
+	waitFrame(t, ch, "a first frame", func(*Frame) bool { return true })
+	return m, ch
+}
+
+func TestMonitorLiveZombiesFocusAndSubreaper(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: 50 * time.Millisecond, Connector: true})
+	zp := livehelper.Start(t, "zombies", "3")
+	f := waitFrame(t, ch, "3 zombies of the helper", func(f *Frame) bool {
+		for _, g := range f.Zombies {
+			if g.Parent.PID == zp.PID() && len(g.Zombies) == 3 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, g := range f.Zombies {
+		if g.Parent.PID != zp.PID() {
+			continue
+		}
+		if g.SIGCHLD != lifecycle.SigchldDefault || g.ParentWChan == "" || g.Diagnosis == "" {
+			t.Errorf("group %+v", g)
+		}
+		for i, z := range g.Zombies {
+			if z.Exit == nil || z.Exit.Code != i+1 || z.FirstSeen.After(f.Snapshot.TakenAt) {
+				t.Errorf("zombie %d: %+v", i, z)
+			}
+		}
+	}
+
+	m.Focus(zp.PID())
+	f = waitFrame(t, ch, "the focused helper", func(f *Frame) bool { return f.Focus != nil && f.Focus.Process != nil })
+	if f.Focus.PID != zp.PID() || f.Focus.Details == nil || len(f.Focus.Details.Namespaces) == 0 || len(f.Focus.Process.Threads) != 1 {
+		t.Errorf("focus %+v details %+v", f.Focus, f.Focus.Details)
+	}
+	m.Focus(0)
+
+	if !f.EventsLive {
+		t.Skipf("no kernel process events here (%s): the subreaper adoption is only seen by them", f.EventsNote)
+	}
+	sr := livehelper.Start(t, "subreaper")
+	g := sr.PIDs[1]
+	f = waitFrame(t, ch, "the subreaper's orphan", func(f *Frame) bool {
+		for _, o := range f.Orphans {
+			if o.ID.PID == g {
+				return true
+			}
+		}
+		return false
+	})
+	for _, o := range f.Orphans {
+		if o.ID.PID == g && (o.Adopter != sr.PID() || o.AdopterKind != lifecycle.AdopterSubreaper || !o.Observed || o.OldPPID == 0 || o.OldPPID == sr.PID()) {
+			t.Errorf("orphan %+v", o)
+		}
+	}
+}
+
+func TestMonitorPauseAndInterval(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: time.Hour})
+	m.SetInterval(20 * time.Millisecond)
+	waitFrame(t, ch, "a frame at the new interval", func(f *Frame) bool { return f.Interval == 20*time.Millisecond })
+	m.SetPaused(true)
+	p := waitFrame(t, ch, "a paused frame", func(f *Frame) bool { return f.Paused })
+	m.SetPaused(false)
+	r := waitFrame(t, ch, "a resumed frame", func(f *Frame) bool { return !f.Paused })
+	if r.Seq <= p.Seq || r.Snapshot == p.Snapshot || r.Prev == nil {
+		t.Errorf("resumed frame %d after paused %d", r.Seq, p.Seq)
+	}
+	if r.EventsLive {
+		t.Error("connector was not asked for")
+	}
+}
+
+func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	m.mu.Lock()
+	old := m.conn
+	m.mu.Unlock()
+	// Break the socket under the listener: its next receive fails, as on
+	// ENOBUFS. The interval is an hour, so only the forced rescan makes a frame.
+	_ = old.c.Close()
+	f := waitFrame(t, ch, "a lost event", func(f *Frame) bool {
+		for _, e := range f.Events {
+			if e.Type == lifecycle.Lost {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range f.Events {
+		if e.Type == lifecycle.Lost && !strings.Contains(e.Note, "resubscribed") {
+			t.Errorf("lost event note %q", e.Note)
+		}
+	}
+	// The listener subscribes again: a new process's spawn arrives from the kernel.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m.mu.Lock()
+		again := m.conn != old && m.live
+		m.mu.Unlock()
+		if again {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new subscription within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := livehelper.Start(t, "comm", "resub")
+	m.SetInterval(50 * time.Millisecond)
+	waitFrame(t, ch, "the helper's spawn from the kernel", func(f *Frame) bool {
+		for _, e := range f.Events {
+			if e.Type == lifecycle.Spawn && e.ID.PID == p.PID() && e.Source == lifecycle.SourceConnector {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -1,0 +1,121 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/views/sanitize"
+)
+
+// EventSchema is the schema version of one `pinspect watch --json` line.
+const EventSchema = "pinspect.event/v1"
+
+// EventDoc is one lifecycle event as a JSON object (one NDJSON line of
+// `pinspect watch --json`). Fields other than the common ones appear only
+// for the types that carry them.
+type EventDoc struct {
+	Schema     string `json:"schema"`
+	Type       string `json:"type"`
+	Time       string `json:"time"`
+	PID        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks,omitempty"`
+	// Comm is the process's name (raw bytes in CommRawBase64 when not
+	// valid UTF-8).
+	Comm          string `json:"comm,omitempty"`
+	CommRawBase64 string `json:"comm_raw_base64,omitempty"`
+	PPID          int    `json:"ppid,omitempty"`
+	Source        string `json:"source"`
+
+	OldPPID     int                   `json:"old_ppid,omitempty"`
+	AdopterKind string                `json:"adopter_kind,omitempty"`
+	OldComm     string                `json:"old_comm,omitempty"`
+	OldExe      string                `json:"old_exe,omitempty"`
+	Exe         string                `json:"exe,omitempty"`
+	OldState    string                `json:"old_state,omitempty"`
+	State       string                `json:"state,omitempty"`
+	TID         int                   `json:"tid,omitempty"`
+	Exit        *collector.ExitStatus `json:"exit,omitempty"`
+	Note        string                `json:"note,omitempty"`
+}
+
+// NewEventDoc converts an event.
+func NewEventDoc(e *lifecycle.Event) EventDoc {
+	d := EventDoc{
+		Schema: EventSchema, Type: string(e.Type), Time: e.Time.UTC().Format(time.RFC3339Nano),
+		PID: e.ID.PID, StartTicks: e.ID.StartTicks, PPID: e.PPID, Source: e.Source,
+		OldPPID: e.OldPPID, AdopterKind: e.AdopterKind, OldExe: e.OldExe, Exe: e.Exe,
+		TID: e.TID, Exit: e.ExitStatus, Note: e.Note,
+	}
+	d.Comm, d.CommRawBase64 = textAndRaw(e.Comm)
+	d.OldComm, _ = textAndRaw(e.OldComm)
+	if e.OldState != 0 {
+		d.OldState = string(e.OldState)
+	}
+	if e.State != 0 {
+		d.State = string(e.State)
+	}
+	return d
+}
+
+// WriteEventJSON writes one event as a single JSON line.
+func WriteEventJSON(w io.Writer, e *lifecycle.Event) error {
+	b, err := json.Marshal(NewEventDoc(e))
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// FormatEvent renders an event as one sanitised text line:
+// "15:04:05.000 exit     1234 sleep  exit 0 (connector)".
+func FormatEvent(e *lifecycle.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %-12s %7d %-16s", e.Time.Local().Format("15:04:05.000"), e.Type, e.ID.PID, sanitize.Terminal(e.Comm))
+	switch e.Type {
+	case lifecycle.Spawn:
+		fmt.Fprintf(&b, " parent %d", e.PPID)
+	case lifecycle.Exec:
+		if e.OldComm != "" && e.OldComm != e.Comm {
+			fmt.Fprintf(&b, " was %s", sanitize.Terminal(e.OldComm))
+		}
+		if e.Exe != "" {
+			fmt.Fprintf(&b, " exe %s", sanitize.Terminal(e.Exe))
+		}
+	case lifecycle.Exit, lifecycle.Reaped, lifecycle.Zombie:
+		if e.ExitStatus != nil {
+			b.WriteString(" " + e.ExitStatus.String())
+		}
+		if e.Type == lifecycle.Zombie {
+			fmt.Fprintf(&b, ", parent %d has not reaped it", e.PPID)
+		}
+	case lifecycle.Reparent:
+		fmt.Fprintf(&b, " parent %d -> %d", e.OldPPID, e.PPID)
+		if e.AdopterKind != "" {
+			fmt.Fprintf(&b, " (%s)", e.AdopterKind)
+		}
+	case lifecycle.StateChange:
+		fmt.Fprintf(&b, " %c -> %c (%s)", orDash(e.OldState), orDash(e.State), collector.StateName(e.State))
+	case lifecycle.ThreadStart, lifecycle.ThreadExit:
+		fmt.Fprintf(&b, " tid %d", e.TID)
+	case lifecycle.Lost:
+		b.WriteString(" " + sanitize.Terminal(e.Note))
+	}
+	if e.Source == lifecycle.SourceConnector {
+		b.WriteString("  [kernel]")
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+func orDash(c byte) byte {
+	if c == 0 {
+		return '-'
+	}
+	return c
+}

@@ -1,0 +1,128 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// lifecycleFixture reads fixtures/proc/lifecycle at a fixed time.
+func lifecycleFixture(t *testing.T) (*collector.Reader, *collector.Snapshot) {
+	t.Helper()
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle",
+		Now: func() time.Time { return time.Unix(1767225600+1000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, s
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update refreshes it)\n got:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+func TestZombiesAndOrphansGolden(t *testing.T) {
+	r, s := lifecycleFixture(t)
+	wchan := map[int]string{}
+	for _, pid := range []int{100, 200, 300, 350} {
+		w, err := r.WChan(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wchan[pid] = w
+	}
+	groups := lifecycle.DiagnoseZombies(s, nil, wchan)
+	// The reader derives start times from the host's boot time (uptime
+	// based), which is not fixed for a fixture: leave them out.
+	for i := range groups {
+		for j := range groups[i].Zombies {
+			groups[i].Zombies[j].StartedAt = time.Time{}
+		}
+	}
+	var b bytes.Buffer
+	if err := WriteZombiesText(&b, groups, s.TakenAt); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "zombies.txt", b.Bytes())
+	b.Reset()
+	if err := WriteJSON(&b, NewZombiesDoc(groups, s.TakenAt)); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "zombies.json", b.Bytes())
+
+	orphans := lifecycle.DetectOrphans(s, nil)
+	b.Reset()
+	if err := WriteOrphansText(&b, orphans, true); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "orphans.txt", b.Bytes())
+	b.Reset()
+	if err := WriteJSON(&b, NewOrphansDoc(orphans, s.TakenAt)); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "orphans.json", b.Bytes())
+	b.Reset()
+	if err := WriteOrphansText(&b, orphans, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "8 daemons adopted but detached on purpose") || strings.Contains(b.String(), "olddaemon") {
+		t.Errorf("daemons must be counted, not listed, without --daemons:\n%s", b.String())
+	}
+}
+
+func TestEventViewsAreInert(t *testing.T) {
+	es := collector.DecodeWaitStatus(3 << 8)
+	e := lifecycle.Event{
+		Type: lifecycle.Exit, Time: time.Unix(1767225600, 0), ID: collector.ID{PID: 42, StartTicks: 7},
+		Comm: "evil\x1b[2J\xff", PPID: 1, Source: lifecycle.SourceConnector, ExitStatus: &es,
+	}
+	line := FormatEvent(&e)
+	if strings.ContainsAny(line, "\x1b\n") || !strings.Contains(line, "exit 3") || !strings.Contains(line, "[kernel]") {
+		t.Errorf("text line %q", line)
+	}
+	var b bytes.Buffer
+	if err := WriteEventJSON(&b, &e); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(b.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("one event must be one line: %q", b.String())
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["type"] != "exit" || doc["pid"] != float64(42) || doc["comm_raw_base64"] == nil || doc["source"] != "connector" {
+		t.Errorf("event doc %v", doc)
+	}
+	if ex, _ := doc["exit"].(map[string]any); ex["code"] != float64(3) || ex["exited"] != true {
+		t.Errorf("exit %v", doc["exit"])
+	}
+}

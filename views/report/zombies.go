@@ -1,0 +1,191 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/views/sanitize"
+)
+
+// ZombiesSchema is the schema version of the `pinspect zombies --json`
+// document.
+const ZombiesSchema = "pinspect.zombies/v1"
+
+// ZombiesDoc is the `pinspect zombies --json` document.
+type ZombiesDoc struct {
+	Schema  string `json:"schema"`
+	TakenAt string `json:"taken_at"`
+	// Zombies is the total number of zombie processes.
+	Zombies int              `json:"zombies"`
+	Parents []ZombieGroupDoc `json:"parents"`
+}
+
+// ZombieGroupDoc is one parent with its zombies and diagnosis.
+type ZombieGroupDoc struct {
+	Parent    ZombieParentDoc `json:"parent"`
+	Zombies   []ZombieDoc     `json:"zombies"`
+	Since     string          `json:"since"`
+	Diagnosis string          `json:"diagnosis"`
+	Remedy    string          `json:"remedy"`
+}
+
+// ZombieParentDoc describes the parent that is not reaping.
+type ZombieParentDoc struct {
+	PID           int     `json:"pid"`
+	StartTicks    *uint64 `json:"start_ticks,omitempty"`
+	Comm          string  `json:"comm,omitempty"`
+	CommRawBase64 string  `json:"comm_raw_base64,omitempty"`
+	State         string  `json:"state,omitempty"`
+	StateName     string  `json:"state_name,omitempty"`
+	WChan         string  `json:"wchan,omitempty"`
+	// SIGCHLD is "default", "ignored", "blocked" or "handled"; absent when
+	// the parent's status was unreadable.
+	SIGCHLD   string `json:"sigchld,omitempty"`
+	TracerPID int    `json:"tracer_pid,omitempty"`
+	IsInit    bool   `json:"is_init,omitempty"`
+	// Missing is true when the parent could not be read.
+	Missing bool `json:"missing,omitempty"`
+}
+
+// ZombieDoc is one zombie.
+type ZombieDoc struct {
+	PID           int                   `json:"pid"`
+	StartTicks    uint64                `json:"start_ticks"`
+	Comm          string                `json:"comm"`
+	CommRawBase64 string                `json:"comm_raw_base64,omitempty"`
+	Exit          *collector.ExitStatus `json:"exit,omitempty"`
+	FirstSeen     string                `json:"first_seen"`
+	// ZombieSeconds is how long it has been seen a zombie (0 when first
+	// seen in this snapshot).
+	ZombieSeconds float64 `json:"zombie_seconds"`
+	// StartedAt is when the process started: an upper bound on how long it
+	// has been a zombie.
+	StartedAt string `json:"started_at,omitempty"`
+}
+
+// NewZombiesDoc builds the zombies document from diagnoses made at now.
+func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
+	d := &ZombiesDoc{Schema: ZombiesSchema, TakenAt: now.UTC().Format(time.RFC3339Nano), Parents: []ZombieGroupDoc{}}
+	for _, g := range groups {
+		gd := ZombieGroupDoc{
+			Parent: ZombieParentDoc{
+				PID: g.Parent.PID, WChan: g.ParentWChan, SIGCHLD: g.SIGCHLD,
+				TracerPID: g.ParentTracer, IsInit: g.ParentIsInit, Missing: g.ParentMissing,
+			},
+			Since: g.Since.UTC().Format(time.RFC3339Nano), Diagnosis: g.Diagnosis, Remedy: g.Remedy,
+		}
+		if !g.ParentMissing {
+			gd.Parent.StartTicks = ptr(g.Parent.StartTicks)
+			gd.Parent.Comm, gd.Parent.CommRawBase64 = textAndRaw(g.ParentComm)
+			gd.Parent.State, gd.Parent.StateName = stateKey(g.ParentState), collector.StateName(g.ParentState)
+		}
+		for _, z := range g.Zombies {
+			zd := ZombieDoc{
+				PID: z.ID.PID, StartTicks: z.ID.StartTicks, Exit: z.Exit,
+				FirstSeen:     z.FirstSeen.UTC().Format(time.RFC3339Nano),
+				ZombieSeconds: max(0, now.Sub(z.FirstSeen).Seconds()),
+			}
+			zd.Comm, zd.CommRawBase64 = textAndRaw(z.Comm)
+			if !z.StartedAt.IsZero() {
+				zd.StartedAt = z.StartedAt.UTC().Format(time.RFC3339Nano)
+			}
+			gd.Zombies = append(gd.Zombies, zd)
+			d.Zombies++
+		}
+		d.Parents = append(d.Parents, gd)
+	}
+	return d
+}
+
+// WriteZombiesText writes the zombie report as sanitised text.
+func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time) error {
+	ew := &errWriter{w: w}
+	n := 0
+	for _, g := range groups {
+		n += len(g.Zombies)
+	}
+	if n == 0 {
+		ew.printf("no zombie processes\n")
+		return ew.err
+	}
+	ew.printf("%s under %s\n", plural(n, "zombie", "zombies"), plural(len(groups), "parent", "parents"))
+	for _, g := range groups {
+		ew.printf("\n")
+		if g.ParentMissing {
+			ew.printf("parent %d (unreadable)\n", g.Parent.PID)
+		} else {
+			ew.printf("parent %d (%s)  state %s %s", g.Parent.PID, sanitize.Terminal(g.ParentComm),
+				stateKey(g.ParentState), collector.StateName(g.ParentState))
+			if g.ParentWChan != "" {
+				ew.printf(" in %s", sanitize.Terminal(g.ParentWChan))
+			}
+			if g.SIGCHLD != "" {
+				ew.printf("  SIGCHLD %s", g.SIGCHLD)
+			}
+			if g.ParentTracer > 0 {
+				ew.printf("  traced by %d", g.ParentTracer)
+			}
+			ew.printf("\n")
+		}
+		if now.Sub(g.Since) < time.Second {
+			ew.printf("  %s, first seen now\n", plural(len(g.Zombies), "zombie", "zombies"))
+		} else {
+			ew.printf("  %s since %s (%s)\n", plural(len(g.Zombies), "zombie", "zombies"),
+				g.Since.Local().Format("15:04:05"), ago(now.Sub(g.Since)))
+		}
+		ew.printf("  diagnosis: %s\n", sanitize.Terminal(g.Diagnosis))
+		ew.printf("  remedy:    %s\n", sanitize.Terminal(g.Remedy))
+		ew.printf("  %8s  %-22s  %-10s  %-10s  %s\n", "PID", "EXIT", "SEEN FOR", "AGE", "COMM")
+		for _, z := range g.Zombies {
+			ex := "unknown"
+			if z.Exit != nil {
+				ex = z.Exit.String()
+			}
+			age := "?"
+			if !z.StartedAt.IsZero() {
+				age = ago(now.Sub(z.StartedAt))
+			}
+			ew.printf("  %8d  %-22s  %-10s  %-10s  %s\n", z.ID.PID, ex, ago(now.Sub(z.FirstSeen)), age, sanitize.Terminal(z.Comm))
+		}
+		ew.printf("  (AGE is since the process started: it has been a zombie for at most that long)\n")
+	}
+	return ew.err
+}
+
+// ago renders a duration coarsely: "0s", "12s", "3m4s", "2h5m".
+func ago(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return d.Truncate(time.Second).String()
+	case d < time.Hour:
+		return d.Truncate(time.Second).String()
+	}
+	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// errWriter keeps the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, a ...any) {
+	if e.err != nil {
+		return
+	}
+	_, e.err = fmt.Fprintf(e.w, format, a...)
+}
