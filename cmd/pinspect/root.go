@@ -113,7 +113,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 
 // subcommands are the constructors of every subcommand; each lives in its
 // own file.
-var subcommands = []func(*app) *cobra.Command{newPSCmd, newZombiesCmd, newOrphansCmd, newWatchCmd}
+var subcommands = []func(*app) *cobra.Command{newPSCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newShowCmd}
 
 // dashboardMain opens the dashboard; nil until the dashboard is built in.
 var dashboardMain func(*app) error

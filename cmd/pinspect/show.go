@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// showFlags are the flags of `pinspect show`.
+type showFlags struct {
+	json  bool
+	maps  bool
+	smaps bool
+}
+
+func newShowCmd(a *app) *cobra.Command {
+	var f showFlags
+	cmd := &cobra.Command{
+		Use:   "show PID",
+		Short: "Show one process in depth: status, threads and stacks, its address space drawn top to bottom",
+		Long: `Show one process in depth: identity and status, the thread table (each
+thread's stack mapping), memory totals (RSS, PSS, USS, shared, swap), the
+totals per segment class and the address space drawn like a textbook, high
+addresses at the top: stack, libraries and mmap areas, heap, bss, data,
+code. --json prints the same as the pinspect.show/v1 document
+(docs/ADDRESS_SPACE.md).
+
+Per-mapping RSS/PSS comes from /proc/PID/smaps, which makes the kernel walk
+every page table of the process; --smaps=false reads maps and
+smaps_rollup instead (totals only).`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("show takes one PID, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			pid, err := strconv.Atoi(args[0])
+			if err != nil || pid <= 0 {
+				return usageError{fmt.Errorf("show: %q is not a pid", args[0])}
+			}
+			return a.show(pid, f)
+		},
+	}
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the pinspect.show/v1 JSON document")
+	cmd.Flags().BoolVar(&f.maps, "maps", false, "text: also list every mapping")
+	cmd.Flags().BoolVar(&f.smaps, "smaps", true, "read smaps for per-mapping RSS/PSS (costly on huge address spaces)")
+	return cmd
+}
+
+func (a *app) show(pid int, f showFlags) error {
+	r, err := a.reader(true)
+	if err != nil {
+		return err
+	}
+	taken := time.Now()
+	p, _, err := r.Process(pid)
+	if err != nil {
+		if collector.IsVanished(err) {
+			return fmt.Errorf("no such process: %d", pid)
+		}
+		return err
+	}
+	as, err := r.AddressSpace(pid, collector.AddrOptions{PerMapping: f.smaps})
+	if err != nil {
+		if collector.IsVanished(err) {
+			return fmt.Errorf("process %d exited while it was read", pid)
+		}
+		return err
+	}
+	doc := report.NewShowDoc(p, as, taken, r.Root())
+	if f.json || a.jsonOut {
+		return writeOut(report.WriteJSON(a.stdout, doc))
+	}
+	return writeOut(report.WriteShowText(a.stdout, doc, report.ShowTextOptions{Maps: f.maps}))
+}

@@ -1,0 +1,565 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Segment is the class of a mapping in the classic picture of a process's
+// address space.
+type Segment string
+
+// The segment classes, in the order a textbook draws them from low
+// addresses up (code first, the kernel's pages last).
+const (
+	SegCode        Segment = "code"         // the executable's r-x mapping
+	SegRodata      Segment = "rodata"       // the executable's read-only mappings (headers, constants, relro)
+	SegData        Segment = "data"         // the executable's rw- file-backed mapping
+	SegBSS         Segment = "bss"          // anonymous rw- right after the data, below the heap
+	SegHeap        Segment = "heap"         // [heap], the brk area from start_brk
+	SegStack       Segment = "stack"        // the main thread's [stack]
+	SegThreadStack Segment = "thread_stack" // a mapping holding another thread's stack pointer
+	SegGuard       Segment = "guard"        // no access (---p): guard pages and reserved ranges
+	SegLibCode     Segment = "lib_code"     // a shared library's executable mappings
+	SegLibData     Segment = "lib_data"     // a shared library's other mappings and its bss
+	SegAnon        Segment = "anon"         // other anonymous memory (mmap arenas: Go, JVM, malloc)
+	SegShm         Segment = "shm"          // shared memory: /dev/shm, SysV, memfd, shared anonymous
+	SegFile        Segment = "file"         // other mapped files
+	SegVdso        Segment = "vdso"         // [vdso]
+	SegVvar        Segment = "vvar"         // [vvar], [vvar_vclock]
+	SegVsyscall    Segment = "vsyscall"     // [vsyscall]
+)
+
+// SegmentClasses returns every class in display order.
+func SegmentClasses() []Segment { s := segOrder; return s[:] }
+
+// AddrOptions chooses what AddressSpace reads.
+type AddrOptions struct {
+	// PerMapping reads smaps (costly: the kernel walks every page table)
+	// for per-mapping RSS/PSS; otherwise maps and smaps_rollup are read.
+	PerMapping bool
+}
+
+// AddressSpace is a process's address space: every mapping classified,
+// totals per class, memory totals and where each thread's stack is.
+type AddressSpace struct {
+	PID int
+	// Exe is the executable's path (from the exe link), "" when unknown.
+	Exe string
+	// Layout is stat's layout; LayoutTrusted is false when the kernel
+	// masked it (Layout.Masked), in which case it was not used.
+	Layout        Layout
+	LayoutTrusted bool
+	// Maps is every mapping in address order; nil when unavailable (see
+	// Unavailable["maps"]).
+	Maps []Mapping
+	// Segments are the totals per class, in SegmentClasses order, for the
+	// classes present.
+	Segments []SegmentTotal
+	// Memory is nil when unavailable (zombies, kernel threads, denied);
+	// never a zero stand-in.
+	Memory *MemoryTotals
+	// MemorySource is "smaps_rollup", or "smaps" when the totals are the
+	// sum over per-mapping smaps (AddrOptions.PerMapping).
+	MemorySource string
+	// PerMapping is true when every mapping carries RSS/PSS.
+	PerMapping bool
+	// Stacks says, per thread, which mapping holds its stack.
+	Stacks []ThreadStack
+	// Unavailable maps "maps", "memory", "exe", "layout" or "threads" to
+	// the reason it could not be read.
+	Unavailable map[string]string
+}
+
+// SegmentTotal is the total of one class.
+type SegmentTotal struct {
+	Class     Segment
+	Mappings  int
+	SizeBytes uint64
+	// RSSBytes and PSSBytes are set when per-mapping smaps was read.
+	RSSBytes, PSSBytes *uint64
+}
+
+// ThreadStack locates one thread's stack.
+type ThreadStack struct {
+	TID int
+	// SP is the user stack pointer from task/TID/syscall (valid when
+	// Known).
+	SP    uint64
+	Known bool
+	// Mapping is the index in AddressSpace.Maps of the mapping holding SP,
+	// or -1.
+	Mapping int
+	// Reason says why the stack is unknown: "running" (the kernel gives no
+	// registers of a running thread), "permission denied", "vanished",
+	// "not in any mapping", or a read error.
+	Reason string
+}
+
+// The reasons recorded in AddressSpace.Unavailable.
+const (
+	ReasonZombie     = "zombie: its address space is already released"
+	ReasonKernel     = "kernel thread: no user address space"
+	ReasonNoMM       = "no address space (process exiting)"
+	ReasonMasked     = "masked by the kernel for this reader"
+	ReasonThreadRuns = "running"
+)
+
+// pfKthread is PF_KTHREAD in stat's flags.
+const pfKthread = 0x00200000
+
+// AddressSpace reads and classifies the address space of pid. It returns
+// an error wrapping ENOENT or ESRCH (IsVanished) when the process is gone;
+// everything else that cannot be read is recorded in Unavailable with its
+// reason and the rest is still returned.
+func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
+	as := &AddressSpace{PID: pid}
+	pb := newPathBuf(r.opts.Root)
+	small := make([]byte, 0, 4096)
+	unavailable := func(key, reason string) {
+		if as.Unavailable == nil {
+			as.Unavailable = make(map[string]string, 2)
+		}
+		as.Unavailable[key] = reason
+	}
+	gone := func(file string, err error) error {
+		return &ReadError{PID: pid, File: file, Err: err}
+	}
+
+	data, _, err := readAt(pb.set(pid, 0, "stat"), &small, statusMax)
+	var st statFields
+	if err == nil {
+		st, err = parseStat(data)
+	}
+	switch {
+	case err == nil:
+		as.Layout = st.layout
+		as.LayoutTrusted = !st.layout.Masked()
+		if !as.LayoutTrusted {
+			unavailable("layout", ReasonMasked)
+		}
+		if st.state == 'Z' || st.flags&pfKthread != 0 {
+			reason := ReasonZombie
+			if st.state != 'Z' {
+				reason = ReasonKernel
+			}
+			as.LayoutTrusted = false
+			for _, k := range []string{"maps", "memory", "layout"} {
+				unavailable(k, reason)
+			}
+			return as, nil
+		}
+	case IsVanished(err):
+		return nil, gone("stat", err)
+	default:
+		unavailable("layout", "stat: "+Reason(err))
+	}
+
+	link := make([]byte, 4096)
+	exe, err := readlinkAt(pb.set(pid, 0, "exe"), link)
+	switch {
+	case err == nil:
+		as.Exe = strings.TrimSuffix(exe, " (deleted)")
+	case errors.Is(err, unix.ENOENT):
+		// No executable: a process exiting, or a kernel thread.
+	default:
+		unavailable("exe", Reason(err))
+	}
+
+	big := make([]byte, mapsBufSize)
+	if opt.PerMapping {
+		as.Maps, as.Memory, err = readSmaps(pb.set(pid, 0, "smaps"), big)
+		as.MemorySource = "smaps"
+		as.PerMapping = err == nil
+	} else {
+		as.Maps, err = readMaps(pb.set(pid, 0, "maps"), big)
+	}
+	switch {
+	case err == nil:
+	case IsVanished(err):
+		return nil, gone("maps", err)
+	default:
+		as.Maps, as.Memory = nil, nil
+		unavailable("maps", Reason(err))
+	}
+	if err == nil && len(as.Maps) == 0 {
+		// A live user process always has mappings; none means the mm is
+		// gone (exiting) or it is a kernel thread we could not tell.
+		as.Maps, as.Memory = nil, nil
+		unavailable("maps", ReasonNoMM)
+		unavailable("memory", ReasonNoMM)
+		return as, nil
+	}
+	if !opt.PerMapping {
+		as.Memory, err = readRollup(pb.set(pid, 0, "smaps_rollup"), big)
+		as.MemorySource = "smaps_rollup"
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ESRCH):
+			return nil, gone("smaps_rollup", err)
+		case errors.Is(err, unix.ENOENT):
+			// Kernels before 4.14 have no smaps_rollup (and a vanished
+			// process looks the same at open).
+			unavailable("memory", "smaps_rollup: not found")
+		default:
+			unavailable("memory", "smaps_rollup: "+Reason(err))
+		}
+	} else if as.Memory == nil {
+		if _, ok := as.Unavailable["maps"]; ok {
+			unavailable("memory", as.Unavailable["maps"])
+		}
+	}
+	if as.Memory == nil {
+		as.MemorySource = ""
+	}
+	if as.Maps == nil {
+		return as, nil
+	}
+	if !slices.IsSortedFunc(as.Maps, func(a, b Mapping) int { return cmpU64(a.Start, b.Start) }) {
+		slices.SortFunc(as.Maps, func(a, b Mapping) int { return cmpU64(a.Start, b.Start) })
+	}
+
+	as.Stacks, err = readStacks(&pb, pid, small)
+	switch {
+	case err == nil:
+	case IsVanished(err):
+		return nil, gone("task", err)
+	default:
+		unavailable("threads", Reason(err))
+	}
+	classify(as)
+	as.Segments = segmentTotals(as.Maps, as.PerMapping)
+	return as, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// readStacks reads every thread's stack pointer from task/TID/syscall.
+func readStacks(pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
+	tids, err := listNumeric(pb.set(pid, 0, "task"), make([]byte, 16<<10), nil)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(tids)
+	out := make([]ThreadStack, 0, len(tids))
+	for _, tid := range tids {
+		ts := ThreadStack{TID: tid, Mapping: -1}
+		// A thread caught runnable reads "running"; it is usually asleep
+		// again a few microseconds later, so try a few times.
+		var err error
+		for try := 0; try < syscallTries; try++ {
+			var data []byte
+			data, _, err = readAt(pb.set(pid, tid, "syscall"), &buf, 4096)
+			if err == nil {
+				ts.SP, ts.Reason, err = parseSyscallSP(data)
+				ts.Known = err == nil && ts.Reason == ""
+			}
+			if err != nil || ts.Reason != ReasonThreadRuns {
+				break
+			}
+		}
+		if err != nil {
+			ts.Reason = Reason(err)
+		}
+		out = append(out, ts)
+	}
+	return out, nil
+}
+
+// syscallTries bounds the re-reads of a "running" thread's syscall file.
+const syscallTries = 4
+
+// errSyscallFormat is wrapped by syscall-file parse errors.
+var errSyscallFormat = errors.New("malformed syscall file")
+
+// parseSyscallSP extracts the user stack pointer from a task's syscall
+// file: "nr a0 a1 a2 a3 a4 a5 sp pc" in a system call (sp is the 8th
+// field), "-1 sp pc" when blocked outside one, "running" when the task is
+// on a CPU (then reason is "running" and sp unknown).
+func parseSyscallSP(b []byte) (sp uint64, reason string, err error) {
+	b = bytes.TrimSpace(b)
+	if string(b) == "running" {
+		return 0, ReasonThreadRuns, nil
+	}
+	var f [10][]byte
+	n := 0
+	for _, tok := range bytes.Fields(b) {
+		if n == len(f) {
+			return 0, "", fmt.Errorf("%w: too many fields", errSyscallFormat)
+		}
+		f[n] = tok
+		n++
+	}
+	var tok []byte
+	switch n {
+	case 9:
+		tok = f[7]
+	case 3:
+		tok = f[1]
+	default:
+		return 0, "", fmt.Errorf("%w: %d fields", errSyscallFormat, n)
+	}
+	hex, ok := bytes.CutPrefix(tok, []byte("0x"))
+	if !ok {
+		return 0, "", fmt.Errorf("%w: sp %q is not hex", errSyscallFormat, clip(tok))
+	}
+	v, _, ok := hexUntil(append(hex[:len(hex):len(hex)], ' '), ' ')
+	if !ok {
+		return 0, "", fmt.Errorf("%w: sp %q is not hex", errSyscallFormat, clip(tok))
+	}
+	return v, "", nil
+}
+
+// fileKey identifies a mapped file.
+type fileKey struct {
+	dev   string
+	inode uint64
+	path  string
+}
+
+func keyOf(m *Mapping) fileKey {
+	if m.Inode != 0 {
+		return fileKey{dev: m.Dev, inode: m.Inode}
+	}
+	return fileKey{path: m.Path}
+}
+
+// fileBacked reports whether the mapping maps a file (not anonymous memory
+// and not a [pseudo] area).
+func fileBacked(m *Mapping) bool {
+	return m.Path != "" && m.Path[0] != '['
+}
+
+// findMapping returns the index of the mapping holding addr, or -1. maps
+// must be sorted by Start.
+func findMapping(maps []Mapping, addr uint64) int {
+	i, _ := slices.BinarySearchFunc(maps, addr, func(m Mapping, a uint64) int {
+		if m.End <= a {
+			return -1
+		}
+		if m.Start > a {
+			return 1
+		}
+		return 0
+	})
+	if i < len(maps) && maps[i].Start <= addr && addr < maps[i].End {
+		return i
+	}
+	return -1
+}
+
+// classify sets Class and TID on every mapping of as.Maps.
+func classify(as *AddressSpace) {
+	maps := as.Maps
+	// The executable: the file holding start_code when the layout is
+	// trusted (that also works for a deleted or renamed binary), else the
+	// file whose path is the exe link.
+	var exeKey fileKey
+	haveExe := false
+	if as.LayoutTrusted {
+		if i := findMapping(maps, as.Layout.StartCode); i >= 0 && fileBacked(&maps[i]) {
+			exeKey, haveExe = keyOf(&maps[i]), true
+		}
+	}
+	if !haveExe && as.Exe != "" {
+		for i := range maps {
+			p := strings.TrimSuffix(maps[i].Path, " (deleted)")
+			if p == as.Exe {
+				exeKey, haveExe = keyOf(&maps[i]), true
+				break
+			}
+		}
+	}
+	// Libraries: every other file that has an executable mapping.
+	libs := make(map[fileKey]bool)
+	for i := range maps {
+		m := &maps[i]
+		if fileBacked(m) && m.Executable() && !isShm(m) {
+			if k := keyOf(m); !haveExe || k != exeKey {
+				libs[k] = true
+			}
+		}
+	}
+	for i := range maps {
+		m := &maps[i]
+		m.Class, m.TID = SegAnon, 0
+		switch {
+		case m.Path == "[heap]":
+			m.Class = SegHeap
+		case m.Path == "[stack]":
+			m.Class, m.TID = SegStack, as.PID
+		case strings.HasPrefix(m.Path, "[stack:"):
+			// Kernels before 4.5 named thread stacks [stack:TID].
+			m.Class = SegThreadStack
+			m.TID, _ = strconv.Atoi(strings.TrimSuffix(m.Path[len("[stack:"):], "]"))
+		case m.Path == "[vdso]":
+			m.Class = SegVdso
+		case strings.HasPrefix(m.Path, "[vvar"):
+			m.Class = SegVvar
+		case m.Path == "[vsyscall]":
+			m.Class = SegVsyscall
+		case m.Perms[:3] == "---":
+			m.Class = SegGuard
+		case isShm(m):
+			m.Class = SegShm
+		case fileBacked(m):
+			k := keyOf(m)
+			switch {
+			case haveExe && k == exeKey:
+				switch {
+				case m.Executable():
+					m.Class = SegCode
+				case m.Writable():
+					m.Class = SegData
+				default:
+					m.Class = SegRodata
+				}
+			case libs[k]:
+				if m.Executable() {
+					m.Class = SegLibCode
+				} else {
+					m.Class = SegLibData
+				}
+			default:
+				m.Class = SegFile
+			}
+		}
+	}
+	// Second pass: anonymous rw- memory right after a data mapping is that
+	// object's bss; with a trusted layout the brk area starts at start_brk
+	// even when the kernel did not label it.
+	for i := 1; i < len(maps); i++ {
+		m, prev := &maps[i], &maps[i-1]
+		if m.Class != SegAnon || !m.Anonymous() || !m.Writable() || prev.End != m.Start || !fileBacked(prev) || !prev.Writable() {
+			continue
+		}
+		switch prev.Class {
+		case SegData:
+			if !as.LayoutTrusted || as.Layout.StartBrk == 0 || m.Start < as.Layout.StartBrk {
+				m.Class = SegBSS
+			}
+		case SegLibData:
+			m.Class = SegLibData
+		}
+	}
+	if as.LayoutTrusted && as.Layout.StartBrk != 0 {
+		if i := findMapping(maps, as.Layout.StartBrk); i >= 0 && maps[i].Start == as.Layout.StartBrk && maps[i].Class == SegAnon && maps[i].Anonymous() {
+			maps[i].Class = SegHeap
+		}
+	}
+	// Thread stacks: the mapping holding each thread's stack pointer. A
+	// mapping holding the stack pointers of several threads is not a
+	// per-thread stack (a Go arena, a shared pool) and stays anon.
+	owners := make(map[int]int, len(as.Stacks))
+	for s := range as.Stacks {
+		ts := &as.Stacks[s]
+		if !ts.Known {
+			continue
+		}
+		ts.Mapping = findMapping(maps, ts.SP)
+		if ts.Mapping < 0 {
+			ts.Reason = "not in any mapping"
+			continue
+		}
+		if _, dup := owners[ts.Mapping]; dup {
+			owners[ts.Mapping] = -1
+		} else {
+			owners[ts.Mapping] = ts.TID
+		}
+	}
+	for i, tid := range owners {
+		m := &maps[i]
+		switch {
+		case tid < 0:
+		case m.Class == SegStack || m.Class == SegThreadStack:
+			m.TID = tid
+		case m.Class == SegAnon && m.Anonymous() && m.Writable():
+			m.Class, m.TID = SegThreadStack, tid
+			if tid == as.PID {
+				// The main thread running on a stack of its own making.
+				m.Class = SegStack
+			}
+		}
+	}
+	// The guard page right below a thread stack belongs to that thread.
+	for i := 0; i+1 < len(maps); i++ {
+		if maps[i].Class == SegGuard && maps[i+1].Class == SegThreadStack && maps[i].End == maps[i+1].Start {
+			maps[i].TID = maps[i+1].TID
+		}
+	}
+}
+
+// isShm reports shared memory: POSIX (/dev/shm), SysV (/SYSV...),
+// memfd, and shared anonymous memory (shown as /dev/zero).
+func isShm(m *Mapping) bool {
+	p := m.Path
+	switch {
+	case strings.HasPrefix(p, "/dev/shm/"), strings.HasPrefix(p, "/SYSV"),
+		strings.HasPrefix(p, "/memfd:"), strings.HasPrefix(p, "[anon_shmem:"):
+		return true
+	case m.Shared() && (p == "" || strings.HasPrefix(p, "/dev/zero")):
+		return true
+	}
+	return false
+}
+
+// segmentTotals sums the mappings per class, in SegmentClasses order.
+func segmentTotals(maps []Mapping, perMapping bool) []SegmentTotal {
+	var idx [len(segOrder)]SegmentTotal
+	var rss, pss [len(segOrder)]uint64
+	for i := range maps {
+		m := &maps[i]
+		k := segIndex(m.Class)
+		idx[k].Mappings++
+		idx[k].SizeBytes += m.SizeBytes()
+		if m.RSSBytes != nil {
+			rss[k] += *m.RSSBytes
+		}
+		if m.PSSBytes != nil {
+			pss[k] += *m.PSSBytes
+		}
+	}
+	var out []SegmentTotal
+	for k, t := range idx {
+		if t.Mappings == 0 {
+			continue
+		}
+		t.Class = segOrder[k]
+		if perMapping {
+			t.RSSBytes, t.PSSBytes = ptrTo(rss[k]), ptrTo(pss[k])
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// segOrder is Segments as an array, for fixed-size tables.
+var segOrder = [...]Segment{
+	SegCode, SegRodata, SegData, SegBSS, SegHeap, SegStack, SegThreadStack, SegGuard,
+	SegLibCode, SegLibData, SegAnon, SegShm, SegFile, SegVdso, SegVvar, SegVsyscall,
+}
+
+func segIndex(s Segment) int {
+	for i, c := range segOrder {
+		if c == s {
+			return i
+		}
+	}
+	return segIndex(SegAnon)
+}
+
+func ptrTo[T any](v T) *T { return &v }
