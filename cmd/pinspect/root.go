@@ -115,8 +115,8 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 // own file.
 var subcommands = []func(*app) *cobra.Command{newPSCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newShowCmd}
 
-// dashboardMain opens the dashboard; nil until the dashboard is built in.
-var dashboardMain func(*app) error
+// dashboardMain opens the dashboard (dashboard.go).
+var dashboardMain = runDashboard
 
 // filter returns the process filter from the common flags.
 func (a *app) filter() (report.Filter, error) {

@@ -1,7 +1,13 @@
 package dashboard
 
 import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 )
 
@@ -68,32 +74,63 @@ type memMap struct {
 
 // frameData wraps one Frame for the views.
 type frameData struct {
-	f        *monitor.Frame
-	prevByID map[collector.ID]*collector.Process
-	dt       float64
+	f *monitor.Frame
+	// prevFocus is the previous frame's focus, for thread rates of the
+	// focused process (its threads are not in the snapshots).
+	prevFocus *monitor.Focus
+	prevAt    time.Time
 }
 
-// newFrameData prepares a Frame for rate lookups.
-func newFrameData(f *monitor.Frame, reuse map[collector.ID]*collector.Process) *frameData {
+// newFrameData wraps a Frame; prev is the frame applied before it.
+func newFrameData(f, prev *monitor.Frame) *frameData {
 	d := &frameData{f: f}
-	if f == nil || f.Snapshot == nil || f.Prev == nil {
-		return d
+	if prev != nil && prev.Focus != nil && prev.Snapshot != nil {
+		d.prevFocus, d.prevAt = prev.Focus, prev.Snapshot.TakenAt
 	}
-	d.dt = (f.Snapshot.Monotonic - f.Prev.Monotonic).Seconds()
-	if d.dt <= 0 {
-		d.dt = f.Snapshot.TakenAt.Sub(f.Prev.TakenAt).Seconds()
-	}
-	if reuse == nil {
-		reuse = make(map[collector.ID]*collector.Process, len(f.Prev.Processes))
-	} else {
-		clear(reuse)
-	}
-	for i := range f.Prev.Processes {
-		p := &f.Prev.Processes[i]
-		reuse[p.ID()] = p
-	}
-	d.prevByID = reuse
 	return d
+}
+
+func fromRate(r lifecycle.ProcRate, ok bool) rate {
+	return rate{cpu: r.CPUPercent, vol: r.VolPerSec, invol: r.InvolPerSec, ok: ok}
+}
+
+// procRate returns the rates of a process of the current snapshot.
+func (d *frameData) procRate(p *collector.Process) rate {
+	if d == nil || d.f == nil {
+		return rate{}
+	}
+	return fromRate(d.f.Rates.Process(p.ID()))
+}
+
+// threadRate returns the rates of one thread of p: from the frame's rates
+// when threads were sampled, else from two consecutive focus reads.
+func (d *frameData) threadRate(p *collector.Process, t *collector.Thread) rate {
+	if d == nil || d.f == nil {
+		return rate{}
+	}
+	if r, ok := d.f.Rates.Thread(p.PID, t.TID); ok {
+		return fromRate(r, true)
+	}
+	pf := d.prevFocus
+	if pf == nil || pf.Process == nil || pf.Process.ID() != p.ID() || d.f.Snapshot == nil {
+		return rate{}
+	}
+	dt := d.f.Snapshot.TakenAt.Sub(d.prevAt).Seconds()
+	if dt <= 0 {
+		return rate{}
+	}
+	for i := range pf.Process.Threads {
+		u := &pf.Process.Threads[i]
+		if u.TID == t.TID && u.StartTicks == t.StartTicks {
+			return rate{
+				cpu:   perSec(t.CPUTicks(), u.CPUTicks(), dt) * 100 / collector.ClockTicks,
+				vol:   perSec(t.VolCtx, u.VolCtx, dt),
+				invol: perSec(t.InvolCtx, u.InvolCtx, dt),
+				ok:    t.HasStatus && u.HasStatus,
+			}
+		}
+	}
+	return rate{}
 }
 
 func perSec(cur, prev uint64, dt float64) float64 {
@@ -103,97 +140,179 @@ func perSec(cur, prev uint64, dt float64) float64 {
 	return float64(cur-prev) / dt
 }
 
-// procRate returns the rates of a process of the current snapshot.
-func (d *frameData) procRate(p *collector.Process) rate {
-	if d.prevByID == nil {
-		return rate{}
-	}
-	q := d.prevByID[p.ID()]
-	if q == nil {
-		return rate{}
-	}
-	return rate{
-		cpu:   perSec(p.CPUTicks(), q.CPUTicks(), d.dt) * 100 / collector.ClockTicks,
-		vol:   perSec(p.VolCtx, q.VolCtx, d.dt),
-		invol: perSec(p.InvolCtx, q.InvolCtx, d.dt),
-		ok:    true,
-	}
-}
-
-// threadRate returns the rates of one thread of p.
-func (d *frameData) threadRate(p *collector.Process, t *collector.Thread) rate {
-	if d.prevByID == nil {
-		return rate{}
-	}
-	q := d.prevByID[p.ID()]
-	if q == nil {
-		return rate{}
-	}
-	for i := range q.Threads {
-		u := &q.Threads[i]
-		if u.TID == t.TID && u.StartTicks == t.StartTicks {
-			return rate{
-				cpu:   perSec(t.CPUTicks(), u.CPUTicks(), d.dt) * 100 / collector.ClockTicks,
-				vol:   perSec(t.VolCtx, u.VolCtx, d.dt),
-				invol: perSec(t.InvolCtx, u.InvolCtx, d.dt),
-				ok:    t.HasStatus && u.HasStatus,
-			}
-		}
-	}
-	return rate{}
-}
-
 // systemCtx returns the system-wide context switches per second.
 func (d *frameData) systemCtx() (float64, bool) {
-	if d.f == nil || d.f.Prev == nil || d.dt <= 0 {
+	if d == nil || d.f == nil || d.f.Rates == nil {
 		return 0, false
 	}
-	return perSec(d.f.Snapshot.Host.ContextSwitches, d.f.Prev.Host.ContextSwitches, d.dt), true
+	return d.f.Rates.System.CtxPerSec, true
 }
 
-// zombies returns the zombie groups by parent.
+// zombies returns the zombie groups by parent, with their diagnoses.
 func (d *frameData) zombies() []zombieGroup {
-	if d.f == nil || d.f.Snapshot == nil {
+	if d == nil || d.f == nil {
 		return nil
 	}
-	procs := d.f.Snapshot.Processes
-	var out []zombieGroup
-	byParent := map[int]int{}
-	for i := range procs {
-		p := &procs[i]
-		if !p.IsZombie() {
-			continue
+	var now time.Time
+	if d.f.Snapshot != nil {
+		now = d.f.Snapshot.TakenAt
+	}
+	out := make([]zombieGroup, 0, len(d.f.Zombies))
+	for i := range d.f.Zombies {
+		g := &d.f.Zombies[i]
+		v := zombieGroup{parent: g.Parent, parentComm: g.ParentComm, diagnosis: g.Diagnosis, remedy: g.Remedy}
+		var info []string
+		if g.ParentState != 0 {
+			info = append(info, "state "+string(rune(g.ParentState)))
 		}
-		gi, ok := byParent[p.PPID]
-		if !ok {
-			gi = len(out)
-			byParent[p.PPID] = gi
-			g := zombieGroup{parent: collector.ID{PID: p.PPID}}
-			if pp := findProc(procs, p.PPID); pp != nil {
-				g.parent = pp.ID()
-				g.parentComm = pp.Comm
-				g.parentInfo = "state " + string(pp.State)
+		if g.ParentWChan != "" {
+			info = append(info, "in "+g.ParentWChan)
+		}
+		if g.SIGCHLD != "" {
+			info = append(info, "SIGCHLD "+g.SIGCHLD)
+		}
+		if !g.Since.IsZero() && !now.IsZero() {
+			info = append(info, "zombies for "+durationString(now.Sub(g.Since)))
+		}
+		v.parentInfo = strings.Join(info, ", ")
+		for _, z := range g.Zombies {
+			v.zombies = append(v.zombies, z.ID)
+			st := ""
+			if z.Exit != nil {
+				st = z.Exit.String()
 			}
-			out = append(out, g)
+			v.statuses = append(v.statuses, st)
 		}
-		out[gi].zombies = append(out[gi].zombies, p.ID())
-		st := ""
-		if p.ExitCode >= 0 {
-			st = collector.DecodeWaitStatus(p.ExitCode).String()
-		}
-		out[gi].statuses = append(out[gi].statuses, st)
+		out = append(out, v)
 	}
 	return out
 }
 
-// orphans returns the number of orphans the frame reports, or -1.
-func (d *frameData) orphans() int { return -1 }
+// orphans returns the number of orphans (not daemons) the frame reports.
+func (d *frameData) orphans() int {
+	if d == nil || d.f == nil {
+		return -1
+	}
+	n := 0
+	for i := range d.f.Orphans {
+		if !d.f.Orphans[i].Daemon {
+			n++
+		}
+	}
+	return n
+}
 
 // paused reports whether the source says sampling is paused.
-func (d *frameData) paused() bool { return false }
+func (d *frameData) paused() bool { return d != nil && d.f != nil && d.f.Paused }
 
 // focus returns the focused process's data, or nil.
-func (d *frameData) focus() *focusData { return nil }
+func (d *frameData) focus() *focusData {
+	if d == nil || d.f == nil || d.f.Focus == nil {
+		return nil
+	}
+	f := d.f.Focus
+	out := &focusData{pid: f.PID, proc: f.Process, err: f.Err}
+	if f.Details != nil {
+		out.status = detailsKV(f.Details)
+	}
+	// The address space: connect monitor.Focus.Space here when the monitor
+	// carries it:
+	//	out.mem = memFromSpace(f.Space)
+	out.memNote = "the address space is not sampled by this source"
+	return out
+}
+
+// detailsKV turns Details into Status tab lines (raw values).
+func detailsKV(det *collector.Details) []kv {
+	var out []kv
+	wchan := det.WChan
+	if wchan == "" {
+		wchan = "- (running or not blocked)"
+	}
+	out = append(out, kv{"Waiting in", wchan})
+	for _, c := range det.Cgroups {
+		k := "Cgroup"
+		if len(c.Controllers) > 0 {
+			k += " " + strings.Join(c.Controllers, ",")
+		}
+		out = append(out, kv{k, c.Path})
+	}
+	if len(det.Namespaces) > 0 {
+		var b strings.Builder
+		for i, n := range det.Namespaces {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(n.Type + ":" + strconv.FormatUint(uint64(n.Inode), 10))
+		}
+		out = append(out, kv{"Namespaces", b.String()})
+	}
+	c := det.Caps
+	out = append(out,
+		kv{"Caps permitted", capSet(c.Prm)},
+		kv{"Caps bounding", capSet(c.Bnd)},
+		kv{"Caps inheritable", capSet(c.Inh)},
+		kv{"Caps ambient", capSet(c.Amb)})
+	for _, l := range det.Limits {
+		out = append(out, kv{"Limit " + l.Name, limitValue(l.Soft, l.Units) + " / " + limitValue(l.Hard, l.Units)})
+	}
+	keys := make([]string, 0, len(det.Unavailable))
+	for k := range det.Unavailable {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		out = append(out, kv{"Unavailable", k + ": " + det.Unavailable[k]})
+	}
+	return out
+}
+
+func limitValue(v int64, units string) string {
+	if v < 0 {
+		return "unlimited"
+	}
+	if units == "bytes" {
+		return humanBytes(uint64(v))
+	}
+	s := strconv.FormatInt(v, 10)
+	if units != "" {
+		s += " " + units
+	}
+	return s
+}
+
+// memFromSpace adapts the collector's address space to the Memory tab.
+func memFromSpace(s *collector.AddressSpace) *memView {
+	if s == nil {
+		return nil
+	}
+	m := &memView{}
+	if r, ok := s.Unavailable["maps"]; ok {
+		m.note = "maps unavailable: " + r
+	}
+	if s.Memory != nil {
+		m.note = strings.TrimSpace(m.note + " RSS " + humanBytes(s.Memory.RSSBytes) + "  PSS " + humanBytes(s.Memory.PSSBytes) +
+			"  USS " + humanBytes(s.Memory.USSBytes) + "  shared " + humanBytes(s.Memory.SharedBytes) + "  swap " + humanBytes(s.Memory.SwapBytes))
+	}
+	for _, t := range s.Segments {
+		seg := memSegment{name: string(t.Class), bytes: t.SizeBytes, count: t.Mappings}
+		if t.RSSBytes != nil {
+			seg.rss = *t.RSSBytes
+		}
+		m.total += t.SizeBytes
+		m.segments = append(m.segments, seg)
+	}
+	m.maps = make([]memMap, len(s.Maps))
+	for i := range s.Maps {
+		mp := &s.Maps[i]
+		v := memMap{start: mp.Start, end: mp.End, perms: mp.Perms, class: string(mp.Class), path: mp.Path, tid: mp.TID}
+		if mp.RSSBytes != nil {
+			v.rss = *mp.RSSBytes
+		}
+		m.maps[i] = v
+	}
+	return m
+}
 
 // findProc finds a pid in a snapshot's processes (sorted by PID).
 func findProc(procs []collector.Process, pid int) *collector.Process {

@@ -73,7 +73,6 @@ type Dashboard struct {
 	frame       *monitor.Frame
 	fd          *frameData
 	focus       *focusData
-	prevMap     map[collector.ID]*collector.Process
 	sel         rowKey
 	haveSel     bool
 	focusPID    int
@@ -100,7 +99,6 @@ func New(src Source, opts Options) *Dashboard {
 		interval:   opts.Interval,
 		showPanels: true,
 		started:    make(chan struct{}),
-		prevMap:    map[collector.ID]*collector.Process{},
 	}
 	if d.interval <= 0 {
 		d.interval = time.Second
@@ -136,7 +134,7 @@ func (d *Dashboard) build() {
 		return action, ev
 	})
 
-	d.zombieView = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	d.zombieView = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	d.zombieView.SetBorder(true).SetTitle(" zombies ").SetTitleAlign(tview.AlignLeft)
 	d.log = newEventLog()
 	d.eventTable = newGridTable(d.log.model)
@@ -315,16 +313,12 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	if f == nil || (d.frame != nil && f.Seq != 0 && f.Seq <= d.frame.Seq && f.Snapshot == d.frame.Snapshot) {
 		return
 	}
+	d.fd = newFrameData(f, d.frame)
 	d.frame = f
-	d.fd = newFrameData(f, d.prevMap)
-	if d.fd.prevByID != nil {
-		d.prevMap = d.fd.prevByID
-	}
 	d.focus = d.fd.focus()
 	if f.Interval > 0 {
 		d.interval = f.Interval
 	}
-	d.paused = d.fd.paused() || d.paused && f.Seq == 0
 	d.log.add(f.Events)
 	d.rebuild()
 	d.updateHeader()

@@ -11,6 +11,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 )
 
@@ -97,8 +98,17 @@ func frames(t testing.TB, withThreads ...int) (*monitor.Frame, *monitor.Frame) {
 	a := snapshot(t, withThreads...)
 	time.Sleep(50 * time.Millisecond)
 	b := snapshot(t, withThreads...)
-	return &monitor.Frame{Seq: 1, Snapshot: a, Interval: time.Second},
-		&monitor.Frame{Seq: 2, Snapshot: b, Prev: a, Interval: time.Second}
+	return frameOf(1, nil, a), frameOf(2, a, b)
+}
+
+// frameOf builds a Frame the way the monitor does, from real snapshots.
+func frameOf(seq uint64, prev, cur *collector.Snapshot) *monitor.Frame {
+	return &monitor.Frame{
+		Seq: seq, Snapshot: cur, Prev: prev, Interval: time.Second,
+		Rates:   lifecycle.ComputeRates(prev, cur),
+		Zombies: lifecycle.DiagnoseZombies(cur, nil, nil),
+		Orphans: lifecycle.DetectOrphans(cur, nil),
+	}
 }
 
 // harness runs a Dashboard on a simulation screen.

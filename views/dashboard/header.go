@@ -178,15 +178,15 @@ func (d *Dashboard) updateKeys() {
 	var s string
 	front, _ := d.pages.GetFrontPage()
 	if front == pageDetail {
-		s = "[black:aqua]Esc[-:-]back [black:aqua]Tab[-:-]next tab [black:aqua]1-4[-:-]tab "
+		s = "[black:aqua]Esc[-:-] back [black:aqua]Tab[-:-] next tab [black:aqua]1-4[-:-] tab "
 	} else {
-		s = "[black:aqua]Enter[-:-]detail [black:aqua]/[-:-]filter [black:aqua]t[-:-]tree [black:aqua]H[-:-]threads " +
-			"[black:aqua]s[-:-]state [black:aqua]z[-:-]zombies [black:aqua]<>[-:-]sort [black:aqua]e[-:-]panels "
+		s = "[black:aqua]Enter[-:-] detail [black:aqua]/[-:-] filter [black:aqua]t[-:-] tree [black:aqua]H[-:-] threads " +
+			"[black:aqua]s[-:-] state [black:aqua]z[-:-] zombies [black:aqua]<>[-:-] sort [black:aqua]e[-:-] panels "
 	}
 	if d.opts.Signal != nil {
-		s += "[black:aqua]k[-:-]signal "
+		s += "[black:aqua]k[-:-] signal "
 	}
-	s += "[black:aqua]space[-:-]pause [black:aqua]+-[-:-]interval [black:aqua]?[-:-]help [black:aqua]q[-:-]quit"
+	s += "[black:aqua]space[-:-] pause [black:aqua]+-[-:-] interval [black:aqua]?[-:-] help [black:aqua]q[-:-] quit"
 	if d.status != "" {
 		s = d.status + "  " + s
 	}

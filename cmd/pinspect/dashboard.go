@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/views/dashboard"
+)
+
+// dashboardInterval is the dashboard's starting refresh interval (+ and -
+// change it while it runs).
+const dashboardInterval = time.Second
+
+// runDashboard opens the live dashboard: a monitor samples the /proc root
+// (processes only; threads, details and the address space for the
+// selected process) and the dashboard shows its frames until q.
+func runDashboard(a *app) error {
+	if _, err := a.filter(); err != nil { // validates --state
+		return err
+	}
+	r, err := a.reader(false)
+	if err != nil {
+		return err
+	}
+	m := monitor.New(r, monitor.Options{Interval: dashboardInterval, Connector: true})
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	monDone := make(chan error, 1)
+	go func() { monDone <- m.Run(ctx) }()
+
+	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: dashboardInterval}
+	if !a.readonly {
+		root := a.procRoot
+		opts.Signal = func(id collector.ID, sig syscall.Signal) error { return signalProcess(root, id, sig) }
+	}
+	err = dashboard.New(m, opts).Run(ctx)
+	cancel()
+	monErr := <-monDone
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	if monErr != nil && !errors.Is(monErr, context.Canceled) {
+		return monErr
+	}
+	return nil
+}
+
+// signalProcess sends sig to the process id, and only to it: it opens a
+// pidfd first, then checks that the pid still has id's start time (pids
+// are reused), then signals through the pidfd, so a process that exited
+// in between cannot be confused with a newcomer.
+func signalProcess(root string, id collector.ID, sig syscall.Signal) error {
+	if filepath.Clean(root) != "/proc" {
+		return fmt.Errorf("signals are sent only with the live /proc (this is %s)", root)
+	}
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if err != nil {
+		return fmt.Errorf("process %d: %w", id.PID, err)
+	}
+	defer unix.Close(fd)
+	p, err := collector.ReadStatIdentity(root, id.PID)
+	if err != nil {
+		return fmt.Errorf("process %d: %w", id.PID, err)
+	}
+	if p.StartTicks != id.StartTicks {
+		return fmt.Errorf("process %d exited; its pid now belongs to another process: not signalled", id.PID)
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal %d to process %d: %w", sig, id.PID, err)
+	}
+	return nil
+}
