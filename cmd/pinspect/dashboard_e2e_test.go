@@ -30,7 +30,9 @@ func (s *tmuxSession) run(args ...string) string {
 
 func (s *tmuxSession) capture() string { return s.run("capture-pane", "-p", "-t", "e2e") }
 
-func (s *tmuxSession) keys(keys ...string) { s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...) }
+func (s *tmuxSession) keys(keys ...string) {
+	s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...)
+}
 
 func (s *tmuxSession) literal(text string) { s.run("send-keys", "-t", "e2e", "-l", text) }
 
