@@ -52,6 +52,8 @@ type memView struct {
 	maps     []memMap
 	total    uint64
 	note     string
+	// stackWhy says why a thread's stack is not located ("running", ...).
+	stackWhy map[int]string
 }
 
 // memSegment is one class of mappings with its size.
@@ -205,8 +207,10 @@ func (d *frameData) orphans() int {
 // paused reports whether the source says sampling is paused.
 func (d *frameData) paused() bool { return d != nil && d.f != nil && d.f.Paused }
 
-// focus returns the focused process's data, or nil.
-func (d *frameData) focus() *focusData {
+// focus returns the focused process's data, or nil. space extracts the
+// address space from the focus (Options.AddressSpace); nil means the
+// source does not provide one.
+func (d *frameData) focus(space func(*monitor.Focus) *collector.AddressSpace) *focusData {
 	if d == nil || d.f == nil || d.f.Focus == nil {
 		return nil
 	}
@@ -215,10 +219,15 @@ func (d *frameData) focus() *focusData {
 	if f.Details != nil {
 		out.status = detailsKV(f.Details)
 	}
-	// The address space: connect monitor.Focus.Space here when the monitor
-	// carries it:
-	//	out.mem = memFromSpace(f.Space)
-	out.memNote = "the address space is not sampled by this source"
+	if space != nil {
+		out.mem = memFromSpace(space(f))
+	}
+	if out.mem == nil {
+		out.memNote = "the address space is not provided by this source"
+		if space != nil {
+			out.memNote = "waiting for the address space…"
+		}
+	}
 	return out
 }
 
@@ -301,6 +310,14 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 		}
 		m.total += t.SizeBytes
 		m.segments = append(m.segments, seg)
+	}
+	for _, st := range s.Stacks {
+		if st.Mapping < 0 && st.Reason != "" {
+			if m.stackWhy == nil {
+				m.stackWhy = make(map[int]string)
+			}
+			m.stackWhy[st.TID] = st.Reason
+		}
 	}
 	m.maps = make([]memMap, len(s.Maps))
 	for i := range s.Maps {

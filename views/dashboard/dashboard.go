@@ -27,6 +27,11 @@ type Options struct {
 	Interval time.Duration
 	// Screen replaces the terminal (tests use a tcell.SimulationScreen).
 	Screen tcell.Screen
+	// AddressSpace returns the focused process's address space from a
+	// Focus, for the Memory tab (for example func(f *monitor.Focus)
+	// *collector.AddressSpace { return f.Space }); nil when the source
+	// carries none.
+	AddressSpace func(*monitor.Focus) *collector.AddressSpace
 }
 
 // intervals are the steps of + and -.
@@ -315,7 +320,7 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	}
 	d.fd = newFrameData(f, d.frame)
 	d.frame = f
-	d.focus = d.fd.focus()
+	d.focus = d.fd.focus(d.opts.AddressSpace)
 	if f.Interval > 0 {
 		d.interval = f.Interval
 	}
@@ -565,11 +570,13 @@ func (d *Dashboard) openDetail() {
 	d.detail.open(rw.p.ID(), rw.p.PID)
 	d.pages.SwitchToPage(pageDetail)
 	d.app.SetFocus(d.detail.focusTarget())
+	d.updateKeys()
 }
 
 func (d *Dashboard) closeDetail() {
 	d.pages.SwitchToPage(pageMain)
 	d.app.SetFocus(d.table)
+	d.updateKeys()
 }
 
 // askSignal opens the confirmation dialog naming the selected process.

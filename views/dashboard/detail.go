@@ -266,9 +266,13 @@ func stackOf(mem *memView, tid int, leader bool) string {
 	}
 	for i := range mem.maps {
 		m := &mem.maps[i]
-		if (m.tid == tid && tid != 0) || (leader && m.class == "stack") {
+		isStack := m.class == string(collector.SegStack) || m.class == string(collector.SegThreadStack)
+		if isStack && ((m.tid == tid && tid != 0) || (leader && m.class == string(collector.SegStack))) {
 			return hex(m.start) + " " + humanBytes(m.end-m.start)
 		}
+	}
+	if why, ok := mem.stackWhy[tid]; ok {
+		return "? (" + inert(why) + ")"
 	}
 	return "-"
 }
@@ -375,7 +379,11 @@ func (v *detailView) fillMemory(p *collector.Process) {
 		}
 		path := inert(m.path)
 		if m.tid != 0 {
-			path += " [gray](stack of thread " + strconv.Itoa(m.tid) + ")[-]"
+			if m.class == string(collector.SegGuard) {
+				path += " [gray](guard of thread " + strconv.Itoa(m.tid) + "'s stack)[-]"
+			} else {
+				path += " [gray](stack of thread " + strconv.Itoa(m.tid) + ")[-]"
+			}
 		}
 		rows = append(rows, gridRow{
 			text:  []string{hex(m.start), hex(m.end), inert(m.perms), inert(m.class), humanBytes(m.end - m.start), rss, path},

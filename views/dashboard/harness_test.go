@@ -198,16 +198,18 @@ func (h *harness) runes(s string) {
 // onUI runs f on the UI goroutine.
 func (h *harness) onUI(f func()) { h.d.app.QueueUpdateDraw(f) }
 
-// rowOf returns the screen line holding a pid in the PID column, or "".
+// rowOf returns the last screen line starting with pid (a table row; the
+// detail view's title also starts with the pid), or "".
 func rowOf(screen string, pid int) string {
 	p := strconv.Itoa(pid)
+	row := ""
 	for _, l := range strings.Split(screen, "\n") {
 		f := strings.Fields(l)
 		if len(f) > 0 && f[0] == p {
-			return l
+			row = l
 		}
 	}
-	return ""
+	return row
 }
 
 // waitState polls a condition on the dashboard's state, read on the UI
