@@ -154,6 +154,7 @@ func (d *Dashboard) build() {
 		d.vo.filter = strings.ToLower(text)
 		d.rebuild()
 		d.updateHeader()
+		d.updateZombies()
 	})
 	d.filterIn.SetDoneFunc(func(key tcell.Key) {
 		if key == tcell.KeyEscape {

@@ -17,7 +17,7 @@ import (
 func TestMainScreenShowsProcesses(t *testing.T) {
 	helper := livehelper.Start(t, "comm", "pinspect-dash1")
 	h := start(t, Options{}, 160, 50)
-	a, b := frames(t)
+	a, b := frames(t, helper.PID())
 	h.src.send(a)
 	h.src.send(b)
 	scr := h.waitFor("ctx ")
@@ -93,7 +93,7 @@ func TestFilterAndEscape(t *testing.T) {
 	h1 := livehelper.Start(t, "comm", "pinspect-flta")
 	h2 := livehelper.Start(t, "comm", "pinspect-fltb")
 	h := start(t, Options{}, 160, 40)
-	a, b := frames(t)
+	a, b := frames(t, h1.PID(), h2.PID())
 	h.src.send(a)
 	h.src.send(b)
 	h.waitFor("COMMAND")
@@ -109,7 +109,7 @@ func TestFilterAndEscape(t *testing.T) {
 	h.runes("A")
 	h.waitState("one row", func(d *Dashboard) bool { return len(d.model.rows) == 1 && d.model.rows[0].p.PID == h1.PID() })
 	// A new frame keeps the filter.
-	_, c := frames(t)
+	_, c := frames(t, h1.PID(), h2.PID())
 	c.Seq = 3
 	h.src.send(c)
 	h.waitState("one row after a frame", func(d *Dashboard) bool { return d.frame.Seq == 3 && len(d.model.rows) == 1 })
@@ -128,7 +128,7 @@ func TestFilterAndEscape(t *testing.T) {
 func TestTreeAndStateFilter(t *testing.T) {
 	z := livehelper.Start(t, "zombies", "2")
 	h := start(t, Options{Filter: "procshape"}, 160, 40)
-	var a, b = frames(t)
+	var a, b = frames(t, z.PIDs...)
 	// Wait until the children are zombies in the snapshot.
 	for end := time.Now().Add(20 * time.Second); ; {
 		n := 0
@@ -143,7 +143,7 @@ func TestTreeAndStateFilter(t *testing.T) {
 		if time.Now().After(end) {
 			t.Fatal("zombies did not appear")
 		}
-		a, b = frames(t)
+		a, b = frames(t, z.PIDs...)
 	}
 	h.src.send(a)
 	h.src.send(b)
@@ -173,12 +173,16 @@ func TestTreeAndStateFilter(t *testing.T) {
 	// Zombies only.
 	h.runes("z")
 	h.waitState("zombies only", func(d *Dashboard) bool {
+		n := 0
 		for _, r := range d.model.rows {
 			if !r.p.IsZombie() {
 				return false
 			}
+			if r.p.PPID == z.PID() {
+				n++
+			}
 		}
-		return len(d.model.rows) == 2
+		return n == 2
 	})
 	h.waitFor("state Z")
 	// The zombie panel names the parent.
@@ -202,7 +206,7 @@ func TestThreadsUnderProcess(t *testing.T) {
 	h.waitUntil("the helper", func(s string) bool { return rowOf(s, th.PID()) != "" })
 	h.runes("H")
 	scr := h.waitUntil("thread rows", func(s string) bool {
-		for _, tid := range th.TIDs {
+		for _, tid := range workerTIDs(t, b.Snapshot, th.PID()) {
 			if rowOf(s, tid) == "" {
 				return false
 			}
@@ -227,7 +231,7 @@ func TestSelectionFollowsProcess(t *testing.T) {
 	h1 := livehelper.Start(t, "comm", "pinspect-sela")
 	h2 := livehelper.Start(t, "comm", "pinspect-selb")
 	h := start(t, Options{Filter: "pinspect-sel"}, 160, 40)
-	a, b := frames(t)
+	a, b := frames(t, h1.PID(), h2.PID())
 	h.src.send(a)
 	h.src.send(b)
 	h.waitState("two rows", func(d *Dashboard) bool { return len(d.model.rows) == 2 })
@@ -252,7 +256,7 @@ func TestDetailTabs(t *testing.T) {
 	th := livehelper.Start(t, "threads", "3")
 	child := livehelper.Start(t, "zombies", "1")
 	h := start(t, Options{Filter: "procshape"}, 160, 45)
-	a, b := frames(t, th.PID())
+	a, b := frames(t, append([]int{th.PID()}, child.PIDs...)...)
 	h.src.send(a)
 	h.src.send(b)
 	h.waitUntil("the helper", func(s string) bool { return rowOf(s, th.PID()) != "" })
@@ -261,7 +265,7 @@ func TestDetailTabs(t *testing.T) {
 	})
 	h.key(tcell.KeyEnter)
 	scr := h.waitFor("1 Threads")
-	for _, tid := range th.TIDs {
+	for _, tid := range workerTIDs(t, b.Snapshot, th.PID()) {
 		if rowOf(scr, tid) == "" {
 			t.Errorf("threads tab lacks thread %d:\n%s", tid, scr)
 		}
@@ -450,7 +454,7 @@ func TestSignalConfirmation(t *testing.T) {
 		calls <- call{id, sig}
 		return nil
 	}}, 160, 30)
-	a, b := frames(t)
+	a, b := frames(t, hp.PID())
 	h.src.send(a)
 	h.src.send(b)
 	h.waitUntil("the helper", func(s string) bool { return rowOf(s, hp.PID()) != "" })

@@ -26,10 +26,7 @@ func TestFocusFeedsDetail(t *testing.T) {
 		t.Fatal(err)
 	}
 	focusFrame := func(seq uint64, prev *monitor.Frame) *monitor.Frame {
-		snap, err := r.Snapshot(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		snap := snapshot(t, th.PID())
 		var prevSnap *collector.Snapshot
 		if prev != nil {
 			prevSnap = prev.Snapshot
@@ -52,6 +49,7 @@ func TestFocusFeedsDetail(t *testing.T) {
 		return f
 	}
 	a := focusFrame(1, nil)
+	tids := workerTIDs(t, &collector.Snapshot{Processes: []collector.Process{*a.Focus.Process}}, th.PID())
 	b := focusFrame(2, a)
 	h.src.send(a)
 	h.waitState("frame 1", func(d *Dashboard) bool { return d.frame != nil && d.frame.Seq == 1 })
@@ -70,7 +68,7 @@ func TestFocusFeedsDetail(t *testing.T) {
 	// H shows the focused process's threads under it.
 	h.runes("H")
 	h.waitUntil("thread rows from the focus", func(s string) bool {
-		for _, tid := range th.TIDs {
+		for _, tid := range tids {
 			if rowOf(s, tid) == "" {
 				return false
 			}
@@ -81,7 +79,7 @@ func TestFocusFeedsDetail(t *testing.T) {
 
 	h.key(tcell.KeyEnter)
 	scr := h.waitUntil("threads with rates and stacks", func(s string) bool {
-		l := rowOf(s, th.TIDs[0])
+		l := rowOf(s, tids[0])
 		return strings.Contains(s, "1 Threads") && l != "" && !strings.Contains(l, " - ") // rates known from two focus reads
 	})
 	if l := rowOf(scr, th.PID()); !strings.Contains(l, "7ff") && !strings.Contains(l, "?") {
@@ -97,7 +95,7 @@ func TestFocusFeedsDetail(t *testing.T) {
 			t.Errorf("memory tab lacks %q:\n%s", want, scr)
 		}
 	}
-	if !strings.Contains(scr, "stack of thread "+strconv.Itoa(th.TIDs[0])) && !strings.Contains(scr, "stack of thread "+strconv.Itoa(th.TIDs[1])) {
+	if !strings.Contains(scr, "stack of thread "+strconv.Itoa(tids[0])) && !strings.Contains(scr, "stack of thread "+strconv.Itoa(tids[len(tids)-1])) {
 		t.Logf("no thread stack attributed on screen (may be below the fold):\n%s", scr)
 	}
 	h.runes("4")

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,36 +69,56 @@ func (s *testSource) send(f *monitor.Frame) {
 	s.ch <- f
 }
 
-// snapshot reads the real /proc without threads, then re-reads the given
-// pids with their threads and puts them in.
-func snapshot(t testing.TB, withThreads ...int) *collector.Snapshot {
+var (
+	baseOnce   sync.Once
+	baseSnap   *collector.Snapshot
+	baseErr    error
+	baseReader *collector.Reader
+	readerMu   sync.Mutex
+)
+
+// snapshot returns a real snapshot: one full scan of /proc (taken once per
+// test binary, for speed) with the given pids read afresh, with their
+// threads, and put in (or added) in pid order, stamped now.
+func snapshot(t testing.TB, pids ...int) *collector.Snapshot {
 	t.Helper()
-	r, err := collector.NewReader(collector.Options{})
-	if err != nil {
-		t.Fatal(err)
+	baseOnce.Do(func() {
+		baseReader, baseErr = collector.NewReader(collector.Options{})
+		if baseErr == nil {
+			baseSnap, baseErr = baseReader.Snapshot(context.Background())
+		}
+	})
+	if baseErr != nil {
+		t.Fatal(baseErr)
 	}
-	snap, err := r.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, pid := range withThreads {
-		p, _, err := r.Process(pid)
+	readerMu.Lock()
+	defer readerMu.Unlock()
+	snap := *baseSnap
+	snap.TakenAt = time.Now()
+	snap.Monotonic = baseSnap.Monotonic + time.Since(baseSnap.TakenAt)
+	snap.Processes = slices.Clone(baseSnap.Processes)
+	for _, pid := range pids {
+		p, _, err := baseReader.Process(pid)
 		if err != nil {
 			t.Fatalf("reading %d: %v", pid, err)
 		}
-		if q := findProc(snap.Processes, pid); q != nil {
-			*q = *p
+		i, found := slices.BinarySearchFunc(snap.Processes, pid, func(q collector.Process, pid int) int { return q.PID - pid })
+		if found {
+			snap.Processes[i] = *p
+		} else {
+			snap.Processes = slices.Insert(snap.Processes, i, *p)
 		}
 	}
-	return snap
+	return &snap
 }
 
-// frames returns two consecutive real frames (so rates are known).
-func frames(t testing.TB, withThreads ...int) (*monitor.Frame, *monitor.Frame) {
+// frames returns two consecutive real frames (so rates are known) with
+// the given pids read afresh in each.
+func frames(t testing.TB, pids ...int) (*monitor.Frame, *monitor.Frame) {
 	t.Helper()
-	a := snapshot(t, withThreads...)
+	a := snapshot(t, pids...)
 	time.Sleep(50 * time.Millisecond)
-	b := snapshot(t, withThreads...)
+	b := snapshot(t, pids...)
 	return frameOf(1, nil, a), frameOf(2, a, b)
 }
 
@@ -224,4 +245,25 @@ func (h *harness) waitState(what string, cond func(d *Dashboard) bool) {
 		}
 	}
 	h.t.Fatalf("timed out waiting for %s", what)
+}
+
+// workerTIDs returns the non-leader thread ids of pid in a snapshot (the
+// helper's own "tid" lines may come after its ready line on a loaded
+// machine).
+func workerTIDs(t testing.TB, snap *collector.Snapshot, pid int) []int {
+	t.Helper()
+	p := findProc(snap.Processes, pid)
+	if p == nil {
+		t.Fatalf("pid %d not in the snapshot", pid)
+	}
+	var out []int
+	for _, th := range p.Threads {
+		if th.TID != pid {
+			out = append(out, th.TID)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("pid %d has no worker threads in the snapshot", pid)
+	}
+	return out
 }

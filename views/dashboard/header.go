@@ -134,9 +134,23 @@ func (d *Dashboard) updateZombies() {
 	for _, g := range groups {
 		total += len(g.zombies)
 	}
+	if d.vo.filter != "" {
+		// With a filter, the parents that match it.
+		kept := groups[:0:0]
+		for _, g := range groups {
+			if containsFold(g.parentComm, d.vo.filter) || strings.HasPrefix(strconv.Itoa(g.parent.PID), d.vo.filter) {
+				kept = append(kept, g)
+			}
+		}
+		groups = kept
+	}
 	d.zombieView.SetTitle(" zombies: " + strconv.Itoa(total) + " ")
 	if total == 0 {
 		d.zombieView.SetText("[gray]no zombies[-]")
+		return
+	}
+	if len(groups) == 0 {
+		d.zombieView.SetText("[gray]no zombie parent matches the filter[-]")
 		return
 	}
 	var b strings.Builder
