@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -15,10 +14,6 @@ import (
 	"github.com/pinspect/pinspect/views/dashboard"
 )
 
-// dashboardInterval is the dashboard's starting refresh interval (+ and -
-// change it while it runs).
-const dashboardInterval = time.Second
-
 // runDashboard opens the live dashboard: a monitor samples the /proc root
 // (processes only; threads, details and the address space for the
 // selected process) and the dashboard shows its frames until q.
@@ -26,17 +21,21 @@ func runDashboard(a *app) error {
 	if _, err := a.filter(); err != nil { // validates --state
 		return err
 	}
+	interval := a.interval
+	if interval <= 0 {
+		return usageError{fmt.Errorf("--interval must be positive")}
+	}
 	r, err := a.reader(false)
 	if err != nil {
 		return err
 	}
-	m := monitor.New(r, monitor.Options{Interval: dashboardInterval, Connector: true})
+	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true})
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
 	monDone := make(chan error, 1)
 	go func() { monDone <- m.Run(ctx) }()
 
-	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: dashboardInterval}
+	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval}
 	if !a.readonly {
 		root := a.procRoot
 		opts.Signal = func(id collector.ID, sig syscall.Signal) error { return signalProcess(root, id, sig) }

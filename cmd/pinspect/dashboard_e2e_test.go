@@ -83,14 +83,14 @@ func TestDashboardEndToEnd(t *testing.T) {
 	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
 	// The shell records the terminal modes before and after, then says
 	// whether pinspect restored them.
-	script := "stty -g > " + dir + "/before; " + bin + "; echo PINSPECT-EXITED $?; " +
+	script := "stty -g > " + dir + "/before; " + bin + " --readonly --interval 2s; echo PINSPECT-EXITED $?; " +
 		"stty -g > " + dir + "/after; cmp -s " + dir + "/before " + dir + "/after && echo TTY-RESTORED; sleep 600"
 	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c", script)
 	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
 
 	// Start: the header and the table.
 	scr := s.waitFor("the dashboard", func(scr string) bool {
-		return strings.Contains(scr, "COMMAND") && strings.Contains(scr, "tasks ") && strings.Contains(scr, "every 1s")
+		return strings.Contains(scr, "COMMAND") && strings.Contains(scr, "tasks ") && strings.Contains(scr, "every 2s")
 	})
 	if got := strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); got != "1" {
 		t.Errorf("the dashboard is not on the alternate screen (alternate_on=%s)", got)
@@ -99,6 +99,9 @@ func TestDashboardEndToEnd(t *testing.T) {
 		if !strings.Contains(scr, want) {
 			t.Errorf("main screen lacks %q:\n%s", want, scr)
 		}
+	}
+	if strings.Contains(scr, "k signal") {
+		t.Errorf("--readonly dashboard offers the signal action:\n%s", scr)
 	}
 
 	// Filter to the helper.
