@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 	"github.com/pinspect/pinspect/views/report"
 )
@@ -69,10 +70,17 @@ func TestZombiesLive(t *testing.T) {
 				g.Parent.WChan == "" || g.Parent.State != "S" || g.Remedy == "" {
 				t.Errorf("parent %+v diagnosis %q remedy %q", g.Parent, g.Diagnosis, g.Remedy)
 			}
+			// Child i (in fork order) exits with code i; the report lists
+			// zombies by pid, which wraps around.
+			want := map[int]int{}
+			for i, pid := range p.PIDs[1:] {
+				want[pid] = i + 1
+			}
 			for i, z := range g.Zombies {
-				if z.PID != p.PIDs[i+1] || z.Exit == nil || !z.Exit.Exited || z.Exit.Code != i+1 {
-					t.Errorf("zombie %d: %+v exit %+v", i, z, z.Exit)
+				if code, ok := want[z.PID]; !ok || z.Exit == nil || !z.Exit.Exited || z.Exit.Code != code {
+					t.Errorf("zombie %d: %+v exit %+v, want exit %d", i, z, z.Exit, code)
 				}
+				delete(want, z.PID)
 			}
 			out, _, code := lifeRun(t, "zombies", "--pid", pid)
 			if code != 0 || !strings.Contains(out, "SIGCHLD "+tc.sigchld) || !strings.Contains(out, "exit "+strconv.Itoa(n)) {
@@ -112,6 +120,18 @@ func orphansDoc(t *testing.T, args ...string) report.OrphansDoc {
 func TestOrphanAdoptedByInitLive(t *testing.T) {
 	p := livehelper.Start(t, "orphan")
 	child := p.PIDs[1]
+	var ppid int
+	lifePoll(t, "the orphan's adoption", func() bool {
+		c, err := collector.ReadStatIdentity("/proc", child)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ppid = c.PPID
+		return ppid != p.PID()
+	})
+	if ppid != 1 {
+		t.Skipf("the orphan was adopted by %d, a subreaper above this test, which one snapshot cannot tell", ppid)
+	}
 	var d report.OrphansDoc
 	lifePoll(t, "the orphan", func() bool {
 		d = orphansDoc(t, "--pid", strconv.Itoa(child))
@@ -157,9 +177,28 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// TestWatchSeesShortLivedProcesses: a helper forks 200 children one after
+// another, each exiting at once with its own code and reaped at once;
+// watch --json must report every spawn and every exit code. When the
+// kernel reports that it dropped events (a "lost" event: the machine is
+// too loaded for pinspect to keep up), the guarantee does not hold, so the
+// burst is tried again, up to three times.
 func TestWatchSeesShortLivedProcesses(t *testing.T) {
+	for attempt := 1; attempt <= 3; attempt++ {
+		if !watchBurst(t) {
+			return
+		}
+		t.Logf("attempt %d: the kernel dropped events; trying again", attempt)
+	}
+	t.Skip("the kernel dropped process events in every attempt (reported as lost): machine overloaded")
+}
+
+// watchBurst runs one burst under watch --json and checks it; it returns
+// true (checking nothing) when events were lost.
+func watchBurst(t *testing.T) (lost bool) {
 	const n = 200
 	p := livehelper.Start(t, "burst", strconv.Itoa(n))
+	defer func() { _ = syscall.Kill(p.PID(), syscall.SIGKILL) }()
 	var out, errOut lockedBuffer
 	done := make(chan int)
 	go func() {
@@ -186,15 +225,20 @@ func TestWatchSeesShortLivedProcesses(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("bad NDJSON line %q: %v", sc.Text(), err)
 		}
-		if e.Type == "" || e.Time == "" || e.PID == 0 || e.Schema != report.EventSchema {
+		if e.Type == "" || e.Time == "" || e.Schema != report.EventSchema || e.PID == 0 && e.Type != "lost" {
 			t.Errorf("incomplete event %q", sc.Text())
 		}
 		switch {
+		case e.Type == "lost":
+			lost = true
 		case e.Type == "spawn" && e.PPID == p.PID():
 			spawned[e.PID] = true
 		case e.Type == "exit":
 			exits = append(exits, e)
 		}
+	}
+	if lost {
+		return true
 	}
 	for _, e := range exits {
 		if spawned[e.PID] && e.Exit != nil && e.Exit.Exited {
@@ -204,9 +248,17 @@ func TestWatchSeesShortLivedProcesses(t *testing.T) {
 	if len(spawned) != n {
 		t.Errorf("%d spawns of the helper's children, want %d", len(spawned), n)
 	}
+	missing := 0
 	for i := 1; i <= n; i++ {
 		if codes[i] != 1 {
-			t.Errorf("exit code %d seen %d times, want once", i, codes[i])
+			missing++
+			if missing <= 5 {
+				t.Errorf("exit code %d seen %d times, want once", i, codes[i])
+			}
 		}
 	}
+	if missing > 5 {
+		t.Errorf("... and %d more exit codes not seen exactly once", missing-5)
+	}
+	return false
 }

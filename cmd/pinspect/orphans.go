@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,6 +52,7 @@ separately (--daemons lists them).`,
 				if fr == nil {
 					return err
 				}
+				fmt.Fprintf(a.stderr, "pinspect orphans: observed for %s; %s\n", observe, fr.EventsNote)
 				snap, orphans = fr.Snapshot, fr.Orphans
 			} else {
 				snap, err = r.Snapshot(a.ctx)

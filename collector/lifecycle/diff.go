@@ -68,8 +68,9 @@ func Diff(prev, cur *collector.Snapshot) []Event {
 			}
 			continue
 		}
-		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.Comm != c.Comm ||
-			known(p, collector.SrcExe) && known(c, collector.SrcExe) && p.Exe != c.Exe {
+		// Kernel threads rename themselves (kworker/0:1-events): not execs.
+		if !c.IsKernelThread() && (known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.Comm != c.Comm ||
+			known(p, collector.SrcExe) && known(c, collector.SrcExe) && p.Exe != c.Exe) {
 			e := base(c, at)
 			e.Type = Exec
 			e.OldComm, e.OldExe, e.Exe = p.Comm, p.Exe, c.Exe

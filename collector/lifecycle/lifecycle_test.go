@@ -102,6 +102,15 @@ func TestDiffLifecycle(t *testing.T) {
 	}
 }
 
+func TestDiffKernelThreadRenameIsNotExec(t *testing.T) {
+	k := proc(9, 2, 3, "kworker/0:0-events", 'I')
+	k2 := k
+	k2.Comm = "kworker/0:0-mm_percpu_wq"
+	if evs := Diff(snap(0, k), snap(time.Second, k2)); len(evs) != 0 {
+		t.Errorf("kernel thread rename: %+v", evs)
+	}
+}
+
 func TestDiffLeaderExitedIsNotZombie(t *testing.T) {
 	p := proc(50, 1, 5, "app", 'S')
 	p.NumThreads = 3

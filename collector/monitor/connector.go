@@ -134,10 +134,12 @@ type connector struct {
 	c *netlink.Conn
 }
 
-// connectorRcvBuf is the socket receive buffer asked for: at 40 bytes of
-// payload per event (about 100 with headers) it holds tens of thousands of
-// events, so a burst of forks does not overrun it between reads.
-const connectorRcvBuf = 8 << 20
+// connectorRcvBuf is the socket receive buffer asked for (the kernel
+// doubles it). Each event is charged about 1 KiB of buffer (the skb's true
+// size), so this holds tens of thousands of events: a burst of forks, or a
+// while without CPU for pinspect on an overloaded machine, does not overrun
+// it. The memory is used only while events wait to be read.
+const connectorRcvBuf = 32 << 20
 
 // dialConnector opens a netlink connector socket bound to the process
 // events group and subscribes. It fails without CAP_NET_ADMIN, outside

@@ -34,7 +34,8 @@ type Options struct {
 }
 
 // Monitor samples a Reader on an interval and publishes Frames. Its
-// methods are safe for concurrent use; the Reader is used only by Run.
+// methods are safe for concurrent use; the Reader is read only by Run's
+// goroutine.
 type Monitor struct {
 	r    *collector.Reader
 	opts Options
@@ -47,6 +48,10 @@ type Monitor struct {
 	paused   bool
 	focus    int
 	wake     chan struct{}
+	// resume asks for a sample at once (set when unpausing);
+	// focusChanged for the focus to be re-read without a scan.
+	resume       bool
+	focusChanged bool
 
 	// Connector state, guarded by mu.
 	conn     *connector // the current subscription (for tests to break)
@@ -56,22 +61,30 @@ type Monitor struct {
 	dropped  int
 	rescan   bool
 	lossNote string
+	// seq numbers frames (written by Run under mu; the converter reads it
+	// to date forkParent entries); forkParent maps a pid the connector saw
+	// forked to its parent then.
+	seq        uint64
+	forkParent map[int]forkInfo
 
 	// Loop state, owned by Run's goroutine.
 	prev       *collector.Snapshot
-	seq        uint64
+	curTakenAt time.Time
 	zombieSeen map[collector.ID]time.Time
 	reparents  map[collector.ID]lifecycle.Event
-	forkParent map[int]forkInfo
 	exitAt     map[int]time.Time
 	recent     map[recentKey]uint64
 }
 
+// forkInfo is what a connector fork event said about a new process.
 type forkInfo struct {
-	ppid int
-	seq  uint64
+	ppid  int
+	start uint64 // the child's start ticks when read, else 0
+	seq   uint64
 }
 
+// recentKey names an event reported recently, to drop its repetition
+// from the other source (pid is the tid for thread events).
 type recentKey struct {
 	typ lifecycle.EventType
 	pid int
@@ -104,7 +117,12 @@ func New(r *collector.Reader, o Options) *Monitor {
 func (m *Monitor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if m.opts.Connector {
+	var st unix.Statfs_t
+	if m.opts.Connector && (unix.Statfs(m.r.Root(), &st) != nil || st.Type != unix.PROC_SUPER_MAGIC) {
+		m.mu.Lock()
+		m.note = "kernel process events not used: " + m.r.Root() + " is not a live procfs; polling every interval"
+		m.mu.Unlock()
+	} else if m.opts.Connector {
 		k, err := dialConnector()
 		m.mu.Lock()
 		if err != nil {
@@ -123,7 +141,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 			defer cancel()
 		}
 	} else {
-		m.note = "process events by polling only"
+		m.mu.Lock()
+		m.note = "kernel process events not used: polling every interval, processes shorter than it are missed"
+		m.mu.Unlock()
 	}
 	if err := m.sample(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -134,10 +154,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 	timer := time.NewTimer(m.currentInterval())
 	defer timer.Stop()
 	for {
+		tick := false
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
+			tick = true
 		case <-m.wake:
 			if !timer.Stop() {
 				select {
@@ -147,12 +169,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 			}
 		}
 		m.mu.Lock()
-		paused, rescan := m.paused, m.rescan
+		paused, rescan, resume, focus := m.paused, m.rescan, m.resume, m.focusChanged
+		m.resume, m.focusChanged = false, false
 		m.mu.Unlock()
-		if paused && !rescan {
-			m.publishPaused()
-		} else if err := m.sample(ctx); err != nil && ctx.Err() != nil {
-			return ctx.Err()
+		switch {
+		case rescan || !paused && (tick || resume):
+			if err := m.sample(ctx); err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		case paused:
+			m.republish(true, focus)
+		case focus:
+			m.republish(false, true)
 		}
 		timer.Reset(m.currentInterval())
 	}
@@ -166,27 +194,27 @@ func (m *Monitor) currentInterval() time.Duration {
 
 // listen receives connector events until ctx is done. On a receive error
 // (ENOBUFS: the kernel dropped events) it resubscribes and asks for a
-// rescan so the next frame's diff catches up.
+// rescan so the next frame's diff catches up. Receiving does nothing else:
+// a second goroutine converts the events (which reads /proc), so a slow
+// /proc does not make the socket overrun.
 func (m *Monitor) listen(ctx context.Context, k *connector) {
 	stop := context.AfterFunc(ctx, func() { k.close() })
-	defer stop()
-	offset := bootOffset()
-	comms := make(map[int]connProc)
-	var buf []procEvent
+	defer func() { stop() }()
+	batches := make(chan []procEvent, 1<<14)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); m.convertLoop(batches) }()
+	defer wg.Wait()
+	defer close(batches)
 	for {
-		var err error
-		buf, err = k.receive(buf[:0])
+		buf, err := k.receive(nil)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			k.close()
-			m.mu.Lock()
-			m.rescan = true
-			m.lossNote = fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
-				err, time.Now().UTC().Format("15:04:05.000"))
-			m.mu.Unlock()
-			m.poke()
+			m.lost(fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
+				err, time.Now().UTC().Format("15:04:05.000")))
 			for {
 				if ctx.Err() != nil {
 					return
@@ -195,7 +223,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 				if derr == nil {
 					k = nk
 					stop()
-					stop = context.AfterFunc(ctx, func() { k.close() })
+					stop = context.AfterFunc(ctx, func() { nk.close() })
 					break
 				}
 				m.mu.Lock()
@@ -215,6 +243,34 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 			m.mu.Unlock()
 			continue
 		}
+		if len(buf) == 0 {
+			continue
+		}
+		select {
+		case batches <- buf:
+		default:
+			m.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
+				len(buf), time.Now().UTC().Format("15:04:05.000")))
+		}
+	}
+}
+
+// lost records that events were lost and asks for a rescan.
+func (m *Monitor) lost(note string) {
+	m.mu.Lock()
+	m.rescan = true
+	if m.lossNote == "" {
+		m.lossNote = note
+	}
+	m.mu.Unlock()
+	m.poke()
+}
+
+// convertLoop converts received events and queues them for the next frame.
+func (m *Monitor) convertLoop(batches <-chan []procEvent) {
+	offset := bootOffset()
+	comms := make(map[int]connProc)
+	for buf := range batches {
 		evs := m.convert(buf, comms, offset)
 		if len(evs) == 0 {
 			continue
@@ -278,7 +334,11 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			e.Comm = comm
 			comms[ev.PID] = connProc{comm: comm, start: start}
 			m.mu.Lock()
-			m.forkParent[ev.PID] = forkInfo{ppid: ev.ParentTGID, seq: m.seq}
+			fi := forkInfo{ppid: ev.ParentTGID, seq: m.seq}
+			if ok {
+				fi.start = start
+			}
+			m.forkParent[ev.PID] = fi
 			m.mu.Unlock()
 		case procEventExec:
 			if ev.PID != ev.TGID {
@@ -411,6 +471,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 	m.mu.Unlock()
 
 	prev := m.prev
+	m.curTakenAt = snap.TakenAt
 	evs := m.merge(lifecycle.Diff(prev, snap), pending, snap)
 	if dropped > 0 {
 		lossNote = fmt.Sprintf("%d kernel process events dropped while frames were not taken", dropped)
@@ -480,9 +541,6 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		switch e.Type {
 		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
 			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
-				if e.Type == lifecycle.Spawn {
-					out = m.forkReparent(out, e, byPID)
-				}
 				continue
 			}
 		case lifecycle.ThreadStart, lifecycle.ThreadExit:
@@ -492,6 +550,7 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		}
 		out = append(out, e)
 	}
+	out = m.forkReparents(out, byPID)
 	for k, s := range m.recent {
 		if m.seq-s > 2 {
 			delete(m.recent, k)
@@ -540,27 +599,41 @@ func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snaps
 	}
 }
 
-// forkReparent appends a reparent event when a process first polled has a
-// parent other than the one the connector saw fork it. mu is held.
-func (m *Monitor) forkReparent(out []lifecycle.Event, spawn lifecycle.Event, byPID map[int]*collector.Process) []lifecycle.Event {
-	fi, ok := m.forkParent[spawn.ID.PID]
-	if !ok || fi.ppid == spawn.PPID || fi.ppid == 0 {
-		return out
-	}
-	e := spawn
-	e.Type = lifecycle.Reparent
-	e.Source = lifecycle.SourceConnector
-	e.OldPPID = fi.ppid
-	e.AdopterKind = lifecycle.AdopterSubreaper
-	if par := byPID[spawn.PPID]; par != nil {
-		switch {
-		case par.PID == 1:
-			e.AdopterKind = lifecycle.AdopterInit
-		case len(par.NSPids) > 1 && par.NSPids[len(par.NSPids)-1] == 1:
-			e.AdopterKind = lifecycle.AdopterPidnsInit
+// forkReparents appends a reparent event for each process the connector
+// saw forked by one parent that the snapshot shows under another: its
+// parent exited between the fork and the scan, and it was adopted. This
+// does not depend on which of the two was seen first. mu is held.
+func (m *Monitor) forkReparents(out []lifecycle.Event, byPID map[int]*collector.Process) []lifecycle.Event {
+	for _, e := range out {
+		if e.Type == lifecycle.Reparent {
+			m.recent[recentKey{lifecycle.Reparent, e.ID.PID}] = m.seq
 		}
 	}
-	return append(out, e)
+	for pid, fi := range m.forkParent {
+		p := byPID[pid]
+		if p == nil || fi.ppid == 0 || p.PPID == fi.ppid || p.PPID == 0 || p.Read&collector.SrcStat == 0 ||
+			fi.start != 0 && fi.start != p.StartTicks {
+			continue
+		}
+		if _, done := m.recent[recentKey{lifecycle.Reparent, pid}]; done {
+			continue
+		}
+		e := lifecycle.Event{
+			Type: lifecycle.Reparent, Time: m.curTakenAt, ID: p.ID(), Comm: p.Comm, PPID: p.PPID,
+			OldPPID: fi.ppid, Source: lifecycle.SourceConnector, AdopterKind: lifecycle.AdopterSubreaper,
+		}
+		if par := byPID[p.PPID]; par != nil {
+			switch {
+			case par.PID == 1:
+				e.AdopterKind = lifecycle.AdopterInit
+			case len(par.NSPids) > 1 && par.NSPids[len(par.NSPids)-1] == 1:
+				e.AdopterKind = lifecycle.AdopterPidnsInit
+			}
+		}
+		m.recent[recentKey{lifecycle.Reparent, pid}] = m.seq
+		out = append(out, e)
+	}
+	return out
 }
 
 // track updates the zombie first-seen times and observed reparents.
@@ -619,21 +692,30 @@ func (m *Monitor) readFocus(pid int) *Focus {
 	return f
 }
 
-// publishPaused publishes a copy of the latest frame marked paused, once.
-func (m *Monitor) publishPaused() {
+// republish publishes a copy of the latest frame without new events:
+// marked paused (once, when pausing), and with the focus re-read when it
+// changed. It does not scan.
+func (m *Monitor) republish(paused, focusChanged bool) {
 	m.mu.Lock()
 	last := m.latest
+	focusPID := m.focus
 	m.mu.Unlock()
-	if last == nil || last.Paused {
+	if last == nil || last.Paused == paused && !focusChanged {
 		return
 	}
 	f := *last
+	f.Events = nil
+	f.Paused = paused
+	if focusChanged {
+		f.Focus = nil
+		if focusPID > 0 {
+			f.Focus = m.readFocus(focusPID)
+		}
+	}
 	m.mu.Lock()
 	m.seq++
 	f.Seq = m.seq
 	m.mu.Unlock()
-	f.Events = nil
-	f.Paused = true
 	m.publish(&f)
 }
 
@@ -683,7 +765,8 @@ func (m *Monitor) Latest() *Frame {
 	return m.latest
 }
 
-// SetInterval changes the sampling interval from the next tick.
+// SetInterval changes the sampling interval; the next sample comes one new
+// interval from now.
 func (m *Monitor) SetInterval(d time.Duration) {
 	if d <= 0 {
 		return
@@ -694,21 +777,29 @@ func (m *Monitor) SetInterval(d time.Duration) {
 	m.poke()
 }
 
-// SetPaused pauses or resumes sampling. While paused one frame marked
-// Paused is published and sampling stops; connector events are kept (up to
-// Options.MaxPending) and delivered on resume.
+// SetPaused pauses or resumes sampling. Pausing publishes one copy of the
+// latest frame marked Paused and stops sampling; connector events are kept
+// (up to Options.MaxPending) and delivered in the first frame after
+// resuming, which is sampled at once.
 func (m *Monitor) SetPaused(p bool) {
 	m.mu.Lock()
+	if m.paused && !p {
+		m.resume = true
+	}
 	m.paused = p
 	m.mu.Unlock()
 	m.poke()
 }
 
 // Focus makes each frame carry pid's full process (with threads) and
-// details; 0 clears the focus.
+// details; 0 clears the focus. A copy of the latest frame with the new
+// focus is published at once, without a scan.
 func (m *Monitor) Focus(pid int) {
 	m.mu.Lock()
-	m.focus = pid
+	if m.focus != pid {
+		m.focus = pid
+		m.focusChanged = true
+	}
 	m.mu.Unlock()
 	m.poke()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -144,10 +145,18 @@ func TestMonitorLiveZombiesFocusAndSubreaper(t *testing.T) {
 		if g.SIGCHLD != lifecycle.SigchldDefault || g.ParentWChan == "" || g.Diagnosis == "" {
 			t.Errorf("group %+v", g)
 		}
+		// The children exit with codes 1..3; the group lists them by first
+		// sighting, which need not follow the exit code.
+		codes := map[int]bool{}
 		for i, z := range g.Zombies {
-			if z.Exit == nil || z.Exit.Code != i+1 || z.FirstSeen.After(f.Snapshot.TakenAt) {
+			if z.Exit == nil || z.FirstSeen.After(f.Snapshot.TakenAt) {
 				t.Errorf("zombie %d: %+v", i, z)
+				continue
 			}
+			codes[z.Exit.Code] = true
+		}
+		if !codes[1] || !codes[2] || !codes[3] {
+			t.Errorf("exit codes %v, want 1, 2 and 3", codes)
 		}
 	}
 
@@ -180,6 +189,13 @@ func TestMonitorLiveZombiesFocusAndSubreaper(t *testing.T) {
 
 func TestMonitorPauseAndInterval(t *testing.T) {
 	m, ch := startMonitor(t, Options{Interval: time.Hour})
+	first := m.Latest()
+	// A focus change is published at once, without a scan.
+	m.Focus(os.Getpid())
+	f := waitFrame(t, ch, "the focus on this test", func(f *Frame) bool { return f.Focus != nil })
+	if f.Snapshot != first.Snapshot || f.Focus.Process == nil || f.Focus.Process.PID != os.Getpid() || len(f.Focus.Process.Threads) < 2 || len(f.Events) != 0 {
+		t.Errorf("focus frame %d: snapshot reused %v, focus %+v", f.Seq, f.Snapshot == first.Snapshot, f.Focus)
+	}
 	m.SetInterval(20 * time.Millisecond)
 	waitFrame(t, ch, "a frame at the new interval", func(f *Frame) bool { return f.Interval == 20*time.Millisecond })
 	m.SetPaused(true)
@@ -241,5 +257,24 @@ func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
 			}
 		}
 		return false
+	})
+}
+
+// FuzzParseProcEvent: no datagram makes the connector parser panic, and
+// an accepted event never claims more data than it was given.
+func FuzzParseProcEvent(f *testing.F) {
+	f.Add(cnMsg(procEventFork, 10, 10, 11, 11))
+	f.Add(cnMsg(procEventExit, 11, 11, 3<<8, 17, 10, 10))
+	f.Add(cnMsg(procEventComm, 12, 12, 0x41414141, 0, 0, 0))
+	f.Add(cnMsg(procEventNone, 0))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, ok, err := parseProcEvent(b)
+		if ok && err != nil {
+			t.Fatalf("accepted with an error: %+v %v", ev, err)
+		}
+		if len(ev.Comm) > 16 {
+			t.Fatalf("comm longer than the kernel's 16 bytes: %q", ev.Comm)
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,10 +30,26 @@ func lifecycleFixture(t *testing.T) (*collector.Reader, *collector.Snapshot) {
 	return r, s
 }
 
+// The -update flag rewrites golden files. Another test file of this
+// package may define it too (as a package variable, initialised before
+// this init runs); it is defined here only when it is not, and read by
+// name, so both files compile together.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+// updatingGolden reports whether -update was given.
+func updatingGolden() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if updatingGolden() {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
