@@ -57,6 +57,8 @@ func eventColor(t lifecycle.EventType) tcell.Color {
 		return tcell.ColorYellow
 	case lifecycle.Exec:
 		return tcell.ColorAqua
+	case lifecycle.Lost:
+		return tcell.ColorOrange
 	}
 	return tcell.ColorWhite
 }
@@ -108,6 +110,11 @@ func eventDetail(e *lifecycle.Event) string {
 		return comm + " " + stateLetter(e.OldState) + " → " + stateLetter(e.State)
 	case lifecycle.ThreadStart, lifecycle.ThreadExit:
 		return comm + " in process " + strconv.Itoa(e.ID.PID)
+	case lifecycle.Lost:
+		return inert(e.Note)
+	}
+	if e.Note != "" {
+		return comm + " " + inert(e.Note)
 	}
 	return comm
 }
