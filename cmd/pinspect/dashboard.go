@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -13,6 +15,9 @@ import (
 	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/views/dashboard"
 )
+
+// dashboardMemLimit is the Go heap's soft limit while the dashboard runs.
+const dashboardMemLimit = 40 << 20
 
 // runDashboard opens the live dashboard: a monitor samples the /proc root
 // (processes only; threads, details and the address space for the
@@ -28,6 +33,12 @@ func runDashboard(a *app) error {
 	r, err := a.reader(false)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Two snapshots of a few thousand processes are ~30 MB live at
+		// most; a soft limit keeps the collector from doubling that before
+		// collecting (the target is under 60 MB RSS).
+		debug.SetMemoryLimit(dashboardMemLimit)
 	}
 	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true})
 	ctx, cancel := context.WithCancel(a.ctx)

@@ -9,7 +9,7 @@ import (
 )
 
 // maxEvents bounds the event log.
-const maxEvents = 2000
+const maxEvents = 1000
 
 // eventLog keeps the most recent lifecycle events, newest first, with
 // their rows formatted once when they arrive.
