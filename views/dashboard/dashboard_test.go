@@ -80,8 +80,8 @@ func TestSortByKeysAndHeaderClick(t *testing.T) {
 			break
 		}
 	}
-	h.sim.InjectMouse(x+1, y, tcell.Button1, tcell.ModNone)
-	h.sim.InjectMouse(x+1, y, tcell.ButtonNone, tcell.ModNone)
+	h.mouse(x+1, y, tcell.Button1)
+	h.mouse(x+1, y, tcell.ButtonNone)
 	h.waitState("USER ascending after a header click", func(d *Dashboard) bool {
 		return d.vo.sortCol == colUser && !d.vo.sortDesc &&
 			slices.IsSortedFunc(d.model.rows, func(x, y row) int { return compareRows(&x, &y, colUser) })
@@ -357,7 +357,7 @@ func TestResizeDownToOneCell(t *testing.T) {
 	sizes := [][2]int{{1, 1}, {2, 1}, {1, 2}, {3, 3}, {10, 2}, {40, 5}, {80, 7}, {20, 30}, {200, 60}, {1, 1}}
 	resize := func(w, hh int) {
 		h.onUI(func() { h.sim.SetSize(w, hh) })
-		h.sim.PostEvent(tcell.NewEventResize(w, hh))
+		h.sim.PostEventWait(tcell.NewEventResize(w, hh))
 		h.waitState("resized", func(d *Dashboard) bool { return d.lastW == w && d.lastH == hh })
 	}
 	for _, s := range sizes {

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,10 +164,36 @@ func start(t *testing.T, opts Options, w, h int) *harness {
 	return hs
 }
 
+// ui runs f on the UI goroutine and fails the test, with every
+// goroutine's stack, if the event loop does not run it within a minute or
+// has stopped (QueueUpdate would then block forever).
+func (h *harness) ui(f func(), draw bool) {
+	h.t.Helper()
+	done := make(chan struct{})
+	go func() {
+		if draw {
+			h.d.app.QueueUpdateDraw(f)
+		} else {
+			h.d.app.QueueUpdate(f)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case err := <-h.done:
+		h.done <- err
+		h.t.Fatalf("the dashboard stopped unexpectedly: %v", err)
+	case <-time.After(60 * time.Second):
+		buf := make([]byte, 1<<20)
+		h.t.Fatalf("the UI goroutine did not respond for 60 s; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+	}
+}
+
 // lines returns the screen as text lines (read on the UI goroutine).
 func (h *harness) lines() []string {
+	h.t.Helper()
 	var out []string
-	h.d.app.QueueUpdate(func() { out = screenLines(h.sim) })
+	h.ui(func() { out = screenLines(h.sim) }, false)
 	return out
 }
 
@@ -187,13 +214,13 @@ func screenLines(s tcell.SimulationScreen) []string {
 	return lines
 }
 
-func (h *harness) text() string { return strings.Join(h.lines(), "\n") }
+func (h *harness) text() string { h.t.Helper(); return strings.Join(h.lines(), "\n") }
 
 // waitUntil polls the screen until cond holds, with a generous deadline.
 func (h *harness) waitUntil(what string, cond func(screen string) bool) string {
 	h.t.Helper()
 	var txt string
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		txt = h.text()
 		if cond(txt) {
 			return txt
@@ -208,16 +235,23 @@ func (h *harness) waitFor(want string) string {
 	return h.waitUntil("\""+want+"\"", func(s string) bool { return strings.Contains(s, want) })
 }
 
-func (h *harness) key(k tcell.Key) { h.sim.InjectKey(k, 0, tcell.ModNone) }
+// key and runes post key events and wait for room in the screen's event
+// queue (InjectKey drops events when the queue is full, as it is when the
+// UI goroutine is slow on a loaded machine).
+func (h *harness) key(k tcell.Key) { h.sim.PostEventWait(tcell.NewEventKey(k, 0, tcell.ModNone)) }
 
 func (h *harness) runes(s string) {
 	for _, r := range s {
-		h.sim.InjectKey(tcell.KeyRune, r, tcell.ModNone)
+		h.sim.PostEventWait(tcell.NewEventKey(tcell.KeyRune, r, tcell.ModNone))
 	}
 }
 
+func (h *harness) mouse(x, y int, b tcell.ButtonMask) {
+	h.sim.PostEventWait(tcell.NewEventMouse(x, y, b, tcell.ModNone))
+}
+
 // onUI runs f on the UI goroutine.
-func (h *harness) onUI(f func()) { h.d.app.QueueUpdateDraw(f) }
+func (h *harness) onUI(f func()) { h.t.Helper(); h.ui(f, true) }
 
 // rowOf returns the last screen line starting with pid (a table row; the
 // detail view's title also starts with the pid), or "".
@@ -237,9 +271,9 @@ func rowOf(screen string, pid int) string {
 // goroutine.
 func (h *harness) waitState(what string, cond func(d *Dashboard) bool) {
 	h.t.Helper()
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		var ok bool
-		h.d.app.QueueUpdate(func() { ok = cond(h.d) })
+		h.ui(func() { ok = cond(h.d) }, false)
 		if ok {
 			return
 		}
