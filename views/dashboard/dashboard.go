@@ -357,15 +357,28 @@ func (d *Dashboard) rebuild() {
 	d.selectionChanged(idx+1, 0)
 }
 
-// selectionChanged records the selected process and focuses it in the
-// Source, so the next frames carry its threads and details.
+// selectionChanged records the selected process and updates the focus.
 func (d *Dashboard) selectionChanged(r, _ int) {
 	if r < 1 || r > len(d.model.rows) {
 		return
 	}
-	rw := &d.model.rows[r-1]
-	d.sel, d.haveSel = rw.key(), true
-	if pid := rw.p.PID; pid != d.focusPID {
+	d.sel, d.haveSel = d.model.rows[r-1].key(), true
+	d.updateFocus()
+}
+
+// updateFocus asks the Source for the heavy data (threads, details,
+// address space) of the one process that needs it: the detail view's, or
+// with H the selected one; otherwise nothing. Focus makes the monitor
+// sample at once, so it is asked only when the answer changes.
+func (d *Dashboard) updateFocus() {
+	pid := 0
+	switch {
+	case d.detail.isOpen():
+		pid = d.detail.id.PID
+	case d.vo.threads && d.haveSel:
+		pid = d.sel.id.PID
+	}
+	if pid != d.focusPID {
 		d.focusPID = pid
 		d.src.Focus(pid)
 	}
@@ -492,6 +505,7 @@ func (d *Dashboard) onMainKey(ev *tcell.EventKey) *tcell.EventKey {
 		d.vo.threads = !d.vo.threads
 		d.rebuild()
 		d.updateHeader()
+		d.updateFocus()
 	case 's':
 		next := 0
 		for i, s := range stateCycle {
@@ -572,12 +586,14 @@ func (d *Dashboard) openDetail() {
 	d.pages.SwitchToPage(pageDetail)
 	d.app.SetFocus(d.detail.focusTarget())
 	d.updateKeys()
+	d.updateFocus()
 }
 
 func (d *Dashboard) closeDetail() {
 	d.pages.SwitchToPage(pageMain)
 	d.app.SetFocus(d.table)
 	d.updateKeys()
+	d.updateFocus()
 }
 
 // askSignal opens the confirmation dialog naming the selected process.

@@ -240,11 +240,6 @@ func TestSelectionFollowsProcess(t *testing.T) {
 	h.key(tcell.KeyDown)
 	second := max(h1.PID(), h2.PID())
 	h.waitState("second selected", func(d *Dashboard) bool { r := d.selected(); return r != nil && r.p.PID == second })
-	h.waitState("focus asked", func(d *Dashboard) bool {
-		h.src.mu.Lock()
-		defer h.src.mu.Unlock()
-		return len(h.src.focus) > 0 && h.src.focus[len(h.src.focus)-1] == second
-	})
 	h.runes("N") // PID descending: the selected process moves to row 1
 	h.waitState("selection stayed on the process", func(d *Dashboard) bool {
 		r, _ := d.table.GetSelection()

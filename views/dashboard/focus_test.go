@@ -56,6 +56,10 @@ func TestFocusFeedsDetail(t *testing.T) {
 	h.src.send(b)
 	h.waitState("frame 2", func(d *Dashboard) bool { return d.frame.Seq == 2 })
 	h.waitUntil("the helper", func(s string) bool { return rowOf(s, th.PID()) != "" })
+	// Nothing is focused until H or the detail view needs it.
+	h.waitState("no focus yet", func(d *Dashboard) bool { return d.focusPID == 0 })
+	// H shows the focused process's threads under it.
+	h.runes("H")
 	h.onUI(func() {
 		h.d.table.Select(h.d.model.find(rowKey{id: findProc(b.Snapshot.Processes, th.PID()).ID()})+1, 0)
 	})
@@ -65,8 +69,6 @@ func TestFocusFeedsDetail(t *testing.T) {
 		return len(h.src.focus) > 0 && h.src.focus[len(h.src.focus)-1] == th.PID()
 	})
 
-	// H shows the focused process's threads under it.
-	h.runes("H")
 	h.waitUntil("thread rows from the focus", func(s string) bool {
 		for _, tid := range tids {
 			if rowOf(s, tid) == "" {
@@ -100,6 +102,15 @@ func TestFocusFeedsDetail(t *testing.T) {
 	}
 	h.runes("4")
 	scr = h.waitFor("Namespaces")
+	defer func() {
+		// Leaving the detail view with H off drops the focus.
+		h.key(tcell.KeyEscape)
+		h.waitState("focus cleared", func(d *Dashboard) bool {
+			h.src.mu.Lock()
+			defer h.src.mu.Unlock()
+			return len(h.src.focus) > 0 && h.src.focus[len(h.src.focus)-1] == 0
+		})
+	}()
 	for _, want := range []string{"Waiting in", "Cgroup", "Limit Max open files", "Caps bounding"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("status tab lacks %q:\n%s", want, scr)
