@@ -41,14 +41,10 @@ separately (--daemons lists them).`,
 			var snap *collector.Snapshot
 			var orphans []lifecycle.Orphan
 			if observe > 0 {
-				ctx, cancel := context.WithTimeout(a.ctx, observe)
-				m := monitor.New(r, monitor.Options{Interval: min(observe/4, time.Second), Connector: true})
-				err := m.Run(ctx)
-				cancel()
+				fr, err := observeFrame(a.ctx, r, observe)
 				if a.ctx.Err() != nil {
 					return a.ctx.Err()
 				}
-				fr := m.Latest()
 				if fr == nil {
 					return err
 				}
@@ -84,4 +80,36 @@ separately (--daemons lists them).`,
 	cmd.Flags().BoolVar(&daemons, "daemons", false, "also list the processes that detached on purpose")
 	cmd.Flags().DurationVar(&observe, "observe", 0, "watch this long and include re-parentings seen happening")
 	return cmd
+}
+
+// observeFrame runs a monitor for d and returns a frame that holds
+// everything seen until then (the kernel's events up to the end included).
+func observeFrame(ctx context.Context, r *collector.Reader, d time.Duration) (*monitor.Frame, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m := monitor.New(r, monitor.Options{Interval: min(d/4, time.Second), Connector: true})
+	frames, unsub := m.Subscribe()
+	defer unsub()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	select {
+	case err := <-done:
+		return m.Latest(), err
+	case <-time.After(d):
+	}
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	seq, _ := m.Sync(sctx)
+	scancel()
+	for {
+		select {
+		case f := <-frames:
+			if f.Seq > seq {
+				cancel()
+				<-done
+				return f, nil
+			}
+		case err := <-done:
+			return m.Latest(), err
+		}
+	}
 }

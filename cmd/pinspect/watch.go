@@ -82,15 +82,25 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 				defer t.Stop()
 				deadline = t.C
 			}
-			printed, first, stopping := 0, true, false
+			printed, first := 0, true
+			stopping, lastSeq := false, uint64(0)
 			for {
 				var fr *monitor.Frame
 				select {
 				case <-a.ctx.Done():
 					return nil
 				case <-deadline:
-					// One more frame delivers what happened before the deadline.
-					stopping, deadline = true, nil
+					// Wait for the kernel events received so far to be
+					// handled; the next frame then delivers everything that
+					// happened before the deadline.
+					deadline = nil
+					sctx, scancel := context.WithTimeout(a.ctx, 10*time.Second)
+					seq, err := m.Sync(sctx)
+					scancel()
+					if err != nil && a.ctx.Err() != nil {
+						return nil
+					}
+					stopping, lastSeq = true, seq
 					continue
 				case fr = <-frames:
 				}
@@ -116,7 +126,7 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 						return nil
 					}
 				}
-				if stopping {
+				if stopping && fr.Seq > lastSeq {
 					return nil
 				}
 				if ctx.Err() != nil {
@@ -159,8 +169,12 @@ func parseTypes(s string) (map[lifecycle.EventType]bool, bool, error) {
 	return want, want[lifecycle.ThreadStart] || want[lifecycle.ThreadExit], nil
 }
 
-// watchMatch applies --pid (the event's pid or parent) and --name.
+// watchMatch applies --pid (the event's pid or parent) and --name; lost
+// events always pass.
 func (a *app) watchMatch(e *lifecycle.Event) bool {
+	if e.Type == lifecycle.Lost {
+		return true // always said: it concerns every process
+	}
 	if len(a.pids) > 0 {
 		ok := false
 		for _, p := range a.pids {

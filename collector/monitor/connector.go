@@ -31,6 +31,10 @@ const (
 // are in the initial pid namespace (the connector works only there).
 type procEvent struct {
 	What uint32
+	// CPU is the CPU that sent the event and Seq its number in that CPU's
+	// stream (cn_msg.seq): the kernel numbers every process event per CPU,
+	// so a gap means events were dropped before reaching the socket.
+	CPU, Seq uint32
 	// TimestampNs is the kernel's CLOCK_MONOTONIC time of the event.
 	TimestampNs uint64
 	// PID and TGID are the subject (the child for fork).
@@ -60,6 +64,7 @@ func parseProcEvent(b []byte) (ev procEvent, ok bool, err error) {
 	if ne.Uint32(b[0:]) != cnIdxProc || ne.Uint32(b[4:]) != cnValProc {
 		return ev, false, nil
 	}
+	ev.Seq = ne.Uint32(b[8:])
 	n := int(ne.Uint16(b[16:]))
 	d := b[cnMsgLen:]
 	if n < len(d) {
@@ -69,6 +74,7 @@ func parseProcEvent(b []byte) (ev procEvent, ok bool, err error) {
 		return ev, false, errShort
 	}
 	ev.What = ne.Uint32(d[0:])
+	ev.CPU = ne.Uint32(d[4:])
 	ev.TimestampNs = ne.Uint64(d[8:])
 	e := d[procEventHdr:]
 	u := func(i int) uint32 { return ne.Uint32(e[4*i:]) }
@@ -211,4 +217,30 @@ func (k *connector) receive(dst []procEvent) ([]procEvent, error) {
 func (k *connector) close() {
 	_, _ = k.c.Send(netlink.Message{Header: netlink.Header{Type: netlink.Done}, Data: listenMsg(procCnMcastIgnore)})
 	_ = k.c.Close()
+}
+
+// seqTracker finds gaps in the per-CPU numbering of connector events.
+type seqTracker struct {
+	last map[uint32]uint32
+}
+
+// gap returns how many events of ev's CPU were skipped before ev (0 for
+// the first event seen from a CPU). Acknowledgements are not numbered.
+func (s *seqTracker) gap(ev *procEvent) uint32 {
+	if ev.What == procEventNone {
+		return 0
+	}
+	if s.last == nil {
+		s.last = make(map[uint32]uint32)
+	}
+	prev, seen := s.last[ev.CPU]
+	s.last[ev.CPU] = ev.Seq
+	if !seen {
+		return 0
+	}
+	d := ev.Seq - prev - 1 // wraps correctly
+	if d > 1<<30 {
+		return 0 // out of order or reset: not a gap we can count
+	}
+	return d
 }

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -61,6 +64,12 @@ type Monitor struct {
 	dropped  int
 	rescan   bool
 	lossNote string
+	// barrier is the pending Sync mark, nil when none (guarded by mu);
+	// syncMu makes Syncs take turns.
+	barrier *barrier
+	syncMu  sync.Mutex
+	// received and converted count connector datagrams (for Sync).
+	received, converted atomic.Uint64
 	// seq numbers frames (written by Run under mu; the converter reads it
 	// to date forkParent entries); forkParent maps a pid the connector saw
 	// forked to its parent then.
@@ -74,6 +83,7 @@ type Monitor struct {
 	reparents  map[collector.ID]lifecycle.Event
 	exitAt     map[int]time.Time
 	recent     map[recentKey]uint64
+	polled     map[recentKey]uint64 // spawns and execs the poll reported
 }
 
 // forkInfo is what a connector fork event said about a new process.
@@ -109,6 +119,7 @@ func New(r *collector.Reader, o Options) *Monitor {
 		forkParent: make(map[int]forkInfo),
 		exitAt:     make(map[int]time.Time),
 		recent:     make(map[recentKey]uint64),
+		polled:     make(map[recentKey]uint64),
 	}
 }
 
@@ -206,6 +217,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 	go func() { defer wg.Done(); m.convertLoop(batches) }()
 	defer wg.Wait()
 	defer close(batches)
+	var seqs seqTracker
 	for {
 		buf, err := k.receive(nil)
 		if ctx.Err() != nil {
@@ -222,6 +234,7 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 				nk, derr := dialConnector()
 				if derr == nil {
 					k = nk
+					seqs = seqTracker{}
 					stop()
 					stop = context.AfterFunc(ctx, func() { nk.close() })
 					break
@@ -246,9 +259,20 @@ func (m *Monitor) listen(ctx context.Context, k *connector) {
 		if len(buf) == 0 {
 			continue
 		}
+		m.received.Add(1)
+		m.checkBarrier(buf)
+		var gap uint32
+		for i := range buf {
+			gap += seqs.gap(&buf[i])
+		}
+		if gap > 0 {
+			m.lost(fmt.Sprintf("the kernel dropped %d process events before they reached pinspect (a gap in its numbering) at %s",
+				gap, time.Now().UTC().Format("15:04:05.000")))
+		}
 		select {
 		case batches <- buf:
 		default:
+			m.converted.Add(1)
 			m.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
 				len(buf), time.Now().UTC().Format("15:04:05.000")))
 		}
@@ -271,8 +295,12 @@ func (m *Monitor) convertLoop(batches <-chan []procEvent) {
 	offset := bootOffset()
 	comms := make(map[int]connProc)
 	for buf := range batches {
-		evs := m.convert(buf, comms, offset)
+		// Behind (a burst, or little CPU): skip the /proc reads that name
+		// new processes, so the backlog drains; snapshots fill names in.
+		hurry := len(batches) > hurryBacklog
+		evs := m.convert(buf, comms, offset, hurry)
 		if len(evs) == 0 {
+			m.converted.Add(1)
 			continue
 		}
 		m.mu.Lock()
@@ -283,12 +311,114 @@ func (m *Monitor) convertLoop(batches <-chan []procEvent) {
 		}
 		m.pending = append(m.pending, evs...)
 		m.mu.Unlock()
+		m.converted.Add(1)
 	}
+}
+
+// syncMarker is the comm a thread of pinspect takes to mark a point in
+// the kernel's event stream (15 bytes at most).
+const syncMarker = "pinspect-sync"
+
+// barrier is a pending Sync mark: the thread that renames itself, and the
+// channel closed when the listener reads the rename.
+type barrier struct {
+	tid  int
+	seen chan struct{}
+}
+
+// barrierSync renames a fresh, locked OS thread to syncMarker and waits
+// for the listener to read the resulting comm event. The thread ends with
+// its goroutine (a goroutine that exits locked takes its thread with it),
+// so no renamed thread remains.
+func (m *Monitor) barrierSync(ctx context.Context) error {
+	seen := make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		m.mu.Lock()
+		m.barrier = &barrier{tid: unix.Gettid(), seen: seen}
+		m.mu.Unlock()
+		name := []byte(syncMarker + "\x00")
+		err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+		runtime.KeepAlive(name)
+		started <- err
+	}()
+	if err := <-started; err != nil {
+		return nil // cannot mark: fall back to what was received
+	}
+	select {
+	case <-seen:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkBarrier closes the pending barrier when buf holds its comm event.
+func (m *Monitor) checkBarrier(buf []procEvent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.barrier
+	if b == nil {
+		return
+	}
+	for _, ev := range buf {
+		if ev.What == procEventComm && ev.PID == b.tid && ev.Comm == syncMarker {
+			close(b.seen)
+			m.barrier = nil
+			return
+		}
+	}
+}
+
+// hurryBacklog is the number of waiting datagrams above which conversion
+// stops reading /proc for each new process.
+const hurryBacklog = 256
+
+// Sync waits until every kernel event received so far is queued for the
+// next frame (or ctx is done), then has that frame sampled at once. A
+// command that stops at a deadline calls it so that the last frame holds
+// everything that happened before. Without the connector it only asks for
+// the sample.
+//
+// It returns the number of the last frame already begun: the first frame
+// with a greater Seq holds the events.
+//
+// Where the connector is subscribed, Sync first makes sure that every
+// event the kernel queued on the socket before the call has been read: a
+// short-lived thread of pinspect renames itself to a marker, and the
+// kernel queues that comm event behind every earlier one; when the
+// listener reads it, everything before it has been read too.
+func (m *Monitor) Sync(ctx context.Context) (uint64, error) {
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
+	m.mu.Lock()
+	live := m.live
+	m.mu.Unlock()
+	if live {
+		if err := m.barrierSync(ctx); err != nil {
+			return 0, err
+		}
+	}
+	target := m.received.Load()
+	for m.converted.Load() < target {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	m.mu.Lock()
+	seq := m.seq
+	m.rescan = true
+	m.mu.Unlock()
+	m.poke()
+	return seq, nil
 }
 
 // convert turns connector events into lifecycle events, reading the new
 // process's stat for its start time and comm while it still exists.
-func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) []lifecycle.Event {
+func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64, hurry bool) []lifecycle.Event {
 	var out []lifecycle.Event
 	now := time.Now()
 	var mono unix.Timespec
@@ -309,7 +439,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadStart
-				c := lookup(comms, root, ev.TGID)
+				c := lookup(comms, root, ev.TGID, hurry)
 				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
 				e.Comm = c.comm
@@ -317,12 +447,17 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Spawn
 			e.PPID = ev.ParentTGID
-			start, comm, ok := quickStat(root, ev.PID)
+			var start uint64
+			var comm string
+			ok := false
+			if !hurry {
+				start, comm, ok = quickStat(root, ev.PID)
+			}
 			if !ok {
 				// Gone already: it was a copy of its parent until it exec'd.
 				start = estStart
 				pc, known := comms[ev.ParentTGID]
-				if !known {
+				if !known && !hurry {
 					if ps, pcomm, ok := quickStat(root, ev.ParentTGID); ok {
 						pc = connProc{comm: pcomm, start: ps}
 						comms[ev.ParentTGID] = pc
@@ -332,7 +467,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.ID = collector.ID{PID: ev.PID, StartTicks: start}
 			e.Comm = comm
-			comms[ev.PID] = connProc{comm: comm, start: start}
+			comms[ev.PID] = connProc{comm: comm, start: start, ppid: ev.ParentTGID}
 			m.mu.Lock()
 			fi := forkInfo{ppid: ev.ParentTGID, seq: m.seq}
 			if ok {
@@ -346,16 +481,23 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Exec
 			e.OldComm = comms[ev.TGID].comm
-			start, comm, ok := quickStat(root, ev.TGID)
+			var start uint64
+			var comm string
+			ok := false
+			if !hurry {
+				start, comm, ok = quickStat(root, ev.TGID)
+			}
 			if ok {
 				e.ID = collector.ID{PID: ev.TGID, StartTicks: start}
-				comms[ev.TGID] = connProc{comm: comm, start: start}
+				comms[ev.TGID] = connProc{comm: comm, start: start, ppid: comms[ev.TGID].ppid}
 				e.Comm = comm
 			} else {
 				e.ID = comms[ev.TGID].id(ev.TGID)
 				e.Comm = e.OldComm
 			}
-			e.Exe = readExe(root, ev.TGID)
+			if !hurry {
+				e.Exe = readExe(root, ev.TGID)
+			}
 		case procEventComm:
 			if ev.PID == ev.TGID {
 				c := comms[ev.TGID]
@@ -369,7 +511,7 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 					continue
 				}
 				e.Type = lifecycle.ThreadExit
-				c := lookup(comms, root, ev.TGID)
+				c := lookup(comms, root, ev.TGID, hurry)
 				e.ID = c.id(ev.TGID)
 				e.TID = ev.PID
 				e.Comm = c.comm
@@ -377,15 +519,21 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 			}
 			e.Type = lifecycle.Exit
 			c, known := comms[ev.PID]
-			if !known || c.comm == "" {
+			if (!known || c.comm == "") && !hurry {
 				// Not seen forked: read the zombie's stat before it is reaped.
 				if start, comm, ok := quickStat(root, ev.PID); ok {
-					c = connProc{comm: comm, start: start}
+					c.comm, c.start = comm, start
 				}
 			}
 			e.ID = c.id(ev.PID)
 			e.Comm = c.comm
 			e.PPID = ev.ParentTGID
+			if e.PPID == 0 {
+				// The kernel builds the exit event after the parent is told,
+				// and leaves the parent out when it has already reaped the
+				// child: use the parent the fork event named.
+				e.PPID = c.ppid
+			}
 			es := collector.DecodeWaitStatus(int64(ev.ExitCode))
 			e.ExitStatus = &es
 			delete(comms, ev.PID)
@@ -404,19 +552,20 @@ func (m *Monitor) convert(in []procEvent, comms map[int]connProc, offset int64) 
 type connProc struct {
 	comm  string
 	start uint64
+	ppid  int // the parent at fork, 0 when not seen forked
 }
 
 func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
 
 // lookup returns what is known of process pid, reading its stat (and
-// remembering it) when it was not seen forked.
-func lookup(comms map[int]connProc, root string, pid int) connProc {
+// remembering it) when it was not seen forked, unless in a hurry.
+func lookup(comms map[int]connProc, root string, pid int, hurry bool) connProc {
 	c, ok := comms[pid]
-	if ok && c.comm != "" {
+	if ok && c.comm != "" || hurry {
 		return c
 	}
 	if start, comm, ok := quickStat(root, pid); ok {
-		c = connProc{comm: comm, start: start}
+		c.comm, c.start = comm, start
 		comms[pid] = c
 	}
 	return c
@@ -513,27 +662,32 @@ func (m *Monitor) sample(ctx context.Context) error {
 }
 
 // merge combines poll events with connector events. Spawn, exec, exit and
-// thread events seen by the connector are not repeated from the poll; a process the
+// thread events seen by the connector are not repeated from the poll (nor
+// a spawn or exec the poll reported first, when conversion fell behind); a process the
 // connector saw forked by a parent that is no longer its parent when
 // first polled was re-parented in between (a reparent event).
 func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) []lifecycle.Event {
+	out := make([]lifecycle.Event, 0, len(poll)+len(conn))
 	for _, e := range conn {
 		switch e.Type {
-		case lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit:
+		case lifecycle.Spawn, lifecycle.Exec:
+			// Converted late (pinspect was behind): the poll said it already.
+			if s, ok := m.polled[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
+				continue
+			}
 			m.recent[recentKey{e.Type, e.ID.PID}] = m.seq
+		case lifecycle.Exit:
+			m.recent[recentKey{e.Type, e.ID.PID}] = m.seq
+			m.exitAt[e.ID.PID] = e.Time
 		case lifecycle.ThreadStart, lifecycle.ThreadExit:
 			m.recent[recentKey{e.Type, e.TID}] = m.seq
 		}
-		if e.Type == lifecycle.Exit {
-			m.exitAt[e.ID.PID] = e.Time
-		}
+		out = append(out, e)
 	}
 	byPID := make(map[int]*collector.Process, len(snap.Processes))
 	for i := range snap.Processes {
 		byPID[snap.Processes[i].PID] = &snap.Processes[i]
 	}
-	out := make([]lifecycle.Event, 0, len(poll)+len(conn))
-	out = append(out, conn...)
 	m.fillFromSnapshots(out, snap)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -543,6 +697,9 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 			if s, ok := m.recent[recentKey{e.Type, e.ID.PID}]; ok && m.seq-s <= 2 {
 				continue
 			}
+			if e.Type != lifecycle.Exit {
+				m.polled[recentKey{e.Type, e.ID.PID}] = m.seq
+			}
 		case lifecycle.ThreadStart, lifecycle.ThreadExit:
 			if s, ok := m.recent[recentKey{e.Type, e.TID}]; ok && m.seq-s <= 2 {
 				continue
@@ -551,9 +708,11 @@ func (m *Monitor) merge(poll, conn []lifecycle.Event, snap *collector.Snapshot) 
 		out = append(out, e)
 	}
 	out = m.forkReparents(out, byPID)
-	for k, s := range m.recent {
-		if m.seq-s > 2 {
-			delete(m.recent, k)
+	for _, r := range []map[recentKey]uint64{m.recent, m.polled} {
+		for k, s := range r {
+			if m.seq-s > 2 {
+				delete(r, k)
+			}
 		}
 	}
 	for pid, fi := range m.forkParent {
@@ -582,7 +741,7 @@ func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snaps
 	}
 	for i := range evs {
 		e := &evs[i]
-		if e.Comm != "" && e.ID.StartTicks != 0 {
+		if e.Comm != "" && e.ID.StartTicks != 0 && (e.PPID != 0 || e.Type != lifecycle.Exit) {
 			continue
 		}
 		for _, s := range []*collector.Snapshot{m.prev, snap} {
@@ -592,6 +751,9 @@ func (m *Monitor) fillFromSnapshots(evs []lifecycle.Event, snap *collector.Snaps
 			}
 			if e.Comm == "" {
 				e.Comm = p.Comm
+			}
+			if e.PPID == 0 && e.Type == lifecycle.Exit {
+				e.PPID = p.PPID
 			}
 			e.ID.StartTicks = p.StartTicks
 			break

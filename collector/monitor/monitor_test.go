@@ -278,3 +278,52 @@ func FuzzParseProcEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestSyncDeliversEverythingBeforeIt(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	p := livehelper.Start(t, "comm", "synced")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seq, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The interval is an hour: the frame after Sync is the one it asked for,
+	// and it must already hold the helper's fork.
+	f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+	found := false
+	for _, e := range f.Events {
+		found = found || e.Type == lifecycle.Spawn && e.ID.PID == p.PID() && e.Source == lifecycle.SourceConnector
+	}
+	if !found {
+		t.Errorf("the frame after Sync lacks the helper's spawn (%d events)", len(f.Events))
+	}
+}
+
+func TestSeqTrackerFindsGaps(t *testing.T) {
+	var s seqTracker
+	ev := func(cpu, seq uint32) *procEvent { return &procEvent{What: procEventFork, CPU: cpu, Seq: seq} }
+	steps := []struct {
+		ev   *procEvent
+		want uint32
+	}{
+		{ev(0, 10), 0}, {ev(1, 500), 0}, {ev(0, 11), 0}, {ev(1, 501), 0},
+		{ev(0, 15), 3}, {ev(1, 501), 0}, // a repeat is not a gap
+		{&procEvent{What: procEventNone, Seq: 99}, 0},
+		{ev(2, 0xffffffff), 0}, {ev(2, 0), 0}, {ev(2, 2), 1}, // wraps
+	}
+	for i, st := range steps {
+		if got := s.gap(st.ev); got != st.want {
+			t.Errorf("step %d (%+v): gap %d, want %d", i, st.ev, got, st.want)
+		}
+	}
+	b := cnMsg(procEventFork, 1, 1, 2, 2)
+	binary.NativeEndian.PutUint32(b[8:], 77)
+	binary.NativeEndian.PutUint32(b[cnMsgLen+4:], 3)
+	if ev, _, _ := parseProcEvent(b); ev.Seq != 77 || ev.CPU != 3 {
+		t.Errorf("seq/cpu not parsed: %+v", ev)
+	}
+}
