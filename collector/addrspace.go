@@ -114,7 +114,9 @@ const (
 // pfKthread is PF_KTHREAD in stat's flags.
 const pfKthread = 0x00200000
 
-// AddressSpace reads and classifies the address space of pid. It returns
+// AddressSpace reads and classifies the address space of pid. It uses
+// buffers of its own and reads nothing of the Reader but its options, so
+// it may run while another goroutine uses the Reader. It returns
 // an error wrapping ENOENT or ESRCH (IsVanished) when the process is gone;
 // everything else that cannot be read is recorded in Unavailable with its
 // reason and the rest is still returned.
@@ -412,7 +414,7 @@ func classify(as *AddressSpace) {
 			m.Class = SegVvar
 		case m.Path == "[vsyscall]":
 			m.Class = SegVsyscall
-		case m.Perms[:3] == "---":
+		case !m.Readable() && !m.Writable() && !m.Executable():
 			m.Class = SegGuard
 		case isShm(m):
 			m.Class = SegShm

@@ -24,7 +24,7 @@ func TestAddressSpaceLiveThreads(t *testing.T) {
 		var as *AddressSpace
 		// A thread on a CPU has no readable stack pointer ("running");
 		// the workers sleep, so poll until every stack is known.
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			as, err = r.AddressSpace(p.PID(), AddrOptions{PerMapping: per})
 			if err != nil {

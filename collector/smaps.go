@@ -224,7 +224,7 @@ func readSmaps(path []byte, buf []byte) ([]Mapping, *MemoryTotals, error) {
 	var in interner
 	var sum smapsCounters
 	var slab []uint64
-	maps := make([]Mapping, 0, 64)
+	var chunks mappingChunks
 	err = streamSmaps(lr, &in, func(m *Mapping, c *smapsCounters) error {
 		if c.hasRss && c.hasPss {
 			if len(slab)+2 > cap(slab) {
@@ -234,12 +234,13 @@ func readSmaps(path []byte, buf []byte) ([]Mapping, *MemoryTotals, error) {
 			m.RSSBytes, m.PSSBytes = &slab[len(slab)-2], &slab[len(slab)-1]
 		}
 		sum.add(c)
-		maps = append(maps, *m)
+		chunks.add(*m)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	maps := chunks.slice()
 	if len(maps) == 0 {
 		return maps, nil, nil
 	}

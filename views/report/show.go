@@ -62,6 +62,9 @@ type ThreadStackDoc struct {
 	MappingEnd   string `json:"mapping_end,omitempty"`
 	Class        string `json:"class,omitempty"`
 	SizeBytes    uint64 `json:"size_bytes,omitempty"`
+	// SharedByThreads is set when the mapping holds the stack pointers of
+	// several threads (a Go arena): it is then not a per-thread stack.
+	SharedByThreads int `json:"shared_by_threads,omitempty"`
 }
 
 // LayoutDoc is stat's layout (fields 26-28, 45-47) as hex strings.
@@ -125,6 +128,7 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 		Process:  NewProcessDoc(p, false),
 	}
 	var stacks map[int]*collector.ThreadStack
+	var holders map[int]int // mapping index -> threads whose sp it holds
 	if as != nil {
 		d.Unavailable = as.Unavailable
 		if as.LayoutTrusted {
@@ -157,15 +161,25 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 			}
 		}
 		stacks = make(map[int]*collector.ThreadStack, len(as.Stacks))
+		holders = make(map[int]int)
 		for i := range as.Stacks {
 			stacks[as.Stacks[i].TID] = &as.Stacks[i]
+			if as.Stacks[i].Known && as.Stacks[i].Mapping >= 0 {
+				holders[as.Stacks[i].Mapping]++
+			}
 		}
 	}
 	for i := range p.Threads {
 		t := ShowThreadDoc{ThreadDoc: NewThreadDoc(&p.Threads[i])}
 		s := stacks[t.TID]
 		switch {
-		case as == nil || as.Maps == nil:
+		case as == nil:
+		case as.Maps == nil:
+			// A zombie or kernel thread has no stack to show; anything
+			// else (denied) is unknown, with the reason.
+			if r := as.Unavailable["maps"]; r != collector.ReasonZombie && r != collector.ReasonKernel && r != "" {
+				t.StackUnknown = r
+			}
 		case s == nil:
 			t.StackUnknown = "not read"
 		case !s.Known:
@@ -176,6 +190,9 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 				m := &as.Maps[s.Mapping]
 				t.Stack.MappingStart, t.Stack.MappingEnd = hexAddr(m.Start), hexAddr(m.End)
 				t.Stack.Class, t.Stack.SizeBytes = string(m.Class), m.SizeBytes()
+				if n := holders[s.Mapping]; n > 1 {
+					t.Stack.SharedByThreads = n
+				}
 			} else {
 				t.StackUnknown = s.Reason
 			}
@@ -244,7 +261,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 		fmt.Fprintf(bw, "  memory    rss %s  pss %s  uss %s  shared %s  swap %s  (%s)\n",
 			iecBytes(m.RSSBytes), iecBytes(m.PSSBytes), iecBytes(m.USSBytes), iecBytes(m.SharedBytes), iecBytes(m.SwapBytes), d.MemorySource)
 	} else if r, ok := d.Unavailable["memory"]; ok {
-		fmt.Fprintf(bw, "  memory    unavailable: %s\n", r)
+		fmt.Fprintf(bw, "  memory    unavailable: %s\n", sanitize.Terminal(r))
 	}
 	if l := d.Layout; l != nil {
 		fmt.Fprintf(bw, "  layout    code %s-%s", l.StartCode, l.EndCode)
@@ -253,7 +270,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 		}
 		fmt.Fprintf(bw, "  stack start %s\n", l.StartStack)
 	} else if r, ok := d.Unavailable["layout"]; ok {
-		fmt.Fprintf(bw, "  layout    unavailable: %s\n", r)
+		fmt.Fprintf(bw, "  layout    unavailable: %s\n", sanitize.Terminal(r))
 	}
 
 	if len(d.Threads) > 0 {
@@ -267,9 +284,13 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 			stack := "-"
 			switch {
 			case t.Stack != nil && t.Stack.MappingStart != "":
-				stack = fmt.Sprintf("%s %s-%s (%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes))
+				shared := ""
+				if t.Stack.SharedByThreads > 1 {
+					shared = fmt.Sprintf(", shared by %d threads", t.Stack.SharedByThreads)
+				}
+				stack = fmt.Sprintf("%s %s-%s (%s%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes), shared)
 			case t.StackUnknown != "":
-				stack = "unknown: " + t.StackUnknown
+				stack = "unknown: " + sanitize.Terminal(t.StackUnknown)
 			}
 			fmt.Fprintf(bw, "  %-8d %-16s %-2s %8.2f %9s %9s  %s\n", t.TID, clipText(sanitize.Terminal(t.Comm), 16), t.State,
 				t.UserSeconds+t.SystemSeconds, vol, inv, stack)
@@ -300,7 +321,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	if len(d.Unavailable) > 0 {
 		bw.WriteString("\nUnavailable\n")
 		for _, k := range sortedKeys(d.Unavailable) {
-			fmt.Fprintf(bw, "  %-8s %s\n", k, d.Unavailable[k])
+			fmt.Fprintf(bw, "  %-8s %s\n", k, sanitize.Terminal(d.Unavailable[k]))
 		}
 	}
 	return bw.Flush()
@@ -443,6 +464,9 @@ func writeDiagram(bw *bufio.Writer, d *ShowDoc) {
 			size = iecBytes(*r.rss) + " of " + size
 		}
 		label := regionLabel(r, exe, names)
+		if r.class == string(collector.SegLibData) && r.path == "" && i > 0 && rs[i-1].path != "" && rs[i-1].end == r.start {
+			label = "bss of " + baseName(rs[i-1].path)
+		}
 		text := strings.TrimRight(fmt.Sprintf("%-14s %s", classTitle(r.class), label), " ")
 		fmt.Fprintf(bw, "  %16s │ %s %s │\n", "", padText(text, diagramWidth-4-utf8.RuneCountInString(size)), size)
 	}
@@ -482,7 +506,7 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 		}
 		return strings.Join(parts, " + ") + " mappings"
 	}
-	base := sanitize.Terminal(path.Base(r.path))
+	base := baseName(r.path)
 	thread := func(tid int) string {
 		if name, ok := names[tid]; ok {
 			return fmt.Sprintf("tid %d %s", tid, sanitize.Terminal(name))
@@ -500,13 +524,15 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 		s = thread(r.tid)
 	case collector.SegGuard:
 		if r.tid != 0 {
-			s = "below the stack of " + thread(r.tid)
+			s = fmt.Sprintf("stack guard of tid %d", r.tid)
 		}
 	case collector.SegBSS:
-		s = "of " + sanitize.Terminal(path.Base(exe))
+		if exe != "" {
+			s = "of " + baseName(exe)
+		}
 	case collector.SegLibData:
 		if r.path == "" {
-			s = "bss of the library below"
+			s = "bss of a library"
 		} else {
 			s = base
 		}
@@ -521,6 +547,14 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 		s += fmt.Sprintf(" (%d mappings)", r.mappings)
 	}
 	return strings.TrimSpace(s)
+}
+
+// baseName is the sanitised last element of a path, "" for "".
+func baseName(p string) string {
+	if p == "" {
+		return ""
+	}
+	return sanitize.Terminal(path.Base(p))
 }
 
 func writeMapTable(bw *bufio.Writer, d *ShowDoc) {

@@ -181,3 +181,27 @@ func TestShowDiagramFolds(t *testing.T) {
 		t.Fatalf("fold row missing:\n%s", out.String())
 	}
 }
+
+// TestShowDenied: when maps is refused, every thread's stack is unknown
+// with that reason, and memory is absent, not zero.
+func TestShowDenied(t *testing.T) {
+	p := &collector.Process{PID: 1, Comm: "init", State: 'S', Read: collector.SrcStat | collector.SrcTasks,
+		Threads: []collector.Thread{{TID: 1, Comm: "init", State: 'S'}, {TID: 5, Comm: "w", State: 'S'}}}
+	as := &collector.AddressSpace{PID: 1, Unavailable: map[string]string{"maps": "permission denied", "memory": "smaps_rollup: permission denied"}}
+	d := NewShowDoc(p, as, showTime, "/proc")
+	if d.Memory != nil || d.Maps != nil {
+		t.Fatalf("denied: memory %v maps %v", d.Memory, d.Maps)
+	}
+	for _, th := range d.Threads {
+		if th.Stack != nil || th.StackUnknown != "permission denied" {
+			t.Errorf("thread %d: stack %+v unknown %q", th.TID, th.Stack, th.StackUnknown)
+		}
+	}
+	var out bytes.Buffer
+	if err := WriteShowText(&out, d, ShowTextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "memory    unavailable: smaps_rollup: permission denied") {
+		t.Errorf("text:\n%s", out.String())
+	}
+}
