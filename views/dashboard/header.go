@@ -117,6 +117,13 @@ func (d *Dashboard) updateHeader() {
 				" unreadable " + strconv.Itoa(c.Unreadable) + "[-]")
 		}
 		b.WriteString("  [gray]scan " + strconv.FormatInt(snap.ScanDuration.Milliseconds(), 10) + "ms[-]")
+		switch snap.CtxSwitchSource {
+		case collector.CtxLeaderOnly:
+			b.WriteString("  [gray]csw/s: leader thread (all threads in the detail view)[-]")
+		case "":
+		default:
+			b.WriteString("  [gray]csw/s: " + inert(string(snap.CtxSwitchSource)) + "[-]")
+		}
 	}
 	d.header.SetText(b.String())
 }
