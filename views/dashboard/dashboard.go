@@ -475,7 +475,8 @@ func (d *Dashboard) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		d.stepInterval(-1)
 	case 'k':
 		if d.opts.Signal == nil {
-			return ev
+			d.setStatus("[yellow]read-only: no signals[-]")
+			return nil
 		}
 		d.askSignal()
 	default:

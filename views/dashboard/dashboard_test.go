@@ -458,6 +458,14 @@ func TestSignalConfirmation(t *testing.T) {
 	if !strings.Contains(scr, "SIGTERM") {
 		t.Errorf("dialog lacks buttons:\n%s", scr)
 	}
+	// The dialog survives any size.
+	for _, sz := range [][2]int{{1, 1}, {5, 2}, {30, 6}, {160, 30}} {
+		w, hh := sz[0], sz[1]
+		h.onUI(func() { h.sim.SetSize(w, hh) })
+		h.sim.PostEventWait(tcell.NewEventResize(w, hh))
+		h.waitState("resized", func(d *Dashboard) bool { return d.lastW == w && d.lastH == hh })
+	}
+	h.waitFor("Send a signal")
 	h.key(tcell.KeyEscape)
 	h.waitFor("signal cancelled")
 	h.runes("k")
@@ -483,7 +491,9 @@ func TestReadonlyHasNoSignal(t *testing.T) {
 	if strings.Contains(scr, "signal") {
 		t.Errorf("footer offers a signal in read-only mode:\n%s", scr)
 	}
-	h.runes("k?")
+	h.runes("k")
+	h.waitFor("read-only: no signals")
+	h.runes("?")
 	scr = h.waitFor("this help")
 	if strings.Contains(scr, "Send a signal") || strings.Contains(scr, "send a signal") {
 		t.Errorf("read-only dashboard offers signals:\n%s", scr)

@@ -219,6 +219,9 @@ func (v *detailView) focusFor() *focusData {
 }
 
 func (v *detailView) refreshOpen() {
+	if v.d.frame == nil || v.d.frame.Snapshot == nil {
+		return
+	}
 	p := v.process()
 	var b strings.Builder
 	if p == nil {
