@@ -190,11 +190,29 @@ func TestTreeAndStateFilter(t *testing.T) {
 	if !strings.Contains(scr, "of parent "+strconv.Itoa(z.PID())) {
 		t.Errorf("zombie panel does not name the parent %d:\n%s", z.PID(), scr)
 	}
-	// The zombie row is red.
-	h.onUI(func() {})
-	cells, w, _ := h.sim.GetContents()
-	_ = cells
-	_ = w
+	// Rows are coloured by state: the zombie rows are red (but for the
+	// selected one, drawn in the selection's colours).
+	scr = h.waitUntil("the zombie rows", func(s string) bool { return rowOf(s, z.PIDs[1]) != "" && rowOf(s, z.PIDs[2]) != "" })
+	var colours []tcell.Color
+	for i, l := range strings.Split(scr, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || (f[0] != strconv.Itoa(z.PIDs[1]) && f[0] != strconv.Itoa(z.PIDs[2])) {
+			continue
+		}
+		h.onUI(func() {
+			cells, w, _ := h.sim.GetContents()
+			for x := 0; x < w; x++ {
+				if c := cells[i*w+x]; len(c.Runes) > 0 && c.Runes[0] == 'Z' {
+					fg, _, _ := c.Style.Decompose()
+					colours = append(colours, fg)
+					break
+				}
+			}
+		})
+	}
+	if !slices.Contains(colours, tcell.ColorRed) {
+		t.Errorf("zombie rows drawn in %v, want red", colours)
+	}
 }
 
 func TestThreadsUnderProcess(t *testing.T) {
