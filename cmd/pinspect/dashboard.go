@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -45,14 +47,18 @@ func runDashboard(a *app) error {
 	defer cancel()
 	monDone := make(chan error, 1)
 	go func() { monDone <- m.Run(ctx) }()
+	src := &spaceSampler{Monitor: m, r: r, wake: make(chan struct{}, 1)}
+	spaceDone := make(chan struct{})
+	go func() { defer close(spaceDone); src.run(ctx) }()
 
-	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval}
+	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval, AddressSpace: src.spaceOf}
 	if !a.readonly {
 		root := a.procRoot
 		opts.Signal = func(id collector.ID, sig syscall.Signal) error { return signalProcess(root, id, sig) }
 	}
-	err = dashboard.New(m, opts).Run(ctx)
+	err = dashboard.New(src, opts).Run(ctx)
 	cancel()
+	<-spaceDone
 	monErr := <-monDone
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -87,4 +93,83 @@ func signalProcess(root string, id collector.ID, sig syscall.Signal) error {
 		return fmt.Errorf("signal %d to process %d: %w", sig, id.PID, err)
 	}
 	return nil
+}
+
+// spaceSampler is the monitor as the dashboard's Source, plus the focused
+// process's address space (maps, segments, thread stacks), read beside the
+// monitor on its interval and when the focus changes. The Memory tab gets
+// it through dashboard.Options.AddressSpace. (When monitor.Focus carries
+// the address space itself, AddressSpace becomes
+// func(f *monitor.Focus) *collector.AddressSpace { return f.Space } and
+// this type goes.)
+type spaceSampler struct {
+	*monitor.Monitor
+	r    *collector.Reader
+	wake chan struct{}
+
+	mu    sync.Mutex
+	pid   int
+	space *collector.AddressSpace
+}
+
+// Focus records the focused pid, wakes the sampler and passes it on.
+func (s *spaceSampler) Focus(pid int) {
+	s.mu.Lock()
+	if pid != s.pid {
+		s.pid, s.space = pid, nil
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	s.Monitor.Focus(pid)
+}
+
+// spaceOf returns the last address space read for f's process, or nil. It
+// runs on the UI goroutine and does no I/O.
+func (s *spaceSampler) spaceOf(f *monitor.Focus) *collector.AddressSpace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.space == nil || s.space.PID != f.PID {
+		return nil
+	}
+	return s.space
+}
+
+// run reads the focused process's address space until ctx ends.
+// Reader.AddressSpace uses buffers of its own, so it runs beside the
+// monitor's snapshots.
+func (s *spaceSampler) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-time.After(s.interval()):
+		}
+		s.mu.Lock()
+		pid := s.pid
+		s.mu.Unlock()
+		if pid == 0 {
+			continue
+		}
+		sp, err := s.r.AddressSpace(pid, collector.AddrOptions{})
+		if err != nil {
+			continue // gone: the monitor's focus says so
+		}
+		s.mu.Lock()
+		if s.pid == pid {
+			s.space = sp
+		}
+		s.mu.Unlock()
+	}
+}
+
+// interval is the monitor's current interval (from its latest frame).
+func (s *spaceSampler) interval() time.Duration {
+	if f := s.Latest(); f != nil && f.Interval > 0 {
+		return f.Interval
+	}
+	return time.Second
 }
