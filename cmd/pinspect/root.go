@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -45,7 +46,9 @@ type app struct {
 	states    string
 	name      string
 	readonly  bool
+	interval  time.Duration // dashboard refresh interval
 	exitCode  int
+	remote    string // --remote: the dashboard follows a serve agent
 	// signalStops marks a command for which SIGINT/SIGTERM is the normal
 	// way to stop (serve): it then exits 0, not 128+signal.
 	signalStops bool
@@ -127,6 +130,9 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 			if dashboardMain != nil && isTerminal(a.stdout) {
 				return dashboardMain(a)
 			}
+			if a.remote != "" {
+				return usageError{fmt.Errorf("--remote opens the dashboard, which needs a terminal (for the agent's data as JSON: curl URL/api/v1/snapshot)")}
+			}
 			return a.printPS()
 		},
 	}
@@ -139,6 +145,8 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	root.Flags().BoolVar(&a.jsonOut, "json", false, "print one snapshot of every process as JSON")
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")
 	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal action")
+	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a `pinspect serve` agent at this URL (read-only; http://user:pass@host:9256)")
+	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (+ and - change it while it runs)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, mk := range subcommands {
 		root.AddCommand(mk(a))
@@ -167,8 +175,8 @@ func markUsage(cmd *cobra.Command) {
 // own file.
 var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd}
 
-// dashboardMain opens the dashboard; nil until the dashboard is built in.
-var dashboardMain func(*app) error
+// dashboardMain opens the dashboard (dashboard.go).
+var dashboardMain = runDashboard
 
 // filter returns the process filter from the common flags.
 func (a *app) filter() (report.Filter, error) {

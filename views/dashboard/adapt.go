@@ -1,0 +1,349 @@
+package dashboard
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
+)
+
+// This file is the only place that reads the optional parts of a Frame
+// (rates, diagnoses, focus). Everything else in the package works on the
+// small view types below.
+
+// rate is a process's or thread's CPU and context-switch rates; ok is
+// false when unknown (first frame, new process).
+type rate struct {
+	cpu, vol, invol float64
+	ok              bool
+}
+
+// zombieGroup is the zombie panel's view of one non-reaping parent.
+type zombieGroup struct {
+	parent     collector.ID
+	parentComm string // raw
+	parentInfo string // raw: state, wait channel, SIGCHLD disposition
+	zombies    []collector.ID
+	statuses   []string
+	diagnosis  string // raw
+	remedy     string // raw
+}
+
+// focusData is what the Frame carries for the focused process.
+type focusData struct {
+	pid     int
+	proc    *collector.Process // with threads when read
+	status  []kv               // readable details (cgroups, namespaces, ...), raw values
+	mem     *memView
+	memNote string
+	err     string
+}
+
+// kv is one labelled line of the Status tab.
+type kv struct{ k, v string }
+
+// memView is what the Memory tab draws.
+type memView struct {
+	segments []memSegment
+	maps     []memMap
+	total    uint64
+	note     string
+	// stackWhy says why a thread's stack is not located ("running", ...).
+	stackWhy map[int]string
+}
+
+// memSegment is one class of mappings with its size.
+type memSegment struct {
+	name  string
+	bytes uint64
+	rss   uint64
+	count int
+}
+
+// memMap is one mapping.
+type memMap struct {
+	start, end uint64
+	perms      string
+	class      string
+	path       string // raw
+	tid        int    // the thread whose stack this is, 0 if none
+	rss        uint64
+}
+
+// frameData wraps one Frame for the views.
+type frameData struct {
+	f *monitor.Frame
+	// prevFocus is the previous frame's focus, for thread rates of the
+	// focused process (its threads are not in the snapshots).
+	prevFocus *monitor.Focus
+	prevAt    time.Time
+}
+
+// newFrameData wraps a Frame; prev is the frame applied before it.
+func newFrameData(f, prev *monitor.Frame) *frameData {
+	d := &frameData{f: f}
+	if prev != nil && prev.Focus != nil && prev.Snapshot != nil {
+		d.prevFocus, d.prevAt = prev.Focus, prev.Snapshot.TakenAt
+	}
+	return d
+}
+
+func fromRate(r lifecycle.ProcRate, ok bool) rate {
+	return rate{cpu: r.CPUPercent, vol: r.VolPerSec, invol: r.InvolPerSec, ok: ok}
+}
+
+// procRate returns the rates of a process of the current snapshot.
+func (d *frameData) procRate(p *collector.Process) rate {
+	if d == nil || d.f == nil {
+		return rate{}
+	}
+	return fromRate(d.f.Rates.Process(p.ID()))
+}
+
+// threadRate returns the rates of one thread of p: from the frame's rates
+// when threads were sampled, else from two consecutive focus reads.
+func (d *frameData) threadRate(p *collector.Process, t *collector.Thread) rate {
+	if d == nil || d.f == nil {
+		return rate{}
+	}
+	if r, ok := d.f.Rates.Thread(p.PID, t.TID); ok {
+		return fromRate(r, true)
+	}
+	pf := d.prevFocus
+	if pf == nil || pf.Process == nil || pf.Process.ID() != p.ID() || d.f.Snapshot == nil {
+		return rate{}
+	}
+	dt := d.f.Snapshot.TakenAt.Sub(d.prevAt).Seconds()
+	if dt <= 0 {
+		return rate{}
+	}
+	for i := range pf.Process.Threads {
+		u := &pf.Process.Threads[i]
+		if u.TID == t.TID && u.StartTicks == t.StartTicks {
+			return rate{
+				cpu:   perSec(t.CPUTicks(), u.CPUTicks(), dt) * 100 / collector.ClockTicks,
+				vol:   perSec(t.VolCtx, u.VolCtx, dt),
+				invol: perSec(t.InvolCtx, u.InvolCtx, dt),
+				ok:    t.HasStatus && u.HasStatus,
+			}
+		}
+	}
+	return rate{}
+}
+
+func perSec(cur, prev uint64, dt float64) float64 {
+	if cur < prev || dt <= 0 {
+		return 0
+	}
+	return float64(cur-prev) / dt
+}
+
+// systemCtx returns the system-wide context switches per second.
+func (d *frameData) systemCtx() (float64, bool) {
+	if d == nil || d.f == nil || d.f.Rates == nil {
+		return 0, false
+	}
+	return d.f.Rates.System.CtxPerSec, true
+}
+
+// zombies returns the zombie groups by parent, with their diagnoses.
+func (d *frameData) zombies() []zombieGroup {
+	if d == nil || d.f == nil {
+		return nil
+	}
+	var now time.Time
+	if d.f.Snapshot != nil {
+		now = d.f.Snapshot.TakenAt
+	}
+	out := make([]zombieGroup, 0, len(d.f.Zombies))
+	for i := range d.f.Zombies {
+		g := &d.f.Zombies[i]
+		v := zombieGroup{parent: g.Parent, parentComm: g.ParentComm, diagnosis: g.Diagnosis, remedy: g.Remedy}
+		var info []string
+		if g.ParentState != 0 {
+			info = append(info, "state "+string(rune(g.ParentState)))
+		}
+		if g.ParentWChan != "" {
+			info = append(info, "in "+g.ParentWChan)
+		}
+		if g.SIGCHLD != "" {
+			info = append(info, "SIGCHLD "+g.SIGCHLD)
+		}
+		if !g.Since.IsZero() && !now.IsZero() {
+			info = append(info, "zombies for "+durationString(now.Sub(g.Since)))
+		}
+		v.parentInfo = strings.Join(info, ", ")
+		for _, z := range g.Zombies {
+			v.zombies = append(v.zombies, z.ID)
+			st := ""
+			if z.Exit != nil {
+				st = z.Exit.String()
+			}
+			v.statuses = append(v.statuses, st)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// orphans returns the number of orphans (not daemons) the frame reports.
+func (d *frameData) orphans() int {
+	if d == nil || d.f == nil {
+		return -1
+	}
+	n := 0
+	for i := range d.f.Orphans {
+		if !d.f.Orphans[i].Daemon {
+			n++
+		}
+	}
+	return n
+}
+
+// paused reports whether the source says sampling is paused.
+func (d *frameData) paused() bool { return d != nil && d.f != nil && d.f.Paused }
+
+// focus returns the focused process's data, or nil. space extracts the
+// address space from the focus (Options.AddressSpace); nil means the
+// source does not provide one.
+func (d *frameData) focus(space func(*monitor.Focus) *collector.AddressSpace) *focusData {
+	if d == nil || d.f == nil || d.f.Focus == nil {
+		return nil
+	}
+	f := d.f.Focus
+	out := &focusData{pid: f.PID, proc: f.Process, err: f.Err}
+	if f.Details != nil {
+		out.status = detailsKV(f.Details)
+	}
+	if space != nil {
+		out.mem = memFromSpace(space(f))
+	}
+	if out.mem == nil {
+		out.memNote = "the address space is not provided by this source"
+		if space != nil {
+			out.memNote = "waiting for the address space…"
+		}
+	}
+	return out
+}
+
+// detailsKV turns Details into Status tab lines (raw values).
+func detailsKV(det *collector.Details) []kv {
+	var out []kv
+	wchan := det.WChan
+	if wchan == "" {
+		wchan = "- (running or not blocked)"
+	}
+	out = append(out, kv{"Waiting in", wchan})
+	for _, c := range det.Cgroups {
+		k := "Cgroup"
+		if len(c.Controllers) > 0 {
+			k += " " + strings.Join(c.Controllers, ",")
+		}
+		out = append(out, kv{k, c.Path})
+	}
+	if len(det.Namespaces) > 0 {
+		var b strings.Builder
+		for i, n := range det.Namespaces {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(n.Type + ":" + strconv.FormatUint(uint64(n.Inode), 10))
+		}
+		out = append(out, kv{"Namespaces", b.String()})
+	}
+	c := det.Caps
+	out = append(out,
+		kv{"Caps permitted", capSet(c.Prm)},
+		kv{"Caps bounding", capSet(c.Bnd)},
+		kv{"Caps inheritable", capSet(c.Inh)},
+		kv{"Caps ambient", capSet(c.Amb)})
+	for _, l := range det.Limits {
+		out = append(out, kv{"Limit " + l.Name, limitValue(l.Soft, l.Units) + " / " + limitValue(l.Hard, l.Units)})
+	}
+	keys := make([]string, 0, len(det.Unavailable))
+	for k := range det.Unavailable {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		out = append(out, kv{"Unavailable", k + ": " + det.Unavailable[k]})
+	}
+	return out
+}
+
+func limitValue(v int64, units string) string {
+	if v < 0 {
+		return "unlimited"
+	}
+	if units == "bytes" {
+		return humanBytes(uint64(v))
+	}
+	s := strconv.FormatInt(v, 10)
+	if units != "" {
+		s += " " + units
+	}
+	return s
+}
+
+// memFromSpace adapts the collector's address space to the Memory tab.
+func memFromSpace(s *collector.AddressSpace) *memView {
+	if s == nil {
+		return nil
+	}
+	m := &memView{}
+	if r, ok := s.Unavailable["maps"]; ok {
+		m.note = "maps unavailable: " + r
+	}
+	if s.Memory != nil {
+		m.note = strings.TrimSpace(m.note + " RSS " + humanBytes(s.Memory.RSSBytes) + "  PSS " + humanBytes(s.Memory.PSSBytes) +
+			"  USS " + humanBytes(s.Memory.USSBytes) + "  shared " + humanBytes(s.Memory.SharedBytes) + "  swap " + humanBytes(s.Memory.SwapBytes))
+	}
+	for _, t := range s.Segments {
+		seg := memSegment{name: string(t.Class), bytes: t.SizeBytes, count: t.Mappings}
+		if t.RSSBytes != nil {
+			seg.rss = *t.RSSBytes
+		}
+		m.total += t.SizeBytes
+		m.segments = append(m.segments, seg)
+	}
+	for _, st := range s.Stacks {
+		if st.Mapping < 0 && st.Reason != "" {
+			if m.stackWhy == nil {
+				m.stackWhy = make(map[int]string)
+			}
+			m.stackWhy[st.TID] = st.Reason
+		}
+	}
+	m.maps = make([]memMap, len(s.Maps))
+	for i := range s.Maps {
+		mp := &s.Maps[i]
+		v := memMap{start: mp.Start, end: mp.End, perms: mp.Perms, class: string(mp.Class), path: mp.Path, tid: mp.TID}
+		if mp.RSSBytes != nil {
+			v.rss = *mp.RSSBytes
+		}
+		m.maps[i] = v
+	}
+	return m
+}
+
+// findProc finds a pid in a snapshot's processes (sorted by PID).
+func findProc(procs []collector.Process, pid int) *collector.Process {
+	lo, hi := 0, len(procs)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch {
+		case procs[m].PID < pid:
+			lo = m + 1
+		case procs[m].PID > pid:
+			hi = m
+		default:
+			return &procs[m]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package dashboard
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// TestFocusFeedsDetail checks the path the real monitor takes: threads,
+// details and the address space arrive in Frame.Focus for the selected
+// process only (the snapshots have no threads).
+func TestFocusFeedsDetail(t *testing.T) {
+	th := livehelper.Start(t, "threads", "3")
+	spaces := map[int]*collector.AddressSpace{}
+	h := start(t, Options{Filter: "procshape", AddressSpace: func(f *monitor.Focus) *collector.AddressSpace {
+		return spaces[f.PID]
+	}}, 160, 50)
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	focusFrame := func(seq uint64, prev *monitor.Frame) *monitor.Frame {
+		snap := snapshot(t, th.PID())
+		var prevSnap *collector.Snapshot
+		if prev != nil {
+			prevSnap = prev.Snapshot
+		}
+		f := frameOf(seq, prevSnap, snap)
+		p, _, err := r.Process(th.PID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		det, err := r.Details(th.PID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := r.AddressSpace(th.PID(), collector.AddrOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spaces[th.PID()] = sp
+		f.Focus = &monitor.Focus{PID: th.PID(), Process: p, Details: det}
+		return f
+	}
+	a := focusFrame(1, nil)
+	tids := workerTIDs(t, &collector.Snapshot{Processes: []collector.Process{*a.Focus.Process}}, th.PID())
+	b := focusFrame(2, a)
+	h.src.send(a)
+	h.waitState("frame 1", func(d *Dashboard) bool { return d.frame != nil && d.frame.Seq == 1 })
+	h.src.send(b)
+	h.waitState("frame 2", func(d *Dashboard) bool { return d.frame.Seq == 2 })
+	h.waitUntil("the helper", func(s string) bool { return rowOf(s, th.PID()) != "" })
+	// Nothing is focused until H or the detail view needs it.
+	h.waitState("no focus yet", func(d *Dashboard) bool { return d.focusPID == 0 })
+	// H shows the focused process's threads under it.
+	h.runes("H")
+	h.onUI(func() {
+		h.d.table.Select(h.d.model.find(rowKey{id: findProc(b.Snapshot.Processes, th.PID()).ID()})+1, 0)
+	})
+	h.waitState("focus asked for the helper", func(d *Dashboard) bool {
+		h.src.mu.Lock()
+		defer h.src.mu.Unlock()
+		return len(h.src.focus) > 0 && h.src.focus[len(h.src.focus)-1] == th.PID()
+	})
+
+	h.waitUntil("thread rows from the focus", func(s string) bool {
+		for _, tid := range tids {
+			if rowOf(s, tid) == "" {
+				return false
+			}
+		}
+		return true
+	})
+	h.runes("H")
+
+	h.key(tcell.KeyEnter)
+	scr := h.waitUntil("threads with rates and stacks", func(s string) bool {
+		l := rowOf(s, tids[0])
+		return strings.Contains(s, "1 Threads") && l != "" && !strings.Contains(l, " - ") // rates known from two focus reads
+	})
+	if l := rowOf(scr, th.PID()); !strings.Contains(l, "7ff") && !strings.Contains(l, "?") {
+		t.Errorf("leader thread row lacks its stack: %q\n%s", l, scr)
+	}
+	h.runes("2")
+	scr = h.waitFor("Address space")
+	if testing.Verbose() {
+		t.Log(scr)
+	}
+	for _, want := range []string{"code", "heap", "stack", "thread_stack", "START", "PERMS", "r-xp", "procshape"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("memory tab lacks %q:\n%s", want, scr)
+		}
+	}
+	if !strings.Contains(scr, "stack of thread "+strconv.Itoa(tids[0])) && !strings.Contains(scr, "stack of thread "+strconv.Itoa(tids[len(tids)-1])) {
+		t.Logf("no thread stack attributed on screen (may be below the fold):\n%s", scr)
+	}
+	h.runes("4")
+	scr = h.waitFor("Namespaces")
+	defer func() {
+		// Leaving the detail view with H off drops the focus.
+		h.key(tcell.KeyEscape)
+		h.waitState("focus cleared", func(d *Dashboard) bool {
+			h.src.mu.Lock()
+			defer h.src.mu.Unlock()
+			return len(h.src.focus) > 0 && h.src.focus[len(h.src.focus)-1] == 0
+		})
+	}()
+	for _, want := range []string{"Waiting in", "Cgroup", "Limit Max open files", "Caps bounding"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("status tab lacks %q:\n%s", want, scr)
+		}
+	}
+}
