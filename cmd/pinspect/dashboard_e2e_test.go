@@ -115,16 +115,16 @@ func TestDashboardEndToEnd(t *testing.T) {
 
 	// Detail view: threads (from the monitor's focus), then status.
 	s.keys("Enter")
-	scr = s.waitFor("the detail view with its thread", func(scr string) bool {
+	s.waitFor("the detail view with its thread", func(scr string) bool {
 		return strings.Contains(scr, "1 Threads") && strings.Contains(scr, strconv.Itoa(helper.PID())+" pinspect-e2e") &&
 			strings.Contains(scr, "TID") && paneRow(scr, helper.PID()) != ""
 	})
 	s.keys("2")
-	scr = s.waitFor("the memory tab with the address space", func(scr string) bool {
+	s.waitFor("the memory tab with the address space", func(scr string) bool {
 		return strings.Contains(scr, "Address space") && strings.Contains(scr, "PERMS") && strings.Contains(scr, "[heap]") && strings.Contains(scr, "r-xp")
 	})
 	s.keys("4")
-	scr = s.waitFor("the status tab with details", func(scr string) bool {
+	s.waitFor("the status tab with details", func(scr string) bool {
 		return strings.Contains(scr, "Signals caught") && strings.Contains(scr, "Waiting in")
 	})
 	s.keys("Escape")

@@ -204,9 +204,6 @@ func (d *frameData) orphans() int {
 	return n
 }
 
-// paused reports whether the source says sampling is paused.
-func (d *frameData) paused() bool { return d != nil && d.f != nil && d.f.Paused }
-
 // focus returns the focused process's data, or nil. space extracts the
 // address space from the focus (Options.AddressSpace); nil means the
 // source does not provide one.

@@ -35,17 +35,6 @@ func TestMainScreenShowsProcesses(t *testing.T) {
 	}
 }
 
-// procRows returns the pids of the table's process rows in order.
-func procRows(d *Dashboard) []int {
-	var out []int
-	for _, r := range d.model.rows {
-		if r.t == nil {
-			out = append(out, r.p.PID)
-		}
-	}
-	return out
-}
-
 func TestSortByKeysAndHeaderClick(t *testing.T) {
 	h := start(t, Options{}, 160, 40)
 	a, b := frames(t)
@@ -341,7 +330,7 @@ func TestHostileNamesAreInert(t *testing.T) {
 	for _, tab := range "1234" {
 		h.runes(string(tab))
 		h.waitState("tab", func(d *Dashboard) bool { return d.detail.tab == int(tab-'1') })
-		scr = h.waitFor("[red]?[2J")
+		h.waitFor("[red]?[2J")
 		checkInert(t, h)
 	}
 }
@@ -371,7 +360,7 @@ func TestResizeDownToOneCell(t *testing.T) {
 	sizes := [][2]int{{1, 1}, {2, 1}, {1, 2}, {3, 3}, {10, 2}, {40, 5}, {80, 7}, {20, 30}, {200, 60}, {1, 1}}
 	resize := func(w, hh int) {
 		h.onUI(func() { h.sim.SetSize(w, hh) })
-		h.sim.PostEventWait(tcell.NewEventResize(w, hh))
+		h.post(tcell.NewEventResize(w, hh))
 		h.waitState("resized", func(d *Dashboard) bool { return d.lastW == w && d.lastH == hh })
 	}
 	for _, s := range sizes {
@@ -481,7 +470,7 @@ func TestSignalConfirmation(t *testing.T) {
 	for _, sz := range [][2]int{{1, 1}, {5, 2}, {30, 6}, {160, 30}} {
 		w, hh := sz[0], sz[1]
 		h.onUI(func() { h.sim.SetSize(w, hh) })
-		h.sim.PostEventWait(tcell.NewEventResize(w, hh))
+		h.post(tcell.NewEventResize(w, hh))
 		h.waitState("resized", func(d *Dashboard) bool { return d.lastW == w && d.lastH == hh })
 	}
 	h.waitFor("Send a signal")

@@ -238,16 +238,23 @@ func (h *harness) waitFor(want string) string {
 // key and runes post key events and wait for room in the screen's event
 // queue (InjectKey drops events when the queue is full, as it is when the
 // UI goroutine is slow on a loaded machine).
-func (h *harness) key(k tcell.Key) { h.sim.PostEventWait(tcell.NewEventKey(k, 0, tcell.ModNone)) }
+func (h *harness) key(k tcell.Key) { h.post(tcell.NewEventKey(k, 0, tcell.ModNone)) }
+
+// post queues ev, retrying while the screen's event queue is full.
+func (h *harness) post(ev tcell.Event) {
+	for h.sim.PostEvent(ev) != nil {
+		time.Sleep(time.Millisecond)
+	}
+}
 
 func (h *harness) runes(s string) {
 	for _, r := range s {
-		h.sim.PostEventWait(tcell.NewEventKey(tcell.KeyRune, r, tcell.ModNone))
+		h.post(tcell.NewEventKey(tcell.KeyRune, r, tcell.ModNone))
 	}
 }
 
 func (h *harness) mouse(x, y int, b tcell.ButtonMask) {
-	h.sim.PostEventWait(tcell.NewEventMouse(x, y, b, tcell.ModNone))
+	h.post(tcell.NewEventMouse(x, y, b, tcell.ModNone))
 }
 
 // onUI runs f on the UI goroutine.
