@@ -557,7 +557,7 @@ func (r *Reader) applyStat(p *Process, st *statFields, c *procCache) {
 	p.VSizeBytes = st.vsize
 	p.RSSPages = st.rss
 	if st.rss > 0 {
-		p.RSSBytes = uint64(st.rss) * r.pageSz
+		p.RSSBytes = mulSat(uint64(st.rss), r.pageSz)
 	}
 	p.Processor = st.processor
 	p.RTPriority = st.rtPriority
@@ -565,9 +565,8 @@ func (r *Reader) applyStat(p *Process, st *statFields, c *procCache) {
 	p.DelayTicks = st.blkioTicks
 	p.Layout = st.layout
 	p.ExitCode = st.exitCode
-	if !r.host.bootTime.IsZero() {
-		p.StartedAt = r.host.bootTime.Add(time.Duration(st.starttime) * (time.Second / ClockTicks))
-	}
+	// Zero (omitted) when the start ticks are beyond a time.Duration.
+	p.StartedAt, _ = StartTime(r.host.bootTime, st.starttime)
 }
 
 func (r *Reader) applyStatus(p *Process, sf *statusFields, c *procCache) {
