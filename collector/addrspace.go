@@ -44,7 +44,18 @@ type AddrOptions struct {
 	// PerMapping reads smaps (costly: the kernel walks every page table)
 	// for per-mapping RSS/PSS; otherwise maps and smaps_rollup are read.
 	PerMapping bool
+	// StartTicks, when not zero, is the start time (stat's starttime) of
+	// the process the caller means: a process with another start behind
+	// the pid (the pid was reused since the caller read it) is reported
+	// vanished, before and after the maps are read, so that one document
+	// never mixes two processes. Zero reads whatever process has the pid.
+	StartTicks uint64
 }
+
+// errReused is wrapped by the error of an AddressSpace whose pid now
+// belongs to another process (AddrOptions.StartTicks); it wraps ESRCH so
+// IsVanished reports it.
+var errReused = fmt.Errorf("pid reused by another process: %w", unix.ESRCH)
 
 // AddressSpace is a process's address space: every mapping classified,
 // totals per class, memory totals and where each thread's stack is.
@@ -121,6 +132,19 @@ const pfKthread = 0x00200000
 // everything else that cannot be read is recorded in Unavailable with its
 // reason and the rest is still returned.
 func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
+	as, err := r.addressSpace(pid, opt)
+	if err != nil || opt.StartTicks == 0 {
+		return as, err
+	}
+	// The pid may have been reused while the maps were read.
+	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 1024)
+	if err := sameStart(pb.set(pid, 0, "stat"), &buf, opt.StartTicks); err != nil {
+		return nil, &ReadError{PID: pid, File: "stat", Err: err}
+	}
+	return as, nil
+}
+
+func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	as := &AddressSpace{PID: pid}
 	pb := newPathBuf(r.opts.Root)
 	small := make([]byte, 0, 4096)
@@ -138,6 +162,9 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	var st statFields
 	if err == nil {
 		st, err = parseStat(data)
+	}
+	if err == nil && opt.StartTicks != 0 && st.starttime != opt.StartTicks {
+		return nil, gone("stat", fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, opt.StartTicks))
 	}
 	switch {
 	case err == nil:
@@ -238,6 +265,24 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	classify(as)
 	as.Segments = segmentTotals(as.Maps, as.PerMapping)
 	return as, nil
+}
+
+// sameStart re-reads stat at path and returns a vanished error when the
+// process is gone or has another start time than want. A stat that
+// cannot be parsed is not evidence of reuse: nil.
+func sameStart(path []byte, buf *[]byte, want uint64) error {
+	data, _, err := readAt(path, buf, statusMax)
+	if err != nil {
+		if IsVanished(err) {
+			return err
+		}
+		return nil
+	}
+	st, err := parseStat(data)
+	if err == nil && st.starttime != want {
+		return fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, want)
+	}
+	return nil
 }
 
 func cmpU64(a, b uint64) int {
