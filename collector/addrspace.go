@@ -201,13 +201,14 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		unavailable("exe", Reason(err))
 	}
 
-	big := make([]byte, mapsBufSize)
+	// maps, smaps and smaps_rollup take the target's mmap lock and can
+	// block: they are parsed under the per-read deadline (deadline.go).
 	if opt.PerMapping {
-		as.Maps, as.Memory, err = readSmaps(pb.set(pid, 0, "smaps"), big)
+		as.Maps, as.Memory, err = readSmaps(r.addrSlow, pb.set(pid, 0, "smaps"))
 		as.MemorySource = "smaps"
 		as.PerMapping = err == nil
 	} else {
-		as.Maps, err = readMaps(pb.set(pid, 0, "maps"), big)
+		as.Maps, err = readMaps(r.addrSlow, pb.set(pid, 0, "maps"))
 	}
 	switch {
 	case err == nil:
@@ -225,13 +226,18 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		unavailable("memory", ReasonNoMM)
 		return as, nil
 	}
-	if !opt.PerMapping {
-		as.Memory, err = readRollup(pb.set(pid, 0, "smaps_rollup"), big)
+	if !opt.PerMapping && isTimeout(err) {
+		// The mmap lock is held: smaps_rollup would block on it too.
+		unavailable("memory", Reason(err))
+	} else if !opt.PerMapping {
+		as.Memory, err = readRollup(r.addrSlow, pb.set(pid, 0, "smaps_rollup"))
 		as.MemorySource = "smaps_rollup"
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ESRCH):
 			return nil, gone("smaps_rollup", err)
+		case isTimeout(err):
+			unavailable("memory", Reason(err))
 		case errors.Is(err, unix.ENOENT):
 			// Kernels before 4.14 have no smaps_rollup (and a vanished
 			// process looks the same at open).
@@ -254,7 +260,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		slices.SortFunc(as.Maps, func(a, b Mapping) int { return cmpU64(a.Start, b.Start) })
 	}
 
-	as.Stacks, err = readStacks(&pb, pid, small)
+	as.Stacks, err = readStacks(r.addrSlow, &pb, pid, small)
 	switch {
 	case err == nil:
 	case IsVanished(err):
@@ -296,7 +302,9 @@ func cmpU64(a, b uint64) int {
 }
 
 // readStacks reads every thread's stack pointer from task/TID/syscall.
-func readStacks(pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
+// Each read runs under d's deadline (the syscall file waits for the
+// target's exec lock).
+func readStacks(d *deadlineReads, pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
 	tids, err := listNumeric(pb.set(pid, 0, "task"), make([]byte, 16<<10), nil)
 	if err != nil {
 		return nil, err
@@ -310,7 +318,7 @@ func readStacks(pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
 		var err error
 		for try := 0; try < syscallTries; try++ {
 			var data []byte
-			data, _, err = readAt(pb.set(pid, tid, "syscall"), &buf, 4096)
+			data, _, err = d.read(pb.set(pid, tid, "syscall"), &buf, 4096)
 			if err == nil {
 				ts.SP, ts.Reason, err = parseSyscallSP(data)
 				ts.Known = err == nil && ts.Reason == ""

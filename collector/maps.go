@@ -358,19 +358,16 @@ func parseMaps(data []byte) ([]Mapping, error) {
 }
 
 // readMaps streams /proc/PID/maps at path (NUL-terminated) into Mapping
-// values. Errors are the raw errno (open or read) or a parse error.
-func readMaps(path []byte, buf []byte) ([]Mapping, error) {
-	fd, err := openPath(path, unix.O_NONBLOCK)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	lr := &lineReader{read: fdRead(fd), buf: buf}
+// values, under d's deadline (d may be nil: no deadline). Errors are the
+// raw errno (open or read), a parse error, or ErrTimeout.
+func readMaps(d *deadlineReads, path []byte) ([]Mapping, error) {
 	var in interner
 	var c mappingChunks
-	err = streamMaps(lr, func(l *mapsLine) error {
-		c.add(l.mapping(&in))
-		return nil
+	err := d.stream(path, func(lr *lineReader) error {
+		return streamMaps(lr, func(l *mapsLine) error {
+			c.add(l.mapping(&in))
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -43,7 +43,8 @@ type Options struct {
 	// Now is the wall clock (default time.Now); tests inject one.
 	Now func() time.Time
 	// ReadTimeout is the deadline of each read that can block on the
-	// target (cmdline); default DefaultReadTimeout, negative disables it
+	// target (cmdline; AddressSpace's maps, smaps, smaps_rollup and
+	// task/TID/syscall); default DefaultReadTimeout, negative disables it
 	// (see deadline.go).
 	ReadTimeout time.Duration
 	// NoTaskstats turns off the kernel's taskstats accounting even when
@@ -104,6 +105,9 @@ type Reader struct {
 	counts ScanCounts
 	probs  []Problem
 	slow   *deadlineReads // reads that can block, with a deadline
+	// addrSlow is AddressSpace's: it may run on another goroutine than
+	// the snapshots.
+	addrSlow *deadlineReads
 }
 
 // ErrNotProc is returned by NewReader for a root that is not a /proc.
@@ -138,6 +142,8 @@ func NewReader(opts Options) (*Reader, error) {
 	r.host = readStaticHost(opts.Root)
 	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
+	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
+	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
 	r.pageSz = uint64(os.Getpagesize())
 	r.cache = make(map[int]*procCache)
 	r.intern = make(map[string]string)
