@@ -187,6 +187,10 @@ type Process struct {
 	SigIgn     uint64
 	SigCgt     uint64
 	CapEff     uint64
+	CapInh     uint64 // inheritable, permitted, bounding and ambient sets
+	CapPrm     uint64
+	CapBnd     uint64
+	CapAmb     uint64
 	VmPeakB    uint64
 	VmSwapB    uint64
 	LeaderVol  uint64 // voluntary switches of the leader thread (status)
@@ -252,6 +256,11 @@ func (p *Process) IsZombie() bool { return p.State == 'Z' && p.NumThreads <= 1 }
 // LeaderExited reports whether the leader thread has exited while other
 // threads of the process still run.
 func (p *Process) LeaderExited() bool { return p.State == 'Z' && p.NumThreads > 1 }
+
+// Capabilities returns the process's capability sets (from status).
+func (p *Process) Capabilities() Capabilities {
+	return Capabilities{Inh: p.CapInh, Prm: p.CapPrm, Eff: p.CapEff, Bnd: p.CapBnd, Amb: p.CapAmb}
+}
 
 // CPUTicks is user plus system time in clock ticks, saturated at the
 // largest uint64 (hostile or corrupt values never wrap to a small total).

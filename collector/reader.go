@@ -615,6 +615,7 @@ func (r *Reader) applyStatus(p *Process, sf *statusFields, c *procCache) {
 	}
 	p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt = sf.sigPnd, sf.shdPnd, sf.sigBlk, sf.sigIgn, sf.sigCgt
 	p.CapEff = sf.capEff
+	p.CapInh, p.CapPrm, p.CapBnd, p.CapAmb = sf.capInh, sf.capPrm, sf.capBnd, sf.capAmb
 	p.VmPeakB = sf.vmPeakKB * 1024
 	p.VmSwapB = sf.vmSwapKB * 1024
 	p.LeaderVol, p.LeaderInv = sf.vol, sf.invol

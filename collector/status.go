@@ -23,6 +23,10 @@ type statusFields struct {
 	sigIgn    uint64
 	sigCgt    uint64
 	capEff    uint64
+	capInh    uint64
+	capPrm    uint64
+	capBnd    uint64
+	capAmb    uint64
 	vmPeakKB  uint64
 	vmSwapKB  uint64
 	vol       uint64
@@ -104,6 +108,14 @@ func parseStatus(b []byte) (statusFields, error) {
 		case "CapEff":
 			s.capEff, err = statusHex(key, val)
 			s.has |= hasCap
+		case "CapInh":
+			s.capInh, err = statusHex(key, val)
+		case "CapPrm":
+			s.capPrm, err = statusHex(key, val)
+		case "CapBnd":
+			s.capBnd, err = statusHex(key, val)
+		case "CapAmb":
+			s.capAmb, err = statusHex(key, val)
 		case "VmPeak":
 			s.vmPeakKB, err = statusKB(key, val)
 			s.has |= hasVmPeak
