@@ -352,11 +352,23 @@ func parseSyscallSP(b []byte) (sp uint64, reason string, err error) {
 	}
 	var f [10][]byte
 	n := 0
-	for _, tok := range bytes.Fields(b) {
+	for rest := b; ; {
+		i := 0
+		for i < len(rest) && isSpace(rest[i]) {
+			i++
+		}
+		rest = rest[i:]
+		if len(rest) == 0 {
+			break
+		}
+		j := 0
+		for j < len(rest) && !isSpace(rest[j]) {
+			j++
+		}
 		if n == len(f) {
 			return 0, "", fmt.Errorf("%w: too many fields", errSyscallFormat)
 		}
-		f[n] = tok
+		f[n], rest = rest[:j], rest[j:]
 		n++
 	}
 	var tok []byte
@@ -372,11 +384,16 @@ func parseSyscallSP(b []byte) (sp uint64, reason string, err error) {
 	if !ok {
 		return 0, "", fmt.Errorf("%w: sp %q is not hex", errSyscallFormat, clip(tok))
 	}
-	v, _, ok := hexUntil(append(hex[:len(hex):len(hex)], ' '), ' ')
+	v, ok := parseHex(hex)
 	if !ok {
 		return 0, "", fmt.Errorf("%w: sp %q is not hex", errSyscallFormat, clip(tok))
 	}
 	return v, "", nil
+}
+
+// isSpace is the ASCII white space the kernel's files use.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // fileKey identifies a mapped file.

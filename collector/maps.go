@@ -128,16 +128,15 @@ func parseMapsLine(b []byte) (mapsLine, error) {
 	return l, nil
 }
 
-// hexUntil parses lowercase or uppercase hex digits up to sep and returns
-// the value and the input after sep.
-func hexUntil(b []byte, sep byte) (uint64, []byte, bool) {
+// parseHex parses 1 to 16 lowercase or uppercase hex digits (the whole
+// of b). It is the one hex parser of maps addresses, status masks and
+// syscall stack pointers.
+func parseHex(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
 	var v uint64
-	i := 0
-	for ; i < len(b) && b[i] != sep; i++ {
-		if i >= 16 {
-			return 0, nil, false
-		}
-		c := b[i]
+	for _, c := range b {
 		var d byte
 		switch {
 		case c >= '0' && c <= '9':
@@ -147,11 +146,22 @@ func hexUntil(b []byte, sep byte) (uint64, []byte, bool) {
 		case c >= 'A' && c <= 'F':
 			d = c - 'A' + 10
 		default:
-			return 0, nil, false
+			return 0, false
 		}
 		v = v<<4 | uint64(d)
 	}
-	if i == 0 || i == len(b) {
+	return v, true
+}
+
+// hexUntil parses the hex number before the first sep (which must be
+// there) and returns it with the input after sep.
+func hexUntil(b []byte, sep byte) (uint64, []byte, bool) {
+	i := bytes.IndexByte(b, sep)
+	if i < 0 {
+		return 0, nil, false
+	}
+	v, ok := parseHex(b[:i])
+	if !ok {
 		return 0, nil, false
 	}
 	return v, b[i+1:], true

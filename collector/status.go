@@ -171,23 +171,9 @@ func statusKB(key, val []byte) (uint64, error) {
 }
 
 func statusHex(key, val []byte) (uint64, error) {
-	if len(val) == 0 || len(val) > 16 {
+	v, ok := parseHex(val)
+	if !ok {
 		return 0, fmt.Errorf("%w: %s: bad mask %q", errStatusFormat, key, clip(val))
-	}
-	var v uint64
-	for _, c := range val {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, fmt.Errorf("%w: %s: bad mask %q", errStatusFormat, key, clip(val))
-		}
-		v = v<<4 | uint64(d)
 	}
 	return v, nil
 }
