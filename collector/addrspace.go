@@ -44,7 +44,18 @@ type AddrOptions struct {
 	// PerMapping reads smaps (costly: the kernel walks every page table)
 	// for per-mapping RSS/PSS; otherwise maps and smaps_rollup are read.
 	PerMapping bool
+	// StartTicks, when not zero, is the start time (stat's starttime) of
+	// the process the caller means: a process with another start behind
+	// the pid (the pid was reused since the caller read it) is reported
+	// vanished, before and after the maps are read, so that one document
+	// never mixes two processes. Zero reads whatever process has the pid.
+	StartTicks uint64
 }
+
+// errReused is wrapped by the error of an AddressSpace whose pid now
+// belongs to another process (AddrOptions.StartTicks); it wraps ESRCH so
+// IsVanished reports it.
+var errReused = fmt.Errorf("pid reused by another process: %w", unix.ESRCH)
 
 // AddressSpace is a process's address space: every mapping classified,
 // totals per class, memory totals and where each thread's stack is.
@@ -121,6 +132,19 @@ const pfKthread = 0x00200000
 // everything else that cannot be read is recorded in Unavailable with its
 // reason and the rest is still returned.
 func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
+	as, err := r.addressSpace(pid, opt)
+	if err != nil || opt.StartTicks == 0 {
+		return as, err
+	}
+	// The pid may have been reused while the maps were read.
+	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 1024)
+	if err := sameStart(pb.set(pid, 0, "stat"), &buf, opt.StartTicks); err != nil {
+		return nil, &ReadError{PID: pid, File: "stat", Err: err}
+	}
+	return as, nil
+}
+
+func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	as := &AddressSpace{PID: pid}
 	pb := newPathBuf(r.opts.Root)
 	small := make([]byte, 0, 4096)
@@ -138,6 +162,9 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	var st statFields
 	if err == nil {
 		st, err = parseStat(data)
+	}
+	if err == nil && opt.StartTicks != 0 && st.starttime != opt.StartTicks {
+		return nil, gone("stat", fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, opt.StartTicks))
 	}
 	switch {
 	case err == nil:
@@ -174,13 +201,14 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		unavailable("exe", Reason(err))
 	}
 
-	big := make([]byte, mapsBufSize)
+	// maps, smaps and smaps_rollup take the target's mmap lock and can
+	// block: they are parsed under the per-read deadline (deadline.go).
 	if opt.PerMapping {
-		as.Maps, as.Memory, err = readSmaps(pb.set(pid, 0, "smaps"), big)
+		as.Maps, as.Memory, err = readSmaps(r.addrSlow, pb.set(pid, 0, "smaps"))
 		as.MemorySource = "smaps"
 		as.PerMapping = err == nil
 	} else {
-		as.Maps, err = readMaps(pb.set(pid, 0, "maps"), big)
+		as.Maps, err = readMaps(r.addrSlow, pb.set(pid, 0, "maps"))
 	}
 	switch {
 	case err == nil:
@@ -198,13 +226,18 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		unavailable("memory", ReasonNoMM)
 		return as, nil
 	}
-	if !opt.PerMapping {
-		as.Memory, err = readRollup(pb.set(pid, 0, "smaps_rollup"), big)
+	if !opt.PerMapping && isTimeout(err) {
+		// The mmap lock is held: smaps_rollup would block on it too.
+		unavailable("memory", Reason(err))
+	} else if !opt.PerMapping {
+		as.Memory, err = readRollup(r.addrSlow, pb.set(pid, 0, "smaps_rollup"))
 		as.MemorySource = "smaps_rollup"
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ESRCH):
 			return nil, gone("smaps_rollup", err)
+		case isTimeout(err):
+			unavailable("memory", Reason(err))
 		case errors.Is(err, unix.ENOENT):
 			// Kernels before 4.14 have no smaps_rollup (and a vanished
 			// process looks the same at open).
@@ -227,7 +260,7 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		slices.SortFunc(as.Maps, func(a, b Mapping) int { return cmpU64(a.Start, b.Start) })
 	}
 
-	as.Stacks, err = readStacks(&pb, pid, small)
+	as.Stacks, err = readStacks(r.addrSlow, &pb, pid, small)
 	switch {
 	case err == nil:
 	case IsVanished(err):
@@ -238,6 +271,24 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	classify(as)
 	as.Segments = segmentTotals(as.Maps, as.PerMapping)
 	return as, nil
+}
+
+// sameStart re-reads stat at path and returns a vanished error when the
+// process is gone or has another start time than want. A stat that
+// cannot be parsed is not evidence of reuse: nil.
+func sameStart(path []byte, buf *[]byte, want uint64) error {
+	data, _, err := readAt(path, buf, statusMax)
+	if err != nil {
+		if IsVanished(err) {
+			return err
+		}
+		return nil
+	}
+	st, err := parseStat(data)
+	if err == nil && st.starttime != want {
+		return fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, want)
+	}
+	return nil
 }
 
 func cmpU64(a, b uint64) int {
@@ -251,7 +302,9 @@ func cmpU64(a, b uint64) int {
 }
 
 // readStacks reads every thread's stack pointer from task/TID/syscall.
-func readStacks(pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
+// Each read runs under d's deadline (the syscall file waits for the
+// target's exec lock).
+func readStacks(d *deadlineReads, pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
 	tids, err := listNumeric(pb.set(pid, 0, "task"), make([]byte, 16<<10), nil)
 	if err != nil {
 		return nil, err
@@ -265,7 +318,7 @@ func readStacks(pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
 		var err error
 		for try := 0; try < syscallTries; try++ {
 			var data []byte
-			data, _, err = readAt(pb.set(pid, tid, "syscall"), &buf, 4096)
+			data, _, err = d.read(pb.set(pid, tid, "syscall"), &buf, 4096)
 			if err == nil {
 				ts.SP, ts.Reason, err = parseSyscallSP(data)
 				ts.Known = err == nil && ts.Reason == ""
@@ -299,11 +352,23 @@ func parseSyscallSP(b []byte) (sp uint64, reason string, err error) {
 	}
 	var f [10][]byte
 	n := 0
-	for _, tok := range bytes.Fields(b) {
+	for rest := b; ; {
+		i := 0
+		for i < len(rest) && isSpace(rest[i]) {
+			i++
+		}
+		rest = rest[i:]
+		if len(rest) == 0 {
+			break
+		}
+		j := 0
+		for j < len(rest) && !isSpace(rest[j]) {
+			j++
+		}
 		if n == len(f) {
 			return 0, "", fmt.Errorf("%w: too many fields", errSyscallFormat)
 		}
-		f[n] = tok
+		f[n], rest = rest[:j], rest[j:]
 		n++
 	}
 	var tok []byte
@@ -319,11 +384,16 @@ func parseSyscallSP(b []byte) (sp uint64, reason string, err error) {
 	if !ok {
 		return 0, "", fmt.Errorf("%w: sp %q is not hex", errSyscallFormat, clip(tok))
 	}
-	v, _, ok := hexUntil(append(hex[:len(hex):len(hex)], ' '), ' ')
+	v, ok := parseHex(hex)
 	if !ok {
 		return 0, "", fmt.Errorf("%w: sp %q is not hex", errSyscallFormat, clip(tok))
 	}
 	return v, "", nil
+}
+
+// isSpace is the ASCII white space the kernel's files use.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // fileKey identifies a mapped file.

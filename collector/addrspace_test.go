@@ -421,3 +421,49 @@ func TestAddressSpaceKernelThread(t *testing.T) {
 		t.Fatalf("kthreadd: maps %d memory %v unavailable %v", len(as.Maps), as.Memory, as.Unavailable)
 	}
 }
+
+// TestAddressSpaceStartTicks: with AddrOptions.StartTicks, a pid that now
+// belongs to another process (another start time in stat) is reported
+// vanished instead of returning the other process's address space; the
+// right start, or zero, reads it.
+func TestAddressSpaceStartTicks(t *testing.T) {
+	r, err := NewReader(Options{Root: filepath.Join("..", "fixtures", "proc", "maps-c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pid, start = 26269, 75487 // the fixture's stat
+	for _, ticks := range []uint64{0, start} {
+		if as, err := r.AddressSpace(pid, AddrOptions{StartTicks: ticks}); err != nil || len(as.Maps) == 0 {
+			t.Errorf("start ticks %d: %v", ticks, err)
+		}
+	}
+	as, err := r.AddressSpace(pid, AddrOptions{StartTicks: start + 1})
+	if !IsVanished(err) || as != nil {
+		t.Fatalf("reused pid: space %v, err %v; want vanished", as != nil, err)
+	}
+	if !strings.Contains(err.Error(), "pid reused") {
+		t.Errorf("err %q does not say the pid was reused", err)
+	}
+}
+
+// TestSameStart: the re-check after the maps are read tells a reused pid
+// (another start), a vanished one and the same process apart.
+func TestSameStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stat")
+	stat := "7 (x) S 1 7 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 500 1000 10"
+	if err := os.WriteFile(path, []byte(stat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf []byte
+	p := []byte(path + "\x00")
+	if err := sameStart(p, &buf, 500); err != nil {
+		t.Errorf("same start: %v", err)
+	}
+	if err := sameStart(p, &buf, 501); !IsVanished(err) {
+		t.Errorf("other start: %v, want vanished", err)
+	}
+	if err := sameStart([]byte(filepath.Join(dir, "none")+"\x00"), &buf, 500); !IsVanished(err) {
+		t.Errorf("no stat: %v, want vanished", err)
+	}
+}

@@ -66,6 +66,9 @@ type deadlineReads struct {
 	timeout time.Duration // <= 0: read inline, no deadline
 	idle    *readWorker   // a worker ready for the next read
 	timer   *time.Timer
+	// use makes the callers take turns: a Reader's address-space reads
+	// may run on another goroutine than its snapshots.
+	use sync.Mutex
 
 	mu    sync.Mutex
 	stuck map[string]struct{} // paths (NUL-terminated) with an abandoned read in flight
@@ -74,10 +77,11 @@ type deadlineReads struct {
 // readWorker is one helper goroutine. Its fields are owned by the caller
 // while idle and by the goroutine while a read is in flight.
 type readWorker struct {
-	req  chan int // the read cap; the path is in path
+	req  chan readJob
 	res  chan readResult
 	path []byte
 	buf  []byte
+	line []byte // stream's line buffer (mapsBufSize), made on first use
 
 	// abandoned is set by the caller at the deadline, under
 	// deadlineReads.mu; finished is set by the worker under the same lock.
@@ -89,6 +93,16 @@ type readWorker struct {
 	// apart: asleep in the kernel (stuck) or waiting for a CPU (a loaded
 	// machine, not a stuck file).
 	tid atomic.Int32
+	// progress counts the read(2) calls a streaming job has completed: a
+	// long maps file that is still being read is slow, not stuck.
+	progress atomic.Uint64
+}
+
+// readJob is one request to a worker: a whole-file read capped at max, or
+// a streaming parse (stream non-nil) of the file's lines.
+type readJob struct {
+	max    int
+	stream func(*lineReader) error
 }
 
 type readResult struct {
@@ -108,86 +122,153 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 	if d == nil || d.timeout <= 0 {
 		return readAt(path, buf, max)
 	}
+	d.use.Lock()
+	defer d.use.Unlock()
+	r, err := d.do(path, readJob{max: max})
+	if err == nil {
+		err = r.err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	// The worker is idle again and only this caller (holding use) can
+	// hand it the next job: its buffer is safe to copy from.
+	b := append((*buf)[:0], r.data...)
+	*buf = b
+	return b, r.truncated, nil
+}
+
+// stream opens path and runs fn over its lines (a lineReader with a
+// mapsBufSize buffer) on a worker, under the deadline: a parse of a file
+// whose reads take the target's mmap lock (maps, smaps, smaps_rollup). It
+// returns fn's error, the open or read error, or ErrTimeout; after
+// ErrTimeout fn may still be running on the abandoned worker, so the
+// caller must not look at anything fn writes. A read that keeps making
+// progress (a huge maps file) gets further deadlines, up to
+// maxStreamExtensions in all. Without a deadline (d nil or timeout <= 0)
+// fn runs inline over a non-blocking open.
+func (d *deadlineReads) stream(path []byte, fn func(*lineReader) error) error {
+	if d == nil || d.timeout <= 0 {
+		return streamFile(path, unix.O_NONBLOCK, make([]byte, mapsBufSize), nil, fn)
+	}
+	d.use.Lock()
+	defer d.use.Unlock()
+	r, err := d.do(path, readJob{stream: fn})
+	if err != nil {
+		return err
+	}
+	return r.err
+}
+
+// streamFile opens path with flags and runs fn over a lineReader on it
+// with buf; each completed read(2) increments progress when not nil.
+func streamFile(path []byte, flags int, buf []byte, progress *atomic.Uint64, fn func(*lineReader) error) error {
+	fd, err := openPath(path, flags)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	read := fdRead(fd)
+	if progress != nil {
+		raw := read
+		read = func(p []byte) (int, error) {
+			n, err := raw(p)
+			progress.Add(1)
+			return n, err
+		}
+	}
+	return fn(&lineReader{read: read, buf: buf})
+}
+
+// do hands job to a worker and waits for it under the deadline. Its error
+// is ErrTimeout (or one wrapping it) when the job did not finish or was
+// not attempted; the job's own error is in the result. The caller holds
+// use.
+func (d *deadlineReads) do(path []byte, job readJob) (readResult, error) {
 	d.mu.Lock()
 	_, still := d.stuck[string(path)]
 	n := len(d.stuck)
 	d.mu.Unlock()
 	if still {
-		return nil, false, errStillStuck
+		return readResult{}, errStillStuck
 	}
 	if n >= MaxStuckReads || stuckProcess.Load() >= maxStuckProcess {
-		return nil, false, errStuckCap
+		return readResult{}, errStuckCap
 	}
 	w := d.idle
 	if w == nil {
-		w = &readWorker{req: make(chan int), res: make(chan readResult, 1)}
+		w = &readWorker{req: make(chan readJob), res: make(chan readResult, 1)}
 		go d.work(w)
 		d.idle = w
 	}
 	w.path = append(w.path[:0], path...)
 	w.finished = false
 	w.tid.Store(0) // not started yet
-	w.req <- max
+	w.progress.Store(0)
+	w.req <- job
 	if d.timer == nil {
 		d.timer = time.NewTimer(d.timeout)
 	} else {
 		d.timer.Reset(d.timeout)
 	}
-	var r readResult
+	var seen uint64 // progress at the previous deadline
 	for waited := 1; ; waited++ {
 		select {
-		case r = <-w.res:
+		case r := <-w.res:
 			d.timer.Stop()
+			return r, nil
 		case <-d.timer.C:
-			d.mu.Lock()
-			if w.finished {
-				// The read completed as the deadline fired: use it.
-				d.mu.Unlock()
-				r = <-w.res
-				break
-			}
-			if tid := int(w.tid.Load()); waited < maxExtensions && (tid == 0 || threadRunnable(tid)) {
-				// Not started, on a CPU or waiting for one: slow, not
-				// stuck.
-				d.mu.Unlock()
-				d.timer.Reset(d.timeout)
-				continue
-			}
-			w.abandoned = true
-			d.stuck[string(w.path)] = struct{}{}
-			stuckProcess.Add(1)
-			d.idle = nil
-			d.mu.Unlock()
-			return nil, false, ErrTimeout
 		}
-		break
+		d.mu.Lock()
+		if w.finished {
+			// The read completed as the deadline fired: use it.
+			d.mu.Unlock()
+			return <-w.res, nil
+		}
+		p := w.progress.Load()
+		moving := p != seen && waited < maxStreamExtensions
+		seen = p
+		if tid := int(w.tid.Load()); moving || waited < maxExtensions && (tid == 0 || threadRunnable(tid)) {
+			// Not started, on a CPU or waiting for one, or still
+			// reading lines: slow, not stuck.
+			d.mu.Unlock()
+			d.timer.Reset(d.timeout)
+			continue
+		}
+		w.abandoned = true
+		d.stuck[string(w.path)] = struct{}{}
+		stuckProcess.Add(1)
+		d.idle = nil
+		d.mu.Unlock()
+		return readResult{}, ErrTimeout
 	}
-	if r.err != nil {
-		return nil, false, r.err
-	}
-	b := append((*buf)[:0], r.data...)
-	*buf = b
-	return b, r.truncated, nil
 }
 
-// work serves reads until its worker is abandoned; an abandoned worker
-// clears its stuck mark and exits when its read returns.
+// work serves jobs until its worker is abandoned; an abandoned worker
+// clears its stuck mark and exits when its job returns.
 func (d *deadlineReads) work(w *readWorker) {
 	// Pin the goroutine to its OS thread: the tid recorded below is the
 	// thread whose scheduler state decides whether a late read is stuck
 	// or only starved, so it must be the thread that makes the syscall.
 	runtime.LockOSThread()
-	for max := range w.req {
+	for job := range w.req {
 		// A blocking open: procfs ignores O_NONBLOCK anyway, and a FIFO
 		// planted in a fixture tree then blocks like a stuck /proc read
 		// does, under the same deadline.
 		w.tid.Store(int32(unix.Gettid()))
-		fd, err := openPath(w.path, 0)
-		var data []byte
-		var trunc bool
-		if err == nil {
-			data, trunc, err = readFD(fd, &w.buf, max)
-			unix.Close(fd)
+		var res readResult
+		if job.stream != nil {
+			if w.line == nil {
+				w.line = make([]byte, mapsBufSize)
+			}
+			res.err = streamFile(w.path, 0, w.line, &w.progress, job.stream)
+		} else {
+			fd, err := openPath(w.path, 0)
+			if err == nil {
+				res.data, res.truncated, err = readFD(fd, &w.buf, job.max)
+				unix.Close(fd)
+			}
+			res.err = err
 		}
 		d.mu.Lock()
 		if w.abandoned {
@@ -197,7 +278,7 @@ func (d *deadlineReads) work(w *readWorker) {
 			return
 		}
 		w.finished = true
-		w.res <- readResult{data: data, truncated: trunc, err: err}
+		w.res <- res
 		d.mu.Unlock()
 	}
 }
@@ -206,6 +287,11 @@ func (d *deadlineReads) work(w *readWorker) {
 // thread is runnable rather than asleep (a machine so loaded that the read
 // waits for a CPU).
 const maxExtensions = 10
+
+// maxStreamExtensions bounds the deadlines a streaming parse may run for
+// while it keeps reading (smaps of a process with a huge address space
+// takes seconds; a read stuck on the target's mmap lock makes no progress).
+const maxStreamExtensions = 150
 
 // threadRunnable reports whether the thread tid of this process is running
 // or waiting for a CPU (state R in the real /proc, whatever root the Reader
@@ -246,8 +332,9 @@ func (d *deadlineReads) stuckReads() int {
 }
 
 // StuckReads returns how many reads this Reader abandoned at their
-// deadline are still blocked in the kernel (at most MaxStuckReads).
-func (r *Reader) StuckReads() int { return r.slow.stuckReads() }
+// deadline are still blocked in the kernel (at most MaxStuckReads for its
+// snapshots plus as many for its address spaces).
+func (r *Reader) StuckReads() int { return r.slow.stuckReads() + r.addrSlow.stuckReads() }
 
 // isTimeout reports whether err is a deadline or would-block failure: the
 // read did not fail, it did not finish.

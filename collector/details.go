@@ -68,19 +68,49 @@ type Capabilities struct {
 // Details reads the on-demand extras of one process. It returns an error
 // wrapping ENOENT when the process does not exist; unreadable parts are
 // named in Details.Unavailable. It does not use the Reader's buffers, so it
-// may run beside a snapshot.
+// may run beside a snapshot. A caller that has just read the process
+// (with its status) uses DetailsOf instead, which does not read status
+// again.
 func (r *Reader) Details(pid int) (*Details, error) {
+	d, err := r.details(pid)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(r.opts.Root, strconv.Itoa(pid), "status"))
+	var sf statusFields
+	if err == nil {
+		sf, err = parseStatus(data)
+	}
+	if err != nil {
+		d.miss("status", err)
+	} else {
+		d.Caps = Capabilities{Inh: sf.capInh, Prm: sf.capPrm, Eff: sf.capEff, Bnd: sf.capBnd, Amb: sf.capAmb}
+	}
+	return d, nil
+}
+
+// DetailsOf is Details for a process the caller has read: the
+// capabilities come from p (its status), so status is not read again.
+func (r *Reader) DetailsOf(p *Process) (*Details, error) {
+	d, err := r.details(p.PID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Read&SrcStatus != 0 {
+		d.Caps = p.Capabilities()
+	} else if reason, ok := p.Unavailable["status"]; ok {
+		d.missReason("status", reason)
+	}
+	return d, nil
+}
+
+// details reads wchan, cgroup, ns and limits.
+func (r *Reader) details(pid int) (*Details, error) {
 	dir := filepath.Join(r.opts.Root, strconv.Itoa(pid))
 	if _, err := os.Stat(dir); err != nil {
 		return nil, &ReadError{PID: pid, File: "", Err: unwrapPath(err)}
 	}
 	d := &Details{PID: pid}
-	miss := func(file string, err error) {
-		if d.Unavailable == nil {
-			d.Unavailable = make(map[string]string)
-		}
-		d.Unavailable[file] = Reason(unwrapPath(err))
-	}
 	fs, err := procfs.NewFS(r.opts.Root)
 	if err != nil {
 		return nil, &ReadError{File: r.opts.Root, Err: err}
@@ -90,17 +120,17 @@ func (r *Reader) Details(pid int) (*Details, error) {
 		return nil, &ReadError{PID: pid, File: "", Err: unwrapPath(err)}
 	}
 	if d.WChan, err = r.WChan(pid); err != nil {
-		miss("wchan", err)
+		d.miss("wchan", err)
 	}
 	if cgs, err := p.Cgroups(); err != nil {
-		miss("cgroup", err)
+		d.miss("cgroup", err)
 	} else {
 		for _, c := range cgs {
 			d.Cgroups = append(d.Cgroups, Cgroup{HierarchyID: c.HierarchyID, Controllers: c.Controllers, Path: c.Path})
 		}
 	}
 	if nss, err := p.Namespaces(); err != nil {
-		miss("ns", err)
+		d.miss("ns", err)
 	} else {
 		for _, n := range nss {
 			d.Namespaces = append(d.Namespaces, Namespace{Type: n.Type, Inode: n.Inode})
@@ -108,16 +138,21 @@ func (r *Reader) Details(pid int) (*Details, error) {
 		slicesSortNS(d.Namespaces)
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "limits")); err != nil {
-		miss("limits", err)
+		d.miss("limits", err)
 	} else {
 		d.Limits = parseLimits(data)
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, "status")); err != nil {
-		miss("status", err)
-	} else {
-		d.Caps = parseCaps(data)
-	}
 	return d, nil
+}
+
+// miss records a part that could not be read.
+func (d *Details) miss(file string, err error) { d.missReason(file, Reason(unwrapPath(err))) }
+
+func (d *Details) missReason(file, reason string) {
+	if d.Unavailable == nil {
+		d.Unavailable = make(map[string]string)
+	}
+	d.Unavailable[file] = reason
 }
 
 // WChan reads what process pid is blocked in: the kernel function name,
@@ -192,34 +227,6 @@ func limitValue(s string) int64 {
 		return -1
 	}
 	return v
-}
-
-// parseCaps reads the Cap* lines of a status file.
-func parseCaps(data []byte) Capabilities {
-	var c Capabilities
-	for _, ln := range bytes.Split(data, []byte("\n")) {
-		k, v, ok := bytes.Cut(ln, []byte(":"))
-		if !ok || !bytes.HasPrefix(k, []byte("Cap")) {
-			continue
-		}
-		n, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 16, 64)
-		if err != nil {
-			continue
-		}
-		switch string(k) {
-		case "CapInh":
-			c.Inh = n
-		case "CapPrm":
-			c.Prm = n
-		case "CapEff":
-			c.Eff = n
-		case "CapBnd":
-			c.Bnd = n
-		case "CapAmb":
-			c.Amb = n
-		}
-	}
-	return c
 }
 
 // ReadStatIdentity reads one process's stat alone, for callers that need

@@ -29,10 +29,49 @@ Max nice priority         0                    0
 	}
 }
 
-func TestParseCaps(t *testing.T) {
-	c := parseCaps([]byte("Name:\tx\nCapInh:\t0000000000000000\nCapPrm:\t00000000000000ff\nCapEff:\t0000000000000001\nCapBnd:\tzz\nCapAmb:\t0000000000000002\n"))
-	if c != (Capabilities{Prm: 0xff, Eff: 1, Amb: 2}) {
+// TestParseStatusCaps: status gives all five capability sets (so Details
+// of a process just read needs no second status read); a bad value is a
+// malformed status, like every known key.
+func TestParseStatusCaps(t *testing.T) {
+	sf, err := parseStatus([]byte("Name:\tx\nCapInh:\t0000000000000000\nCapPrm:\t00000000000000ff\nCapEff:\t0000000000000001\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000002\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Process
+	p.CapInh, p.CapPrm, p.CapEff, p.CapBnd, p.CapAmb = sf.capInh, sf.capPrm, sf.capEff, sf.capBnd, sf.capAmb
+	if c := p.Capabilities(); c != (Capabilities{Prm: 0xff, Eff: 1, Bnd: 0x1ffffffffff, Amb: 2}) {
 		t.Errorf("caps %+v", c)
+	}
+	if _, err := parseStatus([]byte("CapBnd:\tzz\n")); err == nil {
+		t.Error("CapBnd zz parsed")
+	}
+}
+
+// TestDetailsOfCaps: the capabilities of a process read by a snapshot are
+// those Details reads from status, and DetailsOf takes them from the
+// process.
+func TestDetailsOfCaps(t *testing.T) {
+	r, err := NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := r.Process(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.Details(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Capabilities() != d.Caps || d.Caps.Bnd == 0 {
+		t.Errorf("process caps %+v, Details caps %+v", p.Capabilities(), d.Caps)
+	}
+	d2, err := r.DetailsOf(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.Caps != d.Caps || len(d2.Namespaces) != len(d.Namespaces) || len(d2.Limits) != len(d.Limits) {
+		t.Errorf("DetailsOf %+v, Details %+v", d2, d)
 	}
 }
 

@@ -115,8 +115,22 @@ func TestHostileStat(t *testing.T) {
 	if p := procs[113]; p == nil || p.Read&SrcStat == 0 || p.ExitCode != 0 || !p.Layout.HasExtended {
 		t.Errorf("extra fields: %+v", p)
 	}
-	if p := procs[114]; p == nil || p.UTimeTicks != math.MaxUint64 || p.VSizeBytes != math.MaxUint64 || p.Nice != math.MinInt64 {
+	if p := procs[114]; p == nil || p.UTimeTicks != math.MaxUint64 || p.VSizeBytes != math.MaxUint64 || p.Nice != math.MinInt64 ||
+		p.StartTicks != math.MaxUint64 || p.RSSPages != math.MaxInt64 {
 		t.Errorf("extreme values: %+v", p)
+	} else {
+		// Derived values saturate instead of wrapping: rss pages times
+		// the page size, utime+stime, and a start beyond a
+		// time.Duration is unknown rather than before boot.
+		if p.RSSBytes != math.MaxUint64 {
+			t.Errorf("rss bytes = %d, want saturated %d", p.RSSBytes, uint64(math.MaxUint64))
+		}
+		if p.CPUTicks() != math.MaxUint64 || len(p.Threads) != 1 || p.Threads[0].CPUTicks() != math.MaxUint64 {
+			t.Errorf("cpu ticks = %d (threads %+v), want saturated", p.CPUTicks(), p.Threads)
+		}
+		if !p.StartedAt.IsZero() {
+			t.Errorf("started at %v from start ticks %d, want unknown (zero)", p.StartedAt, p.StartTicks)
+		}
 	}
 	// Negative values in signed fields (priority, nice, tty) are exact.
 	if st, err := parseStat([]byte("116 (negative) S 50 116 116 -1 -1 4194304 1 0 2 0 120 30 0 0 -100 -20 1 0 5000 1 300 1 2 3 4")); err != nil ||
@@ -450,5 +464,38 @@ func TestLiveHugeCmdline(t *testing.T) {
 		if !c.trunc && (len(p.Cmdline) != 17 || p.Cmdline[16] != arg) {
 			t.Errorf("4 MiB cap: %d args, %d bytes", len(p.Cmdline), total)
 		}
+	}
+}
+
+// TestHostileStartBeyondDuration: with the boot time known, pid 114's
+// start ticks (UINT64_MAX, beyond a time.Duration) give no start time
+// rather than one before boot, while an ordinary process gets its exact
+// start; StartTime's limit is the largest tick count a Duration holds.
+func TestHostileStartBeyondDuration(t *testing.T) {
+	root := copyTree(t)
+	stat, err := os.ReadFile("../fixtures/proc/kthread/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "stat"), stat, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, procs := snapshotOf(t, Options{Root: root})
+	boot := time.Unix(1700000000, 0).UTC()
+	if !snap.Host.BootTime.Equal(boot) {
+		t.Fatalf("boot time %v, want %v", snap.Host.BootTime, boot)
+	}
+	if p := procs[114]; p == nil || !p.StartedAt.IsZero() {
+		t.Errorf("pid 114 started at %v, want unknown (zero)", p.StartedAt)
+	}
+	if p := procs[100]; p == nil || !p.StartedAt.Equal(boot.Add(time.Duration(p.StartTicks)*10*time.Millisecond)) {
+		t.Errorf("pid 100 started at %v, want boot + start ticks", p.StartedAt)
+	}
+	limit := uint64(math.MaxInt64 / int64(time.Second/ClockTicks))
+	if at, ok := StartTime(boot, limit); !ok || at.Before(boot) {
+		t.Errorf("StartTime(limit) = %v, %v: want a time after boot", at, ok)
+	}
+	if at, ok := StartTime(boot, limit+1); ok {
+		t.Errorf("StartTime(limit+1) = %v, want not ok", at)
 	}
 }

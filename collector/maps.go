@@ -128,16 +128,15 @@ func parseMapsLine(b []byte) (mapsLine, error) {
 	return l, nil
 }
 
-// hexUntil parses lowercase or uppercase hex digits up to sep and returns
-// the value and the input after sep.
-func hexUntil(b []byte, sep byte) (uint64, []byte, bool) {
+// parseHex parses 1 to 16 lowercase or uppercase hex digits (the whole
+// of b). It is the one hex parser of maps addresses, status masks and
+// syscall stack pointers.
+func parseHex(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
 	var v uint64
-	i := 0
-	for ; i < len(b) && b[i] != sep; i++ {
-		if i >= 16 {
-			return 0, nil, false
-		}
-		c := b[i]
+	for _, c := range b {
 		var d byte
 		switch {
 		case c >= '0' && c <= '9':
@@ -147,11 +146,22 @@ func hexUntil(b []byte, sep byte) (uint64, []byte, bool) {
 		case c >= 'A' && c <= 'F':
 			d = c - 'A' + 10
 		default:
-			return 0, nil, false
+			return 0, false
 		}
 		v = v<<4 | uint64(d)
 	}
-	if i == 0 || i == len(b) {
+	return v, true
+}
+
+// hexUntil parses the hex number before the first sep (which must be
+// there) and returns it with the input after sep.
+func hexUntil(b []byte, sep byte) (uint64, []byte, bool) {
+	i := bytes.IndexByte(b, sep)
+	if i < 0 {
+		return 0, nil, false
+	}
+	v, ok := parseHex(b[:i])
+	if !ok {
 		return 0, nil, false
 	}
 	return v, b[i+1:], true
@@ -358,19 +368,16 @@ func parseMaps(data []byte) ([]Mapping, error) {
 }
 
 // readMaps streams /proc/PID/maps at path (NUL-terminated) into Mapping
-// values. Errors are the raw errno (open or read) or a parse error.
-func readMaps(path []byte, buf []byte) ([]Mapping, error) {
-	fd, err := openPath(path, unix.O_NONBLOCK)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	lr := &lineReader{read: fdRead(fd), buf: buf}
+// values, under d's deadline (d may be nil: no deadline). Errors are the
+// raw errno (open or read), a parse error, or ErrTimeout.
+func readMaps(d *deadlineReads, path []byte) ([]Mapping, error) {
 	var in interner
 	var c mappingChunks
-	err = streamMaps(lr, func(l *mapsLine) error {
-		c.add(l.mapping(&in))
-		return nil
+	err := d.stream(path, func(lr *lineReader) error {
+		return streamMaps(lr, func(l *mapsLine) error {
+			c.add(l.mapping(&in))
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -113,3 +113,48 @@ func FuzzParseMaps(f *testing.F) {
 		}
 	})
 }
+
+// TestParseHex: the one hex parser of maps, status and syscall files takes
+// 1 to 16 digits of either case and nothing else.
+func TestParseHex(t *testing.T) {
+	cases := []struct {
+		in string
+		v  uint64
+		ok bool
+	}{
+		{"0", 0, true},
+		{"7f0bAbCd", 0x7f0babcd, true},
+		{"ffffffffffffffff", 1<<64 - 1, true},
+		{"", 0, false},
+		{"11112222333344445", 0, false},
+		{"0x10", 0, false},
+		{"12 ", 0, false},
+		{"g", 0, false},
+	}
+	for _, c := range cases {
+		if v, ok := parseHex([]byte(c.in)); v != c.v || ok != c.ok {
+			t.Errorf("parseHex(%q) = %#x %v, want %#x %v", c.in, v, ok, c.v, c.ok)
+		}
+	}
+	// The status mask and the maps address take the same rules.
+	if _, err := statusHex([]byte("SigBlk"), []byte("11112222333344445")); err == nil {
+		t.Error("statusHex took 17 digits")
+	}
+	if _, _, ok := hexUntil([]byte("11112222333344445-1"), '-'); ok {
+		t.Error("hexUntil took 17 digits")
+	}
+}
+
+// TestParseSyscallSPNoAlloc: reading a thread's stack pointer allocates
+// nothing (one read per thread of a process with thousands of threads).
+func TestParseSyscallSPNoAlloc(t *testing.T) {
+	in := []byte("230 0x0 0x0 0x7f0b24857ea0 0x0 0x0 0x64 0x7f0b24857e60 0x7f0b24d2c545\n")
+	allocs := testing.AllocsPerRun(100, func() {
+		if sp, _, err := parseSyscallSP(in); err != nil || sp != 0x7f0b24857e60 {
+			t.Fatalf("sp %#x %v", sp, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per parse, want 0", allocs)
+	}
+}

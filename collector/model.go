@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"math"
+	"math/bits"
 	"strconv"
 	"time"
 )
@@ -185,6 +187,10 @@ type Process struct {
 	SigIgn     uint64
 	SigCgt     uint64
 	CapEff     uint64
+	CapInh     uint64 // inheritable, permitted, bounding and ambient sets
+	CapPrm     uint64
+	CapBnd     uint64
+	CapAmb     uint64
 	VmPeakB    uint64
 	VmSwapB    uint64
 	LeaderVol  uint64 // voluntary switches of the leader thread (status)
@@ -251,8 +257,14 @@ func (p *Process) IsZombie() bool { return p.State == 'Z' && p.NumThreads <= 1 }
 // threads of the process still run.
 func (p *Process) LeaderExited() bool { return p.State == 'Z' && p.NumThreads > 1 }
 
-// CPUTicks is user plus system time in clock ticks.
-func (p *Process) CPUTicks() uint64 { return p.UTimeTicks + p.STimeTicks }
+// Capabilities returns the process's capability sets (from status).
+func (p *Process) Capabilities() Capabilities {
+	return Capabilities{Inh: p.CapInh, Prm: p.CapPrm, Eff: p.CapEff, Bnd: p.CapBnd, Amb: p.CapAmb}
+}
+
+// CPUTicks is user plus system time in clock ticks, saturated at the
+// largest uint64 (hostile or corrupt values never wrap to a small total).
+func (p *Process) CPUTicks() uint64 { return addSat(p.UTimeTicks, p.STimeTicks) }
 
 // Thread is one task of a thread group, from /proc/PID/task/TID.
 type Thread struct {
@@ -276,8 +288,37 @@ type Thread struct {
 	CPUDelayNs uint64
 }
 
-// CPUTicks is user plus system time in clock ticks.
-func (t *Thread) CPUTicks() uint64 { return t.UTimeTicks + t.STimeTicks }
+// CPUTicks is user plus system time in clock ticks, saturated like
+// Process.CPUTicks.
+func (t *Thread) CPUTicks() uint64 { return addSat(t.UTimeTicks, t.STimeTicks) }
+
+// addSat is a+b, or the largest uint64 when that overflows.
+func addSat(a, b uint64) uint64 {
+	if s, carry := bits.Add64(a, b, 0); carry == 0 {
+		return s
+	}
+	return math.MaxUint64
+}
+
+// mulSat is a*b, or the largest uint64 when that overflows.
+func mulSat(a, b uint64) uint64 {
+	if hi, lo := bits.Mul64(a, b); hi == 0 {
+		return lo
+	}
+	return math.MaxUint64
+}
+
+// StartTime is the wall-clock time of a start in clock ticks since boot.
+// ok is false when boot is unknown or the ticks are beyond what a
+// time.Duration holds (about 292 years): a corrupt value, never a time
+// before boot.
+func StartTime(boot time.Time, ticks uint64) (t time.Time, ok bool) {
+	const tick = time.Second / ClockTicks
+	if boot.IsZero() || ticks > uint64(math.MaxInt64/int64(tick)) {
+		return time.Time{}, false
+	}
+	return boot.Add(time.Duration(ticks) * tick), true
+}
 
 // StateName returns the kernel's name for a state letter.
 func StateName(s byte) string {

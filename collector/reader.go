@@ -43,7 +43,8 @@ type Options struct {
 	// Now is the wall clock (default time.Now); tests inject one.
 	Now func() time.Time
 	// ReadTimeout is the deadline of each read that can block on the
-	// target (cmdline); default DefaultReadTimeout, negative disables it
+	// target (cmdline; AddressSpace's maps, smaps, smaps_rollup and
+	// task/TID/syscall); default DefaultReadTimeout, negative disables it
 	// (see deadline.go).
 	ReadTimeout time.Duration
 	// NoTaskstats turns off the kernel's taskstats accounting even when
@@ -104,6 +105,9 @@ type Reader struct {
 	counts ScanCounts
 	probs  []Problem
 	slow   *deadlineReads // reads that can block, with a deadline
+	// addrSlow is AddressSpace's: it may run on another goroutine than
+	// the snapshots.
+	addrSlow *deadlineReads
 }
 
 // ErrNotProc is returned by NewReader for a root that is not a /proc.
@@ -138,6 +142,8 @@ func NewReader(opts Options) (*Reader, error) {
 	r.host = readStaticHost(opts.Root)
 	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
+	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
+	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
 	r.pageSz = uint64(os.Getpagesize())
 	r.cache = make(map[int]*procCache)
 	r.intern = make(map[string]string)
@@ -563,7 +569,7 @@ func (r *Reader) applyStat(p *Process, st *statFields, c *procCache) {
 	p.VSizeBytes = st.vsize
 	p.RSSPages = st.rss
 	if st.rss > 0 {
-		p.RSSBytes = uint64(st.rss) * r.pageSz
+		p.RSSBytes = mulSat(uint64(st.rss), r.pageSz)
 	}
 	p.Processor = st.processor
 	p.RTPriority = st.rtPriority
@@ -571,9 +577,8 @@ func (r *Reader) applyStat(p *Process, st *statFields, c *procCache) {
 	p.DelayTicks = st.blkioTicks
 	p.Layout = st.layout
 	p.ExitCode = st.exitCode
-	if !r.host.bootTime.IsZero() {
-		p.StartedAt = r.host.bootTime.Add(time.Duration(st.starttime) * (time.Second / ClockTicks))
-	}
+	// Zero (omitted) when the start ticks are beyond a time.Duration.
+	p.StartedAt, _ = StartTime(r.host.bootTime, st.starttime)
 }
 
 func (r *Reader) applyStatus(p *Process, sf *statusFields, c *procCache) {
@@ -616,6 +621,7 @@ func (r *Reader) applyStatus(p *Process, sf *statusFields, c *procCache) {
 	}
 	p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt = sf.sigPnd, sf.shdPnd, sf.sigBlk, sf.sigIgn, sf.sigCgt
 	p.CapEff = sf.capEff
+	p.CapInh, p.CapPrm, p.CapBnd, p.CapAmb = sf.capInh, sf.capPrm, sf.capBnd, sf.capAmb
 	p.VmPeakB = sf.vmPeakKB * 1024
 	p.VmSwapB = sf.vmSwapKB * 1024
 	p.LeaderVol, p.LeaderInv = sf.vol, sf.invol

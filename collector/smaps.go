@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"golang.org/x/sys/unix"
 )
 
 // MemoryTotals are a process's memory totals from smaps_rollup (or the sum
@@ -188,22 +186,19 @@ func rollupTotals(ents []smapsEntry) (*MemoryTotals, error) {
 	return &t, nil
 }
 
-// readRollup reads smaps_rollup at path (NUL-terminated).
-func readRollup(path []byte, buf []byte) (*MemoryTotals, error) {
-	fd, err := openPath(path, unix.O_NONBLOCK)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	lr := &lineReader{read: fdRead(fd), buf: buf}
-	var in interner
+// readRollup reads smaps_rollup at path (NUL-terminated) under d's
+// deadline.
+func readRollup(d *deadlineReads, path []byte) (*MemoryTotals, error) {
 	var ents []smapsEntry
-	err = streamSmaps(lr, &in, func(m *Mapping, c *smapsCounters) error {
-		if len(ents) > 0 {
-			return fmt.Errorf("%w: smaps_rollup has more than one entry", errSmapsFormat)
-		}
-		ents = append(ents, smapsEntry{*m, *c})
-		return nil
+	err := d.stream(path, func(lr *lineReader) error {
+		var in interner
+		return streamSmaps(lr, &in, func(m *Mapping, c *smapsCounters) error {
+			if len(ents) > 0 {
+				return fmt.Errorf("%w: smaps_rollup has more than one entry", errSmapsFormat)
+			}
+			ents = append(ents, smapsEntry{*m, *c})
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -214,28 +209,24 @@ func readRollup(path []byte, buf []byte) (*MemoryTotals, error) {
 // readSmaps streams smaps at path into mappings carrying RSS and PSS, and
 // sums the counters into process totals. The per-mapping values point into
 // a few shared slabs, not one allocation each.
-func readSmaps(path []byte, buf []byte) ([]Mapping, *MemoryTotals, error) {
-	fd, err := openPath(path, unix.O_NONBLOCK)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer unix.Close(fd)
-	lr := &lineReader{read: fdRead(fd), buf: buf}
-	var in interner
+func readSmaps(d *deadlineReads, path []byte) ([]Mapping, *MemoryTotals, error) {
 	var sum smapsCounters
-	var slab []uint64
 	var chunks mappingChunks
-	err = streamSmaps(lr, &in, func(m *Mapping, c *smapsCounters) error {
-		if c.hasRss && c.hasPss {
-			if len(slab)+2 > cap(slab) {
-				slab = make([]uint64, 0, 1024)
+	err := d.stream(path, func(lr *lineReader) error {
+		var in interner
+		var slab []uint64
+		return streamSmaps(lr, &in, func(m *Mapping, c *smapsCounters) error {
+			if c.hasRss && c.hasPss {
+				if len(slab)+2 > cap(slab) {
+					slab = make([]uint64, 0, 1024)
+				}
+				slab = append(slab, c.rss, c.pss)
+				m.RSSBytes, m.PSSBytes = &slab[len(slab)-2], &slab[len(slab)-1]
 			}
-			slab = append(slab, c.rss, c.pss)
-			m.RSSBytes, m.PSSBytes = &slab[len(slab)-2], &slab[len(slab)-1]
-		}
-		sum.add(c)
-		chunks.add(*m)
-		return nil
+			sum.add(c)
+			chunks.add(*m)
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, nil, err

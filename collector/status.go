@@ -23,6 +23,10 @@ type statusFields struct {
 	sigIgn    uint64
 	sigCgt    uint64
 	capEff    uint64
+	capInh    uint64
+	capPrm    uint64
+	capBnd    uint64
+	capAmb    uint64
 	vmPeakKB  uint64
 	vmSwapKB  uint64
 	vol       uint64
@@ -104,6 +108,14 @@ func parseStatus(b []byte) (statusFields, error) {
 		case "CapEff":
 			s.capEff, err = statusHex(key, val)
 			s.has |= hasCap
+		case "CapInh":
+			s.capInh, err = statusHex(key, val)
+		case "CapPrm":
+			s.capPrm, err = statusHex(key, val)
+		case "CapBnd":
+			s.capBnd, err = statusHex(key, val)
+		case "CapAmb":
+			s.capAmb, err = statusHex(key, val)
 		case "VmPeak":
 			s.vmPeakKB, err = statusKB(key, val)
 			s.has |= hasVmPeak
@@ -159,23 +171,9 @@ func statusKB(key, val []byte) (uint64, error) {
 }
 
 func statusHex(key, val []byte) (uint64, error) {
-	if len(val) == 0 || len(val) > 16 {
+	v, ok := parseHex(val)
+	if !ok {
 		return 0, fmt.Errorf("%w: %s: bad mask %q", errStatusFormat, key, clip(val))
-	}
-	var v uint64
-	for _, c := range val {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, fmt.Errorf("%w: %s: bad mask %q", errStatusFormat, key, clip(val))
-		}
-		v = v<<4 | uint64(d)
 	}
 	return v, nil
 }

@@ -164,3 +164,33 @@ func TestHostileJSONLossless(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileExtremeJSON: pid 114's extreme stat values reach the JSON
+// saturated, never wrapped: rss pages INT64_MAX times the page size is
+// UINT64_MAX bytes (not 18446744073709547520), and a start tick count
+// beyond a time.Duration leaves started_at out (not a time before boot).
+func TestHostileExtremeJSON(t *testing.T) {
+	r := pinspect(t, "--json", "--pid", "114", "--proc-root", hostileRoot)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Processes []map[string]json.RawMessage `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Processes) != 1 {
+		t.Fatalf("%d processes, want 1: %s", len(doc.Processes), r.stdout)
+	}
+	p := doc.Processes[0]
+	if got := string(p["rss_bytes"]); got != "18446744073709551615" {
+		t.Errorf("rss_bytes = %s, want 18446744073709551615 (saturated)", got)
+	}
+	if got, ok := p["started_at"]; ok {
+		t.Errorf("started_at = %s, want omitted for start ticks beyond a time.Duration", got)
+	}
+	if got := string(p["start_ticks"]); got != "18446744073709551615" {
+		t.Errorf("start_ticks = %s, want the exact value", got)
+	}
+}

@@ -142,7 +142,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 			} else {
 				p.Cmdline = nil
 			}
-			as, err := r.AddressSpace(pid, collector.AddrOptions{})
+			as, err := r.AddressSpace(pid, collector.AddrOptions{StartTicks: p.StartTicks})
 			if collector.IsVanished(err) {
 				return nil, nil
 			} else if err != nil {

@@ -66,7 +66,7 @@ func (a *app) show(pid int, f showFlags) error {
 		}
 		return err
 	}
-	as, err := r.AddressSpace(pid, collector.AddrOptions{PerMapping: f.smaps})
+	as, err := r.AddressSpace(pid, collector.AddrOptions{PerMapping: f.smaps, StartTicks: p.StartTicks})
 	if err != nil {
 		if collector.IsVanished(err) {
 			return fmt.Errorf("process %d exited while it was read", pid)

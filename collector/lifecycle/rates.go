@@ -128,7 +128,8 @@ func bornSince(prev, cur *collector.Snapshot) func(*collector.Thread) bool {
 	}
 	if boot := cur.Host.BootTime; !boot.IsZero() && !prev.TakenAt.IsZero() {
 		return func(t *collector.Thread) bool {
-			return boot.Add(time.Duration(t.StartTicks) * (time.Second / collector.ClockTicks)).After(prev.TakenAt)
+			at, ok := collector.StartTime(boot, t.StartTicks)
+			return !ok || at.After(prev.TakenAt)
 		}
 	}
 	return nil

@@ -1,11 +1,13 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -693,7 +695,16 @@ func bootOffset() int64 {
 
 // sample reads a snapshot, builds a frame and publishes it.
 func (m *Monitor) sample(ctx context.Context) error {
-	snap, err := m.r.SnapshotThreads(ctx, m.opts.Threads)
+	// The focused process comes from the snapshot, read once with its
+	// threads (a focus changed during the scan is republished after it).
+	m.mu.Lock()
+	focusPID := m.focus
+	m.mu.Unlock()
+	so := collector.ScanOptions{Threads: m.opts.Threads}
+	if focusPID > 0 && !so.Threads {
+		so.ThreadPIDs = []int{focusPID}
+	}
+	snap, err := m.r.Scan(ctx, so)
 	if err != nil {
 		return err
 	}
@@ -714,7 +725,6 @@ func (m *Monitor) sample(ctx context.Context) error {
 	lossNote := m.lossNote
 	m.lossNote = ""
 	live, note := m.live, m.note
-	focusPID := m.focus
 	paused := m.paused
 	interval := m.interval
 	m.mu.Unlock()
@@ -754,7 +764,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 		Paused:     paused,
 	}
 	if focusPID > 0 {
-		f.Focus = m.readFocus(focusPID)
+		f.Focus = m.focusFrom(snap, focusPID)
 	}
 	m.prev = snap
 	m.publish(f)
@@ -944,16 +954,33 @@ func (m *Monitor) track(snap *collector.Snapshot, evs []lifecycle.Event) {
 	}
 }
 
-// readFocus reads the focused process in full.
+// readFocus reads the focused process in full, without a snapshot (a
+// focus changed between ticks).
 func (m *Monitor) readFocus(pid int) *Focus {
-	f := &Focus{PID: pid}
 	p, _, err := m.r.Process(pid)
+	return m.focusOf(pid, p, err)
+}
+
+// focusFrom takes the focused process, read with its threads, from the
+// snapshot: no second read of it.
+func (m *Monitor) focusFrom(snap *collector.Snapshot, pid int) *Focus {
+	i, ok := slices.BinarySearchFunc(snap.Processes, pid, func(p collector.Process, pid int) int { return cmp.Compare(p.PID, pid) })
+	if !ok {
+		return m.focusOf(pid, nil, &collector.ReadError{PID: pid, File: "stat", Err: unix.ENOENT})
+	}
+	return m.focusOf(pid, &snap.Processes[i], nil)
+}
+
+// focusOf is the focus on process p (or err) with its details; the
+// capabilities come from p's status, read with it.
+func (m *Monitor) focusOf(pid int, p *collector.Process, err error) *Focus {
+	f := &Focus{PID: pid}
 	if err != nil {
 		f.Err = collector.Reason(err)
 		return f
 	}
 	f.Process = p
-	d, err := m.r.Details(pid)
+	d, err := m.r.DetailsOf(p)
 	if err != nil {
 		f.Err = collector.Reason(err)
 	}

@@ -485,3 +485,34 @@ func TestConvertThreadEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestMonitorFocusFromSnapshot: a tick reads the focused process once:
+// the snapshot reads its threads (only its threads when Options.Threads
+// is off) and Frame.Focus.Process is that very process of the snapshot,
+// with its capabilities from the same status read.
+func TestMonitorFocusFromSnapshot(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: 20 * time.Millisecond})
+	pid := os.Getpid()
+	m.Focus(pid)
+	f := waitFrame(t, ch, "a scanned frame with the focus", func(f *Frame) bool {
+		return f.Focus != nil && f.Focus.Process != nil && f.Snapshot.ThreadsSelected
+	})
+	var inSnap *collector.Process
+	for i := range f.Snapshot.Processes {
+		p := &f.Snapshot.Processes[i]
+		if p.PID == pid {
+			inSnap = p
+		} else if p.Read&collector.SrcTasks != 0 {
+			t.Errorf("pid %d's threads read, only the focus's wanted", p.PID)
+		}
+	}
+	if inSnap == nil || f.Focus.Process != inSnap {
+		t.Fatalf("focus process %p is not the snapshot's %p: read twice", f.Focus.Process, inSnap)
+	}
+	if inSnap.Read&collector.SrcTasks == 0 || len(inSnap.Threads) < 2 || f.Snapshot.ThreadsRead {
+		t.Errorf("focused process threads: read %b, %d threads", inSnap.Read, len(inSnap.Threads))
+	}
+	if f.Focus.Details == nil || f.Focus.Details.Caps != inSnap.Capabilities() || len(f.Focus.Details.Limits) == 0 {
+		t.Errorf("details %+v, process caps %+v", f.Focus.Details, inSnap.Capabilities())
+	}
+}
