@@ -114,6 +114,7 @@ type spaceSampler struct {
 	mu    sync.Mutex
 	pid   int
 	space *collector.AddressSpace
+	start uint64 // start ticks of the process space was read from (0: unknown)
 }
 
 // Focus records the focused pid, wakes the sampler and passes it on.
@@ -135,8 +136,9 @@ func (s *spaceSampler) Focus(pid int) {
 func (s *spaceSampler) spaceOf(f *monitor.Focus) *collector.AddressSpace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.space == nil || s.space.PID != f.PID {
-		return nil
+	if s.space == nil || s.space.PID != f.PID ||
+		(s.start != 0 && f.Process != nil && f.Process.StartTicks != s.start) {
+		return nil // not read yet, or read of an earlier process with this pid
 	}
 	return s.space
 }
@@ -158,13 +160,19 @@ func (s *spaceSampler) run(ctx context.Context) {
 		if pid == 0 {
 			continue
 		}
-		sp, err := s.r.AddressSpace(pid, collector.AddrOptions{})
+		// Read the maps of the very process the monitor focused: with its
+		// start ticks, a pid reused in between reads as vanished.
+		var start uint64
+		if f := s.Latest(); f != nil && f.Focus != nil && f.Focus.PID == pid && f.Focus.Process != nil {
+			start = f.Focus.Process.StartTicks
+		}
+		sp, err := s.r.AddressSpace(pid, collector.AddrOptions{StartTicks: start})
 		if err != nil {
 			continue // gone: the monitor's focus says so
 		}
 		s.mu.Lock()
 		if s.pid == pid {
-			s.space = sp
+			s.space, s.start = sp, start
 		}
 		s.mu.Unlock()
 	}
