@@ -31,11 +31,7 @@ session (setsid) were detached on purpose: they are daemons, counted
 separately (--daemons lists them).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, err := a.filter()
-			if err != nil {
-				return err
-			}
-			r, err := a.reader(false)
+			f, r, err := a.filterAndReader(false)
 			if err != nil {
 				return err
 			}

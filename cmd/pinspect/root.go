@@ -188,6 +188,17 @@ func (a *app) filter() (report.Filter, error) {
 	return report.Filter{PIDs: a.pids, Users: a.users, States: a.states, Name: a.name}, nil
 }
 
+// filterAndReader validates the common filters and opens the /proc root:
+// the preamble of every one-shot command.
+func (a *app) filterAndReader(threads bool) (report.Filter, *collector.Reader, error) {
+	f, err := a.filter()
+	if err != nil {
+		return f, nil, err
+	}
+	r, err := a.reader(threads)
+	return f, r, err
+}
+
 // reader opens the /proc root.
 func (a *app) reader(threads bool) (*collector.Reader, error) {
 	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: threads})
@@ -199,11 +210,7 @@ func (a *app) reader(threads bool) (*collector.Reader, error) {
 
 // snapshotDoc reads one snapshot and builds its document.
 func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
-	f, err := a.filter()
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.reader(threads)
+	f, r, err := a.filterAndReader(threads)
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,7 @@ zombies (for scripts and health checks). The common filters select
 groups whose parent or zombies match.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, err := a.filter()
-			if err != nil {
-				return err
-			}
-			r, err := a.reader(false)
+			f, r, err := a.filterAndReader(false)
 			if err != nil {
 				return err
 			}
