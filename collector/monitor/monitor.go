@@ -46,9 +46,7 @@ type Monitor struct {
 	opts Options
 
 	mu       sync.Mutex
-	latest   *Frame
-	subs     map[int]*subscriber
-	nextSub  int
+	out      *Fanout // the latest frame and the subscribers
 	interval time.Duration
 	paused   bool
 	focus    int
@@ -113,12 +111,12 @@ func New(r *collector.Reader, o Options) *Monitor {
 		o.Interval = time.Second
 	}
 	if o.MaxPending <= 0 {
-		o.MaxPending = 100000
+		o.MaxPending = DefaultMaxPending
 	}
 	return &Monitor{
 		r:          r,
 		opts:       o,
-		subs:       make(map[int]*subscriber),
+		out:        NewFanout(o.MaxPending),
 		interval:   o.Interval,
 		wake:       make(chan struct{}, 1),
 		zombieSeen: make(map[collector.ID]time.Time),
@@ -992,8 +990,8 @@ func (m *Monitor) focusOf(pid int, p *collector.Process, err error) *Focus {
 // marked paused (once, when pausing), and with the focus re-read when it
 // changed. It does not scan.
 func (m *Monitor) republish(paused, focusChanged bool) {
+	last := m.out.Latest()
 	m.mu.Lock()
-	last := m.latest
 	focusPID := m.focus
 	m.mu.Unlock()
 	if last == nil || last.Paused == paused && !focusChanged {
@@ -1015,79 +1013,18 @@ func (m *Monitor) republish(paused, focusChanged bool) {
 	m.publish(&f)
 }
 
-// subscriber is one Subscribe channel and the number of events dropped
-// for it since it last took a frame.
-type subscriber struct {
-	ch      chan *Frame
-	dropped int
-}
-
-// publish makes f the latest frame and offers it to every subscriber. A
-// subscriber that has not taken the previous frame gets f with the
-// previous frame's events prepended, up to Options.MaxPending events: the
-// oldest beyond it are dropped, and a Lost event first says how many.
-func (m *Monitor) publish(f *Frame) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.latest = f
-	for _, s := range m.subs {
-		out := f
-		select {
-		case old := <-s.ch:
-			evs := old.Events
-			if s.dropped > 0 && len(evs) > 0 {
-				evs = evs[1:] // the Lost event this function put first
-			}
-			if len(evs) > 0 || s.dropped > 0 {
-				merged := *f
-				all := append(append(make([]lifecycle.Event, 0, len(evs)+len(f.Events)+1), evs...), f.Events...)
-				if over := len(all) - m.opts.MaxPending; over > 0 {
-					s.dropped += over
-					all = all[over:]
-				}
-				if s.dropped > 0 {
-					lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll,
-						Note: fmt.Sprintf("%d events dropped: the reader fell behind (more than %d events waiting)", s.dropped, m.opts.MaxPending)}
-					if len(all) > 0 {
-						lost.Time = all[0].Time
-					} else if f.Snapshot != nil {
-						lost.Time = f.Snapshot.TakenAt
-					}
-					all = append([]lifecycle.Event{lost}, all...)
-				}
-				merged.Events = all
-				out = &merged
-			}
-		default:
-			s.dropped = 0 // it took the last frame, with the count
-		}
-		s.ch <- out
-	}
-}
+// publish makes f the latest frame and offers it to every subscriber
+// (see Fanout: skipped frames' events are carried, up to
+// Options.MaxPending).
+func (m *Monitor) publish(f *Frame) { m.out.Publish(f) }
 
 // Subscribe returns a channel of frames (buffered 1: a slow reader gets the
 // latest frame, and its Events include the events of frames it skipped, up
 // to Options.MaxPending) and a function that cancels the subscription.
-func (m *Monitor) Subscribe() (<-chan *Frame, func()) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id := m.nextSub
-	m.nextSub++
-	ch := make(chan *Frame, 1)
-	m.subs[id] = &subscriber{ch: ch}
-	return ch, func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		delete(m.subs, id)
-	}
-}
+func (m *Monitor) Subscribe() (<-chan *Frame, func()) { return m.out.Subscribe() }
 
 // Latest returns the last published frame, nil before the first.
-func (m *Monitor) Latest() *Frame {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.latest
-}
+func (m *Monitor) Latest() *Frame { return m.out.Latest() }
 
 // SetInterval changes the sampling interval; the next sample comes one new
 // interval from now.

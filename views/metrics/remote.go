@@ -50,16 +50,15 @@ type RemoteSource struct {
 
 	wake chan struct{}
 
-	mu      sync.Mutex
-	latest  *monitor.Frame
-	prev    *collector.Snapshot
-	seq     uint64 // local frame numbering
-	remote  uint64 // the agent's last frame number
-	subs    map[int]chan *monitor.Frame
-	nextSub int
-	paused  bool
-	focus   int
-	err     error
+	out *monitor.Fanout // the latest frame and the subscribers (bounded backlog)
+
+	mu     sync.Mutex
+	prev   *collector.Snapshot
+	seq    uint64 // local frame numbering
+	remote uint64 // the agent's last frame number
+	paused bool
+	focus  int
+	err    error
 }
 
 // NewRemoteSource checks the agent URL (http or https, optionally with
@@ -89,7 +88,7 @@ func NewRemoteSource(rawURL string, o RemoteOptions) (*RemoteSource, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &RemoteSource{base: u, opts: o, subs: map[int]chan *monitor.Frame{}, wake: make(chan struct{}, 1)}, nil
+	return &RemoteSource{base: u, opts: o, out: monitor.NewFanout(0), wake: make(chan struct{}, 1)}, nil
 }
 
 // URL returns the agent's address with any password hidden.
@@ -213,60 +212,17 @@ func (s *RemoteSource) publish(wf *WireFrame) {
 		Zombies: wf.Zombies, Orphans: wf.Orphans, Paused: wf.Paused,
 		Focus: focusFrom(wf.Snapshot, s.focus),
 	}
-	s.prev, s.remote, s.latest = wf.Snapshot, wf.Seq, f
-	s.sendLocked(f)
+	s.prev, s.remote = wf.Snapshot, wf.Seq
+	s.out.Publish(f)
 }
 
-// sendLocked delivers f to every subscriber; a subscriber that has not
-// taken its previous frame gets f with that frame's events prepended, so
-// no event is lost.
-func (s *RemoteSource) sendLocked(f *monitor.Frame) {
-	for _, ch := range s.subs {
-		select {
-		case ch <- f:
-			continue
-		default:
-		}
-		g := f
-		select {
-		case old := <-ch:
-			cp := *f
-			cp.Events = append(append([]lifecycle.Event(nil), old.Events...), f.Events...)
-			g = &cp
-		default:
-		}
-		select {
-		case ch <- g:
-		default:
-		}
-	}
-}
-
-// Subscribe returns a channel of frames (buffered 1) and its cancel
-// function.
-func (s *RemoteSource) Subscribe() (<-chan *monitor.Frame, func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.nextSub
-	s.nextSub++
-	ch := make(chan *monitor.Frame, 1)
-	s.subs[id] = ch
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			s.mu.Lock()
-			delete(s.subs, id)
-			s.mu.Unlock()
-		})
-	}
-}
+// Subscribe returns a channel of frames (buffered 1; a slow reader gets
+// the skipped frames' events too, up to monitor.DefaultMaxPending) and its
+// cancel function.
+func (s *RemoteSource) Subscribe() (<-chan *monitor.Frame, func()) { return s.out.Subscribe() }
 
 // Latest returns the last frame received, nil before the first.
-func (s *RemoteSource) Latest() *monitor.Frame {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.latest
-}
+func (s *RemoteSource) Latest() *monitor.Frame { return s.out.Latest() }
 
 // SetInterval does nothing: the agent samples at its own interval.
 func (s *RemoteSource) SetInterval(time.Duration) {}
@@ -301,11 +257,10 @@ func (s *RemoteSource) SetPaused(p bool) {
 	s.mu.Lock()
 	changed := s.paused != p
 	s.paused = p
-	if changed && p && s.latest != nil {
-		cp := *s.latest
+	if last := s.out.Latest(); changed && p && last != nil {
+		cp := *last
 		cp.Paused, cp.Events = true, nil
-		s.latest = &cp
-		s.sendLocked(&cp)
+		s.out.Publish(&cp)
 	}
 	s.mu.Unlock()
 	select {

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,62 +11,13 @@ import (
 )
 
 // frameSource publishes frames built by the test from real snapshots of
-// /proc, with the same Subscribe/Latest contract as the monitor.
-type frameSource struct {
-	mu     sync.Mutex
-	latest *monitor.Frame
-	subs   map[int]chan *monitor.Frame
-	next   int
-}
+// /proc, through the same Fanout (and so the same Subscribe/Latest
+// contract) as the monitor.
+type frameSource struct{ *monitor.Fanout }
 
-func newFrameSource() *frameSource { return &frameSource{subs: map[int]chan *monitor.Frame{}} }
+func newFrameSource() *frameSource { return &frameSource{monitor.NewFanout(0)} }
 
-func (s *frameSource) Subscribe() (<-chan *monitor.Frame, func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.next
-	s.next++
-	ch := make(chan *monitor.Frame, 1)
-	s.subs[id] = ch
-	return ch, func() {
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
-	}
-}
-
-func (s *frameSource) Latest() *monitor.Frame {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.latest
-}
-
-// publish makes f the latest frame and delivers it, merging the events of
-// a frame a subscriber has not taken yet (the monitor's contract).
-func (s *frameSource) publish(f *monitor.Frame) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latest = f
-	for _, ch := range s.subs {
-		select {
-		case ch <- f:
-			continue
-		default:
-		}
-		g := f
-		select {
-		case old := <-ch:
-			cp := *f
-			cp.Events = append(append([]lifecycle.Event(nil), old.Events...), f.Events...)
-			g = &cp
-		default:
-		}
-		select {
-		case ch <- g:
-		default:
-		}
-	}
-}
+func (s *frameSource) publish(f *monitor.Frame) { s.Publish(f) }
 
 // scanner takes real snapshots of /proc and builds frames from them with
 // the lifecycle package, as the monitor does.
