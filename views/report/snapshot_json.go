@@ -266,15 +266,11 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 			Pending: hex16(p.SigPnd), SharedPending: hex16(p.ShdPnd),
 			Blocked: hex16(p.SigBlk), Ignored: hex16(p.SigIgn), Caught: hex16(p.SigCgt),
 		}
-		if p.CtxSource == collector.CtxThreadSum || p.CtxSource == collector.CtxTaskstats || !threads {
-			d.VolCtx, d.InvolCtx = ptr(p.VolCtx), ptr(p.InvolCtx)
-			d.CtxSource = string(p.CtxSource)
-		} else {
-			// Threads were read but not every thread's status: the sum
-			// would be partial, so only the leader's counts are given.
-			d.VolCtx, d.InvolCtx = ptr(p.VolCtx), ptr(p.InvolCtx)
-			d.CtxSource = string(collector.CtxLeaderOnly)
-		}
+		// The reader says where the totals come from; when a thread's
+		// status could not be read it keeps the leader's counts and says
+		// leader_only rather than give a partial sum.
+		d.VolCtx, d.InvolCtx = ptr(p.VolCtx), ptr(p.InvolCtx)
+		d.CtxSource = string(p.CtxSource)
 	}
 	if p.Read&collector.SrcCmdline != 0 && len(p.Cmdline) > 0 {
 		d.Cmdline = make([]string, len(p.Cmdline))
