@@ -2,8 +2,13 @@ package collector
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // BenchmarkSnapshotDeadline compares a process snapshot of the real /proc
@@ -54,4 +59,60 @@ func BenchmarkCmdlineRead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDeadlineBatch: a batch with blocking files (FIFOs, like /proc reads
+// stuck on a D-state target) among regular ones gives each blocked item
+// its own timeout and still reads every item after it; the stuck files
+// are not retried while stuck, and the bookkeeping drains to zero when
+// they are released.
+func TestDeadlineBatch(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"a", "fifo1", "b", "fifo2", "c"}
+	b := &batch{}
+	b.reset(1024)
+	for _, n := range names {
+		path := filepath.Join(dir, n)
+		if strings.HasPrefix(n, "fifo") {
+			if err := unix.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { releaseFIFO(path) })
+		} else {
+			mustWrite(t, path, []byte(strings.ToUpper(n)))
+		}
+		b.add(append([]byte(path), 0))
+	}
+	d := newDeadlineReads(50 * time.Millisecond)
+	defer d.close()
+	check := func(round string, fifoErr error) {
+		t.Helper()
+		d.readBatch(b)
+		for i, n := range names {
+			data, _, err := b.result(i)
+			if strings.HasPrefix(n, "fifo") {
+				if !errors.Is(err, ErrTimeout) || err != fifoErr && fifoErr != ErrTimeout {
+					t.Errorf("%s: %s: err %v, want %v", round, n, err, fifoErr)
+				}
+				continue
+			}
+			if err != nil || string(data) != strings.ToUpper(n) {
+				t.Errorf("%s: %s: %q, %v", round, n, data, err)
+			}
+		}
+	}
+	check("first", ErrTimeout)
+	if got := d.stuckReads(); got != 2 {
+		t.Fatalf("stuck reads %d, want 2", got)
+	}
+	check("while stuck", errStillStuck)
+	for _, n := range names {
+		if strings.HasPrefix(n, "fifo") {
+			releaseFIFO(filepath.Join(dir, n))
+		}
+	}
+	waitFor(t, "stuck reads to drain", func() bool { return d.stuckReads() == 0 })
+	if n := stuckProcess.Load(); n != 0 {
+		t.Errorf("process-wide stuck count %d after the drain", n)
+	}
 }

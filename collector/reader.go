@@ -92,8 +92,13 @@ type Reader struct {
 	slab   []Thread
 	pageSz uint64
 	tsTids []int
-	tsRecs []taskstatsRecord
+	procfs bool              // the root is a proc filesystem (not a fixture tree)
+	tsRecs []taskstatsRecord // a batch's replies, the TGID's first
 	tsErrs []error
+	// thRecs and thErrs are tsRecs and tsErrs without the TGID reply:
+	// one per tsTids entry.
+	thRecs []taskstatsRecord
+	thErrs []error
 	users  *userNames
 	path   pathBuf
 	buf    []byte
@@ -105,6 +110,11 @@ type Reader struct {
 	counts ScanCounts
 	probs  []Problem
 	slow   *deadlineReads // reads that can block, with a deadline
+	// cmdWant lists the processes of the snapshot being built whose
+	// cmdline is still to be read, all in one batch (cmdBatch) after the
+	// other files: see readCmdlines.
+	cmdWant  []cmdWant
+	cmdBatch batch
 	// addrSlow is AddressSpace's: it may run on another goroutine than
 	// the snapshots.
 	addrSlow *deadlineReads
@@ -140,6 +150,8 @@ func NewReader(opts Options) (*Reader, error) {
 		start:  time.Now(),
 	}
 	r.host = readStaticHost(opts.Root)
+	var st unix.Statfs_t
+	r.procfs = unix.Statfs(opts.Root, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
 	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
@@ -250,7 +262,7 @@ func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	}
 	snap.Host = r.readHost()
 	var err error
-	r.ids, err = listNumeric(r.path.setTop(""), r.dirBuf, r.ids[:0])
+	r.ids, err = listNumeric(r.path.setTop(""), r.dirBuf, r.ids[:0], false)
 	if err != nil {
 		return nil, &ReadError{File: r.opts.Root, Err: err}
 	}
@@ -266,11 +278,12 @@ func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		if want != nil {
 			_, th = slices.BinarySearch(want, pid)
 		}
-		p, ok := r.readProcess(pid, th)
+		p, ok := r.readProcess(pid, th, len(snap.Processes))
 		if ok {
 			snap.Processes = append(snap.Processes, p)
 		}
 	}
+	snap.Processes = r.readCmdlines(snap.Processes)
 	r.slab = nil
 	r.sweepCache()
 	switch {
@@ -296,12 +309,16 @@ func (r *Reader) Process(pid int) (*Process, ScanCounts, error) {
 	r.counts = ScanCounts{}
 	r.probs = r.probs[:0]
 	r.slab = nil
-	p, ok := r.readProcess(pid, true)
+	p, ok := r.readProcess(pid, true, 0)
 	r.slab = nil
-	if !ok {
+	procs := []Process{p}
+	if ok {
+		procs = r.readCmdlines(procs)
+	}
+	if !ok || len(procs) == 0 {
 		return nil, r.counts, &ReadError{PID: pid, File: "stat", Err: unix.ENOENT}
 	}
-	return &p, r.counts, nil
+	return &procs[0], r.counts, nil
 }
 
 // problem records a non-vanishing read problem on a process.
@@ -394,8 +411,10 @@ func (r *Reader) threadSlots(n int) []Thread {
 	return r.slab[l : l : l+n]
 }
 
-// readProcess reads one process. ok is false when it vanished.
-func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
+// readProcess reads one process, which will be at index idx of the
+// snapshot's processes; its cmdline, unless cached, is left to
+// readCmdlines. ok is false when it vanished.
+func (r *Reader) readProcess(pid int, threads bool, idx int) (p Process, ok bool) {
 	p.PID = pid
 	p.ExitCode = -1
 	var c *procCache
@@ -458,14 +477,13 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 			p.Exe, p.ExeDeleted = c.exe, c.exeDel
 			p.Read |= SrcExe
 		}
-	} else if !r.readCmdExe(&p, c, now) {
-		r.counts.Vanished++
-		return p, false
+	} else {
+		r.readExe(&p, c, now)
 	}
 
 	p.CtxSource = CtxLeaderOnly
 	p.VolCtx, p.InvolCtx = p.LeaderVol, p.LeaderInv
-	if r.ts != nil {
+	if r.ts != nil && !threads {
 		r.readTaskstats(&p)
 	}
 	if threads {
@@ -474,28 +492,16 @@ func (r *Reader) readProcess(pid int, threads bool) (p Process, ok bool) {
 			return p, false
 		}
 	}
+	if !fresh {
+		r.cmdWant = append(r.cmdWant, cmdWant{idx: idx, c: c})
+	}
 	return p, true
 }
 
-// readCmdExe reads cmdline and exe into p and the cache entry c (which
-// may be nil). It returns false when the process vanished.
-func (r *Reader) readCmdExe(p *Process, c *procCache, now time.Duration) bool {
-	cmdOK, exeOK := false, false
-	// cmdline takes the target's mmap lock and can block: read it under
-	// the per-read deadline (deadline.go).
-	data, trunc, err := r.slow.read(r.path.set(p.PID, 0, "cmdline"), &r.buf, r.opts.CmdlineMax)
-	switch {
-	case err == nil:
-		p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
-		p.CmdlineTruncated = trunc
-		p.Read |= SrcCmdline
-		cmdOK = true
-	case IsVanished(err):
-		return false
-	default:
-		r.problem(p, "cmdline", err)
-	}
-
+// readExe reads exe into p and the cache entry c (which may be nil), and
+// starts the entry afresh: its cmdline is read by readCmdlines.
+func (r *Reader) readExe(p *Process, c *procCache, now time.Duration) {
+	exeOK := false
 	exe, err := readlinkAt(r.path.set(p.PID, 0, "exe"), r.link)
 	switch {
 	case err == nil:
@@ -514,18 +520,82 @@ func (r *Reader) readCmdExe(p *Process, c *procCache, now time.Duration) bool {
 	}
 	if c != nil {
 		c.comm = p.Comm
-		c.cmdline, c.noNUL, c.trunc, c.cmdOK = p.Cmdline, p.CmdlineNoNUL, p.CmdlineTruncated, cmdOK
+		c.cmdline, c.noNUL, c.trunc, c.cmdOK = nil, false, false, false
 		c.exe, c.exeDel, c.exeOK = p.Exe, p.ExeDeleted, exeOK
 		c.readAt = now
 	}
-	return true
+}
+
+// cmdWant is a process whose cmdline readCmdlines reads: its index in
+// the snapshot's processes and its cache entry (nil when its stat could
+// not be read).
+type cmdWant struct {
+	idx int
+	c   *procCache
+}
+
+// readCmdlines reads the cmdline of every process in r.cmdWant as one
+// batch under the per-read deadline (cmdline takes the target's mmap lock
+// and can block: deadline.go), and returns procs without the processes
+// that vanished meanwhile.
+func (r *Reader) readCmdlines(procs []Process) []Process {
+	if len(r.cmdWant) == 0 {
+		return procs
+	}
+	b := &r.cmdBatch
+	b.reset(r.opts.CmdlineMax)
+	for _, w := range r.cmdWant {
+		b.add(r.path.set(procs[w.idx].PID, 0, "cmdline"))
+	}
+	r.slow.readBatch(b)
+	gone := false
+	for i, w := range r.cmdWant {
+		p := &procs[w.idx]
+		data, trunc, err := b.result(i)
+		switch {
+		case err == nil:
+			p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
+			p.CmdlineTruncated = trunc
+			p.Read |= SrcCmdline
+			if w.c != nil {
+				w.c.cmdline, w.c.noNUL, w.c.trunc, w.c.cmdOK = p.Cmdline, p.CmdlineNoNUL, trunc, true
+			}
+		case IsVanished(err):
+			// Gone since its other files were read: uncount it as
+			// unreadable and drop its problems with it.
+			if p.Read&SrcStat == 0 {
+				r.counts.Unreadable--
+			}
+			pid := p.PID
+			r.probs = slices.DeleteFunc(r.probs, func(q Problem) bool { return q.PID == pid })
+			p.PID = -1 // dropped below
+			gone = true
+			r.counts.Vanished++
+		default:
+			r.problem(p, "cmdline", err)
+		}
+	}
+	r.cmdWant = r.cmdWant[:0]
+	if len(b.data) > 1<<20 {
+		b.data = nil // a huge cmdline: do not keep its buffer
+	}
+	if gone {
+		procs = slices.DeleteFunc(procs, func(p Process) bool { return p.PID < 0 })
+	}
+	return procs
 }
 
 // readTaskstats takes the process's context-switch totals and run-queue
-// delay from a TGID query. A failure for one process (it exited, or is a
-// zombie the kernel no longer accounts) leaves the /proc values.
+// delay from a TGID query (see applyTGID).
 func (r *Reader) readTaskstats(p *Process) {
 	rec, err := r.ts.query(p.PID, true)
+	r.applyTGID(p, rec, err)
+}
+
+// applyTGID takes the process's context-switch totals and run-queue delay
+// from the reply to its TGID query. A failure for one process (it exited,
+// or is a zombie the kernel no longer accounts) leaves the /proc values.
+func (r *Reader) applyTGID(p *Process, rec taskstatsRecord, err error) {
 	if err != nil {
 		if IsDenied(err) {
 			// Permission lost mid-run: stop using taskstats.
@@ -654,20 +724,24 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 		// zombie leader may have one other live thread, so it is listed.
 		r.tids = append(r.tids[:0], p.PID)
 	} else {
-		r.tids, err = listNumeric(r.path.set(p.PID, 0, "task"), r.dirBuf, r.tids[:0])
+		r.tids, err = listNumeric(r.path.set(p.PID, 0, "task"), r.dirBuf, r.tids[:0], r.procfs)
 	}
 	if err != nil {
 		if IsVanished(err) {
 			return false
 		}
 		r.problem(p, "task", err)
+		if r.ts != nil {
+			r.readTaskstats(p)
+		}
 		return true
 	}
 	slices.Sort(r.tids)
 	p.Threads = r.threadSlots(len(r.tids))
 	p.Read |= SrcTasks
 	// With taskstats, one batch of per-thread queries replaces the
-	// status files of every thread but the leader.
+	// status files of every thread but the leader; the process's own
+	// TGID query goes in the same batch.
 	batched := false
 	if r.ts != nil {
 		r.tsTids = r.tsTids[:0]
@@ -676,7 +750,9 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 				r.tsTids = append(r.tsTids, tid)
 			}
 		}
-		r.tsRecs, r.tsErrs = r.ts.queryBatch(-1, r.tsTids, r.tsRecs, r.tsErrs)
+		r.tsRecs, r.tsErrs = r.ts.queryBatch(p.PID, r.tsTids, r.tsRecs, r.tsErrs)
+		r.applyTGID(p, r.tsRecs[0], r.tsErrs[0])
+		r.thRecs, r.thErrs = r.tsRecs[1:], r.tsErrs[1:]
 		batched = true
 	}
 	next := 0 // index in r.tsTids
@@ -760,10 +836,10 @@ func (r *Reader) threadTaskstats(t *Thread, next *int) bool {
 		i++
 	}
 	*next = i
-	if i >= len(r.tsTids) || r.tsTids[i] != t.TID || r.tsErrs[i] != nil {
+	if i >= len(r.tsTids) || r.tsTids[i] != t.TID || r.thErrs[i] != nil {
 		return false
 	}
-	rec := r.tsRecs[i]
+	rec := r.thRecs[i]
 	t.HasStatus = true
 	t.VolCtx, t.InvolCtx = rec.nvcsw, rec.nivcsw
 	t.CPUDelayNs = rec.cpuDelayNs

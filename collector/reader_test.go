@@ -3,9 +3,11 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -295,5 +297,39 @@ func TestLiveVanished(t *testing.T) {
 	}
 	if vanished == 0 {
 		t.Fatalf("no vanished process counted in 20 s of churn (%d started)", started.Load())
+	}
+}
+
+// TestListTasksShortRead: listing the threads of a real 150-thread process
+// through buffers too small for one read, with and without the procfs
+// shortcut (a read that leaves room for another entry was the last),
+// gives every thread the directory holds.
+func TestListTasksShortRead(t *testing.T) {
+	h := livehelper.Start(t, "threads", "150")
+	dir := fmt.Sprintf("/proc/%d/task", h.PID())
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for _, e := range ents {
+		id, _ := strconv.Atoi(e.Name())
+		want = append(want, id)
+	}
+	if len(want) != 150 {
+		t.Fatalf("helper has %d threads, want 150", len(want))
+	}
+	slices.Sort(want)
+	for _, size := range []int{maxDirent64, 200, 1000, 4096, 32 << 10} {
+		for _, procfs := range []bool{false, true} {
+			got, err := listNumeric(append([]byte(dir), 0), make([]byte, size), nil, procfs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("buffer %d, procfs %v: %d threads listed, want %d", size, procfs, len(got), len(want))
+			}
+		}
 	}
 }

@@ -89,6 +89,7 @@ type taskstatsConn struct {
 	msgs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	slots []byte
+	ids   []int // a batch's ids, the TGID first
 }
 
 // Batches: requests per write, and the bytes kept for each reply (a
@@ -282,26 +283,33 @@ func (c *taskstatsConn) query(id int, tgid bool) (taskstatsRecord, error) {
 }
 
 // queryBatch asks for the thread group id (when tgid >= 0) and then for
-// each thread in tids, writing all the requests at once and reading the
-// replies with recvmmsg: 2 or 3 system calls instead of 2 per query. The
-// kernel answers each request while the write runs, so the replies are
-// already queued when it returns. recs and errs receive one entry per
-// query, the TGID query first.
+// each thread in tids, writing all the requests at once (the TGID query
+// in the first write) and reading the replies with recvmmsg: 2 system
+// calls per tsBatchMax queries instead of 2 per query. The kernel answers
+// each request while the write runs, so the replies are already queued
+// when it returns. recs and errs receive one entry per query, the TGID
+// query first.
 func (c *taskstatsConn) queryBatch(tgid int, tids []int, recs []taskstatsRecord, errs []error) ([]taskstatsRecord, []error) {
 	recs, errs = recs[:0], errs[:0]
 	if tgid >= 0 {
-		r, e := c.query(tgid, true)
-		recs, errs = append(recs, r), append(errs, e)
+		n := min(len(tids), tsBatchMax-1)
+		c.ids = append(append(c.ids[:0], tgid), tids[:n]...)
+		recs, errs = c.batch(c.ids, true, recs, errs)
+		tids = tids[n:]
 	}
 	for len(tids) > 0 {
 		n := min(len(tids), tsBatchMax)
-		recs, errs = c.batch(tids[:n], recs, errs)
+		recs, errs = c.batch(tids[:n], false, recs, errs)
 		tids = tids[n:]
 	}
 	return recs, errs
 }
 
-func (c *taskstatsConn) batch(tids []int, recs []taskstatsRecord, errs []error) ([]taskstatsRecord, []error) {
+// batch is one write of queries for ids (at most tsBatchMax; ids[0] is a
+// thread group when tgidFirst, every other id a thread) and the reads of
+// their replies.
+func (c *taskstatsConn) batch(ids []int, tgidFirst bool, recs []taskstatsRecord, errs []error) ([]taskstatsRecord, []error) {
+	tids := ids
 	if c.msgs == nil {
 		c.msgs = make([]unix.Mmsghdr, tsBatchMax)
 		c.iovs = make([]unix.Iovec, tsBatchMax)
@@ -323,7 +331,7 @@ func (c *taskstatsConn) batch(tids []int, recs []taskstatsRecord, errs []error) 
 	first := c.seq + 1
 	b := c.req[:0]
 	var v [4]byte
-	for _, tid := range tids {
+	for i, tid := range tids {
 		c.seq++
 		start := len(b)
 		b = binary.LittleEndian.AppendUint32(b, 0)
@@ -334,7 +342,11 @@ func (c *taskstatsConn) batch(tids []int, recs []taskstatsRecord, errs []error) 
 		b = append(b, tsCmdGet, tsGenlVersion, 0, 0)
 		binary.LittleEndian.PutUint32(v[:], uint32(tid))
 		b = binary.LittleEndian.AppendUint16(b, nlaHdrLen+4)
-		b = binary.LittleEndian.AppendUint16(b, tsCmdAttrPID)
+		if i == 0 && tgidFirst {
+			b = binary.LittleEndian.AppendUint16(b, tsCmdAttrTGID)
+		} else {
+			b = binary.LittleEndian.AppendUint16(b, tsCmdAttrPID)
+		}
 		b = append(b, v[:]...)
 		binary.LittleEndian.PutUint32(b[start:], uint32(len(b)-start))
 	}
@@ -375,7 +387,7 @@ func (c *taskstatsConn) batch(tids []int, recs []taskstatsRecord, errs []error) 
 				err = fmt.Errorf("%w: reply larger than %d bytes", ErrTaskstatsFormat, tsSlotSize)
 			}
 			if err == nil {
-				recs[base+idx], err = parseTaskstats(payload, false)
+				recs[base+idx], err = parseTaskstats(payload, idx == 0 && tgidFirst)
 			}
 			if errs[base+idx] == errTaskstatsNoReply {
 				left--
