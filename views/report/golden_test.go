@@ -47,7 +47,7 @@ func TestGoldenSnapshots(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := WriteJSON(&buf, NewSnapshotDoc(fixtureSnapshot(t, sc), Filter{}, true)); err != nil {
+			if err := WriteSnapshotJSON(&buf, NewSnapshotDoc(fixtureSnapshot(t, sc), Filter{}, true), true); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join("..", "..", "fixtures", "golden", sc+".json")

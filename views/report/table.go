@@ -18,11 +18,6 @@ import (
 // terminal cannot act on it.
 func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v, true) }
 
-// WriteCompactJSON writes v as one line of JSON followed by a newline: for
-// pipes and scripts, where indentation costs time (15% of a full
-// snapshot's CPU at 2,000 processes) and bytes for nobody to read.
-func WriteCompactJSON(w io.Writer, v any) error { return writeJSON(w, v, false) }
-
 func writeJSON(w io.Writer, v any, indent bool) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -1,0 +1,214 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// encodingJSON is the reference: the document through encoding/json and
+// inertJSON, as every other document is written.
+func encodingJSON(t testing.TB, d *SnapshotDoc, indent bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, d, indent); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func streamed(t testing.TB, d *SnapshotDoc, indent bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteSnapshotJSON(&buf, d, indent); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func sameEncoding(t testing.TB, what string, d *SnapshotDoc) {
+	t.Helper()
+	for _, indent := range []bool{false, true} {
+		want, got := encodingJSON(t, d, indent), streamed(t, d, indent)
+		if !bytes.Equal(want, got) {
+			t.Errorf("%s (indent %v): streamed encoding differs from encoding/json:\n%s", what, indent, cmp.Diff(string(want), string(got)))
+		}
+	}
+}
+
+// TestSnapshotEncodeFixtures: every fixture tree, hostile names included,
+// encodes to the same bytes as through encoding/json.
+func TestSnapshotEncodeFixtures(t *testing.T) {
+	for _, sc := range append(scenarios, "hostile") {
+		snap := fixtureSnapshot(t, sc)
+		sameEncoding(t, sc, NewSnapshotDoc(snap, Filter{}, true))
+		sameEncoding(t, sc+" without threads", NewSnapshotDoc(snap, Filter{}, false))
+	}
+}
+
+// TestSnapshotEncodeLive: this machine's processes and threads encode to
+// the same bytes as through encoding/json.
+func TestSnapshotEncodeLive(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snap, err := r.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := NewSnapshotDoc(snap, Filter{}, true)
+	if len(doc.Processes) < 2 {
+		t.Fatalf("only %d processes", len(doc.Processes))
+	}
+	sameEncoding(t, "live /proc", doc)
+}
+
+// fill sets every field of the struct v points to, recursively, to a
+// non-zero value made from s and f: a field added to ProcessDoc or
+// ThreadDoc that the hand encoder does not write makes the comparison
+// fail.
+func fill(v reflect.Value, s string, f float64) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), s, f)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i), s, f)
+		}
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(int64(len(s)) - 3)
+	case reflect.Uint64, reflect.Uint32, reflect.Uint:
+		v.SetUint(uint64(len(s))<<40 | 7)
+	case reflect.Float64:
+		v.SetFloat(f)
+	case reflect.Slice:
+		n := 2
+		v.Set(reflect.MakeSlice(v.Type(), n, n))
+		for i := range n {
+			fill(v.Index(i), s+string(rune('a'+i)), f*float64(i+1))
+		}
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		for _, k := range []string{"stat", s, "cmdline"} {
+			e := reflect.New(v.Type().Elem()).Elem()
+			fill(e, s, f)
+			m.SetMapIndex(reflect.ValueOf(k), e)
+		}
+		v.Set(m)
+	default:
+		panic("fill: unhandled kind " + v.Kind().String() + " of " + v.Type().String())
+	}
+}
+
+func filledDoc(s string, f float64) *SnapshotDoc {
+	var p ProcessDoc
+	fill(reflect.ValueOf(&p).Elem(), s, f)
+	var empty ProcessDoc // every omitempty field absent
+	return &SnapshotDoc{
+		Schema: SnapshotSchema, TakenAt: s, ScanDurationSeconds: f, ProcRoot: s,
+		Summary:   Summary{ProcessesByState: map[string]int{s: 1}},
+		Processes: []ProcessDoc{p, empty, p},
+		Problems:  []collector.Problem{{PID: 1, File: s, Reason: s}},
+	}
+}
+
+// TestSnapshotEncodeEveryField: a document with every field set, and one
+// with every optional field absent, encode as through encoding/json.
+func TestSnapshotEncodeEveryField(t *testing.T) {
+	for _, c := range []struct {
+		s string
+		f float64
+	}{
+		{"plain", 1.5},
+		{"<a&b>\"q\"\\ \x00\x01\x1f\x7f\u0080\u009b\u2028\u2029 \xff\xfe é 世界 🙂", 1e-7},
+		{"", 0},
+		{"x", 1e21},
+		{"y", 123456789.125},
+		{"z", -2.5e-9},
+	} {
+		sameEncoding(t, c.s, filledDoc(c.s, c.f))
+	}
+}
+
+// TestSnapshotEncodeBadFloat: a NaN is an error, as with encoding/json.
+func TestSnapshotEncodeBadFloat(t *testing.T) {
+	d := filledDoc("x", math.NaN())
+	var buf bytes.Buffer
+	if err := WriteSnapshotJSON(&buf, d, false); err == nil {
+		t.Fatal("NaN encoded without error")
+	}
+	if _, err := json.Marshal(d); err == nil {
+		t.Fatal("encoding/json took a NaN")
+	}
+}
+
+// FuzzSnapshotEncode: any string and float encode as through
+// encoding/json, and the output is inert (no DEL or C1 byte sequence).
+func FuzzSnapshotEncode(f *testing.F) {
+	f.Add("comm", 0.01)
+	f.Add("\x1b]0;title\x07\u009b31m\x7f", 3.25e22)
+	f.Add("\xc2\x9b\xe2\x80\xa8\xed\xa0\x80", 1e-300)
+	f.Fuzz(func(t *testing.T, s string, x float64) {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return
+		}
+		d := filledDoc(s, x)
+		got := streamed(t, d, false)
+		if want := encodingJSON(t, d, false); !bytes.Equal(want, got) {
+			t.Fatalf("differs from encoding/json:\n%s", cmp.Diff(string(want), string(got)))
+		}
+		if bytes.IndexByte(got, 0x7f) >= 0 || hasC1(got) {
+			t.Fatalf("output not inert: %q", got)
+		}
+	})
+}
+
+// BenchmarkSnapshotEncode compares the streamed encoder with encoding/json
+// on this machine's full snapshot.
+func BenchmarkSnapshotEncode(b *testing.B) {
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		b.Skip(err)
+	}
+	snap, err := r.Snapshot(context.Background())
+	r.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := NewSnapshotDoc(snap, Filter{}, true)
+	var buf bytes.Buffer
+	b.Run("streamed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			if err := WriteSnapshotJSON(&buf, doc, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(int64(buf.Len()))
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			if err := writeJSON(&buf, doc, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(int64(buf.Len()))
+	})
+}
