@@ -54,6 +54,7 @@ smaps_rollup instead (totals only).`,
 }
 
 func (a *app) show(pid int, f showFlags) error {
+	oneShot()
 	r, err := a.reader(true)
 	if err != nil {
 		return err
