@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/base64"
-	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -225,31 +224,53 @@ func NewHostDoc(h *collector.Host) HostDoc {
 // TicksToSeconds converts clock ticks to seconds.
 func TicksToSeconds(t uint64) float64 { return float64(t) / collector.ClockTicks }
 
+// processValues holds what a ProcessDoc's pointer fields point to: one
+// allocation per process instead of one per field.
+type processValues struct {
+	startTicks, rtPriority, minFlt, majFlt, rss, vsize uint64
+	vol, invol, leaderVol, leaderInv                   uint64
+	ppid, pgid, sid, tty, uid, euid, tracer            int
+	nice, priority, numThreads, lastCPU                int64
+	utime, stime                                       float64
+	comm                                               string
+	signals                                            SignalsDoc
+}
+
 // NewProcessDoc converts one process.
 func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 	d := ProcessDoc{PID: p.PID, Unavailable: p.Unavailable}
+	var v *processValues
+	if p.Read&(collector.SrcStat|collector.SrcStatus) != 0 {
+		v = new(processValues)
+	}
 	if p.Read&collector.SrcStat != 0 {
-		d.StartTicks = ptr(p.StartTicks)
+		v.startTicks = p.StartTicks
+		d.StartTicks = &v.startTicks
 		if !p.StartedAt.IsZero() {
 			d.StartedAt = p.StartedAt.UTC().Format(time.RFC3339Nano)
 		}
-		d.PPID, d.PGID, d.SID, d.TTYNr = ptr(p.PPID), ptr(p.PGID), ptr(p.SID), ptr(p.TTY)
+		v.ppid, v.pgid, v.sid, v.tty = p.PPID, p.PGID, p.SID, p.TTY
+		d.PPID, d.PGID, d.SID, d.TTYNr = &v.ppid, &v.pgid, &v.sid, &v.tty
 		d.TTY = collector.TTYName(p.TTY)
-		comm, raw := textAndRaw(p.Comm)
-		d.Comm, d.CommRawBase64 = &comm, raw
+		v.comm, d.CommRawBase64 = textAndRaw(p.Comm)
+		d.Comm = &v.comm
 		d.State = string(rune(p.State))
 		d.StateName = collector.StateName(p.State)
 		d.KernelThread = p.IsKernelThread()
-		d.Nice, d.Priority = ptr(p.Nice), ptr(p.Priority)
+		v.nice, v.priority = p.Nice, p.Priority
+		d.Nice, d.Priority = &v.nice, &v.priority
 		d.Policy = collector.PolicyName(p.Policy)
-		d.RTPriority = ptr(p.RTPriority)
-		d.NumThreads = ptr(p.NumThreads)
-		d.UserSeconds = ptr(TicksToSeconds(p.UTimeTicks))
-		d.SystemSeconds = ptr(TicksToSeconds(p.STimeTicks))
-		d.LastCPU = ptr(p.Processor)
-		d.MinorFaults, d.MajorFaults = ptr(p.MinFlt), ptr(p.MajFlt)
+		v.rtPriority, v.numThreads = p.RTPriority, p.NumThreads
+		d.RTPriority, d.NumThreads = &v.rtPriority, &v.numThreads
+		v.utime, v.stime = TicksToSeconds(p.UTimeTicks), TicksToSeconds(p.STimeTicks)
+		d.UserSeconds, d.SystemSeconds = &v.utime, &v.stime
+		v.lastCPU = p.Processor
+		d.LastCPU = &v.lastCPU
+		v.minFlt, v.majFlt = p.MinFlt, p.MajFlt
+		d.MinorFaults, d.MajorFaults = &v.minFlt, &v.majFlt
 		if !p.IsZombie() && !p.IsKernelThread() {
-			d.RSSBytes, d.VSizeBytes = ptr(p.RSSBytes), ptr(p.VSizeBytes)
+			v.rss, v.vsize = p.RSSBytes, p.VSizeBytes
+			d.RSSBytes, d.VSizeBytes = &v.rss, &v.vsize
 		}
 		if p.IsZombie() && p.ExitCode >= 0 {
 			es := collector.DecodeWaitStatus(p.ExitCode)
@@ -257,19 +278,22 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 		}
 	}
 	if p.Read&collector.SrcStatus != 0 {
-		d.UID, d.EUID = ptr(p.UIDs[0]), ptr(p.UIDs[1])
+		v.uid, v.euid, v.tracer = p.UIDs[0], p.UIDs[1], p.TracerPID
+		d.UID, d.EUID, d.TracerPID = &v.uid, &v.euid, &v.tracer
 		d.User = p.User
-		d.TracerPID = ptr(p.TracerPID)
 		d.NSPids = p.NSPids
-		d.LeaderVolCtx, d.LeaderInvolCtx = ptr(p.LeaderVol), ptr(p.LeaderInv)
-		d.Signals = &SignalsDoc{
+		v.leaderVol, v.leaderInv = p.LeaderVol, p.LeaderInv
+		d.LeaderVolCtx, d.LeaderInvolCtx = &v.leaderVol, &v.leaderInv
+		v.signals = SignalsDoc{
 			Pending: hex16(p.SigPnd), SharedPending: hex16(p.ShdPnd),
 			Blocked: hex16(p.SigBlk), Ignored: hex16(p.SigIgn), Caught: hex16(p.SigCgt),
 		}
+		d.Signals = &v.signals
 		// The reader says where the totals come from; when a thread's
 		// status could not be read it keeps the leader's counts and says
 		// leader_only rather than give a partial sum.
-		d.VolCtx, d.InvolCtx = ptr(p.VolCtx), ptr(p.InvolCtx)
+		v.vol, v.invol = p.VolCtx, p.InvolCtx
+		d.VolCtx, d.InvolCtx = &v.vol, &v.invol
 		d.CtxSource = string(p.CtxSource)
 	}
 	if p.Read&collector.SrcCmdline != 0 && len(p.Cmdline) > 0 {
@@ -297,7 +321,8 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 	return d
 }
 
-// NewThreadDoc converts one thread.
+// NewThreadDoc converts one thread. The switch counts point into *t
+// (snapshots are never written after they are returned).
 func NewThreadDoc(t *collector.Thread) ThreadDoc {
 	comm, raw := textAndRaw(t.Comm)
 	d := ThreadDoc{
@@ -307,7 +332,7 @@ func NewThreadDoc(t *collector.Thread) ThreadDoc {
 		LastCPU: t.Processor, Priority: t.Priority, Nice: t.Nice,
 	}
 	if t.HasStatus {
-		d.VolCtx, d.InvolCtx = ptr(t.VolCtx), ptr(t.InvolCtx)
+		d.VolCtx, d.InvolCtx = &t.VolCtx, &t.InvolCtx
 	}
 	return d
 }
@@ -322,6 +347,14 @@ func textAndRaw(s string) (text, rawBase64 string) {
 	return string([]rune(s)), base64.StdEncoding.EncodeToString([]byte(s))
 }
 
-func hex16(v uint64) string { return fmt.Sprintf("%016x", v) }
+func hex16(v uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
+}
 
 func ptr[T any](v T) *T { return &v }
