@@ -68,6 +68,7 @@ type deadlineReads struct {
 	idle    *readWorker   // a worker ready for the next read
 	one     batch         // the batch of read, reused
 	timer   *time.Timer
+	base    time.Time // origin of now
 	// use makes the callers take turns: a Reader's address-space reads
 	// may run on another goroutine than its snapshots.
 	use sync.Mutex
@@ -173,7 +174,7 @@ func (b *batch) result(i int) ([]byte, bool, error) {
 }
 
 func newDeadlineReads(timeout time.Duration) *deadlineReads {
-	return &deadlineReads{timeout: timeout, stuck: make(map[string]struct{})}
+	return &deadlineReads{timeout: timeout, stuck: make(map[string]struct{}), base: time.Now()}
 }
 
 // read is readAt with a deadline: the same contract (the content lands in
@@ -303,11 +304,9 @@ func (d *deadlineReads) do(job readJob) (int, error) {
 	return d.wait(d.worker(), job)
 }
 
-// monoNow is a monotonic clock in nanoseconds for the workers' item start
+// now is a monotonic clock in nanoseconds for the workers' item start
 // times.
-func monoNow() int64 { return int64(time.Since(monoBase)) }
-
-var monoBase = time.Now()
+func (d *deadlineReads) now() int64 { return int64(time.Since(d.base)) }
 
 // wait hands job to w and waits for it, giving each read its own
 // deadline. When the job finished it returns the job's error (a stream's
@@ -323,7 +322,7 @@ func (d *deadlineReads) wait(w *readWorker, job readJob) (int, error) {
 	}
 	d.mu.Unlock()
 	w.item.Store(-1)
-	w.started.Store(monoNow())
+	w.started.Store(d.now())
 	w.progress.Store(0)
 	w.req <- job
 	if d.timer == nil {
@@ -350,7 +349,7 @@ func (d *deadlineReads) wait(w *readWorker, job readJob) (int, error) {
 			// The worker moved on to another item: its deadline counts
 			// from its own start.
 			item, waited = k, 0
-			if left := time.Duration(w.started.Load() + int64(d.timeout) - monoNow()); left > 0 {
+			if left := time.Duration(w.started.Load() + int64(d.timeout) - d.now()); left > 0 {
 				d.mu.Unlock()
 				d.timer.Reset(left)
 				continue
@@ -394,7 +393,7 @@ func (d *deadlineReads) work(w *readWorker) {
 			if w.line == nil {
 				w.line = make([]byte, mapsBufSize)
 			}
-			w.started.Store(monoNow())
+			w.started.Store(d.now())
 			w.item.Store(0)
 			err = streamFile(w.path, 0, w.line, &w.progress, job.stream)
 		} else if !d.readItems(w, job.batch, job.from) {
@@ -441,7 +440,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			continue
 		}
 		w.path = append(w.path[:0], path...)
-		w.started.Store(monoNow())
+		w.started.Store(d.now())
 		w.item.Store(int64(k))
 		d.mu.Unlock()
 		// A blocking open: procfs ignores O_NONBLOCK anyway, and a FIFO

@@ -112,9 +112,13 @@ func (p *pathBuf) setTop(name string) []byte {
 
 // openPath opens a NUL-terminated path read-only. O_NONBLOCK keeps a FIFO
 // planted in a fixture tree from blocking the open (procfs ignores it).
-func openPath(path []byte, flags int) (int, error) {
+func openPath(path []byte, flags int) (int, error) { return openIn(atFDCWD, path, flags) }
+
+// openIn is openPath relative to the directory dirfd (atFDCWD: the
+// working directory, or none for an absolute path).
+func openIn(dirfd uintptr, path []byte, flags int) (int, error) {
 	for {
-		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, atFDCWD,
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, dirfd,
 			uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
 		if errno == unix.EINTR {
 			continue
@@ -130,7 +134,12 @@ func openPath(path []byte, flags int) (int, error) {
 // bytes) and returns the filled slice. When the file is longer than max,
 // the content is cut at max and truncated is true.
 func readAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err error) {
-	fd, err := openPath(path, unix.O_NONBLOCK)
+	return readIn(atFDCWD, path, buf, max)
+}
+
+// readIn is readAt relative to the directory dirfd.
+func readIn(dirfd uintptr, path []byte, buf *[]byte, max int) (data []byte, truncated bool, err error) {
+	fd, err := openIn(dirfd, path, unix.O_NONBLOCK)
 	if err != nil {
 		return nil, false, err
 	}
@@ -179,10 +188,17 @@ func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err erro
 // offered has returned the whole file, so the read that would only see
 // EOF is skipped. A regular file (a fixture) behaves the same way.
 func readSeqAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, err error) {
+	return readSeqIn(atFDCWD, path, buf, max)
+}
+
+// readSeqIn is readSeqAt relative to the directory dirfd: a thread's
+// files are opened as "TID/stat" in the process's open task/ directory,
+// a shorter path walk than /proc/PID/task/TID/stat (about 0.5 µs a file).
+func readSeqIn(dirfd uintptr, path []byte, buf *[]byte, max int) (data []byte, truncated bool, err error) {
 	if cap(*buf) < 4096 {
 		*buf = make([]byte, 0, 4096)
 	}
-	fd, err := openPath(path, unix.O_NONBLOCK)
+	fd, err := openIn(dirfd, path, unix.O_NONBLOCK)
 	if err != nil {
 		return nil, false, err
 	}
@@ -207,7 +223,7 @@ func readSeqAt(path []byte, buf *[]byte, max int) (data []byte, truncated bool, 
 		return nil, false, err
 	}
 	// The buffer filled up: read again from the start the slow way.
-	return readAt(path, buf, max)
+	return readIn(dirfd, path, buf, max)
 }
 
 // readlinkAt reads a symlink into buf.
@@ -242,6 +258,11 @@ func listNumeric(path []byte, buf []byte, ids []int, procfs bool) ([]int, error)
 		return ids, err
 	}
 	defer unix.Close(fd)
+	return listNumericFD(fd, buf, ids, procfs)
+}
+
+// listNumericFD is listNumeric on an open directory.
+func listNumericFD(fd int, buf []byte, ids []int, procfs bool) ([]int, error) {
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {

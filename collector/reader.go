@@ -102,6 +102,7 @@ type Reader struct {
 	users  *userNames
 	path   pathBuf
 	buf    []byte
+	rel    []byte // a thread's path in its task/ directory ("TID/stat")
 	dirBuf []byte
 	link   []byte
 	ids    []int
@@ -718,13 +719,24 @@ func sameInts(a []int, b []int64) bool {
 // vanished (task/ is gone).
 func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 	var err error
+	taskfd := -1 // task/, open while the threads are read
 	if p.NumThreads == 1 && p.State != 'Z' && p.Read&SrcStat != 0 {
 		// A single-threaded process (most processes of a typical
 		// machine) has one task, the leader: no need to list task/. A
 		// zombie leader may have one other live thread, so it is listed.
 		r.tids = append(r.tids[:0], p.PID)
-	} else {
-		r.tids, err = listNumeric(r.path.set(p.PID, 0, "task"), r.dirBuf, r.tids[:0], r.procfs)
+	} else if taskfd, err = openPath(r.path.set(p.PID, 0, "task"), unix.O_DIRECTORY); err == nil {
+		defer unix.Close(taskfd)
+		r.tids, err = listNumericFD(taskfd, r.dirBuf, r.tids[:0], r.procfs)
+	}
+	// threadFile reads task/TID/name: in the open task/ when there is one.
+	threadFile := func(tid int, name string) ([]byte, bool, error) {
+		if taskfd < 0 {
+			return readSeqAt(r.path.set(p.PID, tid, name), &r.buf, statusMax)
+		}
+		r.rel = strconv.AppendInt(r.rel[:0], int64(tid), 10)
+		r.rel = append(append(append(r.rel, '/'), name...), 0)
+		return readSeqIn(uintptr(taskfd), r.rel, &r.buf, statusMax)
 	}
 	if err != nil {
 		if IsVanished(err) {
@@ -760,7 +772,7 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 	var vol, invol uint64
 	for _, tid := range r.tids {
 		t := Thread{TID: tid}
-		data, trunc, err := readSeqAt(r.path.set(p.PID, tid, "stat"), &r.buf, statusMax)
+		data, trunc, err := threadFile(tid, "stat")
 		var st statFields
 		if err == nil && trunc {
 			err = ErrTooLarge
@@ -793,7 +805,7 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 			t.VolCtx, t.InvolCtx = leader.vol, leader.invol
 		case batched && r.threadTaskstats(&t, &next):
 		default:
-			data, trunc, err = readSeqAt(r.path.set(p.PID, tid, "status"), &r.buf, statusMax)
+			data, trunc, err = threadFile(tid, "status")
 			var sf statusFields
 			if err == nil && trunc {
 				err = ErrTooLarge
