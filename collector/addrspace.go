@@ -305,7 +305,7 @@ func cmpU64(a, b uint64) int {
 // Each read runs under d's deadline (the syscall file waits for the
 // target's exec lock).
 func readStacks(d *deadlineReads, pb *pathBuf, pid int, buf []byte) ([]ThreadStack, error) {
-	tids, err := listNumeric(pb.set(pid, 0, "task"), make([]byte, 16<<10), nil, false)
+	tids, err := listNumeric(pb.set(pid, 0, "task"), make([]byte, 16<<10), nil)
 	if err != nil {
 		return nil, err
 	}

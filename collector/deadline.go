@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,8 +56,10 @@ var (
 // So such reads are handed to a worker goroutine with its own buffer; the
 // caller waits at most the deadline, then abandons the worker, which is
 // retired when its read finally returns. A worker whose thread is runnable
-// at the deadline (a loaded machine, not a stuck read) gets further
-// deadlines, up to maxExtensions in all. Abandoned workers are counted and
+// at the deadline (a loaded machine, not a stuck read), or parked by the
+// Go runtime, gets further deadlines, up to maxExtensions in all; one that
+// is not inside a read (not started yet, or between two items of a batch)
+// always does. Abandoned workers are counted and
 // capped (MaxStuckReads), and a file whose read is still stuck is not read
 // again until that read returns.
 //
@@ -67,8 +70,13 @@ type deadlineReads struct {
 	timeout time.Duration // <= 0: read inline, no deadline
 	idle    *readWorker   // a worker ready for the next read
 	one     batch         // the batch of read, reused
-	timer   *time.Timer
-	base    time.Time // origin of now
+	// cmdlines is the Reader's batch of cmdline files. It lives here, not
+	// in the Reader, so that an abandoned worker still blocked on one of
+	// its files holds no reference to the Reader (whose cleanup closes
+	// its taskstats socket).
+	cmdlines batch
+	timer    *time.Timer
+	base     time.Time // origin of now
 	// use makes the callers take turns: a Reader's address-space reads
 	// may run on another goroutine than its snapshots.
 	use sync.Mutex
@@ -98,10 +106,15 @@ type readWorker struct {
 	// file). 0 until the worker has started.
 	tid atomic.Int32
 	// item is the index of the batch item being read (-1 before the
-	// first), and started when its read began (nanoseconds on the
-	// package's monotonic clock): each item has its own deadline.
+	// first), and started when its read began (nanoseconds on
+	// deadlineReads.now): each item has its own deadline.
 	item    atomic.Int64
 	started atomic.Int64
+	// reading is set while the worker is inside open(2)/read(2) of an
+	// item (or a stream's parse): only then can it be stuck in the
+	// kernel. Between items it is running Go code, or parked by the Go
+	// runtime, and always gets more time.
+	reading atomic.Bool
 	// progress counts the read(2) calls a streaming job has completed: a
 	// long maps file that is still being read is slow, not stuck.
 	progress atomic.Uint64
@@ -355,13 +368,20 @@ func (d *deadlineReads) wait(w *readWorker, job readJob) (int, error) {
 				continue
 			}
 		}
+		if !w.reading.Load() {
+			// Not started, or between two reads: nothing of it can be
+			// stuck in the kernel.
+			d.mu.Unlock()
+			d.timer.Reset(d.timeout)
+			continue
+		}
 		waited++
 		p := w.progress.Load()
 		moving := job.stream != nil && p != seen && waited < maxStreamExtensions
 		seen = p
-		if tid := int(w.tid.Load()); moving || waited < maxExtensions && (tid == 0 || item < 0 && job.stream == nil || threadRunnable(tid)) {
-			// Not started, on a CPU or waiting for one, or still
-			// reading lines: slow, not stuck.
+		if moving || waited < maxExtensions && threadBusy(int(w.tid.Load())) {
+			// On a CPU or waiting for one (or for the Go runtime), or
+			// still reading lines: slow, not stuck.
 			d.mu.Unlock()
 			d.timer.Reset(d.timeout)
 			continue
@@ -370,7 +390,7 @@ func (d *deadlineReads) wait(w *readWorker, job readJob) (int, error) {
 		d.stuck[string(w.path)] = struct{}{}
 		stuckProcess.Add(1)
 		d.idle = nil
-		k := int(max(item, 0))
+		k := int(item)
 		if job.batch != nil {
 			job.batch.out[k] = batchRead{err: ErrTimeout}
 		}
@@ -395,7 +415,9 @@ func (d *deadlineReads) work(w *readWorker) {
 			}
 			w.started.Store(d.now())
 			w.item.Store(0)
+			w.reading.Store(true)
 			err = streamFile(w.path, 0, w.line, &w.progress, job.stream)
+			w.reading.Store(false)
 		} else if !d.readItems(w, job.batch, job.from) {
 			return
 		}
@@ -446,6 +468,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 		// A blocking open: procfs ignores O_NONBLOCK anyway, and a FIFO
 		// planted in a fixture tree then blocks like a stuck /proc read
 		// does, under the same deadline.
+		w.reading.Store(true)
 		fd, err := openPath(w.path, 0)
 		var data []byte
 		var trunc bool
@@ -453,6 +476,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			data, trunc, err = readFD(fd, &w.buf, limit)
 			unix.Close(fd)
 		}
+		w.reading.Store(false)
 		d.mu.Lock()
 		if !w.abandoned {
 			b.out[k] = batchRead{off: len(b.data), n: len(data), truncated: trunc, err: err}
@@ -478,19 +502,31 @@ const maxExtensions = 10
 // takes seconds; a read stuck on the target's mmap lock makes no progress).
 const maxStreamExtensions = 150
 
-// threadRunnable reports whether the thread tid of this process is running
-// or waiting for a CPU (state R in the real /proc, whatever root the Reader
-// reads), as opposed to asleep in the kernel.
-func threadRunnable(tid int) bool {
+// threadBusy reports whether the thread tid of this process is running or
+// waiting for a CPU (state R in the real /proc, whatever root the Reader
+// reads), or asleep in futex(2): parked by the Go runtime, waiting for a P
+// or a lock after its read returned. Either way it is not stuck in the
+// read.
+func threadBusy(tid int) bool {
 	if tid <= 0 {
-		return false
+		return true // not started yet
 	}
-	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/stat")
+	dir := "/proc/self/task/" + strconv.Itoa(tid)
+	b, err := os.ReadFile(dir + "/stat")
 	if err != nil {
 		return false
 	}
-	st, err := parseStat(b)
-	return err == nil && st.state == 'R'
+	if st, err := parseStat(b); err == nil && st.state == 'R' {
+		return true
+	}
+	// task/TID/syscall: "running", or the number of the system call the
+	// thread is blocked in, then its arguments.
+	b, err = os.ReadFile(dir + "/syscall")
+	if err != nil {
+		return false
+	}
+	nr, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	return nr == "running" || nr == strconv.Itoa(unix.SYS_FUTEX)
 }
 
 // close stops the idle worker. Abandoned workers exit on their own.

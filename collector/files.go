@@ -241,28 +241,21 @@ func readlinkAt(path []byte, buf []byte) (string, error) {
 	}
 }
 
-// maxDirent64 is the size of a getdents64 record for a name of up to 23
-// bytes (a pid has at most 10 digits): header 19 bytes, name, NUL, padded
-// to 8.
-const maxDirent64 = 48
-
 // listNumeric lists the numeric entries of a directory with getdents64
-// into buf, appending them to ids. With procfs set (the directory is in a
-// real proc filesystem) a read that left room for another entry was the
-// last: procfs stops filling only when the buffer is full, so the second
-// getdents64 that would return 0 is skipped (one system call in four of
-// listing a process's threads).
-func listNumeric(path []byte, buf []byte, ids []int, procfs bool) ([]int, error) {
+// into buf, appending them to ids. It reads until getdents64 returns 0: a
+// short read does not mean the end (the kernel also stops filling the
+// buffer when a signal is pending, and Go signals its own threads).
+func listNumeric(path []byte, buf []byte, ids []int) ([]int, error) {
 	fd, err := openPath(path, unix.O_DIRECTORY)
 	if err != nil {
 		return ids, err
 	}
 	defer unix.Close(fd)
-	return listNumericFD(fd, buf, ids, procfs)
+	return listNumericFD(fd, buf, ids)
 }
 
 // listNumericFD is listNumeric on an open directory.
-func listNumericFD(fd int, buf []byte, ids []int, procfs bool) ([]int, error) {
+func listNumericFD(fd int, buf []byte, ids []int) ([]int, error) {
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -275,9 +268,6 @@ func listNumericFD(fd int, buf []byte, ids []int, procfs bool) ([]int, error) {
 			return ids, nil
 		}
 		parseDirents(buf[:n], func(id int) { ids = append(ids, id) })
-		if procfs && n+maxDirent64 <= len(buf) {
-			return ids, nil
-		}
 	}
 }
 

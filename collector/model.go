@@ -65,6 +65,16 @@ type ScanCounts struct {
 	Unreadable int `json:"unreadable"`
 }
 
+// minus is c with o's counts taken away, field by field.
+func (c ScanCounts) minus(o ScanCounts) ScanCounts {
+	return ScanCounts{
+		Listed: c.Listed - o.Listed, Vanished: c.Vanished - o.Vanished,
+		VanishedThreads: c.VanishedThreads - o.VanishedThreads, Denied: c.Denied - o.Denied,
+		ParseErrors: c.ParseErrors - o.ParseErrors, Timeouts: c.Timeouts - o.Timeouts,
+		Unreadable: c.Unreadable - o.Unreadable,
+	}
+}
+
 // Problem is one recorded read problem.
 type Problem struct {
 	PID    int    `json:"pid"`

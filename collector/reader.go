@@ -92,7 +92,6 @@ type Reader struct {
 	slab   []Thread
 	pageSz uint64
 	tsTids []int
-	procfs bool              // the root is a proc filesystem (not a fixture tree)
 	tsRecs []taskstatsRecord // a batch's replies, the TGID's first
 	tsErrs []error
 	// thRecs and thErrs are tsRecs and tsErrs without the TGID reply:
@@ -112,10 +111,9 @@ type Reader struct {
 	probs  []Problem
 	slow   *deadlineReads // reads that can block, with a deadline
 	// cmdWant lists the processes of the snapshot being built whose
-	// cmdline is still to be read, all in one batch (cmdBatch) after the
-	// other files: see readCmdlines.
-	cmdWant  []cmdWant
-	cmdBatch batch
+	// cmdline is still to be read, in one batch per cmdlineChunk
+	// processes: see readCmdlines.
+	cmdWant []cmdWant
 	// addrSlow is AddressSpace's: it may run on another goroutine than
 	// the snapshots.
 	addrSlow *deadlineReads
@@ -151,8 +149,6 @@ func NewReader(opts Options) (*Reader, error) {
 		start:  time.Now(),
 	}
 	r.host = readStaticHost(opts.Root)
-	var st unix.Statfs_t
-	r.procfs = unix.Statfs(opts.Root, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
 	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
@@ -263,7 +259,7 @@ func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	}
 	snap.Host = r.readHost()
 	var err error
-	r.ids, err = listNumeric(r.path.setTop(""), r.dirBuf, r.ids[:0], false)
+	r.ids, err = listNumeric(r.path.setTop(""), r.dirBuf, r.ids[:0])
 	if err != nil {
 		return nil, &ReadError{File: r.opts.Root, Err: err}
 	}
@@ -271,6 +267,7 @@ func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	r.counts.Listed = len(r.ids)
 	snap.Processes = make([]Process, 0, len(r.ids))
 	r.slab = nil
+	r.cmdWant = r.cmdWant[:0]
 	for i, pid := range r.ids {
 		if i&63 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -282,6 +279,9 @@ func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		p, ok := r.readProcess(pid, th, len(snap.Processes))
 		if ok {
 			snap.Processes = append(snap.Processes, p)
+		}
+		if len(r.cmdWant) >= cmdlineChunk {
+			snap.Processes = r.readCmdlines(snap.Processes)
 		}
 	}
 	snap.Processes = r.readCmdlines(snap.Processes)
@@ -310,14 +310,15 @@ func (r *Reader) Process(pid int) (*Process, ScanCounts, error) {
 	r.counts = ScanCounts{}
 	r.probs = r.probs[:0]
 	r.slab = nil
+	r.cmdWant = r.cmdWant[:0]
 	p, ok := r.readProcess(pid, true, 0)
 	r.slab = nil
-	procs := []Process{p}
-	if ok {
-		procs = r.readCmdlines(procs)
-	}
-	if !ok || len(procs) == 0 {
+	if !ok {
 		return nil, r.counts, &ReadError{PID: pid, File: "stat", Err: unix.ENOENT}
+	}
+	procs := r.readCmdlines([]Process{p})
+	if len(procs) == 0 {
+		return nil, r.counts, &ReadError{PID: pid, File: "cmdline", Err: unix.ENOENT}
 	}
 	return &procs[0], r.counts, nil
 }
@@ -416,6 +417,7 @@ func (r *Reader) threadSlots(n int) []Thread {
 // snapshot's processes; its cmdline, unless cached, is left to
 // readCmdlines. ok is false when it vanished.
 func (r *Reader) readProcess(pid int, threads bool, idx int) (p Process, ok bool) {
+	before := r.counts
 	p.PID = pid
 	p.ExitCode = -1
 	var c *procCache
@@ -494,7 +496,7 @@ func (r *Reader) readProcess(pid int, threads bool, idx int) (p Process, ok bool
 		}
 	}
 	if !fresh {
-		r.cmdWant = append(r.cmdWant, cmdWant{idx: idx, c: c})
+		r.cmdWant = append(r.cmdWant, cmdWant{idx: idx, c: c, counts: r.counts.minus(before)})
 	}
 	return p, true
 }
@@ -528,12 +530,21 @@ func (r *Reader) readExe(p *Process, c *procCache, now time.Duration) {
 }
 
 // cmdWant is a process whose cmdline readCmdlines reads: its index in
-// the snapshot's processes and its cache entry (nil when its stat could
-// not be read).
+// the snapshot's processes, its cache entry (nil when its stat could not
+// be read), and what reading its other files added to the scan counts.
 type cmdWant struct {
-	idx int
-	c   *procCache
+	idx    int
+	c      *procCache
+	counts ScanCounts
 }
+
+// cmdlineChunk is how many processes' cmdline files are read in one
+// batch. Handing each read to the deadline worker separately cost two
+// thread wake-ups and a timer per process, 15 % of a cold snapshot; one
+// batch per snapshot would let a process exit and its pid be reused
+// between its stat and its cmdline for the length of a whole scan. A
+// chunk bounds that window to a few milliseconds.
+const cmdlineChunk = 64
 
 // readCmdlines reads the cmdline of every process in r.cmdWant as one
 // batch under the per-read deadline (cmdline takes the target's mmap lock
@@ -543,7 +554,7 @@ func (r *Reader) readCmdlines(procs []Process) []Process {
 	if len(r.cmdWant) == 0 {
 		return procs
 	}
-	b := &r.cmdBatch
+	b := &r.slow.cmdlines
 	b.reset(r.opts.CmdlineMax)
 	for _, w := range r.cmdWant {
 		b.add(r.path.set(procs[w.idx].PID, 0, "cmdline"))
@@ -562,11 +573,9 @@ func (r *Reader) readCmdlines(procs []Process) []Process {
 				w.c.cmdline, w.c.noNUL, w.c.trunc, w.c.cmdOK = p.Cmdline, p.CmdlineNoNUL, trunc, true
 			}
 		case IsVanished(err):
-			// Gone since its other files were read: uncount it as
-			// unreadable and drop its problems with it.
-			if p.Read&SrcStat == 0 {
-				r.counts.Unreadable--
-			}
+			// Gone since its other files were read: take back what
+			// they added to the counts, and drop its problems with it.
+			r.counts = r.counts.minus(w.counts)
 			pid := p.PID
 			r.probs = slices.DeleteFunc(r.probs, func(q Problem) bool { return q.PID == pid })
 			p.PID = -1 // dropped below
@@ -727,7 +736,7 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 		r.tids = append(r.tids[:0], p.PID)
 	} else if taskfd, err = openPath(r.path.set(p.PID, 0, "task"), unix.O_DIRECTORY); err == nil {
 		defer unix.Close(taskfd)
-		r.tids, err = listNumericFD(taskfd, r.dirBuf, r.tids[:0], r.procfs)
+		r.tids, err = listNumericFD(taskfd, r.dirBuf, r.tids[:0])
 	}
 	// threadFile reads task/TID/name: in the open task/ when there is one.
 	threadFile := func(tid int, name string) ([]byte, bool, error) {

@@ -357,7 +357,7 @@ func BenchmarkTaskstatsThreadBatch(b *testing.B) {
 		b.Skip(err)
 	}
 	defer c.close()
-	tids, err := listNumeric(append([]byte("/proc/self/task"), 0), make([]byte, 16<<10), nil, true)
+	tids, err := listNumeric(append([]byte("/proc/self/task"), 0), make([]byte, 16<<10), nil)
 	if err != nil || len(tids) == 0 {
 		b.Skip("no threads listed")
 	}

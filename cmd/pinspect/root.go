@@ -208,7 +208,9 @@ func (a *app) filterAndReader(threads bool) (report.Filter, *collector.Reader, e
 // at 2,000 processes x 9 threads: `pinspect --json` took 0.60 CPU s
 // instead of 0.71 (median of 9). The reads are not parallel (on 2 CPUs
 // parallel reads only moved kernel CPU to the other CPU), so nothing is
-// lost; the dashboard, serve and watch keep every P.
+// lost. `orphans --observe` also runs the monitor and its event reader on
+// that P, which keep up with a machine's events on one CPU; the
+// dashboard, serve and watch keep every P.
 func oneShot() { runtime.GOMAXPROCS(1) }
 
 // reader opens the /proc root.

@@ -130,6 +130,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 			if err != nil {
 				return nil, err
 			}
+			defer r.Close()
 			taken := time.Now()
 			p, _, err := r.Process(pid)
 			if collector.IsVanished(err) {

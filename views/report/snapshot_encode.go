@@ -22,7 +22,9 @@ import (
 // that was 14 % of `pinspect --json`'s CPU (encoding, growing a 15 MB
 // buffer, the inert pass over it) and most of its peak RSS.
 // snapshot_encode_test.go holds it to encoding/json's output on the
-// fixture trees, the live /proc, every field, and fuzzed strings.
+// fixture trees, the live /proc, every field, and fuzzed strings. Being
+// streamed, a failure part-way (a write error, a NaN) leaves what was
+// already written; the error says so to the caller, who exits non-zero.
 func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 	if indent {
 		// For a person on a terminal: indent the compact form.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,39 +74,41 @@ func TestSnapshotEncodeLive(t *testing.T) {
 }
 
 // fill sets every field of the struct v points to, recursively, to a
-// non-zero value made from s and f: a field added to ProcessDoc or
-// ThreadDoc that the hand encoder does not write makes the comparison
-// fail.
-func fill(v reflect.Value, s string, f float64) {
+// non-zero value made from s, f and a counter n that differs for every
+// field: a field added to ProcessDoc or ThreadDoc that the hand encoder
+// does not write, or two fields of one type written in each other's
+// place, makes the comparison fail.
+func fill(v reflect.Value, s string, f float64, n *int) {
+	*n++
 	switch v.Kind() {
 	case reflect.Pointer:
 		v.Set(reflect.New(v.Type().Elem()))
-		fill(v.Elem(), s, f)
+		fill(v.Elem(), s, f, n)
 	case reflect.Struct:
 		for i := range v.NumField() {
-			fill(v.Field(i), s, f)
+			fill(v.Field(i), s, f, n)
 		}
 	case reflect.String:
-		v.SetString(s)
+		v.SetString(s + strconv.Itoa(*n))
 	case reflect.Bool:
 		v.SetBool(true)
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		v.SetInt(int64(len(s)) - 3)
+		v.SetInt(int64(len(s)) - 3 + int64(*n)*1000)
 	case reflect.Uint64, reflect.Uint32, reflect.Uint:
-		v.SetUint(uint64(len(s))<<40 | 7)
+		v.SetUint(uint64(len(s))<<40 | uint64(*n))
 	case reflect.Float64:
-		v.SetFloat(f)
+		v.SetFloat(f * float64(*n))
 	case reflect.Slice:
-		n := 2
-		v.Set(reflect.MakeSlice(v.Type(), n, n))
-		for i := range n {
-			fill(v.Index(i), s+string(rune('a'+i)), f*float64(i+1))
+		k := 2
+		v.Set(reflect.MakeSlice(v.Type(), k, k))
+		for i := range k {
+			fill(v.Index(i), s+string(rune('a'+i)), f, n)
 		}
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		for _, k := range []string{"stat", s, "cmdline"} {
 			e := reflect.New(v.Type().Elem()).Elem()
-			fill(e, s, f)
+			fill(e, s, f, n)
 			m.SetMapIndex(reflect.ValueOf(k), e)
 		}
 		v.Set(m)
@@ -116,7 +119,8 @@ func fill(v reflect.Value, s string, f float64) {
 
 func filledDoc(s string, f float64) *SnapshotDoc {
 	var p ProcessDoc
-	fill(reflect.ValueOf(&p).Elem(), s, f)
+	n := 0
+	fill(reflect.ValueOf(&p).Elem(), s, f, &n)
 	var empty ProcessDoc // every omitempty field absent
 	return &SnapshotDoc{
 		Schema: SnapshotSchema, TakenAt: s, ScanDurationSeconds: f, ProcRoot: s,
@@ -144,15 +148,24 @@ func TestSnapshotEncodeEveryField(t *testing.T) {
 	}
 }
 
-// TestSnapshotEncodeBadFloat: a NaN is an error, as with encoding/json.
+// TestSnapshotEncodeBadFloat: a NaN anywhere (the document, a process, a
+// thread) is an error, as with encoding/json.
 func TestSnapshotEncodeBadFloat(t *testing.T) {
-	d := filledDoc("x", math.NaN())
-	var buf bytes.Buffer
-	if err := WriteSnapshotJSON(&buf, d, false); err == nil {
-		t.Fatal("NaN encoded without error")
-	}
-	if _, err := json.Marshal(d); err == nil {
-		t.Fatal("encoding/json took a NaN")
+	nan := math.NaN()
+	for what, spoil := range map[string]func(d *SnapshotDoc){
+		"document": func(d *SnapshotDoc) { d.ScanDurationSeconds = nan },
+		"process":  func(d *SnapshotDoc) { d.Processes[2].SystemSeconds = &nan },
+		"thread":   func(d *SnapshotDoc) { d.Processes[2].Threads[1].UserSeconds = nan },
+	} {
+		d := filledDoc("x", 1)
+		spoil(d)
+		var buf bytes.Buffer
+		if err := WriteSnapshotJSON(&buf, d, false); err == nil {
+			t.Errorf("%s: NaN encoded without error", what)
+		}
+		if _, err := json.Marshal(d); err == nil {
+			t.Errorf("%s: encoding/json took a NaN", what)
+		}
 	}
 }
 
