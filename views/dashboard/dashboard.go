@@ -80,6 +80,13 @@ type Dashboard struct {
 	focus       *focusData
 	sel         rowKey
 	haveSel     bool
+	// userSel is set once the user has moved the selection: from then on
+	// it follows that process through refreshes and re-sorts. Until then
+	// the first row stays selected, as in htop, so the first frame (when
+	// CPU% is not known yet) does not pin whatever row came first.
+	userSel bool
+	// rebuilding marks selection changes made by rebuild, not the user.
+	rebuilding bool
 	focusPID    int
 	paused      bool
 	interval    time.Duration
@@ -342,25 +349,30 @@ func (d *Dashboard) rebuild() {
 		d.table.Select(0, 0)
 		return
 	}
-	idx := -1
-	if d.haveSel {
+	idx := 0
+	if d.userSel {
 		idx = d.model.find(d.sel)
 		if idx < 0 && d.sel.tid != 0 {
 			idx = d.model.find(rowKey{id: d.sel.id})
 		}
+		if idx < 0 {
+			r, _ := d.table.GetSelection()
+			idx = min(max(r-1, 0), len(d.model.rows)-1)
+		}
 	}
-	if idx < 0 {
-		r, _ := d.table.GetSelection()
-		idx = min(max(r-1, 0), len(d.model.rows)-1)
-	}
+	d.rebuilding = true
 	d.table.Select(idx+1, 0)
 	d.selectionChanged(idx+1, 0)
+	d.rebuilding = false
 }
 
 // selectionChanged records the selected process and updates the focus.
 func (d *Dashboard) selectionChanged(r, _ int) {
 	if r < 1 || r > len(d.model.rows) {
 		return
+	}
+	if !d.rebuilding {
+		d.userSel = true
 	}
 	d.sel, d.haveSel = d.model.rows[r-1].key(), true
 	d.updateFocus()

@@ -255,6 +255,31 @@ func TestSelectionFollowsProcess(t *testing.T) {
 	})
 }
 
+// TestSelectionStaysAtTopUntilMoved: until the user moves the selection,
+// the first row stays selected when the order changes (the first frame,
+// before CPU% is known, must not pin whatever row came first, which could
+// scroll the busiest processes out of sight); once moved, it follows.
+func TestSelectionStaysAtTopUntilMoved(t *testing.T) {
+	h1 := livehelper.Start(t, "comm", "pinspect-topa")
+	h2 := livehelper.Start(t, "comm", "pinspect-topb")
+	h := start(t, Options{Filter: "pinspect-top"}, 160, 40)
+	a, b := frames(t, h1.PID(), h2.PID())
+	h.src.send(a)
+	h.src.send(b)
+	h.waitState("two rows", func(d *Dashboard) bool { return len(d.model.rows) == 2 })
+	lo, hi := min(h1.PID(), h2.PID()), max(h1.PID(), h2.PID())
+	h.runes("N") // PID ascending
+	h.waitState("ascending, first row selected", func(d *Dashboard) bool {
+		r, _ := d.table.GetSelection()
+		return d.model.rows[0].p.PID == lo && r == 1
+	})
+	h.runes("N") // PID descending: still the first row, now the other process
+	h.waitState("first row still selected", func(d *Dashboard) bool {
+		r, _ := d.table.GetSelection()
+		return d.model.rows[0].p.PID == hi && r == 1 && d.selected().p.PID == hi
+	})
+}
+
 func TestDetailTabs(t *testing.T) {
 	th := livehelper.Start(t, "threads", "3")
 	child := livehelper.Start(t, "zombies", "1")
