@@ -68,6 +68,10 @@ func TestPSOnFixture(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || doc.Schema != "pinspect.ps/v1" || len(doc.Processes) != 1 {
 		t.Fatalf("ps --json (%d): %s", code, out)
 	}
+	// Not a terminal: one compact line, as every --json writes to a pipe.
+	if n := strings.Count(out, "\n"); n != 1 {
+		t.Errorf("ps --json on a pipe: %d lines, want 1", n)
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -75,6 +79,10 @@ func TestUsageErrors(t *testing.T) {
 		{"--state", "Q", "ps"},
 		{"--bogus"},
 		{"ps", "extra"},
+		{"--pid", "-3", "ps"},
+		{"--pid", "0", "--json"},
+		{"--interval", "-1s"}, // checked whatever the output is, not only on a terminal
+		{"--interval", "0s", "--json"},
 	} {
 		if _, errs, code := runInProcess(t, args...); code != exitUsage || !strings.HasPrefix(errs, "pinspect: ") {
 			t.Errorf("%v: exit %d stderr %q, want %d", args, code, errs, exitUsage)

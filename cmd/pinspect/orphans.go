@@ -68,7 +68,7 @@ separately (--daemons lists them).`,
 				orphans = kept
 			}
 			if jsonOut {
-				return writeOut(report.WriteJSON(a.stdout, report.NewOrphansDoc(orphans, snap.TakenAt)))
+				return a.writeJSON(report.NewOrphansDoc(orphans, snap.TakenAt))
 			}
 			return writeOut(report.WriteOrphansText(a.stdout, orphans, daemons))
 		},

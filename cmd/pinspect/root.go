@@ -125,6 +125,9 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.interval <= 0 {
+				return usageError{fmt.Errorf("--interval must be positive")}
+			}
 			if a.jsonOut {
 				return a.printSnapshot()
 			}
@@ -181,6 +184,11 @@ var dashboardMain = runDashboard
 
 // filter returns the process filter from the common flags.
 func (a *app) filter() (report.Filter, error) {
+	for _, pid := range a.pids {
+		if pid <= 0 {
+			return report.Filter{}, usageError{fmt.Errorf("--pid: %d is not a pid", pid)}
+		}
+	}
 	for _, s := range a.states {
 		if !strings.ContainsRune(collector.StateLetters+"W", s) {
 			return report.Filter{}, usageError{fmt.Errorf("--state: unknown state letter %q (want some of %s)", s, collector.StateLetters)}
@@ -280,7 +288,7 @@ func (a *app) printPS() error {
 	}
 	ps := report.NewPSDoc(doc)
 	if a.jsonOut {
-		return writeOut(report.WriteJSON(a.stdout, ps))
+		return a.writeJSON(ps)
 	}
 	width := 0
 	if isTerminal(a.stdout) {
@@ -289,6 +297,15 @@ func (a *app) printPS() error {
 		}
 	}
 	return writeOut(report.WritePSTable(a.stdout, ps, width))
+}
+
+// writeJSON writes a document: indented for a person on a terminal, one
+// compact line for a pipe, as --json does.
+func (a *app) writeJSON(v any) error {
+	if isTerminal(a.stdout) {
+		return writeOut(report.WriteJSON(a.stdout, v))
+	}
+	return writeOut(report.WriteCompactJSON(a.stdout, v))
 }
 
 // writeOut wraps an output error so the user sees what failed.

@@ -76,7 +76,7 @@ func (a *app) show(pid int, f showFlags) error {
 	}
 	doc := report.NewShowDoc(p, as, taken, r.Root())
 	if f.json || a.jsonOut {
-		return writeOut(report.WriteJSON(a.stdout, doc))
+		return a.writeJSON(doc)
 	}
 	return writeOut(report.WriteShowText(a.stdout, doc, report.ShowTextOptions{Maps: f.maps}))
 }

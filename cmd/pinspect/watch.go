@@ -45,7 +45,7 @@ live shorter than the interval; otherwise snapshots are compared every
 --interval and that is said on stderr. Events are printed once per
 interval. --json prints one JSON object per line (schema
 pinspect.event/v1). --pid keeps events of those pids or their children;
---name keeps events whose comm contains the text.`,
+--name keeps events whose comm or exe contains the text.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if interval <= 0 {

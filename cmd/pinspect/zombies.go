@@ -39,7 +39,7 @@ groups whose parent or zombies match.`,
 				a.exitCode = exitFound
 			}
 			if jsonOut {
-				return writeOut(report.WriteJSON(a.stdout, report.NewZombiesDoc(groups, snap.TakenAt)))
+				return a.writeJSON(report.NewZombiesDoc(groups, snap.TakenAt))
 			}
 			return writeOut(report.WriteZombiesText(a.stdout, groups, snap.TakenAt))
 		},

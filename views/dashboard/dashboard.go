@@ -74,19 +74,19 @@ type Dashboard struct {
 	help       *tview.TextView
 	confirm    *tview.Modal
 
-	vo          viewOpts
-	frame       *monitor.Frame
-	fd          *frameData
-	focus       *focusData
-	sel         rowKey
-	haveSel     bool
+	vo      viewOpts
+	frame   *monitor.Frame
+	fd      *frameData
+	focus   *focusData
+	sel     rowKey
+	haveSel bool
 	// userSel is set once the user has moved the selection: from then on
 	// it follows that process through refreshes and re-sorts. Until then
 	// the first row stays selected, as in htop, so the first frame (when
 	// CPU% is not known yet) does not pin whatever row came first.
 	userSel bool
 	// rebuilding marks selection changes made by rebuild, not the user.
-	rebuilding bool
+	rebuilding  bool
 	focusPID    int
 	paused      bool
 	interval    time.Duration

@@ -18,6 +18,10 @@ import (
 // terminal cannot act on it.
 func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v, true) }
 
+// WriteCompactJSON is WriteJSON on one line: for pipes and scripts, where
+// indentation costs time and bytes for nobody to read (jq re-indents).
+func WriteCompactJSON(w io.Writer, v any) error { return writeJSON(w, v, false) }
+
 func writeJSON(w io.Writer, v any, indent bool) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -147,8 +151,11 @@ func WritePSTable(w io.Writer, d *PSDoc, width int) error {
 	if s.Scan.Timeouts > 0 {
 		timeouts = fmt.Sprintf(", timeouts %d", s.Scan.Timeouts)
 	}
-	fmt.Fprintf(bw, "%d processes, %d threads, %d zombies; vanished %d, denied %d, parse errors %d%s; context switches: %s\n",
-		s.Processes, s.Threads, s.Zombies, s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource))
+	// The scan counts are the whole scan's: a filter selects processes
+	// after the reading, so they are labelled apart from the shown counts.
+	fmt.Fprintf(bw, "%s, %s, %s; scan: vanished %d, denied %d, parse errors %d%s; context switches: %s\n",
+		plural(s.Processes, "process", "processes"), plural(s.Threads, "thread", "threads"), plural(s.Zombies, "zombie", "zombies"),
+		s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource))
 	return bw.Flush()
 }
 
