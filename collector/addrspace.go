@@ -212,6 +212,13 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	}
 	switch {
 	case err == nil:
+	case errors.Is(err, unix.ENOENT) && stillThere(pb.set(pid, 0, "stat"), &small, opt.StartTicks):
+		// No maps file, yet the process is there: a fixture tree
+		// without one (a live process always has it).
+		as.Maps, as.Memory = nil, nil
+		unavailable("maps", "not present")
+		unavailable("memory", "not present")
+		return as, nil
 	case IsVanished(err):
 		return nil, gone("maps", err)
 	default:
@@ -271,6 +278,16 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	classify(as)
 	as.Segments = segmentTotals(as.Maps, as.PerMapping)
 	return as, nil
+}
+
+// stillThere reports whether the process whose stat is at path still
+// exists (with start ticks want, when want is not 0).
+func stillThere(path []byte, buf *[]byte, want uint64) bool {
+	if want != 0 {
+		return sameStart(path, buf, want) == nil
+	}
+	_, _, err := readAt(path, buf, statusMax)
+	return err == nil
 }
 
 // sameStart re-reads stat at path and returns a vanished error when the

@@ -50,3 +50,16 @@ func TestShowCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestShowWithoutMapsFile: a fixture process with no maps file is shown
+// with its memory unavailable ("not present"), not as a process that
+// exited while it was read.
+func TestShowWithoutMapsFile(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"show", "--proc-root", "../../fixtures/proc/multithread", "100"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "memory    unavailable: not present") || !strings.Contains(out.String(), "Threads (3)") {
+		t.Errorf("show output:\n%s", out.String())
+	}
+}
