@@ -38,6 +38,21 @@ func loadUserNames(path string) *userNames {
 	return u
 }
 
+// has reports whether name is a user of the passwd file.
+func (u *userNames) has(name string) bool {
+	for _, n := range u.byUID {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// KnownUser reports whether name is a user name of the Reader's passwd
+// file (Options.PasswdPath), the table its process owners are named from:
+// a name not in it can match no process.
+func (r *Reader) KnownUser(name string) bool { return r.users.has(name) }
+
 // name returns the user name of uid, or the number when unknown.
 func (u *userNames) name(uid int) string {
 	if n, ok := u.byUID[uid]; ok {

@@ -83,6 +83,7 @@ func TestUsageErrors(t *testing.T) {
 		{"--pid", "0", "--json"},
 		{"--interval", "-1s"}, // checked whatever the output is, not only on a terminal
 		{"--interval", "0s", "--json"},
+		{"--user", "no-such-user-xyz", "ps"}, // as ps -u: a name no process can have
 	} {
 		if _, errs, code := runInProcess(t, args...); code != exitUsage || !strings.HasPrefix(errs, "pinspect: ") {
 			t.Errorf("%v: exit %d stderr %q, want %d", args, code, errs, exitUsage)

@@ -206,7 +206,21 @@ func (a *app) filterAndReader(threads bool) (report.Filter, *collector.Reader, e
 	}
 	oneShot()
 	r, err := a.reader(threads)
+	if err == nil {
+		err = a.checkUsers(r)
+	}
 	return f, r, err
+}
+
+// checkUsers refuses a --user name that no process can have (as ps -u
+// does), rather than print an empty table; uids are taken as they are.
+func (a *app) checkUsers(r *collector.Reader) error {
+	for _, u := range a.users {
+		if _, err := strconv.Atoi(u); err != nil && !r.KnownUser(u) {
+			return usageError{fmt.Errorf("--user: no such user: %s", u)}
+		}
+	}
+	return nil
 }
 
 // oneShot runs the rest of a one-shot command on one P. Its work is one
