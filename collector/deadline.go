@@ -236,7 +236,7 @@ func (d *deadlineReads) readBatch(b *batch) {
 func (d *deadlineReads) runBatch(b *batch) {
 	b.out = slices.Grow(b.out[:0], b.len())[:b.len()]
 	for from := 0; from < b.len(); {
-		k, err := d.do(readJob{batch: b, from: from})
+		k, err := d.wait(d.worker(), readJob{batch: b, from: from})
 		if err == nil {
 			return // a batch job has no error of its own
 		}
@@ -310,11 +310,6 @@ func (d *deadlineReads) worker() *readWorker {
 		d.idle = w
 	}
 	return d.idle
-}
-
-// do runs a batch job on the idle worker; see wait.
-func (d *deadlineReads) do(job readJob) (int, error) {
-	return d.wait(d.worker(), job)
 }
 
 // now is a monotonic clock in nanoseconds for the workers' item start

@@ -92,12 +92,10 @@ type Reader struct {
 	slab   []Thread
 	pageSz uint64
 	tsTids []int
-	tsRecs []taskstatsRecord // a batch's replies, the TGID's first
+	// tsRecs and tsErrs are a thread batch's replies: the TGID's first,
+	// then one per tsTids entry.
+	tsRecs []taskstatsRecord
 	tsErrs []error
-	// thRecs and thErrs are tsRecs and tsErrs without the TGID reply:
-	// one per tsTids entry.
-	thRecs []taskstatsRecord
-	thErrs []error
 	users  *userNames
 	path   pathBuf
 	buf    []byte
@@ -773,7 +771,6 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 		}
 		r.tsRecs, r.tsErrs = r.ts.queryBatch(p.PID, r.tsTids, r.tsRecs, r.tsErrs)
 		r.applyTGID(p, r.tsRecs[0], r.tsErrs[0])
-		r.thRecs, r.thErrs = r.tsRecs[1:], r.tsErrs[1:]
 		batched = true
 	}
 	next := 0 // index in r.tsTids
@@ -857,10 +854,11 @@ func (r *Reader) threadTaskstats(t *Thread, next *int) bool {
 		i++
 	}
 	*next = i
-	if i >= len(r.tsTids) || r.tsTids[i] != t.TID || r.thErrs[i] != nil {
+	// Reply i+1: the TGID reply comes first.
+	if i >= len(r.tsTids) || r.tsTids[i] != t.TID || r.tsErrs[i+1] != nil {
 		return false
 	}
-	rec := r.thRecs[i]
+	rec := r.tsRecs[i+1]
 	t.HasStatus = true
 	t.VolCtx, t.InvolCtx = rec.nvcsw, rec.nivcsw
 	t.CPUDelayNs = rec.cpuDelayNs

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestPIDThreadsOnly(t *testing.T) {
 			// problems describe what was read), the selective one does
 			// not read them. Only those differ.
 			for _, pr := range want.Problems {
-				if !containsProblem(got.Problems, pr) && (containsPID(c.pids, pr.PID) || !strings.HasPrefix(pr.File, "task/")) {
+				if !slices.Contains(got.Problems, pr) && (slices.Contains(c.pids, pr.PID) || !strings.HasPrefix(pr.File, "task/")) {
 					t.Errorf("problem %+v missing", pr)
 				}
 			}
@@ -65,30 +66,12 @@ func TestPIDThreadsOnly(t *testing.T) {
 		}
 		for i := range snap.Processes {
 			p := &snap.Processes[i]
-			selected := containsPID(c.pids, p.PID)
+			selected := slices.Contains(c.pids, p.PID)
 			if tasks := p.Read&collector.SrcTasks != 0; tasks != selected && p.Read&collector.SrcStat != 0 {
 				t.Errorf("%s pid %d: threads read %v, want %v", c.root, p.PID, tasks, selected)
 			}
 		}
 	}
-}
-
-func containsProblem(ps []collector.Problem, p collector.Problem) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
-}
-
-func containsPID(pids []int, pid int) bool {
-	for _, p := range pids {
-		if p == pid {
-			return true
-		}
-	}
-	return false
 }
 
 // docJSON is the document as JSON without its timing fields.

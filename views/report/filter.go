@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,7 +24,7 @@ func (f Filter) Empty() bool {
 
 // Match reports whether p passes the filter.
 func (f Filter) Match(p *collector.Process) bool {
-	if len(f.PIDs) > 0 && !containsInt(f.PIDs, p.PID) {
+	if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, p.PID) {
 		return false
 	}
 	if len(f.Users) > 0 {
@@ -57,13 +58,4 @@ func (f Filter) Apply(snap *collector.Snapshot) []*collector.Process {
 		}
 	}
 	return out
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
