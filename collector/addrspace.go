@@ -50,6 +50,10 @@ type AddrOptions struct {
 	// vanished, before and after the maps are read, so that one document
 	// never mixes two processes. Zero reads whatever process has the pid.
 	StartTicks uint64
+	// StuckBudget, when not nil, is charged for this call's reads
+	// abandoned at their deadline instead of the Reader's address-space
+	// budget (a server reading for its clients gives each its own).
+	StuckBudget *StuckBudget
 }
 
 // errReused is wrapped by the error of an AddressSpace whose pid now
@@ -145,6 +149,11 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 }
 
 func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
+	slow := r.addrSlow
+	if opt.StuckBudget != nil && slow.timeout > 0 {
+		slow = newDeadlineReads(slow.timeout, r.opts.Root, opt.StuckBudget)
+		defer slow.close()
+	}
 	as := &AddressSpace{PID: pid}
 	pb := newPathBuf(r.opts.Root)
 	small := make([]byte, 0, 4096)
@@ -204,11 +213,11 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	// maps, smaps and smaps_rollup take the target's mmap lock and can
 	// block: they are parsed under the per-read deadline (deadline.go).
 	if opt.PerMapping {
-		as.Maps, as.Memory, err = readSmaps(r.addrSlow, pb.set(pid, 0, "smaps"))
+		as.Maps, as.Memory, err = readSmaps(slow, pb.set(pid, 0, "smaps"))
 		as.MemorySource = "smaps"
 		as.PerMapping = err == nil
 	} else {
-		as.Maps, err = readMaps(r.addrSlow, pb.set(pid, 0, "maps"))
+		as.Maps, err = readMaps(slow, pb.set(pid, 0, "maps"))
 	}
 	switch {
 	case err == nil:
@@ -237,7 +246,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		// The mmap lock is held: smaps_rollup would block on it too.
 		unavailable("memory", Reason(err))
 	} else if !opt.PerMapping {
-		as.Memory, err = readRollup(r.addrSlow, pb.set(pid, 0, "smaps_rollup"))
+		as.Memory, err = readRollup(slow, pb.set(pid, 0, "smaps_rollup"))
 		as.MemorySource = "smaps_rollup"
 		switch {
 		case err == nil:
@@ -267,7 +276,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		slices.SortFunc(as.Maps, func(a, b Mapping) int { return cmpU64(a.Start, b.Start) })
 	}
 
-	as.Stacks, err = readStacks(r.addrSlow, &pb, pid, small)
+	as.Stacks, err = readStacks(slow, &pb, pid, small)
 	switch {
 	case err == nil:
 	case IsVanished(err):

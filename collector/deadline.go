@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -19,31 +20,137 @@ import (
 // block (see Options.ReadTimeout).
 const DefaultReadTimeout = 200 * time.Millisecond
 
-// MaxStuckReads caps the reads of one Reader abandoned at their deadline
-// and still blocked in the kernel. Each holds one goroutine and one OS
-// thread; past the cap, blocking-prone reads fail at once with ErrTimeout
-// instead of risking another stuck thread. All Readers of a process
-// together hold at most four times as many.
+// MaxStuckReads is the default stuck-read budget of a Reader's snapshots,
+// and another of its address spaces (see StuckBudget). Each stuck read
+// holds one goroutine and one OS thread; past the budget, blocking-prone
+// reads fail at once with ErrTimeout instead of risking another stuck
+// thread. The default budgets of all Readers of a process together hold
+// at most four times as many.
 const MaxStuckReads = 8
 
-// maxStuckProcess caps the stuck reads of all Readers of the process
-// together (each Reader has its own MaxStuckReads).
+// maxStuckProcess caps the stuck reads charged to the default budgets of
+// all Readers of the process together.
 const maxStuckProcess = 4 * MaxStuckReads
 
-// stuckProcess counts the stuck reads of all Readers: the OS threads held
-// by reads that may never return are a process-wide resource.
-var stuckProcess atomic.Int32
+// StuckBudget bounds the reads abandoned at their deadline that are still
+// blocked in the kernel: each holds an OS thread until the read returns.
+// A read is charged to the budget it was started under, and to every
+// ancestor of that budget; a read is not started while any of them is
+// spent (its field says "skipped (reads stuck)").
+//
+// A Reader's snapshots and its address spaces each have a budget of
+// MaxStuckReads under one process-wide budget (maxStuckProcess), unless
+// Options.StuckBudget or AddrOptions.StuckBudget says otherwise. A program
+// that reads on behalf of others (pinspect serve's API) gives those reads
+// budgets of their own, outside the scanner's: then no number of
+// requests can spend the reads the scanner needs. A budget is safe for
+// concurrent use.
+type StuckBudget struct {
+	max    int32
+	parent *StuckBudget
+	n      atomic.Int32
+}
+
+// NewStuckBudget returns a budget of max stuck reads under parent (nil
+// for none). With max <= 0 no read may be risked: every blocking-prone
+// read under it is skipped.
+func NewStuckBudget(max int, parent *StuckBudget) *StuckBudget {
+	return &StuckBudget{max: int32(max), parent: parent}
+}
+
+// Stuck returns how many reads charged to b are still blocked.
+func (b *StuckBudget) Stuck() int {
+	if b == nil {
+		return 0
+	}
+	return int(b.n.Load())
+}
+
+// spent reports whether b or an ancestor has no room for another stuck
+// read.
+func (b *StuckBudget) spent() bool {
+	for ; b != nil; b = b.parent {
+		if b.n.Load() >= b.max {
+			return true
+		}
+	}
+	return false
+}
+
+// charge counts one more stuck read in b and its ancestors; release
+// takes it back when the read returns.
+func (b *StuckBudget) charge() {
+	for ; b != nil; b = b.parent {
+		b.n.Add(1)
+	}
+}
+
+func (b *StuckBudget) release() {
+	for ; b != nil; b = b.parent {
+		b.n.Add(-1)
+	}
+}
+
+// processBudget is the parent of every Reader's default budgets: the OS
+// threads held by reads that may never return are a process-wide
+// resource. It and stuckTargets are the collector's package-level state,
+// on purpose: both describe the process and the machine, not a Reader.
+var processBudget = NewStuckBudget(maxStuckProcess, nil)
+
+// stuckTargets counts, per target (a process directory, "ROOT/PID"), the
+// reads of its files abandoned and still blocked, by any Reader: a
+// process known to hang is not read again, by anyone, until its stuck
+// read returns ("timeout (still stuck)"). Its cmdline, maps, smaps and
+// smaps_rollup all take the same mmap lock, so one stuck read is enough
+// to know the others would block too.
+var stuckTargets = struct {
+	sync.Mutex
+	m map[string]int
+}{m: make(map[string]int)}
+
+// targetStuck reports whether a read of target is stuck.
+func targetStuck(target string) bool {
+	stuckTargets.Lock()
+	defer stuckTargets.Unlock()
+	return stuckTargets.m[target] > 0
+}
+
+func markTarget(target string, delta int) {
+	stuckTargets.Lock()
+	defer stuckTargets.Unlock()
+	if n := stuckTargets.m[target] + delta; n > 0 {
+		stuckTargets.m[target] = n
+	} else {
+		delete(stuckTargets.m, target)
+	}
+}
+
+// targetOf returns the target of a NUL-terminated path under root: root
+// and the first path element after it (the process directory), or the
+// whole path when it is not under root.
+func targetOf(root string, path []byte) string {
+	path = bytes.TrimSuffix(path, []byte{0})
+	rest, ok := bytes.CutPrefix(path, []byte(root))
+	if !ok || root == "" {
+		return string(path)
+	}
+	rest = bytes.TrimLeft(rest, "/")
+	if i := bytes.IndexByte(rest, '/'); i >= 0 {
+		return string(path[:len(path)-len(rest)+i])
+	}
+	return string(path)
+}
 
 // ErrTimeout is the error of a read abandoned at its deadline. The reads
-// not attempted because the same file is still stuck from an earlier read,
-// or because MaxStuckReads reads are stuck, wrap it. Reason shows
-// "timeout", "timeout (still stuck)" and "skipped (reads stuck)".
+// not attempted because the same process has a read still stuck from
+// earlier, or because the stuck-read budget is spent, wrap it. Reason
+// shows "timeout", "timeout (still stuck)" and "skipped (reads stuck)".
 var ErrTimeout = errors.New("read timed out")
 
 // errStillStuck and errStuckCap are the reads not attempted.
 var (
-	errStillStuck = fmt.Errorf("%w: previous read still stuck", ErrTimeout)
-	errStuckCap   = fmt.Errorf("%w: %d reads stuck, not reading more", ErrTimeout, MaxStuckReads)
+	errStillStuck = fmt.Errorf("%w: a read of this process is still stuck", ErrTimeout)
+	errStuckCap   = fmt.Errorf("%w: stuck-read budget spent, not reading more", ErrTimeout)
 )
 
 // deadlineReads runs reads that can block on helper goroutines and gives
@@ -60,8 +167,8 @@ var (
 // Go runtime, gets further deadlines, up to maxExtensions in all; one that
 // is not inside a read (not started yet, or between two items of a batch)
 // always does. Abandoned workers are counted and
-// capped (MaxStuckReads), and a file whose read is still stuck is not read
-// again until that read returns.
+// charged to a StuckBudget, and a process with a read still stuck is not
+// read again until that read returns (stuckTargets).
 //
 // One deadlineReads belongs to one Reader and is used by one goroutine at a
 // time (like the Reader); its stuck bookkeeping is shared with the
@@ -81,8 +188,11 @@ type deadlineReads struct {
 	// may run on another goroutine than its snapshots.
 	use sync.Mutex
 
-	mu    sync.Mutex
-	stuck map[string]struct{} // paths (NUL-terminated) with an abandoned read in flight
+	root   string       // the /proc root: a path's target is root/PID
+	budget *StuckBudget // charged for every read abandoned here
+
+	mu     sync.Mutex
+	nstuck int // reads abandoned here and still blocked
 }
 
 // readWorker is one helper goroutine. Its fields are owned by the caller
@@ -92,8 +202,11 @@ type readWorker struct {
 	req  chan readJob
 	res  chan error // the job's error (streams) once it is finished
 	path []byte     // the file being read (the batch item in flight)
-	buf  []byte
-	line []byte // stream's line buffer (mapsBufSize), made on first use
+	// target is path's target, set when the worker is abandoned: its
+	// stuck mark and budget charge are taken back when the read returns.
+	target string
+	buf    []byte
+	line   []byte // stream's line buffer (mapsBufSize), made on first use
 
 	// abandoned is set by the caller at the deadline; finished is set by
 	// the worker when the whole job is done.
@@ -186,8 +299,14 @@ func (b *batch) result(i int) ([]byte, bool, error) {
 	return b.data[r.off : r.off+r.n], r.truncated, nil
 }
 
-func newDeadlineReads(timeout time.Duration) *deadlineReads {
-	return &deadlineReads{timeout: timeout, stuck: make(map[string]struct{}), base: time.Now()}
+// newDeadlineReads returns reads with a deadline of timeout on files under
+// root, charging stuck reads to budget (a new one of MaxStuckReads under
+// processBudget when nil).
+func newDeadlineReads(timeout time.Duration, root string, budget *StuckBudget) *deadlineReads {
+	if budget == nil {
+		budget = NewStuckBudget(MaxStuckReads, processBudget)
+	}
+	return &deadlineReads{timeout: timeout, root: root, budget: budget, base: time.Now()}
 }
 
 // read is readAt with a deadline: the same contract (the content lands in
@@ -260,13 +379,10 @@ func (d *deadlineReads) stream(path []byte, fn func(*lineReader) error) error {
 	}
 	d.use.Lock()
 	defer d.use.Unlock()
-	d.mu.Lock()
-	_, still := d.stuck[string(path)]
-	d.mu.Unlock()
-	if still {
+	if targetStuck(targetOf(d.root, path)) {
 		return errStillStuck
 	}
-	if d.stuckCapped() {
+	if d.budget.spent() {
 		return errStuckCap
 	}
 	_, err := d.wait(d.worker(), readJob{stream: fn, path: path})
@@ -291,15 +407,6 @@ func streamFile(path []byte, flags int, buf []byte, progress *atomic.Uint64, fn 
 		}
 	}
 	return fn(&lineReader{read: read, buf: buf})
-}
-
-// stuckCapped reports whether no more reads may be risked: MaxStuckReads
-// of this Reader's, or maxStuckProcess of all Readers', are stuck.
-func (d *deadlineReads) stuckCapped() bool {
-	d.mu.Lock()
-	n := len(d.stuck)
-	d.mu.Unlock()
-	return n >= MaxStuckReads || stuckProcess.Load() >= maxStuckProcess
 }
 
 // worker returns the idle worker, starting one if there is none.
@@ -382,8 +489,10 @@ func (d *deadlineReads) wait(w *readWorker, job readJob) (int, error) {
 			continue
 		}
 		w.abandoned = true
-		d.stuck[string(w.path)] = struct{}{}
-		stuckProcess.Add(1)
+		w.target = targetOf(d.root, w.path)
+		d.nstuck++
+		d.budget.charge()
+		markTarget(w.target, 1)
 		d.idle = nil
 		k := int(item)
 		if job.batch != nil {
@@ -446,8 +555,8 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			return true
 		}
 		path, limit := b.path(k), b.max
-		_, still := d.stuck[string(path)]
-		capped = capped || len(d.stuck) >= MaxStuckReads || stuckProcess.Load() >= maxStuckProcess
+		still := targetStuck(targetOf(d.root, path))
+		capped = capped || d.budget.spent()
 		if still || capped {
 			b.out[k] = batchRead{err: errStuckCap}
 			if still {
@@ -483,8 +592,9 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 
 // retire clears an abandoned worker's stuck mark; the caller holds mu.
 func (d *deadlineReads) retire(w *readWorker) {
-	delete(d.stuck, string(w.path))
-	stuckProcess.Add(-1)
+	d.nstuck--
+	d.budget.release()
+	markTarget(w.target, -1)
 }
 
 // maxExtensions bounds how many deadlines a read may run for while its
@@ -544,7 +654,7 @@ func (d *deadlineReads) stuckReads() int {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.stuck)
+	return d.nstuck
 }
 
 // StuckReads returns how many reads this Reader abandoned at their

@@ -52,7 +52,7 @@ func BenchmarkCmdlineRead(b *testing.B) {
 		}
 	})
 	b.Run("deadline", func(b *testing.B) {
-		d := newDeadlineReads(DefaultReadTimeout)
+		d := newDeadlineReads(DefaultReadTimeout, "", nil)
 		defer d.close()
 		for b.Loop() {
 			if _, _, err := d.read(path, &buf, DefaultCmdlineMax); err != nil {
@@ -84,7 +84,7 @@ func TestDeadlineBatch(t *testing.T) {
 		}
 		b.add(append([]byte(path), 0))
 	}
-	d := newDeadlineReads(50 * time.Millisecond)
+	d := newDeadlineReads(50*time.Millisecond, dir, nil)
 	defer d.close()
 	check := func(round string, fifoErr error) {
 		t.Helper()
@@ -113,7 +113,7 @@ func TestDeadlineBatch(t *testing.T) {
 		}
 	}
 	waitFor(t, "stuck reads to drain", func() bool { return d.stuckReads() == 0 })
-	if n := stuckProcess.Load(); n != 0 {
+	if n := processBudget.Stuck(); n != 0 {
 		t.Errorf("process-wide stuck count %d after the drain", n)
 	}
 }
@@ -146,7 +146,7 @@ func TestDeadlineBatchPerItem(t *testing.T) {
 	}
 	mustWrite(t, filepath.Join(dir, "fast"), []byte("F"))
 	b.add(append([]byte(filepath.Join(dir, "fast")), 0))
-	d := newDeadlineReads(time.Second)
+	d := newDeadlineReads(time.Second, dir, nil)
 	defer d.close()
 	d.readBatch(b)
 	for i, want := range []string{"S1", "S2", "F"} {

@@ -55,6 +55,10 @@ type Options struct {
 	// and each thread's counts from a per-thread query instead of its
 	// status file.
 	NoTaskstats bool
+	// StuckBudget is charged for the reads of the Reader's snapshots and
+	// Process calls abandoned at their deadline (default: a budget of
+	// MaxStuckReads of its own under the process-wide one).
+	StuckBudget *StuckBudget
 	// CmdlineTTL is how long a process's cmdline and exe, cached per
 	// identity (pid + start ticks) between snapshots of one Reader, are
 	// reused before being read again; a change of comm (an exec) always
@@ -147,9 +151,9 @@ func NewReader(opts Options) (*Reader, error) {
 		start:  time.Now(),
 	}
 	r.host = readStaticHost(opts.Root)
-	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
+	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout), opts.Root, opts.StuckBudget)
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
-	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout))
+	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout), opts.Root, nil)
 	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
 	r.pageSz = uint64(os.Getpagesize())
 	r.cache = make(map[int]*procCache)
