@@ -167,11 +167,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		return &ReadError{PID: pid, File: file, Err: err}
 	}
 
-	data, _, err := readAt(pb.set(pid, 0, "stat"), &small, statusMax)
-	var st statFields
-	if err == nil {
-		st, err = parseStat(data)
-	}
+	st, err := readStat(atFDCWD, pb.set(pid, 0, "stat"), &small)
 	if err == nil && opt.StartTicks != 0 && st.starttime != opt.StartTicks {
 		return nil, gone("stat", fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, opt.StartTicks))
 	}
@@ -199,11 +195,11 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		unavailable("layout", "stat: "+Reason(err))
 	}
 
-	link := make([]byte, 4096)
-	exe, err := readlinkAt(pb.set(pid, 0, "exe"), link)
+	link := make([]byte, linkMax)
+	exe, _, err := readExe(pb.set(pid, 0, "exe"), link)
 	switch {
 	case err == nil:
-		as.Exe = strings.TrimSuffix(exe, " (deleted)")
+		as.Exe = exe
 	case errors.Is(err, unix.ENOENT):
 		// No executable: a process exiting, or a kernel thread.
 	default:
@@ -295,22 +291,18 @@ func stillThere(path []byte, buf *[]byte, want uint64) bool {
 	if want != 0 {
 		return sameStart(path, buf, want) == nil
 	}
-	_, _, err := readAt(path, buf, statusMax)
-	return err == nil
+	_, err := readStat(atFDCWD, path, buf)
+	return err == nil || errors.Is(err, errStatFormat) || errors.Is(err, ErrTooLarge)
 }
 
 // sameStart re-reads stat at path and returns a vanished error when the
 // process is gone or has another start time than want. A stat that
 // cannot be parsed is not evidence of reuse: nil.
 func sameStart(path []byte, buf *[]byte, want uint64) error {
-	data, _, err := readAt(path, buf, statusMax)
-	if err != nil {
-		if IsVanished(err) {
-			return err
-		}
-		return nil
+	st, err := readStat(atFDCWD, path, buf)
+	if IsVanished(err) {
+		return err
 	}
-	st, err := parseStat(data)
 	if err == nil && st.starttime != want {
 		return fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, want)
 	}

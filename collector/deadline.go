@@ -187,6 +187,9 @@ type deadlineReads struct {
 	// use makes the callers take turns: a Reader's address-space reads
 	// may run on another goroutine than its snapshots.
 	use sync.Mutex
+	// closed is set by close, under use: later reads fail with ErrClosed
+	// and start no worker.
+	closed bool
 
 	root   string       // the /proc root: a path's target is root/PID
 	budget *StuckBudget // charged for every read abandoned here
@@ -200,8 +203,9 @@ type deadlineReads struct {
 // abandoned and finished, which are guarded by deadlineReads.mu.
 type readWorker struct {
 	req  chan readJob
-	res  chan error // the job's error (streams) once it is finished
-	path []byte     // the file being read (the batch item in flight)
+	res  chan error    // the job's error (streams) once it is finished
+	done chan struct{} // closed when the goroutine returns
+	path []byte        // the file being read (the batch item in flight)
 	// target is path's target, set when the worker is abandoned: its
 	// stuck mark and budget charge are taken back when the read returns.
 	target string
@@ -254,6 +258,7 @@ type readJob struct {
 type batch struct {
 	paths []byte // NUL-terminated paths back to back
 	ends  []int  // ends[i] is the end of path i in paths (after its NUL)
+	links []bool // links[i]: item i is a symlink to read (readlink), not a file
 	max   int    // read cap of every item
 	out   []batchRead
 	data  []byte // the contents, out[i] says where
@@ -268,14 +273,50 @@ type batchRead struct {
 
 // reset empties the batch for reads capped at max bytes.
 func (b *batch) reset(max int) {
-	b.paths, b.ends, b.out, b.data = b.paths[:0], b.ends[:0], b.out[:0], b.data[:0]
+	b.paths, b.ends, b.links, b.out, b.data = b.paths[:0], b.ends[:0], b.links[:0], b.out[:0], b.data[:0]
 	b.max = max
 }
 
-// add appends a NUL-terminated path; its index is len before the call.
+// add appends a file to read at a NUL-terminated path; its index is len
+// before the call.
 func (b *batch) add(path []byte) {
 	b.paths = append(b.paths, path...)
 	b.ends = append(b.ends, len(b.paths))
+	b.links = append(b.links, false)
+}
+
+// addLink appends a symlink to read (readlink) at a NUL-terminated path:
+// its result is the link's target.
+func (b *batch) addLink(path []byte) {
+	b.add(path)
+	b.links[len(b.links)-1] = true
+}
+
+// readItem reads batch item path (a file, or the symlink's target when
+// link) into *buf, growing it up to max bytes. A file is opened without
+// O_NONBLOCK when blocking: procfs ignores the flag anyway, and a FIFO
+// planted in a fixture tree then blocks like a stuck /proc read does,
+// under the same deadline.
+func readItem(path []byte, link, blocking bool, buf *[]byte, max int) ([]byte, bool, error) {
+	if link {
+		if cap(*buf) < linkMax {
+			*buf = make([]byte, 0, linkMax)
+		}
+		n, err := readlinkInto(path, (*buf)[:linkMax])
+		if err != nil {
+			return nil, false, err
+		}
+		return (*buf)[:n], false, nil
+	}
+	if !blocking {
+		return readAt(path, buf, max)
+	}
+	fd, err := openPath(path, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unix.Close(fd)
+	return readFD(fd, buf, max)
 }
 
 // len is the number of items.
@@ -318,6 +359,9 @@ func (d *deadlineReads) read(path []byte, buf *[]byte, max int) ([]byte, bool, e
 	}
 	d.use.Lock()
 	defer d.use.Unlock()
+	if d.closed {
+		return nil, false, ErrClosed
+	}
 	b := &d.one
 	b.reset(max)
 	b.data = (*buf)[:0]
@@ -340,7 +384,7 @@ func (d *deadlineReads) readBatch(b *batch) {
 	if d == nil || d.timeout <= 0 {
 		var buf []byte
 		for i := range b.len() {
-			data, trunc, err := readAt(b.path(i), &buf, b.max)
+			data, trunc, err := readItem(b.path(i), b.links[i], false, &buf, b.max)
 			b.out[i] = batchRead{off: len(b.data), n: len(data), truncated: trunc, err: err}
 			b.data = append(b.data, data...)
 		}
@@ -348,6 +392,12 @@ func (d *deadlineReads) readBatch(b *batch) {
 	}
 	d.use.Lock()
 	defer d.use.Unlock()
+	if d.closed {
+		for i := range b.out {
+			b.out[i] = batchRead{err: ErrClosed}
+		}
+		return
+	}
 	d.runBatch(b)
 }
 
@@ -379,6 +429,9 @@ func (d *deadlineReads) stream(path []byte, fn func(*lineReader) error) error {
 	}
 	d.use.Lock()
 	defer d.use.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
 	if targetStuck(targetOf(d.root, path)) {
 		return errStillStuck
 	}
@@ -412,7 +465,7 @@ func streamFile(path []byte, flags int, buf []byte, progress *atomic.Uint64, fn 
 // worker returns the idle worker, starting one if there is none.
 func (d *deadlineReads) worker() *readWorker {
 	if d.idle == nil {
-		w := &readWorker{req: make(chan readJob), res: make(chan error, 1)}
+		w := &readWorker{req: make(chan readJob), res: make(chan error, 1), done: make(chan struct{})}
 		go d.work(w)
 		d.idle = w
 	}
@@ -509,6 +562,7 @@ func (d *deadlineReads) work(w *readWorker) {
 	// Pin the goroutine to its OS thread: the tid recorded below is the
 	// thread whose scheduler state decides whether a late read is stuck
 	// or only starved, so it must be the thread that makes the syscalls.
+	defer close(w.done)
 	runtime.LockOSThread()
 	w.tid.Store(int32(unix.Gettid()))
 	for job := range w.req {
@@ -554,7 +608,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			d.mu.Unlock()
 			return true
 		}
-		path, limit := b.path(k), b.max
+		path, link, limit := b.path(k), b.links[k], b.max
 		still := targetStuck(targetOf(d.root, path))
 		capped = capped || d.budget.spent()
 		if still || capped {
@@ -569,17 +623,8 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 		w.started.Store(d.now())
 		w.item.Store(int64(k))
 		d.mu.Unlock()
-		// A blocking open: procfs ignores O_NONBLOCK anyway, and a FIFO
-		// planted in a fixture tree then blocks like a stuck /proc read
-		// does, under the same deadline.
 		w.reading.Store(true)
-		fd, err := openPath(w.path, 0)
-		var data []byte
-		var trunc bool
-		if err == nil {
-			data, trunc, err = readFD(fd, &w.buf, limit)
-			unix.Close(fd)
-		}
+		data, trunc, err := readItem(w.path, link, true, &w.buf, limit)
 		w.reading.Store(false)
 		d.mu.Lock()
 		if !w.abandoned {
@@ -617,16 +662,17 @@ func threadBusy(tid int) bool {
 		return true // not started yet
 	}
 	dir := "/proc/self/task/" + strconv.Itoa(tid)
-	b, err := os.ReadFile(dir + "/stat")
-	if err != nil {
+	buf := make([]byte, 0, 1024)
+	st, err := readStat(atFDCWD, append([]byte(dir+"/stat"), 0), &buf)
+	if err != nil && !errors.Is(err, errStatFormat) {
 		return false
 	}
-	if st, err := parseStat(b); err == nil && st.state == 'R' {
+	if err == nil && st.state == 'R' {
 		return true
 	}
 	// task/TID/syscall: "running", or the number of the system call the
 	// thread is blocked in, then its arguments.
-	b, err = os.ReadFile(dir + "/syscall")
+	b, err := os.ReadFile(dir + "/syscall")
 	if err != nil {
 		return false
 	}
@@ -634,16 +680,25 @@ func threadBusy(tid int) bool {
 	return nr == "running" || nr == strconv.Itoa(unix.SYS_FUTEX)
 }
 
-// close stops the idle worker. Abandoned workers exit on their own.
+// close waits for a read in flight (it has its deadline), stops the idle
+// worker and waits until its goroutine has returned; later reads fail with
+// ErrClosed. An abandoned worker cannot be stopped: it is blocked in the
+// kernel, and it returns, retired, when its read does (stuckReads counts
+// them until then).
 func (d *deadlineReads) close() {
 	if d == nil {
 		return
 	}
+	d.use.Lock()
+	defer d.use.Unlock()
+	d.closed = true
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.idle != nil {
-		close(d.idle.req)
-		d.idle = nil
+	w := d.idle
+	d.idle = nil
+	d.mu.Unlock()
+	if w != nil {
+		close(w.req)
+		<-w.done
 	}
 }
 
@@ -660,7 +715,9 @@ func (d *deadlineReads) stuckReads() int {
 // StuckReads returns how many reads this Reader abandoned at their
 // deadline are still blocked in the kernel (at most MaxStuckReads for its
 // snapshots plus as many for its address spaces).
-func (r *Reader) StuckReads() int { return r.slow.stuckReads() + r.addrSlow.stuckReads() }
+func (r *Reader) StuckReads() int {
+	return r.slow.stuckReads() + r.addrSlow.stuckReads() + r.identSlow.stuckReads()
+}
 
 // isTimeout reports whether err is a deadline or would-block failure: the
 // read did not fail, it did not finish.

@@ -76,11 +76,8 @@ func (r *Reader) Details(pid int) (*Details, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(r.opts.Root, strconv.Itoa(pid), "status"))
-	var sf statusFields
-	if err == nil {
-		sf, err = parseStatus(data)
-	}
+	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 4096)
+	sf, err := readStatus(atFDCWD, pb.set(pid, 0, "status"), &buf)
 	if err != nil {
 		d.miss("status", err)
 	} else {
@@ -227,24 +224,4 @@ func limitValue(s string) int64 {
 		return -1
 	}
 	return v
-}
-
-// ReadStatIdentity reads one process's stat alone, for callers that need
-// its identity quickly (a process just reported forked): the result has
-// PID, StartTicks, StartedAt unset, Comm, State, PPID, PGID, SID,
-// NumThreads and ExitCode. It allocates and is safe to call concurrently.
-func ReadStatIdentity(root string, pid int) (*Process, error) {
-	data, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return nil, &ReadError{PID: pid, File: "stat", Err: unwrapPath(err)}
-	}
-	st, err := parseStat(data)
-	if err != nil {
-		return nil, &ReadError{PID: pid, File: "stat", Err: err}
-	}
-	return &Process{
-		PID: pid, StartTicks: st.starttime, Comm: string(st.comm), State: st.state,
-		PPID: int(st.ppid), PGID: int(st.pgid), SID: int(st.sid), ExitCode: st.exitCode,
-		NumThreads: st.numThreads, Read: SrcStat,
-	}, nil
 }

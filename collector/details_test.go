@@ -104,4 +104,7 @@ func TestDetailsSelf(t *testing.T) {
 	if err != nil || p.PID != os.Getpid() || p.StartTicks == 0 || p.PPID != os.Getppid() {
 		t.Errorf("identity %+v %v", p, err)
 	}
+	if id, err := r.Identity(os.Getpid(), false); err != nil || id.StartTicks != p.StartTicks || id.Comm != p.Comm {
+		t.Errorf("Identity %+v %v, ReadStatIdentity %+v", id, err, p)
+	}
 }

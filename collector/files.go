@@ -226,8 +226,20 @@ func readSeqIn(dirfd uintptr, path []byte, buf *[]byte, max int) (data []byte, t
 	return readIn(dirfd, path, buf, max)
 }
 
-// readlinkAt reads a symlink into buf.
+// linkMax is the buffer for a symlink's target (PATH_MAX).
+const linkMax = 4096
+
+// readlinkAt reads a symlink into buf and returns its target.
 func readlinkAt(path []byte, buf []byte) (string, error) {
+	n, err := readlinkInto(path, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// readlinkInto reads a symlink's target into buf and returns its length.
+func readlinkInto(path []byte, buf []byte) (int, error) {
 	for {
 		n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, atFDCWD,
 			uintptr(unsafe.Pointer(&path[0])), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
@@ -235,9 +247,9 @@ func readlinkAt(path []byte, buf []byte) (string, error) {
 			continue
 		}
 		if errno != 0 {
-			return "", errno
+			return 0, errno
 		}
-		return string(buf[:n]), nil
+		return int(n), nil
 	}
 }
 

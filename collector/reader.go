@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -119,7 +120,14 @@ type Reader struct {
 	// addrSlow is AddressSpace's: it may run on another goroutine than
 	// the snapshots.
 	addrSlow *deadlineReads
+	// identSlow is Identities': a kernel event source calls it from its
+	// own goroutine, and must not wait behind a snapshot's cmdlines.
+	identSlow *deadlineReads
+	closed    atomic.Bool
 }
+
+// ErrClosed is returned by a Reader used after Close.
+var ErrClosed = errors.New("reader closed")
 
 // ErrNotProc is returned by NewReader for a root that is not a /proc.
 var ErrNotProc = errors.New("not a proc filesystem")
@@ -155,6 +163,8 @@ func NewReader(opts Options) (*Reader, error) {
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
 	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout), opts.Root, nil)
 	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
+	r.identSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout), opts.Root, nil)
+	runtime.AddCleanup(r, (*deadlineReads).close, r.identSlow)
 	r.pageSz = uint64(os.Getpagesize())
 	r.cache = make(map[int]*procCache)
 	r.intern = make(map[string]string)
@@ -170,13 +180,23 @@ func NewReader(opts Options) (*Reader, error) {
 	return r, nil
 }
 
-// Close releases the Reader's taskstats socket. A Reader is unusable
-// after Close; not calling it leaks nothing once the Reader is collected.
+// Close stops every goroutine the Reader started (its idle read workers,
+// waiting for a read in flight to reach its deadline) and releases its
+// taskstats socket. A read abandoned at its deadline and still blocked in
+// the kernel cannot be stopped: its worker returns when the read does
+// (StuckReads counts them). A Reader is unusable after Close; not calling
+// it leaks nothing once the Reader is collected.
 func (r *Reader) Close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	r.slow.close()
+	r.addrSlow.close()
+	r.identSlow.close()
 	if r.ts != nil {
 		r.ts.close()
 		r.ts = nil
-		r.tsErr = errors.New("reader closed")
+		r.tsErr = ErrClosed
 	}
 	return nil
 }
@@ -423,18 +443,11 @@ func (r *Reader) readProcess(pid int, threads bool, idx int) (p Process, ok bool
 	p.PID = pid
 	p.ExitCode = -1
 	var c *procCache
-	data, trunc, err := readSeqAt(r.path.set(pid, 0, "stat"), &r.buf, statusMax)
-	if err == nil && trunc {
-		err = ErrTooLarge
-	}
+	st, err := readStat(atFDCWD, r.path.set(pid, 0, "stat"), &r.buf)
 	if err == nil {
-		var st statFields
-		st, err = parseStat(data)
-		if err == nil {
-			c = r.cached(pid, st.starttime)
-			r.applyStat(&p, &st, c)
-			p.Read |= SrcStat
-		}
+		c = r.cached(pid, st.starttime)
+		r.applyStat(&p, &st, c)
+		p.Read |= SrcStat
 	}
 	if err != nil {
 		if IsVanished(err) {
@@ -445,14 +458,7 @@ func (r *Reader) readProcess(pid int, threads bool, idx int) (p Process, ok bool
 		r.problem(&p, "stat", err)
 	}
 
-	data, trunc, err = readSeqAt(r.path.set(pid, 0, "status"), &r.buf, statusMax)
-	var sf statusFields
-	if err == nil && trunc {
-		err = ErrTooLarge
-	}
-	if err == nil {
-		sf, err = parseStatus(data)
-	}
+	sf, err := readStatus(atFDCWD, r.path.set(pid, 0, "status"), &r.buf)
 	if err == nil {
 		err = sf.checkComplete()
 	}
@@ -507,14 +513,10 @@ func (r *Reader) readProcess(pid int, threads bool, idx int) (p Process, ok bool
 // starts the entry afresh: its cmdline is read by readCmdlines.
 func (r *Reader) readExe(p *Process, c *procCache, now time.Duration) {
 	exeOK := false
-	exe, err := readlinkAt(r.path.set(p.PID, 0, "exe"), r.link)
+	exe, deleted, err := readExe(r.path.set(p.PID, 0, "exe"), r.link)
 	switch {
 	case err == nil:
-		const del = " (deleted)"
-		if len(exe) > len(del) && exe[len(exe)-len(del):] == del {
-			exe, p.ExeDeleted = exe[:len(exe)-len(del)], true
-		}
-		p.Exe = exe
+		p.Exe, p.ExeDeleted = exe, deleted
 		p.Read |= SrcExe
 		exeOK = true
 	case errors.Is(err, unix.ENOENT):
@@ -740,14 +742,15 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 		defer unix.Close(taskfd)
 		r.tids, err = listNumericFD(taskfd, r.dirBuf, r.tids[:0])
 	}
-	// threadFile reads task/TID/name: in the open task/ when there is one.
-	threadFile := func(tid int, name string) ([]byte, bool, error) {
+	// threadFile is where task/TID/name is: in the open task/ when there
+	// is one.
+	threadFile := func(tid int, name string) (uintptr, []byte) {
 		if taskfd < 0 {
-			return readSeqAt(r.path.set(p.PID, tid, name), &r.buf, statusMax)
+			return atFDCWD, r.path.set(p.PID, tid, name)
 		}
 		r.rel = strconv.AppendInt(r.rel[:0], int64(tid), 10)
 		r.rel = append(append(append(r.rel, '/'), name...), 0)
-		return readSeqIn(uintptr(taskfd), r.rel, &r.buf, statusMax)
+		return uintptr(taskfd), r.rel
 	}
 	if err != nil {
 		if IsVanished(err) {
@@ -782,14 +785,8 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 	var vol, invol uint64
 	for _, tid := range r.tids {
 		t := Thread{TID: tid}
-		data, trunc, err := threadFile(tid, "stat")
-		var st statFields
-		if err == nil && trunc {
-			err = ErrTooLarge
-		}
-		if err == nil {
-			st, err = parseStat(data)
-		}
+		dirfd, path := threadFile(tid, "stat")
+		st, err := readStat(dirfd, path, &r.buf)
 		if err != nil {
 			if IsVanished(err) {
 				r.counts.VanishedThreads++
@@ -815,14 +812,8 @@ func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
 			t.VolCtx, t.InvolCtx = leader.vol, leader.invol
 		case batched && r.threadTaskstats(&t, &next):
 		default:
-			data, trunc, err = threadFile(tid, "status")
-			var sf statusFields
-			if err == nil && trunc {
-				err = ErrTooLarge
-			}
-			if err == nil {
-				sf, err = parseStatus(data)
-			}
+			dirfd, path := threadFile(tid, "status")
+			sf, err := readStatus(dirfd, path, &r.buf)
 			switch {
 			case err == nil:
 				t.HasStatus = sf.has&hasVol != 0

@@ -36,6 +36,30 @@ type statFields struct {
 	nfields    int   // number of fields found, counting pid and comm
 }
 
+// readStat reads and parses a stat file (/proc/PID/stat or
+// task/TID/stat) at the NUL-terminated path, relative to the directory
+// dirfd (atFDCWD for an absolute path), into the reused buffer buf. It is
+// the one reader of stat: the scan, the thread reads, the address space,
+// the identity lookups and the deadline workers' own check all use it. A
+// file longer than statusMax is ErrTooLarge (a cut stat would parse into
+// wrong fields). The comm in the result aliases *buf.
+func readStat(dirfd uintptr, path []byte, buf *[]byte) (statFields, error) {
+	data, trunc, err := readSeqIn(dirfd, path, buf, statusMax)
+	if err != nil {
+		return statFields{exitCode: -1}, err
+	}
+	return parseStatRead(data, trunc)
+}
+
+// parseStatRead parses a stat read that was cut at statusMax (trunc) or
+// not: a cut stat is ErrTooLarge, never parsed into wrong fields.
+func parseStatRead(data []byte, trunc bool) (statFields, error) {
+	if trunc {
+		return statFields{exitCode: -1}, ErrTooLarge
+	}
+	return parseStat(data)
+}
+
 // errStatFormat is wrapped by every stat parse error.
 var errStatFormat = errors.New("malformed stat")
 

@@ -52,6 +52,22 @@ const (
 	hasInvol
 )
 
+// readStatus reads and parses a status file (/proc/PID/status or
+// task/TID/status) at the NUL-terminated path, relative to dirfd (atFDCWD
+// for an absolute path), into the reused buffer buf: the one reader of
+// status. A file longer than statusMax is ErrTooLarge. It does not check
+// that the keys of a process status are all there (checkComplete).
+func readStatus(dirfd uintptr, path []byte, buf *[]byte) (statusFields, error) {
+	data, trunc, err := readSeqIn(dirfd, path, buf, statusMax)
+	if err == nil && trunc {
+		err = ErrTooLarge
+	}
+	if err != nil {
+		return statusFields{}, err
+	}
+	return parseStatus(data)
+}
+
 // errStatusFormat is wrapped by every status parse error.
 var errStatusFormat = errors.New("malformed status")
 
