@@ -177,13 +177,8 @@ type deadlineReads struct {
 	timeout time.Duration // <= 0: read inline, no deadline
 	idle    *readWorker   // a worker ready for the next read
 	one     batch         // the batch of read, reused
-	// cmdlines is the Reader's batch of cmdline files. It lives here, not
-	// in the Reader, so that an abandoned worker still blocked on one of
-	// its files holds no reference to the Reader (whose cleanup closes
-	// its taskstats socket).
-	cmdlines batch
-	timer    *time.Timer
-	base     time.Time // origin of now
+	timer   *time.Timer
+	base    time.Time // origin of now
 	// use makes the callers take turns: a Reader's address-space reads
 	// may run on another goroutine than its snapshots.
 	use sync.Mutex

@@ -34,3 +34,56 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReaderConcurrent: one Reader serves scans, one-process reads,
+// identity lookups, address spaces and details from several goroutines
+// at once (run with -race), as serve does with its monitor and API
+// requests; then Close stops everything.
+func TestReaderConcurrent(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	r, err := NewReader(Options{Threads: true})
+	if err != nil {
+		t.Skip(err)
+	}
+	pid := os.Getpid()
+	ctx := context.Background()
+	jobs := []func() error{
+		func() error { _, err := r.Snapshot(ctx); return err },
+		func() error { _, err := r.Scan(ctx, ScanOptions{ThreadPIDs: []int{pid}}); return err },
+		func() error { _, _, err := r.Process(pid); return err },
+		func() error { _, err := r.Identity(pid, true); return err },
+		func() error { _, err := r.AddressSpace(pid, AddrOptions{}); return err },
+		func() error {
+			_, _, err := r.ProcessWith(pid, ProcessOptions{StuckBudget: NewStuckBudget(2, nil)})
+			return err
+		},
+		func() error {
+			_, err := r.AddressSpace(pid, AddrOptions{StuckBudget: NewStuckBudget(2, nil)})
+			return err
+		},
+		func() error { _, err := r.Details(pid); return err },
+	}
+	errs := make(chan error, len(jobs))
+	for _, job := range jobs {
+		go func() {
+			var err error
+			for range 3 {
+				if err = job(); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range jobs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Snapshot(ctx); err != ErrClosed {
+		t.Errorf("a scan after Close: %v, want ErrClosed", err)
+	}
+}

@@ -24,11 +24,10 @@ type Snapshot struct {
 	Host Host
 	// Processes is every process found, sorted by PID.
 	Processes []Process
-	// ThreadsRead says whether per-thread data was collected.
+	// ThreadsRead says whether per-thread data was collected for every
+	// process (for every process of ScanOptions.Scope, when set). A
+	// process whose threads were read has SrcTasks in Read.
 	ThreadsRead bool
-	// ThreadsSelected says that threads were read for some processes only
-	// (ScanOptions.ThreadPIDs); those have SrcTasks in Read.
-	ThreadsSelected bool
 	// CtxSwitchSource says where the process context-switch totals come
 	// from (see the CtxSource constants); each Process.CtxSource is the
 	// authority for that process.

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -56,9 +56,10 @@ type Options struct {
 	// and each thread's counts from a per-thread query instead of its
 	// status file.
 	NoTaskstats bool
-	// StuckBudget is charged for the reads of the Reader's snapshots and
-	// Process calls abandoned at their deadline (default: a budget of
-	// MaxStuckReads of its own under the process-wide one).
+	// StuckBudget is charged for the reads of the Reader's snapshots
+	// abandoned at their deadline (default: a budget of MaxStuckReads of
+	// its own under the process-wide one). Process and AddressSpace have
+	// a budget of their own, or the one their options give.
 	StuckBudget *StuckBudget
 	// CmdlineTTL is how long a process's cmdline and exe, cached per
 	// identity (pid + start ticks) between snapshots of one Reader, are
@@ -74,56 +75,59 @@ const DefaultCmdlineTTL = 10 * time.Second
 // ScanOptions chooses what one snapshot reads (Reader.Scan). The zero
 // value reads processes without their threads.
 type ScanOptions struct {
-	// Threads reads the threads of every process.
+	// Threads reads the threads of every process (of the Scope ones only,
+	// when Scope is set).
 	Threads bool
 	// ThreadPIDs, when Threads is false, reads the threads of these
 	// processes only (the selected or expanded rows of a dashboard). The
-	// snapshot's ThreadsRead is then false and ThreadsSelected true; a
-	// process whose threads were read has SrcTasks in Read.
+	// snapshot's ThreadsRead is then false; a process whose threads were
+	// read has SrcTasks in Read.
 	ThreadPIDs []int
+	// Scope, when not nil, are the only processes the caller will show
+	// (a --pid selection). With Threads, threads are read for them alone
+	// and the snapshot's ThreadsRead and CtxSwitchSource describe them:
+	// every process the caller shows had its threads read. The other
+	// processes are still read, without threads, for the process tree,
+	// the zombie parents and the scan counts.
+	Scope []int
 }
 
-// Reader reads snapshots of one /proc root. It reuses buffers between
-// reads, so one Reader must not be used by two goroutines at once; the
-// snapshots it returns are independent values.
+// Reader is a view of one /proc root. It is safe for concurrent use: its
+// scans, Process, Identity, AddressSpace and Details calls may run on
+// several goroutines at once. What is shared between them has one owner,
+// the Reader, and says how it is shared:
+//
+//   - the identity memo (cmdline, exe, user name and pid namespaces per
+//     pid + start ticks, and interned comms) and the scan buffers, used
+//     across scans: scanMu, held for a whole Scan, so scans of one Reader
+//     run one at a time;
+//   - the taskstats socket: taskstatsShare, one query or batch at a time;
+//   - the read workers (deadline.go): one pool for the scans' cmdlines
+//     and Process, one for address spaces, one for identity lookups; each
+//     pool's callers take turns.
+//
+// Everything else a scan needs (its counts, problems, thread slab,
+// cmdline batch) is the scan's own (scan.go), and the Snapshot it returns
+// is never written again. Close stops every goroutine the Reader started.
 type Reader struct {
 	opts   Options
 	host   staticHost
-	ts     *taskstatsConn // nil when taskstats is not used
-	tsErr  error          // why taskstats is not used
-	cache  map[int]*procCache
-	gen    uint32
-	intern map[string]string
-	slab   []Thread
-	pageSz uint64
-	tsTids []int
-	// tsRecs and tsErrs are a thread batch's replies: the TGID's first,
-	// then one per tsTids entry.
-	tsRecs []taskstatsRecord
-	tsErrs []error
 	users  *userNames
-	path   pathBuf
-	buf    []byte
-	rel    []byte // a thread's path in its task/ directory ("TID/stat")
-	dirBuf []byte
-	link   []byte
-	ids    []int
-	tids   []int
-	start  time.Time
-	counts ScanCounts
-	probs  []Problem
-	slow   *deadlineReads // reads that can block, with a deadline
-	// cmdWant lists the processes of the snapshot being built whose
-	// cmdline is still to be read, in one batch per cmdlineChunk
-	// processes: see readCmdlines.
-	cmdWant []cmdWant
-	// addrSlow is AddressSpace's: it may run on another goroutine than
-	// the snapshots.
-	addrSlow *deadlineReads
-	// identSlow is Identities': a kernel event source calls it from its
-	// own goroutine, and must not wait behind a snapshot's cmdlines.
-	identSlow *deadlineReads
-	closed    atomic.Bool
+	pageSz uint64
+	start  time.Time // origin of the Reader's monotonic clock
+	ts     *taskstatsShare
+	// slow is the scans' pool of read workers (cmdline); addrSlow is the
+	// on-demand reads' (AddressSpace, Process); identSlow is Identities':
+	// a kernel event source calls it from its own goroutine, and must not
+	// wait behind a snapshot's cmdlines.
+	slow, addrSlow, identSlow *deadlineReads
+	closed                    atomic.Bool
+
+	// scanMu is held by a Scan from start to end; it guards memo and
+	// idle, which live across scans.
+	scanMu sync.Mutex
+	memo   *identityMemo
+	idle   *scan // the last scan's buffers, reused by the next
 }
 
 // ErrClosed is returned by a Reader used after Close.
@@ -151,32 +155,28 @@ func NewReader(opts Options) (*Reader, error) {
 	}
 	r := &Reader{
 		opts:   opts,
-		path:   newPathBuf(opts.Root),
-		buf:    make([]byte, 0, 4096),
-		dirBuf: make([]byte, 32<<10),
-		link:   make([]byte, 4096),
 		users:  loadUserNames(opts.PasswdPath),
 		start:  time.Now(),
+		pageSz: uint64(os.Getpagesize()),
+		memo:   newIdentityMemo(),
+		ts:     &taskstatsShare{},
 	}
 	r.host = readStaticHost(opts.Root)
-	r.slow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout), opts.Root, opts.StuckBudget)
-	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
-	r.addrSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout), opts.Root, nil)
-	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
-	r.identSlow = newDeadlineReads(cmp.Or(opts.ReadTimeout, DefaultReadTimeout), opts.Root, nil)
-	runtime.AddCleanup(r, (*deadlineReads).close, r.identSlow)
-	r.pageSz = uint64(os.Getpagesize())
-	r.cache = make(map[int]*procCache)
-	r.intern = make(map[string]string)
+	timeout := cmp.Or(opts.ReadTimeout, DefaultReadTimeout)
+	r.slow = newDeadlineReads(timeout, opts.Root, opts.StuckBudget)
+	r.addrSlow = newDeadlineReads(timeout, opts.Root, nil)
+	r.identSlow = newDeadlineReads(timeout, opts.Root, nil)
 	if opts.NoTaskstats {
-		r.tsErr = errors.New("taskstats turned off (Options.NoTaskstats)")
+		r.ts.err = errors.New("taskstats turned off (Options.NoTaskstats)")
 	} else {
-		r.ts, r.tsErr = probeTaskstats(opts.Root)
+		r.ts.conn, r.ts.err = probeTaskstats(opts.Root)
 	}
-	if r.ts != nil {
-		// The socket is closed by Close, or when the Reader is collected.
-		runtime.AddCleanup(r, func(c *taskstatsConn) { c.close() }, r.ts)
-	}
+	// Close stops the workers and closes the socket; for a Reader never
+	// closed, its collection does. None of them refers back to r.
+	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
+	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
+	runtime.AddCleanup(r, (*deadlineReads).close, r.identSlow)
+	runtime.AddCleanup(r, func(t *taskstatsShare) { t.disable(ErrClosed) }, r.ts)
 	return r, nil
 }
 
@@ -193,17 +193,13 @@ func (r *Reader) Close() error {
 	r.slow.close()
 	r.addrSlow.close()
 	r.identSlow.close()
-	if r.ts != nil {
-		r.ts.close()
-		r.ts = nil
-		r.tsErr = ErrClosed
-	}
+	r.ts.disable(ErrClosed)
 	return nil
 }
 
 // Taskstats reports whether this Reader takes context-switch totals from
 // the kernel's taskstats interface, and if not, why.
-func (r *Reader) Taskstats() (used bool, why error) { return r.ts != nil, r.tsErr }
+func (r *Reader) Taskstats() (used bool, why error) { return r.ts.state() }
 
 // procRootIno is the inode number of a procfs root (PROC_ROOT_INO).
 const procRootIno = 1
@@ -259,603 +255,49 @@ func (r *Reader) SnapshotThreads(ctx context.Context, threads bool) (*Snapshot, 
 // read. Reading threads is most of a snapshot's cost (a process with 9
 // threads costs about 5 times one read without them), so a live view reads
 // them only for the processes it shows thread rows for; with taskstats the
-// whole-process context switches are exact without reading threads.
+// whole-process context switches are exact without reading threads. Scans
+// of one Reader run one at a time (they share the identity memo).
 func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
-	wall := r.opts.Now()
-	mono := time.Since(r.start)
-	r.counts = ScanCounts{}
-	r.probs = r.probs[:0]
-	r.gen++
-	threads := o.Threads
-	var want []int
-	if !threads && len(o.ThreadPIDs) > 0 {
-		want = slices.Clone(o.ThreadPIDs)
-		slices.Sort(want)
+	if r.closed.Load() {
+		return nil, ErrClosed
 	}
-	snap := &Snapshot{
-		TakenAt:         wall,
-		Monotonic:       mono,
-		Root:            r.opts.Root,
-		ThreadsRead:     threads,
-		ThreadsSelected: want != nil,
+	r.scanMu.Lock()
+	defer r.scanMu.Unlock()
+	if r.idle == nil {
+		r.idle = r.newScan(r.memo)
 	}
-	snap.Host = r.readHost()
-	var err error
-	r.ids, err = listNumeric(r.path.setTop(""), r.dirBuf, r.ids[:0])
-	if err != nil {
-		return nil, &ReadError{File: r.opts.Root, Err: err}
-	}
-	slices.Sort(r.ids)
-	r.counts.Listed = len(r.ids)
-	snap.Processes = make([]Process, 0, len(r.ids))
-	r.slab = nil
-	r.cmdWant = r.cmdWant[:0]
-	for i, pid := range r.ids {
-		if i&63 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		th := threads
-		if want != nil {
-			_, th = slices.BinarySearch(want, pid)
-		}
-		p, ok := r.readProcess(pid, th, len(snap.Processes))
-		if ok {
-			snap.Processes = append(snap.Processes, p)
-		}
-		if len(r.cmdWant) >= cmdlineChunk {
-			snap.Processes = r.readCmdlines(snap.Processes)
-		}
-	}
-	snap.Processes = r.readCmdlines(snap.Processes)
-	r.slab = nil
-	r.sweepCache()
-	switch {
-	case r.ts != nil:
-		snap.CtxSwitchSource = CtxTaskstats
-	case threads:
-		snap.CtxSwitchSource = CtxThreadSum
-	default:
-		snap.CtxSwitchSource = CtxLeaderOnly
-	}
-	if r.ts == nil && r.tsErr != nil {
-		snap.CtxSwitchNote = "whole-process context switches cover live threads only (thread_sum) or the leader only: " + r.tsErr.Error()
-	}
-	snap.Counts = r.counts
-	snap.Problems = slices.Clone(r.probs)
-	snap.ScanDuration = time.Since(r.start) - mono
-	return snap, nil
+	return r.idle.run(ctx, o)
 }
 
-// Process reads one process with its threads. It returns an error wrapping
-// ENOENT when the pid does not exist (or vanished).
+// Process reads one process with its threads, afresh (not from the
+// identity memo), beside any scan. It returns an error wrapping ENOENT
+// when the pid does not exist (or vanished).
 func (r *Reader) Process(pid int) (*Process, ScanCounts, error) {
-	r.counts = ScanCounts{}
-	r.probs = r.probs[:0]
-	r.slab = nil
-	r.cmdWant = r.cmdWant[:0]
-	p, ok := r.readProcess(pid, true, 0)
-	r.slab = nil
-	if !ok {
-		return nil, r.counts, &ReadError{PID: pid, File: "stat", Err: unix.ENOENT}
-	}
-	procs := r.readCmdlines([]Process{p})
-	if len(procs) == 0 {
-		return nil, r.counts, &ReadError{PID: pid, File: "cmdline", Err: unix.ENOENT}
-	}
-	return &procs[0], r.counts, nil
+	return r.ProcessWith(pid, ProcessOptions{})
 }
 
-// problem records a non-vanishing read problem on a process.
-func (r *Reader) problem(p *Process, file string, err error) {
-	reason := Reason(err)
-	if p.Unavailable == nil {
-		p.Unavailable = make(map[string]string, 2)
-	}
-	p.Unavailable[file] = reason
-	switch {
-	case IsDenied(err):
-		r.counts.Denied++
-	case isTimeout(err):
-		r.counts.Timeouts++
-	default:
-		r.counts.ParseErrors++
-	}
-	if !IsDenied(err) && len(r.probs) < maxProblems {
-		r.probs = append(r.probs, Problem{PID: p.PID, File: file, Reason: reason})
-	}
+// ProcessOptions chooses how ProcessWith reads one process.
+type ProcessOptions struct {
+	// StuckBudget, when not nil, is charged for this call's reads
+	// abandoned at their deadline (its cmdline) instead of the Reader's
+	// on-demand budget, which it shares with AddressSpace (a server
+	// reading for its clients gives each its own).
+	StuckBudget *StuckBudget
 }
 
-// procCache is what a Reader keeps about one process between snapshots:
-// the strings that rarely change, so that a snapshot neither re-reads nor
-// re-allocates them.
-type procCache struct {
-	start   uint64 // identity: with the pid, start ticks
-	comm    string // the comm the cmdline and exe were read with
-	cmdline []string
-	noNUL   bool
-	trunc   bool
-	cmdOK   bool
-	exe     string
-	exeDel  bool
-	exeOK   bool // exe read, or ENOENT (no executable)
-	readAt  time.Duration
-	nspids  []int
-	seen    uint32 // generation of the last snapshot that saw it
-	user    string
-	userUID int
-	userOK  bool
-}
-
-// cached returns the cache entry of a process identity, creating or
-// replacing it.
-func (r *Reader) cached(pid int, start uint64) *procCache {
-	c := r.cache[pid]
-	if c == nil || c.start != start {
-		c = &procCache{start: start}
-		r.cache[pid] = c
+// ProcessWith is Process with per-call options. Its cmdline is read on
+// the on-demand read workers (AddressSpace's), never on the scans': a
+// process read for a user cannot spend the stuck-read budget the scans
+// need.
+func (r *Reader) ProcessWith(pid int, o ProcessOptions) (*Process, ScanCounts, error) {
+	if r.closed.Load() {
+		return nil, ScanCounts{}, ErrClosed
 	}
-	c.seen = r.gen
-	return c
-}
-
-// sweepCache drops the entries of processes not seen in this snapshot,
-// and bounds the comm intern table.
-func (r *Reader) sweepCache() {
-	for pid, c := range r.cache {
-		if c.seen != r.gen {
-			delete(r.cache, pid)
-		}
+	s := r.newScan(nil)
+	s.slow = r.addrSlow
+	if o.StuckBudget != nil && r.addrSlow.timeout > 0 {
+		s.slow = newDeadlineReads(r.addrSlow.timeout, r.opts.Root, o.StuckBudget)
+		defer s.slow.close()
 	}
-	if len(r.intern) > 1<<16 {
-		clear(r.intern)
-	}
-}
-
-// internComm returns b as a string, shared with earlier equal comms.
-func (r *Reader) internComm(b []byte) string {
-	if s, ok := r.intern[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	r.intern[s] = s
-	return s
-}
-
-// threadSlots returns a slice of n zeroed threads with capacity n, cut
-// from a slab shared by the snapshot (one allocation for many processes).
-func (r *Reader) threadSlots(n int) []Thread {
-	if n > 256 {
-		return make([]Thread, 0, n)
-	}
-	if cap(r.slab)-len(r.slab) < n {
-		r.slab = make([]Thread, 0, 2048)
-	}
-	l := len(r.slab)
-	r.slab = r.slab[:l+n]
-	return r.slab[l : l : l+n]
-}
-
-// readProcess reads one process, which will be at index idx of the
-// snapshot's processes; its cmdline, unless cached, is left to
-// readCmdlines. ok is false when it vanished.
-func (r *Reader) readProcess(pid int, threads bool, idx int) (p Process, ok bool) {
-	before := r.counts
-	p.PID = pid
-	p.ExitCode = -1
-	var c *procCache
-	st, err := readStat(atFDCWD, r.path.set(pid, 0, "stat"), &r.buf)
-	if err == nil {
-		c = r.cached(pid, st.starttime)
-		r.applyStat(&p, &st, c)
-		p.Read |= SrcStat
-	}
-	if err != nil {
-		if IsVanished(err) {
-			r.counts.Vanished++
-			return p, false
-		}
-		r.counts.Unreadable++
-		r.problem(&p, "stat", err)
-	}
-
-	sf, err := readStatus(atFDCWD, r.path.set(pid, 0, "status"), &r.buf)
-	if err == nil {
-		err = sf.checkComplete()
-	}
-	switch {
-	case err == nil:
-		r.applyStatus(&p, &sf, c)
-		p.Read |= SrcStatus
-	case IsVanished(err):
-		r.counts.Vanished++
-		return p, false
-	default:
-		r.problem(&p, "status", err)
-	}
-
-	// cmdline and exe change only at exec, which changes comm (or with a
-	// rewritten argv title): reuse them within the TTL.
-	now := time.Since(r.start)
-	ttl := r.opts.CmdlineTTL
-	if ttl == 0 {
-		ttl = DefaultCmdlineTTL
-	}
-	fresh := c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == p.Comm && now-c.readAt < ttl
-	if fresh {
-		p.Cmdline, p.CmdlineNoNUL, p.CmdlineTruncated = c.cmdline, c.noNUL, c.trunc
-		p.Read |= SrcCmdline
-		if c.exe != "" {
-			p.Exe, p.ExeDeleted = c.exe, c.exeDel
-			p.Read |= SrcExe
-		}
-	} else {
-		r.readExe(&p, c, now)
-	}
-
-	p.CtxSource = CtxLeaderOnly
-	p.VolCtx, p.InvolCtx = p.LeaderVol, p.LeaderInv
-	if r.ts != nil && !threads {
-		r.readTaskstats(&p)
-	}
-	if threads {
-		if !r.readThreads(&p, &sf) {
-			r.counts.Vanished++
-			return p, false
-		}
-	}
-	if !fresh {
-		r.cmdWant = append(r.cmdWant, cmdWant{idx: idx, c: c, counts: r.counts.minus(before)})
-	}
-	return p, true
-}
-
-// readExe reads exe into p and the cache entry c (which may be nil), and
-// starts the entry afresh: its cmdline is read by readCmdlines.
-func (r *Reader) readExe(p *Process, c *procCache, now time.Duration) {
-	exeOK := false
-	exe, deleted, err := readExe(r.path.set(p.PID, 0, "exe"), r.link)
-	switch {
-	case err == nil:
-		p.Exe, p.ExeDeleted = exe, deleted
-		p.Read |= SrcExe
-		exeOK = true
-	case errors.Is(err, unix.ENOENT):
-		// Kernel threads and zombies have no executable: not an error.
-		exeOK = true
-	default:
-		r.problem(p, "exe", err)
-	}
-	if c != nil {
-		c.comm = p.Comm
-		c.cmdline, c.noNUL, c.trunc, c.cmdOK = nil, false, false, false
-		c.exe, c.exeDel, c.exeOK = p.Exe, p.ExeDeleted, exeOK
-		c.readAt = now
-	}
-}
-
-// cmdWant is a process whose cmdline readCmdlines reads: its index in
-// the snapshot's processes, its cache entry (nil when its stat could not
-// be read), and what reading its other files added to the scan counts.
-type cmdWant struct {
-	idx    int
-	c      *procCache
-	counts ScanCounts
-}
-
-// cmdlineChunk is how many processes' cmdline files are read in one
-// batch. Handing each read to the deadline worker separately cost two
-// thread wake-ups and a timer per process, 15 % of a cold snapshot; one
-// batch per snapshot would let a process exit and its pid be reused
-// between its stat and its cmdline for the length of a whole scan. A
-// chunk bounds that window to a few milliseconds.
-const cmdlineChunk = 64
-
-// readCmdlines reads the cmdline of every process in r.cmdWant as one
-// batch under the per-read deadline (cmdline takes the target's mmap lock
-// and can block: deadline.go), and returns procs without the processes
-// that vanished meanwhile.
-func (r *Reader) readCmdlines(procs []Process) []Process {
-	if len(r.cmdWant) == 0 {
-		return procs
-	}
-	b := &r.slow.cmdlines
-	b.reset(r.opts.CmdlineMax)
-	for _, w := range r.cmdWant {
-		b.add(r.path.set(procs[w.idx].PID, 0, "cmdline"))
-	}
-	r.slow.readBatch(b)
-	gone := false
-	for i, w := range r.cmdWant {
-		p := &procs[w.idx]
-		data, trunc, err := b.result(i)
-		switch {
-		case err == nil:
-			p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
-			p.CmdlineTruncated = trunc
-			p.Read |= SrcCmdline
-			if w.c != nil {
-				w.c.cmdline, w.c.noNUL, w.c.trunc, w.c.cmdOK = p.Cmdline, p.CmdlineNoNUL, trunc, true
-			}
-		case IsVanished(err):
-			// Gone since its other files were read: take back what
-			// they added to the counts, and drop its problems with it.
-			r.counts = r.counts.minus(w.counts)
-			pid := p.PID
-			r.probs = slices.DeleteFunc(r.probs, func(q Problem) bool { return q.PID == pid })
-			p.PID = -1 // dropped below
-			gone = true
-			r.counts.Vanished++
-		default:
-			r.problem(p, "cmdline", err)
-		}
-	}
-	r.cmdWant = r.cmdWant[:0]
-	if len(b.data) > 1<<20 {
-		b.data = nil // a huge cmdline: do not keep its buffer
-	}
-	if gone {
-		procs = slices.DeleteFunc(procs, func(p Process) bool { return p.PID < 0 })
-	}
-	return procs
-}
-
-// readTaskstats takes the process's context-switch totals and run-queue
-// delay from a TGID query (see applyTGID).
-func (r *Reader) readTaskstats(p *Process) {
-	rec, err := r.ts.query(p.PID, true)
-	r.applyTGID(p, rec, err)
-}
-
-// applyTGID takes the process's context-switch totals and run-queue delay
-// from the reply to its TGID query. A failure for one process (it exited,
-// or is a zombie the kernel no longer accounts) leaves the /proc values.
-func (r *Reader) applyTGID(p *Process, rec taskstatsRecord, err error) {
-	if err != nil {
-		if IsDenied(err) {
-			// Permission lost mid-run: stop using taskstats.
-			r.ts.close()
-			r.ts, r.tsErr = nil, fmt.Errorf("taskstats: %w", err)
-		}
-		return
-	}
-	// A zombie's counters are no longer aggregated: the TGID reply holds
-	// zeros while its status still has the leader's counts. Totals below
-	// the leader's own counts are never right; keep the /proc values.
-	if p.IsZombie() || rec.nvcsw < p.LeaderVol || rec.nivcsw < p.LeaderInv {
-		return
-	}
-	p.VolCtx, p.InvolCtx = rec.nvcsw, rec.nivcsw
-	p.CPUDelayNs = rec.cpuDelayNs
-	p.CtxSource = CtxTaskstats
-}
-
-func (r *Reader) applyStat(p *Process, st *statFields, c *procCache) {
-	if c != nil && c.comm == string(st.comm) {
-		p.Comm = c.comm
-	} else {
-		p.Comm = r.internComm(st.comm)
-	}
-	p.State = st.state
-	p.PPID = int(st.ppid)
-	p.PGID = int(st.pgid)
-	p.SID = int(st.sid)
-	p.TTY = int(st.ttyNr)
-	p.TPGID = int(st.tpgid)
-	p.Flags = st.flags
-	p.MinFlt = st.minflt
-	p.MajFlt = st.majflt
-	p.UTimeTicks = st.utime
-	p.STimeTicks = st.stime
-	p.Priority = st.priority
-	p.Nice = st.nice
-	p.NumThreads = st.numThreads
-	p.StartTicks = st.starttime
-	p.VSizeBytes = st.vsize
-	p.RSSPages = st.rss
-	if st.rss > 0 {
-		p.RSSBytes = mulSat(uint64(st.rss), r.pageSz)
-	}
-	p.Processor = st.processor
-	p.RTPriority = st.rtPriority
-	p.Policy = st.policy
-	p.DelayTicks = st.blkioTicks
-	p.Layout = st.layout
-	p.ExitCode = st.exitCode
-	// Zero (omitted) when the start ticks are beyond a time.Duration.
-	p.StartedAt, _ = StartTime(r.host.bootTime, st.starttime)
-}
-
-func (r *Reader) applyStatus(p *Process, sf *statusFields, c *procCache) {
-	if sf.has&hasTgid != 0 {
-		p.TGID = int(sf.tgid)
-	}
-	if sf.has&hasTracer != 0 {
-		p.TracerPID = int(sf.tracerPID)
-	}
-	if sf.has&hasUid != 0 {
-		for i := range p.UIDs {
-			p.UIDs[i] = int(sf.uids[i])
-		}
-		if c != nil && c.userOK && c.userUID == p.UIDs[0] {
-			p.User = c.user
-		} else {
-			p.User = r.users.name(p.UIDs[0])
-			if c != nil {
-				c.user, c.userUID, c.userOK = p.User, p.UIDs[0], true
-			}
-		}
-	}
-	if sf.has&hasGid != 0 {
-		for i := range p.GIDs {
-			p.GIDs[i] = int(sf.gids[i])
-		}
-	}
-	if sf.nnspids > 0 {
-		if c != nil && sameInts(c.nspids, sf.nspids[:sf.nnspids]) {
-			p.NSPids = c.nspids
-		} else {
-			p.NSPids = make([]int, sf.nnspids)
-			for i := range p.NSPids {
-				p.NSPids[i] = int(sf.nspids[i])
-			}
-			if c != nil {
-				c.nspids = p.NSPids
-			}
-		}
-	}
-	p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt = sf.sigPnd, sf.shdPnd, sf.sigBlk, sf.sigIgn, sf.sigCgt
-	p.CapEff = sf.capEff
-	p.CapInh, p.CapPrm, p.CapBnd, p.CapAmb = sf.capInh, sf.capPrm, sf.capBnd, sf.capAmb
-	p.VmPeakB = sf.vmPeakKB * 1024
-	p.VmSwapB = sf.vmSwapKB * 1024
-	p.LeaderVol, p.LeaderInv = sf.vol, sf.invol
-	if p.Read&SrcStat == 0 && sf.has&hasPPid != 0 {
-		p.PPID = int(sf.ppid)
-	}
-}
-
-func sameInts(a []int, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if int64(a[i]) != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// readThreads lists task/ and reads each thread: its stat, and its
-// context switches from a per-thread taskstats query when taskstats is in
-// use, else from its status file. It returns false when the whole process
-// vanished (task/ is gone).
-func (r *Reader) readThreads(p *Process, leader *statusFields) bool {
-	var err error
-	taskfd := -1 // task/, open while the threads are read
-	if p.NumThreads == 1 && p.State != 'Z' && p.Read&SrcStat != 0 {
-		// A single-threaded process (most processes of a typical
-		// machine) has one task, the leader: no need to list task/. A
-		// zombie leader may have one other live thread, so it is listed.
-		r.tids = append(r.tids[:0], p.PID)
-	} else if taskfd, err = openPath(r.path.set(p.PID, 0, "task"), unix.O_DIRECTORY); err == nil {
-		defer unix.Close(taskfd)
-		r.tids, err = listNumericFD(taskfd, r.dirBuf, r.tids[:0])
-	}
-	// threadFile is where task/TID/name is: in the open task/ when there
-	// is one.
-	threadFile := func(tid int, name string) (uintptr, []byte) {
-		if taskfd < 0 {
-			return atFDCWD, r.path.set(p.PID, tid, name)
-		}
-		r.rel = strconv.AppendInt(r.rel[:0], int64(tid), 10)
-		r.rel = append(append(append(r.rel, '/'), name...), 0)
-		return uintptr(taskfd), r.rel
-	}
-	if err != nil {
-		if IsVanished(err) {
-			return false
-		}
-		r.problem(p, "task", err)
-		if r.ts != nil {
-			r.readTaskstats(p)
-		}
-		return true
-	}
-	slices.Sort(r.tids)
-	p.Threads = r.threadSlots(len(r.tids))
-	p.Read |= SrcTasks
-	// With taskstats, one batch of per-thread queries replaces the
-	// status files of every thread but the leader; the process's own
-	// TGID query goes in the same batch.
-	batched := false
-	if r.ts != nil {
-		r.tsTids = r.tsTids[:0]
-		for _, tid := range r.tids {
-			if tid != p.PID || p.Read&SrcStatus == 0 {
-				r.tsTids = append(r.tsTids, tid)
-			}
-		}
-		r.tsRecs, r.tsErrs = r.ts.queryBatch(p.PID, r.tsTids, r.tsRecs, r.tsErrs)
-		r.applyTGID(p, r.tsRecs[0], r.tsErrs[0])
-		batched = true
-	}
-	next := 0 // index in r.tsTids
-	allStatus := true
-	var vol, invol uint64
-	for _, tid := range r.tids {
-		t := Thread{TID: tid}
-		dirfd, path := threadFile(tid, "stat")
-		st, err := readStat(dirfd, path, &r.buf)
-		if err != nil {
-			if IsVanished(err) {
-				r.counts.VanishedThreads++
-				continue
-			}
-			r.problem(p, "task/"+strconv.Itoa(tid)+"/stat", err)
-			continue
-		}
-		t.StartTicks = st.starttime
-		if string(st.comm) == p.Comm {
-			t.Comm = p.Comm
-		} else {
-			t.Comm = r.internComm(st.comm)
-		}
-		t.State = st.state
-		t.UTimeTicks, t.STimeTicks = st.utime, st.stime
-		t.Processor = st.processor
-		t.Priority, t.Nice = st.priority, st.nice
-		switch {
-		case tid == p.PID && p.Read&SrcStatus != 0:
-			// The leader's task status is /proc/PID/status, read above.
-			t.HasStatus = leader.has&hasVol != 0
-			t.VolCtx, t.InvolCtx = leader.vol, leader.invol
-		case batched && r.threadTaskstats(&t, &next):
-		default:
-			dirfd, path := threadFile(tid, "status")
-			sf, err := readStatus(dirfd, path, &r.buf)
-			switch {
-			case err == nil:
-				t.HasStatus = sf.has&hasVol != 0
-				t.VolCtx, t.InvolCtx = sf.vol, sf.invol
-			case IsVanished(err):
-				r.counts.VanishedThreads++
-				continue
-			default:
-				r.problem(p, "task/"+strconv.Itoa(tid)+"/status", err)
-			}
-		}
-		if t.HasStatus {
-			vol += t.VolCtx
-			invol += t.InvolCtx
-		} else {
-			allStatus = false
-		}
-		p.Threads = append(p.Threads, t)
-	}
-	if p.CtxSource != CtxTaskstats && allStatus && len(p.Threads) > 0 {
-		p.VolCtx, p.InvolCtx = vol, invol
-		p.CtxSource = CtxThreadSum
-	}
-	return true
-}
-
-// threadTaskstats fills a thread's context switches and run-queue delay
-// from the batch of per-thread taskstats replies (r.tsTids, sorted, read
-// from *next on); false means use its status file.
-func (r *Reader) threadTaskstats(t *Thread, next *int) bool {
-	i := *next
-	for i < len(r.tsTids) && r.tsTids[i] < t.TID {
-		i++
-	}
-	*next = i
-	// Reply i+1: the TGID reply comes first.
-	if i >= len(r.tsTids) || r.tsTids[i] != t.TID || r.tsErrs[i+1] != nil {
-		return false
-	}
-	rec := r.tsRecs[i+1]
-	t.HasStatus = true
-	t.VolCtx, t.InvolCtx = rec.nvcsw, rec.nivcsw
-	t.CPUDelayNs = rec.cpuDelayNs
-	return true
+	return s.one(pid)
 }

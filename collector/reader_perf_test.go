@@ -36,8 +36,8 @@ func TestScanThreadPIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.ThreadsRead || !s.ThreadsSelected {
-		t.Fatalf("ThreadsRead %v ThreadsSelected %v, want false true", s.ThreadsRead, s.ThreadsSelected)
+	if s.ThreadsRead {
+		t.Fatal("ThreadsRead with threads of one process read")
 	}
 	pa, pb := findProc(s, a.PID()), findProc(s, b.PID())
 	if pa == nil || pb == nil {
@@ -54,6 +54,37 @@ func TestScanThreadPIDs(t *testing.T) {
 		if p.PID != a.PID() && p.Threads != nil {
 			t.Fatalf("pid %d has threads but was not selected", p.PID)
 		}
+	}
+}
+
+// TestScanScope: with a Scope, threads are read for the scoped processes
+// alone, and the snapshot says so as a full thread read would: threads
+// read, whole-process totals never leader-only. The other processes are
+// still in the snapshot, without threads.
+func TestScanScope(t *testing.T) {
+	r, err := NewReader(Options{})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer r.Close()
+	a := livehelper.Start(t, "threads", "4")
+	b := livehelper.Start(t, "threads", "3")
+	s, err := r.Scan(context.Background(), ScanOptions{Threads: true, Scope: []int{a.PID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.ThreadsRead || s.CtxSwitchSource == CtxLeaderOnly {
+		t.Errorf("ThreadsRead %v, source %q: want true, not leader_only", s.ThreadsRead, s.CtxSwitchSource)
+	}
+	pa, pb := findProc(s, a.PID()), findProc(s, b.PID())
+	if pa == nil || pb == nil {
+		t.Fatal("helpers not in the snapshot")
+	}
+	if pa.Read&SrcTasks == 0 || len(pa.Threads) != 4 || pa.CtxSource == CtxLeaderOnly {
+		t.Errorf("scoped process: read %b, %d threads, source %q", pa.Read, len(pa.Threads), pa.CtxSource)
+	}
+	if pb.Read&SrcTasks != 0 || pb.Threads != nil {
+		t.Errorf("process outside the scope has threads: read %b, %d threads", pb.Read, len(pb.Threads))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -474,4 +475,57 @@ func probeTaskstats(root string) (*taskstatsConn, error) {
 		return nil, fmt.Errorf("taskstats: %w", err)
 	}
 	return c, nil
+}
+
+// taskstatsShare is a Reader's one taskstats socket, shared by its scans
+// and its Process calls, which may run at the same time: mu makes their
+// queries take turns (a query is one round trip, a thread batch a few).
+// It also says why taskstats is not used. The Reader owns it; Close
+// closes it.
+type taskstatsShare struct {
+	mu   sync.Mutex
+	conn *taskstatsConn // nil when taskstats is not used
+	err  error          // why not
+}
+
+// state reports whether taskstats is in use, and if not, why.
+func (t *taskstatsShare) state() (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conn != nil, t.err
+}
+
+// queryTGID asks for a thread group's totals; ok is false when taskstats
+// is not in use.
+func (t *taskstatsShare) queryTGID(tgid int) (rec taskstatsRecord, err error, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn == nil {
+		return rec, nil, false
+	}
+	rec, err = t.conn.query(tgid, true)
+	return rec, err, true
+}
+
+// queryBatch is taskstatsConn.queryBatch under the lock; ok is false when
+// taskstats is not in use.
+func (t *taskstatsShare) queryBatch(tgid int, tids []int, recs []taskstatsRecord, errs []error) ([]taskstatsRecord, []error, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn == nil {
+		return recs, errs, false
+	}
+	recs, errs = t.conn.queryBatch(tgid, tids, recs, errs)
+	return recs, errs, true
+}
+
+// disable stops using taskstats for good, saying why (permission lost
+// mid-run, or the Reader closed).
+func (t *taskstatsShare) disable(why error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn != nil {
+		t.conn.close()
+		t.conn, t.err = nil, why
+	}
 }

@@ -225,7 +225,7 @@ func TestTaskstatsBatchVanished(t *testing.T) {
 	h := livehelper.Start(t, "threads", "3")
 	tids := append([]int{h.PID()}, h.TIDs...)
 	tids = append(tids, 1<<22+7) // above pid_max: never a task
-	recs, errs := r.ts.queryBatch(h.PID(), tids, nil, nil)
+	recs, errs, _ := r.ts.queryBatch(h.PID(), tids, nil, nil)
 	if len(recs) != len(tids)+1 || len(errs) != len(tids)+1 {
 		t.Fatalf("%d records for %d queries", len(recs), len(tids)+1)
 	}

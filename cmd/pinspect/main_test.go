@@ -98,3 +98,48 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("bad root: exit %d %q", code, errs)
 	}
 }
+
+// TestJSONPidThreads: with --pid, only the chosen process's threads are
+// read (the scan's Scope), and the document says what a full thread read
+// says: threads_read, thread_sum totals, the same process entry.
+func TestJSONPidThreads(t *testing.T) {
+	type doc struct {
+		Summary struct {
+			ThreadsRead bool   `json:"threads_read"`
+			Source      string `json:"ctxt_switches_source"`
+		} `json:"summary"`
+		Processes []map[string]json.RawMessage `json:"processes"`
+	}
+	read := func(args ...string) doc {
+		t.Helper()
+		out, errs, code := runInProcess(t, append([]string{"--json", "--proc-root", fixtureRoot + "multithread"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	full := read()
+	var pid string
+	var want json.RawMessage
+	for _, p := range full.Processes {
+		if _, ok := p["threads"]; ok {
+			pid, want = string(p["pid"]), p["threads"]
+			break
+		}
+	}
+	if pid == "" {
+		t.Fatal("no process with threads in the fixture")
+	}
+	one := read("--pid", pid)
+	if !one.Summary.ThreadsRead || one.Summary.Source != full.Summary.Source || one.Summary.Source == "leader_only" {
+		t.Errorf("--pid %s: threads_read %v, source %q; full read: %v, %q", pid, one.Summary.ThreadsRead, one.Summary.Source,
+			full.Summary.ThreadsRead, full.Summary.Source)
+	}
+	if len(one.Processes) != 1 || string(one.Processes[0]["threads"]) != string(want) {
+		t.Errorf("--pid %s: processes %d, threads %s; want %s", pid, len(one.Processes), one.Processes[0]["threads"], want)
+	}
+}

@@ -264,22 +264,13 @@ func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
 // scan reads one snapshot; with threads and --pid it reads the threads of
 // the --pid processes only (the document shows no other process, and
 // threads are most of a scan's cost: 0.7 s for 2,000 processes of 9
-// threads) and returns the snapshot as a full thread read would describe
-// it, so the document is the same.
+// threads): the scan's Scope, so the snapshot describes them as a full
+// thread read would, and the document is the same.
 func (a *app) scan(r *collector.Reader, threads bool) (*collector.Snapshot, error) {
 	if !threads || len(a.pids) == 0 {
 		return r.Snapshot(a.ctx)
 	}
-	snap, err := r.Scan(a.ctx, collector.ScanOptions{ThreadPIDs: a.pids})
-	if err != nil {
-		return nil, err
-	}
-	// Every process the document can show had its threads read.
-	snap.ThreadsRead, snap.ThreadsSelected = true, false
-	if snap.CtxSwitchSource == collector.CtxLeaderOnly {
-		snap.CtxSwitchSource = collector.CtxThreadSum
-	}
-	return snap, nil
+	return r.Scan(a.ctx, collector.ScanOptions{Threads: true, Scope: a.pids})
 }
 
 func (a *app) printSnapshot() error {

@@ -100,6 +100,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
@@ -117,8 +118,8 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		Options: metrics.Options{TopN: o.topN, ZombieParents: o.zombieParents, Cmdline: o.cmdline},
 		Logger:  log,
 		// /api/v1/processes/{pid} is the `show` document, read on request
-		// (a Reader per request: readers reuse buffers), two at a time
-		// because the maps of a huge process take a while; no smaps.
+		// with the monitor's Reader (safe for concurrent use), two at a
+		// time because the maps of a huge process take a while; no smaps.
 		ProcessDoc: func(ctx context.Context, _ *monitor.Frame, pid int) (any, error) {
 			select {
 			case showSlots <- struct{}{}:
@@ -126,11 +127,6 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
-			r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: true})
-			if err != nil {
-				return nil, err
-			}
-			defer r.Close()
 			taken := time.Now()
 			p, _, err := r.Process(pid)
 			if collector.IsVanished(err) {

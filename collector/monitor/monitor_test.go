@@ -495,7 +495,15 @@ func TestMonitorFocusFromSnapshot(t *testing.T) {
 	pid := os.Getpid()
 	m.Focus(pid)
 	f := waitFrame(t, ch, "a scanned frame with the focus", func(f *Frame) bool {
-		return f.Focus != nil && f.Focus.Process != nil && f.Snapshot.ThreadsSelected
+		if f.Focus == nil || f.Focus.Process == nil {
+			return false
+		}
+		for i := range f.Snapshot.Processes { // a scan that selected the focus's threads
+			if p := &f.Snapshot.Processes[i]; p.PID == pid {
+				return p.Read&collector.SrcTasks != 0
+			}
+		}
+		return false
 	})
 	var inSnap *collector.Process
 	for i := range f.Snapshot.Processes {

@@ -1,0 +1,538 @@
+package collector
+
+// This file is the scan: one pass over a /proc root that builds a
+// Snapshot. A scan owns everything that lives only while it runs (the
+// counts, the problems, the thread slab, the cmdlines still to read) and
+// the buffers it reads into; what lives across scans (the identity memo,
+// the taskstats socket, the read workers) belongs to the Reader. The
+// per-process files are read by the readers beside their parsers (stat.go,
+// status.go, exe.go, cmdline.go, task.go).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// scan is one scan's state. A Reader reuses one for its Scan calls (under
+// scanMu, so its buffers carry over); Process makes its own, without the
+// memo.
+type scan struct {
+	r    *Reader
+	memo *identityMemo  // nil: every file is read afresh
+	slow *deadlineReads // the read workers of its cmdlines
+	ttl  time.Duration  // the memo's cmdline/exe TTL (Options.CmdlineTTL)
+
+	path   pathBuf
+	buf    []byte
+	rel    []byte // a thread's path in its task/ directory ("TID/stat")
+	dirBuf []byte
+	link   []byte
+	ids    []int
+	tids   []int
+	tsTids []int
+	// tsRecs and tsErrs are a thread batch's replies: the TGID's first,
+	// then one per tsTids entry.
+	tsRecs []taskstatsRecord
+	tsErrs []error
+
+	counts ScanCounts
+	probs  []Problem
+	slab   []Thread
+	// cmdWant lists the processes of the snapshot being built whose
+	// cmdline is still to be read, in one batch per cmdlineChunk
+	// processes (readCmdlines) into cmdlines. The batch is a separate
+	// object: an abandoned worker still blocked on one of its files holds
+	// no reference to the scan or the Reader.
+	cmdWant  []cmdWant
+	cmdlines *batch
+}
+
+// newScan returns a scan of r with fresh buffers, using memo (nil: none).
+func (r *Reader) newScan(memo *identityMemo) *scan {
+	ttl := r.opts.CmdlineTTL
+	if ttl == 0 {
+		ttl = DefaultCmdlineTTL
+	}
+	return &scan{
+		r: r, memo: memo, ttl: ttl, slow: r.slow,
+		path:     newPathBuf(r.opts.Root),
+		buf:      make([]byte, 0, 4096),
+		dirBuf:   make([]byte, 32<<10),
+		link:     make([]byte, linkMax),
+		cmdlines: new(batch),
+	}
+}
+
+// reset empties the per-scan state, keeping the buffers.
+func (s *scan) reset() {
+	s.counts = ScanCounts{}
+	s.probs = s.probs[:0]
+	s.slab = nil
+	s.cmdWant = s.cmdWant[:0]
+}
+
+// threadChoice says which processes' threads a scan reads: all, or those
+// in want (sorted; nil for none), and whether the snapshot may say
+// ThreadsRead.
+func (o *ScanOptions) threadChoice() (all bool, want []int, threadsRead bool) {
+	switch {
+	case o.Threads && o.Scope == nil:
+		return true, nil, true
+	case o.Threads:
+		want = slices.Clone(o.Scope)
+		threadsRead = true
+	case len(o.ThreadPIDs) > 0:
+		want = slices.Clone(o.ThreadPIDs)
+	default:
+		return false, nil, false
+	}
+	slices.Sort(want)
+	if want == nil {
+		want = []int{}
+	}
+	return false, want, threadsRead
+}
+
+// run reads every process of the root into a new Snapshot.
+func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
+	r := s.r
+	wall := r.opts.Now()
+	mono := time.Since(r.start)
+	s.reset()
+	s.memo.begin()
+	all, want, threadsRead := o.threadChoice()
+	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead}
+	snap.Host = r.readHost()
+	var err error
+	s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
+	if err != nil {
+		return nil, &ReadError{File: r.opts.Root, Err: err}
+	}
+	slices.Sort(s.ids)
+	s.counts.Listed = len(s.ids)
+	snap.Processes = make([]Process, 0, len(s.ids))
+	for i, pid := range s.ids {
+		if i&63 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		th := all
+		if want != nil {
+			_, th = slices.BinarySearch(want, pid)
+		}
+		if p, ok := s.readProcess(pid, th, len(snap.Processes)); ok {
+			snap.Processes = append(snap.Processes, p)
+		}
+		if len(s.cmdWant) >= cmdlineChunk {
+			snap.Processes = s.readCmdlines(snap.Processes)
+		}
+	}
+	snap.Processes = s.readCmdlines(snap.Processes)
+	s.slab = nil
+	s.memo.sweep()
+	snap.CtxSwitchSource, snap.CtxSwitchNote = r.ctxSwitchSource(threadsRead)
+	snap.Counts = s.counts
+	snap.Problems = slices.Clone(s.probs)
+	snap.ScanDuration = time.Since(r.start) - mono
+	return snap, nil
+}
+
+// ctxSwitchSource says where a snapshot's process context-switch totals
+// come from, and why they are not exact when they are not.
+func (r *Reader) ctxSwitchSource(threadsRead bool) (CtxSource, string) {
+	used, why := r.ts.state()
+	note := ""
+	if !used && why != nil {
+		note = "whole-process context switches cover live threads only (thread_sum) or the leader only: " + why.Error()
+	}
+	switch {
+	case used:
+		return CtxTaskstats, note
+	case threadsRead:
+		return CtxThreadSum, note
+	}
+	return CtxLeaderOnly, note
+}
+
+// one reads one process with its threads (Reader.Process).
+func (s *scan) one(pid int) (*Process, ScanCounts, error) {
+	s.reset()
+	p, ok := s.readProcess(pid, true, 0)
+	s.slab = nil
+	if !ok {
+		return nil, s.counts, &ReadError{PID: pid, File: "stat", Err: unix.ENOENT}
+	}
+	procs := s.readCmdlines([]Process{p})
+	if len(procs) == 0 {
+		return nil, s.counts, &ReadError{PID: pid, File: "cmdline", Err: unix.ENOENT}
+	}
+	return &procs[0], s.counts, nil
+}
+
+// problem records a non-vanishing read problem on a process.
+func (s *scan) problem(p *Process, file string, err error) {
+	reason := Reason(err)
+	if p.Unavailable == nil {
+		p.Unavailable = make(map[string]string, 2)
+	}
+	p.Unavailable[file] = reason
+	switch {
+	case IsDenied(err):
+		s.counts.Denied++
+	case isTimeout(err):
+		s.counts.Timeouts++
+	default:
+		s.counts.ParseErrors++
+	}
+	if !IsDenied(err) && len(s.probs) < maxProblems {
+		s.probs = append(s.probs, Problem{PID: p.PID, File: file, Reason: reason})
+	}
+}
+
+// threadSlots returns a slice of n zeroed threads with capacity n, cut
+// from a slab shared by the snapshot (one allocation for many processes).
+func (s *scan) threadSlots(n int) []Thread {
+	if n > 256 {
+		return make([]Thread, 0, n)
+	}
+	if cap(s.slab)-len(s.slab) < n {
+		s.slab = make([]Thread, 0, 2048)
+	}
+	l := len(s.slab)
+	s.slab = s.slab[:l+n]
+	return s.slab[l : l : l+n]
+}
+
+// readProcess reads one process, which will be at index idx of the
+// snapshot's processes; its cmdline, unless the memo has it, is left to
+// readCmdlines. ok is false when it vanished.
+func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) {
+	before := s.counts
+	p.PID = pid
+	p.ExitCode = -1
+	c, ok := s.readProcStat(&p)
+	if !ok {
+		return p, false
+	}
+	sf, ok := s.readProcStatus(&p, c)
+	if !ok {
+		return p, false
+	}
+	// cmdline and exe change only at exec, which changes comm (or with a
+	// rewritten argv title): reuse them within the TTL.
+	now := time.Since(s.r.start)
+	fresh := c.fresh(p.Comm, now, s.ttl)
+	if fresh {
+		c.reuse(&p)
+	} else {
+		s.readProcExe(&p, c, now)
+	}
+	if !s.readAccounting(&p, &sf, threads) {
+		return p, false
+	}
+	if !fresh {
+		s.cmdWant = append(s.cmdWant, cmdWant{idx: idx, c: c, counts: s.counts.minus(before)})
+	}
+	return p, true
+}
+
+// readProcStat reads /proc/PID/stat into p and returns the memo entry of
+// its identity (nil without a memo or a stat). ok is false when the
+// process vanished.
+func (s *scan) readProcStat(p *Process) (c *procCache, ok bool) {
+	st, err := readStat(atFDCWD, s.path.set(p.PID, 0, "stat"), &s.buf)
+	switch {
+	case err == nil:
+		c = s.memo.entry(p.PID, st.starttime)
+		s.applyStat(p, &st, c)
+		p.Read |= SrcStat
+	case IsVanished(err):
+		s.counts.Vanished++
+		return nil, false
+	default:
+		s.counts.Unreadable++
+		s.problem(p, "stat", err)
+	}
+	return c, true
+}
+
+// readProcStatus reads /proc/PID/status into p and returns its fields
+// (the leader's context switches are needed again by readThreads). ok is
+// false when the process vanished.
+func (s *scan) readProcStatus(p *Process, c *procCache) (sf statusFields, ok bool) {
+	sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
+	if err == nil {
+		err = sf.checkComplete()
+	}
+	switch {
+	case err == nil:
+		s.applyStatus(p, &sf, c)
+		p.Read |= SrcStatus
+	case IsVanished(err):
+		s.counts.Vanished++
+		return sf, false
+	default:
+		s.problem(p, "status", err)
+	}
+	return sf, true
+}
+
+// readAccounting sets the process's context-switch totals: the leader's
+// from status, then taskstats' TGID totals, or with threads the sum over
+// them (readThreads). ok is false when the process vanished.
+func (s *scan) readAccounting(p *Process, sf *statusFields, threads bool) bool {
+	p.CtxSource = CtxLeaderOnly
+	p.VolCtx, p.InvolCtx = p.LeaderVol, p.LeaderInv
+	if !threads {
+		s.readTaskstats(p)
+		return true
+	}
+	if !s.readThreads(p, sf) {
+		s.counts.Vanished++
+		return false
+	}
+	return true
+}
+
+// reuse copies the memo's cmdline and exe into p.
+func (c *procCache) reuse(p *Process) {
+	p.Cmdline, p.CmdlineNoNUL, p.CmdlineTruncated = c.cmdline, c.noNUL, c.trunc
+	p.Read |= SrcCmdline
+	if c.exe != "" {
+		p.Exe, p.ExeDeleted = c.exe, c.exeDel
+		p.Read |= SrcExe
+	}
+}
+
+// readProcExe reads exe into p and the memo entry c (which may be nil),
+// and starts the entry afresh: its cmdline is read by readCmdlines.
+func (s *scan) readProcExe(p *Process, c *procCache, now time.Duration) {
+	exeOK := false
+	exe, deleted, err := readExe(s.path.set(p.PID, 0, "exe"), s.link)
+	switch {
+	case err == nil:
+		p.Exe, p.ExeDeleted = exe, deleted
+		p.Read |= SrcExe
+		exeOK = true
+	case errors.Is(err, unix.ENOENT):
+		// Kernel threads and zombies have no executable: not an error.
+		exeOK = true
+	default:
+		s.problem(p, "exe", err)
+	}
+	if c != nil {
+		c.comm = p.Comm
+		c.cmdline, c.noNUL, c.trunc, c.cmdOK = nil, false, false, false
+		c.exe, c.exeDel, c.exeOK = p.Exe, p.ExeDeleted, exeOK
+		c.readAt = now
+	}
+}
+
+// cmdWant is a process whose cmdline readCmdlines reads: its index in
+// the snapshot's processes, its memo entry (nil when its stat could not
+// be read, or without a memo), and what reading its other files added to
+// the scan counts.
+type cmdWant struct {
+	idx    int
+	c      *procCache
+	counts ScanCounts
+}
+
+// cmdlineChunk is how many processes' cmdline files are read in one
+// batch. Handing each read to the deadline worker separately cost two
+// thread wake-ups and a timer per process, 15 % of a cold snapshot; one
+// batch per snapshot would let a process exit and its pid be reused
+// between its stat and its cmdline for the length of a whole scan. A
+// chunk bounds that window to a few milliseconds.
+const cmdlineChunk = 64
+
+// readCmdlines reads the cmdline of every process in s.cmdWant as one
+// batch under the per-read deadline (cmdline takes the target's mmap lock
+// and can block: deadline.go), and returns procs without the processes
+// that vanished meanwhile.
+func (s *scan) readCmdlines(procs []Process) []Process {
+	if len(s.cmdWant) == 0 {
+		return procs
+	}
+	b := s.cmdlines
+	b.reset(s.r.opts.CmdlineMax)
+	for _, w := range s.cmdWant {
+		b.add(s.path.set(procs[w.idx].PID, 0, "cmdline"))
+	}
+	s.slow.readBatch(b)
+	gone := false
+	for i, w := range s.cmdWant {
+		p := &procs[w.idx]
+		data, trunc, err := b.result(i)
+		switch {
+		case err == nil:
+			p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
+			p.CmdlineTruncated = trunc
+			p.Read |= SrcCmdline
+			if w.c != nil {
+				w.c.cmdline, w.c.noNUL, w.c.trunc, w.c.cmdOK = p.Cmdline, p.CmdlineNoNUL, trunc, true
+			}
+		case IsVanished(err):
+			// Gone since its other files were read: take back what
+			// they added to the counts, and drop its problems with it.
+			s.counts = s.counts.minus(w.counts)
+			pid := p.PID
+			s.probs = slices.DeleteFunc(s.probs, func(q Problem) bool { return q.PID == pid })
+			p.PID = -1 // dropped below
+			gone = true
+			s.counts.Vanished++
+		default:
+			s.problem(p, "cmdline", err)
+		}
+	}
+	s.cmdWant = s.cmdWant[:0]
+	if len(b.data) > 1<<20 {
+		b.data = nil // a huge cmdline: do not keep its buffer
+	}
+	if gone {
+		procs = slices.DeleteFunc(procs, func(p Process) bool { return p.PID < 0 })
+	}
+	return procs
+}
+
+// readTaskstats takes the process's context-switch totals and run-queue
+// delay from a TGID query (see applyTGID), when taskstats is in use.
+func (s *scan) readTaskstats(p *Process) {
+	if rec, err, ok := s.r.ts.queryTGID(p.PID); ok {
+		s.applyTGID(p, rec, err)
+	}
+}
+
+// applyTGID takes the process's context-switch totals and run-queue delay
+// from the reply to its TGID query. A failure for one process (it exited,
+// or is a zombie the kernel no longer accounts) leaves the /proc values.
+func (s *scan) applyTGID(p *Process, rec taskstatsRecord, err error) {
+	if err != nil {
+		if IsDenied(err) {
+			// Permission lost mid-run: stop using taskstats.
+			s.r.ts.disable(fmt.Errorf("taskstats: %w", err))
+		}
+		return
+	}
+	// A zombie's counters are no longer aggregated: the TGID reply holds
+	// zeros while its status still has the leader's counts. Totals below
+	// the leader's own counts are never right; keep the /proc values.
+	if p.IsZombie() || rec.nvcsw < p.LeaderVol || rec.nivcsw < p.LeaderInv {
+		return
+	}
+	p.VolCtx, p.InvolCtx = rec.nvcsw, rec.nivcsw
+	p.CPUDelayNs = rec.cpuDelayNs
+	p.CtxSource = CtxTaskstats
+}
+
+func (s *scan) applyStat(p *Process, st *statFields, c *procCache) {
+	if c != nil && c.comm == string(st.comm) {
+		p.Comm = c.comm
+	} else {
+		p.Comm = s.memo.comm(st.comm)
+	}
+	p.State = st.state
+	p.PPID = int(st.ppid)
+	p.PGID = int(st.pgid)
+	p.SID = int(st.sid)
+	p.TTY = int(st.ttyNr)
+	p.TPGID = int(st.tpgid)
+	p.Flags = st.flags
+	p.MinFlt = st.minflt
+	p.MajFlt = st.majflt
+	p.UTimeTicks = st.utime
+	p.STimeTicks = st.stime
+	p.Priority = st.priority
+	p.Nice = st.nice
+	p.NumThreads = st.numThreads
+	p.StartTicks = st.starttime
+	p.VSizeBytes = st.vsize
+	p.RSSPages = st.rss
+	if st.rss > 0 {
+		p.RSSBytes = mulSat(uint64(st.rss), s.r.pageSz)
+	}
+	p.Processor = st.processor
+	p.RTPriority = st.rtPriority
+	p.Policy = st.policy
+	p.DelayTicks = st.blkioTicks
+	p.Layout = st.layout
+	p.ExitCode = st.exitCode
+	// Zero (omitted) when the start ticks are beyond a time.Duration.
+	p.StartedAt, _ = StartTime(s.r.host.bootTime, st.starttime)
+}
+
+func (s *scan) applyStatus(p *Process, sf *statusFields, c *procCache) {
+	if sf.has&hasTgid != 0 {
+		p.TGID = int(sf.tgid)
+	}
+	if sf.has&hasTracer != 0 {
+		p.TracerPID = int(sf.tracerPID)
+	}
+	if sf.has&hasUid != 0 {
+		for i := range p.UIDs {
+			p.UIDs[i] = int(sf.uids[i])
+		}
+		p.User = s.userName(p.UIDs[0], c)
+	}
+	if sf.has&hasGid != 0 {
+		for i := range p.GIDs {
+			p.GIDs[i] = int(sf.gids[i])
+		}
+	}
+	if sf.nnspids > 0 {
+		p.NSPids = nspidsOf(sf, c)
+	}
+	p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt = sf.sigPnd, sf.shdPnd, sf.sigBlk, sf.sigIgn, sf.sigCgt
+	p.CapEff = sf.capEff
+	p.CapInh, p.CapPrm, p.CapBnd, p.CapAmb = sf.capInh, sf.capPrm, sf.capBnd, sf.capAmb
+	p.VmPeakB = sf.vmPeakKB * 1024
+	p.VmSwapB = sf.vmSwapKB * 1024
+	p.LeaderVol, p.LeaderInv = sf.vol, sf.invol
+	if p.Read&SrcStat == 0 && sf.has&hasPPid != 0 {
+		p.PPID = int(sf.ppid)
+	}
+}
+
+// userName names uid, through the memo entry c when it has the name.
+func (s *scan) userName(uid int, c *procCache) string {
+	if c != nil && c.userOK && c.userUID == uid {
+		return c.user
+	}
+	name := s.r.users.name(uid)
+	if c != nil {
+		c.user, c.userUID, c.userOK = name, uid, true
+	}
+	return name
+}
+
+// nspidsOf returns the pid-namespace list of status, shared with the
+// memo entry c when it is the same.
+func nspidsOf(sf *statusFields, c *procCache) []int {
+	if c != nil && sameInts(c.nspids, sf.nspids[:sf.nnspids]) {
+		return c.nspids
+	}
+	ns := make([]int, sf.nnspids)
+	for i := range ns {
+		ns[i] = int(sf.nspids[i])
+	}
+	if c != nil {
+		c.nspids = ns
+	}
+	return ns
+}
+
+func sameInts(a []int, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if int64(a[i]) != b[i] {
+			return false
+		}
+	}
+	return true
+}
