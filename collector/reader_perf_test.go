@@ -264,6 +264,12 @@ func TestSingleThreadShortcut(t *testing.T) {
 		t.Skip(err)
 	}
 	h := livehelper.Start(t, "comm", "pinspect-1thr")
+	// The helper may still be running just after its ready line: wait
+	// until it sleeps for good, so that the two reads below agree.
+	waitFor(t, "the helper to sleep", func() bool {
+		id, err := r.Identity(h.PID(), false)
+		return err == nil && id.State == 'S'
+	})
 	p, _, err := r.Process(h.PID())
 	if err != nil {
 		t.Fatal(err)
