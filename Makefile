@@ -4,7 +4,7 @@ BIN      := bin/pinspect
 PKGS     := ./...
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test fuzz bench lint fmt-check vet staticcheck clean
+.PHONY: all build run test fuzz bench lint fmt-check vet staticcheck clean generate bpf-check
 
 all: build
 
@@ -17,7 +17,7 @@ run: build
 
 ## test: the whole suite, as CI runs it: lint, then the tests with the race
 ## detector (fuzz seed corpora run as ordinary tests)
-test: lint
+test: lint bpf-check
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 ## fuzz: run every fuzz target (go test -fuzz) for FUZZTIME each, one after another;
@@ -34,6 +34,21 @@ fuzz:
 ## bench: workload at 250..2,000 processes x 9 threads; pinspect vs the floor, ps, top, htop (root, minutes; see docs/PERFORMANCE.md)
 bench:
 	GO=$(GO) fixtures/bench/bench.sh $(BENCHFLAGS)
+
+## generate: recompile the BPF task iterator (collector/taskiter/bpf/*.c) into
+## the committed Go bindings and objects (needs clang, llvm and libbpf-dev)
+generate:
+	GO=$(GO) $(GO) generate ./collector/taskiter/
+
+## bpf-check: the committed BPF objects and bindings are what the source compiles to
+bpf-check:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	GO=$(GO) collector/taskiter/bpf/generate.sh "$$tmp" && \
+	for f in "$$tmp"/*; do \
+	  if ! cmp -s "$$f" "collector/taskiter/$${f##*/}"; then \
+	    echo "collector/taskiter/$${f##*/} does not match collector/taskiter/bpf/: run make generate"; exit 1; \
+	  fi; \
+	done && echo "bpf-check: the committed BPF objects match their source"
 
 ## lint: gofmt, go vet, staticcheck
 lint: fmt-check vet staticcheck

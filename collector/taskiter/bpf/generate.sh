@@ -1,0 +1,23 @@
+#!/bin/sh
+# Compiles taskiter.bpf.c with bpf2go (clang and llvm-strip from Debian's
+# clang and llvm packages; bpf_helpers.h and bpf_core_read.h from
+# libbpf-dev) into OUTDIR, by default the taskiter package: the Go
+# bindings taskiter_bpf{el,eb}.go and the little- and big-endian objects
+# taskiter_bpf{el,eb}.o they embed.
+#
+# `make generate` writes them into the package; `make bpf-check` (part of
+# `make test`) writes them into a temporary directory and compares, so the
+# committed objects always match this source. bpf2go keeps the build
+# reproducible: no clang version string, no absolute paths, DWARF
+# stripped.
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:-.}
+exec "${GO:-go}" tool bpf2go \
+	-cc "${BPF_CLANG:-clang}" \
+	-cflags "-O2 -mcpu=v3 -Wall -Werror" \
+	-target bpfel,bpfeb \
+	-go-package taskiter \
+	-output-dir "$out" \
+	-type task_rec -type group_rec \
+	taskIter bpf/taskiter.bpf.c

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * The kernel types the task iterator reads, and nothing else.
+ *
+ * This is not a vmlinux.h: it declares only the structs and fields that
+ * taskiter.bpf.c touches. Every struct is marked preserve_access_index, so
+ * clang records each field access as a CO-RE relocation, and the loader
+ * (cilium/ebpf) rewrites it against the running kernel's BTF by field NAME.
+ * The order, offsets and padding below are therefore irrelevant; names and
+ * the kinds of types are what must match. A field that a kernel lacks is
+ * read only behind bpf_core_field_exists().
+ *
+ * Types named NAME___flavor are older layouts of NAME (libbpf's flavor
+ * convention: the suffix after ___ is ignored when matching).
+ */
+#ifndef PINSPECT_TASKITER_KERNEL_H
+#define PINSPECT_TASKITER_KERNEL_H
+
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u32 __be32;
+typedef __u16 __be16;
+typedef __u32 __wsum;
+typedef __u64 u64;
+typedef __s64 s64;
+typedef __u32 u32;
+typedef int pid_t;
+typedef _Bool bool;
+
+#define CORE __attribute__((preserve_access_index))
+
+/* From the UAPI (linux/bpf.h), a stable ABI value. */
+enum bpf_map_type {
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+};
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	__u64 session_id;
+	__u64 seq_num;
+} CORE;
+
+struct upid {
+	int nr;
+} CORE;
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[4];
+} CORE;
+
+struct thread_info {
+	__u32 cpu;
+} CORE;
+
+struct sched_entity {
+	u64 sum_exec_runtime;
+} CORE;
+
+struct sched_info {
+	unsigned long pcount;
+	unsigned long long run_delay;
+} CORE;
+
+struct prev_cputime {
+	u64 utime;
+	u64 stime;
+} CORE;
+
+typedef struct {
+	unsigned long sig[1];
+} sigset_t;
+
+struct sigpending {
+	sigset_t signal;
+} CORE;
+
+struct sigaction {
+	void *sa_handler;
+} CORE;
+
+struct k_sigaction {
+	struct sigaction sa;
+} CORE;
+
+/* _NSIG is 64 on the architectures pinspect builds for. */
+#define KERNEL_NSIG 64
+
+struct sighand_struct {
+	struct k_sigaction action[KERNEL_NSIG];
+} CORE;
+
+struct taskstats {
+	__u64 cpu_delay_total;
+} CORE;
+
+struct tty_driver {
+	int major;
+	int minor_start;
+} CORE;
+
+/* Since 5.17 the foreground group lives in tty->ctrl. */
+struct tty_struct {
+	int index;
+	struct tty_driver *driver;
+	struct {
+		struct pid *pgrp;
+	} ctrl;
+} CORE;
+
+struct tty_struct___pre517 {
+	struct pid *pgrp;
+} CORE;
+
+struct signal_struct {
+	int nr_threads;
+	struct sigpending shared_pending;
+	struct pid *pids[4];
+	struct tty_struct *tty;
+	u64 utime;
+	u64 stime;
+	struct prev_cputime prev_cputime;
+	unsigned long nvcsw;
+	unsigned long nivcsw;
+	unsigned long min_flt;
+	unsigned long maj_flt;
+	unsigned long long sum_sched_runtime;
+	struct taskstats *stats;
+} CORE;
+
+typedef struct {
+	unsigned int val;
+} kuid_t;
+
+typedef struct {
+	unsigned int val;
+} kgid_t;
+
+/* kernel_cap_t is one u64 since 6.3 and two u32 before: 8 bytes, the same
+ * little-endian value either way, so it is copied whole. */
+typedef struct {
+	u64 val;
+} kernel_cap_t;
+
+struct cred {
+	kuid_t uid;
+	kgid_t gid;
+	kuid_t suid;
+	kgid_t sgid;
+	kuid_t euid;
+	kgid_t egid;
+	kuid_t fsuid;
+	kgid_t fsgid;
+	kernel_cap_t cap_inheritable;
+	kernel_cap_t cap_permitted;
+	kernel_cap_t cap_effective;
+	kernel_cap_t cap_bset;
+	kernel_cap_t cap_ambient;
+} CORE;
+
+/* The RSS counters: percpu_counter[NR_MM_COUNTERS] since 6.2. */
+struct percpu_counter {
+	s64 count;
+} CORE;
+
+struct mm_struct {
+	unsigned long total_vm;
+	unsigned long hiwater_vm;
+	unsigned long start_code;
+	unsigned long end_code;
+	unsigned long start_data;
+	unsigned long end_data;
+	unsigned long start_brk;
+	unsigned long start_stack;
+	unsigned long arg_start;
+	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
+	struct percpu_counter rss_stat[4];
+} CORE;
+
+/* Before 6.2: struct mm_rss_stat { atomic_long_t count[4]; }. */
+typedef struct {
+	long counter;
+} atomic_long_t;
+
+struct mm_rss_stat___pre62 {
+	atomic_long_t count[4];
+} CORE;
+
+struct mm_struct___pre62 {
+	struct mm_rss_stat___pre62 rss_stat;
+} CORE;
+
+struct task_delay_info {
+	u64 blkio_delay;
+} CORE;
+
+/* kernel/kthread.c: what task->worker_private points to in a kthread. */
+struct kthread {
+	void *data;
+	char *full_name;
+} CORE;
+
+struct worker_pool;
+
+/* kernel/workqueue_internal.h: a workqueue worker's kthread data. */
+struct worker {
+	void *current_work;
+	struct worker_pool *pool;
+	char desc[32];
+} CORE;
+
+struct task_struct {
+	struct thread_info thread_info;
+	unsigned int __state;
+	unsigned int flags;
+	unsigned int ptrace;
+	int prio;
+	int static_prio;
+	unsigned int rt_priority;
+	unsigned int policy;
+	struct sched_entity se;
+	struct sched_info sched_info;
+	struct mm_struct *mm;
+	int exit_state;
+	int exit_code;
+	pid_t pid;
+	pid_t tgid;
+	struct task_struct *real_parent;
+	struct task_struct *parent;
+	struct pid *thread_pid;
+	u64 utime;
+	u64 stime;
+	struct prev_cputime prev_cputime;
+	unsigned long nvcsw;
+	unsigned long nivcsw;
+	u64 start_boottime;
+	unsigned long min_flt;
+	unsigned long maj_flt;
+	const struct cred *real_cred;
+	char comm[16];
+	struct signal_struct *signal;
+	struct sighand_struct *sighand;
+	sigset_t blocked;
+	struct sigpending pending;
+	struct task_delay_info *delays;
+	void *worker_private;
+} CORE;
+
+/* Before 5.14 the state was a long named state. */
+struct task_struct___pre514 {
+	long state;
+} CORE;
+
+/* Some architectures keep the cpu in task_struct rather than thread_info. */
+struct task_struct___cpu {
+	unsigned int cpu;
+} CORE;
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+} CORE;
+
+#endif

@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * pinspect's task iterator: one fixed binary record per task (thread) of
+ * the machine, written to the iterator's seq_file and read by
+ * collector/taskiter. A thread-group leader's record is followed by a
+ * group record with what the kernel keeps per process (signal_struct,
+ * sighand, credentials, mm).
+ *
+ * The records hold raw kernel values (nanoseconds, page counts, raw state
+ * bits); the Go side turns them into what /proc shows, the way
+ * fs/proc/array.c does. Nothing here formats text.
+ *
+ * Every field access is CO-RE (kernel.h marks the types
+ * preserve_access_index). Plain loads through task pointers are BTF
+ * pointer loads the verifier guards (a fault reads 0); fields that some
+ * kernels lack are read only behind bpf_core_field_exists().
+ *
+ * Keep the layouts in step with record.go: a test compares them.
+ */
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Record kinds and flags, mirrored in record.go. */
+#define REC_TASK 1
+#define REC_GROUP 2
+
+/* task_rec.rec_flags */
+#define TASK_HAS_SCHED_INFO (1u << 0) /* run_delay and pcount are real */
+#define TASK_HAS_DELAYS (1u << 1)     /* blkio_delay is real */
+#define TASK_HAS_PARENT (1u << 2)     /* ppid is real (pid_alive) */
+
+/* group_rec.rec_flags */
+#define GROUP_HAS_MM (1u << 0)         /* a user address space */
+#define GROUP_HAS_TTY (1u << 1)        /* a controlling terminal */
+#define GROUP_HAS_RSS (1u << 2)        /* rss[] was read */
+#define GROUP_HAS_STATS (1u << 3)      /* cpu_delay_total of exited threads */
+#define GROUP_NSPID_TRUNCATED (1u << 4) /* nesting deeper than nspid[] */
+#define GROUP_HAS_SIGHAND (1u << 5)    /* sig_ignored/sig_caught are real */
+#define GROUP_HAS_CRED (1u << 6)       /* uid/gid/caps are real */
+#define GROUP_KNAME (1u << 7)          /* kname is a kthread's full name */
+#define GROUP_WQ_DESC (1u << 8)        /* wq_desc is a worker's last work */
+#define GROUP_WQ_RUNNING (1u << 9)     /* ... and it is running it now */
+#define GROUP_KNAME_UNKNOWN (1u << 10) /* a kthread whose name was not found */
+
+#define PF_WQ_WORKER 0x00000020
+#define PF_KTHREAD 0x00200000
+
+#define NSPID_MAX 4
+
+struct task_rec {
+	__u16 kind;
+	__u16 size;
+	__u32 rec_flags;
+	__u32 pid;
+	__u32 tgid;
+	__u32 ppid;
+	__u32 tracer_pid;
+	__u32 state;
+	__u32 exit_state;
+	__u32 flags;
+	__u32 cpu;
+	__s32 prio;
+	__s32 static_prio;
+	__u32 rt_priority;
+	__u32 policy;
+	__s32 exit_code;
+	__u32 ptrace;
+	__u64 utime;
+	__u64 stime;
+	__u64 sum_exec_runtime;
+	__u64 prev_utime;
+	__u64 prev_stime;
+	__u64 nvcsw;
+	__u64 nivcsw;
+	__u64 min_flt;
+	__u64 maj_flt;
+	__u64 start_boottime;
+	__u64 run_delay;
+	__u64 pcount;
+	__u64 blkio_delay;
+	__u64 sig_pending;
+	__u64 sig_blocked;
+	char comm[16];
+};
+
+struct group_rec {
+	__u16 kind;
+	__u16 size;
+	__u32 rec_flags;
+	__s32 nr_threads;
+	__u32 pgid;
+	__u32 sid;
+	__u32 tpgid;
+	__s32 tty_major;
+	__s32 tty_minor;
+	__u32 pid_level;
+	__u32 nspid[NSPID_MAX];
+	__u32 pad;
+	__u64 utime;
+	__u64 stime;
+	__u64 sum_sched_runtime;
+	__u64 prev_utime;
+	__u64 prev_stime;
+	__u64 nvcsw;
+	__u64 nivcsw;
+	__u64 min_flt;
+	__u64 maj_flt;
+	__u64 cpu_delay_total;
+	__u64 shared_pending;
+	__u64 sig_ignored;
+	__u64 sig_caught;
+	__u32 uid[4];
+	__u32 gid[4];
+	__u64 cap_inheritable;
+	__u64 cap_permitted;
+	__u64 cap_effective;
+	__u64 cap_bset;
+	__u64 cap_ambient;
+	__u64 total_vm;
+	__u64 hiwater_vm;
+	__s64 rss[4];
+	__u64 start_code;
+	__u64 end_code;
+	__u64 start_data;
+	__u64 end_data;
+	__u64 start_brk;
+	__u64 start_stack;
+	__u64 arg_start;
+	__u64 arg_end;
+	__u64 env_start;
+	__u64 env_end;
+	char kname[64];
+	char wq_desc[32];
+};
+
+/* A leader's two records, built in place and written with one call. */
+struct out {
+	struct task_rec t;
+	struct group_rec g;
+};
+
+/* Scratch space for one record pair: too big for the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct out);
+} scratch SEC(".maps");
+
+/* pid_nr0 is a struct pid's number in the initial pid namespace. */
+static __always_inline __u32 pid_nr0(struct pid *p)
+{
+	if (!p)
+		return 0;
+	return p->numbers[0].nr;
+}
+
+static __always_inline void fill_task(struct task_rec *t, struct task_struct *task)
+{
+	__u32 flags = 0;
+
+	t->kind = REC_TASK;
+	t->size = sizeof(*t);
+	t->pid = task->pid;
+	t->tgid = task->tgid;
+	if (bpf_core_field_exists(task->__state)) {
+		t->state = task->__state;
+	} else {
+		struct task_struct___pre514 *old = (void *)task;
+		t->state = (__u32)BPF_CORE_READ(old, state);
+	}
+	t->exit_state = task->exit_state;
+	t->flags = task->flags;
+	if (bpf_core_field_exists(task->thread_info.cpu)) {
+		t->cpu = task->thread_info.cpu;
+	} else if (bpf_core_field_exists(((struct task_struct___cpu *)task)->cpu)) {
+		struct task_struct___cpu *c = (void *)task;
+		t->cpu = BPF_CORE_READ(c, cpu);
+	}
+	t->prio = task->prio;
+	t->static_prio = task->static_prio;
+	t->rt_priority = task->rt_priority;
+	t->policy = task->policy;
+	t->exit_code = task->exit_code;
+	t->ptrace = task->ptrace;
+	/* pid_alive(): a task being released has no thread_pid. */
+	if (task->thread_pid) {
+		struct task_struct *rp = task->real_parent;
+
+		if (rp) {
+			t->ppid = rp->tgid;
+			flags |= TASK_HAS_PARENT;
+		}
+	}
+	if (t->ptrace) {
+		struct task_struct *tracer = task->parent;
+
+		if (tracer)
+			t->tracer_pid = tracer->pid;
+	}
+	t->utime = task->utime;
+	t->stime = task->stime;
+	t->sum_exec_runtime = task->se.sum_exec_runtime;
+	t->prev_utime = task->prev_cputime.utime;
+	t->prev_stime = task->prev_cputime.stime;
+	t->nvcsw = task->nvcsw;
+	t->nivcsw = task->nivcsw;
+	t->min_flt = task->min_flt;
+	t->maj_flt = task->maj_flt;
+	t->start_boottime = task->start_boottime;
+	if (bpf_core_field_exists(task->sched_info)) {
+		t->run_delay = task->sched_info.run_delay;
+		t->pcount = task->sched_info.pcount;
+		flags |= TASK_HAS_SCHED_INFO;
+	}
+	if (bpf_core_field_exists(task->delays)) {
+		struct task_delay_info *d = task->delays;
+
+		if (d) {
+			t->blkio_delay = d->blkio_delay;
+			flags |= TASK_HAS_DELAYS;
+		}
+	}
+	t->sig_pending = task->pending.signal.sig[0];
+	t->sig_blocked = task->blocked.sig[0];
+	bpf_probe_read_kernel(t->comm, sizeof(t->comm), task->comm);
+	t->rec_flags = flags;
+}
+
+static __always_inline void fill_tty(struct group_rec *g, struct tty_struct *tty)
+{
+	struct tty_driver *drv;
+	struct pid *pgrp = 0;
+
+	if (!tty)
+		return;
+	g->rec_flags |= GROUP_HAS_TTY;
+	drv = tty->driver;
+	if (drv) {
+		g->tty_major = drv->major;
+		g->tty_minor = drv->minor_start + tty->index;
+	}
+	if (bpf_core_field_exists(tty->ctrl.pgrp)) {
+		pgrp = tty->ctrl.pgrp;
+	} else {
+		struct tty_struct___pre517 *old = (void *)tty;
+
+		if (bpf_core_field_exists(old->pgrp))
+			pgrp = BPF_CORE_READ(old, pgrp);
+	}
+	g->tpgid = pid_nr0(pgrp);
+}
+
+static __always_inline void fill_mm(struct group_rec *g, struct mm_struct *mm)
+{
+	if (!mm)
+		return;
+	g->rec_flags |= GROUP_HAS_MM;
+	g->total_vm = mm->total_vm;
+	g->hiwater_vm = mm->hiwater_vm;
+	g->start_code = mm->start_code;
+	g->end_code = mm->end_code;
+	g->start_data = mm->start_data;
+	g->end_data = mm->end_data;
+	g->start_brk = mm->start_brk;
+	g->start_stack = mm->start_stack;
+	g->arg_start = mm->arg_start;
+	g->arg_end = mm->arg_end;
+	g->env_start = mm->env_start;
+	g->env_end = mm->env_end;
+	if (bpf_core_field_exists(mm->rss_stat[0].count)) {
+		g->rss[0] = mm->rss_stat[0].count;
+		g->rss[1] = mm->rss_stat[1].count;
+		g->rss[2] = mm->rss_stat[2].count;
+		g->rss[3] = mm->rss_stat[3].count;
+		g->rec_flags |= GROUP_HAS_RSS;
+	} else {
+		struct mm_struct___pre62 *old = (void *)mm;
+
+		if (bpf_core_field_exists(old->rss_stat.count[0].counter)) {
+			g->rss[0] = BPF_CORE_READ(old, rss_stat.count[0].counter);
+			g->rss[1] = BPF_CORE_READ(old, rss_stat.count[1].counter);
+			g->rss[2] = BPF_CORE_READ(old, rss_stat.count[2].counter);
+			g->rss[3] = BPF_CORE_READ(old, rss_stat.count[3].counter);
+			g->rec_flags |= GROUP_HAS_RSS;
+		}
+	}
+}
+
+/*
+ * One signal's disposition. The index must be a constant in the source:
+ * CO-RE relocates sh->action[N] with the running kernel's element size
+ * only when N is known to clang, not when a loop is unrolled later.
+ * Signal N+1 is bit N, as collect_sigign_sigcatch() sets them.
+ */
+#define DISPOSITION(N)                                                      \
+	do {                                                                \
+		unsigned long h = (unsigned long)sh->action[N].sa.sa_handler; \
+		if (h == 1) /* SIG_IGN */                                   \
+			ign |= 1ull << (N);                                 \
+		else if (h != 0) /* not SIG_DFL */                          \
+			caught |= 1ull << (N);                              \
+	} while (0)
+#define DISPOSITIONS8(N)                                                    \
+	DISPOSITION(N); DISPOSITION(N + 1); DISPOSITION(N + 2);             \
+	DISPOSITION(N + 3); DISPOSITION(N + 4); DISPOSITION(N + 5);         \
+	DISPOSITION(N + 6); DISPOSITION(N + 7)
+
+static __always_inline void fill_sighand(struct group_rec *g, struct sighand_struct *sh)
+{
+	__u64 ign = 0, caught = 0;
+
+	if (!sh)
+		return;
+	g->rec_flags |= GROUP_HAS_SIGHAND;
+	DISPOSITIONS8(0);
+	DISPOSITIONS8(8);
+	DISPOSITIONS8(16);
+	DISPOSITIONS8(24);
+	DISPOSITIONS8(32);
+	DISPOSITIONS8(40);
+	DISPOSITIONS8(48);
+	DISPOSITIONS8(56);
+	g->sig_ignored = ign;
+	g->sig_caught = caught;
+}
+
+static __always_inline void fill_cred(struct group_rec *g, const struct cred *c)
+{
+	if (!c)
+		return;
+	g->rec_flags |= GROUP_HAS_CRED;
+	g->uid[0] = c->uid.val;
+	g->uid[1] = c->euid.val;
+	g->uid[2] = c->suid.val;
+	g->uid[3] = c->fsuid.val;
+	g->gid[0] = c->gid.val;
+	g->gid[1] = c->egid.val;
+	g->gid[2] = c->sgid.val;
+	g->gid[3] = c->fsgid.val;
+	bpf_core_read(&g->cap_inheritable, 8, &c->cap_inheritable);
+	bpf_core_read(&g->cap_permitted, 8, &c->cap_permitted);
+	bpf_core_read(&g->cap_effective, 8, &c->cap_effective);
+	bpf_core_read(&g->cap_bset, 8, &c->cap_bset);
+	bpf_core_read(&g->cap_ambient, 8, &c->cap_ambient);
+}
+
+/*
+ * A kernel thread's name as /proc shows it (proc_task_name): its full name
+ * when that was longer than comm (get_kthread_comm), and for a workqueue
+ * worker attached to a pool "+desc" or "-desc" after it (wq_worker_comm:
+ * the work it runs now, or the last one it ran).
+ */
+static __always_inline void fill_kname(struct group_rec *g, struct task_struct *task, __u32 pflags)
+{
+	struct kthread *kt;
+	char *full;
+
+	if (!bpf_core_field_exists(task->worker_private)) {
+		g->rec_flags |= GROUP_KNAME_UNKNOWN;
+		return;
+	}
+	kt = task->worker_private;
+	if (!kt) {
+		g->rec_flags |= GROUP_KNAME_UNKNOWN;
+		return;
+	}
+	full = BPF_CORE_READ(kt, full_name);
+	if (full && bpf_probe_read_kernel_str(g->kname, sizeof(g->kname), full) > 0)
+		g->rec_flags |= GROUP_KNAME;
+	if (pflags & PF_WQ_WORKER) {
+		struct worker *w = BPF_CORE_READ(kt, data);
+
+		if (!w || !BPF_CORE_READ(w, pool))
+			return;
+		if (bpf_probe_read_kernel_str(g->wq_desc, sizeof(g->wq_desc), &w->desc) > 1) {
+			g->rec_flags |= GROUP_WQ_DESC;
+			if (BPF_CORE_READ(w, current_work))
+				g->rec_flags |= GROUP_WQ_RUNNING;
+		}
+	}
+}
+
+static __always_inline void fill_group(struct group_rec *g, struct task_struct *task)
+{
+	struct signal_struct *sig = task->signal;
+	struct pid *tp = task->thread_pid;
+	__u32 level;
+
+	g->kind = REC_GROUP;
+	g->size = sizeof(*g);
+	g->rec_flags = 0;
+	if (sig) {
+		g->nr_threads = sig->nr_threads;
+		g->pgid = pid_nr0(sig->pids[2]); /* PIDTYPE_PGID */
+		g->sid = pid_nr0(sig->pids[3]);  /* PIDTYPE_SID */
+		fill_tty(g, sig->tty);
+		g->utime = sig->utime;
+		g->stime = sig->stime;
+		g->sum_sched_runtime = sig->sum_sched_runtime;
+		g->prev_utime = sig->prev_cputime.utime;
+		g->prev_stime = sig->prev_cputime.stime;
+		g->nvcsw = sig->nvcsw;
+		g->nivcsw = sig->nivcsw;
+		g->min_flt = sig->min_flt;
+		g->maj_flt = sig->maj_flt;
+		g->shared_pending = sig->shared_pending.signal.sig[0];
+		if (bpf_core_field_exists(sig->stats)) {
+			struct taskstats *st = sig->stats;
+
+			if (st) {
+				g->cpu_delay_total = st->cpu_delay_total;
+				g->rec_flags |= GROUP_HAS_STATS;
+			}
+		}
+	}
+	if (tp) {
+		level = tp->level;
+		g->pid_level = level;
+		g->nspid[0] = tp->numbers[0].nr;
+		if (level >= 1)
+			g->nspid[1] = tp->numbers[1].nr;
+		if (level >= 2)
+			g->nspid[2] = tp->numbers[2].nr;
+		if (level >= 3)
+			g->nspid[3] = tp->numbers[3].nr;
+		if (level >= NSPID_MAX)
+			g->rec_flags |= GROUP_NSPID_TRUNCATED;
+	}
+	fill_sighand(g, task->sighand);
+	fill_cred(g, task->real_cred);
+	fill_mm(g, task->mm);
+	if (task->flags & PF_KTHREAD)
+		fill_kname(g, task, task->flags);
+}
+
+SEC("iter/task")
+int pinspect_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct seq_file *seq = ctx->meta->seq;
+	__u32 zero = 0;
+	struct out *o;
+
+	if (!task)
+		return 0;
+	o = bpf_map_lookup_elem(&scratch, &zero);
+	if (!o)
+		return 0;
+	__builtin_memset(o, 0, sizeof(*o));
+	fill_task(&o->t, task);
+	if (o->t.pid != o->t.tgid) {
+		bpf_seq_write(seq, &o->t, sizeof(o->t));
+		return 0;
+	}
+	fill_group(&o->g, task);
+	bpf_seq_write(seq, o, sizeof(*o));
+	return 0;
+}
