@@ -148,141 +148,198 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	return as, nil
 }
 
+// addressSpace reads the address space of pid in steps, each a method of
+// addrRead: the layout (stat), the exe link, the mappings, the memory
+// totals, the thread stacks; then classifies the mappings.
 func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
-	slow := r.addrSlow
-	if opt.StuckBudget != nil && slow.timeout > 0 {
-		slow = newDeadlineReads(slow.timeout, r.opts.Root, opt.StuckBudget)
-		defer slow.close()
+	a := &addrRead{
+		slow: r.addrSlow, pid: pid, opt: opt,
+		as: &AddressSpace{PID: pid}, pb: newPathBuf(r.opts.Root), small: make([]byte, 0, 4096),
 	}
-	as := &AddressSpace{PID: pid}
-	pb := newPathBuf(r.opts.Root)
-	small := make([]byte, 0, 4096)
-	unavailable := func(key, reason string) {
-		if as.Unavailable == nil {
-			as.Unavailable = make(map[string]string, 2)
+	if opt.StuckBudget != nil && a.slow.timeout > 0 {
+		a.slow = newDeadlineReads(a.slow.timeout, r.opts.Root, opt.StuckBudget)
+		defer a.slow.close()
+	}
+	for _, step := range []func() (done bool, err error){a.layout, a.exe, a.mappings, a.memory, a.stacks} {
+		if done, err := step(); err != nil {
+			return nil, err
+		} else if done {
+			return a.as, nil
 		}
-		as.Unavailable[key] = reason
 	}
-	gone := func(file string, err error) error {
-		return &ReadError{PID: pid, File: file, Err: err}
-	}
+	classify(a.as)
+	a.as.Segments = segmentTotals(a.as.Maps, a.as.PerMapping)
+	return a.as, nil
+}
 
-	st, err := readStat(atFDCWD, pb.set(pid, 0, "stat"), &small)
-	if err == nil && opt.StartTicks != 0 && st.starttime != opt.StartTicks {
-		return nil, gone("stat", fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, opt.StartTicks))
+// addrRead is one AddressSpace call's state. Each step returns done when
+// the address space is complete without the steps after it (a zombie, no
+// maps), or an error when the process is gone.
+type addrRead struct {
+	slow    *deadlineReads // maps, smaps, smaps_rollup and syscall reads
+	pid     int
+	opt     AddrOptions
+	as      *AddressSpace
+	pb      pathBuf
+	small   []byte
+	mapsErr error // why the mappings could not be read
+}
+
+// unavailable records a part that could not be read, with the reason.
+func (a *addrRead) unavailable(key, reason string) {
+	if a.as.Unavailable == nil {
+		a.as.Unavailable = make(map[string]string, 2)
+	}
+	a.as.Unavailable[key] = reason
+}
+
+// gone is the error of a process that vanished while file was read.
+func (a *addrRead) gone(file string, err error) error {
+	return &ReadError{PID: a.pid, File: file, Err: err}
+}
+
+// layout reads stat's layout (trusted unless the kernel masked it). A
+// zombie or a kernel thread has no user address space: done.
+func (a *addrRead) layout() (bool, error) {
+	as := a.as
+	st, err := readStat(atFDCWD, a.pb.set(a.pid, 0, "stat"), &a.small)
+	if err == nil && a.opt.StartTicks != 0 && st.starttime != a.opt.StartTicks {
+		return false, a.gone("stat", fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, a.opt.StartTicks))
 	}
 	switch {
-	case err == nil:
-		as.Layout = st.layout
-		as.LayoutTrusted = !st.layout.Masked()
-		if !as.LayoutTrusted {
-			unavailable("layout", ReasonMasked)
-		}
-		if st.state == 'Z' || st.flags&pfKthread != 0 {
-			reason := ReasonZombie
-			if st.state != 'Z' {
-				reason = ReasonKernel
-			}
-			as.LayoutTrusted = false
-			for _, k := range []string{"maps", "memory", "layout"} {
-				unavailable(k, reason)
-			}
-			return as, nil
-		}
 	case IsVanished(err):
-		return nil, gone("stat", err)
-	default:
-		unavailable("layout", "stat: "+Reason(err))
+		return false, a.gone("stat", err)
+	case err != nil:
+		a.unavailable("layout", "stat: "+Reason(err))
+		return false, nil
 	}
+	as.Layout = st.layout
+	as.LayoutTrusted = !st.layout.Masked()
+	if !as.LayoutTrusted {
+		a.unavailable("layout", ReasonMasked)
+	}
+	if st.state != 'Z' && st.flags&pfKthread == 0 {
+		return false, nil
+	}
+	reason := ReasonZombie
+	if st.state != 'Z' {
+		reason = ReasonKernel
+	}
+	as.LayoutTrusted = false
+	for _, k := range []string{"maps", "memory", "layout"} {
+		a.unavailable(k, reason)
+	}
+	return true, nil
+}
 
-	link := make([]byte, linkMax)
-	exe, _, err := readExe(pb.set(pid, 0, "exe"), link)
+// exe reads the executable's path (used to find its mappings when the
+// layout is not trusted).
+func (a *addrRead) exe() (bool, error) {
+	exe, _, err := readExe(a.pb.set(a.pid, 0, "exe"), make([]byte, linkMax))
 	switch {
 	case err == nil:
-		as.Exe = exe
+		a.as.Exe = exe
 	case errors.Is(err, unix.ENOENT):
 		// No executable: a process exiting, or a kernel thread.
 	default:
-		unavailable("exe", Reason(err))
+		a.unavailable("exe", Reason(err))
 	}
+	return false, nil
+}
 
-	// maps, smaps and smaps_rollup take the target's mmap lock and can
-	// block: they are parsed under the per-read deadline (deadline.go).
-	if opt.PerMapping {
-		as.Maps, as.Memory, err = readSmaps(slow, pb.set(pid, 0, "smaps"))
+// mappings reads maps, or smaps with AddrOptions.PerMapping (then the
+// memory totals are their sum). maps, smaps and smaps_rollup take the
+// target's mmap lock and can block: they are parsed under the per-read
+// deadline (deadline.go).
+func (a *addrRead) mappings() (bool, error) {
+	as := a.as
+	var err error
+	if a.opt.PerMapping {
+		as.Maps, as.Memory, err = readSmaps(a.slow, a.pb.set(a.pid, 0, "smaps"))
 		as.MemorySource = "smaps"
 		as.PerMapping = err == nil
 	} else {
-		as.Maps, err = readMaps(slow, pb.set(pid, 0, "maps"))
+		as.Maps, err = readMaps(a.slow, a.pb.set(a.pid, 0, "maps"))
 	}
+	a.mapsErr = err
 	switch {
 	case err == nil:
-	case errors.Is(err, unix.ENOENT) && stillThere(pb.set(pid, 0, "stat"), &small, opt.StartTicks):
+	case errors.Is(err, unix.ENOENT) && stillThere(a.pb.set(a.pid, 0, "stat"), &a.small, a.opt.StartTicks):
 		// No maps file, yet the process is there: a fixture tree
 		// without one (a live process always has it).
 		as.Maps, as.Memory = nil, nil
-		unavailable("maps", "not present")
-		unavailable("memory", "not present")
-		return as, nil
+		a.unavailable("maps", "not present")
+		a.unavailable("memory", "not present")
+		return true, nil
 	case IsVanished(err):
-		return nil, gone("maps", err)
+		return false, a.gone("maps", err)
 	default:
 		as.Maps, as.Memory = nil, nil
-		unavailable("maps", Reason(err))
+		a.unavailable("maps", Reason(err))
 	}
 	if err == nil && len(as.Maps) == 0 {
 		// A live user process always has mappings; none means the mm is
 		// gone (exiting) or it is a kernel thread we could not tell.
 		as.Maps, as.Memory = nil, nil
-		unavailable("maps", ReasonNoMM)
-		unavailable("memory", ReasonNoMM)
-		return as, nil
+		a.unavailable("maps", ReasonNoMM)
+		a.unavailable("memory", ReasonNoMM)
+		return true, nil
 	}
-	if !opt.PerMapping && isTimeout(err) {
+	return false, nil
+}
+
+// memory reads the totals from smaps_rollup (unless smaps gave them).
+// Without mappings the address space is done.
+func (a *addrRead) memory() (bool, error) {
+	as := a.as
+	switch {
+	case a.opt.PerMapping:
+		if _, ok := as.Unavailable["maps"]; ok && as.Memory == nil {
+			a.unavailable("memory", as.Unavailable["maps"])
+		}
+	case isTimeout(a.mapsErr):
 		// The mmap lock is held: smaps_rollup would block on it too.
-		unavailable("memory", Reason(err))
-	} else if !opt.PerMapping {
-		as.Memory, err = readRollup(slow, pb.set(pid, 0, "smaps_rollup"))
+		a.unavailable("memory", Reason(a.mapsErr))
+	default:
+		var err error
+		as.Memory, err = readRollup(a.slow, a.pb.set(a.pid, 0, "smaps_rollup"))
 		as.MemorySource = "smaps_rollup"
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ESRCH):
-			return nil, gone("smaps_rollup", err)
+			return false, a.gone("smaps_rollup", err)
 		case isTimeout(err):
-			unavailable("memory", Reason(err))
+			a.unavailable("memory", Reason(err))
 		case errors.Is(err, unix.ENOENT):
 			// Kernels before 4.14 have no smaps_rollup (and a vanished
 			// process looks the same at open).
-			unavailable("memory", "smaps_rollup: not found")
+			a.unavailable("memory", "smaps_rollup: not found")
 		default:
-			unavailable("memory", "smaps_rollup: "+Reason(err))
-		}
-	} else if as.Memory == nil {
-		if _, ok := as.Unavailable["maps"]; ok {
-			unavailable("memory", as.Unavailable["maps"])
+			a.unavailable("memory", "smaps_rollup: "+Reason(err))
 		}
 	}
 	if as.Memory == nil {
 		as.MemorySource = ""
 	}
-	if as.Maps == nil {
-		return as, nil
-	}
+	return as.Maps == nil, nil
+}
+
+// stacks sorts the mappings and locates every thread's stack pointer.
+func (a *addrRead) stacks() (bool, error) {
+	as := a.as
 	if !slices.IsSortedFunc(as.Maps, func(a, b Mapping) int { return cmpU64(a.Start, b.Start) }) {
 		slices.SortFunc(as.Maps, func(a, b Mapping) int { return cmpU64(a.Start, b.Start) })
 	}
-
-	as.Stacks, err = readStacks(slow, &pb, pid, small)
+	var err error
+	as.Stacks, err = readStacks(a.slow, &a.pb, a.pid, a.small)
 	switch {
 	case err == nil:
 	case IsVanished(err):
-		return nil, gone("task", err)
+		return false, a.gone("task", err)
 	default:
-		unavailable("threads", Reason(err))
+		a.unavailable("threads", Reason(err))
 	}
-	classify(as)
-	as.Segments = segmentTotals(as.Maps, as.PerMapping)
-	return as, nil
+	return false, nil
 }
 
 // stillThere reports whether the process whose stat is at path still
@@ -452,86 +509,110 @@ func findMapping(maps []Mapping, addr uint64) int {
 	return -1
 }
 
-// classify sets Class and TID on every mapping of as.Maps.
+// classify sets Class and TID on every mapping of as.Maps, in named
+// passes: each mapping by what it is (classifyMapping, knowing the
+// executable's file and the libraries'), then by its neighbours (bss
+// after data, the brk heap), then by the threads' stack pointers, then
+// the guard pages below thread stacks.
 func classify(as *AddressSpace) {
+	exe, haveExe := exeFile(as)
+	libs := libraryFiles(as.Maps, exe, haveExe)
+	for i := range as.Maps {
+		classifyMapping(&as.Maps[i], as.PID, exe, haveExe, libs)
+	}
+	markBSS(as)
+	markBrkHeap(as)
+	markThreadStacks(as)
+	markStackGuards(as.Maps)
+}
+
+// exeFile finds the executable's file: the file holding start_code when
+// the layout is trusted (that also works for a deleted or renamed
+// binary), else the file whose path is the exe link.
+func exeFile(as *AddressSpace) (fileKey, bool) {
 	maps := as.Maps
-	// The executable: the file holding start_code when the layout is
-	// trusted (that also works for a deleted or renamed binary), else the
-	// file whose path is the exe link.
-	var exeKey fileKey
-	haveExe := false
 	if as.LayoutTrusted {
 		if i := findMapping(maps, as.Layout.StartCode); i >= 0 && fileBacked(&maps[i]) {
-			exeKey, haveExe = keyOf(&maps[i]), true
+			return keyOf(&maps[i]), true
 		}
 	}
-	if !haveExe && as.Exe != "" {
-		for i := range maps {
-			p := strings.TrimSuffix(maps[i].Path, " (deleted)")
-			if p == as.Exe {
-				exeKey, haveExe = keyOf(&maps[i]), true
-				break
-			}
+	if as.Exe == "" {
+		return fileKey{}, false
+	}
+	for i := range maps {
+		if strings.TrimSuffix(maps[i].Path, exeDeleted) == as.Exe {
+			return keyOf(&maps[i]), true
 		}
 	}
-	// Libraries: every other file that has an executable mapping.
+	return fileKey{}, false
+}
+
+// libraryFiles are the files other than the executable that have an
+// executable mapping.
+func libraryFiles(maps []Mapping, exe fileKey, haveExe bool) map[fileKey]bool {
 	libs := make(map[fileKey]bool)
 	for i := range maps {
 		m := &maps[i]
 		if fileBacked(m) && m.Executable() && !isShm(m) {
-			if k := keyOf(m); !haveExe || k != exeKey {
+			if k := keyOf(m); !haveExe || k != exe {
 				libs[k] = true
 			}
 		}
 	}
-	for i := range maps {
-		m := &maps[i]
-		m.Class, m.TID = SegAnon, 0
-		switch {
-		case m.Path == "[heap]":
-			m.Class = SegHeap
-		case m.Path == "[stack]":
-			m.Class, m.TID = SegStack, as.PID
-		case strings.HasPrefix(m.Path, "[stack:"):
-			// Kernels before 4.5 named thread stacks [stack:TID].
-			m.Class = SegThreadStack
-			m.TID, _ = strconv.Atoi(strings.TrimSuffix(m.Path[len("[stack:"):], "]"))
-		case m.Path == "[vdso]":
-			m.Class = SegVdso
-		case strings.HasPrefix(m.Path, "[vvar"):
-			m.Class = SegVvar
-		case m.Path == "[vsyscall]":
-			m.Class = SegVsyscall
-		case !m.Readable() && !m.Writable() && !m.Executable():
-			m.Class = SegGuard
-		case isShm(m):
-			m.Class = SegShm
-		case fileBacked(m):
-			k := keyOf(m)
-			switch {
-			case haveExe && k == exeKey:
-				switch {
-				case m.Executable():
-					m.Class = SegCode
-				case m.Writable():
-					m.Class = SegData
-				default:
-					m.Class = SegRodata
-				}
-			case libs[k]:
-				if m.Executable() {
-					m.Class = SegLibCode
-				} else {
-					m.Class = SegLibData
-				}
-			default:
-				m.Class = SegFile
-			}
-		}
+	return libs
+}
+
+// classifyMapping classifies one mapping by its own line: its pseudo-path,
+// its permissions and the file it maps.
+func classifyMapping(m *Mapping, pid int, exe fileKey, haveExe bool, libs map[fileKey]bool) {
+	m.Class, m.TID = SegAnon, 0
+	switch {
+	case m.Path == "[heap]":
+		m.Class = SegHeap
+	case m.Path == "[stack]":
+		m.Class, m.TID = SegStack, pid
+	case strings.HasPrefix(m.Path, "[stack:"):
+		// Kernels before 4.5 named thread stacks [stack:TID].
+		m.Class = SegThreadStack
+		m.TID, _ = strconv.Atoi(strings.TrimSuffix(m.Path[len("[stack:"):], "]"))
+	case m.Path == "[vdso]":
+		m.Class = SegVdso
+	case strings.HasPrefix(m.Path, "[vvar"):
+		m.Class = SegVvar
+	case m.Path == "[vsyscall]":
+		m.Class = SegVsyscall
+	case !m.Readable() && !m.Writable() && !m.Executable():
+		m.Class = SegGuard
+	case isShm(m):
+		m.Class = SegShm
+	case fileBacked(m):
+		m.Class = fileClass(m, exe, haveExe, libs)
 	}
-	// Second pass: anonymous rw- memory right after a data mapping is that
-	// object's bss; with a trusted layout the brk area starts at start_brk
-	// even when the kernel did not label it.
+}
+
+// fileClass classifies a file-backed mapping: the executable's code,
+// data or read-only part, a library's code or data, or another file.
+func fileClass(m *Mapping, exe fileKey, haveExe bool, libs map[fileKey]bool) Segment {
+	k := keyOf(m)
+	switch {
+	case haveExe && k == exe && m.Executable():
+		return SegCode
+	case haveExe && k == exe && m.Writable():
+		return SegData
+	case haveExe && k == exe:
+		return SegRodata
+	case libs[k] && m.Executable():
+		return SegLibCode
+	case libs[k]:
+		return SegLibData
+	}
+	return SegFile
+}
+
+// markBSS: anonymous rw- memory right after a data mapping is that
+// object's bss (below start_brk, when the layout is trusted).
+func markBSS(as *AddressSpace) {
+	maps := as.Maps
 	for i := 1; i < len(maps); i++ {
 		m, prev := &maps[i], &maps[i-1]
 		if m.Class != SegAnon || !m.Anonymous() || !m.Writable() || prev.End != m.Start || !fileBacked(prev) || !prev.Writable() {
@@ -546,14 +627,25 @@ func classify(as *AddressSpace) {
 			m.Class = SegLibData
 		}
 	}
-	if as.LayoutTrusted && as.Layout.StartBrk != 0 {
-		if i := findMapping(maps, as.Layout.StartBrk); i >= 0 && maps[i].Start == as.Layout.StartBrk && maps[i].Class == SegAnon && maps[i].Anonymous() {
-			maps[i].Class = SegHeap
-		}
+}
+
+// markBrkHeap: with a trusted layout the brk area starts at start_brk
+// even when the kernel did not label it [heap].
+func markBrkHeap(as *AddressSpace) {
+	if !as.LayoutTrusted || as.Layout.StartBrk == 0 {
+		return
 	}
-	// Thread stacks: the mapping holding each thread's stack pointer. A
-	// mapping holding the stack pointers of several threads is not a
-	// per-thread stack (a Go arena, a shared pool) and stays anon.
+	maps := as.Maps
+	if i := findMapping(maps, as.Layout.StartBrk); i >= 0 && maps[i].Start == as.Layout.StartBrk && maps[i].Class == SegAnon && maps[i].Anonymous() {
+		maps[i].Class = SegHeap
+	}
+}
+
+// markThreadStacks: the mapping holding each thread's stack pointer is
+// its stack. A mapping holding the stack pointers of several threads is
+// not a per-thread stack (a Go arena, a shared pool) and stays anon.
+func markThreadStacks(as *AddressSpace) {
+	maps := as.Maps
 	owners := make(map[int]int, len(as.Stacks))
 	for s := range as.Stacks {
 		ts := &as.Stacks[s]
@@ -585,7 +677,11 @@ func classify(as *AddressSpace) {
 			}
 		}
 	}
-	// The guard page right below a thread stack belongs to that thread.
+}
+
+// markStackGuards: the guard page right below a thread stack belongs to
+// that thread.
+func markStackGuards(maps []Mapping) {
 	for i := 0; i+1 < len(maps); i++ {
 		if maps[i].Class == SegGuard && maps[i+1].Class == SegThreadStack && maps[i].End == maps[i+1].Start {
 			maps[i].TID = maps[i+1].TID

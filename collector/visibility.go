@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,19 @@ func procVisibility(root string, euid int) string {
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = r
 	}
+	var notes []string
+	for _, o := range strings.Split(procMountOptions(abs), ",") {
+		if note := hiddenBy(o, euid); note != "" {
+			notes = append(notes, note)
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+// procMountOptions returns the super options of the procfs mounted at
+// the absolute path abs (the last mount on it wins), from
+// /proc/self/mountinfo; "" when there is none.
+func procMountOptions(abs string) string {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return ""
@@ -42,36 +56,32 @@ func procVisibility(root string, euid int) string {
 	for sc.Scan() {
 		// id parent maj:min root mountpoint opts [optional...] - fstype source superopts
 		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, s := range fields {
-			if s == "-" {
-				sep = i
-				break
-			}
-		}
+		sep := slices.Index(fields, "-")
 		if sep < 6 || len(fields) < sep+4 {
 			continue
 		}
-		if fields[sep+1] != "proc" || unescapeMount(fields[4]) != abs {
-			continue
-		}
-		opts = fields[sep+3] // the last mount on the path wins
-	}
-	var notes []string
-	for _, o := range strings.Split(opts, ",") {
-		k, v, _ := strings.Cut(o, "=")
-		switch {
-		case k == "hidepid" && euid != 0 && (v == "invisible" || v == "2"):
-			notes = append(notes, "mounted hidepid=invisible: other users' processes are hidden")
-		case k == "hidepid" && euid != 0 && (v == "noaccess" || v == "1"):
-			notes = append(notes, "mounted hidepid=noaccess: other users' processes are listed but unreadable")
-		case k == "hidepid" && euid != 0 && (v == "ptraceable" || v == "4"):
-			notes = append(notes, "mounted hidepid=ptraceable: only processes this user may ptrace are visible")
-		case k == "subset" && v == "pid":
-			notes = append(notes, "mounted subset=pid: machine-wide files are hidden")
+		if fields[sep+1] == "proc" && unescapeMount(fields[4]) == abs {
+			opts = fields[sep+3]
 		}
 	}
-	return strings.Join(notes, "; ")
+	return opts
+}
+
+// hiddenBy says what the procfs mount option o hides from a reader with
+// effective uid euid, or "". hidepid does not apply to root.
+func hiddenBy(o string, euid int) string {
+	k, v, _ := strings.Cut(o, "=")
+	switch {
+	case k == "hidepid" && euid != 0 && (v == "invisible" || v == "2"):
+		return "mounted hidepid=invisible: other users' processes are hidden"
+	case k == "hidepid" && euid != 0 && (v == "noaccess" || v == "1"):
+		return "mounted hidepid=noaccess: other users' processes are listed but unreadable"
+	case k == "hidepid" && euid != 0 && (v == "ptraceable" || v == "4"):
+		return "mounted hidepid=ptraceable: only processes this user may ptrace are visible"
+	case k == "subset" && v == "pid":
+		return "mounted subset=pid: machine-wide files are hidden"
+	}
+	return ""
 }
 
 // unescapeMount undoes mountinfo's octal escapes (\040 for a space).
