@@ -116,7 +116,7 @@ func TestHostileStat(t *testing.T) {
 		t.Errorf("extra fields: %+v", p)
 	}
 	if p := procs[114]; p == nil || p.UTimeTicks != math.MaxUint64 || p.VSizeBytes != math.MaxUint64 || p.Nice != math.MinInt64 ||
-		p.StartTicks != math.MaxUint64 || p.RSSPages != math.MaxInt64 {
+		p.StartTicks != math.MaxUint64 || p.RSSBytes != math.MaxUint64 {
 		t.Errorf("extreme values: %+v", p)
 	} else {
 		// Derived values saturate instead of wrapping: rss pages times

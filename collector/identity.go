@@ -178,9 +178,9 @@ func ReadStatIdentity(root string, pid int) (*Process, error) {
 	if err != nil {
 		return nil, &ReadError{PID: pid, File: "stat", Err: err}
 	}
-	return &Process{
-		PID: pid, StartTicks: st.starttime, Comm: string(st.comm), State: st.state,
+	return &Process{PID: pid, Read: SrcStat, ProcStat: ProcStat{
+		StartTicks: st.starttime, Comm: string(st.comm), State: st.state,
 		PPID: int(st.ppid), PGID: int(st.pgid), SID: int(st.sid), ExitCode: st.exitCode,
-		NumThreads: st.numThreads, Read: SrcStat,
-	}, nil
+		NumThreads: st.numThreads,
+	}}, nil
 }

@@ -46,22 +46,22 @@ type Snapshot struct {
 // silently.
 type ScanCounts struct {
 	// Listed is the number of numeric directories seen in the root.
-	Listed int `json:"listed"`
+	Listed int
 	// Vanished counts processes that disappeared between listing and
 	// reading (ENOENT or ESRCH); they are not in Processes.
-	Vanished int `json:"vanished"`
+	Vanished int
 	// VanishedThreads counts threads that disappeared mid-read.
-	VanishedThreads int `json:"vanished_threads"`
+	VanishedThreads int
 	// Denied counts fields left unavailable for permission (EACCES/EPERM).
-	Denied int `json:"denied"`
+	Denied int
 	// ParseErrors counts files whose content could not be parsed.
-	ParseErrors int `json:"parse_errors"`
+	ParseErrors int
 	// Timeouts counts reads abandoned at their deadline.
-	Timeouts int `json:"timeouts"`
+	Timeouts int
 	// Unreadable counts processes listed but whose stat could not be read
 	// for a reason other than vanishing (denied, garbage, timeout); they are
 	// kept in Processes with Unavailable["stat"] set.
-	Unreadable int `json:"unreadable"`
+	Unreadable int
 }
 
 // minus is c with o's counts taken away, field by field.
@@ -76,9 +76,9 @@ func (c ScanCounts) minus(o ScanCounts) ScanCounts {
 
 // Problem is one recorded read problem.
 type Problem struct {
-	PID    int    `json:"pid"`
-	File   string `json:"file"`
-	Reason string `json:"reason"`
+	PID    int
+	File   string
+	Reason string
 }
 
 // CtxSource names how process context-switch totals were obtained.
@@ -127,8 +127,8 @@ type Host struct {
 // ID identifies a process or thread across time: pids are reused, the pair
 // (pid, start time in clock ticks since boot) is not.
 type ID struct {
-	PID        int    `json:"pid"`
-	StartTicks uint64 `json:"start_ticks"`
+	PID        int
+	StartTicks uint64
 }
 
 // Sources is a bit set of the per-process files that were read
@@ -144,11 +144,13 @@ const (
 	SrcTasks
 )
 
-// Process is one process (thread group) as read from /proc/PID.
+// Process is one process (thread group) as read from /proc/PID, grouped
+// by the file each part comes from. The groups are embedded, so their
+// fields read as the Process's own (p.PPID, p.Cmdline); a group whose
+// file could not be read is left zero, Read says which were read and
+// Unavailable why the others were not.
 type Process struct {
-	PID        int
-	StartTicks uint64
-	StartedAt  time.Time
+	PID int
 	// Read says which files were read; a field whose source is missing is
 	// unavailable, and Unavailable says why.
 	Read Sources
@@ -156,70 +158,96 @@ type Process struct {
 	// "threads", "maps") to the reason it could not be read.
 	Unavailable map[string]string
 
-	// From stat.
-	Comm        string // raw bytes, not sanitised, may be invalid UTF-8
-	State       byte
-	PPID        int
-	PGID        int
-	SID         int
-	TTY         int // tty_nr: the device number of the controlling terminal, 0 if none
-	TPGID       int
-	Flags       uint64
-	MinFlt      uint64
-	MajFlt      uint64
-	UTimeTicks  uint64
-	STimeTicks  uint64
-	Priority    int64
-	Nice        int64
-	NumThreads  int64
-	VSizeBytes  uint64
-	RSSPages    int64
-	RSSBytes    uint64
-	Processor   int64
-	RTPriority  uint64
-	Policy      uint64
-	DelayTicks  uint64 // delayacct_blkio_ticks
-	Layout      Layout
-	ExitCode    int64 // stat field 52: wait status of an exited (zombie) process; -1 when absent
-	WChanMasked bool
+	ProcStat
+	ProcStatus
+	ProcCmdline
+	ProcExe
+	ProcAccounting
 
-	// From status.
-	TGID       int
-	TracerPID  int
-	UIDs       [4]int // real, effective, saved, fs
-	GIDs       [4]int
-	User       string // user name of the real uid, or the number
-	NSPids     []int  // pid in each nested pid namespace, outermost first
-	SigPnd     uint64
-	ShdPnd     uint64
-	SigBlk     uint64
-	SigIgn     uint64
-	SigCgt     uint64
-	CapEff     uint64
-	CapInh     uint64 // inheritable, permitted, bounding and ambient sets
-	CapPrm     uint64
-	CapBnd     uint64
-	CapAmb     uint64
-	VmPeakB    uint64
-	VmSwapB    uint64
-	LeaderVol  uint64 // voluntary switches of the leader thread (status)
-	LeaderInv  uint64 // involuntary switches of the leader thread
-	VolCtx     uint64 // process total (see Snapshot.CtxSwitchSource)
-	InvolCtx   uint64
-	CtxSource  CtxSource
-	CPUDelayNs uint64 // run-queue delay total from taskstats, 0 otherwise
+	// Threads, when Snapshot.ThreadsRead (or for the processes whose
+	// threads a scan selected: SrcTasks in Read). The leader comes first.
+	Threads []Thread
+}
 
-	// From cmdline and exe.
+// ProcStat is what /proc/PID/stat says of a process (SrcStat).
+type ProcStat struct {
+	StartTicks uint64
+	// StartedAt is StartTicks on the wall clock (from the boot time);
+	// zero when that is unknown.
+	StartedAt  time.Time
+	Comm       string // raw bytes, not sanitised, may be invalid UTF-8
+	State      byte
+	PPID       int
+	PGID       int
+	SID        int
+	TTY        int // tty_nr: the device number of the controlling terminal, 0 if none
+	Flags      uint64
+	MinFlt     uint64
+	MajFlt     uint64
+	UTimeTicks uint64
+	STimeTicks uint64
+	Priority   int64
+	Nice       int64
+	NumThreads int64
+	VSizeBytes uint64
+	RSSBytes   uint64 // resident pages times the page size, saturated
+	Processor  int64
+	RTPriority uint64
+	Policy     uint64
+	DelayTicks uint64 // delayacct_blkio_ticks
+	Layout     Layout
+	ExitCode   int64 // stat field 52: wait status of an exited (zombie) process; -1 when absent
+}
+
+// ProcStatus is what /proc/PID/status says of a process (SrcStatus).
+type ProcStatus struct {
+	TGID      int
+	TracerPID int
+	UIDs      [4]int // real, effective, saved, fs
+	GIDs      [4]int
+	User      string // user name of the real uid, or the number
+	NSPids    []int  // pid in each nested pid namespace, outermost first
+	SigPnd    uint64
+	ShdPnd    uint64
+	SigBlk    uint64
+	SigIgn    uint64
+	SigCgt    uint64
+	CapEff    uint64
+	CapInh    uint64 // inheritable, permitted, bounding and ambient sets
+	CapPrm    uint64
+	CapBnd    uint64
+	CapAmb    uint64
+	VmPeakB   uint64
+	VmSwapB   uint64
+	LeaderVol uint64 // voluntary switches of the leader thread
+	LeaderInv uint64 // involuntary switches of the leader thread
+}
+
+// ProcCmdline is what /proc/PID/cmdline says of a process (SrcCmdline).
+type ProcCmdline struct {
 	Cmdline          []string
 	CmdlineTruncated bool
 	// CmdlineNoNUL is true when the process rewrote its argv area into one
 	// string without NUL separators (a "title").
 	CmdlineNoNUL bool
-	Exe          string
-	ExeDeleted   bool
+}
 
-	// Threads, when Snapshot.ThreadsRead. The leader comes first.
-	Threads []Thread
+// ProcExe is what the /proc/PID/exe link says of a process (SrcExe).
+type ProcExe struct {
+	// Exe is the executable's path, without the kernel's " (deleted)"
+	// mark: ExeDeleted says it was there.
+	Exe        string
+	ExeDeleted bool
+}
+
+// ProcAccounting is the process's whole context-switch accounting: the
+// kernel's taskstats totals, the sum over its threads, or its leader's
+// status counts (CtxSource says which).
+type ProcAccounting struct {
+	VolCtx     uint64 // process total (see Snapshot.CtxSwitchSource)
+	InvolCtx   uint64
+	CtxSource  CtxSource
+	CPUDelayNs uint64 // run-queue delay total from taskstats, 0 otherwise
 }
 
 // Layout is the address-space layout recorded in stat (fields 26-28 and
@@ -384,12 +412,12 @@ const StateLetters = "RSDZTtXIP"
 // proc connector's exit event).
 type ExitStatus struct {
 	// Exited is true for a normal exit; Code is then the exit code.
-	Exited bool `json:"exited"`
-	Code   int  `json:"code,omitempty"`
+	Exited bool
+	Code   int
 	// Signal is the terminating signal number when killed by a signal.
-	Signal int `json:"signal,omitempty"`
+	Signal int
 	// CoreDumped is set when the signal produced a core dump.
-	CoreDumped bool `json:"core_dumped,omitempty"`
+	CoreDumped bool
 }
 
 // DecodeWaitStatus decodes a wait(2) status word.
@@ -398,15 +426,6 @@ func DecodeWaitStatus(ws int64) ExitStatus {
 		return ExitStatus{Exited: true, Code: int(ws>>8) & 0xff}
 	}
 	return ExitStatus{Signal: int(ws & 0x7f), CoreDumped: ws&0x80 != 0}
-}
-
-// MarshalJSON writes {"exited":true,"code":N} (code 0 included) or
-// {"exited":false,"signal":N,"core_dumped":B}.
-func (e ExitStatus) MarshalJSON() ([]byte, error) {
-	if e.Exited {
-		return []byte(`{"exited":true,"code":` + strconv.Itoa(e.Code) + `}`), nil
-	}
-	return []byte(`{"exited":false,"signal":` + strconv.Itoa(e.Signal) + `,"core_dumped":` + strconv.FormatBool(e.CoreDumped) + `}`), nil
 }
 
 // String renders the status as "exit 3" or "signal 9 (core dumped)".

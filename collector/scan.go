@@ -440,7 +440,6 @@ func (s *scan) applyStat(p *Process, st *statFields, c *procCache) {
 	p.PGID = int(st.pgid)
 	p.SID = int(st.sid)
 	p.TTY = int(st.ttyNr)
-	p.TPGID = int(st.tpgid)
 	p.Flags = st.flags
 	p.MinFlt = st.minflt
 	p.MajFlt = st.majflt
@@ -451,7 +450,6 @@ func (s *scan) applyStat(p *Process, st *statFields, c *procCache) {
 	p.NumThreads = st.numThreads
 	p.StartTicks = st.starttime
 	p.VSizeBytes = st.vsize
-	p.RSSPages = st.rss
 	if st.rss > 0 {
 		p.RSSBytes = mulSat(uint64(st.rss), s.r.pageSz)
 	}

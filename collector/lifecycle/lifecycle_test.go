@@ -14,9 +14,11 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // proc builds a process as the reader would after reading stat and status.
 func proc(pid, ppid int, start uint64, comm string, state byte) collector.Process {
 	return collector.Process{
-		PID: pid, PPID: ppid, StartTicks: start, Comm: comm, State: state,
-		PGID: pid, SID: pid, NumThreads: 1, ExitCode: -1,
-		Read: collector.SrcStat | collector.SrcStatus,
+		PID: pid, Read: collector.SrcStat | collector.SrcStatus,
+		ProcStat: collector.ProcStat{
+			PPID: ppid, StartTicks: start, Comm: comm, State: state,
+			PGID: pid, SID: pid, NumThreads: 1, ExitCode: -1,
+		},
 	}
 }
 

@@ -377,8 +377,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// FrameVersion is the version of the frame endpoint's gob encoding.
-const FrameVersion = 1
+// FrameVersion is the version of the frame endpoint's gob encoding. 2:
+// collector.Process groups its fields by source (ProcStat, ProcStatus,
+// ...), which gob sends as nested structs.
+const FrameVersion = 2
 
 // WireFrame is what the frame endpoint sends: a Frame without what a
 // client recomputes (Rates, from two snapshots) or has no business

@@ -35,17 +35,17 @@ type EventDoc struct {
 	AdopterKind string `json:"adopter_kind,omitempty"`
 	// OldComm, OldExe and Exe have their raw bytes in the *RawBase64
 	// fields when not valid UTF-8, as Comm has.
-	OldComm          string                `json:"old_comm,omitempty"`
-	OldCommRawBase64 string                `json:"old_comm_raw_base64,omitempty"`
-	OldExe           string                `json:"old_exe,omitempty"`
-	OldExeRawBase64  string                `json:"old_exe_raw_base64,omitempty"`
-	Exe              string                `json:"exe,omitempty"`
-	ExeRawBase64     string                `json:"exe_raw_base64,omitempty"`
-	OldState         string                `json:"old_state,omitempty"`
-	State            string                `json:"state,omitempty"`
-	TID              int                   `json:"tid,omitempty"`
-	Exit             *collector.ExitStatus `json:"exit,omitempty"`
-	Note             string                `json:"note,omitempty"`
+	OldComm          string         `json:"old_comm,omitempty"`
+	OldCommRawBase64 string         `json:"old_comm_raw_base64,omitempty"`
+	OldExe           string         `json:"old_exe,omitempty"`
+	OldExeRawBase64  string         `json:"old_exe_raw_base64,omitempty"`
+	Exe              string         `json:"exe,omitempty"`
+	ExeRawBase64     string         `json:"exe_raw_base64,omitempty"`
+	OldState         string         `json:"old_state,omitempty"`
+	State            string         `json:"state,omitempty"`
+	TID              int            `json:"tid,omitempty"`
+	Exit             *ExitStatusDoc `json:"exit,omitempty"`
+	Note             string         `json:"note,omitempty"`
 }
 
 // NewEventDoc converts an event.
@@ -54,7 +54,7 @@ func NewEventDoc(e *lifecycle.Event) EventDoc {
 		Schema: EventSchema, Type: string(e.Type), Time: e.Time.UTC().Format(time.RFC3339Nano),
 		PID: e.ID.PID, StartTicks: e.ID.StartTicks, PPID: e.PPID, Source: e.Source,
 		OldPPID: e.OldPPID, AdopterKind: e.AdopterKind,
-		TID: e.TID, Exit: e.ExitStatus, Note: e.Note,
+		TID: e.TID, Exit: NewExitStatusDoc(e.ExitStatus), Note: e.Note,
 	}
 	d.Comm, d.CommRawBase64 = textAndRaw(e.Comm)
 	d.OldComm, d.OldCommRawBase64 = textAndRaw(e.OldComm)

@@ -104,7 +104,7 @@ func TestPSSummaryTimeouts(t *testing.T) {
 // keep their bytes in *_raw_base64 fields, in the snapshot and in events.
 func TestExeRawBytesKept(t *testing.T) {
 	const exe, oldExe, oldComm = "/opt/\xff\xfebin", "/usr/\xc3(old", "x\x80y"
-	p := collector.Process{PID: 7, Exe: exe, Read: collector.SrcStat | collector.SrcExe}
+	p := collector.Process{PID: 7, ProcExe: collector.ProcExe{Exe: exe}, Read: collector.SrcStat | collector.SrcExe}
 	pd := NewProcessDoc(&p, false)
 	if raw, _ := base64.StdEncoding.DecodeString(pd.ExeRawBase64); string(raw) != exe {
 		t.Errorf("snapshot exe_raw_base64 %q decodes to %q, want %q", pd.ExeRawBase64, raw, exe)

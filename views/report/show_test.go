@@ -139,7 +139,7 @@ func TestShowJSONShape(t *testing.T) {
 // sequences reaches the terminal inert.
 func TestShowTextSanitises(t *testing.T) {
 	evil := "/tmp/\x1b]0;owned\x07\x1b[2J.so"
-	p := &collector.Process{PID: 7, Comm: "x\x1b[31m", State: 'S', Read: collector.SrcStat | collector.SrcTasks,
+	p := &collector.Process{PID: 7, ProcStat: collector.ProcStat{Comm: "x\x1b[31m", State: 'S'}, Read: collector.SrcStat | collector.SrcTasks,
 		Threads: []collector.Thread{{TID: 7, Comm: "t\x1b[1m", State: 'S'}}}
 	as := &collector.AddressSpace{PID: 7, Maps: []collector.Mapping{
 		{Start: 0x1000, End: 0x2000, Perms: "r-xp", Dev: "fe:00", Inode: 3, Path: evil, Class: collector.SegLibCode},
@@ -159,7 +159,7 @@ func TestShowTextSanitises(t *testing.T) {
 
 // TestShowDiagramFolds: 60,000 alternating mappings draw in a few rows.
 func TestShowDiagramFolds(t *testing.T) {
-	p := &collector.Process{PID: 9, Comm: "many", State: 'S', Read: collector.SrcStat}
+	p := &collector.Process{PID: 9, ProcStat: collector.ProcStat{Comm: "many", State: 'S'}, Read: collector.SrcStat}
 	as := &collector.AddressSpace{PID: 9}
 	addr := uint64(0x7f0000000000)
 	for i := 0; i < 60000; i++ {
@@ -185,7 +185,7 @@ func TestShowDiagramFolds(t *testing.T) {
 // TestShowDenied: when maps is refused, every thread's stack is unknown
 // with that reason, and memory is absent, not zero.
 func TestShowDenied(t *testing.T) {
-	p := &collector.Process{PID: 1, Comm: "init", State: 'S', Read: collector.SrcStat | collector.SrcTasks,
+	p := &collector.Process{PID: 1, ProcStat: collector.ProcStat{Comm: "init", State: 'S'}, Read: collector.SrcStat | collector.SrcTasks,
 		Threads: []collector.Thread{{TID: 1, Comm: "init", State: 'S'}, {TID: 5, Comm: "w", State: 'S'}}}
 	as := &collector.AddressSpace{PID: 1, Unavailable: map[string]string{"maps": "permission denied", "memory": "smaps_rollup: permission denied"}}
 	d := NewShowDoc(p, as, showTime, "/proc")

@@ -126,7 +126,7 @@ func filledDoc(s string, f float64) *SnapshotDoc {
 		Schema: SnapshotSchema, TakenAt: s, ScanDurationSeconds: f, ProcRoot: s,
 		Summary:   Summary{ProcessesByState: map[string]int{s: 1}},
 		Processes: []ProcessDoc{p, empty, p},
-		Problems:  []collector.Problem{{PID: 1, File: s, Reason: s}},
+		Problems:  []ProblemDoc{{PID: 1, File: s, Reason: s}},
 	}
 }
 

@@ -13,14 +13,14 @@ const SnapshotSchema = "pinspect.snapshot/v1"
 
 // SnapshotDoc is the `pinspect --json` document (docs/SCHEMA.md).
 type SnapshotDoc struct {
-	Schema              string              `json:"schema"`
-	TakenAt             string              `json:"taken_at"`
-	ScanDurationSeconds float64             `json:"scan_duration_seconds"`
-	ProcRoot            string              `json:"proc_root"`
-	Summary             Summary             `json:"summary"`
-	Host                HostDoc             `json:"host"`
-	Processes           []ProcessDoc        `json:"processes"`
-	Problems            []collector.Problem `json:"problems,omitempty"`
+	Schema              string       `json:"schema"`
+	TakenAt             string       `json:"taken_at"`
+	ScanDurationSeconds float64      `json:"scan_duration_seconds"`
+	ProcRoot            string       `json:"proc_root"`
+	Summary             Summary      `json:"summary"`
+	Host                HostDoc      `json:"host"`
+	Processes           []ProcessDoc `json:"processes"`
+	Problems            []ProblemDoc `json:"problems,omitempty"`
 }
 
 // Summary counts processes and threads by state and what could not be read.
@@ -37,8 +37,8 @@ type Summary struct {
 	CtxSwitchSource string `json:"ctxt_switches_source"`
 	// Filtered is true when a filter was applied; the counts above are then
 	// over the selected processes.
-	Filtered bool                 `json:"filtered"`
-	Scan     collector.ScanCounts `json:"scan"`
+	Filtered bool          `json:"filtered"`
+	Scan     ScanCountsDoc `json:"scan"`
 }
 
 // HostDoc is the host part of a snapshot.
@@ -63,52 +63,52 @@ type HostDoc struct {
 // ProcessDoc is one process in a snapshot document. Pointer fields are
 // absent when their source file could not be read (see Unavailable).
 type ProcessDoc struct {
-	PID            int                   `json:"pid"`
-	StartTicks     *uint64               `json:"start_ticks,omitempty"`
-	StartedAt      string                `json:"started_at,omitempty"`
-	PPID           *int                  `json:"ppid,omitempty"`
-	PGID           *int                  `json:"pgid,omitempty"`
-	SID            *int                  `json:"sid,omitempty"`
-	TTYNr          *int                  `json:"tty_nr,omitempty"`
-	TTY            string                `json:"tty,omitempty"`
-	UID            *int                  `json:"uid,omitempty"`
-	EUID           *int                  `json:"euid,omitempty"`
-	User           string                `json:"user,omitempty"`
-	Comm           *string               `json:"comm,omitempty"`
-	CommRawBase64  string                `json:"comm_raw_base64,omitempty"`
-	State          string                `json:"state,omitempty"`
-	StateName      string                `json:"state_name,omitempty"`
-	KernelThread   bool                  `json:"kernel_thread,omitempty"`
-	Cmdline        []string              `json:"cmdline,omitempty"`
-	CmdlineRaw     []string              `json:"cmdline_raw_base64,omitempty"`
-	CmdlineTrunc   bool                  `json:"cmdline_truncated,omitempty"`
-	CmdlineTitle   bool                  `json:"cmdline_is_title,omitempty"`
-	Exe            string                `json:"exe,omitempty"`
-	ExeRawBase64   string                `json:"exe_raw_base64,omitempty"`
-	ExeDeleted     bool                  `json:"exe_deleted,omitempty"`
-	Nice           *int64                `json:"nice,omitempty"`
-	Priority       *int64                `json:"priority,omitempty"`
-	Policy         string                `json:"policy,omitempty"`
-	RTPriority     *uint64               `json:"rt_priority,omitempty"`
-	NumThreads     *int64                `json:"num_threads,omitempty"`
-	UserSeconds    *float64              `json:"utime_seconds,omitempty"`
-	SystemSeconds  *float64              `json:"stime_seconds,omitempty"`
-	RSSBytes       *uint64               `json:"rss_bytes,omitempty"`
-	VSizeBytes     *uint64               `json:"vsize_bytes,omitempty"`
-	LastCPU        *int64                `json:"last_cpu,omitempty"`
-	MinorFaults    *uint64               `json:"minor_faults,omitempty"`
-	MajorFaults    *uint64               `json:"major_faults,omitempty"`
-	VolCtx         *uint64               `json:"voluntary_ctxt_switches,omitempty"`
-	InvolCtx       *uint64               `json:"involuntary_ctxt_switches,omitempty"`
-	CtxSource      string                `json:"ctxt_switches_source,omitempty"`
-	LeaderVolCtx   *uint64               `json:"leader_voluntary_ctxt_switches,omitempty"`
-	LeaderInvolCtx *uint64               `json:"leader_involuntary_ctxt_switches,omitempty"`
-	TracerPID      *int                  `json:"tracer_pid,omitempty"`
-	NSPids         []int                 `json:"nspids,omitempty"`
-	Signals        *SignalsDoc           `json:"signals,omitempty"`
-	ExitStatus     *collector.ExitStatus `json:"exit_status,omitempty"`
-	Unavailable    map[string]string     `json:"unavailable,omitempty"`
-	Threads        []ThreadDoc           `json:"threads,omitempty"`
+	PID            int               `json:"pid"`
+	StartTicks     *uint64           `json:"start_ticks,omitempty"`
+	StartedAt      string            `json:"started_at,omitempty"`
+	PPID           *int              `json:"ppid,omitempty"`
+	PGID           *int              `json:"pgid,omitempty"`
+	SID            *int              `json:"sid,omitempty"`
+	TTYNr          *int              `json:"tty_nr,omitempty"`
+	TTY            string            `json:"tty,omitempty"`
+	UID            *int              `json:"uid,omitempty"`
+	EUID           *int              `json:"euid,omitempty"`
+	User           string            `json:"user,omitempty"`
+	Comm           *string           `json:"comm,omitempty"`
+	CommRawBase64  string            `json:"comm_raw_base64,omitempty"`
+	State          string            `json:"state,omitempty"`
+	StateName      string            `json:"state_name,omitempty"`
+	KernelThread   bool              `json:"kernel_thread,omitempty"`
+	Cmdline        []string          `json:"cmdline,omitempty"`
+	CmdlineRaw     []string          `json:"cmdline_raw_base64,omitempty"`
+	CmdlineTrunc   bool              `json:"cmdline_truncated,omitempty"`
+	CmdlineTitle   bool              `json:"cmdline_is_title,omitempty"`
+	Exe            string            `json:"exe,omitempty"`
+	ExeRawBase64   string            `json:"exe_raw_base64,omitempty"`
+	ExeDeleted     bool              `json:"exe_deleted,omitempty"`
+	Nice           *int64            `json:"nice,omitempty"`
+	Priority       *int64            `json:"priority,omitempty"`
+	Policy         string            `json:"policy,omitempty"`
+	RTPriority     *uint64           `json:"rt_priority,omitempty"`
+	NumThreads     *int64            `json:"num_threads,omitempty"`
+	UserSeconds    *float64          `json:"utime_seconds,omitempty"`
+	SystemSeconds  *float64          `json:"stime_seconds,omitempty"`
+	RSSBytes       *uint64           `json:"rss_bytes,omitempty"`
+	VSizeBytes     *uint64           `json:"vsize_bytes,omitempty"`
+	LastCPU        *int64            `json:"last_cpu,omitempty"`
+	MinorFaults    *uint64           `json:"minor_faults,omitempty"`
+	MajorFaults    *uint64           `json:"major_faults,omitempty"`
+	VolCtx         *uint64           `json:"voluntary_ctxt_switches,omitempty"`
+	InvolCtx       *uint64           `json:"involuntary_ctxt_switches,omitempty"`
+	CtxSource      string            `json:"ctxt_switches_source,omitempty"`
+	LeaderVolCtx   *uint64           `json:"leader_voluntary_ctxt_switches,omitempty"`
+	LeaderInvolCtx *uint64           `json:"leader_involuntary_ctxt_switches,omitempty"`
+	TracerPID      *int              `json:"tracer_pid,omitempty"`
+	NSPids         []int             `json:"nspids,omitempty"`
+	Signals        *SignalsDoc       `json:"signals,omitempty"`
+	ExitStatus     *ExitStatusDoc    `json:"exit_status,omitempty"`
+	Unavailable    map[string]string `json:"unavailable,omitempty"`
+	Threads        []ThreadDoc       `json:"threads,omitempty"`
 }
 
 // SignalsDoc holds the signal masks of status as hex strings.
@@ -146,7 +146,7 @@ func NewSnapshotDoc(snap *collector.Snapshot, f Filter, threads bool) *SnapshotD
 		ScanDurationSeconds: snap.ScanDuration.Seconds(),
 		ProcRoot:            snap.Root,
 		Host:                NewHostDoc(&snap.Host),
-		Problems:            snap.Problems,
+		Problems:            newProblemDocs(snap.Problems),
 	}
 	procs := f.Apply(snap)
 	doc.Summary = Summarize(snap, procs)
@@ -164,7 +164,7 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 		ProcessesByState: map[string]int{},
 		ThreadsRead:      snap.ThreadsRead,
 		CtxSwitchSource:  string(snap.CtxSwitchSource),
-		Scan:             snap.Counts,
+		Scan:             NewScanCountsDoc(snap.Counts),
 	}
 	if snap.ThreadsRead {
 		s.ThreadsByState = map[string]int{}
@@ -273,8 +273,7 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 			d.RSSBytes, d.VSizeBytes = &v.rss, &v.vsize
 		}
 		if p.IsZombie() && p.ExitCode >= 0 {
-			es := collector.DecodeWaitStatus(p.ExitCode)
-			d.ExitStatus = &es
+			d.ExitStatus = &ExitStatusDoc{collector.DecodeWaitStatus(p.ExitCode)}
 		}
 	}
 	if p.Read&collector.SrcStatus != 0 {

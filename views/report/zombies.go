@@ -53,11 +53,11 @@ type ZombieParentDoc struct {
 
 // ZombieDoc is one zombie.
 type ZombieDoc struct {
-	PID           int                   `json:"pid"`
-	StartTicks    uint64                `json:"start_ticks"`
-	Comm          string                `json:"comm"`
-	CommRawBase64 string                `json:"comm_raw_base64,omitempty"`
-	Exit          *collector.ExitStatus `json:"exit,omitempty"`
+	PID           int            `json:"pid"`
+	StartTicks    uint64         `json:"start_ticks"`
+	Comm          string         `json:"comm"`
+	CommRawBase64 string         `json:"comm_raw_base64,omitempty"`
+	Exit          *ExitStatusDoc `json:"exit,omitempty"`
 	// FirstSeen is when it was first seen a zombie: by a monitor, or the
 	// snapshot's time when nothing was watching.
 	FirstSeen string `json:"first_seen"`
@@ -87,7 +87,7 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 		}
 		for _, z := range g.Zombies {
 			zd := ZombieDoc{
-				PID: z.ID.PID, StartTicks: z.ID.StartTicks, Exit: z.Exit,
+				PID: z.ID.PID, StartTicks: z.ID.StartTicks, Exit: NewExitStatusDoc(z.Exit),
 				FirstSeen: z.FirstSeen.UTC().Format(time.RFC3339Nano),
 			}
 			if z.Observed {
