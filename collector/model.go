@@ -40,6 +40,13 @@ type Snapshot struct {
 	// Problems lists the first few per-process read problems that were not
 	// vanishing or permission (parse errors, timeouts), for display.
 	Problems []Problem
+	// Collector is the backend that read the processes and threads:
+	// BackendTaskIter or BackendProc (empty in snapshots built by hand).
+	Collector Backend
+	// CollectorNote says, in one line, why the task iterator was not
+	// used on this machine's /proc (or why a pass fell back to /proc);
+	// empty when it was, or when the root is not this machine's /proc.
+	CollectorNote string
 }
 
 // ScanCounts counts what a scan could not read, so nothing is dropped

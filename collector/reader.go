@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pinspect/pinspect/collector/taskiter"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,6 +62,15 @@ type Options struct {
 	// its own under the process-wide one). Process and AddressSpace have
 	// a budget of their own, or the one their options give.
 	StuckBudget *StuckBudget
+	// Backend chooses where process and thread fields come from: the BPF
+	// task iterator (BackendTaskIter: one pass over every task, about a
+	// microsecond a task, needs root or CAP_BPF and CAP_PERFMON and a
+	// kernel with BTF), /proc (BackendProc), or the first when it can be
+	// loaded on this machine's own /proc and the second otherwise
+	// (BackendAuto, the zero value; Snapshot.CollectorNote says why).
+	// With BackendTaskIter, NewReader fails when the iterator cannot be
+	// loaded.
+	Backend Backend
 	// CmdlineTTL is how long a process's cmdline and exe, cached per
 	// identity (pid + start ticks) between snapshots of one Reader, are
 	// reused before being read again; a change of comm (an exec) always
@@ -116,6 +126,10 @@ type Reader struct {
 	pageSz uint64
 	start  time.Time // origin of the Reader's monotonic clock
 	ts     *taskstatsShare
+	// iter is the loaded task iterator (nil: the /proc backend), and
+	// iterWhy why it is not used, when that needs saying.
+	iter    *taskiter.Iterator
+	iterWhy error
 	// slow is the scans' pool of read workers (cmdline); addrSlow is the
 	// on-demand reads' (AddressSpace, Process); identSlow is Identities':
 	// a kernel event source calls it from its own goroutine, and must not
@@ -161,6 +175,10 @@ func NewReader(opts Options) (*Reader, error) {
 		memo:   newIdentityMemo(),
 		ts:     &taskstatsShare{},
 	}
+	var err error
+	if r.iter, r.iterWhy, err = openTaskIter(opts); err != nil {
+		return nil, err
+	}
 	r.host = readStaticHost(opts.Root)
 	timeout := cmp.Or(opts.ReadTimeout, DefaultReadTimeout)
 	r.slow = newDeadlineReads(timeout, opts.Root, opts.StuckBudget)
@@ -177,6 +195,9 @@ func NewReader(opts Options) (*Reader, error) {
 	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
 	runtime.AddCleanup(r, (*deadlineReads).close, r.identSlow)
 	runtime.AddCleanup(r, func(t *taskstatsShare) { t.disable(ErrClosed) }, r.ts)
+	if r.iter != nil {
+		runtime.AddCleanup(r, func(it *taskiter.Iterator) { _ = it.Close() }, r.iter)
+	}
 	return r, nil
 }
 
@@ -194,7 +215,19 @@ func (r *Reader) Close() error {
 	r.addrSlow.close()
 	r.identSlow.close()
 	r.ts.disable(ErrClosed)
+	if r.iter != nil {
+		_ = r.iter.Close()
+	}
 	return nil
+}
+
+// Backend reports which backend this Reader's scans use, and when it is
+// not the task iterator on this machine's /proc, why.
+func (r *Reader) Backend() (Backend, error) {
+	if r.iter != nil {
+		return BackendTaskIter, nil
+	}
+	return BackendProc, r.iterWhy
 }
 
 // Taskstats reports whether this Reader takes context-switch totals from
@@ -265,6 +298,9 @@ func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	defer r.scanMu.Unlock()
 	if r.idle == nil {
 		r.idle = r.newScan(r.memo)
+	}
+	if r.iter != nil {
+		return r.idle.runIter(ctx, o)
 	}
 	return r.idle.run(ctx, o)
 }

@@ -158,7 +158,7 @@ func TestNewReaderBadRoot(t *testing.T) {
 // path: taskstats, used as root, is checked in taskstats_test.go).
 func TestLiveThreads(t *testing.T) {
 	h := livehelper.Start(t, "threads", "5")
-	r, err := NewReader(Options{Threads: true, NoTaskstats: true})
+	r, err := NewReader(Options{Threads: true, NoTaskstats: true, Backend: BackendProc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,10 @@ type scan struct {
 	// no reference to the scan or the Reader.
 	cmdWant  []cmdWant
 	cmdlines *batch
+	// iterSide and iterPending are a task-iterator pass's per-process
+	// totals and early threads (iterscan.go), kept for the next pass.
+	iterSide    []iterProc
+	iterPending []pendingThread
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).
@@ -106,7 +110,10 @@ func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	s.reset()
 	s.memo.begin()
 	all, want, threadsRead := o.threadChoice()
-	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead}
+	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: BackendProc}
+	if r.iterWhy != nil {
+		snap.CollectorNote = r.iterWhy.Error()
+	}
 	snap.Host = r.readHost()
 	var err error
 	s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])

@@ -146,7 +146,7 @@ func FuzzParseTaskstats(f *testing.F) {
 // liveTaskstats skips unless this process can use taskstats.
 func liveTaskstats(t *testing.T) *Reader {
 	t.Helper()
-	r, err := NewReader(Options{})
+	r, err := NewReader(Options{Backend: BackendProc})
 	if err != nil {
 		t.Skip("no /proc:", err)
 	}
@@ -264,7 +264,7 @@ func TestTaskstatsNotForFixtures(t *testing.T) {
 }
 
 func TestTaskstatsOff(t *testing.T) {
-	r, err := NewReader(Options{NoTaskstats: true})
+	r, err := NewReader(Options{NoTaskstats: true, Backend: BackendProc})
 	if err != nil {
 		t.Skip(err)
 	}
@@ -308,7 +308,7 @@ func TestTaskstatsEPERM(t *testing.T) {
 }
 
 func epermChild(t *testing.T) {
-	r, err := NewReader(Options{})
+	r, err := NewReader(Options{Backend: BackendProc})
 	if err != nil {
 		t.Fatal(err)
 	}

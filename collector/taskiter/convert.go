@@ -135,7 +135,12 @@ func (g *Group) Totals() Totals {
 	}
 }
 
-// Add adds one live thread.
+// Add adds one thread of the process's thread list. A thread that has
+// exited but is not yet released (a zombie leader whose workers run)
+// still counts for times, faults and switches, as in getrusage and
+// /proc: the signal struct takes them over only at release. Its run-queue
+// delay went into the exited threads' taskstats at exit already, so it
+// is not added again (taskstats' TGID totals skip it the same way).
 func (s *Totals) Add(t *Task) {
 	s.UTimeNs += t.UTimeNs
 	s.STimeNs += t.STimeNs
@@ -144,7 +149,9 @@ func (s *Totals) Add(t *Task) {
 	s.MajFlt += t.MajFlt
 	s.VolCtx += t.VolCtx
 	s.InvolCtx += t.InvolCtx
-	s.RunDelayNs += t.RunDelayNs
+	if t.ExitState == 0 {
+		s.RunDelayNs += t.RunDelayNs
+	}
 	s.Threads++
 }
 

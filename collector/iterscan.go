@@ -1,0 +1,404 @@
+package collector
+
+// This file is the task-iterator backend: a scan that takes every
+// process's and thread's stat and status fields from one pass of the BPF
+// task iterator (collector/taskiter) instead of opening their /proc files,
+// and reads from /proc only what the iterator cannot give: cmdline and exe
+// (through the identity memo, as the /proc scan does), and every process
+// the iterator did not show (it is cross-checked against the /proc
+// listing: a sandbox may hide its own init from BPF). Both backends build
+// the same Snapshot (iterscan_test.go holds them equal on live processes).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/pinspect/pinspect/collector/taskiter"
+	"golang.org/x/sys/unix"
+)
+
+// Backend names where a snapshot's per-process and per-thread fields come
+// from.
+type Backend string
+
+// The backends. Options.Backend chooses; Snapshot.Collector says which
+// one built a snapshot.
+const (
+	// BackendAuto (the zero value): the task iterator when pinspect may
+	// load BPF on this machine's own /proc, /proc otherwise.
+	BackendAuto Backend = ""
+	// BackendProc reads every process's files under the /proc root.
+	BackendProc Backend = "proc"
+	// BackendTaskIter reads one pass of the BPF task iterator, and /proc
+	// for cmdline, exe and what the iterator does not show.
+	BackendTaskIter Backend = "task_iter"
+)
+
+// CtxTaskIter: the kernel's own per-process totals (the signal struct's
+// counts of exited threads) plus every live thread's, read by the task
+// iterator: exact, exited threads included, on every kernel.
+const CtxTaskIter CtxSource = "task_iter"
+
+// openTaskIter loads the task iterator for a Reader of root when opts
+// allow it. It returns the iterator, or why the /proc backend is used
+// (nil reason for a root that is not this machine's /proc in auto mode:
+// a fixture tree needs no explanation). err is set only when the
+// iterator was required (BackendTaskIter) and cannot be had.
+func openTaskIter(opts Options) (it *taskiter.Iterator, why, err error) {
+	if opts.Backend == BackendProc {
+		return nil, nil, nil
+	}
+	if opts.Backend != BackendAuto && opts.Backend != BackendTaskIter {
+		return nil, nil, fmt.Errorf("unknown collector backend %q (want %q or %q)", opts.Backend, BackendProc, BackendTaskIter)
+	}
+	if !ownProc(opts.Root) {
+		why = errors.New("the BPF task iterator reads this machine's tasks, not " + opts.Root)
+		if opts.Backend == BackendTaskIter {
+			return nil, why, why
+		}
+		return nil, nil, nil
+	}
+	it, why = taskiter.Open(taskiter.Options{})
+	if why != nil && opts.Backend == BackendTaskIter {
+		return nil, why, why
+	}
+	return it, why, nil
+}
+
+// ownProc reports whether root is the procfs of this process's own pid
+// namespace (the one the task iterator walks).
+func ownProc(root string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(root, &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
+		return false
+	}
+	self, err := os.Readlink(root + "/self")
+	return err == nil && self == strconv.Itoa(os.Getpid())
+}
+
+// iterProc is what a pass keeps beside a process besides the Process:
+// its totals so far (its exited threads', then each live thread added),
+// the times /proc last reported for it, and whether to keep its threads.
+type iterProc struct {
+	tot                taskiter.Totals
+	prevUNs, prevSNs   uint64
+	threads, schedInfo bool
+}
+
+// pendingThread is a thread seen before its leader (a pid that wrapped
+// around): it is added once the pass is over.
+type pendingThread struct {
+	tgid int
+	t    taskiter.Task
+}
+
+// runIter reads every process and thread from one pass of the task
+// iterator into a new Snapshot. A pass that fails part-way makes the
+// snapshot from /proc instead, and says why.
+func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
+	r := s.r
+	wall := r.opts.Now()
+	mono := time.Since(r.start)
+	s.reset()
+	s.memo.begin()
+	all, want, threadsRead := o.threadChoice()
+	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: BackendTaskIter}
+	snap.Host = r.readHost()
+	var err error
+	// The listing is the cross-check: what the iterator does not show is
+	// read from /proc.
+	s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
+	if err != nil {
+		return nil, &ReadError{File: r.opts.Root, Err: err}
+	}
+	slices.Sort(s.ids)
+	s.counts.Listed = len(s.ids)
+	procs := make([]Process, 0, len(s.ids)+16)
+	side := s.iterSide[:0]
+	pending := s.iterPending[:0]
+	boot := r.host.bootTime
+	_, err = r.iter.Pass(func(t *taskiter.Task) error {
+		if t.Group != nil {
+			th := all
+			if want != nil {
+				_, th = slices.BinarySearch(want, t.TID)
+			}
+			procs = append(procs, Process{})
+			p := &procs[len(procs)-1]
+			side = append(side, iterProc{
+				tot: t.Group.Totals(), prevUNs: t.Group.PrevUTimeNs, prevSNs: t.Group.PrevSTimeNs,
+				threads: th, schedInfo: t.HasSchedInfo,
+			})
+			s.applyIterProcess(p, t, boot)
+			if th {
+				p.Threads = s.threadSlots(max(t.Group.NumThreads, 1))
+				p.Read |= SrcTasks
+			}
+			s.addIterThread(p, &side[len(side)-1], t)
+			return nil
+		}
+		i, ok := slices.BinarySearchFunc(procs, t.TGID, func(p Process, tgid int) int { return p.PID - tgid })
+		if !ok {
+			pending = append(pending, pendingThread{tgid: t.TGID, t: *t})
+			return nil
+		}
+		s.addIterThread(&procs[i], &side[i], t)
+		return nil
+	})
+	if err != nil {
+		// A broken pass (ErrLayout, a read error): this snapshot from
+		// /proc, saying why.
+		s.iterSide, s.iterPending = side[:0], pending[:0]
+		snap, perr := s.run(ctx, o)
+		if perr == nil {
+			snap.CollectorNote = "task iterator pass failed, read from /proc: " + err.Error()
+		}
+		return snap, perr
+	}
+	for k := range pending {
+		pt := &pending[k]
+		pt.t.Group = nil
+		i, ok := slices.BinarySearchFunc(procs, pt.tgid, func(p Process, tgid int) int { return p.PID - tgid })
+		if !ok {
+			s.counts.VanishedThreads++ // its process exited during the pass
+			continue
+		}
+		s.addIterThread(&procs[i], &side[i], &pt.t)
+	}
+	for i := range procs {
+		s.finishIterProcess(&procs[i], &side[i])
+	}
+	s.iterSide, s.iterPending = side[:0], pending[:0]
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	procs = s.readIterHidden(procs, all, want)
+	procs = s.readIterIdentities(procs)
+	s.slab = nil
+	s.memo.sweep()
+	snap.Processes = procs
+	snap.CtxSwitchSource = CtxTaskIter
+	snap.Counts = s.counts
+	snap.Problems = slices.Clone(s.probs)
+	snap.ScanDuration = time.Since(r.start) - mono
+	return snap, nil
+}
+
+// applyIterProcess fills a process's stat and status fields from its
+// leader's records, as fs/proc/array.c computes them; the totals over its
+// threads are set by finishIterProcess.
+func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
+	g := t.Group
+	pageSz := s.r.pageSz
+	p.PID = t.TID
+	p.StartTicks = t.StartTicks()
+	p.StartedAt, _ = StartTime(boot, p.StartTicks)
+	c := s.memo.entry(p.PID, p.StartTicks)
+	name, ok := t.Name(s.rel[:0])
+	s.rel = name
+	if c != nil && c.comm == string(name) {
+		p.Comm = c.comm
+	} else {
+		p.Comm = s.memo.comm(name)
+	}
+	if !ok {
+		// A kernel thread whose /proc name the iterator could not find
+		// (an older kernel): take the name from its stat.
+		if st, err := readStat(atFDCWD, s.path.set(p.PID, 0, "stat"), &s.buf); err == nil {
+			p.Comm = s.memo.comm(st.comm)
+		}
+	}
+	p.State = t.StateLetter()
+	if t.HasParent {
+		p.PPID = t.PPID
+	}
+	p.PGID, p.SID = g.PGID, g.SID
+	p.TTY, p.TPGID = g.TTYNr(), g.TPGID
+	p.Flags = uint64(t.Flags)
+	p.Priority, p.Nice = t.Priority(), t.Nice()
+	p.NumThreads = int64(g.NumThreads)
+	p.Processor = int64(t.CPU)
+	p.RTPriority, p.Policy = uint64(t.RTPriority), uint64(t.Policy)
+	if t.HasDelays {
+		p.DelayTicks = taskiter.NsToTicks(t.BlkioDelayNs)
+	}
+	p.ExitCode = int64(t.ExitCode)
+	p.Layout.HasExtended = true
+	if !g.HasMM {
+		// A kernel thread or a zombie: /proc shows an empty cmdline and
+		// no exe, so neither file is opened.
+		p.Read |= SrcCmdline
+		if c != nil {
+			c.comm, c.cmdline, c.noNUL, c.trunc, c.cmdOK = p.Comm, nil, false, false, true
+			c.exe, c.exeDel, c.exeOK, c.readAt = "", false, true, time.Since(s.r.start)
+		}
+	} else {
+		p.VSizeBytes = mulSat(g.TotalVMPages, pageSz)
+		if rss := g.RSSPages(); rss > 0 {
+			p.RSSPages = int64(rss)
+			p.RSSBytes = mulSat(rss, pageSz)
+		}
+		p.Layout = Layout{
+			StartCode: g.StartCode, EndCode: g.EndCode, StartStack: g.StartStack,
+			StartData: g.StartData, EndData: g.EndData, StartBrk: g.StartBrk,
+			ArgStart: g.ArgStart, ArgEnd: g.ArgEnd, EnvStart: g.EnvStart, EnvEnd: g.EnvEnd,
+			HasExtended: true,
+		}
+		p.VmPeakB = mulSat(g.PeakVMPages(), pageSz)
+		p.VmSwapB = mulSat(g.SwapPages(), pageSz)
+	}
+	p.Read |= SrcStat
+
+	p.TGID = t.TGID
+	p.TracerPID = t.TracerPID
+	if g.HasCred {
+		p.UIDs, p.GIDs = g.UIDs, g.GIDs
+		p.User = s.userName(p.UIDs[0], c)
+	}
+	if g.NSPidsLen > 0 {
+		p.NSPids = s.iterNSPids(g, c)
+	}
+	p.SigPnd, p.ShdPnd, p.SigBlk = t.SigPending, g.SigShared, t.SigBlocked
+	p.SigIgn, p.SigCgt = g.SigIgnored, g.SigCaught
+	p.CapInh, p.CapPrm, p.CapEff, p.CapBnd, p.CapAmb = g.CapInh, g.CapPrm, g.CapEff, g.CapBnd, g.CapAmb
+	p.LeaderVol, p.LeaderInv = t.VolCtx, t.InvolCtx
+	p.Read |= SrcStatus
+	if g.NSPidsTruncated {
+		// Nested deeper than the record holds: the list from status.
+		if sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf); err == nil && sf.nnspids > 0 {
+			p.NSPids = nspidsOf(&sf, c)
+		}
+	}
+}
+
+// iterNSPids returns the process's pid in each namespace, shared with the
+// memo entry c when it is the same list.
+func (s *scan) iterNSPids(g *taskiter.Group, c *procCache) []int {
+	ns := g.NSPids[:g.NSPidsLen]
+	if c != nil && slices.Equal(c.nspids, ns) {
+		return c.nspids
+	}
+	out := slices.Clone(ns)
+	if c != nil {
+		c.nspids = out
+	}
+	return out
+}
+
+// addIterThread adds a live thread to its process's totals and, when its
+// threads are kept, to its Threads.
+func (s *scan) addIterThread(p *Process, side *iterProc, t *taskiter.Task) {
+	side.tot.Add(t)
+	if !side.threads {
+		return
+	}
+	th := Thread{
+		TID:        t.TID,
+		StartTicks: t.StartTicks(),
+		State:      t.StateLetter(),
+		Processor:  int64(t.CPU),
+		Priority:   t.Priority(),
+		Nice:       t.Nice(),
+		HasStatus:  true,
+		VolCtx:     t.VolCtx,
+		InvolCtx:   t.InvolCtx,
+	}
+	th.UTimeTicks, th.STimeTicks = t.CPUTimeTicks()
+	if t.HasSchedInfo {
+		th.CPUDelayNs = t.RunDelayNs
+	}
+	switch {
+	case t.TID == p.PID:
+		th.Comm = p.Comm // a kernel thread's /proc name, as its task/ shows it
+	case string(t.Comm()) == p.Comm:
+		th.Comm = p.Comm
+	default:
+		th.Comm = s.memo.comm(t.Comm())
+	}
+	p.Threads = append(p.Threads, th)
+}
+
+// finishIterProcess sets the process's whole-process fields from its
+// totals: times, faults, context switches and run-queue delay.
+func (s *scan) finishIterProcess(p *Process, side *iterProc) {
+	tot := &side.tot
+	u, st := taskiter.AdjustCPUTime(tot.UTimeNs, tot.STimeNs, tot.RuntimeNs, side.prevUNs, side.prevSNs)
+	p.UTimeTicks, p.STimeTicks = taskiter.NsToTicks(u), taskiter.NsToTicks(st)
+	p.MinFlt, p.MajFlt = tot.MinFlt, tot.MajFlt
+	p.VolCtx, p.InvolCtx = tot.VolCtx, tot.InvolCtx
+	p.CtxSource = CtxTaskIter
+	if side.schedInfo {
+		p.CPUDelayNs = tot.RunDelayNs
+	}
+	if len(p.Threads) > 1 && !slices.IsSortedFunc(p.Threads, cmpTID) {
+		slices.SortFunc(p.Threads, cmpTID) // a thread seen before its leader
+	}
+}
+
+func cmpTID(a, b Thread) int { return a.TID - b.TID }
+
+// readIterHidden reads from /proc every listed process the pass did not
+// show, and merges them in pid order. A process that exited meanwhile
+// counts as vanished, as in a /proc scan. Listed becomes the processes
+// the listing or the pass found (a process born between the two is in
+// the pass only), so that every listed process is read or vanished.
+func (s *scan) readIterHidden(procs []Process, all bool, want []int) []Process {
+	n := len(procs)
+	s.counts.Listed = n
+	j := 0
+	for _, pid := range s.ids {
+		for j < n && procs[j].PID < pid {
+			j++
+		}
+		if j < n && procs[j].PID == pid {
+			continue
+		}
+		s.counts.Listed++
+		th := all
+		if want != nil {
+			_, th = slices.BinarySearch(want, pid)
+		}
+		if p, ok := s.readProcess(pid, th, len(procs)); ok {
+			procs = append(procs, p)
+		}
+	}
+	procs = s.readCmdlines(procs)
+	if len(procs) > n {
+		slices.SortFunc(procs, func(a, b Process) int { return a.PID - b.PID })
+	}
+	return procs
+}
+
+// readIterIdentities fills cmdline and exe, which only /proc has: from
+// the identity memo when it has them, else read (cmdline in batches under
+// the deadline, as a /proc scan does). A process without an address space
+// has them already (applyIterProcess).
+func (s *scan) readIterIdentities(procs []Process) []Process {
+	now := time.Since(s.r.start)
+	for i := 0; i < len(procs); {
+		end := i
+		for ; end < len(procs) && len(s.cmdWant) < cmdlineChunk; end++ {
+			p := &procs[end]
+			if p.Read&SrcCmdline != 0 || p.CtxSource != CtxTaskIter {
+				continue // read from /proc already (readIterHidden)
+			}
+			c := s.memo.entry(p.PID, p.StartTicks)
+			if c.fresh(p.Comm, now, s.ttl) {
+				c.reuse(p)
+				continue
+			}
+			before := s.counts
+			s.readProcExe(p, c, now)
+			s.cmdWant = append(s.cmdWant, cmdWant{idx: end, c: c, counts: s.counts.minus(before)})
+		}
+		before := len(procs)
+		procs = s.readCmdlines(procs)
+		i = end - (before - len(procs))
+	}
+	return procs
+}

@@ -1,0 +1,268 @@
+package collector
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// newIterReader is a Reader on the task iterator, skipping when this
+// test binary may not load BPF (not root) and failing when it should.
+func newIterReader(t *testing.T, o Options) *Reader {
+	t.Helper()
+	o.Backend = BackendTaskIter
+	r, err := NewReader(o)
+	if err != nil {
+		if os.Geteuid() != 0 {
+			t.Skipf("not root: %v", err)
+		}
+		t.Fatalf("as root: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// How each Process field may differ between a /proc snapshot and a
+// task-iterator snapshot taken between two /proc ones.
+var (
+	// Counters only grow: the iterator's value lies between the two /proc
+	// reads.
+	iterCounters = map[string]bool{
+		"MinFlt": true, "MajFlt": true, "DelayTicks": true, "LeaderVol": true, "LeaderInv": true,
+		"VolCtx": true, "InvolCtx": true, "CPUDelayNs": true,
+	}
+	// Fields that move while a process runs: compared on the quiet
+	// helpers only (equal when both /proc reads agree).
+	iterVolatile = map[string]bool{
+		"State": true, "Processor": true, "RSSPages": true, "RSSBytes": true, "VSizeBytes": true,
+		"VmPeakB": true, "VmSwapB": true, "NumThreads": true, "Flags": true, "SigPnd": true,
+		"ShdPnd": true, "SigBlk": true, "TPGID": true, "Read": true, "Unavailable": true,
+	}
+	// Different by design: the context-switch source names the backend.
+	iterSkip = map[string]bool{
+		"CtxSource": true, "Threads": true, "UTimeTicks": true, "STimeTicks": true,
+	}
+)
+
+// TestBackendsAgree takes a /proc snapshot (A), a task-iterator snapshot
+// (B) and a /proc snapshot (C) of the live machine, with threads, and
+// holds B to A and C field by field: equal where A and C agree, between
+// them for counters. Every field of Process is covered (by reflection:
+// a field added later is compared too). The quiet helpers (sleeping
+// threads, zombies, a hostile name, a process whose leader exited) are
+// compared in full, threads included; the rest of the machine on the
+// fields that do not wobble.
+func TestBackendsAgree(t *testing.T) {
+	ri := newIterReader(t, Options{})
+	rp, err := NewReader(Options{Backend: BackendProc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	helpers := []*livehelper.Proc{
+		livehelper.Start(t, "threads", "5"),
+		livehelper.Start(t, "zombies", "2"),
+		livehelper.Start(t, "comm", "a)b c\x1b[1m"),
+		livehelper.Start(t, "leaderexit"),
+	}
+	quiet := map[int]bool{}
+	for _, h := range helpers {
+		for _, pid := range h.PIDs {
+			quiet[pid] = true
+		}
+	}
+	waitState(t, helpers[3].PID(), 'Z')
+
+	ctx := context.Background()
+	opts := ScanOptions{Threads: true}
+	a, err := rp.Scan(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ri.Scan(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rp.Scan(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Collector != BackendProc || b.Collector != BackendTaskIter || b.CtxSwitchSource != CtxTaskIter {
+		t.Fatalf("collectors %q %q, ctx source %q", a.Collector, b.Collector, b.CtxSwitchSource)
+	}
+	if !b.ThreadsRead {
+		t.Error("ThreadsRead not set")
+	}
+	index := func(s *Snapshot) map[int]*Process {
+		m := make(map[int]*Process, len(s.Processes))
+		for i := range s.Processes {
+			m[s.Processes[i].PID] = &s.Processes[i]
+		}
+		return m
+	}
+	am, bm, cm := index(a), index(b), index(c)
+	compared := 0
+	for pid, pa := range am {
+		pc := cm[pid]
+		if pc == nil || pc.StartTicks != pa.StartTicks {
+			continue // exited or replaced between the /proc reads
+		}
+		pb := bm[pid]
+		if pb == nil {
+			t.Errorf("pid %d (%q) is in both /proc snapshots, not in the iterator's", pid, pa.Comm)
+			continue
+		}
+		compared++
+		compareProcess(t, pa, pb, pc, quiet[pid])
+	}
+	for pid := range quiet {
+		if bm[pid] == nil {
+			t.Errorf("helper %d missing", pid)
+		}
+	}
+	t.Logf("compared %d processes (%d listed); iterator scan %v, /proc scans %v and %v",
+		compared, len(b.Processes), b.ScanDuration, a.ScanDuration, c.ScanDuration)
+}
+
+func waitState(t *testing.T, pid int, state byte) {
+	t.Helper()
+	r, err := NewReader(Options{Backend: BackendProc, NoTaskstats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for range 500 {
+		if p, _, err := r.Process(pid); err == nil && p.State == state {
+			return
+		}
+		livehelper.Sleep()
+	}
+	t.Fatalf("pid %d never reached state %c", pid, state)
+}
+
+func compareProcess(t *testing.T, a, b, c *Process, quiet bool) {
+	t.Helper()
+	va, vb, vc := reflect.ValueOf(*a), reflect.ValueOf(*b), reflect.ValueOf(*c)
+	for _, f := range reflect.VisibleFields(va.Type()) {
+		if f.Anonymous || iterSkip[f.Name] || (!quiet && iterVolatile[f.Name]) {
+			continue
+		}
+		x, y, z := va.FieldByIndex(f.Index).Interface(), vb.FieldByIndex(f.Index).Interface(), vc.FieldByIndex(f.Index).Interface()
+		if iterCounters[f.Name] {
+			ctx := strings.HasSuffix(f.Name, "Ctx") || f.Name == "CPUDelayNs"
+			if ctx && a.IsZombie() {
+				continue // a /proc zombie keeps only its leader's counts
+			}
+			lo, hi, v := x.(uint64), z.(uint64), y.(uint64)
+			// The iterator's whole-process switch totals are the kernel's
+			// own (getrusage's: the signal struct's count of released
+			// threads plus every thread in the list). Taskstats' TGID
+			// totals, which the /proc backend reports, miss the switches
+			// a thread makes while it exits, a few per exited thread: for
+			// a process some of whose threads exited, the iterator's
+			// totals may be above the later /proc read. The quiet helpers
+			// have no exited thread, but for a zombie leader.
+			upper := !ctx || (quiet && !a.LeaderExited())
+			if v < min(lo, hi) || upper && v > max(lo, hi) {
+				t.Errorf("pid %d %s: iterator %d, /proc %d then %d", a.PID, f.Name, v, lo, hi)
+			}
+			continue
+		}
+		if reflect.DeepEqual(x, z) && !reflect.DeepEqual(x, y) {
+			t.Errorf("pid %d (%q) %s: iterator %#v, /proc %#v both times", a.PID, a.Comm, f.Name, y, x)
+		}
+	}
+	// User and system time: the split may shift between reads, the sum
+	// only grows (tick rounding may add one).
+	if s := b.UTimeTicks + b.STimeTicks; s < a.UTimeTicks+a.STimeTicks || s > c.UTimeTicks+c.STimeTicks+1 {
+		t.Errorf("pid %d cpu ticks: iterator %d+%d, /proc %d+%d then %d+%d", a.PID,
+			b.UTimeTicks, b.STimeTicks, a.UTimeTicks, a.STimeTicks, c.UTimeTicks, c.STimeTicks)
+	}
+	if quiet {
+		compareThreads(t, a, b, c)
+	}
+}
+
+func compareThreads(t *testing.T, a, b, c *Process) {
+	t.Helper()
+	byTID := func(p *Process) map[int]*Thread {
+		m := map[int]*Thread{}
+		for i := range p.Threads {
+			m[p.Threads[i].TID] = &p.Threads[i]
+		}
+		return m
+	}
+	bt, ct := byTID(b), byTID(c)
+	if len(a.Threads) != len(b.Threads) && len(a.Threads) == len(c.Threads) {
+		t.Errorf("pid %d: %d threads from the iterator, %d from /proc", a.PID, len(b.Threads), len(a.Threads))
+	}
+	for i := range a.Threads {
+		ta := &a.Threads[i]
+		tb, tc := bt[ta.TID], ct[ta.TID]
+		if tc == nil {
+			continue
+		}
+		if tb == nil {
+			t.Errorf("pid %d thread %d missing from the iterator", a.PID, ta.TID)
+			continue
+		}
+		xa, xb, xc := *ta, *tb, *tc
+		for _, x := range []*Thread{&xa, &xb, &xc} {
+			x.UTimeTicks, x.STimeTicks, x.VolCtx, x.InvolCtx, x.CPUDelayNs = 0, 0, 0, 0, 0
+		}
+		if xa == xc && xa != xb {
+			t.Errorf("pid %d thread: iterator %+v, /proc %+v both times", a.PID, xb, xa)
+		}
+		delay := [3]uint64{ta.CPUDelayNs, tb.CPUDelayNs, tc.CPUDelayNs}
+		if ta.State == 'Z' || ta.TID == a.PID {
+			// The /proc backend has no run-queue delay for the leader
+			// thread (its status file has none, and it is left out of
+			// the per-thread taskstats batch) nor for an exited thread
+			// (its query fails): it shows 0 there; the iterator has it.
+			delay = [3]uint64{}
+		}
+		for _, k := range [][3]uint64{
+			{ta.VolCtx, tb.VolCtx, tc.VolCtx}, {ta.InvolCtx, tb.InvolCtx, tc.InvolCtx},
+			delay,
+			{ta.UTimeTicks + ta.STimeTicks, tb.UTimeTicks + tb.STimeTicks, tc.UTimeTicks + tc.STimeTicks + 1},
+		} {
+			if k[1] < k[0] || k[1] > k[2] {
+				t.Errorf("pid %d thread %d: iterator %d, /proc %d then %d", a.PID, ta.TID, k[1], k[0], k[2])
+			}
+		}
+	}
+}
+
+// TestBackendChoice: auto picks the iterator on this machine's /proc as
+// root and says nothing; a fixture tree is read from /proc without a
+// note; asking for the iterator on a fixture tree is an error saying why.
+func TestBackendChoice(t *testing.T) {
+	r := newIterReader(t, Options{})
+	if b, why := r.Backend(); b != BackendTaskIter || why != nil {
+		t.Errorf("%v %v", b, why)
+	}
+	auto, err := NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auto.Close()
+	if b, _ := auto.Backend(); b != BackendTaskIter {
+		t.Errorf("auto as root: %v", b)
+	}
+	fx := fixtureReader(t, "multithread", false)
+	defer fx.Close()
+	s := snap(t, fx)
+	if s.Collector != BackendProc || s.CollectorNote != "" {
+		t.Errorf("fixture: %q %q", s.Collector, s.CollectorNote)
+	}
+	if _, err := NewReader(Options{Root: fx.Root(), Backend: BackendTaskIter}); err == nil || !strings.Contains(err.Error(), "this machine's tasks") {
+		t.Errorf("iterator on a fixture: %v", err)
+	}
+	if _, err := NewReader(Options{Backend: "bogus"}); err == nil {
+		t.Error("unknown backend accepted")
+	}
+}
