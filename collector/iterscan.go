@@ -218,7 +218,7 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		p.PPID = t.PPID
 	}
 	p.PGID, p.SID = g.PGID, g.SID
-	p.TTY, p.TPGID = g.TTYNr(), g.TPGID
+	p.TTY = g.TTYNr()
 	p.Flags = uint64(t.Flags)
 	p.Priority, p.Nice = t.Priority(), t.Nice()
 	p.NumThreads = int64(g.NumThreads)
@@ -239,10 +239,7 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		}
 	} else {
 		p.VSizeBytes = mulSat(g.TotalVMPages, pageSz)
-		if rss := g.RSSPages(); rss > 0 {
-			p.RSSPages = int64(rss)
-			p.RSSBytes = mulSat(rss, pageSz)
-		}
+		p.RSSBytes = mulSat(g.RSSPages(), pageSz)
 		p.Layout = Layout{
 			StartCode: g.StartCode, EndCode: g.EndCode, StartStack: g.StartStack,
 			StartData: g.StartData, EndData: g.EndData, StartBrk: g.StartBrk,

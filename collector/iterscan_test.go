@@ -38,9 +38,9 @@ var (
 	// Fields that move while a process runs: compared on the quiet
 	// helpers only (equal when both /proc reads agree).
 	iterVolatile = map[string]bool{
-		"State": true, "Processor": true, "RSSPages": true, "RSSBytes": true, "VSizeBytes": true,
+		"State": true, "Processor": true, "RSSBytes": true, "VSizeBytes": true,
 		"VmPeakB": true, "VmSwapB": true, "NumThreads": true, "Flags": true, "SigPnd": true,
-		"ShdPnd": true, "SigBlk": true, "TPGID": true, "Read": true, "Unavailable": true,
+		"ShdPnd": true, "SigBlk": true, "Read": true, "Unavailable": true,
 	}
 	// Different by design: the context-switch source names the backend.
 	iterSkip = map[string]bool{

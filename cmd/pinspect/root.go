@@ -40,6 +40,7 @@ type app struct {
 	ctx            context.Context
 
 	procRoot  string
+	backend   string // --collector: auto, proc or task_iter
 	jsonOut   bool
 	noThreads bool
 	pids      []int
@@ -142,6 +143,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.procRoot, "proc-root", "/proc", "the /proc to read (a fixture tree works too)")
+	pf.StringVar(&a.backend, "collector", "auto", "where process fields come from: task_iter (a BPF task iterator: root or CAP_BPF+CAP_PERFMON, kernel BTF), proc, or auto (task_iter when it loads, else proc)")
 	pf.IntSliceVar(&a.pids, "pid", nil, "only these pids (repeat or comma-separate)")
 	pf.StringSliceVar(&a.users, "user", nil, "only processes of these users (names or uids)")
 	pf.StringVar(&a.states, "state", "", "only processes in these states (letters, e.g. ZD)")
@@ -235,9 +237,24 @@ func (a *app) checkUsers(r *collector.Reader) error {
 // dashboard, serve and watch keep every P.
 func oneShot() { runtime.GOMAXPROCS(1) }
 
+// collectorBackend is --collector as a collector.Backend.
+func (a *app) collectorBackend() (collector.Backend, error) {
+	switch a.backend {
+	case "", "auto":
+		return collector.BackendAuto, nil
+	case string(collector.BackendProc), string(collector.BackendTaskIter):
+		return collector.Backend(a.backend), nil
+	}
+	return "", usageError{fmt.Errorf("--collector %q: want auto, proc or task_iter", a.backend)}
+}
+
 // reader opens the /proc root.
 func (a *app) reader(threads bool) (*collector.Reader, error) {
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: threads})
+	b, err := a.collectorBackend()
+	if err != nil {
+		return nil, err
+	}
+	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: threads, Backend: b})
 	if err != nil {
 		return nil, err
 	}

@@ -96,11 +96,20 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		old := debug.SetMemoryLimit(int64(o.memLimitMiB) << 20)
 		defer debug.SetMemoryLimit(old)
 	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: !o.noThreads})
+	backend, err := a.collectorBackend()
+	if err != nil {
+		return err
+	}
+	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: !o.noThreads, Backend: backend})
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if b, why := r.Backend(); why != nil {
+		log.Info("collector", "backend", string(b), "why", why.Error())
+	} else {
+		log.Info("collector", "backend", string(b))
+	}
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)

@@ -116,7 +116,11 @@ func (d *Dashboard) updateHeader() {
 			b.WriteString("  [gray]vanished " + strconv.Itoa(c.Vanished) + " denied " + strconv.Itoa(c.Denied) +
 				" unreadable " + strconv.Itoa(c.Unreadable) + "[-]")
 		}
-		b.WriteString("  [gray]scan " + strconv.FormatInt(snap.ScanDuration.Milliseconds(), 10) + "ms[-]")
+		b.WriteString("  [gray]scan " + strconv.FormatInt(snap.ScanDuration.Milliseconds(), 10) + "ms")
+		if snap.Collector != "" {
+			b.WriteString(" (" + inert(string(snap.Collector)) + ")")
+		}
+		b.WriteString("[-]")
 		switch snap.CtxSwitchSource {
 		case collector.CtxLeaderOnly:
 			b.WriteString("  [gray]csw/s: leader thread (all threads in the detail view)[-]")

@@ -206,6 +206,9 @@ func (c *Collector) build(f *monitor.Frame) []prometheus.Metric {
 	if snap.CtxSwitchSource != "" {
 		add(d.ctxSource, prometheus.GaugeValue, 1, string(snap.CtxSwitchSource))
 	}
+	if snap.Collector != "" {
+		add(d.collectorInfo, prometheus.GaugeValue, 1, string(snap.Collector))
+	}
 
 	// Host-wide counters (absent when /proc/stat was unreadable).
 	if _, bad := snap.Host.Unavailable["stat"]; !bad && snap.Host.ContextSwitches > 0 {

@@ -10,7 +10,7 @@ type descs struct {
 	frames, scanDuration, scanTime                            *prometheus.Desc
 	scanListed, scanVanished, scanVanishedThreads             *prometheus.Desc
 	scanDenied, scanParseErrors, scanTimeouts, scanUnreadable *prometheus.Desc
-	interval, eventsLive, ctxSource                           *prometheus.Desc
+	interval, eventsLive, ctxSource, collectorInfo            *prometheus.Desc
 
 	sysCtx, sysForks *prometheus.Desc
 
@@ -47,7 +47,8 @@ func newDescs(cmdline bool) descs {
 		scanUnreadable:      n("scan_unreadable_processes", "Processes listed but whose stat could not be read (kept, with fields unavailable) in the latest scan."),
 		interval:            n("sampling_interval_seconds", "The monitor's sampling interval."),
 		eventsLive:          n("events_live", "1 when the kernel's process-events connector is subscribed (short-lived processes are seen), 0 when lifecycle events come from comparing scans only."),
-		ctxSource:           n("context_switches_source_info", "Where per-process context-switch totals come from: taskstats (exact), thread_sum (live threads) or leader_only.", "source"),
+		ctxSource:           n("context_switches_source_info", "Where per-process context-switch totals come from: task_iter or taskstats (exact), thread_sum (live threads) or leader_only.", "source"),
+		collectorInfo:       n("collector_info", "The backend that read the processes: task_iter (a BPF task iterator) or proc.", "collector"),
 
 		sysCtx:   n("system_context_switches_total", "Context switches on all CPUs since boot (ctxt in /proc/stat)."),
 		sysForks: n("system_forks_total", "Processes and threads created since boot (processes in /proc/stat)."),
@@ -74,7 +75,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.frames, d.scanDuration, d.scanTime,
 		d.scanListed, d.scanVanished, d.scanVanishedThreads,
 		d.scanDenied, d.scanParseErrors, d.scanTimeouts, d.scanUnreadable,
-		d.interval, d.eventsLive, d.ctxSource,
+		d.interval, d.eventsLive, d.ctxSource, d.collectorInfo,
 		d.sysCtx, d.sysForks,
 		d.processes, d.threads, d.kernelThreads,
 		d.zombies, d.zombieParents, d.parentZombies, d.parentOldest,

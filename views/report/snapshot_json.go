@@ -35,6 +35,11 @@ type Summary struct {
 	// present.
 	ThreadsRead     bool   `json:"threads_read"`
 	CtxSwitchSource string `json:"ctxt_switches_source"`
+	// Collector is the backend that read the processes: "task_iter" (a
+	// BPF task iterator) or "proc"; CollectorNote says why not the task
+	// iterator, when that needs saying.
+	Collector     string `json:"collector,omitempty"`
+	CollectorNote string `json:"collector_note,omitempty"`
 	// Filtered is true when a filter was applied; the counts above are then
 	// over the selected processes.
 	Filtered bool          `json:"filtered"`
@@ -164,6 +169,8 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 		ProcessesByState: map[string]int{},
 		ThreadsRead:      snap.ThreadsRead,
 		CtxSwitchSource:  string(snap.CtxSwitchSource),
+		Collector:        string(snap.Collector),
+		CollectorNote:    snap.CollectorNote,
 		Scan:             NewScanCountsDoc(snap.Counts),
 	}
 	if snap.ThreadsRead {

@@ -153,14 +153,29 @@ func WritePSTable(w io.Writer, d *PSDoc, width int) error {
 	}
 	// The scan counts are the whole scan's: a filter selects processes
 	// after the reading, so they are labelled apart from the shown counts.
-	fmt.Fprintf(bw, "%s, %s, %s; scan: vanished %d, denied %d, parse errors %d%s; context switches: %s\n",
+	fmt.Fprintf(bw, "%s, %s, %s; scan: vanished %d, denied %d, parse errors %d%s; context switches: %s%s\n",
 		plural(s.Processes, "process", "processes"), plural(s.Threads, "thread", "threads"), plural(s.Zombies, "zombie", "zombies"),
-		s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource))
+		s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource), collectorNote(s))
 	return bw.Flush()
+}
+
+// collectorNote names the backend that read the processes, and why not
+// the task iterator when that needs saying.
+func collectorNote(s Summary) string {
+	if s.Collector == "" {
+		return ""
+	}
+	out := "; collector: " + s.Collector
+	if s.CollectorNote != "" {
+		out += " (" + sanitize.Terminal(s.CollectorNote) + ")"
+	}
+	return out
 }
 
 func ctxNote(src string) string {
 	switch collector.CtxSource(src) {
+	case collector.CtxTaskIter:
+		return "kernel totals (task iterator, whole process)"
 	case collector.CtxThreadSum:
 		return "summed over live threads"
 	case collector.CtxTaskstats:
