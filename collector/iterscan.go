@@ -250,7 +250,13 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		p.VmSwapB = mulSat(g.SwapPages(), pageSz)
 	}
 	p.Read |= SrcStat
+	s.applyIterStatus(p, t, c)
+}
 
+// applyIterStatus fills a process's status fields from its leader's
+// records, as proc_pid_status computes them.
+func (s *scan) applyIterStatus(p *Process, t *taskiter.Task, c *procCache) {
+	g := t.Group
 	p.TGID = t.TGID
 	p.TracerPID = t.TracerPID
 	if g.HasCred {

@@ -58,11 +58,19 @@ var (
 // fields that do not wobble.
 func TestBackendsAgree(t *testing.T) {
 	ri := newIterReader(t, Options{})
+	// Two /proc Readers: the second must read cmdline and exe afresh, not
+	// from the first one's identity memo (a process exiting meanwhile
+	// would keep them there).
 	rp, err := NewReader(Options{Backend: BackendProc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rp.Close()
+	rp2, err := NewReader(Options{Backend: BackendProc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp2.Close()
 	helpers := []*livehelper.Proc{
 		livehelper.Start(t, "threads", "5"),
 		livehelper.Start(t, "zombies", "2"),
@@ -87,7 +95,7 @@ func TestBackendsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := rp.Scan(ctx, opts)
+	c, err := rp2.Scan(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
