@@ -40,6 +40,9 @@ type Mapping struct {
 	// RSSBytes and PSSBytes are read from smaps only on request
 	// (AddrOptions.PerMapping); nil otherwise.
 	RSSBytes, PSSBytes *uint64
+	// Dirty holds the mapping's shared and private dirty and anonymous
+	// bytes, read with RSS and PSS; nil otherwise.
+	Dirty *MappingDirty
 }
 
 // SizeBytes is the length of the mapping.

@@ -30,6 +30,21 @@ type MemoryTotals struct {
 	SharedBytes uint64
 	// SwapBytes is swapped-out anonymous memory.
 	SwapBytes uint64
+	// SharedDirtyBytes and PrivateDirtyBytes split the written pages: a
+	// page written before a fork and not written since is shared dirty
+	// (with the parent or the children), a page copied on write (or
+	// written by this process alone) is private dirty.
+	SharedDirtyBytes, PrivateDirtyBytes uint64
+	// AnonBytes is resident anonymous memory (the Anonymous field).
+	AnonBytes uint64
+}
+
+// MappingDirty are the per-mapping smaps counters beyond RSS and PSS, in
+// bytes: what copy-on-write sharing looks like in one mapping.
+type MappingDirty struct {
+	SharedDirtyBytes  uint64
+	PrivateDirtyBytes uint64
+	AnonBytes         uint64
 }
 
 // errSmapsFormat is wrapped by every smaps parse error.
@@ -37,17 +52,19 @@ var errSmapsFormat = errors.New("malformed smaps")
 
 // smapsCounters are the fields of one smaps entry pinspect uses.
 type smapsCounters struct {
-	rss, pss, sharedClean, sharedDirty, privClean, privDirty, swap uint64
-	hasRss, hasPss                                                 bool
+	rss, pss, sharedClean, sharedDirty, privClean, privDirty, swap, anon uint64
+	hasRss, hasPss                                                       bool
 }
 
 // totals converts the counters.
 func (c *smapsCounters) totals() MemoryTotals {
 	return MemoryTotals{
 		RSSBytes: c.rss, PSSBytes: c.pss,
-		USSBytes:    c.privClean + c.privDirty,
-		SharedBytes: c.sharedClean + c.sharedDirty,
-		SwapBytes:   c.swap,
+		USSBytes:         c.privClean + c.privDirty,
+		SharedBytes:      c.sharedClean + c.sharedDirty,
+		SwapBytes:        c.swap,
+		SharedDirtyBytes: c.sharedDirty, PrivateDirtyBytes: c.privDirty,
+		AnonBytes: c.anon,
 	}
 }
 
@@ -60,6 +77,7 @@ func (c *smapsCounters) add(o *smapsCounters) {
 	c.privClean += o.privClean
 	c.privDirty += o.privDirty
 	c.swap += o.swap
+	c.anon += o.anon
 	c.hasRss = c.hasRss || o.hasRss
 	c.hasPss = c.hasPss || o.hasPss
 }
@@ -87,6 +105,8 @@ func (c *smapsCounters) parseSmapsField(line []byte) error {
 		dst = &c.privDirty
 	case "Swap":
 		dst = &c.swap
+	case "Anonymous":
+		dst = &c.anon
 	default:
 		return nil
 	}
@@ -215,6 +235,7 @@ func readSmaps(d *deadlineReads, path []byte) ([]Mapping, *MemoryTotals, error) 
 	err := d.stream(path, func(lr *lineReader) error {
 		var in interner
 		var slab []uint64
+		var dirty []MappingDirty
 		return streamSmaps(lr, &in, func(m *Mapping, c *smapsCounters) error {
 			if c.hasRss && c.hasPss {
 				if len(slab)+2 > cap(slab) {
@@ -222,6 +243,11 @@ func readSmaps(d *deadlineReads, path []byte) ([]Mapping, *MemoryTotals, error) 
 				}
 				slab = append(slab, c.rss, c.pss)
 				m.RSSBytes, m.PSSBytes = &slab[len(slab)-2], &slab[len(slab)-1]
+				if len(dirty) == cap(dirty) {
+					dirty = make([]MappingDirty, 0, 256)
+				}
+				dirty = append(dirty, MappingDirty{SharedDirtyBytes: c.sharedDirty, PrivateDirtyBytes: c.privDirty, AnonBytes: c.anon})
+				m.Dirty = &dirty[len(dirty)-1]
 			}
 			sum.add(c)
 			chunks.add(*m)

@@ -1,0 +1,177 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// CgroupCPU is the CFS bandwidth limit (quota per period) that applies to
+// a process, and how often it was throttled. The limit is the tightest on
+// the way from the process's cgroup up to its hierarchy's root: a parent's
+// quota caps its children too.
+type CgroupCPU struct {
+	// Version is 1 (the cpu controller's v1 hierarchy: cpu.cfs_quota_us,
+	// cpu.cfs_period_us, cpu.stat) or 2 (the unified hierarchy: cpu.max,
+	// cpu.stat).
+	Version int `json:"version"`
+	// Path is the process's own cgroup, relative to the hierarchy root.
+	Path string `json:"path"`
+	// LimitPath is the cgroup whose quota is the tightest (where the
+	// throttling counters below come from); "" when no cgroup on the way
+	// sets one.
+	LimitPath string `json:"limit_path,omitempty"`
+	// QuotaUs and PeriodUs are the limit: QuotaUs of CPU time per PeriodUs
+	// of wall time (QuotaUs/PeriodUs CPUs). Both 0 when unlimited.
+	QuotaUs  uint64 `json:"quota_us,omitempty"`
+	PeriodUs uint64 `json:"period_us,omitempty"`
+	// Stat is LimitPath's cpu.stat (or Path's when unlimited); nil when
+	// unreadable.
+	Stat *CgroupCPUStat `json:"stat,omitempty"`
+}
+
+// Limited reports whether a quota applies.
+func (c *CgroupCPU) Limited() bool { return c.QuotaUs > 0 && c.PeriodUs > 0 }
+
+// LimitCPUs is the quota in CPUs (1.5 = one and a half CPUs); 0 when
+// unlimited.
+func (c *CgroupCPU) LimitCPUs() float64 {
+	if !c.Limited() {
+		return 0
+	}
+	return float64(c.QuotaUs) / float64(c.PeriodUs)
+}
+
+// CgroupCPUStat are the bandwidth counters of a cgroup's cpu.stat.
+type CgroupCPUStat struct {
+	// Periods is the number of enforcement periods that had runnable
+	// tasks; Throttled how many of them ran out of quota.
+	Periods   uint64 `json:"periods"`
+	Throttled uint64 `json:"throttled_periods"`
+	// ThrottledNs is the total time the cgroup's tasks were held back.
+	ThrottledNs uint64 `json:"throttled_ns"`
+}
+
+// errCgroupFormat is wrapped by every cgroup CPU file parse error.
+var errCgroupFormat = errors.New("malformed cgroup cpu file")
+
+// parseCPUMax parses a v2 cpu.max: "max 100000" (no limit) or
+// "QUOTA PERIOD" in microseconds. An unlimited cgroup returns quota 0.
+func parseCPUMax(b []byte) (quotaUs, periodUs uint64, err error) {
+	f := bytes.Fields(b)
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("%w: cpu.max: %d fields, want 2", errCgroupFormat, len(f))
+	}
+	period, ok := parseUint(f[1])
+	if !ok || period == 0 {
+		return 0, 0, fmt.Errorf("%w: cpu.max: bad period %q", errCgroupFormat, clip(f[1]))
+	}
+	if string(f[0]) == "max" {
+		return 0, period, nil
+	}
+	quota, ok := parseUint(f[0])
+	if !ok || quota == 0 {
+		return 0, 0, fmt.Errorf("%w: cpu.max: bad quota %q", errCgroupFormat, clip(f[0]))
+	}
+	return quota, period, nil
+}
+
+// parseCFSQuota parses a v1 cpu.cfs_quota_us ("-1" for no limit) and
+// cpu.cfs_period_us pair. An unlimited cgroup returns quota 0.
+func parseCFSQuota(quotaFile, periodFile []byte) (quotaUs, periodUs uint64, err error) {
+	q, ok := parseInt(bytes.TrimSpace(quotaFile))
+	if !ok || q == 0 || q < -1 {
+		return 0, 0, fmt.Errorf("%w: cpu.cfs_quota_us: bad value %q", errCgroupFormat, clip(quotaFile))
+	}
+	p, ok := parseUint(bytes.TrimSpace(periodFile))
+	if !ok || p == 0 {
+		return 0, 0, fmt.Errorf("%w: cpu.cfs_period_us: bad value %q", errCgroupFormat, clip(periodFile))
+	}
+	if q == -1 {
+		return 0, p, nil
+	}
+	return uint64(q), p, nil
+}
+
+// parseCgroupCPUStat parses a cpu.stat: "key value" lines. v1 writes the
+// throttled time in nanoseconds (throttled_time), v2 in microseconds
+// (throttled_usec); nr_periods and nr_throttled are required, other keys
+// (usage_usec, nr_bursts, ...) are skipped.
+func parseCgroupCPUStat(b []byte) (CgroupCPUStat, error) {
+	var s CgroupCPUStat
+	var seen uint8
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 2 {
+			return s, fmt.Errorf("%w: cpu.stat: bad line %q", errCgroupFormat, clip(line))
+		}
+		var scale uint64 = 1
+		var dst *uint64
+		switch string(f[0]) {
+		case "nr_periods":
+			dst, seen = &s.Periods, seen|1
+		case "nr_throttled":
+			dst, seen = &s.Throttled, seen|2
+		case "throttled_time":
+			dst, seen = &s.ThrottledNs, seen|4
+		case "throttled_usec":
+			dst, seen, scale = &s.ThrottledNs, seen|4, 1000
+		default:
+			continue
+		}
+		v, ok := parseUint(f[1])
+		if !ok {
+			return s, fmt.Errorf("%w: cpu.stat: %s: bad number %q", errCgroupFormat, f[0], clip(f[1]))
+		}
+		*dst = mulSat(v, scale)
+	}
+	if seen&3 != 3 {
+		return s, fmt.Errorf("%w: cpu.stat without nr_periods and nr_throttled (no CFS bandwidth control)", errCgroupFormat)
+	}
+	return s, nil
+}
+
+// cgroupMembership is where a process sits in the cpu controller's
+// hierarchies, from /proc/PID/cgroup.
+type cgroupMembership struct {
+	// V1CPU is the path in the v1 hierarchy that has the cpu controller,
+	// with that hierarchy's controller list ("cpu,cpuacct"); ok false
+	// when there is none.
+	V1CPU, V1Controllers string
+	V1OK                 bool
+	// V2 is the path in the unified hierarchy ("0::PATH").
+	V2   string
+	V2OK bool
+}
+
+// parseCgroupMembership parses /proc/PID/cgroup: "ID:CONTROLLERS:PATH"
+// lines (a path may hold ':').
+func parseCgroupMembership(b []byte) (cgroupMembership, error) {
+	var m cgroupMembership
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		id, rest, ok1 := bytes.Cut(line, []byte(":"))
+		ctrls, path, ok2 := bytes.Cut(rest, []byte(":"))
+		if !ok1 || !ok2 || len(path) == 0 || path[0] != '/' {
+			return m, fmt.Errorf("%w: cgroup: bad line %q", errCgroupFormat, clip(line))
+		}
+		if _, ok := parseUint(id); !ok {
+			return m, fmt.Errorf("%w: cgroup: bad hierarchy id %q", errCgroupFormat, clip(id))
+		}
+		if string(id) == "0" && len(ctrls) == 0 {
+			m.V2, m.V2OK = string(path), true
+			continue
+		}
+		for c := range bytes.SplitSeq(ctrls, []byte(",")) {
+			if string(c) == "cpu" {
+				m.V1CPU, m.V1Controllers, m.V1OK = string(path), string(ctrls), true
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,102 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Pressure is one resource's pressure stall information (PSI) from
+// /proc/pressure/{cpu,io,memory} or a cgroup's *.pressure file.
+type Pressure struct {
+	// Some is the share of time at least one task was stalled on the
+	// resource; Full the share of time all non-idle tasks were.
+	Some PressureLine `json:"some"`
+	// Full is absent on kernels that do not write a "full" line (the cpu
+	// file before 5.13).
+	Full *PressureLine `json:"full,omitempty"`
+}
+
+// PressureLine is one line of a PSI file.
+type PressureLine struct {
+	// Avg10, Avg60 and Avg300 are the stalled share in percent over the
+	// last 10, 60 and 300 seconds (the kernel's running averages).
+	Avg10  float64 `json:"avg10_percent"`
+	Avg60  float64 `json:"avg60_percent"`
+	Avg300 float64 `json:"avg300_percent"`
+	// TotalUs is the total stalled time since boot, in microseconds: its
+	// growth between two readings is the exact stall over that window.
+	TotalUs uint64 `json:"total_us"`
+}
+
+// errPressureFormat is wrapped by every PSI parse error.
+var errPressureFormat = errors.New("malformed pressure")
+
+// parsePressure parses a PSI file: a "some" line and an optional "full"
+// line, each "avg10=F avg60=F avg300=F total=N".
+func parsePressure(b []byte) (Pressure, error) {
+	var p Pressure
+	haveSome := false
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		var pl PressureLine
+		if err := pl.parse(f[1:]); err != nil {
+			return p, err
+		}
+		switch string(f[0]) {
+		case "some":
+			p.Some, haveSome = pl, true
+		case "full":
+			full := pl
+			p.Full = &full
+		default:
+			return p, fmt.Errorf("%w: unknown line %q", errPressureFormat, clip(f[0]))
+		}
+	}
+	if !haveSome {
+		return p, fmt.Errorf("%w: no some line", errPressureFormat)
+	}
+	return p, nil
+}
+
+// parse reads the key=value fields of one line; all four are required.
+func (pl *PressureLine) parse(fields [][]byte) error {
+	var seen uint8
+	for _, kv := range fields {
+		k, v, ok := bytes.Cut(kv, []byte("="))
+		if !ok {
+			return fmt.Errorf("%w: no = in %q", errPressureFormat, clip(kv))
+		}
+		var dst *float64
+		switch string(k) {
+		case "avg10":
+			dst, seen = &pl.Avg10, seen|1
+		case "avg60":
+			dst, seen = &pl.Avg60, seen|2
+		case "avg300":
+			dst, seen = &pl.Avg300, seen|4
+		case "total":
+			n, ok := parseUint(v)
+			if !ok {
+				return fmt.Errorf("%w: bad total %q", errPressureFormat, clip(v))
+			}
+			pl.TotalUs, seen = n, seen|8
+			continue
+		default:
+			continue
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || !(f >= 0 && f <= 100) { // NaN fails too
+			return fmt.Errorf("%w: bad %s %q", errPressureFormat, k, clip(v))
+		}
+		*dst = f
+	}
+	if seen != 15 {
+		return fmt.Errorf("%w: missing fields", errPressureFormat)
+	}
+	return nil
+}
