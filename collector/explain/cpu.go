@@ -1,0 +1,703 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// This file answers the scheduling questions: CPU- or I/O-bound, is the
+// pool too big (own threads or neighbours), running or only ready, the
+// GIL, the event loop, what switching costs, what it waits on.
+
+// Thresholds of the scheduling findings.
+const (
+	// cpuBoundDemand: own threads wanting a CPU (running or in the run
+	// queue) on average; at least this much is CPU-bound work.
+	cpuBoundDemand = 0.5
+	// diskBoundD: threads in D on average; at least this much is
+	// disk-bound.
+	diskBoundD = 0.5
+	// poolWaitShare: run-queue wait as a share of runnable time from
+	// which the pool question gets a finding.
+	poolWaitShare = 0.10
+	// poolWaitThreads: thread-seconds of run-queue wait per second from
+	// which the pool question gets a finding.
+	poolWaitThreads = 0.05
+	// oversubscribedMargin: own demand above the CPUs by at least this
+	// many threads is the pool's own doing.
+	oversubscribedMargin = 0.5
+	// gilMaxCPUs: CPython threads using no more than this many CPUs in
+	// all, on a machine with two or more, look serialised.
+	gilMaxCPUs = 1.25
+	// gilActiveShare: a CPython thread that ran at least this share of the
+	// burst takes part in the lock's turns (eight threads sharing a CPU a
+	// loaded machine gives a third of run about 4 % each).
+	gilActiveShare = 0.01
+	// loopSaturated: an event loop thread running at least this share of
+	// one CPU is saturated.
+	loopSaturated = 0.8
+	// switchRateMin: switches per second from which the cost question
+	// gets a finding.
+	switchRateMin = 50.0
+)
+
+func schedSource(pid int) string {
+	return src(pid, "task/*/schedstat") + " (field 1 run ns, field 2 run-queue wait ns, field 3 slices)"
+}
+
+func statesSource(pid int) string {
+	return src(pid, "task/*/stat") + " field 3, sampled"
+}
+
+// cpuUsedEvidence is the CPU the process used, from stat.
+func (a *analysis) cpuUsedEvidence() Evidence {
+	pid := a.s.PID
+	return ev("cpu_used_cpus", a.cpuUsed, "cpus",
+		f2(a.cpuUsed)+" CPUs used over "+f1(a.secs)+" s", src(pid, "stat")+" fields 14-15 (utime+stime)")
+}
+
+func (a *analysis) cpusEvidence() Evidence {
+	e := ev("cpus_available", a.effCPUs, "cpus", f1(a.effCPUs)+" CPUs available", "/proc/cpuinfo (online CPUs)")
+	if a.quotaCPUs > 0 && a.quotaCPUs < a.cpus {
+		e.Text = f2(a.effCPUs) + " CPUs allowed by the cgroup quota (" + num(a.cpus) + " online)"
+		e.Source = "cgroup " + cgroupLimitFile(a.s.Last.Cgroup)
+	}
+	return e
+}
+
+func cgroupLimitFile(c *collector.CgroupCPU) string {
+	if c == nil {
+		return ""
+	}
+	if c.Version == 1 {
+		return c.LimitPath + "/cpu.cfs_quota_us"
+	}
+	return c.LimitPath + "/cpu.max"
+}
+
+// bound answers "CPU- or I/O-bound, and would more threads help".
+func (a *analysis) bound() *Finding {
+	s := a.s
+	pid := s.PID
+	f := &Finding{Question: QBound}
+	demand := a.demand
+	if !a.hasSched {
+		demand = a.avgR
+	}
+	ioWait := func() (waitKind, string, float64) {
+		k, name, share := a.topWait()
+		return k, name, share
+	}
+	switch {
+	case a.ticks == 0:
+		return nil
+	case a.avgD >= diskBoundD || (a.avgD > 0.1 && a.avgD >= demand):
+		f.ID = "disk_bound"
+		f.Severity = Notice
+		f.Score = a.avgD
+		top := a.topWChan('D')
+		f.Verdict = fmt.Sprintf("Disk-bound: on average %s of its %s were in uninterruptible sleep (D)%s", f1(a.avgD), plural(a.threadsLast, "thread", "threads"), top)
+		if a.hasIO && a.writeBPS+a.readBPS > 0 {
+			f.Verdict += fmt.Sprintf(", writing %s/s and reading %s/s to storage", mib(a.writeBPS), mib(a.readBPS))
+		}
+		f.Verdict += "."
+		f.Evidence = append(f.Evidence, ev("threads_in_d_avg", a.avgD, "threads", f1(a.avgD)+" threads in D on average (at most "+num(float64(a.maxD))+")", statesSource(pid)))
+		if w := a.topWChanName('D'); w != "" {
+			f.Evidence = append(f.Evidence, ev("d_wchan_"+w, float64(a.wchan[w]), "count", w+" in "+num(float64(a.wchan[w]))+" thread samples", src(pid, "task/*/wchan")))
+		}
+		a.ioEvidence(f)
+		if a.psiIO != nil {
+			f.Evidence = append(f.Evidence, ev("psi_io_some_percent", *a.psiIO, "percent", "some task waited on I/O "+pctv(*a.psiIO)+" of the window", "/proc/pressure/io (some total)"))
+		}
+		if a.psiIOFul != nil {
+			f.Evidence = append(f.Evidence, ev("psi_io_full_percent", *a.psiIOFul, "percent", "all non-idle tasks waited on I/O "+pctv(*a.psiIOFul)+" of the window", "/proc/pressure/io (full total)"))
+		}
+		f.Why = "Threads in D wait for the storage device; they use no CPU, and adding CPUs does not help."
+		if a.psiIOFul != nil && *a.psiIOFul >= 20 {
+			f.Try = append(f.Try, "The device looks saturated (I/O pressure full "+pctv(*a.psiIOFul)+"): more threads will queue, not finish sooner; batch writes (fewer fdatasync calls), or use faster storage.")
+		} else {
+			f.Try = append(f.Try, "More threads help while the device has spare capacity (watch /proc/pressure/io full); fewer, larger writes and fewer fsync/fdatasync calls cut the waits.")
+		}
+		f.Lesson = lessonDisk
+		if s.Machine.DelayAcct != "on" {
+			f.Unmeasured = append(f.Unmeasured, Unmeasured{"time each thread spent waiting for block I/O (taskstats blkio delay)", "kernel.task_delayacct is off; the D-state samples stand in for it"})
+		}
+	case a.cpuBound():
+		busy := a.busyThreads
+		if !a.hasSched {
+			busy = int(a.avgR + 0.5)
+		}
+		full := a.effCPUs > 0 && (float64(busy) >= a.effCPUs || a.cpuUsed >= 0.9*a.effCPUs)
+		f.Score = demand
+		if full {
+			f.ID = "cpu_bound"
+			f.Severity = Info
+			f.Verdict = fmt.Sprintf("CPU-bound: its threads wanted %s CPUs on average and got %s of the %s available; more threads will not make it faster.", f1(demand), f2(a.cpuUsed), f1(a.effCPUs))
+			f.Why = "Every CPU it can use is busy with it: throughput is capped by the CPUs, and extra threads only wait their turn."
+			f.Try = append(f.Try, "Size a CPU-bound pool to the CPUs it may use ("+f1(a.effCPUs)+"); make the work cheaper (profile it), or give it more CPUs.")
+		} else {
+			f.ID = "cpu_bound_room"
+			f.Severity = Info
+			idle := a.effCPUs - a.cpuUsed
+			f.Verdict = fmt.Sprintf("CPU-bound on %s: it used %s CPUs while %s of the %s it may use went to others or stayed idle.", plural(max(busy, 1), "busy thread", "busy threads"), f2(a.cpuUsed), f1(max(idle, 0)), f1(a.effCPUs))
+			f.Why = "A thread runs on one CPU at a time: work done by fewer busy threads than CPUs leaves CPUs unused."
+			if s.Runtime.Kind == collector.RuntimeCPython && a.threadsLast > 1 {
+				f.Try = append(f.Try, "Split the work over processes (multiprocessing), not threads: CPython threads share one interpreter lock.")
+			} else {
+				f.Try = append(f.Try, "If the work can be split, more threads or processes (up to the CPUs) can use the idle CPUs; check the machine is not busy with other work first.")
+			}
+		}
+		f.Evidence = append(f.Evidence, a.demandEvidence()...)
+		f.Evidence = append(f.Evidence, a.cpuUsedEvidence(), a.cpusEvidence())
+		f.Lesson = lessonCPUBound
+	default:
+		kind, name, share := ioWait()
+		f.Score = a.cpuUsed
+		sleepShare := 1.0
+		if a.threadSamples > 0 {
+			sleepShare = float64(a.states['S']+a.states['I']) / float64(a.threadSamples)
+		}
+		switch {
+		case a.cpuUsed < 0.01 && a.avgD == 0:
+			f.ID = "idle"
+			f.Verdict = "Mostly idle: it used " + pct(a.cpuUsed) + " of a CPU over " + f1(a.secs) + " s"
+			if name != "" {
+				f.Verdict += ", its threads asleep in " + name
+			}
+			f.Verdict += "."
+			f.Why = "An idle process costs nothing but its memory."
+		case kind == waitFutex:
+			f.ID = "lock_wait"
+			f.Verdict = fmt.Sprintf("Waiting on its own threads: %s of thread samples were in futex (locks, condition variables, joins), and it used %s CPUs.", pct(share), f2(a.cpuUsed))
+			f.Why = "Threads parked in futex wait for another thread: an idle pool waiting for work, or threads queueing on a shared lock. More threads help neither."
+			f.Try = append(f.Try, "If work is queued while threads wait, look for a lock every thread takes (a profiler with off-CPU or lock profiles shows which).")
+		default:
+			f.ID = "io_bound"
+			what := "waiting"
+			if name != "" {
+				what = "waiting in " + name
+			}
+			f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; more threads raise throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed))
+			f.Why = "A thread that waits (a timer, the network, a pipe) holds no CPU: many such threads overlap their waits, which is why I/O-bound pools can be much larger than the CPU count."
+			f.Try = append(f.Try, "Size the pool by the wait: threads ≈ CPUs × (1 + wait time / compute time); stop growing it when latency or the resource it waits on (a database, a service) saturates.")
+			if kind == waitPoll || kind == waitNet {
+				f.Try = append(f.Try, "For many connections, an event loop (epoll) or async I/O serves them with few threads.")
+			}
+		}
+		if name != "" {
+			f.Evidence = append(f.Evidence, ev("top_wait_share", share, "ratio", name+" in "+pct(share)+" of waiting thread samples", a.waitSource()))
+		}
+		f.Evidence = append(f.Evidence, ev("sleeping_share", sleepShare, "ratio", pct(sleepShare)+" of thread samples asleep (S)", statesSource(pid)))
+		f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
+		if a.hasCtx {
+			f.Evidence = append(f.Evidence, ev("voluntary_switches_per_second", a.volPS, "per_second", num(a.volPS)+" voluntary switches/s (a thread blocked or yielded)", a.ctxSourceText()))
+		}
+		a.ioEvidence(f)
+		f.Lesson = lessonIOBound
+	}
+	return f
+}
+
+// cpuBound reports whether some of its threads compute most of the
+// time: a thread that wanted a CPU (ran or waited in the run queue) for
+// at least busyShare of the burst. Run-queue wait alone does not make a
+// process CPU-bound: an I/O pool on a loaded machine waits after every
+// wake-up.
+func (a *analysis) cpuBound() bool {
+	if a.hasSched {
+		return a.busyThreads >= 1
+	}
+	return a.avgR >= cpuBoundDemand
+}
+
+// ownOversubscribed reports whether the process's own threads are more
+// than its CPUs can run: more of them want a CPU than there are CPUs, and
+// either more of them compute nearly all the time than there are CPUs, or
+// they hold nearly all the CPUs they may use. Threads that sleep between
+// pieces of work are not counted as busy even when neighbours keep them
+// waiting for a CPU after each wake-up: that wait is the neighbours'.
+func (a *analysis) ownOversubscribed() bool {
+	if a.demand-a.effCPUs < oversubscribedMargin {
+		return false
+	}
+	run := a.runSecs / a.burstSecs
+	return float64(a.hardBusy) > a.effCPUs || run >= 0.8*a.effCPUs
+}
+
+// demandEvidence is the schedstat (or sampled) demand.
+func (a *analysis) demandEvidence() []Evidence {
+	pid := a.s.PID
+	if !a.hasSched {
+		return []Evidence{ev("runnable_threads_avg", a.avgR, "threads", f1(a.avgR)+" threads runnable (R) on average", statesSource(pid))}
+	}
+	return []Evidence{
+		ev("threads_wanting_cpu_avg", a.demand, "threads", f1(a.demand)+" threads running or waiting for a CPU on average", schedSource(pid)),
+		ev("runnable_threads_sampled_avg", a.avgR, "threads", f1(a.avgR)+" threads in R in the samples (at most "+num(float64(a.maxR))+")", statesSource(pid)),
+	}
+}
+
+// ioEvidence adds /proc/PID/io rates.
+func (a *analysis) ioEvidence(f *Finding) {
+	if !a.hasIO {
+		return
+	}
+	pid := a.s.PID
+	f.Evidence = append(f.Evidence,
+		ev("storage_write_bytes_per_second", a.writeBPS, "bytes_per_second", mib(a.writeBPS)+"/s written to storage", src(pid, "io")+" write_bytes"),
+		ev("storage_read_bytes_per_second", a.readBPS, "bytes_per_second", mib(a.readBPS)+"/s read from storage", src(pid, "io")+" read_bytes"),
+		ev("io_syscalls_per_second", a.syscPS, "per_second", num(a.syscPS)+" read/write system calls/s", src(pid, "io")+" syscr+syscw"))
+}
+
+func (a *analysis) ctxSourceText() string {
+	switch a.ctxSource {
+	case collector.CtxTaskstats:
+		return "taskstats (TGID), all threads including exited ones"
+	case collector.CtxThreadSum:
+		return src(a.s.PID, "task/*/status") + " voluntary_ctxt_switches, nonvoluntary_ctxt_switches (live threads)"
+	}
+	return src(a.s.PID, "status")
+}
+
+// topWait names what sleeping threads mostly wait in: the top system
+// call when the syscall files were readable, else the top wchan. share
+// is its share of the waiting samples.
+//
+// Go and JVM runtimes park their idle threads in futex: for them futex
+// says nothing of the program's waits, and the top other wait is named.
+func (a *analysis) topWait() (waitKind, string, float64) {
+	parks := a.s.Runtime.Kind == collector.RuntimeGo || a.s.Runtime.Kind == collector.RuntimeJVM
+	if a.syscallSamples > 0 {
+		for _, c := range top(a.syscalls) {
+			name := SyscallName(a.s.Machine.Arch, c.key)
+			if k := syscallKind(name); !parks || k != waitFutex {
+				return k, name, float64(c.n) / float64(a.syscallSamples)
+			}
+		}
+	}
+	if a.wchanSamples > 0 {
+		for _, c := range top(a.wchan) {
+			if k := wchanKind(c.key); !parks || k != waitFutex {
+				return k, c.key, float64(c.n) / float64(a.wchanSamples)
+			}
+		}
+	}
+	return waitUnknown, "", 0
+}
+
+func (a *analysis) waitSource() string {
+	if a.syscallSamples > 0 {
+		return src(a.s.PID, "task/*/syscall") + " field 1, sampled"
+	}
+	return src(a.s.PID, "task/*/wchan") + ", sampled"
+}
+
+// topWChanName is the most frequent wchan of threads in state st.
+func (a *analysis) topWChanName(st byte) string {
+	m := map[string]int{}
+	for i := range a.s.Burst {
+		for _, t := range a.s.Burst[i].Tasks {
+			if t.State == st && t.HasWChan && t.WChanState == collector.WChanFunc {
+				m[t.WChan]++
+			}
+		}
+	}
+	if len(m) == 0 {
+		return ""
+	}
+	return top(m)[0].key
+}
+
+func (a *analysis) topWChan(st byte) string {
+	if w := a.topWChanName(st); w != "" {
+		return ", mostly in " + w
+	}
+	return ""
+}
+
+// pool answers "is the pool too big", telling its own threads from the
+// neighbours and a cgroup quota, from run-queue wait (schedstat).
+func (a *analysis) pool() *Finding {
+	s := a.s
+	pid := s.PID
+	if !a.hasSched {
+		return nil
+	}
+	waitingThreads := a.waitSecs / a.burstSecs
+	throttled := a.hasThrottle && a.throttledPeriods > 0
+	contended := a.waitShare >= poolWaitShare && waitingThreads >= poolWaitThreads
+	if !contended && !throttled {
+		if a.demand < cpuBoundDemand {
+			return nil
+		}
+		return &Finding{
+			ID: "run_queue_ok", Question: QPool, Severity: Info, Score: a.waitShare,
+			Verdict: fmt.Sprintf("Not oversubscribed: its %s threads wanting a CPU waited for one only %s of their runnable time (%s per slice).",
+				f1(a.demand), pct(a.waitShare), dur(a.waitPerSlice)),
+			Evidence: a.waitEvidence(),
+			Why:      "Run-queue wait is the time a runnable thread spends waiting for a CPU; it stays small while there are CPUs for every thread that wants one.",
+			Lesson:   lessonPool,
+		}
+	}
+	f := &Finding{Question: QPool, Score: a.waitShare * a.demand, Lesson: lessonPool}
+	switch {
+	case a.waitShare >= 0.5:
+		f.Severity = Warning
+	case a.waitShare >= 0.2:
+		f.Severity = Notice
+	}
+	// A process that hardly wants a CPU loses latency, not throughput,
+	// to the run queue: it is worth knowing, not a problem to act on.
+	if a.busyThreads == 0 {
+		f.Severity = min(f.Severity, Notice)
+		if waitingThreads < 0.1 {
+			f.Severity = Info
+		}
+	}
+	switch {
+	case throttled && a.quotaCPUs > 0:
+		f.ID = "cgroup_throttled"
+		f.Severity = max(f.Severity, Notice)
+		c := s.Last.Cgroup
+		f.Verdict = fmt.Sprintf("Held back by its cgroup's CPU quota: %s CPUs allowed (%s), throttled in %s of %s periods over the window, %s held back.",
+			f2(a.quotaCPUs), c.LimitPath, num(float64(a.throttledPeriods)), num(float64(a.periods)), dur(time.Duration(a.throttledSecs*1e9)))
+		f.Evidence = append(f.Evidence,
+			ev("cgroup_quota_cpus", a.quotaCPUs, "cpus", f2(a.quotaCPUs)+" CPUs of quota", "cgroup "+cgroupLimitFile(c)),
+			ev("cgroup_throttled_periods", float64(a.throttledPeriods), "count", num(float64(a.throttledPeriods))+" of "+num(float64(a.periods))+" periods throttled", "cgroup "+c.LimitPath+"/cpu.stat nr_throttled, nr_periods"),
+			ev("cgroup_throttled_seconds", a.throttledSecs, "seconds", f2(a.throttledSecs)+" s throttled", "cgroup "+c.LimitPath+"/cpu.stat throttled time"))
+		f.Evidence = append(f.Evidence, a.waitEvidence()...)
+		f.Why = "A throttled cgroup's threads are taken off the CPUs until the next period even when CPUs are idle: latency rises in steps of the period."
+		f.Try = append(f.Try, "Raise the quota, or size the pool to the quota ("+f1(a.quotaCPUs)+" CPUs), not to the machine's CPU count: runtimes that read /proc/cpuinfo oversize their pools inside a limited container.")
+	case a.ownOversubscribed():
+		f.ID = "pool_oversubscribed"
+		f.Severity = max(f.Severity, Notice)
+		f.Verdict = fmt.Sprintf("Oversubscribed: %s of its threads wanted a CPU on average on %s CPUs (%d of them computing all the time), so each waited %s in the run queue for every %s it ran; more threads than CPUs adds waiting, not throughput.",
+			f1(a.demand), f1(a.effCPUs), a.hardBusy, dur(a.waitPerSlice), dur(a.runPerSlice))
+		f.Evidence = append(f.Evidence, a.waitEvidence()...)
+		f.Evidence = append(f.Evidence, ev("computing_threads", float64(a.hardBusy), "threads", fmt.Sprintf("%d threads wanted a CPU at least %s of the time", a.hardBusy, pct(hardBusyShare)), schedSource(pid)))
+		f.Evidence = append(f.Evidence, a.cpusEvidence())
+		if a.hasRunnable && a.othersRunnable >= 0.5 {
+			f.Evidence = append(f.Evidence, ev("others_runnable_avg", a.othersRunnable, "threads", f1(a.othersRunnable)+" other tasks runnable on average as well (the neighbours add to the wait)", "/proc/loadavg field 4 less "+statesSource(pid)))
+		}
+		if a.hasCtx {
+			f.Evidence = append(f.Evidence, ev("involuntary_switches_per_second", a.invPS, "per_second",
+				num(a.invPS)+" involuntary switches/s (not used for the verdict: a right-sized pool is preempted about as often)", a.ctxSourceText()))
+		}
+		f.Why = "Each request now spends most of its time waiting for a CPU: the same throughput with far longer service times, and more memory for stacks."
+		f.Try = append(f.Try, fmt.Sprintf("Make the CPU-bound pool %s threads (the CPUs it may use) and queue the rest of the work; for mixed work size it as CPUs × (1 + wait/compute).", f1(a.effCPUs)))
+	default:
+		f.ID = "cpu_neighbours"
+		others := a.othersRunnable
+		f.Verdict = fmt.Sprintf("Slowed by its neighbours: its threads ran only %s of the %s CPUs (%d busy), yet waited %s of their runnable time (%s per slice), while %s other tasks were runnable on average.",
+			f2(a.runSecs/a.burstSecs), f1(a.effCPUs), a.busyThreads, pct(a.waitShare), dur(a.waitPerSlice), f1(others))
+		f.Evidence = append(f.Evidence, a.waitEvidence()...)
+		if a.hasRunnable {
+			f.Evidence = append(f.Evidence,
+				ev("machine_runnable_avg", a.hostRunnable, "threads", f1(a.hostRunnable)+" tasks runnable on the machine on average (this reader excluded)", "/proc/loadavg field 4 (procs_running), sampled"),
+				ev("others_runnable_avg", others, "threads", f1(others)+" of them not this process's", "/proc/loadavg field 4 less "+statesSource(pid)))
+		}
+		f.Evidence = append(f.Evidence, a.cpusEvidence())
+		if a.psiCPU != nil {
+			f.Evidence = append(f.Evidence, ev("psi_cpu_some_percent", *a.psiCPU, "percent", "some task waited for a CPU "+pctv(*a.psiCPU)+" of the window", "/proc/pressure/cpu (some total)"))
+		}
+		if len(s.Neighbours) > 0 {
+			var names []string
+			for _, n := range s.Neighbours[:min(3, len(s.Neighbours))] {
+				names = append(names, fmt.Sprintf("%s (%d) %s CPUs", n.Comm, n.PID, f2(n.CPUs)))
+			}
+			f.Evidence = append(f.Evidence, ev("top_neighbour_cpus", s.Neighbours[0].CPUs, "cpus", "busiest others: "+strings.Join(names, ", "), "/proc/*/stat fields 14-15, both snapshots"))
+		}
+		if visible := a.neighbourCPUs(); a.hasHostBusy && a.hostBusy-a.cpuUsed-visible >= 0.5 {
+			f.Evidence = append(f.Evidence, ev("invisible_neighbour_cpus", a.hostBusy-a.cpuUsed-visible, "cpus",
+				f2(a.hostBusy-a.cpuUsed-visible)+" CPUs used by tasks this reader cannot see (other pid namespaces or containers, or hidden by hidepid)",
+				"/proc/stat cpu line less the visible processes' CPU"))
+		}
+		f.Why = "Its threads wait behind other processes' threads: shrinking or growing its own pool will not change that."
+		f.Try = append(f.Try, "Move or limit the neighbours (nice, a cgroup cpu.weight or quota for them), or give this process a larger share (cpu.weight / nice).")
+	}
+	return f
+}
+
+// neighbourCPUs sums the CPU of the visible other processes named in
+// the sample.
+func (a *analysis) neighbourCPUs() float64 {
+	t := 0.0
+	for _, n := range a.s.Neighbours {
+		t += n.CPUs
+	}
+	return t
+}
+
+// waitEvidence is the run-queue wait numbers.
+func (a *analysis) waitEvidence() []Evidence {
+	pid := a.s.PID
+	waiting := a.waitSecs / a.burstSecs
+	return []Evidence{
+		ev("run_queue_wait_per_slice_ms", float64(a.waitPerSlice)/1e6, "ms", dur(a.waitPerSlice)+" waiting in the run queue per slice run ("+dur(a.runPerSlice)+" run per slice)", schedSource(pid)),
+		ev("run_queue_wait_share", a.waitShare, "ratio", pct(a.waitShare)+" of its runnable time spent waiting for a CPU", schedSource(pid)),
+		ev("threads_waiting_for_cpu_avg", waiting, "threads", f1(waiting)+" thread-seconds of run-queue wait per second", schedSource(pid)),
+		ev("threads_wanting_cpu_avg", a.demand, "threads", f1(a.demand)+" of its threads running or waiting for a CPU on average", schedSource(pid)),
+	}
+}
+
+// state answers "running or only ready", and what the process's state
+// letter hides.
+func (a *analysis) state() *Finding {
+	s := a.s
+	pid := s.PID
+	if a.ticks == 0 || a.threadSamples == 0 {
+		return nil
+	}
+	leader := byte(0)
+	if t := top(a.leaderStates); len(t) > 0 {
+		leader = t[0].key
+	}
+	var othersR, othersD int
+	last := &s.Burst[len(s.Burst)-1]
+	for _, t := range last.Tasks {
+		switch t.State {
+		case 'R':
+			othersR++
+		case 'D':
+			othersD++
+		}
+	}
+	majority := top(a.states)[0].key
+	f := &Finding{Question: QState, Lesson: lessonState}
+	stateEv := fact("process_state", "process state "+string(leader)+" ("+collector.StateName(leader)+"): the main thread's", src(pid, "stat")+" field 3")
+	switch {
+	case len(a.dThreads) > 0 && leader != 'D':
+		f.ID = "state_hides_d"
+		f.Severity = Notice
+		f.Score = float64(len(a.dThreads))
+		f.Verdict = fmt.Sprintf("Its state says %s, but %d of its %d threads were in D (uninterruptible, waiting for I/O) in the samples, %s at once at most.",
+			string(leader), len(a.dThreads), a.threadsLast, num(float64(a.maxD)))
+		f.Why = "A process's state letter is its main thread's: counting processes in D misses worker threads stuck in I/O."
+	case a.threadsLast > 1 && leader != majority && (majority == 'R' || majority == 'D'):
+		f.ID = "state_hides_threads"
+		f.Severity = Notice
+		f.Score = a.avgR
+		f.Verdict = fmt.Sprintf("Its state says %s (the main thread), but most of its threads were %s: %s runnable on average of %s.",
+			string(leader), string(majority), f1(a.avgR), plural(a.threadsLast, "thread", "threads"))
+		f.Why = "A process's state letter is its main thread's; the work happens in the other threads."
+	case a.avgR >= 1 && a.hasSched && a.waitShare >= 0.2:
+		f.ID = "runnable_not_running"
+		f.Severity = Info
+		f.Score = a.waitShare
+		f.Verdict = fmt.Sprintf("R means runnable, not running: its R threads ran %s and waited for a CPU %s of their runnable time.",
+			pct(1-a.waitShare), pct(a.waitShare))
+		f.Why = "R counts threads waiting in a run queue as well as those on a CPU; only run-queue wait tells them apart."
+	default:
+		return nil
+	}
+	f.Evidence = append(f.Evidence, stateEv,
+		ev("threads_r_avg", a.avgR, "threads", f1(a.avgR)+" threads in R on average (at most "+num(float64(a.maxR))+")", statesSource(pid)),
+		ev("threads_d_avg", a.avgD, "threads", f1(a.avgD)+" threads in D on average (at most "+num(float64(a.maxD))+"), "+num(float64(len(a.dThreads)))+" distinct", statesSource(pid)))
+	if a.hasSched {
+		f.Evidence = append(f.Evidence, ev("run_queue_wait_share", a.waitShare, "ratio", pct(a.waitShare)+" of runnable time spent waiting for a CPU", schedSource(pid)))
+	}
+	if w := a.topWChanName(leader); w != "" {
+		f.Evidence = append(f.Evidence, fact("main_thread_wchan", "the main thread sleeps in "+w, src(pid, "task/"+fmt.Sprint(pid)+"/wchan")))
+	}
+	f.Try = append(f.Try, "Look at the threads (pinspect show "+fmt.Sprint(pid)+", or the dashboard's thread rows), not the process's letter.")
+	return f
+}
+
+// gil answers "why don't Python threads go faster".
+func (a *analysis) gil() *Finding {
+	s := a.s
+	pid := s.PID
+	if s.Runtime.Kind != collector.RuntimeCPython || a.threadsLast < 2 || !a.hasSched {
+		return nil
+	}
+	var active, futex, reads int
+	for _, t := range a.threads {
+		if float64(t.runNs)/1e9 < gilActiveShare*a.burstSecs {
+			continue
+		}
+		active++
+		futex += t.futexSamples
+		reads += t.samples
+	}
+	cpuRun := a.runSecs / a.burstSecs
+	if active < 2 || a.cpus < 2 || cpuRun > gilMaxCPUs || reads == 0 {
+		return nil
+	}
+	futexShare := float64(futex) / float64(reads)
+	if futexShare < 0.2 && a.syscallRead+a.wchanSamples > 0 {
+		return nil
+	}
+	f := &Finding{ID: "gil_serialised", Question: QGIL, Severity: Notice, Score: float64(active) / max(cpuRun, 0.01), Lesson: lessonGIL}
+	if cpuRun >= 0.7 || futexShare >= 0.3 {
+		f.Severity = Warning
+	}
+	f.Verdict = fmt.Sprintf("Python threads taking turns: %d CPython threads ran, but %s CPUs in all on a %s-CPU machine; between turns they wait in futex (%s of their samples), the interpreter lock's wait.",
+		active, f2(cpuRun), num(a.cpus), pct(futexShare))
+	f.Evidence = append(f.Evidence,
+		ev("active_threads", float64(active), "threads", fmt.Sprintf("%d threads ran at least %s of the window", active, pct(gilActiveShare)), schedSource(pid)),
+		ev("cpu_used_cpus", cpuRun, "cpus", f2(cpuRun)+" CPUs used by all threads together", schedSource(pid)),
+		ev("futex_share", futexShare, "ratio", pct(futexShare)+" of their samples in futex", a.futexSource()),
+		ev("cpus_available", a.cpus, "cpus", num(a.cpus)+" CPUs online", "/proc/cpuinfo"))
+	if len(a.futexAddrs) > 0 {
+		t := top(a.futexAddrs)
+		f.Evidence = append(f.Evidence, ev("futex_top_address_share", float64(t[0].n)/float64(max(a.syscallKinds[waitFutex], 1)), "ratio",
+			fmt.Sprintf("%s of futex waits on one address (%#x)", pct(float64(t[0].n)/float64(max(a.syscallKinds[waitFutex], 1))), t[0].key), src(pid, "task/*/syscall")+" field 2 (uaddr)"))
+	}
+	for _, e := range s.Runtime.Evidence {
+		f.Evidence = append(f.Evidence, fact("runtime_clue", "CPython "+s.Runtime.Version+": "+e.Value, src(pid, e.Source)))
+	}
+	f.Why = "CPython lets one thread at a time run Python code (the global interpreter lock): CPU-bound Python threads add switching, not speed."
+	f.Try = append(f.Try,
+		"Use processes for CPU-bound Python work (multiprocessing, concurrent.futures.ProcessPoolExecutor): each has its own interpreter lock.",
+		"Or move the hot loop into code that releases the lock (NumPy, a C extension), or a free-threaded CPython build (3.13t and later).",
+		"Threads remain right for Python work that waits (network, disk): the lock is released while they wait.")
+	return f
+}
+
+func (a *analysis) futexSource() string {
+	if a.syscallRead > 0 {
+		return src(a.s.PID, "task/*/syscall") + " field 1 = futex, sampled"
+	}
+	return src(a.s.PID, "task/*/wchan") + " futex_*, sampled"
+}
+
+// eventLoop answers "is it an event loop".
+func (a *analysis) eventLoop() *Finding {
+	s := a.s
+	pid := s.PID
+	if s.FDs == nil || s.FDs.EventPoll == 0 || s.Runtime.Kind == collector.RuntimeGo || len(a.threads) == 0 {
+		return nil
+	}
+	var loop *threadDelta
+	for i := range a.threads {
+		t := &a.threads[i]
+		if t.pollSamples > 0 && (loop == nil || t.pollSamples > loop.pollSamples || t.pollSamples == loop.pollSamples && t.tid == pid) {
+			loop = t
+		}
+	}
+	if loop == nil || loop.samples == 0 {
+		return nil
+	}
+	pollShare := float64(loop.pollSamples) / float64(loop.samples)
+	// The loop thread's waits: samples where it was not on a CPU.
+	waiting := loop.samples - loop.states['R']
+	if waiting > 0 && float64(loop.pollSamples)/float64(waiting) >= 0.5 {
+		pollShare = max(pollShare, float64(loop.pollSamples)/float64(loop.samples))
+	} else if pollShare < 0.5 {
+		return nil
+	}
+	busy := float64(loop.runNs) / 1e9 / a.burstSecs
+	f := &Finding{ID: "event_loop", Question: QEventLoop, Severity: Info, Score: busy, Lesson: lessonEventLoop}
+	who := "its main thread"
+	if loop.tid != pid {
+		who = fmt.Sprintf("thread %d", loop.tid)
+	}
+	if busy >= loopSaturated {
+		f.ID = "event_loop_saturated"
+		f.Severity = Warning
+		f.Verdict = fmt.Sprintf("A saturated event loop: %s runs %s of one CPU and is seldom in epoll; every handler now waits behind the others.", who, pct(busy))
+		f.Why = "One loop thread can use one CPU at most; at that point latency grows with every extra event."
+		f.Try = append(f.Try, "Run one loop per CPU (several processes sharing the port with SO_REUSEPORT, or a worker pool), and move CPU-heavy handlers off the loop (run_in_executor, worker threads).")
+	} else {
+		f.Verdict = fmt.Sprintf("An event loop: %s waits for events in epoll (%s of samples) on %s and used %s of a CPU.",
+			who, pct(pollShare), plural(s.FDs.EventPoll, "epoll instance", "epoll instances"), pct(busy))
+		f.Why = "One thread serves every connection by waiting for whichever is ready; it scales with events, not threads, as long as no handler blocks or computes for long."
+		f.Try = append(f.Try, "Keep handlers short and non-blocking; when the loop's thread nears one CPU, add loops (processes) rather than threads.")
+	}
+	f.Evidence = append(f.Evidence,
+		ev("eventpoll_fds", float64(s.FDs.EventPoll), "count", plural(s.FDs.EventPoll, "epoll descriptor", "epoll descriptors")+" (anon_inode:[eventpoll])", src(pid, "fd/*")+" link targets"),
+		ev("loop_poll_share", pollShare, "ratio", pct(pollShare)+" of the loop thread's samples in epoll_wait / ep_poll", a.waitSource()),
+		ev("loop_cpu_share", busy, "ratio", pct(busy)+" of one CPU used by the loop thread", schedSource(pid)),
+		ev("threads", float64(a.threadsLast), "threads", plural(a.threadsLast, "thread", "threads")+" in the process", src(pid, "stat")+" field 20"))
+	if s.Runtime.Kind == collector.RuntimeNode {
+		f.Try = append(f.Try, "Node.js: file-system and DNS work runs on libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), not on the loop.")
+	}
+	return f
+}
+
+// switchCost answers "what does switching cost", with what /proc can
+// measure and what it cannot.
+func (a *analysis) switchCost() *Finding {
+	s := a.s
+	pid := s.PID
+	if !a.hasCtx || !a.hasCPU {
+		return nil
+	}
+	rate := a.volPS + a.invPS
+	if rate < switchRateMin {
+		return nil
+	}
+	switches := rate * a.secs
+	perSwitch := time.Duration(a.sysSecs / switches * 1e9)
+	f := &Finding{ID: "switch_cost", Question: QSwitchCost, Severity: Info, Score: rate, Lesson: lessonSwitch}
+	f.Verdict = fmt.Sprintf("It switched %s times/s (%s voluntary, %s involuntary); its system CPU came to %s per switch at most, and what the switches cost in cache and TLB refills is not visible in /proc.",
+		num(rate), num(a.volPS), num(a.invPS), dur(perSwitch))
+	f.Evidence = append(f.Evidence,
+		ev("switches_per_second", rate, "per_second", num(rate)+" context switches/s", a.ctxSourceText()),
+		ev("system_cpu_per_switch_us", float64(perSwitch)/1e3, "us", dur(perSwitch)+" of system CPU per switch (all its kernel time divided by its switches: an upper bound)", src(pid, "stat")+" field 15 (stime)"),
+		ev("system_cpu_seconds", a.sysSecs, "seconds", f2(a.sysSecs)+" s of system CPU over "+f1(a.secs)+" s", src(pid, "stat")+" field 15"))
+	f.Why = "A switch costs the kernel's bookkeeping (counted in system CPU) and then the refill of caches and TLB entries the next thread finds cold (not counted anywhere in /proc)."
+	f.Try = append(f.Try, "Measure the refill cost with hardware counters: perf stat -e context-switches,cache-misses,dTLB-load-misses -p "+fmt.Sprint(pid)+".",
+		"Fewer switches: batch work per wake-up, avoid more runnable threads than CPUs, avoid lock hand-offs between threads.")
+	f.Unmeasured = append(f.Unmeasured, Unmeasured{"cache and TLB refill after a switch", "/proc has no counter for it; it needs CPU performance counters (perf)"})
+	return f
+}
+
+// waits answers "what does it wait on, and how much I/O does it do".
+func (a *analysis) waits() *Finding {
+	s := a.s
+	pid := s.PID
+	if a.wchanSamples+a.syscallSamples == 0 && !a.hasIO {
+		return nil
+	}
+	f := &Finding{ID: "waits", Question: QWaits, Severity: Info}
+	var parts []string
+	if a.syscallSamples > 0 {
+		for i, c := range top(a.syscalls) {
+			if i == 3 {
+				break
+			}
+			name := SyscallName(s.Machine.Arch, c.key)
+			parts = append(parts, fmt.Sprintf("%s %s", name, pct(float64(c.n)/float64(a.syscallSamples))))
+			f.Evidence = append(f.Evidence, ev("syscall_"+strings.ReplaceAll(name, " ", "_")+"_share", float64(c.n)/float64(a.syscallSamples), "ratio",
+				fmt.Sprintf("%s in %s of thread samples inside a system call", name, pct(float64(c.n)/float64(a.syscallSamples))), src(pid, "task/*/syscall")+" field 1, sampled"))
+		}
+	}
+	if a.wchanSamples > 0 {
+		var ws []string
+		for i, c := range top(a.wchan) {
+			if i == 3 {
+				break
+			}
+			ws = append(ws, fmt.Sprintf("%s %s", c.key, pct(float64(c.n)/float64(a.wchanSamples))))
+			f.Evidence = append(f.Evidence, ev("wchan_"+c.key+"_share", float64(c.n)/float64(a.wchanSamples), "ratio",
+				fmt.Sprintf("%s in %s of sleeping thread samples", c.key, pct(float64(c.n)/float64(a.wchanSamples))), src(pid, "task/*/wchan")+", sampled"))
+		}
+		if len(parts) == 0 {
+			parts = ws
+		} else {
+			parts = append(parts, "in the kernel: "+strings.Join(ws, ", "))
+		}
+	}
+	asleep := float64(a.states['S']+a.states['D']+a.states['I']) / float64(max(a.threadSamples, 1))
+	f.Verdict = "Its threads were asleep in " + pct(asleep) + " of samples"
+	if len(parts) > 0 {
+		f.Verdict += ", waiting in " + strings.Join(parts, ", ")
+	}
+	f.Evidence = append([]Evidence{ev("asleep_share", asleep, "ratio", pct(asleep)+" of thread samples in S or D", statesSource(pid))}, f.Evidence...)
+	if a.hasIO {
+		f.Verdict += fmt.Sprintf("; I/O %s/s read and %s/s written through system calls, %s/s and %s/s of it from and to storage.",
+			mib(a.rcharPS), mib(a.wcharPS), mib(a.readBPS), mib(a.writeBPS))
+		f.Evidence = append(f.Evidence,
+			ev("read_chars_per_second", a.rcharPS, "bytes_per_second", mib(a.rcharPS)+"/s read (rchar: files, pipes, sockets, cache)", src(pid, "io")+" rchar"),
+			ev("write_chars_per_second", a.wcharPS, "bytes_per_second", mib(a.wcharPS)+"/s written (wchar)", src(pid, "io")+" wchar"))
+		a.ioEvidence(f)
+	} else {
+		f.Verdict += "."
+	}
+	f.Why = "What a thread sleeps in names the resource it waits for: a timer, a lock (futex), a socket or the disk."
+	f.Lesson = lessonWaits
+	return f
+}

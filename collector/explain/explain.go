@@ -1,0 +1,77 @@
+package explain
+
+// Explain returns the findings for one process's sample, worst first.
+// Every question the sample has data for gets an answer; a question
+// without data is left out, and what was missing is named in the
+// findings' Unmeasured and in Gaps.
+func Explain(s *Sample) []Finding {
+	a := analyse(s)
+	var out []Finding
+	for _, fn := range []func() *Finding{
+		a.bound, a.pool, a.state, a.gil, a.eventLoop, a.cow, a.family,
+		a.runtimeFinding, a.leak, a.switchCost, a.waits,
+	} {
+		if f := fn(); f != nil {
+			f.PID, f.Comm = s.PID, s.Comm
+			f.Unmeasured = append(f.Unmeasured, a.common(f.Question)...)
+			out = append(out, *f)
+		}
+	}
+	sortFindings(out)
+	return out
+}
+
+// Gaps lists what could not be measured for the whole sample, and why.
+func Gaps(s *Sample) []Unmeasured {
+	var out []Unmeasured
+	if len(s.Burst) < 2 {
+		out = append(out, Unmeasured{"run-queue wait, CPU and rates", "one sample only: they need two readings"})
+	}
+	for _, k := range []struct{ key, what string }{
+		{"syscall", "the system call each thread is in (task/TID/syscall)"},
+		{"wchan", "the kernel function each thread sleeps in (task/TID/wchan)"},
+		{"schedstat", "run-queue wait (task/TID/schedstat)"},
+		{"io", "I/O counters (/proc/PID/io)"},
+		{"fd", "open descriptors (/proc/PID/fd)"},
+		{"smaps", "memory by mapping (/proc/PID/smaps)"},
+		{"cgroup", "the cgroup CPU limit"},
+		{"pressure", "pressure stall information (/proc/pressure)"},
+	} {
+		if why, ok := s.Unavailable[k.key]; ok {
+			if why == "permission denied" && !s.Machine.Root {
+				why += " (not root: another user's process needs ptrace access)"
+			}
+			out = append(out, Unmeasured{k.what, why})
+		}
+	}
+	if s.Machine.DelayAcct == "off" {
+		out = append(out, Unmeasured{"per-thread block-I/O and swap-in delays (taskstats)", "kernel.task_delayacct is off (sysctl -w kernel.task_delayacct=1 turns it on)"})
+	}
+	return out
+}
+
+// common is what could not be measured for a question, from the
+// sample's gaps.
+func (a *analysis) common(q string) []Unmeasured {
+	s := a.s
+	var out []Unmeasured
+	need := map[string][]string{
+		QBound:     {"syscall", "wchan", "schedstat", "io"},
+		QPool:      {"schedstat", "cgroup", "pressure"},
+		QState:     {"wchan"},
+		QGIL:       {"syscall"},
+		QEventLoop: {"syscall", "fd"},
+		QCOW:       {"smaps"},
+		QWaits:     {"syscall", "wchan", "io"},
+		QLeak:      {"smaps"},
+	}[q]
+	for _, k := range need {
+		if why, ok := s.Unavailable[k]; ok {
+			out = append(out, Unmeasured{k, why})
+		}
+	}
+	if len(s.Burst) < 2 && (q == QPool || q == QBound) {
+		out = append(out, Unmeasured{"run-queue wait", "one sample only"})
+	}
+	return out
+}

@@ -1,0 +1,348 @@
+package explain
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// The recorded samples in testdata were taken from real programs on a
+// shared 2-CPU machine by the sampler's live tests (go test
+// ./collector/sampler -run Live -record). Replaying them pins each
+// verdict to the evidence that decided it.
+
+func loadSample(t *testing.T, name string) *Sample {
+	t.Helper()
+	var s Sample
+	load(t, name, &s)
+	if s.Version != SampleVersion {
+		t.Fatalf("%s: sample version %d, want %d", name, s.Version, SampleVersion)
+	}
+	return &s
+}
+
+func load(t *testing.T, name string, v any) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name+".json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.NewDecoder(zr).Decode(v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func ids(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.ID)
+	}
+	return out
+}
+
+func get(fs []Finding, id string) *Finding {
+	for i := range fs {
+		if fs[i].ID == id {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+func value(f *Finding, name string) float64 {
+	for _, e := range f.Evidence {
+		if e.Name == name && e.Value != nil {
+			return *e.Value
+		}
+	}
+	return -1
+}
+
+func TestRecordedVerdicts(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		want, not []string
+		first     string // the worst finding
+	}{
+		{name: "cpupool64", want: []string{"pool_oversubscribed", "state_hides_threads", "cpu_bound", "switch_cost", "waits"}, first: "pool_oversubscribed"},
+		{name: "cpupool-right", not: []string{"pool_oversubscribed", "cgroup_throttled"}},
+		{name: "cpupool-neighbours", want: []string{"cpu_neighbours"}, not: []string{"pool_oversubscribed"}},
+		{name: "cpupool-quota", want: []string{"cgroup_throttled"}, not: []string{"pool_oversubscribed", "cpu_neighbours"}},
+		{name: "iopool64", want: []string{"io_bound", "switch_cost", "waits"}, not: []string{"pool_oversubscribed", "cpu_bound", "cpu_bound_room"}},
+		{name: "diskpool16", want: []string{"disk_bound", "state_hides_d"}},
+		{name: "gil-threads", want: []string{"gil_serialised", "runtime_cpython"}, first: "gil_serialised"},
+		{name: "gil-procs-worker", not: []string{"gil_serialised"}},
+		{name: "gil-procs-parent", want: []string{"family_memory"}},
+		{name: "asyncio", want: []string{"event_loop", "runtime_cpython"}, not: []string{"gil_serialised"}},
+		{name: "goroutines", want: []string{"runtime_go"}, not: []string{"lock_wait", "event_loop"}},
+		{name: "cow-shared", want: []string{"cow_shared"}},
+		{name: "cow-copied", want: []string{"cow_copied"}},
+		{name: "cow-copying", want: []string{"cow_copying"}},
+		{name: "zygote", want: []string{"family_memory", "cow_shared"}},
+		{name: "leak", want: []string{"memory_growing"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := loadSample(t, c.name)
+			fs := Explain(s)
+			got := ids(fs)
+			for _, w := range c.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("no %s in %v", w, got)
+				}
+			}
+			for _, n := range c.not {
+				if slices.Contains(got, n) {
+					t.Errorf("%s in %v", n, got)
+				}
+			}
+			if c.first != "" && (len(fs) == 0 || fs[0].ID != c.first) {
+				t.Errorf("worst finding %v, want %s", got, c.first)
+			}
+			for _, f := range fs {
+				checkFinding(t, f)
+			}
+		})
+	}
+}
+
+// checkFinding holds every finding to the contract: a verdict sentence,
+// evidence each with a source, a question, the process named.
+func checkFinding(t *testing.T, f Finding) {
+	t.Helper()
+	if f.ID == "" || f.Question == "" || !strings.HasSuffix(f.Verdict, ".") || len(f.Evidence) == 0 || f.Why == "" {
+		t.Errorf("%s: incomplete finding %+v", f.ID, f)
+	}
+	if f.Question != QMachine && f.PID == 0 {
+		t.Errorf("%s: no pid", f.ID)
+	}
+	for _, e := range f.Evidence {
+		if e.Name == "" || e.Text == "" || e.Source == "" {
+			t.Errorf("%s: evidence without name, text or source: %+v", f.ID, e)
+		}
+		if e.Value != nil && e.Unit == "" {
+			t.Errorf("%s: %s has a value but no unit", f.ID, e.Name)
+		}
+	}
+	for _, u := range f.Unmeasured {
+		if u.What == "" || u.Why == "" {
+			t.Errorf("%s: unmeasured without what or why: %+v", f.ID, u)
+		}
+	}
+	if strings.Contains(f.Verdict, "NaN") || strings.Contains(f.Verdict, "Inf") {
+		t.Errorf("%s: %s", f.ID, f.Verdict)
+	}
+}
+
+// TestOversubscriptionRestsOnRunQueueWait: the 64-thread pool's verdict
+// comes from schedstat; with schedstat removed from the same sample it
+// cannot be given (involuntary switches, still there, do not decide it).
+func TestOversubscriptionRestsOnRunQueueWait(t *testing.T) {
+	s := loadSample(t, "cpupool64")
+	f := get(Explain(s), "pool_oversubscribed")
+	if f == nil || f.Evidence[0].Name != "run_queue_wait_per_slice_ms" || value(f, "run_queue_wait_share") < 0.5 {
+		t.Fatalf("%+v", f)
+	}
+	for i := range s.Burst {
+		for j := range s.Burst[i].Tasks {
+			s.Burst[i].Tasks[j].HasSched = false
+		}
+	}
+	fs := Explain(s)
+	if get(fs, "pool_oversubscribed") != nil {
+		t.Errorf("oversubscription without schedstat: %v", ids(fs))
+	}
+	if b := get(fs, "cpu_bound"); b == nil {
+		t.Errorf("without schedstat the sampled R states still say CPU-bound: %v", ids(fs))
+	}
+}
+
+// TestNeighboursNamed: the loaded right-sized pool's verdict names the
+// other runnable tasks as the cause.
+func TestNeighboursNamed(t *testing.T) {
+	s := loadSample(t, "cpupool-neighbours")
+	f := get(Explain(s), "cpu_neighbours")
+	if f == nil || value(f, "others_runnable_avg") < 1 || value(f, "top_neighbour_cpus") <= 0 {
+		t.Fatalf("%+v", f)
+	}
+}
+
+// TestMachineRecorded: the machine sample taken with a 64-thread pool
+// running has the pool's oversubscription and a machine finding.
+func TestMachineRecorded(t *testing.T) {
+	var m MachineSample
+	load(t, "machine", &m)
+	fs := ExplainMachine(&m)
+	var pool, machine bool
+	for _, f := range fs {
+		checkFinding(t, f)
+		pool = pool || f.ID == "pool_oversubscribed"
+		machine = machine || f.Question == QMachine
+	}
+	if !pool || !machine {
+		t.Errorf("findings %v", ids(fs))
+	}
+	for i := 1; i < len(fs); i++ {
+		if fs[i].Severity > fs[i-1].Severity {
+			t.Fatalf("not worst first: %v", ids(fs))
+		}
+	}
+}
+
+// TestEmptyAndPartialSamples: a sample with nothing in it, one tick, or
+// no readable process gives no findings about what it lacks, names the
+// gaps, and never panics.
+func TestEmptyAndPartialSamples(t *testing.T) {
+	if fs := Explain(&Sample{}); len(fs) != 0 {
+		t.Errorf("empty sample: %v", ids(fs))
+	}
+	s := loadSample(t, "cpupool64")
+	one := *s
+	one.Burst = one.Burst[:1]
+	fs := Explain(&one)
+	if get(fs, "pool_oversubscribed") != nil {
+		t.Errorf("one tick gave run-queue wait: %v", ids(fs))
+	}
+	gaps := Gaps(&one)
+	if len(gaps) == 0 || !strings.Contains(gaps[0].Why, "one sample only") {
+		t.Errorf("gaps %+v", gaps)
+	}
+	none := *s
+	none.First.Process, none.Last.Process = nil, nil
+	none.Last.Memory, none.First.Memory = nil, nil
+	for _, f := range Explain(&none) {
+		checkFinding(t, f)
+	}
+	gone := *s
+	gone.Burst = nil
+	gone.Last = Reading{}
+	_ = Explain(&gone)
+}
+
+// TestDeniedSources: a sample taken by a user who may not ptrace the
+// process has no syscall or io; the gaps say why, with the hint about
+// root.
+func TestDeniedSources(t *testing.T) {
+	s := loadSample(t, "gil-threads")
+	s.Machine.Root = false
+	s.Unavailable = map[string]string{"syscall": "permission denied", "io": "permission denied"}
+	for i := range s.Burst {
+		for j := range s.Burst[i].Tasks {
+			s.Burst[i].Tasks[j].HasSyscall = false
+		}
+	}
+	s.First.IO, s.Last.IO = nil, nil
+	fs := Explain(s)
+	g := get(fs, "gil_serialised")
+	if g == nil {
+		t.Fatalf("the GIL finding falls back to wchan: %v", ids(fs))
+	}
+	if !strings.Contains(g.Evidence[2].Source, "wchan") {
+		t.Errorf("futex evidence source %q", g.Evidence[2].Source)
+	}
+	var saw bool
+	for _, u := range g.Unmeasured {
+		saw = saw || u.What == "syscall" && u.Why == "permission denied"
+	}
+	if !saw {
+		t.Errorf("unmeasured %+v", g.Unmeasured)
+	}
+	gaps := Gaps(s)
+	if !slices.ContainsFunc(gaps, func(u Unmeasured) bool { return strings.Contains(u.Why, "not root") }) {
+		t.Errorf("gaps %+v", gaps)
+	}
+}
+
+// TestSaturatedLoop: an event-loop thread on a CPU most of the window is
+// saturated.
+func TestSaturatedLoop(t *testing.T) {
+	s := loadSample(t, "asyncio")
+	// Make the loop thread run 90% of the burst, waking into epoll_wait
+	// between handlers.
+	for i := range s.Burst {
+		for j := range s.Burst[i].Tasks {
+			tk := &s.Burst[i].Tasks[j]
+			tk.Sched.RunNs = uint64(float64(s.Burst[i].At-s.Burst[0].At) * 0.9)
+		}
+	}
+	f := get(Explain(s), "event_loop_saturated")
+	if f == nil || f.Severity != Warning {
+		t.Fatalf("%+v", f)
+	}
+}
+
+// TestRuntimeJVM: a JVM's own threads are counted by their names.
+func TestRuntimeJVM(t *testing.T) {
+	s := loadSample(t, "iopool64")
+	s.Runtime = collector.DetectRuntime(collector.RuntimeClues{MappedFiles: []string{"/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so"}})
+	last := &s.Burst[len(s.Burst)-1]
+	for i, name := range []string{"GC Thread#0", "C2 CompilerThre", "VM Thread", "Finalizer"} {
+		last.Tasks[i+1].Comm = name
+	}
+	f := get(Explain(s), "runtime_jvm")
+	if f == nil || value(f, "jvm_internal_threads") != 4 || !strings.Contains(f.Verdict, "JVM (17)") {
+		t.Fatalf("%+v", f)
+	}
+}
+
+// TestLeakConfidence: the same steady growth seen over ten minutes of
+// history is a warning with high confidence; a flat history is no finding.
+func TestLeakConfidence(t *testing.T) {
+	s := loadSample(t, "leak")
+	// Ten minutes of the same slope before the burst: shift the burst up
+	// by what ten minutes of growth adds.
+	g, _ := s.fitGrowth()
+	const minutes = 10
+	offset := uint64(g.slopeBPS * minutes * 60)
+	for i := range s.Burst {
+		s.Burst[i].RSSBytes += offset
+	}
+	first := s.Burst[0]
+	for i := 0; i < 60; i++ {
+		back := time.Duration(60-i) * minutes * time.Second
+		s.History = append(s.History, MemoryPoint{At: first.At - back, RSSBytes: first.RSSBytes - uint64(g.slopeBPS*back.Seconds())})
+	}
+	f := get(Explain(s), "memory_growing")
+	if f == nil || f.Severity != Warning || !strings.Contains(f.Verdict, "confidence high") {
+		t.Fatalf("%+v", f)
+	}
+	flat := loadSample(t, "cpupool-right")
+	if get(Explain(flat), "memory_growing") != nil {
+		t.Error("a flat process is growing")
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{num(3028.4), "3,028"}, {num(-1234567), "-1,234,567"}, {num(12), "12"},
+		{mib(512), "1 KiB"}, {mib(3.5 * (1 << 20)), "3.5 MiB"}, {mib(128 << 20), "128 MiB"}, {mib(12 << 30), "12.0 GiB"},
+		{dur(119 * time.Millisecond), "119 ms"}, {dur(4200 * time.Nanosecond), "4.2 µs"}, {dur(2500 * time.Millisecond), "2.5 s"},
+		{pct(0.974), "97%"}, {plural(1, "thread", "threads"), "1 thread"}, {plural(64, "thread", "threads"), "64 threads"},
+		{SyscallName("amd64", 202), "futex"}, {SyscallName("arm64", 98), "futex"}, {SyscallName("riscv64", 1), "syscall 1"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+	var s Severity
+	for _, want := range []Severity{Info, Notice, Warning} {
+		b, _ := want.MarshalText()
+		if err := s.UnmarshalText(b); err != nil || s != want {
+			t.Errorf("severity round trip %v: %v %v", want, s, err)
+		}
+	}
+	if s.UnmarshalText([]byte("bad")) == nil {
+		t.Error("bad severity accepted")
+	}
+}

@@ -1,0 +1,160 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MachineSample is what explain looks at for the whole machine: the
+// machine's load at both ends of a window and between, the processes that
+// used the most CPU, and full samples of the processes worth a closer
+// look.
+type MachineSample struct {
+	Version int     `json:"version"`
+	Machine Machine `json:"machine"`
+	// FirstAt and LastAt bound the window on the sampler's monotonic
+	// clock; First and Last are the machine's load there.
+	FirstAt time.Duration `json:"first_at_ns"`
+	LastAt  time.Duration `json:"last_at_ns"`
+	First   HostLoad      `json:"first"`
+	Last    HostLoad      `json:"last"`
+	// Runnable are the machine's runnable task counts sampled over the
+	// window (/proc/loadavg), the reader included.
+	Runnable []int `json:"runnable,omitempty"`
+	// Top are the processes that used the most CPU over the window, most
+	// first.
+	Top []Neighbour `json:"top"`
+	// Processes are the samples of the processes examined closely.
+	Processes []*Sample `json:"processes"`
+	// Unavailable maps a machine source to why it could not be read.
+	Unavailable map[string]string `json:"unavailable,omitempty"`
+}
+
+// Thresholds of the machine findings.
+const (
+	// machineCPUPressure: PSI cpu "some" percent from which the CPUs count
+	// as contended.
+	machineCPUPressure = 20.0
+	// machineIOPressure and machineMemPressure likewise for I/O and
+	// memory.
+	machineIOPressure  = 10.0
+	machineMemPressure = 5.0
+)
+
+// ExplainMachine returns the machine's findings and those of each process
+// examined, worst first.
+func ExplainMachine(m *MachineSample) []Finding {
+	var out []Finding
+	out = append(out, machineFindings(m)...)
+	for _, s := range m.Processes {
+		out = append(out, Explain(s)...)
+	}
+	sortFindings(out)
+	return out
+}
+
+// machineFindings are the findings about the machine as a whole.
+func machineFindings(m *MachineSample) []Finding {
+	secs := (m.LastAt - m.FirstAt).Seconds()
+	cpus := float64(m.Machine.CPUs)
+	var out []Finding
+	runnable, n := 0.0, 0
+	for _, r := range m.Runnable {
+		if r >= 0 {
+			runnable += float64(max(r-1, 0))
+			n++
+		}
+	}
+	if n > 0 {
+		runnable /= float64(n)
+	}
+	psi := func(name string) *float64 {
+		if secs <= 0 {
+			return nil
+		}
+		p0, p1 := m.First.Pressure, m.Last.Pressure
+		var a, b uint64
+		switch name {
+		case "cpu":
+			if p0.CPU == nil || p1.CPU == nil {
+				return nil
+			}
+			a, b = p0.CPU.Some.TotalUs, p1.CPU.Some.TotalUs
+		case "io":
+			if p0.IO == nil || p1.IO == nil {
+				return nil
+			}
+			a, b = p0.IO.Some.TotalUs, p1.IO.Some.TotalUs
+		case "memory":
+			if p0.Memory == nil || p1.Memory == nil {
+				return nil
+			}
+			a, b = p0.Memory.Some.TotalUs, p1.Memory.Some.TotalUs
+		}
+		v := min(100, float64(sub(b, a))/(secs*1e6)*100)
+		return &v
+	}
+	busy := 0.0
+	if t := sub(m.Last.CPUTicks, m.First.CPUTicks); t > 0 {
+		busy = cpus * float64(t-min(t, sub(m.Last.CPUIdleTicks, m.First.CPUIdleTicks))) / float64(t)
+	}
+	topText := func() string {
+		var names []string
+		for _, p := range m.Top[:min(3, len(m.Top))] {
+			names = append(names, fmt.Sprintf("%s (%d) %s CPUs", p.Comm, p.PID, f2(p.CPUs)))
+		}
+		return strings.Join(names, ", ")
+	}
+	cpuPSI := psi("cpu")
+	f := Finding{ID: "machine_cpu", Question: QMachine, Severity: Info, Lesson: lessonPool}
+	f.Evidence = append(f.Evidence,
+		ev("cpus_busy", busy, "cpus", f2(busy)+" of "+num(cpus)+" CPUs busy", "/proc/stat cpu line, both readings"),
+		ev("runnable_avg", runnable, "threads", f1(runnable)+" tasks runnable on average (this reader excluded)", "/proc/loadavg field 4, sampled"))
+	if cpuPSI != nil {
+		f.Evidence = append(f.Evidence, ev("psi_cpu_some_percent", *cpuPSI, "percent", "some task waited for a CPU "+pctv(*cpuPSI)+" of the window", "/proc/pressure/cpu (some total)"))
+	}
+	if len(m.Top) > 0 {
+		f.Evidence = append(f.Evidence, ev("top_process_cpus", m.Top[0].CPUs, "cpus", "busiest: "+topText(), "/proc/*/stat fields 14-15, both snapshots"))
+	}
+	switch {
+	case runnable > cpus && cpuPSI != nil && *cpuPSI >= machineCPUPressure:
+		f.ID = "machine_cpu_contended"
+		f.Severity = Warning
+		f.Score = runnable / cpus
+		f.Verdict = fmt.Sprintf("The CPUs are contended: %s tasks wanted the %s CPUs on average, and some task waited for a CPU %s of the time.", f1(runnable), num(cpus), pctv(*cpuPSI))
+		f.Why = "Every runnable task beyond the CPU count waits in a run queue: everything on the machine runs slower than it could."
+		f.Try = append(f.Try, "Find who brings the extra runnable threads (below, and pinspect explain PID on each): an oversized pool, or too many busy processes for the CPUs.")
+	case busy >= 0.9*cpus:
+		f.ID = "machine_cpu_busy"
+		f.Severity = Notice
+		f.Score = busy / cpus
+		f.Verdict = fmt.Sprintf("The CPUs are busy (%s of %s) but not oversubscribed: %s tasks runnable on average.", f2(busy), num(cpus), f1(runnable))
+	default:
+		f.ID = "machine_cpu_room"
+		f.Verdict = fmt.Sprintf("The CPUs have room: %s of %s busy, %s tasks runnable on average.", f2(busy), num(cpus), f1(runnable))
+	}
+	out = append(out, f)
+	if p := psi("io"); p != nil && *p >= machineIOPressure {
+		blocked := float64(m.Last.ProcsBlocked)
+		out = append(out, Finding{
+			ID: "machine_io_pressure", Question: QMachine, Severity: Notice, Score: *p,
+			Verdict: fmt.Sprintf("Tasks waited on I/O %s of the time, %s blocked in D at the last reading.", pctv(*p), num(blocked)),
+			Evidence: []Evidence{
+				ev("psi_io_some_percent", *p, "percent", "some task waited on I/O "+pctv(*p)+" of the window", "/proc/pressure/io (some total)"),
+				ev("procs_blocked", blocked, "threads", num(blocked)+" tasks in D", "/proc/stat procs_blocked"),
+			},
+			Why:    "Storage is what the machine waits on: faster CPUs or more threads will not help.",
+			Lesson: lessonDisk,
+		})
+	}
+	if p := psi("memory"); p != nil && *p >= machineMemPressure {
+		out = append(out, Finding{
+			ID: "machine_memory_pressure", Question: QMachine, Severity: Warning, Score: *p,
+			Verdict:  fmt.Sprintf("Tasks stalled on memory %s of the time (reclaim, swap-in, refaults).", pctv(*p)),
+			Evidence: []Evidence{ev("psi_memory_some_percent", *p, "percent", "some task stalled on memory "+pctv(*p)+" of the window", "/proc/pressure/memory (some total)")},
+			Why:      "The machine is short of memory: the kernel spends time reclaiming and reading pages back in.",
+		})
+	}
+	return out
+}

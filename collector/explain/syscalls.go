@@ -1,0 +1,103 @@
+package explain
+
+import "strconv"
+
+// syscallNames are the system calls explain names, by architecture: the
+// ones threads wait in. Others are shown by number.
+var syscallNames = map[string]map[int]string{
+	"amd64": {
+		0: "read", 1: "write", 7: "poll", 17: "pread64", 18: "pwrite64", 19: "readv", 20: "writev",
+		23: "select", 24: "sched_yield", 34: "pause", 35: "nanosleep", 43: "accept", 44: "sendto",
+		45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 42: "connect", 61: "wait4", 73: "flock", 74: "fsync",
+		75: "fdatasync", 128: "rt_sigtimedwait", 130: "rt_sigsuspend", 202: "futex", 208: "io_getevents",
+		230: "clock_nanosleep", 232: "epoll_wait", 247: "waitid", 270: "pselect6", 271: "ppoll",
+		281: "epoll_pwait", 288: "accept4", 426: "io_uring_enter", 441: "epoll_pwait2", 449: "futex_wait",
+		454: "futex_waitv",
+	},
+	"arm64": {
+		4: "io_getevents", 22: "epoll_pwait", 32: "flock", 63: "read", 64: "write", 65: "readv", 66: "writev",
+		67: "pread64", 68: "pwrite64", 72: "pselect6", 73: "ppoll", 82: "fsync", 83: "fdatasync",
+		95: "waitid", 98: "futex", 101: "nanosleep", 115: "clock_nanosleep", 124: "sched_yield",
+		133: "rt_sigsuspend", 137: "rt_sigtimedwait", 202: "accept", 203: "connect", 206: "sendto",
+		207: "recvfrom", 211: "sendmsg", 212: "recvmsg", 242: "accept4", 260: "wait4",
+		426: "io_uring_enter", 441: "epoll_pwait2", 449: "futex_wait", 454: "futex_waitv",
+	},
+}
+
+// SyscallName names system call nr on arch ("futex"), or "syscall N" when
+// explain does not know it.
+func SyscallName(arch string, nr int) string {
+	if n, ok := syscallNames[arch][nr]; ok {
+		return n
+	}
+	return "syscall " + strconv.Itoa(nr)
+}
+
+// waitKind groups what a thread waits in.
+type waitKind string
+
+// The wait kinds.
+const (
+	waitTimer   waitKind = "timer"   // nanosleep, clock_nanosleep
+	waitFutex   waitKind = "futex"   // locks, condition variables, joins
+	waitPoll    waitKind = "poll"    // epoll, poll, select
+	waitNet     waitKind = "network" // accept, recv, connect, socket reads
+	waitDisk    waitKind = "disk"    // fsync, block I/O
+	waitPipe    waitKind = "pipe"    // pipe reads and writes
+	waitChild   waitKind = "child"   // wait4, waitid
+	waitSignal  waitKind = "signal"  // pause, sigsuspend, sigtimedwait
+	waitRead    waitKind = "read"    // read/write of an unknown kind
+	waitOther   waitKind = "other"
+	waitUnknown waitKind = ""
+)
+
+// syscallKind classifies a system call by name.
+func syscallKind(name string) waitKind {
+	switch name {
+	case "nanosleep", "clock_nanosleep":
+		return waitTimer
+	case "futex", "futex_wait", "futex_waitv", "sched_yield":
+		return waitFutex
+	case "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "io_uring_enter", "io_getevents":
+		return waitPoll
+	case "accept", "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "connect":
+		return waitNet
+	case "fsync", "fdatasync", "pread64", "pwrite64", "flock":
+		return waitDisk
+	case "wait4", "waitid":
+		return waitChild
+	case "pause", "rt_sigsuspend", "rt_sigtimedwait":
+		return waitSignal
+	case "read", "write", "readv", "writev":
+		return waitRead
+	}
+	return waitOther
+}
+
+// wchanKind classifies a kernel wait function (wchan) by name.
+func wchanKind(w string) waitKind {
+	switch {
+	case w == "":
+		return waitUnknown
+	case w == "hrtimer_nanosleep" || w == "do_nanosleep" || w == "common_nsleep":
+		return waitTimer
+	case len(w) >= 5 && w[:5] == "futex":
+		return waitFutex
+	case w == "ep_poll" || w == "do_epoll_wait" || w == "do_sys_poll" || w == "do_select" || w == "core_sys_select":
+		return waitPoll
+	case w == "inet_csk_accept" || w == "sk_wait_data" || w == "unix_stream_read_generic" || w == "unix_stream_data_wait" || w == "sk_stream_wait_memory" || w == "inet_wait_for_connect":
+		return waitNet
+	case w == "submit_bio_wait" || w == "io_schedule" || w == "blk_mq_get_tag" || w == "folio_wait_bit_common" ||
+		w == "wait_on_page_bit_common" || w == "jbd2_log_wait_commit" || w == "file_write_and_wait_range" ||
+		w == "filemap_fdatawait_range" || w == "__filemap_fdatawait_range" || w == "rq_qos_wait" || w == "wbt_wait" ||
+		w == "balance_dirty_pages" || w == "jbd2_journal_commit_transaction":
+		return waitDisk
+	case w == "pipe_read" || w == "pipe_write" || w == "pipe_wait" || w == "wait_for_partner":
+		return waitPipe
+	case w == "do_wait" || w == "kernel_wait4":
+		return waitChild
+	case w == "sigsuspend" || w == "do_sigtimedwait" || w == "sys_pause":
+		return waitSignal
+	}
+	return waitOther
+}
