@@ -1,0 +1,417 @@
+package sampler
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// The live tests start real programs (fixtures/livehelper), sample them
+// over a window as `pinspect explain PID` does, and assert the verdict.
+// The machine they run on is shared (other builds, other tests), so every
+// assertion is about a cause that holds under load: a verdict that rests
+// on the program's own shape, never on a timing.
+//
+// go test ./collector/sampler -run Live -record writes each sample to
+// collector/explain/testdata/NAME.json.gz, where the explain package's
+// tests replay them.
+
+var record = flag.Bool("record", false, "write each live sample to ../explain/testdata")
+
+// liveWindow is the window of the live samples.
+const liveWindow = 2 * time.Second
+
+func newSampler(t *testing.T) *Sampler {
+	t.Helper()
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return New(r, collector.NewProber(collector.ProberOptions{}), Options{Window: liveWindow})
+}
+
+// sampleOf samples pid and, with -record, writes the sample as name.
+func sampleOf(t *testing.T, name string, pid int) (*explain.Sample, []explain.Finding) {
+	t.Helper()
+	sm, err := newSampler(t).Process(context.Background(), pid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *record {
+		writeSample(t, name, sm)
+	}
+	return sm, explain.Explain(sm)
+}
+
+func writeSample(t *testing.T, name string, sm *explain.Sample) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(sm); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "explain", "testdata", name+".json.gz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// find returns the finding with id, failing the test with every finding
+// when there is none.
+func find(t *testing.T, fs []explain.Finding, id string) explain.Finding {
+	t.Helper()
+	for _, f := range fs {
+		if f.ID == id {
+			return f
+		}
+	}
+	t.Fatalf("no %s finding; got:\n%s", id, dump(fs))
+	return explain.Finding{}
+}
+
+func has(fs []explain.Finding, id string) bool {
+	return slices.ContainsFunc(fs, func(f explain.Finding) bool { return f.ID == id })
+}
+
+func byQuestion(fs []explain.Finding, q string) *explain.Finding {
+	for i := range fs {
+		if fs[i].Question == q {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+func dump(fs []explain.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "  [%s] %s: %s\n", f.Severity, f.ID, f.Verdict)
+		for _, e := range f.Evidence {
+			fmt.Fprintf(&b, "      %s [%s]\n", e.Text, e.Source)
+		}
+	}
+	return b.String()
+}
+
+func evidence(f explain.Finding, name string) (float64, bool) {
+	for _, e := range f.Evidence {
+		if e.Name == name && e.Value != nil {
+			return *e.Value, true
+		}
+	}
+	return 0, false
+}
+
+// cpus is the CPUs this test may use.
+func cpus() int { return runtime.NumCPU() }
+
+// TestLiveOversubscribedPool: 64 CPU-bound threads on a 2-CPU machine.
+// The verdict is the pool's own oversubscription, and it rests on
+// run-queue wait from schedstat (its first evidence), not on involuntary
+// switches.
+func TestLiveOversubscribedPool(t *testing.T) {
+	p := livehelper.Start(t, "cpupool", "64")
+	_, fs := sampleOf(t, "cpupool64", p.PID())
+	f := find(t, fs, "pool_oversubscribed")
+	if f.Evidence[0].Name != "run_queue_wait_per_slice_ms" || !strings.Contains(f.Evidence[0].Source, "schedstat") {
+		t.Errorf("the verdict's first evidence is %+v, want run-queue wait from schedstat", f.Evidence[0])
+	}
+	if w, _ := evidence(f, "run_queue_wait_share"); w < 0.5 {
+		t.Errorf("run-queue wait share %.2f: 64 threads on %d CPUs wait most of the time", w, cpus())
+	}
+	if f.Severity != explain.Warning {
+		t.Errorf("severity %s", f.Severity)
+	}
+	// The process's state is its main thread's (S in pthread_join);
+	// its threads are R.
+	find(t, fs, "state_hides_threads")
+	if b := byQuestion(fs, explain.QBound); b == nil || b.ID != "cpu_bound" {
+		t.Errorf("bound: %+v", b)
+	}
+}
+
+// TestLiveRightSizedPool: as many CPU-bound threads as CPUs is never the
+// pool's own oversubscription, whatever else runs on the machine.
+func TestLiveRightSizedPool(t *testing.T) {
+	p := livehelper.Start(t, "cpupool", strconv.Itoa(cpus()))
+	_, fs := sampleOf(t, "cpupool-right", p.PID())
+	if has(fs, "pool_oversubscribed") {
+		t.Fatalf("a pool of %d threads on %d CPUs called oversubscribed:\n%s", cpus(), cpus(), dump(fs))
+	}
+	if f := byQuestion(fs, explain.QPool); f == nil || (f.ID != "run_queue_ok" && f.ID != "cpu_neighbours") {
+		t.Fatalf("pool answer: %+v\n%s", f, dump(fs))
+	}
+}
+
+// TestLiveNeighbours: a right-sized pool on a machine loaded by three
+// times as many CPU-bound neighbour processes waits in the run queue, and
+// the wait is blamed on the neighbours, who are named.
+func TestLiveNeighbours(t *testing.T) {
+	var spinners []int
+	for range 3 * cpus() {
+		spinners = append(spinners, livehelper.Start(t, "spin").PID())
+	}
+	p := livehelper.Start(t, "cpupool", strconv.Itoa(cpus()))
+	sm, fs := sampleOf(t, "cpupool-neighbours", p.PID())
+	f := find(t, fs, "cpu_neighbours")
+	if v, ok := evidence(f, "others_runnable_avg"); !ok || v < 1 {
+		t.Errorf("others runnable %.1f (ok %v) with %d spinners", v, ok, len(spinners))
+	}
+	named := 0
+	for _, n := range sm.Neighbours {
+		if slices.Contains(spinners, n.PID) {
+			named++
+		}
+	}
+	if named == 0 {
+		t.Errorf("no spinner among the neighbours %+v", sm.Neighbours)
+	}
+}
+
+// TestLiveCgroupThrottled: a right-sized pool in a cgroup with a quota of
+// a fifth of a CPU is held back by the quota, and the verdict says so.
+func TestLiveCgroupThrottled(t *testing.T) {
+	cg := cpuCgroup(t, 20000, 100000)
+	p := livehelper.Start(t, "cpupool", "2")
+	cg.add(t, p.PID())
+	_, fs := sampleOf(t, "cpupool-quota", p.PID())
+	f := find(t, fs, "cgroup_throttled")
+	if v, _ := evidence(f, "cgroup_quota_cpus"); v != 0.2 {
+		t.Errorf("quota %.2f CPUs, want 0.2", v)
+	}
+	if v, _ := evidence(f, "cgroup_throttled_periods"); v < 1 {
+		t.Errorf("throttled periods %.0f", v)
+	}
+}
+
+// TestLiveIOPool: 64 threads that sleep 20 ms between tiny pieces of work
+// are I/O-bound, waiting on timers; more threads would help.
+func TestLiveIOPool(t *testing.T) {
+	p := livehelper.Start(t, "iopool", "64", "20")
+	_, fs := sampleOf(t, "iopool64", p.PID())
+	f := find(t, fs, "io_bound")
+	if !strings.Contains(f.Verdict, "nanosleep") || !strings.Contains(f.Verdict, "more threads raise throughput") {
+		t.Errorf("verdict: %s", f.Verdict)
+	}
+	if has(fs, "pool_oversubscribed") {
+		t.Errorf("an I/O pool called oversubscribed:\n%s", dump(fs))
+	}
+	w := find(t, fs, "waits")
+	if !strings.Contains(w.Verdict, "nanosleep") {
+		t.Errorf("waits: %s", w.Verdict)
+	}
+	s := find(t, fs, "switch_cost")
+	if len(s.Unmeasured) == 0 || !strings.Contains(s.Unmeasured[0].What, "TLB") {
+		t.Errorf("switch cost does not say what /proc cannot measure: %+v", s.Unmeasured)
+	}
+}
+
+// TestLiveDiskPool: 16 threads writing and fdatasync-ing a real file are
+// disk-bound: threads in D, storage writes in /proc/PID/io, and the
+// process's state letter hides the D threads.
+func TestLiveDiskPool(t *testing.T) {
+	dir := t.TempDir()
+	p := livehelper.Start(t, "diskpool", "16", filepath.Join(dir, "data"))
+	_, fs := sampleOf(t, "diskpool16", p.PID())
+	f := find(t, fs, "disk_bound")
+	if v, ok := evidence(f, "storage_write_bytes_per_second"); !ok || v <= 0 {
+		t.Errorf("write_bytes rate %.0f (ok %v)", v, ok)
+	}
+	find(t, fs, "state_hides_d")
+}
+
+// TestLiveGILThreads and TestLiveGILProcesses: 8 CPU-bound CPython threads
+// take turns on the interpreter lock (one CPU at most in all, futex
+// waits); the same work in 4 processes has no such finding.
+func TestLiveGILThreads(t *testing.T) {
+	p := livehelper.Python(t, "gil_threads.py", "8")
+	sm, fs := sampleOf(t, "gil-threads", p.PID())
+	if sm.Runtime.Kind != collector.RuntimeCPython {
+		t.Fatalf("runtime %+v", sm.Runtime)
+	}
+	f := find(t, fs, "gil_serialised")
+	if v, _ := evidence(f, "cpu_used_cpus"); v > 1.25 {
+		t.Errorf("%.2f CPUs under the GIL", v)
+	}
+	if v, _ := evidence(f, "futex_share"); v < 0.2 {
+		t.Errorf("futex share %.2f", v)
+	}
+}
+
+func TestLiveGILProcesses(t *testing.T) {
+	p := livehelper.Python(t, "gil_procs.py", "4")
+	_, fs := sampleOf(t, "gil-procs-parent", p.PID())
+	fam := find(t, fs, "family_memory")
+	if v, _ := evidence(fam, "family_processes"); v != 5 {
+		t.Errorf("family of %.0f processes, want 5", v)
+	}
+	_, wfs := sampleOf(t, "gil-procs-worker", p.PIDs[1])
+	if has(wfs, "gil_serialised") {
+		t.Errorf("a single-threaded worker process has a GIL finding:\n%s", dump(wfs))
+	}
+	if b := byQuestion(wfs, explain.QBound); b == nil || !strings.HasPrefix(b.ID, "cpu_bound") {
+		t.Errorf("worker bound: %+v\n%s", b, dump(wfs))
+	}
+}
+
+// TestLiveAsyncio: an asyncio program is one thread waiting in epoll_wait
+// on an eventpoll descriptor.
+func TestLiveAsyncio(t *testing.T) {
+	p := livehelper.Python(t, "asyncio_loop.py")
+	sm, fs := sampleOf(t, "asyncio", p.PID())
+	f := find(t, fs, "event_loop")
+	if sm.FDs == nil || sm.FDs.EventPoll == 0 {
+		t.Errorf("fds %+v", sm.FDs)
+	}
+	if v, _ := evidence(f, "loop_poll_share"); v < 0.5 {
+		t.Errorf("poll share %.2f", v)
+	}
+}
+
+// TestLiveGoroutines: a Go program with 100,000 goroutines is named as Go
+// with its toolchain version, on a handful of OS threads.
+func TestLiveGoroutines(t *testing.T) {
+	p := livehelper.Goroutines(t)
+	sm, fs := sampleOf(t, "goroutines", p.PID())
+	f := find(t, fs, "runtime_go")
+	if sm.Runtime.Version != runtime.Version() {
+		t.Errorf("version %q, want %q", sm.Runtime.Version, runtime.Version())
+	}
+	if v, _ := evidence(f, "os_threads"); v < 1 || v > 64 {
+		t.Errorf("%.0f OS threads for 100,000 goroutines", v)
+	}
+	if v, _ := evidence(f, "anon_resident_bytes"); v < 100<<20 {
+		t.Errorf("%.0f bytes resident in anonymous mappings: 100,000 goroutine stacks need more", v)
+	}
+	if has(fs, "lock_wait") {
+		t.Errorf("the Go runtime's parked threads read as lock waits:\n%s", dump(fs))
+	}
+}
+
+// TestLiveForkCOW: after fork the child shares the parent's 64 MiB
+// copy-on-write; after it writes every page it has copied them; a child
+// writing pages during the window is copying now.
+func TestLiveForkCOW(t *testing.T) {
+	p := livehelper.Start(t, "cow", "64", "0")
+	child := p.PIDs[1]
+	_, fs := sampleOf(t, "cow-shared", child)
+	f := find(t, fs, "cow_shared")
+	if !strings.Contains(f.Verdict, "parent") {
+		t.Errorf("verdict does not name the parent: %s", f.Verdict)
+	}
+	if err := syscall.Kill(child, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, fs = sampleOf(t, "cow-copied", child)
+		return has(fs, "cow_copied")
+	})
+
+	q := livehelper.Start(t, "cow", "128", "8000")
+	if err := syscall.Kill(q.PIDs[1], syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	_, fs = sampleOf(t, "cow-copying", q.PIDs[1])
+	c := find(t, fs, "cow_copying")
+	if v, _ := evidence(c, "minor_faults_per_second"); v < 100 {
+		t.Errorf("%.0f minor faults/s while copying", v)
+	}
+}
+
+// TestLiveZygote: a parent that filled 32 MiB and forked 8 children is a
+// family whose summed RSS is several times its PSS.
+func TestLiveZygote(t *testing.T) {
+	p := livehelper.Start(t, "zygote", "8", "32")
+	_, fs := sampleOf(t, "zygote", p.PID())
+	f := find(t, fs, "family_memory")
+	rss, _ := evidence(f, "family_rss_sum_bytes")
+	pss, _ := evidence(f, "family_pss_sum_bytes")
+	if n, _ := evidence(f, "family_processes"); n != 9 || rss < 3*pss {
+		t.Errorf("%.0f processes, RSS %.0f vs PSS %.0f:\n%s", n, rss, pss, dump(fs))
+	}
+	find(t, fs, "cow_shared")
+}
+
+// TestLiveLeak: a process growing 8 MiB a second by anonymous mappings is
+// growing steadily, with low confidence over a 2 s window, and the growth
+// is placed in anonymous mappings rather than [heap].
+func TestLiveLeak(t *testing.T) {
+	p := livehelper.Start(t, "leak", "8", "512")
+	_, fs := sampleOf(t, "leak", p.PID())
+	f := find(t, fs, "memory_growing")
+	if !strings.Contains(f.Verdict, "confidence low") {
+		t.Errorf("verdict: %s", f.Verdict)
+	}
+	if a, _ := evidence(f, "anon_growth_bytes"); a < 1<<20 {
+		t.Errorf("anonymous growth %.0f bytes:\n%s", a, dump(fs))
+	}
+}
+
+// TestLiveMachine: with a 64-thread pool running, the machine-wide sample
+// examines it and puts its oversubscription among the worst findings.
+func TestLiveMachine(t *testing.T) {
+	p := livehelper.Start(t, "cpupool", "64")
+	m, err := newSampler(t).Machine(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *record {
+		writeMachine(t, m)
+	}
+	fs := explain.ExplainMachine(m)
+	found := false
+	for _, f := range fs {
+		if f.PID == p.PID() && f.ID == "pool_oversubscribed" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("the pool's oversubscription is not among the machine's findings:\n%s", dump(fs))
+	}
+	if byQuestion(fs, explain.QMachine) == nil {
+		t.Errorf("no machine finding")
+	}
+}
+
+func writeMachine(t *testing.T, m *explain.MachineSample) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	if err := os.WriteFile(filepath.Join("..", "explain", "testdata", "machine.json.gz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond for up to a minute.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in a minute")
+		}
+		livehelper.Sleep()
+	}
+}

@@ -1,0 +1,246 @@
+// Package sampler reads the samples package explain works on: for one
+// process, a full reading, a burst of fast per-thread readings (state,
+// wait channel, system call, scheduler accounting) and a second full
+// reading over a window; for the whole machine, the same for the
+// processes worth a closer look.
+//
+// It does the I/O and keeps the time (both injected for tests);
+// package explain does the analysis. It imports collector and explain's
+// types; it never formats for a screen.
+package sampler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+)
+
+// Defaults of Options.
+const (
+	DefaultWindow   = 2 * time.Second
+	DefaultInterval = 100 * time.Millisecond
+	// DefaultCandidates is how many processes a machine sample examines
+	// closely.
+	DefaultCandidates = 5
+	// maxFamily bounds the family members whose memory is read.
+	maxFamily = 256
+	// maxNeighbours is how many other processes are named by CPU use.
+	maxNeighbours = 5
+)
+
+// Options configures a Sampler.
+type Options struct {
+	// Window is the time between the two full readings (default
+	// DefaultWindow); Interval the time between burst readings (default
+	// DefaultInterval).
+	Window, Interval time.Duration
+	// Candidates is how many processes a machine sample examines closely
+	// (default DefaultCandidates).
+	Candidates int
+	// Sleep waits d or until ctx is done (default: a timer).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the monotonic clock the samples' times are on (default:
+	// time since the Sampler was made).
+	Now func() time.Duration
+}
+
+// Sampler takes samples of one /proc root. Like the Reader and Prober it
+// wraps, it is for one goroutine at a time.
+type Sampler struct {
+	r    *collector.Reader
+	p    *collector.Prober
+	opts Options
+	// machine facts read once.
+	machine explain.Machine
+}
+
+// New returns a Sampler over a Reader and a Prober of the same root.
+func New(r *collector.Reader, p *collector.Prober, opts Options) *Sampler {
+	opts.Window = cmp.Or(opts.Window, DefaultWindow)
+	opts.Interval = cmp.Or(opts.Interval, DefaultInterval)
+	opts.Candidates = cmp.Or(opts.Candidates, DefaultCandidates)
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	if opts.Now == nil {
+		start := time.Now()
+		opts.Now = func() time.Duration { return time.Since(start) }
+	}
+	s := &Sampler{r: r, p: p, opts: opts}
+	s.machine = explain.Machine{Arch: runtime.GOARCH, Root: os.Geteuid() == 0}
+	if b, err := os.ReadFile(r.Root() + "/sys/kernel/task_delayacct"); err == nil {
+		switch strings.TrimSpace(string(b)) {
+		case "0":
+			s.machine.DelayAcct = "off"
+		case "1":
+			s.machine.DelayAcct = "on"
+		}
+	}
+	return s
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// ErrNoProcess is wrapped by Process's error when the pid does not exist
+// or exited during the window.
+var ErrNoProcess = errors.New("no such process")
+
+// Process samples one process over the window. history, when not empty,
+// is its memory over a longer time (a dashboard's ring), on the same
+// clock as Options.Now.
+func (s *Sampler) Process(ctx context.Context, pid int, history []explain.MemoryPoint) (*explain.Sample, error) {
+	w := s.watch([]int{pid})
+	if err := w.start(ctx); err != nil {
+		return nil, err
+	}
+	if len(w.samples) == 0 {
+		return nil, &collector.ReadError{PID: pid, File: "stat", Err: ErrNoProcess}
+	}
+	if err := w.burst(ctx, s.opts.Window); err != nil {
+		return nil, err
+	}
+	if err := w.finish(ctx); err != nil {
+		return nil, err
+	}
+	sm := w.samples[0]
+	if sm.Last.Process == nil {
+		return nil, &collector.ReadError{PID: pid, File: "stat", Err: ErrNoProcess}
+	}
+	sm.History = history
+	return sm, nil
+}
+
+// Machine samples the whole machine: the first half of the window finds
+// the processes that used the most CPU (and any with a thread in D), the
+// second half samples the closest look at them.
+func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
+	m := &explain.MachineSample{Version: explain.SampleVersion}
+	snap0, err := s.r.Scan(ctx, collector.ScanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	m.FirstAt = s.opts.Now()
+	m.First = s.hostLoad(snap0)
+	m.Machine = s.machineOf(snap0)
+	half := s.opts.Window / 2
+	runnable := func() {
+		if n, _, err := s.p.Runnable(); err == nil {
+			m.Runnable = append(m.Runnable, n)
+		}
+	}
+	for end := s.opts.Now() + half; s.opts.Now() < end; {
+		runnable()
+		if err := s.opts.Sleep(ctx, s.opts.Interval); err != nil {
+			return nil, err
+		}
+	}
+	snapMid, err := s.r.Scan(ctx, collector.ScanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	secs := (s.opts.Now() - m.FirstAt).Seconds()
+	usage := cpuUsage(snap0, snapMid, secs)
+	var cand []int
+	for _, u := range usage {
+		if len(cand) == s.opts.Candidates || u.CPUs < 0.05 {
+			break
+		}
+		cand = append(cand, u.PID)
+	}
+	for i := range snapMid.Processes {
+		p := &snapMid.Processes[i]
+		if p.State == 'D' && !slices.Contains(cand, p.PID) && len(cand) < 2*s.opts.Candidates {
+			cand = append(cand, p.PID)
+		}
+	}
+	w := s.watch(cand)
+	if err := w.start(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.burst(ctx, s.opts.Window-half); err != nil {
+		return nil, err
+	}
+	if err := w.finish(ctx); err != nil {
+		return nil, err
+	}
+	for _, sm := range w.samples {
+		if sm.Last.Process != nil {
+			m.Processes = append(m.Processes, sm)
+		}
+	}
+	m.Runnable = append(m.Runnable, w.runnable...)
+	m.LastAt = w.lastAt
+	m.Last = w.last
+	m.Top = cpuUsage(snap0, w.lastSnap, (m.LastAt - m.FirstAt).Seconds())
+	if len(m.Top) > 10 {
+		m.Top = m.Top[:10]
+	}
+	if m.Last.Pressure.Unavailable != nil {
+		m.Unavailable = map[string]string{}
+		for k, v := range m.Last.Pressure.Unavailable {
+			m.Unavailable["pressure/"+k] = v
+		}
+	}
+	return m, nil
+}
+
+// cpuUsage is each process's CPU over the window between two snapshots,
+// busiest first, for processes in both.
+func cpuUsage(a, b *collector.Snapshot, secs float64) []explain.Neighbour {
+	if a == nil || b == nil || secs <= 0 {
+		return nil
+	}
+	old := make(map[collector.ID]*collector.Process, len(a.Processes))
+	for i := range a.Processes {
+		old[a.Processes[i].ID()] = &a.Processes[i]
+	}
+	var out []explain.Neighbour
+	for i := range b.Processes {
+		p := &b.Processes[i]
+		o := old[p.ID()]
+		if o == nil || p.CPUTicks() <= o.CPUTicks() {
+			continue
+		}
+		out = append(out, explain.Neighbour{PID: p.PID, Comm: p.Comm,
+			CPUs: float64(p.CPUTicks()-o.CPUTicks()) / collector.ClockTicks / secs})
+	}
+	slices.SortFunc(out, func(x, y explain.Neighbour) int {
+		if c := cmp.Compare(y.CPUs, x.CPUs); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.PID, y.PID)
+	})
+	return out
+}
+
+func (s *Sampler) machineOf(snap *collector.Snapshot) explain.Machine {
+	m := s.machine
+	m.CPUs = snap.Host.CPUs
+	m.Kernel = snap.Host.Kernel
+	return m
+}
+
+func (s *Sampler) hostLoad(snap *collector.Snapshot) explain.HostLoad {
+	return explain.HostLoad{
+		ProcsRunning: snap.Host.ProcsRunning, ProcsBlocked: snap.Host.ProcsBlocked,
+		CPUTicks: snap.Host.CPUTicks, CPUIdleTicks: snap.Host.CPUIdleTicks,
+		Pressure: s.p.Pressure(),
+	}
+}

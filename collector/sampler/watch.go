@@ -1,0 +1,313 @@
+package sampler
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+)
+
+// watch samples a few processes together over one window.
+type watch struct {
+	s        *Sampler
+	pids     []int
+	samples  []*explain.Sample
+	gone     []bool
+	first    *collector.Snapshot
+	lastSnap *collector.Snapshot
+	startAt  time.Duration
+	runnable []int
+	lastAt   time.Duration
+	last     explain.HostLoad
+}
+
+func (s *Sampler) watch(pids []int) *watch { return &watch{s: s, pids: pids} }
+
+// start takes the first full reading of every pid and the first tick.
+func (w *watch) start(ctx context.Context) error {
+	s := w.s
+	before := s.opts.Now()
+	snap, err := s.r.Scan(ctx, collector.ScanOptions{ThreadPIDs: w.pids})
+	if err != nil {
+		return err
+	}
+	w.first = snap
+	at := before + (s.opts.Now()-before)/2
+	w.startAt = at
+	host := s.hostLoad(snap)
+	for _, pid := range w.pids {
+		p := findProcess(snap, pid)
+		if p == nil {
+			continue
+		}
+		sm := &explain.Sample{
+			Version: explain.SampleVersion, PID: pid, StartTicks: p.StartTicks, Comm: p.Comm,
+			Exe: p.Exe, Cmdline: p.Cmdline, User: p.User, Machine: s.machineOf(snap),
+		}
+		as := w.reading(sm, &sm.First, snap, p, at, host)
+		// Descriptors and runtime once, at the start.
+		if fds, err := s.p.FDs(pid); err == nil {
+			sm.FDs = fds
+		} else {
+			miss(sm, "fd", err)
+		}
+		var maps []collector.Mapping
+		if as != nil {
+			maps = as.Maps
+		}
+		nsPID := 0
+		if len(p.NSPids) > 0 {
+			nsPID = p.NSPids[len(p.NSPids)-1]
+		}
+		clues, unavail := s.p.RuntimeClues(pid, maps, p.User, nsPID)
+		for k, v := range unavail {
+			missReason(sm, k, v)
+		}
+		sm.Runtime = collector.DetectRuntime(clues)
+		w.samples = append(w.samples, sm)
+	}
+	w.gone = make([]bool, len(w.samples))
+	return w.tick()
+}
+
+// burst takes a tick every interval until window has passed since start.
+func (w *watch) burst(ctx context.Context, window time.Duration) error {
+	s := w.s
+	for {
+		left := w.startAt + window - s.opts.Now()
+		if left <= 0 {
+			return nil
+		}
+		if err := s.opts.Sleep(ctx, min(left, s.opts.Interval)); err != nil {
+			return err
+		}
+		if err := w.tick(); err != nil {
+			return err
+		}
+	}
+}
+
+// tick reads every thread of every process still there, and the
+// machine's runnable count.
+func (w *watch) tick() error {
+	s := w.s
+	before := s.opts.Now()
+	runnable := -1
+	if n, _, err := s.p.Runnable(); err == nil {
+		runnable = n
+		w.runnable = append(w.runnable, n)
+	}
+	for i, sm := range w.samples {
+		if w.gone[i] {
+			continue
+		}
+		ts, err := s.p.Tasks(sm.PID, sm.StartTicks, collector.ProbeAll)
+		if err != nil {
+			if collector.IsVanished(err) {
+				w.gone[i] = true
+				continue
+			}
+			return err
+		}
+		for k, v := range ts.Unavailable {
+			missReason(sm, k, v)
+		}
+		// The tick's time is the middle of its reads: on a loaded machine
+		// a tick of many threads takes a while.
+		at := before + (s.opts.Now()-before)/2
+		sm.Burst = append(sm.Burst, explain.Tick{At: at, TaskSamples: *ts, Runnable: runnable})
+	}
+	return nil
+}
+
+// finish takes the last tick and the last full reading, and the family
+// and neighbours.
+func (w *watch) finish(ctx context.Context) error {
+	s := w.s
+	if err := w.tick(); err != nil {
+		return err
+	}
+	before := s.opts.Now()
+	snap, err := s.r.Scan(ctx, collector.ScanOptions{ThreadPIDs: w.pids})
+	if err != nil {
+		return err
+	}
+	w.lastSnap = snap
+	at := before + (s.opts.Now()-before)/2
+	w.lastAt = at
+	w.last = s.hostLoad(snap)
+	secs := (at - w.startAt).Seconds()
+	usage := cpuUsage(w.first, snap, secs)
+	for i, sm := range w.samples {
+		p := findProcess(snap, sm.PID)
+		if w.gone[i] || p == nil || p.StartTicks != sm.StartTicks {
+			continue
+		}
+		w.reading(sm, &sm.Last, snap, p, at, w.last)
+		sm.Comm, sm.Exe, sm.Cmdline = p.Comm, p.Exe, p.Cmdline
+		sm.Family = w.family(p, snap, secs)
+		for _, u := range usage {
+			if len(sm.Neighbours) == maxNeighbours {
+				break
+			}
+			if u.PID != sm.PID && !inFamily(sm.Family, u.PID) {
+				sm.Neighbours = append(sm.Neighbours, u)
+			}
+		}
+	}
+	return nil
+}
+
+// reading fills one full reading of p and returns its address space (nil
+// when unreadable).
+func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector.Snapshot, p *collector.Process, at time.Duration, host explain.HostLoad) *collector.AddressSpace {
+	s := w.s
+	pc := *p
+	rd.At = at
+	rd.Process = &pc
+	rd.Host = host
+	if host.Pressure.Unavailable != nil {
+		for k, v := range host.Pressure.Unavailable {
+			missReason(sm, "pressure/"+k, v)
+		}
+	}
+	if io, err := s.p.IO(p.PID); err == nil {
+		rd.IO = io
+	} else {
+		miss(sm, "io", err)
+	}
+	if c, err := s.p.CgroupCPU(p.PID); err == nil {
+		rd.Cgroup = c
+	} else {
+		miss(sm, "cgroup", err)
+	}
+	as, err := s.r.AddressSpace(p.PID, collector.AddrOptions{PerMapping: true, StartTicks: p.StartTicks})
+	if err != nil {
+		miss(sm, "smaps", err)
+		return nil
+	}
+	if as.Memory == nil {
+		if why, ok := as.Unavailable["memory"]; ok {
+			missReason(sm, "smaps", why)
+		}
+		return as
+	}
+	rd.Memory = summarize(as)
+	return as
+}
+
+// summarize reduces an address space to the memory numbers explain uses.
+func summarize(as *collector.AddressSpace) *explain.Memory {
+	m := &explain.Memory{Totals: *as.Memory, ResidentByClass: map[collector.Segment]uint64{}, Mappings: len(as.Maps)}
+	for i := range as.Maps {
+		mp := &as.Maps[i]
+		if mp.RSSBytes != nil {
+			m.ResidentByClass[mp.Class] += *mp.RSSBytes
+		}
+		if mp.Dirty == nil || len(mp.Perms) != 4 || mp.Perms[3] != 'p' {
+			continue
+		}
+		switch mp.Class {
+		case collector.SegHeap, collector.SegAnon, collector.SegBSS, collector.SegStack, collector.SegThreadStack:
+			m.PrivateAnon.SharedDirtyBytes += mp.Dirty.SharedDirtyBytes
+			m.PrivateAnon.PrivateDirtyBytes += mp.Dirty.PrivateDirtyBytes
+			m.PrivateAnon.AnonBytes += mp.Dirty.AnonBytes
+		}
+	}
+	return m
+}
+
+// family is p's family in snap: the oldest ancestor running the same
+// executable (not init), and all its descendants, with their memory.
+func (w *watch) family(p *collector.Process, snap *collector.Snapshot, secs float64) *explain.Family {
+	byPID := make(map[int]*collector.Process, len(snap.Processes))
+	children := make(map[int][]int)
+	for i := range snap.Processes {
+		q := &snap.Processes[i]
+		byPID[q.PID] = q
+		children[q.PPID] = append(children[q.PPID], q.PID)
+	}
+	root := p
+	for depth := 0; depth < 64; depth++ {
+		par := byPID[root.PPID]
+		if par == nil || par.PID <= 1 || par.Exe == "" || par.Exe != p.Exe {
+			break
+		}
+		root = par
+	}
+	var members []int
+	queue := []int{root.PID}
+	for len(queue) > 0 && len(members) < maxFamily {
+		pid := queue[0]
+		queue = queue[1:]
+		members = append(members, pid)
+		kids := children[pid]
+		slices.Sort(kids)
+		queue = append(queue, kids...)
+	}
+	if len(members) < 2 {
+		return nil
+	}
+	old := make(map[collector.ID]*collector.Process, len(members))
+	for i := range w.first.Processes {
+		q := &w.first.Processes[i]
+		old[q.ID()] = q
+	}
+	f := &explain.Family{RootPID: root.PID}
+	for _, pid := range members {
+		q := byPID[pid]
+		m := explain.Member{PID: pid, PPID: q.PPID, Comm: q.Comm, Exe: q.Exe, CPUSeconds: -1}
+		if o := old[q.ID()]; o != nil && secs > 0 {
+			m.CPUSeconds = float64(q.CPUTicks()-min(q.CPUTicks(), o.CPUTicks())) / collector.ClockTicks
+		}
+		if q.IsZombie() || q.IsKernelThread() {
+			m.Why = "no address space"
+		} else if t, err := w.s.p.MemoryTotals(pid); err == nil {
+			m.Memory = t
+		} else {
+			m.Why = collector.Reason(err)
+		}
+		f.Members = append(f.Members, m)
+	}
+	return f
+}
+
+func inFamily(f *explain.Family, pid int) bool {
+	if f == nil {
+		return false
+	}
+	for _, m := range f.Members {
+		if m.PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+func findProcess(snap *collector.Snapshot, pid int) *collector.Process {
+	i, ok := slices.BinarySearchFunc(snap.Processes, pid, func(p collector.Process, pid int) int { return p.PID - pid })
+	if !ok {
+		return nil
+	}
+	return &snap.Processes[i]
+}
+
+func miss(sm *explain.Sample, key string, err error) {
+	var re *collector.ReadError
+	if errors.As(err, &re) && re.Err != nil {
+		err = re.Err
+	}
+	missReason(sm, key, collector.Reason(err))
+}
+
+func missReason(sm *explain.Sample, key, why string) {
+	if sm.Unavailable == nil {
+		sm.Unavailable = map[string]string{}
+	}
+	if _, ok := sm.Unavailable[key]; !ok {
+		sm.Unavailable[key] = why
+	}
+}
