@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"golang.org/x/sys/unix"
 )
 
 // CgroupCPU is the CFS bandwidth limit (quota per period) that applies to
@@ -175,3 +180,107 @@ func parseCgroupMembership(b []byte) (cgroupMembership, error) {
 	}
 	return m, nil
 }
+
+// CgroupCPU reads the CPU limit that applies to pid: its cgroup from
+// /proc/PID/cgroup, then cpu.max (v2) or cpu.cfs_quota_us and
+// cpu.cfs_period_us (v1) of that cgroup and each ancestor, keeping the
+// tightest, and that cgroup's cpu.stat, under Options.CgroupRoot. It
+// returns nil and an error when the process's cpu cgroup cannot be found
+// or its files cannot be read. It is safe for concurrent use.
+func (r *Reader) CgroupCPU(pid int) (*CgroupCPU, error) {
+	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 1024)
+	data, _, err := readAt(pb.set(pid, 0, "cgroup"), &buf, 64<<10)
+	if err != nil {
+		return nil, &ReadError{PID: pid, File: "cgroup", Err: err}
+	}
+	m, err := parseCgroupMembership(data)
+	if err != nil {
+		return nil, &ReadError{PID: pid, File: "cgroup", Err: err}
+	}
+	// The cpu controller is on v1 when a v1 hierarchy has it; else on
+	// the unified hierarchy (mounted at the root, or at unified/ on a
+	// hybrid machine, where it rarely has the cpu controller).
+	var dirs []string
+	version := 2
+	path := m.V2
+	if m.V1OK {
+		version, path = 1, m.V1CPU
+		dirs = []string{filepath.Join(r.opts.CgroupRoot, m.V1Controllers), filepath.Join(r.opts.CgroupRoot, "cpu")}
+	} else if m.V2OK {
+		dirs = []string{r.opts.CgroupRoot, filepath.Join(r.opts.CgroupRoot, "unified")}
+	} else {
+		return nil, &ReadError{PID: pid, File: "cgroup", Err: errors.New("no cpu cgroup")}
+	}
+	var base string
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, path, cpuLimitFile(version))); err == nil {
+			base = d
+			break
+		}
+	}
+	if base == "" {
+		return nil, &ReadError{File: filepath.Join(dirs[0], path, cpuLimitFile(version)), Err: unix.ENOENT}
+	}
+	c := &CgroupCPU{Version: version, Path: path}
+	best := 0.0
+	statPath := path
+	cur := path
+	for depth := 0; depth < 64; depth++ {
+		q, per, err := readCPULimit(filepath.Join(base, cur), version, &buf)
+		if err != nil {
+			return nil, err
+		}
+		if q > 0 {
+			if cpus := float64(q) / float64(per); best == 0 || cpus < best {
+				best, c.QuotaUs, c.PeriodUs, c.LimitPath, statPath = cpus, q, per, cur, cur
+			}
+		}
+		if cur == "/" || cur == "" {
+			break
+		}
+		cur = filepath.Dir(cur)
+	}
+	data, _, err = readAt(cStr(filepath.Join(base, statPath, "cpu.stat")), &buf, 64<<10)
+	if err == nil {
+		var st CgroupCPUStat
+		if st, err = parseCgroupCPUStat(data); err == nil {
+			c.Stat = &st
+		}
+	}
+	return c, nil
+}
+
+// cpuLimitFile is the file that holds the quota in a hierarchy version.
+func cpuLimitFile(version int) string {
+	if version == 1 {
+		return "cpu.cfs_quota_us"
+	}
+	return "cpu.max"
+}
+
+// readCPULimit reads one cgroup directory's quota and period.
+func readCPULimit(dir string, version int, buf *[]byte) (quotaUs, periodUs uint64, err error) {
+	if version == 2 {
+		data, _, err := readAt(cStr(filepath.Join(dir, "cpu.max")), buf, 4096)
+		if errors.Is(err, unix.ENOENT) {
+			return 0, 0, nil // the root cgroup has no cpu.max
+		}
+		if err != nil {
+			return 0, 0, &ReadError{File: filepath.Join(dir, "cpu.max"), Err: err}
+		}
+		return parseCPUMax(data)
+	}
+	q, _, err := readAt(cStr(filepath.Join(dir, "cpu.cfs_quota_us")), buf, 4096)
+	if err != nil {
+		return 0, 0, &ReadError{File: filepath.Join(dir, "cpu.cfs_quota_us"), Err: err}
+	}
+	q = slices.Clone(q)
+	per, _, err := readAt(cStr(filepath.Join(dir, "cpu.cfs_period_us")), buf, 4096)
+	if err != nil {
+		return 0, 0, &ReadError{File: filepath.Join(dir, "cpu.cfs_period_us"), Err: err}
+	}
+	return parseCFSQuota(q, per)
+}
+
+// cStr is s NUL-terminated for the raw openat.
+func cStr(s string) []byte { return append([]byte(s), 0) }

@@ -1,6 +1,10 @@
 package collector
 
-import "strings"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // FDSummary counts a process's open file descriptors by what they point
 // at (the targets of /proc/PID/fd/* links). Reading them needs ptrace read
@@ -57,4 +61,37 @@ func summarizeFDTargets(targets []string) FDSummary {
 		s.add(t)
 	}
 	return s
+}
+
+// maxFDs caps the descriptors FDs reads.
+const maxFDs = 1 << 16
+
+// FDs reads the targets of /proc/PID/fd/* and counts them by kind, up to
+// maxFDs descriptors (then Truncated is set). It is safe for concurrent
+// use.
+func (r *Reader) FDs(pid int) (*FDSummary, error) {
+	pb, dirBuf, link := newPathBuf(r.opts.Root), make([]byte, 16<<10), make([]byte, linkMax)
+	fds, err := listNumeric(pb.set(pid, 0, "fd"), dirBuf, nil)
+	if err != nil {
+		return nil, &ReadError{PID: pid, File: "fd", Err: err}
+	}
+	s := &FDSummary{}
+	if len(fds) > maxFDs {
+		fds, s.Truncated = fds[:maxFDs], true
+	}
+	dir := pb.set(pid, 0, "fd")
+	dir = dir[:len(dir)-1] // without the NUL
+	path := slices.Clone(dir)
+	for _, fd := range fds {
+		path = append(strconv.AppendInt(append(path[:len(dir)], '/'), int64(fd), 10), 0)
+		target, err := readlinkAt(path, link)
+		if err != nil {
+			if IsDenied(err) {
+				return nil, &ReadError{PID: pid, File: "fd", Err: err}
+			}
+			continue // closed since the listing
+		}
+		s.add(target)
+	}
+	return s, nil
 }

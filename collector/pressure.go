@@ -30,6 +30,43 @@ type PressureLine struct {
 	TotalUs uint64 `json:"total_us"`
 }
 
+// HostPressure is the machine's pressure stall information; a resource
+// whose file could not be read is nil and named in Unavailable.
+type HostPressure struct {
+	CPU    *Pressure `json:"cpu,omitempty"`
+	IO     *Pressure `json:"io,omitempty"`
+	Memory *Pressure `json:"memory,omitempty"`
+	// Unavailable maps "cpu", "io" or "memory" to why it is absent (no
+	// /proc/pressure: a kernel without CONFIG_PSI, or psi=0).
+	Unavailable map[string]string `json:"unavailable,omitempty"`
+}
+
+// Pressure reads /proc/pressure/{cpu,io,memory}. It is safe for
+// concurrent use.
+func (r *Reader) Pressure() HostPressure {
+	var h HostPressure
+	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 512)
+	for _, res := range []struct {
+		name string
+		dst  **Pressure
+	}{{"cpu", &h.CPU}, {"io", &h.IO}, {"memory", &h.Memory}} {
+		data, _, err := readAt(pb.setTop("pressure/"+res.name), &buf, 4096)
+		var pr Pressure
+		if err == nil {
+			pr, err = parsePressure(data)
+		}
+		if err != nil {
+			if h.Unavailable == nil {
+				h.Unavailable = make(map[string]string, 3)
+			}
+			h.Unavailable[res.name] = Reason(err)
+			continue
+		}
+		*res.dst = &pr
+	}
+	return h
+}
+
 // errPressureFormat is wrapped by every PSI parse error.
 var errPressureFormat = errors.New("malformed pressure")
 

@@ -26,6 +26,25 @@ type IOCounters struct {
 	CancelledWriteBytes uint64 `json:"cancelled_write_bytes"`
 }
 
+// IO reads /proc/PID/io, on the on-demand read workers under the read
+// deadline (the file takes the target's exec lock). It is safe for
+// concurrent use.
+func (r *Reader) IO(pid int) (*IOCounters, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 512)
+	data, _, err := r.addrSlow.read(pb.set(pid, 0, "io"), &buf, 4096)
+	if err != nil {
+		return nil, &ReadError{PID: pid, File: "io", Err: err}
+	}
+	c, err := parseProcIO(data)
+	if err != nil {
+		return nil, &ReadError{PID: pid, File: "io", Err: err}
+	}
+	return &c, nil
+}
+
 // errIOFormat is wrapped by every /proc/PID/io parse error.
 var errIOFormat = errors.New("malformed io")
 

@@ -71,6 +71,11 @@ type Options struct {
 	// With BackendTaskIter, NewReader fails when the iterator cannot be
 	// loaded.
 	Backend Backend
+	// CgroupRoot is where the cgroup hierarchies are mounted (default
+	// "/sys/fs/cgroup"), for CgroupCPU: the unified hierarchy at the
+	// root (or at "unified" on a hybrid machine), v1 controllers in
+	// directories named after them ("cpu,cpuacct", "cpu").
+	CgroupRoot string
 	// CmdlineTTL is how long a process's cmdline and exe, cached per
 	// identity (pid + start ticks) between snapshots of one Reader, are
 	// reused before being read again; a change of comm (an exec) always
@@ -163,6 +168,9 @@ func NewReader(opts Options) (*Reader, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CgroupRoot == "" {
+		opts.CgroupRoot = "/sys/fs/cgroup"
 	}
 	if err := checkRoot(opts.Root); err != nil {
 		return nil, err

@@ -1,8 +1,16 @@
 package collector
 
 import (
+	"debug/buildinfo"
+	"errors"
+	"os"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RuntimeKind names a language runtime pinspect recognises in a process.
@@ -149,4 +157,77 @@ func javaVersion(p string) string {
 		}
 	}
 	return ""
+}
+
+// RuntimeClues gathers the runtime clues of pid: its exe, the file-backed
+// paths of maps (the caller passes the mappings it read), the Go build
+// info of the executable, and the JVM's hsperfdata file
+// (/tmp/hsperfdata_USER/NSPID in the process's root: user is its user's
+// name, nsPID its pid in its own namespace, 0 for pid). Unavailable
+// names a clue that could not be read ("exe", "buildinfo") with the
+// reason; a missing clue is not an error. It is safe for concurrent use.
+func (r *Reader) RuntimeClues(pid int, maps []Mapping, user string, nsPID int) (RuntimeClues, map[string]string) {
+	pb, link := newPathBuf(r.opts.Root), make([]byte, linkMax)
+	var c RuntimeClues
+	var unavail map[string]string
+	miss := func(k string, err error) {
+		if unavail == nil {
+			unavail = make(map[string]string, 2)
+		}
+		unavail[k] = Reason(err)
+	}
+	exe, err := readlinkAt(pb.set(pid, 0, "exe"), link)
+	if err != nil {
+		if !errors.Is(err, unix.ENOENT) {
+			miss("exe", err)
+		}
+	} else {
+		c.Exe = exe
+	}
+	seen := map[string]bool{}
+	for i := range maps {
+		m := &maps[i]
+		if m.Inode != 0 && m.Path != "" && !seen[m.Path] {
+			seen[m.Path] = true
+			c.MappedFiles = append(c.MappedFiles, m.Path)
+		}
+	}
+	if c.Exe != "" {
+		// The build info is read through the exe link (the file the
+		// process runs, even deleted), under a deadline: the open and
+		// the reads can block on a hung file system.
+		type bi struct {
+			v, path string
+			err     error
+		}
+		ch := make(chan bi, 1)
+		exePath := filepath.Join(r.opts.Root, strconv.Itoa(pid), "exe")
+		go func() {
+			info, err := buildinfo.ReadFile(exePath)
+			if err != nil {
+				ch <- bi{err: err}
+				return
+			}
+			ch <- bi{v: info.GoVersion, path: info.Path}
+		}()
+		select {
+		case r := <-ch:
+			if r.err == nil {
+				c.GoVersion, c.GoPath = r.v, r.path
+			} else if IsDenied(r.err) {
+				miss("buildinfo", r.err)
+			}
+		case <-time.After(max(r.addrSlow.timeout, DefaultReadTimeout)):
+			miss("buildinfo", ErrTimeout)
+		}
+	}
+	if nsPID == 0 {
+		nsPID = pid
+	}
+	if user != "" {
+		if _, err := os.Stat(filepath.Join(r.opts.Root, strconv.Itoa(pid), "root", "tmp", "hsperfdata_"+user, strconv.Itoa(nsPID))); err == nil {
+			c.HSPerfData = true
+		}
+	}
+	return c, unavail
 }

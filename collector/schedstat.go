@@ -21,6 +21,17 @@ type SchedStat struct {
 	Slices uint64 `json:"slices"`
 }
 
+// readSchedstat reads and parses a schedstat file at the NUL-terminated
+// path, relative to dirfd (atFDCWD for an absolute path), into the reused
+// buffer buf.
+func readSchedstat(dirfd uintptr, path []byte, buf *[]byte) (SchedStat, error) {
+	data, _, err := readSeqIn(dirfd, path, buf, 4096)
+	if err != nil {
+		return SchedStat{}, err
+	}
+	return parseSchedstat(data)
+}
+
 // errSchedstatFormat is wrapped by every schedstat parse error.
 var errSchedstatFormat = errors.New("malformed schedstat")
 

@@ -264,3 +264,18 @@ func readSmaps(d *deadlineReads, path []byte) ([]Mapping, *MemoryTotals, error) 
 	t := sum.totals()
 	return maps, &t, nil
 }
+
+// MemoryTotals reads pid's smaps_rollup under the read deadline (it takes
+// the target's mmap lock): the cheap whole-process RSS, PSS and USS used
+// for family totals. It is safe for concurrent use.
+func (r *Reader) MemoryTotals(pid int) (*MemoryTotals, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	pb := newPathBuf(r.opts.Root)
+	t, err := readRollup(r.addrSlow, pb.set(pid, 0, "smaps_rollup"))
+	if err != nil {
+		return nil, &ReadError{PID: pid, File: "smaps_rollup", Err: err}
+	}
+	return t, nil
+}

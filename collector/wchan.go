@@ -18,6 +18,17 @@ const (
 	WChanFunc
 )
 
+// readWChan reads and parses a wchan file at the NUL-terminated path,
+// relative to dirfd, into the reused buffer buf.
+func readWChan(dirfd uintptr, path []byte, buf *[]byte) (string, WChanState, error) {
+	data, _, err := readSeqIn(dirfd, path, buf, 4096)
+	if err != nil {
+		return "", WChanHidden, err
+	}
+	name, st := parseWChan(data)
+	return name, st, nil
+}
+
 // parseWChan parses /proc/PID/task/TID/wchan: a kernel function name, "0",
 // or nothing (see WChanState). The name is returned with surrounding white
 // space removed; it is kernel text but is still sanitised by views like

@@ -44,7 +44,7 @@ func newSampler(t *testing.T) *Sampler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return New(r, collector.NewProber(collector.ProberOptions{}), Options{Window: liveWindow})
+	return New(r, Options{Window: liveWindow})
 }
 
 // sampleOf samples pid and, with -record, writes the sample as name.

@@ -52,18 +52,18 @@ type Options struct {
 	Now func() time.Duration
 }
 
-// Sampler takes samples of one /proc root. Like the Reader and Prober it
-// wraps, it is for one goroutine at a time.
+// Sampler takes samples of one /proc root through a Reader (which may be
+// shared). A Sampler is for one goroutine at a time; several Samplers may
+// share a Reader.
 type Sampler struct {
 	r    *collector.Reader
-	p    *collector.Prober
 	opts Options
 	// machine facts read once.
 	machine explain.Machine
 }
 
-// New returns a Sampler over a Reader and a Prober of the same root.
-func New(r *collector.Reader, p *collector.Prober, opts Options) *Sampler {
+// New returns a Sampler over a Reader.
+func New(r *collector.Reader, opts Options) *Sampler {
 	opts.Window = cmp.Or(opts.Window, DefaultWindow)
 	opts.Interval = cmp.Or(opts.Interval, DefaultInterval)
 	opts.Candidates = cmp.Or(opts.Candidates, DefaultCandidates)
@@ -74,7 +74,7 @@ func New(r *collector.Reader, p *collector.Prober, opts Options) *Sampler {
 		start := time.Now()
 		opts.Now = func() time.Duration { return time.Since(start) }
 	}
-	s := &Sampler{r: r, p: p, opts: opts}
+	s := &Sampler{r: r, opts: opts}
 	s.machine = explain.Machine{Arch: runtime.GOARCH, Root: os.Geteuid() == 0}
 	if b, err := os.ReadFile(r.Root() + "/sys/kernel/task_delayacct"); err == nil {
 		switch strings.TrimSpace(string(b)) {
@@ -141,7 +141,7 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 	m.Machine = s.machineOf(snap0)
 	half := s.opts.Window / 2
 	runnable := func() {
-		if n, _, err := s.p.Runnable(); err == nil {
+		if n, _, err := s.r.Runnable(); err == nil {
 			m.Runnable = append(m.Runnable, n)
 		}
 	}
@@ -241,6 +241,6 @@ func (s *Sampler) hostLoad(snap *collector.Snapshot) explain.HostLoad {
 	return explain.HostLoad{
 		ProcsRunning: snap.Host.ProcsRunning, ProcsBlocked: snap.Host.ProcsBlocked,
 		CPUTicks: snap.Host.CPUTicks, CPUIdleTicks: snap.Host.CPUIdleTicks,
-		Pressure: s.p.Pressure(),
+		Pressure: s.r.Pressure(),
 	}
 }

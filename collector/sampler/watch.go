@@ -49,7 +49,7 @@ func (w *watch) start(ctx context.Context) error {
 		}
 		as := w.reading(sm, &sm.First, snap, p, at, host)
 		// Descriptors and runtime once, at the start.
-		if fds, err := s.p.FDs(pid); err == nil {
+		if fds, err := s.r.FDs(pid); err == nil {
 			sm.FDs = fds
 		} else {
 			miss(sm, "fd", err)
@@ -62,7 +62,7 @@ func (w *watch) start(ctx context.Context) error {
 		if len(p.NSPids) > 0 {
 			nsPID = p.NSPids[len(p.NSPids)-1]
 		}
-		clues, unavail := s.p.RuntimeClues(pid, maps, p.User, nsPID)
+		clues, unavail := s.r.RuntimeClues(pid, maps, p.User, nsPID)
 		for k, v := range unavail {
 			missReason(sm, k, v)
 		}
@@ -96,7 +96,7 @@ func (w *watch) tick() error {
 	s := w.s
 	before := s.opts.Now()
 	runnable := -1
-	if n, _, err := s.p.Runnable(); err == nil {
+	if n, _, err := s.r.Runnable(); err == nil {
 		runnable = n
 		w.runnable = append(w.runnable, n)
 	}
@@ -104,7 +104,7 @@ func (w *watch) tick() error {
 		if w.gone[i] {
 			continue
 		}
-		ts, err := s.p.Tasks(sm.PID, sm.StartTicks, collector.ProbeAll)
+		ts, err := s.r.Tasks(sm.PID, sm.StartTicks, collector.ProbeAll)
 		if err != nil {
 			if collector.IsVanished(err) {
 				w.gone[i] = true
@@ -174,12 +174,12 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 			missReason(sm, "pressure/"+k, v)
 		}
 	}
-	if io, err := s.p.IO(p.PID); err == nil {
+	if io, err := s.r.IO(p.PID); err == nil {
 		rd.IO = io
 	} else {
 		miss(sm, "io", err)
 	}
-	if c, err := s.p.CgroupCPU(p.PID); err == nil {
+	if c, err := s.r.CgroupCPU(p.PID); err == nil {
 		rd.Cgroup = c
 	} else {
 		miss(sm, "cgroup", err)
@@ -265,7 +265,7 @@ func (w *watch) family(p *collector.Process, snap *collector.Snapshot, secs floa
 		}
 		if q.IsZombie() || q.IsKernelThread() {
 			m.Why = "no address space"
-		} else if t, err := w.s.p.MemoryTotals(pid); err == nil {
+		} else if t, err := w.s.r.MemoryTotals(pid); err == nil {
 			m.Memory = t
 		} else {
 			m.Why = collector.Reason(err)

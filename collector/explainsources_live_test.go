@@ -11,18 +11,21 @@ import (
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
-// TestProberLive reads the explain sources of a real 5-thread C process:
+// TestExplainSourcesLive reads the explain sources of a real 5-thread C process:
 // every thread with its scheduler accounting, a worker asleep in a system
 // call with a wait channel, the process's I/O counters, descriptors,
 // cgroup CPU limit and memory, and the machine's pressure and runnable
 // count.
-func TestProberLive(t *testing.T) {
+func TestExplainSourcesLive(t *testing.T) {
 	p := livehelper.Start(t, "threads", "5")
-	pr := NewProber(ProberOptions{})
+	pr, err := NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
 	var ts *TaskSamples
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var err error
 		ts, err = pr.Tasks(p.PID(), 0, ProbeAll)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +170,7 @@ func TestCgroupCPUFixture(t *testing.T) {
 	write("cg2/a/cpu.stat", "usage_usec 1\nnr_periods 10\nnr_throttled 4\nthrottled_usec 300\n")
 	write("cg2/a/b/cpu.max", "max 100000\n")
 	write("cg2/a/b/cpu.stat", "usage_usec 1\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n")
-	pr := NewProber(ProberOptions{Root: filepath.Join(dir, "proc"), CgroupRoot: filepath.Join(dir, "cg2")})
+	pr := cgroupFixtureReader(t, filepath.Join(dir, "proc"), filepath.Join(dir, "cg2"))
 	c, err := pr.CgroupCPU(42)
 	if err != nil || c.Version != 2 || c.Path != "/a/b" || c.LimitPath != "/a" || c.LimitCPUs() != 0.5 ||
 		c.Stat == nil || *c.Stat != (CgroupCPUStat{Periods: 10, Throttled: 4, ThrottledNs: 300000}) {
@@ -179,7 +182,7 @@ func TestCgroupCPUFixture(t *testing.T) {
 	write("cg1/cpu,cpuacct/job/cpu.cfs_quota_us", "150000\n")
 	write("cg1/cpu,cpuacct/job/cpu.cfs_period_us", "100000\n")
 	write("cg1/cpu,cpuacct/job/cpu.stat", "nr_periods 5\nnr_throttled 1\nthrottled_time 7\n")
-	pr = NewProber(ProberOptions{Root: filepath.Join(dir, "proc"), CgroupRoot: filepath.Join(dir, "cg1")})
+	pr = cgroupFixtureReader(t, filepath.Join(dir, "proc"), filepath.Join(dir, "cg1"))
 	c, err = pr.CgroupCPU(43)
 	if err != nil || c.Version != 1 || c.LimitPath != "/job" || c.LimitCPUs() != 1.5 || c.Stat == nil || c.Stat.ThrottledNs != 7 {
 		t.Fatalf("v1 = %+v, %v", c, err)
@@ -191,4 +194,14 @@ func TestCgroupCPUFixture(t *testing.T) {
 	if _, err := pr.CgroupCPU(44); !IsVanished(err) {
 		t.Errorf("no such process: %v", err)
 	}
+}
+
+func cgroupFixtureReader(t *testing.T, root, cgroups string) *Reader {
+	t.Helper()
+	r, err := NewReader(Options{Root: root, CgroupRoot: cgroups, NoTaskstats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
