@@ -28,7 +28,8 @@ func TestParseRollup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := MemoryTotals{RSSBytes: 1628 << 10, PSSBytes: 309 << 10, USSBytes: 164 << 10, SharedBytes: 1464 << 10, SwapBytes: 8 << 10}
+	want := MemoryTotals{RSSBytes: 1628 << 10, PSSBytes: 309 << 10, USSBytes: 164 << 10, SharedBytes: 1464 << 10, SwapBytes: 8 << 10,
+		PrivateDirtyBytes: 112 << 10}
 	if *got != want {
 		t.Fatalf("got %+v, want %+v", *got, want)
 	}

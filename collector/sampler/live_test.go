@@ -164,7 +164,7 @@ func TestLiveRightSizedPool(t *testing.T) {
 
 // TestLiveNeighbours: a right-sized pool on a machine loaded by three
 // times as many CPU-bound neighbour processes waits in the run queue, and
-// the wait is blamed on the neighbours, who are named.
+// the wait is blamed on the neighbours, the busiest of whom are named.
 func TestLiveNeighbours(t *testing.T) {
 	var spinners []int
 	for range 3 * cpus() {
@@ -182,7 +182,10 @@ func TestLiveNeighbours(t *testing.T) {
 			named++
 		}
 	}
-	if named == 0 {
+	// The spinners run at nice 19 (so as not to starve the rest of the
+	// test suite): on a machine busy with other work they get too little
+	// CPU to be among the five busiest, and then the list must be full.
+	if named == 0 && len(sm.Neighbours) < maxNeighbours {
 		t.Errorf("no spinner among the neighbours %+v", sm.Neighbours)
 	}
 }
