@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/views/report"
+	"github.com/pinspect/pinspect/views/sanitize"
+)
+
+// defaultRecordDir is where `pinspect record` writes unless told.
+const defaultRecordDir = "/var/lib/pinspect"
+
+// recordFlags are the flags of the commands that read a record.
+type recordFlags struct {
+	dir          string
+	since, until string
+}
+
+func (f *recordFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.dir, "dir", defaultRecordDir, "the record directory (`pinspect record --dir`)")
+}
+
+func (f *recordFlags) addRange(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.since, "since", "", "from this time (RFC 3339, \"2026-12-01 02:00\", 02:00, \"2h ago\"; default: the start of the record)")
+	cmd.Flags().StringVar(&f.until, "until", "", "up to this time (same forms; default: the end of the record)")
+}
+
+// window parses --since and --until (zero times when not given).
+func (f *recordFlags) window(now time.Time) (since, until time.Time, err error) {
+	if f.since != "" {
+		if since, err = parseWhen(f.since, now); err != nil {
+			return since, until, usageError{fmt.Errorf("--since: %w", err)}
+		}
+	}
+	if f.until != "" {
+		if until, err = parseWhen(f.until, now); err != nil {
+			return since, until, usageError{fmt.Errorf("--until: %w", err)}
+		}
+	}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		return since, until, usageError{fmt.Errorf("--until %s is before --since %s", until.Format(time.RFC3339), since.Format(time.RFC3339))}
+	}
+	return since, until, nil
+}
+
+// openStore opens the record directory and reports the damage it skips.
+func (a *app) openStore(dir string) (*record.Store, error) {
+	st, err := record.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range st.Problems() {
+		fmt.Fprintf(a.stderr, "pinspect: record: %s\n", sanitize.Terminal(p))
+	}
+	return st, nil
+}
+
+func newDumpCmd(a *app) *cobra.Command {
+	var rf recordFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "dump [process|thread|event|system]",
+		Short: "Export the record as NDJSON or CSV (a row per process, thread, event or sample)",
+		Long: `dump reads the record written by ` + "`pinspect record`" + ` and prints one row per
+process per sample (process, the default), per thread of the samples that read
+threads (thread), per lifecycle event (event), or per sample for the machine
+(system), between --since and --until. NDJSON rows carry the field names of the
+--json documents; CSV has a header row. docs/RECORD.md lists the columns.`,
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: []string{"process", "thread", "event", "system"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind := "process"
+			if len(args) == 1 {
+				kind = args[0]
+			}
+			switch kind {
+			case "process", "thread", "event", "system":
+			default:
+				return usageError{fmt.Errorf("unknown kind %q: want process, thread, event or system", kind)}
+			}
+			f, err := a.filter()
+			if err != nil {
+				return err
+			}
+			since, until, err := rf.window(time.Now())
+			if err != nil {
+				return err
+			}
+			bw := bufio.NewWriterSize(a.stdout, 64<<10)
+			dw, err := report.NewDumpWriter(bw, format)
+			if err != nil {
+				return usageError{err}
+			}
+			st, err := a.openStore(rf.dir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if kind == "event" {
+				err = st.Events(record.EventQuery{Since: since, Until: until, Match: eventFilter(f)}, func(e *lifecycle.Event) bool {
+					err = dw.Event(e)
+					return err == nil
+				})
+			} else {
+				err = dumpSamples(st, since, until, func(s *record.Sample, rates *lifecycle.Rates) error {
+					return dumpSample(dw, kind, f, s, rates)
+				})
+			}
+			if err == nil {
+				err = dw.Flush()
+			}
+			if ferr := bw.Flush(); err == nil {
+				err = ferr
+			}
+			return writeOut(err)
+		},
+	}
+	rf.add(cmd)
+	rf.addRange(cmd)
+	cmd.Flags().StringVar(&format, "format", "ndjson", "ndjson or csv")
+	return cmd
+}
+
+// dumpSamples calls fn with each sample taken between since and until
+// (zero: unbounded), in recorded order, with the rates since the previous
+// sample of the same recorder run.
+func dumpSamples(st *record.Store, since, until time.Time, fn func(*record.Sample, *lifecycle.Rates) error) error {
+	var prev *record.Sample
+	for i := range st.Len() {
+		m := st.Meta(i)
+		if !until.IsZero() && m.TakenAt.After(until) || !since.IsZero() && m.TakenAt.Before(since.Add(-time.Hour)) {
+			prev = nil
+			continue
+		}
+		s, err := st.Read(i)
+		if err != nil {
+			return err
+		}
+		if !since.IsZero() && s.TakenAt().Before(since) {
+			prev = s // for the first row's rates
+			continue
+		}
+		if err := fn(s, record.RatesBetween(prev, s)); err != nil {
+			return err
+		}
+		prev = s
+	}
+	return nil
+}
+
+func dumpSample(dw *report.DumpWriter, kind string, f report.Filter, s *record.Sample, rates *lifecycle.Rates) error {
+	snap := s.Snapshot
+	if kind == "system" {
+		return dw.System(s.Seq, s.Interval, snap, len(s.Events), rates)
+	}
+	for _, p := range f.Apply(snap) {
+		if kind == "process" {
+			if err := dw.Process(snap.TakenAt, s.Seq, p, rates); err != nil {
+				return err
+			}
+			continue
+		}
+		for j := range p.Threads {
+			if err := dw.Thread(snap.TakenAt, s.Seq, p.PID, &p.Threads[j], rates); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// eventFilter turns the common filters into an event match (pid and
+// name; users and states are properties of processes, not events).
+func eventFilter(f report.Filter) func(*lifecycle.Event) bool {
+	if len(f.PIDs) == 0 && f.Name == "" {
+		return nil
+	}
+	return func(e *lifecycle.Event) bool {
+		if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, e.ID.PID) {
+			return false
+		}
+		return f.Name == "" || strings.Contains(e.Comm, f.Name) || strings.Contains(e.Exe, f.Name) || strings.Contains(e.OldComm, f.Name)
+	}
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/record"
+)
+
+// recordLive writes n samples of this machine's /proc (threads in the
+// first) into a new store, with one exit by SIGSEGV in the last sample's
+// events, and returns the directory and the samples.
+func recordLive(t *testing.T, n int) (string, []*record.Sample) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := record.OpenWriter(dir, record.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []*record.Sample
+	var prev *collector.Snapshot
+	for i := range n {
+		snap, err := r.Scan(context.Background(), collector.ScanOptions{Threads: i == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &record.Sample{RunID: 42, Interval: 10 * time.Millisecond, Snapshot: snap, Events: lifecycle.Diff(prev, snap)}
+		if i == n-1 {
+			s.Events = append(s.Events, lifecycle.Event{Type: lifecycle.Exit, Time: snap.TakenAt, ID: collector.ID{PID: 31337, StartTicks: 9},
+				Comm: "crash\x1b[2J", Source: lifecycle.SourceConnector, ExitStatus: &collector.ExitStatus{Signal: 11, CoreDumped: true}})
+		}
+		if err := w.Append(s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+		prev = snap
+		time.Sleep(20 * time.Millisecond)
+	}
+	return dir, out
+}
+
+func TestDump(t *testing.T) {
+	dir, samples := recordLive(t, 3)
+
+	// Processes as CSV: a header and a row per process per sample.
+	stdout, stderr, code := runInProcess(t, "dump", "--dir", dir, "--format", "csv")
+	if code != 0 {
+		t.Fatalf("dump exited %d: %s", code, stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 1
+	for _, s := range samples {
+		want += len(s.Snapshot.Processes)
+	}
+	if len(rows) != want || rows[0][0] != "time" || rows[0][2] != "pid" {
+		t.Fatalf("%d CSV rows (want %d), header %v", len(rows), want, rows[0])
+	}
+	// The second sample's rows have a CPU percent (rates), the first's not.
+	first := samples[0].Snapshot.TakenAt.UTC().Format(time.RFC3339Nano)
+	withRate := 0
+	for _, r := range rows[1:] {
+		if r[0] == first && r[11] != "" {
+			t.Fatalf("row %v of the first sample has a cpu_percent %q", r[:3], r[11])
+		}
+		if r[11] != "" {
+			withRate++
+		}
+	}
+	if withRate < len(samples[1].Snapshot.Processes)/2 {
+		t.Errorf("only %d rows have a cpu_percent", withRate)
+	}
+
+	// Events as NDJSON, only exits by a signal: one, with its comm kept
+	// exact and inert.
+	stdout, stderr, code = runInProcess(t, "dump", "event", "--dir", dir, "--pid", "31337")
+	if code != 0 {
+		t.Fatalf("dump event exited %d: %s", code, stderr)
+	}
+	if strings.Contains(stdout, "\x1b") {
+		t.Fatal("an escape byte reached the output")
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &ev); err != nil {
+		t.Fatalf("event line %q: %v", stdout, err)
+	}
+	if ev["comm"] != "crash\x1b[2J" || ev["exit"].(map[string]any)["signal"] != 11.0 {
+		t.Errorf("event %v", ev)
+	}
+
+	// Threads of the first sample; the system rows.
+	stdout, _, code = runInProcess(t, "dump", "thread", "--dir", dir, "--pid", "1")
+	if code != 0 || !strings.Contains(stdout, `"schema":"pinspect.dump.thread/v1"`) || !strings.Contains(stdout, `"pid":1,`) {
+		t.Errorf("thread dump (%d): %.300s", code, stdout)
+	}
+	stdout, _, code = runInProcess(t, "dump", "system", "--dir", dir, "--since", samples[1].Snapshot.TakenAt.Format(time.RFC3339Nano))
+	if code != 0 || strings.Count(stdout, "\n") != 2 || !strings.Contains(stdout, `"cpu_percent"`) {
+		t.Errorf("system dump since the second sample (%d): %s", code, stdout)
+	}
+
+	// Bad input.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"dump", "procs", "--dir", dir}, 2, "unknown kind"},
+		{[]string{"dump", "--dir", dir, "--format", "xml"}, 2, "want ndjson or csv"},
+		{[]string{"dump", "--dir", dir, "--since", "tomorrow"}, 2, "--since"},
+		{[]string{"dump", "--dir", dir, "--since", "1h ago", "--until", "2h ago"}, 2, "before --since"},
+		{[]string{"dump", "--dir", filepath.Join(dir, "nope")}, 1, "does not exist"},
+	} {
+		_, stderr, code := runInProcess(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// parseWhen reads a point in time as a user writes it, relative to now:
+//
+//	2026-12-01T02:00:00Z, 2026-12-01T02:00:00+01:00   RFC 3339
+//	2026-12-01T02:00, 2026-12-01 02:00[:05]            local time
+//	02:00, 02:00:05                                    today, local time
+//	2h ago, 90m ago, 1h30m ago, 3d ago, -2h, 2h        before now
+//	now, @1764554400                                   now; Unix seconds
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, fmt.Errorf("empty time")
+	}
+	if s == "now" {
+		return now, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "@"); ok {
+		sec, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q: want @ and Unix seconds", s)
+		}
+		return time.Unix(sec, 0), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
+			return t, nil
+		}
+	}
+	for _, layout := range []string{"15:04:05", "15:04"} {
+		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
+			y, m, d := now.Date()
+			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, now.Location()), nil
+		}
+	}
+	rel := strings.TrimSpace(strings.TrimSuffix(s, "ago"))
+	rel = strings.TrimPrefix(rel, "-")
+	if d, err := parseSpan(rel); err == nil {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want a time like 2026-12-01T02:00:00Z, \"2026-12-01 02:00\", 02:00, \"2h ago\" or now", s)
+}
+
+// parseSpan is time.ParseDuration that also takes days ("3d", "1d12h").
+func parseSpan(s string) (time.Duration, error) {
+	s = strings.ReplaceAll(s, " ", "")
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 || n > 100000 {
+			return 0, fmt.Errorf("bad days in %q", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad duration %q", s)
+	}
+	return days + d, nil
+}

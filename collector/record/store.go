@@ -1,0 +1,451 @@
+package record
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// ErrNoRecord is returned by Open for a directory that holds no
+// recording, and by At for a time before the first sample.
+var ErrNoRecord = errors.New("no recording")
+
+// Store reads a store directory. It never writes, takes no lock, and can
+// be opened while a recorder writes (the samples written after Open are
+// seen after Refresh). Its methods are safe for concurrent use.
+type Store struct {
+	dir string
+
+	mu       sync.Mutex
+	segs     []*readSeg
+	pos      []position // every sample, in write order
+	byTime   []int32    // indexes into pos, by time then write order
+	steps    []ClockStep
+	problems []string
+	dec      *zstd.Decoder
+	strs     *decoder
+	keyRef   dictRef  // the keyframe whose sample is cached
+	keyRaw   []byte   // its whole sample
+	keyProcs [][]byte // its process messages
+	body     []byte
+	raw      []byte
+	full     []byte
+}
+
+// position is one sample: its segment and record.
+type position struct {
+	seg *readSeg
+	e   entry
+}
+
+type readSeg struct {
+	num     uint64
+	path    string
+	size    int64
+	indexed bool // from a valid .idx file (else scanned)
+	f       *os.File
+}
+
+type dictRef struct {
+	seg *readSeg
+	off int64
+}
+
+// ClockStep is a place in the record where the wall clock went back:
+// the samples after it repeat times already recorded.
+type ClockStep struct {
+	Seq      uint64
+	From, To time.Time
+}
+
+// Open reads the catalog of a store directory. A damaged record or index
+// does not fail it: the damage is skipped and listed in Problems.
+func Open(dir string) (*Store, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w in %s: the directory does not exist (is `pinspect record` running with this --dir?)", ErrNoRecord, dir)
+		}
+		return nil, fmt.Errorf("record directory: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("record directory %s: not a directory", dir)
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRaw))
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, dec: dec, strs: newDecoder()}
+	if err := s.load(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if len(s.pos) == 0 {
+		s.Close()
+		return nil, fmt.Errorf("%w in %s: no samples recorded yet", ErrNoRecord, dir)
+	}
+	return s, nil
+}
+
+// load (re)reads the catalog.
+func (s *Store) load() error {
+	names, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("record directory: %w", err)
+	}
+	old := make(map[uint64]*readSeg, len(s.segs))
+	for _, g := range s.segs {
+		old[g.num] = g
+	}
+	var segs []*readSeg
+	for _, d := range names {
+		n, ok := parseSegName(d.Name())
+		if !ok || !d.Type().IsRegular() {
+			continue
+		}
+		g := old[n]
+		if g == nil {
+			g = &readSeg{num: n, path: filepath.Join(s.dir, d.Name())}
+		}
+		delete(old, n)
+		segs = append(segs, g)
+	}
+	for _, g := range old { // deleted by retention since
+		g.close()
+	}
+	slices.SortFunc(segs, func(a, b *readSeg) int { return cmp.Compare(a.num, b.num) })
+	s.segs = segs
+	s.pos, s.problems, s.steps = s.pos[:0], nil, nil
+	for _, g := range segs {
+		es, probs, err := g.catalog()
+		for _, p := range probs {
+			s.problems = append(s.problems, g.path+": "+p)
+		}
+		if err != nil {
+			s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
+			continue
+		}
+		for _, e := range es {
+			s.pos = append(s.pos, position{seg: g, e: e})
+		}
+	}
+	s.byTime = make([]int32, len(s.pos))
+	for i := range s.byTime {
+		s.byTime[i] = int32(i)
+		if i > 0 && s.pos[i].e.h.takenAt < s.pos[i-1].e.h.takenAt {
+			s.steps = append(s.steps, ClockStep{Seq: s.pos[i].e.h.seq, From: s.pos[i-1].e.TakenAt(), To: s.pos[i].e.TakenAt()})
+		}
+	}
+	if len(s.steps) > 0 {
+		slices.SortStableFunc(s.byTime, func(a, b int32) int { return cmp.Compare(s.pos[a].e.h.takenAt, s.pos[b].e.h.takenAt) })
+	}
+	return nil
+}
+
+// catalog lists a segment's records from its index, or by scanning it
+// when the index is missing, stale or damaged (the segment being
+// written has none).
+func (g *readSeg) catalog() ([]entry, []string, error) {
+	f, err := g.file()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	g.size = st.Size()
+	if b, err := readFileMax(idxPath(g.path), maxIndexBytes); err == nil {
+		if es, err := decodeIndex(b, g.num, g.size); err == nil {
+			g.indexed = true
+			return es, nil, nil
+		}
+	}
+	g.indexed = false
+	res, err := scanSegment(f, g.size, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A torn tail of the newest segment is a write in progress, not
+	// damage; elsewhere it is reported.
+	probs := res.problems
+	if res.tornAt >= 0 && g.size-res.tornAt > 0 {
+		probs = append(probs, fmt.Sprintf("the last %d bytes are not a whole record (a write in progress, or cut short)", g.size-res.tornAt))
+	}
+	return res.entries, probs, nil
+}
+
+func (g *readSeg) file() (*os.File, error) {
+	if g.f != nil {
+		return g.f, nil
+	}
+	f, err := os.Open(g.path)
+	if err != nil {
+		return nil, err
+	}
+	g.f = f
+	return f, nil
+}
+
+func (g *readSeg) close() {
+	if g.f != nil {
+		g.f.Close()
+		g.f = nil
+	}
+}
+
+// Refresh re-reads the catalog, to see samples written since Open.
+func (s *Store) Refresh() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.load()
+}
+
+// Close releases the store's files.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.segs {
+		g.close()
+	}
+	if s.dec != nil {
+		s.dec.Close()
+		s.dec = nil
+	}
+	return nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Problems lists damage found and skipped (corrupted or cut-short
+// records, unusable indexes), for display.
+func (s *Store) Problems() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.problems)
+}
+
+// ClockSteps lists where the wall clock went back while recording.
+func (s *Store) ClockSteps() []ClockStep {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.steps)
+}
+
+// Len is the number of samples.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pos)
+}
+
+// Meta is what the catalog knows of one sample without reading it.
+type Meta struct {
+	// Index is its position in write order (0 to Len-1).
+	Index   int
+	Seq     uint64
+	TakenAt time.Time
+	// Flags are the kinds of events recorded with it.
+	Flags EventFlag
+	// Bytes is its size on disk.
+	Bytes int64
+}
+
+func (s *Store) meta(i int) Meta {
+	p := &s.pos[i]
+	return Meta{Index: i, Seq: p.e.h.seq, TakenAt: p.e.TakenAt(), Flags: p.e.h.evFlags, Bytes: recHeaderSize + int64(p.e.h.bodyLen)}
+}
+
+// Meta returns the catalog entry of sample i (in write order).
+func (s *Store) Meta(i int) Meta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.meta(i)
+}
+
+// Span returns the times of the oldest and newest samples.
+func (s *Store) Span() (first, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pos) == 0 {
+		return
+	}
+	return s.pos[s.byTime[0]].e.TakenAt(), s.pos[s.byTime[len(s.byTime)-1]].e.TakenAt()
+}
+
+// Find returns the index (write order) of the sample shown at time t:
+// the latest sample taken at or before t (when the clock stepped back
+// and t was recorded twice, the one closest before t; among equal times
+// the later written). ok is false when t is before the first sample.
+func (s *Store) Find(t time.Time) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns := t.UnixNano()
+	k, _ := slices.BinarySearchFunc(s.byTime, ns, func(i int32, ns int64) int {
+		if s.pos[i].e.h.takenAt <= ns {
+			return -1
+		}
+		return 1
+	})
+	if k == 0 {
+		return 0, false
+	}
+	return int(s.byTime[k-1]), true
+}
+
+// At reads the sample shown at time t (see Find).
+func (s *Store) At(t time.Time) (*Sample, error) {
+	i, ok := s.Find(t)
+	if !ok {
+		first, _ := s.Span()
+		return nil, fmt.Errorf("%w at %s: the record starts at %s", ErrNoRecord, t.Format(time.RFC3339), first.Format(time.RFC3339))
+	}
+	return s.Read(i)
+}
+
+// Read decodes sample i (in write order).
+func (s *Store) Read(i int) (*Sample, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i < 0 || i >= len(s.pos) {
+		return nil, fmt.Errorf("sample %d: out of range (the store has %d)", i, len(s.pos))
+	}
+	return s.readLocked(&s.pos[i], true)
+}
+
+// readLocked reads and decodes a record; with events false the events
+// block is left out.
+func (s *Store) readLocked(p *position, events bool) (*Sample, error) {
+	h := &p.e.h
+	// The keyframe first: readBody's buffer is shared.
+	if h.codec == codecZstdDelta {
+		ref := dictRef{p.seg, int64(h.keyOffset)}
+		if s.keyRef != ref {
+			raw, err := s.keyframeRaw(p.seg, int64(h.keyOffset))
+			if err != nil {
+				return nil, fmt.Errorf("%s: sample %d: its keyframe: %w", p.seg.path, h.seq, err)
+			}
+			snap, err := subMessage(raw, fieldSnapshot)
+			if err == nil {
+				s.keyProcs, err = elems(snap, fieldProcess)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: sample %d: its keyframe: %w", p.seg.path, h.seq, err)
+			}
+			s.keyRef, s.keyRaw = ref, raw
+		}
+	}
+	body, err := s.readBody(p)
+	if err != nil {
+		return nil, err
+	}
+	s.raw, err = s.dec.DecodeAll(body[h.eventsLen:], s.raw[:0])
+	if err != nil {
+		return nil, s.damaged(p, fmt.Errorf("decompressing: %v", err))
+	}
+	full := s.raw
+	if h.codec == codecZstdDelta {
+		if s.full, err = applyDelta(s.full[:0], s.keyRaw, s.raw, s.keyProcs); err != nil {
+			return nil, s.damaged(p, err)
+		}
+		full = s.full
+	}
+	if len(full) != int(h.rawLen) {
+		return nil, s.damaged(p, fmt.Errorf("sample of %d bytes, the header says %d", len(full), h.rawLen))
+	}
+	smp, err := s.strs.decodeSample(full)
+	if err != nil {
+		return nil, s.damaged(p, err)
+	}
+	if events && h.eventsLen > 0 {
+		if smp.Events, err = s.decodeEvents(p, body[:h.eventsLen]); err != nil {
+			return nil, err
+		}
+	}
+	return smp, nil
+}
+
+// readBody reads a record's body and checks its checksum.
+func (s *Store) readBody(p *position) ([]byte, error) {
+	f, err := p.seg.file()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (deleted by retention since the store was opened?)", p.seg.path, err)
+	}
+	n := recHeaderSize + int(p.e.h.bodyLen)
+	s.body = grow(s.body, n)
+	if _, err := f.ReadAt(s.body, p.e.off); err != nil {
+		return nil, s.damaged(p, fmt.Errorf("reading: %v", err))
+	}
+	if !checksumOK(s.body[:recHeaderSize], s.body[recHeaderSize:]) {
+		return nil, s.damaged(p, errors.New("checksum mismatch"))
+	}
+	return s.body[recHeaderSize:], nil
+}
+
+// ErrDamaged wraps errors about a damaged record.
+var ErrDamaged = errors.New("damaged record")
+
+func (s *Store) damaged(p *position, err error) error {
+	return fmt.Errorf("%w: %s offset %d (sample %d at %s): %v", ErrDamaged, p.seg.path, p.e.off, p.e.h.seq,
+		p.e.TakenAt().Format(time.RFC3339), err)
+}
+
+// keyframeRaw returns the uncompressed sample of the keyframe record at
+// off in seg.
+func (s *Store) keyframeRaw(g *readSeg, off int64) ([]byte, error) {
+	var kp *position
+	i, found := slices.BinarySearchFunc(s.pos, dictRef{g, off}, func(p position, r dictRef) int {
+		return cmp.Or(cmp.Compare(p.seg.num, r.seg.num), cmp.Compare(p.e.off, r.off))
+	})
+	if found {
+		kp = &s.pos[i]
+	}
+	if kp == nil || kp.e.h.codec != codecZstd {
+		return nil, fmt.Errorf("%w: keyframe at offset %d is missing", ErrDamaged, off)
+	}
+	body, err := s.readBody(kp)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.dec.DecodeAll(body[kp.e.h.eventsLen:], nil)
+	if err != nil || len(raw) != int(kp.e.h.rawLen) {
+		return nil, s.damaged(kp, fmt.Errorf("decompressing: %v", err))
+	}
+	return raw, nil
+}
+
+// decodeEvents decodes an events block.
+func (s *Store) decodeEvents(p *position, block []byte) ([]lifecycle.Event, error) {
+	raw, err := s.dec.DecodeAll(block, nil)
+	if err != nil {
+		return nil, s.damaged(p, fmt.Errorf("decompressing events: %v", err))
+	}
+	var evs []lifecycle.Event
+	r := dec{b: raw}
+	var f field
+	for r.next(&f) {
+		if f.num != 1 {
+			continue
+		}
+		var ev lifecycle.Event
+		if err := s.strs.event(f.b, &ev); err != nil {
+			return nil, s.damaged(p, err)
+		}
+		evs = append(evs, ev)
+	}
+	if r.err != nil {
+		return nil, s.damaged(p, r.err)
+	}
+	return evs, nil
+}
