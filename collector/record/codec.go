@@ -71,7 +71,7 @@ func (e *enc) snapshot(s *collector.Snapshot) {
 		e.msg(6, func() { e.process(&s.Processes[i]) })
 	}
 	e.flag(7, s.ThreadsRead)
-	e.flag(8, s.ThreadsSelected)
+	// 8 was threads_selected (gone from the model): reserved.
 	e.str(9, string(s.CtxSwitchSource))
 	e.str(10, s.CtxSwitchNote)
 	c := &s.Counts
@@ -91,6 +91,8 @@ func (e *enc) snapshot(s *collector.Snapshot) {
 			e.str(3, p.Reason)
 		})
 	}
+	e.str(13, string(s.Collector))
+	e.str(14, s.CollectorNote)
 }
 
 func (e *enc) host(h *collector.Host) {
@@ -148,7 +150,7 @@ func (e *enc) process(p *collector.Process) {
 	e.i(9, p.PGID)
 	e.i(10, p.SID)
 	e.i(11, p.TTY)
-	e.i(12, p.TPGID)
+	// 12 was tpgid, 22 rss_pages and 30 wchan_masked: reserved.
 	e.u(13, p.Flags)
 	e.u(14, p.MinFlt)
 	e.u(15, p.MajFlt)
@@ -158,7 +160,6 @@ func (e *enc) process(p *collector.Process) {
 	e.s(19, p.Nice)
 	e.s(20, p.NumThreads)
 	e.u(21, p.VSizeBytes)
-	e.s(22, p.RSSPages)
 	e.u(23, p.RSSBytes)
 	e.s(24, p.Processor)
 	e.u(25, p.RTPriority)
@@ -180,7 +181,6 @@ func (e *enc) process(p *collector.Process) {
 		})
 	}
 	e.s(29, p.ExitCode)
-	e.flag(30, p.WChanMasked)
 	e.i(31, p.TGID)
 	e.i(32, p.TracerPID)
 	e.packed(33, p.UIDs[:])
@@ -396,8 +396,6 @@ func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 			err = d.process(f.b, &s.Processes[len(s.Processes)-1])
 		case 7:
 			s.ThreadsRead = f.bool()
-		case 8:
-			s.ThreadsSelected = f.bool()
 		case 9:
 			s.CtxSwitchSource = collector.CtxSource(d.intern(f.b))
 		case 10:
@@ -435,6 +433,10 @@ func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 				}
 			})
 			s.Problems = append(s.Problems, p)
+		case 13:
+			s.Collector = collector.Backend(d.intern(f.b))
+		case 14:
+			s.CollectorNote = string(f.b)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("snapshot: %w", err)
@@ -548,8 +550,6 @@ func (d *decoder) process(b []byte, p *collector.Process) error {
 			p.SID = g.int()
 		case 11:
 			p.TTY = g.int()
-		case 12:
-			p.TPGID = g.int()
 		case 13:
 			p.Flags = g.v
 		case 14:
@@ -568,8 +568,6 @@ func (d *decoder) process(b []byte, p *collector.Process) error {
 			p.NumThreads = g.sint()
 		case 21:
 			p.VSizeBytes = g.v
-		case 22:
-			p.RSSPages = g.sint()
 		case 23:
 			p.RSSBytes = g.v
 		case 24:
@@ -612,8 +610,6 @@ func (d *decoder) process(b []byte, p *collector.Process) error {
 			}
 		case 29:
 			p.ExitCode = g.sint()
-		case 30:
-			p.WChanMasked = g.bool()
 		case 31:
 			p.TGID = g.int()
 		case 32:

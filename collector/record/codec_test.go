@@ -100,7 +100,7 @@ func TestDecodeTruncated(t *testing.T) {
 
 func FuzzDecodeSample(f *testing.F) {
 	snap := &collector.Snapshot{TakenAt: time.Unix(1e9, 5), Processes: []collector.Process{
-		{PID: 1, Comm: "init", Threads: []collector.Thread{{TID: 1}}, NSPids: []int{1}},
+		{PID: 1, ProcStat: collector.ProcStat{Comm: "init"}, Threads: []collector.Thread{{TID: 1}}, ProcStatus: collector.ProcStatus{NSPids: []int{1}}},
 	}}
 	f.Add(appendSample(nil, richSample(snap)))
 	f.Add([]byte{0x22, 0x80})

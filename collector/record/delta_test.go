@@ -28,7 +28,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 		slices.Reverse(procs[5].Threads)
 		procs[6].Threads = slices.Insert(slices.Clone(procs[6].Threads), 0, collector.Thread{TID: 1 << 23})
 	}
-	procs = append(procs, collector.Process{PID: 1 << 22, StartTicks: 1, Comm: "new", Threads: []collector.Thread{{TID: 1 << 22}}})
+	procs = append(procs, collector.Process{PID: 1 << 22, ProcStat: collector.ProcStat{StartTicks: 1, Comm: "new"}, Threads: []collector.Thread{{TID: 1 << 22}}})
 	cur.Snapshot.Processes = procs
 
 	ref := appendSample(nil, refS)

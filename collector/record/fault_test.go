@@ -34,9 +34,10 @@ func fakeSample(i int) *Sample {
 	snap := &collector.Snapshot{TakenAt: at, Monotonic: time.Duration(i) * 10 * time.Second, ThreadsRead: true,
 		Host: collector.Host{Hostname: "h", CPUs: 2, CPUTicks: uint64(1000 * i)}}
 	for p := range 120 {
-		pr := collector.Process{PID: 1000 + p, StartTicks: uint64(p), Comm: fmt.Sprintf("worker-%d", p%17), State: 'S',
-			PPID: 1, Read: collector.SrcStat | collector.SrcStatus | collector.SrcTasks, UTimeTicks: uint64(i * p % 97),
-			RSSBytes: uint64(4096 * (p + i)), NumThreads: 9, Cmdline: []string{"/usr/bin/worker", "--id", strconv.Itoa(p)}}
+		pr := collector.Process{PID: 1000 + p, Read: collector.SrcStat | collector.SrcStatus | collector.SrcTasks,
+			ProcStat: collector.ProcStat{StartTicks: uint64(p), Comm: fmt.Sprintf("worker-%d", p%17), State: 'S', PPID: 1,
+				UTimeTicks: uint64(i * p % 97), RSSBytes: uint64(4096 * (p + i)), NumThreads: 9},
+			ProcCmdline: collector.ProcCmdline{Cmdline: []string{"/usr/bin/worker", "--id", strconv.Itoa(p)}}}
 		for t := range 9 {
 			pr.Threads = append(pr.Threads, collector.Thread{TID: 1000 + p + t*10000, Comm: "w", State: 'S',
 				HasStatus: true, VolCtx: uint64(i * t), UTimeTicks: uint64(i * t / 3)})

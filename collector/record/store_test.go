@@ -393,8 +393,8 @@ func TestPIDReuse(t *testing.T) {
 	}
 	mk := func(i int, start uint64, comm string) *Sample {
 		snap := &collector.Snapshot{TakenAt: t0.Add(time.Duration(i) * 10 * time.Second), Processes: []collector.Process{
-			{PID: 1, Comm: "init", State: 'S', Read: collector.SrcStat},
-			{PID: 4242, StartTicks: start, Comm: comm, State: 'S', UTimeTicks: 100 * uint64(i), Read: collector.SrcStat},
+			{PID: 1, ProcStat: collector.ProcStat{Comm: "init", State: 'S'}, Read: collector.SrcStat},
+			{PID: 4242, ProcStat: collector.ProcStat{StartTicks: start, Comm: comm, State: 'S', UTimeTicks: 100 * uint64(i)}, Read: collector.SrcStat},
 		}}
 		return &Sample{RunID: 1, Snapshot: snap}
 	}
