@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,7 +23,8 @@ const dashboardMemLimit = 40 << 20
 
 // runDashboard opens the live dashboard: a monitor samples the /proc root
 // (processes only; threads, details and the address space for the
-// selected process) and the dashboard shows its frames until q.
+// focused process, in its frames) and the dashboard shows its frames
+// until q.
 func runDashboard(a *app) error {
 	if _, err := a.filter(); err != nil { // validates --state
 		return err
@@ -51,18 +51,14 @@ func runDashboard(a *app) error {
 	defer cancel()
 	monDone := make(chan error, 1)
 	go func() { monDone <- m.Run(ctx) }()
-	src := &spaceSampler{Monitor: m, r: r, wake: make(chan struct{}, 1)}
-	spaceDone := make(chan struct{})
-	go func() { defer close(spaceDone); src.run(ctx) }()
 
-	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval, AddressSpace: src.spaceOf}
+	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval}
 	if !a.readonly {
 		root := a.procRoot
 		opts.Signal = func(id collector.ID, sig syscall.Signal) error { return signalProcess(root, id, sig) }
 	}
-	err = dashboard.New(src, opts).Run(ctx)
+	err = dashboard.New(m, opts).Run(ctx)
 	cancel()
-	<-spaceDone
 	monErr := <-monDone
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -97,93 +93,6 @@ func signalProcess(root string, id collector.ID, sig syscall.Signal) error {
 		return fmt.Errorf("signal %d to process %d: %w", sig, id.PID, err)
 	}
 	return nil
-}
-
-// spaceSampler is the monitor as the dashboard's Source, plus the focused
-// process's address space (maps, segments, thread stacks), read beside the
-// monitor on its interval and when the focus changes. The Memory tab gets
-// it through dashboard.Options.AddressSpace. (When monitor.Focus carries
-// the address space itself, AddressSpace becomes
-// func(f *monitor.Focus) *collector.AddressSpace { return f.Space } and
-// this type goes.)
-type spaceSampler struct {
-	*monitor.Monitor
-	r    *collector.Reader
-	wake chan struct{}
-
-	mu    sync.Mutex
-	pid   int
-	space *collector.AddressSpace
-	start uint64 // start ticks of the process space was read from (0: unknown)
-}
-
-// Focus records the focused pid, wakes the sampler and passes it on.
-func (s *spaceSampler) Focus(pid int) {
-	s.mu.Lock()
-	if pid != s.pid {
-		s.pid, s.space = pid, nil
-	}
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	s.Monitor.Focus(pid)
-}
-
-// spaceOf returns the last address space read for f's process, or nil. It
-// runs on the UI goroutine and does no I/O.
-func (s *spaceSampler) spaceOf(f *monitor.Focus) *collector.AddressSpace {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.space == nil || s.space.PID != f.PID ||
-		(s.start != 0 && f.Process != nil && f.Process.StartTicks != s.start) {
-		return nil // not read yet, or read of an earlier process with this pid
-	}
-	return s.space
-}
-
-// run reads the focused process's address space until ctx ends.
-// Reader.AddressSpace uses buffers of its own, so it runs beside the
-// monitor's snapshots.
-func (s *spaceSampler) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		case <-time.After(s.interval()):
-		}
-		s.mu.Lock()
-		pid := s.pid
-		s.mu.Unlock()
-		if pid == 0 {
-			continue
-		}
-		// Read the maps of the very process the monitor focused: with its
-		// start ticks, a pid reused in between reads as vanished.
-		var start uint64
-		if f := s.Latest(); f != nil && f.Focus != nil && f.Focus.PID == pid && f.Focus.Process != nil {
-			start = f.Focus.Process.StartTicks
-		}
-		sp, err := s.r.AddressSpace(pid, collector.AddrOptions{StartTicks: start})
-		if err != nil {
-			continue // gone: the monitor's focus says so
-		}
-		s.mu.Lock()
-		if s.pid == pid {
-			s.space, s.start = sp, start
-		}
-		s.mu.Unlock()
-	}
-}
-
-// interval is the monitor's current interval (from its latest frame).
-func (s *spaceSampler) interval() time.Duration {
-	if f := s.Latest(); f != nil && f.Interval > 0 {
-		return f.Interval
-	}
-	return time.Second
 }
 
 // runRemoteDashboard opens the dashboard on a `pinspect serve` agent's

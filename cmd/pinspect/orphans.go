@@ -55,13 +55,9 @@ separately (--daemons lists them).`,
 				orphans = lifecycle.DetectOrphans(snap, nil)
 			}
 			if !f.Empty() {
-				byPID := make(map[int]*collector.Process, len(snap.Processes))
-				for i := range snap.Processes {
-					byPID[snap.Processes[i].PID] = &snap.Processes[i]
-				}
 				kept := orphans[:0:0]
 				for _, o := range orphans {
-					if p := byPID[o.ID.PID]; p != nil && f.Match(p) {
+					if p := lifecycle.FindID(snap, o.ID); p != nil && f.Match(p) {
 						kept = append(kept, o)
 					}
 				}

@@ -52,14 +52,8 @@ groups whose parent or zombies match.`,
 // zombieGroups diagnoses snap's zombies, reading each parent's wchan.
 func zombieGroups(r *collector.Reader, snap *collector.Snapshot, firstSeen map[collector.ID]time.Time) []lifecycle.ZombieGroup {
 	wchan := make(map[int]string)
-	for i := range snap.Processes {
-		p := &snap.Processes[i]
-		if lifecycle.IsZombieProcess(p) && p.PPID > 0 {
-			if _, ok := wchan[p.PPID]; !ok {
-				w, _ := r.WChan(p.PPID)
-				wchan[p.PPID] = w
-			}
-		}
+	for _, pid := range lifecycle.ZombieParents(snap) {
+		wchan[pid], _ = r.WChan(pid)
 	}
 	return lifecycle.DiagnoseZombies(snap, firstSeen, wchan)
 }
@@ -67,11 +61,7 @@ func zombieGroups(r *collector.Reader, snap *collector.Snapshot, firstSeen map[c
 // filterZombies keeps the groups whose parent or one of whose zombies
 // matches f.
 func filterZombies(groups []lifecycle.ZombieGroup, snap *collector.Snapshot, f report.Filter) []lifecycle.ZombieGroup {
-	byPID := make(map[int]*collector.Process, len(snap.Processes))
-	for i := range snap.Processes {
-		byPID[snap.Processes[i].PID] = &snap.Processes[i]
-	}
-	match := func(pid int) bool { p := byPID[pid]; return p != nil && f.Match(p) }
+	match := func(pid int) bool { p := lifecycle.Find(snap, pid); return p != nil && f.Match(p) }
 	var out []lifecycle.ZombieGroup
 	for _, g := range groups {
 		keep := match(g.Parent.PID)

@@ -19,96 +19,99 @@ func Diff(prev, cur *collector.Snapshot) []Event {
 		return nil
 	}
 	at := cur.TakenAt
-	prevByID := make(map[collector.ID]*collector.Process, len(prev.Processes))
-	for i := range prev.Processes {
-		p := &prev.Processes[i]
-		prevByID[p.ID()] = p
-	}
-	curByID := make(map[collector.ID]*collector.Process, len(cur.Processes))
-	curByPID := make(map[int]*collector.Process, len(cur.Processes))
-	for i := range cur.Processes {
-		p := &cur.Processes[i]
-		curByID[p.ID()] = p
-		curByPID[p.PID] = p
-	}
-
 	var evs []Event
-	for i := range prev.Processes {
-		p := &prev.Processes[i]
-		if _, ok := curByID[p.ID()]; ok {
-			continue
+	gone(prev.Processes, cur.Processes, func(p *collector.Process) {
+		evs = append(evs, goneEvent(p, at))
+	})
+	threads := prev.ThreadsRead && cur.ThreadsRead
+	matchPrev(prev.Processes, cur.Processes, func(p, c *collector.Process) {
+		if p == nil {
+			evs = spawnEvents(evs, c, at)
+			return
 		}
-		e := base(p, at)
-		// A leader in Z with other threads running (LeaderExited) was not
-		// a zombie: its stat's exit code is the main thread's, not the
-		// process's, so its disappearance is an exit with no status.
-		if p.IsZombie() {
-			e.Type = Reaped
-			e.OldState = p.State
-			e.ExitStatus = exitStatus(p)
-		} else {
-			e.Type = Exit
-			e.OldState = p.State
+		evs = changeEvents(evs, cur, p, c)
+		if threads && known(p, collector.SrcTasks) && known(c, collector.SrcTasks) {
+			evs = threadEvents(evs, p, c, at)
+		}
+	})
+	return evs
+}
+
+// goneEvent is the event of p's disappearance: a zombie was reaped, a
+// live process exited. A leader in Z with other threads running
+// (LeaderExited) was not a zombie: its stat's exit code is the main
+// thread's, not the process's, so its disappearance is an exit with no
+// status.
+func goneEvent(p *collector.Process, at time.Time) Event {
+	e := base(p, at)
+	e.Type, e.OldState = Exit, p.State
+	if p.IsZombie() {
+		e.Type = Reaped
+		e.ExitStatus = exitStatus(p)
+	}
+	return e
+}
+
+// spawnEvents appends the events of a process not seen before: its spawn,
+// and its becoming a zombie when it is one already.
+func spawnEvents(evs []Event, c *collector.Process, at time.Time) []Event {
+	e := base(c, at)
+	e.Type = Spawn
+	e.State = c.State
+	e.Exe = c.Exe
+	evs = append(evs, e)
+	if c.IsZombie() {
+		z := base(c, at)
+		z.Type = Zombie
+		z.State = c.State
+		z.ExitStatus = exitStatus(c)
+		evs = append(evs, z)
+	}
+	return evs
+}
+
+// changeEvents appends the events between two readings of one process:
+// exec or rename, reparent, state change or zombie.
+func changeEvents(evs []Event, cur *collector.Snapshot, p, c *collector.Process) []Event {
+	at := cur.TakenAt
+	// An exec changes the exe; a comm change alone is a rename
+	// (prctl(PR_SET_NAME), or an exec of the same executable, which
+	// only the connector tells apart). Kernel threads rename
+	// themselves (kworker/0:1-events): neither is reported.
+	exeChanged := known(p, collector.SrcExe) && known(c, collector.SrcExe) && p.Exe != c.Exe
+	stat := known(p, collector.SrcStat) && known(c, collector.SrcStat)
+	commChanged := stat && p.Comm != c.Comm
+	if !c.IsKernelThread() && (exeChanged || commChanged) {
+		e := base(c, at)
+		e.Type = Rename
+		e.OldComm = p.Comm
+		if exeChanged {
+			e.Type = Exec
+			e.OldExe, e.Exe = p.Exe, c.Exe
 		}
 		evs = append(evs, e)
 	}
-
-	for i := range cur.Processes {
-		c := &cur.Processes[i]
-		p, seen := prevByID[c.ID()]
-		if !seen {
-			e := base(c, at)
-			e.Type = Spawn
-			e.State = c.State
-			e.Exe = c.Exe
-			evs = append(evs, e)
-			if c.IsZombie() && c.NumThreads <= 1 {
-				z := base(c, at)
-				z.Type = Zombie
-				z.State = c.State
-				z.ExitStatus = exitStatus(c)
-				evs = append(evs, z)
-			}
-			continue
+	if !stat {
+		return evs
+	}
+	if p.PPID != c.PPID {
+		e := base(c, at)
+		e.Type = Reparent
+		e.OldPPID = p.PPID
+		e.AdopterKind = adopterKindOf(Find(cur, c.PPID), c, nil)
+		evs = append(evs, e)
+	}
+	// A process whose main thread had exited (Z with threads running)
+	// becomes a zombie when its last thread exits: the letter stays Z.
+	if p.State != c.State || p.LeaderExited() && c.IsZombie() {
+		e := base(c, at)
+		e.Type = StateChange
+		e.OldState, e.State = p.State, c.State
+		if c.IsZombie() {
+			e.Type = Zombie
+			e.ExitStatus = exitStatus(c)
 		}
-		// An exec changes the exe; a comm change alone is a rename
-		// (prctl(PR_SET_NAME), or an exec of the same executable, which
-		// only the connector tells apart). Kernel threads rename
-		// themselves (kworker/0:1-events): neither is reported.
-		exeChanged := known(p, collector.SrcExe) && known(c, collector.SrcExe) && p.Exe != c.Exe
-		commChanged := known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.Comm != c.Comm
-		if !c.IsKernelThread() && (exeChanged || commChanged) {
-			e := base(c, at)
-			e.Type = Rename
-			e.OldComm = p.Comm
-			if exeChanged {
-				e.Type = Exec
-				e.OldExe, e.Exe = p.Exe, c.Exe
-			}
-			evs = append(evs, e)
-		}
-		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && p.PPID != c.PPID {
-			e := base(c, at)
-			e.Type = Reparent
-			e.OldPPID = p.PPID
-			e.AdopterKind = adopterKindOf(cur, curByPID[c.PPID], c, nil)
-			evs = append(evs, e)
-		}
-		// A process whose main thread had exited (Z with threads running)
-		// becomes a zombie when its last thread exits: the letter stays Z.
-		if known(p, collector.SrcStat) && known(c, collector.SrcStat) && (p.State != c.State || p.LeaderExited() && c.IsZombie()) {
-			e := base(c, at)
-			e.Type = StateChange
-			e.OldState, e.State = p.State, c.State
-			if c.IsZombie() && c.NumThreads <= 1 {
-				e.Type = Zombie
-				e.ExitStatus = exitStatus(c)
-			}
-			evs = append(evs, e)
-		}
-		if prev.ThreadsRead && cur.ThreadsRead && p.Read&collector.SrcTasks != 0 && c.Read&collector.SrcTasks != 0 {
-			evs = threadEvents(evs, p, c, at)
-		}
+		evs = append(evs, e)
 	}
 	return evs
 }

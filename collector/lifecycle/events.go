@@ -31,6 +31,11 @@ const (
 	Lost EventType = "lost"
 )
 
+// EventTypes returns every event type, in the order outputs list them.
+func EventTypes() []EventType {
+	return []EventType{Spawn, Exec, Rename, Exit, Zombie, Reaped, Reparent, StateChange, ThreadStart, ThreadExit, Lost}
+}
+
 // The event sources.
 const (
 	SourcePoll      = "poll"      // seen by comparing two snapshots

@@ -15,6 +15,9 @@ const (
 	AdopterPidnsInit = "pidns_init" // the init (pid 1) of a nested pid namespace
 )
 
+// AdopterKinds returns every adopter kind.
+func AdopterKinds() []string { return []string{AdopterInit, AdopterSubreaper, AdopterPidnsInit} }
+
 // Orphan is a process whose parent exited and which was adopted.
 type Orphan struct {
 	ID   collector.ID
@@ -63,85 +66,12 @@ func DetectOrphans(snap *collector.Snapshot, observed map[collector.ID]Event) []
 	if snap == nil {
 		return nil
 	}
-	byPID := make(map[int]*collector.Process, len(snap.Processes))
-	for i := range snap.Processes {
-		p := &snap.Processes[i]
-		byPID[p.PID] = p
-	}
-	subreapers := make(map[int]string)
-	for _, e := range observed {
-		if e.Type == Reparent && e.PPID > 1 {
-			if par := byPID[e.PPID]; par != nil && !isPidnsInit(par) {
-				subreapers[e.PPID] = "it adopted observed orphans"
-			}
-		}
-	}
-	for i := range snap.Processes {
-		c := &snap.Processes[i]
-		if !candidate(c) || c.PPID <= 1 {
-			continue
-		}
-		par := byPID[c.PPID]
-		if par == nil || isPidnsInit(par) || !known(par, collector.SrcStat) {
-			continue
-		}
-		if c.SID != c.PID && c.SID != par.SID && c.SID > 0 {
-			if _, ok := subreapers[par.PID]; !ok {
-				subreapers[par.PID] = fmt.Sprintf("its child %d is in session %d, neither the child's nor its own", c.PID, c.SID)
-			}
-		}
-	}
-
+	subreapers := findSubreapers(snap, observed)
 	var out []Orphan
 	for i := range snap.Processes {
-		c := &snap.Processes[i]
-		if !candidate(c) {
-			continue
+		if o, ok := orphanOf(snap, &snap.Processes[i], subreapers, observed); ok {
+			out = append(out, o)
 		}
-		par := byPID[c.PPID]
-		if par == nil {
-			continue
-		}
-		kind := adopterKindOf(snap, par, c, subreapers)
-		if kind == "" {
-			continue
-		}
-		o := Orphan{
-			ID: c.ID(), Comm: c.Comm, Adopter: par.PID, AdopterComm: par.Comm, AdopterKind: kind,
-			PGID: c.PGID, SID: c.SID,
-		}
-		if e, ok := observed[c.ID()]; ok && e.Type == Reparent && e.PPID == c.PPID {
-			o.Observed = true
-			o.OldPPID = e.OldPPID
-			o.ReparentedAt = e.Time
-			o.Evidence = fmt.Sprintf("observed: parent %d exited, adopted by %d", e.OldPPID, e.PPID)
-			if e.Source == SourceConnector {
-				o.Evidence += " (fork seen by the kernel connector)"
-			}
-		}
-		switch {
-		case c.SID == c.PID:
-			o.Daemon = true
-			if o.Evidence == "" {
-				o.Evidence = "leads its own session (setsid): detached on purpose"
-			}
-		case c.SID != par.SID && c.SID > 0 && byPID[c.SID] == nil && c.PGID == c.SID && c.TTY == 0:
-			o.Daemon = true
-			if o.Evidence == "" {
-				o.Evidence = fmt.Sprintf("double-fork daemon: session %d's leader exited on purpose, no terminal", c.SID)
-			}
-		case o.Observed:
-		case c.SID != par.SID && c.SID > 0:
-			o.Evidence = fmt.Sprintf("in session %d%s, not its adopter's (%d)", c.SID, leaderNote(byPID, c.SID), par.SID)
-		case c.PGID != c.PID && c.PGID != par.PGID && c.PGID > 0:
-			o.Evidence = fmt.Sprintf("in process group %d%s, not its adopter's (%d)", c.PGID, leaderNote(byPID, c.PGID), par.PGID)
-		default:
-			continue
-		}
-		if kind == AdopterSubreaper && !o.Observed {
-			o.Evidence += "; adopter is a subreaper because " + subreapers[par.PID]
-		}
-		out = append(out, o)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Daemon != out[j].Daemon {
@@ -152,6 +82,97 @@ func DetectOrphans(snap *collector.Snapshot, observed map[collector.ID]Event) []
 	return out
 }
 
+// findSubreapers returns the pids believed to be child subreapers, each
+// with the reason: the new parent of an observed reparent (not pid 1 or a
+// namespace init), or a parent with a child in a session that is neither
+// the child's own nor the parent's.
+func findSubreapers(snap *collector.Snapshot, observed map[collector.ID]Event) map[int]string {
+	subreapers := make(map[int]string)
+	for _, e := range observed {
+		if e.Type == Reparent && e.PPID > 1 {
+			if par := Find(snap, e.PPID); par != nil && !isPidnsInit(par) {
+				subreapers[e.PPID] = "it adopted observed orphans"
+			}
+		}
+	}
+	for i := range snap.Processes {
+		c := &snap.Processes[i]
+		if !candidate(c) || c.PPID <= 1 {
+			continue
+		}
+		par := Find(snap, c.PPID)
+		if par == nil || isPidnsInit(par) || !known(par, collector.SrcStat) {
+			continue
+		}
+		if c.SID != c.PID && c.SID != par.SID && c.SID > 0 {
+			if _, ok := subreapers[par.PID]; !ok {
+				subreapers[par.PID] = fmt.Sprintf("its child %d is in session %d, neither the child's nor its own", c.PID, c.SID)
+			}
+		}
+	}
+	return subreapers
+}
+
+// orphanOf says whether c is an orphan or a daemon under an adopter, and
+// why.
+func orphanOf(snap *collector.Snapshot, c *collector.Process, subreapers map[int]string, observed map[collector.ID]Event) (Orphan, bool) {
+	if !candidate(c) {
+		return Orphan{}, false
+	}
+	par := Find(snap, c.PPID)
+	kind := adopterKindOf(par, c, subreapers)
+	if kind == "" {
+		return Orphan{}, false
+	}
+	o := Orphan{
+		ID: c.ID(), Comm: c.Comm, Adopter: par.PID, AdopterComm: par.Comm, AdopterKind: kind,
+		PGID: c.PGID, SID: c.SID,
+	}
+	if e, ok := observed[c.ID()]; ok && e.Type == Reparent && e.PPID == c.PPID {
+		o.Observed = true
+		o.OldPPID = e.OldPPID
+		o.ReparentedAt = e.Time
+		o.Evidence = fmt.Sprintf("observed: parent %d exited, adopted by %d", e.OldPPID, e.PPID)
+		if e.Source == SourceConnector {
+			o.Evidence += " (fork seen by the kernel connector)"
+		}
+	}
+	why, daemon, ok := membershipEvidence(snap, c, par)
+	switch {
+	case daemon:
+		o.Daemon = true
+	case o.Observed:
+		why = ""
+	case !ok:
+		return Orphan{}, false
+	}
+	if o.Evidence == "" {
+		o.Evidence = why
+	}
+	if kind == AdopterSubreaper && !o.Observed {
+		o.Evidence += "; adopter is a subreaper because " + subreapers[par.PID]
+	}
+	return o, true
+}
+
+// membershipEvidence reads c's session and process group against its
+// adopter par: a daemon (it leads its own session, or is a classic
+// double-fork daemon: session and group the same, their leader gone, no
+// terminal), an orphan by membership (with why), or neither (ok false).
+func membershipEvidence(snap *collector.Snapshot, c, par *collector.Process) (why string, daemon, ok bool) {
+	switch {
+	case c.SID == c.PID:
+		return "leads its own session (setsid): detached on purpose", true, true
+	case c.SID != par.SID && c.SID > 0 && Find(snap, c.SID) == nil && c.PGID == c.SID && c.TTY == 0:
+		return fmt.Sprintf("double-fork daemon: session %d's leader exited on purpose, no terminal", c.SID), true, true
+	case c.SID != par.SID && c.SID > 0:
+		return fmt.Sprintf("in session %d%s, not its adopter's (%d)", c.SID, leaderNote(snap, c.SID), par.SID), false, true
+	case c.PGID != c.PID && c.PGID != par.PGID && c.PGID > 0:
+		return fmt.Sprintf("in process group %d%s, not its adopter's (%d)", c.PGID, leaderNote(snap, c.PGID), par.PGID), false, true
+	}
+	return "", false, false
+}
+
 // candidate reports whether p can be an orphan at all: a readable, live,
 // user-space process other than pid 1.
 func candidate(p *collector.Process) bool {
@@ -159,8 +180,8 @@ func candidate(p *collector.Process) bool {
 }
 
 // leaderNote describes the leader of a session or group.
-func leaderNote(byPID map[int]*collector.Process, id int) string {
-	if l := byPID[id]; l != nil {
+func leaderNote(snap *collector.Snapshot, id int) string {
+	if l := Find(snap, id); l != nil {
 		return " (led by " + l.Comm + ")"
 	}
 	return " (its leader is gone)"
@@ -175,7 +196,7 @@ func isPidnsInit(p *collector.Process) bool {
 // "pidns_init", "subreaper" (when subreapers is nil, any other parent, as
 // after an observed reparent; else only members of subreapers), or "" when
 // par is not an adopter.
-func adopterKindOf(_ *collector.Snapshot, par, c *collector.Process, subreapers map[int]string) string {
+func adopterKindOf(par, c *collector.Process, subreapers map[int]string) string {
 	switch {
 	case par == nil:
 		return ""

@@ -49,72 +49,86 @@ func ComputeRates(prev, cur *collector.Snapshot) *Rates {
 	if secs <= 0 {
 		return nil
 	}
-	r := &Rates{Seconds: secs, procs: make(map[collector.ID]ProcRate, len(cur.Processes))}
-	h0, h1 := &prev.Host, &cur.Host
-	r.System.CtxPerSec = perSec(h0.ContextSwitches, h1.ContextSwitches, secs)
-	r.System.ForksPerSec = perSec(h0.ProcessesCreated, h1.ProcessesCreated, secs)
+	r := &Rates{Seconds: secs, System: systemRate(&prev.Host, &cur.Host, secs), procs: make(map[collector.ID]ProcRate, len(cur.Processes))}
+	allThreads := prev.ThreadsRead && cur.ThreadsRead
+	born := bornSince(prev, cur)
+	matchPrev(prev.Processes, cur.Processes, func(p, c *collector.Process) {
+		if p == nil || !known(p, collector.SrcStat) || !known(c, collector.SrcStat) {
+			return
+		}
+		r.procs[c.ID()] = processRate(p, c, secs, allThreads, born)
+		// Threads read in both scans (every process's, or the focused
+		// one's): each thread's own rates.
+		if known(p, collector.SrcTasks) && known(c, collector.SrcTasks) {
+			r.addThreads(p, c, secs)
+		}
+	})
+	return r
+}
+
+// systemRate is the machine's activity between two readings of its
+// counters.
+func systemRate(h0, h1 *collector.Host, secs float64) SystemRate {
+	s := SystemRate{
+		CtxPerSec:   perSec(h0.ContextSwitches, h1.ContextSwitches, secs),
+		ForksPerSec: perSec(h0.ProcessesCreated, h1.ProcessesCreated, secs),
+	}
 	if h1.CPUTicks > h0.CPUTicks {
 		total := float64(h1.CPUTicks - h0.CPUTicks)
 		idle := 0.0
 		if h1.CPUIdleTicks > h0.CPUIdleTicks {
 			idle = float64(h1.CPUIdleTicks - h0.CPUIdleTicks)
 		}
-		r.System.CPUPercent = clamp(100 * (total - idle) / total)
+		s.CPUPercent = clamp(100 * (total - idle) / total)
 	}
-	old := make(map[collector.ID]*collector.Process, len(prev.Processes))
-	for i := range prev.Processes {
-		p := &prev.Processes[i]
-		old[p.ID()] = p
+	return s
+}
+
+// processRate is one process's rates between two readings. The context
+// switches come from totals of one source in both (taskstats totals keep
+// exited threads' counts: their delta is exact), or, when every thread
+// was read in both scans and the totals are live-thread sums, from each
+// thread's own increase (a sum over live threads drops when one exits).
+func processRate(p, c *collector.Process, secs float64, allThreads bool, born func(*collector.Thread) bool) ProcRate {
+	pr := ProcRate{CPUPercent: cpuPercent(p.CPUTicks(), c.CPUTicks(), secs)}
+	totals := known(p, collector.SrcStatus) && known(c, collector.SrcStatus) && p.CtxSource == c.CtxSource
+	switch {
+	case totals && c.CtxSource == collector.CtxTaskstats:
+		pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
+		pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
+	case allThreads && known(p, collector.SrcTasks) && known(c, collector.SrcTasks):
+		vol, invol := threadCtxDelta(p, c, born)
+		pr.VolPerSec, pr.InvolPerSec = float64(vol)/secs, float64(invol)/secs
+	case totals:
+		pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
+		pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
 	}
-	threads := prev.ThreadsRead && cur.ThreadsRead
-	if threads {
+	return pr
+}
+
+// addThreads records the rates of each thread of c that p also had (same
+// tid and start ticks).
+func (r *Rates) addThreads(p, c *collector.Process, secs float64) {
+	if r.threads == nil {
 		r.threads = make(map[threadKey]ProcRate)
 	}
-	born := bornSince(prev, cur)
-	for i := range cur.Processes {
-		c := &cur.Processes[i]
-		p := old[c.ID()]
-		if p == nil || p.Read&collector.SrcStat == 0 || c.Read&collector.SrcStat == 0 {
+	ot := make(map[int]*collector.Thread, len(p.Threads))
+	for j := range p.Threads {
+		ot[p.Threads[j].TID] = &p.Threads[j]
+	}
+	for j := range c.Threads {
+		ct := &c.Threads[j]
+		pt := ot[ct.TID]
+		if pt == nil || pt.StartTicks != ct.StartTicks {
 			continue
 		}
-		pr := ProcRate{CPUPercent: cpuPercent(p.CPUTicks(), c.CPUTicks(), secs)}
-		totals := p.Read&collector.SrcStatus != 0 && c.Read&collector.SrcStatus != 0 && p.CtxSource == c.CtxSource
-		switch {
-		case totals && c.CtxSource == collector.CtxTaskstats:
-			// Totals that keep exited threads' counts: their delta is exact.
-			pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
-			pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
-		case threads && p.Read&collector.SrcTasks != 0 && c.Read&collector.SrcTasks != 0:
-			// A sum over live threads drops when a thread exits: add up
-			// each thread's own increase instead.
-			vol, invol := threadCtxDelta(p, c, born)
-			pr.VolPerSec, pr.InvolPerSec = float64(vol)/secs, float64(invol)/secs
-		case totals:
-			pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
-			pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
+		tr := ProcRate{CPUPercent: cpuPercent(pt.CPUTicks(), ct.CPUTicks(), secs)}
+		if pt.HasStatus && ct.HasStatus {
+			tr.VolPerSec = perSec(pt.VolCtx, ct.VolCtx, secs)
+			tr.InvolPerSec = perSec(pt.InvolCtx, ct.InvolCtx, secs)
 		}
-		r.procs[c.ID()] = pr
-		if threads {
-			ot := make(map[int]*collector.Thread, len(p.Threads))
-			for j := range p.Threads {
-				ot[p.Threads[j].TID] = &p.Threads[j]
-			}
-			for j := range c.Threads {
-				ct := &c.Threads[j]
-				pt := ot[ct.TID]
-				if pt == nil || pt.StartTicks != ct.StartTicks {
-					continue
-				}
-				tr := ProcRate{CPUPercent: cpuPercent(pt.CPUTicks(), ct.CPUTicks(), secs)}
-				if pt.HasStatus && ct.HasStatus {
-					tr.VolPerSec = perSec(pt.VolCtx, ct.VolCtx, secs)
-					tr.InvolPerSec = perSec(pt.InvolCtx, ct.InvolCtx, secs)
-				}
-				r.threads[threadKey{c.PID, ct.TID}] = tr
-			}
-		}
+		r.threads[threadKey{c.PID, ct.TID}] = tr
 	}
-	return r
 }
 
 // bornSince returns a test for a thread started after prev was taken: by

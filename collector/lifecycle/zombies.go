@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -67,12 +68,17 @@ type ZombieInfo struct {
 	StartedAt time.Time
 }
 
-// IsZombieProcess reports whether p is a zombie process: state Z with no
-// live threads left. A leader thread that exited while other threads run
-// also shows Z, but the process is alive and nothing is waiting to be
-// reaped.
-func IsZombieProcess(p *collector.Process) bool {
-	return p.Read&collector.SrcStat != 0 && p.IsZombie() && p.NumThreads <= 1
+// ZombieParents returns the pids of the parents of snap's zombies, in
+// order, each once: the processes whose wait channel a diagnosis wants.
+func ZombieParents(snap *collector.Snapshot) []int {
+	var out []int
+	for i := range snap.Processes {
+		if p := &snap.Processes[i]; IsZombie(p) && p.PPID > 0 {
+			out = append(out, p.PPID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // SigchldDisposition returns the SIGCHLD disposition of p from its status
@@ -102,14 +108,10 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 	if snap == nil {
 		return nil
 	}
-	byPID := make(map[int]*collector.Process, len(snap.Processes))
-	for i := range snap.Processes {
-		byPID[snap.Processes[i].PID] = &snap.Processes[i]
-	}
 	groups := make(map[int]*ZombieGroup)
 	for i := range snap.Processes {
 		z := &snap.Processes[i]
-		if !IsZombieProcess(z) {
+		if !IsZombie(z) {
 			continue
 		}
 		g := groups[z.PPID]
@@ -133,7 +135,7 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 			return a.ID.PID < b.ID.PID
 		})
 		g.Since = g.Zombies[0].FirstSeen
-		par := byPID[ppid]
+		par := Find(snap, ppid)
 		if par == nil || ppid == 0 {
 			g.ParentMissing = true
 		} else {

@@ -1,8 +1,10 @@
 // Package monitor runs the sampling loop: it reads snapshots on an
-// interval (and listens to the kernel's process-events connector where it
-// can), computes events, rates and diagnoses with package lifecycle, and
+// interval, takes the events a kernel source (the process-events
+// connector, where it can subscribe) received in between, has the
+// lifecycle Tracker make events, rates and diagnoses of them, and
 // publishes immutable Frames to subscribers. Views consume Frames and
-// never read /proc themselves.
+// never read /proc themselves. It imports collector and lifecycle, never
+// a view.
 package monitor
 
 import (
@@ -19,8 +21,6 @@ type Frame struct {
 	Seq uint64
 	// Snapshot is the latest scan.
 	Snapshot *collector.Snapshot
-	// Prev is the scan before it (nil for the first frame).
-	Prev *collector.Snapshot
 	// Events are the lifecycle events since the previous frame, in order.
 	Events []lifecycle.Event
 	// Interval is the sampling interval in force.
@@ -30,8 +30,8 @@ type Frame struct {
 	// not otherwise.
 	EventsLive bool
 	EventsNote string
-	// Rates are the rates between Prev and Snapshot (nil for the first
-	// frame).
+	// Rates are the rates between the previous scan and Snapshot (nil
+	// for the first frame).
 	Rates *lifecycle.Rates
 	// Zombies are the zombie diagnoses of Snapshot, grouped by parent.
 	Zombies []lifecycle.ZombieGroup
@@ -45,7 +45,8 @@ type Frame struct {
 	Focus *Focus
 }
 
-// Focus is the process the user is looking at, read in full on each tick.
+// Focus is the process the user is looking at, read in full (threads,
+// details, address space) on each tick and when the focus changes.
 type Focus struct {
 	PID int
 	// Process is the focused process with its threads; nil when it could
@@ -56,6 +57,10 @@ type Focus struct {
 	Details *collector.Details
 	// Err is why the process could not be read ("" when it was).
 	Err string
-	// The integrator adds Space *collector.AddressSpace here (the memory
-	// maps helper's type).
+	// Space is its address space (mappings, segments, thread stacks,
+	// memory totals), read with Process; nil when it was not read:
+	// SpaceErr says why ("" when the source does not read address
+	// spaces, as a remote agent's frames).
+	Space    *collector.AddressSpace
+	SpaceErr string
 }

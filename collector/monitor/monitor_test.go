@@ -203,7 +203,7 @@ func TestMonitorPauseAndInterval(t *testing.T) {
 	p := waitFrame(t, ch, "a paused frame", func(f *Frame) bool { return f.Paused })
 	m.SetPaused(false)
 	r := waitFrame(t, ch, "a resumed frame", func(f *Frame) bool { return !f.Paused })
-	if r.Seq <= p.Seq || r.Snapshot == p.Snapshot || r.Prev == nil {
+	if r.Seq <= p.Seq || r.Snapshot == p.Snapshot {
 		t.Errorf("resumed frame %d after paused %d", r.Seq, p.Seq)
 	}
 	if r.EventsLive {
@@ -216,9 +216,10 @@ func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
 	if f := m.Latest(); !f.EventsLive {
 		t.Skipf("no kernel process events here: %s", f.EventsNote)
 	}
-	m.mu.Lock()
-	old := m.conn
-	m.mu.Unlock()
+	cs := connOf(t, m)
+	cs.mu.Lock()
+	old := cs.conn
+	cs.mu.Unlock()
 	// Break the socket under the listener: its next receive fails, as on
 	// ENOBUFS. The interval is an hour, so only the forced rescan makes a frame.
 	_ = old.c.Close()
@@ -238,9 +239,9 @@ func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
 	// The listener subscribes again: a new process's spawn arrives from the kernel.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		m.mu.Lock()
-		again := m.conn != old && m.live
-		m.mu.Unlock()
+		cs.mu.Lock()
+		again := cs.conn != old && cs.live
+		cs.mu.Unlock()
 		if again {
 			break
 		}
@@ -435,22 +436,16 @@ func TestStalledSubscriberIsBounded(t *testing.T) {
 	}
 }
 
-// TestForkParentsBoundedWhilePaused: forks converted while no frame is
-// taken remember at most MaxPending parents.
-func TestForkParentsBoundedWhilePaused(t *testing.T) {
-	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle"})
-	if err != nil {
-		t.Fatal(err)
+// connOf returns m's connector source (the test has checked it is live).
+func connOf(t *testing.T, m *Monitor) *connSource {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cs, ok := m.kernel.(*connSource)
+	if !ok {
+		t.Fatalf("kernel source %T, want the connector", m.kernel)
 	}
-	m := New(r, Options{MaxPending: 5})
-	var in []procEvent
-	for pid := 5000; pid < 5050; pid++ {
-		in = append(in, procEvent{What: procEventFork, ParentTGID: 1, PID: pid, TGID: pid})
-	}
-	m.convert(in, map[int]connProc{}, 0, true)
-	if n := len(m.forkParent); n != 5 {
-		t.Errorf("%d fork parents remembered, want 5", n)
-	}
+	return cs
 }
 
 // TestConvertThreadEvents: a connector fork or exit with pid != tgid is a
@@ -466,9 +461,9 @@ func TestConvertThreadEvents(t *testing.T) {
 		{What: procEventExit, PID: 71, TGID: 70, ExitCode: 0},
 	}
 	for _, threads := range []bool{true, false} {
-		m := New(r, Options{Threads: threads})
-		comms := map[int]connProc{70: {comm: "pool", start: 9}}
-		evs := m.convert(in, comms, 0, true)
+		d := newDecoder(readerIdentities{r}, threads)
+		d.comms[70] = connProc{comm: "pool", start: 9}
+		evs := d.convert(in, time.Now(), true)
 		if !threads {
 			if len(evs) != 0 {
 				t.Errorf("without threads: %+v", evs)

@@ -77,20 +77,10 @@ type memMap struct {
 // frameData wraps one Frame for the views.
 type frameData struct {
 	f *monitor.Frame
-	// prevFocus is the previous frame's focus, for thread rates of the
-	// focused process (its threads are not in the snapshots).
-	prevFocus *monitor.Focus
-	prevAt    time.Time
 }
 
-// newFrameData wraps a Frame; prev is the frame applied before it.
-func newFrameData(f, prev *monitor.Frame) *frameData {
-	d := &frameData{f: f}
-	if prev != nil && prev.Focus != nil && prev.Snapshot != nil {
-		d.prevFocus, d.prevAt = prev.Focus, prev.Snapshot.TakenAt
-	}
-	return d
-}
+// newFrameData wraps a Frame.
+func newFrameData(f *monitor.Frame) *frameData { return &frameData{f: f} }
 
 func fromRate(r lifecycle.ProcRate, ok bool) rate {
 	return rate{cpu: r.CPUPercent, vol: r.VolPerSec, invol: r.InvolPerSec, ok: ok}
@@ -104,42 +94,13 @@ func (d *frameData) procRate(p *collector.Process) rate {
 	return fromRate(d.f.Rates.Process(p.ID()))
 }
 
-// threadRate returns the rates of one thread of p: from the frame's rates
-// when threads were sampled, else from two consecutive focus reads.
+// threadRate returns the rates of one thread of p, known when its
+// threads were read in both scans (every process's, or the focused one's).
 func (d *frameData) threadRate(p *collector.Process, t *collector.Thread) rate {
 	if d == nil || d.f == nil {
 		return rate{}
 	}
-	if r, ok := d.f.Rates.Thread(p.PID, t.TID); ok {
-		return fromRate(r, true)
-	}
-	pf := d.prevFocus
-	if pf == nil || pf.Process == nil || pf.Process.ID() != p.ID() || d.f.Snapshot == nil {
-		return rate{}
-	}
-	dt := d.f.Snapshot.TakenAt.Sub(d.prevAt).Seconds()
-	if dt <= 0 {
-		return rate{}
-	}
-	for i := range pf.Process.Threads {
-		u := &pf.Process.Threads[i]
-		if u.TID == t.TID && u.StartTicks == t.StartTicks {
-			return rate{
-				cpu:   perSec(t.CPUTicks(), u.CPUTicks(), dt) * 100 / collector.ClockTicks,
-				vol:   perSec(t.VolCtx, u.VolCtx, dt),
-				invol: perSec(t.InvolCtx, u.InvolCtx, dt),
-				ok:    t.HasStatus && u.HasStatus,
-			}
-		}
-	}
-	return rate{}
-}
-
-func perSec(cur, prev uint64, dt float64) float64 {
-	if cur < prev || dt <= 0 {
-		return 0
-	}
-	return float64(cur-prev) / dt
+	return fromRate(d.f.Rates.Thread(p.PID, t.TID))
 }
 
 // systemCtx returns the system-wide context switches per second.
@@ -204,10 +165,8 @@ func (d *frameData) orphans() int {
 	return n
 }
 
-// focus returns the focused process's data, or nil. space extracts the
-// address space from the focus (Options.AddressSpace); nil means the
-// source does not provide one.
-func (d *frameData) focus(space func(*monitor.Focus) *collector.AddressSpace) *focusData {
+// focus returns the focused process's data, or nil.
+func (d *frameData) focus() *focusData {
 	if d == nil || d.f == nil || d.f.Focus == nil {
 		return nil
 	}
@@ -216,14 +175,13 @@ func (d *frameData) focus(space func(*monitor.Focus) *collector.AddressSpace) *f
 	if f.Details != nil {
 		out.status = detailsKV(f.Details)
 	}
-	if space != nil {
-		out.mem = memFromSpace(space(f))
-	}
-	if out.mem == nil {
+	out.mem = memFromSpace(f.Space)
+	switch {
+	case out.mem != nil:
+	case f.SpaceErr != "":
+		out.memNote = "the address space could not be read: " + f.SpaceErr
+	default:
 		out.memNote = "the address space is not provided by this source"
-		if space != nil {
-			out.memNote = "waiting for the address space…"
-		}
 	}
 	return out
 }
@@ -326,21 +284,4 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 		m.maps[i] = v
 	}
 	return m
-}
-
-// findProc finds a pid in a snapshot's processes (sorted by PID).
-func findProc(procs []collector.Process, pid int) *collector.Process {
-	lo, hi := 0, len(procs)
-	for lo < hi {
-		m := (lo + hi) / 2
-		switch {
-		case procs[m].PID < pid:
-			lo = m + 1
-		case procs[m].PID > pid:
-			hi = m
-		default:
-			return &procs[m]
-		}
-	}
-	return nil
 }

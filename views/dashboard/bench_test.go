@@ -33,7 +33,7 @@ func benchFrames(b *testing.B, n int) (*monitor.Frame, *monitor.Frame) {
 	t0 := time.Now()
 	a, c := mk(t0, 0), mk(t0.Add(time.Second), 3)
 	return &monitor.Frame{Seq: 1, Snapshot: a, Interval: time.Second},
-		&monitor.Frame{Seq: 2, Snapshot: c, Prev: a, Interval: time.Second, Rates: lifecycle.ComputeRates(a, c),
+		&monitor.Frame{Seq: 2, Snapshot: c, Interval: time.Second, Rates: lifecycle.ComputeRates(a, c),
 			Zombies: lifecycle.DiagnoseZombies(c, nil, nil), Orphans: lifecycle.DetectOrphans(c, nil)}
 }
 

@@ -27,11 +27,6 @@ type Options struct {
 	Interval time.Duration
 	// Screen replaces the terminal (tests use a tcell.SimulationScreen).
 	Screen tcell.Screen
-	// AddressSpace returns the focused process's address space from a
-	// Focus, for the Memory tab (for example func(f *monitor.Focus)
-	// *collector.AddressSpace { return f.Space }); nil when the source
-	// carries none.
-	AddressSpace func(*monitor.Focus) *collector.AddressSpace
 }
 
 // intervals are the steps of + and -.
@@ -326,9 +321,9 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	if f == nil || (d.frame != nil && f.Seq != 0 && f.Seq <= d.frame.Seq && f.Snapshot == d.frame.Snapshot) {
 		return
 	}
-	d.fd = newFrameData(f, d.frame)
+	d.fd = newFrameData(f)
 	d.frame = f
-	d.focus = d.fd.focus(d.opts.AddressSpace)
+	d.focus = d.fd.focus()
 	if f.Interval > 0 {
 		d.interval = f.Interval
 	}

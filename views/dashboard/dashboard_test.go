@@ -11,6 +11,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -122,7 +123,7 @@ func TestTreeAndStateFilter(t *testing.T) {
 	for end := time.Now().Add(20 * time.Second); ; {
 		n := 0
 		for _, pid := range z.PIDs[1:] {
-			if p := findProc(b.Snapshot.Processes, pid); p != nil && p.IsZombie() {
+			if p := lifecycle.Find(b.Snapshot, pid); p != nil && p.IsZombie() {
 				n++
 			}
 		}
@@ -289,7 +290,7 @@ func TestDetailTabs(t *testing.T) {
 	h.src.send(b)
 	h.waitUntil("the helper", func(s string) bool { return rowOf(s, th.PID()) != "" })
 	h.onUI(func() {
-		h.d.table.Select(h.d.model.find(rowKey{id: findProc(b.Snapshot.Processes, th.PID()).ID()})+1, 0)
+		h.d.table.Select(h.d.model.find(rowKey{id: lifecycle.Find(b.Snapshot, th.PID()).ID()})+1, 0)
 	})
 	h.key(tcell.KeyEnter)
 	scr := h.waitFor("1 Threads")
@@ -325,7 +326,7 @@ func TestDetailTabs(t *testing.T) {
 
 	// The zombie parent's lifecycle tab lists its zombie child.
 	h.onUI(func() {
-		p := findProc(b.Snapshot.Processes, child.PID())
+		p := lifecycle.Find(b.Snapshot, child.PID())
 		h.d.table.Select(h.d.model.find(rowKey{id: p.ID()})+1, 0)
 	})
 	h.key(tcell.KeyEnter)
@@ -506,7 +507,7 @@ func TestSignalConfirmation(t *testing.T) {
 	h.key(tcell.KeyEnter) // SIGTERM, the first button
 	select {
 	case c := <-calls:
-		want := findProc(b.Snapshot.Processes, hp.PID()).ID()
+		want := lifecycle.Find(b.Snapshot, hp.PID()).ID()
 		if c.id != want || c.sig != syscall.SIGTERM {
 			t.Errorf("Signal(%v, %v); want %v, SIGTERM", c.id, c.sig, want)
 		}

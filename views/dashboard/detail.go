@@ -203,7 +203,7 @@ func (v *detailView) process() *collector.Process {
 	if v.d.frame == nil || v.d.frame.Snapshot == nil {
 		return nil
 	}
-	p := findProc(v.d.frame.Snapshot.Processes, v.id.PID)
+	p := lifecycle.Find(v.d.frame.Snapshot, v.id.PID)
 	if p == nil || p.StartTicks != v.id.StartTicks {
 		return nil
 	}
@@ -439,7 +439,7 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 	b.WriteString("   state " + stateLetter(p.State) + " " + collector.StateName(p.State) +
 		" (" + collector.StatePhase(p.State) + ")\n")
 	b.WriteString("[::b]Parent[::-] " + strconv.Itoa(p.PPID))
-	if pp := findProc(snap.Processes, p.PPID); pp != nil {
+	if pp := lifecycle.Find(snap, p.PPID); pp != nil {
 		b.WriteString(" " + inert(pp.Comm) + " " + stateLetter(pp.State))
 	}
 	b.WriteString("   pgid " + strconv.Itoa(p.PGID) + "  sid " + strconv.Itoa(p.SID))
@@ -450,7 +450,7 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 		b.WriteString(" (session leader)")
 	}
 	b.WriteByte('\n')
-	if p.IsZombie() {
+	if lifecycle.IsZombie(p) {
 		b.WriteString("[red::b]zombie[-::-]: it has exited")
 		if p.ExitCode >= 0 {
 			b.WriteString(" (" + collector.DecodeWaitStatus(p.ExitCode).String() + ")")
@@ -471,7 +471,7 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 			break
 		}
 		b.WriteString("  [" + colorName(stateColor(c.State)) + "]" + padLeft(strconv.Itoa(c.PID), 7) + " " + stateLetter(c.State) + "[-] " + inert(c.Comm))
-		if c.IsZombie() && c.ExitCode >= 0 {
+		if lifecycle.IsZombie(c) && c.ExitCode >= 0 {
 			b.WriteString("  " + collector.DecodeWaitStatus(c.ExitCode).String())
 		}
 		b.WriteByte('\n')

@@ -8,19 +8,18 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // TestFocusFeedsDetail checks the path the real monitor takes: threads,
 // details and the address space arrive in Frame.Focus for the selected
-// process only (the snapshots have no threads).
+// process only (the snapshots read only its threads), and its threads'
+// rates come from the frame's Rates.
 func TestFocusFeedsDetail(t *testing.T) {
 	th := livehelper.Start(t, "threads", "3")
-	spaces := map[int]*collector.AddressSpace{}
-	h := start(t, Options{Filter: "procshape", AddressSpace: func(f *monitor.Focus) *collector.AddressSpace {
-		return spaces[f.PID]
-	}}, 160, 50)
+	h := start(t, Options{Filter: "procshape"}, 160, 50)
 	r, err := collector.NewReader(collector.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -32,20 +31,16 @@ func TestFocusFeedsDetail(t *testing.T) {
 			prevSnap = prev.Snapshot
 		}
 		f := frameOf(seq, prevSnap, snap)
-		p, _, err := r.Process(th.PID())
+		p := lifecycle.Find(snap, th.PID())
+		det, err := r.DetailsOf(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		det, err := r.Details(th.PID())
+		sp, err := r.AddressSpace(th.PID(), collector.AddrOptions{StartTicks: p.StartTicks})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sp, err := r.AddressSpace(th.PID(), collector.AddrOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		spaces[th.PID()] = sp
-		f.Focus = &monitor.Focus{PID: th.PID(), Process: p, Details: det}
+		f.Focus = &monitor.Focus{PID: th.PID(), Process: p, Details: det, Space: sp}
 		return f
 	}
 	a := focusFrame(1, nil)
@@ -61,7 +56,7 @@ func TestFocusFeedsDetail(t *testing.T) {
 	// H shows the focused process's threads under it.
 	h.runes("H")
 	h.onUI(func() {
-		h.d.table.Select(h.d.model.find(rowKey{id: findProc(b.Snapshot.Processes, th.PID()).ID()})+1, 0)
+		h.d.table.Select(h.d.model.find(rowKey{id: lifecycle.Find(b.Snapshot, th.PID()).ID()})+1, 0)
 	})
 	h.waitState("focus asked for the helper", func(d *Dashboard) bool {
 		h.src.mu.Lock()
@@ -82,7 +77,7 @@ func TestFocusFeedsDetail(t *testing.T) {
 	h.key(tcell.KeyEnter)
 	scr := h.waitUntil("threads with rates and stacks", func(s string) bool {
 		l := rowOf(s, tids[0])
-		return strings.Contains(s, "1 Threads") && l != "" && !strings.Contains(l, " - ") // rates known from two focus reads
+		return strings.Contains(s, "1 Threads") && l != "" && !strings.Contains(l, " - ") // rates known from two scans with its threads
 	})
 	if l := rowOf(scr, th.PID()); !strings.Contains(l, "7ff") && !strings.Contains(l, "?") {
 		t.Errorf("leader thread row lacks its stack: %q\n%s", l, scr)

@@ -126,7 +126,7 @@ func frames(t testing.TB, pids ...int) (*monitor.Frame, *monitor.Frame) {
 // frameOf builds a Frame the way the monitor does, from real snapshots.
 func frameOf(seq uint64, prev, cur *collector.Snapshot) *monitor.Frame {
 	return &monitor.Frame{
-		Seq: seq, Snapshot: cur, Prev: prev, Interval: time.Second,
+		Seq: seq, Snapshot: cur, Interval: time.Second,
 		Rates:   lifecycle.ComputeRates(prev, cur),
 		Zombies: lifecycle.DiagnoseZombies(cur, nil, nil),
 		Orphans: lifecycle.DetectOrphans(cur, nil),
@@ -293,7 +293,7 @@ func (h *harness) waitState(what string, cond func(d *Dashboard) bool) {
 // machine).
 func workerTIDs(t testing.TB, snap *collector.Snapshot, pid int) []int {
 	t.Helper()
-	p := findProc(snap.Processes, pid)
+	p := lifecycle.Find(snap, pid)
 	if p == nil {
 		t.Fatalf("pid %d not in the snapshot", pid)
 	}

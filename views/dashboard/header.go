@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // updateHeader formats the three header lines.
@@ -16,50 +17,49 @@ func (d *Dashboard) updateHeader() {
 		snap = d.frame.Snapshot
 	}
 	b.WriteString("[::b]pinspect[::-] ")
+	writeHost(&b, snap)
+	b.WriteByte('\n')
+	d.writeActivity(&b, snap)
+	b.WriteByte('\n')
+	d.writeShape(&b, snap)
+	d.header.SetText(b.String())
+}
+
+// writeHost writes line 1: the host.
+func writeHost(b *strings.Builder, snap *collector.Snapshot) {
 	if snap == nil {
 		b.WriteString(" waiting for the first sample…")
-	} else {
-		h := &snap.Host
-		b.WriteString(" [aqua]" + inert(h.Hostname) + "[-]")
-		if h.UptimeSeconds > 0 {
-			b.WriteString("  up " + durationString(time.Duration(h.UptimeSeconds*float64(time.Second))))
-		}
-		b.WriteString("  load " + strconv.FormatFloat(h.Load1, 'f', 2, 64) + " " +
-			strconv.FormatFloat(h.Load5, 'f', 2, 64) + " " + strconv.FormatFloat(h.Load15, 'f', 2, 64))
-		b.WriteString("  CPUs " + strconv.Itoa(h.CPUs))
-		if h.MemTotalBytes > 0 {
-			b.WriteString("  mem " + humanBytes(h.MemTotalBytes-min(h.MemAvailBytes, h.MemTotalBytes)) + "/" + humanBytes(h.MemTotalBytes))
-		}
-		if h.Kernel != "" {
-			b.WriteString("  " + inert(h.Kernel))
-		}
+		return
 	}
-	b.WriteByte('\n')
+	h := &snap.Host
+	b.WriteString(" [aqua]" + inert(h.Hostname) + "[-]")
+	if h.UptimeSeconds > 0 {
+		b.WriteString("  up " + durationString(time.Duration(h.UptimeSeconds*float64(time.Second))))
+	}
+	b.WriteString("  load " + strconv.FormatFloat(h.Load1, 'f', 2, 64) + " " +
+		strconv.FormatFloat(h.Load5, 'f', 2, 64) + " " + strconv.FormatFloat(h.Load15, 'f', 2, 64))
+	b.WriteString("  CPUs " + strconv.Itoa(h.CPUs))
+	if h.MemTotalBytes > 0 {
+		b.WriteString("  mem " + humanBytes(h.MemTotalBytes-min(h.MemAvailBytes, h.MemTotalBytes)) + "/" + humanBytes(h.MemTotalBytes))
+	}
+	if h.Kernel != "" {
+		b.WriteString("  " + inert(h.Kernel))
+	}
+}
 
-	// Line 2: tasks by state, orphans, context switches, interval, events.
+// writeActivity writes line 2: tasks by state, orphans, context
+// switches, interval, events. The zombies are zombie processes
+// (lifecycle.IsZombie): a process whose main thread exited while others
+// run shows Z but is alive, and is not counted as one.
+func (d *Dashboard) writeActivity(b *strings.Builder, snap *collector.Snapshot) {
 	if snap != nil {
-		var run, sleep, disk, stop, zomb, other int
-		for i := range snap.Processes {
-			switch snap.Processes[i].State {
-			case 'R':
-				run++
-			case 'S', 'I':
-				sleep++
-			case 'D':
-				disk++
-			case 'T', 't':
-				stop++
-			case 'Z':
-				zomb++
-			default:
-				other++
-			}
-		}
-		b.WriteString("tasks " + strconv.Itoa(len(snap.Processes)) + ": [lime]" + strconv.Itoa(run) + " running[-], " +
-			strconv.Itoa(sleep) + " sleeping, [orange]" + strconv.Itoa(disk) + " uninterruptible[-], [fuchsia]" +
-			strconv.Itoa(stop) + " stopped[-], ")
-		if zomb > 0 {
-			b.WriteString("[red::b]" + strconv.Itoa(zomb) + " zombie[-::-]")
+		c := lifecycle.CountStates(snap)
+		n := &c.ByLetter
+		b.WriteString("tasks " + strconv.Itoa(c.Total) + ": [lime]" + strconv.Itoa(n['R']) + " running[-], " +
+			strconv.Itoa(n['S']+n['I']) + " sleeping, [orange]" + strconv.Itoa(n['D']) + " uninterruptible[-], [fuchsia]" +
+			strconv.Itoa(n['T']+n['t']) + " stopped[-], ")
+		if c.Zombies > 0 {
+			b.WriteString("[red::b]" + strconv.Itoa(c.Zombies) + " zombie[-::-]")
 		} else {
 			b.WriteString("0 zombie")
 		}
@@ -86,9 +86,10 @@ func (d *Dashboard) updateHeader() {
 	if d.paused {
 		b.WriteString("  [black:yellow]PAUSED[-:-]")
 	}
-	b.WriteByte('\n')
+}
 
-	// Line 3: how the table is shaped.
+// writeShape writes line 3: how the table is shaped, and the scan.
+func (d *Dashboard) writeShape(b *strings.Builder, snap *collector.Snapshot) {
 	b.WriteString("[gray]sort[-] " + colTitles[d.vo.sortCol])
 	if d.vo.sortDesc {
 		b.WriteString("▼")
@@ -110,26 +111,26 @@ func (d *Dashboard) updateHeader() {
 			b.WriteString(" [gray](of the selected process)[-]")
 		}
 	}
-	if snap != nil {
-		b.WriteString("  [gray]shown[-] " + strconv.Itoa(d.model.shown) + "/" + strconv.Itoa(d.model.total))
-		if c := snap.Counts; c.Vanished+c.Denied+c.Unreadable > 0 {
-			b.WriteString("  [gray]vanished " + strconv.Itoa(c.Vanished) + " denied " + strconv.Itoa(c.Denied) +
-				" unreadable " + strconv.Itoa(c.Unreadable) + "[-]")
-		}
-		b.WriteString("  [gray]scan " + strconv.FormatInt(snap.ScanDuration.Milliseconds(), 10) + "ms")
-		if snap.Collector != "" {
-			b.WriteString(" (" + inert(string(snap.Collector)) + ")")
-		}
-		b.WriteString("[-]")
-		switch snap.CtxSwitchSource {
-		case collector.CtxLeaderOnly:
-			b.WriteString("  [gray]csw/s: leader thread (all threads in the detail view)[-]")
-		case "":
-		default:
-			b.WriteString("  [gray]csw/s: " + inert(string(snap.CtxSwitchSource)) + "[-]")
-		}
+	if snap == nil {
+		return
 	}
-	d.header.SetText(b.String())
+	b.WriteString("  [gray]shown[-] " + strconv.Itoa(d.model.shown) + "/" + strconv.Itoa(d.model.total))
+	if c := snap.Counts; c.Vanished+c.Denied+c.Unreadable > 0 {
+		b.WriteString("  [gray]vanished " + strconv.Itoa(c.Vanished) + " denied " + strconv.Itoa(c.Denied) +
+			" unreadable " + strconv.Itoa(c.Unreadable) + "[-]")
+	}
+	b.WriteString("  [gray]scan " + strconv.FormatInt(snap.ScanDuration.Milliseconds(), 10) + "ms")
+	if snap.Collector != "" {
+		b.WriteString(" (" + inert(string(snap.Collector)) + ")")
+	}
+	b.WriteString("[-]")
+	switch snap.CtxSwitchSource {
+	case collector.CtxLeaderOnly:
+		b.WriteString("  [gray]csw/s: leader thread (all threads in the detail view)[-]")
+	case "":
+	default:
+		b.WriteString("  [gray]csw/s: " + inert(string(snap.CtxSwitchSource)) + "[-]")
+	}
 }
 
 // maxZombiesListed caps the pids listed per parent in the zombie panel.

@@ -12,6 +12,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // column is a process table column.
@@ -197,7 +198,7 @@ func (m *tableModel) format(rw *row) *[numCols]tview.TableCell {
 		text[colPID] = strconv.Itoa(p.PID)
 		text[colUser] = inert(p.User)
 		text[colThr] = strconv.FormatInt(p.NumThreads, 10)
-		if p.Read&collector.SrcStat != 0 && !p.IsZombie() {
+		if p.Read&collector.SrcStat != 0 && !lifecycle.IsZombie(p) {
 			text[colRSS] = humanBytes(p.RSSBytes)
 		} else {
 			text[colRSS] = "-"
@@ -261,9 +262,11 @@ func (m *tableModel) prefix(rw *row) string {
 	return string(m.prefixBuf[rw.preOff : rw.preOff+rw.preLen])
 }
 
-// matches applies the filter and state filter to a process.
+// matches applies the filter and state filter to a process. The state
+// Z keeps zombie processes only (lifecycle.IsZombie): a process whose main
+// thread exited shows Z but is alive.
 func (o *viewOpts) matches(p *collector.Process) bool {
-	if o.states != "" && strings.IndexByte(o.states, p.State) < 0 {
+	if o.states != "" && (strings.IndexByte(o.states, p.State) < 0 || p.State == 'Z' && !lifecycle.IsZombie(p)) {
 		return false
 	}
 	if o.filter == "" {

@@ -85,14 +85,6 @@ func NewCollector(src Source, o Options) *Collector {
 	}
 }
 
-// The event types counted by pinspect_lifecycle_events_total, always
-// exported (0 until seen).
-var eventTypes = []lifecycle.EventType{
-	lifecycle.Spawn, lifecycle.Exec, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
-	lifecycle.Reparent, lifecycle.StateChange, lifecycle.ThreadStart, lifecycle.ThreadExit,
-	lifecycle.Lost,
-}
-
 // The exit outcomes of pinspect_exits_total.
 var exitOutcomes = []string{"success", "failure", "signal", "unknown"}
 
@@ -178,7 +170,8 @@ func (c *Collector) build(f *monitor.Frame) []prometheus.Metric {
 	add := func(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
 		ms = append(ms, prometheus.MustNewConstMetric(desc, t, v, labels...))
 	}
-	for _, t := range eventTypes {
+	// Every event type, always exported (0 until seen).
+	for _, t := range lifecycle.EventTypes() {
 		add(d.events, prometheus.CounterValue, c.events[t], string(t))
 	}
 	for _, o := range exitOutcomes {
@@ -217,11 +210,11 @@ func (c *Collector) build(f *monitor.Frame) []prometheus.Metric {
 	}
 
 	// Processes and threads by state.
-	var procStates, threadStates [256]int
+	procStates := lifecycle.CountStates(snap).ByLetter
+	var threadStates [256]int
 	kernel, unknownThreads := 0, 0
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
-		procStates[p.State]++
 		if p.IsKernelThread() {
 			kernel++
 		}
@@ -281,7 +274,7 @@ func (c *Collector) zombieMetrics(f *monitor.Frame, add addFunc) {
 	byParent := map[int]int{}
 	total := 0
 	for i := range snap.Processes {
-		if p := &snap.Processes[i]; p.IsZombie() {
+		if p := &snap.Processes[i]; lifecycle.IsZombie(p) {
 			total++
 			byParent[p.PPID]++
 		}
@@ -311,7 +304,7 @@ func (c *Collector) zombieMetrics(f *monitor.Frame, add addFunc) {
 	}
 	for _, p := range ps {
 		comm := ""
-		if pp := findProcess(snap, p.pid); pp != nil {
+		if pp := lifecycle.Find(snap, p.pid); pp != nil {
 			comm = pp.Comm
 		} else if g := since[p.pid]; g != nil {
 			comm = g.ParentComm
@@ -324,23 +317,9 @@ func (c *Collector) zombieMetrics(f *monitor.Frame, add addFunc) {
 	}
 }
 
-// findProcess finds pid in the snapshot's PID-sorted process list.
-func findProcess(snap *collector.Snapshot, pid int) *collector.Process {
-	i, ok := slices.BinarySearchFunc(snap.Processes, pid, func(p collector.Process, pid int) int {
-		return cmp.Compare(p.PID, pid)
-	})
-	if !ok {
-		return nil
-	}
-	return &snap.Processes[i]
-}
-
-// The adopter kinds always exported by pinspect_orphans.
-var adopterKinds = []string{lifecycle.AdopterInit, lifecycle.AdopterSubreaper, lifecycle.AdopterPidnsInit}
-
 func (c *Collector) orphanMetrics(f *monitor.Frame, add addFunc) {
 	kinds := map[string]int{}
-	for _, k := range adopterKinds {
+	for _, k := range lifecycle.AdopterKinds() { // always exported
 		kinds[k] = 0
 	}
 	daemons := 0
@@ -404,47 +383,19 @@ func (c *Collector) ctxMetrics(f *monitor.Frame, add addFunc) {
 }
 
 // processRates returns the switch rate of every process of f's snapshot
-// that was also in the previous one, skipping processes whose totals are
-// unavailable.
+// that was also in the previous scan (the frame's Rates), skipping
+// processes whose totals are unavailable.
 func processRates(f *monitor.Frame) []ctxRate {
 	snap := f.Snapshot
 	var out []ctxRate
-	if f.Rates != nil {
-		for i := range snap.Processes {
-			p := &snap.Processes[i]
-			if p.Read&collector.SrcStatus == 0 {
-				continue
-			}
-			if r, ok := f.Rates.Process(p.ID()); ok {
-				out = append(out, ctxRate{p, r.VolPerSec, r.InvolPerSec})
-			}
-		}
-		if len(out) > 0 {
-			return out
-		}
-	}
-	prev := f.Prev
-	if prev == nil {
-		return nil
-	}
-	dt := (snap.Monotonic - prev.Monotonic).Seconds()
-	if snap.Monotonic == 0 || prev.Monotonic == 0 {
-		dt = snap.TakenAt.Sub(prev.TakenAt).Seconds()
-	}
-	if dt <= 0 {
-		return nil
-	}
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
 		if p.Read&collector.SrcStatus == 0 {
 			continue
 		}
-		q := findProcess(prev, p.PID)
-		if q == nil || q.StartTicks != p.StartTicks || q.Read&collector.SrcStatus == 0 ||
-			q.CtxSource != p.CtxSource || p.VolCtx < q.VolCtx || p.InvolCtx < q.InvolCtx {
-			continue
+		if r, ok := f.Rates.Process(p.ID()); ok {
+			out = append(out, ctxRate{p, r.VolPerSec, r.InvolPerSec})
 		}
-		out = append(out, ctxRate{p, float64(p.VolCtx-q.VolCtx) / dt, float64(p.InvolCtx-q.InvolCtx) / dt})
 	}
 	return out
 }

@@ -104,7 +104,7 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 	mfs := gather(t, NewCollector(src, Options{TopN: 5, ZombieParents: MaxSeriesLimit}))
 
 	pid := strconv.Itoa(h.PID())
-	comm := findProcess(f.Snapshot, h.PID()).Comm
+	comm := lifecycle.Find(f.Snapshot, h.PID()).Comm
 	if v, ok := find(mfs, "pinspect_zombie_parent_zombies", map[string]string{"pid": pid, "comm": comm}); !ok || v != 2 {
 		t.Errorf("pinspect_zombie_parent_zombies{pid=%s,comm=%s} = %v, %v; want 2", pid, comm, v, ok)
 	}
@@ -147,7 +147,7 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 	if ms := one["pinspect_zombie_parent_zombies"].GetMetric(); len(ms) != 1 || value(ms[0]) != float64(most) {
 		t.Errorf("ZombieParents 1: %d series (%v), want 1 with %d zombies", len(ms), ms, most)
 	}
-	for _, k := range adopterKinds {
+	for _, k := range lifecycle.AdopterKinds() {
 		if _, ok := find(mfs, "pinspect_orphans", map[string]string{"adopter_kind": k}); !ok {
 			t.Errorf("pinspect_orphans{adopter_kind=%q} missing", k)
 		}
@@ -245,8 +245,9 @@ func TestCollectorTopContextSwitches(t *testing.T) {
 }
 
 // only returns a copy of f keeping the processes with the given pids in
-// both snapshots (real data, a smaller machine).
-func only(f *monitor.Frame, pids ...int) *monitor.Frame {
+// its snapshot and prev's, with the rates between the two (real data, a
+// smaller machine).
+func only(prev, f *monitor.Frame, pids ...int) *monitor.Frame {
 	keep := func(s *collector.Snapshot) *collector.Snapshot {
 		if s == nil {
 			return nil
@@ -254,14 +255,15 @@ func only(f *monitor.Frame, pids ...int) *monitor.Frame {
 		cp := *s
 		cp.Processes = nil
 		for _, pid := range pids {
-			if p := findProcess(s, pid); p != nil {
+			if p := lifecycle.Find(s, pid); p != nil {
 				cp.Processes = append(cp.Processes, *p)
 			}
 		}
 		return &cp
 	}
 	cp := *f
-	cp.Snapshot, cp.Prev, cp.Rates = keep(f.Snapshot), keep(f.Prev), nil
+	cp.Snapshot = keep(f.Snapshot)
+	cp.Rates = lifecycle.ComputeRates(keep(prev.Snapshot), cp.Snapshot)
 	return &cp
 }
 
@@ -272,8 +274,8 @@ func TestCollectorHostileCommLabels(t *testing.T) {
 	h := livehelper.Start(t, "comm", hostile)
 	sc := newScanner(t, false)
 	src := newFrameSource()
-	sc.frame()
-	src.publish(only(sc.frame(), h.PID()))
+	first := sc.frame()
+	src.publish(only(first, sc.frame(), h.PID()))
 	mfs := gather(t, NewCollector(src, Options{TopN: MaxSeriesLimit, ZombieParents: MaxSeriesLimit}))
 	pid := strconv.Itoa(h.PID())
 	seen := false
@@ -338,7 +340,7 @@ func TestCollectorLifecycleCounters(t *testing.T) {
 	src := newFrameSource()
 	c := NewCollector(src, Options{})
 	mfs := gather(t, c)
-	for _, typ := range eventTypes {
+	for _, typ := range lifecycle.EventTypes() {
 		if v, ok := find(mfs, "pinspect_lifecycle_events_total", map[string]string{"type": string(typ)}); !ok || v != 0 {
 			t.Errorf("before any frame: %s = %v, %v; want 0", typ, v, ok)
 		}

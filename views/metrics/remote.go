@@ -206,7 +206,7 @@ func (s *RemoteSource) publish(wf *WireFrame) {
 		note += " (some events were dropped between polls)"
 	}
 	f := &monitor.Frame{
-		Seq: s.seq, Snapshot: wf.Snapshot, Prev: s.prev, Events: wf.Events,
+		Seq: s.seq, Snapshot: wf.Snapshot, Events: wf.Events,
 		Interval: wf.Interval, EventsLive: wf.EventsLive, EventsNote: note,
 		Rates:   lifecycle.ComputeRates(s.prev, wf.Snapshot),
 		Zombies: wf.Zombies, Orphans: wf.Orphans, Paused: wf.Paused,
@@ -242,7 +242,7 @@ func focusFrom(snap *collector.Snapshot, pid int) *monitor.Focus {
 		return nil
 	}
 	f := &monitor.Focus{PID: pid}
-	if p := findProcess(snap, pid); p != nil {
+	if p := lifecycle.Find(snap, pid); p != nil {
 		f.Process = p
 	} else {
 		f.Err = "not in the remote agent's latest scan"

@@ -301,7 +301,7 @@ func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {
 	// document (views/report ShowDoc, memory maps read by the collector)
 	// once it lands; until then this is the snapshot entry.
 	snap := s.publicSnapshot(f)
-	p := findProcess(snap, pid)
+	p := lifecycle.Find(snap, pid)
 	if p == nil {
 		httpError(w, http.StatusNotFound, "no such process: "+strconv.Itoa(pid))
 		return

@@ -47,9 +47,8 @@ func (sc *scanner) frame() *monitor.Frame {
 	sc.seq++
 	f := &monitor.Frame{Seq: sc.seq, Snapshot: snap, Interval: time.Second}
 	if sc.prev != nil {
-		f.Prev = sc.prev.Snapshot
-		f.Events = lifecycle.Diff(f.Prev, snap)
-		f.Rates = lifecycle.ComputeRates(f.Prev, snap)
+		f.Events = lifecycle.Diff(sc.prev.Snapshot, snap)
+		f.Rates = lifecycle.ComputeRates(sc.prev.Snapshot, snap)
 	}
 	f.Zombies = lifecycle.DiagnoseZombies(snap, nil, nil)
 	f.Orphans = lifecycle.DetectOrphans(snap, nil)

@@ -1,0 +1,55 @@
+package lifecycle
+
+import "github.com/pinspect/pinspect/collector"
+
+// IsZombie reports whether p is a zombie process: its stat was read and
+// says Z with no live thread left (collector.Process.IsZombie). A process
+// whose main thread exited while other threads run also shows Z, but it
+// is alive and nothing waits to be reaped (LeaderExited): it is not a
+// zombie anywhere in pinspect, not counted, diagnosed or reported as one.
+func IsZombie(p *collector.Process) bool {
+	return p.Read&collector.SrcStat != 0 && p.IsZombie()
+}
+
+// LeaderExited reports whether p's main thread exited while other threads
+// of it run on (the leader shows Z; the process is alive).
+func LeaderExited(p *collector.Process) bool {
+	return p.Read&collector.SrcStat != 0 && p.LeaderExited()
+}
+
+// StateCounts counts a snapshot's processes by state.
+type StateCounts struct {
+	// Total is the number of processes.
+	Total int
+	// ByLetter counts processes by their (leader's) state letter as the
+	// kernel shows it; 0 is a process whose stat was not read. A
+	// leader-exited process counts under 'Z' here: that is its letter.
+	ByLetter [256]int
+	// Zombies counts zombie processes (IsZombie); LeaderExited the live
+	// processes whose main thread exited (Z with threads running).
+	Zombies, LeaderExited int
+}
+
+// CountStates counts snap's processes by state (nil: all zero).
+func CountStates(snap *collector.Snapshot) StateCounts {
+	var c StateCounts
+	if snap == nil {
+		return c
+	}
+	c.Total = len(snap.Processes)
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		if p.Read&collector.SrcStat == 0 {
+			c.ByLetter[0]++
+			continue
+		}
+		c.ByLetter[p.State]++
+		switch {
+		case p.IsZombie():
+			c.Zombies++
+		case p.LeaderExited():
+			c.LeaderExited++
+		}
+	}
+	return c
+}

@@ -1,0 +1,336 @@
+package lifecycle
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// DedupWindow is how many steps after the step in which one source (the
+// poll or a kernel source) reported a spawn, exec, exit or thread event
+// the other source's report of the same event is dropped. A kernel event
+// may be converted a step late (pinspect was behind) and the poll sees a
+// change one or two scans after the kernel did. It is also how long a
+// kernel fork's parent is remembered to notice an adoption.
+const DedupWindow = 2
+
+// exitMemory is how long a kernel exit's time is kept to date a zombie's
+// first sighting.
+const exitMemory = time.Minute
+
+// KernelEvent is one event a kernel source (the proc connector, later a
+// BPF tracepoint) reported, already in the lifecycle vocabulary: a Spawn,
+// Exec, Exit, ThreadStart or ThreadExit whose identity the source looked
+// up while the process was still there.
+type KernelEvent struct {
+	Event
+	// StartRead is true for a Spawn whose ID.StartTicks was read from
+	// the child; false when it was estimated from the event's time (the
+	// child was gone, or the source was in a hurry).
+	StartRead bool
+}
+
+// Kernel is what kernel sources delivered since the previous step.
+type Kernel struct {
+	// Events in the order they were received.
+	Events []KernelEvent
+	// Dropped counts events dropped because more than the bound waited
+	// between two steps (for example while paused).
+	Dropped int
+	// LostNote says why events may be missing (the kernel dropped them,
+	// the socket was resubscribed), "" when none were lost.
+	LostNote string
+}
+
+// Step is what the Tracker made of one scan.
+type Step struct {
+	// Events are the lifecycle events since the previous step, ordered by
+	// time: the poll's (Diff) merged with the kernel's, each reported
+	// once, plus the reparents only fork parents reveal and a Lost event
+	// when kernel events were lost.
+	Events []Event
+	// Rates are the rates between prev and cur (nil for the first step).
+	Rates *Rates
+	// Orphans are cur's orphans and daemons, with the reparents observed.
+	Orphans []Orphan
+	// ZombieSince is when each zombie of cur was first seen (a kernel
+	// exit's time when one was seen for it). It is the step's own copy.
+	ZombieSince map[collector.ID]time.Time
+}
+
+// Tracker holds what lifecycle knows across scans: when each zombie was
+// first seen, the reparents observed, recent kernel exits, the events
+// reported by one source (to drop the other's repetition) and the parents
+// that kernel forks named. It is pure: no I/O, no clock, no goroutines;
+// its state is a function of the inputs given to Observe, so replaying
+// recorded snapshots and kernel events rebuilds it. One goroutine owns a
+// Tracker (the monitor's loop).
+type Tracker struct {
+	step       uint64
+	maxForks   int
+	zombieSeen map[collector.ID]time.Time
+	reparents  map[collector.ID]Event
+	exitAt     map[int]time.Time
+	recent     map[eventKey]uint64 // kernel reports, by step
+	polled     map[eventKey]uint64 // spawns and execs the poll reported first
+	forkParent map[int]forkInfo
+}
+
+// eventKey names an event reported recently, to drop its repetition
+// from the other source (pid is the tid for thread events).
+type eventKey struct {
+	typ EventType
+	pid int
+}
+
+// forkInfo is what a kernel fork said about a new process.
+type forkInfo struct {
+	ppid  int
+	start uint64 // the child's start ticks when read, else 0
+	step  uint64
+}
+
+// NewTracker makes an empty Tracker that remembers at most maxForks kernel
+// fork parents at once (<= 0: 100,000).
+func NewTracker(maxForks int) *Tracker {
+	if maxForks <= 0 {
+		maxForks = 100000
+	}
+	return &Tracker{
+		maxForks:   maxForks,
+		zombieSeen: make(map[collector.ID]time.Time),
+		reparents:  make(map[collector.ID]Event),
+		exitAt:     make(map[int]time.Time),
+		recent:     make(map[eventKey]uint64),
+		polled:     make(map[eventKey]uint64),
+		forkParent: make(map[int]forkInfo),
+	}
+}
+
+// Observe takes one scan (cur; prev is the scan before it, nil for the
+// first) and the kernel events received since the previous step, and
+// returns the step's events, rates and orphans. Kernel events come first
+// in a tie: the kernel saw them as they happened.
+func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
+	t.step++
+	t.expire()
+	evs := t.kernelEvents(k.Events)
+	fillFromSnapshots(evs, prev, cur)
+	evs = t.pollEvents(evs, Diff(prev, cur))
+	evs = t.forkReparents(evs, cur)
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	note := k.LostNote
+	if k.Dropped > 0 {
+		note = fmt.Sprintf("%d kernel process events dropped while frames were not taken", k.Dropped)
+	}
+	if note != "" {
+		evs = append(evs, Event{Type: Lost, Time: cur.TakenAt, Source: SourceConnector, Note: note})
+	}
+	t.track(cur, evs)
+	since := make(map[collector.ID]time.Time, len(t.zombieSeen))
+	for id, at := range t.zombieSeen {
+		since[id] = at
+	}
+	return Step{
+		Events:      evs,
+		Rates:       ComputeRates(prev, cur),
+		Orphans:     DetectOrphans(cur, t.reparents),
+		ZombieSince: since,
+	}
+}
+
+// within reports whether step s is inside the dedup window of this step.
+func (t *Tracker) within(s uint64) bool { return t.step-s <= DedupWindow }
+
+// expire forgets the reports and fork parents older than the window.
+func (t *Tracker) expire() {
+	for _, r := range []map[eventKey]uint64{t.recent, t.polled} {
+		for k, s := range r {
+			if !t.within(s) {
+				delete(r, k)
+			}
+		}
+	}
+	for pid, fi := range t.forkParent {
+		if !t.within(fi.step) {
+			delete(t.forkParent, pid)
+		}
+	}
+}
+
+// kernelEvents keeps the kernel's events that the poll did not report
+// first, records what they report (for the poll's dedup, the zombies'
+// first sighting and the adoptions), and remembers each fork's parent.
+func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
+	out := make([]Event, 0, len(in))
+	for i := range in {
+		e := in[i].Event
+		key, dedup := dedupKey(&e)
+		switch e.Type {
+		case Spawn:
+			t.rememberFork(&in[i])
+		case Exit:
+			t.exitAt[e.ID.PID] = e.Time
+		}
+		// A spawn or exec converted late (pinspect was behind): the poll
+		// said it already.
+		if s, ok := t.polled[key]; ok && t.within(s) && (e.Type == Spawn || e.Type == Exec) {
+			continue
+		}
+		if dedup {
+			t.recent[key] = t.step
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// dedupKey is the key under which e and its repetition by the other
+// source meet, and whether e's type is deduplicated at all (spawn, exec,
+// rename, exit and thread events; a rename meets the exec the kernel
+// reported: the poll could not read the exe).
+func dedupKey(e *Event) (eventKey, bool) {
+	switch e.Type {
+	case Spawn, Exec, Exit:
+		return eventKey{e.Type, e.ID.PID}, true
+	case Rename:
+		return eventKey{Exec, e.ID.PID}, true
+	case ThreadStart, ThreadExit:
+		return eventKey{e.Type, e.TID}, true
+	}
+	return eventKey{}, false
+}
+
+// rememberFork records the parent a kernel fork named, bounded: beyond
+// maxForks a fork's parent is not remembered (frames are not taken while
+// paused), and an adoption between the fork and the next scan is missed.
+func (t *Tracker) rememberFork(k *KernelEvent) {
+	pid := k.ID.PID
+	fi := forkInfo{ppid: k.PPID, step: t.step}
+	if k.StartRead {
+		fi.start = k.ID.StartTicks
+	}
+	if _, had := t.forkParent[pid]; had || len(t.forkParent) < t.maxForks {
+		t.forkParent[pid] = fi
+	}
+}
+
+// pollEvents appends the poll's events that a kernel source did not
+// report in the window, and records the spawns and execs it reports first.
+func (t *Tracker) pollEvents(out, poll []Event) []Event {
+	for i := range poll {
+		e := &poll[i]
+		if key, dedup := dedupKey(e); dedup {
+			if s, ok := t.recent[key]; ok && t.within(s) {
+				continue
+			}
+			if e.Type == Spawn || e.Type == Exec {
+				t.polled[key] = t.step
+			}
+		}
+		out = append(out, *e)
+	}
+	return out
+}
+
+// fillFromSnapshots completes kernel events whose process was gone
+// before the source could look it up: the comm and start time come from
+// the previous or current snapshot when the pid was there (and the start
+// time, if known, agrees); an exit's parent too.
+func fillFromSnapshots(evs []Event, prev, cur *collector.Snapshot) {
+	for i := range evs {
+		e := &evs[i]
+		if e.Comm != "" && e.ID.StartTicks != 0 && (e.PPID != 0 || e.Type != Exit) {
+			continue
+		}
+		for _, s := range [2]*collector.Snapshot{prev, cur} {
+			p := Find(s, e.ID.PID)
+			if p == nil || !known(p, collector.SrcStat) || (e.ID.StartTicks != 0 && e.ID.StartTicks != p.StartTicks) {
+				continue
+			}
+			if e.Comm == "" {
+				e.Comm = p.Comm
+			}
+			if e.PPID == 0 && e.Type == Exit {
+				e.PPID = p.PPID
+			}
+			e.ID.StartTicks = p.StartTicks
+			break
+		}
+	}
+}
+
+// forkReparents appends a reparent event for each process a kernel fork
+// named with one parent that cur shows under another: its parent exited
+// between the fork and the scan, and it was adopted. This does not depend
+// on which of the two was seen first. Pids are taken in order, so a
+// replay makes the same events.
+func (t *Tracker) forkReparents(out []Event, cur *collector.Snapshot) []Event {
+	for _, e := range out {
+		if e.Type == Reparent {
+			t.recent[eventKey{Reparent, e.ID.PID}] = t.step
+		}
+	}
+	pids := make([]int, 0, len(t.forkParent))
+	for pid := range t.forkParent {
+		pids = append(pids, pid)
+	}
+	slices.Sort(pids)
+	for _, pid := range pids {
+		fi := t.forkParent[pid]
+		p := Find(cur, pid)
+		if p == nil || fi.ppid == 0 || p.PPID == fi.ppid || p.PPID == 0 || !known(p, collector.SrcStat) ||
+			fi.start != 0 && fi.start != p.StartTicks {
+			continue
+		}
+		if _, done := t.recent[eventKey{Reparent, pid}]; done {
+			continue
+		}
+		e := base(p, cur.TakenAt)
+		e.Type, e.Source = Reparent, SourceConnector
+		e.OldPPID = fi.ppid
+		e.AdopterKind = adopterKindOf(Find(cur, p.PPID), p, nil)
+		t.recent[eventKey{Reparent, pid}] = t.step
+		out = append(out, e)
+	}
+	return out
+}
+
+// track updates the zombies' first sightings and the observed reparents.
+func (t *Tracker) track(cur *collector.Snapshot, evs []Event) {
+	for _, e := range evs {
+		if e.Type == Reparent {
+			t.reparents[e.ID] = e
+		}
+	}
+	for i := range cur.Processes {
+		p := &cur.Processes[i]
+		if _, seen := t.zombieSeen[p.ID()]; seen || !IsZombie(p) {
+			continue
+		}
+		at := cur.TakenAt
+		if x, ok := t.exitAt[p.PID]; ok && x.Before(at) && !x.Before(p.StartedAt) {
+			at = x
+		}
+		t.zombieSeen[p.ID()] = at
+	}
+	for id := range t.zombieSeen {
+		if p := FindID(cur, id); p == nil || !IsZombie(p) {
+			delete(t.zombieSeen, id)
+		}
+	}
+	for id, e := range t.reparents {
+		if p := FindID(cur, id); p == nil || p.PPID != e.PPID {
+			delete(t.reparents, id)
+		}
+	}
+	cut := cur.TakenAt.Add(-exitMemory)
+	for pid, at := range t.exitAt {
+		if at.Before(cut) {
+			delete(t.exitAt, pid)
+		}
+	}
+}

@@ -1,0 +1,362 @@
+package lifecycle
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// kspawn is a kernel spawn of p, at snapshot time at (plus a little),
+// with its start ticks read or not.
+func kspawn(p collector.Process, at time.Duration, read bool) KernelEvent {
+	return KernelEvent{Event: Event{Type: Spawn, Time: t0.Add(at), ID: p.ID(), Comm: p.Comm, PPID: p.PPID, Source: SourceConnector}, StartRead: read}
+}
+
+func kexit(p collector.Process, at time.Duration, code int) KernelEvent {
+	es := collector.DecodeWaitStatus(int64(code << 8))
+	return KernelEvent{Event: Event{Type: Exit, Time: t0.Add(at), ID: p.ID(), Comm: p.Comm, PPID: p.PPID, Source: SourceConnector, ExitStatus: &es}}
+}
+
+func sources(evs []Event) string {
+	var b []string
+	for _, e := range evs {
+		b = append(b, string(e.Type)+"/"+e.Source)
+	}
+	return strings.Join(b, " ")
+}
+
+// TestTrackerKernelEventsAreNotRepeated: a spawn and an exit the kernel
+// reported are not reported again by the poll in the window; the kernel's
+// comes first, with its exit status.
+func TestTrackerKernelEventsAreNotRepeated(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	child := proc(500, 1, 900, "job", 'R')
+	tr := NewTracker(0)
+	s0 := snap(0, init1)
+	tr.Observe(nil, s0, Kernel{})
+	s1 := snap(time.Second, init1, child)
+	st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(child, 500*time.Millisecond, true)}})
+	if got, want := sources(st.Events), "spawn/connector"; got != want {
+		t.Fatalf("step 1: %q, want %q", got, want)
+	}
+	s2 := snap(2*time.Second, init1)
+	st = tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kexit(child, 1500*time.Millisecond, 3)}})
+	if got, want := sources(st.Events), "exit/connector"; got != want {
+		t.Fatalf("step 2: %q, want %q", got, want)
+	}
+	if e := st.Events[0]; e.ExitStatus == nil || e.ExitStatus.Code != 3 || !e.Time.Equal(t0.Add(1500*time.Millisecond)) {
+		t.Errorf("exit %+v", e)
+	}
+}
+
+// TestTrackerPollFirstThenKernel: a spawn the poll reported first (the
+// kernel's conversion fell behind) is not repeated when the kernel's
+// arrives in the window; after the window it is (a pid reused much later).
+func TestTrackerPollFirstThenKernel(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	child := proc(600, 1, 900, "late", 'S')
+	tr := NewTracker(0)
+	s0 := snap(0, init1)
+	tr.Observe(nil, s0, Kernel{})
+	s1 := snap(time.Second, init1, child)
+	if got := sources(tr.Observe(s0, s1, Kernel{}).Events); got != "spawn/poll" {
+		t.Fatalf("step 1: %q", got)
+	}
+	st := tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kspawn(child, 900*time.Millisecond, true)}})
+	if len(st.Events) != 0 {
+		t.Fatalf("the late kernel spawn was repeated: %q", sources(st.Events))
+	}
+	for i := 0; i < DedupWindow; i++ {
+		tr.Observe(s1, s1, Kernel{})
+	}
+	st = tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kspawn(child, 900*time.Millisecond, true)}})
+	if got := sources(st.Events); got != "spawn/connector" {
+		t.Errorf("after the window: %q, want the kernel's spawn", got)
+	}
+}
+
+// TestTrackerDedupWindow: the poll's report of an event the kernel
+// reported DedupWindow steps earlier is dropped; one step later it is not.
+func TestTrackerDedupWindow(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	child := proc(700, 1, 900, "c", 'S')
+	for _, late := range []int{DedupWindow, DedupWindow + 1} {
+		tr := NewTracker(0)
+		s0 := snap(0, init1)
+		tr.Observe(nil, s0, Kernel{})
+		tr.Observe(s0, s0, Kernel{Events: []KernelEvent{kspawn(child, 0, true)}})
+		for i := 1; i < late; i++ {
+			tr.Observe(s0, s0, Kernel{})
+		}
+		got := sources(tr.Observe(s0, snap(time.Second, init1, child), Kernel{}).Events)
+		if want := map[bool]string{true: "", false: "spawn/poll"}[late <= DedupWindow]; got != want {
+			t.Errorf("poll spawn %d steps after the kernel's: %q, want %q", late, got, want)
+		}
+	}
+}
+
+// TestTrackerRenameMeetsKernelExec: the poll sees only a comm change when
+// the exe could not be read; the kernel's exec already said it.
+func TestTrackerRenameMeetsKernelExec(t *testing.T) {
+	p := proc(800, 1, 5, "sh", 'S')
+	q := p
+	q.Comm = "sleep"
+	tr := NewTracker(0)
+	a, b := snap(0, p), snap(time.Second, q)
+	tr.Observe(nil, a, Kernel{})
+	ex := KernelEvent{Event: Event{Type: Exec, Time: t0.Add(time.Millisecond), ID: q.ID(), Comm: "sleep", OldComm: "sh", Exe: "/usr/bin/sleep", Source: SourceConnector}}
+	if got := sources(tr.Observe(a, b, Kernel{Events: []KernelEvent{ex}}).Events); got != "exec/connector" {
+		t.Errorf("events %q, want the kernel's exec only", got)
+	}
+}
+
+// TestTrackerThreadEventsMeetByTID: thread events pair up by thread id.
+func TestTrackerThreadEventsMeetByTID(t *testing.T) {
+	p := proc(60, 1, 5, "app", 'S')
+	p.Read |= collector.SrcTasks
+	p.Threads = []collector.Thread{{TID: 60, StartTicks: 5}}
+	q := p
+	q.Threads = []collector.Thread{{TID: 60, StartTicks: 5}, {TID: 61, StartTicks: 6}, {TID: 62, StartTicks: 7}}
+	a, b := snap(0, p), snap(time.Second, q)
+	a.ThreadsRead, b.ThreadsRead = true, true
+	tr := NewTracker(0)
+	tr.Observe(nil, a, Kernel{})
+	k := KernelEvent{Event: Event{Type: ThreadStart, Time: t0, ID: p.ID(), TID: 61, Source: SourceConnector}}
+	st := tr.Observe(a, b, Kernel{Events: []KernelEvent{k}})
+	if got, want := types(st.Events), "thread_start:60/61 thread_start:60/62"; got != want {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
+// TestTrackerFillsGoneProcesses: a kernel event whose process was gone
+// before the source could look it up takes its comm, start time and
+// parent from the snapshots.
+func TestTrackerFillsGoneProcesses(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	p := proc(900, 1, 77, "brief", 'S')
+	tr := NewTracker(0)
+	s0 := snap(0, init1, p)
+	tr.Observe(nil, s0, Kernel{})
+	bare := KernelEvent{Event: Event{Type: Exit, Time: t0.Add(time.Millisecond), ID: collector.ID{PID: 900}, Source: SourceConnector}}
+	st := tr.Observe(s0, snap(time.Second, init1), Kernel{Events: []KernelEvent{bare}})
+	if len(st.Events) != 1 {
+		t.Fatalf("events %q", sources(st.Events))
+	}
+	if e := st.Events[0]; e.Comm != "brief" || e.ID.StartTicks != 77 || e.PPID != 1 {
+		t.Errorf("exit not filled from the snapshot: %+v", e)
+	}
+	// A start time that disagrees is another process: nothing is taken.
+	other := bare
+	other.ID.StartTicks = 5
+	st = tr.Observe(s0, s0, Kernel{Events: []KernelEvent{other}})
+	if e := st.Events[0]; e.Comm != "" || e.ID.StartTicks != 5 {
+		t.Errorf("filled from another process with the pid: %+v", e)
+	}
+}
+
+// TestTrackerForkReparent: the kernel saw a fork by a parent that exited
+// before the next scan; the scan shows the child under a subreaper. The
+// poll never saw the first parent: only the fork reveals the adoption.
+// It is reported once, tracked as an observed orphan, and forgotten when
+// the child moves on.
+func TestTrackerForkReparent(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	sr := proc(100, 1, 10, "subreaper", 'S')
+	sr.SID, sr.PGID = 100, 100
+	grand := proc(102, 100, 30, "grandchild", 'S')
+	grand.SID, grand.PGID = 100, 101
+	tr := NewTracker(0)
+	s0 := snap(0, init1, sr)
+	tr.Observe(nil, s0, Kernel{})
+	fork := kspawn(proc(102, 101, 30, "grandchild", 'S'), 100*time.Millisecond, true)
+	s1 := snap(time.Second, init1, sr, grand)
+	st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{fork}})
+	if got, want := types(st.Events), "spawn:102 reparent:102"; got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	rp := st.Events[1]
+	if rp.OldPPID != 101 || rp.PPID != 100 || rp.AdopterKind != AdopterSubreaper || rp.Source != SourceConnector || !rp.Time.Equal(s1.TakenAt) {
+		t.Errorf("reparent %+v", rp)
+	}
+	if o := st.Orphans[0]; o.ID.PID != 102 || !o.Observed || o.OldPPID != 101 || o.AdopterKind != AdopterSubreaper || o.Daemon {
+		t.Errorf("orphans %+v", st.Orphans)
+	}
+	// Next scans: not reported again; still an observed orphan.
+	st = tr.Observe(s1, s1, Kernel{})
+	if len(st.Events) != 0 || st.Orphans[0].ID.PID != 102 || !st.Orphans[0].Observed {
+		t.Errorf("second step: events %q orphans %+v", types(st.Events), st.Orphans)
+	}
+	// The child is adopted again, by init: the observation is forgotten.
+	g2 := grand
+	g2.PPID = 1
+	s3 := snap(3*time.Second, init1, sr, g2)
+	st = tr.Observe(s1, s3, Kernel{})
+	if got := types(st.Events); got != "reparent:102" {
+		t.Errorf("events %q", got)
+	}
+	if _, kept := tr.reparents[grand.ID()]; !kept {
+		t.Error("the poll's reparent must be tracked")
+	}
+	// Gone: nothing is kept.
+	s4 := snap(4*time.Second, init1, sr)
+	tr.Observe(s3, s4, Kernel{})
+	if len(tr.reparents) != 0 {
+		t.Errorf("reparents of a gone process kept: %+v", tr.reparents)
+	}
+	for i := 0; i < DedupWindow; i++ {
+		tr.Observe(s4, s4, Kernel{})
+	}
+	if len(tr.forkParent) != 0 || len(tr.recent) != 0 {
+		t.Errorf("fork parents or reports kept past the window: %+v %+v", tr.forkParent, tr.recent)
+	}
+}
+
+// TestTrackerForkReparentAdopters: the adopter's kind comes from the one
+// definition (init, a namespace's init, a subreaper; unknown when the new
+// parent could not be read); an estimated start time never rules out.
+func TestTrackerForkReparentAdopters(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	nsInit := proc(300, 1, 3, "tini", 'S')
+	nsInit.NSPids = []int{300, 1}
+	kids := []collector.Process{proc(301, 300, 40, "a", 'S'), proc(400, 1, 41, "b", 'S'), proc(500, 450, 42, "c", 'S')}
+	kids[0].NSPids = []int{301, 7}
+	s0 := snap(0, init1, nsInit)
+	s1 := snap(time.Second, append([]collector.Process{init1, nsInit}, kids...)...)
+	var k Kernel
+	for _, c := range kids {
+		f := c
+		f.PPID = 999
+		k.Events = append(k.Events, kspawn(f, 0, false))
+	}
+	k.Events[2].ID.StartTicks = 1 // an estimate that disagrees: not read, so not checked
+	tr := NewTracker(0)
+	tr.Observe(nil, s0, Kernel{})
+	st := tr.Observe(s0, s1, k)
+	got := map[int]string{}
+	for _, e := range st.Events {
+		if e.Type == Reparent {
+			got[e.ID.PID] = e.AdopterKind
+		}
+	}
+	want := map[int]string{301: AdopterPidnsInit, 400: AdopterInit, 500: ""}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("adopter kinds %v, want %v", got, want)
+	}
+}
+
+// TestTrackerZombieFirstSeen: a zombie's first sighting is the kernel's
+// exit time when one was seen for it (and is after its start), else the
+// scan that first showed it; it is forgotten once reaped.
+func TestTrackerZombieFirstSeen(t *testing.T) {
+	par := proc(10, 1, 5, "parent", 'S')
+	kid := proc(11, 10, 50, "kid", 'S')
+	kid.StartedAt = t0.Add(-time.Hour)
+	z := kid
+	z.State, z.ExitCode = 'Z', 1<<8
+	other := proc(12, 10, 60, "other", 'Z')
+	tr := NewTracker(0)
+	s0 := snap(0, par, kid)
+	tr.Observe(nil, s0, Kernel{})
+	s1 := snap(2*time.Second, par, z, other)
+	st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kexit(kid, 1200*time.Millisecond, 1)}})
+	if at := st.ZombieSince[z.ID()]; !at.Equal(t0.Add(1200 * time.Millisecond)) {
+		t.Errorf("zombie first seen %v, want the kernel's exit time", at)
+	}
+	if at := st.ZombieSince[other.ID()]; !at.Equal(s1.TakenAt) {
+		t.Errorf("zombie without a kernel exit first seen %v, want the scan's time", at)
+	}
+	st.ZombieSince[z.ID()] = time.Time{} // the step's own copy
+	st = tr.Observe(s1, snap(3*time.Second, par, z, other), Kernel{})
+	if at := st.ZombieSince[z.ID()]; !at.Equal(t0.Add(1200 * time.Millisecond)) {
+		t.Errorf("first sighting changed to %v", at)
+	}
+	groups := DiagnoseZombies(s1, st.ZombieSince, nil)
+	if len(groups) != 1 || len(groups[0].Zombies) != 2 || !groups[0].Zombies[0].Observed {
+		t.Errorf("groups %+v", groups)
+	}
+	st = tr.Observe(s1, snap(4*time.Second, par), Kernel{})
+	if len(st.ZombieSince) != 0 || len(tr.zombieSeen) != 0 {
+		t.Errorf("reaped zombies kept: %v", tr.zombieSeen)
+	}
+	// Exit times are kept a minute.
+	tr.Observe(s1, snap(exitMemory+10*time.Second, par), Kernel{})
+	if len(tr.exitAt) != 0 {
+		t.Errorf("exit times kept: %v", tr.exitAt)
+	}
+}
+
+// TestTrackerLeaderExitedIsNoZombie: Z with threads running is not a
+// zombie for the tracker either.
+func TestTrackerLeaderExitedIsNoZombie(t *testing.T) {
+	p := proc(50, 1, 5, "app", 'Z')
+	p.NumThreads = 3
+	tr := NewTracker(0)
+	s := snap(0, p)
+	if st := tr.Observe(nil, s, Kernel{}); len(st.ZombieSince) != 0 {
+		t.Errorf("leader-exited process tracked as a zombie: %v", st.ZombieSince)
+	}
+	if c := CountStates(s); c.Zombies != 0 || c.LeaderExited != 1 || c.ByLetter['Z'] != 1 {
+		t.Errorf("counts %+v", c)
+	}
+}
+
+// TestTrackerLostEvents: lost kernel events end the step's events with a
+// Lost event saying why; a count of dropped events wins over a note.
+func TestTrackerLostEvents(t *testing.T) {
+	s := snap(0, proc(1, 0, 1, "init", 'S'))
+	tr := NewTracker(0)
+	st := tr.Observe(nil, s, Kernel{LostNote: "resubscribed"})
+	if len(st.Events) != 1 || st.Events[0].Type != Lost || st.Events[0].Note != "resubscribed" || !st.Events[0].Time.Equal(s.TakenAt) {
+		t.Errorf("events %+v", st.Events)
+	}
+	st = tr.Observe(s, s, Kernel{LostNote: "x", Dropped: 7})
+	if len(st.Events) != 1 || !strings.HasPrefix(st.Events[0].Note, "7 kernel process events dropped") {
+		t.Errorf("events %+v", st.Events)
+	}
+}
+
+// TestTrackerForkParentsBounded: forks received while no scan was taken
+// remember at most maxForks parents.
+func TestTrackerForkParentsBounded(t *testing.T) {
+	var k Kernel
+	for pid := 5000; pid < 5050; pid++ {
+		k.Events = append(k.Events, kspawn(proc(pid, 1, uint64(pid), "c", 'S'), 0, true))
+	}
+	tr := NewTracker(5)
+	tr.Observe(nil, snap(0), k)
+	if n := len(tr.forkParent); n != 5 {
+		t.Errorf("%d fork parents remembered, want 5", n)
+	}
+}
+
+// TestTrackerReplays: the same inputs make the same steps: a recorded run
+// replays (events in the same order, including reparents found from
+// several forks in one step).
+func TestTrackerReplays(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	s0 := snap(0, init1)
+	var procs []collector.Process
+	var k Kernel
+	for pid := 10; pid < 40; pid++ {
+		c := proc(pid, 1, uint64(pid), "c", 'S')
+		procs = append(procs, c)
+		f := c
+		f.PPID = 5
+		k.Events = append(k.Events, kspawn(f, 0, true))
+	}
+	s1 := snap(time.Second, append([]collector.Process{init1}, procs...)...)
+	run := func() []Event {
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		return tr.Observe(s0, s1, k).Events
+	}
+	first := run()
+	for i := 0; i < 5; i++ {
+		if again := run(); !reflect.DeepEqual(first, again) {
+			t.Fatalf("replay %d differs:\n%q\n%q", i, types(first), types(again))
+		}
+	}
+}

@@ -1,0 +1,345 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// kernelSource is a source of process events from the kernel, between
+// scans: the proc connector (connSource) today; a BPF program on the
+// sched_process_fork/exec/exit tracepoints would be a second one. A
+// source turns what the kernel says into typed inputs
+// (lifecycle.KernelEvent), looking a new process up through the reader
+// while it still exists; it reads nothing else and decides nothing about
+// lifecycles: the Tracker does, at the next scan.
+type kernelSource interface {
+	// run receives until ctx is done and returns once every goroutine
+	// it started has ended.
+	run(ctx context.Context)
+	// take returns (and forgets) what was received since the last take.
+	take() lifecycle.Kernel
+	// scanned tells the source what a scan found that it may need to
+	// know when it converts later events.
+	scanned(snap *collector.Snapshot)
+	// sync returns once every event the kernel queued before the call
+	// is in what the next take returns (or ctx is done).
+	sync(ctx context.Context) error
+	// status says whether kernel events are received, and how.
+	status() (live bool, note string)
+}
+
+// polling is the kernel source when none is used: it says why.
+type polling struct{ note string }
+
+func (polling) run(context.Context)                {}
+func (polling) take() lifecycle.Kernel             { return lifecycle.Kernel{} }
+func (polling) scanned(*collector.Snapshot)        {}
+func (polling) sync(context.Context) error         { return nil }
+func (p polling) status() (live bool, note string) { return false, p.note }
+
+// The notes a frame carries about kernel events.
+const (
+	noteSubscribed   = "kernel process events (proc connector) subscribed"
+	noteNotAsked     = "kernel process events not used: polling every interval, processes shorter than it are missed"
+	noteUnavailable  = "kernel process events unavailable (%v): polling every interval, processes shorter than it are missed"
+	noteNotLiveProcs = "kernel process events not used: %s is not a live procfs; polling every interval"
+)
+
+// openKernelSource picks the kernel source for o over reader r: the proc
+// connector when asked for, on a live procfs, where it can subscribe;
+// else polling, with the reason.
+func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSource {
+	if !o.Connector {
+		return polling{noteNotAsked}
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(r.Root(), &st) != nil || st.Type != unix.PROC_SUPER_MAGIC {
+		return polling{fmt.Sprintf(noteNotLiveProcs, r.Root())}
+	}
+	k, err := dialConnector()
+	if err != nil {
+		return polling{fmt.Sprintf(noteUnavailable, err)}
+	}
+	return newConnSource(k, newDecoder(readerIdentities{r}, o.Threads), o.MaxPending, rescan)
+}
+
+// connSource is the proc connector as a kernel source. One goroutine
+// receives datagrams and does nothing else, so a slow /proc does not make
+// the socket overrun; a second converts them (decoder) and queues the
+// results for the next take.
+type connSource struct {
+	dec        *decoder // owned by the converting goroutine
+	maxPending int
+	rescan     func() // asks the monitor for a scan at once (events were lost)
+
+	mu       sync.Mutex
+	conn     *connector // the current subscription (for tests to break)
+	live     bool
+	note     string
+	pending  []lifecycle.KernelEvent
+	dropped  int
+	lossNote string
+	leaders  []int // leader-exited pids from the scans, for the decoder
+	// barrier is the pending sync mark, nil when none.
+	barrier *barrier
+
+	// received and converted count datagrams (for sync).
+	received, converted atomic.Uint64
+}
+
+func newConnSource(k *connector, dec *decoder, maxPending int, rescan func()) *connSource {
+	return &connSource{dec: dec, maxPending: maxPending, rescan: rescan, conn: k, live: true, note: noteSubscribed}
+}
+
+func (s *connSource) status() (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live, s.note
+}
+
+func (s *connSource) take() lifecycle.Kernel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := lifecycle.Kernel{Events: s.pending, Dropped: s.dropped, LostNote: s.lossNote}
+	s.pending, s.dropped, s.lossNote = nil, 0, ""
+	return k
+}
+
+// scanned hands the decoder the processes whose main thread exited before
+// the connector saw it (before subscribing, or while it was behind).
+func (s *connSource) scanned(snap *collector.Snapshot) {
+	var pids []int
+	for i := range snap.Processes {
+		if p := &snap.Processes[i]; lifecycle.LeaderExited(p) {
+			pids = append(pids, p.PID)
+		}
+	}
+	if len(pids) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.leaders = append(s.leaders, pids...)
+	if len(s.leaders) > maxLeaderGone {
+		s.leaders = s.leaders[len(s.leaders)-maxLeaderGone:]
+	}
+	s.mu.Unlock()
+}
+
+// run receives connector events until ctx is done. On a receive error
+// (ENOBUFS: the kernel dropped events) it resubscribes and asks for a
+// rescan so the next frame's diff catches up.
+func (s *connSource) run(ctx context.Context) {
+	s.mu.Lock()
+	k := s.conn
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { k.close() })
+	defer func() { stop() }()
+	batches := make(chan []procEvent, 1<<14)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.convertLoop(batches) }()
+	defer wg.Wait()
+	defer close(batches)
+	var seqs seqTracker
+	for {
+		buf, err := k.receive(nil)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			k.close()
+			s.lost(fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
+				err, time.Now().UTC().Format("15:04:05.000")))
+			if k = s.resubscribe(ctx); k == nil {
+				return
+			}
+			seqs = seqTracker{}
+			stop()
+			nk := k
+			stop = context.AfterFunc(ctx, func() { nk.close() })
+			continue
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		s.received.Add(1)
+		s.checkBarrier(buf)
+		s.checkGaps(&seqs, buf)
+		select {
+		case batches <- buf:
+		default:
+			s.converted.Add(1)
+			s.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
+				len(buf), time.Now().UTC().Format("15:04:05.000")))
+		}
+	}
+}
+
+// resubscribe dials the connector again, once a second, until it works
+// (nil when ctx ends first).
+func (s *connSource) resubscribe(ctx context.Context) *connector {
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		k, err := dialConnector()
+		if err == nil {
+			s.mu.Lock()
+			s.live, s.conn, s.note = true, k, noteSubscribed
+			s.mu.Unlock()
+			return k
+		}
+		s.mu.Lock()
+		s.live = false
+		s.note = fmt.Sprintf("kernel process events unavailable after an error (%v): polling", err)
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// checkGaps reports events the kernel dropped before they reached the
+// socket (a gap in a CPU's numbering).
+func (s *connSource) checkGaps(seqs *seqTracker, buf []procEvent) {
+	var gap uint32
+	for i := range buf {
+		gap += seqs.gap(&buf[i])
+	}
+	if gap > 0 {
+		s.lost(fmt.Sprintf("the kernel dropped %d process events before they reached pinspect (a gap in its numbering) at %s",
+			gap, time.Now().UTC().Format("15:04:05.000")))
+	}
+}
+
+// lost records that events were lost and asks for a rescan.
+func (s *connSource) lost(note string) {
+	s.mu.Lock()
+	if s.lossNote == "" {
+		s.lossNote = note
+	}
+	s.mu.Unlock()
+	s.rescan()
+}
+
+// convertLoop converts received events and queues them for the next take.
+func (s *connSource) convertLoop(batches <-chan []procEvent) {
+	for buf := range batches {
+		s.mu.Lock()
+		leaders := s.leaders
+		s.leaders = nil
+		s.mu.Unlock()
+		s.dec.leadersExited(leaders)
+		// Behind (a burst, or little CPU): skip the lookups that name new
+		// processes, so the backlog drains; snapshots fill names in.
+		evs := s.dec.convert(buf, time.Now(), len(batches) > hurryBacklog)
+		if len(evs) > 0 {
+			s.mu.Lock()
+			room := max(s.maxPending-len(s.pending), 0)
+			if room < len(evs) {
+				s.dropped += len(evs) - room
+				evs = evs[:room]
+			}
+			s.pending = append(s.pending, evs...)
+			s.mu.Unlock()
+		}
+		s.converted.Add(1)
+	}
+}
+
+// hurryBacklog is the number of waiting datagrams above which conversion
+// stops looking up each new process.
+const hurryBacklog = 256
+
+// syncMarker is the comm a thread of pinspect takes to mark a point in
+// the kernel's event stream (15 bytes at most).
+const syncMarker = "pinspect-sync"
+
+// barrier is a pending sync mark: the thread that renames itself, and the
+// channel closed when the listener reads the rename.
+type barrier struct {
+	tid  int
+	seen chan struct{}
+}
+
+// sync makes sure that every event the kernel queued on the socket before
+// the call has been read and converted: a short-lived thread of pinspect
+// renames itself to a marker, and the kernel queues that comm event
+// behind every earlier one; when the listener reads it, everything before
+// it has been read too. Then it waits for the conversion of what was read.
+func (s *connSource) sync(ctx context.Context) error {
+	s.mu.Lock()
+	live := s.live
+	s.mu.Unlock()
+	if live {
+		if err := s.barrierSync(ctx); err != nil {
+			return err
+		}
+	}
+	target := s.received.Load()
+	for s.converted.Load() < target {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// barrierSync renames a fresh, locked OS thread to syncMarker and waits
+// for the listener to read the resulting comm event. The thread ends with
+// its goroutine (a goroutine that exits locked takes its thread with it),
+// so no renamed thread remains.
+func (s *connSource) barrierSync(ctx context.Context) error {
+	seen := make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		s.mu.Lock()
+		s.barrier = &barrier{tid: unix.Gettid(), seen: seen}
+		s.mu.Unlock()
+		name := []byte(syncMarker + "\x00")
+		err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+		runtime.KeepAlive(name)
+		started <- err
+	}()
+	if err := <-started; err != nil {
+		return nil // cannot mark: fall back to what was received
+	}
+	select {
+	case <-seen:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkBarrier closes the pending barrier when buf holds its comm event.
+func (s *connSource) checkBarrier(buf []procEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.barrier
+	if b == nil {
+		return
+	}
+	for _, ev := range buf {
+		if ev.What == procEventComm && ev.PID == b.tid && ev.Comm == syncMarker {
+			close(b.seen)
+			s.barrier = nil
+			return
+		}
+	}
+}
