@@ -18,12 +18,6 @@ import (
 // otherwise.
 const defaultWatchTypes = "spawn,exec,rename,exit,zombie,reaped,reparent,lost"
 
-// allWatchTypes are every type watch knows.
-var allWatchTypes = []lifecycle.EventType{
-	lifecycle.Spawn, lifecycle.Exec, lifecycle.Rename, lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped,
-	lifecycle.Reparent, lifecycle.StateChange, lifecycle.ThreadStart, lifecycle.ThreadExit, lifecycle.Lost,
-}
-
 func newWatchCmd(a *app) *cobra.Command {
 	var (
 		jsonOut     bool
@@ -82,7 +76,8 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 				defer t.Stop()
 				deadline = t.C
 			}
-			printed, first := 0, true
+			pr := &watchPrinter{a: a, want: want, json: jsonOut, count: count}
+			first := true
 			stopping, lastSeq := false, uint64(0)
 			for {
 				var fr *monitor.Frame
@@ -111,23 +106,8 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 					first = false
 					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", sanitize.Terminal(fr.EventsNote), fr.Interval)
 				}
-				for i := range fr.Events {
-					e := &fr.Events[i]
-					if !want[e.Type] || !a.watchMatch(e) {
-						continue
-					}
-					if jsonOut {
-						err = report.WriteEventJSON(a.stdout, e)
-					} else {
-						_, err = fmt.Fprintln(a.stdout, report.FormatEvent(e))
-					}
-					if err != nil {
-						return writeOut(err)
-					}
-					printed++
-					if count > 0 && printed >= count {
-						return nil
-					}
+				if done, err := pr.frame(fr); done || err != nil {
+					return err
 				}
 				if stopping && fr.Seq > lastSeq {
 					return nil
@@ -144,6 +124,38 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 	return cmd
 }
 
+// watchPrinter prints the events watch keeps, up to count (0: no limit).
+type watchPrinter struct {
+	a       *app
+	want    map[lifecycle.EventType]bool
+	json    bool
+	count   int
+	printed int
+}
+
+// frame prints fr's events; done is true once count events are printed.
+func (w *watchPrinter) frame(fr *monitor.Frame) (done bool, err error) {
+	for i := range fr.Events {
+		e := &fr.Events[i]
+		if !w.want[e.Type] || !w.a.watchMatch(e) {
+			continue
+		}
+		if w.json {
+			err = report.WriteEventJSON(w.a.stdout, e)
+		} else {
+			_, err = fmt.Fprintln(w.a.stdout, report.FormatEvent(e))
+		}
+		if err != nil {
+			return true, writeOut(err)
+		}
+		w.printed++
+		if w.count > 0 && w.printed >= w.count {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // parseTypes parses --types; threads is true when thread events are wanted
 // (they need per-thread reads).
 func parseTypes(s string) (map[lifecycle.EventType]bool, bool, error) {
@@ -151,13 +163,13 @@ func parseTypes(s string) (map[lifecycle.EventType]bool, bool, error) {
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
 		if t == "all" {
-			for _, x := range allWatchTypes {
+			for _, x := range lifecycle.EventTypes() {
 				want[x] = true
 			}
 			continue
 		}
 		ok := false
-		for _, x := range allWatchTypes {
+		for _, x := range lifecycle.EventTypes() {
 			if string(x) == t {
 				want[x], ok = true, true
 			}

@@ -215,7 +215,28 @@ type ShowTextOptions struct {
 // (high addresses first, like a textbook).
 func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	bw := bufio.NewWriterSize(w, 32<<10)
-	p := &d.Process
+	writeShowIdentity(bw, &d.Process)
+	writeShowMemory(bw, d)
+	writeShowThreads(bw, d.Threads)
+	writeShowSegments(bw, d)
+	if d.Maps != nil {
+		writeDiagram(bw, d)
+	}
+	if opt.Maps && d.Maps != nil {
+		writeMapTable(bw, d)
+	}
+	if len(d.Unavailable) > 0 {
+		bw.WriteString("\nUnavailable\n")
+		for _, k := range sortedKeys(d.Unavailable) {
+			fmt.Fprintf(bw, "  %-8s %s\n", k, sanitize.Terminal(d.Unavailable[k]))
+		}
+	}
+	return bw.Flush()
+}
+
+// writeShowIdentity writes the process's name, program, command line,
+// state and CPU.
+func writeShowIdentity(bw *bufio.Writer, p *ProcessDoc) {
 	comm := ""
 	if p.Comm != nil {
 		comm = sanitize.Terminal(*p.Comm)
@@ -232,20 +253,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 		fmt.Fprintf(bw, "  cmdline   %s\n", clipText(sanitize.Args(p.Cmdline), 200))
 	}
 	if p.State != "" {
-		fmt.Fprintf(bw, "  state     %s (%s)", p.State, p.StateName)
-		if p.PPID != nil {
-			fmt.Fprintf(bw, "   ppid %d", *p.PPID)
-		}
-		if p.User != "" {
-			fmt.Fprintf(bw, "   user %s", sanitize.Terminal(p.User))
-		}
-		if p.NumThreads != nil {
-			fmt.Fprintf(bw, "   threads %d", *p.NumThreads)
-		}
-		if p.StartedAt != "" {
-			fmt.Fprintf(bw, "   started %s", p.StartedAt)
-		}
-		bw.WriteString("\n")
+		writeShowState(bw, p)
 	}
 	if p.UserSeconds != nil {
 		fmt.Fprintf(bw, "  cpu       user %.2f s, system %.2f s", *p.UserSeconds, *p.SystemSeconds)
@@ -257,6 +265,29 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	if p.ExitStatus != nil {
 		fmt.Fprintf(bw, "  exited    %s (not yet reaped by its parent)\n", p.ExitStatus)
 	}
+}
+
+// writeShowState writes the state line: state, parent, user, threads,
+// start.
+func writeShowState(bw *bufio.Writer, p *ProcessDoc) {
+	fmt.Fprintf(bw, "  state     %s (%s)", p.State, p.StateName)
+	if p.PPID != nil {
+		fmt.Fprintf(bw, "   ppid %d", *p.PPID)
+	}
+	if p.User != "" {
+		fmt.Fprintf(bw, "   user %s", sanitize.Terminal(p.User))
+	}
+	if p.NumThreads != nil {
+		fmt.Fprintf(bw, "   threads %d", *p.NumThreads)
+	}
+	if p.StartedAt != "" {
+		fmt.Fprintf(bw, "   started %s", p.StartedAt)
+	}
+	bw.WriteString("\n")
+}
+
+// writeShowMemory writes the memory totals and the layout.
+func writeShowMemory(bw *bufio.Writer, d *ShowDoc) {
 	if m := d.Memory; m != nil {
 		fmt.Fprintf(bw, "  memory    rss %s  pss %s  uss %s  shared %s  swap %s  (%s)\n",
 			iecBytes(m.RSSBytes), iecBytes(m.PSSBytes), iecBytes(m.USSBytes), iecBytes(m.SharedBytes), iecBytes(m.SwapBytes), d.MemorySource)
@@ -272,59 +303,57 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	} else if r, ok := d.Unavailable["layout"]; ok {
 		fmt.Fprintf(bw, "  layout    unavailable: %s\n", sanitize.Terminal(r))
 	}
+}
 
-	if len(d.Threads) > 0 {
-		fmt.Fprintf(bw, "\nThreads (%d)\n", len(d.Threads))
-		fmt.Fprintf(bw, "  %-8s %-16s %-2s %8s %9s %9s  %s\n", "TID", "NAME", "S", "CPU s", "VCSW", "NVCSW", "STACK")
-		for _, t := range d.Threads {
-			vol, inv := "-", "-"
-			if t.VolCtx != nil {
-				vol, inv = strconv.FormatUint(*t.VolCtx, 10), strconv.FormatUint(*t.InvolCtx, 10)
-			}
-			stack := "-"
-			switch {
-			case t.Stack != nil && t.Stack.MappingStart != "":
-				shared := ""
-				if t.Stack.SharedByThreads > 1 {
-					shared = fmt.Sprintf(", shared by %d threads", t.Stack.SharedByThreads)
-				}
-				stack = fmt.Sprintf("%s %s-%s (%s%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes), shared)
-			case t.StackUnknown != "":
-				stack = "unknown: " + sanitize.Terminal(t.StackUnknown)
-			}
-			fmt.Fprintf(bw, "  %-8d %-16s %-2s %8.2f %9s %9s  %s\n", t.TID, clipText(sanitize.Terminal(t.Comm), 16), t.State,
-				t.UserSeconds+t.SystemSeconds, vol, inv, stack)
-		}
+// writeShowThreads writes the thread table.
+func writeShowThreads(bw *bufio.Writer, threads []ShowThreadDoc) {
+	if len(threads) == 0 {
+		return
 	}
+	fmt.Fprintf(bw, "\nThreads (%d)\n", len(threads))
+	fmt.Fprintf(bw, "  %-8s %-16s %-2s %8s %9s %9s  %s\n", "TID", "NAME", "S", "CPU s", "VCSW", "NVCSW", "STACK")
+	for _, t := range threads {
+		vol, inv := "-", "-"
+		if t.VolCtx != nil {
+			vol, inv = strconv.FormatUint(*t.VolCtx, 10), strconv.FormatUint(*t.InvolCtx, 10)
+		}
+		fmt.Fprintf(bw, "  %-8d %-16s %-2s %8.2f %9s %9s  %s\n", t.TID, clipText(sanitize.Terminal(t.Comm), 16), t.State,
+			t.UserSeconds+t.SystemSeconds, vol, inv, threadStackText(&t))
+	}
+}
 
-	if len(d.Segments) > 0 {
-		fmt.Fprintf(bw, "\nSegments\n  %-13s %8s %11s", "CLASS", "MAPPINGS", "SIZE")
-		if d.PerMappingMemory {
-			fmt.Fprintf(bw, " %11s %11s", "RSS", "PSS")
+// threadStackText says where a thread's stack is, or why that is unknown.
+func threadStackText(t *ShowThreadDoc) string {
+	switch {
+	case t.Stack != nil && t.Stack.MappingStart != "":
+		shared := ""
+		if t.Stack.SharedByThreads > 1 {
+			shared = fmt.Sprintf(", shared by %d threads", t.Stack.SharedByThreads)
+		}
+		return fmt.Sprintf("%s %s-%s (%s%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes), shared)
+	case t.StackUnknown != "":
+		return "unknown: " + sanitize.Terminal(t.StackUnknown)
+	}
+	return "-"
+}
+
+// writeShowSegments writes the totals per segment class.
+func writeShowSegments(bw *bufio.Writer, d *ShowDoc) {
+	if len(d.Segments) == 0 {
+		return
+	}
+	fmt.Fprintf(bw, "\nSegments\n  %-13s %8s %11s", "CLASS", "MAPPINGS", "SIZE")
+	if d.PerMappingMemory {
+		fmt.Fprintf(bw, " %11s %11s", "RSS", "PSS")
+	}
+	bw.WriteString("\n")
+	for _, s := range d.Segments {
+		fmt.Fprintf(bw, "  %-13s %8d %11s", s.Class, s.Mappings, iecBytes(s.SizeBytes))
+		if s.RSSBytes != nil && s.PSSBytes != nil {
+			fmt.Fprintf(bw, " %11s %11s", iecBytes(*s.RSSBytes), iecBytes(*s.PSSBytes))
 		}
 		bw.WriteString("\n")
-		for _, s := range d.Segments {
-			fmt.Fprintf(bw, "  %-13s %8d %11s", s.Class, s.Mappings, iecBytes(s.SizeBytes))
-			if s.RSSBytes != nil && s.PSSBytes != nil {
-				fmt.Fprintf(bw, " %11s %11s", iecBytes(*s.RSSBytes), iecBytes(*s.PSSBytes))
-			}
-			bw.WriteString("\n")
-		}
 	}
-
-	if d.Maps != nil {
-		writeDiagram(bw, d)
-	}
-	if opt.Maps && d.Maps != nil {
-		writeMapTable(bw, d)
-	}
-	if len(d.Unavailable) > 0 {
-		bw.WriteString("\nUnavailable\n")
-		for _, k := range sortedKeys(d.Unavailable) {
-			fmt.Fprintf(bw, "  %-8s %s\n", k, sanitize.Terminal(d.Unavailable[k]))
-		}
-	}
-	return bw.Flush()
 }
 
 func trimHex(s string) string { return strings.TrimPrefix(s, "0x") }
