@@ -157,7 +157,9 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 			return report.NewShowDoc(p, as, taken, r.Root()), nil
 		},
 	})
-	go srv.Run(ctx)
+	srvDone := make(chan struct{})
+	go func() { defer close(srvDone); srv.Run(ctx) }()
+	defer func() { cancel(); <-srvDone }()
 	log.Info("pinspect serve", "url", metrics.Scheme(o.webConfig)+"://"+l.Addr().String()+"/", "interval", o.interval, "threads", !o.noThreads)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- metrics.ListenAndServe(ctx, l, srv.Handler(), o.webConfig, log) }()

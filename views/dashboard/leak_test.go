@@ -1,0 +1,57 @@
+package dashboard
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"go.uber.org/goleak"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/monitor"
+)
+
+// TestShutdownLeavesNoGoroutine: a dashboard over a real monitor, stopped
+// by its context the way `pinspect` stops it (q cancels the context),
+// leaves no goroutine of the dashboard, tview or the monitor behind.
+func TestShutdownLeavesNoGoroutine(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Scan(context.Background(), collector.ScanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	baseline := goleak.IgnoreCurrent()
+
+	m := monitor.New(r, monitor.Options{Interval: 20 * time.Millisecond})
+	sim := tcell.NewSimulationScreen("UTF-8")
+	d := New(m, Options{Screen: sim})
+	sim.SetSize(120, 40)
+	ctx, cancel := context.WithCancel(context.Background())
+	monDone := make(chan error, 1)
+	go func() { monDone <- m.Run(ctx) }()
+	uiDone := make(chan error, 1)
+	go func() { uiDone <- d.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if f := m.Latest(); f != nil && f.Seq >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no third frame within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	for _, ch := range []chan error{uiDone, monDone} {
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Second):
+			t.Fatal("dashboard or monitor did not stop")
+		}
+	}
+	goleak.VerifyNone(t, baseline)
+}
