@@ -53,7 +53,5 @@ func TestServeStopsEveryGoroutine(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop within 20s")
 	}
-	// A Reader's idle deadline worker outlives Close until the reader
-	// half of issue 12 makes Close stop it; then this exception goes.
-	goleak.VerifyNone(t, baseline, goleak.IgnoreTopFunction("github.com/pinspect/pinspect/collector.(*deadlineReads).work"))
+	goleak.VerifyNone(t, baseline)
 }

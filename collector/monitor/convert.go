@@ -16,28 +16,25 @@ const (
 	maxComms      = 1 << 16
 )
 
-// identity is what a lookup tells of a live process.
-type identity struct {
-	StartTicks uint64
-	Comm       string
-	State      byte
-	NumThreads int64
+// identities answers the connector's lookups: who a pid (or a thread)
+// is now. It is the reader's batch lookup (collector.Reader.Identities:
+// stat, and exe on request, under the reader's read deadline, one
+// handoff per batch); nothing else of /proc is read between scans.
+type identities interface {
+	Identities(qs []collector.IdentityQuery, out []collector.IdentityResult) []collector.IdentityResult
 }
 
-// identities is what the connector may ask of the /proc reader while an
-// event is fresh: a new process's identity, an exec'd program, and
-// whether a thread is still listed. Nothing else of /proc is read
-// between scans.
-type identities interface {
-	// identity looks pid up; the error says why it could not
-	// (collector.IsVanished: it is gone).
-	identity(pid int) (identity, error)
-	// exe is pid's executable path, "" when unknown.
-	exe(pid int) string
-	// taskListed reports whether thread tid of process tgid is still
-	// listed (an exiting thread is, until the kernel releases it).
-	taskListed(tgid, tid int) bool
+// lookupKey names one lookup of a batch. ended marks the lookup of a
+// process made after its exiting thread's (processEnded), so the thread is
+// checked first.
+type lookupKey struct {
+	pid, tid int
+	exe      bool
+	ended    bool
 }
+
+// lookups are one batch's answers.
+type lookups map[lookupKey]collector.IdentityResult
 
 // decoder turns connector events into lifecycle inputs. It remembers, per
 // pid, the comm and start time the connector saw (so an exit names what
@@ -50,6 +47,12 @@ type decoder struct {
 
 	comms      map[int]connProc
 	leaderGone map[int]bool
+
+	// The current batch's lookups: planned, asked in one call, answered.
+	qs   []collector.IdentityQuery
+	keys []lookupKey
+	res  []collector.IdentityResult
+	got  lookups
 }
 
 // connProc is what the decoder remembers of a process.
@@ -63,7 +66,7 @@ func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, Start
 
 func newDecoder(ids identities, threads bool) *decoder {
 	return &decoder{ids: ids, threads: threads, offset: bootOffset(),
-		comms: make(map[int]connProc), leaderGone: make(map[int]bool)}
+		comms: make(map[int]connProc), leaderGone: make(map[int]bool), got: make(lookups)}
 }
 
 // leadersExited records processes whose main thread a scan saw exited.
@@ -88,6 +91,10 @@ func (d *decoder) setLeaderGone(pid int, gone bool) {
 // inputs. In a hurry it looks nothing up.
 func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle.KernelEvent {
 	var out []lifecycle.KernelEvent
+	clear(d.got)
+	if !hurry {
+		d.lookUp(in)
+	}
 	monoNow := monotonicNow()
 	for i := range in {
 		ev := &in[i]
@@ -99,13 +106,13 @@ func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle
 		var ok bool
 		switch ev.What {
 		case procEventFork:
-			ok = d.fork(&e, ev, hurry)
+			ok = d.fork(&e, ev)
 		case procEventExec:
-			ok = d.exec(&e, ev, hurry)
+			ok = d.exec(&e, ev)
 		case procEventComm:
 			d.comm(ev)
 		case procEventExit:
-			out, ok = d.exit(out, &e, ev, hurry)
+			out, ok = d.exit(out, &e, ev)
 		}
 		if ok {
 			out = append(out, e)
@@ -118,25 +125,21 @@ func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle
 }
 
 // fork completes e as a spawn (or, for a new thread, a thread_start).
-func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent, hurry bool) bool {
+func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	if ev.PID != ev.TGID {
 		if !d.threads {
 			return false
 		}
-		d.threadEvent(e, lifecycle.ThreadStart, ev, hurry)
+		d.threadEvent(e, lifecycle.ThreadStart, ev)
 		return true
 	}
 	e.Type = lifecycle.Spawn
 	e.PPID = ev.ParentTGID
-	var c identity
-	ok := false
-	if !hurry {
-		c, ok = d.identity(ev.PID)
-	}
+	c, ok := d.identity(lookupKey{pid: ev.PID})
 	if !ok {
 		// Gone already: it was a copy of its parent until it exec'd.
 		c.StartTicks = uint64((int64(ev.TimestampNs) + d.offset) / int64(time.Second/collector.ClockTicks))
-		c.Comm = d.lookup(ev.ParentTGID, hurry).comm
+		c.Comm = d.lookup(ev.ParentTGID).comm
 	}
 	e.ID = collector.ID{PID: ev.PID, StartTicks: c.StartTicks}
 	e.Comm = c.Comm
@@ -147,7 +150,7 @@ func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent, hurry bool) bool
 
 // exec completes e as an exec of process ev.TGID (a thread's exec is
 // reported by the kernel for the leader too).
-func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent, hurry bool) bool {
+func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	if ev.PID != ev.TGID {
 		return false
 	}
@@ -155,14 +158,11 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent, hurry bool) bool
 	old := d.comms[ev.TGID]
 	e.OldComm = old.comm
 	e.ID, e.Comm = old.id(ev.TGID), old.comm
-	if hurry {
-		return true
-	}
-	if c, ok := d.identity(ev.TGID); ok {
+	if c, ok := d.identity(lookupKey{pid: ev.TGID, exe: true}); ok {
 		e.ID.StartTicks, e.Comm = c.StartTicks, c.Comm
 		d.comms[ev.TGID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: old.ppid}
+		e.Exe = c.Exe
 	}
-	e.Exe = d.ids.exe(ev.TGID)
 	return true
 }
 
@@ -179,9 +179,9 @@ func (d *decoder) comm(ev *procEvent) {
 // the main thread's exit with pid == tgid even when other threads run on
 // (pthread_exit in main): then the process has not exited, and its last
 // thread's exit says when it does (appended to out before e).
-func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev *procEvent, hurry bool) ([]lifecycle.KernelEvent, bool) {
+func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev *procEvent) ([]lifecycle.KernelEvent, bool) {
 	if ev.PID != ev.TGID {
-		if !hurry && d.leaderGone[ev.TGID] && d.processEnded(ev.TGID, ev.PID) {
+		if d.leaderGone[ev.TGID] && d.processEnded(ev.TGID, ev.PID) {
 			// The last thread of a process whose main thread exited
 			// earlier: now the process has exited.
 			d.setLeaderGone(ev.TGID, false)
@@ -192,18 +192,16 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 		if !d.threads {
 			return out, false
 		}
-		d.threadEvent(e, lifecycle.ThreadExit, ev, hurry)
+		d.threadEvent(e, lifecycle.ThreadExit, ev)
 		return out, true
 	}
-	if !hurry {
-		if c, ok := d.identity(ev.PID); ok {
-			if k, known := d.comms[ev.PID]; !known || k.comm == "" {
-				d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: k.ppid}
-			}
-			if c.NumThreads > 1 {
-				d.setLeaderGone(ev.PID, true)
-				return out, false
-			}
+	if c, ok := d.identity(lookupKey{pid: ev.PID}); ok {
+		if k, known := d.comms[ev.PID]; !known || k.comm == "" {
+			d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: k.ppid}
+		}
+		if c.NumThreads > 1 {
+			d.setLeaderGone(ev.PID, true)
+			return out, false
 		}
 	}
 	d.exitEvent(e, ev)
@@ -212,8 +210,8 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 
 // threadEvent completes e as a thread_start or thread_exit (typ) of
 // thread ev.PID in process ev.TGID.
-func (d *decoder) threadEvent(e *lifecycle.KernelEvent, typ lifecycle.EventType, ev *procEvent, hurry bool) {
-	c := d.lookup(ev.TGID, hurry)
+func (d *decoder) threadEvent(e *lifecycle.KernelEvent, typ lifecycle.EventType, ev *procEvent) {
+	c := d.lookup(ev.TGID)
 	e.Type = typ
 	e.ID = c.id(ev.TGID)
 	e.TID = ev.PID
@@ -246,10 +244,14 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 // discounted while it is listed (checked before the lookup, so a release
 // in between only lowers the count).
 func (d *decoder) processEnded(tgid, tid int) bool {
-	exiting := d.ids.taskListed(tgid, tid)
-	c, err := d.ids.identity(tgid)
-	if err != nil {
-		return collector.IsVanished(err)
+	t, asked := d.got[lookupKey{pid: tgid, tid: tid}]
+	c, asked2 := d.got[lookupKey{pid: tgid, ended: true}]
+	if !asked || !asked2 {
+		return false // not looked up (in a hurry): the scans tell
+	}
+	exiting := t.Err == nil
+	if c.Err != nil {
+		return collector.IsVanished(c.Err)
 	}
 	others := c.NumThreads - 1 // the leader stays counted until reaped
 	if exiting {
@@ -258,24 +260,74 @@ func (d *decoder) processEnded(tgid, tid int) bool {
 	return c.State == 'Z' && others <= 0
 }
 
-// identity looks pid up, ok false when it could not.
-func (d *decoder) identity(pid int) (identity, bool) {
-	c, err := d.ids.identity(pid)
-	return c, err == nil
+// identity is the batch's answer for k, ok false when it was not asked
+// (in a hurry) or could not be read.
+func (d *decoder) identity(k lookupKey) (collector.Identity, bool) {
+	r, ok := d.got[k]
+	return r.Identity, ok && r.Err == nil
 }
 
-// lookup returns what is known of process pid, looking it up (and
-// remembering it) when it was not seen forked, unless in a hurry.
-func (d *decoder) lookup(pid int, hurry bool) connProc {
+// lookup returns what is known of process pid: what the decoder saw, or
+// else the batch's answer (remembered).
+func (d *decoder) lookup(pid int) connProc {
 	c, ok := d.comms[pid]
-	if ok && c.comm != "" || hurry {
+	if ok && c.comm != "" {
 		return c
 	}
-	if id, ok := d.identity(pid); ok {
+	if id, ok := d.identity(lookupKey{pid: pid}); ok {
 		c.comm, c.start = id.Comm, id.StartTicks
 		d.comms[pid] = c
 	}
 	return c
+}
+
+// lookUp plans the lookups the batch in may need, from what the decoder
+// knows at its start, and asks for them in one call: a new process and
+// its parent (if not known), an exec'd process with its exe, an exiting
+// leader, and for a thread exit of a process whose main thread exited
+// (or exits in this batch) the thread and then the process.
+func (d *decoder) lookUp(in []procEvent) {
+	d.qs, d.keys = d.qs[:0], d.keys[:0]
+	seen := make(map[lookupKey]bool, 2*len(in))
+	ask := func(k lookupKey) {
+		if !seen[k] {
+			seen[k] = true
+			d.keys = append(d.keys, k)
+			d.qs = append(d.qs, collector.IdentityQuery{PID: k.pid, TID: k.tid, Exe: k.exe})
+		}
+	}
+	unknown := func(pid int) bool { c, ok := d.comms[pid]; return !ok || c.comm == "" }
+	leaders := map[int]bool{}
+	for i := range in {
+		ev := &in[i]
+		switch {
+		case ev.What == procEventFork && ev.PID == ev.TGID:
+			ask(lookupKey{pid: ev.PID})
+			if unknown(ev.ParentTGID) {
+				ask(lookupKey{pid: ev.ParentTGID})
+			}
+		case ev.What == procEventExec && ev.PID == ev.TGID:
+			ask(lookupKey{pid: ev.TGID, exe: true})
+		case ev.What == procEventExit && ev.PID == ev.TGID:
+			ask(lookupKey{pid: ev.PID})
+			leaders[ev.PID] = true
+		case ev.What == procEventExit && (d.leaderGone[ev.TGID] || leaders[ev.TGID]):
+			ask(lookupKey{pid: ev.TGID, tid: ev.PID})
+			ask(lookupKey{pid: ev.TGID, ended: true})
+		}
+		if d.threads && ev.PID != ev.TGID && (ev.What == procEventFork || ev.What == procEventExit) && unknown(ev.TGID) {
+			ask(lookupKey{pid: ev.TGID})
+		}
+	}
+	if len(d.qs) == 0 {
+		return
+	}
+	d.res = d.ids.Identities(d.qs, d.res[:0])
+	for i, k := range d.keys {
+		if i < len(d.res) {
+			d.got[k] = d.res[i]
+		}
+	}
 }
 
 // monotonicNow is CLOCK_MONOTONIC in ns: connector timestamps are on it.

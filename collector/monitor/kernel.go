@@ -70,7 +70,7 @@ func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSourc
 	if err != nil {
 		return polling{fmt.Sprintf(noteUnavailable, err)}
 	}
-	return newConnSource(k, newDecoder(readerIdentities{r}, o.Threads), o.MaxPending, rescan)
+	return newConnSource(k, newDecoder(r, o.Threads), o.MaxPending, rescan)
 }
 
 // connSource is the proc connector as a kernel source. One goroutine
@@ -235,8 +235,25 @@ func (s *connSource) lost(note string) {
 }
 
 // convertLoop converts received events and queues them for the next take.
+// The datagrams waiting are converted together (up to maxJoin), so their
+// lookups are one call to the reader.
 func (s *connSource) convertLoop(batches <-chan []procEvent) {
+	var evs []procEvent
 	for buf := range batches {
+		evs = append(evs[:0], buf...)
+		n := uint64(1)
+	join:
+		for ; n < maxJoin; n++ {
+			select {
+			case more, ok := <-batches:
+				if !ok {
+					break join
+				}
+				evs = append(evs, more...)
+			default:
+				break join
+			}
+		}
 		s.mu.Lock()
 		leaders := s.leaders
 		s.leaders = nil
@@ -244,20 +261,23 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		s.dec.leadersExited(leaders)
 		// Behind (a burst, or little CPU): skip the lookups that name new
 		// processes, so the backlog drains; snapshots fill names in.
-		evs := s.dec.convert(buf, time.Now(), len(batches) > hurryBacklog)
-		if len(evs) > 0 {
+		out := s.dec.convert(evs, time.Now(), len(batches) > hurryBacklog)
+		if len(out) > 0 {
 			s.mu.Lock()
 			room := max(s.maxPending-len(s.pending), 0)
-			if room < len(evs) {
-				s.dropped += len(evs) - room
-				evs = evs[:room]
+			if room < len(out) {
+				s.dropped += len(out) - room
+				out = out[:room]
 			}
-			s.pending = append(s.pending, evs...)
+			s.pending = append(s.pending, out...)
 			s.mu.Unlock()
 		}
-		s.converted.Add(1)
+		s.converted.Add(n)
 	}
 }
+
+// maxJoin is the most waiting datagrams converted together.
+const maxJoin = 64
 
 // hurryBacklog is the number of waiting datagrams above which conversion
 // stops looking up each new process.

@@ -3,7 +3,6 @@ package monitor
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -13,25 +12,18 @@ import (
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
-// TestRunLeavesNoGoroutine: when Run returns, every goroutine the Monitor
-// started has ended: the loop, the kernel source's receiver and
-// converter (with the connector, where this test may subscribe), and a
-// Sync's marker thread. The Reader's own workers are the Reader's
-// business (its Close) and started before the check's baseline.
+// TestRunLeavesNoGoroutine: once Run has returned and the Reader is
+// closed, every goroutine the Monitor started has ended: the loop, the
+// kernel source's receiver and converter (with the connector, where this
+// test may subscribe), a Sync's marker thread, and the Reader's workers
+// that its scans, address spaces and identity lookups started.
 func TestRunLeavesNoGoroutine(t *testing.T) {
+	p := livehelper.Start(t, "comm", "leakcheck")
+	baseline := goleak.IgnoreCurrent()
 	r, err := collector.NewReader(collector.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	if _, err := r.Scan(context.Background(), collector.ScanOptions{ThreadPIDs: []int{os.Getpid()}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.AddressSpace(os.Getpid(), collector.AddrOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	p := livehelper.Start(t, "comm", "leakcheck")
-	baseline := goleak.IgnoreCurrent()
 
 	m := New(r, Options{Interval: 20 * time.Millisecond, Connector: true, Threads: true})
 	ch, unsub := m.Subscribe()
@@ -51,5 +43,6 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run returned %v", err)
 	}
+	r.Close()
 	goleak.VerifyNone(t, baseline)
 }

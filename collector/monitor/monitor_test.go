@@ -461,7 +461,7 @@ func TestConvertThreadEvents(t *testing.T) {
 		{What: procEventExit, PID: 71, TGID: 70, ExitCode: 0},
 	}
 	for _, threads := range []bool{true, false} {
-		d := newDecoder(readerIdentities{r}, threads)
+		d := newDecoder(r, threads)
 		d.comms[70] = connProc{comm: "pool", start: 9}
 		evs := d.convert(in, time.Now(), true)
 		if !threads {
