@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -250,8 +251,15 @@ func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The interval is an hour: no scan sees the helper before Sync has
+	// had its fork converted, so the kernel's spawn is the one reported
+	// (a scan first would report the poll's, and drop the kernel's).
 	p := livehelper.Start(t, "comm", "resub")
-	m.SetInterval(50 * time.Millisecond)
+	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer scancel()
+	if _, err := m.Sync(sctx); err != nil {
+		t.Fatal(err)
+	}
 	waitFrame(t, ch, "the helper's spawn from the kernel", func(f *Frame) bool {
 		for _, e := range f.Events {
 			if e.Type == lifecycle.Spawn && e.ID.PID == p.PID() && e.Source == lifecycle.SourceConnector {
@@ -517,5 +525,86 @@ func TestMonitorFocusFromSnapshot(t *testing.T) {
 	}
 	if f.Focus.Details == nil || f.Focus.Details.Caps != inSnap.Capabilities() || len(f.Focus.Details.Limits) == 0 {
 		t.Errorf("details %+v, process caps %+v", f.Focus.Details, inSnap.Capabilities())
+	}
+}
+
+// TestDecoderSequence plays a recorded-style sequence of connector events
+// against a reader over fixtures/proc/lifecycle (no root, no connector):
+// the lookups go through the reader; a process gone before its lookup is
+// named from its parent; a main thread's exit with threads left is not
+// the process's exit; a thread exit ends a process whose main thread had
+// exited once the process is gone.
+func TestDecoderSequence(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d := newDecoder(r, false)
+	now := time.Now()
+	in := []procEvent{
+		{What: procEventFork, ParentTGID: 550, PID: 600, TGID: 600},  // read: start 300
+		{What: procEventFork, ParentTGID: 550, PID: 9999, TGID: 9999}, // gone: a copy of bash
+		{What: procEventExec, PID: 701, TGID: 701},
+		{What: procEventComm, PID: 701, TGID: 701, Comm: "renamed"},
+		{What: procEventExit, PID: 400, TGID: 400},                  // main thread of 400: 3 threads left
+		{What: procEventExit, PID: 401, TGID: 400},                  // a thread of 400: 2 left
+		{What: procEventExit, PID: 701, TGID: 701, ParentTGID: 700, ExitCode: 3 << 8},
+		{What: procEventExit, PID: 9999, TGID: 9999, ExitCode: 9},
+	}
+	evs := d.convert(in, now, false)
+	first := evs
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%s %d/%d %q ppid %d", e.Type, e.ID.PID, e.ID.StartTicks, e.Comm, e.PPID))
+	}
+	want := []string{
+		`spawn 600/300 "lost-job" ppid 550`,
+		fmt.Sprintf(`spawn 9999/%d "bash" ppid 550`, evs[1].ID.StartTicks),
+		`exec 701/310 "app" ppid 0`,
+		`exit 701/310 "renamed" ppid 700`,
+		fmt.Sprintf(`exit 9999/%d "bash" ppid 550`, evs[1].ID.StartTicks),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !evs[0].StartRead || evs[1].StartRead {
+		t.Errorf("start read: %v %v, want true false", evs[0].StartRead, evs[1].StartRead)
+	}
+	if es := evs[3].ExitStatus; es == nil || !es.Exited || es.Code != 3 {
+		t.Errorf("exit status %+v", es)
+	}
+	if !d.leaderGone[400] {
+		t.Error("400's main thread exit not remembered")
+	}
+	// A process whose main thread exited before (a scan said so) ends with
+	// its last thread: here it is gone by the time the thread's exit is
+	// converted.
+	d.leadersExited([]int{9000})
+	evs = d.convert([]procEvent{{What: procEventExit, PID: 9001, TGID: 9000, ExitCode: 7 << 8}}, now, false)
+	if len(evs) != 1 || evs[0].Type != lifecycle.Exit || evs[0].ID.PID != 9000 || evs[0].ExitStatus.Code != 7 || d.leaderGone[9000] {
+		t.Errorf("last thread's exit: %+v", evs)
+	}
+	// In a hurry nothing is looked up: the start is estimated.
+	evs = d.convert([]procEvent{{What: procEventFork, ParentTGID: 550, PID: 600, TGID: 600, TimestampNs: 1}}, now, true)
+	if len(evs) != 1 || evs[0].StartRead || evs[0].ID.StartTicks == 300 {
+		t.Errorf("hurried fork: %+v", evs)
+	}
+
+	// The tracker takes it from there. The scan shows 600, which the
+	// kernel saw forked by 550, under init: it was adopted in between.
+	snap, err := r.Scan(context.Background(), collector.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := lifecycle.NewTracker(0)
+	tr.Observe(nil, snap, lifecycle.Kernel{})
+	st := tr.Observe(snap, snap, lifecycle.Kernel{Events: first})
+	got = got[:0]
+	for _, e := range st.Events {
+		got = append(got, fmt.Sprintf("%s %d %s", e.Type, e.ID.PID, e.Source))
+	}
+	if g, w := strings.Join(got, ", "), "spawn 600 connector, spawn 9999 connector, exec 701 connector, exit 701 connector, exit 9999 connector, reparent 600 connector"; g != w {
+		t.Errorf("tracker events\n%s\nwant\n%s", g, w)
 	}
 }
