@@ -543,12 +543,12 @@ func TestDecoderSequence(t *testing.T) {
 	d := newDecoder(r, false)
 	now := time.Now()
 	in := []procEvent{
-		{What: procEventFork, ParentTGID: 550, PID: 600, TGID: 600},  // read: start 300
+		{What: procEventFork, ParentTGID: 550, PID: 600, TGID: 600},   // read: start 300
 		{What: procEventFork, ParentTGID: 550, PID: 9999, TGID: 9999}, // gone: a copy of bash
 		{What: procEventExec, PID: 701, TGID: 701},
 		{What: procEventComm, PID: 701, TGID: 701, Comm: "renamed"},
-		{What: procEventExit, PID: 400, TGID: 400},                  // main thread of 400: 3 threads left
-		{What: procEventExit, PID: 401, TGID: 400},                  // a thread of 400: 2 left
+		{What: procEventExit, PID: 400, TGID: 400}, // main thread of 400: 3 threads left
+		{What: procEventExit, PID: 401, TGID: 400}, // a thread of 400: 2 left
 		{What: procEventExit, PID: 701, TGID: 701, ParentTGID: 700, ExitCode: 3 << 8},
 		{What: procEventExit, PID: 9999, TGID: 9999, ExitCode: 9},
 	}
