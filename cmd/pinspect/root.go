@@ -146,7 +146,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	pf.StringVar(&a.backend, "collector", "auto", "where process fields come from: task_iter (a BPF task iterator: root or CAP_BPF+CAP_PERFMON, kernel BTF), proc, or auto (task_iter when it loads, else proc)")
 	pf.IntSliceVar(&a.pids, "pid", nil, "only these pids (repeat or comma-separate)")
 	pf.StringSliceVar(&a.users, "user", nil, "only processes of these users (names or uids)")
-	pf.StringVar(&a.states, "state", "", "only processes in these states (letters, e.g. ZD)")
+	pf.StringVar(&a.states, "state", "", "only processes in these states (letters, e.g. ZD; Z: zombies, not a live process whose main thread exited)")
 	pf.StringVar(&a.name, "name", "", "only processes whose comm, exe or command line contains this")
 	root.Flags().BoolVar(&a.jsonOut, "json", false, "print one snapshot of every process as JSON")
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")

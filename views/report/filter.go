@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // Filter selects processes. The zero value selects all; set fields are
@@ -13,7 +14,7 @@ import (
 type Filter struct {
 	PIDs   []int
 	Users  []string // names or numeric uids
-	States string   // state letters, e.g. "ZD"
+	States string   // state letters, e.g. "ZD"; Z keeps zombie processes only (lifecycle.IsZombie)
 	Name   string   // substring of comm, exe or cmdline (case-sensitive)
 }
 
@@ -39,7 +40,7 @@ func (f Filter) Match(p *collector.Process) bool {
 			return false
 		}
 	}
-	if f.States != "" && (p.State == 0 || !strings.ContainsRune(f.States, rune(p.State))) {
+	if f.States != "" && (p.State == 0 || !strings.ContainsRune(f.States, rune(p.State)) || p.State == 'Z' && !lifecycle.IsZombie(p)) {
 		return false
 	}
 	if f.Name != "" && !strings.Contains(p.Comm, f.Name) && !strings.Contains(p.Exe, f.Name) &&
