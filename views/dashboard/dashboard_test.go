@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +18,7 @@ import (
 )
 
 func TestMainScreenShowsProcesses(t *testing.T) {
-	helper := livehelper.Start(t, "comm", "pinspect-dash1")
+	helper := livehelper.Start(t, "comm", run("dash1"))
 	h := start(t, Options{}, 160, 50)
 	a, b := frames(t, helper.PID())
 	h.src.send(a)
@@ -28,10 +30,10 @@ func TestMainScreenShowsProcesses(t *testing.T) {
 			t.Errorf("main screen lacks %q:\n%s", want, scr)
 		}
 	}
-	h.runes("/pinspect-dash1")
+	h.runes("/" + run("dash1"))
 	h.key(tcell.KeyEnter)
 	scr = h.waitUntil("the helper's row", func(s string) bool { return rowOf(s, helper.PID()) != "" })
-	if l := rowOf(scr, helper.PID()); !strings.Contains(l, "(pinspect-dash1)") || !strings.Contains(l, " S ") {
+	if l := rowOf(scr, helper.PID()); !strings.Contains(l, "("+run("dash1")+")") || !strings.Contains(l, " S ") {
 		t.Errorf("helper row %q lacks its comm or state", l)
 	}
 }
@@ -80,20 +82,20 @@ func TestSortByKeysAndHeaderClick(t *testing.T) {
 }
 
 func TestFilterAndEscape(t *testing.T) {
-	h1 := livehelper.Start(t, "comm", "pinspect-flta")
-	h2 := livehelper.Start(t, "comm", "pinspect-fltb")
+	h1 := livehelper.Start(t, "comm", run("flta"))
+	h2 := livehelper.Start(t, "comm", run("fltb"))
 	h := start(t, Options{}, 160, 40)
 	a, b := frames(t, h1.PID(), h2.PID())
 	h.src.send(a)
 	h.src.send(b)
 	h.waitFor("COMMAND")
-	h.runes("/PINSPECT-FLT") // case-insensitive
-	h.waitState("the filter typed", func(d *Dashboard) bool { return d.vo.filter == "pinspect-flt" })
+	h.runes("/" + strings.ToUpper(run("flt"))) // case-insensitive
+	h.waitState("the filter typed", func(d *Dashboard) bool { return d.vo.filter == run("flt") })
 	scr := h.waitUntil("only the two helpers", func(s string) bool {
 		return rowOf(s, h1.PID()) != "" && rowOf(s, h2.PID()) != ""
 	})
 	h.waitState("two rows", func(d *Dashboard) bool { return len(d.model.rows) == 2 })
-	if !strings.Contains(scr, "/PINSPECT-FLT") {
+	if !strings.Contains(scr, "/"+strings.ToUpper(run("flt"))) {
 		t.Errorf("filter prompt not shown:\n%s", scr)
 	}
 	h.runes("A")
@@ -107,10 +109,10 @@ func TestFilterAndEscape(t *testing.T) {
 	h.key(tcell.KeyEscape)
 	h.waitState("filter cleared", func(d *Dashboard) bool { return !d.filterOpen && len(d.model.rows) > 2 })
 	// Enter keeps it; Esc on the table clears it.
-	h.runes("/pinspect-fltb")
+	h.runes("/" + run("fltb"))
 	h.key(tcell.KeyEnter)
 	h.waitState("filter kept", func(d *Dashboard) bool { return !d.filterOpen && len(d.model.rows) == 1 })
-	h.waitFor("filter pinspect-fltb")
+	h.waitFor("filter " + run("fltb"))
 	h.key(tcell.KeyEscape)
 	h.waitState("filter cleared by Esc", func(d *Dashboard) bool { return d.vo.filter == "" && len(d.model.rows) > 2 })
 }
@@ -237,9 +239,9 @@ func TestThreadsUnderProcess(t *testing.T) {
 }
 
 func TestSelectionFollowsProcess(t *testing.T) {
-	h1 := livehelper.Start(t, "comm", "pinspect-sela")
-	h2 := livehelper.Start(t, "comm", "pinspect-selb")
-	h := start(t, Options{Filter: "pinspect-sel"}, 160, 40)
+	h1 := livehelper.Start(t, "comm", run("sela"))
+	h2 := livehelper.Start(t, "comm", run("selb"))
+	h := start(t, Options{Filter: run("sel")}, 160, 40)
 	a, b := frames(t, h1.PID(), h2.PID())
 	h.src.send(a)
 	h.src.send(b)
@@ -261,9 +263,9 @@ func TestSelectionFollowsProcess(t *testing.T) {
 // before CPU% is known, must not pin whatever row came first, which could
 // scroll the busiest processes out of sight); once moved, it follows.
 func TestSelectionStaysAtTopUntilMoved(t *testing.T) {
-	h1 := livehelper.Start(t, "comm", "pinspect-topa")
-	h2 := livehelper.Start(t, "comm", "pinspect-topb")
-	h := start(t, Options{Filter: "pinspect-top"}, 160, 40)
+	h1 := livehelper.Start(t, "comm", run("topa"))
+	h2 := livehelper.Start(t, "comm", run("topb"))
+	h := start(t, Options{Filter: run("top")}, 160, 40)
 	a, b := frames(t, h1.PID(), h2.PID())
 	h.src.send(a)
 	h.src.send(b)
@@ -473,13 +475,13 @@ func TestPauseAndInterval(t *testing.T) {
 }
 
 func TestSignalConfirmation(t *testing.T) {
-	hp := livehelper.Start(t, "comm", "pinspect-sig")
+	hp := livehelper.Start(t, "comm", run("sig"))
 	type call struct {
 		id  collector.ID
 		sig syscall.Signal
 	}
 	calls := make(chan call, 4)
-	h := start(t, Options{Filter: "pinspect-sig", Signal: func(id collector.ID, sig syscall.Signal) error {
+	h := start(t, Options{Filter: run("sig"), Signal: func(id collector.ID, sig syscall.Signal) error {
 		calls <- call{id, sig}
 		return nil
 	}}, 160, 30)
@@ -488,7 +490,7 @@ func TestSignalConfirmation(t *testing.T) {
 	h.src.send(b)
 	h.waitUntil("the helper", func(s string) bool { return rowOf(s, hp.PID()) != "" })
 	h.runes("k")
-	scr := h.waitFor("Send a signal to process " + strconv.Itoa(hp.PID()) + " (pinspect-sig)")
+	scr := h.waitFor("Send a signal to process " + strconv.Itoa(hp.PID()) + " (" + run("sig") + ")")
 	if !strings.Contains(scr, "SIGTERM") {
 		t.Errorf("dialog lacks buttons:\n%s", scr)
 	}
@@ -534,3 +536,8 @@ func TestReadonlyHasNoSignal(t *testing.T) {
 		t.Errorf("read-only dashboard offers signals:\n%s", scr)
 	}
 }
+
+// run names a helper of this test binary: "p", the binary's pid, "-" and
+// base. Other runs of these tests on the machine (other worktrees, CI)
+// start helpers too, and a filter by a fixed name would show theirs.
+func run(base string) string { return fmt.Sprintf("p%d-%s", os.Getpid()%100000, base) }
