@@ -244,7 +244,7 @@ func (d *DumpWriter) System(seq uint64, interval time.Duration, snap *collector.
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
 		r.Threads += int(max(p.NumThreads, 0))
-		if lifecycle.IsZombieProcess(p) {
+		if lifecycle.IsZombie(p) {
 			r.Zombies++
 		}
 	}
