@@ -47,6 +47,7 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 		select {
 		case <-ch:
 		case <-time.After(20 * time.Second):
+			goleak.VerifyNone(t, baseline) // names what is still running
 			t.Fatal("dashboard or monitor did not stop")
 		}
 	}
