@@ -60,7 +60,7 @@ func (a *analysis) cpuUsedEvidence() Evidence {
 }
 
 func (a *analysis) cpusEvidence() Evidence {
-	e := ev("cpus_available", a.effCPUs, "cpus", f1(a.effCPUs)+" CPUs available", "/proc/cpuinfo (online CPUs)")
+	e := ev("cpus_available", a.effCPUs, "cpus", cpusN(a.effCPUs)+" CPUs available", "/proc/cpuinfo (online CPUs)")
 	if a.quotaCPUs > 0 && a.quotaCPUs < a.cpus {
 		e.Text = f2(a.effCPUs) + " CPUs allowed by the cgroup quota (" + num(a.cpus) + " online)"
 		e.Source = "cgroup " + cgroupLimitFile(a.s.Last.Cgroup)
@@ -135,14 +135,14 @@ func (a *analysis) bound() *Finding {
 		if full {
 			f.ID = "cpu_bound"
 			f.Severity = Info
-			f.Verdict = fmt.Sprintf("CPU-bound: its threads wanted %s CPUs on average and got %s of the %s available; more threads will not make it faster.", f1(demand), f2(a.cpuUsed), f1(a.effCPUs))
+			f.Verdict = fmt.Sprintf("CPU-bound: its threads wanted %s CPUs on average and got %s of the %s available; more threads will not make it faster.", f1(demand), f2(a.cpuUsed), cpusN(a.effCPUs))
 			f.Why = "Every CPU it can use is busy with it: throughput is capped by the CPUs, and extra threads only wait their turn."
-			f.Try = append(f.Try, "Size a CPU-bound pool to the CPUs it may use ("+f1(a.effCPUs)+"); make the work cheaper (profile it), or give it more CPUs.")
+			f.Try = append(f.Try, "Size a CPU-bound pool to the CPUs it may use ("+cpusN(a.effCPUs)+"); make the work cheaper (profile it), or give it more CPUs.")
 		} else {
 			f.ID = "cpu_bound_room"
 			f.Severity = Info
 			idle := a.effCPUs - a.cpuUsed
-			f.Verdict = fmt.Sprintf("CPU-bound on %s: it used %s CPUs while %s of the %s it may use went to others or stayed idle.", plural(max(busy, 1), "busy thread", "busy threads"), f2(a.cpuUsed), f1(max(idle, 0)), f1(a.effCPUs))
+			f.Verdict = fmt.Sprintf("CPU-bound on %s: it used %s CPUs while %s of the %s it may use went to others or stayed idle.", plural(max(busy, 1), "busy thread", "busy threads"), f2(a.cpuUsed), f1(max(idle, 0)), cpusN(a.effCPUs))
 			f.Why = "A thread runs on one CPU at a time: work done by fewer busy threads than CPUs leaves CPUs unused."
 			if s.Runtime.Kind == collector.RuntimeCPython && a.threadsLast > 1 {
 				f.Try = append(f.Try, "Split the work over processes (multiprocessing), not threads: CPython threads share one interpreter lock.")
@@ -210,7 +210,10 @@ func (a *analysis) cpuBound() bool {
 	if a.hasSched {
 		return a.busyThreads >= 1
 	}
-	return a.avgR >= cpuBoundDemand
+	// Without schedstat the sampled R states decide, unless the CPU
+	// counters say the R threads did not run (a fixture tree's frozen
+	// files, or a machine so loaded nothing ran).
+	return a.avgR >= cpuBoundDemand && (!a.hasCPU || a.cpuUsed >= 0.25)
 }
 
 // ownOversubscribed reports whether the process's own threads are more
@@ -257,6 +260,8 @@ func (a *analysis) ctxSourceText() string {
 		return "taskstats (TGID), all threads including exited ones"
 	case collector.CtxThreadSum:
 		return src(a.s.PID, "task/*/status") + " voluntary_ctxt_switches, nonvoluntary_ctxt_switches (live threads)"
+	case collector.CtxTaskIter:
+		return "BPF task iterator: the thread group's counts, exited threads included"
 	}
 	return src(a.s.PID, "status")
 }
@@ -369,12 +374,12 @@ func (a *analysis) pool() *Finding {
 			ev("cgroup_throttled_seconds", a.throttledSecs, "seconds", f2(a.throttledSecs)+" s throttled", "cgroup "+c.LimitPath+"/cpu.stat throttled time"))
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
 		f.Why = "A throttled cgroup's threads are taken off the CPUs until the next period even when CPUs are idle: latency rises in steps of the period."
-		f.Try = append(f.Try, "Raise the quota, or size the pool to the quota ("+f1(a.quotaCPUs)+" CPUs), not to the machine's CPU count: runtimes that read /proc/cpuinfo oversize their pools inside a limited container.")
+		f.Try = append(f.Try, "Raise the quota, or size the pool to the quota ("+cpusN(a.quotaCPUs)+" CPUs), not to the machine's CPU count: runtimes that read /proc/cpuinfo oversize their pools inside a limited container.")
 	case a.ownOversubscribed():
 		f.ID = "pool_oversubscribed"
 		f.Severity = max(f.Severity, Notice)
 		f.Verdict = fmt.Sprintf("Oversubscribed: %s of its threads wanted a CPU on average on %s CPUs (%d of them computing all the time), so each waited %s in the run queue for every %s it ran; more threads than CPUs adds waiting, not throughput.",
-			f1(a.demand), f1(a.effCPUs), a.hardBusy, dur(a.waitPerSlice), dur(a.runPerSlice))
+			f1(a.demand), cpusN(a.effCPUs), a.hardBusy, dur(a.waitPerSlice), dur(a.runPerSlice))
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
 		f.Evidence = append(f.Evidence, ev("computing_threads", float64(a.hardBusy), "threads", fmt.Sprintf("%d threads wanted a CPU at least %s of the time", a.hardBusy, pct(hardBusyShare)), schedSource(pid)))
 		f.Evidence = append(f.Evidence, a.cpusEvidence())
@@ -386,12 +391,12 @@ func (a *analysis) pool() *Finding {
 				num(a.invPS)+" involuntary switches/s (not used for the verdict: a right-sized pool is preempted about as often)", a.ctxSourceText()))
 		}
 		f.Why = "Each request now spends most of its time waiting for a CPU: the same throughput with far longer service times, and more memory for stacks."
-		f.Try = append(f.Try, fmt.Sprintf("Make the CPU-bound pool %s threads (the CPUs it may use) and queue the rest of the work; for mixed work size it as CPUs × (1 + wait/compute).", f1(a.effCPUs)))
+		f.Try = append(f.Try, fmt.Sprintf("Make the CPU-bound pool %s threads (the CPUs it may use) and queue the rest of the work; for mixed work size it as CPUs × (1 + wait/compute).", cpusN(a.effCPUs)))
 	default:
 		f.ID = "cpu_neighbours"
 		others := a.othersRunnable
-		f.Verdict = fmt.Sprintf("Slowed by its neighbours: its threads ran only %s of the %s CPUs (%d busy), yet waited %s of their runnable time (%s per slice), while %s other tasks were runnable on average.",
-			f2(a.runSecs/a.burstSecs), f1(a.effCPUs), a.busyThreads, pct(a.waitShare), dur(a.waitPerSlice), f1(others))
+		f.Verdict = fmt.Sprintf("Slowed by its neighbours: its threads ran only %s of the %s CPUs, yet waited %s of their runnable time (%s per slice), while %s other tasks were runnable on average.",
+			f2(a.runSecs/a.burstSecs), cpusN(a.effCPUs), pct(a.waitShare), dur(a.waitPerSlice), f1(others))
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
 		if a.hasRunnable {
 			f.Evidence = append(f.Evidence,

@@ -155,6 +155,14 @@ func fact(name, text, source string) Evidence {
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 func f2(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
+// cpusN formats a CPU count: "2" when whole, "1.50" otherwise.
+func cpusN(v float64) string {
+	if v == math.Trunc(v) {
+		return strconv.Itoa(int(v))
+	}
+	return f2(v)
+}
+
 // pct formats a share 0..1 as a whole percent ("97%").
 func pct(share float64) string { return strconv.Itoa(int(math.Round(share*100))) + "%" }
 

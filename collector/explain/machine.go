@@ -11,8 +11,10 @@ import (
 // used the most CPU, and full samples of the processes worth a closer
 // look.
 type MachineSample struct {
-	Version int     `json:"version"`
-	Machine Machine `json:"machine"`
+	Version int `json:"version"`
+	// TakenAt is the wall-clock time of the first reading.
+	TakenAt time.Time `json:"taken_at"`
+	Machine Machine   `json:"machine"`
 	// FirstAt and LastAt bound the window on the sampler's monotonic
 	// clock; First and Last are the machine's load there.
 	FirstAt time.Duration `json:"first_at_ns"`
@@ -43,12 +45,30 @@ const (
 )
 
 // ExplainMachine returns the machine's findings and those of each process
-// examined, worst first.
+// examined, worst first. A process slowed by its neighbours is not listed
+// as such when the machine's own finding says the CPUs are contended:
+// every process says the same then, and the machine finding names the
+// busiest.
 func ExplainMachine(m *MachineSample) []Finding {
 	var out []Finding
-	out = append(out, machineFindings(m)...)
+	mf := machineFindings(m)
+	out = append(out, mf...)
+	contended := len(mf) > 0 && mf[0].ID == "machine_cpu_contended"
+	families := map[int]bool{}
 	for _, s := range m.Processes {
-		out = append(out, Explain(s)...)
+		for _, f := range Explain(s) {
+			switch {
+			case contended && f.ID == "cpu_neighbours":
+				continue
+			case f.Question == QFamily && s.Family != nil:
+				// Two busy members of one family: its total once.
+				if families[s.Family.RootPID] {
+					continue
+				}
+				families[s.Family.RootPID] = true
+			}
+			out = append(out, f)
+		}
 	}
 	sortFindings(out)
 	return out

@@ -29,6 +29,9 @@ const SampleVersion = 1
 // context: the machine, relatives, memory history and runtime.
 type Sample struct {
 	Version int `json:"version"`
+	// TakenAt is the wall-clock time of the first reading (for display;
+	// the analysis uses the monotonic times).
+	TakenAt time.Time `json:"taken_at"`
 	// The process's identity and command, from the Last reading.
 	PID        int      `json:"pid"`
 	StartTicks uint64   `json:"start_ticks"`

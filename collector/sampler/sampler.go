@@ -12,11 +12,11 @@ package sampler
 import (
 	"cmp"
 	"context"
-	"errors"
 	"os"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pinspect/pinspect/collector"
@@ -98,11 +98,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// ErrNoProcess is wrapped by Process's error when the pid does not exist
-// or exited during the window.
-var ErrNoProcess = errors.New("no such process")
-
-// Process samples one process over the window. history, when not empty,
+// Process samples one process over the window. Its error wraps ESRCH
+// (collector.IsVanished) when the pid does not exist or the process
+// exited during the window. history, when not empty,
 // is its memory over a longer time (a dashboard's ring), on the same
 // clock as Options.Now.
 func (s *Sampler) Process(ctx context.Context, pid int, history []explain.MemoryPoint) (*explain.Sample, error) {
@@ -111,7 +109,7 @@ func (s *Sampler) Process(ctx context.Context, pid int, history []explain.Memory
 		return nil, err
 	}
 	if len(w.samples) == 0 {
-		return nil, &collector.ReadError{PID: pid, File: "stat", Err: ErrNoProcess}
+		return nil, &collector.ReadError{PID: pid, File: "stat", Err: syscall.ESRCH}
 	}
 	if err := w.burst(ctx, s.opts.Window); err != nil {
 		return nil, err
@@ -121,7 +119,7 @@ func (s *Sampler) Process(ctx context.Context, pid int, history []explain.Memory
 	}
 	sm := w.samples[0]
 	if sm.Last.Process == nil {
-		return nil, &collector.ReadError{PID: pid, File: "stat", Err: ErrNoProcess}
+		return nil, &collector.ReadError{PID: pid, File: "stat", Err: syscall.ESRCH}
 	}
 	sm.History = history
 	return sm, nil
@@ -137,6 +135,7 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 		return nil, err
 	}
 	m.FirstAt = s.opts.Now()
+	m.TakenAt = snap0.TakenAt
 	m.First = s.hostLoad(snap0)
 	m.Machine = s.machineOf(snap0)
 	half := s.opts.Window / 2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/pinspect/pinspect/collector"
@@ -44,7 +45,7 @@ func (w *watch) start(ctx context.Context) error {
 			continue
 		}
 		sm := &explain.Sample{
-			Version: explain.SampleVersion, PID: pid, StartTicks: p.StartTicks, Comm: p.Comm,
+			Version: explain.SampleVersion, TakenAt: snap.TakenAt, PID: pid, StartTicks: p.StartTicks, Comm: p.Comm,
 			Exe: p.Exe, Cmdline: p.Cmdline, User: p.User, Machine: s.machineOf(snap),
 		}
 		as := w.reading(sm, &sm.First, snap, p, at, host)
@@ -295,12 +296,19 @@ func findProcess(snap *collector.Snapshot, pid int) *collector.Process {
 	return &snap.Processes[i]
 }
 
+// miss records why a source of a process that is there could not be
+// read: a file that does not exist is "not present" (a fixture tree, a
+// kernel without it), not "vanished".
 func miss(sm *explain.Sample, key string, err error) {
 	var re *collector.ReadError
 	if errors.As(err, &re) && re.Err != nil {
 		err = re.Err
 	}
-	missReason(sm, key, collector.Reason(err))
+	why := collector.Reason(err)
+	if errors.Is(err, syscall.ENOENT) {
+		why = "not present"
+	}
+	missReason(sm, key, why)
 }
 
 func missReason(sm *explain.Sample, key, why string) {

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/sampler"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// explainFlags are the flags of `pinspect explain`.
+type explainFlags struct {
+	json       bool
+	teach      bool
+	all        bool
+	window     time.Duration
+	interval   time.Duration
+	top        int
+	candidates int
+	minSev     string
+}
+
+// Bounds of the explain flags: a window long enough for two readings and
+// short enough that a typo does not hang a script for hours; a burst
+// interval that keeps the per-thread reads a small load.
+const (
+	explainMinWindow   = 200 * time.Millisecond
+	explainMaxWindow   = 10 * time.Minute
+	explainMinInterval = 10 * time.Millisecond
+)
+
+func newExplainCmd(a *app) *cobra.Command {
+	var f explainFlags
+	cmd := &cobra.Command{
+		Use:   "explain [PID]",
+		Short: "Answer what a process is doing: CPU- or I/O-bound, pool too big, GIL, event loop, fork/COW, family memory, leak, waits",
+		Long: `Explain a process from its own signals. pinspect reads it, samples every
+thread fast for a window (state, wait channel, system call, run-queue
+wait from schedstat), reads it again, and prints findings: a one-sentence
+verdict, the evidence with each number's /proc source, why it matters,
+what to try, and what could not be measured and why.
+
+The questions: is it CPU-bound or I/O-bound, and would more threads help;
+is its pool too big (its own threads, the neighbours or a cgroup quota);
+is it running or only ready; why its Python threads do not go faster; is
+it an event loop; what did fork share and copy; what does its family of
+processes really use; which runtime is it; is its memory growing; what
+does switching cost; what does it wait on, and how much I/O does it do.
+
+Without a PID, the machine: the first half of the window finds the
+busiest processes, the second half samples them; findings worst first.
+--teach adds the lesson behind each finding; --json prints the
+pinspect.explain/v1 document (docs/SCHEMA.md). Other users' wait
+channels, system calls and I/O need root (ptrace access).`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{fmt.Errorf("explain takes at most one PID, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			pid := 0
+			if len(args) == 1 {
+				var err error
+				if pid, err = strconv.Atoi(args[0]); err != nil || pid <= 0 {
+					return usageError{fmt.Errorf("explain: %q is not a pid", args[0])}
+				}
+			}
+			return a.explain(pid, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.json, "json", false, "print the pinspect.explain/v1 JSON document")
+	fl.BoolVar(&f.teach, "teach", false, "add the lesson behind each finding, in plain words")
+	fl.BoolVar(&f.all, "all", false, "show every finding (without a PID the first --top are shown)")
+	fl.DurationVar(&f.window, "window", sampler.DefaultWindow, "time between the two full readings")
+	fl.DurationVar(&f.interval, "interval", sampler.DefaultInterval, "time between the fast per-thread readings")
+	fl.IntVar(&f.top, "top", 10, "without a PID: show the first N findings")
+	fl.IntVar(&f.candidates, "candidates", sampler.DefaultCandidates, "without a PID: how many of the busiest processes to examine closely")
+	fl.StringVar(&f.minSev, "min-severity", "info", "leave out findings below this severity: info, notice or warning")
+	return cmd
+}
+
+// check validates the explain flags.
+func (f *explainFlags) check(a *app) error {
+	switch {
+	case f.window < explainMinWindow || f.window > explainMaxWindow:
+		return usageError{fmt.Errorf("--window %s: want %s to %s", f.window, explainMinWindow, explainMaxWindow)}
+	case f.interval < explainMinInterval || f.interval > f.window/2:
+		return usageError{fmt.Errorf("--interval %s: want %s to half the window (%s)", f.interval, explainMinInterval, f.window/2)}
+	case f.top < 0:
+		return usageError{fmt.Errorf("--top %d: want 0 (all) or more", f.top)}
+	case f.candidates < 1 || f.candidates > 64:
+		return usageError{fmt.Errorf("--candidates %d: want 1 to 64", f.candidates)}
+	case len(a.pids) > 0 || len(a.users) > 0 || a.states != "" || a.name != "":
+		return usageError{fmt.Errorf("explain takes the process as its argument, not --pid/--user/--state/--name")}
+	}
+	return nil
+}
+
+func (a *app) explain(pid int, f explainFlags) error {
+	if err := f.check(a); err != nil {
+		return err
+	}
+	minSev, err := report.ExplainSeverity(f.minSev)
+	if err != nil {
+		return usageError{fmt.Errorf("--min-severity %w", err)}
+	}
+	oneShot()
+	r, err := a.reader(false)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	sm := sampler.New(r, sampler.Options{Window: f.window, Interval: f.interval, Candidates: f.candidates})
+	var doc *report.ExplainDoc
+	if pid > 0 {
+		s, err := sm.Process(a.ctx, pid, nil)
+		if err != nil {
+			if collector.IsVanished(err) {
+				return fmt.Errorf("no such process: %d (or it exited during the window)", pid)
+			}
+			return err
+		}
+		doc = report.NewExplainDoc(s, explain.Explain(s), r.Root())
+	} else {
+		m, err := sm.Machine(a.ctx)
+		if err != nil {
+			return err
+		}
+		doc = report.NewExplainMachineDoc(m, explain.ExplainMachine(m), r.Root())
+	}
+	if f.json || a.jsonOut {
+		return a.writeJSON(doc)
+	}
+	o := report.ExplainTextOptions{Teach: f.teach, MinSeverity: minSev}
+	if pid == 0 && !f.all {
+		o.Top = f.top
+	}
+	if f.all {
+		o.MinSeverity = explain.Info
+	}
+	return writeOut(report.WriteExplainText(a.stdout, doc, o))
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// explainDoc is the part of pinspect.explain/v1 the tests read.
+type explainDoc struct {
+	Schema        string  `json:"schema"`
+	WindowSeconds float64 `json:"window_seconds"`
+	Samples       int     `json:"samples"`
+	Process       *struct {
+		PID     int    `json:"pid"`
+		Comm    string `json:"comm"`
+		Threads int    `json:"threads"`
+	} `json:"process"`
+	Examined []struct {
+		PID int `json:"pid"`
+	} `json:"examined"`
+	Findings []struct {
+		ID       string `json:"id"`
+		Question string `json:"question"`
+		Severity string `json:"severity"`
+		Verdict  string `json:"verdict"`
+		Evidence []struct {
+			Name   string   `json:"name"`
+			Value  *float64 `json:"value"`
+			Source string   `json:"source"`
+		} `json:"evidence"`
+	} `json:"findings"`
+	Unmeasured []struct{ What, Why string } `json:"unmeasured"`
+}
+
+// TestExplainLive: `pinspect explain PID` on a real 8-thread CPU-bound
+// pool finds it oversubscribed (from schedstat), in text with --teach and
+// in the JSON document.
+func TestExplainLive(t *testing.T) {
+	p := livehelper.Start(t, "cpupool", "8")
+	pid := strconv.Itoa(p.PID())
+	var out, errb bytes.Buffer
+	if code := run([]string{"explain", "--window", "1s", "--teach", pid}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	text := out.String()
+	for _, want := range []string{"pinspect explain " + pid + " (procshape)", "Oversubscribed", "schedstat", "why:", "try:", "lesson:", "run queue"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"explain", "--window", "1s", "--json", pid}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var d explainDoc
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Schema != "pinspect.explain/v1" || d.Process == nil || d.Process.PID != p.PID() || d.Process.Threads != 9 || d.Samples < 2 || d.WindowSeconds < 0.9 {
+		t.Fatalf("doc %+v", d)
+	}
+	if len(d.Findings) == 0 || d.Findings[0].ID != "pool_oversubscribed" || d.Findings[0].Severity != "warning" {
+		t.Fatalf("findings %+v", d.Findings)
+	}
+	for _, f := range d.Findings {
+		for _, e := range f.Evidence {
+			if e.Source == "" || e.Name == "" {
+				t.Errorf("%s: evidence without source: %+v", f.ID, e)
+			}
+		}
+	}
+}
+
+// TestExplainHostileComm: a process named with escape sequences is shown
+// inertly.
+func TestExplainHostileComm(t *testing.T) {
+	p := livehelper.Start(t, "comm", "\x1b]0;pwn\x07x")
+	var out, errb bytes.Buffer
+	if code := run([]string{"explain", "--window", "300ms", "--interval", "50ms", strconv.Itoa(p.PID())}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07") {
+		t.Errorf("control characters reached the terminal: %q", out.String())
+	}
+}
+
+// TestExplainFixture: explaining a process of a fixture tree (files that
+// do not change, no schedstat, no io) gives what can be said and names
+// what could not be measured; nothing is made up as 0.
+func TestExplainFixture(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"explain", "--proc-root", "../../fixtures/proc/multithread", "--window", "200ms", "--interval", "50ms", "--json", "100"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var d explainDoc
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Process == nil || d.Process.PID != 100 || len(d.Unmeasured) == 0 {
+		t.Fatalf("doc %+v", d)
+	}
+	for _, f := range d.Findings {
+		if f.Question == "pool" || strings.Contains(f.Verdict, "run queue") {
+			t.Errorf("run-queue finding without schedstat: %+v", f)
+		}
+	}
+}
+
+// TestExplainMachine: without a PID, the machine's findings, worst first,
+// with the machine's own finding among them.
+func TestExplainMachine(t *testing.T) {
+	livehelper.Start(t, "cpupool", "8")
+	var out, errb bytes.Buffer
+	if code := run([]string{"explain", "--window", "1s", "--json"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var d explainDoc
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Process != nil || len(d.Examined) == 0 {
+		t.Fatalf("doc %+v", d)
+	}
+	machine := false
+	rank := map[string]int{"warning": 2, "notice": 1, "info": 0}
+	for i, f := range d.Findings {
+		machine = machine || f.Question == "machine"
+		if i > 0 && rank[f.Severity] > rank[d.Findings[i-1].Severity] {
+			t.Errorf("not worst first at %d: %s after %s", i, f.Severity, d.Findings[i-1].Severity)
+		}
+	}
+	if !machine {
+		t.Errorf("no machine finding: %+v", d.Findings)
+	}
+	out.Reset()
+	if code := run([]string{"explain", "--window", "400ms", "--top", "2"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "\nWARNING  ") + strings.Count(out.String(), "\nNOTICE  ") + strings.Count(out.String(), "\nINFO  "); n > 2 {
+		t.Errorf("--top 2 showed %d findings", n)
+	}
+}
+
+// TestExplainBadInput: bad arguments are usage errors (exit 2); a pid
+// that does not exist is an error (exit 1) with a clear message.
+func TestExplainBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"explain", "abc"}, exitUsage, "not a pid"},
+		{[]string{"explain", "-5"}, exitUsage, ""},
+		{[]string{"explain", "1", "2"}, exitUsage, "at most one PID"},
+		{[]string{"explain", "--window", "0s", "1"}, exitUsage, "--window"},
+		{[]string{"explain", "--window", "1h", "1"}, exitUsage, "--window"},
+		{[]string{"explain", "--interval", "2s", "1"}, exitUsage, "--interval"},
+		{[]string{"explain", "--interval", "1ms", "1"}, exitUsage, "--interval"},
+		{[]string{"explain", "--min-severity", "loud", "1"}, exitUsage, "--min-severity"},
+		{[]string{"explain", "--top", "-1"}, exitUsage, "--top"},
+		{[]string{"explain", "--candidates", "0"}, exitUsage, "--candidates"},
+		{[]string{"explain", "--pid", "1"}, exitUsage, "argument"},
+		{[]string{"explain", "--window", "200ms", "--interval", "50ms", "4194304"}, exitError, "no such process: 4194304"},
+		{[]string{"explain", "--proc-root", "/nonexistent", "1"}, exitError, "nonexistent"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(c.args, &out, &errb); code != c.code || !strings.Contains(errb.String(), c.msg) {
+			t.Errorf("%v: exit %d (%q), want %d with %q", c.args, code, errb.String(), c.code, c.msg)
+		}
+	}
+}

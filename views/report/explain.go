@@ -1,0 +1,222 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/views/sanitize"
+)
+
+// ExplainSchema is the schema version of the `pinspect explain --json`
+// document (docs/SCHEMA.md).
+const ExplainSchema = "pinspect.explain/v1"
+
+// ExplainDoc is the `pinspect explain` document: the findings of one
+// process, or the machine's worst findings first.
+type ExplainDoc struct {
+	Schema  string `json:"schema"`
+	TakenAt string `json:"taken_at"`
+	// WindowSeconds is the time between the two full readings; Samples
+	// the number of burst readings of each process.
+	WindowSeconds float64 `json:"window_seconds"`
+	Samples       int     `json:"samples"`
+	ProcRoot      string  `json:"proc_root"`
+	// Machine is what the findings assumed of the machine and the reader.
+	Machine ExplainMachineDoc `json:"machine"`
+	// Process is the process explained (absent for the machine).
+	Process *ExplainProcessDoc `json:"process,omitempty"`
+	// Examined are the processes the machine's findings looked at
+	// closely, busiest first (machine only).
+	Examined []ExplainProcessDoc `json:"examined,omitempty"`
+	// Findings are worst first.
+	Findings []explain.Finding `json:"findings"`
+	// Unmeasured is what the whole sample could not measure, and why.
+	Unmeasured []explain.Unmeasured `json:"unmeasured,omitempty"`
+}
+
+// ExplainMachineDoc is the machine as the findings saw it.
+type ExplainMachineDoc struct {
+	CPUs   int    `json:"cpus"`
+	Arch   string `json:"arch"`
+	Kernel string `json:"kernel,omitempty"`
+	// Root is true when the reader ran as root: other users' wchan,
+	// syscall, io and fd are readable.
+	Root bool `json:"root"`
+	// DelayAcct is kernel.task_delayacct: "on", "off", or absent.
+	DelayAcct string `json:"delay_acct,omitempty"`
+}
+
+// ExplainProcessDoc identifies a process explained.
+type ExplainProcessDoc struct {
+	PID           int    `json:"pid"`
+	StartTicks    uint64 `json:"start_ticks"`
+	Comm          string `json:"comm"`
+	CommRawBase64 string `json:"comm_raw_base64,omitempty"`
+	Exe           string `json:"exe,omitempty"`
+	ExeRawBase64  string `json:"exe_raw_base64,omitempty"`
+	User          string `json:"user,omitempty"`
+	Threads       int    `json:"threads"`
+	// Runtime is the language runtime recognised, absent when none.
+	Runtime *collector.Runtime `json:"runtime,omitempty"`
+}
+
+// NewExplainDoc builds the document of one process's sample.
+func NewExplainDoc(s *explain.Sample, fs []explain.Finding, root string) *ExplainDoc {
+	d := &ExplainDoc{
+		Schema: ExplainSchema, TakenAt: s.TakenAt.UTC().Format(time.RFC3339Nano),
+		WindowSeconds: (s.Last.At - s.First.At).Seconds(), Samples: len(s.Burst), ProcRoot: root,
+		Machine:    machineDoc(s.Machine),
+		Findings:   nonNil(fs),
+		Unmeasured: explain.Gaps(s),
+	}
+	pd := processDoc(s)
+	d.Process = &pd
+	return d
+}
+
+// NewExplainMachineDoc builds the document of a machine sample.
+func NewExplainMachineDoc(m *explain.MachineSample, fs []explain.Finding, root string) *ExplainDoc {
+	d := &ExplainDoc{
+		Schema: ExplainSchema, TakenAt: m.TakenAt.UTC().Format(time.RFC3339Nano),
+		WindowSeconds: (m.LastAt - m.FirstAt).Seconds(), ProcRoot: root,
+		Machine:  machineDoc(m.Machine),
+		Findings: nonNil(fs),
+	}
+	for _, s := range m.Processes {
+		d.Examined = append(d.Examined, processDoc(s))
+		d.Samples = max(d.Samples, len(s.Burst))
+	}
+	for k, why := range m.Unavailable {
+		d.Unmeasured = append(d.Unmeasured, explain.Unmeasured{What: k, Why: why})
+	}
+	return d
+}
+
+func nonNil(fs []explain.Finding) []explain.Finding {
+	if fs == nil {
+		return []explain.Finding{}
+	}
+	return fs
+}
+
+func machineDoc(m explain.Machine) ExplainMachineDoc {
+	return ExplainMachineDoc{CPUs: m.CPUs, Arch: m.Arch, Kernel: m.Kernel, Root: m.Root, DelayAcct: m.DelayAcct}
+}
+
+func processDoc(s *explain.Sample) ExplainProcessDoc {
+	pd := ExplainProcessDoc{PID: s.PID, StartTicks: s.StartTicks, User: s.User}
+	pd.Comm, pd.CommRawBase64 = textAndRaw(s.Comm)
+	pd.Exe, pd.ExeRawBase64 = textAndRaw(s.Exe)
+	if p := s.Last.Process; p != nil {
+		pd.Threads = int(p.NumThreads)
+	}
+	if s.Runtime.Kind != collector.RuntimeNone {
+		rt := s.Runtime
+		pd.Runtime = &rt
+	}
+	return pd
+}
+
+// ExplainTextOptions chooses what the text form shows.
+type ExplainTextOptions struct {
+	// Teach adds each finding's lesson (each lesson once).
+	Teach bool
+	// Top, when positive, shows only the first Top findings.
+	Top int
+	// MinSeverity leaves out findings below it.
+	MinSeverity explain.Severity
+}
+
+// WriteExplainText writes the document for a person: a header, then each
+// finding (its severity, verdict, evidence with sources, why, what to try,
+// what was not measured, and with Teach the lesson), then the sample's
+// gaps. Every string from /proc is sanitised.
+func WriteExplainText(w io.Writer, d *ExplainDoc, o ExplainTextOptions) error {
+	ew := &errWriter{w: w}
+	s := sanitize.Terminal
+	if d.Process != nil {
+		p := d.Process
+		ew.printf("pinspect explain %d (%s)", p.PID, s(p.Comm))
+		if p.User != "" {
+			ew.printf(" user %s", s(p.User))
+		}
+		ew.printf(", %s\n", plural(p.Threads, "thread", "threads"))
+		if p.Exe != "" {
+			ew.printf("  %s", s(p.Exe))
+		}
+		if p.Runtime != nil {
+			ew.printf("  runtime %s %s", p.Runtime.Kind, s(p.Runtime.Version))
+		}
+		if p.Exe != "" || p.Runtime != nil {
+			ew.printf("\n")
+		}
+	} else {
+		ew.printf("pinspect explain: the machine, worst findings first (%d processes examined closely)\n", len(d.Examined))
+	}
+	ew.printf("  window %.1f s, %d samples, %d CPUs, taken %s\n", d.WindowSeconds, d.Samples, d.Machine.CPUs, d.TakenAt)
+	shown, hidden := 0, 0
+	taught := map[string]bool{}
+	for _, f := range d.Findings {
+		if f.Severity < o.MinSeverity || (o.Top > 0 && shown >= o.Top) {
+			hidden++
+			continue
+		}
+		shown++
+		writeFinding(ew, &f, d.Process == nil, o.Teach && !taught[f.Lesson])
+		taught[f.Lesson] = true
+	}
+	if shown == 0 {
+		ew.printf("\nNo findings%s.\n", map[bool]string{true: " at this severity", false: ""}[hidden > 0])
+	}
+	if hidden > 0 {
+		ew.printf("\n(%s not shown: --all shows every finding)\n", plural(hidden, "finding", "findings"))
+	}
+	if len(d.Unmeasured) > 0 {
+		ew.printf("\nNot measured in this sample:\n")
+		for _, u := range d.Unmeasured {
+			ew.printf("  - %s: %s\n", s(u.What), s(u.Why))
+		}
+	}
+	return ew.err
+}
+
+// writeFinding writes one finding.
+func writeFinding(ew *errWriter, f *explain.Finding, machine, lesson bool) {
+	s := sanitize.Terminal
+	ew.printf("\n%s  ", strings.ToUpper(f.Severity.String()))
+	if machine && f.PID != 0 {
+		ew.printf("%d %s: ", f.PID, s(f.Comm))
+	}
+	ew.printf("%s\n", s(f.Verdict))
+	for _, e := range f.Evidence {
+		ew.printf("    - %s  [%s]\n", s(e.Text), s(e.Source))
+	}
+	if f.Why != "" {
+		ew.printf("  why: %s\n", s(f.Why))
+	}
+	for _, t := range f.Try {
+		ew.printf("  try: %s\n", s(t))
+	}
+	for _, u := range f.Unmeasured {
+		ew.printf("  not measured: %s (%s)\n", s(u.What), s(u.Why))
+	}
+	if lesson && f.Lesson != "" {
+		ew.printf("  lesson:\n")
+		for _, l := range strings.Split(f.Lesson, "\n") {
+			ew.printf("    %s\n", l)
+		}
+	}
+}
+
+// ExplainSeverity parses a severity name for a flag.
+func ExplainSeverity(name string) (explain.Severity, error) {
+	var s explain.Severity
+	if err := s.UnmarshalText([]byte(name)); err != nil {
+		return 0, fmt.Errorf("%q: want info, notice or warning", name)
+	}
+	return s, nil
+}
