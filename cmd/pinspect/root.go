@@ -49,6 +49,7 @@ type app struct {
 	name      string
 	readonly  bool
 	interval  time.Duration // dashboard refresh interval
+	psSample  time.Duration // ps --sample: the window of the rates
 	exitCode  int
 	remote    string // --remote: the dashboard follows a serve agent
 	// signalStops marks a command for which SIGINT/SIGTERM is the normal
@@ -301,14 +302,22 @@ func (a *app) printSnapshot() error {
 }
 
 func (a *app) printPS() error {
-	doc, err := a.snapshotDoc(true)
-	if err != nil {
-		return err
+	var ps *report.PSDoc
+	if a.psSample > 0 {
+		var err error
+		if ps, err = a.sampledPSDoc(); err != nil {
+			return err
+		}
+	} else {
+		doc, err := a.snapshotDoc(true)
+		if err != nil {
+			return err
+		}
+		if note := doc.Host.Unavailable[collector.HostProcessesKey]; note != "" {
+			fmt.Fprintf(a.stderr, "pinspect: %s %s\n", sanitize.Terminal(a.procRoot), note)
+		}
+		ps = report.NewPSDoc(doc)
 	}
-	if note := doc.Host.Unavailable[collector.HostProcessesKey]; note != "" {
-		fmt.Fprintf(a.stderr, "pinspect: %s %s\n", sanitize.Terminal(a.procRoot), note)
-	}
-	ps := report.NewPSDoc(doc)
 	if a.jsonOut {
 		return a.writeJSON(ps)
 	}

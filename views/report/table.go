@@ -50,14 +50,54 @@ type PSRow struct {
 	CtxSource string  `json:"ctxt_switches_source,omitempty"`
 	RSSBytes  *uint64 `json:"rss_bytes,omitempty"`
 	Command   string  `json:"command"`
+	PSRates
+}
+
+// PSRates are a process's rates over `ps --sample`'s window; each is
+// absent when it could not be measured (the process was not there at
+// both ends, its file was unreadable).
+type PSRates struct {
+	// CPUPercent is user+system CPU over wall time, in percent of one CPU.
+	CPUPercent *float64 `json:"cpu_percent,omitempty"`
+	// VolPerSec and InvolPerSec are context switches per second.
+	VolPerSec   *float64 `json:"voluntary_ctxt_switches_per_second,omitempty"`
+	InvolPerSec *float64 `json:"involuntary_ctxt_switches_per_second,omitempty"`
+	// RunQueueWait is run-queue wait in seconds per second: the average
+	// number of its threads that were runnable but waiting for a CPU.
+	RunQueueWait *float64 `json:"run_queue_wait_seconds_per_second,omitempty"`
+	// RunQueueSource is where it comes from: "task_iter" (the kernel's
+	// per-process total, exited threads included), "taskstats" (the same,
+	// with delay accounting on) or "schedstat" (summed over the live
+	// threads' task/TID/schedstat).
+	RunQueueSource string `json:"run_queue_wait_source,omitempty"`
+	// ReadBPS and WriteBPS are bytes per second read from and written to
+	// storage (/proc/PID/io read_bytes, write_bytes).
+	ReadBPS  *float64 `json:"read_bytes_per_second,omitempty"`
+	WriteBPS *float64 `json:"write_bytes_per_second,omitempty"`
 }
 
 // PSDoc is the `pinspect ps --json` document.
 type PSDoc struct {
-	Schema    string  `json:"schema"`
-	TakenAt   string  `json:"taken_at"`
-	Summary   Summary `json:"summary"`
-	Processes []PSRow `json:"processes"`
+	Schema  string  `json:"schema"`
+	TakenAt string  `json:"taken_at"`
+	Summary Summary `json:"summary"`
+	// SampleSeconds is the window of the rates (ps --sample); absent
+	// without it.
+	SampleSeconds *float64 `json:"sample_seconds,omitempty"`
+	Processes     []PSRow  `json:"processes"`
+}
+
+// PSSampledColumns are the columns of `pinspect ps --sample`: CPU %,
+// switches per second, run-queue wait (threads waiting for a CPU on
+// average) and storage I/O per second.
+var PSSampledColumns = []string{"PID", "PPID", "USER", "S", "THR", "CPU%", "VCSW/s", "NVCSW/s", "RQWAIT", "RD/s", "WR/s", "RSS", "COMMAND"}
+
+// AddRates sets each row's rates (by pid) and the window.
+func (d *PSDoc) AddRates(rates map[int]PSRates, secs float64) {
+	d.SampleSeconds = &secs
+	for i := range d.Processes {
+		d.Processes[i].PSRates = rates[d.Processes[i].PID]
+	}
 }
 
 // PSSchema is the schema version of the ps document.
@@ -111,15 +151,28 @@ func derefStr(s *string) string {
 func WritePSTable(w io.Writer, d *PSDoc, width int) error {
 	bw := bufio.NewWriter(w)
 	rows := make([][]string, 0, len(d.Processes)+1)
-	rows = append(rows, PSColumns)
+	cols := PSColumns
+	if d.SampleSeconds != nil {
+		cols = PSSampledColumns
+	}
+	rows = append(rows, cols)
 	for _, p := range d.Processes {
+		if d.SampleSeconds != nil {
+			rows = append(rows, []string{
+				strconv.Itoa(p.PID), optInt(p.PPID), sanitize.Terminal(orQ(p.User)), orQ(p.State),
+				optI64(p.Threads), optF(p.CPUPercent, 1), optF(p.VolPerSec, 0), optF(p.InvolPerSec, 0),
+				optF(p.RunQueueWait, 2), optRate(p.ReadBPS), optRate(p.WriteBPS), optBytes(p.RSSBytes),
+				sanitize.Terminal(p.Command),
+			})
+			continue
+		}
 		rows = append(rows, []string{
 			strconv.Itoa(p.PID), optInt(p.PPID), sanitize.Terminal(orQ(p.User)), orQ(p.State),
 			optI64(p.Threads), optU64(p.VolCtx), optU64(p.InvolCtx), optBytes(p.RSSBytes),
 			sanitize.Terminal(p.Command),
 		})
 	}
-	widths := make([]int, len(PSColumns))
+	widths := make([]int, len(cols))
 	for _, r := range rows {
 		for i, c := range r[:len(r)-1] {
 			widths[i] = max(widths[i], len(c))
@@ -153,9 +206,13 @@ func WritePSTable(w io.Writer, d *PSDoc, width int) error {
 	}
 	// The scan counts are the whole scan's: a filter selects processes
 	// after the reading, so they are labelled apart from the shown counts.
-	fmt.Fprintf(bw, "%s, %s, %s; scan: vanished %d, denied %d, parse errors %d%s; context switches: %s%s\n",
+	sample := ""
+	if d.SampleSeconds != nil {
+		sample = fmt.Sprintf("; rates over %.1f s (RQWAIT: threads waiting for a CPU on average)", *d.SampleSeconds)
+	}
+	fmt.Fprintf(bw, "%s, %s, %s; scan: vanished %d, denied %d, parse errors %d%s; context switches: %s%s%s\n",
 		plural(s.Processes, "process", "processes"), plural(s.Threads, "thread", "threads"), plural(s.Zombies, "zombie", "zombies"),
-		s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource), collectorNote(s))
+		s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource), collectorNote(s), sample)
 	return bw.Flush()
 }
 
@@ -221,6 +278,24 @@ func optU64(v *uint64) string {
 		return "?"
 	}
 	return strconv.FormatUint(*v, 10)
+}
+
+func optF(v *float64, decimals int) string {
+	if v == nil {
+		return "?"
+	}
+	return strconv.FormatFloat(*v, 'f', decimals, 64)
+}
+
+// optRate formats bytes per second like HumanBytes ("-" when unknown).
+func optRate(v *float64) string {
+	if v == nil {
+		return "?"
+	}
+	if *v < 1 {
+		return "0"
+	}
+	return HumanBytes(uint64(*v))
 }
 
 func optBytes(v *uint64) string {
