@@ -30,10 +30,13 @@ type analysis struct {
 
 	// From schedstat over the burst: per thread deltas, and their sums in
 	// thread-seconds.
-	hasSched      bool
-	threads       []threadDelta
-	runSecs       float64
-	waitSecs      float64
+	hasSched bool
+	threads  []threadDelta
+	runSecs  float64
+	waitSecs float64
+	// pendingSecs is run-queue wait not yet in schedstat: the threads
+	// were seen runnable longer than schedstat has counted (pendingWait).
+	pendingSecs   float64
 	slices        uint64
 	demand        float64 // (run+wait)/burstSecs: own threads wanting a CPU, on average
 	waitShare     float64 // wait/(run+wait)
@@ -107,6 +110,8 @@ type threadDelta struct {
 	// event-poll or futex call (by syscall, or by wchan when the syscall
 	// file was unreadable).
 	pollSamples, futexSamples int
+	// pendingNs is its wait not yet counted by schedstat.
+	pendingNs uint64
 }
 
 // Thresholds shared by the findings.
@@ -140,6 +145,7 @@ func analyse(s *Sample) *analysis {
 	a.cpuAndSwitches()
 	a.sched()
 	a.countStates()
+	a.pendingWait()
 	a.host()
 	return a
 }
@@ -209,23 +215,47 @@ func (a *analysis) sched() {
 		a.runSecs += float64(d.runNs) / 1e9
 		a.waitSecs += float64(d.waitNs) / 1e9
 		a.slices += d.slices
-		if want := float64(d.runNs+d.waitNs) / 1e9; want >= busyShare*a.burstSecs {
-			a.busyThreads++
-			if want >= hardBusyShare*a.burstSecs {
-				a.hardBusy++
-			}
-		}
 		if float64(d.runNs)/1e9 >= activeShare*a.burstSecs {
 			a.activeThreads++
 		}
 	}
-	if len(a.threads) == 0 {
+	a.hasSched = len(a.threads) > 0
+}
+
+// pendingWait completes the schedstat numbers with what they have not
+// counted yet, and counts the busy threads. The kernel adds a wait to a
+// thread's run_delay when the wait ends (the thread gets a CPU): a thread
+// runnable the whole window on a starved machine shows no wait at all.
+// The sampled states do not lag: a thread seen R in a share of the
+// samples was runnable about that share of the time. Each thread's
+// runnable time is the larger of the two, and the difference is wait
+// still pending.
+func (a *analysis) pendingWait() {
+	if !a.hasSched {
 		return
 	}
-	a.hasSched = true
-	a.demand = (a.runSecs + a.waitSecs) / a.burstSecs
-	if t := a.runSecs + a.waitSecs; t > 0 {
-		a.waitShare = a.waitSecs / t
+	T := a.burstSecs
+	for i := range a.threads {
+		d := &a.threads[i]
+		want := float64(d.runNs+d.waitNs) / 1e9
+		if d.samples > 0 {
+			if seen := float64(d.states['R']) / float64(d.samples) * T; seen > want {
+				d.pendingNs = uint64((seen - want) * 1e9)
+				a.pendingSecs += seen - want
+				want = seen
+			}
+		}
+		if want >= busyShare*T {
+			a.busyThreads++
+			if want >= hardBusyShare*T {
+				a.hardBusy++
+			}
+		}
+	}
+	waited := a.waitSecs + a.pendingSecs
+	a.demand = (a.runSecs + waited) / T
+	if t := a.runSecs + waited; t > 0 {
+		a.waitShare = waited / t
 	}
 	if a.slices > 0 {
 		a.waitPerSlice = time.Duration(a.waitSecs * 1e9 / float64(a.slices))

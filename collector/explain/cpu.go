@@ -330,7 +330,7 @@ func (a *analysis) pool() *Finding {
 	if !a.hasSched {
 		return nil
 	}
-	waitingThreads := a.waitSecs / a.burstSecs
+	waitingThreads := (a.waitSecs + a.pendingSecs) / a.burstSecs
 	throttled := a.hasThrottle && a.throttledPeriods > 0
 	contended := a.waitShare >= poolWaitShare && waitingThreads >= poolWaitThreads
 	if !contended && !throttled {
@@ -438,13 +438,18 @@ func (a *analysis) neighbourCPUs() float64 {
 // waitEvidence is the run-queue wait numbers.
 func (a *analysis) waitEvidence() []Evidence {
 	pid := a.s.PID
-	waiting := a.waitSecs / a.burstSecs
-	return []Evidence{
+	waiting := (a.waitSecs + a.pendingSecs) / a.burstSecs
+	out := []Evidence{
 		ev("run_queue_wait_per_slice_ms", float64(a.waitPerSlice)/1e6, "ms", dur(a.waitPerSlice)+" waiting in the run queue per slice run ("+dur(a.runPerSlice)+" run per slice)", schedSource(pid)),
 		ev("run_queue_wait_share", a.waitShare, "ratio", pct(a.waitShare)+" of its runnable time spent waiting for a CPU", schedSource(pid)),
 		ev("threads_waiting_for_cpu_avg", waiting, "threads", f1(waiting)+" thread-seconds of run-queue wait per second", schedSource(pid)),
 		ev("threads_wanting_cpu_avg", a.demand, "threads", f1(a.demand)+" of its threads running or waiting for a CPU on average", schedSource(pid)),
 	}
+	if p := a.pendingSecs / a.burstSecs; p >= 0.05 {
+		out = append(out, ev("pending_wait_threads", p, "threads", f1(p)+" thread-seconds per second of it still pending: threads seen runnable that schedstat has not counted yet (it counts a wait when the thread gets a CPU)",
+			statesSource(pid)+" against "+schedSource(pid)))
+	}
+	return out
 }
 
 // state answers "running or only ready", and what the process's state

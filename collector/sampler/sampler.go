@@ -150,25 +150,15 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 			return nil, err
 		}
 	}
-	snapMid, err := s.r.Scan(ctx, collector.ScanOptions{})
+	// The middle scan reads every thread: a process whose threads are
+	// runnable but starved uses little CPU, and only its thread states
+	// show it.
+	snapMid, err := s.r.Scan(ctx, collector.ScanOptions{Threads: true})
 	if err != nil {
 		return nil, err
 	}
 	secs := (s.opts.Now() - m.FirstAt).Seconds()
-	usage := cpuUsage(snap0, snapMid, secs)
-	var cand []int
-	for _, u := range usage {
-		if len(cand) == s.opts.Candidates || u.CPUs < 0.05 {
-			break
-		}
-		cand = append(cand, u.PID)
-	}
-	for i := range snapMid.Processes {
-		p := &snapMid.Processes[i]
-		if p.State == 'D' && !slices.Contains(cand, p.PID) && len(cand) < 2*s.opts.Candidates {
-			cand = append(cand, p.PID)
-		}
-	}
+	cand := candidates(cpuUsage(snap0, snapMid, secs), snapMid, s.opts.Candidates)
 	w := s.watch(cand)
 	if err := w.start(ctx); err != nil {
 		return nil, err
@@ -198,6 +188,46 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 		}
 	}
 	return m, nil
+}
+
+// candidates picks the processes a machine sample examines closely: the n
+// that used the most CPU, then up to n more with the most threads
+// runnable or in D (a starved pool, a disk-bound one).
+func candidates(usage []explain.Neighbour, snap *collector.Snapshot, n int) []int {
+	var cand []int
+	for _, u := range usage {
+		if len(cand) == n || u.CPUs < 0.05 {
+			break
+		}
+		cand = append(cand, u.PID)
+	}
+	type waiting struct{ pid, n int }
+	var ws []waiting
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		k := 0
+		for _, t := range p.Threads {
+			if t.State == 'R' || t.State == 'D' {
+				k++
+			}
+		}
+		if p.State == 'D' && len(p.Threads) == 0 {
+			k++
+		}
+		if k >= 2 || p.State == 'D' {
+			ws = append(ws, waiting{p.PID, k})
+		}
+	}
+	slices.SortFunc(ws, func(a, b waiting) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.pid, b.pid)) })
+	for _, w := range ws {
+		if len(cand) >= 2*n {
+			break
+		}
+		if !slices.Contains(cand, w.pid) {
+			cand = append(cand, w.pid)
+		}
+	}
+	return cand
 }
 
 // cpuUsage is each process's CPU over the window between two snapshots,
