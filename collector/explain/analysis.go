@@ -112,6 +112,19 @@ type threadDelta struct {
 	pollSamples, futexSamples int
 	// pendingNs is its wait not yet counted by schedstat.
 	pendingNs uint64
+	// vol and invol are its voluntary and involuntary switches between
+	// First and Last; hasCtx false when either reading lacks them.
+	vol, invol uint64
+	hasCtx     bool
+}
+
+// blocks reports whether the thread gives up the CPU by itself (it waits
+// for something: a timer, I/O, a lock) more often than it is preempted.
+// A thread that only computes is never switched out voluntarily. This
+// tells a computing thread from one that wakes often and then waits for a
+// CPU on a loaded machine: both are runnable much of the time.
+func (d *threadDelta) blocks() bool {
+	return d.hasCtx && d.vol+d.invol >= 2 && d.vol > d.invol
 }
 
 // Thresholds shared by the findings.
@@ -235,6 +248,7 @@ func (a *analysis) pendingWait() {
 		return
 	}
 	T := a.burstSecs
+	a.threadSwitches()
 	for i := range a.threads {
 		d := &a.threads[i]
 		want := float64(d.runNs+d.waitNs) / 1e9
@@ -245,7 +259,7 @@ func (a *analysis) pendingWait() {
 				want = seen
 			}
 		}
-		if want >= busyShare*T {
+		if want >= busyShare*T && !d.blocks() {
 			a.busyThreads++
 			if want >= hardBusyShare*T {
 				a.hardBusy++
@@ -260,6 +274,31 @@ func (a *analysis) pendingWait() {
 	if a.slices > 0 {
 		a.waitPerSlice = time.Duration(a.waitSecs * 1e9 / float64(a.slices))
 		a.runPerSlice = time.Duration(a.runSecs * 1e9 / float64(a.slices))
+	}
+}
+
+// threadSwitches fills each thread's context switches between First and
+// Last (status or taskstats per thread, or the task iterator).
+func (a *analysis) threadSwitches() {
+	p0, p1 := a.s.First.Process, a.s.Last.Process
+	if p0 == nil || p1 == nil {
+		return
+	}
+	old := make(map[int]*collector.Thread, len(p0.Threads))
+	for i := range p0.Threads {
+		old[p0.Threads[i].TID] = &p0.Threads[i]
+	}
+	now := make(map[int]*collector.Thread, len(p1.Threads))
+	for i := range p1.Threads {
+		now[p1.Threads[i].TID] = &p1.Threads[i]
+	}
+	for i := range a.threads {
+		d := &a.threads[i]
+		t0, t1 := old[d.tid], now[d.tid]
+		if t0 == nil || t1 == nil || !t0.HasStatus || !t1.HasStatus || t0.StartTicks != t1.StartTicks {
+			continue
+		}
+		d.vol, d.invol, d.hasCtx = sub(t1.VolCtx, t0.VolCtx), sub(t1.InvolCtx, t0.InvolCtx), true
 	}
 }
 

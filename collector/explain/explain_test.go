@@ -346,3 +346,26 @@ func TestFormat(t *testing.T) {
 		t.Error("bad severity accepted")
 	}
 }
+
+// TestStarvedIOPoolStaysIOBound: on a machine so loaded that an I/O
+// pool's threads are runnable most of the time after each wake-up, they
+// still block by themselves (voluntary switches): they are not counted as
+// computing, so the pool is neither CPU-bound nor oversubscribed.
+func TestStarvedIOPoolStaysIOBound(t *testing.T) {
+	s := loadSample(t, "iopool64")
+	for i := range s.Burst {
+		for j := range s.Burst[i].Tasks {
+			if tk := &s.Burst[i].Tasks[j]; tk.TID != s.PID { // the workers; main sleeps in pthread_join
+				tk.State = 'R'
+			}
+		}
+	}
+	fs := Explain(s)
+	if get(fs, "pool_oversubscribed") != nil || get(fs, "cpu_bound") != nil || get(fs, "cpu_bound_room") != nil {
+		t.Fatalf("a starved I/O pool read as computing: %v", ids(fs))
+	}
+	c := loadSample(t, "cpupool64")
+	if get(Explain(c), "pool_oversubscribed") == nil {
+		t.Fatal("the CPU pool lost its verdict")
+	}
+}
