@@ -26,7 +26,6 @@ type statFields struct {
 	numThreads int64
 	starttime  uint64
 	vsize      uint64
-	rss        int64
 	layout     Layout
 	processor  int64
 	rtPriority uint64
@@ -64,7 +63,9 @@ func parseStatRead(data []byte, trunc bool) (statFields, error) {
 var errStatFormat = errors.New("malformed stat")
 
 // minStatFields is the fewest fields accepted: through rss (field 24), which
-// every kernel since 2.6 writes.
+// every kernel since 2.6 writes. rss itself is not kept: it is the
+// kernel's unsummed per-CPU counter (proc(5): "inaccurate"); the resident
+// set comes from status's VmRSS (readRSS).
 const minStatFields = 24
 
 // parseStat parses the content of a stat file. comm is everything between
@@ -141,8 +142,12 @@ func parseStat(b []byte) (statFields, error) {
 	return s, nil
 }
 
-// statSigned has bit n set for the signed stat fields (setField's list).
-const statSigned uint64 = 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<18 | 1<<19 | 1<<20 | 1<<24 | 1<<38 | 1<<39 | 1<<52
+// statSigned has bit n set for the signed stat fields: those proc(5)
+// types %d or %ld (setField's list). A field pinspect does not keep is
+// still checked against its type, so a legal value (cutime, field 16,
+// can be any int64, INT64_MIN included) is never taken for garbage.
+const statSigned uint64 = 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<16 | 1<<17 | 1<<18 | 1<<19 | 1<<20 |
+	1<<21 | 1<<24 | 1<<38 | 1<<39 | 1<<44 | 1<<52
 
 // storeFast stores the fields parsed inline by parseStat. A signed field
 // parsed there is at most MaxInt64, so the conversion is exact.
@@ -173,7 +178,6 @@ func (s *statFields) storeFast(v *[53]uint64, have uint64) {
 	seti(20, &s.numThreads)
 	setu(22, &s.starttime)
 	setu(23, &s.vsize)
-	seti(24, &s.rss)
 	setu(26, &s.layout.StartCode)
 	setu(27, &s.layout.EndCode)
 	setu(28, &s.layout.StartStack)
@@ -206,9 +210,9 @@ func (s *statFields) setField(n int, tok []byte) error {
 		s.state = tok[0]
 		return nil
 	}
-	// Signed fields.
+	// Signed fields (proc(5)'s %d and %ld: statSigned).
 	switch n {
-	case 4, 5, 6, 7, 8, 18, 19, 20, 24, 38, 39, 52:
+	case 4, 5, 6, 7, 8, 16, 17, 18, 19, 20, 21, 24, 38, 39, 44, 52:
 		v, ok := parseInt(tok)
 		if !ok {
 			return fmt.Errorf("%w: field %d: bad integer %q", errStatFormat, n, clip(tok))
@@ -230,8 +234,6 @@ func (s *statFields) setField(n int, tok []byte) error {
 			s.nice = v
 		case 20:
 			s.numThreads = v
-		case 24:
-			s.rss = v
 		case 39:
 			s.processor = v
 		case 52:

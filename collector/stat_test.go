@@ -2,6 +2,7 @@ package collector
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,7 @@ func TestParseStat(t *testing.T) {
 	}
 	if s.pid != 19787 || string(s.comm) != "rlsleep" || s.state != 'S' || s.ppid != 19781 || s.pgid != 19774 ||
 		s.sid != 2117 || s.ttyNr != 34816 || s.utime != 12 || s.stime != 3 || s.priority != 20 || s.numThreads != 1 ||
-		s.starttime != 97319 || s.vsize != 2625536 || s.rss != 128 || s.processor != 1 || s.exitCode != 0 {
+		s.starttime != 97319 || s.vsize != 2625536 || s.processor != 1 || s.exitCode != 0 {
 		t.Fatalf("parsed %+v", s)
 	}
 	if !s.layout.HasExtended || s.layout.StartBrk != 94000001000000 || s.layout.StartCode != 94000000000000 {
@@ -94,6 +95,37 @@ func TestTTYName(t *testing.T) {
 	for nr, want := range map[int]string{0: "", 34816: "pts/0", 34817: "pts/1", 1025: "tty1", 1088: "ttyS0", 5 << 8: ""} {
 		if got := TTYName(nr); got != want {
 			t.Errorf("TTYName(%d) = %q, want %q", nr, got, want)
+		}
+	}
+}
+
+// TestParseStatSignedFields: proc(5) types fields 16, 17, 21 and 44 %ld
+// (cutime, cstime, itrealvalue, cguest_time): any int64 is legal there,
+// INT64_MIN included, and must not reject the stat (issue 13, item 5).
+// Every field is tried with -1 and with INT64_MIN: accepted exactly when
+// proc(5) types it signed.
+func TestParseStatSignedFields(t *testing.T) {
+	signed := map[int]bool{4: true, 5: true, 6: true, 7: true, 8: true, 16: true, 17: true, 18: true, 19: true,
+		20: true, 21: true, 24: true, 38: true, 39: true, 44: true, 52: true}
+	f := strings.Fields(sleepStat)
+	for n := 4; n <= 52; n++ {
+		for _, v := range []string{"-1", "-9223372036854775808"} {
+			g := slices.Clone(f)
+			g[n-1] = v
+			s, err := parseStat([]byte(strings.Join(g, " ") + "\n"))
+			if signed[n] != (err == nil) {
+				t.Errorf("field %d = %s: err %v, want accepted=%v", n, v, err, signed[n])
+				continue
+			}
+			if err == nil && (s.pid != 19787 || s.starttime != 97319 || s.vsize != 2625536) {
+				t.Errorf("field %d = %s: other fields changed: %+v", n, v, s)
+			}
+		}
+	}
+	// The bit set the fast path uses says the same.
+	for n := 1; n <= 52; n++ {
+		if got := statSigned&(1<<n) != 0; got != signed[n] {
+			t.Errorf("statSigned bit %d = %v, want %v", n, got, signed[n])
 		}
 	}
 }
