@@ -90,6 +90,11 @@ type AddressSpace struct {
 	// Unavailable maps "maps", "memory", "exe", "layout" or "threads" to
 	// the reason it could not be read.
 	Unavailable map[string]string
+	// LiveTID is set when the process's main thread has exited while
+	// other threads run (Process.LeaderExited): the leader has no address
+	// space of its own any more, so the layout, exe, maps and memory were
+	// read through this live thread's task/TID/ files. 0 otherwise.
+	LiveTID int
 }
 
 // SegmentTotal is the total of one class.
@@ -124,6 +129,9 @@ const (
 	ReasonNoMM       = "no address space (process exiting)"
 	ReasonMasked     = "masked by the kernel for this reader"
 	ReasonThreadRuns = "running"
+	// ReasonLeaderExited is the stack of a main thread that called
+	// pthread_exit while other threads run: it has none any more.
+	ReasonLeaderExited = "exited (the main thread called pthread_exit)"
 )
 
 // pfKthread is PF_KTHREAD in stat's flags.
@@ -178,6 +186,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 type addrRead struct {
 	slow    *deadlineReads // maps, smaps, smaps_rollup and syscall reads
 	pid     int
+	tid     int // a live thread's, when the leader exited (AddressSpace.LiveTID)
 	opt     AddrOptions
 	as      *AddressSpace
 	pb      pathBuf
@@ -213,6 +222,13 @@ func (a *addrRead) layout() (bool, error) {
 		a.unavailable("layout", "stat: "+Reason(err))
 		return false, nil
 	}
+	if st.state == 'Z' && st.numThreads > 1 && st.flags&pfKthread == 0 {
+		// The main thread exited while others run: their shared
+		// address space is read through one of them.
+		if tid, tst, ok := a.liveThread(); ok {
+			a.tid, as.LiveTID, st = tid, tid, tst
+		}
+	}
 	as.Layout = st.layout
 	as.LayoutTrusted = !st.layout.Masked()
 	if !as.LayoutTrusted {
@@ -232,10 +248,31 @@ func (a *addrRead) layout() (bool, error) {
 	return true, nil
 }
 
+// liveThread finds a thread of the process other than its exited leader
+// that is not a zombie itself, and returns its id and stat.
+func (a *addrRead) liveThread() (int, statFields, bool) {
+	tids, err := listNumeric(a.pb.set(a.pid, 0, "task"), make([]byte, 16<<10), nil)
+	if err != nil {
+		return 0, statFields{}, false
+	}
+	slices.Sort(tids)
+	buf := make([]byte, 0, 1024)
+	for _, tid := range tids {
+		if tid == a.pid {
+			continue
+		}
+		st, err := readStat(atFDCWD, a.pb.set(a.pid, tid, "stat"), &buf)
+		if err == nil && st.state != 'Z' && st.state != 'X' {
+			return tid, st, true
+		}
+	}
+	return 0, statFields{}, false
+}
+
 // exe reads the executable's path (used to find its mappings when the
 // layout is not trusted).
 func (a *addrRead) exe() (bool, error) {
-	exe, _, err := readExe(a.pb.set(a.pid, 0, "exe"), make([]byte, linkMax))
+	exe, _, err := readExe(a.pb.set(a.pid, a.tid, "exe"), make([]byte, linkMax))
 	switch {
 	case err == nil:
 		a.as.Exe = exe
@@ -255,11 +292,11 @@ func (a *addrRead) mappings() (bool, error) {
 	as := a.as
 	var err error
 	if a.opt.PerMapping {
-		as.Maps, as.Memory, err = readSmaps(a.slow, a.pb.set(a.pid, 0, "smaps"))
+		as.Maps, as.Memory, err = readSmaps(a.slow, a.pb.set(a.pid, a.tid, "smaps"))
 		as.MemorySource = "smaps"
 		as.PerMapping = err == nil
 	} else {
-		as.Maps, err = readMaps(a.slow, a.pb.set(a.pid, 0, "maps"))
+		as.Maps, err = readMaps(a.slow, a.pb.set(a.pid, a.tid, "maps"))
 	}
 	a.mapsErr = err
 	switch {
@@ -302,7 +339,7 @@ func (a *addrRead) memory() (bool, error) {
 		a.unavailable("memory", Reason(a.mapsErr))
 	default:
 		var err error
-		as.Memory, err = readRollup(a.slow, a.pb.set(a.pid, 0, "smaps_rollup"))
+		as.Memory, err = readRollup(a.slow, a.pb.set(a.pid, a.tid, "smaps_rollup"))
 		as.MemorySource = "smaps_rollup"
 		switch {
 		case err == nil:
@@ -332,6 +369,13 @@ func (a *addrRead) stacks() (bool, error) {
 	}
 	var err error
 	as.Stacks, err = readStacks(a.slow, &a.pb, a.pid, a.small)
+	if a.tid != 0 {
+		for i := range as.Stacks {
+			if as.Stacks[i].TID == a.pid {
+				as.Stacks[i] = ThreadStack{TID: a.pid, Mapping: -1, Reason: ReasonLeaderExited}
+			}
+		}
+	}
 	switch {
 	case err == nil:
 	case IsVanished(err):

@@ -153,8 +153,14 @@ func (d *Details) missReason(file, reason string) {
 }
 
 // WChan reads what process pid is blocked in: the kernel function name,
-// "" when it is running (the kernel writes "0").
+// "" when it is running (the kernel writes "0"). wchan is a [PT] file: to
+// a reader that may not ptrace the process the kernel writes "0" whatever
+// it waits on, so then WChan does not read it and returns an error
+// wrapping ErrMasked (Reason: "masked").
 func (r *Reader) WChan(pid int) (string, error) {
+	if r.ptMasked(pid) {
+		return "", &ReadError{PID: pid, File: "wchan", Err: ErrMasked}
+	}
 	data, err := os.ReadFile(filepath.Join(r.opts.Root, strconv.Itoa(pid), "wchan"))
 	if err != nil {
 		return "", &ReadError{PID: pid, File: "wchan", Err: unwrapPath(err)}

@@ -30,6 +30,16 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // truncation would make the content meaningless (stat, status).
 var ErrTooLarge = errors.New("file larger than its read cap")
 
+// ReasonNotPresent is the reason for a file absent from a process
+// directory that is still there: a /proc tree another program wrote (a
+// capture, a test fixture) may leave files out. The process is kept with
+// the fields of that file unavailable; it did not vanish.
+const ReasonNotPresent = "not present"
+
+// errNotPresent is recorded for such a file (Reason gives
+// ReasonNotPresent).
+var errNotPresent = errors.New(ReasonNotPresent)
+
 // ErrNotRegular is returned when a read would block: the path is a FIFO or
 // other non-regular file in a fixture tree (real /proc files never are).
 var ErrNotRegular = errors.New("read would block (not a regular file)")
@@ -62,6 +72,10 @@ func Reason(err error) string {
 		return timeoutReason(err)
 	case errors.Is(err, ErrTooLarge):
 		return "too large"
+	case errors.Is(err, ErrMasked):
+		return ReasonMaskedField
+	case errors.Is(err, errNotPresent):
+		return ReasonNotPresent
 	}
 	var re *ReadError
 	if errors.As(err, &re) {

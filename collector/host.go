@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -74,6 +75,27 @@ func readStaticHost(root string) staticHost {
 	return h
 }
 
+// HostDelayAcctKey is the Host.Unavailable key of kernel.task_delayacct.
+const HostDelayAcctKey = "task_delayacct"
+
+// readDelayAcct reads kernel.task_delayacct (sys/kernel/task_delayacct
+// under root): whether the kernel counts per-task delays (the block I/O
+// delay of stat field 42). It can be turned on and off while pinspect
+// runs, so it is read every snapshot (one small file).
+func readDelayAcct(root string) (bool, error) {
+	b, err := os.ReadFile(root + "/sys/kernel/task_delayacct")
+	if err != nil {
+		return false, err
+	}
+	switch strings.TrimSpace(string(b)) {
+	case "0":
+		return false, nil
+	case "1":
+		return true, nil
+	}
+	return false, fmt.Errorf("task_delayacct: unexpected %q", clip(bytes.TrimSpace(b)))
+}
+
 // readHost reads the per-snapshot host facts with procfs: /proc/stat,
 // loadavg, meminfo and uptime.
 func (r *Reader) readHost() Host {
@@ -113,6 +135,12 @@ func (r *Reader) readHost() Host {
 		} else if err != nil {
 			unavail["meminfo"] = hostReason(err)
 		}
+	}
+	switch on, err := readDelayAcct(r.opts.Root); {
+	case err == nil:
+		h.DelayAcct = on
+	default:
+		unavail[HostDelayAcctKey] = hostReason(err)
 	}
 	if b, err := os.ReadFile(r.opts.Root + "/uptime"); err == nil {
 		if i := bytes.IndexByte(b, ' '); i > 0 {

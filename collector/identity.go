@@ -28,7 +28,9 @@ type Identity struct {
 	// included while it is a zombie.
 	NumThreads int64
 	// ExitCode is stat field 52, the wait status of an exited (zombie)
-	// task; -1 when absent.
+	// task; -1 when absent, or when the reader has no CAP_SYS_PTRACE: the
+	// field is [PT] (the kernel writes 0 for a reader that may not ptrace
+	// the task), and a lookup reads no status to tell.
 	ExitCode int64
 	// Exe is the executable's path with the kernel's " (deleted)" mark
 	// cut off (ExeDeleted says it was there); "" when not asked for, or
@@ -132,7 +134,10 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 		} else {
 			res.StartTicks, res.Comm, res.State = st.starttime, string(st.comm), st.state
 			res.PPID, res.PGID, res.SID = int(st.ppid), int(st.pgid), int(st.sid)
-			res.NumThreads, res.ExitCode = st.numThreads, st.exitCode
+			res.NumThreads = st.numThreads
+			if r.creds.CapSysPtrace {
+				res.ExitCode = st.exitCode
+			}
 		}
 		if q.Exe && q.TID == 0 {
 			data, _, err := b.result(k)

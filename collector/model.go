@@ -20,6 +20,11 @@ type Snapshot struct {
 	ScanDuration time.Duration
 	// Root is the /proc root that was read.
 	Root string
+	// SelfPID is the pid of the reading process itself in Root (the
+	// target of Root/self), 0 when Root is not a proc filesystem this
+	// process is in (a fixture tree). Filters leave it out, as pgrep
+	// does: "is nginx running?" must not be answered by the question.
+	SelfPID int
 	// Host holds machine-wide facts.
 	Host Host
 	// Processes is every process found, sorted by PID.
@@ -66,9 +71,13 @@ type ScanCounts struct {
 	// Timeouts counts reads abandoned at their deadline.
 	Timeouts int
 	// Unreadable counts processes listed but whose stat could not be read
-	// for a reason other than vanishing (denied, garbage, timeout); they are
-	// kept in Processes with Unavailable["stat"] set.
+	// for a reason other than vanishing (denied, garbage, timeout, not
+	// present); they are kept in Processes with Unavailable["stat"] set.
 	Unreadable int
+	// NotPresent counts files absent from a process directory that is
+	// still there (ReasonNotPresent: a /proc tree another program wrote);
+	// the process is kept with that file's fields unavailable.
+	NotPresent int
 }
 
 // minus is c with o's counts taken away, field by field.
@@ -77,7 +86,7 @@ func (c ScanCounts) minus(o ScanCounts) ScanCounts {
 		Listed: c.Listed - o.Listed, Vanished: c.Vanished - o.Vanished,
 		VanishedThreads: c.VanishedThreads - o.VanishedThreads, Denied: c.Denied - o.Denied,
 		ParseErrors: c.ParseErrors - o.ParseErrors, Timeouts: c.Timeouts - o.Timeouts,
-		Unreadable: c.Unreadable - o.Unreadable,
+		Unreadable: c.Unreadable - o.Unreadable, NotPresent: c.NotPresent - o.NotPresent,
 	}
 }
 
@@ -127,6 +136,12 @@ type Host struct {
 	CPUTicks uint64
 	// CPUIdleTicks is idle+iowait jiffies on all CPUs.
 	CPUIdleTicks uint64
+	// DelayAcct is kernel.task_delayacct: the kernel counts per-task
+	// delays, so a process's block I/O delay (ProcStat.DelayTicks, stat
+	// field 42) is measured. When it is off that field is 0 for every
+	// process whatever it waited: not a measurement. Unknown when
+	// Unavailable[HostDelayAcctKey] is set.
+	DelayAcct bool
 	// Unavailable names host facts that could not be read, with reasons.
 	Unavailable map[string]string
 }
@@ -164,6 +179,11 @@ type Process struct {
 	// Unavailable maps a file or field name ("status", "exe", "cmdline",
 	// "threads", "maps") to the reason it could not be read.
 	Unavailable map[string]string
+	// LiveTID is set for a process whose main thread exited while other
+	// threads run (LeaderExited): the live thread whose task/TID/ files
+	// gave its executable, command line and memory, which the leader's
+	// own files no longer show. 0 otherwise.
+	LiveTID int
 
 	ProcStat
 	ProcStatus
@@ -197,13 +217,17 @@ type ProcStat struct {
 	Nice       int64
 	NumThreads int64
 	VSizeBytes uint64
-	RSSBytes   uint64 // resident pages times the page size, saturated
 	Processor  int64
 	RTPriority uint64
 	Policy     uint64
-	DelayTicks uint64 // delayacct_blkio_ticks
+	DelayTicks uint64 // delayacct_blkio_ticks: 0 and meaningless unless Host.DelayAcct
 	Layout     Layout
-	ExitCode   int64 // stat field 52: wait status of an exited (zombie) process; -1 when absent
+	ExitCode   int64 // stat field 52: wait status of an exited (zombie) process; -1 when absent or masked
+	// PTMasked is true when the kernel hid stat's [PT] fields (proc(5))
+	// from this reader, who may not ptrace the process: ExitCode is then
+	// -1 (a zombie says Unavailable["exit_code"] = "masked") and Layout
+	// is zero, rather than the zeros the kernel wrote in their place.
+	PTMasked bool
 }
 
 // ProcStatus is what /proc/PID/status says of a process (SrcStatus).
@@ -224,8 +248,21 @@ type ProcStatus struct {
 	CapPrm    uint64
 	CapBnd    uint64
 	CapAmb    uint64
+	// RSSBytes is the resident set: VmRSS of status, the kernel's exact
+	// sum (what ps, top, statm and smaps_rollup agree on), never stat's
+	// field 24, the kernel's unsummed per-CPU counter ("inaccurate",
+	// proc(5)), which lags by up to 64 pages per CPU and reads 0 for a
+	// busy multi-threaded process. For a process whose main thread
+	// exited (LeaderExited) it is a live thread's VmRSS; when status
+	// could not be read, statm's resident pages. HasRSS says it is known:
+	// a kernel thread, a zombie or an unreadable process has none.
+	RSSBytes uint64
+	HasRSS   bool
+	// VmPeakB and VmSwapB are status's VmPeak and VmSwap; HasVM says
+	// status had them (a process with a user address space).
 	VmPeakB   uint64
 	VmSwapB   uint64
+	HasVM     bool
 	LeaderVol uint64 // voluntary switches of the leader thread
 	LeaderInv uint64 // involuntary switches of the leader thread
 }

@@ -76,6 +76,12 @@ type Options struct {
 	// root (or at "unified" on a hybrid machine), v1 controllers in
 	// directories named after them ("cpu,cpuacct", "cpu").
 	CgroupRoot string
+	// Credentials, when not nil, are the reader's as the kernel's ptrace
+	// access check sees them, deciding which [PT] fields (the exit code
+	// of a zombie, the stat layout, wchan) are masked: a fixture tree
+	// captured by an unprivileged user is read with that user's. Default:
+	// this process's own (from /proc/self/status).
+	Credentials *Credentials
 	// CmdlineTTL is how long a process's cmdline and exe, cached per
 	// identity (pid + start ticks) between snapshots of one Reader, are
 	// reused before being read again; a change of comm (an exec) always
@@ -128,6 +134,7 @@ type Reader struct {
 	opts   Options
 	host   staticHost
 	users  *userNames
+	creds  Credentials // Options.Credentials, or this process's
 	pageSz uint64
 	start  time.Time // origin of the Reader's monotonic clock
 	ts     *taskstatsShare
@@ -186,6 +193,11 @@ func NewReader(opts Options) (*Reader, error) {
 	var err error
 	if r.iter, r.iterWhy, err = openTaskIter(opts); err != nil {
 		return nil, err
+	}
+	if opts.Credentials != nil {
+		r.creds = *opts.Credentials
+	} else {
+		r.creds = selfCredentials()
 	}
 	r.host = readStaticHost(opts.Root)
 	timeout := cmp.Or(opts.ReadTimeout, DefaultReadTimeout)

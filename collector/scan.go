@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -115,6 +116,7 @@ func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		snap.CollectorNote = r.iterWhy.Error()
 	}
 	snap.Host = r.readHost()
+	snap.SelfPID = r.selfPID(s)
 	var err error
 	s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
 	if err != nil {
@@ -146,6 +148,22 @@ func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	snap.Problems = slices.Clone(s.probs)
 	snap.ScanDuration = time.Since(r.start) - mono
 	return snap, nil
+}
+
+// selfPID reads Root/self: this process's pid as the proc filesystem at
+// Root sees it (its pid namespace's number), or 0 when Root has no self
+// link to a number (a fixture tree, or a /proc of a pid namespace this
+// process is not in, where self is dangling).
+func (r *Reader) selfPID(s *scan) int {
+	n, err := readlinkInto(s.path.setTop("self"), s.link)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(string(s.link[:n]))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
 }
 
 // ctxSwitchSource says where a snapshot's process context-switch totals
@@ -190,6 +208,8 @@ func (s *scan) problem(p *Process, file string, err error) {
 	switch {
 	case IsDenied(err):
 		s.counts.Denied++
+	case errors.Is(err, errNotPresent):
+		s.counts.NotPresent++
 	case isTimeout(err):
 		s.counts.Timeouts++
 	default:
@@ -216,18 +236,30 @@ func (s *scan) threadSlots(n int) []Thread {
 
 // readProcess reads one process, which will be at index idx of the
 // snapshot's processes; its cmdline, unless the memo has it, is left to
-// readCmdlines. ok is false when it vanished.
+// readCmdlines. ok is false when it vanished: it is then counted once, in
+// Vanished, and whatever reading its other files added to the counts and
+// problems is taken back.
 func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) {
-	before := s.counts
+	before, nprobs := s.counts, len(s.probs)
+	gone := func() (Process, bool) {
+		s.counts = before
+		s.counts.Vanished++
+		s.probs = s.probs[:nprobs]
+		return p, false
+	}
 	p.PID = pid
 	p.ExitCode = -1
 	c, ok := s.readProcStat(&p)
 	if !ok {
-		return p, false
+		return gone()
 	}
 	sf, ok := s.readProcStatus(&p, c)
 	if !ok {
-		return p, false
+		return gone()
+	}
+	s.applyAccess(&p)
+	if p.LeaderExited() {
+		p.LiveTID = s.liveThread(&p)
 	}
 	// cmdline and exe change only at exec, which changes comm (or with a
 	// rewritten argv title): reuse them within the TTL.
@@ -239,8 +271,9 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 		s.readProcExe(&p, c, now)
 	}
 	if !s.readAccounting(&p, &sf, threads) {
-		return p, false
+		return gone()
 	}
+	s.readRSS(&p, &sf)
 	if !fresh {
 		s.cmdWant = append(s.cmdWant, cmdWant{idx: idx, c: c, counts: s.counts.minus(before)})
 	}
@@ -257,14 +290,31 @@ func (s *scan) readProcStat(p *Process) (c *procCache, ok bool) {
 		c = s.memo.entry(p.PID, st.starttime)
 		s.applyStat(p, &st, c)
 		p.Read |= SrcStat
-	case IsVanished(err):
-		s.counts.Vanished++
+	case IsVanished(err) && !s.present(p):
 		return nil, false
+	case IsVanished(err):
+		s.counts.Unreadable++
+		s.problem(p, "stat", errNotPresent)
 	default:
 		s.counts.Unreadable++
 		s.problem(p, "stat", err)
 	}
 	return c, true
+}
+
+// present reports whether process p, one of whose files was not found,
+// is still there: its stat, read again, has the same start ticks (or,
+// when its stat could not be read, its directory still exists). Then the
+// file is not present (a /proc tree another program wrote), and the
+// process did not vanish. The live kernel's process directories always
+// have every file: there a missing file means the process is gone.
+func (s *scan) present(p *Process) bool {
+	if p.Read&SrcStat != 0 {
+		return sameStart(s.path.set(p.PID, 0, "stat"), &s.buf, p.StartTicks) == nil
+	}
+	var st unix.Stat_t
+	path := s.path.set(p.PID, 0, "")
+	return unix.Stat(string(path[:len(path)-1]), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
 // readProcStatus reads /proc/PID/status into p and returns its fields
@@ -279,9 +329,10 @@ func (s *scan) readProcStatus(p *Process, c *procCache) (sf statusFields, ok boo
 	case err == nil:
 		s.applyStatus(p, &sf, c)
 		p.Read |= SrcStatus
-	case IsVanished(err):
-		s.counts.Vanished++
+	case IsVanished(err) && !s.present(p):
 		return sf, false
+	case IsVanished(err):
+		s.problem(p, "status", errNotPresent)
 	default:
 		s.problem(p, "status", err)
 	}
@@ -298,11 +349,7 @@ func (s *scan) readAccounting(p *Process, sf *statusFields, threads bool) bool {
 		s.readTaskstats(p)
 		return true
 	}
-	if !s.readThreads(p, sf) {
-		s.counts.Vanished++
-		return false
-	}
-	return true
+	return s.readThreads(p, sf)
 }
 
 // reuse copies the memo's cmdline and exe into p.
@@ -319,7 +366,7 @@ func (c *procCache) reuse(p *Process) {
 // and starts the entry afresh: its cmdline is read by readCmdlines.
 func (s *scan) readProcExe(p *Process, c *procCache, now time.Duration) {
 	exeOK := false
-	exe, deleted, err := readExe(s.path.set(p.PID, 0, "exe"), s.link)
+	exe, deleted, err := readExe(s.path.set(p.PID, p.LiveTID, "exe"), s.link)
 	switch {
 	case err == nil:
 		p.Exe, p.ExeDeleted = exe, deleted
@@ -368,7 +415,7 @@ func (s *scan) readCmdlines(procs []Process) []Process {
 	b := s.cmdlines
 	b.reset(s.r.opts.CmdlineMax)
 	for _, w := range s.cmdWant {
-		b.add(s.path.set(procs[w.idx].PID, 0, "cmdline"))
+		b.add(s.path.set(procs[w.idx].PID, procs[w.idx].LiveTID, "cmdline"))
 	}
 	s.slow.readBatch(b)
 	gone := false
@@ -383,6 +430,8 @@ func (s *scan) readCmdlines(procs []Process) []Process {
 			if w.c != nil {
 				w.c.cmdline, w.c.noNUL, w.c.trunc, w.c.cmdOK = p.Cmdline, p.CmdlineNoNUL, trunc, true
 			}
+		case IsVanished(err) && s.present(p):
+			s.problem(p, "cmdline", errNotPresent)
 		case IsVanished(err):
 			// Gone since its other files were read: take back what
 			// they added to the counts, and drop its problems with it.
@@ -457,9 +506,6 @@ func (s *scan) applyStat(p *Process, st *statFields, c *procCache) {
 	p.NumThreads = st.numThreads
 	p.StartTicks = st.starttime
 	p.VSizeBytes = st.vsize
-	if st.rss > 0 {
-		p.RSSBytes = mulSat(uint64(st.rss), s.r.pageSz)
-	}
 	p.Processor = st.processor
 	p.RTPriority = st.rtPriority
 	p.Policy = st.policy
@@ -494,8 +540,9 @@ func (s *scan) applyStatus(p *Process, sf *statusFields, c *procCache) {
 	p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt = sf.sigPnd, sf.shdPnd, sf.sigBlk, sf.sigIgn, sf.sigCgt
 	p.CapEff = sf.capEff
 	p.CapInh, p.CapPrm, p.CapBnd, p.CapAmb = sf.capInh, sf.capPrm, sf.capBnd, sf.capAmb
-	p.VmPeakB = sf.vmPeakKB * 1024
-	p.VmSwapB = sf.vmSwapKB * 1024
+	p.VmPeakB = mulSat(sf.vmPeakKB, 1024)
+	p.VmSwapB = mulSat(sf.vmSwapKB, 1024)
+	p.HasVM = sf.has&hasVmPeak != 0
 	p.LeaderVol, p.LeaderInv = sf.vol, sf.invol
 	if p.Read&SrcStat == 0 && sf.has&hasPPid != 0 {
 		p.PPID = int(sf.ppid)
@@ -540,4 +587,89 @@ func sameInts(a []int, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// readRSS sets p's resident set (see ProcStatus.RSSBytes): status's
+// VmRSS; for a process whose main thread exited, a live thread's (the
+// leader's status has no Vm lines: it has no mm of its own any more);
+// when status had none, statm's resident pages. A kernel thread and a
+// zombie have no resident set: it stays unknown, with no reason needed.
+// Another process's RSS that cannot be read says why in
+// Unavailable["rss"].
+func (s *scan) readRSS(p *Process, sf *statusFields) {
+	switch {
+	case p.Read&SrcStatus != 0 && sf.has&hasVmRSS != 0:
+		p.RSSBytes, p.HasRSS = mulSat(sf.vmRSSKB, 1024), true
+		return
+	case p.Read&SrcStat == 0 || p.IsKernelThread() || p.IsZombie():
+		return
+	case p.LeaderExited():
+		s.liveThreadMemory(p)
+		return
+	}
+	pages, err := readStatm(s.path.set(p.PID, 0, "statm"), &s.buf)
+	switch {
+	case err == nil:
+		p.RSSBytes, p.HasRSS = mulSat(pages, s.r.pageSz), true
+	case IsVanished(err):
+		s.problem(p, "rss", errNotPresent)
+	default:
+		s.problem(p, "rss", err)
+	}
+}
+
+// liveThread returns a thread of p other than its exited leader that is
+// not exiting itself (its stat state is not Z or X), or 0 (with
+// Unavailable["live_thread"] saying why). A process whose main thread
+// called pthread_exit keeps running on its other threads, and their
+// shared address space, executable and command line are read through
+// one of them: the leader's own files show none (it has no mm).
+func (s *scan) liveThread(p *Process) int {
+	var err error
+	if s.tids, err = listNumeric(s.path.set(p.PID, 0, "task"), s.dirBuf, s.tids[:0]); err != nil {
+		markUnavailable(p, "live_thread", Reason(err))
+		return 0
+	}
+	slices.Sort(s.tids)
+	for _, tid := range s.tids {
+		if tid == p.PID {
+			continue
+		}
+		st, err := readStat(atFDCWD, s.path.set(p.PID, tid, "stat"), &s.buf)
+		if err == nil && st.state != 'Z' && st.state != 'X' {
+			return tid
+		}
+	}
+	markUnavailable(p, "live_thread", "no live thread found (all exiting)")
+	return 0
+}
+
+// liveThreadMemory takes the memory of a process whose main thread exited
+// (LeaderExited) from its live thread's task/TID/status: the threads
+// share one address space, and only the exited leader has lost its hold
+// on it.
+func (s *scan) liveThreadMemory(p *Process) {
+	if p.LiveTID == 0 {
+		return // Unavailable["live_thread"] says why
+	}
+	sf, err := readStatus(atFDCWD, s.path.set(p.PID, p.LiveTID, "status"), &s.buf)
+	switch {
+	case err != nil:
+		markUnavailable(p, "rss", "task/"+strconv.Itoa(p.LiveTID)+"/status: "+Reason(err))
+	case sf.has&hasVmRSS == 0:
+		markUnavailable(p, "rss", "task/"+strconv.Itoa(p.LiveTID)+"/status: no VmRSS (exiting)")
+	default:
+		p.RSSBytes, p.HasRSS = mulSat(sf.vmRSSKB, 1024), true
+		p.VmPeakB, p.VmSwapB = mulSat(sf.vmPeakKB, 1024), mulSat(sf.vmSwapKB, 1024)
+		p.HasVM = sf.has&hasVmPeak != 0
+	}
+}
+
+// markUnavailable records why a field of p is unavailable, without
+// counting it as a read problem (the reason is not a failed read).
+func markUnavailable(p *Process, key, reason string) {
+	if p.Unavailable == nil {
+		p.Unavailable = make(map[string]string, 2)
+	}
+	p.Unavailable[key] = reason
 }

@@ -28,6 +28,7 @@ type statusFields struct {
 	capBnd    uint64
 	capAmb    uint64
 	vmPeakKB  uint64
+	vmRSSKB   uint64
 	vmSwapKB  uint64
 	vol       uint64
 	invol     uint64
@@ -47,6 +48,7 @@ const (
 	hasSig
 	hasCap
 	hasVmPeak
+	hasVmRSS
 	hasVmSwap
 	hasVol
 	hasInvol
@@ -135,6 +137,9 @@ func parseStatus(b []byte) (statusFields, error) {
 		case "VmPeak":
 			s.vmPeakKB, err = statusKB(key, val)
 			s.has |= hasVmPeak
+		case "VmRSS":
+			s.vmRSSKB, err = statusKB(key, val)
+			s.has |= hasVmRSS
 		case "VmSwap":
 			s.vmSwapKB, err = statusKB(key, val)
 			s.has |= hasVmSwap

@@ -22,8 +22,11 @@ func (s *scan) readThreads(p *Process, leader *statusFields) bool {
 		defer unix.Close(taskfd)
 	}
 	if err != nil {
-		if IsVanished(err) {
+		if IsVanished(err) && !s.present(p) {
 			return false
+		}
+		if IsVanished(err) {
+			err = errNotPresent
 		}
 		s.problem(p, "task", err)
 		s.readTaskstats(p)
@@ -47,6 +50,11 @@ func (s *scan) readThreads(p *Process, leader *statusFields) bool {
 			allCounted = false
 		}
 		p.Threads = append(p.Threads, t)
+	}
+	if len(p.Threads) == 0 && p.Unavailable["task"] == ReasonNotPresent {
+		p.Read &^= SrcTasks // no task/ in this tree: threads not read
+		s.readTaskstats(p)
+		return true
 	}
 	if p.CtxSource != CtxTaskstats && allCounted && len(p.Threads) > 0 {
 		p.VolCtx, p.InvolCtx = vol, invol
@@ -114,9 +122,14 @@ func (s *scan) readThread(p *Process, taskfd, tid int, leader *statusFields, bat
 	dirfd, path := s.threadFile(p.PID, taskfd, tid, "stat")
 	st, err := readStat(dirfd, path, &s.buf)
 	if err != nil {
-		if IsVanished(err) {
+		switch {
+		case IsVanished(err) && taskfd < 0 && tid == p.PID && s.present(p):
+			// The single-threaded shortcut found no task/ at all: a
+			// tree without it, not a thread that exited.
+			s.problem(p, "task", errNotPresent)
+		case IsVanished(err):
 			s.counts.VanishedThreads++
-		} else {
+		default:
 			s.problem(p, "task/"+strconv.Itoa(tid)+"/stat", err)
 		}
 		return t, false

@@ -57,8 +57,12 @@ type TaskSamples struct {
 	StartTicks uint64 `json:"start_ticks"`
 	// State is the process's (its leader thread's) state.
 	State byte `json:"state"`
-	// RSSBytes, MinFlt and MajFlt are from /proc/PID/stat (the whole
-	// process, exited threads' faults included).
+	// RSSBytes is statm's resident pages (the kernel's exact sum, as
+	// status's VmRSS; stat's field 24 is the unsummed per-CPU counter:
+	// docs/DESIGN.md, "Every number true"); 0 with Unavailable["statm"]
+	// set when statm could not be read. MinFlt and MajFlt are from
+	// /proc/PID/stat (the whole process, exited threads' faults
+	// included).
 	RSSBytes uint64 `json:"rss_bytes"`
 	MinFlt   uint64 `json:"minflt"`
 	MajFlt   uint64 `json:"majflt"`
@@ -114,8 +118,10 @@ func (r *Reader) Tasks(pid int, startTicks uint64, f TaskFields) (*TaskSamples, 
 		PID: pid, StartTicks: st.starttime, State: st.state,
 		MinFlt: st.minflt, MajFlt: st.majflt, UTimeTicks: st.utime, STimeTicks: st.stime,
 	}
-	if st.rss > 0 {
-		s.RSSBytes = mulSat(uint64(st.rss), r.pageSz)
+	if pages, err := readStatm(tr.pb.set(pid, 0, "statm"), &tr.buf); err == nil {
+		s.RSSBytes = mulSat(pages, r.pageSz)
+	} else {
+		s.miss("statm", err)
 	}
 	taskfd, err := openPath(tr.pb.set(pid, 0, "task"), unix.O_DIRECTORY)
 	if err == nil {

@@ -54,8 +54,11 @@ type ZombieGroup struct {
 type ZombieInfo struct {
 	ID   collector.ID
 	Comm string
-	// Exit is the decoded exit status (stat field 52), nil when unknown.
-	Exit *collector.ExitStatus
+	// Exit is the decoded exit status (stat field 52), nil when unknown;
+	// ExitUnavailable then says why ("masked": the kernel hides it from
+	// this reader).
+	Exit            *collector.ExitStatus
+	ExitUnavailable string
 	// FirstSeen is when the zombie was first seen (by a monitor, or the
 	// snapshot time when seen once).
 	FirstSeen time.Time
@@ -119,7 +122,8 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 			g = &ZombieGroup{Parent: collector.ID{PID: z.PPID}}
 			groups[z.PPID] = g
 		}
-		info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), FirstSeen: snap.TakenAt, StartedAt: z.StartedAt}
+		info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), ExitUnavailable: z.Unavailable["exit_code"],
+			FirstSeen: snap.TakenAt, StartedAt: z.StartedAt}
 		if t, ok := firstSeen[z.ID()]; ok && !t.IsZero() {
 			info.FirstSeen, info.Observed = t, true
 		}
