@@ -55,6 +55,7 @@ separately (--daemons lists them).`,
 				orphans = lifecycle.DetectOrphans(snap, nil)
 			}
 			if !f.Empty() {
+				f = f.For(snap)
 				kept := orphans[:0:0]
 				for _, o := range orphans {
 					if p := lifecycle.FindID(snap, o.ID); p != nil && f.Match(p) {
@@ -64,9 +65,14 @@ separately (--daemons lists them).`,
 				orphans = kept
 			}
 			if jsonOut {
-				return a.writeJSON(report.NewOrphansDoc(orphans, snap.TakenAt))
+				doc := report.NewOrphansDoc(orphans, snap.TakenAt)
+				doc.Scan = ptrTo(report.NewScanCountsDoc(snap.Counts))
+				return a.writeJSON(doc)
 			}
-			return writeOut(report.WriteOrphansText(a.stdout, orphans, daemons))
+			if err := report.WriteOrphansText(a.stdout, orphans, daemons); err != nil {
+				return writeOut(err)
+			}
+			return writeNote(a.stdout, report.UncheckedNote(snap.Counts))
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print orphans and daemons as JSON")

@@ -339,6 +339,17 @@ func (a *app) writeJSON(v any) error {
 	return writeOut(report.WriteCompactJSON(a.stdout, v))
 }
 
+// writeNote writes a report's closing note line, when there is one.
+func writeNote(w io.Writer, note string) error {
+	if note == "" {
+		return nil
+	}
+	_, err := fmt.Fprintln(w, sanitize.Terminal(note))
+	return writeOut(err)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
 // writeOut wraps an output error so the user sees what failed.
 func writeOut(err error) error {
 	if err == nil || errors.Is(err, syscall.EPIPE) {

@@ -33,15 +33,20 @@ groups whose parent or zombies match.`,
 			}
 			groups := zombieGroups(r, snap, nil)
 			if !f.Empty() {
-				groups = filterZombies(groups, snap, f)
+				groups = filterZombies(groups, snap, f.For(snap))
 			}
 			if check && len(groups) > 0 {
 				a.exitCode = exitFound
 			}
 			if jsonOut {
-				return a.writeJSON(report.NewZombiesDoc(groups, snap.TakenAt))
+				doc := report.NewZombiesDoc(groups, snap.TakenAt)
+				doc.Scan = ptrTo(report.NewScanCountsDoc(snap.Counts))
+				return a.writeJSON(doc)
 			}
-			return writeOut(report.WriteZombiesText(a.stdout, groups, snap.TakenAt))
+			if err := report.WriteZombiesText(a.stdout, groups, snap.TakenAt); err != nil {
+				return writeOut(err)
+			}
+			return writeNote(a.stdout, report.UncheckedNote(snap.Counts))
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the diagnosis as JSON")

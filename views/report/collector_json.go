@@ -18,6 +18,9 @@ type ScanCountsDoc struct {
 	ParseErrors     int `json:"parse_errors"`
 	Timeouts        int `json:"timeouts"`
 	Unreadable      int `json:"unreadable"`
+	// NotPresent counts files absent from a process directory that is
+	// still there (a /proc tree another program wrote).
+	NotPresent int `json:"not_present"`
 }
 
 // NewScanCountsDoc converts scan counts.
@@ -25,6 +28,7 @@ func NewScanCountsDoc(c collector.ScanCounts) ScanCountsDoc {
 	return ScanCountsDoc{
 		Listed: c.Listed, Vanished: c.Vanished, VanishedThreads: c.VanishedThreads,
 		Denied: c.Denied, ParseErrors: c.ParseErrors, Timeouts: c.Timeouts, Unreadable: c.Unreadable,
+		NotPresent: c.NotPresent,
 	}
 }
 

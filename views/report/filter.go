@@ -10,12 +10,25 @@ import (
 )
 
 // Filter selects processes. The zero value selects all; set fields are
-// ANDed, values within one field are ORed.
+// ANDed, values within one field are ORed. A filter that selects leaves
+// out pinspect itself (Self), as pgrep does: pinspect's own command line
+// holds what it looks for, so "--name nginx" would always find one.
 type Filter struct {
 	PIDs   []int
 	Users  []string // names or numeric uids
 	States string   // state letters, e.g. "ZD"; Z keeps zombie processes only (lifecycle.IsZombie)
 	Name   string   // substring of comm, exe or cmdline (case-sensitive)
+	// Self is the pid of the reading pinspect in the snapshot's root
+	// (collector.Snapshot.SelfPID; For sets it), never matched by a
+	// filter that selects; 0 for none.
+	Self int
+}
+
+// For returns the filter with Self set from the snapshot it will select
+// from.
+func (f Filter) For(snap *collector.Snapshot) Filter {
+	f.Self = snap.SelfPID
+	return f
 }
 
 // Empty reports whether the filter selects everything.
@@ -25,6 +38,9 @@ func (f Filter) Empty() bool {
 
 // Match reports whether p passes the filter.
 func (f Filter) Match(p *collector.Process) bool {
+	if f.Self != 0 && p.PID == f.Self && !f.Empty() {
+		return false
+	}
 	if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, p.PID) {
 		return false
 	}
@@ -52,6 +68,7 @@ func (f Filter) Match(p *collector.Process) bool {
 
 // Apply returns the processes of snap that match, in order.
 func (f Filter) Apply(snap *collector.Snapshot) []*collector.Process {
+	f = f.For(snap)
 	out := make([]*collector.Process, 0, len(snap.Processes))
 	for i := range snap.Processes {
 		if p := &snap.Processes[i]; f.Match(p) {

@@ -19,6 +19,9 @@ type OrphansDoc struct {
 	TakenAt string      `json:"taken_at"`
 	Orphans []OrphanDoc `json:"orphans"`
 	Daemons []OrphanDoc `json:"daemons"`
+	// Scan is the snapshot's scan counts: processes that vanished while
+	// read or whose stat was unreadable were not checked.
+	Scan *ScanCountsDoc `json:"scan,omitempty"`
 }
 
 // OrphanDoc is one adopted process.

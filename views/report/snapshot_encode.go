@@ -129,6 +129,7 @@ func (d *ProcessDoc) appendJSON(b []byte) ([]byte, error) {
 	b = appendStringOmit(b, `,"state":`, d.State)
 	b = appendStringOmit(b, `,"state_name":`, d.StateName)
 	b = appendBoolOmit(b, `,"kernel_thread":`, d.KernelThread)
+	b = appendBoolOmit(b, `,"leader_exited":`, d.LeaderExited)
 	b = appendStringsOmit(b, `,"cmdline":`, d.Cmdline)
 	b = appendStringsOmit(b, `,"cmdline_raw_base64":`, d.CmdlineRaw)
 	b = appendBoolOmit(b, `,"cmdline_truncated":`, d.CmdlineTrunc)

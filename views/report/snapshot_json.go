@@ -48,21 +48,25 @@ type Summary struct {
 
 // HostDoc is the host part of a snapshot.
 type HostDoc struct {
-	Hostname          string            `json:"hostname,omitempty"`
-	Kernel            string            `json:"kernel,omitempty"`
-	BootTime          string            `json:"boot_time,omitempty"`
-	UptimeSeconds     float64           `json:"uptime_seconds,omitempty"`
-	CPUs              int               `json:"cpus,omitempty"`
-	MemTotalBytes     uint64            `json:"mem_total_bytes,omitempty"`
-	MemAvailableBytes uint64            `json:"mem_available_bytes,omitempty"`
-	Load1             float64           `json:"load1"`
-	Load5             float64           `json:"load5"`
-	Load15            float64           `json:"load15"`
-	ContextSwitches   uint64            `json:"ctxt_switches_total"`
-	ProcessesCreated  uint64            `json:"processes_created_total"`
-	ProcsRunning      uint64            `json:"procs_running"`
-	ProcsBlocked      uint64            `json:"procs_blocked"`
-	Unavailable       map[string]string `json:"unavailable,omitempty"`
+	Hostname          string  `json:"hostname,omitempty"`
+	Kernel            string  `json:"kernel,omitempty"`
+	BootTime          string  `json:"boot_time,omitempty"`
+	UptimeSeconds     float64 `json:"uptime_seconds,omitempty"`
+	CPUs              int     `json:"cpus,omitempty"`
+	MemTotalBytes     uint64  `json:"mem_total_bytes,omitempty"`
+	MemAvailableBytes uint64  `json:"mem_available_bytes,omitempty"`
+	Load1             float64 `json:"load1"`
+	Load5             float64 `json:"load5"`
+	Load15            float64 `json:"load15"`
+	ContextSwitches   uint64  `json:"ctxt_switches_total"`
+	ProcessesCreated  uint64  `json:"processes_created_total"`
+	ProcsRunning      uint64  `json:"procs_running"`
+	ProcsBlocked      uint64  `json:"procs_blocked"`
+	// DelayAccounting is kernel.task_delayacct (absent when unknown, with
+	// unavailable.task_delayacct saying why): per-task I/O delays are
+	// counted only when it is true.
+	DelayAccounting *bool             `json:"delay_accounting,omitempty"`
+	Unavailable     map[string]string `json:"unavailable,omitempty"`
 }
 
 // ProcessDoc is one process in a snapshot document. Pointer fields are
@@ -84,6 +88,7 @@ type ProcessDoc struct {
 	State          string            `json:"state,omitempty"`
 	StateName      string            `json:"state_name,omitempty"`
 	KernelThread   bool              `json:"kernel_thread,omitempty"`
+	LeaderExited   bool              `json:"leader_exited,omitempty"`
 	Cmdline        []string          `json:"cmdline,omitempty"`
 	CmdlineRaw     []string          `json:"cmdline_raw_base64,omitempty"`
 	CmdlineTrunc   bool              `json:"cmdline_truncated,omitempty"`
@@ -197,6 +202,11 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 	return s
 }
 
+// StateLeaderExited is the state_name of a process whose main thread
+// called pthread_exit while other threads run: the kernel shows its
+// leader as Z, but the process is alive (num_threads - 1 threads run).
+const StateLeaderExited = "leader-exited"
+
 func stateKey(s byte) string {
 	if s == 0 {
 		return "unknown"
@@ -224,6 +234,9 @@ func NewHostDoc(h *collector.Host) HostDoc {
 	}
 	if !h.BootTime.IsZero() {
 		d.BootTime = h.BootTime.UTC().Format(time.RFC3339)
+	}
+	if _, unknown := h.Unavailable[collector.HostDelayAcctKey]; !unknown {
+		d.DelayAccounting = ptr(h.DelayAcct)
 	}
 	return d
 }
@@ -263,6 +276,10 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 		d.Comm = &v.comm
 		d.State = string(rune(p.State))
 		d.StateName = collector.StateName(p.State)
+		if p.LeaderExited() {
+			// Alive: its main thread exited, other threads run.
+			d.StateName, d.LeaderExited = StateLeaderExited, true
+		}
 		d.KernelThread = p.IsKernelThread()
 		v.nice, v.priority = p.Nice, p.Priority
 		d.Nice, d.Priority = &v.nice, &v.priority
@@ -276,12 +293,19 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 		v.minFlt, v.majFlt = p.MinFlt, p.MajFlt
 		d.MinorFaults, d.MajorFaults = &v.minFlt, &v.majFlt
 		if !p.IsZombie() && !p.IsKernelThread() {
-			v.rss, v.vsize = p.RSSBytes, p.VSizeBytes
-			d.RSSBytes, d.VSizeBytes = &v.rss, &v.vsize
+			v.vsize = p.VSizeBytes
+			d.VSizeBytes = &v.vsize
 		}
 		if p.IsZombie() && p.ExitCode >= 0 {
 			d.ExitStatus = &ExitStatusDoc{collector.DecodeWaitStatus(p.ExitCode)}
 		}
+	}
+	if p.HasRSS {
+		if v == nil {
+			v = new(processValues)
+		}
+		v.rss = p.RSSBytes
+		d.RSSBytes = &v.rss
 	}
 	if p.Read&collector.SrcStatus != 0 {
 		v.uid, v.euid, v.tracer = p.UIDs[0], p.UIDs[1], p.TracerPID

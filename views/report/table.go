@@ -108,7 +108,7 @@ func NewPSDoc(d *SnapshotDoc) *PSDoc {
 	out := &PSDoc{Schema: PSSchema, TakenAt: d.TakenAt, Summary: d.Summary, Processes: make([]PSRow, 0, len(d.Processes))}
 	for i := range d.Processes {
 		p := &d.Processes[i]
-		command := CommandLine(p.Cmdline, derefStr(p.Comm), p.State == "Z", p.KernelThread)
+		command := CommandLine(p.Cmdline, derefStr(p.Comm), p.State == "Z" && !p.LeaderExited, p.KernelThread)
 		if p.CmdlineTrunc && len(p.Cmdline) > 0 {
 			command += TruncatedMarker
 		}

@@ -22,6 +22,9 @@ type ZombiesDoc struct {
 	// Zombies is the total number of zombie processes.
 	Zombies int              `json:"zombies"`
 	Parents []ZombieGroupDoc `json:"parents"`
+	// Scan is the snapshot's scan counts: processes that vanished while
+	// read or whose stat was unreadable were not checked.
+	Scan *ScanCountsDoc `json:"scan,omitempty"`
 }
 
 // ZombieGroupDoc is one parent with its zombies and diagnosis.
@@ -58,6 +61,9 @@ type ZombieDoc struct {
 	Comm          string         `json:"comm"`
 	CommRawBase64 string         `json:"comm_raw_base64,omitempty"`
 	Exit          *ExitStatusDoc `json:"exit,omitempty"`
+	// ExitUnavailable says why Exit is absent: "masked" when the kernel
+	// hides a zombie's exit status from this reader.
+	ExitUnavailable string `json:"exit_unavailable,omitempty"`
 	// FirstSeen is when it was first seen a zombie: by a monitor, or the
 	// snapshot's time when nothing was watching.
 	FirstSeen string `json:"first_seen"`
@@ -87,7 +93,7 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 		}
 		for _, z := range g.Zombies {
 			zd := ZombieDoc{
-				PID: z.ID.PID, StartTicks: z.ID.StartTicks, Exit: NewExitStatusDoc(z.Exit),
+				PID: z.ID.PID, StartTicks: z.ID.StartTicks, Exit: NewExitStatusDoc(z.Exit), ExitUnavailable: z.ExitUnavailable,
 				FirstSeen: z.FirstSeen.UTC().Format(time.RFC3339Nano),
 			}
 			if z.Observed {
@@ -146,8 +152,11 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 		ew.printf("  %8s  %-22s  %-10s  %-10s  %s\n", "PID", "EXIT", "SEEN FOR", "AGE", "COMM")
 		for _, z := range g.Zombies {
 			ex := "unknown"
-			if z.Exit != nil {
+			switch {
+			case z.Exit != nil:
 				ex = z.Exit.String()
+			case z.ExitUnavailable != "":
+				ex = z.ExitUnavailable
 			}
 			age := "?"
 			if !z.StartedAt.IsZero() {
@@ -162,6 +171,26 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 		ew.printf("  (AGE is since the process started: it has been a zombie for at most that long)\n")
 	}
 	return ew.err
+}
+
+// UncheckedNote says how many processes a report could not check, from
+// its snapshot's scan counts: the ones that vanished while they were read
+// (gone, so not in the snapshot) and the ones whose stat could not be read
+// (kept, but without a state or a parent to judge); "" when none. A zombie
+// or orphan report that leaves them out silently would claim a
+// completeness it does not have.
+func UncheckedNote(c collector.ScanCounts) string {
+	if c.Vanished == 0 && c.Unreadable == 0 {
+		return ""
+	}
+	var parts []string
+	if c.Vanished > 0 {
+		parts = append(parts, fmt.Sprintf("%d vanished while read", c.Vanished))
+	}
+	if c.Unreadable > 0 {
+		parts = append(parts, fmt.Sprintf("%d unreadable (no stat)", c.Unreadable))
+	}
+	return fmt.Sprintf("note: %s not checked: %s", plural(c.Vanished+c.Unreadable, "process", "processes"), strings.Join(parts, ", "))
 }
 
 // ago renders a duration coarsely: "0s", "12s", "3m4s", "2h5m".

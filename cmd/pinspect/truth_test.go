@@ -1,0 +1,259 @@
+package main
+
+// Issue 13 ("every number true") at the command line: each test runs
+// pinspect as a user does, on a fixture tree or on real processes, and
+// holds one of the issue's items. They only use the command line, so
+// each fails on the code before its fix.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// truthProc is the part of a snapshot's process the truth tests read.
+type truthProc struct {
+	PID          int               `json:"pid"`
+	Comm         *string           `json:"comm"`
+	State        string            `json:"state"`
+	StateName    string            `json:"state_name"`
+	RSSBytes     *uint64           `json:"rss_bytes"`
+	NumThreads   *int64            `json:"num_threads"`
+	Cmdline      []string          `json:"cmdline"`
+	LeaderExited bool              `json:"leader_exited"`
+	ExitStatus   json.RawMessage   `json:"exit_status"`
+	Unavailable  map[string]string `json:"unavailable"`
+}
+
+// truthSnapshot runs `pinspect --json` with args and decodes it.
+func truthSnapshot(t *testing.T, args ...string) (procs map[int]truthProc, summary map[string]any) {
+	t.Helper()
+	out, errs, code := runInProcess(t, append([]string{"--json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("pinspect --json %v: exit %d: %s", args, code, errs)
+	}
+	var doc struct {
+		Summary   map[string]any `json:"summary"`
+		Processes []truthProc    `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	procs = make(map[int]truthProc)
+	for _, p := range doc.Processes {
+		procs[p.PID] = p
+	}
+	return procs, doc.Summary
+}
+
+// TestTruthRSSIsVmRSS (item 1): RSS is status's VmRSS everywhere, never
+// stat's field 24. The multithread tree's stat says 2048 pages (8 MiB),
+// its status VmRSS 2048 kB. show --json agrees with itself: the process's
+// rss_bytes is the memory total's (a real capture, maps-c).
+func TestTruthRSSIsVmRSS(t *testing.T) {
+	procs, _ := truthSnapshot(t, "--proc-root", fixtureRoot+"multithread")
+	if p := procs[100]; p.RSSBytes == nil || *p.RSSBytes != 2048*1024 {
+		t.Errorf("--json rss_bytes %v, want VmRSS 2097152", p.RSSBytes)
+	}
+	out, errs, code := runInProcess(t, "ps", "--proc-root", fixtureRoot+"multithread")
+	if code != 0 || !strings.Contains(out, " 2.0M ") || strings.Contains(out, " 8.0M ") {
+		t.Errorf("ps: exit %d %s\n%s", code, errs, out)
+	}
+	for _, c := range []struct{ tree, pid string }{{"maps-c", "26269"}, {"maps-threads", ""}, {"maps-go", ""}} {
+		pid := c.pid
+		if pid == "" {
+			pid = onlyPID(t, fixtureRoot+c.tree)
+		}
+		out, errs, code := runInProcess(t, "show", "--json", "--proc-root", fixtureRoot+c.tree, pid)
+		if code != 0 {
+			t.Fatalf("show %s: exit %d: %s", c.tree, code, errs)
+		}
+		var d struct {
+			Process struct {
+				RSSBytes *uint64 `json:"rss_bytes"`
+			} `json:"process"`
+			Memory struct {
+				RSSBytes uint64 `json:"rss_bytes"`
+			} `json:"memory"`
+		}
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Process.RSSBytes == nil || *d.Process.RSSBytes != d.Memory.RSSBytes || d.Memory.RSSBytes == 0 {
+			t.Errorf("show %s: process.rss_bytes %v, memory.rss_bytes %d: the document disagrees with itself", c.tree, d.Process.RSSBytes, d.Memory.RSSBytes)
+		}
+	}
+}
+
+// onlyPID returns the one process directory of a tree.
+func onlyPID(t *testing.T, root string) string {
+	t.Helper()
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err == nil {
+			return e.Name()
+		}
+	}
+	t.Fatalf("no process in %s", root)
+	return ""
+}
+
+// TestTruthLeaderExitedFixture (item 2): a process whose main thread
+// exited while a worker runs is alive: not <defunct>, not a zombie, its
+// memory and address space read through the live thread.
+func TestTruthLeaderExitedFixture(t *testing.T) {
+	root := fixtureRoot + "leader-exited"
+	procs, summary := truthSnapshot(t, "--proc-root", root)
+	p := procs[14203]
+	if !p.LeaderExited || p.StateName != "leader-exited" || p.RSSBytes == nil || *p.RSSBytes != 1676*1024 || len(p.Cmdline) != 2 {
+		t.Errorf("--json: %+v (rss %v)", p, p.RSSBytes)
+	}
+	if z := summary["zombies"].(float64); z != 0 {
+		t.Errorf("summary counts %v zombies", z)
+	}
+	out, _, _ := runInProcess(t, "ps", "--proc-root", root)
+	if strings.Contains(out, "<defunct>") || !strings.Contains(out, "procshape leaderexit") || !strings.Contains(out, "0 zombies") {
+		t.Errorf("ps:\n%s", out)
+	}
+	out, errs, code := runInProcess(t, "show", "--json", "--proc-root", root, "14203")
+	if code != 0 {
+		t.Fatalf("show: exit %d: %s", code, errs)
+	}
+	var d struct {
+		Memory *struct {
+			RSSBytes uint64 `json:"rss_bytes"`
+		} `json:"memory"`
+		Maps        []json.RawMessage `json:"maps"`
+		Unavailable map[string]string `json:"unavailable"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Memory == nil || d.Memory.RSSBytes != 1676*1024 || len(d.Maps) != 31 {
+		t.Errorf("show: memory %+v, %d maps, unavailable %v: want the live thread's address space", d.Memory, len(d.Maps), d.Unavailable)
+	}
+	out, _, _ = runInProcess(t, "zombies", "--proc-root", root)
+	if !strings.Contains(out, "no zombie processes") {
+		t.Errorf("zombies:\n%s", out)
+	}
+}
+
+// TestTruthForeignTree (item 4): in a tree another program wrote, a
+// process directory lacking status, cmdline or task/ is kept, with those
+// files "not present"; show reads such a process; each process is
+// counted once. Item 5: 703's legal INT64_MIN in signed fields parses.
+func TestTruthForeignTree(t *testing.T) {
+	root := fixtureRoot + "foreign"
+	procs, summary := truthSnapshot(t, "--proc-root", root)
+	scan := summary["scan"].(map[string]any)
+	if len(procs) != 6 || scan["vanished"].(float64) != 1 || scan["listed"].(float64) != 7 {
+		t.Fatalf("%d processes, scan %v", len(procs), scan)
+	}
+	if p := procs[700]; p.Comm == nil || *p.Comm != "statonly" || p.Unavailable["status"] != "not present" || p.RSSBytes != nil {
+		t.Errorf("700: %+v", p)
+	}
+	if p := procs[702]; p.RSSBytes == nil || *p.RSSBytes != 300*uint64(os.Getpagesize()) {
+		t.Errorf("702 (no status): rss %v, want statm's 300 pages", p.RSSBytes)
+	}
+	if p := procs[703]; p.Comm == nil || *p.Comm != "signed" || p.Unavailable["stat"] != "" {
+		t.Errorf("703 (INT64_MIN in cutime and cguest_time): %+v", p)
+	}
+	for _, pid := range []string{"700", "701", "702"} {
+		out, errs, code := runInProcess(t, "show", "--proc-root", root, pid)
+		if code != 0 || !strings.Contains(out, "Process "+pid) {
+			t.Errorf("show %s: exit %d: %s%s", pid, code, errs, out)
+		}
+	}
+	// zombies and orphans say that processes could not be checked.
+	for _, cmd := range []string{"zombies", "orphans"} {
+		out, _, _ := runInProcess(t, cmd, "--proc-root", root)
+		if !strings.Contains(out, "1 vanished") || !strings.Contains(out, "1 unreadable") {
+			t.Errorf("%s does not say what it could not check:\n%s", cmd, out)
+		}
+	}
+}
+
+// TestTruthFilterExcludesSelf (item 6): a filter never matches pinspect
+// itself, as pgrep does: "ps --name X" on a machine without X lists
+// nothing, though pinspect's own command line holds X.
+func TestTruthFilterExcludesSelf(t *testing.T) {
+	marker := fmt.Sprintf("pinspect-self-%d", time.Now().UnixNano())
+	r := runCmd(t, command("ps", "--json", "--name", marker))
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Processes []struct {
+			PID int `json:"pid"`
+		} `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Processes) != 0 {
+		t.Errorf("ps --name %s matched %v: pinspect found itself", marker, doc.Processes)
+	}
+	// A real match is still found: a helper named with the marker.
+	h := livehelper.Start(t, "comm", marker[:15])
+	r = runCmd(t, command("ps", "--json", "--name", marker[:15]))
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Processes) != 1 || doc.Processes[0].PID != h.PID() {
+		t.Errorf("ps --name %s: %v, want only the helper %d", marker[:15], doc.Processes, h.PID())
+	}
+}
+
+// TestTruthMaskedLive (item 3): zombies that died with exit 3, exit 5,
+// SIGKILL and SIGSEGV, read by an unprivileged user, whom the kernel
+// shows 0 in their exit-code field: pinspect says "masked", never
+// "exit 0"; root sees the real statuses.
+func TestTruthMaskedLive(t *testing.T) {
+	needNobody(t)
+	h := livehelper.Start(t, "exits", "3", "5", "sig9", "sig11")
+	parent := strconv.Itoa(h.PID())
+	want := map[int]string{h.PIDs[1]: `{"exited":true,"code":3}`, h.PIDs[2]: `{"exited":true,"code":5}`,
+		h.PIDs[3]: `{"exited":false,"signal":9,"core_dumped":false}`, h.PIDs[4]: `{"exited":false,"signal":11,"core_dumped":false}`}
+	procs, _ := truthSnapshot(t, "--no-threads")
+	for pid, status := range want {
+		if got := string(procs[pid].ExitStatus); got != status {
+			t.Errorf("root: zombie %d: exit_status %s, want %s", pid, got, status)
+		}
+	}
+	r := runCmd(t, asNobody(t, "--json", "--no-threads"))
+	if r.code != 0 {
+		t.Fatalf("as nobody: exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Processes []truthProc `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, p := range doc.Processes {
+		if _, ok := want[p.PID]; !ok {
+			continue
+		}
+		seen++
+		if p.ExitStatus != nil || p.Unavailable["exit_code"] != "masked" {
+			t.Errorf("nobody: zombie %d: exit_status %s, unavailable %v: want masked", p.PID, p.ExitStatus, p.Unavailable)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("nobody saw %d of the %d zombies", seen, len(want))
+	}
+	r = runCmd(t, asNobody(t, "zombies", "--pid", parent))
+	if strings.Contains(r.stdout, "exit 0") || !strings.Contains(r.stdout, "masked") {
+		t.Errorf("zombies as nobody:\n%s", r.stdout)
+	}
+}
