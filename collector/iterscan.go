@@ -109,6 +109,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	all, want, threadsRead := o.threadChoice()
 	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: BackendTaskIter}
 	snap.Host = r.readHost()
+	snap.SelfPID = r.selfPID(s)
 	var err error
 	// The listing is the cross-check: what the iterator does not show is
 	// read from /proc.
@@ -229,6 +230,17 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 	}
 	p.ExitCode = int64(t.ExitCode)
 	p.Layout.HasExtended = true
+	if p.LeaderExited() {
+		// The leader has no mm any more; its threads share one, read
+		// through a live thread's /proc files (as a /proc scan does):
+		// cmdline and exe by readIterIdentities, memory here.
+		p.Read |= SrcStat
+		s.applyIterStatus(p, t, c)
+		p.LiveTID = s.liveThread(p)
+		s.liveThreadMemory(p)
+		s.applyAccess(p)
+		return
+	}
 	if !g.HasMM {
 		// A kernel thread or a zombie: /proc shows an empty cmdline and
 		// no exe, so neither file is opened.
@@ -239,7 +251,7 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		}
 	} else {
 		p.VSizeBytes = mulSat(g.TotalVMPages, pageSz)
-		p.RSSBytes = mulSat(g.RSSPages(), pageSz)
+		s.iterRSS(p)
 		p.Layout = Layout{
 			StartCode: g.StartCode, EndCode: g.EndCode, StartStack: g.StartStack,
 			StartData: g.StartData, EndData: g.EndData, StartBrk: g.StartBrk,
@@ -248,9 +260,29 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		}
 		p.VmPeakB = mulSat(g.PeakVMPages(), pageSz)
 		p.VmSwapB = mulSat(g.SwapPages(), pageSz)
+		p.HasVM = true
 	}
 	p.Read |= SrcStat
 	s.applyIterStatus(p, t, c)
+	s.applyAccess(p)
+}
+
+// iterRSS sets the resident set of a process with an address space.
+// The record's mm counters are the per-CPU counters' central values, the
+// unsummed figure of stat's field 24, which is not the resident set
+// (docs/DESIGN.md, "Every number true"): until the BPF program sums the
+// per-CPU parts (percpu_counter_sum), the exact sum is read from statm,
+// one small file a process.
+func (s *scan) iterRSS(p *Process) {
+	pages, err := readStatm(s.path.set(p.PID, 0, "statm"), &s.buf)
+	switch {
+	case err == nil:
+		p.RSSBytes, p.HasRSS = mulSat(pages, s.r.pageSz), true
+	case IsVanished(err):
+		// Exited since the pass: its other fields are the pass's.
+	default:
+		s.problem(p, "rss", err)
+	}
 }
 
 // applyIterStatus fills a process's status fields from its leader's

@@ -620,10 +620,11 @@ func (s *scan) readRSS(p *Process, sf *statusFields) {
 
 // liveThread returns a thread of p other than its exited leader that is
 // not exiting itself (its stat state is not Z or X), or 0 (with
-// Unavailable["live_thread"] saying why). A process whose main thread
-// called pthread_exit keeps running on its other threads, and their
-// shared address space, executable and command line are read through
-// one of them: the leader's own files show none (it has no mm).
+// Unavailable["live_thread"] saying why), and takes the process's virtual
+// size from that thread's stat. A process whose main thread called
+// pthread_exit keeps running on its other threads, and their shared
+// address space, executable and command line are read through one of
+// them: the leader's own files show none (it has no mm).
 func (s *scan) liveThread(p *Process) int {
 	var err error
 	if s.tids, err = listNumeric(s.path.set(p.PID, 0, "task"), s.dirBuf, s.tids[:0]); err != nil {
@@ -637,6 +638,7 @@ func (s *scan) liveThread(p *Process) int {
 		}
 		st, err := readStat(atFDCWD, s.path.set(p.PID, tid, "stat"), &s.buf)
 		if err == nil && st.state != 'Z' && st.state != 'X' {
+			p.VSizeBytes = st.vsize
 			return tid
 		}
 	}
