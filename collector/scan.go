@@ -290,11 +290,10 @@ func (s *scan) readProcStat(p *Process) (c *procCache, ok bool) {
 		c = s.memo.entry(p.PID, st.starttime)
 		s.applyStat(p, &st, c)
 		p.Read |= SrcStat
-	case IsVanished(err) && !s.present(p):
-		return nil, false
 	case IsVanished(err):
-		s.counts.Unreadable++
-		s.problem(p, "stat", errNotPresent)
+		// No stat, no process: every process directory the kernel
+		// makes has one, and a tree without it is a process that went.
+		return nil, false
 	default:
 		s.counts.Unreadable++
 		s.problem(p, "stat", err)
@@ -302,12 +301,13 @@ func (s *scan) readProcStat(p *Process) (c *procCache, ok bool) {
 	return c, true
 }
 
-// present reports whether process p, one of whose files was not found,
-// is still there: its stat, read again, has the same start ticks (or,
-// when its stat could not be read, its directory still exists). Then the
-// file is not present (a /proc tree another program wrote), and the
-// process did not vanish. The live kernel's process directories always
-// have every file: there a missing file means the process is gone.
+// present reports whether process p, one of whose files other than stat
+// was not found, is still there: its stat, read again, has the same start
+// ticks (or, when its stat could not be read for another reason, its
+// directory still exists). Then the file is not present (a /proc tree
+// another program wrote), and the process did not vanish. The live
+// kernel's process directories always have every file: there a missing
+// file means the process is gone.
 func (s *scan) present(p *Process) bool {
 	if p.Read&SrcStat != 0 {
 		return sameStart(s.path.set(p.PID, 0, "stat"), &s.buf, p.StartTicks) == nil
