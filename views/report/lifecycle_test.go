@@ -187,3 +187,30 @@ func TestZombieSeenForOnlyWhenObserved(t *testing.T) {
 		t.Errorf("zombie_seconds %v %v, want 60 and absent", zs[0].ZombieSeconds, zs[1].ZombieSeconds)
 	}
 }
+
+// TestFilterStateZIsZombiesOnly: --state Z selects zombies, not a process
+// whose main thread exited while others run (its leader shows Z, the
+// process is alive); a filter that selects never matches pinspect itself.
+func TestFilterStateZIsZombiesOnly(t *testing.T) {
+	mk := func(pid int, state byte, threads int64) collector.Process {
+		return collector.Process{PID: pid, Read: collector.SrcStat, ProcStat: collector.ProcStat{State: state, NumThreads: threads}}
+	}
+	snap := &collector.Snapshot{SelfPID: 4, Processes: []collector.Process{mk(1, 'Z', 1), mk(2, 'Z', 3), mk(3, 'S', 1), mk(4, 'S', 1)}}
+	var got []int
+	for _, p := range (Filter{States: "Z"}).Apply(snap) {
+		got = append(got, p.PID)
+	}
+	if len(got) != 1 || got[0] != 1 {
+		t.Errorf("--state Z selected %v, want only the zombie 1", got)
+	}
+	got = got[:0]
+	for _, p := range (Filter{States: "S"}).Apply(snap) {
+		got = append(got, p.PID)
+	}
+	if len(got) != 1 || got[0] != 3 {
+		t.Errorf("--state S selected %v, want 3 (4 is pinspect itself)", got)
+	}
+	if n := len((Filter{}).Apply(snap)); n != 4 {
+		t.Errorf("no filter: %d processes, want all 4 (pinspect included, as ps shows itself)", n)
+	}
+}
