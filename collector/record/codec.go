@@ -83,6 +83,7 @@ func (e *enc) snapshot(s *collector.Snapshot) {
 		e.i(5, c.ParseErrors)
 		e.i(6, c.Timeouts)
 		e.i(7, c.Unreadable)
+		e.i(8, c.NotPresent)
 	})
 	for _, p := range s.Problems {
 		e.msg(12, func() {
@@ -93,6 +94,7 @@ func (e *enc) snapshot(s *collector.Snapshot) {
 	}
 	e.str(13, string(s.Collector))
 	e.str(14, s.CollectorNote)
+	e.i(15, s.SelfPID)
 }
 
 func (e *enc) host(h *collector.Host) {
@@ -113,6 +115,7 @@ func (e *enc) host(h *collector.Host) {
 	e.u(15, h.CPUTicks)
 	e.u(16, h.CPUIdleTicks)
 	e.kv(17, h.Unavailable)
+	e.flag(18, h.DelayAcct)
 }
 
 // kv writes a string map as repeated {1: key, 2: value}, keys sorted.
@@ -216,6 +219,10 @@ func (e *enc) process(p *collector.Process) {
 		t := &p.Threads[i]
 		e.msg(60, func() { e.thread(t) })
 	}
+	e.flag(61, p.HasRSS)
+	e.flag(62, p.HasVM)
+	e.i(63, p.LiveTID)
+	e.flag(64, p.PTMasked)
 }
 
 func (e *enc) thread(t *collector.Thread) {
@@ -418,6 +425,8 @@ func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 					c.Timeouts = g.int()
 				case 7:
 					c.Unreadable = g.int()
+				case 8:
+					c.NotPresent = g.int()
 				}
 			})
 		case 12:
@@ -437,6 +446,8 @@ func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 			s.Collector = collector.Backend(d.intern(f.b))
 		case 14:
 			s.CollectorNote = string(f.b)
+		case 15:
+			s.SelfPID = f.int()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("snapshot: %w", err)
@@ -488,6 +499,8 @@ func (d *decoder) host(b []byte, h *collector.Host) error {
 				h.Unavailable = make(map[string]string)
 			}
 			d.kvInto(g.b, h.Unavailable)
+		case 18:
+			h.DelayAcct = g.bool()
 		}
 	})
 }
@@ -681,6 +694,14 @@ func (d *decoder) process(b []byte, p *collector.Process) error {
 			if d.thread(g.b, &p.Threads[len(p.Threads)-1]) != nil {
 				bad = true
 			}
+		case 61:
+			p.HasRSS = g.bool()
+		case 62:
+			p.HasVM = g.bool()
+		case 63:
+			p.LiveTID = g.int()
+		case 64:
+			p.PTMasked = g.bool()
 		}
 	}
 	if r.err != nil {

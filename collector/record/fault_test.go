@@ -36,7 +36,8 @@ func fakeSample(i int) *Sample {
 	for p := range 120 {
 		pr := collector.Process{PID: 1000 + p, Read: collector.SrcStat | collector.SrcStatus | collector.SrcTasks,
 			ProcStat: collector.ProcStat{StartTicks: uint64(p), Comm: fmt.Sprintf("worker-%d", p%17), State: 'S', PPID: 1,
-				UTimeTicks: uint64(i * p % 97), RSSBytes: uint64(4096 * (p + i)), NumThreads: 9},
+				UTimeTicks: uint64(i * p % 97), NumThreads: 9},
+			ProcStatus:  collector.ProcStatus{RSSBytes: uint64(4096 * (p + i)), HasRSS: true},
 			ProcCmdline: collector.ProcCmdline{Cmdline: []string{"/usr/bin/worker", "--id", strconv.Itoa(p)}}}
 		for t := range 9 {
 			pr.Threads = append(pr.Threads, collector.Thread{TID: 1000 + p + t*10000, Comm: "w", State: 'S',
