@@ -112,28 +112,8 @@ func parseStatus(b []byte) (statusFields, error) {
 		case "NSpid":
 			err = statusInts(key, val, s.nspids[:], &s.nnspids)
 			s.has |= hasNSpid
-		case "SigPnd":
-			s.sigPnd, err = statusHex(key, val)
-			s.has |= hasSig
-		case "ShdPnd":
-			s.shdPnd, err = statusHex(key, val)
-		case "SigBlk":
-			s.sigBlk, err = statusHex(key, val)
-		case "SigIgn":
-			s.sigIgn, err = statusHex(key, val)
-		case "SigCgt":
-			s.sigCgt, err = statusHex(key, val)
-		case "CapEff":
-			s.capEff, err = statusHex(key, val)
-			s.has |= hasCap
-		case "CapInh":
-			s.capInh, err = statusHex(key, val)
-		case "CapPrm":
-			s.capPrm, err = statusHex(key, val)
-		case "CapBnd":
-			s.capBnd, err = statusHex(key, val)
-		case "CapAmb":
-			s.capAmb, err = statusHex(key, val)
+		case "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt", "CapEff", "CapInh", "CapPrm", "CapBnd", "CapAmb":
+			*s.mask(key), err = statusHex(key, val)
 		case "VmPeak":
 			s.vmPeakKB, err = statusKB(key, val)
 			s.has |= hasVmPeak
@@ -155,6 +135,34 @@ func parseStatus(b []byte) (statusFields, error) {
 		}
 	}
 	return s, nil
+}
+
+// mask returns where the signal or capability mask of key goes, and
+// records the keys the completeness check wants (SigPnd, CapEff).
+func (s *statusFields) mask(key []byte) *uint64 {
+	switch string(key) {
+	case "SigPnd":
+		s.has |= hasSig
+		return &s.sigPnd
+	case "ShdPnd":
+		return &s.shdPnd
+	case "SigBlk":
+		return &s.sigBlk
+	case "SigIgn":
+		return &s.sigIgn
+	case "SigCgt":
+		return &s.sigCgt
+	case "CapEff":
+		s.has |= hasCap
+		return &s.capEff
+	case "CapInh":
+		return &s.capInh
+	case "CapPrm":
+		return &s.capPrm
+	case "CapBnd":
+		return &s.capBnd
+	}
+	return &s.capAmb
 }
 
 func trimSpace(b []byte) []byte {
