@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,5 +173,51 @@ func TestExplainBadInput(t *testing.T) {
 		if code := run(c.args, &out, &errb); code != c.code || !strings.Contains(errb.String(), c.msg) {
 			t.Errorf("%v: exit %d (%q), want %d with %q", c.args, code, errb.String(), c.code, c.msg)
 		}
+	}
+}
+
+// TestServeExplain: serve's /api/v1/explain/{pid} gives the findings of a
+// real pool, sampled as an unprivileged reader would: no system calls,
+// wait channels, io, maps or executable, each said withheld.
+func TestServeExplain(t *testing.T) {
+	p := livehelper.Start(t, "cpupool", "8")
+	base := startServe(t, buildPinspect(t), "--listen", freePort(t))
+	resp, err := http.Get(base + "api/v1/explain/" + strconv.Itoa(p.PID()) + "?window=1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		explainDoc
+		Process *struct {
+			Exe string `json:"exe"`
+		} `json:"process"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %v", resp.Status, err)
+	}
+	if d.Schema != "pinspect.explain/v1" || d.Process == nil || d.Process.Exe != "" {
+		t.Fatalf("doc %+v", d)
+	}
+	withheld := 0
+	for _, u := range d.Unmeasured {
+		if strings.HasPrefix(u.Why, "withheld") {
+			withheld++
+		}
+	}
+	if withheld < 5 {
+		t.Errorf("withheld sources %+v", d.Unmeasured)
+	}
+	found := false
+	for _, f := range d.Findings {
+		found = found || f.ID == "pool_oversubscribed"
+		for _, e := range f.Evidence {
+			if strings.Contains(e.Source, "syscall") || strings.Contains(e.Source, "wchan") || strings.Contains(e.Source, "/io") {
+				t.Errorf("%s: evidence from a withheld source: %+v", f.ID, e)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("findings %+v", d.Findings)
 	}
 }

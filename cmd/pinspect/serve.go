@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
 	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/collector/sampler"
 	"github.com/pinspect/pinspect/views/metrics"
 	"github.com/pinspect/pinspect/views/report"
 )
@@ -155,6 +157,20 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 				return nil, err
 			}
 			return report.NewShowDoc(p, as, taken, r.Root()), nil
+		},
+		// /api/v1/explain/{pid} samples the process as an unprivileged
+		// reader would (no wait channels, system calls, io, maps or
+		// executable): the agent does not yet tell its clients apart, so
+		// no client gets more than it could read itself.
+		ExplainDoc: func(ctx context.Context, req metrics.ExplainRequest) (any, error) {
+			sm := sampler.New(r, sampler.Options{Window: req.Window, Unprivileged: true})
+			s, err := sm.Process(ctx, req.PID, nil)
+			if collector.IsVanished(err) {
+				return nil, nil
+			} else if err != nil {
+				return nil, err
+			}
+			return report.NewExplainDoc(s, explain.Explain(s), r.Root()), nil
 		},
 	})
 	srvDone := make(chan struct{})

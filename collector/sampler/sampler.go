@@ -50,7 +50,17 @@ type Options struct {
 	// Now is the monotonic clock the samples' times are on (default:
 	// time since the Sampler was made).
 	Now func() time.Duration
+	// Unprivileged samples as an unprivileged reader of another user's
+	// process would, whatever this process may read: no wait channel,
+	// system call, io, descriptors, memory maps, executable path or
+	// runtime; each is named unavailable with UnprivilegedReason. A
+	// server uses it for clients that may not see more (serve).
+	Unprivileged bool
 }
+
+// UnprivilegedReason is why a source is missing from an Unprivileged
+// sample.
+const UnprivilegedReason = "withheld: this client gets what an unprivileged reader sees (ptrace access needed)"
 
 // Sampler takes samples of one /proc root through a Reader (which may be
 // shared). A Sampler is for one goroutine at a time; several Samplers may

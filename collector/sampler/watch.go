@@ -48,7 +48,17 @@ func (w *watch) start(ctx context.Context) error {
 			Version: explain.SampleVersion, TakenAt: snap.TakenAt, PID: pid, StartTicks: p.StartTicks, Comm: p.Comm,
 			Exe: p.Exe, Cmdline: p.Cmdline, User: p.User, Machine: s.machineOf(snap),
 		}
+		if s.opts.Unprivileged {
+			sm.Exe = ""
+			for _, k := range []string{"syscall", "wchan", "io", "fd", "smaps", "exe"} {
+				missReason(sm, k, UnprivilegedReason)
+			}
+		}
 		as := w.reading(sm, &sm.First, snap, p, at, host)
+		if s.opts.Unprivileged {
+			w.samples = append(w.samples, sm)
+			continue
+		}
 		// Descriptors and runtime once, at the start.
 		if fds, err := s.r.FDs(pid); err == nil {
 			sm.FDs = fds
@@ -105,7 +115,11 @@ func (w *watch) tick() error {
 		if w.gone[i] {
 			continue
 		}
-		ts, err := s.r.Tasks(sm.PID, sm.StartTicks, collector.ProbeAll)
+		fields := collector.ProbeAll
+		if s.opts.Unprivileged {
+			fields = collector.ProbeSched // schedstat is world-readable
+		}
+		ts, err := s.r.Tasks(sm.PID, sm.StartTicks, fields)
 		if err != nil {
 			if collector.IsVanished(err) {
 				w.gone[i] = true
@@ -149,6 +163,9 @@ func (w *watch) finish(ctx context.Context) error {
 		}
 		w.reading(sm, &sm.Last, snap, p, at, w.last)
 		sm.Comm, sm.Exe, sm.Cmdline = p.Comm, p.Exe, p.Cmdline
+		if s.opts.Unprivileged {
+			sm.Exe, sm.Cmdline = "", nil
+		}
 		sm.Family = w.family(p, snap, secs)
 		for _, u := range usage {
 			if len(sm.Neighbours) == maxNeighbours {
@@ -175,15 +192,22 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 			missReason(sm, "pressure/"+k, v)
 		}
 	}
-	if io, err := s.r.IO(p.PID); err == nil {
-		rd.IO = io
-	} else {
-		miss(sm, "io", err)
-	}
 	if c, err := s.r.CgroupCPU(p.PID); err == nil {
 		rd.Cgroup = c
 	} else {
 		miss(sm, "cgroup", err)
+	}
+	if s.opts.Unprivileged {
+		// What an unprivileged reader cannot read of another user's
+		// process: the process copy keeps no executable or layout.
+		pc.Exe, pc.ExeDeleted, pc.Cmdline = "", false, nil
+		pc.Layout = collector.Layout{}
+		return nil
+	}
+	if io, err := s.r.IO(p.PID); err == nil {
+		rd.IO = io
+	} else {
+		miss(sm, "io", err)
 	}
 	as, err := s.r.AddressSpace(p.PID, collector.AddrOptions{PerMapping: true, StartTicks: p.StartTicks})
 	if err != nil {
@@ -231,10 +255,16 @@ func (w *watch) family(p *collector.Process, snap *collector.Snapshot, secs floa
 		byPID[q.PID] = q
 		children[q.PPID] = append(children[q.PPID], q.PID)
 	}
+	// An unprivileged reader cannot read another user's executable: the
+	// family is then the ancestors with the same name.
+	same := func(a, b *collector.Process) bool { return a.Exe != "" && a.Exe == b.Exe }
+	if w.s.opts.Unprivileged {
+		same = func(a, b *collector.Process) bool { return a.Comm == b.Comm }
+	}
 	root := p
 	for depth := 0; depth < 64; depth++ {
 		par := byPID[root.PPID]
-		if par == nil || par.PID <= 1 || par.Exe == "" || par.Exe != p.Exe {
+		if par == nil || par.PID <= 1 || !same(par, p) {
 			break
 		}
 		root = par
@@ -264,12 +294,18 @@ func (w *watch) family(p *collector.Process, snap *collector.Snapshot, secs floa
 		if o := old[q.ID()]; o != nil && secs > 0 {
 			m.CPUSeconds = float64(q.CPUTicks()-min(q.CPUTicks(), o.CPUTicks())) / collector.ClockTicks
 		}
-		if q.IsZombie() || q.IsKernelThread() {
+		switch {
+		case w.s.opts.Unprivileged:
+			m.Exe, m.Why = "", UnprivilegedReason
+		case q.IsZombie() || q.IsKernelThread():
 			m.Why = "no address space"
-		} else if t, err := w.s.r.MemoryTotals(pid); err == nil {
-			m.Memory = t
-		} else {
-			m.Why = collector.Reason(err)
+		default:
+			t, err := w.s.r.MemoryTotals(pid)
+			if err == nil {
+				m.Memory = t
+			} else {
+				m.Why = collector.Reason(err)
+			}
 		}
 		f.Members = append(f.Members, m)
 	}

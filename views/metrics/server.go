@@ -56,6 +56,9 @@ type ServerOptions struct {
 	// It returns (nil, nil) for a process that does not exist. When nil,
 	// the process's entry in the latest snapshot is served.
 	ProcessDoc func(ctx context.Context, f *monitor.Frame, pid int) (any, error)
+	// ExplainDoc builds the /api/v1/explain/{pid} document (explain.go);
+	// when nil the endpoint answers 404.
+	ExplainDoc ExplainFunc
 	// MaxStreams bounds concurrent /api/v1/events streams (default 16).
 	MaxStreams int
 	// MaxLongPoll bounds how long a frame request waits for a new frame
@@ -73,7 +76,10 @@ type Server struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	streams chan struct{}
-	heavy   chan struct{} // bounds concurrent full-snapshot encodings
+	// explainFn and explainSlot serve /api/v1/explain (explain.go).
+	explainFn   ExplainFunc
+	explainSlot explainSlot
+	heavy       chan struct{} // bounds concurrent full-snapshot encodings
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
@@ -121,14 +127,16 @@ func NewServer(src Source, o ServerOptions) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		src:     src,
-		opts:    o,
-		col:     NewCollector(src, o.Options),
-		reg:     prometheus.NewRegistry(),
-		mux:     http.NewServeMux(),
-		streams: make(chan struct{}, o.MaxStreams),
-		heavy:   make(chan struct{}, maxHeavy),
-		changed: make(chan struct{}),
+		src:         src,
+		opts:        o,
+		col:         NewCollector(src, o.Options),
+		reg:         prometheus.NewRegistry(),
+		mux:         http.NewServeMux(),
+		streams:     make(chan struct{}, o.MaxStreams),
+		explainFn:   o.ExplainDoc,
+		explainSlot: make(explainSlot, 1),
+		heavy:       make(chan struct{}, maxHeavy),
+		changed:     make(chan struct{}),
 	}
 	s.reg.MustRegister(s.col,
 		collectors.NewGoCollector(),
@@ -140,6 +148,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 	}))
 	s.mux.HandleFunc("GET "+PathSnapshot, s.handleSnapshot)
 	s.mux.HandleFunc("GET "+PathProcesses+"{pid}", s.handleProcess)
+	s.mux.HandleFunc("GET "+PathExplain+"{pid}", s.handleExplain)
 	s.mux.HandleFunc("GET "+PathZombies, s.handleZombies)
 	s.mux.HandleFunc("GET "+PathOrphans, s.handleOrphans)
 	s.mux.HandleFunc("GET "+PathEvents, s.handleEvents)
@@ -496,6 +505,7 @@ const indexHTML = `<!DOCTYPE html>
 <li><a href="/metrics">/metrics</a>: Prometheus metrics (docs/METRICS.md)</li>
 <li><a href="/api/v1/snapshot">/api/v1/snapshot</a>: every process (the <code>pinspect --json</code> document)</li>
 <li>/api/v1/processes/{pid}: one process</li>
+<li>/api/v1/explain/{pid}?window=2s: findings about one process (the <code>pinspect explain --json</code> document; one at a time)</li>
 <li><a href="/api/v1/zombies">/api/v1/zombies</a>: zombies by parent, with diagnoses</li>
 <li><a href="/api/v1/orphans">/api/v1/orphans</a>: orphans and their adopters</li>
 <li>/api/v1/events: lifecycle events as they happen (NDJSON stream)</li>

@@ -1,0 +1,77 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// PathExplain is `pinspect explain PID` over HTTP: GET
+// /api/v1/explain/{pid}[?window=2s] answers with the pinspect.explain/v1
+// document after sampling the process for the window.
+const PathExplain = "/api/v1/explain/"
+
+// Bounds of the explain endpoint's window: a request holds the one
+// explain slot for that long.
+const (
+	ExplainDefaultWindow = 2 * time.Second
+	ExplainMinWindow     = 500 * time.Millisecond
+	ExplainMaxWindow     = 10 * time.Second
+)
+
+// ExplainRequest is what an ExplainDoc builder is asked for.
+type ExplainRequest struct {
+	PID    int
+	Window time.Duration
+}
+
+// ExplainFunc builds the explain document of a process; (nil, nil) for a
+// process that does not exist (or exited during the window). It must
+// give a client no more than the server's access rules allow (the
+// builder in cmd/pinspect samples as an unprivileged reader would).
+type ExplainFunc func(ctx context.Context, req ExplainRequest) (any, error)
+
+// explainSlot admits one explain at a time: each samples for seconds and
+// reads two snapshots of the machine.
+type explainSlot chan struct{}
+
+// handleExplain serves GET /api/v1/explain/{pid}.
+func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
+	if s.explainFn == nil {
+		httpError(w, http.StatusNotFound, "explain is not served by this agent")
+		return
+	}
+	pid, err := strconv.Atoi(r.PathValue("pid"))
+	if err != nil || pid <= 0 {
+		httpError(w, http.StatusBadRequest, "not a process id: "+strconv.Quote(r.PathValue("pid")))
+		return
+	}
+	window := ExplainDefaultWindow
+	if v := r.URL.Query().Get("window"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < ExplainMinWindow || d > ExplainMaxWindow {
+			httpError(w, http.StatusBadRequest, "window: want a duration from "+ExplainMinWindow.String()+" to "+ExplainMaxWindow.String())
+			return
+		}
+		window = d
+	}
+	select {
+	case s.explainSlot <- struct{}{}:
+		defer func() { <-s.explainSlot }()
+	case <-r.Context().Done():
+		return
+	}
+	doc, err := s.explainFn(r.Context(), ExplainRequest{PID: pid, Window: window})
+	switch {
+	case r.Context().Err() != nil:
+		return // the client went away
+	case err != nil:
+		s.opts.Logger.Warn("explain", "pid", pid, "err", err)
+		httpError(w, http.StatusInternalServerError, "explaining process "+strconv.Itoa(pid)+" failed")
+	case doc == nil:
+		httpError(w, http.StatusNotFound, "no such process: "+strconv.Itoa(pid))
+	default:
+		writeJSON(w, s.opts.Logger, doc)
+	}
+}
