@@ -54,8 +54,7 @@ func runDashboard(a *app) error {
 
 	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval}
 	if !a.readonly {
-		root := a.procRoot
-		opts.Signal = func(id collector.ID, sig syscall.Signal) error { return signalProcess(root, id, sig) }
+		opts.Signal = func(id collector.ID, sig syscall.Signal) error { return signalProcess(r, id, sig) }
 	}
 	err = dashboard.New(m, opts).Run(ctx)
 	cancel()
@@ -73,8 +72,8 @@ func runDashboard(a *app) error {
 // pidfd first, then checks that the pid still has id's start time (pids
 // are reused), then signals through the pidfd, so a process that exited
 // in between cannot be confused with a newcomer.
-func signalProcess(root string, id collector.ID, sig syscall.Signal) error {
-	if filepath.Clean(root) != "/proc" {
+func signalProcess(r *collector.Reader, id collector.ID, sig syscall.Signal) error {
+	if root := r.Root(); filepath.Clean(root) != "/proc" {
 		return fmt.Errorf("signals are sent only with the live /proc (this is %s)", root)
 	}
 	fd, err := unix.PidfdOpen(id.PID, 0)
@@ -82,7 +81,7 @@ func signalProcess(root string, id collector.ID, sig syscall.Signal) error {
 		return fmt.Errorf("process %d: %w", id.PID, err)
 	}
 	defer unix.Close(fd)
-	p, err := collector.ReadStatIdentity(root, id.PID)
+	p, err := r.Identity(id.PID, false)
 	if err != nil {
 		return fmt.Errorf("process %d: %w", id.PID, err)
 	}

@@ -123,8 +123,13 @@ func TestOrphanAdoptedByInitLive(t *testing.T) {
 	p := livehelper.Start(t, "orphan")
 	child := p.PIDs[1]
 	var ppid int
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	lifePoll(t, "the orphan's adoption", func() bool {
-		c, err := collector.ReadStatIdentity("/proc", child)
+		c, err := r.Identity(child, false)
 		if err != nil {
 			t.Fatal(err)
 		}
