@@ -169,23 +169,3 @@ type identityWork struct {
 }
 
 var identityWorkPool = sync.Pool{New: func() any { return new(identityWork) }}
-
-// ReadStatIdentity reads one process's stat alone: the result has PID,
-// StartTicks, Comm, State, PPID, PGID, SID, NumThreads and ExitCode set
-// (StartedAt unset). It reads inline, without a deadline: new code uses
-// Reader.Identity, which reads under the Reader's deadline. It remains
-// until its last callers (the monitor's event source, cmd's signal check)
-// have moved, and then goes.
-func ReadStatIdentity(root string, pid int) (*Process, error) {
-	pb := newPathBuf(root)
-	buf := make([]byte, 0, 1024)
-	st, err := readStat(atFDCWD, pb.set(pid, 0, "stat"), &buf)
-	if err != nil {
-		return nil, &ReadError{PID: pid, File: "stat", Err: err}
-	}
-	return &Process{PID: pid, Read: SrcStat, ProcStat: ProcStat{
-		StartTicks: st.starttime, Comm: string(st.comm), State: st.state,
-		PPID: int(st.ppid), PGID: int(st.pgid), SID: int(st.sid), ExitCode: st.exitCode,
-		NumThreads: st.numThreads,
-	}}, nil
-}

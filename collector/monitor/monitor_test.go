@@ -350,8 +350,13 @@ func TestMainThreadExitIsNotProcessExit(t *testing.T) {
 
 func testLeaderExit(t *testing.T, before bool) {
 	var p *livehelper.Proc
+	ids, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ids.Close()
 	leaderExited := func() bool {
-		q, err := collector.ReadStatIdentity("/proc", p.PID())
+		q, err := ids.Identity(p.PID(), false)
 		return err == nil && q.State == 'Z' && q.NumThreads > 1
 	}
 	if before {
