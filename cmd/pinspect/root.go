@@ -180,7 +180,7 @@ func markUsage(cmd *cobra.Command) {
 
 // subcommands are the constructors of every subcommand; each lives in its
 // own file.
-var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd}
+var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd, newRecordCmd, newEventsCmd}
 
 // dashboardMain opens the dashboard (dashboard.go).
 var dashboardMain = runDashboard

@@ -19,6 +19,10 @@ type Options struct {
 	// Threads makes every snapshot read threads (per-thread rates and
 	// thread_start/thread_exit events).
 	Threads bool
+	// ThreadsEvery, when Threads is false, reads threads in every Nth
+	// snapshot only (the recorder's cadence: threads are most of a
+	// scan's cost); thread events are then not reported.
+	ThreadsEvery int
 	// Connector subscribes to the kernel's process-events connector where
 	// available, so processes shorter than the interval are seen with their
 	// exit codes.
@@ -202,6 +206,9 @@ func (m *Monitor) sample(ctx context.Context) error {
 	k := m.kernel
 	m.mu.Unlock()
 	so := collector.ScanOptions{Threads: m.opts.Threads}
+	if n := uint64(m.opts.ThreadsEvery); n > 0 && m.seq%n == 0 {
+		so.Threads = true
+	}
 	if focusPID > 0 && !so.Threads {
 		so.ThreadPIDs = []int{focusPID}
 	}

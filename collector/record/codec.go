@@ -23,6 +23,7 @@ const (
 	sampleZombieFirstSeen = 8
 	sampleReparents       = 9
 	sampleParentWChan     = 10
+	sampleMemory          = 11
 )
 
 // appendSample appends s in wire format to b.
@@ -56,6 +57,21 @@ func appendSample(b []byte, s *Sample) []byte {
 		e.msg(sampleParentWChan, func() {
 			e.i(1, pid)
 			e.str(2, w)
+		})
+	}
+	for _, id := range sortedIDs(s.Memory) {
+		m := s.Memory[id]
+		e.msg(sampleMemory, func() {
+			e.i(1, id.PID)
+			e.u(2, id.StartTicks)
+			e.u(3, m.RSSBytes)
+			e.u(4, m.PSSBytes)
+			e.u(5, m.USSBytes)
+			e.u(6, m.SharedBytes)
+			e.u(7, m.SwapBytes)
+			e.u(8, m.SharedDirtyBytes)
+			e.u(9, m.PrivateDirtyBytes)
+			e.u(10, m.AnonBytes)
 		})
 	}
 	return e.b
@@ -360,6 +376,37 @@ func (d *decoder) decodeSample(b []byte) (*Sample, error) {
 				s.ParentWChan = make(map[int]string)
 			}
 			s.ParentWChan[pid] = w
+		case sampleMemory:
+			var id collector.ID
+			var m collector.MemoryTotals
+			err = each(f.b, func(g *field) {
+				switch g.num {
+				case 1:
+					id.PID = g.int()
+				case 2:
+					id.StartTicks = g.v
+				case 3:
+					m.RSSBytes = g.v
+				case 4:
+					m.PSSBytes = g.v
+				case 5:
+					m.USSBytes = g.v
+				case 6:
+					m.SharedBytes = g.v
+				case 7:
+					m.SwapBytes = g.v
+				case 8:
+					m.SharedDirtyBytes = g.v
+				case 9:
+					m.PrivateDirtyBytes = g.v
+				case 10:
+					m.AnonBytes = g.v
+				}
+			})
+			if s.Memory == nil {
+				s.Memory = make(map[collector.ID]collector.MemoryTotals)
+			}
+			s.Memory[id] = m
 		}
 		if err != nil {
 			return nil, err

@@ -48,6 +48,7 @@ func richSample(snap *collector.Snapshot) *Sample {
 		ZombieFirstSeen: map[collector.ID]time.Time{{PID: 5, StartTicks: 6}: at.Add(-time.Hour), {PID: 2, StartTicks: 1}: at},
 		Reparents:       map[collector.ID]lifecycle.Event{{PID: 45, StartTicks: 3}: {Type: lifecycle.Reparent, ID: collector.ID{PID: 45, StartTicks: 3}, OldPPID: 40, PPID: 1}},
 		ParentWChan:     map[int]string{4: "do_wait", 9: ""},
+		Memory:          map[collector.ID]collector.MemoryTotals{{PID: 4, StartTicks: 2}: {RSSBytes: 1 << 20, AnonBytes: 1 << 19, PrivateDirtyBytes: 3 << 18, PSSBytes: 5}},
 	}
 }
 

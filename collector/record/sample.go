@@ -36,6 +36,11 @@ type Sample struct {
 	Reparents map[collector.ID]lifecycle.Event
 	// ParentWChan is the wait channel of zombie parents, by pid.
 	ParentWChan map[int]string
+	// Memory holds the smaps_rollup totals of the processes whose memory
+	// the recorder read with this sample (a few, at its memory cadence):
+	// anonymous, private dirty, PSS and USS beside the RSS every
+	// process has in the snapshot.
+	Memory map[collector.ID]collector.MemoryTotals
 }
 
 // TakenAt is the sample's snapshot time (the zero time without one).

@@ -1,0 +1,76 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/views/sanitize"
+)
+
+// RestartsSchema is the schema of `pinspect events --restarts --json`.
+const RestartsSchema = "pinspect.restarts/v1"
+
+// Restart is one restart of a program in the record: a process of it
+// ended, and later another one started.
+type Restart struct {
+	Ended, Started lifecycle.Event
+}
+
+// RestartDoc is one restart in JSON.
+type RestartDoc struct {
+	EndedAt     string                `json:"ended_at"`
+	EndedPID    int                   `json:"ended_pid"`
+	EndedComm   string                `json:"ended_comm"`
+	Exit        *collector.ExitStatus `json:"exit,omitempty"`
+	StartedAt   string                `json:"started_at"`
+	StartedPID  int                   `json:"started_pid"`
+	StartedComm string                `json:"started_comm"`
+	DownSeconds float64               `json:"down_seconds"`
+}
+
+// RestartsDoc is the document of `pinspect events --restarts --json`.
+type RestartsDoc struct {
+	Schema   string       `json:"schema"`
+	Name     string       `json:"name"`
+	Restarts []RestartDoc `json:"restarts"`
+}
+
+// NewRestartsDoc builds the restarts document.
+func NewRestartsDoc(name string, rs []Restart) *RestartsDoc {
+	d := &RestartsDoc{Schema: RestartsSchema, Name: name, Restarts: []RestartDoc{}}
+	for _, r := range rs {
+		d.Restarts = append(d.Restarts, RestartDoc{
+			EndedAt: rfc(r.Ended.Time), EndedPID: r.Ended.ID.PID, EndedComm: r.Ended.Comm, Exit: r.Ended.ExitStatus,
+			StartedAt: rfc(r.Started.Time), StartedPID: r.Started.ID.PID, StartedComm: r.Started.Comm,
+			DownSeconds: r.Started.Time.Sub(r.Ended.Time).Seconds(),
+		})
+	}
+	return d
+}
+
+// WriteRestartsText prints the restarts as a table, and a last end that
+// was not followed by a start (still down at the end of the record).
+func WriteRestartsText(w io.Writer, name string, rs []Restart, down *lifecycle.Event) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "%d restarts of %q in the record\n", len(rs), sanitize.Terminal(name))
+	if len(rs) > 0 {
+		fmt.Fprintf(bw, "%-23s %7s %-16s %-22s %-23s %7s %s\n", "ENDED", "PID", "COMM", "HOW", "STARTED AGAIN", "PID", "DOWN")
+	}
+	for _, r := range rs {
+		how := "-"
+		if r.Ended.ExitStatus != nil {
+			how = r.Ended.ExitStatus.String()
+		}
+		fmt.Fprintf(bw, "%-23s %7d %-16s %-22s %-23s %7d %s\n", r.Ended.Time.Local().Format("2006-01-02 15:04:05.000"), r.Ended.ID.PID,
+			sanitize.Terminal(r.Ended.Comm), how, r.Started.Time.Local().Format("2006-01-02 15:04:05.000"), r.Started.ID.PID,
+			r.Started.Time.Sub(r.Ended.Time).Round(time.Millisecond))
+	}
+	if down != nil {
+		fmt.Fprintf(bw, "last end not followed by a start: pid %d at %s\n", down.ID.PID, down.Time.Local().Format("2006-01-02 15:04:05"))
+	}
+	return bw.Flush()
+}
