@@ -31,13 +31,29 @@ session (setsid) were detached on purpose: they are daemons, counted
 separately (--daemons lists them).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, r, err := a.filterAndReader(false)
+			var snap *collector.Snapshot
+			var orphans []lifecycle.Orphan
+			f, err := a.filter()
 			if err != nil {
 				return err
 			}
-			var snap *collector.Snapshot
-			var orphans []lifecycle.Orphan
-			if observe > 0 {
+			var r *collector.Reader
+			if a.at.at != "" {
+				if observe > 0 {
+					return usageError{fmt.Errorf("--observe watches now: it cannot go with --at")}
+				}
+				rec, err := a.recordedAt(&a.at, 0)
+				if err != nil {
+					return err
+				}
+				defer rec.store.Close()
+				snap, orphans = rec.frame.Snapshot, rec.frame.Orphans
+			} else if _, r, err = a.filterAndReader(false); err != nil {
+				return err
+			}
+			if snap != nil {
+				// from the record
+			} else if observe > 0 {
 				fr, err := observeFrame(a.ctx, r, observe)
 				if a.ctx.Err() != nil {
 					return a.ctx.Err()
@@ -78,6 +94,7 @@ separately (--daemons lists them).`,
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print orphans and daemons as JSON")
 	cmd.Flags().BoolVar(&daemons, "daemons", false, "also list the processes that detached on purpose")
 	cmd.Flags().DurationVar(&observe, "observe", 0, "watch this long and include re-parentings seen happening")
+	a.at.add(cmd)
 	return cmd
 }
 

@@ -45,6 +45,7 @@ numbers.`,
 	}
 	cmd.Flags().BoolVar(&a.jsonOut, "json", false, "print the table as JSON")
 	cmd.Flags().DurationVar(&a.psSample, "sample", 0, "read twice this far apart and show rates: CPU %, switches/s, run-queue wait, storage I/O/s")
+	a.at.add(cmd)
 	return cmd
 }
 

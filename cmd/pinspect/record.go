@@ -208,7 +208,7 @@ func (mp *memoryPicker) read(r *collector.Reader, snap *collector.Snapshot) map[
 	var cs []cand
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
-		if p.Read&collector.SrcStat == 0 || p.IsKernelThread() || lifecycle.IsZombieProcess(p) || p.RSSBytes == 0 {
+		if p.Read&collector.SrcStat == 0 || p.IsKernelThread() || lifecycle.IsZombie(p) || p.RSSBytes == 0 {
 			continue
 		}
 		var g int64

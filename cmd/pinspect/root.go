@@ -52,6 +52,8 @@ type app struct {
 	psSample  time.Duration // ps --sample: the window of the rates
 	exitCode  int
 	remote    string // --remote: the dashboard follows a serve agent
+	// at is --at and --dir: a one-shot command shows the record at a time.
+	at atFlags
 	// signalStops marks a command for which SIGINT/SIGTERM is the normal
 	// way to stop (serve): it then exits 0, not 128+signal.
 	signalStops bool
@@ -133,6 +135,9 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 			if a.jsonOut {
 				return a.printSnapshot()
 			}
+			if a.at.at != "" {
+				return a.printPS()
+			}
 			if dashboardMain != nil && isTerminal(a.stdout) {
 				return dashboardMain(a)
 			}
@@ -154,6 +159,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal action")
 	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a `pinspect serve` agent at this URL (read-only; http://user:pass@host:9256)")
 	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (+ and - change it while it runs)")
+	a.at.add(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, mk := range subcommands {
 		root.AddCommand(mk(a))
@@ -262,8 +268,26 @@ func (a *app) reader(threads bool) (*collector.Reader, error) {
 	return r, nil
 }
 
-// snapshotDoc reads one snapshot and builds its document.
+// snapshotDoc reads one snapshot (or, with --at, takes the recorded one)
+// and builds its document.
 func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
+	if a.at.at != "" {
+		f, err := a.filter()
+		if err != nil {
+			return nil, err
+		}
+		rec, err := a.recordedAt(&a.at, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer rec.store.Close()
+		snap := rec.frame.Snapshot
+		doc := report.NewSnapshotDoc(snap, f, threads && snap.ThreadsRead)
+		if len(a.pids) > 0 && len(doc.Processes) == 0 {
+			return nil, fmt.Errorf("no such process at %s: %s", snap.TakenAt.Local().Format(time.RFC3339), joinInts(a.pids))
+		}
+		return doc, nil
+	}
 	f, r, err := a.filterAndReader(threads)
 	if err != nil {
 		return nil, err

@@ -50,10 +50,14 @@ smaps_rollup instead (totals only).`,
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the pinspect.show/v1 JSON document")
 	cmd.Flags().BoolVar(&f.maps, "maps", false, "text: also list every mapping")
 	cmd.Flags().BoolVar(&f.smaps, "smaps", true, "read smaps for per-mapping RSS/PSS (costly on huge address spaces)")
+	a.at.add(cmd)
 	return cmd
 }
 
 func (a *app) show(pid int, f showFlags) error {
+	if a.at.at != "" {
+		return a.showAt(pid, f)
+	}
 	oneShot()
 	r, err := a.reader(true)
 	if err != nil {
@@ -79,4 +83,26 @@ func (a *app) show(pid int, f showFlags) error {
 		return a.writeJSON(doc)
 	}
 	return writeOut(report.WriteShowText(a.stdout, doc, report.ShowTextOptions{Maps: f.maps}))
+}
+
+// showAt shows pid as the record has it at --at: without its address
+// space (not recorded), with its threads when that sample read them.
+func (a *app) showAt(pid int, f showFlags) error {
+	if f.maps {
+		return usageError{fmt.Errorf("--maps with --at: memory maps are not recorded")}
+	}
+	rec, err := a.recordedAt(&a.at, pid)
+	if err != nil {
+		return err
+	}
+	defer rec.store.Close()
+	p := rec.frame.Focus.Process
+	if p == nil {
+		return fmt.Errorf("no process %d in the record at %s", pid, rec.sample.TakenAt().Local().Format(time.RFC3339))
+	}
+	doc := report.NewShowDoc(p, nil, rec.sample.TakenAt(), rec.frame.Snapshot.Root)
+	if f.json || a.jsonOut {
+		return a.writeJSON(doc)
+	}
+	return writeOut(report.WriteShowText(a.stdout, doc, report.ShowTextOptions{}))
 }

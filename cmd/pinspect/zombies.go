@@ -23,15 +23,31 @@ zombies (for scripts and health checks). The common filters select
 groups whose parent or zombies match.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, r, err := a.filterAndReader(false)
+			var snap *collector.Snapshot
+			var groups []lifecycle.ZombieGroup
+			var hist *zombieHistory
+			f, err := a.filter()
 			if err != nil {
 				return err
 			}
-			snap, err := r.Snapshot(a.ctx)
-			if err != nil {
-				return err
+			if a.at.at != "" {
+				rec, err := a.recordedAt(&a.at, 0)
+				if err != nil {
+					return err
+				}
+				defer rec.store.Close()
+				snap, groups = rec.frame.Snapshot, rec.frame.Zombies
+				hist = newZombieHistory(rec.store, rec.sample)
+			} else {
+				_, r, err := a.filterAndReader(false)
+				if err != nil {
+					return err
+				}
+				if snap, err = r.Snapshot(a.ctx); err != nil {
+					return err
+				}
+				groups = zombieGroups(r, snap, nil)
 			}
-			groups := zombieGroups(r, snap, nil)
 			if !f.Empty() {
 				groups = filterZombies(groups, snap, f.For(snap))
 			}
@@ -41,14 +57,23 @@ groups whose parent or zombies match.`,
 			if jsonOut {
 				doc := report.NewZombiesDoc(groups, snap.TakenAt)
 				doc.Scan = ptrTo(report.NewScanCountsDoc(snap.Counts))
+				if hist != nil {
+					doc.History = hist.docs(groups)
+				}
 				return a.writeJSON(doc)
 			}
 			if err := report.WriteZombiesText(a.stdout, groups, snap.TakenAt); err != nil {
 				return writeOut(err)
 			}
+			if hist != nil {
+				if err := report.WriteZombieHistoryText(a.stdout, hist.docs(groups)); err != nil {
+					return writeOut(err)
+				}
+			}
 			return writeNote(a.stdout, report.UncheckedNote(snap.Counts))
 		},
 	}
+	a.at.add(cmd)
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the diagnosis as JSON")
 	cmd.Flags().BoolVar(&check, "check", false, "exit with status 3 when zombies exist")
 	return cmd

@@ -49,7 +49,9 @@ type Monitor struct {
 	kernel kernelSource // set by Run, before the first frame
 
 	// Owned by Run's goroutine.
-	prev    *collector.Snapshot
+	prev *collector.Snapshot
+	// scans counts the scans begun (ThreadsEvery); Run's goroutine only.
+	scans   uint64
 	tracker *lifecycle.Tracker
 }
 
@@ -206,9 +208,10 @@ func (m *Monitor) sample(ctx context.Context) error {
 	k := m.kernel
 	m.mu.Unlock()
 	so := collector.ScanOptions{Threads: m.opts.Threads}
-	if n := uint64(m.opts.ThreadsEvery); n > 0 && m.seq%n == 0 {
+	if n := uint64(m.opts.ThreadsEvery); n > 0 && m.scans%n == 0 {
 		so.Threads = true
 	}
+	m.scans++
 	if focusPID > 0 && !so.Threads {
 		so.ThreadPIDs = []int{focusPID}
 	}

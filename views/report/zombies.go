@@ -25,6 +25,8 @@ type ZombiesDoc struct {
 	// Scan is the snapshot's scan counts: processes that vanished while
 	// read or whose stat was unreadable were not checked.
 	Scan *ScanCountsDoc `json:"scan,omitempty"`
+	// History is what the record says of each parent (zombies --at).
+	History []ZombieHistoryDoc `json:"history,omitempty"`
 }
 
 // ZombieGroupDoc is one parent with its zombies and diagnosis.

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/views/sanitize"
+)
+
+// atFlags are --at and --dir of the commands that can look back in time.
+type atFlags struct {
+	at, dir string
+}
+
+func (f *atFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.at, "at", "", "show the recorded state at this time instead of now (RFC 3339, \"2026-12-01 02:00\", 02:00, \"2h ago\"); needs `pinspect record`")
+	cmd.Flags().StringVar(&f.dir, "dir", defaultRecordDir, "with --at: the record directory")
+}
+
+// recorded is the state of the record at one time.
+type recorded struct {
+	store  *record.Store
+	sample *record.Sample
+	prev   *record.Sample // the sample before, of the same run (nil: none)
+	frame  *monitor.Frame
+}
+
+// recordedAt opens the record and rebuilds the frame shown at --at: the
+// latest sample taken at or before it, with rates from the one before.
+// It says on stderr which sample that is when it is not at the time asked.
+func (a *app) recordedAt(f *atFlags, focus int) (*recorded, error) {
+	at, err := parseWhen(f.at, time.Now())
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--at: %w", err)}
+	}
+	st, err := a.openStore(f.dir)
+	if err != nil {
+		return nil, err
+	}
+	i, ok := st.Find(at)
+	if !ok {
+		first, _ := st.Span()
+		st.Close()
+		return nil, fmt.Errorf("--at %s: the record starts later, at %s", at.Local().Format(time.RFC3339), first.Local().Format(time.RFC3339))
+	}
+	cur, err := st.Read(i)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var prev *record.Sample
+	if i > 0 {
+		if p, err := st.Read(i - 1); err == nil && p.RunID == cur.RunID {
+			prev = p
+		}
+	}
+	if gap := at.Sub(cur.TakenAt()); gap > 2*max(cur.Interval, time.Second) {
+		fmt.Fprintf(a.stderr, "pinspect: no sample near %s: showing the one taken %s earlier, at %s\n",
+			at.Local().Format(time.RFC3339), gap.Round(time.Second), cur.TakenAt().Local().Format(time.RFC3339))
+	}
+	for _, s := range st.ClockSteps() {
+		if !at.Before(s.To) && !at.After(s.From) {
+			fmt.Fprintf(a.stderr, "pinspect: the clock stepped back from %s to %s while recording: %s was recorded twice; showing the sample closest before it\n",
+				s.From.Local().Format(time.RFC3339), s.To.Local().Format(time.RFC3339), sanitize.Terminal(f.at))
+		}
+	}
+	return &recorded{store: st, sample: cur, prev: prev, frame: record.Frame(prev, cur, focus)}, nil
+}

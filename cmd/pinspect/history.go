@@ -1,0 +1,89 @@
+package main
+
+import (
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// zombieHistory answers, from the record, when each parent's zombies
+// began to pile up, how fast, and what the parent was doing then.
+type zombieHistory struct {
+	st  *record.Store
+	cur *record.Sample
+}
+
+func newZombieHistory(st *record.Store, cur *record.Sample) *zombieHistory {
+	return &zombieHistory{st: st, cur: cur}
+}
+
+func (h *zombieHistory) docs(groups []lifecycle.ZombieGroup) []report.ZombieHistoryDoc {
+	var out []report.ZombieHistoryDoc
+	for _, g := range groups {
+		if g.Since.IsZero() {
+			continue
+		}
+		d := report.ZombieHistoryDoc{ParentPID: g.Parent.PID, ParentComm: g.ParentComm,
+			FirstZombieAt: g.Since.Local().Format(time.RFC3339), Zombies: len(g.Zombies)}
+		// The rate is over the zombies' own first sightings: those that
+		// were already there when recording began all share one.
+		last := g.Since
+		for _, z := range g.Zombies {
+			if z.FirstSeen.After(last) {
+				last = z.FirstSeen
+			}
+		}
+		if span := last.Sub(g.Since); len(g.Zombies) > 1 && span > 0 {
+			v := float64(len(g.Zombies)-1) / span.Hours()
+			d.ZombiesPerHour = &v
+		}
+		h.parentThen(&d, g, g.Since)
+		out = append(out, d)
+	}
+	return out
+}
+
+// parentThen fills the parent's state from the sample in which the first
+// zombie was first seen, with its CPU from the sample before that one.
+func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.ZombieGroup, since time.Time) {
+	i, ok := h.st.Find(since)
+	if !ok {
+		return
+	}
+	then, err := h.st.Read(i)
+	if err != nil {
+		return
+	}
+	// Seen in the first sample of a recorder run: it was there before.
+	if i == 0 {
+		d.BeforeRecording = true
+	} else if prev, err := h.st.Read(i - 1); err != nil || prev.RunID != then.RunID {
+		d.BeforeRecording = true
+	}
+	var par *collector.Process
+	for k := range then.Snapshot.Processes {
+		if p := &then.Snapshot.Processes[k]; p.ID() == g.Parent {
+			par = p
+			break
+		}
+	}
+	if par == nil {
+		return
+	}
+	d.SampleThen = then.TakenAt().Local().Format(time.RFC3339)
+	d.ParentStateThen = string(par.State) + " (" + collector.StateName(par.State) + ")"
+	d.ParentWChanThen = then.ParentWChan[par.PID]
+	d.ParentThreadsThen = par.NumThreads
+	if i > 0 {
+		if prev, err := h.st.Read(i - 1); err == nil {
+			if r := record.RatesBetween(prev, then); r != nil {
+				if pr, ok := r.Process(par.ID()); ok {
+					d.ParentCPUThen = &pr.CPUPercent
+				}
+			}
+		}
+	}
+}
