@@ -94,7 +94,9 @@ func (o *eventsOptions) query(f report.Filter, since, until time.Time) (record.E
 			return q, usageError{fmt.Errorf("--signal: %w", err)}
 		}
 		prev := want
-		want = func(x *collector.ExitStatus) bool { return !x.Exited && x.Signal == int(sig) && (prev == nil || prev(x)) }
+		want = func(x *collector.ExitStatus) bool {
+			return !x.Exited && x.Signal == int(sig) && (prev == nil || prev(x))
+		}
 		q.Flags = record.FlagExitSignal
 	}
 	if want != nil && len(types) == 0 {

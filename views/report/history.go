@@ -17,7 +17,7 @@ type ZombieHistoryDoc struct {
 	// BeforeRecording says the first zombie was already there when the
 	// recorder started (FirstZombieAt is then the start of recording).
 	BeforeRecording bool `json:"before_recording,omitempty"`
-	Zombies       int    `json:"zombies"`
+	Zombies         int  `json:"zombies"`
 	// ZombiesPerHour is the accumulation rate since the first (absent
 	// when it is the only one, or appeared in this sample).
 	ZombiesPerHour *float64 `json:"zombies_per_hour,omitempty"`
