@@ -186,7 +186,7 @@ func markUsage(cmd *cobra.Command) {
 
 // subcommands are the constructors of every subcommand; each lives in its
 // own file.
-var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd, newRecordCmd, newEventsCmd}
+var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd, newRecordCmd, newEventsCmd, newReplayCmd}
 
 // dashboardMain opens the dashboard (dashboard.go).
 var dashboardMain = runDashboard

@@ -27,6 +27,11 @@ type Options struct {
 	Interval time.Duration
 	// Screen replaces the terminal (tests use a tcell.SimulationScreen).
 	Screen tcell.Screen
+	// Timeline, when set, makes the dashboard a replay of a record: its
+	// keys move through time (see Timeline). ParseTime reads the time
+	// typed after @ (default: RFC 3339 only).
+	Timeline  Timeline
+	ParseTime func(string) (time.Time, error)
 }
 
 // intervals are the steps of + and -.
@@ -65,6 +70,7 @@ type Dashboard struct {
 	footer     *tview.Pages
 	keys       *tview.TextView
 	filterIn   *tview.InputField
+	jumpIn     *tview.InputField // replay: the time to jump to (@)
 	detail     *detailView
 	help       *tview.TextView
 	confirm    *tview.Modal
@@ -184,6 +190,7 @@ func (d *Dashboard) build() {
 		AddPage(pageMain, d.main, true, true).
 		AddPage(pageDetail, d.detail.root, true, false).
 		AddPage(pageHelp, d.help, true, false)
+	d.setupReplay()
 	d.app.SetRoot(d.pages, true).EnableMouse(true)
 	d.app.SetInputCapture(d.onKey)
 	d.app.SetBeforeDrawFunc(d.beforeDraw)
@@ -466,6 +473,9 @@ func (d *Dashboard) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	case tcell.KeyRune:
 	default:
 		return ev
+	}
+	if d.onReplayKey(ev.Rune()) {
+		return nil
 	}
 	switch r := ev.Rune(); r {
 	case 'q':

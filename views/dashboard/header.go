@@ -17,6 +17,9 @@ func (d *Dashboard) updateHeader() {
 		snap = d.frame.Snapshot
 	}
 	b.WriteString("[::b]pinspect[::-] ")
+	if tl := d.opts.Timeline; tl != nil {
+		b.WriteString("[black:aqua]REPLAY " + inert(tl.Where()) + "[-:-] ")
+	}
 	writeHost(&b, snap)
 	b.WriteByte('\n')
 	d.writeActivity(&b, snap)

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestReplayEndToEnd opens `pinspect replay` in a real terminal on a
+// record of this machine and moves through it: ] and [ step, @ jumps.
+func TestReplayEndToEnd(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	rec, samples := recordLive(t, 4)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "pinspect")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
+	first := samples[0].Snapshot.TakenAt.Local()
+	script := bin + " replay --dir " + rec + " --at " + first.Format("2006-01-02T15:04:05.999999999") + "; echo REPLAY-EXITED $?; sleep 600"
+	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c", script)
+	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+
+	at := func(i int) string { return "sample " + strconv.Itoa(i) + "/4" }
+	s.waitText(at(1))
+	s.keys("]")
+	s.waitText(at(2))
+	s.keys("}")
+	s.waitText(at(4))
+	s.keys("[")
+	scr := s.waitText(at(3))
+	if !strings.Contains(scr, "REPLAY") || !strings.Contains(scr, "COMMAND") {
+		t.Errorf("replay screen:\n%s", scr)
+	}
+	s.keys("@")
+	s.waitText("jump to:")
+	s.literal(first.Format("2006-01-02 15:04:05.999999999"))
+	s.keys("Enter")
+	s.waitText(at(1))
+	s.keys("q")
+	s.waitText("REPLAY-EXITED 0")
+}
