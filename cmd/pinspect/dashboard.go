@@ -98,6 +98,9 @@ func signalProcess(r *collector.Reader, id collector.ID, sig syscall.Signal) err
 // frames (views/metrics.RemoteSource): read-only, with no signal action
 // and no local /proc reads; the agent decides its own sampling interval.
 func runRemoteDashboard(a *app, interval time.Duration) error {
+	if a.at.at != "" {
+		return runRemoteReplay(a)
+	}
 	src, err := metrics.NewRemoteSource(a.remote, metrics.RemoteOptions{})
 	if err != nil {
 		return usageError{err}
@@ -110,6 +113,34 @@ func runRemoteDashboard(a *app, interval time.Duration) error {
 	err = dashboard.New(src, opts).Run(ctx)
 	cancel()
 	<-srcDone
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	return nil
+}
+
+// runRemoteReplay opens the dashboard on an agent's record (--remote URL
+// --at TIME): the agent serves it with serve --record-dir.
+func runRemoteReplay(a *app) error {
+	at, err := parseWhen(a.at.at, time.Now())
+	if err != nil {
+		return usageError{fmt.Errorf("--at: %w", err)}
+	}
+	p, err := metrics.NewRemotePlayer(a.remote, at, nil)
+	if err != nil {
+		return usageError{err}
+	}
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	opts := dashboard.Options{Filter: a.name, States: a.states, Timeline: p,
+		ParseTime: func(s string) (time.Time, error) { return parseWhen(s, time.Now()) }}
+	err = dashboard.New(p, opts).Run(ctx)
+	cancel()
+	if rerr := <-done; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
+		return rerr
+	}
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}

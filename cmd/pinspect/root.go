@@ -135,7 +135,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 			if a.jsonOut {
 				return a.printSnapshot()
 			}
-			if a.at.at != "" {
+			if a.at.at != "" && a.remote == "" {
 				return a.printPS()
 			}
 			if dashboardMain != nil && isTerminal(a.stdout) {

@@ -14,6 +14,7 @@ import (
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
 	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/collector/sampler"
 	"github.com/pinspect/pinspect/views/metrics"
 	"github.com/pinspect/pinspect/views/report"
@@ -31,6 +32,7 @@ type serveFlags struct {
 	interval      time.Duration
 	noThreads     bool
 	noConnector   bool
+	recordDir     string
 	cmdline       bool
 	topN          int
 	zombieParents int
@@ -68,6 +70,7 @@ Environment variables are never exported, command lines only with
 	f.DurationVar(&o.interval, "interval", 15*time.Second, "sampling interval")
 	f.BoolVar(&o.noThreads, "no-threads", false, "do not read threads (no thread states; context switches of the leader thread only)")
 	f.BoolVar(&o.noConnector, "no-connector", false, "do not subscribe to the kernel's process-events connector")
+	f.StringVar(&o.recordDir, "record-dir", "", "serve the past from this record (pinspect record --dir): /api/v1/events?since= and /api/v1/frame?at=")
 	f.BoolVar(&o.cmdline, "metrics.cmdline", false, "add a (redacted) cmdline label to per-process series and command lines to the API")
 	f.IntVar(&o.topN, "metrics.top", metrics.DefaultTopN, "per-process context-switch series for this many processes (top by rate)")
 	f.IntVar(&o.zombieParents, "metrics.zombie-parents", metrics.DefaultZombieParents, "per-parent zombie series for this many parents (most zombies first)")
@@ -121,6 +124,13 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var rec *record.Store
+	if o.recordDir != "" {
+		if rec, err = record.Open(o.recordDir); err != nil {
+			return fmt.Errorf("--record-dir: %w", err)
+		}
+		defer rec.Close()
+	}
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
@@ -128,6 +138,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	srv := metrics.NewServer(m, metrics.ServerOptions{
 		Options: metrics.Options{TopN: o.topN, ZombieParents: o.zombieParents, Cmdline: o.cmdline},
 		Logger:  log,
+		Record:  rec,
 		// /api/v1/processes/{pid} is the `show` document, read on request
 		// with the monitor's Reader (safe for concurrent use), two at a
 		// time because the maps of a huge process take a while; no smaps.

@@ -25,6 +25,7 @@ import (
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/views/report"
 )
 
@@ -66,6 +67,10 @@ type ServerOptions struct {
 	MaxLongPoll time.Duration
 	// Logger gets request errors (default: discard).
 	Logger *slog.Logger
+	// Record, when set, is the flight recorder's store this agent serves
+	// the past from: /api/v1/events?since= and /api/v1/frame?at=
+	// (record.go).
+	Record *record.Store
 }
 
 // Server is the HTTP side of `pinspect serve`.
@@ -211,9 +216,16 @@ func (s *Server) publicSnapshot(f *monitor.Frame) *collector.Snapshot {
 	if s.pub != nil && s.pubSeq == f.Seq {
 		return s.pub
 	}
-	cp := *f.Snapshot
-	cp.Processes = make([]collector.Process, len(f.Snapshot.Processes))
-	copy(cp.Processes, f.Snapshot.Processes)
+	s.pub, s.pubSeq = s.redacted(f.Snapshot), f.Seq
+	return s.pub
+}
+
+// redacted is a copy of snap with command lines redacted (--metrics.cmdline)
+// or removed.
+func (s *Server) redacted(snap *collector.Snapshot) *collector.Snapshot {
+	cp := *snap
+	cp.Processes = make([]collector.Process, len(snap.Processes))
+	copy(cp.Processes, snap.Processes)
 	for i := range cp.Processes {
 		p := &cp.Processes[i]
 		if s.opts.Cmdline && len(p.Cmdline) > 0 {
@@ -223,7 +235,6 @@ func (s *Server) publicSnapshot(f *monitor.Frame) *collector.Snapshot {
 			p.CmdlineTruncated, p.CmdlineNoNUL = false, false
 		}
 	}
-	s.pub, s.pubSeq = &cp, f.Seq
 	return &cp
 }
 
@@ -341,6 +352,10 @@ func (s *Server) handleOrphans(w http.ResponseWriter, _ *http.Request) {
 // handleEvents streams lifecycle events as NDJSON (the lines of
 // `pinspect watch --json`) until the client goes away. Optional ?type=exit,zombie selects event types.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("since") {
+		s.handleRecordedEvents(w, r)
+		return
+	}
 	select {
 	case s.streams <- struct{}{}:
 		defer func() { <-s.streams }()
@@ -414,6 +429,10 @@ type WireFrame struct {
 // waiting for it up to ?wait= (capped at MaxLongPoll).
 func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Has("at") {
+		s.handleRecordedFrame(w, r)
+		return
+	}
 	var after uint64
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

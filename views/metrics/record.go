@@ -1,0 +1,188 @@
+package metrics
+
+import (
+	"compress/gzip"
+	"encoding/gob"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// The past, when the agent has a record (ServerOptions.Record; `pinspect
+// serve --record-dir`):
+//
+//	GET /api/v1/events?since=T[&until=T][&type=exit,...][&limit=N]
+//	    the recorded events from since, as NDJSON (pinspect.event/v1),
+//	    oldest first, at most limit (default and most: MaxRecordedEvents;
+//	    a last "lost" event says when the limit cut the answer)
+//	GET /api/v1/frame?at=T[&step=N]
+//	    the recorded frame shown at T (the latest sample at or before it),
+//	    or N samples after (before, when negative) that one; gob, as the
+//	    live frame; headers X-Pinspect-Sample-Time (RFC 3339),
+//	    X-Pinspect-Sample-Index and X-Pinspect-Samples
+//
+// Times are RFC 3339 or Unix seconds. Command lines are redacted or left
+// out as in the live API (--metrics.cmdline); environments are never
+// recorded. Both take a heavy-request slot.
+
+// MaxRecordedEvents bounds one /api/v1/events?since= answer.
+const MaxRecordedEvents = 100000
+
+// parseAPITime reads an RFC 3339 time or Unix seconds.
+func parseAPITime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(sec, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("want an RFC 3339 time or Unix seconds")
+}
+
+func (s *Server) recordStore(w http.ResponseWriter) *record.Store {
+	st := s.opts.Record
+	if st == nil {
+		httpError(w, http.StatusNotFound, "this agent has no record (pinspect serve --record-dir DIR, beside pinspect record)")
+		return nil
+	}
+	if err := st.Refresh(); err != nil {
+		httpError(w, http.StatusInternalServerError, "reading the record: "+err.Error())
+		return nil
+	}
+	return st
+}
+
+func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, err := parseAPITime(q.Get("since"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "since: "+err.Error())
+		return
+	}
+	var until time.Time
+	if v := q.Get("until"); v != "" {
+		if until, err = parseAPITime(v); err != nil {
+			httpError(w, http.StatusBadRequest, "until: "+err.Error())
+			return
+		}
+	}
+	limit := MaxRecordedEvents
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			httpError(w, http.StatusBadRequest, "limit: want a positive number")
+			return
+		}
+		limit = min(n, MaxRecordedEvents)
+	}
+	var types map[lifecycle.EventType]bool
+	if v := q.Get("type"); v != "" {
+		types = map[lifecycle.EventType]bool{}
+		for _, t := range strings.Split(v, ",") {
+			types[lifecycle.EventType(t)] = true
+		}
+	}
+	if !s.acquireHeavy(r) {
+		return
+	}
+	defer s.releaseHeavy()
+	st := s.recordStore(w)
+	if st == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	n := 0
+	var werr error
+	q2 := record.EventQuery{Since: since, Until: until}
+	if types != nil {
+		q2.Match = func(e *lifecycle.Event) bool { return types[e.Type] }
+	}
+	var last time.Time
+	err = st.Events(q2, func(e *lifecycle.Event) bool {
+		if n == limit {
+			return false
+		}
+		n++
+		last = e.Time
+		werr = enc.Encode(report.NewEventDoc(e))
+		return werr == nil && r.Context().Err() == nil
+	})
+	if err == nil && werr == nil && n == limit {
+		note := lifecycle.Event{Type: lifecycle.Lost, Time: last, Source: lifecycle.SourcePoll,
+			Note: fmt.Sprintf("answer cut at %d events: ask again with since after the last one", limit)}
+		werr = enc.Encode(report.NewEventDoc(&note))
+	}
+	if err != nil {
+		s.opts.Logger.Warn("recorded events", "err", err)
+	}
+}
+
+func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	at, err := parseAPITime(q.Get("at"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "at: "+err.Error())
+		return
+	}
+	step := 0
+	if v := q.Get("step"); v != "" {
+		if step, err = strconv.Atoi(v); err != nil || step < -1_000_000 || step > 1_000_000 {
+			httpError(w, http.StatusBadRequest, "step: want a number of samples")
+			return
+		}
+	}
+	if !s.acquireHeavy(r) {
+		return
+	}
+	defer s.releaseHeavy()
+	st := s.recordStore(w)
+	if st == nil {
+		return
+	}
+	i, ok := st.Find(at)
+	if !ok {
+		first, _ := st.Span()
+		httpError(w, http.StatusNotFound, "the record starts at "+first.UTC().Format(time.RFC3339))
+		return
+	}
+	i = max(0, min(i+step, st.Len()-1))
+	cur, err := st.Read(i)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	var prev *record.Sample
+	if i > 0 {
+		prev, _ = st.Read(i - 1)
+	}
+	f := record.Frame(prev, cur, 0)
+	wf := &WireFrame{Version: FrameVersion, Seq: cur.Seq, Snapshot: s.redacted(f.Snapshot), Interval: f.Interval,
+		EventsLive: f.EventsLive, EventsNote: f.EventsNote, Zombies: f.Zombies, Orphans: f.Orphans, Events: f.Events}
+	h := w.Header()
+	h.Set("Content-Type", "application/x-gob")
+	h.Set("X-Pinspect-Frame-Version", strconv.Itoa(FrameVersion))
+	h.Set("X-Pinspect-Sample-Time", cur.TakenAt().UTC().Format(time.RFC3339Nano))
+	h.Set("X-Pinspect-Sample-Index", strconv.Itoa(i))
+	h.Set("X-Pinspect-Samples", strconv.Itoa(st.Len()))
+	var enc *gob.Encoder
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer zw.Close()
+		enc = gob.NewEncoder(zw)
+	} else {
+		enc = gob.NewEncoder(w)
+	}
+	if err := enc.Encode(wf); err != nil {
+		s.opts.Logger.Debug("writing a recorded frame", "err", err)
+	}
+}

@@ -1,0 +1,132 @@
+package metrics
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/record"
+)
+
+// testRecord writes n small samples, 10 s apart, each with one exit (a
+// SIGSEGV in the last) and a process with a secret in its command line.
+func testRecord(t *testing.T, n int) (*record.Store, time.Time) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := record.OpenWriter(dir, record.WriterOptions{Sync: record.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	for i := range n {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		snap := &collector.Snapshot{TakenAt: at, Monotonic: time.Duration(i) * 10 * time.Second, Processes: []collector.Process{
+			{PID: 1, Read: collector.SrcStat | collector.SrcCmdline, ProcStat: collector.ProcStat{Comm: "init", State: 'S', UTimeTicks: uint64(10 * i)},
+				ProcCmdline: collector.ProcCmdline{Cmdline: []string{"init", "--password=hunter2"}}},
+		}}
+		x := &collector.ExitStatus{Exited: true}
+		if i == n-1 {
+			x = &collector.ExitStatus{Signal: 11, CoreDumped: true}
+		}
+		s := &record.Sample{RunID: 1, Interval: 10 * time.Second, Snapshot: snap, Events: []lifecycle.Event{
+			{Type: lifecycle.Exit, Time: at, ID: collector.ID{PID: 100 + i, StartTicks: 1}, Comm: "job", Source: lifecycle.SourceConnector, ExitStatus: x},
+		}}
+		if err := w.Append(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	st, err := record.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, t0
+}
+
+func TestRecordedEvents(t *testing.T) {
+	st, t0 := testRecord(t, 6)
+	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	lines := func(url string) []map[string]any {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", url, resp.Status)
+		}
+		var out []map[string]any
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	got := lines(hs.URL + PathEvents + "?since=" + t0.Add(30*time.Second).Format(time.RFC3339))
+	if len(got) != 3 || got[2]["exit"].(map[string]any)["signal"] != 11.0 {
+		t.Errorf("events since 02:00:30: %v", got)
+	}
+	got = lines(hs.URL + PathEvents + "?since=0&limit=2")
+	if len(got) != 3 || got[2]["type"] != "lost" || !strings.Contains(got[2]["note"].(string), "cut at 2") {
+		t.Errorf("events with limit 2: %v", got)
+	}
+	for _, bad := range []string{"?since=yesterday", "?since=0&limit=-1", "?since=0&until=x"} {
+		if resp, err := http.Get(hs.URL + PathEvents + bad); err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %v %v, want 400", bad, resp.Status, err)
+		}
+	}
+}
+
+// TestRemoteReplay: the dashboard's remote replay source over an agent's
+// record: the frame at a time, stepping, no command line (the agent does
+// not serve them without --metrics.cmdline).
+func TestRemoteReplay(t *testing.T) {
+	st, t0 := testRecord(t, 6)
+	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	p, err := NewRemotePlayer(hs.URL, t0.Add(25*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	ch, stop := p.Subscribe()
+	defer stop()
+	next := func() string {
+		select {
+		case f := <-ch:
+			if c := f.Snapshot.Processes[0].Cmdline; c != nil {
+				t.Errorf("a recorded frame carried a command line: %q", c)
+			}
+			return f.Snapshot.TakenAt.UTC().Format("15:04:05") + " " + p.Where()
+		case <-time.After(30 * time.Second):
+			t.Fatal("no frame")
+		}
+		return ""
+	}
+	if got := next(); !strings.HasPrefix(got, "02:00:20") || !strings.Contains(got, "sample 3/6") {
+		t.Errorf("at 02:00:25: %s", got)
+	}
+	p.Step(2)
+	if got := next(); !strings.HasPrefix(got, "02:00:40") {
+		t.Errorf("two samples on: %s", got)
+	}
+	// An agent without a record says so, and the player stops.
+	_, bare := startServer(t, newFrameSource(), ServerOptions{})
+	p2, _ := NewRemotePlayer(bare.URL, t0, nil)
+	if err := p2.Run(ctx); err == nil || !strings.Contains(err.Error(), "no record") {
+		t.Errorf("a player on an agent without a record: %v", err)
+	}
+}
