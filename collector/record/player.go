@@ -19,13 +19,13 @@ type Player struct {
 	st  *Store
 	out *monitor.Fanout
 
-	mu       sync.Mutex
-	i        int // the sample shown
-	want     int // the sample asked for
-	focus    int
-	seq      uint64
-	err      error
-	wake     chan struct{}
+	mu    sync.Mutex
+	i     int // the sample shown
+	want  int // the sample asked for
+	focus int
+	seq   uint64
+	err   error
+	wake  chan struct{}
 }
 
 // NewPlayer makes a player showing sample start (an index of st); Run

@@ -59,4 +59,3 @@ func TestMemorySeries(t *testing.T) {
 		t.Errorf("the late process since 02:01:40: %+v", pts)
 	}
 }
-
