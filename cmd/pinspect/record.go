@@ -148,6 +148,16 @@ func (a *app) runRecord(o *recordOptions) error {
 	var rb [8]byte
 	_, _ = rand.Read(rb[:])
 	smp := record.NewSampler(binary.LittleEndian.Uint64(rb[:]))
+	if w.LastSeq() > 0 {
+		// A restart: zombies still there keep their recorded first-seen
+		// times, orphans their observed reparents.
+		if st, err := record.Open(o.dir); err == nil {
+			if last, err := st.Read(st.Len() - 1); err == nil {
+				smp.Seed(last)
+			}
+			st.Close()
+		}
+	}
 	mem := &memoryPicker{top: o.memoryTop}
 	b, _ := r.Backend()
 	log.Info("pinspect record", "dir", o.dir, "interval", o.interval, "threads_every", o.threadsEvery,

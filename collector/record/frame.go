@@ -26,6 +26,25 @@ type Sampler struct {
 	// RunID identifies this recorder run in every sample.
 	RunID     uint64
 	reparents map[collector.ID]lifecycle.Event
+	// seen holds the first-seen times of zombies recorded by an earlier
+	// run (Seed): a restarted recorder keeps their real age.
+	seen map[collector.ID]time.Time
+}
+
+// Seed carries what the last sample of an earlier recorder run knew into
+// this run: the zombies' first-seen times (a zombie still there keeps its
+// real age, not the restart's time) and the observed reparents.
+func (s *Sampler) Seed(last *Sample) {
+	if last == nil {
+		return
+	}
+	s.seen = make(map[collector.ID]time.Time, len(last.ZombieFirstSeen))
+	for id, t := range last.ZombieFirstSeen {
+		s.seen[id] = t
+	}
+	for id, e := range last.Reparents {
+		s.reparents[id] = e
+	}
 }
 
 // NewSampler makes a Sampler for one recorder run.
@@ -66,12 +85,17 @@ func (s *Sampler) Sample(f *monitor.Frame) *Sample {
 			out.ParentWChan[g.Parent.PID] = g.ParentWChan
 		}
 		for _, z := range g.Zombies {
-			if z.Observed {
-				if out.ZombieFirstSeen == nil {
-					out.ZombieFirstSeen = make(map[collector.ID]time.Time)
-				}
-				out.ZombieFirstSeen[z.ID] = z.FirstSeen
+			if !z.Observed {
+				continue
 			}
+			if out.ZombieFirstSeen == nil {
+				out.ZombieFirstSeen = make(map[collector.ID]time.Time)
+			}
+			t := z.FirstSeen
+			if old, ok := s.seen[z.ID]; ok && old.Before(t) {
+				t = old
+			}
+			out.ZombieFirstSeen[z.ID] = t
 		}
 	}
 	return out
