@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector/record"
+)
+
+// TestRecordCommand runs the real recorder for a few samples, stops it
+// with SIGINT (exit 0), and reads the record back; a second recorder on
+// the same directory is refused.
+func TestRecordCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	cmd := command("record", "--dir", dir, "--interval", "200ms", "--threads-every", "2", "--memory-every", "1", "--fsync", "none")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Wait until three samples are in the store.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if st, err := record.Open(dir); err == nil {
+			n := st.Len()
+			st.Close()
+			if n >= 3 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 3 samples recorded in 60 s; stderr:\n%s", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	second := pinspect(t, "record", "--dir", dir)
+	if second.code != 1 || !strings.Contains(second.stderr, "another recorder is writing to this directory") {
+		t.Errorf("second recorder: exit %d, %s", second.code, second.stderr)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("recorder after SIGINT: %v; stderr:\n%s", err, errb.String())
+	}
+	st, err := record.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s0, err := st.Read(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := st.Read(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s0.Snapshot.ThreadsRead || s1.Snapshot.ThreadsRead {
+		t.Errorf("threads every 2nd sample: read in sample 1 %v, sample 2 %v", s0.Snapshot.ThreadsRead, s1.Snapshot.ThreadsRead)
+	}
+	if len(s0.Memory) == 0 {
+		t.Error("no smaps_rollup recorded with --memory-every 1")
+	}
+	if s0.RunID == 0 || s0.RunID != s1.RunID {
+		t.Errorf("run ids %x %x", s0.RunID, s1.RunID)
+	}
+
+	for _, bad := range [][]string{
+		{"record", "--dir", dir, "--interval", "1ms"},
+		{"record", "--dir", dir, "--max-size", "lots"},
+		{"record", "--dir", dir, "--max-age", "-1h"},
+		{"record", "--dir", dir, "--fsync", "always"},
+	} {
+		if r := pinspect(t, bad...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+func TestEventsCommand(t *testing.T) {
+	dir, samples := recordLive(t, 2)
+	out, stderr, code := runInProcess(t, "events", "--dir", dir, "--signal", "SEGV")
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "signal 11 (core dumped)") || strings.Contains(out, "\x1b") {
+		t.Errorf("events --signal SEGV (%d): %q %s", code, out, stderr)
+	}
+	out, _, _ = runInProcess(t, "events", "--dir", dir, "--outcome", "signal", "--json", "--since", samples[0].Snapshot.TakenAt.Format(time.RFC3339Nano))
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &ev); err != nil || ev["pid"] != 31337.0 {
+		t.Errorf("events --outcome signal --json: %q (%v)", out, err)
+	}
+	out, _, code = runInProcess(t, "events", "--dir", dir, "--restarts", "--name", "crash")
+	if code != 0 || !strings.Contains(out, "0 restarts") || !strings.Contains(out, "not followed by a start") {
+		t.Errorf("restarts: %d %q", code, out)
+	}
+	for _, bad := range [][]string{
+		{"events", "--dir", dir, "--type", "explode"},
+		{"events", "--dir", dir, "--outcome", "maybe"},
+		{"events", "--dir", dir, "--signal", "SIGNOPE"},
+		{"events", "--dir", dir, "--restarts"},
+	} {
+		if _, stderr, code := runInProcess(t, bad...); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", bad, code, stderr)
+		}
+	}
+}
+
+// TestAt: the one-shot views at a recorded time.
+func TestAt(t *testing.T) {
+	dir, samples := recordLive(t, 2)
+	at := samples[1].Snapshot.TakenAt.Format(time.RFC3339Nano)
+	out, stderr, code := runInProcess(t, "ps", "--dir", dir, "--at", at, "--pid", "1")
+	if code != 0 || !strings.Contains(out, "COMMAND") || len(strings.Split(strings.TrimSpace(out), "\n")) < 2 {
+		t.Errorf("ps --at (%d): %s %s", code, out, stderr)
+	}
+	out, stderr, code = runInProcess(t, "--json", "--dir", dir, "--at", at, "--pid", "1")
+	var doc map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || doc["taken_at"] != samples[1].Snapshot.TakenAt.UTC().Format(time.RFC3339Nano) {
+		t.Errorf("--json --at (%d): %.300s %s", code, out, stderr)
+	}
+	for _, args := range [][]string{{"zombies"}, {"orphans"}, {"show", "1"}} {
+		if out, stderr, code := runInProcess(t, append(args, "--dir", dir, "--at", at)...); code != 0 {
+			t.Errorf("%v --at: exit %d: %s %s", args, code, out, stderr)
+		}
+	}
+	// Before the record: a clear error; --maps cannot be recorded.
+	if _, stderr, code := runInProcess(t, "ps", "--dir", dir, "--at", "2000-01-01T00:00:00Z"); code != 1 || !strings.Contains(stderr, "the record starts later") {
+		t.Errorf("ps --at 2000: %d %s", code, stderr)
+	}
+	if _, _, code := runInProcess(t, "show", "1", "--maps", "--dir", dir, "--at", at); code != 2 {
+		t.Errorf("show --maps --at: exit %d, want 2", code)
+	}
+}
