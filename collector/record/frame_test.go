@@ -19,7 +19,7 @@ func TestSamplerAcrossRestart(t *testing.T) {
 	snap := &collector.Snapshot{TakenAt: t0.Add(time.Hour), Processes: []collector.Process{{PID: 1, Read: collector.SrcStat, ProcStat: collector.ProcStat{Comm: "init", State: 'S'}}, par, z, orphan}}
 	earlier := &Sample{RunID: 1, Snapshot: snap,
 		ZombieFirstSeen: map[collector.ID]time.Time{z.ID(): t0},
-		Reparents: map[collector.ID]lifecycle.Event{orphan.ID(): {Type: lifecycle.Reparent, ID: orphan.ID(), OldPPID: 9, PPID: 1, Time: t0.Add(time.Minute)}},
+		Reparents:       map[collector.ID]lifecycle.Event{orphan.ID(): {Type: lifecycle.Reparent, ID: orphan.ID(), OldPPID: 9, PPID: 1, Time: t0.Add(time.Minute)}},
 	}
 	s := NewSampler(2)
 	s.Seed(earlier)
