@@ -47,14 +47,28 @@ func (h *zombieHistory) docs(groups []lifecycle.ZombieGroup) []report.ZombieHist
 }
 
 // parentThen fills the parent's state from the sample in which the first
-// zombie was first seen, with its CPU from the sample before that one.
+// zombie was first seen (the first holding the zombie: a kernel exit's
+// time can come before that sample), with its CPU from the sample before.
 func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.ZombieGroup, since time.Time) {
+	first := g.Zombies[0].ID
 	i, ok := h.st.Find(since)
 	if !ok {
-		return
+		i = 0
 	}
-	then, err := h.st.Read(i)
-	if err != nil {
+	var then *record.Sample
+	var par *collector.Process
+	for ; i < h.st.Len() && then == nil; i++ {
+		s, err := h.st.Read(i)
+		if err != nil || s.TakenAt().After(h.cur.TakenAt()) {
+			return
+		}
+		if find(s.Snapshot, first) == nil {
+			continue
+		}
+		then, par = s, find(s.Snapshot, g.Parent)
+	}
+	i--
+	if par == nil {
 		return
 	}
 	// Seen in the first sample of a recorder run: it was there before.
@@ -62,28 +76,23 @@ func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.Zombi
 		d.BeforeRecording = true
 	} else if prev, err := h.st.Read(i - 1); err != nil || prev.RunID != then.RunID {
 		d.BeforeRecording = true
-	}
-	var par *collector.Process
-	for k := range then.Snapshot.Processes {
-		if p := &then.Snapshot.Processes[k]; p.ID() == g.Parent {
-			par = p
-			break
+	} else if r := record.RatesBetween(prev, then); r != nil {
+		if pr, ok := r.Process(par.ID()); ok {
+			d.ParentCPUThen = &pr.CPUPercent
 		}
-	}
-	if par == nil {
-		return
 	}
 	d.SampleThen = then.TakenAt().Local().Format(time.RFC3339)
 	d.ParentStateThen = string(par.State) + " (" + collector.StateName(par.State) + ")"
 	d.ParentWChanThen = then.ParentWChan[par.PID]
 	d.ParentThreadsThen = par.NumThreads
-	if i > 0 {
-		if prev, err := h.st.Read(i - 1); err == nil {
-			if r := record.RatesBetween(prev, then); r != nil {
-				if pr, ok := r.Process(par.ID()); ok {
-					d.ParentCPUThen = &pr.CPUPercent
-				}
-			}
+}
+
+// find returns the process with identity id in snap, nil when absent.
+func find(snap *collector.Snapshot, id collector.ID) *collector.Process {
+	for k := range snap.Processes {
+		if p := &snap.Processes[k]; p.ID() == id {
+			return p
 		}
 	}
+	return nil
 }
