@@ -33,7 +33,6 @@ with the reparents the recorder saw, events. Memory maps were not recorded.`,
 				return err
 			}
 			defer st.Close()
-			start := st.Len() - 1
 			_, last := st.Span()
 			when := last.Add(-time.Hour)
 			if at != "" {
@@ -41,10 +40,9 @@ with the reparents the recorder saw, events. Memory maps were not recorded.`,
 					return usageError{fmt.Errorf("--at: %w", err)}
 				}
 			}
-			if i, ok := st.Find(when); ok {
-				start = i
-			} else {
-				start = 0
+			start, ok := st.Find(when)
+			if !ok {
+				start = 0 // before the record: its first sample
 			}
 			return runReplay(a, st, start)
 		},
