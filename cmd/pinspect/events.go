@@ -74,30 +74,12 @@ func (o *eventsOptions) query(f report.Filter, since, until time.Time) (record.E
 		types = append(types, et)
 		q.Flags |= record.EventFlags(&lifecycle.Event{Type: et})
 	}
-	var want func(*collector.ExitStatus) bool
-	switch o.outcome {
-	case "":
-	case "signal":
-		want, q.Flags = func(x *collector.ExitStatus) bool { return !x.Exited }, record.FlagExitSignal
-	case "error":
-		want, q.Flags = func(x *collector.ExitStatus) bool { return x.Exited && x.Code != 0 }, record.FlagExitError
-	case "ok":
-		want = func(x *collector.ExitStatus) bool { return x.Exited && x.Code == 0 }
-	case "core":
-		want, q.Flags = func(x *collector.ExitStatus) bool { return x.CoreDumped }, record.FlagCoreDump
-	default:
-		return q, usageError{fmt.Errorf("--outcome %q: want signal, error, ok or core", o.outcome)}
+	want, flags, err := o.outcomeFilter()
+	if err != nil {
+		return q, err
 	}
-	if o.signal != "" {
-		sig, err := parseSignal(o.signal)
-		if err != nil {
-			return q, usageError{fmt.Errorf("--signal: %w", err)}
-		}
-		prev := want
-		want = func(x *collector.ExitStatus) bool {
-			return !x.Exited && x.Signal == int(sig) && (prev == nil || prev(x))
-		}
-		q.Flags = record.FlagExitSignal
+	if want != nil {
+		q.Flags = flags
 	}
 	if want != nil && len(types) == 0 {
 		types = ends
@@ -119,6 +101,39 @@ func (o *eventsOptions) query(f report.Filter, since, until time.Time) (record.E
 		return true
 	}
 	return q, nil
+}
+
+// outcomeFilter turns --outcome and --signal into a test of an exit
+// status and the event flags that can match (nil: no outcome asked).
+func (o *eventsOptions) outcomeFilter() (func(*collector.ExitStatus) bool, record.EventFlag, error) {
+	var want func(*collector.ExitStatus) bool
+	var flags record.EventFlag
+	switch o.outcome {
+	case "":
+	case "signal":
+		want, flags = func(x *collector.ExitStatus) bool { return !x.Exited }, record.FlagExitSignal
+	case "error":
+		want, flags = func(x *collector.ExitStatus) bool { return x.Exited && x.Code != 0 }, record.FlagExitError
+	case "ok":
+		want = func(x *collector.ExitStatus) bool { return x.Exited && x.Code == 0 }
+		flags = record.FlagExit | record.FlagReaped | record.FlagZombie
+	case "core":
+		want, flags = func(x *collector.ExitStatus) bool { return x.CoreDumped }, record.FlagCoreDump
+	default:
+		return nil, 0, usageError{fmt.Errorf("--outcome %q: want signal, error, ok or core", o.outcome)}
+	}
+	if o.signal != "" {
+		sig, err := parseSignal(o.signal)
+		if err != nil {
+			return nil, 0, usageError{fmt.Errorf("--signal: %w", err)}
+		}
+		prev := want
+		want = func(x *collector.ExitStatus) bool {
+			return !x.Exited && x.Signal == int(sig) && (prev == nil || prev(x))
+		}
+		flags = record.FlagExitSignal
+	}
+	return want, flags, nil
 }
 
 // parseSignal reads a signal as a number or a name, with or without SIG.

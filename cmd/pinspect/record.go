@@ -89,36 +89,48 @@ func parseSize(s string) (int64, error) {
 	return int64(n * float64(mult)), nil
 }
 
-func (a *app) runRecord(o *recordOptions) error {
+// writerOptions checks the flags and turns them into the store's options.
+func (o *recordOptions) writerOptions() (record.WriterOptions, slog.Level, error) {
+	var wo record.WriterOptions
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return usageError{fmt.Errorf("--log.level: %w", err)}
+		return wo, level, usageError{fmt.Errorf("--log.level: %w", err)}
 	}
 	if o.interval < 100*time.Millisecond {
-		return usageError{fmt.Errorf("--interval %s: must be at least 100ms", o.interval)}
+		return wo, level, usageError{fmt.Errorf("--interval %s: must be at least 100ms", o.interval)}
 	}
 	if o.threadsEvery < 0 || o.memoryEvery < 0 || o.memoryTop < 0 {
-		return usageError{fmt.Errorf("--threads-every, --memory-every and --memory-top: want 0 or more")}
+		return wo, level, usageError{fmt.Errorf("--threads-every, --memory-every and --memory-top: want 0 or more")}
 	}
-	maxBytes, err := parseSize(o.maxSize)
-	if err != nil {
-		return usageError{fmt.Errorf("--max-size %q: %w", o.maxSize, err)}
+	var err error
+	if wo.MaxBytes, err = parseSize(o.maxSize); err != nil {
+		return wo, level, usageError{fmt.Errorf("--max-size %q: %w", o.maxSize, err)}
 	}
 	maxAge, err := parseSpan(o.maxAge)
 	if err != nil || maxAge <= 0 {
-		return usageError{fmt.Errorf("--max-age %q: want a duration like 36h or 7d", o.maxAge)}
+		return wo, level, usageError{fmt.Errorf("--max-age %q: want a duration like 36h or 7d", o.maxAge)}
 	}
-	var sync record.SyncPolicy
+	wo.MaxAge = maxAge
 	switch o.fsync {
 	case "sample":
-		sync = record.SyncEachSample
+		wo.Sync = record.SyncEachSample
 	case "none":
-		sync = record.SyncNone
+		wo.Sync = record.SyncNone
 	default:
-		return usageError{fmt.Errorf("--fsync %q: want sample or none", o.fsync)}
+		return wo, level, usageError{fmt.Errorf("--fsync %q: want sample or none", o.fsync)}
+	}
+	return wo, level, nil
+}
+
+// runRecord records until interrupted.
+func (a *app) runRecord(o *recordOptions) error {
+	wo, level, err := o.writerOptions()
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	w, err := record.OpenWriter(o.dir, record.WriterOptions{MaxBytes: maxBytes, MaxAge: maxAge, Sync: sync, Logger: log})
+	wo.Logger = log
+	w, err := record.OpenWriter(o.dir, wo)
 	if err != nil {
 		return err
 	}
@@ -218,7 +230,7 @@ func (mp *memoryPicker) read(r *collector.Reader, snap *collector.Snapshot) map[
 	var cs []cand
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
-		if p.Read&collector.SrcStat == 0 || p.IsKernelThread() || lifecycle.IsZombie(p) || p.RSSBytes == 0 {
+		if p.Read&collector.SrcStat == 0 || p.IsKernelThread() || lifecycle.IsZombie(p) || !p.HasRSS || p.RSSBytes == 0 {
 			continue
 		}
 		var g int64

@@ -336,23 +336,8 @@ func (d *decoder) decodeSample(b []byte) (*Sample, error) {
 			s.EventsLive = f.bool()
 		case sampleEventsNote:
 			s.EventsNote = string(f.b)
-		case sampleZombieFirstSeen:
-			var id collector.ID
-			var t time.Time
-			err = each(f.b, func(g *field) {
-				switch g.num {
-				case 1:
-					id.PID = g.int()
-				case 2:
-					id.StartTicks = g.v
-				case 3:
-					t = g.time()
-				}
-			})
-			if s.ZombieFirstSeen == nil {
-				s.ZombieFirstSeen = make(map[collector.ID]time.Time)
-			}
-			s.ZombieFirstSeen[id] = t
+		case sampleZombieFirstSeen, sampleParentWChan, sampleMemory:
+			err = d.trackerField(s, &f)
 		case sampleReparents:
 			var ev lifecycle.Event
 			if err = d.event(f.b, &ev); err == nil {
@@ -361,52 +346,6 @@ func (d *decoder) decodeSample(b []byte) (*Sample, error) {
 				}
 				s.Reparents[ev.ID] = ev
 			}
-		case sampleParentWChan:
-			var pid int
-			var w string
-			err = each(f.b, func(g *field) {
-				switch g.num {
-				case 1:
-					pid = g.int()
-				case 2:
-					w = d.intern(g.b)
-				}
-			})
-			if s.ParentWChan == nil {
-				s.ParentWChan = make(map[int]string)
-			}
-			s.ParentWChan[pid] = w
-		case sampleMemory:
-			var id collector.ID
-			var m collector.MemoryTotals
-			err = each(f.b, func(g *field) {
-				switch g.num {
-				case 1:
-					id.PID = g.int()
-				case 2:
-					id.StartTicks = g.v
-				case 3:
-					m.RSSBytes = g.v
-				case 4:
-					m.PSSBytes = g.v
-				case 5:
-					m.USSBytes = g.v
-				case 6:
-					m.SharedBytes = g.v
-				case 7:
-					m.SwapBytes = g.v
-				case 8:
-					m.SharedDirtyBytes = g.v
-				case 9:
-					m.PrivateDirtyBytes = g.v
-				case 10:
-					m.AnonBytes = g.v
-				}
-			})
-			if s.Memory == nil {
-				s.Memory = make(map[collector.ID]collector.MemoryTotals)
-			}
-			s.Memory[id] = m
 		}
 		if err != nil {
 			return nil, err
@@ -416,6 +355,78 @@ func (d *decoder) decodeSample(b []byte) (*Sample, error) {
 		return nil, r.err
 	}
 	return s, nil
+}
+
+// trackerField decodes the sample fields of the tracker state: zombie
+// first-seen times, parent wait channels and memory readings.
+func (d *decoder) trackerField(s *Sample, f *field) error {
+	var err error
+	switch f.num {
+	case sampleZombieFirstSeen:
+		var id collector.ID
+		var t time.Time
+		err = each(f.b, func(g *field) {
+			switch g.num {
+			case 1:
+				id.PID = g.int()
+			case 2:
+				id.StartTicks = g.v
+			case 3:
+				t = g.time()
+			}
+		})
+		if s.ZombieFirstSeen == nil {
+			s.ZombieFirstSeen = make(map[collector.ID]time.Time)
+		}
+		s.ZombieFirstSeen[id] = t
+	case sampleParentWChan:
+		var pid int
+		var w string
+		err = each(f.b, func(g *field) {
+			switch g.num {
+			case 1:
+				pid = g.int()
+			case 2:
+				w = d.intern(g.b)
+			}
+		})
+		if s.ParentWChan == nil {
+			s.ParentWChan = make(map[int]string)
+		}
+		s.ParentWChan[pid] = w
+	case sampleMemory:
+		var id collector.ID
+		var m collector.MemoryTotals
+		err = each(f.b, func(g *field) {
+			switch g.num {
+			case 1:
+				id.PID = g.int()
+			case 2:
+				id.StartTicks = g.v
+			case 3:
+				m.RSSBytes = g.v
+			case 4:
+				m.PSSBytes = g.v
+			case 5:
+				m.USSBytes = g.v
+			case 6:
+				m.SharedBytes = g.v
+			case 7:
+				m.SwapBytes = g.v
+			case 8:
+				m.SharedDirtyBytes = g.v
+			case 9:
+				m.PrivateDirtyBytes = g.v
+			case 10:
+				m.AnonBytes = g.v
+			}
+		})
+		if s.Memory == nil {
+			s.Memory = make(map[collector.ID]collector.MemoryTotals)
+		}
+		s.Memory[id] = m
+	}
+	return err
 }
 
 // each calls fn for every field of the message in b.

@@ -15,8 +15,10 @@ type MemoryPoint struct {
 	At        time.Time
 	Monotonic time.Duration
 	RunID     uint64
-	// RSSBytes is resident memory (stat), in every sample.
+	// RSSBytes is resident memory, in every sample where it could be
+	// read (HasRSS).
 	RSSBytes uint64
+	HasRSS   bool
 	// Rollup is smaps_rollup (anonymous, private dirty, PSS, USS, swap)
 	// when the recorder read it with this sample; nil otherwise.
 	Rollup *collector.MemoryTotals
@@ -83,7 +85,7 @@ func (s *Store) MemorySeries(id collector.ID, since, until time.Time) ([]MemoryP
 			s.noteProblem(s.damaged(p, err).Error())
 			continue
 		}
-		pt := MemoryPoint{At: time.Unix(0, at), RSSBytes: proc.RSSBytes}
+		pt := MemoryPoint{At: time.Unix(0, at), RSSBytes: proc.RSSBytes, HasRSS: proc.HasRSS}
 		pt.Monotonic, pt.RunID, pt.Rollup = sampleTimes(s.raw, id)
 		out = append(out, pt)
 	}

@@ -23,7 +23,7 @@ func TestMemorySeries(t *testing.T) {
 		s := synth(t, i, t0.Add(time.Duration(i)*10*time.Second))
 		if i >= 9 {
 			s.Snapshot.Processes = append(s.Snapshot.Processes, collector.Process{PID: late.PID, Read: collector.SrcStat,
-				ProcStat: collector.ProcStat{StartTicks: late.StartTicks, RSSBytes: uint64(i) << 20}})
+				ProcStat: collector.ProcStat{StartTicks: late.StartTicks}, ProcStatus: collector.ProcStatus{RSSBytes: uint64(i) << 20, HasRSS: true}})
 		}
 		if i%3 == 0 {
 			s.Memory = map[collector.ID]collector.MemoryTotals{id: {AnonBytes: uint64(i) << 10, PrivateDirtyBytes: 7}}
