@@ -346,42 +346,7 @@ func (a *analysis) countStates() {
 				d++
 				a.dThreads[ts.TID] = true
 			}
-			kind := waitUnknown
-			if (ts.State == 'S' || ts.State == 'D') && ts.HasWChan && ts.WChanState == collector.WChanFunc {
-				a.wchan[ts.WChan]++
-				kind = wchanKind(ts.WChan)
-				a.wchanKinds[kind]++
-				a.wchanSamples++
-			}
-			if ts.HasSyscall && ts.Syscall.InSyscall() {
-				kind = syscallKind(SyscallName(a.s.Machine.Arch, ts.Syscall.Nr))
-			}
-			if td != nil {
-				switch kind {
-				case waitPoll:
-					td.pollSamples++
-				case waitFutex:
-					td.futexSamples++
-				}
-			}
-			if ts.HasSyscall {
-				a.syscallRead++
-				if td != nil {
-					td.syscallReads++
-				}
-				if ts.Syscall.InSyscall() {
-					a.syscalls[ts.Syscall.Nr]++
-					name := SyscallName(a.s.Machine.Arch, ts.Syscall.Nr)
-					a.syscallKinds[syscallKind(name)]++
-					a.syscallSamples++
-					if td != nil {
-						td.syscalls[ts.Syscall.Nr]++
-					}
-					if syscallKind(name) == waitFutex && ts.Syscall.Args[0] != 0 {
-						a.futexAddrs[ts.Syscall.Args[0]]++
-					}
-				}
-			}
+			a.countWaits(ts, td)
 		}
 		sumR += r
 		sumD += d
@@ -393,19 +358,60 @@ func (a *analysis) countStates() {
 	}
 }
 
+// countWaits counts what one thread sample waits in: its wait channel
+// (asleep), its system call, and for its thread the poll and futex
+// samples.
+func (a *analysis) countWaits(ts *collector.TaskSample, td *threadDelta) {
+	kind := waitUnknown
+	if (ts.State == 'S' || ts.State == 'D') && ts.HasWChan && ts.WChanState == collector.WChanFunc {
+		a.wchan[ts.WChan]++
+		kind = wchanKind(ts.WChan)
+		a.wchanKinds[kind]++
+		a.wchanSamples++
+	}
+	if ts.HasSyscall && ts.Syscall.InSyscall() {
+		kind = syscallKind(SyscallName(a.s.Machine.Arch, ts.Syscall.Nr))
+	}
+	if td != nil {
+		switch kind {
+		case waitPoll:
+			td.pollSamples++
+		case waitFutex:
+			td.futexSamples++
+		}
+	}
+	if ts.HasSyscall {
+		a.syscallRead++
+		if td != nil {
+			td.syscallReads++
+		}
+		if ts.Syscall.InSyscall() {
+			a.syscalls[ts.Syscall.Nr]++
+			name := SyscallName(a.s.Machine.Arch, ts.Syscall.Nr)
+			a.syscallKinds[syscallKind(name)]++
+			a.syscallSamples++
+			if td != nil {
+				td.syscalls[ts.Syscall.Nr]++
+			}
+			if syscallKind(name) == waitFutex && ts.Syscall.Args[0] != 0 {
+				a.futexAddrs[ts.Syscall.Args[0]]++
+			}
+		}
+	}
+}
+
 // host derives the machine's load over the window: runnable tasks, busy
 // CPUs, pressure and cgroup throttling.
 func (a *analysis) host() {
-	n, sum := 0, 0
+	rs := make([]int, 0, len(a.s.Burst))
 	for i := range a.s.Burst {
 		if r := a.s.Burst[i].Runnable; r >= 0 {
-			n++
-			sum += max(r-1, 0) // the reader is runnable while it reads
+			rs = append(rs, r)
 		}
 	}
-	if n > 0 {
+	if len(rs) > 0 {
 		a.hasRunnable = true
-		a.hostRunnable = float64(sum) / float64(n)
+		a.hostRunnable = avgRunnable(rs) // the reader is runnable while it reads: taken out
 		a.othersRunnable = max(a.hostRunnable-a.avgR, 0)
 	}
 	h0, h1 := &a.s.First.Host, &a.s.Last.Host
@@ -415,27 +421,10 @@ func (a *analysis) host() {
 		a.hasHostBusy = true
 		a.hostBusy = a.cpus * max(0, total-idle) / total
 	}
-	if a.secs > 0 {
-		us := a.secs * 1e6
-		pct := func(p0, p1 *collector.Pressure, full bool) *float64 {
-			if p0 == nil || p1 == nil {
-				return nil
-			}
-			l0, l1 := p0.Some, p1.Some
-			if full {
-				if p0.Full == nil || p1.Full == nil {
-					return nil
-				}
-				l0, l1 = *p0.Full, *p1.Full
-			}
-			v := min(100, float64(sub(l1.TotalUs, l0.TotalUs))/us*100)
-			return &v
-		}
-		a.psiCPU = pct(h0.Pressure.CPU, h1.Pressure.CPU, false)
-		a.psiIO = pct(h0.Pressure.IO, h1.Pressure.IO, false)
-		a.psiIOFul = pct(h0.Pressure.IO, h1.Pressure.IO, true)
-		a.psiMem = pct(h0.Pressure.Memory, h1.Pressure.Memory, false)
-	}
+	a.psiCPU = stall(h0.Pressure.CPU, h1.Pressure.CPU, a.secs, false)
+	a.psiIO = stall(h0.Pressure.IO, h1.Pressure.IO, a.secs, false)
+	a.psiIOFul = stall(h0.Pressure.IO, h1.Pressure.IO, a.secs, true)
+	a.psiMem = stall(h0.Pressure.Memory, h1.Pressure.Memory, a.secs, false)
 	c0, c1 := a.s.First.Cgroup, a.s.Last.Cgroup
 	if c0 != nil && c1 != nil && c0.Stat != nil && c1.Stat != nil && c0.LimitPath == c1.LimitPath {
 		a.hasThrottle = true

@@ -80,125 +80,140 @@ func cgroupLimitFile(c *collector.CgroupCPU) string {
 
 // bound answers "CPU- or I/O-bound, and would more threads help".
 func (a *analysis) bound() *Finding {
-	s := a.s
-	pid := s.PID
-	f := &Finding{Question: QBound}
+	if a.ticks == 0 {
+		return nil
+	}
 	demand := a.demand
 	if !a.hasSched {
 		demand = a.avgR
 	}
-	ioWait := func() (waitKind, string, float64) {
-		k, name, share := a.topWait()
-		return k, name, share
-	}
+	f := &Finding{Question: QBound}
 	switch {
-	case a.ticks == 0:
-		return nil
 	case a.avgD >= diskBoundD || (a.avgD > 0.1 && a.avgD >= demand):
-		f.ID = "disk_bound"
-		f.Severity = Notice
-		f.Score = a.avgD
-		top := a.topWChan('D')
-		f.Verdict = fmt.Sprintf("Disk-bound: on average %s of its %s were in uninterruptible sleep (D)%s", f1(a.avgD), plural(a.threadsLast, "thread", "threads"), top)
-		if a.hasIO && a.writeBPS+a.readBPS > 0 {
-			f.Verdict += fmt.Sprintf(", writing %s/s and reading %s/s to storage", mib(a.writeBPS), mib(a.readBPS))
-		}
-		f.Verdict += "."
-		f.Evidence = append(f.Evidence, ev("threads_in_d_avg", a.avgD, "threads", f1(a.avgD)+" threads in D on average (at most "+num(float64(a.maxD))+")", statesSource(pid)))
-		if w := a.topWChanName('D'); w != "" {
-			f.Evidence = append(f.Evidence, ev("d_wchan_"+w, float64(a.wchan[w]), "count", w+" in "+num(float64(a.wchan[w]))+" thread samples", src(pid, "task/*/wchan")))
-		}
-		a.ioEvidence(f)
-		if a.psiIO != nil {
-			f.Evidence = append(f.Evidence, ev("psi_io_some_percent", *a.psiIO, "percent", "some task waited on I/O "+pctv(*a.psiIO)+" of the window", "/proc/pressure/io (some total)"))
-		}
-		if a.psiIOFul != nil {
-			f.Evidence = append(f.Evidence, ev("psi_io_full_percent", *a.psiIOFul, "percent", "all non-idle tasks waited on I/O "+pctv(*a.psiIOFul)+" of the window", "/proc/pressure/io (full total)"))
-		}
-		f.Why = "Threads in D wait for the storage device; they use no CPU, and adding CPUs does not help."
-		if a.psiIOFul != nil && *a.psiIOFul >= 20 {
-			f.Try = append(f.Try, "The device looks saturated (I/O pressure full "+pctv(*a.psiIOFul)+"): more threads will queue, not finish sooner; batch writes (fewer fdatasync calls), or use faster storage.")
-		} else {
-			f.Try = append(f.Try, "More threads help while the device has spare capacity (watch /proc/pressure/io full); fewer, larger writes and fewer fsync/fdatasync calls cut the waits.")
-		}
-		f.Lesson = lessonDisk
-		if s.Machine.DelayAcct != "on" {
-			f.Unmeasured = append(f.Unmeasured, Unmeasured{"time each thread spent waiting for block I/O (taskstats blkio delay)", "kernel.task_delayacct is off; the D-state samples stand in for it"})
-		}
+		a.boundDisk(f)
 	case a.cpuBound():
-		busy := a.busyThreads
-		if !a.hasSched {
-			busy = int(a.avgR + 0.5)
-		}
-		full := a.effCPUs > 0 && (float64(busy) >= a.effCPUs || a.cpuUsed >= 0.9*a.effCPUs)
-		f.Score = demand
-		if full {
-			f.ID = "cpu_bound"
-			f.Severity = Info
-			f.Verdict = fmt.Sprintf("CPU-bound: its threads wanted %s CPUs on average and got %s of the %s available; more threads will not make it faster.", f1(demand), f2(a.cpuUsed), cpusN(a.effCPUs))
-			f.Why = "Every CPU it can use is busy with it: throughput is capped by the CPUs, and extra threads only wait their turn."
-			f.Try = append(f.Try, "Size a CPU-bound pool to the CPUs it may use ("+cpusN(a.effCPUs)+"); make the work cheaper (profile it), or give it more CPUs.")
-		} else {
-			f.ID = "cpu_bound_room"
-			f.Severity = Info
-			idle := a.effCPUs - a.cpuUsed
-			f.Verdict = fmt.Sprintf("CPU-bound on %s: it used %s CPUs while %s of the %s it may use went to others or stayed idle.", plural(max(busy, 1), "busy thread", "busy threads"), f2(a.cpuUsed), f1(max(idle, 0)), cpusN(a.effCPUs))
-			f.Why = "A thread runs on one CPU at a time: work done by fewer busy threads than CPUs leaves CPUs unused."
-			if s.Runtime.Kind == collector.RuntimeCPython && a.threadsLast > 1 {
-				f.Try = append(f.Try, "Split the work over processes (multiprocessing), not threads: CPython threads share one interpreter lock.")
-			} else {
-				f.Try = append(f.Try, "If the work can be split, more threads or processes (up to the CPUs) can use the idle CPUs; check the machine is not busy with other work first.")
-			}
-		}
-		f.Evidence = append(f.Evidence, a.demandEvidence()...)
-		f.Evidence = append(f.Evidence, a.cpuUsedEvidence(), a.cpusEvidence())
-		f.Lesson = lessonCPUBound
+		a.boundCPU(f, demand)
 	default:
-		kind, name, share := ioWait()
-		f.Score = a.cpuUsed
-		sleepShare := 1.0
-		if a.threadSamples > 0 {
-			sleepShare = float64(a.states['S']+a.states['I']) / float64(a.threadSamples)
-		}
-		switch {
-		case a.cpuUsed < 0.01 && a.avgD == 0:
-			f.ID = "idle"
-			f.Verdict = "Mostly idle: it used " + pct(a.cpuUsed) + " of a CPU over " + f1(a.secs) + " s"
-			if name != "" {
-				f.Verdict += ", its threads asleep in " + name
-			}
-			f.Verdict += "."
-			f.Why = "An idle process costs nothing but its memory."
-		case kind == waitFutex:
-			f.ID = "lock_wait"
-			f.Verdict = fmt.Sprintf("Waiting on its own threads: %s of thread samples were in futex (locks, condition variables, joins), and it used %s CPUs.", pct(share), f2(a.cpuUsed))
-			f.Why = "Threads parked in futex wait for another thread: an idle pool waiting for work, or threads queueing on a shared lock. More threads help neither."
-			f.Try = append(f.Try, "If work is queued while threads wait, look for a lock every thread takes (a profiler with off-CPU or lock profiles shows which).")
-		default:
-			f.ID = "io_bound"
-			what := "waiting"
-			if name != "" {
-				what = "waiting in " + name
-			}
-			f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; more threads raise throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed))
-			f.Why = "A thread that waits (a timer, the network, a pipe) holds no CPU: many such threads overlap their waits, which is why I/O-bound pools can be much larger than the CPU count."
-			f.Try = append(f.Try, "Size the pool by the wait: threads ≈ CPUs × (1 + wait time / compute time); stop growing it when latency or the resource it waits on (a database, a service) saturates.")
-			if kind == waitPoll || kind == waitNet {
-				f.Try = append(f.Try, "For many connections, an event loop (epoll) or async I/O serves them with few threads.")
-			}
-		}
-		if name != "" {
-			f.Evidence = append(f.Evidence, ev("top_wait_share", share, "ratio", name+" in "+pct(share)+" of waiting thread samples", a.waitSource()))
-		}
-		f.Evidence = append(f.Evidence, ev("sleeping_share", sleepShare, "ratio", pct(sleepShare)+" of thread samples asleep (S)", statesSource(pid)))
-		f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
-		if a.hasCtx {
-			f.Evidence = append(f.Evidence, ev("voluntary_switches_per_second", a.volPS, "per_second", num(a.volPS)+" voluntary switches/s (a thread blocked or yielded)", a.ctxSourceText()))
-		}
-		a.ioEvidence(f)
-		f.Lesson = lessonIOBound
+		a.boundWaiting(f)
 	}
 	return f
+}
+
+// boundDisk fills the disk-bound answer: threads in D.
+func (a *analysis) boundDisk(f *Finding) {
+	s, pid := a.s, a.s.PID
+	f.ID = "disk_bound"
+	f.Severity = Notice
+	f.Score = a.avgD
+	top := a.topWChan('D')
+	f.Verdict = fmt.Sprintf("Disk-bound: on average %s of its %s were in uninterruptible sleep (D)%s", f1(a.avgD), plural(a.threadsLast, "thread", "threads"), top)
+	if a.hasIO && a.writeBPS+a.readBPS > 0 {
+		f.Verdict += fmt.Sprintf(", writing %s/s and reading %s/s to storage", mib(a.writeBPS), mib(a.readBPS))
+	}
+	f.Verdict += "."
+	f.Evidence = append(f.Evidence, ev("threads_in_d_avg", a.avgD, "threads", f1(a.avgD)+" threads in D on average (at most "+num(float64(a.maxD))+")", statesSource(pid)))
+	if w := a.topWChanName('D'); w != "" {
+		f.Evidence = append(f.Evidence, ev("d_wchan_"+w, float64(a.wchan[w]), "count", w+" in "+num(float64(a.wchan[w]))+" thread samples", src(pid, "task/*/wchan")))
+	}
+	a.ioEvidence(f)
+	if a.psiIO != nil {
+		f.Evidence = append(f.Evidence, ev("psi_io_some_percent", *a.psiIO, "percent", "some task waited on I/O "+pctv(*a.psiIO)+" of the window", "/proc/pressure/io (some total)"))
+	}
+	if a.psiIOFul != nil {
+		f.Evidence = append(f.Evidence, ev("psi_io_full_percent", *a.psiIOFul, "percent", "all non-idle tasks waited on I/O "+pctv(*a.psiIOFul)+" of the window", "/proc/pressure/io (full total)"))
+	}
+	f.Why = "Threads in D wait for the storage device; they use no CPU, and adding CPUs does not help."
+	if a.psiIOFul != nil && *a.psiIOFul >= 20 {
+		f.Try = append(f.Try, "The device looks saturated (I/O pressure full "+pctv(*a.psiIOFul)+"): more threads will queue, not finish sooner; batch writes (fewer fdatasync calls), or use faster storage.")
+	} else {
+		f.Try = append(f.Try, "More threads help while the device has spare capacity (watch /proc/pressure/io full); fewer, larger writes and fewer fsync/fdatasync calls cut the waits.")
+	}
+	f.Lesson = lessonDisk
+	if s.Machine.DelayAcct != "on" {
+		f.Unmeasured = append(f.Unmeasured, Unmeasured{"time each thread spent waiting for block I/O (taskstats blkio delay)", "kernel.task_delayacct is off; the D-state samples stand in for it"})
+	}
+}
+
+// boundCPU fills the CPU-bound answer: full (more threads will not help)
+// or with room (fewer busy threads than CPUs).
+func (a *analysis) boundCPU(f *Finding, demand float64) {
+	s := a.s
+	busy := a.busyThreads
+	if !a.hasSched {
+		busy = int(a.avgR + 0.5)
+	}
+	full := a.effCPUs > 0 && (float64(busy) >= a.effCPUs || a.cpuUsed >= 0.9*a.effCPUs)
+	f.Score = demand
+	if full {
+		f.ID = "cpu_bound"
+		f.Severity = Info
+		f.Verdict = fmt.Sprintf("CPU-bound: its threads wanted %s CPUs on average and got %s of the %s available; more threads will not make it faster.", f1(demand), f2(a.cpuUsed), cpusN(a.effCPUs))
+		f.Why = "Every CPU it can use is busy with it: throughput is capped by the CPUs, and extra threads only wait their turn."
+		f.Try = append(f.Try, "Size a CPU-bound pool to the CPUs it may use ("+cpusN(a.effCPUs)+"); make the work cheaper (profile it), or give it more CPUs.")
+	} else {
+		f.ID = "cpu_bound_room"
+		f.Severity = Info
+		idle := a.effCPUs - a.cpuUsed
+		f.Verdict = fmt.Sprintf("CPU-bound on %s: it used %s CPUs while %s of the %s it may use went to others or stayed idle.", plural(max(busy, 1), "busy thread", "busy threads"), f2(a.cpuUsed), f1(max(idle, 0)), cpusN(a.effCPUs))
+		f.Why = "A thread runs on one CPU at a time: work done by fewer busy threads than CPUs leaves CPUs unused."
+		if s.Runtime.Kind == collector.RuntimeCPython && a.threadsLast > 1 {
+			f.Try = append(f.Try, "Split the work over processes (multiprocessing), not threads: CPython threads share one interpreter lock.")
+		} else {
+			f.Try = append(f.Try, "If the work can be split, more threads or processes (up to the CPUs) can use the idle CPUs; check the machine is not busy with other work first.")
+		}
+	}
+	f.Evidence = append(f.Evidence, a.demandEvidence()...)
+	f.Evidence = append(f.Evidence, a.cpuUsedEvidence(), a.cpusEvidence())
+	f.Lesson = lessonCPUBound
+}
+
+// boundWaiting fills the answer for a process whose threads mostly
+// sleep: idle, waiting on its own threads (futex), or I/O-bound.
+func (a *analysis) boundWaiting(f *Finding) {
+	pid := a.s.PID
+	kind, name, share := a.topWait()
+	f.Score = a.cpuUsed
+	sleepShare := 1.0
+	if a.threadSamples > 0 {
+		sleepShare = float64(a.states['S']+a.states['I']) / float64(a.threadSamples)
+	}
+	switch {
+	case a.cpuUsed < 0.01 && a.avgD == 0:
+		f.ID = "idle"
+		f.Verdict = "Mostly idle: it used " + pct(a.cpuUsed) + " of a CPU over " + f1(a.secs) + " s"
+		if name != "" {
+			f.Verdict += ", its threads asleep in " + name
+		}
+		f.Verdict += "."
+		f.Why = "An idle process costs nothing but its memory."
+	case kind == waitFutex:
+		f.ID = "lock_wait"
+		f.Verdict = fmt.Sprintf("Waiting on its own threads: %s of thread samples were in futex (locks, condition variables, joins), and it used %s CPUs.", pct(share), f2(a.cpuUsed))
+		f.Why = "Threads parked in futex wait for another thread: an idle pool waiting for work, or threads queueing on a shared lock. More threads help neither."
+		f.Try = append(f.Try, "If work is queued while threads wait, look for a lock every thread takes (a profiler with off-CPU or lock profiles shows which).")
+	default:
+		f.ID = "io_bound"
+		what := "waiting"
+		if name != "" {
+			what = "waiting in " + name
+		}
+		f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; more threads raise throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed))
+		f.Why = "A thread that waits (a timer, the network, a pipe) holds no CPU: many such threads overlap their waits, which is why I/O-bound pools can be much larger than the CPU count."
+		f.Try = append(f.Try, "Size the pool by the wait: threads ≈ CPUs × (1 + wait time / compute time); stop growing it when latency or the resource it waits on (a database, a service) saturates.")
+		if kind == waitPoll || kind == waitNet {
+			f.Try = append(f.Try, "For many connections, an event loop (epoll) or async I/O serves them with few threads.")
+		}
+	}
+	if name != "" {
+		f.Evidence = append(f.Evidence, ev("top_wait_share", share, "ratio", name+" in "+pct(share)+" of waiting thread samples", a.waitSource()))
+	}
+	f.Evidence = append(f.Evidence, ev("sleeping_share", sleepShare, "ratio", pct(sleepShare)+" of thread samples asleep (S)", statesSource(pid)))
+	f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
+	if a.hasCtx {
+		f.Evidence = append(f.Evidence, ev("voluntary_switches_per_second", a.volPS, "per_second", num(a.volPS)+" voluntary switches/s (a thread blocked or yielded)", a.ctxSourceText()))
+	}
+	a.ioEvidence(f)
+	f.Lesson = lessonIOBound
 }
 
 // cpuBound reports whether some of its threads compute most of the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/pinspect/pinspect/collector"
 )
 
 // MachineSample is what explain looks at for the whole machine: the
@@ -74,46 +76,60 @@ func ExplainMachine(m *MachineSample) []Finding {
 	return out
 }
 
+// avgRunnable is the mean of sampled runnable counts, the reader itself
+// taken out of each; unread samples (-1) are skipped.
+func avgRunnable(rs []int) float64 {
+	sum, n := 0, 0
+	for _, r := range rs {
+		if r >= 0 {
+			sum += max(r-1, 0)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}
+
+// someStall is the percent of a window of secs in which some task was
+// stalled on a resource, from the growth of its PSI "some" total; nil
+// when either reading is missing.
+func someStall(p0, p1 *collector.Pressure, secs float64) *float64 {
+	return stall(p0, p1, secs, false)
+}
+
+// stall is someStall, or with full the "full" line's share.
+func stall(p0, p1 *collector.Pressure, secs float64, full bool) *float64 {
+	if p0 == nil || p1 == nil || secs <= 0 {
+		return nil
+	}
+	l0, l1 := p0.Some, p1.Some
+	if full {
+		if p0.Full == nil || p1.Full == nil {
+			return nil
+		}
+		l0, l1 = *p0.Full, *p1.Full
+	}
+	v := min(100, float64(sub(l1.TotalUs, l0.TotalUs))/(secs*1e6)*100)
+	return &v
+}
+
 // machineFindings are the findings about the machine as a whole.
 func machineFindings(m *MachineSample) []Finding {
 	secs := (m.LastAt - m.FirstAt).Seconds()
 	cpus := float64(m.Machine.CPUs)
 	var out []Finding
-	runnable, n := 0.0, 0
-	for _, r := range m.Runnable {
-		if r >= 0 {
-			runnable += float64(max(r-1, 0))
-			n++
-		}
-	}
-	if n > 0 {
-		runnable /= float64(n)
-	}
+	runnable := avgRunnable(m.Runnable)
 	psi := func(name string) *float64 {
-		if secs <= 0 {
-			return nil
-		}
 		p0, p1 := m.First.Pressure, m.Last.Pressure
-		var a, b uint64
 		switch name {
 		case "cpu":
-			if p0.CPU == nil || p1.CPU == nil {
-				return nil
-			}
-			a, b = p0.CPU.Some.TotalUs, p1.CPU.Some.TotalUs
+			return someStall(p0.CPU, p1.CPU, secs)
 		case "io":
-			if p0.IO == nil || p1.IO == nil {
-				return nil
-			}
-			a, b = p0.IO.Some.TotalUs, p1.IO.Some.TotalUs
-		case "memory":
-			if p0.Memory == nil || p1.Memory == nil {
-				return nil
-			}
-			a, b = p0.Memory.Some.TotalUs, p1.Memory.Some.TotalUs
+			return someStall(p0.IO, p1.IO, secs)
 		}
-		v := min(100, float64(sub(b, a))/(secs*1e6)*100)
-		return &v
+		return someStall(p0.Memory, p1.Memory, secs)
 	}
 	busy := 0.0
 	if t := sub(m.Last.CPUTicks, m.First.CPUTicks); t > 0 {

@@ -49,28 +49,23 @@ func (s *Sample) relatives() (parent *Member, children []Member) {
 	return parent, children
 }
 
-// cow answers "what did fork share, what was copied, is it copying now".
-func (a *analysis) cow() *Finding {
-	s := a.s
-	pid := s.PID
-	m1 := s.Last.Memory
-	if m1 == nil {
-		return nil
+// forked reports whether the process was forked from its parent without
+// an exec (the same executable), or forked children that did not exec.
+func (s *Sample) forked(parent *Member, children []Member) bool {
+	if parent != nil && parent.PID > 1 && parent.Exe != "" && parent.Exe == s.Exe {
+		return true
 	}
-	shared, private := float64(m1.PrivateAnon.SharedDirtyBytes), float64(m1.PrivateAnon.PrivateDirtyBytes)
-	var grew float64
-	if m0 := s.First.Memory; m0 != nil {
-		grew = float64(m1.PrivateAnon.PrivateDirtyBytes) - float64(m0.PrivateAnon.PrivateDirtyBytes)
-	}
-	parent, children := s.relatives()
-	forked := parent != nil && parent.PID > 1 && parent.Exe != "" && parent.Exe == s.Exe
 	for _, c := range children {
-		forked = forked || c.Exe == s.Exe
+		if c.Exe == s.Exe {
+			return true
+		}
 	}
-	copying := grew >= cowMinBytes && a.minfltPS >= cowCopyingFaults
-	if shared < cowMinBytes && !(forked && (private >= cowMinBytes || copying)) {
-		return nil
-	}
+	return false
+}
+
+// sharers names who the shared pages are shared with: the parent (when
+// it runs the same executable) and the children.
+func sharers(s *Sample, parent *Member, children []Member) string {
 	var with []string
 	if parent != nil && (parent.Exe == s.Exe || parent.Exe == "") {
 		with = append(with, fmt.Sprintf("its parent %s (%d)", parent.Comm, parent.PID))
@@ -86,10 +81,31 @@ func (a *analysis) cow() *Finding {
 		}
 		with = append(with, fmt.Sprintf("%s (%s)", plural(len(children), "child", "children"), strings.Join(ids, ", ")))
 	}
-	whom := "the processes it forked from or forked"
-	if len(with) > 0 {
-		whom = strings.Join(with, " and ")
+	if len(with) == 0 {
+		return "the processes it forked from or forked"
 	}
+	return strings.Join(with, " and ")
+}
+
+// cow answers "what did fork share, what was copied, is it copying now".
+func (a *analysis) cow() *Finding {
+	s := a.s
+	pid := s.PID
+	m1 := s.Last.Memory
+	if m1 == nil {
+		return nil
+	}
+	shared, private := float64(m1.PrivateAnon.SharedDirtyBytes), float64(m1.PrivateAnon.PrivateDirtyBytes)
+	var grew float64
+	if m0 := s.First.Memory; m0 != nil {
+		grew = float64(m1.PrivateAnon.PrivateDirtyBytes) - float64(m0.PrivateAnon.PrivateDirtyBytes)
+	}
+	parent, children := s.relatives()
+	copying := grew >= cowMinBytes && a.minfltPS >= cowCopyingFaults
+	if shared < cowMinBytes && !(s.forked(parent, children) && (private >= cowMinBytes || copying)) {
+		return nil
+	}
+	whom := sharers(s, parent, children)
 	f := &Finding{Question: QCOW, Severity: Info, Score: shared + private, Lesson: lessonCOW}
 	switch {
 	case copying:
