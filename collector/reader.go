@@ -156,6 +156,11 @@ type Reader struct {
 	idle   *scan // the last scan's buffers, reused by the next
 }
 
+// Monotonic is the time on the Reader's monotonic clock: the clock of
+// its snapshots' Snapshot.Monotonic, so that other readings taken beside
+// them (explain's samples) can be placed among them.
+func (r *Reader) Monotonic() time.Duration { return time.Since(r.start) }
+
 // ErrClosed is returned by a Reader used after Close.
 var ErrClosed = errors.New("reader closed")
 

@@ -46,7 +46,7 @@ func runDashboard(a *app) error {
 		// collecting (the target is under 60 MB RSS).
 		debug.SetMemoryLimit(dashboardMemLimit)
 	}
-	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true})
+	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true, Explain: a.explainOn})
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
 	monDone := make(chan error, 1)

@@ -50,6 +50,7 @@ type app struct {
 	readonly  bool
 	interval  time.Duration // dashboard refresh interval
 	psSample  time.Duration // ps --sample: the window of the rates
+	explainOn bool          // dashboard: explain's findings each tick
 	exitCode  int
 	remote    string // --remote: the dashboard follows a serve agent
 	// at is --at and --dir: a one-shot command shows the record at a time.
@@ -160,6 +161,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a `pinspect serve` agent at this URL (read-only; http://user:pass@host:9256)")
 	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (+ and - change it while it runs)")
 	a.at.add(root)
+	root.Flags().BoolVar(&a.explainOn, "explain", true, "dashboard: explain's findings each tick (the findings panel, the Explain tab and each process's memory history)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, mk := range subcommands {
 		root.AddCommand(mk(a))

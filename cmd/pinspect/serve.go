@@ -13,6 +13,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/collector/sampler"
@@ -131,7 +132,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		}
 		defer rec.Close()
 	}
-	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector})
+	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector, Explain: true})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
 	showSlots := make(chan struct{}, 2)
@@ -175,7 +176,16 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		// no client gets more than it could read itself.
 		ExplainDoc: func(ctx context.Context, req metrics.ExplainRequest) (any, error) {
 			sm := sampler.New(r, sampler.Options{Window: req.Window, Unprivileged: true})
-			s, err := sm.Process(ctx, req.PID, nil)
+			// The monitor's memory history of the process (RSS from stat,
+			// which every reader may see) lets the leak finding span
+			// minutes, not only the window.
+			var history []explain.MemoryPoint
+			if f := m.Latest(); f != nil {
+				if p := lifecycle.Find(f.Snapshot, req.PID); p != nil {
+					history = m.MemoryHistory(p.ID())
+				}
+			}
+			s, err := sm.Process(ctx, req.PID, history)
 			if collector.IsVanished(err) {
 				return nil, nil
 			} else if err != nil {

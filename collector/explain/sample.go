@@ -180,3 +180,41 @@ type MemoryPoint struct {
 	At       time.Duration `json:"at_ns"`
 	RSSBytes uint64        `json:"rss_bytes"`
 }
+
+// MemoryOf reduces an address space to the memory numbers explain uses;
+// nil when its memory was not read. With per-mapping smaps the dirty
+// split covers the private anonymous mappings (heap, anonymous arenas,
+// bss, stacks); with smaps_rollup alone (no per-mapping counters) it is
+// the whole process's, file-backed private pages included, and
+// ResidentByClass is empty.
+func MemoryOf(as *collector.AddressSpace) *Memory {
+	if as == nil || as.Memory == nil {
+		return nil
+	}
+	m := &Memory{Totals: *as.Memory, ResidentByClass: map[collector.Segment]uint64{}, Mappings: len(as.Maps)}
+	perMapping := false
+	for i := range as.Maps {
+		mp := &as.Maps[i]
+		if mp.RSSBytes != nil {
+			m.ResidentByClass[mp.Class] += *mp.RSSBytes
+		}
+		if mp.Dirty == nil {
+			continue
+		}
+		perMapping = true
+		if len(mp.Perms) != 4 || mp.Perms[3] != 'p' {
+			continue
+		}
+		switch mp.Class {
+		case collector.SegHeap, collector.SegAnon, collector.SegBSS, collector.SegStack, collector.SegThreadStack:
+			m.PrivateAnon.SharedDirtyBytes += mp.Dirty.SharedDirtyBytes
+			m.PrivateAnon.PrivateDirtyBytes += mp.Dirty.PrivateDirtyBytes
+			m.PrivateAnon.AnonBytes += mp.Dirty.AnonBytes
+		}
+	}
+	if !perMapping {
+		m.PrivateAnon = collector.MappingDirty{SharedDirtyBytes: as.Memory.SharedDirtyBytes,
+			PrivateDirtyBytes: as.Memory.PrivateDirtyBytes, AnonBytes: as.Memory.AnonBytes}
+	}
+	return m
+}

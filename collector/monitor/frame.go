@@ -43,6 +43,8 @@ type Frame struct {
 	// Focus is the focused process with its threads and details, nil when
 	// nothing is focused.
 	Focus *Focus
+	// Explain is explain's findings (Options.Explain), nil without it.
+	Explain *ExplainFrame
 }
 
 // Focus is the process the user is looking at, read in full (threads,

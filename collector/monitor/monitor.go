@@ -31,6 +31,12 @@ type Options struct {
 	// example while paused); beyond it events are dropped and counted.
 	// Default 100000.
 	MaxPending int
+	// Explain gives each frame explain's findings (Frame.Explain): the
+	// machine's, and the focused process's over the last ExplainTicks
+	// ticks (default DefaultExplainTicks); and keeps every process's
+	// memory history (MemoryHistory). See explain.go for what it reads.
+	Explain      bool
+	ExplainTicks int
 }
 
 // Monitor samples a Reader on an interval and publishes Frames. Its
@@ -53,6 +59,7 @@ type Monitor struct {
 	// scans counts the scans begun (ThreadsEvery); Run's goroutine only.
 	scans   uint64
 	tracker *lifecycle.Tracker
+	ex      *explainer // nil without Options.Explain
 }
 
 // control is what the methods ask of the loop, guarded by Monitor.mu.
@@ -76,7 +83,7 @@ func New(r *collector.Reader, o Options) *Monitor {
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
 	}
-	return &Monitor{
+	m := &Monitor{
 		r:       r,
 		opts:    o,
 		out:     NewFanout(o.MaxPending),
@@ -85,6 +92,10 @@ func New(r *collector.Reader, o Options) *Monitor {
 		kernel:  polling{noteNotAsked},
 		tracker: lifecycle.NewTracker(o.MaxPending),
 	}
+	if o.Explain {
+		m.ex = newExplainer(r, o)
+	}
+	return m
 }
 
 // MaxSampleFailures is the number of samples in a row that may fail (the
@@ -246,6 +257,9 @@ func (m *Monitor) sample(ctx context.Context) error {
 	}
 	if focusPID > 0 {
 		f.Focus = m.focusFrom(snap, focusPID)
+	}
+	if m.ex != nil {
+		f.Explain = m.ex.observe(snap, f.Focus)
 	}
 	m.prev = snap
 	m.publish(f)

@@ -47,8 +47,9 @@ type Options struct {
 	Candidates int
 	// Sleep waits d or until ctx is done (default: a timer).
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the monotonic clock the samples' times are on (default:
-	// time since the Sampler was made).
+	// Now is the monotonic clock the samples' times are on (default: the
+	// Reader's, the clock of its snapshots and of a monitor's memory
+	// history).
 	Now func() time.Duration
 	// Unprivileged samples as an unprivileged reader of another user's
 	// process would, whatever this process may read: no wait channel,
@@ -81,8 +82,7 @@ func New(r *collector.Reader, opts Options) *Sampler {
 		opts.Sleep = sleep
 	}
 	if opts.Now == nil {
-		start := time.Now()
-		opts.Now = func() time.Duration { return time.Since(start) }
+		opts.Now = r.Monotonic
 	}
 	s := &Sampler{r: r, opts: opts}
 	s.machine = explain.Machine{Arch: runtime.GOARCH, Root: os.Geteuid() == 0}

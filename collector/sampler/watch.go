@@ -220,29 +220,8 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 		}
 		return as
 	}
-	rd.Memory = summarize(as)
+	rd.Memory = explain.MemoryOf(as)
 	return as
-}
-
-// summarize reduces an address space to the memory numbers explain uses.
-func summarize(as *collector.AddressSpace) *explain.Memory {
-	m := &explain.Memory{Totals: *as.Memory, ResidentByClass: map[collector.Segment]uint64{}, Mappings: len(as.Maps)}
-	for i := range as.Maps {
-		mp := &as.Maps[i]
-		if mp.RSSBytes != nil {
-			m.ResidentByClass[mp.Class] += *mp.RSSBytes
-		}
-		if mp.Dirty == nil || len(mp.Perms) != 4 || mp.Perms[3] != 'p' {
-			continue
-		}
-		switch mp.Class {
-		case collector.SegHeap, collector.SegAnon, collector.SegBSS, collector.SegStack, collector.SegThreadStack:
-			m.PrivateAnon.SharedDirtyBytes += mp.Dirty.SharedDirtyBytes
-			m.PrivateAnon.PrivateDirtyBytes += mp.Dirty.PrivateDirtyBytes
-			m.PrivateAnon.AnonBytes += mp.Dirty.AnonBytes
-		}
-	}
-	return m
 }
 
 // family is p's family in snap: the oldest ancestor running the same

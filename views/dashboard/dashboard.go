@@ -65,6 +65,7 @@ type Dashboard struct {
 	model      *tableModel
 	bottom     *tview.Flex
 	zombieView *tview.TextView
+	findings   *tview.TextView // explain's findings panel (explain.go)
 	eventTable *tview.Table
 	log        *eventLog
 	footer     *tview.Pages
@@ -152,9 +153,11 @@ func (d *Dashboard) build() {
 	d.log = newEventLog()
 	d.eventTable = newGridTable(d.log.model)
 	d.eventTable.SetBorder(true).SetTitle(" events ").SetTitleAlign(tview.AlignLeft)
+	d.findings = newFindingsView()
 	d.bottom = tview.NewFlex().
 		AddItem(d.zombieView, 0, 1, false).
-		AddItem(d.eventTable, 0, 1, false)
+		AddItem(d.eventTable, 0, 1, false).
+		AddItem(d.findings, 0, 1, false)
 
 	d.keys = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	d.filterIn = tview.NewInputField().SetLabel("/").SetFieldBackgroundColor(tcell.ColorNavy)
@@ -338,6 +341,7 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	d.rebuild()
 	d.updateHeader()
 	d.updateZombies()
+	d.updateFindings()
 	d.updateKeys()
 	d.detail.refresh()
 }

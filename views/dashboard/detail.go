@@ -20,10 +20,11 @@ const (
 	tabMemory
 	tabLifecycle
 	tabStatus
+	tabExplain
 	numTabs
 )
 
-var tabNames = [numTabs]string{"Threads", "Memory", "Lifecycle", "Status"}
+var tabNames = [numTabs]string{"Threads", "Memory", "Lifecycle", "Status", "Explain"}
 
 // detailView shows one process: its threads, address space, lifecycle and
 // status, one tab at a time. Only the visible tab is formatted per frame.
@@ -41,6 +42,8 @@ type detailView struct {
 	memFlex  *tview.Flex
 	life     *tview.TextView
 	status   *tview.TextView
+	explain  *tview.TextView // the Explain tab (explain.go)
+	teach    bool            // the Explain tab shows the lessons
 	tab      int
 	id       collector.ID
 	tabX     [numTabs + 1]int // tab label boundaries in the tab bar
@@ -78,11 +81,13 @@ func newDetailView(d *Dashboard) *detailView {
 		AddItem(v.memTable, 0, 1, true)
 	v.life = tview.NewTextView().SetDynamicColors(true).SetWrap(false).SetScrollable(true)
 	v.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false).SetScrollable(true)
+	v.explain = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
 	v.body = tview.NewPages().
 		AddPage(tabNames[tabThreads], v.thrTable, true, true).
 		AddPage(tabNames[tabMemory], v.memFlex, true, false).
 		AddPage(tabNames[tabLifecycle], v.life, true, false).
-		AddPage(tabNames[tabStatus], v.status, true, false)
+		AddPage(tabNames[tabStatus], v.status, true, false).
+		AddPage(tabNames[tabExplain], v.explain, true, false)
 	v.root = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(v.title, 2, 0, false).
 		AddItem(v.tabBar, 1, 0, false).
@@ -116,6 +121,7 @@ func (v *detailView) open(id collector.ID, pid int) {
 	v.memTable.Select(1, 0).ScrollToBeginning()
 	v.life.ScrollToBeginning()
 	v.status.ScrollToBeginning()
+	v.explain.ScrollToBeginning()
 	v.d.updateKeys()
 	v.refreshOpen()
 }
@@ -141,6 +147,8 @@ func (v *detailView) focusTarget() tview.Primitive {
 		return v.memTable
 	case tabLifecycle:
 		return v.life
+	case tabExplain:
+		return v.explain
 	}
 	return v.status
 }
@@ -169,6 +177,11 @@ func (v *detailView) onKey(ev *tcell.EventKey) bool {
 	case tcell.KeyRune:
 		if r := ev.Rune(); r >= '1' && r < '1'+numTabs {
 			v.setTab(int(r - '1'))
+			return true
+		}
+		if ev.Rune() == 'l' && v.tab == tabExplain {
+			v.teach = !v.teach
+			v.refreshOpen()
 			return true
 		}
 	}
@@ -250,6 +263,8 @@ func (v *detailView) refreshOpen() {
 		v.fillLifecycle(p)
 	case tabStatus:
 		v.fillStatus(p)
+	case tabExplain:
+		v.fillExplain(p.PID)
 	}
 }
 

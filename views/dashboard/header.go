@@ -236,10 +236,11 @@ func helpText(signals bool) string {
   < > F6, click a header     choose the sort column (again on the same header: reverse)
   r                          reverse the sort
   N P M V I T                sort by PID, CPU%, RSS, VCSW/s, NVCSW/s, START
-  e                          show or hide the zombie and event panels
+  e                          show or hide the zombie, event and findings panels
 
 [::b]Detail view[::-]
-  Tab Shift-Tab ← →, 1-4     switch tab: Threads, Memory, Lifecycle, Status
+  Tab Shift-Tab ← →, 1-5     switch tab: Threads, Memory, Lifecycle, Status, Explain
+  l (Explain tab)            show or hide the lesson behind each finding
   Esc, Backspace             back to the table
 
 [::b]Everywhere[::-]

@@ -1,0 +1,293 @@
+package monitor
+
+import (
+	"cmp"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// This file is the monitor's side of `pinspect explain` for live views
+// (Options.Explain): per tick it keeps a short memory history of every
+// process, the machine's load and pressure, and for the focused process a
+// ring of full readings and per-thread samples; from them each frame gets
+// explain's findings (Frame.Explain). The reads it adds per tick are
+// three pressure files and loadavg, and for the focused process its
+// threads' schedstat, wchan and syscall, its io and its cgroup CPU files.
+
+// Defaults of the explain rings.
+const (
+	// DefaultExplainTicks is how many ticks of the focused process the
+	// findings span (10 s at the default interval).
+	DefaultExplainTicks = 10
+	// MemoryHistoryLen is how many ticks of memory each process keeps (2
+	// minutes at the default interval): the leak finding's history.
+	MemoryHistoryLen = 120
+)
+
+// ExplainFrame is what explain says at one frame.
+type ExplainFrame struct {
+	// PID is the focused process the findings are about (0: none).
+	PID int
+	// Focus are its findings over the last Ticks ticks, worst first; nil
+	// until two ticks of it were read. FocusGaps is what could not be
+	// measured.
+	Focus     []explain.Finding
+	FocusGaps []explain.Unmeasured
+	Ticks     int
+	// Machine are the machine's findings over the last ticks, worst
+	// first.
+	Machine []explain.Finding
+}
+
+// explainer holds the explain rings; it is owned by Run's goroutine.
+type explainer struct {
+	r     *collector.Reader
+	ticks int
+	arch  string
+	root  bool
+	mem   map[collector.ID][]explain.MemoryPoint
+	host  []hostTick
+	focus collector.ID
+	ring  []focusTick
+	rt    collector.Runtime
+	fds   *collector.FDSummary
+	unav  map[string]string
+	// memMu guards mem: a server reads a process's history (History)
+	// from its own goroutines.
+	memMu sync.Mutex
+}
+
+// hostTick is the machine's load at one tick.
+type hostTick struct {
+	at       time.Duration
+	load     explain.HostLoad
+	runnable int
+	snap     *collector.Snapshot
+}
+
+// focusTick is one tick of the focused process.
+type focusTick struct {
+	reading explain.Reading
+	tick    explain.Tick
+}
+
+func newExplainer(r *collector.Reader, o Options) *explainer {
+	return &explainer{
+		r: r, ticks: cmp.Or(o.ExplainTicks, DefaultExplainTicks), arch: runtime.GOARCH,
+		root: unix.Geteuid() == 0,
+		mem:  make(map[collector.ID][]explain.MemoryPoint),
+	}
+}
+
+// observe takes one tick's snapshot and focus and returns the frame's
+// findings.
+func (e *explainer) observe(snap *collector.Snapshot, focus *Focus) *ExplainFrame {
+	at := snap.Monotonic
+	e.remember(snap, at)
+	ht := hostTick{at: at, snap: snap, runnable: -1, load: explain.HostLoad{
+		ProcsRunning: snap.Host.ProcsRunning, ProcsBlocked: snap.Host.ProcsBlocked,
+		CPUTicks: snap.Host.CPUTicks, CPUIdleTicks: snap.Host.CPUIdleTicks, Pressure: e.r.Pressure(),
+	}}
+	if n, _, err := e.r.Runnable(); err == nil {
+		ht.runnable = n
+	}
+	e.host = append(e.host, ht)
+	if len(e.host) > e.ticks {
+		e.host = slices.Delete(e.host, 0, len(e.host)-e.ticks)
+	}
+	out := &ExplainFrame{Machine: e.machine(snap)}
+	if focus == nil || focus.Process == nil {
+		e.ring = e.ring[:0]
+		e.focus = collector.ID{}
+		return out
+	}
+	p := focus.Process
+	out.PID = p.PID
+	if p.ID() != e.focus {
+		e.newFocus(p, focus)
+	}
+	e.readFocus(p, focus, ht)
+	out.Ticks = len(e.ring)
+	if len(e.ring) >= 2 {
+		s := e.sample(p, snap)
+		out.Focus = explain.Explain(s)
+		out.FocusGaps = explain.Gaps(s)
+	}
+	return out
+}
+
+// remember appends every process's RSS to its history and forgets the
+// processes gone.
+func (e *explainer) remember(snap *collector.Snapshot, at time.Duration) {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	seen := make(map[collector.ID]bool, len(snap.Processes))
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		if p.Read&collector.SrcStat == 0 || p.RSSBytes == 0 {
+			continue
+		}
+		id := p.ID()
+		seen[id] = true
+		h := e.mem[id]
+		if len(h) == MemoryHistoryLen {
+			h = append(h[:0], h[1:]...)
+		}
+		e.mem[id] = append(h, explain.MemoryPoint{At: at, RSSBytes: p.RSSBytes})
+	}
+	for id := range e.mem {
+		if !seen[id] {
+			delete(e.mem, id)
+		}
+	}
+}
+
+// newFocus starts the ring over for a newly focused process and reads
+// what is read once: its descriptors and runtime.
+func (e *explainer) newFocus(p *collector.Process, focus *Focus) {
+	e.focus = p.ID()
+	e.ring = e.ring[:0]
+	e.unav = map[string]string{}
+	e.fds = nil
+	if fds, err := e.r.FDs(p.PID); err == nil {
+		e.fds = fds
+	} else {
+		e.unav["fd"] = collector.Reason(err)
+	}
+	var maps []collector.Mapping
+	if focus.Space != nil {
+		maps = focus.Space.Maps
+	}
+	nsPID := 0
+	if len(p.NSPids) > 0 {
+		nsPID = p.NSPids[len(p.NSPids)-1]
+	}
+	clues, unavail := e.r.RuntimeClues(p.PID, maps, p.User, nsPID)
+	for k, v := range unavail {
+		e.unav[k] = v
+	}
+	e.rt = collector.DetectRuntime(clues)
+}
+
+// readFocus reads one tick of the focused process into the ring.
+func (e *explainer) readFocus(p *collector.Process, focus *Focus, ht hostTick) {
+	ft := focusTick{reading: explain.Reading{At: ht.at, Process: p, Host: ht.load, Memory: explain.MemoryOf(focus.Space)}}
+	if io, err := e.r.IO(p.PID); err == nil {
+		ft.reading.IO = io
+	} else {
+		e.unav["io"] = collector.Reason(err)
+	}
+	if c, err := e.r.CgroupCPU(p.PID); err == nil {
+		ft.reading.Cgroup = c
+	} else {
+		e.unav["cgroup"] = collector.Reason(err)
+	}
+	ts, err := e.r.Tasks(p.PID, p.StartTicks, collector.ProbeAll)
+	if err != nil {
+		e.unav["task"] = collector.Reason(err)
+		return
+	}
+	for k, v := range ts.Unavailable {
+		e.unav[k] = v
+	}
+	ft.tick = explain.Tick{At: ht.at, TaskSamples: *ts, Runnable: ht.runnable}
+	e.ring = append(e.ring, ft)
+	if len(e.ring) > e.ticks {
+		e.ring = slices.Delete(e.ring, 0, len(e.ring)-e.ticks)
+	}
+}
+
+// sample builds the focused process's Sample from the ring.
+func (e *explainer) sample(p *collector.Process, snap *collector.Snapshot) *explain.Sample {
+	first, last := e.ring[0], e.ring[len(e.ring)-1]
+	s := &explain.Sample{
+		Version: explain.SampleVersion, TakenAt: snap.TakenAt, PID: p.PID, StartTicks: p.StartTicks,
+		Comm: p.Comm, Exe: p.Exe, User: p.User,
+		Machine: explain.Machine{Arch: e.arch, CPUs: snap.Host.CPUs, Kernel: snap.Host.Kernel, Root: e.root},
+		First:   first.reading, Last: last.reading,
+		Runtime: e.rt, FDs: e.fds, Unavailable: e.unav,
+	}
+	for _, ft := range e.ring {
+		s.Burst = append(s.Burst, ft.tick)
+	}
+	// History before the ring: the burst carries the ring's own points.
+	for _, m := range e.history(p.ID()) {
+		if m.At < first.reading.At {
+			s.History = append(s.History, m)
+		}
+	}
+	if len(e.host) >= 2 {
+		old := e.host[0].snap
+		for _, u := range topCPU(old, snap, (snap.Monotonic - old.Monotonic).Seconds(), 6) {
+			if u.PID != p.PID && len(s.Neighbours) < 5 {
+				s.Neighbours = append(s.Neighbours, u)
+			}
+		}
+	}
+	return s
+}
+
+// machine returns the machine's findings over the host ring.
+func (e *explainer) machine(snap *collector.Snapshot) []explain.Finding {
+	if len(e.host) < 2 {
+		return nil
+	}
+	first, last := e.host[0], e.host[len(e.host)-1]
+	m := &explain.MachineSample{
+		Version: explain.SampleVersion, TakenAt: snap.TakenAt,
+		Machine: explain.Machine{Arch: e.arch, CPUs: snap.Host.CPUs, Kernel: snap.Host.Kernel, Root: e.root},
+		FirstAt: first.at, LastAt: last.at, First: first.load, Last: last.load,
+		Top: topCPU(first.snap, snap, (last.at - first.at).Seconds(), 10),
+	}
+	for _, h := range e.host {
+		m.Runnable = append(m.Runnable, h.runnable)
+	}
+	return explain.ExplainMachine(m)
+}
+
+// topCPU is the n processes that used the most CPU between two
+// snapshots.
+func topCPU(a, b *collector.Snapshot, secs float64, n int) []explain.Neighbour {
+	if secs <= 0 {
+		return nil
+	}
+	var out []explain.Neighbour
+	for i := range b.Processes {
+		p := &b.Processes[i]
+		o := lifecycle.Find(a, p.PID)
+		if o == nil || o.StartTicks != p.StartTicks || p.CPUTicks() <= o.CPUTicks() {
+			continue
+		}
+		out = append(out, explain.Neighbour{PID: p.PID, Comm: p.Comm, CPUs: float64(p.CPUTicks()-o.CPUTicks()) / collector.ClockTicks / secs})
+	}
+	slices.SortFunc(out, func(x, y explain.Neighbour) int {
+		return cmp.Or(cmp.Compare(y.CPUs, x.CPUs), cmp.Compare(x.PID, y.PID))
+	})
+	return out[:min(n, len(out))]
+}
+
+// history returns the memory history of a process (a copy).
+func (e *explainer) history(id collector.ID) []explain.MemoryPoint {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	return slices.Clone(e.mem[id])
+}
+
+// MemoryHistory returns the last MemoryHistoryLen ticks of a process's
+// RSS, on the snapshots' monotonic clock, oldest first; nil without
+// Options.Explain or for a process not seen. It is safe for concurrent
+// use.
+func (m *Monitor) MemoryHistory(id collector.ID) []explain.MemoryPoint {
+	if m.ex == nil {
+		return nil
+	}
+	return m.ex.history(id)
+}

@@ -1,0 +1,138 @@
+package dashboard
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/rivo/tview"
+
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/monitor"
+)
+
+// This file draws explain's findings: the detail view's Explain tab (the
+// shown process's findings over the monitor's last ticks) and the main
+// view's findings panel (the machine's, worst first, and the focused
+// process's worst). Both come from Frame.Explain; without it (a monitor
+// without Options.Explain, a remote agent) they say so.
+
+// findingsPanelRows is how many findings the main view's panel lists.
+const findingsPanelRows = 6
+
+// newFindingsView makes the main view's findings panel.
+func newFindingsView() *tview.TextView {
+	v := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
+	v.SetBorder(true).SetTitle(" findings ").SetTitleAlign(tview.AlignLeft)
+	return v
+}
+
+// severityTag colours a severity for a text view.
+func severityTag(s explain.Severity) string {
+	switch s {
+	case explain.Warning:
+		return "[red::b]WARN[-::-]"
+	case explain.Notice:
+		return "[yellow]note[-]"
+	}
+	return "[gray]info[-]"
+}
+
+// updateFindings fills the findings panel from the frame: the machine's
+// findings and the focused process's, worst first.
+func (d *Dashboard) updateFindings() {
+	if d.findings == nil {
+		return
+	}
+	var ex *monitor.ExplainFrame
+	if d.frame != nil {
+		ex = d.frame.Explain
+	}
+	if ex == nil {
+		d.findings.SetText("[gray]no findings: this source does not compute them[-]")
+		return
+	}
+	all := append([]explain.Finding(nil), ex.Machine...)
+	all = append(all, ex.Focus...)
+	sortBySeverity(all)
+	var b strings.Builder
+	n := 0
+	for _, f := range all {
+		if n == findingsPanelRows {
+			break
+		}
+		if f.Severity == explain.Info && f.Question != explain.QMachine {
+			continue // the process's answers are in its Explain tab
+		}
+		b.WriteString(severityTag(f.Severity) + " ")
+		if f.PID != 0 {
+			b.WriteString(strconv.Itoa(f.PID) + " " + inert(f.Comm) + ": ")
+		}
+		b.WriteString(inert(f.Verdict) + "\n")
+		n++
+	}
+	if n == 0 {
+		b.WriteString("[gray]gathering (findings span the last ticks)[-]")
+	}
+	d.findings.SetText(b.String())
+}
+
+// sortBySeverity orders findings worst first, keeping their order within
+// a severity.
+func sortBySeverity(fs []explain.Finding) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].Severity > fs[j-1].Severity; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
+}
+
+// fillExplain draws the Explain tab: the shown process's findings (each
+// verdict, its evidence with sources, why, what to try, what could not
+// be measured; with the lesson when teach is on).
+func (v *detailView) fillExplain(pid int) {
+	var ex *monitor.ExplainFrame
+	if v.d.frame != nil {
+		ex = v.d.frame.Explain
+	}
+	var b strings.Builder
+	switch {
+	case ex == nil:
+		b.WriteString("[gray]This source does not compute findings (a remote agent, or the dashboard started with --explain=false); `pinspect explain " + strconv.Itoa(pid) + "` does.[-]")
+	case ex.PID != pid || ex.Focus == nil:
+		b.WriteString("[gray]Gathering: the findings span the last ticks of this process (" + strconv.Itoa(ex.Ticks) + " so far).[-]")
+	default:
+		b.WriteString("[gray]Over the last " + strconv.Itoa(ex.Ticks) + " ticks; l shows the lessons.[-]\n")
+		for _, f := range ex.Focus {
+			writeFindingTag(&b, &f, v.teach)
+		}
+		if len(ex.FocusGaps) > 0 {
+			b.WriteString("\n[::b]Not measured[::-]\n")
+			for _, g := range ex.FocusGaps {
+				b.WriteString("  " + inert(g.What) + ": " + inert(g.Why) + "\n")
+			}
+		}
+	}
+	v.explain.SetText(b.String())
+}
+
+// writeFindingTag writes one finding for a text view with colours.
+func writeFindingTag(b *strings.Builder, f *explain.Finding, teach bool) {
+	b.WriteString("\n" + severityTag(f.Severity) + " [::b]" + inert(f.Verdict) + "[::-]\n")
+	for _, e := range f.Evidence {
+		b.WriteString("    " + inert(e.Text) + "  [gray]" + inert(e.Source) + "[-]\n")
+	}
+	if f.Why != "" {
+		b.WriteString("  [aqua]why[-] " + inert(f.Why) + "\n")
+	}
+	for _, t := range f.Try {
+		b.WriteString("  [green]try[-] " + inert(t) + "\n")
+	}
+	for _, u := range f.Unmeasured {
+		b.WriteString("  [gray]not measured: " + inert(u.What) + " (" + inert(u.Why) + ")[-]\n")
+	}
+	if teach && f.Lesson != "" {
+		for _, l := range strings.Split(f.Lesson, "\n") {
+			b.WriteString("  [gray]| " + inert(l) + "[-]\n")
+		}
+	}
+}
