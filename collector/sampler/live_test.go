@@ -191,12 +191,25 @@ func TestLiveNeighbours(t *testing.T) {
 }
 
 // TestLiveCgroupThrottled: a right-sized pool in a cgroup with a quota of
-// a fifth of a CPU is held back by the quota, and the verdict says so.
+// a fifth of a CPU is held back by the quota, and the verdict says so:
+// throttled periods when the pool reaches its quota; when neighbours keep
+// it below even that (a machine loaded far beyond its CPUs), its two
+// computing threads against the 0.2 CPUs the quota allows.
 func TestLiveCgroupThrottled(t *testing.T) {
 	cg := cpuCgroup(t, 20000, 100000)
 	p := livehelper.Start(t, "cpupool", "2")
 	cg.add(t, p.PID())
 	_, fs := sampleOf(t, "cpupool-quota", p.PID())
+	if has(fs, "cpu_neighbours") {
+		t.Fatalf("a pool under a 0.2-CPU quota blamed on the neighbours:\n%s", dump(fs))
+	}
+	if !has(fs, "cgroup_throttled") {
+		f := find(t, fs, "pool_oversubscribed")
+		if v, _ := evidence(f, "cpus_available"); v != 0.2 {
+			t.Errorf("the pool's CPUs are %.2f, want the quota's 0.2:\n%s", v, dump(fs))
+		}
+		return
+	}
 	f := find(t, fs, "cgroup_throttled")
 	if v, _ := evidence(f, "cgroup_quota_cpus"); v != 0.2 {
 		t.Errorf("quota %.2f CPUs, want 0.2", v)
