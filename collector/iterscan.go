@@ -10,6 +10,7 @@ package collector
 // the same Snapshot (iterscan_test.go holds them equal on live processes).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,26 +111,27 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: BackendTaskIter}
 	snap.Host = r.readHost()
 	snap.SelfPID = r.selfPID(s)
-	var err error
-	// The listing is the cross-check: what the iterator does not show is
-	// read from /proc.
-	s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
-	if err != nil {
-		return nil, &ReadError{File: r.opts.Root, Err: err}
-	}
-	slices.Sort(s.ids)
-	s.counts.Listed = len(s.ids)
-	procs := make([]Process, 0, len(s.ids)+16)
+	procs := make([]Process, 0, len(s.iterPIDs)+16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
+	pids := s.iterPIDs[:0]
 	boot := r.host.bootTime
-	_, err = r.iter.Pass(func(t *taskiter.Task) error {
+	// find is the index of process tgid: most threads come right after
+	// their leader (the kernel walks tasks in pid order).
+	find := func(tgid int) (int, bool) {
+		if n := len(pids); n > 0 && pids[n-1] == tgid {
+			return n - 1, true
+		}
+		return slices.BinarySearch(pids, tgid)
+	}
+	st, err := r.iter.Pass(func(t *taskiter.Task) error {
 		if t.Group != nil {
 			th := all
 			if want != nil {
 				_, th = slices.BinarySearch(want, t.TID)
 			}
 			procs = append(procs, Process{})
+			pids = append(pids, t.TID)
 			p := &procs[len(procs)-1]
 			side = append(side, iterProc{
 				tot: t.Group.Totals(), prevUNs: t.Group.PrevUTimeNs, prevSNs: t.Group.PrevSTimeNs,
@@ -143,7 +145,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 			s.addIterThread(p, &side[len(side)-1], t)
 			return nil
 		}
-		i, ok := slices.BinarySearchFunc(procs, t.TGID, func(p Process, tgid int) int { return p.PID - tgid })
+		i, ok := find(t.TGID)
 		if !ok {
 			pending = append(pending, pendingThread{tgid: t.TGID, t: *t})
 			return nil
@@ -151,10 +153,11 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		s.addIterThread(&procs[i], &side[i], t)
 		return nil
 	})
+	s.iterPIDs = pids[:0]
 	if err != nil {
 		// A broken pass (ErrLayout, a read error): this snapshot from
 		// /proc, saying why.
-		s.iterSide, s.iterPending = side[:0], pending[:0]
+		s.iterSide, s.iterPending, s.iterHiddenValid = side[:0], pending[:0], false
 		snap, perr := s.run(ctx, o)
 		if perr == nil {
 			snap.CollectorNote = "task iterator pass failed, read from /proc: " + err.Error()
@@ -164,7 +167,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	for k := range pending {
 		pt := &pending[k]
 		pt.t.Group = nil
-		i, ok := slices.BinarySearchFunc(procs, pt.tgid, func(p Process, tgid int) int { return p.PID - tgid })
+		i, ok := find(pt.tgid)
 		if !ok {
 			s.counts.VanishedThreads++ // its process exited during the pass
 			continue
@@ -178,7 +181,10 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	procs = s.readIterHidden(procs, all, want)
+	procs, err = s.readIterHidden(procs, st.Tasks, all, want)
+	if err != nil {
+		return nil, err
+	}
 	procs = s.readIterIdentities(procs)
 	s.slab = nil
 	s.memo.sweep()
@@ -377,22 +383,42 @@ func (s *scan) finishIterProcess(p *Process, side *iterProc) {
 
 func cmpTID(a, b Thread) int { return a.TID - b.TID }
 
-// readIterHidden reads from /proc every listed process the pass did not
-// show, and merges them in pid order. A process that exited meanwhile
-// counts as vanished, as in a /proc scan. Listed becomes the processes
-// the listing or the pass found (a process born between the two is in
-// the pass only), so that every listed process is read or vanished.
-func (s *scan) readIterHidden(procs []Process, all bool, want []int) []Process {
+// readIterHidden reads from /proc every process the pass did not show
+// (a sandbox may hide its own init from BPF), and merges them in pid
+// order. It finds them by listing /proc, unless the kernel's count of
+// tasks (/proc/loadavg) equals the pass's plus the threads of the
+// processes the last scan found hidden: then nothing else is missing, and
+// those are read again without a listing (a listing of 2,000 processes
+// costs about as much as a quarter of the pass). A process that exited
+// meanwhile counts as vanished, as in a /proc scan. Listed is the
+// processes the pass or the listing found (one born between the two is
+// in the pass only), so that every listed process is read or vanished.
+func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []int) ([]Process, error) {
 	n := len(procs)
 	s.counts.Listed = n
-	j := 0
-	for _, pid := range s.ids {
-		for j < n && procs[j].PID < pid {
-			j++
+	total, ok := readTaskTotal(s.r.opts.Root)
+	if !s.iterHiddenValid || !ok || total != passTasks+s.iterHiddenThreads {
+		var err error
+		s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
+		if err != nil {
+			return nil, &ReadError{File: s.r.opts.Root, Err: err}
 		}
-		if j < n && procs[j].PID == pid {
-			continue
+		slices.Sort(s.ids)
+		hidden := s.ids[:0]
+		j := 0
+		for _, pid := range s.ids {
+			for j < n && procs[j].PID < pid {
+				j++
+			}
+			if j == n || procs[j].PID != pid {
+				hidden = append(hidden, pid)
+			}
 		}
+		s.iterHidden = append(s.iterHidden[:0], hidden...)
+	}
+	s.iterHiddenThreads, s.iterHiddenValid = 0, ok
+	kept := s.iterHidden[:0]
+	for _, pid := range s.iterHidden {
 		s.counts.Listed++
 		th := all
 		if want != nil {
@@ -400,13 +426,51 @@ func (s *scan) readIterHidden(procs []Process, all bool, want []int) []Process {
 		}
 		if p, ok := s.readProcess(pid, th, len(procs)); ok {
 			procs = append(procs, p)
+			kept = append(kept, pid)
+			s.iterHiddenThreads += int(max(p.NumThreads, 1))
 		}
 	}
+	s.iterHidden = kept
 	procs = s.readCmdlines(procs)
 	if len(procs) > n {
 		slices.SortFunc(procs, func(a, b Process) int { return a.PID - b.PID })
 	}
-	return procs
+	return procs, nil
+}
+
+// readTaskTotal is the kernel's count of tasks (threads) on the machine,
+// the fourth field of /proc/loadavg ("1.00 0.50 0.20 3/18350 4242").
+func readTaskTotal(root string) (int, bool) {
+	var b [128]byte
+	fd, err := unix.Open(root+"/loadavg", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false
+	}
+	n, err := unix.Read(fd, b[:])
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return parseTaskTotal(b[:n])
+}
+
+// parseTaskTotal is the number after the '/' of /proc/loadavg.
+func parseTaskTotal(b []byte) (int, bool) {
+	i := bytes.IndexByte(b, '/')
+	if i < 0 {
+		return 0, false
+	}
+	v, n := 0, 0
+	for _, c := range b[i+1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		if n++; n > 9 {
+			return 0, false // not a task count
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, n > 0
 }
 
 // readIterIdentities fills cmdline and exe, which only /proc has: from

@@ -55,6 +55,14 @@ type scan struct {
 	// totals and early threads (iterscan.go), kept for the next pass.
 	iterSide    []iterProc
 	iterPending []pendingThread
+	iterPIDs    []int
+	// iterHidden are the processes the last pass did not show but /proc
+	// did (a sandbox's init), and iterHiddenThreads their threads: when
+	// the kernel's task count says nothing else is missing, the next
+	// scan reads them without listing /proc (iterscan.go).
+	iterHidden        []int
+	iterHiddenThreads int
+	iterHiddenValid   bool
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).

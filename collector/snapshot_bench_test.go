@@ -23,8 +23,8 @@ func reportCPU(b *testing.B, c0 time.Duration) {
 // benchSnapshot measures full snapshots of the real /proc with one Reader
 // (so the per-Reader caches are warm after the first), reporting
 // allocations and bytes per process.
-func benchSnapshot(b *testing.B, threads bool) {
-	r, err := NewReader(Options{})
+func benchSnapshot(b *testing.B, backend Backend, threads bool) {
+	r, err := NewReader(Options{Backend: backend})
 	if err != nil {
 		b.Skip("no /proc:", err)
 	}
@@ -53,16 +53,29 @@ func benchSnapshot(b *testing.B, threads bool) {
 }
 
 // BenchmarkSnapshotReal is a process-only snapshot of this machine's /proc.
-func BenchmarkSnapshotReal(b *testing.B) { benchSnapshot(b, false) }
+func BenchmarkSnapshotReal(b *testing.B) { benchSnapshot(b, BackendProc, false) }
 
 // BenchmarkSnapshotRealThreads is a full snapshot, threads included.
-func BenchmarkSnapshotRealThreads(b *testing.B) { benchSnapshot(b, true) }
+func BenchmarkSnapshotRealThreads(b *testing.B) { benchSnapshot(b, BackendProc, true) }
+
+// BenchmarkSnapshotRealIter is BenchmarkSnapshotReal on the task iterator.
+func BenchmarkSnapshotRealIter(b *testing.B) { benchSnapshot(b, BackendTaskIter, false) }
+
+// BenchmarkSnapshotRealIterThreads is BenchmarkSnapshotRealThreads on the
+// task iterator.
+func BenchmarkSnapshotRealIterThreads(b *testing.B) { benchSnapshot(b, BackendTaskIter, true) }
 
 // BenchmarkSnapshotRealTick is one dashboard-style refresh with a reused
 // Reader: every process, threads only for 20 of them (the rows a screen
 // shows expanded), cmdline and exe from the cache.
-func BenchmarkSnapshotRealTick(b *testing.B) {
-	r, err := NewReader(Options{})
+func BenchmarkSnapshotRealTick(b *testing.B) { benchTick(b, BackendProc) }
+
+// BenchmarkSnapshotRealIterTick is BenchmarkSnapshotRealTick on the task
+// iterator: what a dashboard or serve pays per tick with it.
+func BenchmarkSnapshotRealIterTick(b *testing.B) { benchTick(b, BackendTaskIter) }
+
+func benchTick(b *testing.B, backend Backend) {
+	r, err := NewReader(Options{Backend: backend})
 	if err != nil {
 		b.Skip("no /proc:", err)
 	}
@@ -88,13 +101,19 @@ func BenchmarkSnapshotRealTick(b *testing.B) {
 
 // BenchmarkSnapshotRealCold is what a one-shot `pinspect --json` pays: a
 // new Reader (empty caches) for every full snapshot.
-func BenchmarkSnapshotRealCold(b *testing.B) {
+func BenchmarkSnapshotRealCold(b *testing.B) { benchCold(b, BackendProc) }
+
+// BenchmarkSnapshotRealIterCold is BenchmarkSnapshotRealCold on the task
+// iterator: loading the program is part of every op.
+func BenchmarkSnapshotRealIterCold(b *testing.B) { benchCold(b, BackendTaskIter) }
+
+func benchCold(b *testing.B, backend Backend) {
 	ctx := context.Background()
 	procs := 0
 	b.ReportAllocs()
 	c0 := cpuTime()
 	for b.Loop() {
-		r, err := NewReader(Options{})
+		r, err := NewReader(Options{Backend: backend})
 		if err != nil {
 			b.Skip("no /proc:", err)
 		}

@@ -226,7 +226,8 @@ static __always_inline void fill_task(struct task_rec *t, struct task_struct *ta
 	}
 	t->sig_pending = task->pending.signal.sig[0];
 	t->sig_blocked = task->blocked.sig[0];
-	bpf_probe_read_kernel(t->comm, sizeof(t->comm), task->comm);
+	/* Two guarded loads, no helper call. */
+	__builtin_memcpy(t->comm, task->comm, sizeof(t->comm));
 	t->rec_flags = flags;
 }
 
@@ -450,12 +451,14 @@ int pinspect_tasks(struct bpf_iter__task *ctx)
 	o = bpf_map_lookup_elem(&scratch, &zero);
 	if (!o)
 		return 0;
-	__builtin_memset(o, 0, sizeof(*o));
+	/* Most tasks are threads: clear the group record for leaders only. */
+	__builtin_memset(&o->t, 0, sizeof(o->t));
 	fill_task(&o->t, task);
 	if (o->t.pid != o->t.tgid) {
 		bpf_seq_write(seq, &o->t, sizeof(o->t));
 		return 0;
 	}
+	__builtin_memset(&o->g, 0, sizeof(o->g));
 	fill_group(&o->g, task);
 	bpf_seq_write(seq, o, sizeof(*o));
 	return 0;
