@@ -111,7 +111,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: BackendTaskIter}
 	snap.Host = r.readHost()
 	snap.SelfPID = r.selfPID(s)
-	procs := make([]Process, 0, len(s.iterPIDs)+16)
+	procs := make([]Process, 0, cap(s.iterPIDs)+16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
 	pids := s.iterPIDs[:0]
@@ -419,6 +419,9 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 	s.iterHiddenThreads, s.iterHiddenValid = 0, ok
 	kept := s.iterHidden[:0]
 	for _, pid := range s.iterHidden {
+		if _, inPass := slices.BinarySearchFunc(procs[:n], pid, func(q Process, pid int) int { return q.PID - pid }); inPass {
+			continue // hidden last time (born after that listing), in this pass
+		}
 		s.counts.Listed++
 		th := all
 		if want != nil {
@@ -432,8 +435,12 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 	}
 	s.iterHidden = kept
 	procs = s.readCmdlines(procs)
-	if len(procs) > n {
-		slices.SortFunc(procs, func(a, b Process) int { return a.PID - b.PID })
+	// Move each hidden process (appended, in pid order) to its place.
+	for k := n; k < len(procs); k++ {
+		p := procs[k]
+		i, _ := slices.BinarySearchFunc(procs[:k], p.PID, func(q Process, pid int) int { return q.PID - pid })
+		copy(procs[i+1:k+1], procs[i:k])
+		procs[i] = p
 	}
 	return procs, nil
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -305,13 +306,18 @@ func TestParseTaskTotal(t *testing.T) {
 // missing from the pass.
 func TestIterScansFindHidden(t *testing.T) {
 	r := newIterReader(t, Options{})
-	for i := range 3 {
+	churn := livehelper.Start(t, "churn", "200", "0", filepath.Join(t.TempDir(), "churn"))
+	_ = churn
+	for i := range 6 {
 		s, err := r.Scan(context.Background(), ScanOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		have := map[int]bool{}
-		for _, p := range s.Processes {
+		for k, p := range s.Processes {
+			if have[p.PID] || k > 0 && s.Processes[k-1].PID >= p.PID {
+				t.Fatalf("scan %d: pid %d twice or out of order", i, p.PID)
+			}
 			have[p.PID] = true
 		}
 		// Processes that exist both before and after this check must be
