@@ -448,17 +448,21 @@ int pinspect_tasks(struct bpf_iter__task *ctx)
 
 	if (!task)
 		return 0;
+	if (task->pid != task->tgid) {
+		/* A thread: its record fits on the stack. */
+		struct task_rec t;
+
+		__builtin_memset(&t, 0, sizeof(t));
+		fill_task(&t, task);
+		bpf_seq_write(seq, &t, sizeof(t));
+		return 0;
+	}
+	/* A leader: its two records are too big for the 512-byte stack. */
 	o = bpf_map_lookup_elem(&scratch, &zero);
 	if (!o)
 		return 0;
-	/* Most tasks are threads: clear the group record for leaders only. */
-	__builtin_memset(&o->t, 0, sizeof(o->t));
+	__builtin_memset(o, 0, sizeof(*o));
 	fill_task(&o->t, task);
-	if (o->t.pid != o->t.tgid) {
-		bpf_seq_write(seq, &o->t, sizeof(o->t));
-		return 0;
-	}
-	__builtin_memset(&o->g, 0, sizeof(o->g));
 	fill_group(&o->g, task);
 	bpf_seq_write(seq, o, sizeof(*o));
 	return 0;
