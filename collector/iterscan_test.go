@@ -348,4 +348,3 @@ func existedAt(pid int, s *Snapshot) bool {
 	started, ok := StartTime(s.Host.BootTime, st.starttime)
 	return ok && started.Add(time.Second).Before(s.TakenAt)
 }
-
