@@ -2,9 +2,11 @@ package collector
 
 import (
 	"bufio"
-	"os"
+	"bytes"
 	"strconv"
 	"strings"
+
+	"github.com/pinspect/pinspect/collector/userfile"
 )
 
 // userNames maps uids to names from a passwd file read once.
@@ -12,16 +14,16 @@ type userNames struct {
 	byUID map[int]string
 }
 
-// loadUserNames reads a passwd file; an unreadable file gives numeric
-// names only.
+// loadUserNames reads a passwd file (a regular file of at most
+// userfile.MaxPasswdBytes: a FIFO or a device in its place cannot hang or
+// bloat the reader); an unreadable file gives numeric names only.
 func loadUserNames(path string) *userNames {
 	u := &userNames{byUID: map[int]string{}}
-	f, err := os.Open(path)
+	b, err := userfile.Read(path, userfile.MaxPasswdBytes)
 	if err != nil {
 		return u
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		fields := strings.SplitN(sc.Text(), ":", 4)
 		if len(fields) < 3 {

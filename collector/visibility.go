@@ -111,3 +111,11 @@ func hostReason(err error) string {
 	}
 	return Reason(err)
 }
+
+// HidesOtherUsers reports whether the procfs at root is mounted with a
+// hidepid option, so that a user without privileges there cannot see (or
+// cannot read) other users' processes: a program that serves /proc data
+// to such users (pinspect serve) must not show them either.
+func HidesOtherUsers(root string) bool {
+	return strings.Contains(procVisibility(root, 1), "hidepid")
+}

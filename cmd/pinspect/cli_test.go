@@ -212,7 +212,7 @@ var hostileRoot = filepath.Join("..", "..", "fixtures", "proc", "hostile")
 // TestWatchInterruptExits130: Ctrl-C (SIGINT) ends watch with status 130
 // (128 + 2), not 0, so a script can tell it was stopped.
 func TestWatchInterruptExits130(t *testing.T) {
-	cmd := command("watch", "--interval", "50ms", "--no-connector", "--proc-root", fixtureRoot+"lifecycle")
+	cmd := command("watch", "--interval", "100ms", "--no-connector", "--proc-root", fixtureRoot+"lifecycle")
 	var errOut lockedBuffer
 	cmd.Stderr = &errOut
 	cmd.Stdout = io.Discard

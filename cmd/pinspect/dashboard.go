@@ -30,8 +30,8 @@ func runDashboard(a *app) error {
 		return err
 	}
 	interval := a.interval
-	if interval <= 0 {
-		return usageError{fmt.Errorf("--interval must be positive")}
+	if err := checkInterval(interval); err != nil {
+		return err
 	}
 	if a.remote != "" {
 		return runRemoteDashboard(a, interval)

@@ -289,7 +289,7 @@ func TestWatchEndsWhenRootFails(t *testing.T) {
 	var out, errOut lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"watch", "--proc-root", root, "--interval", "20ms", "--no-connector"}, &out, &errOut)
+		done <- run([]string{"watch", "--proc-root", root, "--interval", "100ms", "--no-connector"}, &out, &errOut)
 	}()
 	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
 	if err := os.RemoveAll(root); err != nil {

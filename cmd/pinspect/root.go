@@ -58,6 +58,37 @@ type app struct {
 	// signalStops marks a command for which SIGINT/SIGTERM is the normal
 	// way to stop (serve): it then exits 0, not 128+signal.
 	signalStops bool
+	// onHangup, when set, is what SIGHUP does (serve reloads its web
+	// config); otherwise SIGHUP stops the command like SIGTERM.
+	onHangup func()
+	// stopGrace is how long a command may take to end after a stop
+	// signal before the process exits anyway (a write blocked on a
+	// stalled pipe, a read of a hung file system); 0: defaultStopGrace.
+	stopGrace time.Duration
+}
+
+// defaultStopGrace is how long a command has to end by itself after
+// SIGINT, SIGTERM, SIGHUP or SIGQUIT; serve's shutdown takes up to 5 s.
+const (
+	defaultStopGrace = 2 * time.Second
+	serveStopGrace   = 8 * time.Second
+)
+
+// forceExit ends the process when a stopped command does not return in
+// time (a variable so that tests never reach it by accident).
+var forceExit = os.Exit
+
+// minInterval is the shortest sampling interval of every command: below
+// it a scan would start again before the last one ended, and the process
+// would burn CPU for nothing.
+const minInterval = 100 * time.Millisecond
+
+// checkInterval refuses an --interval under minInterval.
+func checkInterval(d time.Duration) error {
+	if d < minInterval {
+		return usageError{fmt.Errorf("--interval %s: must be at least %s", d, minInterval)}
+	}
+	return nil
 }
 
 // interrupted is the cause of the command context's cancellation when
@@ -73,17 +104,13 @@ type usageError struct{ error }
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case s := <-sigs:
-			cancel(interrupted{s.(syscall.Signal)})
-		case <-ctx.Done():
-		}
-	}()
 	a := &app{stdout: stdout, stderr: stderr, ctx: ctx}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	returned := make(chan struct{})
+	defer close(returned)
+	go a.handleSignals(sigs, cancel, returned)
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -115,6 +142,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitError
 }
 
+// handleSignals turns signals into the command's end. The first stop
+// signal cancels the command's context, which every command watches; if
+// the command has not returned after its grace period (it is blocked in
+// a write to a pipe nobody reads, say), or when a second stop signal
+// comes, the process exits with 128 + the signal at once. SIGHUP runs
+// onHangup when the command set one (serve: reload).
+func (a *app) handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, returned <-chan struct{}) {
+	var first syscall.Signal
+	var grace <-chan time.Time
+	for {
+		select {
+		case <-returned:
+			return
+		case <-grace:
+			forceExit(exitSignalBase + int(first))
+			return
+		case s := <-sigs:
+			sig := s.(syscall.Signal)
+			if sig == syscall.SIGHUP && a.onHangup != nil {
+				a.onHangup()
+				continue
+			}
+			if first != 0 {
+				forceExit(exitSignalBase + int(first))
+				return
+			}
+			first = sig
+			cancel(interrupted{sig})
+			d := a.stopGrace
+			if d <= 0 {
+				d = defaultStopGrace
+			}
+			grace = time.After(d)
+		}
+	}
+}
+
 // newRootCmd builds the command tree.
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
@@ -130,8 +194,8 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if a.interval <= 0 {
-				return usageError{fmt.Errorf("--interval must be positive")}
+			if err := checkInterval(a.interval); err != nil {
+				return err
 			}
 			if a.jsonOut {
 				return a.printSnapshot()

@@ -6,8 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +33,10 @@ const defaultServeMemLimitMiB = 40
 
 // serveFlags are `pinspect serve`'s options.
 type serveFlags struct {
-	listen        string
+	listen        []string
+	listenAny     bool
+	systemdSocket bool
+	telemetryPath string
 	webConfig     string
 	interval      time.Duration
 	noThreads     bool
@@ -38,7 +46,9 @@ type serveFlags struct {
 	topN          int
 	zombieParents int
 	logLevel      string
+	logFormat     string
 	memLimitMiB   int
+	maxConns      int
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -54,21 +64,36 @@ HTTP server exposes
   /api/v1/zombies           zombies by parent, with diagnoses
   /api/v1/orphans           orphans and their adopters
   /api/v1/events            lifecycle events as they happen (NDJSON)
+  /-/healthy, /-/ready      liveness and readiness
 A scrape never reads /proc: it converts the latest scan, shared by all
-scrapers. The default address is loopback only; TLS and basic auth come
+scrapers. The default address is loopback only; TLS and authentication come
 from --web.config.file (the format of Prometheus's exporter-toolkit).
+A client gets no more than it could read itself: without authentication,
+what an unprivileged user sees; in full with basic auth or a verified TLS
+client certificate, or on a unix socket (--web.listen-address
+unix:/run/pinspect.sock) by the peer's uid (docs/SECURITY.md).
 Environment variables are never exported, command lines only with
---metrics.cmdline (and then with likely secrets redacted).`,
+--metrics.cmdline (and then with likely secrets redacted). SIGHUP reloads
+--web.config.file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.signalStops = true
+			a.stopGrace = serveStopGrace
 			return a.serve(cmd.Context(), &o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", metrics.DefaultListen, "address to listen on (host:port; loopback by default)")
-	f.StringVar(&o.webConfig, "web.config.file", "", "TLS and basic-auth configuration (exporter-toolkit web-config YAML)")
-	f.DurationVar(&o.interval, "interval", 15*time.Second, "sampling interval")
+	// --listen is the flag's name in the first releases: it still works,
+	// with a deprecation note on stderr.
+	f.StringArrayVar(&o.listen, "listen", nil, "")
+	_ = f.MarkDeprecated("listen", "use --web.listen-address")
+	f.StringArrayVar(&o.listen, "web.listen-address", []string{metrics.DefaultListen}, "address to listen on: host:port (loopback by default) or unix:PATH; repeat for several")
+	f.BoolVar(&o.listenAny, "web.listen-any", false, "allow a wildcard or empty host (every interface) in --web.listen-address")
+	f.BoolVar(&o.systemdSocket, "web.systemd-socket", false, "serve on the sockets systemd passes (socket activation) instead of --web.listen-address")
+	f.StringVar(&o.telemetryPath, "web.telemetry-path", metrics.PathMetrics, "path of the Prometheus metrics")
+	f.StringVar(&o.webConfig, "web.config.file", "", "TLS and authentication (exporter-toolkit web-config YAML; SIGHUP reloads it)")
+	f.IntVar(&o.maxConns, "web.max-connections", 0, "most open connections (default: from the fd limit, at most 1024)")
+	f.DurationVar(&o.interval, "interval", 15*time.Second, "sampling interval (at least "+minInterval.String()+")")
 	f.BoolVar(&o.noThreads, "no-threads", false, "do not read threads (no thread states; context switches of the leader thread only)")
 	f.BoolVar(&o.noConnector, "no-connector", false, "do not subscribe to the kernel's process-events connector")
 	f.StringVar(&o.recordDir, "record-dir", "", "serve the past from this record (pinspect record --dir): /api/v1/events?since= and /api/v1/frame?at=")
@@ -76,20 +101,139 @@ Environment variables are never exported, command lines only with
 	f.IntVar(&o.topN, "metrics.top", metrics.DefaultTopN, "per-process context-switch series for this many processes (top by rate)")
 	f.IntVar(&o.zombieParents, "metrics.zombie-parents", metrics.DefaultZombieParents, "per-parent zombie series for this many parents (most zombies first)")
 	f.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	f.IntVar(&o.memLimitMiB, "memory-limit-mib", defaultServeMemLimitMiB, "soft limit on the agent's Go memory in MiB (0: none; the GOMEMLIMIT environment variable overrides it)")
 	return cmd
+}
+
+// listenAddr is one parsed --web.listen-address.
+type listenAddr struct {
+	network, address string
+}
+
+// parseListen checks the listen addresses: host:port with a host (an
+// empty or wildcard host only with --web.listen-any), or unix:PATH.
+func parseListen(addrs []string, any bool) ([]listenAddr, error) {
+	if len(addrs) == 0 {
+		return nil, usageError{fmt.Errorf("--web.listen-address: none given")}
+	}
+	var out []listenAddr
+	for _, addr := range addrs {
+		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+			if path == "" || !filepath.IsAbs(path) {
+				return nil, usageError{fmt.Errorf("--web.listen-address %q: want unix:/absolute/path", addr)}
+			}
+			out = append(out, listenAddr{"unix", path})
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--web.listen-address %q: %w (want host:port, e.g. %s)", addr, err, metrics.DefaultListen)}
+		}
+		if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+			return nil, usageError{fmt.Errorf("--web.listen-address %q: bad port", addr)}
+		}
+		if ip := net.ParseIP(host); (host == "" || ip != nil && ip.IsUnspecified()) && !any {
+			return nil, usageError{fmt.Errorf("--web.listen-address %q listens on every interface: add --web.listen-any if that is what you want (and --web.config.file for TLS and authentication)", addr)}
+		}
+		out = append(out, listenAddr{"tcp", addr})
+	}
+	return out, nil
+}
+
+// listenAll opens the listeners: systemd's sockets, or each address. A
+// unix socket replaces a stale socket file (never another kind of file)
+// and is made connectable by every user: what each peer may see is
+// decided by its credentials.
+func listenAll(addrs []listenAddr, systemd bool) ([]net.Listener, error) {
+	if systemd {
+		ls, err := systemdListeners()
+		if err != nil {
+			return nil, fmt.Errorf("--web.systemd-socket: %w", err)
+		}
+		return ls, nil
+	}
+	var ls []net.Listener
+	fail := func(err error) ([]net.Listener, error) {
+		for _, l := range ls {
+			l.Close()
+		}
+		return nil, err
+	}
+	for _, a := range addrs {
+		if a.network == "unix" {
+			if fi, err := os.Lstat(a.address); err == nil {
+				if fi.Mode()&os.ModeSocket == 0 {
+					return fail(fmt.Errorf("--web.listen-address unix:%s: exists and is not a socket", a.address))
+				}
+				if c, err := net.Dial("unix", a.address); err == nil {
+					c.Close()
+					return fail(fmt.Errorf("--web.listen-address unix:%s: another server is listening there", a.address))
+				}
+				os.Remove(a.address)
+			}
+		}
+		l, err := net.Listen(a.network, a.address)
+		if err != nil {
+			return fail(fmt.Errorf("--web.listen-address: %w", err))
+		}
+		if a.network == "unix" {
+			if err := os.Chmod(a.address, 0o666); err != nil {
+				l.Close()
+				return fail(fmt.Errorf("--web.listen-address unix:%s: %w", a.address, err))
+			}
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// systemdListeners returns the sockets passed by systemd socket
+// activation (LISTEN_PID, LISTEN_FDS: descriptors from 3 on).
+func systemdListeners() ([]net.Listener, error) {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil, fmt.Errorf("no sockets passed to this process (LISTEN_PID is %q)", os.Getenv("LISTEN_PID"))
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 || n > 64 {
+		return nil, fmt.Errorf("LISTEN_FDS is %q", os.Getenv("LISTEN_FDS"))
+	}
+	var ls []net.Listener
+	for fd := 3; fd < 3+n; fd++ {
+		unix.CloseOnExec(fd)
+		f := os.NewFile(uintptr(fd), "systemd-socket-"+strconv.Itoa(fd))
+		l, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("descriptor %d: %w", fd, err)
+		}
+		ls = append(ls, l)
+	}
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_FDNAMES")
+	return ls, nil
 }
 
 func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	if ctx == nil {
 		ctx = a.ctx
 	}
+	// Everything the user gave is checked, and every file read, before
+	// anything listens or the URL is announced.
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageError{fmt.Errorf("--log.level: %w", err)}
 	}
-	if o.interval < 100*time.Millisecond {
-		return usageError{fmt.Errorf("--interval %s: must be at least 100ms", o.interval)}
+	if o.logFormat != "logfmt" && o.logFormat != "json" {
+		return usageError{fmt.Errorf("--log.format %q: want logfmt or json", o.logFormat)}
+	}
+	if err := checkInterval(o.interval); err != nil {
+		return err
 	}
 	if o.topN < 0 || o.topN > metrics.MaxSeriesLimit || o.zombieParents < 0 || o.zombieParents > metrics.MaxSeriesLimit {
 		return usageError{fmt.Errorf("--metrics.top and --metrics.zombie-parents: want 0..%d", metrics.MaxSeriesLimit)}
@@ -97,7 +241,26 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	if o.memLimitMiB < 0 {
 		return usageError{fmt.Errorf("--memory-limit-mib %d: want 0 or more", o.memLimitMiB)}
 	}
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	if o.maxConns < 0 {
+		return usageError{fmt.Errorf("--web.max-connections %d: want 1 or more (0: default)", o.maxConns)}
+	}
+	if !strings.HasPrefix(o.telemetryPath, "/") || strings.HasPrefix(o.telemetryPath, "/api/") || strings.HasPrefix(o.telemetryPath, "/-/") || o.telemetryPath == "/" {
+		return usageError{fmt.Errorf("--web.telemetry-path %q: want a path like /metrics, outside /api/ and /-/", o.telemetryPath)}
+	}
+	addrs, err := parseListen(o.listen, o.listenAny)
+	if err != nil && !o.systemdSocket {
+		return err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var handler slog.Handler = slog.NewTextHandler(a.stderr, opts)
+	if o.logFormat == "json" {
+		handler = slog.NewJSONHandler(a.stderr, opts)
+	}
+	log := slog.New(handler)
+	web, err := metrics.NewWeb(o.webConfig)
+	if err != nil {
+		return fmt.Errorf("--web.config.file: %w", err)
+	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && o.memLimitMiB > 0 {
 		old := debug.SetMemoryLimit(int64(o.memLimitMiB) << 20)
 		defer debug.SetMemoryLimit(old)
@@ -116,15 +279,9 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	} else {
 		log.Info("collector", "backend", string(b))
 	}
-	l, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
+	if ctx.Err() != nil {
+		return nil // stopped while starting
 	}
-	if host, _, _ := net.SplitHostPort(o.listen); !isLoopback(host) && o.webConfig == "" {
-		log.Warn("listening beyond loopback without --web.config.file: anyone who can reach this port can read process data", "address", l.Addr().String())
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var rec *record.Store
 	if o.recordDir != "" {
 		if rec, err = record.Open(o.recordDir); err != nil {
@@ -132,18 +289,44 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		}
 		defer rec.Close()
 	}
+	ls, err := listenAll(addrs, o.systemdSocket)
+	if err != nil {
+		return err
+	}
+	authenticated := web.Config().BasicAuth() || web.Config().CertAuth
+	for _, l := range ls {
+		if tl, ok := l.Addr().(*net.TCPAddr); ok && !tl.IP.IsLoopback() && !authenticated {
+			log.Warn("listening beyond loopback without authentication: any client that reaches this port sees processes as an unprivileged local user would", "address", l.Addr().String())
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.onHangup = func() {
+		if err := web.Reload(); err != nil {
+			log.Error("reloading --web.config.file failed; the previous configuration stays", "err", err)
+			return
+		}
+		log.Info("reloaded --web.config.file", "file", o.webConfig)
+	}
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector, Explain: true})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
 	showSlots := make(chan struct{}, 2)
+	hides := collector.HidesOtherUsers(a.procRoot)
 	srv := metrics.NewServer(m, metrics.ServerOptions{
-		Options: metrics.Options{TopN: o.topN, ZombieParents: o.zombieParents, Cmdline: o.cmdline},
-		Logger:  log,
-		Record:  rec,
+		Options:       metrics.Options{TopN: o.topN, ZombieParents: o.zombieParents, Cmdline: o.cmdline},
+		Logger:        log,
+		TelemetryPath: o.telemetryPath,
+		HidesOthers:   hides,
+		Record:        rec,
 		// /api/v1/processes/{pid} is the `show` document, read on request
 		// with the monitor's Reader (safe for concurrent use), two at a
 		// time because the maps of a huge process take a while; no smaps.
-		ProcessDoc: func(ctx context.Context, _ *monitor.Frame, pid int) (any, error) {
+		// The address space is read only for a client that may see the
+		// process (metrics.Client.MaySee); every read made for a client is
+		// charged to that client's budget of stuck reads, never the
+		// scanner's.
+		ProcessDoc: func(ctx context.Context, _ *monitor.Frame, req metrics.ProcessRequest) (any, error) {
 			select {
 			case showSlots <- struct{}{}:
 				defer func() { <-showSlots }()
@@ -151,7 +334,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 				return nil, ctx.Err()
 			}
 			taken := time.Now()
-			p, _, err := r.Process(pid)
+			p, _, err := r.ProcessWith(req.PID, collector.ProcessOptions{StuckBudget: req.StuckBudget})
 			if collector.IsVanished(err) {
 				return nil, nil
 			} else if err != nil {
@@ -162,7 +345,16 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 			} else {
 				p.Cmdline = nil
 			}
-			as, err := r.AddressSpace(pid, collector.AddrOptions{StartTicks: p.StartTicks})
+			if !req.Client.MaySee(p) {
+				if req.HidesOthers {
+					return nil, nil
+				}
+				metrics.RestrictProcess(p)
+				doc := report.NewShowDoc(p, nil, taken, r.Root())
+				doc.Unavailable = map[string]string{"address_space": metrics.ReasonNeedsAuth}
+				return doc, nil
+			}
+			as, err := r.AddressSpace(req.PID, collector.AddrOptions{StartTicks: p.StartTicks, StuckBudget: req.StuckBudget})
 			if collector.IsVanished(err) {
 				return nil, nil
 			} else if err != nil {
@@ -197,9 +389,21 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	srvDone := make(chan struct{})
 	go func() { defer close(srvDone); srv.Run(ctx) }()
 	defer func() { cancel(); <-srvDone }()
-	log.Info("pinspect serve", "url", metrics.Scheme(o.webConfig)+"://"+l.Addr().String()+"/", "interval", o.interval, "threads", !o.noThreads)
+	maxConns := o.maxConns
+	if maxConns == 0 {
+		maxConns = metrics.DefaultMaxConns()
+	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- metrics.ListenAndServe(ctx, l, srv.Handler(), o.webConfig, log) }()
+	go func() {
+		serveErr <- metrics.Serve(ctx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns})
+	}()
+	for _, l := range ls {
+		u := web.Scheme() + "://" + l.Addr().String() + "/"
+		if l.Addr().Network() == "unix" {
+			u = "unix:" + l.Addr().String()
+		}
+		log.Info("pinspect serve", "url", u, "interval", o.interval, "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated)
+	}
 	select {
 	case err := <-monErr:
 		cancel()
@@ -219,13 +423,4 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		}
 		return err
 	}
-}
-
-// isLoopback reports whether a listen host is loopback-only.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

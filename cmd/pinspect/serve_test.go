@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
+	"github.com/pinspect/pinspect/views/metrics"
 )
 
 // buildPinspect builds this command into a temporary directory.
@@ -91,10 +92,10 @@ func TestServeDefaultListenIsLoopback(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &app{stdout: io.Discard, stderr: &errOut, ctx: ctx, procRoot: "/proc"}
 	cmd := newServeCmd(a)
-	def := cmd.Flags().Lookup("listen").DefValue
+	def := strings.Trim(cmd.Flags().Lookup("web.listen-address").DefValue, "[]")
 	host, port, err := net.SplitHostPort(def)
-	if err != nil || !isLoopback(host) || port != "9256" {
-		t.Fatalf("--listen default %q, want loopback port 9256", def)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || port != metrics.DefaultPort || port == "9256" {
+		t.Fatalf("--web.listen-address default %q, want loopback port %s (not process-exporter's 9256)", def, metrics.DefaultPort)
 	}
 	// The agent really binds there when nothing else does.
 	if l, err := net.Listen("tcp", def); err != nil {

@@ -42,8 +42,8 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 --name keeps events whose comm or exe contains the text.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if interval <= 0 {
-				return usageError{fmt.Errorf("--interval must be positive")}
+			if err := checkInterval(interval); err != nil {
+				return err
 			}
 			if count < 0 || duration < 0 {
 				return usageError{fmt.Errorf("--count and --duration must not be negative")}

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // PathExplain is `pinspect explain PID` over HTTP: GET
@@ -56,9 +59,32 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		}
 		window = d
 	}
+	// Findings name what a process waits on and where its threads are:
+	// what the kernel shows only to who may ptrace it.
+	client := ClientOf(r.Context())
+	if !client.Full {
+		f := s.src.Latest()
+		var p *collector.Process
+		if f != nil && f.Snapshot != nil {
+			p = lifecycle.Find(f.Snapshot, pid)
+		}
+		switch {
+		case p == nil || s.opts.HidesOthers && !client.MaySee(p):
+			httpError(w, http.StatusNotFound, "no such process: "+strconv.Itoa(pid))
+			return
+		case !client.MaySee(p):
+			httpError(w, http.StatusForbidden, "explaining process "+strconv.Itoa(pid)+": "+ReasonNeedsAuth)
+			return
+		}
+	}
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
 	select {
 	case s.explainSlot <- struct{}{}:
 		defer func() { <-s.explainSlot }()
+	case <-t.C:
+		busy(w, "another explain is running")
+		return
 	case <-r.Context().Done():
 		return
 	}
@@ -72,6 +98,6 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	case doc == nil:
 		httpError(w, http.StatusNotFound, "no such process: "+strconv.Itoa(pid))
 	default:
-		writeJSON(w, s.opts.Logger, doc)
+		writeJSON(w, r, s.opts.Logger, doc)
 	}
 }

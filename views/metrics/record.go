@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,9 @@ func (s *Server) recordStore(w http.ResponseWriter) *record.Store {
 }
 
 func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
+	if s.eventsHidden(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	since, err := parseAPITime(q.Get("since"))
 	if err != nil {
@@ -89,10 +93,13 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 			types[lifecycle.EventType(t)] = true
 		}
 	}
-	if !s.acquireHeavy(r) {
+	client := ClientOf(r.Context())
+	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
+	if !ok {
+		busy(w, "too many heavy requests at once")
 		return
 	}
-	defer s.releaseHeavy()
+	defer release()
 	st := s.recordStore(w)
 	if st == nil {
 		return
@@ -113,6 +120,11 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		n++
 		last = e.Time
+		if !client.Full {
+			cp := *e
+			restrictEvent(&cp)
+			e = &cp
+		}
 		werr = enc.Encode(report.NewEventDoc(e))
 		return werr == nil && r.Context().Err() == nil
 	})
@@ -140,10 +152,13 @@ func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !s.acquireHeavy(r) {
+	client := ClientOf(r.Context())
+	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
+	if !ok {
+		busy(w, "too many heavy requests at once")
 		return
 	}
-	defer s.releaseHeavy()
+	defer release()
 	st := s.recordStore(w)
 	if st == nil {
 		return
@@ -165,8 +180,14 @@ func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
 		prev, _ = st.Read(i - 1)
 	}
 	f := record.Frame(prev, cur, 0)
-	wf := &WireFrame{Version: FrameVersion, Seq: cur.Seq, Snapshot: s.redacted(f.Snapshot), Interval: f.Interval,
-		EventsLive: f.EventsLive, EventsNote: f.EventsNote, Zombies: f.Zombies, Orphans: f.Orphans, Events: f.Events}
+	wf := &WireFrame{Version: FrameVersion, Seq: cur.Seq, Snapshot: s.buildView(f.Snapshot, client), Interval: f.Interval,
+		EventsLive: f.EventsLive, EventsNote: f.EventsNote, Zombies: s.zombiesFor(f, client), Orphans: s.orphansFor(f, client), Events: f.Events}
+	if !client.Full {
+		wf.Events = slices.Clone(wf.Events)
+		for i := range wf.Events {
+			restrictEvent(&wf.Events[i])
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/x-gob")
 	h.Set("X-Pinspect-Frame-Version", strconv.Itoa(FrameVersion))

@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/exporter-toolkit/web"
-	"go.yaml.in/yaml/v2"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -29,10 +28,16 @@ import (
 	"github.com/pinspect/pinspect/views/report"
 )
 
+// DefaultPort is `pinspect serve`'s default TCP port. 9256, the port of
+// its first releases, is process-exporter's in Prometheus's list of
+// default exporter ports; 9919 is not taken in that list as far as it
+// could be checked (docs/METRICS.md).
+const DefaultPort = "9919"
+
 // DefaultListen is `pinspect serve`'s default address: loopback only.
 // Exposing the agent beyond the host is a decision the operator makes
-// (with --web.config.file for TLS and basic auth).
-const DefaultListen = "127.0.0.1:9256"
+// (with --web.config.file for TLS and authentication).
+const DefaultListen = "127.0.0.1:" + DefaultPort
 
 // The API paths.
 const (
@@ -45,7 +50,26 @@ const (
 	// PathFrame is the frame endpoint RemoteSource reads (gob; internal
 	// to pinspect, versioned by FrameVersion).
 	PathFrame = "/api/v1/frame"
+	// PathHealthy answers 200 while the server runs; PathReady answers
+	// 200 once the first scan is published (503 before).
+	PathHealthy = "/-/healthy"
+	PathReady   = "/-/ready"
 )
+
+// ProcessRequest is what a ProcessDoc builder is asked for.
+type ProcessRequest struct {
+	PID int
+	// Client is who asks: the builder shows in full only what
+	// Client.MaySee allows (RestrictProcess for the rest).
+	Client Client
+	// StuckBudget is the client's budget of stuck reads: the builder
+	// passes it to the reads it makes for the client
+	// (collector.AddrOptions.StuckBudget).
+	StuckBudget *collector.StuckBudget
+	// HidesOthers is true when the /proc hides other users' processes
+	// (hidepid): a process the client may not see is then "not found".
+	HidesOthers bool
+}
 
 // ServerOptions configure a Server.
 type ServerOptions struct {
@@ -56,11 +80,18 @@ type ServerOptions struct {
 	// more of the process than a frame holds (the caller owns that I/O).
 	// It returns (nil, nil) for a process that does not exist. When nil,
 	// the process's entry in the latest snapshot is served.
-	ProcessDoc func(ctx context.Context, f *monitor.Frame, pid int) (any, error)
+	ProcessDoc func(ctx context.Context, f *monitor.Frame, req ProcessRequest) (any, error)
 	// ExplainDoc builds the /api/v1/explain/{pid} document (explain.go);
 	// when nil the endpoint answers 404.
 	ExplainDoc ExplainFunc
-	// MaxStreams bounds concurrent /api/v1/events streams (default 16).
+	// TelemetryPath is where the metrics are served (default /metrics).
+	TelemetryPath string
+	// HidesOthers says the /proc root is mounted with hidepid
+	// (collector.HidesOtherUsers): clients that are not Full then see
+	// only the processes they could read themselves.
+	HidesOthers bool
+	// MaxStreams bounds concurrent /api/v1/events streams (default 16;
+	// 4 per client).
 	MaxStreams int
 	// MaxLongPoll bounds how long a frame request waits for a new frame
 	// (default 30 s).
@@ -80,17 +111,20 @@ type Server struct {
 	col     *Collector
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
-	streams chan struct{}
+	scrape  http.Handler
+	metrics *slots // scrapes: their own budget, never behind the API
+	heavy   *slots // whole-snapshot documents and frames
+	procs   *slots // /api/v1/processes/{pid}: reads /proc on request
+	streams *slots // event streams
+	stuck   *stuckBudgets
 	// explainFn and explainSlot serve /api/v1/explain (explain.go).
 	explainFn   ExplainFunc
 	explainSlot explainSlot
-	heavy       chan struct{} // bounds concurrent full-snapshot encodings
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
 	ring    []seqEvent    // recent events for the frame endpoint
-	pubSeq  uint64
-	pub     *collector.Snapshot
+	views   viewCache
 }
 
 type seqEvent struct {
@@ -98,22 +132,26 @@ type seqEvent struct {
 	ev  lifecycle.Event
 }
 
-// maxHeavy bounds concurrent encodings of a whole snapshot (the snapshot
-// document and frames: megabytes each on a big host); more wait.
-const maxHeavy = 4
-
-// acquireHeavy waits for a heavy-encoding slot; false when the client
-// went away first.
-func (s *Server) acquireHeavy(r *http.Request) bool {
-	select {
-	case s.heavy <- struct{}{}:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
-func (s *Server) releaseHeavy() { <-s.heavy }
+// The request budgets. A scrape waits for one of metricsSlots (the
+// conversion is shared by concurrent scrapes, so each is cheap); a
+// whole-snapshot document or frame for one of heavySlots, at most
+// heavyPerClient per client; a process document (read from /proc on
+// request) for one of procSlots, one per client. A request that cannot
+// get a slot within slotWait gets 503 with Retry-After.
+const (
+	metricsSlots     = 8
+	heavySlots       = 4
+	heavyPerClient   = 2
+	procSlots        = 2
+	procPerClient    = 1
+	streamsPerClient = 4
+	slotWait         = 10 * time.Second
+	// apiStuckReads is the budget of stuck reads of every API client
+	// together, and clientStuckReads each client's share: never the
+	// scanner's (collector.StuckBudget).
+	apiStuckReads    = 8
+	clientStuckReads = 2
+)
 
 // maxRing bounds the events kept for remote clients.
 const maxRing = 20000
@@ -131,26 +169,33 @@ func NewServer(src Source, o ServerOptions) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.TelemetryPath == "" {
+		o.TelemetryPath = PathMetrics
+	}
 	s := &Server{
-		src:         src,
-		opts:        o,
-		col:         NewCollector(src, o.Options),
-		reg:         prometheus.NewRegistry(),
-		mux:         http.NewServeMux(),
-		streams:     make(chan struct{}, o.MaxStreams),
+		src:     src,
+		opts:    o,
+		col:     NewCollector(src, o.Options),
+		reg:     prometheus.NewRegistry(),
+		mux:     http.NewServeMux(),
+		metrics: newSlots(metricsSlots, 0),
+		heavy:   newSlots(heavySlots, heavyPerClient),
+		procs:   newSlots(procSlots, procPerClient),
+		streams: newSlots(o.MaxStreams, streamsPerClient),
+		stuck:   newStuckBudgets(apiStuckReads, clientStuckReads),
+		changed: make(chan struct{}),
+
 		explainFn:   o.ExplainDoc,
 		explainSlot: make(explainSlot, 1),
-		heavy:       make(chan struct{}, maxHeavy),
-		changed:     make(chan struct{}),
 	}
 	s.reg.MustRegister(s.col,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 10,
-		Timeout:             10 * time.Second,
-	}))
+	s.scrape = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		Timeout:       10 * time.Second,
+	})
+	s.mux.HandleFunc("GET "+o.TelemetryPath, s.handleMetrics)
 	s.mux.HandleFunc("GET "+PathSnapshot, s.handleSnapshot)
 	s.mux.HandleFunc("GET "+PathProcesses+"{pid}", s.handleProcess)
 	s.mux.HandleFunc("GET "+PathExplain+"{pid}", s.handleExplain)
@@ -158,6 +203,8 @@ func NewServer(src Source, o ServerOptions) *Server {
 	s.mux.HandleFunc("GET "+PathOrphans, s.handleOrphans)
 	s.mux.HandleFunc("GET "+PathEvents, s.handleEvents)
 	s.mux.HandleFunc("GET "+PathFrame, s.handleFrame)
+	s.mux.HandleFunc("GET "+PathHealthy, s.handleHealthy)
+	s.mux.HandleFunc("GET "+PathReady, s.handleReady)
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	return s
 }
@@ -165,7 +212,8 @@ func NewServer(src Source, o ServerOptions) *Server {
 // Collector returns the server's metrics collector.
 func (s *Server) Collector() *Collector { return s.col }
 
-// Handler returns the HTTP handler of every endpoint.
+// Handler returns the HTTP handler of every endpoint. Requests that did
+// not pass Serve's guard are unauthenticated clients (Client).
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Run follows the source until ctx is done: it counts every frame's
@@ -201,56 +249,54 @@ func (s *Server) Run(ctx context.Context) {
 func (s *Server) latest(w http.ResponseWriter) *monitor.Frame {
 	f := s.src.Latest()
 	if f == nil || f.Snapshot == nil {
+		w.Header().Set("Retry-After", "1")
 		httpError(w, http.StatusServiceUnavailable, "no scan yet: the first one is in progress")
 		return nil
 	}
 	return f
 }
 
-// publicSnapshot returns f's snapshot as the API may show it: command
-// lines removed, or redacted when Cmdline is set. It is computed once per
-// frame.
-func (s *Server) publicSnapshot(f *monitor.Frame) *collector.Snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pub != nil && s.pubSeq == f.Seq {
-		return s.pub
-	}
-	s.pub, s.pubSeq = s.redacted(f.Snapshot), f.Seq
-	return s.pub
+// busy answers a request that got no slot.
+func busy(w http.ResponseWriter, why string) {
+	w.Header().Set("Retry-After", "2")
+	httpError(w, http.StatusServiceUnavailable, why)
 }
 
-// redacted is a copy of snap with command lines redacted (--metrics.cmdline)
-// or removed.
-func (s *Server) redacted(snap *collector.Snapshot) *collector.Snapshot {
-	cp := *snap
-	cp.Processes = make([]collector.Process, len(snap.Processes))
-	copy(cp.Processes, snap.Processes)
-	for i := range cp.Processes {
-		p := &cp.Processes[i]
-		if s.opts.Cmdline && len(p.Cmdline) > 0 {
-			p.Cmdline = RedactArgs(p.Cmdline)
-		} else {
-			p.Cmdline = nil
-			p.CmdlineTruncated, p.CmdlineNoNUL = false, false
-		}
-	}
-	return &cp
-}
-
-func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
-	f := s.latest(w)
-	if f == nil {
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.metrics.acquire(r.Context(), "", slotWait)
+	if !ok {
+		busy(w, "too many scrapes at once")
 		return
 	}
-	q := r.URL.Query()
+	defer release()
+	s.scrape.ServeHTTP(w, r)
+}
+
+func (s *Server) handleHealthy(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "pinspect is healthy.\n")
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if f := s.src.Latest(); f == nil || f.Snapshot == nil {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "pinspect is not ready: the first scan is in progress.\n")
+		return
+	}
+	_, _ = io.WriteString(w, "pinspect is ready.\n")
+}
+
+// parseSnapshotQuery reads /api/v1/snapshot's query: the filter and
+// whether threads are wanted (when the snapshot has them).
+func parseSnapshotQuery(q url.Values) (report.Filter, bool, error) {
 	var flt report.Filter
 	for _, v := range q["pid"] {
 		for _, part := range strings.Split(v, ",") {
 			pid, err := strconv.Atoi(part)
 			if err != nil || pid <= 0 {
-				httpError(w, http.StatusBadRequest, "pid: not a process id: "+strconv.Quote(part))
-				return
+				return flt, false, fmt.Errorf("pid: not a process id: %s", strconv.Quote(part))
 			}
 			flt.PIDs = append(flt.PIDs, pid)
 		}
@@ -258,28 +304,79 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	flt.States = q.Get("state")
 	for _, c := range flt.States {
 		if !strings.ContainsRune(collector.StateLetters+"W", c) {
-			httpError(w, http.StatusBadRequest, "state: unknown state letter "+strconv.QuoteRune(c))
-			return
+			return flt, false, fmt.Errorf("state: unknown state letter %s", strconv.QuoteRune(c))
 		}
 	}
 	flt.Name = q.Get("name")
 	if u := q.Get("user"); u != "" {
 		flt.Users = strings.Split(u, ",")
 	}
-	threads := f.Snapshot.ThreadsRead
+	threads := true
 	if v := q.Get("threads"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			httpError(w, http.StatusBadRequest, "threads: want true or false")
-			return
+			return flt, false, errors.New("threads: want true or false")
 		}
-		threads = threads && b
+		threads = b
 	}
-	if !s.acquireHeavy(r) {
+	return flt, threads, nil
+}
+
+func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
+	flt, threads, err := parseSnapshotQuery(r.URL.Query())
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	defer s.releaseHeavy()
-	writeJSON(w, s.opts.Logger, report.NewSnapshotDoc(s.publicSnapshot(f), flt, threads))
+	f := s.latest(w)
+	if f == nil {
+		return
+	}
+	client := ClientOf(r.Context())
+	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
+	if !ok {
+		busy(w, "too many snapshot requests at once")
+		return
+	}
+	defer release()
+	doc := report.NewSnapshotDoc(s.viewFor(f, client), flt, f.Snapshot.ThreadsRead && threads)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	out, done := compressed(w, r)
+	defer done()
+	if err := report.WriteSnapshotJSON(out, doc, false); err != nil {
+		s.opts.Logger.Debug("writing snapshot", "err", err)
+	}
+}
+
+// compressed returns the response body writer: gzip when the client
+// accepts it. done flushes and closes the compressor.
+func compressed(w http.ResponseWriter, r *http.Request) (io.Writer, func()) {
+	w.Header().Add("Vary", "Accept-Encoding")
+	if !acceptsGzip(r) {
+		return w, func() {}
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	return zw, func() { _ = zw.Close() }
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding has gzip
+// (with a q-value above 0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // ProcessEntrySchema marks /api/v1/processes/{pid} while it serves the
@@ -295,17 +392,26 @@ type ProcessEntryDoc struct {
 }
 
 func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {
-	pid, err := strconv.Atoi(r.PathValue("pid"))
-	if err != nil || pid <= 0 {
-		httpError(w, http.StatusBadRequest, "not a process id: "+strconv.Quote(r.PathValue("pid")))
+	pid, err := parsePID(r.PathValue("pid"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	f := s.latest(w)
 	if f == nil {
 		return
 	}
+	client := ClientOf(r.Context())
 	if s.opts.ProcessDoc != nil {
-		doc, err := s.opts.ProcessDoc(r.Context(), f, pid)
+		release, ok := s.procs.acquire(r.Context(), client.Key, slotWait)
+		if !ok {
+			busy(w, "too many process requests at once")
+			return
+		}
+		defer release()
+		doc, err := s.opts.ProcessDoc(r.Context(), f, ProcessRequest{
+			PID: pid, Client: client, StuckBudget: s.stuck.of(client.Key), HidesOthers: s.opts.HidesOthers,
+		})
 		switch {
 		case err != nil:
 			s.opts.Logger.Warn("process document", "pid", pid, "err", err)
@@ -313,92 +419,228 @@ func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {
 		case doc == nil:
 			httpError(w, http.StatusNotFound, "no such process: "+strconv.Itoa(pid))
 		default:
-			writeJSON(w, s.opts.Logger, doc)
+			writeJSON(w, r, s.opts.Logger, doc)
 		}
 		return
 	}
-	// TODO(integrator): pass ServerOptions.ProcessDoc building the `show`
-	// document (views/report ShowDoc, memory maps read by the collector)
-	// once it lands; until then this is the snapshot entry.
-	snap := s.publicSnapshot(f)
+	snap := s.viewFor(f, client)
 	p := lifecycle.Find(snap, pid)
 	if p == nil {
 		httpError(w, http.StatusNotFound, "no such process: "+strconv.Itoa(pid))
 		return
 	}
-	writeJSON(w, s.opts.Logger, &ProcessEntryDoc{
+	writeJSON(w, r, s.opts.Logger, &ProcessEntryDoc{
 		Schema:  ProcessEntrySchema,
 		TakenAt: snap.TakenAt.UTC().Format(time.RFC3339Nano),
 		Process: report.NewProcessDoc(p, snap.ThreadsRead),
 	})
 }
 
+// parsePID reads a pid path element.
+func parsePID(v string) (int, error) {
+	pid, err := strconv.Atoi(v)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("not a process id: %s", strconv.Quote(v))
+	}
+	return pid, nil
+}
+
 // handleZombies serves the `pinspect zombies --json` document of the
 // latest frame.
-func (s *Server) handleZombies(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleZombies(w http.ResponseWriter, r *http.Request) {
 	if f := s.latest(w); f != nil {
-		writeJSON(w, s.opts.Logger, report.NewZombiesDoc(f.Zombies, f.Snapshot.TakenAt))
+		writeJSON(w, r, s.opts.Logger, report.NewZombiesDoc(s.zombiesFor(f, ClientOf(r.Context())), f.Snapshot.TakenAt))
 	}
 }
 
 // handleOrphans serves the `pinspect orphans --json` document of the
 // latest frame.
-func (s *Server) handleOrphans(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleOrphans(w http.ResponseWriter, r *http.Request) {
 	if f := s.latest(w); f != nil {
-		writeJSON(w, s.opts.Logger, report.NewOrphansDoc(f.Orphans, f.Snapshot.TakenAt))
+		writeJSON(w, r, s.opts.Logger, report.NewOrphansDoc(s.orphansFor(f, ClientOf(r.Context())), f.Snapshot.TakenAt))
 	}
 }
 
+// parseEventTypes reads /api/v1/events's ?type= (comma-separated event
+// types; none: every type).
+func parseEventTypes(q url.Values) (map[string]bool, error) {
+	v := q.Get("type")
+	if v == "" {
+		return nil, nil
+	}
+	types := map[string]bool{}
+	for _, t := range strings.Split(v, ",") {
+		if !slices.Contains(streamEventTypes, lifecycle.EventType(t)) {
+			return nil, fmt.Errorf("type: unknown event type %s (want some of %s)", strconv.Quote(t), joinTypes())
+		}
+		types[t] = true
+	}
+	return types, nil
+}
+
+// streamEventTypes are the types an event stream can select.
+var streamEventTypes = lifecycle.EventTypes()
+
+func joinTypes() string {
+	var b strings.Builder
+	for i, t := range streamEventTypes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(t))
+	}
+	return b.String()
+}
+
+// streamQueue bounds the events waiting for one stream's client: a client
+// that falls this far behind is sent a final lost record and cut off.
+const streamQueue = 4096
+
 // handleEvents streams lifecycle events as NDJSON (the lines of
-// `pinspect watch --json`) until the client goes away. Optional ?type=exit,zombie selects event types.
+// `pinspect watch --json`) until the client goes away; ?type=exit,zombie
+// selects event types. Frames are taken from the source as they come,
+// so none is held for a slow client; only its matching events wait, at
+// most streamQueue of them. A client that falls further behind gets a
+// final `lost` record and the stream ends; one that stops reading for
+// writeStall is cut.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("since") {
 		s.handleRecordedEvents(w, r)
 		return
 	}
-	select {
-	case s.streams <- struct{}{}:
-		defer func() { <-s.streams }()
-	default:
-		httpError(w, http.StatusServiceUnavailable, "too many event streams")
+	if s.eventsHidden(w, r) {
 		return
 	}
-	var types map[string]bool
-	if v := r.URL.Query().Get("type"); v != "" {
-		types = map[string]bool{}
-		for _, t := range strings.Split(v, ",") {
-			types[t] = true
-		}
+	types, err := parseEventTypes(r.URL.Query())
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	client := ClientOf(r.Context())
+	release, ok := s.streams.acquire(r.Context(), client.Key, 0)
+	if !ok {
+		busy(w, "too many event streams")
+		return
+	}
+	defer release()
 	ch, cancel := s.src.Subscribe()
 	defer cancel()
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	_ = rc.Flush()
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	q := &eventQueue{wake: make(chan struct{}, 1)}
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case f, ok := <-ch:
+				if !ok {
+					q.end()
+					return
+				}
+				for i := range f.Events {
+					e := f.Events[i]
+					if types != nil && !types[string(e.Type)] {
+						continue
+					}
+					if !client.Full {
+						restrictEvent(&e)
+					}
+					if !q.push(e) {
+						return
+					}
+				}
+			}
+		}
+	}()
 	enc := json.NewEncoder(w)
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
-		case f, ok := <-ch:
-			if !ok {
-				return
-			}
-			for i := range f.Events {
-				if types != nil && !types[string(f.Events[i].Type)] {
-					continue
-				}
-				if err := enc.Encode(report.NewEventDoc(&f.Events[i])); err != nil {
-					return
-				}
-			}
-			if err := rc.Flush(); err != nil {
+		case <-q.wake:
+		}
+		evs, dropped, ended := q.take()
+		for i := range evs {
+			if err := enc.Encode(report.NewEventDoc(&evs[i])); err != nil {
 				return
 			}
 		}
+		if dropped > 0 {
+			lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll, Time: time.Now(),
+				Note: fmt.Sprintf("stream ended: this client fell more than %d events behind; reconnect to go on", streamQueue)}
+			_ = enc.Encode(report.NewEventDoc(&lost))
+			_ = rc.Flush()
+			return
+		}
+		if err := rc.Flush(); err != nil || ended {
+			return
+		}
 	}
+}
+
+// eventsHidden refuses event streams to a client that is not Full when
+// the /proc hides other users' processes (an event does not say whose
+// process it is, so none can be shown); true when it answered.
+func (s *Server) eventsHidden(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.HidesOthers && !ClientOf(r.Context()).Full {
+		httpError(w, http.StatusForbidden, "events: /proc hides other users' processes here; "+ReasonNeedsAuth)
+		return true
+	}
+	return false
+}
+
+// eventQueue is one stream's bounded queue of events.
+type eventQueue struct {
+	mu      sync.Mutex
+	evs     []lifecycle.Event
+	dropped int
+	ended   bool
+	wake    chan struct{}
+}
+
+// push queues e; false once the queue overflowed (the stream is over).
+func (q *eventQueue) push(e lifecycle.Event) bool {
+	q.mu.Lock()
+	ok := len(q.evs) < streamQueue
+	if ok {
+		q.evs = append(q.evs, e)
+	} else {
+		q.dropped++
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return ok
+}
+
+func (q *eventQueue) end() {
+	q.mu.Lock()
+	q.ended = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued events and empties the queue.
+func (q *eventQueue) take() ([]lifecycle.Event, int, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	evs := q.evs
+	q.evs = nil
+	return evs, q.dropped, q.ended
 }
 
 // FrameVersion is the version of the frame endpoint's gob encoding. 2:
@@ -425,32 +667,37 @@ type WireFrame struct {
 	EventsLost bool
 }
 
-// handleFrame sends the latest frame once its Seq differs from ?after=N,
-// waiting for it up to ?wait= (capped at MaxLongPoll).
-func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if q.Has("at") {
-		s.handleRecordedFrame(w, r)
-		return
-	}
-	var after uint64
+// parseFrameQuery reads the frame endpoint's ?after=N&wait=D.
+func parseFrameQuery(q url.Values, maxWait time.Duration) (after uint64, wait time.Duration, err error) {
 	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			httpError(w, http.StatusBadRequest, "after: want a frame number")
-			return
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, 0, errors.New("after: want a frame number")
 		}
-		after = n
 	}
-	wait := s.opts.MaxLongPoll
+	wait = maxWait
 	if v := q.Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			httpError(w, http.StatusBadRequest, "wait: want a duration like 20s")
-			return
+			return 0, 0, errors.New("wait: want a duration like 20s")
 		}
 		wait = min(d, wait)
 	}
+	return after, wait, nil
+}
+
+// handleFrame sends the latest frame once its Seq differs from ?after=N,
+// waiting for it up to ?wait= (capped at MaxLongPoll).
+func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("at") {
+		s.handleRecordedFrame(w, r)
+		return
+	}
+	after, wait, err := parseFrameQuery(r.URL.Query(), s.opts.MaxLongPoll)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	client := ClientOf(r.Context())
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -460,11 +707,13 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 		f := s.src.Latest()
 		// A frame number below after means the agent restarted.
 		if f != nil && f.Snapshot != nil && f.Seq != after {
-			if !s.acquireHeavy(r) {
+			release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
+			if !ok {
+				busy(w, "too many frame requests at once")
 				return
 			}
-			defer s.releaseHeavy()
-			s.writeFrame(w, r, f, after)
+			defer release()
+			s.writeFrame(w, r, f, after, client)
 			return
 		}
 		select {
@@ -478,11 +727,11 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) writeFrame(w http.ResponseWriter, r *http.Request, f *monitor.Frame, after uint64) {
+func (s *Server) writeFrame(w http.ResponseWriter, r *http.Request, f *monitor.Frame, after uint64, client Client) {
 	wf := &WireFrame{
-		Version: FrameVersion, Seq: f.Seq, Snapshot: s.publicSnapshot(f),
+		Version: FrameVersion, Seq: f.Seq, Snapshot: s.viewFor(f, client),
 		Interval: f.Interval, EventsLive: f.EventsLive, EventsNote: f.EventsNote,
-		Zombies: f.Zombies, Orphans: f.Orphans, Paused: f.Paused,
+		Zombies: s.zombiesFor(f, client), Orphans: s.orphansFor(f, client), Paused: f.Paused,
 	}
 	if after > f.Seq {
 		after = 0 // the client's frame was from before a restart
@@ -501,18 +750,17 @@ func (s *Server) writeFrame(w http.ResponseWriter, r *http.Request, f *monitor.F
 		}
 	}
 	s.mu.Unlock()
+	if !client.Full {
+		wf.Events = slices.Clone(wf.Events)
+		for i := range wf.Events {
+			restrictEvent(&wf.Events[i])
+		}
+	}
 	w.Header().Set("Content-Type", "application/x-gob")
 	w.Header().Set("X-Pinspect-Frame-Version", strconv.Itoa(FrameVersion))
-	var enc *gob.Encoder
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-		w.Header().Set("Content-Encoding", "gzip")
-		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-		defer zw.Close()
-		enc = gob.NewEncoder(zw)
-	} else {
-		enc = gob.NewEncoder(w)
-	}
-	if err := enc.Encode(wf); err != nil {
+	out, done := compressed(w, r)
+	defer done()
+	if err := gob.NewEncoder(out).Encode(wf); err != nil {
 		s.opts.Logger.Debug("writing frame", "err", err)
 	}
 }
@@ -527,7 +775,8 @@ const indexHTML = `<!DOCTYPE html>
 <li>/api/v1/explain/{pid}?window=2s: findings about one process (the <code>pinspect explain --json</code> document; one at a time)</li>
 <li><a href="/api/v1/zombies">/api/v1/zombies</a>: zombies by parent, with diagnoses</li>
 <li><a href="/api/v1/orphans">/api/v1/orphans</a>: orphans and their adopters</li>
-<li>/api/v1/events: lifecycle events as they happen (NDJSON stream)</li>
+<li>/api/v1/events: lifecycle events as they happen (NDJSON stream; ?type=exit,zombie)</li>
+<li><a href="/-/healthy">/-/healthy</a>, <a href="/-/ready">/-/ready</a>: liveness and readiness</li>
 </ul></body></html>
 `
 
@@ -548,77 +797,14 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	_ = json.NewEncoder(w).Encode(ErrorDoc{Error: msg})
 }
 
-func writeJSON(w http.ResponseWriter, log *slog.Logger, v any) {
+// writeJSON writes a document on one line, gzipped when the client
+// accepts it.
+func writeJSON(w http.ResponseWriter, r *http.Request, log *slog.Logger, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if err := report.WriteJSON(w, v); err != nil {
+	out, done := compressed(w, r)
+	defer done()
+	if err := report.WriteCompactJSON(out, v); err != nil {
 		log.Debug("writing response", "err", err)
 	}
-}
-
-// Scheme returns "https" when the web config file enables TLS, else
-// "http" (also for no file, or one that cannot be read: ListenAndServe
-// reports those).
-func Scheme(webConfigFile string) string {
-	if webConfigFile == "" {
-		return "http"
-	}
-	b, err := os.ReadFile(webConfigFile)
-	if err != nil {
-		return "http"
-	}
-	var c web.Config
-	if yaml.Unmarshal(b, &c) != nil || !c.TLSConfig.IsEnabled() {
-		return "http"
-	}
-	return "https"
-}
-
-// ListenAndServe serves h on l until ctx is done, with TLS and basic auth
-// from webConfigFile when it is not empty (exporter-toolkit's format: the
-// file is re-read on each request, so certificates and users change
-// without a restart). It validates the file first and fails on a bad
-// one.
-func ListenAndServe(ctx context.Context, l net.Listener, h http.Handler, webConfigFile string, log *slog.Logger) error {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if webConfigFile != "" {
-		if err := web.Validate(webConfigFile); err != nil {
-			l.Close()
-			return fmt.Errorf("--web.config.file %s: %w", webConfigFile, err)
-		}
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// Requests (event streams, frame long-polls) end with ctx.
-		BaseContext: func(net.Listener) context.Context { return ctx },
-	}
-	no := false
-	flags := &web.FlagConfig{
-		WebListenAddresses: &[]string{l.Addr().String()},
-		WebSystemdSocket:   &no,
-		WebConfigFile:      &webConfigFile,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- web.Serve(l, srv, flags, log) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && e != nil {
-		return e
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return srv.Close()
-	}
-	return err
 }

@@ -377,8 +377,19 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// serveOn runs ListenAndServe on a loopback port and returns its address.
+// serveOn runs Serve on a loopback port and returns its address.
 func serveOn(t *testing.T, h http.Handler, webConfig string) string {
+	t.Helper()
+	web, err := NewWeb(webConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveWeb(t, h, web, 0)
+}
+
+// serveWeb runs Serve with web and a connection cap (0: the default) on
+// a loopback port and returns its address.
+func serveWeb(t *testing.T, h http.Handler, web *Web, maxConns int) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -386,11 +397,13 @@ func serveOn(t *testing.T, h http.Handler, webConfig string) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ListenAndServe(ctx, l, h, webConfig, nil) }()
+	go func() {
+		done <- Serve(ctx, h, ServeOptions{Listeners: []net.Listener{l}, Web: web, MaxConns: maxConns})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("ListenAndServe: %v", err)
+			t.Errorf("Serve: %v", err)
 		}
 	})
 	return l.Addr().String()
@@ -452,12 +465,12 @@ func TestBasicAuthAndTLS(t *testing.T) {
 	cancel()
 	<-runDone
 
-	if sch := Scheme(cfg); sch != "http" {
-		t.Errorf("Scheme of a basic-auth-only config = %q, want http", sch)
+	if w, err := NewWeb(cfg); err != nil || w.Scheme() != "http" {
+		t.Errorf("Scheme of a basic-auth-only config: %v", err)
 	}
 	cfg, pool := writeWebConfig(t, "prom", "pw", true)
-	if sch := Scheme(cfg); sch != "https" {
-		t.Errorf("Scheme of a TLS config = %q, want https", sch)
+	if w, err := NewWeb(cfg); err != nil || w.Scheme() != "https" {
+		t.Errorf("Scheme of a TLS config: %v", err)
 	}
 	addr = serveOn(t, s.Handler(), cfg)
 	tc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -478,12 +491,8 @@ func TestBasicAuthAndTLS(t *testing.T) {
 	// A broken config is refused at start.
 	bad := filepath.Join(t.TempDir(), "bad.yml")
 	must(t, os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: /nonexistent\n  key_file: /nonexistent\n"), 0o600))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ListenAndServe(context.Background(), l, s.Handler(), bad, nil); err == nil {
-		t.Error("ListenAndServe accepted a config whose certificate does not exist")
+	if _, err := NewWeb(bad); err == nil {
+		t.Error("NewWeb accepted a config whose certificate does not exist")
 	}
 }
 
