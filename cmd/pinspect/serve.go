@@ -395,7 +395,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- metrics.Serve(ctx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns})
+		serveErr <- metrics.Serve(ctx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns, Stats: srv.Stats()})
 	}()
 	for _, l := range ls {
 		u := web.Scheme() + "://" + l.Addr().String() + "/"

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -53,6 +54,10 @@ type Monitor struct {
 	mu     sync.Mutex
 	ctl    control
 	kernel kernelSource // set by Run, before the first frame
+	// sampleFails counts the samples that failed for a transient reason,
+	// lastFail is the last one's error (SampleFailures); guarded by mu.
+	sampleFails uint64
+	lastFail    string
 
 	// Owned by Run's goroutine.
 	prev *collector.Snapshot
@@ -118,11 +123,23 @@ func (m *Monitor) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); k.run(ctx) }()
 	defer wg.Wait()
 	defer cancel()
-	if err := m.sample(ctx); err != nil {
+	for {
+		err := m.sample(ctx)
+		if err == nil {
+			break
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return err
+		if !m.transient(err) {
+			return err
+		}
+		// Out of descriptors or memory at start: wait and try again.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(m.currentInterval()):
+		}
 	}
 	return m.loop(ctx)
 }
@@ -156,6 +173,11 @@ func (m *Monitor) loop(ctx context.Context) error {
 				failures = 0
 				break
 			}
+			// Out of descriptors or memory (a flood of connections to
+			// serve, a small ulimit): counted, retried, never the end.
+			if m.transient(err) {
+				break
+			}
 			// A failing root (a fixture tree deleted, procfs unmounted):
 			// a passing error is retried, a lasting one ends the run.
 			if failures++; failures >= MaxSampleFailures {
@@ -168,6 +190,31 @@ func (m *Monitor) loop(ctx context.Context) error {
 		}
 		timer.Reset(m.currentInterval())
 	}
+}
+
+// transient reports whether a sample failed for want of a resource the
+// process may get back (file descriptors, memory, buffer space), and if
+// so counts it (SampleFailures).
+func (m *Monitor) transient(err error) bool {
+	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.ENOMEM, unix.ENOBUFS, unix.EAGAIN, unix.EINTR} {
+		if errors.Is(err, e) {
+			m.mu.Lock()
+			m.sampleFails++
+			m.lastFail = err.Error()
+			m.mu.Unlock()
+			return true
+		}
+	}
+	return false
+}
+
+// SampleFailures returns how many samples failed for a transient reason
+// (out of file descriptors or memory) since Run started, and the last
+// such error. Those samples publish no frame; the run goes on.
+func (m *Monitor) SampleFailures() (n uint64, last string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sampleFails, m.lastFail
 }
 
 func (m *Monitor) currentInterval() time.Duration {

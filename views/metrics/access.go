@@ -87,6 +87,9 @@ type peerKey struct{}
 // connContext records the peer credentials of a unix-socket connection
 // in its context (http.Server.ConnContext).
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	if g, ok := c.(*gatedConn); ok {
+		c = g.Conn
+	}
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return ctx

@@ -83,7 +83,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	case s.explainSlot <- struct{}{}:
 		defer func() { <-s.explainSlot }()
 	case <-t.C:
-		busy(w, "another explain is running")
+		s.busy(w, "another explain is running")
 		return
 	case <-r.Context().Done():
 		return

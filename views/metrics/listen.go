@@ -17,12 +17,13 @@ import (
 // The server's timeouts. A request is a GET with no body, so its headers
 // and body arrive at once or the client is stalling (slowloris); a
 // response whose client stops reading for writeStall is abandoned, which
-// frees what the handler held (a heavy slot, an event stream).
+// frees what the handler held (a heavy slot, an event stream): see
+// ServeOptions.WriteStall.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
 	idleTimeout       = 30 * time.Second
-	writeStall        = 10 * time.Second
+	defaultWriteStall = 10 * time.Second
 	maxHeaderBytes    = 16 << 10
 )
 
@@ -69,6 +70,12 @@ type ServeOptions struct {
 	MaxConns int
 	// Logger gets server errors (default: discard).
 	Logger *slog.Logger
+	// Stats, when set (Server.Stats), counts connections and refusals.
+	Stats *ServeStats
+	// WriteStall is how long one write of a response may wait for the
+	// client to read (default 10 s); a client slower than that loses its
+	// response.
+	WriteStall time.Duration
 }
 
 // Serve serves h until ctx is done, then shuts down (waiting up to 5 s
@@ -83,9 +90,16 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns()
 	}
-	gate := newConnGate(o.MaxConns)
+	if o.WriteStall <= 0 {
+		o.WriteStall = defaultWriteStall
+	}
+	if o.Stats == nil {
+		o.Stats = new(ServeStats)
+	}
+	o.Stats.maxConns.Store(int64(o.MaxConns))
+	gate := newConnGate(o.MaxConns, o.Stats)
 	srv := &http.Server{
-		Handler:           o.Web.guard(stallGuard(h)),
+		Handler:           o.Web.guard(stallGuard(h, o.WriteStall), o.Stats),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -140,15 +154,16 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 // (or one still waiting for its first request) to make room, else it
 // refuses the new one.
 type connGate struct {
-	max  int
-	live atomic.Int64
+	max   int
+	live  *atomic.Int64 // ServeStats.conns
+	stats *ServeStats
 
 	mu    sync.Mutex
 	spare map[net.Conn]time.Time // idle or new connections, since when
 }
 
-func newConnGate(max int) *connGate {
-	return &connGate{max: max, spare: make(map[net.Conn]time.Time)}
+func newConnGate(max int, st *ServeStats) *connGate {
+	return &connGate{max: max, live: &st.conns, stats: st, spare: make(map[net.Conn]time.Time)}
 }
 
 // track follows the server's connection states.
@@ -180,6 +195,7 @@ func (g *connGate) evict() bool {
 		return false
 	}
 	oldest.Close()
+	g.stats.evicted.Add(1)
 	return true
 }
 
@@ -206,6 +222,7 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 			_, _ = c.Write([]byte(busyResponse))
 			c.Close()
+			l.gate.stats.connsRefused.Add(1)
 			continue
 		}
 		l.gate.live.Add(1)
@@ -225,29 +242,32 @@ func (c *gatedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// stallGuard makes every write of a response wait at most writeStall for
-// the client to take it: a client that stops reading loses its response,
-// and the handler returns what it held.
-func stallGuard(h http.Handler) http.Handler {
+// stallGuard makes every write of a response wait at most stall for the
+// client to take it: a client that stops reading loses its response, and
+// the handler returns what it held.
+func stallGuard(h http.Handler, stall time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&stallWriter{ResponseWriter: w, rc: http.NewResponseController(w)}, r)
+		h.ServeHTTP(&stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: stall}, r)
 	})
 }
 
 // stallWriter sets a write deadline before each write.
 type stallWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
+	rc    *http.ResponseController
+	stall time.Duration
 }
 
 func (w *stallWriter) Write(p []byte) (int, error) {
-	_ = w.rc.SetWriteDeadline(time.Now().Add(writeStall))
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.stall))
 	return w.ResponseWriter.Write(p)
 }
 
-func (w *stallWriter) Flush() {
-	_ = w.rc.SetWriteDeadline(time.Now().Add(writeStall))
-	_ = w.rc.Flush()
+// FlushError flushes under the same deadline (http.ResponseController
+// calls it).
+func (w *stallWriter) FlushError() error {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+	return w.rc.Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection.

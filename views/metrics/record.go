@@ -96,7 +96,7 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 	client := ClientOf(r.Context())
 	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
 	if !ok {
-		busy(w, "too many heavy requests at once")
+		s.busy(w, "too many heavy requests at once")
 		return
 	}
 	defer release()
@@ -155,7 +155,7 @@ func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
 	client := ClientOf(r.Context())
 	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
 	if !ok {
-		busy(w, "too many heavy requests at once")
+		s.busy(w, "too many heavy requests at once")
 		return
 	}
 	defer release()

@@ -117,6 +117,7 @@ type Server struct {
 	procs   *slots // /api/v1/processes/{pid}: reads /proc on request
 	streams *slots // event streams
 	stuck   *stuckBudgets
+	stats   ServeStats
 	// explainFn and explainSlot serve /api/v1/explain (explain.go).
 	explainFn   ExplainFunc
 	explainSlot explainSlot
@@ -188,7 +189,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 		explainFn:   o.ExplainDoc,
 		explainSlot: make(explainSlot, 1),
 	}
-	s.reg.MustRegister(s.col,
+	s.reg.MustRegister(s.col, newServeCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.scrape = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
@@ -208,6 +209,10 @@ func NewServer(src Source, o ServerOptions) *Server {
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	return s
 }
+
+// Stats returns the server's counters of refused and cut requests; pass
+// it to Serve (ServeOptions.Stats) so that connections are counted too.
+func (s *Server) Stats() *ServeStats { return &s.stats }
 
 // Collector returns the server's metrics collector.
 func (s *Server) Collector() *Collector { return s.col }
@@ -257,7 +262,8 @@ func (s *Server) latest(w http.ResponseWriter) *monitor.Frame {
 }
 
 // busy answers a request that got no slot.
-func busy(w http.ResponseWriter, why string) {
+func (s *Server) busy(w http.ResponseWriter, why string) {
+	s.stats.busy.Add(1)
 	w.Header().Set("Retry-After", "2")
 	httpError(w, http.StatusServiceUnavailable, why)
 }
@@ -265,7 +271,7 @@ func busy(w http.ResponseWriter, why string) {
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	release, ok := s.metrics.acquire(r.Context(), "", slotWait)
 	if !ok {
-		busy(w, "too many scrapes at once")
+		s.busy(w, "too many scrapes at once")
 		return
 	}
 	defer release()
@@ -335,7 +341,7 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	client := ClientOf(r.Context())
 	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
 	if !ok {
-		busy(w, "too many snapshot requests at once")
+		s.busy(w, "too many snapshot requests at once")
 		return
 	}
 	defer release()
@@ -405,7 +411,7 @@ func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {
 	if s.opts.ProcessDoc != nil {
 		release, ok := s.procs.acquire(r.Context(), client.Key, slotWait)
 		if !ok {
-			busy(w, "too many process requests at once")
+			s.busy(w, "too many process requests at once")
 			return
 		}
 		defer release()
@@ -519,7 +525,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	client := ClientOf(r.Context())
 	release, ok := s.streams.acquire(r.Context(), client.Key, 0)
 	if !ok {
-		busy(w, "too many event streams")
+		s.busy(w, "too many event streams")
 		return
 	}
 	defer release()
@@ -578,6 +584,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll, Time: time.Now(),
 				Note: fmt.Sprintf("stream ended: this client fell more than %d events behind; reconnect to go on", streamQueue)}
 			_ = enc.Encode(report.NewEventDoc(&lost))
+			s.stats.streamsCut.Add(1)
 			_ = rc.Flush()
 			return
 		}
@@ -709,7 +716,7 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 		if f != nil && f.Snapshot != nil && f.Seq != after {
 			release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
 			if !ok {
-				busy(w, "too many frame requests at once")
+				s.busy(w, "too many frame requests at once")
 				return
 			}
 			defer release()

@@ -275,7 +275,7 @@ func credKey(user string, hash []byte, pass string) [32]byte {
 // is (Client, in the request's context). With basic-auth users, a TCP
 // request without valid credentials is refused (401; 429 after too many
 // failures); a unix-socket peer is known by its credentials instead.
-func (w *Web) guard(h http.Handler) http.Handler {
+func (w *Web) guard(h http.Handler, st *ServeStats) http.Handler {
 	self := selfUID()
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		c := w.Config()
@@ -283,6 +283,7 @@ func (w *Web) guard(h http.Handler) http.Handler {
 			rw.Header().Set(k, v)
 		}
 		if c.limit != nil && !c.limit.Allow() {
+			st.rateLimited.Add(1)
 			rw.Header().Set("Retry-After", "1")
 			httpError(rw, http.StatusTooManyRequests, "rate limit (web config rate_limit)")
 			return
@@ -303,6 +304,7 @@ func (w *Web) guard(h http.Handler) http.Handler {
 				}
 				switch {
 				case limited:
+					st.authLimited.Add(1)
 					rw.Header().Set("Retry-After", strconv.Itoa(int(failEvery/time.Second)))
 					httpError(rw, http.StatusTooManyRequests, "too many failed logins")
 					return

@@ -1,0 +1,609 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// The tests of this file are pinspect serve under attack, on loopback,
+// each a break found by an adversarial run (issue 19); they assert what
+// the server does, never how fast.
+
+// abuseServer runs a Server over src behind Serve with the given
+// options and returns its base URL and the server.
+func abuseServer(t *testing.T, src Source, so ServerOptions, o ServeOptions) (string, *Server) {
+	t.Helper()
+	s := NewServer(src, so)
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() { s.Run(ctx); close(runDone) }()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Listeners = append(o.Listeners, l)
+	o.Stats = s.Stats()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, s.Handler(), o) }()
+	t.Cleanup(func() {
+		cancel()
+		<-runDone
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + l.Addr().String(), s
+}
+
+// bigFrame is a frame of n copies of one real process (distinct pids):
+// its snapshot document is megabytes, more than socket buffers hold.
+func bigFrame(t *testing.T, n int) *monitor.Frame {
+	t.Helper()
+	f := newScanner(t, true).frame()
+	self := lifecycle.Find(f.Snapshot, os.Getpid())
+	if self == nil {
+		t.Fatal("the test process is not in its own scan")
+	}
+	snap := *f.Snapshot
+	snap.Processes = make([]collector.Process, n)
+	for i := range snap.Processes {
+		p := *self
+		p.PID = 1_000_000 + i
+		snap.Processes[i] = p
+	}
+	return &monitor.Frame{Seq: 1, Snapshot: &snap, Interval: time.Second}
+}
+
+// stalledGET sends a GET and never reads the answer, with a receive
+// buffer as small as the kernel allows.
+func stalledGET(t *testing.T, base, path string) net.Conn {
+	t.Helper()
+	// The buffer is set before connect, so the window offered matches it
+	// (shrinking it later makes the sender back off for seconds).
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1024) })
+	}}
+	c, err := d.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// getUntil GETs url until it answers want, honouring 503 + Retry-After
+// (at a faster pace), for at most a generous deadline.
+func getUntil(t *testing.T, c *http.Client, url string, want int) *http.Response {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := c.Get(url)
+		if err == nil && resp.StatusCode == want {
+			return resp
+		}
+		if err == nil {
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("GET %s: %s, want %d (or 503 with Retry-After)", url, resp.Status, want)
+			}
+			resp.Body.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s never answered %d (last: %v)", url, want, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSlowReadersDoNotStarveAPI: four clients that request the whole
+// snapshot and never read it used to hold every heavy slot forever; now
+// each write waits at most WriteStall for its client, the stalled
+// responses are abandoned, and another client's snapshot is served.
+func TestSlowReadersDoNotStarveAPI(t *testing.T) {
+	src := newFrameSource()
+	src.publish(bigFrame(t, 20000))
+	base, _ := abuseServer(t, src, ServerOptions{}, ServeOptions{WriteStall: 300 * time.Millisecond})
+	var stalled []net.Conn
+	for range 4 {
+		stalled = append(stalled, stalledGET(t, base, PathSnapshot))
+	}
+	c := &http.Client{Timeout: 120 * time.Second}
+	resp := getUntil(t, c, base+PathSnapshot+"?threads=false", http.StatusOK)
+	var doc report.SnapshotDoc
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || len(doc.Processes) != 20000 {
+		t.Errorf("snapshot after the stall: %d processes, %v", len(doc.Processes), err)
+	}
+	resp.Body.Close()
+	// Every stalled client got an answer: a whole 503 (the client's
+	// share of heavy slots was taken), or a snapshot cut short when its
+	// writes stalled, the connection then closed.
+	for i, sc := range stalled {
+		_ = sc.SetReadDeadline(time.Now().Add(60 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(sc), nil)
+		if err != nil {
+			t.Errorf("stalled client %d: %v", i, err)
+			continue
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		var ne net.Error
+		switch {
+		case resp.StatusCode == http.StatusServiceUnavailable && err == nil:
+		case resp.StatusCode == http.StatusOK && err != nil && !(errors.As(err, &ne) && ne.Timeout()):
+		default:
+			t.Errorf("stalled client %d: %s, body read: %v (want a 503, or a 200 cut short)", i, resp.Status, err)
+
+		}
+	}
+}
+
+// TestScrapesUnderLoad: 50 concurrent scrapers (with API clients fetching
+// snapshots meanwhile) used to get 83 % 503s from a 10-request in-flight
+// limit. Scrapes have their own budget and wait for it: every scrape
+// answers 200.
+func TestScrapesUnderLoad(t *testing.T) {
+	src := newFrameSource()
+	src.publish(bigFrame(t, 2000))
+	base, _ := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	c := &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
+	stop := make(chan struct{})
+	var api sync.WaitGroup
+	for range 10 {
+		api.Add(1)
+		go func() {
+			defer api.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if resp, err := c.Get(base + PathSnapshot); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	var bad atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 4 {
+				resp, err := c.Get(base + PathMetrics)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	api.Wait()
+	if n := bad.Load(); n > 0 {
+		t.Errorf("%d of 200 scrapes failed under API load", n)
+	}
+}
+
+// TestConnectionCap: idle keep-alive connections used to be kept without
+// limit (20,000 took 431 MB and every file descriptor). The server keeps
+// at most MaxConns open: at the cap an idle connection (or one that never
+// sent a request: slowloris) is closed to make room, and a scrape still
+// gets through. Headers over the limit get 431.
+func TestConnectionCap(t *testing.T) {
+	src := newFrameSource()
+	src.publish(newScanner(t, false).frame())
+	const maxConns = 16
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{MaxConns: maxConns})
+	addr := strings.TrimPrefix(base, "http://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 200 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if i%2 == 0 {
+			// An idle keep-alive connection after one request.
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", PathHealthy)
+			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+				// Closed to make room before it was answered.
+				continue
+			}
+		} else {
+			// slowloris: half a request line.
+			fmt.Fprintf(c, "GET /metr")
+		}
+		if n := s.stats.conns.Load(); n > maxConns {
+			t.Fatalf("%d connections open, cap %d", n, maxConns)
+		}
+	}
+	c := &http.Client{Timeout: 60 * time.Second}
+	resp := getUntil(t, c, base+PathMetrics, http.StatusOK)
+	resp.Body.Close()
+	if s.stats.evicted.Load() == 0 {
+		t.Error("no idle connection was evicted")
+	}
+	// Huge headers.
+	req, _ := http.NewRequest(http.MethodGet, base+PathMetrics, nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 1<<20))
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("1 MB header: %s, want 431", resp.Status)
+		}
+	}
+}
+
+// eventSource publishes frames of synthetic events as fast as asked.
+func stormFrame(seq uint64, n int) *monitor.Frame {
+	snap := &collector.Snapshot{TakenAt: time.Now()}
+	evs := make([]lifecycle.Event, n)
+	for i := range evs {
+		evs[i] = lifecycle.Event{Type: lifecycle.Spawn, Time: snap.TakenAt, ID: collector.ID{PID: 100000 + i, StartTicks: seq},
+			Comm: "storm", PPID: 1, Source: lifecycle.SourceConnector, Exe: "/usr/bin/storm"}
+	}
+	return &monitor.Frame{Seq: seq, Snapshot: snap, Events: evs}
+}
+
+// TestEventStreamBounded: an event stream whose client does not keep up
+// used to pin every frame's events (16 such streams in a fork storm took
+// the agent to 508 MB). Now each stream holds at most streamQueue events
+// of its own; a client that falls further behind gets what was queued,
+// then a final lost record, and the stream ends.
+func TestEventStreamBounded(t *testing.T) {
+	src := newFrameSource()
+	src.publish(stormFrame(1, 0))
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{WriteStall: 60 * time.Second})
+	c := stalledGET(t, base, PathEvents+"?type=spawn")
+	br := bufio.NewReaderSize(c, 1<<16)
+	// Headers come at once, before any event.
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream headers: %v %v", resp, err)
+	}
+	// A storm of 200,000 events while the client reads nothing.
+	for i := range 200 {
+		src.publish(stormFrame(uint64(i+2), 1000))
+	}
+	waitUntil(t, "the stream to be cut", func() bool { return s.stats.streamsCut.Load() == 1 })
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	var last map[string]any
+	lines := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		lines++
+		last = nil
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			t.Fatalf("line %d: %v: %q (read error %v)", lines, err, sc.Bytes(), sc.Err())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Errorf("reading the stream: %v", err)
+	}
+	if last == nil || last["type"] != "lost" {
+		t.Errorf("the stream ended after %d lines without a final lost record: %v", lines, last)
+	}
+	if lines > 150000 {
+		t.Errorf("%d lines: the stream was not cut", lines)
+	}
+	// Unknown types are refused before anything is streamed.
+	r2, err := http.Get(base + PathEvents + "?type=spawn,bogus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusBadRequest {
+		t.Errorf("?type=bogus: %s, want 400", r2.Status)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAuthFailuresLimited: wrong basic-auth passwords used to cost a
+// bcrypt comparison each (1.2 cores for a stream of them). After a few
+// failures a client gets 429 without a comparison; verified credentials
+// are cached, so the right password still gets through at once.
+func TestAuthFailuresLimited(t *testing.T) {
+	src := newFrameSource()
+	src.publish(newScanner(t, false).frame())
+	cfg, _ := writeWebConfig(t, "prom", "right", false)
+	web, err := NewWeb(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{Web: web})
+	c := &http.Client{Timeout: 30 * time.Second}
+	if got := status(t, c, base+PathMetrics, "prom", "right"); got != http.StatusOK {
+		t.Fatalf("right password: %d", got)
+	}
+	limited := 0
+	for i := range 40 {
+		switch got := status(t, c, base+PathMetrics, "prom", "wrong"+strconv.Itoa(i)); got {
+		case http.StatusTooManyRequests:
+			limited++
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("wrong password: %d", got)
+		}
+	}
+	if limited < 30 {
+		t.Errorf("only %d of 40 wrong passwords were limited", limited)
+	}
+	if s.stats.authLimited.Load() == 0 {
+		t.Error("auth_limit not counted")
+	}
+	for range 20 {
+		if got := status(t, c, base+PathMetrics, "prom", "right"); got != http.StatusOK {
+			t.Fatalf("right password after the failures: %d", got)
+		}
+	}
+}
+
+// TestAccessModel is the heart of issue 19 item 2: serve runs as root,
+// and used to give any local user the executable, memory layout and maps
+// of root's processes. A client gets no more than it could read itself.
+func TestAccessModel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: serve's clients are compared with root's view")
+	}
+	self := os.Getpid()
+	f := newScanner(t, true).frame()
+	me := lifecycle.Find(f.Snapshot, self)
+	if me == nil || me.Exe == "" {
+		t.Fatalf("the test process has no exe in its own scan: %+v", me)
+	}
+	f.Events = []lifecycle.Event{{Type: lifecycle.Exec, Time: f.Snapshot.TakenAt, ID: me.ID(), Comm: "x", Exe: me.Exe, OldExe: "/bin/old"}}
+	cfg, _ := writeWebConfig(t, "prom", "pw", false)
+	web, err := NewWeb(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "pinspect.sock")
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := filepath.Dir(sock); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		must(t, os.Chmod(d, 0o755)) // let uid 65534 reach the socket
+	}
+	must(t, os.Chmod(sock, 0o666))
+	src := newFrameSource()
+	src.publish(f)
+	base, _ := abuseServer(t, src, ServerOptions{}, ServeOptions{Web: web, Listeners: []net.Listener{ul}})
+	tcp := &http.Client{Timeout: 30 * time.Second}
+	unixc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+
+	snapshot := func(c *http.Client, user, pass string) (*report.SnapshotDoc, int) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+PathSnapshot+"?threads=false", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc report.SnapshotDoc
+		if resp.StatusCode == http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			must(t, json.Unmarshal(b, &doc))
+			if len(doc.Processes) == 0 {
+				t.Logf("body: %.300s", b)
+			}
+		}
+		return &doc, resp.StatusCode
+	}
+	exeOf := func(doc *report.SnapshotDoc, pid int) (string, string) {
+		t.Helper()
+		for _, p := range doc.Processes {
+			if p.PID == pid {
+				return p.Exe, p.Unavailable["exe"]
+			}
+		}
+		t.Fatalf("pid %d not in the document (%d processes)", pid, len(doc.Processes))
+		return "", ""
+	}
+	// With users configured, TCP without credentials is refused ...
+	if _, code := snapshot(tcp, "", ""); code != http.StatusUnauthorized {
+		t.Errorf("TCP without credentials: %d, want 401", code)
+	}
+	// ... with them, everything.
+	doc, code := snapshot(tcp, "prom", "pw")
+	if code != http.StatusOK {
+		t.Fatalf("authenticated: %d", code)
+	}
+	if exe, _ := exeOf(doc, self); exe != me.Exe {
+		t.Errorf("authenticated: exe %q, want %q", exe, me.Exe)
+	}
+	// A root peer on the unix socket: everything, no password.
+	doc, code = snapshot(unixc, "", "")
+	if exe, _ := exeOf(doc, self); code != http.StatusOK || exe != me.Exe {
+		t.Errorf("root on the unix socket: %d, exe %q", code, exe)
+	}
+
+	// Without authentication (no users configured): an unprivileged view.
+	base2, _ := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	base = base2
+	doc, _ = snapshot(tcp, "", "")
+	for _, p := range doc.Processes {
+		if p.Exe != "" || p.ExeRawBase64 != "" {
+			t.Fatalf("unauthenticated client got pid %d's exe %q", p.PID, p.Exe)
+		}
+	}
+	if _, why := exeOf(doc, self); why != ReasonNeedsAuth {
+		t.Errorf("unauthenticated: exe unavailable %q, want %q", why, ReasonNeedsAuth)
+	}
+	resp, err := tcp.Get(base + PathFrame)
+	must(t, err)
+	var wf WireFrame
+	must(t, gob.NewDecoder(resp.Body).Decode(&wf))
+	resp.Body.Close()
+	for _, p := range wf.Snapshot.Processes {
+		if p.Exe != "" || p.Layout != (collector.Layout{}) {
+			t.Fatalf("unauthenticated frame: pid %d has exe %q layout %+v", p.PID, p.Exe, p.Layout)
+		}
+	}
+	for _, e := range wf.Events {
+		if e.Exe != "" || e.OldExe != "" {
+			t.Fatalf("unauthenticated frame: event with exe %q", e.Exe)
+		}
+	}
+
+	// An unprivileged peer on the unix socket (uid 65534 through curl):
+	// root's processes as an unprivileged reader sees them.
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("no curl to make a request as another user")
+	}
+	out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		curl, "-sS", "--unix-socket", sock, "http://x"+PathSnapshot+"?threads=false").Output()
+	if err != nil {
+		t.Fatalf("curl as nobody: %v", err)
+	}
+	var nd report.SnapshotDoc
+	must(t, json.Unmarshal(out, &nd))
+	if exe, why := exeOf(&nd, self); exe != "" || why != ReasonNeedsAuth {
+		t.Errorf("nobody on the unix socket: root's exe %q (%q)", exe, why)
+	}
+	if !bytes.Contains(out, []byte(`"schema"`)) {
+		t.Errorf("nobody: not a document: %.200s", out)
+	}
+}
+
+// TestProcessDocPerClient: a client may build one process document at a
+// time (a process with 200,000 mappings is tens of MB of JSON): a second
+// concurrent request of the same client is refused with 503 and
+// Retry-After, while another client is served.
+func TestProcessDocPerClient(t *testing.T) {
+	src := newFrameSource()
+	src.publish(newScanner(t, false).frame())
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	so := ServerOptions{ProcessDoc: func(ctx context.Context, _ *monitor.Frame, req ProcessRequest) (any, error) {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return map[string]int{"pid": req.PID}, nil
+	}}
+	base, _ := abuseServer(t, src, so, ServeOptions{})
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(base + PathProcesses + "1")
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-entered
+	resp, err := http.Get(base + PathProcesses + "1")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second concurrent process document of one client: %s", resp.Status)
+	}
+	close(release)
+	if got := <-first; got != http.StatusOK {
+		t.Errorf("first request: %d", got)
+	}
+}
+
+// TestHealthAndReady: /-/healthy answers at once, /-/ready only after
+// the first scan.
+func TestHealthAndReady(t *testing.T) {
+	src := newFrameSource()
+	base, _ := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	for path, want := range map[string]int{PathHealthy: 200, PathReady: 503} {
+		resp, err := http.Get(base + path)
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s before a scan: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	src.publish(newScanner(t, false).frame())
+	resp, err := http.Get(base + PathReady)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("ready after a scan: %d", resp.StatusCode)
+	}
+	// The snapshot is one compact line, gzipped when asked.
+	req, _ := http.NewRequest(http.MethodGet, base+PathSnapshot+"?threads=false", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err = (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+		t.Errorf("snapshot with Accept-Encoding gzip: %q, %x", resp.Header.Get("Content-Encoding"), body[:min(len(body), 4)])
+	}
+	resp, err = http.Get(base + PathSnapshot + "?threads=false")
+	must(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := bytes.Count(body, []byte("\n")); n != 1 {
+		t.Errorf("snapshot: %d lines, want one compact line", n)
+	}
+	_ = livehelper.Sleep
+}
