@@ -32,8 +32,13 @@ type result struct {
 	signal         syscall.Signal // the signal that killed it, if any
 }
 
-// command returns the test binary set up to run as pinspect with args.
+// command returns the test binary set up to run as pinspect with args,
+// or the binary named by PINSPECT_TEST_BIN (an older build or a release:
+// the same tests then show what it does).
 func command(args ...string) *exec.Cmd {
+	if bin := os.Getenv("PINSPECT_TEST_BIN"); bin != "" {
+		return exec.Command(bin, args...)
+	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	return cmd

@@ -126,6 +126,9 @@ func parseListen(addrs []string, any bool) ([]listenAddr, error) {
 			out = append(out, listenAddr{"unix", path})
 			continue
 		}
+		if addr == "" {
+			return nil, usageError{fmt.Errorf("--web.listen-address \"\": an empty address would listen on every interface on a random port: give host:port (e.g. %s; a wildcard host also needs --web.listen-any)", metrics.DefaultListen)}
+		}
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--web.listen-address %q: %w (want host:port, e.g. %s)", addr, err, metrics.DefaultListen)}
