@@ -110,7 +110,9 @@ func TestServeStopsWhileStarting(t *testing.T) {
 	var errb lockedBuffer
 	cmd.Stderr = &errb
 	must(t, cmd.Start())
-	waitedFor(t, "serve to block on the FIFO", func() bool { return blockedIn(cmd.Process.Pid, "wait_for_partner") || blockedIn(cmd.Process.Pid, "fifo") })
+	waitedFor(t, "serve to block on the FIFO", func() bool {
+		return blockedIn(cmd.Process.Pid, "wait_for_partner") || blockedIn(cmd.Process.Pid, "fifo")
+	})
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
