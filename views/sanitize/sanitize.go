@@ -6,14 +6,29 @@ package sanitize
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-// Terminal returns s with every byte that could act on a terminal made
-// inert: C0 controls (including ESC, BEL, newline and tab), DEL and C1
-// controls (U+0080-U+009F) become '?', and invalid UTF-8 becomes U+FFFD.
-// Printable text, including multibyte characters, is kept. The result
-// never contains a byte below 0x20 or 0x7f.
+// Terminal returns s with every byte that could act on a terminal, or
+// change how the text around it is laid out, made inert:
+//   - C0 controls (including ESC, BEL, newline and tab), DEL and C1
+//     controls (U+0080-U+009F) become '?';
+//   - the line and paragraph separators U+2028 and U+2029 become '?':
+//     tview (through uniseg) breaks lines at them, so a command line could
+//     otherwise add lines of its own ("Capabilities: all") to a panel;
+//   - every other format character (Unicode category Cf) becomes '?':
+//     bidi embeddings, overrides and isolates (U+202A-U+202E,
+//     U+2066-U+2069, which reorder what follows: "exe.txt" shown for
+//     "txt.exe"), zero-width space and joiners and marks (U+200B-U+200F),
+//     the word joiner and invisible operators (U+2060-U+2064), the byte
+//     order mark (U+FEFF), the soft hyphen, and the tag characters
+//     (U+E0000 block, which can carry hidden text);
+//   - invalid UTF-8 becomes U+FFFD.
+//
+// Printable text, including multibyte and wide characters, is kept. The
+// result never contains a byte below 0x20 or 0x7f. (ps leaves bidi and
+// zero-width characters as they are.)
 func Terminal(s string) string {
 	if isClean(s) {
 		return s
@@ -25,7 +40,7 @@ func Terminal(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			b.WriteRune(utf8.RuneError)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || invisible(r):
 			b.WriteByte('?')
 		default:
 			b.WriteString(s[i : i+size])
@@ -33,6 +48,12 @@ func Terminal(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// invisible reports whether r lays out or hides text rather than showing
+// a glyph: the line and paragraph separators and the format characters.
+func invisible(r rune) bool {
+	return r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r)
 }
 
 // isClean is the fast path: printable ASCII only.
