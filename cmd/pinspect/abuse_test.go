@@ -494,3 +494,26 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestRemotePasswordFile: the --remote password comes from a file (a
+// regular one, bounded) or the environment, never from the command line.
+func TestRemotePasswordFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "pw")
+	must(t, os.WriteFile(f, []byte("s3cret\n"), 0o600))
+	a := &app{remotePassFile: f}
+	if _, pass, err := a.remoteCredentials(); err != nil || pass != "s3cret" {
+		t.Errorf("password file: %q, %v", pass, err)
+	}
+	for _, bad := range []string{"/dev/zero", t.TempDir()} {
+		a.remotePassFile = bad
+		if _, _, err := a.remoteCredentials(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("--remote.password-file %s: %v", bad, err)
+		}
+	}
+	t.Setenv("PINSPECT_REMOTE_PASSWORD", "env-pw")
+	t.Setenv("PINSPECT_REMOTE_USER", "prom")
+	a.remotePassFile = ""
+	if user, pass, err := a.remoteCredentials(); err != nil || user != "prom" || pass != "env-pw" {
+		t.Errorf("environment: %q %q %v", user, pass, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/collector/userfile"
 	"github.com/pinspect/pinspect/views/dashboard"
 	"github.com/pinspect/pinspect/views/metrics"
 )
@@ -97,11 +99,33 @@ func signalProcess(r *collector.Reader, id collector.ID, sig syscall.Signal) err
 // runRemoteDashboard opens the dashboard on a `pinspect serve` agent's
 // frames (views/metrics.RemoteSource): read-only, with no signal action
 // and no local /proc reads; the agent decides its own sampling interval.
+// remoteCredentials returns the basic-auth credentials for --remote:
+// the password from --remote.password-file (a regular file of at most
+// 4 KiB; one trailing newline is dropped) or else PINSPECT_REMOTE_PASSWORD,
+// the user from PINSPECT_REMOTE_USER (or the URL). Never from the command
+// line: any local user can read it.
+func (a *app) remoteCredentials() (user, pass string, err error) {
+	user = os.Getenv("PINSPECT_REMOTE_USER")
+	pass = os.Getenv("PINSPECT_REMOTE_PASSWORD")
+	if a.remotePassFile != "" {
+		b, err := userfile.Read(a.remotePassFile, 4<<10)
+		if err != nil {
+			return "", "", fmt.Errorf("--remote.password-file: %w", err)
+		}
+		pass = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	}
+	return user, pass, nil
+}
+
 func runRemoteDashboard(a *app, interval time.Duration) error {
 	if a.at.at != "" {
 		return runRemoteReplay(a)
 	}
-	src, err := metrics.NewRemoteSource(a.remote, metrics.RemoteOptions{})
+	user, pass, err := a.remoteCredentials()
+	if err != nil {
+		return err
+	}
+	src, err := metrics.NewRemoteSource(a.remote, metrics.RemoteOptions{User: user, Password: pass})
 	if err != nil {
 		return usageError{err}
 	}
@@ -126,7 +150,11 @@ func runRemoteReplay(a *app) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--at: %w", err)}
 	}
-	p, err := metrics.NewRemotePlayer(a.remote, at, nil)
+	user, pass, err := a.remoteCredentials()
+	if err != nil {
+		return err
+	}
+	p, err := metrics.NewRemotePlayerWith(a.remote, at, metrics.RemoteOptions{User: user, Password: pass})
 	if err != nil {
 		return usageError{err}
 	}

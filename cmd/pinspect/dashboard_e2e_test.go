@@ -1,10 +1,12 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,5 +144,53 @@ func TestDashboardEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(scr, "COMMAND") || strings.Contains(scr, "tasks ") {
 		t.Errorf("dashboard output left on the normal screen:\n%s", scr)
+	}
+}
+
+// TestDashboardSignalsRestoreTerminal: SIGHUP (the terminal went away)
+// and SIGQUIT used to kill the dashboard on the spot, leaving the
+// terminal on the alternate screen with mouse tracking on. Every stop
+// signal now ends it cleanly: the terminal is restored and the status is
+// 128 + the signal.
+func TestDashboardSignalsRestoreTerminal(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "pinspect")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if other := os.Getenv("PINSPECT_TEST_BIN"); other != "" {
+		bin = other
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux-"+strconv.Itoa(int(sig))+".sock")}
+			script := "stty -g > " + dir + "/before; " + bin + " --readonly --interval 2s; echo PINSPECT-EXITED $?; " +
+				"stty -g > " + dir + "/after; cmp -s " + dir + "/before " + dir + "/after && echo TTY-RESTORED; sleep 600"
+			s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "30", "sh", "-c", script)
+			t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+			s.waitFor("the dashboard", func(scr string) bool { return strings.Contains(scr, "COMMAND") })
+			s.keys("m") // whatever the key does, mouse tracking is on
+			out, err := exec.Command("pgrep", "-f", "^"+bin+" ").Output()
+			pid, perr := strconv.Atoi(strings.TrimSpace(string(out)))
+			if err != nil || perr != nil {
+				t.Fatalf("pgrep %s: %q %v", bin, out, err)
+			}
+			if err := syscall.Kill(pid, sig); err != nil {
+				t.Fatal(err)
+			}
+			want := "PINSPECT-EXITED " + strconv.Itoa(128+int(sig))
+			scr := s.waitText("PINSPECT-EXITED")
+			if !strings.Contains(scr, want) {
+				t.Errorf("after %v: %q not on screen:\n%s", sig, want, scr)
+			}
+			s.waitText("TTY-RESTORED")
+			if got := strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{alternate_on} #{mouse_any_flag} #{cursor_flag}")); got != "0 0 1" {
+				t.Errorf("after %v: alternate_on mouse_any cursor = %s, want 0 0 1", sig, got)
+			}
+		})
 	}
 }

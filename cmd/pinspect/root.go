@@ -55,6 +55,9 @@ type app struct {
 	remote    string // --remote: the dashboard follows a serve agent
 	// at is --at and --dir: a one-shot command shows the record at a time.
 	at atFlags
+	// remotePassFile is --remote.password-file: the agent's basic-auth
+	// password, never on the command line.
+	remotePassFile string
 	// signalStops marks a command for which SIGINT/SIGTERM is the normal
 	// way to stop (serve): it then exits 0, not 128+signal.
 	signalStops bool
@@ -222,7 +225,8 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	root.Flags().BoolVar(&a.jsonOut, "json", false, "print one snapshot of every process as JSON")
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")
 	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal action")
-	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a `pinspect serve` agent at this URL (read-only; http://user:pass@host:9256)")
+	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a pinspect serve agent at this `URL` (read-only; http[s]://[user@]host:9919 or unix:/path/to.sock)")
+	root.Flags().StringVar(&a.remotePassFile, "remote.password-file", "", "dashboard: the agent's basic-auth password, read from this `file` (or PINSPECT_REMOTE_PASSWORD; the user from the URL or PINSPECT_REMOTE_USER)")
 	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (+ and - change it while it runs)")
 	a.at.add(root)
 	root.Flags().BoolVar(&a.explainOn, "explain", true, "dashboard: explain's findings each tick (the findings panel, the Explain tab and each process's memory history)")

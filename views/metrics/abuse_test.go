@@ -617,3 +617,26 @@ func TestHealthAndReady(t *testing.T) {
 	}
 	_ = livehelper.Sleep
 }
+
+// TestRemoteOverUnixSocket: `pinspect --remote unix:/path` follows an
+// agent's unix socket (no password: the agent knows the peer by its
+// credentials).
+func TestRemoteOverUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	ul, err := net.Listen("unix", sock)
+	must(t, err)
+	src := newFrameSource()
+	src.publish(newScanner(t, false).frame())
+	abuseServer(t, src, ServerOptions{}, ServeOptions{Listeners: []net.Listener{ul}})
+	rs, err := NewRemoteSource("unix:"+sock, RemoteOptions{Wait: time.Second})
+	must(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- rs.Run(ctx) }()
+	waitUntil(t, "a frame over the unix socket", func() bool { return rs.Latest() != nil })
+	cancel()
+	<-done
+	if _, err := NewRemoteSource("unix:relative", RemoteOptions{}); err == nil {
+		t.Error("unix:relative accepted")
+	}
+}

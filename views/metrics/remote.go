@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,6 +31,10 @@ type RemoteOptions struct {
 	RetryDelay time.Duration
 	// Logger gets connection errors (default: discard).
 	Logger *slog.Logger
+	// User and Password are basic-auth credentials (User may also come
+	// from the URL; a password in the URL is refused: a command line is
+	// visible to every local user).
+	User, Password string
 }
 
 // maxFrameBytes bounds one frame response (a snapshot of 10,000
@@ -61,14 +66,33 @@ type RemoteSource struct {
 	err    error
 }
 
-// NewRemoteSource checks the agent URL (http or https, optionally with
-// user:password@ for basic auth; a path prefix is kept) and makes a source.
-// Nothing is fetched until Run.
+// NewRemoteSource checks the agent URL (http or https, optionally with a
+// user name; a path prefix is kept; or unix:/path for an agent's unix
+// socket) and makes a source. Nothing is fetched until Run.
 func NewRemoteSource(rawURL string, o RemoteOptions) (*RemoteSource, error) {
+	if path, ok := strings.CutPrefix(rawURL, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			return nil, fmt.Errorf("--remote %s: want unix:/absolute/path", rawURL)
+		}
+		if o.Client == nil {
+			o.Client = &http.Client{Timeout: max(o.Wait, 20*time.Second) + 60*time.Second, Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, "unix", path)
+				}}}
+		}
+		rawURL = "http://unix-socket"
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("--remote: %w", err)
 	}
+	if _, set := u.User.Password(); set {
+		return nil, fmt.Errorf("--remote %s: a password in the URL is visible to every user of this machine (ps shows command lines): give it in --remote.password-file or the PINSPECT_REMOTE_PASSWORD environment variable", u.Redacted())
+	}
+	if u.User != nil && o.User == "" {
+		o.User = u.User.Username()
+	}
+	u.User = nil
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("--remote %s: want an http:// or https:// URL", u.Redacted())
 	}
@@ -158,6 +182,9 @@ func (s *RemoteSource) poll(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return err
+	}
+	if s.opts.User != "" || s.opts.Password != "" {
+		req.SetBasicAuth(s.opts.User, s.opts.Password)
 	}
 	resp, err := s.opts.Client.Do(req)
 	if err != nil {

@@ -23,9 +23,11 @@ import (
 // It has the Source methods of the dashboard and the Timeline ones (Step,
 // JumpTo, Where). Requests run on Run's goroutine.
 type RemotePlayer struct {
-	base   *url.URL
-	client *http.Client
-	out    *monitor.Fanout
+	base *url.URL
+	// user and pass are the basic-auth credentials (RemoteOptions).
+	user, pass string
+	client     *http.Client
+	out        *monitor.Fanout
 
 	mu      sync.Mutex
 	at      time.Time // the sample shown (or asked for, before the first)
@@ -41,14 +43,24 @@ type RemotePlayer struct {
 // NewRemotePlayer checks the agent URL (as NewRemoteSource) and makes a
 // player starting at the sample shown at t.
 func NewRemotePlayer(rawURL string, t time.Time, client *http.Client) (*RemotePlayer, error) {
-	rs, err := NewRemoteSource(rawURL, RemoteOptions{})
+	return NewRemotePlayerWith(rawURL, t, RemoteOptions{Client: client})
+}
+
+// NewRemotePlayerWith is NewRemotePlayer with the options of a
+// RemoteSource: credentials (never in the URL), or a unix socket's client.
+func NewRemotePlayerWith(rawURL string, t time.Time, o RemoteOptions) (*RemotePlayer, error) {
+	client := o.Client
+	rs, err := NewRemoteSource(rawURL, o)
 	if err != nil {
 		return nil, err
 	}
 	if client == nil {
 		client = &http.Client{Timeout: time.Minute}
 	}
-	return &RemotePlayer{base: rs.base, client: client, out: monitor.NewFanout(0), at: t, pending: true,
+	if rs.opts.Client != nil && o.Client == nil && strings.HasPrefix(rawURL, "unix:") {
+		client = rs.opts.Client
+	}
+	return &RemotePlayer{base: rs.base, user: rs.opts.User, pass: rs.opts.Password, client: client, out: monitor.NewFanout(0), at: t, pending: true,
 		where: "loading", wake: make(chan struct{}, 1)}, nil
 }
 
@@ -85,6 +97,9 @@ func (p *RemotePlayer) get(ctx context.Context, at time.Time, step int) (*WireFr
 	u.Path += PathFrame
 	u.RawQuery = url.Values{"at": {at.UTC().Format(time.RFC3339Nano)}, "step": {strconv.Itoa(step)}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err == nil && (p.user != "" || p.pass != "") {
+		req.SetBasicAuth(p.user, p.pass)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -443,14 +443,19 @@ func TestBasicAuthAndTLS(t *testing.T) {
 	}
 	// The remote dashboard's source: credentials in the URL.
 	go s.Run(t.Context())
-	badRS, err := NewRemoteSource("http://prom:wrong@"+addr, RemoteOptions{Wait: time.Second})
+	// A password in the URL is refused: command lines are public.
+	if _, err := NewRemoteSource("http://prom:right-password@"+addr, RemoteOptions{}); err == nil || strings.Contains(err.Error(), "right-password") ||
+		!strings.Contains(err.Error(), "PINSPECT_REMOTE_PASSWORD") {
+		t.Errorf("a password in the --remote URL: %v", err)
+	}
+	badRS, err := NewRemoteSource("http://prom@"+addr, RemoteOptions{Wait: time.Second, Password: "wrong"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := badRS.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("remote source with a wrong password: %v (want a 401 error that does not show the password)", err)
 	}
-	good, err := NewRemoteSource("http://prom:right-password@"+addr, RemoteOptions{Wait: time.Second})
+	good, err := NewRemoteSource("http://"+addr, RemoteOptions{Wait: time.Second, User: "prom", Password: "right-password"})
 	if err != nil {
 		t.Fatal(err)
 	}
