@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 var (
@@ -19,6 +21,17 @@ func exportedNames(t *testing.T) map[string]bool {
 	d := newDescs(true)
 	names := map[string]bool{}
 	for _, desc := range d.all() {
+		m := descName.FindStringSubmatch(desc.String())
+		if m == nil {
+			t.Fatalf("cannot read the name of %s", desc)
+		}
+		names[m[1]] = true
+	}
+	// The server's own metrics (servestats.go).
+	ch := make(chan *prometheus.Desc, 16)
+	newServeCollector(&Server{}).Describe(ch)
+	close(ch)
+	for desc := range ch {
 		m := descName.FindStringSubmatch(desc.String())
 		if m == nil {
 			t.Fatalf("cannot read the name of %s", desc)
