@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -274,8 +275,17 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		s.busy(w, "too many scrapes at once")
 		return
 	}
-	defer release()
-	s.scrape.ServeHTTP(w, r)
+	// The exposition is rendered into memory while the slot is held (it
+	// is tens of KB: the series are bounded) and written after: a scraper
+	// that does not read cannot hold a slot.
+	rec := httptest.NewRecorder()
+	s.scrape.ServeHTTP(rec, r)
+	release()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 func (s *Server) handleHealthy(w http.ResponseWriter, _ *http.Request) {
