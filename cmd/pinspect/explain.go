@@ -9,6 +9,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/collector/sampler"
 	"github.com/pinspect/pinspect/views/report"
 )
@@ -23,6 +24,7 @@ type explainFlags struct {
 	top        int
 	candidates int
 	minSev     string
+	recordDir  string
 }
 
 // Bounds of the explain flags: a window long enough for two readings and
@@ -79,6 +81,7 @@ channels, system calls and I/O need root (ptrace access).`,
 	fl.BoolVar(&f.teach, "teach", false, "add the lesson behind each finding, in plain words")
 	fl.BoolVar(&f.all, "all", false, "show every finding (without a PID the first --top are shown)")
 	fl.DurationVar(&f.window, "window", sampler.DefaultWindow, "time between the two full readings")
+	fl.StringVar(&f.recordDir, "dir", defaultRecordDir, "the record (pinspect record) whose memory history of the process the leak finding uses, when there is one")
 	fl.DurationVar(&f.interval, "interval", sampler.DefaultInterval, "time between the fast per-thread readings")
 	fl.IntVar(&f.top, "top", 10, "without a PID: show the first N findings")
 	fl.IntVar(&f.candidates, "candidates", sampler.DefaultCandidates, "without a PID: how many of the busiest processes to examine closely")
@@ -117,10 +120,12 @@ func (a *app) explain(pid int, f explainFlags) error {
 		return err
 	}
 	defer r.Close()
-	sm := sampler.New(r, sampler.Options{Window: f.window, Interval: f.interval, Candidates: f.candidates})
+	start := time.Now()
+	sm := sampler.New(r, sampler.Options{Window: f.window, Interval: f.interval, Candidates: f.candidates,
+		Now: func() time.Duration { return time.Since(start) }})
 	var doc *report.ExplainDoc
 	if pid > 0 {
-		s, err := sm.Process(a.ctx, pid, nil)
+		s, err := sm.Process(a.ctx, pid, recordedHistory(r, f.recordDir, pid, start))
 		if err != nil {
 			if collector.IsVanished(err) {
 				return fmt.Errorf("no such process: %d (or it exited during the window)", pid)
@@ -146,4 +151,34 @@ func (a *app) explain(pid int, f explainFlags) error {
 		o.MinSeverity = explain.Info
 	}
 	return writeOut(report.WriteExplainText(a.stdout, doc, o))
+}
+
+// historyWindow is how much of the record's memory history explain uses.
+const historyWindow = 6 * time.Hour
+
+// recordedHistory is the process's recorded RSS over the last hours, on
+// the sampler's clock (time since start: the past is negative), when a
+// record in dir holds this process (its identity, not only its pid);
+// none otherwise.
+func recordedHistory(r *collector.Reader, dir string, pid int, start time.Time) []explain.MemoryPoint {
+	id, err := r.Identity(pid, false)
+	if err != nil {
+		return nil
+	}
+	st, err := record.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer st.Close()
+	pts, err := st.MemorySeries(collector.ID{PID: pid, StartTicks: id.StartTicks}, start.Add(-historyWindow), start)
+	if err != nil {
+		return nil
+	}
+	var out []explain.MemoryPoint
+	for _, p := range pts {
+		if p.HasRSS {
+			out = append(out, explain.MemoryPoint{At: p.At.Sub(start), RSSBytes: p.RSSBytes})
+		}
+	}
+	return out
 }

@@ -371,7 +371,7 @@ func (a *analysis) leak() *Finding {
 	}
 	source := src(pid, "stat") + " field 24 (rss), sampled"
 	if len(s.History) > 0 {
-		source += "; earlier points from the dashboard's ring"
+		source += "; earlier points from the dashboard's ring or the record"
 	}
 	f.Evidence = append(f.Evidence,
 		ev("rss_growth_bytes_per_second", g.slopeBPS, "bytes_per_second", mib(g.slopeBPS)+"/s (least-squares slope)", source),
