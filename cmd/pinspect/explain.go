@@ -120,12 +120,10 @@ func (a *app) explain(pid int, f explainFlags) error {
 		return err
 	}
 	defer r.Close()
-	start := time.Now()
-	sm := sampler.New(r, sampler.Options{Window: f.window, Interval: f.interval, Candidates: f.candidates,
-		Now: func() time.Duration { return time.Since(start) }})
+	sm := sampler.New(r, sampler.Options{Window: f.window, Interval: f.interval, Candidates: f.candidates})
 	var doc *report.ExplainDoc
 	if pid > 0 {
-		s, err := sm.Process(a.ctx, pid, recordedHistory(r, f.recordDir, pid, start))
+		s, err := sm.Process(a.ctx, pid, recordedHistory(r, f.recordDir, pid))
 		if err != nil {
 			if collector.IsVanished(err) {
 				return fmt.Errorf("no such process: %d (or it exited during the window)", pid)
@@ -157,10 +155,9 @@ func (a *app) explain(pid int, f explainFlags) error {
 const historyWindow = 6 * time.Hour
 
 // recordedHistory is the process's recorded RSS over the last hours, on
-// the sampler's clock (time since start: the past is negative), when a
-// record in dir holds this process (its identity, not only its pid);
-// none otherwise.
-func recordedHistory(r *collector.Reader, dir string, pid int, start time.Time) []explain.MemoryPoint {
+// the Reader's monotonic clock (the sampler's), when a record in dir
+// holds this process (its identity, not only its pid); none otherwise.
+func recordedHistory(r *collector.Reader, dir string, pid int) []explain.MemoryPoint {
 	id, err := r.Identity(pid, false)
 	if err != nil {
 		return nil
@@ -170,14 +167,15 @@ func recordedHistory(r *collector.Reader, dir string, pid int, start time.Time) 
 		return nil
 	}
 	defer st.Close()
-	pts, err := st.MemorySeries(collector.ID{PID: pid, StartTicks: id.StartTicks}, start.Add(-historyWindow), start)
+	wall, mono := time.Now(), r.Monotonic()
+	pts, err := st.MemorySeries(collector.ID{PID: pid, StartTicks: id.StartTicks}, wall.Add(-historyWindow), wall)
 	if err != nil {
 		return nil
 	}
 	var out []explain.MemoryPoint
 	for _, p := range pts {
 		if p.HasRSS {
-			out = append(out, explain.MemoryPoint{At: p.At.Sub(start), RSSBytes: p.RSSBytes})
+			out = append(out, explain.MemoryPoint{At: mono - wall.Sub(p.At), RSSBytes: p.RSSBytes})
 		}
 	}
 	return out
