@@ -148,4 +148,3 @@ func TestAt(t *testing.T) {
 		t.Errorf("show --maps --at: exit %d, want 2", code)
 	}
 }
-
