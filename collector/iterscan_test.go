@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -353,4 +354,42 @@ func existedAt(pid int, s *Snapshot) bool {
 	}
 	started, ok := StartTime(s.Host.BootTime, st.starttime)
 	return ok && started.Add(time.Second).Before(s.TakenAt)
+}
+
+// TestCloseDuringIterScan: Close while another goroutine scans on the
+// task iterator (a server shutting down while a request scans). The
+// iterator is unloaded only once the scan in flight has finished its
+// pass (run with -race), and every scan is either a whole snapshot or
+// ErrClosed: never one read from /proc because the iterator went away
+// under it.
+func TestCloseDuringIterScan(t *testing.T) {
+	r := newIterReader(t, Options{})
+	ctx := context.Background()
+	if _, err := r.Scan(ctx, ScanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		close(started)
+		for {
+			snap, err := r.Scan(ctx, ScanOptions{})
+			if err != nil {
+				done <- err
+				return
+			}
+			if snap.Collector != BackendTaskIter {
+				done <- errors.New("a scan fell back to /proc: " + snap.CollectorNote)
+				return
+			}
+		}
+	}()
+	<-started
+	livehelper.Sleep()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("the scan loop ended with %v, want ErrClosed", err)
+	}
 }

@@ -150,7 +150,8 @@ type Reader struct {
 	closed                    atomic.Bool
 
 	// scanMu is held by a Scan from start to end; it guards memo and
-	// idle, which live across scans.
+	// idle, which live across scans, and keeps Close from unloading iter
+	// under a pass.
 	scanMu sync.Mutex
 	memo   *identityMemo
 	idle   *scan // the last scan's buffers, reused by the next
@@ -228,10 +229,11 @@ func NewReader(opts Options) (*Reader, error) {
 
 // Close stops every goroutine the Reader started (its idle read workers,
 // waiting for a read in flight to reach its deadline) and releases its
-// taskstats socket. A read abandoned at its deadline and still blocked in
-// the kernel cannot be stopped: its worker returns when the read does
-// (StuckReads counts them). A Reader is unusable after Close; not calling
-// it leaks nothing once the Reader is collected.
+// taskstats socket and task iterator; a scan in flight ends first (its
+// remaining reads fail at once). A read abandoned at its deadline and
+// still blocked in the kernel cannot be stopped: its worker returns when
+// the read does (StuckReads counts them). A Reader is unusable after
+// Close; not calling it leaks nothing once the Reader is collected.
 func (r *Reader) Close() error {
 	if r.closed.Swap(true) {
 		return nil
@@ -241,7 +243,10 @@ func (r *Reader) Close() error {
 	r.identSlow.close()
 	r.ts.disable(ErrClosed)
 	if r.iter != nil {
+		// The iterator is the scans': unload it once no scan uses it.
+		r.scanMu.Lock()
 		_ = r.iter.Close()
+		r.scanMu.Unlock()
 	}
 	return nil
 }
@@ -316,11 +321,11 @@ func (r *Reader) SnapshotThreads(ctx context.Context, threads bool) (*Snapshot, 
 // whole-process context switches are exact without reading threads. Scans
 // of one Reader run one at a time (they share the identity memo).
 func (r *Reader) Scan(ctx context.Context, o ScanOptions) (*Snapshot, error) {
+	r.scanMu.Lock()
+	defer r.scanMu.Unlock()
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}
-	r.scanMu.Lock()
-	defer r.scanMu.Unlock()
 	if r.idle == nil {
 		r.idle = r.newScan(r.memo)
 	}
