@@ -264,3 +264,32 @@ func TestDiffRenameIsNotExec(t *testing.T) {
 		t.Errorf("exe unknown, new comm: events %q, want rename:60", got)
 	}
 }
+
+// TestRatesExactTotals: totals that keep the switches of exited threads
+// (taskstats' TGID totals, the task iterator's signal-struct sums) give
+// the process rate by their own delta, even when every thread was read:
+// a thread that exited between the scans took switches the per-thread
+// increases cannot see.
+func TestRatesExactTotals(t *testing.T) {
+	th := func(tid int, start, vol, invol uint64) collector.Thread {
+		return collector.Thread{TID: tid, StartTicks: start, HasStatus: true, VolCtx: vol, InvolCtx: invol}
+	}
+	for _, src := range []collector.CtxSource{collector.CtxTaskstats, collector.CtxTaskIter} {
+		p := proc(90, 1, 5, "pool", 'S')
+		p.Read |= collector.SrcTasks
+		p.CtxSource = src
+		p.Threads = []collector.Thread{th(90, 5, 100, 10), th(91, 6, 500, 50)}
+		p.VolCtx, p.InvolCtx = 600, 60
+		q := p
+		// 91 ran 100 more voluntary and 10 more involuntary switches, then
+		// exited; the totals keep them.
+		q.Threads = []collector.Thread{th(90, 5, 110, 12)}
+		q.VolCtx, q.InvolCtx = 710, 72
+		a, b := snap(0, p), snap(2*time.Second, q)
+		a.ThreadsRead, b.ThreadsRead = true, true
+		want := ProcRate{VolPerSec: 55, InvolPerSec: 6} // (10+100)/2, (2+10)/2
+		if got, ok := ComputeRates(a, b).Process(q.ID()); !ok || got != want {
+			t.Errorf("%s: process rate %+v %v, want %+v", src, got, ok, want)
+		}
+	}
+}

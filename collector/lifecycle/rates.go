@@ -85,15 +85,17 @@ func systemRate(h0, h1 *collector.Host, secs float64) SystemRate {
 }
 
 // processRate is one process's rates between two readings. The context
-// switches come from totals of one source in both (taskstats totals keep
-// exited threads' counts: their delta is exact), or, when every thread
-// was read in both scans and the totals are live-thread sums, from each
-// thread's own increase (a sum over live threads drops when one exits).
+// switches come from totals of one source in both (taskstats' and the
+// task iterator's totals keep exited threads' counts: their delta is
+// exact), or, when every thread was read in both scans and the totals are
+// live-thread sums, from each thread's own increase (a sum over live
+// threads drops when one exits).
 func processRate(p, c *collector.Process, secs float64, allThreads bool, born func(*collector.Thread) bool) ProcRate {
 	pr := ProcRate{CPUPercent: cpuPercent(p.CPUTicks(), c.CPUTicks(), secs)}
 	totals := known(p, collector.SrcStatus) && known(c, collector.SrcStatus) && p.CtxSource == c.CtxSource
+	exact := c.CtxSource == collector.CtxTaskstats || c.CtxSource == collector.CtxTaskIter
 	switch {
-	case totals && c.CtxSource == collector.CtxTaskstats:
+	case totals && exact:
 		pr.VolPerSec = perSec(p.VolCtx, c.VolCtx, secs)
 		pr.InvolPerSec = perSec(p.InvolCtx, c.InvolCtx, secs)
 	case allThreads && known(p, collector.SrcTasks) && known(c, collector.SrcTasks):
