@@ -144,9 +144,14 @@ func (m *Monitor) Run(ctx context.Context) error {
 	return m.loop(ctx)
 }
 
-// loop samples on the interval and on request until ctx is done.
+// loop samples on the interval and on request until ctx is done. The
+// next tick is one interval after the end of the last sample (or of a
+// tick while paused, or of a change of interval): a focus change between
+// two ticks is published at once and leaves the next tick where it was,
+// so a focus that keeps changing cannot hold the scans back.
 func (m *Monitor) loop(ctx context.Context) error {
-	timer := time.NewTimer(m.currentInterval())
+	interval := m.currentInterval()
+	timer := time.NewTimer(interval)
 	defer timer.Stop()
 	failures := 0
 	for {
@@ -157,14 +162,14 @@ func (m *Monitor) loop(ctx context.Context) error {
 		case <-timer.C:
 			tick = true
 		case <-m.wake:
-			timer.Stop()
 		}
 		m.mu.Lock()
 		c := m.ctl
 		m.ctl.resume, m.ctl.focusChanged = false, false
 		m.mu.Unlock()
+		sampled := c.rescan || !c.paused && (tick || c.resume)
 		switch {
-		case c.rescan || !c.paused && (tick || c.resume):
+		case sampled:
 			err := m.sample(ctx)
 			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
@@ -188,7 +193,10 @@ func (m *Monitor) loop(ctx context.Context) error {
 		case c.focusChanged:
 			m.republish(false, true)
 		}
-		timer.Reset(m.currentInterval())
+		if tick || sampled || c.interval != interval {
+			interval = c.interval
+			timer.Reset(interval)
+		}
 	}
 }
 

@@ -212,6 +212,32 @@ func TestMonitorPauseAndInterval(t *testing.T) {
 	}
 }
 
+// TestFocusChangesDoNotHoldBackScans: a focus that keeps changing (a
+// user holding an arrow key in the dashboard) is republished at once,
+// and the scans still come every interval: a focus change does not
+// restart the interval.
+func TestFocusChangesDoNotHoldBackScans(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: 100 * time.Millisecond})
+	first := m.Latest()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pids := []int{os.Getpid(), 1}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m.Focus(pids[i%2])
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	waitFrame(t, ch, "a new scan while the focus keeps changing", func(f *Frame) bool { return f.Snapshot != first.Snapshot })
+}
+
 func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
 	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true})
 	if f := m.Latest(); !f.EventsLive {
