@@ -229,9 +229,14 @@ func compareThreads(t *testing.T, a, b, c *Process) {
 		xa, xb, xc := *ta, *tb, *tc
 		// Counters are checked below; a thread's state can go S, R, S
 		// between the reads on a loaded machine (an R seen only by the
-		// middle read), so it is checked for a valid letter only.
+		// middle read): it is held to /proc's when the thread did not
+		// run between the /proc reads (no switch), else to a valid letter.
 		if !strings.ContainsRune(StateLetters, rune(tb.State)) {
 			t.Errorf("pid %d thread %d: state %q", a.PID, tb.TID, tb.State)
+		}
+		still := ta.HasStatus && tc.HasStatus && ta.VolCtx == tc.VolCtx && ta.InvolCtx == tc.InvolCtx
+		if still && ta.State == tc.State && tb.State != ta.State {
+			t.Errorf("pid %d thread %d: state %c from the iterator, %c from /proc both times (it did not run)", a.PID, tb.TID, tb.State, ta.State)
 		}
 		for _, x := range []*Thread{&xa, &xb, &xc} {
 			x.UTimeTicks, x.STimeTicks, x.VolCtx, x.InvolCtx, x.CPUDelayNs, x.State = 0, 0, 0, 0, 0, 0
