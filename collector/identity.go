@@ -3,7 +3,6 @@ package collector
 import (
 	"errors"
 	"strconv"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -97,11 +96,8 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 		}
 		return out
 	}
-	w := identityWorkPool.Get().(*identityWork)
-	defer identityWorkPool.Put(w)
-	if w.root != r.opts.Root {
-		w.pb, w.root = newPathBuf(r.opts.Root), r.opts.Root
-	}
+	w := r.identWork.Get().(*identityWork)
+	defer r.identWork.Put(w)
 	b := &w.b
 	b.reset(statusMax)
 	for _, q := range qs {
@@ -160,12 +156,10 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 	return out
 }
 
-// identityWork is one Identities call's batch and path buffer, pooled:
-// an event source calls it for every burst of events.
+// identityWork is one Identities call's batch and path buffer, pooled
+// per Reader (Reader.identWork): an event source calls it for every burst
+// of events.
 type identityWork struct {
-	b    batch
-	pb   pathBuf
-	root string
+	b  batch
+	pb pathBuf
 }
-
-var identityWorkPool = sync.Pool{New: func() any { return new(identityWork) }}

@@ -125,7 +125,8 @@ type ScanOptions struct {
 //   - the taskstats socket: taskstatsShare, one query or batch at a time;
 //   - the read workers (deadline.go): one pool for the scans' cmdlines
 //     and Process, one for address spaces, one for identity lookups; each
-//     pool's callers take turns.
+//     pool's callers take turns;
+//   - the identity lookups' buffers: a sync.Pool, one set per call.
 //
 // Everything else a scan needs (its counts, problems, thread slab,
 // cmdline batch) is the scan's own (scan.go), and the Snapshot it returns
@@ -147,7 +148,10 @@ type Reader struct {
 	// a kernel event source calls it from its own goroutine, and must not
 	// wait behind a snapshot's cmdlines.
 	slow, addrSlow, identSlow *deadlineReads
-	closed                    atomic.Bool
+	// identWork pools Identities' batches and path buffers (identityWork):
+	// concurrent calls each take their own.
+	identWork sync.Pool
+	closed    atomic.Bool
 
 	// scanMu is held by a Scan from start to end; it guards memo and
 	// idle, which live across scans, and keeps Close from unloading iter
@@ -206,6 +210,7 @@ func NewReader(opts Options) (*Reader, error) {
 		r.creds = selfCredentials()
 	}
 	r.host = readStaticHost(opts.Root)
+	r.identWork.New = func() any { return &identityWork{pb: newPathBuf(opts.Root)} }
 	timeout := cmp.Or(opts.ReadTimeout, DefaultReadTimeout)
 	r.slow = newDeadlineReads(timeout, opts.Root, opts.StuckBudget)
 	r.addrSlow = newDeadlineReads(timeout, opts.Root, nil)
