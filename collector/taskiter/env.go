@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -185,4 +186,40 @@ func statusField(b []byte, name string) string {
 		}
 	}
 	return ""
+}
+
+// timensOffsets is where a process's time namespace offsets are shown
+// (Linux 5.6 and later).
+const timensOffsets = "/proc/self/timens_offsets"
+
+// bootOffsetNs is the boottime offset of this process's time namespace,
+// in nanoseconds: /proc adds it to every start time it shows
+// (timens_add_boottime_ns) and subtracts it from btime, while the task
+// iterator reads the raw start times. 0 outside a time namespace, or on a
+// kernel without them (no file).
+func bootOffsetNs(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	off, _ := parseBootOffset(b)
+	return off
+}
+
+// parseBootOffset is the boottime line of a timens_offsets file
+// ("boottime <seconds> <nanoseconds>"), in nanoseconds.
+func parseBootOffset(b []byte) (int64, bool) {
+	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
+		f := strings.Fields(string(line))
+		if len(f) != 3 || f[0] != "boottime" {
+			continue
+		}
+		sec, err1 := strconv.ParseInt(f[1], 10, 64)
+		nsec, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		return sec*1_000_000_000 + nsec, true
+	}
+	return 0, false
 }

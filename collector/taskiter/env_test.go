@@ -38,6 +38,8 @@ func TestMain(m *testing.M) {
 			fmt.Println("seccomp:", err)
 			os.Exit(3)
 		}
+	case "timens":
+		os.Exit(printOwnStart())
 	}
 	it, err := Open(Options{})
 	if err != nil {
@@ -114,6 +116,73 @@ func runHelper(t *testing.T, mode string, prefix ...string) (kind, line string) 
 		t.Errorf("the reason is more than one line: %q", rest)
 	}
 	return strings.TrimPrefix(k, "kind="), rest
+}
+
+// printOwnStart is the "timens" helper: it prints this process's start
+// ticks from a pass and from /proc/self/stat, and the offset file.
+func printOwnStart() int {
+	it, err := Open(Options{})
+	if err != nil {
+		fmt.Printf("kind=?\n%s\n", err)
+		return 0
+	}
+	defer it.Close()
+	var ticks uint64
+	if _, err := it.Pass(func(t *Task) error {
+		if t.TID == os.Getpid() {
+			ticks = t.StartTicks()
+		}
+		return nil
+	}); err != nil {
+		fmt.Printf("kind=?\npass: %s\n", err)
+		return 0
+	}
+	st, _ := readStat("/proc/self/stat")
+	fmt.Printf("kind=0\n%d %d\n", ticks, st.u(22))
+	return 0
+}
+
+// TestPassInTimeNamespace: in a time namespace whose boot time is moved
+// (a checkpoint restored elsewhere, a container), /proc shows every start
+// time with the namespace's offset added; a pass shows the same numbers,
+// so that identities from either agree.
+func TestPassInTimeNamespace(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare (util-linux) not installed")
+	}
+	if out, err := exec.Command(unshare, "--time", "--boottime", "86400", "--fork", "true").CombinedOutput(); err != nil {
+		t.Skipf("no time namespaces here: %v %s", err, out)
+	}
+	kind, line := runHelper(t, "timens", unshare, "--time", "--boottime", "86400", "--fork")
+	if kind != "0" {
+		t.Fatalf("the iterator did not load in a time namespace: %s", line)
+	}
+	var pass, proc uint64
+	if _, err := fmt.Sscan(line, &pass, &proc); err != nil {
+		t.Fatalf("helper printed %q: %v", line, err)
+	}
+	if pass != proc || proc < 86400*ClockTicks {
+		t.Errorf("own start ticks in a time namespace 1 day ahead: pass %d, /proc %d", pass, proc)
+	}
+}
+
+func TestParseBootOffset(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"monotonic           0         0\nboottime        86400         0\n", 86400e9, true},
+		{"monotonic 5 0\nboottime -3600 250000000\n", -3600e9 + 250000000, true},
+		{"monotonic 0 0\n", 0, false},
+		{"boottime x 0\n", 0, false},
+		{"", 0, false},
+	} {
+		if got, ok := parseBootOffset([]byte(c.in)); got != c.want || ok != c.ok {
+			t.Errorf("%q: %d %v, want %d %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
 }
 
 func copyFile(t *testing.T, src, dst string) {

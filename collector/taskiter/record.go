@@ -86,7 +86,9 @@ type Task struct {
 	MinFlt   uint64
 	MajFlt   uint64
 	// StartBootNs is the start time in nanoseconds since boot, suspend
-	// included (what /proc's starttime is made from).
+	// included, as /proc shows it to this process (what its starttime is
+	// made from): in a time namespace, with the namespace's boottime
+	// offset added.
 	StartBootNs uint64
 	// RunDelayNs is the time spent runnable but waiting for a CPU, and
 	// RunCount the number of times it ran (sched_info); valid when

@@ -29,7 +29,7 @@ func threadRecord(tid, tgid uint32) []byte {
 }
 
 func decodeBytes(b []byte, visit func(*Task) error) (PassStats, error) {
-	return decodeStream(bufio.NewReaderSize(bytes.NewReader(b), 1024), visit)
+	return decodeStream(bufio.NewReaderSize(bytes.NewReader(b), 1024), 0, visit)
 }
 
 func TestDecodeStream(t *testing.T) {

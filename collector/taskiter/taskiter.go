@@ -56,6 +56,9 @@ type Iterator struct {
 	objs    taskIterObjects
 	link    *link.Iter
 	readers sync.Pool // *bufio.Reader, one per concurrent Pass
+	// bootOffset is this process's time namespace boottime offset (two's
+	// complement), added to every start time: /proc shows them so.
+	bootOffset uint64
 	// LoadDuration is how long loading, verifying and attaching took.
 	LoadDuration time.Duration
 }
@@ -99,6 +102,7 @@ func Open(opts Options) (*Iterator, error) {
 		return nil, classify(err)
 	}
 	it.readers.New = func() any { return bufio.NewReaderSize(nil, readBufSize) }
+	it.bootOffset = uint64(bootOffsetNs(timensOffsets))
 	it.LoadDuration = time.Since(start)
 	return it, nil
 }
@@ -153,13 +157,14 @@ func (it *Iterator) Pass(visit func(*Task) error) (PassStats, error) {
 		br.Reset(nil)
 		it.readers.Put(br)
 	}()
-	return decodeStream(br, visit)
+	return decodeStream(br, it.bootOffset, visit)
 }
 
 // decodeStream decodes records from br until EOF, calling visit for each
-// task. Any stream that is not a sequence of whole records is an error
-// wrapping ErrLayout, never a panic.
-func decodeStream(br *bufio.Reader, visit func(*Task) error) (PassStats, error) {
+// task, with bootOffset added to its start time (wrapping, as the kernel
+// adds a time namespace's offset). Any stream that is not a sequence of
+// whole records is an error wrapping ErrLayout, never a panic.
+func decodeStream(br *bufio.Reader, bootOffset uint64, visit func(*Task) error) (PassStats, error) {
 	var (
 		st   PassStats
 		t    Task
@@ -191,6 +196,7 @@ func decodeStream(br *bufio.Reader, visit func(*Task) error) (PassStats, error) 
 		st.Tasks++
 		st.Bytes += int64(taskSize)
 		t.fill(&trec)
+		t.StartBootNs += bootOffset
 		t.Group = nil
 		if trec.Pid == trec.Tgid {
 			b, err := br.Peek(groupSize)
