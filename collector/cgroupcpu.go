@@ -156,6 +156,24 @@ type cgroupMembership struct {
 // lines (a path may hold ':').
 func parseCgroupMembership(b []byte) (cgroupMembership, error) {
 	var m cgroupMembership
+	err := cgroupLines(b, func(id, ctrls, path []byte) {
+		if string(id) == "0" && len(ctrls) == 0 {
+			m.V2, m.V2OK = string(path), true
+			return
+		}
+		for c := range bytes.SplitSeq(ctrls, []byte(",")) {
+			if string(c) == "cpu" {
+				m.V1CPU, m.V1Controllers, m.V1OK = string(path), string(ctrls), true
+			}
+		}
+	})
+	return m, err
+}
+
+// cgroupLines calls fn for each line of a /proc/PID/cgroup file,
+// "ID:CONTROLLERS:PATH" (a path may hold ':'), after checking it: a
+// numeric ID and an absolute path.
+func cgroupLines(b []byte, fn func(id, ctrls, path []byte)) error {
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
 		if len(line) == 0 {
 			continue
@@ -163,22 +181,14 @@ func parseCgroupMembership(b []byte) (cgroupMembership, error) {
 		id, rest, ok1 := bytes.Cut(line, []byte(":"))
 		ctrls, path, ok2 := bytes.Cut(rest, []byte(":"))
 		if !ok1 || !ok2 || len(path) == 0 || path[0] != '/' {
-			return m, fmt.Errorf("%w: cgroup: bad line %q", errCgroupFormat, clip(line))
+			return fmt.Errorf("%w: cgroup: bad line %q", errCgroupFormat, clip(line))
 		}
 		if _, ok := parseUint(id); !ok {
-			return m, fmt.Errorf("%w: cgroup: bad hierarchy id %q", errCgroupFormat, clip(id))
+			return fmt.Errorf("%w: cgroup: bad hierarchy id %q", errCgroupFormat, clip(id))
 		}
-		if string(id) == "0" && len(ctrls) == 0 {
-			m.V2, m.V2OK = string(path), true
-			continue
-		}
-		for c := range bytes.SplitSeq(ctrls, []byte(",")) {
-			if string(c) == "cpu" {
-				m.V1CPU, m.V1Controllers, m.V1OK = string(path), string(ctrls), true
-			}
-		}
+		fn(id, ctrls, path)
 	}
-	return m, nil
+	return nil
 }
 
 // CgroupCPU reads the CPU limit that applies to pid: its cgroup from

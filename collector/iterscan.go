@@ -186,6 +186,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		return nil, err
 	}
 	procs = s.readIterIdentities(procs)
+	s.readExtras(procs, o)
 	s.slab = nil
 	s.memo.sweep()
 	snap.Processes = procs

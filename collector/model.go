@@ -164,6 +164,8 @@ const (
 	SrcCmdline
 	SrcExe
 	SrcTasks
+	SrcCgroup // ScanOptions.Cgroups
+	SrcIO     // ScanOptions.IO
 )
 
 // Process is one process (thread group) as read from /proc/PID, grouped
@@ -190,6 +192,8 @@ type Process struct {
 	ProcCmdline
 	ProcExe
 	ProcAccounting
+	ProcCgroup
+	ProcIO
 
 	// Threads, when Snapshot.ThreadsRead (or for the processes whose
 	// threads a scan selected: SrcTasks in Read). The leader comes first.
@@ -292,6 +296,23 @@ type ProcAccounting struct {
 	InvolCtx   uint64
 	CtxSource  CtxSource
 	CPUDelayNs uint64 // run-queue delay total from taskstats, 0 otherwise
+}
+
+// ProcCgroup is the process's cgroup (SrcCgroup), read only when
+// ScanOptions.Cgroups asks.
+type ProcCgroup struct {
+	// Cgroup is the cgroup path the process is grouped by: in the unified
+	// hierarchy, else systemd's named v1 hierarchy, else the first one
+	// listed (see parseCgroupPath). "/system.slice/nginx.service" on a
+	// systemd machine.
+	Cgroup string
+}
+
+// ProcIO is the process's I/O accounting from /proc/PID/io (SrcIO), read
+// only when ScanOptions.IO asks: the whole thread group, exited threads
+// included. Another user's is unavailable without privileges.
+type ProcIO struct {
+	IO IOCounters
 }
 
 // Layout is the address-space layout recorded in stat (fields 26-28 and

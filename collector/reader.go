@@ -111,6 +111,13 @@ type ScanOptions struct {
 	// processes are still read, without threads, for the process tree,
 	// the zombie parents and the scan counts.
 	Scope []int
+	// Cgroups reads every process's cgroup path (/proc/PID/cgroup, into
+	// Process.Cgroup): what serve groups its metrics by when asked.
+	Cgroups bool
+	// IO reads every process's I/O counters (/proc/PID/io, into
+	// Process.IO, under the read deadline): another user's are denied
+	// without privileges.
+	IO bool
 }
 
 // Reader is a view of one /proc root. It is safe for concurrent use: its

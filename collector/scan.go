@@ -51,6 +51,8 @@ type scan struct {
 	// no reference to the scan or the Reader.
 	cmdWant  []cmdWant
 	cmdlines *batch
+	// ios is the batch of io files (readIOs).
+	ios *batch
 	// iterSide and iterPending are a task-iterator pass's per-process
 	// totals and early threads (iterscan.go), kept for the next pass.
 	iterSide    []iterProc
@@ -78,6 +80,7 @@ func (r *Reader) newScan(memo *identityMemo) *scan {
 		dirBuf:   make([]byte, 32<<10),
 		link:     make([]byte, linkMax),
 		cmdlines: new(batch),
+		ios:      new(batch),
 	}
 }
 
@@ -149,6 +152,7 @@ func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		}
 	}
 	snap.Processes = s.readCmdlines(snap.Processes)
+	s.readExtras(snap.Processes, o)
 	s.slab = nil
 	s.memo.sweep()
 	snap.CtxSwitchSource, snap.CtxSwitchNote = r.ctxSwitchSource(threadsRead)

@@ -38,6 +38,10 @@ type Options struct {
 	// memory history (MemoryHistory). See explain.go for what it reads.
 	Explain      bool
 	ExplainTicks int
+	// Cgroups and IO make every scan read each process's cgroup and I/O
+	// counters (collector.ScanOptions): serve's metrics group by the one
+	// and sum the other.
+	Cgroups, IO bool
 }
 
 // Monitor samples a Reader on an interval and publishes Frames. Its
@@ -273,7 +277,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 	focusPID := m.ctl.focus
 	k := m.kernel
 	m.mu.Unlock()
-	so := collector.ScanOptions{Threads: m.opts.Threads}
+	so := collector.ScanOptions{Threads: m.opts.Threads, Cgroups: m.opts.Cgroups, IO: m.opts.IO}
 	if n := uint64(m.opts.ThreadsEvery); n > 0 && m.scans%n == 0 {
 		so.Threads = true
 	}
