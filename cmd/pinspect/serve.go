@@ -43,7 +43,7 @@ type serveFlags struct {
 	noConnector   bool
 	recordDir     string
 	cmdline       bool
-	topN          int
+	metricsConfig string
 	zombieParents int
 	logLevel      string
 	logFormat     string
@@ -98,7 +98,7 @@ Environment variables are never exported, command lines only with
 	f.BoolVar(&o.noConnector, "no-connector", false, "do not subscribe to the kernel's process-events connector")
 	f.StringVar(&o.recordDir, "record-dir", "", "serve the past from this record (pinspect record --dir): /api/v1/events?since= and /api/v1/frame?at=")
 	f.BoolVar(&o.cmdline, "metrics.cmdline", false, "add a (redacted) cmdline label to per-process series and command lines to the API")
-	f.IntVar(&o.topN, "metrics.top", metrics.DefaultTopN, "per-process context-switch series for this many processes (top by rate)")
+	f.StringVar(&o.metricsConfig, "metrics.config.file", "", "how processes are grouped and which get series of their own (YAML; docs/METRICS.md)")
 	f.IntVar(&o.zombieParents, "metrics.zombie-parents", metrics.DefaultZombieParents, "per-parent zombie series for this many parents (most zombies first)")
 	f.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log.format", "logfmt", "log format: logfmt or json")
@@ -238,8 +238,16 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	if err := checkInterval(o.interval); err != nil {
 		return err
 	}
-	if o.topN < 0 || o.topN > metrics.MaxSeriesLimit || o.zombieParents < 0 || o.zombieParents > metrics.MaxSeriesLimit {
-		return usageError{fmt.Errorf("--metrics.top and --metrics.zombie-parents: want 0..%d", metrics.MaxSeriesLimit)}
+	if o.zombieParents < 0 || o.zombieParents > metrics.MaxSeriesLimit {
+		return usageError{fmt.Errorf("--metrics.zombie-parents: want 0..%d", metrics.MaxSeriesLimit)}
+	}
+	var groups metrics.Grouping
+	var perProcess metrics.PerProcess
+	if o.metricsConfig != "" {
+		var err error
+		if groups, perProcess, err = metrics.LoadConfig(o.metricsConfig); err != nil {
+			return usageError{fmt.Errorf("--metrics.config.file: %w", err)}
+		}
 	}
 	if o.memLimitMiB < 0 {
 		return usageError{fmt.Errorf("--memory-limit-mib %d: want 0 or more", o.memLimitMiB)}
@@ -311,13 +319,15 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		}
 		log.Info("reloaded --web.config.file", "file", o.webConfig)
 	}
-	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector, Explain: true})
+	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector, Explain: true,
+		Cgroups: groups.NeedsCgroups(), IO: true})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
 	showSlots := make(chan struct{}, 2)
 	hides := collector.HidesOtherUsers(a.procRoot)
 	srv := metrics.NewServer(m, metrics.ServerOptions{
-		Options:       metrics.Options{TopN: o.topN, ZombieParents: o.zombieParents, Cmdline: o.cmdline},
+		Options: metrics.Options{ZombieParents: o.zombieParents, Cmdline: o.cmdline, Groups: groups, PerProcess: perProcess,
+			Connector: !o.noConnector, StuckReads: r.StuckReads},
 		Logger:        log,
 		TelemetryPath: o.telemetryPath,
 		HidesOthers:   hides,

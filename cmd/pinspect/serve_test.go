@@ -129,7 +129,8 @@ func TestServeDefaultListenIsLoopback(t *testing.T) {
 func TestServeBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--interval", "1ms"},
-		{"serve", "--metrics.top", "-1"},
+		{"serve", "--metrics.config.file", "/nonexistent/pinspect-metrics.yml"},
+		{"serve", "--metrics.config.file", "/dev/zero"},
 		{"serve", "--metrics.zombie-parents", "100000"},
 		{"serve", "--log.level", "loud"},
 	} {
@@ -313,6 +314,7 @@ scrape_configs:
 	if zs, err := promQuery(promURL, `pinspect_zombies{job="pinspect"}`); err != nil || len(zs) != 1 || zs[0].float() < 2 {
 		t.Errorf("pinspect_zombies = %v, %v; want >= 2", zs, err)
 	}
+	checkDashboardQueries(t, promURL, target)
 	if d, err := promQuery(promURL, `scrape_duration_seconds{job="pinspect"}`); err == nil && len(d) == 1 {
 		t.Logf("Prometheus: scrape_duration_seconds %.4f", d[0].float())
 	}

@@ -8,26 +8,27 @@ import (
 	"time"
 )
 
-// BenchmarkBuild is the per-frame cost of a scrape on this machine's
-// processes: converting a new frame into metrics (the first scrape after
-// each scan pays it; run with the bench workload of docs/PERFORMANCE.md
+// BenchmarkBuild is the per-frame cost of the metrics on this machine's
+// processes: accounting a new frame (groups, counters) and converting it
+// into metrics (the first scrape after each scan pays the conversion; run with the bench workload of docs/PERFORMANCE.md
 // for 2,000 processes x 9 threads).
 func BenchmarkBuild(b *testing.B) {
 	sc := newScanner(b, true)
 	f1 := sc.frame()
 	time.Sleep(100 * time.Millisecond)
 	f2 := sc.frame()
-	src := newFrameSource()
-	c := NewCollector(src, Options{TopN: DefaultTopN, ZombieParents: DefaultZombieParents})
+	c := NewCollector(Options{ZombieParents: DefaultZombieParents})
 	b.ReportMetric(float64(len(f2.Snapshot.Processes)), "processes")
 	b.ResetTimer()
 	for i := range b.N {
-		// Alternate frames so every iteration rebuilds.
-		if i%2 == 0 {
-			src.publish(f1)
-		} else {
-			src.publish(f2)
+		// Alternate snapshots so every iteration accounts a new scan and
+		// rebuilds.
+		f := *f1
+		if i%2 == 1 {
+			f = *f2
 		}
+		f.Seq = uint64(i + 1)
+		c.Observe(&f)
 		c.metrics()
 	}
 }
@@ -38,10 +39,10 @@ func BenchmarkBuild(b *testing.B) {
 func BenchmarkScrape(b *testing.B) {
 	sc := newScanner(b, true)
 	src := newFrameSource()
-	src.publish(sc.frame())
+	s := NewServer(src, ServerOptions{Options: Options{ZombieParents: DefaultZombieParents}})
+	s.Collector().Observe(sc.frame())
 	time.Sleep(100 * time.Millisecond)
-	src.publish(sc.frame())
-	s := NewServer(src, ServerOptions{Options: Options{TopN: DefaultTopN, ZombieParents: DefaultZombieParents}})
+	s.Collector().Observe(sc.frame())
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 	b.ResetTimer()

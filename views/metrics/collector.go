@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -24,9 +25,9 @@ type Source interface {
 
 // Defaults for Options, used by `pinspect serve`.
 const (
-	DefaultTopN          = 10
 	DefaultZombieParents = 20
-	// MaxSeriesLimit caps TopN and ZombieParents whatever is asked.
+	// MaxSeriesLimit caps ZombieParents and per_process.max whatever is
+	// asked.
 	MaxSeriesLimit = 1000
 	// maxLabelBytes caps comm and cmdline label values.
 	maxLabelBytes     = 128
@@ -34,95 +35,206 @@ const (
 	metricsNamePrefix = "pinspect_"
 )
 
-// Options choose what the collector exports. The zero value exports no
-// per-process and no per-parent series.
+// Options choose what the collector exports. The zero value groups
+// processes by comm and exports no per-process and no per-parent series.
 type Options struct {
-	// TopN is how many processes get per-process context-switch series
-	// (the top N by switches per second); capped at MaxSeriesLimit.
-	TopN int
 	// ZombieParents is how many parents (most zombies first) get a
 	// per-parent zombie series; capped at MaxSeriesLimit.
 	ZombieParents int
 	// Cmdline adds a redacted, truncated `cmdline` label to per-process
 	// series. Off by default: command lines can hold secrets.
 	Cmdline bool
+	// Groups names the groups of pinspect_group_* (LoadConfig).
+	Groups Grouping
+	// PerProcess chooses the processes with pinspect_process_* series.
+	PerProcess PerProcess
+	// Connector says the agent asked for the kernel's process-events
+	// connector (pinspect_events_requested), so an agent without it can be
+	// told from one that lost it.
+	Connector bool
+	// StuckReads, when set, returns how many of the agent's /proc reads
+	// are still blocked in the kernel after their deadline
+	// (pinspect_reads_stuck).
+	StuckReads func() int
 }
 
 func (o Options) normalized() Options {
-	o.TopN = min(max(o.TopN, 0), MaxSeriesLimit)
 	o.ZombieParents = min(max(o.ZombieParents, 0), MaxSeriesLimit)
+	o.PerProcess.max = min(max(o.PerProcess.max, 0), MaxSeriesLimit)
+	if o.Groups.max <= 0 || o.Groups.max > MaxGroupsLimit {
+		o.Groups.max = DefaultMaxGroups
+	}
 	return o
 }
 
-// Collector is a prometheus.Collector over the latest Frame of a Source.
-// A scrape never reads /proc: it converts the frame the monitor already
-// published. The conversion is done once per frame and shared by every
-// scrape (concurrent ones wait for the one in progress); lifecycle
-// counters accumulate from the frames Observe is given (Run does that).
+// scanTotals are the scans' bookkeeping counts added up since the agent
+// started.
+type scanTotals struct {
+	vanished, vanishedThreads, denied, parseErrors, timeouts, unreadable float64
+}
+
+func (s *scanTotals) add(c collector.ScanCounts) {
+	s.vanished += float64(c.Vanished)
+	s.vanishedThreads += float64(c.VanishedThreads)
+	s.denied += float64(c.Denied)
+	s.parseErrors += float64(c.ParseErrors)
+	s.timeouts += float64(c.Timeouts)
+	s.unreadable += float64(c.Unreadable)
+}
+
+// exitKey is one pinspect_exits_total series.
+type exitKey struct {
+	outcome int // index in exitOutcomes
+	status  string
+}
+
+// Collector is a prometheus.Collector over the frames Observe is given
+// (Server.Run gives it every frame of its source). It never reads /proc:
+// Observe accounts each frame once (groups, lifecycle and scan counters)
+// and the first scrape after it converts the result into metrics, which
+// every other scrape of the same frame (concurrent ones included) reuses.
 type Collector struct {
-	src  Source
 	opts Options
 	d    descs
 
 	mu       sync.Mutex
+	table    *groupTable
+	last     *monitor.Frame // the latest observed frame with a snapshot
+	lastSeq  uint64
 	events   map[lifecycle.EventType]float64
-	exits    map[string]float64
-	gen      uint64 // bumped by Observe
-	cacheSeq uint64
+	exits    map[exitKey]float64
+	scans    scanTotals
+	cut      float64              // pinspect_process_series_cut_total
+	selected []*collector.Process // this frame's per-process series
+	gen      uint64               // bumped by Observe
 	cacheGen uint64
 	cache    []prometheus.Metric
 	builds   uint64
 }
 
-// NewCollector makes a collector over src.
-func NewCollector(src Source, o Options) *Collector {
-	return &Collector{
-		src:    src,
-		opts:   o.normalized(),
-		d:      newDescs(o.Cmdline),
+// NewCollector makes a collector; feed it frames with Observe.
+func NewCollector(o Options) *Collector {
+	o = o.normalized()
+	c := &Collector{
+		opts:   o,
+		d:      newDescs(o.Cmdline, o.Groups.byCgroup),
 		events: map[lifecycle.EventType]float64{},
-		exits:  map[string]float64{},
+		exits:  map[exitKey]float64{},
 	}
+	c.table = newGroupTable(&c.opts.Groups)
+	// The usual outcomes exist from the start (0), so rate() and
+	// increase() see their first exits.
+	for _, k := range []exitKey{{0, "0"}, {1, "1"}, {2, "SIGKILL"}, {2, "SIGTERM"}, {3, ""}} {
+		c.exits[k] = 0
+	}
+	return c
 }
 
-// The exit outcomes of pinspect_exits_total.
-var exitOutcomes = []string{"success", "failure", "signal", "unknown"}
+// The exit outcomes of pinspect_exits_total, by index.
+var exitOutcomes = [...]string{"success", "failure", "signal", "unknown"}
 
-// ExitOutcome classifies an exit status: "success" (exit 0), "failure"
-// (another exit code), "signal" (killed), "unknown" (status not seen).
-func ExitOutcome(es *collector.ExitStatus) string {
+// ExitClass classifies an exit status for pinspect_exits_total: its
+// outcome (an index in success, failure, signal, unknown) and status: the
+// exit code's class for an exit ("0", "1", "2", "3-125", "126", "127",
+// "128-255": 126 and 127 are a shell's "cannot execute" and "not found",
+// above 128 a shell reporting a child killed by a signal), the signal's
+// name when killed ("SIGKILL"), "" when the status was not seen. Both
+// take a bounded set of values.
+func ExitClass(es *collector.ExitStatus) (outcome int, status string) {
 	switch {
 	case es == nil:
-		return "unknown"
+		return 3, ""
 	case !es.Exited:
-		return "signal"
+		return 2, signalName(es.Signal)
 	case es.Code == 0:
-		return "success"
+		return 0, "0"
 	}
-	return "failure"
+	switch c := es.Code; {
+	case c == 1, c == 2, c == 126, c == 127:
+		return 1, strconv.Itoa(c)
+	case c >= 3 && c <= 125:
+		return 1, "3-125"
+	}
+	return 1, "128-255"
 }
 
-// Observe counts the lifecycle events of f. Call it for every frame a
-// subscription delivers (a subscriber that falls behind gets the skipped
-// frames' events in the next frame, so nothing is counted twice or lost).
+// ExitOutcome names an exit status's outcome: "success" (exit 0),
+// "failure" (another exit code), "signal" (killed), "unknown" (status not
+// seen).
+func ExitOutcome(es *collector.ExitStatus) string {
+	o, _ := ExitClass(es)
+	return exitOutcomes[o]
+}
+
+// Observe accounts one frame. Call it for every frame a subscription
+// delivers, in order (a subscriber that falls behind gets the skipped
+// frames' events in the next frame, so no event is counted twice or
+// lost); a frame numbered at or below one already observed is ignored.
 func (c *Collector) Observe(f *monitor.Frame) {
-	if f == nil || len(f.Events) == 0 {
+	if f == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.lastSeq > 0 && f.Seq <= c.lastSeq {
+		return
+	}
+	c.lastSeq = f.Seq
+	// A paused monitor repeats its snapshot: account a scan once.
+	fresh := f.Snapshot != nil && (c.last == nil || c.last.Snapshot != f.Snapshot)
+	if fresh {
+		c.table.observe(f.Snapshot)
+		c.scans.add(f.Snapshot.Counts)
+	}
 	for i := range f.Events {
 		e := &f.Events[i]
 		c.events[e.Type]++
 		if e.Type == lifecycle.Exit {
-			c.exits[ExitOutcome(e.ExitStatus)]++
+			o, s := ExitClass(e.ExitStatus)
+			c.exits[exitKey{o, s}]++
 		}
+		c.table.event(e)
+	}
+	if fresh {
+		c.table.sweep(f.Snapshot.TakenAt, f.Orphans)
+		c.selectProcesses(f.Snapshot)
+	}
+	if f.Snapshot != nil {
+		c.last = f
 	}
 	c.gen++
 }
 
-// Builds returns how many times the frame-to-metrics conversion ran (for
-// tests and the docs' cost figures: one per new frame, not per scrape).
+// selectProcesses picks this scan's per-process series: the processes of
+// the allowed groups, oldest first (so the set is stable while they
+// live), up to the cap; the others are counted as cut.
+func (c *Collector) selectProcesses(snap *collector.Snapshot) {
+	c.selected = c.selected[:0]
+	pp := &c.opts.PerProcess
+	if !pp.Enabled() {
+		return
+	}
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		if m := c.table.procs[p.ID()]; m != nil && pp.allows(m.g.key.name) {
+			c.selected = append(c.selected, p)
+		}
+	}
+	slices.SortFunc(c.selected, func(a, b *collector.Process) int {
+		if a.StartTicks != b.StartTicks {
+			return cmp.Compare(a.StartTicks, b.StartTicks)
+		}
+		return cmp.Compare(a.PID, b.PID)
+	})
+	if over := len(c.selected) - pp.max; over > 0 {
+		c.cut += float64(over)
+		clear(c.selected[pp.max:])
+		c.selected = c.selected[:pp.max]
+	}
+}
+
+// Builds returns how many times the conversion to metrics ran (for tests
+// and the docs' cost figures: one per observed frame, not per scrape).
 func (c *Collector) Builds() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -136,64 +248,81 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect sends the metrics of the latest frame.
+// Collect sends the metrics of the latest observed frame.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range c.metrics() {
 		ch <- m
 	}
 }
 
-// metrics returns the cached metrics of the latest frame, building them
-// when the frame or the counters changed. The slice is never modified
-// after it is published, so scrapes share it.
+// metrics returns the cached metrics, building them when a frame was
+// observed since. The slice is never modified after it is published, so
+// scrapes share it.
 func (c *Collector) metrics() []prometheus.Metric {
-	f := c.src.Latest()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var seq uint64
-	if f != nil {
-		seq = f.Seq
-	}
-	if c.cache != nil && c.cacheSeq == seq && c.cacheGen == c.gen {
+	if c.cache != nil && c.cacheGen == c.gen {
 		return c.cache
 	}
-	ms := c.build(f)
-	c.cache, c.cacheSeq, c.cacheGen = ms, seq, c.gen
+	ms := c.build()
+	c.cache, c.cacheGen = ms, c.gen
 	c.builds++
 	return ms
 }
 
-// build converts one frame (nil: only the counters). Called with c.mu.
-func (c *Collector) build(f *monitor.Frame) []prometheus.Metric {
-	d := &c.d
-	ms := make([]prometheus.Metric, 0, 64+4*c.opts.TopN+2*c.opts.ZombieParents)
+type addFunc func(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string)
+
+// build converts the observed state into metrics. Called with c.mu.
+func (c *Collector) build() []prometheus.Metric {
+	ms := make([]prometheus.Metric, 0, 64+20*len(c.table.groups)+8*len(c.selected))
 	add := func(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
 		ms = append(ms, prometheus.MustNewConstMetric(desc, t, v, labels...))
 	}
+	c.agentMetrics(add)
+	c.groupMetrics(add)
+	if c.last == nil {
+		return ms
+	}
+	f := c.last
+	c.stateMetrics(f.Snapshot, add)
+	c.zombieMetrics(f, add)
+	c.orphanMetrics(f, add)
+	c.processMetrics(add)
+	return ms
+}
+
+// agentMetrics are the counters and the agent's own state.
+func (c *Collector) agentMetrics(add addFunc) {
+	d := &c.d
 	// Every event type, always exported (0 until seen).
 	for _, t := range lifecycle.EventTypes() {
 		add(d.events, prometheus.CounterValue, c.events[t], string(t))
 	}
-	for _, o := range exitOutcomes {
-		add(d.exits, prometheus.CounterValue, c.exits[o], o)
+	for k, v := range c.exits {
+		add(d.exits, prometheus.CounterValue, v, exitOutcomes[k.outcome], k.status)
 	}
-	if f == nil || f.Snapshot == nil {
-		return ms
+	add(d.eventsRequested, prometheus.GaugeValue, boolFloat(c.opts.Connector))
+	if c.opts.StuckReads != nil {
+		add(d.readsStuck, prometheus.GaugeValue, float64(c.opts.StuckReads()))
+	}
+	s := &c.scans
+	add(d.scanVanished, prometheus.CounterValue, s.vanished)
+	add(d.scanVanishedThreads, prometheus.CounterValue, s.vanishedThreads)
+	add(d.scanDenied, prometheus.CounterValue, s.denied)
+	add(d.scanParseErrors, prometheus.CounterValue, s.parseErrors)
+	add(d.scanTimeouts, prometheus.CounterValue, s.timeouts)
+	add(d.scanUnreadable, prometheus.CounterValue, s.unreadable)
+	if c.opts.PerProcess.Enabled() {
+		add(d.seriesCut, prometheus.CounterValue, c.cut)
+	}
+	f := c.last
+	if f == nil {
+		return
 	}
 	snap := f.Snapshot
-
-	// Scan bookkeeping.
 	add(d.frames, prometheus.CounterValue, float64(f.Seq))
 	add(d.scanDuration, prometheus.GaugeValue, snap.ScanDuration.Seconds())
-	add(d.scanTime, prometheus.GaugeValue, float64(snap.TakenAt.UnixNano())/1e9)
-	sc := snap.Counts
-	add(d.scanListed, prometheus.GaugeValue, float64(sc.Listed))
-	add(d.scanVanished, prometheus.GaugeValue, float64(sc.Vanished))
-	add(d.scanVanishedThreads, prometheus.GaugeValue, float64(sc.VanishedThreads))
-	add(d.scanDenied, prometheus.GaugeValue, float64(sc.Denied))
-	add(d.scanParseErrors, prometheus.GaugeValue, float64(sc.ParseErrors))
-	add(d.scanTimeouts, prometheus.GaugeValue, float64(sc.Timeouts))
-	add(d.scanUnreadable, prometheus.GaugeValue, float64(sc.Unreadable))
+	add(d.scanTime, prometheus.GaugeValue, unixSeconds(snap.TakenAt))
 	add(d.interval, prometheus.GaugeValue, f.Interval.Seconds())
 	add(d.eventsLive, prometheus.GaugeValue, boolFloat(f.EventsLive))
 	if snap.CtxSwitchSource != "" {
@@ -202,14 +331,11 @@ func (c *Collector) build(f *monitor.Frame) []prometheus.Metric {
 	if snap.Collector != "" {
 		add(d.collectorInfo, prometheus.GaugeValue, 1, string(snap.Collector))
 	}
+}
 
-	// Host-wide counters (absent when /proc/stat was unreadable).
-	if _, bad := snap.Host.Unavailable["stat"]; !bad && snap.Host.ContextSwitches > 0 {
-		add(d.sysCtx, prometheus.CounterValue, float64(snap.Host.ContextSwitches))
-		add(d.sysForks, prometheus.CounterValue, float64(snap.Host.ProcessesCreated))
-	}
-
-	// Processes and threads by state.
+// stateMetrics are the processes and threads by state.
+func (c *Collector) stateMetrics(snap *collector.Snapshot, add addFunc) {
+	d := &c.d
 	procStates := lifecycle.CountStates(snap).ByLetter
 	var threadStates [256]int
 	kernel, unknownThreads := 0, 0
@@ -230,14 +356,7 @@ func (c *Collector) build(f *monitor.Frame) []prometheus.Metric {
 	emitStates(add, d.processes, &procStates)
 	emitStates(add, d.threads, &threadStates)
 	add(d.kernelThreads, prometheus.GaugeValue, float64(kernel))
-
-	c.zombieMetrics(f, add)
-	c.orphanMetrics(f, add)
-	c.ctxMetrics(f, add)
-	return ms
 }
-
-type addFunc func(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string)
 
 // emitStates emits one series per state name: every state of the
 // schema's set and "unknown" always (0 included, so series do not come and
@@ -268,7 +387,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // zombieMetrics counts zombies from the snapshot (state Z is ground
 // truth) and adds per-parent series for the parents holding the most,
-// with the age of the oldest zombie when the monitor's diagnosis knows it.
+// with when their oldest zombie was first seen when the monitor's
+// diagnosis knows it.
 func (c *Collector) zombieMetrics(f *monitor.Frame, add addFunc) {
 	snap := f.Snapshot
 	byParent := map[int]int{}
@@ -311,8 +431,8 @@ func (c *Collector) zombieMetrics(f *monitor.Frame, add addFunc) {
 		}
 		pid, lc := strconv.Itoa(p.pid), LabelValue(comm)
 		add(c.d.parentZombies, prometheus.GaugeValue, float64(p.n), pid, lc)
-		if g := since[p.pid]; g != nil && !g.Since.IsZero() && !snap.TakenAt.Before(g.Since) {
-			add(c.d.parentOldest, prometheus.GaugeValue, snap.TakenAt.Sub(g.Since).Seconds(), pid, lc)
+		if g := since[p.pid]; g != nil && !g.Since.IsZero() {
+			add(c.d.parentOldest, prometheus.GaugeValue, unixSeconds(g.Since), pid, lc)
 		}
 	}
 }
@@ -341,64 +461,82 @@ func (c *Collector) orphanMetrics(f *monitor.Frame, add addFunc) {
 	add(c.d.daemons, prometheus.GaugeValue, float64(daemons))
 }
 
-// ctxRate is one process's context-switch rate.
-type ctxRate struct {
-	p          *collector.Process
-	vol, invol float64
+// groupMetrics are the pinspect_group_* series of every group.
+func (c *Collector) groupMetrics(add addFunc) {
+	d := &c.d
+	add(d.groups, prometheus.GaugeValue, float64(len(c.table.groups)))
+	for _, g := range c.table.groups {
+		labels := []string{g.key.name}
+		if c.opts.Groups.byCgroup {
+			labels = append(labels, g.key.cgroup)
+		}
+		l := func(extra ...string) []string { return append(slices.Clip(labels), extra...) }
+		for i, s := range groupStates {
+			add(d.groupProcesses, prometheus.GaugeValue, float64(g.states[i]), l(s)...)
+		}
+		add(d.groupThreads, prometheus.GaugeValue, float64(g.threads), labels...)
+		add(d.groupRSS, prometheus.GaugeValue, float64(g.rssBytes), labels...)
+		add(d.groupOrphans, prometheus.GaugeValue, float64(g.orphans), labels...)
+		if !g.oldestStart.IsZero() {
+			add(d.groupOldestStart, prometheus.GaugeValue, unixSeconds(g.oldestStart), labels...)
+		}
+		t := g.total()
+		add(d.groupCPU, prometheus.CounterValue, ticksToSeconds(t.userTicks), l("user")...)
+		add(d.groupCPU, prometheus.CounterValue, ticksToSeconds(t.systemTicks), l("system")...)
+		add(d.groupCtx, prometheus.CounterValue, float64(t.volCtx), l("voluntary")...)
+		add(d.groupCtx, prometheus.CounterValue, float64(t.involCtx), l("involuntary")...)
+		if g.ioSeen {
+			add(d.groupReadBytes, prometheus.CounterValue, float64(t.readBytes), labels...)
+			add(d.groupWriteBytes, prometheus.CounterValue, float64(t.writeBytes), labels...)
+		}
+		add(d.groupSpawns, prometheus.CounterValue, g.spawns, labels...)
+		add(d.groupExecs, prometheus.CounterValue, g.execs, labels...)
+		for i, o := range exitOutcomes {
+			add(d.groupExits, prometheus.CounterValue, g.exits[i], l(o)...)
+		}
+	}
 }
 
-// ctxMetrics exports cumulative switches and their rate for the TopN
-// processes by switches per second. Rates come from the frame (the
-// lifecycle package's), or else from the previous snapshot in the frame;
-// with neither (the first frame) there are no per-process series.
-func (c *Collector) ctxMetrics(f *monitor.Frame, add addFunc) {
-	if c.opts.TopN == 0 {
-		return
-	}
-	rates := processRates(f)
-	if len(rates) == 0 {
-		return
-	}
-	slices.SortFunc(rates, func(a, b ctxRate) int {
-		if x, y := a.vol+a.invol, b.vol+b.invol; x != y {
-			return cmp.Compare(y, x)
+// processMetrics are the per-process series of the selected processes.
+func (c *Collector) processMetrics(add addFunc) {
+	d := &c.d
+	for _, p := range c.selected {
+		group := ""
+		if m := c.table.procs[p.ID()]; m != nil {
+			group = m.g.key.name
 		}
-		return cmp.Compare(a.p.PID, b.p.PID)
-	})
-	if len(rates) > c.opts.TopN {
-		rates = rates[:c.opts.TopN]
-	}
-	for _, r := range rates {
-		labels := []string{strconv.Itoa(r.p.PID), LabelValue(r.p.Comm)}
+		labels := []string{strconv.Itoa(p.PID), LabelValue(p.Comm), group}
 		if c.opts.Cmdline {
-			labels = append(labels, CmdlineLabel(r.p.Cmdline))
+			labels = append(labels, CmdlineLabel(p.Cmdline))
 		}
-		vol := append(slices.Clip(labels), "voluntary")
-		inv := append(slices.Clip(labels), "involuntary")
-		add(c.d.procCtx, prometheus.CounterValue, float64(r.p.VolCtx), vol...)
-		add(c.d.procCtx, prometheus.CounterValue, float64(r.p.InvolCtx), inv...)
-		add(c.d.procCtxRate, prometheus.GaugeValue, r.vol, vol...)
-		add(c.d.procCtxRate, prometheus.GaugeValue, r.invol, inv...)
+		l := func(extra ...string) []string { return append(slices.Clip(labels), extra...) }
+		if p.Read&collector.SrcStat != 0 {
+			add(d.procCPU, prometheus.CounterValue, ticksToSeconds(p.UTimeTicks), l("user")...)
+			add(d.procCPU, prometheus.CounterValue, ticksToSeconds(p.STimeTicks), l("system")...)
+			add(d.procThreads, prometheus.GaugeValue, float64(p.NumThreads), labels...)
+			if !p.StartedAt.IsZero() {
+				add(d.procStart, prometheus.GaugeValue, unixSeconds(p.StartedAt), labels...)
+			}
+		}
+		if p.HasRSS {
+			add(d.procRSS, prometheus.GaugeValue, float64(p.RSSBytes), labels...)
+		}
+		if p.Read&collector.SrcStatus != 0 {
+			add(d.procCtx, prometheus.CounterValue, float64(p.VolCtx), l("voluntary")...)
+			add(d.procCtx, prometheus.CounterValue, float64(p.InvolCtx), l("involuntary")...)
+		}
+		if p.Read&collector.SrcIO != 0 {
+			add(d.procReadBytes, prometheus.CounterValue, float64(p.IO.ReadBytes), labels...)
+			add(d.procWriteBytes, prometheus.CounterValue, float64(p.IO.WriteBytes), labels...)
+		}
 	}
 }
 
-// processRates returns the switch rate of every process of f's snapshot
-// that was also in the previous scan (the frame's Rates), skipping
-// processes whose totals are unavailable.
-func processRates(f *monitor.Frame) []ctxRate {
-	snap := f.Snapshot
-	var out []ctxRate
-	for i := range snap.Processes {
-		p := &snap.Processes[i]
-		if p.Read&collector.SrcStatus == 0 {
-			continue
-		}
-		if r, ok := f.Rates.Process(p.ID()); ok {
-			out = append(out, ctxRate{p, r.VolPerSec, r.InvolPerSec})
-		}
-	}
-	return out
-}
+// ticksToSeconds converts clock ticks (USER_HZ) to seconds.
+func ticksToSeconds(t uint64) float64 { return float64(t) / collector.ClockTicks }
+
+// unixSeconds is t in seconds since the Unix epoch.
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 func boolFloat(b bool) float64 {
 	if b {

@@ -3,6 +3,7 @@ package metrics
 import (
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -72,20 +73,53 @@ next:
 	return 0, false
 }
 
-func sum(mfs map[string]*dto.MetricFamily, name string) float64 {
+// sumOf adds the values of family name's series whose labels include
+// want.
+func sumOf(mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	s := 0.0
 	if mf := mfs[name]; mf != nil {
+	next:
 		for _, m := range mf.GetMetric() {
+			l := labelsOf(m)
+			for k, v := range want {
+				if l[k] != v {
+					continue next
+				}
+			}
 			s += value(m)
 		}
 	}
 	return s
 }
 
+func sum(mfs map[string]*dto.MetricFamily, name string) float64 { return sumOf(mfs, name, nil) }
+
+// rules returns a Grouping of the YAML rules given (so tests name their
+// helpers' groups whatever else runs on the machine: groups named by a
+// rule are not subject to groups.max).
+func rules(t *testing.T, yamlRules string) Grouping {
+	t.Helper()
+	g, _, err := ParseConfig([]byte("groups:\n  rules:\n" + yamlRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+const procshapeRule = "    - {name: procshape, comm: [procshape]}\n"
+
+// observed returns a collector with o that has observed frames.
+func observed(o Options, frames ...*monitor.Frame) *Collector {
+	c := NewCollector(o)
+	for _, f := range frames {
+		c.Observe(f)
+	}
+	return c
+}
+
 func TestCollectorLiveZombiesAndStates(t *testing.T) {
 	h := livehelper.Start(t, "zombies", "2")
 	sc := newScanner(t, true)
-	src := newFrameSource()
 	var f *monitor.Frame
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -98,10 +132,9 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 		}
 		livehelper.Sleep()
 	}
-	src.publish(f)
 	// Room for every parent: other zombie parents on the machine must not
 	// push the helper out.
-	mfs := gather(t, NewCollector(src, Options{TopN: 5, ZombieParents: MaxSeriesLimit}))
+	mfs := gather(t, observed(Options{ZombieParents: MaxSeriesLimit, Groups: rules(t, procshapeRule)}, f))
 
 	pid := strconv.Itoa(h.PID())
 	comm := lifecycle.Find(f.Snapshot, h.PID()).Comm
@@ -109,8 +142,9 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 		t.Errorf("pinspect_zombie_parent_zombies{pid=%s,comm=%s} = %v, %v; want 2", pid, comm, v, ok)
 	}
 	if len(f.Zombies) > 0 {
-		if v, ok := find(mfs, "pinspect_zombie_parent_oldest_zombie_age_seconds", map[string]string{"pid": pid}); !ok || v < 0 {
-			t.Errorf("oldest zombie age of parent %s = %v, %v; want >= 0", pid, v, ok)
+		v, ok := find(mfs, "pinspect_zombie_parent_oldest_zombie_first_seen_timestamp_seconds", map[string]string{"pid": pid})
+		if taken := unixSeconds(f.Snapshot.TakenAt); !ok || v <= 0 || v > taken {
+			t.Errorf("oldest zombie of parent %s first seen at %v, %v; want a time at or before the scan (%v)", pid, v, ok, taken)
 		}
 	} else {
 		t.Errorf("the lifecycle diagnosis found no zombie group (the snapshot has 2 zombies of %s)", pid)
@@ -121,8 +155,14 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 	if v, _ := find(mfs, "pinspect_processes", map[string]string{"state": "zombie"}); v < 2 {
 		t.Errorf("pinspect_processes{state=zombie} = %v, want >= 2", v)
 	}
+	if v := sumOf(mfs, "pinspect_group_processes", map[string]string{"group": comm, "state": "zombie"}); v < 2 {
+		t.Errorf("pinspect_group_processes{group=%s,state=zombie} = %v, want >= 2", comm, v)
+	}
 	if got, want := sum(mfs, "pinspect_processes"), float64(len(f.Snapshot.Processes)); got != want {
 		t.Errorf("sum of pinspect_processes = %v, want %v (every process counted once)", got, want)
+	}
+	if got, want := sum(mfs, "pinspect_group_processes"), float64(len(f.Snapshot.Processes)); got != want {
+		t.Errorf("sum of pinspect_group_processes = %v, want %v (every process in one group)", got, want)
 	}
 	threads := 0
 	for i := range f.Snapshot.Processes {
@@ -143,7 +183,7 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 			most = max(most, countZombiesOf(f.Snapshot, p.PPID))
 		}
 	}
-	one := gather(t, NewCollector(src, Options{ZombieParents: 1}))
+	one := gather(t, observed(Options{ZombieParents: 1}, f))
 	if ms := one["pinspect_zombie_parent_zombies"].GetMetric(); len(ms) != 1 || value(ms[0]) != float64(most) {
 		t.Errorf("ZombieParents 1: %d series (%v), want 1 with %d zombies", len(ms), ms, most)
 	}
@@ -155,13 +195,13 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 	if v, ok := find(mfs, "pinspect_scan_duration_seconds", nil); !ok || v <= 0 {
 		t.Errorf("pinspect_scan_duration_seconds = %v, %v", v, ok)
 	}
-	for _, name := range []string{"pinspect_scan_vanished_processes", "pinspect_scan_denied_fields", "pinspect_system_context_switches_total", "pinspect_frames_total"} {
+	for _, name := range []string{"pinspect_scan_vanished_processes_total", "pinspect_scan_denied_fields_total", "pinspect_frames_total", "pinspect_groups"} {
 		if _, ok := find(mfs, name, nil); !ok {
 			t.Errorf("%s missing", name)
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src, Options{TopN: 5, ZombieParents: 3}))
+	reg.MustRegister(observed(Options{ZombieParents: 3}, f))
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", err, problems)
@@ -178,137 +218,141 @@ func countZombiesOf(snap *collector.Snapshot, ppid int) int {
 	return n
 }
 
-// The per-process context-switch series are the top N by rate, carry pid
-// and comm only (no cmdline unless asked), and a busy helper has a rate.
-func TestCollectorTopContextSwitches(t *testing.T) {
-	h := livehelper.Start(t, "threads", "4") // two threads wake every 2 ms
+// By default no series carries a pid but the bounded per-parent zombie
+// series, and nothing is a pre-computed rate.
+func TestCollectorNoPerProcessSeriesByDefault(t *testing.T) {
+	livehelper.Start(t, "threads", "4")
 	sc := newScanner(t, true)
-	src := newFrameSource()
-	src.publish(sc.frame())
-	time.Sleep(300 * time.Millisecond) // let the helper switch between the two scans
-	f := sc.frame()
-	src.publish(f)
-	mfs := gather(t, NewCollector(src, Options{TopN: 3}))
-	mf := mfs["pinspect_process_context_switches_total"]
-	if mf == nil {
-		t.Fatal("no per-process context-switch series")
-	}
-	if n := len(mf.GetMetric()); n == 0 || n > 2*3 {
-		t.Errorf("%d series, want 1..6 (3 processes x 2 types)", n)
-	}
-	// The exported three are the fastest: none of the others switches
-	// faster than the slowest exported.
-	slowest := -1.0
-	exported := map[string]bool{}
-	perPID := map[string]float64{}
-	for _, m := range mfs["pinspect_process_context_switches_per_second"].GetMetric() {
-		l := labelsOf(m)
-		if _, has := l["cmdline"]; has {
-			t.Errorf("cmdline label present without Options.Cmdline: %v", l)
+	first := sc.frame()
+	time.Sleep(100 * time.Millisecond)
+	mfs := gather(t, observed(Options{ZombieParents: DefaultZombieParents, Groups: rules(t, procshapeRule)}, first, sc.frame()))
+	for name, mf := range mfs {
+		if len(name) > len("_per_second") && name[len(name)-len("_per_second"):] == "_per_second" {
+			t.Errorf("%s: a pre-computed rate", name)
 		}
-		exported[l["pid"]] = true
-		perPID[l["pid"]] += value(m)
-	}
-	for _, v := range perPID {
-		if slowest < 0 || v < slowest {
-			slowest = v
+		for _, m := range mf.GetMetric() {
+			if _, has := labelsOf(m)["pid"]; has && name != "pinspect_zombie_parent_zombies" && name != "pinspect_zombie_parent_oldest_zombie_first_seen_timestamp_seconds" {
+				t.Errorf("%s has a pid label by default: %v", name, labelsOf(m))
+				break
+			}
 		}
 	}
-	for _, r := range processRates(f) {
-		if !exported[strconv.Itoa(r.p.PID)] && r.vol+r.invol > slowest+1e-9 {
-			t.Errorf("pid %d switches %.1f/s but is not exported; the slowest exported does %.1f/s", r.p.PID, r.vol+r.invol, slowest)
-		}
+	if mfs["pinspect_process_series_cut_total"] != nil {
+		t.Error("pinspect_process_series_cut_total exported without per_process groups")
 	}
-	// With room for every process, the helper is there with a rate.
-	mfs = gather(t, NewCollector(src, Options{TopN: MaxSeriesLimit}))
-	pid := strconv.Itoa(h.PID())
-	if _, ok := find(mfs, "pinspect_process_context_switches_total", map[string]string{"pid": pid, "type": "voluntary"}); !ok && len(f.Snapshot.Processes) <= MaxSeriesLimit {
-		t.Errorf("the helper (pid %s) is not exported", pid)
-	}
-	for _, r := range processRates(f) {
-		if r.p.PID == h.PID() && r.vol <= 0 {
-			t.Errorf("helper's voluntary rate = %v, want > 0 (two threads wake every 2 ms)", r.vol)
-		}
-	}
-	// Cmdline opt-in adds the label.
-	mfs = gather(t, NewCollector(src, Options{TopN: 3, Cmdline: true}))
-	for _, m := range mfs["pinspect_process_context_switches_total"].GetMetric() {
-		if _, has := labelsOf(m)["cmdline"]; !has {
-			t.Errorf("Options.Cmdline set but no cmdline label: %v", labelsOf(m))
-		}
-	}
-	// TopN 0: none.
-	mfs = gather(t, NewCollector(src, Options{}))
-	if mf := mfs["pinspect_process_context_switches_total"]; mf != nil {
-		t.Errorf("TopN 0 exported %d series", len(mf.GetMetric()))
+	if v := sumOf(mfs, "pinspect_group_threads", map[string]string{"group": "procshape"}); v < 4 {
+		t.Errorf("group procshape threads = %v, want >= 4", v)
 	}
 }
 
-// only returns a copy of f keeping the processes with the given pids in
-// its snapshot and prev's, with the rates between the two (real data, a
-// smaller machine).
-func only(prev, f *monitor.Frame, pids ...int) *monitor.Frame {
-	keep := func(s *collector.Snapshot) *collector.Snapshot {
-		if s == nil {
-			return nil
-		}
-		cp := *s
-		cp.Processes = nil
-		for _, pid := range pids {
-			if p := lifecycle.Find(s, pid); p != nil {
-				cp.Processes = append(cp.Processes, *p)
+// Per-process series are for the processes of the allowed groups only,
+// the oldest first up to the cap, and the others are counted as cut.
+func TestCollectorPerProcessAllowList(t *testing.T) {
+	older := livehelper.Start(t, "comm", "pm-allow")
+	time.Sleep(20 * time.Millisecond) // start times differ by a tick at least
+	newer := livehelper.Start(t, "comm", "pm-allow")
+	livehelper.Start(t, "comm", "pm-other")
+	g, pp, err := ParseConfig([]byte("groups:\n  rules: [{name: pm-allow, comm: [pm-allow]}, {name: pm-other, comm: [pm-other]}]\n" +
+		"per_process:\n  groups: [pm-allow]\n  max: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := newScanner(t, false)
+	f := waitFrame(t, sc, func(f *monitor.Frame) bool {
+		a, b := lifecycle.Find(f.Snapshot, older.PID()), lifecycle.Find(f.Snapshot, newer.PID())
+		return a != nil && b != nil && a.Comm == "pm-allow" && b.Comm == "pm-allow"
+	})
+	c := observed(Options{PerProcess: pp, Groups: g}, f)
+	mfs := gather(t, c)
+	for _, name := range []string{"pinspect_process_cpu_seconds_total", "pinspect_process_threads", "pinspect_process_context_switches_total", "pinspect_process_start_time_seconds", "pinspect_process_resident_memory_bytes"} {
+		pids := map[string]bool{}
+		for _, m := range mfs[name].GetMetric() {
+			l := labelsOf(m)
+			pids[l["pid"]] = true
+			if l["group"] != "pm-allow" || l["comm"] != "pm-allow" {
+				t.Errorf("%s: labels %v, want group and comm pm-allow", name, l)
 			}
 		}
-		return &cp
+		if older.PID() > 0 && (len(pids) != 1 || !pids[strconv.Itoa(older.PID())]) {
+			t.Errorf("%s: pids %v, want only the older helper %d", name, pids, older.PID())
+		}
 	}
-	cp := *f
-	cp.Snapshot = keep(f.Snapshot)
-	cp.Rates = lifecycle.ComputeRates(keep(prev.Snapshot), cp.Snapshot)
-	return &cp
+	if v, ok := find(mfs, "pinspect_process_series_cut_total", nil); !ok || v != 1 {
+		t.Errorf("pinspect_process_series_cut_total = %v, %v; want 1 (one process over the cap)", v, ok)
+	}
+	f2 := sc.frame()
+	c.Observe(f2)
+	if v, _ := find(gather(t, c), "pinspect_process_series_cut_total", nil); v != 2 {
+		t.Errorf("after a second scan: cut %v, want 2 (counted at each scan)", v)
+	}
+	// The cmdline label only when asked.
+	withCmd := gather(t, observed(Options{PerProcess: pp, Groups: g, Cmdline: true}, f))
+	for _, m := range withCmd["pinspect_process_threads"].GetMetric() {
+		if _, ok := labelsOf(m)["cmdline"]; !ok {
+			t.Errorf("Cmdline set, no cmdline label: %v", labelsOf(m))
+		}
+	}
+}
+
+// waitFrame scans until ok accepts a frame (10 s at most).
+func waitFrame(t *testing.T, sc *scanner, ok func(*monitor.Frame) bool) *monitor.Frame {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; livehelper.Sleep() {
+		if f := sc.frame(); ok(f) {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the helpers never showed as expected in /proc")
+		}
+	}
 }
 
 // Label values from hostile comms are valid UTF-8 without control
-// characters.
+// characters, in group and per-process series alike.
 func TestCollectorHostileCommLabels(t *testing.T) {
 	hostile := "\x1b]0;x\x07\xff\xfe"
 	h := livehelper.Start(t, "comm", hostile)
 	sc := newScanner(t, false)
-	src := newFrameSource()
-	first := sc.frame()
-	src.publish(only(first, sc.frame(), h.PID()))
-	mfs := gather(t, NewCollector(src, Options{TopN: MaxSeriesLimit, ZombieParents: MaxSeriesLimit}))
-	pid := strconv.Itoa(h.PID())
+	f := waitFrame(t, sc, func(f *monitor.Frame) bool {
+		p := lifecycle.Find(f.Snapshot, h.PID())
+		return p != nil && p.Comm == hostile
+	})
+	// A rule names the helper's group by its command line (RE2 on raw
+	// bytes), so it has one whatever else runs here.
+	g, pp, err := ParseConfig([]byte("groups:\n  rules: [{name: hostile, cmdline: ['procshape comm \\x1b']}]\nper_process:\n  groups: [hostile]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs := gather(t, observed(Options{PerProcess: pp, Groups: g, ZombieParents: MaxSeriesLimit}, f))
 	seen := false
-	for _, name := range []string{"pinspect_process_context_switches_total", "pinspect_zombie_parent_zombies"} {
-		for _, m := range mfs[name].GetMetric() {
+	for _, fam := range []string{"pinspect_process_threads", "pinspect_group_threads", "pinspect_zombie_parent_zombies"} {
+		for _, m := range mfs[fam].GetMetric() {
 			for _, lp := range m.GetLabel() {
 				v := lp.GetValue()
 				if !utf8.ValidString(v) {
-					t.Errorf("%s: label %s=%q is not valid UTF-8", name, lp.GetName(), v)
+					t.Errorf("%s: label %s=%q is not valid UTF-8", fam, lp.GetName(), v)
 				}
 				for _, r := range v {
 					if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-						t.Errorf("%s: label %s=%q holds control character %U", name, lp.GetName(), v, r)
+						t.Errorf("%s: label %s=%q holds control character %U", fam, lp.GetName(), v, r)
 					}
 				}
 			}
-			if labelsOf(m)["pid"] == pid {
+			if labelsOf(m)["pid"] == strconv.Itoa(h.PID()) {
 				seen = true
 			}
 		}
 	}
 	if !seen {
-		t.Errorf("hostile-comm helper %s not exported (TopN covers every process)", pid)
+		t.Errorf("hostile-comm helper %d has no per-process series (its group is allowed)", h.PID())
 	}
 }
 
-// Concurrent scrapes of one frame share one conversion; a new frame or
-// new events cause exactly one more.
+// Concurrent scrapes of one frame share one conversion; a new frame
+// causes exactly one more.
 func TestCollectorSharedCollection(t *testing.T) {
 	sc := newScanner(t, false)
-	src := newFrameSource()
-	src.publish(sc.frame())
-	c := NewCollector(src, Options{TopN: 10, ZombieParents: 10})
+	c := observed(Options{ZombieParents: 10}, sc.frame())
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	var wg sync.WaitGroup
@@ -325,7 +369,7 @@ func TestCollectorSharedCollection(t *testing.T) {
 	if b := c.Builds(); b != 1 {
 		t.Errorf("16 concurrent scrapes of one frame built %d times, want 1", b)
 	}
-	src.publish(sc.frame())
+	c.Observe(sc.frame())
 	for range 3 {
 		if _, err := reg.Gather(); err != nil {
 			t.Fatal(err)
@@ -337,36 +381,85 @@ func TestCollectorSharedCollection(t *testing.T) {
 }
 
 func TestCollectorLifecycleCounters(t *testing.T) {
-	src := newFrameSource()
-	c := NewCollector(src, Options{})
+	c := NewCollector(Options{})
 	mfs := gather(t, c)
 	for _, typ := range lifecycle.EventTypes() {
 		if v, ok := find(mfs, "pinspect_lifecycle_events_total", map[string]string{"type": string(typ)}); !ok || v != 0 {
 			t.Errorf("before any frame: %s = %v, %v; want 0", typ, v, ok)
 		}
 	}
-	ev := func(typ lifecycle.EventType, es *collector.ExitStatus) lifecycle.Event {
-		return lifecycle.Event{Type: typ, ExitStatus: es}
+	for _, o := range exitOutcomes {
+		if _, ok := find(mfs, "pinspect_exits_total", map[string]string{"outcome": o}); !ok {
+			t.Errorf("before any frame: no pinspect_exits_total{outcome=%q}", o)
+		}
 	}
-	c.Observe(&monitor.Frame{Seq: 1, Events: []lifecycle.Event{
+	ev := func(typ lifecycle.EventType, es *collector.ExitStatus) lifecycle.Event {
+		return lifecycle.Event{Type: typ, ExitStatus: es, Comm: "job"}
+	}
+	frame1 := &monitor.Frame{Seq: 1, Events: []lifecycle.Event{
 		ev(lifecycle.Spawn, nil), ev(lifecycle.Spawn, nil), ev(lifecycle.Exec, nil),
 		ev(lifecycle.Exit, &collector.ExitStatus{Exited: true}),
 		ev(lifecycle.Exit, &collector.ExitStatus{Exited: true, Code: 3}),
-		ev(lifecycle.Exit, &collector.ExitStatus{Signal: 9}),
+		ev(lifecycle.Exit, &collector.ExitStatus{Exited: true, Code: 127}),
+		ev(lifecycle.Exit, &collector.ExitStatus{Signal: int(syscall.SIGSEGV), CoreDumped: true}),
 		ev(lifecycle.Exit, nil),
-	}})
+	}}
+	c.Observe(frame1)
 	c.Observe(&monitor.Frame{Seq: 2, Events: []lifecycle.Event{ev(lifecycle.Spawn, nil)}})
+	c.Observe(frame1) // seen already: not counted again
 	mfs = gather(t, c)
-	want := map[string]float64{"spawn": 3, "exec": 1, "exit": 4, "zombie": 0}
-	for typ, n := range want {
+	for typ, n := range map[string]float64{"spawn": 3, "exec": 1, "exit": 5, "zombie": 0} {
 		if v, _ := find(mfs, "pinspect_lifecycle_events_total", map[string]string{"type": typ}); v != n {
 			t.Errorf("lifecycle_events_total{type=%s} = %v, want %v", typ, v, n)
 		}
 	}
-	for outcome, n := range map[string]float64{"success": 1, "failure": 1, "signal": 1, "unknown": 1} {
-		if v, _ := find(mfs, "pinspect_exits_total", map[string]string{"outcome": outcome}); v != n {
-			t.Errorf("exits_total{outcome=%s} = %v, want %v", outcome, v, n)
+	for _, w := range []struct {
+		outcome, status string
+		n               float64
+	}{{"success", "0", 1}, {"failure", "3-125", 1}, {"failure", "127", 1}, {"failure", "1", 0}, {"signal", "SIGSEGV", 1}, {"signal", "SIGKILL", 0}, {"unknown", "", 1}} {
+		if v, ok := find(mfs, "pinspect_exits_total", map[string]string{"outcome": w.outcome, "status": w.status}); !ok || v != w.n {
+			t.Errorf("exits_total{outcome=%s,status=%s} = %v, %v; want %v", w.outcome, w.status, v, ok, w.n)
 		}
+	}
+	// Events of processes no scan saw count in the group their comm names.
+	for name, n := range map[string]float64{"pinspect_group_spawns_total": 3, "pinspect_group_execs_total": 1} {
+		if v, _ := find(mfs, name, map[string]string{"group": "job"}); v != n {
+			t.Errorf("%s{group=job} = %v, want %v", name, v, n)
+		}
+	}
+	if v := sumOf(mfs, "pinspect_group_exits_total", map[string]string{"group": "job"}); v != 5 {
+		t.Errorf("group job exits = %v, want 5", v)
+	}
+}
+
+func TestExitClass(t *testing.T) {
+	for _, c := range []struct {
+		es              *collector.ExitStatus
+		outcome, status string
+	}{
+		{nil, "unknown", ""},
+		{&collector.ExitStatus{Exited: true}, "success", "0"},
+		{&collector.ExitStatus{Exited: true, Code: 1}, "failure", "1"},
+		{&collector.ExitStatus{Exited: true, Code: 2}, "failure", "2"},
+		{&collector.ExitStatus{Exited: true, Code: 42}, "failure", "3-125"},
+		{&collector.ExitStatus{Exited: true, Code: 126}, "failure", "126"},
+		{&collector.ExitStatus{Exited: true, Code: 137}, "failure", "128-255"},
+		{&collector.ExitStatus{Signal: int(syscall.SIGKILL)}, "signal", "SIGKILL"},
+		{&collector.ExitStatus{Signal: int(syscall.SIGTERM)}, "signal", "SIGTERM"},
+		{&collector.ExitStatus{Signal: 40}, "signal", "SIG40"},
+		{&collector.ExitStatus{Signal: 1000}, "signal", signalName(1000 & 0x7f)},
+	} {
+		o, s := ExitClass(c.es)
+		if exitOutcomes[o] != c.outcome || s != c.status || ExitOutcome(c.es) != c.outcome {
+			t.Errorf("ExitClass(%+v) = %s, %q; want %s, %q", c.es, exitOutcomes[o], s, c.outcome, c.status)
+		}
+	}
+	seen := map[string]bool{}
+	for n := range 1 << 12 {
+		seen[signalName(n)] = true
+	}
+	if len(seen) > 128 {
+		t.Errorf("%d signal names: the status label must stay bounded", len(seen))
 	}
 }
 
@@ -381,9 +474,7 @@ func TestCollectorOrphansByAdopter(t *testing.T) {
 		{ID: collector.ID{PID: 12}, AdopterKind: lifecycle.AdopterSubreaper},
 		{ID: collector.ID{PID: 13}, AdopterKind: lifecycle.AdopterInit, Daemon: true},
 	}
-	src := newFrameSource()
-	src.publish(f)
-	mfs := gather(t, NewCollector(src, Options{}))
+	mfs := gather(t, observed(Options{}, f))
 	for k, n := range map[string]float64{"init": 2, "subreaper": 1, "pidns_init": 0} {
 		if v, _ := find(mfs, "pinspect_orphans", map[string]string{"adopter_kind": k}); v != n {
 			t.Errorf("orphans{adopter_kind=%s} = %v, want %v", k, v, n)

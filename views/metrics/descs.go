@@ -1,57 +1,72 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // descs are the descriptors of every pinspect_ metric (docs/METRICS.md
 // lists them; a test keeps the two in step).
 type descs struct {
-	events, exits *prometheus.Desc
+	events, exits, eventsLive, eventsRequested *prometheus.Desc
 
-	frames, scanDuration, scanTime                            *prometheus.Desc
-	scanListed, scanVanished, scanVanishedThreads             *prometheus.Desc
+	frames, scanDuration, scanTime, interval, readsStuck      *prometheus.Desc
+	scanVanished, scanVanishedThreads                         *prometheus.Desc
 	scanDenied, scanParseErrors, scanTimeouts, scanUnreadable *prometheus.Desc
-	interval, eventsLive, ctxSource, collectorInfo            *prometheus.Desc
-
-	sysCtx, sysForks *prometheus.Desc
+	ctxSource, collectorInfo                                  *prometheus.Desc
 
 	processes, threads, kernelThreads *prometheus.Desc
 
 	zombies, zombieParents, parentZombies, parentOldest *prometheus.Desc
 	orphans, daemons                                    *prometheus.Desc
 
-	procCtx, procCtxRate *prometheus.Desc
+	groups, groupProcesses, groupThreads, groupRSS, groupOrphans, groupOldestStart *prometheus.Desc
+	groupCPU, groupCtx, groupReadBytes, groupWriteBytes                            *prometheus.Desc
+	groupSpawns, groupExecs, groupExits                                            *prometheus.Desc
+
+	seriesCut, procCPU, procRSS, procThreads, procStart, procCtx, procReadBytes, procWriteBytes *prometheus.Desc
 }
 
-func newDescs(cmdline bool) descs {
+func newDescs(cmdline, byCgroup bool) descs {
 	n := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(metricsNamePrefix+name, help, labels, nil)
 	}
-	procLabels := []string{"pid", "comm"}
+	groupLabels := []string{"group"}
+	if byCgroup {
+		groupLabels = append(groupLabels, "cgroup")
+	}
+	g := func(name, help string, extra ...string) *prometheus.Desc {
+		return n(name, help, append(append([]string(nil), groupLabels...), extra...)...)
+	}
+	procLabels := []string{"pid", "comm", "group"}
 	if cmdline {
 		procLabels = append(procLabels, "cmdline")
 	}
-	procLabels = append(procLabels, "type")
+	p := func(name, help string, extra ...string) *prometheus.Desc {
+		return n(name, help, append(append([]string(nil), procLabels...), extra...)...)
+	}
 	return descs{
-		events: n("lifecycle_events_total", "Lifecycle events seen by the monitor since the agent started, by type (spawn, exec, exit, zombie, reaped, reparent, state, thread_start, thread_exit; lost: kernel events dropped, a rescan followed).", "type"),
-		exits:  n("exits_total", "Process exits seen since the agent started, by outcome: success (exit 0), failure (other exit code), signal (killed), unknown (status not observed).", "outcome"),
+		events:          n("lifecycle_events_total", "Lifecycle events seen by the monitor since the agent started, by type (spawn, exec, rename, exit, zombie, reaped, reparent, state, thread_start, thread_exit; lost: kernel events dropped, a rescan followed).", "type"),
+		exits:           n("exits_total", "Process exits seen since the agent started, by outcome (success, failure, signal, unknown) and status: the exit code's class (0, 1, 2, 3-125, 126, 127, 128-255), the signal's name, or empty when unknown.", "outcome", "status"),
+		eventsLive:      n("events_live", "1 when the kernel's process-events connector is subscribed (short-lived processes are seen), 0 when lifecycle events come from comparing scans only."),
+		eventsRequested: n("events_requested", "1 when the agent was asked to subscribe to the process-events connector (serve without --no-connector): with pinspect_events_live 0, the connector is lost or unavailable."),
 
-		frames:              n("frames_total", "Monitor frames (scans) published since the agent started."),
-		scanDuration:        n("scan_duration_seconds", "Wall time of the latest /proc scan."),
-		scanTime:            n("scan_timestamp_seconds", "When the latest /proc scan started, in seconds since the Unix epoch."),
-		scanListed:          n("scan_listed_processes", "Process directories listed by the latest scan."),
-		scanVanished:        n("scan_vanished_processes", "Processes that exited between listing and reading in the latest scan (not an error)."),
-		scanVanishedThreads: n("scan_vanished_threads", "Threads that exited while being read in the latest scan."),
-		scanDenied:          n("scan_denied_fields", "Per-process fields left unavailable for permission (EACCES/EPERM) in the latest scan."),
-		scanParseErrors:     n("scan_parse_errors", "Files whose content could not be parsed in the latest scan."),
-		scanTimeouts:        n("scan_timeouts", "Reads abandoned at their deadline in the latest scan."),
-		scanUnreadable:      n("scan_unreadable_processes", "Processes listed but whose stat could not be read (kept, with fields unavailable) in the latest scan."),
-		interval:            n("sampling_interval_seconds", "The monitor's sampling interval."),
-		eventsLive:          n("events_live", "1 when the kernel's process-events connector is subscribed (short-lived processes are seen), 0 when lifecycle events come from comparing scans only."),
+		frames:       n("frames_total", "Monitor frames (scans) published since the agent started."),
+		scanDuration: n("scan_duration_seconds", "Wall time of the latest /proc scan."),
+		scanTime:     n("scan_timestamp_seconds", "When the latest /proc scan started, in seconds since the Unix epoch."),
+		interval:     n("sampling_interval_seconds", "The monitor's sampling interval."),
+		readsStuck:   n("reads_stuck", "The agent's /proc reads abandoned at their deadline that are still blocked in the kernel (a process stuck with a lock held)."),
+
+		scanVanished:        n("scan_vanished_processes_total", "Processes that exited between being listed and read, summed over scans (normal churn)."),
+		scanVanishedThreads: n("scan_vanished_threads_total", "Threads that exited while being read, summed over scans."),
+		scanDenied:          n("scan_denied_fields_total", "Per-process fields left unavailable for permission (EACCES/EPERM), summed over scans."),
+		scanParseErrors:     n("scan_parse_errors_total", "Files whose content could not be parsed, summed over scans."),
+		scanTimeouts:        n("scan_timeouts_total", "Reads abandoned at their deadline, summed over scans."),
+		scanUnreadable:      n("scan_unreadable_processes_total", "Processes listed but whose stat could not be read (kept, with fields unavailable), summed over scans."),
 		ctxSource:           n("context_switches_source_info", "Where per-process context-switch totals come from: task_iter or taskstats (exact), thread_sum (live threads) or leader_only.", "source"),
 		collectorInfo:       n("collector_info", "The backend that read the processes: task_iter (a BPF task iterator) or proc.", "collector"),
-
-		sysCtx:   n("system_context_switches_total", "Context switches on all CPUs since boot (ctxt in /proc/stat)."),
-		sysForks: n("system_forks_total", "Processes and threads created since boot (processes in /proc/stat)."),
 
 		processes:     n("processes", "Processes by the state of their leader thread.", "state"),
 		threads:       n("threads", "Threads by state (state=\"unknown\" counts threads of processes whose threads were not read).", "state"),
@@ -60,26 +75,72 @@ func newDescs(cmdline bool) descs {
 		zombies:       n("zombies", "Zombie processes: exited, status not yet collected by their parent."),
 		zombieParents: n("zombie_parents", "Distinct parents holding at least one zombie."),
 		parentZombies: n("zombie_parent_zombies", "Zombies held by one parent, for the parents holding the most (bounded by --metrics.zombie-parents).", "pid", "comm"),
-		parentOldest:  n("zombie_parent_oldest_zombie_age_seconds", "How long the parent's oldest zombie has been seen as a zombie (since the agent first saw it).", "pid", "comm"),
+		parentOldest:  n("zombie_parent_oldest_zombie_first_seen_timestamp_seconds", "When the agent first saw the parent's oldest zombie as a zombie, in seconds since the Unix epoch.", "pid", "comm"),
 		orphans:       n("orphans", "Orphaned processes (parent exited, adopted) by the kind of adopter: init, subreaper, pidns_init.", "adopter_kind"),
 		daemons:       n("detached_daemons", "Processes re-parented because they detached on purpose (own session); not counted as orphans."),
 
-		procCtx:     n("process_context_switches_total", "Context switches of a process (voluntary: blocked or yielded; involuntary: preempted), for the top processes by switch rate (bounded by --metrics.top).", procLabels...),
-		procCtxRate: n("process_context_switches_per_second", "Context-switch rate of a process between the last two scans, for the same top processes.", procLabels...),
+		groups:           n("groups", "Process groups exported (at most groups.max, plus \"other\")."),
+		groupProcesses:   g("group_processes", "Processes of the group by the state of their leader thread: running, sleeping (also idle), disk-sleep, stopped (also tracing-stop), zombie, other.", "state"),
+		groupThreads:     g("group_threads", "Threads of the group's processes."),
+		groupRSS:         g("group_resident_memory_bytes", "Resident memory of the group's processes (VmRSS; shared pages count in each process)."),
+		groupOrphans:     g("group_orphans", "Processes of the group that are orphans (adopted by init, a subreaper or a namespace's init)."),
+		groupOldestStart: g("group_oldest_start_time_seconds", "Start time of the group's oldest process, in seconds since the Unix epoch."),
+		groupCPU:         g("group_cpu_seconds_total", "CPU time of the group's processes, exited members included, by mode (user, system).", "mode"),
+		groupCtx:         g("group_context_switches_total", "Context switches of the group's processes, exited members included (voluntary: blocked or yielded; involuntary: preempted).", "type"),
+		groupReadBytes:   g("group_read_bytes_total", "Bytes the group's processes made the block layer read from storage (read_bytes of /proc/PID/io), exited members included; of the processes whose io the agent may read."),
+		groupWriteBytes:  g("group_write_bytes_total", "Bytes the group's processes caused to be written to storage (write_bytes of /proc/PID/io), exited members included; of the processes whose io the agent may read."),
+		groupSpawns:      g("group_spawns_total", "Processes created in the group (fork or clone of a new process)."),
+		groupExecs:       g("group_execs_total", "Programs executed into the group (execve that made a process a member)."),
+		groupExits:       g("group_exits_total", "Exits of the group's processes by outcome (success, failure, signal, unknown).", "outcome"),
+
+		seriesCut:      n("process_series_cut_total", "Processes of the per_process groups left without series because of per_process.max, counted at each scan."),
+		procCPU:        p("process_cpu_seconds_total", "CPU time of a process (per_process groups only), by mode (user, system).", "mode"),
+		procRSS:        p("process_resident_memory_bytes", "Resident memory (VmRSS) of a process (per_process groups only)."),
+		procThreads:    p("process_threads", "Threads of a process (per_process groups only)."),
+		procStart:      p("process_start_time_seconds", "Start time of a process (per_process groups only), in seconds since the Unix epoch."),
+		procCtx:        p("process_context_switches_total", "Context switches of a process (per_process groups only; voluntary: blocked or yielded; involuntary: preempted).", "type"),
+		procReadBytes:  p("process_read_bytes_total", "Bytes a process made the block layer read from storage (per_process groups only)."),
+		procWriteBytes: p("process_write_bytes_total", "Bytes a process caused to be written to storage (per_process groups only)."),
 	}
 }
 
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
-		d.events, d.exits,
-		d.frames, d.scanDuration, d.scanTime,
-		d.scanListed, d.scanVanished, d.scanVanishedThreads,
+		d.events, d.exits, d.eventsLive, d.eventsRequested,
+		d.frames, d.scanDuration, d.scanTime, d.interval, d.readsStuck,
+		d.scanVanished, d.scanVanishedThreads,
 		d.scanDenied, d.scanParseErrors, d.scanTimeouts, d.scanUnreadable,
-		d.interval, d.eventsLive, d.ctxSource, d.collectorInfo,
-		d.sysCtx, d.sysForks,
+		d.ctxSource, d.collectorInfo,
 		d.processes, d.threads, d.kernelThreads,
 		d.zombies, d.zombieParents, d.parentZombies, d.parentOldest,
 		d.orphans, d.daemons,
-		d.procCtx, d.procCtxRate,
+		d.groups, d.groupProcesses, d.groupThreads, d.groupRSS, d.groupOrphans, d.groupOldestStart,
+		d.groupCPU, d.groupCtx, d.groupReadBytes, d.groupWriteBytes,
+		d.groupSpawns, d.groupExecs, d.groupExits,
+		d.seriesCut, d.procCPU, d.procRSS, d.procThreads, d.procStart, d.procCtx, d.procReadBytes, d.procWriteBytes,
 	}
+}
+
+// signalNames are the standard signals by number, from this platform's
+// syscall constants (numbers differ between architectures).
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT", syscall.SIGILL: "SIGILL",
+	syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE",
+	syscall.SIGKILL: "SIGKILL", syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
+	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM", syscall.SIGCHLD: "SIGCHLD",
+	syscall.SIGCONT: "SIGCONT", syscall.SIGSTOP: "SIGSTOP", syscall.SIGTSTP: "SIGTSTP", syscall.SIGTTIN: "SIGTTIN",
+	syscall.SIGTTOU: "SIGTTOU", syscall.SIGURG: "SIGURG", syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ",
+	syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF", syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO",
+	syscall.SIGPWR: "SIGPWR", syscall.SIGSYS: "SIGSYS",
+}
+
+// signalName names a terminating signal: "SIGKILL", or "SIG" and the
+// number for one without a standard name (the real-time signals). A wait
+// status holds 7 bits of signal, so there are at most 127 values.
+func signalName(n int) string {
+	n &= 0x7f
+	if s, ok := signalNames[syscall.Signal(n)]; ok {
+		return s
+	}
+	return "SIG" + strconv.Itoa(n)
 }

@@ -11,14 +11,28 @@ import (
 )
 
 var (
-	descName   = regexp.MustCompile(`fqName: "([a-z_:]+)"`)
-	metricName = regexp.MustCompile(`\bpinspect_[a-z_]+`)
+	descName = regexp.MustCompile(`fqName: "([a-z_:]+)"`)
+	// metricName finds pinspect metric names; a recording rule's name
+	// (level:pinspect_...:operation) is not one (it starts after a ':').
+	metricName = regexp.MustCompile(`(^|[^:a-z_])(pinspect_[a-z_]+)`)
+	// selectors are PromQL vector selectors: a metric name and its braces.
+	selector = regexp.MustCompile(`\b([a-z_:]+)\{([^}]*)\}`)
+	rangeFn  = regexp.MustCompile(`\b(rate|increase|irate|delta|deriv)\(`)
 )
+
+// metricNames returns the pinspect metric names in s.
+func metricNames(s string) []string {
+	var out []string
+	for _, m := range metricName.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[2])
+	}
+	return out
+}
 
 // exportedNames returns the names of every metric the collector can emit.
 func exportedNames(t *testing.T) map[string]bool {
 	t.Helper()
-	d := newDescs(true)
+	d := newDescs(true, true)
 	names := map[string]bool{}
 	for _, desc := range d.all() {
 		m := descName.FindStringSubmatch(desc.String())
@@ -54,7 +68,7 @@ func TestDocsMatchMetrics(t *testing.T) {
 			t.Errorf("docs/METRICS.md does not document %s", n)
 		}
 	}
-	for _, n := range metricName.FindAllString(string(doc), -1) {
+	for _, n := range metricNames(string(doc)) {
 		if !names[n] {
 			t.Errorf("docs/METRICS.md names %s, which is not exported", n)
 		}
@@ -63,7 +77,7 @@ func TestDocsMatchMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range metricName.FindAllString(string(rules), -1) {
+	for _, n := range metricNames(string(rules)) {
 		if !names[n] {
 			t.Errorf("docs/prometheus/rules.yml uses %s, which is not exported", n)
 		}
@@ -88,14 +102,40 @@ func TestDocsMatchMetrics(t *testing.T) {
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
 			exprs++
-			for _, n := range metricName.FindAllString(tg.Expr, -1) {
+			for _, n := range metricNames(tg.Expr) {
 				if !names[n] {
 					t.Errorf("dashboard panel %q uses %s, which is not exported", p.Title, n)
 				}
 			}
+			checkDashboardQuery(t, p.Title, tg.Expr)
 		}
 	}
 	if exprs < 10 {
 		t.Errorf("dashboard has %d queries", exprs)
+	}
+	for n := range names {
+		if strings.HasSuffix(n, "_per_second") {
+			t.Errorf("%s is a pre-computed rate: export the counter, rate() it in PromQL", n)
+		}
+	}
+}
+
+// checkDashboardQuery holds a panel query to the dashboard's conventions:
+// every selector is restricted to the chosen $job (and $instance), and
+// every rate-like function's range is Grafana's $__rate_interval (which
+// follows the scrape interval) rather than a fixed window.
+func checkDashboardQuery(t *testing.T, panel, expr string) {
+	t.Helper()
+	sels := selector.FindAllStringSubmatch(expr, -1)
+	if len(sels) == 0 {
+		t.Errorf("panel %q: no selector with labels in %q", panel, expr)
+	}
+	for _, m := range sels {
+		if !strings.Contains(m[2], `job=~"$job"`) || !strings.Contains(m[2], `instance=~"$instance"`) {
+			t.Errorf("panel %q: %s{%s} is not restricted to $job and $instance", panel, m[1], m[2])
+		}
+	}
+	if n, r := len(rangeFn.FindAllString(expr, -1)), strings.Count(expr, "[$__rate_interval]"); n != r || strings.Contains(expr, "[5m]") {
+		t.Errorf("panel %q: %d rate-like functions and %d $__rate_interval ranges in %q", panel, n, r, expr)
 	}
 }

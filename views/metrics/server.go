@@ -177,7 +177,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 	s := &Server{
 		src:     src,
 		opts:    o,
-		col:     NewCollector(src, o.Options),
+		col:     NewCollector(o.Options),
 		reg:     prometheus.NewRegistry(),
 		mux:     http.NewServeMux(),
 		metrics: newSlots(metricsSlots, 0),

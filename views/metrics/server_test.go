@@ -70,7 +70,7 @@ func getJSON(t *testing.T, url string, want int, v any) {
 func TestAPIDocuments(t *testing.T) {
 	z := livehelper.Start(t, "zombies", "2")
 	src := newFrameSource()
-	_, hs := startServer(t, src, ServerOptions{Options: Options{TopN: 5, ZombieParents: 5}})
+	_, hs := startServer(t, src, ServerOptions{Options: Options{ZombieParents: 5}})
 
 	var e ErrorDoc
 	getJSON(t, hs.URL+PathSnapshot, http.StatusServiceUnavailable, &e)
@@ -518,7 +518,7 @@ func TestScrapeWhileChurning(t *testing.T) {
 	monDone := make(chan error, 1)
 	go func() { monDone <- m.Run(ctx) }()
 	defer func() { cancel(); <-monDone }()
-	srv, hs := startServer(t, m, ServerOptions{Options: Options{TopN: 10, ZombieParents: 10}})
+	srv, hs := startServer(t, m, ServerOptions{Options: Options{ZombieParents: 10}})
 	for deadline := time.Now().Add(30 * time.Second); m.Latest() == nil; livehelper.Sleep() {
 		if time.Now().After(deadline) {
 			t.Fatal("no frame from the monitor in 30s")
@@ -596,7 +596,7 @@ func scrapeOnce(url string) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"pinspect_processes", "pinspect_scan_vanished_processes", "pinspect_zombies", "process_resident_memory_bytes"} {
+	for _, name := range []string{"pinspect_processes", "pinspect_scan_vanished_processes_total", "pinspect_zombies", "process_resident_memory_bytes"} {
 		if mfs[name] == nil {
 			return &httpStatusError{"missing " + name}
 		}
