@@ -241,13 +241,9 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	if o.zombieParents < 0 || o.zombieParents > metrics.MaxSeriesLimit {
 		return usageError{fmt.Errorf("--metrics.zombie-parents: want 0..%d", metrics.MaxSeriesLimit)}
 	}
-	var groups metrics.Grouping
-	var perProcess metrics.PerProcess
-	if o.metricsConfig != "" {
-		var err error
-		if groups, perProcess, err = metrics.LoadConfig(o.metricsConfig); err != nil {
-			return usageError{fmt.Errorf("--metrics.config.file: %w", err)}
-		}
+	groups, perProcess, err := loadMetricsConfig(o.metricsConfig)
+	if err != nil {
+		return err
 	}
 	if o.memLimitMiB < 0 {
 		return usageError{fmt.Errorf("--memory-limit-mib %d: want 0 or more", o.memLimitMiB)}
@@ -436,4 +432,17 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		}
 		return err
 	}
+}
+
+// loadMetricsConfig reads --metrics.config.file (none: the defaults, by
+// comm and no per-process series).
+func loadMetricsConfig(file string) (metrics.Grouping, metrics.PerProcess, error) {
+	if file == "" {
+		return metrics.Grouping{}, metrics.PerProcess{}, nil
+	}
+	g, pp, err := metrics.LoadConfig(file)
+	if err != nil {
+		return g, pp, usageError{fmt.Errorf("--metrics.config.file: %w", err)}
+	}
+	return g, pp, nil
 }
