@@ -4,7 +4,7 @@ BIN      := bin/pinspect
 PKGS     := ./...
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test fuzz bench lint fmt-check vet staticcheck clean generate bpf-check
+.PHONY: all build run test fuzz bench promsoak lint fmt-check vet staticcheck clean generate bpf-check
 
 all: build
 
@@ -34,6 +34,11 @@ fuzz:
 ## bench: workload at 250..2,000 processes x 9 threads; pinspect vs the floor, ps, top, htop (root, minutes; see docs/PERFORMANCE.md)
 bench:
 	GO=$(GO) fixtures/bench/bench.sh $(BENCHFLAGS)
+
+## promsoak: a real Prometheus scrapes pinspect serve for 10 minutes under process churn; reports the
+## distinct series it stored, the agent's cost, promtool's checks and the dashboard's queries (root)
+promsoak:
+	GO=$(GO) fixtures/bench/promsoak.sh $(PROMSOAKFLAGS)
 
 ## generate: recompile the BPF task iterator (collector/taskiter/bpf/*.c) into
 ## the committed Go bindings and objects (needs clang, llvm and libbpf-dev)

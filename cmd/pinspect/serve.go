@@ -99,7 +99,7 @@ Environment variables are never exported, command lines only with
 	f.StringVar(&o.recordDir, "record-dir", "", "serve the past from this record (pinspect record --dir): /api/v1/events?since= and /api/v1/frame?at=")
 	f.BoolVar(&o.cmdline, "metrics.cmdline", false, "add a (redacted) cmdline label to per-process series and command lines to the API")
 	f.StringVar(&o.metricsConfig, "metrics.config.file", "", "how processes are grouped and which get series of their own (YAML; docs/METRICS.md)")
-	f.IntVar(&o.zombieParents, "metrics.zombie-parents", metrics.DefaultZombieParents, "per-parent zombie series for this many parents (most zombies first)")
+	f.IntVar(&o.zombieParents, "metrics.zombie-parents", metrics.DefaultZombieParents, "per-parent zombie series (with a pid label) for this many parents, most zombies first (default none: the groups say who holds zombies)")
 	f.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	f.IntVar(&o.memLimitMiB, "memory-limit-mib", defaultServeMemLimitMiB, "soft limit on the agent's Go memory in MiB (0: none; the GOMEMLIMIT environment variable overrides it)")

@@ -25,7 +25,10 @@ type Source interface {
 
 // Defaults for Options, used by `pinspect serve`.
 const (
-	DefaultZombieParents = 20
+	// DefaultZombieParents is 0: per-parent series carry a pid, which
+	// Prometheus keeps as a new series for every parent; the groups'
+	// zombie series say which programs hold zombies.
+	DefaultZombieParents = 0
 	// MaxSeriesLimit caps ZombieParents and per_process.max whatever is
 	// asked.
 	MaxSeriesLimit = 1000
@@ -196,7 +199,7 @@ func (c *Collector) Observe(f *monitor.Frame) {
 		c.table.event(e)
 	}
 	if fresh {
-		c.table.sweep(f.Snapshot.TakenAt, f.Orphans)
+		c.table.sweep(f.Snapshot.TakenAt, f.Orphans, f.Zombies)
 		c.selectProcesses(f.Snapshot)
 	}
 	if f.Snapshot != nil {
@@ -479,6 +482,14 @@ func (c *Collector) groupMetrics(add addFunc) {
 		add(d.groupOrphans, prometheus.GaugeValue, float64(g.orphans), labels...)
 		if !g.oldestStart.IsZero() {
 			add(d.groupOldestStart, prometheus.GaugeValue, unixSeconds(g.oldestStart), labels...)
+		}
+		// Only while the group holds zombies (an anomaly): most groups
+		// never do.
+		if g.zombieChildren > 0 {
+			add(d.groupZombies, prometheus.GaugeValue, float64(g.zombieChildren), labels...)
+			if !g.oldestZombie.IsZero() {
+				add(d.groupOldestZombie, prometheus.GaugeValue, unixSeconds(g.oldestZombie), labels...)
+			}
 		}
 		t := g.total()
 		add(d.groupCPU, prometheus.CounterValue, ticksToSeconds(t.userTicks), l("user")...)

@@ -158,6 +158,13 @@ func TestCollectorLiveZombiesAndStates(t *testing.T) {
 	if v := sumOf(mfs, "pinspect_group_processes", map[string]string{"group": comm, "state": "zombie"}); v < 2 {
 		t.Errorf("pinspect_group_processes{group=%s,state=zombie} = %v, want >= 2", comm, v)
 	}
+	// The helper's group holds them as a parent.
+	if v, _ := find(mfs, "pinspect_group_zombie_children", map[string]string{"group": comm}); v < 2 {
+		t.Errorf("pinspect_group_zombie_children{group=%s} = %v, want >= 2", comm, v)
+	}
+	if v, ok := find(mfs, "pinspect_group_oldest_zombie_child_first_seen_timestamp_seconds", map[string]string{"group": comm}); len(f.Zombies) > 0 && (!ok || v > unixSeconds(f.Snapshot.TakenAt)) {
+		t.Errorf("group %s's oldest zombie first seen at %v, %v", comm, v, ok)
+	}
 	if got, want := sum(mfs, "pinspect_processes"), float64(len(f.Snapshot.Processes)); got != want {
 		t.Errorf("sum of pinspect_processes = %v, want %v (every process counted once)", got, want)
 	}
@@ -218,10 +225,11 @@ func countZombiesOf(snap *collector.Snapshot, ppid int) int {
 	return n
 }
 
-// By default no series carries a pid but the bounded per-parent zombie
-// series, and nothing is a pre-computed rate.
+// By default no series carries a pid, and nothing is a pre-computed
+// rate.
 func TestCollectorNoPerProcessSeriesByDefault(t *testing.T) {
 	livehelper.Start(t, "threads", "4")
+	livehelper.Start(t, "zombies", "2") // no per-parent series either
 	sc := newScanner(t, true)
 	first := sc.frame()
 	time.Sleep(100 * time.Millisecond)
@@ -231,7 +239,7 @@ func TestCollectorNoPerProcessSeriesByDefault(t *testing.T) {
 			t.Errorf("%s: a pre-computed rate", name)
 		}
 		for _, m := range mf.GetMetric() {
-			if _, has := labelsOf(m)["pid"]; has && name != "pinspect_zombie_parent_zombies" && name != "pinspect_zombie_parent_oldest_zombie_first_seen_timestamp_seconds" {
+			if _, has := labelsOf(m)["pid"]; has {
 				t.Errorf("%s has a pid label by default: %v", name, labelsOf(m))
 				break
 			}

@@ -24,7 +24,7 @@ type descs struct {
 
 	groups, groupProcesses, groupThreads, groupRSS, groupOrphans, groupOldestStart *prometheus.Desc
 	groupCPU, groupCtx, groupReadBytes, groupWriteBytes                            *prometheus.Desc
-	groupSpawns, groupExecs, groupExits                                            *prometheus.Desc
+	groupSpawns, groupExecs, groupExits, groupZombies, groupOldestZombie           *prometheus.Desc
 
 	seriesCut, procCPU, procRSS, procThreads, procStart, procCtx, procReadBytes, procWriteBytes *prometheus.Desc
 }
@@ -74,24 +74,26 @@ func newDescs(cmdline, byCgroup bool) descs {
 
 		zombies:       n("zombies", "Zombie processes: exited, status not yet collected by their parent."),
 		zombieParents: n("zombie_parents", "Distinct parents holding at least one zombie."),
-		parentZombies: n("zombie_parent_zombies", "Zombies held by one parent, for the parents holding the most (bounded by --metrics.zombie-parents).", "pid", "comm"),
+		parentZombies: n("zombie_parent_zombies", "Zombies held by one parent, for the parents holding the most (--metrics.zombie-parents of them; none by default).", "pid", "comm"),
 		parentOldest:  n("zombie_parent_oldest_zombie_first_seen_timestamp_seconds", "When the agent first saw the parent's oldest zombie as a zombie, in seconds since the Unix epoch.", "pid", "comm"),
 		orphans:       n("orphans", "Orphaned processes (parent exited, adopted) by the kind of adopter: init, subreaper, pidns_init.", "adopter_kind"),
 		daemons:       n("detached_daemons", "Processes re-parented because they detached on purpose (own session); not counted as orphans."),
 
-		groups:           n("groups", "Process groups exported (at most groups.max, plus \"other\")."),
-		groupProcesses:   g("group_processes", "Processes of the group by the state of their leader thread: running, sleeping (also idle), disk-sleep, stopped (also tracing-stop), zombie, other.", "state"),
-		groupThreads:     g("group_threads", "Threads of the group's processes."),
-		groupRSS:         g("group_resident_memory_bytes", "Resident memory of the group's processes (VmRSS; shared pages count in each process)."),
-		groupOrphans:     g("group_orphans", "Processes of the group that are orphans (adopted by init, a subreaper or a namespace's init)."),
-		groupOldestStart: g("group_oldest_start_time_seconds", "Start time of the group's oldest process, in seconds since the Unix epoch."),
-		groupCPU:         g("group_cpu_seconds_total", "CPU time of the group's processes, exited members included, by mode (user, system).", "mode"),
-		groupCtx:         g("group_context_switches_total", "Context switches of the group's processes, exited members included (voluntary: blocked or yielded; involuntary: preempted).", "type"),
-		groupReadBytes:   g("group_read_bytes_total", "Bytes the group's processes made the block layer read from storage (read_bytes of /proc/PID/io), exited members included; of the processes whose io the agent may read."),
-		groupWriteBytes:  g("group_write_bytes_total", "Bytes the group's processes caused to be written to storage (write_bytes of /proc/PID/io), exited members included; of the processes whose io the agent may read."),
-		groupSpawns:      g("group_spawns_total", "Processes created in the group (fork or clone of a new process)."),
-		groupExecs:       g("group_execs_total", "Programs executed into the group (execve that made a process a member)."),
-		groupExits:       g("group_exits_total", "Exits of the group's processes by outcome (success, failure, signal, unknown).", "outcome"),
+		groups:            n("groups", "Process groups exported (at most groups.max, plus \"other\")."),
+		groupProcesses:    g("group_processes", "Processes of the group by the state of their leader thread: running, sleeping (also idle), disk-sleep, stopped (also tracing-stop), zombie, other.", "state"),
+		groupThreads:      g("group_threads", "Threads of the group's processes."),
+		groupRSS:          g("group_resident_memory_bytes", "Resident memory of the group's processes (VmRSS; shared pages count in each process)."),
+		groupOrphans:      g("group_orphans", "Processes of the group that are orphans (adopted by init, a subreaper or a namespace's init)."),
+		groupOldestStart:  g("group_oldest_start_time_seconds", "Start time of the group's oldest process, in seconds since the Unix epoch."),
+		groupCPU:          g("group_cpu_seconds_total", "CPU time of the group's processes, exited members included, by mode (user, system).", "mode"),
+		groupCtx:          g("group_context_switches_total", "Context switches of the group's processes, exited members included (voluntary: blocked or yielded; involuntary: preempted).", "type"),
+		groupReadBytes:    g("group_read_bytes_total", "Bytes the group's processes made the block layer read from storage (read_bytes of /proc/PID/io), exited members included; of the processes whose io the agent may read."),
+		groupWriteBytes:   g("group_write_bytes_total", "Bytes the group's processes caused to be written to storage (write_bytes of /proc/PID/io), exited members included; of the processes whose io the agent may read."),
+		groupSpawns:       g("group_spawns_total", "Processes created in the group (fork or clone of a new process)."),
+		groupExecs:        g("group_execs_total", "Programs executed into the group (execve that made a process a member)."),
+		groupExits:        g("group_exits_total", "Exits of the group's processes by outcome (success, failure, signal, unknown).", "outcome"),
+		groupZombies:      g("group_zombie_children", "Zombies whose parent is one of the group's processes (exited children it has not reaped); present only while there are some."),
+		groupOldestZombie: g("group_oldest_zombie_child_first_seen_timestamp_seconds", "When the agent first saw the oldest zombie a process of the group holds, in seconds since the Unix epoch; present only while there are some."),
 
 		seriesCut:      n("process_series_cut_total", "Processes of the per_process groups left without series because of per_process.max, counted at each scan."),
 		procCPU:        p("process_cpu_seconds_total", "CPU time of a process (per_process groups only), by mode (user, system).", "mode"),
@@ -116,7 +118,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.orphans, d.daemons,
 		d.groups, d.groupProcesses, d.groupThreads, d.groupRSS, d.groupOrphans, d.groupOldestStart,
 		d.groupCPU, d.groupCtx, d.groupReadBytes, d.groupWriteBytes,
-		d.groupSpawns, d.groupExecs, d.groupExits,
+		d.groupSpawns, d.groupExecs, d.groupExits, d.groupZombies, d.groupOldestZombie,
 		d.seriesCut, d.procCPU, d.procRSS, d.procThreads, d.procStart, d.procCtx, d.procReadBytes, d.procWriteBytes,
 	}
 }

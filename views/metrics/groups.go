@@ -105,7 +105,11 @@ type group struct {
 	rssBytes    uint64
 	orphans     int
 	oldestStart time.Time
-	members     int
+	// zombieChildren are the zombies the group's processes hold as their
+	// parent; oldestZombie when the oldest of them was first seen.
+	zombieChildren int
+	oldestZombie   time.Time
+	members        int
 	// Lifecycle counters.
 	spawns, execs float64
 	exits         [len(exitOutcomes)]float64
@@ -121,8 +125,8 @@ type group struct {
 func (g *group) resetFrame() {
 	g.live = counters{}
 	g.states = [len(groupStates)]int{}
-	g.threads, g.rssBytes, g.orphans, g.members = 0, 0, 0, 0
-	g.oldestStart = time.Time{}
+	g.threads, g.rssBytes, g.orphans, g.members, g.zombieChildren = 0, 0, 0, 0, 0
+	g.oldestStart, g.oldestZombie = time.Time{}, time.Time{}
 }
 
 // total is the group's cumulative counters.
@@ -261,9 +265,10 @@ func (t *groupTable) event(e *lifecycle.Event) {
 }
 
 // sweep ends the memberships of processes the latest scan did not see,
-// counts orphans, and notes when each group became empty (expire forgets
-// it after the retention; "other" stays).
-func (t *groupTable) sweep(now time.Time, orphans []lifecycle.Orphan) {
+// counts orphans and the zombies each group holds as a parent, and notes
+// when each group became empty (expire forgets it after the retention;
+// "other" stays).
+func (t *groupTable) sweep(now time.Time, orphans []lifecycle.Orphan, zombies []lifecycle.ZombieGroup) {
 	for id, m := range t.procs {
 		if m.seen != t.gen {
 			m.g.gone.add(m.last.minus(m.base))
@@ -274,6 +279,15 @@ func (t *groupTable) sweep(now time.Time, orphans []lifecycle.Orphan) {
 		if o := &orphans[i]; !o.Daemon {
 			if m := t.procs[o.ID]; m != nil {
 				m.g.orphans++
+			}
+		}
+	}
+	for i := range zombies {
+		z := &zombies[i]
+		if m := t.procs[z.Parent]; m != nil {
+			m.g.zombieChildren += len(z.Zombies)
+			if !z.Since.IsZero() && (m.g.oldestZombie.IsZero() || z.Since.Before(m.g.oldestZombie)) {
+				m.g.oldestZombie = z.Since
 			}
 		}
 	}
