@@ -30,7 +30,8 @@ func parseCmdline(b []byte) (args []string, noNUL bool) {
 }
 
 // parseDirents decodes a buffer filled by getdents64 and calls fn for every
-// entry whose name is a decimal number (a pid or tid), with that number.
+// entry whose name is a decimal number (a pid, a tid or a descriptor,
+// which may be 0), with that number.
 // It returns the number of bytes consumed; a truncated trailing record is
 // left for the caller. It never panics on any content.
 func parseDirents(buf []byte, fn func(id int)) int {
@@ -45,7 +46,7 @@ func parseDirents(buf []byte, fn func(id int)) int {
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
-		if v, ok := parseUint(name); ok && v > 0 && v <= 1<<31-1 {
+		if v, ok := parseUint(name); ok && v <= 1<<31-1 {
 			fn(int(v))
 		}
 		off += reclen

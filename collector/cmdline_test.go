@@ -41,12 +41,12 @@ func direntRecord(name string) []byte {
 
 func TestParseDirents(t *testing.T) {
 	var buf []byte
-	for _, n := range []string{".", "..", "1", "self", "4242", "007", "99999999999", "12a"} {
+	for _, n := range []string{".", "..", "0", "1", "self", "4242", "007", "99999999999", "12a"} {
 		buf = append(buf, direntRecord(n)...)
 	}
 	var got []int
 	n := parseDirents(buf, func(id int) { got = append(got, id) })
-	if n != len(buf) || !slices.Equal(got, []int{1, 4242, 7}) {
+	if n != len(buf) || !slices.Equal(got, []int{0, 1, 4242, 7}) { // fd 0 is standard input
 		t.Fatalf("got %v consumed %d of %d", got, n, len(buf))
 	}
 	// A truncated trailing record is not consumed.

@@ -199,8 +199,8 @@ func FuzzParseDirents(f *testing.F) {
 			t.Fatalf("consumed %d of %d bytes", off, len(b))
 		}
 		for _, id := range ids {
-			if id <= 0 || id > 1<<31-1 {
-				t.Fatalf("id %d out of pid range", id)
+			if id < 0 || id > 1<<31-1 {
+				t.Fatalf("id %d out of range", id)
 			}
 		}
 		// Every id comes from a whole record inside the consumed part:
