@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -19,12 +20,21 @@ func cpuTime() time.Duration {
 
 // BenchmarkMonitorTick is one dashboard tick on this machine's /proc:
 // a scan, the events, rates and diagnoses, and (focus) the focused
-// process's threads, details and address space.
+// process's threads, details and address space; with explain, the
+// findings too (Options.Explain: pressure, runnable, the memory history,
+// and for the focus its threads' schedstat, wchan and syscall, io and
+// cgroup).
 func BenchmarkMonitorTick(b *testing.B) {
-	for _, focus := range []bool{false, true} {
+	for _, c := range []struct {
+		focus, explain bool
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		focus := c.focus
 		name := "nofocus"
 		if focus {
 			name = "focus"
+		}
+		if c.explain {
+			name += "-explain"
 		}
 		b.Run(name, func(b *testing.B) {
 			r, err := collector.NewReader(collector.Options{})
@@ -32,9 +42,14 @@ func BenchmarkMonitorTick(b *testing.B) {
 				b.Skip(err)
 			}
 			defer r.Close()
-			m := New(r, Options{})
+			m := New(r, Options{Explain: c.explain})
 			if focus {
+				// PINSPECT_BENCH_FOCUS names another process to focus
+				// (a workload process, as the dashboard bench does).
 				m.ctl.focus = os.Getpid()
+				if v, err := strconv.Atoi(os.Getenv("PINSPECT_BENCH_FOCUS")); err == nil && v > 0 {
+					m.ctl.focus = v
+				}
 			}
 			ctx := context.Background()
 			if err := m.sample(ctx); err != nil {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"cmp"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
-	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // This file is the monitor's side of `pinspect explain` for live views
@@ -53,13 +53,16 @@ type explainer struct {
 	ticks int
 	arch  string
 	root  bool
-	mem   map[collector.ID][]explain.MemoryPoint
+	mem   map[collector.ID]*memHist
+	tick  uint64                          // ticks seen
+	times [MemoryHistoryLen]time.Duration // each tick's time, by tick % MemoryHistoryLen
 	host  []hostTick
 	focus collector.ID
 	ring  []focusTick
 	rt    collector.Runtime
 	fds   *collector.FDSummary
 	unav  map[string]string
+	top   []explain.Neighbour // this tick's busiest processes over the host ring
 	// memMu guards mem: a server reads a process's history (History)
 	// from its own goroutines.
 	memMu sync.Mutex
@@ -83,7 +86,7 @@ func newExplainer(r *collector.Reader, o Options) *explainer {
 	return &explainer{
 		r: r, ticks: cmp.Or(o.ExplainTicks, DefaultExplainTicks), arch: runtime.GOARCH,
 		root: unix.Geteuid() == 0,
-		mem:  make(map[collector.ID][]explain.MemoryPoint),
+		mem:  make(map[collector.ID]*memHist),
 	}
 }
 
@@ -102,6 +105,11 @@ func (e *explainer) observe(snap *collector.Snapshot, focus *Focus) *ExplainFram
 	e.host = append(e.host, ht)
 	if len(e.host) > e.ticks {
 		e.host = slices.Delete(e.host, 0, len(e.host)-e.ticks)
+	}
+	e.top = nil
+	if len(e.host) >= 2 {
+		old := e.host[0]
+		e.top = topCPU(old.snap, snap, (at - old.at).Seconds(), 10)
 	}
 	out := &ExplainFrame{Machine: e.machine(snap)}
 	if focus == nil || focus.Process == nil {
@@ -124,27 +132,41 @@ func (e *explainer) observe(snap *collector.Snapshot, focus *Focus) *ExplainFram
 	return out
 }
 
+// memHist is one process's RSS at consecutive ticks, in KiB (4 bytes a
+// point: the history of every process must stay small beside the
+// snapshots), from tick first on.
+type memHist struct {
+	first uint64
+	kib   []uint32
+}
+
 // remember appends every process's RSS to its history and forgets the
-// processes gone.
+// processes gone (or not read at this tick: a history has no gaps).
 func (e *explainer) remember(snap *collector.Snapshot, at time.Duration) {
 	e.memMu.Lock()
 	defer e.memMu.Unlock()
-	seen := make(map[collector.ID]bool, len(snap.Processes))
+	e.tick++
+	e.times[e.tick%MemoryHistoryLen] = at
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
 		if p.Read&collector.SrcStat == 0 || p.RSSBytes == 0 {
 			continue
 		}
 		id := p.ID()
-		seen[id] = true
 		h := e.mem[id]
-		if len(h) == MemoryHistoryLen {
-			h = append(h[:0], h[1:]...)
+		if h == nil || h.first+uint64(len(h.kib)) != e.tick {
+			h = &memHist{first: e.tick, kib: make([]uint32, 0, 8)}
+			e.mem[id] = h
 		}
-		e.mem[id] = append(h, explain.MemoryPoint{At: at, RSSBytes: p.RSSBytes})
+		if len(h.kib) == MemoryHistoryLen {
+			copy(h.kib, h.kib[1:])
+			h.kib = h.kib[:MemoryHistoryLen-1]
+			h.first++
+		}
+		h.kib = append(h.kib, uint32(min(p.RSSBytes>>10, math.MaxUint32)))
 	}
-	for id := range e.mem {
-		if !seen[id] {
+	for id, h := range e.mem {
+		if h.first+uint64(len(h.kib)) != e.tick+1 {
 			delete(e.mem, id)
 		}
 	}
@@ -224,12 +246,9 @@ func (e *explainer) sample(p *collector.Process, snap *collector.Snapshot) *expl
 			s.History = append(s.History, m)
 		}
 	}
-	if len(e.host) >= 2 {
-		old := e.host[0].snap
-		for _, u := range topCPU(old, snap, (snap.Monotonic - old.Monotonic).Seconds(), 6) {
-			if u.PID != p.PID && len(s.Neighbours) < 5 {
-				s.Neighbours = append(s.Neighbours, u)
-			}
+	for _, u := range e.top {
+		if u.PID != p.PID && len(s.Neighbours) < 5 {
+			s.Neighbours = append(s.Neighbours, u)
 		}
 	}
 	return s
@@ -245,7 +264,7 @@ func (e *explainer) machine(snap *collector.Snapshot) []explain.Finding {
 		Version: explain.SampleVersion, TakenAt: snap.TakenAt,
 		Machine: explain.Machine{Arch: e.arch, CPUs: snap.Host.CPUs, Kernel: snap.Host.Kernel, Root: e.root},
 		FirstAt: first.at, LastAt: last.at, First: first.load, Last: last.load,
-		Top: topCPU(first.snap, snap, (last.at - first.at).Seconds(), 10),
+		Top: e.top,
 	}
 	for _, h := range e.host {
 		m.Runnable = append(m.Runnable, h.runnable)
@@ -254,16 +273,23 @@ func (e *explainer) machine(snap *collector.Snapshot) []explain.Finding {
 }
 
 // topCPU is the n processes that used the most CPU between two
-// snapshots.
+// snapshots. Both are sorted by pid: one merge walk pairs them.
 func topCPU(a, b *collector.Snapshot, secs float64, n int) []explain.Neighbour {
-	if secs <= 0 {
+	if secs <= 0 || a == nil || b == nil {
 		return nil
 	}
 	var out []explain.Neighbour
+	j := 0
 	for i := range b.Processes {
 		p := &b.Processes[i]
-		o := lifecycle.Find(a, p.PID)
-		if o == nil || o.StartTicks != p.StartTicks || p.CPUTicks() <= o.CPUTicks() {
+		for j < len(a.Processes) && a.Processes[j].PID < p.PID {
+			j++
+		}
+		if j == len(a.Processes) {
+			break
+		}
+		o := &a.Processes[j]
+		if o.PID != p.PID || o.StartTicks != p.StartTicks || p.CPUTicks() <= o.CPUTicks() {
 			continue
 		}
 		out = append(out, explain.Neighbour{PID: p.PID, Comm: p.Comm, CPUs: float64(p.CPUTicks()-o.CPUTicks()) / collector.ClockTicks / secs})
@@ -274,11 +300,19 @@ func topCPU(a, b *collector.Snapshot, secs float64, n int) []explain.Neighbour {
 	return out[:min(n, len(out))]
 }
 
-// history returns the memory history of a process (a copy).
+// history returns the memory history of a process.
 func (e *explainer) history(id collector.ID) []explain.MemoryPoint {
 	e.memMu.Lock()
 	defer e.memMu.Unlock()
-	return slices.Clone(e.mem[id])
+	h := e.mem[id]
+	if h == nil {
+		return nil
+	}
+	out := make([]explain.MemoryPoint, len(h.kib))
+	for k, v := range h.kib {
+		out[k] = explain.MemoryPoint{At: e.times[(h.first+uint64(k))%MemoryHistoryLen], RSSBytes: uint64(v) << 10}
+	}
+	return out
 }
 
 // MemoryHistory returns the last MemoryHistoryLen ticks of a process's

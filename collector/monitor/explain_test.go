@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -38,5 +39,42 @@ func TestMonitorExplain(t *testing.T) {
 	plain, pch := startMonitor(t, Options{Interval: 100 * time.Millisecond})
 	if f := waitFrame(t, pch, "a frame", func(*Frame) bool { return true }); f.Explain != nil || plain.MemoryHistory(id) != nil {
 		t.Error("explain data without Options.Explain")
+	}
+}
+
+// TestMemoryHistoryRing: each process keeps at most MemoryHistoryLen
+// points of RSS at consecutive ticks with their times; a process missing
+// from a tick starts over, one gone is forgotten.
+func TestMemoryHistoryRing(t *testing.T) {
+	e := &explainer{mem: make(map[collector.ID]*memHist)}
+	proc := func(pid int, rss uint64) collector.Process {
+		p := collector.Process{PID: pid, Read: collector.SrcStat}
+		p.StartTicks, p.RSSBytes = 7, rss
+		return p
+	}
+	for i := 1; i <= MemoryHistoryLen+30; i++ {
+		snap := &collector.Snapshot{Processes: []collector.Process{proc(1, uint64(i)<<20)}}
+		if i%50 != 0 {
+			snap.Processes = append(snap.Processes, proc(2, 4<<20))
+		}
+		if i < 10 {
+			snap.Processes = append(snap.Processes, proc(3, 1<<20))
+		}
+		e.remember(snap, time.Duration(i)*time.Second)
+	}
+	h := e.history(collector.ID{PID: 1, StartTicks: 7})
+	if len(h) != MemoryHistoryLen || h[0].At != 31*time.Second || h[len(h)-1].RSSBytes != uint64(MemoryHistoryLen+30)<<20 {
+		t.Fatalf("pid 1: %d points, first %+v, last %+v", len(h), h[0], h[len(h)-1])
+	}
+	for k := 1; k < len(h); k++ {
+		if h[k].At-h[k-1].At != time.Second || h[k].RSSBytes-h[k-1].RSSBytes != 1<<20 {
+			t.Fatalf("pid 1: points %d and %d: %+v %+v", k-1, k, h[k-1], h[k])
+		}
+	}
+	if h := e.history(collector.ID{PID: 2, StartTicks: 7}); len(h) != 0 && h[0].At != 101*time.Second {
+		t.Errorf("pid 2 (missing at tick 100): starts at %v", h[0].At)
+	}
+	if h := e.history(collector.ID{PID: 3, StartTicks: 7}); h != nil {
+		t.Errorf("pid 3 (gone): %d points", len(h))
 	}
 }

@@ -1,12 +1,16 @@
 package dashboard
 
 import (
+	"compress/gzip"
+	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 )
@@ -62,4 +66,57 @@ func BenchmarkApplyAndDraw(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkExplainDraw is BenchmarkApplyAndDraw with explain's findings
+// in the frame (a real 64-thread pool's, recorded by the sampler's live
+// tests): the findings panel, and with "tab" the detail view's Explain
+// tab drawn.
+func BenchmarkExplainDraw(b *testing.B) {
+	fs := recordedFindings(b)
+	for _, mode := range []string{"panel", "tab"} {
+		b.Run(mode, func(b *testing.B) {
+			sim := tcell.NewSimulationScreen("UTF-8")
+			d := New(newTestSource(), Options{Screen: sim})
+			sim.SetSize(200, 50)
+			f1, f2 := benchFrames(b, 2000)
+			pid := f2.Snapshot.Processes[0].PID
+			ex := &monitor.ExplainFrame{PID: pid, Ticks: 10, Focus: fs, Machine: fs[:1]}
+			f2.Explain = ex
+			d.beforeDraw(sim)
+			d.apply(f1)
+			if mode == "tab" {
+				d.openDetail()
+				d.detail.setTab(tabExplain)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				f := *f2
+				f.Seq = uint64(i + 3)
+				d.apply(&f)
+				d.pages.SetRect(0, 0, 200, 50)
+				d.pages.Draw(sim)
+				sim.Show()
+			}
+		})
+	}
+}
+
+// recordedFindings are the findings of a recorded sample.
+func recordedFindings(b *testing.B) []explain.Finding {
+	f, err := os.Open("../../collector/explain/testdata/cpupool64.json.gz")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s explain.Sample
+	if err := json.NewDecoder(zr).Decode(&s); err != nil {
+		b.Fatal(err)
+	}
+	return explain.Explain(&s)
 }
