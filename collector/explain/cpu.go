@@ -386,7 +386,7 @@ func (a *analysis) pool() *Finding {
 		f.Evidence = append(f.Evidence,
 			ev("cgroup_quota_cpus", a.quotaCPUs, "cpus", f2(a.quotaCPUs)+" CPUs of quota", "cgroup "+cgroupLimitFile(c)),
 			ev("cgroup_throttled_periods", float64(a.throttledPeriods), "count", num(float64(a.throttledPeriods))+" of "+num(float64(a.periods))+" periods throttled", "cgroup "+c.LimitPath+"/cpu.stat nr_throttled, nr_periods"),
-			ev("cgroup_throttled_seconds", a.throttledSecs, "seconds", f2(a.throttledSecs)+" s throttled", "cgroup "+c.LimitPath+"/cpu.stat throttled time"))
+			ev("cgroup_throttled_seconds", a.throttledSecs, "seconds", dur(time.Duration(a.throttledSecs*1e9))+" throttled", "cgroup "+c.LimitPath+"/cpu.stat throttled time"))
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
 		f.Why = "A throttled cgroup's threads are taken off the CPUs until the next period even when CPUs are idle: latency rises in steps of the period."
 		f.Try = append(f.Try, "Raise the quota, or size the pool to the quota ("+cpusN(a.quotaCPUs)+" CPUs), not to the machine's CPU count: runtimes that read /proc/cpuinfo oversize their pools inside a limited container.")
@@ -657,11 +657,20 @@ func (a *analysis) switchCost() *Finding {
 	switches := rate * a.secs
 	perSwitch := time.Duration(a.sysSecs / switches * 1e9)
 	f := &Finding{ID: "switch_cost", Question: QSwitchCost, Severity: Info, Score: rate, Lesson: lessonSwitch}
-	f.Verdict = fmt.Sprintf("It switched %s times/s (%s voluntary, %s involuntary); its system CPU came to %s per switch at most, and what the switches cost in cache and TLB refills is not visible in /proc.",
-		num(rate), num(a.volPS), num(a.invPS), dur(perSwitch))
+	costText := "its system CPU came to " + dur(perSwitch) + " per switch at most"
+	perText := dur(perSwitch) + " of system CPU per switch (all its kernel time divided by its switches: an upper bound)"
+	if a.sysSecs == 0 {
+		// stime counts in clock ticks: none over the window is less
+		// than one tick, not nothing.
+		perSwitch = time.Duration(float64(time.Second/collector.ClockTicks) / switches)
+		costText = "its system CPU stayed under one clock tick, under " + dur(perSwitch) + " per switch"
+		perText = "under " + dur(perSwitch) + " of system CPU per switch (stime did not move a tick: 10 ms over the window at most)"
+	}
+	f.Verdict = fmt.Sprintf("It switched %s times/s (%s voluntary, %s involuntary); %s, and what the switches cost in cache and TLB refills is not visible in /proc.",
+		num(rate), num(a.volPS), num(a.invPS), costText)
 	f.Evidence = append(f.Evidence,
 		ev("switches_per_second", rate, "per_second", num(rate)+" context switches/s", a.ctxSourceText()),
-		ev("system_cpu_per_switch_us", float64(perSwitch)/1e3, "us", dur(perSwitch)+" of system CPU per switch (all its kernel time divided by its switches: an upper bound)", src(pid, "stat")+" field 15 (stime)"),
+		ev("system_cpu_per_switch_us", float64(perSwitch)/1e3, "us", perText, src(pid, "stat")+" field 15 (stime)"),
 		ev("system_cpu_seconds", a.sysSecs, "seconds", f2(a.sysSecs)+" s of system CPU over "+f1(a.secs)+" s", src(pid, "stat")+" field 15"))
 	f.Why = "A switch costs the kernel's bookkeeping (counted in system CPU) and then the refill of caches and TLB entries the next thread finds cold (not counted anywhere in /proc)."
 	f.Try = append(f.Try, "Measure the refill cost with hardware counters: perf stat -e context-switches,cache-misses,dTLB-load-misses -p "+fmt.Sprint(pid)+".",

@@ -360,8 +360,10 @@ func (a *analysis) leak() *Finding {
 	if m0, m1 := s.First.Memory, s.Last.Memory; m0 != nil && m1 != nil {
 		heapD = float64(m1.ResidentByClass[collector.SegHeap]) - float64(m0.ResidentByClass[collector.SegHeap])
 		anonD = float64(m1.ResidentByClass[collector.SegAnon]) - float64(m0.ResidentByClass[collector.SegAnon])
-		if tot := float64(m1.Totals.RSSBytes) - float64(m0.Totals.RSSBytes); tot > 0 && anonD+heapD > 0 {
-			where = fmt.Sprintf(", %s of it in anonymous mappings and %s in [heap]", pct(max(anonD, 0)/tot), pct(max(heapD, 0)/tot))
+		// Shares of the growth between the two smaps readings; only when
+		// it is large enough for them to mean something.
+		if tot := float64(m1.Totals.RSSBytes) - float64(m0.Totals.RSSBytes); tot >= leakMinBytes && anonD+heapD > 0 {
+			where = fmt.Sprintf(", %s of it in anonymous mappings and %s in [heap]", pct(min(max(anonD, 0)/tot, 1)), pct(min(max(heapD, 0)/tot, 1)))
 		}
 	}
 	f.Verdict = fmt.Sprintf("Memory is growing steadily: RSS %s → %s, %s/s over %s (fit R² %s)%s; confidence %s.",
