@@ -18,7 +18,6 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
-	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/collector/sampler"
@@ -375,18 +374,26 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		// reader would (no wait channels, system calls, io, maps or
 		// executable): the agent does not yet tell its clients apart, so
 		// no client gets more than it could read itself.
+		// /api/v1/explain/{pid}: a client that may not see the process in
+		// full (docs/SECURITY.md) gets it sampled as an unprivileged
+		// reader would: no wait channels, system calls, io, maps or
+		// executable.
 		ExplainDoc: func(ctx context.Context, req metrics.ExplainRequest) (any, error) {
-			sm := sampler.New(r, sampler.Options{Window: req.Window, Unprivileged: true})
+			p, _, err := r.Process(req.PID)
+			if collector.IsVanished(err) {
+				return nil, nil
+			} else if err != nil {
+				return nil, err
+			}
+			full := req.Client.MaySee(p)
+			if !full && req.HidesOthers {
+				return nil, nil
+			}
+			sm := sampler.New(r, sampler.Options{Window: req.Window, Unprivileged: !full})
 			// The monitor's memory history of the process (RSS from stat,
 			// which every reader may see) lets the leak finding span
 			// minutes, not only the window.
-			var history []explain.MemoryPoint
-			if f := m.Latest(); f != nil {
-				if p := lifecycle.Find(f.Snapshot, req.PID); p != nil {
-					history = m.MemoryHistory(p.ID())
-				}
-			}
-			s, err := sm.Process(ctx, req.PID, history)
+			s, err := sm.Process(ctx, req.PID, m.MemoryHistory(p.ID()))
 			if collector.IsVanished(err) {
 				return nil, nil
 			} else if err != nil {

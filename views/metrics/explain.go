@@ -27,12 +27,18 @@ const (
 type ExplainRequest struct {
 	PID    int
 	Window time.Duration
+	// Client is who asks: a client that may not see the process in full
+	// (Client.MaySee) gets it sampled as an unprivileged reader would.
+	Client Client
+	// HidesOthers is true when the /proc hides other users' processes: a
+	// process the client may not see is then "not found".
+	HidesOthers bool
 }
 
 // ExplainFunc builds the explain document of a process; (nil, nil) for a
-// process that does not exist (or exited during the window). It must
-// give a client no more than the server's access rules allow (the
-// builder in cmd/pinspect samples as an unprivileged reader would).
+// process that does not exist (or exited during the window, or that the
+// client may not know of). It must give a client no more than the
+// server's access rules allow (Client.MaySee).
 type ExplainFunc func(ctx context.Context, req ExplainRequest) (any, error)
 
 // explainSlot admits one explain at a time: each samples for seconds and
@@ -82,7 +88,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	doc, err := s.explainFn(r.Context(), ExplainRequest{PID: pid, Window: window})
+	doc, err := s.explainFn(r.Context(), ExplainRequest{PID: pid, Window: window, Client: ClientOf(r.Context()), HidesOthers: s.opts.HidesOthers})
 	switch {
 	case r.Context().Err() != nil:
 		return // the client went away

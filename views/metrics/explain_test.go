@@ -16,7 +16,11 @@ import (
 func TestExplainEndpoint(t *testing.T) {
 	var running, most atomic.Int32
 	var gotWindow atomic.Int64
+	var sawFull atomic.Bool
 	fn := func(ctx context.Context, req ExplainRequest) (any, error) {
+		if req.Client.Full {
+			sawFull.Store(true)
+		}
 		n := running.Add(1)
 		defer running.Add(-1)
 		for {
@@ -60,6 +64,10 @@ func TestExplainEndpoint(t *testing.T) {
 	wg.Wait()
 	if most.Load() != 1 {
 		t.Errorf("%d explains ran at once, want 1", most.Load())
+	}
+
+	if sawFull.Load() {
+		t.Error("an unauthenticated client was asked for as a full one")
 	}
 
 	_, plain := startServer(t, newFrameSource(), ServerOptions{})
