@@ -25,6 +25,11 @@ type explainFlags struct {
 	candidates int
 	minSev     string
 	recordDir  string
+	// at is --at: explain from the record at this time instead of now.
+	at string
+	// windowSet says --window was given (with --at its default is
+	// recordWindow).
+	windowSet bool
 }
 
 // Bounds of the explain flags: a window long enough for two readings and
@@ -56,6 +61,11 @@ does switching cost; what does it wait on, and how much I/O does it do.
 
 Without a PID, the machine: the first half of the window finds the
 busiest processes, the second half samples them; findings worst first.
+With --at TIME, from the record (pinspect record, --dir): the findings of
+the samples recorded in the --window (default 1 minute, reaching back
+up to 10 minutes for two samples with threads) before TIME, saying what
+the record does not keep (wait channels, system calls, io, descriptors,
+memory maps, the cgroup files, pressure, the runtime).
 --teach adds the lesson behind each finding; --json prints the
 pinspect.explain/v1 document (docs/SCHEMA.md). Other users' wait
 channels, system calls and I/O need root (ptrace access).`,
@@ -65,13 +75,17 @@ channels, system calls and I/O need root (ptrace access).`,
 			}
 			return nil
 		},
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			pid := 0
 			if len(args) == 1 {
 				var err error
 				if pid, err = strconv.Atoi(args[0]); err != nil || pid <= 0 {
 					return usageError{fmt.Errorf("explain: %q is not a pid", args[0])}
 				}
+			}
+			f.windowSet = cmd.Flags().Changed("window")
+			if f.at != "" {
+				return a.explainAt(pid, f)
 			}
 			return a.explain(pid, f)
 		},
@@ -81,7 +95,8 @@ channels, system calls and I/O need root (ptrace access).`,
 	fl.BoolVar(&f.teach, "teach", false, "add the lesson behind each finding, in plain words")
 	fl.BoolVar(&f.all, "all", false, "show every finding (without a PID the first --top are shown)")
 	fl.DurationVar(&f.window, "window", sampler.DefaultWindow, "time between the two full readings")
-	fl.StringVar(&f.recordDir, "dir", defaultRecordDir, "the record (pinspect record) whose memory history of the process the leak finding uses, when there is one")
+	fl.StringVar(&f.recordDir, "dir", defaultRecordDir, "the record (pinspect record): with --at the one explained; without, the one whose memory history of the process the leak finding uses, when there is one")
+	fl.StringVar(&f.at, "at", "", "explain from the record at this time instead of now (RFC 3339, \"2026-12-01 02:00\", 02:00, \"2h ago\")")
 	fl.DurationVar(&f.interval, "interval", sampler.DefaultInterval, "time between the fast per-thread readings")
 	fl.IntVar(&f.top, "top", 10, "without a PID: show the first N findings")
 	fl.IntVar(&f.candidates, "candidates", sampler.DefaultCandidates, "without a PID: how many of the busiest processes to examine closely")
@@ -91,10 +106,13 @@ channels, system calls and I/O need root (ptrace access).`,
 
 // check validates the explain flags.
 func (f *explainFlags) check(a *app) error {
+	live := f.at == ""
 	switch {
-	case f.window < explainMinWindow || f.window > explainMaxWindow:
+	case !live && (f.window <= 0 || f.window > recordMaxWindow):
+		return usageError{fmt.Errorf("--window %s with --at: want more than 0 and at most %s of the record", f.window, recordMaxWindow)}
+	case live && (f.window < explainMinWindow || f.window > explainMaxWindow):
 		return usageError{fmt.Errorf("--window %s: want %s to %s", f.window, explainMinWindow, explainMaxWindow)}
-	case f.interval < explainMinInterval || f.interval > f.window/2:
+	case live && (f.interval < explainMinInterval || f.interval > f.window/2):
 		return usageError{fmt.Errorf("--interval %s: want %s to half the window (%s)", f.interval, explainMinInterval, f.window/2)}
 	case f.top < 0:
 		return usageError{fmt.Errorf("--top %d: want 0 (all) or more", f.top)}
@@ -138,6 +156,11 @@ func (a *app) explain(pid int, f explainFlags) error {
 		}
 		doc = report.NewExplainMachineDoc(m, explain.ExplainMachine(m), r.Root())
 	}
+	return a.writeExplain(doc, pid, f, minSev)
+}
+
+// writeExplain prints an explain document as f asks.
+func (a *app) writeExplain(doc *report.ExplainDoc, pid int, f explainFlags, minSev explain.Severity) error {
 	if f.json || a.jsonOut {
 		return a.writeJSON(doc)
 	}

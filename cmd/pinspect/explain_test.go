@@ -24,18 +24,21 @@ type explainDoc struct {
 	Examined []struct {
 		PID int `json:"pid"`
 	} `json:"examined"`
-	Findings []struct {
-		ID       string `json:"id"`
-		Question string `json:"question"`
-		Severity string `json:"severity"`
-		Verdict  string `json:"verdict"`
-		Evidence []struct {
-			Name   string   `json:"name"`
-			Value  *float64 `json:"value"`
-			Source string   `json:"source"`
-		} `json:"evidence"`
-	} `json:"findings"`
+	Findings   []explainFinding             `json:"findings"`
 	Unmeasured []struct{ What, Why string } `json:"unmeasured"`
+}
+
+// explainFinding is the part of a finding the tests read.
+type explainFinding struct {
+	ID       string `json:"id"`
+	Question string `json:"question"`
+	Severity string `json:"severity"`
+	Verdict  string `json:"verdict"`
+	Evidence []struct {
+		Name   string   `json:"name"`
+		Value  *float64 `json:"value"`
+		Source string   `json:"source"`
+	} `json:"evidence"`
 }
 
 // TestExplainLive: `pinspect explain PID` on a real 8-thread CPU-bound

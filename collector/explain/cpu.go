@@ -44,8 +44,22 @@ const (
 	switchRateMin = 50.0
 )
 
-func schedSource(pid int) string {
-	return src(pid, "task/*/schedstat") + " (field 1 run ns, field 2 run-queue wait ns, field 3 slices)"
+// schedSource is where the run and run-queue wait numbers come from:
+// task/TID/schedstat, or what the sample names instead (a record).
+func (a *analysis) schedSource() string {
+	if a.s.SchedSource != "" {
+		return a.s.SchedSource
+	}
+	return src(a.s.PID, "task/*/schedstat") + " (field 1 run ns, field 2 run-queue wait ns, field 3 slices)"
+}
+
+// perSlice is " (W per slice)" of the run-queue wait, "" when the slices
+// were not counted (a record).
+func (a *analysis) perSlice() string {
+	if a.slices == 0 {
+		return ""
+	}
+	return " (" + dur(a.waitPerSlice) + " per slice)"
 }
 
 func statesSource(pid int) string {
@@ -252,7 +266,7 @@ func (a *analysis) demandEvidence() []Evidence {
 		return []Evidence{ev("runnable_threads_avg", a.avgR, "threads", f1(a.avgR)+" threads runnable (R) on average", statesSource(pid))}
 	}
 	return []Evidence{
-		ev("threads_wanting_cpu_avg", a.demand, "threads", f1(a.demand)+" threads running or waiting for a CPU on average", schedSource(pid)),
+		ev("threads_wanting_cpu_avg", a.demand, "threads", f1(a.demand)+" threads running or waiting for a CPU on average", a.schedSource()),
 		ev("runnable_threads_sampled_avg", a.avgR, "threads", f1(a.avgR)+" threads in R in the samples (at most "+num(float64(a.maxR))+")", statesSource(pid)),
 	}
 }
@@ -354,8 +368,8 @@ func (a *analysis) pool() *Finding {
 		}
 		return &Finding{
 			ID: "run_queue_ok", Question: QPool, Severity: Info, Score: a.waitShare,
-			Verdict: fmt.Sprintf("Not oversubscribed: its %s threads wanting a CPU waited for one only %s of their runnable time (%s per slice).",
-				f1(a.demand), pct(a.waitShare), dur(a.waitPerSlice)),
+			Verdict: fmt.Sprintf("Not oversubscribed: its %s threads wanting a CPU waited for one only %s of their runnable time%s.",
+				f1(a.demand), pct(a.waitShare), a.perSlice()),
 			Evidence: a.waitEvidence(),
 			Why:      "Run-queue wait is the time a runnable thread spends waiting for a CPU; it stays small while there are CPUs for every thread that wants one.",
 			Lesson:   lessonPool,
@@ -393,10 +407,14 @@ func (a *analysis) pool() *Finding {
 	case a.ownOversubscribed():
 		f.ID = "pool_oversubscribed"
 		f.Severity = max(f.Severity, Notice)
-		f.Verdict = fmt.Sprintf("Oversubscribed: %s of its threads wanted a CPU on average on %s CPUs (%d of them computing all the time), so each waited %s in the run queue for every %s it ran; more threads than CPUs adds waiting, not throughput.",
-			f1(a.demand), cpusN(a.effCPUs), a.hardBusy, dur(a.waitPerSlice), dur(a.runPerSlice))
+		waited := fmt.Sprintf("each waited %s in the run queue for every %s it ran", dur(a.waitPerSlice), dur(a.runPerSlice))
+		if a.slices == 0 {
+			waited = "they waited " + pct(a.waitShare) + " of their runnable time in the run queue"
+		}
+		f.Verdict = fmt.Sprintf("Oversubscribed: %s of its threads wanted a CPU on average on %s CPUs (%d of them computing all the time), so %s; more threads than CPUs adds waiting, not throughput.",
+			f1(a.demand), cpusN(a.effCPUs), a.hardBusy, waited)
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
-		f.Evidence = append(f.Evidence, ev("computing_threads", float64(a.hardBusy), "threads", fmt.Sprintf("%d threads wanted a CPU at least %s of the time", a.hardBusy, pct(hardBusyShare)), schedSource(pid)))
+		f.Evidence = append(f.Evidence, ev("computing_threads", float64(a.hardBusy), "threads", fmt.Sprintf("%d threads wanted a CPU at least %s of the time", a.hardBusy, pct(hardBusyShare)), a.schedSource()))
 		f.Evidence = append(f.Evidence, a.cpusEvidence())
 		if a.hasRunnable && a.othersRunnable >= 0.5 {
 			f.Evidence = append(f.Evidence, ev("others_runnable_avg", a.othersRunnable, "threads", f1(a.othersRunnable)+" other tasks runnable on average as well (the neighbours add to the wait)", "/proc/loadavg field 4 less "+statesSource(pid)))
@@ -410,8 +428,8 @@ func (a *analysis) pool() *Finding {
 	default:
 		f.ID = "cpu_neighbours"
 		others := a.othersRunnable
-		f.Verdict = fmt.Sprintf("Slowed by its neighbours: its threads ran only %s of the %s CPUs, yet waited %s of their runnable time (%s per slice), while %s other tasks were runnable on average.",
-			f2(a.runSecs/a.burstSecs), cpusN(a.effCPUs), pct(a.waitShare), dur(a.waitPerSlice), f1(others))
+		f.Verdict = fmt.Sprintf("Slowed by its neighbours: its threads ran only %s of the %s CPUs, yet waited %s of their runnable time%s, while %s other tasks were runnable on average.",
+			f2(a.runSecs/a.burstSecs), cpusN(a.effCPUs), pct(a.waitShare), a.perSlice(), f1(others))
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
 		if a.hasRunnable {
 			f.Evidence = append(f.Evidence,
@@ -454,15 +472,18 @@ func (a *analysis) neighbourCPUs() float64 {
 func (a *analysis) waitEvidence() []Evidence {
 	pid := a.s.PID
 	waiting := (a.waitSecs + a.pendingSecs) / a.burstSecs
-	out := []Evidence{
-		ev("run_queue_wait_per_slice_ms", float64(a.waitPerSlice)/1e6, "ms", dur(a.waitPerSlice)+" waiting in the run queue per slice run ("+dur(a.runPerSlice)+" run per slice)", schedSource(pid)),
-		ev("run_queue_wait_share", a.waitShare, "ratio", pct(a.waitShare)+" of its runnable time spent waiting for a CPU", schedSource(pid)),
-		ev("threads_waiting_for_cpu_avg", waiting, "threads", f1(waiting)+" thread-seconds of run-queue wait per second", schedSource(pid)),
-		ev("threads_wanting_cpu_avg", a.demand, "threads", f1(a.demand)+" of its threads running or waiting for a CPU on average", schedSource(pid)),
+	var out []Evidence
+	if a.slices > 0 {
+		out = append(out, ev("run_queue_wait_per_slice_ms", float64(a.waitPerSlice)/1e6, "ms", dur(a.waitPerSlice)+" waiting in the run queue per slice run ("+dur(a.runPerSlice)+" run per slice)", a.schedSource()))
 	}
+	out = append(out,
+		ev("run_queue_wait_share", a.waitShare, "ratio", pct(a.waitShare)+" of its runnable time spent waiting for a CPU", a.schedSource()),
+		ev("threads_waiting_for_cpu_avg", waiting, "threads", f1(waiting)+" thread-seconds of run-queue wait per second", a.schedSource()),
+		ev("threads_wanting_cpu_avg", a.demand, "threads", f1(a.demand)+" of its threads running or waiting for a CPU on average", a.schedSource()),
+	)
 	if p := a.pendingSecs / a.burstSecs; p >= 0.05 {
 		out = append(out, ev("pending_wait_threads", p, "threads", f1(p)+" thread-seconds per second of it still pending: threads seen runnable that schedstat has not counted yet (it counts a wait when the thread gets a CPU)",
-			statesSource(pid)+" against "+schedSource(pid)))
+			statesSource(pid)+" against "+a.schedSource()))
 	}
 	return out
 }
@@ -521,7 +542,7 @@ func (a *analysis) state() *Finding {
 		ev("threads_r_avg", a.avgR, "threads", f1(a.avgR)+" threads in R on average (at most "+num(float64(a.maxR))+")", statesSource(pid)),
 		ev("threads_d_avg", a.avgD, "threads", f1(a.avgD)+" threads in D on average (at most "+num(float64(a.maxD))+"), "+num(float64(len(a.dThreads)))+" distinct", statesSource(pid)))
 	if a.hasSched {
-		f.Evidence = append(f.Evidence, ev("run_queue_wait_share", a.waitShare, "ratio", pct(a.waitShare)+" of runnable time spent waiting for a CPU", schedSource(pid)))
+		f.Evidence = append(f.Evidence, ev("run_queue_wait_share", a.waitShare, "ratio", pct(a.waitShare)+" of runnable time spent waiting for a CPU", a.schedSource()))
 	}
 	if w := a.topWChanName(leader); w != "" {
 		f.Evidence = append(f.Evidence, fact("main_thread_wchan", "the main thread sleeps in "+w, src(pid, "task/"+fmt.Sprint(pid)+"/wchan")))
@@ -561,8 +582,8 @@ func (a *analysis) gil() *Finding {
 	f.Verdict = fmt.Sprintf("Python threads taking turns: %d CPython threads ran, but %s CPUs in all on a %s-CPU machine; between turns they wait in futex (%s of their samples), the interpreter lock's wait.",
 		active, f2(cpuRun), num(a.cpus), pct(futexShare))
 	f.Evidence = append(f.Evidence,
-		ev("active_threads", float64(active), "threads", fmt.Sprintf("%d threads ran at least %s of the window", active, pct(gilActiveShare)), schedSource(pid)),
-		ev("cpu_used_cpus", cpuRun, "cpus", f2(cpuRun)+" CPUs used by all threads together", schedSource(pid)),
+		ev("active_threads", float64(active), "threads", fmt.Sprintf("%d threads ran at least %s of the window", active, pct(gilActiveShare)), a.schedSource()),
+		ev("cpu_used_cpus", cpuRun, "cpus", f2(cpuRun)+" CPUs used by all threads together", a.schedSource()),
 		ev("futex_share", futexShare, "ratio", pct(futexShare)+" of their samples in futex", a.futexSource()),
 		ev("cpus_available", a.cpus, "cpus", num(a.cpus)+" CPUs online", "/proc/cpuinfo"))
 	if len(a.futexAddrs) > 0 {
@@ -634,7 +655,7 @@ func (a *analysis) eventLoop() *Finding {
 	f.Evidence = append(f.Evidence,
 		ev("eventpoll_fds", float64(s.FDs.EventPoll), "count", plural(s.FDs.EventPoll, "epoll descriptor", "epoll descriptors")+" (anon_inode:[eventpoll])", src(pid, "fd/*")+" link targets"),
 		ev("loop_poll_share", pollShare, "ratio", pct(pollShare)+" of the loop thread's samples in epoll_wait / ep_poll", a.waitSource()),
-		ev("loop_cpu_share", busy, "ratio", pct(busy)+" of one CPU used by the loop thread", schedSource(pid)),
+		ev("loop_cpu_share", busy, "ratio", pct(busy)+" of one CPU used by the loop thread", a.schedSource()),
 		ev("threads", float64(a.threadsLast), "threads", plural(a.threadsLast, "thread", "threads")+" in the process", src(pid, "stat")+" field 20"))
 	if s.Runtime.Kind == collector.RuntimeNode {
 		f.Try = append(f.Try, "Node.js: file-system and DNS work runs on libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), not on the loop.")

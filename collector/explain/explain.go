@@ -24,7 +24,9 @@ func Explain(s *Sample) []Finding {
 // Gaps lists what could not be measured for the whole sample, and why.
 func Gaps(s *Sample) []Unmeasured {
 	var out []Unmeasured
-	if len(s.Burst) < 2 {
+	if why, ok := s.Unavailable["threads"]; ok {
+		out = append(out, Unmeasured{"the threads' states, run-queue wait and switches", why})
+	} else if len(s.Burst) < 2 {
 		out = append(out, Unmeasured{"run-queue wait, CPU and rates", "one sample only: they need two readings"})
 	}
 	for _, k := range []struct{ key, what string }{
@@ -36,6 +38,7 @@ func Gaps(s *Sample) []Unmeasured {
 		{"smaps", "memory by mapping (/proc/PID/smaps)"},
 		{"cgroup", "the cgroup CPU limit"},
 		{"pressure", "pressure stall information (/proc/pressure)"},
+		{"runtime", "the language runtime (exe, maps, build info)"},
 	} {
 		if why, ok := s.Unavailable[k.key]; ok {
 			if why == "permission denied" && !s.Machine.Root {
@@ -70,7 +73,7 @@ func (a *analysis) common(q string) []Unmeasured {
 			out = append(out, Unmeasured{k, why})
 		}
 	}
-	if len(s.Burst) < 2 && (q == QPool || q == QBound) {
+	if _, ok := s.Unavailable["threads"]; !ok && len(s.Burst) < 2 && (q == QPool || q == QBound) {
 		out = append(out, Unmeasured{"run-queue wait", "one sample only"})
 	}
 	return out

@@ -60,6 +60,9 @@ type Sample struct {
 	Runtime collector.Runtime `json:"runtime"`
 	// FDs counts the open descriptors by kind (nil when unreadable).
 	FDs *collector.FDSummary `json:"fds,omitempty"`
+	// SchedSource, when set, names where the burst's run and run-queue
+	// wait come from instead of task/TID/schedstat (a record's).
+	SchedSource string `json:"sched_source,omitempty"`
 	// Unavailable maps a source ("syscall", "wchan", "io", "smaps",
 	// "fd", "cgroup", "pressure/cpu", "taskstats", ...) to why it could
 	// not be read.

@@ -109,7 +109,7 @@ func (e *explainer) observe(snap *collector.Snapshot, focus *Focus) *ExplainFram
 	e.top = nil
 	if len(e.host) >= 2 {
 		old := e.host[0]
-		e.top = topCPU(old.snap, snap, (at - old.at).Seconds(), 10)
+		e.top = explain.TopCPU(old.snap, snap, (at - old.at).Seconds(), 10)
 	}
 	out := &ExplainFrame{Machine: e.machine(snap)}
 	if focus == nil || focus.Process == nil {
@@ -270,34 +270,6 @@ func (e *explainer) machine(snap *collector.Snapshot) []explain.Finding {
 		m.Runnable = append(m.Runnable, h.runnable)
 	}
 	return explain.ExplainMachine(m)
-}
-
-// topCPU is the n processes that used the most CPU between two
-// snapshots. Both are sorted by pid: one merge walk pairs them.
-func topCPU(a, b *collector.Snapshot, secs float64, n int) []explain.Neighbour {
-	if secs <= 0 || a == nil || b == nil {
-		return nil
-	}
-	var out []explain.Neighbour
-	j := 0
-	for i := range b.Processes {
-		p := &b.Processes[i]
-		for j < len(a.Processes) && a.Processes[j].PID < p.PID {
-			j++
-		}
-		if j == len(a.Processes) {
-			break
-		}
-		o := &a.Processes[j]
-		if o.PID != p.PID || o.StartTicks != p.StartTicks || p.CPUTicks() <= o.CPUTicks() {
-			continue
-		}
-		out = append(out, explain.Neighbour{PID: p.PID, Comm: p.Comm, CPUs: float64(p.CPUTicks()-o.CPUTicks()) / collector.ClockTicks / secs})
-	}
-	slices.SortFunc(out, func(x, y explain.Neighbour) int {
-		return cmp.Or(cmp.Compare(y.CPUs, x.CPUs), cmp.Compare(x.PID, y.PID))
-	})
-	return out[:min(n, len(out))]
 }
 
 // history returns the memory history of a process.

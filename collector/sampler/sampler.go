@@ -14,7 +14,6 @@ import (
 	"context"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -30,8 +29,6 @@ const (
 	// DefaultCandidates is how many processes a machine sample examines
 	// closely.
 	DefaultCandidates = 5
-	// maxFamily bounds the family members whose memory is read.
-	maxFamily = 256
 	// maxNeighbours is how many other processes are named by CPU use.
 	maxNeighbours = 5
 )
@@ -168,7 +165,7 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 		return nil, err
 	}
 	secs := (s.opts.Now() - m.FirstAt).Seconds()
-	cand := candidates(cpuUsage(snap0, snapMid, secs), snapMid, s.opts.Candidates)
+	cand := explain.Candidates(cpuUsage(snap0, snapMid, secs), snapMid, s.opts.Candidates)
 	w := s.watch(cand)
 	if err := w.start(ctx); err != nil {
 		return nil, err
@@ -200,73 +197,10 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 	return m, nil
 }
 
-// candidates picks the processes a machine sample examines closely: the n
-// that used the most CPU, then up to n more with the most threads
-// runnable or in D (a starved pool, a disk-bound one).
-func candidates(usage []explain.Neighbour, snap *collector.Snapshot, n int) []int {
-	var cand []int
-	for _, u := range usage {
-		if len(cand) == n || u.CPUs < 0.05 {
-			break
-		}
-		cand = append(cand, u.PID)
-	}
-	type waiting struct{ pid, n int }
-	var ws []waiting
-	for i := range snap.Processes {
-		p := &snap.Processes[i]
-		k := 0
-		for _, t := range p.Threads {
-			if t.State == 'R' || t.State == 'D' {
-				k++
-			}
-		}
-		if p.State == 'D' && len(p.Threads) == 0 {
-			k++
-		}
-		if k >= 2 || p.State == 'D' {
-			ws = append(ws, waiting{p.PID, k})
-		}
-	}
-	slices.SortFunc(ws, func(a, b waiting) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.pid, b.pid)) })
-	for _, w := range ws {
-		if len(cand) >= 2*n {
-			break
-		}
-		if !slices.Contains(cand, w.pid) {
-			cand = append(cand, w.pid)
-		}
-	}
-	return cand
-}
-
 // cpuUsage is each process's CPU over the window between two snapshots,
 // busiest first, for processes in both.
 func cpuUsage(a, b *collector.Snapshot, secs float64) []explain.Neighbour {
-	if a == nil || b == nil || secs <= 0 {
-		return nil
-	}
-	old := make(map[collector.ID]*collector.Process, len(a.Processes))
-	for i := range a.Processes {
-		old[a.Processes[i].ID()] = &a.Processes[i]
-	}
-	var out []explain.Neighbour
-	for i := range b.Processes {
-		p := &b.Processes[i]
-		o := old[p.ID()]
-		if o == nil || p.CPUTicks() <= o.CPUTicks() {
-			continue
-		}
-		out = append(out, explain.Neighbour{PID: p.PID, Comm: p.Comm,
-			CPUs: float64(p.CPUTicks()-o.CPUTicks()) / collector.ClockTicks / secs})
-	}
-	slices.SortFunc(out, func(x, y explain.Neighbour) int {
-		if c := cmp.Compare(y.CPUs, x.CPUs); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.PID, y.PID)
-	})
-	return out
+	return explain.TopCPU(a, b, secs, -1)
 }
 
 func (s *Sampler) machineOf(snap *collector.Snapshot) explain.Machine {

@@ -227,37 +227,13 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 // family is p's family in snap: the oldest ancestor running the same
 // executable (not init), and all its descendants, with their memory.
 func (w *watch) family(p *collector.Process, snap *collector.Snapshot, secs float64) *explain.Family {
-	byPID := make(map[int]*collector.Process, len(snap.Processes))
-	children := make(map[int][]int)
-	for i := range snap.Processes {
-		q := &snap.Processes[i]
-		byPID[q.PID] = q
-		children[q.PPID] = append(children[q.PPID], q.PID)
-	}
 	// An unprivileged reader cannot read another user's executable: the
 	// family is then the ancestors with the same name.
 	same := func(a, b *collector.Process) bool { return a.Exe != "" && a.Exe == b.Exe }
 	if w.s.opts.Unprivileged {
 		same = func(a, b *collector.Process) bool { return a.Comm == b.Comm }
 	}
-	root := p
-	for depth := 0; depth < 64; depth++ {
-		par := byPID[root.PPID]
-		if par == nil || par.PID <= 1 || !same(par, p) {
-			break
-		}
-		root = par
-	}
-	var members []int
-	queue := []int{root.PID}
-	for len(queue) > 0 && len(members) < maxFamily {
-		pid := queue[0]
-		queue = queue[1:]
-		members = append(members, pid)
-		kids := children[pid]
-		slices.Sort(kids)
-		queue = append(queue, kids...)
-	}
+	members := explain.FamilyOf(snap, p, same)
 	if len(members) < 2 {
 		return nil
 	}
@@ -266,9 +242,9 @@ func (w *watch) family(p *collector.Process, snap *collector.Snapshot, secs floa
 		q := &w.first.Processes[i]
 		old[q.ID()] = q
 	}
-	f := &explain.Family{RootPID: root.PID}
-	for _, pid := range members {
-		q := byPID[pid]
+	f := &explain.Family{RootPID: members[0].PID}
+	for _, q := range members {
+		pid := q.PID
 		m := explain.Member{PID: pid, PPID: q.PPID, Comm: q.Comm, Exe: q.Exe, CPUSeconds: -1}
 		if o := old[q.ID()]; o != nil && secs > 0 {
 			m.CPUSeconds = float64(q.CPUTicks()-min(q.CPUTicks(), o.CPUTicks())) / collector.ClockTicks

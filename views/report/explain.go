@@ -36,6 +36,26 @@ type ExplainDoc struct {
 	Findings []explain.Finding `json:"findings"`
 	// Unmeasured is what the whole sample could not measure, and why.
 	Unmeasured []explain.Unmeasured `json:"unmeasured,omitempty"`
+	// Record is the stretch of the record explained (explain --at);
+	// absent for a live sample.
+	Record *ExplainRecordDoc `json:"record,omitempty"`
+}
+
+// ExplainRecordDoc is the stretch of a record (pinspect record) that
+// `explain --at` explained.
+type ExplainRecordDoc struct {
+	// Dir is the record's directory; At the time asked, as given.
+	Dir string `json:"dir"`
+	At  string `json:"at"`
+	// From and To are the times of the first and last samples read
+	// (RFC 3339, UTC); Samples how many, ThreadSamples how many of them
+	// hold the threads (the process's, or every process's for the
+	// machine); IntervalSeconds the recorder's interval.
+	From            string  `json:"from"`
+	To              string  `json:"to"`
+	Samples         int     `json:"samples"`
+	ThreadSamples   int     `json:"thread_samples"`
+	IntervalSeconds float64 `json:"interval_seconds"`
 }
 
 // ExplainMachineDoc is the machine as the findings saw it.
@@ -158,6 +178,10 @@ func WriteExplainText(w io.Writer, d *ExplainDoc, o ExplainTextOptions) error {
 		ew.printf("pinspect explain: the machine, worst findings first (%d processes examined closely)\n", len(d.Examined))
 	}
 	ew.printf("  window %.1f s, %d samples, %d CPUs, taken %s\n", d.WindowSeconds, d.Samples, d.Machine.CPUs, d.TakenAt)
+	if r := d.Record; r != nil {
+		ew.printf("  from the record in %s at %s: %d samples every %s from %s to %s, %d with threads\n",
+			s(r.Dir), s(r.At), r.Samples, time.Duration(r.IntervalSeconds*float64(time.Second)), r.From, r.To, r.ThreadSamples)
+	}
 	shown, hidden := 0, 0
 	taught := map[string]bool{}
 	for _, f := range d.Findings {

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// Bounds of `explain --at`: the stretch of the record read by default,
+// at most, and how far back it reaches for two samples with threads
+// (the recorder reads threads every --threads-every samples, once a
+// minute by default).
+const (
+	recordWindow      = time.Minute
+	recordMaxWindow   = time.Hour
+	recordThreadReach = 10 * time.Minute
+	// recordMaxSamples bounds the samples decoded (an hour of 10 s).
+	recordMaxSamples = 400
+)
+
+// explainAt explains a process (pid > 0) or the machine from the record
+// at --at.
+func (a *app) explainAt(pid int, f explainFlags) error {
+	if err := f.check(a); err != nil {
+		return err
+	}
+	minSev, err := report.ExplainSeverity(f.minSev)
+	if err != nil {
+		return usageError{fmt.Errorf("--min-severity %w", err)}
+	}
+	at, err := parseWhen(f.at, time.Now())
+	if err != nil {
+		return usageError{fmt.Errorf("--at: %w", err)}
+	}
+	st, err := a.openStore(f.recordDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	window := recordWindow
+	if f.windowSet {
+		window = f.window
+	}
+	rec, samples, err := a.recordedStretch(st, at, window, pid)
+	if err != nil {
+		return err
+	}
+	var doc *report.ExplainDoc
+	if pid > 0 {
+		s, ok := explain.FromRecord(rec, pid)
+		if !ok {
+			return fmt.Errorf("--at %s: the record holds no process %d at %s", f.at, pid, samples[len(samples)-1].TakenAt().Local().Format(time.RFC3339))
+		}
+		doc = report.NewExplainDoc(s, explain.Explain(s), samples[0].Snapshot.Root)
+	} else {
+		m := explain.MachineFromRecord(rec, f.candidates)
+		doc = report.NewExplainMachineDoc(m, explain.ExplainMachine(m), samples[0].Snapshot.Root)
+	}
+	doc.Record = recordDoc(f.recordDir, f.at, samples, rec, pid)
+	return a.writeExplain(doc, pid, f, minSev)
+}
+
+// recordedStretch reads the samples of one recorder run that end at the
+// sample taken at or before at and reach back window (at least one sample
+// before it; for a process, up to recordThreadReach until two of them hold
+// its threads, for the machine two with threads), oldest first.
+func (a *app) recordedStretch(st *record.Store, at time.Time, window time.Duration, pid int) (*explain.Recorded, []*record.Sample, error) {
+	i, ok := st.Find(at)
+	if !ok {
+		first, _ := st.Span()
+		return nil, nil, fmt.Errorf("--at %s: the record starts later, at %s", at.Local().Format(time.RFC3339), first.Local().Format(time.RFC3339))
+	}
+	cur, err := st.Read(i)
+	if err != nil {
+		return nil, nil, err
+	}
+	if gap := at.Sub(cur.TakenAt()); gap > 2*max(cur.Interval, time.Second) {
+		fmt.Fprintf(a.stderr, "pinspect: no sample near %s: explaining up to the one taken %s earlier, at %s\n",
+			at.Local().Format(time.RFC3339), gap.Round(time.Second), cur.TakenAt().Local().Format(time.RFC3339))
+	}
+	samples := []*record.Sample{cur}
+	threads := 0
+	hasThreads := func(s *record.Sample) bool {
+		if pid == 0 {
+			return s.Snapshot.ThreadsRead
+		}
+		for k := range s.Snapshot.Processes {
+			if p := &s.Snapshot.Processes[k]; p.PID == pid {
+				return p.Read&collector.SrcTasks != 0 && len(p.Threads) > 0
+			}
+		}
+		return false
+	}
+	if hasThreads(cur) {
+		threads++
+	}
+	reach := max(window, recordThreadReach)
+	for j := i - 1; j >= 0 && len(samples) < recordMaxSamples; j-- {
+		s, err := st.Read(j)
+		if err != nil || s.RunID != cur.RunID {
+			break // a damaged sample, or another recorder run: rates end here
+		}
+		age := cur.TakenAt().Sub(s.TakenAt())
+		if len(samples) > 1 && (age > reach || age > window && threads >= 2) {
+			break
+		}
+		samples = append(samples, s)
+		if hasThreads(s) {
+			threads++
+		}
+	}
+	if len(samples) < 2 {
+		return nil, nil, fmt.Errorf("--at %s: the record has no sample before the one at %s in the same recorder run: explain needs two",
+			at.Local().Format(time.RFC3339), cur.TakenAt().Local().Format(time.RFC3339))
+	}
+	// Oldest first.
+	for l, r := 0, len(samples)-1; l < r; l, r = l+1, r-1 {
+		samples[l], samples[r] = samples[r], samples[l]
+	}
+	rec := &explain.Recorded{Machine: explain.Machine{Arch: runtime.GOARCH, Root: os.Geteuid() == 0}}
+	for _, s := range samples {
+		rec.Snapshots = append(rec.Snapshots, s.Snapshot)
+		rec.Rollups = append(rec.Rollups, s.Memory)
+	}
+	if pid > 0 {
+		rec.History = recordedSeries(st, cur, pid)
+	}
+	return rec, samples, nil
+}
+
+// recordedSeries is the recorded RSS of the process pid (as it is in
+// cur) over the historyWindow before cur, on cur's monotonic clock.
+func recordedSeries(st *record.Store, cur *record.Sample, pid int) []explain.MemoryPoint {
+	var id collector.ID
+	for k := range cur.Snapshot.Processes {
+		if p := &cur.Snapshot.Processes[k]; p.PID == pid {
+			id = p.ID()
+		}
+	}
+	if id.PID == 0 {
+		return nil
+	}
+	wall, mono := cur.TakenAt(), cur.Snapshot.Monotonic
+	pts, err := st.MemorySeries(id, wall.Add(-historyWindow), wall)
+	if err != nil {
+		return nil
+	}
+	var out []explain.MemoryPoint
+	for _, p := range pts {
+		if !p.HasRSS {
+			continue
+		}
+		t := mono - wall.Sub(p.At)
+		if p.RunID == cur.RunID {
+			t = p.Monotonic
+		}
+		out = append(out, explain.MemoryPoint{At: t, RSSBytes: p.RSSBytes})
+	}
+	return out
+}
+
+// recordDoc says which stretch of the record a document explains.
+func recordDoc(dir, at string, samples []*record.Sample, rec *explain.Recorded, pid int) *report.ExplainRecordDoc {
+	d := &report.ExplainRecordDoc{Dir: dir, At: at, Samples: len(samples),
+		From:            samples[0].TakenAt().UTC().Format(time.RFC3339Nano),
+		To:              samples[len(samples)-1].TakenAt().UTC().Format(time.RFC3339Nano),
+		IntervalSeconds: samples[len(samples)-1].Interval.Seconds()}
+	for _, s := range rec.Snapshots {
+		if pid == 0 && s.ThreadsRead {
+			d.ThreadSamples++
+			continue
+		}
+		for k := range s.Processes {
+			if p := &s.Processes[k]; p.PID == pid && p.Read&collector.SrcTasks != 0 {
+				d.ThreadSamples++
+			}
+		}
+	}
+	return d
+}
