@@ -1,6 +1,9 @@
 package explain
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // syscallNames are the system calls explain names, by architecture: the
 // ones threads wait in. Others are shown by number.
@@ -74,30 +77,33 @@ func syscallKind(name string) waitKind {
 	return waitOther
 }
 
-// wchanKind classifies a kernel wait function (wchan) by name.
+// wchanKinds are the kernel wait functions (wchan) explain recognises,
+// by the kind of wait each one is.
+var wchanKinds = map[string]waitKind{
+	"hrtimer_nanosleep": waitTimer, "do_nanosleep": waitTimer, "common_nsleep": waitTimer,
+	"ep_poll": waitPoll, "do_epoll_wait": waitPoll, "do_sys_poll": waitPoll, "do_select": waitPoll, "core_sys_select": waitPoll,
+	"inet_csk_accept": waitNet, "sk_wait_data": waitNet, "unix_stream_read_generic": waitNet, "unix_stream_data_wait": waitNet,
+	"sk_stream_wait_memory": waitNet, "inet_wait_for_connect": waitNet,
+	"submit_bio_wait": waitDisk, "io_schedule": waitDisk, "blk_mq_get_tag": waitDisk, "folio_wait_bit_common": waitDisk,
+	"wait_on_page_bit_common": waitDisk, "jbd2_log_wait_commit": waitDisk, "file_write_and_wait_range": waitDisk,
+	"filemap_fdatawait_range": waitDisk, "__filemap_fdatawait_range": waitDisk, "rq_qos_wait": waitDisk, "wbt_wait": waitDisk,
+	"balance_dirty_pages": waitDisk, "jbd2_journal_commit_transaction": waitDisk,
+	"pipe_read": waitPipe, "pipe_write": waitPipe, "pipe_wait": waitPipe, "wait_for_partner": waitPipe,
+	"do_wait": waitChild, "kernel_wait4": waitChild,
+	"sigsuspend": waitSignal, "do_sigtimedwait": waitSignal, "sys_pause": waitSignal,
+}
+
+// wchanKind classifies a kernel wait function (wchan) by name: the futex
+// functions by their prefix, the others by wchanKinds.
 func wchanKind(w string) waitKind {
 	switch {
 	case w == "":
 		return waitUnknown
-	case w == "hrtimer_nanosleep" || w == "do_nanosleep" || w == "common_nsleep":
-		return waitTimer
-	case len(w) >= 5 && w[:5] == "futex":
+	case strings.HasPrefix(w, "futex"):
 		return waitFutex
-	case w == "ep_poll" || w == "do_epoll_wait" || w == "do_sys_poll" || w == "do_select" || w == "core_sys_select":
-		return waitPoll
-	case w == "inet_csk_accept" || w == "sk_wait_data" || w == "unix_stream_read_generic" || w == "unix_stream_data_wait" || w == "sk_stream_wait_memory" || w == "inet_wait_for_connect":
-		return waitNet
-	case w == "submit_bio_wait" || w == "io_schedule" || w == "blk_mq_get_tag" || w == "folio_wait_bit_common" ||
-		w == "wait_on_page_bit_common" || w == "jbd2_log_wait_commit" || w == "file_write_and_wait_range" ||
-		w == "filemap_fdatawait_range" || w == "__filemap_fdatawait_range" || w == "rq_qos_wait" || w == "wbt_wait" ||
-		w == "balance_dirty_pages" || w == "jbd2_journal_commit_transaction":
-		return waitDisk
-	case w == "pipe_read" || w == "pipe_write" || w == "pipe_wait" || w == "wait_for_partner":
-		return waitPipe
-	case w == "do_wait" || w == "kernel_wait4":
-		return waitChild
-	case w == "sigsuspend" || w == "do_sigtimedwait" || w == "sys_pause":
-		return waitSignal
+	}
+	if k, ok := wchanKinds[w]; ok {
+		return k
 	}
 	return waitOther
 }
