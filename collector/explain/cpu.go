@@ -32,9 +32,11 @@ const (
 	// gilMaxCPUs: CPython threads using no more than this many CPUs in
 	// all, on a machine with two or more, look serialised.
 	gilMaxCPUs = 1.25
-	// gilActiveShare: a CPython thread that ran at least this share of the
-	// burst takes part in the lock's turns (eight threads sharing a CPU a
-	// loaded machine gives a third of run about 4 % each).
+	// gilActiveShare: a CPython thread that wanted a CPU (ran, or waited
+	// in the run queue for one) at least this share of the burst takes
+	// part in the lock's turns (eight threads sharing a CPU a loaded
+	// machine gives a third of run about 4 % each; on a machine loaded
+	// by a hundred tasks they hardly run, but they wait for a CPU).
 	gilActiveShare = 0.01
 	// loopSaturated: an event loop thread running at least this share of
 	// one CPU is saturated.
@@ -560,7 +562,7 @@ func (a *analysis) gil() *Finding {
 	}
 	var active, futex, reads int
 	for _, t := range a.threads {
-		if float64(t.runNs)/1e9 < gilActiveShare*a.burstSecs {
+		if float64(t.runNs+t.waitNs+t.pendingNs)/1e9 < gilActiveShare*a.burstSecs {
 			continue
 		}
 		active++
@@ -582,7 +584,7 @@ func (a *analysis) gil() *Finding {
 	f.Verdict = fmt.Sprintf("Python threads taking turns: %d CPython threads ran, but %s CPUs in all on a %s-CPU machine; between turns they wait in futex (%s of their samples), the interpreter lock's wait.",
 		active, f2(cpuRun), num(a.cpus), pct(futexShare))
 	f.Evidence = append(f.Evidence,
-		ev("active_threads", float64(active), "threads", fmt.Sprintf("%d threads ran at least %s of the window", active, pct(gilActiveShare)), a.schedSource()),
+		ev("active_threads", float64(active), "threads", fmt.Sprintf("%d threads ran or waited for a CPU at least %s of the window", active, pct(gilActiveShare)), a.schedSource()),
 		ev("cpu_used_cpus", cpuRun, "cpus", f2(cpuRun)+" CPUs used by all threads together", a.schedSource()),
 		ev("futex_share", futexShare, "ratio", pct(futexShare)+" of their samples in futex", a.futexSource()),
 		ev("cpus_available", a.cpus, "cpus", num(a.cpus)+" CPUs online", "/proc/cpuinfo"))
@@ -626,12 +628,16 @@ func (a *analysis) eventLoop() *Finding {
 	if loop == nil || loop.samples == 0 {
 		return nil
 	}
-	pollShare := float64(loop.pollSamples) / float64(loop.samples)
-	// The loop thread's waits: samples where it was not on a CPU.
+	// The share of the loop thread's waits spent in epoll: of its
+	// samples off a CPU (not R). On a loaded machine a loop thread is
+	// runnable, waiting for a CPU, in many samples; what it waits in when
+	// it does wait is what makes it an event loop.
 	waiting := loop.samples - loop.states['R']
-	if waiting > 0 && float64(loop.pollSamples)/float64(waiting) >= 0.5 {
-		pollShare = max(pollShare, float64(loop.pollSamples)/float64(loop.samples))
-	} else if pollShare < 0.5 {
+	if waiting <= 0 {
+		waiting = loop.samples // runnable in every sample: its samples in epoll_wait itself
+	}
+	pollShare := min(float64(loop.pollSamples)/float64(waiting), 1)
+	if pollShare < 0.5 {
 		return nil
 	}
 	busy := float64(loop.runNs) / 1e9 / a.burstSecs
@@ -647,14 +653,14 @@ func (a *analysis) eventLoop() *Finding {
 		f.Why = "One loop thread can use one CPU at most; at that point latency grows with every extra event."
 		f.Try = append(f.Try, "Run one loop per CPU (several processes sharing the port with SO_REUSEPORT, or a worker pool), and move CPU-heavy handlers off the loop (run_in_executor, worker threads).")
 	} else {
-		f.Verdict = fmt.Sprintf("An event loop: %s waits for events in epoll (%s of samples) on %s and used %s of a CPU.",
+		f.Verdict = fmt.Sprintf("An event loop: %s waits for events in epoll (%s of its waits) on %s and used %s of a CPU.",
 			who, pct(pollShare), plural(s.FDs.EventPoll, "epoll instance", "epoll instances"), pct(busy))
 		f.Why = "One thread serves every connection by waiting for whichever is ready; it scales with events, not threads, as long as no handler blocks or computes for long."
 		f.Try = append(f.Try, "Keep handlers short and non-blocking; when the loop's thread nears one CPU, add loops (processes) rather than threads.")
 	}
 	f.Evidence = append(f.Evidence,
 		ev("eventpoll_fds", float64(s.FDs.EventPoll), "count", plural(s.FDs.EventPoll, "epoll descriptor", "epoll descriptors")+" (anon_inode:[eventpoll])", src(pid, "fd/*")+" link targets"),
-		ev("loop_poll_share", pollShare, "ratio", pct(pollShare)+" of the loop thread's samples in epoll_wait / ep_poll", a.waitSource()),
+		ev("loop_poll_share", pollShare, "ratio", pct(pollShare)+" of the loop thread's samples off a CPU in epoll_wait / ep_poll", a.waitSource()+" and "+statesSource(pid)),
 		ev("loop_cpu_share", busy, "ratio", pct(busy)+" of one CPU used by the loop thread", a.schedSource()),
 		ev("threads", float64(a.threadsLast), "threads", plural(a.threadsLast, "thread", "threads")+" in the process", src(pid, "stat")+" field 20"))
 	if s.Runtime.Kind == collector.RuntimeNode {
