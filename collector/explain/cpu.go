@@ -204,7 +204,7 @@ func (a *analysis) boundWaiting(f *Finding) {
 		f.Why = "An idle process costs nothing but its memory."
 	case kind == waitFutex:
 		f.ID = "lock_wait"
-		f.Verdict = fmt.Sprintf("Waiting on its own threads: %s of thread samples were in futex (locks, condition variables, joins), and it used %s CPUs.", pct(share), f2(a.cpuUsed))
+		f.Verdict = fmt.Sprintf("Waiting on its own threads: %s of its waiting threads' samples were in futex (locks, condition variables, joins), and it used %s CPUs.", pct(share), f2(a.cpuUsed))
 		f.Why = "Threads parked in futex wait for another thread: an idle pool waiting for work, or threads queueing on a shared lock. More threads help neither."
 		f.Try = append(f.Try, "If work is queued while threads wait, look for a lock every thread takes (a profiler with off-CPU or lock profiles shows which).")
 	default:
@@ -213,10 +213,16 @@ func (a *analysis) boundWaiting(f *Finding) {
 		if name != "" {
 			what = "waiting in " + name
 		}
-		f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; more threads raise throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed))
 		f.Why = "A thread that waits (a timer, the network, a pipe) holds no CPU: many such threads overlap their waits, which is why I/O-bound pools can be much larger than the CPU count."
+		if kind == waitPoll {
+			// Waiting for events: more threads would wait for them too.
+			f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s for events, and used only %s CPUs; it waits for work, so more threads would only wait as well.", pct(sleepShare), what, f2(a.cpuUsed))
+			f.Try = append(f.Try, "Nothing to do while it keeps up: one event loop serves many connections; when its thread nears one CPU, add loops (processes), not threads.")
+			break
+		}
+		f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; more threads raise throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed))
 		f.Try = append(f.Try, "Size the pool by the wait: threads ≈ CPUs × (1 + wait time / compute time); stop growing it when latency or the resource it waits on (a database, a service) saturates.")
-		if kind == waitPoll || kind == waitNet {
+		if kind == waitNet {
 			f.Try = append(f.Try, "For many connections, an event loop (epoll) or async I/O serves them with few threads.")
 		}
 	}
