@@ -457,7 +457,7 @@ func (a *analysis) pool() *Finding {
 		}
 		if visible := a.neighbourCPUs(); a.hasHostBusy && a.hostBusy-a.cpuUsed-visible >= 0.5 {
 			f.Evidence = append(f.Evidence, ev("invisible_neighbour_cpus", a.hostBusy-a.cpuUsed-visible, "cpus",
-				f2(a.hostBusy-a.cpuUsed-visible)+" CPUs used by tasks this reader cannot see (other pid namespaces or containers, or hidden by hidepid)",
+				f2(a.hostBusy-a.cpuUsed-visible)+" CPUs used by tasks not among the busiest others named: processes that started or exited within the window, or that this reader cannot see (other pid namespaces, hidepid)",
 				"/proc/stat cpu line less the visible processes' CPU"))
 		}
 		f.Why = "Its threads wait behind other processes' threads: shrinking or growing its own pool will not change that."
