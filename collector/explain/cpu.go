@@ -220,7 +220,11 @@ func (a *analysis) boundWaiting(f *Finding) {
 			f.Try = append(f.Try, "Nothing to do while it keeps up: one event loop serves many connections; when its thread nears one CPU, add loops (processes), not threads.")
 			break
 		}
-		f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; more threads raise throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed))
+		more := "more threads raise"
+		if a.s.Runtime.Kind == collector.RuntimeGo {
+			more = "more goroutines (the runtime adds OS threads itself) raise"
+		}
+		f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; %s throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed), more)
 		f.Try = append(f.Try, "Size the pool by the wait: threads ≈ CPUs × (1 + wait time / compute time); stop growing it when latency or the resource it waits on (a database, a service) saturates.")
 		if kind == waitNet {
 			f.Try = append(f.Try, "For many connections, an event loop (epoll) or async I/O serves them with few threads.")
