@@ -94,25 +94,7 @@ func FromRecord(r *Recorded, pid int) (s *Sample, ok bool) {
 	if s.First.Memory == nil || s.Last.Memory == nil {
 		s.Unavailable["smaps"] = "not recorded at both ends of the window (the recorder reads the smaps_rollup of the largest few processes at its memory cadence: pinspect record --memory-top, --memory-every)"
 	}
-	sched := true
-	for _, i := range tt {
-		if i < lo || i > hi {
-			continue
-		}
-		tk, measured := tickOf(r.Snapshots[i], findPID(r.Snapshots[i], pid))
-		sched = sched && measured
-		s.Burst = append(s.Burst, tk)
-	}
-	switch {
-	case len(s.Burst) < 2:
-		s.Burst = nil
-		s.Unavailable["threads"] = fmt.Sprintf("the record holds this process's threads in %d of the %d samples looked at: two are needed (pinspect record --threads-every 1 keeps them in every sample; a longer --window reaches further back)",
-			len(tt), len(r.Snapshots)-lo)
-	case !sched:
-		s.Unavailable["schedstat"] = "not recorded: the recorder's collector did not measure run-queue delay (taskstats or the task iterator do; /proc's files alone do not)"
-	default:
-		s.SchedSource = "the record: each thread's run-queue delay (taskstats or the task iterator: schedstat's field 2) and CPU time (task/*/stat fields 14-15), at each recorded sample"
-	}
+	r.burst(s, tt, lo, hi)
 	s.Family = r.family(p, lo, hi)
 	s.Neighbours = neighbours(r.Snapshots[lo], r.Snapshots[hi], pid, s.Family)
 	for _, h := range r.History {
@@ -128,6 +110,41 @@ func FromRecord(r *Recorded, pid int) (s *Sample, ok bool) {
 		}
 	}
 	return s, true
+}
+
+// burst fills the sample's burst with the snapshots tt (those in lo..hi)
+// that hold the process's threads, and names what they lack: threads in
+// fewer than two, or the run-queue delay.
+func (r *Recorded) burst(s *Sample, tt []int, lo, hi int) {
+	// The run-queue delay is measured when every tick's collector
+	// measures it and it moved at all (a process that ran has waited).
+	sched, moved := true, false
+	for _, i := range tt {
+		if i < lo || i > hi {
+			continue
+		}
+		p := findPID(r.Snapshots[i], s.PID)
+		tk, measures := tickOf(r.Snapshots[i], p)
+		sched = sched && measures
+		moved = moved || p.CPUDelayNs > 0
+		s.Burst = append(s.Burst, tk)
+	}
+	sched = sched && moved
+	switch {
+	case len(s.Burst) < 2:
+		s.Burst = nil
+		s.Unavailable["threads"] = fmt.Sprintf("the record holds this process's threads in %d of the %d samples looked at: two are needed (pinspect record --threads-every 1 keeps them in every sample; a longer --window reaches further back)",
+			len(tt), len(r.Snapshots)-lo)
+	case !sched:
+		for i := range s.Burst {
+			for k := range s.Burst[i].Tasks {
+				s.Burst[i].Tasks[k].HasSched = false
+			}
+		}
+		s.Unavailable["schedstat"] = "not recorded: the recorder's collector did not measure run-queue delay (taskstats or the task iterator do; /proc's files alone do not)"
+	default:
+		s.SchedSource = "the record: each thread's run-queue delay (taskstats or the task iterator: schedstat's field 2) and CPU time (task/*/stat fields 14-15), at each recorded sample"
+	}
 }
 
 // machine is the Machine of the findings: the reader's facts with the
@@ -174,10 +191,11 @@ func memoryOfRollup(t collector.MemoryTotals) *Memory {
 
 // tickOf is one recorded snapshot of a process's threads as a burst tick.
 // Run time is the threads' CPU ticks, wait the run-queue delay the
-// recorder's collector measured; measured is false when it measured none
-// (its process total is 0: /proc's files do not give it).
+// recorder's collector measured; measures is false when its collector
+// does not measure it (taskstats and the task iterator do, /proc's files
+// do not).
 func tickOf(sn *collector.Snapshot, p *collector.Process) (Tick, bool) {
-	measured := (p.CtxSource == collector.CtxTaskstats || p.CtxSource == collector.CtxTaskIter) && p.CPUDelayNs > 0
+	measured := p.CtxSource == collector.CtxTaskstats || p.CtxSource == collector.CtxTaskIter
 	tk := Tick{At: sn.Monotonic, Runnable: int(min(sn.Host.ProcsRunning, 1<<20)), TaskSamples: collector.TaskSamples{
 		PID: p.PID, StartTicks: p.StartTicks, State: p.State, RSSBytes: p.RSSBytes,
 		MinFlt: p.MinFlt, MajFlt: p.MajFlt, UTimeTicks: p.UTimeTicks, STimeTicks: p.STimeTicks,
