@@ -287,6 +287,138 @@ func TestConnectionCap(t *testing.T) {
 	}
 }
 
+// TestFloodScrapeGetsThrough: a flood of connections from one client
+// used to leave a Prometheus scrape without an answer. The flood fills
+// the cap with connections that serve nobody: half requests (slowloris),
+// idle keep-alives, frame long-polls, snapshot downloads that are never
+// read, and scrapes that are never read. Each of those may be closed to
+// make room, and scrapes of one frame share one rendering, so the
+// scrape that comes last gets a 200 on its first try (Prometheus does not
+// ask again), and the connections never exceed the cap.
+func TestFloodScrapeGetsThrough(t *testing.T) {
+	src := newFrameSource()
+	f := bigFrame(t, 5000)
+	src.publish(f)
+	const maxConns = 32
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{MaxConns: maxConns, WriteStall: time.Minute})
+	addr := strings.TrimPrefix(base, "http://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		return c
+	}
+	checkCap := func() {
+		if n := s.stats.conns.Load(); n > maxConns {
+			t.Fatalf("%d connections open, cap %d", n, maxConns)
+		}
+	}
+	for range 60 {
+		// Long-polls for a frame that does not come.
+		fmt.Fprintf(dial(), "GET %s?after=%d&wait=60s HTTP/1.1\r\nHost: x\r\n\r\n", PathFrame, f.Seq)
+		checkCap()
+	}
+	for range 30 {
+		// Downloads and scrapes that are never read.
+		conns = append(conns, stalledGET(t, base, PathSnapshot), stalledGET(t, base, PathMetrics))
+		checkCap()
+	}
+	for i := range 200 {
+		c := dial()
+		if i%2 == 1 {
+			fmt.Fprintf(c, "GET /metr") // slowloris
+			checkCap()
+			continue
+		}
+		// An idle keep-alive connection after one request (closed to
+		// make room before it was answered, maybe).
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", PathHealthy)
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			resp.Body.Close()
+		}
+		checkCap()
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Get(base + PathMetrics)
+	if err != nil {
+		t.Fatalf("scrape after the flood: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil || !bytes.Contains(b, []byte("\npinspect_group_processes{")) {
+		t.Fatalf("scrape after the flood: %s, %d bytes, %v", resp.Status, len(b), err)
+	}
+	checkCap()
+	if s.stats.evicted.Load() == 0 {
+		t.Error("no connection was evicted")
+	}
+}
+
+// TestScrapesShareRendering: every scrape used to render the whole
+// exposition (a few ms of CPU), so thousands of queued scrapes kept a
+// real one waiting for seconds. Scrapes of one frame in one format share
+// a rendering; a new frame, or another format, is rendered anew.
+func TestScrapesShareRendering(t *testing.T) {
+	src := newFrameSource()
+	sc := newScanner(t, false)
+	src.publish(sc.frame())
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	s.renderReuse = time.Hour
+	// Without DisableCompression the transport would ask for gzip itself.
+	c := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 50, DisableCompression: true}}
+	scrape := func(gzip bool) []byte {
+		req, _ := http.NewRequest(http.MethodGet, base+PathMetrics, nil)
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := c.Transport.RoundTrip(req)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("scrape: %s", resp.Status)
+		}
+		return b
+	}
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 50)
+	for i := range bodies {
+		wg.Add(1)
+		go func() { defer wg.Done(); bodies[i] = scrape(false) }()
+	}
+	wg.Wait()
+	if n := s.renders.Load(); n != 1 {
+		t.Errorf("50 scrapes of one frame: %d renderings, want 1", n)
+	}
+	for i := range bodies {
+		if !bytes.Equal(bodies[i], bodies[0]) || !bytes.Contains(bodies[i], []byte("\npinspect_group_processes{")) {
+			t.Fatalf("scrape %d differs from the first or has no series (%d bytes)", i, len(bodies[i]))
+		}
+	}
+	if b := scrape(true); len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("gzip scrape: not gzip (%d bytes)", len(b))
+	}
+	if n := s.renders.Load(); n != 2 {
+		t.Errorf("a gzip scrape: %d renderings, want 2", n)
+	}
+	src.publish(sc.frame())
+	waitUntil(t, "a scrape of the new frame", func() bool {
+		scrape(false)
+		return s.renders.Load() == 3
+	})
+}
+
 // eventSource publishes frames of synthetic events as fast as asked.
 func stormFrame(seq uint64, n int) *monitor.Frame {
 	snap := &collector.Snapshot{TakenAt: time.Now()}

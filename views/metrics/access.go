@@ -86,8 +86,10 @@ type peerKey struct{}
 
 // connContext records the peer credentials of a unix-socket connection
 // in its context (http.Server.ConnContext).
+// The connection itself is kept there too, for park.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	if g, ok := c.(*gatedConn); ok {
+	if g := gatedOf(c); g != nil {
+		ctx = context.WithValue(ctx, connKey{}, g)
 		c = g.Conn
 	}
 	uc, ok := c.(*net.UnixConn)

@@ -64,9 +64,10 @@ type ServeOptions struct {
 	// authentication).
 	Web *Web
 	// MaxConns caps open connections over all listeners (default
-	// DefaultMaxConns). At the cap an idle connection (or the one that
-	// has waited longest for its first request) is closed to make room;
-	// when none is, the new connection gets a 503 and is closed.
+	// DefaultMaxConns). At the cap a connection that serves nobody (no
+	// whole request yet, idle, parked in a long-poll, or not reading its
+	// response) is closed to make room; when none is, the new connection
+	// waits a few seconds for one, then gets a 503 and is closed.
 	MaxConns int
 	// Logger gets server errors (default: discard).
 	Logger *slog.Logger
@@ -120,7 +121,7 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 	}
 	errc := make(chan error, len(o.Listeners))
 	for _, l := range o.Listeners {
-		gl := &gatedListener{Listener: l, gate: gate}
+		gl := newGatedListener(l, gate)
 		_, isUnix := l.(*net.UnixListener)
 		go func() {
 			if tlsCfg != nil && !isUnix {
@@ -150,51 +151,129 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 	return err
 }
 
-// connGate caps the open connections: at the cap it closes an idle one
-// (or one still waiting for its first request) to make room, else it
-// refuses the new one.
+// connGate caps the open connections. At the cap a new connection takes
+// the place of one that serves nobody (evict, in this order):
+//
+//  1. one that has not sent a whole request yet (slowloris), or is idle
+//     between requests (keep-alive): the one waiting longest;
+//  2. one parked in a long-poll (a frame request waiting for the next
+//     scan): the one parked longest; its client asks again;
+//  3. one whose response has not been read for at least writeEvictAfter
+//     (a client that stopped reading): the one blocked longest.
+//
+// When no connection can make room the new one waits (at most
+// maxWaiting of them, each for up to roomWait) for one to become
+// evictable or to close: a scrape that arrives while every connection is
+// busy is served late rather than refused. Past that it gets 503.
 type connGate struct {
 	max   int
 	live  *atomic.Int64 // ServeStats.conns
 	stats *ServeStats
 
+	waiting atomic.Int64 // connections in the waiting room
+	base    time.Time    // the origin of now
+
 	mu    sync.Mutex
-	spare map[net.Conn]time.Time // idle or new connections, since when
+	conns map[*gatedConn]struct{}
 }
 
+// How long a connection waits for room at the cap, how many may wait,
+// and how long a response write must have been blocked before its
+// connection may be closed to make room.
+const (
+	roomWait        = 5 * time.Second
+	roomPoll        = 20 * time.Millisecond
+	maxWaiting      = 64
+	writeEvictAfter = 200 * time.Millisecond
+)
+
 func newConnGate(max int, st *ServeStats) *connGate {
-	return &connGate{max: max, live: &st.conns, stats: st, spare: make(map[net.Conn]time.Time)}
+	return &connGate{max: max, live: &st.conns, stats: st, base: time.Now(), conns: make(map[*gatedConn]struct{})}
+}
+
+// The phases of a connection (http.ConnState, as far as eviction cares).
+const (
+	phaseNew    = iota // accepted, no whole request yet
+	phaseIdle          // between requests
+	phaseActive        // a request is being served
+)
+
+// gatedOf returns the gatedConn under c (a TLS connection wraps it).
+func gatedOf(c net.Conn) *gatedConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	g, _ := c.(*gatedConn)
+	return g
 }
 
 // track follows the server's connection states.
 func (g *connGate) track(c net.Conn, st http.ConnState) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	gc := gatedOf(c)
+	if gc == nil {
+		return
+	}
 	switch st {
-	case http.StateNew, http.StateIdle:
-		g.spare[c] = time.Now()
-	default:
-		delete(g.spare, c)
+	case http.StateNew:
+		gc.setPhase(phaseNew)
+	case http.StateIdle:
+		gc.setPhase(phaseIdle)
+	case http.StateActive:
+		gc.setPhase(phaseActive)
 	}
 }
 
-// evict closes the spare connection that has been waiting longest; false
-// when there is none.
-func (g *connGate) evict() bool {
-	g.mu.Lock()
-	var oldest net.Conn
-	var at time.Time
-	for c, t := range g.spare {
-		if oldest == nil || t.Before(at) {
-			oldest, at = c, t
+// take reserves a place within the cap; false at the cap.
+func (g *connGate) take() bool {
+	for {
+		n := g.live.Load()
+		if n >= int64(g.max) {
+			return false
+		}
+		if g.live.CompareAndSwap(n, n+1) {
+			return true
 		}
 	}
-	delete(g.spare, oldest)
+}
+
+// admit reserves a place, closing a connection that serves nobody to
+// make one at the cap; false when none can be closed.
+func (g *connGate) admit() bool {
+	if g.take() {
+		return true
+	}
+	for range 4 {
+		if !g.evict() {
+			return false
+		}
+		if g.take() {
+			return true
+		}
+	}
+	return false
+}
+
+// evict closes the connection that best makes room (connGate); false
+// when there is none.
+func (g *connGate) evict() bool {
+	now := g.now()
+	g.mu.Lock()
+	var victim *gatedConn
+	bestClass, bestAge := 4, int64(-1)
+	for c := range g.conns {
+		class, age := c.evictable(now)
+		if class < bestClass || class == bestClass && age > bestAge {
+			victim, bestClass, bestAge = c, class, age
+		}
+	}
+	if bestClass > 2 {
+		victim = nil
+	}
 	g.mu.Unlock()
-	if oldest == nil {
+	if victim == nil {
 		return false
 	}
-	oldest.Close()
+	victim.Close()
 	g.stats.evicted.Add(1)
 	return true
 }
@@ -203,44 +282,195 @@ func (g *connGate) evict() bool {
 // closed.
 const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 41\r\n\r\n{\"error\":\"too many connections to serve\"}"
 
-// gatedListener counts its connections in a connGate.
+// refuse answers a connection that found no room and closes it.
+func (g *connGate) refuse(c net.Conn) {
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write([]byte(busyResponse))
+	c.Close()
+	g.stats.connsRefused.Add(1)
+}
+
+// gatedListener admits its connections through a connGate. Its own
+// goroutine accepts, so the kernel's queue of new connections keeps
+// draining while connections wait for room: a scrape queued behind a
+// flood is reached as fast as the flood is refused or evicted.
 type gatedListener struct {
 	net.Listener
 	gate *connGate
+
+	conns     chan net.Conn // admitted
+	errs      chan error    // the listener's errors
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
 }
 
-// Accept returns the next connection within the cap. (A transient accept
-// error, EMFILE when descriptors run out, is retried by net/http with a
-// backoff: it does not end the server.)
+func newGatedListener(l net.Listener, g *connGate) *gatedListener {
+	gl := &gatedListener{Listener: l, gate: g, conns: make(chan net.Conn), errs: make(chan error), done: make(chan struct{})}
+	go gl.acceptLoop()
+	return gl
+}
+
+// Accept returns the next admitted connection. (A transient accept
+// error, EMFILE when descriptors run out, is returned and retried by
+// net/http with a backoff: it does not end the server.)
 func (l *gatedListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if l.gate.live.Load() >= int64(l.gate.max) && !l.gate.evict() {
-			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte(busyResponse))
-			c.Close()
-			l.gate.stats.connsRefused.Add(1)
-			continue
-		}
-		l.gate.live.Add(1)
-		return &gatedConn{Conn: c, gate: l.gate}, nil
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errs:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
 	}
 }
 
-// gatedConn gives its slot back when it is closed.
+// Close stops accepting; connections in the waiting room are closed.
+func (l *gatedListener) Close() error {
+	err := net.ErrClosed
+	l.closeOnce.Do(func() {
+		close(l.done)
+		err = l.Listener.Close()
+	})
+	return err
+}
+
+// acceptLoop accepts until the listener is closed: each connection is
+// admitted, sent to the waiting room, or refused.
+func (l *gatedListener) acceptLoop() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case l.errs <- err:
+			case <-l.done:
+				return
+			}
+			continue
+		}
+		switch {
+		case l.gate.admit():
+			l.deliver(c)
+		case l.gate.waiting.Add(1) <= maxWaiting:
+			go l.wait(c)
+		default:
+			l.gate.waiting.Add(-1)
+			l.gate.refuse(c)
+		}
+	}
+}
+
+// wait holds a connection that found no room until one is made (roomWait
+// at most).
+func (l *gatedListener) wait(c net.Conn) {
+	defer l.gate.waiting.Add(-1)
+	deadline := time.NewTimer(roomWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(roomPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if l.gate.admit() {
+				l.deliver(c)
+				return
+			}
+		case <-deadline.C:
+			l.gate.refuse(c)
+			return
+		case <-l.done:
+			c.Close()
+			return
+		}
+	}
+}
+
+// deliver hands an admitted connection (its place reserved) to Accept.
+func (l *gatedListener) deliver(c net.Conn) {
+	gc := &gatedConn{Conn: c, gate: l.gate}
+	gc.setPhase(phaseNew)
+	l.gate.mu.Lock()
+	l.gate.conns[gc] = struct{}{}
+	l.gate.mu.Unlock()
+	select {
+	case l.conns <- gc:
+	case <-l.done:
+		gc.Close()
+	}
+}
+
+// gatedConn is an admitted connection: it says what it is doing (for
+// evict) and gives its place back when it is closed.
 type gatedConn struct {
 	net.Conn
 	gate *connGate
 	once sync.Once
+
+	phase   atomic.Int32
+	since   atomic.Int64 // when the phase began (connGate.now)
+	parked  atomic.Int64 // when a long-poll began waiting; 0: none
+	writing atomic.Int64 // when the write in progress began; 0: none
+}
+
+func (c *gatedConn) setPhase(p int32) {
+	c.phase.Store(p)
+	c.since.Store(c.gate.now())
+}
+
+// evictable ranks c for eviction (connGate): its class (0 to 2; 3 when
+// it is serving someone) and how long it has been in it.
+func (c *gatedConn) evictable(now int64) (class int, age int64) {
+	if c.phase.Load() != phaseActive {
+		if w := c.writing.Load(); w == 0 {
+			return 0, now - c.since.Load()
+		}
+	}
+	if p := c.parked.Load(); p != 0 {
+		return 1, now - p
+	}
+	if w := c.writing.Load(); w != 0 && now-w >= int64(writeEvictAfter) {
+		return 2, now - w
+	}
+	return 3, 0
+}
+
+// Write notes how long the write has been blocked (a client that does not
+// read).
+func (c *gatedConn) Write(p []byte) (int, error) {
+	c.writing.Store(c.gate.now())
+	n, err := c.Conn.Write(p)
+	c.writing.Store(0)
+	return n, err
 }
 
 func (c *gatedConn) Close() error {
-	c.once.Do(func() { c.gate.live.Add(-1) })
+	c.once.Do(func() {
+		c.gate.mu.Lock()
+		delete(c.gate.conns, c)
+		c.gate.mu.Unlock()
+		c.gate.live.Add(-1)
+	})
 	return c.Conn.Close()
 }
+
+// park marks the request's connection as waiting in a long-poll (evict
+// may close it at the cap) until the returned function is called.
+func park(ctx context.Context) (unpark func()) {
+	c, _ := ctx.Value(connKey{}).(*gatedConn)
+	if c == nil {
+		return func() {}
+	}
+	c.parked.Store(c.gate.now())
+	return func() { c.parked.Store(0) }
+}
+
+// connKey carries a request's *gatedConn in its context (connContext).
+type connKey struct{}
+
+// now is the gate's monotonic clock in nanoseconds, never 0.
+func (g *connGate) now() int64 { return int64(time.Since(g.base)) + 1 }
 
 // stallGuard makes every write of a response wait at most stall for the
 // client to take it: a client that stops reading loses its response, and

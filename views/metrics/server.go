@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,6 +124,13 @@ type Server struct {
 	explainFn   ExplainFunc
 	explainSlot explainSlot
 
+	// renderMu guards renderings: recent renderings of the exposition
+	// (exposition).
+	renderMu    sync.Mutex
+	renderings  []*rendered
+	renderReuse time.Duration // renderReuse; tests lengthen it
+	renders     atomic.Uint64 // renderings made
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
 	ring    []seqEvent    // recent events for the frame endpoint
@@ -187,6 +195,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 		stuck:   newStuckBudgets(apiStuckReads, clientStuckReads),
 		changed: make(chan struct{}),
 
+		renderReuse: renderReuse,
 		explainFn:   o.ExplainDoc,
 		explainSlot: make(explainSlot, 1),
 	}
@@ -278,14 +287,69 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	// The exposition is rendered into memory while the slot is held (it
 	// is tens of KB: the series are bounded) and written after: a scraper
 	// that does not read cannot hold a slot.
-	rec := httptest.NewRecorder()
-	s.scrape.ServeHTTP(rec, r)
+	e := s.exposition(r)
 	release()
-	for k, v := range rec.Header() {
+	for k, v := range e.header {
 		w.Header()[k] = v
 	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+	w.WriteHeader(e.code)
+	_, _ = w.Write(e.body)
+}
+
+// rendered is one rendering of the exposition.
+type rendered struct {
+	key    string // the request's Accept and Accept-Encoding
+	seq    uint64 // the frame it shows
+	at     time.Time
+	code   int
+	header http.Header
+	body   []byte
+}
+
+// renderReuse is how long a rendering of the exposition serves further
+// scrapes of the same frame in the same format. The series come from
+// the frame, shared anyway; only the agent's own figures (go_*,
+// process_*, pinspect_http_*) are up to this much older. A flood of
+// scrapes (thousands queued behind one another) then costs a copy each
+// instead of a rendering each, and a real scraper queued behind it is
+// reached in time.
+const renderReuse = time.Second
+
+// maxRenderings bounds the renderings kept (one per format asked for).
+const maxRenderings = 4
+
+// exposition renders the metrics for r, or reuses a rendering of the same
+// frame in the same format made less than renderReuse ago. One rendering
+// is made at a time; it does not end when its client goes away.
+func (s *Server) exposition(r *http.Request) *rendered {
+	key := r.Header.Get("Accept") + "\x00" + r.Header.Get("Accept-Encoding")
+	var seq uint64
+	if f := s.src.Latest(); f != nil {
+		seq = f.Seq
+	}
+	s.renderMu.Lock()
+	defer s.renderMu.Unlock()
+	now := time.Now()
+	for _, e := range s.renderings {
+		if e.key == key && e.seq == seq && now.Sub(e.at) < s.renderReuse {
+			return e
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.renders.Add(1)
+	s.scrape.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+	e := &rendered{key: key, seq: seq, at: now, code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	if e.code != http.StatusOK {
+		return e
+	}
+	s.renderings = slices.DeleteFunc(s.renderings, func(o *rendered) bool {
+		return o.key == key || o.seq != seq || now.Sub(o.at) >= s.renderReuse
+	})
+	if len(s.renderings) >= maxRenderings {
+		s.renderings = s.renderings[1:]
+	}
+	s.renderings = append(s.renderings, e)
+	return e
 }
 
 func (s *Server) handleHealthy(w http.ResponseWriter, _ *http.Request) {
@@ -733,12 +797,18 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 			s.writeFrame(w, r, f, after, client)
 			return
 		}
+		// While it waits the connection serves nobody: at the connection
+		// cap it may be closed to make room (its client asks again).
+		unpark := park(r.Context())
 		select {
 		case <-changed:
+			unpark()
 		case <-timer.C:
+			unpark()
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case <-r.Context().Done():
+			unpark()
 			return
 		}
 	}
