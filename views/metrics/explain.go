@@ -41,9 +41,14 @@ type ExplainRequest struct {
 // server's access rules allow (Client.MaySee).
 type ExplainFunc func(ctx context.Context, req ExplainRequest) (any, error)
 
-// explainSlot admits one explain at a time: each samples for seconds and
-// reads two snapshots of the machine.
-type explainSlot chan struct{}
+// The explain budget: each explain samples for seconds and reads two
+// snapshots of the machine, so explainSlots run at once, one per client;
+// a client's further requests wait for its turn, at most
+// explainQueued of them (the others get 503 at once).
+const (
+	explainSlots  = 2
+	explainQueued = 3
+)
 
 // handleExplain serves GET /api/v1/explain/{pid}.
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
@@ -77,17 +82,14 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	t := time.NewTimer(slotWait)
-	defer t.Stop()
-	select {
-	case s.explainSlot <- struct{}{}:
-		defer func() { <-s.explainSlot }()
-	case <-t.C:
-		s.busy(w, "another explain is running")
-		return
-	case <-r.Context().Done():
+	release, ok := s.explain.acquire(r.Context(), ClientOf(r.Context()).Key, slotWait)
+	if !ok {
+		if r.Context().Err() == nil {
+			s.busy(w, "too many explains at once (two at a time, one per client)")
+		}
 		return
 	}
+	defer release()
 	doc, err := s.explainFn(r.Context(), ExplainRequest{PID: pid, Window: window, Client: ClientOf(r.Context()), HidesOthers: s.opts.HidesOthers})
 	switch {
 	case r.Context().Err() != nil:

@@ -120,9 +120,9 @@ type Server struct {
 	streams *slots // event streams
 	stuck   *stuckBudgets
 	stats   ServeStats
-	// explainFn and explainSlot serve /api/v1/explain (explain.go).
-	explainFn   ExplainFunc
-	explainSlot explainSlot
+	// explainFn and explain serve /api/v1/explain (explain.go).
+	explainFn ExplainFunc
+	explain   *fairSlots
 
 	// renderMu guards renderings: recent renderings of the exposition
 	// (exposition).
@@ -197,7 +197,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 
 		renderReuse: renderReuse,
 		explainFn:   o.ExplainDoc,
-		explainSlot: make(explainSlot, 1),
+		explain:     newFairSlots(explainSlots, explainQueued),
 	}
 	s.reg.MustRegister(s.col, newServeCollector(s),
 		collectors.NewGoCollector(),
@@ -859,7 +859,7 @@ const indexHTML = `<!DOCTYPE html>
 <li><a href="/metrics">/metrics</a>: Prometheus metrics (docs/METRICS.md)</li>
 <li><a href="/api/v1/snapshot">/api/v1/snapshot</a>: every process (the <code>pinspect --json</code> document)</li>
 <li>/api/v1/processes/{pid}: one process</li>
-<li>/api/v1/explain/{pid}?window=2s: findings about one process (the <code>pinspect explain --json</code> document; one at a time)</li>
+<li>/api/v1/explain/{pid}?window=2s: findings about one process (the <code>pinspect explain --json</code> document; two at a time, one per client)</li>
 <li><a href="/api/v1/zombies">/api/v1/zombies</a>: zombies by parent, with diagnoses</li>
 <li><a href="/api/v1/orphans">/api/v1/orphans</a>: orphans and their adopters</li>
 <li>/api/v1/events: lifecycle events as they happen (NDJSON stream; ?type=exit,zombie)</li>

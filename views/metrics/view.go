@@ -189,6 +189,73 @@ func (s *slots) acquire(ctx context.Context, client string, wait time.Duration) 
 	return nil, false
 }
 
+// fairSlots is a request budget where each client takes its turn: at most
+// cap at once, one per client; a client's further requests wait for its
+// own turn (at most maxQueued of them), holding no shared slot while they
+// wait, so a client that keeps asking cannot queue ahead of the others.
+type fairSlots struct {
+	ch        chan struct{}
+	maxQueued int
+	mu        sync.Mutex
+	clients   map[string]*clientTurn
+}
+
+// clientTurn is one client's turn: its holder and how many requests of it
+// hold or wait.
+type clientTurn struct {
+	turn chan struct{}
+	refs int
+}
+
+func newFairSlots(n, maxQueued int) *fairSlots {
+	return &fairSlots{ch: make(chan struct{}, n), maxQueued: maxQueued, clients: make(map[string]*clientTurn)}
+}
+
+// acquire takes client's turn and then a slot, waiting up to wait in all;
+// false when the client has maxQueued requests waiting already, no slot
+// came in time, or ctx ended.
+func (s *fairSlots) acquire(ctx context.Context, client string, wait time.Duration) (func(), bool) {
+	s.mu.Lock()
+	ct := s.clients[client]
+	if ct == nil {
+		ct = &clientTurn{turn: make(chan struct{}, 1)}
+		s.clients[client] = ct
+	}
+	if ct.refs > s.maxQueued {
+		s.mu.Unlock()
+		return nil, false
+	}
+	ct.refs++
+	s.mu.Unlock()
+	drop := func() {
+		s.mu.Lock()
+		if ct.refs--; ct.refs == 0 {
+			delete(s.clients, client)
+		}
+		s.mu.Unlock()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case ct.turn <- struct{}{}:
+	case <-t.C:
+		drop()
+		return nil, false
+	case <-ctx.Done():
+		drop()
+		return nil, false
+	}
+	select {
+	case s.ch <- struct{}{}:
+		return func() { <-s.ch; <-ct.turn; drop() }, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	<-ct.turn
+	drop()
+	return nil, false
+}
+
 // stuckBudgets gives each API client a budget of stuck reads under one
 // budget of all API clients together: the scanner's budget is never
 // charged for a request (collector.StuckBudget).
