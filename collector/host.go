@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/prometheus/procfs"
 	"github.com/shirou/gopsutil/v3/common"
 	"github.com/shirou/gopsutil/v3/cpu"
@@ -34,12 +36,12 @@ func readStaticHost(root string) staticHost {
 	h := staticHost{unavailable: map[string]string{}}
 	ctx := context.WithValue(context.Background(), common.EnvKey,
 		common.EnvMap{common.HostProcEnvKey: root})
-	if b, err := os.ReadFile(root + "/sys/kernel/hostname"); err == nil {
+	if b, err := readHostFile(root + "/sys/kernel/hostname"); err == nil {
 		h.hostname = strings.TrimSpace(string(b))
 	} else {
 		h.unavailable["hostname"] = hostReason(err)
 	}
-	if b, err := os.ReadFile(root + "/sys/kernel/osrelease"); err == nil {
+	if b, err := readHostFile(root + "/sys/kernel/osrelease"); err == nil {
 		h.kernel = strings.TrimSpace(string(b))
 	} else {
 		h.unavailable["kernel"] = hostReason(err)
@@ -47,24 +49,31 @@ func readStaticHost(root string) staticHost {
 	// Boot time: btime from /proc/stat is exact; gopsutil derives it from
 	// uptime on some machines (it drifts by the read latency), so it is
 	// only the fallback.
-	if fs, err := procfs.NewFS(root); err == nil {
+	if fs, err := procfs.NewFS(root); err == nil && checkHostFile(root+"/stat") == nil {
 		if st, err := fs.Stat(); err == nil && st.BootTime > 0 {
 			h.bootTime = time.Unix(int64(st.BootTime), 0).UTC()
 		}
 	}
-	if h.bootTime.IsZero() {
+	if h.bootTime.IsZero() && checkHostFile(root+"/uptime") == nil {
 		if bt, err := host.BootTimeWithContext(ctx); err == nil && bt > 0 {
 			h.bootTime = time.Unix(int64(bt), 0).UTC()
-		} else {
-			h.unavailable["boot_time"] = "unreadable /proc/stat btime and /proc/uptime"
 		}
 	}
-	if n, err := cpu.CountsWithContext(ctx, true); err == nil && n > 0 {
+	if h.bootTime.IsZero() {
+		h.unavailable["boot_time"] = "unreadable /proc/stat btime and /proc/uptime"
+	}
+	// gopsutil opens the files itself: they are checked first, so that a
+	// FIFO or a device in a tree given with --proc-root cannot hang it.
+	if err := checkHostFile(root + "/cpuinfo"); err != nil {
+		h.unavailable["cpus"] = hostReason(err)
+	} else if n, err := cpu.CountsWithContext(ctx, true); err == nil && n > 0 {
 		h.cpus = n
 	} else {
 		h.unavailable["cpus"] = "unreadable /proc/cpuinfo"
 	}
-	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil && vm.Total > 0 {
+	if err := checkHostFile(root + "/meminfo"); err != nil {
+		h.unavailable["mem_total"] = hostReason(err)
+	} else if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil && vm.Total > 0 {
 		h.memTotal = vm.Total
 	} else {
 		h.unavailable["mem_total"] = "unreadable /proc/meminfo"
@@ -75,15 +84,78 @@ func readStaticHost(root string) staticHost {
 	return h
 }
 
+// maxHostFileBytes caps a machine-wide file under the /proc root
+// (/proc/stat of a machine with 1,024 CPUs is about 200 KiB).
+const maxHostFileBytes = 4 << 20
+
+// readHostFile reads a machine-wide file under the /proc root (hostname,
+// osrelease, uptime, task_delayacct): a regular file only, at most
+// maxHostFileBytes. The root is a tree the user names (--proc-root), so
+// a FIFO or a device there must neither hang the start nor a scan: the
+// file is opened without blocking and its type checked on the
+// descriptor (procfs files are regular files of size 0).
+func readHostFile(path string) ([]byte, error) {
+	fd, err := openHostFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var buf []byte
+	b, truncated, err := readFD(fd, &buf, maxHostFileBytes)
+	if err != nil {
+		return nil, &ReadError{File: path, Err: err}
+	}
+	if truncated {
+		return nil, &ReadError{File: path, Err: ErrTooLarge}
+	}
+	return b, nil
+}
+
+// checkHostFile checks, before a library (procfs, gopsutil) opens and
+// reads the file itself, that it is what readHostFile would read.
+func checkHostFile(path string) error {
+	fd, err := openHostFile(path)
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	return nil
+}
+
+// openHostFile opens path without blocking and returns the descriptor
+// of a regular file of at most maxHostFileBytes.
+func openHostFile(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return -1, &ReadError{File: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, &ReadError{File: path, Err: err}
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		err = ErrNotRegular
+	case st.Size > maxHostFileBytes:
+		err = ErrTooLarge
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, &ReadError{File: path, Err: err}
+	}
+	return fd, nil
+}
+
 // HostDelayAcctKey is the Host.Unavailable key of kernel.task_delayacct.
 const HostDelayAcctKey = "task_delayacct"
 
-// readDelayAcct reads kernel.task_delayacct (sys/kernel/task_delayacct
+// DelayAcct reads kernel.task_delayacct (sys/kernel/task_delayacct
 // under root): whether the kernel counts per-task delays (the block I/O
 // delay of stat field 42). It can be turned on and off while pinspect
 // runs, so it is read every snapshot (one small file).
-func readDelayAcct(root string) (bool, error) {
-	b, err := os.ReadFile(root + "/sys/kernel/task_delayacct")
+func DelayAcct(root string) (bool, error) {
+	b, err := readHostFile(root + "/sys/kernel/task_delayacct")
 	if err != nil {
 		return false, err
 	}
@@ -112,7 +184,9 @@ func (r *Reader) readHost() Host {
 	}
 	fs, err := procfs.NewFS(r.opts.Root)
 	if err == nil {
-		if st, err := fs.Stat(); err == nil {
+		if err := checkHostFile(r.opts.Root + "/stat"); err != nil {
+			unavail["stat"] = hostReason(err)
+		} else if st, err := fs.Stat(); err == nil {
 			h.ContextSwitches = st.ContextSwitches
 			h.ProcessesCreated = st.ProcessCreated
 			h.ProcsRunning = st.ProcessesRunning
@@ -125,24 +199,28 @@ func (r *Reader) readHost() Host {
 		} else {
 			unavail["stat"] = hostReason(err)
 		}
-		if la, err := fs.LoadAvg(); err == nil {
+		if err := checkHostFile(r.opts.Root + "/loadavg"); err != nil {
+			unavail["loadavg"] = hostReason(err)
+		} else if la, err := fs.LoadAvg(); err == nil {
 			h.Load1, h.Load5, h.Load15 = la.Load1, la.Load5, la.Load15
 		} else {
 			unavail["loadavg"] = hostReason(err)
 		}
-		if mi, err := fs.Meminfo(); err == nil && mi.MemAvailable != nil {
+		if err := checkHostFile(r.opts.Root + "/meminfo"); err != nil {
+			unavail["meminfo"] = hostReason(err)
+		} else if mi, err := fs.Meminfo(); err == nil && mi.MemAvailable != nil {
 			h.MemAvailBytes = *mi.MemAvailable * 1024
 		} else if err != nil {
 			unavail["meminfo"] = hostReason(err)
 		}
 	}
-	switch on, err := readDelayAcct(r.opts.Root); {
+	switch on, err := DelayAcct(r.opts.Root); {
 	case err == nil:
 		h.DelayAcct = on
 	default:
 		unavail[HostDelayAcctKey] = hostReason(err)
 	}
-	if b, err := os.ReadFile(r.opts.Root + "/uptime"); err == nil {
+	if b, err := readHostFile(r.opts.Root + "/uptime"); err == nil {
 		if i := bytes.IndexByte(b, ' '); i > 0 {
 			h.UptimeSeconds, _ = strconv.ParseFloat(string(b[:i]), 64)
 		}

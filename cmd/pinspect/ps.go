@@ -100,8 +100,8 @@ func schedInfoKept(root string) bool {
 // delayAcctOn reports kernel.task_delayacct=1: taskstats' run-queue delay
 // is kept.
 func delayAcctOn(root string) bool {
-	b, err := os.ReadFile(root + "/sys/kernel/task_delayacct")
-	return err == nil && len(b) > 0 && b[0] == '1'
+	on, err := collector.DelayAcct(root)
+	return err == nil && on
 }
 
 // psRates computes each process's rates between two readings.

@@ -14,7 +14,6 @@ import (
 	"context"
 	"os"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -83,13 +82,14 @@ func New(r *collector.Reader, opts Options) *Sampler {
 	}
 	s := &Sampler{r: r, opts: opts}
 	s.machine = explain.Machine{Arch: runtime.GOARCH, Root: os.Geteuid() == 0}
-	if b, err := os.ReadFile(r.Root() + "/sys/kernel/task_delayacct"); err == nil {
-		switch strings.TrimSpace(string(b)) {
-		case "0":
-			s.machine.DelayAcct = "off"
-		case "1":
-			s.machine.DelayAcct = "on"
-		}
+	// A bounded read of a regular file: the root may be a tree the user
+	// named, and this runs on every explain request.
+	switch on, err := collector.DelayAcct(r.Root()); {
+	case err != nil:
+	case on:
+		s.machine.DelayAcct = "on"
+	default:
+		s.machine.DelayAcct = "off"
 	}
 	return s
 }
