@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -221,48 +223,63 @@ func systemdListeners() ([]net.Listener, error) {
 	return ls, nil
 }
 
+// checkServeFlags checks every flag of serve before anything is read or
+// listens: the log level, and the listen addresses (none with
+// --web.systemd-socket).
+func checkServeFlags(o *serveFlags) (slog.Level, []listenAddr, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return level, nil, usageError{fmt.Errorf("--log.level: %w", err)}
+	}
+	if o.logFormat != "logfmt" && o.logFormat != "json" {
+		return level, nil, usageError{fmt.Errorf("--log.format %q: want logfmt or json", o.logFormat)}
+	}
+	if err := checkInterval(o.interval); err != nil {
+		return level, nil, err
+	}
+	if o.zombieParents < 0 || o.zombieParents > metrics.MaxSeriesLimit {
+		return level, nil, usageError{fmt.Errorf("--metrics.zombie-parents: want 0..%d", metrics.MaxSeriesLimit)}
+	}
+	if o.memLimitMiB < 0 {
+		return level, nil, usageError{fmt.Errorf("--memory-limit-mib %d: want 0 or more", o.memLimitMiB)}
+	}
+	if o.maxConns < 0 {
+		return level, nil, usageError{fmt.Errorf("--web.max-connections %d: want 1 or more (0: default)", o.maxConns)}
+	}
+	if !strings.HasPrefix(o.telemetryPath, "/") || strings.HasPrefix(o.telemetryPath, "/api/") || strings.HasPrefix(o.telemetryPath, "/-/") || o.telemetryPath == "/" {
+		return level, nil, usageError{fmt.Errorf("--web.telemetry-path %q: want a path like /metrics, outside /api/ and /-/", o.telemetryPath)}
+	}
+	if o.systemdSocket {
+		return level, nil, nil
+	}
+	addrs, err := parseListen(o.listen, o.listenAny)
+	return level, addrs, err
+}
+
+// newServeLogger is serve's logger on stderr, logfmt or JSON.
+func newServeLogger(stderr io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
 func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	if ctx == nil {
 		ctx = a.ctx
 	}
 	// Everything the user gave is checked, and every file read, before
 	// anything listens or the URL is announced.
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return usageError{fmt.Errorf("--log.level: %w", err)}
-	}
-	if o.logFormat != "logfmt" && o.logFormat != "json" {
-		return usageError{fmt.Errorf("--log.format %q: want logfmt or json", o.logFormat)}
-	}
-	if err := checkInterval(o.interval); err != nil {
+	level, addrs, err := checkServeFlags(o)
+	if err != nil {
 		return err
-	}
-	if o.zombieParents < 0 || o.zombieParents > metrics.MaxSeriesLimit {
-		return usageError{fmt.Errorf("--metrics.zombie-parents: want 0..%d", metrics.MaxSeriesLimit)}
 	}
 	groups, perProcess, err := loadMetricsConfig(o.metricsConfig)
 	if err != nil {
 		return err
 	}
-	if o.memLimitMiB < 0 {
-		return usageError{fmt.Errorf("--memory-limit-mib %d: want 0 or more", o.memLimitMiB)}
-	}
-	if o.maxConns < 0 {
-		return usageError{fmt.Errorf("--web.max-connections %d: want 1 or more (0: default)", o.maxConns)}
-	}
-	if !strings.HasPrefix(o.telemetryPath, "/") || strings.HasPrefix(o.telemetryPath, "/api/") || strings.HasPrefix(o.telemetryPath, "/-/") || o.telemetryPath == "/" {
-		return usageError{fmt.Errorf("--web.telemetry-path %q: want a path like /metrics, outside /api/ and /-/", o.telemetryPath)}
-	}
-	addrs, err := parseListen(o.listen, o.listenAny)
-	if err != nil && !o.systemdSocket {
-		return err
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	var handler slog.Handler = slog.NewTextHandler(a.stderr, opts)
-	if o.logFormat == "json" {
-		handler = slog.NewJSONHandler(a.stderr, opts)
-	}
-	log := slog.New(handler)
+	log := newServeLogger(a.stderr, level, o.logFormat)
 	web, err := metrics.NewWeb(o.webConfig)
 	if err != nil {
 		return fmt.Errorf("--web.config.file: %w", err)
@@ -271,20 +288,11 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		old := debug.SetMemoryLimit(int64(o.memLimitMiB) << 20)
 		defer debug.SetMemoryLimit(old)
 	}
-	backend, err := a.collectorBackend()
-	if err != nil {
-		return err
-	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: !o.noThreads, Backend: backend})
+	r, err := a.serveReader(o, log)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if b, why := r.Backend(); why != nil {
-		log.Info("collector", "backend", string(b), "why", why.Error())
-	} else {
-		log.Info("collector", "backend", string(b))
-	}
 	if ctx.Err() != nil {
 		return nil // stopped while starting
 	}
@@ -300,11 +308,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		return err
 	}
 	authenticated := web.Config().BasicAuth() || web.Config().CertAuth
-	for _, l := range ls {
-		if tl, ok := l.Addr().(*net.TCPAddr); ok && !tl.IP.IsLoopback() && !authenticated {
-			log.Warn("listening beyond loopback without authentication: any client that reaches this port sees processes as an unprivileged local user would", "address", l.Addr().String())
-		}
-	}
+	warnBeyondLoopback(log, ls, authenticated)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.onHangup = func() {
@@ -318,97 +322,21 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		Cgroups: groups.NeedsCgroups(), IO: true})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
-	showSlots := make(chan struct{}, 2)
-	hides := collector.HidesOtherUsers(a.procRoot)
+	docs := &serveDocs{r: r, m: m, cmdline: o.cmdline, showSlots: make(chan struct{}, 2)}
 	srv := metrics.NewServer(m, metrics.ServerOptions{
 		Options: metrics.Options{ZombieParents: o.zombieParents, Cmdline: o.cmdline, Groups: groups, PerProcess: perProcess,
 			Connector: !o.noConnector, StuckReads: r.StuckReads},
 		Logger:        log,
 		TelemetryPath: o.telemetryPath,
-		HidesOthers:   hides,
+		HidesOthers:   collector.HidesOtherUsers(a.procRoot),
 		Record:        rec,
-		// /api/v1/processes/{pid} is the `show` document, read on request
-		// with the monitor's Reader (safe for concurrent use), two at a
-		// time because the maps of a huge process take a while; no smaps.
-		// The address space is read only for a client that may see the
-		// process (metrics.Client.MaySee); every read made for a client is
-		// charged to that client's budget of stuck reads, never the
-		// scanner's.
-		ProcessDoc: func(ctx context.Context, _ *monitor.Frame, req metrics.ProcessRequest) (any, error) {
-			select {
-			case showSlots <- struct{}{}:
-				defer func() { <-showSlots }()
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			taken := time.Now()
-			p, _, err := r.ProcessWith(req.PID, collector.ProcessOptions{StuckBudget: req.StuckBudget})
-			if collector.IsVanished(err) {
-				return nil, nil
-			} else if err != nil {
-				return nil, err
-			}
-			if o.cmdline {
-				p.Cmdline = metrics.RedactArgs(p.Cmdline)
-			} else {
-				p.Cmdline = nil
-			}
-			if !req.Client.MaySee(p) {
-				if req.HidesOthers {
-					return nil, nil
-				}
-				metrics.RestrictProcess(p)
-				doc := report.NewShowDoc(p, nil, taken, r.Root())
-				doc.Unavailable = map[string]string{"address_space": metrics.ReasonNeedsAuth}
-				return doc, nil
-			}
-			as, err := r.AddressSpace(req.PID, collector.AddrOptions{StartTicks: p.StartTicks, StuckBudget: req.StuckBudget})
-			if collector.IsVanished(err) {
-				return nil, nil
-			} else if err != nil {
-				return nil, err
-			}
-			return report.NewShowDoc(p, as, taken, r.Root()), nil
-		},
-		// /api/v1/explain/{pid} samples the process as an unprivileged
-		// reader would (no wait channels, system calls, io, maps or
-		// executable): the agent does not yet tell its clients apart, so
-		// no client gets more than it could read itself.
-		// /api/v1/explain/{pid}: a client that may not see the process in
-		// full (docs/SECURITY.md) gets it sampled as an unprivileged
-		// reader would: no wait channels, system calls, io, maps or
-		// executable.
-		ExplainDoc: func(ctx context.Context, req metrics.ExplainRequest) (any, error) {
-			p, _, err := r.Process(req.PID)
-			if collector.IsVanished(err) {
-				return nil, nil
-			} else if err != nil {
-				return nil, err
-			}
-			full := req.Client.MaySee(p)
-			if !full && req.HidesOthers {
-				return nil, nil
-			}
-			sm := sampler.New(r, sampler.Options{Window: req.Window, Unprivileged: !full})
-			// The monitor's memory history of the process (RSS from stat,
-			// which every reader may see) lets the leak finding span
-			// minutes, not only the window.
-			s, err := sm.Process(ctx, req.PID, m.MemoryHistory(p.ID()))
-			if collector.IsVanished(err) {
-				return nil, nil
-			} else if err != nil {
-				return nil, err
-			}
-			return report.NewExplainDoc(s, explain.Explain(s), r.Root()), nil
-		},
+		ProcessDoc:    docs.process,
+		ExplainDoc:    docs.explain,
 	})
 	srvDone := make(chan struct{})
 	go func() { defer close(srvDone); srv.Run(ctx) }()
 	defer func() { cancel(); <-srvDone }()
-	maxConns := o.maxConns
-	if maxConns == 0 {
-		maxConns = metrics.DefaultMaxConns()
-	}
+	maxConns := cmp.Or(o.maxConns, metrics.DefaultMaxConns())
 	serveErr := make(chan error, 1)
 	go func() {
 		serveErr <- metrics.Serve(ctx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns, Stats: srv.Stats()})
@@ -420,6 +348,40 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		}
 		log.Info("pinspect serve", "url", u, "interval", o.interval, "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated)
 	}
+	return a.waitServe(cancel, monErr, serveErr)
+}
+
+// serveReader is the agent's Reader, its backend logged.
+func (a *app) serveReader(o *serveFlags, log *slog.Logger) (*collector.Reader, error) {
+	backend, err := a.collectorBackend()
+	if err != nil {
+		return nil, err
+	}
+	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: !o.noThreads, Backend: backend})
+	if err != nil {
+		return nil, err
+	}
+	if b, why := r.Backend(); why != nil {
+		log.Info("collector", "backend", string(b), "why", why.Error())
+	} else {
+		log.Info("collector", "backend", string(b))
+	}
+	return r, nil
+}
+
+// warnBeyondLoopback logs each TCP listener beyond loopback that serves
+// without authentication.
+func warnBeyondLoopback(log *slog.Logger, ls []net.Listener, authenticated bool) {
+	for _, l := range ls {
+		if tl, ok := l.Addr().(*net.TCPAddr); ok && !tl.IP.IsLoopback() && !authenticated {
+			log.Warn("listening beyond loopback without authentication: any client that reaches this port sees processes as an unprivileged local user would", "address", l.Addr().String())
+		}
+	}
+}
+
+// waitServe waits for the monitor or the server to end, stops the other,
+// and says why serve ended (nil for a signal: a clean stop).
+func (a *app) waitServe(cancel context.CancelFunc, monErr, serveErr <-chan error) error {
 	select {
 	case err := <-monErr:
 		cancel()
@@ -452,4 +414,84 @@ func loadMetricsConfig(file string) (metrics.Grouping, metrics.PerProcess, error
 		return g, pp, usageError{fmt.Errorf("--metrics.config.file: %w", err)}
 	}
 	return g, pp, nil
+}
+
+// serveDocs makes the API documents read on request: a process's `show`
+// document and its explanation.
+type serveDocs struct {
+	r       *collector.Reader
+	m       *monitor.Monitor
+	cmdline bool
+	// showSlots lets two process documents be read at a time: the maps
+	// of a huge process take a while.
+	showSlots chan struct{}
+}
+
+// process is /api/v1/processes/{pid}: the `show` document, read on
+// request with the monitor's Reader (safe for concurrent use); no smaps.
+// The address space is read only for a client that may see the process
+// (metrics.Client.MaySee); every read made for a client is charged to
+// that client's budget of stuck reads, never the scanner's.
+func (d *serveDocs) process(ctx context.Context, _ *monitor.Frame, req metrics.ProcessRequest) (any, error) {
+	select {
+	case d.showSlots <- struct{}{}:
+		defer func() { <-d.showSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	taken := time.Now()
+	p, _, err := d.r.ProcessWith(req.PID, collector.ProcessOptions{StuckBudget: req.StuckBudget})
+	if collector.IsVanished(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if d.cmdline {
+		p.Cmdline = metrics.RedactArgs(p.Cmdline)
+	} else {
+		p.Cmdline = nil
+	}
+	if !req.Client.MaySee(p) {
+		if req.HidesOthers {
+			return nil, nil
+		}
+		metrics.RestrictProcess(p)
+		doc := report.NewShowDoc(p, nil, taken, d.r.Root())
+		doc.Unavailable = map[string]string{"address_space": metrics.ReasonNeedsAuth}
+		return doc, nil
+	}
+	as, err := d.r.AddressSpace(req.PID, collector.AddrOptions{StartTicks: p.StartTicks, StuckBudget: req.StuckBudget})
+	if collector.IsVanished(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return report.NewShowDoc(p, as, taken, d.r.Root()), nil
+}
+
+// explain is /api/v1/explain/{pid}: a client that may not see the
+// process in full (docs/SECURITY.md) gets it sampled as an unprivileged
+// reader would: no wait channels, system calls, io, maps or executable.
+func (d *serveDocs) explain(ctx context.Context, req metrics.ExplainRequest) (any, error) {
+	p, _, err := d.r.Process(req.PID)
+	if collector.IsVanished(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	full := req.Client.MaySee(p)
+	if !full && req.HidesOthers {
+		return nil, nil
+	}
+	sm := sampler.New(d.r, sampler.Options{Window: req.Window, Unprivileged: !full})
+	// The monitor's memory history of the process (RSS from stat, which
+	// every reader may see) lets the leak finding span minutes, not only
+	// the window.
+	s, err := sm.Process(ctx, req.PID, d.m.MemoryHistory(p.ID()))
+	if collector.IsVanished(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return report.NewExplainDoc(s, explain.Explain(s), d.r.Root()), nil
 }
