@@ -534,3 +534,36 @@ func TestRemotePasswordFile(t *testing.T) {
 		t.Errorf("environment: %q %q %v", user, pass, err)
 	}
 }
+
+// TestServeUnixSocketMode: the socket was made connectable by a chmod of
+// its path after it was bound; in a directory another user may write,
+// that path could be swapped for a symbolic link to any file in between,
+// and root's chmod would follow it. The mode now comes from the umask at
+// bind time: the socket is 0666 and no chmod is made by path.
+func TestServeUnixSocketMode(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "p.sock")
+	old := unix.Umask(0o077) // a strict umask must not leak into the socket's mode
+	ls, err := listenAll([]listenAddr{{"unix", sock}}, false)
+	if after := unix.Umask(old); after != 0o077 {
+		t.Errorf("umask after listening %#o, want the previous %#o back", after, 0o077)
+	}
+	must(t, err)
+	defer ls[0].Close()
+	fi, err := os.Lstat(sock)
+	must(t, err)
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o666 {
+		t.Errorf("socket mode %v, want a socket with 0666", fi.Mode())
+	}
+	// A symbolic link where the socket should be is refused, never followed.
+	target := filepath.Join(dir, "target")
+	must(t, os.WriteFile(target, nil, 0o600))
+	link := filepath.Join(dir, "link.sock")
+	must(t, os.Symlink(target, link))
+	if _, err := listenAll([]listenAddr{{"unix", link}}, false); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("a symbolic link at the socket path: %v, want refused", err)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the link's target: %v %v, want untouched 0600", fi.Mode(), err)
+	}
+}

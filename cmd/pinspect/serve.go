@@ -177,19 +177,27 @@ func listenAll(addrs []listenAddr, systemd bool) ([]net.Listener, error) {
 				os.Remove(a.address)
 			}
 		}
-		l, err := net.Listen(a.network, a.address)
+		l, err := listenOne(a)
 		if err != nil {
 			return fail(fmt.Errorf("--web.listen-address: %w", err))
-		}
-		if a.network == "unix" {
-			if err := os.Chmod(a.address, 0o666); err != nil {
-				l.Close()
-				return fail(fmt.Errorf("--web.listen-address unix:%s: %w", a.address, err))
-			}
 		}
 		ls = append(ls, l)
 	}
 	return ls, nil
+}
+
+// listenOne listens on one address. A unix socket gets mode 0666 from
+// the umask when it is bound, never from a chmod of its path afterwards:
+// in a directory another user may write, the path could be a symbolic
+// link to any file by then, and chmod follows links. (The umask is the
+// process's: nothing else creates files while serve starts.)
+func listenOne(a listenAddr) (net.Listener, error) {
+	if a.network != "unix" {
+		return net.Listen(a.network, a.address)
+	}
+	old := unix.Umask(0o111)
+	defer unix.Umask(old)
+	return net.Listen(a.network, a.address)
 }
 
 // systemdListeners returns the sockets passed by systemd socket
