@@ -34,6 +34,13 @@ fuzz:
 ## bench: workload at 250..2,000 processes x 9 threads; pinspect vs the floor, ps, top, htop (root, minutes; see docs/PERFORMANCE.md)
 bench:
 	GO=$(GO) fixtures/bench/bench.sh $(BENCHFLAGS)
+	GO=$(GO) fixtures/bench/serveload.sh $(SERVEBENCHFLAGS)
+
+## bench-serve: issue 19's attacks on pinspect serve (a flood of 8,000 connections,
+## 50 API clients against a scraper, 16 readers that never read), each agent in a
+## 1 GiB memory cgroup: RSS, descriptors, scrape latency (root, minutes; docs/SECURITY.md)
+bench-serve:
+	GO=$(GO) fixtures/bench/serveload.sh $(SERVEBENCHFLAGS)
 
 ## promsoak: a real Prometheus scrapes pinspect serve for 10 minutes under process churn; reports the
 ## distinct series it stored, the agent's cost, promtool's checks and the dashboard's queries (root)
