@@ -227,7 +227,7 @@ func ParseConfig(b []byte) (Grouping, PerProcess, error) {
 	var c Config
 	if len(bytes.TrimSpace(b)) > 0 {
 		if err := yaml.UnmarshalStrict(b, &c); err != nil {
-			return Grouping{}, PerProcess{}, err
+			return Grouping{}, PerProcess{}, yamlError(err)
 		}
 	}
 	g, err := c.Groups.compile()
@@ -239,6 +239,26 @@ func ParseConfig(b []byte) (Grouping, PerProcess, error) {
 		return Grouping{}, PerProcess{}, fmt.Errorf("per_process: %w", err)
 	}
 	return g, pp, nil
+}
+
+// yamlError makes the YAML decoder's error one readable line: its type
+// errors come one per line (a terminal shows the newlines of a message
+// as '?'), and an unknown key names a Go type the user never wrote.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		if before, after, ok := strings.Cut(m, ": field "); ok {
+			if key, _, ok := strings.Cut(after, " not found in type "); ok {
+				m = before + ": unknown key " + key
+			}
+		}
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 func (c *GroupConfig) compile() (Grouping, error) {

@@ -151,6 +151,11 @@ func TestConfigRefusals(t *testing.T) {
 	if _, _, err := ParseConfig([]byte(many.String())); err == nil {
 		t.Errorf("%d rules accepted", MaxGroupRules+1)
 	}
+	// A misspelt key is named on one line, without the decoder's Go types.
+	_, _, err := ParseConfig([]byte("groups:\n  rulez: []\n  maxx: 3\n"))
+	if want := "line 2: unknown key rulez; line 3: unknown key maxx"; err == nil || err.Error() != want {
+		t.Errorf("misspelt keys: %v, want %q", err, want)
+	}
 	if g, pp, err := ParseConfig(nil); err != nil || len(g.rules) != 0 || pp.Enabled() {
 		t.Errorf("an empty file: %v %+v %+v", err, g, pp)
 	}
