@@ -358,7 +358,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		if l.Addr().Network() == "unix" {
 			u = "unix:" + l.Addr().String()
 		}
-		log.Info("pinspect serve", "url", u, "interval", o.interval, "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated)
+		log.Info("pinspect serve", "url", u, "interval", o.interval.String(), "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated)
 	}
 	return a.waitServe(cancel, monErr, serveErr)
 }

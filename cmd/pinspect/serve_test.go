@@ -361,3 +361,86 @@ func mustWrite(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestServeSystemdSocket: with --web.systemd-socket the agent serves on
+// the socket systemd passes (socket activation: descriptor 3, LISTEN_PID
+// its own pid, LISTEN_FDS the count) and binds nothing itself; without a
+// passed socket it stops with a message instead of listening elsewhere.
+// sh sets LISTEN_PID to its own pid and execs the agent, as systemd does.
+func TestServeSystemdSocket(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // the duplicate in f keeps the socket listening
+	agent := command("serve", "--web.systemd-socket", "--interval", "1s", "--no-threads")
+	cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`}, agent.Args...)...)
+	cmd.Env, cmd.ExtraFiles = agent.Env, []*os.File{f}
+	sp := startServeCmd(t, cmd)
+	f.Close()
+	if want := "http://" + addr; sp.base != want {
+		t.Errorf("announced %s, want the passed socket's %s", sp.base, want)
+	}
+	c := &http.Client{Timeout: 30 * time.Second}
+	waitedFor(t, "a frame served on the passed socket", func() bool {
+		v, ok := metric(t, c, "http://"+addr, "pinspect_frames_total")
+		return ok && v >= 1
+	})
+
+	r := runCmd(t, command("serve", "--web.systemd-socket", "--interval", "1s"))
+	if r.code == 0 || !strings.Contains(r.stderr, "--web.systemd-socket: no sockets passed") {
+		t.Errorf("no socket passed: exit %d, stderr %q; want a failure saying no socket was passed", r.code, r.stderr)
+	}
+}
+
+// TestServeJSONLog: --log.format json writes one JSON object a line, the
+// fields a log pipeline indexes readable as they are (the interval as
+// "1s", not nanoseconds); an unknown format is refused.
+func TestServeJSONLog(t *testing.T) {
+	cmd := command("serve", "--web.listen-address", "127.0.0.1:0", "--log.format", "json", "--interval", "1s", "--no-threads")
+	log := &lockedBuffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var started map[string]any
+	waitedFor(t, "the JSON line announcing the agent", func() bool {
+		out := log.String()
+		for _, line := range strings.Split(out[:strings.LastIndexByte(out, '\n')+1], "\n") {
+			if line == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("a log line that is not JSON: %q (%v)", line, err)
+			}
+			if m["msg"] == "pinspect serve" {
+				started = m
+				return true
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, log.String())
+		default:
+		}
+		return false
+	})
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-done; err != nil {
+		t.Errorf("serve after SIGTERM: %v", err)
+	}
+	if started["interval"] != "1s" || started["level"] != "INFO" || !strings.HasPrefix(fmt.Sprint(started["url"]), "http://127.0.0.1:") {
+		t.Errorf("the start line: %v; want interval \"1s\", level INFO and the url", started)
+	}
+	if r := runCmd(t, command("serve", "--log.format", "xml")); r.code != 2 || !strings.Contains(r.stderr, "--log.format") {
+		t.Errorf("--log.format xml: exit %d, stderr %q; want 2 naming the flag", r.code, r.stderr)
+	}
+}
