@@ -468,6 +468,7 @@ func (c *Collector) orphanMetrics(f *monitor.Frame, add addFunc) {
 func (c *Collector) groupMetrics(add addFunc) {
 	d := &c.d
 	add(d.groups, prometheus.GaugeValue, float64(len(c.table.groups)))
+	add(d.groupsOverflow, prometheus.GaugeValue, float64(c.table.overflow))
 	for _, g := range c.table.groups {
 		labels := []string{g.key.name}
 		if c.opts.Groups.byCgroup {

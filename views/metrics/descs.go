@@ -22,9 +22,9 @@ type descs struct {
 	zombies, zombieParents, parentZombies, parentOldest *prometheus.Desc
 	orphans, daemons                                    *prometheus.Desc
 
-	groups, groupProcesses, groupThreads, groupRSS, groupOrphans, groupOldestStart *prometheus.Desc
-	groupCPU, groupCtx, groupReadBytes, groupWriteBytes                            *prometheus.Desc
-	groupSpawns, groupExecs, groupExits, groupZombies, groupOldestZombie           *prometheus.Desc
+	groups, groupsOverflow, groupProcesses, groupThreads, groupRSS, groupOrphans, groupOldestStart *prometheus.Desc
+	groupCPU, groupCtx, groupReadBytes, groupWriteBytes                                            *prometheus.Desc
+	groupSpawns, groupExecs, groupExits, groupZombies, groupOldestZombie                           *prometheus.Desc
 
 	seriesCut, procCPU, procRSS, procThreads, procStart, procCtx, procReadBytes, procWriteBytes *prometheus.Desc
 }
@@ -80,6 +80,7 @@ func newDescs(cmdline, byCgroup bool) descs {
 		daemons:       n("detached_daemons", "Processes re-parented because they detached on purpose (own session); not counted as orphans."),
 
 		groups:            n("groups", "Process groups exported (at most groups.max, plus \"other\")."),
+		groupsOverflow:    n("groups_overflow_processes", "Processes counted in the group \"other\" only because groups.max groups were taken when they appeared: name them with rules or raise groups.max."),
 		groupProcesses:    g("group_processes", "Processes of the group by the state of their leader thread: running, sleeping (also idle), disk-sleep, stopped (also tracing-stop), zombie, other.", "state"),
 		groupThreads:      g("group_threads", "Threads of the group's processes."),
 		groupRSS:          g("group_resident_memory_bytes", "Resident memory of the group's processes (VmRSS; shared pages count in each process)."),
@@ -116,7 +117,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.processes, d.threads, d.kernelThreads,
 		d.zombies, d.zombieParents, d.parentZombies, d.parentOldest,
 		d.orphans, d.daemons,
-		d.groups, d.groupProcesses, d.groupThreads, d.groupRSS, d.groupOrphans, d.groupOldestStart,
+		d.groups, d.groupsOverflow, d.groupProcesses, d.groupThreads, d.groupRSS, d.groupOrphans, d.groupOldestStart,
 		d.groupCPU, d.groupCtx, d.groupReadBytes, d.groupWriteBytes,
 		d.groupSpawns, d.groupExecs, d.groupExits, d.groupZombies, d.groupOldestZombie,
 		d.seriesCut, d.procCPU, d.procRSS, d.procThreads, d.procStart, d.procCtx, d.procReadBytes, d.procWriteBytes,

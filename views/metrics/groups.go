@@ -144,6 +144,9 @@ type member struct {
 	base, last counters
 	facts      processFacts
 	seen       uint64 // the generation of the latest scan that saw it
+	// overflow: it is in "other" only because groups.max groups were
+	// taken when it joined.
+	overflow bool
 }
 
 // groupTable is every group and every live process's membership.
@@ -154,6 +157,9 @@ type groupTable struct {
 	other  *group
 	procs  map[collector.ID]*member
 	gen    uint64
+	// overflow counts the processes of the latest scan in "other" only
+	// because the bound was reached (not by a rule or unmatched: other).
+	overflow int
 }
 
 func newGroupTable(cfg *Grouping) *groupTable {
@@ -170,22 +176,29 @@ func newGroupTable(cfg *Grouping) *groupTable {
 // groups a rule names are as many as the rules, and always have room
 // (but with by_cgroup, where each cgroup makes a group of its own).
 func (t *groupTable) groupFor(k groupKey, byRule bool) *group {
+	g, _ := t.place(k, byRule)
+	return g
+}
+
+// place is groupFor that also says when the group is "other" only
+// because the bound was reached.
+func (t *groupTable) place(k groupKey, byRule bool) (g *group, overflow bool) {
 	if g := t.groups[k]; g != nil {
-		return g
+		return g, false
 	}
 	if k.name == OtherGroup {
-		return t.other
+		return t.other, false
 	}
 	capped := !byRule || t.cfg.byCgroup
 	if capped && t.capped >= t.cfg.maxGroups() {
-		return t.other
+		return t.other, true
 	}
-	g := &group{key: k, capped: capped}
+	g = &group{key: k, capped: capped}
 	if capped {
 		t.capped++
 	}
 	t.groups[k] = g
-	return g
+	return g, false
 }
 
 // every knows every fact of a scanned process.
@@ -197,6 +210,7 @@ var every = ruleUses{exe: true, cmdline: true, user: true, cgroup: true}
 func (t *groupTable) observe(snap *collector.Snapshot) {
 	t.expire(snap.TakenAt)
 	t.gen++
+	t.overflow = 0
 	for _, g := range t.groups {
 		g.resetFrame()
 	}
@@ -208,11 +222,13 @@ func (t *groupTable) observe(snap *collector.Snapshot) {
 		cur := countersOf(p)
 		switch {
 		case m == nil:
-			m = &member{g: t.groupFor(t.cfg.key(&facts, every)), facts: facts, last: cur}
+			m = &member{facts: facts, last: cur}
+			m.g, m.overflow = t.place(t.cfg.key(&facts, every))
 			t.procs[id] = m
 		case !m.facts.same(&facts):
 			m.facts = facts
-			if g := t.groupFor(t.cfg.key(&facts, every)); g != m.g {
+			if g, overflow := t.place(t.cfg.key(&facts, every)); g != m.g {
+				m.overflow = overflow
 				// It moved: what it did so far stays with the old group,
 				// the new one counts from here.
 				m.g.gone.add(m.last.minus(m.base))
@@ -221,6 +237,9 @@ func (t *groupTable) observe(snap *collector.Snapshot) {
 		}
 		m.last = m.last.atLeast(cur)
 		m.seen = t.gen
+		if m.overflow {
+			t.overflow++
+		}
 		g := m.g
 		g.members++
 		g.live.add(m.last.minus(m.base))

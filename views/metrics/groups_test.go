@@ -116,6 +116,9 @@ func TestGroupBound(t *testing.T) {
 	if v, _ := find(mfs, "pinspect_groups", nil); v != 4 {
 		t.Errorf("pinspect_groups %v, want 4 (a, b, db, other)", v)
 	}
+	if v, ok := find(mfs, "pinspect_groups_overflow_processes", nil); v != 2 {
+		t.Errorf("pinspect_groups_overflow_processes %v (%v), want 2 (c and d)", v, ok)
+	}
 	// a exits; after the retention its slot goes to e. c, seen before,
 	// stays in other.
 	c.Observe(frameAt(2, 10, proc(2, 1, "b", 0, 0, 0), proc(3, 1, "c", 0, 0, 0)))
@@ -126,6 +129,23 @@ func TestGroupBound(t *testing.T) {
 	}
 	if _, ok := find(mfs, "pinspect_group_processes", map[string]string{"group": "a"}); ok {
 		t.Error("a still exported after its retention")
+	}
+	if v, _ := find(mfs, "pinspect_groups_overflow_processes", nil); v != 1 {
+		t.Errorf("pinspect_groups_overflow_processes %v, want 1 (c; d exited)", v)
+	}
+	// A process that "unmatched: other" puts in other is not an overflow.
+	g, _, err = ParseConfig([]byte("groups:\n  unmatched: other\n  max: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = NewCollector(Options{Groups: g})
+	c.Observe(frameAt(1, 0, proc(1, 1, "a", 0, 0, 0), proc(2, 1, "b", 0, 0, 0)))
+	mfs = gather(t, c)
+	if v, ok := find(mfs, "pinspect_groups_overflow_processes", nil); !ok || v != 0 {
+		t.Errorf("with unmatched: other, pinspect_groups_overflow_processes %v (%v), want 0", v, ok)
+	}
+	if v := sumOf(mfs, "pinspect_group_processes", map[string]string{"group": OtherGroup}); v != 2 {
+		t.Errorf("with unmatched: other, other holds %v, want 2", v)
 	}
 }
 
