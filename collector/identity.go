@@ -72,15 +72,6 @@ func (r *Reader) Identity(pid int, exe bool) (Identity, error) {
 	return res[0].Identity, res[0].Err
 }
 
-// ThreadIdentity reads who thread tid of process pid is now
-// (task/TID/stat): the error wraps ENOENT (IsVanished) when the thread is
-// gone. It is safe for concurrent use.
-func (r *Reader) ThreadIdentity(pid, tid int) (Identity, error) {
-	var one [1]IdentityResult
-	res := r.Identities([]IdentityQuery{{PID: pid, TID: tid}}, one[:0])
-	return res[0].Identity, res[0].Err
-}
-
 // Identities answers each query, appending one result per query to out
 // (in query order) and returning it. Every file of the call is read in
 // one job of the Reader's identity worker, each under the read deadline:

@@ -146,9 +146,6 @@ func TestIdentities(t *testing.T) {
 	if res[4].Err != nil || res[4].PID != os.Getpid() {
 		t.Errorf("self: %+v", res[4])
 	}
-	if _, err := r.ThreadIdentity(h.PID(), h.TIDs[1]); err != nil {
-		t.Errorf("ThreadIdentity: %v", err)
-	}
 }
 
 // TestIdentityDeadline: an identity lookup reads under the Reader's read
