@@ -103,14 +103,7 @@ type pendingThread struct {
 // snapshot from /proc instead, and says why.
 func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	r := s.r
-	wall := r.opts.Now()
-	mono := time.Since(r.start)
-	s.reset()
-	s.memo.begin()
-	all, want, threadsRead := o.threadChoice()
-	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: BackendTaskIter}
-	snap.Host = r.readHost()
-	snap.SelfPID = r.selfPID(s)
+	snap, all, want := s.begin(o, BackendTaskIter)
 	procs := make([]Process, 0, cap(s.iterPIDs)+16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
@@ -187,14 +180,8 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	}
 	procs = s.readIterIdentities(procs)
 	s.readExtras(procs, o)
-	s.slab = nil
-	s.memo.sweep()
-	snap.Processes = procs
 	snap.CtxSwitchSource = CtxTaskIter
-	snap.Counts = s.counts
-	snap.Problems = slices.Clone(s.probs)
-	snap.ScanDuration = time.Since(r.start) - mono
-	return snap, nil
+	return s.finish(snap, procs), nil
 }
 
 // applyIterProcess fills a process's stat and status fields from its

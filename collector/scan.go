@@ -114,20 +114,41 @@ func (o *ScanOptions) threadChoice() (all bool, want []int, threadsRead bool) {
 	return false, want, threadsRead
 }
 
-// run reads every process of the root into a new Snapshot.
-func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
+// begin starts a scan by backend: the per-scan state emptied, a new
+// generation of the memo, and the Snapshot with its time, host and
+// thread choice; all and want say whose threads to read.
+func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, want []int) {
 	r := s.r
 	wall := r.opts.Now()
 	mono := time.Since(r.start)
 	s.reset()
 	s.memo.begin()
 	all, want, threadsRead := o.threadChoice()
-	snap := &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: BackendProc}
+	snap = &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: backend}
+	snap.Host = r.readHost()
+	snap.SelfPID = r.selfPID(s)
+	return snap, all, want
+}
+
+// finish ends a scan: snap gets procs and the scan's counts, problems
+// and duration, and the memo forgets the processes not seen.
+func (s *scan) finish(snap *Snapshot, procs []Process) *Snapshot {
+	s.slab = nil
+	s.memo.sweep()
+	snap.Processes = procs
+	snap.Counts = s.counts
+	snap.Problems = slices.Clone(s.probs)
+	snap.ScanDuration = time.Since(s.r.start) - snap.Monotonic
+	return snap
+}
+
+// run reads every process of the root into a new Snapshot.
+func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
+	r := s.r
+	snap, all, want := s.begin(o, BackendProc)
 	if r.iterWhy != nil {
 		snap.CollectorNote = r.iterWhy.Error()
 	}
-	snap.Host = r.readHost()
-	snap.SelfPID = r.selfPID(s)
 	var err error
 	s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
 	if err != nil {
@@ -151,15 +172,10 @@ func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 			snap.Processes = s.readCmdlines(snap.Processes)
 		}
 	}
-	snap.Processes = s.readCmdlines(snap.Processes)
-	s.readExtras(snap.Processes, o)
-	s.slab = nil
-	s.memo.sweep()
-	snap.CtxSwitchSource, snap.CtxSwitchNote = r.ctxSwitchSource(threadsRead)
-	snap.Counts = s.counts
-	snap.Problems = slices.Clone(s.probs)
-	snap.ScanDuration = time.Since(r.start) - mono
-	return snap, nil
+	procs := s.readCmdlines(snap.Processes)
+	s.readExtras(procs, o)
+	snap.CtxSwitchSource, snap.CtxSwitchNote = r.ctxSwitchSource(snap.ThreadsRead)
+	return s.finish(snap, procs), nil
 }
 
 // selfPID reads Root/self: this process's pid as the proc filesystem at
