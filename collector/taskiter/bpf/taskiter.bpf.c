@@ -438,6 +438,19 @@ static __always_inline void fill_group(struct group_rec *g, struct task_struct *
 		fill_kname(g, task, task->flags);
 }
 
+/*
+ * bpf_rdonly_cast (Linux 6.2 and later) turns the iterator's trusted task
+ * pointer into a read-only untrusted one. The loads stay the same guarded
+ * loads, but the verifier no longer asks, for every pointer loaded from a
+ * trusted task (mm, signal, real_parent, ...), whether the kernel marks
+ * that field as trusted or RCU-safe: each such question is a linear search
+ * of the kernel's whole BTF by name, up to four per load and again on
+ * every path that reaches it, and they were most of the verifier's time
+ * (about 20 ms of a 50 ms one-shot command). Weak: a kernel without it
+ * loads the program unchanged (and has no such checks to pay).
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
 SEC("iter/task")
 int pinspect_tasks(struct bpf_iter__task *ctx)
 {
@@ -448,6 +461,8 @@ int pinspect_tasks(struct bpf_iter__task *ctx)
 
 	if (!task)
 		return 0;
+	if (bpf_rdonly_cast)
+		task = bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
 	if (task->pid != task->tgid) {
 		/* A thread: its record fits on the stack. */
 		struct task_rec t;
