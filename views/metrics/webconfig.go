@@ -211,8 +211,12 @@ func (a *authCache) clear() {
 }
 
 // fakeHash is compared against for an unknown user, so that timing does
-// not tell which users exist.
-var fakeHash, _ = bcrypt.GenerateFromPassword([]byte("pinspect-unknown-user"), bcrypt.MinCost)
+// not tell which users exist. It is made on first use, not at start-up:
+// every pinspect command (a one-shot ps included) would pay the hashing.
+var fakeHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("pinspect-unknown-user"), bcrypt.MinCost)
+	return h
+})
 
 // check verifies user and pass against c. It returns ok, or limited when
 // the client made too many failed attempts (no comparison was made).
@@ -232,7 +236,7 @@ func (a *authCache) check(c *WebConfig, client, user, pass string) (ok, limited 
 	}
 	a.mu.Unlock()
 	if !known {
-		hash = fakeHash
+		hash = fakeHash()
 	}
 	a.bcrypt.Lock()
 	err := bcrypt.CompareHashAndPassword(hash, []byte(pass))
