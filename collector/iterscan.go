@@ -245,7 +245,7 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		}
 	} else {
 		p.VSizeBytes = mulSat(g.TotalVMPages, pageSz)
-		s.iterRSS(p)
+		s.iterRSS(p, g)
 		p.Layout = Layout{
 			StartCode: g.StartCode, EndCode: g.EndCode, StartStack: g.StartStack,
 			StartData: g.StartData, EndData: g.EndData, StartBrk: g.StartBrk,
@@ -262,12 +262,18 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 }
 
 // iterRSS sets the resident set of a process with an address space.
-// The record's mm counters are the per-CPU counters' central values, the
+// The record's exact sums (the BPF program adds every CPU's part of each
+// counter, as percpu_counter_sum does) are the resident set status and
+// statm show. Without them (a kernel before 6.2, or the per-CPU offsets
+// not found) the record has only the counters' central values, the
 // unsummed figure of stat's field 24, which is not the resident set
-// (docs/DESIGN.md, "Every number true"): until the BPF program sums the
-// per-CPU parts (percpu_counter_sum), the exact sum is read from statm,
-// one small file a process.
-func (s *scan) iterRSS(p *Process) {
+// (docs/DESIGN.md, "Every number true"): the exact sum is then read from
+// statm, one small file a process.
+func (s *scan) iterRSS(p *Process, g *taskiter.Group) {
+	if pages, ok := g.ResidentPages(); ok {
+		p.RSSBytes, p.HasRSS = mulSat(pages, s.r.pageSz), true
+		return
+	}
 	pages, err := readStatm(s.path.set(p.PID, 0, "statm"), &s.buf)
 	switch {
 	case err == nil:

@@ -197,8 +197,26 @@ func (g *Group) RSSPages() uint64 {
 	return positive(c[mmFilePages]) + positive(c[mmAnonPages]) + positive(c[mmShmemPages])
 }
 
-// SwapPages is VmSwap in pages.
-func (g *Group) SwapPages() uint64 { return positive(g.RSSCounters[mmSwapEnts]) }
+// ResidentPages is the exact resident set in pages, as statm's second
+// field and status's VmRSS show it (each counter summed exactly, and
+// clamped at zero, as get_mm_counter_sum does); ok is false when the
+// record has no exact sums (HasRSSSum).
+func (g *Group) ResidentPages() (pages uint64, ok bool) {
+	if !g.HasRSSSum {
+		return 0, false
+	}
+	c := &g.RSSSums
+	return positive(c[mmFilePages]) + positive(c[mmAnonPages]) + positive(c[mmShmemPages]), true
+}
+
+// SwapPages is VmSwap in pages: the exact sum when the record has it,
+// else the counter's central value.
+func (g *Group) SwapPages() uint64 {
+	if g.HasRSSSum {
+		return positive(g.RSSSums[mmSwapEnts])
+	}
+	return positive(g.RSSCounters[mmSwapEnts])
+}
 
 // PeakVMPages is VmPeak in pages: the recorded peak or the current size,
 // whichever is larger (the peak is recorded only when a mapping shrinks).

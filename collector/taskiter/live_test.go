@@ -2,6 +2,7 @@ package taskiter
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
+	"golang.org/x/sys/unix"
 )
 
 // openForTest loads the iterator, skipping when this test binary may not
@@ -326,6 +328,17 @@ func checkProcess(t *testing.T, pid int, va *procView, s *seen, vc *procView, qu
 	same(t, pid, "ShdPnd", va.status["ShdPnd"], hex16(g.SigShared), vc.status["ShdPnd"])
 	same(t, pid, "VmPeak", va.status["VmPeak"], kB(g, g.PeakVMPages()), vc.status["VmPeak"])
 	same(t, pid, "VmSwap", va.status["VmSwap"], kB(g, g.SwapPages()), vc.status["VmSwap"])
+	if g.HasMM {
+		// The exact sums (percpu_counter_sum in BPF) on every kernel
+		// with per-CPU RSS counters (6.2 and later).
+		res, ok := g.ResidentPages()
+		if !ok && kernelAtLeast(6, 2) {
+			t.Errorf("pid %d: no exact RSS sums on Linux %s", pid, kernelRelease())
+		}
+		if ok {
+			same(t, pid, "VmRSS", va.status["VmRSS"], kB(g, res), vc.status["VmRSS"])
+		}
+	}
 	within(t, pid, "minflt", A.u(10), s.tot.MinFlt, C.u(10))
 	within(t, pid, "majflt", A.u(12), s.tot.MajFlt, C.u(12))
 	within(t, pid, "blkio ticks", A.u(42), NsToTicks(tk.BlkioDelayNs), C.u(42))
@@ -432,4 +445,21 @@ func TestPassesConcurrently(t *testing.T) {
 			t.Errorf("pass %d saw no task", i)
 		}
 	}
+}
+
+// kernelRelease is uname's release, e.g. "6.18.44-fc".
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// kernelAtLeast reports whether the running kernel is major.minor or
+// later.
+func kernelAtLeast(major, minor int) bool {
+	var v [2]int
+	fmt.Sscanf(kernelRelease(), "%d.%d", &v[0], &v[1])
+	return v[0] > major || v[0] == major && v[1] >= minor
 }

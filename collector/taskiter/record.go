@@ -26,6 +26,7 @@ const (
 	groupWQDesc          = 1 << 8
 	groupWQRunning       = 1 << 9
 	groupKNameUnknown    = 1 << 10
+	groupRSSSum          = 1 << 11
 )
 
 // recordHeader is a record's kind and size (its first two u16s).
@@ -224,6 +225,11 @@ type Group struct {
 	// may read negative); valid when HasRSS.
 	RSSCounters [4]int64
 	HasRSS      bool
+	// RSSSums are the same counters summed exactly (the central value
+	// plus every CPU's part, percpu_counter_sum), as status and statm
+	// show them; valid when HasRSSSum (Linux 6.2 and later).
+	RSSSums   [4]int64
+	HasRSSSum bool
 	// The address-space layout (stat fields 26-28 and 45-51).
 	StartCode  uint64
 	EndCode    uint64
@@ -289,6 +295,8 @@ func (g *Group) fill(r *taskIterGroupRec) {
 	g.HiwaterVMPages = r.HiwaterVm
 	g.RSSCounters = r.Rss
 	g.HasRSS = f&groupHasRSS != 0
+	g.RSSSums = r.RssSum
+	g.HasRSSSum = f&groupRSSSum != 0
 	g.StartCode = r.StartCode
 	g.EndCode = r.EndCode
 	g.StartData = r.StartData

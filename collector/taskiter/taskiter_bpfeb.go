@@ -50,6 +50,7 @@ type taskIterGroupRec struct {
 	TotalVm         uint64
 	HiwaterVm       uint64
 	Rss             [4]int64
+	RssSum          [4]int64
 	StartCode       uint64
 	EndCode         uint64
 	StartData       uint64
@@ -113,6 +114,10 @@ type taskIterTaskRec struct {
 const (
 	taskIterMapScratch        = "scratch"
 	taskIterProgPinspectTasks = "pinspect_tasks"
+	taskIterVarCpuCopy        = "cpu_copy"
+	taskIterVarNrCpus         = "nr_cpus"
+	taskIterVarPcpuBase       = "pcpu_base"
+	taskIterVarScratchAddr    = "scratch_addr"
 )
 
 // loadTaskIter returns the embedded CollectionSpec for taskIter.
@@ -171,6 +176,10 @@ type taskIterMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterVariableSpecs struct {
+	CpuCopy     *ebpf.VariableSpec `ebpf:"cpu_copy"`
+	NrCpus      *ebpf.VariableSpec `ebpf:"nr_cpus"`
+	PcpuBase    *ebpf.VariableSpec `ebpf:"pcpu_base"`
+	ScratchAddr *ebpf.VariableSpec `ebpf:"scratch_addr"`
 }
 
 // taskIterObjects contains all objects after they have been loaded into the kernel.
@@ -206,6 +215,10 @@ func (m *taskIterMaps) Close() error {
 //
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterVariables struct {
+	CpuCopy     *ebpf.Variable `ebpf:"cpu_copy"`
+	NrCpus      *ebpf.Variable `ebpf:"nr_cpus"`
+	PcpuBase    *ebpf.Variable `ebpf:"pcpu_base"`
+	ScratchAddr *ebpf.Variable `ebpf:"scratch_addr"`
 }
 
 // taskIterPrograms contains all programs after they have been loaded into the kernel.

@@ -29,6 +29,7 @@ typedef __u32 __wsum;
 typedef __u64 u64;
 typedef __s64 s64;
 typedef __u32 u32;
+typedef __s32 s32;
 typedef int pid_t;
 typedef _Bool bool;
 
@@ -165,9 +166,22 @@ struct cred {
 	kernel_cap_t cap_ambient;
 } CORE;
 
-/* The RSS counters: percpu_counter[NR_MM_COUNTERS] since 6.2. */
+/*
+ * The RSS counters: percpu_counter[NR_MM_COUNTERS] since 6.2. counters is
+ * a per-CPU pointer (s32 __percpu *): CPU n's part is at counters plus
+ * that CPU's per-CPU offset.
+ */
 struct percpu_counter {
 	s64 count;
+	s32 *counters;
+} CORE;
+
+/*
+ * A BPF array map (kernel/bpf/arraymap.c): for a per-CPU array, pptrs[i]
+ * is element i's per-CPU pointer. Only its offset is used.
+ */
+struct bpf_array {
+	void *pptrs[0];
 } CORE;
 
 struct mm_struct {

@@ -44,6 +44,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define GROUP_WQ_DESC (1u << 8)        /* wq_desc is a worker's last work */
 #define GROUP_WQ_RUNNING (1u << 9)     /* ... and it is running it now */
 #define GROUP_KNAME_UNKNOWN (1u << 10) /* a kthread whose name was not found */
+#define GROUP_RSS_SUM (1u << 11)       /* rss_sum[] holds the exact sums */
 
 #define PF_WQ_WORKER 0x00000020
 #define PF_KTHREAD 0x00200000
@@ -122,6 +123,7 @@ struct group_rec {
 	__u64 total_vm;
 	__u64 hiwater_vm;
 	__s64 rss[4];
+	__s64 rss_sum[4];
 	__u64 start_code;
 	__u64 end_code;
 	__u64 start_data;
@@ -255,6 +257,107 @@ static __always_inline void fill_tty(struct group_rec *g, struct tty_struct *tty
 	g->tpgid = pid_nr0(pgrp);
 }
 
+/*
+ * The exact RSS counters, as /proc/PID/status and statm show them on
+ * current kernels (percpu_counter_sum: the central count plus every CPU's
+ * part), so that pinspect need not open statm for every process.
+ *
+ * CPU n's part of a per-CPU counter is at the counter's per-CPU pointer
+ * plus CPU n's per-CPU offset, which BPF cannot name. It is found once,
+ * from the scratch map: bpf_map_lookup_percpu_elem gives CPU n's copy of
+ * element 0, and the map's pptrs[0] is that element's per-CPU pointer, so
+ * their difference is CPU n's offset. The lookup stops at the first CPU
+ * past nr_cpu_ids; an offline CPU's part is zero (the kernel folds it into
+ * count when the CPU goes down), so summing every possible CPU is what
+ * percpu_counter_sum sums. Pointers become plain numbers by a round trip
+ * through a global (allowed to a program loaded with CAP_PERFMON).
+ */
+#define MAX_CPUS 4096
+
+__u64 cpu_copy[MAX_CPUS]; /* CPU n's copy of scratch element 0 */
+__u64 pcpu_base;          /* scratch element 0's per-CPU pointer */
+__u64 scratch_addr;
+__u32 nr_cpus;            /* 0 until the offsets are found */
+
+static long find_cpu(__u32 cpu, void *data)
+{
+	__u32 zero = 0;
+	void *v;
+
+	if (cpu >= MAX_CPUS)
+		return 1;
+	v = bpf_map_lookup_percpu_elem(&scratch, &zero, cpu);
+	if (!v)
+		return 1;
+	*(volatile __u64 *)&cpu_copy[cpu] = (__u64)v;
+	nr_cpus = cpu + 1;
+	return 0;
+}
+
+static __always_inline int find_offsets(void)
+{
+	__u64 addr;
+
+	*(volatile __u64 *)&scratch_addr = (__u64)(void *)&scratch;
+	addr = *(volatile __u64 *)&scratch_addr;
+	if (bpf_probe_read_kernel(&pcpu_base, sizeof(pcpu_base),
+				  (void *)(addr + bpf_core_field_offset(struct bpf_array, pptrs))) < 0)
+		return 0;
+	bpf_loop(MAX_CPUS, find_cpu, 0, 0);
+	return nr_cpus;
+}
+
+struct rss_sum_ctx {
+	__u64 parts[4]; /* each counter's per-CPU pointer */
+	__s64 sum[4];
+};
+
+static long add_cpu(__u32 cpu, void *data)
+{
+	struct rss_sum_ctx *c = data;
+	__u64 off;
+	__s32 v;
+	int i;
+
+	if (cpu >= MAX_CPUS)
+		return 1;
+	off = *(volatile __u64 *)&cpu_copy[cpu] - pcpu_base;
+	for (i = 0; i < 4; i++) {
+		v = 0;
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)(c->parts[i] + off));
+		c->sum[i] += v;
+	}
+	return 0;
+}
+
+static __always_inline void sum_rss(struct group_rec *g, struct mm_struct *mm)
+{
+	struct rss_sum_ctx c;
+	__u32 n = nr_cpus;
+
+	if (!n)
+		n = find_offsets();
+	if (!n)
+		return;
+	c.parts[0] = (__u64)mm->rss_stat[0].counters;
+	c.parts[1] = (__u64)mm->rss_stat[1].counters;
+	c.parts[2] = (__u64)mm->rss_stat[2].counters;
+	c.parts[3] = (__u64)mm->rss_stat[3].counters;
+	c.sum[0] = g->rss[0];
+	c.sum[1] = g->rss[1];
+	c.sum[2] = g->rss[2];
+	c.sum[3] = g->rss[3];
+	if (!c.parts[0] || !c.parts[1] || !c.parts[2] || !c.parts[3])
+		return;
+	if (bpf_loop(n, add_cpu, &c, 0) < 0)
+		return;
+	g->rss_sum[0] = c.sum[0];
+	g->rss_sum[1] = c.sum[1];
+	g->rss_sum[2] = c.sum[2];
+	g->rss_sum[3] = c.sum[3];
+	g->rec_flags |= GROUP_RSS_SUM;
+}
+
 static __always_inline void fill_mm(struct group_rec *g, struct mm_struct *mm)
 {
 	if (!mm)
@@ -278,6 +381,8 @@ static __always_inline void fill_mm(struct group_rec *g, struct mm_struct *mm)
 		g->rss[2] = mm->rss_stat[2].count;
 		g->rss[3] = mm->rss_stat[3].count;
 		g->rec_flags |= GROUP_HAS_RSS;
+		if (bpf_core_field_exists(mm->rss_stat[0].counters))
+			sum_rss(g, mm);
 	} else {
 		struct mm_struct___pre62 *old = (void *)mm;
 
