@@ -119,3 +119,28 @@ func BenchmarkMonitorStep(b *testing.B) {
 		_ = lifecycle.DiagnoseZombies(cur, st.ZombieSince, nil)
 	}
 }
+
+// BenchmarkMonitorServe is one collection of `pinspect serve` on this
+// machine's /proc: every thread, the explainer, on the default backend
+// (the task iterator as root). cpu-ms/op includes the garbage
+// collector's share, which a long-running agent pays.
+func BenchmarkMonitorServe(b *testing.B) {
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		b.Skip(err)
+	}
+	defer r.Close()
+	m := New(r, Options{Threads: true, Explain: true})
+	ctx := context.Background()
+	if err := m.sample(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	c0 := cpuTime()
+	for b.Loop() {
+		if err := m.sample(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
