@@ -383,7 +383,11 @@ func cmpTID(a, b Thread) int { return a.TID - b.TID }
 // tasks (/proc/loadavg) equals the pass's plus the threads of the
 // processes the last scan found hidden: then nothing else is missing, and
 // those are read again without a listing (a listing of 2,000 processes
-// costs about as much as a quarter of the pass). A process that exited
+// costs about as much as a quarter of the pass). On a machine that forks
+// and exits all the time the count rarely matches (a task born or gone
+// during the pass is enough), so a listing younger than hiddenRelist is
+// trusted anyway: a process newly hidden from BPF (a sandbox's init,
+// which is rare) shows within that time. A process that exited
 // meanwhile counts as vanished, as in a /proc scan. Listed is the
 // processes the pass or the listing found (one born between the two is
 // in the pass only), so that every listed process is read or vanished.
@@ -391,7 +395,10 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 	n := len(procs)
 	s.counts.Listed = n
 	total, ok := readTaskTotal(s.r.opts.Root)
-	if !s.iterHiddenValid || !ok || total != passTasks+s.iterHiddenThreads {
+	now := time.Since(s.r.start)
+	stale := now-s.iterListedAt >= hiddenRelist
+	if !s.iterHiddenValid || !ok || total != passTasks+s.iterHiddenThreads && stale {
+		s.iterListedAt = now
 		var err error
 		s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
 		if err != nil {
@@ -438,6 +445,11 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 	}
 	return procs, nil
 }
+
+// hiddenRelist is how long a listing of the processes the task iterator
+// does not show is trusted when the kernel's count of tasks does not
+// confirm it.
+const hiddenRelist = 10 * time.Second
 
 // readTaskTotal is the kernel's count of tasks (threads) on the machine,
 // the fourth field of /proc/loadavg ("1.00 0.50 0.20 3/18350 4242").

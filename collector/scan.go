@@ -65,6 +65,7 @@ type scan struct {
 	iterHidden        []int
 	iterHiddenThreads int
 	iterHiddenValid   bool
+	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).
