@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -141,6 +142,27 @@ type threadID struct {
 // threadEvents appends thread_exit and thread_start events between two
 // readings of one process (thread identity is tid + start ticks).
 func threadEvents(evs []Event, p, c *collector.Process, at time.Time) []Event {
+	if threadsSorted(p.Threads) && threadsSorted(c.Threads) {
+		// Without maps: the exits come out in tid order (as the
+		// sorted list below gives them), the starts in c's.
+		for _, t := range p.Threads {
+			if !hasThread(c.Threads, t) {
+				e := base(c, at)
+				e.Type = ThreadExit
+				e.TID = t.TID
+				evs = append(evs, e)
+			}
+		}
+		for _, t := range c.Threads {
+			if !hasThread(p.Threads, t) {
+				e := base(c, at)
+				e.Type = ThreadStart
+				e.TID = t.TID
+				evs = append(evs, e)
+			}
+		}
+		return evs
+	}
 	old := make(map[threadID]bool, len(p.Threads))
 	for _, t := range p.Threads {
 		old[threadID{t.TID, t.StartTicks}] = true
@@ -171,4 +193,11 @@ func threadEvents(evs []Event, p, c *collector.Process, at time.Time) []Event {
 		}
 	}
 	return evs
+}
+
+// hasThread reports whether ts (sorted by tid) holds a thread of t's
+// identity (tid and start ticks).
+func hasThread(ts []collector.Thread, t collector.Thread) bool {
+	i, ok := slices.BinarySearchFunc(ts, t.TID, func(x collector.Thread, tid int) int { return x.TID - tid })
+	return ok && ts[i].StartTicks == t.StartTicks
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pinspect/pinspect/collector"
@@ -32,12 +33,26 @@ type Rates struct {
 	// Seconds is the time between the two snapshots.
 	Seconds float64
 	// System is the machine-wide rate.
-	System  SystemRate
-	procs   map[collector.ID]ProcRate
-	threads map[threadKey]ProcRate
+	System SystemRate
+	procs  map[collector.ID]ProcRate
+	// threads holds each thread's rates, sorted by pid, then tid
+	// (processes are walked in pid order): a lookup is a binary search,
+	// and 18,000 threads cost no map.
+	threads []threadRate
 }
 
-type threadKey struct{ pid, tid int }
+// threadRate is one thread's rates.
+type threadRate struct {
+	pid, tid int
+	rate     ProcRate
+}
+
+func cmpThreadRate(a threadRate, k [2]int) int {
+	if a.pid != k[0] {
+		return a.pid - k[0]
+	}
+	return a.tid - k[1]
+}
 
 // ComputeRates computes rates between prev and cur. It returns nil when
 // either is nil or no time passed between them.
@@ -51,6 +66,13 @@ func ComputeRates(prev, cur *collector.Snapshot) *Rates {
 	}
 	r := &Rates{Seconds: secs, System: systemRate(&prev.Host, &cur.Host, secs), procs: make(map[collector.ID]ProcRate, len(cur.Processes))}
 	allThreads := prev.ThreadsRead && cur.ThreadsRead
+	if allThreads {
+		n := 0
+		for i := range cur.Processes {
+			n += len(cur.Processes[i].Threads)
+		}
+		r.threads = make([]threadRate, 0, n)
+	}
 	born := bornSince(prev, cur)
 	matchPrev(prev.Processes, cur.Processes, func(p, c *collector.Process) {
 		if p == nil || !known(p, collector.SrcStat) || !known(c, collector.SrcStat) {
@@ -109,28 +131,61 @@ func processRate(p, c *collector.Process, secs float64, allThreads bool, born fu
 }
 
 // addThreads records the rates of each thread of c that p also had (same
-// tid and start ticks).
+// tid and start ticks), after those of the processes before c.
 func (r *Rates) addThreads(p, c *collector.Process, secs float64) {
-	if r.threads == nil {
-		r.threads = make(map[threadKey]ProcRate)
-	}
-	ot := make(map[int]*collector.Thread, len(p.Threads))
-	for j := range p.Threads {
-		ot[p.Threads[j].TID] = &p.Threads[j]
-	}
-	for j := range c.Threads {
-		ct := &c.Threads[j]
-		pt := ot[ct.TID]
-		if pt == nil || pt.StartTicks != ct.StartTicks {
-			continue
-		}
+	start := len(r.threads)
+	eachSameThread(p.Threads, c.Threads, func(pt, ct *collector.Thread) {
 		tr := ProcRate{CPUPercent: cpuPercent(pt.CPUTicks(), ct.CPUTicks(), secs)}
 		if pt.HasStatus && ct.HasStatus {
 			tr.VolPerSec = perSec(pt.VolCtx, ct.VolCtx, secs)
 			tr.InvolPerSec = perSec(pt.InvolCtx, ct.InvolCtx, secs)
 		}
-		r.threads[threadKey{c.PID, ct.TID}] = tr
+		r.threads = append(r.threads, threadRate{c.PID, ct.TID, tr})
+	})
+	if seg := r.threads[start:]; !slices.IsSortedFunc(seg, func(a, b threadRate) int { return a.tid - b.tid }) {
+		slices.SortFunc(seg, func(a, b threadRate) int { return a.tid - b.tid })
 	}
+}
+
+// eachSameThread calls each for every thread of cur with a thread of prev
+// of the same identity (tid and start ticks), in cur's order. Threads
+// sorted by tid (as both backends give them but after a tid wrap) are
+// joined by one merge; others through a map.
+func eachSameThread(prev, cur []collector.Thread, each func(pt, ct *collector.Thread)) {
+	if threadsSorted(prev) && threadsSorted(cur) {
+		i := 0
+		for j := range cur {
+			ct := &cur[j]
+			for i < len(prev) && prev[i].TID < ct.TID {
+				i++
+			}
+			if i < len(prev) && prev[i].TID == ct.TID && prev[i].StartTicks == ct.StartTicks {
+				each(&prev[i], ct)
+			}
+		}
+		return
+	}
+	old := make(map[int]*collector.Thread, len(prev))
+	for j := range prev {
+		old[prev[j].TID] = &prev[j]
+	}
+	for j := range cur {
+		ct := &cur[j]
+		if pt := old[ct.TID]; pt != nil && pt.StartTicks == ct.StartTicks {
+			each(pt, ct)
+		}
+	}
+}
+
+// threadsSorted reports whether ts is in ascending tid order, without
+// repeats.
+func threadsSorted(ts []collector.Thread) bool {
+	for i := 1; i < len(ts); i++ {
+		if ts[i].TID <= ts[i-1].TID {
+			return false
+		}
+	}
+	return true
 }
 
 // bornSince returns a test for a thread started after prev was taken: by
@@ -224,6 +279,9 @@ func (r *Rates) Thread(pid, tid int) (ProcRate, bool) {
 	if r == nil {
 		return ProcRate{}, false
 	}
-	v, ok := r.threads[threadKey{pid, tid}]
-	return v, ok
+	i, ok := slices.BinarySearchFunc(r.threads, [2]int{pid, tid}, cmpThreadRate)
+	if !ok {
+		return ProcRate{}, false
+	}
+	return r.threads[i].rate, true
 }
