@@ -323,24 +323,52 @@ func findPID(snap *collector.Snapshot, pid int) *collector.Process {
 // snapshots (n < 0: all), most first. Both are sorted by pid: one merge
 // walk pairs them.
 func TopCPU(a, b *collector.Snapshot, secs float64, n int) []Neighbour {
-	if secs <= 0 || a == nil || b == nil {
+	if a == nil {
+		return nil
+	}
+	return TopCPUSince(CPUTimesOf(a), b, secs, n)
+}
+
+// CPUTime is one process's identity and CPU time at one moment: all that
+// TopCPU needs of the earlier of its two snapshots (24 bytes, where a
+// Process with its threads is kilobytes: a ring of ticks keeps these).
+type CPUTime struct {
+	PID        int
+	StartTicks uint64
+	Ticks      uint64
+}
+
+// CPUTimesOf returns the CPU times of snap's processes, in pid order.
+func CPUTimesOf(snap *collector.Snapshot) []CPUTime {
+	out := make([]CPUTime, len(snap.Processes))
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		out[i] = CPUTime{PID: p.PID, StartTicks: p.StartTicks, Ticks: p.CPUTicks()}
+	}
+	return out
+}
+
+// TopCPUSince is TopCPU from the earlier moment's CPU times (in pid
+// order, as CPUTimesOf gives them).
+func TopCPUSince(a []CPUTime, b *collector.Snapshot, secs float64, n int) []Neighbour {
+	if secs <= 0 || b == nil {
 		return nil
 	}
 	var out []Neighbour
 	j := 0
 	for i := range b.Processes {
 		p := &b.Processes[i]
-		for j < len(a.Processes) && a.Processes[j].PID < p.PID {
+		for j < len(a) && a[j].PID < p.PID {
 			j++
 		}
-		if j == len(a.Processes) {
+		if j == len(a) {
 			break
 		}
-		o := &a.Processes[j]
-		if o.PID != p.PID || o.StartTicks != p.StartTicks || p.CPUTicks() <= o.CPUTicks() {
+		o := &a[j]
+		if o.PID != p.PID || o.StartTicks != p.StartTicks || p.CPUTicks() <= o.Ticks {
 			continue
 		}
-		out = append(out, Neighbour{PID: p.PID, Comm: p.Comm, CPUs: float64(p.CPUTicks()-o.CPUTicks()) / collector.ClockTicks / secs})
+		out = append(out, Neighbour{PID: p.PID, Comm: p.Comm, CPUs: float64(p.CPUTicks()-o.Ticks) / collector.ClockTicks / secs})
 	}
 	slices.SortFunc(out, func(x, y Neighbour) int {
 		if x.CPUs != y.CPUs {
