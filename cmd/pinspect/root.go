@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -312,7 +313,23 @@ func (a *app) checkUsers(r *collector.Reader) error {
 // lost. `orphans --observe` also runs the monitor and its event reader on
 // that P, which keep up with a machine's events on one CPU; the
 // dashboard, serve and watch keep every P.
-func oneShot() { runtime.GOMAXPROCS(1) }
+//
+// It also lets the heap grow to three times the live data before a
+// collection (GOGC=200, unless the GOGC environment variable says
+// otherwise): a one-shot command builds one snapshot and exits, and the
+// collections on its way up re-marked the same growing snapshot. With the
+// task iterator at 2,000 x 9, `pinspect --json` took 125 ms of CPU
+// instead of 136 (medians of 5, same workload and run) for 1.5 MB more
+// peak RSS (33.0 MB; top's is 31.5).
+func oneShot() {
+	runtime.GOMAXPROCS(1)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(oneShotGCPercent)
+	}
+}
+
+// oneShotGCPercent is the GOGC of a one-shot command.
+const oneShotGCPercent = 200
 
 // collectorBackend is --collector as a collector.Backend.
 func (a *app) collectorBackend() (collector.Backend, error) {
