@@ -258,8 +258,8 @@ func checkServeFlags(o *serveFlags) (slog.Level, []listenAddr, error) {
 	if o.maxConns < 0 {
 		return level, nil, usageError{fmt.Errorf("--web.max-connections %d: want 1 or more (0: default)", o.maxConns)}
 	}
-	if !strings.HasPrefix(o.telemetryPath, "/") || strings.HasPrefix(o.telemetryPath, "/api/") || strings.HasPrefix(o.telemetryPath, "/-/") || o.telemetryPath == "/" {
-		return level, nil, usageError{fmt.Errorf("--web.telemetry-path %q: want a path like /metrics, outside /api/ and /-/", o.telemetryPath)}
+	if err := metrics.CheckTelemetryPath(o.telemetryPath); err != nil {
+		return level, nil, usageError{fmt.Errorf("--web.telemetry-path %w", err)}
 	}
 	if o.systemdSocket {
 		return level, nil, nil

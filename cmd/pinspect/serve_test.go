@@ -444,3 +444,30 @@ func TestServeJSONLog(t *testing.T) {
 		t.Errorf("--log.format xml: exit %d, stderr %q; want 2 naming the flag", r.code, r.stderr)
 	}
 }
+
+// TestServeTelemetryPath: --web.telemetry-path moves the metrics (the old
+// path is then not found); a path the router would misread, or one it
+// would refuse ("//x" panicked at start), is a usage error naming the
+// flag.
+func TestServeTelemetryPath(t *testing.T) {
+	sp := startServeCmd(t, command("serve", "--web.listen-address", "127.0.0.1:0", "--web.telemetry-path", "/prom/metrics", "--interval", "1s", "--no-threads"))
+	c := &http.Client{Timeout: 30 * time.Second}
+	waitedFor(t, "a frame at /prom/metrics", func() bool {
+		v, ok := metric(t, c, sp.base+"/prom", "pinspect_frames_total")
+		return ok && v >= 1
+	})
+	resp, err := c.Get(sp.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics with --web.telemetry-path /prom/metrics: %s, want 404", resp.Status)
+	}
+	for _, bad := range []string{"//x", "/m/{x}", "/metrics/", "/a b", "/api/metrics", "metrics"} {
+		r := runCmd(t, command("serve", "--web.listen-address", "127.0.0.1:0", "--web.telemetry-path", bad))
+		if r.code != 2 || !strings.Contains(r.stderr, "--web.telemetry-path") {
+			t.Errorf("--web.telemetry-path %q: exit %d, stderr %q; want 2 naming the flag", bad, r.code, r.stderr)
+		}
+	}
+}

@@ -58,6 +58,43 @@ const (
 	PathReady   = "/-/ready"
 )
 
+// maxTelemetryPath caps --web.telemetry-path.
+const maxTelemetryPath = 256
+
+// CheckTelemetryPath says whether p can be where the metrics are served
+// (--web.telemetry-path): an absolute path of plain segments (letters,
+// digits, '.', '_', '~', '-'; no empty, '.' or '..' segment, no trailing
+// slash), outside the API (/api/) and the health paths (/-/). Anything
+// else would be read as a pattern by the server's router (a '{x}'
+// wildcard, a subtree for a trailing slash) or could never match (a
+// path with '//' that the router refuses to register).
+func CheckTelemetryPath(p string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%q: %s (want a path like /metrics)", p, why)
+	}
+	if len(p) > maxTelemetryPath {
+		return bad(fmt.Sprintf("longer than %d bytes", maxTelemetryPath))
+	}
+	if !strings.HasPrefix(p, "/") || p == "/" {
+		return bad("not an absolute path below /")
+	}
+	segs := strings.Split(p[1:], "/")
+	if segs[0] == "api" || segs[0] == "-" {
+		return bad("inside /api/ or /-/, which the server's own endpoints use")
+	}
+	for _, seg := range segs {
+		if seg == "" || seg == "." || seg == ".." {
+			return bad("an empty, '.' or '..' segment (or a trailing slash)")
+		}
+		for _, r := range seg {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._~-", r)) {
+				return bad(fmt.Sprintf("the character %q (letters, digits and . _ ~ - only)", r))
+			}
+		}
+	}
+	return nil
+}
+
 // ProcessRequest is what a ProcessDoc builder is asked for.
 type ProcessRequest struct {
 	PID int
@@ -180,6 +217,11 @@ func NewServer(src Source, o ServerOptions) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.TelemetryPath == "" {
+		o.TelemetryPath = PathMetrics
+	} else if err := CheckTelemetryPath(o.TelemetryPath); err != nil {
+		// The caller checks a user's path first; a bad one here is
+		// logged and replaced, rather than a panic in the router.
+		o.Logger.Error("telemetry path refused: serving the metrics at "+PathMetrics, "err", err)
 		o.TelemetryPath = PathMetrics
 	}
 	s := &Server{

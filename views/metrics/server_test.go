@@ -609,3 +609,31 @@ func scrapeOnce(url string) error {
 type httpStatusError struct{ s string }
 
 func (e *httpStatusError) Error() string { return e.s }
+
+// TestCheckTelemetryPath: --web.telemetry-path takes plain paths only; a
+// pattern the router would read as a wildcard or a subtree, or a path it
+// refuses to register (it panicked on "//x"), is an error.
+func TestCheckTelemetryPath(t *testing.T) {
+	for _, ok := range []string{"/metrics", "/prom/metrics", "/m-1_2.x~y", "/" + strings.Repeat("a", maxTelemetryPath-1)} {
+		if err := CheckTelemetryPath(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "/", "metrics", "//x", "/metrics/", "/a//b", "/a/./b", "/a/../b", "/m/{x}", "/m/{$}",
+		"/a b", "/a%20b", "/a?b", "/a#b", "/api/v1/x", "/api", "/-/ready", "/-", "/m\x00", "/m\u00e9",
+		"/" + strings.Repeat("a", maxTelemetryPath)} {
+		if err := CheckTelemetryPath(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	// A server given a bad path anyway serves the default one.
+	_, hs := startServer(t, newFrameSource(), ServerOptions{TelemetryPath: "//x"})
+	resp, err := http.Get(hs.URL + PathMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		t.Errorf("GET %s with a bad telemetry path given: %s, want it served at the default", PathMetrics, resp.Status)
+	}
+}
