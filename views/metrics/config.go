@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -94,7 +95,7 @@ type GroupRule struct {
 	// Cmdline are regular expressions (RE2) searched in the command line,
 	// its arguments joined by spaces.
 	Cmdline []string `yaml:"cmdline"`
-	// User are user names (or numeric uids) of the real uid.
+	// User are user names or numeric uids ("0", "1000") of the real uid.
 	User []string `yaml:"user"`
 	// Cgroup are regular expressions (RE2) searched in the cgroup path.
 	Cgroup []string `yaml:"cgroup"`
@@ -134,6 +135,7 @@ type groupRule struct {
 	exe     []string
 	cmdline []*regexp.Regexp
 	user    []string
+	uids    []int // the values of user that are numbers
 	cgroup  []*regexp.Regexp
 }
 
@@ -323,6 +325,11 @@ func (r *GroupRule) compile() (groupRule, error) {
 			return out, fmt.Errorf("%q: comm %q is longer than the kernel's 15 bytes: it never matches (use exe or cmdline)", r.Name, c)
 		}
 	}
+	for _, u := range r.User {
+		if uid, err := strconv.Atoi(u); err == nil && uid >= 0 {
+			out.uids = append(out.uids, uid)
+		}
+	}
 	var err error
 	if out.cmdline, err = compileAll(r.Cmdline); err != nil {
 		return out, fmt.Errorf("%q: cmdline: %w", r.Name, err)
@@ -384,6 +391,7 @@ type groupKey struct{ name, cgroup string }
 // name the same group, so a process is named again only when they change.
 type processFacts struct {
 	comm, exe, user, cgroup string
+	uid                     int // the real uid, when user is set
 	kernel                  bool
 	cmdline0                *string // identity of the command line slice (the reader shares it until it changes)
 	cmdlineLen              int
@@ -391,7 +399,7 @@ type processFacts struct {
 }
 
 func (a *processFacts) same(b *processFacts) bool {
-	return a.comm == b.comm && a.exe == b.exe && a.user == b.user && a.cgroup == b.cgroup &&
+	return a.comm == b.comm && a.exe == b.exe && a.user == b.user && a.uid == b.uid && a.cgroup == b.cgroup &&
 		a.kernel == b.kernel && a.cmdline0 == b.cmdline0 && a.cmdlineLen == b.cmdlineLen
 }
 
@@ -402,7 +410,7 @@ func (g *Grouping) facts(p *collector.Process) processFacts {
 		f.exe = p.Exe
 	}
 	if g.uses.user {
-		f.user = p.User
+		f.user, f.uid = p.User, p.UIDs[0]
 	}
 	if g.NeedsCgroups() {
 		f.cgroup = p.Cgroup
@@ -448,7 +456,7 @@ func (r *groupRule) matches(f *processFacts, known ruleUses) bool {
 	if len(r.exe) > 0 && (!known.exe || !exeMatches(r.exe, f.exe)) {
 		return false
 	}
-	if len(r.user) > 0 && (!known.user || !slices.Contains(r.user, f.user)) {
+	if len(r.user) > 0 && (!known.user || !r.userMatches(f)) {
 		return false
 	}
 	if len(r.cgroup) > 0 && (!known.cgroup || !anyMatch(r.cgroup, f.cgroup)) {
@@ -458,6 +466,16 @@ func (r *groupRule) matches(f *processFacts, known ruleUses) bool {
 		return false
 	}
 	return true
+}
+
+// userMatches reports whether f's real user is one of r's: by name, or
+// by number for a value that is one (a process whose user was not read
+// has no name, and no uid to compare).
+func (r *groupRule) userMatches(f *processFacts) bool {
+	if f.user == "" {
+		return false
+	}
+	return slices.Contains(r.user, f.user) || slices.Contains(r.uids, f.uid)
 }
 
 func exeMatches(want []string, exe string) bool {

@@ -87,6 +87,35 @@ func process(comm, exe, user, cgroup string, cmdline ...string) collector.Proces
 	return p
 }
 
+// A user value that is a number matches the real uid, as the docs say
+// ("user name or uid"), whether or not the uid has a name; a process
+// whose user was not read matches neither.
+func TestConfigUserByUID(t *testing.T) {
+	g, _, err := ParseConfig([]byte("groups:\n  rules:\n    - {name: admin, user: [\"0\"]}\n    - {name: staff, user: [alice, \"1001\"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user string
+		uid  int
+		want string
+	}{
+		{"root", 0, "admin"},
+		{"alice", 1000, "staff"},
+		{"bob", 1001, "staff"},
+		{"1001", 1001, "staff"}, // no passwd entry: the number is the name
+		{"carol", 1002, "bash"},
+		{"", 0, "bash"}, // status not read: no user, and uid 0 is no evidence
+	} {
+		p := process("bash", "/bin/bash", c.user, "")
+		p.UIDs[0] = c.uid
+		f := g.facts(&p)
+		if k, _ := g.key(&f, every); k.name != c.want {
+			t.Errorf("user %q uid %d: group %q, want %q", c.user, c.uid, k.name, c.want)
+		}
+	}
+}
+
 func TestConfigUnmatchedAndKernelThreads(t *testing.T) {
 	var g Grouping // the default: by comm
 	for comm, want := range map[string]string{"kworker/3:1H-kblockd": "kworker", "ksoftirqd/0": "ksoftirqd", "irq/24-pciehp": "irq", "kswapd0": "kswapd0"} {
