@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v2"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/userfile"
 )
 
 // The bounds of a metrics configuration (--metrics.config.file): the
@@ -172,9 +171,10 @@ func (g *Grouping) retentionOrDefault() time.Duration {
 }
 
 // LoadConfig reads and checks a metrics configuration file: a regular
-// file of at most MaxConfigFileBytes.
+// file of at most MaxConfigFileBytes (userfile.Read: a FIFO or a device
+// cannot hang or flood the read).
 func LoadConfig(file string) (Grouping, PerProcess, error) {
-	b, err := readConfigFile(file)
+	b, err := userfile.Read(file, MaxConfigFileBytes)
 	if err != nil {
 		return Grouping{}, PerProcess{}, err
 	}
@@ -183,41 +183,6 @@ func LoadConfig(file string) (Grouping, PerProcess, error) {
 		return Grouping{}, PerProcess{}, fmt.Errorf("%s: %w", file, err)
 	}
 	return g, pp, nil
-}
-
-// readConfigFile reads a user-named file, refusing anything but a regular
-// file (a FIFO or /dev/zero would hang or never end) and anything larger
-// than MaxConfigFileBytes.
-func readConfigFile(file string) ([]byte, error) {
-	// Non-blocking, so a FIFO cannot hang the open; the type is checked
-	// on the open descriptor.
-	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", file, st.Mode().Type())
-	}
-	buf := make([]byte, 0, min(st.Size()+1, MaxConfigFileBytes+1))
-	for len(buf) <= MaxConfigFileBytes {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			break
-		}
-		if len(buf) == cap(buf) && len(buf) <= MaxConfigFileBytes {
-			buf = slices.Grow(buf, min(cap(buf), MaxConfigFileBytes+1-len(buf)))
-		}
-	}
-	if len(buf) > MaxConfigFileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", file, MaxConfigFileBytes)
-	}
-	return buf, nil
 }
 
 // ParseConfig checks a metrics configuration (YAML; unknown keys are
