@@ -270,23 +270,33 @@ func (t *groupTable) groupOfEvent(e *lifecycle.Event) *group {
 	return t.groupFor(t.cfg.key(&f, ruleUses{exe: e.Exe != ""}))
 }
 
-// event counts e in its group.
+// event counts e in its group. An event keeps the group as a live one
+// does: a group whose processes all live and die between two scans has
+// no member at any scan, and the retention counts from its last event
+// (else its counters would restart every retention while it is busy).
 func (t *groupTable) event(e *lifecycle.Event) {
+	var g *group
 	switch e.Type {
 	case lifecycle.Spawn:
-		t.groupOfEvent(e).spawns++
+		g = t.groupOfEvent(e)
+		g.spawns++
 	case lifecycle.Exec:
-		t.groupOfEvent(e).execs++
+		g = t.groupOfEvent(e)
+		g.execs++
 	case lifecycle.Exit:
+		g = t.groupOfEvent(e)
 		o, _ := ExitClass(e.ExitStatus)
-		t.groupOfEvent(e).exits[o]++
+		g.exits[o]++
+	default:
+		return
 	}
+	g.emptySince = time.Time{}
 }
 
 // sweep ends the memberships of processes the latest scan did not see,
 // counts orphans and the zombies each group holds as a parent, and notes
-// when each group became empty (expire forgets it after the retention;
-// "other" stays).
+// when each group became empty, or had its last event (expire forgets it
+// after the retention; "other" stays).
 func (t *groupTable) sweep(now time.Time, orphans []lifecycle.Orphan, zombies []lifecycle.ZombieGroup) {
 	for id, m := range t.procs {
 		if m.seen != t.gen {

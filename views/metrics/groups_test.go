@@ -201,3 +201,35 @@ func TestGroupCountersLive(t *testing.T) {
 		t.Errorf("group procshape has %v live processes, want the threads helper", v)
 	}
 }
+
+// A group whose processes all live and die between two scans (a job a
+// timer starts every minute, seen only through the connector's events)
+// has no member at any scan: its events keep it, and its counters do not
+// restart when it has been memberless for the retention.
+func TestGroupKeptByEvents(t *testing.T) {
+	g, _, err := ParseConfig([]byte("groups:\n  retention: 1m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCollector(Options{Groups: g})
+	const every = 15    // seconds between scans
+	for i := range 20 { // 5 minutes, past the retention
+		f := frameAt(uint64(i+1), i*every, proc(1, 1, "init", 0, 0, 0))
+		code := &collector.ExitStatus{Exited: true}
+		f.Events = []lifecycle.Event{
+			{Type: lifecycle.Spawn, ID: collector.ID{PID: 1000 + i, StartTicks: uint64(100 + i)}, Comm: "cronjob"},
+			{Type: lifecycle.Exit, ID: collector.ID{PID: 1000 + i, StartTicks: uint64(100 + i)}, Comm: "cronjob", ExitStatus: code},
+		}
+		c.Observe(f)
+		mfs := gather(t, c)
+		if v := groupValue(t, mfs, "pinspect_group_exits_total", "cronjob", map[string]string{"outcome": "success"}); v != float64(i+1) {
+			t.Fatalf("at %d s: cronjob exits %v, want %d (the counter restarted)", i*every, v, i+1)
+		}
+	}
+	// Once the events stop, the group goes after the retention.
+	c.Observe(frameAt(21, 20*every, proc(1, 1, "init", 0, 0, 0)))
+	c.Observe(frameAt(22, 20*every+61, proc(1, 1, "init", 0, 0, 0)))
+	if _, ok := find(gather(t, c), "pinspect_group_exits_total", map[string]string{"group": "cronjob"}); ok {
+		t.Error("cronjob kept after the retention without events")
+	}
+}
