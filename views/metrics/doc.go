@@ -12,6 +12,7 @@
 // Security rules it enforces: no environment variables are ever exported;
 // command lines appear only when Options.Cmdline is set, and then pass
 // through RedactArgs; label values are valid UTF-8 with control characters
-// made inert; per-process and per-parent series are bounded (Options.TopN,
+// made inert; groups are bounded (Grouping's max, then "other"), and
+// per-process and per-parent series are opt-in and capped (PerProcess,
 // Options.ZombieParents).
 package metrics
