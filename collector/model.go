@@ -4,7 +4,10 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Snapshot is everything read from one /proc root at one moment. It is a
@@ -493,16 +496,35 @@ func DecodeWaitStatus(ws int64) ExitStatus {
 	return ExitStatus{Signal: int(ws & 0x7f), CoreDumped: ws&0x80 != 0}
 }
 
-// String renders the status as "exit 3" or "signal 9 (core dumped)".
+// String renders the status as "exit 3", "killed by SIGSEGV (core
+// dumped)", or "killed by signal 70" for a number with no name.
 func (e ExitStatus) String() string {
 	if e.Exited {
 		return "exit " + strconv.Itoa(e.Code)
 	}
-	s := "signal " + strconv.Itoa(e.Signal)
+	s := "killed by " + SignalName(e.Signal)
 	if e.CoreDumped {
 		s += " (core dumped)"
 	}
 	return s
+}
+
+// SignalName names a signal number: "SIGSEGV", "SIGRTMIN+3", or
+// "signal N" for a number that is no signal.
+func SignalName(n int) string {
+	const sigrtmin, sigrtmax = 34, 64 // the kernel's (glibc reserves 32 and 33)
+	switch {
+	case n >= sigrtmin && n <= sigrtmax:
+		if n == sigrtmin {
+			return "SIGRTMIN"
+		}
+		return "SIGRTMIN+" + strconv.Itoa(n-sigrtmin)
+	case n > 0 && n < sigrtmin:
+		if name := unix.SignalName(syscall.Signal(n)); name != "" {
+			return name
+		}
+	}
+	return "signal " + strconv.Itoa(n)
 }
 
 // PolicyName names a scheduling policy number (stat field 41).

@@ -93,7 +93,7 @@ func TestFixtureZombieAndKthread(t *testing.T) {
 	if z == nil || !z.IsZombie() || z.PPID != 200 || DecodeWaitStatus(z.ExitCode).String() != "exit 1" {
 		t.Fatalf("zombie 201: %+v", z)
 	}
-	if z := find(s, 202); DecodeWaitStatus(z.ExitCode).String() != "signal 9" {
+	if z := find(s, 202); DecodeWaitStatus(z.ExitCode).String() != "killed by SIGKILL" {
 		t.Errorf("zombie 202 exit %v", z.ExitCode)
 	}
 	if len(z.Unavailable) != 0 {

@@ -83,7 +83,8 @@ func TestParseStatShortAndExtra(t *testing.T) {
 }
 
 func TestDecodeWaitStatus(t *testing.T) {
-	cases := map[int64]string{0: "exit 0", 256: "exit 1", 0x300: "exit 3", 9: "signal 9", 0x86: "signal 6 (core dumped)"}
+	cases := map[int64]string{0: "exit 0", 256: "exit 1", 0x300: "exit 3", 9: "killed by SIGKILL", 0x86: "killed by SIGABRT (core dumped)",
+		11: "killed by SIGSEGV", 35: "killed by SIGRTMIN+1", 0x7e: "killed by signal 126"}
 	for ws, want := range cases {
 		if got := DecodeWaitStatus(ws).String(); got != want {
 			t.Errorf("DecodeWaitStatus(%#x) = %s, want %s", ws, got, want)

@@ -222,7 +222,8 @@ func TestTruthMaskedLive(t *testing.T) {
 	h := livehelper.Start(t, "exits", "3", "5", "sig9", "sig11")
 	parent := strconv.Itoa(h.PID())
 	want := map[int]string{h.PIDs[1]: `{"exited":true,"code":3}`, h.PIDs[2]: `{"exited":true,"code":5}`,
-		h.PIDs[3]: `{"exited":false,"signal":9,"core_dumped":false}`, h.PIDs[4]: `{"exited":false,"signal":11,"core_dumped":false}`}
+		h.PIDs[3]: `{"exited":false,"signal":9,"signal_name":"SIGKILL","core_dumped":false}`,
+		h.PIDs[4]: `{"exited":false,"signal":11,"signal_name":"SIGSEGV","core_dumped":false}`}
 	procs, _ := truthSnapshot(t, "--no-threads")
 	for pid, status := range want {
 		if got := string(procs[pid].ExitStatus); got != status {

@@ -31,6 +31,10 @@ type ZombieGroup struct {
 	ParentComm  string
 	ParentState byte
 	ParentWChan string
+	// ParentWChanUnavailable says why ParentWChan is empty when that is
+	// not "running": "masked" when the kernel hides the parent's wait
+	// channel from this reader (a [PT] field: it would read "0").
+	ParentWChanUnavailable string
 	// SIGCHLD is the parent's disposition (see the Sigchld constants), ""
 	// when its status was unreadable.
 	SIGCHLD string
@@ -147,6 +151,9 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 			g.ParentComm = par.Comm
 			g.ParentState = par.State
 			g.ParentWChan = wchan[ppid]
+			if par.PTMasked && g.ParentWChan == "" {
+				g.ParentWChanUnavailable = collector.ReasonMaskedField
+			}
 			g.SIGCHLD = SigchldDisposition(par)
 			g.ParentTracer = par.TracerPID
 			g.ParentIsInit = par.PID == 1 || isPidnsInit(par)

@@ -244,7 +244,7 @@ func (v *detailView) refreshOpen() {
 		return
 	}
 	b.WriteString("[::b]" + strconv.Itoa(p.PID) + " " + inert(p.Comm) + "[::-]  ")
-	b.WriteString("[" + colorName(stateColor(p.State)) + "]" + stateLetter(p.State) + " " + collector.StateName(p.State) + "[-]")
+	b.WriteString("[" + colorName(stateColor(p.State)) + "]" + stateText(p) + "[-]")
 	b.WriteString("  user " + inert(p.User) + "  parent " + strconv.Itoa(p.PPID) + "  threads " + strconv.FormatInt(p.NumThreads, 10))
 	if v.d.fd != nil {
 		if r := v.d.fd.procRate(p); r.ok {
@@ -348,8 +348,7 @@ func (v *detailView) fillMemory(p *collector.Process) {
 		note = "maps unavailable: " + r
 	}
 	var b strings.Builder
-	b.WriteString("[::b]Address space[::-]  VSZ " + humanBytes(p.VSizeBytes) + "  RSS " + humanBytes(p.RSSBytes) +
-		"  peak " + humanBytes(p.VmPeakB) + "  swap " + humanBytes(p.VmSwapB) + "\n")
+	b.WriteString("[::b]Address space[::-]  " + memoryText(p) + "\n")
 	rows := v.memModel.rows[:0]
 	clear(v.memModel.rows)
 	if mem == nil {
@@ -451,8 +450,7 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 	if !snap.TakenAt.IsZero() && !p.StartedAt.IsZero() {
 		b.WriteString(" (" + durationString(snap.TakenAt.Sub(p.StartedAt)) + " ago)")
 	}
-	b.WriteString("   state " + stateLetter(p.State) + " " + collector.StateName(p.State) +
-		" (" + collector.StatePhase(p.State) + ")\n")
+	b.WriteString("   state " + stateText(p) + " (" + statePhase(p) + ")\n")
 	b.WriteString("[::b]Parent[::-] " + strconv.Itoa(p.PPID))
 	if pp := lifecycle.Find(snap, p.PPID); pp != nil {
 		b.WriteString(" " + inert(pp.Comm) + " " + stateLetter(pp.State))
@@ -466,10 +464,7 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 	}
 	b.WriteByte('\n')
 	if lifecycle.IsZombie(p) {
-		b.WriteString("[red::b]zombie[-::-]: it has exited")
-		if p.ExitCode >= 0 {
-			b.WriteString(" (" + collector.DecodeWaitStatus(p.ExitCode).String() + ")")
-		}
+		b.WriteString("[red::b]zombie[-::-]: it has exited" + exitText(p, " (", ")"))
 		b.WriteString("; its parent " + strconv.Itoa(p.PPID) + " has not collected its status with wait()\n")
 	}
 
@@ -486,8 +481,8 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 			break
 		}
 		b.WriteString("  [" + colorName(stateColor(c.State)) + "]" + padLeft(strconv.Itoa(c.PID), 7) + " " + stateLetter(c.State) + "[-] " + inert(c.Comm))
-		if lifecycle.IsZombie(c) && c.ExitCode >= 0 {
-			b.WriteString("  " + collector.DecodeWaitStatus(c.ExitCode).String())
+		if lifecycle.IsZombie(c) {
+			b.WriteString(exitText(c, "  ", ""))
 		}
 		b.WriteByte('\n')
 	}
@@ -517,12 +512,15 @@ func eventPID(e *lifecycle.Event) int {
 	return e.ID.PID
 }
 
-func (v *detailView) fillStatus(p *collector.Process) {
+func (v *detailView) fillStatus(p *collector.Process) { v.status.SetText(v.statusText(p)) }
+
+// statusText is the Status tab of process p.
+func (v *detailView) statusText(p *collector.Process) string {
 	var b strings.Builder
 	line := func(k, val string) {
 		b.WriteString("[aqua]" + padRight(k, 18) + "[-] " + val + "\n")
 	}
-	line("State", stateLetter(p.State)+" "+collector.StateName(p.State)+" ("+collector.StatePhase(p.State)+")")
+	line("State", stateText(p)+" ("+statePhase(p)+")")
 	line("PID / TGID", strconv.Itoa(p.PID)+" / "+strconv.Itoa(p.TGID))
 	line("Parent", strconv.Itoa(p.PPID))
 	line("Group / session", strconv.Itoa(p.PGID)+" / "+strconv.Itoa(p.SID))
@@ -545,8 +543,8 @@ func (v *detailView) fillStatus(p *collector.Process) {
 	line("Started", p.StartedAt.Format(time.RFC3339))
 	line("Scheduling", collector.PolicyName(p.Policy)+"  priority "+strconv.FormatInt(p.Priority, 10)+
 		"  nice "+strconv.FormatInt(p.Nice, 10)+"  last CPU "+strconv.FormatInt(p.Processor, 10))
-	line("CPU time", "user "+ticks(p.UTimeTicks)+"  system "+ticks(p.STimeTicks)+"  I/O delay "+ticks(p.DelayTicks))
-	line("Memory", "VSZ "+humanBytes(p.VSizeBytes)+"  RSS "+humanBytes(p.RSSBytes)+"  peak "+humanBytes(p.VmPeakB)+"  swap "+humanBytes(p.VmSwapB))
+	line("CPU time", "user "+ticks(p.UTimeTicks)+"  system "+ticks(p.STimeTicks)+"  I/O delay "+ioDelayText(p, &v.d.frame.Snapshot.Host))
+	line("Memory", memoryText(p))
 	line("Page faults", "minor "+strconv.FormatUint(p.MinFlt, 10)+"  major "+strconv.FormatUint(p.MajFlt, 10))
 	line("Context switches", "voluntary "+strconv.FormatUint(p.VolCtx, 10)+"  involuntary "+strconv.FormatUint(p.InvolCtx, 10)+
 		"  [gray]("+string(p.CtxSource)+")[-]")
@@ -585,11 +583,79 @@ func (v *detailView) fillStatus(p *collector.Process) {
 			line("Unavailable", inert(k)+": "+inert(p.Unavailable[k]))
 		}
 	}
-	v.status.SetText(b.String())
+	return b.String()
 }
 
 func ints4(v [4]int) string {
 	return strconv.Itoa(v[0]) + "," + strconv.Itoa(v[1]) + "," + strconv.Itoa(v[2]) + "," + strconv.Itoa(v[3])
+}
+
+// stateText is a process's state for a person: the kernel's letter and
+// its name, or, for a process whose main thread exited while others run
+// (the kernel shows its leader Z), that it is alive and on how many
+// threads.
+func stateText(p *collector.Process) string {
+	if lifecycle.LeaderExited(p) {
+		n := p.NumThreads - 1
+		threads := " threads running"
+		if n == 1 {
+			threads = " thread running"
+		}
+		return stateLetter(p.State) + " leader exited, " + strconv.FormatInt(n, 10) + threads
+	}
+	return stateLetter(p.State) + " " + collector.StateName(p.State)
+}
+
+// statePhase places the process in the classic lifecycle: a
+// leader-exited process is running on its other threads.
+func statePhase(p *collector.Process) string {
+	if lifecycle.LeaderExited(p) {
+		return "alive"
+	}
+	return collector.StatePhase(p.State)
+}
+
+// memoryText is "VSZ … RSS … peak … swap …", each "-" when unknown (a
+// kernel thread or a zombie has no address space; never a fake 0).
+func memoryText(p *collector.Process) string {
+	vsz, rss, peak, swap := "-", "-", "-", "-"
+	if p.Read&collector.SrcStat != 0 && !p.IsKernelThread() && !lifecycle.IsZombie(p) {
+		vsz = humanBytes(p.VSizeBytes)
+	}
+	if p.HasRSS {
+		rss = humanBytes(p.RSSBytes)
+	} else if r := p.Unavailable["rss"]; r != "" {
+		rss = "- (" + inert(r) + ")"
+	}
+	if p.HasVM {
+		peak, swap = humanBytes(p.VmPeakB), humanBytes(p.VmSwapB)
+	}
+	return "VSZ " + vsz + "  RSS " + rss + "  peak " + peak + "  swap " + swap
+}
+
+// ioDelayText is the process's block I/O delay, or why it is not known:
+// with kernel.task_delayacct off the kernel counts no delays and the field
+// is 0 for every process, whatever it waited.
+func ioDelayText(p *collector.Process, h *collector.Host) string {
+	if r, unknown := h.Unavailable[collector.HostDelayAcctKey]; unknown {
+		return "[gray]- (kernel.task_delayacct: " + inert(r) + ")[-]"
+	}
+	if !h.DelayAcct {
+		return "[gray]- (delay accounting is off: kernel.task_delayacct = 0)[-]"
+	}
+	return ticks(p.DelayTicks)
+}
+
+// exitText is a zombie's exit status between pre and post, or why it is
+// unknown ("masked": the kernel hides it from this user), or "".
+func exitText(p *collector.Process, pre, post string) string {
+	switch {
+	case p.ExitCode >= 0:
+		return pre + collector.DecodeWaitStatus(p.ExitCode).String() + post
+	case p.Unavailable["exit_code"] != "":
+		return pre + "exit status " + inert(p.Unavailable["exit_code"]) + " for this user" + post
+	}
+	return ""
 }
 
 func ticks(t uint64) string {

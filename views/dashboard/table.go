@@ -70,6 +70,9 @@ func (r *row) key() rowKey {
 type viewOpts struct {
 	filter   string // lower-case; matches comm, command line or pid
 	states   string // state letters to keep; "" keeps all
+	// self is pinspect's own pid in the frame's root
+	// (Snapshot.SelfPID), which a filter never keeps, as pgrep does.
+	self int
 	tree     bool
 	threads  bool
 	sortCol  column
@@ -198,10 +201,11 @@ func (m *tableModel) format(rw *row) *[numCols]tview.TableCell {
 		text[colPID] = strconv.Itoa(p.PID)
 		text[colUser] = inert(p.User)
 		text[colThr] = strconv.FormatInt(p.NumThreads, 10)
-		if p.Read&collector.SrcStat != 0 && !lifecycle.IsZombie(p) {
+		// Unknown, not 0, for kernel threads and zombies (no address
+		// space) and when it could not be read.
+		text[colRSS] = "-"
+		if p.HasRSS {
 			text[colRSS] = humanBytes(p.RSSBytes)
-		} else {
-			text[colRSS] = "-"
 		}
 		text[colStart] = startString(p.StartedAt, m.now)
 		text[colCmd] = m.prefix(rw) + commandText(p)
@@ -266,6 +270,9 @@ func (m *tableModel) prefix(rw *row) string {
 // Z keeps zombie processes only (lifecycle.IsZombie): a process whose main
 // thread exited shows Z but is alive.
 func (o *viewOpts) matches(p *collector.Process) bool {
+	if p.PID == o.self && o.self != 0 && (o.filter != "" || o.states != "") {
+		return false
+	}
 	if o.states != "" && (strings.IndexByte(o.states, p.State) < 0 || p.State == 'Z' && !lifecycle.IsZombie(p)) {
 		return false
 	}
@@ -327,6 +334,7 @@ func (m *tableModel) rebuild(fd *frameData, o viewOpts, focus *focusData) {
 	m.total, m.shown = 0, 0
 	if fd != nil && fd.f != nil && fd.f.Snapshot != nil {
 		snap := fd.f.Snapshot
+		o.self = snap.SelfPID
 		m.now = snap.TakenAt
 		procs := snap.Processes
 		m.total = len(procs)

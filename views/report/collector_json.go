@@ -53,7 +53,8 @@ func newProblemDocs(ps []collector.Problem) []ProblemDoc {
 
 // ExitStatusDoc is a decoded wait status (collector.ExitStatus) as the
 // schema writes it: {"exited":true,"code":N} (code 0 included) or
-// {"exited":false,"signal":N,"core_dumped":B}. String is the status's.
+// {"exited":false,"signal":N,"signal_name":"SIGSEGV","core_dumped":B}.
+// String is the status's.
 type ExitStatusDoc struct {
 	collector.ExitStatus
 }
@@ -71,5 +72,6 @@ func (e ExitStatusDoc) MarshalJSON() ([]byte, error) {
 	if e.Exited {
 		return []byte(`{"exited":true,"code":` + strconv.Itoa(e.Code) + `}`), nil
 	}
-	return []byte(`{"exited":false,"signal":` + strconv.Itoa(e.Signal) + `,"core_dumped":` + strconv.FormatBool(e.CoreDumped) + `}`), nil
+	return []byte(`{"exited":false,"signal":` + strconv.Itoa(e.Signal) + `,"signal_name":"` + collector.SignalName(e.Signal) +
+		`","core_dumped":` + strconv.FormatBool(e.CoreDumped) + `}`), nil
 }

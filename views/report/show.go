@@ -262,15 +262,23 @@ func writeShowIdentity(bw *bufio.Writer, p *ProcessDoc) {
 		}
 		bw.WriteString("\n")
 	}
-	if p.ExitStatus != nil {
+	switch {
+	case p.ExitStatus != nil:
 		fmt.Fprintf(bw, "  exited    %s (not yet reaped by its parent)\n", p.ExitStatus)
+	case p.Unavailable["exit_code"] != "":
+		fmt.Fprintf(bw, "  exited    status %s for this user (not yet reaped by its parent)\n", sanitize.Terminal(p.Unavailable["exit_code"]))
 	}
 }
 
 // writeShowState writes the state line: state, parent, user, threads,
 // start.
 func writeShowState(bw *bufio.Writer, p *ProcessDoc) {
-	fmt.Fprintf(bw, "  state     %s (%s)", p.State, p.StateName)
+	name := p.StateName
+	if p.LeaderExited && p.NumThreads != nil {
+		// Alive: the kernel shows the exited leader's Z.
+		name = fmt.Sprintf("leader exited, %s running; the process is alive", plural(int(*p.NumThreads-1), "thread", "threads"))
+	}
+	fmt.Fprintf(bw, "  state     %s (%s)", p.State, name)
 	if p.PPID != nil {
 		fmt.Fprintf(bw, "   ppid %d", *p.PPID)
 	}

@@ -1,0 +1,143 @@
+package dashboard
+
+// Issue 13 ("every number true") in the dashboard, on fixture trees:
+// absent is never shown as zero (a kernel thread's RSS, the I/O delay
+// with delay accounting off), a process whose main thread exited is
+// alive, and a filter never keeps pinspect itself.
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/pinspect/pinspect/collector"
+)
+
+// fixtureSnapshot reads a fixture tree under fixtures/proc.
+func fixtureSnapshot(t *testing.T, tree string) *collector.Snapshot {
+	t.Helper()
+	r, err := collector.NewReader(collector.Options{Root: filepath.Join("..", "..", "fixtures", "proc", tree), Threads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, err := r.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// rowCells formats the table row of pid in a frame of snap.
+func rowCells(t *testing.T, snap *collector.Snapshot, pid int) [numCols]string {
+	t.Helper()
+	m := &tableModel{}
+	m.rebuild(&frameData{f: frameOf(1, nil, snap)}, viewOpts{}, nil)
+	for i := range m.rows {
+		if m.rows[i].p.PID == pid && m.rows[i].t == nil {
+			cells := m.format(&m.rows[i])
+			var out [numCols]string
+			for c := range cells {
+				out[c] = cells[c].Text
+			}
+			return out
+		}
+	}
+	t.Fatalf("pid %d has no row", pid)
+	return [numCols]string{}
+}
+
+// TestKernelThreadRSSIsAbsent (item 7): a kernel thread has no address
+// space, so its RSS is "-" as ps shows it, not "0B"; a process with one
+// shows status's VmRSS.
+func TestKernelThreadRSSIsAbsent(t *testing.T) {
+	snap := fixtureSnapshot(t, "kthread")
+	for _, pid := range []int{2, 50} {
+		if got := rowCells(t, snap, pid)[colRSS]; got != "-" {
+			t.Errorf("kernel thread %d: RSS %q, want -", pid, got)
+		}
+	}
+	snap = fixtureSnapshot(t, "multithread")
+	if got := rowCells(t, snap, 100)[colRSS]; got != "2048K" {
+		t.Errorf("pid 100: RSS %q, want VmRSS 2048K (not stat field 24's 8 MiB)", got)
+	}
+}
+
+// TestStatusTabAbsentNotZero (item 7): with kernel.task_delayacct 0 the
+// Status tab says the I/O delay is not measured, not "0s"; a kernel
+// thread's memory is "-". Item 2: a leader-exited process is alive.
+func TestStatusTabAbsentNotZero(t *testing.T) {
+	for _, c := range []struct {
+		tree    string
+		pid     int
+		want    []string
+		notWant []string
+	}{
+		{"foreign", 701, []string{"I/O delay [gray]- (delay accounting is off: kernel.task_delayacct = 0)", "RSS 2048K"}, []string{"I/O delay 0s"}},
+		{"kthread", 50, []string{"I/O delay [gray]- (kernel.task_delayacct: not present)", "VSZ -  RSS -  peak -  swap -"}, []string{"RSS 0B"}},
+		{"leader-exited", 14203, []string{"Z leader exited, 1 thread running (alive)", "RSS 1676K"}, []string{"zombie"}},
+	} {
+		snap := fixtureSnapshot(t, c.tree)
+		d := &Dashboard{frame: frameOf(1, nil, snap)}
+		v := &detailView{d: d}
+		var p *collector.Process
+		for i := range snap.Processes {
+			if snap.Processes[i].PID == c.pid {
+				p = &snap.Processes[i]
+			}
+		}
+		text := v.statusText(p)
+		for _, w := range c.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s %d: status tab lacks %q:\n%s", c.tree, c.pid, w, text)
+			}
+		}
+		for _, w := range c.notWant {
+			if strings.Contains(text, w) {
+				t.Errorf("%s %d: status tab says %q:\n%s", c.tree, c.pid, w, text)
+			}
+		}
+	}
+}
+
+// TestLeaderExitedRowIsAlive (item 2): the table shows a leader-exited
+// process with its command line and memory, not as a zombie.
+func TestLeaderExitedRowIsAlive(t *testing.T) {
+	snap := fixtureSnapshot(t, "leader-exited")
+	cells := rowCells(t, snap, 14203)
+	if cells[colRSS] != "1676K" || !strings.Contains(cells[colCmd], "procshape leaderexit") {
+		t.Errorf("row: %q", cells)
+	}
+	h := start(t, Options{}, 160, 40)
+	h.src.send(frameOf(1, nil, snap))
+	h.src.send(frameOf(2, snap, snap))
+	scr := h.waitUntil("the row", func(s string) bool { return rowOf(s, 14203) != "" })
+	if !strings.Contains(scr, "zombies: 0") || strings.Contains(rowOf(scr, 14203), "defunct") {
+		t.Errorf("the leader-exited process is counted or shown as a zombie:\n%s", scr)
+	}
+	h.key(tcell.KeyEnter)
+	scr = h.waitFor("leader exited")
+	if !strings.Contains(scr, strconv.Itoa(14203)) {
+		t.Errorf("detail:\n%s", scr)
+	}
+}
+
+// TestFilterLeavesOutSelf (item 6): a filter never keeps pinspect
+// itself (Snapshot.SelfPID), as pgrep does; without one it is listed.
+func TestFilterLeavesOutSelf(t *testing.T) {
+	snap := fixtureSnapshot(t, "multithread")
+	snap.SelfPID = 100 // as if pinspect were pid 100, whose comm is "server"
+	m := &tableModel{}
+	m.rebuild(&frameData{f: frameOf(1, nil, snap)}, viewOpts{filter: "server"}, nil)
+	if len(m.rows) != 0 {
+		t.Errorf("the filter kept pinspect itself: %d rows", len(m.rows))
+	}
+	m.rebuild(&frameData{f: frameOf(1, nil, snap)}, viewOpts{}, nil)
+	if len(m.rows) != len(snap.Processes) {
+		t.Errorf("no filter: %d rows of %d processes", len(m.rows), len(snap.Processes))
+	}
+}
