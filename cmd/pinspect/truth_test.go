@@ -202,14 +202,15 @@ func TestTruthFilterExcludesSelf(t *testing.T) {
 	if len(doc.Processes) != 0 {
 		t.Errorf("ps --name %s matched %v: pinspect found itself", marker, doc.Processes)
 	}
-	// A real match is still found: a helper named with the marker.
-	h := livehelper.Start(t, "comm", marker[:15])
-	r = runCmd(t, command("ps", "--json", "--name", marker[:15]))
+	// A real match is still found: a helper with a name of this run's.
+	name := fmt.Sprintf("ps%dself", os.Getpid())
+	h := livehelper.Start(t, "comm", name)
+	r = runCmd(t, command("ps", "--json", "--name", name))
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if len(doc.Processes) != 1 || doc.Processes[0].PID != h.PID() {
-		t.Errorf("ps --name %s: %v, want only the helper %d", marker[:15], doc.Processes, h.PID())
+		t.Errorf("ps --name %s: %v, want only the helper %d", name, doc.Processes, h.PID())
 	}
 }
 
@@ -256,5 +257,42 @@ func TestTruthMaskedLive(t *testing.T) {
 	r = runCmd(t, asNobody(t, "zombies", "--pid", parent))
 	if strings.Contains(r.stdout, "exit 0") || !strings.Contains(r.stdout, "masked") {
 		t.Errorf("zombies as nobody:\n%s", r.stdout)
+	}
+}
+
+// TestTruthYoungZombies (item 10): a parent that reaps, slowly (each
+// child is a zombie for 1.5 s), is not diagnosed as one that never
+// collects its children, and --check does not flap on it: it exits 0,
+// its zombies are "young: may still be reaped". A parent that never
+// reaps still fails the check once its zombies are older than
+// --older-than, and a signal is named (SIGSEGV, not signal 11).
+func TestTruthYoungZombies(t *testing.T) {
+	slow := livehelper.Start(t, "slowreap", "1500")
+	pid := strconv.Itoa(slow.PID())
+	// Catch the helper with a zombie child (it has one 1.5 s of every
+	// 1.5 s and a few ms).
+	var out string
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		o, _, _ := runInProcess(t, "zombies", "--pid", pid)
+		if strings.Contains(o, "parent "+pid) {
+			out = o
+			break
+		}
+	}
+	if !strings.Contains(out, "young: may still be reaped") || strings.Contains(out, "never collects") {
+		t.Errorf("a parent that reaps, caught with a 1-second-old zombie:\n%s", out)
+	}
+	for range 3 {
+		r := runCmd(t, command("zombies", "--check", "--older-than", "2s", "--pid", pid))
+		if r.code != 0 {
+			t.Errorf("--check on a parent that reaps: exit %d (it flaps):\n%s", r.code, r.stdout)
+		}
+	}
+
+	stuck := livehelper.Start(t, "exits", "3", "sig11")
+	r := runCmd(t, command("zombies", "--check", "--older-than", "1s", "--pid", strconv.Itoa(stuck.PID())))
+	if r.code != exitFound || !strings.Contains(r.stdout, "killed by SIGSEGV") || !strings.Contains(r.stdout, "exit 3") ||
+		strings.Contains(r.stdout, "young") {
+		t.Errorf("--check on a parent that never reaps: exit %d:\n%s", r.code, r.stdout)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,17 +13,31 @@ import (
 
 func newZombiesCmd(a *app) *cobra.Command {
 	var jsonOut, check bool
+	var olderThan time.Duration
 	cmd := &cobra.Command{
 		Use:   "zombies",
 		Short: "Explain zombie processes: which parent is not reaping, why, and what to do",
 		Long: `List zombie processes grouped by the parent that has not reaped them. For
 each parent: its state and what it is blocked in (wchan), whether it
 ignores, blocks or handles SIGCHLD, each zombie's exit status, a
-diagnosis and a remedy. --check exits with status 3 when there are
-zombies (for scripts and health checks). The common filters select
-groups whose parent or zombies match.`,
+diagnosis and a remedy. The common filters select groups whose parent or
+zombies match.
+
+A zombie younger than a few seconds may still be reaped: a parent that
+reaps collects a child when it next runs. --older-than D watches for D
+(when there are zombies) and tells the zombies that stayed a zombie all
+that time from the young ones, labelled "young: may still be reaped".
+--check exits with status 3 when a zombie has stayed at least
+--older-than (5s unless given; --older-than 0 counts every zombie), so
+a health check does not flap on a parent that reaps.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if olderThan < 0 {
+				return usageError{fmt.Errorf("--older-than must not be negative")}
+			}
+			if check && !cmd.Flags().Changed("older-than") {
+				olderThan = lifecycle.DefaultZombieMinAge
+			}
 			var snap *collector.Snapshot
 			var groups []lifecycle.ZombieGroup
 			var hist *zombieHistory
@@ -43,15 +58,17 @@ groups whose parent or zombies match.`,
 				if err != nil {
 					return err
 				}
-				if snap, err = r.Snapshot(a.ctx); err != nil {
+				var firstSeen map[collector.ID]time.Time
+				var watch time.Time
+				if snap, firstSeen, watch, err = a.zombieSnapshot(r, olderThan); err != nil {
 					return err
 				}
-				groups = zombieGroups(r, snap, nil)
+				groups = zombieGroups(r, snap, firstSeen, lifecycle.ZombieOptions{MinAge: olderThan, WatchStart: watch})
 			}
 			if !f.Empty() {
 				groups = filterZombies(groups, snap, f.For(snap))
 			}
-			if check && len(groups) > 0 {
+			if check && anyStuck(groups, olderThan) {
 				a.exitCode = exitFound
 			}
 			if jsonOut {
@@ -75,17 +92,68 @@ groups whose parent or zombies match.`,
 	}
 	a.at.add(cmd)
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the diagnosis as JSON")
-	cmd.Flags().BoolVar(&check, "check", false, "exit with status 3 when zombies exist")
+	cmd.Flags().BoolVar(&check, "check", false, "exit with status 3 when a zombie has stayed at least --older-than (default 5s with --check)")
+	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "watch this long and tell zombies that stayed from young ones, which may still be reaped")
 	return cmd
 }
 
+// zombieSnapshot reads the snapshot the zombie report is made of. With
+// minAge > 0 and zombies in a first snapshot, it watches for minAge and
+// reads a second: a zombie in both has been one for at least minAge
+// (firstSeen: the first snapshot's time, watch: the same), one only in
+// the second was born while watched; those a reaping parent collected in
+// between are gone. minAge is bounded by the context (Ctrl-C).
+func (a *app) zombieSnapshot(r *collector.Reader, minAge time.Duration) (*collector.Snapshot, map[collector.ID]time.Time, time.Time, error) {
+	snap, err := r.Snapshot(a.ctx)
+	if err != nil || minAge <= 0 || len(lifecycle.ZombieParents(snap)) == 0 {
+		return snap, nil, time.Time{}, err
+	}
+	if isTerminal(a.stderr) {
+		fmt.Fprintf(a.stderr, "pinspect zombies: watching %s to tell zombies that stay from young ones…\n", minAge)
+	}
+	select {
+	case <-time.After(minAge):
+	case <-a.ctx.Done():
+		return nil, nil, time.Time{}, a.ctx.Err()
+	}
+	first := snap
+	if snap, err = r.Snapshot(a.ctx); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	firstSeen := make(map[collector.ID]time.Time)
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		if !lifecycle.IsZombie(p) {
+			continue
+		}
+		firstSeen[p.ID()] = snap.TakenAt
+		if q := lifecycle.FindID(first, p.ID()); q != nil && lifecycle.IsZombie(q) {
+			firstSeen[p.ID()] = first.TakenAt
+		}
+	}
+	return snap, firstSeen, first.TakenAt, nil
+}
+
+// anyStuck reports whether a zombie of groups has stayed one for at least
+// minAge (any zombie, with minAge 0).
+func anyStuck(groups []lifecycle.ZombieGroup, minAge time.Duration) bool {
+	for _, g := range groups {
+		for _, z := range g.Zombies {
+			if minAge <= 0 || z.OldEnough {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // zombieGroups diagnoses snap's zombies, reading each parent's wchan.
-func zombieGroups(r *collector.Reader, snap *collector.Snapshot, firstSeen map[collector.ID]time.Time) []lifecycle.ZombieGroup {
+func zombieGroups(r *collector.Reader, snap *collector.Snapshot, firstSeen map[collector.ID]time.Time, o lifecycle.ZombieOptions) []lifecycle.ZombieGroup {
 	wchan := make(map[int]string)
 	for _, pid := range lifecycle.ZombieParents(snap) {
 		wchan[pid], _ = r.WChan(pid)
 	}
-	return lifecycle.DiagnoseZombies(snap, firstSeen, wchan)
+	return lifecycle.DiagnoseZombiesWith(snap, firstSeen, wchan, o)
 }
 
 // filterZombies keeps the groups whose parent or one of whose zombies

@@ -59,6 +59,9 @@ type Step struct {
 	// ZombieSince is when each zombie of cur was first seen (a kernel
 	// exit's time when one was seen for it). It is the step's own copy.
 	ZombieSince map[collector.ID]time.Time
+	// WatchedSince is the first observed scan's time: a zombie first
+	// seen after it was born while watched (ZombieOptions.WatchStart).
+	WatchedSince time.Time
 }
 
 // Tracker holds what lifecycle knows across scans: when each zombie was
@@ -70,6 +73,7 @@ type Step struct {
 // Tracker (the monitor's loop).
 type Tracker struct {
 	step       uint64
+	first      time.Time // the first scan's time
 	maxForks   int
 	zombieSeen map[collector.ID]time.Time
 	reparents  map[collector.ID]Event
@@ -116,6 +120,9 @@ func NewTracker(maxForks int) *Tracker {
 // in a tie: the kernel saw them as they happened.
 func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	t.step++
+	if t.step == 1 {
+		t.first = cur.TakenAt
+	}
 	t.expire()
 	evs := t.kernelEvents(k.Events)
 	fillFromSnapshots(evs, prev, cur)
@@ -135,10 +142,11 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 		since[id] = at
 	}
 	return Step{
-		Events:      evs,
-		Rates:       ComputeRates(prev, cur),
-		Orphans:     DetectOrphans(cur, t.reparents),
-		ZombieSince: since,
+		Events:       evs,
+		Rates:        ComputeRates(prev, cur),
+		Orphans:      DetectOrphans(cur, t.reparents),
+		ZombieSince:  since,
+		WatchedSince: t.first,
 	}
 }
 

@@ -42,6 +42,11 @@ type ZombieGroup struct {
 	Zombies []ZombieInfo
 	// Since is the earliest FirstSeen of the zombies.
 	Since time.Time
+	// MinAge is the age below which a zombie may still be reaped
+	// (ZombieOptions.MinAge); Young is true when every zombie of the
+	// group is provably younger: the diagnosis then blames nobody.
+	MinAge time.Duration
+	Young  bool
 	// Diagnosis says in plain language why they are not reaped; Remedy what
 	// to do.
 	Diagnosis, Remedy string
@@ -73,6 +78,11 @@ type ZombieInfo struct {
 	// StartedAt is when the process started: it has been a zombie for at
 	// most FirstSeen-less-StartedAt longer than seen (zero when unknown).
 	StartedAt time.Time
+	// Young is true when the zombie is provably younger than the
+	// group's MinAge (its process is younger, or it was born while
+	// watched, that recently): it may still be reaped. OldEnough is true
+	// when it has been watched a zombie for at least MinAge.
+	Young, OldEnough bool
 }
 
 // ZombieParents returns the pids of the parents of snap's zombies, in
@@ -106,14 +116,44 @@ func SigchldDisposition(p *collector.Process) string {
 	return SigchldDefault
 }
 
-// DiagnoseZombies groups the zombies of snap by parent and diagnoses each
-// parent. firstSeen gives when each zombie was first seen (missing: the
-// snapshot's time); wchan gives what a parent pid is blocked in (missing:
-// unknown). Groups are ordered by number of zombies, most first, then by
-// parent pid.
+// DefaultZombieMinAge is the age below which a zombie "may still be
+// reaped": a parent that reaps collects a child when it next runs, which
+// is within milliseconds on an idle machine but can take seconds on a
+// loaded one or while the parent is busy elsewhere. Calling it "not
+// reaped" before then would blame a healthy parent (and make a health
+// check flap).
+const DefaultZombieMinAge = 5 * time.Second
+
+// ZombieOptions tune DiagnoseZombiesWith.
+type ZombieOptions struct {
+	// MinAge is the age a zombie must have reached to be diagnosed as
+	// not reaped; a zombie provably younger is Young (0 means
+	// DefaultZombieMinAge; negative, none is young).
+	MinAge time.Duration
+	// WatchStart is when the caller began watching (a monitor's first
+	// scan; a command's first of two snapshots). A zombie first seen
+	// after it was born while watched: its first sighting bounds its
+	// age. Zero when nothing watched.
+	WatchStart time.Time
+}
+
+// DiagnoseZombies is DiagnoseZombiesWith the default options: youth is
+// judged by DefaultZombieMinAge, from what the snapshot proves.
 func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.Time, wchan map[int]string) []ZombieGroup {
+	return DiagnoseZombiesWith(snap, firstSeen, wchan, ZombieOptions{})
+}
+
+// DiagnoseZombiesWith groups the zombies of snap by parent and diagnoses
+// each parent. firstSeen gives when each zombie was first seen (missing:
+// the snapshot's time); wchan gives what a parent pid is blocked in
+// (missing: unknown). Groups are ordered by number of zombies, most
+// first, then by parent pid.
+func DiagnoseZombiesWith(snap *collector.Snapshot, firstSeen map[collector.ID]time.Time, wchan map[int]string, o ZombieOptions) []ZombieGroup {
 	if snap == nil {
 		return nil
+	}
+	if o.MinAge == 0 {
+		o.MinAge = DefaultZombieMinAge
 	}
 	groups := make(map[int]*ZombieGroup)
 	for i := range snap.Processes {
@@ -123,15 +163,10 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 		}
 		g := groups[z.PPID]
 		if g == nil {
-			g = &ZombieGroup{Parent: collector.ID{PID: z.PPID}}
+			g = &ZombieGroup{Parent: collector.ID{PID: z.PPID}, MinAge: o.MinAge}
 			groups[z.PPID] = g
 		}
-		info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), ExitUnavailable: z.Unavailable["exit_code"],
-			FirstSeen: snap.TakenAt, StartedAt: z.StartedAt}
-		if t, ok := firstSeen[z.ID()]; ok && !t.IsZero() {
-			info.FirstSeen, info.Observed = t, true
-		}
-		g.Zombies = append(g.Zombies, info)
+		g.Zombies = append(g.Zombies, zombieInfo(z, snap.TakenAt, firstSeen, o))
 	}
 	out := make([]ZombieGroup, 0, len(groups))
 	for ppid, g := range groups {
@@ -143,20 +178,15 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 			return a.ID.PID < b.ID.PID
 		})
 		g.Since = g.Zombies[0].FirstSeen
+		g.Young = true
+		for _, z := range g.Zombies {
+			g.Young = g.Young && z.Young
+		}
 		par := Find(snap, ppid)
 		if par == nil || ppid == 0 {
 			g.ParentMissing = true
 		} else {
-			g.Parent = par.ID()
-			g.ParentComm = par.Comm
-			g.ParentState = par.State
-			g.ParentWChan = wchan[ppid]
-			if par.PTMasked && g.ParentWChan == "" {
-				g.ParentWChanUnavailable = collector.ReasonMaskedField
-			}
-			g.SIGCHLD = SigchldDisposition(par)
-			g.ParentTracer = par.TracerPID
-			g.ParentIsInit = par.PID == 1 || isPidnsInit(par)
+			g.describeParent(par, wchan[ppid])
 		}
 		g.Diagnosis, g.Remedy = diagnose(g, par, snap.TakenAt)
 		out = append(out, *g)
@@ -168,6 +198,50 @@ func DiagnoseZombies(snap *collector.Snapshot, firstSeen map[collector.ID]time.T
 		return out[i].Parent.PID < out[j].Parent.PID
 	})
 	return out
+}
+
+// zombieInfo describes zombie z at now, and whether it is provably
+// younger than o.MinAge or provably at least that old. Its age is at
+// most its process's age, and, when it was first seen after the watch
+// began, about the time since then; it is at least the time since it was
+// first seen, when something watched.
+func zombieInfo(z *collector.Process, now time.Time, firstSeen map[collector.ID]time.Time, o ZombieOptions) ZombieInfo {
+	info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), ExitUnavailable: z.Unavailable["exit_code"],
+		FirstSeen: now, StartedAt: z.StartedAt}
+	if t, ok := firstSeen[z.ID()]; ok && !t.IsZero() {
+		info.FirstSeen, info.Observed = t, true
+	}
+	if o.MinAge < 0 {
+		info.OldEnough = true
+		return info
+	}
+	upper := time.Duration(-1) // unknown
+	if !z.StartedAt.IsZero() {
+		upper = now.Sub(z.StartedAt)
+	}
+	if info.Observed && !o.WatchStart.IsZero() && info.FirstSeen.After(o.WatchStart) {
+		if d := now.Sub(info.FirstSeen); upper < 0 || d < upper {
+			upper = d
+		}
+	}
+	info.Young = upper >= 0 && upper < o.MinAge
+	info.OldEnough = info.Observed && now.Sub(info.FirstSeen) >= o.MinAge
+	return info
+}
+
+// describeParent fills the parent fields of g from par, wchan its wait
+// channel ("" when unknown).
+func (g *ZombieGroup) describeParent(par *collector.Process, wchan string) {
+	g.Parent = par.ID()
+	g.ParentComm = par.Comm
+	g.ParentState = par.State
+	g.ParentWChan = wchan
+	if par.PTMasked && wchan == "" {
+		g.ParentWChanUnavailable = collector.ReasonMaskedField
+	}
+	g.SIGCHLD = SigchldDisposition(par)
+	g.ParentTracer = par.TracerPID
+	g.ParentIsInit = par.PID == 1 || isPidnsInit(par)
 }
 
 // diagnose explains why g's parent is not reaping, and what to do.
@@ -185,53 +259,99 @@ func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis,
 		return fmt.Sprintf("%s of pid %d, which could not be read", kids, g.Parent.PID),
 			"re-run with more privileges to diagnose the parent; zombies cannot be killed, only reaped by their parent"
 	}
-	who := fmt.Sprintf("pid %d (%s)", par.PID, par.Comm)
-	handOff := fmt.Sprintf("killing or restarting %s hands them to init (or the nearest subreaper), which reaps them", who)
+	d := parentDiag{g: g, par: par, who: fmt.Sprintf("pid %d (%s)", par.PID, par.Comm), kids: kids, age: age}
+	d.handOff = fmt.Sprintf("killing or restarting %s hands them to init (or the nearest subreaper), which reaps them", d.who)
 	if g.ParentIsInit {
-		handOff = who + " is an init: it must reap adopted children; it cannot be killed to hand them on, so fix or replace it (run a real init such as tini, or docker --init)"
+		d.handOff = d.who + " is an init: it must reap adopted children; it cannot be killed to hand them on, so fix or replace it (run a real init such as tini, or docker --init)"
 	}
-	in := ""
 	if g.ParentWChan != "" {
-		in = " in " + g.ParentWChan
+		d.in = " in " + g.ParentWChan
 	}
-	switch par.State {
-	case 'Z':
+	if diag, rem, ok := d.blocked(); ok {
+		return diag, rem
+	}
+	if g.Young {
+		return fmt.Sprintf("%s has %s younger than %s: young, they may still be reaped (a parent that reaps collects a child when it next runs)%s",
+				d.who, kids, g.MinAge, d.doing()),
+			fmt.Sprintf("nothing yet: look again in a few seconds (pinspect zombies --older-than %s reports only zombies that stay)", g.MinAge)
+	}
+	return fmt.Sprintf("%s %s; %s%s%s", d.who, d.why(), kids, age, d.doing()),
+		"fix the parent to reap (waitpid in a loop, or SIGCHLD set to SIG_IGN before forking); meanwhile " + d.handOff + "; zombies themselves cannot be killed"
+}
+
+// parentDiag is what a diagnosis says of a zombie parent.
+type parentDiag struct {
+	g                           *ZombieGroup
+	par                         *collector.Process
+	who, kids, age, in, handOff string
+}
+
+// blocked diagnoses a parent that cannot call wait() at all: exited
+// itself, stopped, traced or in uninterruptible sleep (young zombies
+// included: such a parent reaps none). A stopped parent that neither
+// handles nor ignores SIGCHLD gets both remedies: once continued it
+// reaps only if it calls wait() itself.
+func (d *parentDiag) blocked() (diagnosis, remedy string, ok bool) {
+	who, kids, age, par := d.who, d.kids, d.age, d.par
+	also, alsoFix := "", ""
+	switch d.g.SIGCHLD {
+	case SigchldDefault:
+		also = "; besides, it neither handles nor ignores SIGCHLD, so once it runs it collects them only if it calls wait() itself"
+	case SigchldBlocked:
+		also = "; besides, it blocks SIGCHLD, so once it runs no handler collects them: only a wait() of its own would"
+	}
+	if also != "" {
+		alsoFix = "; if the zombies stay once it runs, fix it to reap (waitpid in a loop, or SIGCHLD set to SIG_IGN before forking)"
+	}
+	switch {
+	case IsZombie(par):
 		return fmt.Sprintf("%s has exited itself (it is a zombie too) and has %s%s", who, kids, age),
-			fmt.Sprintf("when pid %d's own parent reaps it, its zombies pass to init, which reaps them; look at pid %d", par.PPID, par.PPID)
-	case 'T':
-		return fmt.Sprintf("%s is stopped (SIGSTOP/SIGTSTP), so it cannot call wait(); it has %s%s", who, kids, age),
-			fmt.Sprintf("continue it (kill -CONT %d); or %s", par.PID, handOff)
-	case 't':
+			fmt.Sprintf("when pid %d's own parent reaps it, its zombies pass to init, which reaps them; look at pid %d", par.PPID, par.PPID), true
+	case par.State == 'T':
+		return fmt.Sprintf("%s is stopped (SIGSTOP/SIGTSTP), so it cannot call wait(); it has %s%s%s", who, kids, age, also),
+			fmt.Sprintf("continue it (kill -CONT %d)%s; or %s", par.PID, alsoFix, d.handOff), true
+	case par.State == 't':
 		tr := ""
 		if par.TracerPID > 0 {
 			tr = fmt.Sprintf(" by pid %d", par.TracerPID)
 		}
-		return fmt.Sprintf("%s is stopped under a debugger%s, so it cannot call wait(); it has %s%s", who, tr, kids, age),
-			"let the debugger continue or detach; or " + handOff
-	case 'D':
-		return fmt.Sprintf("%s is in uninterruptible sleep%s (waiting on I/O or a lock), so it cannot call wait(); it has %s%s", who, in, kids, age),
-			"it reaps when the I/O completes, if it reaps at all; find what it waits on (storage, NFS, FUSE); " + handOff
+		return fmt.Sprintf("%s is stopped under a debugger%s, so it cannot call wait(); it has %s%s%s", who, tr, kids, age, also),
+			"let the debugger continue or detach" + alsoFix + "; or " + d.handOff, true
+	case par.State == 'D':
+		return fmt.Sprintf("%s is in uninterruptible sleep%s (waiting on I/O or a lock), so it cannot call wait(); it has %s%s", who, d.in, kids, age),
+			"it reaps when the I/O completes, if it reaps at all; find what it waits on (storage, NFS, FUSE); " + d.handOff, true
 	}
-	var why string
-	switch g.SIGCHLD {
+	return "", "", false
+}
+
+// why says what the parent does with SIGCHLD and wait().
+func (d *parentDiag) why() string {
+	switch d.g.SIGCHLD {
 	case SigchldIgnored:
-		why = "ignores SIGCHLD now, so new children are reaped automatically, but these exited before it did so and it never called wait() for them"
+		return "ignores SIGCHLD now, so new children are reaped automatically, but these exited before it did so and it never called wait() for them"
 	case SigchldBlocked:
-		why = "blocks SIGCHLD and never calls wait(): the signal stays pending and any handler or signalfd reader does not collect these children"
+		return "blocks SIGCHLD and never calls wait(): the signal stays pending and any handler or signalfd reader does not collect these children"
 	case SigchldHandled:
-		why = "handles SIGCHLD but does not wait() for these children (a handler that does not loop on waitpid(-1, WNOHANG) misses children whose signals merged)"
+		return "handles SIGCHLD but does not wait() for these children (a handler that does not loop on waitpid(-1, WNOHANG) misses children whose signals merged)"
 	case SigchldDefault:
-		why = "neither handles nor ignores SIGCHLD and does not call wait(): it never collects its children's exit status"
-	default:
-		why = "does not call wait() (its signal masks could not be read)"
+		return "neither handles nor ignores SIGCHLD and does not call wait(): it never collects its children's exit status"
 	}
-	doing := ""
+	return "does not call wait() (its signal masks could not be read)"
+}
+
+// doing says what the parent is doing: its state and wait channel.
+func (d *parentDiag) doing() string {
+	state := collector.StateName(d.par.State)
+	if LeaderExited(d.par) {
+		state = "running on its other threads (its main thread exited)"
+	}
 	switch {
-	case g.ParentWChan != "":
-		doing = fmt.Sprintf("; it is %s%s", collector.StateName(par.State), in)
-	case par.State != 0:
-		doing = "; it is " + collector.StateName(par.State)
+	case d.g.ParentWChan != "":
+		return fmt.Sprintf("; it is %s%s", state, d.in)
+	case d.g.ParentWChanUnavailable != "":
+		return fmt.Sprintf("; it is %s (what it waits on is %s for this user)", state, d.g.ParentWChanUnavailable)
+	case d.par.State != 0:
+		return "; it is " + state
 	}
-	return fmt.Sprintf("%s %s; %s%s%s", who, why, kids, age, doing),
-		"fix the parent to reap (waitpid in a loop, or SIGCHLD set to SIG_IGN before forking); meanwhile " + handOff + "; zombies themselves cannot be killed"
+	return ""
 }

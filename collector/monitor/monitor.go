@@ -310,9 +310,10 @@ func (m *Monitor) sample(ctx context.Context) error {
 		EventsLive: live,
 		EventsNote: note,
 		Rates:      step.Rates,
-		Zombies:    lifecycle.DiagnoseZombies(snap, step.ZombieSince, m.zombieParentsWChan(snap)),
-		Orphans:    step.Orphans,
-		Paused:     c.paused,
+		Zombies: lifecycle.DiagnoseZombiesWith(snap, step.ZombieSince, m.zombieParentsWChan(snap),
+			lifecycle.ZombieOptions{WatchStart: step.WatchedSince}),
+		Orphans: step.Orphans,
+		Paused:  c.paused,
 	}
 	if focusPID > 0 {
 		f.Focus = m.focusFrom(snap, focusPID)

@@ -68,11 +68,11 @@ func (r *row) key() rowKey {
 
 // viewOpts are the user's choices that shape the table.
 type viewOpts struct {
-	filter   string // lower-case; matches comm, command line or pid
-	states   string // state letters to keep; "" keeps all
+	filter string // lower-case; matches comm, command line or pid
+	states string // state letters to keep; "" keeps all
 	// self is pinspect's own pid in the frame's root
 	// (Snapshot.SelfPID), which a filter never keeps, as pgrep does.
-	self int
+	self     int
 	tree     bool
 	threads  bool
 	sortCol  column

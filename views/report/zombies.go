@@ -36,6 +36,10 @@ type ZombieGroupDoc struct {
 	Since     string          `json:"since"`
 	Diagnosis string          `json:"diagnosis"`
 	Remedy    string          `json:"remedy"`
+	// MinAgeSeconds is the age below which a zombie may still be reaped
+	// (--older-than, or 5); Young is true when every zombie is younger.
+	MinAgeSeconds float64 `json:"min_age_seconds"`
+	Young         bool    `json:"young,omitempty"`
 }
 
 // ZombieParentDoc describes the parent that is not reaping.
@@ -47,6 +51,9 @@ type ZombieParentDoc struct {
 	State         string  `json:"state,omitempty"`
 	StateName     string  `json:"state_name,omitempty"`
 	WChan         string  `json:"wchan,omitempty"`
+	// WChanUnavailable says why WChan is absent when it is not because
+	// the parent runs: "masked" when the kernel hides it from this user.
+	WChanUnavailable string `json:"wchan_unavailable,omitempty"`
 	// SIGCHLD is "default", "ignored", "blocked" or "handled"; absent when
 	// the parent's status was unreadable.
 	SIGCHLD   string `json:"sigchld,omitempty"`
@@ -75,6 +82,9 @@ type ZombieDoc struct {
 	// StartedAt is when the process started: an upper bound on how long it
 	// has been a zombie.
 	StartedAt string `json:"started_at,omitempty"`
+	// Young is true when it is provably younger than the parent group's
+	// min_age_seconds: it may still be reaped.
+	Young bool `json:"young,omitempty"`
 }
 
 // NewZombiesDoc builds the zombies document from diagnoses made at now.
@@ -83,10 +93,11 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 	for _, g := range groups {
 		gd := ZombieGroupDoc{
 			Parent: ZombieParentDoc{
-				PID: g.Parent.PID, WChan: g.ParentWChan, SIGCHLD: g.SIGCHLD,
+				PID: g.Parent.PID, WChan: g.ParentWChan, WChanUnavailable: g.ParentWChanUnavailable, SIGCHLD: g.SIGCHLD,
 				TracerPID: g.ParentTracer, IsInit: g.ParentIsInit, Missing: g.ParentMissing,
 			},
 			Since: g.Since.UTC().Format(time.RFC3339Nano), Diagnosis: g.Diagnosis, Remedy: g.Remedy,
+			MinAgeSeconds: g.MinAge.Seconds(), Young: g.Young,
 		}
 		if !g.ParentMissing {
 			gd.Parent.StartTicks = ptr(g.Parent.StartTicks)
@@ -96,7 +107,7 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 		for _, z := range g.Zombies {
 			zd := ZombieDoc{
 				PID: z.ID.PID, StartTicks: z.ID.StartTicks, Exit: NewExitStatusDoc(z.Exit), ExitUnavailable: z.ExitUnavailable,
-				FirstSeen: z.FirstSeen.UTC().Format(time.RFC3339Nano),
+				FirstSeen: z.FirstSeen.UTC().Format(time.RFC3339Nano), Young: z.Young,
 			}
 			if z.Observed {
 				zd.ZombieSeconds = ptr(max(0, now.Sub(z.FirstSeen).Seconds()))
@@ -132,8 +143,11 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 		} else {
 			ew.printf("parent %d (%s)  state %s %s", g.Parent.PID, sanitize.Terminal(g.ParentComm),
 				stateKey(g.ParentState), collector.StateName(g.ParentState))
-			if g.ParentWChan != "" {
+			switch {
+			case g.ParentWChan != "":
 				ew.printf(" in %s", sanitize.Terminal(g.ParentWChan))
+			case g.ParentWChanUnavailable != "":
+				ew.printf(" (wchan %s)", sanitize.Terminal(g.ParentWChanUnavailable))
 			}
 			if g.SIGCHLD != "" {
 				ew.printf("  SIGCHLD %s", g.SIGCHLD)
@@ -168,7 +182,11 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 			if z.Observed {
 				seen = ago(now.Sub(z.FirstSeen))
 			}
-			ew.printf("  %8d  %-22s  %-10s  %-10s  %s\n", z.ID.PID, ex, seen, age, sanitize.Terminal(z.Comm))
+			young := ""
+			if z.Young {
+				young = "  (young: may still be reaped)"
+			}
+			ew.printf("  %8d  %-22s  %-10s  %-10s  %s%s\n", z.ID.PID, ex, seen, age, sanitize.Terminal(z.Comm), young)
 		}
 		ew.printf("  (AGE is since the process started: it has been a zombie for at most that long)\n")
 	}
