@@ -25,7 +25,8 @@ const (
 	SegHeap        Segment = "heap"         // [heap], the brk area from start_brk
 	SegStack       Segment = "stack"        // the main thread's [stack]
 	SegThreadStack Segment = "thread_stack" // a mapping holding another thread's stack pointer
-	SegGuard       Segment = "guard"        // no access (---p): guard pages and reserved ranges
+	SegGuard       Segment = "guard"        // no access (---p) right below a stack: its guard
+	SegReserved    Segment = "reserved"     // other no-access ranges: reservations (arenas, runtime heaps), alignment gaps
 	SegLibCode     Segment = "lib_code"     // a shared library's executable mappings
 	SegLibData     Segment = "lib_data"     // a shared library's other mappings and its bss
 	SegAnon        Segment = "anon"         // other anonymous memory (mmap arenas: Go, JVM, malloc)
@@ -175,9 +176,53 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 			return a.as, nil
 		}
 	}
-	classify(a.as)
+	classifyWith(a.as, a.dataEnds(r.pageSz))
 	a.as.Segments = segmentTotals(a.as.Maps, a.as.PerMapping)
 	return a.as, nil
+}
+
+// dataEnds finds, for each writable file mapping followed right away by
+// anonymous rw memory (which markBSS would take for that object's bss),
+// where the object's writable segment ends in memory: its ELF program
+// headers say (p_vaddr + p_memsz). The object is read through
+// map_files/START-END (the very file mapped, even deleted), else through
+// the process's root; at most elfHeadMax bytes, under the read deadline.
+// A mapping whose object cannot be read has no entry (the bss is then
+// judged by adjacency alone, as before).
+func (a *addrRead) dataEnds(pageSz uint64) map[int]uint64 {
+	maps := a.as.Maps
+	var out map[int]uint64
+	var buf []byte
+	for i := 0; i+1 < len(maps); i++ {
+		m, next := &maps[i], &maps[i+1]
+		if !fileBacked(m) || !m.Writable() || next.Start != m.End || !next.Anonymous() || !next.Writable() {
+			continue
+		}
+		loads, err := a.elfLoads(m, &buf)
+		if err != nil {
+			continue
+		}
+		if end, ok := dataEnd(loads, m.Start, m.Offset, pageSz); ok {
+			if out == nil {
+				out = make(map[int]uint64)
+			}
+			out[i] = end
+		}
+	}
+	return out
+}
+
+// elfLoads reads the PT_LOAD headers of the object mapped by m.
+func (a *addrRead) elfLoads(m *Mapping, buf *[]byte) ([]elfLoad, error) {
+	name := "map_files/" + strconv.FormatUint(m.Start, 16) + "-" + strconv.FormatUint(m.End, 16)
+	data, _, err := a.slow.read(a.pb.set(a.pid, 0, name), buf, elfHeadMax)
+	if err != nil && !strings.HasSuffix(m.Path, exeDeleted) && strings.HasPrefix(m.Path, "/") {
+		data, _, err = a.slow.read(a.pb.set(a.pid, a.tid, "root"+m.Path), buf, elfHeadMax)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parseELFLoads(data)
 }
 
 // addrRead is one AddressSpace call's state. Each step returns done when
@@ -558,13 +603,17 @@ func findMapping(maps []Mapping, addr uint64) int {
 // executable's file and the libraries'), then by its neighbours (bss
 // after data, the brk heap), then by the threads' stack pointers, then
 // the guard pages below thread stacks.
-func classify(as *AddressSpace) {
+func classify(as *AddressSpace) { classifyWith(as, nil) }
+
+// classifyWith is classify knowing where objects' writable segments end
+// (dataEnds: by the index of their data mapping), which caps their bss.
+func classifyWith(as *AddressSpace, dataEnds map[int]uint64) {
 	exe, haveExe := exeFile(as)
 	libs := libraryFiles(as.Maps, exe, haveExe)
 	for i := range as.Maps {
 		classifyMapping(&as.Maps[i], as.PID, exe, haveExe, libs)
 	}
-	markBSS(as)
+	markBSS(as, dataEnds)
 	markBrkHeap(as)
 	markThreadStacks(as)
 	markStackGuards(as.Maps)
@@ -654,12 +703,18 @@ func fileClass(m *Mapping, exe fileKey, haveExe bool, libs map[fileKey]bool) Seg
 }
 
 // markBSS: anonymous rw- memory right after a data mapping is that
-// object's bss (below start_brk, when the layout is trusted).
-func markBSS(as *AddressSpace) {
+// object's bss (below start_brk, when the layout is trusted), when it
+// ends within the object's writable segment (dataEnds, from its ELF
+// program headers, when they could be read): a mapping that runs past
+// it is other anonymous memory the kernel placed there.
+func markBSS(as *AddressSpace, dataEnds map[int]uint64) {
 	maps := as.Maps
 	for i := 1; i < len(maps); i++ {
 		m, prev := &maps[i], &maps[i-1]
 		if m.Class != SegAnon || !m.Anonymous() || !m.Writable() || prev.End != m.Start || !fileBacked(prev) || !prev.Writable() {
+			continue
+		}
+		if end, ok := dataEnds[i-1]; ok && m.End > end {
 			continue
 		}
 		switch prev.Class {
@@ -723,15 +778,37 @@ func markThreadStacks(as *AddressSpace) {
 	}
 }
 
-// markStackGuards: the guard page right below a thread stack belongs to
-// that thread.
+// markStackGuards: the no-access mapping right below a thread stack is
+// that thread's guard; one below anonymous rw memory and no bigger than
+// a guard can be (maxGuard) is the guard of a stack whose thread is not
+// known (it was running). Every other no-access mapping is a reservation
+// (reserved): address space set aside (malloc arenas, Go, JVM and V8
+// heaps, a library's alignment gap) that guards no stack.
 func markStackGuards(maps []Mapping) {
-	for i := 0; i+1 < len(maps); i++ {
-		if maps[i].Class == SegGuard && maps[i+1].Class == SegThreadStack && maps[i].End == maps[i+1].Start {
-			maps[i].TID = maps[i+1].TID
+	for i := range maps {
+		m := &maps[i]
+		if m.Class != SegGuard {
+			continue
+		}
+		var next *Mapping
+		if i+1 < len(maps) && maps[i+1].Start == m.End {
+			next = &maps[i+1]
+		}
+		switch {
+		case next != nil && next.Class == SegThreadStack:
+			m.TID = next.TID
+		case next != nil && next.Anonymous() && next.Writable() && !fileBacked(m) && m.SizeBytes() <= maxGuard:
+		default:
+			m.Class = SegReserved
 		}
 	}
 }
+
+// maxGuard is the largest no-access mapping taken for a stack guard
+// without a known thread: glibc's default guard is one page, musl's two;
+// larger no-access ranges below anonymous memory are runtime heaps'
+// reserves (Go's arenas leave hundreds of KiB of them).
+const maxGuard = 64 << 10
 
 // isShm reports shared memory: POSIX (/dev/shm), SysV (/SYSV...),
 // memfd, and shared anonymous memory (shown as /dev/zero).
@@ -779,7 +856,7 @@ func segmentTotals(maps []Mapping, perMapping bool) []SegmentTotal {
 
 // segOrder is Segments as an array, for fixed-size tables.
 var segOrder = [...]Segment{
-	SegCode, SegRodata, SegData, SegBSS, SegHeap, SegStack, SegThreadStack, SegGuard,
+	SegCode, SegRodata, SegData, SegBSS, SegHeap, SegStack, SegThreadStack, SegGuard, SegReserved,
 	SegLibCode, SegLibData, SegAnon, SegShm, SegFile, SegVdso, SegVvar, SegVsyscall,
 }
 

@@ -1,6 +1,9 @@
 package collector
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 // TestClassifyRules covers the rules the captured fixtures do not: shared
 // memory of every kind, other files, named anonymous memory, a deleted
@@ -33,7 +36,7 @@ func TestClassifyRules(t *testing.T) {
 	}{
 		{SegCode, 0}, {SegData, 0}, {SegBSS, 0},
 		{SegShm, 0}, {SegShm, 0}, {SegShm, 0}, {SegShm, 0},
-		{SegFile, 0}, {SegFile, 0}, {SegAnon, 0}, {SegGuard, 0},
+		{SegFile, 0}, {SegFile, 0}, {SegAnon, 0}, {SegReserved, 0},
 		{SegThreadStack, 4242},
 	}
 	for i, w := range want {
@@ -57,5 +60,94 @@ func TestClassifyRules(t *testing.T) {
 	classify(as3)
 	if ms3[0].Class != SegLibCode {
 		t.Errorf("unknown exe: %s", ms3[0].Class)
+	}
+}
+
+// TestReservedAndBSSCap (item 11 of issue 13): a no-access mapping is a
+// stack's guard only right below a stack (a thread's, or anonymous rw
+// memory whose thread is unknown, for a guard-sized one); otherwise it is
+// a reservation (a malloc arena's reserve, a runtime heap's, a library's
+// alignment gap), never "guard". A library's bss is capped at its
+// writable segment's end in memory (ELF p_vaddr + p_memsz): a 3 MiB
+// anonymous mapping right after libz, whose bss is 8 bytes and fits in
+// its data page, is not libz's bss.
+func TestReservedAndBSSCap(t *testing.T) {
+	maps := `400000-401000 r-xp 00000000 fe:00 10 /opt/app
+7f0000000000-7f0000021000 rw-p 00000000 00:00 0
+7f0000021000-7f0004000000 ---p 00000000 00:00 0
+7f1000000000-7f1000001000 ---p 00000000 00:00 0
+7f1000001000-7f1000801000 rw-p 00000000 00:00 0
+7f2000000000-7f2000002000 r-xp 00000000 fe:00 20 /usr/lib/libz.so.1
+7f2000002000-7f2000003000 ---p 00002000 fe:00 20 /usr/lib/libz.so.1
+7f2000003000-7f2000004000 rw-p 00003000 fe:00 20 /usr/lib/libz.so.1
+7f2000004000-7f2000304000 rw-p 00000000 00:00 0
+7f3000000000-7f3000002000 r-xp 00000000 fe:00 30 /usr/lib/libbig.so
+7f3000002000-7f3000003000 rw-p 00002000 fe:00 30 /usr/lib/libbig.so
+7f3000003000-7f3000009000 rw-p 00000000 00:00 0
+`
+	ms, err := parseMaps([]byte(maps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := &AddressSpace{PID: 4240, Maps: ms, Exe: "/opt/app"}
+	// libz's data segment (offset 0x3000, vaddr 0x3000) is 0x100 bytes
+	// with 8 of bss: it ends in its data page. libbig's has 0x6000 of bss.
+	classifyWith(as, map[int]uint64{7: 0x7f2000004000, 10: 0x7f3000009000})
+	want := []Segment{SegCode, SegAnon, SegReserved, SegGuard, SegAnon, SegLibCode, SegReserved, SegLibData, SegAnon,
+		SegLibCode, SegLibData, SegLibData}
+	for i, w := range want {
+		if ms[i].Class != w {
+			t.Errorf("%x-%x %s: got %s, want %s", ms[i].Start, ms[i].End, ms[i].Path, ms[i].Class, w)
+		}
+	}
+	// Without the program headers, adjacency alone (as before).
+	ms2, _ := parseMaps([]byte(maps))
+	classify(&AddressSpace{PID: 4240, Maps: ms2, Exe: "/opt/app"})
+	if ms2[8].Class != SegLibData {
+		t.Errorf("no headers: %s", ms2[8].Class)
+	}
+}
+
+// TestParseELFLoads reads the program headers of this test binary and
+// holds dataEnd to the kernel's own mapping of it.
+func TestParseELFLoads(t *testing.T) {
+	b, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Skip(err)
+	}
+	loads, err := parseELFLoads(b[:min(len(b), elfHeadMax)])
+	if err != nil || len(loads) < 2 {
+		t.Fatalf("%v %+v", err, loads)
+	}
+	w := 0
+	for _, l := range loads {
+		if l.writable {
+			w++
+			if l.memsz < l.filesz {
+				t.Errorf("memsz below filesz: %+v", l)
+			}
+		}
+	}
+	if w == 0 {
+		t.Errorf("no writable segment: %+v", loads)
+	}
+	for _, bad := range [][]byte{nil, []byte("\x7fELF"), append([]byte("\x7fELF\x02\x01"), make([]byte, 60)...)} {
+		if _, err := parseELFLoads(bad); err == nil && len(bad) < 52 {
+			t.Errorf("parseELFLoads(%q) accepted", bad)
+		}
+	}
+	if end, ok := dataEnd([]elfLoad{{offset: 0x3d10, vaddr: 0x4d10, filesz: 0x300, memsz: 0x308, writable: true}}, 0x7f0000004000, 0x3000, 4096); !ok || end != 0x7f0000006000 {
+		t.Errorf("dataEnd = %x %v", end, ok)
+	}
+}
+
+// TestDataEndAfterRELRO: with RELRO, the writable mapping starts a page
+// into the writable segment (libtiny.so as gcc 12 links it: the segment
+// at file offset 0x2e68, vaddr 0x3e68, 0x1a4 bytes, 0x1b8 in memory; its
+// rw mapping at offset 0x3000).
+func TestDataEndAfterRELRO(t *testing.T) {
+	loads := []elfLoad{{offset: 0, vaddr: 0, filesz: 0x440, memsz: 0x440}, {offset: 0x2e68, vaddr: 0x3e68, filesz: 0x1a4, memsz: 0x1b8, writable: true}}
+	if end, ok := dataEnd(loads, 0x7f61bcf66000, 0x3000, 4096); !ok || end != 0x7f61bcf67000 {
+		t.Errorf("dataEnd = %x %v, want 7f61bcf67000", end, ok)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -294,5 +295,67 @@ func TestTruthYoungZombies(t *testing.T) {
 	if r.code != exitFound || !strings.Contains(r.stdout, "killed by SIGSEGV") || !strings.Contains(r.stdout, "exit 3") ||
 		strings.Contains(r.stdout, "young") {
 		t.Errorf("--check on a parent that never reaps: exit %d:\n%s", r.code, r.stdout)
+	}
+}
+
+// TestTruthSegmentNames (item 11) on a real process: a 64 MiB PROT_NONE
+// reservation that guards no stack is "reserved", not "guard"; the
+// anonymous memory right after a library whose bss is 8 bytes (in its
+// data page) is not that library's bss; and where the heap is shown,
+// show says that big malloc blocks are anonymous mappings (the helper's
+// 4 MiB block is one).
+func TestTruthSegmentNames(t *testing.T) {
+	dir := publicDir(t)
+	src, lib := dir+"/tiny.c", dir+"/libtiny.so"
+	if err := os.WriteFile(src, []byte("static char tiny_bss[8];\nint tiny_data = 42;\nvoid *tiny(void) { return tiny_bss; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cc", "-shared", "-fPIC", "-o", lib, src).CombinedOutput(); err != nil {
+		t.Skipf("cc -shared: %v\n%s", err, out)
+	}
+	h := livehelper.Start(t, "segments", lib)
+	if len(h.Hex) < 3 {
+		t.Fatalf("helper said %v", h.Hex)
+	}
+	libEnd, reserve, block := h.Hex[0], h.Hex[1], h.Hex[2]
+	out, errs, code := runInProcess(t, "show", "--json", strconv.Itoa(h.PID()))
+	if code != 0 {
+		t.Fatalf("show: exit %d: %s", code, errs)
+	}
+	var d struct {
+		Maps []struct {
+			Start, End, Class, Path string
+		} `json:"maps"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	classAt := func(addr uint64) (string, string) {
+		for _, m := range d.Maps {
+			s, _ := strconv.ParseUint(strings.TrimPrefix(m.Start, "0x"), 16, 64)
+			e, _ := strconv.ParseUint(strings.TrimPrefix(m.End, "0x"), 16, 64)
+			if s <= addr && addr < e {
+				return m.Class, m.Path
+			}
+		}
+		return "", ""
+	}
+	if c, _ := classAt(reserve); c != "reserved" {
+		t.Errorf("the 64 MiB reservation at %#x: class %q, want reserved", reserve, c)
+	}
+	if c, p := classAt(libEnd); c == "lib_data" || c == "bss" {
+		t.Errorf("the anonymous memory after libtiny.so at %#x: class %q (%s): taken for its bss", libEnd, c, p)
+	}
+	if c, _ := classAt(block); c != "anon" {
+		t.Errorf("the 4 MiB malloc block at %#x: class %q, want anon", block, c)
+	}
+	for _, m := range d.Maps {
+		if m.Class == "guard" {
+			t.Errorf("a guard with no stack above it: %+v", m)
+		}
+	}
+	text, _, _ := runInProcess(t, "show", strconv.Itoa(h.PID()))
+	if !strings.Contains(text, "heap is the brk area only") {
+		t.Errorf("show does not say where big malloc blocks are:\n%s", text)
 	}
 }

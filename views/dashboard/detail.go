@@ -386,6 +386,9 @@ func (v *detailView) fillMemory(p *collector.Process) {
 			b.WriteString("  rss " + padLeft(humanBytes(s.rss), 7))
 		}
 		b.WriteString("  " + strconv.Itoa(s.count) + " maps\n")
+		if s.name == string(collector.SegHeap) {
+			b.WriteString("[gray]" + heapNote + "[-]\n")
+		}
 	}
 	v.memView.SetText(b.String())
 	for i := range mem.maps {
@@ -420,11 +423,18 @@ func classColor(c string) tcell.Color {
 		return tcell.ColorAqua
 	case strings.Contains(c, "data"), strings.Contains(c, "bss"):
 		return tcell.ColorOrange
-	case c == "guard":
+	case c == "guard", c == "reserved":
 		return tcell.ColorGray
 	}
 	return tcell.ColorSilver
 }
+
+// heapNote says what the heap row holds: the brk area only. glibc's
+// malloc gives each block above its mmap threshold (128 KiB, rising with
+// use to 32 MiB) an anonymous mapping of its own, and other threads'
+// arenas are anonymous memory too.
+const heapNote = "  heap is the brk area only: big malloc blocks (128 KiB and up) and other threads' arenas are anon"
+
 
 func padRight(s string, n int) string {
 	if w := tview.TaggedStringWidth(s); w < n {

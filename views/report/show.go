@@ -355,14 +355,26 @@ func writeShowSegments(bw *bufio.Writer, d *ShowDoc) {
 		fmt.Fprintf(bw, " %11s %11s", "RSS", "PSS")
 	}
 	bw.WriteString("\n")
+	heap := false
 	for _, s := range d.Segments {
 		fmt.Fprintf(bw, "  %-13s %8d %11s", s.Class, s.Mappings, iecBytes(s.SizeBytes))
 		if s.RSSBytes != nil && s.PSSBytes != nil {
 			fmt.Fprintf(bw, " %11s %11s", iecBytes(*s.RSSBytes), iecBytes(*s.PSSBytes))
 		}
 		bw.WriteString("\n")
+		heap = heap || s.Class == string(collector.SegHeap)
+	}
+	if heap {
+		bw.WriteString("  " + HeapNote + "\n")
 	}
 }
+
+// HeapNote says what the heap row holds, wherever heap is shown: the
+// brk area only. glibc's malloc gives each block above its mmap
+// threshold (128 KiB, rising with use to 32 MiB) an anonymous mapping of
+// its own, and other threads allocate from arenas in anonymous memory.
+const HeapNote = "(heap is the brk area only: malloc serves big blocks (128 KiB and up) and other threads' arenas from anonymous mappings, counted under anon)"
+
 
 func trimHex(s string) string { return strings.TrimPrefix(s, "0x") }
 
@@ -451,7 +463,7 @@ func buildRegions(d *ShowDoc) []region {
 
 func foldable(class string) bool {
 	switch collector.Segment(class) {
-	case collector.SegAnon, collector.SegGuard, collector.SegFile, collector.SegShm:
+	case collector.SegAnon, collector.SegGuard, collector.SegReserved, collector.SegFile, collector.SegShm:
 		return true
 	}
 	return false
@@ -536,7 +548,7 @@ func threadNames(d *ShowDoc) map[int]string {
 func regionLabel(r *region, exe string, names map[int]string) string {
 	if r.mixed != nil {
 		var parts []string
-		for _, c := range []collector.Segment{collector.SegAnon, collector.SegGuard, collector.SegFile, collector.SegShm} {
+		for _, c := range []collector.Segment{collector.SegAnon, collector.SegGuard, collector.SegReserved, collector.SegFile, collector.SegShm} {
 			if n := r.mixed[string(c)]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", n, c))
 			}
@@ -560,8 +572,14 @@ func regionLabel(r *region, exe string, names map[int]string) string {
 	case collector.SegThreadStack:
 		s = thread(r.tid)
 	case collector.SegGuard:
+		s = "stack guard"
 		if r.tid != 0 {
 			s = fmt.Sprintf("stack guard of tid %d", r.tid)
+		}
+	case collector.SegReserved:
+		s = "no access: address space set aside"
+		if base != "" {
+			s = "no access: " + base + " (alignment gap)"
 		}
 	case collector.SegBSS:
 		if exe != "" {
