@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
+	"github.com/pinspect/pinspect/views/report"
 )
 
 // truthProc is the part of a snapshot's process the truth tests read.
@@ -357,5 +358,79 @@ func TestTruthSegmentNames(t *testing.T) {
 	text, _, _ := runInProcess(t, "show", strconv.Itoa(h.PID()))
 	if !strings.Contains(text, "heap is the brk area only") {
 		t.Errorf("show does not say where big malloc blocks are:\n%s", text)
+	}
+}
+
+// TestTruthWatchFollowsTree (item 9): watch --pid follows the process and
+// every descendant from its birth, as strace -f: a child, the grandchild
+// it starts and then abandons (orphaned, adopted elsewhere), that
+// grandchild's exec (an exec event names no parent) and its exit.
+func TestTruthWatchFollowsTree(t *testing.T) {
+	// P waits for a line, then starts C, which starts G and exits at
+	// once; G runs a short sleep (a great-grandchild), then execs sleep.
+	script := `read x; sh -c 'sh -c "sleep 0.3; exec sleep 0.6" & exit 0'; sleep 4`
+	p := exec.Command("sh", "-c", script)
+	stdin, err := p.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Process.Kill(); _ = p.Wait() })
+	var out, errOut lockedBuffer
+	done := make(chan int)
+	go func() {
+		done <- run([]string{"watch", "--json", "--interval", "100ms", "--pid", strconv.Itoa(p.Process.Pid), "--duration", "3s"}, &out, &errOut)
+	}()
+	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
+	if _, err := stdin.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("watch exit %d: %s", code, errOut.String())
+	}
+	var evs []report.EventDoc
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e report.EventDoc
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("bad line %q: %v", l, err)
+		}
+		evs = append(evs, e)
+	}
+	// The tree as the events tell it.
+	parent := map[int]int{}
+	for _, e := range evs {
+		if e.Type == "spawn" {
+			parent[e.PID] = e.PPID
+		}
+	}
+	depth := func(pid int) int {
+		d := 0
+		for ; pid != p.Process.Pid && d < 10; d++ {
+			pp, ok := parent[pid]
+			if !ok {
+				return -1
+			}
+			pid = pp
+		}
+		return d
+	}
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if e.Type == "lost" {
+			if e.FilteredTreeAffected == nil {
+				t.Errorf("a lost event does not say whether the tree is affected: %+v", e)
+			}
+			continue
+		}
+		if d := depth(e.PID); d >= 2 {
+			seen[e.Type] = true
+		}
+	}
+	for _, want := range []string{"spawn", "exec", "reparent", "exit"} {
+		if !seen[want] {
+			t.Errorf("no %s event of a grandchild or deeper; events:\n%s", want, out.String())
+		}
 	}
 }

@@ -38,8 +38,13 @@ pid namespace) every fork, exec and exit is seen, even of processes that
 live shorter than the interval; otherwise snapshots are compared every
 --interval and that is said on stderr. Events are printed once per
 interval. --json prints one JSON object per line (schema
-pinspect.event/v1). --pid keeps events of those pids or their children;
---name keeps events whose comm or exe contains the text.`,
+pinspect.event/v1). --pid follows those processes and every process
+they start, from its birth, as strace -f does: children, grandchildren,
+their execs, exits and reaping, also once they are orphaned and adopted
+elsewhere. --name keeps events whose comm or exe contains the text. A
+lost event (the kernel dropped events) is always printed, with the time
+it was detected and, under --pid, whether the followed tree could be
+affected.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if err := checkInterval(interval); err != nil {
@@ -77,6 +82,9 @@ pinspect.event/v1). --pid keeps events of those pids or their children;
 				deadline = t.C
 			}
 			pr := &watchPrinter{a: a, want: want, json: jsonOut, count: count}
+			if len(a.pids) > 0 {
+				pr.tree = lifecycle.NewFollower(a.pids)
+			}
 			first := true
 			stopping, lastSeq := false, uint64(0)
 			for {
@@ -131,12 +139,19 @@ type watchPrinter struct {
 	json    bool
 	count   int
 	printed int
+	// tree follows the --pid processes and their descendants (nil
+	// without --pid).
+	tree *lifecycle.Follower
 }
 
 // frame prints fr's events; done is true once count events are printed.
 func (w *watchPrinter) frame(fr *monitor.Frame) (done bool, err error) {
-	for i := range fr.Events {
-		e := &fr.Events[i]
+	evs := fr.Events
+	if w.tree != nil {
+		evs = w.tree.Frame(fr.Snapshot, evs)
+	}
+	for i := range evs {
+		e := &evs[i]
 		if !w.want[e.Type] || !w.a.watchMatch(e) {
 			continue
 		}
@@ -181,20 +196,11 @@ func parseTypes(s string) (map[lifecycle.EventType]bool, bool, error) {
 	return want, want[lifecycle.ThreadStart] || want[lifecycle.ThreadExit], nil
 }
 
-// watchMatch applies --pid (the event's pid or parent) and --name; lost
+// watchMatch applies --name (--pid is the printer's Follower); lost
 // events always pass.
 func (a *app) watchMatch(e *lifecycle.Event) bool {
 	if e.Type == lifecycle.Lost {
 		return true // always said: it concerns every process
-	}
-	if len(a.pids) > 0 {
-		ok := false
-		for _, p := range a.pids {
-			ok = ok || p == e.ID.PID || p == e.PPID || p == e.OldPPID
-		}
-		if !ok {
-			return false
-		}
 	}
 	return a.name == "" || strings.Contains(e.Comm, a.name) || strings.Contains(e.Exe, a.name)
 }

@@ -73,4 +73,8 @@ type Event struct {
 	// Note is a short free-text remark (for example why events may be
 	// missing after a connector overrun).
 	Note string
+	// TreeAffected is set on a Lost event by a Follower: whether the
+	// followed tree could have lost events (some followed process was
+	// alive). nil when nothing is followed.
+	TreeAffected *bool
 }

@@ -43,6 +43,9 @@ type Kernel struct {
 	// LostNote says why events may be missing (the kernel dropped them,
 	// the socket was resubscribed), "" when none were lost.
 	LostNote string
+	// LostAt is when the loss was detected (zero: unknown; the Lost
+	// event then has the scan's time).
+	LostAt time.Time
 }
 
 // Step is what the Tracker made of one scan.
@@ -134,7 +137,11 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 		note = fmt.Sprintf("%d kernel process events dropped while frames were not taken", k.Dropped)
 	}
 	if note != "" {
-		evs = append(evs, Event{Type: Lost, Time: cur.TakenAt, Source: SourceConnector, Note: note})
+		at := cur.TakenAt
+		if !k.LostAt.IsZero() && k.Dropped == 0 {
+			at = k.LostAt // when the loss was detected, not the scan's time
+		}
+		evs = append(evs, Event{Type: Lost, Time: at, Source: SourceConnector, Note: note})
 	}
 	t.track(cur, evs)
 	since := make(map[collector.ID]time.Time, len(t.zombieSeen))

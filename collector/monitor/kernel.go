@@ -89,7 +89,8 @@ type connSource struct {
 	pending  []lifecycle.KernelEvent
 	dropped  int
 	lossNote string
-	leaders  []int // leader-exited pids from the scans, for the decoder
+	lossAt   time.Time // when lossNote's loss was detected
+	leaders  []int     // leader-exited pids from the scans, for the decoder
 	// barrier is the pending sync mark, nil when none.
 	barrier *barrier
 
@@ -110,8 +111,8 @@ func (s *connSource) status() (bool, string) {
 func (s *connSource) take() lifecycle.Kernel {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := lifecycle.Kernel{Events: s.pending, Dropped: s.dropped, LostNote: s.lossNote}
-	s.pending, s.dropped, s.lossNote = nil, 0, ""
+	k := lifecycle.Kernel{Events: s.pending, Dropped: s.dropped, LostNote: s.lossNote, LostAt: s.lossAt}
+	s.pending, s.dropped, s.lossNote, s.lossAt = nil, 0, "", time.Time{}
 	return k
 }
 
@@ -228,7 +229,7 @@ func (s *connSource) checkGaps(seqs *seqTracker, buf []procEvent) {
 func (s *connSource) lost(note string) {
 	s.mu.Lock()
 	if s.lossNote == "" {
-		s.lossNote = note
+		s.lossNote, s.lossAt = note, time.Now()
 	}
 	s.mu.Unlock()
 	s.rescan()

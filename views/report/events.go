@@ -46,6 +46,9 @@ type EventDoc struct {
 	TID              int            `json:"tid,omitempty"`
 	Exit             *ExitStatusDoc `json:"exit,omitempty"`
 	Note             string         `json:"note,omitempty"`
+	// FilteredTreeAffected, on a lost event under watch --pid, says
+	// whether the followed tree could have lost events.
+	FilteredTreeAffected *bool `json:"filtered_tree_affected,omitempty"`
 }
 
 // NewEventDoc converts an event.
@@ -54,7 +57,7 @@ func NewEventDoc(e *lifecycle.Event) EventDoc {
 		Schema: EventSchema, Type: string(e.Type), Time: e.Time.UTC().Format(time.RFC3339Nano),
 		PID: e.ID.PID, StartTicks: e.ID.StartTicks, PPID: e.PPID, Source: e.Source,
 		OldPPID: e.OldPPID, AdopterKind: e.AdopterKind,
-		TID: e.TID, Exit: NewExitStatusDoc(e.ExitStatus), Note: e.Note,
+		TID: e.TID, Exit: NewExitStatusDoc(e.ExitStatus), Note: e.Note, FilteredTreeAffected: e.TreeAffected,
 	}
 	d.Comm, d.CommRawBase64 = textAndRaw(e.Comm)
 	d.OldComm, d.OldCommRawBase64 = textAndRaw(e.OldComm)
