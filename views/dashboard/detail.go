@@ -435,7 +435,6 @@ func classColor(c string) tcell.Color {
 // arenas are anonymous memory too.
 const heapNote = "  heap is the brk area only: big malloc blocks (128 KiB and up) and other threads' arenas are anon"
 
-
 func padRight(s string, n int) string {
 	if w := tview.TaggedStringWidth(s); w < n {
 		return s + strings.Repeat(" ", n-w)

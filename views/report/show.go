@@ -375,7 +375,6 @@ func writeShowSegments(bw *bufio.Writer, d *ShowDoc) {
 // its own, and other threads allocate from arenas in anonymous memory.
 const HeapNote = "(heap is the brk area only: malloc serves big blocks (128 KiB and up) and other threads' arenas from anonymous mappings, counted under anon)"
 
-
 func trimHex(s string) string { return strings.TrimPrefix(s, "0x") }
 
 func sortedKeys(m map[string]string) []string {
