@@ -12,8 +12,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
 )
 
 // elfHeadMax bounds what is read of a mapped file: its ELF header and
@@ -29,28 +27,6 @@ var errELF = errors.New("not a readable ELF object")
 type elfLoad struct {
 	offset, vaddr, filesz, memsz uint64
 	writable                     bool
-}
-
-// readELFLoads reads the PT_LOAD headers of the regular file at path
-// (NUL-terminated), reading at most elfHeadMax bytes.
-func readELFLoads(path []byte, buf *[]byte) ([]elfLoad, error) {
-	fd, err := openPath(path, unix.O_NONBLOCK|unix.O_NOCTTY)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%w: not a regular file", errELF)
-	}
-	data, _, err := readFD(fd, buf, elfHeadMax)
-	if err != nil {
-		return nil, err
-	}
-	return parseELFLoads(data)
 }
 
 // parseELFLoads parses the PT_LOAD program headers of an ELF object from
