@@ -96,7 +96,7 @@ func TestRecordCommand(t *testing.T) {
 func TestEventsCommand(t *testing.T) {
 	dir, samples := recordLive(t, 2)
 	out, stderr, code := runInProcess(t, "events", "--dir", dir, "--signal", "SEGV", "--pid", "31337")
-	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "signal 11 (core dumped)") || strings.Contains(out, "\x1b") {
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "killed by SIGSEGV (core dumped)") || strings.Contains(out, "\x1b") {
 		t.Errorf("events --signal SEGV (%d): %q %s", code, out, stderr)
 	}
 	// (--pid: the scans of this machine may have seen real deaths by a
