@@ -385,10 +385,11 @@ func (v *detailView) fillMemory(p *collector.Process) {
 		if s.rss > 0 {
 			b.WriteString("  rss " + padLeft(humanBytes(s.rss), 7))
 		}
-		b.WriteString("  " + strconv.Itoa(s.count) + " maps\n")
+		b.WriteString("  " + strconv.Itoa(s.count) + " maps")
 		if s.name == string(collector.SegHeap) {
-			b.WriteString("[gray]" + heapNote + "[-]\n")
+			b.WriteString("  [gray]" + heapNote + "[-]")
 		}
+		b.WriteString("\n")
 	}
 	v.memView.SetText(b.String())
 	for i := range mem.maps {
@@ -433,7 +434,7 @@ func classColor(c string) tcell.Color {
 // malloc gives each block above its mmap threshold (128 KiB, rising with
 // use to 32 MiB) an anonymous mapping of its own, and other threads'
 // arenas are anonymous memory too.
-const heapNote = "  heap is the brk area only: big malloc blocks (128 KiB and up) and other threads' arenas are anon"
+const heapNote = "(brk area only: big malloc blocks and other threads' arenas are anon)"
 
 func padRight(s string, n int) string {
 	if w := tview.TaggedStringWidth(s); w < n {
