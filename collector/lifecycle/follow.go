@@ -44,8 +44,9 @@ func (f *Follower) Frame(snap *collector.Snapshot, evs []Event) []Event {
 		}
 		f.adopt(snap)
 	}
+	born := f.spawned(evs)
 	var out []Event
-	born := make(map[int]bool)
+	var reaped []int
 	for i := range evs {
 		e := evs[i]
 		switch {
@@ -58,20 +59,43 @@ func (f *Follower) Frame(snap *collector.Snapshot, evs []Event) []Event {
 				e.Note = appendNote(e.Note, "no followed process was alive: the followed tree is not affected")
 			}
 			out = append(out, e)
-		case e.Type == Spawn && f.follows(e.PPID, 0):
-			f.tree[e.ID.PID] = e.ID.StartTicks
-			born[e.ID.PID] = true
-			out = append(out, e)
 		case f.follows(e.ID.PID, e.ID.StartTicks):
 			out = append(out, e)
 			if e.Type == Reaped {
-				delete(f.tree, e.ID.PID)
+				reaped = append(reaped, e.ID.PID)
 			}
 		}
+	}
+	for _, pid := range reaped {
+		delete(f.tree, pid)
 	}
 	f.adopt(snap)
 	f.forget(snap, born)
 	return out
+}
+
+// spawned adds to the tree the processes born in evs under a followed
+// parent, and returns them. It goes over the spawns until none is added:
+// a child's spawn may come after its own child's (one reported by a
+// scan, the other by the kernel, with earlier times).
+func (f *Follower) spawned(evs []Event) map[int]bool {
+	born := make(map[int]bool)
+	for changed := true; changed; {
+		changed = false
+		for i := range evs {
+			e := &evs[i]
+			if e.Type != Spawn || born[e.ID.PID] || !f.follows(e.PPID, 0) {
+				continue
+			}
+			if _, in := f.tree[e.ID.PID]; in {
+				continue
+			}
+			f.tree[e.ID.PID] = e.ID.StartTicks
+			born[e.ID.PID] = true
+			changed = true
+		}
+	}
+	return born
 }
 
 // follows reports whether pid (with start ticks, 0 for unknown) is

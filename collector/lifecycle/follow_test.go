@@ -62,3 +62,21 @@ func TestFollowerFollowsTheTree(t *testing.T) {
 		t.Errorf("lost with nothing followed: %+v", got)
 	}
 }
+
+// TestFollowerSpawnOrder: a grandchild's spawn that comes before its
+// parent's in a frame (the kernel's event with an earlier time than a
+// scan's) is still followed.
+func TestFollowerSpawnOrder(t *testing.T) {
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	f := NewFollower([]int{100})
+	s := &collector.Snapshot{TakenAt: at, Processes: []collector.Process{{PID: 100, Read: collector.SrcStat, ProcStat: collector.ProcStat{StartTicks: 100, PPID: 1}}}}
+	f.Frame(s, nil)
+	evs := []Event{
+		{Type: Spawn, Time: at, ID: collector.ID{PID: 102, StartTicks: 102}, PPID: 101},
+		{Type: Spawn, Time: at, ID: collector.ID{PID: 101, StartTicks: 101}, PPID: 100},
+		{Type: Exec, Time: at, ID: collector.ID{PID: 102, StartTicks: 102}},
+	}
+	if got := f.Frame(s, evs); len(got) != 3 {
+		t.Errorf("kept %d of 3: %+v", len(got), got)
+	}
+}
