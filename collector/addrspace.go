@@ -164,6 +164,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	a := &addrRead{
 		slow: r.addrSlow, pid: pid, opt: opt,
 		as: &AddressSpace{PID: pid}, pb: newPathBuf(r.opts.Root), small: make([]byte, 0, 4096),
+		foreign: !r.procfs,
 	}
 	if opt.StuckBudget != nil && a.slow.timeout > 0 {
 		a.slow = newDeadlineReads(a.slow.timeout, r.opts.Root, opt.StuckBudget)
@@ -237,6 +238,24 @@ type addrRead struct {
 	pb      pathBuf
 	small   []byte
 	mapsErr error // why the mappings could not be read
+	foreign bool  // the root is a tree another program wrote, not a procfs
+}
+
+// there reports, after a file of the process was not found, whether the
+// process is still there (then the file is not present in this tree):
+// its stat has the start ticks asked for; or, in a tree that is not a
+// procfs, its directory is there without a stat.
+func (a *addrRead) there() bool {
+	if stillThere(a.pb.set(a.pid, 0, "stat"), &a.small, a.opt.StartTicks) {
+		return true
+	}
+	if !a.foreign {
+		return false
+	}
+	if _, err := readStat(atFDCWD, a.pb.set(a.pid, 0, "stat"), &a.small); !IsVanished(err) {
+		return false
+	}
+	return dirThere(a.pb.set(a.pid, 0, ""))
 }
 
 // unavailable records a part that could not be read, with the reason.
@@ -261,6 +280,9 @@ func (a *addrRead) layout() (bool, error) {
 		return false, a.gone("stat", fmt.Errorf("%w (start ticks %d, want %d)", errReused, st.starttime, a.opt.StartTicks))
 	}
 	switch {
+	case IsVanished(err) && a.foreign && a.there():
+		a.unavailable("layout", "stat: "+ReasonNotPresent)
+		return false, nil
 	case IsVanished(err):
 		return false, a.gone("stat", err)
 	case err != nil:
@@ -346,7 +368,7 @@ func (a *addrRead) mappings() (bool, error) {
 	a.mapsErr = err
 	switch {
 	case err == nil:
-	case errors.Is(err, unix.ENOENT) && stillThere(a.pb.set(a.pid, 0, "stat"), &a.small, a.opt.StartTicks):
+	case errors.Is(err, unix.ENOENT) && a.there():
 		// No maps file, yet the process is there: a fixture tree
 		// without one (a live process always has it).
 		as.Maps, as.Memory = nil, nil
@@ -423,6 +445,9 @@ func (a *addrRead) stacks() (bool, error) {
 	}
 	switch {
 	case err == nil:
+	case errors.Is(err, unix.ENOENT) && a.there():
+		// No task/ in this tree (a live process always has it).
+		a.unavailable("threads", ReasonNotPresent)
 	case IsVanished(err):
 		return false, a.gone("task", err)
 	default:

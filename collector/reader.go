@@ -140,6 +140,7 @@ type ScanOptions struct {
 // is never written again. Close stops every goroutine the Reader started.
 type Reader struct {
 	opts   Options
+	procfs bool // Root is a proc filesystem's root (not a tree another program wrote)
 	host   staticHost
 	users  *userNames
 	creds  Credentials // Options.Credentials, or this process's
@@ -201,6 +202,7 @@ func NewReader(opts Options) (*Reader, error) {
 	}
 	r := &Reader{
 		opts:   opts,
+		procfs: isProcfs(opts.Root),
 		users:  loadUserNames(opts.PasswdPath),
 		start:  time.Now(),
 		pageSz: uint64(os.Getpagesize()),
@@ -278,6 +280,15 @@ func (r *Reader) Taskstats() (used bool, why error) { return r.ts.state() }
 
 // procRootIno is the inode number of a procfs root (PROC_ROOT_INO).
 const procRootIno = 1
+
+// isProcfs reports whether root is a proc filesystem. Its process
+// directories always hold every file the kernel makes: there a missing
+// file means the process is gone. A tree another program wrote (a
+// capture, a fixture) may leave files out of a directory that is there.
+func isProcfs(root string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(root, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+}
 
 // checkRoot accepts a procfs mount, or a directory that looks like one (a
 // fixture tree: it has a stat file or a numeric directory).

@@ -319,10 +319,17 @@ func (s *scan) readProcStat(p *Process) (c *procCache, ok bool) {
 		c = s.memo.entry(p.PID, st.starttime)
 		s.applyStat(p, &st, c)
 		p.Read |= SrcStat
-	case IsVanished(err):
+	case IsVanished(err) && (s.r.procfs || !s.present(p)):
 		// No stat, no process: every process directory the kernel
-		// makes has one, and a tree without it is a process that went.
+		// makes has one.
 		return nil, false
+	case IsVanished(err):
+		// A tree another program wrote kept the process directory but
+		// not its stat: the process is there, its stat fields are not
+		// present (what its status gives is kept: owner, RSS, context
+		// switches; state, parent, name and threads are stat's fields).
+		s.counts.Unreadable++
+		s.problem(p, "stat", errNotPresent)
 	default:
 		s.counts.Unreadable++
 		s.problem(p, "stat", err)
@@ -341,8 +348,12 @@ func (s *scan) present(p *Process) bool {
 	if p.Read&SrcStat != 0 {
 		return sameStart(s.path.set(p.PID, 0, "stat"), &s.buf, p.StartTicks) == nil
 	}
+	return dirThere(s.path.set(p.PID, 0, ""))
+}
+
+// dirThere reports whether the NUL-terminated path names a directory.
+func dirThere(path []byte) bool {
 	var st unix.Stat_t
-	path := s.path.set(p.PID, 0, "")
 	return unix.Stat(string(path[:len(path)-1]), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 

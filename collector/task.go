@@ -157,6 +157,10 @@ func (s *scan) readThread(p *Process, taskfd, tid int, leader *statusFields, bat
 		case err == nil:
 			t.HasStatus = sf.has&hasVol != 0
 			t.VolCtx, t.InvolCtx = sf.vol, sf.invol
+		case IsVanished(err) && !s.r.procfs && s.threadThere(p.PID, tid, st.starttime):
+			// A tree another program wrote: the thread is there
+			// without a status (its switches are not present).
+			s.problem(p, "task/"+strconv.Itoa(tid)+"/status", errNotPresent)
 		case IsVanished(err):
 			s.counts.VanishedThreads++
 			return t, false
@@ -165,6 +169,12 @@ func (s *scan) readThread(p *Process, taskfd, tid int, leader *statusFields, bat
 		}
 	}
 	return t, true
+}
+
+// threadThere reports whether thread tid of pid, whose status was not
+// found, is still there: its stat, read again, has the same start ticks.
+func (s *scan) threadThere(pid, tid int, start uint64) bool {
+	return sameStart(s.path.set(pid, tid, "stat"), &s.buf, start) == nil
 }
 
 // threadTaskstats fills a thread's context switches and run-queue delay

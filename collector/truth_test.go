@@ -36,19 +36,21 @@ func TestForeignTreeNotPresent(t *testing.T) {
 	for _, threads := range []bool{false, true} {
 		s := snap(t, fixtureReaderOpts(t, "foreign", Options{Threads: threads}))
 		c := s.Counts
-		if c.Listed != 7 || c.Vanished != 2 || len(s.Processes) != 5 || c.Listed != len(s.Processes)+c.Vanished {
+		if c.Listed != 9 || c.Vanished != 1 || len(s.Processes) != 8 || c.Listed != len(s.Processes)+c.Vanished {
 			t.Fatalf("threads %v: %d processes, counts %+v", threads, len(s.Processes), c)
 		}
-		if c.Unreadable != 0 || c.ParseErrors != 0 {
-			t.Errorf("threads %v: counts %+v: want no unreadable process, no parse errors", threads, c)
+		if c.Unreadable != 2 || c.ParseErrors != 0 {
+			t.Errorf("threads %v: counts %+v: want 2 processes without a stat (704, 707), no parse errors", threads, c)
 		}
 		want := map[int][]string{
 			700: {"status", "cmdline", "rss"},
 			701: {"cmdline"},
 			702: {"status"},
+			704: {"stat", "status", "cmdline"},
+			707: {"stat", "cmdline"},
 		}
 		if threads {
-			for _, pid := range []int{700, 701, 702} {
+			for _, pid := range []int{700, 701, 702, 704, 707} {
 				want[pid] = append(want[pid], "task")
 			}
 		}
@@ -77,8 +79,28 @@ func TestForeignTreeNotPresent(t *testing.T) {
 		if p := find(s, 701); p != nil && (!p.HasRSS || p.RSSBytes != 2048*1024) {
 			t.Errorf("threads %v: 701: rss %d", threads, p.RSSBytes)
 		}
-		if find(s, 704) != nil || find(s, 705) != nil {
-			t.Errorf("threads %v: 704 (no stat) or the dangling 705 was kept", threads)
+		if p := find(s, 704); p != nil && (p.HasRSS || p.Read != 0) {
+			t.Errorf("threads %v: empty 704 has values: %+v", threads, p)
+		}
+		if find(s, 705) != nil {
+			t.Errorf("threads %v: the dangling 705 was kept", threads)
+		}
+		// 707 has a status and no stat: what status says is kept.
+		if p := find(s, 707); p != nil && (p.Read&SrcStat != 0 || p.Read&SrcStatus == 0 || !p.HasRSS || p.RSSBytes != 4096*1024 || p.User != "alice") {
+			t.Errorf("threads %v: status-only 707: read %b, rss %d (known %v), user %q", threads, p.Read, p.RSSBytes, p.HasRSS, p.User)
+		}
+		// 706's threads have a stat and no status: both are threads of
+		// the process, none vanished.
+		if p := find(s, 706); threads && p != nil {
+			if len(p.Threads) != 2 || p.Threads[1].TID != 709 || p.Threads[1].State != 'R' || p.Threads[0].HasStatus {
+				t.Errorf("706's threads: %+v", p.Threads)
+			}
+			if p.Unavailable["task/709/status"] != ReasonNotPresent {
+				t.Errorf("706: unavailable %v", p.Unavailable)
+			}
+		}
+		if c.VanishedThreads != 0 {
+			t.Errorf("threads %v: %d threads counted vanished", threads, c.VanishedThreads)
 		}
 	}
 }

@@ -158,7 +158,7 @@ func TestTruthForeignTree(t *testing.T) {
 	root := fixtureRoot + "foreign"
 	procs, summary := truthSnapshot(t, "--proc-root", root)
 	scan := summary["scan"].(map[string]any)
-	if len(procs) != 5 || scan["vanished"].(float64) != 2 || scan["listed"].(float64) != 7 {
+	if len(procs) != 8 || scan["vanished"].(float64) != 1 || scan["listed"].(float64) != 9 || scan["unreadable"].(float64) != 2 {
 		t.Fatalf("%d processes, scan %v", len(procs), scan)
 	}
 	if p := procs[700]; p.Comm == nil || *p.Comm != "statonly" || p.Unavailable["status"] != "not present" || p.RSSBytes != nil {
@@ -170,7 +170,10 @@ func TestTruthForeignTree(t *testing.T) {
 	if p := procs[703]; p.Comm == nil || *p.Comm != "signed" || p.Unavailable["stat"] != "" {
 		t.Errorf("703 (INT64_MIN in cutime and cguest_time): %+v", p)
 	}
-	for _, pid := range []string{"700", "701", "702"} {
+	if p := procs[707]; p.RSSBytes == nil || *p.RSSBytes != 4096*1024 || p.Unavailable["stat"] != "not present" || p.State != "" {
+		t.Errorf("707 (status, no stat): %+v", p)
+	}
+	for _, pid := range []string{"700", "701", "702", "704", "706", "707"} {
 		out, errs, code := runInProcess(t, "show", "--proc-root", root, pid)
 		if code != 0 || !strings.Contains(out, "Process "+pid) {
 			t.Errorf("show %s: exit %d: %s%s", pid, code, errs, out)
@@ -179,7 +182,7 @@ func TestTruthForeignTree(t *testing.T) {
 	// zombies and orphans say that processes could not be checked.
 	for _, cmd := range []string{"zombies", "orphans"} {
 		out, _, _ := runInProcess(t, cmd, "--proc-root", root)
-		if !strings.Contains(out, "2 processes not checked: 2 vanished") {
+		if !strings.Contains(out, "3 processes not checked: 1 vanished while read, 2 unreadable (no stat)") {
 			t.Errorf("%s does not say what it could not check:\n%s", cmd, out)
 		}
 	}
