@@ -37,8 +37,10 @@ type Options struct {
 	// Threads makes every snapshot read each process's threads
 	// (task/TID/stat and status) and sum context switches over them.
 	Threads bool
-	// PasswdPath is the passwd file used to name uids (default
-	// "/etc/passwd"); unreadable means numeric names.
+	// PasswdPath is the passwd file used to name uids; unreadable means
+	// numeric names. Empty: on a proc filesystem root, the system's user
+	// database (NSS, as ps: LDAP, SSSD and systemd's users too); on a
+	// tree another program wrote, /etc/passwd.
 	PasswdPath string
 	// CmdlineMax caps each cmdline read (default DefaultCmdlineMax).
 	CmdlineMax int
@@ -185,9 +187,6 @@ func NewReader(opts Options) (*Reader, error) {
 	if opts.Root == "" {
 		opts.Root = "/proc"
 	}
-	if opts.PasswdPath == "" {
-		opts.PasswdPath = "/etc/passwd"
-	}
 	if opts.CmdlineMax <= 0 {
 		opts.CmdlineMax = DefaultCmdlineMax
 	}
@@ -203,7 +202,7 @@ func NewReader(opts Options) (*Reader, error) {
 	r := &Reader{
 		opts:   opts,
 		procfs: isProcfs(opts.Root),
-		users:  loadUserNames(opts.PasswdPath),
+		users:  newUserNames(opts.PasswdPath, isProcfs(opts.Root)),
 		start:  time.Now(),
 		pageSz: uint64(os.Getpagesize()),
 		memo:   newIdentityMemo(),

@@ -139,7 +139,7 @@ func (a *app) runRecord(o *recordOptions) error {
 	if err != nil {
 		return err
 	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Backend: backend})
+	r, err := collector.NewReader(collector.Options{Root: a.procRoot, PasswdPath: a.passwd, Backend: backend})
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,7 @@ type app struct {
 	ctx            context.Context
 
 	procRoot  string
+	passwd    string // --passwd-file: name uids from this file, not the system's user database
 	backend   string // --collector: auto, proc or task_iter
 	jsonOut   bool
 	noThreads bool
@@ -218,6 +219,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.procRoot, "proc-root", "/proc", "the /proc to read (a fixture tree works too)")
+	pf.StringVar(&a.passwd, "passwd-file", "", "name users from this passwd file (a host root mounted elsewhere) instead of the system's user database (NSS: /etc/passwd, LDAP, SSSD, systemd users); a --proc-root tree that is not a proc filesystem uses /etc/passwd unless given")
 	pf.StringVar(&a.backend, "collector", "auto", "where process fields come from: task_iter (a BPF task iterator: root or CAP_BPF+CAP_PERFMON, kernel BTF), proc, or auto (task_iter when it loads, else proc)")
 	pf.IntSliceVar(&a.pids, "pid", nil, "only these pids (repeat or comma-separate)")
 	pf.StringSliceVar(&a.users, "user", nil, "only processes of these users (names or uids)")
@@ -348,7 +350,7 @@ func (a *app) reader(threads bool) (*collector.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: threads, Backend: b})
+	r, err := collector.NewReader(collector.Options{Root: a.procRoot, PasswdPath: a.passwd, Threads: threads, Backend: b})
 	if err != nil {
 		return nil, err
 	}

@@ -369,7 +369,7 @@ func (a *app) serveReader(o *serveFlags, log *slog.Logger) (*collector.Reader, e
 	if err != nil {
 		return nil, err
 	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, Threads: !o.noThreads, Backend: backend})
+	r, err := collector.NewReader(collector.Options{Root: a.procRoot, PasswdPath: a.passwd, Threads: !o.noThreads, Backend: backend})
 	if err != nil {
 		return nil, err
 	}
