@@ -296,6 +296,10 @@ func TestTruthYoungZombies(t *testing.T) {
 	}
 
 	stuck := livehelper.Start(t, "exits", "3", "sig11")
+	// --older-than 0: no zombie is young, however fresh.
+	if o, _, _ := runInProcess(t, "zombies", "--older-than", "0", "--pid", strconv.Itoa(stuck.PID())); strings.Contains(o, "young") || !strings.Contains(o, "never collects") {
+		t.Errorf("--older-than 0 on fresh zombies of a parent that never reaps:\n%s", o)
+	}
 	r := runCmd(t, command("zombies", "--check", "--older-than", "1s", "--pid", strconv.Itoa(stuck.PID())))
 	if r.code != exitFound || !strings.Contains(r.stdout, "killed by SIGSEGV") || !strings.Contains(r.stdout, "exit 3") ||
 		strings.Contains(r.stdout, "young") {

@@ -63,7 +63,11 @@ a health check does not flap on a parent that reaps.`,
 				if snap, firstSeen, watch, err = a.zombieSnapshot(r, olderThan); err != nil {
 					return err
 				}
-				groups = zombieGroups(r, snap, firstSeen, lifecycle.ZombieOptions{MinAge: olderThan, WatchStart: watch})
+				minAge := olderThan
+				if minAge == 0 && cmd.Flags().Changed("older-than") {
+					minAge = -1 // --older-than 0: no zombie is young
+				}
+				groups = zombieGroups(r, snap, firstSeen, lifecycle.ZombieOptions{MinAge: minAge, WatchStart: watch})
 			}
 			if !f.Empty() {
 				groups = filterZombies(groups, snap, f.For(snap))

@@ -97,7 +97,7 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 				TracerPID: g.ParentTracer, IsInit: g.ParentIsInit, Missing: g.ParentMissing,
 			},
 			Since: g.Since.UTC().Format(time.RFC3339Nano), Diagnosis: g.Diagnosis, Remedy: g.Remedy,
-			MinAgeSeconds: g.MinAge.Seconds(), Young: g.Young,
+			MinAgeSeconds: max(g.MinAge, 0).Seconds(), Young: g.Young,
 		}
 		if !g.ParentMissing {
 			gd.Parent.StartTicks = ptr(g.Parent.StartTicks)
