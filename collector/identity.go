@@ -123,7 +123,7 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 			res.PPID, res.PGID, res.SID = int(st.ppid), int(st.pgid), int(st.sid)
 			res.NumThreads = st.numThreads
 			if r.creds.CapSysPtrace {
-				res.ExitCode = st.exitCode
+				res.ExitCode = exitStatus(st.state, st.exitCode)
 			}
 		}
 		if q.Exe && q.TID == 0 {
@@ -153,4 +153,15 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 type identityWork struct {
 	b  batch
 	pb pathBuf
+}
+
+// exitStatus keeps stat field 52 (task->exit_code) only for a task that
+// has exited (Z or X). On a live task the field holds no wait status: a
+// process stopped by SIGSTOP shows 19 there in /proc, which would read as
+// an exit code; the task iterator reads 0 for the same task.
+func exitStatus(state byte, code int64) int64 {
+	if state == 'Z' || state == 'X' {
+		return code
+	}
+	return 0
 }

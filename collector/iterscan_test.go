@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +81,12 @@ func TestBackendsAgree(t *testing.T) {
 		livehelper.Start(t, "zombies", "2"),
 		livehelper.Start(t, "comm", "a)b c\x1b[1m"),
 		livehelper.Start(t, "leaderexit"),
+		livehelper.Start(t, "threads", "1"), // stopped below
+	}
+	// A process stopped by SIGSTOP: /proc's stat field 52 shows 19 for it,
+	// which is no exit status (both backends say 0 for a live process).
+	if err := syscall.Kill(helpers[4].PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
 	}
 	quiet := map[int]bool{}
 	for _, h := range helpers {
@@ -88,6 +95,7 @@ func TestBackendsAgree(t *testing.T) {
 		}
 	}
 	waitState(t, helpers[3].PID(), 'Z')
+	waitState(t, helpers[4].PID(), 'T')
 
 	ctx := context.Background()
 	opts := ScanOptions{Threads: true}

@@ -551,7 +551,7 @@ func (s *scan) applyStat(p *Process, st *statFields, c *procCache) {
 	p.Policy = st.policy
 	p.DelayTicks = st.blkioTicks
 	p.Layout = st.layout
-	p.ExitCode = st.exitCode
+	p.ExitCode = exitStatus(st.state, st.exitCode)
 	// Zero (omitted) when the start ticks are beyond a time.Duration.
 	p.StartedAt, _ = StartTime(s.r.host.bootTime, st.starttime)
 }
