@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -168,8 +167,9 @@ func DelayAcct(root string) (bool, error) {
 	return false, fmt.Errorf("task_delayacct: unexpected %q", clip(bytes.TrimSpace(b)))
 }
 
-// readHost reads the per-snapshot host facts with procfs: /proc/stat,
-// loadavg, meminfo and uptime.
+// readHost reads the per-snapshot host facts: /proc/stat (every CPU's
+// times, context switches, forks), meminfo, loadavg, uptime and the
+// pressure files, raw (hoststat.go), with the static facts read once.
 func (r *Reader) readHost() Host {
 	h := Host{
 		Hostname:      r.host.hostname,
@@ -182,50 +182,13 @@ func (r *Reader) readHost() Host {
 	for k, v := range r.host.unavailable {
 		unavail[k] = v
 	}
-	fs, err := procfs.NewFS(r.opts.Root)
-	if err == nil {
-		if err := checkHostFile(r.opts.Root + "/stat"); err != nil {
-			unavail["stat"] = hostReason(err)
-		} else if st, err := fs.Stat(); err == nil {
-			h.ContextSwitches = st.ContextSwitches
-			h.ProcessesCreated = st.ProcessCreated
-			h.ProcsRunning = st.ProcessesRunning
-			h.ProcsBlocked = st.ProcessesBlocked
-			c := st.CPUTotal
-			// procfs converts jiffies to seconds; convert back to ticks.
-			tot := c.User + c.Nice + c.System + c.Idle + c.Iowait + c.IRQ + c.SoftIRQ + c.Steal
-			h.CPUTicks = uint64(tot*ClockTicks + 0.5)
-			h.CPUIdleTicks = uint64((c.Idle+c.Iowait)*ClockTicks + 0.5)
-		} else {
-			unavail["stat"] = hostReason(err)
-		}
-		if err := checkHostFile(r.opts.Root + "/loadavg"); err != nil {
-			unavail["loadavg"] = hostReason(err)
-		} else if la, err := fs.LoadAvg(); err == nil {
-			h.Load1, h.Load5, h.Load15 = la.Load1, la.Load5, la.Load15
-		} else {
-			unavail["loadavg"] = hostReason(err)
-		}
-		if err := checkHostFile(r.opts.Root + "/meminfo"); err != nil {
-			unavail["meminfo"] = hostReason(err)
-		} else if mi, err := fs.Meminfo(); err == nil && mi.MemAvailable != nil {
-			h.MemAvailBytes = *mi.MemAvailable * 1024
-		} else if err != nil {
-			unavail["meminfo"] = hostReason(err)
-		}
-	}
+	hr := hostReads{root: r.opts.Root, buf: make([]byte, 0, 8192)}
+	hr.readHostTick(&h, unavail)
 	switch on, err := DelayAcct(r.opts.Root); {
 	case err == nil:
 		h.DelayAcct = on
 	default:
 		unavail[HostDelayAcctKey] = hostReason(err)
-	}
-	if b, err := readHostFile(r.opts.Root + "/uptime"); err == nil {
-		if i := bytes.IndexByte(b, ' '); i > 0 {
-			h.UptimeSeconds, _ = strconv.ParseFloat(string(b[:i]), 64)
-		}
-	} else {
-		unavail["uptime"] = hostReason(err)
 	}
 	if len(unavail) > 0 {
 		h.Unavailable = unavail

@@ -145,6 +145,33 @@ type Host struct {
 	// process whatever it waited: not a measurement. Unknown when
 	// Unavailable[HostDelayAcctKey] is set.
 	DelayAcct bool
+	// CPUTotal is the machine's time by kind (the cpu line of
+	// /proc/stat); PerCPU each online CPU's (the cpuN lines, in order).
+	// Both are empty when /proc/stat could not be read
+	// (Unavailable["stat"]).
+	CPUTotal CPUTimes
+	PerCPU   []CPUTimes
+	// MemFreeBytes, MemBuffersBytes, MemCachedBytes, MemShmemBytes and
+	// MemSReclaimableBytes are meminfo's MemFree, Buffers, Cached, Shmem
+	// and SReclaimable; HasMemDetail says MemFree, Buffers and Cached
+	// were there, HasMemAvail that MemAvailable was (before Linux 3.14
+	// it is not).
+	MemFreeBytes         uint64
+	MemBuffersBytes      uint64
+	MemCachedBytes       uint64
+	MemShmemBytes        uint64
+	MemSReclaimableBytes uint64
+	HasMemDetail         bool
+	HasMemAvail          bool
+	// SwapTotalBytes and SwapFreeBytes are meminfo's SwapTotal and
+	// SwapFree; HasSwap says both were there (SwapTotal 0: no swap).
+	SwapTotalBytes uint64
+	SwapFreeBytes  uint64
+	HasSwap        bool
+	// Pressure is the machine's pressure stall information
+	// (/proc/pressure); nil in snapshots that did not read it, and a
+	// resource it could not read is named in its Unavailable.
+	Pressure *HostPressure
 	// Unavailable names host facts that could not be read, with reasons.
 	Unavailable map[string]string
 }

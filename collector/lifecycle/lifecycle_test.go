@@ -168,7 +168,7 @@ func TestRates(t *testing.T) {
 	if got, ok := r.Thread(70, 70); !ok || got != want {
 		t.Errorf("thread rate %+v %v, want %+v", got, ok, want)
 	}
-	if got := r.System; got != (SystemRate{CtxPerSec: 1000, ForksPerSec: 2, CPUPercent: 25}) {
+	if got := r.System; got.CtxPerSec != 1000 || got.ForksPerSec != 2 || got.CPUPercent != 25 {
 		t.Errorf("system rate %+v", got)
 	}
 	if _, ok := r.Process(collector.ID{PID: 70, StartTicks: 6}); ok {
@@ -291,5 +291,27 @@ func TestRatesExactTotals(t *testing.T) {
 		if got, ok := ComputeRates(a, b).Process(q.ID()); !ok || got != want {
 			t.Errorf("%s: process rate %+v %v, want %+v", src, got, ok, want)
 		}
+	}
+}
+
+// TestCPURates: the per-CPU shares between two readings of /proc/stat's
+// cpu lines, matched by CPU number (an offline CPU is left out).
+func TestCPURates(t *testing.T) {
+	h0 := collector.Host{
+		CPUTotal: collector.CPUTimes{CPU: -1, User: 100, System: 100, Idle: 800},
+		PerCPU:   []collector.CPUTimes{{CPU: 0, User: 50, System: 50, Idle: 400}, {CPU: 1, User: 50, System: 50, Idle: 400}},
+	}
+	h1 := collector.Host{
+		CPUTotal: collector.CPUTimes{CPU: -1, User: 200, System: 150, Idle: 850},
+		PerCPU:   []collector.CPUTimes{{CPU: 0, User: 140, System: 60, Idle: 400}, {CPU: 2, User: 1, Idle: 1}},
+	}
+	h0.CPUTicks, h1.CPUTicks = h0.CPUTotal.Total(), h1.CPUTotal.Total()
+	h0.CPUIdleTicks, h1.CPUIdleTicks = h0.CPUTotal.IdleTotal(), h1.CPUTotal.IdleTotal()
+	s := systemRate(&h0, &h1, 1)
+	if s.Total.CPU != -1 || s.Total.User != 50 || s.Total.System != 25 || s.Total.Busy != 75 || s.CPUPercent != 75 {
+		t.Errorf("total: %+v (busy %v)", s.Total, s.CPUPercent)
+	}
+	if len(s.CPUs) != 1 || s.CPUs[0].CPU != 0 || s.CPUs[0].User != 90 || s.CPUs[0].System != 10 || s.CPUs[0].Busy != 100 {
+		t.Errorf("per CPU: %+v", s.CPUs)
 	}
 }

@@ -25,6 +25,47 @@ type SystemRate struct {
 	ForksPerSec float64
 	// CPUPercent is the busy share of all CPUs, 0..100.
 	CPUPercent float64
+	// Total is the machine's CPU time by kind, and CPUs each online
+	// CPU's (present in both snapshots, in the order of the second); both
+	// are empty when either snapshot lacks /proc/stat's cpu lines.
+	Total CPURate
+	CPUs  []CPURate
+}
+
+// CPURate is the share of one CPU's time (or all CPUs' together) spent in
+// each kind of work between two snapshots, in percent (0..100 each; they
+// add up to 100 with Idle).
+type CPURate struct {
+	// CPU is the CPU's number, -1 for the machine's total.
+	CPU                                    int
+	User, Nice, System, IRQ, Steal, IOWait float64
+	Idle                                   float64
+	// Busy is everything but idle and I/O wait.
+	Busy float64
+}
+
+// cpuRate is the use of one CPU between two readings of its times; ok is
+// false when no time passed on it (or its counters went back: a CPU
+// taken offline and back).
+func cpuRate(a, b *collector.CPUTimes) (CPURate, bool) {
+	ta, tb := a.Total(), b.Total()
+	if tb <= ta {
+		return CPURate{CPU: b.CPU}, false
+	}
+	tot := float64(tb - ta)
+	pct := func(x, y uint64) float64 {
+		if y <= x {
+			return 0
+		}
+		return clamp(100 * float64(y-x) / tot)
+	}
+	r := CPURate{
+		CPU: b.CPU, User: pct(a.User, b.User), Nice: pct(a.Nice, b.Nice), System: pct(a.System, b.System),
+		IRQ: pct(a.IRQ, b.IRQ) + pct(a.SoftIRQ, b.SoftIRQ), Steal: pct(a.Steal, b.Steal),
+		IOWait: pct(a.IOWait, b.IOWait), Idle: pct(a.Idle, b.Idle),
+	}
+	r.Busy = clamp(100 - r.Idle - r.IOWait)
+	return r, true
 }
 
 // Rates holds per-process, per-thread and system rates between two
@@ -102,6 +143,22 @@ func systemRate(h0, h1 *collector.Host, secs float64) SystemRate {
 			idle = float64(h1.CPUIdleTicks - h0.CPUIdleTicks)
 		}
 		s.CPUPercent = clamp(100 * (total - idle) / total)
+	}
+	if t, ok := cpuRate(&h0.CPUTotal, &h1.CPUTotal); ok {
+		s.Total = t
+		s.CPUs = make([]CPURate, 0, len(h1.PerCPU))
+		j := 0
+		for i := range h1.PerCPU {
+			c := &h1.PerCPU[i]
+			for j < len(h0.PerCPU) && h0.PerCPU[j].CPU < c.CPU {
+				j++
+			}
+			if j < len(h0.PerCPU) && h0.PerCPU[j].CPU == c.CPU {
+				if r, ok := cpuRate(&h0.PerCPU[j], c); ok {
+					s.CPUs = append(s.CPUs, r)
+				}
+			}
+		}
 	}
 	return s
 }
