@@ -1,6 +1,10 @@
 package collector
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // cgroupMax caps a /proc/PID/cgroup read: one line per hierarchy, each
 // path at most PATH_MAX.
@@ -50,15 +54,32 @@ func parseCgroupPath(b []byte) (string, error) {
 	return "", fmt.Errorf("%w: cgroup: no hierarchy", errCgroupFormat)
 }
 
-// readProcCgroup reads p's cgroup (ScanOptions.Cgroups). A process gone
-// since its other files were read keeps the field unavailable, saying so;
-// it is not dropped (it was there when the scan read it).
-func (s *scan) readProcCgroup(p *Process) {
+// readProcCgroup reads p's cgroup (ScanOptions.Cgroups) and names the
+// workload it belongs to. A process's cgroup rarely changes (a
+// container's processes are born in it; systemd moves a process once,
+// when it starts a unit or scope), so what the memo entry c holds for this
+// identity is reused while the comm is the same (no exec) and within the
+// memo's TTL, as cmdline and exe are. A process gone since its other
+// files were read keeps the field unavailable, saying so; it is not
+// dropped (it was there when the scan read it).
+func (s *scan) readProcCgroup(p *Process, c *procCache, now time.Duration) {
+	if c != nil && c.cgOK && c.cgComm == p.Comm && s.ttl > 0 && now-c.cgAt < s.ttl {
+		p.ProcCgroup = c.cgroup
+		p.Read |= SrcCgroup
+		return
+	}
 	cg, err := readCgroup(s.path.set(p.PID, 0, "cgroup"), &s.buf)
 	switch {
 	case err == nil:
-		p.Cgroup = cg
+		if c != nil && c.cgOK && c.cgroup.Cgroup == cg {
+			p.ProcCgroup = c.cgroup // the same strings
+		} else {
+			p.ProcCgroup = ProcCgroup{Cgroup: cg, Workload: WorkloadOf(cg)}
+		}
 		p.Read |= SrcCgroup
+		if c != nil {
+			c.cgroup, c.cgComm, c.cgAt, c.cgOK = p.ProcCgroup, p.Comm, now, true
+		}
 	case IsVanished(err) && s.present(p):
 		s.problem(p, "cgroup", errNotPresent)
 	case IsVanished(err):
@@ -119,11 +140,151 @@ func (s *scan) readIOs(procs []Process) {
 // readExtras reads what a scan reads only when asked: cgroups and io.
 func (s *scan) readExtras(procs []Process, o ScanOptions) {
 	if o.Cgroups {
+		now := time.Since(s.r.start)
 		for i := range procs {
-			s.readProcCgroup(&procs[i])
+			p := &procs[i]
+			s.readProcCgroup(p, s.memo.entry(p.PID, p.StartTicks), now)
 		}
 	}
 	if o.IO {
 		s.readIOs(procs)
 	}
+}
+
+// Workload is what a cgroup path names: a systemd unit, a container, a
+// Kubernetes pod (with the container in it). Kind is "" when the path
+// names none of them (the root, a slice, a hand-made cgroup).
+type Workload struct {
+	// Kind is one of the Workload kinds below, or "".
+	Kind string
+	// Name is the unit's name ("nginx.service", "session-3.scope"), or
+	// the container's id cut to 12 hexadecimal digits, as docker ps shows
+	// it; for a pod, its uid.
+	Name string
+	// Runtime is the container runtime ("docker", "containerd", "crio",
+	// "podman", "lxc") for a container or a pod's container.
+	Runtime string
+	// Container is a pod's container id (12 digits), "" when the process
+	// is in the pod's own cgroup.
+	Container string
+}
+
+// The workload kinds.
+const (
+	WorkloadUnit      = "unit"
+	WorkloadContainer = "container"
+	WorkloadPod       = "pod"
+)
+
+// String is the workload as a dashboard column shows it: "nginx.service",
+// "docker:0123456789ab", "pod:<uid>/0123456789ab"; "" when there is none.
+func (w Workload) String() string {
+	switch w.Kind {
+	case WorkloadUnit:
+		return w.Name
+	case WorkloadContainer:
+		return w.Runtime + ":" + w.Name
+	case WorkloadPod:
+		if w.Container != "" {
+			return "pod:" + w.Name + "/" + w.Container
+		}
+		return "pod:" + w.Name
+	}
+	return ""
+}
+
+// WorkloadOf names the workload a cgroup path belongs to. It reads the
+// path's components from the innermost out: a container's scope or
+// directory (docker-ID.scope, cri-containerd-ID.scope, crio-ID.scope,
+// libpod-ID.scope, /docker/ID, /lxc.payload.NAME), a Kubernetes pod's
+// slice or directory (kubepods-...-podUID.slice, /kubepods/.../podUID),
+// and otherwise the innermost systemd unit (a .service or .scope; a
+// .slice is a grouping, not a unit that runs something). It does no I/O.
+func WorkloadOf(path string) Workload {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var w Workload
+	for i := len(parts) - 1; i >= 0; i-- {
+		p := parts[i]
+		if w.Kind == "" {
+			if rt, id, ok := containerPart(p, parts, i); ok {
+				w = Workload{Kind: WorkloadContainer, Runtime: rt, Name: id}
+				continue
+			}
+		}
+		if uid, ok := podPart(p); ok {
+			pod := Workload{Kind: WorkloadPod, Name: uid}
+			if w.Kind == WorkloadContainer {
+				pod.Container, pod.Runtime = w.Name, w.Runtime
+			}
+			return pod
+		}
+		if w.Kind == "" && (strings.HasSuffix(p, ".service") || strings.HasSuffix(p, ".scope")) {
+			w = Workload{Kind: WorkloadUnit, Name: p}
+		}
+	}
+	return w
+}
+
+// containerPart reports whether one path component is a container's
+// cgroup, and names its runtime and id.
+func containerPart(p string, parts []string, i int) (runtime, id string, ok bool) {
+	for _, pre := range []struct{ prefix, runtime string }{
+		{"docker-", "docker"}, {"cri-containerd-", "containerd"}, {"crio-", "crio"}, {"libpod-", "podman"},
+	} {
+		if rest, ok := strings.CutPrefix(p, pre.prefix); ok {
+			rest = strings.TrimSuffix(rest, ".scope")
+			if isHexID(rest) {
+				return pre.runtime, rest[:12], true
+			}
+		}
+	}
+	if name, ok := strings.CutPrefix(p, "lxc.payload."); ok && name != "" {
+		return "lxc", name, true
+	}
+	// cgroupfs drivers: /docker/ID, /kubepods/<qos>/podUID/ID, /lxc/NAME.
+	if i > 0 && isHexID(p) {
+		switch parent := parts[i-1]; {
+		case parent == "docker":
+			return "docker", p[:12], true
+		case strings.HasPrefix(parent, "pod"):
+			return "container", p[:12], true
+		}
+	}
+	if i > 0 && parts[i-1] == "lxc" && p != "" {
+		return "lxc", p, true
+	}
+	return "", "", false
+}
+
+// podPart reports whether a path component is a Kubernetes pod's cgroup
+// (kubepods-besteffort-pod<uid>.slice with the uid's dashes written as
+// underscores, or pod<uid> under /kubepods), and returns the pod's uid.
+func podPart(p string) (string, bool) {
+	if !strings.HasPrefix(p, "kubepods") && !strings.HasPrefix(p, "pod") {
+		return "", false
+	}
+	s := strings.TrimSuffix(p, ".slice")
+	i := strings.LastIndex(s, "pod")
+	if i < 0 {
+		return "", false
+	}
+	uid := strings.ReplaceAll(s[i+3:], "_", "-")
+	if len(uid) < 8 || strings.Trim(uid, "0123456789abcdef-") != "" {
+		return "", false
+	}
+	return uid, true
+}
+
+// isHexID reports whether s is a container id: at least 32 lower-case
+// hexadecimal digits (docker's and containerd's are 64).
+func isHexID(s string) bool {
+	if len(s) < 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseCgroupPath(t *testing.T) {
@@ -121,4 +124,103 @@ func TestScanCgroupsAndIOLive(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d processes with io counters (%s backend)", withIO, len(s.Processes), s.Collector)
+}
+
+func TestWorkloadOf(t *testing.T) {
+	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, c := range []struct{ path, want string }{
+		{"/", ""},
+		{"/init.scope", "init.scope"},
+		{"/system.slice/nginx.service", "nginx.service"},
+		{"/user.slice/user-1000.slice/session-3.scope", "session-3.scope"},
+		{"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", "foo.service"},
+		{"/system.slice/docker-" + id + ".scope", "docker:0123456789ab"},
+		{"/docker/" + id, "docker:0123456789ab"},
+		{"/machine.slice/libpod-" + id + ".scope/container", "podman:0123456789ab"},
+		{"/system.slice/crio-" + id + ".scope", "crio:0123456789ab"},
+		{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-" + id + ".scope",
+			"pod:1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901/0123456789ab"},
+		{"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice",
+			"pod:1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"},
+		{"/kubepods/burstable/pod1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901/" + id, "pod:1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901/0123456789ab"},
+		{"/lxc.payload.web1/system.slice/nginx.service", "nginx.service"},
+		{"/lxc.payload.web1", "lxc:web1"},
+		{"/user.slice", ""},
+		{"/docker-notanid.scope", "docker-notanid.scope"},
+	} {
+		if got := WorkloadOf(c.path).String(); got != c.want {
+			t.Errorf("WorkloadOf(%q) = %q, want %q", c.path, got, c.want)
+		}
+	}
+}
+
+// TestCgroupMemo: a process's cgroup is read once per identity and reused
+// while its comm stays the same and within the memo's TTL (a copy of the
+// cgroup-io tree whose cgroup file changes between scans); a new comm (an
+// exec) reads it again, and so does a Reader without the cache.
+func TestCgroupMemo(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "fixtures", "proc", "cgroup-io"))); err != nil {
+		t.Fatal(err)
+	}
+	cgroupOf := func(r *Reader) (string, string) {
+		t.Helper()
+		s, err := r.Scan(context.Background(), ScanOptions{Cgroups: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := find(s, 1)
+		if p == nil || p.Read&SrcCgroup == 0 {
+			t.Fatalf("pid 1 without its cgroup: %+v", p)
+		}
+		return p.Cgroup, p.Workload.String()
+	}
+	write := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(root, "1", name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := func(ttl time.Duration) *Reader {
+		r, err := NewReader(Options{Root: root, PasswdPath: filepath.Join("..", "fixtures", "passwd"), CmdlineTTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	cached, uncached := reader(0), reader(-1)
+	if cg, w := cgroupOf(cached); cg != "/init.scope" || w != "init.scope" {
+		t.Fatalf("first scan: %q %q", cg, w)
+	}
+	cgroupOf(uncached)
+	write("cgroup", "0::/system.slice/nginx.service\n")
+	if cg, _ := cgroupOf(cached); cg != "/init.scope" {
+		t.Errorf("same identity and comm within the TTL: cgroup read again (%q)", cg)
+	}
+	if cg, w := cgroupOf(uncached); cg != "/system.slice/nginx.service" || w != "nginx.service" {
+		t.Errorf("without the cache: %q %q", cg, w)
+	}
+	comm, err := os.ReadFile(filepath.Join(root, "1", "comm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stat, err := os.ReadFile(filepath.Join(root, "1", "stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := "(" + strings.TrimSpace(string(comm)) + ")"
+	if !strings.Contains(string(stat), old) {
+		t.Fatalf("stat %q lacks the comm %s", stat, old)
+	}
+	write("stat", strings.Replace(string(stat), old, "(nginx)", 1))
+	write("comm", "nginx\n")
+	status, err := os.ReadFile(filepath.Join(root, "1", "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("status", strings.Replace(string(status), "Name:\t"+strings.TrimSpace(string(comm)), "Name:\tnginx", 1))
+	if cg, w := cgroupOf(cached); cg != "/system.slice/nginx.service" || w != "nginx.service" {
+		t.Errorf("after an exec (new comm): %q %q", cg, w)
+	}
 }

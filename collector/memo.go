@@ -35,6 +35,11 @@ type procCache struct {
 	user    string
 	userUID int
 	userOK  bool
+	// cgroup, read with the comm cgComm at cgAt when cgOK (cgroup.go).
+	cgroup ProcCgroup
+	cgComm string
+	cgAt   time.Duration
+	cgOK   bool
 }
 
 // begin starts a scan's generation.

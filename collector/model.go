@@ -336,6 +336,9 @@ type ProcCgroup struct {
 	// listed (see parseCgroupPath). "/system.slice/nginx.service" on a
 	// systemd machine.
 	Cgroup string
+	// Workload is what Cgroup names (a systemd unit, a container, a
+	// Kubernetes pod), when it names one (WorkloadOf).
+	Workload Workload
 }
 
 // ProcIO is the process's I/O accounting from /proc/PID/io (SrcIO), read

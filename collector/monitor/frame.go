@@ -30,6 +30,12 @@ type Frame struct {
 	// not otherwise.
 	EventsLive bool
 	EventsNote string
+	// EventsBehind is how far behind the kernel's clock the kernel
+	// source was in the events it handed this frame: the age of the
+	// oldest event when it was converted (0 when it kept up, or without
+	// kernel events). A view says "behind" rather than "live" when it
+	// grows past an interval.
+	EventsBehind time.Duration
 	// Rates are the rates between the previous scan and Snapshot (nil
 	// for the first frame).
 	Rates *lifecycle.Rates

@@ -36,6 +36,10 @@ type kernelSource interface {
 	sync(ctx context.Context) error
 	// status says whether kernel events are received, and how.
 	status() (live bool, note string)
+	// behind returns (and forgets) the largest age an event had when it
+	// was converted since the last call: how far behind the kernel the
+	// source ran.
+	behind() time.Duration
 }
 
 // polling is the kernel source when none is used: it says why.
@@ -46,6 +50,7 @@ func (polling) take() lifecycle.Kernel             { return lifecycle.Kernel{} }
 func (polling) scanned(*collector.Snapshot)        {}
 func (polling) sync(context.Context) error         { return nil }
 func (p polling) status() (live bool, note string) { return false, p.note }
+func (polling) behind() time.Duration              { return 0 }
 
 // The notes a frame carries about kernel events.
 const (
@@ -96,6 +101,25 @@ type connSource struct {
 
 	// received and converted count datagrams (for sync).
 	received, converted atomic.Uint64
+	// lagNs is the largest age (kernel clock) of an event when converted,
+	// since the last behind().
+	lagNs atomic.Int64
+}
+
+func (s *connSource) behind() time.Duration { return time.Duration(s.lagNs.Swap(0)) }
+
+// noteLag records the age of the oldest event of a batch at conversion.
+func (s *connSource) noteLag(evs []procEvent) {
+	if len(evs) == 0 || evs[0].TimestampNs == 0 {
+		return
+	}
+	lag := monotonicNow() - int64(evs[0].TimestampNs)
+	for {
+		old := s.lagNs.Load()
+		if lag <= old || s.lagNs.CompareAndSwap(old, lag) {
+			return
+		}
+	}
 }
 
 func newConnSource(k *connector, dec *decoder, maxPending int, rescan func()) *connSource {
@@ -260,6 +284,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		s.leaders = nil
 		s.mu.Unlock()
 		s.dec.leadersExited(leaders)
+		s.noteLag(evs)
 		// Behind (a burst, or little CPU): skip the lookups that name new
 		// processes, so the backlog drains; snapshots fill names in.
 		out := s.dec.convert(evs, time.Now(), len(batches) > hurryBacklog)

@@ -38,9 +38,10 @@ type Options struct {
 	// memory history (MemoryHistory). See explain.go for what it reads.
 	Explain      bool
 	ExplainTicks int
-	// Cgroups and IO make every scan read each process's cgroup and I/O
-	// counters (collector.ScanOptions): serve's metrics group by the one
-	// and sum the other.
+	// Cgroups and IO make every scan read each process's cgroup (and the
+	// workload it names) and I/O counters (collector.ScanOptions): serve's
+	// metrics group by the one and sum the other; the dashboard shows the
+	// workload and filters by it.
 	Cgroups, IO bool
 }
 
@@ -76,6 +77,9 @@ type control struct {
 	interval time.Duration
 	paused   bool
 	focus    int
+	// threads asks every scan for every process's threads (SampleThreads);
+	// perMapping the focused process's per-mapping memory (FocusMemory).
+	threads, perMapping bool
 	// resume asks for a sample at once (set when unpausing); focusChanged
 	// for the focus to be re-read without a scan; rescan for a scan at
 	// once, paused or not (Sync, or kernel events lost).
@@ -276,8 +280,9 @@ func (m *Monitor) sample(ctx context.Context) error {
 	m.mu.Lock()
 	focusPID := m.ctl.focus
 	k := m.kernel
+	allThreads := m.ctl.threads
 	m.mu.Unlock()
-	so := collector.ScanOptions{Threads: m.opts.Threads, Cgroups: m.opts.Cgroups, IO: m.opts.IO}
+	so := collector.ScanOptions{Threads: m.opts.Threads || allThreads, Cgroups: m.opts.Cgroups, IO: m.opts.IO}
 	if n := uint64(m.opts.ThreadsEvery); n > 0 && m.scans%n == 0 {
 		so.Threads = true
 	}
@@ -303,13 +308,14 @@ func (m *Monitor) sample(ctx context.Context) error {
 	step := m.tracker.Observe(m.prev, snap, kev)
 	live, note := k.status()
 	f := &Frame{
-		Seq:        c.seq,
-		Snapshot:   snap,
-		Events:     step.Events,
-		Interval:   c.interval,
-		EventsLive: live,
-		EventsNote: note,
-		Rates:      step.Rates,
+		Seq:          c.seq,
+		Snapshot:     snap,
+		Events:       step.Events,
+		Interval:     c.interval,
+		EventsLive:   live,
+		EventsNote:   note,
+		EventsBehind: k.behind(),
+		Rates:        step.Rates,
 		Zombies: lifecycle.DiagnoseZombiesWith(snap, step.ZombieSince, m.zombieParentsWChan(snap),
 			lifecycle.ZombieOptions{WatchStart: step.WatchedSince}),
 		Orphans: step.Orphans,
@@ -375,7 +381,10 @@ func (m *Monitor) focusOf(pid int, p *collector.Process, err error) *Focus {
 		f.Err = collector.Reason(err)
 	}
 	f.Details = d
-	if f.Space, err = m.r.AddressSpace(pid, collector.AddrOptions{StartTicks: p.StartTicks}); err != nil {
+	m.mu.Lock()
+	perMapping := m.ctl.perMapping
+	m.mu.Unlock()
+	if f.Space, err = m.r.AddressSpace(pid, collector.AddrOptions{StartTicks: p.StartTicks, PerMapping: perMapping}); err != nil {
 		f.Space, f.SpaceErr = nil, collector.Reason(err)
 	}
 	return f
@@ -458,6 +467,39 @@ func (m *Monitor) Focus(pid int) {
 	}
 	m.mu.Unlock()
 	m.poke()
+}
+
+// SampleThreads makes every following scan read every process's threads
+// (true), or only the focused process's (false, the default unless
+// Options.Threads). The next scan comes at once.
+func (m *Monitor) SampleThreads(all bool) {
+	m.mu.Lock()
+	changed := m.ctl.threads != all
+	m.ctl.threads = all
+	if changed {
+		m.ctl.rescan = true
+	}
+	m.mu.Unlock()
+	if changed {
+		m.poke()
+	}
+}
+
+// FocusMemory makes the focused process's address space carry each
+// mapping's resident and proportional memory (smaps, which walks the
+// page tables: asked only while a view shows them), or only the maps and
+// their totals (false, the default). The focus is re-read at once.
+func (m *Monitor) FocusMemory(perMapping bool) {
+	m.mu.Lock()
+	changed := m.ctl.perMapping != perMapping
+	m.ctl.perMapping = perMapping
+	if changed && m.ctl.focus > 0 {
+		m.ctl.focusChanged = true
+	}
+	m.mu.Unlock()
+	if changed {
+		m.poke()
+	}
 }
 
 func (m *Monitor) poke() {
