@@ -46,7 +46,9 @@ type Cgroup struct {
 
 // Namespace is one entry of /proc/PID/ns.
 type Namespace struct {
-	// Type is "pid", "net", "mnt", "uts", "ipc", "user", "cgroup", "time".
+	// Type is the entry's name in /proc/PID/ns: "pid", "net", "mnt",
+	// "uts", "ipc", "user", "cgroup", "time", and "pid_for_children" and
+	// "time_for_children", the namespaces its next children are born in.
 	Type string
 	// Inode identifies the namespace: two processes share it when equal.
 	Inode uint32
@@ -129,8 +131,10 @@ func (r *Reader) details(pid int) (*Details, error) {
 	if nss, err := p.Namespaces(); err != nil {
 		d.miss("ns", err)
 	} else {
-		for _, n := range nss {
-			d.Namespaces = append(d.Namespaces, Namespace{Type: n.Type, Inode: n.Inode})
+		// By entry name: pid_for_children and time_for_children link to
+		// a namespace of type pid or time, the one the next children get.
+		for name, n := range nss {
+			d.Namespaces = append(d.Namespaces, Namespace{Type: name, Inode: n.Inode})
 		}
 		slicesSortNS(d.Namespaces)
 	}

@@ -255,6 +255,8 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		p.VmPeakB = mulSat(g.PeakVMPages(), pageSz)
 		p.VmSwapB = mulSat(g.SwapPages(), pageSz)
 		p.HasVM = true
+		// SharedBytes comes from statm with the RSS (iterRSS): the
+		// record's mm counters lag their per-CPU parts.
 	}
 	p.Read |= SrcStat
 	s.applyIterStatus(p, t, c)
@@ -268,16 +270,23 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 // not found) the record has only the counters' central values, the
 // unsummed figure of stat's field 24, which is not the resident set
 // (docs/DESIGN.md, "Every number true"): the exact sum is then read from
-// statm, one small file a process.
+// statm, one small file a process. SHR (file and shmem pages) comes
+// from the same sums, or statm's shared field.
 func (s *scan) iterRSS(p *Process, g *taskiter.Group) {
 	if pages, ok := g.ResidentPages(); ok {
 		p.RSSBytes, p.HasRSS = mulSat(pages, s.r.pageSz), true
+		if sh, ok := g.SharedPages(); ok {
+			p.SharedBytes, p.HasShared = mulSat(sh, s.r.pageSz), true
+		}
 		return
 	}
-	pages, err := readStatm(s.path.set(p.PID, 0, "statm"), &s.buf)
+	m, err := readStatm(s.path.set(p.PID, 0, "statm"), &s.buf)
 	switch {
 	case err == nil:
-		p.RSSBytes, p.HasRSS = mulSat(pages, s.r.pageSz), true
+		p.RSSBytes, p.HasRSS = mulSat(m.resident, s.r.pageSz), true
+		if m.hasShared {
+			p.SharedBytes, p.HasShared = mulSat(m.shared, s.r.pageSz), true
+		}
 	case IsVanished(err):
 		// Exited since the pass: its other fields are the pass's.
 	default:

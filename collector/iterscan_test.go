@@ -44,7 +44,7 @@ var (
 	// helpers only (equal when both /proc reads agree).
 	iterVolatile = map[string]bool{
 		"State": true, "Processor": true, "RSSBytes": true, "VSizeBytes": true,
-		"VmPeakB": true, "VmSwapB": true, "NumThreads": true, "Flags": true, "SigPnd": true,
+		"VmPeakB": true, "VmSwapB": true, "SharedBytes": true, "NumThreads": true, "Flags": true, "SigPnd": true,
 		"ShdPnd": true, "SigBlk": true, "Read": true, "Unavailable": true,
 	}
 	// Different by design: the context-switch source names the backend.

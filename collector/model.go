@@ -294,11 +294,17 @@ type ProcStatus struct {
 	HasRSS   bool
 	// VmPeakB and VmSwapB are status's VmPeak and VmSwap; HasVM says
 	// status had them (a process with a user address space).
-	VmPeakB   uint64
-	VmSwapB   uint64
-	HasVM     bool
-	LeaderVol uint64 // voluntary switches of the leader thread
-	LeaderInv uint64 // involuntary switches of the leader thread
+	VmPeakB uint64
+	VmSwapB uint64
+	HasVM   bool
+	// SharedBytes is the resident memory the process shares or could
+	// share: file-backed and shmem pages (status's RssFile + RssShmem,
+	// statm's "shared"; htop's SHR). HasShared says it was read: a
+	// kernel thread or a zombie has no address space.
+	SharedBytes uint64
+	HasShared   bool
+	LeaderVol   uint64 // voluntary switches of the leader thread
+	LeaderInv   uint64 // involuntary switches of the leader thread
 }
 
 // ProcCmdline is what /proc/PID/cmdline says of a process (SrcCmdline).

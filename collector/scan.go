@@ -583,6 +583,9 @@ func (s *scan) applyStatus(p *Process, sf *statusFields, c *procCache) {
 	p.VmPeakB = mulSat(sf.vmPeakKB, 1024)
 	p.VmSwapB = mulSat(sf.vmSwapKB, 1024)
 	p.HasVM = sf.has&hasVmPeak != 0
+	if sf.has&(hasRssFile|hasRssShmem) == hasRssFile|hasRssShmem {
+		p.SharedBytes, p.HasShared = mulSat(addSat(sf.rssFileKB, sf.rssShmKB), 1024), true
+	}
 	p.LeaderVol, p.LeaderInv = sf.vol, sf.invol
 	if p.Read&SrcStat == 0 && sf.has&hasPPid != 0 {
 		p.PPID = int(sf.ppid)
@@ -647,10 +650,13 @@ func (s *scan) readRSS(p *Process, sf *statusFields) {
 		s.liveThreadMemory(p)
 		return
 	}
-	pages, err := readStatm(s.path.set(p.PID, 0, "statm"), &s.buf)
+	m, err := readStatm(s.path.set(p.PID, 0, "statm"), &s.buf)
 	switch {
 	case err == nil:
-		p.RSSBytes, p.HasRSS = mulSat(pages, s.r.pageSz), true
+		p.RSSBytes, p.HasRSS = mulSat(m.resident, s.r.pageSz), true
+		if m.hasShared && !p.HasShared {
+			p.SharedBytes, p.HasShared = mulSat(m.shared, s.r.pageSz), true
+		}
 	case IsVanished(err):
 		s.problem(p, "rss", errNotPresent)
 	default:

@@ -30,6 +30,8 @@ type statusFields struct {
 	vmPeakKB  uint64
 	vmRSSKB   uint64
 	vmSwapKB  uint64
+	rssFileKB uint64
+	rssShmKB  uint64
 	vol       uint64
 	invol     uint64
 	has       statusKeys
@@ -50,6 +52,8 @@ const (
 	hasVmPeak
 	hasVmRSS
 	hasVmSwap
+	hasRssFile
+	hasRssShmem
 	hasVol
 	hasInvol
 )
@@ -123,6 +127,12 @@ func parseStatus(b []byte) (statusFields, error) {
 		case "VmSwap":
 			s.vmSwapKB, err = statusKB(key, val)
 			s.has |= hasVmSwap
+		case "RssFile":
+			s.rssFileKB, err = statusKB(key, val)
+			s.has |= hasRssFile
+		case "RssShmem":
+			s.rssShmKB, err = statusKB(key, val)
+			s.has |= hasRssShmem
 		case "voluntary_ctxt_switches":
 			s.vol, err = statusUint(key, val)
 			s.has |= hasVol

@@ -118,8 +118,8 @@ func (r *Reader) Tasks(pid int, startTicks uint64, f TaskFields) (*TaskSamples, 
 		PID: pid, StartTicks: st.starttime, State: st.state,
 		MinFlt: st.minflt, MajFlt: st.majflt, UTimeTicks: st.utime, STimeTicks: st.stime,
 	}
-	if pages, err := readStatm(tr.pb.set(pid, 0, "statm"), &tr.buf); err == nil {
-		s.RSSBytes = mulSat(pages, r.pageSz)
+	if m, err := readStatm(tr.pb.set(pid, 0, "statm"), &tr.buf); err == nil {
+		s.RSSBytes = mulSat(m.resident, r.pageSz)
 	} else {
 		s.miss("statm", err)
 	}

@@ -290,8 +290,11 @@ func TestSelfPID(t *testing.T) {
 }
 
 func TestParseStatm(t *testing.T) {
-	if v, err := parseStatm([]byte("2560 300 100 1 0 200 0\n")); err != nil || v != 300 {
-		t.Errorf("statm: %d %v", v, err)
+	if v, err := parseStatm([]byte("2560 300 100 1 0 200 0\n")); err != nil || v.resident != 300 || v.shared != 100 || !v.hasShared {
+		t.Errorf("statm: %+v %v", v, err)
+	}
+	if v, err := parseStatm([]byte("2560 300\n")); err != nil || v.resident != 300 || v.hasShared {
+		t.Errorf("two-field statm: %+v %v", v, err)
 	}
 	for _, bad := range []string{"", "1", "1 x 3", "1 -2 3", "99999999999999999999999 1"} {
 		if _, err := parseStatm([]byte(bad)); !errors.Is(err, errStatmFormat) {

@@ -132,6 +132,7 @@ func (e *enc) host(h *collector.Host) {
 	e.u(16, h.CPUIdleTicks)
 	e.kv(17, h.Unavailable)
 	e.flag(18, h.DelayAcct)
+	e.hostMeters(h)
 }
 
 // kv writes a string map as repeated {1: key, 2: value}, keys sorted.
@@ -231,6 +232,7 @@ func (e *enc) process(p *collector.Process) {
 	e.flag(57, p.CmdlineNoNUL)
 	e.str(58, p.Exe)
 	e.flag(59, p.ExeDeleted)
+	e.processExtras(p)
 	for i := range p.Threads {
 		t := &p.Threads[i]
 		e.msg(60, func() { e.thread(t) })
@@ -559,6 +561,8 @@ func (d *decoder) host(b []byte, h *collector.Host) error {
 			d.kvInto(g.b, h.Unavailable)
 		case 18:
 			h.DelayAcct = g.bool()
+		default:
+			d.hostMeter(g, h)
 		}
 	})
 }
@@ -760,6 +764,8 @@ func (d *decoder) process(b []byte, p *collector.Process) error {
 			p.LiveTID = g.int()
 		case 64:
 			p.PTMasked = g.bool()
+		default:
+			d.processExtra(&g, p)
 		}
 	}
 	if r.err != nil {

@@ -209,6 +209,15 @@ func (g *Group) ResidentPages() (pages uint64, ok bool) {
 	return positive(c[mmFilePages]) + positive(c[mmAnonPages]) + positive(c[mmShmemPages]), true
 }
 
+// SharedPages is statm's shared field in pages (RssFile + RssShmem, htop's
+// SHR) from the exact sums; ok is false when the record has none.
+func (g *Group) SharedPages() (pages uint64, ok bool) {
+	if !g.HasRSSSum {
+		return 0, false
+	}
+	return positive(g.RSSSums[mmFilePages]) + positive(g.RSSSums[mmShmemPages]), true
+}
+
 // SwapPages is VmSwap in pages: the exact sum when the record has it,
 // else the counter's central value.
 func (g *Group) SwapPages() uint64 {
