@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -48,15 +49,16 @@ func runDashboard(a *app) error {
 		// collecting (the target is under 60 MB RSS).
 		debug.SetMemoryLimit(dashboardMemLimit)
 	}
-	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true, Explain: a.explainOn})
+	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true, Explain: a.explainOn, Cgroups: true})
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
 	monDone := make(chan error, 1)
 	go func() { monDone <- m.Run(ctx) }()
 
-	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval}
+	opts := a.dashboardOptions(interval)
 	if !a.readonly {
 		opts.Signal = func(id collector.ID, sig syscall.Signal) error { return signalProcess(r, id, sig) }
+		opts.Renice = func(id collector.ID, nice int) error { return reniceProcess(r, id, nice) }
 	}
 	err = dashboard.New(m, opts).Run(ctx)
 	cancel()
@@ -70,26 +72,80 @@ func runDashboard(a *app) error {
 	return nil
 }
 
-// signalProcess sends sig to the process id, and only to it: it opens a
-// pidfd first, then checks that the pid still has id's start time (pids
-// are reused), then signals through the pidfd, so a process that exited
-// in between cannot be confused with a newcomer.
-func signalProcess(r *collector.Reader, id collector.ID, sig syscall.Signal) error {
+// dashboardOptions are the dashboard's options from the common flags and
+// the setup file.
+func (a *app) dashboardOptions(interval time.Duration) dashboard.Options {
+	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval, PIDs: a.pids, Users: a.users}
+	path := dashboardConfigPath()
+	opts.Config, opts.ConfigNote = loadDashboardConfig(path)
+	opts.SaveConfig = func(c dashboard.Config) (string, error) { return saveDashboardConfig(path, c) }
+	if a.intervalSet && opts.Config != nil {
+		// --interval on the command line wins over the file's.
+		c := *opts.Config
+		c.Interval = 0
+		opts.Config = &c
+	}
+	return opts
+}
+
+// openChecked opens a pidfd on the process id, and only on it: it opens
+// the pidfd first, then checks that the pid still has id's start time
+// (pids are reused), so a process that exited in between cannot be
+// confused with a newcomer: what is done through the pidfd reaches the
+// checked process or nothing.
+func openChecked(r *collector.Reader, id collector.ID, what string) (int, error) {
 	if root := r.Root(); filepath.Clean(root) != "/proc" {
-		return fmt.Errorf("signals are sent only with the live /proc (this is %s)", root)
+		return -1, fmt.Errorf("%s only with the live /proc (this is %s)", what, root)
 	}
 	fd, err := unix.PidfdOpen(id.PID, 0)
 	if err != nil {
-		return fmt.Errorf("process %d: %w", id.PID, err)
+		return -1, fmt.Errorf("process %d: %w", id.PID, err)
 	}
-	defer unix.Close(fd)
 	p, err := r.Identity(id.PID, false)
 	if err != nil {
-		return fmt.Errorf("process %d: %w", id.PID, err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("process %d: %w", id.PID, err)
 	}
 	if p.StartTicks != id.StartTicks {
-		return fmt.Errorf("process %d exited; its pid now belongs to another process: not signalled", id.PID)
+		unix.Close(fd)
+		return -1, fmt.Errorf("process %d exited; its pid now belongs to another process: not %s", id.PID, what)
 	}
+	return fd, nil
+}
+
+// reniceProcess sets the nice value of the process id: setpriority has
+// no pidfd form, so the identity is checked through a pidfd before, and
+// the pidfd says after whether the process is still the one checked (a
+// pidfd becomes readable when its process exits). A process that exited
+// in between is reported; its pid would have to be reused within that
+// window of microseconds for another process to be changed.
+func reniceProcess(r *collector.Reader, id collector.ID, nice int) error {
+	fd, err := openChecked(r, id, "reniced")
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Setpriority(unix.PRIO_PROCESS, id.PID, nice); err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("nice %d for process %d: %w (a lower nice value, or another user's process, needs CAP_SYS_NICE)", nice, id.PID, err)
+		}
+		return fmt.Errorf("nice %d for process %d: %w", nice, id.PID, err)
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(pfd, 0); err == nil && n > 0 {
+		return fmt.Errorf("process %d exited while its nice value was set: its pid may belong to another process now", id.PID)
+	}
+	return nil
+}
+
+// signalProcess sends sig to the process id, and only to it, through a
+// pidfd checked by openChecked.
+func signalProcess(r *collector.Reader, id collector.ID, sig syscall.Signal) error {
+	fd, err := openChecked(r, id, "signalled")
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal %d to process %d: %w", sig, id.PID, err)
 	}
@@ -133,7 +189,8 @@ func runRemoteDashboard(a *app, interval time.Duration) error {
 	defer cancel()
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(ctx) }()
-	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval}
+	opts := a.dashboardOptions(interval)
+	opts.Origin = "remote " + redactedURL(a.remote)
 	err = dashboard.New(src, opts).Run(ctx)
 	cancel()
 	<-srcDone
@@ -162,8 +219,10 @@ func runRemoteReplay(a *app) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	opts := dashboard.Options{Filter: a.name, States: a.states, Timeline: p,
-		ParseTime: func(s string) (time.Time, error) { return parseWhen(s, time.Now()) }}
+	opts := a.dashboardOptions(a.interval)
+	opts.Origin = "remote " + redactedURL(a.remote)
+	opts.Timeline = p
+	opts.ParseTime = func(s string) (time.Time, error) { return parseWhen(s, time.Now()) }
 	err = dashboard.New(p, opts).Run(ctx)
 	cancel()
 	if rerr := <-done; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
@@ -173,4 +232,13 @@ func runRemoteReplay(a *app) error {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	return nil
+}
+
+// redactedURL is a URL without its password, for a header.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -58,8 +58,9 @@ func runReplay(a *app, st *record.Store, start int) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	opts := dashboard.Options{Filter: a.name, States: a.states, Timeline: p,
-		ParseTime: func(s string) (time.Time, error) { return parseWhen(s, time.Now()) }}
+	opts := a.dashboardOptions(a.interval)
+	opts.Timeline = p
+	opts.ParseTime = func(s string) (time.Time, error) { return parseWhen(s, time.Now()) }
 	err := dashboard.New(p, opts).Run(ctx)
 	cancel()
 	<-done

@@ -53,8 +53,10 @@ type app struct {
 	interval  time.Duration // dashboard refresh interval
 	psSample  time.Duration // ps --sample: the window of the rates
 	explainOn bool          // dashboard: explain's findings each tick
-	exitCode  int
-	remote    string // --remote: the dashboard follows a serve agent
+	// intervalSet says --interval was given (it wins over the setup file).
+	intervalSet bool
+	exitCode    int
+	remote      string // --remote: the dashboard follows a serve agent
 	// at is --at and --dir: a one-shot command shows the record at a time.
 	at atFlags
 	// remotePassFile is --remote.password-file: the agent's basic-auth
@@ -202,6 +204,7 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 			if err := checkInterval(a.interval); err != nil {
 				return err
 			}
+			a.intervalSet = cmd.Flags().Changed("interval")
 			if a.jsonOut {
 				return a.printSnapshot()
 			}
@@ -227,10 +230,10 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	pf.StringVar(&a.name, "name", "", "only processes whose comm, exe or command line contains this")
 	root.Flags().BoolVar(&a.jsonOut, "json", false, "print one snapshot of every process as JSON")
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")
-	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal action")
+	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal and nice actions")
 	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a pinspect serve agent at this `URL` (read-only; http[s]://[user@]host:9919 or unix:/path/to.sock)")
 	root.Flags().StringVar(&a.remotePassFile, "remote.password-file", "", "dashboard: the agent's basic-auth password, read from this `file` (or PINSPECT_REMOTE_PASSWORD; the user from the URL or PINSPECT_REMOTE_USER)")
-	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (+ and - change it while it runs)")
+	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (d and D change it while it runs; F2 keeps it)")
 	a.at.add(root)
 	root.Flags().BoolVar(&a.explainOn, "explain", true, "dashboard: explain's findings each tick (the findings panel, the Explain tab and each process's memory history)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -52,16 +52,19 @@ type memView struct {
 	maps     []memMap
 	total    uint64
 	note     string
+	// perMapping says each mapping's RSS was read (smaps).
+	perMapping bool
 	// stackWhy says why a thread's stack is not located ("running", ...).
 	stackWhy map[int]string
 }
 
 // memSegment is one class of mappings with its size.
 type memSegment struct {
-	name  string
-	bytes uint64
-	rss   uint64
-	count int
+	name     string
+	bytes    uint64
+	rss      uint64
+	rssKnown bool
+	count    int
 }
 
 // memMap is one mapping.
@@ -72,6 +75,7 @@ type memMap struct {
 	path       string // raw
 	tid        int    // the thread whose stack this is, 0 if none
 	rss        uint64
+	rssKnown   bool
 }
 
 // frameData wraps one Frame for the views.
@@ -201,15 +205,25 @@ func detailsKV(det *collector.Details) []kv {
 		}
 		out = append(out, kv{k, c.Path})
 	}
-	if len(det.Namespaces) > 0 {
-		var b strings.Builder
-		for i, n := range det.Namespaces {
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			b.WriteString(n.Type + ":" + strconv.FormatUint(uint64(n.Inode), 10))
+	// The namespaces it is in, then (pid_for_children, time_for_children)
+	// those its next children will be born in, labelled as such.
+	var own, kids strings.Builder
+	for _, n := range det.Namespaces {
+		b := &own
+		name := n.Type
+		if t, ok := strings.CutSuffix(n.Type, "_for_children"); ok {
+			b, name = &kids, t
 		}
-		out = append(out, kv{"Namespaces", b.String()})
+		if b.Len() > 0 {
+			b.WriteString("  ")
+		}
+		b.WriteString(name + ":" + strconv.FormatUint(uint64(n.Inode), 10))
+	}
+	if own.Len() > 0 {
+		out = append(out, kv{"Namespaces", own.String()})
+	}
+	if kids.Len() > 0 {
+		out = append(out, kv{"Namespaces of children", kids.String()})
 	}
 	c := det.Caps
 	out = append(out,
@@ -261,7 +275,7 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 	for _, t := range s.Segments {
 		seg := memSegment{name: string(t.Class), bytes: t.SizeBytes, count: t.Mappings}
 		if t.RSSBytes != nil {
-			seg.rss = *t.RSSBytes
+			seg.rss, seg.rssKnown = *t.RSSBytes, true
 		}
 		m.total += t.SizeBytes
 		m.segments = append(m.segments, seg)
@@ -279,9 +293,37 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 		mp := &s.Maps[i]
 		v := memMap{start: mp.Start, end: mp.End, perms: mp.Perms, class: string(mp.Class), path: mp.Path, tid: mp.TID}
 		if mp.RSSBytes != nil {
-			v.rss = *mp.RSSBytes
+			v.rss, v.rssKnown = *mp.RSSBytes, true
+			m.perMapping = true
 		}
 		m.maps[i] = v
 	}
 	return m
+}
+
+// rssOf is a process's resident memory; false when it has none or it is
+// not known (a kernel thread or a zombie has no address space; stat was
+// unreadable): the table shows "-", never 0.
+func rssOf(p *collector.Process) (uint64, bool) {
+	if p.Read&collector.SrcStat == 0 || lifecycle.IsZombie(p) || p.IsKernelThread() {
+		return 0, false
+	}
+	return p.RSSBytes, true
+}
+
+// virtOf is a process's virtual size, known as rssOf is.
+func virtOf(p *collector.Process) (uint64, bool) {
+	if p.Read&collector.SrcStat == 0 || lifecycle.IsZombie(p) || p.IsKernelThread() {
+		return 0, false
+	}
+	return p.VSizeBytes, true
+}
+
+// sharedOf is a process's shared resident memory (file-backed and shmem
+// pages), known as rssOf is and when the collector read it.
+func sharedOf(p *collector.Process) (uint64, bool) {
+	if _, ok := rssOf(p); !ok || !p.HasShared {
+		return 0, false
+	}
+	return p.SharedBytes, true
 }

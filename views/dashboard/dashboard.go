@@ -20,21 +20,41 @@ type Options struct {
 	// Signal sends a signal to a process, checking its identity; nil (as
 	// with --readonly) removes the signal action entirely.
 	Signal func(id collector.ID, sig syscall.Signal) error
-	// Filter and States preset the name filter and the state filter.
+	// Renice sets a process's nice value, checking its identity; nil
+	// removes the nice action (F7, F8).
+	Renice func(id collector.ID, nice int) error
+	// Filter and States preset the name filter and the state filter;
+	// PIDs and Users keep only those processes (--pid, --user: users by
+	// name or uid).
 	Filter string
 	States string
-	// Interval is the interval shown until the first Frame says otherwise.
+	PIDs   []int
+	Users  []string
+	// Interval is the interval shown until the first Frame says otherwise
+	// (a config file's interval, when it has one, is asked of the Source
+	// at start).
 	Interval time.Duration
 	// Screen replaces the terminal (tests use a tcell.SimulationScreen).
 	Screen tcell.Screen
-	// Timeline, when set, makes the dashboard a replay of a record: its
-	// keys move through time (see Timeline). ParseTime reads the time
-	// typed after @ (default: RFC 3339 only).
+	// Config is the saved setup (nil: the defaults); ConfigNote is a
+	// problem with the file it came from, shown at start.
+	Config     *Config
+	ConfigNote string
+	// SaveConfig keeps the setup when F2 closes with changes; it returns
+	// where it was written. nil: the setup is not kept.
+	SaveConfig func(Config) (string, error)
+	// Origin says where the frames come from when it is not this
+	// machine's present ("remote http://host:9256"); the header shows it,
+	// and no action is offered.
+	Origin string
+	// Timeline, when set, makes the dashboard a replay: its keys step
+	// through the samples (see the key map) and the header says which is
+	// shown. ParseTime reads a time typed for a jump (default RFC 3339).
 	Timeline  Timeline
 	ParseTime func(string) (time.Time, error)
 }
 
-// intervals are the steps of + and -.
+// intervals are the steps of d and D.
 var intervals = []time.Duration{
 	250 * time.Millisecond, 500 * time.Millisecond, time.Second,
 	2 * time.Second, 3 * time.Second, 5 * time.Second, 10 * time.Second,
@@ -49,6 +69,8 @@ const (
 	pageDetail  = "detail"
 	pageHelp    = "help"
 	pageConfirm = "confirm"
+	pageMenu    = "menu"
+	pageSetup   = "setup"
 )
 
 // Dashboard is the tview application. Create it with New and start it with
@@ -57,24 +79,29 @@ type Dashboard struct {
 	app   *tview.Application
 	src   Source
 	opts  Options
+	cfg   Config
 	pages *tview.Pages
 
-	main       *tview.Flex
-	header     *tview.TextView
-	table      *tview.Table
-	model      *tableModel
-	bottom     *tview.Flex
-	zombieView *tview.TextView
-	findings   *tview.TextView // explain's findings panel (explain.go)
-	eventTable *tview.Table
-	log        *eventLog
-	footer     *tview.Pages
-	keys       *tview.TextView
-	filterIn   *tview.InputField
-	jumpIn     *tview.InputField // replay: the time to jump to (@)
-	detail     *detailView
-	help       *tview.TextView
-	confirm    *tview.Modal
+	main    *tview.Flex
+	header  *tview.TextView
+	table   *tview.Table
+	model   *tableModel
+	bottom  *tview.Flex
+	panels  []*panel
+	log     *eventLog
+	footer  *tview.Pages
+	keys    *tview.TextView
+	input   *tview.InputField
+	detail  *detailView
+	help    *tview.TextView
+	confirm *tview.Modal
+	menu    *tview.List
+	setup   *setupView
+
+	menuW, menuH int
+
+	meters    [numMeters]bool
+	showPanel map[string]bool
 
 	vo      viewOpts
 	frame   *monitor.Frame
@@ -84,24 +111,37 @@ type Dashboard struct {
 	haveSel bool
 	// userSel is set once the user has moved the selection: from then on
 	// it follows that process through refreshes and re-sorts. Until then
-	// the first row stays selected, as in htop, so the first frame (when
-	// CPU% is not known yet) does not pin whatever row came first.
+	// (and again after an explicit re-sort) the first row stays selected,
+	// as in htop, so the top consumers are in sight.
 	userSel bool
 	// rebuilding marks selection changes made by rebuild, not the user.
-	rebuilding  bool
-	focusPID    int
-	paused      bool
-	interval    time.Duration
-	showPanels  bool
-	filterOpen  bool
+	rebuilding bool
+	focusPID   int
+	perMapping bool
+	paused     bool
+	interval   time.Duration
+	showPanels bool
+	// panelFocus is the index of the panel that has the keys, -1 for the
+	// table.
+	panelFocus int
+
+	inputMode    inputMode
+	inputSetting bool
+	search       string
+	searchFrom   int
+
 	status      string
 	statusUntil uint64 // frame seq until which status shows
-	confirmID   collector.ID
-	started     chan struct{}
-	startOnce   bool
-	cancel      context.CancelFunc
-	lastW       int
-	lastH       int
+	// applyLag is how late the last frame was applied after its scan.
+	applyLag time.Duration
+
+	started   chan struct{}
+	startOnce bool
+	cancel    context.CancelFunc
+	lastW     int
+	lastH     int
+	meterRows int
+	headerH   int
 }
 
 // New builds the dashboard over a Source.
@@ -112,26 +152,108 @@ func New(src Source, opts Options) *Dashboard {
 		opts:       opts,
 		interval:   opts.Interval,
 		showPanels: true,
+		panelFocus: -1,
 		started:    make(chan struct{}),
+		showPanel:  map[string]bool{},
 	}
 	if d.interval <= 0 {
 		d.interval = time.Second
 	}
-	d.vo = viewOpts{filter: strings.ToLower(opts.Filter), states: opts.States, sortCol: colCPU, sortDesc: true}
+	d.cfg = DefaultConfig()
+	if opts.Config != nil {
+		d.cfg = *opts.Config
+	}
+	d.vo = viewOpts{filter: strings.ToLower(opts.Filter), states: opts.States, folded: map[collector.ID]bool{}}
+	if len(opts.PIDs) > 0 {
+		d.vo.pids = map[int]bool{}
+		for _, p := range opts.PIDs {
+			d.vo.pids[p] = true
+		}
+	}
+	if len(opts.Users) > 0 {
+		d.vo.users = map[string]bool{}
+		for _, u := range opts.Users {
+			d.vo.users[u] = true
+		}
+	}
 	if opts.Screen != nil {
 		d.app.SetScreen(opts.Screen)
 	}
 	d.build()
+	d.applyConfig(d.cfg, true)
+	if opts.ConfigNote != "" {
+		d.status = "[red]" + inert(opts.ConfigNote) + "[-]"
+		d.statusUntil = 5
+		d.updateKeys()
+	}
 	return d
 }
 
 // App returns the tview application (for tests).
 func (d *Dashboard) App() *tview.Application { return d.app }
 
+// applyConfig takes a setup: columns, sort, meters, panels, switches;
+// at start also the interval (asked of the Source).
+func (d *Dashboard) applyConfig(c Config, start bool) {
+	d.cfg = c
+	d.model.cols = d.model.cols[:0]
+	for _, k := range normalColumns(c.Columns) {
+		if id, ok := colByKey(k); ok {
+			d.model.cols = append(d.model.cols, id)
+		}
+	}
+	if id, ok := colByKey(c.Sort); ok {
+		d.vo.sortCol, d.vo.sortDesc = id, c.SortDesc
+	}
+	d.meters = [numMeters]bool{}
+	for _, k := range c.Meters {
+		if m, ok := meterByKey(k); ok {
+			d.meters[m] = true
+		}
+	}
+	clear(d.showPanel)
+	for _, p := range c.Panels {
+		d.showPanel[p] = true
+	}
+	d.vo.tree = c.Tree
+	d.vo.hideKernel = c.HideKernelThreads
+	if start && c.Interval > 0 && d.opts.Timeline == nil {
+		d.interval = c.Interval
+		d.src.SetInterval(c.Interval)
+	} else if c.Interval > 0 && c.Interval != d.interval && d.opts.Timeline == nil {
+		d.interval = c.Interval
+		d.src.SetInterval(c.Interval)
+	}
+	d.model.setHeader(d.vo)
+	d.relayoutPanels()
+	d.rebuild()
+	d.updateHeader()
+	d.updatePanels()
+}
+
+// currentConfig is the setup as it stands.
+func (d *Dashboard) currentConfig() Config {
+	c := Config{Sort: colDefs[d.vo.sortCol].key, SortDesc: d.vo.sortDesc, Interval: d.cfg.Interval,
+		Tree: d.vo.tree, HideKernelThreads: d.vo.hideKernel}
+	for _, id := range d.model.cols {
+		c.Columns = append(c.Columns, colDefs[id].key)
+	}
+	for m := meterID(0); m < numMeters; m++ {
+		if d.meters[m] {
+			c.Meters = append(c.Meters, meterDefs[m].key)
+		}
+	}
+	for _, n := range panelNames() {
+		if d.showPanel[n] {
+			c.Panels = append(c.Panels, n)
+		}
+	}
+	return c
+}
+
 func (d *Dashboard) build() {
 	d.header = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
-	d.model = newTableModel(d.sortBy)
-	d.model.setHeader(d.vo)
+	d.model = newTableModel(func(c colID) { d.sortBy(c, c == d.vo.sortCol) })
 	d.table = tview.NewTable().SetContent(d.model).SetFixed(1, 0).SetSelectable(true, false)
 	d.table.SetSelectedStyle(tcell.StyleDefault.Background(tcell.ColorNavy).Foreground(tcell.ColorWhite).Bold(true))
 	d.table.SetSelectionChangedFunc(d.selectionChanged)
@@ -145,61 +267,62 @@ func (d *Dashboard) build() {
 				return tview.MouseConsumed, nil
 			}
 		}
+		if action == tview.MouseLeftClick || action == tview.MouseScrollUp || action == tview.MouseScrollDown {
+			d.focusPanel(-1)
+		}
 		return action, ev
 	})
 
-	d.zombieView = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
-	d.zombieView.SetBorder(true).SetTitle(" zombies ").SetTitleAlign(tview.AlignLeft)
 	d.log = newEventLog()
-	d.eventTable = newGridTable(d.log.model)
-	d.eventTable.SetBorder(true).SetTitle(" events ").SetTitleAlign(tview.AlignLeft)
-	d.findings = newFindingsView()
-	d.bottom = tview.NewFlex().
-		AddItem(d.zombieView, 0, 1, false).
-		AddItem(d.eventTable, 0, 1, false).
-		AddItem(d.findings, 0, 1, false)
+	for _, mk := range bottomPanels {
+		d.panels = append(d.panels, mk(d))
+	}
+	d.bottom = tview.NewFlex()
 
 	d.keys = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
-	d.filterIn = tview.NewInputField().SetLabel("/").SetFieldBackgroundColor(tcell.ColorNavy)
-	d.filterIn.SetChangedFunc(func(text string) {
-		d.vo.filter = strings.ToLower(text)
-		d.rebuild()
-		d.updateHeader()
-		d.updateZombies()
-	})
-	d.filterIn.SetDoneFunc(func(key tcell.Key) {
-		if key == tcell.KeyEscape {
-			d.filterIn.SetText("") // calls the changed func: filter cleared
-		}
-		d.closeFilter()
-	})
+	d.input = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorNavy)
+	d.input.SetChangedFunc(d.inputChanged)
+	d.input.SetDoneFunc(d.inputDone)
+	d.input.SetInputCapture(d.inputKey)
 	d.footer = tview.NewPages().
 		AddPage("keys", d.keys, true, true).
-		AddPage("filter", d.filterIn, true, false)
+		AddPage("input", d.input, true, false)
 
 	d.main = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(d.header, 3, 0, false).
 		AddItem(d.table, 0, 1, true).
-		AddItem(d.bottom, 9, 0, false).
+		AddItem(d.bottom, 0, 0, false).
 		AddItem(d.footer, 1, 0, false)
 
 	d.detail = newDetailView(d)
-	d.help = tview.NewTextView().SetDynamicColors(true)
-	d.help.SetBorder(true).SetTitle(" pinspect: keys (Esc, q or ? to close) ")
-	d.help.SetText(helpText(d.opts.Signal != nil))
+	d.help = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true).SetWordWrap(true)
+	d.help.SetBorder(true).SetTitle(" pinspect: every key (Esc, q, F1 or ? closes; ↑ ↓ scroll) ")
 	d.confirm = tview.NewModal()
+	d.setup = newSetupView(d)
 
 	d.pages = tview.NewPages().
 		AddPage(pageMain, d.main, true, true).
 		AddPage(pageDetail, d.detail.root, true, false).
-		AddPage(pageHelp, d.help, true, false)
-	d.setupReplay()
+		AddPage(pageHelp, d.help, true, false).
+		AddPage(pageSetup, d.setup.root, true, false)
 	d.app.SetRoot(d.pages, true).EnableMouse(true)
 	d.app.SetInputCapture(d.onKey)
 	d.app.SetBeforeDrawFunc(d.beforeDraw)
 	d.updateKeys()
-	d.updateHeader()
-	d.updateZombies()
+}
+
+// relayoutPanels puts the shown panels in the bottom row.
+func (d *Dashboard) relayoutPanels() {
+	d.bottom.Clear()
+	for _, p := range d.panels {
+		if d.showPanel[p.name] {
+			d.bottom.AddItem(p.box, 0, p.weight, false)
+		}
+	}
+	if d.panelFocus >= 0 && !d.showPanel[d.panels[d.panelFocus].name] {
+		d.focusPanel(-1)
+	}
+	d.layout(d.lastW, d.lastH)
 }
 
 // beforeDraw adapts the layout to the screen size and, on the first draw,
@@ -213,29 +336,56 @@ func (d *Dashboard) beforeDraw(screen tcell.Screen) bool {
 	if w != d.lastW || h != d.lastH {
 		d.lastW, d.lastH = w, h
 		d.layout(w, h)
+		d.updateHeader()
 	}
 	return false
 }
 
+// meterTallH is the height from which the meters get their own lines for
+// PSI (below it, PSI is text on the first header line).
+const meterTallH = 30
+
 // layout sizes the fixed parts so that any screen, down to 1x1, draws.
+// At 80x24: two meter lines, three header lines, the table, a bottom
+// panel row of at most a fifth of the screen, the footer.
 func (d *Dashboard) layout(w, h int) {
-	headerH, footerH, bottomH := 3, 1, 9
-	if h < 24 || !d.showPanels {
-		bottomH = 0
+	if d.main == nil || h <= 0 {
+		return
 	}
-	if h < 8 {
-		headerH = 0
-	}
+	footerH := 1
 	if h < 3 {
 		footerH = 0
 	}
-	if d.showPanels && h >= 40 {
-		bottomH = h / 4
+	switch {
+	case h < 12:
+		d.meterRows = 0
+	case h < meterTallH:
+		d.meterRows = 2
+	case h < 45:
+		d.meterRows = 4
+	default:
+		d.meterRows = 8
+	}
+	headerH := d.headerH
+	if headerH == 0 {
+		headerH = 3
+	}
+	if h < 8 {
+		headerH = 0
+	} else {
+		headerH = min(headerH, h/2)
+	}
+	bottomH := 0
+	if d.showPanels && d.bottom.GetItemCount() > 0 && h >= 20 {
+		bottomH = min(max(h/5, 5), 14)
 	}
 	d.main.ResizeItem(d.header, headerH, 0)
 	d.main.ResizeItem(d.bottom, bottomH, 0)
 	d.main.ResizeItem(d.footer, footerH, 0)
 	d.detail.layout(w, h)
+	if d.panelFocus >= 0 && bottomH == 0 {
+		d.focusPanel(-1)
+	}
 }
 
 // Run runs the dashboard until q (or ctx ends), then restores the
@@ -331,26 +481,42 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	if f == nil || (d.frame != nil && f.Seq != 0 && f.Seq <= d.frame.Seq && f.Snapshot == d.frame.Snapshot) {
 		return
 	}
+	if f.Snapshot != nil && !f.Paused && d.opts.Timeline == nil && d.opts.Origin == "" {
+		d.applyLag = max(time.Since(f.Snapshot.TakenAt)-f.Snapshot.ScanDuration, 0)
+	} else {
+		d.applyLag = 0
+	}
 	d.fd = newFrameData(f)
 	d.frame = f
 	d.focus = d.fd.focus()
 	if f.Interval > 0 {
 		d.interval = f.Interval
 	}
-	d.log.add(f.Events)
+	secs := 0.0
+	if f.Rates != nil {
+		secs = f.Rates.Seconds
+	}
+	d.log.add(f.Events, secs)
 	d.rebuild()
 	d.updateHeader()
-	d.updateZombies()
-	d.updateFindings()
+	d.updatePanels()
 	d.updateKeys()
 	d.detail.refresh()
+}
+
+// updatePanels reformats the shown bottom panels.
+func (d *Dashboard) updatePanels() {
+	for _, p := range d.panels {
+		if d.showPanel[p.name] && p.update != nil {
+			p.update()
+		}
+	}
 }
 
 // rebuild recomputes the table rows and keeps the selection on the same
 // process.
 func (d *Dashboard) rebuild() {
-	focus := d.focus
-	d.model.rebuild(d.fd, d.vo, focus)
+	d.model.rebuild(d.fd, d.vo, d.focus)
 	if len(d.model.rows) == 0 {
 		d.table.Select(0, 0)
 		return
@@ -387,7 +553,8 @@ func (d *Dashboard) selectionChanged(r, _ int) {
 // updateFocus asks the Source for the heavy data (threads, details,
 // address space) of the one process that needs it: the detail view's, or
 // with H the selected one; otherwise nothing. Focus makes the monitor
-// sample at once, so it is asked only when the answer changes.
+// sample at once, so it is asked only when the answer changes. The
+// Memory tab also asks for each mapping's resident memory.
 func (d *Dashboard) updateFocus() {
 	pid := 0
 	switch {
@@ -400,6 +567,11 @@ func (d *Dashboard) updateFocus() {
 		d.focusPID = pid
 		d.src.Focus(pid)
 	}
+	perMapping := d.detail.isOpen() && d.detail.tabName() == "Memory"
+	if mf, ok := d.src.(MemoryFocuser); ok && perMapping != d.perMapping {
+		d.perMapping = perMapping
+		mf.FocusMemory(perMapping)
+	}
 }
 
 // selected returns the selected row, or nil.
@@ -411,18 +583,22 @@ func (d *Dashboard) selected() *row {
 	return &d.model.rows[r-1]
 }
 
-// sortBy sorts by a column; choosing the current column reverses it.
-func (d *Dashboard) sortBy(c column) {
-	if d.vo.sortCol == c {
+// sortBy sorts by a column (inverting the order when invert is set and
+// it is the current column). An explicit re-sort shows the top of the
+// list: the selection goes to the first row, as in htop.
+func (d *Dashboard) sortBy(c colID, invert bool) {
+	if d.vo.sortCol == c && invert {
 		d.vo.sortDesc = !d.vo.sortDesc
-	} else {
-		d.vo.sortCol, d.vo.sortDesc = c, descByDefault[c]
+	} else if d.vo.sortCol != c {
+		d.vo.sortCol, d.vo.sortDesc = c, colDefs[c].desc
 	}
-	d.model.setHeader(d.vo)
+	d.userSel = false
+	d.table.ScrollToBeginning()
 	d.rebuild()
 	d.updateHeader()
 }
 
+// setStatus shows a message in the footer for two frames.
 func (d *Dashboard) setStatus(s string) {
 	d.status = s
 	d.statusUntil = 2
@@ -441,133 +617,312 @@ func (d *Dashboard) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	}
 	front, _ := d.pages.GetFrontPage()
 	switch front {
-	case pageConfirm:
-		return ev // the modal's buttons; Esc is handled in its done func
+	case pageConfirm, pageMenu:
+		return ev // the dialog's own keys; Esc closes it
 	case pageHelp:
-		if ev.Key() == tcell.KeyEscape || ev.Rune() == '?' || ev.Rune() == 'q' {
+		switch {
+		case ev.Key() == tcell.KeyEscape, ev.Key() == tcell.KeyF1, ev.Key() == tcell.KeyF10,
+			ev.Key() == tcell.KeyRune && strings.ContainsRune("?qh", ev.Rune()):
 			d.pages.HidePage(pageHelp)
+			d.restoreFocus()
 			return nil
 		}
 		return ev
+	case pageSetup:
+		return d.setup.onKey(ev)
 	}
-	if d.filterOpen {
-		return ev
+	if d.inputMode != inputNone {
+		return ev // the input line's capture sees it first
 	}
 	if front == pageDetail {
 		if d.detail.onKey(ev) {
 			return nil
 		}
-	}
-	switch ev.Key() {
-	case tcell.KeyEscape:
-		if front == pageDetail {
-			d.closeDetail()
+		if d.runKey(ev, inDetail) {
 			return nil
 		}
-		if d.vo.filter != "" || d.vo.states != "" {
-			d.vo.filter, d.vo.states = "", ""
-			d.filterIn.SetText("")
-			d.rebuild()
-			d.updateHeader()
-		}
-		return nil
-	case tcell.KeyF6:
-		d.sortBy((d.vo.sortCol + 1) % numCols)
-		return nil
-	case tcell.KeyRune:
-	default:
-		return ev
+		return d.unbound(ev, "in the detail view")
 	}
-	if d.onReplayKey(ev.Rune()) {
-		return nil
-	}
-	switch r := ev.Rune(); r {
-	case 'q':
-		d.quit()
-	case '?':
-		d.pages.ShowPage(pageHelp)
-	case ' ':
-		d.paused = !d.paused
-		d.src.SetPaused(d.paused)
-		d.updateHeader()
-	case '+', '=':
-		d.stepInterval(+1)
-	case '-', '_':
-		d.stepInterval(-1)
-	case 'k':
-		if d.opts.Signal == nil {
-			d.setStatus("[yellow]read-only: no signals[-]")
+	if d.panelFocus >= 0 {
+		p := d.panels[d.panelFocus]
+		if p.onKey != nil && p.onKey(ev) {
 			return nil
 		}
-		d.askSignal()
-	default:
-		if front == pageDetail {
+		switch ev.Key() {
+		case tcell.KeyEscape:
+			d.focusPanel(-1)
+			return nil
+		case tcell.KeyUp, tcell.KeyDown, tcell.KeyPgUp, tcell.KeyPgDn, tcell.KeyHome, tcell.KeyEnd:
 			return ev
 		}
-		return d.onMainKey(ev)
 	}
+	if d.runKey(ev, inMain) {
+		return nil
+	}
+	switch ev.Key() {
+	case tcell.KeyRune:
+		switch ev.Rune() {
+		case 'j':
+			return tcell.NewEventKey(tcell.KeyDown, 0, tcell.ModNone)
+		case 'g':
+			d.table.Select(1, 0)
+			return nil
+		case 'G':
+			d.table.Select(len(d.model.rows), 0)
+			return nil
+		}
+		return d.unbound(ev, "here")
+	case tcell.KeyF11, tcell.KeyF12:
+		return d.unbound(ev, "here")
+	}
+	return ev
+}
+
+// unbound says that a key does nothing, instead of doing nothing
+// silently; keys the focused primitive uses (arrows, Enter) pass.
+func (d *Dashboard) unbound(ev *tcell.EventKey, where string) *tcell.EventKey {
+	if ev.Key() != tcell.KeyRune && ev.Key() < tcell.KeyF1 || ev.Key() > tcell.KeyF64 && ev.Key() != tcell.KeyRune {
+		return ev
+	}
+	name := ev.Name()
+	if ev.Key() == tcell.KeyRune {
+		name = strconv.QuoteRune(ev.Rune())
+	}
+	d.setStatus("[yellow]" + tview.Escape(name) + " does nothing " + where + " (? lists every key)[-]")
 	return nil
 }
 
-// onMainKey handles the process table's keys.
-func (d *Dashboard) onMainKey(ev *tcell.EventKey) *tcell.EventKey {
-	r := ev.Rune()
-	if c, ok := sortKeys[r]; ok {
-		d.sortBy(c)
-		return nil
+// restoreFocus gives the keys back to the front page's main primitive.
+func (d *Dashboard) restoreFocus() {
+	front, _ := d.pages.GetFrontPage()
+	switch {
+	case front == pageDetail:
+		d.app.SetFocus(d.detail.focusTarget())
+	case front == pageSetup:
+		d.app.SetFocus(d.setup.focusTarget())
+	case d.panelFocus >= 0:
+		d.app.SetFocus(d.panels[d.panelFocus].focus)
+	default:
+		d.app.SetFocus(d.table)
 	}
-	switch r {
-	case '/':
-		d.openFilter()
-	case 't':
-		d.vo.tree = !d.vo.tree
-		d.rebuild()
-		d.updateHeader()
-	case 'H':
-		d.vo.threads = !d.vo.threads
-		d.rebuild()
-		d.updateHeader()
-		d.updateFocus()
-	case 's':
-		next := 0
-		for i, s := range stateCycle {
-			if s == d.vo.states {
-				next = (i + 1) % len(stateCycle)
+}
+
+func (d *Dashboard) showHelp() {
+	d.help.SetText(d.helpText())
+	d.help.ScrollToBeginning()
+	d.pages.ShowPage(pageHelp)
+	d.app.SetFocus(d.help)
+}
+
+func (d *Dashboard) toggleTree() {
+	d.vo.tree = !d.vo.tree
+	d.rebuild()
+	d.updateHeader()
+}
+
+// fold collapses (true) or expands the selected process's subtree.
+func (d *Dashboard) fold(collapse bool) {
+	if !d.vo.tree {
+		d.setStatus("[yellow]+ and - fold subtrees in the tree view (F5); the interval is d and D[-]")
+		return
+	}
+	rw := d.selected()
+	if rw == nil {
+		return
+	}
+	id := rw.p.ID()
+	if collapse {
+		i := d.model.find(rw.key())
+		if !d.model.hasChildren(i) {
+			d.setStatus("[yellow]" + strconv.Itoa(rw.p.PID) + " has no children to fold[-]")
+			return
+		}
+		d.vo.folded[id] = true
+	} else {
+		delete(d.vo.folded, id)
+	}
+	d.rebuild()
+}
+
+// foldAll expands every folded subtree, or when none is folded folds
+// every process that has children.
+func (d *Dashboard) foldAll() {
+	if !d.vo.tree {
+		d.setStatus("[yellow]* folds subtrees in the tree view (F5)[-]")
+		return
+	}
+	if len(d.vo.folded) > 0 {
+		clear(d.vo.folded)
+	} else if d.frame != nil && d.frame.Snapshot != nil {
+		parents := map[int]bool{}
+		for i := range d.frame.Snapshot.Processes {
+			parents[d.frame.Snapshot.Processes[i].PPID] = true
+		}
+		for i := range d.frame.Snapshot.Processes {
+			if p := &d.frame.Snapshot.Processes[i]; parents[p.PID] && p.PID > 1 {
+				d.vo.folded[p.ID()] = true
 			}
 		}
-		d.vo.states = stateCycle[next]
-		d.rebuild()
-		d.updateHeader()
-	case 'z':
-		if d.vo.states == "Z" {
-			d.vo.states = ""
-		} else {
-			d.vo.states = "Z"
-		}
-		d.rebuild()
-		d.updateHeader()
-	case '<', ',':
-		d.sortBy((d.vo.sortCol + numCols - 1) % numCols)
-	case '>', '.':
-		d.sortBy((d.vo.sortCol + 1) % numCols)
-	case 'r':
-		d.vo.sortDesc = !d.vo.sortDesc
-		d.model.setHeader(d.vo)
-		d.rebuild()
-		d.updateHeader()
-	case 'e':
-		d.showPanels = !d.showPanels
-		d.layout(d.lastW, d.lastH)
-	case 'g':
-		d.table.Select(1, 0)
-	case 'G':
-		d.table.Select(len(d.model.rows), 0)
-	case 'j':
-		return tcell.NewEventKey(tcell.KeyDown, 0, tcell.ModNone)
-	default:
-		return ev
 	}
-	return nil
+	d.rebuild()
+}
+
+// tagSelected tags or untags the selected process and moves down.
+func (d *Dashboard) tagSelected() {
+	rw := d.selected()
+	if rw == nil {
+		return
+	}
+	id := rw.p.ID()
+	if d.model.tagged[id] {
+		delete(d.model.tagged, id)
+	} else {
+		d.model.tagged[id] = true
+	}
+	d.model.refresh()
+	if r, _ := d.table.GetSelection(); r < len(d.model.rows) {
+		d.table.Select(r+1, 0)
+	}
+	d.updateHeader()
+}
+
+// tagChildren tags the selected process and all its descendants.
+func (d *Dashboard) tagChildren() {
+	rw := d.selected()
+	if rw == nil || d.frame == nil || d.frame.Snapshot == nil {
+		return
+	}
+	kids := map[int][]*collector.Process{}
+	procs := d.frame.Snapshot.Processes
+	for i := range procs {
+		kids[procs[i].PPID] = append(kids[procs[i].PPID], &procs[i])
+	}
+	n := 0
+	var walk func(p *collector.Process, depth int)
+	walk = func(p *collector.Process, depth int) {
+		if depth > 4096 || d.model.tagged[p.ID()] && depth > 0 {
+			return
+		}
+		d.model.tagged[p.ID()] = true
+		n++
+		for _, c := range kids[p.PID] {
+			if c.PID != p.PID {
+				walk(c, depth+1)
+			}
+		}
+	}
+	walk(rw.p, 0)
+	d.model.refresh()
+	d.setStatus("tagged " + strconv.Itoa(n) + " processes")
+	d.updateHeader()
+}
+
+func (d *Dashboard) untagAll() {
+	clear(d.model.tagged)
+	d.model.refresh()
+	d.updateHeader()
+}
+
+func (d *Dashboard) toggleKernel() {
+	d.vo.hideKernel = !d.vo.hideKernel
+	d.rebuild()
+	d.updateHeader()
+	if d.vo.hideKernel {
+		d.setStatus("kernel threads hidden (K shows them)")
+	} else {
+		d.setStatus("kernel threads shown")
+	}
+}
+
+// toggleThreads shows every process's threads: the Source reads them
+// for every process when it can (ThreadSampler), else only the selected
+// one's come (and the header says so).
+func (d *Dashboard) toggleThreads() {
+	d.vo.threads = !d.vo.threads
+	if ts, ok := d.src.(ThreadSampler); ok {
+		ts.SampleThreads(d.vo.threads)
+	} else if d.vo.threads {
+		d.setStatus("[yellow]this source gives the selected process's threads only[-]")
+	}
+	d.rebuild()
+	d.updateHeader()
+	d.updateFocus()
+}
+
+func (d *Dashboard) cycleState() {
+	next := 0
+	for i, s := range stateCycle {
+		if s == d.vo.states {
+			next = (i + 1) % len(stateCycle)
+		}
+	}
+	d.vo.states = stateCycle[next]
+	d.rebuild()
+	d.updateHeader()
+}
+
+func (d *Dashboard) toggleZombies() {
+	if d.vo.states == "Z" {
+		d.vo.states = ""
+	} else {
+		d.vo.states = "Z"
+	}
+	d.rebuild()
+	d.updateHeader()
+}
+
+func (d *Dashboard) togglePause() {
+	d.paused = !d.paused
+	d.src.SetPaused(d.paused)
+	d.updateHeader()
+}
+
+func (d *Dashboard) togglePanels() {
+	d.showPanels = !d.showPanels
+	d.layout(d.lastW, d.lastH)
+}
+
+// panelIndex is the index of a panel by name, -1 when there is none.
+func (d *Dashboard) panelIndex(name string) int {
+	for i, p := range d.panels {
+		if p.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// nextPanel gives the keys to the next shown panel, after the last back
+// to the table.
+func (d *Dashboard) nextPanel() {
+	if !d.showPanels || d.lastH < 20 {
+		d.setStatus("[yellow]no panel shown (e shows them; they need 20 lines)[-]")
+		return
+	}
+	for i := d.panelFocus + 1; i < len(d.panels); i++ {
+		if d.showPanel[d.panels[i].name] {
+			d.focusPanel(i)
+			return
+		}
+	}
+	d.focusPanel(-1)
+}
+
+// focusPanel gives the keys to panel i (-1: the table).
+func (d *Dashboard) focusPanel(i int) {
+	for j, p := range d.panels {
+		if bx, ok := p.box.(bordered); ok {
+			setBorderFocus(bx, j == i)
+		}
+	}
+	d.panelFocus = i
+	d.restoreFocus()
+	d.updateKeys()
+}
+
+// bordered is a primitive with a border colour (every tview widget).
+type bordered interface {
+	SetBorderColor(tcell.Color) *tview.Box
 }
 
 func (d *Dashboard) stepInterval(dir int) {
@@ -579,24 +934,19 @@ func (d *Dashboard) stepInterval(dir int) {
 	d.interval = intervals[i]
 	d.src.SetInterval(d.interval)
 	d.updateHeader()
+	d.setStatus("refresh every " + intervalString(d.interval))
 }
 
-func (d *Dashboard) openFilter() {
-	d.filterOpen = true
-	d.footer.SwitchToPage("filter")
-	if d.lastH < 3 {
-		d.main.ResizeItem(d.footer, 1, 0)
+// clearFilters is Esc on the table: the filter, search, user, cgroup and
+// state filters go (--pid stays: it is the command line's).
+func (d *Dashboard) clearFilters() {
+	if d.vo.filter == "" && d.vo.states == "" && d.vo.users == nil && d.vo.workload == "" && d.search == "" {
+		return
 	}
-	d.app.SetFocus(d.filterIn)
+	d.vo.filter, d.vo.states, d.vo.users, d.vo.workload, d.search = "", "", nil, "", ""
+	d.rebuild()
 	d.updateHeader()
-}
-
-func (d *Dashboard) closeFilter() {
-	d.filterOpen = false
-	d.footer.SwitchToPage("keys")
-	d.layout(d.lastW, d.lastH)
-	d.app.SetFocus(d.table)
-	d.updateHeader()
+	d.updatePanels()
 }
 
 func (d *Dashboard) openDetail() {
@@ -604,7 +954,7 @@ func (d *Dashboard) openDetail() {
 	if rw == nil {
 		return
 	}
-	d.detail.open(rw.p.ID(), rw.p.PID)
+	d.detail.open(rw.p.ID())
 	d.pages.SwitchToPage(pageDetail)
 	d.app.SetFocus(d.detail.focusTarget())
 	d.updateKeys()
@@ -612,61 +962,16 @@ func (d *Dashboard) openDetail() {
 }
 
 func (d *Dashboard) closeDetail() {
+	d.detail.opened = false
 	d.pages.SwitchToPage(pageMain)
-	d.app.SetFocus(d.table)
+	d.restoreFocus()
 	d.updateKeys()
 	d.updateFocus()
 }
 
-// askSignal opens the confirmation dialog naming the selected process.
-func (d *Dashboard) askSignal() {
-	var p *collector.Process
-	front, _ := d.pages.GetFrontPage()
-	if front == pageDetail {
-		p = d.detail.process()
-	} else if rw := d.selected(); rw != nil {
-		p = rw.p
-	}
-	if p == nil {
-		return
-	}
-	d.confirmID = p.ID()
-	back := front
-	text := "Send a signal to process " + strconv.Itoa(p.PID) + " (" + inert(p.Comm) + ")"
-	if p.User != "" {
-		text += ", user " + inert(p.User)
-	}
-	if !p.StartedAt.IsZero() {
-		text += ", started " + p.StartedAt.Format("2006-01-02 15:04:05")
-	}
-	text += "?"
-	d.confirm.ClearButtons().SetText(text).
-		AddButtons([]string{"SIGTERM", "SIGKILL", "SIGSTOP", "SIGCONT", "Cancel"}).
-		SetDoneFunc(func(_ int, label string) {
-			d.pages.RemovePage(pageConfirm)
-			d.pages.SwitchToPage(back)
-			if back == pageDetail {
-				d.app.SetFocus(d.detail.focusTarget())
-			} else {
-				d.app.SetFocus(d.table)
-			}
-			sig, ok := signalByName[label]
-			if !ok {
-				d.setStatus("signal cancelled")
-				return
-			}
-			if err := d.opts.Signal(d.confirmID, sig); err != nil {
-				d.setStatus("[red]" + inert(err.Error()))
-				return
-			}
-			d.setStatus("sent " + label + " to " + strconv.Itoa(d.confirmID.PID))
-		})
-	d.confirm.SetFocus(0)
-	d.pages.AddPage(pageConfirm, d.confirm, true, true)
-	d.app.SetFocus(d.confirm)
-}
-
-var signalByName = map[string]syscall.Signal{
-	"SIGTERM": syscall.SIGTERM, "SIGKILL": syscall.SIGKILL,
-	"SIGSTOP": syscall.SIGSTOP, "SIGCONT": syscall.SIGCONT,
+// openSetup shows F2's setup page.
+func (d *Dashboard) openSetup() {
+	d.setup.open()
+	d.pages.SwitchToPage(pageSetup)
+	d.app.SetFocus(d.setup.focusTarget())
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -24,13 +25,13 @@ func TestMainScreenShowsProcesses(t *testing.T) {
 	h.src.send(a)
 	h.src.send(b)
 	scr := h.waitFor("ctx ")
-	for _, want := range []string{"PID", "USER", "THR", "CPU%", "RSS", "VCSW/s", "NVCSW/s", "START", "COMMAND",
-		"tasks ", "running", "sleeping", "zombie", "ctx ", "every 1s", "events ", "zombies: "} {
+	for _, want := range []string{"PID", "USER", "THR", "CPU%", "MEM%", "RES", "SHR", "TIME+", "VCSW/s", "NVCSW/s", "COMMAND",
+		"tasks ", "running", "sleeping", "zombie", "ctx ", "every 1s", "events ", "zombies: ", "Mem[", "Swp[", "Avg[", "PSI "} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("main screen lacks %q:\n%s", want, scr)
 		}
 	}
-	h.runes("/" + run("dash1"))
+	h.runes("\\" + run("dash1"))
 	h.key(tcell.KeyEnter)
 	scr = h.waitUntil("the helper's row", func(s string) bool { return rowOf(s, helper.PID()) != "" })
 	if l := rowOf(scr, helper.PID()); !strings.Contains(l, "("+run("dash1")+")") || !strings.Contains(l, " S ") {
@@ -46,6 +47,7 @@ func TestSortByKeysAndHeaderClick(t *testing.T) {
 	h.waitFor("COMMAND")
 	h.waitState("rows", func(d *Dashboard) bool { return len(d.model.rows) > 10 })
 
+	compareRows := func(x, y *row, c colID) int { return h.d.model.compareRows(x, y, c) }
 	sorted := func(cmp func(x, y *row) int) func(d *Dashboard) bool {
 		return func(d *Dashboard) bool {
 			return slices.IsSortedFunc(d.model.rows, func(x, y row) int { return cmp(&x, &y) })
@@ -59,9 +61,9 @@ func TestSortByKeysAndHeaderClick(t *testing.T) {
 	h.runes("N")
 	h.waitState("PID descending", sorted(func(x, y *row) int { return -compareRows(x, y, colPID) }))
 	h.runes("M")
-	h.waitState("RSS descending", sorted(func(x, y *row) int { return -compareRows(x, y, colRSS) }))
+	h.waitState("MEM% descending", sorted(func(x, y *row) int { return -compareRows(x, y, colMem) }))
 	h.runes(">")
-	h.waitState("VCSW/s after RSS", func(d *Dashboard) bool { return d.vo.sortCol == colVol })
+	h.waitState("TIME+ after MEM%", func(d *Dashboard) bool { return d.vo.sortCol == colTime })
 
 	// Click the USER header.
 	scr := h.waitFor("USER")
@@ -89,13 +91,13 @@ func TestFilterAndEscape(t *testing.T) {
 	h.src.send(a)
 	h.src.send(b)
 	h.waitFor("COMMAND")
-	h.runes("/" + strings.ToUpper(run("flt"))) // case-insensitive
+	h.runes("\\" + strings.ToUpper(run("flt"))) // case-insensitive
 	h.waitState("the filter typed", func(d *Dashboard) bool { return d.vo.filter == run("flt") })
 	scr := h.waitUntil("only the two helpers", func(s string) bool {
 		return rowOf(s, h1.PID()) != "" && rowOf(s, h2.PID()) != ""
 	})
 	h.waitState("two rows", func(d *Dashboard) bool { return len(d.model.rows) == 2 })
-	if !strings.Contains(scr, "/"+strings.ToUpper(run("flt"))) {
+	if !strings.Contains(scr, "filter: "+strings.ToUpper(run("flt"))) {
 		t.Errorf("filter prompt not shown:\n%s", scr)
 	}
 	h.runes("A")
@@ -107,11 +109,11 @@ func TestFilterAndEscape(t *testing.T) {
 	h.waitState("one row after a frame", func(d *Dashboard) bool { return d.frame.Seq == 3 && len(d.model.rows) == 1 })
 	// Esc leaves the prompt and clears the filter.
 	h.key(tcell.KeyEscape)
-	h.waitState("filter cleared", func(d *Dashboard) bool { return !d.filterOpen && len(d.model.rows) > 2 })
+	h.waitState("filter cleared", func(d *Dashboard) bool { return d.inputMode == inputNone && len(d.model.rows) > 2 })
 	// Enter keeps it; Esc on the table clears it.
-	h.runes("/" + run("fltb"))
+	h.runes("\\" + run("fltb"))
 	h.key(tcell.KeyEnter)
-	h.waitState("filter kept", func(d *Dashboard) bool { return !d.filterOpen && len(d.model.rows) == 1 })
+	h.waitState("filter kept", func(d *Dashboard) bool { return d.inputMode == inputNone && len(d.model.rows) == 1 })
 	h.waitFor("filter " + run("fltb"))
 	h.key(tcell.KeyEscape)
 	h.waitState("filter cleared by Esc", func(d *Dashboard) bool { return d.vo.filter == "" && len(d.model.rows) > 2 })
@@ -181,7 +183,7 @@ func TestTreeAndStateFilter(t *testing.T) {
 	// parents may fill the visible lines).
 	h.waitFor("zombies: ")
 	h.waitState("the zombie panel names the parent", func(d *Dashboard) bool {
-		return strings.Contains(d.zombieView.GetText(true), "of parent "+strconv.Itoa(z.PID()))
+		return strings.Contains(d.panels[d.panelIndex("zombies")].box.(*tview.TextView).GetText(true), "of parent "+strconv.Itoa(z.PID()))
 	})
 	// Rows are coloured by state: the zombie rows are red (but for the
 	// selected one, drawn in the selection's colours).
@@ -345,9 +347,9 @@ func TestHostileNamesAreInert(t *testing.T) {
 	a, b := frames(t, hp.PID())
 	h.src.send(a)
 	h.src.send(b)
-	h.runes("/2J")
+	h.runes("\\2J")
 	h.key(tcell.KeyEnter)
-	h.waitState("the filter typed", func(d *Dashboard) bool { return d.vo.filter == "2j" && !d.filterOpen })
+	h.waitState("the filter typed", func(d *Dashboard) bool { return d.vo.filter == "2j" && d.inputMode == inputNone })
 	scr := h.waitUntil("the hostile row", func(s string) bool { return rowOf(s, hp.PID()) != "" })
 	l := rowOf(scr, hp.PID())
 	if !strings.Contains(l, "[red]?[2J?[:::x") || !strings.Contains(l, "[red]?[2J?[:::x]") {
@@ -395,7 +397,7 @@ func TestResizeDownToOneCell(t *testing.T) {
 		resize(s[0], s[1])
 	}
 	// The same in the detail view, the filter prompt and the help.
-	h.runes("/")
+	h.runes("\\")
 	for _, s := range sizes {
 		resize(s[0], s[1])
 	}
@@ -461,12 +463,16 @@ func TestPauseAndInterval(t *testing.T) {
 	a, _ := frames(t)
 	h.src.send(a)
 	h.waitFor("every 1s")
-	h.runes(" ")
+	h.runes("Z")
 	h.waitFor("PAUSED")
-	h.runes("++")
+	h.runes("dd")
 	h.waitFor("every 3s")
-	h.runes("-")
+	h.runes("D")
 	h.waitFor("every 2s")
+	// + and - are the tree's fold keys, not the interval: outside the
+	// tree they say so.
+	h.runes("+")
+	h.waitFor("the interval is d and D")
 	h.src.mu.Lock()
 	defer h.src.mu.Unlock()
 	if !h.src.paused || h.src.interval != 2*time.Second {
@@ -491,8 +497,10 @@ func TestSignalConfirmation(t *testing.T) {
 	h.waitUntil("the helper", func(s string) bool { return rowOf(s, hp.PID()) != "" })
 	h.runes("k")
 	scr := h.waitFor("Send a signal to process " + strconv.Itoa(hp.PID()) + " (" + run("sig") + ")")
-	if !strings.Contains(scr, "SIGTERM") {
-		t.Errorf("dialog lacks buttons:\n%s", scr)
+	for _, sig := range []string{"TERM", "HUP", "INT", "KILL", "USR1", "USR2", "STOP", "CONT"} {
+		if !strings.Contains(scr, sig) {
+			t.Errorf("menu lacks %s:\n%s", sig, scr)
+		}
 	}
 	// The dialog survives any size.
 	for _, sz := range [][2]int{{1, 1}, {5, 2}, {30, 6}, {160, 30}} {
@@ -503,10 +511,15 @@ func TestSignalConfirmation(t *testing.T) {
 	}
 	h.waitFor("Send a signal")
 	h.key(tcell.KeyEscape)
-	h.waitFor("signal cancelled")
-	h.runes("k")
+	h.waitState("menu closed", func(d *Dashboard) bool { f, _ := d.pages.GetFrontPage(); return f == pageMain })
+	select {
+	case c := <-calls:
+		t.Fatalf("Esc sent %v", c)
+	default:
+	}
+	h.key(tcell.KeyF9)
 	h.waitFor("Send a signal")
-	h.key(tcell.KeyEnter) // SIGTERM, the first button
+	h.key(tcell.KeyEnter) // TERM, the first choice
 	select {
 	case c := <-calls:
 		want := lifecycle.Find(b.Snapshot, hp.PID()).ID()
@@ -525,15 +538,19 @@ func TestReadonlyHasNoSignal(t *testing.T) {
 	h.src.send(a)
 	h.waitFor("COMMAND")
 	lines := h.lines()
-	if footer := lines[len(lines)-1]; !strings.Contains(footer, "q quit") || strings.Contains(footer, "signal") {
-		t.Errorf("footer %q: want the keys without a signal action", footer)
+	if footer := lines[len(lines)-1]; !strings.Contains(footer, "q quit") || strings.Contains(footer, "kill") || strings.Contains(footer, "nice") {
+		t.Errorf("footer %q: want the keys without a signal or nice action", footer)
 	}
 	h.runes("k")
-	h.waitFor("read-only: no signals")
+	h.waitFor("read-only (--readonly): no signals")
+	h.key(tcell.KeyF7)
+	h.waitFor("read-only (--readonly): no nice")
 	h.runes("?")
-	scr := h.waitFor("this help")
-	if strings.Contains(scr, "Send a signal") || strings.Contains(scr, "send a signal") {
-		t.Errorf("read-only dashboard offers signals:\n%s", scr)
+	h.waitFor("this help")
+	var help string
+	h.ui(func() { help = h.d.help.GetText(true) }, false)
+	if !strings.Contains(help, "(read-only (--readonly): no signals)") || !strings.Contains(help, "(read-only (--readonly): no nice)") {
+		t.Errorf("help does not say the signal and nice actions are off:\n%s", help)
 	}
 }
 

@@ -1,11 +1,8 @@
 package dashboard
 
 import (
-	"math/bits"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
@@ -14,43 +11,59 @@ import (
 	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
-// The detail view's tabs.
+// detailTab is one tab of the detail view.
+type detailTab struct {
+	name string
+	// prim is what the tab shows; focus what takes its keys.
+	prim  tview.Primitive
+	focus tview.Primitive
+	// fill formats the tab for the current frame (only while shown).
+	fill func(p *collector.Process)
+	// top scrolls the tab back to its start (a process was opened).
+	top func()
+	// onKey handles the tab's own keys (nil: none); keys describes them
+	// for the footer and the help.
+	onKey func(ev *tcell.EventKey) bool
+	keys  string
+}
+
+// detailTabs make the detail view's tabs, in order (keys 1-9). A view
+// that adds a tab (for example explain's) appends its maker here and
+// keeps its code in its own file.
+var detailTabs = []func(v *detailView) *detailTab{newThreadsTab, newMemoryTab, newLifecycleTab, newStatusTab, newExplainTab}
+
+// The built-in tabs' indices in detailTabs.
 const (
 	tabThreads = iota
 	tabMemory
 	tabLifecycle
 	tabStatus
 	tabExplain
-	numTabs
 )
 
-var tabNames = [numTabs]string{"Threads", "Memory", "Lifecycle", "Status", "Explain"}
-
-// detailView shows one process: its threads, address space, lifecycle and
-// status, one tab at a time. Only the visible tab is formatted per frame.
+// detailView shows one process, one tab at a time. Only the visible tab
+// is formatted per frame.
 type detailView struct {
-	d        *Dashboard
-	root     *tview.Flex
-	title    *tview.TextView
-	tabBar   *tview.TextView
-	body     *tview.Pages
-	thrModel *gridModel
-	thrTable *tview.Table
-	memView  *tview.TextView
-	memModel *gridModel
-	memTable *tview.Table
-	memFlex  *tview.Flex
-	life     *tview.TextView
-	status   *tview.TextView
-	explain  *tview.TextView // the Explain tab (explain.go)
-	teach    bool            // the Explain tab shows the lessons
-	tab      int
-	id       collector.ID
-	tabX     [numTabs + 1]int // tab label boundaries in the tab bar
+	d      *Dashboard
+	root   *tview.Flex
+	title  *tview.TextView
+	tabBar *tview.TextView
+	body   *tview.Pages
+	tabs   []*detailTab
+	tab    int
+	id     collector.ID
+	tabX   []int // tab label boundaries in the tab bar
+	// fresh is set when a process was just opened: the next fill of each
+	// tab scrolls it to the top.
+	fresh map[int]bool
+	// opened is true from open until the view is closed.
+	opened bool
+	// teach makes the Explain tab show the lessons.
+	teach bool
 }
 
 func newDetailView(d *Dashboard) *detailView {
-	v := &detailView{d: d}
+	v := &detailView{d: d, fresh: map[int]bool{}}
 	v.title = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	v.tabBar = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	v.tabBar.SetMouseCapture(func(action tview.MouseAction, ev *tcell.EventMouse) (tview.MouseAction, *tcell.EventMouse) {
@@ -59,7 +72,7 @@ func newDetailView(d *Dashboard) *detailView {
 		}
 		x, _ := ev.Position()
 		bx, _, _, _ := v.tabBar.GetInnerRect()
-		for i := 0; i < numTabs; i++ {
+		for i := range v.tabs {
 			if x-bx >= v.tabX[i] && x-bx < v.tabX[i+1] {
 				v.setTab(i)
 				return tview.MouseConsumed, nil
@@ -67,27 +80,13 @@ func newDetailView(d *Dashboard) *detailView {
 		}
 		return action, ev
 	})
-	v.thrModel = newGridModel(
-		[]string{"TID", "COMM", "S", "CPU%", "VCSW/s", "NVCSW/s", "VCSW", "NVCSW", "CPU", "STACK"},
-		[]bool{true, false, false, true, true, true, true, true, true, false})
-	v.thrTable = newGridTable(v.thrModel)
-	v.memView = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
-	v.memModel = newGridModel(
-		[]string{"START", "END", "PERMS", "CLASS", "SIZE", "RSS", "PATH"},
-		[]bool{false, false, false, false, true, true, false})
-	v.memTable = newGridTable(v.memModel)
-	v.memFlex = tview.NewFlex().SetDirection(tview.FlexRow).
-		AddItem(v.memView, 0, 1, false).
-		AddItem(v.memTable, 0, 1, true)
-	v.life = tview.NewTextView().SetDynamicColors(true).SetWrap(false).SetScrollable(true)
-	v.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false).SetScrollable(true)
-	v.explain = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
-	v.body = tview.NewPages().
-		AddPage(tabNames[tabThreads], v.thrTable, true, true).
-		AddPage(tabNames[tabMemory], v.memFlex, true, false).
-		AddPage(tabNames[tabLifecycle], v.life, true, false).
-		AddPage(tabNames[tabStatus], v.status, true, false).
-		AddPage(tabNames[tabExplain], v.explain, true, false)
+	v.body = tview.NewPages()
+	for _, mk := range detailTabs {
+		t := mk(v)
+		v.tabs = append(v.tabs, t)
+		v.body.AddPage(t.name, t.prim, true, len(v.tabs) == 1)
+	}
+	v.tabX = make([]int, len(v.tabs)+1)
 	v.root = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(v.title, 2, 0, false).
 		AddItem(v.tabBar, 1, 0, false).
@@ -114,22 +113,26 @@ func (v *detailView) layout(_, h int) {
 	v.root.ResizeItem(v.d.keys, keysH, 0)
 }
 
-// open shows a process, keeping the current tab.
-func (v *detailView) open(id collector.ID, pid int) {
+// open shows a process, keeping the current tab; every tab starts at its
+// top (the Threads tab with the leader in sight).
+func (v *detailView) open(id collector.ID) {
 	v.id = id
-	v.thrTable.Select(1, 0).ScrollToBeginning()
-	v.memTable.Select(1, 0).ScrollToBeginning()
-	v.life.ScrollToBeginning()
-	v.status.ScrollToBeginning()
-	v.explain.ScrollToBeginning()
+	v.opened = true
+	for i, t := range v.tabs {
+		v.fresh[i] = true
+		if t.top != nil {
+			t.top()
+		}
+	}
 	v.d.updateKeys()
 	v.refreshOpen()
 }
 
-func (v *detailView) isOpen() bool {
-	front, _ := v.d.pages.GetFrontPage()
-	return front == pageDetail || front == pageConfirm
-}
+// isOpen reports whether the detail view is shown (a dialog over it
+// keeps it open).
+func (v *detailView) isOpen() bool { return v.opened }
+
+func (v *detailView) tabName() string { return v.tabs[v.tab].name }
 
 // refresh updates the view for a new frame when it is open.
 func (v *detailView) refresh() {
@@ -139,26 +142,15 @@ func (v *detailView) refresh() {
 }
 
 // focusTarget is the primitive that takes keys for the current tab.
-func (v *detailView) focusTarget() tview.Primitive {
-	switch v.tab {
-	case tabThreads:
-		return v.thrTable
-	case tabMemory:
-		return v.memTable
-	case tabLifecycle:
-		return v.life
-	case tabExplain:
-		return v.explain
-	}
-	return v.status
-}
+func (v *detailView) focusTarget() tview.Primitive { return v.tabs[v.tab].focus }
 
 func (v *detailView) setTab(i int) {
-	v.tab = (i + numTabs) % numTabs
-	v.body.SwitchToPage(tabNames[v.tab])
+	v.tab = (i + len(v.tabs)) % len(v.tabs)
+	v.body.SwitchToPage(v.tabs[v.tab].name)
 	v.d.app.SetFocus(v.focusTarget())
 	v.drawTabs()
 	v.refreshOpen()
+	v.d.updateFocus()
 }
 
 // onKey handles the detail view's own keys; it reports whether it used
@@ -171,19 +163,17 @@ func (v *detailView) onKey(ev *tcell.EventKey) bool {
 	case tcell.KeyBacktab, tcell.KeyLeft:
 		v.setTab(v.tab - 1)
 		return true
-	case tcell.KeyBackspace, tcell.KeyBackspace2:
+	case tcell.KeyBackspace, tcell.KeyBackspace2, tcell.KeyEscape:
 		v.d.closeDetail()
 		return true
 	case tcell.KeyRune:
-		if r := ev.Rune(); r >= '1' && r < '1'+numTabs {
+		if r := ev.Rune(); r >= '1' && r < '1'+rune(len(v.tabs)) {
 			v.setTab(int(r - '1'))
 			return true
 		}
-		if ev.Rune() == 'l' && v.tab == tabExplain {
-			v.teach = !v.teach
-			v.refreshOpen()
-			return true
-		}
+	}
+	if t := v.tabs[v.tab]; t.onKey != nil {
+		return t.onKey(ev)
 	}
 	return false
 }
@@ -191,9 +181,9 @@ func (v *detailView) onKey(ev *tcell.EventKey) bool {
 func (v *detailView) drawTabs() {
 	var b strings.Builder
 	x := 0
-	for i, n := range tabNames {
+	for i, t := range v.tabs {
 		v.tabX[i] = x
-		label := " " + strconv.Itoa(i+1) + " " + n + " "
+		label := " " + strconv.Itoa(i+1) + " " + t.name + " "
 		if i == v.tab {
 			b.WriteString("[black:aqua]" + label + "[-:-]")
 		} else {
@@ -202,7 +192,7 @@ func (v *detailView) drawTabs() {
 		b.WriteByte(' ')
 		x += len(label) + 1
 	}
-	v.tabX[numTabs] = x
+	v.tabX[len(v.tabs)] = x
 	v.tabBar.SetText(b.String())
 }
 
@@ -216,11 +206,7 @@ func (v *detailView) process() *collector.Process {
 	if v.d.frame == nil || v.d.frame.Snapshot == nil {
 		return nil
 	}
-	p := lifecycle.Find(v.d.frame.Snapshot, v.id.PID)
-	if p == nil || p.StartTicks != v.id.StartTicks {
-		return nil
-	}
-	return p
+	return lifecycle.FindID(v.d.frame.Snapshot, v.id)
 }
 
 // focusFor returns the focus data when it is about the shown process.
@@ -244,7 +230,7 @@ func (v *detailView) refreshOpen() {
 		return
 	}
 	b.WriteString("[::b]" + strconv.Itoa(p.PID) + " " + inert(p.Comm) + "[::-]  ")
-	b.WriteString("[" + colorName(stateColor(p.State)) + "]" + stateText(p) + "[-]")
+	b.WriteString("[" + colorName(stateColor(p.State)) + "]" + stateLetter(p.State) + " " + collector.StateName(p.State) + "[-]")
 	b.WriteString("  user " + inert(p.User) + "  parent " + strconv.Itoa(p.PPID) + "  threads " + strconv.FormatInt(p.NumThreads, 10))
 	if v.d.fd != nil {
 		if r := v.d.fd.procRate(p); r.ok {
@@ -253,18 +239,13 @@ func (v *detailView) refreshOpen() {
 	}
 	b.WriteString("\n[gray]" + commandText(p) + "[-]")
 	v.title.SetText(b.String())
-
-	switch v.tab {
-	case tabThreads:
-		v.fillThreads(p)
-	case tabMemory:
-		v.fillMemory(p)
-	case tabLifecycle:
-		v.fillLifecycle(p)
-	case tabStatus:
-		v.fillStatus(p)
-	case tabExplain:
-		v.fillExplain(p.PID)
+	t := v.tabs[v.tab]
+	t.fill(p)
+	if v.fresh[v.tab] {
+		delete(v.fresh, v.tab)
+		if t.top != nil {
+			t.top()
+		}
 	}
 }
 
@@ -275,6 +256,21 @@ func colorName(c tcell.Color) string {
 		}
 	}
 	return "white"
+}
+
+// The Threads tab.
+
+// newThreadsTab lists every thread, the leader first: TID, comm, state,
+// CPU% and switch rates, the switch totals, the last CPU and the stack.
+func newThreadsTab(v *detailView) *detailTab {
+	model := newGridModel(
+		[]string{"TID", "COMM", "S", "CPU%", "VCSW/s", "NVCSW/s", "VCSW", "NVCSW", "CPU", "STACK"},
+		[]bool{true, false, false, true, true, true, true, true, true, false})
+	table := newGridTable(model)
+	t := &detailTab{name: "Threads", prim: table, focus: table}
+	t.top = func() { table.Select(1, 0).ScrollToBeginning() }
+	t.fill = func(p *collector.Process) { v.fillThreads(model, p); reselect(table) }
+	return t
 }
 
 // stackOf finds the stack mapping of a thread in the address space.
@@ -295,17 +291,34 @@ func stackOf(mem *memView, tid int, leader bool) string {
 	return "-"
 }
 
+// reselect selects a table's selection again after its rows changed, so
+// that the next draw keeps it in sight (a tview table that once had fewer
+// rows than lines otherwise follows its end).
+func reselect(t *tview.Table) {
+	r, c := t.GetSelection()
+	t.Select(max(r, 1), c)
+}
+
 func hex(v uint64) string { return strconv.FormatUint(v, 16) }
 
-func (v *detailView) fillThreads(p *collector.Process) {
-	rows := v.thrModel.rows[:0]
-	clear(v.thrModel.rows)
+func (v *detailView) fillThreads(model *gridModel, p *collector.Process) {
+	rows := model.rows[:0]
+	clear(model.rows)
 	f := v.focusFor()
 	var mem *memView
 	if f != nil {
 		mem = f.mem
 	}
+	// The leader first, then by thread id.
+	order := make([]int, 0, len(p.Threads))
 	for i := range p.Threads {
+		if p.Threads[i].TID == p.PID {
+			order = append([]int{i}, order...)
+		} else {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
 		t := &p.Threads[i]
 		r := v.d.fd.threadRate(p, t)
 		cpu, vol, invol := "-", "-", "-"
@@ -331,10 +344,46 @@ func (v *detailView) fillThreads(p *collector.Process) {
 		}
 		rows = append(rows, gridRow{text: []string{"", msg}, color: tcell.ColorGray})
 	}
-	v.thrModel.rows = rows
+	model.rows = rows
 }
 
-func (v *detailView) fillMemory(p *collector.Process) {
+// The Memory tab.
+
+// newMemoryTab shows the address space: the sizes, the segment classes
+// as bars on a linear scale, then every mapping with its resident memory.
+func newMemoryTab(v *detailView) *detailTab {
+	text := tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	model := newGridModel(
+		[]string{"START", "END", "PERMS", "CLASS", "SIZE", "RSS", "PATH"},
+		[]bool{false, false, false, false, true, true, false})
+	table := newGridTable(model)
+	flex := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(text, 0, 1, false).
+		AddItem(table, 0, 1, true)
+	t := &detailTab{name: "Memory", prim: flex, focus: table}
+	t.top = func() { table.Select(1, 0).ScrollToBeginning() }
+	t.fill = func(p *collector.Process) { v.fillMemory(text, model, p); reselect(table) }
+	return t
+}
+
+// sizesLine is the process's memory sizes, each labelled for what it
+// is: VmPeak is the peak of the virtual size, not of the resident set.
+func sizesLine(p *collector.Process) string {
+	virt, rss := "-", "-"
+	if x, ok := virtOf(p); ok {
+		virt = humanBytes(x)
+	}
+	if x, ok := rssOf(p); ok {
+		rss = humanBytes(x)
+	}
+	s := "VSZ " + virt + "  RSS " + rss
+	if p.Read&collector.SrcStatus != 0 && p.VmPeakB > 0 {
+		s += "  peak virtual (VmPeak) " + humanBytes(p.VmPeakB) + "  swap " + humanBytes(p.VmSwapB)
+	}
+	return s
+}
+
+func (v *detailView) fillMemory(text *tview.TextView, model *gridModel, p *collector.Process) {
 	f := v.focusFor()
 	var mem *memView
 	note := "waiting for the address space…"
@@ -348,9 +397,9 @@ func (v *detailView) fillMemory(p *collector.Process) {
 		note = "maps unavailable: " + r
 	}
 	var b strings.Builder
-	b.WriteString("[::b]Address space[::-]  " + memoryText(p) + "\n")
-	rows := v.memModel.rows[:0]
-	clear(v.memModel.rows)
+	b.WriteString("[::b]Address space[::-]  " + sizesLine(p) + "\n")
+	rows := model.rows[:0]
+	clear(model.rows)
 	if mem == nil {
 		b.WriteString("[gray]" + inert(note) + "[-]\n")
 		l := p.Layout
@@ -361,41 +410,35 @@ func (v *detailView) fillMemory(p *collector.Process) {
 			}
 			b.WriteString("  stack " + hex(l.StartStack) + "\n")
 		}
-		v.memView.SetText(b.String())
-		v.memModel.rows = rows
+		text.SetText(b.String())
+		model.rows = rows
 		return
 	}
 	if mem.note != "" {
 		b.WriteString("[gray]" + inert(mem.note) + "[-]\n")
 	}
-	// The diagram: one bar per segment class, scaled to the largest.
+	// One bar per segment class, linear, scaled to the largest class:
+	// 48.7M and 194.8M differ by four times in length, as in size.
 	var largest uint64
 	for _, s := range mem.segments {
 		largest = max(largest, s.bytes)
 	}
 	const barW = 30
 	for _, s := range mem.segments {
-		n := 1
-		if largest > 0 {
-			// log scale: a 4 KiB page and a 1 TiB reservation both show.
-			n = max(1, barW*bits.Len64(s.bytes>>12)/max(1, bits.Len64(largest>>12)))
-		}
-		b.WriteString(padRight(inert(s.name), 14) + " [aqua]" + strings.Repeat("█", n) + "[-]" +
-			strings.Repeat(" ", barW-min(n, barW)) + " " + padLeft(humanBytes(s.bytes), 7))
-		if s.rss > 0 {
+		b.WriteString(padRight(inert(s.name), 14) + " [aqua]" + linearBar(s.bytes, largest, barW) + "[-] " + padLeft(humanBytes(s.bytes), 7))
+		if s.rssKnown {
 			b.WriteString("  rss " + padLeft(humanBytes(s.rss), 7))
 		}
-		b.WriteString("  " + strconv.Itoa(s.count) + " maps")
-		if s.name == string(collector.SegHeap) {
-			b.WriteString("  [gray]" + heapNote + "[-]")
-		}
-		b.WriteString("\n")
+		b.WriteString("  " + strconv.Itoa(s.count) + " maps\n")
 	}
-	v.memView.SetText(b.String())
+	if !mem.perMapping {
+		b.WriteString("[gray]RSS per mapping: reading smaps (the page tables)…[-]\n")
+	}
+	text.SetText(b.String())
 	for i := range mem.maps {
 		m := &mem.maps[i]
 		rss := "-"
-		if m.rss > 0 {
+		if m.rssKnown {
 			rss = humanBytes(m.rss)
 		}
 		path := inert(m.path)
@@ -411,7 +454,28 @@ func (v *detailView) fillMemory(p *collector.Process) {
 			color: classColor(m.class),
 		})
 	}
-	v.memModel.rows = rows
+	model.rows = rows
+}
+
+// linearBar draws v out of largest as a bar of w cells, with eighth
+// blocks for the remainder, padded to w; a non-zero value shows at
+// least a sliver.
+func linearBar(v, largest uint64, w int) string {
+	if largest == 0 {
+		return strings.Repeat(" ", w)
+	}
+	eighths := int(float64(v) / float64(largest) * float64(w*8))
+	if v > 0 && eighths == 0 {
+		eighths = 1
+	}
+	full, part := eighths/8, eighths%8
+	s := strings.Repeat("█", full)
+	n := full
+	if part > 0 && full < w {
+		s += string([]rune("▏▎▍▌▋▊▉")[part-1])
+		n++
+	}
+	return s + strings.Repeat(" ", max(w-n, 0))
 }
 
 func classColor(c string) tcell.Color {
@@ -424,17 +488,11 @@ func classColor(c string) tcell.Color {
 		return tcell.ColorAqua
 	case strings.Contains(c, "data"), strings.Contains(c, "bss"):
 		return tcell.ColorOrange
-	case c == "guard", c == "reserved":
+	case c == "guard":
 		return tcell.ColorGray
 	}
 	return tcell.ColorSilver
 }
-
-// heapNote says what the heap row holds: the brk area only. glibc's
-// malloc gives each block above its mmap threshold (128 KiB, rising with
-// use to 32 MiB) an anonymous mapping of its own, and other threads'
-// arenas are anonymous memory too.
-const heapNote = "(brk area only: big malloc blocks and other threads' arenas are anon)"
 
 func padRight(s string, n int) string {
 	if w := tview.TaggedStringWidth(s); w < n {
@@ -444,23 +502,43 @@ func padRight(s string, n int) string {
 }
 
 func padLeft(s string, n int) string {
-	if len(s) < n {
-		return strings.Repeat(" ", n-len(s)) + s
+	if w := tview.TaggedStringWidth(s); w < n {
+		return strings.Repeat(" ", n-w) + s
 	}
 	return s
 }
 
+// The Lifecycle tab.
+
 // maxLifeEvents caps the events listed in the Lifecycle tab.
 const maxLifeEvents = 200
 
-func (v *detailView) fillLifecycle(p *collector.Process) {
+func newLifecycleTab(v *detailView) *detailTab {
+	tv := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
+	t := &detailTab{name: "Lifecycle", prim: tv, focus: tv}
+	t.top = func() { tv.ScrollToBeginning() }
+	t.fill = func(p *collector.Process) { tv.SetText(v.lifecycleText(p)) }
+	return t
+}
+
+// lifecycleText is the Lifecycle tab: start, state and its place in the
+// lifecycle, parent, group and session, the diagnosis when the process
+// is an orphan, a zombie or a parent leaving zombies, its children and
+// its events.
+func (v *detailView) lifecycleText(p *collector.Process) string {
 	var b strings.Builder
 	snap := v.d.frame.Snapshot
-	b.WriteString("[::b]Started[::-] " + p.StartedAt.Format("2006-01-02 15:04:05"))
-	if !snap.TakenAt.IsZero() && !p.StartedAt.IsZero() {
-		b.WriteString(" (" + durationString(snap.TakenAt.Sub(p.StartedAt)) + " ago)")
+	b.WriteString("[::b]Started[::-] ")
+	if p.StartedAt.IsZero() {
+		b.WriteString("-")
+	} else {
+		b.WriteString(p.StartedAt.Local().Format("2006-01-02 15:04:05"))
+		if !snap.TakenAt.IsZero() {
+			b.WriteString(" (" + durationString(snap.TakenAt.Sub(p.StartedAt)) + " ago)")
+		}
 	}
-	b.WriteString("   state " + stateText(p) + " (" + statePhase(p) + ")\n")
+	b.WriteString("   state " + stateLetter(p.State) + " " + collector.StateName(p.State) +
+		" (" + collector.StatePhase(p.State) + ")\n")
 	b.WriteString("[::b]Parent[::-] " + strconv.Itoa(p.PPID))
 	if pp := lifecycle.Find(snap, p.PPID); pp != nil {
 		b.WriteString(" " + inert(pp.Comm) + " " + stateLetter(pp.State))
@@ -474,9 +552,13 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 	}
 	b.WriteByte('\n')
 	if lifecycle.IsZombie(p) {
-		b.WriteString("[red::b]zombie[-::-]: it has exited" + exitText(p, " (", ")"))
+		b.WriteString("[red::b]zombie[-::-]: it has exited")
+		if p.ExitCode >= 0 {
+			b.WriteString(" (" + collector.DecodeWaitStatus(p.ExitCode).String() + ")")
+		}
 		b.WriteString("; its parent " + strconv.Itoa(p.PPID) + " has not collected its status with wait()\n")
 	}
+	v.writeDiagnoses(&b, p)
 
 	var kids []*collector.Process
 	for i := range snap.Processes {
@@ -491,8 +573,8 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 			break
 		}
 		b.WriteString("  [" + colorName(stateColor(c.State)) + "]" + padLeft(strconv.Itoa(c.PID), 7) + " " + stateLetter(c.State) + "[-] " + inert(c.Comm))
-		if lifecycle.IsZombie(c) {
-			b.WriteString(exitText(c, "  ", ""))
+		if lifecycle.IsZombie(c) && c.ExitCode >= 0 {
+			b.WriteString("  " + collector.DecodeWaitStatus(c.ExitCode).String())
 		}
 		b.WriteByte('\n')
 	}
@@ -506,13 +588,74 @@ func (v *detailView) fillLifecycle(p *collector.Process) {
 			continue
 		}
 		n++
-		b.WriteString("  " + e.Time.Format("15:04:05") + " [" + colorName(eventColor(e.Type)) + "]" + padRight(string(e.Type), 12) + "[-] " +
+		b.WriteString("  " + e.Time.Local().Format("15:04:05") + " [" + colorName(eventColor(e.Type)) + "]" + padRight(string(e.Type), 12) + "[-] " +
 			padLeft(strconv.Itoa(eventPID(e)), 7) + " " + eventDetail(e) + "\n")
 	}
 	if n == 0 {
 		b.WriteString("  [gray]none seen since the dashboard started[-]\n")
 	}
-	v.life.SetText(b.String())
+	return b.String()
+}
+
+// writeDiagnoses adds the frame's diagnoses about p: as an orphan (who
+// adopted it and the evidence), as a parent that leaves zombies (the
+// diagnosis and the remedy), as a zombie (its parent's diagnosis).
+func (v *detailView) writeDiagnoses(b *strings.Builder, p *collector.Process) {
+	f := v.d.frame
+	id := p.ID()
+	for i := range f.Orphans {
+		o := &f.Orphans[i]
+		if o.ID != id {
+			continue
+		}
+		if o.Daemon {
+			b.WriteString("[yellow::b]daemon[-::-]: it detached on purpose (it leads its own session) and runs under " +
+				strconv.Itoa(o.Adopter) + " " + inert(o.AdopterComm) + "\n")
+		} else {
+			b.WriteString("[yellow::b]orphan[-::-]: its parent exited")
+			if o.OldPPID != 0 {
+				b.WriteString(" (it was " + strconv.Itoa(o.OldPPID) + ")")
+			}
+			b.WriteString("; adopted by " + strconv.Itoa(o.Adopter) + " " + inert(o.AdopterComm))
+			if o.AdopterKind != "" {
+				b.WriteString(" (" + inert(o.AdopterKind) + ")")
+			}
+			b.WriteString("\n")
+		}
+		if o.Evidence != "" {
+			b.WriteString("  [gray]evidence:[-] " + inert(o.Evidence) + "\n")
+		}
+	}
+	for i := range f.Zombies {
+		g := &f.Zombies[i]
+		isParent := g.Parent == id
+		isChild := false
+		for _, z := range g.Zombies {
+			if z.ID == id {
+				isChild = true
+			}
+		}
+		if !isParent && !isChild {
+			continue
+		}
+		if isParent {
+			b.WriteString("[red::b]parent of " + strconv.Itoa(len(g.Zombies)) + " zombie(s)[-::-]:")
+			for k, z := range g.Zombies {
+				if k == maxZombiesListed {
+					b.WriteString(" …")
+					break
+				}
+				b.WriteString(" " + strconv.Itoa(z.ID.PID))
+			}
+			b.WriteByte('\n')
+		}
+		if g.Diagnosis != "" {
+			b.WriteString("  " + inert(g.Diagnosis) + "\n")
+		}
+		if g.Remedy != "" {
+			b.WriteString("  [yellow]→ " + inert(g.Remedy) + "[-]\n")
+		}
+	}
 }
 
 func eventPID(e *lifecycle.Event) int {
@@ -520,154 +663,4 @@ func eventPID(e *lifecycle.Event) int {
 		return e.TID
 	}
 	return e.ID.PID
-}
-
-func (v *detailView) fillStatus(p *collector.Process) { v.status.SetText(v.statusText(p)) }
-
-// statusText is the Status tab of process p.
-func (v *detailView) statusText(p *collector.Process) string {
-	var b strings.Builder
-	line := func(k, val string) {
-		b.WriteString("[aqua]" + padRight(k, 18) + "[-] " + val + "\n")
-	}
-	line("State", stateText(p)+" ("+statePhase(p)+")")
-	line("PID / TGID", strconv.Itoa(p.PID)+" / "+strconv.Itoa(p.TGID))
-	line("Parent", strconv.Itoa(p.PPID))
-	line("Group / session", strconv.Itoa(p.PGID)+" / "+strconv.Itoa(p.SID))
-	if len(p.NSPids) > 1 {
-		ns := make([]string, len(p.NSPids))
-		for i, x := range p.NSPids {
-			ns[i] = strconv.Itoa(x)
-		}
-		line("PID in namespaces", strings.Join(ns, " → "))
-	}
-	tty := "none"
-	if p.TTY != 0 {
-		tty = strconv.Itoa(p.TTY>>8&0xfff) + ":" + strconv.Itoa(p.TTY&0xff|(p.TTY>>12)&0xfff00)
-	}
-	line("Terminal", tty)
-	if p.TracerPID != 0 {
-		line("Traced by", strconv.Itoa(p.TracerPID))
-	}
-	line("User", inert(p.User)+"  uid "+ints4(p.UIDs)+"  gid "+ints4(p.GIDs))
-	line("Started", p.StartedAt.Format(time.RFC3339))
-	line("Scheduling", collector.PolicyName(p.Policy)+"  priority "+strconv.FormatInt(p.Priority, 10)+
-		"  nice "+strconv.FormatInt(p.Nice, 10)+"  last CPU "+strconv.FormatInt(p.Processor, 10))
-	line("CPU time", "user "+ticks(p.UTimeTicks)+"  system "+ticks(p.STimeTicks)+"  I/O delay "+ioDelayText(p, &v.d.frame.Snapshot.Host))
-	line("Memory", memoryText(p))
-	line("Page faults", "minor "+strconv.FormatUint(p.MinFlt, 10)+"  major "+strconv.FormatUint(p.MajFlt, 10))
-	line("Context switches", "voluntary "+strconv.FormatUint(p.VolCtx, 10)+"  involuntary "+strconv.FormatUint(p.InvolCtx, 10)+
-		"  [gray]("+string(p.CtxSource)+")[-]")
-	line("Signals pending", signalSet(p.SigPnd|p.ShdPnd))
-	line("Signals blocked", signalSet(p.SigBlk))
-	line("Signals ignored", signalSet(p.SigIgn))
-	line("Signals caught", signalSet(p.SigCgt))
-	line("Capabilities", capSet(p.CapEff))
-	exe := inert(p.Exe)
-	if p.ExeDeleted {
-		exe += " [red](deleted)[-]"
-	}
-	line("Executable", exe)
-	cmd := inertArgs(p.Cmdline)
-	if p.CmdlineTruncated {
-		cmd += " [gray](truncated)[-]"
-	}
-	line("Command line", cmd)
-	if f := v.focusFor(); f != nil {
-		for _, kv := range f.status {
-			line(inert(kv.k), inert(kv.v))
-		}
-		if f.err != "" {
-			line("Details", "[red]"+inert(f.err)+"[-]")
-		}
-	} else {
-		line("Details", "[gray]waiting for cgroups, namespaces and limits…[-]")
-	}
-	if len(p.Unavailable) > 0 {
-		keys := make([]string, 0, len(p.Unavailable))
-		for k := range p.Unavailable {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			line("Unavailable", inert(k)+": "+inert(p.Unavailable[k]))
-		}
-	}
-	return b.String()
-}
-
-func ints4(v [4]int) string {
-	return strconv.Itoa(v[0]) + "," + strconv.Itoa(v[1]) + "," + strconv.Itoa(v[2]) + "," + strconv.Itoa(v[3])
-}
-
-// stateText is a process's state for a person: the kernel's letter and
-// its name, or, for a process whose main thread exited while others run
-// (the kernel shows its leader Z), that it is alive and on how many
-// threads.
-func stateText(p *collector.Process) string {
-	if lifecycle.LeaderExited(p) {
-		n := p.NumThreads - 1
-		threads := " threads running"
-		if n == 1 {
-			threads = " thread running"
-		}
-		return stateLetter(p.State) + " leader exited, " + strconv.FormatInt(n, 10) + threads
-	}
-	return stateLetter(p.State) + " " + collector.StateName(p.State)
-}
-
-// statePhase places the process in the classic lifecycle: a
-// leader-exited process is running on its other threads.
-func statePhase(p *collector.Process) string {
-	if lifecycle.LeaderExited(p) {
-		return "alive"
-	}
-	return collector.StatePhase(p.State)
-}
-
-// memoryText is "VSZ … RSS … peak … swap …", each "-" when unknown (a
-// kernel thread or a zombie has no address space; never a fake 0).
-func memoryText(p *collector.Process) string {
-	vsz, rss, peak, swap := "-", "-", "-", "-"
-	if p.Read&collector.SrcStat != 0 && !p.IsKernelThread() && !lifecycle.IsZombie(p) {
-		vsz = humanBytes(p.VSizeBytes)
-	}
-	if p.HasRSS {
-		rss = humanBytes(p.RSSBytes)
-	} else if r := p.Unavailable["rss"]; r != "" {
-		rss = "- (" + inert(r) + ")"
-	}
-	if p.HasVM {
-		peak, swap = humanBytes(p.VmPeakB), humanBytes(p.VmSwapB)
-	}
-	return "VSZ " + vsz + "  RSS " + rss + "  peak " + peak + "  swap " + swap
-}
-
-// ioDelayText is the process's block I/O delay, or why it is not known:
-// with kernel.task_delayacct off the kernel counts no delays and the field
-// is 0 for every process, whatever it waited.
-func ioDelayText(p *collector.Process, h *collector.Host) string {
-	if r, unknown := h.Unavailable[collector.HostDelayAcctKey]; unknown {
-		return "[gray]- (kernel.task_delayacct: " + inert(r) + ")[-]"
-	}
-	if !h.DelayAcct {
-		return "[gray]- (delay accounting is off: kernel.task_delayacct = 0)[-]"
-	}
-	return ticks(p.DelayTicks)
-}
-
-// exitText is a zombie's exit status between pre and post, or why it is
-// unknown ("masked": the kernel hides it from this user), or "".
-func exitText(p *collector.Process, pre, post string) string {
-	switch {
-	case p.ExitCode >= 0:
-		return pre + collector.DecodeWaitStatus(p.ExitCode).String() + post
-	case p.Unavailable["exit_code"] != "":
-		return pre + "exit status " + inert(p.Unavailable["exit_code"]) + " for this user" + post
-	}
-	return ""
-}
-
-func ticks(t uint64) string {
-	return (time.Duration(t) * time.Second / collector.ClockTicks).Round(10 * time.Millisecond).String()
 }

@@ -2,44 +2,171 @@ package dashboard
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
-// maxEvents bounds the event log.
-const maxEvents = 1000
+// maxEvents bounds the event log (a churning machine makes hundreds of
+// events a second; the oldest go first).
+const maxEvents = 5000
 
-// eventLog keeps the most recent lifecycle events, newest first, with
-// their rows formatted once when they arrive.
+// eventLog keeps the most recent lifecycle events and is the event
+// panel's virtual table: newest first, only the events matching its
+// filter, each row formatted when first drawn. It is touched only on
+// the UI goroutine.
 type eventLog struct {
-	model  *gridModel
-	events []lifecycle.Event // oldest first, for the Lifecycle tab
+	tview.TableContentReadOnly
+	events []lifecycle.Event // oldest first
+	base   int64             // the sequence number of events[0]
+	filter string            // lower-case
+	idx    []int32           // indices into events of the matching ones, oldest first
+	cache  map[int64][]tview.TableCell
+	header []tview.TableCell
+	// perSec is the events' rate over the last frame.
+	perSec float64
+	// followed is true while the panel shows the newest events (its
+	// selection on the first row); newSince counts the rows added on top
+	// since the panel last looked.
+	followed bool
+	newSince int
 }
 
 func newEventLog() *eventLog {
-	return &eventLog{model: newGridModel(
-		[]string{"TIME", "EVENT", "PID", "DETAIL"},
-		[]bool{false, false, true, false})}
+	l := &eventLog{cache: map[int64][]tview.TableCell{}, followed: true}
+	for i, t := range []string{"TIME", "EVENT", "PID", "DETAIL"} {
+		c := tview.NewTableCell(t).SetSelectable(false).SetTextColor(tcell.ColorBlack).SetBackgroundColor(tcell.ColorGreen)
+		switch i {
+		case 2:
+			c.SetAlign(tview.AlignRight)
+		case 3:
+			c.SetExpansion(1)
+		}
+		l.header = append(l.header, *c)
+	}
+	return l
 }
 
-// add appends a frame's events.
-func (l *eventLog) add(evs []lifecycle.Event) {
+// add appends a frame's events, dropping the oldest beyond maxEvents.
+func (l *eventLog) add(evs []lifecycle.Event, secs float64) {
+	if secs > 0 {
+		l.perSec = float64(len(evs)) / secs
+	}
 	if len(evs) == 0 {
 		return
 	}
+	if len(evs) > maxEvents {
+		evs = evs[len(evs)-maxEvents:]
+	}
+	start := len(l.events)
 	l.events = append(l.events, evs...)
-	if over := len(l.events) - maxEvents; over > 0 {
+	for i := start; i < len(l.events); i++ {
+		if l.match(&l.events[i]) {
+			l.idx = append(l.idx, int32(i))
+			l.newSince++
+		}
+	}
+	if over := len(l.events) - maxEvents; over > maxEvents/4 {
 		l.events = append(l.events[:0], l.events[over:]...)
+		l.base += int64(over)
+		k := 0
+		for _, i := range l.idx {
+			if i -= int32(over); i >= 0 {
+				l.idx[k] = i
+				k++
+			}
+		}
+		l.idx = l.idx[:k]
+		clear(l.cache)
 	}
-	rows := make([]gridRow, 0, min(len(evs), maxEvents)+len(l.model.rows))
-	for i := len(evs) - 1; i >= 0 && len(rows) < maxEvents; i-- {
-		rows = append(rows, eventRow(&evs[i]))
+}
+
+// setFilter filters the panel (lower-case text; "" shows every event).
+func (l *eventLog) setFilter(f string) {
+	l.filter = f
+	l.idx = l.idx[:0]
+	for i := range l.events {
+		if l.match(&l.events[i]) {
+			l.idx = append(l.idx, int32(i))
+		}
 	}
-	keep := min(len(l.model.rows), maxEvents-len(rows))
-	rows = append(rows, l.model.rows[:keep]...)
-	l.model.rows = rows
+}
+
+// match reports whether an event passes the filter: its type, its pid
+// or its parent's (leading digits), its comm or executable.
+func (l *eventLog) match(e *lifecycle.Event) bool {
+	f := l.filter
+	if f == "" {
+		return true
+	}
+	return strings.Contains(string(e.Type), f) || strings.HasPrefix(strconv.Itoa(e.ID.PID), f) ||
+		e.TID != 0 && strings.HasPrefix(strconv.Itoa(e.TID), f) || e.PPID != 0 && strings.HasPrefix(strconv.Itoa(e.PPID), f) ||
+		containsFold(e.Comm, f) || containsFold(e.OldComm, f) || containsFold(e.Exe, f)
+}
+
+// title is the panel's title: how many events, the filter, the rate and
+// the lag when it grows.
+func (l *eventLog) title(d *Dashboard) string {
+	s := "events: " + strconv.Itoa(len(l.events))
+	if l.filter != "" {
+		s += " [yellow]filter " + inert(l.filter) + ": " + strconv.Itoa(len(l.idx)) + "[-]"
+	}
+	s += " · " + rateString(l.perSec) + "/s"
+	if lag := d.eventLag(); lag >= d.eventsBehindAfter() {
+		s += " · [red::b]" + durationString(lag) + " behind[-::-]"
+	}
+	if !l.followed {
+		s += " · [yellow]scrolled[-]"
+	}
+	return s
+}
+
+// GetRowCount implements tview.TableContent.
+func (l *eventLog) GetRowCount() int { return len(l.idx) + 1 }
+
+// GetColumnCount implements tview.TableContent.
+func (l *eventLog) GetColumnCount() int { return len(l.header) }
+
+// GetCell implements tview.TableContent: row 1 is the newest event.
+func (l *eventLog) GetCell(r, c int) *tview.TableCell {
+	if c < 0 || c >= len(l.header) || r < 0 || r > len(l.idx) {
+		return nil
+	}
+	if r == 0 {
+		return &l.header[c]
+	}
+	i := l.idx[len(l.idx)-r]
+	seq := l.base + int64(i)
+	cells, ok := l.cache[seq]
+	if !ok {
+		if len(l.cache) > 512 {
+			clear(l.cache)
+		}
+		cells = eventCells(&l.events[i], l.header)
+		l.cache[seq] = cells
+	}
+	return &cells[c]
+}
+
+// eventCells formats one event's row.
+func eventCells(e *lifecycle.Event, header []tview.TableCell) []tview.TableCell {
+	pid := strconv.Itoa(e.ID.PID)
+	if e.TID != 0 && (e.Type == lifecycle.ThreadStart || e.Type == lifecycle.ThreadExit) {
+		pid = strconv.Itoa(e.TID)
+	}
+	name := string(e.Type)
+	if e.Source == lifecycle.SourceConnector {
+		name += "*"
+	}
+	text := []string{e.Time.Local().Format("15:04:05"), name, pid, eventDetail(e)}
+	cells := make([]tview.TableCell, len(header))
+	for i := range cells {
+		cells[i] = tview.TableCell{Text: text[i], Color: eventColor(e.Type), Align: header[i].Align, Expansion: header[i].Expansion}
+	}
+	return cells
 }
 
 // eventColor colours an event type.
@@ -61,21 +188,6 @@ func eventColor(t lifecycle.EventType) tcell.Color {
 		return tcell.ColorOrange
 	}
 	return tcell.ColorWhite
-}
-
-func eventRow(e *lifecycle.Event) gridRow {
-	pid := strconv.Itoa(e.ID.PID)
-	if e.TID != 0 && (e.Type == lifecycle.ThreadStart || e.Type == lifecycle.ThreadExit) {
-		pid = strconv.Itoa(e.TID)
-	}
-	name := string(e.Type)
-	if e.Source == "connector" {
-		name += "*"
-	}
-	return gridRow{
-		text:  []string{e.Time.Format("15:04:05"), name, pid, eventDetail(e)},
-		color: eventColor(e.Type),
-	}
 }
 
 // eventDetail describes an event in one inert line.

@@ -4,8 +4,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
 	"github.com/pinspect/pinspect/collector/monitor"
 )
@@ -19,11 +21,30 @@ import (
 // findingsPanelRows is how many findings the main view's panel lists.
 const findingsPanelRows = 6
 
-// newFindingsView makes the main view's findings panel.
-func newFindingsView() *tview.TextView {
-	v := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
+// newFindingsPanel is the main view's findings panel (a bottom panel).
+func newFindingsPanel(d *Dashboard) *panel {
+	v := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
 	v.SetBorder(true).SetTitle(" findings ").SetTitleAlign(tview.AlignLeft)
-	return v
+	return &panel{name: "findings", box: v, focus: v, weight: 1, update: func() { d.updateFindings(v) }}
+}
+
+// newExplainTab is the detail view's Explain tab; l shows or hides the
+// lessons.
+func newExplainTab(v *detailView) *detailTab {
+	tv := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
+	t := &detailTab{name: "Explain", prim: tv, focus: tv}
+	t.top = func() { tv.ScrollToBeginning() }
+	t.fill = func(p *collector.Process) { v.fillExplain(tv, p.PID) }
+	t.onKey = func(ev *tcell.EventKey) bool {
+		if ev.Key() == tcell.KeyRune && ev.Rune() == 'l' {
+			v.teach = !v.teach
+			v.refreshOpen()
+			return true
+		}
+		return false
+	}
+	t.keys = "l lessons"
+	return t
 }
 
 // severityTag colours a severity for a text view.
@@ -39,16 +60,13 @@ func severityTag(s explain.Severity) string {
 
 // updateFindings fills the findings panel from the frame: the machine's
 // findings and the focused process's, worst first.
-func (d *Dashboard) updateFindings() {
-	if d.findings == nil {
-		return
-	}
+func (d *Dashboard) updateFindings(view *tview.TextView) {
 	var ex *monitor.ExplainFrame
 	if d.frame != nil {
 		ex = d.frame.Explain
 	}
 	if ex == nil {
-		d.findings.SetText("[gray]no findings: this source does not compute them[-]")
+		view.SetText("[gray]no findings: this source does not compute them[-]")
 		return
 	}
 	all := append([]explain.Finding(nil), ex.Machine...)
@@ -73,7 +91,7 @@ func (d *Dashboard) updateFindings() {
 	if n == 0 {
 		b.WriteString("[gray]gathering (findings span the last ticks)[-]")
 	}
-	d.findings.SetText(b.String())
+	view.SetText(b.String())
 }
 
 // sortBySeverity orders findings worst first, keeping their order within
@@ -89,7 +107,7 @@ func sortBySeverity(fs []explain.Finding) {
 // fillExplain draws the Explain tab: the shown process's findings (each
 // verdict, its evidence with sources, why, what to try, what could not
 // be measured; with the lesson when teach is on).
-func (v *detailView) fillExplain(pid int) {
+func (v *detailView) fillExplain(view *tview.TextView, pid int) {
 	var ex *monitor.ExplainFrame
 	if v.d.frame != nil {
 		ex = v.d.frame.Explain
@@ -112,7 +130,7 @@ func (v *detailView) fillExplain(pid int) {
 			}
 		}
 	}
-	v.explain.SetText(b.String())
+	view.SetText(b.String())
 }
 
 // writeFindingTag writes one finding for a text view with colours.

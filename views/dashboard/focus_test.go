@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -106,9 +107,14 @@ func TestFocusFeedsDetail(t *testing.T) {
 			return len(h.src.focus) > 0 && h.src.focus[len(h.src.focus)-1] == 0
 		})
 	}()
-	for _, want := range []string{"Waiting in", "Cgroup", "Limit Max open files", "Caps bounding"} {
-		if !strings.Contains(scr, want) {
-			t.Errorf("status tab lacks %q:\n%s", want, scr)
+	// The whole tab (it scrolls): the details, and the namespaces the
+	// children will get labelled as such.
+	var text string
+	h.ui(func() { text = h.d.detail.tabs[tabStatus].prim.(*tview.TextView).GetText(true) }, false)
+	for _, want := range []string{"Waiting in", "Cgroup", "Limit Max open files", "Caps bounding", "Namespaces of children", "pid:", "peak virtual (VmPeak)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status tab lacks %q:\n%s", want, text)
 		}
 	}
+	_ = scr
 }

@@ -65,6 +65,23 @@ func humanBytes(b uint64) string {
 	return strconv.FormatFloat(float64(b)/(k*k*k*k), 'f', 1, 64) + "T"
 }
 
+// compactBytes formats a byte count in at most five characters for a
+// table column: 512K, 9.8M, 512M, 1.5G, 210G.
+func compactBytes(b uint64) string {
+	const k = 1024
+	v := float64(b)
+	for _, u := range []string{"K", "M", "G", "T", "P"} {
+		v /= k
+		switch {
+		case v < 10 && u != "K":
+			return strconv.FormatFloat(v, 'f', 1, 64) + u
+		case v < 999.5:
+			return strconv.FormatFloat(v, 'f', 0, 64) + u
+		}
+	}
+	return strconv.FormatFloat(v/k, 'f', 0, 64) + "E"
+}
+
 // rateString formats a per-second rate compactly: 0, 7, 12.5, 3.2k, 1.1M.
 func rateString(v float64) string {
 	switch {
@@ -86,21 +103,6 @@ func percentString(v float64) string {
 		v = 0
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
-}
-
-// startString formats a start time: the clock time for today, the date
-// otherwise, like ps.
-func startString(t, now time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
-		return t.Format("15:04")
-	}
-	if t.Year() == now.Year() {
-		return t.Format("Jan02")
-	}
-	return t.Format("2006")
 }
 
 // durationString formats an uptime or an age: 3d04h, 5h12m, 4m09s, 12s.

@@ -1,263 +1,312 @@
 package dashboard
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
-// updateHeader formats the three header lines.
-func (d *Dashboard) updateHeader() {
+// seg is one item of a header line: its text, a shorter form for narrow
+// screens ("" when it has none), and its priority (0 is never dropped;
+// a larger number is dropped first when the line does not fit).
+type seg struct {
+	long, short string
+	prio        int
+}
+
+// fit joins segments with two spaces into at most w cells: it switches
+// the least important segments to their short forms first, then drops
+// them, least important first. Segments of priority 0 always stay.
+func fit(segs []seg, w int) string {
+	use := make([]string, len(segs))
+	for i, s := range segs {
+		use[i] = s.long
+	}
+	width := func() int {
+		n := 0
+		for _, u := range use {
+			if u != "" {
+				if n > 0 {
+					n += 2
+				}
+				n += tview.TaggedStringWidth(u)
+			}
+		}
+		return n
+	}
+	order := make([]int, len(segs))
+	for i := range order {
+		order[i] = i
+	}
+	// Least important first; among equals, the later one.
+	slices.SortStableFunc(order, func(a, b int) int {
+		if segs[a].prio != segs[b].prio {
+			return segs[b].prio - segs[a].prio
+		}
+		return b - a
+	})
+	for _, i := range order {
+		if width() <= w {
+			break
+		}
+		if segs[i].short != "" {
+			use[i] = segs[i].short
+		}
+	}
+	for _, i := range order {
+		if width() <= w {
+			break
+		}
+		if segs[i].prio > 0 {
+			use[i] = ""
+		}
+	}
 	var b strings.Builder
+	for _, u := range use {
+		if u == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("  ")
+		}
+		b.WriteString(u)
+	}
+	return b.String()
+}
+
+// headerLines formats the header's text lines for width w.
+func (d *Dashboard) headerLines(w int) []string {
 	var snap *collector.Snapshot
 	if d.frame != nil {
 		snap = d.frame.Snapshot
 	}
-	b.WriteString("[::b]pinspect[::-] ")
-	if tl := d.opts.Timeline; tl != nil {
-		b.WriteString("[black:aqua]REPLAY " + inert(tl.Where()) + "[-:-] ")
-	}
-	writeHost(&b, snap)
-	b.WriteByte('\n')
-	d.writeActivity(&b, snap)
-	b.WriteByte('\n')
-	d.writeShape(&b, snap)
-	d.header.SetText(b.String())
+	return []string{fit(d.hostSegs(snap), w), fit(d.activitySegs(snap), w), fit(d.shapeSegs(snap), w)}
 }
 
-// writeHost writes line 1: the host.
-func writeHost(b *strings.Builder, snap *collector.Snapshot) {
+// hostSegs is line 1: where the data comes from, the host, its load,
+// CPU busy share and memory.
+func (d *Dashboard) hostSegs(snap *collector.Snapshot) []seg {
+	segs := []seg{{long: "[::b]pinspect[::-]", prio: 0}}
+	if d.opts.Timeline != nil {
+		segs = append(segs, seg{long: "[black:aqua] REPLAY " + inert(d.opts.Timeline.Where()) + " [-:-]", prio: 0})
+	}
+	if d.opts.Origin != "" {
+		segs = append(segs, seg{long: "[black:aqua] " + inert(d.opts.Origin) + " [-:-]", prio: 0})
+	}
 	if snap == nil {
-		b.WriteString(" waiting for the first sample…")
-		return
+		return append(segs, seg{long: "waiting for the first sample…", prio: 0})
 	}
 	h := &snap.Host
-	b.WriteString(" [aqua]" + inert(h.Hostname) + "[-]")
-	if h.UptimeSeconds > 0 {
-		b.WriteString("  up " + durationString(time.Duration(h.UptimeSeconds*float64(time.Second))))
+	segs = append(segs, seg{long: "[aqua]" + inert(h.Hostname) + "[-]", prio: 2})
+	if d.frame != nil && d.frame.Rates != nil {
+		segs = append(segs, seg{long: "CPU " + percentString(d.frame.Rates.System.CPUPercent) + "%", prio: 1})
+	} else {
+		segs = append(segs, seg{long: "CPU -", prio: 1})
 	}
-	b.WriteString("  load " + strconv.FormatFloat(h.Load1, 'f', 2, 64) + " " +
-		strconv.FormatFloat(h.Load5, 'f', 2, 64) + " " + strconv.FormatFloat(h.Load15, 'f', 2, 64))
-	b.WriteString("  CPUs " + strconv.Itoa(h.CPUs))
-	if h.MemTotalBytes > 0 {
-		b.WriteString("  mem " + humanBytes(h.MemTotalBytes-min(h.MemAvailBytes, h.MemTotalBytes)) + "/" + humanBytes(h.MemTotalBytes))
+	if d.meterOn(meterLoad) {
+		if _, bad := h.Unavailable["loadavg"]; bad {
+			segs = append(segs, seg{long: "load -", prio: 3})
+		} else {
+			segs = append(segs, seg{long: "load " + strconv.FormatFloat(h.Load1, 'f', 2, 64) + " " +
+				strconv.FormatFloat(h.Load5, 'f', 2, 64) + " " + strconv.FormatFloat(h.Load15, 'f', 2, 64),
+				short: "load " + strconv.FormatFloat(h.Load1, 'f', 2, 64), prio: 3})
+		}
+	}
+	segs = append(segs, seg{long: "CPUs " + strconv.Itoa(h.CPUs), prio: 6})
+	if h.UptimeSeconds > 0 {
+		segs = append(segs, seg{long: "up " + durationString(time.Duration(h.UptimeSeconds*float64(time.Second))), prio: 5})
+	}
+	if !d.meterOn(meterMemory) && h.MemTotalBytes > 0 && h.HasMemAvail {
+		segs = append(segs, seg{long: "mem " + humanBytes(h.MemTotalBytes-min(h.MemAvailBytes, h.MemTotalBytes)) + "/" + humanBytes(h.MemTotalBytes), prio: 4})
+	}
+	if d.meterOn(meterPSI) && d.lastH < meterTallH {
+		segs = append(segs, seg{long: "PSI " + psiText(snap), prio: 4})
 	}
 	if h.Kernel != "" {
-		b.WriteString("  " + inert(h.Kernel))
+		segs = append(segs, seg{long: inert(h.Kernel), prio: 7})
 	}
+	return segs
 }
 
-// writeActivity writes line 2: tasks by state, orphans, context
-// switches, interval, events. The zombies are zombie processes
-// (lifecycle.IsZombie): a process whose main thread exited while others
-// run shows Z but is alive, and is not counted as one.
-func (d *Dashboard) writeActivity(b *strings.Builder, snap *collector.Snapshot) {
+// activitySegs is line 2: tasks by state, orphans, context switches,
+// forks, the interval and the state of kernel events. The zombies are
+// zombie processes (lifecycle.IsZombie): a process whose main thread
+// exited while others run shows Z but is alive, and is not counted.
+func (d *Dashboard) activitySegs(snap *collector.Snapshot) []seg {
+	var segs []seg
 	if snap != nil {
 		c := lifecycle.CountStates(snap)
 		n := &c.ByLetter
-		b.WriteString("tasks " + strconv.Itoa(c.Total) + ": [lime]" + strconv.Itoa(n['R']) + " running[-], " +
-			strconv.Itoa(n['S']+n['I']) + " sleeping, [orange]" + strconv.Itoa(n['D']) + " uninterruptible[-], [fuchsia]" +
-			strconv.Itoa(n['T']+n['t']) + " stopped[-], ")
+		z := "0 zombie"
 		if c.Zombies > 0 {
-			b.WriteString("[red::b]" + strconv.Itoa(c.Zombies) + " zombie[-::-]")
-		} else {
-			b.WriteString("0 zombie")
+			z = "[red::b]" + strconv.Itoa(c.Zombies) + " zombie[-::-]"
 		}
+		segs = append(segs, seg{
+			long: "tasks " + strconv.Itoa(c.Total) + ": [lime]" + strconv.Itoa(n['R']) + " running[-], " +
+				strconv.Itoa(n['S']+n['I']) + " sleeping, [orange]" + strconv.Itoa(n['D']) + " uninterruptible[-], [fuchsia]" +
+				strconv.Itoa(n['T']+n['t']) + " stopped[-], " + z,
+			short: "tasks " + strconv.Itoa(c.Total) + " [lime]" + strconv.Itoa(n['R']) + "R[-] " + strconv.Itoa(n['S']+n['I']) + "S [orange]" +
+				strconv.Itoa(n['D']) + "D[-] [fuchsia]" + strconv.Itoa(n['T']+n['t']) + "T[-] " + z,
+			prio: 0})
 		if n := d.fd.orphans(); n >= 0 {
-			b.WriteString("  orphans " + strconv.Itoa(n))
+			segs = append(segs, seg{long: "orphans " + strconv.Itoa(n), prio: 0})
 		}
 		if v, ok := d.fd.systemCtx(); ok {
-			b.WriteString("  ctx " + rateString(v) + "/s")
+			segs = append(segs, seg{long: "ctx " + rateString(v) + "/s", prio: 0})
 		} else {
-			b.WriteString("  ctx -/s")
+			segs = append(segs, seg{long: "ctx -/s", prio: 0})
+		}
+		if d.frame != nil && d.frame.Rates != nil {
+			segs = append(segs, seg{long: "forks " + rateString(d.frame.Rates.System.ForksPerSec) + "/s", prio: 3})
 		}
 	}
-	b.WriteString("  every " + intervalString(d.interval))
+	if d.opts.Timeline == nil {
+		segs = append(segs, seg{long: "every " + intervalString(d.interval), short: intervalString(d.interval), prio: 2})
+	}
 	if d.frame != nil {
-		if d.frame.EventsLive {
-			b.WriteString("  events [lime]live[-]")
-		} else {
-			b.WriteString("  events [yellow]polled[-]")
-			if d.frame.EventsNote != "" {
-				b.WriteString(" (" + inert(d.frame.EventsNote) + ")")
-			}
-		}
+		segs = append(segs, d.eventsSeg())
 	}
 	if d.paused {
-		b.WriteString("  [black:yellow]PAUSED[-:-]")
+		segs = append(segs, seg{long: "[black:yellow]PAUSED[-:-]", prio: 0})
 	}
+	return segs
 }
 
-// writeShape writes line 3: how the table is shaped, and the scan.
-func (d *Dashboard) writeShape(b *strings.Builder, snap *collector.Snapshot) {
-	b.WriteString("[gray]sort[-] " + colTitles[d.vo.sortCol])
-	if d.vo.sortDesc {
-		b.WriteString("▼")
-	} else {
-		b.WriteString("▲")
+// eventsBehindAfter is how far behind the clock the events may run
+// before the header stops calling them live: two intervals (at least 2 s).
+func (d *Dashboard) eventsBehindAfter() time.Duration {
+	return max(2*d.interval, 2*time.Second)
+}
+
+// eventsSeg says where events come from and whether they keep up: live
+// (the kernel's connector, in time), N s behind (the connector, or the
+// dashboard, is late: the header must not say live then), or polled.
+func (d *Dashboard) eventsSeg() seg {
+	f := d.frame
+	lag := d.eventLag()
+	switch {
+	case f.EventsLive && lag >= d.eventsBehindAfter():
+		s := "events [red::b]" + durationString(lag) + " behind[-::-]"
+		return seg{long: s, prio: 0}
+	case f.EventsLive:
+		return seg{long: "events [lime]live[-]", prio: 0}
 	}
+	s := "events [yellow]polled[-]"
+	if f.EventsNote != "" {
+		return seg{long: s + " [gray](" + inert(f.EventsNote) + ")[-]", short: s, prio: 0}
+	}
+	return seg{long: s, prio: 0}
+}
+
+// eventLag is how far behind the events shown are: what the monitor's
+// kernel source reported for the last frame, or the age of the frame
+// itself when the dashboard applies it late.
+func (d *Dashboard) eventLag() time.Duration {
+	if d.frame == nil || d.opts.Timeline != nil {
+		return 0
+	}
+	return max(d.frame.EventsBehind, d.applyLag)
+}
+
+// shapeSegs is line 3: how the table is shaped, and the scan.
+func (d *Dashboard) shapeSegs(snap *collector.Snapshot) []seg {
+	var segs []seg
+	dir := "▲"
+	if d.vo.sortDesc {
+		dir = "▼"
+	}
+	segs = append(segs, seg{long: "[gray]sort[-] " + colDefs[d.vo.sortCol].title + dir, prio: 2})
 	if d.vo.filter != "" {
-		b.WriteString("  [gray]filter[-] [yellow]" + inert(d.vo.filter) + "[-]")
+		segs = append(segs, seg{long: "[gray]filter[-] [yellow]" + inert(d.vo.filter) + "[-]", prio: 0})
+	}
+	if d.search != "" {
+		segs = append(segs, seg{long: "[gray]search[-] " + inert(d.search), prio: 3})
+	}
+	if d.vo.users != nil {
+		us := make([]string, 0, len(d.vo.users))
+		for u := range d.vo.users {
+			us = append(us, u)
+		}
+		slices.Sort(us)
+		segs = append(segs, seg{long: "[gray]user[-] [yellow]" + inert(strings.Join(us, ",")) + "[-]", prio: 0})
+	}
+	if d.vo.workload != "" {
+		segs = append(segs, seg{long: "[gray]cgroup[-] [yellow]" + inert(d.vo.workload) + "[-]", prio: 0})
+	}
+	if d.vo.pids != nil {
+		ps := make([]int, 0, len(d.vo.pids))
+		for p := range d.vo.pids {
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		var b strings.Builder
+		for i, p := range ps {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(p))
+		}
+		segs = append(segs, seg{long: "[gray]pid[-] [yellow]" + b.String() + "[-]", prio: 0})
 	}
 	if d.vo.states != "" {
-		b.WriteString("  [gray]state[-] [yellow]" + d.vo.states + "[-]")
+		segs = append(segs, seg{long: "[gray]state[-] [yellow]" + d.vo.states + "[-]", prio: 0})
+	}
+	if d.vo.hideKernel {
+		segs = append(segs, seg{long: "[yellow]no kernel threads[-]", short: "[yellow]-kthr[-]", prio: 1})
 	}
 	if d.vo.tree {
-		b.WriteString("  [yellow]tree[-]")
+		segs = append(segs, seg{long: "[yellow]tree[-]", prio: 1})
 	}
 	if d.vo.threads {
-		b.WriteString("  [yellow]threads[-]")
+		s := "[yellow]threads[-]"
 		if snap != nil && !snap.ThreadsRead {
-			b.WriteString(" [gray](of the selected process)[-]")
+			s += " [gray](of the selected process)[-]"
 		}
+		segs = append(segs, seg{long: s, short: "[yellow]threads[-]", prio: 1})
+	}
+	if n := len(d.model.tagged); n > 0 {
+		segs = append(segs, seg{long: "[yellow]" + strconv.Itoa(n) + " tagged[-]", prio: 0})
 	}
 	if snap == nil {
-		return
+		return segs
 	}
-	b.WriteString("  [gray]shown[-] " + strconv.Itoa(d.model.shown) + "/" + strconv.Itoa(d.model.total))
+	segs = append(segs, seg{long: "[gray]shown[-] " + strconv.Itoa(d.model.shown) + "/" + strconv.Itoa(d.model.total), prio: 1})
 	if c := snap.Counts; c.Vanished+c.Denied+c.Unreadable > 0 {
-		b.WriteString("  [gray]vanished " + strconv.Itoa(c.Vanished) + " denied " + strconv.Itoa(c.Denied) +
-			" unreadable " + strconv.Itoa(c.Unreadable) + "[-]")
+		segs = append(segs, seg{long: "[gray]vanished " + strconv.Itoa(c.Vanished) + " denied " + strconv.Itoa(c.Denied) +
+			" unreadable " + strconv.Itoa(c.Unreadable) + "[-]", prio: 6})
 	}
-	b.WriteString("  [gray]scan " + strconv.FormatInt(snap.ScanDuration.Milliseconds(), 10) + "ms")
+	sc := "[gray]scan " + strconv.FormatInt(snap.ScanDuration.Milliseconds(), 10) + "ms"
 	if snap.Collector != "" {
-		b.WriteString(" (" + inert(string(snap.Collector)) + ")")
+		sc += " (" + inert(string(snap.Collector)) + ")"
 	}
-	b.WriteString("[-]")
+	segs = append(segs, seg{long: sc + "[-]", prio: 4})
 	switch snap.CtxSwitchSource {
 	case collector.CtxLeaderOnly:
-		b.WriteString("  [gray]csw/s: leader thread (all threads in the detail view)[-]")
+		segs = append(segs, seg{long: "[gray]csw/s: leader thread (all threads in the detail view)[-]", short: "[gray]csw/s: leader[-]", prio: 5})
 	case "":
 	default:
-		b.WriteString("  [gray]csw/s: " + inert(string(snap.CtxSwitchSource)) + "[-]")
+		segs = append(segs, seg{long: "[gray]csw/s: " + inert(string(snap.CtxSwitchSource)) + "[-]", prio: 7})
 	}
+	return segs
 }
 
-// maxZombiesListed caps the pids listed per parent in the zombie panel.
-const maxZombiesListed = 6
-
-// updateZombies formats the zombie panel.
-func (d *Dashboard) updateZombies() {
-	var groups []zombieGroup
-	if d.fd != nil {
-		groups = d.fd.zombies()
+// updateHeader formats the meters and the header lines for the screen.
+func (d *Dashboard) updateHeader() {
+	w := d.lastW
+	if w <= 0 {
+		w = 80
 	}
-	total := 0
-	for _, g := range groups {
-		total += len(g.zombies)
+	lines := d.meterLines(w, d.meterRows)
+	lines = append(lines, d.headerLines(w)...)
+	d.header.SetText(strings.Join(lines, "\n"))
+	if n := len(lines); n != d.headerH && d.main != nil {
+		d.headerH = n
+		d.layout(d.lastW, d.lastH)
 	}
-	if d.vo.filter != "" {
-		// With a filter, the parents that match it.
-		kept := groups[:0:0]
-		for _, g := range groups {
-			if containsFold(g.parentComm, d.vo.filter) || strings.HasPrefix(strconv.Itoa(g.parent.PID), d.vo.filter) {
-				kept = append(kept, g)
-			}
-		}
-		groups = kept
-	}
-	d.zombieView.SetTitle(" zombies: " + strconv.Itoa(total) + " ")
-	if total == 0 {
-		d.zombieView.SetText("[gray]no zombies[-]")
-		return
-	}
-	if len(groups) == 0 {
-		d.zombieView.SetText("[gray]no zombie parent matches the filter[-]")
-		return
-	}
-	var b strings.Builder
-	for _, g := range groups {
-		b.WriteString("[red::b]" + strconv.Itoa(len(g.zombies)) + "[-::-] of parent [::b]" + strconv.Itoa(g.parent.PID) + "[::-]")
-		if g.parentComm != "" {
-			b.WriteString(" (" + inert(g.parentComm) + ")")
-		}
-		if g.parentInfo != "" {
-			b.WriteString(" " + inert(g.parentInfo))
-		}
-		b.WriteString(":")
-		for i, z := range g.zombies {
-			if i == maxZombiesListed {
-				b.WriteString(" …")
-				break
-			}
-			b.WriteString(" " + strconv.Itoa(z.PID))
-			if i < len(g.statuses) && g.statuses[i] != "" {
-				b.WriteString("(" + g.statuses[i] + ")")
-			}
-		}
-		b.WriteByte('\n')
-		if g.diagnosis != "" {
-			b.WriteString("  " + inert(g.diagnosis) + "\n")
-		}
-		if g.remedy != "" {
-			b.WriteString("  [yellow]→ " + inert(g.remedy) + "[-]\n")
-		}
-	}
-	d.zombieView.SetText(b.String())
-}
-
-// updateKeys formats the footer.
-func (d *Dashboard) updateKeys() {
-	if d.status != "" && d.frame != nil && d.frame.Seq > d.statusUntil {
-		d.status = ""
-	}
-	var s string
-	front, _ := d.pages.GetFrontPage()
-	if front == pageDetail {
-		s = "[black:aqua]Esc[-:-] back [black:aqua]Tab[-:-] next tab [black:aqua]1-4[-:-] tab "
-	} else {
-		s = "[black:aqua]Enter[-:-] detail [black:aqua]/[-:-] filter [black:aqua]t[-:-] tree [black:aqua]H[-:-] threads " +
-			"[black:aqua]s[-:-] state [black:aqua]z[-:-] zombies [black:aqua]<>[-:-] sort [black:aqua]e[-:-] panels "
-	}
-	if d.opts.Signal != nil {
-		s += "[black:aqua]k[-:-] signal "
-	}
-	s += "[black:aqua]space[-:-] pause [black:aqua]+-[-:-] interval [black:aqua]?[-:-] help [black:aqua]q[-:-] quit"
-	if d.status != "" {
-		s = d.status + "  " + s
-	}
-	d.keys.SetText(s)
-}
-
-// helpText is the ? page.
-func helpText(signals bool) string {
-	s := `[::b]Process table[::-]
-  ↑ ↓ PgUp PgDn Home End, j  move; mouse click selects, wheel scrolls
-  Enter, double click        open the detail view of the selected process
-  /                          filter by name, command line or pid (Enter keeps it, Esc clears it)
-  Esc                        clear the filter and the state filter
-  t                          tree view by parent
-  H                          show threads under their process
-  s                          cycle the state filter: all, R, S, D, Z, T, I
-  z                          zombies only (again: all)
-  < > F6, click a header     choose the sort column (again on the same header: reverse)
-  r                          reverse the sort
-  N P M V I T                sort by PID, CPU%, RSS, VCSW/s, NVCSW/s, START
-  e                          show or hide the zombie, event and findings panels
-
-[::b]Detail view[::-]
-  Tab Shift-Tab ← →, 1-5     switch tab: Threads, Memory, Lifecycle, Status, Explain
-  l (Explain tab)            show or hide the lesson behind each finding
-  Esc, Backspace             back to the table
-
-[::b]Everywhere[::-]
-  space                      pause or resume sampling
-  + -                        change the refresh interval
-`
-	if signals {
-		s += "  k                          send a signal to the selected process (asks first)\n"
-	}
-	s += `  ?                          this help
-  q, Ctrl-C                  quit
-
-[::b]Columns[::-]
-  S: state (R running, S sleeping, D uninterruptible, Z zombie, T stopped, I idle)
-  THR: threads; CPU%: of one CPU since the last sample
-  VCSW/s, NVCSW/s: voluntary (blocked, I/O-bound) and involuntary (preempted,
-  CPU contention) context switches per second
-  An event marked * came from the kernel's process-events connector.`
-	return s
 }

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"cmp"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,33 +14,6 @@ import (
 	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
-// column is a process table column.
-type column int
-
-// The process table's columns, in display order.
-const (
-	colPID column = iota
-	colUser
-	colState
-	colThr
-	colCPU
-	colRSS
-	colVol
-	colInvol
-	colStart
-	colCmd
-	numCols
-)
-
-var colTitles = [numCols]string{"PID", "USER", "S", "THR", "CPU%", "RSS", "VCSW/s", "NVCSW/s", "START", "COMMAND"}
-
-// sortKeys are the keys that sort by a column directly (any column is
-// reachable with < and > and by clicking its header).
-var sortKeys = map[rune]column{'N': colPID, 'P': colCPU, 'M': colRSS, 'V': colVol, 'I': colInvol, 'T': colStart}
-
-// descByDefault says which columns sort largest first when chosen.
-var descByDefault = [numCols]bool{colThr: true, colCPU: true, colRSS: true, colVol: true, colInvol: true}
-
 // row is one line of the process table: a process, or one of its threads.
 type row struct {
 	p *collector.Process
@@ -49,7 +21,9 @@ type row struct {
 	r rate
 	// tree prefix: a slice of the model's prefix buffer
 	preOff, preLen int32
-	cells          *[numCols]tview.TableCell // formatted on first draw
+	// hidden is the number of descendants folded under this row (tree).
+	hidden int32
+	cells  []tview.TableCell // the shown columns, formatted on first draw
 }
 
 // rowKey identifies a row across frames.
@@ -68,26 +42,84 @@ func (r *row) key() rowKey {
 
 // viewOpts are the user's choices that shape the table.
 type viewOpts struct {
-	filter string // lower-case; matches comm, command line or pid
-	states string // state letters to keep; "" keeps all
-	// self is pinspect's own pid in the frame's root
-	// (Snapshot.SelfPID), which a filter never keeps, as pgrep does.
-	self     int
-	tree     bool
-	threads  bool
-	sortCol  column
-	sortDesc bool
+	filter     string          // lower-case; matches comm, command line or pid
+	states     string          // state letters to keep; "" keeps all
+	users      map[string]bool // user names or uids to keep; nil keeps all
+	pids       map[int]bool    // pids to keep (--pid); nil keeps all
+	workload   string          // the CGROUP text to keep; "" keeps all
+	hideKernel bool
+	tree       bool
+	threads    bool
+	sortCol    colID
+	sortDesc   bool
+	// folded are the processes whose subtree is folded (tree view).
+	folded map[collector.ID]bool
+}
+
+// matchesText reports whether the filter (or search) text matches a
+// process: its comm, its command line, or its pid's leading digits. The
+// table's filter, the search and the zombie panel's filter all use it.
+func matchesText(p *collector.Process, lower string) bool {
+	if lower == "" {
+		return true
+	}
+	if containsFold(p.Comm, lower) || strings.HasPrefix(strconv.Itoa(p.PID), lower) {
+		return true
+	}
+	for _, a := range p.Cmdline {
+		if containsFold(a, lower) {
+			return true
+		}
+	}
+	// A filter with a space ("threads 5") can span arguments: match the
+	// command line as it is shown, joined by spaces.
+	if len(p.Cmdline) > 1 && strings.IndexByte(lower, ' ') >= 0 {
+		return containsFold(strings.Join(p.Cmdline, " "), lower)
+	}
+	return false
+}
+
+// matchesUser reports whether a process belongs to one of the users:
+// by name or by real uid.
+func matchesUser(p *collector.Process, users map[string]bool) bool {
+	return users == nil || users[p.User] || users[strconv.Itoa(p.UIDs[0])] && p.Read&collector.SrcStatus != 0
+}
+
+// matches applies every filter to a process. The state Z keeps zombie
+// processes only (lifecycle.IsZombie): a process whose main thread
+// exited shows Z but is alive.
+func (o *viewOpts) matches(p *collector.Process) bool {
+	if o.pids != nil && !o.pids[p.PID] {
+		return false
+	}
+	if o.states != "" && (strings.IndexByte(o.states, p.State) < 0 || p.State == 'Z' && !lifecycle.IsZombie(p)) {
+		return false
+	}
+	if o.hideKernel && p.IsKernelThread() {
+		return false
+	}
+	if !matchesUser(p, o.users) {
+		return false
+	}
+	if o.workload != "" && cgroupText(p) != o.workload {
+		return false
+	}
+	return matchesText(p, o.filter)
 }
 
 // tableModel is the process table's virtual content. It is touched only on
 // the UI goroutine.
 type tableModel struct {
 	tview.TableContentReadOnly
-	rows   []row
-	spare  []row
-	now    time.Time
-	header [numCols]tview.TableCell
-	onSort func(c column)
+	rows     []row
+	spare    []row
+	now      time.Time
+	memTotal uint64
+	cols     []colID
+	header   []tview.TableCell
+	widths   [numCols]int
+	onSort   func(c colID)
+	tagged   map[collector.ID]bool
 
 	// tree building scratch, reused between frames
 	pidIdx    map[int]int32
@@ -102,20 +134,39 @@ type tableModel struct {
 	total, shown int
 }
 
-func newTableModel(onSort func(column)) *tableModel {
-	m := &tableModel{onSort: onSort, pidIdx: map[int]int32{}}
+func newTableModel(onSort func(colID)) *tableModel {
+	m := &tableModel{onSort: onSort, pidIdx: map[int]int32{}, tagged: map[collector.ID]bool{}}
+	m.cols = slices.Clone(defaultColumns)
 	return m
 }
 
-// setHeader formats the header cells for the current sort.
+// colWidth is a shown column's width: fixed by the column, or from the
+// whole data (not the rows on screen: widths do not jump as you scroll).
+func (m *tableModel) colWidth(c colID) int {
+	if w := colDefs[c].width; w > 0 {
+		return max(w, len(colDefs[c].title)+1)
+	}
+	return m.widths[c]
+}
+
+// setHeader formats the header cells for the columns and the sort.
 func (m *tableModel) setHeader(o viewOpts) {
-	for c := column(0); c < numCols; c++ {
-		title := colTitles[c]
+	m.header = m.header[:0]
+	for _, c := range m.cols {
+		title := colDefs[c].title
 		if c == o.sortCol {
 			if o.sortDesc {
 				title += "▼"
 			} else {
 				title += "▲"
+			}
+		}
+		w := m.colWidth(c)
+		if c != colCmd {
+			if colDefs[c].left {
+				title = padRight(title, w)
+			} else {
+				title = padLeft(title, w)
 			}
 		}
 		cell := tview.NewTableCell(title).
@@ -125,11 +176,10 @@ func (m *tableModel) setHeader(o viewOpts) {
 		if c == o.sortCol {
 			cell.SetBackgroundColor(tcell.ColorAqua)
 		}
-		if c != colUser && c != colCmd && c != colStart && c != colState {
-			cell.SetAlign(tview.AlignRight)
-		}
 		if c == colCmd {
 			cell.SetExpansion(1)
+		} else {
+			cell.SetMaxWidth(w)
 		}
 		cc := c
 		cell.Clicked = func() bool {
@@ -138,7 +188,7 @@ func (m *tableModel) setHeader(o viewOpts) {
 			}
 			return true
 		}
-		m.header[c] = *cell
+		m.header = append(m.header, *cell)
 	}
 }
 
@@ -146,16 +196,19 @@ func (m *tableModel) setHeader(o viewOpts) {
 func (m *tableModel) GetRowCount() int { return len(m.rows) + 1 }
 
 // GetColumnCount implements tview.TableContent.
-func (m *tableModel) GetColumnCount() int { return int(numCols) }
+func (m *tableModel) GetColumnCount() int { return len(m.cols) }
 
 // GetCell implements tview.TableContent; rows are formatted once per
 // rebuild, when first drawn.
 func (m *tableModel) GetCell(r, c int) *tview.TableCell {
-	if c < 0 || c >= int(numCols) || r < 0 || r > len(m.rows) {
+	if c < 0 || c >= len(m.cols) || r < 0 || r > len(m.rows) {
 		return nil
 	}
 	if r == 0 {
-		return &m.header[c]
+		if c < len(m.header) {
+			return &m.header[c]
+		}
+		return nil
 	}
 	rw := &m.rows[r-1]
 	if rw.cells == nil {
@@ -183,73 +236,53 @@ func stateColor(s byte) tcell.Color {
 	return tcell.ColorSilver
 }
 
-func (m *tableModel) format(rw *row) *[numCols]tview.TableCell {
-	var cells [numCols]tview.TableCell
-	p := rw.p
-	var text [numCols]string
-	state := p.State
+// format makes the shown cells of a row.
+func (m *tableModel) format(rw *row) []tview.TableCell {
+	cells := make([]tview.TableCell, len(m.cols))
+	state := rw.p.State
 	if rw.t != nil {
-		t := rw.t
-		state = t.State
-		text[colPID] = strconv.Itoa(t.TID)
-		text[colUser] = inert(p.User)
-		text[colThr] = ""
-		text[colRSS] = ""
-		text[colStart] = ""
-		text[colCmd] = m.prefix(rw) + "· " + inert(t.Comm)
-	} else {
-		text[colPID] = strconv.Itoa(p.PID)
-		text[colUser] = inert(p.User)
-		text[colThr] = strconv.FormatInt(p.NumThreads, 10)
-		// Unknown, not 0, for kernel threads and zombies (no address
-		// space) and when it could not be read.
-		text[colRSS] = "-"
-		if p.HasRSS {
-			text[colRSS] = humanBytes(p.RSSBytes)
-		}
-		text[colStart] = startString(p.StartedAt, m.now)
-		text[colCmd] = m.prefix(rw) + commandText(p)
-	}
-	text[colState] = string(rune(state))
-	if state == 0 {
-		text[colState] = "?"
-	}
-	if rw.r.ok {
-		text[colCPU] = percentString(rw.r.cpu)
-		text[colVol] = rateString(rw.r.vol)
-		text[colInvol] = rateString(rw.r.invol)
-	} else {
-		text[colCPU], text[colVol], text[colInvol] = "-", "-", "-"
+		state = rw.t.State
 	}
 	color := stateColor(state)
-	for c := column(0); c < numCols; c++ {
-		cell := &cells[c]
-		cell.Text = text[c]
+	tagged := rw.t == nil && m.tagged[rw.p.ID()]
+	if tagged {
+		color = tcell.ColorYellow
+	}
+	for i, c := range m.cols {
+		cell := &cells[i]
+		cell.Text = m.cellText(rw, c)
 		cell.Color = color
-		cell.Align = tview.AlignLeft
-		if c != colUser && c != colCmd && c != colStart && c != colState {
-			cell.Align = tview.AlignRight
+		cell.Align = tview.AlignRight
+		if colDefs[c].left {
+			cell.Align = tview.AlignLeft
 		}
 		if c == colCmd {
 			cell.Expansion = 1
-		}
-		if c == colUser {
-			cell.MaxWidth = 10
+			if rw.t != nil && !tagged {
+				cell.Color = tcell.ColorTeal
+			}
+		} else {
+			cell.MaxWidth = m.colWidth(c)
 		}
 		cell.Reference = rw
 	}
-	if rw.t != nil {
-		cells[colCmd].Color = tcell.ColorTeal
+	if tagged && len(cells) > 0 {
+		cells[0].Text = "*" + cells[0].Text
 	}
-	return &cells
+	return cells
 }
 
 // commandText is the COMMAND cell: the command line, with the comm in
-// parentheses when it is not the program's name, or [comm] when there is no
-// command line (kernel threads, zombies).
+// parentheses when it is not the program's name; [comm] for a kernel
+// thread or a zombie (no command line, as ps shows them); the comm alone
+// when the command line is not known (an agent that does not send
+// command lines, an unreadable file).
 func commandText(p *collector.Process) string {
 	if len(p.Cmdline) == 0 || (len(p.Cmdline) == 1 && p.Cmdline[0] == "") {
-		return inert("[" + p.Comm + "]")
+		if p.IsKernelThread() || lifecycle.IsZombie(p) {
+			return inert("[" + p.Comm + "]")
+		}
+		return inert(p.Comm)
 	}
 	args := inertArgs(p.Cmdline)
 	base := filepath.Base(p.Cmdline[0])
@@ -266,89 +299,37 @@ func (m *tableModel) prefix(rw *row) string {
 	return string(m.prefixBuf[rw.preOff : rw.preOff+rw.preLen])
 }
 
-// matches applies the filter and state filter to a process. The state
-// Z keeps zombie processes only (lifecycle.IsZombie): a process whose main
-// thread exited shows Z but is alive.
-func (o *viewOpts) matches(p *collector.Process) bool {
-	if p.PID == o.self && o.self != 0 && (o.filter != "" || o.states != "") {
-		return false
-	}
-	if o.states != "" && (strings.IndexByte(o.states, p.State) < 0 || p.State == 'Z' && !lifecycle.IsZombie(p)) {
-		return false
-	}
-	if o.filter == "" {
-		return true
-	}
-	if containsFold(p.Comm, o.filter) || strings.HasPrefix(strconv.Itoa(p.PID), o.filter) {
-		return true
-	}
-	for _, a := range p.Cmdline {
-		if containsFold(a, o.filter) {
-			return true
-		}
-	}
-	// A filter with a space ("threads 5") can span arguments: match the
-	// command line as it is shown, joined by spaces.
-	if len(p.Cmdline) > 1 && strings.IndexByte(o.filter, ' ') >= 0 {
-		return containsFold(strings.Join(p.Cmdline, " "), o.filter)
-	}
-	return false
-}
-
-// compareRows orders two rows by the sort column, then by PID.
-func compareRows(a, b *row, c column) int {
-	pa, pb := a.p, b.p
-	var r int
-	switch c {
-	case colPID:
-		r = cmp.Compare(pa.PID, pb.PID)
-	case colUser:
-		r = strings.Compare(pa.User, pb.User)
-	case colState:
-		r = cmp.Compare(pa.State, pb.State)
-	case colThr:
-		r = cmp.Compare(pa.NumThreads, pb.NumThreads)
-	case colCPU:
-		r = cmp.Compare(a.r.cpu, b.r.cpu)
-	case colRSS:
-		r = cmp.Compare(pa.RSSBytes, pb.RSSBytes)
-	case colVol:
-		r = cmp.Compare(a.r.vol, b.r.vol)
-	case colInvol:
-		r = cmp.Compare(a.r.invol, b.r.invol)
-	case colStart:
-		r = cmp.Compare(pa.StartTicks, pb.StartTicks)
-	case colCmd:
-		r = strings.Compare(pa.Comm, pb.Comm)
-	}
-	if r == 0 {
-		r = cmp.Compare(pa.PID, pb.PID)
-	}
-	return r
-}
-
 // rebuild recomputes the rows from a frame and the view options. focus,
 // when non-nil, supplies the threads of the focused process.
 func (m *tableModel) rebuild(fd *frameData, o viewOpts, focus *focusData) {
 	rows := m.rows[:0]
 	m.total, m.shown = 0, 0
+	maxPID, maxUser := 99, 4
 	if fd != nil && fd.f != nil && fd.f.Snapshot != nil {
 		snap := fd.f.Snapshot
-		o.self = snap.SelfPID
 		m.now = snap.TakenAt
+		m.memTotal = snap.Host.MemTotalBytes
 		procs := snap.Processes
 		m.total = len(procs)
 		for i := range procs {
 			p := &procs[i]
+			maxPID = max(maxPID, p.PID, p.PPID)
 			if !o.matches(p) {
 				continue
 			}
+			maxUser = max(maxUser, min(len(p.User), 10))
 			rows = append(rows, row{p: p, r: fd.procRate(p)})
 		}
+		for _, t := range threadsOf(focus) {
+			maxPID = max(maxPID, t.TID)
+		}
 	}
+	m.widths[colPID] = max(len(strconv.Itoa(maxPID)), 3)
+	m.widths[colPPID] = max(len(strconv.Itoa(maxPID)), 4)
+	m.widths[colUser] = maxUser
 	m.shown = len(rows)
 	slices.SortFunc(rows, func(a, b row) int {
-		r := compareRows(&a, &b, o.sortCol)
+		r := m.compareRows(&a, &b, o.sortCol)
 		if o.sortDesc {
 			return -r
 		}
@@ -356,17 +337,26 @@ func (m *tableModel) rebuild(fd *frameData, o viewOpts, focus *focusData) {
 	})
 	m.prefixBuf = m.prefixBuf[:0]
 	if o.tree {
-		rows = m.treeOrder(rows)
+		rows = m.treeOrder(rows, o.folded)
 	}
 	if o.threads {
 		rows = m.withThreads(rows, fd, focus)
 	}
 	m.rows = rows
+	m.setHeader(o)
+}
+
+func threadsOf(f *focusData) []collector.Thread {
+	if f == nil || f.proc == nil {
+		return nil
+	}
+	return f.proc.Threads
 }
 
 // treeOrder reorders sorted rows depth-first by parent, keeping the sort
-// among siblings, and records each row's tree prefix.
-func (m *tableModel) treeOrder(rows []row) []row {
+// among siblings, and records each row's tree prefix. The subtree of a
+// folded process is left out; its row counts what it hides.
+func (m *tableModel) treeOrder(rows []row, folded map[collector.ID]bool) []row {
 	n := len(rows)
 	clear(m.pidIdx)
 	m.first = resize(m.first, n, -1)
@@ -393,6 +383,17 @@ func (m *tableModel) treeOrder(rows []row) []row {
 	}
 	out := m.spare[:0]
 	m.stack = m.stack[:0]
+	var count func(i int32) int32
+	count = func(i int32) int32 {
+		m.visited[i] = true
+		var c int32
+		for k := m.first[i]; k >= 0; k = m.next[k] {
+			if !m.visited[k] {
+				c += 1 + count(k)
+			}
+		}
+		return c
+	}
 	var walk func(i int32, depth int, lastChild bool)
 	walk = func(i int32, depth int, lastChild bool) {
 		if m.visited[i] {
@@ -400,17 +401,28 @@ func (m *tableModel) treeOrder(rows []row) []row {
 		}
 		m.visited[i] = true
 		rw := rows[i]
+		isFolded := folded[rw.p.ID()] && m.first[i] >= 0
 		off := len(m.prefixBuf)
 		if depth > 0 {
 			m.prefixBuf = append(m.prefixBuf, m.stack...)
 			if lastChild {
-				m.prefixBuf = append(m.prefixBuf, "└─"...)
+				m.prefixBuf = append(m.prefixBuf, "└"...)
 			} else {
-				m.prefixBuf = append(m.prefixBuf, "├─"...)
+				m.prefixBuf = append(m.prefixBuf, "├"...)
 			}
 		}
+		if isFolded {
+			m.prefixBuf = append(m.prefixBuf, "+ "...)
+		} else if depth > 0 {
+			m.prefixBuf = append(m.prefixBuf, "─"...)
+		}
 		rw.preOff, rw.preLen = int32(off), int32(len(m.prefixBuf)-off)
+		idx := len(out)
 		out = append(out, rw)
+		if isFolded {
+			out[idx].hidden = count(i)
+			return
+		}
 		mark := len(m.stack)
 		if depth > 0 {
 			if lastChild {
@@ -435,6 +447,15 @@ func (m *tableModel) treeOrder(rows []row) []row {
 	}
 	m.spare = rows
 	return out
+}
+
+// hasChildren reports whether the row at index i has a child among the
+// shown processes (in tree order, a child follows its parent).
+func (m *tableModel) hasChildren(i int) bool {
+	if i < 0 || i+1 >= len(m.rows) || m.rows[i].t != nil {
+		return m.rows[i].hidden > 0
+	}
+	return m.rows[i].hidden > 0 || m.rows[i+1].t == nil && m.rows[i+1].p.PPID == m.rows[i].p.PID
 }
 
 // withThreads inserts each process's non-leader threads after it. The
@@ -476,4 +497,11 @@ func (m *tableModel) find(k rowKey) int {
 		}
 	}
 	return -1
+}
+
+// refresh drops the formatted cells of every row (a tag changed).
+func (m *tableModel) refresh() {
+	for i := range m.rows {
+		m.rows[i].cells = nil
+	}
 }

@@ -1,0 +1,193 @@
+package dashboard
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// panel is one of the bottom panels beside the process table (zombies,
+// events, and whatever another view registers in bottomPanels). Tab moves
+// the keys between the table and the shown panels; a focused panel
+// scrolls with the arrows, and its own keys come first.
+type panel struct {
+	name string
+	// box is what the panel draws (a bordered primitive); focus what
+	// takes keys when it is focused.
+	box   tview.Primitive
+	focus tview.Primitive
+	// update reformats the panel for the current frame and filters.
+	update func()
+	// onKey handles the panel's own keys while it is focused; it reports
+	// whether it used the key.
+	onKey func(ev *tcell.EventKey) bool
+	// keys describes the panel's own keys for the footer and help.
+	keys string
+	// weight is the panel's share of the width.
+	weight int
+}
+
+// bottomPanels makes the bottom panels, in their order on screen. A view
+// that adds a panel (for example explain's findings) appends its maker
+// here and keeps its code in its own file.
+var bottomPanels = []func(d *Dashboard) *panel{newZombiePanel, newEventPanel, newFindingsPanel}
+
+// panelNames lists the registered panels' names (for the config), in
+// bottomPanels' order.
+func panelNames() []string {
+	return []string{"zombies", "events", "findings"}
+}
+
+// setBorderFocus makes a bordered box show whether it has the keys.
+func setBorderFocus(b bordered, focused bool) {
+	if focused {
+		b.SetBorderColor(tcell.ColorYellow)
+	} else {
+		b.SetBorderColor(tcell.ColorWhite)
+	}
+}
+
+// newZombiePanel is the zombie panel: each parent that is not reaping,
+// its zombies, the diagnosis and the remedy.
+func newZombiePanel(d *Dashboard) *panel {
+	tv := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
+	tv.SetBorder(true).SetTitle(" zombies ").SetTitleAlign(tview.AlignLeft)
+	p := &panel{name: "zombies", box: tv, focus: tv, weight: 1}
+	p.update = func() { d.fillZombies(tv) }
+	return p
+}
+
+// maxZombiesListed caps the pids listed per parent in the zombie panel.
+const maxZombiesListed = 6
+
+// zombieGroupMatches reports whether a zombie group passes the table's
+// filters: its parent or one of its zombies matches the filter text the
+// way a table row does (comm, command line, pid), and the user and
+// cgroup filters.
+func (d *Dashboard) zombieGroupMatches(g *zombieGroup) bool {
+	if d.vo.filter == "" && d.vo.users == nil && d.vo.workload == "" && d.vo.pids == nil {
+		return true
+	}
+	var snap *collector.Snapshot
+	if d.frame != nil {
+		snap = d.frame.Snapshot
+	}
+	o := d.vo
+	o.states, o.hideKernel = "", false
+	check := func(id collector.ID, comm string) bool {
+		if p := lifecycle.FindID(snap, id); p != nil && snap != nil {
+			return o.matches(p)
+		}
+		// Not in the snapshot (gone since): its comm and pid.
+		return o.users == nil && o.workload == "" && o.pids == nil &&
+			(containsFold(comm, o.filter) || strings.HasPrefix(strconv.Itoa(id.PID), o.filter))
+	}
+	if check(g.parent, g.parentComm) {
+		return true
+	}
+	for _, z := range g.zombies {
+		if check(z, "") {
+			return true
+		}
+	}
+	return false
+}
+
+// fillZombies formats the zombie panel.
+func (d *Dashboard) fillZombies(tv *tview.TextView) {
+	var groups []zombieGroup
+	if d.fd != nil {
+		groups = d.fd.zombies()
+	}
+	total := 0
+	for _, g := range groups {
+		total += len(g.zombies)
+	}
+	kept := groups[:0:0]
+	for i := range groups {
+		if d.zombieGroupMatches(&groups[i]) {
+			kept = append(kept, groups[i])
+		}
+	}
+	tv.SetTitle(" zombies: " + strconv.Itoa(total) + " ")
+	if total == 0 {
+		tv.SetText("[gray]no zombies[-]")
+		return
+	}
+	if len(kept) == 0 {
+		tv.SetText("[gray]no zombie or parent matches the filter[-]")
+		return
+	}
+	var b strings.Builder
+	for _, g := range kept {
+		b.WriteString("[red::b]" + strconv.Itoa(len(g.zombies)) + "[-::-] of parent [::b]" + strconv.Itoa(g.parent.PID) + "[::-]")
+		if g.parentComm != "" {
+			b.WriteString(" (" + inert(g.parentComm) + ")")
+		}
+		if g.parentInfo != "" {
+			b.WriteString(" " + inert(g.parentInfo))
+		}
+		b.WriteString(":")
+		for i, z := range g.zombies {
+			if i == maxZombiesListed {
+				b.WriteString(" …")
+				break
+			}
+			b.WriteString(" " + strconv.Itoa(z.PID))
+			if i < len(g.statuses) && g.statuses[i] != "" {
+				b.WriteString("(" + g.statuses[i] + ")")
+			}
+		}
+		b.WriteByte('\n')
+		if g.diagnosis != "" {
+			b.WriteString("  " + inert(g.diagnosis) + "\n")
+		}
+		if g.remedy != "" {
+			b.WriteString("  [yellow]→ " + inert(g.remedy) + "[-]\n")
+		}
+	}
+	tv.SetText(b.String())
+}
+
+// newEventPanel is the event log: newest first, filterable (F4 or \
+// while it has the keys), scrollable (it scrolls without a selection),
+// with its rate and its lag in the title.
+func newEventPanel(d *Dashboard) *panel {
+	t := tview.NewTable().SetContent(d.log).SetFixed(1, 0).SetSelectable(false, false)
+	t.SetBorder(true).SetTitleAlign(tview.AlignLeft)
+	p := &panel{name: "events", box: t, focus: t, weight: 1, keys: "F4/\\ filter events, ↑↓ PgUp PgDn scroll, Esc back"}
+	p.update = func() {
+		// At the top the newest events stay in sight; scrolled back, the
+		// same events stay in sight as new ones come in on top. (An
+		// offset of 0 must be set again: a table that once had fewer rows
+		// than lines follows its end.)
+		off, offc := t.GetOffset()
+		d.log.followed = off == 0
+		if d.log.followed {
+			t.ScrollToBeginning()
+		} else if d.log.newSince > 0 {
+			t.SetOffset(off+d.log.newSince, offc)
+		}
+		d.log.newSince = 0
+		t.SetTitle(" " + d.log.title(d) + " ")
+	}
+	p.onKey = func(ev *tcell.EventKey) bool {
+		switch {
+		case ev.Key() == tcell.KeyF4 || ev.Key() == tcell.KeyRune && ev.Rune() == '\\':
+			d.openInput(inputEvents)
+			return true
+		case ev.Key() == tcell.KeyHome:
+			t.ScrollToBeginning()
+			d.log.followed = true
+			t.SetTitle(" " + d.log.title(d) + " ")
+			return true
+		}
+		return false
+	}
+	return p
+}
