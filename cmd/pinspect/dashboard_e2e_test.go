@@ -85,7 +85,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
 	// The shell records the terminal modes before and after, then says
 	// whether pinspect restored them.
-	script := "stty -g > " + dir + "/before; " + bin + " --readonly --interval 2s; echo PINSPECT-EXITED $?; " +
+	script := "stty -g > " + dir + "/before; XDG_CONFIG_HOME=" + dir + " " + bin + " --readonly --interval 2s; echo PINSPECT-EXITED $?; " +
 		"stty -g > " + dir + "/after; cmp -s " + dir + "/before " + dir + "/after && echo TTY-RESTORED; sleep 600"
 	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c", script)
 	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
@@ -106,8 +106,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 		t.Errorf("--readonly dashboard offers the signal action:\n%s", scr)
 	}
 
-	// Filter to the helper.
-	s.keys("/")
+	// Filter to the helper (F4, as htop; \ too).
+	s.keys("F4")
 	s.literal("pinspect-e2e")
 	s.keys("Enter")
 	s.waitFor("the helper's row, alone", func(scr string) bool {

@@ -302,14 +302,9 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 }
 
 // rssOf is a process's resident memory; false when it has none or it is
-// not known (a kernel thread or a zombie has no address space; stat was
-// unreadable): the table shows "-", never 0.
-func rssOf(p *collector.Process) (uint64, bool) {
-	if p.Read&collector.SrcStat == 0 || lifecycle.IsZombie(p) || p.IsKernelThread() {
-		return 0, false
-	}
-	return p.RSSBytes, true
-}
+// not known (a kernel thread or a zombie has no address space; status and
+// statm were unreadable): the table shows "-", never 0.
+func rssOf(p *collector.Process) (uint64, bool) { return p.RSSBytes, p.HasRSS }
 
 // virtOf is a process's virtual size, known as rssOf is.
 func virtOf(p *collector.Process) (uint64, bool) {
@@ -320,10 +315,55 @@ func virtOf(p *collector.Process) (uint64, bool) {
 }
 
 // sharedOf is a process's shared resident memory (file-backed and shmem
-// pages), known as rssOf is and when the collector read it.
-func sharedOf(p *collector.Process) (uint64, bool) {
-	if _, ok := rssOf(p); !ok || !p.HasShared {
-		return 0, false
+// pages), when the collector read it.
+func sharedOf(p *collector.Process) (uint64, bool) { return p.SharedBytes, p.HasShared }
+
+// stateText is a process's state for a person: the kernel's letter and
+// its name, or, for a process whose main thread exited while others run
+// (the kernel shows its leader Z), that it is alive and on how many
+// threads.
+func stateText(p *collector.Process) string {
+	if lifecycle.LeaderExited(p) {
+		n := p.NumThreads - 1
+		threads := " threads running"
+		if n == 1 {
+			threads = " thread running"
+		}
+		return stateLetter(p.State) + " leader exited, " + strconv.FormatInt(n, 10) + threads
 	}
-	return p.SharedBytes, true
+	return stateLetter(p.State) + " " + collector.StateName(p.State)
+}
+
+// statePhase places the process in the classic lifecycle: a
+// leader-exited process is running on its other threads.
+func statePhase(p *collector.Process) string {
+	if lifecycle.LeaderExited(p) {
+		return "alive"
+	}
+	return collector.StatePhase(p.State)
+}
+
+// ioDelayText is the process's block I/O delay, or why it is not known:
+// with kernel.task_delayacct off the kernel counts no delays and the field
+// is 0 for every process, whatever it waited.
+func ioDelayText(p *collector.Process, h *collector.Host) string {
+	if r, unknown := h.Unavailable[collector.HostDelayAcctKey]; unknown {
+		return "[gray]- (kernel.task_delayacct: " + inert(r) + ")[-]"
+	}
+	if !h.DelayAcct {
+		return "[gray]- (delay accounting is off: kernel.task_delayacct = 0)[-]"
+	}
+	return ticks(p.DelayTicks)
+}
+
+// exitText is a zombie's exit status between pre and post, or why it is
+// unknown ("masked": the kernel hides it from this user), or "".
+func exitText(p *collector.Process, pre, post string) string {
+	switch {
+	case p.ExitCode >= 0:
+		return pre + collector.DecodeWaitStatus(p.ExitCode).String() + post
+	case p.Unavailable["exit_code"] != "":
+		return pre + "exit status " + inert(p.Unavailable["exit_code"]) + " for this user" + post
+	}
+	return ""
 }

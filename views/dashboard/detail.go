@@ -230,7 +230,7 @@ func (v *detailView) refreshOpen() {
 		return
 	}
 	b.WriteString("[::b]" + strconv.Itoa(p.PID) + " " + inert(p.Comm) + "[::-]  ")
-	b.WriteString("[" + colorName(stateColor(p.State)) + "]" + stateLetter(p.State) + " " + collector.StateName(p.State) + "[-]")
+	b.WriteString("[" + colorName(stateColor(p.State)) + "]" + stateText(p) + "[-]")
 	b.WriteString("  user " + inert(p.User) + "  parent " + strconv.Itoa(p.PPID) + "  threads " + strconv.FormatInt(p.NumThreads, 10))
 	if v.d.fd != nil {
 		if r := v.d.fd.procRate(p); r.ok {
@@ -367,20 +367,26 @@ func newMemoryTab(v *detailView) *detailTab {
 }
 
 // sizesLine is the process's memory sizes, each labelled for what it
-// is: VmPeak is the peak of the virtual size, not of the resident set.
+// is (VmPeak is the peak of the virtual size, not of the resident set),
+// each "-" when unknown (a kernel thread or a zombie has no address
+// space; never a fake 0).
 func sizesLine(p *collector.Process) string {
-	virt, rss := "-", "-"
+	virt, rss, shr, peak, swap := "-", "-", "-", "-", "-"
 	if x, ok := virtOf(p); ok {
 		virt = humanBytes(x)
 	}
 	if x, ok := rssOf(p); ok {
 		rss = humanBytes(x)
+	} else if r := p.Unavailable["rss"]; r != "" {
+		rss = "- (" + inert(r) + ")"
 	}
-	s := "VSZ " + virt + "  RSS " + rss
-	if p.Read&collector.SrcStatus != 0 && p.VmPeakB > 0 {
-		s += "  peak virtual (VmPeak) " + humanBytes(p.VmPeakB) + "  swap " + humanBytes(p.VmSwapB)
+	if x, ok := sharedOf(p); ok {
+		shr = humanBytes(x)
 	}
-	return s
+	if p.HasVM {
+		peak, swap = humanBytes(p.VmPeakB), humanBytes(p.VmSwapB)
+	}
+	return "VSZ " + virt + "  RSS " + rss + "  shared " + shr + "  peak virtual (VmPeak) " + peak + "  swap " + swap
 }
 
 func (v *detailView) fillMemory(text *tview.TextView, model *gridModel, p *collector.Process) {
@@ -537,8 +543,7 @@ func (v *detailView) lifecycleText(p *collector.Process) string {
 			b.WriteString(" (" + durationString(snap.TakenAt.Sub(p.StartedAt)) + " ago)")
 		}
 	}
-	b.WriteString("   state " + stateLetter(p.State) + " " + collector.StateName(p.State) +
-		" (" + collector.StatePhase(p.State) + ")\n")
+	b.WriteString("   state " + stateText(p) + " (" + statePhase(p) + ")\n")
 	b.WriteString("[::b]Parent[::-] " + strconv.Itoa(p.PPID))
 	if pp := lifecycle.Find(snap, p.PPID); pp != nil {
 		b.WriteString(" " + inert(pp.Comm) + " " + stateLetter(pp.State))
@@ -552,10 +557,7 @@ func (v *detailView) lifecycleText(p *collector.Process) string {
 	}
 	b.WriteByte('\n')
 	if lifecycle.IsZombie(p) {
-		b.WriteString("[red::b]zombie[-::-]: it has exited")
-		if p.ExitCode >= 0 {
-			b.WriteString(" (" + collector.DecodeWaitStatus(p.ExitCode).String() + ")")
-		}
+		b.WriteString("[red::b]zombie[-::-]: it has exited" + exitText(p, " (", ")"))
 		b.WriteString("; its parent " + strconv.Itoa(p.PPID) + " has not collected its status with wait()\n")
 	}
 	v.writeDiagnoses(&b, p)
@@ -573,8 +575,8 @@ func (v *detailView) lifecycleText(p *collector.Process) string {
 			break
 		}
 		b.WriteString("  [" + colorName(stateColor(c.State)) + "]" + padLeft(strconv.Itoa(c.PID), 7) + " " + stateLetter(c.State) + "[-] " + inert(c.Comm))
-		if lifecycle.IsZombie(c) && c.ExitCode >= 0 {
-			b.WriteString("  " + collector.DecodeWaitStatus(c.ExitCode).String())
+		if lifecycle.IsZombie(c) {
+			b.WriteString(exitText(c, "  ", ""))
 		}
 		b.WriteByte('\n')
 	}

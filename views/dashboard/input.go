@@ -28,7 +28,8 @@ func (d *Dashboard) openInput(mode inputMode) {
 	text := ""
 	switch mode {
 	case inputSearch:
-		text = d.search
+		// A new search starts empty; the last one is kept for n until
+		// a new text is typed.
 		d.searchFrom = d.selIndex()
 	case inputFilter:
 		text = d.vo.filter
@@ -70,7 +71,7 @@ func (d *Dashboard) inputChanged(text string) {
 	switch d.inputMode {
 	case inputSearch:
 		d.search = strings.ToLower(text)
-		d.findNext(d.searchFrom, 1, false)
+		d.findNext(d.searchFrom, 1)
 	case inputFilter:
 		d.vo.filter = strings.ToLower(text)
 		d.rebuild()
@@ -89,10 +90,10 @@ func (d *Dashboard) inputKey(ev *tcell.EventKey) *tcell.EventKey {
 	if d.inputMode == inputSearch {
 		switch ev.Key() {
 		case tcell.KeyF3, tcell.KeyDown:
-			d.findNext(d.selIndex()+1, 1, true)
+			d.findNext(d.selIndex()+1, 1)
 			return nil
 		case tcell.KeyF15, tcell.KeyUp: // Shift-F3
-			d.findNext(d.selIndex()-1, -1, true)
+			d.findNext(d.selIndex()-1, -1)
 			return nil
 		}
 	}
@@ -134,9 +135,9 @@ func (d *Dashboard) inputDone(key tcell.Key) {
 }
 
 // findNext selects the first row from index i (going by step, wrapping
-// around) that matches the search, the way the filter matches. With
-// again set, no match keeps the selection and says so.
-func (d *Dashboard) findNext(i, step int, again bool) {
+// around) that matches the search, the way the filter matches; no match
+// keeps the selection and says so.
+func (d *Dashboard) findNext(i, step int) {
 	n := len(d.model.rows)
 	if d.search == "" || n == 0 {
 		return
@@ -147,12 +148,19 @@ func (d *Dashboard) findNext(i, step int, again bool) {
 		rw := &d.model.rows[j]
 		if rw.t == nil && matchesText(rw.p, d.search) || rw.t != nil && containsFold(rw.t.Comm, d.search) {
 			d.table.Select(j+1, 0)
+			if d.inputMode == inputSearch {
+				d.input.SetLabel(inputLabels[inputSearch])
+			}
 			return
 		}
 	}
-	if again || d.search != "" {
-		d.setStatus("[yellow]no process matches \"" + inert(d.search) + "\"[-]")
+	// No match: said in the input line while it is open (the footer's
+	// status is under it), else in the status.
+	if d.inputMode == inputSearch {
+		d.input.SetLabel("search (no process matches): ")
+		return
 	}
+	d.setStatus("[yellow]no process matches \"" + inert(d.search) + "\"[-]")
 }
 
 // selIndex is the selected row's index (0 when none).

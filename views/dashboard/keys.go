@@ -75,7 +75,7 @@ func keyTable() []keyDef {
 				d.setStatus("[yellow]no search yet: F3 or / starts one[-]")
 				return
 			}
-			d.findNext(d.selIndex()+1, 1, true)
+			d.findNext(d.selIndex()+1, 1)
 		}},
 		{"F4 \\", []keyMatch{sk(tcell.KeyF4), rk('\\')}, inMain, anyMode, "filter: only the processes whose name, command line or pid matches (Enter keeps it, Esc clears it)", func(d *Dashboard) { d.openInput(inputFilter) }},
 		{"F5 t", []keyMatch{sk(tcell.KeyF5)}, inMain, anyMode, "tree by parent (siblings keep the sort); t too, except in a replay", (*Dashboard).toggleTree},

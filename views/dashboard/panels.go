@@ -183,11 +183,16 @@ func newEventPanel(d *Dashboard) *panel {
 			return true
 		case ev.Key() == tcell.KeyHome:
 			t.ScrollToBeginning()
-			d.log.followed = true
-			t.SetTitle(" " + d.log.title(d) + " ")
-			return true
+		case ev.Key() == tcell.KeyUp || ev.Key() == tcell.KeyDown || ev.Key() == tcell.KeyPgUp ||
+			ev.Key() == tcell.KeyPgDn || ev.Key() == tcell.KeyEnd:
+			t.InputHandler()(ev, func(tview.Primitive) {})
+		default:
+			return false
 		}
-		return false
+		off, _ := t.GetOffset()
+		d.log.followed = off == 0
+		t.SetTitle(" " + d.log.title(d) + " ")
+		return true
 	}
 	return p
 }

@@ -46,7 +46,7 @@ func (v *detailView) statusText(p *collector.Process, width int) string {
 		}
 		b.WriteString(wrapIndent(val, room, statusLabelW+1) + "\n")
 	}
-	line("State", stateLetter(p.State)+" "+collector.StateName(p.State)+" ("+collector.StatePhase(p.State)+")")
+	line("State", stateText(p)+" ("+statePhase(p)+")")
 	line("PID / TGID", strconv.Itoa(p.PID)+" / "+strconv.Itoa(p.TGID))
 	line("Parent", strconv.Itoa(p.PPID))
 	line("Group / session", strconv.Itoa(p.PGID)+" / "+strconv.Itoa(p.SID))
@@ -76,7 +76,7 @@ func (v *detailView) statusText(p *collector.Process, width int) string {
 	line("Started", started)
 	line("Scheduling", collector.PolicyName(p.Policy)+"  priority "+priString(p.Priority, true)+
 		"  nice "+strconv.FormatInt(p.Nice, 10)+"  last CPU "+strconv.FormatInt(p.Processor, 10))
-	line("CPU time", "user "+ticks(p.UTimeTicks)+"  system "+ticks(p.STimeTicks)+"  I/O delay "+ticks(p.DelayTicks))
+	line("CPU time", "user "+ticks(p.UTimeTicks)+"  system "+ticks(p.STimeTicks)+"  I/O delay "+ioDelayText(p, &v.d.frame.Snapshot.Host))
 	line("Memory", sizesLine(p))
 	if p.Read&collector.SrcCgroup != 0 {
 		line("Workload", cgroupText(p))

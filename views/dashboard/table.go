@@ -42,11 +42,14 @@ func (r *row) key() rowKey {
 
 // viewOpts are the user's choices that shape the table.
 type viewOpts struct {
-	filter     string          // lower-case; matches comm, command line or pid
-	states     string          // state letters to keep; "" keeps all
-	users      map[string]bool // user names or uids to keep; nil keeps all
-	pids       map[int]bool    // pids to keep (--pid); nil keeps all
-	workload   string          // the CGROUP text to keep; "" keeps all
+	filter   string          // lower-case; matches comm, command line or pid
+	states   string          // state letters to keep; "" keeps all
+	users    map[string]bool // user names or uids to keep; nil keeps all
+	pids     map[int]bool    // pids to keep (--pid); nil keeps all
+	workload string          // the CGROUP text to keep; "" keeps all
+	// self is pinspect's own pid in the frame's root (Snapshot.SelfPID),
+	// which a filter never keeps.
+	self       int
 	hideKernel bool
 	tree       bool
 	threads    bool
@@ -87,8 +90,12 @@ func matchesUser(p *collector.Process, users map[string]bool) bool {
 
 // matches applies every filter to a process. The state Z keeps zombie
 // processes only (lifecycle.IsZombie): a process whose main thread
-// exited shows Z but is alive.
+// exited shows Z but is alive. A filter never keeps pinspect itself
+// (Snapshot.SelfPID), as pgrep does not.
 func (o *viewOpts) matches(p *collector.Process) bool {
+	if p.PID == o.self && o.self != 0 && (o.filter != "" || o.states != "") {
+		return false
+	}
 	if o.pids != nil && !o.pids[p.PID] {
 		return false
 	}
@@ -118,6 +125,7 @@ type tableModel struct {
 	cols     []colID
 	header   []tview.TableCell
 	widths   [numCols]int
+	sortCol  colID // the sort column (its title has an arrow)
 	onSort   func(c colID)
 	tagged   map[collector.ID]bool
 
@@ -143,14 +151,20 @@ func newTableModel(onSort func(colID)) *tableModel {
 // colWidth is a shown column's width: fixed by the column, or from the
 // whole data (not the rows on screen: widths do not jump as you scroll).
 func (m *tableModel) colWidth(c colID) int {
-	if w := colDefs[c].width; w > 0 {
-		return max(w, len(colDefs[c].title)+1)
+	w := colDefs[c].width
+	if w == 0 {
+		w = m.widths[c]
 	}
-	return m.widths[c]
+	w = max(w, len(colDefs[c].title))
+	if c == m.sortCol {
+		w++ // the sort arrow
+	}
+	return w
 }
 
 // setHeader formats the header cells for the columns and the sort.
 func (m *tableModel) setHeader(o viewOpts) {
+	m.sortCol = o.sortCol
 	m.header = m.header[:0]
 	for _, c := range m.cols {
 		title := colDefs[c].title
@@ -266,8 +280,11 @@ func (m *tableModel) format(rw *row) []tview.TableCell {
 		}
 		cell.Reference = rw
 	}
-	if tagged && len(cells) > 0 {
-		cells[0].Text = "*" + cells[0].Text
+	if tagged {
+		// The mark leads the command, the one column with room for it.
+		if i := slices.Index(m.cols, colCmd); i >= 0 {
+			cells[i].Text = "* " + cells[i].Text
+		}
 	}
 	return cells
 }
@@ -307,6 +324,7 @@ func (m *tableModel) rebuild(fd *frameData, o viewOpts, focus *focusData) {
 	maxPID, maxUser := 99, 4
 	if fd != nil && fd.f != nil && fd.f.Snapshot != nil {
 		snap := fd.f.Snapshot
+		o.self = snap.SelfPID
 		m.now = snap.TakenAt
 		m.memTotal = snap.Host.MemTotalBytes
 		procs := snap.Processes

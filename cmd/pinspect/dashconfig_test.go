@@ -1,0 +1,120 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+	"github.com/pinspect/pinspect/views/dashboard"
+)
+
+// TestDashboardConfigFile: the setup file is read bounded (a missing one
+// is the defaults; a FIFO, a directory or an oversized file is refused
+// with a note, without hanging; bad lines are named and the rest
+// applied) and written atomically, 0600 in a 0700 directory.
+func TestDashboardConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	path := dashboardConfigPath()
+	if path != filepath.Join(dir, "pinspect", "dashboard.conf") {
+		t.Fatalf("path %q", path)
+	}
+	if c, note := loadDashboardConfig(path); c != nil || note != "" {
+		t.Errorf("missing file: %+v %q", c, note)
+	}
+	c := dashboard.DefaultConfig()
+	c.Columns = []string{"pid", "ppid", "command"}
+	c.Interval = 2 * time.Second
+	where, err := saveDashboardConfig(path, c)
+	if err != nil || where != path {
+		t.Fatalf("save: %q %v", where, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("file mode %v %v", fi.Mode(), err)
+	}
+	if di, err := os.Stat(filepath.Dir(path)); err != nil || di.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %v %v", di.Mode(), err)
+	}
+	back, note := loadDashboardConfig(path)
+	if back == nil || note != "" || !slices.Equal(back.Columns, c.Columns) || back.Interval != c.Interval {
+		t.Errorf("read back %+v %q", back, note)
+	}
+
+	// Bad lines: named, the rest applied.
+	if err := os.WriteFile(path, []byte("columns=pid,bogus\nsort=mem\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	back, note = loadDashboardConfig(path)
+	if back == nil || back.Sort != "mem" || !strings.Contains(note, path) || !strings.Contains(note, "line 1: unknown column \"bogus\"") {
+		t.Errorf("bad line: %+v %q", back, note)
+	}
+
+	// Too large, a directory, a FIFO: refused, and quickly.
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, make([]byte, dashboard.MaxConfigBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{big, "larger than the 64 KiB"},
+		{dir, "not a regular file"},
+		{fifo, "not a regular file"},
+	} {
+		done := make(chan string, 1)
+		go func() { _, n := loadDashboardConfig(c.path); done <- n }()
+		select {
+		case n := <-done:
+			if !strings.Contains(n, c.want) || !strings.Contains(n, "defaults used") {
+				t.Errorf("%s: note %q, want %q", c.path, n, c.want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("reading %s hangs", c.path)
+		}
+	}
+}
+
+// TestReniceChecksIdentity: renice sets a live process's nice value, and
+// refuses a pid whose start time is not the one asked for.
+func TestReniceChecksIdentity(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to renice a helper both ways")
+	}
+	hp := livehelper.Start(t, "comm", "pinspect-nice")
+	r, err := collector.NewReader(collector.Options{Backend: collector.BackendProc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, _, err := r.Process(hp.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reniceProcess(r, p.ID(), 7); err != nil {
+		t.Fatal(err)
+	}
+	q, _, err := r.Process(hp.PID())
+	if err != nil || q.Nice != 7 {
+		t.Errorf("nice after renice: %v %v", q.Nice, err)
+	}
+	wrong := p.ID()
+	wrong.StartTicks++
+	if err := reniceProcess(r, wrong, 3); err == nil || !strings.Contains(err.Error(), "not reniced") {
+		t.Errorf("a reused pid reniced: %v", err)
+	}
+	if q, _, _ := r.Process(hp.PID()); q.Nice != 7 {
+		t.Errorf("nice changed by the refused call: %d", q.Nice)
+	}
+	if err := reniceProcess(r, collector.ID{PID: 1 << 30}, 3); err == nil {
+		t.Error("a missing pid reniced")
+	}
+}
