@@ -544,7 +544,9 @@ func TestDetailThreadsFromTheTop(t *testing.T) {
 	c.Seq = 3
 	c.Focus = &monitor.Focus{PID: p.PID, Process: p}
 	h.src.send(&c)
-	scr := h.waitUntil("threads listed", func(s string) bool { return strings.Contains(s, "TID") && rowOf(s, workerTIDs(t, b.Snapshot, th.PID())[0]) != "" })
+	scr := h.waitUntil("threads listed", func(s string) bool {
+		return strings.Contains(s, "TID") && rowOf(s, workerTIDs(t, b.Snapshot, th.PID())[0]) != ""
+	})
 	lines := strings.Split(scr, "\n")
 	first := ""
 	for i, l := range lines {
