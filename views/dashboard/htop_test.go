@@ -428,8 +428,8 @@ func TestLayouts(t *testing.T) {
 			b.EventsLive = true
 			h.src.send(a)
 			h.src.send(b)
-			scr := h.waitFor("COMMAND")
-			scr = h.waitFor("orphans")
+			h.waitFor("COMMAND")
+			scr := h.waitFor("orphans")
 			lines := strings.Split(scr, "\n")
 			footer := lines[len(lines)-1]
 			if !strings.HasPrefix(footer, "? help q quit") {

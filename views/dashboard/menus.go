@@ -288,7 +288,7 @@ func (d *Dashboard) userMenu() {
 			name = "(unknown)"
 		}
 		items = append(items, menuItem{label: padRight(inert(name), 16), help: strconv.Itoa(counts[u]) + " processes"})
-		if d.vo.users != nil && len(d.vo.users) == 1 && d.vo.users[u] {
+		if len(d.vo.users) == 1 && d.vo.users[u] {
 			sel = i + 1
 		}
 	}
