@@ -124,7 +124,7 @@ func TestTreeAndStateFilter(t *testing.T) {
 	h := start(t, Options{Filter: "procshape"}, 160, 40)
 	var a, b = frames(t, z.PIDs...)
 	// Wait until the children are zombies in the snapshot.
-	for end := time.Now().Add(20 * time.Second); ; {
+	for end := time.Now().Add(patience); ; {
 		n := 0
 		for _, pid := range z.PIDs[1:] {
 			if p := lifecycle.Find(b.Snapshot, pid); p != nil && p.IsZombie() {
@@ -448,7 +448,7 @@ func TestQuitStopsFeeder(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.done <- nil // for the cleanup
-	case <-time.After(20 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("q did not stop the dashboard")
 	}
 	h.src.mu.Lock()
@@ -526,7 +526,7 @@ func TestSignalConfirmation(t *testing.T) {
 		if c.id != want || c.sig != syscall.SIGTERM {
 			t.Errorf("Signal(%v, %v); want %v, SIGTERM", c.id, c.sig, want)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("Signal was not called")
 	}
 	h.waitFor("sent SIGTERM to " + strconv.Itoa(hp.PID()))

@@ -79,8 +79,9 @@ var (
 )
 
 // snapshot returns a real snapshot: one full scan of /proc (taken once per
-// test binary, for speed) with the given pids read afresh, with their
-// threads, and put in (or added) in pid order, stamped now.
+// test binary, for speed, without this binary's earlier helpers) with the
+// given pids read afresh, with their threads, and put in (or added) in pid
+// order, stamped now.
 func snapshot(t testing.TB, pids ...int) *collector.Snapshot {
 	t.Helper()
 	baseOnce.Do(func() {
@@ -97,7 +98,13 @@ func snapshot(t testing.TB, pids ...int) *collector.Snapshot {
 	snap := *baseSnap
 	snap.TakenAt = time.Now()
 	snap.Monotonic = baseSnap.Monotonic + time.Since(baseSnap.TakenAt)
-	snap.Processes = slices.Clone(baseSnap.Processes)
+	// The base holds the helpers of the tests that ran before (under
+	// go test -count, the same names): they are gone, and a filter by
+	// their name would find them. Only the pids asked for are kept.
+	prefix := run("")
+	snap.Processes = slices.DeleteFunc(slices.Clone(baseSnap.Processes), func(p collector.Process) bool {
+		return strings.HasPrefix(p.Comm, prefix) && !slices.Contains(pids, p.PID)
+	})
 	for _, pid := range pids {
 		p, _, err := baseReader.Process(pid)
 		if err != nil {
@@ -133,6 +140,18 @@ func frameOf(seq uint64, prev, cur *collector.Snapshot) *monitor.Frame {
 	}
 }
 
+// patience is how long a test waits for a condition (the dashboard to
+// draw, a helper to reach a state) before it fails. It is long because
+// the tests share the machine with builds and other suites: under a load
+// average in the hundreds, with the race detector, a draw has taken more
+// than a minute. A test that passes waits only as long as it must.
+const patience = 3 * time.Minute
+
+// pause returns the poll interval after d: from 20 ms, doubling up to a
+// quarter second, so a waiting test does not itself load the UI goroutine
+// it waits for.
+func pause(d time.Duration) time.Duration { return min(2*d, 250*time.Millisecond) }
+
 // harness runs a Dashboard on a simulation screen.
 type harness struct {
 	t    *testing.T
@@ -156,7 +175,7 @@ func start(t *testing.T, opts Options, w, h int) *harness {
 		cancel()
 		select {
 		case <-hs.done:
-		case <-time.After(20 * time.Second):
+		case <-time.After(patience):
 			t.Error("dashboard did not stop")
 		}
 	})
@@ -165,7 +184,7 @@ func start(t *testing.T, opts Options, w, h int) *harness {
 }
 
 // ui runs f on the UI goroutine and fails the test, with every
-// goroutine's stack, if the event loop does not run it within a minute or
+// goroutine's stack, if the event loop does not run it within patience or
 // has stopped (QueueUpdate would then block forever).
 func (h *harness) ui(f func(), draw bool) {
 	h.t.Helper()
@@ -183,9 +202,9 @@ func (h *harness) ui(f func(), draw bool) {
 	case err := <-h.done:
 		h.done <- err
 		h.t.Fatalf("the dashboard stopped unexpectedly: %v", err)
-	case <-time.After(60 * time.Second):
+	case <-time.After(patience):
 		buf := make([]byte, 1<<20)
-		h.t.Fatalf("the UI goroutine did not respond for 60 s; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+		h.t.Fatalf("the UI goroutine did not respond for %v; goroutines:\n%s", patience, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -220,11 +239,12 @@ func (h *harness) text() string { h.t.Helper(); return strings.Join(h.lines(), "
 func (h *harness) waitUntil(what string, cond func(screen string) bool) string {
 	h.t.Helper()
 	var txt string
-	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end, d := time.Now().Add(patience), 20*time.Millisecond; time.Now().Before(end); d = pause(d) {
 		txt = h.text()
 		if cond(txt) {
 			return txt
 		}
+		time.Sleep(d)
 	}
 	h.t.Fatalf("timed out waiting for %s; screen:\n%s", what, txt)
 	return ""
@@ -278,12 +298,13 @@ func rowOf(screen string, pid int) string {
 // goroutine.
 func (h *harness) waitState(what string, cond func(d *Dashboard) bool) {
 	h.t.Helper()
-	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end, d := time.Now().Add(patience), 20*time.Millisecond; time.Now().Before(end); d = pause(d) {
 		var ok bool
 		h.ui(func() { ok = cond(h.d) }, false)
 		if ok {
 			return
 		}
+		time.Sleep(d)
 	}
 	h.t.Fatalf("timed out waiting for %s", what)
 }

@@ -351,7 +351,7 @@ func TestTaggingSignalsAllTagged(t *testing.T) {
 		select {
 		case c := <-calls:
 			got[c.id] = c.sig
-		case <-time.After(30 * time.Second):
+		case <-time.After(patience):
 			t.Fatalf("signals sent: %v", got)
 		}
 	}
@@ -568,7 +568,7 @@ func TestLifecycleDiagnoses(t *testing.T) {
 	h := start(t, Options{Filter: "procshape"}, 160, 50)
 	var b *monitor.Frame
 	var a *monitor.Frame
-	for end := time.Now().Add(30 * time.Second); ; {
+	for end := time.Now().Add(patience); ; {
 		a, b = frames(t, z.PIDs...)
 		if p := lifecycle.Find(b.Snapshot, z.PIDs[1]); p != nil && p.IsZombie() {
 			break
@@ -608,7 +608,7 @@ func TestZombieFilterMatchesTheTable(t *testing.T) {
 	z := livehelper.Start(t, "zombies", "1")
 	h := start(t, Options{}, 160, 50)
 	var a, b *monitor.Frame
-	for end := time.Now().Add(30 * time.Second); ; {
+	for end := time.Now().Add(patience); ; {
 		a, b = frames(t, z.PIDs...)
 		if p := lifecycle.Find(b.Snapshot, z.PIDs[1]); p != nil && p.IsZombie() {
 			break

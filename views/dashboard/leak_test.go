@@ -32,13 +32,13 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 	go func() { monDone <- m.Run(ctx) }()
 	uiDone := make(chan error, 1)
 	go func() { uiDone <- d.Run(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		if f := m.Latest(); f != nil && f.Seq >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no third frame within 20s")
+			t.Fatalf("no third frame within %v", patience)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -46,7 +46,7 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 	for _, ch := range []chan error{uiDone, monDone} {
 		select {
 		case <-ch:
-		case <-time.After(20 * time.Second):
+		case <-time.After(patience):
 			goleak.VerifyNone(t, baseline) // names what is still running
 			t.Fatal("dashboard or monitor did not stop")
 		}
