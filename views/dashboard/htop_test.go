@@ -37,7 +37,7 @@ func TestHelpListsEveryKey(t *testing.T) {
 	var help string
 	h.ui(func() { help = h.d.help.GetText(true) }, false)
 	for _, k := range keyMap {
-		if k.mode == replayOnly {
+		if k.mode == replayOnly { // t T: the tree and TIME+ live
 			continue
 		}
 		if !strings.Contains(help, k.keys) || !strings.Contains(help, k.what[:min(20, len(k.what))]) {
@@ -51,6 +51,22 @@ func TestHelpListsEveryKey(t *testing.T) {
 	}
 	h.key(tcell.KeyEscape)
 	h.waitState("help closed", func(d *Dashboard) bool { f, _ := d.pages.GetFrontPage(); return f == pageMain })
+	for _, want := range []string{"Replay", "] [", "} {", "@ b"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks the replay's %q:\n%s", want, help)
+		}
+	}
+	// The replay's keys are kept free live: each says what it is for and
+	// does nothing else (no nice dialog for htop's [ and ]).
+	for _, r := range "[]{}@" {
+		h.runes(string(r))
+		h.waitFor("a replay's keys (pinspect replay, --at)")
+		h.waitState("no dialog", func(d *Dashboard) bool {
+			f, _ := d.pages.GetFrontPage()
+			return f == pageMain && d.inputMode == inputNone
+		})
+		h.onUI(func() { h.d.status = "" })
+	}
 	h.runes("x")
 	h.waitFor("'x' does nothing here (? lists every key)")
 	h.key(tcell.KeyF12)

@@ -23,7 +23,14 @@ const (
 	anyMode    keyMode = iota
 	liveOnly           // not in a replay (a Timeline source)
 	replayOnly         // only in a replay
+	// replayKeys act only in a replay, and are kept free in a live view
+	// for it ([ ] { } @, the recorder's keys): the help lists them there
+	// too, and pressing one live says what it is for.
+	replayKeys
 )
+
+// replay reports whether a key of this mode is a replay's.
+func (m keyMode) replay() bool { return m == replayOnly || m == replayKeys }
 
 // keyMatch is one key: a special key, or a rune (k == tcell.KeyRune).
 type keyMatch struct {
@@ -56,7 +63,9 @@ type keyDef struct {
 // keyMap is the dashboard's key map, htop's where htop has the action.
 // In a replay (pinspect replay, --remote --at), t and T step through the
 // samples as in atop, [ and ] too; the tree stays on F5 and TIME+ sorting
-// in the F6 menu.
+// in the F6 menu. [ ] { } @ are the replay's in a live view too (htop's
+// [ and ] nice keys are F7 and F8 here), so they never do something else
+// to a user who expects a step through the record.
 var keyMap []keyDef
 
 // The key map is filled at init: its actions reach the help page, which
@@ -86,10 +95,8 @@ func keyTable() []keyDef {
 		{"I r", []keyMatch{rk('I'), rk('r')}, inMain, anyMode, "invert the sort", func(d *Dashboard) { d.sortBy(d.vo.sortCol, true) }},
 		{"P M N V", []keyMatch{rk('P'), rk('M'), rk('N'), rk('V')}, inMain, anyMode, "sort by CPU%, MEM%, PID, VCSW/s (again: invert)", nil},
 		{"T", []keyMatch{rk('T')}, inMain, liveOnly, "sort by TIME+", nil},
-		{"F7 [", []keyMatch{sk(tcell.KeyF7)}, inBoth, anyMode, "nice -1 (more CPU; needs CAP_SYS_NICE): asks first; the tagged processes or the selected one", func(d *Dashboard) { d.askNice(-1) }},
-		{"[", []keyMatch{rk('[')}, inBoth, liveOnly, "nice -1 (as F7)", func(d *Dashboard) { d.askNice(-1) }},
-		{"F8 ]", []keyMatch{sk(tcell.KeyF8)}, inBoth, anyMode, "nice +1 (less CPU): asks first", func(d *Dashboard) { d.askNice(+1) }},
-		{"]", []keyMatch{rk(']')}, inBoth, liveOnly, "nice +1 (as F8)", func(d *Dashboard) { d.askNice(+1) }},
+		{"F7", []keyMatch{sk(tcell.KeyF7)}, inBoth, anyMode, "nice -1 (more CPU; needs CAP_SYS_NICE): asks first; the tagged processes or the selected one", func(d *Dashboard) { d.askNice(-1) }},
+		{"F8", []keyMatch{sk(tcell.KeyF8)}, inBoth, anyMode, "nice +1 (less CPU): asks first", func(d *Dashboard) { d.askNice(+1) }},
 		{"F9 k", []keyMatch{sk(tcell.KeyF9), rk('k')}, inBoth, anyMode, "signal menu (TERM HUP INT KILL USR1 USR2 STOP CONT) for the tagged processes or the selected one; each checked by pid and start time", (*Dashboard).signalMenu},
 		{"F10 q", []keyMatch{sk(tcell.KeyF10), rk('q')}, inBoth, anyMode, "quit (Ctrl-C too); the terminal is restored", (*Dashboard).quit},
 		{"space", []keyMatch{rk(' ')}, inMain, anyMode, "tag or untag the selected process, and move down", (*Dashboard).tagSelected},
@@ -106,9 +113,10 @@ func keyTable() []keyDef {
 		{"e", []keyMatch{rk('e')}, inMain, anyMode, "show or hide the bottom panels", (*Dashboard).togglePanels},
 		{"Tab", []keyMatch{sk(tcell.KeyTab)}, inMain, anyMode, "the keys to the next panel (zombies, events: scroll, filter with F4) and back", (*Dashboard).nextPanel},
 		{"Esc", []keyMatch{sk(tcell.KeyEscape)}, inMain, anyMode, "clear the filter, search, user, cgroup and state filters", (*Dashboard).clearFilters},
-		{"t T ] [", []keyMatch{rk('t'), rk(']'), rk('T'), rk('[')}, inBoth, replayOnly, "replay: next, previous sample (atop's t and T)", nil},
-		{"} {", []keyMatch{rk('}'), rk('{')}, inBoth, replayOnly, "replay: ten samples forward, back", nil},
-		{"b @", []keyMatch{rk('b'), rk('@')}, inBoth, replayOnly, "replay: jump to a time (2026-12-01 02:00, 02:00, 2h ago)", func(d *Dashboard) { d.openInput(inputJump) }},
+		{"t T", []keyMatch{rk('t'), rk('T')}, inBoth, replayOnly, "replay: next, previous sample (atop's t and T)", nil},
+		{"] [", []keyMatch{rk(']'), rk('[')}, inBoth, replayKeys, "replay: next, previous sample", nil},
+		{"} {", []keyMatch{rk('}'), rk('{')}, inBoth, replayKeys, "replay: ten samples forward, back", nil},
+		{"@ b", []keyMatch{rk('@'), rk('b')}, inBoth, replayKeys, "replay: jump to a time (2026-12-01 02:00, 02:00, 2h ago)", func(d *Dashboard) { d.openInput(inputJump) }},
 		{"Tab Shift-Tab ← → 1-9", nil, inDetail, anyMode, "detail view: the next, previous, n-th tab", nil},
 		{"Esc Backspace", nil, inDetail, anyMode, "detail view: back to the table", nil},
 	}
@@ -127,6 +135,10 @@ func (d *Dashboard) runKey(ev *tcell.EventKey, scope keyScope) bool {
 		for _, m := range k.match {
 			if !m.is(ev) {
 				continue
+			}
+			if k.mode == replayKeys && !replay {
+				d.setStatus("[yellow]" + tview.Escape(k.keys) + ": a replay's keys (pinspect replay, --at); a live view keeps them free[-]")
+				return true
 			}
 			if k.run != nil {
 				k.run(d)
@@ -188,7 +200,7 @@ func (d *Dashboard) helpText() string {
 	section := func(title string, scope keyScope) {
 		b.WriteString("[::b]" + title + "[::-]\n")
 		for _, k := range keyMap {
-			if k.scope&scope == 0 || k.scope != scope && scope == inDetail || k.mode == liveOnly && replay || k.mode == replayOnly && !replay {
+			if k.scope&scope == 0 || k.scope != scope && scope == inDetail || k.mode == liveOnly && replay || k.mode.replay() && !replay {
 				continue
 			}
 			what := k.what
@@ -201,6 +213,15 @@ func (d *Dashboard) helpText() string {
 	}
 	section("Process table", inMain)
 	section("Detail view (also: F1 F2 F7 F8 F9 F10 Z d D)", inDetail)
+	if !replay {
+		b.WriteString("[::b]Replay[::-] (pinspect replay, --at; kept free here)\n")
+		for _, k := range keyMap {
+			if k.mode == replayKeys {
+				b.WriteString("  [yellow]" + padRight(tview.Escape(k.keys), 30) + "[-] " + k.what + "\n")
+			}
+		}
+		b.WriteByte('\n')
+	}
 	for _, t := range d.detail.tabs {
 		if t.keys != "" {
 			b.WriteString("[::b]Tab " + t.name + "[::-]: " + tview.Escape(t.keys) + "\n")

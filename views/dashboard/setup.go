@@ -167,7 +167,7 @@ func (v *setupView) help() string {
 	s := "[yellow]Tab[-] next list  [yellow]↑ ↓[-] move  "
 	switch v.cur {
 	case 0:
-		s += "[yellow]F7 [ Shift-↑[-] column left  [yellow]F8 ] Shift-↓[-] column right  [yellow]Del F9 -[-] remove (COMMAND stays last)"
+		s += "[yellow]F7 Shift-↑[-] column left  [yellow]F8 Shift-↓[-] column right  [yellow]Del F9 -[-] remove (COMMAND stays last)"
 	case 1:
 		s += "[yellow]Enter F5 +[-] add before COMMAND"
 	case 2:
@@ -236,12 +236,12 @@ func (v *setupView) activeKey(ev *tcell.EventKey, r rune, a int) (int, bool) {
 	cols := d.model.cols
 	shift := ev.Modifiers()&tcell.ModShift != 0
 	switch {
-	case ev.Key() == tcell.KeyF7 || r == '[' || ev.Key() == tcell.KeyUp && shift:
+	case ev.Key() == tcell.KeyF7 || ev.Key() == tcell.KeyUp && shift:
 		if a > 0 && cols[a] != colCmd {
 			cols[a-1], cols[a] = cols[a], cols[a-1]
 			a--
 		}
-	case ev.Key() == tcell.KeyF8 || r == ']' || ev.Key() == tcell.KeyDown && shift:
+	case ev.Key() == tcell.KeyF8 || ev.Key() == tcell.KeyDown && shift:
 		if a+1 < len(cols)-1 {
 			cols[a+1], cols[a] = cols[a], cols[a+1]
 			a++
