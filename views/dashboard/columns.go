@@ -190,8 +190,8 @@ func init() {
 			return statKnown(rw.p, func() string { return ttyText(rw.p.TTY) })
 		},
 		colCmd: func(m *tableModel, rw *row) string {
-			if rw.hidden > 0 {
-				return m.prefix(rw) + commandText(rw.p) + " [gray](" + strconv.Itoa(int(rw.hidden)) + " folded: +)[-]"
+			if rw.hidden > 0 { // before the command, which may be cut
+				return m.prefix(rw) + "[gray](" + strconv.Itoa(int(rw.hidden)) + " folded: +)[-] " + commandText(rw.p)
 			}
 			return m.prefix(rw) + commandText(rw.p)
 		},

@@ -98,8 +98,6 @@ type Dashboard struct {
 	menu    *tview.List
 	setup   *setupView
 
-	menuW, menuH int
-
 	meters    [numMeters]bool
 	showPanel map[string]bool
 
@@ -516,6 +514,7 @@ func (d *Dashboard) updatePanels() {
 // rebuild recomputes the table rows and keeps the selection on the same
 // process.
 func (d *Dashboard) rebuild() {
+	_, _, d.model.tableWidth, _ = d.table.GetInnerRect()
 	d.model.rebuild(d.fd, d.vo, d.focus)
 	if len(d.model.rows) == 0 {
 		d.table.Select(0, 0)

@@ -52,23 +52,53 @@ func (d *Dashboard) openMenu(title string, items []menuItem, selected int, done 
 		return ev
 	})
 	h := len(items) + 2
-	d.menuW, d.menuH = w, h
 	d.menu = list
 	d.pages.AddPage(pageMenu, centered(list, w, h), true, true)
 	d.app.SetFocus(list)
 	d.updateKeys()
 }
 
-// centered places p in the middle of the screen, at most w x h.
+// centered places p in the middle of the screen, at most w x h: a menu
+// wider or taller than the terminal (the sort menu's help texts at 80
+// columns) is cut to it, from its left and top edges, so the choices and
+// the title stay in sight.
 func centered(p tview.Primitive, w, h int) tview.Primitive {
-	return tview.NewFlex().
-		AddItem(nil, 0, 1, false).
-		AddItem(tview.NewFlex().SetDirection(tview.FlexRow).
-			AddItem(nil, 0, 1, false).
-			AddItem(p, h, 0, true).
-			AddItem(nil, 0, 1, false), w, 0, true).
-		AddItem(nil, 0, 1, false)
+	return &centeredBox{Box: tview.NewBox(), p: p, w: w, h: h}
 }
+
+// centeredBox draws p centred in its own rectangle (the whole page).
+type centeredBox struct {
+	*tview.Box
+	p    tview.Primitive
+	w, h int
+}
+
+// Draw places p, cut to the rectangle, and draws it.
+func (c *centeredBox) Draw(screen tcell.Screen) {
+	x, y, W, H := c.GetRect()
+	w, h := min(c.w, W), min(c.h, H)
+	c.p.SetRect(x+(W-w)/2, y+(H-h)/2, w, h)
+	c.p.Draw(screen)
+}
+
+// Focus gives the focus to p.
+func (c *centeredBox) Focus(delegate func(p tview.Primitive)) { delegate(c.p) }
+
+// HasFocus reports whether p has it.
+func (c *centeredBox) HasFocus() bool { return c.p.HasFocus() }
+
+// InputHandler is p's.
+func (c *centeredBox) InputHandler() func(*tcell.EventKey, func(tview.Primitive)) {
+	return c.p.InputHandler()
+}
+
+// MouseHandler is p's.
+func (c *centeredBox) MouseHandler() func(tview.MouseAction, *tcell.EventMouse, func(tview.Primitive)) (bool, tview.Primitive) {
+	return c.p.MouseHandler()
+}
+
+// PasteHandler is p's.
+func (c *centeredBox) PasteHandler() func(string, func(tview.Primitive)) { return c.p.PasteHandler() }
 
 // sortMenu is F6: every column, the current one selected; choosing one
 // sorts by it and jumps to the top.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
@@ -140,6 +141,10 @@ type tableModel struct {
 
 	// counts of the last rebuild
 	total, shown int
+	// tableWidth is the table's width at the last draw (0 before the
+	// first): a deep tree's indentation is cut to leave the COMMAND
+	// column room for the name (treePrefix).
+	tableWidth int
 }
 
 func newTableModel(onSort func(colID)) *tableModel {
@@ -313,7 +318,30 @@ func (m *tableModel) prefix(rw *row) string {
 	if rw.preLen == 0 {
 		return ""
 	}
-	return string(m.prefixBuf[rw.preOff : rw.preOff+rw.preLen])
+	pre := string(m.prefixBuf[rw.preOff : rw.preOff+rw.preLen])
+	// A deep tree in a narrow terminal: the indentation would take the
+	// whole COMMAND column and hide the name (and a folded row's mark).
+	// It keeps at most half the column, its innermost levels, after "…".
+	room := m.cmdWidth() / 2
+	if n := utf8.RuneCountInString(pre); room > 2 && n > room {
+		r := []rune(pre)
+		pre = "…" + string(r[n-room+1:])
+	}
+	return pre
+}
+
+// cmdWidth is the COMMAND column's width at the last draw, 0 unknown.
+func (m *tableModel) cmdWidth() int {
+	if m.tableWidth == 0 {
+		return 0
+	}
+	w := m.tableWidth
+	for _, c := range m.cols {
+		if c != colCmd {
+			w -= m.colWidth(c) + 1
+		}
+	}
+	return max(w, 0)
 }
 
 // rebuild recomputes the rows from a frame and the view options. focus,
