@@ -52,6 +52,10 @@ pinspect events, pinspect dump. It runs until SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.signalStops = true
+			// The sample in flight is finished and written after a stop
+			// signal: on a loaded machine its scan alone may take longer
+			// than the default grace (TestRecordCommand saw exit 130).
+			a.stopGrace = serveStopGrace
 			return a.runRecord(&o)
 		},
 	}

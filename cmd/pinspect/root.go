@@ -75,7 +75,8 @@ type app struct {
 }
 
 // defaultStopGrace is how long a command has to end by itself after
-// SIGINT, SIGTERM, SIGHUP or SIGQUIT; serve's shutdown takes up to 5 s.
+// SIGINT, SIGTERM, SIGHUP or SIGQUIT; serve's shutdown takes up to 5 s,
+// and the recorder finishes the sample in flight.
 const (
 	defaultStopGrace = 2 * time.Second
 	serveStopGrace   = 8 * time.Second
