@@ -7,6 +7,8 @@ package dashboard
 // seams (remote, replay, threads).
 
 import (
+	"context"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -767,4 +769,98 @@ func TestReplayAndRemoteSeams(t *testing.T) {
 	}
 	r.runes("k")
 	r.waitFor("this view is remote")
+}
+
+// TestNiceAsksThenRenices: F8 asks, naming the process and its new nice
+// value; Cancel changes nothing; Renice calls Options.Renice with the
+// process's identity. F7 asks for the lower value and says it needs
+// CAP_SYS_NICE.
+func TestNiceAsksThenRenices(t *testing.T) {
+	hp := livehelper.Start(t, "comm", run("nice"))
+	type call struct {
+		id   collector.ID
+		nice int
+	}
+	calls := make(chan call, 4)
+	h := start(t, Options{Filter: run("nice"), Renice: func(id collector.ID, nice int) error {
+		calls <- call{id, nice}
+		return nil
+	}}, 160, 40)
+	a, b := frames(t, hp.PID())
+	h.src.send(a)
+	h.src.send(b)
+	h.waitUntil("the helper", func(s string) bool { return rowOf(s, hp.PID()) != "" })
+	p := lifecycle.Find(b.Snapshot, hp.PID())
+	up := strconv.Itoa(min(int(p.Nice)+1, 19))
+	// The dialog's text, wherever it wraps.
+	asks := func(want string) {
+		h.t.Helper()
+		h.waitUntil(strconv.Quote(want), func(s string) bool {
+			return strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(s, "║", " ")), " "), want)
+		})
+	}
+	h.key(tcell.KeyF8)
+	asks("from " + strconv.FormatInt(p.Nice, 10) + " to " + up + "?")
+	h.key(tcell.KeyRight) // Cancel
+	h.key(tcell.KeyEnter)
+	h.waitState("dialog closed", func(d *Dashboard) bool { f, _ := d.pages.GetFrontPage(); return f == pageMain })
+	select {
+	case c := <-calls:
+		t.Fatalf("Cancel reniced: %v", c)
+	default:
+	}
+	h.key(tcell.KeyF8)
+	asks("from " + strconv.FormatInt(p.Nice, 10) + " to " + up + "?")
+	h.key(tcell.KeyEnter) // Renice
+	select {
+	case c := <-calls:
+		if c.id != p.ID() || strconv.Itoa(c.nice) != up {
+			t.Errorf("Renice(%v, %d); want %v, %s", c.id, c.nice, p.ID(), up)
+		}
+	case <-time.After(patience):
+		t.Fatal("Renice was not called")
+	}
+	h.waitState("dialog closed", func(d *Dashboard) bool { f, _ := d.pages.GetFrontPage(); return f == pageMain })
+	if p.Nice > -20 {
+		h.key(tcell.KeyF7)
+		asks("needs CAP_SYS_NICE")
+		h.key(tcell.KeyEscape)
+		h.waitState("dialog closed", func(d *Dashboard) bool { f, _ := d.pages.GetFrontPage(); return f == pageMain })
+	}
+}
+
+// TestCgroupMenuFilters: w lists the workloads (from a fixture tree's
+// cgroup files: a systemd scope, a v1 path, none) with their counts;
+// choosing one shows its processes only and the header says so.
+func TestCgroupMenuFilters(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: filepath.Join("..", "..", "fixtures", "proc", "cgroup-io"),
+		PasswdPath: filepath.Join("..", "..", "fixtures", "passwd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snap, err := r.Scan(context.Background(), collector.ScanOptions{Cgroups: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, Options{}, 160, 40)
+	h.src.send(frameOf(1, nil, snap))
+	h.waitState("the fixture's frame", func(d *Dashboard) bool { return d.frame != nil && len(d.model.rows) == 3 })
+	h.runes("w")
+	scr := h.waitFor("Show processes in")
+	if !strings.Contains(scr, "init.scope") || !strings.Contains(scr, "1 processes") {
+		t.Fatalf("cgroup menu:\n%s", scr)
+	}
+	h.ui(func() {
+		for i := 0; i < h.d.menu.GetItemCount(); i++ {
+			if m, _ := h.d.menu.GetItemText(i); strings.Contains(m, "init.scope") {
+				h.d.menu.SetCurrentItem(i)
+			}
+		}
+	}, true)
+	h.key(tcell.KeyEnter)
+	h.waitState("init.scope only", func(d *Dashboard) bool {
+		return d.vo.workload == "init.scope" && len(d.model.rows) == 1 && d.model.rows[0].p.PID == 1
+	})
+	h.waitFor("cgroup init.scope")
 }

@@ -338,6 +338,7 @@ func (d *Dashboard) userMenu() {
 // frame; choosing one shows only its processes.
 func (d *Dashboard) cgroupMenu() {
 	if d.frame == nil || d.frame.Snapshot == nil {
+		d.setStatus("[yellow]no sample yet[-]")
 		return
 	}
 	counts := map[string]int{}
