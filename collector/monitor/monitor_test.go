@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -638,4 +639,33 @@ func TestDecoderSequence(t *testing.T) {
 	if g, w := strings.Join(got, ", "), "spawn 600 connector, spawn 9999 connector, exec 701 connector, exit 701 connector, exit 9999 connector, reparent 600 connector"; g != w {
 		t.Errorf("tracker events\n%s\nwant\n%s", g, w)
 	}
+}
+
+// TestEventsBehindMeasured: with the kernel's connector, a frame says how
+// far behind the kernel its events were converted (Frame.EventsBehind,
+// the dashboard's "N s behind"): real exits give a positive age on the
+// kernel's clock, within reason (an hour would be a unit error).
+func TestEventsBehindMeasured(t *testing.T) {
+	_, ch := startMonitor(t, Options{Interval: 100 * time.Millisecond, Connector: true})
+	for end := time.Now().Add(3 * time.Minute); time.Now().Before(end); {
+		if err := exec.Command("true").Run(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case f := <-ch:
+			if !f.EventsLive && strings.Contains(f.EventsNote, "unavailable") {
+				t.Skipf("no kernel process events here: %s", f.EventsNote)
+			}
+			if !f.EventsLive || len(f.Events) == 0 || f.EventsBehind == 0 {
+				continue
+			}
+			if f.EventsBehind < 0 || f.EventsBehind > time.Hour {
+				t.Fatalf("events %v behind", f.EventsBehind)
+			}
+			t.Logf("%d events, converted %v behind the kernel", len(f.Events), f.EventsBehind)
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	t.Fatal("no frame with events said how far behind they were")
 }
