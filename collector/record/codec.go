@@ -232,7 +232,6 @@ func (e *enc) process(p *collector.Process) {
 	e.flag(57, p.CmdlineNoNUL)
 	e.str(58, p.Exe)
 	e.flag(59, p.ExeDeleted)
-	e.processExtras(p)
 	for i := range p.Threads {
 		t := &p.Threads[i]
 		e.msg(60, func() { e.thread(t) })
@@ -241,6 +240,9 @@ func (e *enc) process(p *collector.Process) {
 	e.flag(62, p.HasVM)
 	e.i(63, p.LiveTID)
 	e.flag(64, p.PTMasked)
+	// After every lower field: a delta sample merges a process's fields
+	// by number, in ascending order (delta.go).
+	e.processExtras(p)
 }
 
 func (e *enc) thread(t *collector.Thread) {
