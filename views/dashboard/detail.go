@@ -435,7 +435,11 @@ func (v *detailView) fillMemory(text *tview.TextView, model *gridModel, p *colle
 		if s.rssKnown {
 			b.WriteString("  rss " + padLeft(humanBytes(s.rss), 7))
 		}
-		b.WriteString("  " + strconv.Itoa(s.count) + " maps\n")
+		b.WriteString("  " + strconv.Itoa(s.count) + " maps")
+		if s.name == string(collector.SegHeap) {
+			b.WriteString("  [gray]" + heapNote + "[-]")
+		}
+		b.WriteString("\n")
 	}
 	if !mem.perMapping {
 		b.WriteString("[gray]RSS per mapping: reading smaps (the page tables)…[-]\n")
@@ -494,11 +498,17 @@ func classColor(c string) tcell.Color {
 		return tcell.ColorAqua
 	case strings.Contains(c, "data"), strings.Contains(c, "bss"):
 		return tcell.ColorOrange
-	case c == "guard":
+	case c == "guard", c == "reserved":
 		return tcell.ColorGray
 	}
 	return tcell.ColorSilver
 }
+
+// heapNote says what the heap row holds: the brk area only. glibc's
+// malloc gives each block above its mmap threshold (128 KiB, rising with
+// use to 32 MiB) an anonymous mapping of its own, and other threads'
+// arenas are anonymous memory too.
+const heapNote = "(brk area only: big malloc blocks and other threads' arenas are anon)"
 
 func padRight(s string, n int) string {
 	if w := tview.TaggedStringWidth(s); w < n {

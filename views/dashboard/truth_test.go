@@ -35,14 +35,18 @@ func fixtureSnapshot(t *testing.T, tree string) *collector.Snapshot {
 // rowCells formats the table row of pid in a frame of snap.
 func rowCells(t *testing.T, snap *collector.Snapshot, pid int) [numCols]string {
 	t.Helper()
-	m := &tableModel{}
+	m := newTableModel(nil)
+	m.cols = m.cols[:0]
+	for c := colID(0); c < numCols; c++ {
+		m.cols = append(m.cols, c)
+	}
 	m.rebuild(&frameData{f: frameOf(1, nil, snap)}, viewOpts{}, nil)
 	for i := range m.rows {
 		if m.rows[i].p.PID == pid && m.rows[i].t == nil {
 			cells := m.format(&m.rows[i])
 			var out [numCols]string
-			for c := range cells {
-				out[c] = cells[c].Text
+			for j, c := range m.cols {
+				out[c] = cells[j].Text
 			}
 			return out
 		}
@@ -57,12 +61,12 @@ func rowCells(t *testing.T, snap *collector.Snapshot, pid int) [numCols]string {
 func TestKernelThreadRSSIsAbsent(t *testing.T) {
 	snap := fixtureSnapshot(t, "kthread")
 	for _, pid := range []int{2, 50} {
-		if got := rowCells(t, snap, pid)[colRSS]; got != "-" {
+		if got := rowCells(t, snap, pid)[colRes]; got != "-" {
 			t.Errorf("kernel thread %d: RSS %q, want -", pid, got)
 		}
 	}
 	snap = fixtureSnapshot(t, "multithread")
-	if got := rowCells(t, snap, 100)[colRSS]; got != "2048K" {
+	if got := rowCells(t, snap, 100)[colRes]; got != compactBytes(2048<<10) { // the table's five-character form
 		t.Errorf("pid 100: RSS %q, want VmRSS 2048K (not stat field 24's 8 MiB)", got)
 	}
 }
@@ -78,7 +82,7 @@ func TestStatusTabAbsentNotZero(t *testing.T) {
 		notWant []string
 	}{
 		{"foreign", 701, []string{"I/O delay [gray]- (delay accounting is off: kernel.task_delayacct = 0)", "RSS 2048K"}, []string{"I/O delay 0s"}},
-		{"kthread", 50, []string{"I/O delay [gray]- (kernel.task_delayacct: not present)", "VSZ -  RSS -  peak -  swap -"}, []string{"RSS 0B"}},
+		{"kthread", 50, []string{"I/O delay [gray]- (kernel.task_delayacct: not present)", "VSZ -  RSS -  shared -  peak virtual (VmPeak) -  swap -"}, []string{"RSS 0B"}},
 		{"leader-exited", 14203, []string{"Z leader exited, 1 thread running (alive)", "RSS 1676K"}, []string{"zombie"}},
 	} {
 		snap := fixtureSnapshot(t, c.tree)
@@ -90,7 +94,7 @@ func TestStatusTabAbsentNotZero(t *testing.T) {
 				p = &snap.Processes[i]
 			}
 		}
-		text := v.statusText(p)
+		text := v.statusText(p, 1000) // wide: no value wraps
 		for _, w := range c.want {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s %d: status tab lacks %q:\n%s", c.tree, c.pid, w, text)
@@ -109,7 +113,7 @@ func TestStatusTabAbsentNotZero(t *testing.T) {
 func TestLeaderExitedRowIsAlive(t *testing.T) {
 	snap := fixtureSnapshot(t, "leader-exited")
 	cells := rowCells(t, snap, 14203)
-	if cells[colRSS] != "1676K" || !strings.Contains(cells[colCmd], "procshape leaderexit") {
+	if cells[colRes] != compactBytes(1676<<10) || !strings.Contains(cells[colCmd], "procshape leaderexit") {
 		t.Errorf("row: %q", cells)
 	}
 	h := start(t, Options{}, 160, 40)
