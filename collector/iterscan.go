@@ -222,7 +222,7 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 	if t.HasDelays {
 		p.DelayTicks = taskiter.NsToTicks(t.BlkioDelayNs)
 	}
-	p.ExitCode = exitStatus(p.State, int64(t.ExitCode))
+	p.ExitCode = exitStatus(p.State, int64(g.ExitCode(t)))
 	p.Layout.HasExtended = true
 	if p.LeaderExited() {
 		// The leader has no mm any more; its threads share one, read

@@ -230,3 +230,21 @@ func (g *Group) SwapPages() uint64 {
 // PeakVMPages is VmPeak in pages: the recorded peak or the current size,
 // whichever is larger (the peak is recorded only when a mapping shrinks).
 func (g *Group) PeakVMPages() uint64 { return max(g.HiwaterVMPages, g.TotalVMPages) }
+
+// signal_struct flags (include/linux/sched/signal.h; unchanged since
+// 2.6.x).
+const (
+	signalStopStopped = 0x00000001 // the group is stopped (job control)
+	signalGroupExit   = 0x00000004 // the group is exiting
+)
+
+// ExitCode is stat's exit_code field (52) of the process whose leader is
+// t, as do_task_stat computes it: the group's group_exit_code while the
+// group is stopped or exiting (a stopped process shows its stop signal,
+// 19 for SIGSTOP), else the leader's exit_code.
+func (g *Group) ExitCode(t *Task) int32 {
+	if g.SignalFlags&(signalStopStopped|signalGroupExit) != 0 {
+		return g.GroupExitCode
+	}
+	return t.ExitCode
+}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
@@ -322,7 +324,7 @@ func checkProcess(t *testing.T, pid int, va *procView, s *seen, vc *procView, qu
 	same(t, pid, "vsize", A.u(23), g.TotalVMPages*uint64(os.Getpagesize()), C.u(23))
 	same(t, pid, "rss", A.u(24), g.RSSPages(), C.u(24))
 	same(t, pid, "processor", A.i(39), int64(tk.CPU), C.i(39))
-	same(t, pid, "exit_code", A.i(52), int64(tk.ExitCode), C.i(52))
+	same(t, pid, "exit_code", A.i(52), int64(g.ExitCode(tk)), C.i(52))
 	same(t, pid, "SigBlk", va.status["SigBlk"], hex16(tk.SigBlocked), vc.status["SigBlk"])
 	same(t, pid, "SigPnd", va.status["SigPnd"], hex16(tk.SigPending), vc.status["SigPnd"])
 	same(t, pid, "ShdPnd", va.status["ShdPnd"], hex16(g.SigShared), vc.status["ShdPnd"])
@@ -462,4 +464,39 @@ func kernelAtLeast(major, minor int) bool {
 	var v [2]int
 	fmt.Sscanf(kernelRelease(), "%d.%d", &v[0], &v[1])
 	return v[0] > major || v[0] == major && v[1] >= minor
+}
+
+// TestPassStoppedExitCode: a stopped process's exit_code is its stop
+// signal, as stat shows it (do_task_stat takes the group's
+// group_exit_code while the group is stopped), not its leader's 0.
+func TestPassStoppedExitCode(t *testing.T) {
+	it := openForTest(t)
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pid := cmd.Process.Pid
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var st procStat
+	for range 500 {
+		var ok bool
+		if st, ok = readStat("/proc/" + strconv.Itoa(pid) + "/stat"); ok && st.f[0] == "T" {
+			break
+		}
+		livehelper.Sleep()
+	}
+	if st.f[0] != "T" || st.i(52) != int64(syscall.SIGSTOP) {
+		t.Fatalf("stat of the stopped sleep: state %s exit_code %d", st.f[0], st.i(52))
+	}
+	b := passAll(t, it)
+	s := b[pid]
+	if s == nil {
+		t.Fatal("the stopped process is not in the pass")
+	}
+	if got := s.group.ExitCode(&s.task); got != int32(syscall.SIGSTOP) {
+		t.Errorf("iterator exit code %d, want %d (SIGSTOP)", got, syscall.SIGSTOP)
+	}
 }

@@ -196,6 +196,11 @@ type Group struct {
 	// reported (signal->prev_cputime).
 	PrevUTimeNs uint64
 	PrevSTimeNs uint64
+	// SignalFlags and GroupExitCode are signal_struct's flags and
+	// group_exit_code: a stopped group's stop signal, an exiting group's
+	// exit code (see ExitCode).
+	SignalFlags   uint32
+	GroupExitCode int32
 	// SigShared is the process-wide pending set; SigIgnored and SigCaught
 	// the dispositions (valid when HasSighand).
 	SigShared  uint64
@@ -276,6 +281,8 @@ func (g *Group) fill(r *taskIterGroupRec) {
 	g.HasExitedRunDelay = f&groupHasStats != 0
 	g.PrevUTimeNs = r.PrevUtime
 	g.PrevSTimeNs = r.PrevStime
+	g.SignalFlags = r.SigFlags
+	g.GroupExitCode = r.GroupExitCode
 	g.SigShared = r.SharedPending
 	g.SigIgnored = r.SigIgnored
 	g.SigCaught = r.SigCaught

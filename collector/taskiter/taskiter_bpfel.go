@@ -26,6 +26,8 @@ type taskIterGroupRec struct {
 	TtyMinor        int32
 	PidLevel        uint32
 	Nspid           [4]uint32
+	SigFlags        uint32
+	GroupExitCode   int32
 	Pad             uint32
 	Utime           uint64
 	Stime           uint64

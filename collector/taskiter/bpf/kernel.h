@@ -134,6 +134,8 @@ struct signal_struct {
 	unsigned long maj_flt;
 	unsigned long long sum_sched_runtime;
 	struct taskstats *stats;
+	unsigned int flags;
+	int group_exit_code;
 } CORE;
 
 typedef struct {

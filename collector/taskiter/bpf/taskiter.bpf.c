@@ -99,6 +99,8 @@ struct group_rec {
 	__s32 tty_minor;
 	__u32 pid_level;
 	__u32 nspid[NSPID_MAX];
+	__u32 sig_flags;       /* signal_struct.flags (SIGNAL_STOP_STOPPED, SIGNAL_GROUP_EXIT) */
+	__s32 group_exit_code; /* the stop signal or the group's exit code */
 	__u32 pad;
 	__u64 utime;
 	__u64 stime;
@@ -514,6 +516,8 @@ static __always_inline void fill_group(struct group_rec *g, struct task_struct *
 		g->min_flt = sig->min_flt;
 		g->maj_flt = sig->maj_flt;
 		g->shared_pending = sig->shared_pending.signal.sig[0];
+		g->sig_flags = sig->flags;
+		g->group_exit_code = sig->group_exit_code;
 		if (bpf_core_field_exists(sig->stats)) {
 			struct taskstats *st = sig->stats;
 
