@@ -496,9 +496,11 @@ func parseTaskTotal(b []byte) (int, bool) {
 }
 
 // readIterIdentities fills cmdline and exe, which only /proc has: from
-// the identity memo when it has them, else read (cmdline in batches under
-// the deadline, as a /proc scan does). A process without an address space
-// has them already (applyIterProcess).
+// the identity memo when it has them (within the TTL, or past it for a
+// process that has not run since they were read: its totals are exact),
+// else read (cmdline in batches under the deadline, as a /proc scan
+// does). A process without an address space has them already
+// (applyIterProcess).
 func (s *scan) readIterIdentities(procs []Process) []Process {
 	now := time.Since(s.r.start)
 	for i := 0; i < len(procs); {
@@ -509,12 +511,15 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 				continue // read from /proc already (readIterHidden)
 			}
 			c := s.memo.entry(p.PID, p.StartTicks)
-			if c.fresh(p.Comm, now, s.ttl) {
+			if c.fresh(p.Comm, now, s.ttl) || c.idle(p, s.ttl) {
 				c.reuse(p)
 				continue
 			}
 			before := s.counts
 			s.readProcExe(p, c, now)
+			if c != nil {
+				c.ran = ranCount(p)
+			}
 			s.cmdWant = append(s.cmdWant, cmdWant{idx: end, c: c, counts: s.counts.minus(before)})
 		}
 		before := len(procs)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -429,5 +431,57 @@ func TestCloseDuringIterScan(t *testing.T) {
 	}
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Errorf("the scan loop ended with %v, want ErrClosed", err)
+	}
+}
+
+// TestIterCmdlineIdleReuse: past the cmdline TTL, the iterator backend
+// reuses the cmdline of a process that has not run since it was read
+// (its exact totals unchanged) and reads again that of a process that
+// ran.
+func TestIterCmdlineIdleReuse(t *testing.T) {
+	r := newIterReader(t, Options{CmdlineTTL: time.Nanosecond})
+	idle := exec.Command("sleep", "300")
+	if err := idle.Start(); err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { idle.Process.Kill(); idle.Wait() })
+	spin := livehelper.Start(t, "spin")
+	ctx := context.Background()
+	var first *Snapshot
+	for range 500 {
+		s, err := r.Scan(ctx, ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := findProc(s, idle.Process.Pid); p != nil && p.Comm == "sleep" && len(p.Cmdline) == 2 {
+			first = s
+			break
+		}
+		livehelper.Sleep()
+	}
+	if first == nil {
+		t.Fatal("sleep 300 never showed with its cmdline")
+	}
+	// The spinner runs between the scans; sleep does not.
+	livehelper.Sleep()
+	second, err := r.Scan(ctx, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(pid int) bool {
+		a, b := findProc(first, pid), findProc(second, pid)
+		if a == nil || b == nil || len(a.Cmdline) == 0 || len(b.Cmdline) == 0 {
+			t.Fatalf("pid %d or its cmdline missing", pid)
+		}
+		if !slices.Equal(a.Cmdline, b.Cmdline) {
+			t.Fatalf("pid %d cmdline %q then %q", pid, a.Cmdline, b.Cmdline)
+		}
+		return &a.Cmdline[0] == &b.Cmdline[0] // the memo's, not read again
+	}
+	if !same(idle.Process.Pid) {
+		t.Error("the idle process's cmdline was read again past the TTL")
+	}
+	if same(spin.PID()) {
+		t.Error("the running process's cmdline was reused past the TTL")
 	}
 }

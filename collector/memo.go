@@ -30,6 +30,9 @@ type procCache struct {
 	exeDel  bool
 	exeOK   bool // exe read, or ENOENT (no executable)
 	readAt  time.Duration
+	// ran is the process's ranCount when its cmdline and exe were read
+	// (0: unknown): while it is the same the process has not run since.
+	ran     uint64
 	nspids  []int
 	seen    uint32 // generation of the last scan that saw it
 	user    string
@@ -97,4 +100,21 @@ func (m *identityMemo) comm(b []byte) string {
 // now showing comm, at now on the Reader's clock, with the TTL ttl.
 func (c *procCache) fresh(comm string, now, ttl time.Duration) bool {
 	return c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == comm && now-c.readAt < ttl
+}
+
+// idle reports whether c's cmdline and exe may be reused past the TTL for
+// p, whose whole-process totals are exact (the task iterator's): p has
+// not run since they were read. Its argv and its executable change only
+// by its own doing (setproctitle, exec, prctl), and a process that ran
+// at all has a context switch or a CPU tick more in its totals, exited
+// threads included. Only another process writing its memory (a debugger)
+// could change its title unseen.
+func (c *procCache) idle(p *Process, ttl time.Duration) bool {
+	return c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == p.Comm && c.ran != 0 && c.ran == ranCount(p)
+}
+
+// ranCount is a process's context switches plus CPU ticks: counters
+// that only grow, so the sum changes whenever any of them does.
+func ranCount(p *Process) uint64 {
+	return p.VolCtx + p.InvolCtx + p.UTimeTicks + p.STimeTicks
 }

@@ -422,7 +422,7 @@ func (s *scan) readProcExe(p *Process, c *procCache, now time.Duration) {
 		c.comm = p.Comm
 		c.cmdline, c.noNUL, c.trunc, c.cmdOK = nil, false, false, false
 		c.exe, c.exeDel, c.exeOK = p.Exe, p.ExeDeleted, exeOK
-		c.readAt = now
+		c.readAt, c.ran = now, 0
 	}
 }
 
