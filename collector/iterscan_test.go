@@ -219,7 +219,7 @@ func compareProcess(t *testing.T, a, b, c *Process, quiet bool) {
 			// between the /proc reads, only the upper bound holds.
 			lower := !threadExited(a, c)
 			if lower && v < min(lo, hi) || upper && v > max(lo, hi) {
-				t.Errorf("pid %d %s: iterator %d, /proc %d then %d", a.PID, f.Name, v, lo, hi)
+				t.Errorf("pid %d (%q, state %c, quiet %v) %s: iterator %d, /proc %d then %d", a.PID, a.Comm, a.State, quiet, f.Name, v, lo, hi)
 			}
 			continue
 		}
