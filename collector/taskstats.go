@@ -58,7 +58,10 @@ const (
 	tsOffVersion  = 0
 	tsOffCPUCount = 16
 	tsOffCPUDelay = 24
+	tsOffBlkCount = 32
 	tsOffBlkDelay = 40
+	tsOffSwpCount = 48
+	tsOffSwpDelay = 56
 	tsOffUTime    = 152
 	tsOffSTime    = 160
 	tsOffNvcsw    = 272
@@ -72,7 +75,10 @@ type taskstatsRecord struct {
 	version      uint16
 	cpuCount     uint64
 	cpuDelayNs   uint64
+	blkioCount   uint64
 	blkioDelayNs uint64
+	swapinCount  uint64
+	swapinDelay  uint64 // ns
 	utimeUs      uint64
 	stimeUs      uint64
 	nvcsw        uint64
@@ -442,7 +448,10 @@ func parseTaskstats(payload []byte, tgid bool) (taskstatsRecord, error) {
 	rec.version = le.Uint16(stats[tsOffVersion:])
 	rec.cpuCount = le.Uint64(stats[tsOffCPUCount:])
 	rec.cpuDelayNs = le.Uint64(stats[tsOffCPUDelay:])
+	rec.blkioCount = le.Uint64(stats[tsOffBlkCount:])
 	rec.blkioDelayNs = le.Uint64(stats[tsOffBlkDelay:])
+	rec.swapinCount = le.Uint64(stats[tsOffSwpCount:])
+	rec.swapinDelay = le.Uint64(stats[tsOffSwpDelay:])
 	rec.utimeUs = le.Uint64(stats[tsOffUTime:])
 	rec.stimeUs = le.Uint64(stats[tsOffSTime:])
 	rec.nvcsw = le.Uint64(stats[tsOffNvcsw:])

@@ -41,7 +41,10 @@ func statsBlob(size int) []byte {
 	}
 	put(tsOffCPUCount, 7)
 	put(tsOffCPUDelay, 34870000000)
+	put(tsOffBlkCount, 3)
 	put(tsOffBlkDelay, 586)
+	put(tsOffSwpCount, 2)
+	put(tsOffSwpDelay, 91000)
 	put(tsOffUTime, 1203000)
 	put(tsOffSTime, 3408000)
 	put(tsOffNvcsw, 8314)
@@ -84,7 +87,7 @@ func TestParseTaskstats(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := taskstatsRecord{id: 1378, version: 16, cpuCount: 7, cpuDelayNs: 34870000000,
-				blkioDelayNs: 586, utimeUs: 1203000, stimeUs: 3408000, nvcsw: 8314, nivcsw: 1624}
+				blkioCount: 3, blkioDelayNs: 586, swapinCount: 2, swapinDelay: 91000, utimeUs: 1203000, stimeUs: 3408000, nvcsw: 8314, nivcsw: 1624}
 			if rec != want {
 				t.Errorf("got %+v\nwant %+v", rec, want)
 			}

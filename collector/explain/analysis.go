@@ -84,14 +84,20 @@ type analysis struct {
 	throttledSecs    float64
 
 	// Context switches per second (whole process) and their source.
-	hasCtx            bool
-	volPS, invPS      float64
-	ctxSource         collector.CtxSource
-	minfltPS          float64
-	hasIO             bool
-	readBPS, writeBPS float64
-	rcharPS, wcharPS  float64
-	syscPS            float64
+	hasCtx       bool
+	volPS, invPS float64
+	ctxSource    collector.CtxSource
+	minfltPS     float64
+	hasIO        bool
+	// hasDelays: taskstats delay totals at both ends; blkio and swap-in
+	// delay in seconds per second of the window (summed over threads, so
+	// it can exceed 1), and the number of waits in the window.
+	hasDelays                 bool
+	blkioDelayPS, swapDelayPS float64
+	blkioWaits, swapWaits     uint64
+	readBPS, writeBPS         float64
+	rcharPS, wcharPS          float64
+	syscPS                    float64
 }
 
 // threadDelta is one thread's scheduler accounting over the burst.
@@ -187,6 +193,13 @@ func (a *analysis) cpuAndSwitches() {
 		a.ctxSource = p1.CtxSource
 		a.volPS = float64(sub(p1.VolCtx, p0.VolCtx)) / a.secs
 		a.invPS = float64(sub(p1.InvolCtx, p0.InvolCtx)) / a.secs
+	}
+	if d0, d1 := a.s.First.Delays, a.s.Last.Delays; d0 != nil && d1 != nil && a.s.Machine.DelayAcct == "on" {
+		a.hasDelays = true
+		a.blkioDelayPS = float64(sub(d1.BlkioDelayNs, d0.BlkioDelayNs)) / 1e9 / a.secs
+		a.swapDelayPS = float64(sub(d1.SwapinDelayNs, d0.SwapinDelayNs)) / 1e9 / a.secs
+		a.blkioWaits = sub(d1.BlkioCount, d0.BlkioCount)
+		a.swapWaits = sub(d1.SwapinCount, d0.SwapinCount)
 	}
 	if i0, i1 := a.s.First.IO, a.s.Last.IO; i0 != nil && i1 != nil {
 		a.hasIO = true

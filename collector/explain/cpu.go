@@ -117,7 +117,7 @@ func (a *analysis) bound() *Finding {
 
 // boundDisk fills the disk-bound answer: threads in D.
 func (a *analysis) boundDisk(f *Finding) {
-	s, pid := a.s, a.s.PID
+	pid := a.s.PID
 	f.ID = "disk_bound"
 	f.Severity = Notice
 	f.Score = a.avgD
@@ -145,8 +145,10 @@ func (a *analysis) boundDisk(f *Finding) {
 		f.Try = append(f.Try, "More threads help while the device has spare capacity (watch /proc/pressure/io full); fewer, larger writes and fewer fsync/fdatasync calls cut the waits.")
 	}
 	f.Lesson = lessonDisk
-	if s.Machine.DelayAcct != "on" {
-		f.Unmeasured = append(f.Unmeasured, Unmeasured{"time each thread spent waiting for block I/O (taskstats blkio delay)", "kernel.task_delayacct is off; the D-state samples stand in for it"})
+	a.blkioEvidence(f)
+	if u, ok := a.delaysUnmeasured("time each thread spent waiting for block I/O (taskstats blkio delay)"); ok {
+		u.Why += "; the D-state samples stand in for it"
+		f.Unmeasured = append(f.Unmeasured, u)
 	}
 }
 
@@ -293,6 +295,52 @@ func (a *analysis) ioEvidence(f *Finding) {
 		ev("storage_write_bytes_per_second", a.writeBPS, "bytes_per_second", mib(a.writeBPS)+"/s written to storage", src(pid, "io")+" write_bytes"),
 		ev("storage_read_bytes_per_second", a.readBPS, "bytes_per_second", mib(a.readBPS)+"/s read from storage", src(pid, "io")+" read_bytes"),
 		ev("io_syscalls_per_second", a.syscPS, "per_second", num(a.syscPS)+" read/write system calls/s", src(pid, "io")+" syscr+syscw"))
+}
+
+// delaySource names where the delay rates come from.
+func delaySource(pid int, field string) string {
+	return fmt.Sprintf("taskstats TGID %d %s, both readings", pid, field)
+}
+
+// blkioEvidence adds the block-I/O delay rate from taskstats, when
+// delay accounting is on and taskstats answered.
+func (a *analysis) blkioEvidence(f *Finding) {
+	if !a.hasDelays {
+		return
+	}
+	f.Evidence = append(f.Evidence, ev("blkio_delay_ms_per_second", a.blkioDelayPS*1000, "ms_per_second",
+		fmt.Sprintf("threads waited %s ms/s for block I/O (%s waits in the window)", num(a.blkioDelayPS*1000), num(float64(a.blkioWaits))),
+		delaySource(a.s.PID, "blkio_delay_total")))
+}
+
+// swapinEvidence adds the swap-in delay rate from taskstats; always when
+// memory is the question (zero says it did not wait on swap), otherwise
+// only when it waited.
+func (a *analysis) swapinEvidence(f *Finding, always bool) {
+	if !a.hasDelays || (!always && a.swapWaits == 0 && a.swapDelayPS == 0) {
+		return
+	}
+	f.Evidence = append(f.Evidence, ev("swapin_delay_ms_per_second", a.swapDelayPS*1000, "ms_per_second",
+		fmt.Sprintf("threads waited %s ms/s for swap-in (%s waits in the window)", num(a.swapDelayPS*1000), num(float64(a.swapWaits))),
+		delaySource(a.s.PID, "swapin_delay_total")))
+}
+
+// delaysUnmeasured says why the taskstats delays are missing, if they
+// are: delay accounting off, or on but taskstats unusable.
+func (a *analysis) delaysUnmeasured(what string) (Unmeasured, bool) {
+	s := a.s
+	switch {
+	case a.hasDelays:
+		return Unmeasured{}, false
+	case s.Machine.DelayAcct == "off":
+		return Unmeasured{what, "kernel.task_delayacct is off (sysctl -w kernel.task_delayacct=1 turns it on)"}, true
+	case s.Machine.DelayAcct == "on":
+		if why, ok := s.Unavailable["taskstats"]; ok {
+			return Unmeasured{what, why}, true
+		}
+		return Unmeasured{what, "taskstats gave no reading at one end of the window"}, true
+	}
+	return Unmeasured{what, "whether delay accounting is on is unknown (kernel.task_delayacct unreadable)"}, true
 }
 
 func (a *analysis) ctxSourceText() string {
@@ -768,6 +816,8 @@ func (a *analysis) waits() *Finding {
 	} else {
 		f.Verdict += "."
 	}
+	a.blkioEvidence(f)
+	a.swapinEvidence(f, false)
 	f.Why = "What a thread sleeps in names the resource it waits for: a timer, a lock (futex), a socket or the disk."
 	f.Lesson = lessonWaits
 	return f

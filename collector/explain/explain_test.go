@@ -369,3 +369,71 @@ func TestStarvedIOPoolStaysIOBound(t *testing.T) {
 		t.Fatal("the CPU pool lost its verdict")
 	}
 }
+
+// TestDelayAccounting: with delay accounting on, the taskstats block-I/O
+// delay totals at the window's ends become a ms/s rate in the disk and
+// wait findings, and the swap-in delay one in the memory finding; with
+// it off, or without taskstats, the findings say why it is missing.
+func TestDelayAccounting(t *testing.T) {
+	withDelays := func(name string) *Sample {
+		s := loadSample(t, name)
+		s.Machine.DelayAcct = "on"
+		secs := (s.Last.At - s.First.At).Seconds()
+		s.First.Delays = &collector.DelayTotals{BlkioCount: 100, BlkioDelayNs: 5e9, SwapinCount: 1, SwapinDelayNs: 1e6}
+		// 750 ms/s of block-I/O delay and 20 ms/s of swap-in delay.
+		s.Last.Delays = &collector.DelayTotals{BlkioCount: 400, BlkioDelayNs: 5e9 + uint64(0.75e9*secs), SwapinCount: 9, SwapinDelayNs: 1e6 + uint64(0.02e9*secs)}
+		return s
+	}
+	near := func(got, want float64) bool { return got > want-0.01 && got < want+0.01 }
+
+	fs := Explain(withDelays("diskpool16"))
+	for _, id := range []string{"disk_bound", "waits"} {
+		f := get(fs, id)
+		if f == nil {
+			t.Fatalf("no %s finding: %v", id, ids(fs))
+		}
+		if v := value(f, "blkio_delay_ms_per_second"); !near(v, 750) {
+			t.Errorf("%s: blkio delay %v ms/s, want 750 (evidence %+v)", id, v, f.Evidence)
+		}
+		for _, u := range f.Unmeasured {
+			if strings.Contains(u.What, "taskstats") {
+				t.Errorf("%s: still unmeasured with delays read: %+v", id, u)
+			}
+		}
+	}
+	if w := get(fs, "waits"); !near(value(w, "swapin_delay_ms_per_second"), 20) {
+		t.Errorf("waits: swap-in delay evidence missing: %+v", w.Evidence)
+	}
+	if slices.ContainsFunc(Gaps(withDelays("diskpool16")), func(u Unmeasured) bool { return strings.Contains(u.What, "taskstats") }) {
+		t.Error("gaps name taskstats delays though they were read")
+	}
+
+	fs = Explain(withDelays("leak"))
+	if l := get(fs, "memory_growing"); l == nil || !near(value(l, "swapin_delay_ms_per_second"), 20) {
+		t.Errorf("leak finding lacks the swap-in delay: %v %+v", ids(fs), l)
+	}
+
+	unmeasured := func(s *Sample, want string) {
+		t.Helper()
+		f := get(Explain(s), "disk_bound")
+		if f == nil {
+			t.Fatal("no disk_bound finding")
+		}
+		if value(f, "blkio_delay_ms_per_second") != -1 {
+			t.Errorf("blkio delay evidence without a measurement: %+v", f.Evidence)
+		}
+		if !slices.ContainsFunc(f.Unmeasured, func(u Unmeasured) bool { return strings.Contains(u.Why, want) }) {
+			t.Errorf("disk_bound unmeasured %+v, want a reason with %q", f.Unmeasured, want)
+		}
+		if !slices.ContainsFunc(Gaps(s), func(u Unmeasured) bool { return strings.Contains(u.Why, want) }) {
+			t.Errorf("gaps %+v, want a reason with %q", Gaps(s), want)
+		}
+	}
+	off := withDelays("diskpool16")
+	off.Machine.DelayAcct = "off" // totals that do not move are not a measurement
+	unmeasured(off, "kernel.task_delayacct is off")
+	denied := withDelays("diskpool16")
+	denied.First.Delays, denied.Last.Delays = nil, nil
+	denied.Unavailable = map[string]string{"taskstats": "needs CAP_NET_ADMIN (taskstats over netlink was denied)"}
+	unmeasured(denied, "needs CAP_NET_ADMIN")
+}

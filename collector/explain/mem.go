@@ -384,6 +384,7 @@ func (a *analysis) leak() *Finding {
 			ev("anon_growth_bytes", anonD, "bytes", mib(anonD)+" more resident in anonymous mappings (malloc serves blocks of 128 KiB and more with mmap)", src(pid, "smaps")+" Rss by mapping, both readings"),
 			ev("heap_growth_bytes", heapD, "bytes", mib(heapD)+" more resident in [heap] (brk)", src(pid, "smaps")+" Rss of [heap], both readings"))
 	}
+	a.swapinEvidence(f, true)
 	f.Why = "Memory that only grows ends in swapping or the OOM killer; [heap] alone misses most of it, since large allocations come from anonymous mappings."
 	f.Try = append(f.Try, "Watch it longer: the dashboard keeps a short history per process; a leak keeps the same slope for minutes, a warm-up flattens.",
 		"Find the allocation site with a heap profiler (heaptrack, valgrind --tool=massif, jemalloc's prof, pprof for Go, tracemalloc for Python).")

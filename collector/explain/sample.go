@@ -94,6 +94,10 @@ type Reading struct {
 	Process *collector.Process `json:"process,omitempty"`
 	// IO is /proc/PID/io; nil when unreadable.
 	IO *collector.IOCounters `json:"io,omitempty"`
+	// Delays is the process's block-I/O and swap-in delay totals from
+	// taskstats (TGID query); nil when delay accounting is off or
+	// taskstats could not be used (Unavailable["taskstats"] says why).
+	Delays *collector.DelayTotals `json:"delays,omitempty"`
 	// Memory is the process's memory from smaps; nil when unreadable.
 	Memory *Memory `json:"memory,omitempty"`
 	// Host is the machine's load at this reading.

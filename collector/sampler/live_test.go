@@ -431,3 +431,50 @@ func waitFor(t *testing.T, cond func() bool) {
 		livehelper.Sleep()
 	}
 }
+
+// TestLiveDiskPoolDelays: with kernel.task_delayacct on, explain reads
+// the disk pool's block-I/O delay from taskstats and shows it, nonzero,
+// in the disk_bound and waits evidence. It turns the sysctl on for the
+// test (root only) and puts the old value back.
+func TestLiveDiskPoolDelays(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it turns kernel.task_delayacct on, and taskstats needs CAP_NET_ADMIN")
+	}
+	const sysctl = "/proc/sys/kernel/task_delayacct"
+	old, err := os.ReadFile(sysctl)
+	if err != nil {
+		t.Skipf("kernel.task_delayacct: %v", err)
+	}
+	if err := os.WriteFile(sysctl, []byte("1\n"), 0); err != nil {
+		t.Skipf("cannot turn kernel.task_delayacct on: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(sysctl, old, 0); err != nil {
+			t.Errorf("restoring kernel.task_delayacct to %q: %v", strings.TrimSpace(string(old)), err)
+		}
+	})
+	s := newSampler(t)
+	if used, why := s.r.Taskstats(); !used {
+		t.Skipf("taskstats not usable here: %v", why)
+	}
+	p := livehelper.Start(t, "diskpool", "16", filepath.Join(t.TempDir(), "data"))
+	sm, err := s.Process(context.Background(), p.PID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sm.Machine.DelayAcct != "on" || sm.First.Delays == nil || sm.Last.Delays == nil {
+		t.Fatalf("delays not read: delay_acct %q, first %+v, last %+v, unavailable %v", sm.Machine.DelayAcct, sm.First.Delays, sm.Last.Delays, sm.Unavailable)
+	}
+	fs := explain.Explain(sm)
+	for _, id := range []string{"disk_bound", "waits"} {
+		f := find(t, fs, id)
+		if v, ok := evidence(f, "blkio_delay_ms_per_second"); !ok || v <= 0 {
+			t.Errorf("%s: block-I/O delay %.1f ms/s (present %v):\n%s", id, v, ok, dump(fs))
+		}
+		for _, u := range f.Unmeasured {
+			if strings.Contains(u.What, "taskstats") {
+				t.Errorf("%s: delays read but still unmeasured: %+v", id, u)
+			}
+		}
+	}
+}

@@ -209,6 +209,9 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 	} else {
 		miss(sm, "io", err)
 	}
+	if s.machine.DelayAcct == "on" {
+		readDelays(s.r, sm, rd, p.PID)
+	}
 	as, err := s.r.AddressSpace(p.PID, collector.AddrOptions{PerMapping: true, StartTicks: p.StartTicks})
 	if err != nil {
 		miss(sm, "smaps", err)
@@ -308,5 +311,23 @@ func missReason(sm *explain.Sample, key, why string) {
 	}
 	if _, ok := sm.Unavailable[key]; !ok {
 		sm.Unavailable[key] = why
+	}
+}
+
+// readDelays fills rd.Delays from taskstats (a TGID query), or says in
+// sm.Unavailable["taskstats"] why it could not: the socket needs
+// CAP_NET_ADMIN. Only called with delay accounting on: with it off the
+// totals do not move and would read as "no delay".
+func readDelays(r *collector.Reader, sm *explain.Sample, rd *explain.Reading, pid int) {
+	d, err := r.Delays(pid)
+	switch {
+	case err == nil:
+		rd.Delays = d
+	case collector.IsDenied(err):
+		missReason(sm, "taskstats", "needs CAP_NET_ADMIN (taskstats over netlink was denied)")
+	case errors.Is(err, collector.ErrNoTaskstats):
+		missReason(sm, "taskstats", err.Error())
+	default:
+		miss(sm, "taskstats", err)
 	}
 }
