@@ -11,6 +11,12 @@ import (
 // were. The kernel counts them only while kernel.task_delayacct is on:
 // with it off, the totals stand still (usually at 0), so a caller must
 // check the sysctl (DelayAcct) before reading them as a measurement.
+//
+// The kernel keeps delays only for tasks created while delay accounting
+// was on: a process started before the sysctl was turned on reports no
+// block-I/O or swap-in waits at all (seen on 6.18: 0 waits for a disk
+// pool whose threads sat in D), so 0 is a measurement only for a process
+// started after it.
 type DelayTotals struct {
 	BlkioCount    uint64 `json:"blkio_count"`     // blkio_count: block I/O waits
 	BlkioDelayNs  uint64 `json:"blkio_delay_ns"`  // blkio_delay_total

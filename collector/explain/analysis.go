@@ -95,9 +95,12 @@ type analysis struct {
 	hasDelays                 bool
 	blkioDelayPS, swapDelayPS float64
 	blkioWaits, swapWaits     uint64
-	readBPS, writeBPS         float64
-	rcharPS, wcharPS          float64
-	syscPS                    float64
+	// delaysUntracked: taskstats answered, but the kernel keeps no delay
+	// record for the process (created before delay accounting was on).
+	delaysUntracked   bool
+	readBPS, writeBPS float64
+	rcharPS, wcharPS  float64
+	syscPS            float64
 }
 
 // threadDelta is one thread's scheduler accounting over the burst.
@@ -194,7 +197,9 @@ func (a *analysis) cpuAndSwitches() {
 		a.volPS = float64(sub(p1.VolCtx, p0.VolCtx)) / a.secs
 		a.invPS = float64(sub(p1.InvolCtx, p0.InvolCtx)) / a.secs
 	}
-	if d0, d1 := a.s.First.Delays, a.s.Last.Delays; d0 != nil && d1 != nil && a.s.Machine.DelayAcct == "on" {
+	d0, d1 := a.s.First.Delays, a.s.Last.Delays
+	a.delaysUntracked = delaysUntracked(a.s)
+	if d0 != nil && d1 != nil && a.s.Machine.DelayAcct == "on" && !a.delaysUntracked {
 		a.hasDelays = true
 		a.blkioDelayPS = float64(sub(d1.BlkioDelayNs, d0.BlkioDelayNs)) / 1e9 / a.secs
 		a.swapDelayPS = float64(sub(d1.SwapinDelayNs, d0.SwapinDelayNs)) / 1e9 / a.secs
@@ -474,4 +479,25 @@ func top[K cmp.Ordered](m map[K]int) []count[K] {
 		return cmp.Compare(x.key, y.key)
 	})
 	return out
+}
+
+// delaysUntracked: taskstats counted no block-I/O or swap-in wait in the
+// process's whole life, yet the samples saw its threads in D. The kernel
+// keeps delays only for tasks created while kernel.task_delayacct is on
+// (seen here: a disk pool started before the sysctl was turned on reports
+// 0 waits, one started after reports tens of thousands a second), so its
+// threads most likely predate the switch.
+func delaysUntracked(s *Sample) bool {
+	d := s.Last.Delays
+	if d == nil || d.BlkioCount != 0 || d.SwapinCount != 0 {
+		return false
+	}
+	for _, tk := range s.Burst {
+		for _, ts := range tk.Tasks {
+			if ts.State == 'D' {
+				return true
+			}
+		}
+	}
+	return false
 }

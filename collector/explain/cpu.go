@@ -297,6 +297,10 @@ func (a *analysis) ioEvidence(f *Finding) {
 		ev("io_syscalls_per_second", a.syscPS, "per_second", num(a.syscPS)+" read/write system calls/s", src(pid, "io")+" syscr+syscw"))
 }
 
+// DelaysUntrackedReason says why a process has no delay totals though
+// delay accounting is on.
+const DelaysUntrackedReason = "taskstats counted no block-I/O wait in its whole life though its threads were seen in D: it most likely predates kernel.task_delayacct being turned on (the kernel keeps delays only for tasks created while it is on; restart it to measure)"
+
 // delaySource names where the delay rates come from.
 func delaySource(pid int, field string) string {
 	return fmt.Sprintf("taskstats TGID %d %s, both readings", pid, field)
@@ -309,7 +313,7 @@ func (a *analysis) blkioEvidence(f *Finding) {
 		return
 	}
 	f.Evidence = append(f.Evidence, ev("blkio_delay_ms_per_second", a.blkioDelayPS*1000, "ms_per_second",
-		fmt.Sprintf("threads waited %s ms/s for block I/O (%s waits in the window)", num(a.blkioDelayPS*1000), num(float64(a.blkioWaits))),
+		fmt.Sprintf("its threads waited %s ms/s in all for block I/O (summed over threads; %s waits in the window)", num(a.blkioDelayPS*1000), num(float64(a.blkioWaits))),
 		delaySource(a.s.PID, "blkio_delay_total")))
 }
 
@@ -321,7 +325,7 @@ func (a *analysis) swapinEvidence(f *Finding, always bool) {
 		return
 	}
 	f.Evidence = append(f.Evidence, ev("swapin_delay_ms_per_second", a.swapDelayPS*1000, "ms_per_second",
-		fmt.Sprintf("threads waited %s ms/s for swap-in (%s waits in the window)", num(a.swapDelayPS*1000), num(float64(a.swapWaits))),
+		fmt.Sprintf("its threads waited %s ms/s in all for swap-in (summed over threads; %s waits in the window)", num(a.swapDelayPS*1000), num(float64(a.swapWaits))),
 		delaySource(a.s.PID, "swapin_delay_total")))
 }
 
@@ -334,6 +338,8 @@ func (a *analysis) delaysUnmeasured(what string) (Unmeasured, bool) {
 		return Unmeasured{}, false
 	case s.Machine.DelayAcct == "off":
 		return Unmeasured{what, "kernel.task_delayacct is off (sysctl -w kernel.task_delayacct=1 turns it on)"}, true
+	case s.Machine.DelayAcct == "on" && a.delaysUntracked:
+		return Unmeasured{what, DelaysUntrackedReason}, true
 	case s.Machine.DelayAcct == "on":
 		if why, ok := s.Unavailable["taskstats"]; ok {
 			return Unmeasured{what, why}, true

@@ -49,6 +49,8 @@ func Gaps(s *Sample) []Unmeasured {
 	}
 	if s.Machine.DelayAcct == "off" {
 		out = append(out, Unmeasured{"per-thread block-I/O and swap-in delays (taskstats)", "kernel.task_delayacct is off (sysctl -w kernel.task_delayacct=1 turns it on)"})
+	} else if s.Machine.DelayAcct == "on" && delaysUntracked(s) {
+		out = append(out, Unmeasured{"per-thread block-I/O and swap-in delays (taskstats)", DelaysUntrackedReason})
 	} else if why, ok := s.Unavailable["taskstats"]; ok && s.Machine.DelayAcct == "on" {
 		out = append(out, Unmeasured{"per-thread block-I/O and swap-in delays (taskstats)", why})
 	}

@@ -436,4 +436,9 @@ func TestDelayAccounting(t *testing.T) {
 	denied.First.Delays, denied.Last.Delays = nil, nil
 	denied.Unavailable = map[string]string{"taskstats": "needs CAP_NET_ADMIN (taskstats over netlink was denied)"}
 	unmeasured(denied, "needs CAP_NET_ADMIN")
+	// A process created before the sysctl was turned on has no delay
+	// record: taskstats counts no wait though threads were in D.
+	predates := withDelays("diskpool16")
+	predates.First.Delays, predates.Last.Delays = &collector.DelayTotals{}, &collector.DelayTotals{}
+	unmeasured(predates, "predates kernel.task_delayacct")
 }
