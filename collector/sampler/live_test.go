@@ -445,6 +445,12 @@ func TestLiveDiskPoolDelays(t *testing.T) {
 	if err != nil {
 		t.Skipf("kernel.task_delayacct: %v", err)
 	}
+	// Started while delay accounting is (as usual) off: the kernel keeps
+	// no delays for its threads, whatever it does afterwards.
+	var before *livehelper.Proc
+	if strings.TrimSpace(string(old)) == "0" {
+		before = livehelper.Start(t, "diskpool", "16", filepath.Join(t.TempDir(), "data"))
+	}
 	if err := os.WriteFile(sysctl, []byte("1\n"), 0); err != nil {
 		t.Skipf("cannot turn kernel.task_delayacct on: %v", err)
 	}
@@ -476,5 +482,21 @@ func TestLiveDiskPoolDelays(t *testing.T) {
 				t.Errorf("%s: delays read but still unmeasured: %+v", id, u)
 			}
 		}
+	}
+	if before == nil {
+		return
+	}
+	sm, err = s.Process(context.Background(), before.PID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := find(t, explain.Explain(sm), "disk_bound")
+	if v, ok := evidence(f, "blkio_delay_ms_per_second"); ok {
+		t.Errorf("a process started before delay accounting was on shows %.1f ms/s of block-I/O delay", v)
+	}
+	if !slices.ContainsFunc(f.Unmeasured, func(u explain.Unmeasured) bool {
+		return u.Why == explain.DelaysUntrackedReason+"; the D-state samples stand in for it"
+	}) {
+		t.Errorf("disk_bound unmeasured %+v, want the predates reason", f.Unmeasured)
 	}
 }
