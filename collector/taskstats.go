@@ -22,7 +22,12 @@ import (
 //
 // The encoding is written by hand with raw write/read on a connected socket, into buffers
 // reused for every query; replies are read by offset after a length check,
-// never by casting to a struct of one kernel version's size.
+// never by casting to a struct of one kernel version's size. Netlink
+// headers, attributes and struct taskstats are in the host's byte order
+// (the kernel writes its own structs as they are), so every field is read
+// and written with binary.NativeEndian, as the process-events connector's
+// are: on a big-endian host a little-endian read would garble the lengths
+// and every query would fail (pinspect would then fall back to /proc).
 
 // ErrTaskstatsFormat is wrapped by errors about a malformed reply.
 var ErrTaskstatsFormat = errors.New("malformed taskstats reply")
@@ -149,19 +154,19 @@ func (c *taskstatsConn) close() {
 func (c *taskstatsConn) begin(typ uint16, cmd, version uint8) {
 	c.seq++
 	b := c.req[:0]
-	b = binary.LittleEndian.AppendUint32(b, 0)
-	b = binary.LittleEndian.AppendUint16(b, typ)
-	b = binary.LittleEndian.AppendUint16(b, nlmFRequest)
-	b = binary.LittleEndian.AppendUint32(b, c.seq)
-	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = binary.NativeEndian.AppendUint16(b, nlmFRequest)
+	b = binary.NativeEndian.AppendUint32(b, c.seq)
+	b = binary.NativeEndian.AppendUint32(b, 0)
 	b = append(b, cmd, version, 0, 0)
 	c.req = b
 }
 
 func (c *taskstatsConn) attr(typ uint16, payload []byte) {
 	b := c.req
-	b = binary.LittleEndian.AppendUint16(b, uint16(nlaHdrLen+len(payload)))
-	b = binary.LittleEndian.AppendUint16(b, typ)
+	b = binary.NativeEndian.AppendUint16(b, uint16(nlaHdrLen+len(payload)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
 	b = append(b, payload...)
 	for len(b)%4 != 0 {
 		b = append(b, 0)
@@ -172,7 +177,7 @@ func (c *taskstatsConn) attr(typ uint16, payload []byte) {
 // roundTrip sends the request and returns the payload (after the genl
 // header) of the reply with our sequence number.
 func (c *taskstatsConn) roundTrip() ([]byte, error) {
-	binary.LittleEndian.PutUint32(c.req[0:], uint32(len(c.req)))
+	binary.NativeEndian.PutUint32(c.req[0:], uint32(len(c.req)))
 	for {
 		if _, err := unix.Write(c.fd, c.req); err != nil {
 			if err == unix.EINTR {
@@ -211,9 +216,9 @@ func parseNlmsg(b []byte) (payload []byte, seq uint32, err error) {
 	if len(b) < nlmsgHdrLen {
 		return nil, 0, fmt.Errorf("%w: %d bytes", ErrTaskstatsFormat, len(b))
 	}
-	l := binary.LittleEndian.Uint32(b[0:])
-	typ := binary.LittleEndian.Uint16(b[4:])
-	seq = binary.LittleEndian.Uint32(b[8:])
+	l := binary.NativeEndian.Uint32(b[0:])
+	typ := binary.NativeEndian.Uint16(b[4:])
+	seq = binary.NativeEndian.Uint32(b[8:])
 	if l < nlmsgHdrLen || int(l) > len(b) {
 		return nil, seq, fmt.Errorf("%w: length %d of %d", ErrTaskstatsFormat, l, len(b))
 	}
@@ -222,7 +227,7 @@ func parseNlmsg(b []byte) (payload []byte, seq uint32, err error) {
 		if len(b) < 4 {
 			return nil, seq, fmt.Errorf("%w: short error", ErrTaskstatsFormat)
 		}
-		code := int32(binary.LittleEndian.Uint32(b))
+		code := int32(binary.NativeEndian.Uint32(b))
 		if code == 0 {
 			return nil, seq, fmt.Errorf("%w: unexpected ack", ErrTaskstatsFormat)
 		}
@@ -238,8 +243,8 @@ func parseNlmsg(b []byte) (payload []byte, seq uint32, err error) {
 // stops at a malformed attribute and reports it.
 func walkAttrs(b []byte, fn func(typ uint16, val []byte)) error {
 	for len(b) >= nlaHdrLen {
-		l := int(binary.LittleEndian.Uint16(b[0:]))
-		typ := binary.LittleEndian.Uint16(b[2:]) & nlaTypeMask
+		l := int(binary.NativeEndian.Uint16(b[0:]))
+		typ := binary.NativeEndian.Uint16(b[2:]) & nlaTypeMask
 		if l < nlaHdrLen || l > len(b) {
 			return fmt.Errorf("%w: attribute length %d of %d", ErrTaskstatsFormat, l, len(b))
 		}
@@ -263,7 +268,7 @@ func (c *taskstatsConn) resolveFamily() (uint16, error) {
 	var id uint16
 	err = walkAttrs(payload, func(typ uint16, val []byte) {
 		if typ == ctrlAttrID && len(val) >= 2 {
-			id = binary.LittleEndian.Uint16(val)
+			id = binary.NativeEndian.Uint16(val)
 		}
 	})
 	if err == nil && id == 0 {
@@ -276,7 +281,7 @@ func (c *taskstatsConn) resolveFamily() (uint16, error) {
 func (c *taskstatsConn) query(id int, tgid bool) (taskstatsRecord, error) {
 	c.begin(c.family, tsCmdGet, tsGenlVersion)
 	var v [4]byte
-	binary.LittleEndian.PutUint32(v[:], uint32(id))
+	binary.NativeEndian.PutUint32(v[:], uint32(id))
 	if tgid {
 		c.attr(tsCmdAttrTGID, v[:])
 	} else {
@@ -341,21 +346,21 @@ func (c *taskstatsConn) batch(ids []int, tgidFirst bool, recs []taskstatsRecord,
 	for i, tid := range tids {
 		c.seq++
 		start := len(b)
-		b = binary.LittleEndian.AppendUint32(b, 0)
-		b = binary.LittleEndian.AppendUint16(b, c.family)
-		b = binary.LittleEndian.AppendUint16(b, nlmFRequest)
-		b = binary.LittleEndian.AppendUint32(b, c.seq)
-		b = binary.LittleEndian.AppendUint32(b, 0)
+		b = binary.NativeEndian.AppendUint32(b, 0)
+		b = binary.NativeEndian.AppendUint16(b, c.family)
+		b = binary.NativeEndian.AppendUint16(b, nlmFRequest)
+		b = binary.NativeEndian.AppendUint32(b, c.seq)
+		b = binary.NativeEndian.AppendUint32(b, 0)
 		b = append(b, tsCmdGet, tsGenlVersion, 0, 0)
-		binary.LittleEndian.PutUint32(v[:], uint32(tid))
-		b = binary.LittleEndian.AppendUint16(b, nlaHdrLen+4)
+		binary.NativeEndian.PutUint32(v[:], uint32(tid))
+		b = binary.NativeEndian.AppendUint16(b, nlaHdrLen+4)
 		if i == 0 && tgidFirst {
-			b = binary.LittleEndian.AppendUint16(b, tsCmdAttrTGID)
+			b = binary.NativeEndian.AppendUint16(b, tsCmdAttrTGID)
 		} else {
-			b = binary.LittleEndian.AppendUint16(b, tsCmdAttrPID)
+			b = binary.NativeEndian.AppendUint16(b, tsCmdAttrPID)
 		}
 		b = append(b, v[:]...)
-		binary.LittleEndian.PutUint32(b[start:], uint32(len(b)-start))
+		binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
 	}
 	c.req = b
 	for {
@@ -426,7 +431,7 @@ func parseTaskstats(payload []byte, tgid bool) (taskstatsRecord, error) {
 		nestErr = walkAttrs(val, func(t uint16, v []byte) {
 			switch {
 			case t == wantID && len(v) >= 4:
-				rec.id = binary.LittleEndian.Uint32(v)
+				rec.id = binary.NativeEndian.Uint32(v)
 			case t == tsTypeStats:
 				stats = v
 			}
@@ -444,18 +449,18 @@ func parseTaskstats(payload []byte, tgid bool) (taskstatsRecord, error) {
 	if len(stats) < tsMinLen {
 		return rec, fmt.Errorf("%w: stats %d bytes, want at least %d", ErrTaskstatsFormat, len(stats), tsMinLen)
 	}
-	le := binary.LittleEndian
-	rec.version = le.Uint16(stats[tsOffVersion:])
-	rec.cpuCount = le.Uint64(stats[tsOffCPUCount:])
-	rec.cpuDelayNs = le.Uint64(stats[tsOffCPUDelay:])
-	rec.blkioCount = le.Uint64(stats[tsOffBlkCount:])
-	rec.blkioDelayNs = le.Uint64(stats[tsOffBlkDelay:])
-	rec.swapinCount = le.Uint64(stats[tsOffSwpCount:])
-	rec.swapinDelay = le.Uint64(stats[tsOffSwpDelay:])
-	rec.utimeUs = le.Uint64(stats[tsOffUTime:])
-	rec.stimeUs = le.Uint64(stats[tsOffSTime:])
-	rec.nvcsw = le.Uint64(stats[tsOffNvcsw:])
-	rec.nivcsw = le.Uint64(stats[tsOffNivcsw:])
+	ne := binary.NativeEndian
+	rec.version = ne.Uint16(stats[tsOffVersion:])
+	rec.cpuCount = ne.Uint64(stats[tsOffCPUCount:])
+	rec.cpuDelayNs = ne.Uint64(stats[tsOffCPUDelay:])
+	rec.blkioCount = ne.Uint64(stats[tsOffBlkCount:])
+	rec.blkioDelayNs = ne.Uint64(stats[tsOffBlkDelay:])
+	rec.swapinCount = ne.Uint64(stats[tsOffSwpCount:])
+	rec.swapinDelay = ne.Uint64(stats[tsOffSwpDelay:])
+	rec.utimeUs = ne.Uint64(stats[tsOffUTime:])
+	rec.stimeUs = ne.Uint64(stats[tsOffSTime:])
+	rec.nvcsw = ne.Uint64(stats[tsOffNvcsw:])
+	rec.nivcsw = ne.Uint64(stats[tsOffNivcsw:])
 	return rec, nil
 }
 

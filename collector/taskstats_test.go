@@ -17,8 +17,8 @@ import (
 
 // nla appends one netlink attribute.
 func nla(b []byte, typ uint16, val []byte) []byte {
-	b = binary.LittleEndian.AppendUint16(b, uint16(4+len(val)))
-	b = binary.LittleEndian.AppendUint16(b, typ)
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(val)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
 	b = append(b, val...)
 	for len(b)%4 != 0 {
 		b = append(b, 0)
@@ -30,14 +30,14 @@ func nla(b []byte, typ uint16, val []byte) []byte {
 // the offsets pinspect reads.
 func statsBlob(size int) []byte {
 	s := make([]byte, size)
-	le := binary.LittleEndian
+	ne := binary.NativeEndian
 	put := func(off int, v uint64) {
 		if off+8 <= size {
-			le.PutUint64(s[off:], v)
+			ne.PutUint64(s[off:], v)
 		}
 	}
 	if size >= 2 {
-		le.PutUint16(s[0:], 16)
+		ne.PutUint16(s[0:], 16)
 	}
 	put(tsOffCPUCount, 7)
 	put(tsOffCPUDelay, 34870000000)
@@ -60,7 +60,7 @@ func reply(tgid bool, id uint32, stats []byte, pad bool) []byte {
 		aggr, idType = tsTypeAggrTG, tsTypeTGID
 	}
 	var inner []byte
-	inner = nla(inner, idType, binary.LittleEndian.AppendUint32(nil, id))
+	inner = nla(inner, idType, binary.NativeEndian.AppendUint32(nil, id))
 	inner = nla(inner, tsTypeStats, stats)
 	var b []byte
 	if pad {
@@ -119,10 +119,10 @@ func TestParseTaskstatsRejects(t *testing.T) {
 
 func TestParseNlmsgError(t *testing.T) {
 	msg := make([]byte, 36)
-	binary.LittleEndian.PutUint32(msg[0:], 36)
-	binary.LittleEndian.PutUint16(msg[4:], nlmsgError)
-	binary.LittleEndian.PutUint32(msg[8:], 42)
-	binary.LittleEndian.PutUint32(msg[16:], ^uint32(0)) // -1: -EPERM
+	binary.NativeEndian.PutUint32(msg[0:], 36)
+	binary.NativeEndian.PutUint16(msg[4:], nlmsgError)
+	binary.NativeEndian.PutUint32(msg[8:], 42)
+	binary.NativeEndian.PutUint32(msg[16:], ^uint32(0)) // -1: -EPERM
 	_, seq, err := parseNlmsg(msg)
 	if seq != 42 || !errors.Is(err, unix.EPERM) || !IsDenied(err) {
 		t.Fatalf("got seq %d err %v, want 42 EPERM", seq, err)
@@ -130,7 +130,7 @@ func TestParseNlmsgError(t *testing.T) {
 	if _, _, err := parseNlmsg(msg[:10]); !errors.Is(err, ErrTaskstatsFormat) {
 		t.Fatalf("short message: got %v", err)
 	}
-	binary.LittleEndian.PutUint32(msg[0:], 400) // longer than the datagram
+	binary.NativeEndian.PutUint32(msg[0:], 400) // longer than the datagram
 	if _, _, err := parseNlmsg(msg); !errors.Is(err, ErrTaskstatsFormat) {
 		t.Fatalf("bad length: got %v", err)
 	}
