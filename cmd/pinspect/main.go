@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command pinspect is a Linux process inspector and lifecycle monitor:
 // `pinspect` opens the dashboard on a terminal, `pinspect --json` prints
 // one snapshot, and the subcommands (ps, show, zombies, orphans, watch,

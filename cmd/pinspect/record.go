@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -139,11 +141,11 @@ func (a *app) runRecord(o *recordOptions) error {
 		return err
 	}
 	defer w.Close()
-	backend, err := a.collectorBackend()
+	ropts, err := a.readerOptions(false) // --rootfs, --passwd-file, --collector
 	if err != nil {
 		return err
 	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, PasswdPath: a.passwd, Backend: backend})
+	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return err
 	}

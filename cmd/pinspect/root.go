@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -40,19 +42,24 @@ type app struct {
 	stdout, stderr io.Writer
 	ctx            context.Context
 
-	procRoot  string
-	passwd    string // --passwd-file: name uids from this file, not the system's user database
-	backend   string // --collector: auto, proc or task_iter
-	jsonOut   bool
-	noThreads bool
-	pids      []int
-	users     []string
-	states    string
-	name      string
-	readonly  bool
-	interval  time.Duration // dashboard refresh interval
-	psSample  time.Duration // ps --sample: the window of the rates
-	explainOn bool          // dashboard: explain's findings each tick
+	procRoot string
+	backend  string // --collector: auto, proc or task_iter
+	// rootfs and passwdFile: the host's root file system and user database
+	// when they are mounted elsewhere (rootfs.go).
+	rootfs, passwdFile string
+	rootsResolved      bool
+	rootsErr           error
+	rootCmd            *cobra.Command
+	jsonOut            bool
+	noThreads          bool
+	pids               []int
+	users              []string
+	states             string
+	name               string
+	readonly           bool
+	interval           time.Duration // dashboard refresh interval
+	psSample           time.Duration // ps --sample: the window of the rates
+	explainOn          bool          // dashboard: explain's findings each tick
 	// intervalSet says --interval was given (it wins over the setup file).
 	intervalSet bool
 	exitCode    int
@@ -201,6 +208,8 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
+		// --version: the release, commit and Go toolchain (version.go).
+		Version: versionLine(buildFacts()),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkInterval(a.interval); err != nil {
 				return err
@@ -223,8 +232,9 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.procRoot, "proc-root", "/proc", "the /proc to read (a fixture tree works too)")
-	pf.StringVar(&a.passwd, "passwd-file", "", "name users from this passwd file (a host root mounted elsewhere) instead of the system's user database (NSS: /etc/passwd, LDAP, SSSD, systemd users); a --proc-root tree that is not a proc filesystem uses /etc/passwd unless given")
 	pf.StringVar(&a.backend, "collector", "auto", "where process fields come from: task_iter (a BPF task iterator: root or CAP_BPF+CAP_PERFMON, kernel BTF), proc, or auto (task_iter when it loads, else proc)")
+	pf.StringVar(&a.rootfs, "rootfs", "", "the host's root file system, mounted here (in a container): read its proc/ and name users from its etc/passwd")
+	pf.StringVar(&a.passwdFile, "passwd-file", "", "name users from this passwd file instead of the system's user database (NSS: /etc/passwd, LDAP, SSSD, systemd users); default: the --rootfs one, or /etc/passwd for a --proc-root tree that is not a proc filesystem")
 	pf.IntSliceVar(&a.pids, "pid", nil, "only these pids (repeat or comma-separate)")
 	pf.StringSliceVar(&a.users, "user", nil, "only processes of these users (names or uids)")
 	pf.StringVar(&a.states, "state", "", "only processes in these states (letters, e.g. ZD; Z: zombies, not a live process whose main thread exited)")
@@ -237,10 +247,13 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (d and D change it while it runs; F2 keeps it)")
 	a.at.add(root)
 	root.Flags().BoolVar(&a.explainOn, "explain", true, "dashboard: explain's findings each tick (the findings panel, the Explain tab and each process's memory history)")
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, mk := range subcommands {
 		root.AddCommand(mk(a))
 	}
+	a.registerFilterCompletions(root)
+	a.rootCmd = root
 	markUsage(root)
 	return root
 }
@@ -263,7 +276,7 @@ func markUsage(cmd *cobra.Command) {
 
 // subcommands are the constructors of every subcommand; each lives in its
 // own file.
-var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd, newRecordCmd, newEventsCmd, newReplayCmd}
+var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd, newRecordCmd, newEventsCmd, newReplayCmd, newManCmd}
 
 // dashboardMain opens the dashboard (dashboard.go).
 var dashboardMain = runDashboard
@@ -350,15 +363,11 @@ func (a *app) collectorBackend() (collector.Backend, error) {
 
 // reader opens the /proc root.
 func (a *app) reader(threads bool) (*collector.Reader, error) {
-	b, err := a.collectorBackend()
+	opts, err := a.readerOptions(threads)
 	if err != nil {
 		return nil, err
 	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, PasswdPath: a.passwd, Threads: threads, Backend: b})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return collector.NewReader(opts)
 }
 
 // snapshotDoc reads one snapshot (or, with --at, takes the recorded one)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -342,6 +344,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		TelemetryPath: o.telemetryPath,
 		HidesOthers:   collector.HidesOtherUsers(a.procRoot),
 		Record:        rec,
+		BuildInfo:     buildFacts(),
 		ProcessDoc:    docs.process,
 		ExplainDoc:    docs.explain,
 	})
@@ -358,18 +361,18 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		if l.Addr().Network() == "unix" {
 			u = "unix:" + l.Addr().String()
 		}
-		log.Info("pinspect serve", "url", u, "interval", o.interval.String(), "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated)
+		log.Info("pinspect serve", "url", u, "interval", o.interval.String(), "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated, "version", buildFacts().Version)
 	}
 	return a.waitServe(cancel, monErr, serveErr)
 }
 
 // serveReader is the agent's Reader, its backend logged.
 func (a *app) serveReader(o *serveFlags, log *slog.Logger) (*collector.Reader, error) {
-	backend, err := a.collectorBackend()
+	ropts, err := a.readerOptions(!o.noThreads)
 	if err != nil {
 		return nil, err
 	}
-	r, err := collector.NewReader(collector.Options{Root: a.procRoot, PasswdPath: a.passwd, Threads: !o.noThreads, Backend: backend})
+	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return nil, err
 	}

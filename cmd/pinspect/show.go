@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -39,6 +41,7 @@ smaps_rollup instead (totals only).`,
 			}
 			return nil
 		},
+		ValidArgsFunction: a.completePID,
 		RunE: func(_ *cobra.Command, args []string) error {
 			pid, err := strconv.Atoi(args[0])
 			if err != nil || pid <= 0 {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -129,6 +131,7 @@ affected.`,
 	cmd.Flags().IntVar(&count, "count", 0, "stop after printing this many events (0: no limit)")
 	cmd.Flags().StringVar(&types, "types", defaultWatchTypes, "event types to print, comma-separated, or \"all\"")
 	cmd.Flags().BoolVar(&noConnector, "no-connector", false, "do not use the kernel's process events: poll only")
+	_ = cmd.RegisterFlagCompletionFunc("types", completeEventTypes)
 	return cmd
 }
 

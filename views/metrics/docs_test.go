@@ -41,9 +41,11 @@ func exportedNames(t *testing.T) map[string]bool {
 		}
 		names[m[1]] = true
 	}
-	// The server's own metrics (servestats.go).
+	// The server's own metrics (servestats.go) and pinspect_build_info,
+	// which has its own collector (buildinfo.go).
 	ch := make(chan *prometheus.Desc, 16)
 	newServeCollector(&Server{}).Describe(ch)
+	NewBuildInfoCollector(BuildInfo{Version: "x"}).Describe(ch)
 	close(ch)
 	for desc := range ch {
 		m := descName.FindStringSubmatch(desc.String())

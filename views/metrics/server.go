@@ -141,6 +141,9 @@ type ServerOptions struct {
 	// the past from: /api/v1/events?since= and /api/v1/frame?at=
 	// (record.go).
 	Record *record.Store
+	// BuildInfo labels pinspect_build_info; the gauge is left out when
+	// it is zero.
+	BuildInfo BuildInfo
 }
 
 // Server is the HTTP side of `pinspect serve`.
@@ -244,6 +247,9 @@ func NewServer(src Source, o ServerOptions) *Server {
 	s.reg.MustRegister(s.col, newServeCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.BuildInfo != (BuildInfo{}) {
+		s.reg.MustRegister(NewBuildInfoCollector(o.BuildInfo))
+	}
 	s.scrape = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		Timeout:       10 * time.Second,

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestConnectorFallbackInNetNamespace: the kernel's process-events
+// connector exists only in the initial network namespace. In another one
+// (a container without the host's network, a pod without hostNetwork)
+// pinspect must say that it polls instead, and go on working: a real
+// namespace made with `ip netns add`, pinspect run in it with `ip netns
+// exec` (docs/DEPLOY.md relies on this).
+func TestConnectorFallbackInNetNamespace(t *testing.T) {
+	if syscall.Getuid() != 0 {
+		t.Skip("ip netns add needs root")
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatal("ip(8) not installed (.ci/run installs iproute2):", err)
+	}
+	ns := "pinspect-test-" + strconv.Itoa(os.Getpid())
+	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(ip, "netns", "del", ns).Run() })
+
+	watch := func(inNS bool) result {
+		args := []string{"watch", "--duration", "1s", "--interval", "200ms"}
+		var cmd *exec.Cmd
+		if inNS {
+			cmd = exec.Command(ip, append([]string{"netns", "exec", ns, os.Args[0]}, args...)...)
+			cmd.Env = append(os.Environ(), mainEnv+"=1")
+		} else {
+			cmd = command(args...)
+		}
+		return runCmd(t, cmd)
+	}
+	r := watch(true)
+	if r.code != 0 || !strings.Contains(r.stderr, "kernel process events unavailable") || !strings.Contains(r.stderr, "polling every interval") {
+		t.Errorf("in a new network namespace: exit %d, stderr %q; want the polling fallback said", r.code, r.stderr)
+	}
+	// The host's namespace, for contrast: there the connector works.
+	if r := watch(false); !strings.Contains(r.stderr, "subscribed") {
+		t.Logf("the host namespace did not subscribe either (%q): the contrast is not shown", r.stderr)
+	}
+	// Everything else works in the namespace: a snapshot reads /proc.
+	cmd := exec.Command(ip, "netns", "exec", ns, os.Args[0], "ps", "--pid", "1")
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	if r := runCmd(t, cmd); r.code != 0 || !strings.Contains(r.stdout, "1 process") {
+		t.Errorf("ps in the namespace: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}
