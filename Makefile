@@ -4,12 +4,64 @@ BIN      := bin/pinspect
 PKGS     := ./...
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test fuzz bench promsoak lint fmt-check vet staticcheck clean generate bpf-check
+.PHONY: all build run test fuzz bench promsoak lint fmt-check vet staticcheck clean generate bpf-check man completions install uninstall package
 
 all: build
 
+# The version and commit stamped into the binary (`pinspect --version`,
+# pinspect_build_info): from git describe, else the newest CHANGELOG
+# release (packaging/version.sh says how). A `go install ...@vX` build has
+# no -ldflags and takes both from the Go build info instead.
+VERSION ?= $(shell packaging/version.sh)
+COMMIT  ?= $(shell packaging/version.sh commit)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Man pages carry the last commit's date, so a rebuild of one commit makes
+# the same pages (and packages).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+export SOURCE_DATE_EPOCH
+
 build:
-	$(GO) build -o $(BIN) ./cmd/pinspect
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pinspect
+
+## man: the man pages, generated from the commands (cobra's doc generator), gzipped into bin/man
+man: build
+	rm -rf bin/man
+	./$(BIN) __man bin/man
+	gzip -9n bin/man/*.1
+
+## completions: the bash, zsh and fish completion scripts, into bin/completions
+completions: build
+	mkdir -p bin/completions
+	./$(BIN) completion bash > bin/completions/pinspect.bash
+	./$(BIN) completion zsh > bin/completions/_pinspect
+	./$(BIN) completion fish > bin/completions/pinspect.fish
+
+## install: the binary, man pages and completions under $(DESTDIR)$(PREFIX)
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+install: man completions
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/pinspect
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 bin/man/*.1.gz $(DESTDIR)$(MANDIR)/man1/
+	install -D -m 0644 bin/completions/pinspect.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/pinspect
+	install -D -m 0644 bin/completions/_pinspect $(DESTDIR)$(DATADIR)/zsh/site-functions/_pinspect
+	install -D -m 0644 bin/completions/pinspect.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/pinspect.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pinspect $(DESTDIR)$(MANDIR)/man1/pinspect.1.gz $(DESTDIR)$(MANDIR)/man1/pinspect-*.1.gz
+	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/pinspect $(DESTDIR)$(DATADIR)/zsh/site-functions/_pinspect $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/pinspect.fish
+
+## package: a .deb and an .rpm for this machine's architecture in dist/ (nfpm, run pinned with go run: no go.mod dependency; see packaging/README.md)
+NFPM_VERSION ?= v2.48.0
+package: man completions
+	mkdir -p dist
+	for p in deb rpm; do \
+	  PINSPECT_VERSION='$(VERSION)' PINSPECT_ARCH=$$($(GO) env GOARCH) \
+	    $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) package \
+	    --config packaging/nfpm.yaml --packager $$p --target dist/ || exit 1; \
+	done
 
 ## run: pinspect on this machine's /proc (the dashboard on a terminal, the ps table otherwise)
 run: build
@@ -76,4 +128,4 @@ staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
