@@ -4,7 +4,7 @@ BIN      := bin/pinspect
 PKGS     := ./...
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test fuzz bench promsoak lint fmt-check vet staticcheck clean generate bpf-check man completions install uninstall package
+.PHONY: all build run test test-bigendian fuzz bench promsoak lint fmt-check vet staticcheck clean generate bpf-check man completions install uninstall package
 
 all: build
 
@@ -71,6 +71,13 @@ run: build
 ## detector (fuzz seed corpora run as ordinary tests)
 test: lint bpf-check
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+## test-bigendian: the collector's parsers and fixture-tree reads on a big-endian CPU (s390x under
+## qemu-user, apt-get install qemu-user): getdents records, netlink and struct taskstats are in the
+## host's byte order, and a little-endian read lists no process there
+test-bigendian:
+	GOARCH=s390x $(GO) test -c -o bin/collector-s390x.test ./collector
+	cd collector && qemu-s390x ../bin/collector-s390x.test -test.run '^(TestParse|TestFixture|TestListTasks|Fuzz)'
 
 ## fuzz: run every fuzz target (go test -fuzz) for FUZZTIME each, one after another;
 ## a crasher is written to the package's testdata/fuzz/<FuzzName>/ and becomes a seed

@@ -1,6 +1,9 @@
 package collector
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // parseCmdline splits the content of /proc/PID/cmdline into arguments.
 // Arguments are NUL-separated and usually NUL-terminated; trailing NULs are
@@ -38,7 +41,8 @@ func parseDirents(buf []byte, fn func(id int)) int {
 	const hdr = 19 // ino(8) off(8) reclen(2) type(1)
 	off := 0
 	for off+hdr <= len(buf) {
-		reclen := int(buf[off+16]) | int(buf[off+17])<<8
+		// struct linux_dirent64 is in the host's byte order.
+		reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
 		if reclen < hdr || off+reclen > len(buf) {
 			break
 		}

@@ -32,8 +32,8 @@ func TestParseCmdline(t *testing.T) {
 func direntRecord(name string) []byte {
 	reclen := (19 + len(name) + 1 + 7) &^ 7
 	b := make([]byte, reclen)
-	binary.LittleEndian.PutUint64(b, 1)
-	binary.LittleEndian.PutUint16(b[16:], uint16(reclen))
+	binary.NativeEndian.PutUint64(b, 1)
+	binary.NativeEndian.PutUint16(b[16:], uint16(reclen))
 	b[18] = 4
 	copy(b[19:], name)
 	return b

@@ -175,9 +175,9 @@ func dirent(name string, reclen int) []byte {
 		reclen = (19 + len(name) + 1 + 7) &^ 7
 	}
 	b := make([]byte, max(reclen, 19+len(name)+1))
-	binary.LittleEndian.PutUint64(b[0:], 1)
-	binary.LittleEndian.PutUint64(b[8:], 2)
-	binary.LittleEndian.PutUint16(b[16:], uint16(reclen))
+	binary.NativeEndian.PutUint64(b[0:], 1)
+	binary.NativeEndian.PutUint64(b[8:], 2)
+	binary.NativeEndian.PutUint16(b[16:], uint16(reclen))
 	b[18] = 4 // DT_DIR
 	copy(b[19:], name)
 	return b[:reclen]

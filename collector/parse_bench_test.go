@@ -50,7 +50,7 @@ func direntsBuf(n int) []byte {
 	add := func(name string) {
 		reclen := (19 + len(name) + 1 + 7) &^ 7
 		rec := make([]byte, reclen)
-		binary.LittleEndian.PutUint16(rec[16:], uint16(reclen))
+		binary.NativeEndian.PutUint16(rec[16:], uint16(reclen))
 		rec[18] = 4 // DT_DIR
 		copy(rec[19:], name)
 		buf = append(buf, rec...)
