@@ -38,6 +38,8 @@ func (a *app) completeProcesses(cmd *cobra.Command) []collector.Process {
 	if err != nil {
 		return nil
 	}
+	// /proc alone: a TAB must not wait for a BPF program to load.
+	opts.Backend = collector.BackendProc
 	r, err := collector.NewReader(opts)
 	if err != nil {
 		return nil
