@@ -50,6 +50,7 @@ echo "$out" | show
 check "pinspect --version names the package's version" \
   grep -Eq "^pinspect ${version//+/\\+} \(commit [0-9a-f]{40}(-modified)?, go[0-9.]+, linux/[a-z0-9]+\)$" <<<"$out"
 
+check "the JSON schemas are installed" test -s /usr/share/pinspect/schema/snapshot.schema.json
 check "man -w pinspect" test "$(man -w pinspect 2>&1)" = /usr/share/man/man1/pinspect.1.gz
 page=$(MANWIDTH=80 man pinspect-serve 2>/dev/null)
 sed -n '1,4p' <<<"$page" | show
