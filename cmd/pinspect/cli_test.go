@@ -88,7 +88,8 @@ func checkNoCrash(t *testing.T, stderr string) {
 
 // TestBadInvocation: each mistake gives one clear line on stderr, nothing
 // on stdout, and a non-zero exit: 2 for the caller's mistakes in flags and
-// arguments, 1 for a root or pid that cannot be read.
+// arguments, 3 for a root that cannot be read (pgrep's codes; 1 is an
+// empty selection, TestExitCodes).
 func TestBadInvocation(t *testing.T) {
 	empty := t.TempDir()
 	cases := []struct {
@@ -96,13 +97,12 @@ func TestBadInvocation(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--proc-root", "/nonexistent"}, 1, "proc root /nonexistent: stat /nonexistent: no such file or directory"},
-		{[]string{"--proc-root", empty}, 1, "not a proc filesystem: no stat file and no process directories"},
-		{[]string{"--proc-root", "/etc/passwd", "--json"}, 1, "not a proc filesystem: not a directory"},
-		{[]string{"--proc-root", "/proc/self", "ps"}, 1, "a directory inside a proc filesystem, not its root"},
-		{[]string{"--proc-root", "/sys"}, 1, "not a proc filesystem"},
-		{[]string{"--pid", "2147483647"}, 1, "no such process: 2147483647"},
-		{[]string{"ps", "--pid", "2147483647", "--json"}, 1, "no such process: 2147483647"},
+		{[]string{"--proc-root", "/nonexistent"}, 3, "proc root /nonexistent: stat /nonexistent: no such file or directory"},
+		{[]string{"--proc-root", empty}, 3, "not a proc filesystem: no stat file and no process directories"},
+		{[]string{"--proc-root", "/etc/passwd", "--json"}, 3, "not a proc filesystem: not a directory"},
+		{[]string{"--proc-root", "/proc/self", "ps"}, 3, "a directory inside a proc filesystem, not its root"},
+		{[]string{"--proc-root", "/sys"}, 3, "not a proc filesystem"},
+		{[]string{"show", "2147483647"}, 1, "no such process: 2147483647"},
 		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"--pid", "abc"}, 2, `invalid argument "abc" for "--pid" flag`},
 		{[]string{"--state", "Q"}, 2, "--state: unknown state letter 'Q'"},
@@ -110,7 +110,7 @@ func TestBadInvocation(t *testing.T) {
 		{[]string{"nosuchcommand"}, 2, `unknown command "nosuchcommand" for "pinspect"`},
 		{[]string{"--proc-root"}, 2, "flag needs an argument"},
 		// An argument with an escape sequence is quoted inertly.
-		{[]string{"--proc-root", "/x\x1b]0;pwn\x07\n"}, 1, "proc root /x?]0;pwn??: stat"},
+		{[]string{"--proc-root", "/x\x1b]0;pwn\x07\n"}, 3, "proc root /x?]0;pwn??: stat"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestBadInvocation(t *testing.T) {
 	}
 }
 
-// TestOutputToDevFull: a write error is reported and the exit is 1.
+// TestOutputToDevFull: a write error is reported and the exit is 3.
 func TestOutputToDevFull(t *testing.T) {
 	for _, args := range [][]string{{"--json"}, {"ps"}, {"ps", "--json"}} {
 		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
@@ -140,7 +140,7 @@ func TestOutputToDevFull(t *testing.T) {
 		cmd.Stdout = full
 		r := runCmd(t, cmd)
 		full.Close()
-		if r.code != 1 || !strings.Contains(r.stderr, "pinspect: writing output: ") || !strings.Contains(r.stderr, "no space left on device") {
+		if r.code != exitError || !strings.Contains(r.stderr, "pinspect: writing output: ") || !strings.Contains(r.stderr, "no space left on device") {
 			t.Errorf("%v > /dev/full: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 	}

@@ -128,7 +128,7 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 	rf.add(cmd)
 	rf.addRange(cmd)
 	cmd.Flags().StringVar(&format, "format", "ndjson", "ndjson or csv")
-	return cmd
+	return withFilters(cmd, filterFlags...)
 }
 
 // dumpSamples calls fn with each sample taken between since and until

@@ -123,7 +123,7 @@ func TestDump(t *testing.T) {
 		{[]string{"dump", "--dir", dir, "--format", "xml"}, 2, "want ndjson or csv"},
 		{[]string{"dump", "--dir", dir, "--since", "tomorrow"}, 2, "--since"},
 		{[]string{"dump", "--dir", dir, "--since", "1h ago", "--until", "2h ago"}, 2, "before --since"},
-		{[]string{"dump", "--dir", filepath.Join(dir, "nope")}, 1, "does not exist"},
+		{[]string{"dump", "--dir", filepath.Join(dir, "nope")}, exitError, "does not exist"},
 	} {
 		_, stderr, code := runInProcess(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {

@@ -55,7 +55,7 @@ Times: RFC 3339, local ("2026-12-01 02:00", 02:00) or relative ("2h ago", 90m, 3
 	f.StringVar(&o.signal, "signal", "", "only deaths by this signal (SEGV, SIGKILL, 9...)")
 	f.BoolVar(&o.restarts, "restarts", false, "list the restarts of the --name program: an exit followed by a new process of the same name")
 	cmd.Flags().BoolVar(&a.jsonOut, "json", false, "print the events as NDJSON")
-	return cmd
+	return withFilters(cmd, "pid", "name") // eventFilter: a pid or a name
 }
 
 // ends are the event types that end a process.

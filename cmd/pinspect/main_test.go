@@ -89,9 +89,9 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d stderr %q, want %d", args, code, errs, exitUsage)
 		}
 	}
-	_, errs, code := runInProcess(t, "--json", "--proc-root", fixtureRoot+"zombie", "--pid", "4242")
-	if code != exitError || !strings.Contains(errs, "no such process: 4242") {
-		t.Errorf("unknown pid: exit %d %q", code, errs)
+	out, errs, code := runInProcess(t, "--json", "--proc-root", fixtureRoot+"zombie", "--pid", "4242")
+	if code != exitNoMatch || errs != "" || !strings.Contains(out, `"processes":[]`) {
+		t.Errorf("unknown pid: exit %d %q %q", code, errs, out)
 	}
 	_, errs, code = runInProcess(t, "ps", "--proc-root", "/nonexistent")
 	if code != exitError || !strings.Contains(errs, "/nonexistent") {

@@ -82,6 +82,9 @@ separately (--daemons lists them).`,
 				}
 				orphans = kept
 			}
+			if !anyOrphan(orphans, daemons) {
+				a.exitCode = exitNoMatch
+			}
 			if jsonOut {
 				doc := report.NewOrphansDoc(orphans, snap.TakenAt)
 				doc.Scan = ptrTo(report.NewScanCountsDoc(snap.Counts))
@@ -97,7 +100,7 @@ separately (--daemons lists them).`,
 	cmd.Flags().BoolVar(&daemons, "daemons", false, "also list the processes that detached on purpose")
 	cmd.Flags().DurationVar(&observe, "observe", 0, "watch this long and include re-parentings seen happening")
 	a.at.add(cmd)
-	return cmd
+	return withFilters(cmd, filterFlags...)
 }
 
 // observeFrame runs a monitor for d and returns a frame that holds
@@ -130,4 +133,15 @@ func observeFrame(ctx context.Context, r *collector.Reader, d time.Duration) (*m
 			return m.Latest(), err
 		}
 	}
+}
+
+// anyOrphan reports whether orphans holds an orphan, or a daemon when
+// daemons are listed too: an empty listing exits 1.
+func anyOrphan(orphans []lifecycle.Orphan, daemons bool) bool {
+	for _, o := range orphans {
+		if daemons || !o.Daemon {
+			return true
+		}
+	}
+	return false
 }

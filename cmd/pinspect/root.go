@@ -24,13 +24,16 @@ import (
 	"github.com/pinspect/pinspect/views/sanitize"
 )
 
-// Exit codes.
+// Exit codes, as pgrep(1) has them (the README's table and the man page
+// say the same): 0 something was listed, 1 nothing matched, 2 the command
+// line is wrong, 3 pinspect could not do its work. `zombies --check` keeps
+// the same numbers with the Nagios plugin meanings (zombies.go).
 const (
-	exitOK    = 0
-	exitError = 1 // a runtime failure (unreadable root, write error)
-	exitUsage = 2 // bad flags or arguments
-	exitFound = 3 // --check found what it checks for (zombies)
-	exitPipe  = 141
+	exitOK      = 0
+	exitNoMatch = 1 // the selection was empty: no process, zombie or orphan matched
+	exitUsage   = 2 // bad flags or arguments
+	exitError   = 3 // a run-time failure (unreadable root, write error)
+	exitPipe    = 141
 	// A command stopped by SIGINT or SIGTERM exits 128 + the signal number
 	// (130, 143), as shells report a process the signal killed.
 	exitSignalBase = 128
@@ -58,7 +61,6 @@ type app struct {
 	name               string
 	readonly           bool
 	interval           time.Duration // dashboard refresh interval
-	psSample           time.Duration // ps --sample: the window of the rates
 	explainOn          bool          // dashboard: explain's findings each tick
 	// intervalSet says --interval was given (it wins over the setup file).
 	intervalSet bool
@@ -115,6 +117,10 @@ func (i interrupted) Error() string { return "interrupted by " + i.s.String() }
 // usageError marks errors that are the caller's: exit code 2.
 type usageError struct{ error }
 
+// noMatchError marks a process that is not there (show PID): exit code 1,
+// as for an empty selection.
+type noMatchError struct{ error }
+
 // run executes the command line and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -147,12 +153,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// Errors quote flags and paths, which may hold anything: keep them
 	// from acting on the terminal.
-	fmt.Fprintf(stderr, "pinspect: %s\n", sanitize.Terminal(err.Error()))
+	msg := sanitize.Terminal(err.Error())
+	fmt.Fprintf(stderr, "pinspect: %s\n", msg)
+	if zombiesCheckArgs(args) {
+		// A monitoring check that could not be made is UNKNOWN, with a
+		// status line where the monitoring system reads it.
+		fmt.Fprintf(stdout, "ZOMBIES UNKNOWN - %s\n", strings.ReplaceAll(msg, "|", "?"))
+		return nagiosUnknown
+	}
 	var ue usageError
+	var nm noMatchError
 	// Flag errors and argument errors are typed (see markUsage); cobra's
 	// own "unknown command" for the root is the one text matched.
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command ") {
+	switch {
+	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command "):
 		return exitUsage
+	case errors.As(err, &nm):
+		return exitNoMatch
 	}
 	return exitError
 }
@@ -204,7 +221,19 @@ scheduler states and context switches; it explains zombies and orphans and
 follows processes as they are born, exec, exit and are re-parented.
 
 With no arguments on a terminal it opens the live dashboard; --json prints
-one snapshot of every process (schema: ` + schemaDocURL + `).`,
+one snapshot of every process (schema: ` + schemaDocURL + `).
+
+Exit status, as pgrep has it:
+  0    something was listed
+  1    nothing matched: the filters selected no process (or no zombie,
+       orphan or event); the output is still printed, empty
+  2    a usage error: a wrong flag or argument, or one the command does
+       not apply
+  3    a run-time failure: /proc unreadable, a write error
+  130  stopped by SIGINT (143: SIGTERM; serve exits 0)
+  141  the output pipe was closed
+zombies --check uses 0-3 as a monitoring plugin: OK, WARNING, CRITICAL,
+UNKNOWN.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -215,38 +244,44 @@ one snapshot of every process (schema: ` + schemaDocURL + `).`,
 				return err
 			}
 			a.intervalSet = cmd.Flags().Changed("interval")
+			// --at without --remote prints the recorded ps table; --remote
+			// with --at replays an agent's record in the dashboard.
+			atPS := a.at.at != "" && a.remote == ""
+			dashboard := !a.jsonOut && !atPS && dashboardMain != nil && isTerminal(a.stdout)
+			if err := a.checkRootFlags(cmd, dashboard); err != nil {
+				return err
+			}
 			if a.jsonOut {
 				return a.printSnapshot()
 			}
-			if a.at.at != "" && a.remote == "" {
-				return a.printPS()
-			}
-			if dashboardMain != nil && isTerminal(a.stdout) {
+			if dashboard {
 				return dashboardMain(a)
 			}
-			if a.remote != "" {
-				return usageError{fmt.Errorf("--remote opens the dashboard, which needs a terminal (for the agent's data as JSON: curl URL/api/v1/snapshot)")}
-			}
-			return a.printPS()
+			return a.printPS(psDefaults())
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.procRoot, "proc-root", "/proc", "the /proc to read (a fixture tree works too)")
+	pf.StringVar(&a.procRoot, "proc-root", "/proc", "the /proc to read, a `DIR` (a fixture tree works too)")
 	pf.StringVar(&a.backend, "collector", "auto", "where process fields come from: task_iter (a BPF task iterator: root or CAP_BPF+CAP_PERFMON, kernel BTF), proc, or auto (task_iter when it loads, else proc)")
-	pf.StringVar(&a.rootfs, "rootfs", "", "the host's root file system, mounted here (in a container): read its proc/ and name users from its etc/passwd")
-	pf.StringVar(&a.passwdFile, "passwd-file", "", "name users from this passwd file instead of the system's user database (NSS: /etc/passwd, LDAP, SSSD, systemd users); default: the --rootfs one, or /etc/passwd for a --proc-root tree that is not a proc filesystem")
-	pf.IntSliceVar(&a.pids, "pid", nil, "only these pids (repeat or comma-separate)")
-	pf.StringSliceVar(&a.users, "user", nil, "only processes of these users (names or uids)")
-	pf.StringVar(&a.states, "state", "", "only processes in these states (letters, e.g. ZD; Z: zombies, not a live process whose main thread exited)")
-	pf.StringVar(&a.name, "name", "", "only processes whose comm, exe or command line contains this")
+	pf.StringVar(&a.rootfs, "rootfs", "", "the host's root file system mounted at `DIR` (in a container): read DIR/proc, name users from DIR/etc/passwd")
+	pf.StringVar(&a.passwdFile, "passwd-file", "", "name users from this passwd `FILE` instead of the system's user database (NSS: /etc/passwd, LDAP, SSSD, systemd users); default: the --rootfs one, or /etc/passwd for a --proc-root tree that is not a proc filesystem")
+	pf.IntSliceVar(&a.pids, "pid", nil, "only these `PIDs` (comma-separated or repeated)")
+	pf.StringSliceVar(&a.users, "user", nil, "only processes of these `USERs` (names or uids)")
+	pf.StringVar(&a.states, "state", "", "only processes in these `STATES` (letters, e.g. ZD; Z: zombies, not a live process whose main thread exited)")
+	pf.StringVar(&a.name, "name", "", "only processes whose comm, exe or command line contains `TEXT`")
 	root.Flags().BoolVar(&a.jsonOut, "json", false, "print one snapshot of every process as JSON")
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")
 	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal and nice actions")
 	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a pinspect serve agent at this `URL` (read-only; http[s]://[user@]host:9919 or unix:/path/to.sock)")
 	root.Flags().StringVar(&a.remotePassFile, "remote.password-file", "", "dashboard: the agent's basic-auth password, read from this `file` (or PINSPECT_REMOTE_PASSWORD; the user from the URL or PINSPECT_REMOTE_USER)")
 	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (d and D change it while it runs; F2 keeps it)")
+	root.Flags().StringVar(&a.remotePassFile, "remote.password-file", "", "dashboard: the agent's basic-auth password, read from this `FILE` (or PINSPECT_REMOTE_PASSWORD; the user from the URL or PINSPECT_REMOTE_USER)")
+	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (+ and - change it while it runs)")
 	a.at.add(root)
 	root.Flags().BoolVar(&a.explainOn, "explain", true, "dashboard: explain's findings each tick (the findings panel, the Explain tab and each process's memory history)")
+	// Every command refuses the common filters it does not apply.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkFilters(cmd) }
+	withFilters(root, filterFlags...)
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, mk := range subcommands {
@@ -385,8 +420,8 @@ func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
 		defer rec.store.Close()
 		snap := rec.frame.Snapshot
 		doc := report.NewSnapshotDoc(snap, f, threads && snap.ThreadsRead)
-		if len(a.pids) > 0 && len(doc.Processes) == 0 {
-			return nil, fmt.Errorf("no such process at %s: %s", snap.TakenAt.Local().Format(time.RFC3339), joinInts(a.pids))
+		if len(doc.Processes) == 0 {
+			a.exitCode = exitNoMatch // printed as it is (empty), as ps -p does
 		}
 		return doc, nil
 	}
@@ -399,8 +434,8 @@ func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
 		return nil, err
 	}
 	doc := report.NewSnapshotDoc(snap, f, threads)
-	if len(a.pids) > 0 && len(doc.Processes) == 0 {
-		return nil, fmt.Errorf("no such process: %s", joinInts(a.pids))
+	if len(doc.Processes) == 0 {
+		a.exitCode = exitNoMatch // printed as it is (empty), as ps -p does
 	}
 	return doc, nil
 }
@@ -425,35 +460,6 @@ func (a *app) printSnapshot() error {
 	// Indented for a person on a terminal, one compact line for a pipe
 	// (jq re-indents; scripts and collectors do not pay for it).
 	return writeOut(report.WriteSnapshotJSON(a.stdout, doc, isTerminal(a.stdout)))
-}
-
-func (a *app) printPS() error {
-	var ps *report.PSDoc
-	if a.psSample > 0 {
-		var err error
-		if ps, err = a.sampledPSDoc(); err != nil {
-			return err
-		}
-	} else {
-		doc, err := a.snapshotDoc(true)
-		if err != nil {
-			return err
-		}
-		if note := doc.Host.Unavailable[collector.HostProcessesKey]; note != "" {
-			fmt.Fprintf(a.stderr, "pinspect: %s %s\n", sanitize.Terminal(a.procRoot), note)
-		}
-		ps = report.NewPSDoc(doc)
-	}
-	if a.jsonOut {
-		return a.writeJSON(ps)
-	}
-	width := 0
-	if isTerminal(a.stdout) {
-		if ws, err := unix.IoctlGetWinsize(int(a.stdout.(*os.File).Fd()), unix.TIOCGWINSZ); err == nil {
-			width = int(ws.Col)
-		}
-	}
-	return writeOut(report.WritePSTable(a.stdout, ps, width))
 }
 
 // writeJSON writes a document: indented for a person on a terminal, one
@@ -491,12 +497,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
-}
-
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, x := range v {
-		s[i] = strconv.Itoa(x)
-	}
-	return strings.Join(s, ",")
 }

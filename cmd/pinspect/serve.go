@@ -110,7 +110,7 @@ Environment variables are never exported, command lines only with
 	f.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	f.IntVar(&o.memLimitMiB, "memory-limit-mib", defaultServeMemLimitMiB, "soft limit on the agent's Go memory in MiB (0: none; the GOMEMLIMIT environment variable overrides it)")
-	return cmd
+	return withFilters(cmd)
 }
 
 // listenAddr is one parsed --web.listen-address.

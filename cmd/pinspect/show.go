@@ -54,7 +54,7 @@ smaps_rollup instead (totals only).`,
 	cmd.Flags().BoolVar(&f.maps, "maps", false, "text: also list every mapping")
 	cmd.Flags().BoolVar(&f.smaps, "smaps", true, "read smaps for per-mapping RSS/PSS (costly on huge address spaces)")
 	a.at.add(cmd)
-	return cmd
+	return withFilters(cmd)
 }
 
 func (a *app) show(pid int, f showFlags) error {
@@ -70,14 +70,14 @@ func (a *app) show(pid int, f showFlags) error {
 	p, _, err := r.Process(pid)
 	if err != nil {
 		if collector.IsVanished(err) {
-			return fmt.Errorf("no such process: %d", pid)
+			return noMatchError{fmt.Errorf("no such process: %d", pid)}
 		}
 		return err
 	}
 	as, err := r.AddressSpace(pid, collector.AddrOptions{PerMapping: f.smaps, StartTicks: p.StartTicks})
 	if err != nil {
 		if collector.IsVanished(err) {
-			return fmt.Errorf("process %d exited while it was read", pid)
+			return noMatchError{fmt.Errorf("process %d exited while it was read", pid)}
 		}
 		return err
 	}

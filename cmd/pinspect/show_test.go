@@ -42,7 +42,7 @@ func TestShowCommand(t *testing.T) {
 	}{
 		{[]string{"show", "--proc-root", root, "abc"}, exitUsage},
 		{[]string{"show", "--proc-root", root}, exitUsage},
-		{[]string{"show", "--proc-root", root, "4242"}, exitError},
+		{[]string{"show", "--proc-root", root, "4242"}, exitNoMatch},
 	} {
 		errb.Reset()
 		if code := run(c.args, &out, &errb); code != c.code {

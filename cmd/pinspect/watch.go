@@ -55,9 +55,6 @@ affected.`,
 			if count < 0 || duration < 0 {
 				return usageError{fmt.Errorf("--count and --duration must not be negative")}
 			}
-			if len(a.users) > 0 || a.states != "" {
-				return usageError{fmt.Errorf("watch filters by --pid and --name only")}
-			}
 			want, threads, err := parseTypes(types)
 			if err != nil {
 				return err
@@ -120,6 +117,9 @@ affected.`,
 					return err
 				}
 				if stopping && fr.Seq > lastSeq {
+					if pr.printed == 0 {
+						a.exitCode = exitNoMatch // --duration ended with nothing printed
+					}
 					return nil
 				}
 			}
@@ -132,7 +132,7 @@ affected.`,
 	cmd.Flags().StringVar(&types, "types", defaultWatchTypes, "event types to print, comma-separated, or \"all\"")
 	cmd.Flags().BoolVar(&noConnector, "no-connector", false, "do not use the kernel's process events: poll only")
 	_ = cmd.RegisterFlagCompletionFunc("types", completeEventTypes)
-	return cmd
+	return withFilters(cmd, "pid", "name")
 }
 
 // watchPrinter prints the events watch keeps, up to count (0: no limit).

@@ -122,7 +122,8 @@ func TestPSTableInert(t *testing.T) {
 	s.Processes[1].Cmdline = nil // pid 400: COMMAND falls back to its comm ") (x y\nz"
 	s.Processes[2].Cmdline = []string{"\x1b]0;pwn\x07", "\x1b[2J", "\u009b31m", "[red]x"}
 	var buf bytes.Buffer
-	if err := WritePSTable(&buf, NewPSDoc(NewSnapshotDoc(s, Filter{}, true)), 0); err != nil {
+	cols, _ := LookupPSColumns(PSColumnsWide)
+	if err := WritePSColumns(&buf, &PSView{Doc: NewSnapshotDoc(s, Filter{}, true)}, cols, PSTableOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

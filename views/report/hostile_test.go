@@ -88,10 +88,11 @@ func TestPSSummaryTimeouts(t *testing.T) {
 		timeouts int
 		want     string
 	}{{3, "parse errors 0, timeouts 3;"}, {0, "parse errors 0;"}} {
-		d := &PSDoc{}
+		d := &SnapshotDoc{}
 		d.Summary.Scan.Timeouts = c.timeouts
 		var buf bytes.Buffer
-		if err := WritePSTable(&buf, d, 0); err != nil {
+		cols, _ := LookupPSColumns(PSColumnsTable)
+		if err := WritePSColumns(&buf, &PSView{Doc: d}, cols, PSTableOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(buf.Bytes(), []byte(c.want)) {

@@ -35,9 +35,6 @@ func writeJSON(w io.Writer, v any, indent bool) error {
 	return err
 }
 
-// PSColumns are the columns of `pinspect ps`.
-var PSColumns = []string{"PID", "PPID", "USER", "S", "THR", "VCSW", "NVCSW", "RSS", "COMMAND"}
-
 // PSRow is one row of `pinspect ps --json`.
 type PSRow struct {
 	PID       int     `json:"pid"`
@@ -86,11 +83,6 @@ type PSDoc struct {
 	SampleSeconds *float64 `json:"sample_seconds,omitempty"`
 	Processes     []PSRow  `json:"processes"`
 }
-
-// PSSampledColumns are the columns of `pinspect ps --sample`: CPU %,
-// switches per second, run-queue wait (threads waiting for a CPU on
-// average) and storage I/O per second.
-var PSSampledColumns = []string{"PID", "PPID", "USER", "S", "THR", "CPU%", "VCSW/s", "NVCSW/s", "RQWAIT", "RD/s", "WR/s", "RSS", "COMMAND"}
 
 // AddRates sets each row's rates (by pid) and the window.
 func (d *PSDoc) AddRates(rates map[int]PSRates, secs float64) {
@@ -146,60 +138,9 @@ func derefStr(s *string) string {
 	return *s
 }
 
-// WritePSTable writes the ps document as an aligned text table. Every
-// string from /proc is sanitised; an unavailable value shows "?".
-func WritePSTable(w io.Writer, d *PSDoc, width int) error {
-	bw := bufio.NewWriter(w)
-	rows := make([][]string, 0, len(d.Processes)+1)
-	cols := PSColumns
-	if d.SampleSeconds != nil {
-		cols = PSSampledColumns
-	}
-	rows = append(rows, cols)
-	for _, p := range d.Processes {
-		if d.SampleSeconds != nil {
-			rows = append(rows, []string{
-				strconv.Itoa(p.PID), optInt(p.PPID), sanitize.Terminal(orQ(p.User)), orQ(p.State),
-				optI64(p.Threads), optF(p.CPUPercent, 1), optF(p.VolPerSec, 0), optF(p.InvolPerSec, 0),
-				optF(p.RunQueueWait, 2), optRate(p.ReadBPS), optRate(p.WriteBPS), optBytes(p.RSSBytes),
-				sanitize.Terminal(p.Command),
-			})
-			continue
-		}
-		rows = append(rows, []string{
-			strconv.Itoa(p.PID), optInt(p.PPID), sanitize.Terminal(orQ(p.User)), orQ(p.State),
-			optI64(p.Threads), optU64(p.VolCtx), optU64(p.InvolCtx), optBytes(p.RSSBytes),
-			sanitize.Terminal(p.Command),
-		})
-	}
-	widths := make([]int, len(cols))
-	for _, r := range rows {
-		for i, c := range r[:len(r)-1] {
-			widths[i] = max(widths[i], len(c))
-		}
-	}
-	for _, r := range rows {
-		var line strings.Builder
-		for i, c := range r {
-			if i == len(r)-1 {
-				line.WriteString(c)
-				break
-			}
-			if i == 2 || i == 3 { // left-aligned text columns
-				line.WriteString(c + strings.Repeat(" ", widths[i]-len(c)))
-			} else {
-				line.WriteString(strings.Repeat(" ", widths[i]-len(c)) + c)
-			}
-			line.WriteByte(' ')
-		}
-		s := line.String()
-		if width > 0 {
-			s = truncateRunes(s, width)
-		}
-		bw.WriteString(s)
-		bw.WriteByte('\n')
-	}
-	s := d.Summary
+// writePSSummary writes the line under a ps table: the counts shown, the
+// whole scan's bookkeeping, and the window of --sample's rates.
+func writePSSummary(bw *bufio.Writer, s Summary, sampleSeconds *float64) {
 	timeouts := ""
 	if s.Scan.Timeouts > 0 {
 		timeouts = fmt.Sprintf(", timeouts %d", s.Scan.Timeouts)
@@ -207,13 +148,12 @@ func WritePSTable(w io.Writer, d *PSDoc, width int) error {
 	// The scan counts are the whole scan's: a filter selects processes
 	// after the reading, so they are labelled apart from the shown counts.
 	sample := ""
-	if d.SampleSeconds != nil {
-		sample = fmt.Sprintf("; rates over %.1f s (RQWAIT: threads waiting for a CPU on average)", *d.SampleSeconds)
+	if sampleSeconds != nil {
+		sample = fmt.Sprintf("; rates over %.1f s (RQWAIT: threads waiting for a CPU on average)", *sampleSeconds)
 	}
 	fmt.Fprintf(bw, "%s, %s, %s; scan: vanished %d, denied %d, parse errors %d%s; context switches: %s%s%s\n",
 		plural(s.Processes, "process", "processes"), plural(s.Threads, "thread", "threads"), plural(s.Zombies, "zombie", "zombies"),
 		s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource), collectorNote(s), sample)
-	return bw.Flush()
 }
 
 // collectorNote names the backend that read the processes, and why not
@@ -257,27 +197,6 @@ func orQ(s string) string {
 		return "?"
 	}
 	return s
-}
-
-func optInt(v *int) string {
-	if v == nil {
-		return "?"
-	}
-	return strconv.Itoa(*v)
-}
-
-func optI64(v *int64) string {
-	if v == nil {
-		return "?"
-	}
-	return strconv.FormatInt(*v, 10)
-}
-
-func optU64(v *uint64) string {
-	if v == nil {
-		return "?"
-	}
-	return strconv.FormatUint(*v, 10)
 }
 
 func optF(v *float64, decimals int) string {
