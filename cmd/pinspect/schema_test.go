@@ -88,6 +88,24 @@ func TestLiveDocumentsMatchSchemas(t *testing.T) {
 	}
 	seen[schema.Documents[5].ID] += n
 
+	// pinspect dump: NDJSON lines of every kind, from a record of this
+	// machine (recordLive, dump_test.go).
+	dir, _ := recordLive(t, 2)
+	for _, kind := range []string{"process", "thread", "event", "system"} {
+		out, errs, code := runInProcess(t, "dump", kind, "--dir", dir)
+		if code != 0 {
+			t.Fatalf("dump %s: exit %d %s", kind, code, errs)
+		}
+		n, err := v.ValidateLines([]byte(out))
+		if err != nil || n == 0 {
+			t.Errorf("dump %s: %d lines valid, %v", kind, n, err)
+		}
+		for _, line := range strings.SplitN(out, "\n", 2)[:1] {
+			id, _ := v.Validate([]byte(line))
+			seen[id] += n
+		}
+	}
+
 	// The agent's API answers the same documents.
 	base := startServe(t, buildPinspect(t), "--listen", "127.0.0.1:0", "--interval", "500ms")
 	get := func(path string) string {

@@ -54,6 +54,9 @@ var Documents = []Document{
 	{"orphans", report.OrphansSchema, report.OrphansDoc{}, "pinspect orphans --json; GET /api/v1/orphans"},
 	{"event", report.EventSchema, report.EventDoc{}, "one line of pinspect watch --json; GET /api/v1/events"},
 	{"process_entry", metrics.ProcessEntrySchema, metrics.ProcessEntryDoc{}, "GET /api/v1/processes/{pid} of an agent without the show reader"},
+	{"dump.process", report.DumpProcessSchema, report.DumpProcessRow{}, "a process line of pinspect dump (docs/RECORD.md)"},
+	{"dump.thread", report.DumpThreadSchema, report.DumpThreadRow{}, "a thread line of pinspect dump thread"},
+	{"dump.system", report.DumpSystemSchema, report.DumpSystemRow{}, "a line of pinspect dump system"},
 }
 
 // timeFields are the string fields that hold an RFC 3339 time; so does
