@@ -120,8 +120,6 @@ func (f *explainFlags) check(a *app) error {
 		return usageError{fmt.Errorf("--top %d: want 0 (all) or more", f.top)}
 	case f.candidates < 1 || f.candidates > 64:
 		return usageError{fmt.Errorf("--candidates %d: want 1 to 64", f.candidates)}
-	case len(a.pids) > 0 || len(a.users) > 0 || a.states != "" || a.name != "":
-		return usageError{fmt.Errorf("explain takes the process as its argument, not --pid/--user/--state/--name")}
 	}
 	return nil
 }
@@ -146,7 +144,7 @@ func (a *app) explain(pid int, f explainFlags) error {
 		s, err := sm.Process(a.ctx, pid, recordedHistory(r, f.recordDir, pid))
 		if err != nil {
 			if collector.IsVanished(err) {
-				return fmt.Errorf("no such process: %d (or it exited during the window)", pid)
+				return noMatchError{fmt.Errorf("no such process: %d (or it exited during the window)", pid)}
 			}
 			return err
 		}
