@@ -120,6 +120,41 @@ wait "$agent"
 check "the agent stops cleanly on SIGTERM" test $? -eq 0
 tail -n 3 "$tmp/serve.log" | show
 
+# --- the recorder's unit, run as systemd would ---------------------------
+unit=/usr/lib/systemd/system/pinspect-record.service
+if [ -e "$unit" ]; then
+  exec_start=$(unitval ExecStart)
+  caps=$(unitval AmbientCapabilities | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g; s/^/+/')
+  state=$(sed -n 's/^StateDirectory=//p' "$unit")
+  PINSPECT_RECORD_ARGS=
+  # shellcheck disable=SC1091
+  . /etc/default/pinspect
+  # StateDirectory: systemd makes /var/lib/$state, owned by the dynamic
+  # user; here a scratch directory stands in for it.
+  recdir="$tmp/var-lib-$state"
+  mkdir -p "$recdir" && chown 61184:61184 "$recdir" && chmod 0750 "$recdir"
+  cmd="${exec_start/\$PINSPECT_RECORD_ARGS/$PINSPECT_RECORD_ARGS}"
+  cmd="${cmd/--dir \/var\/lib\/$state/--dir $recdir} --interval 1s"
+  echo "ExecStart as uid 61184 with capabilities $caps: $cmd" | show
+  # shellcheck disable=SC2086
+  setpriv --reuid=61184 --regid=61184 --clear-groups --no-new-privs \
+    --inh-caps=-all,"$caps" --ambient-caps=-all,"$caps" --bounding-set=-all,"$caps" \
+    $cmd 2>"$tmp/record.log" &
+  recorder=$!
+  pids+=("$recorder")
+  for _ in $(seq 1 60); do
+    rows=$(pinspect dump system --dir "$recdir" 2>/dev/null | wc -l)
+    [ "$rows" -ge 3 ] && break
+    sleep 0.5
+  done
+  kill -TERM "$recorder"
+  wait "$recorder"
+  check "the recorder's unit stops cleanly on SIGTERM" test $? -eq 0
+  rows=$(pinspect dump system --dir "$recdir" | wc -l)
+  pinspect dump system --dir "$recdir" | tail -n 1 | cut -c1-160 | show
+  check "the recorder's unit recorded samples ($rows)" test "$rows" -ge 3
+fi
+
 # --- make install into a DESTDIR -----------------------------------------
 make -s install DESTDIR="$tmp/root" PREFIX=/usr >"$tmp/install.log" 2>&1 || cat "$tmp/install.log"
 for f in /usr/bin/pinspect /usr/share/man/man1/pinspect.1.gz /usr/share/man/man1/pinspect-show.1.gz \

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -259,11 +260,31 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// TestSystemdUnit: the unit runs the packaged binary with flags serve
-// accepts, as a non-root user with the same two capabilities the other
-// deployments give.
-func TestSystemdUnit(t *testing.T) {
-	raw, err := os.ReadFile(repoRoot + "/packaging/systemd/pinspect.service")
+// TestSystemdUnits: every unit in packaging/systemd runs the packaged
+// binary's subcommand with flags it accepts (the shipped
+// /etc/default/pinspect's included), as a transient non-root user with
+// the same two capabilities the other deployments give, and hides neither
+// the host's processes nor its network namespace.
+func TestSystemdUnits(t *testing.T) {
+	units, err := filepath.Glob(repoRoot + "/packaging/systemd/*.service")
+	if err != nil || len(units) < 2 {
+		t.Fatalf("units %v: %v", units, err)
+	}
+	nfpm, err := os.ReadFile(repoRoot + "/packaging/nfpm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile(repoRoot + "/packaging/default/pinspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unit := range units {
+		t.Run(filepath.Base(unit), func(t *testing.T) { checkUnit(t, unit, string(nfpm), string(def)) })
+	}
+}
+
+func checkUnit(t *testing.T, unit, nfpm, def string) {
+	raw, err := os.ReadFile(unit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,32 +296,36 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 	exec := strings.Fields(keys["ExecStart"])
-	if len(exec) < 2 || exec[0] != "/usr/bin/pinspect" || exec[1] != "serve" {
-		t.Fatalf("ExecStart %q", keys["ExecStart"])
+	if len(exec) < 3 || exec[0] != "/usr/bin/pinspect" || !strings.HasPrefix(exec[len(exec)-1], "$PINSPECT_") {
+		t.Fatalf("ExecStart %q: want /usr/bin/pinspect SUBCOMMAND ... $PINSPECT_..._ARGS", keys["ExecStart"])
 	}
-	nfpm, err := os.ReadFile(repoRoot + "/packaging/nfpm.yaml")
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(nfpm, "dst: "+exec[0]+"\n") || !strings.Contains(nfpm, "src: packaging/systemd/*.service") {
+		t.Errorf("the package does not install %s or the units", exec[0])
 	}
-	if !strings.Contains(string(nfpm), "dst: "+exec[0]+"\n") {
-		t.Errorf("the package does not install %s", exec[0])
+	if keys["EnvironmentFile"] != "-/etc/default/pinspect" {
+		t.Errorf("EnvironmentFile %q", keys["EnvironmentFile"])
 	}
-	// The arguments come from /etc/default/pinspect; the shipped one
-	// must parse.
-	def, err := os.ReadFile(repoRoot + "/packaging/default/pinspect")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The arguments: the unit's own and the shipped default file's.
+	variable := strings.TrimPrefix(exec[len(exec)-1], "$")
 	var extra []string
-	for _, line := range strings.Split(string(def), "\n") {
-		if v, ok := strings.CutPrefix(line, "PINSPECT_SERVE_ARGS="); ok {
-			extra = strings.Fields(strings.Trim(v, `"`))
+	found := false
+	for _, line := range strings.Split(def, "\n") {
+		if v, ok := strings.CutPrefix(line, variable+"="); ok {
+			extra, found = strings.Fields(strings.Trim(v, `"`)), true
 		}
 	}
-	if keys["EnvironmentFile"] != "-/etc/default/pinspect" || exec[2] != "$PINSPECT_SERVE_ARGS" {
-		t.Errorf("EnvironmentFile %q, ExecStart %q", keys["EnvironmentFile"], keys["ExecStart"])
+	if !found {
+		t.Errorf("/etc/default/pinspect (packaging/default/pinspect) does not set %s", variable)
 	}
-	serveFlagsAccept(t, extra)
+	a := &app{}
+	root := newRootCmd(a)
+	sub, rest, err := root.Find(exec[1:2])
+	if err != nil || len(rest) != 0 || sub == root {
+		t.Fatalf("no subcommand %q: %v", exec[1], err)
+	}
+	if err := sub.ParseFlags(append(slices.Clone(exec[2:len(exec)-1]), extra...)); err != nil || len(sub.Flags().Args()) != 0 {
+		t.Errorf("%s %q: %v (stray %q)", exec[1], exec[2:], err, sub.Flags().Args())
+	}
 	var caps []string
 	for _, c := range strings.Fields(keys["AmbientCapabilities"]) {
 		caps = append(caps, strings.TrimPrefix(c, "CAP_"))
@@ -313,9 +338,12 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("%s=%q, want %s", k, keys[k], want)
 		}
 	}
-	for _, k := range []string{"PrivateNetwork", "ProtectProc", "ProcSubset"} {
+	if v, set := keys["PrivateNetwork"]; set && v != "no" {
+		t.Errorf("PrivateNetwork=%s: the process-events connector exists only in the host's network namespace", v)
+	}
+	for _, k := range []string{"ProtectProc", "ProcSubset"} {
 		if _, set := keys[k]; set {
-			t.Errorf("%s is set: it hides the host's processes or the connector", k)
+			t.Errorf("%s is set: it hides the host's processes", k)
 		}
 	}
 }
