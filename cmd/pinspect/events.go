@@ -188,6 +188,9 @@ func (a *app) runEvents(o *eventsOptions) error {
 			}
 			return err == nil
 		})
+		if err == nil && n == 0 {
+			a.exitCode = exitNoMatch // as pgrep: nothing matched
+		}
 		if err == nil && n == 0 && !a.jsonOut {
 			first, last := st.Span()
 			fmt.Fprintf(a.stderr, "pinspect: no such events in the record (it spans %s to %s)\n", first.Local().Format(time.RFC3339), last.Local().Format(time.RFC3339))
