@@ -87,10 +87,13 @@ caps=$(unitval AmbientCapabilities | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g
 PINSPECT_SERVE_ARGS=
 # shellcheck disable=SC1091
 . /etc/default/pinspect
-# The listen flag: a free port chosen by the kernel (port 0), on loopback.
-listen_flag=--listen
-pinspect serve --help | grep -q -- '--web.listen-address' && listen_flag=--web.listen-address
-cmd="${exec_start/\$PINSPECT_SERVE_ARGS/$PINSPECT_SERVE_ARGS} --interval 1s $listen_flag 127.0.0.1:0"
+# Where it listens: a free port chosen by the kernel (port 0) on loopback,
+# and a unix socket, whose root peer is served in full (the TCP client,
+# unauthenticated, sees what an unprivileged user could read).
+sockdir="$tmp/run"
+mkdir -p "$sockdir" && chown 61184:61184 "$sockdir"
+sock="$sockdir/pinspect.sock"
+cmd="${exec_start/\$PINSPECT_SERVE_ARGS/$PINSPECT_SERVE_ARGS} --interval 1s --web.listen-address 127.0.0.1:0 --web.listen-address unix:$sock"
 echo "ExecStart as uid 61184 with capabilities $caps: $cmd" | show
 # DynamicUser: a uid from systemd's dynamic range with no passwd entry.
 # shellcheck disable=SC2086
@@ -106,15 +109,20 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 check "the unit's agent starts and scans" test -n "$url"
+check "/-/ready answers 200 once it has scanned" curl -fsS -o /dev/null "${url}-/ready"
+check "/-/healthy answers 200" curl -fsS -o /dev/null "${url}-/healthy"
 metrics=$(curl -fsS "${url}metrics")
 grep -E '^pinspect_(build_info|events_live|context_switches_source_info|processes\{state="(running|sleeping)"\})' <<<"$metrics" | show
 check "curl /metrics: pinspect_build_info of this version" \
   grep -q "^pinspect_build_info{.*version=\"$version\"} 1$" <<<"$metrics"
 check "the unit's CAP_NET_ADMIN gives the connector" grep -qx 'pinspect_events_live 1' <<<"$metrics"
 check "the unit's CAP_NET_ADMIN gives taskstats" grep -qx 'pinspect_context_switches_source_info{source="taskstats"} 1' <<<"$metrics"
-doc=$(curl -fsS "${url}api/v1/processes/$sleeper")
-check "the unit's CAP_SYS_PTRACE reads root's maps as a non-root user" \
+doc=$(curl -fsS --unix-socket "$sock" "http://pinspect/api/v1/processes/$sleeper")
+check "the unit's CAP_SYS_PTRACE reads root's maps as a non-root user (root on the unix socket)" \
   grep -q '"pss_bytes"' <<<"$doc"
+doc=$(curl -fsS "${url}api/v1/processes/$sleeper")
+check "an unauthenticated TCP client does not get root's maps" \
+  bash -c '! grep -q "\"pss_bytes\"" <<<"$1"' _ "$doc"
 kill -TERM "$agent"
 wait "$agent"
 check "the agent stops cleanly on SIGTERM" test $? -eq 0

@@ -51,19 +51,34 @@ func defaultPort(t *testing.T) string {
 	return port
 }
 
-// listenPort returns the port serve would listen on with these flags.
+// listenPort returns the port serve would listen on with these flags,
+// after checking the addresses as serve does (a wildcard host only with
+// --web.listen-any) and that the deprecated --listen is not used.
 func listenPort(t *testing.T, serve *cobra.Command) string {
 	t.Helper()
-	for _, name := range []string{"web.listen-address", "listen"} {
-		if f := serve.Flags().Lookup(name); f != nil && f.Changed {
-			_, port, err := net.SplitHostPort(f.Value.String())
-			if err != nil {
-				t.Fatalf("--%s %q: %v", name, f.Value, err)
-			}
-			return port
-		}
+	if f := serve.Flags().Lookup("listen"); f == nil || f.Changed {
+		t.Errorf("--listen is deprecated (or gone): use --web.listen-address")
 	}
-	return defaultPort(t)
+	addrs, err := serve.Flags().GetStringArray("web.listen-address")
+	if err != nil {
+		t.Fatal(err)
+	}
+	any, err := serve.Flags().GetBool("web.listen-any")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := parseListen(addrs, any)
+	if err != nil {
+		t.Fatalf("serve would refuse %q: %v", addrs, err)
+	}
+	if len(parsed) != 1 || parsed[0].network != "tcp" {
+		t.Fatalf("listen addresses %+v: want one host:port", parsed)
+	}
+	_, port, err := net.SplitHostPort(parsed[0].address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 type k8sContainer struct {
@@ -94,16 +109,20 @@ type k8sContainer struct {
 	Resources struct {
 		Limits map[string]string `yaml:"limits"`
 	} `yaml:"resources"`
-	ReadinessProbe struct {
-		HTTPGet struct {
-			Port string `yaml:"port"`
-		} `yaml:"httpGet"`
-	} `yaml:"readinessProbe"`
-	VolumeMounts []struct {
+	ReadinessProbe k8sProbe `yaml:"readinessProbe"`
+	LivenessProbe  k8sProbe `yaml:"livenessProbe"`
+	VolumeMounts   []struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
 		ReadOnly  bool   `yaml:"readOnly"`
 	} `yaml:"volumeMounts"`
+}
+
+type k8sProbe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port string `yaml:"port"`
+	} `yaml:"httpGet"`
 }
 
 type k8sDoc struct {
@@ -199,8 +218,15 @@ func TestDaemonSetManifest(t *testing.T) {
 	if a := ds.Spec.Template.Metadata.Annotations["prometheus.io/port"]; a != port {
 		t.Errorf("prometheus.io/port %q, want %s", a, port)
 	}
-	if c.ReadinessProbe.HTTPGet.Port != "metrics" {
-		t.Errorf("readiness probe on port %q", c.ReadinessProbe.HTTPGet.Port)
+	// The probes ask serve's own endpoints, on the metrics port.
+	for _, p := range []struct {
+		what string
+		got  k8sProbe
+		want string
+	}{{"readiness", c.ReadinessProbe, metrics.PathReady}, {"liveness", c.LivenessProbe, metrics.PathHealthy}} {
+		if p.got.HTTPGet.Port != "metrics" || p.got.HTTPGet.Path != p.want {
+			t.Errorf("%s probe %+v, want %s on port metrics", p.what, p.got.HTTPGet, p.want)
+		}
 	}
 	// --passwd-file reads the node's passwd, mounted read-only.
 	passwd := serve.Flags().Lookup("passwd-file")
