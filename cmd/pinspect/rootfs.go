@@ -8,11 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/userfile"
 )
-
-// maxPasswdBytes bounds a passwd file named with --passwd-file or found
-// under --rootfs: a real one is a few KiB (100,000 users are about 6 MB).
-const maxPasswdBytes = 16 << 20
 
 // The /proc and user database pinspect reads. By default they are this
 // system's (/proc, /etc/passwd). In a container the host's root file
@@ -62,21 +59,13 @@ func (a *app) resolveRootsOnce() error {
 	if a.passwdFile == "" {
 		return nil // the collector's default, /etc/passwd
 	}
-	// A file the user named is checked: a regular file of bounded size
-	// that can be opened (else every owner would silently be a number).
-	st, err := os.Stat(a.passwdFile)
-	if err != nil {
+	// A file the user named is checked as the collector reads it
+	// (collector/userfile: a regular file, opened without blocking, of at
+	// most userfile.MaxPasswdBytes): a FIFO cannot hang it, a device or a
+	// huge file cannot bloat it, and an unreadable one is an error here
+	// rather than every owner silently shown as a number.
+	if _, err := userfile.Read(a.passwdFile, userfile.MaxPasswdBytes); err != nil {
 		return usageError{fmt.Errorf("passwd file: %w", err)}
 	}
-	if !st.Mode().IsRegular() {
-		return usageError{fmt.Errorf("passwd file %s: not a regular file", a.passwdFile)}
-	}
-	if st.Size() > maxPasswdBytes {
-		return usageError{fmt.Errorf("passwd file %s: %d bytes, more than the %d a passwd file may have", a.passwdFile, st.Size(), maxPasswdBytes)}
-	}
-	f, err := os.Open(a.passwdFile)
-	if err != nil {
-		return usageError{fmt.Errorf("passwd file: %w", err)}
-	}
-	return f.Close()
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pinspect/pinspect/collector/userfile"
 )
 
 // hostRoot lays out what a container sees of its host's root file system
@@ -64,7 +66,7 @@ func TestRootfsBadFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(maxPasswdBytes + 1); err != nil { // sparse: no disk used
+	if err := f.Truncate(userfile.MaxPasswdBytes + 1); err != nil { // sparse: no disk used
 		t.Fatal(err)
 	}
 	f.Close()
@@ -73,9 +75,10 @@ func TestRootfsBadFiles(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--passwd-file", fifo}, "not a regular file"},
-		{[]string{"--passwd-file", dir}, "not a regular file"},
-		{[]string{"--passwd-file", huge}, "more than the 16777216 a passwd file may have"},
+		{[]string{"--passwd-file", fifo}, "not a regular file (a FIFO)"},
+		{[]string{"--passwd-file", dir}, "not a regular file (a directory)"},
+		{[]string{"--passwd-file", "/dev/zero"}, "not a regular file (a character device)"},
+		{[]string{"--passwd-file", huge}, "file too large: 67108865 bytes, at most 67108864"},
 		{[]string{"--passwd-file", filepath.Join(dir, "missing")}, "no such file or directory"},
 		{[]string{"--rootfs", filepath.Join(dir, "missing")}, "--rootfs: stat"},
 		{[]string{"--rootfs", huge}, "not a directory"},
