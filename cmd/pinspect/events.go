@@ -232,7 +232,7 @@ func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter,
 		return err
 	}
 	if a.jsonOut {
-		return report.WriteCompactJSON(bw, report.NewRestartsDoc(f.Name, rs))
+		return report.WriteCompactJSON(bw, report.NewRestartsDoc(f.Name, rs, open))
 	}
 	return report.WriteRestartsText(bw, f.Name, rs, open)
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
@@ -22,14 +21,22 @@ type Restart struct {
 
 // RestartDoc is one restart in JSON.
 type RestartDoc struct {
-	EndedAt     string                `json:"ended_at"`
-	EndedPID    int                   `json:"ended_pid"`
-	EndedComm   string                `json:"ended_comm"`
-	Exit        *collector.ExitStatus `json:"exit,omitempty"`
-	StartedAt   string                `json:"started_at"`
-	StartedPID  int                   `json:"started_pid"`
-	StartedComm string                `json:"started_comm"`
-	DownSeconds float64               `json:"down_seconds"`
+	EndedAt     string         `json:"ended_at"`
+	EndedPID    int            `json:"ended_pid"`
+	EndedComm   string         `json:"ended_comm"`
+	Exit        *ExitStatusDoc `json:"exit,omitempty"`
+	StartedAt   string         `json:"started_at"`
+	StartedPID  int            `json:"started_pid"`
+	StartedComm string         `json:"started_comm"`
+	DownSeconds float64        `json:"down_seconds"`
+}
+
+// EndDoc is the end of a process that no start followed in the record.
+type EndDoc struct {
+	EndedAt   string         `json:"ended_at"`
+	EndedPID  int            `json:"ended_pid"`
+	EndedComm string         `json:"ended_comm"`
+	Exit      *ExitStatusDoc `json:"exit,omitempty"`
 }
 
 // RestartsDoc is the document of `pinspect events --restarts --json`.
@@ -37,14 +44,21 @@ type RestartsDoc struct {
 	Schema   string       `json:"schema"`
 	Name     string       `json:"name"`
 	Restarts []RestartDoc `json:"restarts"`
+	// StillDown is the last end of a process of the name when no start
+	// followed it before the end of the record (absent otherwise).
+	StillDown *EndDoc `json:"still_down,omitempty"`
 }
 
-// NewRestartsDoc builds the restarts document.
-func NewRestartsDoc(name string, rs []Restart) *RestartsDoc {
+// NewRestartsDoc builds the restarts document; down is the last end not
+// followed by a start (nil: none).
+func NewRestartsDoc(name string, rs []Restart, down *lifecycle.Event) *RestartsDoc {
 	d := &RestartsDoc{Schema: RestartsSchema, Name: name, Restarts: []RestartDoc{}}
+	if down != nil {
+		d.StillDown = &EndDoc{EndedAt: rfc(down.Time), EndedPID: down.ID.PID, EndedComm: down.Comm, Exit: NewExitStatusDoc(down.ExitStatus)}
+	}
 	for _, r := range rs {
 		d.Restarts = append(d.Restarts, RestartDoc{
-			EndedAt: rfc(r.Ended.Time), EndedPID: r.Ended.ID.PID, EndedComm: r.Ended.Comm, Exit: r.Ended.ExitStatus,
+			EndedAt: rfc(r.Ended.Time), EndedPID: r.Ended.ID.PID, EndedComm: r.Ended.Comm, Exit: NewExitStatusDoc(r.Ended.ExitStatus),
 			StartedAt: rfc(r.Started.Time), StartedPID: r.Started.ID.PID, StartedComm: r.Started.Comm,
 			DownSeconds: r.Started.Time.Sub(r.Ended.Time).Seconds(),
 		})

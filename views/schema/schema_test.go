@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -141,8 +142,41 @@ func TestStrictSchemasRefuse(t *testing.T) {
 	}
 }
 
-// TestDocumentsComplete: every document names a unique file and schema.
+// schemaID is a document's schema name as the views spell it in Go.
+var schemaID = regexp.MustCompile(`"(pinspect\.[a-z_.]+/v[0-9]+)"`)
+
+// TestDocumentsComplete: every document names a unique file and schema,
+// and every schema name the views write (a "pinspect.NAME/vN" string in
+// their code) is a document here, so a new document cannot ship without
+// its schema file.
 func TestDocumentsComplete(t *testing.T) {
+	written := map[string]string{}
+	for _, dir := range []string{"../report", "../metrics"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range schemaID.FindAllSubmatch(src, -1) {
+				written[string(m[1])] = f
+			}
+		}
+	}
+	if len(written) < len(Documents) {
+		t.Fatalf("found %d schema names in the views, fewer than the %d documents: %v", len(written), len(Documents), written)
+	}
+	for id, f := range written {
+		if !slices.ContainsFunc(Documents, func(d Document) bool { return d.ID == id }) {
+			t.Errorf("%s writes %s, which is not in schema.Documents (add it and run -update)", f, id)
+		}
+	}
 	var names, ids []string
 	for _, d := range Documents {
 		if slices.Contains(names, d.Name) || slices.Contains(ids, d.ID) {
