@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The command-line conventions a user of pgrep, ps and Nagios relies on:
@@ -14,6 +15,8 @@ import (
 // still printed, empty), 2 usage, 3 run-time failure, as pgrep.
 func TestExitCodes(t *testing.T) {
 	zombie, multi, orphan := fixtureRoot+"zombie", fixtureRoot+"multithread", fixtureRoot+"orphan"
+	rec, samples := recordLive(t, 2)
+	recAt := samples[1].Snapshot.TakenAt.Format(time.RFC3339Nano)
 	for _, c := range []struct {
 		args   []string
 		code   int
@@ -35,6 +38,16 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"watch", "--proc-root", zombie, "--duration", "300ms", "--interval", "100ms"}, 1, "", "pinspect watch:"},
 		{[]string{"ps", "--proc-root", "/nonexistent"}, 3, "", "/nonexistent"},
 		{[]string{"ps", "--sort", "nosuch"}, 2, "", `--sort: unknown column "nosuch"`},
+		// The record's readers: nothing matched is 1 too.
+		{[]string{"events", "--dir", rec, "--pid", "999999999"}, 1, "", "no such events in the record"},
+		{[]string{"events", "--dir", rec, "--restarts", "--name", "no-such-name", "--json"}, 1, `"restarts":[]`, ""},
+		{[]string{"dump", "--dir", rec, "--pid", "999999999"}, 1, "", ""},
+		{[]string{"dump", "event", "--dir", rec, "--name", "no-such-name", "--format", "csv"}, 1, "", ""},
+		{[]string{"dump", "system", "--dir", rec}, 0, `"schema":"pinspect.dump.system/v1"`, ""},
+		{[]string{"show", "999999999", "--dir", rec, "--at", recAt}, 1, "", "no process 999999999 in the record"},
+		{[]string{"ps", "--dir", rec, "--at", recAt, "--pid", "999999999"}, 1, "0 processes", ""},
+		{[]string{"ps", "--dir", rec, "--at", "2001-01-01T00:00:00Z"}, 3, "", "the record starts later"},
+		{[]string{"events", "--dir", "/nonexistent"}, 3, "", "no recording in /nonexistent"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			r := pinspect(t, c.args...)

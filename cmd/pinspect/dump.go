@@ -122,6 +122,9 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 			if ferr := bw.Flush(); err == nil {
 				err = ferr
 			}
+			if err == nil && dw.Rows() == 0 {
+				a.exitCode = exitNoMatch // as pgrep: nothing matched
+			}
 			return writeOut(err)
 		},
 	}

@@ -231,6 +231,9 @@ func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter,
 	if err != nil {
 		return err
 	}
+	if len(rs) == 0 {
+		a.exitCode = exitNoMatch // as pgrep: nothing matched
+	}
 	if a.jsonOut {
 		return report.WriteCompactJSON(bw, report.NewRestartsDoc(f.Name, rs, open))
 	}

@@ -106,8 +106,10 @@ func TestEventsCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &ev); err != nil || ev["pid"] != 31337.0 {
 		t.Errorf("events --outcome signal --json: %q (%v)", out, err)
 	}
+	// No restart: nothing matched (exit 1, as pgrep), the end still down
+	// said.
 	out, _, code = runInProcess(t, "events", "--dir", dir, "--restarts", "--name", "crash")
-	if code != 0 || !strings.Contains(out, "0 restarts") || !strings.Contains(out, "not followed by a start") {
+	if code != exitNoMatch || !strings.Contains(out, "0 restarts") || !strings.Contains(out, "not followed by a start") {
 		t.Errorf("restarts: %d %q", code, out)
 	}
 	for _, bad := range [][]string{

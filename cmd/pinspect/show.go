@@ -101,7 +101,7 @@ func (a *app) showAt(pid int, f showFlags) error {
 	defer rec.store.Close()
 	p := rec.frame.Focus.Process
 	if p == nil {
-		return fmt.Errorf("no process %d in the record at %s", pid, rec.sample.TakenAt().Local().Format(time.RFC3339))
+		return noMatchError{fmt.Errorf("no process %d in the record at %s", pid, rec.sample.TakenAt().Local().Format(time.RFC3339))}
 	}
 	doc := report.NewShowDoc(p, nil, rec.sample.TakenAt(), rec.frame.Snapshot.Root)
 	if f.json || a.jsonOut {

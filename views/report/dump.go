@@ -76,7 +76,11 @@ type DumpWriter struct {
 	w      io.Writer
 	csv    *csv.Writer
 	header bool
+	rows   int
 }
+
+// Rows returns how many rows were written (CSV's header not counted).
+func (d *DumpWriter) Rows() int { return d.rows }
 
 // NewDumpWriter makes a writer; format is "ndjson" or "csv".
 func NewDumpWriter(w io.Writer, format string) (*DumpWriter, error) {
@@ -103,6 +107,7 @@ func (d *DumpWriter) line(v any) error {
 	if err != nil {
 		return err
 	}
+	d.rows++
 	_, err = d.w.Write(append(inertJSON(b), '\n'))
 	return err
 }
@@ -117,6 +122,7 @@ func (d *DumpWriter) row(header, cells []string) error {
 	for i, c := range cells {
 		cells[i] = sanitize.Terminal(c)
 	}
+	d.rows++
 	return d.csv.Write(cells)
 }
 
