@@ -31,6 +31,99 @@ func withFilters(cmd *cobra.Command, filters ...string) *cobra.Command {
 	return cmd
 }
 
+// sourceAnnotation says, in a command's Annotations, what the command
+// reads: sourceProc (/proc, so --proc-root, --rootfs, --passwd-file and
+// --collector apply) or sourceRecord (a record directory). A command
+// without it reads neither, and takes none of those flags.
+const sourceAnnotation = "pinspect.source"
+
+// What a command reads (sourceAnnotation).
+const (
+	sourceProc   = "proc"
+	sourceRecord = "record"
+)
+
+// atAnnotation marks a command that has --at and --dir: --at reads the
+// record, not /proc. Its value says what --dir is without --at.
+const atAnnotation = "pinspect.at"
+
+// Values of atAnnotation.
+const (
+	// atDirWithAt: --dir only names the record --at reads (atFlags.add).
+	atDirWithAt = "dir-with-at"
+	// atDirAlone: --dir names a record without --at too (explain: the
+	// leak finding's memory history).
+	atDirAlone = "dir-alone"
+)
+
+// sourceFlags are the root's persistent flags that say which /proc to
+// read and how.
+var sourceFlags = []string{"proc-root", "rootfs", "passwd-file", "collector"}
+
+// reads declares what cmd reads (sourceProc or sourceRecord).
+func reads(cmd *cobra.Command, source string) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[sourceAnnotation] = source
+	return cmd
+}
+
+// checkCommonFlags is every command's check of the root's persistent
+// flags: the filters it applies, and the /proc flags only where /proc is
+// read.
+func checkCommonFlags(cmd *cobra.Command) error {
+	if err := checkFilters(cmd); err != nil {
+		return err
+	}
+	return checkSource(cmd)
+}
+
+// given returns the value of the flag name of cmd when it was given.
+func given(cmd *cobra.Command, name string) string {
+	if !changed(cmd, name) {
+		return ""
+	}
+	f := cmd.Flags().Lookup(name)
+	if f == nil {
+		f = cmd.InheritedFlags().Lookup(name)
+	}
+	return f.Value.String()
+}
+
+// checkSource refuses the /proc flags where no /proc is read: a command
+// that reads a record or nothing, --at (the record), --remote (the
+// agent reads its own /proc); and --dir without --at.
+func checkSource(cmd *cobra.Command) error {
+	why := ""
+	switch {
+	case cmd.Annotations[sourceAnnotation] == sourceRecord:
+		why = "it reads the record (--dir), not /proc"
+	case cmd.Annotations[sourceAnnotation] != sourceProc:
+		why = "it reads no /proc"
+	case given(cmd, "remote") != "":
+		why = "with --remote the agent reads its own /proc"
+	case cmd.Annotations[atAnnotation] != "" && given(cmd, "at") != "":
+		why = "with --at it reads the record (--dir), not /proc"
+	}
+	if why != "" {
+		for _, f := range sourceFlags {
+			if changed(cmd, f) {
+				return notApplicable("--"+f, cmd.CommandPath(), why)
+			}
+		}
+	}
+	if cmd.Annotations[atAnnotation] == atDirWithAt && changed(cmd, "dir") {
+		switch {
+		case given(cmd, "remote") != "":
+			return notApplicable("--dir", cmd.CommandPath()+" --remote", "the agent reads its own record: serve --record-dir")
+		case given(cmd, "at") == "":
+			return notApplicable("--dir", cmd.CommandPath()+" without --at", "it names the record --at reads")
+		}
+	}
+	return nil
+}
+
 // checkFilters refuses a common filter that cmd does not apply.
 func checkFilters(cmd *cobra.Command) error {
 	allowed := strings.Split(cmd.Annotations[filtersAnnotation], ",")

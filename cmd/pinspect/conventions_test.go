@@ -81,6 +81,31 @@ func TestFlagsThatDoNotApply(t *testing.T) {
 		{[]string{"ps", "-o", "yaml"}, `-o "yaml": want one of table, wide, json, csv`},
 		{[]string{"ps", "--columns", "pid,bogus"}, `--columns: unknown column "bogus"`},
 		{[]string{"zombies", "--warning", "3"}, "--warning does not apply to zombies without --check"},
+		// The /proc flags where no /proc is read, and --dir without --at.
+		{[]string{"events", "--proc-root", "/proc"}, "--proc-root does not apply to pinspect events (it reads the record (--dir), not /proc)"},
+		{[]string{"dump", "--collector", "proc"}, "--collector does not apply to pinspect dump (it reads the record (--dir), not /proc)"},
+		{[]string{"replay", "--rootfs", "/"}, "--rootfs does not apply to pinspect replay (it reads the record (--dir), not /proc)"},
+		{[]string{"completion", "bash", "--passwd-file", "/etc/passwd"}, "--passwd-file does not apply to pinspect completion bash (it reads no /proc)"},
+		{[]string{"ps", "--at", "1h", "--proc-root", "/proc"}, "--proc-root does not apply to pinspect ps (with --at it reads the record (--dir), not /proc)"},
+		{[]string{"--json", "--at", "1h", "--collector", "proc"}, "--collector does not apply to pinspect (with --at it reads the record (--dir), not /proc)"},
+		{[]string{"--remote", "http://127.0.0.1:1", "--proc-root", "/proc"}, "--proc-root does not apply to pinspect (with --remote the agent reads its own /proc)"},
+		{[]string{"ps", "--dir", "/tmp"}, "--dir does not apply to pinspect ps without --at (it names the record --at reads)"},
+		{[]string{"show", "1", "--dir", "/tmp"}, "--dir does not apply to pinspect show without --at"},
+		{[]string{"--json", "--dir", "/tmp"}, "--dir does not apply to pinspect without --at"},
+		// Options the rest of the command line makes moot.
+		{[]string{"ps", "--at", "1h", "--sample", "1s"}, "--sample does not apply to ps --at"},
+		{[]string{"show", "1", "--at", "1h", "--smaps=false"}, "--smaps does not apply to show --at (memory maps are not recorded)"},
+		{[]string{"show", "1", "--json", "--maps"}, "--maps does not apply to show --json (the document lists every mapping)"},
+		{[]string{"orphans", "--at", "1h", "--observe", "1s"}, "--observe does not apply to orphans --at"},
+		{[]string{"explain", "1", "--top", "3"}, "--top does not apply to explain PID"},
+		{[]string{"explain", "1", "--candidates", "3"}, "--candidates does not apply to explain PID"},
+		{[]string{"events", "--restarts", "--name", "x", "--type", "exit"}, "--type does not apply to events --restarts"},
+		{[]string{"events", "--restarts", "--name", "x", "--signal", "SEGV"}, "--signal does not apply to events --restarts"},
+		{[]string{"dump", "event", "--user", "root"}, "--user does not apply to dump event (it filters by --pid, --name)"},
+		{[]string{"dump", "system", "--pid", "1"}, "--pid does not apply to dump system (it takes no process filter)"},
+		{[]string{"record", "--memory-every", "0", "--memory-top", "5"}, "--memory-top does not apply to record --memory-every 0"},
+		{[]string{"serve", "--web.systemd-socket", "--web.listen-address", "127.0.0.1:9"}, "--web.listen-address does not apply to serve --web.systemd-socket"},
+		{[]string{"serve", "--web.systemd-socket", "--web.listen-any"}, "--web.listen-any does not apply to serve --web.systemd-socket"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			r := pinspect(t, c.args...)

@@ -88,6 +88,9 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 			default:
 				return usageError{fmt.Errorf("unknown kind %q: want process, thread, event or system", kind)}
 			}
+			if err := checkDumpFilters(cmd, kind); err != nil {
+				return err
+			}
 			f, err := a.filter()
 			if err != nil {
 				return err
@@ -131,7 +134,24 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 	rf.add(cmd)
 	rf.addRange(cmd)
 	cmd.Flags().StringVar(&format, "format", "ndjson", "ndjson or csv")
-	return withFilters(cmd, filterFlags...)
+	return withFilters(reads(cmd, sourceRecord), filterFlags...)
+}
+
+// checkDumpFilters refuses the filters a kind of row does not apply: an
+// event is matched by --pid and --name only (eventFilter), a system row is
+// the whole machine.
+func checkDumpFilters(cmd *cobra.Command, kind string) error {
+	allowed := map[string][]string{"event": {"pid", "name"}, "system": nil}
+	applies, ok := allowed[kind]
+	if !ok {
+		return nil // process and thread rows: every filter
+	}
+	for _, f := range filterFlags {
+		if changed(cmd, f) && !slices.Contains(applies, f) {
+			return notApplicable("--"+f, "dump "+kind, filtersNote(applies))
+		}
+	}
+	return nil
 }
 
 // dumpSamples calls fn with each sample taken between since and until

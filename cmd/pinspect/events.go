@@ -45,7 +45,16 @@ connector's short-lived processes included.
 Times: RFC 3339, local ("2026-12-01 02:00", 02:00) or relative ("2h ago", 90m, 3d).
 --json prints one pinspect.event/v1 object per line.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runEvents(&o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.restarts {
+				for _, f := range []string{"type", "outcome", "signal"} {
+					if changed(cmd, f) {
+						return notApplicable("--"+f, "events --restarts", "a restart is an end of a process followed by a start")
+					}
+				}
+			}
+			return a.runEvents(&o)
+		},
 	}
 	o.rf.add(cmd)
 	o.rf.addRange(cmd)
@@ -55,7 +64,7 @@ Times: RFC 3339, local ("2026-12-01 02:00", 02:00) or relative ("2h ago", 90m, 3
 	f.StringVar(&o.signal, "signal", "", "only deaths by this signal (SEGV, SIGKILL, 9...)")
 	f.BoolVar(&o.restarts, "restarts", false, "list the restarts of the --name program: an exit followed by a new process of the same name")
 	cmd.Flags().BoolVar(&a.jsonOut, "json", false, "print the events as NDJSON")
-	return withFilters(cmd, "pid", "name") // eventFilter: a pid or a name
+	return withFilters(reads(cmd, sourceRecord), "pid", "name") // eventFilter: a pid or a name
 }
 
 // ends are the event types that end a process.

@@ -85,6 +85,9 @@ channels, system calls and I/O need root (ptrace access).`,
 					return usageError{fmt.Errorf("explain: %q is not a pid", args[0])}
 				}
 			}
+			if err := checkExplainFlags(cmd, pid); err != nil {
+				return err
+			}
 			f.windowSet = cmd.Flags().Changed("window")
 			if f.at != "" {
 				return a.explainAt(pid, f)
@@ -103,7 +106,24 @@ channels, system calls and I/O need root (ptrace access).`,
 	fl.IntVar(&f.top, "top", 10, "without a PID: show the first N findings")
 	fl.IntVar(&f.candidates, "candidates", sampler.DefaultCandidates, "without a PID: how many of the busiest processes to examine closely")
 	fl.StringVar(&f.minSev, "min-severity", "info", "leave out findings below this severity: info, notice or warning")
-	return cmd
+	// --at reads the record, not /proc; --dir names a record with or
+	// without it (the leak finding's memory history).
+	cmd.Annotations = map[string]string{atAnnotation: atDirAlone}
+	return reads(cmd, sourceProc)
+}
+
+// checkExplainFlags refuses the machine's options with a PID: --top and
+// --candidates choose among the busiest processes.
+func checkExplainFlags(cmd *cobra.Command, pid int) error {
+	if pid == 0 {
+		return nil
+	}
+	for _, fl := range []string{"top", "candidates"} {
+		if changed(cmd, fl) {
+			return notApplicable("--"+fl, "explain PID", "it chooses among the busiest processes, for explain without a PID")
+		}
+	}
+	return nil
 }
 
 // check validates the explain flags.

@@ -42,7 +42,7 @@ separately (--daemons lists them).`,
 			var r *collector.Reader
 			if a.at.at != "" {
 				if observe > 0 {
-					return usageError{fmt.Errorf("--observe watches now: it cannot go with --at")}
+					return notApplicable("--observe", "orphans --at", "it watches what happens now")
 				}
 				rec, err := a.recordedAt(&a.at, 0)
 				if err != nil {
@@ -100,7 +100,7 @@ separately (--daemons lists them).`,
 	cmd.Flags().BoolVar(&daemons, "daemons", false, "also list the processes that detached on purpose")
 	cmd.Flags().DurationVar(&observe, "observe", 0, "watch this long and include re-parentings seen happening")
 	a.at.add(cmd)
-	return withFilters(cmd, filterFlags...)
+	return withFilters(reads(cmd, sourceProc), filterFlags...)
 }
 
 // observeFrame runs a monitor for d and returns a frame that holds

@@ -81,6 +81,9 @@ filters, 2 for a usage error, 3 when /proc could not be read.`,
 				}
 				o.output = "json"
 			}
+			if a.at.at != "" && o.sample > 0 {
+				return notApplicable("--sample", "ps --at", "the record is shown as it was sampled")
+			}
 			return a.printPS(o)
 		},
 	}
@@ -95,7 +98,7 @@ filters, 2 for a usage error, 3 when /proc could not be read.`,
 	_ = cmd.RegisterFlagCompletionFunc("columns", completePSColumns)
 	_ = cmd.RegisterFlagCompletionFunc("sort", completePSSort)
 	a.at.add(cmd)
-	return withFilters(cmd, filterFlags...)
+	return withFilters(reads(cmd, sourceProc), filterFlags...)
 }
 
 // psPlan is what ps will print, checked before anything is read.

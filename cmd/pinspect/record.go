@@ -53,6 +53,9 @@ Read it back with: pinspect replay, pinspect ps|zombies|orphans|show --at TIME,
 pinspect events, pinspect dump. It runs until SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if changed(cmd, "memory-top") && o.memoryEvery == 0 {
+				return notApplicable("--memory-top", "record --memory-every 0", "no memory is read")
+			}
 			a.signalStops = true
 			// The sample in flight is finished and written after a stop
 			// signal: on a loaded machine its scan alone may take longer
@@ -72,7 +75,7 @@ pinspect events, pinspect dump. It runs until SIGINT or SIGTERM.`,
 	f.StringVar(&o.fsync, "fsync", "sample", "durability: sample (fdatasync after every sample) or none (the kernel's write-back)")
 	f.BoolVar(&o.noConnector, "no-connector", false, "do not use the kernel's process-events connector (processes shorter than the interval are then missed)")
 	f.StringVar(&o.logLevel, "log.level", "info", "debug, info, warn or error")
-	return cmd
+	return reads(cmd, sourceProc)
 }
 
 // parseSize reads a byte count with an optional binary unit.

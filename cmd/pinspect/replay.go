@@ -51,7 +51,7 @@ with the reparents the recorder saw, events. Memory maps were not recorded.`,
 	}
 	rf.add(cmd)
 	cmd.Flags().StringVar(&at, "at", "", "start at this time (RFC 3339, \"2026-12-01 02:00\", 02:00, \"2h ago\")")
-	return withFilters(cmd, "name", "state") // as the dashboard
+	return withFilters(reads(cmd, sourceRecord), "name", "state") // as the dashboard
 }
 
 func runReplay(a *app, st *record.Store, start int) error {

@@ -280,8 +280,8 @@ UNKNOWN.`,
 	a.at.add(root)
 	root.Flags().BoolVar(&a.explainOn, "explain", true, "dashboard: explain's findings each tick (the findings panel, the Explain tab and each process's memory history)")
 	// Every command refuses the common filters it does not apply.
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkFilters(cmd) }
-	withFilters(root, filterFlags...)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkCommonFlags(cmd) }
+	withFilters(reads(root, sourceProc), filterFlags...)
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, mk := range subcommands {

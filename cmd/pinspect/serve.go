@@ -84,6 +84,9 @@ Environment variables are never exported, command lines only with
 --web.config.file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseListenWithSocket(cmd, &o); err != nil {
+				return err
+			}
 			a.signalStops = true
 			a.stopGrace = serveStopGrace
 			return a.serve(cmd.Context(), &o)
@@ -110,7 +113,21 @@ Environment variables are never exported, command lines only with
 	f.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	f.IntVar(&o.memLimitMiB, "memory-limit-mib", defaultServeMemLimitMiB, "soft limit on the agent's Go memory in MiB (0: none; the GOMEMLIMIT environment variable overrides it)")
-	return withFilters(cmd)
+	return withFilters(reads(cmd, sourceProc))
+}
+
+// refuseListenWithSocket refuses the listen options socket activation ignores:
+// systemd's sockets are served instead of any address.
+func refuseListenWithSocket(cmd *cobra.Command, o *serveFlags) error {
+	if !o.systemdSocket {
+		return nil
+	}
+	for _, f := range []string{"web.listen-address", "listen", "web.listen-any"} {
+		if changed(cmd, f) {
+			return notApplicable("--"+f, "serve --web.systemd-socket", "it serves the sockets systemd passes (ListenStream= in the .socket unit)")
+		}
+	}
+	return nil
 }
 
 // listenAddr is one parsed --web.listen-address.

@@ -42,10 +42,13 @@ smaps_rollup instead (totals only).`,
 			return nil
 		},
 		ValidArgsFunction: a.completePID,
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, err := strconv.Atoi(args[0])
 			if err != nil || pid <= 0 {
 				return usageError{fmt.Errorf("show: %q is not a pid", args[0])}
+			}
+			if err := a.checkShowFlags(cmd, f); err != nil {
+				return err
 			}
 			return a.show(pid, f)
 		},
@@ -54,7 +57,24 @@ smaps_rollup instead (totals only).`,
 	cmd.Flags().BoolVar(&f.maps, "maps", false, "text: also list every mapping")
 	cmd.Flags().BoolVar(&f.smaps, "smaps", true, "read smaps for per-mapping RSS/PSS (costly on huge address spaces)")
 	a.at.add(cmd)
-	return withFilters(cmd)
+	return withFilters(reads(cmd, sourceProc))
+}
+
+// checkShowFlags refuses --maps and --smaps where they do nothing: the
+// record holds no memory maps, and the JSON document has every mapping.
+func (a *app) checkShowFlags(cmd *cobra.Command, f showFlags) error {
+	for _, flag := range []string{"maps", "smaps"} {
+		if !changed(cmd, flag) {
+			continue
+		}
+		if a.at.at != "" {
+			return notApplicable("--"+flag, "show --at", "memory maps are not recorded")
+		}
+		if flag == "maps" && (f.json || a.jsonOut) {
+			return notApplicable("--maps", "show --json", "the document lists every mapping")
+		}
+	}
+	return nil
 }
 
 func (a *app) show(pid int, f showFlags) error {
@@ -91,9 +111,6 @@ func (a *app) show(pid int, f showFlags) error {
 // showAt shows pid as the record has it at --at: without its address
 // space (not recorded), with its threads when that sample read them.
 func (a *app) showAt(pid int, f showFlags) error {
-	if f.maps {
-		return usageError{fmt.Errorf("--maps with --at: memory maps are not recorded")}
-	}
 	rec, err := a.recordedAt(&a.at, pid)
 	if err != nil {
 		return err

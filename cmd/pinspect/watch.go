@@ -132,7 +132,7 @@ affected.`,
 	cmd.Flags().StringVar(&types, "types", defaultWatchTypes, "event types to print, comma-separated, or \"all\"")
 	cmd.Flags().BoolVar(&noConnector, "no-connector", false, "do not use the kernel's process events: poll only")
 	_ = cmd.RegisterFlagCompletionFunc("types", completeEventTypes)
-	return withFilters(cmd, "pid", "name")
+	return withFilters(reads(cmd, sourceProc), "pid", "name")
 }
 
 // watchPrinter prints the events watch keeps, up to count (0: no limit).

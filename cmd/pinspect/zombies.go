@@ -80,7 +80,7 @@ a parent that reaps.`,
 	cmd.Flags().IntVar(&warnAbove, "warning", warnAbove, "--check: WARNING when there are more than `N` zombies")
 	cmd.Flags().IntVar(&critAbove, "critical", critAbove, "--check: CRITICAL when there are more than `N` zombies (-1: never)")
 	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "watch this long and tell zombies that stayed from young ones, which may still be reaped (--check: 5s unless given)")
-	return withFilters(cmd, filterFlags...)
+	return withFilters(reads(cmd, sourceProc), filterFlags...)
 }
 
 // zombieAge is --older-than: the age a zombie must have reached to count
