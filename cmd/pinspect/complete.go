@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -204,14 +206,77 @@ func completeEventTypes(_ *cobra.Command, _ []string, toComplete string) ([]cobr
 	return completeList(eventTypeCompletions, toComplete)
 }
 
+// completeRecordedEventTypes completes events --type: the types the
+// record keeps (watch's "all" is not one).
+func completeRecordedEventTypes(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return completeList(eventTypeCompletions[1:], toComplete)
+}
+
+// completeSignals completes --signal with the signals' names (SEGV, or
+// SIGSEGV when SIG is typed; lower case when that is typed), each with
+// its number.
+func completeSignals(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var out []cobra.Completion
+	typed := strings.ToUpper(toComplete)
+	for n := 1; n < 32; n++ {
+		name := unix.SignalName(syscall.Signal(n))
+		if !strings.HasPrefix(typed, "SIG") {
+			name = strings.TrimPrefix(name, "SIG")
+		}
+		if name == "" || !strings.HasPrefix(name, typed) {
+			continue
+		}
+		if toComplete != typed {
+			name = strings.ToLower(name)
+		}
+		out = append(out, cobra.CompletionWithDesc(name, strconv.Itoa(n)))
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+}
+
+// fixedChoices completes a flag that takes one of a few values, each
+// with what it means.
+func fixedChoices(pairs ...[2]string) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var out []cobra.Completion
+		for _, p := range pairs {
+			if strings.HasPrefix(p[0], toComplete) {
+				out = append(out, cobra.CompletionWithDesc(p[0], p[1]))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+	}
+}
+
+// logLevels are the --log.level values of serve and record.
+var logLevels = [][2]string{{"debug", "everything"}, {"info", "the default"}, {"warn", "problems only"}, {"error", "failures only"}}
+
+// registerCompletions wires the completion of the flags that take a
+// fixed set of values; a flag cmd does not have is skipped.
+func registerCompletions(cmd *cobra.Command, fns map[string]cobra.CompletionFunc) *cobra.Command {
+	for flag, fn := range fns {
+		if cmd.Flags().Lookup(flag) == nil {
+			panic("completion of --" + flag + ": " + cmd.Name() + " has no such flag") // a programming error
+		}
+		if err := cmd.RegisterFlagCompletionFunc(flag, fn); err != nil {
+			panic(err)
+		}
+	}
+	return cmd
+}
+
 // registerFilterCompletions wires the completion of the common filter
-// flags of root (persistent, so every subcommand has them).
+// flags of root (persistent, so every subcommand has them), and of
+// --collector.
 func (a *app) registerFilterCompletions(root *cobra.Command) {
 	for flag, fn := range map[string]cobra.CompletionFunc{
 		"pid":   a.completePIDList,
 		"user":  a.completeUsers,
 		"state": completeStates,
 		"name":  a.completeNames,
+		"collector": fixedChoices([2]string{"auto", "task_iter when it loads, else proc"},
+			[2]string{"task_iter", "a BPF task iterator (root or CAP_BPF+CAP_PERFMON, kernel BTF)"},
+			[2]string{"proc", "each process's /proc files"}),
 	} {
 		if err := root.RegisterFlagCompletionFunc(flag, fn); err != nil {
 			panic(err) // a flag renamed without its completion: a programming error

@@ -120,6 +120,49 @@ func TestCompleteFlags(t *testing.T) {
 	if len(got) != 2 || !slices.Contains(got, "root\t1 process") {
 		t.Errorf("--user on the multithread tree: %q", got)
 	}
+	// The recorder's commands: event types (no "all": the record has
+	// none), signals by name, outcomes; explain's pid and severities.
+	got, _ = complete(t, "events", "--type", "reaped,re")
+	if strings.Join(got, "|") != "reaped,rename\tcomm changed, same executable|reaped,reparent\ta process was adopted" {
+		t.Errorf("events --type reaped,re: %q", got)
+	}
+	if got, _ = complete(t, "events", "--type", "a"); len(got) != 0 {
+		t.Errorf("events --type a: %q", got)
+	}
+	for typed, want := range map[string]string{"SE": "SEGV\t11", "sigk": "sigkill\t9", "SIGKI": "SIGKILL\t9"} {
+		if got, _ = complete(t, "events", "--signal", typed); len(got) != 1 || got[0] != want {
+			t.Errorf("events --signal %s: %q, want %q", typed, got, want)
+		}
+	}
+	if got, _ = complete(t, "events", "--outcome", "c"); strings.Join(got, "|") != "core\tdumped core" {
+		t.Errorf("events --outcome c: %q", got)
+	}
+	if got, _ = complete(t, "explain", "--min-severity", "n"); strings.Join(got, "|") != "notice\tnotices and warnings" {
+		t.Errorf("explain --min-severity n: %q", got)
+	}
+	if got, _ = complete(t, "--proc-root", fixtureRoot+"multithread", "explain", "1"); len(got) == 0 || !strings.HasPrefix(got[0], "1\t") {
+		t.Errorf("explain <TAB> on the multithread tree: %q", got)
+	}
+	if got, _ = complete(t, "dump", "t"); strings.Join(got, "|") != "thread" {
+		t.Errorf("dump t: %q", got)
+	}
+	for _, c := range []struct{ args, want []string }{
+		{[]string{"serve", "--log.format", ""}, []string{"logfmt", "json"}},
+		{[]string{"record", "--fsync", ""}, []string{"sample", "none"}},
+		{[]string{"record", "--log.level", "w"}, []string{"warn"}},
+		{[]string{"ps", "--collector", "t"}, []string{"task_iter"}},
+		{[]string{"dump", "--format", ""}, []string{"ndjson", "csv"}},
+	} {
+		got, _ = complete(t, c.args...)
+		var values []string
+		for _, g := range got {
+			v, _, _ := strings.Cut(g, "\t")
+			values = append(values, v)
+		}
+		if !slices.Equal(values, c.want) {
+			t.Errorf("%q: %q, want %q", c.args, got, c.want)
+		}
+	}
 	got, _ = complete(t, "--proc-root", fixtureRoot+"multithread", "ps", "--name", "se")
 	if strings.Join(got, "|") != "server" {
 		t.Errorf("--name se: %q", got)

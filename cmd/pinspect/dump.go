@@ -134,6 +134,9 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 	rf.add(cmd)
 	rf.addRange(cmd)
 	cmd.Flags().StringVar(&format, "format", "ndjson", "ndjson or csv")
+	registerCompletions(cmd, map[string]cobra.CompletionFunc{
+		"format": fixedChoices([2]string{"ndjson", "one JSON object a line"}, [2]string{"csv", "RFC 4180, a header row"}),
+	})
 	return withFilters(reads(cmd, sourceRecord), filterFlags...)
 }
 

@@ -64,6 +64,12 @@ Times: RFC 3339, local ("2026-12-01 02:00", 02:00) or relative ("2h ago", 90m, 3
 	f.StringVar(&o.signal, "signal", "", "only deaths by this signal (SEGV, SIGKILL, 9...)")
 	f.BoolVar(&o.restarts, "restarts", false, "list the restarts of the --name program: an exit followed by a new process of the same name")
 	cmd.Flags().BoolVar(&a.jsonOut, "json", false, "print the events as NDJSON")
+	registerCompletions(cmd, map[string]cobra.CompletionFunc{
+		"type":   completeRecordedEventTypes,
+		"signal": completeSignals,
+		"outcome": fixedChoices([2]string{"signal", "killed by a signal"}, [2]string{"error", "a non-zero exit code"},
+			[2]string{"ok", "exit code 0"}, [2]string{"core", "dumped core"}),
+	})
 	return withFilters(reads(cmd, sourceRecord), "pid", "name") // eventFilter: a pid or a name
 }
 

@@ -77,6 +77,7 @@ channels, system calls and I/O need root (ptrace access).`,
 			}
 			return nil
 		},
+		ValidArgsFunction: a.completePID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid := 0
 			if len(args) == 1 {
@@ -109,6 +110,9 @@ channels, system calls and I/O need root (ptrace access).`,
 	// --at reads the record, not /proc; --dir names a record with or
 	// without it (the leak finding's memory history).
 	cmd.Annotations = map[string]string{atAnnotation: atDirAlone}
+	registerCompletions(cmd, map[string]cobra.CompletionFunc{
+		"min-severity": fixedChoices([2]string{"info", "every finding"}, [2]string{"notice", "notices and warnings"}, [2]string{"warning", "warnings only"}),
+	})
 	return reads(cmd, sourceProc)
 }
 

@@ -75,6 +75,10 @@ pinspect events, pinspect dump. It runs until SIGINT or SIGTERM.`,
 	f.StringVar(&o.fsync, "fsync", "sample", "durability: sample (fdatasync after every sample) or none (the kernel's write-back)")
 	f.BoolVar(&o.noConnector, "no-connector", false, "do not use the kernel's process-events connector (processes shorter than the interval are then missed)")
 	f.StringVar(&o.logLevel, "log.level", "info", "debug, info, warn or error")
+	registerCompletions(cmd, map[string]cobra.CompletionFunc{
+		"fsync":     fixedChoices([2]string{"sample", "fdatasync after every sample"}, [2]string{"none", "the kernel's write-back"}),
+		"log.level": fixedChoices(logLevels...),
+	})
 	return reads(cmd, sourceProc)
 }
 

@@ -113,6 +113,10 @@ Environment variables are never exported, command lines only with
 	f.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	f.IntVar(&o.memLimitMiB, "memory-limit-mib", defaultServeMemLimitMiB, "soft limit on the agent's Go memory in MiB (0: none; the GOMEMLIMIT environment variable overrides it)")
+	registerCompletions(cmd, map[string]cobra.CompletionFunc{
+		"log.level":  fixedChoices(logLevels...),
+		"log.format": fixedChoices([2]string{"logfmt", "key=value lines"}, [2]string{"json", "one JSON object a line"}),
+	})
 	return withFilters(reads(cmd, sourceProc))
 }
 
