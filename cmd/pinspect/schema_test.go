@@ -3,7 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -11,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
+	"github.com/pinspect/pinspect/views/report"
 	"github.com/pinspect/pinspect/views/schema"
 )
 
@@ -49,6 +55,7 @@ func TestLiveDocumentsMatchSchemas(t *testing.T) {
 		{"orphans", "--json"},
 		{"orphans", "--json", "--daemons"},
 		{"explain", tpid, "--json", "--window", "500ms"},
+		{"explain", "--json", "--window", "500ms"}, // the machine
 		{"ps", "--json", "--sample", "300ms", "--pid", tpid},
 	} {
 		out, errs, code := runInProcess(t, args...)
@@ -86,11 +93,11 @@ func TestLiveDocumentsMatchSchemas(t *testing.T) {
 	if err != nil || n == 0 {
 		t.Errorf("watch --json: %d lines valid, %v\n%s", n, err, o.String())
 	}
-	seen[schema.Documents[5].ID] += n
+	seen[report.EventSchema] += n
 
 	// pinspect dump: NDJSON lines of every kind, from a record of this
 	// machine (recordLive, dump_test.go).
-	dir, _ := recordLive(t, 2)
+	dir, samples := recordLive(t, 2)
 	for _, kind := range []string{"process", "thread", "event", "system"} {
 		out, errs, code := runInProcess(t, "dump", kind, "--dir", dir)
 		if code != 0 {
@@ -105,15 +112,54 @@ func TestLiveDocumentsMatchSchemas(t *testing.T) {
 			seen[id] += n
 		}
 	}
+	// The record's other readers: events (NDJSON lines, and the restarts
+	// document, with the crash recordLive adds as a last end still down),
+	// and every --at document.
+	out, errs, code := runInProcess(t, "events", "--dir", dir, "--json")
+	if n, err := v.ValidateLines([]byte(out)); code != 0 || err != nil || n == 0 {
+		t.Errorf("events --json: exit %d, %d lines valid, %v %s", code, n, err, errs)
+	}
+	out, errs, code = runInProcess(t, "events", "--dir", dir, "--restarts", "--name", "crash", "--json")
+	if code != exitNoMatch || !strings.Contains(out, `"still_down":{`) {
+		t.Errorf("events --restarts --json: exit %d %s %s", code, out, errs)
+	}
+	check("events --restarts --json", out)
+	at := []string{"--dir", dir, "--at", samples[len(samples)-1].Snapshot.TakenAt.Format(time.RFC3339Nano)}
+	for _, args := range [][]string{{"--json"}, {"ps", "--json"}, {"zombies", "--json"}, {"orphans", "--json"}, {"show", "1", "--json"}} {
+		out, errs, code := runInProcess(t, append(args, at...)...)
+		if code != 0 && code != exitNoMatch {
+			t.Fatalf("%v --at: exit %d: %s", args, code, errs)
+		}
+		check(strings.Join(args, " ")+" --at", out)
+	}
 
-	// The agent's API answers the same documents.
-	base := startServe(t, buildPinspect(t), "--listen", "127.0.0.1:0", "--interval", "500ms")
+	// The agent's API answers the same documents: to an unauthenticated
+	// TCP client (what an unprivileged user could read) and in full to
+	// root on a unix socket, the record's past included.
+	sock := filepath.Join(t.TempDir(), "pinspect.sock")
+	base := startServe(t, buildPinspect(t), listenFlag(), "127.0.0.1:0", listenFlag(), "unix:"+sock, "--interval", "500ms", "--record-dir", dir)
 	get := func(path string) string {
 		t.Helper()
 		return authGet(t, base+strings.TrimPrefix(path, "/"), "", "", 60*time.Second, `"schema"`)
 	}
-	for _, path := range []string{"/api/v1/snapshot", "/api/v1/snapshot?threads=false&state=Z", "/api/v1/processes/" + tpid, "/api/v1/zombies", "/api/v1/orphans"} {
+	paths := []string{"/api/v1/snapshot", "/api/v1/snapshot?threads=false&state=Z", "/api/v1/processes/" + tpid, "/api/v1/zombies", "/api/v1/orphans", "/api/v1/explain/" + tpid + "?window=500ms"}
+	for _, path := range paths {
 		check(path, get(path))
+	}
+	local := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	for _, path := range paths {
+		out := unixGet(t, local, path)
+		if strings.HasPrefix(path, "/api/v1/processes/") && !strings.Contains(out, `"pss_bytes"`) {
+			t.Errorf("%s on the unix socket as root: no memory maps: %.300s", path, out)
+		}
+		check(path+" (unix socket, root)", out)
+	}
+	since := url.QueryEscape(samples[0].Snapshot.TakenAt.Add(-time.Second).Format(time.RFC3339Nano))
+	out = unixGet(t, local, "/api/v1/events?since="+since)
+	if n, err := v.ValidateLines([]byte(out)); err != nil || n == 0 {
+		t.Errorf("/api/v1/events?since=: %d lines valid, %v\n%.500s", n, err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -136,5 +182,27 @@ func TestLiveDocumentsMatchSchemas(t *testing.T) {
 		if d.ID != "pinspect.process_entry/v1" && seen[d.ID] == 0 {
 			t.Errorf("no live %s document was validated", d.ID)
 		}
+	}
+}
+
+// unixGet asks the agent on its unix socket, until it answers 200 with a
+// document (the first scan may still be running).
+func unixGet(t *testing.T, c *http.Client, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := c.Get("http://pinspect" + path)
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == http.StatusOK && strings.Contains(string(b), `"schema"`) {
+				return string(b)
+			}
+			err = fmt.Errorf("%s: %.200s", resp.Status, b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s on the unix socket: no document within 60 s: %v", path, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
