@@ -217,8 +217,26 @@ func writeModuleProxy(t *testing.T, proxy, module, version string) {
 }
 
 // TestLinuxOnly: building for another system stops with a message that
-// says why, not with errors from deep in the collector.
+// says why, not with errors from deep in the collector: every file of the
+// command but other_os.go is built for Linux only, and the build for
+// another system fails with that one message.
 func TestLinuxOnly(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "other_os.go" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(src), "//go:build linux\n") {
+			t.Errorf("cmd/pinspect/%s does not start with //go:build linux (other_os.go stops a build for another system)", f)
+		}
+	}
 	for _, goos := range []string{"darwin", "windows", "freebsd"} {
 		cmd := exec.Command("go", "build", "-o", os.DevNull, ".")
 		cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH=amd64", "CGO_ENABLED=0")
@@ -226,8 +244,8 @@ func TestLinuxOnly(t *testing.T) {
 		if err == nil {
 			t.Errorf("GOOS=%s go build succeeded", goos)
 		}
-		if !strings.Contains(string(out), `"pinspect runs on Linux only: it reads /proc"`) {
-			t.Errorf("GOOS=%s go build:\n%s", goos, out)
+		if !strings.Contains(string(out), `"pinspect runs on Linux only: it reads /proc"`) || strings.Count(string(out), ".go:") != 1 {
+			t.Errorf("GOOS=%s go build: want the one Linux-only error:\n%s", goos, out)
 		}
 	}
 }
