@@ -137,19 +137,26 @@ func TestCmdlineCache(t *testing.T) {
 	pid := cmd.Process.Pid
 	ctx := context.Background()
 	// Wait for the shell itself (not the forked, not yet exec'd child).
+	// A scan of the whole machine can take seconds under the load of a
+	// shared test machine: the deadline is generous, and a miss says what
+	// was seen.
 	var first *Process
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	deadline := time.Now().Add(2 * time.Minute)
+	for scans := 1; ; scans++ {
 		s, err := r.Snapshot(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := findProc(s, pid); p != nil && len(p.Cmdline) > 2 && p.Cmdline[1] == "-c" {
+		p := findProc(s, pid)
+		if p != nil && len(p.Cmdline) > 2 && p.Cmdline[1] == "-c" {
 			first = p
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("shell never seen")
+			if p == nil {
+				t.Fatalf("shell never seen in %d scans: pid %d not listed", scans, pid)
+			}
+			t.Fatalf("shell never seen in %d scans: pid %d is comm %q, cmdline %q, the scan's problems %v", scans, pid, p.Comm, p.Cmdline, s.Problems)
 		}
 		livehelper.Sleep()
 	}
