@@ -22,6 +22,10 @@ check() { # check NAME COMMAND...: passes when COMMAND succeeds
 show() { sed 's/^/      | /'; } # indent what a step printed
 
 tmp=$(mktemp -d)
+# The agents below run as an unprivileged uid and must reach their socket
+# and record directories under $tmp: mktemp's 0700 would stop them at the
+# door (bind: permission denied). Traverse only, no listing.
+chmod 0711 "$tmp"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
