@@ -92,6 +92,7 @@ func TestFlagsThatDoNotApply(t *testing.T) {
 		{[]string{"ps", "--dir", "/tmp"}, "--dir does not apply to pinspect ps without --at (it names the record --at reads)"},
 		{[]string{"show", "1", "--dir", "/tmp"}, "--dir does not apply to pinspect show without --at"},
 		{[]string{"--json", "--dir", "/tmp"}, "--dir does not apply to pinspect without --at"},
+		{[]string{"explain", "1", "--at", "1h", "--proc-root", "/proc"}, "--proc-root does not apply to pinspect explain (with --at it reads the record (--dir), not /proc)"},
 		// Options the rest of the command line makes moot.
 		{[]string{"ps", "--at", "1h", "--sample", "1s"}, "--sample does not apply to ps --at"},
 		{[]string{"show", "1", "--at", "1h", "--smaps=false"}, "--smaps does not apply to show --at (memory maps are not recorded)"},

@@ -57,7 +57,7 @@ func (a *app) explainAt(pid int, f explainFlags) error {
 	if pid > 0 {
 		s, ok := explain.FromRecord(rec, pid)
 		if !ok {
-			return fmt.Errorf("--at %s: the record holds no process %d at %s", f.at, pid, samples[len(samples)-1].TakenAt().Local().Format(time.RFC3339))
+			return noMatchError{fmt.Errorf("--at %s: the record holds no process %d at %s", f.at, pid, samples[len(samples)-1].TakenAt().Local().Format(time.RFC3339))}
 		}
 		doc = report.NewExplainDoc(s, explain.Explain(s), samples[0].Snapshot.Root)
 	} else {

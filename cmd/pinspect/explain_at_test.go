@@ -98,13 +98,14 @@ func TestExplainAt(t *testing.T) {
 	}
 
 	// Bad input: before the record, a pid it does not hold, a window
-	// over the bound, a record that is not there.
+	// over the bound, a record that is not there. Exit codes as every
+	// command's (README): 1 nothing matched, 2 usage, 3 a failure.
 	for _, c := range []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"--at", "2000-01-01T00:00:00Z"}, 1, "the record starts later"},
+		{[]string{"--at", "2000-01-01T00:00:00Z"}, 3, "the record starts later"},
 		{[]string{"--at", at, "999999999"}, 1, "the record holds no process 999999999"},
 		{[]string{"--at", at, "--window", "2h"}, 2, "at most 1h0m0s"},
 		{[]string{"--at", "yesterday-ish"}, 2, "--at"},
@@ -114,7 +115,7 @@ func TestExplainAt(t *testing.T) {
 			t.Errorf("explain %v: exit %d (want %d): %s", c.args, code, c.code, stderr)
 		}
 	}
-	if _, stderr, code := runInProcess(t, "explain", "--dir", filepath.Join(dir, "none"), "--at", at); code != 1 || stderr == "" {
+	if _, stderr, code := runInProcess(t, "explain", "--dir", filepath.Join(dir, "none"), "--at", at); code != 3 || stderr == "" {
 		t.Errorf("explain --at on no record: exit %d: %s", code, stderr)
 	}
 }
