@@ -125,7 +125,7 @@ func TestLiveDocumentsMatchSchemas(t *testing.T) {
 	}
 	check("events --restarts --json", out)
 	at := []string{"--dir", dir, "--at", samples[len(samples)-1].Snapshot.TakenAt.Format(time.RFC3339Nano)}
-	for _, args := range [][]string{{"--json"}, {"ps", "--json"}, {"zombies", "--json"}, {"orphans", "--json"}, {"show", "1", "--json"}} {
+	for _, args := range [][]string{{"--json"}, {"ps", "--json"}, {"zombies", "--json"}, {"orphans", "--json"}, {"show", "1", "--json"}, {"explain", "--json"}} {
 		out, errs, code := runInProcess(t, append(args, at...)...)
 		if code != 0 && code != exitNoMatch {
 			t.Fatalf("%v --at: exit %d: %s", args, code, errs)
