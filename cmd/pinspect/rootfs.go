@@ -12,7 +12,7 @@ import (
 )
 
 // The /proc and user database pinspect reads. By default they are this
-// system's (/proc, /etc/passwd). In a container the host's root file
+// system's (/proc, its user database). In a container the host's root file
 // system is mounted somewhere (docs/DEPLOY.md): --rootfs DIR reads
 // DIR/proc and names users from DIR/etc/passwd; --proc-root and
 // --passwd-file name either one alone and win over --rootfs.
@@ -57,7 +57,7 @@ func (a *app) resolveRootsOnce() error {
 		}
 	}
 	if a.passwdFile == "" {
-		return nil // the collector's default, /etc/passwd
+		return nil // the collector's default: the system's user database
 	}
 	// A file the user named is checked as the collector reads it
 	// (collector/userfile: a regular file, opened without blocking, of at
