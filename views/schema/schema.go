@@ -133,7 +133,7 @@ var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 
 // mapType gives the schema of the types whose JSON is not their fields:
 // a value that marshals itself as text is a string, and an exit status is
-// {"exited":true,"code":N} or {"exited":false,"signal":N,"core_dumped":B}
+// {"exited":true,"code":N} or {"exited":false,"signal":N,"signal_name":S,"core_dumped":B}
 // (report.ExitStatusDoc.MarshalJSON).
 func mapType(t reflect.Type) *jsonschema.Schema {
 	if t.Implements(textMarshaler) && !t.Implements(reflect.TypeFor[json.Marshaler]()) {
@@ -148,13 +148,14 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 	signaled := jsonschema.NewProperties()
 	signaled.Set("exited", &jsonschema.Schema{Const: false})
 	signaled.Set("signal", &jsonschema.Schema{Type: "integer", Minimum: "1", Maximum: "127"})
+	signaled.Set("signal_name", &jsonschema.Schema{Type: "string", Description: "the signal's name: SIGSEGV, SIGRTMIN+3"})
 	signaled.Set("core_dumped", &jsonschema.Schema{Type: "boolean"})
 	no := jsonschema.FalseSchema
 	return &jsonschema.Schema{
 		Description: "a decoded wait status: the exit code of a process that exited, or the signal that killed it",
 		OneOf: []*jsonschema.Schema{
 			{Type: "object", Properties: exited, Required: []string{"exited", "code"}, AdditionalProperties: no},
-			{Type: "object", Properties: signaled, Required: []string{"exited", "signal", "core_dumped"}, AdditionalProperties: no},
+			{Type: "object", Properties: signaled, Required: []string{"exited", "signal", "signal_name", "core_dumped"}, AdditionalProperties: no},
 		},
 	}
 }
