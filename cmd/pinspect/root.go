@@ -273,10 +273,8 @@ UNKNOWN.`,
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")
 	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal and nice actions")
 	root.Flags().StringVar(&a.remote, "remote", "", "dashboard: follow a pinspect serve agent at this `URL` (read-only; http[s]://[user@]host:9919 or unix:/path/to.sock)")
-	root.Flags().StringVar(&a.remotePassFile, "remote.password-file", "", "dashboard: the agent's basic-auth password, read from this `file` (or PINSPECT_REMOTE_PASSWORD; the user from the URL or PINSPECT_REMOTE_USER)")
 	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (d and D change it while it runs; F2 keeps it)")
 	root.Flags().StringVar(&a.remotePassFile, "remote.password-file", "", "dashboard: the agent's basic-auth password, read from this `FILE` (or PINSPECT_REMOTE_PASSWORD; the user from the URL or PINSPECT_REMOTE_USER)")
-	root.Flags().DurationVar(&a.interval, "interval", time.Second, "dashboard: refresh interval (+ and - change it while it runs)")
 	a.at.add(root)
 	root.Flags().BoolVar(&a.explainOn, "explain", true, "dashboard: explain's findings each tick (the findings panel, the Explain tab and each process's memory history)")
 	// Every command refuses the common filters it does not apply.
