@@ -60,7 +60,7 @@ pinspect events, pinspect dump. It runs until SIGINT or SIGTERM.`,
 			// The sample in flight is finished and written after a stop
 			// signal: on a loaded machine its scan alone may take longer
 			// than the default grace (TestRecordCommand saw exit 130).
-			a.stopGrace = serveStopGrace
+			a.stopGrace.Store(int64(serveStopGrace))
 			return a.runRecord(&o)
 		},
 	}

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,7 +81,9 @@ type app struct {
 	// stopGrace is how long a command may take to end after a stop
 	// signal before the process exits anyway (a write blocked on a
 	// stalled pipe, a read of a hung file system); 0: defaultStopGrace.
-	stopGrace time.Duration
+	// It is set by the command's RunE and read by the signal handler's
+	// goroutine, so it is atomic (nanoseconds).
+	stopGrace atomic.Int64
 }
 
 // defaultStopGrace is how long a command has to end by itself after
@@ -202,7 +205,7 @@ func (a *app) handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFun
 			}
 			first = sig
 			cancel(interrupted{sig})
-			d := a.stopGrace
+			d := time.Duration(a.stopGrace.Load())
 			if d <= 0 {
 				d = defaultStopGrace
 			}

@@ -88,7 +88,7 @@ Environment variables are never exported, command lines only with
 				return err
 			}
 			a.signalStops = true
-			a.stopGrace = serveStopGrace
+			a.stopGrace.Store(int64(serveStopGrace))
 			return a.serve(cmd.Context(), &o)
 		},
 	}
