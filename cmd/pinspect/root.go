@@ -76,8 +76,10 @@ type app struct {
 	// way to stop (serve): it then exits 0, not 128+signal.
 	signalStops bool
 	// onHangup, when set, is what SIGHUP does (serve reloads its web
-	// config); otherwise SIGHUP stops the command like SIGTERM.
-	onHangup func()
+	// config); otherwise SIGHUP stops the command like SIGTERM. The
+	// command's RunE sets it while the signal handler's goroutine may
+	// read it, so it is atomic.
+	onHangup atomic.Pointer[func()]
 	// stopGrace is how long a command may take to end after a stop
 	// signal before the process exits anyway (a write blocked on a
 	// stalled pipe, a read of a hung file system); 0: defaultStopGrace.
@@ -195,8 +197,8 @@ func (a *app) handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFun
 			return
 		case s := <-sigs:
 			sig := s.(syscall.Signal)
-			if sig == syscall.SIGHUP && a.onHangup != nil {
-				a.onHangup()
+			if hangup := a.onHangup.Load(); sig == syscall.SIGHUP && hangup != nil {
+				(*hangup)()
 				continue
 			}
 			if first != 0 {

@@ -346,13 +346,14 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	warnBeyondLoopback(log, ls, authenticated)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a.onHangup = func() {
+	reload := func() {
 		if err := web.Reload(); err != nil {
 			log.Error("reloading --web.config.file failed; the previous configuration stays", "err", err)
 			return
 		}
 		log.Info("reloaded --web.config.file", "file", o.webConfig)
 	}
+	a.onHangup.Store(&reload)
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector, Explain: true,
 		Cgroups: groups.NeedsCgroups(), IO: true})
 	monErr := make(chan error, 1)
