@@ -43,6 +43,15 @@ type procCache struct {
 	cgComm string
 	cgAt   time.Duration
 	cgOK   bool
+	// status is the process's status fields as last read from its
+	// status file, at statusAt with the comm statusComm, when statusOK:
+	// a scan of a Reader with Options.StatusTTL reuses them until
+	// statusDue (scan.go, reuseStatus).
+	status     ProcStatus
+	statusAt   time.Duration
+	statusDue  time.Duration
+	statusComm string
+	statusOK   bool
 }
 
 // begin starts a scan's generation.

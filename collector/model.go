@@ -216,6 +216,14 @@ type Process struct {
 	// gave its executable, command line and memory, which the leader's
 	// own files no longer show. 0 otherwise.
 	LiveTID int
+	// StatusAt is when the ProcStatus fields were read, on the Reader's
+	// monotonic clock (Snapshot.Monotonic's), when SrcStatus is in Read.
+	// A scan reads them itself (StatusAt is then at or after the
+	// snapshot's Monotonic) unless its Reader reuses status for up to
+	// Options.StatusTTL: then StatusAt is earlier, and the snapshot's
+	// Monotonic minus StatusAt is their age. RSSBytes and SharedBytes are
+	// the scan's own either way.
+	StatusAt time.Duration
 
 	ProcStat
 	ProcStatus

@@ -44,6 +44,13 @@ type scan struct {
 	counts ScanCounts
 	probs  []Problem
 	slab   []Thread
+	// statusTTL is how long this scan may reuse a status an earlier scan
+	// read (Reader.scanStatusTTL; 0: never), freshStatus the processes
+	// whose status it reads anyway (ScanOptions.FreshStatus, sorted), and
+	// statusReads how many process status files it read.
+	statusTTL   time.Duration
+	freshStatus []int
+	statusReads int
 	// cmdWant lists the processes of the snapshot being built whose
 	// cmdline is still to be read, in one batch per cmdlineChunk
 	// processes (readCmdlines) into cmdlines. The batch is a separate
@@ -124,6 +131,12 @@ func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, 
 	mono := time.Since(r.start)
 	s.reset()
 	s.memo.begin()
+	s.statusTTL, s.statusReads = 0, 0
+	if s.memo != nil {
+		s.statusTTL = r.scanStatusTTL()
+	}
+	s.freshStatus = append(s.freshStatus[:0], o.FreshStatus...)
+	slices.Sort(s.freshStatus)
 	all, want, threadsRead := o.threadChoice()
 	snap = &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: backend}
 	snap.Host = r.readHost()
@@ -135,6 +148,11 @@ func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, 
 // and duration, and the memo forgets the processes not seen.
 func (s *scan) finish(snap *Snapshot, procs []Process) *Snapshot {
 	s.slab = nil
+	for i := range procs {
+		if procs[i].Read&SrcStatus != 0 && procs[i].StatusAt == 0 {
+			procs[i].StatusAt = snap.Monotonic // read in this scan's pass
+		}
+	}
 	s.memo.sweep()
 	snap.Processes = procs
 	snap.Counts = s.counts
@@ -174,6 +192,9 @@ func (s *scan) run(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		}
 	}
 	procs := s.readCmdlines(snap.Processes)
+	if s.statusTTL > 0 {
+		s.refreshZombieParents(procs, snap.Monotonic)
+	}
 	s.readExtras(procs, o)
 	snap.CtxSwitchSource, snap.CtxSwitchNote = r.ctxSwitchSource(snap.ThreadsRead)
 	return s.finish(snap, procs), nil
@@ -282,8 +303,12 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 	if !ok {
 		return gone()
 	}
-	sf, ok := s.readProcStatus(&p, c)
-	if !ok {
+	now := time.Since(s.r.start)
+	var sf statusFields // zero when the status was reused
+	reused := s.statusReusable(&p, c, now)
+	if reused {
+		c.reuseStatus(&p)
+	} else if sf, ok = s.readProcStatus(&p, c, now); !ok {
 		return gone()
 	}
 	s.applyAccess(&p)
@@ -292,7 +317,6 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 	}
 	// cmdline and exe change only at exec, which changes comm (or with a
 	// rewritten argv title): reuse them within the TTL.
-	now := time.Since(s.r.start)
 	fresh := c.fresh(p.Comm, now, s.ttl)
 	if fresh {
 		c.reuse(&p)
@@ -301,6 +325,16 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 	}
 	if !s.readAccounting(&p, &sf, threads) {
 		return gone()
+	}
+	if reused && p.CtxSource != CtxTaskstats {
+		// taskstats did not answer for it (it is exiting, or taskstats
+		// was turned off): its switches are its status's, read now.
+		if sf, ok = s.readProcStatus(&p, c, now); !ok {
+			return gone()
+		}
+		if p.CtxSource == CtxLeaderOnly {
+			p.VolCtx, p.InvolCtx = p.LeaderVol, p.LeaderInv
+		}
 	}
 	s.readRSS(&p, &sf)
 	if !fresh {
@@ -357,10 +391,12 @@ func dirThere(path []byte) bool {
 	return unix.Stat(string(path[:len(path)-1]), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-// readProcStatus reads /proc/PID/status into p and returns its fields
-// (the leader's context switches are needed again by readThreads). ok is
-// false when the process vanished.
-func (s *scan) readProcStatus(p *Process, c *procCache) (sf statusFields, ok bool) {
+// readProcStatus reads /proc/PID/status into p at now (on the Reader's
+// clock) and returns its fields (the leader's context switches are
+// needed again by readThreads); the memo entry c keeps them for
+// reuseStatus. ok is false when the process vanished.
+func (s *scan) readProcStatus(p *Process, c *procCache, now time.Duration) (sf statusFields, ok bool) {
+	s.statusReads++
 	sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
 	if err == nil {
 		err = sf.checkComplete()
@@ -369,14 +405,127 @@ func (s *scan) readProcStatus(p *Process, c *procCache) (sf statusFields, ok boo
 	case err == nil:
 		s.applyStatus(p, &sf, c)
 		p.Read |= SrcStatus
+		p.StatusAt = now
+		c.keepStatus(p, now, s.statusTTL)
 	case IsVanished(err) && !s.present(p):
 		return sf, false
 	case IsVanished(err):
+		c.forgetStatus()
 		s.problem(p, "status", errNotPresent)
 	default:
+		c.forgetStatus()
 		s.problem(p, "status", err)
 	}
 	return sf, true
+}
+
+// statusReusable reports whether p's status fields may be taken from its
+// memo entry c at now instead of its status file (Options.StatusTTL):
+// the scan reuses status at all (scanStatusTTL), c holds a status read
+// with p's present comm (an exec re-reads it) that is not yet due, p is
+// not one the scan must read afresh (ScanOptions.FreshStatus), and p is
+// running or sleeping with an address space of its own, or a kernel
+// thread: a zombie, a stopped or traced process, one in disk sleep or
+// one whose main thread exited has its status read every scan (the
+// lifecycle diagnoses read its tracer and signal masks).
+func (s *scan) statusReusable(p *Process, c *procCache, now time.Duration) bool {
+	if s.statusTTL <= 0 || c == nil || !c.statusOK || now >= c.statusDue || c.statusComm != p.Comm {
+		return false
+	}
+	switch p.State {
+	case 'R', 'S', 'I':
+	default:
+		return false
+	}
+	if !c.status.HasVM && !p.IsKernelThread() {
+		return false // no Vm lines: its memory is not statm's to give
+	}
+	_, want := slices.BinarySearch(s.freshStatus, p.PID)
+	return !want
+}
+
+// scanStatusTTL is how long a scan of r may reuse a status read by an
+// earlier one (0: it reads every status): Options.StatusTTL, when
+// taskstats gives every process's context switches (status's are the
+// leader's alone, and only status has them without taskstats) and the
+// reader has CAP_SYS_PTRACE (without it, whether stat's [PT] fields are
+// shown is decided by the uids, which must then be today's).
+func (r *Reader) scanStatusTTL() time.Duration {
+	if r.opts.StatusTTL <= 0 || !r.creds.CapSysPtrace {
+		return 0
+	}
+	if used, _ := r.ts.state(); !used {
+		return 0
+	}
+	return r.opts.StatusTTL
+}
+
+// reuseStatus gives p the status fields of its memo entry c, read at
+// c.statusAt (Process.StatusAt says when), but for its memory, which
+// readRSS takes from statm: the resident and shared sizes change all
+// the time.
+func (c *procCache) reuseStatus(p *Process) {
+	p.ProcStatus = c.status
+	p.RSSBytes, p.HasRSS, p.SharedBytes, p.HasShared = 0, false, 0, false
+	p.Read |= SrcStatus
+	p.StatusAt = c.statusAt
+}
+
+// keepStatus keeps p's status fields, just read at now, in its memo
+// entry c (which may be nil) for reuse until now+ttl (ttl 0: not kept).
+// The first status of an identity is due earlier, by a part of ttl that
+// depends on its pid: a Reader's first scan reads every status, and
+// without the spread each later TTL would make one scan read them all
+// again.
+func (c *procCache) keepStatus(p *Process, now, ttl time.Duration) {
+	if c == nil || ttl <= 0 {
+		return
+	}
+	due := now + ttl
+	if !c.statusOK {
+		due -= ttl * time.Duration(uint32(p.PID)*2654435761>>24) / 256
+	}
+	c.status, c.statusAt, c.statusDue, c.statusComm, c.statusOK = p.ProcStatus, now, due, p.Comm, true
+}
+
+// forgetStatus drops the status kept in c (nil: none): a status that
+// could not be read is never replaced by an older one.
+func (c *procCache) forgetStatus() {
+	if c != nil {
+		c.statusOK = false
+		c.status = ProcStatus{}
+	}
+}
+
+// refreshZombieParents reads afresh the status of every parent of a
+// zombie whose status this scan reused: the zombie diagnosis rests on
+// the parent's signal masks (SIGCHLD ignored, blocked or caught) and
+// tracer, which must be the present ones. procs is sorted by pid.
+func (s *scan) refreshZombieParents(procs []Process, scanStart time.Duration) {
+	for i := range procs {
+		z := &procs[i]
+		if !z.IsZombie() || z.PPID <= 0 {
+			continue
+		}
+		j, found := slices.BinarySearchFunc(procs, z.PPID, func(p Process, pid int) int { return p.PID - pid })
+		if !found || procs[j].Read&SrcStatus == 0 || procs[j].StatusAt >= scanStart {
+			continue
+		}
+		parent := &procs[j]
+		c := s.memo.procs[parent.PID]
+		if c == nil || c.start != parent.StartTicks {
+			c = nil
+		}
+		rss, hasRSS, shared, hasShared := parent.RSSBytes, parent.HasRSS, parent.SharedBytes, parent.HasShared
+		vol, inv := parent.VolCtx, parent.InvolCtx
+		if _, ok := s.readProcStatus(parent, c, time.Since(s.r.start)); !ok {
+			continue // it exited since: what was read of it stays
+		}
+		// Its memory (statm's) and switches (taskstats') were read this
+		// scan already.
+		parent.RSSBytes, parent.HasRSS, parent.SharedBytes, parent.HasShared = rss, hasRSS, shared, hasShared
+		parent.VolCtx, parent.InvolCtx = vol, inv
+	}
 }
 
 // readAccounting sets the process's context-switch totals: the leader's

@@ -99,6 +99,58 @@ func benchTick(b *testing.B, backend Backend) {
 	b.ReportMetric(float64(len(s.Processes)), "procs")
 }
 
+// BenchmarkSnapshotRealPaced is BenchmarkSnapshotRealTick paced as the
+// dashboard is, with and without its reuse of status
+// (Options.StatusTTL): a tick every 200 ms with a TTL of 1 s is the
+// dashboard's 5 ticks per TTL (a 1 s refresh, dashboardStatusTTL 5 s).
+// The pauses are not timed and cost no CPU: read cpu-ms/op (CPU per tick)
+// and status-reads/op.
+func BenchmarkSnapshotRealPaced(b *testing.B) {
+	for _, ttl := range []time.Duration{0, time.Second} {
+		b.Run("status-ttl="+ttl.String(), func(b *testing.B) { benchPaced(b, ttl, 200*time.Millisecond) })
+	}
+}
+
+func benchPaced(b *testing.B, ttl, every time.Duration) {
+	r, err := NewReader(Options{Backend: BackendProc, StatusTTL: ttl})
+	if err != nil {
+		b.Skip("no /proc:", err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	s, err := r.Scan(ctx, ScanOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sel []int
+	for i := len(s.Processes) - 1; i >= 0 && len(sel) < 20; i-- {
+		sel = append(sel, s.Processes[i].PID)
+	}
+	// Past the first TTL: the first reads of each identity are spread.
+	for end := time.Now().Add(ttl); time.Now().Before(end); time.Sleep(every) {
+		if _, err = r.Scan(ctx, ScanOptions{ThreadPIDs: sel}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reads := 0
+	b.ReportAllocs()
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		time.Sleep(every)
+		b.StartTimer()
+		c0 := cpuTime()
+		if s, err = r.Scan(ctx, ScanOptions{ThreadPIDs: sel}); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+		reads += r.idle.statusReads
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(reads)/float64(b.N), "status-reads/op")
+	b.ReportMetric(float64(len(s.Processes)), "procs")
+}
+
 // BenchmarkSnapshotRealCold is what a one-shot `pinspect --json` pays: a
 // new Reader (empty caches) for every full snapshot.
 func BenchmarkSnapshotRealCold(b *testing.B) { benchCold(b, BackendProc) }

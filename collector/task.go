@@ -34,7 +34,7 @@ func (s *scan) readThreads(p *Process, leader *statusFields) bool {
 	}
 	p.Threads = s.threadSlots(len(s.tids))
 	p.Read |= SrcTasks
-	batched := s.threadTaskstatsBatch(p)
+	batched := s.threadTaskstatsBatch(p, leader)
 	next := 0 // index in s.tsTids
 	allCounted := true
 	var vol, invol uint64
@@ -83,13 +83,13 @@ func (s *scan) listTasks(p *Process) (taskfd int, err error) {
 }
 
 // threadTaskstatsBatch asks taskstats, in one batch, for the counts of
-// every thread but the leader (whose status was read) and for the
-// process's own TGID totals. It returns false when taskstats is not in
-// use.
-func (s *scan) threadTaskstatsBatch(p *Process) bool {
+// every thread but the leader when its status was read this scan
+// (leaderCounted) and for the process's own TGID totals. It returns false
+// when taskstats is not in use.
+func (s *scan) threadTaskstatsBatch(p *Process, leader *statusFields) bool {
 	s.tsTids = s.tsTids[:0]
 	for _, tid := range s.tids {
-		if tid != p.PID || p.Read&SrcStatus == 0 {
+		if tid != p.PID || !leaderCounted(p, leader) {
 			s.tsTids = append(s.tsTids, tid)
 		}
 	}
@@ -145,11 +145,12 @@ func (s *scan) readThread(p *Process, taskfd, tid int, leader *statusFields, bat
 	t.Processor = st.processor
 	t.Priority, t.Nice = st.priority, st.nice
 	switch {
-	case tid == p.PID && p.Read&SrcStatus != 0:
+	case tid == p.PID && leaderCounted(p, leader):
 		// The leader's task status is /proc/PID/status, read already.
-		t.HasStatus = leader.has&hasVol != 0
+		t.HasStatus = true
 		t.VolCtx, t.InvolCtx = leader.vol, leader.invol
 	case batched && s.threadTaskstats(&t, next):
+		s.updateLeader(p, &t)
 	default:
 		dirfd, path = s.threadFile(p.PID, taskfd, tid, "status")
 		sf, err := readStatus(dirfd, path, &s.buf)
@@ -157,6 +158,7 @@ func (s *scan) readThread(p *Process, taskfd, tid int, leader *statusFields, bat
 		case err == nil:
 			t.HasStatus = sf.has&hasVol != 0
 			t.VolCtx, t.InvolCtx = sf.vol, sf.invol
+			s.updateLeader(p, &t)
 		case IsVanished(err) && !s.r.procfs && s.threadThere(p.PID, tid, st.starttime):
 			// A tree another program wrote: the thread is there
 			// without a status (its switches are not present).
@@ -169,6 +171,23 @@ func (s *scan) readThread(p *Process, taskfd, tid int, leader *statusFields, bat
 		}
 	}
 	return t, true
+}
+
+// leaderCounted reports whether the leader's context switches come from
+// the process's status, read in this scan (leader holds its fields); a
+// status reused from an earlier scan (Options.StatusTTL) left leader
+// zero, and its counts are old.
+func leaderCounted(p *Process, leader *statusFields) bool {
+	return p.Read&SrcStatus != 0 && leader.has&hasVol != 0
+}
+
+// updateLeader takes the leader's context switches, read just now from
+// its taskstats reply or task status, into the process's LeaderVol and
+// LeaderInv when its status was reused from an earlier scan.
+func (s *scan) updateLeader(p *Process, t *Thread) {
+	if t.TID == p.PID && t.HasStatus && p.Read&SrcStatus != 0 {
+		p.LeaderVol, p.LeaderInv = t.VolCtx, t.InvolCtx
+	}
 }
 
 // threadThere reports whether thread tid of pid, whose status was not

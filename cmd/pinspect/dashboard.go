@@ -23,6 +23,13 @@ import (
 	"github.com/pinspect/pinspect/views/metrics"
 )
 
+// dashboardStatusTTL is how long the dashboard's refreshes reuse a
+// process's status fields (collector.Options.StatusTTL: its uids, user,
+// capabilities, signal masks and tracer may be that old, its memory and
+// context switches never are; the selected process's are read every
+// refresh). Status is about half of what a refresh reads per process.
+const dashboardStatusTTL = 5 * time.Second
+
 // dashboardMemLimit is the Go heap's soft limit while the dashboard runs.
 const dashboardMemLimit = 40 << 20
 
@@ -41,7 +48,12 @@ func runDashboard(a *app) error {
 	if a.remote != "" {
 		return runRemoteDashboard(a, interval)
 	}
-	r, err := a.reader(false)
+	ropts, err := a.readerOptions(false)
+	if err != nil {
+		return err
+	}
+	ropts.StatusTTL = dashboardStatusTTL
+	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return err
 	}

@@ -287,8 +287,12 @@ func (m *Monitor) sample(ctx context.Context) error {
 		so.Threads = true
 	}
 	m.scans++
-	if focusPID > 0 && !so.Threads {
-		so.ThreadPIDs = []int{focusPID}
+	if focusPID > 0 {
+		// Its detail view shows every status field: never an old one.
+		so.FreshStatus = []int{focusPID}
+		if !so.Threads {
+			so.ThreadPIDs = so.FreshStatus
+		}
 	}
 	snap, err := m.r.Scan(ctx, so)
 	if err != nil {
