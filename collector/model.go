@@ -216,13 +216,14 @@ type Process struct {
 	// gave its executable, command line and memory, which the leader's
 	// own files no longer show. 0 otherwise.
 	LiveTID int
-	// StatusAt is when the ProcStatus fields were read, on the Reader's
-	// monotonic clock (Snapshot.Monotonic's), when SrcStatus is in Read.
-	// A scan reads them itself (StatusAt is then at or after the
-	// snapshot's Monotonic) unless its Reader reuses status for up to
-	// Options.StatusTTL: then StatusAt is earlier, and the snapshot's
-	// Monotonic minus StatusAt is their age. RSSBytes and SharedBytes are
-	// the scan's own either way.
+	// StatusAt says which scan read the ProcStatus fields, when SrcStatus
+	// is in Read: that scan's start on the Reader's monotonic clock (its
+	// Snapshot.Monotonic; the fields were read at or after it). A scan
+	// reads them itself (StatusAt equals the snapshot's Monotonic)
+	// unless its Reader reuses status for up to Options.StatusTTL: then
+	// StatusAt is an earlier scan's, and the snapshot's Monotonic minus
+	// StatusAt, below the TTL, is their age. RSSBytes and SharedBytes are
+	// the scan's own either way. Zero in a snapshot built by hand.
 	StatusAt time.Duration
 
 	ProcStat

@@ -47,7 +47,10 @@ type scan struct {
 	// statusTTL is how long this scan may reuse a status an earlier scan
 	// read (Reader.scanStatusTTL; 0: never), freshStatus the processes
 	// whose status it reads anyway (ScanOptions.FreshStatus, sorted), and
-	// statusReads how many process status files it read.
+	// statusReads how many process status files it read; scanStart is
+	// the scan's start on the Reader's clock (Snapshot.Monotonic): a
+	// status read by the scan has it as its Process.StatusAt.
+	scanStart   time.Duration
 	statusTTL   time.Duration
 	freshStatus []int
 	statusReads int
@@ -138,6 +141,7 @@ func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, 
 	s.freshStatus = append(s.freshStatus[:0], o.FreshStatus...)
 	slices.Sort(s.freshStatus)
 	all, want, threadsRead := o.threadChoice()
+	s.scanStart = mono
 	snap = &Snapshot{TakenAt: wall, Monotonic: mono, Root: r.opts.Root, ThreadsRead: threadsRead, Collector: backend}
 	snap.Host = r.readHost()
 	snap.SelfPID = r.selfPID(s)
@@ -150,7 +154,7 @@ func (s *scan) finish(snap *Snapshot, procs []Process) *Snapshot {
 	s.slab = nil
 	for i := range procs {
 		if procs[i].Read&SrcStatus != 0 && procs[i].StatusAt == 0 {
-			procs[i].StatusAt = snap.Monotonic // read in this scan's pass
+			procs[i].StatusAt = snap.Monotonic // the task iterator's pass
 		}
 	}
 	s.memo.sweep()
@@ -236,6 +240,7 @@ func (r *Reader) ctxSwitchSource(threadsRead bool) (CtxSource, string) {
 // one reads one process with its threads (Reader.Process).
 func (s *scan) one(pid int) (*Process, ScanCounts, error) {
 	s.reset()
+	s.scanStart = time.Since(s.r.start)
 	p, ok := s.readProcess(pid, true, 0)
 	s.slab = nil
 	if !ok {
@@ -308,7 +313,7 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 	reused := s.statusReusable(&p, c, now)
 	if reused {
 		c.reuseStatus(&p)
-	} else if sf, ok = s.readProcStatus(&p, c, now); !ok {
+	} else if sf, ok = s.readProcStatus(&p, c); !ok {
 		return gone()
 	}
 	s.applyAccess(&p)
@@ -329,7 +334,7 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 	if reused && p.CtxSource != CtxTaskstats {
 		// taskstats did not answer for it (it is exiting, or taskstats
 		// was turned off): its switches are its status's, read now.
-		if sf, ok = s.readProcStatus(&p, c, now); !ok {
+		if sf, ok = s.readProcStatus(&p, c); !ok {
 			return gone()
 		}
 		if p.CtxSource == CtxLeaderOnly {
@@ -391,11 +396,11 @@ func dirThere(path []byte) bool {
 	return unix.Stat(string(path[:len(path)-1]), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-// readProcStatus reads /proc/PID/status into p at now (on the Reader's
-// clock) and returns its fields (the leader's context switches are
-// needed again by readThreads); the memo entry c keeps them for
-// reuseStatus. ok is false when the process vanished.
-func (s *scan) readProcStatus(p *Process, c *procCache, now time.Duration) (sf statusFields, ok bool) {
+// readProcStatus reads /proc/PID/status into p and returns its fields
+// (the leader's context switches are needed again by readThreads); the
+// memo entry c keeps them for reuseStatus. ok is false when the process
+// vanished.
+func (s *scan) readProcStatus(p *Process, c *procCache) (sf statusFields, ok bool) {
 	s.statusReads++
 	sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
 	if err == nil {
@@ -405,8 +410,8 @@ func (s *scan) readProcStatus(p *Process, c *procCache, now time.Duration) (sf s
 	case err == nil:
 		s.applyStatus(p, &sf, c)
 		p.Read |= SrcStatus
-		p.StatusAt = now
-		c.keepStatus(p, now, s.statusTTL)
+		p.StatusAt = s.scanStart
+		c.keepStatus(p, s.scanStart, s.statusTTL)
 	case IsVanished(err) && !s.present(p):
 		return sf, false
 	case IsVanished(err):
@@ -518,7 +523,7 @@ func (s *scan) refreshZombieParents(procs []Process, scanStart time.Duration) {
 		}
 		rss, hasRSS, shared, hasShared := parent.RSSBytes, parent.HasRSS, parent.SharedBytes, parent.HasShared
 		vol, inv := parent.VolCtx, parent.InvolCtx
-		if _, ok := s.readProcStatus(parent, c, time.Since(s.r.start)); !ok {
+		if _, ok := s.readProcStatus(parent, c); !ok {
 			continue // it exited since: what was read of it stays
 		}
 		// Its memory (statm's) and switches (taskstats') were read this

@@ -518,6 +518,14 @@ func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("snapshot: %w", r.err)
 	}
+	// A record's Reader reads every status in every scan (no
+	// Options.StatusTTL): the status of each process was read by its
+	// sample's scan.
+	for i := range s.Processes {
+		if p := &s.Processes[i]; p.Read&collector.SrcStatus != 0 {
+			p.StatusAt = s.Monotonic
+		}
+	}
 	return s, nil
 }
 
