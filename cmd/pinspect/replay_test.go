@@ -9,7 +9,8 @@ import (
 )
 
 // TestReplayEndToEnd opens `pinspect replay` in a real terminal on a
-// record of this machine and moves through it: ] and [ step, @ jumps.
+// record of this machine and moves through it: ] and [ step, @ jumps;
+// the header says the events were recorded, up to the sample shown.
 func TestReplayEndToEnd(t *testing.T) {
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -37,6 +38,12 @@ func TestReplayEndToEnd(t *testing.T) {
 	scr := s.waitText(at(3))
 	if !strings.Contains(scr, "REPLAY") || !strings.Contains(scr, "COMMAND") {
 		t.Errorf("replay screen:\n%s", scr)
+	}
+	// The events of a replay were recorded: never "live" (it used to say
+	// so), and recorded up to the sample shown.
+	third := "events recorded to " + samples[2].Snapshot.TakenAt.Local().Format("15:04:05")
+	if !strings.Contains(scr, third) || strings.Contains(scr, "events live") || strings.Contains(scr, "behind") {
+		t.Errorf("replay header: want %q, never live or behind:\n%s", third, scr)
 	}
 	s.keys("@")
 	s.waitText("jump to:")

@@ -186,11 +186,23 @@ func (d *Dashboard) eventsBehindAfter() time.Duration {
 
 // eventsSeg says where events come from and whether they keep up: live
 // (the kernel's connector, in time), N s behind (the connector, or the
-// dashboard, is late: the header must not say live then), or polled.
+// dashboard, is late: the header must not say live then), or polled. A
+// replay's events are neither live nor late: they were recorded, up to
+// the sample shown, by the connector or by polling.
 func (d *Dashboard) eventsSeg() seg {
 	f := d.frame
 	lag := d.eventLag()
 	switch {
+	case d.opts.Timeline != nil:
+		how := "polled"
+		if f.EventsLive {
+			how = "connector"
+		}
+		s := "events [aqua]recorded[-]"
+		if f.Snapshot != nil {
+			s += " to " + f.Snapshot.TakenAt.Local().Format("15:04:05")
+		}
+		return seg{long: s + " [gray](" + how + ")[-]", short: s, prio: 0}
 	case f.EventsLive && lag >= d.eventsBehindAfter():
 		s := "events [red::b]" + durationString(lag) + " behind[-::-]"
 		return seg{long: s, prio: 0}

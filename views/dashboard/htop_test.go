@@ -746,6 +746,19 @@ func TestReplayAndRemoteSeams(t *testing.T) {
 	h.src.send(a)
 	h.src.send(b)
 	h.waitFor("REPLAY 2026-12-01 02:00:05, sample 3/10")
+	// Recorded events are not live: the header says they were recorded,
+	// up to when, and by what.
+	scr := h.waitFor("events recorded to " + b.Snapshot.TakenAt.Local().Format("15:04:05") + " (polled)")
+	if strings.Contains(scr, "events live") || strings.Contains(scr, "behind") {
+		t.Errorf("a replay's header calls its events live or late:\n%s", scr)
+	}
+	c := *b
+	c.Seq, c.EventsLive = 3, true
+	h.src.send(&c)
+	scr = h.waitFor("events recorded to " + b.Snapshot.TakenAt.Local().Format("15:04:05") + " (connector)")
+	if strings.Contains(scr, "events live") {
+		t.Errorf("a replay's header calls its connector events live:\n%s", scr)
+	}
 	h.runes("tT][}{")
 	h.waitState("steps", func(*Dashboard) bool {
 		tl.mu.Lock()
@@ -758,12 +771,12 @@ func TestReplayAndRemoteSeams(t *testing.T) {
 	h.waitState("F5 is still the tree", func(d *Dashboard) bool { return d.vo.tree })
 
 	r := start(t, Options{Origin: "remote http://agent:9256"}, 160, 40)
-	c := *b
+	c = *b
 	c.Snapshot = &collector.Snapshot{TakenAt: b.Snapshot.TakenAt, Host: b.Snapshot.Host}
 	c.Snapshot.Processes = []collector.Process{{PID: 4242, Read: collector.SrcStat | collector.SrcStatus,
 		ProcStat: collector.ProcStat{Comm: "nginx", State: 'S', NumThreads: 1}}}
 	r.src.send(&c)
-	scr := r.waitUntil("the remote row", func(s string) bool { return rowOf(s, 4242) != "" && strings.Contains(s, "remote http://agent:9256") })
+	scr = r.waitUntil("the remote row", func(s string) bool { return rowOf(s, 4242) != "" && strings.Contains(s, "remote http://agent:9256") })
 	if l := rowOf(scr, 4242); !strings.Contains(l, "nginx") || strings.Contains(l, "[nginx]") {
 		t.Errorf("remote row %q: want the comm, not the kernel-thread notation", l)
 	}
