@@ -182,6 +182,9 @@ func completeStates(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Co
 			out = append(out, cobra.CompletionWithDesc(toComplete+string(s), collector.StateName(s)))
 		}
 	}
+	if l := lifecycle.LeaderExitedLetter; !strings.ContainsRune(toComplete, l) {
+		out = append(out, cobra.CompletionWithDesc(toComplete+string(l), "leader exited: the main thread exited, other threads run (alive)"))
+	}
 	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveKeepOrder
 }
 

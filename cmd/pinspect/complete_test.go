@@ -102,7 +102,7 @@ func TestCompleteHostileComm(t *testing.T) {
 
 func TestCompleteFlags(t *testing.T) {
 	got, dir := complete(t, "ps", "--state", "Z")
-	if len(got) != len("RSDZTtXIP")-1 || got[0] != "ZR\trunning" || dir&cobra.ShellCompDirectiveNoSpace == 0 {
+	if len(got) != len("RSDZTtXIPL")-1 || got[0] != "ZR\trunning" || !strings.HasPrefix(got[len(got)-1], "ZL\tleader exited") || dir&cobra.ShellCompDirectiveNoSpace == 0 {
 		t.Errorf("--state Z: %q (directive %d)", got, dir)
 	}
 	for _, c := range got {

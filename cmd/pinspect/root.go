@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/views/report"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
@@ -272,7 +273,7 @@ UNKNOWN.`,
 	pf.StringVar(&a.passwdFile, "passwd-file", "", "name users from this passwd `FILE` instead of the system's user database (NSS: /etc/passwd, LDAP, SSSD, systemd users); default: the --rootfs one, or /etc/passwd for a --proc-root tree that is not a proc filesystem")
 	pf.IntSliceVar(&a.pids, "pid", nil, "only these `PIDs` (comma-separated or repeated)")
 	pf.StringSliceVar(&a.users, "user", nil, "only processes of these `USERs` (names or uids)")
-	pf.StringVar(&a.states, "state", "", "only processes in these `STATES` (letters, e.g. ZD; Z: zombies, not a live process whose main thread exited)")
+	pf.StringVar(&a.states, "state", "", "only processes in these `STATES` (letters, e.g. ZD; Z: zombies; L: live processes whose main thread exited, which the kernel shows as Z)")
 	pf.StringVar(&a.name, "name", "", "only processes whose comm, exe or command line contains `TEXT`")
 	root.Flags().BoolVar(&a.jsonOut, "json", false, "print one snapshot of every process as JSON")
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")
@@ -327,8 +328,8 @@ func (a *app) filter() (report.Filter, error) {
 		}
 	}
 	for _, s := range a.states {
-		if !strings.ContainsRune(collector.StateLetters+"W", s) {
-			return report.Filter{}, usageError{fmt.Errorf("--state: unknown state letter %q (want some of %s)", s, collector.StateLetters)}
+		if !strings.ContainsRune(collector.StateLetters+"W"+string(lifecycle.LeaderExitedLetter), s) {
+			return report.Filter{}, usageError{fmt.Errorf("--state: unknown state letter %q (want some of %s%c)", s, collector.StateLetters, lifecycle.LeaderExitedLetter)}
 		}
 	}
 	return report.Filter{PIDs: a.pids, Users: a.users, States: a.states, Name: a.name}, nil

@@ -484,3 +484,79 @@ func watchTree(t *testing.T) (lost bool, problems []string) {
 	}
 	return lost, problems
 }
+
+// TestPSLeaderExitedLive: a live process whose main thread exited while
+// a worker runs (procshape leaderexit) is alive. The ps table used to
+// show it as Z, the zombie letter, although nothing counts it as one: it
+// shows L now (as the dashboard does), the JSON keeps the kernel's
+// letter with leader_exited, --state L selects it and --state Z does
+// not.
+func TestPSLeaderExitedLive(t *testing.T) {
+	leader := livehelper.Start(t, "leaderexit")
+	pid := strconv.Itoa(leader.PID())
+	// The kernel's own word: the leader is Z, the process has a live
+	// thread (read until the main thread's exit shows).
+	for end := time.Now().Add(time.Minute); ; livehelper.Sleep() {
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the helper's leader never showed Z: %s", b)
+		}
+	}
+	out, errs, code := runInProcess(t, "ps", "--pid", pid, "--columns", "pid,state,thr,command")
+	if code != 0 {
+		t.Fatalf("ps: exit %d: %s", code, errs)
+	}
+	row := ""
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == pid {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 4 || f[1] != "L" || f[2] != "2" || strings.Contains(row, "<defunct>") || !strings.Contains(row, "procshape leaderexit") {
+		t.Errorf("ps row %q: want state L, 2 threads, the command line, not defunct:\n%s", row, out)
+	}
+	if !strings.Contains(out, "0 zombies") {
+		t.Errorf("ps counts the process as a zombie:\n%s", out)
+	}
+	out, errs, code = runInProcess(t, "ps", "--pid", pid, "--json")
+	if code != 0 {
+		t.Fatalf("ps --json: exit %d: %s", code, errs)
+	}
+	var doc struct {
+		Processes []struct {
+			PID          int    `json:"pid"`
+			State        string `json:"state"`
+			LeaderExited bool   `json:"leader_exited"`
+		} `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Processes) != 1 || doc.Processes[0].State != "Z" || !doc.Processes[0].LeaderExited {
+		t.Errorf("ps --json: want the kernel's Z with leader_exited: %s", out)
+	}
+	for _, c := range []struct {
+		states string
+		listed bool
+	}{{"L", true}, {"Z", false}, {"SL", true}, {"RSD", false}} {
+		out, errs, code = runInProcess(t, "ps", "--state", c.states, "--columns", "pid,state")
+		if code != 0 && (code != exitNoMatch || c.listed) { // 1: nothing matched, as pgrep
+			t.Fatalf("ps --state %s: exit %d: %s", c.states, code, errs)
+		}
+		listed := false
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == pid {
+				listed = true
+			}
+		}
+		if listed != c.listed {
+			t.Errorf("ps --state %s lists the leader-exited process: %v, want %v", c.states, listed, c.listed)
+		}
+	}
+}

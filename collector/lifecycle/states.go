@@ -1,6 +1,10 @@
 package lifecycle
 
-import "github.com/pinspect/pinspect/collector"
+import (
+	"strings"
+
+	"github.com/pinspect/pinspect/collector"
+)
 
 // IsZombie reports whether p is a zombie process: its stat was read and
 // says Z with no live thread left (collector.Process.IsZombie). A process
@@ -15,6 +19,34 @@ func IsZombie(p *collector.Process) bool {
 // of it run on (the leader shows Z; the process is alive).
 func LeaderExited(p *collector.Process) bool {
 	return p.Read&collector.SrcStat != 0 && p.LeaderExited()
+}
+
+// LeaderExitedLetter is the state letter pinspect's tables show for a
+// leader-exited process, in place of the kernel's Z (the letter of its
+// exited main thread): the process is alive, and Z means zombie to
+// whoever reads a state column. No kernel state uses it; --state L and
+// the dashboard's state filter select these processes by it.
+const LeaderExitedLetter = 'L'
+
+// StateLetter is the state letter a table shows for p: the kernel's, or
+// LeaderExitedLetter for a leader-exited process; 0 when p's stat was
+// not read.
+func StateLetter(p *collector.Process) byte {
+	switch {
+	case p.Read&collector.SrcStat == 0:
+		return 0
+	case p.LeaderExited():
+		return LeaderExitedLetter
+	}
+	return p.State
+}
+
+// InStates reports whether p is in one of states (state letters as a
+// table shows them, StateLetter): Z keeps zombies only, L leader-exited
+// processes only. A process whose stat was not read is in none.
+func InStates(p *collector.Process, states string) bool {
+	l := StateLetter(p)
+	return l != 0 && strings.IndexByte(states, l) >= 0
 }
 
 // StateCounts counts a snapshot's processes by state.

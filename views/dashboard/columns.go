@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // colID is a process table column.
@@ -57,7 +58,7 @@ var colDefs = [numCols]colDef{
 	colVirt:      {key: "virt", title: "VIRT", help: "virtual memory size (all mappings, resident or not)", width: 5, desc: true},
 	colRes:       {key: "res", title: "RES", help: "resident memory (RSS); - where a process has none (kernel threads, zombies)", width: 5, desc: true},
 	colShr:       {key: "shr", title: "SHR", help: "shared resident memory: file-backed and shmem pages (statm)", width: 5, desc: true},
-	colState:     {key: "state", title: "S", help: "state: R running, S sleeping, D uninterruptible, Z zombie, T stopped, I idle", width: 1, left: true},
+	colState:     {key: "state", title: "S", help: "state: R running, S sleeping, D uninterruptible, Z zombie, T stopped, I idle, L main thread exited (alive: other threads run; the kernel shows Z)", width: 1, left: true},
 	colCPU:       {key: "cpu", title: "CPU%", help: "CPU time since the last sample, in percent of one CPU", width: 5, desc: true},
 	colMem:       {key: "mem", title: "MEM%", help: "RES as a share of the machine's memory", width: 4, desc: true},
 	colTime:      {key: "time", title: "TIME+", help: "user+system CPU time: minutes:seconds.hundredths, hours h minutes:seconds, or days", width: 9, desc: true},
@@ -153,7 +154,7 @@ func init() {
 		colVirt:  func(_ *tableModel, rw *row) string { return bytesText(virtOf(rw.p)) },
 		colRes:   func(_ *tableModel, rw *row) string { return bytesText(rssOf(rw.p)) },
 		colShr:   func(_ *tableModel, rw *row) string { return bytesText(sharedOf(rw.p)) },
-		colState: func(_ *tableModel, rw *row) string { return stateLetter(rw.p.State) },
+		colState: func(_ *tableModel, rw *row) string { return stateLetter(lifecycle.StateLetter(rw.p)) },
 		colCPU: func(_ *tableModel, rw *row) string {
 			return rateText(rw, func(r rate) string { return percentString(r.cpu) })
 		},

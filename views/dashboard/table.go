@@ -114,7 +114,7 @@ func matchesUser(p *collector.Process, users map[string]bool) bool {
 
 // matches applies every filter to a process. The state Z keeps zombie
 // processes only (lifecycle.IsZombie): a process whose main thread
-// exited shows Z but is alive. A filter never keeps pinspect itself
+// exited is alive, and its letter is L (lifecycle.InStates). A filter never keeps pinspect itself
 // (Snapshot.SelfPID), as pgrep does not.
 func (o *viewOpts) matches(p *collector.Process) bool {
 	if p.PID == o.self && o.self != 0 && (o.filter != "" || o.states != "") {
@@ -123,7 +123,7 @@ func (o *viewOpts) matches(p *collector.Process) bool {
 	if o.pids != nil && !o.pids[p.PID] {
 		return false
 	}
-	if o.states != "" && (strings.IndexByte(o.states, p.State) < 0 || p.State == 'Z' && !lifecycle.IsZombie(p)) {
+	if o.states != "" && !lifecycle.InStates(p, o.states) {
 		return false
 	}
 	if o.hideKernel && p.IsKernelThread() {

@@ -11,10 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // fixtureSnapshot reads a fixture tree under fixtures/proc.
@@ -113,7 +116,7 @@ func TestStatusTabAbsentNotZero(t *testing.T) {
 func TestLeaderExitedRowIsAlive(t *testing.T) {
 	snap := fixtureSnapshot(t, "leader-exited")
 	cells := rowCells(t, snap, 14203)
-	if cells[colRes] != compactBytes(1676<<10) || !strings.Contains(cells[colCmd], "procshape leaderexit") {
+	if cells[colRes] != compactBytes(1676<<10) || !strings.Contains(cells[colCmd], "procshape leaderexit") || cells[colState] != "L" {
 		t.Errorf("row: %q", cells)
 	}
 	h := start(t, Options{}, 160, 40)
@@ -143,5 +146,36 @@ func TestFilterLeavesOutSelf(t *testing.T) {
 	m.rebuild(&frameData{f: frameOf(1, nil, snap)}, viewOpts{}, nil)
 	if len(m.rows) != len(snap.Processes) {
 		t.Errorf("no filter: %d rows of %d processes", len(m.rows), len(snap.Processes))
+	}
+}
+
+// TestLeaderExitedLive: a live process whose main thread exited (procshape
+// leaderexit) shows L in the state column, not the zombie letter Z, as
+// pinspect ps does; the state filter L keeps it and Z leaves it out.
+func TestLeaderExitedLive(t *testing.T) {
+	hp := livehelper.Start(t, "leaderexit")
+	var snap *collector.Snapshot
+	for end := time.Now().Add(patience); ; livehelper.Sleep() {
+		snap = snapshot(t, hp.PID())
+		if p := lifecycle.Find(snap, hp.PID()); p != nil && lifecycle.LeaderExited(p) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the helper's main thread never showed as exited")
+		}
+	}
+	if cells := rowCells(t, snap, hp.PID()); cells[colState] != "L" || strings.Contains(cells[colCmd], "defunct") {
+		t.Errorf("row: %q", cells)
+	}
+	for _, c := range []struct {
+		states string
+		shown  bool
+	}{{"L", true}, {"Z", false}, {"S", false}} {
+		m := newTableModel(nil)
+		m.rebuild(&frameData{f: frameOf(1, nil, snap)}, viewOpts{states: c.states}, nil)
+		shown := m.find(rowKey{id: lifecycle.Find(snap, hp.PID()).ID()}) >= 0
+		if shown != c.shown {
+			t.Errorf("state filter %s keeps the leader-exited process: %v, want %v", c.states, shown, c.shown)
+		}
 	}
 }

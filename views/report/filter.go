@@ -16,7 +16,7 @@ import (
 type Filter struct {
 	PIDs   []int
 	Users  []string // names or numeric uids
-	States string   // state letters, e.g. "ZD"; Z keeps zombie processes only (lifecycle.IsZombie)
+	States string   // state letters, e.g. "ZD"; Z keeps zombie processes only, L leader-exited ones (lifecycle.InStates)
 	Name   string   // substring of comm, exe or cmdline (case-sensitive)
 	// Self is the pid of the reading pinspect in the snapshot's root
 	// (collector.Snapshot.SelfPID; For sets it), never matched by a
@@ -56,7 +56,7 @@ func (f Filter) Match(p *collector.Process) bool {
 			return false
 		}
 	}
-	if f.States != "" && (p.State == 0 || !strings.ContainsRune(f.States, rune(p.State)) || p.State == 'Z' && !lifecycle.IsZombie(p)) {
+	if f.States != "" && !lifecycle.InStates(p, f.States) {
 		return false
 	}
 	if f.Name != "" && !strings.Contains(p.Comm, f.Name) && !strings.Contains(p.Exe, f.Name) &&

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
 
@@ -194,9 +195,9 @@ var psColumns = []PSColumn{
 		value: func(p *psLine) string { return p.User }},
 	{Key: "uid", Header: "UID", Field: "uid", Help: "real uid",
 		num: func(p *psLine) (float64, bool) { return intp(p.UID) }},
-	{Key: "state", Header: "S", Field: "state", Left: true, Help: "state letter (R S D Z T t X I P)",
-		cell:  func(p *psLine, _ time.Time) string { return orQ(p.State) },
-		value: func(p *psLine) string { return p.State }},
+	{Key: "state", Header: "S", Field: "state", Left: true, Help: "state letter (R S D Z T t X I P; L: the main thread exited while other threads run, alive; the kernel and the JSON say Z with leader_exited)",
+		cell:  func(p *psLine, _ time.Time) string { return orQ(psState(p.ProcessDoc)) },
+		value: func(p *psLine) string { return psState(p.ProcessDoc) }},
 	{Key: "nice", Header: "NI", Field: "nice", Help: "nice value",
 		num: func(p *psLine) (float64, bool) { return i64p(p.Nice) }},
 	{Key: "pri", Header: "PRI", Field: "priority", Help: "kernel priority",
@@ -251,6 +252,16 @@ var psColumns = []PSColumn{
 	{Key: "command", Header: "COMMAND", Field: "command", Left: true, Help: "command line ([comm] for kernel threads, comm <defunct> for zombies)",
 		cell:  func(p *psLine, _ time.Time) string { return sanitize.Terminal(psCommand(p)) },
 		value: psCommand},
+}
+
+// psState is the state letter a table shows: the kernel's, or L
+// (lifecycle.LeaderExitedLetter) for a process whose main thread exited
+// while other threads run, which the kernel shows as Z but is alive.
+func psState(p *ProcessDoc) string {
+	if p.LeaderExited {
+		return string(rune(lifecycle.LeaderExitedLetter))
+	}
+	return p.State
 }
 
 // psCommand is the COMMAND text of p.

@@ -37,16 +37,20 @@ func writeJSON(w io.Writer, v any, indent bool) error {
 
 // PSRow is one row of `pinspect ps --json`.
 type PSRow struct {
-	PID       int     `json:"pid"`
-	PPID      *int    `json:"ppid,omitempty"`
-	User      string  `json:"user,omitempty"`
-	State     string  `json:"state,omitempty"`
-	Threads   *int64  `json:"num_threads,omitempty"`
-	VolCtx    *uint64 `json:"voluntary_ctxt_switches,omitempty"`
-	InvolCtx  *uint64 `json:"involuntary_ctxt_switches,omitempty"`
-	CtxSource string  `json:"ctxt_switches_source,omitempty"`
-	RSSBytes  *uint64 `json:"rss_bytes,omitempty"`
-	Command   string  `json:"command"`
+	PID   int    `json:"pid"`
+	PPID  *int   `json:"ppid,omitempty"`
+	User  string `json:"user,omitempty"`
+	State string `json:"state,omitempty"`
+	// LeaderExited is true for a process whose main thread exited while
+	// other threads run: State is the kernel's Z, but the process is
+	// alive (the table shows L).
+	LeaderExited bool    `json:"leader_exited,omitempty"`
+	Threads      *int64  `json:"num_threads,omitempty"`
+	VolCtx       *uint64 `json:"voluntary_ctxt_switches,omitempty"`
+	InvolCtx     *uint64 `json:"involuntary_ctxt_switches,omitempty"`
+	CtxSource    string  `json:"ctxt_switches_source,omitempty"`
+	RSSBytes     *uint64 `json:"rss_bytes,omitempty"`
+	Command      string  `json:"command"`
 	PSRates
 }
 
@@ -105,7 +109,7 @@ func NewPSDoc(d *SnapshotDoc) *PSDoc {
 			command += TruncatedMarker
 		}
 		out.Processes = append(out.Processes, PSRow{
-			PID: p.PID, PPID: p.PPID, User: p.User, State: p.State, Threads: p.NumThreads,
+			PID: p.PID, PPID: p.PPID, User: p.User, State: p.State, LeaderExited: p.LeaderExited, Threads: p.NumThreads,
 			VolCtx: p.VolCtx, InvolCtx: p.InvolCtx, CtxSource: p.CtxSource, RSSBytes: p.RSSBytes,
 			Command: command,
 		})
