@@ -196,3 +196,98 @@ func TestDashboardMetersEndToEnd(t *testing.T) {
 	s.keys("q")
 	s.waitText("PINSPECT-EXITED 0")
 }
+
+// TestDashboardSetupRoundTrip drives F2 setup in the real dashboard as a
+// user would: remove SHR, move TIME+ left, add PPID, switch the
+// pressure meter off, change the sort, invert it, lengthen the interval,
+// start in tree view with kernel threads hidden; closing saves the file.
+// The next start, from that file alone, shows the same table: the same
+// columns in the same order, the same sort, interval, tree and filter,
+// no pressure meter.
+func TestDashboardSetupRoundTrip(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	bin := buildPinspect(t)
+	cfg := filepath.Join(dir, "config")
+	session := func(name, args string) *tmuxSession {
+		s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, name+".sock")}
+		s.run("new-session", "-d", "-s", "e2e", "-x", "200", "-y", "50", "sh", "-c",
+			"XDG_CONFIG_HOME="+cfg+" "+bin+" --readonly"+args+"; echo PINSPECT-EXITED $?; sleep 600")
+		t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+		return s
+	}
+	// view is what a screen says about the setup: the column headings,
+	// the sort, interval, tree and kernel-thread state.
+	type view struct{ columns, sort, interval string }
+	headings := regexp.MustCompile(`(?m)^ *PID .*COMMAND$`)
+	sortSeg := regexp.MustCompile(`sort (\S+)`)
+	every := regexp.MustCompile(`every (\S+)`)
+	treeSeg := regexp.MustCompile(`(?m)\stree(\s|$)`)
+	read := func(scr string) view {
+		return view{
+			columns:  strings.Join(strings.Fields(headings.FindString(scr)), " "),
+			sort:     sortSeg.FindStringSubmatch(scr + "sort ?")[1],
+			interval: every.FindStringSubmatch(scr + "every ?")[1],
+		}
+	}
+
+	s := session("first", " --interval 1s")
+	s.waitFor("the dashboard", func(scr string) bool { return headings.MatchString(scr) && strings.Contains(scr, "every 1s") })
+	s.keys("F2")
+	s.waitText("Columns shown")
+	s.keys("Down", "Down", "Down", "Down", "Down", "Down", "Delete")         // SHR
+	s.keys("F7")                                                             // TIME+, now where SHR was, left of RES
+	s.keys("Tab", "Enter")                                                   // PPID, the first available
+	s.keys("Tab", "Down", "Down", "Down", "Down", "Enter")                   // meter Pressure off
+	s.keys("Down", "Down", "Down", "Down", "Down", "Down", "Right", "Enter") // the next sort column, inverted
+	s.keys("Down", "Right")                                                  // a longer interval
+	s.keys("Down", "Enter", "Down", "Enter")                                 // tree view, hide kernel threads
+	scr := s.waitFor("the setup changed", func(scr string) bool {
+		return strings.Contains(scr, "[ ] meter Pressure") && strings.Contains(scr, "[x] tree view") &&
+			strings.Contains(scr, "[x] hide kernel threads") && !strings.Contains(scr, "interval: 1s")
+	})
+	if strings.Contains(scr, "largest first") {
+		t.Errorf("the sort was not inverted:\n%s", scr)
+	}
+	s.keys("Escape")
+	scr = s.waitFor("the setup saved and the table redrawn", func(scr string) bool {
+		return strings.Contains(scr, "setup saved to") && headings.MatchString(scr) && !strings.Contains(scr, "every 1s")
+	})
+	first := read(scr)
+	cols := strings.Fields(first.columns)
+	pos := func(c string) int {
+		for i, f := range cols {
+			if strings.TrimRight(f, "▲▼") == c {
+				return i
+			}
+		}
+		return -1
+	}
+	if pos("SHR") >= 0 || pos("PPID") < 0 || pos("TIME+") < 0 || pos("RES") < 0 || pos("TIME+") > pos("RES") || cols[len(cols)-1] != "COMMAND" {
+		t.Errorf("columns after setup: %q", first.columns)
+	}
+	if !strings.HasSuffix(first.sort, "▲") || first.interval == "1s" || strings.Contains(scr, "PSI ") ||
+		!treeSeg.MatchString(scr) || !strings.Contains(scr, "no kernel threads") {
+		t.Errorf("setup not applied (sort %q, interval %q):\n%s", first.sort, first.interval, scr)
+	}
+	s.keys("q")
+	s.waitText("PINSPECT-EXITED 0")
+
+	// The next start reads it back (without --interval, which would
+	// override the file's).
+	s = session("second", "")
+	scr = s.waitFor("the dashboard from the file", func(scr string) bool {
+		return headings.MatchString(scr) && strings.Contains(scr, "every ") && strings.Contains(scr, "tasks ")
+	})
+	if second := read(scr); second != first {
+		t.Errorf("after a restart: %+v, before it: %+v\n%s", second, first, scr)
+	}
+	if strings.Contains(scr, "PSI ") || !treeSeg.MatchString(scr) || !strings.Contains(scr, "no kernel threads") {
+		t.Errorf("the restart lost the meters, the tree or the kernel-thread filter:\n%s", scr)
+	}
+	s.keys("q")
+	s.waitText("PINSPECT-EXITED 0")
+}
