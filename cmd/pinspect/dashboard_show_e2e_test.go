@@ -291,3 +291,66 @@ func TestDashboardSetupRoundTrip(t *testing.T) {
 	s.keys("q")
 	s.waitText("PINSPECT-EXITED 0")
 }
+
+// procNice reads the kernel's nice value of pid (stat field 19).
+func procNice(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		t.Fatalf("stat of %d: %q", pid, b)
+	}
+	return n
+}
+
+// TestDashboardNiceEndToEnd: F8 in the real dashboard asks, naming the
+// new value, and Renice changes the kernel's nice value of the selected
+// process by one; Cancel changes nothing.
+func TestDashboardNiceEndToEnd(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	name := fmt.Sprintf("ni%d", os.Getpid()%100000)
+	hp := livehelper.Start(t, "comm", name)
+	before := procNice(t, hp.PID())
+	if before >= 19 {
+		t.Skipf("the helper starts at nice %d: no room above", before)
+	}
+	dir := t.TempDir()
+	bin := buildPinspect(t)
+	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
+	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c",
+		"XDG_CONFIG_HOME="+dir+" "+bin+" --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
+	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+	s.waitText("COMMAND")
+	s.keys("F4")
+	s.literal(name)
+	s.keys("Enter")
+	s.waitFor("the helper alone", func(scr string) bool { return paneRow(scr, hp.PID()) != "" && strings.Contains(scr, "shown 1/") })
+	asks := "to " + strconv.Itoa(before+1) + "?"
+	flat := func(scr string) string {
+		return strings.Join(strings.Fields(strings.NewReplacer("║", " ", "│", " ").Replace(scr)), " ")
+	}
+	s.keys("F8")
+	s.waitFor(strconv.Quote(asks), func(scr string) bool { return strings.Contains(flat(scr), asks) })
+	s.keys("Right", "Enter") // Cancel
+	s.waitFor("the dialog closed", func(scr string) bool { return !strings.Contains(flat(scr), asks) })
+	if n := procNice(t, hp.PID()); n != before {
+		t.Fatalf("Cancel changed nice from %d to %d", before, n)
+	}
+	s.keys("F8")
+	s.waitFor(strconv.Quote(asks), func(scr string) bool { return strings.Contains(flat(scr), asks) })
+	s.keys("Enter") // Renice
+	for end := time.Now().Add(time.Minute); procNice(t, hp.PID()) != before+1; livehelper.Sleep() {
+		if time.Now().After(end) {
+			t.Fatalf("nice of %d: %d, want %d", hp.PID(), procNice(t, hp.PID()), before+1)
+		}
+	}
+	s.keys("F10")
+	s.waitText("PINSPECT-EXITED 0")
+}
