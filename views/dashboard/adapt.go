@@ -320,8 +320,8 @@ func sharedOf(p *collector.Process) (uint64, bool) { return p.SharedBytes, p.Has
 
 // stateText is a process's state for a person: the kernel's letter and
 // its name, or, for a process whose main thread exited while others run
-// (the kernel shows its leader Z), that it is alive and on how many
-// threads.
+// (the kernel shows its leader Z), the table's L, that it is alive and
+// on how many threads.
 func stateText(p *collector.Process) string {
 	if lifecycle.LeaderExited(p) {
 		n := p.NumThreads - 1
@@ -329,7 +329,7 @@ func stateText(p *collector.Process) string {
 		if n == 1 {
 			threads = " thread running"
 		}
-		return stateLetter(p.State) + " leader exited, " + strconv.FormatInt(n, 10) + threads
+		return stateLetter(lifecycle.LeaderExitedLetter) + " leader exited (the kernel shows Z), " + strconv.FormatInt(n, 10) + threads
 	}
 	return stateLetter(p.State) + " " + collector.StateName(p.State)
 }

@@ -86,7 +86,7 @@ func TestStatusTabAbsentNotZero(t *testing.T) {
 	}{
 		{"foreign", 701, []string{"I/O delay [gray]- (delay accounting is off: kernel.task_delayacct = 0)", "RSS 2048K"}, []string{"I/O delay 0s"}},
 		{"kthread", 50, []string{"I/O delay [gray]- (kernel.task_delayacct: not present)", "VSZ -  RSS -  shared -  peak virtual (VmPeak) -  swap -"}, []string{"RSS 0B"}},
-		{"leader-exited", 14203, []string{"Z leader exited, 1 thread running (alive)", "RSS 1676K"}, []string{"zombie"}},
+		{"leader-exited", 14203, []string{"L leader exited (the kernel shows Z), 1 thread running (alive)", "RSS 1676K"}, []string{"zombie"}},
 	} {
 		snap := fixtureSnapshot(t, c.tree)
 		d := &Dashboard{frame: frameOf(1, nil, snap)}
