@@ -230,7 +230,7 @@ func (v *detailView) refreshOpen() {
 		return
 	}
 	b.WriteString("[::b]" + strconv.Itoa(p.PID) + " " + inert(p.Comm) + "[::-]  ")
-	b.WriteString("[" + colorName(stateColor(p.State)) + "]" + stateText(p) + "[-]")
+	b.WriteString("[" + colorName(stateColor(lifecycle.StateLetter(p))) + "]" + stateText(p) + "[-]")
 	b.WriteString("  user " + inert(p.User) + "  parent " + strconv.Itoa(p.PPID) + "  threads " + strconv.FormatInt(p.NumThreads, 10))
 	if v.d.fd != nil {
 		if r := v.d.fd.procRate(p); r.ok {

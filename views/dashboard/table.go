@@ -283,7 +283,7 @@ func stateColor(s byte) tcell.Color {
 // format makes the shown cells of a row.
 func (m *tableModel) format(rw *row) []tview.TableCell {
 	cells := make([]tview.TableCell, len(m.cols))
-	state := rw.p.State
+	state := lifecycle.StateLetter(rw.p) // a leader-exited process is not red
 	if rw.t != nil {
 		state = rw.t.State
 	}

@@ -167,6 +167,11 @@ func TestLeaderExitedLive(t *testing.T) {
 	if cells := rowCells(t, snap, hp.PID()); cells[colState] != "L" || strings.Contains(cells[colCmd], "defunct") {
 		t.Errorf("row: %q", cells)
 	}
+	m := newTableModel(nil)
+	m.rebuild(&frameData{f: frameOf(1, nil, snap)}, viewOpts{}, nil)
+	if i := m.find(rowKey{id: lifecycle.Find(snap, hp.PID()).ID()}); i < 0 || m.format(&m.rows[i])[0].Color == stateColor('Z') {
+		t.Errorf("the leader-exited row is missing or drawn in the zombie colour")
+	}
 	for _, c := range []struct {
 		states string
 		shown  bool
