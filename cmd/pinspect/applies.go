@@ -164,8 +164,8 @@ func filtersNote(allowed []string) string {
 
 // checkRootFlags refuses the root command's options that do not apply to
 // what it does this time: the dashboard's options with --json or without
-// a terminal, --no-threads without --json, and the filters the dashboard
-// does not apply.
+// a terminal, and --no-threads without --json. The dashboard applies
+// every filter (--pid, --user, --name, --state), as htop -p and -u do.
 func (a *app) checkRootFlags(cmd *cobra.Command, dashboard bool) error {
 	dashboardOnly := []string{"readonly", "remote", "remote.password-file", "interval", "explain"}
 	switch {
@@ -178,11 +178,6 @@ func (a *app) checkRootFlags(cmd *cobra.Command, dashboard bool) error {
 	case dashboard:
 		if changed(cmd, "no-threads") {
 			return notApplicable("--no-threads", "the dashboard", "it is a --json option")
-		}
-		for _, f := range []string{"pid", "user"} {
-			if changed(cmd, f) {
-				return notApplicable("--"+f, "the dashboard", "it filters by --name and --state; / and s filter while it runs")
-			}
 		}
 	default: // no terminal: the ps table
 		if changed(cmd, "remote") {

@@ -57,6 +57,10 @@ func runDashboard(a *app) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkUsers(r); err != nil { // a --user no process can have, as ps -u
+		r.Close()
+		return err
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Two snapshots of a few thousand processes are ~30 MB live at
 		// most; a soft limit keeps the collector from doubling that before

@@ -354,3 +354,46 @@ func TestDashboardNiceEndToEnd(t *testing.T) {
 	s.keys("F10")
 	s.waitText("PINSPECT-EXITED 0")
 }
+
+// TestDashboardPIDAndUserFlags: --pid and --user (as htop -p and -u)
+// start the real dashboard with only those processes; they used to be
+// refused although docs/DASHBOARD.md showed them. A --user that no
+// process can have is refused, as ps -u refuses it.
+func TestDashboardPIDAndUserFlags(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	ha := livehelper.Start(t, "comm", fmt.Sprintf("pu%d-a", os.Getpid()%100000))
+	hb := livehelper.Start(t, "comm", fmt.Sprintf("pu%d-b", os.Getpid()%100000))
+	dir := t.TempDir()
+	bin := buildPinspect(t)
+	session := func(name, args string) *tmuxSession {
+		s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, name+".sock")}
+		s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c",
+			"XDG_CONFIG_HOME="+dir+" "+bin+" --readonly "+args+" 2>&1; echo PINSPECT-EXITED $?; sleep 600")
+		t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+		return s
+	}
+	pids := strconv.Itoa(ha.PID()) + "," + strconv.Itoa(hb.PID())
+	s := session("pid", "--pid "+pids)
+	s.waitFor("the two processes alone", func(scr string) bool {
+		return paneRow(scr, ha.PID()) != "" && paneRow(scr, hb.PID()) != "" && strings.Contains(scr, "shown 2/") &&
+			strings.Contains(scr, "pid "+pids)
+	})
+	s.keys("q")
+	s.waitText("PINSPECT-EXITED 0")
+
+	s = session("user", "--user root --name "+fmt.Sprintf("pu%d-", os.Getpid()%100000))
+	s.waitFor("root's helpers", func(scr string) bool {
+		return paneRow(scr, ha.PID()) != "" && paneRow(scr, hb.PID()) != "" && strings.Contains(scr, "user root")
+	})
+	s.keys("q")
+	s.waitText("PINSPECT-EXITED 0")
+
+	s = session("nouser", "--user no-such-user-xyz")
+	scr := s.waitText("PINSPECT-EXITED")
+	if !strings.Contains(scr, "PINSPECT-EXITED 2") || !strings.Contains(scr, "--user: no such user: no-such-user-xyz") {
+		t.Errorf("an unknown --user:\n%s", scr)
+	}
+}
