@@ -503,7 +503,9 @@ func (d *serveDocs) process(ctx context.Context, _ *monitor.Frame, req metrics.P
 	} else if err != nil {
 		return nil, err
 	}
-	return report.NewShowDoc(p, as, taken, d.r.Root()), nil
+	// Streamed: the mappings are encoded as they are sent (a bounded
+	// buffer), not converted and encoded whole first.
+	return report.NewShowDocStream(p, as, taken, d.r.Root()), nil
 }
 
 // explain is /api/v1/explain/{pid}: a client that may not see the

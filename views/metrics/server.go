@@ -932,14 +932,31 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	_ = json.NewEncoder(w).Encode(ErrorDoc{Error: msg})
 }
 
+// StreamedDoc is a document that encodes itself as it is written, in
+// bounded pieces (report.ShowDoc): the server streams it to the client
+// instead of encoding it whole first, so a huge document (a process
+// with 200,000 mappings is tens of megabytes of JSON) costs a bounded
+// buffer per request, and a client that stops reading is abandoned
+// after the write stall (ServeOptions.WriteStall).
+type StreamedDoc interface {
+	// WriteJSON writes the document on one line and a newline.
+	WriteJSON(w io.Writer) error
+}
+
 // writeJSON writes a document on one line, gzipped when the client
-// accepts it.
+// accepts it; a StreamedDoc is streamed.
 func writeJSON(w http.ResponseWriter, r *http.Request, log *slog.Logger, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	out, done := compressed(w, r)
 	defer done()
-	if err := report.WriteCompactJSON(out, v); err != nil {
+	var err error
+	if sd, ok := v.(StreamedDoc); ok {
+		err = sd.WriteJSON(out)
+	} else {
+		err = report.WriteCompactJSON(out, v)
+	}
+	if err != nil {
 		log.Debug("writing response", "err", err)
 	}
 }

@@ -42,6 +42,10 @@ type ShowDoc struct {
 	// Unavailable names address-space parts that could not be read
 	// ("maps", "memory", "layout", "exe", "threads") with the reason.
 	Unavailable map[string]string `json:"unavailable,omitempty"`
+
+	// mapSrc are the mappings of a streamed document (NewShowDocStream),
+	// converted one at a time as they are written; Maps is nil then.
+	mapSrc []collector.Mapping
 }
 
 // ShowThreadDoc is a thread with its stack.
@@ -121,6 +125,13 @@ type MappingDoc struct {
 // its address space (which may be nil when it could not be read at all,
 // with the reason in p.Unavailable).
 func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.Time, root string) *ShowDoc {
+	return newShowDoc(p, as, takenAt, root, true)
+}
+
+// newShowDoc builds the document; convertMaps says whether the mappings
+// are converted into Maps now (the text rendering needs them) or as they
+// are written (NewShowDocStream).
+func newShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.Time, root string, convertMaps bool) *ShowDoc {
 	d := &ShowDoc{
 		Schema:   ShowSchema,
 		TakenAt:  takenAt.UTC().Format(time.RFC3339Nano),
@@ -146,19 +157,15 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 		for _, s := range as.Segments {
 			d.Segments = append(d.Segments, SegmentDoc{Class: string(s.Class), Mappings: s.Mappings, SizeBytes: s.SizeBytes, RSSBytes: s.RSSBytes, PSSBytes: s.PSSBytes})
 		}
-		if as.Maps != nil {
+		switch {
+		case as.Maps == nil:
+		case convertMaps:
 			d.Maps = make([]MappingDoc, len(as.Maps))
 			for i := range as.Maps {
-				m := &as.Maps[i]
-				text, raw := textAndRaw(m.Path)
-				d.Maps[i] = MappingDoc{
-					Start: hexAddr(m.Start), End: hexAddr(m.End), SizeBytes: m.SizeBytes(),
-					Perms: m.Perms, Offset: m.Offset, Dev: m.Dev, Inode: m.Inode,
-					Path: text, PathRawBase64: raw, Class: string(m.Class), TID: m.TID,
-					RSSBytes: m.RSSBytes, PSSBytes: m.PSSBytes,
-					start: m.Start, end: m.End, rawPath: m.Path,
-				}
+				d.Maps[i] = newMappingDoc(&as.Maps[i])
 			}
+		default:
+			d.mapSrc = as.Maps
 		}
 		stacks = make(map[int]*collector.ThreadStack, len(as.Stacks))
 		holders = make(map[int]int)
@@ -200,6 +207,18 @@ func NewShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 		d.Threads = append(d.Threads, t)
 	}
 	return d
+}
+
+// newMappingDoc converts one mapping.
+func newMappingDoc(m *collector.Mapping) MappingDoc {
+	text, raw := textAndRaw(m.Path)
+	return MappingDoc{
+		Start: hexAddr(m.Start), End: hexAddr(m.End), SizeBytes: m.SizeBytes(),
+		Perms: m.Perms, Offset: m.Offset, Dev: m.Dev, Inode: m.Inode,
+		Path: text, PathRawBase64: raw, Class: string(m.Class), TID: m.TID,
+		RSSBytes: m.RSSBytes, PSSBytes: m.PSSBytes,
+		start: m.Start, end: m.End, rawPath: m.Path,
+	}
 }
 
 func hexAddr(v uint64) string { return "0x" + strconv.FormatUint(v, 16) }
