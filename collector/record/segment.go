@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 	"time"
+
+	"github.com/pinspect/pinspect/collector/userfile"
 )
 
 // entry locates one record: its offset in its segment and its header.
@@ -221,21 +222,9 @@ func decodeIndex(b []byte, n uint64, size int64) ([]entry, error) {
 	return es, nil
 }
 
-// readFileMax reads a whole file of at most max bytes.
+// readFileMax reads a whole regular file of at most max bytes, opened
+// without blocking (userfile.Read): a FIFO or a device planted in the
+// record directory is refused, never waited on.
 func readFileMax(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() || st.Size() > max {
-		return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", path, max)
-	}
-	b := make([]byte, st.Size())
-	_, err = io.ReadFull(f, b)
-	return b, err
+	return userfile.Read(path, max)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/userfile"
 )
 
 // ErrNoRecord is returned by Open for a directory that holds no
@@ -189,7 +190,10 @@ func (g *readSeg) file() (*os.File, error) {
 	if g.f != nil {
 		return g.f, nil
 	}
-	f, err := os.Open(g.path)
+	// Opened without blocking, a regular file only: a FIFO or a device
+	// in the record directory (under a segment's name) is refused, never
+	// waited on.
+	f, _, err := userfile.OpenRegular(g.path)
 	if err != nil {
 		return nil, err
 	}

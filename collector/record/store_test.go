@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -492,4 +493,66 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := OpenWriter(file, WriterOptions{}); err == nil {
 		t.Error("a writer on a file opened")
 	}
+}
+
+// TestFIFOInRecordDir: a FIFO planted in a record directory under an
+// index's name is refused, never waited on (the index is rebuilt from
+// its segment, as for a missing one): opening the record for reading
+// and for writing returns, with every sample. Before, both hung for ever
+// in the open of the FIFO.
+func TestFIFOInRecordDir(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{KeyframeEvery: 4, SegmentAge: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := writeSamples(t, w, 0, 20)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idxs, _ := filepath.Glob(filepath.Join(dir, "*"+idxSuffix))
+	if len(idxs) < 2 {
+		t.Fatalf("%d indexes, want several", len(idxs))
+	}
+	fifo := idxs[0]
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A hang is a failure: wait for the open generously, then free it by
+	// opening the FIFO's other end so that the test ends.
+	returns := func(what string, f func() error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s with a FIFO for an index: %v", what, err)
+			}
+		case <-time.After(time.Minute):
+			t.Errorf("%s with a FIFO for an index: still blocked after a minute", what)
+			if fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				unix.Close(fd)
+			}
+			<-done
+		}
+	}
+	returns("Open", func() error {
+		st, err := Open(dir)
+		if err != nil {
+			return err
+		}
+		return st.Close()
+	})
+	checkAll(t, dir, want)
+	returns("OpenWriter", func() error {
+		w, err := OpenWriter(dir, WriterOptions{})
+		if err != nil {
+			return err
+		}
+		return w.Close()
+	})
 }

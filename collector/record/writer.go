@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/userfile"
 )
 
 // SyncPolicy says when the writer makes records durable.
@@ -224,7 +225,9 @@ func (w *Writer) recover() error {
 // segment's records are all verified and a torn tail is cut off.
 func (w *Writer) checkSegment(n uint64, path string, last bool) (segInfo, error) {
 	info := segInfo{num: n, path: path}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	// Without blocking, and a regular file only: a FIFO planted under a
+	// segment's name would hang the reads.
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return info, err
 	}
@@ -232,6 +235,9 @@ func (w *Writer) checkSegment(n uint64, path string, last bool) (segInfo, error)
 	st, err := f.Stat()
 	if err != nil {
 		return info, err
+	}
+	if !st.Mode().IsRegular() {
+		return info, fmt.Errorf("%s: %w", path, userfile.ErrNotRegular)
 	}
 	size := st.Size()
 	var es []entry

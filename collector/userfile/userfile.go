@@ -39,27 +39,17 @@ var ErrNotRegular = errors.New("not a regular file")
 var ErrTooLarge = errors.New("file too large")
 
 // Read returns the content of the regular file at path (symbolic links
-// are followed), at most maxBytes of it. The file is opened without
-// blocking (a FIFO cannot hang the open) and its type is checked on the
-// open descriptor, so a path swapped between a check and the open cannot
-// slip a device in; a file that grows past maxBytes while it is read is
-// refused too. The error names the path.
+// are followed), at most maxBytes of it. The file is opened as
+// OpenRegular opens it; a file that grows past maxBytes while it is read
+// is refused too. The error names the path.
 func Read(path string, maxBytes int64) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	f, size, err := OpenRegular(path)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode))
-	}
-	if st.Size > maxBytes {
-		return nil, fmt.Errorf("%s: %w: %d bytes, at most %d", path, ErrTooLarge, st.Size, maxBytes)
+	if size > maxBytes {
+		return nil, fmt.Errorf("%s: %w: %d bytes, at most %d", path, ErrTooLarge, size, maxBytes)
 	}
 	// The descriptor is non-blocking, which a regular file ignores; reads
 	// of a file that grew meanwhile stop one byte past the cap.
@@ -71,6 +61,29 @@ func Read(path string, maxBytes int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w: more than %d bytes", path, ErrTooLarge, maxBytes)
 	}
 	return b, nil
+}
+
+// OpenRegular opens the regular file at path for reading (symbolic links
+// are followed) and returns it with its size, for a caller that reads it
+// in pieces within bounds of its own. It opens without blocking (a FIFO
+// cannot hang the open, nor a device the reads) and checks the type on
+// the open descriptor, so a path swapped between a check and the open
+// cannot slip a FIFO or a device in. The error names the path.
+func OpenRegular(path string) (*os.File, int64, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, 0, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, 0, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode))
+	}
+	return os.NewFile(uintptr(fd), path), st.Size, nil
 }
 
 // kind names a file type for an error message.
