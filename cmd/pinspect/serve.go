@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ type serveFlags struct {
 	logFormat     string
 	memLimitMiB   int
 	maxConns      int
+	scrape        scrapeFlags
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -103,6 +105,10 @@ Environment variables are never exported, command lines only with
 	f.StringVar(&o.telemetryPath, "web.telemetry-path", metrics.PathMetrics, "path of the Prometheus metrics")
 	f.StringVar(&o.webConfig, "web.config.file", "", "TLS and authentication (exporter-toolkit web-config YAML; SIGHUP reloads it)")
 	f.IntVar(&o.maxConns, "web.max-connections", 0, "most open connections (default: from the fd limit, at most 1024)")
+	f.StringArrayVar(&o.scrape.addrs, "web.scrape-address", nil, "also listen here for the scraper only (metrics and health, own accept queue and connection cap): host:port or unix:PATH; repeat for several")
+	f.StringSliceVar(&o.scrape.allow, "web.scrape-allow", nil, "networks or addresses a TCP --web.scrape-address accepts peers from (others are closed at once), e.g. 10.0.0.5,192.168.1.0/24")
+	f.StringVar(&o.scrape.mode, "web.scrape-socket-mode", defaultScrapeSocketMode, "mode of a unix:PATH --web.scrape-address")
+	f.StringVar(&o.scrape.group, "web.scrape-socket-group", "", "group (name or gid) of a unix:PATH --web.scrape-address (default: the agent's)")
 	f.DurationVar(&o.interval, "interval", 15*time.Second, "sampling interval (at least "+minInterval.String()+")")
 	f.BoolVar(&o.noThreads, "no-threads", false, "do not read threads (no thread states; context switches of the leader thread only)")
 	f.BoolVar(&o.noConnector, "no-connector", false, "do not subscribe to the kernel's process-events connector")
@@ -193,15 +199,8 @@ func listenAll(addrs []listenAddr, systemd bool) ([]net.Listener, error) {
 	}
 	for _, a := range addrs {
 		if a.network == "unix" {
-			if fi, err := os.Lstat(a.address); err == nil {
-				if fi.Mode()&os.ModeSocket == 0 {
-					return fail(fmt.Errorf("--web.listen-address unix:%s: exists and is not a socket", a.address))
-				}
-				if c, err := net.Dial("unix", a.address); err == nil {
-					c.Close()
-					return fail(fmt.Errorf("--web.listen-address unix:%s: another server is listening there", a.address))
-				}
-				os.Remove(a.address)
+			if err := clearStaleSocket(a.address); err != nil {
+				return fail(fmt.Errorf("--web.listen-address %w", err))
 			}
 		}
 		l, err := listenOne(a)
@@ -211,6 +210,25 @@ func listenAll(addrs []listenAddr, systemd bool) ([]net.Listener, error) {
 		ls = append(ls, l)
 	}
 	return ls, nil
+}
+
+// clearStaleSocket removes a socket file left at path by a server that
+// is gone; another kind of file, or a socket someone listens on, is an
+// error.
+func clearStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("unix:%s: exists and is not a socket", path)
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return fmt.Errorf("unix:%s: another server is listening there", path)
+	}
+	os.Remove(path)
+	return nil
 }
 
 // listenOne listens on one address. A unix socket gets mode 0666 from
@@ -284,6 +302,9 @@ func checkServeFlags(o *serveFlags) (slog.Level, []listenAddr, error) {
 	if err := metrics.CheckTelemetryPath(o.telemetryPath); err != nil {
 		return level, nil, usageError{fmt.Errorf("--web.telemetry-path %w", err)}
 	}
+	if err := checkScrapeFlags(&o.scrape, o.listenAny); err != nil {
+		return level, nil, err
+	}
 	if o.systemdSocket {
 		return level, nil, nil
 	}
@@ -342,8 +363,15 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	scrapeLs, err := listenScrape(o.scrape.parsed)
+	if err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
+		return err
+	}
 	authenticated := web.Config().BasicAuth() || web.Config().CertAuth
-	warnBeyondLoopback(log, ls, authenticated)
+	warnBeyondLoopback(log, append(slices.Clone(ls), scrapeLs...), authenticated)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reload := func() {
@@ -376,8 +404,12 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	maxConns := cmp.Or(o.maxConns, metrics.DefaultMaxConns())
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- metrics.Serve(ctx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns, Stats: srv.Stats()})
+		serveErr <- metrics.Serve(ctx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns, Stats: srv.Stats(),
+			ScrapeListeners: scrapeLs, ScrapeHandler: srv.ScrapeHandler(), ScrapeAllow: o.scrape.parsed.allow})
 	}()
+	for _, l := range scrapeLs {
+		log.Info("pinspect serve: scrape listener", "address", l.Addr().Network()+":"+l.Addr().String(), "max_connections", metrics.ScrapeMaxConns)
+	}
 	for _, l := range ls {
 		u := web.Scheme() + "://" + l.Addr().String() + "/"
 		if l.Addr().Network() == "unix" {

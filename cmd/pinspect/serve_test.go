@@ -133,6 +133,12 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--metrics.config.file", "/dev/zero"},
 		{"serve", "--metrics.zombie-parents", "100000"},
 		{"serve", "--log.level", "loud"},
+		{"serve", "--web.scrape-allow", "10.0.0.0/8"},
+		{"serve", "--web.scrape-address", "127.0.0.1:0", "--web.scrape-allow", "not-a-network"},
+		{"serve", "--web.scrape-address", "unix:relative.sock"},
+		{"serve", "--web.scrape-address", ":9920"},
+		{"serve", "--web.scrape-address", "unix:/tmp/x.sock", "--web.scrape-socket-mode", "0999"},
+		{"serve", "--web.scrape-address", "unix:/tmp/x.sock", "--web.scrape-socket-group", "no-such-group-pinspect"},
 	} {
 		var o, e bytes.Buffer
 		if code := run(args, &o, &e); code != exitUsage {
@@ -469,5 +475,49 @@ func TestServeTelemetryPath(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, "--web.telemetry-path") {
 			t.Errorf("--web.telemetry-path %q: exit %d, stderr %q; want 2 naming the flag", bad, r.code, r.stderr)
 		}
+	}
+}
+
+// TestServeScrapeSocket: --web.scrape-address unix:PATH is bound with the
+// chosen mode and group and serves the metrics and the health endpoints,
+// none of the API.
+func TestServeScrapeSocket(t *testing.T) {
+	bin := buildPinspect(t)
+	sock := filepath.Join(t.TempDir(), "scrape.sock")
+	startServe(t, bin, "--web.listen-address", freePort(t), "--interval", "1s", "--no-threads",
+		"--web.scrape-address", "unix:"+sock, "--web.scrape-socket-mode", "0640", "--web.scrape-socket-group", "65534")
+	fi, err := os.Lstat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o640 || st.Gid != 65534 {
+		t.Errorf("scrape socket: mode %v, gid %d, want a socket of mode 0640 and gid 65534", fi.Mode(), st.Gid)
+	}
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	get := func(path string) (int, string) {
+		resp, err := hc.Get("http://agent" + path)
+		if err != nil {
+			t.Fatalf("GET %s on the scrape socket: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body := get("/metrics")
+		if code == http.StatusOK && strings.Contains(body, "pinspect_http_scrape_connections 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scrape on the scrape socket: %d %.300s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _ := get("/api/v1/snapshot"); code != http.StatusNotFound {
+		t.Errorf("the API on the scrape socket: %d, want 404", code)
 	}
 }

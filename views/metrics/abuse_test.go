@@ -39,7 +39,12 @@ import (
 // options and returns its base URL and the server.
 func abuseServer(t *testing.T, src Source, so ServerOptions, o ServeOptions) (string, *Server) {
 	t.Helper()
-	s := NewServer(src, so)
+	return abuseServerWith(t, NewServer(src, so), o)
+}
+
+// abuseServerWith is abuseServer for a Server already made.
+func abuseServerWith(t *testing.T, s *Server, o ServeOptions) (string, *Server) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
 	go func() { s.Run(ctx); close(runDone) }()

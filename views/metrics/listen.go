@@ -77,7 +77,24 @@ type ServeOptions struct {
 	// client to read (default 10 s); a client slower than that loses its
 	// response.
 	WriteStall time.Duration
+	// ScrapeListeners serve ScrapeHandler: the metrics and the health
+	// endpoints only, behind their own accept queue and their own
+	// connection cap (ScrapeMaxConns), so that a flood of connections to
+	// the API's listeners cannot keep a scraper out. Their peers are
+	// authenticated as on the other listeners.
+	ScrapeListeners []net.Listener
+	// ScrapeHandler serves the scrape listeners (Server.ScrapeHandler).
+	ScrapeHandler http.Handler
+	// ScrapeAllow, when set, are the networks a TCP scrape listener
+	// accepts peers from; any other peer is closed as soon as it is
+	// accepted, before it costs a goroutine (a local user cannot send
+	// from a remote scraper's address).
+	ScrapeAllow []*net.IPNet
 }
+
+// ScrapeMaxConns caps the open connections of the scrape listeners
+// together: a scraper opens one or two at a time.
+const ScrapeMaxConns = 16
 
 // Serve serves h until ctx is done, then shuts down (waiting up to 5 s
 // for requests in flight; event streams and long-polls end with ctx).
@@ -98,8 +115,52 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 		o.Stats = new(ServeStats)
 	}
 	o.Stats.maxConns.Store(int64(o.MaxConns))
-	gate := newConnGate(o.MaxConns, o.Stats)
-	srv := &http.Server{
+	var tlsCfg *tls.Config
+	if c := o.Web.Config(); c.TLS != nil {
+		tlsCfg = c.TLS.Clone()
+		tlsCfg.GetConfigForClient = o.Web.tlsForClient
+		tlsCfg.NextProtos = []string{"http/1.1"}
+	}
+	gate := newConnGate(o.MaxConns, &o.Stats.conns, o.Stats)
+	srv := newHTTPServer(ctx, h, o, gate)
+	servers := []*http.Server{srv}
+	errc := make(chan error, len(o.Listeners)+len(o.ScrapeListeners))
+	serveListeners(srv, gate, o.Listeners, nil, tlsCfg, errc)
+	if len(o.ScrapeListeners) > 0 {
+		// The scrape listeners' connections are counted apart: the API's
+		// cap being full never keeps a scraper out.
+		sgate := newConnGate(ScrapeMaxConns, &o.Stats.scrapeConns, o.Stats)
+		ssrv := newHTTPServer(ctx, o.ScrapeHandler, o, sgate)
+		servers = append(servers, ssrv)
+		serveListeners(ssrv, sgate, o.ScrapeListeners, o.ScrapeAllow, tlsCfg, errc)
+	}
+	select {
+	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
+		return err
+	case <-ctx.Done():
+	}
+	var err error
+	for _, s := range servers {
+		if e := shutdown(s); e != nil && err == nil {
+			err = e
+		}
+	}
+	for range len(o.Listeners) + len(o.ScrapeListeners) {
+		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// newHTTPServer is the http.Server of one set of listeners: h behind the
+// web config's guard and the write stall, its connections admitted by
+// gate.
+func newHTTPServer(ctx context.Context, h http.Handler, o ServeOptions, gate *connGate) *http.Server {
+	return &http.Server{
 		Handler:           o.Web.guard(stallGuard(h, o.WriteStall), o.Stats),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -113,16 +174,18 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 		// one connection, past the connection cap.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
-	var tlsCfg *tls.Config
-	if c := o.Web.Config(); c.TLS != nil {
-		tlsCfg = c.TLS.Clone()
-		tlsCfg.GetConfigForClient = o.Web.tlsForClient
-		tlsCfg.NextProtos = []string{"http/1.1"}
-	}
-	errc := make(chan error, len(o.Listeners))
-	for _, l := range o.Listeners {
-		gl := newGatedListener(l, gate)
+}
+
+// serveListeners serves srv on each listener (TLS but on unix sockets), its
+// connections admitted by gate and, when allow is set, from those
+// networks only. Each listener's end is sent on errc.
+func serveListeners(srv *http.Server, gate *connGate, ls []net.Listener, allow []*net.IPNet, tlsCfg *tls.Config, errc chan<- error) {
+	for _, l := range ls {
 		_, isUnix := l.(*net.UnixListener)
+		if allow != nil && !isUnix {
+			l = &allowListener{Listener: l, allow: allow, stats: gate.stats}
+		}
+		gl := newGatedListener(l, gate)
 		go func() {
 			if tlsCfg != nil && !isUnix {
 				errc <- srv.Serve(tls.NewListener(gl, tlsCfg))
@@ -131,24 +194,56 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 			errc <- srv.Serve(gl)
 		}()
 	}
-	select {
-	case err := <-errc:
-		srv.Close()
-		return err
-	case <-ctx.Done():
-	}
+}
+
+// shutdown ends srv: requests in flight get up to 5 s, then their
+// connections are closed.
+func shutdown(srv *http.Server) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = srv.Close()
 	}
-	for range o.Listeners {
-		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
-			err = e
+	return err
+}
+
+// allowListener closes, as soon as they are accepted, the connections of
+// peers outside its networks (ServeOptions.ScrapeAllow).
+type allowListener struct {
+	net.Listener
+	allow []*net.IPNet
+	stats *ServeStats
+}
+
+// Accept returns the next connection from an allowed peer.
+func (l *allowListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && allowed(l.allow, a.IP) {
+			return c, nil
+		}
+		// Closed at once with a reset (no lingering): it costs no
+		// goroutine and no buffer.
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		c.Close()
+		l.stats.peersRefused.Add(1)
+	}
+}
+
+// allowed says whether ip is in one of nets.
+func allowed(nets []*net.IPNet, ip net.IP) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
 		}
 	}
-	return err
+	return false
 }
 
 // connGate caps the open connections. At the cap a new connection takes
@@ -187,8 +282,9 @@ const (
 	writeEvictAfter = 200 * time.Millisecond
 )
 
-func newConnGate(max int, st *ServeStats) *connGate {
-	return &connGate{max: max, live: &st.conns, stats: st, base: time.Now(), conns: make(map[*gatedConn]struct{})}
+// newConnGate caps at max the connections counted in live.
+func newConnGate(max int, live *atomic.Int64, st *ServeStats) *connGate {
+	return &connGate{max: max, live: live, stats: st, base: time.Now(), conns: make(map[*gatedConn]struct{})}
 }
 
 // The phases of a connection (http.ConnState, as far as eviction cares).

@@ -268,6 +268,20 @@ func NewServer(src Source, o ServerOptions) *Server {
 	return s
 }
 
+// ScrapeHandler returns the handler of the scrape listeners
+// (ServeOptions.ScrapeListeners): the metrics and the health endpoints,
+// nothing of the API.
+func (s *Server) ScrapeHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+s.opts.TelemetryPath, s.handleMetrics)
+	mux.HandleFunc("GET "+PathHealthy, s.handleHealthy)
+	mux.HandleFunc("GET "+PathReady, s.handleReady)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		httpError(w, http.StatusNotFound, "this listener serves only "+s.opts.TelemetryPath+", "+PathHealthy+" and "+PathReady+" (the API is on --web.listen-address)")
+	})
+	return mux
+}
+
 // Stats returns the server's counters of refused and cut requests; pass
 // it to Serve (ServeOptions.Stats) so that connections are counted too.
 func (s *Server) Stats() *ServeStats { return &s.stats }

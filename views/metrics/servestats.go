@@ -15,6 +15,10 @@ type ServeStats struct {
 	busy, rateLimited     atomic.Uint64
 	authLimited           atomic.Uint64
 	streamsCut            atomic.Uint64
+	// scrapeConns are the scrape listeners' open connections,
+	// peersRefused the peers they closed for being outside ScrapeAllow.
+	scrapeConns  atomic.Int64
+	peersRefused atomic.Uint64
 }
 
 // sampleFailures is what a Source that counts its failed samples has
@@ -29,6 +33,7 @@ type serveCollector struct {
 	s *Server
 
 	conns, maxConns, refused, evicted, requests, streamsCut, stuck, sampleFails *prometheus.Desc
+	scrapeConns, peersRefused                                                   *prometheus.Desc
 }
 
 func newServeCollector(s *Server) *serveCollector {
@@ -45,11 +50,14 @@ func newServeCollector(s *Server) *serveCollector {
 		streamsCut:  n("event_streams_cut_total", "Event streams ended because their client fell too far behind (a final lost record was sent)."),
 		stuck:       n("api_stuck_reads", "Reads made for API clients, abandoned at their deadline and still blocked (the scanner's are not counted here)."),
 		sampleFails: n("scan_failures_total", "Scans that failed for a transient reason (out of file descriptors or memory); the agent goes on."),
+		scrapeConns: n("http_scrape_connections", "Open connections of the scrape listeners (--web.scrape-address), counted apart from http_connections."),
+		peersRefused: n("http_scrape_peers_refused_total",
+			"Connections to a scrape listener closed at once because the peer is outside --web.scrape-allow."),
 	}
 }
 
 func (c *serveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.maxConns, c.refused, c.evicted, c.requests, c.streamsCut, c.stuck, c.sampleFails} {
+	for _, d := range []*prometheus.Desc{c.conns, c.maxConns, c.refused, c.evicted, c.requests, c.streamsCut, c.stuck, c.sampleFails, c.scrapeConns, c.peersRefused} {
 		ch <- d
 	}
 }
@@ -67,6 +75,8 @@ func (c *serveCollector) Collect(ch chan<- prometheus.Metric) {
 	g(c.requests, prometheus.CounterValue, float64(st.rateLimited.Load()), "rate_limit")
 	g(c.requests, prometheus.CounterValue, float64(st.authLimited.Load()), "auth_limit")
 	g(c.streamsCut, prometheus.CounterValue, float64(st.streamsCut.Load()))
+	g(c.scrapeConns, prometheus.GaugeValue, float64(st.scrapeConns.Load()))
+	g(c.peersRefused, prometheus.CounterValue, float64(st.peersRefused.Load()))
 	g(c.stuck, prometheus.GaugeValue, float64(c.s.stuck.Stuck()))
 	var fails uint64
 	if sf, ok := c.s.src.(sampleFailures); ok {
