@@ -690,13 +690,21 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				}
 				for i := range f.Events {
 					e := f.Events[i]
-					if types != nil && !types[string(e.Type)] {
+					// A lost record (events the source dropped for
+					// this stream) passes any type filter: nothing is
+					// dropped silently.
+					if types != nil && !types[string(e.Type)] && e.Type != lifecycle.Lost {
 						continue
 					}
 					if !client.Full {
 						restrictEvent(&e)
 					}
 					if !q.push(e) {
+						// Cut now, even while the writer is blocked on
+						// the client: it sends what was queued and the
+						// final lost record when it can, or gives up
+						// at the write stall.
+						s.stats.streamsCut.Add(1)
 						return
 					}
 				}
@@ -720,7 +728,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll, Time: time.Now(),
 				Note: fmt.Sprintf("stream ended: this client fell more than %d events behind; reconnect to go on", streamQueue)}
 			_ = enc.Encode(report.NewEventDoc(&lost))
-			s.stats.streamsCut.Add(1)
 			_ = rc.Flush()
 			return
 		}

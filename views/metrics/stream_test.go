@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/views/report"
 )
@@ -121,4 +122,27 @@ func TestStreamedDocStalledClientAbandoned(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 	_ = s
+}
+
+// TestEventStreamKeepsLostRecords: a lost record (events the source
+// dropped for a slow stream) reaches a stream whatever its type filter;
+// before, ?type=exit dropped it and the client never learned of the gap.
+func TestEventStreamKeepsLostRecords(t *testing.T) {
+	src := newFrameSource()
+	src.publish(stormFrame(1, 0))
+	base, _ := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	// A record that never comes fails the read after a minute.
+	resp, err := (&http.Client{Timeout: time.Minute}).Get(base + PathEvents + "?type=exit")
+	must(t, err)
+	defer resp.Body.Close()
+	f := stormFrame(2, 3) // spawns: filtered out
+	f.Events = append(f.Events, lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll, Time: time.Now(), Note: "7 events dropped"})
+	src.publish(f)
+	var e struct {
+		Type string `json:"type"`
+	}
+	must(t, json.NewDecoder(resp.Body).Decode(&e))
+	if e.Type != string(lifecycle.Lost) {
+		t.Errorf("first record of a ?type=exit stream after a loss: %q, want lost", e.Type)
+	}
 }
