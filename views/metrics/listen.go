@@ -129,7 +129,7 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 	if len(o.ScrapeListeners) > 0 {
 		// The scrape listeners' connections are counted apart: the API's
 		// cap being full never keeps a scraper out.
-		sgate := newConnGate(ScrapeMaxConns, &o.Stats.scrapeConns, o.Stats)
+		sgate := newConnGate(min(ScrapeMaxConns, o.MaxConns), &o.Stats.scrapeConns, o.Stats)
 		ssrv := newHTTPServer(ctx, o.ScrapeHandler, o, sgate)
 		servers = append(servers, ssrv)
 		serveListeners(ssrv, sgate, o.ScrapeListeners, o.ScrapeAllow, tlsCfg, errc)
@@ -257,7 +257,8 @@ func allowed(nets []*net.IPNet, ip net.IP) bool {
 //     (a client that stopped reading): the one blocked longest.
 //
 // When no connection can make room the new one waits (at most
-// maxWaiting of them, each for up to roomWait) for one to become
+// maxWaiting of them, and no more than the cap, each for up to
+// roomWait) for one to become
 // evictable or to close: a scrape that arrives while every connection is
 // busy is served late rather than refused. Past that it gets 503.
 type connGate struct {
@@ -281,6 +282,12 @@ const (
 	maxWaiting      = 64
 	writeEvictAfter = 200 * time.Millisecond
 )
+
+// maxWaiting is how many connections may wait for room: maxWaiting, at
+// most as many as the cap, so that accepted connections (open and
+// waiting) never hold more than twice the cap in descriptors: the
+// reserve kept for the collector (MaxConns) holds under any flood.
+func (g *connGate) maxWaiting() int64 { return int64(min(maxWaiting, g.max)) }
 
 // newConnGate caps at max the connections counted in live.
 func newConnGate(max int, live *atomic.Int64, st *ServeStats) *connGate {
@@ -449,7 +456,7 @@ func (l *gatedListener) acceptLoop() {
 		switch {
 		case l.gate.admit():
 			l.deliver(c)
-		case l.gate.waiting.Add(1) <= maxWaiting:
+		case l.gate.waiting.Add(1) <= l.gate.maxWaiting():
 			go l.wait(c)
 		default:
 			l.gate.waiting.Add(-1)
