@@ -197,6 +197,15 @@ func TestDeletionsMidScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A process directory leaves /proc at once; RemoveAll deletes a
+	// directory file by file, and a scan that met one with stat gone but
+	// status still there counted it unreadable (it failed so under load).
+	// So each directory is first renamed out of the tree, atomically.
+	trash, err := os.MkdirTemp(filepath.Dir(root), "pinspect-gone-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(trash)
 	stop := make(chan struct{})
 	deleted := make(chan int)
 	go func() {
@@ -208,7 +217,12 @@ func TestDeletionsMidScan(t *testing.T) {
 				return
 			default:
 			}
-			os.RemoveAll(filepath.Join(root, strconv.Itoa(pid)))
+			gone := filepath.Join(trash, strconv.Itoa(pid))
+			if err := os.Rename(filepath.Join(root, strconv.Itoa(pid)), gone); err != nil {
+				t.Error(err)
+				return
+			}
+			os.RemoveAll(gone)
 			k++
 		}
 	}()
