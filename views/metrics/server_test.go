@@ -521,9 +521,13 @@ func TestScrapeWhileChurning(t *testing.T) {
 	go func() { monDone <- m.Run(ctx) }()
 	defer func() { cancel(); <-monDone }()
 	srv, hs := startServer(t, m, ServerOptions{Options: Options{ZombieParents: 10}})
-	for deadline := time.Now().Add(30 * time.Second); m.Latest() == nil; livehelper.Sleep() {
+	// The monitor's first frame reaches the collector a little later (its
+	// observer runs on its own); until then /metrics rightly has no
+	// per-frame series, so wait for the collector, not only the monitor
+	// (under load the scrapes below came first and missed them).
+	for deadline := time.Now().Add(30 * time.Second); gather(t, srv.Collector())["pinspect_processes"] == nil; livehelper.Sleep() {
 		if time.Now().After(deadline) {
-			t.Fatal("no frame from the monitor in 30s")
+			t.Fatal("no frame reached the collector in 30s")
 		}
 	}
 
