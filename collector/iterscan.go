@@ -104,6 +104,9 @@ type pendingThread struct {
 func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	r := s.r
 	snap, all, want := s.begin(o, BackendTaskIter)
+	if r.iter.WalkUnavailable != nil {
+		snap.CollectorNote = r.iter.WalkUnavailable.Error()
+	}
 	procs := make([]Process, 0, cap(s.iterPIDs)+16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]

@@ -115,11 +115,18 @@ type taskIterTaskRec struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	taskIterMapScratch        = "scratch"
+	taskIterMapWalkGroups     = "walk_groups"
+	taskIterMapWalkTasks      = "walk_tasks"
 	taskIterProgPinspectTasks = "pinspect_tasks"
+	taskIterProgPinspectWalk  = "pinspect_walk"
 	taskIterVarCpuCopy        = "cpu_copy"
 	taskIterVarNrCpus         = "nr_cpus"
 	taskIterVarPcpuBase       = "pcpu_base"
 	taskIterVarScratchAddr    = "scratch_addr"
+	taskIterVarWalkFull       = "walk_full"
+	taskIterVarWalkNgroups    = "walk_ngroups"
+	taskIterVarWalkNtasks     = "walk_ntasks"
+	taskIterVarWalkTask       = "walk_task"
 )
 
 // loadTaskIter returns the embedded CollectionSpec for taskIter.
@@ -165,13 +172,16 @@ type taskIterSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterProgramSpecs struct {
 	PinspectTasks *ebpf.ProgramSpec `ebpf:"pinspect_tasks"`
+	PinspectWalk  *ebpf.ProgramSpec `ebpf:"pinspect_walk"`
 }
 
 // taskIterMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterMapSpecs struct {
-	Scratch *ebpf.MapSpec `ebpf:"scratch"`
+	Scratch    *ebpf.MapSpec `ebpf:"scratch"`
+	WalkGroups *ebpf.MapSpec `ebpf:"walk_groups"`
+	WalkTasks  *ebpf.MapSpec `ebpf:"walk_tasks"`
 }
 
 // taskIterVariableSpecs contains global variables before they are loaded into the kernel.
@@ -182,6 +192,10 @@ type taskIterVariableSpecs struct {
 	NrCpus      *ebpf.VariableSpec `ebpf:"nr_cpus"`
 	PcpuBase    *ebpf.VariableSpec `ebpf:"pcpu_base"`
 	ScratchAddr *ebpf.VariableSpec `ebpf:"scratch_addr"`
+	WalkFull    *ebpf.VariableSpec `ebpf:"walk_full"`
+	WalkNgroups *ebpf.VariableSpec `ebpf:"walk_ngroups"`
+	WalkNtasks  *ebpf.VariableSpec `ebpf:"walk_ntasks"`
+	WalkTask    *ebpf.VariableSpec `ebpf:"walk_task"`
 }
 
 // taskIterObjects contains all objects after they have been loaded into the kernel.
@@ -204,12 +218,16 @@ func (o *taskIterObjects) Close() error {
 //
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterMaps struct {
-	Scratch *ebpf.Map `ebpf:"scratch"`
+	Scratch    *ebpf.Map `ebpf:"scratch"`
+	WalkGroups *ebpf.Map `ebpf:"walk_groups"`
+	WalkTasks  *ebpf.Map `ebpf:"walk_tasks"`
 }
 
 func (m *taskIterMaps) Close() error {
 	return _TaskIterClose(
 		m.Scratch,
+		m.WalkGroups,
+		m.WalkTasks,
 	)
 }
 
@@ -221,6 +239,10 @@ type taskIterVariables struct {
 	NrCpus      *ebpf.Variable `ebpf:"nr_cpus"`
 	PcpuBase    *ebpf.Variable `ebpf:"pcpu_base"`
 	ScratchAddr *ebpf.Variable `ebpf:"scratch_addr"`
+	WalkFull    *ebpf.Variable `ebpf:"walk_full"`
+	WalkNgroups *ebpf.Variable `ebpf:"walk_ngroups"`
+	WalkNtasks  *ebpf.Variable `ebpf:"walk_ntasks"`
+	WalkTask    *ebpf.Variable `ebpf:"walk_task"`
 }
 
 // taskIterPrograms contains all programs after they have been loaded into the kernel.
@@ -228,11 +250,13 @@ type taskIterVariables struct {
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterPrograms struct {
 	PinspectTasks *ebpf.Program `ebpf:"pinspect_tasks"`
+	PinspectWalk  *ebpf.Program `ebpf:"pinspect_walk"`
 }
 
 func (p *taskIterPrograms) Close() error {
 	return _TaskIterClose(
 		p.PinspectTasks,
+		p.PinspectWalk,
 	)
 }
 

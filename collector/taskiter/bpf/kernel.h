@@ -37,8 +37,14 @@ typedef _Bool bool;
 
 /* From the UAPI (linux/bpf.h), a stable ABI value. */
 enum bpf_map_type {
+	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_ARRAY_OF_MAPS = 12,
 };
+
+/* Map flags (linux/bpf.h). */
+#define BPF_F_MMAPABLE (1U << 10)
+#define BPF_F_INNER_MAP (1U << 12)
 
 struct seq_file;
 
@@ -285,5 +291,18 @@ struct bpf_iter__task {
 	struct bpf_iter_meta *meta;
 	struct task_struct *task;
 } CORE;
+
+/*
+ * The open-coded task iterator's state (Linux 6.7 and later): opaque, of
+ * the kernel's size, on the program's stack. Not CORE: the kernel checks
+ * its size against its own by name.
+ */
+struct bpf_iter_task {
+	__u64 __opaque[3];
+} __attribute__((aligned(8)));
+
+/* bpf_iter_task_new's flags (enum bpf_iter_task_type). */
+#define BPF_TASK_ITER_ALL_PROCS 0
+#define BPF_TASK_ITER_ALL_THREADS 1
 
 #endif

@@ -1,0 +1,252 @@
+package taskiter
+
+// The walk: one run of pinspect_walk (a BPF_PROG_TYPE_SYSCALL program, run
+// with BPF_PROG_TEST_RUN) walks every task of the machine with the
+// kernel's open-coded task iterator (Linux 6.7 and later) and writes the
+// records into two arrays mapped into this process, so that a pass costs
+// a program run and reading memory: no seq_file, no read() calls, no
+// per-task program call or pid lookup in the kernel.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// walkObjects is the walk's program, its two outer arrays and its counts.
+type walkObjects struct {
+	Prog    *ebpf.Program  `ebpf:"pinspect_walk"`
+	Tasks   *ebpf.Map      `ebpf:"walk_tasks"`
+	Groups  *ebpf.Map      `ebpf:"walk_groups"`
+	Scratch *ebpf.Map      `ebpf:"scratch"`
+	NTasks  *ebpf.Variable `ebpf:"walk_ntasks"`
+	NGroups *ebpf.Variable `ebpf:"walk_ngroups"`
+	Full    *ebpf.Variable `ebpf:"walk_full"`
+}
+
+// slots is one inner array (task or group records) and its mapping.
+type slots struct {
+	m    *ebpf.Map
+	mem  []byte // the array's values, mapped read-only
+	cap  int    // records it holds
+	spec *ebpf.MapSpec
+}
+
+// walker runs the walk and decodes its arrays.
+type walker struct {
+	objs          walkObjects
+	mu            sync.Mutex // one pass at a time: passes share the arrays
+	tasks, groups slots
+	leaders       []leaderAt
+}
+
+// leaderAt is where a process's records are: its leader's task record
+// (followed by its threads') and its group record.
+type leaderAt struct {
+	tgid, task, group int
+}
+
+// walkMaxRuns bounds the runs of one pass when the arrays must grow (the
+// machine makes tasks faster than the arrays grow).
+const walkMaxRuns = 4
+
+// openWalk loads the walk and sizes its arrays from a first run.
+func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker, error) {
+	w := &walker{}
+	if err := spec.LoadAndAssign(&w.objs, copts); err != nil {
+		return nil, err
+	}
+	w.tasks.spec = spec.Maps["walk_tasks"].InnerMap
+	w.groups.spec = spec.Maps["walk_groups"].InnerMap
+	if w.tasks.spec == nil || w.groups.spec == nil {
+		_ = w.close()
+		return nil, errors.New("the walk's arrays have no inner map")
+	}
+	// One-slot arrays: the first run writes almost nothing and counts
+	// the records, which sizes the real arrays.
+	err := w.tasks.resize(w.objs.Tasks, 1)
+	if err == nil {
+		err = w.groups.resize(w.objs.Groups, 1)
+	}
+	if err == nil {
+		_, _, err = w.run()
+	}
+	if err != nil {
+		_ = w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// run runs the walk until every record fits, growing the arrays, and
+// returns how many task and group records it wrote.
+func (w *walker) run() (nt, ng int, err error) {
+	for range walkMaxRuns {
+		ret, err := w.objs.Prog.Run(&ebpf.RunOptions{})
+		if err != nil {
+			return 0, 0, fmt.Errorf("walk: %w", err)
+		}
+		if ret != 0 {
+			return 0, 0, errors.New("walk: the program found no arrays")
+		}
+		var ntasks, ngroups, full uint32
+		if err := errors.Join(w.objs.NTasks.Get(&ntasks), w.objs.NGroups.Get(&ngroups), w.objs.Full.Get(&full)); err != nil {
+			return 0, 0, fmt.Errorf("walk: %w", err)
+		}
+		if full == 0 && int(ntasks) <= w.tasks.cap && int(ngroups) <= w.groups.cap {
+			return int(ntasks), int(ngroups), nil
+		}
+		// A quarter to spare, so that a growing machine does not
+		// resize at every pass.
+		if int(ntasks) > w.tasks.cap {
+			if err := w.tasks.resize(w.objs.Tasks, int(ntasks)+int(ntasks)/4+64); err != nil {
+				return 0, 0, err
+			}
+		}
+		if int(ngroups) > w.groups.cap {
+			if err := w.groups.resize(w.objs.Groups, int(ngroups)+int(ngroups)/4+64); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	return 0, 0, errors.New("walk: the task count kept outgrowing the arrays")
+}
+
+// resize replaces the inner array of outer by one of n records, mapped.
+func (s *slots) resize(outer *ebpf.Map, n int) error {
+	spec := s.spec.Copy()
+	spec.MaxEntries = uint32(n)
+	m, err := ebpf.NewMap(spec)
+	if err != nil {
+		return fmt.Errorf("walk: array of %d records: %w", n, err)
+	}
+	size := int(spec.ValueSize) * n
+	pg := os.Getpagesize()
+	size = (size + pg - 1) / pg * pg
+	mem, err := unix.Mmap(m.FD(), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		_ = m.Close()
+		return fmt.Errorf("walk: map array of %d records: %w", n, err)
+	}
+	if err := outer.Update(uint32(0), m, ebpf.UpdateAny); err != nil {
+		_ = unix.Munmap(mem)
+		_ = m.Close()
+		return fmt.Errorf("walk: install array of %d records: %w", n, err)
+	}
+	s.release()
+	s.m, s.mem, s.cap = m, mem, n
+	return nil
+}
+
+func (s *slots) release() {
+	if s.mem != nil {
+		_ = unix.Munmap(s.mem)
+		s.mem = nil
+	}
+	if s.m != nil {
+		_ = s.m.Close()
+		s.m = nil
+	}
+	s.cap = 0
+}
+
+func (w *walker) close() error {
+	w.tasks.release()
+	w.groups.release()
+	return errors.Join(w.objs.Prog.Close(), w.objs.Tasks.Close(), w.objs.Groups.Close(), w.objs.Scratch.Close())
+}
+
+// pass runs the walk and calls visit for every task: the processes in
+// ascending pid order, each leader (with its Group) followed by its
+// threads.
+func (w *walker) pass(bootOffset uint64, visit func(*Task) error) (PassStats, error) {
+	var st PassStats
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	nt, ng, err := w.run()
+	if err != nil {
+		return st, fmt.Errorf("task iterator: %w", err)
+	}
+	recs := unsafe.Slice((*taskIterTaskRec)(unsafe.Pointer(unsafe.SliceData(w.tasks.mem))), nt)
+	grecs := unsafe.Slice((*taskIterGroupRec)(unsafe.Pointer(unsafe.SliceData(w.groups.mem))), ng)
+	// The list is in creation order: find each process's records, and
+	// visit them in pid order.
+	leaders := w.leaders[:0]
+	for i := range recs {
+		r := &recs[i]
+		if r.Kind != recTask || int(r.Size) != int(unsafe.Sizeof(*r)) {
+			return st, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, r.Kind, r.Size, recTask, unsafe.Sizeof(*r))
+		}
+		if r.Pid == r.Tgid {
+			leaders = append(leaders, leaderAt{tgid: int(r.Tgid), task: i, group: len(leaders)})
+		}
+	}
+	w.leaders = leaders[:0]
+	if len(leaders) != ng {
+		return st, fmt.Errorf("%w: %d leaders, %d group records", ErrLayout, len(leaders), ng)
+	}
+	if !slices.IsSortedFunc(leaders, cmpLeader) {
+		slices.SortFunc(leaders, cmpLeader)
+	}
+	var (
+		t Task
+		g Group
+	)
+	emit := func(i int, grp *Group) error {
+		r := &recs[i]
+		t.fill(r)
+		t.StartBootNs += bootOffset
+		t.Group = grp
+		st.Tasks++
+		st.Bytes += int64(unsafe.Sizeof(*r))
+		return visit(&t)
+	}
+	// Threads before the first leader: none on Linux (every thread
+	// follows its leader), but visit them rather than drop them.
+	first := len(recs)
+	for _, l := range leaders {
+		first = min(first, l.task)
+	}
+	for i := 0; i < first; i++ {
+		if err := emit(i, nil); err != nil {
+			return st, err
+		}
+	}
+	for _, l := range leaders {
+		gr := &grecs[l.group]
+		if gr.Kind != recGroup || int(gr.Size) != int(unsafe.Sizeof(*gr)) {
+			return st, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, gr.Kind, gr.Size, recGroup, unsafe.Sizeof(*gr))
+		}
+		g.fill(gr)
+		st.Groups++
+		st.Bytes += int64(unsafe.Sizeof(*gr))
+		if err := emit(l.task, &g); err != nil {
+			return st, err
+		}
+		for i := l.task + 1; i < len(recs) && recs[i].Pid != recs[i].Tgid; i++ {
+			if err := emit(i, nil); err != nil {
+				return st, err
+			}
+		}
+	}
+	return st, nil
+}
+
+func cmpLeader(a, b leaderAt) int { return a.tgid - b.tgid }
+
+// walkUnavailable is the one line saying why the walk did not load.
+func walkUnavailable(err error) error {
+	ue := classify(err)
+	switch {
+	case errors.Is(err, ebpf.ErrNotSupported) || strings.Contains(err.Error(), "bpf_iter_task_new"):
+		ue.Detail = "this kernel has no open-coded task iterator (Linux 6.7 or later)"
+	}
+	return fmt.Errorf("BPF task walk unavailable (%s), using the per-task iterator", ue.Detail)
+}

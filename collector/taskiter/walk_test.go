@@ -1,0 +1,119 @@
+package taskiter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+)
+
+// TestWalkUsedWhereAvailable: on Linux 6.7 and later, as root, passes
+// use the walk (one program run), not the seq_file iterator.
+func TestWalkUsedWhereAvailable(t *testing.T) {
+	it := openForTest(t)
+	if !kernelAtLeast(6, 7) {
+		t.Skipf("kernel %s has no open-coded task iterator", kernelRelease())
+	}
+	if !it.Walking() || it.WalkUnavailable != nil {
+		t.Fatalf("walking %v: %v", it.Walking(), it.WalkUnavailable)
+	}
+}
+
+// TestWalkOrder: the walk gives processes in ascending pid order, each
+// leader with its group record first and then its own threads.
+func TestWalkOrder(t *testing.T) {
+	it := openForTest(t)
+	if !it.Walking() {
+		t.Skip(it.WalkUnavailable)
+	}
+	last, leader := 0, 0
+	st, err := it.Pass(func(tk *Task) error {
+		if tk.TID == tk.TGID {
+			if tk.Group == nil {
+				return fmt.Errorf("leader %d without a group record", tk.TID)
+			}
+			if tk.TID <= last {
+				return fmt.Errorf("process %d after %d", tk.TID, last)
+			}
+			last, leader = tk.TID, tk.TID
+			return nil
+		}
+		if tk.Group != nil {
+			return fmt.Errorf("thread %d with a group record", tk.TID)
+		}
+		if tk.TGID != leader {
+			return fmt.Errorf("thread %d of %d after leader %d", tk.TID, tk.TGID, leader)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Groups == 0 || st.Tasks < st.Groups {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestWalkMatchesSeqFile runs a pass of the walk and one of the seq_file
+// iterator and compares every task both saw on what does not change
+// while it lives.
+func TestWalkMatchesSeqFile(t *testing.T) {
+	walk := openForTest(t)
+	if !walk.Walking() {
+		t.Skip(walk.WalkUnavailable)
+	}
+	seq, err := Open(Options{SeqFile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seq.Close()
+	if seq.Walking() {
+		t.Fatal("SeqFile: the walk was loaded")
+	}
+	a, b := passAll(t, walk), passAll(t, seq)
+	both := 0
+	for tid, sa := range a {
+		sb, ok := b[tid]
+		if !ok || sa.task.StartBootNs != sb.task.StartBootNs {
+			continue // born or gone between the passes
+		}
+		both++
+		ta, tb := &sa.task, &sb.task
+		if ta.TGID != tb.TGID || string(ta.Comm()) != string(tb.Comm()) && ta.Flags&0x200000 != 0 {
+			t.Errorf("task %d: walk %d %q, seq %d %q", tid, ta.TGID, ta.Comm(), tb.TGID, tb.Comm())
+		}
+		if (ta.Group == nil) != (tb.Group == nil) {
+			t.Errorf("task %d: group record walk %v seq %v", tid, ta.Group != nil, tb.Group != nil)
+			continue
+		}
+		if ta.Group == nil {
+			continue
+		}
+		ga, gb := ta.Group, tb.Group
+		if ga.UIDs != gb.UIDs || ga.GIDs != gb.GIDs || ga.SID != gb.SID || nspids(ga) != nspids(gb) || ga.CapBnd != gb.CapBnd || ga.HasMM != gb.HasMM || ga.StartCode != gb.StartCode {
+			t.Errorf("process %d: walk %+v\nseq %+v", tid, ga, gb)
+		}
+	}
+	// The seq_file iterator walks this pid namespace's pids; the walk
+	// the task list: on an idle machine nearly every task is in both.
+	if both < len(b)*9/10 {
+		t.Errorf("only %d of %d tasks in both passes (walk saw %d)", both, len(b), len(a))
+	}
+	t.Logf("%d tasks compared (walk %d, seq_file %d)", both, len(a), len(b))
+}
+
+// TestWalkUnavailableLine: a kernel without the open-coded iterator's
+// kfuncs gets one line naming the reason and the fallback.
+func TestWalkUnavailableLine(t *testing.T) {
+	err := walkUnavailable(fmt.Errorf("load program: %w", ebpf.ErrNotSupported))
+	line := err.Error()
+	if !strings.Contains(line, "open-coded task iterator (Linux 6.7 or later)") || !strings.Contains(line, "per-task iterator") || strings.Contains(line, "\n") {
+		t.Errorf("%q", line)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%v", err)
+	}
+}
