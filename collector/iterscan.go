@@ -120,7 +120,11 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		}
 		return slices.BinarySearch(pids, tgid)
 	}
-	st, err := r.iter.Pass(func(t *taskiter.Task) error {
+	// Processes whose threads are not kept have them summed in the
+	// kernel where the walk can (one record a process instead of one a
+	// thread).
+	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want}
+	st, err := r.iter.PassWith(po, func(t *taskiter.Task) error {
 		if t.Group != nil {
 			th := all
 			if want != nil {
@@ -139,6 +143,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 				p.Read |= SrcTasks
 			}
 			s.addIterThread(p, &side[len(side)-1], t)
+			side[len(side)-1].tot.AddTotals(t.Group.ThreadSums)
 			return nil
 		}
 		i, ok := find(t.TGID)

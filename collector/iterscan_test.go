@@ -64,6 +64,17 @@ var (
 // compared in full, threads included; the rest of the machine on the
 // fields that do not wobble.
 func TestBackendsAgree(t *testing.T) {
+	backendsAgree(t, func([]int) ScanOptions { return ScanOptions{Threads: true} })
+}
+
+// TestBackendsAgreeSummed is TestBackendsAgree with the threads of the
+// quiet helpers only: the walk then sums every other process's threads
+// in the kernel, and its totals must still be /proc's.
+func TestBackendsAgreeSummed(t *testing.T) {
+	backendsAgree(t, func(quiet []int) ScanOptions { return ScanOptions{ThreadPIDs: quiet} })
+}
+
+func backendsAgree(t *testing.T, scanOpts func(quiet []int) ScanOptions) {
 	ri := newIterReader(t, Options{})
 	// Two /proc Readers: the second must read cmdline and exe afresh, not
 	// from the first one's identity memo (a process exiting meanwhile
@@ -100,7 +111,11 @@ func TestBackendsAgree(t *testing.T) {
 	waitState(t, helpers[4].PID(), 'T')
 
 	ctx := context.Background()
-	opts := ScanOptions{Threads: true}
+	var quietPIDs []int
+	for _, h := range helpers {
+		quietPIDs = append(quietPIDs, h.PID())
+	}
+	opts := scanOpts(quietPIDs)
 	a, err := rp.Scan(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +131,7 @@ func TestBackendsAgree(t *testing.T) {
 	if a.Collector != BackendProc || b.Collector != BackendTaskIter || b.CtxSwitchSource != CtxTaskIter {
 		t.Fatalf("collectors %q %q, ctx source %q", a.Collector, b.Collector, b.CtxSwitchSource)
 	}
-	if !b.ThreadsRead {
+	if !b.ThreadsRead && opts.Threads {
 		t.Error("ThreadsRead not set")
 	}
 	index := func(s *Snapshot) map[int]*Process {

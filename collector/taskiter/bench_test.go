@@ -15,8 +15,12 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchIterator(b *testing.B) *Iterator {
-	it, err := Open(Options{})
+func benchIterator(b *testing.B, opts ...Options) *Iterator {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	it, err := Open(o)
 	if err != nil {
 		if os.Geteuid() != 0 {
 			b.Skip(err)
@@ -29,13 +33,24 @@ func benchIterator(b *testing.B) *Iterator {
 
 // BenchmarkPass is one pass over every task of the machine with the
 // records decoded (what a long-running view pays per tick); tasks/op
-// says how many tasks there were.
-func BenchmarkPass(b *testing.B) {
-	it := benchIterator(b)
+// says how many tasks there were. It uses the walk where the kernel has
+// it; BenchmarkPassSeqFile the seq_file iterator; BenchmarkPassSummed
+// the walk with every process's threads summed in the kernel (what a
+// dashboard showing one process's threads pays).
+func BenchmarkPass(b *testing.B) { benchPass(b, Options{}, PassOptions{}) }
+
+// BenchmarkPassSeqFile is BenchmarkPass on the seq_file iterator.
+func BenchmarkPassSeqFile(b *testing.B) { benchPass(b, Options{SeqFile: true}, PassOptions{}) }
+
+// BenchmarkPassSummed is BenchmarkPass with the threads summed.
+func BenchmarkPassSummed(b *testing.B) { benchPass(b, Options{}, PassOptions{SumThreads: true}) }
+
+func benchPass(b *testing.B, o Options, po PassOptions) {
+	it := benchIterator(b, o)
 	var tasks int
 	c0 := cpuTime()
 	for b.Loop() {
-		st, err := it.Pass(func(*Task) error { return nil })
+		st, err := it.PassWith(po, func(*Task) error { return nil })
 		if err != nil {
 			b.Fatal(err)
 		}

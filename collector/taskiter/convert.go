@@ -155,6 +155,20 @@ func (s *Totals) Add(t *Task) {
 	s.Threads++
 }
 
+// AddTotals adds sums made elsewhere (Group.ThreadSums: threads the
+// kernel summed).
+func (s *Totals) AddTotals(o Totals) {
+	s.UTimeNs += o.UTimeNs
+	s.STimeNs += o.STimeNs
+	s.RuntimeNs += o.RuntimeNs
+	s.MinFlt += o.MinFlt
+	s.MajFlt += o.MajFlt
+	s.VolCtx += o.VolCtx
+	s.InvolCtx += o.InvolCtx
+	s.RunDelayNs += o.RunDelayNs
+	s.Threads += o.Threads
+}
+
 // CPUTimeTicks is the process's user and system time as /proc/PID/stat
 // shows them (fields 14 and 15): the totals adjusted against the
 // process's previously reported times.

@@ -254,6 +254,11 @@ type Group struct {
 	hasWQDesc   bool
 	wqRunning   bool
 	nameUnknown bool
+	// ThreadSums is what the walk summed in the kernel over the live
+	// threads other than the leader whose records it did not write
+	// (PassOptions.SumThreads); zero otherwise. Add it to the process's
+	// Totals with AddTotals.
+	ThreadSums Totals
 }
 
 func (g *Group) fill(r *taskIterGroupRec) {
@@ -324,6 +329,12 @@ func (g *Group) fill(r *taskIterGroupRec) {
 	g.hasWQDesc = f&groupWQDesc != 0
 	g.wqRunning = f&groupWQRunning != 0
 	g.nameUnknown = f&groupKNameUnknown != 0
+	g.ThreadSums = Totals{
+		UTimeNs: r.ThrUtime, STimeNs: r.ThrStime, RuntimeNs: r.ThrRuntime,
+		MinFlt: r.ThrMinFlt, MajFlt: r.ThrMajFlt,
+		VolCtx: r.ThrNvcsw, InvolCtx: r.ThrNivcsw,
+		RunDelayNs: r.ThrRunDelay, Threads: int(r.ThrCount),
+	}
 	if !g.HasTTY {
 		g.TPGID = -1 // do_task_stat's value without a terminal
 	}

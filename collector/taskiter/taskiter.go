@@ -164,7 +164,8 @@ func (it *Iterator) Close() error {
 
 // PassStats describes one pass.
 type PassStats struct {
-	// Tasks is the number of task records read (every thread).
+	// Tasks is the number of tasks seen (every thread, those summed in
+	// the kernel included).
 	Tasks int
 	// Groups is the number of thread-group records (one per process).
 	Groups int
@@ -189,9 +190,28 @@ var ErrLayout = errors.New("task iterator record layout mismatch")
 // The kernel walks its task list as the pass proceeds: a task that starts
 // or exits during the pass may or may not be seen, as with a /proc scan.
 func (it *Iterator) Pass(visit func(*Task) error) (PassStats, error) {
+	return it.PassWith(PassOptions{}, visit)
+}
+
+// PassOptions chooses what a pass visits.
+type PassOptions struct {
+	// SumThreads has the walk visit only the leaders of processes not in
+	// ThreadsOf, their other live threads summed by the kernel into
+	// Group.ThreadSums: a view that shows the threads of a few processes
+	// saves a record per thread. The seq_file iterator visits every
+	// thread whatever this says (ThreadSums is then zero), and so does
+	// the walk when ThreadsOf has more than 4,096 processes.
+	SumThreads bool
+	// ThreadsOf are the processes (sorted) whose threads are visited
+	// with SumThreads.
+	ThreadsOf []int
+}
+
+// PassWith is Pass with options.
+func (it *Iterator) PassWith(o PassOptions, visit func(*Task) error) (PassStats, error) {
 	var st PassStats
 	if it.walk != nil {
-		return it.walk.pass(it.bootOffset, visit)
+		return it.walk.pass(it.bootOffset, o, visit)
 	}
 	if it.link == nil {
 		return st, errors.New("task iterator closed")

@@ -65,6 +65,16 @@ type taskIterGroupRec struct {
 	EnvEnd          uint64
 	Kname           [64]int8
 	WqDesc          [32]int8
+	ThrUtime        uint64
+	ThrStime        uint64
+	ThrRuntime      uint64
+	ThrMinFlt       uint64
+	ThrMajFlt       uint64
+	ThrNvcsw        uint64
+	ThrNivcsw       uint64
+	ThrRunDelay     uint64
+	ThrCount        uint32
+	ThrPad          uint32
 }
 
 type taskIterOut struct {
@@ -117,15 +127,18 @@ const (
 	taskIterMapScratch        = "scratch"
 	taskIterMapWalkGroups     = "walk_groups"
 	taskIterMapWalkTasks      = "walk_tasks"
+	taskIterMapWalkWant       = "walk_want"
 	taskIterProgPinspectTasks = "pinspect_tasks"
 	taskIterProgPinspectWalk  = "pinspect_walk"
 	taskIterVarCpuCopy        = "cpu_copy"
 	taskIterVarNrCpus         = "nr_cpus"
 	taskIterVarPcpuBase       = "pcpu_base"
 	taskIterVarScratchAddr    = "scratch_addr"
+	taskIterVarWalkCountOnly  = "walk_count_only"
 	taskIterVarWalkFull       = "walk_full"
 	taskIterVarWalkNgroups    = "walk_ngroups"
 	taskIterVarWalkNtasks     = "walk_ntasks"
+	taskIterVarWalkSumThreads = "walk_sum_threads"
 	taskIterVarWalkTask       = "walk_task"
 )
 
@@ -182,20 +195,23 @@ type taskIterMapSpecs struct {
 	Scratch    *ebpf.MapSpec `ebpf:"scratch"`
 	WalkGroups *ebpf.MapSpec `ebpf:"walk_groups"`
 	WalkTasks  *ebpf.MapSpec `ebpf:"walk_tasks"`
+	WalkWant   *ebpf.MapSpec `ebpf:"walk_want"`
 }
 
 // taskIterVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterVariableSpecs struct {
-	CpuCopy     *ebpf.VariableSpec `ebpf:"cpu_copy"`
-	NrCpus      *ebpf.VariableSpec `ebpf:"nr_cpus"`
-	PcpuBase    *ebpf.VariableSpec `ebpf:"pcpu_base"`
-	ScratchAddr *ebpf.VariableSpec `ebpf:"scratch_addr"`
-	WalkFull    *ebpf.VariableSpec `ebpf:"walk_full"`
-	WalkNgroups *ebpf.VariableSpec `ebpf:"walk_ngroups"`
-	WalkNtasks  *ebpf.VariableSpec `ebpf:"walk_ntasks"`
-	WalkTask    *ebpf.VariableSpec `ebpf:"walk_task"`
+	CpuCopy        *ebpf.VariableSpec `ebpf:"cpu_copy"`
+	NrCpus         *ebpf.VariableSpec `ebpf:"nr_cpus"`
+	PcpuBase       *ebpf.VariableSpec `ebpf:"pcpu_base"`
+	ScratchAddr    *ebpf.VariableSpec `ebpf:"scratch_addr"`
+	WalkCountOnly  *ebpf.VariableSpec `ebpf:"walk_count_only"`
+	WalkFull       *ebpf.VariableSpec `ebpf:"walk_full"`
+	WalkNgroups    *ebpf.VariableSpec `ebpf:"walk_ngroups"`
+	WalkNtasks     *ebpf.VariableSpec `ebpf:"walk_ntasks"`
+	WalkSumThreads *ebpf.VariableSpec `ebpf:"walk_sum_threads"`
+	WalkTask       *ebpf.VariableSpec `ebpf:"walk_task"`
 }
 
 // taskIterObjects contains all objects after they have been loaded into the kernel.
@@ -221,6 +237,7 @@ type taskIterMaps struct {
 	Scratch    *ebpf.Map `ebpf:"scratch"`
 	WalkGroups *ebpf.Map `ebpf:"walk_groups"`
 	WalkTasks  *ebpf.Map `ebpf:"walk_tasks"`
+	WalkWant   *ebpf.Map `ebpf:"walk_want"`
 }
 
 func (m *taskIterMaps) Close() error {
@@ -228,6 +245,7 @@ func (m *taskIterMaps) Close() error {
 		m.Scratch,
 		m.WalkGroups,
 		m.WalkTasks,
+		m.WalkWant,
 	)
 }
 
@@ -235,14 +253,16 @@ func (m *taskIterMaps) Close() error {
 //
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterVariables struct {
-	CpuCopy     *ebpf.Variable `ebpf:"cpu_copy"`
-	NrCpus      *ebpf.Variable `ebpf:"nr_cpus"`
-	PcpuBase    *ebpf.Variable `ebpf:"pcpu_base"`
-	ScratchAddr *ebpf.Variable `ebpf:"scratch_addr"`
-	WalkFull    *ebpf.Variable `ebpf:"walk_full"`
-	WalkNgroups *ebpf.Variable `ebpf:"walk_ngroups"`
-	WalkNtasks  *ebpf.Variable `ebpf:"walk_ntasks"`
-	WalkTask    *ebpf.Variable `ebpf:"walk_task"`
+	CpuCopy        *ebpf.Variable `ebpf:"cpu_copy"`
+	NrCpus         *ebpf.Variable `ebpf:"nr_cpus"`
+	PcpuBase       *ebpf.Variable `ebpf:"pcpu_base"`
+	ScratchAddr    *ebpf.Variable `ebpf:"scratch_addr"`
+	WalkCountOnly  *ebpf.Variable `ebpf:"walk_count_only"`
+	WalkFull       *ebpf.Variable `ebpf:"walk_full"`
+	WalkNgroups    *ebpf.Variable `ebpf:"walk_ngroups"`
+	WalkNtasks     *ebpf.Variable `ebpf:"walk_ntasks"`
+	WalkSumThreads *ebpf.Variable `ebpf:"walk_sum_threads"`
+	WalkTask       *ebpf.Variable `ebpf:"walk_task"`
 }
 
 // taskIterPrograms contains all programs after they have been loaded into the kernel.

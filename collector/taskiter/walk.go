@@ -26,6 +26,9 @@ type walkObjects struct {
 	Tasks   *ebpf.Map      `ebpf:"walk_tasks"`
 	Groups  *ebpf.Map      `ebpf:"walk_groups"`
 	Scratch *ebpf.Map      `ebpf:"scratch"`
+	Want    *ebpf.Map      `ebpf:"walk_want"`
+	Sum     *ebpf.Variable `ebpf:"walk_sum_threads"`
+	Count   *ebpf.Variable `ebpf:"walk_count_only"`
 	NTasks  *ebpf.Variable `ebpf:"walk_ntasks"`
 	NGroups *ebpf.Variable `ebpf:"walk_ngroups"`
 	Full    *ebpf.Variable `ebpf:"walk_full"`
@@ -45,7 +48,22 @@ type walker struct {
 	mu            sync.Mutex // one pass at a time: passes share the arrays
 	tasks, groups slots
 	leaders       []leaderAt
+	want          []int // the processes in walk_want, sorted
+	summing       bool  // walk_sum_threads
+	// counted is the machine's tasks and processes at load, which size
+	// the arrays at the first pass.
+	countedTasks, countedGroups int
+	// roomy counts the passes in a row that needed under a quarter of
+	// the arrays (after a dashboard showed every thread for a while):
+	// past shrinkAfter they shrink, giving back their memory.
+	roomy int
 }
+
+// shrinkAfter is how many roomy passes in a row shrink the arrays.
+const shrinkAfter = 8
+
+// walkWantMax is WALK_WANT_MAX in taskiter.bpf.c.
+const walkWantMax = 4096
 
 // leaderAt is where a process's records are: its leader's task record
 // (followed by its threads') and its group record.
@@ -69,14 +87,14 @@ func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker
 		_ = w.close()
 		return nil, errors.New("the walk's arrays have no inner map")
 	}
-	// One-slot arrays: the first run writes almost nothing and counts
-	// the records, which sizes the real arrays.
-	err := w.tasks.resize(w.objs.Tasks, 1)
+	// A run that only counts (it needs no arrays) proves the walk runs
+	// here and sizes the arrays at the first pass.
+	err := w.objs.Count.Set(uint32(1))
 	if err == nil {
-		err = w.groups.resize(w.objs.Groups, 1)
+		w.countedTasks, w.countedGroups, _, err = w.once()
 	}
 	if err == nil {
-		_, _, err = w.run()
+		err = w.objs.Count.Set(uint32(0))
 	}
 	if err != nil {
 		_ = w.close()
@@ -89,34 +107,52 @@ func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker
 // returns how many task and group records it wrote.
 func (w *walker) run() (nt, ng int, err error) {
 	for range walkMaxRuns {
-		ret, err := w.objs.Prog.Run(&ebpf.RunOptions{})
+		ntasks, ngroups, full, err := w.once()
 		if err != nil {
-			return 0, 0, fmt.Errorf("walk: %w", err)
+			return 0, 0, err
 		}
-		if ret != 0 {
-			return 0, 0, errors.New("walk: the program found no arrays")
+		if !full {
+			return ntasks, ngroups, nil
 		}
-		var ntasks, ngroups, full uint32
-		if err := errors.Join(w.objs.NTasks.Get(&ntasks), w.objs.NGroups.Get(&ngroups), w.objs.Full.Get(&full)); err != nil {
-			return 0, 0, fmt.Errorf("walk: %w", err)
-		}
-		if full == 0 && int(ntasks) <= w.tasks.cap && int(ngroups) <= w.groups.cap {
-			return int(ntasks), int(ngroups), nil
-		}
-		// A quarter to spare, so that a growing machine does not
-		// resize at every pass.
-		if int(ntasks) > w.tasks.cap {
-			if err := w.tasks.resize(w.objs.Tasks, int(ntasks)+int(ntasks)/4+64); err != nil {
-				return 0, 0, err
-			}
-		}
-		if int(ngroups) > w.groups.cap {
-			if err := w.groups.resize(w.objs.Groups, int(ngroups)+int(ngroups)/4+64); err != nil {
-				return 0, 0, err
-			}
+		if err := w.grow(ntasks, ngroups); err != nil {
+			return 0, 0, err
 		}
 	}
 	return 0, 0, errors.New("walk: the task count kept outgrowing the arrays")
+}
+
+// once runs the walk: the task and group records it found, and whether
+// some did not fit.
+func (w *walker) once() (ntasks, ngroups int, full bool, err error) {
+	ret, err := w.objs.Prog.Run(&ebpf.RunOptions{})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("walk: %w", err)
+	}
+	if ret != 0 {
+		return 0, 0, false, errors.New("walk: the program found no arrays")
+	}
+	var nt, ng, f uint32
+	if err := errors.Join(w.objs.NTasks.Get(&nt), w.objs.NGroups.Get(&ng), w.objs.Full.Get(&f)); err != nil {
+		return 0, 0, false, fmt.Errorf("walk: %w", err)
+	}
+	full = f != 0 || int(nt) > w.tasks.cap || int(ng) > w.groups.cap
+	return int(nt), int(ng), full, nil
+}
+
+// grow makes the arrays hold ntasks and ngroups records, with a quarter
+// to spare so that a growing machine does not resize at every pass.
+func (w *walker) grow(ntasks, ngroups int) error {
+	if ntasks > w.tasks.cap {
+		if err := w.tasks.resize(w.objs.Tasks, ntasks+ntasks/4+64); err != nil {
+			return err
+		}
+	}
+	if ngroups > w.groups.cap {
+		if err := w.groups.resize(w.objs.Groups, ngroups+ngroups/4+64); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resize replaces the inner array of outer by one of n records, mapped.
@@ -160,16 +196,31 @@ func (s *slots) release() {
 func (w *walker) close() error {
 	w.tasks.release()
 	w.groups.release()
-	return errors.Join(w.objs.Prog.Close(), w.objs.Tasks.Close(), w.objs.Groups.Close(), w.objs.Scratch.Close())
+	return errors.Join(w.objs.Prog.Close(), w.objs.Tasks.Close(), w.objs.Groups.Close(), w.objs.Scratch.Close(), w.objs.Want.Close())
 }
 
 // pass runs the walk and calls visit for every task: the processes in
 // ascending pid order, each leader (with its Group) followed by its
 // threads.
-func (w *walker) pass(bootOffset uint64, visit func(*Task) error) (PassStats, error) {
+func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error) (PassStats, error) {
 	var st PassStats
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.choose(o); err != nil {
+		return st, fmt.Errorf("task iterator: %w", err)
+	}
+	if w.tasks.m == nil {
+		// The first pass: arrays for the machine counted at load; with
+		// threads summed, for the leaders and a few threads (a run that
+		// needs more grows them).
+		nt := w.countedTasks
+		if w.summing {
+			nt = min(nt, w.countedGroups+256)
+		}
+		if err := w.grow(nt, w.countedGroups); err != nil {
+			return st, fmt.Errorf("task iterator: %w", err)
+		}
+	}
 	nt, ng, err := w.run()
 	if err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)
@@ -225,6 +276,7 @@ func (w *walker) pass(bootOffset uint64, visit func(*Task) error) (PassStats, er
 			return st, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, gr.Kind, gr.Size, recGroup, unsafe.Sizeof(*gr))
 		}
 		g.fill(gr)
+		st.Tasks += g.ThreadSums.Threads
 		st.Groups++
 		st.Bytes += int64(unsafe.Sizeof(*gr))
 		if err := emit(l.task, &g); err != nil {
@@ -236,7 +288,66 @@ func (w *walker) pass(bootOffset uint64, visit func(*Task) error) (PassStats, er
 			}
 		}
 	}
+	w.shrink(nt, ng)
 	return st, nil
+}
+
+// shrink gives back the arrays' memory after shrinkAfter passes in a row
+// that needed under a quarter of them.
+func (w *walker) shrink(nt, ng int) {
+	const slack = 1024
+	if w.tasks.cap < 4*nt+slack && w.groups.cap < 4*ng+slack {
+		w.roomy = 0
+		return
+	}
+	if w.roomy++; w.roomy < shrinkAfter {
+		return
+	}
+	w.roomy = 0
+	// Failing to shrink leaves the bigger arrays in place.
+	if w.tasks.cap >= 4*nt+slack {
+		_ = w.tasks.resize(w.objs.Tasks, nt+nt/4+64)
+	}
+	if w.groups.cap >= 4*ng+slack {
+		_ = w.groups.resize(w.objs.Groups, ng+ng/4+64)
+	}
+}
+
+// choose sets which threads the next run writes: every thread, or those
+// of o.ThreadsOf with the others summed.
+func (w *walker) choose(o PassOptions) error {
+	sum := o.SumThreads && len(o.ThreadsOf) <= walkWantMax
+	if !sum {
+		o.ThreadsOf = nil
+	}
+	if !slices.Equal(w.want, o.ThreadsOf) {
+		for _, pid := range w.want {
+			if _, found := slices.BinarySearch(o.ThreadsOf, pid); !found {
+				if err := w.objs.Want.Delete(uint32(pid)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+					return err
+				}
+			}
+		}
+		for _, pid := range o.ThreadsOf {
+			if _, found := slices.BinarySearch(w.want, pid); !found {
+				if err := w.objs.Want.Put(uint32(pid), uint8(1)); err != nil {
+					return err
+				}
+			}
+		}
+		w.want = append(w.want[:0], o.ThreadsOf...)
+	}
+	if sum != w.summing {
+		v := uint32(0)
+		if sum {
+			v = 1
+		}
+		if err := w.objs.Sum.Set(v); err != nil {
+			return err
+		}
+		w.summing = sum
+	}
+	return nil
 }
 
 func cmpLeader(a, b leaderAt) int { return a.tgid - b.tgid }

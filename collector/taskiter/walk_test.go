@@ -117,3 +117,54 @@ func TestWalkUnavailableLine(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// TestWalkSumsThreads: with SumThreads the walk visits the threads of the
+// processes asked for only; every other process's live threads are in
+// its Group.ThreadSums, counted in PassStats.Tasks.
+func TestWalkSumsThreads(t *testing.T) {
+	it := openForTest(t)
+	if !it.Walking() {
+		t.Skip(it.WalkUnavailable)
+	}
+	self := os.Getpid()
+	ownThreads, others, summed := 0, 0, 0
+	st, err := it.PassWith(PassOptions{SumThreads: true, ThreadsOf: []int{self}}, func(tk *Task) error {
+		switch {
+		case tk.TGID == self:
+			ownThreads++
+			if tk.Group != nil && tk.Group.ThreadSums.Threads != 0 {
+				return fmt.Errorf("own process summed %d threads", tk.Group.ThreadSums.Threads)
+			}
+		case tk.Group == nil:
+			others++
+		default:
+			summed += tk.Group.ThreadSums.Threads
+			if n := tk.Group.ThreadSums.Threads + 1; tk.Group.NumThreads > 0 && n > tk.Group.NumThreads+1 {
+				return fmt.Errorf("process %d: %d threads summed, %d live", tk.TID, n-1, tk.Group.NumThreads)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if others != 0 {
+		t.Errorf("%d threads of other processes visited", others)
+	}
+	if ownThreads < 2 {
+		t.Errorf("own threads visited: %d (a Go test binary has several)", ownThreads)
+	}
+	if st.Tasks < st.Groups+summed {
+		t.Errorf("stats %+v, %d summed", st, summed)
+	}
+	// The same pass again, every thread: as many tasks, give or take the
+	// machine's churn.
+	full, err := it.Pass(func(*Task) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := full.Tasks - st.Tasks; d > full.Tasks/10 || -d > full.Tasks/10 {
+		t.Errorf("summed pass saw %d tasks, full pass %d", st.Tasks, full.Tasks)
+	}
+	t.Logf("summed pass: %+v (%d threads summed); full pass: %+v", st, summed, full)
+}

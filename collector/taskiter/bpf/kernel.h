@@ -37,6 +37,7 @@ typedef _Bool bool;
 
 /* From the UAPI (linux/bpf.h), a stable ABI value. */
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_ARRAY_OF_MAPS = 12,

@@ -138,6 +138,21 @@ struct group_rec {
 	__u64 env_end;
 	char kname[64];
 	char wq_desc[32];
+	/*
+	 * The walk's sums over the live threads other than the leader, when
+	 * it does not write their records (a process not in walk_want while
+	 * walk_sum_threads is set); zero otherwise.
+	 */
+	__u64 thr_utime;
+	__u64 thr_stime;
+	__u64 thr_runtime;
+	__u64 thr_min_flt;
+	__u64 thr_maj_flt;
+	__u64 thr_nvcsw;
+	__u64 thr_nivcsw;
+	__u64 thr_run_delay; /* of threads that have not exited */
+	__u32 thr_count;
+	__u32 thr_pad;
 };
 
 /* A leader's two records, built in place and written with one call. */
@@ -610,6 +625,8 @@ int pinspect_tasks(struct bpf_iter__task *ctx)
  * pinspect to grow the arrays to walk_ntasks and walk_ngroups and run
  * again.
  */
+#define WALK_WANT_MAX 4096
+
 struct task_slots {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
@@ -640,6 +657,21 @@ struct {
 	__array(values, struct group_slots);
 } walk_groups SEC(".maps");
 
+/*
+ * With walk_sum_threads set, the threads of a process not in walk_want
+ * get no records: their counts are summed into the group record's thr_*
+ * fields, which is all a view that does not show them needs (a dashboard
+ * shows the threads of one process).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WALK_WANT_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} walk_want SEC(".maps");
+
+__u32 walk_sum_threads;
+__u32 walk_count_only; /* count the tasks and processes, write nothing */
 __u32 walk_ntasks;  /* task records of the last walk (written or not) */
 __u32 walk_ngroups; /* group records of the last walk (written or not) */
 __u32 walk_full;    /* 1 when a record did not fit */
@@ -687,17 +719,37 @@ __noinline int walk_fill_group(__u64 addr, struct group_rec *g)
 	return 0;
 }
 
+/* Adds a thread to its process's sums (Totals.Add in convert.go). */
+__noinline int walk_sum_thread(__u64 addr, struct group_rec *g)
+{
+	struct task_struct *task;
+
+	if (!bpf_rdonly_cast || !g)
+		return 0;
+	task = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct task_struct));
+	g->thr_utime += task->utime;
+	g->thr_stime += task->stime;
+	g->thr_runtime += task->se.sum_exec_runtime;
+	g->thr_min_flt += task->min_flt;
+	g->thr_maj_flt += task->maj_flt;
+	g->thr_nvcsw += task->nvcsw;
+	g->thr_nivcsw += task->nivcsw;
+	if (bpf_core_field_exists(task->sched_info) && task->exit_state == 0)
+		g->thr_run_delay += task->sched_info.run_delay;
+	g->thr_count++;
+	return 0;
+}
+
 SEC("syscall")
 int pinspect_walk(void *ctx)
 {
 	struct bpf_iter_task it;
 	struct task_struct *task;
+	struct group_rec *sum = 0; /* the process whose threads are summed */
 	void *tasks, *groups;
-	__u32 zero = 0;
+	__u32 zero = 0, sum_threads = walk_sum_threads;
 
-	tasks = bpf_map_lookup_elem(&walk_tasks, &zero);
-	groups = bpf_map_lookup_elem(&walk_groups, &zero);
-	if (!tasks || !groups || !bpf_rdonly_cast)
+	if (!bpf_rdonly_cast)
 		return 1;
 	/*
 	 * The counts live in globals, not registers: a register that the
@@ -707,6 +759,26 @@ int pinspect_walk(void *ctx)
 	walk_ntasks = 0;
 	walk_ngroups = 0;
 	walk_full = 0;
+	if (walk_count_only) {
+		/* What the arrays must hold (at load, before they exist). */
+		bpf_rcu_read_lock();
+		bpf_iter_task_new(&it, 0, BPF_TASK_ITER_ALL_THREADS);
+		while ((task = bpf_iter_task_next(&it))) {
+			task = bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
+			if (task->pid == 0)
+				continue;
+			walk_ntasks++;
+			if (task->pid == task->tgid)
+				walk_ngroups++;
+		}
+		bpf_iter_task_destroy(&it);
+		bpf_rcu_read_unlock();
+		return 0;
+	}
+	tasks = bpf_map_lookup_elem(&walk_tasks, &zero);
+	groups = bpf_map_lookup_elem(&walk_groups, &zero);
+	if (!tasks || !groups)
+		return 1;
 	bpf_rcu_read_lock();
 	bpf_iter_task_new(&it, 0, BPF_TASK_ITER_ALL_THREADS);
 	while ((task = bpf_iter_task_next(&it))) {
@@ -723,6 +795,12 @@ int pinspect_walk(void *ctx)
 			continue; /* the swapper, which /proc does not show */
 		*(volatile __u64 *)&walk_task = (__u64)(void *)task;
 		addr = *(volatile __u64 *)&walk_task;
+		if (pid != tgid && sum) {
+			walk_sum_thread(addr, sum);
+			continue;
+		}
+		if (pid == tgid)
+			sum = 0;
 		i = walk_ntasks;
 		walk_ntasks = i + 1;
 		t = bpf_map_lookup_elem(tasks, &i);
@@ -735,10 +813,13 @@ int pinspect_walk(void *ctx)
 		j = walk_ngroups;
 		walk_ngroups = j + 1;
 		g = bpf_map_lookup_elem(groups, &j);
-		if (g)
-			walk_fill_group(addr, g);
-		else
+		if (!g) {
 			walk_full = 1;
+			continue;
+		}
+		walk_fill_group(addr, g);
+		if (sum_threads && !bpf_map_lookup_elem(&walk_want, &tgid))
+			sum = g;
 	}
 	bpf_iter_task_destroy(&it);
 	bpf_rcu_read_unlock();
