@@ -63,12 +63,18 @@ func benchPass(b *testing.B, o Options, po PassOptions) {
 }
 
 // BenchmarkOpen is loading, verifying and attaching the program (what a
-// one-shot command pays once).
-func BenchmarkOpen(b *testing.B) {
+// one-shot command pays once); BenchmarkOpenSeqFile the same for the
+// seq_file iterator.
+func BenchmarkOpen(b *testing.B) { benchOpen(b, Options{}) }
+
+// BenchmarkOpenSeqFile is BenchmarkOpen for the seq_file iterator.
+func BenchmarkOpenSeqFile(b *testing.B) { benchOpen(b, Options{SeqFile: true}) }
+
+func benchOpen(b *testing.B, o Options) {
 	c0 := cpuTime()
 	defer func() { b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op") }()
 	for b.Loop() {
-		it, err := Open(Options{})
+		it, err := Open(o)
 		if err != nil {
 			b.Skip(err)
 		}
