@@ -34,12 +34,81 @@ type walkObjects struct {
 	Full    *ebpf.Variable `ebpf:"walk_full"`
 }
 
-// slots is one inner array (task or group records) and its mapping.
+// slots is one inner array (task or group records) and the windows of
+// it mapped into this process. An array is read through a few windows of
+// about 256 KiB, not mapped whole: a mapping of a BPF array is resident
+// from the start (every page of it counts in pinspect's RSS), and at
+// 10,000 processes the group records alone are 7.8 MB. A pass reads the
+// arrays nearly in order (the processes were made nearly in pid order),
+// so each window is mapped once a pass; the windows stay mapped between
+// passes.
 type slots struct {
-	m    *ebpf.Map
-	mem  []byte // the array's values, mapped read-only
-	cap  int    // records it holds
-	spec *ebpf.MapSpec
+	m       *ebpf.Map
+	cap     int // records it holds
+	spec    *ebpf.MapSpec
+	recSize int
+	perWin  int // records in a window: a whole number of pages
+	wins    [winCount]window
+	clock   uint64
+}
+
+// window is one mapped part of an array: records [first, first+n).
+type window struct {
+	first, n int
+	mem      []byte
+	used     uint64 // slots.clock when last used
+}
+
+// winCount is the windows mapped per array: two streams of nearly
+// ordered reads (the processes before and after the pids wrapped) and
+// the threads after a leader.
+const winCount = 4
+
+// winBytes is about the size of a window (a variable: tests make it
+// small to read through many windows).
+var winBytes = 256 << 10
+
+// at is record i of the array, in a window mapped on demand. The pointer
+// is valid until the next call to at.
+func (s *slots) at(i int) (unsafe.Pointer, error) {
+	w := i / s.perWin
+	s.clock++
+	lru := 0
+	for k := range s.wins {
+		win := &s.wins[k]
+		if win.mem != nil && win.first == w*s.perWin {
+			win.used = s.clock
+			return unsafe.Pointer(&win.mem[(i-win.first)*s.recSize]), nil
+		}
+		if win.used < s.wins[lru].used {
+			lru = k
+		}
+	}
+	win := &s.wins[lru]
+	if win.mem != nil {
+		_ = unix.Munmap(win.mem)
+		win.mem = nil
+	}
+	first := w * s.perWin
+	n := min(s.perWin, s.cap-first)
+	pg := os.Getpagesize()
+	size := (n*s.recSize + pg - 1) / pg * pg
+	mem, err := unix.Mmap(s.m.FD(), int64(first*s.recSize), size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("walk: map records %d-%d: %w", first, first+n, err)
+	}
+	*win = window{first: first, n: n, mem: mem, used: s.clock}
+	return unsafe.Pointer(&mem[(i-first)*s.recSize]), nil
+}
+
+// unmap unmaps every window.
+func (s *slots) unmap() {
+	for k := range s.wins {
+		if s.wins[k].mem != nil {
+			_ = unix.Munmap(s.wins[k].mem)
+		}
+		s.wins[k] = window{}
+	}
 }
 
 // walker runs the walk and decodes its arrays.
@@ -139,6 +208,14 @@ func (w *walker) once() (ntasks, ngroups int, full bool, err error) {
 	return int(nt), int(ng), full, nil
 }
 
+// make makes arrays of ntasks and ngroups records.
+func (w *walker) make(ntasks, ngroups int) error {
+	if err := w.tasks.resize(w.objs.Tasks, ntasks); err != nil {
+		return err
+	}
+	return w.groups.resize(w.objs.Groups, ngroups)
+}
+
 // grow makes the arrays hold ntasks and ngroups records, with a quarter
 // to spare so that a growing machine does not resize at every pass.
 func (w *walker) grow(ntasks, ngroups int) error {
@@ -163,29 +240,29 @@ func (s *slots) resize(outer *ebpf.Map, n int) error {
 	if err != nil {
 		return fmt.Errorf("walk: array of %d records: %w", n, err)
 	}
-	size := int(spec.ValueSize) * n
-	pg := os.Getpagesize()
-	size = (size + pg - 1) / pg * pg
-	mem, err := unix.Mmap(m.FD(), 0, size, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		_ = m.Close()
-		return fmt.Errorf("walk: map array of %d records: %w", n, err)
-	}
 	if err := outer.Update(uint32(0), m, ebpf.UpdateAny); err != nil {
-		_ = unix.Munmap(mem)
 		_ = m.Close()
 		return fmt.Errorf("walk: install array of %d records: %w", n, err)
 	}
 	s.release()
-	s.m, s.mem, s.cap = m, mem, n
+	s.m, s.cap = m, n
+	// A window is a whole number of pages and of records.
+	s.recSize = int(spec.ValueSize)
+	pg := os.Getpagesize()
+	unit := pg / gcd(pg, s.recSize) // records in the smallest such window
+	s.perWin = unit * max(1, winBytes/(unit*s.recSize))
 	return nil
 }
 
-func (s *slots) release() {
-	if s.mem != nil {
-		_ = unix.Munmap(s.mem)
-		s.mem = nil
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
 	}
+	return a
+}
+
+func (s *slots) release() {
+	s.unmap()
 	if s.m != nil {
 		_ = s.m.Close()
 		s.m = nil
@@ -213,11 +290,13 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 		// The first pass: arrays for the machine counted at load; with
 		// threads summed, for the leaders and a few threads (a run that
 		// needs more grows them).
+		// A sixteenth to spare for tasks born since (the arrays are
+		// mapped whole: every slot is resident memory).
 		nt := w.countedTasks
 		if w.summing {
 			nt = min(nt, w.countedGroups+256)
 		}
-		if err := w.grow(nt, w.countedGroups); err != nil {
+		if err := w.make(nt+nt/16+64, w.countedGroups+w.countedGroups/16+64); err != nil {
 			return st, fmt.Errorf("task iterator: %w", err)
 		}
 	}
@@ -225,13 +304,18 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	if err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)
 	}
-	recs := unsafe.Slice((*taskIterTaskRec)(unsafe.Pointer(unsafe.SliceData(w.tasks.mem))), nt)
-	grecs := unsafe.Slice((*taskIterGroupRec)(unsafe.Pointer(unsafe.SliceData(w.groups.mem))), ng)
+	task := func(i int) (*taskIterTaskRec, error) {
+		p, err := w.tasks.at(i)
+		return (*taskIterTaskRec)(p), err
+	}
 	// The list is in creation order: find each process's records, and
 	// visit them in pid order.
 	leaders := w.leaders[:0]
-	for i := range recs {
-		r := &recs[i]
+	for i := range nt {
+		r, err := task(i)
+		if err != nil {
+			return st, fmt.Errorf("task iterator: %w", err)
+		}
 		if r.Kind != recTask || int(r.Size) != int(unsafe.Sizeof(*r)) {
 			return st, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, r.Kind, r.Size, recTask, unsafe.Sizeof(*r))
 		}
@@ -251,7 +335,10 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 		g Group
 	)
 	emit := func(i int, grp *Group) error {
-		r := &recs[i]
+		r, err := task(i)
+		if err != nil {
+			return fmt.Errorf("task iterator: %w", err)
+		}
 		t.fill(r)
 		t.StartBootNs += bootOffset
 		t.Group = grp
@@ -261,7 +348,7 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	}
 	// Threads before the first leader: none on Linux (every thread
 	// follows its leader), but visit them rather than drop them.
-	first := len(recs)
+	first := nt
 	for _, l := range leaders {
 		first = min(first, l.task)
 	}
@@ -271,7 +358,11 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 		}
 	}
 	for _, l := range leaders {
-		gr := &grecs[l.group]
+		p, err := w.groups.at(l.group)
+		if err != nil {
+			return st, fmt.Errorf("task iterator: %w", err)
+		}
+		gr := (*taskIterGroupRec)(p)
 		if gr.Kind != recGroup || int(gr.Size) != int(unsafe.Sizeof(*gr)) {
 			return st, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, gr.Kind, gr.Size, recGroup, unsafe.Sizeof(*gr))
 		}
@@ -282,7 +373,14 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 		if err := emit(l.task, &g); err != nil {
 			return st, err
 		}
-		for i := l.task + 1; i < len(recs) && recs[i].Pid != recs[i].Tgid; i++ {
+		for i := l.task + 1; i < nt; i++ {
+			r, err := task(i)
+			if err != nil {
+				return st, fmt.Errorf("task iterator: %w", err)
+			}
+			if r.Pid == r.Tgid {
+				break
+			}
 			if err := emit(i, nil); err != nil {
 				return st, err
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // TestWalkUsedWhereAvailable: on Linux 6.7 and later, as root, passes
@@ -60,7 +61,20 @@ func TestWalkOrder(t *testing.T) {
 // TestWalkMatchesSeqFile runs a pass of the walk and one of the seq_file
 // iterator and compares every task both saw on what does not change
 // while it lives.
-func TestWalkMatchesSeqFile(t *testing.T) {
+func TestWalkMatchesSeqFile(t *testing.T) { walkMatchesSeqFile(t) }
+
+// TestWalkWindows is TestWalkMatchesSeqFile read through the smallest
+// windows (a whole number of pages and records: 256 task records), with
+// a process of 800 threads so that the arrays span several windows.
+func TestWalkWindows(t *testing.T) {
+	old := winBytes
+	winBytes = 1
+	t.Cleanup(func() { winBytes = old })
+	livehelper.Start(t, "threads", "800")
+	walkMatchesSeqFile(t)
+}
+
+func walkMatchesSeqFile(t *testing.T) {
 	walk := openForTest(t)
 	if !walk.Walking() {
 		t.Skip(walk.WalkUnavailable)
