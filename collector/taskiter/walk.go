@@ -43,8 +43,8 @@ type walkObjects struct {
 // so each window is mapped once a pass; the windows stay mapped between
 // passes.
 type slots struct {
-	m       *ebpf.Map
-	cap     int // records it holds
+	id      ebpf.MapID // the array (no descriptor is kept open: see mapIDs)
+	cap     int        // records it holds
 	spec    *ebpf.MapSpec
 	recSize int
 	perWin  int // records in a window: a whole number of pages
@@ -93,7 +93,12 @@ func (s *slots) at(i int) (unsafe.Pointer, error) {
 	n := min(s.perWin, s.cap-first)
 	pg := os.Getpagesize()
 	size := (n*s.recSize + pg - 1) / pg * pg
-	mem, err := unix.Mmap(s.m.FD(), int64(first*s.recSize), size, unix.PROT_READ, unix.MAP_SHARED)
+	m, err := ebpf.NewMapFromID(s.id)
+	if err != nil {
+		return nil, fmt.Errorf("walk: open array: %w", err)
+	}
+	mem, err := unix.Mmap(m.FD(), int64(first*s.recSize), size, unix.PROT_READ, unix.MAP_SHARED)
+	_ = m.Close() // the mapping holds the array
 	if err != nil {
 		return nil, fmt.Errorf("walk: map records %d-%d: %w", first, first+n, err)
 	}
@@ -117,8 +122,10 @@ type walker struct {
 	mu            sync.Mutex // one pass at a time: passes share the arrays
 	tasks, groups slots
 	leaders       []leaderAt
-	want          []int // the processes in walk_want, sorted
-	summing       bool  // walk_sum_threads
+	// The outer arrays and walk_want, opened by id when needed.
+	tasksID, groupsID, wantID ebpf.MapID
+	want                      []int // the processes in walk_want, sorted
+	summing                   bool  // walk_sum_threads
 	// counted is the machine's tasks and processes at load, which size
 	// the arrays at the first pass.
 	countedTasks, countedGroups int
@@ -152,13 +159,30 @@ func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker
 	}
 	w.tasks.spec = spec.Maps["walk_tasks"].InnerMap
 	w.groups.spec = spec.Maps["walk_groups"].InnerMap
+	var err error
 	if w.tasks.spec == nil || w.groups.spec == nil {
+		err = errors.New("the walk's arrays have no inner map")
+	}
+	if err == nil {
+		w.tasksID, err = mapID(w.objs.Tasks)
+	}
+	if err == nil {
+		w.groupsID, err = mapID(w.objs.Groups)
+	}
+	if err == nil {
+		w.wantID, err = mapID(w.objs.Want)
+	}
+	// The program holds its maps: their descriptors are not kept.
+	for _, m := range []*ebpf.Map{w.objs.Tasks, w.objs.Groups, w.objs.Want, w.objs.Scratch} {
+		_ = m.Close()
+	}
+	if err != nil {
 		_ = w.close()
-		return nil, errors.New("the walk's arrays have no inner map")
+		return nil, err
 	}
 	// A run that only counts (it needs no arrays) proves the walk runs
 	// here and sizes the arrays at the first pass.
-	err := w.objs.Count.Set(uint32(1))
+	err = w.objs.Count.Set(uint32(1))
 	if err == nil {
 		w.countedTasks, w.countedGroups, _, err = w.once()
 	}
@@ -210,42 +234,47 @@ func (w *walker) once() (ntasks, ngroups int, full bool, err error) {
 
 // make makes arrays of ntasks and ngroups records.
 func (w *walker) make(ntasks, ngroups int) error {
-	if err := w.tasks.resize(w.objs.Tasks, ntasks); err != nil {
+	if err := w.tasks.resize(w.tasksID, ntasks); err != nil {
 		return err
 	}
-	return w.groups.resize(w.objs.Groups, ngroups)
+	return w.groups.resize(w.groupsID, ngroups)
 }
 
 // grow makes the arrays hold ntasks and ngroups records, with a quarter
 // to spare so that a growing machine does not resize at every pass.
 func (w *walker) grow(ntasks, ngroups int) error {
 	if ntasks > w.tasks.cap {
-		if err := w.tasks.resize(w.objs.Tasks, ntasks+ntasks/4+64); err != nil {
+		if err := w.tasks.resize(w.tasksID, ntasks+ntasks/4+64); err != nil {
 			return err
 		}
 	}
 	if ngroups > w.groups.cap {
-		if err := w.groups.resize(w.objs.Groups, ngroups+ngroups/4+64); err != nil {
+		if err := w.groups.resize(w.groupsID, ngroups+ngroups/4+64); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// resize replaces the inner array of outer by one of n records, mapped.
-func (s *slots) resize(outer *ebpf.Map, n int) error {
+// resize replaces the inner array of the outer array outerID by one of n
+// records.
+func (s *slots) resize(outerID ebpf.MapID, n int) error {
 	spec := s.spec.Copy()
 	spec.MaxEntries = uint32(n)
 	m, err := ebpf.NewMap(spec)
 	if err != nil {
 		return fmt.Errorf("walk: array of %d records: %w", n, err)
 	}
-	if err := outer.Update(uint32(0), m, ebpf.UpdateAny); err != nil {
-		_ = m.Close()
+	defer m.Close() // the outer array holds it
+	id, err := mapID(m)
+	if err == nil {
+		err = withMap(outerID, func(outer *ebpf.Map) error { return outer.Update(uint32(0), m, ebpf.UpdateAny) })
+	}
+	if err != nil {
 		return fmt.Errorf("walk: install array of %d records: %w", n, err)
 	}
 	s.release()
-	s.m, s.cap = m, n
+	s.id, s.cap = id, n
 	// A window is a whole number of pages and of records.
 	s.recSize = int(spec.ValueSize)
 	pg := os.Getpagesize()
@@ -263,17 +292,39 @@ func gcd(a, b int) int {
 
 func (s *slots) release() {
 	s.unmap()
-	if s.m != nil {
-		_ = s.m.Close()
-		s.m = nil
+	s.id, s.cap = 0, 0
+}
+
+// mapID is m's id.
+func mapID(m *ebpf.Map) (ebpf.MapID, error) {
+	info, err := m.Info()
+	if err != nil {
+		return 0, err
 	}
-	s.cap = 0
+	id, ok := info.ID()
+	if !ok {
+		return 0, errors.New("the kernel gives no map ids")
+	}
+	return id, nil
+}
+
+// withMap opens map id for f. The walk keeps no map descriptor open
+// between passes (serve under a descriptor flood keeps a reserve of
+// them, and the seq_file iterator held four); the program holds its
+// maps, and they are opened by id when pinspect must touch them.
+func withMap(id ebpf.MapID, f func(*ebpf.Map) error) error {
+	m, err := ebpf.NewMapFromID(id)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return f(m)
 }
 
 func (w *walker) close() error {
 	w.tasks.release()
 	w.groups.release()
-	return errors.Join(w.objs.Prog.Close(), w.objs.Tasks.Close(), w.objs.Groups.Close(), w.objs.Scratch.Close(), w.objs.Want.Close())
+	return w.objs.Prog.Close()
 }
 
 // pass runs the walk and calls visit for every task: the processes in
@@ -286,7 +337,7 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	if err := w.choose(o); err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)
 	}
-	if w.tasks.m == nil {
+	if w.tasks.id == 0 {
 		// The first pass: arrays for the machine counted at load; with
 		// threads summed, for the leaders and a few threads (a run that
 		// needs more grows them).
@@ -404,10 +455,10 @@ func (w *walker) shrink(nt, ng int) {
 	w.roomy = 0
 	// Failing to shrink leaves the bigger arrays in place.
 	if w.tasks.cap >= 4*nt+slack {
-		_ = w.tasks.resize(w.objs.Tasks, nt+nt/4+64)
+		_ = w.tasks.resize(w.tasksID, nt+nt/4+64)
 	}
 	if w.groups.cap >= 4*ng+slack {
-		_ = w.groups.resize(w.objs.Groups, ng+ng/4+64)
+		_ = w.groups.resize(w.groupsID, ng+ng/4+64)
 	}
 }
 
@@ -419,19 +470,8 @@ func (w *walker) choose(o PassOptions) error {
 		o.ThreadsOf = nil
 	}
 	if !slices.Equal(w.want, o.ThreadsOf) {
-		for _, pid := range w.want {
-			if _, found := slices.BinarySearch(o.ThreadsOf, pid); !found {
-				if err := w.objs.Want.Delete(uint32(pid)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-					return err
-				}
-			}
-		}
-		for _, pid := range o.ThreadsOf {
-			if _, found := slices.BinarySearch(w.want, pid); !found {
-				if err := w.objs.Want.Put(uint32(pid), uint8(1)); err != nil {
-					return err
-				}
-			}
+		if err := withMap(w.wantID, func(m *ebpf.Map) error { return w.setWant(m, o.ThreadsOf) }); err != nil {
+			return err
 		}
 		w.want = append(w.want[:0], o.ThreadsOf...)
 	}
@@ -444,6 +484,26 @@ func (w *walker) choose(o PassOptions) error {
 			return err
 		}
 		w.summing = sum
+	}
+	return nil
+}
+
+// setWant makes walk_want (m) hold the processes of want instead of
+// those of w.want.
+func (w *walker) setWant(m *ebpf.Map, want []int) error {
+	for _, pid := range w.want {
+		if _, found := slices.BinarySearch(want, pid); !found {
+			if err := m.Delete(uint32(pid)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return err
+			}
+		}
+	}
+	for _, pid := range want {
+		if _, found := slices.BinarySearch(w.want, pid); !found {
+			if err := m.Put(uint32(pid), uint8(1)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
