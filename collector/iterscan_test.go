@@ -292,7 +292,10 @@ func compareThreads(t *testing.T, a, b, c *Process) {
 		// without running (load balancing; seen for a new thread
 		// that had not run yet on a loaded machine: CPU 0, 1, 0): its
 		// CPU is compared only when no read saw it runnable.
-		runnable := ta.State == 'R' || tb.State == 'R' || tc.State == 'R'
+		// A thread that has not switched yet has not run since it was
+		// made: it is runnable all along, whatever letter a read shows.
+		notRun := ta.VolCtx+ta.InvolCtx == 0 && tc.VolCtx+tc.InvolCtx == 0
+		runnable := ta.State == 'R' || tb.State == 'R' || tc.State == 'R' || notRun
 		for _, x := range []*Thread{&xa, &xb, &xc} {
 			x.UTimeTicks, x.STimeTicks, x.VolCtx, x.InvolCtx, x.CPUDelayNs, x.State = 0, 0, 0, 0, 0, 0
 			if runnable {
@@ -470,15 +473,23 @@ func TestIterCmdlineIdleReuse(t *testing.T) {
 	t.Cleanup(func() { idle.Process.Kill(); idle.Wait() })
 	spin := livehelper.Start(t, "spin")
 	ctx := context.Background()
+	// The first snapshot is one where sleep has gone to sleep for good:
+	// seen sleeping, with its cmdline, and not run since the scan before
+	// (on a loaded machine it may still be starting when it first shows).
 	var first *Snapshot
+	var lastRan uint64
 	for range 500 {
 		s, err := r.Scan(ctx, ScanOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := findProc(s, idle.Process.Pid); p != nil && p.Comm == "sleep" && len(p.Cmdline) == 2 {
-			first = s
-			break
+		if p := findProc(s, idle.Process.Pid); p != nil && p.Comm == "sleep" && len(p.Cmdline) == 2 && p.State == 'S' {
+			if ran := ranCount(p); ran == lastRan {
+				first = s
+				break
+			} else {
+				lastRan = ran
+			}
 		}
 		livehelper.Sleep()
 	}
