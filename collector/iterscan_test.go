@@ -304,8 +304,10 @@ func compareThreads(t *testing.T, a, b, c *Process) {
 		// CPU is compared only when no read saw it runnable.
 		// A thread that has not switched yet has not run since it was
 		// made: it is runnable all along, whatever letter a read shows.
+		// One that ran between the /proc reads (its switches changed)
+		// may have run on another CPU in between.
 		notRun := ta.VolCtx+ta.InvolCtx == 0 && tc.VolCtx+tc.InvolCtx == 0
-		runnable := ta.State == 'R' || tb.State == 'R' || tc.State == 'R' || notRun
+		runnable := ta.State == 'R' || tb.State == 'R' || tc.State == 'R' || notRun || !still
 		for _, x := range []*Thread{&xa, &xb, &xc} {
 			x.UTimeTicks, x.STimeTicks, x.VolCtx, x.InvolCtx, x.CPUDelayNs, x.State = 0, 0, 0, 0, 0, 0
 			if runnable {
