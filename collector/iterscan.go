@@ -107,10 +107,19 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if r.iter.WalkUnavailable != nil {
 		snap.CollectorNote = r.iter.WalkUnavailable.Error()
 	}
-	procs := make([]Process, 0, cap(s.iterPIDs)+16)
+	// The walk knows how many processes there are: sized once, the
+	// slice is not grown by copying (at 10,000 processes it is 8.5 MB).
+	nproc := max(cap(s.iterPIDs), r.iter.Processes())
+	procs := make([]Process, 0, nproc+nproc/32+16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
 	pids := s.iterPIDs[:0]
+	if cap(side) < cap(procs) {
+		side = make([]iterProc, 0, cap(procs))
+	}
+	if cap(pids) < cap(procs) {
+		pids = make([]int, 0, cap(procs))
+	}
 	boot := r.host.bootTime
 	// find is the index of process tgid: most threads come right after
 	// their leader (the kernel walks tasks in pid order).

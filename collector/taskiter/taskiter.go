@@ -143,6 +143,16 @@ func Open(opts Options) (*Iterator, error) {
 	return it, nil
 }
 
+// Processes is how many processes the walk last found (at load, or in
+// the last pass): a scan sizes its slices with it. 0 when unknown (the
+// seq_file iterator).
+func (it *Iterator) Processes() int {
+	if it.walk == nil {
+		return 0
+	}
+	return int(it.walk.processes.Load())
+}
+
 // Walking reports whether passes use the walk (one program run over
 // every task) rather than the seq_file iterator.
 func (it *Iterator) Walking() bool { return it.walk != nil }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -129,6 +130,8 @@ type walker struct {
 	// counted is the machine's tasks and processes at load, which size
 	// the arrays at the first pass.
 	countedTasks, countedGroups int
+	// processes is the processes of the last run (Iterator.Processes).
+	processes atomic.Int64
 	// roomy counts the passes in a row that needed under a quarter of
 	// the arrays (after a dashboard showed every thread for a while):
 	// past shrinkAfter they shrink, giving back their memory.
@@ -188,6 +191,7 @@ func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker
 	}
 	if err == nil {
 		err = w.objs.Count.Set(uint32(0))
+		w.processes.Store(int64(w.countedGroups))
 	}
 	if err != nil {
 		_ = w.close()
@@ -355,6 +359,7 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	if err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)
 	}
+	w.processes.Store(int64(ng))
 	task := func(i int) (*taskIterTaskRec, error) {
 		p, err := w.tasks.at(i)
 		return (*taskIterTaskRec)(p), err
