@@ -338,70 +338,19 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	var st PassStats
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.choose(o); err != nil {
+	if err := w.prepare(o); err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)
-	}
-	if w.tasks.id == 0 {
-		// The first pass: arrays for the machine counted at load; with
-		// threads summed, for the leaders and a few threads (a run that
-		// needs more grows them).
-		// A sixteenth to spare for tasks born since (the arrays are
-		// mapped whole: every slot is resident memory).
-		nt := w.countedTasks
-		if w.summing {
-			nt = min(nt, w.countedGroups+256)
-		}
-		if err := w.make(nt+nt/16+64, w.countedGroups+w.countedGroups/16+64); err != nil {
-			return st, fmt.Errorf("task iterator: %w", err)
-		}
 	}
 	nt, ng, err := w.run()
 	if err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)
 	}
 	w.processes.Store(int64(ng))
-	task := func(i int) (*taskIterTaskRec, error) {
-		p, err := w.tasks.at(i)
-		return (*taskIterTaskRec)(p), err
+	leaders, err := w.indexLeaders(nt, ng)
+	if err != nil {
+		return st, err
 	}
-	// The list is in creation order: find each process's records, and
-	// visit them in pid order.
-	leaders := w.leaders[:0]
-	for i := range nt {
-		r, err := task(i)
-		if err != nil {
-			return st, fmt.Errorf("task iterator: %w", err)
-		}
-		if r.Kind != recTask || int(r.Size) != int(unsafe.Sizeof(*r)) {
-			return st, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, r.Kind, r.Size, recTask, unsafe.Sizeof(*r))
-		}
-		if r.Pid == r.Tgid {
-			leaders = append(leaders, leaderAt{tgid: int(r.Tgid), task: i, group: len(leaders)})
-		}
-	}
-	w.leaders = leaders[:0]
-	if len(leaders) != ng {
-		return st, fmt.Errorf("%w: %d leaders, %d group records", ErrLayout, len(leaders), ng)
-	}
-	if !slices.IsSortedFunc(leaders, cmpLeader) {
-		slices.SortFunc(leaders, cmpLeader)
-	}
-	var (
-		t Task
-		g Group
-	)
-	emit := func(i int, grp *Group) error {
-		r, err := task(i)
-		if err != nil {
-			return fmt.Errorf("task iterator: %w", err)
-		}
-		t.fill(r)
-		t.StartBootNs += bootOffset
-		t.Group = grp
-		st.Tasks++
-		st.Bytes += int64(unsafe.Sizeof(*r))
-		return visit(&t)
-	}
+	d := walkDecoder{w: w, nt: nt, bootOffset: bootOffset, visit: visit, st: &st}
 	// Threads before the first leader: none on Linux (every thread
 	// follows its leader), but visit them rather than drop them.
 	first := nt
@@ -409,41 +358,121 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 		first = min(first, l.task)
 	}
 	for i := 0; i < first; i++ {
-		if err := emit(i, nil); err != nil {
+		if err := d.emit(i, nil); err != nil {
 			return st, err
 		}
 	}
 	for _, l := range leaders {
-		p, err := w.groups.at(l.group)
-		if err != nil {
-			return st, fmt.Errorf("task iterator: %w", err)
-		}
-		gr := (*taskIterGroupRec)(p)
-		if gr.Kind != recGroup || int(gr.Size) != int(unsafe.Sizeof(*gr)) {
-			return st, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, gr.Kind, gr.Size, recGroup, unsafe.Sizeof(*gr))
-		}
-		g.fill(gr)
-		st.Tasks += g.ThreadSums.Threads
-		st.Groups++
-		st.Bytes += int64(unsafe.Sizeof(*gr))
-		if err := emit(l.task, &g); err != nil {
+		if err := d.process(l); err != nil {
 			return st, err
-		}
-		for i := l.task + 1; i < nt; i++ {
-			r, err := task(i)
-			if err != nil {
-				return st, fmt.Errorf("task iterator: %w", err)
-			}
-			if r.Pid == r.Tgid {
-				break
-			}
-			if err := emit(i, nil); err != nil {
-				return st, err
-			}
 		}
 	}
 	w.shrink(nt, ng)
 	return st, nil
+}
+
+// prepare sets what the next run writes, and makes the arrays at the
+// first pass: for the machine counted at load or, with threads summed,
+// for the leaders and a few threads (a run that needs more grows them),
+// with a sixteenth to spare for tasks born since.
+func (w *walker) prepare(o PassOptions) error {
+	if err := w.choose(o); err != nil {
+		return err
+	}
+	if w.tasks.id != 0 {
+		return nil
+	}
+	nt := w.countedTasks
+	if w.summing {
+		nt = min(nt, w.countedGroups+256)
+	}
+	return w.make(nt+nt/16+64, w.countedGroups+w.countedGroups/16+64)
+}
+
+// indexLeaders finds every process's records (the list is in creation
+// order) and returns them in pid order.
+func (w *walker) indexLeaders(nt, ng int) ([]leaderAt, error) {
+	leaders := w.leaders[:0]
+	for i := range nt {
+		p, err := w.tasks.at(i)
+		if err != nil {
+			return nil, fmt.Errorf("task iterator: %w", err)
+		}
+		r := (*taskIterTaskRec)(p)
+		if r.Kind != recTask || int(r.Size) != int(unsafe.Sizeof(*r)) {
+			return nil, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, r.Kind, r.Size, recTask, unsafe.Sizeof(*r))
+		}
+		if r.Pid == r.Tgid {
+			leaders = append(leaders, leaderAt{tgid: int(r.Tgid), task: i, group: len(leaders)})
+		}
+	}
+	w.leaders = leaders[:0]
+	if len(leaders) != ng {
+		return nil, fmt.Errorf("%w: %d leaders, %d group records", ErrLayout, len(leaders), ng)
+	}
+	if !slices.IsSortedFunc(leaders, cmpLeader) {
+		slices.SortFunc(leaders, cmpLeader)
+	}
+	return leaders, nil
+}
+
+// walkDecoder turns a run's records into visits.
+type walkDecoder struct {
+	w          *walker
+	nt         int
+	bootOffset uint64
+	visit      func(*Task) error
+	st         *PassStats
+	t          Task
+	g          Group
+}
+
+// emit visits task record i, with grp when it is a leader.
+func (d *walkDecoder) emit(i int, grp *Group) error {
+	p, err := d.w.tasks.at(i)
+	if err != nil {
+		return fmt.Errorf("task iterator: %w", err)
+	}
+	r := (*taskIterTaskRec)(p)
+	d.t.fill(r)
+	d.t.StartBootNs += d.bootOffset
+	d.t.Group = grp
+	d.st.Tasks++
+	d.st.Bytes += int64(unsafe.Sizeof(*r))
+	return d.visit(&d.t)
+}
+
+// process visits a leader with its group record, then its threads (the
+// records after it up to the next leader).
+func (d *walkDecoder) process(l leaderAt) error {
+	p, err := d.w.groups.at(l.group)
+	if err != nil {
+		return fmt.Errorf("task iterator: %w", err)
+	}
+	gr := (*taskIterGroupRec)(p)
+	if gr.Kind != recGroup || int(gr.Size) != int(unsafe.Sizeof(*gr)) {
+		return fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, gr.Kind, gr.Size, recGroup, unsafe.Sizeof(*gr))
+	}
+	d.g.fill(gr)
+	d.st.Tasks += d.g.ThreadSums.Threads
+	d.st.Groups++
+	d.st.Bytes += int64(unsafe.Sizeof(*gr))
+	if err := d.emit(l.task, &d.g); err != nil {
+		return err
+	}
+	for i := l.task + 1; i < d.nt; i++ {
+		p, err := d.w.tasks.at(i)
+		if err != nil {
+			return fmt.Errorf("task iterator: %w", err)
+		}
+		if r := (*taskIterTaskRec)(p); r.Pid == r.Tgid {
+			break
+		}
+		if err := d.emit(i, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // shrink gives back the arrays' memory after shrinkAfter passes in a row
