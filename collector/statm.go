@@ -1,14 +1,15 @@
 package collector
 
 // This file reads /proc/PID/statm, the process's memory in pages. The
-// /proc path reads it only when status could not be (its VmRSS and
-// RssFile + RssShmem are the same numbers): a process whose status is
-// denied, not present (a tree written by another program) or malformed.
+// /proc path reads it when status could not be (its VmRSS and RssFile +
+// RssShmem are the same numbers): a process whose status is denied, not
+// present (a tree written by another program) or malformed; and when it
+// reuses an earlier status (Options.StatusTTL), for the memory, which
+// changes all the time.
 // The task-iterator path reads it for every process with an address
 // space: the record's mm counters are not the exact sums.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 )
@@ -41,24 +42,45 @@ func readStatm(path []byte, buf *[]byte) (statmPages, error) {
 }
 
 // parseStatm parses "size resident shared text lib data dt". At least the
-// first two fields must be there, each a decimal number. It never panics.
+// first two fields must be there, each a decimal number; fields are
+// separated by ASCII white space. It never panics, and allocates only
+// for an error: the /proc path reads a statm per process and tick when it
+// reuses status (Options.StatusTTL), the task-iterator path per process.
 func parseStatm(b []byte) (statmPages, error) {
 	var m statmPages
-	f := bytes.Fields(b)
-	if len(f) < 2 {
-		return m, fmt.Errorf("%w: %d fields, want 7", errStatmFormat, len(f))
-	}
-	for i, tok := range f {
+	n := 0
+	for {
+		for len(b) > 0 && isStatmSpace(b[0]) {
+			b = b[1:]
+		}
+		if len(b) == 0 {
+			break
+		}
+		end := 0
+		for end < len(b) && !isStatmSpace(b[end]) {
+			end++
+		}
+		tok := b[:end]
+		b = b[end:]
 		v, ok := parseUint(tok)
 		if !ok {
-			return statmPages{}, fmt.Errorf("%w: field %d: bad number %q", errStatmFormat, i+1, clip(tok))
+			return statmPages{}, fmt.Errorf("%w: field %d: bad number %q", errStatmFormat, n+1, clip(tok))
 		}
-		switch i {
+		switch n {
 		case 1:
 			m.resident = v
 		case 2:
 			m.shared, m.hasShared = v, true
 		}
+		n++
+	}
+	if n < 2 {
+		return statmPages{}, fmt.Errorf("%w: %d fields, want 7", errStatmFormat, n)
 	}
 	return m, nil
+}
+
+// isStatmSpace reports whether c separates statm's fields.
+func isStatmSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
 }

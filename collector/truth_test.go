@@ -301,4 +301,9 @@ func TestParseStatm(t *testing.T) {
 			t.Errorf("parseStatm(%q): %v", bad, err)
 		}
 	}
+	// Read per process and tick when status is reused: no allocation.
+	line := []byte("2560 300 100 1 0 200 0\n")
+	if n := testing.AllocsPerRun(100, func() { _, _ = parseStatm(line) }); n != 0 {
+		t.Errorf("parseStatm allocates %v times a call", n)
+	}
 }
