@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -138,6 +140,15 @@ func listenMsg(op uint32) []byte {
 // connector is a subscription to the process-events connector.
 type connector struct {
 	c *netlink.Conn
+	// rc reads the socket directly: receive drains every datagram queued
+	// in one wake-up (netlink.Conn.Receive reads one per call, and the
+	// connector sends one event per datagram).
+	rc syscall.RawConn
+	// dgram holds one datagram while it is parsed.
+	dgram []byte
+	// held is an error met after some datagrams of a drain were read: the
+	// events are returned first, the error by the next receive.
+	held error
 }
 
 // connectorRcvBuf is the socket receive buffer asked for (the kernel
@@ -162,7 +173,12 @@ func dialConnector() (*connector, error) {
 			}
 		})
 	}
-	k := &connector{c: c}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("proc connector: %w", err)
+	}
+	k := &connector{c: c, rc: rc, dgram: make([]byte, connectorDatagramMax)}
 	if _, err := c.Send(netlink.Message{Header: netlink.Header{Type: netlink.Done}, Data: listenMsg(procCnMcastListen)}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("proc connector: subscribe: %w", err)
@@ -197,21 +213,99 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// receive blocks for the next datagram and appends its events to dst.
+// connectorDatagramMax is the largest datagram read: a process event is
+// under 100 bytes; a longer datagram is cut and its events skipped.
+const connectorDatagramMax = 4 << 10
+
+// maxDrain is the most datagrams one receive reads before it returns, so
+// that a flood is converted while it is being read.
+const maxDrain = 4096
+
+// receive blocks until a datagram is queued, then reads every datagram
+// queued (up to maxDrain) without blocking again, and appends their
+// events to dst: a burst of events costs one wake-up, not one a
+// datagram. Datagrams not sent by the kernel are ignored.
 func (k *connector) receive(dst []procEvent) ([]procEvent, error) {
-	msgs, err := k.c.Receive()
-	if err != nil {
+	if err := k.held; err != nil {
+		k.held = nil
 		return dst, err
 	}
-	for _, m := range msgs {
-		ev, ok, err := parseProcEvent(m.Data)
-		if err != nil || !ok {
-			continue
+	got := 0
+	var rerr error
+	err := k.rc.Read(func(fd uintptr) bool {
+		for got < maxDrain {
+			n, fromKernel, err := recvDatagram(int(fd), k.dgram)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return got > 0 // none yet: wait until readable
+			case err != nil:
+				rerr = err
+				return true
+			}
+			got++
+			if fromKernel {
+				dst, err = appendEvents(dst, k.dgram[:n])
+				if err != nil {
+					rerr = err
+					return true
+				}
+			}
 		}
-		dst = append(dst, ev)
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil && got > 0 {
+		k.held = err
+		return dst, nil
+	}
+	return dst, err
+}
+
+// recvDatagram reads one datagram into b without blocking and says
+// whether the kernel sent it (netlink port id 0).
+func recvDatagram(fd int, b []byte) (n int, fromKernel bool, err error) {
+	var from unix.RawSockaddrNetlink
+	fromLen := uint32(unsafe.Sizeof(from))
+	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&fromLen)))
+	if errno != 0 {
+		return 0, false, errno
+	}
+	return int(r), from.Pid == 0, nil
+}
+
+// appendEvents appends the process events of one datagram's netlink
+// messages to dst; an error message from the kernel is returned as its
+// error number.
+func appendEvents(dst []procEvent, b []byte) ([]procEvent, error) {
+	ne := binary.NativeEndian
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(ne.Uint32(b[0:]))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			return dst, nil // cut short: nothing more to read in it
+		}
+		typ := ne.Uint16(b[4:])
+		data := b[unix.NLMSG_HDRLEN:l]
+		if typ == unix.NLMSG_ERROR && len(data) >= 4 {
+			if errno := int32(ne.Uint32(data)); errno != 0 {
+				return dst, fmt.Errorf("proc connector: %w", unix.Errno(-errno))
+			}
+		} else if typ != unix.NLMSG_NOOP && typ != unix.NLMSG_ERROR {
+			if ev, ok, err := parseProcEvent(data); err == nil && ok {
+				dst = append(dst, ev)
+			}
+		}
+		b = b[min(nlmsgAlign(l), len(b)):]
 	}
 	return dst, nil
 }
+
+// nlmsgAlign rounds a netlink message length up to its 4-byte alignment.
+func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
 
 // close unsubscribes and closes the socket; a blocked receive returns.
 func (k *connector) close() {

@@ -176,8 +176,26 @@ func (s *connSource) run(ctx context.Context) {
 	defer wg.Wait()
 	defer close(batches)
 	var seqs seqTracker
+	pause := time.NewTimer(0)
+	<-pause.C
+	busy := false
 	for {
+		// Events arriving often (the last receive did not wait long):
+		// let them gather for a moment, so that the receive reads them in
+		// one wake-up and the conversion looks them up in one batch,
+		// instead of waking both goroutines for every fork and exit. Rare
+		// events are read at once.
+		if busy {
+			pause.Reset(connCoalesce)
+			select {
+			case <-ctx.Done():
+				return
+			case <-pause.C:
+			}
+		}
+		waitFrom := time.Now()
 		buf, err := k.receive(nil)
+		busy = time.Since(waitFrom) < connCoalesce
 		if ctx.Err() != nil {
 			return
 		}
@@ -301,6 +319,13 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		s.converted.Add(n)
 	}
 }
+
+// connCoalesce is how long the listener waits before reading again
+// when events come more often than that: at most this much later, and
+// every event still arrives in order (the socket buffer holds tens of
+// thousands). A process that lives a few milliseconds is named by its
+// exec and comm events either way.
+const connCoalesce = 10 * time.Millisecond
 
 // maxJoin is the most waiting datagrams converted together.
 const maxJoin = 64
