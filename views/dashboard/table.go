@@ -410,6 +410,12 @@ func (m *tableModel) rebuild(fd *frameData, o viewOpts, focus *focusData) {
 		rows = m.withThreads(rows, fd, focus)
 	}
 	m.rows = rows
+	// The rows past the end, and the scratch rows, may point into older
+	// frames' snapshots: each such pointer would keep a whole snapshot
+	// (about 2 MB at 2,000 processes) alive until the slot is reused.
+	clear(m.rows[len(m.rows):cap(m.rows)])
+	clear(m.spare[:cap(m.spare)])
+	m.spare = m.spare[:0]
 	m.setHeader(o)
 }
 
