@@ -83,7 +83,20 @@ func TestDashboardHtopKeysEndToEnd(t *testing.T) {
 		return strings.Contains(scr, "2 tagged") && strings.Contains(paneRow(scr, ha.PID()), " * ") && strings.Contains(paneRow(scr, hb.PID()), " * ")
 	})
 	s.keys("F9")
-	scr = s.waitText("Send a signal to 2 tagged processes")
+	// The pane can be captured while the terminal is still drawing the
+	// menu (seen under load: its list cut after "12 U"): wait for the
+	// title and the four signals, then check them.
+	scr = s.waitFor("the signal menu for 2 tagged processes with HUP, INT, USR1 and USR2", func(scr string) bool {
+		if !strings.Contains(scr, "Send a signal to 2 tagged processes") {
+			return false
+		}
+		for _, sig := range []string{"HUP", "INT", "USR1", "USR2"} {
+			if !strings.Contains(scr, sig) {
+				return false
+			}
+		}
+		return true
+	})
 	for _, sig := range []string{"HUP", "INT", "USR1", "USR2"} {
 		if !strings.Contains(scr, sig) {
 			t.Errorf("the signal menu lacks %s:\n%s", sig, scr)
