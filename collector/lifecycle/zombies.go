@@ -244,6 +244,22 @@ func (g *ZombieGroup) describeParent(par *collector.Process, wchan string) {
 	g.ParentIsInit = par.PID == 1 || isPidnsInit(par)
 }
 
+// Rediagnose writes g's Diagnosis and Remedy again from its fields and
+// snap (the snapshot it was diagnosed from), after a caller changed what
+// g may say: a server that hides the parent's wait channel from a client
+// clears ParentWChan, sets ParentWChanUnavailable and calls Rediagnose, so
+// the sentences carry nothing the fields no longer do.
+func (g *ZombieGroup) Rediagnose(snap *collector.Snapshot) {
+	var par *collector.Process
+	if !g.ParentMissing {
+		par = Find(snap, g.Parent.PID)
+		if par == nil {
+			g.ParentMissing = true
+		}
+	}
+	g.Diagnosis, g.Remedy = diagnose(g, par, snap.TakenAt)
+}
+
 // diagnose explains why g's parent is not reaping, and what to do.
 func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis, remedy string) {
 	n := len(g.Zombies)

@@ -118,23 +118,42 @@ func peerOf(r *http.Request) (peerCreds, bool) {
 }
 
 // restrictProcess removes from p what an unprivileged reader of /proc
-// cannot read about another user's process. p must be a copy the caller
-// owns; its maps are replaced, not written to.
+// cannot read about another user's process: the executable's path, the
+// stat layout ([PT] fields) and a zombie's exit status (stat field 52,
+// [PT]: the kernel writes 0 for such a reader), each marked unavailable,
+// never left as 0. p must be a copy the caller owns; its maps are
+// replaced, not written to.
 func restrictProcess(p *collector.Process) {
 	un := make(map[string]string, len(p.Unavailable)+2)
 	maps.Copy(un, p.Unavailable)
 	if p.Exe != "" || p.Read&collector.SrcExe != 0 {
 		un["exe"] = ReasonNeedsAuth
 	}
+	if p.IsZombie() {
+		un["exit_code"] = ReasonNeedsAuth
+	}
 	p.Exe, p.ExeDeleted = "", false
 	p.Read &^= collector.SrcExe
 	p.Layout = collector.Layout{}
+	p.ExitCode = -1
 	p.Unavailable = un
 }
 
-// restrictEvent removes an event's executable paths.
+// restrictEvent removes from an event what an unprivileged reader could
+// not have read of the process: its executable paths and its exit status
+// (a zombie's stat field 52, or the connector's report of it). An event
+// does not carry the process's ids, so it is restricted for every client
+// that is not Full; a removed exit status is said in the note.
 func restrictEvent(e *lifecycle.Event) {
 	e.Exe, e.OldExe = "", ""
+	if e.ExitStatus != nil {
+		e.ExitStatus = nil
+		note := "exit status " + ReasonNeedsAuth
+		if e.Note != "" {
+			note = e.Note + "; " + note
+		}
+		e.Note = note
+	}
 }
 
 // ReasonNeedsAuth is the reason given for a field an unauthenticated

@@ -95,24 +95,57 @@ func (s *Server) buildView(snap *collector.Snapshot, client Client) *collector.S
 // (Client.MaySee), and reads no address space for it.
 func RestrictProcess(p *collector.Process) { restrictProcess(p) }
 
-// zombiesFor returns f's zombie groups as client may see them: without
-// the parent's wait channel for a parent it may not read, and only the
-// parents it may see when the /proc hides other users' processes.
+// zombiesFor returns f's zombie groups as client may see them. For a
+// parent it may not see in full (Client.MaySee) the wait channel is
+// removed (ParentWChanUnavailable says why) and the diagnosis, which
+// names it, written again; for a zombie it may not see in full the exit
+// status is removed (ExitUnavailable says why). When the /proc hides
+// other users' processes, only the parents and zombies it may see are
+// left.
 func (s *Server) zombiesFor(f *monitor.Frame, client Client) []lifecycle.ZombieGroup {
 	if client.Full || len(f.Zombies) == 0 {
 		return f.Zombies
 	}
 	out := make([]lifecycle.ZombieGroup, 0, len(f.Zombies))
 	for _, g := range f.Zombies {
-		p := lifecycle.Find(f.Snapshot, g.Parent.PID)
-		if p != nil && client.MaySee(p) {
-			out = append(out, g)
+		par := lifecycle.Find(f.Snapshot, g.Parent.PID)
+		seeParent := par != nil && client.MaySee(par)
+		if !seeParent && s.opts.HidesOthers {
 			continue
 		}
-		if s.opts.HidesOthers {
+		changed := false
+		if !seeParent && !g.ParentMissing {
+			g.ParentWChan, g.ParentWChanUnavailable = "", ReasonNeedsAuth
+			changed = true
+		}
+		zs := make([]lifecycle.ZombieInfo, 0, len(g.Zombies))
+		for _, z := range g.Zombies {
+			zp := lifecycle.Find(f.Snapshot, z.ID.PID)
+			if zp != nil && client.MaySee(zp) {
+				zs = append(zs, z)
+				continue
+			}
+			if s.opts.HidesOthers {
+				changed = true
+				continue
+			}
+			if z.Exit != nil || z.ExitUnavailable != "" {
+				z.Exit, z.ExitUnavailable = nil, ReasonNeedsAuth
+			}
+			zs = append(zs, z)
+		}
+		if len(zs) == 0 {
 			continue
 		}
-		g.ParentWChan = ""
+		g.Zombies = zs
+		if changed {
+			g.Since = zs[0].FirstSeen
+			g.Young = true
+			for _, z := range zs {
+				g.Young = g.Young && z.Young
+			}
+			g.Rediagnose(f.Snapshot)
+		}
 		out = append(out, g)
 	}
 	return out
