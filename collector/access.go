@@ -35,6 +35,10 @@ type Credentials struct {
 	// initial user namespace (a capability in a child user namespace does
 	// not reach the host's processes).
 	CapSysPtrace bool
+	// CapEff is the reader's effective capability set (status CapEff): a
+	// process holding a permitted capability outside it is not the
+	// reader's to read, whatever the ids (cap_ptrace_access_check).
+	CapEff uint64
 }
 
 // capSysPtrace is CAP_SYS_PTRACE's bit in the status capability masks.
@@ -53,6 +57,7 @@ func selfCredentials() Credentials {
 	}
 	c.FSUID, c.FSGID = int(sf.uids[3]), int(sf.gids[3])
 	c.CapSysPtrace = sf.capEff&capSysPtrace != 0 && initialUserNS()
+	c.CapEff = sf.capEff
 	return c
 }
 
@@ -71,7 +76,10 @@ func initialUserNS() bool {
 // the kernel's __ptrace_may_access for PTRACE_MODE_READ_FSCREDS: with
 // CAP_SYS_PTRACE always; otherwise the reader's fs uid must equal the
 // process's real, effective and saved uid and its fs gid the three gids
-// (status), and a process with an address space must be dumpable. A
+// (status), the process's permitted capabilities must all be in the
+// reader's effective set (the capability module's ptrace check, which
+// applies to a zombie too), and a process with an address space must be
+// dumpable. A
 // process that is not dumpable has its /proc/PID directory owned by root
 // (the kernel's task_dump_owner), which ownerUID gives (-1: unknown). A
 // zombie, and a process whose main thread exited, has no mm on its
@@ -86,6 +94,9 @@ func (c Credentials) mayReadPT(p *Process, ownerUID int) bool {
 	}
 	u, g := p.UIDs, p.GIDs
 	if u[0] != c.FSUID || u[1] != c.FSUID || u[2] != c.FSUID || g[0] != c.FSGID || g[1] != c.FSGID || g[2] != c.FSGID {
+		return false
+	}
+	if p.CapPrm&^c.CapEff != 0 {
 		return false
 	}
 	if p.State == 'Z' {
@@ -153,6 +164,7 @@ func (r *Reader) ptMasked(pid int) bool {
 	for i := range p.UIDs {
 		p.UIDs[i], p.GIDs[i] = int(sf.uids[i]), int(sf.gids[i])
 	}
+	p.CapPrm = sf.capPrm
 	p.Read |= SrcStatus
 	return !r.creds.mayReadPT(&p, dirOwner(pb.set(pid, 0, "")))
 }

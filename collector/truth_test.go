@@ -214,7 +214,7 @@ func TestMaskedFixture(t *testing.T) {
 	}
 	// The same uid as the processes: they are readable (the zombies have
 	// no mm, so dumpability does not apply).
-	root := &Credentials{FSUID: 0, FSGID: 0}
+	root := &Credentials{FSUID: 0, FSGID: 0, CapEff: 0x1fffeffffff} // root's set, without CAP_SYS_PTRACE
 	s = snap(t, fixtureReaderOpts(t, "masked", Options{Credentials: root}))
 	if p := find(s, 18306); p == nil || p.PTMasked || p.ExitCode != 0 {
 		t.Errorf("zombie read as its owner: %+v", p)
@@ -233,6 +233,10 @@ func TestMayReadPT(t *testing.T) {
 	zombie.State = 'Z'
 	nostatus := own
 	nostatus.Read = SrcStat
+	capable := own
+	capable.CapPrm = 1 << 21 // CAP_SYS_ADMIN
+	capableZombie := capable
+	capableZombie.State = 'Z'
 	for _, c := range []struct {
 		name  string
 		c     Credentials
@@ -248,6 +252,9 @@ func TestMayReadPT(t *testing.T) {
 		{"another group", Credentials{FSUID: 1000, FSGID: 101}, own, 1000, false},
 		{"CAP_SYS_PTRACE", Credentials{FSUID: 5, FSGID: 5, CapSysPtrace: true}, setuid, 0, true},
 		{"status unknown", me, nostatus, 1000, false},
+		{"own, holding a capability the reader lacks", me, capable, 1000, false},
+		{"own zombie holding a capability the reader lacks", me, capableZombie, 0, false},
+		{"own, holding a capability the reader has", Credentials{FSUID: 1000, FSGID: 100, CapEff: 1 << 21}, capable, 1000, true},
 	} {
 		if got := c.c.mayReadPT(&c.p, c.owner); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
