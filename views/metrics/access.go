@@ -59,14 +59,21 @@ func ClientOf(ctx context.Context) Client {
 }
 
 // MaySee reports whether c may see p in full: what the kernel would let
-// c read of p itself (the ptrace rule on credentials; pinspect does not
-// read the dumpable flag, so a process of c's own uid that made itself
-// non-dumpable is still shown in full to c).
+// c read of p itself. It follows the ptrace access check on credentials
+// (the peer's uid and gid equal the process's real, effective and saved
+// ones) and the capability rule after it: the process's permitted
+// capabilities must be a subset of the reader's effective ones. The
+// server does not know a peer's capabilities (SO_PEERCRED gives ids
+// only), so a process with any permitted capability is restricted for a
+// Local peer; a peer of uid 0 is Full. pinspect does not read the
+// dumpable flag, so a process of c's own uid that is not dumpable (a
+// setuid program that changed to c's uid) is still shown in full to c
+// (docs/SECURITY.md, "Limits").
 func (c Client) MaySee(p *collector.Process) bool {
 	if c.Full {
 		return true
 	}
-	if !c.Local {
+	if !c.Local || p.Read&collector.SrcStatus == 0 {
 		return false
 	}
 	for i := range 3 {
@@ -74,7 +81,7 @@ func (c Client) MaySee(p *collector.Process) bool {
 			return false
 		}
 	}
-	return true
+	return p.CapPrm == 0
 }
 
 // peerCreds are a unix-socket connection's peer credentials.

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"encoding/gob"
 	"encoding/json"
 	"io"
@@ -187,5 +188,69 @@ func TestZombiesPerClient(t *testing.T) {
 		if e.ExitStatus != nil || !strings.Contains(e.Note, ReasonNeedsAuth) {
 			t.Errorf("unauthenticated frame: event %s of %d: exit %+v, note %q", e.Type, e.ID.PID, e.ExitStatus, e.Note)
 		}
+	}
+}
+
+// TestCapableProcessPerClient: a unix-socket peer of the same uid and gid
+// as a process that holds capabilities may not read its exe or maps (the
+// kernel's ptrace check wants the target's permitted capabilities within
+// the reader's): serve restricts it for that peer, and shows in full the
+// peer's process without capabilities.
+func TestCapableProcessPerClient(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start processes as uid 65534")
+	}
+	start := func(args ...string) int {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := exec.CommandContext(ctx, "setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...)
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Skipf("setpriv: %v", err)
+		}
+		t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+		return cmd.Process.Pid
+	}
+	sleep, err := exec.LookPath("sleep")
+	must(t, err)
+	capped := start("--inh-caps", "+sys_admin", "--ambient-caps", "+sys_admin", sleep, "600")
+	plain := start(sleep, "601")
+	sc := newScanner(t, false)
+	var f *monitor.Frame
+	for deadline := time.Now().Add(10 * time.Second); ; livehelper.Sleep() {
+		f = sc.frame()
+		c, p := lifecycle.Find(f.Snapshot, capped), lifecycle.Find(f.Snapshot, plain)
+		if c != nil && p != nil && c.UIDs[0] == 65534 && p.UIDs[0] == 65534 && c.Exe != "" && p.Exe != "" {
+			if c.CapPrm == 0 {
+				t.Fatalf("pid %d runs without permitted capabilities (CapPrm 0): the test cannot tell", capped)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the two processes of uid 65534 never showed exec'd in /proc")
+		}
+	}
+	src := newFrameSource()
+	src.publish(f)
+	base, sock := unixSocketServer(t, src)
+	var doc report.SnapshotDoc
+	must(t, json.Unmarshal(getAs(t, base, sock, 65534, PathSnapshot+"?threads=false"), &doc))
+	found := 0
+	for _, p := range doc.Processes {
+		switch p.PID {
+		case capped:
+			found++
+			if p.Exe != "" || p.Unavailable["exe"] != ReasonNeedsAuth {
+				t.Errorf("uid 65534: its process %d with capabilities: exe %q (%q), want unavailable", p.PID, p.Exe, p.Unavailable["exe"])
+			}
+		case plain:
+			found++
+			if p.Exe == "" {
+				t.Errorf("uid 65534: its own process %d without capabilities: no exe (%q)", p.PID, p.Unavailable["exe"])
+			}
+		}
+	}
+	if found != 2 {
+		t.Errorf("uid 65534's snapshot has %d of the 2 processes", found)
 	}
 }
