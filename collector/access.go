@@ -80,7 +80,7 @@ func initialUserNS() bool {
 // reader's effective set (the capability module's ptrace check, which
 // applies to a zombie too), and a process with an address space must be
 // dumpable. A
-// process that is not dumpable has its /proc/PID directory owned by root
+// process that is not dumpable has its /proc/PID files owned by root
 // (the kernel's task_dump_owner), which ownerUID gives (-1: unknown). A
 // zombie, and a process whose main thread exited, has no mm on its
 // leader: the dumpable test does not apply. It is false when p's status
@@ -105,9 +105,12 @@ func (c Credentials) mayReadPT(p *Process, ownerUID int) bool {
 	return ownerUID == c.FSUID
 }
 
-// dirOwner returns the owner uid of the directory at the NUL-terminated
-// path, or -1.
-func dirOwner(path []byte) int {
+// dumpOwner returns the owner uid of the NUL-terminated path, a file of
+// /proc/PID (its stat), or -1. The kernel gives /proc/PID's files to root
+// when the process is not dumpable (task_dump_owner), but not the
+// /proc/PID directory itself, which stays its euid's so that stat on it
+// keeps telling ps the owner: the directory does not tell dumpability.
+func dumpOwner(path []byte) int {
 	var st unix.Stat_t
 	if err := unix.Stat(string(path[:len(path)-1]), &st); err != nil {
 		return -1
@@ -121,12 +124,16 @@ func dirOwner(path []byte) int {
 // the decision for the other [PT] reads (wchan, the address space).
 func (s *scan) applyAccess(p *Process) {
 	c := s.r.creds
+	p.DumpOwnerUID = -1
+	if s.r.opts.DumpOwners && p.Read&SrcStatus != 0 && p.UIDs[0] != 0 {
+		p.DumpOwnerUID = dumpOwner(s.path.set(p.PID, 0, "stat"))
+	}
 	if c.CapSysPtrace || p.Read&SrcStat == 0 {
 		return
 	}
-	owner := -1
-	if p.Read&SrcStatus != 0 && p.State != 'Z' && p.UIDs[0] == c.FSUID {
-		owner = dirOwner(s.path.set(p.PID, 0, ""))
+	owner := p.DumpOwnerUID
+	if owner < 0 && p.Read&SrcStatus != 0 && p.State != 'Z' && p.UIDs[0] == c.FSUID {
+		owner = dumpOwner(s.path.set(p.PID, 0, "stat"))
 	}
 	if c.mayReadPT(p, owner) {
 		return
@@ -166,7 +173,7 @@ func (r *Reader) ptMasked(pid int) bool {
 	}
 	p.CapPrm = sf.capPrm
 	p.Read |= SrcStatus
-	return !r.creds.mayReadPT(&p, dirOwner(pb.set(pid, 0, "")))
+	return !r.creds.mayReadPT(&p, dumpOwner(pb.set(pid, 0, "stat")))
 }
 
 // credsString renders credentials for messages and tests.

@@ -271,6 +271,13 @@ type ProcStat struct {
 	// -1 (a zombie says Unavailable["exit_code"] = "masked") and Layout
 	// is zero, rather than the zeros the kernel wrote in their place.
 	PTMasked bool
+	// DumpOwnerUID is the owner of /proc/PID/stat: the kernel gives the
+	// process's files to root when it is not dumpable (a setuid or
+	// setgid program, prctl(PR_SET_DUMPABLE, 0)), and then refuses the
+	// process's [PT] fields to a reader of its own uid. It is read only
+	// with Options.DumpOwners and only for a process whose real uid is
+	// not 0 (one stat); -1 when not read or unreadable.
+	DumpOwnerUID int
 }
 
 // ProcStatus is what /proc/PID/status says of a process (SrcStatus).

@@ -84,6 +84,12 @@ type Options struct {
 	// captured by an unprivileged user is read with that user's. Default:
 	// this process's own (from /proc/self/status).
 	Credentials *Credentials
+	// DumpOwners makes every scan record Process.DumpOwnerUID for each
+	// process whose real uid is not 0 (a stat of /proc/PID): who, short
+	// of root, the kernel would let read the process's [PT] fields. A
+	// server that shows a non-root peer its own processes in full sets it
+	// (pinspect serve with a unix socket).
+	DumpOwners bool
 	// CmdlineTTL is how long a process's cmdline and exe, cached per
 	// identity (pid + start ticks) between snapshots of one Reader, are
 	// reused before being read again; a change of comm (an exec) always

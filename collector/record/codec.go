@@ -605,6 +605,7 @@ func unpack(b []byte, fn func(v int)) bool {
 }
 
 func (d *decoder) process(b []byte, p *collector.Process) error {
+	p.DumpOwnerUID = -1 // unless field 74 says (records before it: unknown)
 	bad := false
 	r := dec{b: b}
 	var g field

@@ -69,6 +69,8 @@ func TestSampleRoundTrip(t *testing.T) {
 	p.Unavailable = map[string]string{"exe": "permission denied"}
 	p.NSPids = []int{p.PID, 1}
 	p.Cmdline = []string{"", "a b", "\x1b[31m"}
+	p.DumpOwnerUID = 65534
+	snap.Processes[1].DumpOwnerUID = 0 // root: not dumpable
 	snap.Problems = []collector.Problem{{PID: 1, File: "stat", Reason: "parse"}}
 	snap.Host.Unavailable = map[string]string{"uptime": "ENOENT"}
 	want := richSample(snap)

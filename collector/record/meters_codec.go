@@ -167,7 +167,8 @@ func (d *decoder) pressureLine(b []byte) collector.PressureLine {
 	return l
 }
 
-// processExtras writes a process's shared memory and cgroup.
+// processExtras writes a process's shared memory, cgroup and the owner
+// of its /proc/PID/stat (field 74, plus one: 0, not written, is unknown).
 func (e *enc) processExtras(p *collector.Process) {
 	e.u(70, p.SharedBytes)
 	e.flag(71, p.HasShared)
@@ -180,9 +181,12 @@ func (e *enc) processExtras(p *collector.Process) {
 			e.str(4, w.Container)
 		})
 	}
+	if p.DumpOwnerUID >= 0 {
+		e.u(74, uint64(p.DumpOwnerUID)+1)
+	}
 }
 
-// processExtra decodes one of a process's fields 70-73.
+// processExtra decodes one of a process's fields 70-74.
 func (d *decoder) processExtra(g *field, p *collector.Process) {
 	switch g.num {
 	case 70:
@@ -204,5 +208,9 @@ func (d *decoder) processExtra(g *field, p *collector.Process) {
 				p.Workload.Container = d.intern(h.b)
 			}
 		})
+	case 74:
+		if g.v > 0 && g.v <= 1<<32 {
+			p.DumpOwnerUID = int(g.v - 1)
+		}
 	}
 }
