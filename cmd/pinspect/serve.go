@@ -344,7 +344,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		old := debug.SetMemoryLimit(int64(o.memLimitMiB) << 20)
 		defer debug.SetMemoryLimit(old)
 	}
-	r, err := a.serveReader(o, log)
+	r, err := a.serveReader(o, addrs, log)
 	if err != nil {
 		return err
 	}
@@ -421,11 +421,15 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 }
 
 // serveReader is the agent's Reader, its backend logged.
-func (a *app) serveReader(o *serveFlags, log *slog.Logger) (*collector.Reader, error) {
+// With a unix socket (or systemd's sockets, which may be), it records
+// who owns each non-root process's /proc/PID, so a peer is not shown in
+// full its own processes that are not dumpable (metrics.Client.MaySee).
+func (a *app) serveReader(o *serveFlags, addrs []listenAddr, log *slog.Logger) (*collector.Reader, error) {
 	ropts, err := a.readerOptions(!o.noThreads)
 	if err != nil {
 		return nil, err
 	}
+	ropts.DumpOwners = o.systemdSocket || slices.ContainsFunc(addrs, func(l listenAddr) bool { return l.network == "unix" })
 	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return nil, err

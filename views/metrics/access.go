@@ -65,10 +65,12 @@ func ClientOf(ctx context.Context) Client {
 // capabilities must be a subset of the reader's effective ones. The
 // server does not know a peer's capabilities (SO_PEERCRED gives ids
 // only), so a process with any permitted capability is restricted for a
-// Local peer; a peer of uid 0 is Full. pinspect does not read the
-// dumpable flag, so a process of c's own uid that is not dumpable (a
-// setuid program that changed to c's uid) is still shown in full to c
-// (docs/SECURITY.md, "Limits").
+// Local peer; a peer of uid 0 is Full. Last, the kernel refuses a process
+// that is not dumpable (a setuid program that changed to c's uid, such as
+// sshd's per-user process): its /proc/PID files are then root's, which
+// the collector records with collector.Options.DumpOwners
+// (Process.DumpOwnerUID); a process whose owner is not known to be c's
+// uid is restricted.
 func (c Client) MaySee(p *collector.Process) bool {
 	if c.Full {
 		return true
@@ -81,7 +83,7 @@ func (c Client) MaySee(p *collector.Process) bool {
 			return false
 		}
 	}
-	return p.CapPrm == 0
+	return p.CapPrm == 0 && p.DumpOwnerUID == c.UID
 }
 
 // peerCreds are a unix-socket connection's peer credentials.

@@ -191,19 +191,21 @@ func TestZombiesPerClient(t *testing.T) {
 	}
 }
 
-// TestCapableProcessPerClient: a unix-socket peer of the same uid and gid
-// as a process that holds capabilities may not read its exe or maps (the
-// kernel's ptrace check wants the target's permitted capabilities within
-// the reader's): serve restricts it for that peer, and shows in full the
-// peer's process without capabilities.
-func TestCapableProcessPerClient(t *testing.T) {
+// TestPeerOwnProcessesPerClient: a unix-socket peer of the same uid and
+// gid as a process may still not read its exe or maps when the process
+// holds capabilities (the kernel's ptrace check wants the target's
+// permitted capabilities within the reader's) or is not dumpable (it
+// changed its uid from root's, as sshd's per-user process does): serve
+// restricts both for that peer, and shows in full the peer's plain
+// process.
+func TestPeerOwnProcessesPerClient(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to start processes as uid 65534")
 	}
-	start := func(args ...string) int {
+	start := func(name string, args ...string) int {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, "setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...)
+		cmd := exec.CommandContext(ctx, name, args...)
 		if err := cmd.Start(); err != nil {
 			cancel()
 			t.Skipf("setpriv: %v", err)
@@ -213,21 +215,30 @@ func TestCapableProcessPerClient(t *testing.T) {
 	}
 	sleep, err := exec.LookPath("sleep")
 	must(t, err)
-	capped := start("--inh-caps", "+sys_admin", "--ambient-caps", "+sys_admin", sleep, "600")
-	plain := start(sleep, "601")
+	asNobody := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
+	capped := start("setpriv", append(asNobody, "--inh-caps", "+sys_admin", "--ambient-caps", "+sys_admin", sleep, "600")...)
+	plain := start("setpriv", append(asNobody, sleep, "601")...)
+	py, err := exec.LookPath("python3")
+	must(t, err)
+	// setresuid from root makes the process not dumpable (no exec after
+	// it resets that): /proc/PID is then root's.
+	undumpable := start(py, "-c", "import os, time\nos.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\ntime.sleep(600)")
 	sc := newScanner(t, false)
 	var f *monitor.Frame
 	for deadline := time.Now().Add(10 * time.Second); ; livehelper.Sleep() {
 		f = sc.frame()
-		c, p := lifecycle.Find(f.Snapshot, capped), lifecycle.Find(f.Snapshot, plain)
-		if c != nil && p != nil && c.UIDs[0] == 65534 && p.UIDs[0] == 65534 && c.Exe != "" && p.Exe != "" {
+		c, p, u := lifecycle.Find(f.Snapshot, capped), lifecycle.Find(f.Snapshot, plain), lifecycle.Find(f.Snapshot, undumpable)
+		if c != nil && p != nil && u != nil && c.UIDs[0] == 65534 && p.UIDs[0] == 65534 && u.UIDs[2] == 65534 && c.Exe != "" && p.Exe != "" {
 			if c.CapPrm == 0 {
 				t.Fatalf("pid %d runs without permitted capabilities (CapPrm 0): the test cannot tell", capped)
+			}
+			if u.DumpOwnerUID != 0 || p.DumpOwnerUID != 65534 {
+				t.Fatalf("/proc/PID owners: %d of the undumpable pid %d (want 0), %d of the plain pid %d (want 65534)", u.DumpOwnerUID, undumpable, p.DumpOwnerUID, plain)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the two processes of uid 65534 never showed exec'd in /proc")
+			t.Fatalf("the three processes of uid 65534 never showed in /proc")
 		}
 	}
 	src := newFrameSource()
@@ -243,6 +254,11 @@ func TestCapableProcessPerClient(t *testing.T) {
 			if p.Exe != "" || p.Unavailable["exe"] != ReasonNeedsAuth {
 				t.Errorf("uid 65534: its process %d with capabilities: exe %q (%q), want unavailable", p.PID, p.Exe, p.Unavailable["exe"])
 			}
+		case undumpable:
+			found++
+			if p.Exe != "" || p.Unavailable["exe"] != ReasonNeedsAuth {
+				t.Errorf("uid 65534: its process %d that is not dumpable: exe %q (%q), want unavailable", p.PID, p.Exe, p.Unavailable["exe"])
+			}
 		case plain:
 			found++
 			if p.Exe == "" {
@@ -250,7 +266,7 @@ func TestCapableProcessPerClient(t *testing.T) {
 			}
 		}
 	}
-	if found != 2 {
-		t.Errorf("uid 65534's snapshot has %d of the 2 processes", found)
+	if found != 3 {
+		t.Errorf("uid 65534's snapshot has %d of the 3 processes", found)
 	}
 }

@@ -30,7 +30,7 @@ type scanner struct {
 
 func newScanner(t testing.TB, threads bool) *scanner {
 	t.Helper()
-	r, err := collector.NewReader(collector.Options{Threads: threads})
+	r, err := collector.NewReader(collector.Options{Threads: threads, DumpOwners: true})
 	if err != nil {
 		t.Fatal(err)
 	}
