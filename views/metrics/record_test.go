@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -54,8 +55,18 @@ func testRecord(t *testing.T, n int) (*record.Store, time.Time) {
 func TestRecordedEvents(t *testing.T) {
 	st, t0 := testRecord(t, 6)
 	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	cfg, _ := writeWebConfig(t, "prom", "pw", false)
+	web, err := NewWeb(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authBase, _ := abuseServer(t, newFrameSource(), ServerOptions{Record: st}, ServeOptions{Web: web})
 	lines := func(url string) []map[string]any {
-		resp, err := http.Get(url)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if strings.HasPrefix(url, authBase) {
+			req.SetBasicAuth("prom", "pw")
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,9 +85,15 @@ func TestRecordedEvents(t *testing.T) {
 		}
 		return out
 	}
-	got := lines(hs.URL + PathEvents + "?since=" + t0.Add(30*time.Second).Format(time.RFC3339))
-	if len(got) != 3 || got[2]["exit"].(map[string]any)["signal"] != 11.0 {
-		t.Errorf("events since 02:00:30: %v", got)
+	since := PathEvents + "?since=" + t0.Add(30*time.Second).Format(time.RFC3339)
+	got := lines(authBase + since)
+	if len(got) != 3 || got[2]["exit"] == nil || got[2]["exit"].(map[string]any)["signal"] != 11.0 {
+		t.Errorf("events since 02:00:30, authenticated: %v", got)
+	}
+	// Without authentication, no exit status (the kernel's [PT] rule).
+	got = lines(hs.URL + since)
+	if len(got) != 3 || got[2]["exit"] != nil || !strings.Contains(fmt.Sprint(got[2]["note"]), ReasonNeedsAuth) {
+		t.Errorf("events since 02:00:30, unauthenticated: %v", got)
 	}
 	got = lines(hs.URL + PathEvents + "?since=0&limit=2")
 	if len(got) != 3 || got[2]["type"] != "lost" || !strings.Contains(got[2]["note"].(string), "cut at 2") {
