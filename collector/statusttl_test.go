@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -64,8 +66,15 @@ func TestStatusReusedWithinTTL(t *testing.T) {
 	}
 	// This process grows by 64 MiB between the scans: its RSS must show
 	// it though its status is reused.
+	// Fresh anonymous memory, not the Go heap: a heap slice may reuse
+	// pages still resident from an earlier scan's garbage (a busy
+	// machine's big snapshots), and then RSS does not grow.
 	self := os.Getpid()
-	grow := make([]byte, 64<<20)
+	grow, err := unix.Mmap(-1, 0, 64<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(grow)
 	for i := 0; i < len(grow); i += 4096 {
 		grow[i] = 1
 	}
