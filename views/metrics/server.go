@@ -341,6 +341,9 @@ func (s *Server) busy(w http.ResponseWriter, why string) {
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.metricsHidden(w, r) {
+		return
+	}
 	release, ok := s.metrics.acquire(r.Context(), "", slotWait)
 	if !ok {
 		s.busy(w, "too many scrapes at once")
@@ -735,6 +738,19 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// metricsHidden refuses the metrics to a client that is not Full when
+// the /proc hides other users' processes: the exposition is one for all
+// clients and names processes (per-process series, groups named after
+// programs, zombie parents) that such a client could not see in /proc;
+// true when it answered.
+func (s *Server) metricsHidden(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.HidesOthers && !ClientOf(r.Context()).Full {
+		httpError(w, http.StatusForbidden, "metrics: /proc hides other users' processes here (hidepid), and the series name them; "+ReasonNeedsAuth+" (web config basic auth or a client certificate), or a unix-socket peer with uid 0 or the agent's")
+		return true
+	}
+	return false
 }
 
 // eventsHidden refuses event streams to a client that is not Full when

@@ -643,3 +643,52 @@ func TestCheckTelemetryPath(t *testing.T) {
 		t.Errorf("GET %s with a bad telemetry path given: %s, want it served at the default", PathMetrics, resp.Status)
 	}
 }
+
+// TestMetricsHiddenUnderHidepid: when the /proc hides other users'
+// processes, /metrics (one exposition for every client, naming processes
+// and programs) is refused to a client that is not Full, with a reason,
+// and served to a Full one (a tester read root's process groups and
+// zombie parents over it as nobody).
+func TestMetricsHiddenUnderHidepid(t *testing.T) {
+	src := newFrameSource()
+	srv, hs := startServer(t, src, ServerOptions{HidesOthers: true})
+	resp, err := http.Get(hs.URL + PathMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "hidepid") {
+		t.Errorf("unauthenticated /metrics under hidepid: %s %q, want 403 naming hidepid", resp.Status, body)
+	}
+	for _, c := range []Client{{Local: true, UID: 65534, GID: 65534, Key: "uid:65534"}, {Full: true, Key: "user:x"}} {
+		req := httptest.NewRequest(http.MethodGet, PathMetrics, nil).WithContext(withClient(context.Background(), c))
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		want := http.StatusForbidden
+		if c.Full {
+			want = http.StatusOK
+		}
+		if rec.Code != want {
+			t.Errorf("client %+v: /metrics %d, want %d", c, rec.Code, want)
+		}
+	}
+	// Without hidepid the unauthenticated scrape is served.
+	_, open := startServer(t, newFrameSource(), ServerOptions{})
+	if err := scrapeStatus(open.URL + PathMetrics); err != nil {
+		t.Errorf("without hidepid: %v", err)
+	}
+}
+
+// scrapeStatus is nil when a GET of url answers 200.
+func scrapeStatus(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &httpStatusError{resp.Status}
+	}
+	return nil
+}
