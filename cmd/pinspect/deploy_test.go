@@ -67,7 +67,7 @@ func listenPort(t *testing.T, serve *cobra.Command) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := parseListen(addrs, any)
+	parsed, err := parseListen("--web.listen-address", addrs, any)
 	if err != nil {
 		t.Fatalf("serve would refuse %q: %v", addrs, err)
 	}

@@ -145,33 +145,41 @@ type listenAddr struct {
 	network, address string
 }
 
-// parseListen checks the listen addresses: host:port with a host (an
-// empty or wildcard host only with --web.listen-any), or unix:PATH.
-func parseListen(addrs []string, any bool) ([]listenAddr, error) {
+// maxSocketPath is the longest path a unix socket address holds
+// (sun_path is 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
+// parseListen checks the listen addresses given to flag: host:port with
+// a host (an empty or wildcard host only with --web.listen-any), or
+// unix:PATH.
+func parseListen(flag string, addrs []string, any bool) ([]listenAddr, error) {
 	if len(addrs) == 0 {
-		return nil, usageError{fmt.Errorf("--web.listen-address: none given")}
+		return nil, usageError{fmt.Errorf("%s: none given", flag)}
 	}
 	var out []listenAddr
 	for _, addr := range addrs {
 		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 			if path == "" || !filepath.IsAbs(path) {
-				return nil, usageError{fmt.Errorf("--web.listen-address %q: want unix:/absolute/path", addr)}
+				return nil, usageError{fmt.Errorf("%s %q: want unix:/absolute/path", flag, addr)}
+			}
+			if len(path) > maxSocketPath {
+				return nil, usageError{fmt.Errorf("%s %q: a unix socket path has at most %d bytes (this one has %d)", flag, addr, maxSocketPath, len(path))}
 			}
 			out = append(out, listenAddr{"unix", path})
 			continue
 		}
 		if addr == "" {
-			return nil, usageError{fmt.Errorf("--web.listen-address \"\": an empty address would listen on every interface on a random port: give host:port (e.g. %s; a wildcard host also needs --web.listen-any)", metrics.DefaultListen)}
+			return nil, usageError{fmt.Errorf("%s \"\": an empty address would listen on every interface on a random port: give host:port (e.g. %s; a wildcard host also needs --web.listen-any)", flag, metrics.DefaultListen)}
 		}
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--web.listen-address %q: %w (want host:port, e.g. %s)", addr, err, metrics.DefaultListen)}
+			return nil, usageError{fmt.Errorf("%s %q: %w (want host:port, e.g. %s)", flag, addr, err, metrics.DefaultListen)}
 		}
 		if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
-			return nil, usageError{fmt.Errorf("--web.listen-address %q: bad port", addr)}
+			return nil, usageError{fmt.Errorf("%s %q: bad port", flag, addr)}
 		}
 		if ip := net.ParseIP(host); (host == "" || ip != nil && ip.IsUnspecified()) && !any {
-			return nil, usageError{fmt.Errorf("--web.listen-address %q listens on every interface: add --web.listen-any if that is what you want (and --web.config.file for TLS and authentication)", addr)}
+			return nil, usageError{fmt.Errorf("%s %q listens on every interface: add --web.listen-any if that is what you want (and --web.config.file for TLS and authentication)", flag, addr)}
 		}
 		out = append(out, listenAddr{"tcp", addr})
 	}
@@ -308,7 +316,7 @@ func checkServeFlags(o *serveFlags) (slog.Level, []listenAddr, error) {
 	if o.systemdSocket {
 		return level, nil, nil
 	}
-	addrs, err := parseListen(o.listen, o.listenAny)
+	addrs, err := parseListen("--web.listen-address", o.listen, o.listenAny)
 	return level, addrs, err
 }
 

@@ -45,11 +45,21 @@ func checkScrapeFlags(f *scrapeFlags, any bool) error {
 		}
 		return nil
 	}
-	addrs, err := parseListen(f.addrs, any)
+	addrs, err := parseListen("--web.scrape-address", f.addrs, any)
 	if err != nil {
-		return usageError{fmt.Errorf("--web.scrape-address: %w", err)}
+		return err
 	}
 	f.parsed.addrs = addrs
+	var tcp, unixSock bool
+	for _, a := range addrs {
+		tcp, unixSock = tcp || a.network == "tcp", unixSock || a.network == "unix"
+	}
+	if len(f.allow) > 0 && !tcp {
+		return usageError{fmt.Errorf("--web.scrape-allow applies to a TCP --web.scrape-address, and every one given is a unix socket (its mode and group decide who connects)")}
+	}
+	if (f.group != "" || f.mode != defaultScrapeSocketMode) && !unixSock {
+		return usageError{fmt.Errorf("--web.scrape-socket-mode and --web.scrape-socket-group apply to a unix:PATH --web.scrape-address, and none is given (a TCP one is limited with --web.scrape-allow)")}
+	}
 	for _, a := range f.allow {
 		for _, part := range strings.Split(a, ",") {
 			_, n, err := net.ParseCIDR(strings.TrimSpace(part))

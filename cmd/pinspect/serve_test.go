@@ -139,10 +139,19 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--web.scrape-address", ":9920"},
 		{"serve", "--web.scrape-address", "unix:/tmp/x.sock", "--web.scrape-socket-mode", "0999"},
 		{"serve", "--web.scrape-address", "unix:/tmp/x.sock", "--web.scrape-socket-group", "no-such-group-pinspect"},
+		// Flags that would do nothing for the addresses given.
+		{"serve", "--web.scrape-address", "unix:/tmp/x.sock", "--web.scrape-allow", "10.0.0.5"},
+		{"serve", "--web.scrape-address", "127.0.0.1:0", "--web.scrape-socket-mode", "0600"},
+		{"serve", "--web.scrape-address", "127.0.0.1:0", "--web.scrape-socket-group", "0"},
+		{"serve", "--web.scrape-address", "unix:/" + strings.Repeat("s", maxSocketPath)},
 	} {
 		var o, e bytes.Buffer
 		if code := run(args, &o, &e); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d; stderr %s", args, code, exitUsage, e.String())
+		}
+		// The message names the flag that was given.
+		if args[1] == "--web.scrape-address" && strings.Contains(e.String(), "--web.listen-address") {
+			t.Errorf("%q: the message names --web.listen-address: %s", args, e.String())
 		}
 	}
 	var o, e bytes.Buffer
