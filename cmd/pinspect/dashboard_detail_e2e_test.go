@@ -79,10 +79,7 @@ func TestDashboardMemoryRSSPerMapping(t *testing.T) {
 	helper := livehelper.Start(t, "maps", "13")
 	dir := t.TempDir()
 	bin := buildPinspect(t)
-	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
-	s.run("new-session", "-d", "-s", "e2e", "-x", "200", "-y", "50", "sh", "-c",
-		"XDG_CONFIG_HOME="+dir+" "+bin+" --readonly --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
-	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+	s := startTmux(t, tmux, filepath.Join(dir, "tmux.sock"), 200, 50, "XDG_CONFIG_HOME="+dir+" "+bin+" --readonly --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
 	s.waitText("COMMAND")
 	s.keys("F4")
 	s.literal("procshape maps 13")

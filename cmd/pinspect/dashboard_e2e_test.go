@@ -21,6 +21,17 @@ type tmuxSession struct {
 	socket string
 }
 
+// startTmux starts script (a shell command line) in a new private tmux
+// server listening on socket, in a cols x rows window named e2e, and
+// kills the server when the test ends.
+func startTmux(t *testing.T, tmux, socket string, cols, rows int, script string) *tmuxSession {
+	t.Helper()
+	s := &tmuxSession{t: t, tmux: tmux, socket: socket}
+	s.run("new-session", "-d", "-s", "e2e", "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), "sh", "-c", script)
+	t.Cleanup(func() { _ = exec.Command(tmux, "-S", socket, "kill-server").Run() })
+	return s
+}
+
 func (s *tmuxSession) run(args ...string) string {
 	s.t.Helper()
 	out, err := exec.Command(s.tmux, append([]string{"-S", s.socket}, args...)...).CombinedOutput()
@@ -82,13 +93,11 @@ func TestDashboardEndToEnd(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
 	// The shell records the terminal modes before and after, then says
 	// whether pinspect restored them.
 	script := "stty -g > " + dir + "/before; XDG_CONFIG_HOME=" + dir + " " + bin + " --readonly --interval 2s; echo PINSPECT-EXITED $?; " +
 		"stty -g > " + dir + "/after; cmp -s " + dir + "/before " + dir + "/after && echo TTY-RESTORED; sleep 600"
-	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c", script)
-	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+	s := startTmux(t, tmux, filepath.Join(dir, "tmux.sock"), 160, 45, script)
 
 	// Start: the header and the table.
 	scr := s.waitFor("the dashboard", func(scr string) bool {
@@ -167,11 +176,9 @@ func TestDashboardSignalsRestoreTerminal(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux-"+strconv.Itoa(int(sig))+".sock")}
 			script := "stty -g > " + dir + "/before; " + bin + " --readonly --interval 2s; echo PINSPECT-EXITED $?; " +
 				"stty -g > " + dir + "/after; cmp -s " + dir + "/before " + dir + "/after && echo TTY-RESTORED; sleep 600"
-			s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "30", "sh", "-c", script)
-			t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+			s := startTmux(t, tmux, filepath.Join(dir, "tmux-"+strconv.Itoa(int(sig))+".sock"), 120, 30, script)
 			s.waitFor("the dashboard", func(scr string) bool { return strings.Contains(scr, "COMMAND") })
 			s.keys("m") // whatever the key does, mouse tracking is on
 			out, err := exec.Command("pgrep", "-f", "^"+bin+" ").Output()

@@ -35,10 +35,8 @@ func TestDashboardHtopKeysEndToEnd(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "config")
 	session := func(name string, w, h int) *tmuxSession {
-		s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, name+".sock")}
 		script := "XDG_CONFIG_HOME=" + cfg + " " + bin + " --interval 1s; echo PINSPECT-EXITED $?; sleep 600"
-		s.run("new-session", "-d", "-s", "e2e", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), "sh", "-c", script)
-		t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+		s := startTmux(t, tmux, filepath.Join(dir, name+".sock"), w, h, script)
 		return s
 	}
 

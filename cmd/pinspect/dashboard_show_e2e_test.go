@@ -54,10 +54,7 @@ func TestDashboardTagAndSignalEndToEnd(t *testing.T) {
 	hc := livehelper.Start(t, "comm", tag+"c") // shown, not tagged
 	dir := t.TempDir()
 	bin := buildPinspect(t)
-	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
-	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c",
-		"XDG_CONFIG_HOME="+dir+" "+bin+" --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
-	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+	s := startTmux(t, tmux, filepath.Join(dir, "tmux.sock"), 160, 45, "XDG_CONFIG_HOME="+dir+" "+bin+" --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
 	s.waitText("COMMAND")
 	s.keys("F4")
 	s.literal(tag)
@@ -149,10 +146,7 @@ func TestDashboardMetersEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildPinspect(t)
-	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
-	s.run("new-session", "-d", "-s", "e2e", "-x", "200", "-y", "50", "sh", "-c",
-		"XDG_CONFIG_HOME="+dir+" "+bin+" --readonly --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
-	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+	s := startTmux(t, tmux, filepath.Join(dir, "tmux.sock"), 200, 50, "XDG_CONFIG_HOME="+dir+" "+bin+" --readonly --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
 
 	stat, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -213,10 +207,7 @@ func TestDashboardSetupRoundTrip(t *testing.T) {
 	bin := buildPinspect(t)
 	cfg := filepath.Join(dir, "config")
 	session := func(name, args string) *tmuxSession {
-		s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, name+".sock")}
-		s.run("new-session", "-d", "-s", "e2e", "-x", "200", "-y", "50", "sh", "-c",
-			"XDG_CONFIG_HOME="+cfg+" "+bin+" --readonly"+args+"; echo PINSPECT-EXITED $?; sleep 600")
-		t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+		s := startTmux(t, tmux, filepath.Join(dir, name+".sock"), 200, 50, "XDG_CONFIG_HOME="+cfg+" "+bin+" --readonly"+args+"; echo PINSPECT-EXITED $?; sleep 600")
 		return s
 	}
 	// view is what a screen says about the setup: the column headings,
@@ -323,10 +314,7 @@ func TestDashboardNiceEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildPinspect(t)
-	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
-	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c",
-		"XDG_CONFIG_HOME="+dir+" "+bin+" --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
-	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+	s := startTmux(t, tmux, filepath.Join(dir, "tmux.sock"), 160, 45, "XDG_CONFIG_HOME="+dir+" "+bin+" --interval 1s; echo PINSPECT-EXITED $?; sleep 600")
 	s.waitText("COMMAND")
 	s.keys("F4")
 	s.literal(name)
@@ -369,10 +357,7 @@ func TestDashboardPIDAndUserFlags(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildPinspect(t)
 	session := func(name, args string) *tmuxSession {
-		s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, name+".sock")}
-		s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c",
-			"XDG_CONFIG_HOME="+dir+" "+bin+" --readonly "+args+" 2>&1; echo PINSPECT-EXITED $?; sleep 600")
-		t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+		s := startTmux(t, tmux, filepath.Join(dir, name+".sock"), 160, 45, "XDG_CONFIG_HOME="+dir+" "+bin+" --readonly "+args+" 2>&1; echo PINSPECT-EXITED $?; sleep 600")
 		return s
 	}
 	pids := strconv.Itoa(ha.PID()) + "," + strconv.Itoa(hb.PID())

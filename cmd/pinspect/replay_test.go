@@ -22,11 +22,9 @@ func TestReplayEndToEnd(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	s := &tmuxSession{t: t, tmux: tmux, socket: filepath.Join(dir, "tmux.sock")}
 	first := samples[0].Snapshot.TakenAt.Local()
 	script := bin + " replay --dir " + rec + " --at " + first.Format("2006-01-02T15:04:05.999999999") + "; echo REPLAY-EXITED $?; sleep 600"
-	s.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "sh", "-c", script)
-	t.Cleanup(func() { _ = exec.Command(tmux, "-S", s.socket, "kill-server").Run() })
+	s := startTmux(t, tmux, filepath.Join(dir, "tmux.sock"), 160, 45, script)
 
 	at := func(i int) string { return "sample " + strconv.Itoa(i) + "/4" }
 	s.waitText(at(1))
