@@ -123,6 +123,9 @@ func TestTruthLeaderExitedFixture(t *testing.T) {
 	if z := summary["zombies"].(float64); z != 0 {
 		t.Errorf("summary counts %v zombies", z)
 	}
+	if by := summary["processes_by_state"].(map[string]any); by["Z"] != nil || by["L"] != float64(1) {
+		t.Errorf("processes_by_state counts the leader-exited process as %v, want L: 1", by)
+	}
 	out, _, _ := runInProcess(t, "ps", "--proc-root", root)
 	if strings.Contains(out, "<defunct>") || !strings.Contains(out, "procshape leaderexit") || !strings.Contains(out, "0 zombies") {
 		t.Errorf("ps:\n%s", out)

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // SnapshotSchema is the schema version of the snapshot document.
@@ -183,7 +184,9 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 	}
 	for _, p := range procs {
 		s.Processes++
-		s.ProcessesByState[stateKey(p.State)]++
+		// A leader-exited process is alive: counted under L, as the
+		// tables show it, never under the kernel's Z.
+		s.ProcessesByState[stateKey(lifecycle.StateLetter(p))]++
 		if p.IsKernelThread() {
 			s.KernelThreads++
 		}
