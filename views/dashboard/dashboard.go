@@ -84,7 +84,7 @@ type Dashboard struct {
 
 	main    *tview.Flex
 	header  *tview.TextView
-	table   *tview.Table
+	table   *procTable
 	model   *tableModel
 	bottom  *tview.Flex
 	panels  []*panel
@@ -252,8 +252,7 @@ func (d *Dashboard) currentConfig() Config {
 func (d *Dashboard) build() {
 	d.header = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	d.model = newTableModel(func(c colID) { d.sortBy(c, c == d.vo.sortCol) })
-	d.table = tview.NewTable().SetContent(d.model).SetFixed(1, 0).SetSelectable(true, false)
-	d.table.SetSelectedStyle(tcell.StyleDefault.Background(tcell.ColorNavy).Foreground(tcell.ColorWhite).Bold(true))
+	d.table = newProcTable(d.model)
 	d.table.SetSelectionChangedFunc(d.selectionChanged)
 	d.table.SetSelectedFunc(func(r, _ int) { d.openDetail() })
 	d.table.SetMouseCapture(func(action tview.MouseAction, ev *tcell.EventMouse) (tview.MouseAction, *tcell.EventMouse) {

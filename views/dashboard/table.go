@@ -148,10 +148,13 @@ type tableModel struct {
 	memTotal uint64
 	cols     []colID
 	header   []tview.TableCell
-	widths   [numCols]int
-	sortCol  colID // the sort column (its title has an arrow)
-	onSort   func(c colID)
-	tagged   map[collector.ID]bool
+	// blank is each column's data cell as tview.Table sees it: no text,
+	// the column's alignment and width (procTable draws the text).
+	blank   []tview.TableCell
+	widths  [numCols]int
+	sortCol colID // the sort column (its title has an arrow)
+	onSort  func(c colID)
+	tagged  map[collector.ID]bool
 
 	// tree building scratch, reused between frames
 	pidIdx    map[int]int32
@@ -196,6 +199,7 @@ func (m *tableModel) colWidth(c colID) int {
 func (m *tableModel) setHeader(o viewOpts) {
 	m.sortCol = o.sortCol
 	m.header = m.header[:0]
+	m.blank = m.blank[:0]
 	for _, c := range m.cols {
 		title := colDefs[c].title
 		if c == o.sortCol {
@@ -225,6 +229,11 @@ func (m *tableModel) setHeader(o viewOpts) {
 		} else {
 			cell.SetMaxWidth(w)
 		}
+		blank := tview.TableCell{Align: tview.AlignRight, Color: tcell.ColorSilver, MaxWidth: cell.MaxWidth, Expansion: cell.Expansion}
+		if colDefs[c].left {
+			blank.Align = tview.AlignLeft
+		}
+		m.blank = append(m.blank, blank)
 		cc := c
 		cell.Clicked = func() bool {
 			if m.onSort != nil {
@@ -242,8 +251,9 @@ func (m *tableModel) GetRowCount() int { return len(m.rows) + 1 }
 // GetColumnCount implements tview.TableContent.
 func (m *tableModel) GetColumnCount() int { return len(m.cols) }
 
-// GetCell implements tview.TableContent; rows are formatted once per
-// rebuild, when first drawn.
+// GetCell implements tview.TableContent. A data row's cell is its
+// column's blank cell: procTable draws the text of the rows on screen
+// (formatted once per rebuild, when first drawn).
 func (m *tableModel) GetCell(r, c int) *tview.TableCell {
 	if c < 0 || c >= len(m.cols) || r < 0 || r > len(m.rows) {
 		return nil
@@ -254,11 +264,10 @@ func (m *tableModel) GetCell(r, c int) *tview.TableCell {
 		}
 		return nil
 	}
-	rw := &m.rows[r-1]
-	if rw.cells == nil {
-		rw.cells = m.format(rw)
+	if c < len(m.blank) {
+		return &m.blank[c]
 	}
-	return &rw.cells[c]
+	return nil
 }
 
 // stateColor is the colour of a row by its state letter.
