@@ -109,7 +109,11 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	}
 	// The walk knows how many processes there are: sized once, the
 	// slice is not grown by copying (at 10,000 processes it is 8.5 MB).
-	nproc := max(cap(s.iterPIDs), r.iter.Processes())
+	// The seq_file iterator does not: the last pass's count stands in.
+	// (Not a capacity: sizing from the last slice's capacity added a
+	// thirty-second to every scan, and a dashboard's snapshot grew to
+	// twenty times its processes within two minutes.)
+	nproc := max(s.iterLastProcs, r.iter.Processes())
 	procs := make([]Process, 0, nproc+nproc/32+16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
@@ -163,7 +167,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		s.addIterThread(&procs[i], &side[i], t)
 		return nil
 	})
-	s.iterPIDs = pids[:0]
+	s.iterPIDs, s.iterLastProcs = pids[:0], len(pids)
 	if err != nil {
 		// A broken pass (ErrLayout, a read error): this snapshot from
 		// /proc, saying why.

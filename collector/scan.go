@@ -68,6 +68,8 @@ type scan struct {
 	iterSide    []iterProc
 	iterPending []pendingThread
 	iterPIDs    []int
+	// iterLastProcs is how many processes the last pass gave.
+	iterLastProcs int
 	// iterHidden are the processes the last pass did not show but /proc
 	// did (a sandbox's init), and iterHiddenThreads their threads: when
 	// the kernel's task count says nothing else is missing, the next
