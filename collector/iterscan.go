@@ -421,13 +421,37 @@ func cmpTID(a, b Thread) int { return a.TID - b.TID }
 // meanwhile counts as vanished, as in a /proc scan. Listed is the
 // processes the pass or the listing found (one born between the two is
 // in the pass only), so that every listed process is read or vanished.
+// Before a listing, the parents the pass names but did not show are read:
+// when with their threads the count matches, nothing else is hidden and
+// no listing is made (a first scan on a machine whose init is hidden).
 func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []int) ([]Process, error) {
 	n := len(procs)
 	s.counts.Listed = n
 	total, ok := readTaskTotal(s.r.opts.Root)
 	now := time.Since(s.r.start)
 	stale := now-s.iterListedAt >= hiddenRelist
-	if !s.iterHiddenValid || !ok || total != passTasks+s.iterHiddenThreads && stale {
+	listing := !s.iterHiddenValid || !ok || total != passTasks+s.iterHiddenThreads && stale
+	s.iterHiddenValid = ok
+	switch {
+	case listing && ok:
+		// Before listing /proc: a hidden process that has children in
+		// the pass is named as their parent. Read those; when the
+		// kernel's count then says nothing else is missing, no listing
+		// is needed (a first scan, as every one-shot command makes,
+		// saves a listing of every process: ~4 ms at 2,000).
+		procs, s.iterHidden, s.iterHiddenThreads = s.readHiddenPIDs(procs, n,
+			missingParents(procs[:n], s.ids[:0]), s.iterHidden[:0], all, want)
+		if total == passTasks+s.iterHiddenThreads {
+			s.iterListedAt = now
+			return s.placeHidden(procs, n), nil
+		}
+	case listing:
+		s.iterHidden, s.iterHiddenThreads = s.iterHidden[:0], 0
+	default:
+		procs, s.iterHidden, s.iterHiddenThreads = s.readHiddenPIDs(procs, n,
+			s.iterHidden, s.iterHidden[:0], all, want)
+	}
+	if listing {
 		s.iterListedAt = now
 		var err error
 		s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
@@ -441,15 +465,40 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 			for j < n && procs[j].PID < pid {
 				j++
 			}
-			if j == n || procs[j].PID != pid {
-				hidden = append(hidden, pid)
+			if (j == n || procs[j].PID != pid) && !slices.Contains(s.iterHidden, pid) {
+				hidden = append(hidden, pid) // not read above
 			}
 		}
-		s.iterHidden = append(s.iterHidden[:0], hidden...)
+		var threads int
+		procs, s.iterHidden, threads = s.readHiddenPIDs(procs, n, hidden, s.iterHidden, all, want)
+		s.iterHiddenThreads += threads
+		slices.Sort(s.iterHidden)
 	}
-	s.iterHiddenThreads, s.iterHiddenValid = 0, ok
-	kept := s.iterHidden[:0]
-	for _, pid := range s.iterHidden {
+	return s.placeHidden(procs, n), nil
+}
+
+// missingParents appends to pids, sorted and once each, the parents named
+// by the pass's processes (sorted by pid) that the pass did not show.
+func missingParents(procs []Process, pids []int) []int {
+	for i := range procs {
+		pp := procs[i].PPID
+		if pp <= 0 || slices.Contains(pids, pp) {
+			continue
+		}
+		if _, inPass := slices.BinarySearchFunc(procs, pp, func(q Process, pid int) int { return q.PID - pid }); !inPass {
+			pids = append(pids, pp)
+		}
+	}
+	slices.Sort(pids)
+	return pids
+}
+
+// readHiddenPIDs reads from /proc the processes pids (sorted) that the
+// pass (procs[:n]) did not show and appends them to procs; it returns
+// them with the pids read appended to kept, and their threads.
+func (s *scan) readHiddenPIDs(procs []Process, n int, pids, kept []int, all bool, want []int) ([]Process, []int, int) {
+	threads := 0
+	for _, pid := range pids {
 		if _, inPass := slices.BinarySearchFunc(procs[:n], pid, func(q Process, pid int) int { return q.PID - pid }); inPass {
 			continue // hidden last time (born after that listing), in this pass
 		}
@@ -461,19 +510,23 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 		if p, ok := s.readProcess(pid, th, len(procs)); ok {
 			procs = append(procs, p)
 			kept = append(kept, pid)
-			s.iterHiddenThreads += int(max(p.NumThreads, 1))
+			threads += int(max(p.NumThreads, 1))
 		}
 	}
-	s.iterHidden = kept
+	return procs, kept, threads
+}
+
+// placeHidden reads the cmdlines of the hidden processes (procs[n:]) and
+// moves each to its place in pid order.
+func (s *scan) placeHidden(procs []Process, n int) []Process {
 	procs = s.readCmdlines(procs)
-	// Move each hidden process (appended, in pid order) to its place.
 	for k := n; k < len(procs); k++ {
 		p := procs[k]
 		i, _ := slices.BinarySearchFunc(procs[:k], p.PID, func(q Process, pid int) int { return q.PID - pid })
 		copy(procs[i+1:k+1], procs[i:k])
 		procs[i] = p
 	}
-	return procs, nil
+	return procs
 }
 
 // hiddenRelist is how long a listing of the processes the task iterator

@@ -557,3 +557,17 @@ func TestIterScanSizesStay(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingParents: the parents a pass names but did not show are
+// found once each, in pid order (the hidden processes a first scan reads
+// before it would list /proc).
+func TestMissingParents(t *testing.T) {
+	var procs []Process
+	for _, pp := range [][2]int{{2, 0}, {5, 1}, {7, 5}, {9, 40}, {12, 1}, {13, 2}} {
+		procs = append(procs, Process{PID: pp[0], ProcStat: ProcStat{PPID: pp[1]}})
+	}
+	got := missingParents(procs, nil)
+	if !slices.Equal(got, []int{1, 40}) {
+		t.Errorf("missingParents = %v, want [1 40]", got)
+	}
+}
