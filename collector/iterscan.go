@@ -125,6 +125,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		pids = make([]int, 0, cap(procs))
 	}
 	boot := r.host.bootTime
+	s.resetExes()
 	// find is the index of process tgid: most threads come right after
 	// their leader (the kernel walks tasks in pid order).
 	find := func(tgid int) (int, bool) {
@@ -151,6 +152,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 				threads: th, schedInfo: t.HasSchedInfo,
 			})
 			s.applyIterProcess(p, t, boot)
+			s.noteExe(t.TID, t.Group)
 			if th {
 				p.Threads = s.threadSlots(max(t.Group.NumThreads, 1))
 				p.Read |= SrcTasks
@@ -590,7 +592,7 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 				continue
 			}
 			before := s.counts
-			s.readProcExe(p, c, now)
+			s.readIterExe(p, c, now)
 			if c != nil {
 				c.ran = ranCount(p)
 			}

@@ -571,3 +571,70 @@ func TestMissingParents(t *testing.T) {
 		t.Errorf("missingParents = %v, want [1 40]", got)
 	}
 }
+
+// TestIterSharedExe: processes that run the same executable share one
+// readlink of it, and each still shows its own link: two hard links of
+// one file are two paths, and a deleted executable keeps its mark.
+func TestIterSharedExe(t *testing.T) {
+	r := newIterReader(t, Options{})
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a, hard, gone := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+	for _, p := range []string{a, gone} {
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(a, hard); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{}
+	for _, bin := range []string{a, a, hard, hard, gone, gone, a} {
+		cmd := exec.Command(bin, "600")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		want[cmd.Process.Pid] = bin
+	}
+	for pid, bin := range want {
+		for deadline := time.Now().Add(time.Minute); ; {
+			if l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); l == bin {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d did not exec %s", pid, bin)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Scan(context.Background(), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, p := range s.Processes {
+		bin, ok := want[p.PID]
+		if !ok {
+			continue
+		}
+		found++
+		if p.Exe != bin || p.ExeDeleted != (bin == gone) {
+			t.Errorf("pid %d: exe %q deleted %v, want %q deleted %v", p.PID, p.Exe, p.ExeDeleted, bin, bin == gone)
+		}
+	}
+	if found != len(want) {
+		t.Errorf("%d of %d processes in the snapshot", found, len(want))
+	}
+}

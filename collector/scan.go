@@ -78,6 +78,10 @@ type scan struct {
 	iterHiddenThreads int
 	iterHiddenValid   bool
 	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
+	// iterExes are the executables the pass named (pid order), and exes
+	// the links read this scan by executable (iterexe.go).
+	iterExes []iterExe
+	exes     map[exeKey]*sharedExe
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).
@@ -561,8 +565,14 @@ func (c *procCache) reuse(p *Process) {
 // readProcExe reads exe into p and the memo entry c (which may be nil),
 // and starts the entry afresh: its cmdline is read by readCmdlines.
 func (s *scan) readProcExe(p *Process, c *procCache, now time.Duration) {
-	exeOK := false
 	exe, deleted, err := readExe(s.path.set(p.PID, p.LiveTID, "exe"), s.link)
+	s.setExe(p, c, now, exe, deleted, err)
+}
+
+// setExe sets p's exe from a read of its link (exe, deleted, err) and
+// starts its memo entry c (nil: none) over with it.
+func (s *scan) setExe(p *Process, c *procCache, now time.Duration, exe string, deleted bool, err error) {
+	exeOK := false
 	switch {
 	case err == nil:
 		p.Exe, p.ExeDeleted = exe, deleted

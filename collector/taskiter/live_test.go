@@ -500,3 +500,51 @@ func TestPassStoppedExitCode(t *testing.T) {
 		t.Errorf("iterator exit code %d, want %d (SIGSTOP)", got, syscall.SIGSTOP)
 	}
 }
+
+// TestPassExeIdentity: the group record's executable identity is the
+// file /proc/PID/exe links to (stat of the link: inode and device), and
+// two processes with the same mount and dentry have the same link.
+func TestPassExeIdentity(t *testing.T) {
+	it := openForTest(t)
+	m := passAll(t, it)
+	checked := 0
+	links := map[ExeID]string{}
+	for pid, s := range m {
+		if s.task.TID != s.task.TGID {
+			continue
+		}
+		g := &s.group
+		p := "/proc/" + strconv.Itoa(pid) + "/exe"
+		link, err := os.Readlink(p)
+		if err != nil {
+			continue // exited, a kernel thread, or no exe
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			continue
+		}
+		if !g.HasExe {
+			t.Errorf("pid %d: exe %q but no identity in the record", pid, link)
+			continue
+		}
+		if st.Ino != g.Exe.Ino || st.Dev != g.Exe.StatDev() {
+			// An exec between the pass and the stat changes both: a
+			// process that still differs in a second pass is wrong.
+			again := passAll(t, it)[pid]
+			if again != nil && again.group.Exe.Ino != st.Ino {
+				t.Errorf("pid %d (%s): exe inode %d dev %#x, record %d %#x", pid, link, st.Ino, st.Dev, g.Exe.Ino, g.Exe.StatDev())
+			}
+			continue
+		}
+		id := ExeID{Mount: g.Exe.Mount, Dentry: g.Exe.Dentry}
+		if prev, ok := links[id]; ok && prev != link {
+			t.Errorf("pid %d: exe %q, another process with the same mount and dentry links to %q", pid, link, prev)
+		}
+		links[id] = link
+		checked++
+	}
+	if checked < 3 {
+		t.Fatalf("only %d processes checked", checked)
+	}
+	t.Logf("%d processes, %d distinct executables", checked, len(links))
+}

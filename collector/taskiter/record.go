@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Record kinds and flags: the same values as in bpf/taskiter.bpf.c.
@@ -27,6 +29,7 @@ const (
 	groupWQRunning       = 1 << 9
 	groupKNameUnknown    = 1 << 10
 	groupRSSSum          = 1 << 11
+	groupHasExe          = 1 << 12
 )
 
 // recordHeader is a record's kind and size (its first two u16s).
@@ -254,6 +257,9 @@ type Group struct {
 	hasWQDesc   bool
 	wqRunning   bool
 	nameUnknown bool
+	// Exe identifies the executable (mm->exe_file), valid when HasExe.
+	Exe    ExeID
+	HasExe bool
 	// ThreadSums is what the walk summed in the kernel over the live
 	// threads other than the leader whose records it did not write
 	// (PassOptions.SumThreads); zero otherwise. Add it to the process's
@@ -329,6 +335,8 @@ func (g *Group) fill(r *taskIterGroupRec) {
 	g.hasWQDesc = f&groupWQDesc != 0
 	g.wqRunning = f&groupWQRunning != 0
 	g.nameUnknown = f&groupKNameUnknown != 0
+	g.Exe = ExeID{Mount: r.ExeMnt, Dentry: r.ExeDentry, Ino: r.ExeIno, Dev: r.ExeDev}
+	g.HasExe = f&groupHasExe != 0
 	g.ThreadSums = Totals{
 		UTimeNs: r.ThrUtime, STimeNs: r.ThrStime, RuntimeNs: r.ThrRuntime,
 		MinFlt: r.ThrMinFlt, MajFlt: r.ThrMajFlt,
@@ -338,6 +346,24 @@ func (g *Group) fill(r *taskIterGroupRec) {
 	if !g.HasTTY {
 		g.TPGID = -1 // do_task_stat's value without a terminal
 	}
+}
+
+// ExeID identifies a process's executable as the kernel holds it. Two
+// processes with the same Mount and Dentry have the same /proc/PID/exe
+// link (the kernel makes it from that path), so one readlink serves
+// both. Mount and Dentry are kernel addresses, to compare and never to
+// show. Ino and Dev are the file's inode number and device, to check a
+// link read later against (Dev in the kernel's encoding: see StatDev).
+type ExeID struct {
+	Mount, Dentry uint64
+	Ino           uint64
+	Dev           uint32
+}
+
+// StatDev is Dev as stat(2) gives it (st_dev): the kernel keeps a device
+// number as major<<20 | minor and shows it as new_encode_dev does.
+func (e ExeID) StatDev() uint64 {
+	return unix.Mkdev(e.Dev>>20, e.Dev&(1<<20-1))
 }
 
 // procNameMax is the size of proc_task_name's buffer: /proc shows at most

@@ -75,6 +75,11 @@ type taskIterGroupRec struct {
 	ThrRunDelay     uint64
 	ThrCount        uint32
 	ThrPad          uint32
+	ExeMnt          uint64
+	ExeDentry       uint64
+	ExeIno          uint64
+	ExeDev          uint32
+	ExePad          uint32
 }
 
 type taskIterOut struct {

@@ -193,7 +193,36 @@ struct bpf_array {
 	void *pptrs[0];
 } CORE;
 
+/*
+ * The executable's identity (mm->exe_file): its path's mount and dentry,
+ * which /proc/PID/exe's link is made from (d_path), and its inode.
+ */
+typedef u32 dev_t;
+
+struct super_block {
+	dev_t s_dev;
+} CORE;
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+} CORE;
+
+struct vfsmount;
+struct dentry;
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} CORE;
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+} CORE;
+
 struct mm_struct {
+	struct file *exe_file;
 	unsigned long total_vm;
 	unsigned long hiwater_vm;
 	unsigned long start_code;

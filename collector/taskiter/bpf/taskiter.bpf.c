@@ -45,6 +45,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define GROUP_WQ_RUNNING (1u << 9)     /* ... and it is running it now */
 #define GROUP_KNAME_UNKNOWN (1u << 10) /* a kthread whose name was not found */
 #define GROUP_RSS_SUM (1u << 11)       /* rss_sum[] holds the exact sums */
+#define GROUP_HAS_EXE (1u << 12)       /* exe_* identify mm->exe_file */
 
 #define PF_WQ_WORKER 0x00000020
 #define PF_KTHREAD 0x00200000
@@ -153,6 +154,18 @@ struct group_rec {
 	__u64 thr_run_delay; /* of threads that have not exited */
 	__u32 thr_count;
 	__u32 thr_pad;
+	/*
+	 * The executable (mm->exe_file): the mount and dentry its path is
+	 * made of, as opaque numbers that pinspect compares and never shows,
+	 * and its inode number and device (the kernel's dev_t encoding).
+	 * Processes with the same mount and dentry have the same
+	 * /proc/PID/exe link: one readlink serves them all.
+	 */
+	__u64 exe_mnt;
+	__u64 exe_dentry;
+	__u64 exe_ino;
+	__u32 exe_dev;
+	__u32 exe_pad;
 };
 
 /* A leader's two records, built in place and written with one call. */
@@ -375,11 +388,33 @@ static __always_inline void sum_rss(struct group_rec *g, struct mm_struct *mm)
 	g->rec_flags |= GROUP_RSS_SUM;
 }
 
+static __always_inline void fill_exe(struct group_rec *g, struct mm_struct *mm)
+{
+	struct file *f = mm->exe_file;
+	struct inode *ino;
+	struct super_block *sb;
+
+	if (!f)
+		return;
+	g->exe_mnt = (__u64)(void *)f->f_path.mnt;
+	g->exe_dentry = (__u64)(void *)f->f_path.dentry;
+	ino = f->f_inode;
+	if (!ino || !g->exe_mnt || !g->exe_dentry)
+		return;
+	sb = ino->i_sb;
+	if (!sb)
+		return;
+	g->exe_ino = ino->i_ino;
+	g->exe_dev = sb->s_dev;
+	g->rec_flags |= GROUP_HAS_EXE;
+}
+
 static __always_inline void fill_mm(struct group_rec *g, struct mm_struct *mm)
 {
 	if (!mm)
 		return;
 	g->rec_flags |= GROUP_HAS_MM;
+	fill_exe(g, mm);
 	g->total_vm = mm->total_vm;
 	g->hiwater_vm = mm->hiwater_vm;
 	g->start_code = mm->start_code;
