@@ -78,10 +78,11 @@ type scan struct {
 	iterHiddenThreads int
 	iterHiddenValid   bool
 	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
-	// iterExes are the executables the pass named (pid order), and exes
-	// the links read this scan by executable (iterexe.go).
-	iterExes []iterExe
-	exes     map[exeKey]*sharedExe
+	// iterMMs are the address spaces and executables the pass named
+	// (pid order), and exes the links read this scan by executable
+	// (iterexe.go).
+	iterMMs []iterMM
+	exes    map[exeKey]*sharedExe
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).
@@ -600,6 +601,7 @@ type cmdWant struct {
 	idx    int
 	c      *procCache
 	counts ScanCounts
+	mem    cmdlineAt // where to read it from memory (pid 0: the file)
 }
 
 // cmdlineChunk is how many processes' cmdline files are read in one
@@ -621,7 +623,7 @@ func (s *scan) readCmdlines(procs []Process) []Process {
 	b := s.cmdlines
 	b.reset(s.r.opts.CmdlineMax)
 	for _, w := range s.cmdWant {
-		b.add(s.path.set(procs[w.idx].PID, procs[w.idx].LiveTID, "cmdline"))
+		b.addCmdline(s.path.set(procs[w.idx].PID, procs[w.idx].LiveTID, "cmdline"), w.mem)
 	}
 	s.slow.readBatch(b)
 	gone := false
