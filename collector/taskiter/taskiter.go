@@ -123,7 +123,14 @@ func Open(opts Options) (*Iterator, error) {
 	it := &Iterator{}
 	it.bootOffset = uint64(bootOffsetNs(timensOffsets))
 	if !opts.SeqFile {
-		it.walk, err = openWalk(spec, &copts)
+		err = errors.New("")
+		if opts.KernelBTF == "" {
+			// The cheap load; anything unexpected loads the usual way.
+			it.walk, err = openWalkTrimmed(path)
+		}
+		if err != nil {
+			it.walk, err = openWalk(spec, &copts)
+		}
 		if err == nil {
 			it.LoadDuration = time.Since(start)
 			return it, nil

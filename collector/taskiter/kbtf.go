@@ -1,0 +1,471 @@
+package taskiter
+
+// A cheaper load of the walk: cilium/ebpf resolves the program's kernel
+// functions (kfuncs) through its btf.Cache, which decodes the kernel's
+// whole BTF (about 130,000 types, 5 MB: an index of every name, sorted,
+// and every type reachable from task_struct inflated into Go values:
+// about 20 ms of CPU, more than half of a load and a fifth of a one-shot
+// `--json` at 2,000 x 9). The walk needs a few dozen of those types.
+//
+// So the walk is loaded with a trimmed copy of the kernel's BTF, made
+// here in one pass over the raw bytes: every type keeps its id (the
+// kernel's ids are what the kfunc calls and bpf_core_type_id_kernel put
+// in the program), the types the program's CO-RE relocations can reach
+// keep their bytes, and every other type becomes a nameless placeholder
+// (a pointer to void). Reachable means: a named type whose name (without
+// a ___flavor suffix) names a type of the program's own BTF, and what it
+// refers to, where a struct or union member counts only if the program's
+// BTF has a member of that name (or it is anonymous): the others point
+// to void, so that inflating task_struct stops at the fields the
+// program reads. The offsets and sizes of what is kept are the kernel's,
+// so the relocations come out as they do against the whole BTF
+// (TestTrimmedBTFRelocatesAlike holds the loaded programs equal).
+//
+// The kfunc calls are given their ids here (the id of the kernel's FUNC
+// of that name, as cilium/ebpf does), so that the loader has no kfunc
+// left to look up. cilium/ebpf keeps which kfunc an instruction calls in
+// instruction metadata under an unexported key; it is read through the
+// exported asm.Metadata API with the key found by its type's name. If any
+// of this fails (a newer cilium/ebpf, a kfunc missing, a BTF this code
+// does not know), Open loads the usual way and says nothing: only slower.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
+)
+
+// BTF kinds (include/uapi/linux/btf.h).
+const (
+	btfKindInt = iota + 1
+	btfKindPtr
+	btfKindArray
+	btfKindStruct
+	btfKindUnion
+	btfKindEnum
+	btfKindFwd
+	btfKindTypedef
+	btfKindVolatile
+	btfKindConst
+	btfKindRestrict
+	btfKindFunc
+	btfKindFuncProto
+	btfKindVar
+	btfKindDatasec
+	btfKindFloat
+	btfKindDeclTag
+	btfKindTypeTag
+	btfKindEnum64
+)
+
+// btfHeaderLen is the size of struct btf_header.
+const btfHeaderLen = 24
+
+// localNames are the names the program's BTF uses: type names (without
+// a flavor), member names, and its kfuncs.
+type localNames struct {
+	types, members, kfuncs map[string]bool
+}
+
+// essentialName is name without a ___flavor suffix.
+func essentialName(name string) string {
+	if i := strings.LastIndex(name, "___"); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// namesOf collects the names of spec's BTF.
+func namesOf(spec *btf.Spec) (localNames, error) {
+	n := localNames{types: map[string]bool{}, members: map[string]bool{}, kfuncs: map[string]bool{}}
+	for typ, err := range spec.All() {
+		if err != nil {
+			return n, err
+		}
+		switch t := typ.(type) {
+		case *btf.Struct:
+			for _, m := range t.Members {
+				n.members[m.Name] = true
+			}
+		case *btf.Union:
+			for _, m := range t.Members {
+				n.members[m.Name] = true
+			}
+		case *btf.Func:
+			if t.Linkage == btf.ExternFunc {
+				n.kfuncs[t.Name] = true
+			}
+			continue
+		case *btf.Var, *btf.Datasec, *btf.FuncProto:
+			continue
+		}
+		if name := typ.TypeName(); name != "" {
+			n.types[essentialName(name)] = true
+		}
+	}
+	return n, nil
+}
+
+// rawBTF is a raw BTF blob split into its parts, with every type's
+// offset in the type section (offs[id-1]).
+type rawBTF struct {
+	bo    binary.ByteOrder
+	hdr   []byte
+	types []byte
+	strs  []byte
+	offs  []uint32
+}
+
+// parseRawBTF splits a raw BTF blob (as /sys/kernel/btf/vmlinux is).
+func parseRawBTF(b []byte) (*rawBTF, error) {
+	if len(b) < btfHeaderLen {
+		return nil, errors.New("BTF too short")
+	}
+	var bo binary.ByteOrder
+	switch {
+	case binary.LittleEndian.Uint16(b) == 0xeb9f:
+		bo = binary.LittleEndian
+	case binary.BigEndian.Uint16(b) == 0xeb9f:
+		bo = binary.BigEndian
+	default:
+		return nil, errors.New("not BTF")
+	}
+	hl := bo.Uint32(b[4:])
+	tOff, tLen, sOff, sLen := bo.Uint32(b[8:]), bo.Uint32(b[12:]), bo.Uint32(b[16:]), bo.Uint32(b[20:])
+	end := func(off, n uint32) (uint64, bool) {
+		e := uint64(hl) + uint64(off) + uint64(n)
+		return e, e <= uint64(len(b))
+	}
+	if hl < btfHeaderLen || int(hl) > len(b) {
+		return nil, errors.New("bad BTF header")
+	}
+	te, ok1 := end(tOff, tLen)
+	se, ok2 := end(sOff, sLen)
+	if !ok1 || !ok2 {
+		return nil, errors.New("BTF sections out of bounds")
+	}
+	r := &rawBTF{bo: bo, hdr: b[:hl], types: b[uint64(hl)+uint64(tOff) : te], strs: b[uint64(hl)+uint64(sOff) : se]}
+	r.offs = make([]uint32, 0, len(r.types)/24)
+	for off := 0; off < len(r.types); {
+		if off+12 > len(r.types) {
+			return nil, errors.New("BTF type section cut")
+		}
+		r.offs = append(r.offs, uint32(off))
+		size, err := r.typeSize(off)
+		if err != nil {
+			return nil, err
+		}
+		off += size
+	}
+	return r, nil
+}
+
+// info is the kind and vlen of the type at off.
+func (r *rawBTF) info(off int) (kind, vlen int) {
+	i := r.bo.Uint32(r.types[off+4:])
+	return int(i>>24) & 0x1f, int(i & 0xffff)
+}
+
+// typeSize is the bytes of the type at off, its data included.
+func (r *rawBTF) typeSize(off int) (int, error) {
+	kind, vlen := r.info(off)
+	size := 12
+	switch kind {
+	case btfKindInt, btfKindVar, btfKindDeclTag:
+		size += 4
+	case btfKindArray:
+		size += 12
+	case btfKindStruct, btfKindUnion, btfKindDatasec, btfKindEnum64:
+		size += 12 * vlen
+	case btfKindEnum, btfKindFuncProto:
+		size += 8 * vlen
+	case btfKindPtr, btfKindFwd, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict,
+		btfKindFunc, btfKindFloat, btfKindTypeTag:
+	default:
+		return 0, fmt.Errorf("BTF kind %d unknown", kind)
+	}
+	if off+size > len(r.types) {
+		return 0, errors.New("BTF type section cut")
+	}
+	return size, nil
+}
+
+// name is the string at off in the string section (aliasing it).
+func (r *rawBTF) name(off uint32) string {
+	if int(off) >= len(r.strs) {
+		return ""
+	}
+	s := r.strs[off:]
+	if i := bytes.IndexByte(s, 0); i > 0 {
+		return unsafe.String(unsafe.SliceData(s), i)
+	}
+	return ""
+}
+
+// trimmedKernel is the kernel's BTF cut down to what a program needs
+// (see the top of this file), and the ids of its kfuncs.
+type trimmedKernel struct {
+	spec   *btf.Spec
+	kfuncs map[string]btf.TypeID
+}
+
+// trimKernelBTF reads the raw BTF at path and trims it for names.
+func trimKernelBTF(path string, names localNames) (*trimmedKernel, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() < btfHeaderLen || fi.Size() > 1<<30 {
+		return nil, errors.New("BTF size out of range")
+	}
+	raw, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = unix.Munmap(raw) }()
+	r, err := parseRawBTF(raw)
+	if err != nil {
+		return nil, err
+	}
+	return r.trim(names)
+}
+
+// trim cuts r down for names (see the top of this file).
+func (r *rawBTF) trim(names localNames) (*trimmedKernel, error) {
+	n := len(r.offs)
+	keep := make([]bool, n+1) // by type id; id 0 is void
+	tk := &trimmedKernel{kfuncs: make(map[string]btf.TypeID, len(names.kfuncs))}
+	var work []uint32
+	add := func(id uint32) {
+		if id != 0 && int(id) <= n && !keep[id] {
+			keep[id] = true
+			work = append(work, id)
+		}
+	}
+	for i, off := range r.offs {
+		nameOff := r.bo.Uint32(r.types[off:])
+		if nameOff == 0 {
+			continue
+		}
+		kind, _ := r.info(int(off))
+		switch kind {
+		case btfKindFunc:
+			if name := r.name(nameOff); names.kfuncs[name] {
+				tk.kfuncs[strings.Clone(name)] = btf.TypeID(i + 1)
+			}
+		case btfKindStruct, btfKindUnion, btfKindEnum, btfKindEnum64, btfKindFwd, btfKindTypedef, btfKindInt, btfKindFloat:
+			if names.types[essentialName(r.name(nameOff))] {
+				add(uint32(i + 1))
+			}
+		}
+	}
+	if len(tk.kfuncs) != len(names.kfuncs) {
+		return nil, errors.New("a kfunc is missing from the kernel's BTF")
+	}
+	// The closure: what the kept types refer to, through the members the
+	// program names (or anonymous ones).
+	for len(work) > 0 {
+		id := work[len(work)-1]
+		work = work[:len(work)-1]
+		off := int(r.offs[id-1])
+		kind, vlen := r.info(off)
+		switch kind {
+		case btfKindPtr, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict, btfKindTypeTag:
+			add(r.bo.Uint32(r.types[off+8:]))
+		case btfKindArray:
+			add(r.bo.Uint32(r.types[off+12:]))
+			add(r.bo.Uint32(r.types[off+16:]))
+		case btfKindStruct, btfKindUnion:
+			for k := range vlen {
+				m := off + 12 + 12*k
+				if mn := r.bo.Uint32(r.types[m:]); mn == 0 || names.members[r.name(mn)] {
+					add(r.bo.Uint32(r.types[m+4:]))
+				}
+			}
+		}
+	}
+	// Ids past the last kept type are not needed: the kfuncs' ids are
+	// resolved here, not by the loader.
+	last := n
+	for last > 0 && !keep[last] {
+		last--
+	}
+	size := btfHeaderLen + 12*last
+	for id := 1; id <= last; id++ {
+		if keep[id] {
+			sz, _ := r.typeSize(int(r.offs[id-1]))
+			size += sz - 12
+		}
+	}
+	out := make([]byte, btfHeaderLen, size+4096)
+	copy(out, r.hdr[:btfHeaderLen])
+	r.bo.PutUint32(out[4:], btfHeaderLen)
+	// A new string table with the kept types' names only.
+	strs := []byte{0}
+	newOff := make(map[uint32]uint32)
+	str := func(old uint32) uint32 {
+		if old == 0 {
+			return 0
+		}
+		if o, ok := newOff[old]; ok {
+			return o
+		}
+		o := uint32(len(strs))
+		strs = append(append(strs, r.name(old)...), 0)
+		newOff[old] = o
+		return o
+	}
+	var placeholder [12]byte
+	r.bo.PutUint32(placeholder[4:], btfKindPtr<<24)
+	for id := 1; id <= last; id++ {
+		if !keep[id] {
+			out = append(out, placeholder[:]...)
+			continue
+		}
+		off := int(r.offs[id-1])
+		sz, _ := r.typeSize(off)
+		t := len(out)
+		out = append(out, r.types[off:off+sz]...)
+		r.bo.PutUint32(out[t:], str(r.bo.Uint32(out[t:])))
+		kind, vlen := r.info(off)
+		switch kind {
+		case btfKindStruct, btfKindUnion:
+			for k := range vlen {
+				m := t + 12 + 12*k
+				mn := r.bo.Uint32(out[m:])
+				if mn != 0 && !names.members[r.name(mn)] {
+					r.bo.PutUint32(out[m+4:], 0) // a member nothing reads: void
+				}
+				r.bo.PutUint32(out[m:], str(mn))
+			}
+		case btfKindEnum:
+			for k := range vlen {
+				m := t + 12 + 8*k
+				r.bo.PutUint32(out[m:], str(r.bo.Uint32(out[m:])))
+			}
+		case btfKindEnum64:
+			for k := range vlen {
+				m := t + 12 + 12*k
+				r.bo.PutUint32(out[m:], str(r.bo.Uint32(out[m:])))
+			}
+		}
+	}
+	typeLen := len(out) - btfHeaderLen
+	out = append(out, strs...)
+	r.bo.PutUint32(out[8:], 0)
+	r.bo.PutUint32(out[12:], uint32(typeLen))
+	r.bo.PutUint32(out[16:], uint32(typeLen))
+	r.bo.PutUint32(out[20:], uint32(len(strs)))
+	var err error
+	tk.spec, err = btf.LoadSpecFromReader(bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("trimmed BTF: %w", err)
+	}
+	return tk, nil
+}
+
+// kfuncKey returns the metadata key and the kfunc's name of an
+// instruction that calls or loads a kfunc, as cilium/ebpf's ELF reader
+// marks it (an unexported key type named kfuncMetaKey whose value has a
+// Func *btf.Func field).
+func kfuncKey(ins *asm.Instruction) (key any, name string, ok bool) {
+	type element struct {
+		next       *element
+		key, value any
+	}
+	head := (*struct{ head *element })(unsafe.Pointer(&ins.Metadata)).head
+	for e := head; e != nil; e = e.next {
+		kt := reflect.TypeOf(e.key)
+		if kt == nil || kt.Name() != "kfuncMetaKey" || kt.PkgPath() != "github.com/cilium/ebpf" {
+			continue
+		}
+		v := reflect.ValueOf(e.value)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			return nil, "", false
+		}
+		f := v.Elem().FieldByName("Func")
+		if !f.IsValid() || !f.CanInterface() {
+			return nil, "", false
+		}
+		fn, _ := f.Interface().(*btf.Func)
+		if fn == nil {
+			return nil, "", false
+		}
+		return e.key, fn.Name, true
+	}
+	return nil, "", false
+}
+
+// resolveKfuncs gives every kfunc instruction of prog its kernel id, as
+// cilium/ebpf would (the id in Constant, module index 0: vmlinux), and
+// drops the mark that would make the loader look them up again. It
+// changes prog only when every kfunc instruction was resolved.
+func resolveKfuncs(prog *ebpf.ProgramSpec, ids map[string]btf.TypeID) error {
+	type fix struct {
+		i   int
+		key any
+		id  btf.TypeID
+	}
+	var fixes []fix
+	for i := range prog.Instructions {
+		ins := &prog.Instructions[i]
+		key, name, ok := kfuncKey(ins)
+		if !ok {
+			if ins.IsKfuncCall() {
+				return fmt.Errorf("instruction %d: a kfunc call whose name was not found", i)
+			}
+			continue
+		}
+		id, ok := ids[name]
+		if !ok {
+			return fmt.Errorf("kfunc %s not in the kernel's BTF", name)
+		}
+		fixes = append(fixes, fix{i, key, id})
+	}
+	for _, f := range fixes {
+		ins := &prog.Instructions[f.i]
+		ins.Constant, ins.Offset = int64(f.id), 0
+		ins.Metadata.Set(f.key, nil)
+	}
+	return nil
+}
+
+// openWalkTrimmed loads the walk against a trimmed copy of the kernel's
+// BTF at path, with its kfuncs resolved here.
+func openWalkTrimmed(path string) (*walker, error) {
+	spec, err := loadTaskIter()
+	if err != nil {
+		return nil, err
+	}
+	prog := spec.Programs["pinspect_walk"]
+	if prog == nil || spec.Types == nil {
+		return nil, errors.New("no walk program")
+	}
+	names, err := namesOf(spec.Types)
+	if err != nil {
+		return nil, err
+	}
+	tk, err := trimKernelBTF(path, names)
+	if err != nil {
+		return nil, err
+	}
+	if err := resolveKfuncs(prog, tk.kfuncs); err != nil {
+		return nil, err
+	}
+	return openWalk(spec, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: tk.spec}})
+}

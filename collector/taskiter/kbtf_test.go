@@ -1,0 +1,68 @@
+package taskiter
+
+import (
+	"os"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// TestTrimmedBTFRelocatesAlike: the walk loaded against the trimmed
+// kernel BTF, with its kfuncs resolved here, is instruction for
+// instruction the program cilium/ebpf makes against the whole kernel BTF
+// (the kernel's translated instructions of both loads, map references
+// aside: each load has its own maps).
+func TestTrimmedBTFRelocatesAlike(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: loads the walk and reads its instructions back")
+	}
+	fast, err := openWalkTrimmed(DefaultKernelBTF)
+	if err != nil {
+		t.Fatalf("trimmed load: %v", err)
+	}
+	defer fast.close()
+	spec, err := loadTaskIter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := openWalk(spec, &ebpf.CollectionOptions{})
+	if err != nil {
+		t.Fatalf("usual load: %v", err)
+	}
+	defer full.close()
+	a, b := xlated(t, fast.objs.Prog), xlated(t, full.objs.Prog)
+	if len(a) != len(b) {
+		t.Fatalf("%d instructions trimmed, %d usual", len(a), len(b))
+	}
+	kfuncs := 0
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.OpCode.IsDWordLoad() && x.Src == y.Src && (x.Src == asm.PseudoMapFD || x.Src == asm.PseudoMapValue) {
+			x.Constant, y.Constant = 0, 0 // a map of each load
+		}
+		if x.IsKfuncCall() {
+			kfuncs++
+		}
+		if x.OpCode != y.OpCode || x.Dst != y.Dst || x.Src != y.Src || x.Offset != y.Offset || x.Constant != y.Constant {
+			t.Errorf("instruction %d: trimmed %v, usual %v", i, a[i], b[i])
+		}
+	}
+	if kfuncs == 0 {
+		t.Error("no kfunc call compared")
+	}
+	t.Logf("%d instructions alike, %d kfunc calls", len(a), kfuncs)
+}
+
+func xlated(t *testing.T, p *ebpf.Program) asm.Instructions {
+	t.Helper()
+	info, err := p.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	insns, err := info.Instructions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return insns
+}
