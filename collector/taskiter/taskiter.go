@@ -108,6 +108,17 @@ func Open(opts Options) (*Iterator, error) {
 	if err := checkKernel(path); err != nil {
 		return nil, err
 	}
+	it := &Iterator{}
+	it.bootOffset = uint64(bootOffsetNs(timensOffsets))
+	if !opts.SeqFile && opts.KernelBTF == "" {
+		// The cheap load (kbtf.go); anything unexpected loads the usual
+		// way below.
+		if w, err := openWalkTrimmed(path); err == nil {
+			it.walk = w
+			it.LoadDuration = time.Since(start)
+			return it, nil
+		}
+	}
 	spec, err := loadTaskIter()
 	if err != nil {
 		return nil, &UnavailableError{Kind: Broken, Detail: "the embedded BPF object does not parse", Err: err}
@@ -120,17 +131,8 @@ func Open(opts Options) (*Iterator, error) {
 		}
 		copts.Programs.KernelTypes = kspec
 	}
-	it := &Iterator{}
-	it.bootOffset = uint64(bootOffsetNs(timensOffsets))
 	if !opts.SeqFile {
-		err = errors.New("")
-		if opts.KernelBTF == "" {
-			// The cheap load; anything unexpected loads the usual way.
-			it.walk, err = openWalkTrimmed(path)
-		}
-		if err != nil {
-			it.walk, err = openWalk(spec, &copts)
-		}
+		it.walk, err = openWalk(spec, &copts)
 		if err == nil {
 			it.LoadDuration = time.Since(start)
 			return it, nil
