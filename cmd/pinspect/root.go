@@ -412,6 +412,12 @@ func (a *app) reader(threads bool) (*collector.Reader, error) {
 // snapshotDoc reads one snapshot (or, with --at, takes the recorded one)
 // and builds its document.
 func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
+	return a.newSnapshotDoc(threads, report.NewSnapshotDoc)
+}
+
+// newSnapshotDoc is snapshotDoc with the document made by newDoc
+// (report.NewSnapshotDocStream for a document that is only written).
+func (a *app) newSnapshotDoc(threads bool, newDoc func(*collector.Snapshot, report.Filter, bool) *report.SnapshotDoc) (*report.SnapshotDoc, error) {
 	if a.at.at != "" {
 		f, err := a.filter()
 		if err != nil {
@@ -423,8 +429,8 @@ func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
 		}
 		defer rec.store.Close()
 		snap := rec.frame.Snapshot
-		doc := report.NewSnapshotDoc(snap, f, threads && snap.ThreadsRead)
-		if len(doc.Processes) == 0 {
+		doc := newDoc(snap, f, threads && snap.ThreadsRead)
+		if doc.ProcessCount() == 0 {
 			a.exitCode = exitNoMatch // printed as it is (empty), as ps -p does
 		}
 		return doc, nil
@@ -437,8 +443,8 @@ func (a *app) snapshotDoc(threads bool) (*report.SnapshotDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc := report.NewSnapshotDoc(snap, f, threads)
-	if len(doc.Processes) == 0 {
+	doc := newDoc(snap, f, threads)
+	if doc.ProcessCount() == 0 {
 		a.exitCode = exitNoMatch // printed as it is (empty), as ps -p does
 	}
 	return doc, nil
@@ -457,7 +463,8 @@ func (a *app) scan(r *collector.Reader, threads bool) (*collector.Snapshot, erro
 }
 
 func (a *app) printSnapshot() error {
-	doc, err := a.snapshotDoc(!a.noThreads)
+	// Streamed: each process's document is made as it is written.
+	doc, err := a.newSnapshotDoc(!a.noThreads, report.NewSnapshotDocStream)
 	if err != nil {
 		return err
 	}

@@ -61,15 +61,22 @@ func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 		return err
 	}
 	b = append(b, `,"processes":`...)
-	if d.Processes == nil {
+	n := d.ProcessCount()
+	if d.Processes == nil && d.stream == nil {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '[')
-		for i := range d.Processes {
+		for i := range n {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = d.Processes[i].appendJSON(b); err != nil {
+			if d.stream != nil {
+				pd := NewProcessDoc(d.stream.procs[i], d.stream.threads)
+				b, err = pd.appendJSON(b)
+			} else {
+				b, err = d.Processes[i].appendJSON(b)
+			}
+			if err != nil {
 				return err
 			}
 			if len(b) >= 48<<10 {
