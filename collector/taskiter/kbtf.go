@@ -171,10 +171,7 @@ func parseRawBTF(b []byte) (*rawBTF, error) {
 }
 
 // info is the kind and vlen of the type at off.
-func (r *rawBTF) info(off int) (kind, vlen int) {
-	i := r.bo.Uint32(r.types[off+4:])
-	return int(i>>24) & 0x1f, int(i & 0xffff)
-}
+func (r *rawBTF) info(off int) (kind, vlen int) { return r.info2(r.types[off:]) }
 
 // typeSize is the bytes of the type at off, its data included.
 func (r *rawBTF) typeSize(off int) (int, error) {
@@ -247,16 +244,26 @@ func trimKernelBTF(path string, names localNames) (*trimmedKernel, error) {
 
 // trim cuts r down for names (see the top of this file).
 func (r *rawBTF) trim(names localNames) (*trimmedKernel, error) {
-	n := len(r.offs)
-	keep := make([]bool, n+1) // by type id; id 0 is void
 	tk := &trimmedKernel{kfuncs: make(map[string]btf.TypeID, len(names.kfuncs))}
-	var work []uint32
-	add := func(id uint32) {
-		if id != 0 && int(id) <= n && !keep[id] {
-			keep[id] = true
-			work = append(work, id)
-		}
+	keep := make([]bool, len(r.offs)+1) // by type id; id 0 is void
+	work := r.seeds(names, keep, tk.kfuncs)
+	if len(tk.kfuncs) != len(names.kfuncs) {
+		return nil, errors.New("a kfunc is missing from the kernel's BTF")
 	}
+	r.closure(names, keep, work)
+	out := r.emit(names, keep)
+	var err error
+	tk.spec, err = btf.LoadSpecFromReader(bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("trimmed BTF: %w", err)
+	}
+	return tk, nil
+}
+
+// seeds marks in keep the named types whose names the program uses,
+// notes the ids of its kfuncs in kfuncs, and returns the marked ids.
+func (r *rawBTF) seeds(names localNames, keep []bool, kfuncs map[string]btf.TypeID) []uint32 {
+	var work []uint32
 	for i, off := range r.offs {
 		nameOff := r.bo.Uint32(r.types[off:])
 		if nameOff == 0 {
@@ -266,19 +273,27 @@ func (r *rawBTF) trim(names localNames) (*trimmedKernel, error) {
 		switch kind {
 		case btfKindFunc:
 			if name := r.name(nameOff); names.kfuncs[name] {
-				tk.kfuncs[strings.Clone(name)] = btf.TypeID(i + 1)
+				kfuncs[strings.Clone(name)] = btf.TypeID(i + 1)
 			}
 		case btfKindStruct, btfKindUnion, btfKindEnum, btfKindEnum64, btfKindFwd, btfKindTypedef, btfKindInt, btfKindFloat:
 			if names.types[essentialName(r.name(nameOff))] {
-				add(uint32(i + 1))
+				keep[i+1] = true
+				work = append(work, uint32(i+1))
 			}
 		}
 	}
-	if len(tk.kfuncs) != len(names.kfuncs) {
-		return nil, errors.New("a kfunc is missing from the kernel's BTF")
+	return work
+}
+
+// closure marks in keep what the kept types refer to, through the
+// members the program names (or anonymous ones).
+func (r *rawBTF) closure(names localNames, keep []bool, work []uint32) {
+	add := func(id uint32) {
+		if id != 0 && int(id) < len(keep) && !keep[id] {
+			keep[id] = true
+			work = append(work, id)
+		}
 	}
-	// The closure: what the kept types refer to, through the members the
-	// program names (or anonymous ones).
 	for len(work) > 0 {
 		id := work[len(work)-1]
 		work = work[:len(work)-1]
@@ -299,9 +314,14 @@ func (r *rawBTF) trim(names localNames) (*trimmedKernel, error) {
 			}
 		}
 	}
+}
+
+// emit writes the trimmed blob: the kept types up to the last one
+// (placeholders between them), a string table of their names only.
+func (r *rawBTF) emit(names localNames, keep []bool) []byte {
 	// Ids past the last kept type are not needed: the kfuncs' ids are
 	// resolved here, not by the loader.
-	last := n
+	last := len(keep) - 1
 	for last > 0 && !keep[last] {
 		last--
 	}
@@ -315,21 +335,7 @@ func (r *rawBTF) trim(names localNames) (*trimmedKernel, error) {
 	out := make([]byte, btfHeaderLen, size+4096)
 	copy(out, r.hdr[:btfHeaderLen])
 	r.bo.PutUint32(out[4:], btfHeaderLen)
-	// A new string table with the kept types' names only.
-	strs := []byte{0}
-	newOff := make(map[uint32]uint32)
-	str := func(old uint32) uint32 {
-		if old == 0 {
-			return 0
-		}
-		if o, ok := newOff[old]; ok {
-			return o
-		}
-		o := uint32(len(strs))
-		strs = append(append(strs, r.name(old)...), 0)
-		newOff[old] = o
-		return o
-	}
+	st := newStrings(r)
 	var placeholder [12]byte
 	r.bo.PutUint32(placeholder[4:], btfKindPtr<<24)
 	for id := 1; id <= last; id++ {
@@ -341,42 +347,69 @@ func (r *rawBTF) trim(names localNames) (*trimmedKernel, error) {
 		sz, _ := r.typeSize(off)
 		t := len(out)
 		out = append(out, r.types[off:off+sz]...)
-		r.bo.PutUint32(out[t:], str(r.bo.Uint32(out[t:])))
-		kind, vlen := r.info(off)
-		switch kind {
-		case btfKindStruct, btfKindUnion:
-			for k := range vlen {
-				m := t + 12 + 12*k
-				mn := r.bo.Uint32(out[m:])
-				if mn != 0 && !names.members[r.name(mn)] {
-					r.bo.PutUint32(out[m+4:], 0) // a member nothing reads: void
-				}
-				r.bo.PutUint32(out[m:], str(mn))
-			}
-		case btfKindEnum:
-			for k := range vlen {
-				m := t + 12 + 8*k
-				r.bo.PutUint32(out[m:], str(r.bo.Uint32(out[m:])))
-			}
-		case btfKindEnum64:
-			for k := range vlen {
-				m := t + 12 + 12*k
-				r.bo.PutUint32(out[m:], str(r.bo.Uint32(out[m:])))
-			}
-		}
+		r.renameType(out[t:], names, st)
 	}
 	typeLen := len(out) - btfHeaderLen
-	out = append(out, strs...)
+	out = append(out, st.b...)
 	r.bo.PutUint32(out[8:], 0)
 	r.bo.PutUint32(out[12:], uint32(typeLen))
 	r.bo.PutUint32(out[16:], uint32(typeLen))
-	r.bo.PutUint32(out[20:], uint32(len(strs)))
-	var err error
-	tk.spec, err = btf.LoadSpecFromReader(bytes.NewReader(out))
-	if err != nil {
-		return nil, fmt.Errorf("trimmed BTF: %w", err)
+	r.bo.PutUint32(out[20:], uint32(len(st.b)))
+	return out
+}
+
+// renameType points a copied type's names (its own, its members', its
+// enumerators') into the new string table, and makes the members the
+// program does not name void.
+func (r *rawBTF) renameType(t []byte, names localNames, st *strTable) {
+	r.bo.PutUint32(t, st.add(r.bo.Uint32(t)))
+	kind, vlen := r.info2(t)
+	step := 0
+	switch kind {
+	case btfKindStruct, btfKindUnion, btfKindEnum64:
+		step = 12
+	case btfKindEnum:
+		step = 8
 	}
-	return tk, nil
+	for k := 0; step > 0 && k < vlen; k++ {
+		m := 12 + step*k
+		mn := r.bo.Uint32(t[m:])
+		if (kind == btfKindStruct || kind == btfKindUnion) && mn != 0 && !names.members[r.name(mn)] {
+			r.bo.PutUint32(t[m+4:], 0) // a member nothing reads: void
+		}
+		r.bo.PutUint32(t[m:], st.add(mn))
+	}
+}
+
+// info2 is info of a type's bytes.
+func (r *rawBTF) info2(t []byte) (kind, vlen int) {
+	i := r.bo.Uint32(t[4:])
+	return int(i>>24) & 0x1f, int(i & 0xffff)
+}
+
+// strTable is the trimmed blob's string table, built as names are added.
+type strTable struct {
+	r   *rawBTF
+	b   []byte
+	off map[uint32]uint32 // old offset -> new
+}
+
+func newStrings(r *rawBTF) *strTable {
+	return &strTable{r: r, b: []byte{0}, off: make(map[uint32]uint32)}
+}
+
+// add returns the new offset of the string at old in r.
+func (s *strTable) add(old uint32) uint32 {
+	if old == 0 {
+		return 0
+	}
+	if o, ok := s.off[old]; ok {
+		return o
+	}
+	o := uint32(len(s.b))
+	s.b = append(append(s.b, s.r.name(old)...), 0)
+	s.off[old] = o
+	return o
 }
 
 // kfuncKey returns the metadata key and the kfunc's name of an
