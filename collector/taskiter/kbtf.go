@@ -75,6 +75,19 @@ const btfHeaderLen = 24
 // a flavor), member names, and its kfuncs.
 type localNames struct {
 	types, members, kfuncs map[string]bool
+	// lens[n]: a type name of n bytes is in types.
+	lens [64]bool
+}
+
+// hasType reports whether the program names a type called name (a
+// kernel name with a ___flavor suffix counts without it, as cilium/ebpf
+// matches them). Most of the kernel's 100,000 names are ruled out by
+// their length alone.
+func (n *localNames) hasType(name string) bool {
+	if len(name) < len(n.lens) && !n.lens[len(name)] && !strings.Contains(name, "___") {
+		return false
+	}
+	return n.types[name] || strings.Contains(name, "___") && n.types[essentialName(name)]
 }
 
 // essentialName is name without a ___flavor suffix.
@@ -109,8 +122,11 @@ func namesOf(spec *btf.Spec) (localNames, error) {
 		case *btf.Var, *btf.Datasec, *btf.FuncProto:
 			continue
 		}
-		if name := typ.TypeName(); name != "" {
-			n.types[essentialName(name)] = true
+		if name := essentialName(typ.TypeName()); name != "" {
+			n.types[name] = true
+			if len(name) < len(n.lens) {
+				n.lens[len(name)] = true
+			}
 		}
 	}
 	return n, nil
@@ -230,7 +246,8 @@ func trimKernelBTF(path string, names localNames) (*trimmedKernel, error) {
 	if fi.Size() < btfHeaderLen || fi.Size() > 1<<30 {
 		return nil, errors.New("BTF size out of range")
 	}
-	raw, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
+	// MAP_POPULATE: one call maps every page, not a fault for each.
+	raw, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_POPULATE)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +293,7 @@ func (r *rawBTF) seeds(names localNames, keep []bool, kfuncs map[string]btf.Type
 				kfuncs[strings.Clone(name)] = btf.TypeID(i + 1)
 			}
 		case btfKindStruct, btfKindUnion, btfKindEnum, btfKindEnum64, btfKindFwd, btfKindTypedef, btfKindInt, btfKindFloat:
-			if names.types[essentialName(r.name(nameOff))] {
+			if names.hasType(r.name(nameOff)) {
 				keep[i+1] = true
 				work = append(work, uint32(i+1))
 			}
