@@ -482,11 +482,13 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 // missingParents appends to pids, sorted and once each, the parents named
 // by the pass's processes (sorted by pid) that the pass did not show.
 func missingParents(procs []Process, pids []int) []int {
+	last := 0 // siblings come together: their parent is looked up once
 	for i := range procs {
 		pp := procs[i].PPID
-		if pp <= 0 || slices.Contains(pids, pp) {
+		if pp <= 0 || pp == last || slices.Contains(pids, pp) {
 			continue
 		}
+		last = pp
 		if _, inPass := slices.BinarySearchFunc(procs, pp, func(q Process, pid int) int { return q.PID - pid }); !inPass {
 			pids = append(pids, pp)
 		}
