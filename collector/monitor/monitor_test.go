@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -349,7 +352,9 @@ func TestSeqTrackerFindsGaps(t *testing.T) {
 	}{
 		{ev(0, 10), 0}, {ev(1, 500), 0}, {ev(0, 11), 0}, {ev(1, 501), 0},
 		{ev(0, 15), 3}, {ev(1, 501), 0}, // a repeat is not a gap
-		{&procEvent{What: procEventNone, Seq: 99}, 0},
+		{&procEvent{What: procEventNone, CPU: ackNoCPU, Seq: 99}, 0}, // an old kernel's ack: no stream
+		{&procEvent{What: procEventNone, CPU: 0, Seq: 16}, 0},        // a current kernel's ack: numbered
+		{ev(0, 17), 0},
 		{ev(2, 0xffffffff), 0}, {ev(2, 0), 0}, {ev(2, 2), 1}, // wraps
 	}
 	for i, st := range steps {
@@ -363,6 +368,70 @@ func TestSeqTrackerFindsGaps(t *testing.T) {
 	if ev, _, _ := parseProcEvent(b); ev.Seq != 77 || ev.CPU != 3 {
 		t.Errorf("seq/cpu not parsed: %+v", ev)
 	}
+}
+
+// TestOtherSubscribersAreNotGaps: another connector client subscribing and
+// unsubscribing (each acknowledged to every listener, numbered in a CPU's
+// stream on current kernels) is not a gap, so it is neither a lost event
+// nor a rescan.
+func TestOtherSubscribersAreNotGaps(t *testing.T) {
+	// On one CPU, so that the acknowledgements and the events share a
+	// stream: forks and acknowledgements are sent from the calling thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var was, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		t.Skip(err)
+	}
+	one.Set(0)
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		t.Skip(err)
+	}
+	defer unix.SchedSetaffinity(0, &was)
+	k, err := dialConnector()
+	if err != nil {
+		t.Skip(err)
+	}
+	defer k.close()
+	if err := k.c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var s seqTracker
+	acks := 0
+	// runAndRead runs a short program and reads events until its exit.
+	runAndRead := func() {
+		cmd := exec.Command("true")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		child := cmd.Process.Pid
+		for exited := false; !exited; {
+			evs, err := k.receive(nil)
+			if err != nil {
+				t.Fatalf("waiting for the exit of %d: %v", child, err)
+			}
+			for i := range evs {
+				ev := &evs[i]
+				if g := s.gap(ev); g != 0 {
+					t.Errorf("a gap of %d before %+v", g, *ev)
+				}
+				if ev.What == procEventNone {
+					acks++
+				}
+				exited = exited || ev.What == procEventExit && ev.PID == child
+			}
+		}
+	}
+	runAndRead()
+	for range 3 {
+		other, err := dialConnector()
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.close()
+	}
+	runAndRead()
+	t.Logf("%d acknowledgements seen", acks)
 }
 
 // TestMainThreadExitIsNotProcessExit: the kernel reports the main thread's
