@@ -63,7 +63,7 @@ func parseCgroupPath(b []byte) (string, error) {
 // files were read keeps the field unavailable, saying so; it is not
 // dropped (it was there when the scan read it).
 func (s *scan) readProcCgroup(p *Process, c *procCache, now time.Duration) {
-	if c != nil && c.cgOK && c.cgComm == p.Comm && s.ttl > 0 && now-c.cgAt < s.ttl {
+	if c != nil && c.cgOK && c.cgComm == p.Comm && now < c.cgDue {
 		p.ProcCgroup = c.cgroup
 		p.Read |= SrcCgroup
 		return
@@ -78,7 +78,8 @@ func (s *scan) readProcCgroup(p *Process, c *procCache, now time.Duration) {
 		}
 		p.Read |= SrcCgroup
 		if c != nil {
-			c.cgroup, c.cgComm, c.cgAt, c.cgOK = p.ProcCgroup, p.Comm, now, true
+			c.cgroup, c.cgComm, c.cgOK = p.ProcCgroup, p.Comm, true
+			c.cgDue = s.identityDue(p, c.cgDue == 0, now)
 		}
 	case IsVanished(err) && s.present(p):
 		s.problem(p, "cgroup", errNotPresent)

@@ -253,7 +253,6 @@ type readJob struct {
 type batch struct {
 	paths []byte // NUL-terminated paths back to back
 	ends  []int  // ends[i] is the end of path i in paths (after its NUL)
-	links []bool // links[i]: item i is a symlink to read (readlink), not a file
 	// mems[i], when its pid is set: item i, a cmdline file, is read from
 	// the process's memory first (cmdlinemem.go), the file if that fails.
 	mems []cmdlineAt
@@ -271,7 +270,7 @@ type batchRead struct {
 
 // reset empties the batch for reads capped at max bytes.
 func (b *batch) reset(max int) {
-	b.paths, b.ends, b.links, b.out, b.data = b.paths[:0], b.ends[:0], b.links[:0], b.out[:0], b.data[:0]
+	b.paths, b.ends, b.out, b.data = b.paths[:0], b.ends[:0], b.out[:0], b.data[:0]
 	b.mems = b.mems[:0]
 	b.max = max
 }
@@ -281,7 +280,6 @@ func (b *batch) reset(max int) {
 func (b *batch) add(path []byte) {
 	b.paths = append(b.paths, path...)
 	b.ends = append(b.ends, len(b.paths))
-	b.links = append(b.links, false)
 	b.mems = append(b.mems, cmdlineAt{})
 }
 
@@ -292,35 +290,17 @@ func (b *batch) addCmdline(path []byte, m cmdlineAt) {
 	b.mems[len(b.mems)-1] = m
 }
 
-// addLink appends a symlink to read (readlink) at a NUL-terminated path:
-// its result is the link's target.
-func (b *batch) addLink(path []byte) {
-	b.add(path)
-	b.links[len(b.links)-1] = true
-}
-
-// readItem reads batch item path (a file, or the symlink's target when
-// link) into *buf, growing it up to max bytes. A file is opened without
-// O_NONBLOCK when blocking: procfs ignores the flag anyway, and a FIFO
-// planted in a fixture tree then blocks like a stuck /proc read does,
-// under the same deadline. A cmdline with a memory range (mem's pid set)
+// readItem reads batch item path into *buf, growing it up to max bytes.
+// A file is opened without O_NONBLOCK when blocking: procfs ignores the
+// flag anyway, and a FIFO planted in a fixture tree then blocks like a
+// stuck /proc read does, under the same deadline. A cmdline with a memory range (mem's pid set)
 // is read from the process's memory when that gives what the file would
 // (cmdlineAt.read), from the file otherwise.
-func readItem(path []byte, link, blocking bool, mem *cmdlineAt, buf *[]byte, max int) ([]byte, bool, error) {
+func readItem(path []byte, blocking bool, mem *cmdlineAt, buf *[]byte, max int) ([]byte, bool, error) {
 	if mem != nil && mem.pid > 0 {
 		if data, trunc, ok := mem.read(buf, max); ok {
 			return data, trunc, nil
 		}
-	}
-	if link {
-		if cap(*buf) < linkMax {
-			*buf = make([]byte, 0, linkMax)
-		}
-		n, err := readlinkInto(path, (*buf)[:linkMax])
-		if err != nil {
-			return nil, false, err
-		}
-		return (*buf)[:n], false, nil
 	}
 	if !blocking {
 		return readAt(path, buf, max)
@@ -398,7 +378,7 @@ func (d *deadlineReads) readBatch(b *batch) {
 	if d == nil || d.timeout <= 0 {
 		var buf []byte
 		for i := range b.len() {
-			data, trunc, err := readItem(b.path(i), b.links[i], false, &b.mems[i], &buf, b.max)
+			data, trunc, err := readItem(b.path(i), false, &b.mems[i], &buf, b.max)
 			b.out[i] = batchRead{off: len(b.data), n: len(data), truncated: trunc, err: err}
 			b.data = append(b.data, data...)
 		}
@@ -622,7 +602,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			d.mu.Unlock()
 			return true
 		}
-		path, link, mem, limit := b.path(k), b.links[k], b.mems[k], b.max
+		path, mem, limit := b.path(k), b.mems[k], b.max
 		still := targetStuck(targetOf(d.root, path))
 		capped = capped || d.budget.spent()
 		if still || capped {
@@ -638,7 +618,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 		w.item.Store(int64(k))
 		d.mu.Unlock()
 		w.reading.Store(true)
-		data, trunc, err := readItem(w.path, link, true, &mem, &w.buf, limit)
+		data, trunc, err := readItem(w.path, true, &mem, &w.buf, limit)
 		w.reading.Store(false)
 		d.mu.Lock()
 		if !w.abandoned {
@@ -730,7 +710,7 @@ func (d *deadlineReads) stuckReads() int {
 // deadline are still blocked in the kernel (at most MaxStuckReads for its
 // snapshots plus as many for its address spaces).
 func (r *Reader) StuckReads() int {
-	return r.slow.stuckReads() + r.addrSlow.stuckReads() + r.identSlow.stuckReads()
+	return r.slow.stuckReads() + r.addrSlow.stuckReads()
 }
 
 // isTimeout reports whether err is a deadline or would-block failure: the

@@ -8,9 +8,8 @@ const exeDeleted = " (deleted)"
 
 // readExe reads the exe link at the NUL-terminated path into the reused
 // buffer link (PATH_MAX bytes) and splits off the kernel's " (deleted)"
-// mark: the reader of exe for the scans and the address space (the
-// identity lookups read the link in their batch and split it with
-// splitDeleted). A process without an executable (a kernel thread, a
+// mark: the reader of exe for the scans, the identity lookups and the
+// address space. A process without an executable (a kernel thread, a
 // zombie) is ENOENT: the callers treat it as "none", not as an error.
 func readExe(path, link []byte) (exe string, deleted bool, err error) {
 	exe, err = readlinkAt(path, link)

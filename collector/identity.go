@@ -63,9 +63,9 @@ type IdentityResult struct {
 	Err error
 }
 
-// Identity reads who pid is now (its stat, and its exe link with exe)
-// under the Reader's read deadline. The error wraps ENOENT or ESRCH
-// (IsVanished) when the process is gone. It is safe for concurrent use.
+// Identity reads who pid is now (its stat, and its exe link with exe).
+// The error wraps ENOENT or ESRCH (IsVanished) when the process is gone.
+// It is safe for concurrent use.
 func (r *Reader) Identity(pid int, exe bool) (Identity, error) {
 	var one [1]IdentityResult
 	res := r.Identities([]IdentityQuery{{PID: pid, Exe: exe}}, one[:0])
@@ -73,13 +73,15 @@ func (r *Reader) Identity(pid int, exe bool) (Identity, error) {
 }
 
 // Identities answers each query, appending one result per query to out
-// (in query order) and returning it. Every file of the call is read in
-// one job of the Reader's identity worker, each under the read deadline:
-// a kernel event source that completes a burst of events with one call
-// pays the handoff to the worker thread (about 40 µs) once, not once per
-// event. The files are read through the same readers as a scan's (stat,
-// exe). It is safe for concurrent use; concurrent calls take turns on the
-// worker.
+// (in query order) and returning it. The files are read on the caller's
+// goroutine through the same readers as a scan's (stat, exe), which read
+// them inline too: neither file takes a lock the target can hold for
+// long (stat reads the task's counters under its own spinlocks, the exe
+// link the mm's file under RCU), unlike cmdline and the memory maps,
+// which take the target's mmap lock and go to the read workers. A kernel
+// event source calls it for every burst of events: on a worker thread
+// each burst paid two thread switches and a timer (about 40 µs, most of
+// an event's cost in serve). It is safe for concurrent use.
 func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []IdentityResult {
 	if r.closed.Load() {
 		for _, q := range qs {
@@ -89,20 +91,6 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 	}
 	w := r.identWork.Get().(*identityWork)
 	defer r.identWork.Put(w)
-	b := &w.b
-	b.reset(statusMax)
-	for _, q := range qs {
-		if q.TID != 0 {
-			b.add(w.pb.set(q.PID, q.TID, "stat"))
-			continue
-		}
-		b.add(w.pb.set(q.PID, 0, "stat"))
-		if q.Exe {
-			b.addLink(w.pb.set(q.PID, 0, "exe"))
-		}
-	}
-	r.identSlow.readBatch(b)
-	k := 0
 	for _, q := range qs {
 		res := IdentityResult{Identity: Identity{PID: q.PID, ExitCode: -1}}
 		file := "stat"
@@ -110,12 +98,7 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 			res.PID = q.TID
 			file = "task/" + strconv.Itoa(q.TID) + "/stat"
 		}
-		data, trunc, err := b.result(k)
-		k++
-		var st statFields
-		if err == nil {
-			st, err = parseStatRead(data, trunc)
-		}
+		st, err := readStat(atFDCWD, w.pb.set(q.PID, q.TID, "stat"), &w.buf)
 		if err != nil {
 			res.Err = &ReadError{PID: q.PID, File: file, Err: err}
 		} else {
@@ -126,13 +109,11 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 				res.ExitCode = exitStatus(st.state, st.exitCode)
 			}
 		}
-		if q.Exe && q.TID == 0 {
-			data, _, err := b.result(k)
-			k++
+		if q.Exe && q.TID == 0 && res.Err == nil {
+			exe, deleted, err := readExe(w.pb.set(q.PID, 0, "exe"), w.link)
 			switch {
-			case res.Err != nil:
 			case err == nil:
-				res.Exe, res.ExeDeleted = splitDeleted(string(data))
+				res.Exe, res.ExeDeleted = exe, deleted
 			case errors.Is(err, unix.ENOENT):
 				// No executable: a kernel thread or a zombie.
 			default:
@@ -141,18 +122,19 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 		}
 		out = append(out, res)
 	}
-	if cap(b.data) > 1<<20 {
-		b.data = nil
+	if cap(w.buf) > 1<<20 {
+		w.buf = nil
 	}
 	return out
 }
 
-// identityWork is one Identities call's batch and path buffer, pooled
-// per Reader (Reader.identWork): an event source calls it for every burst
-// of events.
+// identityWork is one Identities call's buffers, pooled per Reader
+// (Reader.identWork): an event source calls it for every burst of
+// events.
 type identityWork struct {
-	b  batch
-	pb pathBuf
+	buf  []byte
+	link []byte
+	pb   pathBuf
 }
 
 // exitStatus keeps stat field 52 (task->exit_code) only for a task that

@@ -264,7 +264,8 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		p.Read |= SrcCmdline
 		if c != nil {
 			c.comm, c.cmdline, c.noNUL, c.trunc, c.cmdOK = p.Comm, nil, false, false, true
-			c.exe, c.exeDel, c.exeOK, c.readAt = "", false, true, time.Since(s.r.start)
+			c.exe, c.exeDel, c.exeOK = "", false, true
+			c.due, c.args = s.identityDue(p, c.due == 0, time.Since(s.r.start)), argsKeyOf(p)
 		}
 	} else {
 		p.VSizeBytes = mulSat(g.TotalVMPages, pageSz)
@@ -589,7 +590,7 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 				continue // read from /proc already (readIterHidden)
 			}
 			c := s.memo.entry(p.PID, p.StartTicks)
-			if c.fresh(p.Comm, now, s.ttl) || c.idle(p, s.ttl) {
+			if c.fresh(p, now) || c.idle(p, s.ttl) {
 				c.reuse(p)
 				continue
 			}

@@ -29,7 +29,11 @@ type procCache struct {
 	exe     string
 	exeDel  bool
 	exeOK   bool // exe read, or ENOENT (no executable)
-	readAt  time.Duration
+	// due is when cmdline and exe are read again at the latest
+	// (cmdlineDue), and args the address-space layout they were read
+	// with (argsKeyOf): a new one means an exec or a moved argv.
+	due  time.Duration
+	args argsKey
 	// ran is the process's ranCount when its cmdline and exe were read
 	// (0: unknown): while it is the same the process has not run since.
 	ran     uint64
@@ -38,10 +42,11 @@ type procCache struct {
 	user    string
 	userUID int
 	userOK  bool
-	// cgroup, read with the comm cgComm at cgAt when cgOK (cgroup.go).
+	// cgroup, read with the comm cgComm when cgOK, read again at the
+	// latest at cgDue (cgroup.go).
 	cgroup ProcCgroup
 	cgComm string
-	cgAt   time.Duration
+	cgDue  time.Duration
 	cgOK   bool
 	// status is the process's status fields as last read from its
 	// status file, at statusAt with the comm statusComm, when statusOK:
@@ -54,10 +59,18 @@ type procCache struct {
 	statusOK   bool
 }
 
-// begin starts a scan's generation.
-func (m *identityMemo) begin() {
-	if m != nil {
-		m.gen++
+// begin starts a scan's generation, and makes the processes in execs
+// (pids a kernel event source saw exec since the last scan) read their
+// cmdline, exe and cgroup afresh.
+func (m *identityMemo) begin(execs []int) {
+	if m == nil {
+		return
+	}
+	m.gen++
+	for _, pid := range execs {
+		if c := m.procs[pid]; c != nil {
+			c.cmdOK, c.cgOK = false, false
+		}
 	}
 }
 
@@ -105,21 +118,61 @@ func (m *identityMemo) comm(b []byte) string {
 	return s
 }
 
-// fresh reports whether c's cmdline and exe may be reused for a process
-// now showing comm, at now on the Reader's clock, with the TTL ttl.
-func (c *procCache) fresh(comm string, now, ttl time.Duration) bool {
-	return c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == comm && now-c.readAt < ttl
+// fresh reports whether c's cmdline and exe may be reused for p at now
+// on the Reader's clock: read with p's comm and p's address-space layout
+// (an exec changes both, or at least the layout: a new stack and argv,
+// placed at random), and not yet due (cmdlineDue).
+func (c *procCache) fresh(p *Process, now time.Duration) bool {
+	return c != nil && c.cmdOK && c.exeOK && c.comm == p.Comm && c.args == argsKeyOf(p) && now < c.due
 }
 
-// idle reports whether c's cmdline and exe may be reused past the TTL for
-// p, whose whole-process totals are exact (the task iterator's): p has
-// not run since they were read. Its argv and its executable change only
-// by its own doing (setproctitle, exec, prctl), and a process that ran
-// at all has a context switch or a CPU tick more in its totals, exited
-// threads included. Only another process writing its memory (a debugger)
-// could change its title unseen.
+// idle reports whether c's cmdline and exe may be reused past their due
+// time for p, whose whole-process totals are exact (the task
+// iterator's): p has not run since they were read. Its argv and its
+// executable change only by its own doing (setproctitle, exec, prctl),
+// and a process that ran at all has a context switch or a CPU tick more
+// in its totals, exited threads included. Only another process writing
+// its memory (a debugger) could change its title unseen.
 func (c *procCache) idle(p *Process, ttl time.Duration) bool {
-	return c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == p.Comm && c.ran != 0 && c.ran == ranCount(p)
+	return c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == p.Comm && c.args == argsKeyOf(p) &&
+		c.ran != 0 && c.ran == ranCount(p)
+}
+
+// argsKey is the part of a process's address-space layout that a new
+// address space (an exec) changes: where its argv and its stack start
+// (randomised at every exec) and where its code starts. prctl's
+// PR_SET_MM_ARG_START and _ARG_END (how systemd and others move a
+// rewritten title) change it too. It is zero when the layout is masked
+// (a reader that may not ptrace the process).
+type argsKey struct {
+	argStart, argEnd, startStack, startCode uint64
+}
+
+func argsKeyOf(p *Process) argsKey {
+	return argsKey{p.Layout.ArgStart, p.Layout.ArgEnd, p.Layout.StartStack, p.Layout.StartCode}
+}
+
+// youngAge is the age under which a process's cmdline and exe, once
+// read, are read again at the next scan: a process that sets its title
+// (setproctitle: sshd, postgres, nginx workers) does it just after it
+// starts, often after the scan that first saw it.
+const youngAge = 2 * time.Second
+
+// cmdlineDue is when the cmdline and exe of p, read now with the TTL
+// ttl, are read again at the latest: at the next scan for a process
+// younger than youngAge (age: its age now) and for ttl <= 0; else ttl
+// later, less a part of ttl that depends on the pid for the first read
+// of an identity, so that the re-reads of processes first seen together
+// (a Reader's first scan reads them all) spread over the TTL.
+func cmdlineDue(p *Process, first bool, now, ttl, age time.Duration) time.Duration {
+	if ttl <= 0 || age < youngAge {
+		return now
+	}
+	due := now + ttl
+	if first {
+		due -= ttl * time.Duration(uint32(p.PID)*2654435761>>24) / 256
+	}
+	return due
 }
 
 // ranCount is a process's context switches plus CPU ticks: counters

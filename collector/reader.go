@@ -90,10 +90,19 @@ type Options struct {
 	// server that shows a non-root peer its own processes in full sets it
 	// (pinspect serve with a unix socket).
 	DumpOwners bool
-	// CmdlineTTL is how long a process's cmdline and exe, cached per
-	// identity (pid + start ticks) between snapshots of one Reader, are
-	// reused before being read again; a change of comm (an exec) always
-	// re-reads them. Zero means DefaultCmdlineTTL; negative disables the
+	// CmdlineTTL bounds how long a process's cmdline, exe and cgroup,
+	// cached per identity (pid + start ticks) between snapshots of one
+	// Reader, are reused before being read again. They are read again
+	// sooner whenever something says they may have changed: a new comm
+	// or a new address-space layout (an exec, or an argv moved by
+	// prctl), an exec noted by a kernel event source (NoteExecs), and at
+	// every scan while the process is younger than about 2 s (a title set
+	// just after start). So the TTL bounds only what changes with no sign
+	// at all: an argv rewritten in place (setproctitle), an executable
+	// deleted or replaced on disk (ExeDeleted), a process moved to
+	// another cgroup. The task-iterator backend also reuses the cmdline
+	// and exe past the TTL for a process that has not run since they
+	// were read (only it can rewrite its own title). Zero means DefaultCmdlineTTL; negative disables the
 	// cache.
 	CmdlineTTL time.Duration
 	// StatusTTL, when positive, lets a scan reuse a process's status
@@ -116,8 +125,12 @@ type Options struct {
 	StatusTTL time.Duration
 }
 
-// DefaultCmdlineTTL is the default Options.CmdlineTTL.
-const DefaultCmdlineTTL = 10 * time.Second
+// DefaultCmdlineTTL is the default Options.CmdlineTTL: a minute, the
+// bound of serve's, record's and the dashboard's in-place title
+// rewrites. Until issue 18's serve pass it was 10 s, and serve at a 5 s
+// interval read every busy process's cmdline and exe every other
+// collection (28 % of a collection at 2,000 processes).
+const DefaultCmdlineTTL = time.Minute
 
 // ScanOptions chooses what one snapshot reads (Reader.Scan). The zero
 // value reads processes without their threads.
@@ -161,8 +174,9 @@ type ScanOptions struct {
 //     run one at a time;
 //   - the taskstats socket: taskstatsShare, one query or batch at a time;
 //   - the read workers (deadline.go): one pool for the scans' cmdlines
-//     and Process, one for address spaces, one for identity lookups; each
-//     pool's callers take turns;
+//     and Process, one for address spaces; each pool's callers take
+//     turns (identity lookups read stat and exe on the caller's
+//     goroutine);
 //   - the identity lookups' buffers: a sync.Pool, one set per call.
 //
 // Everything else a scan needs (its counts, problems, thread slab,
@@ -182,11 +196,9 @@ type Reader struct {
 	iter    *taskiter.Iterator
 	iterWhy error
 	// slow is the scans' pool of read workers (cmdline); addrSlow is the
-	// on-demand reads' (AddressSpace, Process); identSlow is Identities':
-	// a kernel event source calls it from its own goroutine, and must not
-	// wait behind a snapshot's cmdlines.
-	slow, addrSlow, identSlow *deadlineReads
-	// identWork pools Identities' batches and path buffers (identityWork):
+	// on-demand reads' (AddressSpace, Process).
+	slow, addrSlow *deadlineReads
+	// identWork pools Identities' buffers (identityWork):
 	// concurrent calls each take their own.
 	identWork sync.Pool
 	closed    atomic.Bool
@@ -197,6 +209,38 @@ type Reader struct {
 	scanMu sync.Mutex
 	memo   *identityMemo
 	idle   *scan // the last scan's buffers, reused by the next
+
+	// execs are the pids a kernel event source saw exec since the last
+	// scan began (NoteExecs), under execMu.
+	execMu sync.Mutex
+	execs  []int
+}
+
+// maxNotedExecs bounds the execs noted between two scans; beyond it they
+// are dropped (an exec changes the address-space layout the memo checks
+// anyway; the notes catch the rare exec that keeps it).
+const maxNotedExecs = 1 << 16
+
+// NoteExecs tells the Reader that the processes pids called exec (a
+// kernel event source saw it): the next scan reads their cmdline, exe
+// and cgroup afresh whatever the memo holds. An exec nearly always
+// changes the comm or the address-space layout, which a scan sees
+// itself; the note catches one that keeps both (the same program run
+// again with no address-space randomisation and an argv of the same
+// length). It is safe for concurrent use.
+func (r *Reader) NoteExecs(pids []int) {
+	r.execMu.Lock()
+	defer r.execMu.Unlock()
+	r.execs = append(r.execs, pids[:min(len(pids), max(maxNotedExecs-len(r.execs), 0))]...)
+}
+
+// takeExecs returns the execs noted since the last call (a scan's begin).
+func (r *Reader) takeExecs() []int {
+	r.execMu.Lock()
+	defer r.execMu.Unlock()
+	e := r.execs
+	r.execs = nil
+	return e
 }
 
 // Monotonic is the time on the Reader's monotonic clock: the clock of
@@ -246,11 +290,10 @@ func NewReader(opts Options) (*Reader, error) {
 		r.creds = selfCredentials()
 	}
 	r.host = readStaticHost(opts.Root)
-	r.identWork.New = func() any { return &identityWork{pb: newPathBuf(opts.Root)} }
+	r.identWork.New = func() any { return &identityWork{pb: newPathBuf(opts.Root), link: make([]byte, linkMax)} }
 	timeout := cmp.Or(opts.ReadTimeout, DefaultReadTimeout)
 	r.slow = newDeadlineReads(timeout, opts.Root, opts.StuckBudget)
 	r.addrSlow = newDeadlineReads(timeout, opts.Root, nil)
-	r.identSlow = newDeadlineReads(timeout, opts.Root, nil)
 	if opts.NoTaskstats {
 		r.ts.err = errors.New("taskstats turned off (Options.NoTaskstats)")
 	} else {
@@ -260,7 +303,6 @@ func NewReader(opts Options) (*Reader, error) {
 	// closed, its collection does. None of them refers back to r.
 	runtime.AddCleanup(r, (*deadlineReads).close, r.slow)
 	runtime.AddCleanup(r, (*deadlineReads).close, r.addrSlow)
-	runtime.AddCleanup(r, (*deadlineReads).close, r.identSlow)
 	runtime.AddCleanup(r, func(t *taskstatsShare) { t.disable(ErrClosed) }, r.ts)
 	if r.iter != nil {
 		runtime.AddCleanup(r, func(it *taskiter.Iterator) { _ = it.Close() }, r.iter)
@@ -281,7 +323,6 @@ func (r *Reader) Close() error {
 	}
 	r.slow.close()
 	r.addrSlow.close()
-	r.identSlow.close()
 	r.ts.disable(ErrClosed)
 	if r.iter != nil {
 		// The iterator is the scans': unload it once no scan uses it.

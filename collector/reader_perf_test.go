@@ -114,8 +114,8 @@ func TestThreadsDoNotOverlap(t *testing.T) {
 }
 
 // TestCmdlineCache: cmdline and exe are reused between snapshots of one
-// Reader while comm is unchanged, and read again after an exec changes
-// comm.
+// Reader while comm is unchanged (once the process is older than
+// youngAge), and read again after an exec changes comm.
 func TestCmdlineCache(t *testing.T) {
 	r, err := NewReader(Options{CmdlineTTL: time.Hour})
 	if err != nil {
@@ -148,7 +148,8 @@ func TestCmdlineCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := findProc(s, pid)
-		if p != nil && len(p.Cmdline) > 2 && p.Cmdline[1] == "-c" {
+		// Past youngAge: a younger process's cmdline is read every scan.
+		if p != nil && len(p.Cmdline) > 2 && p.Cmdline[1] == "-c" && s.TakenAt.Sub(p.StartedAt) > youngAge {
 			first = p
 			break
 		}

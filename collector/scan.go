@@ -51,6 +51,7 @@ type scan struct {
 	// the scan's start on the Reader's clock (Snapshot.Monotonic): a
 	// status read by the scan has it as its Process.StatusAt.
 	scanStart   time.Duration
+	takenAt     time.Time // the snapshot's TakenAt: processes' ages (youngAge)
 	statusTTL   time.Duration
 	freshStatus []int
 	statusReads int
@@ -140,7 +141,10 @@ func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, 
 	wall := r.opts.Now()
 	mono := time.Since(r.start)
 	s.reset()
-	s.memo.begin()
+	if s.memo != nil {
+		s.memo.begin(r.takeExecs())
+	}
+	s.takenAt = wall
 	s.statusTTL, s.statusReads = 0, 0
 	if s.memo != nil {
 		s.statusTTL = r.scanStatusTTL()
@@ -329,7 +333,7 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 	}
 	// cmdline and exe change only at exec, which changes comm (or with a
 	// rewritten argv title): reuse them within the TTL.
-	fresh := c.fresh(p.Comm, now, s.ttl)
+	fresh := c.fresh(&p, now)
 	if fresh {
 		c.reuse(&p)
 	} else {
@@ -589,8 +593,19 @@ func (s *scan) setExe(p *Process, c *procCache, now time.Duration, exe string, d
 		c.comm = p.Comm
 		c.cmdline, c.noNUL, c.trunc, c.cmdOK = nil, false, false, false
 		c.exe, c.exeDel, c.exeOK = p.Exe, p.ExeDeleted, exeOK
-		c.readAt, c.ran = now, 0
+		c.due, c.args, c.ran = s.identityDue(p, c.due == 0, now), argsKeyOf(p), 0
 	}
+}
+
+// identityDue is when what the memo keeps of p's identity (cmdline and
+// exe, or its cgroup), read now, is read again at the latest; first: the
+// first read of this identity (cmdlineDue).
+func (s *scan) identityDue(p *Process, first bool, now time.Duration) time.Duration {
+	age := time.Duration(1<<63 - 1)
+	if !p.StartedAt.IsZero() {
+		age = s.takenAt.Sub(p.StartedAt)
+	}
+	return cmdlineDue(p, first, now, s.ttl, age)
 }
 
 // cmdWant is a process whose cmdline readCmdlines reads: its index in

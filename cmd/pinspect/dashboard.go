@@ -32,7 +32,7 @@ const dashboardStatusTTL = 5 * time.Second
 
 // dashboardCmdlineTTL is how long the dashboard's refreshes reuse a
 // process's command line, executable and cgroup (collector.Options.
-// CmdlineTTL; the default, 10 s, is for serve and record). An exec is seen
+// CmdlineTTL, the same minute as serve's and record's default). An exec is seen
 // at once (the comm changes); what is late is a process that rewrites its
 // own argv (a title) after it was first read, or one moved to another
 // cgroup: shown within a minute. htop reads every command line every

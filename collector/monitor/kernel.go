@@ -75,7 +75,9 @@ func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSourc
 	if err != nil {
 		return polling{fmt.Sprintf(noteUnavailable, err)}
 	}
-	return newConnSource(k, newDecoder(r, o.Threads), o.MaxPending, rescan)
+	c := newConnSource(k, newDecoder(r, o.Threads), o.MaxPending, rescan)
+	c.execs = r.NoteExecs
+	return c
 }
 
 // connSource is the proc connector as a kernel source. One goroutine
@@ -86,6 +88,10 @@ type connSource struct {
 	dec        *decoder // owned by the converting goroutine
 	maxPending int
 	rescan     func() // asks the monitor for a scan at once (events were lost)
+	// execs, when set, is told the pids of every batch's exec events (the
+	// reader's NoteExecs: the next scan reads their cmdline afresh).
+	execs    func(pids []int)
+	execPIDs []int // the converting goroutine's
 
 	mu       sync.Mutex
 	conn     *connector // the current subscription (for tests to break)
@@ -306,6 +312,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		// Behind (a burst, or little CPU): skip the lookups that name new
 		// processes, so the backlog drains; snapshots fill names in.
 		out := s.dec.convert(evs, time.Now(), len(batches) > hurryBacklog)
+		s.noteExecs(evs)
 		if len(out) > 0 {
 			s.mu.Lock()
 			room := max(s.maxPending-len(s.pending), 0)
@@ -317,6 +324,22 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 			s.mu.Unlock()
 		}
 		s.converted.Add(n)
+	}
+}
+
+// noteExecs tells the reader which processes of evs called exec.
+func (s *connSource) noteExecs(evs []procEvent) {
+	if s.execs == nil {
+		return
+	}
+	s.execPIDs = s.execPIDs[:0]
+	for i := range evs {
+		if evs[i].What == procEventExec {
+			s.execPIDs = append(s.execPIDs, evs[i].TGID)
+		}
+	}
+	if len(s.execPIDs) > 0 {
+		s.execs(s.execPIDs)
 	}
 }
 

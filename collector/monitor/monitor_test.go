@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -367,6 +368,27 @@ func TestSeqTrackerFindsGaps(t *testing.T) {
 	binary.NativeEndian.PutUint32(b[cnMsgLen+4:], 3)
 	if ev, _, _ := parseProcEvent(b); ev.Seq != 77 || ev.CPU != 3 {
 		t.Errorf("seq/cpu not parsed: %+v", ev)
+	}
+}
+
+// TestExecsNotedToReader: the connector tells the reader which processes
+// exec'd (so their cmdline is read afresh at the next scan), and only
+// those: a thread's exec is reported for its process.
+func TestExecsNotedToReader(t *testing.T) {
+	var noted []int
+	s := &connSource{execs: func(pids []int) { noted = append(noted, pids...) }}
+	s.noteExecs([]procEvent{
+		{What: procEventFork, PID: 10, TGID: 10},
+		{What: procEventExec, PID: 11, TGID: 11},
+		{What: procEventComm, PID: 12, TGID: 12},
+		{What: procEventExec, PID: 13, TGID: 13},
+	})
+	if !slices.Equal(noted, []int{11, 13}) {
+		t.Errorf("noted %v, want [11 13]", noted)
+	}
+	s.noteExecs([]procEvent{{What: procEventExit, PID: 11, TGID: 11}})
+	if len(noted) != 2 {
+		t.Errorf("an exit was noted as an exec: %v", noted)
 	}
 }
 

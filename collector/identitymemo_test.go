@@ -1,0 +1,93 @@
+package collector
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCmdlineReadAgainOnExec: within the TTL, with the same comm, a
+// process's cmdline is reused; it is read again when its address-space
+// layout changes (a new argv and stack: an exec) and when a kernel event
+// source notes an exec (Reader.NoteExecs) that kept both.
+func TestCmdlineReadAgainOnExec(t *testing.T) {
+	root := copyTree(t)
+	addProcess(t, root, 400, []byte("one\x00"))
+	r, err := NewReader(Options{Root: root, CmdlineTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmdline := func(what string) []string {
+		t.Helper()
+		s, err := r.Scan(context.Background(), ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := findProcess(s, 400)
+		if p == nil {
+			t.Fatalf("%s: pid 400 missing", what)
+		}
+		return p.Cmdline
+	}
+	set := func(c string) { mustWrite(t, filepath.Join(root, "400", "cmdline"), []byte(c+"\x00")) }
+	if got := cmdline("first scan"); !slices.Equal(got, []string{"one"}) {
+		t.Fatalf("first scan: %q", got)
+	}
+	set("two")
+	if got := cmdline("same identity"); !slices.Equal(got, []string{"one"}) {
+		t.Fatalf("same comm and layout within the TTL: read again (%q)", got)
+	}
+	r.NoteExecs([]int{400})
+	if got := cmdline("exec noted"); !slices.Equal(got, []string{"two"}) {
+		t.Errorf("after NoteExecs: %q, want the new cmdline", got)
+	}
+	// An exec with a new layout: stat's arg_start (field 48) moves.
+	set("three")
+	statPath := filepath.Join(root, "400", "stat")
+	stat, err := os.ReadFile(statPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the comm's last ')': field 3 (state) first.
+	end := strings.LastIndexByte(string(stat), ')')
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 50 {
+		t.Fatalf("fixture stat has %d fields after the comm", len(fields))
+	}
+	fields[48-3] = "140720000000512"
+	mustWrite(t, statPath, []byte(string(stat[:end+1])+" "+strings.Join(fields, " ")+"\n"))
+	if got := cmdline("layout changed"); !slices.Equal(got, []string{"three"}) {
+		t.Errorf("after the layout changed: %q, want the new cmdline", got)
+	}
+}
+
+// TestCmdlineDue: when a cmdline read now is read again at the latest.
+func TestCmdlineDue(t *testing.T) {
+	p := &Process{PID: 4242}
+	now, ttl := 100*time.Second, time.Minute
+	if d := cmdlineDue(p, false, now, ttl, time.Second); d != now {
+		t.Errorf("a process younger than youngAge: due %v, want the next scan (%v)", d, now)
+	}
+	if d := cmdlineDue(p, false, now, -1, time.Hour); d != now {
+		t.Errorf("cache off: due %v, want %v", d, now)
+	}
+	if d := cmdlineDue(p, false, now, ttl, time.Hour); d != now+ttl {
+		t.Errorf("a re-read: due %v, want %v", d, now+ttl)
+	}
+	spread := map[time.Duration]bool{}
+	for pid := 1; pid <= 64; pid++ {
+		d := cmdlineDue(&Process{PID: pid}, true, now, ttl, time.Hour)
+		if d <= now || d > now+ttl {
+			t.Fatalf("first read of pid %d: due %v, want in (%v, %v]", pid, d, now, now+ttl)
+		}
+		spread[d] = true
+	}
+	if len(spread) < 32 {
+		t.Errorf("first reads of 64 pids fall due at %d times only", len(spread))
+	}
+}
