@@ -104,24 +104,42 @@ const ioMax = 4096
 // io is denied without privileges (counted in ScanCounts.Denied); a
 // process gone since its other files were read keeps the field
 // unavailable, saying so.
+//
+// A process that has not run since its io was last read keeps it
+// (ioIdle): every counter of the file is charged to the task doing the
+// I/O, while it runs, so it cannot have changed.
 func (s *scan) readIOs(procs []Process) {
 	b := s.ios
-	for from := 0; from < len(procs); from += ioChunk {
-		to := min(from+ioChunk, len(procs))
+	want := s.ioWant[:0]
+	for i := range procs {
+		p := &procs[i]
+		if c := s.memo.entry(p.PID, p.StartTicks); c.ioIdle(p) {
+			p.IO, p.Read = c.io, p.Read|SrcIO
+			continue
+		}
+		want = append(want, i)
+	}
+	s.ioWant = want
+	for from := 0; from < len(want); from += ioChunk {
+		to := min(from+ioChunk, len(want))
 		b.reset(ioMax)
-		for i := from; i < to; i++ {
+		for _, i := range want[from:to] {
 			b.add(s.path.set(procs[i].PID, 0, "io"))
 		}
 		s.slow.readBatch(b)
-		for i := from; i < to; i++ {
+		for k, i := range want[from:to] {
 			p := &procs[i]
-			data, _, err := b.result(i - from)
+			data, _, err := b.result(k)
 			if err == nil {
 				var c IOCounters
 				if c, err = parseProcIO(data); err == nil {
 					p.IO, p.Read = c, p.Read|SrcIO
+					s.keepIO(p)
 					continue
 				}
+			}
+			if c := s.memo.entry(p.PID, p.StartTicks); c != nil {
+				c.ioOK = false // never an older value in place of an error
 			}
 			switch {
 			case IsVanished(err) && s.present(p):
@@ -135,6 +153,14 @@ func (s *scan) readIOs(procs []Process) {
 	}
 	if len(b.data) > 1<<20 {
 		b.data = nil
+	}
+}
+
+// keepIO keeps p's io counters, just read, in its memo entry with the
+// run count they were read at (only for exact totals: ioIdle).
+func (s *scan) keepIO(p *Process) {
+	if c := s.memo.entry(p.PID, p.StartTicks); c != nil && p.CtxSource == CtxTaskIter {
+		c.io, c.ioRan, c.ioOK = p.IO, ranCount(p), true
 	}
 }
 

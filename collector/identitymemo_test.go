@@ -2,12 +2,16 @@ package collector
 
 import (
 	"context"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // TestCmdlineReadAgainOnExec: within the TTL, with the same comm, a
@@ -89,5 +93,80 @@ func TestCmdlineDue(t *testing.T) {
 	}
 	if len(spread) < 32 {
 		t.Errorf("first reads of 64 pids fall due at %d times only", len(spread))
+	}
+}
+
+// TestIOReusedWhileIdle: on the task-iterator backend, a process that has
+// not run since its io was read keeps its counters without a read, and one
+// that ran (here: read a line from its stdin) has them read again.
+func TestIOReusedWhileIdle(t *testing.T) {
+	r := newIterReader(t, Options{})
+	cmd := exec.Command("sh", "-c", "read a; read b; sleep 300")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pid := cmd.Process.Pid
+	scan := func() (*Process, bool) {
+		t.Helper()
+		s, err := r.Scan(context.Background(), ScanOptions{IO: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := findProcess(s, pid)
+		if p == nil || p.Read&SrcIO == 0 {
+			t.Fatalf("pid %d or its io missing: %+v", pid, p)
+		}
+		read := false
+		for _, i := range r.idle.ioWant {
+			read = read || s.Processes[i].PID == pid
+		}
+		return p, read
+	}
+	// Wait until the shell sits in its first read: two scans in a row
+	// with the same run count.
+	var idle *Process
+	deadline := time.Now().Add(2 * time.Minute)
+	for last := uint64(0); ; {
+		p, _ := scan()
+		if ran := ranCount(p); ran == last && p.State == 'S' {
+			idle = p
+			break
+		} else {
+			last = ran
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell never went idle")
+		}
+		livehelper.Sleep()
+	}
+	again, read := scan()
+	if ranCount(again) == ranCount(idle) {
+		if read {
+			t.Error("the io of a process that has not run was read again")
+		}
+		if again.IO != idle.IO {
+			t.Errorf("io changed without a read: %+v then %+v", idle.IO, again.IO)
+		}
+	}
+	if _, err := io.WriteString(in, "x\n"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p, read := scan()
+		if p.IO.SyscR > idle.IO.SyscR {
+			if !read {
+				t.Error("new io counters without a read")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell's read of its stdin never showed in its io (%+v)", p.IO)
+		}
+		livehelper.Sleep()
 	}
 }

@@ -48,6 +48,11 @@ type procCache struct {
 	cgComm string
 	cgDue  time.Duration
 	cgOK   bool
+	// io is the process's io counters, read when its ranCount was ioRan
+	// (ioOK): reused while it has not run since (ioIdle).
+	io    IOCounters
+	ioRan uint64
+	ioOK  bool
 	// status is the process's status fields as last read from its
 	// status file, at statusAt with the comm statusComm, when statusOK:
 	// a scan of a Reader with Options.StatusTTL reuses them until
@@ -136,6 +141,16 @@ func (c *procCache) fresh(p *Process, now time.Duration) bool {
 func (c *procCache) idle(p *Process, ttl time.Duration) bool {
 	return c != nil && ttl > 0 && c.cmdOK && c.exeOK && c.comm == p.Comm && c.args == argsKeyOf(p) &&
 		c.ran != 0 && c.ran == ranCount(p)
+}
+
+// ioIdle reports whether c's io counters may be reused for p: p's
+// totals are exact (the task iterator's, exited threads included) and
+// have not moved since the counters were read. Every io counter is
+// charged to the task doing the I/O (reads, writes, the block I/O it
+// submits or dirties, the writes its truncations cancel) while it runs,
+// so a process that has not run has the same counters.
+func (c *procCache) ioIdle(p *Process) bool {
+	return c != nil && c.ioOK && p.CtxSource == CtxTaskIter && c.ioRan != 0 && c.ioRan == ranCount(p)
 }
 
 // argsKey is the part of a process's address-space layout that a new

@@ -62,8 +62,10 @@ type scan struct {
 	// no reference to the scan or the Reader.
 	cmdWant  []cmdWant
 	cmdlines *batch
-	// ios is the batch of io files (readIOs).
-	ios *batch
+	// ios is the batch of io files (readIOs), ioWant the processes
+	// whose io it reads.
+	ios    *batch
+	ioWant []int
 	// iterSide and iterPending are a task-iterator pass's per-process
 	// totals and early threads (iterscan.go), kept for the next pass.
 	iterSide    []iterProc

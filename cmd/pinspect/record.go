@@ -137,6 +137,7 @@ func (o *recordOptions) writerOptions() (record.WriterOptions, slog.Level, error
 
 // runRecord records until interrupted.
 func (a *app) runRecord(o *recordOptions) error {
+	agentProcs()
 	wo, level, err := o.writerOptions()
 	if err != nil {
 		return err
