@@ -226,13 +226,14 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && allowed(l.allow, a.IP) {
 			return c, nil
 		}
-		// Closed at once with a reset (no lingering): it costs no
-		// goroutine and no buffer.
+		// Counted first, so that the count is there by the time the
+		// peer sees the reset. Closed at once with a reset (no
+		// lingering): it costs no goroutine and no buffer.
+		l.stats.peersRefused.Add(1)
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0)
 		}
 		c.Close()
-		l.stats.peersRefused.Add(1)
 	}
 }
 
