@@ -24,8 +24,10 @@ package taskiter
 // The kfunc calls are given their ids here (the id of the kernel's FUNC
 // of that name, as cilium/ebpf does), so that the loader has no kfunc
 // left to look up. cilium/ebpf keeps which kfunc an instruction calls in
-// instruction metadata under an unexported key; it is read through the
-// exported asm.Metadata API with the key found by its type's name. If any
+// instruction metadata under an unexported key; the key is found by its
+// type's name in the metadata's list (read only when asm.Metadata has the
+// layout of v0.22, checked by reflection), and removed through the
+// exported asm.Metadata API. If any
 // of this fails (a newer cilium/ebpf, a kfunc missing, a BTF this code
 // does not know), Open loads the usual way and says nothing: only slower.
 
@@ -37,6 +39,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -434,11 +437,10 @@ func (s *strTable) add(old uint32) uint32 {
 // marks it (an unexported key type named kfuncMetaKey whose value has a
 // Func *btf.Func field).
 func kfuncKey(ins *asm.Instruction) (key any, name string, ok bool) {
-	type element struct {
-		next       *element
-		key, value any
+	if !metadataLayoutKnown() {
+		return nil, "", false
 	}
-	head := (*struct{ head *element })(unsafe.Pointer(&ins.Metadata)).head
+	head := (*struct{ head *metaElement })(unsafe.Pointer(&ins.Metadata)).head
 	for e := head; e != nil; e = e.next {
 		kt := reflect.TypeOf(e.key)
 		if kt == nil || kt.Name() != "kfuncMetaKey" || kt.PkgPath() != "github.com/cilium/ebpf" {
@@ -459,6 +461,30 @@ func kfuncKey(ins *asm.Instruction) (key any, name string, ok bool) {
 		return e.key, fn.Name, true
 	}
 	return nil, "", false
+}
+
+// metadataLayoutKnown reports whether asm.Metadata is the linked list
+// kfuncKey reads (one pointer field, head, to a struct of next, key and
+// value), as in cilium/ebpf v0.22: another layout is not read at all.
+var metadataLayoutKnown = sync.OnceValue(func() bool {
+	mt := reflect.TypeFor[asm.Metadata]()
+	if mt.NumField() != 1 || mt.Field(0).Name != "head" || mt.Field(0).Type.Kind() != reflect.Pointer {
+		return false
+	}
+	et := mt.Field(0).Type.Elem()
+	anyType := reflect.TypeFor[any]()
+	var e metaElement
+	return et.Kind() == reflect.Struct && et.NumField() == 3 &&
+		et.Field(0).Name == "next" && et.Field(0).Type == mt.Field(0).Type && et.Field(0).Offset == 0 &&
+		et.Field(1).Name == "key" && et.Field(1).Type == anyType && et.Field(1).Offset == unsafe.Offsetof(e.key) &&
+		et.Field(2).Name == "value" && et.Field(2).Type == anyType && et.Field(2).Offset == unsafe.Offsetof(e.value) &&
+		et.Size() == unsafe.Sizeof(e)
+})
+
+// metaElement mirrors an element of asm.Metadata's list.
+type metaElement struct {
+	next       *metaElement
+	key, value any
 }
 
 // resolveKfuncs gives every kfunc instruction of prog its kernel id, as
