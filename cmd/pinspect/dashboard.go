@@ -83,6 +83,7 @@ func runDashboard(a *app) error {
 	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true, Explain: a.explainOn, Cgroups: true})
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
+	go releaseStartupPagesLater(ctx) // the BPF program is loaded: see residency.go
 	monDone := make(chan error, 1)
 	go func() { monDone <- m.Run(ctx) }()
 
