@@ -30,7 +30,10 @@ import (
 // I/O). The kernel's reclaim does the same to any clean file page when it
 // needs memory; this only does it before it is asked. Writable mappings
 // and any mapping with a private (copy-on-write) page are left alone, so
-// nothing but clean file pages is dropped.
+// nothing but clean file pages is dropped: a debugger's breakpoint or a
+// uprobe is such a page. (One placed in the microseconds between reading
+// smaps and the madvise would be undone in this process; it happens twice,
+// in the dashboard's first seconds.)
 
 // startupRelease is when the dashboard releases its start-up pages: once
 // the BPF program is loaded, and once more after the first frames, when
