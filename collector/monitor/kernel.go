@@ -77,6 +77,9 @@ func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSourc
 	}
 	c := newConnSource(k, newDecoder(r, o.Threads), o.MaxPending, rescan)
 	c.execs = r.NoteExecs
+	if o.ConnectorCoalesce > 0 {
+		c.coalesce = o.ConnectorCoalesce
+	}
 	return c
 }
 
@@ -92,6 +95,9 @@ type connSource struct {
 	// reader's NoteExecs: the next scan reads their cmdline afresh).
 	execs    func(pids []int)
 	execPIDs []int // the converting goroutine's
+	// coalesce is how long events gather while they come often
+	// (Options.ConnectorCoalesce).
+	coalesce time.Duration
 
 	mu       sync.Mutex
 	conn     *connector // the current subscription (for tests to break)
@@ -129,7 +135,7 @@ func (s *connSource) noteLag(evs []procEvent) {
 }
 
 func newConnSource(k *connector, dec *decoder, maxPending int, rescan func()) *connSource {
-	return &connSource{dec: dec, maxPending: maxPending, rescan: rescan, conn: k, live: true, note: noteSubscribed}
+	return &connSource{dec: dec, maxPending: maxPending, rescan: rescan, coalesce: DefaultConnectorCoalesce, conn: k, live: true, note: noteSubscribed}
 }
 
 func (s *connSource) status() (bool, string) {
@@ -192,7 +198,7 @@ func (s *connSource) run(ctx context.Context) {
 		// instead of waking both goroutines for every fork and exit. Rare
 		// events are read at once.
 		if busy {
-			pause.Reset(connCoalesce)
+			pause.Reset(s.coalesce)
 			select {
 			case <-ctx.Done():
 				return
@@ -201,7 +207,7 @@ func (s *connSource) run(ctx context.Context) {
 		}
 		waitFrom := time.Now()
 		buf, err := k.receive(nil)
-		busy = time.Since(waitFrom) < connCoalesce
+		busy = time.Since(waitFrom) < s.coalesce
 		if ctx.Err() != nil {
 			return
 		}
@@ -343,12 +349,13 @@ func (s *connSource) noteExecs(evs []procEvent) {
 	}
 }
 
-// connCoalesce is how long the listener waits before reading again
-// when events come more often than that: at most this much later, and
-// every event still arrives in order (the socket buffer holds tens of
-// thousands). A process that lives a few milliseconds is named by its
-// exec and comm events either way.
-const connCoalesce = 10 * time.Millisecond
+// DefaultConnectorCoalesce is how long the listener waits before reading
+// again when events come more often than that (Options.ConnectorCoalesce):
+// at most this much later, and every event still arrives in order (the
+// socket buffer holds tens of thousands). A process gone before its
+// lookup is named by what the events said of it: its parent's comm at
+// fork, or a comm event's name.
+const DefaultConnectorCoalesce = 10 * time.Millisecond
 
 // maxJoin is the most waiting datagrams converted together.
 const maxJoin = 64

@@ -28,6 +28,15 @@ type Options struct {
 	// available, so processes shorter than the interval are seen with their
 	// exit codes.
 	Connector bool
+	// ConnectorCoalesce is how long the connector's listener lets events
+	// gather before it reads again while they come often (default
+	// DefaultConnectorCoalesce). A longer wait costs less CPU under
+	// process churn (each read, conversion and lookup batch wakes the
+	// program; the wake-ups, not the events, were most of the cost) and
+	// makes the lookup that names a new process later: a process that
+	// execs and exits within it is named by the comm it had before (its
+	// parent's). Every event is still delivered, in order.
+	ConnectorCoalesce time.Duration
 	// MaxPending bounds the connector events held between two frames (for
 	// example while paused); beyond it events are dropped and counted.
 	// Default 100000.

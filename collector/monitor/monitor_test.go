@@ -760,3 +760,67 @@ func TestEventsBehindMeasured(t *testing.T) {
 	}
 	t.Fatal("no frame with events said how far behind they were")
 }
+
+// TestCoalescedConnectorDeliversEveryEvent: with the connector's events
+// left to gather for long (ConnectorCoalesce, longer than the dashboard's
+// 50 ms), a helper's burst of 200 children, each exiting at once with its
+// own code, still reaches the frames whole: every spawn and every exit
+// code exactly once. Under load the kernel may drop events; the monitor
+// then says so with a lost event, and only then is the burst tried again,
+// three times in all.
+func TestCoalescedConnectorDeliversEveryEvent(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: 200 * time.Millisecond, Connector: true, ConnectorCoalesce: 250 * time.Millisecond})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	const n = 200
+	for attempt := 1; attempt <= 3; attempt++ {
+		p := livehelper.Start(t, "burst", fmt.Sprint(n))
+		if err := syscall.Kill(p.PID(), syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		spawned := map[int]bool{}
+		codes := map[int]int{}
+		lost := false
+		done := func() bool {
+			if len(spawned) < n {
+				return false
+			}
+			for i := 1; i <= n; i++ {
+				if codes[i] == 0 {
+					return false
+				}
+			}
+			return true
+		}
+		deadline := time.After(2 * time.Minute)
+		for !lost && !done() {
+			select {
+			case f := <-ch:
+				for _, e := range f.Events {
+					switch {
+					case e.Type == lifecycle.Lost:
+						lost = true
+					case e.Type == lifecycle.Spawn && e.PPID == p.PID():
+						spawned[e.ID.PID] = true
+					case e.Type == lifecycle.Exit && e.PPID == p.PID() && e.ExitStatus != nil && e.ExitStatus.Exited:
+						codes[e.ExitStatus.Code]++
+					}
+				}
+			case <-deadline:
+				t.Fatalf("after 2 minutes: %d of %d spawns, %d exit codes seen", len(spawned), n, len(codes))
+			}
+		}
+		if lost {
+			t.Logf("attempt %d: the kernel dropped events (lost event); trying again", attempt)
+			continue
+		}
+		for code, k := range codes {
+			if k != 1 {
+				t.Errorf("exit code %d seen %d times", code, k)
+			}
+		}
+		return
+	}
+	t.Skip("the kernel dropped process events in every attempt (reported as lost): machine overloaded")
+}
