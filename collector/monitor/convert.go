@@ -47,6 +47,12 @@ type decoder struct {
 
 	comms      map[int]connProc
 	leaderGone map[int]bool
+	// threaded are the processes seen forked whose thread creation was
+	// seen since (a fork event of another of their threads).
+	threaded map[int]bool
+	// losses is the connector's count of event losses when the batch
+	// being converted was read (connSource.losses).
+	losses uint64
 
 	// The current batch's lookups: planned, asked in one call, answered.
 	qs   []collector.IdentityQuery
@@ -60,13 +66,18 @@ type connProc struct {
 	comm  string
 	start uint64
 	ppid  int // the parent at fork, 0 when not seen forked
+	// forked is set when the decoder saw the process forked, with no
+	// event lost since (losses then): it had one thread then, and every
+	// thread it made since is a fork event.
+	forked bool
+	losses uint64
 }
 
 func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
 
 func newDecoder(ids identities, threads bool) *decoder {
 	return &decoder{ids: ids, threads: threads, offset: bootOffset(),
-		comms: make(map[int]connProc), leaderGone: make(map[int]bool), got: make(lookups)}
+		comms: make(map[int]connProc), leaderGone: make(map[int]bool), threaded: make(map[int]bool), got: make(lookups)}
 }
 
 // leadersExited records processes whose main thread a scan saw exited.
@@ -120,6 +131,7 @@ func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle
 	}
 	if len(d.comms) > maxComms {
 		clear(d.comms)
+		clear(d.threaded)
 	}
 	return out
 }
@@ -127,6 +139,9 @@ func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle
 // fork completes e as a spawn (or, for a new thread, a thread_start).
 func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	if ev.PID != ev.TGID {
+		if c, ok := d.comms[ev.TGID]; ok && c.forked {
+			d.threaded[ev.TGID] = true
+		}
 		if !d.threads {
 			return false
 		}
@@ -144,8 +159,18 @@ func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	e.ID = collector.ID{PID: ev.PID, StartTicks: c.StartTicks}
 	e.Comm = c.Comm
 	e.StartRead = ok
-	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID}
+	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID, forked: true, losses: d.losses}
+	delete(d.threaded, ev.PID)
 	return true
+}
+
+// singleThreaded reports whether process pid is known to have one thread
+// and its name: the decoder saw it forked (with one thread), named, and
+// no thread of it created since, with no event lost in between. Its exit
+// needs no lookup (which would only name it and count its threads).
+func (d *decoder) singleThreaded(pid int) bool {
+	c, ok := d.comms[pid]
+	return ok && c.forked && c.comm != "" && c.losses == d.losses && !d.threaded[pid]
 }
 
 // exec completes e as an exec of process ev.TGID (a thread's exec is
@@ -160,7 +185,7 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	e.ID, e.Comm = old.id(ev.TGID), old.comm
 	if c, ok := d.identity(lookupKey{pid: ev.TGID, exe: true}); ok {
 		e.ID.StartTicks, e.Comm = c.StartTicks, c.Comm
-		d.comms[ev.TGID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: old.ppid}
+		d.comms[ev.TGID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: old.ppid, forked: old.forked, losses: old.losses}
 		e.Exe = c.Exe
 	}
 	return true
@@ -235,6 +260,7 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 	es := collector.DecodeWaitStatus(int64(ev.ExitCode))
 	e.ExitStatus = &es
 	delete(d.comms, ev.TGID)
+	delete(d.threaded, ev.TGID)
 }
 
 // processEnded reports whether process tgid, whose main thread exited
@@ -284,7 +310,7 @@ func (d *decoder) lookup(pid int) connProc {
 // lookUp plans the lookups the batch in may need, from what the decoder
 // knows at its start, and asks for them in one call: a new process and
 // its parent (if not known), an exec'd process with its exe, an exiting
-// leader, and for a thread exit of a process whose main thread exited
+// leader (unless singleThreaded: under churn, half the lookups), and for a thread exit of a process whose main thread exited
 // (or exits in this batch) the thread and then the process.
 func (d *decoder) lookUp(in []procEvent) {
 	d.qs, d.keys = d.qs[:0], d.keys[:0]
@@ -298,6 +324,7 @@ func (d *decoder) lookUp(in []procEvent) {
 	}
 	unknown := func(pid int) bool { c, ok := d.comms[pid]; return !ok || c.comm == "" }
 	leaders := map[int]bool{}
+	made := map[int]bool{}
 	for i := range in {
 		ev := &in[i]
 		switch {
@@ -308,8 +335,12 @@ func (d *decoder) lookUp(in []procEvent) {
 			}
 		case ev.What == procEventExec && ev.PID == ev.TGID:
 			ask(lookupKey{pid: ev.TGID, exe: true})
+		case ev.What == procEventFork && ev.PID != ev.TGID:
+			made[ev.TGID] = true // a thread, made earlier in the batch than an exit
 		case ev.What == procEventExit && ev.PID == ev.TGID:
-			ask(lookupKey{pid: ev.PID})
+			if made[ev.PID] || !d.singleThreaded(ev.PID) {
+				ask(lookupKey{pid: ev.PID})
+			}
 			leaders[ev.PID] = true
 		case ev.What == procEventExit && (d.leaderGone[ev.TGID] || leaders[ev.TGID]):
 			ask(lookupKey{pid: ev.TGID, tid: ev.PID})

@@ -116,6 +116,9 @@ type connSource struct {
 	// lagNs is the largest age (kernel clock) of an event when converted,
 	// since the last behind().
 	lagNs atomic.Int64
+	// losses counts the losses of events (lost): the decoder trusts what
+	// it saw of a process only if none happened since its fork.
+	losses atomic.Uint64
 }
 
 func (s *connSource) behind() time.Duration { return time.Duration(s.lagNs.Swap(0)) }
@@ -281,6 +284,7 @@ func (s *connSource) checkGaps(seqs *seqTracker, buf []procEvent) {
 
 // lost records that events were lost and asks for a rescan.
 func (s *connSource) lost(note string) {
+	s.losses.Add(1)
 	s.mu.Lock()
 	if s.lossNote == "" {
 		s.lossNote, s.lossAt = note, time.Now()
@@ -314,6 +318,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		s.leaders = nil
 		s.mu.Unlock()
 		s.dec.leadersExited(leaders)
+		s.dec.losses = s.losses.Load()
 		s.noteLag(evs)
 		// Behind (a burst, or little CPU): skip the lookups that name new
 		// processes, so the backlog drains; snapshots fill names in.

@@ -824,3 +824,62 @@ func TestCoalescedConnectorDeliversEveryEvent(t *testing.T) {
 	}
 	t.Skip("the kernel dropped process events in every attempt (reported as lost): machine overloaded")
 }
+
+// countingIDs counts the lookups a decoder asks of a reader.
+type countingIDs struct {
+	identities
+	asked []collector.IdentityQuery
+}
+
+func (c *countingIDs) Identities(qs []collector.IdentityQuery, out []collector.IdentityResult) []collector.IdentityResult {
+	c.asked = append(c.asked, qs...)
+	return c.identities.Identities(qs, out)
+}
+
+// TestExitOfKnownSingleThreadNeedsNoLookup: a process the decoder saw
+// forked, with no thread made since and no event lost, exits without a
+// lookup, named by its fork's lookup; after a thread of it was made, or
+// after a loss, its exit is looked up again (the lookup is what tells a
+// main thread's exit from the process's).
+func TestExitOfKnownSingleThreadNeedsNoLookup(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ids := &countingIDs{identities: r}
+	d := newDecoder(ids, false)
+	now := time.Now()
+	fork := procEvent{What: procEventFork, ParentTGID: 550, PID: 600, TGID: 600}
+	exit := procEvent{What: procEventExit, PID: 600, TGID: 600, ExitCode: 4 << 8}
+	thread := procEvent{What: procEventFork, ParentPID: 600, ParentTGID: 600, PID: 601, TGID: 600}
+	cases := []struct {
+		name   string
+		before []procEvent // between the fork's batch and the exit's
+		with   []procEvent // in the exit's batch, before it
+		loss   bool
+		asked  int
+	}{
+		{"single thread", nil, nil, false, 0},
+		{"made a thread", []procEvent{thread}, nil, false, 1},
+		{"made a thread in the exit's batch", nil, []procEvent{thread}, false, 1},
+		{"events lost", nil, nil, true, 1},
+	}
+	for _, c := range cases {
+		d.convert([]procEvent{fork}, now, false)
+		if len(c.before) > 0 {
+			d.convert(c.before, now, false)
+		}
+		if c.loss {
+			d.losses++
+		}
+		ids.asked = nil
+		evs := d.convert(append(c.with, exit), now, false)
+		if len(ids.asked) != c.asked {
+			t.Errorf("%s: %d lookups for the exit (%+v), want %d", c.name, len(ids.asked), ids.asked, c.asked)
+		}
+		if len(evs) != 1 || evs[0].Type != lifecycle.Exit || evs[0].Comm != "lost-job" || evs[0].ID.StartTicks != 300 || evs[0].ExitStatus.Code != 4 {
+			t.Errorf("%s: exit events %+v, want lost-job's with code 4", c.name, evs)
+		}
+	}
+}
