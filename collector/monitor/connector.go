@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -138,18 +138,37 @@ func listenMsg(op uint32) []byte {
 }
 
 // connector is a subscription to the process-events connector.
+//
+// Its socket is a plain blocking file descriptor, read with raw system
+// calls, and never given to Go's network poller: the poller registers a
+// socket with epoll for good, and then every datagram that arrives wakes
+// the thread sleeping in epoll_wait, whether or not anyone reads it. The
+// kernel sends one event a datagram, so under 200 forks a second that was
+// about a thousand wake-ups a second of a program that reads its events
+// 20 times a second (the listener waits between reads while they come
+// often). Here only a receive waiting in poll(2) is woken.
 type connector struct {
-	c *netlink.Conn
-	// rc reads the socket directly: receive drains every datagram queued
-	// in one wake-up (netlink.Conn.Receive reads one per call, and the
-	// connector sends one event per datagram).
-	rc syscall.RawConn
+	fd int // the netlink socket
+	// wake is an eventfd that ends a receive waiting in poll (close).
+	wake int
 	// dgram holds one datagram while it is parsed.
 	dgram []byte
 	// held is an error met after some datagrams of a drain were read: the
 	// events are returned first, the error by the next receive.
 	held error
+	// closed is set by close; the descriptors are released by release,
+	// once nothing receives any more. mu keeps close and release apart
+	// (close may run on another goroutine, as ctx ends).
+	closed   atomic.Bool
+	mu       sync.Mutex
+	released bool
 }
+
+// errConnectorClosed is a receive's error once close was called.
+var errConnectorClosed = errors.New("proc connector: closed")
+
+// errAckTimeout is a receive's error when nothing came within its limit.
+var errAckTimeout = errors.New("proc connector: timed out")
 
 // connectorRcvBuf is the socket receive buffer asked for (the kernel
 // doubles it). Each event is charged about 1 KiB of buffer (the skb's true
@@ -162,35 +181,39 @@ const connectorRcvBuf = 32 << 20
 // events group and subscribes. It fails without CAP_NET_ADMIN, outside
 // the initial pid namespace, or on kernels without CONFIG_PROC_EVENTS.
 func dialConnector() (*connector, error) {
-	c, err := netlink.Dial(unix.NETLINK_CONNECTOR, &netlink.Config{Groups: cnIdxProc, MessageBufferSize: 64 << 10})
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, fmt.Errorf("proc connector: dial: %w", err)
 	}
-	if rc, err := c.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, connectorRcvBuf) != nil {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, connectorRcvBuf)
-			}
-		})
-	}
-	rc, err := c.SyscallConn()
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("proc connector: %w", err)
+		unix.Close(fd)
+		return nil, fmt.Errorf("proc connector: eventfd: %w", err)
 	}
-	k := &connector{c: c, rc: rc, dgram: make([]byte, connectorDatagramMax)}
-	if _, err := c.Send(netlink.Message{Header: netlink.Header{Type: netlink.Done}, Data: listenMsg(procCnMcastListen)}); err != nil {
-		c.Close()
+	k := &connector{fd: fd, wake: wake, dgram: make([]byte, connectorDatagramMax)}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, connectorRcvBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, connectorRcvBuf)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
+		k.release()
+		return nil, fmt.Errorf("proc connector: dial: %w", err)
+	}
+	if err := k.send(procCnMcastListen); err != nil {
+		k.release()
 		return nil, fmt.Errorf("proc connector: subscribe: %w", err)
 	}
 	// The kernel acknowledges with an event of type none carrying an error
 	// number; without privilege it does not answer at all, so wait briefly.
-	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	deadline := time.Now().Add(2 * time.Second)
 	for {
-		evs, err := k.receive(nil)
+		left := time.Until(deadline)
+		if left <= 0 {
+			left = 0
+		}
+		evs, err := k.receiveWithin(nil, int(left/time.Millisecond))
 		if err != nil {
-			c.Close()
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ETIMEDOUT) || isTimeout(err) {
+			k.release()
+			if errors.Is(err, errAckTimeout) || errors.Is(err, unix.EAGAIN) {
 				return nil, fmt.Errorf("proc connector: no acknowledgement to the subscription (needs CAP_NET_ADMIN in the initial pid namespace)")
 			}
 			return nil, fmt.Errorf("proc connector: %w", err)
@@ -198,19 +221,25 @@ func dialConnector() (*connector, error) {
 		for _, ev := range evs {
 			if ev.What == procEventNone {
 				if ev.Err != 0 {
-					c.Close()
+					k.release()
 					return nil, fmt.Errorf("proc connector: subscription refused: %w", unix.Errno(ev.Err))
 				}
-				_ = c.SetReadDeadline(time.Time{})
 				return k, nil
 			}
 		}
 	}
 }
 
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
+// send sends the kernel a connector control message (listen, ignore) in
+// one netlink message.
+func (k *connector) send(op uint32) error {
+	body := listenMsg(op)
+	b := make([]byte, unix.NLMSG_HDRLEN+len(body))
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:], uint32(len(b)))
+	ne.PutUint16(b[4:], unix.NLMSG_DONE)
+	copy(b[unix.NLMSG_HDRLEN:], body)
+	return unix.Sendto(k.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
 // connectorDatagramMax is the largest datagram read: a process event is
@@ -224,45 +253,74 @@ const maxDrain = 4096
 // receive blocks until a datagram is queued, then reads every datagram
 // queued (up to maxDrain) without blocking again, and appends their
 // events to dst: a burst of events costs one wake-up, not one a
-// datagram. Datagrams not sent by the kernel are ignored.
+// datagram. Datagrams not sent by the kernel are ignored. After close it
+// returns errConnectorClosed.
 func (k *connector) receive(dst []procEvent) ([]procEvent, error) {
+	return k.receiveWithin(dst, -1)
+}
+
+// receiveWithin is receive waiting at most ms milliseconds for the first
+// datagram (-1: no limit); errAckTimeout when none came.
+func (k *connector) receiveWithin(dst []procEvent, ms int) ([]procEvent, error) {
 	if err := k.held; err != nil {
 		k.held = nil
 		return dst, err
 	}
 	got := 0
 	var rerr error
-	err := k.rc.Read(func(fd uintptr) bool {
-		for got < maxDrain {
-			n, fromKernel, err := recvDatagram(int(fd), k.dgram)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return got > 0 // none yet: wait until readable
-			case err != nil:
-				rerr = err
-				return true
+	for rerr == nil && got < maxDrain {
+		if k.closed.Load() {
+			rerr = errConnectorClosed
+			break
+		}
+		n, fromKernel, err := recvDatagram(k.fd, k.dgram)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if got > 0 {
+				return dst, nil
 			}
-			got++
-			if fromKernel {
-				dst, err = appendEvents(dst, k.dgram[:n])
-				if err != nil {
-					rerr = err
-					return true
-				}
+			rerr = k.wait(ms)
+			continue
+		case err != nil:
+			rerr = err
+			continue
+		}
+		got++
+		if fromKernel {
+			dst, err = appendEvents(dst, k.dgram[:n])
+			if err != nil {
+				rerr = err
 			}
 		}
-		return true
-	})
-	if err == nil {
-		err = rerr
 	}
-	if err != nil && got > 0 {
-		k.held = err
+	if rerr != nil && got > 0 {
+		k.held = rerr
 		return dst, nil
 	}
-	return dst, err
+	return dst, rerr
+}
+
+// wait blocks in poll(2) until the socket is readable, close wakes it, or
+// ms milliseconds pass (-1: no limit). The goroutine holds its thread in
+// the kernel meanwhile, as any blocking system call does.
+func (k *connector) wait(ms int) error {
+	for {
+		fds := []unix.PollFd{{Fd: int32(k.fd), Events: unix.POLLIN}, {Fd: int32(k.wake), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return fmt.Errorf("proc connector: poll: %w", err)
+		case k.closed.Load() || fds[1].Revents != 0:
+			return errConnectorClosed
+		case n == 0:
+			return errAckTimeout
+		}
+		return nil
+	}
 }
 
 // recvDatagram reads one datagram into b without blocking and says
@@ -307,10 +365,36 @@ func appendEvents(dst []procEvent, b []byte) ([]procEvent, error) {
 // nlmsgAlign rounds a netlink message length up to its 4-byte alignment.
 func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
 
-// close unsubscribes and closes the socket; a blocked receive returns.
+// close unsubscribes and ends the subscription: a receive waiting returns
+// errConnectorClosed, and so does every receive after. It may be called
+// from any goroutine, more than once; the descriptors stay open until
+// release.
 func (k *connector) close() {
-	_, _ = k.c.Send(netlink.Message{Header: netlink.Header{Type: netlink.Done}, Data: listenMsg(procCnMcastIgnore)})
-	_ = k.c.Close()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed.Swap(true) || k.released {
+		return
+	}
+	_ = k.send(procCnMcastIgnore)
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	_, _ = unix.Write(k.wake, one[:])
+}
+
+// release closes the descriptors. Only the goroutine that receives calls
+// it, once it will not receive again (after close, or before any
+// receive): a descriptor closed under a receive could be reused by
+// another file in between.
+func (k *connector) release() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.released {
+		return
+	}
+	k.released = true
+	k.closed.Store(true)
+	unix.Close(k.fd)
+	unix.Close(k.wake)
 }
 
 // ackNoCPU is the CPU of an acknowledgement that is not numbered in a

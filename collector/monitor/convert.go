@@ -337,14 +337,8 @@ func (d *decoder) lookUp(in []procEvent) {
 			ask(lookupKey{pid: ev.TGID, exe: true})
 		case ev.What == procEventFork && ev.PID != ev.TGID:
 			made[ev.TGID] = true // a thread, made earlier in the batch than an exit
-		case ev.What == procEventExit && ev.PID == ev.TGID:
-			if made[ev.PID] || !d.singleThreaded(ev.PID) {
-				ask(lookupKey{pid: ev.PID})
-			}
-			leaders[ev.PID] = true
-		case ev.What == procEventExit && (d.leaderGone[ev.TGID] || leaders[ev.TGID]):
-			ask(lookupKey{pid: ev.TGID, tid: ev.PID})
-			ask(lookupKey{pid: ev.TGID, ended: true})
+		case ev.What == procEventExit:
+			d.askExit(ev, ask, leaders, made)
 		}
 		if d.threads && ev.PID != ev.TGID && (ev.What == procEventFork || ev.What == procEventExit) && unknown(ev.TGID) {
 			ask(lookupKey{pid: ev.TGID})
@@ -358,6 +352,23 @@ func (d *decoder) lookUp(in []procEvent) {
 		if i < len(d.res) {
 			d.got[k] = d.res[i]
 		}
+	}
+}
+
+// askExit plans the lookups of an exit: an exiting leader's (unless
+// singleThreaded and no thread of it was made earlier in the batch), and
+// for a thread exit of a process whose main thread exited (or exits
+// earlier in the batch) the thread and then the process.
+func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), leaders, made map[int]bool) {
+	switch {
+	case ev.PID == ev.TGID:
+		if made[ev.PID] || !d.singleThreaded(ev.PID) {
+			ask(lookupKey{pid: ev.PID})
+		}
+		leaders[ev.PID] = true
+	case d.leaderGone[ev.TGID] || leaders[ev.TGID]:
+		ask(lookupKey{pid: ev.TGID, tid: ev.PID})
+		ask(lookupKey{pid: ev.TGID, ended: true})
 	}
 }
 

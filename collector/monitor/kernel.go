@@ -182,8 +182,15 @@ func (s *connSource) run(ctx context.Context) {
 	s.mu.Lock()
 	k := s.conn
 	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { k.close() })
-	defer func() { stop() }()
+	first := k
+	stop := context.AfterFunc(ctx, func() { first.close() })
+	defer func() {
+		stop()
+		if k != nil {
+			k.close()
+			k.release()
+		}
+	}()
 	batches := make(chan []procEvent, 1<<14)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -216,6 +223,7 @@ func (s *connSource) run(ctx context.Context) {
 		}
 		if err != nil {
 			k.close()
+			k.release()
 			s.lost(fmt.Sprintf("kernel process events lost (%v) at %s: resubscribed and rescanned; events in between come from polling only",
 				err, time.Now().UTC().Format("15:04:05.000")))
 			if k = s.resubscribe(ctx); k == nil {

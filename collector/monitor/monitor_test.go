@@ -254,7 +254,7 @@ func TestConnectorErrorResubscribesAndRescans(t *testing.T) {
 	cs.mu.Unlock()
 	// Break the socket under the listener: its next receive fails, as on
 	// ENOBUFS. The interval is an hour, so only the forced rescan makes a frame.
-	_ = old.c.Close()
+	old.close()
 	f := waitFrame(t, ch, "a lost event", func(f *Frame) bool {
 		for _, e := range f.Events {
 			if e.Type == lifecycle.Lost {
@@ -882,4 +882,38 @@ func TestExitOfKnownSingleThreadNeedsNoLookup(t *testing.T) {
 			t.Errorf("%s: exit events %+v, want lost-job's with code 4", c.name, evs)
 		}
 	}
+}
+
+// TestConnectorCloseEndsWaitingReceive: a receive waiting for the kernel
+// (in poll, on a socket Go's network poller does not know) returns once
+// close is called from another goroutine, and every receive after it
+// fails the same way.
+func TestConnectorCloseEndsWaitingReceive(t *testing.T) {
+	k, err := dialConnector()
+	if err != nil {
+		t.Skipf("no kernel process events here: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// Events of other processes may arrive: receive until closed.
+		for {
+			if _, err := k.receive(nil); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	k.close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errConnectorClosed) {
+			t.Errorf("receive after close: %v, want errConnectorClosed", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a waiting receive did not return within a minute of close")
+	}
+	if _, err := k.receive(nil); !errors.Is(err, errConnectorClosed) {
+		t.Errorf("a later receive: %v, want errConnectorClosed", err)
+	}
+	k.release()
 }
