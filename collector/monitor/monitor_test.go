@@ -414,10 +414,7 @@ func TestOtherSubscribersAreNotGaps(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	defer k.close()
-	if err := k.c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
+	defer func() { k.close(); k.release() }()
 	var s seqTracker
 	acks := 0
 	// runAndRead runs a short program and reads events until its exit.
@@ -428,7 +425,7 @@ func TestOtherSubscribersAreNotGaps(t *testing.T) {
 		}
 		child := cmd.Process.Pid
 		for exited := false; !exited; {
-			evs, err := k.receive(nil)
+			evs, err := k.receiveWithin(nil, int(time.Minute/time.Millisecond))
 			if err != nil {
 				t.Fatalf("waiting for the exit of %d: %v", child, err)
 			}
@@ -451,6 +448,7 @@ func TestOtherSubscribersAreNotGaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		other.close()
+		other.release()
 	}
 	runAndRead()
 	t.Logf("%d acknowledgements seen", acks)
