@@ -546,7 +546,9 @@ func TestEventsPanel(t *testing.T) {
 // threads than lines opens at the top, the leader first and selected.
 func TestDetailThreadsFromTheTop(t *testing.T) {
 	th := livehelper.Start(t, "threads", "60")
-	h := start(t, Options{Filter: "procshape"}, 120, 24)
+	// Only the helper: other procshape processes on the machine (other
+	// tests', left behind) could fill the 24 lines before its row.
+	h := start(t, Options{PIDs: []int{th.PID()}}, 120, 24)
 	a, b := frames(t, th.PID())
 	h.src.send(a)
 	h.src.send(b)
