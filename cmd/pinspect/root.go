@@ -369,8 +369,9 @@ func (a *app) checkUsers(r *collector.Reader) error {
 // instead of 0.71 (median of 9). The reads are not parallel (on 2 CPUs
 // parallel reads only moved kernel CPU to the other CPU), so nothing is
 // lost. `orphans --observe` also runs the monitor and its event reader on
-// that P, which keep up with a machine's events on one CPU; the
-// dashboard, serve and watch keep every P.
+// that P, which keep up with a machine's events on one CPU; serve and
+// record run on one P too (agentProcs); the dashboard and watch keep
+// every P.
 //
 // It also lets the heap grow to three times the live data before a
 // collection (GOGC=200, unless the GOGC environment variable says
