@@ -3,6 +3,7 @@ package dashboard
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/gdamore/tcell/v2"
@@ -126,33 +127,63 @@ var signalChoices = []struct {
 	{syscall.SIGCONT, "CONT", "continue a stopped process"},
 }
 
-// targets are the processes an action applies to: the tagged ones when
-// any are shown in the table, else the selected one (or the detail
-// view's). The second result names them for a dialog.
+// targets are the processes an action applies to, as htop picks them
+// from the rows it displays: in the detail view, the process it shows;
+// else the tagged processes among the table's rows (a tagged process the
+// filter, a folded subtree or the user menu hides is not touched), or
+// the selected one when none shown is tagged. The second result names
+// them for a dialog: pid and comm of each, or of the first few and how
+// many more.
 func (d *Dashboard) targets() ([]*collector.Process, string) {
-	var out []*collector.Process
-	if len(d.model.tagged) > 0 && d.frame != nil && d.frame.Snapshot != nil {
-		procs := d.frame.Snapshot.Processes
-		for i := range procs {
-			if d.model.tagged[procs[i].ID()] {
-				out = append(out, &procs[i])
-			}
-		}
-		if len(out) > 0 {
-			gone := len(d.model.tagged) - len(out)
-			s := strconv.Itoa(len(out)) + " tagged processes"
-			if gone > 0 {
-				s += " (" + strconv.Itoa(gone) + " tagged exited since)"
-			}
-			return out, s
-		}
-	}
-	var p *collector.Process
 	if front, _ := d.pages.GetFrontPage(); front == pageDetail {
-		p = d.detail.process()
-	} else if rw := d.selected(); rw != nil {
-		p = rw.p
+		return oneTarget(d.detail.process())
 	}
+	var out []*collector.Process
+	if len(d.model.tagged) > 0 {
+		for i := range d.model.rows {
+			if rw := &d.model.rows[i]; rw.t == nil && d.model.tagged[rw.p.ID()] {
+				out = append(out, rw.p)
+			}
+		}
+	}
+	if len(out) == 0 {
+		var p *collector.Process
+		if rw := d.selected(); rw != nil {
+			p = rw.p
+		}
+		return oneTarget(p)
+	}
+	if len(out) == 1 {
+		_, s := oneTarget(out[0])
+		return out, "1 tagged " + s
+	}
+	return out, strconv.Itoa(len(out)) + " tagged processes: " + namePIDs(out, maxNamedTargets)
+}
+
+// maxNamedTargets is how many targets a dialog's title names before it
+// says how many more there are.
+const maxNamedTargets = 3
+
+// namePIDs is "pid (comm)" of the first limit processes, comma-separated,
+// and "and N more" for the rest.
+func namePIDs(procs []*collector.Process, limit int) string {
+	var b strings.Builder
+	for i, p := range procs {
+		if i == limit {
+			b.WriteString(" and " + strconv.Itoa(len(procs)-limit) + " more")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(p.PID) + " (" + inert(p.Comm) + ")")
+	}
+	return b.String()
+}
+
+// oneTarget is a single target (none when p is nil) and its name: pid,
+// comm, user and start time.
+func oneTarget(p *collector.Process) ([]*collector.Process, string) {
 	if p == nil {
 		return nil, ""
 	}

@@ -1,0 +1,106 @@
+package dashboard
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// TestActionsOnlyOnShownTags: a tagged process the table does not show
+// (the filter hides it) receives neither F9's signal nor F8's nice: they
+// go to the selected process, and the dialog names it. In the detail view
+// they go to the process shown there, even when another is tagged and
+// shown in the table.
+func TestActionsOnlyOnShownTags(t *testing.T) {
+	ha := livehelper.Start(t, "comm", run("tage-a"))
+	hb := livehelper.Start(t, "comm", run("tage-b"))
+	signals := make(chan collector.ID, 8)
+	renices := make(chan collector.ID, 8)
+	h := start(t, Options{
+		Signal: func(id collector.ID, _ syscall.Signal) error { signals <- id; return nil },
+		Renice: func(id collector.ID, _ int) error { renices <- id; return nil },
+	}, 200, 40)
+	a, b := frames(t, ha.PID(), hb.PID())
+	h.src.send(a)
+	h.src.send(b)
+	idA := lifecycle.Find(b.Snapshot, ha.PID()).ID()
+	idB := lifecycle.Find(b.Snapshot, hb.PID()).ID()
+	only := func(what string, pid int) {
+		h.t.Helper()
+		h.waitState(what, func(d *Dashboard) bool {
+			return len(d.model.rows) == 1 && d.model.rows[0].p.PID == pid
+		})
+	}
+	// Tag A, then filter so that only B is shown.
+	h.runes("\\" + run("tage-a"))
+	h.key(tcell.KeyEnter)
+	only("only A shown", ha.PID())
+	h.runes(" ")
+	h.waitState("A tagged", func(d *Dashboard) bool { return d.model.tagged[idA] })
+	h.key(tcell.KeyEscape)
+	h.waitState("the filter cleared", func(d *Dashboard) bool { return d.vo.filter == "" && len(d.model.rows) > 2 })
+	h.runes("\\" + run("tage-b"))
+	h.key(tcell.KeyEnter)
+	only("only B shown", hb.PID())
+	h.key(tcell.KeyHome)
+
+	h.key(tcell.KeyF9)
+	title := "Send a signal to process " + strconv.Itoa(hb.PID()) + " (" + run("tage-b")
+	scr := h.waitFor(title)
+	if strings.Contains(scr, strconv.Itoa(ha.PID())) {
+		t.Errorf("the signal menu names the hidden tagged process %d:\n%s", ha.PID(), scr)
+	}
+	for i := 0; i < 6; i++ { // STOP is the seventh choice
+		h.key(tcell.KeyDown)
+	}
+	h.key(tcell.KeyEnter)
+	expect := func(ch chan collector.ID, what string, want collector.ID) {
+		h.t.Helper()
+		select {
+		case id := <-ch:
+			if id != want {
+				t.Errorf("%s went to %v; want %v (the hidden tagged one is %v)", what, id, want, idA)
+			}
+		case <-time.After(patience):
+			t.Fatalf("%s was not called", what)
+		}
+	}
+	expect(signals, "the signal", idB)
+	h.waitFor("sent SIGSTOP to " + strconv.Itoa(hb.PID()))
+
+	h.key(tcell.KeyF8)
+	h.waitUntil("the nice dialog names B", func(s string) bool {
+		return strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(s, "║", " ")), " "), "nice value of process "+strconv.Itoa(hb.PID()))
+	})
+	h.key(tcell.KeyEnter) // Renice
+	expect(renices, "renice", idB)
+	h.waitState("dialog closed", func(d *Dashboard) bool { f, _ := d.pages.GetFrontPage(); return f == pageMain })
+
+	// Both shown, A tagged: B's detail view acts on B alone.
+	h.key(tcell.KeyEscape)
+	h.runes("\\" + run("tage-"))
+	h.key(tcell.KeyEnter)
+	h.waitState("both shown", func(d *Dashboard) bool { return len(d.model.rows) == 2 })
+	h.onUI(func() { h.d.table.Select(h.d.model.find(rowKey{id: idB})+1, 0) })
+	h.key(tcell.KeyEnter)
+	h.waitState("B's detail", func(d *Dashboard) bool { f, _ := d.pages.GetFrontPage(); return f == pageDetail && d.detail.id == idB })
+	h.key(tcell.KeyF9)
+	h.waitFor(title)
+	h.key(tcell.KeyEnter) // TERM
+	expect(signals, "the signal from the detail view", idB)
+	select {
+	case id := <-signals:
+		t.Errorf("a second signal went to %v", id)
+	case id := <-renices:
+		t.Errorf("a second renice went to %v", id)
+	default:
+	}
+}
