@@ -104,3 +104,30 @@ func TestActionsOnlyOnShownTags(t *testing.T) {
 	default:
 	}
 }
+
+// TestTagsOfExitedProcessesDropped: when a tagged process exits, its tag
+// goes with it: the header counts the live tagged processes only.
+func TestTagsOfExitedProcessesDropped(t *testing.T) {
+	ha := livehelper.Start(t, "comm", run("tagx-a"))
+	hb := livehelper.Start(t, "comm", run("tagx-b"))
+	h := start(t, Options{Filter: run("tagx")}, 160, 40)
+	a, b := frames(t, ha.PID(), hb.PID())
+	h.src.send(a)
+	h.src.send(b)
+	h.waitState("two rows", func(d *Dashboard) bool { return len(d.model.rows) == 2 })
+	h.runes("  ")
+	h.waitState("both tagged", func(d *Dashboard) bool { return len(d.model.tagged) == 2 })
+	h.waitFor("2 tagged")
+	if err := hb.Cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = hb.Cmd.Wait()
+	c := snapshot(t, ha.PID())
+	h.src.send(frameOf(3, b.Snapshot, c))
+	h.waitState("B's tag dropped", func(d *Dashboard) bool {
+		return len(d.model.tagged) == 1 && d.model.tagged[lifecycle.Find(c, ha.PID()).ID()]
+	})
+	h.waitUntil("the header counts 1", func(s string) bool {
+		return strings.Contains(s, "1 tagged") && !strings.Contains(s, "2 tagged")
+	})
+}

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -494,11 +495,39 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 		secs = f.Rates.Seconds
 	}
 	d.log.add(f.Events, secs)
+	pruneTags(d.model.tagged, f.Snapshot)
 	d.rebuild()
 	d.updateHeader()
 	d.updatePanels()
 	d.updateKeys()
 	d.detail.refresh()
+}
+
+// pruneTags drops the tags of processes that are gone from snap (by
+// identity: a pid reused by a newcomer does not inherit the tag), so the
+// header counts live tagged processes only and no tag outlives its
+// process.
+func pruneTags(tagged map[collector.ID]bool, snap *collector.Snapshot) {
+	if len(tagged) == 0 || snap == nil {
+		return
+	}
+	live := 0
+	for i := range snap.Processes {
+		if tagged[snap.Processes[i].ID()] {
+			live++
+		}
+	}
+	if live == len(tagged) {
+		return
+	}
+	alive := make(map[collector.ID]bool, live)
+	for i := range snap.Processes {
+		if id := snap.Processes[i].ID(); tagged[id] {
+			alive[id] = true
+		}
+	}
+	clear(tagged)
+	maps.Copy(tagged, alive)
 }
 
 // updatePanels reformats the shown bottom panels.
