@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -162,11 +163,15 @@ func openChecked(r *collector.Reader, id collector.ID, what string) (int, error)
 	return fd, nil
 }
 
-// reniceProcess sets the nice value of the process id: setpriority has
-// no pidfd form, so the identity is checked through a pidfd before, and
-// the pidfd says after whether the process is still the one checked (a
-// pidfd becomes readable when its process exits). A process that exited
-// in between is reported; its pid would have to be reused within that
+// reniceProcess sets the nice value of every thread of the process id:
+// on Linux a nice value belongs to a thread, and setpriority on a pid
+// changes its main thread alone, so each thread listed in /proc/PID/task
+// is set (a thread that exits meanwhile is skipped; one the call fails on
+// is reported with how many were changed). setpriority has no pidfd
+// form, so the identity is checked through a pidfd before, and the pidfd
+// says after whether the process is still the one checked (a pidfd
+// becomes readable when its process exits). A process that exited in
+// between is reported; its pid would have to be reused within that
 // window of microseconds for another process to be changed.
 func reniceProcess(r *collector.Reader, id collector.ID, nice int) error {
 	fd, err := openChecked(r, id, "reniced")
@@ -174,17 +179,55 @@ func reniceProcess(r *collector.Reader, id collector.ID, nice int) error {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Setpriority(unix.PRIO_PROCESS, id.PID, nice); err != nil {
-		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("nice %d for process %d: %w (a lower nice value, or another user's process, needs CAP_SYS_NICE)", nice, id.PID, err)
+	tids, err := taskIDs(r.Root(), id.PID)
+	if err != nil {
+		return fmt.Errorf("nice %d for process %d: listing its threads: %w", nice, id.PID, err)
+	}
+	changed, failedTID := 0, 0
+	var failure error
+	for _, tid := range tids {
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				continue // the thread exited since the listing
+			}
+			if failure == nil {
+				failedTID, failure = tid, err
+			}
+			continue
 		}
-		return fmt.Errorf("nice %d for process %d: %w", nice, id.PID, err)
+		changed++
 	}
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	if n, err := unix.Poll(pfd, 0); err == nil && n > 0 {
 		return fmt.Errorf("process %d exited while its nice value was set: its pid may belong to another process now", id.PID)
 	}
-	return nil
+	if failure == nil {
+		return nil
+	}
+	hint := ""
+	if errors.Is(failure, unix.EACCES) || errors.Is(failure, unix.EPERM) {
+		hint = " (a lower nice value, or another user's process, needs CAP_SYS_NICE)"
+	}
+	if changed == 0 {
+		return fmt.Errorf("nice %d for process %d: %w%s", nice, id.PID, failure, hint)
+	}
+	return fmt.Errorf("nice %d for process %d: %d of its %d threads changed; thread %d and maybe others: %w%s",
+		nice, id.PID, changed, len(tids), failedTID, failure, hint)
+}
+
+// taskIDs are the thread ids of process pid, from root/PID/task.
+func taskIDs(root string, pid int) ([]int, error) {
+	ents, err := os.ReadDir(filepath.Join(root, strconv.Itoa(pid), "task"))
+	if err != nil {
+		return nil, err
+	}
+	tids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil && tid > 0 {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
 }
 
 // signalProcess sends sig to the process id, and only to it, through a

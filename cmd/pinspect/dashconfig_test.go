@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,4 +120,55 @@ func TestReniceChecksIdentity(t *testing.T) {
 	if err := reniceProcess(r, collector.ID{PID: 1 << 30}, 3); err == nil {
 		t.Error("a missing pid reniced")
 	}
+}
+
+// TestReniceEveryThread: renice sets the nice value of every thread of a
+// process, not only its main thread (setpriority on a pid changes one
+// thread on Linux); each thread's nice is read from its own stat.
+func TestReniceEveryThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to renice a helper both ways")
+	}
+	hp := livehelper.Start(t, "threads", "3")
+	r, err := collector.NewReader(collector.Options{Backend: collector.BackendProc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, _, err := r.Process(hp.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tids := append([]int{hp.PID()}, hp.TIDs...)
+	slices.Sort(tids)
+	tids = slices.Compact(tids)
+	if len(tids) < 3 {
+		t.Fatalf("helper threads %v", tids)
+	}
+	for _, want := range []int{6, 2} {
+		if err := reniceProcess(r, p.ID(), want); err != nil {
+			t.Fatal(err)
+		}
+		for _, tid := range tids {
+			if got := threadNice(t, hp.PID(), tid); got != want {
+				t.Errorf("thread %d of %d: nice %d after renice to %d", tid, hp.PID(), got, want)
+			}
+		}
+	}
+}
+
+// threadNice is the nice value of thread tid of pid, from its stat.
+func threadNice(t *testing.T, pid, tid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	n, err := strconv.Atoi(f[16]) // field 19 of stat; f[0] is field 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -78,7 +78,7 @@ func TestActionsOnlyOnShownTags(t *testing.T) {
 
 	h.key(tcell.KeyF8)
 	h.waitUntil("the nice dialog names B", func(s string) bool {
-		return strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(s, "║", " ")), " "), "nice value of process "+strconv.Itoa(hb.PID()))
+		return strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(s, "║", " ")), " "), "nice value (every thread) of process "+strconv.Itoa(hb.PID()))
 	})
 	h.key(tcell.KeyEnter) // Renice
 	expect(renices, "renice", idB)

@@ -287,7 +287,7 @@ func (d *Dashboard) askNice(delta int) {
 		d.setStatus("[yellow]nice unchanged: already at the limit (-20 .. 19), or a kernel thread[-]")
 		return
 	}
-	text := "Change the nice value of " + who
+	text := "Change the nice value (every thread) of " + who
 	if len(procs) == 1 {
 		text += " from " + strconv.FormatInt(procs[0].Nice, 10) + " to " + strconv.Itoa(changes[0].nice)
 	} else {
@@ -318,8 +318,10 @@ func (d *Dashboard) askNice(delta int) {
 			switch {
 			case failed != "":
 				d.setStatus("[red]renice: " + strconv.Itoa(done) + " of " + strconv.Itoa(len(changes)) + " changed; " + inert(failed) + "[-]")
+			case done == 1:
+				d.setStatus("nice changed on 1 process")
 			default:
-				d.setStatus("nice changed on " + strconv.Itoa(done) + " process(es)")
+				d.setStatus("nice changed on " + strconv.Itoa(done) + " processes")
 			}
 		})
 	d.confirm.SetFocus(0)
