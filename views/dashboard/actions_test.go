@@ -131,3 +131,34 @@ func TestTagsOfExitedProcessesDropped(t *testing.T) {
 		return strings.Contains(s, "1 tagged") && !strings.Contains(s, "2 tagged")
 	})
 }
+
+// TestIntervalKeptByF2: an interval chosen with d (outside F2) is a
+// change F2 keeps in the config file when it closes, as --interval's help
+// promises.
+func TestIntervalKeptByF2(t *testing.T) {
+	saved := make(chan Config, 4)
+	h := start(t, Options{SaveConfig: func(c Config) (string, error) {
+		saved <- c
+		return "/tmp/test/dashboard.conf", nil
+	}}, 160, 50)
+	a, _ := frames(t)
+	h.src.send(a)
+	h.waitFor("every 1s")
+	h.runes("dd")
+	h.waitFor("every 3s")
+	h.key(tcell.KeyF2)
+	h.waitFor("Columns shown")
+	h.key(tcell.KeyEscape)
+	h.waitFor("setup saved to /tmp/test/dashboard.conf")
+	select {
+	case c := <-saved:
+		if c.Interval != 3*time.Second {
+			t.Errorf("saved interval %v; want 3s", c.Interval)
+		}
+		if back, err := ParseConfig(c.Marshal()); err != nil || back.Interval != 3*time.Second {
+			t.Errorf("read back: interval %v, %v; want 3s", back.Interval, err)
+		}
+	case <-time.After(patience):
+		t.Fatal("SaveConfig was not called")
+	}
+}

@@ -81,6 +81,9 @@ type Dashboard struct {
 	src   Source
 	opts  Options
 	cfg   Config
+	// intervalChosen is the interval set this run by d, D or F2's arrows
+	// (0: none): F2 keeps it in the config file.
+	intervalChosen time.Duration
 	pages *tview.Pages
 
 	main    *tview.Flex
@@ -234,6 +237,9 @@ func (d *Dashboard) applyConfig(c Config, start bool) {
 func (d *Dashboard) currentConfig() Config {
 	c := Config{Sort: colDefs[d.vo.sortCol].key, SortDesc: d.vo.sortDesc, Interval: d.cfg.Interval,
 		Tree: d.vo.tree, HideKernelThreads: d.vo.hideKernel}
+	if d.intervalChosen > 0 {
+		c.Interval = d.intervalChosen
+	}
 	for _, id := range d.model.cols {
 		c.Columns = append(c.Columns, colDefs[id].key)
 	}
@@ -960,6 +966,9 @@ func (d *Dashboard) stepInterval(dir int) {
 	i = min(max(i+dir, 0), len(intervals)-1)
 	d.interval = intervals[i]
 	d.src.SetInterval(d.interval)
+	if d.opts.Timeline == nil {
+		d.intervalChosen = d.interval
+	}
 	d.updateHeader()
 	d.setStatus("refresh every " + intervalString(d.interval))
 }

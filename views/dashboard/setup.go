@@ -106,7 +106,6 @@ func (v *setupView) makeOtherRows() []setupRow {
 					dir = 1
 				}
 				d.stepInterval(dir)
-				d.cfg.Interval = d.interval
 			},
 		},
 		setupRow{
@@ -123,7 +122,11 @@ func (v *setupView) makeOtherRows() []setupRow {
 
 // open fills the lists from the current setup.
 func (v *setupView) open() {
-	v.before = v.d.currentConfig().Marshal()
+	// The setup as last kept: an interval chosen with d or D since is a
+	// change F2 keeps when it closes.
+	before := v.d.currentConfig()
+	before.Interval = v.d.cfg.Interval
+	v.before = before.Marshal()
 	v.cur = 0
 	v.fill(0, 0, 0)
 	v.focusList(0)
