@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -161,4 +162,39 @@ func TestIntervalKeptByF2(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("SaveConfig was not called")
 	}
+}
+
+// TestHelpTextsKeepBrackets: a help text with brackets ("[comm] for
+// kernel threads") reaches the screen whole in F1's help (every key,
+// column and meter text) and the F6 menu: tview would take "[comm]" for
+// a colour tag and drop it.
+func TestHelpTextsKeepBrackets(t *testing.T) {
+	h := start(t, Options{}, 220, 50)
+	a, _ := frames(t)
+	h.src.send(a)
+	h.waitFor("COMMAND")
+	var help string
+	h.onUI(func() { help = h.d.helpText() })
+	tv := tview.NewTextView().SetDynamicColors(true)
+	tv.SetText(help)
+	plain := tv.GetText(true)
+	var want []string
+	for _, k := range keyMap {
+		if k.mode != replayOnly { // a live view's help lists every other
+			want = append(want, k.what)
+		}
+	}
+	for c := colID(0); c < numCols; c++ {
+		want = append(want, colDefs[c].help)
+	}
+	for m := meterID(0); m < numMeters; m++ {
+		want = append(want, meterDefs[m].help)
+	}
+	for _, w := range want {
+		if !strings.Contains(plain, w) {
+			t.Errorf("F1's help lacks %q", w)
+		}
+	}
+	h.key(tcell.KeyF6)
+	h.waitFor("[comm] for kernel threads and zombies")
 }

@@ -203,7 +203,7 @@ func (d *Dashboard) helpText() string {
 			if k.scope&scope == 0 || k.scope != scope && scope == inDetail || k.mode == liveOnly && replay || k.mode.replay() && !replay {
 				continue
 			}
-			what := k.what
+			what := tview.Escape(k.what)
 			if d.actionUnavailable(k.keys) != "" {
 				what += " [gray](" + d.actionUnavailable(k.keys) + ")[-]"
 			}
@@ -217,7 +217,7 @@ func (d *Dashboard) helpText() string {
 		b.WriteString("[::b]Replay[::-] (pinspect replay, --at; kept free here)\n")
 		for _, k := range keyMap {
 			if k.mode == replayKeys {
-				b.WriteString("  [yellow]" + padRight(tview.Escape(k.keys), 30) + "[-] " + k.what + "\n")
+				b.WriteString("  [yellow]" + padRight(tview.Escape(k.keys), 30) + "[-] " + tview.Escape(k.what) + "\n")
 			}
 		}
 		b.WriteByte('\n')
@@ -234,11 +234,11 @@ func (d *Dashboard) helpText() string {
 	}
 	b.WriteString("\n[::b]Columns[::-] (F2 adds, removes and moves them)\n")
 	for c := colID(0); c < numCols; c++ {
-		b.WriteString("  [yellow]" + padRight(colDefs[c].title, 8) + "[-] " + colDefs[c].help + "\n")
+		b.WriteString("  [yellow]" + padRight(colDefs[c].title, 8) + "[-] " + tview.Escape(colDefs[c].help) + "\n")
 	}
 	b.WriteString("\n[::b]Meters[::-]\n")
 	for m := meterID(0); m < numMeters; m++ {
-		b.WriteString("  [yellow]" + padRight(meterDefs[m].title, 12) + "[-] " + meterDefs[m].help + "\n")
+		b.WriteString("  [yellow]" + padRight(meterDefs[m].title, 12) + "[-] " + tview.Escape(meterDefs[m].help) + "\n")
 	}
 	b.WriteString("\nAn event marked * came from the kernel's process-events connector.\n")
 	b.WriteString("Rows: running green, uninterruptible orange, zombie red, stopped magenta, idle grey, tagged yellow with *.\n")

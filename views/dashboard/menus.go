@@ -27,7 +27,7 @@ func (d *Dashboard) openMenu(title string, items []menuItem, selected int, done 
 	for _, it := range items {
 		text := it.label
 		if it.help != "" {
-			text += "  [gray]" + it.help + "[-]"
+			text += "  [gray]" + tview.Escape(it.help) + "[-]"
 		}
 		list.AddItem(text, "", 0, nil)
 		w = max(w, tview.TaggedStringWidth(text)+4)

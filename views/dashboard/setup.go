@@ -139,11 +139,11 @@ func (v *setupView) fill(a, b, c int) {
 	d := v.d
 	v.active.Clear()
 	for _, id := range d.model.cols {
-		v.active.AddItem(padRight(colDefs[id].title, 8)+" [gray]"+colDefs[id].help+"[-]", "", 0, nil)
+		v.active.AddItem(padRight(colDefs[id].title, 8)+" [gray]"+tview.Escape(colDefs[id].help)+"[-]", "", 0, nil)
 	}
 	v.avail.Clear()
 	for _, id := range v.hidden() {
-		v.avail.AddItem(padRight(colDefs[id].title, 8)+" [gray]"+colDefs[id].help+"[-]", "", 0, nil)
+		v.avail.AddItem(padRight(colDefs[id].title, 8)+" [gray]"+tview.Escape(colDefs[id].help)+"[-]", "", 0, nil)
 	}
 	v.other.Clear()
 	for _, r := range v.otherRows {
