@@ -100,14 +100,19 @@ func (t *procTable) drawRows(screen tcell.Screen) {
 		last = 0
 	}
 	// The widths of the columns shown, as tview.Table computes them.
+	// A column other than COMMAND that the right edge cuts is left blank
+	// below its header (cut): part of a value ('.0' of 0:00.00, '.4' of
+	// 1.4M) would read as a value.
 	t.widths = t.widths[:0]
-	cx, expand := 0, -1
+	cx, expand, cut := 0, -1, -1
 	for i := colOff; i < len(m.cols) && i < len(m.header) && cx < width; i++ {
 		c := m.cols[i]
 		w := m.colWidth(c)
 		if c == colCmd {
 			w = t.cmdWidth(rowOff+1, last, i)
 			expand = len(t.widths)
+		} else if w > width-cx {
+			cut = len(t.widths)
 		}
 		w = min(w, width-cx)
 		t.widths = append(t.widths, w)
@@ -140,6 +145,11 @@ func (t *procTable) drawRows(screen tcell.Screen) {
 		cx := 0
 		for k, w := range t.widths {
 			cell := &cells[colOff+k]
+			if k == cut && r != 0 {
+				blank := *cell
+				blank.Text = ""
+				cell = &blank
+			}
 			t.drawCell(screen, cell, x+cx, y+sy, w, width-cx, r != 0 && r == sel, k < len(t.widths)-1)
 			cx += w + 1
 		}

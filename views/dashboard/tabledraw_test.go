@@ -13,10 +13,26 @@ import (
 )
 
 // tviewCells is the process table's content as tview.Table drew it before
-// procTable: every data cell with its text.
+// procTable: every data cell with its text, but for the column (other than
+// COMMAND) that a table width columns wide cuts at its right edge (when
+// width > 0): procTable leaves its data cells blank.
 type tviewCells struct {
 	tview.TableContentReadOnly
-	m *tableModel
+	m     *tableModel
+	width int
+}
+
+// cut reports whether column col is not COMMAND and is cut by the right
+// edge of a table width columns wide.
+func (c tviewCells) cut(col int) bool {
+	if c.width <= 0 || c.m.cols[col] == colCmd {
+		return false
+	}
+	start := 0
+	for i := 0; i < col; i++ {
+		start += c.m.colWidth(c.m.cols[i]) + 1
+	}
+	return start < c.width && start+c.m.colWidth(c.m.cols[col]) > c.width
 }
 
 func (c tviewCells) GetRowCount() int    { return c.m.GetRowCount() }
@@ -28,6 +44,11 @@ func (c tviewCells) GetCell(r, col int) *tview.TableCell {
 	rw := &c.m.rows[r-1]
 	if rw.cells == nil {
 		rw.cells = c.m.format(rw)
+	}
+	if c.cut(col) {
+		blank := rw.cells[col]
+		blank.Text = ""
+		return &blank
 	}
 	return &rw.cells[col]
 }
@@ -100,7 +121,7 @@ func TestProcTableDrawsAsTview(t *testing.T) {
 					t.Fatalf("only %d rows", len(m.rows))
 				}
 				m.tagged[m.rows[1].p.ID()] = true
-				old := tview.NewTable().SetContent(tviewCells{m: m}).SetFixed(1, 0).SetSelectable(true, false)
+				old := tview.NewTable().SetContent(tviewCells{m: m, width: w}).SetFixed(1, 0).SetSelectable(true, false)
 				old.SetSelectedStyle(selectedRowStyle)
 				cur := newProcTable(m)
 				sels := []int{1, len(m.rows) / 2, len(m.rows), 2}
@@ -158,4 +179,39 @@ func lineOf(cells []tcell.SimCell, w, y int) string {
 		}
 	}
 	return string(s)
+}
+
+// TestCutColumnLeftBlank: a column the right edge cuts (TIME+, three of
+// its nine cells on screen) shows no fragment of its values ('.00' of
+// 0:00.00 reads as a value): its data cells are blank.
+func TestCutColumnLeftBlank(t *testing.T) {
+	m := newTableModel(nil)
+	m.rebuild(&frameData{f: frameOf(1, nil, snapshot(t))}, viewOpts{sortCol: colPID}, nil)
+	start := 0
+	for _, c := range m.cols {
+		if c == colTime {
+			break
+		}
+		start += m.colWidth(c) + 1
+	}
+	w, h := start+3, 12
+	m.tableWidth = w
+	tb := newProcTable(m)
+	scr := tcell.NewSimulationScreen("UTF-8")
+	if err := scr.Init(); err != nil {
+		t.Fatal(err)
+	}
+	defer scr.Fini()
+	scr.SetSize(w, h)
+	tb.SetRect(0, 0, w, h)
+	tb.Select(1, 0)
+	tb.Draw(scr)
+	scr.Show()
+	cells, _, _ := scr.GetContents()
+	for y := 1; y < h && y <= len(m.rows); y++ {
+		line := []rune(lineOf(cells, w, y))
+		if frag := string(line[len(line)-3:]); strings.TrimSpace(frag) != "" {
+			t.Errorf("row %d shows %q of its cut TIME+: %q", y, frag, line)
+		}
+	}
 }
