@@ -81,10 +81,11 @@ type Dashboard struct {
 	src   Source
 	opts  Options
 	cfg   Config
+	pages *tview.Pages
+
 	// intervalChosen is the interval set this run by d, D or F2's arrows
 	// (0: none): F2 keeps it in the config file.
 	intervalChosen time.Duration
-	pages *tview.Pages
 
 	main    *tview.Flex
 	header  *tview.TextView
