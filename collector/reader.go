@@ -100,7 +100,9 @@ type Options struct {
 	// just after start). So the TTL bounds only what changes with no sign
 	// at all: an argv rewritten in place (setproctitle), an executable
 	// deleted or replaced on disk (ExeDeleted), a process moved to
-	// another cgroup. The task-iterator backend also reuses the cmdline
+	// another cgroup, and, for a reader that may not ptrace the process
+	// (its stat hides the layout) and has no connector, an exec that
+	// keeps the comm. The task-iterator backend also reuses the cmdline
 	// and exe past the TTL for a process that has not run since they
 	// were read (only it can rewrite its own title). Zero means DefaultCmdlineTTL; negative disables the
 	// cache.

@@ -36,6 +36,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -237,6 +238,14 @@ type trimmedKernel struct {
 
 // trimKernelBTF reads the raw BTF at path and trims it for names.
 func trimKernelBTF(path string, names localNames) (*trimmedKernel, error) {
+	return trimKernelBTFWith(path, names, true)
+}
+
+// trimKernelBTFWith is trimKernelBTF; mmap says whether to try mapping
+// the file before reading it. /sys/kernel/btf/vmlinux can be mapped
+// only from Linux 6.16; before, it is read into memory (a copy of
+// about 6 MB, still far cheaper than decoding every type).
+func trimKernelBTFWith(path string, names localNames, mmap bool) (*trimmedKernel, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -246,15 +255,23 @@ func trimKernelBTF(path string, names localNames) (*trimmedKernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() < btfHeaderLen || fi.Size() > 1<<30 {
+	if !fi.Mode().IsRegular() || fi.Size() < btfHeaderLen || fi.Size() > 1<<30 {
 		return nil, errors.New("BTF size out of range")
 	}
-	// MAP_POPULATE: one call maps every page, not a fault for each.
-	raw, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_POPULATE)
-	if err != nil {
-		return nil, err
+	var raw []byte
+	if mmap {
+		// MAP_POPULATE: one call maps every page, not a fault for each.
+		raw, err = unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_POPULATE)
+		if err == nil {
+			defer func() { _ = unix.Munmap(raw) }()
+		}
 	}
-	defer func() { _ = unix.Munmap(raw) }()
+	if raw == nil {
+		raw = make([]byte, fi.Size())
+		if _, err := io.ReadFull(f, raw); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+	}
 	r, err := parseRawBTF(raw)
 	if err != nil {
 		return nil, err

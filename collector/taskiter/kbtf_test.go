@@ -1,11 +1,13 @@
 package taskiter
 
 import (
+	"maps"
 	"os"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 )
 
 // TestTrimmedBTFRelocatesAlike: the walk loaded against the trimmed
@@ -65,4 +67,41 @@ func xlated(t *testing.T, p *ebpf.Program) asm.Instructions {
 		t.Fatal(err)
 	}
 	return insns
+}
+
+// TestTrimmedBTFWithoutMmap: where the kernel's BTF cannot be mapped
+// (before Linux 6.16), it is read into memory and trims to the same
+// types and kfunc ids as the mapped file.
+func TestTrimmedBTFWithoutMmap(t *testing.T) {
+	if _, err := os.Stat(DefaultKernelBTF); err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	spec, err := loadTaskIter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := namesOf(spec.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped, err := trimKernelBTFWith(DefaultKernelBTF, names, true)
+	if err != nil {
+		t.Fatalf("mapped: %v", err)
+	}
+	read, err := trimKernelBTFWith(DefaultKernelBTF, names, false)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if len(read.kfuncs) == 0 || !maps.Equal(mapped.kfuncs, read.kfuncs) {
+		t.Errorf("kfunc ids: mapped %v, read %v", mapped.kfuncs, read.kfuncs)
+	}
+	count := func(s *btf.Spec) (n int) {
+		for range s.All() {
+			n++
+		}
+		return n
+	}
+	if a, b := count(mapped.spec), count(read.spec); a == 0 || a != b {
+		t.Errorf("types: mapped %d, read %d", a, b)
+	}
 }
