@@ -69,6 +69,10 @@ func BenchmarkCmdlineRead(b *testing.B) {
 // they are released.
 func TestDeadlineBatch(t *testing.T) {
 	dir := t.TempDir()
+	// Another test of the package may still hold a stuck read of its own
+	// (a hung process's, released at its cleanup and returning later):
+	// this test's reads must leave the process-wide count where it was.
+	baseline := processBudget.Stuck()
 	names := []string{"a", "fifo1", "b", "fifo2", "c"}
 	b := &batch{}
 	b.reset(1024)
@@ -113,8 +117,8 @@ func TestDeadlineBatch(t *testing.T) {
 		}
 	}
 	waitFor(t, "stuck reads to drain", func() bool { return d.stuckReads() == 0 })
-	if n := processBudget.Stuck(); n != 0 {
-		t.Errorf("process-wide stuck count %d after the drain", n)
+	if n := processBudget.Stuck(); n > baseline {
+		t.Errorf("process-wide stuck count %d after the drain, %d before the test", n, baseline)
 	}
 }
 
