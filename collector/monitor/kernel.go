@@ -116,12 +116,77 @@ type connSource struct {
 	// lagNs is the largest age (kernel clock) of an event when converted,
 	// since the last behind().
 	lagNs atomic.Int64
+	// waitMu guards waitingNs: for each datagram received and not yet
+	// converted, in order, the kernel time of its oldest event (0 when it
+	// has none). A converter that gets no CPU converts nothing, so lagNs
+	// alone would say 0 while events pile up.
+	waitMu    sync.Mutex
+	waitingNs []int64
 	// losses counts the losses of events (lost): the decoder trusts what
 	// it saw of a process only if none happened since its fork.
 	losses atomic.Uint64
 }
 
-func (s *connSource) behind() time.Duration { return time.Duration(s.lagNs.Swap(0)) }
+// behind is the larger of the oldest age an event had when converted
+// since the last call and the age of the oldest event received and not
+// converted yet: a converter starved of CPU converts nothing between two
+// frames, and its events must not look live then.
+func (s *connSource) behind() time.Duration {
+	lag := s.lagNs.Swap(0)
+	s.waitMu.Lock()
+	oldest := int64(0)
+	for _, ns := range s.waitingNs {
+		if ns != 0 {
+			oldest = ns
+			break
+		}
+	}
+	s.waitMu.Unlock()
+	if oldest != 0 {
+		lag = max(lag, monotonicNow()-oldest)
+	}
+	return time.Duration(max(lag, 0))
+}
+
+// queue hands a received datagram to the converting goroutine, noting
+// the time of its oldest event while it waits; false when the queue is
+// full.
+func (s *connSource) queue(batches chan<- []procEvent, buf []procEvent) bool {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	select {
+	case batches <- buf:
+	default:
+		return false
+	}
+	s.waitingNs = append(s.waitingNs, oldestEventNs(buf))
+	return true
+}
+
+// dequeued notes that the n oldest datagrams waiting are converted and
+// pending for the next take.
+func (s *connSource) dequeued(n int) {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	n = min(n, len(s.waitingNs))
+	if n == len(s.waitingNs) {
+		s.waitingNs = s.waitingNs[:0]
+		return
+	}
+	s.waitingNs = s.waitingNs[n:]
+}
+
+// oldestEventNs is the earliest kernel time of buf's events (0 when none
+// has one).
+func oldestEventNs(buf []procEvent) int64 {
+	var oldest int64
+	for i := range buf {
+		if t := int64(buf[i].TimestampNs); t != 0 && (oldest == 0 || t < oldest) {
+			oldest = t
+		}
+	}
+	return oldest
+}
 
 // noteLag records the age of the oldest event of a batch at conversion.
 func (s *connSource) noteLag(evs []procEvent) {
@@ -241,9 +306,7 @@ func (s *connSource) run(ctx context.Context) {
 		s.received.Add(1)
 		s.checkBarrier(buf)
 		s.checkGaps(&seqs, buf)
-		select {
-		case batches <- buf:
-		default:
+		if !s.queue(batches, buf) {
 			s.converted.Add(1)
 			s.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
 				len(buf), time.Now().UTC().Format("15:04:05.000")))
@@ -342,6 +405,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 			s.pending = append(s.pending, out...)
 			s.mu.Unlock()
 		}
+		s.dequeued(int(n))
 		s.converted.Add(n)
 	}
 }

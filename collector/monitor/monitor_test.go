@@ -915,3 +915,37 @@ func TestConnectorCloseEndsWaitingReceive(t *testing.T) {
 	}
 	k.release()
 }
+
+// TestEventsWaitingCountAsBehind: events received and not yet converted
+// (a converter starved of CPU converts nothing between two frames) make
+// the source behind by the age of the oldest of them, frame after frame,
+// until they are converted; before, a frame whose interval converted
+// nothing said 0 (the dashboard's "events live") over minutes-old events.
+func TestEventsWaitingCountAsBehind(t *testing.T) {
+	s := newConnSource(nil, nil, 100, func() {})
+	batches := make(chan []procEvent, 2)
+	at := func(ago time.Duration) []procEvent {
+		return []procEvent{{What: procEventExit, TimestampNs: uint64(monotonicNow() - int64(ago))}}
+	}
+	if !s.queue(batches, at(30*time.Second)) || !s.queue(batches, at(5*time.Second)) {
+		t.Fatal("queueing two datagrams failed")
+	}
+	if s.queue(batches, at(time.Second)) {
+		t.Fatal("a full queue took a datagram")
+	}
+	for frame := 1; frame <= 2; frame++ {
+		if lag := s.behind(); lag < 30*time.Second || lag > time.Hour {
+			t.Fatalf("frame %d: %v behind with a 30 s old event waiting", frame, lag)
+		}
+	}
+	<-batches
+	s.dequeued(1)
+	if lag := s.behind(); lag < 5*time.Second || lag >= 30*time.Second {
+		t.Fatalf("%v behind with a 5 s old event waiting", lag)
+	}
+	<-batches
+	s.dequeued(1)
+	if lag := s.behind(); lag != 0 {
+		t.Fatalf("%v behind with nothing waiting and nothing converted", lag)
+	}
+}

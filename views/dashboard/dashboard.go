@@ -454,13 +454,7 @@ func (d *Dashboard) feed(ctx context.Context, frames <-chan *monitor.Frame, done
 				if !ok {
 					break drain
 				}
-				// Keep the events of skipped frames.
-				if len(f.Events) > 0 {
-					merged := *g
-					merged.Events = append(slices.Clone(f.Events), g.Events...)
-					g = &merged
-				}
-				f = g
+				f = skipFrame(f, g)
 			default:
 				break drain
 			}
@@ -479,6 +473,20 @@ func (d *Dashboard) quit() {
 	} else {
 		d.app.Stop()
 	}
+}
+
+// skipFrame is the newer frame g standing for the skipped frame f too:
+// f's events come before g's, and the lag is the larger of the two (g's
+// kernel source may have converted nothing since f, so its own lag can
+// be 0 while the events shown are f's, and they must not look live).
+func skipFrame(f, g *monitor.Frame) *monitor.Frame {
+	if len(f.Events) == 0 && f.EventsBehind <= g.EventsBehind {
+		return g
+	}
+	merged := *g
+	merged.Events = append(slices.Clone(f.Events), g.Events...)
+	merged.EventsBehind = max(f.EventsBehind, g.EventsBehind)
+	return &merged
 }
 
 // apply takes a new frame. It runs on the UI goroutine.

@@ -8,6 +8,7 @@ package dashboard
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -878,4 +879,34 @@ func TestCgroupMenuFilters(t *testing.T) {
 		return d.vo.workload == "init.scope" && len(d.model.rows) == 1 && d.model.rows[0].p.PID == 1
 	})
 	h.waitFor("cgroup init.scope")
+}
+
+// TestSkippedFrameKeepsItsLag: frames that come while the dashboard is
+// busy are skipped into the newest one; a skipped frame's events were far
+// behind, and the newest frame's kernel source converted nothing since
+// (its own lag 0). The events shown are the skipped frame's, so the
+// header and the events panel say how far behind they are, never live.
+func TestSkippedFrameKeepsItsLag(t *testing.T) {
+	h := start(t, Options{}, 160, 45)
+	a, b := frames(t, os.Getpid())
+	a.EventsLive, b.EventsLive = true, true
+	h.src.send(a)
+	h.waitFor("events live")
+	old := time.Now().Add(-90 * time.Second)
+	behind := *b
+	behind.Events = []lifecycle.Event{{Type: lifecycle.Exit, Time: old, ID: collector.ID{PID: 48888}, Comm: "skipped", PPID: 1}}
+	behind.EventsBehind = 90 * time.Second
+	newest := *b
+	newest.Seq = 3
+	f := skipFrame(&behind, &newest)
+	if f.EventsBehind != 90*time.Second || len(f.Events) != 1 {
+		t.Fatalf("skipping a frame 90s behind with one event: %v behind, %d events", f.EventsBehind, len(f.Events))
+	}
+	h.src.send(f)
+	scr := h.waitUntil("the skipped frame's event, 1m30s behind in the header and the panel", func(s string) bool {
+		return strings.Contains(s, "skipped") && strings.Count(s, "1m30s behind") >= 2
+	})
+	if strings.Contains(scr, "events live") {
+		t.Errorf("the header says live over events 90 s old:\n%s", scr)
+	}
 }
