@@ -209,8 +209,17 @@ func TestDashboardEventsUnderChurn(t *testing.T) {
 	const behindAfter, slack = 2 * time.Second, 6 * time.Second
 	churnParent := "← parent " + strconv.Itoa(churn.PID())
 	var (
-		prev       string    // the previous capture
-		prevStart  time.Time // when it was taken
+		prev      string    // the previous capture
+		prevStart time.Time // when it was taken
+		sameSince time.Time // when the first capture of prev's content was taken
+		// settle is how long a screen must stay the same before it is
+		// read as whole. A dashboard starved by the cgroup writes a
+		// screen in pieces: blocked on a full pty, it may not run again
+		// for most of a period (200 ms), so two captures a moment apart
+		// can both show the header of the new draw above the panels of
+		// the old one (seen: "events 2s behind" over a title without
+		// the lag, and the table's rows from two layouts).
+		settle     time.Duration
 		drawnAfter time.Time // the current content was drawn after this
 		checked    int       // stable, freshly drawn screens checked
 		lastCheck  string    // the last screen checked
@@ -225,6 +234,10 @@ func TestDashboardEventsUnderChurn(t *testing.T) {
 		defer func() { prev, prevStart = scr, start }()
 		if scr != prev {
 			drawnAfter = prevStart // a draw came after the previous capture began
+			sameSince = start
+			return eventsScreen{}, scr, false
+		}
+		if start.Sub(sameSince) < settle {
 			return eventsScreen{}, scr, false
 		}
 		e := readEventsScreen(scr, start)
@@ -299,7 +312,7 @@ func TestDashboardEventsUnderChurn(t *testing.T) {
 	if err := cg.limit(2*time.Millisecond, 200*time.Millisecond); err != nil {
 		t.Fatalf("limiting the dashboard's CPU: %v", err)
 	}
-	checked = 0
+	checked, settle = 0, 3*200*time.Millisecond
 	scr := waitEvents("the header and the panel saying the events are behind, three fresh screens checked", func(e eventsScreen) bool {
 		return strings.HasSuffix(e.header, "behind") && e.panel != "" && checked >= 3
 	})
@@ -309,7 +322,7 @@ func TestDashboardEventsUnderChurn(t *testing.T) {
 	if err := cg.limit(0, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	checked = 0
+	checked, settle = 0, 0
 	waitEvents("the events live again, on three fresh screens", func(e eventsScreen) bool {
 		return e.header == "live" && checked >= 3
 	})
