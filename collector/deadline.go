@@ -253,12 +253,9 @@ type readJob struct {
 type batch struct {
 	paths []byte // NUL-terminated paths back to back
 	ends  []int  // ends[i] is the end of path i in paths (after its NUL)
-	// mems[i], when its pid is set: item i, a cmdline file, is read from
-	// the process's memory first (cmdlinemem.go), the file if that fails.
-	mems []cmdlineAt
-	max  int // read cap of every item
-	out  []batchRead
-	data []byte // the contents, out[i] says where
+	max   int    // read cap of every item
+	out   []batchRead
+	data  []byte // the contents, out[i] says where
 }
 
 // batchRead is the result of one batch item: data[off:off+n], or err.
@@ -271,7 +268,6 @@ type batchRead struct {
 // reset empties the batch for reads capped at max bytes.
 func (b *batch) reset(max int) {
 	b.paths, b.ends, b.out, b.data = b.paths[:0], b.ends[:0], b.out[:0], b.data[:0]
-	b.mems = b.mems[:0]
 	b.max = max
 }
 
@@ -280,28 +276,13 @@ func (b *batch) reset(max int) {
 func (b *batch) add(path []byte) {
 	b.paths = append(b.paths, path...)
 	b.ends = append(b.ends, len(b.paths))
-	b.mems = append(b.mems, cmdlineAt{})
-}
-
-// addCmdline appends a process's cmdline file at a NUL-terminated path,
-// to be read from its memory at m when that works (see cmdlineAt).
-func (b *batch) addCmdline(path []byte, m cmdlineAt) {
-	b.add(path)
-	b.mems[len(b.mems)-1] = m
 }
 
 // readItem reads batch item path into *buf, growing it up to max bytes.
 // A file is opened without O_NONBLOCK when blocking: procfs ignores the
 // flag anyway, and a FIFO planted in a fixture tree then blocks like a
-// stuck /proc read does, under the same deadline. A cmdline with a memory range (mem's pid set)
-// is read from the process's memory when that gives what the file would
-// (cmdlineAt.read), from the file otherwise.
-func readItem(path []byte, blocking bool, mem *cmdlineAt, buf *[]byte, max int) ([]byte, bool, error) {
-	if mem != nil && mem.pid > 0 {
-		if data, trunc, ok := mem.read(buf, max); ok {
-			return data, trunc, nil
-		}
-	}
+// stuck /proc read does, under the same deadline.
+func readItem(path []byte, blocking bool, buf *[]byte, max int) ([]byte, bool, error) {
 	if !blocking {
 		return readAt(path, buf, max)
 	}
@@ -378,7 +359,7 @@ func (d *deadlineReads) readBatch(b *batch) {
 	if d == nil || d.timeout <= 0 {
 		var buf []byte
 		for i := range b.len() {
-			data, trunc, err := readItem(b.path(i), false, &b.mems[i], &buf, b.max)
+			data, trunc, err := readItem(b.path(i), false, &buf, b.max)
 			b.out[i] = batchRead{off: len(b.data), n: len(data), truncated: trunc, err: err}
 			b.data = append(b.data, data...)
 		}
@@ -602,7 +583,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			d.mu.Unlock()
 			return true
 		}
-		path, mem, limit := b.path(k), b.mems[k], b.max
+		path, limit := b.path(k), b.max
 		still := targetStuck(targetOf(d.root, path))
 		capped = capped || d.budget.spent()
 		if still || capped {
@@ -618,7 +599,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 		w.item.Store(int64(k))
 		d.mu.Unlock()
 		w.reading.Store(true)
-		data, trunc, err := readItem(w.path, true, &mem, &w.buf, limit)
+		data, trunc, err := readItem(w.path, true, &w.buf, limit)
 		w.reading.Store(false)
 		d.mu.Lock()
 		if !w.abandoned {

@@ -19,36 +19,18 @@ package collector
 // readlink would have refused (the kernel checks ptrace access for each).
 
 import (
-	"os"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/pinspect/pinspect/collector/taskiter"
 	"golang.org/x/sys/unix"
 )
 
-// iterMM is what the pass said of a process's address space that its
-// cmdline and exe reads use.
-type iterMM struct {
-	pid    int
-	id     taskiter.ExeID
-	hasExe bool
-	// randomized: the process's address space is randomised (cmdlinemem.go).
-	randomized bool
+// iterExe is a process's executable as the pass saw it.
+type iterExe struct {
+	pid int
+	id  taskiter.ExeID
 }
-
-// addrNoRandomize is personality(2)'s ADDR_NO_RANDOMIZE.
-const addrNoRandomize = 0x0040000
-
-// stackRandomized reports whether the machine randomises a new program's
-// stack (kernel.randomize_va_space at 1 or 2), read once.
-var stackRandomized = sync.OnceValue(func() bool {
-	b, err := os.ReadFile("/proc/sys/kernel/randomize_va_space")
-	v := strings.TrimSpace(string(b))
-	return err == nil && (v == "1" || v == "2")
-})
 
 // sharedExe is the link read for one executable in this scan: the
 // process it was read from, and whether the stat check passed.
@@ -63,52 +45,28 @@ type sharedExe struct {
 // exeKey is taskiter.ExeID (an alias: scan.go need not import taskiter).
 type exeKey = taskiter.ExeID
 
-// resetMMs starts a scan's address spaces and executables afresh.
-func (s *scan) resetMMs() {
-	s.iterMMs = s.iterMMs[:0]
+// resetExes starts a scan's executables afresh.
+func (s *scan) resetExes() {
+	s.iterExes = s.iterExes[:0]
 	clear(s.exes)
 }
 
-// noteMM records from its group record what the reads of a process's
-// cmdline and exe may use: only for a reader with CAP_SYS_PTRACE.
-func (s *scan) noteMM(pid int, g *taskiter.Group) {
-	if g.HasMM && s.r.creds.CapSysPtrace {
-		s.iterMMs = append(s.iterMMs, iterMM{
-			pid: pid, id: g.Exe, hasExe: g.HasExe,
-			randomized: g.Personality&addrNoRandomize == 0 && stackRandomized(),
-		})
+// noteExe records the executable of a process from its group record.
+func (s *scan) noteExe(pid int, g *taskiter.Group) {
+	if g.HasExe && s.r.creds.CapSysPtrace {
+		s.iterExes = append(s.iterExes, iterExe{pid: pid, id: g.Exe})
 	}
-}
-
-// iterMMOf is what the pass said of process pid, when it said anything.
-func (s *scan) iterMMOf(pid int) (*iterMM, bool) {
-	i, found := slices.BinarySearchFunc(s.iterMMs, pid, func(e iterMM, pid int) int { return e.pid - pid })
-	if !found {
-		return nil, false
-	}
-	return &s.iterMMs[i], true
-}
-
-// cmdlineAt is where p's cmdline may be read from its memory (pid 0:
-// read the file).
-func (s *scan) cmdlineAt(p *Process) cmdlineAt {
-	mm, ok := s.iterMMOf(p.PID)
-	if !ok || !mm.randomized || p.LiveTID != 0 || !p.HasVM {
-		return cmdlineAt{}
-	}
-	l := &p.Layout
-	return cmdlineAt{pid: p.PID, argStart: l.ArgStart, argEnd: l.ArgEnd, envStart: l.EnvStart, envEnd: l.EnvEnd}
 }
 
 // readIterExe reads p's exe link, or takes the one read for another
 // process with the same executable in this pass.
 func (s *scan) readIterExe(p *Process, c *procCache, now time.Duration) {
-	mm, found := s.iterMMOf(p.PID)
-	if !found || !mm.hasExe || p.LiveTID != 0 {
+	i, found := slices.BinarySearchFunc(s.iterExes, p.PID, func(e iterExe, pid int) int { return e.pid - pid })
+	if !found || p.LiveTID != 0 {
 		s.readProcExe(p, c, now)
 		return
 	}
-	id := mm.id
+	id := s.iterExes[i].id
 	sh := s.exes[id]
 	if sh == nil {
 		s.readProcExe(p, c, now)

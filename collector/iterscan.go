@@ -125,7 +125,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		pids = make([]int, 0, cap(procs))
 	}
 	boot := r.host.bootTime
-	s.resetMMs()
+	s.resetExes()
 	// find is the index of process tgid: most threads come right after
 	// their leader (the kernel walks tasks in pid order).
 	find := func(tgid int) (int, bool) {
@@ -152,7 +152,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 				threads: th, schedInfo: t.HasSchedInfo,
 			})
 			s.applyIterProcess(p, t, boot)
-			s.noteMM(t.TID, t.Group)
+			s.noteExe(t.TID, t.Group)
 			if th {
 				p.Threads = s.threadSlots(max(t.Group.NumThreads, 1))
 				p.Read |= SrcTasks
@@ -599,7 +599,7 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 			if c != nil {
 				c.ran = ranCount(p)
 			}
-			s.cmdWant = append(s.cmdWant, cmdWant{idx: end, c: c, counts: s.counts.minus(before), mem: s.cmdlineAt(p)})
+			s.cmdWant = append(s.cmdWant, cmdWant{idx: end, c: c, counts: s.counts.minus(before)})
 		}
 		before := len(procs)
 		procs = s.readCmdlines(procs)

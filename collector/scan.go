@@ -81,11 +81,10 @@ type scan struct {
 	iterHiddenThreads int
 	iterHiddenValid   bool
 	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
-	// iterMMs are the address spaces and executables the pass named
-	// (pid order), and exes the links read this scan by executable
-	// (iterexe.go).
-	iterMMs []iterMM
-	exes    map[exeKey]*sharedExe
+	// iterExes are the executables the pass named (pid order), and exes
+	// the links read this scan by executable (iterexe.go).
+	iterExes []iterExe
+	exes     map[exeKey]*sharedExe
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).
@@ -618,7 +617,6 @@ type cmdWant struct {
 	idx    int
 	c      *procCache
 	counts ScanCounts
-	mem    cmdlineAt // where to read it from memory (pid 0: the file)
 }
 
 // cmdlineChunk is how many processes' cmdline files are read in one
@@ -640,7 +638,7 @@ func (s *scan) readCmdlines(procs []Process) []Process {
 	b := s.cmdlines
 	b.reset(s.r.opts.CmdlineMax)
 	for _, w := range s.cmdWant {
-		b.addCmdline(s.path.set(procs[w.idx].PID, procs[w.idx].LiveTID, "cmdline"), w.mem)
+		b.add(s.path.set(procs[w.idx].PID, procs[w.idx].LiveTID, "cmdline"))
 	}
 	s.slow.readBatch(b)
 	gone := false

@@ -260,9 +260,6 @@ type Group struct {
 	// Exe identifies the executable (mm->exe_file), valid when HasExe.
 	Exe    ExeID
 	HasExe bool
-	// Personality is the leader's execution domain flags (personality(2)):
-	// ADDR_NO_RANDOMIZE in it turns address-space randomisation off.
-	Personality uint32
 	// ThreadSums is what the walk summed in the kernel over the live
 	// threads other than the leader whose records it did not write
 	// (PassOptions.SumThreads); zero otherwise. Add it to the process's
@@ -340,7 +337,6 @@ func (g *Group) fill(r *taskIterGroupRec) {
 	g.nameUnknown = f&groupKNameUnknown != 0
 	g.Exe = ExeID{Mount: r.ExeMnt, Dentry: r.ExeDentry, Ino: r.ExeIno, Dev: r.ExeDev}
 	g.HasExe = f&groupHasExe != 0
-	g.Personality = r.Personality
 	g.ThreadSums = Totals{
 		UTimeNs: r.ThrUtime, STimeNs: r.ThrStime, RuntimeNs: r.ThrRuntime,
 		MinFlt: r.ThrMinFlt, MajFlt: r.ThrMajFlt,

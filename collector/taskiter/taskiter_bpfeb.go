@@ -79,7 +79,7 @@ type taskIterGroupRec struct {
 	ExeDentry       uint64
 	ExeIno          uint64
 	ExeDev          uint32
-	Personality     uint32
+	ExePad          uint32
 }
 
 type taskIterOut struct {

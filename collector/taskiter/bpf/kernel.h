@@ -279,7 +279,6 @@ struct task_struct {
 	int static_prio;
 	unsigned int rt_priority;
 	unsigned int policy;
-	unsigned int personality;
 	struct sched_entity se;
 	struct sched_info sched_info;
 	struct mm_struct *mm;

@@ -165,7 +165,7 @@ struct group_rec {
 	__u64 exe_dentry;
 	__u64 exe_ino;
 	__u32 exe_dev;
-	__u32 personality; /* task->personality (ADDR_NO_RANDOMIZE: no ASLR) */
+	__u32 exe_pad;
 };
 
 /* A leader's two records, built in place and written with one call. */
@@ -590,7 +590,6 @@ static __always_inline void fill_group(struct group_rec *g, struct task_struct *
 		if (level >= NSPID_MAX)
 			g->rec_flags |= GROUP_NSPID_TRUNCATED;
 	}
-	g->personality = task->personality;
 	fill_sighand(g, task->sighand);
 	fill_cred(g, task->real_cred);
 	fill_mm(g, task->mm);
