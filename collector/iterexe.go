@@ -7,12 +7,26 @@ package collector
 // dentry (d_path), so every process with the same ones has the same link
 // (" (deleted)" included), as seen from this process's root. A scan
 // reads the link of the first process of each executable as before; when
-// a second one comes, it checks that link by the file it leads to
-// (stat of the first process's /proc/PID/exe, after its readlink: an
-// exec between the pass and the readlink, or between the readlink and
-// the stat, shows as another inode) and then gives it to every process
-// with that executable. The identities hold for one pass only (a dentry
-// freed later may be reused): the map is emptied every scan.
+// a second one comes, it checks that the first process did not exec
+// between the pass and its readlink, and then gives the link to every
+// process with that executable. The check reads the first process's
+// /proc/PID/stat after the readlink: its start time and address-space
+// layout (code, data, stack, brk, argument and environment addresses)
+// must be the pass's. An exec makes a new address space, with a new
+// random stack (and code, for a position-independent program), so a
+// process that exec'd after the pass shows another layout; it would have
+// to exec a program whose layout is the old one's to the byte, which
+// without randomisation means the same program at the same size with
+// arguments and environment of the same sizes. Any difference, or a
+// failed read, and each process reads its own link.
+//
+// The check never touches the executable's file system: a stat of
+// /proc/PID/exe would follow the link into it (a getattr on FUSE or NFS),
+// and on a mount that stops answering it blocked the scan for good, with
+// no deadline; readlink and /proc/PID/stat only read the kernel's
+// records (stat takes no memory-map lock either). The identities hold
+// for one pass only (a dentry freed later may be reused): the map is
+// emptied every scan.
 //
 // Only a reader with CAP_SYS_PTRACE shares links: it may read every
 // process's exe link, so sharing gives no process a link its own
@@ -23,7 +37,6 @@ import (
 	"time"
 
 	"github.com/pinspect/pinspect/collector/taskiter"
-	"golang.org/x/sys/unix"
 )
 
 // iterExe is a process's executable as the pass saw it.
@@ -33,9 +46,12 @@ type iterExe struct {
 }
 
 // sharedExe is the link read for one executable in this scan: the
-// process it was read from, and whether the stat check passed.
+// process it was read from (with its start time and layout in the pass),
+// and whether the check that it did not exec since passed.
 type sharedExe struct {
 	pid     int
+	start   uint64 // the process's start time (stat's starttime)
+	layout  Layout // its address-space layout in the pass
 	exe     string
 	deleted bool
 	checked bool // a second process came: the check was made
@@ -74,20 +90,29 @@ func (s *scan) readIterExe(p *Process, c *procCache, now time.Duration) {
 			if s.exes == nil {
 				s.exes = make(map[exeKey]*sharedExe)
 			}
-			s.exes[id] = &sharedExe{pid: p.PID, exe: p.Exe, deleted: p.ExeDeleted}
+			s.exes[id] = &sharedExe{pid: p.PID, start: p.StartTicks, layout: p.Layout, exe: p.Exe, deleted: p.ExeDeleted}
 		}
 		return
 	}
 	if !sh.checked {
 		sh.checked = true
-		var st unix.Stat_t
-		path := s.path.set(sh.pid, 0, "exe")
-		err := unix.Stat(string(path[:len(path)-1]), &st)
-		sh.ok = err == nil && st.Ino == id.Ino && st.Dev == id.StatDev()
+		sh.ok = s.sameAddressSpace(sh)
 	}
 	if !sh.ok {
 		s.readProcExe(p, c, now)
 		return
 	}
 	s.setExe(p, c, now, sh.exe, sh.deleted, nil)
+}
+
+// sameAddressSpace reports whether sh's process still has the address
+// space the pass saw (it did not exec, and its pid was not reused): its
+// stat, read now, has the pass's start time and layout. A layout the
+// pass did not see in full, or one the kernel masks, is never the same.
+func (s *scan) sameAddressSpace(sh *sharedExe) bool {
+	if sh.layout.Masked() || !sh.layout.HasExtended {
+		return false
+	}
+	st, err := readStat(atFDCWD, s.path.set(sh.pid, 0, "stat"), &s.buf)
+	return err == nil && st.starttime == sh.start && st.layout.HasExtended && st.layout == sh.layout
 }

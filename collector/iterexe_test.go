@@ -11,6 +11,48 @@ import (
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
+// TestSharedExeExecCheck: a link is shared only while the process it was
+// read from has the address space the pass saw: the same start time
+// and every address of its layout, read from its stat now. Another
+// layout (the process exec'd: a new stack, new code), another start (its
+// pid was reused), or a layout the pass did not have in full, and each
+// process reads its own link.
+func TestSharedExeExecCheck(t *testing.T) {
+	r := newIterReader(t, Options{})
+	s := r.newScan(nil)
+	var buf []byte
+	self := os.Getpid()
+	st, err := readStat(atFDCWD, s.path.set(self, 0, "stat"), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.layout.HasExtended || st.layout.Masked() {
+		t.Skipf("this kernel's stat has no full layout: %+v", st.layout)
+	}
+	now := sharedExe{pid: self, start: st.starttime, layout: st.layout}
+	if !s.sameAddressSpace(&now) {
+		t.Fatalf("this process's own layout and start are not the same: %+v", now)
+	}
+	for name, change := range map[string]func(*sharedExe){
+		"stack":     func(e *sharedExe) { e.layout.StartStack += 4096 },
+		"code":      func(e *sharedExe) { e.layout.StartCode += 4096 },
+		"end code":  func(e *sharedExe) { e.layout.EndCode++ },
+		"arguments": func(e *sharedExe) { e.layout.ArgStart++ },
+		"env":       func(e *sharedExe) { e.layout.EnvEnd++ },
+		"brk":       func(e *sharedExe) { e.layout.StartBrk += 4096 },
+		"start":     func(e *sharedExe) { e.start++ },
+		"partial":   func(e *sharedExe) { e.layout.HasExtended = false },
+		"masked":    func(e *sharedExe) { e.layout.StartCode, e.layout.EndCode, e.layout.StartStack = 1, 1, 0 },
+		"gone":      func(e *sharedExe) { e.pid = 1 << 30 },
+	} {
+		e := now
+		change(&e)
+		if s.sameAddressSpace(&e) {
+			t.Errorf("%s changed: still taken as the same address space", name)
+		}
+	}
+}
+
 // TestIterScanHungProcess: a scan on the task iterator, as a one-shot
 // command makes it, with a process hung on its memory-map lock (a thread
 // in D state on a FUSE file that never answers): the read of its
