@@ -425,8 +425,11 @@ func cmpTID(a, b Thread) int { return a.TID - b.TID }
 // processes the pass or the listing found (one born between the two is
 // in the pass only), so that every listed process is read or vanished.
 // Before a listing, the parents the pass names but did not show are read:
-// when with their threads the count matches, nothing else is hidden and
-// no listing is made (a first scan on a machine whose init is hidden).
+// when with their threads the count matches, nothing else is taken to be
+// hidden and no listing is made (a first scan on a machine whose init is
+// hidden). The count can match wrongly: a task the pass saw and that was
+// reaped before the count was read cancels out a hidden process with no
+// children in the pass, which then misses this scan (docs/DESIGN.md).
 func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []int) ([]Process, error) {
 	n := len(procs)
 	s.counts.Listed = n
