@@ -173,7 +173,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if err != nil {
 		// A broken pass (ErrLayout, a read error): this snapshot from
 		// /proc, saying why.
-		s.iterSide, s.iterPending, s.iterHiddenValid = side[:0], pending[:0], false
+		s.iterSide, s.iterPending, s.iterHiddenValid, s.iterListedOnce = side[:0], pending[:0], false, false
 		snap, perr := s.run(ctx, o)
 		if perr == nil {
 			snap.CollectorNote = "task iterator pass failed, read from /proc: " + err.Error()
@@ -426,10 +426,12 @@ func cmpTID(a, b Thread) int { return a.TID - b.TID }
 // in the pass only), so that every listed process is read or vanished.
 // Before a listing, the parents the pass names but did not show are read:
 // when with their threads the count matches, nothing else is taken to be
-// hidden and no listing is made (a first scan on a machine whose init is
-// hidden). The count can match wrongly: a task the pass saw and that was
-// reaped before the count was read cancels out a hidden process with no
-// children in the pass, which then misses this scan (docs/DESIGN.md).
+// hidden and no listing is made, except on the first scan. The count can
+// match wrongly: a task the pass saw and that was reaped before the count
+// was read cancels out a hidden process with no children in the pass,
+// which then misses this scan; so the first scan of a Reader (a one-shot
+// command's only one) always lists /proc, and a later one misses such a
+// process for at most hiddenRelist (docs/DESIGN.md).
 func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []int) ([]Process, error) {
 	n := len(procs)
 	s.counts.Listed = n
@@ -443,11 +445,13 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 		// Before listing /proc: a hidden process that has children in
 		// the pass is named as their parent. Read those; when the
 		// kernel's count then says nothing else is missing, no listing
-		// is needed (a first scan, as every one-shot command makes,
-		// saves a listing of every process: ~4 ms at 2,000).
+		// is needed (a listing of every process costs ~4 ms at 2,000).
 		procs, s.iterHidden, s.iterHiddenThreads = s.readHiddenPIDs(procs, n,
 			missingParents(procs[:n], s.ids[:0]), s.iterHidden[:0], all, want)
-		if total == passTasks+s.iterHiddenThreads {
+		// Never on a Reader's first scan (a one-shot's only one): a
+		// count that matches wrongly would drop a hidden process from
+		// it for good. Later, a listing comes within hiddenRelist.
+		if s.iterListedOnce && total == passTasks+s.iterHiddenThreads {
 			s.iterListedAt = now
 			return s.placeHidden(procs, n), nil
 		}
@@ -458,7 +462,7 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 			s.iterHidden, s.iterHidden[:0], all, want)
 	}
 	if listing {
-		s.iterListedAt = now
+		s.iterListedAt, s.iterListedOnce = now, true
 		var err error
 		s.ids, err = listNumeric(s.path.setTop(""), s.dirBuf, s.ids[:0])
 		if err != nil {

@@ -638,3 +638,19 @@ func TestIterSharedExe(t *testing.T) {
 		t.Errorf("%d of %d processes in the snapshot", found, len(want))
 	}
 }
+
+// TestIterFirstScanLists: a Reader's first task-iterator scan (a
+// one-shot command's only one) lists /proc for the processes the pass
+// did not show, even when reading the parents it names makes the
+// kernel's task count match: a count can match wrongly (a task reaped
+// after the pass cancels out a hidden process), and a process the only
+// scan dropped would never show.
+func TestIterFirstScanLists(t *testing.T) {
+	r := newIterReader(t, Options{})
+	if _, err := r.Scan(context.Background(), ScanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.idle; s == nil || !s.iterListedOnce || s.iterListedAt == 0 {
+		t.Fatalf("the first scan did not list /proc (scan state %v)", s != nil)
+	}
+}

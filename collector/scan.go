@@ -81,6 +81,7 @@ type scan struct {
 	iterHiddenThreads int
 	iterHiddenValid   bool
 	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
+	iterListedOnce    bool          // /proc was listed since iterHiddenValid was last false
 	// iterExes are the executables the pass named (pid order), and exes
 	// the links read this scan by executable (iterexe.go).
 	iterExes []iterExe
