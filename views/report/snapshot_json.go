@@ -160,17 +160,7 @@ type ThreadDoc struct {
 // NewSnapshotDoc builds the document for the processes of snap selected by
 // f, with or without thread rows.
 func NewSnapshotDoc(snap *collector.Snapshot, f Filter, threads bool) *SnapshotDoc {
-	doc := &SnapshotDoc{
-		Schema:              SnapshotSchema,
-		TakenAt:             snap.TakenAt.UTC().Format(time.RFC3339Nano),
-		ScanDurationSeconds: snap.ScanDuration.Seconds(),
-		ProcRoot:            snap.Root,
-		Host:                NewHostDoc(&snap.Host),
-		Problems:            newProblemDocs(snap.Problems),
-	}
-	procs := f.Apply(snap)
-	doc.Summary = Summarize(snap, procs)
-	doc.Summary.Filtered = !f.Empty()
+	doc, procs := newSnapshotHead(snap, f)
 	doc.Processes = make([]ProcessDoc, 0, len(procs))
 	for _, p := range procs {
 		doc.Processes = append(doc.Processes, NewProcessDoc(p, threads))
@@ -186,6 +176,14 @@ func NewSnapshotDoc(snap *collector.Snapshot, f Filter, threads bool) *SnapshotD
 // nil; ProcessCount gives their number. The bytes written are those of
 // NewSnapshotDoc's document.
 func NewSnapshotDocStream(snap *collector.Snapshot, f Filter, threads bool) *SnapshotDoc {
+	doc, procs := newSnapshotHead(snap, f)
+	doc.stream = &streamProcs{procs: procs, threads: threads}
+	return doc
+}
+
+// newSnapshotHead is the document of snap without its processes, and the
+// processes f selects (counted in its summary).
+func newSnapshotHead(snap *collector.Snapshot, f Filter) (*SnapshotDoc, []*collector.Process) {
 	doc := &SnapshotDoc{
 		Schema:              SnapshotSchema,
 		TakenAt:             snap.TakenAt.UTC().Format(time.RFC3339Nano),
@@ -197,8 +195,7 @@ func NewSnapshotDocStream(snap *collector.Snapshot, f Filter, threads bool) *Sna
 	procs := f.Apply(snap)
 	doc.Summary = Summarize(snap, procs)
 	doc.Summary.Filtered = !f.Empty()
-	doc.stream = &streamProcs{procs: procs, threads: threads}
-	return doc
+	return doc, procs
 }
 
 // ProcessCount is the number of processes in the document.
