@@ -66,12 +66,17 @@ func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '[')
+		// A streamed process is made into pd from scratch's storage,
+		// written, and forgotten.
+		var pd ProcessDoc
+		var scratch docScratch
 		for i := range n {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			if d.stream != nil {
-				pd := NewProcessDoc(d.stream.procs[i], d.stream.threads)
+				pd = ProcessDoc{}
+				fillProcessDoc(&pd, d.stream.procs[i], d.stream.threads, &scratch)
 				b, err = pd.appendJSON(b)
 			} else {
 				b, err = d.Processes[i].appendJSON(b)

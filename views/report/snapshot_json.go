@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/base64"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -298,10 +299,37 @@ type processValues struct {
 
 // NewProcessDoc converts one process.
 func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
-	d := ProcessDoc{PID: p.PID, Unavailable: p.Unavailable}
+	var d ProcessDoc
+	fillProcessDoc(&d, p, threads, nil)
+	return d
+}
+
+// docScratch is the storage a streamed document's processes are
+// converted into, one after the other (each is written before the next
+// is made): the pointer fields' values, the threads and the cmdline
+// slices. At 2,000 processes x 9 threads, making them afresh for every
+// process was 4 % of `pinspect --json`'s CPU (allocations and the page
+// faults of the fresh heap they took).
+type docScratch struct {
+	v             processValues
+	threads       []ThreadDoc
+	cmdline, raws []string
+}
+
+// fillProcessDoc converts p into *d (which must be zero); with scratch,
+// d points into scratch, valid until the next call with it.
+func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *docScratch) {
+	d.PID, d.Unavailable = p.PID, p.Unavailable
 	var v *processValues
+	newValues := func() *processValues {
+		if scratch != nil {
+			scratch.v = processValues{}
+			return &scratch.v
+		}
+		return new(processValues)
+	}
 	if p.Read&(collector.SrcStat|collector.SrcStatus) != 0 {
-		v = new(processValues)
+		v = newValues()
 	}
 	if p.Read&collector.SrcStat != 0 {
 		v.startTicks = p.StartTicks
@@ -342,7 +370,7 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 	}
 	if p.HasRSS {
 		if v == nil {
-			v = new(processValues)
+			v = newValues()
 		}
 		v.rss = p.RSSBytes
 		d.RSSBytes = &v.rss
@@ -367,9 +395,15 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 		d.CtxSource = string(p.CtxSource)
 	}
 	if p.Read&collector.SrcCmdline != 0 && len(p.Cmdline) > 0 {
-		d.Cmdline = make([]string, len(p.Cmdline))
+		var raws []string
+		if scratch != nil {
+			scratch.cmdline = slices.Grow(scratch.cmdline[:0], len(p.Cmdline))[:len(p.Cmdline)]
+			scratch.raws = slices.Grow(scratch.raws[:0], len(p.Cmdline))[:len(p.Cmdline)]
+			d.Cmdline, raws = scratch.cmdline, scratch.raws
+		} else {
+			d.Cmdline, raws = make([]string, len(p.Cmdline)), make([]string, len(p.Cmdline))
+		}
 		anyRaw := false
-		raws := make([]string, len(p.Cmdline))
 		for i, a := range p.Cmdline {
 			d.Cmdline[i], raws[i] = textAndRaw(a)
 			anyRaw = anyRaw || raws[i] != ""
@@ -383,12 +417,18 @@ func NewProcessDoc(p *collector.Process, threads bool) ProcessDoc {
 	d.Exe, d.ExeRawBase64 = textAndRaw(p.Exe)
 	d.ExeDeleted = p.ExeDeleted
 	if threads && p.Read&collector.SrcTasks != 0 {
-		d.Threads = make([]ThreadDoc, 0, len(p.Threads))
+		if scratch != nil {
+			d.Threads = slices.Grow(scratch.threads[:0], len(p.Threads))
+		} else {
+			d.Threads = make([]ThreadDoc, 0, len(p.Threads))
+		}
 		for i := range p.Threads {
 			d.Threads = append(d.Threads, NewThreadDoc(&p.Threads[i]))
 		}
+		if scratch != nil {
+			scratch.threads = d.Threads
+		}
 	}
-	return d
 }
 
 // NewThreadDoc converts one thread. The switch counts point into *t
