@@ -81,6 +81,27 @@ type localNames struct {
 	types, members, kfuncs map[string]bool
 	// lens[n]: a type name of n bytes is in types.
 	lens [64]bool
+	// typeHeads and kfuncHeads hold the first two bytes (a one-byte
+	// name: the byte and its NUL) of the names in types and kfuncs, as
+	// nameHead gives them: a kernel type whose name starts otherwise
+	// (nearly all of the 100,000) is ruled out before its name is
+	// measured and looked up (seeds). A ___flavor suffix keeps the head.
+	typeHeads, kfuncHeads *[1 << 16]bool
+}
+
+// nameHead is the first two bytes of a NUL-terminated name, as an index
+// into localNames' heads.
+func nameHead(b0, b1 byte) int { return int(b0) | int(b1)<<8 }
+
+// addHead marks name's head in heads.
+func addHead(heads *[1 << 16]bool, name string) {
+	switch len(name) {
+	case 0:
+	case 1:
+		heads[nameHead(name[0], 0)] = true
+	default:
+		heads[nameHead(name[0], name[1])] = true
+	}
 }
 
 // hasType reports whether the program names a type called name (a
@@ -104,7 +125,8 @@ func essentialName(name string) string {
 
 // namesOf collects the names of spec's BTF.
 func namesOf(spec *btf.Spec) (localNames, error) {
-	n := localNames{types: map[string]bool{}, members: map[string]bool{}, kfuncs: map[string]bool{}}
+	n := localNames{types: map[string]bool{}, members: map[string]bool{}, kfuncs: map[string]bool{},
+		typeHeads: new([1 << 16]bool), kfuncHeads: new([1 << 16]bool)}
 	for typ, err := range spec.All() {
 		if err != nil {
 			return n, err
@@ -121,6 +143,7 @@ func namesOf(spec *btf.Spec) (localNames, error) {
 		case *btf.Func:
 			if t.Linkage == btf.ExternFunc {
 				n.kfuncs[t.Name] = true
+				addHead(n.kfuncHeads, t.Name)
 			}
 			continue
 		case *btf.Var, *btf.Datasec, *btf.FuncProto:
@@ -128,6 +151,7 @@ func namesOf(spec *btf.Spec) (localNames, error) {
 		}
 		if name := essentialName(typ.TypeName()); name != "" {
 			n.types[name] = true
+			addHead(n.typeHeads, name)
 			if len(name) < len(n.lens) {
 				n.lens[len(name)] = true
 			}
@@ -139,11 +163,12 @@ func namesOf(spec *btf.Spec) (localNames, error) {
 // rawBTF is a raw BTF blob split into its parts, with every type's
 // offset in the type section (offs[id-1]).
 type rawBTF struct {
-	bo    binary.ByteOrder
-	hdr   []byte
-	types []byte
-	strs  []byte
-	offs  []uint32
+	bo     binary.ByteOrder
+	little bool // bo is little-endian
+	hdr    []byte
+	types  []byte
+	strs   []byte
+	offs   []uint32
 }
 
 // parseRawBTF splits a raw BTF blob (as /sys/kernel/btf/vmlinux is).
@@ -174,7 +199,7 @@ func parseRawBTF(b []byte) (*rawBTF, error) {
 	if !ok1 || !ok2 {
 		return nil, errors.New("BTF sections out of bounds")
 	}
-	r := &rawBTF{bo: bo, hdr: b[:hl], types: b[uint64(hl)+uint64(tOff) : te], strs: b[uint64(hl)+uint64(sOff) : se]}
+	r := &rawBTF{bo: bo, little: bo == binary.LittleEndian, hdr: b[:hl], types: b[uint64(hl)+uint64(tOff) : te], strs: b[uint64(hl)+uint64(sOff) : se]}
 	r.offs = make([]uint32, 0, len(r.types)/24)
 	for off := 0; off < len(r.types); {
 		if off+12 > len(r.types) {
@@ -188,6 +213,15 @@ func parseRawBTF(b []byte) (*rawBTF, error) {
 		off += size
 	}
 	return r, nil
+}
+
+// u32 is r.bo.Uint32 without the interface call: a trim reads a few
+// words of each of the kernel's 130,000 types.
+func (r *rawBTF) u32(b []byte) uint32 {
+	if r.little {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return binary.BigEndian.Uint32(b)
 }
 
 // info is the kind and vlen of the type at off.
@@ -302,18 +336,22 @@ func (r *rawBTF) trim(names localNames) (*trimmedKernel, error) {
 func (r *rawBTF) seeds(names localNames, keep []bool, kfuncs map[string]btf.TypeID) []uint32 {
 	var work []uint32
 	for i, off := range r.offs {
-		nameOff := r.bo.Uint32(r.types[off:])
-		if nameOff == 0 {
+		nameOff := r.u32(r.types[off:])
+		if nameOff == 0 || int(nameOff)+1 >= len(r.strs) {
 			continue
 		}
+		head := nameHead(r.strs[nameOff], r.strs[nameOff+1])
 		kind, _ := r.info(int(off))
 		switch kind {
 		case btfKindFunc:
+			if !names.kfuncHeads[head] {
+				continue
+			}
 			if name := r.name(nameOff); names.kfuncs[name] {
 				kfuncs[strings.Clone(name)] = btf.TypeID(i + 1)
 			}
 		case btfKindStruct, btfKindUnion, btfKindEnum, btfKindEnum64, btfKindFwd, btfKindTypedef, btfKindInt, btfKindFloat:
-			if names.hasType(r.name(nameOff)) {
+			if names.typeHeads[head] && names.hasType(r.name(nameOff)) {
 				keep[i+1] = true
 				work = append(work, uint32(i+1))
 			}
@@ -338,15 +376,15 @@ func (r *rawBTF) closure(names localNames, keep []bool, work []uint32) {
 		kind, vlen := r.info(off)
 		switch kind {
 		case btfKindPtr, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict, btfKindTypeTag:
-			add(r.bo.Uint32(r.types[off+8:]))
+			add(r.u32(r.types[off+8:]))
 		case btfKindArray:
-			add(r.bo.Uint32(r.types[off+12:]))
-			add(r.bo.Uint32(r.types[off+16:]))
+			add(r.u32(r.types[off+12:]))
+			add(r.u32(r.types[off+16:]))
 		case btfKindStruct, btfKindUnion:
 			for k := range vlen {
 				m := off + 12 + 12*k
-				if mn := r.bo.Uint32(r.types[m:]); mn == 0 || names.members[r.name(mn)] {
-					add(r.bo.Uint32(r.types[m+4:]))
+				if mn := r.u32(r.types[m:]); mn == 0 || names.members[r.name(mn)] {
+					add(r.u32(r.types[m+4:]))
 				}
 			}
 		}
@@ -399,7 +437,7 @@ func (r *rawBTF) emit(names localNames, keep []bool) []byte {
 // enumerators') into the new string table, and makes the members the
 // program does not name void.
 func (r *rawBTF) renameType(t []byte, names localNames, st *strTable) {
-	r.bo.PutUint32(t, st.add(r.bo.Uint32(t)))
+	r.bo.PutUint32(t, st.add(r.u32(t)))
 	kind, vlen := r.info2(t)
 	step := 0
 	switch kind {
@@ -410,7 +448,7 @@ func (r *rawBTF) renameType(t []byte, names localNames, st *strTable) {
 	}
 	for k := 0; step > 0 && k < vlen; k++ {
 		m := 12 + step*k
-		mn := r.bo.Uint32(t[m:])
+		mn := r.u32(t[m:])
 		if (kind == btfKindStruct || kind == btfKindUnion) && mn != 0 && !names.members[r.name(mn)] {
 			r.bo.PutUint32(t[m+4:], 0) // a member nothing reads: void
 		}
@@ -420,7 +458,7 @@ func (r *rawBTF) renameType(t []byte, names localNames, st *strTable) {
 
 // info2 is info of a type's bytes.
 func (r *rawBTF) info2(t []byte) (kind, vlen int) {
-	i := r.bo.Uint32(t[4:])
+	i := r.u32(t[4:])
 	return int(i>>24) & 0x1f, int(i & 0xffff)
 }
 

@@ -3,6 +3,7 @@ package taskiter
 import (
 	"maps"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -103,5 +104,63 @@ func TestTrimmedBTFWithoutMmap(t *testing.T) {
 	}
 	if a, b := count(mapped.spec), count(read.spec); a == 0 || a != b {
 		t.Errorf("types: mapped %d, read %d", a, b)
+	}
+}
+
+// BenchmarkTrimKernelBTF is the trim of the kernel's BTF for the walk
+// (mapped, parsed, trimmed and loaded as a btf.Spec): part of every load.
+func BenchmarkTrimKernelBTF(b *testing.B) {
+	if _, err := os.Stat(DefaultKernelBTF); err != nil {
+		b.Skipf("no kernel BTF: %v", err)
+	}
+	spec, err := loadTaskIter()
+	if err != nil {
+		b.Fatal(err)
+	}
+	names, err := namesOf(spec.Types)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := trimKernelBTF(DefaultKernelBTF, names); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestTrimHeadsRuleOutNothing: the two-byte name heads that let seeds skip
+// most kernel types keep exactly the types and kfuncs that measuring and
+// looking up every name keeps.
+func TestTrimHeadsRuleOutNothing(t *testing.T) {
+	raw, err := os.ReadFile(DefaultKernelBTF)
+	if err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	spec, err := loadTaskIter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := namesOf(spec.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseRawBTF(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	every := names
+	every.typeHeads, every.kfuncHeads = new([1 << 16]bool), new([1 << 16]bool)
+	for i := range every.typeHeads {
+		every.typeHeads[i], every.kfuncHeads[i] = true, true
+	}
+	keep, keepAll := make([]bool, len(r.offs)+1), make([]bool, len(r.offs)+1)
+	kf, kfAll := map[string]btf.TypeID{}, map[string]btf.TypeID{}
+	work, workAll := r.seeds(names, keep, kf), r.seeds(every, keepAll, kfAll)
+	if len(work) == 0 || !slices.Equal(work, workAll) || !slices.Equal(keep, keepAll) {
+		t.Errorf("seeds: %d types with heads, %d without", len(work), len(workAll))
+	}
+	if len(kf) != len(names.kfuncs) || !maps.Equal(kf, kfAll) {
+		t.Errorf("kfuncs: %v with heads, %v without", kf, kfAll)
 	}
 }
