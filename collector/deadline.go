@@ -188,6 +188,12 @@ type deadlineReads struct {
 
 	root   string       // the /proc root: a path's target is root/PID
 	budget *StuckBudget // charged for every read abandoned here
+	// rootDir is root opened (O_PATH) for the batches of a proc file
+	// system, whose items are opened relative to it (batch.dirfd); -1
+	// when it could not be opened. rootTried: opened at the first such
+	// batch. Closed by close, under use.
+	rootDir   int
+	rootTried bool
 
 	mu     sync.Mutex
 	nstuck int // reads abandoned here and still blocked
@@ -254,6 +260,15 @@ type batch struct {
 	paths []byte // NUL-terminated paths back to back
 	ends  []int  // ends[i] is the end of path i in paths (after its NUL)
 	max   int    // read cap of every item
+	// shortIsEnd: the items are /proc/PID/cmdline files of a proc file
+	// system, whose reads stop early only at their end (readFDUntil).
+	shortIsEnd bool
+	// dirfd and rel: item i is opened as path(i)[rel:] relative to dirfd
+	// (the root's directory: a walk of "PID/cmdline" rather than
+	// "/proc/PID/cmdline", about a microsecond less a file), or whole
+	// (atFDCWD, rel 0). Set by readBatch.
+	dirfd uintptr
+	rel   int
 	out   []batchRead
 	data  []byte // the contents, out[i] says where
 }
@@ -269,6 +284,8 @@ type batchRead struct {
 func (b *batch) reset(max int) {
 	b.paths, b.ends, b.out, b.data = b.paths[:0], b.ends[:0], b.out[:0], b.data[:0]
 	b.max = max
+	b.shortIsEnd = false
+	b.dirfd, b.rel = atFDCWD, 0
 }
 
 // add appends a file to read at a NUL-terminated path; its index is len
@@ -282,16 +299,21 @@ func (b *batch) add(path []byte) {
 // A file is opened without O_NONBLOCK when blocking: procfs ignores the
 // flag anyway, and a FIFO planted in a fixture tree then blocks like a
 // stuck /proc read does, under the same deadline.
-func readItem(path []byte, blocking bool, buf *[]byte, max int) ([]byte, bool, error) {
+// With shortIsEnd a short read ends the file (readFDUntil). path is
+// relative to dirfd (atFDCWD: absolute or relative to the working
+// directory).
+func readItem(dirfd uintptr, path []byte, blocking, shortIsEnd bool, buf *[]byte, max int) ([]byte, bool, error) {
+	flags := 0
 	if !blocking {
-		return readAt(path, buf, max)
+		flags = unix.O_NONBLOCK
 	}
-	fd, err := openPath(path, 0)
+	fd, err := openIn(dirfd, path, flags)
 	if err != nil {
 		return nil, false, err
 	}
-	defer unix.Close(fd)
-	return readFD(fd, buf, max)
+	data, trunc, err := readFDUntil(fd, buf, max, shortIsEnd)
+	unix.Close(fd)
+	return data, trunc, err
 }
 
 // len is the number of items.
@@ -359,7 +381,7 @@ func (d *deadlineReads) readBatch(b *batch) {
 	if d == nil || d.timeout <= 0 {
 		var buf []byte
 		for i := range b.len() {
-			data, trunc, err := readItem(b.path(i), false, &buf, b.max)
+			data, trunc, err := readItem(atFDCWD, b.path(i), false, b.shortIsEnd, &buf, b.max)
 			b.out[i] = batchRead{off: len(b.data), n: len(data), truncated: trunc, err: err}
 			b.data = append(b.data, data...)
 		}
@@ -373,7 +395,24 @@ func (d *deadlineReads) readBatch(b *batch) {
 		}
 		return
 	}
+	if b.shortIsEnd && d.openRoot() {
+		b.dirfd, b.rel = uintptr(d.rootDir), len(d.root)+1
+	}
 	d.runBatch(b)
+}
+
+// openRoot opens the root's directory for relative opens once, and
+// reports whether it is open; the caller holds use.
+func (d *deadlineReads) openRoot() bool {
+	if !d.rootTried {
+		d.rootTried, d.rootDir = true, -1
+		if d.root != "" && !strings.HasSuffix(d.root, "/") {
+			if fd, err := unix.Open(d.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+				d.rootDir = fd
+			}
+		}
+	}
+	return d.rootDir >= 0
 }
 
 // runBatch is readBatch under the deadline; the caller holds use.
@@ -571,6 +610,23 @@ func (d *deadlineReads) work(w *readWorker) {
 // touches b only under mu and only while not abandoned: once the caller
 // has given up on it, b belongs to the caller again.
 func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
+	// Items are opened relative to the worker's own copy of the root's
+	// directory: the caller holds use until this job has started its
+	// first read, so the descriptor is open now, but an abandoned worker
+	// that has not yet entered its open(2) could otherwise find the
+	// number closed by Reader.Close and reused.
+	d.mu.Lock()
+	dirfd, rel := b.dirfd, b.rel
+	d.mu.Unlock()
+	if dirfd != atFDCWD {
+		fd, err := unix.FcntlInt(dirfd, unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			dirfd = atFDCWD
+		} else {
+			dirfd = uintptr(fd)
+			defer unix.Close(fd)
+		}
+	}
 	capped := false
 	for k := from; ; k++ {
 		d.mu.Lock()
@@ -583,7 +639,7 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			d.mu.Unlock()
 			return true
 		}
-		path, limit := b.path(k), b.max
+		path, limit, shortIsEnd := b.path(k), b.max, b.shortIsEnd
 		still := targetStuck(targetOf(d.root, path))
 		capped = capped || d.budget.spent()
 		if still || capped {
@@ -595,11 +651,15 @@ func (d *deadlineReads) readItems(w *readWorker, b *batch, from int) bool {
 			continue
 		}
 		w.path = append(w.path[:0], path...)
+		at, skip := uintptr(atFDCWD), 0
+		if dirfd != atFDCWD && len(path) > rel && string(path[:rel-1]) == d.root && path[rel-1] == '/' {
+			at, skip = dirfd, rel
+		}
 		w.started.Store(d.now())
 		w.item.Store(int64(k))
 		d.mu.Unlock()
 		w.reading.Store(true)
-		data, trunc, err := readItem(w.path, true, &w.buf, limit)
+		data, trunc, err := readItem(at, w.path[skip:], true, shortIsEnd, &w.buf, limit)
 		w.reading.Store(false)
 		d.mu.Lock()
 		if !w.abandoned {
@@ -667,6 +727,12 @@ func (d *deadlineReads) close() {
 	d.use.Lock()
 	defer d.use.Unlock()
 	d.closed = true
+	if d.rootTried && d.rootDir >= 0 {
+		// No batch runs (use is held), and an abandoned worker is past
+		// its open.
+		unix.Close(d.rootDir)
+		d.rootDir = -1
+	}
 	d.mu.Lock()
 	w := d.idle
 	d.idle = nil

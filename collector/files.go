@@ -163,6 +163,23 @@ func readIn(dirfd uintptr, path []byte, buf *[]byte, max int) (data []byte, trun
 
 // readFD is readAt on an open file descriptor.
 func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err error) {
+	return readFDUntil(fd, buf, max, false)
+}
+
+// readFDUntil is readFD; with shortIsEnd, a read that returns less than
+// it was offered, and does not end on a page boundary, is taken as the
+// end of the file, and the read that would only see EOF is skipped.
+//
+// That holds for /proc/PID/cmdline: the kernel copies the argument area
+// into the reader's buffer a page at a time until the area or the buffer
+// ends (or a page cannot be read, which the next read would find again),
+// and a setproctitle'd title comes whole in one read of up to a page.
+// The skipped read was not free: it takes the target's mm and reads the
+// last byte of its argument area (the setproctitle check) before it sees
+// the end, about a third of a cmdline's read cost (docs/PERFORMANCE.md).
+// A kernel that hands out a page per read at most stops at a page
+// boundary, so such a read is always followed by another.
+func readFDUntil(fd int, buf *[]byte, max int, shortIsEnd bool) (data []byte, truncated bool, err error) {
 	b := (*buf)[:0]
 	for {
 		if len(b) >= max || len(b) == cap(b) {
@@ -177,7 +194,8 @@ func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err erro
 			copy(nb, b)
 			b = nb
 		}
-		n, err := unix.Read(fd, b[len(b):min(cap(b), max)])
+		offered := min(cap(b), max) - len(b)
+		n, err := unix.Read(fd, b[len(b):len(b)+offered])
 		if err == unix.EINTR {
 			continue
 		}
@@ -194,6 +212,10 @@ func readFD(fd int, buf *[]byte, max int) (data []byte, truncated bool, err erro
 			return b, false, nil
 		}
 		b = b[:len(b)+n]
+		if shortIsEnd && n < offered && len(b)%4096 != 0 {
+			*buf = b
+			return b, false, nil
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -463,6 +464,42 @@ func TestLiveHugeCmdline(t *testing.T) {
 		}
 		if !c.trunc && (len(p.Cmdline) != 17 || p.Cmdline[16] != arg) {
 			t.Errorf("4 MiB cap: %d args, %d bytes", len(p.Cmdline), total)
+		}
+	}
+}
+
+// TestLiveCmdlinePageEdges: a real process's cmdline, of lengths on and
+// around the page boundaries where the one-read rule (readFDUntil) must
+// read on, comes out exactly as /proc/PID/cmdline reads whole.
+func TestLiveCmdlinePageEdges(t *testing.T) {
+	probe := livehelper.Start(t, "comm", "pageedges", "x")
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", probe.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := len(raw) - len("x\x00") // the bytes before the last argument
+	r, err := NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, total := range []int{4095, 4096, 4097, 8191, 8192, 8193, 3 * 4096, 20000} {
+		arg := strings.Repeat("B", total-prefix-1)
+		helper := livehelper.Start(t, "comm", "pageedges", arg)
+		want, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", helper.PID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != total {
+			t.Fatalf("helper's cmdline is %d bytes, want %d", len(want), total)
+		}
+		p, _, err := r.Process(helper.PID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(p.Cmdline, "\x00") + "\x00"
+		if got != string(want) || p.CmdlineTruncated {
+			t.Errorf("%d bytes: read %d bytes (truncated %v), want them all", total, len(got), p.CmdlineTruncated)
 		}
 	}
 }

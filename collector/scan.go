@@ -638,6 +638,7 @@ func (s *scan) readCmdlines(procs []Process) []Process {
 	}
 	b := s.cmdlines
 	b.reset(s.r.opts.CmdlineMax)
+	b.shortIsEnd = s.r.procfs
 	for _, w := range s.cmdWant {
 		b.add(s.path.set(procs[w.idx].PID, procs[w.idx].LiveTID, "cmdline"))
 	}
