@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 )
 
 // parseCmdline splits the content of /proc/PID/cmdline into arguments.
@@ -20,14 +21,17 @@ func parseCmdline(b []byte) (args []string, noNUL bool) {
 	}
 	n := bytes.Count(b, []byte{0}) + 1
 	args = make([]string, 0, n)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, 0)
+	// One string for the whole command line, the arguments slices of it:
+	// two allocations a process instead of one an argument.
+	all := string(b)
+	for len(all) > 0 {
+		i := strings.IndexByte(all, 0)
 		if i < 0 {
-			args = append(args, string(b))
+			args = append(args, all)
 			break
 		}
-		args = append(args, string(b[:i]))
-		b = b[i+1:]
+		args = append(args, all[:i])
+		all = all[i+1:]
 	}
 	return args, false
 }
