@@ -225,3 +225,12 @@ func BenchmarkSnapshotEncode(b *testing.B) {
 		b.SetBytes(int64(buf.Len()))
 	})
 }
+
+// TestStateLetter: stateLetter is string(rune(s)) for every byte.
+func TestStateLetter(t *testing.T) {
+	for s := range 256 {
+		if got, want := stateLetter(byte(s)), string(rune(s)); got != want {
+			t.Errorf("%#x: %q, want %q", s, got, want)
+		}
+	}
+}

@@ -252,6 +252,19 @@ func stateKey(s byte) string {
 	if s == 0 {
 		return "unknown"
 	}
+	return stateLetter(s)
+}
+
+// stateLetter is string(rune(s)) without an allocation for a letter (a
+// state is one; a document has one for every process and thread).
+func stateLetter(s byte) string {
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	switch {
+	case s >= 'A' && s <= 'Z':
+		return letters[s-'A' : s-'A'+1]
+	case s >= 'a' && s <= 'z':
+		return letters[26+s-'a' : 26+s-'a'+1]
+	}
 	return string(rune(s))
 }
 
@@ -342,7 +355,7 @@ func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *
 		d.TTY = collector.TTYName(p.TTY)
 		v.comm, d.CommRawBase64 = textAndRaw(p.Comm)
 		d.Comm = &v.comm
-		d.State = string(rune(p.State))
+		d.State = stateLetter(p.State)
 		d.StateName = collector.StateName(p.State)
 		if p.LeaderExited() {
 			// Alive: its main thread exited, other threads run.
@@ -437,7 +450,7 @@ func NewThreadDoc(t *collector.Thread) ThreadDoc {
 	comm, raw := textAndRaw(t.Comm)
 	d := ThreadDoc{
 		TID: t.TID, StartTicks: t.StartTicks, Comm: comm, CommRawBase64: raw,
-		State: string(rune(t.State)), StateName: collector.StateName(t.State),
+		State: stateLetter(t.State), StateName: collector.StateName(t.State),
 		UserSeconds: TicksToSeconds(t.UTimeTicks), SystemSeconds: TicksToSeconds(t.STimeTicks),
 		LastCPU: t.Processor, Priority: t.Priority, Nice: t.Nice,
 	}
