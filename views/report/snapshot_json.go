@@ -395,10 +395,7 @@ func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *
 		d.NSPids = p.NSPids
 		v.leaderVol, v.leaderInv = p.LeaderVol, p.LeaderInv
 		d.LeaderVolCtx, d.LeaderInvolCtx = &v.leaderVol, &v.leaderInv
-		v.signals = SignalsDoc{
-			Pending: hex16(p.SigPnd), SharedPending: hex16(p.ShdPnd),
-			Blocked: hex16(p.SigBlk), Ignored: hex16(p.SigIgn), Caught: hex16(p.SigCgt),
-		}
+		v.signals = signalsDoc(p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt)
 		d.Signals = &v.signals
 		// The reader says where the totals come from; when a thread's
 		// status could not be read it keeps the leader's counts and says
@@ -470,14 +467,24 @@ func textAndRaw(s string) (text, rawBase64 string) {
 	return string([]rune(s)), base64.StdEncoding.EncodeToString([]byte(s))
 }
 
-func hex16(v uint64) string {
+// signalsDoc writes the five masks in one string and slices it: one
+// allocation a process instead of five.
+func signalsDoc(pending, shared, blocked, ignored, caught uint64) SignalsDoc {
+	var b [5 * 16]byte
+	for i, v := range [5]uint64{pending, shared, blocked, ignored, caught} {
+		putHex16(b[16*i:16*i+16], v)
+	}
+	all := string(b[:])
+	return SignalsDoc{Pending: all[0:16], SharedPending: all[16:32], Blocked: all[32:48], Ignored: all[48:64], Caught: all[64:80]}
+}
+
+// putHex16 writes v as 16 lowercase hex digits into b.
+func putHex16(b []byte, v uint64) {
 	const digits = "0123456789abcdef"
-	var b [16]byte
 	for i := 15; i >= 0; i-- {
 		b[i] = digits[v&0xf]
 		v >>= 4
 	}
-	return string(b[:])
 }
 
 func ptr[T any](v T) *T { return &v }
