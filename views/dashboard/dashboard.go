@@ -855,7 +855,7 @@ func (d *Dashboard) tagChildren() {
 	}
 	walk(rw.p, 0)
 	d.model.refresh()
-	d.setStatus("tagged " + strconv.Itoa(n) + " processes")
+	d.setStatus("tagged " + countOf(n, "process", "processes"))
 	d.updateHeader()
 }
 

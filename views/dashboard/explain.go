@@ -119,7 +119,7 @@ func (v *detailView) fillExplain(view *tview.TextView, pid int) {
 	case ex.PID != pid || ex.Focus == nil:
 		b.WriteString("[gray]Gathering: the findings span the last ticks of this process (" + strconv.Itoa(ex.Ticks) + " so far).[-]")
 	default:
-		b.WriteString("[gray]Over the last " + strconv.Itoa(ex.Ticks) + " ticks; l shows the lessons.[-]\n")
+		b.WriteString("[gray]Over the last " + countOf(ex.Ticks, "tick", "ticks") + "; l shows the lessons.[-]\n")
 		for _, f := range ex.Focus {
 			writeFindingTag(&b, &f, v.teach)
 		}

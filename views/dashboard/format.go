@@ -163,3 +163,12 @@ func containsFold(s, lowerNeedle string) bool {
 	}
 	return false
 }
+
+// countOf says how many of a thing there are, with the noun in the
+// singular for exactly one: "1 process", "0 processes", "2 processes".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -864,7 +864,7 @@ func TestCgroupMenuFilters(t *testing.T) {
 	h.waitState("the fixture's frame", func(d *Dashboard) bool { return d.frame != nil && len(d.model.rows) == 3 })
 	h.runes("w")
 	scr := h.waitFor("Show processes in")
-	if !strings.Contains(scr, "init.scope") || !strings.Contains(scr, "1 processes") {
+	if !strings.Contains(scr, "init.scope") || !strings.Contains(scr, "1 process ") || strings.Contains(scr, "1 processes") {
 		t.Fatalf("cgroup menu:\n%s", scr)
 	}
 	h.ui(func() {

@@ -251,7 +251,7 @@ func (d *Dashboard) signalMenu() {
 		case len(ids) == 1:
 			d.setStatus("sent SIG" + s.name + " to " + strconv.Itoa(ids[0].PID))
 		default:
-			d.setStatus("sent SIG" + s.name + " to " + strconv.Itoa(sent) + " processes")
+			d.setStatus("sent SIG" + s.name + " to " + countOf(sent, "process", "processes"))
 		}
 	})
 }
@@ -318,10 +318,8 @@ func (d *Dashboard) askNice(delta int) {
 			switch {
 			case failed != "":
 				d.setStatus("[red]renice: " + strconv.Itoa(done) + " of " + strconv.Itoa(len(changes)) + " changed; " + inert(failed) + "[-]")
-			case done == 1:
-				d.setStatus("nice changed on 1 process")
 			default:
-				d.setStatus("nice changed on " + strconv.Itoa(done) + " processes")
+				d.setStatus("nice changed on " + countOf(done, "process", "processes"))
 			}
 		})
 	d.confirm.SetFocus(0)
@@ -350,7 +348,7 @@ func (d *Dashboard) userMenu() {
 		if name == "" {
 			name = "(unknown)"
 		}
-		items = append(items, menuItem{label: padRight(inert(name), 16), help: strconv.Itoa(counts[u]) + " processes"})
+		items = append(items, menuItem{label: padRight(inert(name), 16), help: countOf(counts[u], "process", "processes")})
 		if len(d.vo.users) == 1 && d.vo.users[u] {
 			sel = i + 1
 		}
@@ -395,7 +393,7 @@ func (d *Dashboard) cgroupMenu() {
 	items := []menuItem{{label: "all cgroups"}}
 	sel := 0
 	for i, n := range names {
-		items = append(items, menuItem{label: padRight(n, 24), help: strconv.Itoa(counts[n]) + " processes"})
+		items = append(items, menuItem{label: padRight(n, 24), help: countOf(counts[n], "process", "processes")})
 		if n == d.vo.workload {
 			sel = i + 1
 		}
