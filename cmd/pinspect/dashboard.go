@@ -125,16 +125,12 @@ func runDashboard(a *app) error {
 // dashboardOptions are the dashboard's options from the common flags and
 // the setup file.
 func (a *app) dashboardOptions(interval time.Duration) dashboard.Options {
-	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval, PIDs: a.pids, Users: a.users}
+	// --interval on the command line wins over the file's for this run
+	// only: F2 keeps the file's unless d, D or F2 choose another.
+	opts := dashboard.Options{Filter: a.name, States: a.states, Interval: interval, IntervalSet: a.intervalSet, PIDs: a.pids, Users: a.users}
 	path := dashboardConfigPath()
 	opts.Config, opts.ConfigNote = loadDashboardConfig(path)
 	opts.SaveConfig = func(c dashboard.Config) (string, error) { return saveDashboardConfig(path, c) }
-	if a.intervalSet && opts.Config != nil {
-		// --interval on the command line wins over the file's.
-		c := *opts.Config
-		c.Interval = 0
-		opts.Config = &c
-	}
 	return opts
 }
 

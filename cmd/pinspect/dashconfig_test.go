@@ -172,3 +172,30 @@ func threadNice(t *testing.T, pid, tid int) int {
 	}
 	return n
 }
+
+// TestIntervalFlagKeepsFileInterval: with --interval the dashboard runs
+// at the flag's interval but is given the file's setup whole, its
+// interval included, so that F2 writes the file's interval back (it
+// wrote none, and the next run lost the saved one); the dashboard
+// package's TestIntervalFlagKeepsSavedInterval holds what it saves.
+func TestIntervalFlagKeepsFileInterval(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	c := dashboard.DefaultConfig()
+	c.Interval = 5 * time.Second
+	if _, err := saveDashboardConfig(dashboardConfigPath(), c); err != nil {
+		t.Fatal(err)
+	}
+	a := &app{interval: 2 * time.Second, intervalSet: true}
+	opts := a.dashboardOptions(a.interval)
+	if opts.Interval != 2*time.Second || !opts.IntervalSet {
+		t.Errorf("interval %v set %v, want the flag's 2s", opts.Interval, opts.IntervalSet)
+	}
+	if opts.Config == nil || opts.Config.Interval != 5*time.Second {
+		t.Errorf("the file's setup given as %+v, want its interval 5s", opts.Config)
+	}
+	a.intervalSet = false
+	if opts := a.dashboardOptions(time.Second); opts.IntervalSet || opts.Config == nil || opts.Config.Interval != 5*time.Second {
+		t.Errorf("without the flag: set %v, setup %+v", opts.IntervalSet, opts.Config)
+	}
+}

@@ -35,6 +35,11 @@ type Options struct {
 	// (a config file's interval, when it has one, is asked of the Source
 	// at start).
 	Interval time.Duration
+	// IntervalSet says Interval was given on the command line: it wins
+	// over Config.Interval for this run, and F2 keeps Config.Interval in
+	// the file unless an interval is chosen in the run (d, D or F2's
+	// row), which is then kept.
+	IntervalSet bool
 	// Screen replaces the terminal (tests use a tcell.SimulationScreen).
 	Screen tcell.Screen
 	// Config is the saved setup (nil: the defaults); ConfigNote is a
@@ -220,10 +225,8 @@ func (d *Dashboard) applyConfig(c Config, start bool) {
 	}
 	d.vo.tree = c.Tree
 	d.vo.hideKernel = c.HideKernelThreads
-	if start && c.Interval > 0 && d.opts.Timeline == nil {
-		d.interval = c.Interval
-		d.src.SetInterval(c.Interval)
-	} else if c.Interval > 0 && c.Interval != d.interval && d.opts.Timeline == nil {
+	// At start the file's interval, unless the command line gave one.
+	if c.Interval > 0 && d.opts.Timeline == nil && (start && !d.opts.IntervalSet || !start && c.Interval != d.interval) {
 		d.interval = c.Interval
 		d.src.SetInterval(c.Interval)
 	}

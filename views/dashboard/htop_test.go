@@ -910,3 +910,66 @@ func TestSkippedFrameKeepsItsLag(t *testing.T) {
 		t.Errorf("the header says live over events 90 s old:\n%s", scr)
 	}
 }
+
+// TestIntervalFlagKeepsSavedInterval: an interval given on the command
+// line (IntervalSet) wins over the setup file's for the run, and F2
+// saving other changes keeps the file's interval, not the flag's and not
+// none (htop-dev/htop#1177: htop writes its -d into htoprc, which its
+// users find confusing); an interval chosen in the run with d or D is
+// kept.
+func TestIntervalFlagKeepsSavedInterval(t *testing.T) {
+	var mu sync.Mutex
+	var saved []Config
+	save := func(c Config) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		saved = append(saved, c)
+		return "/tmp/test/dashboard.conf", nil
+	}
+	last := func() Config {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(saved) == 0 {
+			t.Fatal("nothing saved")
+		}
+		return saved[len(saved)-1]
+	}
+	file := DefaultConfig()
+	file.Interval = 5 * time.Second
+	h := start(t, Options{Interval: 2 * time.Second, IntervalSet: true, Config: &file, SaveConfig: save}, 160, 50)
+	a, b := frames(t)
+	h.src.send(a)
+	h.src.send(b)
+	h.waitFor("COMMAND")
+	// The source runs at the flag's interval: it is never asked for the
+	// file's.
+	h.src.mu.Lock()
+	asked := h.src.interval
+	h.src.mu.Unlock()
+	if asked != 0 {
+		t.Errorf("the source was asked for %v, want the flag's (nothing asked)", asked)
+	}
+	// F2: a change that is not the interval.
+	h.key(tcell.KeyF2)
+	h.waitFor("Columns shown")
+	h.ui(func() { h.d.setup.active.SetCurrentItem(slices.Index(h.d.model.cols, colShr)) }, true)
+	h.key(tcell.KeyDelete)
+	h.waitState("SHR removed", func(d *Dashboard) bool { return !slices.Contains(d.model.cols, colShr) })
+	h.key(tcell.KeyEscape)
+	h.waitFor("setup saved to")
+	if c := last(); c.Interval != 5*time.Second || !strings.Contains(string(c.Marshal()), "interval=5s\n") {
+		t.Errorf("F2 saved interval %v, want the file's 5s:\n%s", c.Interval, c.Marshal())
+	}
+	// d chooses another interval: F2 keeps that one.
+	h.runes("d")
+	h.waitState("an interval chosen", func(d *Dashboard) bool { return d.intervalChosen > 0 })
+	var chosen time.Duration
+	h.ui(func() { chosen = h.d.intervalChosen }, false)
+	h.key(tcell.KeyF2)
+	h.waitFor("Columns shown")
+	h.key(tcell.KeyEscape)
+	h.waitUntil("saved again", func(string) bool { mu.Lock(); defer mu.Unlock(); return len(saved) == 2 })
+	if c := last(); c.Interval != chosen {
+		t.Errorf("F2 saved interval %v, want the chosen %v", c.Interval, chosen)
+	}
+}
