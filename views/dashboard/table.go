@@ -150,8 +150,10 @@ type tableModel struct {
 	header   []tview.TableCell
 	// blank is each column's data cell as tview.Table sees it: no text,
 	// the column's alignment and width (procTable draws the text).
-	blank   []tview.TableCell
-	widths  [numCols]int
+	blank  []tview.TableCell
+	widths [numCols]int
+	// held keeps the data-sized widths (PID, PPID, USER) steady.
+	held    [numCols]heldWidth
 	sortCol colID // the sort column (its title has an arrow)
 	onSort  func(c colID)
 	tagged  map[collector.ID]bool
@@ -378,6 +380,30 @@ func (m *tableModel) cmdWidth() int {
 	return max(w, 0)
 }
 
+// widthHold is how long a data-sized column keeps a width the data no
+// longer needs: the width of the widest value seen within it.
+const widthHold = time.Minute
+
+// heldWidth is a column's width from the data (the longest user name,
+// the largest pid) that grows at once and shrinks only once the wider
+// values have been gone for widthHold: a short-lived process with a long
+// user name does not make the columns jump as it comes and goes (htop
+// gives these columns fixed widths; this keeps them narrow where the
+// names are short).
+type heldWidth struct {
+	w  int
+	at time.Time // the snapshot time the data last needed w
+}
+
+// update takes the width the data needs now (at the snapshot time now)
+// and returns the width to draw.
+func (h *heldWidth) update(need int, now time.Time) int {
+	if age := now.Sub(h.at); need >= h.w || age > widthHold || age < 0 {
+		h.w, h.at = need, now
+	}
+	return h.w
+}
+
 // rebuild recomputes the rows from a frame and the view options. focus,
 // when non-nil, supplies the threads of the focused process.
 func (m *tableModel) rebuild(fd *frameData, o viewOpts, focus *focusData) {
@@ -404,9 +430,9 @@ func (m *tableModel) rebuild(fd *frameData, o viewOpts, focus *focusData) {
 			maxPID = max(maxPID, t.TID)
 		}
 	}
-	m.widths[colPID] = max(len(strconv.Itoa(maxPID)), 3)
-	m.widths[colPPID] = max(len(strconv.Itoa(maxPID)), 4)
-	m.widths[colUser] = maxUser
+	m.widths[colPID] = m.held[colPID].update(max(len(strconv.Itoa(maxPID)), 3), m.now)
+	m.widths[colPPID] = m.held[colPPID].update(max(len(strconv.Itoa(maxPID)), 4), m.now)
+	m.widths[colUser] = m.held[colUser].update(maxUser, m.now)
 	m.shown = len(rows)
 	m.sorter = rowSorter{m: m, rows: rows, col: o.sortCol, desc: o.sortDesc}
 	sort.Sort(&m.sorter)
