@@ -405,7 +405,8 @@ func compareColumn(c PSColumn, a, b *psLine, desc bool) int {
 
 // PSTableOptions shape a ps table.
 type PSTableOptions struct {
-	// Width truncates each line to this many runes (a terminal's width);
+	// Width truncates each line to this many terminal columns (a
+	// terminal's width; wide characters take two, combining marks none);
 	// 0 does not truncate (wide, or not a terminal).
 	Width int
 	// NoHeaders leaves out the heading line and the summary line.
@@ -440,14 +441,14 @@ func WritePSColumns(w io.Writer, v *PSView, cols []PSColumn, o PSTableOptions) e
 	widths := make([]int, len(cols))
 	for _, r := range rows {
 		for i, c := range r {
-			widths[i] = max(widths[i], len([]rune(c)))
+			widths[i] = max(widths[i], displayWidth(c))
 		}
 	}
 	bw := bufio.NewWriter(w)
 	for _, r := range rows {
 		var line strings.Builder
 		for i, c := range r {
-			pad := strings.Repeat(" ", widths[i]-len([]rune(c)))
+			pad := strings.Repeat(" ", widths[i]-displayWidth(c))
 			switch {
 			case i == len(r)-1 && cols[i].Left:
 				line.WriteString(c) // the last text column is not padded
@@ -462,7 +463,7 @@ func WritePSColumns(w io.Writer, v *PSView, cols []PSColumn, o PSTableOptions) e
 		}
 		s := line.String()
 		if o.Width > 0 {
-			s = truncateRunes(s, o.Width)
+			s = truncateWidth(s, o.Width)
 		}
 		bw.WriteString(s)
 		bw.WriteByte('\n')

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rivo/uniseg"
+
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
@@ -185,15 +187,46 @@ func ctxNote(src string) string {
 	return "leader thread only"
 }
 
-func truncateRunes(s string, n int) string {
-	i := 0
-	for pos := range s {
-		if i == n {
-			return s[:pos]
-		}
-		i++
+// displayWidth is how many terminal columns sanitised text s takes: a
+// wide character (CJK, most emoji) two, a combining mark none, by
+// grapheme cluster (uniseg, the library tview lays out with); printable
+// ASCII is its length.
+func displayWidth(s string) int {
+	if isASCII(s) {
+		return len(s)
 	}
-	return s
+	return uniseg.StringWidth(s)
+}
+
+// truncateWidth cuts s to at most n terminal columns, between grapheme
+// clusters: a wide character that would straddle column n is left out
+// whole, and a combining mark stays with its letter.
+func truncateWidth(s string, n int) string {
+	if isASCII(s) {
+		return s[:min(len(s), max(n, 0))]
+	}
+	w, state, rest := 0, -1, s
+	for rest != "" {
+		var cw int
+		next := rest
+		_, next, cw, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		if w+cw > n {
+			break
+		}
+		w, rest = w+cw, next
+	}
+	return s[:len(s)-len(rest)]
+}
+
+// isASCII reports whether s is ASCII only (one column a byte, once
+// sanitised).
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func orQ(s string) string {
