@@ -244,7 +244,10 @@ type readJob struct {
 	batch  *batch
 	from   int
 	stream func(*lineReader) error
-	path   []byte // the stream's file
+	// call is a system call that may block on the file system behind
+	// path (deadlineReads.call).
+	call func() error
+	path []byte // the stream's or the call's file
 }
 
 // batch is a list of whole-file reads that one worker job does one after
@@ -456,6 +459,31 @@ func (d *deadlineReads) stream(path []byte, fn func(*lineReader) error) error {
 	return err
 }
 
+// call runs fn on a worker under the deadline, as stream runs a parse: a
+// system call that may block in the file system behind path, such as a
+// stat that follows /proc/PID/exe into a FUSE or NFS mount that stopped
+// answering. It returns fn's error, or ErrTimeout; after ErrTimeout fn
+// may still be running on the abandoned worker, so the caller must not
+// look at anything fn writes. Without a deadline fn runs inline.
+func (d *deadlineReads) call(path []byte, fn func() error) error {
+	if d == nil || d.timeout <= 0 {
+		return fn()
+	}
+	d.use.Lock()
+	defer d.use.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if targetStuck(targetOf(d.root, path)) {
+		return errStillStuck
+	}
+	if d.budget.spent() {
+		return errStuckCap
+	}
+	_, err := d.wait(d.worker(), readJob{call: fn, path: path})
+	return err
+}
+
 // streamFile opens path with flags and runs fn over a lineReader on it
 // with buf; each completed read(2) increments progress when not nil.
 func streamFile(path []byte, flags int, buf []byte, progress *atomic.Uint64, fn func(*lineReader) error) error {
@@ -499,7 +527,7 @@ func (d *deadlineReads) now() int64 { return int64(time.Since(d.base)) }
 func (d *deadlineReads) wait(w *readWorker, job readJob) (int, error) {
 	d.mu.Lock()
 	w.finished = false
-	if job.stream != nil {
+	if job.stream != nil || job.call != nil {
 		w.path = append(w.path[:0], job.path...)
 	}
 	d.mu.Unlock()
@@ -589,6 +617,12 @@ func (d *deadlineReads) work(w *readWorker) {
 			w.item.Store(0)
 			w.reading.Store(true)
 			err = streamFile(w.path, 0, w.line, &w.progress, job.stream)
+			w.reading.Store(false)
+		} else if job.call != nil {
+			w.started.Store(d.now())
+			w.item.Store(0)
+			w.reading.Store(true)
+			err = job.call()
 			w.reading.Store(false)
 		} else if !d.readItems(w, job.batch, job.from) {
 			return

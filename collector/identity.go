@@ -32,8 +32,10 @@ type Identity struct {
 	// the task), and a lookup reads no status to tell.
 	ExitCode int64
 	// Exe is the executable's path with the kernel's " (deleted)" mark
-	// cut off (ExeDeleted says it was there); "" when not asked for, or
-	// the process has none (a kernel thread, a zombie).
+	// cut off (ExeDeleted says it was there: unchecked here, unlike a
+	// scan's, so a file whose own name ends in the mark reads as
+	// deleted; see readExe); "" when not asked for, or the process has
+	// none (a kernel thread, a zombie).
 	Exe        string
 	ExeDeleted bool
 	// ExeErr is why exe could not be read (permission, a timeout); nil

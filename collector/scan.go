@@ -573,6 +573,14 @@ func (c *procCache) reuse(p *Process) {
 // and starts the entry afresh: its cmdline is read by readCmdlines.
 func (s *scan) readProcExe(p *Process, c *procCache, now time.Duration) {
 	exe, deleted, err := readExe(s.path.set(p.PID, p.LiveTID, "exe"), s.link)
+	if err == nil && deleted {
+		// The kernel's mark, or the end of the file's own name?
+		rootDir := s.path.set(p.PID, p.LiveTID, "root")
+		root := string(rootDir[:len(rootDir)-1])
+		if exeNamed(s.slow, s.path.set(p.PID, p.LiveTID, "exe"), root, exe+exeDeleted) {
+			exe, deleted = exe+exeDeleted, false
+		}
+	}
 	s.setExe(p, c, now, exe, deleted, err)
 }
 

@@ -264,7 +264,9 @@ func writeShowIdentity(bw *bufio.Writer, p *ProcessDoc) {
 	if p.Exe != "" {
 		del := ""
 		if p.ExeDeleted {
-			del = " (deleted)"
+			// Not the kernel's " (deleted)": a file's own name can end
+			// in that.
+			del = "  [deleted]"
 		}
 		fmt.Fprintf(bw, "  exe       %s%s\n", sanitize.Terminal(p.Exe), del)
 	}

@@ -1,0 +1,106 @@
+package collector
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestExeNamedDeleted: an executable whose own name ends in " (deleted)"
+// is not deleted, though its exe link reads like a deleted one's; one
+// removed after it started is, whatever its name. Real processes run
+// copies of sleep: "x (deleted)" (there), "y" (removed), "z (deleted)"
+// (removed: its link ends in the mark twice), and "w", removed while a
+// hard link "w (deleted)" to the same file stays (that name is the
+// running file's: shown, not deleted). Both backends, two scans each
+// (the second from the memo).
+func TestExeNamedDeleted(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	named, gone, goneNamed := filepath.Join(dir, "x (deleted)"), filepath.Join(dir, "y"), filepath.Join(dir, "z (deleted)")
+	linked, link := filepath.Join(dir, "w"), filepath.Join(dir, "w (deleted)")
+	for _, p := range []string{named, gone, goneNamed, linked} {
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(linked, link); err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		exe     string
+		deleted bool
+	}
+	wants := map[int]want{}
+	for bin, w := range map[string]want{
+		named:     {named, false},
+		gone:      {gone, true},
+		goneNamed: {goneNamed, true},
+		linked:    {link, false},
+	} {
+		// No Pdeathsig: it fires when the thread that started the child
+		// exits (the Go runtime ends threads), which killed helpers
+		// mid-test; the cleanup kills them.
+		cmd := exec.Command(bin, "300")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		pid := cmd.Process.Pid
+		wants[pid] = w
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			if l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); l == bin {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d did not exec %s", pid, bin)
+			}
+		}
+	}
+	for _, p := range []string{gone, goneNamed, linked} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, backend := range []Backend{BackendProc, BackendTaskIter} {
+		r, err := NewReader(Options{Backend: backend})
+		if err != nil {
+			if backend == BackendTaskIter && os.Geteuid() != 0 {
+				continue
+			}
+			t.Fatal(err)
+		}
+		for scan := 1; scan <= 2; scan++ {
+			s, err := r.Scan(context.Background(), ScanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := 0
+			for _, p := range s.Processes {
+				w, ok := wants[p.PID]
+				if !ok {
+					continue
+				}
+				found++
+				if p.Exe != w.exe || p.ExeDeleted != w.deleted {
+					t.Errorf("%s, scan %d: pid %d: exe %q deleted %v, want %q deleted %v (state %c)", s.Collector, scan, p.PID, p.Exe, p.ExeDeleted, w.exe, w.deleted, p.State)
+				}
+			}
+			if found != len(wants) {
+				t.Errorf("%s, scan %d: %d of %d processes", s.Collector, scan, found, len(wants))
+			}
+		}
+		r.Close()
+	}
+}
