@@ -32,8 +32,9 @@ const (
 	stateReportIdl = 0x80
 )
 
-// stateLetters is task_state_array: index fls(state).
-const stateLetters = "RSDTtXZPI"
+// StateLetters is task_state_array: the state letters /proc shows, at
+// index fls(state).
+const StateLetters = "RSDTtXZPI"
 
 // StateLetter is the state letter /proc shows (stat field 3), made the
 // way __task_state_index does: an idle kernel thread is I, a sleeping
@@ -46,7 +47,7 @@ func StateLetter(stateBits, exitState uint32) byte {
 	if stateBits&(stateRTLock|stateFrozen) != 0 {
 		s = stateUninterr
 	}
-	return stateLetters[bits.Len32(s)]
+	return StateLetters[bits.Len32(s)]
 }
 
 // StateLetter is the task's state letter.
@@ -122,6 +123,10 @@ type Totals struct {
 	RunDelayNs uint64
 	// Threads counts the live threads added.
 	Threads int
+	// States counts them by state, at the index of the state's letter in
+	// StateLetters (only in Group.ThreadSums: the kernel's count of the
+	// threads it summed; Add does not count).
+	States [len(StateLetters)]int
 }
 
 // Totals is the starting point of a process's totals: what its exited
@@ -167,6 +172,9 @@ func (s *Totals) AddTotals(o Totals) {
 	s.InvolCtx += o.InvolCtx
 	s.RunDelayNs += o.RunDelayNs
 	s.Threads += o.Threads
+	for i, n := range o.States {
+		s.States[i] += n
+	}
 }
 
 // CPUTimeTicks is the process's user and system time as /proc/PID/stat

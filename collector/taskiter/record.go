@@ -30,6 +30,7 @@ const (
 	groupKNameUnknown    = 1 << 10
 	groupRSSSum          = 1 << 11
 	groupHasExe          = 1 << 12
+	groupHasIO           = 1 << 13
 )
 
 // recordHeader is a record's kind and size (its first two u16s).
@@ -265,6 +266,21 @@ type Group struct {
 	// (PassOptions.SumThreads); zero otherwise. Add it to the process's
 	// Totals with AddTotals.
 	ThreadSums Totals
+	// IO is the process's I/O accounting as /proc/PID/io shows it: the
+	// exited threads' counters (signal->ioac) plus every live thread's,
+	// summed by the walk; valid when HasIO. The seq_file iterator does not
+	// sum threads (HasIO false), nor does the walk for a process one of
+	// whose threads was released while it was read (the kernel's own
+	// reader retries then): read /proc/PID/io for those. The file's
+	// ptrace check is the caller's to apply.
+	IO    IOCounters
+	HasIO bool
+}
+
+// IOCounters are /proc/PID/io's seven counters (task_io_accounting).
+type IOCounters struct {
+	RChar, WChar, SyscR, SyscW         uint64
+	ReadBytes, WriteBytes, CancelledWB uint64
 }
 
 func (g *Group) fill(r *taskIterGroupRec) {
@@ -342,6 +358,14 @@ func (g *Group) fill(r *taskIterGroupRec) {
 		MinFlt: r.ThrMinFlt, MajFlt: r.ThrMajFlt,
 		VolCtx: r.ThrNvcsw, InvolCtx: r.ThrNivcsw,
 		RunDelayNs: r.ThrRunDelay, Threads: int(r.ThrCount),
+	}
+	for i, n := range r.ThrStates {
+		g.ThreadSums.States[i] = int(n)
+	}
+	g.HasIO = f&groupHasIO != 0
+	g.IO = IOCounters{
+		RChar: r.Io[0], WChar: r.Io[1], SyscR: r.Io[2], SyscW: r.Io[3],
+		ReadBytes: r.Io[4], WriteBytes: r.Io[5], CancelledWB: r.Io[6],
 	}
 	if !g.HasTTY {
 		g.TPGID = -1 // do_task_stat's value without a terminal

@@ -80,6 +80,9 @@ type taskIterGroupRec struct {
 	ExeIno          uint64
 	ExeDev          uint32
 	ExePad          uint32
+	Io              [7]uint64
+	IoSeq           uint32
+	ThrStates       [9]uint32
 }
 
 type taskIterOut struct {
@@ -141,6 +144,7 @@ const (
 	taskIterVarScratchAddr    = "scratch_addr"
 	taskIterVarWalkCountOnly  = "walk_count_only"
 	taskIterVarWalkFull       = "walk_full"
+	taskIterVarWalkLeader     = "walk_leader"
 	taskIterVarWalkNgroups    = "walk_ngroups"
 	taskIterVarWalkNtasks     = "walk_ntasks"
 	taskIterVarWalkSumThreads = "walk_sum_threads"
@@ -213,6 +217,7 @@ type taskIterVariableSpecs struct {
 	ScratchAddr    *ebpf.VariableSpec `ebpf:"scratch_addr"`
 	WalkCountOnly  *ebpf.VariableSpec `ebpf:"walk_count_only"`
 	WalkFull       *ebpf.VariableSpec `ebpf:"walk_full"`
+	WalkLeader     *ebpf.VariableSpec `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.VariableSpec `ebpf:"walk_ngroups"`
 	WalkNtasks     *ebpf.VariableSpec `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.VariableSpec `ebpf:"walk_sum_threads"`
@@ -264,6 +269,7 @@ type taskIterVariables struct {
 	ScratchAddr    *ebpf.Variable `ebpf:"scratch_addr"`
 	WalkCountOnly  *ebpf.Variable `ebpf:"walk_count_only"`
 	WalkFull       *ebpf.Variable `ebpf:"walk_full"`
+	WalkLeader     *ebpf.Variable `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.Variable `ebpf:"walk_ngroups"`
 	WalkNtasks     *ebpf.Variable `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.Variable `ebpf:"walk_sum_threads"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -159,6 +160,13 @@ func TestWalkSumsThreads(t *testing.T) {
 			others++
 		default:
 			summed += tk.Group.ThreadSums.Threads
+			states := 0
+			for _, n := range tk.Group.ThreadSums.States {
+				states += n
+			}
+			if states != tk.Group.ThreadSums.Threads {
+				return fmt.Errorf("process %d: %d threads summed, %d counted by state %v", tk.TID, tk.Group.ThreadSums.Threads, states, tk.Group.ThreadSums.States)
+			}
 			if n := tk.Group.ThreadSums.Threads + 1; tk.Group.NumThreads > 0 && n > tk.Group.NumThreads+1 {
 				return fmt.Errorf("process %d: %d threads summed, %d live", tk.TID, n-1, tk.Group.NumThreads)
 			}
@@ -187,4 +195,128 @@ func TestWalkSumsThreads(t *testing.T) {
 		t.Errorf("summed pass saw %d tasks, full pass %d", st.Tasks, full.Tasks)
 	}
 	t.Logf("summed pass: %+v (%d threads summed); full pass: %+v", st, summed, full)
+}
+
+// readProcIO parses /proc/PID/io into the walk's order.
+func readProcIO(pid int) (IOCounters, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return IOCounters{}, false
+	}
+	var c IOCounters
+	dst := map[string]*uint64{
+		"rchar": &c.RChar, "wchar": &c.WChar, "syscr": &c.SyscR, "syscw": &c.SyscW,
+		"read_bytes": &c.ReadBytes, "write_bytes": &c.WriteBytes, "cancelled_write_bytes": &c.CancelledWB,
+	}
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ": ")
+		if p := dst[k]; ok && p != nil {
+			if *p, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return IOCounters{}, false
+			}
+			n++
+		}
+	}
+	return c, n == len(dst)
+}
+
+// TestWalkIOMatchesProc: the walk's io counters of a process are what
+// /proc/PID/io shows: the exited threads' plus every live thread's, with
+// its threads kept or summed in the kernel. A helper does known I/O in
+// three threads (one exited, one live, the leader) and then none; every
+// other process whose /proc/PID/io did not move across the pass must
+// match too.
+func TestWalkIOMatchesProc(t *testing.T) {
+	it := openForTest(t)
+	if !it.Walking() {
+		t.Skip(it.WalkUnavailable)
+	}
+	const readB, writeB = 1_000_000, 300_000
+	h := livehelper.Start(t, "iocount", strconv.Itoa(readB), strconv.Itoa(writeB))
+	for _, summed := range []bool{false, true} {
+		before := map[int]IOCounters{}
+		for _, pid := range listPIDs(t) {
+			if c, ok := readProcIO(pid); ok {
+				before[pid] = c
+			}
+		}
+		got := map[int]IOCounters{}
+		noIO := 0
+		_, err := it.PassWith(PassOptions{SumThreads: summed}, func(tk *Task) error {
+			if tk.Group == nil {
+				return nil
+			}
+			if !tk.Group.HasIO {
+				noIO++
+				return nil
+			}
+			got[tk.TID] = tk.Group.IO
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		compared := 0
+		for pid, b := range before {
+			a, ok := readProcIO(pid)
+			g, inPass := got[pid]
+			if !ok || a != b || !inPass {
+				continue // it did I/O meanwhile, or exited
+			}
+			compared++
+			if g != a {
+				t.Errorf("summed=%v: process %d: walk io %+v, /proc/%d/io %+v", summed, pid, g, pid, a)
+			}
+		}
+		g, ok := got[h.PID()]
+		p, _ := readProcIO(h.PID())
+		switch {
+		case !ok:
+			t.Errorf("summed=%v: helper %d has no io in the walk", summed, h.PID())
+		case g != p:
+			t.Errorf("summed=%v: helper: walk io %+v, /proc %+v", summed, g, p)
+		case g.RChar < 2*readB || g.WChar < writeB || g.SyscR < 2*readB/4096 || g.SyscW < writeB/4096:
+			t.Errorf("summed=%v: helper io %+v misses its known I/O (%d read twice, %d written)", summed, g, readB, writeB)
+		}
+		if compared < 10 || noIO > len(got)/10 {
+			t.Errorf("summed=%v: %d processes compared, %d with io, %d without", summed, compared, len(got), noIO)
+		}
+		t.Logf("summed=%v: %d processes compared with /proc/PID/io, %d without io in the walk", summed, compared, noIO)
+	}
+}
+
+// TestWalkCountsThreadStates: the kernel's count of a summed process's
+// threads by state is what the threads' own records say: a helper's 20
+// pool threads, all asleep, are counted 20 S (the leader has its own
+// record).
+func TestWalkCountsThreadStates(t *testing.T) {
+	it := openForTest(t)
+	if !it.Walking() {
+		t.Skip(it.WalkUnavailable)
+	}
+	h := livehelper.Start(t, "iopool", "20", "100000")
+	var want [len(StateLetters)]int
+	_, err := it.Pass(func(tk *Task) error {
+		if tk.TGID == h.PID() && tk.TID != tk.TGID {
+			want[strings.IndexByte(StateLetters, tk.StateLetter())]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Totals
+	_, err = it.PassWith(PassOptions{SumThreads: true}, func(tk *Task) error {
+		if tk.TID == h.PID() && tk.Group != nil {
+			got = tk.Group.ThreadSums
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.States != want || got.Threads != 20 || want[1] != 20 {
+		t.Errorf("summed %d threads by state %v; their records say %v", got.Threads, got.States, want)
+	}
 }

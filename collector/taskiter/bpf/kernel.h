@@ -127,8 +127,51 @@ struct tty_struct___pre517 {
 	struct pid *pgrp;
 } CORE;
 
+/*
+ * A task's I/O accounting (include/linux/task_io_accounting.h): the
+ * first four fields exist with CONFIG_TASK_XACCT, the last three with
+ * CONFIG_TASK_IO_ACCOUNTING.
+ */
+struct task_io_accounting {
+	u64 rchar;
+	u64 wchar;
+	u64 syscr;
+	u64 syscw;
+	u64 read_bytes;
+	u64 write_bytes;
+	u64 cancelled_write_bytes;
+} CORE;
+
+/* seqlock_t: since 5.10 its count is a seqcount_spinlock_t. */
+struct seqcount {
+	unsigned int sequence;
+} CORE;
+
+struct seqcount_spinlock {
+	struct seqcount seqcount;
+} CORE;
+
+struct seqlock {
+	struct seqcount_spinlock seqcount;
+} CORE;
+
+/* Before 5.10: seqlock_t { struct seqcount seqcount; ... }. */
+struct seqcount___pre510 {
+	unsigned int sequence;
+} CORE;
+
+struct seqlock___pre510 {
+	struct seqcount___pre510 seqcount;
+} CORE;
+
+struct signal_struct___pre510 {
+	struct seqlock___pre510 stats_lock;
+} CORE;
+
 struct signal_struct {
 	int nr_threads;
+	struct seqlock stats_lock;
+	struct task_io_accounting ioac;
 	struct sigpending shared_pending;
 	struct pid *pids[4];
 	struct tty_struct *tty;
@@ -305,6 +348,7 @@ struct task_struct {
 	struct sigpending pending;
 	struct task_delay_info *delays;
 	void *worker_private;
+	struct task_io_accounting ioac;
 } CORE;
 
 /* Before 5.14 the state was a long named state. */

@@ -46,6 +46,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define GROUP_KNAME_UNKNOWN (1u << 10) /* a kthread whose name was not found */
 #define GROUP_RSS_SUM (1u << 11)       /* rss_sum[] holds the exact sums */
 #define GROUP_HAS_EXE (1u << 12)       /* exe_* identify mm->exe_file */
+#define GROUP_HAS_IO (1u << 13)        /* io[] is the whole process's (the walk) */
 
 #define PF_WQ_WORKER 0x00000020
 #define PF_KTHREAD 0x00200000
@@ -166,6 +167,24 @@ struct group_rec {
 	__u64 exe_ino;
 	__u32 exe_dev;
 	__u32 exe_pad;
+	/*
+	 * The process's I/O accounting as /proc/PID/io shows it
+	 * (do_io_accounting): the exited threads' (signal->ioac) plus every
+	 * live thread's task->ioac, in the order rchar, wchar, syscr, syscw,
+	 * read_bytes, write_bytes, cancelled_write_bytes. Only the walk sums
+	 * the threads: GROUP_HAS_IO says it did, and that no thread of the
+	 * process was released meanwhile (io_seq, signal->stats_lock's
+	 * sequence, was even and unchanged from the leader to its last
+	 * thread: the kernel's own check).
+	 */
+	__u64 io[7];
+	__u32 io_seq;
+	/*
+	 * The walk's count of the summed threads (thr_count) in each state,
+	 * by the index of the state's letter in "RSDTtXZPI" (as
+	 * __task_state_index makes it).
+	 */
+	__u32 thr_states[9];
 };
 
 /* A leader's two records, built in place and written with one call. */
@@ -542,6 +561,59 @@ static __always_inline void fill_kname(struct group_rec *g, struct task_struct *
 	}
 }
 
+/*
+ * signal->stats_lock's sequence: odd while a writer holds it; it moves
+ * when a thread of the group is released (__exit_signal adds the
+ * thread's counts to the signal struct). 1 (odd: never trusted) when
+ * the kernel's layout is not known.
+ */
+static __always_inline __u32 stats_seq(struct signal_struct *sig)
+{
+	if (bpf_core_field_exists(sig->stats_lock.seqcount.seqcount.sequence))
+		return sig->stats_lock.seqcount.seqcount.sequence;
+	if (bpf_core_field_exists(((struct signal_struct___pre510 *)sig)->stats_lock.seqcount.sequence)) {
+		struct signal_struct___pre510 *old = (void *)sig;
+
+		return BPF_CORE_READ(old, stats_lock.seqcount.sequence);
+	}
+	return 1;
+}
+
+/* The index of a task's state letter in "RSDTtXZPI" (StateLetter in convert.go). */
+static __always_inline __u32 state_index(struct task_struct *task)
+{
+	__u32 bits, s;
+
+	if (bpf_core_field_exists(task->__state)) {
+		bits = task->__state;
+	} else {
+		struct task_struct___pre514 *old = (void *)task;
+
+		bits = (__u32)BPF_CORE_READ(old, state);
+	}
+	s = (bits | (__u32)task->exit_state) & 0x7f;
+	if ((bits & 0x402) == 0x402) /* TASK_IDLE */
+		s = 0x80;
+	if (bits & (0x1000 | 0x8000)) /* TASK_RTLOCK_WAIT, TASK_FROZEN */
+		s = 0x2;
+	/* fls(s) */
+	if (s >= 0x80)
+		return 8;
+	if (s >= 0x40)
+		return 7;
+	if (s >= 0x20)
+		return 6;
+	if (s >= 0x10)
+		return 5;
+	if (s >= 0x8)
+		return 4;
+	if (s >= 0x4)
+		return 3;
+	if (s >= 0x2)
+		return 2;
+	return s; /* 0 or 1 */
+}
+
 static __always_inline void fill_group(struct group_rec *g, struct task_struct *task)
 {
 	struct signal_struct *sig = task->signal;
@@ -568,6 +640,17 @@ static __always_inline void fill_group(struct group_rec *g, struct task_struct *
 		g->shared_pending = sig->shared_pending.signal.sig[0];
 		g->sig_flags = sig->flags;
 		g->group_exit_code = sig->group_exit_code;
+		if (bpf_core_field_exists(sig->ioac.read_bytes) &&
+		    bpf_core_field_exists(sig->ioac.rchar)) {
+			g->io_seq = stats_seq(sig);
+			g->io[0] = sig->ioac.rchar;
+			g->io[1] = sig->ioac.wchar;
+			g->io[2] = sig->ioac.syscr;
+			g->io[3] = sig->ioac.syscw;
+			g->io[4] = sig->ioac.read_bytes;
+			g->io[5] = sig->ioac.write_bytes;
+			g->io[6] = sig->ioac.cancelled_write_bytes;
+		}
 		if (bpf_core_field_exists(sig->stats)) {
 			struct taskstats *st = sig->stats;
 
@@ -729,6 +812,7 @@ extern void bpf_rcu_read_unlock(void) __ksym;
  * and becomes a read-only task pointer again with bpf_rdonly_cast.
  */
 __u64 walk_task; /* the task being filled, as a number */
+__u64 walk_leader; /* the leader of the process being summed, as a number */
 
 __noinline int walk_fill_task(__u64 addr, struct task_rec *t)
 {
@@ -754,10 +838,31 @@ __noinline int walk_fill_group(__u64 addr, struct group_rec *g)
 	return 0;
 }
 
+/* Adds a task's io counters to its process's (do_io_accounting). */
+__noinline int walk_add_io(__u64 addr, struct group_rec *g)
+{
+	struct task_struct *task;
+
+	if (!bpf_rdonly_cast || !g)
+		return 0;
+	task = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct task_struct));
+	if (!bpf_core_field_exists(task->ioac.read_bytes) || !bpf_core_field_exists(task->ioac.rchar))
+		return 0;
+	g->io[0] += task->ioac.rchar;
+	g->io[1] += task->ioac.wchar;
+	g->io[2] += task->ioac.syscr;
+	g->io[3] += task->ioac.syscw;
+	g->io[4] += task->ioac.read_bytes;
+	g->io[5] += task->ioac.write_bytes;
+	g->io[6] += task->ioac.cancelled_write_bytes;
+	return 0;
+}
+
 /* Adds a thread to its process's sums (Totals.Add in convert.go). */
 __noinline int walk_sum_thread(__u64 addr, struct group_rec *g)
 {
 	struct task_struct *task;
+	__u32 i;
 
 	if (!bpf_rdonly_cast || !g)
 		return 0;
@@ -769,9 +874,36 @@ __noinline int walk_sum_thread(__u64 addr, struct group_rec *g)
 	g->thr_maj_flt += task->maj_flt;
 	g->thr_nvcsw += task->nvcsw;
 	g->thr_nivcsw += task->nivcsw;
+	walk_add_io(addr, g);
 	if (bpf_core_field_exists(task->sched_info) && task->exit_state == 0)
 		g->thr_run_delay += task->sched_info.run_delay;
+	i = state_index(task);
+	if (i < 9)
+		g->thr_states[i]++;
 	g->thr_count++;
+	return 0;
+}
+
+/*
+ * Ends a process's io sums: they are the process's when no thread of it
+ * was released since its leader was read (the sequence the kernel's own
+ * reader retries on), else GROUP_HAS_IO stays clear and pinspect reads
+ * /proc/PID/io.
+ */
+__noinline int walk_end_io(__u64 addr, struct group_rec *g)
+{
+	struct task_struct *task;
+	struct signal_struct *sig;
+
+	if (!bpf_rdonly_cast || !g)
+		return 0;
+	task = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct task_struct));
+	if (!bpf_core_field_exists(task->ioac.read_bytes) || !bpf_core_field_exists(task->ioac.rchar))
+		return 0;
+	sig = task->signal;
+	if (!sig || (g->io_seq & 1) || stats_seq(sig) != g->io_seq)
+		return 0;
+	g->rec_flags |= GROUP_HAS_IO;
 	return 0;
 }
 
@@ -781,6 +913,7 @@ int pinspect_walk(void *ctx)
 	struct bpf_iter_task it;
 	struct task_struct *task;
 	struct group_rec *sum = 0; /* the process whose threads are summed */
+	struct group_rec *cur = 0; /* the process whose io is being summed */
 	void *tasks, *groups;
 	__u32 zero = 0, sum_threads = walk_sum_threads;
 
@@ -834,8 +967,12 @@ int pinspect_walk(void *ctx)
 			walk_sum_thread(addr, sum);
 			continue;
 		}
-		if (pid == tgid)
+		if (pid == tgid) {
+			if (cur)
+				walk_end_io(*(volatile __u64 *)&walk_leader, cur);
+			cur = 0;
 			sum = 0;
+		}
 		i = walk_ntasks;
 		walk_ntasks = i + 1;
 		t = bpf_map_lookup_elem(tasks, &i);
@@ -843,8 +980,10 @@ int pinspect_walk(void *ctx)
 			walk_fill_task(addr, t);
 		else
 			walk_full = 1;
-		if (pid != tgid)
+		if (pid != tgid) {
+			walk_add_io(addr, cur); /* a thread whose record is written */
 			continue;
+		}
 		j = walk_ngroups;
 		walk_ngroups = j + 1;
 		g = bpf_map_lookup_elem(groups, &j);
@@ -853,9 +992,14 @@ int pinspect_walk(void *ctx)
 			continue;
 		}
 		walk_fill_group(addr, g);
+		walk_add_io(addr, g);
+		cur = g;
+		*(volatile __u64 *)&walk_leader = addr;
 		if (sum_threads && !bpf_map_lookup_elem(&walk_want, &tgid))
 			sum = g;
 	}
+	if (cur)
+		walk_end_io(*(volatile __u64 *)&walk_leader, cur);
 	bpf_iter_task_destroy(&it);
 	bpf_rcu_read_unlock();
 	return 0;
