@@ -108,12 +108,25 @@ const ioMax = 4096
 // A process that has not run since its io was last read keeps it
 // (ioIdle): every counter of the file is charged to the task doing the
 // I/O, while it runs, so it cannot have changed.
+//
+// On the walk the pass has summed each process's counters as the file
+// does (taskiter.Group.IO, set by runIter with SrcIO): they stand for the
+// file where this reader may read it (walkIOOK: proven by one read of the
+// file for the process as it is now), and the file is read otherwise.
 func (s *scan) readIOs(procs []Process) {
 	b := s.ios
 	want := s.ioWant[:0]
+	ptrace := s.r.creds.CapSysPtrace
 	for i := range procs {
 		p := &procs[i]
-		if c := s.memo.entry(p.PID, p.StartTicks); c.ioIdle(p) {
+		c := s.memo.entry(p.PID, p.StartTicks)
+		if p.Read&SrcIO != 0 {
+			if c.walkIOOK(p, ptrace) {
+				continue
+			}
+			p.IO, p.Read = IOCounters{}, p.Read&^SrcIO
+		}
+		if c.ioIdle(p) {
 			p.IO, p.Read = c.io, p.Read|SrcIO
 			continue
 		}
@@ -140,6 +153,7 @@ func (s *scan) readIOs(procs []Process) {
 			}
 			if c := s.memo.entry(p.PID, p.StartTicks); c != nil {
 				c.ioOK = false // never an older value in place of an error
+				c.ioAccessOK = false
 			}
 			switch {
 			case IsVanished(err) && s.present(p):
@@ -161,6 +175,7 @@ func (s *scan) readIOs(procs []Process) {
 func (s *scan) keepIO(p *Process) {
 	if c := s.memo.entry(p.PID, p.StartTicks); c != nil && p.CtxSource == CtxTaskIter {
 		c.io, c.ioRan, c.ioOK = p.IO, ranCount(p), true
+		c.ioAccess, c.ioAccessOK = ioAccessKeyOf(p), true
 	}
 }
 

@@ -152,6 +152,11 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 				threads: th, schedInfo: t.HasSchedInfo,
 			})
 			s.applyIterProcess(p, t, boot)
+			if o.IO && t.Group.HasIO {
+				// The walk's sums of /proc/PID/io: readIOs decides
+				// whether they stand for the file.
+				p.IO, p.Read = walkIO(&t.Group.IO), p.Read|SrcIO
+			}
 			s.noteExe(t.TID, t.Group)
 			if th {
 				p.Threads = s.threadSlots(max(t.Group.NumThreads, 1))
@@ -205,6 +210,14 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	s.readExtras(procs, o)
 	snap.CtxSwitchSource = CtxTaskIter
 	return s.finish(snap, procs), nil
+}
+
+// walkIO is the walk's io counters as /proc/PID/io's.
+func walkIO(c *taskiter.IOCounters) IOCounters {
+	return IOCounters{
+		RChar: c.RChar, WChar: c.WChar, SyscR: c.SyscR, SyscW: c.SyscW,
+		ReadBytes: c.ReadBytes, WriteBytes: c.WriteBytes, CancelledWriteBytes: c.CancelledWB,
+	}
 }
 
 // applyIterProcess fills a process's stat and status fields from its

@@ -654,3 +654,111 @@ func TestIterFirstScanLists(t *testing.T) {
 		t.Fatalf("the first scan did not list /proc (scan state %v)", s != nil)
 	}
 }
+
+// TestIterIOFromWalk: with the walk, a reader with CAP_SYS_PTRACE reads a
+// process's /proc/PID/io once and then takes the walk's sums, which are
+// the file's: a helper that did known I/O in three threads (one exited)
+// and a process that runs all the time (never idle, so never kept by
+// ioIdle) match the file without it being read again, and so does every
+// process whose file did not move across the scan. A reader without the
+// capability reads the file every time (the kernel's ptrace check is
+// the file's).
+func TestIterIOFromWalk(t *testing.T) {
+	ri := newIterReader(t, Options{})
+	if !ri.iter.Walking() {
+		t.Skip(ri.iter.WalkUnavailable)
+	}
+	if !ri.creds.CapSysPtrace {
+		t.Skip("no CAP_SYS_PTRACE")
+	}
+	known := livehelper.Start(t, "iocount", "1000000", "300000")
+	spin := livehelper.Start(t, "spin")
+	ctx := context.Background()
+	scan := func(r *Reader) (*Snapshot, map[int]bool) {
+		t.Helper()
+		s, err := r.Scan(ctx, ScanOptions{IO: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := map[int]bool{}
+		for _, i := range r.idle.ioWant {
+			read[s.Processes[i].PID] = true
+		}
+		return s, read
+	}
+	procIO := func(pid int) (IOCounters, bool) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+		if err != nil {
+			return IOCounters{}, false
+		}
+		c, err := parseProcIO(b)
+		return c, err == nil
+	}
+	first, read := scan(ri)
+	for _, h := range []*livehelper.Proc{known, spin} {
+		if !read[h.PID()] || findProcess(first, h.PID()) == nil {
+			t.Fatalf("first scan: /proc/%d/io not read", h.PID())
+		}
+	}
+	before := map[int]IOCounters{}
+	for i := range first.Processes {
+		if c, ok := procIO(first.Processes[i].PID); ok {
+			before[first.Processes[i].PID] = c
+		}
+	}
+	// The second scan once the spinning helper has run since the first
+	// (so ioIdle cannot be what keeps its counters).
+	ranSince := func(r *Reader, prev *Snapshot) (*Snapshot, map[int]bool) {
+		t.Helper()
+		was := ranCount(findProcess(prev, spin.PID()))
+		deadline := time.Now().Add(time.Minute)
+		for {
+			livehelper.Sleep()
+			s, read := scan(r)
+			if p := findProcess(s, spin.PID()); p != nil && ranCount(p) != was {
+				return s, read
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the spinning helper never ran")
+			}
+		}
+	}
+	second, read := ranSince(ri, first)
+	compared := 0
+	for i := range second.Processes {
+		p := &second.Processes[i]
+		b, ok := before[p.PID]
+		a, ok2 := procIO(p.PID)
+		if !ok || !ok2 || a != b || p.Read&SrcIO == 0 {
+			continue
+		}
+		compared++
+		if p.IO != a {
+			t.Errorf("pid %d (%s): io %+v, /proc/%d/io %+v (read from the file: %v)", p.PID, p.Comm, p.IO, p.PID, a, read[p.PID])
+		}
+	}
+	for _, h := range []*livehelper.Proc{known, spin} {
+		p := findProcess(second, h.PID())
+		if p == nil || p.Read&SrcIO == 0 {
+			t.Fatalf("second scan: pid %d or its io missing", h.PID())
+		}
+		if read[h.PID()] {
+			t.Errorf("second scan read /proc/%d/io again: the walk's sums were not used", h.PID())
+		}
+	}
+	if p := findProcess(second, known.PID()); p != nil && p.IO.RChar < 2_000_000 || p.IO.WChar < 300_000 {
+		t.Errorf("helper io %+v misses its known I/O", p.IO)
+	}
+	if compared < 10 {
+		t.Errorf("%d processes compared", compared)
+	}
+	// Without CAP_SYS_PTRACE the file is read every time for a process
+	// that ran.
+	creds := ri.creds
+	creds.CapSysPtrace = false
+	ru := newIterReader(t, Options{Credentials: &creds})
+	if _, read := ranSince(ru, second); !read[spin.PID()] {
+		t.Errorf("a reader without CAP_SYS_PTRACE took the walk's io of pid %d", spin.PID())
+	}
+	t.Logf("%d processes compared with /proc/PID/io", compared)
+}

@@ -53,6 +53,11 @@ type procCache struct {
 	io    IOCounters
 	ioRan uint64
 	ioOK  bool
+	// ioAccess is what the process was when its /proc/PID/io was last
+	// read without error (ioAccessOK): while it is the same, a reader
+	// with CAP_SYS_PTRACE takes the walk's counters instead (walkIOOK).
+	ioAccess   ioAccessKey
+	ioAccessOK bool
 	// status is the process's status fields as last read from its
 	// status file, at statusAt with the comm statusComm, when statusOK:
 	// a scan of a Reader with Options.StatusTTL reuses them until
@@ -74,7 +79,7 @@ func (m *identityMemo) begin(execs []int) {
 	m.gen++
 	for _, pid := range execs {
 		if c := m.procs[pid]; c != nil {
-			c.cmdOK, c.cgOK = false, false
+			c.cmdOK, c.cgOK, c.ioAccessOK = false, false, false
 		}
 	}
 }
@@ -151,6 +156,31 @@ func (c *procCache) idle(p *Process, ttl time.Duration) bool {
 // so a process that has not run has the same counters.
 func (c *procCache) ioIdle(p *Process) bool {
 	return c != nil && c.ioOK && p.CtxSource == CtxTaskIter && c.ioRan != 0 && c.ioRan == ranCount(p)
+}
+
+// ioAccessKey is what the kernel's ptrace check for /proc/PID/io may
+// decide by: the process's ids and permitted capabilities, and its
+// program (an exec moves argsKey; a security module may label the new
+// program otherwise).
+type ioAccessKey struct {
+	uids, gids [4]int
+	capPrm     uint64
+	args       argsKey
+}
+
+func ioAccessKeyOf(p *Process) ioAccessKey {
+	return ioAccessKey{uids: p.UIDs, gids: p.GIDs, capPrm: p.CapPrm, args: argsKeyOf(p)}
+}
+
+// walkIOOK reports whether the walk's io counters may stand for p's
+// /proc/PID/io (readIOs): the reader holds CAP_SYS_PTRACE (the kernel's
+// ptrace check passes for every process, as it does for the exe links
+// iterexe.go shares), and the file itself was read for this process, as
+// it is now, without error: a security module that refuses it is
+// obeyed. A reader without the capability reads the file every time
+// (or keeps its counters while idle: ioIdle).
+func (c *procCache) walkIOOK(p *Process, capSysPtrace bool) bool {
+	return capSysPtrace && c != nil && c.ioAccessOK && c.ioAccess == ioAccessKeyOf(p)
 }
 
 // argsKey is the part of a process's address-space layout that a new
