@@ -148,18 +148,21 @@ type ServerOptions struct {
 
 // Server is the HTTP side of `pinspect serve`.
 type Server struct {
-	src     Source
-	opts    ServerOptions
-	col     *Collector
-	reg     *prometheus.Registry
-	mux     *http.ServeMux
-	scrape  http.Handler
-	metrics *slots // scrapes: their own budget, never behind the API
-	heavy   *slots // whole-snapshot documents and frames
-	procs   *slots // /api/v1/processes/{pid}: reads /proc on request
-	streams *slots // event streams
-	stuck   *stuckBudgets
-	stats   ServeStats
+	src    Source
+	opts   ServerOptions
+	col    *Collector
+	reg    *prometheus.Registry
+	mux    *http.ServeMux
+	scrape http.Handler
+	// scrapeRestricted is the exposition for a client that is not Full:
+	// without the per-process io series (withoutProcessIO).
+	scrapeRestricted http.Handler
+	metrics          *slots // scrapes: their own budget, never behind the API
+	heavy            *slots // whole-snapshot documents and frames
+	procs            *slots // /api/v1/processes/{pid}: reads /proc on request
+	streams          *slots // event streams
+	stuck            *stuckBudgets
+	stats            ServeStats
 	// explainFn and explain serve /api/v1/explain (explain.go).
 	explainFn ExplainFunc
 	explain   *fairSlots
@@ -250,10 +253,21 @@ func NewServer(src Source, o ServerOptions) *Server {
 	if o.BuildInfo != (BuildInfo{}) {
 		s.reg.MustRegister(NewBuildInfoCollector(o.BuildInfo))
 	}
-	s.scrape = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+	ho := promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		Timeout:       10 * time.Second,
-	})
+	}
+	s.scrape = promhttp.HandlerFor(s.reg, ho)
+	// The restricted exposition: the same series but the per-process
+	// io ones (withoutProcessIO), and the agent's own.
+	regR := prometheus.NewRegistry()
+	regR.MustRegister(withoutProcessIO{s.col}, newServeCollector(s),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.BuildInfo != (BuildInfo{}) {
+		regR.MustRegister(NewBuildInfoCollector(o.BuildInfo))
+	}
+	s.scrapeRestricted = promhttp.HandlerFor(regR, ho)
 	s.mux.HandleFunc("GET "+o.TelemetryPath, s.handleMetrics)
 	s.mux.HandleFunc("GET "+PathSnapshot, s.handleSnapshot)
 	s.mux.HandleFunc("GET "+PathProcesses+"{pid}", s.handleProcess)
@@ -380,14 +394,39 @@ type rendered struct {
 // reached in time.
 const renderReuse = time.Second
 
-// maxRenderings bounds the renderings kept (one per format asked for).
-const maxRenderings = 4
+// maxRenderings bounds the renderings kept (one per format asked for,
+// full and restricted).
+const maxRenderings = 8
+
+// withoutProcessIO is the server's Collector as a client that is not
+// Full (Client) sees it: without the per-process io series. They come
+// from /proc/PID/io, which the kernel gives only to a reader that passes
+// its ptrace check on the process (PTRACE_MODE_READ_FSCREDS); the
+// exposition is one for every such client, so none of them gets another
+// process's counters. The groups' io totals stay: sums over a group's
+// members, exited ones included, as the exit counts are
+// (docs/SECURITY.md).
+type withoutProcessIO struct{ c *Collector }
+
+// Describe describes the Collector's series (those left out included:
+// describing more than is collected is allowed).
+func (w withoutProcessIO) Describe(ch chan<- *prometheus.Desc) { w.c.Describe(ch) }
+
+// Collect sends the Collector's metrics but the per-process io ones.
+func (w withoutProcessIO) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range w.c.metrics() {
+		if d := m.Desc(); d != w.c.d.procReadBytes && d != w.c.d.procWriteBytes {
+			ch <- m
+		}
+	}
+}
 
 // exposition renders the metrics for r, or reuses a rendering of the same
 // frame in the same format made less than renderReuse ago. One rendering
 // is made at a time; it does not end when its client goes away.
 func (s *Server) exposition(r *http.Request) *rendered {
-	key := r.Header.Get("Accept") + "\x00" + r.Header.Get("Accept-Encoding")
+	full := ClientOf(r.Context()).Full
+	key := r.Header.Get("Accept") + "\x00" + r.Header.Get("Accept-Encoding") + "\x00" + strconv.FormatBool(full)
 	var seq uint64
 	if f := s.src.Latest(); f != nil {
 		seq = f.Seq
@@ -402,7 +441,11 @@ func (s *Server) exposition(r *http.Request) *rendered {
 	}
 	rec := httptest.NewRecorder()
 	s.renders.Add(1)
-	s.scrape.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+	h := s.scrapeRestricted
+	if full {
+		h = s.scrape
+	}
+	h.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
 	e := &rendered{key: key, seq: seq, at: now, code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 	if e.code != http.StatusOK {
 		return e

@@ -692,3 +692,85 @@ func scrapeStatus(url string) error {
 	}
 	return nil
 }
+
+// TestProcessIOOnlyToFullClients: the per-process io series come from
+// /proc/PID/io, which the kernel gives only to a reader passing its
+// ptrace check: a Full client gets them, every other client (TCP
+// without authentication, a unix-socket peer of another uid) an
+// exposition without them; both have the other per-process series and
+// the groups' io totals.
+func TestProcessIOOnlyToFullClients(t *testing.T) {
+	h := livehelper.Start(t, "iocount", "100000", "100000")
+	g, pp, err := ParseConfig([]byte("groups:\n  rules: [{name: io-helper, comm: [procshape]}]\nper_process:\n  groups: [io-helper]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snap, err := r.Scan(context.Background(), collector.ScanOptions{IO: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := lifecycle.Find(snap, h.PID()); p == nil || p.Read&collector.SrcIO == 0 {
+		t.Fatalf("helper %d or its io missing from the scan", h.PID())
+	}
+	src := newFrameSource()
+	srv, hs := startServer(t, src, ServerOptions{Options: Options{Groups: g, PerProcess: pp}})
+	seq := uint64(0)
+	publish := func() {
+		// Again at every try: the server may subscribe after a frame.
+		seq++
+		src.publish(&monitor.Frame{Seq: seq, Snapshot: snap, Interval: time.Second})
+	}
+	publish()
+	pid := `pid="` + strconv.Itoa(h.PID()) + `"`
+	scrape := func(c *Client) string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			var body string
+			if c == nil {
+				resp, err := http.Get(hs.URL + PathMetrics)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+			} else {
+				req := httptest.NewRequest(http.MethodGet, PathMetrics, nil).WithContext(withClient(context.Background(), *c))
+				rec := httptest.NewRecorder()
+				srv.Handler().ServeHTTP(rec, req)
+				body = rec.Body.String()
+			}
+			if strings.Contains(body, "pinspect_process_threads{") && strings.Contains(body, pid) {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("client %+v: no per-process series for %s:\n%s", c, pid, body)
+			}
+			publish()
+		}
+	}
+	hasIO := func(body string) (proc, group bool) {
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "pinspect_process_read_bytes_total{") || strings.HasPrefix(l, "pinspect_process_write_bytes_total{") {
+				proc = true
+			}
+			if strings.HasPrefix(l, "pinspect_group_read_bytes_total{") {
+				group = true
+			}
+		}
+		return proc, group
+	}
+	if proc, group := hasIO(scrape(&Client{Full: true, Key: "user:x"})); !proc || !group {
+		t.Errorf("Full client: per-process io %v, group io %v; want both", proc, group)
+	}
+	for _, c := range []*Client{nil, {Local: true, UID: 65534, GID: 65534, Key: "uid:65534"}} {
+		if proc, group := hasIO(scrape(c)); proc || !group {
+			t.Errorf("client %+v: per-process io %v, group io %v; want the group's only", c, proc, group)
+		}
+	}
+}
