@@ -163,7 +163,8 @@ func (a *app) runRecord(o *recordOptions) error {
 	if !threads {
 		every = o.threadsEvery
 	}
-	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: threads, ThreadsEvery: every, Connector: !o.noConnector})
+	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: threads, ThreadsEvery: every, Connector: !o.noConnector,
+		ConnectorCoalesce: agentConnectorCoalesce})
 	frames, cancelSub := m.Subscribe()
 	defer cancelSub()
 	ctx, cancel := context.WithCancel(a.ctx)

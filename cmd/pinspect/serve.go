@@ -393,7 +393,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	}
 	a.onHangup.Store(&reload)
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector, Explain: true,
-		Cgroups: groups.NeedsCgroups(), IO: true})
+		Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
 	docs := &serveDocs{r: r, m: m, cmdline: o.cmdline, showSlots: make(chan struct{}, 2)}
@@ -442,6 +442,19 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 // side: 14 % less CPU a collection under 700 kernel events a second, 9 %
 // with a dozen (docs/PERFORMANCE.md). HTTP clients are still served
 // concurrently; a collection's CPU is taken in 10 ms slices between them.
+// agentConnectorCoalesce is how long serve's and record's connector lets
+// process events gather while they come often (monitor.Options.
+// ConnectorCoalesce; the default is 10 ms), as the dashboard's does
+// (dashboardConnectorCoalesce). An agent hands its events on once a
+// collection, so a later read costs only names: a process that execs and
+// exits within 50 ms is counted under its parent's comm (at 10 ms, one
+// within 10 ms was); every event, exit code and time is still there, in
+// order. Each read wakes the agent (the read, the conversion, the lookup
+// batch, the Go runtime's monitor thread: about six thread switches),
+// and at 50 forks a second those wake-ups were half of an agent's CPU
+// (docs/PERFORMANCE.md, the serve2 pass).
+const agentConnectorCoalesce = 50 * time.Millisecond
+
 func agentProcs() {
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		runtime.GOMAXPROCS(1)
