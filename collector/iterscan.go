@@ -510,7 +510,7 @@ func missingParents(procs []Process, pids []int) []int {
 			continue
 		}
 		last = pp
-		if _, inPass := slices.BinarySearchFunc(procs, pp, func(q Process, pid int) int { return q.PID - pid }); !inPass {
+		if _, inPass := SearchPID(procs, pp); !inPass {
 			pids = append(pids, pp)
 		}
 	}
@@ -524,7 +524,7 @@ func missingParents(procs []Process, pids []int) []int {
 func (s *scan) readHiddenPIDs(procs []Process, n int, pids, kept []int, all bool, want []int) ([]Process, []int, int) {
 	threads := 0
 	for _, pid := range pids {
-		if _, inPass := slices.BinarySearchFunc(procs[:n], pid, func(q Process, pid int) int { return q.PID - pid }); inPass {
+		if _, inPass := SearchPID(procs[:n], pid); inPass {
 			continue // hidden last time (born after that listing), in this pass
 		}
 		s.counts.Listed++
@@ -547,7 +547,7 @@ func (s *scan) placeHidden(procs []Process, n int) []Process {
 	procs = s.readCmdlines(procs)
 	for k := n; k < len(procs); k++ {
 		p := procs[k]
-		i, _ := slices.BinarySearchFunc(procs[:k], p.PID, func(q Process, pid int) int { return q.PID - pid })
+		i, _ := SearchPID(procs[:k], p.PID)
 		copy(procs[i+1:k+1], procs[i:k])
 		procs[i] = p
 	}

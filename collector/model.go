@@ -618,3 +618,23 @@ func TTYName(nr int) string {
 	}
 	return ""
 }
+
+// SearchPID is the index of process pid in procs, which is sorted by PID
+// (Snapshot.Processes), and whether it is there; when it is not, the
+// index where it would go. It is slices.BinarySearchFunc without the
+// comparison function, which takes a Process by value: a copy of the
+// whole record per step (under a microsecond, but the dashboard looked
+// up every process's parent twice a refresh: a tenth of its CPU at
+// 2,000 processes).
+func SearchPID(procs []Process, pid int) (int, bool) {
+	lo, hi := 0, len(procs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if procs[m].PID < pid {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(procs) && procs[lo].PID == pid
+}

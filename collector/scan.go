@@ -525,7 +525,7 @@ func (s *scan) refreshZombieParents(procs []Process, scanStart time.Duration) {
 		if !z.IsZombie() || z.PPID <= 0 {
 			continue
 		}
-		j, found := slices.BinarySearchFunc(procs, z.PPID, func(p Process, pid int) int { return p.PID - pid })
+		j, found := SearchPID(procs, z.PPID)
 		if !found || procs[j].Read&SrcStatus == 0 || procs[j].StatusAt >= scanStart {
 			continue
 		}

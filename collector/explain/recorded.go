@@ -312,7 +312,7 @@ func (f *Family) has(pid int) bool {
 // findPID is the process pid in a snapshot (sorted by pid), nil when
 // absent.
 func findPID(snap *collector.Snapshot, pid int) *collector.Process {
-	i, ok := slices.BinarySearchFunc(snap.Processes, pid, func(p collector.Process, pid int) int { return p.PID - pid })
+	i, ok := collector.SearchPID(snap.Processes, pid)
 	if !ok {
 		return nil
 	}

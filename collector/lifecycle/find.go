@@ -1,8 +1,6 @@
 package lifecycle
 
 import (
-	"slices"
-
 	"github.com/pinspect/pinspect/collector"
 )
 
@@ -13,7 +11,7 @@ func Find(snap *collector.Snapshot, pid int) *collector.Process {
 	if snap == nil {
 		return nil
 	}
-	i, ok := slices.BinarySearchFunc(snap.Processes, pid, func(p collector.Process, pid int) int { return p.PID - pid })
+	i, ok := collector.SearchPID(snap.Processes, pid)
 	if !ok {
 		return nil
 	}

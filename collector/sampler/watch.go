@@ -3,7 +3,6 @@ package sampler
 import (
 	"context"
 	"errors"
-	"slices"
 	"syscall"
 	"time"
 
@@ -283,7 +282,7 @@ func inFamily(f *explain.Family, pid int) bool {
 }
 
 func findProcess(snap *collector.Snapshot, pid int) *collector.Process {
-	i, ok := slices.BinarySearchFunc(snap.Processes, pid, func(p collector.Process, pid int) int { return p.PID - pid })
+	i, ok := collector.SearchPID(snap.Processes, pid)
 	if !ok {
 		return nil
 	}
