@@ -127,7 +127,7 @@ func (s *scan) readIOs(procs []Process) {
 			p.IO, p.Read = IOCounters{}, p.Read&^SrcIO
 		}
 		if c.ioIdle(p) {
-			p.IO, p.Read = c.io, p.Read|SrcIO
+			p.IO, p.Read = c.io.io, p.Read|SrcIO
 			continue
 		}
 		want = append(want, i)
@@ -152,8 +152,7 @@ func (s *scan) readIOs(procs []Process) {
 				}
 			}
 			if c := s.memo.entry(p.PID, p.StartTicks); c != nil {
-				c.ioOK = false // never an older value in place of an error
-				c.ioAccessOK = false
+				c.io = nil // never an older value in place of an error
 			}
 			switch {
 			case IsVanished(err) && s.present(p):
@@ -174,8 +173,11 @@ func (s *scan) readIOs(procs []Process) {
 // run count they were read at (only for exact totals: ioIdle).
 func (s *scan) keepIO(p *Process) {
 	if c := s.memo.entry(p.PID, p.StartTicks); c != nil && p.CtxSource == CtxTaskIter {
-		c.io, c.ioRan, c.ioOK = p.IO, ranCount(p), true
-		c.ioAccess, c.ioAccessOK = ioAccessKeyOf(p), true
+		if c.io == nil {
+			c.io = new(ioMemo)
+		}
+		c.io.io, c.io.ran = p.IO, ranCount(p)
+		c.io.access, c.io.accessOK = ioAccessKeyOf(p), true
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
@@ -652,6 +653,43 @@ func TestIterFirstScanLists(t *testing.T) {
 	}
 	if s := r.idle; s == nil || !s.iterListedOnce || s.iterListedAt == 0 {
 		t.Fatalf("the first scan did not list /proc (scan state %v)", s != nil)
+	}
+}
+
+// TestIterMemoKeepsNoStatus: a task-iterator Reader keeps, for each
+// process, only what it reuses: no status fields (the pass gives them
+// every scan) and no io counters unless a scan asked for io. A
+// dashboard keeps an entry for each of its 2,000 processes; the status
+// alone was 270 bytes of each.
+func TestIterMemoKeepsNoStatus(t *testing.T) {
+	r := newIterReader(t, Options{StatusTTL: 5 * time.Second, CmdlineTTL: time.Minute})
+	var snap *Snapshot
+	for range 3 {
+		var err error
+		if snap, err = r.Scan(context.Background(), ScanOptions{Cgroups: true, FreshStatus: []int{os.Getpid()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.scanMu.Lock()
+	defer r.scanMu.Unlock()
+	n := 0
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		c := r.memo.procs[p.PID]
+		if p.CtxSource != CtxTaskIter || c == nil {
+			continue // read from /proc: hidden from the pass (a sandbox's init)
+		}
+		n++
+		if c.status != nil || c.io != nil {
+			t.Fatalf("process %d: the memo keeps status %v, io %v on the task iterator without io asked", p.PID, c.status != nil, c.io != nil)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no process of the pass in the memo")
+	}
+	// What every entry pays (688 bytes with the status and io inline).
+	if sz := unsafe.Sizeof(procCache{}); sz > 400 {
+		t.Errorf("a memo entry is %d bytes", sz)
 	}
 }
 

@@ -48,25 +48,39 @@ type procCache struct {
 	cgComm string
 	cgDue  time.Duration
 	cgOK   bool
-	// io is the process's io counters, read when its ranCount was ioRan
-	// (ioOK): reused while it has not run since (ioIdle).
-	io    IOCounters
-	ioRan uint64
-	ioOK  bool
-	// ioAccess is what the process was when its /proc/PID/io was last
-	// read without error (ioAccessOK): while it is the same, a reader
-	// with CAP_SYS_PTRACE takes the walk's counters instead (walkIOOK).
-	ioAccess   ioAccessKey
-	ioAccessOK bool
+	// io is the process's io counters, read when its ranCount was
+	// io.ran: reused while it has not run since (ioIdle); nil when none
+	// are kept (only a Reader asked for io keeps them).
+	io *ioMemo
 	// status is the process's status fields as last read from its
-	// status file, at statusAt with the comm statusComm, when statusOK:
-	// a scan of a Reader with Options.StatusTTL reuses them until
-	// statusDue (scan.go, reuseStatus).
-	status     ProcStatus
-	statusAt   time.Duration
-	statusDue  time.Duration
-	statusComm string
-	statusOK   bool
+	// status file (nil when none are kept: a task-iterator scan has
+	// them from the pass, and only a Reader with Options.StatusTTL
+	// keeps them; scan.go, reuseStatus).
+	status *statusMemo
+}
+
+// The parts of a procCache that only some Readers use are held behind a
+// pointer: a dashboard on the task iterator keeps an entry for every
+// process (about 2,000 on the bench workload) and needs neither, and the
+// status alone is 270 bytes.
+
+// ioMemo is a process's io counters, read when its ranCount was ran,
+// and what the process was then (access: walkIOOK).
+type ioMemo struct {
+	io     IOCounters
+	ran    uint64
+	access ioAccessKey
+	// accessOK: the file was read without error for the process as
+	// access says; an exec the connector saw clears it.
+	accessOK bool
+}
+
+// statusMemo is a process's status fields, read at at with the comm comm,
+// reused until due.
+type statusMemo struct {
+	status  ProcStatus
+	at, due time.Duration
+	comm    string
 }
 
 // begin starts a scan's generation, and makes the processes in execs
@@ -79,7 +93,10 @@ func (m *identityMemo) begin(execs []int) {
 	m.gen++
 	for _, pid := range execs {
 		if c := m.procs[pid]; c != nil {
-			c.cmdOK, c.cgOK, c.ioAccessOK = false, false, false
+			c.cmdOK, c.cgOK = false, false
+			if c.io != nil {
+				c.io.accessOK = false
+			}
 		}
 	}
 }
@@ -155,7 +172,7 @@ func (c *procCache) idle(p *Process, ttl time.Duration) bool {
 // submits or dirties, the writes its truncations cancel) while it runs,
 // so a process that has not run has the same counters.
 func (c *procCache) ioIdle(p *Process) bool {
-	return c != nil && c.ioOK && p.CtxSource == CtxTaskIter && c.ioRan != 0 && c.ioRan == ranCount(p)
+	return c != nil && c.io != nil && p.CtxSource == CtxTaskIter && c.io.ran != 0 && c.io.ran == ranCount(p)
 }
 
 // ioAccessKey is what the kernel's ptrace check for /proc/PID/io may
@@ -180,7 +197,7 @@ func ioAccessKeyOf(p *Process) ioAccessKey {
 // obeyed. A reader without the capability reads the file every time
 // (or keeps its counters while idle: ioIdle).
 func (c *procCache) walkIOOK(p *Process, capSysPtrace bool) bool {
-	return capSysPtrace && c != nil && c.ioAccessOK && c.ioAccess == ioAccessKeyOf(p)
+	return capSysPtrace && c != nil && c.io != nil && c.io.accessOK && c.io.access == ioAccessKeyOf(p)
 }
 
 // argsKey is the part of a process's address-space layout that a new

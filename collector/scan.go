@@ -447,7 +447,7 @@ func (s *scan) readProcStatus(p *Process, c *procCache) (sf statusFields, ok boo
 // one whose main thread exited has its status read every scan (the
 // lifecycle diagnoses read its tracer and signal masks).
 func (s *scan) statusReusable(p *Process, c *procCache, now time.Duration) bool {
-	if s.statusTTL <= 0 || c == nil || !c.statusOK || now >= c.statusDue || c.statusComm != p.Comm {
+	if s.statusTTL <= 0 || c == nil || c.status == nil || now >= c.status.due || c.status.comm != p.Comm {
 		return false
 	}
 	switch p.State {
@@ -455,7 +455,7 @@ func (s *scan) statusReusable(p *Process, c *procCache, now time.Duration) bool 
 	default:
 		return false
 	}
-	if !c.status.HasVM && !p.IsKernelThread() {
+	if !c.status.status.HasVM && !p.IsKernelThread() {
 		return false // no Vm lines: its memory is not statm's to give
 	}
 	_, want := slices.BinarySearch(s.freshStatus, p.PID)
@@ -479,14 +479,14 @@ func (r *Reader) scanStatusTTL() time.Duration {
 }
 
 // reuseStatus gives p the status fields of its memo entry c, read at
-// c.statusAt (Process.StatusAt says when), but for its memory, which
+// c.status.at (Process.StatusAt says when), but for its memory, which
 // readRSS takes from statm: the resident and shared sizes change all
 // the time.
 func (c *procCache) reuseStatus(p *Process) {
-	p.ProcStatus = c.status
+	p.ProcStatus = c.status.status
 	p.RSSBytes, p.HasRSS, p.SharedBytes, p.HasShared = 0, false, 0, false
 	p.Read |= SrcStatus
-	p.StatusAt = c.statusAt
+	p.StatusAt = c.status.at
 }
 
 // keepStatus keeps p's status fields, just read at now, in its memo
@@ -500,18 +500,18 @@ func (c *procCache) keepStatus(p *Process, now, ttl time.Duration) {
 		return
 	}
 	due := now + ttl
-	if !c.statusOK {
+	if c.status == nil {
+		c.status = new(statusMemo)
 		due -= ttl * time.Duration(uint32(p.PID)*2654435761>>24) / 256
 	}
-	c.status, c.statusAt, c.statusDue, c.statusComm, c.statusOK = p.ProcStatus, now, due, p.Comm, true
+	*c.status = statusMemo{status: p.ProcStatus, at: now, due: due, comm: p.Comm}
 }
 
 // forgetStatus drops the status kept in c (nil: none): a status that
 // could not be read is never replaced by an older one.
 func (c *procCache) forgetStatus() {
 	if c != nil {
-		c.statusOK = false
-		c.status = ProcStatus{}
+		c.status = nil
 	}
 }
 
