@@ -58,6 +58,12 @@ type Options struct {
 	// shown. ParseTime reads a time typed for a jump (default RFC 3339).
 	Timeline  Timeline
 	ParseTime func(string) (time.Time, error)
+	// Drawn, when set, is called on the screen's goroutine after each
+	// frame with a new snapshot from the Source has been shown (not for a
+	// frame that repeats the last snapshot with another focus): the
+	// dashboard then holds that snapshot alone, the moment of a refresh
+	// when the program's live data is smallest.
+	Drawn func()
 }
 
 // intervals are the steps of d and D.
@@ -436,8 +442,10 @@ func (d *Dashboard) feed(ctx context.Context, frames <-chan *monitor.Frame, done
 	case <-ctx.Done():
 		return
 	}
+	var shown *collector.Snapshot // the last frame's, for Options.Drawn
 	if f := d.src.Latest(); f != nil {
 		d.app.QueueUpdateDraw(func() { d.apply(f) })
+		shown = f.Snapshot
 	}
 	for {
 		var f *monitor.Frame
@@ -466,6 +474,10 @@ func (d *Dashboard) feed(ctx context.Context, frames <-chan *monitor.Frame, done
 			return
 		}
 		d.app.QueueUpdateDraw(func() { d.apply(f) })
+		if d.opts.Drawn != nil && f.Snapshot != shown {
+			shown = f.Snapshot
+			d.app.QueueUpdate(d.opts.Drawn) // after the draw above
+		}
 	}
 }
 

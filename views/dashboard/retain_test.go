@@ -65,3 +65,42 @@ func TestTableKeepsNoOlderSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestDrawnAfterNewSnapshot: Options.Drawn (the dashboard's collection
+// after a refresh) is called once the frame with a new snapshot is on
+// the screen, the frame before let go of, and not for a frame that
+// repeats the snapshot (a focus change republished without a scan).
+func TestDrawnAfterNewSnapshot(t *testing.T) {
+	type call struct {
+		seq   uint64
+		shown bool
+	}
+	calls := make(chan call, 16)
+	var h *harness
+	h = start(t, Options{Drawn: func() {
+		calls <- call{h.d.frame.Seq, len(h.d.model.rows) > 0}
+	}}, 200, 50)
+	a, b := frames(t)
+	next := func(want uint64) {
+		t.Helper()
+		select {
+		case c := <-calls:
+			if c.seq != want || !c.shown {
+				t.Fatalf("Drawn after frame %d (rows shown: %v), want after frame %d with its rows", c.seq, c.shown, want)
+			}
+		case <-time.After(patience):
+			t.Fatalf("Drawn not called after frame %d", want)
+		}
+	}
+	h.src.send(a)
+	next(1)
+	repeat := *a
+	repeat.Seq = 2 // the same snapshot, another focus
+	h.src.send(&repeat)
+	b.Seq = 3
+	h.src.send(b)
+	next(3) // never after the repeat
+	if len(calls) != 0 {
+		t.Errorf("Drawn called %d more times", len(calls))
+	}
+}
