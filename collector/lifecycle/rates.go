@@ -75,11 +75,21 @@ type Rates struct {
 	Seconds float64
 	// System is the machine-wide rate.
 	System SystemRate
-	procs  map[collector.ID]ProcRate
+	// procs holds each process's rates, sorted by pid (the current
+	// snapshot's order): a lookup is a binary search over 40-byte
+	// entries, where a map of 2,000 processes cost a refresh of the
+	// dashboard about a millisecond to fill and twice the memory.
+	procs []procRate
 	// threads holds each thread's rates, sorted by pid, then tid
 	// (processes are walked in pid order): a lookup is a binary search,
 	// and 18,000 threads cost no map.
 	threads []threadRate
+}
+
+// procRate is one process's rates.
+type procRate struct {
+	id   collector.ID
+	rate ProcRate
 }
 
 // threadRate is one thread's rates.
@@ -105,7 +115,7 @@ func ComputeRates(prev, cur *collector.Snapshot) *Rates {
 	if secs <= 0 {
 		return nil
 	}
-	r := &Rates{Seconds: secs, System: systemRate(&prev.Host, &cur.Host, secs), procs: make(map[collector.ID]ProcRate, len(cur.Processes))}
+	r := &Rates{Seconds: secs, System: systemRate(&prev.Host, &cur.Host, secs), procs: make([]procRate, 0, len(cur.Processes))}
 	allThreads := prev.ThreadsRead && cur.ThreadsRead
 	if allThreads {
 		n := 0
@@ -119,7 +129,7 @@ func ComputeRates(prev, cur *collector.Snapshot) *Rates {
 		if p == nil || !known(p, collector.SrcStat) || !known(c, collector.SrcStat) {
 			return
 		}
-		r.procs[c.ID()] = processRate(p, c, secs, allThreads, born)
+		r.procs = append(r.procs, procRate{c.ID(), processRate(p, c, secs, allThreads, born)}) // in pid order
 		// Threads read in both scans (every process's, or the focused
 		// one's): each thread's own rates.
 		if known(p, collector.SrcTasks) && known(c, collector.SrcTasks) {
@@ -326,8 +336,19 @@ func (r *Rates) Process(id collector.ID) (ProcRate, bool) {
 	if r == nil {
 		return ProcRate{}, false
 	}
-	v, ok := r.procs[id]
-	return v, ok
+	lo, hi := 0, len(r.procs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if r.procs[m].id.PID < id.PID {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(r.procs) && r.procs[lo].id == id {
+		return r.procs[lo].rate, true
+	}
+	return ProcRate{}, false
 }
 
 // Thread returns the rate of thread tid of process pid, when threads were
