@@ -329,6 +329,10 @@ func (s *connSource) run(ctx context.Context) {
 			s.lost(fmt.Sprintf("%d kernel process events dropped at %s: pinspect could not keep up; rescanned",
 				len(buf), time.Now().UTC().Format("15:04:05.000")))
 		}
+		// Let the converter take the batch on this thread before the
+		// receive blocks: on one P (serve, record), blocking first
+		// handed the P to another thread woken to convert it.
+		runtime.Gosched()
 	}
 }
 
