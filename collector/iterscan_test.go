@@ -45,10 +45,14 @@ var (
 	}
 	// Fields that move while a process runs: compared on the quiet
 	// helpers only (equal when both /proc reads agree).
+	// SigIgn and SigCgt too: a Go test binary beside this one (the
+	// dashboard run in-process) sets and resets its SIGHUP handler, and
+	// was seen ignoring it at both /proc reads and catching it at the
+	// pass between them. The quiet helpers' are compared exactly.
 	iterVolatile = map[string]bool{
 		"State": true, "Processor": true, "RSSBytes": true, "VSizeBytes": true,
 		"VmPeakB": true, "VmSwapB": true, "SharedBytes": true, "NumThreads": true, "Flags": true, "SigPnd": true,
-		"ShdPnd": true, "SigBlk": true, "Read": true, "Unavailable": true,
+		"ShdPnd": true, "SigBlk": true, "SigIgn": true, "SigCgt": true, "Read": true, "Unavailable": true,
 	}
 	// Different by design: the context-switch source names the backend.
 	iterSkip = map[string]bool{
