@@ -109,6 +109,9 @@ func runDashboard(a *app) error {
 	if err := checkInterval(interval); err != nil {
 		return err
 	}
+	// From here the executable and libc are mapped page by page, and what
+	// the start-up mapped so far is dropped: see residency.go.
+	releaseStartupPages()
 	if a.remote != "" {
 		return runRemoteDashboard(a, interval)
 	}

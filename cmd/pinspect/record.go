@@ -169,6 +169,7 @@ func (a *app) runRecord(o *recordOptions) error {
 	defer cancelSub()
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
+	go releaseStartupPagesLater(ctx) // the BPF program is loaded: see residency.go
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
 

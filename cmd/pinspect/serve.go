@@ -384,6 +384,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	warnBeyondLoopback(log, append(slices.Clone(ls), scrapeLs...), authenticated)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go releaseStartupPagesLater(ctx) // the BPF program is loaded: see residency.go
 	reload := func() {
 		if err := web.Reload(); err != nil {
 			log.Error("reloading --web.config.file failed; the previous configuration stays", "err", err)
