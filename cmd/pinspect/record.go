@@ -138,6 +138,7 @@ func (o *recordOptions) writerOptions() (record.WriterOptions, slog.Level, error
 // runRecord records until interrupted.
 func (a *app) runRecord(o *recordOptions) error {
 	agentProcs()
+	releaseStartupPages() // from here code is mapped page by page: see residency.go
 	wo, level, err := o.writerOptions()
 	if err != nil {
 		return err

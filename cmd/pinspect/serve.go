@@ -335,6 +335,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		ctx = a.ctx
 	}
 	agentProcs()
+	releaseStartupPages() // from here code is mapped page by page: see residency.go
 	// Everything the user gave is checked, and every file read, before
 	// anything listens or the URL is announced.
 	level, addrs, err := checkServeFlags(o)
