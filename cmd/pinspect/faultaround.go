@@ -4,6 +4,7 @@ package main
 
 import (
 	"runtime"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -47,8 +48,13 @@ func iowr(nr, size uintptr) uintptr {
 
 // faultAroundFD is the userfaultfd the executable's mappings are
 // registered with; the registration lasts while it is open (the
-// process's life). -1 until registered.
-var faultAroundFD = -1
+// process's life). -1 until registered. faultAroundMu guards it: the
+// releases may run on several goroutines (serve's and the dashboard's in
+// one test binary).
+var (
+	faultAroundMu sync.Mutex
+	faultAroundFD = -1
+)
 
 // noFaultAround registers the mappings with a userfaultfd for
 // asynchronous write protection (see above), so the kernel stops mapping
@@ -57,6 +63,8 @@ var faultAroundFD = -1
 // denies userfaultfd, leaves fault-around as it was. Registering a
 // mapping again is harmless.
 func noFaultAround(ms []mapping) bool {
+	faultAroundMu.Lock()
+	defer faultAroundMu.Unlock()
 	if faultAroundFD < 0 {
 		fd, _, errno := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|uffdUserModeOnly, 0, 0)
 		if errno != 0 {
