@@ -788,7 +788,7 @@ func TestIterIOFromWalk(t *testing.T) {
 			t.Errorf("second scan read /proc/%d/io again: the walk's sums were not used", h.PID())
 		}
 	}
-	if p := findProcess(second, known.PID()); p != nil && p.IO.RChar < 2_000_000 || p.IO.WChar < 300_000 {
+	if p := findProcess(second, known.PID()); p != nil && (p.IO.RChar < 2_000_000 || p.IO.WChar < 300_000) {
 		t.Errorf("helper io %+v misses its known I/O", p.IO)
 	}
 	if compared < 10 {

@@ -155,7 +155,7 @@ type Server struct {
 	mux    *http.ServeMux
 	scrape http.Handler
 	// scrapeRestricted is the exposition for a client that is not Full:
-	// without the per-process io series (withoutProcessIO).
+	// without the per-process and group io series (withoutProcessIO).
 	scrapeRestricted http.Handler
 	metrics          *slots // scrapes: their own budget, never behind the API
 	heavy            *slots // whole-snapshot documents and frames
@@ -259,7 +259,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 	}
 	s.scrape = promhttp.HandlerFor(s.reg, ho)
 	// The restricted exposition: the same series but the per-process
-	// io ones (withoutProcessIO), and the agent's own.
+	// io and group io ones (withoutProcessIO), and the agent's own.
 	regR := prometheus.NewRegistry()
 	regR.MustRegister(withoutProcessIO{s.col}, newServeCollector(s),
 		collectors.NewGoCollector(),
@@ -403,8 +403,9 @@ const maxRenderings = 8
 // from /proc/PID/io, which the kernel gives only to a reader that passes
 // its ptrace check on the process (PTRACE_MODE_READ_FSCREDS); the
 // exposition is one for every such client, so none of them gets another
-// process's counters. The groups' io totals stay: sums over a group's
-// members, exited ones included, as the exit counts are
+// process's counters. The groups' io totals are left out as well: a group
+// of one member is that process's file, and a sum over other users'
+// processes is still read from files the client could not open
 // (docs/SECURITY.md).
 type withoutProcessIO struct{ c *Collector }
 
@@ -412,10 +413,12 @@ type withoutProcessIO struct{ c *Collector }
 // describing more than is collected is allowed).
 func (w withoutProcessIO) Describe(ch chan<- *prometheus.Desc) { w.c.Describe(ch) }
 
-// Collect sends the Collector's metrics but the per-process io ones.
+// Collect sends the Collector's metrics but the per-process and group io
+// ones.
 func (w withoutProcessIO) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range w.c.metrics() {
-		if d := m.Desc(); d != w.c.d.procReadBytes && d != w.c.d.procWriteBytes {
+		if d := m.Desc(); d != w.c.d.procReadBytes && d != w.c.d.procWriteBytes &&
+			d != w.c.d.groupReadBytes && d != w.c.d.groupWriteBytes {
 			ch <- m
 		}
 	}

@@ -759,7 +759,7 @@ func TestProcessIOOnlyToFullClients(t *testing.T) {
 			if strings.HasPrefix(l, "pinspect_process_read_bytes_total{") || strings.HasPrefix(l, "pinspect_process_write_bytes_total{") {
 				proc = true
 			}
-			if strings.HasPrefix(l, "pinspect_group_read_bytes_total{") {
+			if strings.HasPrefix(l, "pinspect_group_read_bytes_total{") || strings.HasPrefix(l, "pinspect_group_write_bytes_total{") {
 				group = true
 			}
 		}
@@ -769,8 +769,8 @@ func TestProcessIOOnlyToFullClients(t *testing.T) {
 		t.Errorf("Full client: per-process io %v, group io %v; want both", proc, group)
 	}
 	for _, c := range []*Client{nil, {Local: true, UID: 65534, GID: 65534, Key: "uid:65534"}} {
-		if proc, group := hasIO(scrape(c)); proc || !group {
-			t.Errorf("client %+v: per-process io %v, group io %v; want the group's only", c, proc, group)
+		if proc, group := hasIO(scrape(c)); proc || group {
+			t.Errorf("client %+v: per-process io %v, group io %v; want neither", c, proc, group)
 		}
 	}
 }
