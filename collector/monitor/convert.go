@@ -57,9 +57,6 @@ type decoder struct {
 	// process as it exec'd (connSource.takeExec), preferred to this
 	// batch's lookup, which may come after the process is gone.
 	execSeen func(pid int, ns uint64) (collector.Identity, bool)
-	// execKnown says whether execSeen has an answer for an exec (the
-	// batch then does not look it up again).
-	execKnown func(pid int, ns uint64) bool
 
 	// The current batch's lookups: planned, asked in one call, answered.
 	qs   []collector.IdentityQuery
@@ -348,9 +345,7 @@ func (d *decoder) lookUp(in []procEvent) {
 				ask(lookupKey{pid: ev.ParentTGID})
 			}
 		case ev.What == procEventExec && ev.PID == ev.TGID:
-			if d.execKnown == nil || !d.execKnown(ev.TGID, ev.TimestampNs) {
-				ask(lookupKey{pid: ev.TGID, exe: true})
-			}
+			ask(lookupKey{pid: ev.TGID, exe: true})
 		case ev.What == procEventFork && ev.PID != ev.TGID:
 			made[ev.TGID] = true // a thread, made earlier in the batch than an exit
 		case ev.What == procEventExit:

@@ -83,7 +83,7 @@ func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSourc
 	}
 	if o.ConnectorExecNames {
 		c.execIDs = r
-		c.dec.execSeen, c.dec.execKnown = c.takeExec, c.hasExec
+		c.dec.execSeen = c.takeExec
 	}
 	return c
 }
@@ -543,15 +543,6 @@ func (s *connSource) takeExec(pid int, ns uint64) (collector.Identity, bool) {
 		delete(s.execSeen, k)
 	}
 	return id, ok
-}
-
-// hasExec reports whether execLoop read the process that exec'd at
-// kernel time ns.
-func (s *connSource) hasExec(pid int, ns uint64) bool {
-	s.execMu.Lock()
-	defer s.execMu.Unlock()
-	_, ok := s.execSeen[execKey{pid, ns}]
-	return ok
 }
 
 // DefaultConnectorCoalesce is how long the listener waits before reading
