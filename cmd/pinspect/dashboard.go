@@ -88,13 +88,11 @@ func collectAfterFrame() {
 // process events gather while they come often (monitor.Options.
 // ConnectorCoalesce; the default is 10 ms). The dashboard shows them once
 // a refresh, so a later read costs nothing it shows but names: a process
-// that execs and exits within 50 ms was listed under its parent's comm
-// (at 10 ms, one within 10 ms was), until the exec-only subscription
-// (monitor.Options.ConnectorExecNames) looked exec'd processes up at
-// once: one wake-up an exec, none more for forks and exits. Under 200
-// forks a second the coalescing took about a third of the dashboard's
-// CPU off (docs/PERFORMANCE.md): each read, conversion and lookup batch
-// wakes the program, and the wake-ups cost more than the events.
+// that execs and exits within 50 ms is listed under its parent's comm (at
+// 10 ms, one within 10 ms was). Under 200 forks a second it took about a
+// third of the dashboard's CPU off (docs/PERFORMANCE.md): each read,
+// conversion and lookup batch wakes the program, and the wake-ups cost
+// more than the events.
 const dashboardConnectorCoalesce = 50 * time.Millisecond
 
 // runDashboard opens the live dashboard: a monitor samples the /proc root
@@ -134,7 +132,7 @@ func runDashboard(a *app) error {
 	if gcAfterFrames {
 		debug.SetGCPercent(dashboardGCPercent)
 	}
-	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true, ConnectorCoalesce: dashboardConnectorCoalesce, ConnectorExecNames: true, Explain: a.explainOn, Cgroups: true})
+	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true, ConnectorCoalesce: dashboardConnectorCoalesce, Explain: a.explainOn, Cgroups: true})
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
 	go releaseStartupPagesLater(ctx) // the BPF program is loaded: see residency.go

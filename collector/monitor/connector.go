@@ -126,21 +126,6 @@ func parseProcEvent(b []byte) (ev procEvent, ok bool, err error) {
 	return ev, true, nil
 }
 
-// listenFilteredMsg builds the cn_msg that subscribes to the process
-// events of the types in events only (struct proc_input: the operation
-// and an event mask, read by Linux 6.6 and later; older kernels ignore a
-// message of that length and do not acknowledge it).
-func listenFilteredMsg(op, events uint32) []byte {
-	ne := binary.NativeEndian
-	b := make([]byte, cnMsgLen+8)
-	ne.PutUint32(b[0:], cnIdxProc)
-	ne.PutUint32(b[4:], cnValProc)
-	ne.PutUint16(b[16:], 8)
-	ne.PutUint32(b[cnMsgLen:], op)
-	ne.PutUint32(b[cnMsgLen+4:], events)
-	return b
-}
-
 // listenMsg builds the cn_msg that (un)subscribes to process events.
 func listenMsg(op uint32) []byte {
 	ne := binary.NativeEndian
@@ -195,11 +180,7 @@ const connectorRcvBuf = 32 << 20
 // dialConnector opens a netlink connector socket bound to the process
 // events group and subscribes. It fails without CAP_NET_ADMIN, outside
 // the initial pid namespace, or on kernels without CONFIG_PROC_EVENTS.
-func dialConnector() (*connector, error) { return dialConnectorFor(0) }
-
-// dialConnectorFor is dialConnector for the events of the types in
-// events only (0: all), on kernels with the connector's event filter.
-func dialConnectorFor(events uint32) (*connector, error) {
+func dialConnector() (*connector, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, fmt.Errorf("proc connector: dial: %w", err)
@@ -243,44 +224,16 @@ func dialConnectorFor(events uint32) (*connector, error) {
 					k.release()
 					return nil, fmt.Errorf("proc connector: subscription refused: %w", unix.Errno(ev.Err))
 				}
-				return k.narrow(events)
+				return k, nil
 			}
 		}
 	}
 }
 
-// narrow makes a subscription receive the events of the types in events
-// only (0: all, as it is). The kernel (6.6 and later) filters each
-// socket's events by what its last subscription message asked, and
-// acknowledges no message to a filtered socket (the acknowledgement is an
-// event of type none, filtered out too), so the subscription is made
-// whole first (its acknowledgement proves the privilege) and then
-// narrowed; the events queued before are dropped. Older kernels ignore
-// the longer message: the socket keeps receiving every event, which the
-// caller can tell (execLoop gives up).
-func (k *connector) narrow(events uint32) (*connector, error) {
-	if events == 0 {
-		return k, nil
-	}
-	if err := k.sendMsg(listenFilteredMsg(procCnMcastListen, events)); err != nil {
-		k.release()
-		return nil, fmt.Errorf("proc connector: filter: %w", err)
-	}
-	for {
-		evs, err := k.receiveWithin(nil, 0)
-		if err != nil || len(evs) == 0 {
-			break
-		}
-	}
-	return k, nil
-}
-
 // send sends the kernel a connector control message (listen, ignore) in
 // one netlink message.
-func (k *connector) send(op uint32) error { return k.sendMsg(listenMsg(op)) }
-
-// sendMsg sends the kernel one connector control message (a cn_msg).
-func (k *connector) sendMsg(body []byte) error {
+func (k *connector) send(op uint32) error {
+	body := listenMsg(op)
 	b := make([]byte, unix.NLMSG_HDRLEN+len(body))
 	ne := binary.NativeEndian
 	ne.PutUint32(b[0:], uint32(len(b)))

@@ -53,10 +53,6 @@ type decoder struct {
 	// losses is the connector's count of event losses when the batch
 	// being converted was read (connSource.losses).
 	losses uint64
-	// execSeen, when set, is what the exec-only subscription read of a
-	// process as it exec'd (connSource.takeExec), preferred to this
-	// batch's lookup, which may come after the process is gone.
-	execSeen func(pid int, ns uint64) (collector.Identity, bool)
 
 	// The current batch's lookups: planned, asked in one call, answered.
 	qs   []collector.IdentityQuery
@@ -187,14 +183,7 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	old := d.comms[ev.TGID]
 	e.OldComm = old.comm
 	e.ID, e.Comm = old.id(ev.TGID), old.comm
-	c, ok := collector.Identity{}, false
-	if d.execSeen != nil {
-		c, ok = d.execSeen(ev.TGID, ev.TimestampNs)
-	}
-	if !ok {
-		c, ok = d.identity(lookupKey{pid: ev.TGID, exe: true})
-	}
-	if ok {
+	if c, ok := d.identity(lookupKey{pid: ev.TGID, exe: true}); ok {
 		e.ID.StartTicks, e.Comm = c.StartTicks, c.Comm
 		d.comms[ev.TGID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: old.ppid, forked: old.forked, losses: old.losses}
 		e.Exe = c.Exe

@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -81,10 +80,6 @@ func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSourc
 	if o.ConnectorCoalesce > 0 {
 		c.coalesce = o.ConnectorCoalesce
 	}
-	if o.ConnectorExecNames {
-		c.execIDs = r
-		c.dec.execSeen = c.takeExec
-	}
 	return c
 }
 
@@ -103,15 +98,6 @@ type connSource struct {
 	// coalesce is how long events gather while they come often
 	// (Options.ConnectorCoalesce).
 	coalesce time.Duration
-	// execIDs, when set (Options.ConnectorExecNames), looks up each
-	// exec'd process as soon as a second, exec-only subscription says it
-	// exec'd (execLoop); execSeen keeps the answers until the decoder
-	// converts the same exec from the main stream (takeExec).
-	execIDs  identities
-	execMu   sync.Mutex
-	execSeen map[execKey]collector.Identity
-	// execLive is set while the exec-only subscription is receiving.
-	execLive atomic.Bool
 
 	mu       sync.Mutex
 	conn     *connector // the current subscription (for tests to break)
@@ -274,10 +260,6 @@ func (s *connSource) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.convertLoop(batches) }()
-	if s.execIDs != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.execLoop(ctx) }()
-	}
 	defer wg.Wait()
 	defer close(batches)
 	var seqs seqTracker
@@ -446,103 +428,6 @@ func (s *connSource) noteExecs(evs []procEvent) {
 	if len(s.execPIDs) > 0 {
 		s.execs(s.execPIDs)
 	}
-}
-
-// execKey names one exec event: its process and its kernel time, the
-// same in every subscription's copy of the event.
-type execKey struct {
-	pid int
-	ns  uint64
-}
-
-// maxExecSeen bounds execSeen: answers the decoder never takes (their
-// exec came while the main stream was resubscribing, or was dropped)
-// would otherwise pile up.
-const maxExecSeen = 1 << 12
-
-// execLoop receives exec events from a subscription of their own (the
-// connector's event filter) and looks each exec'd process up at once,
-// while it still runs: the main stream's events wait up to the
-// coalescing window before they are read, and a process that execs and
-// exits within it was gone by its lookup, named by its parent's comm. The
-// answers wait in execSeen for the decoder. Without the filter (kernels
-// before 6.6 send every event: it sees others than exec), or on any
-// error, it ends and exec'd processes are named as before.
-func (s *connSource) execLoop(ctx context.Context) {
-	k, err := dialConnectorFor(procEventExec)
-	if err != nil {
-		return
-	}
-	stop := context.AfterFunc(ctx, k.close)
-	s.execLive.Store(true)
-	defer func() {
-		s.execLive.Store(false)
-		stop()
-		k.close()
-		k.release()
-	}()
-	var (
-		evs []procEvent
-		qs  []collector.IdentityQuery
-		res []collector.IdentityResult
-		// others counts events of other types: a kernel without the
-		// filter sends every event (a few may race the filter's start).
-		others int
-	)
-	for ctx.Err() == nil && others < maxUnfiltered {
-		evs, err = k.receive(evs[:0])
-		if errors.Is(err, unix.ENOBUFS) {
-			continue // overrun: those execs are named as before
-		}
-		if err != nil {
-			return
-		}
-		qs = qs[:0]
-		for i := range evs {
-			switch ev := &evs[i]; {
-			case ev.What == procEventExec && ev.PID == ev.TGID:
-				qs = append(qs, collector.IdentityQuery{PID: ev.TGID, Exe: true})
-			case ev.What != procEventExec && ev.What != procEventNone:
-				others++
-			}
-		}
-		if len(qs) == 0 {
-			continue
-		}
-		res = s.execIDs.Identities(qs, res[:0])
-		s.execMu.Lock()
-		if s.execSeen == nil || len(s.execSeen) >= maxExecSeen {
-			s.execSeen = make(map[execKey]collector.Identity)
-		}
-		j := 0
-		for i := range evs {
-			if ev := &evs[i]; ev.What == procEventExec && ev.PID == ev.TGID {
-				if j < len(res) && res[j].Err == nil {
-					s.execSeen[execKey{ev.TGID, ev.TimestampNs}] = res[j].Identity
-				}
-				j++
-			}
-		}
-		s.execMu.Unlock()
-	}
-}
-
-// maxUnfiltered is how many events of other types the exec-only
-// subscription takes before it decides the kernel does not filter them
-// and ends (a kernel without the filter sends every event).
-const maxUnfiltered = 64
-
-// takeExec returns (and forgets) what execLoop read of the process that
-// exec'd at kernel time ns.
-func (s *connSource) takeExec(pid int, ns uint64) (collector.Identity, bool) {
-	s.execMu.Lock()
-	defer s.execMu.Unlock()
-	k := execKey{pid, ns}
-	id, ok := s.execSeen[k]
-	if ok {
-		delete(s.execSeen, k)
-	}
-	return id, ok
 }
 
 // DefaultConnectorCoalesce is how long the listener waits before reading

@@ -35,18 +35,8 @@ type Options struct {
 	// program; the wake-ups, not the events, were most of the cost) and
 	// makes the lookup that names a new process later: a process that
 	// execs and exits within it is named by the comm it had before (its
-	// parent's), unless ConnectorExecNames. Every event is still
-	// delivered, in order.
+	// parent's). Every event is still delivered, in order.
 	ConnectorCoalesce time.Duration
-	// ConnectorExecNames names exec'd processes from a second connector
-	// subscription that receives exec events only (Linux 6.6 and later:
-	// the connector's per-socket event filter) and is read at once, not
-	// coalesced: each exec'd process is looked up (stat and exe) as soon
-	// as it execs, so one that execs and exits within the coalescing
-	// window is named by what it exec'd, not by its parent's comm. It
-	// costs one wake-up and a lookup an exec (fork and exit cost nothing
-	// more). Without the filter (older kernels) it does nothing.
-	ConnectorExecNames bool
 	// MaxPending bounds the connector events held between two frames (for
 	// example while paused); beyond it events are dropped and counted.
 	// Default 100000.
