@@ -91,7 +91,9 @@ func (v *detailView) statusText(p *collector.Process, width int) string {
 	line("Capabilities effective", capSet(p.CapEff))
 	exe := inert(p.Exe)
 	if p.ExeDeleted {
-		exe += " [red](deleted)[-]"
+		// As show and ps write it: a file's own name can end in
+		// the kernel's " (deleted)".
+		exe += "  [red]" + tview.Escape("[deleted]") + "[-]"
 	}
 	line("Executable", exe)
 	cmd := inertArgs(p.Cmdline)

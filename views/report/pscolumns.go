@@ -247,7 +247,13 @@ var psColumns = []PSColumn{
 		cell:  func(p *psLine, _ time.Time) string { return sanitize.Terminal(derefStr(p.Comm)) },
 		value: func(p *psLine) string { return derefOr(p.Comm, "") }},
 	{Key: "exe", Header: "EXE", Field: "exe", Left: true, Help: "executable path",
-		cell:  func(p *psLine, _ time.Time) string { return sanitize.Terminal(dashIfEmpty(p.Exe)) },
+		cell: func(p *psLine, _ time.Time) string {
+			s := sanitize.Terminal(dashIfEmpty(p.Exe))
+			if p.ExeDeleted {
+				s += "  [deleted]" // as show writes it: a file's own name can end in " (deleted)"
+			}
+			return s
+		},
 		value: func(p *psLine) string { return p.Exe }},
 	{Key: "command", Header: "COMMAND", Field: "command", Left: true, Help: "command line ([comm] for kernel threads, comm <defunct> for zombies)",
 		cell:  func(p *psLine, _ time.Time) string { return sanitize.Terminal(psCommand(p)) },
