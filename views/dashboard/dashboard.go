@@ -445,7 +445,9 @@ func (d *Dashboard) feed(ctx context.Context, frames <-chan *monitor.Frame, done
 	var shown *collector.Snapshot // the last frame's, for Options.Drawn
 	if f := d.src.Latest(); f != nil {
 		d.app.QueueUpdateDraw(func() { d.apply(f) })
-		shown = f.Snapshot
+		if d.opts.Drawn != nil {
+			shown = f.Snapshot
+		}
 	}
 	for {
 		var f *monitor.Frame
