@@ -100,6 +100,9 @@ func backendsAgree(t *testing.T, scanOpts func(quiet []int) ScanOptions) {
 		livehelper.Start(t, "comm", "a)b c\x1b[1m"),
 		livehelper.Start(t, "leaderexit"),
 		livehelper.Start(t, "threads", "1"), // stopped below
+		// Ignored and caught signals that stay put: the masks are
+		// compared on quiet helpers only, and the others' are 0.
+		livehelper.Start(t, "sigdisp"),
 	}
 	// A process stopped by SIGSTOP: /proc's stat field 52 shows 19 for it,
 	// which is no exit status (both backends say 0 for a live process).
@@ -147,6 +150,14 @@ func backendsAgree(t *testing.T, scanOpts func(quiet []int) ScanOptions) {
 		return m
 	}
 	am, bm, cm := index(a), index(b), index(c)
+	const sigHUP, sigUSR2 = 1 << 0, 1 << 11
+	for _, m := range []map[int]*Process{am, bm, cm} {
+		if p := m[helpers[5].PID()]; p == nil {
+			t.Fatalf("sigdisp helper %d missing", helpers[5].PID())
+		} else if p.SigIgn&sigUSR2 == 0 || p.SigCgt&sigHUP == 0 {
+			t.Fatalf("sigdisp helper (%s): SigIgn %#x SigCgt %#x; want SIGUSR2 ignored and SIGHUP caught", p.CtxSource, p.SigIgn, p.SigCgt)
+		}
+	}
 	compared := 0
 	for pid, pa := range am {
 		pc := cm[pid]
