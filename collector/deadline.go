@@ -444,19 +444,7 @@ func (d *deadlineReads) stream(path []byte, fn func(*lineReader) error) error {
 	if d == nil || d.timeout <= 0 {
 		return streamFile(path, unix.O_NONBLOCK, make([]byte, mapsBufSize), nil, fn)
 	}
-	d.use.Lock()
-	defer d.use.Unlock()
-	if d.closed {
-		return ErrClosed
-	}
-	if targetStuck(targetOf(d.root, path)) {
-		return errStillStuck
-	}
-	if d.budget.spent() {
-		return errStuckCap
-	}
-	_, err := d.wait(d.worker(), readJob{stream: fn, path: path})
-	return err
+	return d.runOne(readJob{stream: fn, path: path})
 }
 
 // call runs fn on a worker under the deadline, as stream runs a parse: a
@@ -469,18 +457,25 @@ func (d *deadlineReads) call(path []byte, fn func() error) error {
 	if d == nil || d.timeout <= 0 {
 		return fn()
 	}
+	return d.runOne(readJob{call: fn, path: path})
+}
+
+// runOne runs a stream or call job on a worker under the deadline,
+// unless the reads are closed, the job's process is still stuck in an
+// earlier read, or the stuck budget is spent.
+func (d *deadlineReads) runOne(job readJob) error {
 	d.use.Lock()
 	defer d.use.Unlock()
 	if d.closed {
 		return ErrClosed
 	}
-	if targetStuck(targetOf(d.root, path)) {
+	if targetStuck(targetOf(d.root, job.path)) {
 		return errStillStuck
 	}
 	if d.budget.spent() {
 		return errStuckCap
 	}
-	_, err := d.wait(d.worker(), readJob{call: fn, path: path})
+	_, err := d.wait(d.worker(), job)
 	return err
 }
 
