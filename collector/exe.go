@@ -53,7 +53,8 @@ func splitDeleted(exe string) (string, bool) {
 // a read worker under the read deadline (slow), and ask for cached
 // attributes only (AT_STATX_DONT_SYNC: no round trip where the file
 // system can avoid one). They are made only for a link that ends in the
-// mark, once per identity (the memo keeps the answer).
+// mark, each time the link is read (the memo keeps the answer for its
+// period).
 func exeNamed(slow *deadlineReads, exe []byte, rootDir, link string) bool {
 	exePath := string(exe[:len(exe)-1])
 	named := false
