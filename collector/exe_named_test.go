@@ -3,11 +3,10 @@ package collector
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
-	"time"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // TestExeNamedDeleted: an executable whose own name ends in " (deleted)"
@@ -19,22 +18,10 @@ import (
 // running file's: shown, not deleted). Both backends, two scans each
 // (the second from the memo).
 func TestExeNamedDeleted(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
-	b, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	named, gone, goneNamed := filepath.Join(dir, "x (deleted)"), filepath.Join(dir, "y"), filepath.Join(dir, "z (deleted)")
 	linked, link := filepath.Join(dir, "w"), filepath.Join(dir, "w (deleted)")
-	for _, p := range []string{named, gone, goneNamed, linked} {
-		if err := os.WriteFile(p, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	livehelper.CopiesOf(t, "sleep", named, gone, goneNamed, linked)
 	if err := os.Link(linked, link); err != nil {
 		t.Fatal(err)
 	}
@@ -49,24 +36,7 @@ func TestExeNamedDeleted(t *testing.T) {
 		goneNamed: {goneNamed, true},
 		linked:    {link, false},
 	} {
-		// No Pdeathsig: it fires when the thread that started the child
-		// exits (the Go runtime ends threads), which killed helpers
-		// mid-test; the cleanup kills them.
-		cmd := exec.Command(bin, "300")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		pid := cmd.Process.Pid
-		wants[pid] = w
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-			if l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); l == bin {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pid %d did not exec %s", pid, bin)
-			}
-		}
+		wants[livehelper.Exec(t, bin, "300")] = w
 	}
 	for _, p := range []string{gone, goneNamed, linked} {
 		if err := os.Remove(p); err != nil {

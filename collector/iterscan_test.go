@@ -593,44 +593,15 @@ func TestMissingParents(t *testing.T) {
 // one file are two paths, and a deleted executable keeps its mark.
 func TestIterSharedExe(t *testing.T) {
 	r := newIterReader(t, Options{})
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
-	b, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	a, hard, gone := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
-	for _, p := range []string{a, gone} {
-		if err := os.WriteFile(p, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	livehelper.CopiesOf(t, "sleep", a, gone)
 	if err := os.Link(a, hard); err != nil {
 		t.Fatal(err)
 	}
 	want := map[int]string{}
 	for _, bin := range []string{a, a, hard, hard, gone, gone, a} {
-		cmd := exec.Command(bin, "600")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		want[cmd.Process.Pid] = bin
-	}
-	for pid, bin := range want {
-		for deadline := time.Now().Add(time.Minute); ; {
-			if l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); l == bin {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pid %d did not exec %s", pid, bin)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		want[livehelper.Exec(t, bin, "600")] = bin
 	}
 	if err := os.Remove(gone); err != nil {
 		t.Fatal(err)

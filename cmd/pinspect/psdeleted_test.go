@@ -2,12 +2,12 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // TestPSMarksDeletedExe: ps's EXE column marks a deleted executable with
@@ -15,36 +15,12 @@ import (
 // kernel's " (deleted)": real copies of sleep, "y" removed after it
 // started, "x (deleted)" still there.
 func TestPSMarksDeletedExe(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
-	b, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	named, gone := filepath.Join(dir, "x (deleted)"), filepath.Join(dir, "y")
+	livehelper.CopiesOf(t, "sleep", named, gone)
 	pids := map[string]string{}
 	for _, bin := range []string{named, gone} {
-		if err := os.WriteFile(bin, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "300")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		pid := strconv.Itoa(cmd.Process.Pid)
-		pids[bin] = pid
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-			if l, _ := os.Readlink("/proc/" + pid + "/exe"); l == bin {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pid %s did not exec %s", pid, bin)
-			}
-		}
+		pids[bin] = strconv.Itoa(livehelper.Exec(t, bin, "300"))
 	}
 	if err := os.Remove(gone); err != nil {
 		t.Fatal(err)
