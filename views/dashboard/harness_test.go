@@ -235,6 +235,49 @@ func screenLines(s tcell.SimulationScreen) []string {
 
 func (h *harness) text() string { h.t.Helper(); return strings.Join(h.lines(), "\n") }
 
+// panelText returns what the named bottom panel shows (its box, border
+// and title included, as text lines), read on the UI goroutine: a test
+// looking for an event's name must not find it in a real process's
+// command line in the table (a compile of text/template holds "late").
+func (h *harness) panelText(name string) string {
+	h.t.Helper()
+	var out []string
+	h.ui(func() {
+		i := h.d.panelIndex(name)
+		if i < 0 {
+			return
+		}
+		x, y, w, hh := h.d.panels[i].box.GetRect()
+		cells, sw, sh := h.sim.GetContents()
+		for row := max(y, 0); row < min(y+hh, sh); row++ {
+			var b strings.Builder
+			for col := max(x, 0); col < min(x+w, sw); col++ {
+				if r := cells[row*sw+col].Runes; len(r) == 0 {
+					b.WriteByte(' ')
+				} else {
+					b.WriteString(string(r))
+				}
+			}
+			out = append(out, strings.TrimRight(b.String(), " "))
+		}
+	}, false)
+	return strings.Join(out, "\n")
+}
+
+// waitForIn polls the named panel until it shows want.
+func (h *harness) waitForIn(panel, want string) string {
+	h.t.Helper()
+	var txt string
+	for end, d := time.Now().Add(patience), 20*time.Millisecond; time.Now().Before(end); d = pause(d) {
+		if txt = h.panelText(panel); strings.Contains(txt, want) {
+			return txt
+		}
+		time.Sleep(d)
+	}
+	h.t.Fatalf("timed out waiting for %q in the %s panel; it shows:\n%s", want, panel, txt)
+	return ""
+}
+
 // waitUntil polls the screen until cond holds, with a generous deadline.
 func (h *harness) waitUntil(what string, cond func(screen string) bool) string {
 	h.t.Helper()
