@@ -341,6 +341,25 @@ func TestServeSurvivesFDExhaustion(t *testing.T) {
 		}
 		return cs
 	}
+	// handled waits until the server has dealt with every connection of
+	// the flood: each was answered (its request served, or a 503 at the
+	// cap) or closed (evicted to make room). Until then the server is
+	// still accepting the flood, and a scrape behind it in the accept
+	// queue could be closed as a connection that has sent nothing yet,
+	// before its request is read: on a loaded machine, by a flood
+	// connection leaving the waiting room. After it the cap is held by
+	// the flood's idle connections, which is the case to test.
+	handled := func(t *testing.T, cs []net.Conn) {
+		t.Helper()
+		var b [1]byte
+		for i, c := range cs {
+			_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			if _, err := c.Read(b[:]); errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("flood connection %d of %d neither answered nor closed", i, len(cs))
+			}
+			_ = c.SetReadDeadline(time.Time{})
+		}
+	}
 	closeAll := func(cs []net.Conn) {
 		for _, c := range cs {
 			c.Close()
@@ -372,8 +391,9 @@ func TestServeSurvivesFDExhaustion(t *testing.T) {
 				if n := fdCount(pid); n >= 60 {
 					t.Errorf("%d descriptors open under a flood with the default cap", n)
 				}
-				// A scrape gets through the flood (an idle connection
-				// makes room).
+				// A scrape gets through the flood, its connections held
+				// open (an idle one makes room).
+				handled(t, cs)
 				if _, ok := metric(t, c, sp.base, "pinspect_frames_total"); !ok {
 					t.Error("no scrape during the flood")
 				}
