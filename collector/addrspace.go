@@ -767,7 +767,12 @@ func markBrkHeap(as *AddressSpace) {
 
 // markThreadStacks: the mapping holding each thread's stack pointer is
 // its stack. A mapping holding the stack pointers of several threads is
-// not a per-thread stack (a Go arena, a shared pool) and stays anon.
+// not a per-thread stack (a Go arena, a shared pool) and stays anon; so
+// is anonymous memory with no guard right below it (guardBelow): a
+// thread stack made by pthreads (glibc, musl, and so the JVM, Rust, cgo)
+// has one, while a Go arena holding the goroutine a thread runs has
+// none, and with the other threads running (their stack pointers not
+// known) it would otherwise read as that one thread's stack.
 func markThreadStacks(as *AddressSpace) {
 	maps := as.Maps
 	owners := make(map[int]int, len(as.Stacks))
@@ -793,7 +798,7 @@ func markThreadStacks(as *AddressSpace) {
 		case tid < 0:
 		case m.Class == SegStack || m.Class == SegThreadStack:
 			m.TID = tid
-		case m.Class == SegAnon && m.Anonymous() && m.Writable():
+		case m.Class == SegAnon && m.Anonymous() && m.Writable() && guardBelow(maps, i):
 			m.Class, m.TID = SegThreadStack, tid
 			if tid == as.PID {
 				// The main thread running on a stack of its own making.
@@ -801,6 +806,16 @@ func markThreadStacks(as *AddressSpace) {
 			}
 		}
 	}
+}
+
+// guardBelow reports whether maps[i] has right below it a no-access
+// mapping no bigger than a stack guard (maxGuard).
+func guardBelow(maps []Mapping, i int) bool {
+	if i == 0 {
+		return false
+	}
+	g := &maps[i-1]
+	return g.End == maps[i].Start && g.Class == SegGuard && !fileBacked(g) && g.SizeBytes() <= maxGuard
 }
 
 // markStackGuards: the no-access mapping right below a thread stack is
