@@ -480,7 +480,7 @@ func (a *analysis) pool() *Finding {
 		f.Verdict = fmt.Sprintf("Oversubscribed: %s of its threads wanted a CPU on average on %s CPUs (%d of them computing all the time), so %s; more threads than CPUs adds waiting, not throughput.",
 			f1(a.demand), cpusN(a.effCPUs), a.hardBusy, waited)
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
-		f.Evidence = append(f.Evidence, ev("computing_threads", float64(a.hardBusy), "threads", fmt.Sprintf("%d threads wanted a CPU at least %s of the time", a.hardBusy, pct(hardBusyShare)), a.schedSource()))
+		f.Evidence = append(f.Evidence, ev("computing_threads", float64(a.hardBusy), "threads", plural(a.hardBusy, "thread", "threads")+" wanted a CPU at least "+pct(hardBusyShare)+" of the time", a.schedSource()))
 		f.Evidence = append(f.Evidence, a.cpusEvidence())
 		if a.hasRunnable && a.othersRunnable >= 0.5 {
 			f.Evidence = append(f.Evidence, ev("others_runnable_avg", a.othersRunnable, "threads", f1(a.othersRunnable)+" other tasks runnable on average as well (the neighbours add to the wait)", "/proc/loadavg field 4 less "+statesSource(pid)))
@@ -648,7 +648,7 @@ func (a *analysis) gil() *Finding {
 	f.Verdict = fmt.Sprintf("Python threads taking turns: %d CPython threads ran, but %s CPUs in all on a %s-CPU machine; between turns they wait in futex (%s of their samples), the interpreter lock's wait.",
 		active, f2(cpuRun), num(a.cpus), pct(futexShare))
 	f.Evidence = append(f.Evidence,
-		ev("active_threads", float64(active), "threads", fmt.Sprintf("%d threads ran or waited for a CPU at least %s of the window", active, pct(gilActiveShare)), a.schedSource()),
+		ev("active_threads", float64(active), "threads", plural(active, "thread", "threads")+" ran or waited for a CPU at least "+pct(gilActiveShare)+" of the window", a.schedSource()),
 		ev("cpu_used_cpus", cpuRun, "cpus", f2(cpuRun)+" CPUs used by all threads together", a.schedSource()),
 		ev("futex_share", futexShare, "ratio", pct(futexShare)+" of their samples in futex", a.futexSource()),
 		ev("cpus_available", a.cpus, "cpus", num(a.cpus)+" CPUs online", "/proc/cpuinfo"))

@@ -243,7 +243,7 @@ func (a *analysis) runtimeFinding() *Finding {
 		}
 		f.Verdict = fmt.Sprintf("A JVM (%s): %s, of which %d are the JVM's own by name (GC, JIT compilers, VM); Java threads are OS threads one to one (virtual threads are not).",
 			cmpOr(rt.Version, "version unknown"), plural(a.threadsLast, "OS thread", "OS threads"), jvm)
-		f.Evidence = append(f.Evidence, threads, ev("jvm_internal_threads", float64(jvm), "threads", fmt.Sprintf("%d threads named like the JVM's own", jvm), src(pid, "task/*/comm")))
+		f.Evidence = append(f.Evidence, threads, ev("jvm_internal_threads", float64(jvm), "threads", plural(jvm, "thread", "threads")+" named like the JVM's own", src(pid, "task/*/comm")))
 		f.Why = "Thread counts include the JVM's own threads; heap and GC behaviour are visible only through the JVM's tools."
 		f.Try = append(f.Try, "jcmd "+fmt.Sprint(pid)+" Thread.print (threads), jcmd "+fmt.Sprint(pid)+" GC.heap_info, or jstat -gcutil "+fmt.Sprint(pid)+".")
 		f.Lesson = lessonJVM

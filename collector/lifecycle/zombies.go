@@ -267,6 +267,7 @@ func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis,
 	if n != 1 {
 		kids = strconv.Itoa(n) + " zombie children"
 	}
+	w := zombieWordsFor(n)
 	age := ""
 	if d := now.Sub(g.Since); d >= time.Second {
 		age = " for " + d.Truncate(time.Second).String()
@@ -275,8 +276,8 @@ func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis,
 		return fmt.Sprintf("%s of pid %d, which could not be read", kids, g.Parent.PID),
 			"re-run with more privileges to diagnose the parent; zombies cannot be killed, only reaped by their parent"
 	}
-	d := parentDiag{g: g, par: par, who: fmt.Sprintf("pid %d (%s)", par.PID, par.Comm), kids: kids, age: age}
-	d.handOff = fmt.Sprintf("killing or restarting %s hands them to init (or the nearest subreaper), which reaps them", d.who)
+	d := parentDiag{g: g, par: par, who: fmt.Sprintf("pid %d (%s)", par.PID, par.Comm), kids: kids, age: age, w: w}
+	d.handOff = fmt.Sprintf("killing or restarting %s hands %s to init (or the nearest subreaper), which reaps %s", d.who, w.obj, w.them)
 	if g.ParentIsInit {
 		d.handOff = d.who + " is an init: it must reap adopted children; it cannot be killed to hand them on, so fix or replace it (run a real init such as tini, or docker --init)"
 	}
@@ -287,8 +288,8 @@ func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis,
 		return diag, rem
 	}
 	if g.Young {
-		return fmt.Sprintf("%s has %s younger than %s: young, they may still be reaped (a parent that reaps collects a child when it next runs)%s",
-				d.who, kids, g.MinAge, d.doing()),
+		return fmt.Sprintf("%s has %s younger than %s: young, %s may still be reaped (a parent that reaps collects a child when it next runs)%s",
+				d.who, kids, g.MinAge, w.they, d.doing()),
 			fmt.Sprintf("nothing yet: look again in a few seconds (pinspect zombies --older-than %s reports only zombies that stay)", g.MinAge)
 	}
 	return fmt.Sprintf("%s %s; %s%s%s", d.who, d.why(), kids, age, d.doing()),
@@ -300,6 +301,22 @@ type parentDiag struct {
 	g                           *ZombieGroup
 	par                         *collector.Process
 	who, kids, age, in, handOff string
+	w                           zombieWords
+}
+
+// zombieWords are the words that refer back to a parent's zombies, which
+// agree with their number: "it" for one, "them" for several (obj where
+// "it" could be read as the parent).
+type zombieWords struct {
+	they, them, obj, these, zombies, stay string
+}
+
+// zombieWordsFor returns the words for n zombies.
+func zombieWordsFor(n int) zombieWords {
+	if n == 1 {
+		return zombieWords{they: "it", them: "it", obj: "the zombie", these: "this child", zombies: "zombie", stay: "stays"}
+	}
+	return zombieWords{they: "they", them: "them", obj: "them", these: "these children", zombies: "zombies", stay: "stay"}
 }
 
 // blocked diagnoses a parent that cannot call wait() at all: exited
@@ -308,21 +325,25 @@ type parentDiag struct {
 // handles nor ignores SIGCHLD gets both remedies: once continued it
 // reaps only if it calls wait() itself.
 func (d *parentDiag) blocked() (diagnosis, remedy string, ok bool) {
-	who, kids, age, par := d.who, d.kids, d.age, d.par
+	who, kids, age, par, w := d.who, d.kids, d.age, d.par, d.w
 	also, alsoFix := "", ""
 	switch d.g.SIGCHLD {
 	case SigchldDefault:
-		also = "; besides, it neither handles nor ignores SIGCHLD, so once it runs it collects them only if it calls wait() itself"
+		also = "; besides, it neither handles nor ignores SIGCHLD, so once it runs it collects " + w.obj + " only if it calls wait() itself"
 	case SigchldBlocked:
-		also = "; besides, it blocks SIGCHLD, so once it runs no handler collects them: only a wait() of its own would"
+		also = "; besides, it blocks SIGCHLD, so once it runs no handler collects " + w.obj + ": only a wait() of its own would"
 	}
 	if also != "" {
-		alsoFix = "; if the zombies stay once it runs, fix it to reap (waitpid in a loop, or SIGCHLD set to SIG_IGN before forking)"
+		alsoFix = "; if the " + w.zombies + " " + w.stay + " once it runs, fix it to reap (waitpid in a loop, or SIGCHLD set to SIG_IGN before forking)"
 	}
 	switch {
 	case IsZombie(par):
+		pass := "its zombies pass to init, which reaps them"
+		if len(d.g.Zombies) == 1 {
+			pass = "its zombie passes to init, which reaps it"
+		}
 		return fmt.Sprintf("%s has exited itself (it is a zombie too) and has %s%s", who, kids, age),
-			fmt.Sprintf("when pid %d's own parent reaps it, its zombies pass to init, which reaps them; look at pid %d", par.PPID, par.PPID), true
+			fmt.Sprintf("when pid %d's own parent reaps it, %s; look at pid %d", par.PPID, pass, par.PPID), true
 	case par.State == 'T':
 		return fmt.Sprintf("%s is stopped (SIGSTOP/SIGTSTP), so it cannot call wait(); it has %s%s%s", who, kids, age, also),
 			fmt.Sprintf("continue it (kill -CONT %d)%s; or %s", par.PID, alsoFix, d.handOff), true
@@ -342,13 +363,17 @@ func (d *parentDiag) blocked() (diagnosis, remedy string, ok bool) {
 
 // why says what the parent does with SIGCHLD and wait().
 func (d *parentDiag) why() string {
+	w := d.w
 	switch d.g.SIGCHLD {
 	case SigchldIgnored:
+		if len(d.g.Zombies) == 1 {
+			return "ignores SIGCHLD now, so new children are reaped automatically, but this one exited before it did so and it never called wait() for it"
+		}
 		return "ignores SIGCHLD now, so new children are reaped automatically, but these exited before it did so and it never called wait() for them"
 	case SigchldBlocked:
-		return "blocks SIGCHLD and never calls wait(): the signal stays pending and any handler or signalfd reader does not collect these children"
+		return "blocks SIGCHLD and never calls wait(): the signal stays pending and any handler or signalfd reader does not collect " + w.these
 	case SigchldHandled:
-		return "handles SIGCHLD but does not wait() for these children (a handler that does not loop on waitpid(-1, WNOHANG) misses children whose signals merged)"
+		return "handles SIGCHLD but does not wait() for " + w.these + " (a handler that does not loop on waitpid(-1, WNOHANG) misses children whose signals merged)"
 	case SigchldDefault:
 		return "neither handles nor ignores SIGCHLD and does not call wait(): it never collects its children's exit status"
 	}

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -65,7 +66,7 @@ func (o *Fanout) Publish(f *Frame) {
 				}
 				if s.dropped > 0 {
 					lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll,
-						Note: fmt.Sprintf("%d events dropped: the reader fell behind (more than %d events waiting)", s.dropped, o.maxPending)}
+						Note: fmt.Sprintf("%s dropped: the reader fell behind (more than %d events waiting)", countOf(s.dropped, "event", "events"), o.maxPending)}
 					if len(all) > 0 {
 						lost.Time = all[0].Time
 					} else if f.Snapshot != nil {
@@ -106,4 +107,12 @@ func (o *Fanout) Latest() *Frame {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.latest
+}
+
+// countOf is a count and its noun, which agree: "1 event", "2 events".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

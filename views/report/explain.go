@@ -175,12 +175,12 @@ func WriteExplainText(w io.Writer, d *ExplainDoc, o ExplainTextOptions) error {
 			ew.printf("\n")
 		}
 	} else {
-		ew.printf("pinspect explain: the machine, worst findings first (%d processes examined closely)\n", len(d.Examined))
+		ew.printf("pinspect explain: the machine, worst findings first (%s examined closely)\n", plural(len(d.Examined), "process", "processes"))
 	}
-	ew.printf("  window %.1f s, %d samples, %d CPUs, taken %s\n", d.WindowSeconds, d.Samples, d.Machine.CPUs, d.TakenAt)
+	ew.printf("  window %.1f s, %s, %s, taken %s\n", d.WindowSeconds, plural(d.Samples, "sample", "samples"), plural(d.Machine.CPUs, "CPU", "CPUs"), d.TakenAt)
 	if r := d.Record; r != nil {
-		ew.printf("  from the record in %s at %s: %d samples every %s from %s to %s, %d with threads\n",
-			s(r.Dir), s(r.At), r.Samples, time.Duration(r.IntervalSeconds*float64(time.Second)), r.From, r.To, r.ThreadSamples)
+		ew.printf("  from the record in %s at %s: %s every %s from %s to %s, %d with threads\n",
+			s(r.Dir), s(r.At), plural(r.Samples, "sample", "samples"), time.Duration(r.IntervalSeconds*float64(time.Second)), r.From, r.To, r.ThreadSamples)
 	}
 	shown, hidden := 0, 0
 	taught := map[string]bool{}
