@@ -163,3 +163,6 @@ func countOf(n int, one, many string) string {
 	}
 	return strconv.Itoa(n) + " " + many
 }
+
+// Follows reports whether pid is in the followed tree now.
+func (f *Follower) Follows(pid int) bool { return f.follows(pid, 0) }

@@ -98,6 +98,9 @@ type Dashboard struct {
 	// (0: none): F2 keeps it in the config file.
 	intervalChosen time.Duration
 
+	// scope narrows the events and findings panels to --pid (nil: none).
+	scope *pidScope
+
 	main    *tview.Flex
 	header  *tview.TextView
 	table   *procTable
@@ -178,6 +181,7 @@ func New(src Source, opts Options) *Dashboard {
 		d.cfg = *opts.Config
 	}
 	d.vo = viewOpts{filter: strings.ToLower(opts.Filter), states: opts.States, folded: map[collector.ID]bool{}}
+	d.scope = newPIDScope(opts.PIDs)
 	if len(opts.PIDs) > 0 {
 		d.vo.pids = map[int]bool{}
 		for _, p := range opts.PIDs {
@@ -526,7 +530,7 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	if f.Rates != nil {
 		secs = f.Rates.Seconds
 	}
-	d.log.add(f.Events, secs)
+	d.log.add(d.scope.events(f), secs)
 	pruneTags(d.model.tagged, f.Snapshot)
 	d.rebuild()
 	d.updateHeader()

@@ -25,7 +25,12 @@ const findingsPanelRows = 6
 func newFindingsPanel(d *Dashboard) *panel {
 	v := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
 	v.SetBorder(true).SetTitle(" findings ").SetTitleAlign(tview.AlignLeft)
-	return &panel{name: "findings", box: v, focus: v, weight: 1, update: func() { d.updateFindings(v) }}
+	return &panel{name: "findings", box: v, focus: v, weight: 1, update: func() {
+		if sc := d.scope.label(); sc != "" {
+			v.SetTitle(" findings " + sc + " ")
+		}
+		d.updateFindings(v)
+	}}
 }
 
 // newExplainTab is the detail view's Explain tab; l shows or hides the
@@ -73,13 +78,17 @@ func (d *Dashboard) updateFindings(view *tview.TextView) {
 	all = append(all, ex.Focus...)
 	sortBySeverity(all)
 	var b strings.Builder
-	n := 0
+	n, outside := 0, 0
 	for _, f := range all {
-		if n == findingsPanelRows {
-			break
-		}
 		if f.Severity == explain.Info && f.Question != explain.QMachine {
 			continue // the process's answers are in its Explain tab
+		}
+		if !d.scope.has(f.PID) {
+			outside++ // --pid: another process's, or the machine's
+			continue
+		}
+		if n == findingsPanelRows {
+			continue
 		}
 		b.WriteString(severityTag(f.Severity) + " ")
 		if f.PID != 0 {
@@ -88,8 +97,14 @@ func (d *Dashboard) updateFindings(view *tview.TextView) {
 		b.WriteString(inert(f.Verdict) + "\n")
 		n++
 	}
-	if n == 0 {
+	switch {
+	case n == 0 && outside > 0:
+		b.WriteString("[gray]none " + d.scope.label() + "[-]")
+	case n == 0:
 		b.WriteString("[gray]gathering (findings span the last ticks)[-]")
+	}
+	if outside > 0 {
+		b.WriteString("\n[gray]" + countOf(outside, "finding", "findings") + " of other processes or the machine not shown (--pid)[-]")
 	}
 	view.SetText(b.String())
 }

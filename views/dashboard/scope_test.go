@@ -1,0 +1,80 @@
+package dashboard
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// TestPIDScopesPanels: with --pid the events panel shows the events of
+// that process and of the processes it starts (as watch --pid), not the
+// machine's, and the findings panel that process's findings, saying how
+// many others it leaves out; both titles name the scope.
+func TestPIDScopesPanels(t *testing.T) {
+	one := livehelper.Start(t, "comm", run("scoped"))
+	pid := one.PID()
+	h := start(t, Options{PIDs: []int{pid}}, 180, 50)
+	a, b := frames(t, pid)
+	other := 0 // another real process of the snapshot
+	for i := range b.Snapshot.Processes {
+		if p := b.Snapshot.Processes[i].PID; p != pid && p > 1 {
+			other = p
+			break
+		}
+	}
+	now := b.Snapshot.TakenAt
+	b.Events = []lifecycle.Event{
+		{Type: lifecycle.Spawn, Time: now, ID: collector.ID{PID: 3999001}, PPID: pid, Comm: "scopedchild"},
+		{Type: lifecycle.Exec, Time: now, ID: collector.ID{PID: 3999001}, PPID: pid, Comm: "scopedexec"},
+		{Type: lifecycle.Spawn, Time: now, ID: collector.ID{PID: 3999002}, PPID: other, Comm: "strangerspawn"},
+		{Type: lifecycle.Exit, Time: now, ID: collector.ID{PID: other}, PPID: 1, Comm: "strangerexit"},
+	}
+	b.Explain = &monitor.ExplainFrame{Machine: []explain.Finding{
+		{ID: "machine_cpu_contended", Question: explain.QMachine, Severity: explain.Warning, Verdict: "MACHINEWIDE verdict."},
+		{ID: "pool_oversubscribed", Question: explain.QPool, Severity: explain.Warning, PID: other, Comm: "x", Verdict: "STRANGER verdict."},
+		{ID: "pool_oversubscribed", Question: explain.QPool, Severity: explain.Notice, PID: pid, Comm: "scoped", Verdict: "SCOPED verdict."},
+	}}
+	h.src.send(a)
+	h.src.send(b)
+	events := h.waitForIn("events", "events of "+strconv.Itoa(pid)+"'s tree: 2")
+	if !strings.Contains(events, "scopedchild") || !strings.Contains(events, "scopedexec") {
+		t.Errorf("the process's child's events are missing:\n%s", events)
+	}
+	if strings.Contains(events, "stranger") {
+		t.Errorf("another process's events shown with --pid:\n%s", events)
+	}
+	findings := h.waitForIn("findings", "SCOPED verdict")
+	if !strings.Contains(findings, "findings of "+strconv.Itoa(pid)+"'s tree") {
+		t.Errorf("the findings panel's title does not say its scope:\n%s", findings)
+	}
+	if strings.Contains(findings, "MACHINEWIDE") || strings.Contains(findings, "STRANGER") {
+		t.Errorf("other findings shown with --pid:\n%s", findings)
+	}
+	if !strings.Contains(findings, "2 findings of other processes") {
+		t.Errorf("the findings left out are not counted:\n%s", findings)
+	}
+}
+
+// TestNoScopeShowsAll: without --pid both panels show the machine's.
+func TestNoScopeShowsAll(t *testing.T) {
+	h := start(t, Options{}, 180, 50)
+	a, b := frames(t)
+	now := b.Snapshot.TakenAt
+	b.Events = []lifecycle.Event{{Type: lifecycle.Spawn, Time: now, ID: collector.ID{PID: 3999002}, PPID: 1, Comm: "strangerspawn"}}
+	b.Explain = &monitor.ExplainFrame{Machine: []explain.Finding{
+		{ID: "machine_cpu_contended", Question: explain.QMachine, Severity: explain.Warning, Verdict: "MACHINEWIDE verdict."}}}
+	h.src.send(a)
+	h.src.send(b)
+	if ev := h.waitForIn("events", "strangerspawn"); !strings.Contains(ev, "events: 1") {
+		t.Errorf("events title:\n%s", ev)
+	}
+	if f := h.waitForIn("findings", "MACHINEWIDE"); strings.Contains(f, "not shown") {
+		t.Errorf("findings:\n%s", f)
+	}
+}
