@@ -215,6 +215,7 @@ func eventFilter(f report.Filter) func(*lifecycle.Event) bool {
 		if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, e.ID.PID) {
 			return false
 		}
-		return f.Name == "" || strings.Contains(e.Comm, f.Name) || strings.Contains(e.Exe, f.Name) || strings.Contains(e.OldComm, f.Name)
+		name := strings.ToLower(f.Name) // as the process filters match (lifecycle.MatchesName)
+		return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
 	}
 }

@@ -275,7 +275,7 @@ UNKNOWN.`,
 	pf.IntSliceVar(&a.pids, "pid", nil, "only these `PIDs` (comma-separated or repeated)")
 	pf.StringSliceVar(&a.users, "user", nil, "only processes of these `USERs` (names or uids)")
 	pf.StringVar(&a.states, "state", "", "only processes in these `STATES` (letters, e.g. ZD; Z: zombies; L: live processes whose main thread exited, which the kernel shows as Z)")
-	pf.StringVar(&a.name, "name", "", "only processes whose comm, exe or command line contains `TEXT`")
+	pf.StringVar(&a.name, "name", "", "only processes whose comm, executable path or command line contains `TEXT` (case ignored; as the dashboard's F4 filter)")
 	root.Flags().BoolVar(&a.jsonOut, "json", false, "print one snapshot of every process as JSON")
 	root.Flags().BoolVar(&a.noThreads, "no-threads", false, "with --json: leave out threads (faster)")
 	root.Flags().BoolVar(&a.readonly, "readonly", false, "dashboard: disable the signal and nice actions")

@@ -205,5 +205,6 @@ func (a *app) watchMatch(e *lifecycle.Event) bool {
 	if e.Type == lifecycle.Lost {
 		return true // always said: it concerns every process
 	}
-	return a.name == "" || strings.Contains(e.Comm, a.name) || strings.Contains(e.Exe, a.name)
+	name := strings.ToLower(a.name) // as the process filters match (lifecycle.MatchesName)
+	return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
 }

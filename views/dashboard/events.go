@@ -121,7 +121,7 @@ func (l *eventLog) match(e *lifecycle.Event) bool {
 	}
 	return strings.Contains(string(e.Type), f) || strings.HasPrefix(strconv.Itoa(e.ID.PID), f) ||
 		e.TID != 0 && strings.HasPrefix(strconv.Itoa(e.TID), f) || e.PPID != 0 && strings.HasPrefix(strconv.Itoa(e.PPID), f) ||
-		containsFold(e.Comm, f) || containsFold(e.OldComm, f) || containsFold(e.Exe, f)
+		lifecycle.ContainsFold(e.Comm, f) || lifecycle.ContainsFold(e.OldComm, f) || lifecycle.ContainsFold(e.Exe, f)
 }
 
 // title is the panel's title: how many events, the filter, the rate and

@@ -139,31 +139,6 @@ func intervalString(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
-// containsFold reports whether s contains the lower-case ASCII needle,
-// ignoring ASCII case, without allocating.
-func containsFold(s, lowerNeedle string) bool {
-	n := len(lowerNeedle)
-	if n == 0 {
-		return true
-	}
-	for i := 0; i+n <= len(s); i++ {
-		j := 0
-		for ; j < n; j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != lowerNeedle[j] {
-				break
-			}
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
-}
-
 // countOf says how many of a thing there are, with the noun in the
 // singular for exactly one: "1 process", "0 processes", "2 processes".
 func countOf(n int, one, many string) string {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // inputMode is what the footer's input line is for.
@@ -146,7 +148,7 @@ func (d *Dashboard) findNext(i, step int) {
 	for k := 0; k < n; k++ {
 		j := ((i+step*k)%n + n) % n
 		rw := &d.model.rows[j]
-		if rw.t == nil && matchesText(rw.p, d.search) || rw.t != nil && containsFold(rw.t.Comm, d.search) {
+		if rw.t == nil && matchesText(rw.p, d.search) || rw.t != nil && lifecycle.ContainsFold(rw.t.Comm, d.search) {
 			d.table.Select(j+1, 0)
 			if d.inputMode == inputSearch {
 				d.input.SetLabel(inputLabels[inputSearch])

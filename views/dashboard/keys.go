@@ -78,7 +78,7 @@ func keyTable() []keyDef {
 		{"Enter, double click", nil, inMain, anyMode, "the detail view of the selected process", nil},
 		{"F1 ? h", []keyMatch{sk(tcell.KeyF1), rk('?'), rk('h')}, inBoth, anyMode, "this help: every key", (*Dashboard).showHelp},
 		{"F2 S", []keyMatch{sk(tcell.KeyF2), rk('S')}, inBoth, anyMode, "setup: columns (add, remove, reorder), meters, sort, interval, panels; kept in the config file", (*Dashboard).openSetup},
-		{"F3 /", []keyMatch{sk(tcell.KeyF3), rk('/')}, inMain, anyMode, "search: select the next process whose name, command line or pid matches (F3 or ↓ again: next, Shift-F3 or ↑: previous); the list stays whole", func(d *Dashboard) { d.openInput(inputSearch) }},
+		{"F3 /", []keyMatch{sk(tcell.KeyF3), rk('/')}, inMain, anyMode, "search: select the next process whose comm, executable path or command line contains the text (case ignored), or whose pid starts with it (F3 or ↓ again: next, Shift-F3 or ↑: previous); the list stays whole", func(d *Dashboard) { d.openInput(inputSearch) }},
 		{"n", []keyMatch{rk('n')}, inMain, anyMode, "the next match of the last search", func(d *Dashboard) {
 			if d.search == "" {
 				d.setStatus("[yellow]no search yet: F3 or / starts one[-]")
@@ -86,7 +86,7 @@ func keyTable() []keyDef {
 			}
 			d.findNext(d.selIndex()+1, 1)
 		}},
-		{"F4 \\", []keyMatch{sk(tcell.KeyF4), rk('\\')}, inMain, anyMode, "filter: only the processes whose name, command line or pid matches (Enter keeps it, Esc clears it)", func(d *Dashboard) { d.openInput(inputFilter) }},
+		{"F4 \\", []keyMatch{sk(tcell.KeyF4), rk('\\')}, inMain, anyMode, "filter: only the processes whose comm, executable path or command line contains the text (case ignored, as --name), or whose pid starts with it (Enter keeps it, Esc clears it)", func(d *Dashboard) { d.openInput(inputFilter) }},
 		{"F5 t", []keyMatch{sk(tcell.KeyF5)}, inMain, anyMode, "tree by parent (siblings keep the sort); t too, except in a replay", (*Dashboard).toggleTree},
 		{"t", []keyMatch{rk('t')}, inMain, liveOnly, "tree (as F5)", (*Dashboard).toggleTree},
 		{"+ - *", []keyMatch{rk('+'), rk('='), rk('-'), rk('*')}, inMain, anyMode, "tree: expand, collapse the selected subtree; * expands all (collapses all when none is folded)", nil},

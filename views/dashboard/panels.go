@@ -85,7 +85,7 @@ func (d *Dashboard) zombieGroupMatches(g *zombieGroup) bool {
 		}
 		// Not in the snapshot (gone since): its comm and pid.
 		return o.users == nil && o.workload == "" && o.pids == nil &&
-			(containsFold(comm, o.filter) || strings.HasPrefix(strconv.Itoa(id.PID), o.filter))
+			(lifecycle.ContainsFold(comm, o.filter) || strings.HasPrefix(strconv.Itoa(id.PID), o.filter))
 	}
 	if check(g.parent, g.parentComm) {
 		return true

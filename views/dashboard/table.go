@@ -84,26 +84,12 @@ type viewOpts struct {
 }
 
 // matchesText reports whether the filter (or search) text matches a
-// process: its comm, its command line, or its pid's leading digits. The
-// table's filter, the search and the zombie panel's filter all use it.
+// process: its names as every name filter matches them
+// (lifecycle.MatchesName: comm, executable path, command line), or its
+// pid's leading digits. The table's filter, the search and the zombie
+// panel's filter all use it.
 func matchesText(p *collector.Process, lower string) bool {
-	if lower == "" {
-		return true
-	}
-	if containsFold(p.Comm, lower) || strings.HasPrefix(strconv.Itoa(p.PID), lower) {
-		return true
-	}
-	for _, a := range p.Cmdline {
-		if containsFold(a, lower) {
-			return true
-		}
-	}
-	// A filter with a space ("threads 5") can span arguments: match the
-	// command line as it is shown, joined by spaces.
-	if len(p.Cmdline) > 1 && strings.IndexByte(lower, ' ') >= 0 {
-		return containsFold(strings.Join(p.Cmdline, " "), lower)
-	}
-	return false
+	return lifecycle.MatchesName(p, lower) || strings.HasPrefix(strconv.Itoa(p.PID), lower)
 }
 
 // matchesUser reports whether a process belongs to one of the users:

@@ -17,7 +17,7 @@ type Filter struct {
 	PIDs   []int
 	Users  []string // names or numeric uids
 	States string   // state letters, e.g. "ZD"; Z keeps zombie processes only, L leader-exited ones (lifecycle.InStates)
-	Name   string   // substring of comm, exe or cmdline (case-sensitive)
+	Name   string   // in comm, exe path or command line, ASCII case ignored (lifecycle.MatchesName, as the dashboard's filter)
 	// Self is the pid of the reading pinspect in the snapshot's root
 	// (collector.Snapshot.SelfPID; For sets it), never matched by a
 	// filter that selects; 0 for none.
@@ -59,8 +59,8 @@ func (f Filter) Match(p *collector.Process) bool {
 	if f.States != "" && !lifecycle.InStates(p, f.States) {
 		return false
 	}
-	if f.Name != "" && !strings.Contains(p.Comm, f.Name) && !strings.Contains(p.Exe, f.Name) &&
-		!strings.Contains(strings.Join(p.Cmdline, " "), f.Name) {
+	// ToLower returns a lower-case name as it is, without allocating.
+	if f.Name != "" && !lifecycle.MatchesName(p, strings.ToLower(f.Name)) {
 		return false
 	}
 	return true
