@@ -443,6 +443,18 @@ func each(b []byte, fn func(f *field)) error {
 	return r.err
 }
 
+// pidOrder checks the last of procs against the one before: a
+// snapshot's processes are in strictly increasing pid order (each pid
+// once), which every lookup by pid relies on (collector.SearchPID), so a
+// recording that breaks it (crafted, or damaged where no checksum looks)
+// is refused rather than read wrong.
+func pidOrder(procs []collector.Process) error {
+	if n := len(procs); n > 1 && procs[n-1].PID <= procs[n-2].PID {
+		return fmt.Errorf("%w: process %d after process %d: not in pid order", errMalformed, procs[n-1].PID, procs[n-2].PID)
+	}
+	return nil
+}
+
 func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 	s := &collector.Snapshot{}
 	r := dec{b: b}
@@ -462,7 +474,9 @@ func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 			err = d.host(f.b, &s.Host)
 		case 6:
 			s.Processes = append(s.Processes, collector.Process{})
-			err = d.process(f.b, &s.Processes[len(s.Processes)-1])
+			if err = d.process(f.b, &s.Processes[len(s.Processes)-1]); err == nil {
+				err = pidOrder(s.Processes)
+			}
 		case 7:
 			s.ThreadsRead = f.bool()
 		case 9:

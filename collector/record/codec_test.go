@@ -3,6 +3,7 @@ package record
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +114,25 @@ func FuzzDecodeSample(f *testing.F) {
 			t.Fatal("nil sample without an error")
 		}
 	})
+}
+
+// TestDecodeRefusesPIDDisorder: a sample whose processes are not in
+// strictly increasing pid order (a crafted or damaged recording; each
+// lookup by pid relies on the order) is refused with errMalformed, as the
+// decoder's other checks refuse what they find wrong.
+func TestDecodeRefusesPIDDisorder(t *testing.T) {
+	for name, pids := range map[string][]int{"descending": {1, 30, 20}, "repeated": {1, 20, 20}} {
+		snap := &collector.Snapshot{TakenAt: time.Unix(1e9, 5)}
+		for _, pid := range pids {
+			snap.Processes = append(snap.Processes, collector.Process{PID: pid, ProcStat: collector.ProcStat{Comm: "p"}})
+		}
+		_, err := newDecoder().decodeSample(appendSample(nil, richSample(snap)))
+		if !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), "process 20 after process") {
+			t.Errorf("%s %v: err %v, want errMalformed naming the pids out of order", name, pids, err)
+		}
+	}
+	ordered := &collector.Snapshot{TakenAt: time.Unix(1e9, 5), Processes: []collector.Process{{PID: 1}, {PID: 20}, {PID: 30}}}
+	if _, err := newDecoder().decodeSample(appendSample(nil, richSample(ordered))); err != nil {
+		t.Errorf("pids in order: %v", err)
+	}
 }
