@@ -42,11 +42,15 @@ func splitDeleted(exe string) (string, bool) {
 // " (deleted)": link is the exe link's whole text, mark included, exe
 // the NUL-terminated path of the link ("ROOT/PID/exe") and rootDir the
 // process's root ("ROOT/PID/root"). It reports whether link, looked up
-// from that root without following a last symlink, is the running file
-// itself (the same device and inode as exe leads to) and that file still
-// has a name: then the name is real and nothing was deleted. A file with
-// no link left, another file or none at link, and any failure keep the
-// kernel's mark.
+// without following a last symlink, is the running file itself (the same
+// device and inode as exe leads to) and that file still has a name: then
+// the name is real and nothing was deleted. The kernel writes the link
+// from the reader's root when the file is in sight of it (a chrooted
+// process's exe reads "/srv/jail/bin/x") and from the file's mount
+// otherwise (a container's, "/bin/x"), so link is looked up from the
+// process's root, then from the reader's; the inode check makes either
+// safe. A file with no link left, another file or none at link, and any
+// failure keep the kernel's mark.
 //
 // Both stats go into the executable's file system, which can stop
 // answering (a FUSE daemon that hangs, a dead NFS server), so they run on
@@ -66,10 +70,14 @@ func exeNamed(slow *deadlineReads, exe []byte, rootDir, link string) bool {
 		if running.Nlink == 0 {
 			return nil // no name left: deleted
 		}
-		if err := unix.Statx(unix.AT_FDCWD, rootDir+link, unix.AT_SYMLINK_NOFOLLOW|unix.AT_STATX_DONT_SYNC, unix.STATX_INO, &at); err != nil {
-			return err
+		same := func(path string) bool {
+			return unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW|unix.AT_STATX_DONT_SYNC, unix.STATX_INO, &at) == nil &&
+				at.Ino == running.Ino && at.Dev_major == running.Dev_major && at.Dev_minor == running.Dev_minor
 		}
-		named = at.Ino == running.Ino && at.Dev_major == running.Dev_major && at.Dev_minor == running.Dev_minor
+		// From the process's root (a container's); else from the
+		// reader's, which the kernel wrote the link from when the file
+		// is in sight of it (a chroot's directory).
+		named = same(rootDir+link) || strings.HasPrefix(link, "/") && same(link)
 		return nil
 	})
 	// named is read only when the call returned: an abandoned one may
