@@ -115,6 +115,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// twenty times its processes within two minutes.)
 	nproc := max(s.iterLastProcs, r.iter.Processes())
 	procs := make([]Process, 0, nproc+nproc/32+16)
+	s.memo.reserve(nproc + nproc/32 + 16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
 	pids := s.iterPIDs[:0]
