@@ -23,10 +23,12 @@ export SOURCE_DATE_EPOCH
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pinspect
 
-## man: the man pages, generated from the commands (cobra's doc generator), gzipped into bin/man
-man: build
+## man: the man pages, generated from the commands (cobra's doc generator), gzipped into bin/man;
+## the generator is in a build with -tags man only (bin/pinspect-man), so pinspect itself does not link it
+man:
+	$(GO) build -tags man -ldflags '$(LDFLAGS)' -o bin/pinspect-man ./cmd/pinspect
 	rm -rf bin/man
-	./$(BIN) __man bin/man
+	./bin/pinspect-man __man bin/man
 	gzip -9n bin/man/*.1
 
 ## completions: the bash, zsh and fish completion scripts, into bin/completions

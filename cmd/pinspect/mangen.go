@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && man
 
 package main
 
@@ -15,7 +15,8 @@ import (
 // newManCmd is the hidden `pinspect __man DIR`: it writes one man page per
 // command (pinspect.1, pinspect-ps.1, ...) into DIR, generated from the
 // commands themselves by cobra's doc generator, so the pages say what
-// --help says. `make man` runs it; packages ship its output. The date is
+// --help says. `make man` builds it (-tags man: pinspect itself does
+// not have it, mangen_off.go) and runs it; packages ship its output. The date is
 // SOURCE_DATE_EPOCH when set (the Makefile sets the last commit's), so a
 // rebuild of the same commit writes the same pages.
 func newManCmd(a *app) *cobra.Command {

@@ -290,7 +290,9 @@ UNKNOWN.`,
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, mk := range subcommands {
-		root.AddCommand(mk(a))
+		if c := mk(a); c != nil {
+			root.AddCommand(c)
+		}
 	}
 	a.registerFilterCompletions(root)
 	a.rootCmd = root
