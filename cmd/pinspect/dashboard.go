@@ -146,6 +146,17 @@ func runDashboard(a *app) error {
 		r.Close()
 		return err
 	}
+	// One P, as serve and record (agentProcs): the dashboard's work is
+	// the same short bursts handed between goroutines (the sampling loop,
+	// the connector's receiver and converter, the read workers, the
+	// screen), and with a second P each hand-off woke another thread, and
+	// the runtime's monitor thread polled every 20 µs while a P sat in a
+	// system call (the walk's, the connector's blocking read). At
+	// 2,000 x 9, side by side: 29.5 -> 24 ms a refresh static, 36.5 ->
+	// 31.5 under 200 forks/s, the same peak RSS (docs/PERFORMANCE.md,
+	// dash3). The screen still answers keys while a scan runs: the
+	// runtime preempts a goroutine after 10 ms.
+	agentProcs()
 	_, gogcSet := os.LookupEnv("GOGC")
 	gcAfterFrames := !gogcSet
 	if gcAfterFrames {

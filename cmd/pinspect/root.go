@@ -373,8 +373,8 @@ func (a *app) checkUsers(r *collector.Reader) error {
 // parallel reads only moved kernel CPU to the other CPU), so nothing is
 // lost. `orphans --observe` also runs the monitor and its event reader on
 // that P, which keep up with a machine's events on one CPU; serve and
-// record run on one P too (agentProcs); the dashboard and watch keep
-// every P.
+// record and the local dashboard run on one P too (agentProcs); watch
+// keeps every P.
 //
 // It also collects no garbage until the heap reaches oneShotFirstGCBytes
 // (a memory limit with GOGC off), and from the first collection on lets

@@ -432,7 +432,8 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	return a.waitServe(cancel, monErr, serveErr)
 }
 
-// agentProcs runs a long-running agent (serve, record) on one P unless
+// agentProcs runs a long-running agent (serve, record, the local
+// dashboard) on one P unless
 // the GOMAXPROCS environment variable says otherwise, as node_exporter
 // does (its --runtime.gomaxprocs defaults to 1). An agent's work is a
 // collection every few seconds and kernel events in between, each a
