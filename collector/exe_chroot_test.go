@@ -5,10 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
@@ -40,19 +38,7 @@ func TestExeNamedDeletedChroot(t *testing.T) {
 		}
 		cmd := exec.Command("/"+filepath.Base(path), "-n", "1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		pid := cmd.Process.Pid
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-			if l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); l == path {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pid %d did not exec %s in its chroot within a minute", pid, path)
-			}
-		}
+		pid := livehelper.StartExec(t, cmd, path)
 		wants[pid] = struct {
 			exe     string
 			deleted bool
