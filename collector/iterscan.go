@@ -64,7 +64,7 @@ func openTaskIter(opts Options) (it *taskiter.Iterator, why, err error) {
 		}
 		return nil, nil, nil
 	}
-	it, why = taskiter.Open(taskiter.Options{})
+	it, why = taskiter.Open(taskiter.Options{Cmdlines: opts.BPFCmdlines})
 	if why != nil && opts.Backend == BackendTaskIter {
 		return nil, why, why
 	}
@@ -208,6 +208,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		return nil, err
 	}
 	procs = s.readIterIdentities(procs)
+	snap.CmdlinesBPF = s.bpfCmd.read
 	s.readExtras(procs, o)
 	snap.CtxSwitchSource = CtxTaskIter
 	return s.finish(snap, procs), nil
@@ -603,6 +604,8 @@ func parseTaskTotal(b []byte) (int, bool) {
 // (applyIterProcess).
 func (s *scan) readIterIdentities(procs []Process) []Process {
 	now := time.Since(s.r.start)
+	s.runBPFCmdlines(procs)
+	defer s.endBPFCmdlines()
 	for i := 0; i < len(procs); {
 		end := i
 		for ; end < len(procs) && len(s.cmdWant) < cmdlineChunk; end++ {
@@ -619,6 +622,9 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 			s.readIterExe(p, c, now)
 			if c != nil {
 				c.ran = ranCount(p)
+			}
+			if s.applyBPFCmdline(p, c) {
+				continue
 			}
 			s.cmdWant = append(s.cmdWant, cmdWant{idx: end, c: c, counts: s.counts.minus(before)})
 		}

@@ -48,6 +48,9 @@ type Snapshot struct {
 	// Problems lists the first few per-process read problems that were not
 	// vanishing or permission (parse errors, timeouts), for display.
 	Problems []Problem
+	// CmdlinesBPF is how many cmdlines the task iterator's cmdline
+	// program read (Options.BPFCmdlines); the others came from /proc.
+	CmdlinesBPF int
 	// Collector is the backend that read the processes and threads:
 	// BackendTaskIter or BackendProc (empty in snapshots built by hand).
 	Collector Backend

@@ -73,6 +73,13 @@ type Options struct {
 	// With BackendTaskIter, NewReader fails when the iterator cannot be
 	// loaded.
 	Backend Backend
+	// BPFCmdlines reads the cmdlines of a scan on the task iterator with
+	// its cmdline program where it loads (bpfcmdline.go), one run of it
+	// for every process instead of a /proc read each: for a Reader that
+	// makes one scan (a one-shot command). Loading it costs about a
+	// millisecond more; a Reader that scans again and again reads
+	// cmdlines only for new processes and should not ask for it.
+	BPFCmdlines bool
 	// CgroupRoot is where the cgroup hierarchies are mounted (default
 	// "/sys/fs/cgroup"), for CgroupCPU: the unified hierarchy at the
 	// root (or at "unified" on a hybrid machine), v1 controllers in
@@ -197,6 +204,11 @@ type Reader struct {
 	// iterWhy why it is not used, when that needs saying.
 	iter    *taskiter.Iterator
 	iterWhy error
+	// cmdBPFMu is held while a scan uses the iterator's cmdline program
+	// (its arrays are one run's); cmdBPFStuck is set, for good, once a
+	// run of it did not finish by its deadline (bpfcmdline.go).
+	cmdBPFMu    sync.Mutex
+	cmdBPFStuck atomic.Bool
 	// slow is the scans' pool of read workers (cmdline); addrSlow is the
 	// on-demand reads' (AddressSpace, Process).
 	slow, addrSlow *deadlineReads

@@ -62,6 +62,8 @@ type scan struct {
 	// no reference to the scan or the Reader.
 	cmdWant  []cmdWant
 	cmdlines *batch
+	// bpfCmd is the cmdline program's run of this scan (bpfcmdline.go).
+	bpfCmd bpfCmdlines
 	// ios is the batch of io files (readIOs), ioWant the processes
 	// whose io it reads.
 	ios    *batch

@@ -346,7 +346,14 @@ func (a *app) filterAndReader(threads bool) (report.Filter, *collector.Reader, e
 		return f, nil, err
 	}
 	oneShot()
-	r, err := a.reader(threads)
+	opts, err := a.readerOptions(threads)
+	if err != nil {
+		return f, nil, err
+	}
+	// One scan: every cmdline is read, so read them in one run of the
+	// task iterator's cmdline program where it loads.
+	opts.BPFCmdlines = true
+	r, err := collector.NewReader(opts)
 	if err == nil {
 		err = a.checkUsers(r)
 	}

@@ -578,25 +578,34 @@ func resolveKfuncs(prog *ebpf.ProgramSpec, ids map[string]btf.TypeID) error {
 
 // openWalkTrimmed loads the walk against a trimmed copy of the kernel's
 // BTF at path, with its kfuncs resolved here.
-func openWalkTrimmed(path string) (*walker, error) {
+//
+// It also returns the spec and options it used, with the kfuncs of the
+// cmdline program resolved too when it is there (openCmdlines loads it
+// the same cheap way).
+func openWalkTrimmed(path string) (*walker, *ebpf.CollectionSpec, *ebpf.CollectionOptions, error) {
 	spec, err := loadTaskIter()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	prog := spec.Programs["pinspect_walk"]
 	if prog == nil || spec.Types == nil {
-		return nil, errors.New("no walk program")
+		return nil, nil, nil, errors.New("no walk program")
 	}
 	names, err := namesOf(spec.Types)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	tk, err := trimKernelBTF(path, names)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := resolveKfuncs(prog, tk.kfuncs); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return openWalk(spec, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: tk.spec}})
+	if cmd := spec.Programs["pinspect_cmdlines"]; cmd != nil && resolveKfuncs(cmd, tk.kfuncs) != nil {
+		delete(spec.Programs, "pinspect_cmdlines") // openCmdlines says why
+	}
+	copts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: tk.spec}}
+	w, err := openWalk(spec, copts)
+	return w, spec, copts, err
 }

@@ -20,7 +20,7 @@ func TestTrimmedBTFRelocatesAlike(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: loads the walk and reads its instructions back")
 	}
-	fast, err := openWalkTrimmed(DefaultKernelBTF)
+	fast, _, _, err := openWalkTrimmed(DefaultKernelBTF)
 	if err != nil {
 		t.Fatalf("trimmed load: %v", err)
 	}

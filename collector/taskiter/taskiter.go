@@ -50,6 +50,9 @@ type Options struct {
 	// SeqFile loads the seq_file task iterator even where the walk
 	// (walk.go) would load: tests compare the two.
 	SeqFile bool
+	// Cmdlines also loads the cmdline program (Iterator.Cmdlines), with
+	// the walk only: a one-shot command reads every cmdline once.
+	Cmdlines bool
 }
 
 // Iterator is a loaded and attached task iterator. Each Pass runs the
@@ -67,6 +70,15 @@ type Iterator struct {
 	bootOffset uint64
 	// LoadDuration is how long loading, verifying and attaching took.
 	LoadDuration time.Duration
+	// cmdlines is the cmdline program (Options.Cmdlines), nil when not
+	// asked for or not loaded.
+	cmdlines *Cmdlines
+	// CmdlinesUnavailable says why the cmdline program was asked for
+	// and not loaded (its cmdlines are then read from /proc).
+	CmdlinesUnavailable error
+	// CmdlinesLoadDuration is how much of LoadDuration loading the
+	// cmdline program took.
+	CmdlinesLoadDuration time.Duration
 	// WalkUnavailable says, in one line, why the walk could not be
 	// loaded and the seq_file iterator (about 0.4 µs a task more) is
 	// used; nil when the walk is used or Options.SeqFile asked for the
@@ -113,8 +125,11 @@ func Open(opts Options) (*Iterator, error) {
 	if !opts.SeqFile && opts.KernelBTF == "" {
 		// The cheap load (kbtf.go); anything unexpected loads the usual
 		// way below.
-		if w, err := openWalkTrimmed(path); err == nil {
+		if w, spec, copts, err := openWalkTrimmed(path); err == nil {
 			it.walk = w
+			if opts.Cmdlines {
+				it.openCmdlines(spec, copts)
+			}
 			it.LoadDuration = time.Since(start)
 			return it, nil
 		}
@@ -134,6 +149,9 @@ func Open(opts Options) (*Iterator, error) {
 	if !opts.SeqFile {
 		it.walk, err = openWalk(spec, &copts)
 		if err == nil {
+			if opts.Cmdlines {
+				it.openCmdlines(spec, &copts)
+			}
 			it.LoadDuration = time.Since(start)
 			return it, nil
 		}
@@ -151,6 +169,22 @@ func Open(opts Options) (*Iterator, error) {
 	it.LoadDuration = time.Since(start)
 	return it, nil
 }
+
+// openCmdlines loads the cmdline program beside the walk, sized for the
+// processes the walk counted, or says why not.
+func (it *Iterator) openCmdlines(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) {
+	start := time.Now()
+	c, err := openCmdlines(spec, copts, max(it.walk.countedGroups, 64), it.bootOffset)
+	it.CmdlinesLoadDuration = time.Since(start)
+	if err != nil {
+		it.CmdlinesUnavailable = fmt.Errorf("the cmdline program does not load (cmdlines from /proc): %w", classify(err))
+		return
+	}
+	it.cmdlines = c
+}
+
+// Cmdlines is the cmdline program (Options.Cmdlines), or nil.
+func (it *Iterator) Cmdlines() *Cmdlines { return it.cmdlines }
 
 // Processes is how many processes the walk last found (at load, or in
 // the last pass): a scan sizes its slices with it. 0 when unknown (the
@@ -176,6 +210,10 @@ func (it *Iterator) Close() error {
 	if it.link != nil {
 		errs = append(errs, it.link.Close())
 		it.link = nil
+	}
+	if it.cmdlines != nil {
+		errs = append(errs, it.cmdlines.Close())
+		it.cmdlines = nil
 	}
 	errs = append(errs, it.seq.close())
 	return errors.Join(errs...)

@@ -13,6 +13,22 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type taskIterCmdPage struct {
+	_ structs.HostLayout
+	B [8192]int8
+}
+
+type taskIterCmdSlot struct {
+	_             structs.HostLayout
+	Pid           uint32
+	State         uint32
+	StartBoottime uint64
+	Page          uint32
+	Off           uint32
+	Len           uint32
+	Flags         uint32
+}
+
 type taskIterGroupRec struct {
 	_               structs.HostLayout
 	Kind            uint16
@@ -132,23 +148,26 @@ type taskIterTaskRec struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	taskIterMapScratch        = "scratch"
-	taskIterMapWalkGroups     = "walk_groups"
-	taskIterMapWalkTasks      = "walk_tasks"
-	taskIterMapWalkWant       = "walk_want"
-	taskIterProgPinspectTasks = "pinspect_tasks"
-	taskIterProgPinspectWalk  = "pinspect_walk"
-	taskIterVarCpuCopy        = "cpu_copy"
-	taskIterVarNrCpus         = "nr_cpus"
-	taskIterVarPcpuBase       = "pcpu_base"
-	taskIterVarScratchAddr    = "scratch_addr"
-	taskIterVarWalkCountOnly  = "walk_count_only"
-	taskIterVarWalkFull       = "walk_full"
-	taskIterVarWalkLeader     = "walk_leader"
-	taskIterVarWalkNgroups    = "walk_ngroups"
-	taskIterVarWalkNtasks     = "walk_ntasks"
-	taskIterVarWalkSumThreads = "walk_sum_threads"
-	taskIterVarWalkTask       = "walk_task"
+	taskIterMapCmdPages          = "cmd_pages"
+	taskIterMapCmdSlots          = "cmd_slots"
+	taskIterMapScratch           = "scratch"
+	taskIterMapWalkGroups        = "walk_groups"
+	taskIterMapWalkTasks         = "walk_tasks"
+	taskIterMapWalkWant          = "walk_want"
+	taskIterProgPinspectCmdlines = "pinspect_cmdlines"
+	taskIterProgPinspectTasks    = "pinspect_tasks"
+	taskIterProgPinspectWalk     = "pinspect_walk"
+	taskIterVarCpuCopy           = "cpu_copy"
+	taskIterVarNrCpus            = "nr_cpus"
+	taskIterVarPcpuBase          = "pcpu_base"
+	taskIterVarScratchAddr       = "scratch_addr"
+	taskIterVarWalkCountOnly     = "walk_count_only"
+	taskIterVarWalkFull          = "walk_full"
+	taskIterVarWalkLeader        = "walk_leader"
+	taskIterVarWalkNgroups       = "walk_ngroups"
+	taskIterVarWalkNtasks        = "walk_ntasks"
+	taskIterVarWalkSumThreads    = "walk_sum_threads"
+	taskIterVarWalkTask          = "walk_task"
 )
 
 // loadTaskIter returns the embedded CollectionSpec for taskIter.
@@ -193,14 +212,17 @@ type taskIterSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterProgramSpecs struct {
-	PinspectTasks *ebpf.ProgramSpec `ebpf:"pinspect_tasks"`
-	PinspectWalk  *ebpf.ProgramSpec `ebpf:"pinspect_walk"`
+	PinspectCmdlines *ebpf.ProgramSpec `ebpf:"pinspect_cmdlines"`
+	PinspectTasks    *ebpf.ProgramSpec `ebpf:"pinspect_tasks"`
+	PinspectWalk     *ebpf.ProgramSpec `ebpf:"pinspect_walk"`
 }
 
 // taskIterMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterMapSpecs struct {
+	CmdPages   *ebpf.MapSpec `ebpf:"cmd_pages"`
+	CmdSlots   *ebpf.MapSpec `ebpf:"cmd_slots"`
 	Scratch    *ebpf.MapSpec `ebpf:"scratch"`
 	WalkGroups *ebpf.MapSpec `ebpf:"walk_groups"`
 	WalkTasks  *ebpf.MapSpec `ebpf:"walk_tasks"`
@@ -244,6 +266,8 @@ func (o *taskIterObjects) Close() error {
 //
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterMaps struct {
+	CmdPages   *ebpf.Map `ebpf:"cmd_pages"`
+	CmdSlots   *ebpf.Map `ebpf:"cmd_slots"`
 	Scratch    *ebpf.Map `ebpf:"scratch"`
 	WalkGroups *ebpf.Map `ebpf:"walk_groups"`
 	WalkTasks  *ebpf.Map `ebpf:"walk_tasks"`
@@ -252,6 +276,8 @@ type taskIterMaps struct {
 
 func (m *taskIterMaps) Close() error {
 	return _TaskIterClose(
+		m.CmdPages,
+		m.CmdSlots,
 		m.Scratch,
 		m.WalkGroups,
 		m.WalkTasks,
@@ -280,12 +306,14 @@ type taskIterVariables struct {
 //
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterPrograms struct {
-	PinspectTasks *ebpf.Program `ebpf:"pinspect_tasks"`
-	PinspectWalk  *ebpf.Program `ebpf:"pinspect_walk"`
+	PinspectCmdlines *ebpf.Program `ebpf:"pinspect_cmdlines"`
+	PinspectTasks    *ebpf.Program `ebpf:"pinspect_tasks"`
+	PinspectWalk     *ebpf.Program `ebpf:"pinspect_walk"`
 }
 
 func (p *taskIterPrograms) Close() error {
 	return _TaskIterClose(
+		p.PinspectCmdlines,
 		p.PinspectTasks,
 		p.PinspectWalk,
 	)

@@ -380,3 +380,23 @@ struct bpf_iter_task {
 #define BPF_TASK_ITER_ALL_THREADS 1
 
 #endif
+
+/*
+ * For the cmdline program (pinspect_cmdlines): the VMA that holds a
+ * process's argument area, as bpf_find_vma hands it to its callback.
+ */
+struct vm_operations_struct;
+struct userfaultfd_ctx;
+
+struct vm_userfaultfd_ctx {
+	struct userfaultfd_ctx *ctx;
+} CORE;
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	unsigned long vm_flags;
+	const struct vm_operations_struct *vm_ops;
+	struct file *vm_file;
+	struct vm_userfaultfd_ctx vm_userfaultfd_ctx;
+} CORE;

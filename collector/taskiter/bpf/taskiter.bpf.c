@@ -1004,3 +1004,241 @@ int pinspect_walk(void *ctx)
 	bpf_rcu_read_unlock();
 	return 0;
 }
+
+/*
+ * The cmdlines (a one-shot command's, loaded only when asked): one run of
+ * pinspect_cmdlines copies the argument areas of the processes pinspect
+ * names in cmd_slots, the way /proc/PID/cmdline reads them
+ * (get_mm_cmdline in fs/proc/base.c), into the pages of cmd_pages, which
+ * pinspect maps into its memory. It is a sleepable program (SEC
+ * "syscall"): bpf_copy_from_user_task reads another process's memory
+ * through access_process_vm, which takes that process's mmap lock and
+ * faults its pages in.
+ *
+ * That can block, so a process is copied only when it cannot: first
+ * bpf_find_vma takes the target's mmap lock with a trylock (-EBUSY when
+ * a writer holds it or anyone waits for it, so a process whose lock is
+ * stuck behind a hung fault is never waited for) and hands over the VMA
+ * holding arg_start; the copy goes on only when that VMA is anonymous
+ * (no vm_ops, no file: no file system behind a fault), has no
+ * userfaultfd context (no monitor to wait for), is not VM_IO or
+ * VM_PFNMAP, and holds everything that will be read. Anything else is
+ * left for pinspect's /proc reader, which reads each cmdline under a
+ * deadline. The check and the copy are two lock takings, so a writer can
+ * still come between them; pinspect runs the program under the same
+ * deadline and gives up on the one process the run is stuck at.
+ */
+#define CMD_PAGE 8192 /* a page of cmd_pages; a cmdline starts in its first half */
+#define CMD_MAX 4096  /* the longest argument area copied (longer: /proc) */
+#define CMD_TITLE 4096 /* what the kernel reads of a rewritten argv (PAGE_SIZE) */
+
+/* cmd_slot.state, mirrored in cmdline.go. */
+#define CMD_WANTED 0   /* not reached (the run stopped before it) */
+#define CMD_STARTED 1  /* being read: still so after a run, it is stuck there */
+#define CMD_READ 2     /* buf holds it: page, off, len */
+#define CMD_EMPTY 3    /* no address space, or none set up yet: /proc shows nothing */
+#define CMD_GONE 4     /* no such process */
+#define CMD_UNSAFE 5   /* its argument area might block a reader: /proc */
+#define CMD_BUSY 6     /* its mmap lock was taken for writing or contended: /proc */
+#define CMD_LONG 7     /* longer than CMD_MAX, or the pages are full: /proc */
+#define CMD_FAULT 8    /* the copy failed (a page that cannot be read): /proc */
+
+/* cmd_slot.flags */
+#define CMD_SETPROCTITLE (1u << 0) /* argv's last byte is not NUL: the kernel's title rule */
+
+#define VM_PFNMAP 0x00000400
+#define VM_IO 0x00004000
+
+struct cmd_slot {
+	__u32 pid;   /* in: the process (a pid of the initial namespace) */
+	__u32 state; /* out: CMD_* */
+	__u64 start_boottime; /* out: the process read, to tell a reused pid */
+	__u32 page;  /* out: where the bytes are */
+	__u32 off;
+	__u32 len;
+	__u32 flags;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* sized by pinspect at load */
+	__type(key, __u32);
+	__type(value, struct cmd_slot);
+} cmd_slots SEC(".maps");
+
+struct cmd_page {
+	char b[CMD_PAGE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* sized by pinspect at load */
+	__type(key, __u32);
+	__type(value, struct cmd_page);
+} cmd_pages SEC(".maps");
+
+/* The run's context (BPF_PROG_RUN's ctx_in), mirrored in cmdline.go. */
+struct cmd_args {
+	__u32 count;  /* slots 0..count-1 */
+	__u32 npages; /* in: pages of cmd_pages to use; out: pages used */
+};
+
+/* One run's state, through bpf_loop. */
+struct cmd_loop {
+	__u32 npages;
+	__u32 page, off; /* where the next cmdline goes */
+};
+
+/* The argument area to read and bpf_find_vma's verdict on it. */
+struct cmd_vma {
+	__u64 from, to; /* [from, to) must lie in one safe VMA */
+	__u32 safe;
+};
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+static long cmd_check_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct cmd_vma *v = data;
+	struct userfaultfd_ctx *uctx = 0;
+
+	if (bpf_core_field_exists(vma->vm_userfaultfd_ctx.ctx))
+		uctx = vma->vm_userfaultfd_ctx.ctx;
+	v->safe = !vma->vm_ops && !vma->vm_file && !uctx &&
+		  !(vma->vm_flags & (VM_IO | VM_PFNMAP)) &&
+		  vma->vm_start <= v->from && v->to <= vma->vm_end;
+	return 0;
+}
+
+/* Reads slot i's process; returns its state. */
+static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, struct task_struct *task)
+{
+	__u64 arg_start, arg_end, env_start, env_end, n, want;
+	struct cmd_vma v = {};
+	struct cmd_page *pg;
+	struct mm_struct *mm;
+	__u32 page = l->page;
+	long err;
+	char *dst;
+
+	mm = task->mm;
+	if (!mm || (task->flags & PF_KTHREAD))
+		return CMD_EMPTY;
+	arg_start = mm->arg_start;
+	arg_end = mm->arg_end;
+	env_start = mm->env_start;
+	env_end = mm->env_end;
+	if (!env_end || arg_start >= arg_end)
+		return CMD_EMPTY; /* get_mm_cmdline: not spawned far enough, or nothing */
+	/* A rewritten argv may run on into the environment, if it follows. */
+	if (env_start != arg_end || env_end < env_start)
+		env_end = arg_end;
+	n = arg_end - arg_start;
+	if (n > CMD_MAX)
+		return CMD_LONG;
+	/* What a rewritten title may need: a page at most, up to env_end. */
+	want = env_end - arg_start;
+	if (want > CMD_TITLE)
+		want = CMD_TITLE;
+	if (want < n)
+		want = n;
+	/* A cmdline starts in a page's first half: want fits after it. */
+	if (l->off >= CMD_PAGE / 2) {
+		page++;
+		l->off = 0;
+		l->page = page;
+	}
+	if (page >= l->npages)
+		return CMD_LONG;
+	v.from = arg_start;
+	v.to = arg_start + want;
+	err = bpf_find_vma(task, arg_start, cmd_check_vma, &v, 0);
+	if (err == -16 /* EBUSY */)
+		return CMD_BUSY;
+	if (err || !v.safe)
+		return CMD_UNSAFE;
+	pg = bpf_map_lookup_elem(&cmd_pages, &page);
+	if (!pg)
+		return CMD_LONG;
+	dst = pg->b + (l->off & (CMD_PAGE / 2 - 1));
+	if (n < 1 || n > CMD_MAX)
+		return CMD_LONG;
+	if (bpf_copy_from_user_task(dst, n, (void *)arg_start, task, 0))
+		return CMD_FAULT;
+	/*
+	 * get_mm_cmdline's rule: when argv's last byte is not NUL the
+	 * process rewrote it (setproctitle), and the kernel reads a string
+	 * from arg_start instead, a page at most and no further than the
+	 * environment's end; pinspect cuts it at its first NUL.
+	 */
+	if (dst[(n - 1) & (CMD_MAX - 1)] != 0) {
+		s->flags |= CMD_SETPROCTITLE;
+		if (want > n) {
+			if (want < 1 || want > CMD_TITLE)
+				return CMD_LONG;
+			if (bpf_copy_from_user_task(dst, want, (void *)arg_start, task, 0))
+				return CMD_FAULT;
+			n = want;
+		}
+	}
+	s->page = page;
+	s->off = l->off;
+	s->len = n;
+	l->off += n;
+	return CMD_READ;
+}
+
+/*
+ * Reads one slot's process. A global function, which the verifier checks
+ * once on its own: inlined into the loop's callback, the states of every
+ * path (each return above sets a known constant) made its check take a
+ * quarter of a second.
+ */
+__noinline int cmd_read_slot(struct cmd_slot *s, struct cmd_loop *l)
+{
+	struct task_struct *task;
+	__u32 state;
+
+	if (!s || !l)
+		return 0;
+	s->flags = 0;
+	s->len = 0;
+	*(volatile __u32 *)&s->state = CMD_STARTED;
+	task = bpf_task_from_pid(s->pid);
+	if (!task) {
+		*(volatile __u32 *)&s->state = CMD_GONE;
+		return 0;
+	}
+	s->start_boottime = task->start_boottime;
+	state = cmd_read(s, l, task);
+	bpf_task_release(task);
+	*(volatile __u32 *)&s->state = state;
+	return 0;
+}
+
+static long cmd_one(__u32 i, void *data)
+{
+	struct cmd_slot *s;
+
+	s = bpf_map_lookup_elem(&cmd_slots, &i);
+	if (!s)
+		return 1;
+	cmd_read_slot(s, data);
+	return 0;
+}
+
+SEC("syscall")
+int pinspect_cmdlines(struct cmd_args *args)
+{
+	struct cmd_loop l = {};
+	__u32 count = args->count;
+
+	l.npages = args->npages;
+	bpf_loop(count, cmd_one, &l, 0);
+	/* Back to pinspect (the context is copied out): the pages used. */
+	args->npages = l.page + (l.off ? 1 : 0);
+	return 0;
+}

@@ -1,0 +1,124 @@
+package collector
+
+import (
+	"github.com/pinspect/pinspect/collector/taskiter"
+)
+
+// Cmdlines from BPF (Options.BPFCmdlines, a one-shot command's): one run
+// of the task iterator's cmdline program (taskiter.Cmdlines) reads the
+// cmdline of every process the pass found, about a microsecond a process
+// against about 7.5 for a /proc/PID/cmdline read. What it reads is what
+// that file gives, byte for byte; a process it leaves alone (its argument
+// area could block a reader, its memory-map lock is busy, the area is
+// longer than 4 KiB, its pid was reused) is read from /proc as before.
+//
+// The run goes to a deadline worker like a batch of /proc reads: when it
+// does not finish in time (the program blocked behind a stuck process
+// between its lock check and its copy), the process it is stuck at gets
+// the cmdline "timeout" the /proc reader would have given it, the others
+// are read from /proc, and this Reader never runs the program again.
+
+// bpfCmdlines is one scan's use of the cmdline program.
+type bpfCmdlines struct {
+	c     *taskiter.Cmdlines
+	pids  []int // the processes of the run, in pid order
+	next  int   // the first of pids not yet looked at
+	stuck int   // the process a run that timed out is stuck at, or -1
+	ok    bool  // the run finished: its results are there
+	read  int   // the cmdlines it gave (Snapshot.CmdlinesBPF)
+}
+
+// bpfCmdlinePath names the program's run for the deadline worker (its
+// target if it is abandoned: no process directory).
+var bpfCmdlinePath = []byte("bpf:cmdlines\x00")
+
+// runBPFCmdlines runs the cmdline program over the processes of procs
+// whose cmdline the pass must read, when this Reader has it. The caller
+// calls endBPFCmdlines afterwards.
+func (s *scan) runBPFCmdlines(procs []Process) {
+	b := &s.bpfCmd
+	b.ok, b.stuck, b.next, b.pids, b.read = false, -1, 0, b.pids[:0], 0
+	if s.r.iter == nil || s.memo == nil || s.r.cmdBPFStuck.Load() {
+		return
+	}
+	c := s.r.iter.Cmdlines()
+	if c == nil || !s.r.cmdBPFMu.TryLock() {
+		return
+	}
+	for i := range procs {
+		p := &procs[i]
+		if p.Read&SrcCmdline == 0 && p.CtxSource == CtxTaskIter && len(b.pids) < c.Cap() {
+			b.pids = append(b.pids, p.PID)
+		}
+	}
+	if len(b.pids) == 0 {
+		s.r.cmdBPFMu.Unlock()
+		return
+	}
+	b.c = c
+	pids := b.pids
+	err := s.slow.call(bpfCmdlinePath, func() error { return c.Run(pids) })
+	switch {
+	case err == nil:
+		b.ok = true
+	case isTimeout(err):
+		// The run may go on: never again in this Reader. The mutex stays
+		// held so that nothing else touches the program's arrays.
+		s.r.cmdBPFStuck.Store(true)
+		if k := c.StuckAt(); k >= 0 {
+			b.stuck = pids[k]
+		}
+		b.c = nil
+		return
+	}
+	if !b.ok {
+		b.c = nil
+		s.r.cmdBPFMu.Unlock()
+	}
+}
+
+// endBPFCmdlines lets the program's results go.
+func (s *scan) endBPFCmdlines() {
+	b := &s.bpfCmd
+	if b.c != nil {
+		b.c = nil
+		s.r.cmdBPFMu.Unlock()
+	}
+	b.ok = false
+}
+
+// applyBPFCmdline gives p (with its memo entry c, or nil) its cmdline
+// from the program's run, and reports whether it did: false leaves it to
+// the /proc reader.
+func (s *scan) applyBPFCmdline(p *Process, c *procCache) bool {
+	b := &s.bpfCmd
+	if p.PID == b.stuck {
+		s.problem(p, "cmdline", ErrTimeout)
+		return true
+	}
+	if !b.ok {
+		return false
+	}
+	for b.next < len(b.pids) && b.pids[b.next] < p.PID {
+		b.next++
+	}
+	if b.next == len(b.pids) || b.pids[b.next] != p.PID {
+		return false
+	}
+	r := b.c.Result(b.next)
+	if r.StartTicks != p.StartTicks || (r.State != taskiter.CmdlineRead && r.State != taskiter.CmdlineEmpty) {
+		return false // a reused pid, or one left to /proc
+	}
+	data, trunc := r.Bytes, false
+	if max := s.r.opts.CmdlineMax; len(data) > max {
+		data, trunc = data[:max], true
+	}
+	p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
+	p.CmdlineTruncated = trunc
+	p.Read |= SrcCmdline
+	if c != nil {
+		c.cmdline, c.noNUL, c.trunc, c.cmdOK = p.Cmdline, p.CmdlineNoNUL, trunc, true
+	}
+	b.read++
+	return true
+}
