@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"cmp"
+
 	"github.com/pinspect/pinspect/collector/taskiter"
 )
 
@@ -22,6 +24,7 @@ import (
 type bpfCmdlines struct {
 	c     *taskiter.Cmdlines
 	pids  []int // the processes of the run, in pid order
+	tids  []int // the thread each is read through (the pid, or LiveTID)
 	next  int   // the first of pids not yet looked at
 	stuck int   // the process a run that timed out is stuck at, or -1
 	ok    bool  // the run finished: its results are there
@@ -37,7 +40,7 @@ var bpfCmdlinePath = []byte("bpf:cmdlines\x00")
 // calls endBPFCmdlines afterwards.
 func (s *scan) runBPFCmdlines(procs []Process) {
 	b := &s.bpfCmd
-	b.ok, b.stuck, b.next, b.pids, b.read = false, -1, 0, b.pids[:0], 0
+	b.ok, b.stuck, b.next, b.pids, b.tids, b.read = false, -1, 0, b.pids[:0], b.tids[:0], 0
 	if s.r.iter == nil || s.memo == nil || s.r.cmdBPFStuck.Load() {
 		return
 	}
@@ -49,6 +52,7 @@ func (s *scan) runBPFCmdlines(procs []Process) {
 		p := &procs[i]
 		if p.Read&SrcCmdline == 0 && p.CtxSource == CtxTaskIter && len(b.pids) < c.Cap() {
 			b.pids = append(b.pids, p.PID)
+			b.tids = append(b.tids, cmp.Or(p.LiveTID, p.PID))
 		}
 	}
 	if len(b.pids) == 0 {
@@ -56,8 +60,8 @@ func (s *scan) runBPFCmdlines(procs []Process) {
 		return
 	}
 	b.c = c
-	pids := b.pids
-	err := s.slow.call(bpfCmdlinePath, func() error { return c.Run(pids) })
+	pids, tids := b.pids, b.tids
+	err := s.slow.call(bpfCmdlinePath, func() error { return c.Run(tids) })
 	switch {
 	case err == nil:
 		b.ok = true

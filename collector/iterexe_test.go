@@ -57,7 +57,8 @@ func TestSharedExeExecCheck(t *testing.T) {
 // command makes it, with a process hung on its memory-map lock (a thread
 // in D state on a FUSE file that never answers): the read of its
 // /proc/PID/cmdline blocks, is abandoned at the deadline, and the scan
-// ends with the process in it and its cmdline "timeout".
+// ends with the process in it and its cmdline "timeout"; with the cmdline
+// program as well.
 func TestIterScanHungProcess(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the FUSE mount and the task iterator")
@@ -74,24 +75,32 @@ func TestIterScanHungProcess(t *testing.T) {
 	hung := livehelper.Start(t, "memhang", fs.File()).PID()
 	t.Cleanup(func() { _ = fs.Close() })
 	hungfuse.WaitHung(t, hung)
-	r := newIterReader(t, Options{ReadTimeout: 100 * time.Millisecond})
-	s, err := r.Scan(context.Background(), ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Collector != BackendTaskIter {
-		t.Fatalf("scanned by %s: %s", s.Collector, s.CollectorNote)
-	}
-	var p *Process
-	for i := range s.Processes {
-		if s.Processes[i].PID == hung {
-			p = &s.Processes[i]
+	// Both ways a one-shot command reads cmdlines: /proc reads, and the
+	// cmdline program, whose lock check finds the hung process's memory
+	// map lock contended and leaves it to /proc.
+	for _, bpf := range []bool{false, true} {
+		r := newIterReader(t, Options{ReadTimeout: 100 * time.Millisecond, BPFCmdlines: bpf})
+		s, err := r.Scan(context.Background(), ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if p == nil {
-		t.Fatalf("the hung process %d is not in the snapshot", hung)
-	}
-	if p.Read&SrcCmdline != 0 || !strings.Contains(p.Unavailable["cmdline"], "timeout") {
-		t.Errorf("the hung process's cmdline: %q read %v, unavailable %q", p.Cmdline, p.Read&SrcCmdline != 0, p.Unavailable["cmdline"])
+		if s.Collector != BackendTaskIter {
+			t.Fatalf("scanned by %s: %s", s.Collector, s.CollectorNote)
+		}
+		if bpf != (s.CmdlinesBPF > 0) {
+			t.Errorf("%d cmdlines from the cmdline program (asked for: %v)", s.CmdlinesBPF, bpf)
+		}
+		var p *Process
+		for i := range s.Processes {
+			if s.Processes[i].PID == hung {
+				p = &s.Processes[i]
+			}
+		}
+		if p == nil {
+			t.Fatalf("the hung process %d is not in the snapshot", hung)
+		}
+		if p.Read&SrcCmdline != 0 || !strings.Contains(p.Unavailable["cmdline"], "timeout") {
+			t.Errorf("BPF cmdlines %v: the hung process's cmdline: %q read %v, unavailable %q", bpf, p.Cmdline, p.Read&SrcCmdline != 0, p.Unavailable["cmdline"])
+		}
 	}
 }

@@ -67,20 +67,23 @@ var (
 // a field added later is compared too). The quiet helpers (sleeping
 // threads, zombies, a hostile name, a process whose leader exited) are
 // compared in full, threads included; the rest of the machine on the
-// fields that do not wobble.
+// fields that do not wobble. The iterator's Reader reads the cmdlines
+// as a one-shot command does (Options.BPFCmdlines), with helpers that
+// rewrote their argv as setproctitle does and one whose argument area
+// the cmdline program must leave to /proc (a userfaultfd over it).
 func TestBackendsAgree(t *testing.T) {
-	backendsAgree(t, func([]int) ScanOptions { return ScanOptions{Threads: true} })
+	backendsAgree(t, true, func([]int) ScanOptions { return ScanOptions{Threads: true} })
 }
 
 // TestBackendsAgreeSummed is TestBackendsAgree with the threads of the
 // quiet helpers only: the walk then sums every other process's threads
 // in the kernel, and its totals must still be /proc's.
 func TestBackendsAgreeSummed(t *testing.T) {
-	backendsAgree(t, func(quiet []int) ScanOptions { return ScanOptions{ThreadPIDs: quiet} })
+	backendsAgree(t, false, func(quiet []int) ScanOptions { return ScanOptions{ThreadPIDs: quiet} })
 }
 
-func backendsAgree(t *testing.T, scanOpts func(quiet []int) ScanOptions) {
-	ri := newIterReader(t, Options{})
+func backendsAgree(t *testing.T, bpfCmdlines bool, scanOpts func(quiet []int) ScanOptions) {
+	ri := newIterReader(t, Options{BPFCmdlines: bpfCmdlines})
 	// Two /proc Readers: the second must read cmdline and exe afresh, not
 	// from the first one's identity memo (a process exiting meanwhile
 	// would keep them there).
@@ -103,6 +106,10 @@ func backendsAgree(t *testing.T, scanOpts func(quiet []int) ScanOptions) {
 		// Ignored and caught signals that stay put: the masks are
 		// compared on quiet helpers only, and the others' are 0.
 		livehelper.Start(t, "sigdisp"),
+		livehelper.Start(t, "title", "long", "long-title-", "300"),
+		livehelper.Start(t, "title", "pad", "padded"),
+		livehelper.Start(t, "title", "nul", "nul-padded"),
+		livehelper.Start(t, "uffdargs"),
 	}
 	// A process stopped by SIGSTOP: /proc's stat field 52 shows 19 for it,
 	// which is no exit status (both backends say 0 for a live process).
@@ -138,6 +145,9 @@ func backendsAgree(t *testing.T, scanOpts func(quiet []int) ScanOptions) {
 	}
 	if a.Collector != BackendProc || b.Collector != BackendTaskIter || b.CtxSwitchSource != CtxTaskIter {
 		t.Fatalf("collectors %q %q, ctx source %q", a.Collector, b.Collector, b.CtxSwitchSource)
+	}
+	if bpfCmdlines != (b.CmdlinesBPF > 0) {
+		t.Errorf("%d cmdlines from the cmdline program (asked for: %v)", b.CmdlinesBPF, bpfCmdlines)
 	}
 	if !b.ThreadsRead && opts.Threads {
 		t.Error("ThreadsRead not set")

@@ -124,6 +124,8 @@ func pageRound(n int) int {
 func (c *Cmdlines) Cap() int { return c.nslots }
 
 // Run reads the cmdlines of pids (at most Cap of them; the first Cap).
+// A pid may name any thread of its process (a live one when the leader
+// has exited, as /proc/PID/task/TID/cmdline is read then).
 // It blocks until the run ends: a caller that must not wait for a stuck
 // process runs it under a deadline, and after one that expired calls
 // only StuckAt and Close (the run may still be going on). Afterwards
@@ -182,7 +184,8 @@ func (c *Cmdlines) StuckAt() int {
 type CmdlineResult struct {
 	State CmdlineState
 	// StartTicks is the start time (as /proc/PID/stat shows it) of the
-	// process read, which tells a pid reused since the caller's pass.
+	// process read (its leader's), which tells a pid reused since the
+	// caller's pass.
 	StartTicks uint64
 	// Bytes is what /proc/PID/cmdline gives (CmdlineRead), aliasing the
 	// mapped pages until the next Run or Close.

@@ -331,6 +331,7 @@ struct task_struct {
 	pid_t tgid;
 	struct task_struct *real_parent;
 	struct task_struct *parent;
+	struct task_struct *group_leader;
 	struct pid *thread_pid;
 	u64 utime;
 	u64 stime;

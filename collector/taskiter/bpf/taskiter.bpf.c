@@ -1050,9 +1050,9 @@ int pinspect_walk(void *ctx)
 #define VM_IO 0x00004000
 
 struct cmd_slot {
-	__u32 pid;   /* in: the process (a pid of the initial namespace) */
+	__u32 pid;   /* in: a thread of the process (a pid of the initial namespace) */
 	__u32 state; /* out: CMD_* */
-	__u64 start_boottime; /* out: the process read, to tell a reused pid */
+	__u64 start_boottime; /* out: its leader's, to tell a reused pid */
 	__u32 page;  /* out: where the bytes are */
 	__u32 off;
 	__u32 len;
@@ -1199,7 +1199,7 @@ static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, st
  */
 __noinline int cmd_read_slot(struct cmd_slot *s, struct cmd_loop *l)
 {
-	struct task_struct *task;
+	struct task_struct *task, *leader;
 	__u32 state;
 
 	if (!s || !l)
@@ -1212,7 +1212,8 @@ __noinline int cmd_read_slot(struct cmd_slot *s, struct cmd_loop *l)
 		*(volatile __u32 *)&s->state = CMD_GONE;
 		return 0;
 	}
-	s->start_boottime = task->start_boottime;
+	leader = task->group_leader;
+	s->start_boottime = leader ? leader->start_boottime : 0;
 	state = cmd_read(s, l, task);
 	bpf_task_release(task);
 	*(volatile __u32 *)&s->state = state;

@@ -1,0 +1,136 @@
+package taskiter
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// TestCmdlinesAsProc runs the cmdline program over every process of the
+// machine and holds each cmdline it read to /proc/PID/cmdline, byte for
+// byte, with helpers that rewrote their argv the ways setproctitle does
+// (a title running on into the environment, one padded with spaces to
+// the end of the area, one padded with NULs, one past a page), kernel
+// threads and zombies (empty), and a process whose argument area has a
+// page registered with a userfaultfd that nobody answers (left to
+// /proc: CmdlineUnsafe).
+func TestCmdlinesAsProc(t *testing.T) {
+	it := openCmdlinesForTest(t)
+	c := it.Cmdlines()
+	// The long titles run on into the environment: give them one to
+	// run into (past a page for the last one).
+	t.Setenv("PINSPECT_TITLE_ROOM", strings.Repeat("e", 6000))
+	titles := map[string]*livehelper.Proc{
+		"long":    livehelper.Start(t, "title", "long", "long-title-", "700"),
+		"page":    livehelper.Start(t, "title", "long", "page-title-", "5000"),
+		"pad":     livehelper.Start(t, "title", "pad", "padded"),
+		"nul":     livehelper.Start(t, "title", "nul", "nul-padded"),
+		"zombies": livehelper.Start(t, "zombies", "2"),
+	}
+	uffd := livehelper.Start(t, "uffdargs")
+
+	var pids []int
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	if err := c.Run(pids); err != nil {
+		t.Fatal(err)
+	}
+	byPID := map[int]CmdlineResult{}
+	states := map[CmdlineState]int{}
+	for i, pid := range pids {
+		r := c.Result(i)
+		byPID[pid] = r
+		states[r.State]++
+		if r.State != CmdlineRead && r.State != CmdlineEmpty {
+			continue
+		}
+		want, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || procStartTicks(t, pid) != r.StartTicks {
+			continue // gone, or its pid reused since
+		}
+		if !bytes.Equal(r.Bytes, want) {
+			// A process may rewrite its title between the two reads:
+			// only one that /proc shows the same twice counts.
+			again, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if bytes.Equal(want, again) {
+				t.Errorf("pid %d: cmdline program %q, /proc %q", pid, r.Bytes, want)
+			}
+		}
+	}
+	t.Logf("%d processes: %v", len(pids), states)
+	for name, h := range titles {
+		r := byPID[h.PID()]
+		if r.State != CmdlineRead {
+			t.Errorf("title helper %s: state %d, want read", name, r.State)
+		}
+	}
+	if r := byPID[titles["long"].PID()]; !bytes.HasPrefix(r.Bytes, []byte("long-title-long-title-")) || len(r.Bytes) != 701 {
+		t.Errorf("long title: %d bytes %q, want 700 and its NUL", len(r.Bytes), r.Bytes)
+	}
+	if r := byPID[titles["page"].PID()]; len(r.Bytes) != 4096 || bytes.IndexByte(r.Bytes, 0) >= 0 {
+		t.Errorf("title past a page: %d bytes, want the page's 4096 without a NUL", len(r.Bytes))
+	}
+	if r := byPID[titles["pad"].PID()]; !bytes.HasPrefix(r.Bytes, []byte("padded   ")) || r.Bytes[len(r.Bytes)-1] != 0 {
+		t.Errorf("padded title: %q", r.Bytes)
+	}
+	for _, pid := range titles["zombies"].PIDs[1:] {
+		if r := byPID[pid]; r.State != CmdlineEmpty {
+			t.Errorf("zombie %d: state %d, want empty", pid, r.State)
+		}
+	}
+	if r := byPID[2]; r.State != CmdlineEmpty {
+		t.Errorf("kthreadd: state %d, want empty", r.State)
+	}
+	if r := byPID[uffd.PID()]; r.State != CmdlineUnsafe {
+		t.Errorf("argv under a userfaultfd: state %d, want unsafe (%d)", r.State, CmdlineUnsafe)
+	}
+	if user := len(pids) - states[CmdlineEmpty] - states[CmdlineGone]; states[CmdlineRead] < user/2 {
+		t.Errorf("read %d of %d processes with an address space", states[CmdlineRead], user)
+	}
+}
+
+// openCmdlinesForTest loads the iterator with the cmdline program,
+// skipping when this test binary may not load BPF and failing when the
+// walk loads and the cmdline program does not.
+func openCmdlinesForTest(t *testing.T) *Iterator {
+	t.Helper()
+	it, err := Open(Options{Cmdlines: true})
+	if err != nil {
+		if os.Geteuid() != 0 {
+			t.Skipf("not root: %v", err)
+		}
+		t.Fatalf("as root: %v", err)
+	}
+	t.Cleanup(func() { _ = it.Close() })
+	if it.Cmdlines() == nil {
+		t.Fatalf("the walk loads and the cmdline program does not: %v", it.CmdlinesUnavailable)
+	}
+	return it
+}
+
+// procStartTicks is /proc/PID/stat's start time (field 22), 0 when gone.
+func procStartTicks(t *testing.T, pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		t.Fatalf("pid %d: stat %q", pid, b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
+}
