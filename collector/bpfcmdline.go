@@ -14,11 +14,13 @@ import (
 // area could block a reader, its memory-map lock is busy, the area is
 // longer than 4 KiB, its pid was reused) is read from /proc as before.
 //
-// The run goes to a deadline worker like a batch of /proc reads: when it
-// does not finish in time (the program blocked behind a stuck process
-// between its lock check and its copy), the process it is stuck at gets
-// the cmdline "timeout" the /proc reader would have given it, the others
-// are read from /proc, and this Reader never runs the program again.
+// The run goes to a deadline worker like a batch of /proc reads, with a
+// deadline for each process, not for the whole run: a run that has moved
+// on to later processes since the last deadline gets another. When one
+// process holds it past its deadline (the program blocked behind a stuck
+// process between its lock check and its copy), that process gets the
+// cmdline "timeout" the /proc reader would have given it, the others are
+// read from /proc, and this Reader never runs the program again.
 
 // bpfCmdlines is one scan's use of the cmdline program.
 type bpfCmdlines struct {
@@ -61,7 +63,7 @@ func (s *scan) runBPFCmdlines(procs []Process) {
 	}
 	b.c = c
 	pids, tids := b.pids, b.tids
-	err := s.slow.call(bpfCmdlinePath, func() error { return c.Run(tids) })
+	err := s.slow.callWatched(bpfCmdlinePath, func() error { return c.Run(tids) }, func() uint64 { return uint64(c.Done()) })
 	switch {
 	case err == nil:
 		b.ok = true

@@ -247,7 +247,11 @@ type readJob struct {
 	// call is a system call that may block on the file system behind
 	// path (deadlineReads.call).
 	call func() error
-	path []byte // the stream's or the call's file
+	// progress, when set, tells how far a call has come (it is called
+	// while the call runs): a call that moves on between two deadlines
+	// gets another, as a stream does (deadlineReads.callWatched).
+	progress func() uint64
+	path     []byte // the stream's or the call's file
 }
 
 // batch is a list of whole-file reads that one worker job does one after
@@ -460,6 +464,18 @@ func (d *deadlineReads) call(path []byte, fn func() error) error {
 	return d.runOne(readJob{call: fn, path: path})
 }
 
+// callWatched is call for a long call whose progress can be watched
+// from outside (the BPF cmdline program's run, which marks each process
+// done in memory pinspect maps): it gets a further deadline each time
+// progress has moved since the last one, up to maxStreamExtensions, so
+// the deadline is each step's, not the whole call's.
+func (d *deadlineReads) callWatched(path []byte, fn func() error, progress func() uint64) error {
+	if d == nil || d.timeout <= 0 {
+		return fn()
+	}
+	return d.runOne(readJob{call: fn, progress: progress, path: path})
+}
+
 // runOne runs a stream or call job on a worker under the deadline,
 // unless the reads are closed, the job's process is still stuck in an
 // earlier read, or the stuck budget is spent.
@@ -569,7 +585,10 @@ func (d *deadlineReads) wait(w *readWorker, job readJob) (int, error) {
 		}
 		waited++
 		p := w.progress.Load()
-		moving := job.stream != nil && p != seen && waited < maxStreamExtensions
+		if job.progress != nil {
+			p = job.progress()
+		}
+		moving := (job.stream != nil || job.progress != nil) && p != seen && waited < maxStreamExtensions
 		seen = p
 		if moving || waited < maxExtensions && threadBusy(int(w.tid.Load())) {
 			// On a CPU or waiting for one (or for the Go runtime), or

@@ -36,7 +36,7 @@ type Cmdlines struct {
 	pages      []byte // cmd_pages up to the last one a run used, read-only
 	nslots     int
 	npages     int
-	n          int // slots of the last run
+	n          atomic.Int64 // slots of the last run (Done reads it while Run runs)
 	bootOffset uint64
 }
 
@@ -138,7 +138,7 @@ func (c *Cmdlines) Run(pids []int) error {
 		binary.NativeEndian.PutUint32(s, uint32(pid))
 		atomic.StoreUint32(c.state(i), uint32(CmdlineNotReached))
 	}
-	c.n = n
+	c.n.Store(int64(n))
 	var args [8]byte // struct cmd_args: count, npages (in); pages used (out)
 	binary.NativeEndian.PutUint32(args[0:], uint32(n))
 	binary.NativeEndian.PutUint32(args[4:], uint32(c.npages))
@@ -172,12 +172,26 @@ func (c *Cmdlines) state(i int) *uint32 {
 // StuckAt is the index of the process a run that did not return was
 // reading, or -1. It may be called while that run goes on.
 func (c *Cmdlines) StuckAt() int {
-	for i := range c.n {
+	for i := range int(c.n.Load()) {
 		if CmdlineState(atomic.LoadUint32(c.state(i))) == CmdlineStuck {
 			return i
 		}
 	}
 	return -1
+}
+
+// Done is how many processes of the current run are done (the run marks
+// them in order). It may be called while the run goes on: a caller
+// watching a run for a deadline sees it move.
+func (c *Cmdlines) Done() int {
+	n := 0
+	for i := range int(c.n.Load()) {
+		if CmdlineState(atomic.LoadUint32(c.state(i))) < CmdlineRead {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // CmdlineResult is one process's outcome of a run.
@@ -194,7 +208,7 @@ type CmdlineResult struct {
 
 // Result is pids[i]'s outcome of the last Run.
 func (c *Cmdlines) Result(i int) CmdlineResult {
-	if i < 0 || i >= c.n {
+	if i < 0 || i >= int(c.n.Load()) {
 		return CmdlineResult{}
 	}
 	s := c.slots[i*cmdSlotSize : (i+1)*cmdSlotSize]
