@@ -51,6 +51,10 @@ type Summary struct {
 	// iterator, when that needs saying.
 	Collector     string `json:"collector,omitempty"`
 	CollectorNote string `json:"collector_note,omitempty"`
+	// CmdlineSource is "task_iter" when the task iterator's cmdline
+	// program read the cmdlines (of every process it could read safely;
+	// /proc the others'); absent when they all came from /proc.
+	CmdlineSource string `json:"cmdline_source,omitempty"`
 	// Filtered is true when a filter was applied; the counts above are then
 	// over the selected processes.
 	Filtered bool          `json:"filtered"`
@@ -216,6 +220,9 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 		Collector:        string(snap.Collector),
 		CollectorNote:    snap.CollectorNote,
 		Scan:             NewScanCountsDoc(snap.Counts),
+	}
+	if snap.CmdlinesBPF > 0 {
+		s.CmdlineSource = string(collector.BackendTaskIter)
 	}
 	if snap.ThreadsRead {
 		s.ThreadsByState = map[string]int{}
