@@ -1026,7 +1026,11 @@ int pinspect_walk(void *ctx)
  * left for pinspect's /proc reader, which reads each cmdline under a
  * deadline. The check and the copy are two lock takings, so a writer can
  * still come between them; pinspect runs the program under the same
- * deadline and gives up on the one process the run is stuck at.
+ * deadline and gives up on the one process the run is stuck at. That
+ * wait is killable (access_process_vm takes the lock with
+ * mmap_read_lock_killable, as /proc/PID/cmdline does), and only
+ * anonymous memory is read, so no fault waits on a file system: a
+ * pinspect that exits (or is killed) while a run waits is not kept.
  */
 #define CMD_PAGE 8192 /* a page of cmd_pages; a cmdline starts in its first half */
 #define CMD_MAX 4096  /* the longest argument area copied (longer: /proc) */
@@ -1184,6 +1188,13 @@ static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, st
 			n = want;
 		}
 	}
+	/*
+	 * An exec since mm was read: the copies may be of the new program's
+	 * memory at the old program's addresses (/proc reads one mm from
+	 * start to end). Left to /proc.
+	 */
+	if (task->mm != mm)
+		return CMD_FAULT;
 	s->page = page;
 	s->off = l->off;
 	s->len = n;
