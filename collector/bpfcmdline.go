@@ -22,6 +22,13 @@ import (
 // cmdline "timeout" the /proc reader would have given it, the others are
 // read from /proc, and this Reader never runs the program again.
 
+// bpfCmdlinesFrom is how many processes the machine must have for a
+// Reader with Options.BPFCmdlines to load the cmdline program: verifying
+// it costs about 2-3 ms, and it saves about 5 µs a process against a
+// /proc read (docs/PERFORMANCE.md), so below a few hundred processes the
+// /proc reads are cheaper. A variable: tests load it on any machine.
+var bpfCmdlinesFrom = 500
+
 // bpfCmdlines is one scan's use of the cmdline program.
 type bpfCmdlines struct {
 	c     *taskiter.Cmdlines

@@ -64,7 +64,7 @@ func openTaskIter(opts Options) (it *taskiter.Iterator, why, err error) {
 		}
 		return nil, nil, nil
 	}
-	it, why = taskiter.Open(taskiter.Options{Cmdlines: opts.BPFCmdlines})
+	it, why = taskiter.Open(taskiter.Options{Cmdlines: opts.BPFCmdlines, CmdlinesFrom: bpfCmdlinesFrom})
 	if why != nil && opts.Backend == BackendTaskIter {
 		return nil, why, why
 	}

@@ -76,9 +76,10 @@ type Options struct {
 	// BPFCmdlines reads the cmdlines of a scan on the task iterator with
 	// its cmdline program where it loads (bpfcmdline.go), one run of it
 	// for every process instead of a /proc read each: for a Reader that
-	// makes one scan (a one-shot command). Loading it costs about a
-	// millisecond more; a Reader that scans again and again reads
-	// cmdlines only for new processes and should not ask for it.
+	// makes one scan (a one-shot command), on a machine with enough
+	// processes to repay loading it (bpfCmdlinesFrom). A Reader that
+	// scans again and again reads cmdlines only for new processes and
+	// should not ask for it.
 	BPFCmdlines bool
 	// CgroupRoot is where the cgroup hierarchies are mounted (default
 	// "/sys/fs/cgroup"), for CgroupCPU: the unified hierarchy at the

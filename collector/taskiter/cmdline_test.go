@@ -101,6 +101,20 @@ func TestCmdlinesAsProc(t *testing.T) {
 	}
 }
 
+// TestCmdlinesFrom: below Options.CmdlinesFrom processes the cmdline
+// program is not loaded (the /proc reads cost less than its load).
+func TestCmdlinesFrom(t *testing.T) {
+	openCmdlinesForTest(t) // skips unless it loads here
+	it, err := Open(Options{Cmdlines: true, CmdlinesFrom: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if it.Cmdlines() != nil || it.CmdlinesUnavailable != nil {
+		t.Errorf("loaded below CmdlinesFrom: %v, %v", it.Cmdlines() != nil, it.CmdlinesUnavailable)
+	}
+}
+
 // openCmdlinesForTest loads the iterator with the cmdline program,
 // skipping when this test binary may not load BPF and failing when the
 // walk loads and the cmdline program does not.

@@ -53,6 +53,10 @@ type Options struct {
 	// Cmdlines also loads the cmdline program (Iterator.Cmdlines), with
 	// the walk only: a one-shot command reads every cmdline once.
 	Cmdlines bool
+	// CmdlinesFrom is how many processes the walk must count at load
+	// for Cmdlines to load the program (0: whatever the count): loading
+	// it costs about as much as reading a few hundred cmdlines from /proc.
+	CmdlinesFrom int
 }
 
 // Iterator is a loaded and attached task iterator. Each Pass runs the
@@ -127,7 +131,7 @@ func Open(opts Options) (*Iterator, error) {
 		// way below.
 		if w, spec, copts, err := openWalkTrimmed(path); err == nil {
 			it.walk = w
-			if opts.Cmdlines {
+			if opts.Cmdlines && w.countedGroups >= opts.CmdlinesFrom {
 				it.openCmdlines(spec, copts)
 			}
 			it.LoadDuration = time.Since(start)
@@ -149,7 +153,7 @@ func Open(opts Options) (*Iterator, error) {
 	if !opts.SeqFile {
 		it.walk, err = openWalk(spec, &copts)
 		if err == nil {
-			if opts.Cmdlines {
+			if opts.Cmdlines && it.walk.countedGroups >= opts.CmdlinesFrom {
 				it.openCmdlines(spec, &copts)
 			}
 			it.LoadDuration = time.Since(start)

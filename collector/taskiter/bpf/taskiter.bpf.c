@@ -1109,6 +1109,9 @@ static long cmd_check_vma(struct task_struct *task, struct vm_area_struct *vma, 
 	struct cmd_vma *v = data;
 	struct userfaultfd_ctx *uctx = 0;
 
+	/* Read-only loads: no trusted-field questions (bpf_rdonly_cast above). */
+	vma = bpf_rdonly_cast(vma, bpf_core_type_id_kernel(struct vm_area_struct));
+
 	if (bpf_core_field_exists(vma->vm_userfaultfd_ctx.ctx))
 		uctx = vma->vm_userfaultfd_ctx.ctx;
 	v->safe = !vma->vm_ops && !vma->vm_file && !uctx &&
@@ -1117,8 +1120,12 @@ static long cmd_check_vma(struct task_struct *task, struct vm_area_struct *vma, 
 	return 0;
 }
 
-/* Reads slot i's process; returns its state. */
-static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, struct task_struct *task)
+/*
+ * Reads slot i's process (task, trusted, for the helpers; ro, the same
+ * read-only, for the loads); returns its state.
+ */
+static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, struct task_struct *task,
+				      struct task_struct *ro)
 {
 	__u64 arg_start, arg_end, env_start, env_end, n, want;
 	struct cmd_vma v = {};
@@ -1128,8 +1135,8 @@ static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, st
 	long err;
 	char *dst;
 
-	mm = task->mm;
-	if (!mm || (task->flags & PF_KTHREAD))
+	mm = ro->mm;
+	if (!mm || (ro->flags & PF_KTHREAD))
 		return CMD_EMPTY;
 	arg_start = mm->arg_start;
 	arg_end = mm->arg_end;
@@ -1193,7 +1200,7 @@ static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, st
 	 * memory at the old program's addresses (/proc reads one mm from
 	 * start to end). Left to /proc.
 	 */
-	if (task->mm != mm)
+	if (ro->mm != mm)
 		return CMD_FAULT;
 	s->page = page;
 	s->off = l->off;
@@ -1210,10 +1217,10 @@ static __always_inline __u32 cmd_read(struct cmd_slot *s, struct cmd_loop *l, st
  */
 __noinline int cmd_read_slot(struct cmd_slot *s, struct cmd_loop *l)
 {
-	struct task_struct *task, *leader;
+	struct task_struct *task, *ro, *leader;
 	__u32 state;
 
-	if (!s || !l)
+	if (!s || !l || !bpf_rdonly_cast)
 		return 0;
 	s->flags = 0;
 	s->len = 0;
@@ -1223,9 +1230,10 @@ __noinline int cmd_read_slot(struct cmd_slot *s, struct cmd_loop *l)
 		*(volatile __u32 *)&s->state = CMD_GONE;
 		return 0;
 	}
-	leader = task->group_leader;
+	ro = bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
+	leader = ro->group_leader;
 	s->start_boottime = leader ? leader->start_boottime : 0;
-	state = cmd_read(s, l, task);
+	state = cmd_read(s, l, task, ro);
 	bpf_task_release(task);
 	*(volatile __u32 *)&s->state = state;
 	return 0;
