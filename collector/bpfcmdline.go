@@ -2,6 +2,7 @@ package collector
 
 import (
 	"cmp"
+	"time"
 
 	"github.com/pinspect/pinspect/collector/taskiter"
 )
@@ -45,9 +46,10 @@ type bpfCmdlines struct {
 var bpfCmdlinePath = []byte("bpf:cmdlines\x00")
 
 // runBPFCmdlines runs the cmdline program over the processes of procs
-// whose cmdline the pass must read, when this Reader has it. The caller
+// whose cmdline the pass must read (not those the identity memo gives,
+// as of now on the Reader's clock), when this Reader has it. The caller
 // calls endBPFCmdlines afterwards.
-func (s *scan) runBPFCmdlines(procs []Process) {
+func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 	b := &s.bpfCmd
 	b.ok, b.stuck, b.next, b.pids, b.tids, b.read = false, -1, 0, b.pids[:0], b.tids[:0], 0
 	if s.r.iter == nil || s.memo == nil || s.r.cmdBPFStuck.Load() {
@@ -59,10 +61,14 @@ func (s *scan) runBPFCmdlines(procs []Process) {
 	}
 	for i := range procs {
 		p := &procs[i]
-		if p.Read&SrcCmdline == 0 && p.CtxSource == CtxTaskIter && len(b.pids) < c.Cap() {
-			b.pids = append(b.pids, p.PID)
-			b.tids = append(b.tids, cmp.Or(p.LiveTID, p.PID))
+		if p.Read&SrcCmdline != 0 || p.CtxSource != CtxTaskIter || len(b.pids) == c.Cap() {
+			continue
 		}
+		if m := s.memo.procs[p.PID]; m != nil && m.start == p.StartTicks && (m.fresh(p, now) || m.idle(p, s.ttl)) {
+			continue // a later scan (ps --sample): the memo has it
+		}
+		b.pids = append(b.pids, p.PID)
+		b.tids = append(b.tids, cmp.Or(p.LiveTID, p.PID))
 	}
 	if len(b.pids) == 0 {
 		s.r.cmdBPFMu.Unlock()

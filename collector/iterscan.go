@@ -604,7 +604,7 @@ func parseTaskTotal(b []byte) (int, bool) {
 // (applyIterProcess).
 func (s *scan) readIterIdentities(procs []Process) []Process {
 	now := time.Since(s.r.start)
-	s.runBPFCmdlines(procs)
+	s.runBPFCmdlines(procs, now)
 	defer s.endBPFCmdlines()
 	for i := 0; i < len(procs); {
 		end := i
