@@ -127,11 +127,11 @@ func (l *eventLog) match(e *lifecycle.Event) bool {
 // title is the panel's title: how many events, the filter, the rate and
 // the lag when it grows.
 func (l *eventLog) title(d *Dashboard) string {
-	s := "events: "
+	// The count first: a narrow panel cuts its title at the end.
+	s := "events: " + strconv.Itoa(len(l.events))
 	if sc := d.scope.label(); sc != "" {
-		s = "events " + sc + ": "
+		s += " " + sc
 	}
-	s += strconv.Itoa(len(l.events))
 	if l.filter != "" {
 		s += " [yellow]filter " + inert(l.filter) + ": " + strconv.Itoa(len(l.idx)) + "[-]"
 	}

@@ -42,7 +42,7 @@ func TestPIDScopesPanels(t *testing.T) {
 	}}
 	h.src.send(a)
 	h.src.send(b)
-	events := h.waitForIn("events", "events of "+strconv.Itoa(pid)+"'s tree: 2")
+	events := h.waitForIn("events", "events: 2 of "+strconv.Itoa(pid)+"'s tree")
 	if !strings.Contains(events, "scopedchild") || !strings.Contains(events, "scopedexec") {
 		t.Errorf("the process's child's events are missing:\n%s", events)
 	}
