@@ -126,8 +126,14 @@ func (m *identityMemo) reserve(n int) {
 		return
 	}
 	m.procs = make(map[int]*procCache, n)
-	m.intern = make(map[string]string, n)
+	// The name table never holds more than internMax entries (sweep
+	// clears it past that), and a cleared map keeps its size: reserving
+	// more would keep the memory for the Reader's life.
+	m.intern = make(map[string]string, min(n, internMax))
 }
+
+// internMax bounds the comm intern table: past it, sweep starts it anew.
+const internMax = 1 << 16
 
 // sweep drops the entries of processes the scan did not see, and bounds
 // the comm intern table.
@@ -140,7 +146,7 @@ func (m *identityMemo) sweep() {
 			delete(m.procs, pid)
 		}
 	}
-	if len(m.intern) > 1<<16 {
+	if len(m.intern) > internMax {
 		clear(m.intern)
 	}
 }
