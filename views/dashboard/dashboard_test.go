@@ -15,6 +15,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -345,6 +346,14 @@ func TestHostileNamesAreInert(t *testing.T) {
 	hp := livehelper.Start(t, "comm", hostile)
 	h := start(t, Options{}, 200, 40)
 	a, b := frames(t, hp.PID())
+	// Another process of the machine whose names hold the filter's text
+	// (a tester's or another suite's hostile helper) would be matched
+	// too, and Enter could open it: keep only this test's.
+	for _, f := range []*monitor.Frame{a, b} {
+		f.Snapshot.Processes = slices.DeleteFunc(f.Snapshot.Processes, func(p collector.Process) bool {
+			return p.PID != hp.PID() && lifecycle.MatchesName(&p, "2j")
+		})
+	}
 	h.src.send(a)
 	h.src.send(b)
 	h.runes("\\2J")
