@@ -351,6 +351,11 @@ func (s *scan) applyIterStatus(p *Process, t *taskiter.Task, c *procCache) {
 	p.CapInh, p.CapPrm, p.CapEff, p.CapBnd, p.CapAmb = g.CapInh, g.CapPrm, g.CapEff, g.CapBnd, g.CapAmb
 	p.LeaderVol, p.LeaderInv = t.VolCtx, t.InvolCtx
 	p.Read |= SrcStatus
+	// The pass gives every status field: a status kept when an earlier
+	// scan read this process from /proc (hidden from that pass, e.g.
+	// started after it) is not needed, and would stay for the identity's
+	// life.
+	c.forgetStatus()
 	if g.NSPidsTruncated {
 		// Nested deeper than the record holds: the list from status.
 		if sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf); err == nil && sf.nnspids > 0 {
