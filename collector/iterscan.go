@@ -139,6 +139,10 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// kernel where the walk can (one record a process instead of one a
 	// thread).
 	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want}
+	// The threads by state: those summed in the kernel from its counts,
+	// the others not kept as they pass, the kept ones at the end.
+	states := &ThreadStates{}
+	s.iterStates = states
 	st, err := r.iter.PassWith(po, func(t *taskiter.Task) error {
 		if t.Group != nil {
 			th := all
@@ -165,6 +169,11 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 			}
 			s.addIterThread(p, &side[len(side)-1], t)
 			side[len(side)-1].tot.AddTotals(t.Group.ThreadSums)
+			for k, n := range t.Group.ThreadSums.States {
+				if n > 0 {
+					states.AddN(taskiter.StateLetters[k], n)
+				}
+			}
 			return nil
 		}
 		i, ok := find(t.TGID)
@@ -203,15 +212,46 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	procs, err = s.readIterHidden(procs, st.Tasks, all, want)
+	// With ThreadStates, the processes the pass did not show are read
+	// with their threads (a sandbox's init: a few), so that every
+	// thread's state is known.
+	procs, err = s.readIterHidden(procs, st.Tasks, all || o.ThreadStates, want)
 	if err != nil {
 		return nil, err
 	}
 	procs = s.readIterIdentities(procs)
 	snap.CmdlinesBPF = s.bpfCmd.read
 	s.readExtras(procs, o)
+	snap.ThreadStates = countKeptStates(states, procs, s.iterHidden)
 	snap.CtxSwitchSource = CtxTaskIter
 	return s.finish(snap, procs), nil
+}
+
+// countKeptStates completes a pass's count of threads by state (those
+// summed or passed over, in c) with the threads kept in procs and the
+// processes read from /proc (hidden: their pids): one read without its
+// threads counts its one thread in its own state, the threads of a larger
+// one as unknown.
+func countKeptStates(c *ThreadStates, procs []Process, hidden []int) *ThreadStates {
+	for i := range procs {
+		if p := &procs[i]; p.Read&SrcTasks != 0 {
+			for j := range p.Threads {
+				c.Add(p.Threads[j].State)
+			}
+		}
+	}
+	for _, pid := range hidden {
+		i, ok := SearchPID(procs, pid)
+		if !ok || procs[i].Read&SrcTasks != 0 {
+			continue
+		}
+		if p := &procs[i]; p.NumThreads <= 1 {
+			c.Add(p.State)
+		} else {
+			c.Unknown += int(p.NumThreads)
+		}
+	}
+	return c
 }
 
 // walkIO is the walk's io counters as /proc/PID/io's.
@@ -383,6 +423,7 @@ func (s *scan) iterNSPids(g *taskiter.Group, c *procCache) []int {
 func (s *scan) addIterThread(p *Process, side *iterProc, t *taskiter.Task) {
 	side.tot.Add(t)
 	if !side.threads {
+		s.iterStates.Add(t.StateLetter())
 		return
 	}
 	th := Thread{

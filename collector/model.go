@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,11 @@ type Snapshot struct {
 	// process (for every process of ScanOptions.Scope, when set). A
 	// process whose threads were read has SrcTasks in Read.
 	ThreadsRead bool
+	// ThreadStates counts every process's threads by state when the scan
+	// knows them without keeping every thread: a task-iterator scan
+	// counts the threads the kernel summed (and those it kept). Nil from
+	// a /proc scan: count the kept Threads there.
+	ThreadStates *ThreadStates
 	// CtxSwitchSource says where the process context-switch totals come
 	// from (see the CtxSource constants); each Process.CtxSource is the
 	// authority for that process.
@@ -58,6 +64,29 @@ type Snapshot struct {
 	// used on this machine's /proc (or why a pass fell back to /proc);
 	// empty when it was, or when the root is not this machine's /proc.
 	CollectorNote string
+}
+
+// ThreadStates counts threads by state.
+type ThreadStates struct {
+	// ByState counts the threads in each state: ByState[i] those in
+	// state StateLetters[i].
+	ByState [len(StateLetters)]int
+	// Unknown counts the threads whose state was not read (a process
+	// read from /proc without its threads).
+	Unknown int
+}
+
+// Add counts one thread in state letter (Unknown for a letter outside
+// StateLetters).
+func (c *ThreadStates) Add(letter byte) { c.AddN(letter, 1) }
+
+// AddN counts n threads in state letter.
+func (c *ThreadStates) AddN(letter byte, n int) {
+	if i := strings.IndexByte(StateLetters, letter); i >= 0 && letter != 0 {
+		c.ByState[i] += n
+		return
+	}
+	c.Unknown += n
 }
 
 // ScanCounts counts what a scan could not read, so nothing is dropped

@@ -148,6 +148,13 @@ type ScanOptions struct {
 	// Threads reads the threads of every process (of the Scope ones only,
 	// when Scope is set).
 	Threads bool
+	// ThreadStates has a task-iterator scan that keeps not every thread
+	// know every thread's state (Snapshot.ThreadStates): the processes
+	// the pass did not show (a sandbox's init, read from /proc) are read
+	// with their threads. Without it their threads count as unknown
+	// there. Every task-iterator scan counts the states of the threads
+	// it walks or sums; a /proc scan counts none.
+	ThreadStates bool
 	// ThreadPIDs, when Threads is false, reads the threads of these
 	// processes only (the selected or expanded rows of a dashboard). The
 	// snapshot's ThreadsRead is then false; a process whose threads were

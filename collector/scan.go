@@ -75,6 +75,9 @@ type scan struct {
 	iterPIDs    []int
 	// iterLastProcs is how many processes the last pass gave.
 	iterLastProcs int
+	// iterStates counts the pass's threads by state (the snapshot's
+	// ThreadStates) while it runs.
+	iterStates *ThreadStates
 	// iterHidden are the processes the last pass did not show but /proc
 	// did (a sandbox's init), and iterHiddenThreads their threads: when
 	// the kernel's task count says nothing else is missing, the next

@@ -1,0 +1,84 @@
+package collector
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// recount counts a snapshot's threads by state as ThreadStates should
+// from its kept threads: each process's Threads when it has SrcTasks, else
+// its one thread in its own state, or its NumThreads as unknown.
+func recount(s *Snapshot) ThreadStates {
+	var c ThreadStates
+	for i := range s.Processes {
+		p := &s.Processes[i]
+		switch {
+		case p.Read&SrcTasks != 0:
+			for j := range p.Threads {
+				c.Add(p.Threads[j].State)
+			}
+		case p.NumThreads <= 1:
+			c.Add(p.State)
+		default:
+			c.Unknown += int(p.NumThreads)
+		}
+	}
+	return c
+}
+
+// TestIterThreadStates holds a task-iterator scan's count of threads by
+// state (Snapshot.ThreadStates) to the threads themselves: exact in a scan
+// that keeps every thread, and, in a scan that has the kernel sum them,
+// equal to a kept scan's count of the states that do not wobble (stopped
+// and zombie threads, and none unknown: the processes the pass does not
+// show are read with their threads), the stopped helper's five threads
+// among them.
+func TestIterThreadStates(t *testing.T) {
+	r := newIterReader(t, Options{})
+	h := livehelper.Start(t, "threads", "5")
+	if err := syscall.Kill(h.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(h.PID(), syscall.SIGCONT) })
+	waitState(t, h.PID(), 'T')
+	ctx := context.Background()
+	stopped, zombie := strings.IndexByte(StateLetters, 'T'), strings.IndexByte(StateLetters, 'Z')
+	var kept, summed *Snapshot
+	for try := 0; ; try++ {
+		var err error
+		if kept, err = r.Scan(ctx, ScanOptions{Threads: true}); err != nil {
+			t.Fatal(err)
+		}
+		if summed, err = r.Scan(ctx, ScanOptions{ThreadStates: true}); err != nil {
+			t.Fatal(err)
+		}
+		if kept.ThreadStates == nil || summed.ThreadStates == nil {
+			t.Fatalf("no thread states counted: kept %v, summed %v", kept.ThreadStates, summed.ThreadStates)
+		}
+		if got, want := *kept.ThreadStates, recount(kept); got != want {
+			t.Fatalf("a scan with every thread counted %+v; its threads say %+v", got, want)
+		}
+		k, s := kept.ThreadStates, summed.ThreadStates
+		if k.ByState[stopped] == s.ByState[stopped] && k.ByState[zombie] == s.ByState[zombie] && s.Unknown == k.Unknown {
+			break
+		}
+		// Another program stopped, continued or reaped a thread between
+		// the two scans: try again.
+		if try == 50 {
+			t.Fatalf("summed scan counted %d stopped, %d zombie and %d unknown threads, the kept scan %d, %d and %d (50 tries)",
+				s.ByState[stopped], s.ByState[zombie], s.Unknown, k.ByState[stopped], k.ByState[zombie], k.Unknown)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if summed.ThreadsRead {
+		t.Fatal("a scan without threads says it read them")
+	}
+	if n := summed.ThreadStates.ByState[stopped]; n < 5 {
+		t.Errorf("summed scan counted %d stopped threads; the stopped helper has 5", n)
+	}
+}
