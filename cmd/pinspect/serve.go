@@ -111,7 +111,7 @@ Environment variables are never exported, command lines only with
 	f.StringVar(&o.scrape.mode, "web.scrape-socket-mode", defaultScrapeSocketMode, "mode of a unix:PATH --web.scrape-address")
 	f.StringVar(&o.scrape.group, "web.scrape-socket-group", "", "group (name or gid) of a unix:PATH --web.scrape-address (default: the agent's)")
 	f.DurationVar(&o.interval, "interval", 15*time.Second, "sampling interval (at least "+minInterval.String()+")")
-	f.BoolVar(&o.noThreads, "no-threads", false, "do not read threads (no thread states; context switches of the leader thread only)")
+	f.BoolVar(&o.noThreads, "no-threads", false, "do not read per-thread data (no thread rows in the API; on /proc no thread states either, and context switches of the leader thread only); without it the task iterator reads them only while an API client asks")
 	f.BoolVar(&o.noConnector, "no-connector", false, "do not subscribe to the kernel's process-events connector")
 	f.StringVar(&o.recordDir, "record-dir", "", "serve the past from this record (pinspect record --dir): /api/v1/events?since= and /api/v1/frame?at=")
 	f.BoolVar(&o.cmdline, "metrics.cmdline", false, "add a (redacted) cmdline label to per-process series and command lines to the API")
@@ -394,8 +394,8 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		log.Info("reloaded --web.config.file", "file", o.webConfig)
 	}
 	a.onHangup.Store(&reload)
-	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, Connector: !o.noConnector, Explain: true,
-		Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce})
+	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, ThreadDemand: serveThreadDemand(r, o),
+		Connector: !o.noConnector, Explain: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
 	docs := &serveDocs{r: r, m: m, cmdline: o.cmdline, showSlots: make(chan struct{}, 2)}
@@ -457,6 +457,17 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 // and at 50 forks a second those wake-ups were half of an agent's CPU
 // (docs/PERFORMANCE.md, the serve2 pass).
 const agentConnectorCoalesce = 50 * time.Millisecond
+
+// serveThreadDemand says whether serve reads every process's threads only
+// while an API client asks for them (monitor.Options.ThreadDemand): on
+// the task iterator, whose scans count threads by state without keeping
+// them (pinspect_threads needs no more), unless --no-threads. A /proc
+// scan has no other way to the thread states, and reads them every
+// time.
+func serveThreadDemand(r *collector.Reader, o *serveFlags) bool {
+	b, _ := r.Backend()
+	return !o.noThreads && b == collector.BackendTaskIter
+}
 
 func agentProcs() {
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {

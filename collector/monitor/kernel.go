@@ -75,7 +75,7 @@ func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSourc
 	if err != nil {
 		return polling{fmt.Sprintf(noteUnavailable, err)}
 	}
-	c := newConnSource(k, newDecoder(r, o.Threads), o.MaxPending, rescan)
+	c := newConnSource(k, newDecoder(r, o.Threads || o.ThreadDemand), o.MaxPending, rescan)
 	c.execs = r.NoteExecs
 	if o.ConnectorCoalesce > 0 {
 		c.coalesce = o.ConnectorCoalesce

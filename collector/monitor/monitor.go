@@ -47,12 +47,29 @@ type Options struct {
 	// memory history (MemoryHistory). See explain.go for what it reads.
 	Explain      bool
 	ExplainTicks int
+	// ThreadDemand reads every process's threads only in the scans a
+	// client asked for (WantThreads: the scans of the next ThreadHold)
+	// and while the kernel source is not live, instead of in every scan;
+	// Threads is then ignored. Thread starts and exits are still
+	// reported: from the connector's events while it is live, from the
+	// poll's threaded scans while it is not. For serve on the task
+	// iterator, whose scans count threads by state without keeping them
+	// (collector.Snapshot.ThreadStates): a metrics scrape needs no more.
+	ThreadDemand bool
+	// ThreadHold is how long after a client's last WantThreads the scans
+	// go on reading threads (default DefaultThreadHold).
+	ThreadHold time.Duration
 	// Cgroups and IO make every scan read each process's cgroup (and the
 	// workload it names) and I/O counters (collector.ScanOptions): serve's
 	// metrics group by the one and sum the other; the dashboard shows the
 	// workload and filters by it.
 	Cgroups, IO bool
 }
+
+// DefaultThreadHold is how long scans read threads after a client asked
+// for them (Options.ThreadHold): a client that polls (a remote
+// dashboard, a script every 30 s) finds them in every frame.
+const DefaultThreadHold = time.Minute
 
 // Monitor samples a Reader on an interval and publishes Frames. Its
 // methods are safe for concurrent use. Run's goroutine owns the loop: it
@@ -89,6 +106,12 @@ type control struct {
 	// threads asks every scan for every process's threads (SampleThreads);
 	// perMapping the focused process's per-mapping memory (FocusMemory).
 	threads, perMapping bool
+	// threadsUntil is when the scans a client asked threads for end
+	// (WantThreads); threadsNow asks for one at once, taken when a scan
+	// begins; threadsScanning is set while a scan with threads runs.
+	threadsUntil    time.Time
+	threadsNow      bool
+	threadsScanning bool
 	// resume asks for a sample at once (set when unpausing); focusChanged
 	// for the focus to be re-read without a scan; rescan for a scan at
 	// once, paused or not (Sync, or kernel events lost).
@@ -104,6 +127,9 @@ func New(r *collector.Reader, o Options) *Monitor {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
+	}
+	if o.ThreadHold <= 0 {
+		o.ThreadHold = DefaultThreadHold
 	}
 	m := &Monitor{
 		r:       r,
@@ -184,7 +210,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 		c := m.ctl
 		m.ctl.resume, m.ctl.focusChanged = false, false
 		m.mu.Unlock()
-		sampled := c.rescan || !c.paused && (tick || c.resume)
+		sampled := c.rescan || c.threadsNow || !c.paused && (tick || c.resume)
 		switch {
 		case sampled:
 			err := m.sample(ctx)
@@ -290,8 +316,23 @@ func (m *Monitor) sample(ctx context.Context) error {
 	focusPID := m.ctl.focus
 	k := m.kernel
 	allThreads := m.ctl.threads
+	asked := m.ctl.threadsNow || time.Now().Before(m.ctl.threadsUntil)
+	m.ctl.threadsNow = false
 	m.mu.Unlock()
 	so := collector.ScanOptions{Threads: m.opts.Threads || allThreads, Cgroups: m.opts.Cgroups, IO: m.opts.IO}
+	if m.opts.ThreadDemand {
+		live, _ := k.status()
+		so.Threads = allThreads || asked || !live
+		so.ThreadStates = true
+		m.mu.Lock()
+		m.ctl.threadsScanning = so.Threads
+		m.mu.Unlock()
+		defer func() {
+			m.mu.Lock()
+			m.ctl.threadsScanning = false
+			m.mu.Unlock()
+		}()
+	}
 	if n := uint64(m.opts.ThreadsEvery); n > 0 && m.scans%n == 0 {
 		so.Threads = true
 	}
@@ -496,6 +537,31 @@ func (m *Monitor) SampleThreads(all bool) {
 	if changed {
 		m.poke()
 	}
+}
+
+// WantThreads asks for every process's threads in the scans of the next
+// Options.ThreadHold (Options.ThreadDemand); when the latest frame has
+// none, a scan comes at once. It reports whether they will come: false
+// when the monitor does not read threads on demand (its frames have them
+// or not as its Options say).
+func (m *Monitor) WantThreads() bool {
+	if !m.opts.ThreadDemand {
+		return false
+	}
+	f := m.out.Latest()
+	m.mu.Lock()
+	m.ctl.threadsUntil = time.Now().Add(m.opts.ThreadHold)
+	// A scan comes at once unless the latest frame has them or a scan
+	// reading them runs (its frame is the next).
+	now := (f == nil || f.Snapshot == nil || !f.Snapshot.ThreadsRead) && !m.ctl.threadsScanning
+	if now {
+		m.ctl.threadsNow = true
+	}
+	m.mu.Unlock()
+	if now {
+		m.poke()
+	}
+	return true
 }
 
 // FocusMemory makes the focused process's address space carry each

@@ -342,18 +342,30 @@ func (c *Collector) stateMetrics(snap *collector.Snapshot, add addFunc) {
 	procStates := lifecycle.CountStates(snap).ByLetter
 	var threadStates [256]int
 	kernel, unknownThreads := 0, 0
+	// The task iterator counts every thread by state, kept or not
+	// (Snapshot.ThreadStates); a /proc scan knows the states of the
+	// threads it read.
+	counted := snap.ThreadStates
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
 		if p.IsKernelThread() {
 			kernel++
 		}
-		if snap.ThreadsRead && len(p.Threads) > 0 {
+		switch {
+		case counted != nil:
+		case snap.ThreadsRead && len(p.Threads) > 0:
 			for j := range p.Threads {
 				threadStates[p.Threads[j].State]++
 			}
-		} else if p.NumThreads > 0 {
+		case p.NumThreads > 0:
 			unknownThreads += int(p.NumThreads)
 		}
+	}
+	if counted != nil {
+		for k, n := range counted.ByState {
+			threadStates[collector.StateLetters[k]] += n
+		}
+		unknownThreads = counted.Unknown
 	}
 	threadStates[0] += unknownThreads
 	emitStates(add, d.processes, &procStates)

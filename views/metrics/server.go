@@ -523,6 +523,9 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
+	if threads {
+		f = s.threadsFrame(r.Context(), f)
+	}
 	client := ClientOf(r.Context())
 	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
 	if !ok {
@@ -537,6 +540,57 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	defer done()
 	if err := report.WriteSnapshotJSON(out, doc, false); err != nil {
 		s.opts.Logger.Debug("writing snapshot", "err", err)
+	}
+}
+
+// ThreadDemander is a Source whose frames carry every process's threads
+// only while a client asks for them (monitor.Monitor with
+// monitor.Options.ThreadDemand): WantThreads asks, and reports whether
+// they will come.
+type ThreadDemander interface {
+	WantThreads() bool
+}
+
+// threadWait bounds how long a request that wants threads waits for a
+// frame that has them (one scan, at once, unless the agent is stuck).
+const threadWait = 10 * time.Second
+
+// wantsThreads asks the source for threads when it reads them on demand,
+// and reports whether frames with them will come.
+func (s *Server) wantsThreads() bool {
+	d, ok := s.src.(ThreadDemander)
+	return ok && d.WantThreads()
+}
+
+// threadsFrame is the frame a request that wants every thread is served:
+// f when it has them or the source never reads them on demand; else the
+// first frame that has them, which the source scans at once, waited for
+// up to threadWait (then the latest, whose document says its threads
+// were not read). So a snapshot's threads are never older than the
+// frame's other data, nor older than they would be if every scan read
+// them.
+func (s *Server) threadsFrame(ctx context.Context, f *monitor.Frame) *monitor.Frame {
+	if !s.wantsThreads() || f.Snapshot.ThreadsRead {
+		return f
+	}
+	timer := time.NewTimer(threadWait)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if l := s.src.Latest(); l != nil && l.Snapshot != nil {
+			if f = l; l.Snapshot.ThreadsRead {
+				return l
+			}
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return f
+		case <-ctx.Done():
+			return f
+		}
 	}
 }
 
@@ -912,13 +966,17 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 	client := ClientOf(r.Context())
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	// A remote dashboard shows threads: a frame without them (the agent
+	// reads them on demand and had no client asking) is not sent; the
+	// next one, scanned at once, has them.
+	threads := s.wantsThreads()
 	for {
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
 		f := s.src.Latest()
 		// A frame number below after means the agent restarted.
-		if f != nil && f.Snapshot != nil && f.Seq != after {
+		if f != nil && f.Snapshot != nil && f.Seq != after && (!threads || f.Snapshot.ThreadsRead) {
 			release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
 			if !ok {
 				s.busy(w, "too many frame requests at once")

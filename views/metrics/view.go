@@ -69,6 +69,8 @@ func (s *Server) buildView(snap *collector.Snapshot, client Client) *collector.S
 		p := snap.Processes[i]
 		full := client.MaySee(&p)
 		if !full && s.opts.HidesOthers {
+			// The count of threads by state included this process.
+			cp.ThreadStates = nil
 			continue
 		}
 		if s.opts.Cmdline && len(p.Cmdline) > 0 {
