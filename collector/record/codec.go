@@ -111,6 +111,17 @@ func (e *enc) snapshot(s *collector.Snapshot) {
 	e.str(13, string(s.Collector))
 	e.str(14, s.CollectorNote)
 	e.i(15, s.SelfPID)
+	if c := s.ThreadStates; c != nil {
+		// Fields 1-9: the states in collector.StateLetters' order
+		// ("RSDZTtXIP"); 10: unknown. Written even when all are 0, so
+		// that a count of none is not taken for no count.
+		e.msg(16, func() {
+			for i, n := range c.ByState {
+				e.i(protowire.Number(i+1), n)
+			}
+			e.i(protowire.Number(len(c.ByState)+1), c.Unknown)
+		})
+	}
 }
 
 func (e *enc) host(h *collector.Host) {
@@ -524,6 +535,17 @@ func (d *decoder) snapshot(b []byte) (*collector.Snapshot, error) {
 			s.CollectorNote = string(f.b)
 		case 15:
 			s.SelfPID = f.int()
+		case 16:
+			c := &collector.ThreadStates{}
+			err = each(f.b, func(g *field) {
+				switch i := int(g.num) - 1; {
+				case i >= 0 && i < len(c.ByState):
+					c.ByState[i] = g.int()
+				case i == len(c.ByState):
+					c.Unknown = g.int()
+				}
+			})
+			s.ThreadStates = c
 		}
 		if err != nil {
 			return nil, fmt.Errorf("snapshot: %w", err)
