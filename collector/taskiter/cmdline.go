@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -27,8 +28,17 @@ import (
 // check and the copy take the lock twice, so a writer can come between
 // them and the run can still block behind a stuck fault: the caller runs
 // Run under a deadline, and after one that did not finish, never again
-// (StuckAt names the process it stopped at).
+// (StuckAt names the process it stopped at). Close may then come while
+// that run is still in the kernel: the run's end releases what Close
+// could not.
 type Cmdlines struct {
+	// mu orders Run's start and end with Close: running is set while a
+	// run is in the kernel, closed once Close was called. A Close during
+	// a run leaves the program, the arrays and their mappings to the
+	// run's end, which releases them when (if ever) it returns.
+	mu         sync.Mutex
+	running    bool
+	closed     bool
 	prog       *ebpf.Program
 	slotsMap   *ebpf.Map
 	pagesMap   *ebpf.Map
@@ -123,6 +133,14 @@ func pageRound(n int) int {
 // Cap is how many processes one run reads.
 func (c *Cmdlines) Cap() int { return c.nslots }
 
+// errCmdlinesClosed is Run's error after Close.
+var errCmdlinesClosed = errors.New("cmdlines: closed")
+
+// runReturnedHook, when not nil, is called by Run after the program's run
+// returns and before Run looks at its results: a test stands in for a run
+// that stays in the kernel by blocking in it.
+var runReturnedHook func()
+
 // Run reads the cmdlines of pids (at most Cap of them; the first Cap).
 // A pid may name any thread of its process (a live one when the leader
 // has exited, as /proc/PID/task/TID/cmdline is read then).
@@ -131,6 +149,11 @@ func (c *Cmdlines) Cap() int { return c.nslots }
 // only StuckAt and Close (the run may still be going on). Afterwards
 // Result(i) is pids[i]'s outcome until the next Run.
 func (c *Cmdlines) Run(pids []int) error {
+	c.mu.Lock()
+	if c.closed || c.running {
+		c.mu.Unlock()
+		return errCmdlinesClosed
+	}
 	c.unmapPages()
 	n := min(len(pids), c.nslots)
 	for i, pid := range pids[:n] {
@@ -143,7 +166,20 @@ func (c *Cmdlines) Run(pids []int) error {
 	binary.NativeEndian.PutUint32(args[0:], uint32(n))
 	binary.NativeEndian.PutUint32(args[4:], uint32(c.npages))
 	var out [8]byte
+	c.running = true
+	c.mu.Unlock()
 	ret, err := c.prog.Run(&ebpf.RunOptions{Context: args[:], ContextOut: out[:]})
+	if runReturnedHook != nil {
+		runReturnedHook()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running = false
+	if c.closed {
+		// Closed while the run was in the kernel: release it all now.
+		_ = c.release()
+		return errCmdlinesClosed
+	}
 	if err != nil {
 		return fmt.Errorf("cmdlines: %w", err)
 	}
@@ -246,11 +282,29 @@ func (c *Cmdlines) unmapPages() {
 	}
 }
 
-// Close unloads the program and unmaps its arrays.
+// Close unloads the program and unmaps its arrays, at once, or when a
+// run in the kernel (one abandoned at its deadline) returns: it does not
+// wait for that run. Done, StuckAt and Result may not be called after it.
 func (c *Cmdlines) Close() error {
 	if c == nil {
 		return nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.running {
+		return nil // Run's end releases everything
+	}
+	return c.release()
+}
+
+// release unmaps the arrays and closes the program and its maps; c.mu is
+// held.
+func (c *Cmdlines) release() error {
+	c.n.Store(0)
 	c.unmapPages()
 	if c.slots != nil {
 		_ = unix.Munmap(c.slots[:cap(c.slots)])

@@ -2,6 +2,7 @@ package taskiter
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -176,4 +177,48 @@ func procStartTicks(t *testing.T, pid int) uint64 {
 	f := strings.Fields(string(b[i+1:]))
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
+}
+
+// TestCmdlinesCloseDuringRun closes the cmdline program while a run is
+// still going on (runReturnedHook holds it where a run abandoned at its
+// deadline would still be in the kernel): Close returns without waiting,
+// and the run's end releases the program and its mappings instead of
+// mapping a closed (or reused) descriptor. Under -race the second case,
+// Close racing the run's end, checks that the two are ordered.
+func TestCmdlinesCloseDuringRun(t *testing.T) {
+	pids := []int{os.Getpid(), 1}
+	for _, closeFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("closeFirst=%v", closeFirst), func(t *testing.T) {
+			it := openCmdlinesForTest(t)
+			c := it.Cmdlines()
+			entered, release := make(chan struct{}), make(chan struct{})
+			runReturnedHook = func() {
+				close(entered)
+				<-release
+			}
+			t.Cleanup(func() { runReturnedHook = nil })
+			done := make(chan error, 1)
+			go func() { done <- c.Run(pids) }()
+			<-entered
+			if closeFirst {
+				if err := it.Close(); err != nil {
+					t.Errorf("Close during a run: %v", err)
+				}
+				close(release)
+			} else {
+				close(release)
+				_ = it.Close()
+			}
+			err := <-done
+			if closeFirst && !errors.Is(err, errCmdlinesClosed) {
+				t.Errorf("a run closed under it returned %v, want %v", err, errCmdlinesClosed)
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.pages != nil || c.slots != nil || c.prog.FD() >= 0 || c.pagesMap.FD() >= 0 {
+				t.Errorf("after the run's end: pages %v, slots %v, program fd %d, pages fd %d",
+					c.pages != nil, c.slots != nil, c.prog.FD(), c.pagesMap.FD())
+			}
+		})
+	}
 }
