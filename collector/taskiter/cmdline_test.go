@@ -222,3 +222,32 @@ func TestCmdlinesCloseDuringRun(t *testing.T) {
 		})
 	}
 }
+
+// TestCmdlinesPageSize: on a machine whose pages are not 4 KiB (arm64 or
+// ppc64le with 16 or 64 KiB) the cmdline program, which reads a
+// rewritten title's first 4 KiB where the kernel reads a page, is not
+// loaded, and CmdlinesUnavailable says why.
+func TestCmdlinesPageSize(t *testing.T) {
+	src, err := os.ReadFile("bpf/taskiter.bpf.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, fmt.Appendf(nil, "#define CMD_TITLE %d ", cmdTitle)) {
+		t.Errorf("bpf/taskiter.bpf.c's CMD_TITLE is not cmdTitle (%d)", cmdTitle)
+	}
+	openCmdlinesForTest(t) // skips unless it loads here
+	saved := cmdlinesPageSize
+	cmdlinesPageSize = 16384
+	t.Cleanup(func() { cmdlinesPageSize = saved })
+	it, err := Open(Options{Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if it.Cmdlines() != nil {
+		t.Error("the cmdline program loaded on 16 KiB pages")
+	}
+	if why := fmt.Sprint(it.CmdlinesUnavailable); !strings.Contains(why, "16384") {
+		t.Errorf("CmdlinesUnavailable %q, want the page size", why)
+	}
+}

@@ -80,9 +80,6 @@ type Iterator struct {
 	// CmdlinesUnavailable says why the cmdline program was asked for
 	// and not loaded (its cmdlines are then read from /proc).
 	CmdlinesUnavailable error
-	// CmdlinesLoadDuration is how much of LoadDuration loading the
-	// cmdline program took.
-	CmdlinesLoadDuration time.Duration
 	// WalkUnavailable says, in one line, why the walk could not be
 	// loaded and the seq_file iterator (about 0.4 µs a task more) is
 	// used; nil when the walk is used or Options.SeqFile asked for the
@@ -177,15 +174,30 @@ func Open(opts Options) (*Iterator, error) {
 // openCmdlines loads the cmdline program beside the walk, sized for the
 // processes the walk counted, or says why not.
 func (it *Iterator) openCmdlines(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) {
-	start := time.Now()
+	if cmdlinesPageSize != cmdTitle {
+		it.CmdlinesUnavailable = fmt.Errorf("the cmdline program reads a rewritten title's first %d bytes, the kernel its first page (%d bytes here): cmdlines from /proc", cmdTitle, cmdlinesPageSize)
+		return
+	}
 	c, err := openCmdlines(spec, copts, max(it.walk.countedGroups, 64), it.bootOffset)
-	it.CmdlinesLoadDuration = time.Since(start)
 	if err != nil {
 		it.CmdlinesUnavailable = fmt.Errorf("the cmdline program does not load (cmdlines from /proc): %w", classify(err))
 		return
 	}
 	it.cmdlines = c
 }
+
+// cmdTitle is CMD_TITLE in bpf/taskiter.bpf.c: how much of a rewritten
+// argv (setproctitle) the program reads, as the kernel does on a machine
+// of 4 KiB pages (get_mm_proctitle reads at most PAGE_SIZE). The same
+// little-endian object serves arm64 and ppc64le kernels of 16 or 64 KiB
+// pages, where a title without a NUL in its first 4 KiB would come out
+// shorter than /proc's: the program is loaded only where the page is
+// that size.
+const cmdTitle = 4096
+
+// cmdlinesPageSize is the page size the cmdline program is checked
+// against (a variable: a test makes it another machine's).
+var cmdlinesPageSize = os.Getpagesize()
 
 // Cmdlines is the cmdline program (Options.Cmdlines), or nil.
 func (it *Iterator) Cmdlines() *Cmdlines { return it.cmdlines }
