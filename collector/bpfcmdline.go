@@ -2,6 +2,8 @@ package collector
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pinspect/pinspect/collector/taskiter"
@@ -39,7 +41,17 @@ type bpfCmdlines struct {
 	stuck int   // the process a run that timed out is stuck at, or -1
 	ok    bool  // the run finished: its results are there
 	read  int   // the cmdlines it gave (Snapshot.CmdlinesBPF)
+	// why says why the Reader asked for the program and this scan did
+	// not use it (nil when it did, or was not asked for): the
+	// snapshot's CollectorNote (bpfCmdlineNote).
+	why error
 }
+
+// errCmdlinesInUse: another scan of the Reader holds the program.
+var errCmdlinesInUse = errors.New("the cmdline program is another scan's")
+
+// errCmdlinesAbandoned: an earlier scan's run passed its deadline.
+var errCmdlinesAbandoned = errors.New("an earlier run of the cmdline program passed its deadline (not run again by this Reader)")
 
 // bpfCmdlinePath names the program's run for the deadline worker (its
 // target if it is abandoned: no process directory).
@@ -51,12 +63,21 @@ var bpfCmdlinePath = []byte("bpf:cmdlines\x00")
 // calls endBPFCmdlines afterwards.
 func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 	b := &s.bpfCmd
-	b.ok, b.stuck, b.next, b.pids, b.tids, b.read = false, -1, 0, b.pids[:0], b.tids[:0], 0
-	if s.r.iter == nil || s.memo == nil || s.r.cmdBPFStuck.Load() {
+	b.ok, b.stuck, b.next, b.pids, b.tids, b.read, b.why = false, -1, 0, b.pids[:0], b.tids[:0], 0, nil
+	if s.r.iter == nil || s.memo == nil {
+		return
+	}
+	if s.r.cmdBPFStuck.Load() {
+		b.why = errCmdlinesAbandoned
 		return
 	}
 	c := s.r.iter.Cmdlines()
-	if c == nil || !s.r.cmdBPFMu.TryLock() {
+	if c == nil {
+		b.why = s.r.iter.CmdlinesUnavailable // nil: not asked for, or too few processes
+		return
+	}
+	if !s.r.cmdBPFMu.TryLock() {
+		b.why = errCmdlinesInUse
 		return
 	}
 	for i := range procs {
@@ -84,16 +105,30 @@ func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 		// The run may go on: never again in this Reader. The mutex stays
 		// held so that nothing else touches the program's arrays.
 		s.r.cmdBPFStuck.Store(true)
+		b.why = fmt.Errorf("the cmdline program's run passed its deadline (not run again by this Reader): %w", err)
 		if k := c.StuckAt(); k >= 0 {
 			b.stuck = pids[k]
+			b.why = fmt.Errorf("the cmdline program's run passed its deadline at pid %d (not run again by this Reader): %w", b.stuck, err)
 		}
 		b.c = nil
 		return
+	default:
+		b.why = err
 	}
 	if !b.ok {
 		b.c = nil
 		s.r.cmdBPFMu.Unlock()
 	}
+}
+
+// bpfCmdlineNote says why this scan's cmdlines came from /proc though
+// the Reader asked for the cmdline program, or "" (a snapshot's
+// CollectorNote: the one-shot's summary and JSON show it).
+func (s *scan) bpfCmdlineNote() string {
+	if s.bpfCmd.why == nil {
+		return ""
+	}
+	return "cmdlines from /proc: " + s.bpfCmd.why.Error()
 }
 
 // endBPFCmdlines lets the program's results go.

@@ -1,6 +1,47 @@
 package collector
 
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
 // The tests of the cmdline program (TestBackendsAgree,
 // TestIterScanHungProcess) run on machines of any size: the program is
 // loaded whatever the process count.
 func init() { bpfCmdlinesFrom = 0 }
+
+// TestBPFCmdlineNote: when a Reader asked for the cmdline program
+// (Options.BPFCmdlines) and a scan read its cmdlines from /proc instead,
+// the snapshot's CollectorNote says why (the one-shot's summary line and
+// its JSON collector_note show it): here a run that fails (the program
+// closed under the Reader) and a Reader whose earlier run passed its
+// deadline. A scan that used it says nothing of cmdlines.
+func TestBPFCmdlineNote(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		stage      func(*Reader)
+	}{
+		{"used", "", func(*Reader) {}},
+		{"run fails", "cmdlines from /proc: cmdlines: closed", func(r *Reader) { _ = r.iter.Cmdlines().Close() }},
+		{"abandoned", "cmdlines from /proc: an earlier run", func(r *Reader) { r.cmdBPFStuck.Store(true) }},
+	} {
+		r := newIterReader(t, Options{BPFCmdlines: true})
+		if r.iter.Cmdlines() == nil {
+			t.Fatalf("the cmdline program does not load: %v", r.iter.CmdlinesUnavailable)
+		}
+		tc.stage(r)
+		s, err := r.Scan(context.Background(), ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == "" {
+			if s.CmdlinesBPF == 0 || strings.Contains(s.CollectorNote, "cmdline") {
+				t.Errorf("%s: %d cmdlines from the program, note %q", tc.name, s.CmdlinesBPF, s.CollectorNote)
+			}
+		} else if s.CmdlinesBPF != 0 || !strings.Contains(s.CollectorNote, tc.want) {
+			t.Errorf("%s: %d cmdlines from the program, note %q, want %q", tc.name, s.CmdlinesBPF, s.CollectorNote, tc.want)
+		}
+		_ = r.Close()
+	}
+}

@@ -221,6 +221,9 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	}
 	procs = s.readIterIdentities(procs)
 	snap.CmdlinesBPF = s.bpfCmd.read
+	if note := s.bpfCmdlineNote(); note != "" {
+		snap.CollectorNote = joinNote(snap.CollectorNote, note)
+	}
 	s.readExtras(procs, o)
 	snap.ThreadStates = countKeptStates(states, procs, s.iterHidden)
 	snap.CtxSwitchSource = CtxTaskIter
@@ -640,6 +643,14 @@ func parseTaskTotal(b []byte) (int, bool) {
 		v = v*10 + int(c-'0')
 	}
 	return v, n > 0
+}
+
+// joinNote is two notes of a snapshot in one line.
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // readIterIdentities fills cmdline and exe, which only /proc has: from

@@ -61,8 +61,11 @@ type Snapshot struct {
 	// BackendTaskIter or BackendProc (empty in snapshots built by hand).
 	Collector Backend
 	// CollectorNote says, in one line, why the task iterator was not
-	// used on this machine's /proc (or why a pass fell back to /proc);
-	// empty when it was, or when the root is not this machine's /proc.
+	// used on this machine's /proc (or why a pass fell back to /proc),
+	// and why cmdlines came from /proc when Options.BPFCmdlines asked
+	// for the cmdline program and it was not used (not loaded, its run
+	// failed or passed its deadline); empty when all was as asked, or
+	// when the root is not this machine's /proc.
 	CollectorNote string
 }
 

@@ -175,12 +175,12 @@ func Open(opts Options) (*Iterator, error) {
 // processes the walk counted, or says why not.
 func (it *Iterator) openCmdlines(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) {
 	if cmdlinesPageSize != cmdTitle {
-		it.CmdlinesUnavailable = fmt.Errorf("the cmdline program reads a rewritten title's first %d bytes, the kernel its first page (%d bytes here): cmdlines from /proc", cmdTitle, cmdlinesPageSize)
+		it.CmdlinesUnavailable = fmt.Errorf("the cmdline program reads a rewritten title's first %d bytes, the kernel its first page (%d bytes here)", cmdTitle, cmdlinesPageSize)
 		return
 	}
 	c, err := openCmdlines(spec, copts, max(it.walk.countedGroups, 64), it.bootOffset)
 	if err != nil {
-		it.CmdlinesUnavailable = fmt.Errorf("the cmdline program does not load (cmdlines from /proc): %w", classify(err))
+		it.CmdlinesUnavailable = fmt.Errorf("the cmdline program does not load: %w", classify(err))
 		return
 	}
 	it.cmdlines = c

@@ -48,12 +48,15 @@ type Summary struct {
 	CtxSwitchSource string `json:"ctxt_switches_source"`
 	// Collector is the backend that read the processes: "task_iter" (a
 	// BPF task iterator) or "proc"; CollectorNote says why not the task
-	// iterator, when that needs saying.
+	// iterator, when that needs saying, and why not its cmdline program
+	// when a one-shot command loads it and it was not used.
 	Collector     string `json:"collector,omitempty"`
 	CollectorNote string `json:"collector_note,omitempty"`
 	// CmdlineSource is "task_iter" when the task iterator's cmdline
 	// program read the cmdlines (of every process it could read safely;
-	// /proc the others'); absent when they all came from /proc.
+	// /proc the others'); absent when they all came from /proc (below
+	// 500 processes it is not loaded; otherwise collector_note says why
+	// not).
 	CmdlineSource string `json:"cmdline_source,omitempty"`
 	// Filtered is true when a filter was applied; the counts above are then
 	// over the selected processes.
