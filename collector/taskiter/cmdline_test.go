@@ -18,12 +18,17 @@ import (
 // byte, with helpers that rewrote their argv the ways setproctitle does
 // (a title running on into the environment, one padded with spaces to
 // the end of the area, one padded with NULs, one past a page), kernel
-// threads and zombies (empty), and a process whose argument area has a
-// page registered with a userfaultfd that nobody answers (left to
-// /proc: CmdlineUnsafe).
+// threads and zombies (empty), and processes whose argument area has a
+// page, or every page, registered with a userfaultfd that nobody
+// answers (left to /proc: CmdlineUnsafe).
 func TestCmdlinesAsProc(t *testing.T) {
 	it := openCmdlinesForTest(t)
 	c := it.Cmdlines()
+	// A process whose argument area is all in one userfaultfd VMA: the
+	// VMA holding arg_start covers the area, so only the userfaultfd
+	// rule leaves it (without it the copy fails at the dropped page:
+	// CmdlineFault).
+	uffdAll := livehelper.Start(t, "uffdargs", "all")
 	// The long titles run on into the environment: give them one to
 	// run into (past a page for the last one).
 	t.Setenv("PINSPECT_TITLE_ROOM", strings.Repeat("e", 6000))
@@ -104,6 +109,9 @@ func TestCmdlinesAsProc(t *testing.T) {
 	}
 	if r := byPID[uffd.PID()]; r.State != CmdlineUnsafe {
 		t.Errorf("argv under a userfaultfd: state %d, want unsafe (%d)", r.State, CmdlineUnsafe)
+	}
+	if r := byPID[uffdAll.PID()]; r.State != CmdlineUnsafe {
+		t.Errorf("argv in a userfaultfd VMA: state %d, want unsafe (%d)", r.State, CmdlineUnsafe)
 	}
 	if user := len(pids) - states[CmdlineEmpty] - states[CmdlineGone]; states[CmdlineRead] < user/2 {
 		t.Errorf("read %d of %d processes with an address space", states[CmdlineRead], user)
