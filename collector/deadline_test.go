@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -160,5 +161,68 @@ func TestDeadlineBatchPerItem(t *testing.T) {
 	}
 	if n := d.stuckReads(); n != 0 {
 		t.Errorf("%d reads stuck", n)
+	}
+}
+
+// TestDeadlineCallWatched: a watched call (the cmdline program's run)
+// gets another deadline each time its progress has moved since the last
+// one, and is abandoned at the first deadline at which it has not: here
+// a call whose progress moves three times and then stops. The call's
+// target stays stuck until the call returns, and the budget drains then.
+// A call that finishes while it moves is not abandoned.
+func TestDeadlineCallWatched(t *testing.T) {
+	budget := NewStuckBudget(2, nil)
+	d := newDeadlineReads(20*time.Millisecond, "", budget)
+	defer d.close()
+	path := []byte("test:watched\x00")
+
+	release := make(chan struct{})
+	returned := make(chan struct{})
+	calls := 0
+	err := d.callWatched(path, func() error {
+		<-release
+		close(returned)
+		return nil
+	}, func() uint64 {
+		calls++
+		return uint64(min(calls, 3)) // moves at the first three deadlines
+	})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("a call that stopped moving: %v, want a timeout", err)
+	}
+	if calls < 4 {
+		// More when the worker's thread looks busy at a deadline (a
+		// goroutine blocked in Go keeps its thread waiting for the Go
+		// runtime): those deadlines extend it too.
+		t.Errorf("progress looked at %d times, want at least 4 (three moves, then a deadline without one)", calls)
+	}
+	if !targetStuck("test:watched") || budget.Stuck() != 1 {
+		t.Errorf("abandoned call: target stuck %v, budget %d, want stuck and 1", targetStuck("test:watched"), budget.Stuck())
+	}
+	if err := d.callWatched(path, func() error { return nil }, nil); !errors.Is(err, ErrTimeout) {
+		t.Errorf("a call to a stuck target: %v, want a timeout (still stuck)", err)
+	}
+	close(release)
+	<-returned
+	for deadline := time.Now().Add(30 * time.Second); budget.Stuck() != 0 || targetStuck("test:watched"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the call returned and is still counted: budget %d, target stuck %v", budget.Stuck(), targetStuck("test:watched"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	done, moved := make(chan struct{}), 0
+	err = d.callWatched(path, func() error {
+		<-done
+		return nil
+	}, func() uint64 {
+		moved++
+		if moved == 2 {
+			close(done) // it finishes while it moves
+		}
+		return uint64(moved)
+	})
+	if err != nil {
+		t.Errorf("a call that finished while it moved: %v", err)
 	}
 }
