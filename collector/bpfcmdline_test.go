@@ -45,3 +45,20 @@ func TestBPFCmdlineNote(t *testing.T) {
 		_ = r.Close()
 	}
 }
+
+// TestApplyBPFCmdlineStuck: after a run that passed its deadline, the
+// process it was stuck at gets the cmdline "timeout" the /proc reader
+// would have given it (not read again from /proc: its memory-map lock
+// is what the run waits for), and every other process is left to /proc.
+func TestApplyBPFCmdlineStuck(t *testing.T) {
+	r := newIterReader(t, Options{})
+	s := r.newScan(nil)
+	s.bpfCmd.stuck, s.bpfCmd.ok = 4242, false
+	stuck, other := &Process{PID: 4242}, &Process{PID: 4243}
+	if !s.applyBPFCmdline(stuck, nil) || stuck.Read&SrcCmdline != 0 || !strings.Contains(stuck.Unavailable["cmdline"], "timeout") || s.counts.Timeouts != 1 {
+		t.Errorf("the stuck process: read %v, unavailable %q, timeouts %d", stuck.Read&SrcCmdline != 0, stuck.Unavailable["cmdline"], s.counts.Timeouts)
+	}
+	if s.applyBPFCmdline(other, nil) || other.Unavailable != nil {
+		t.Errorf("another process of the abandoned run: not left to /proc (%q)", other.Unavailable)
+	}
+}
