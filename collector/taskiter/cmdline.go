@@ -150,9 +150,12 @@ var runReturnedHook func()
 // Result(i) is pids[i]'s outcome until the next Run.
 func (c *Cmdlines) Run(pids []int) error {
 	c.mu.Lock()
-	if c.closed || c.running {
+	if closed, running := c.closed, c.running; closed || running {
 		c.mu.Unlock()
-		return errCmdlinesClosed
+		if closed {
+			return errCmdlinesClosed
+		}
+		return errors.New("cmdlines: a run is going on (one abandoned at its deadline)")
 	}
 	c.unmapPages()
 	n := min(len(pids), c.nslots)
