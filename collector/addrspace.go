@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -177,7 +178,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 			return a.as, nil
 		}
 	}
-	classifyWith(a.as, a.dataEnds(r.pageSz))
+	classifyWith(a.as, a.dataEnds(r.pageSz), a.guardInside(r.pageSz))
 	a.as.Segments = segmentTotals(a.as.Maps, a.as.PerMapping)
 	return a.as, nil
 }
@@ -628,11 +629,13 @@ func findMapping(maps []Mapping, addr uint64) int {
 // executable's file and the libraries'), then by its neighbours (bss
 // after data, the brk heap), then by the threads' stack pointers, then
 // the guard pages below thread stacks.
-func classify(as *AddressSpace) { classifyWith(as, nil) }
+func classify(as *AddressSpace) { classifyWith(as, nil, nil) }
 
 // classifyWith is classify knowing where objects' writable segments end
-// (dataEnds: by the index of their data mapping), which caps their bss.
-func classifyWith(as *AddressSpace, dataEnds map[int]uint64) {
+// (dataEnds: by the index of their data mapping), which caps their bss,
+// and asking guardInside whether a mapping's lowest page is a guard
+// installed inside it (nil: none is).
+func classifyWith(as *AddressSpace, dataEnds map[int]uint64, guardInside func(m *Mapping) bool) {
 	exe, haveExe := exeFile(as)
 	libs := libraryFiles(as.Maps, exe, haveExe)
 	for i := range as.Maps {
@@ -640,7 +643,7 @@ func classifyWith(as *AddressSpace, dataEnds map[int]uint64) {
 	}
 	markBSS(as, dataEnds)
 	markBrkHeap(as)
-	markThreadStacks(as)
+	markThreadStacks(as, guardInside)
 	markStackGuards(as.Maps)
 }
 
@@ -768,12 +771,15 @@ func markBrkHeap(as *AddressSpace) {
 // markThreadStacks: the mapping holding each thread's stack pointer is
 // its stack. A mapping holding the stack pointers of several threads is
 // not a per-thread stack (a Go arena, a shared pool) and stays anon; so
-// is anonymous memory with no guard right below it (guardBelow): a
-// thread stack made by pthreads (glibc, musl, and so the JVM, Rust, cgo)
-// has one, while a Go arena holding the goroutine a thread runs has
-// none, and with the other threads running (their stack pointers not
-// known) it would otherwise read as that one thread's stack.
-func markThreadStacks(as *AddressSpace) {
+// is anonymous memory with no guard: a thread stack made by pthreads
+// (glibc, musl, and so the JVM, Rust, cgo) has one, either a no-access
+// mapping right below it (guardBelow) or, with glibc >= 2.42 on kernels
+// >= 6.13, a guard region installed in its own lowest page
+// (MADV_GUARD_INSTALL, asked of guardInside), while a Go arena holding
+// the goroutine a thread runs has none, and with the other threads
+// running (their stack pointers not known) it would otherwise read as
+// that one thread's stack.
+func markThreadStacks(as *AddressSpace, guardInside func(m *Mapping) bool) {
 	maps := as.Maps
 	owners := make(map[int]int, len(as.Stacks))
 	for s := range as.Stacks {
@@ -798,7 +804,8 @@ func markThreadStacks(as *AddressSpace) {
 		case tid < 0:
 		case m.Class == SegStack || m.Class == SegThreadStack:
 			m.TID = tid
-		case m.Class == SegAnon && m.Anonymous() && m.Writable() && guardBelow(maps, i):
+		case m.Class == SegAnon && m.Anonymous() && m.Writable() &&
+			(guardBelow(maps, i) || guardInside != nil && guardInside(m)):
 			m.Class, m.TID = SegThreadStack, tid
 			if tid == as.PID {
 				// The main thread running on a stack of its own making.
@@ -816,6 +823,37 @@ func guardBelow(maps []Mapping, i int) bool {
 	}
 	g := &maps[i-1]
 	return g.End == maps[i].Start && g.Class == SegGuard && !fileBacked(g) && g.SizeBytes() <= maxGuard
+}
+
+// pmGuardRegion is bit 58 of a pagemap entry: the page is a guard region
+// (MADV_GUARD_INSTALL; kernels >= 6.15 report it).
+const pmGuardRegion = 1 << 58
+
+// guardInside returns the test markThreadStacks asks of a mapping with
+// no guard below it: is its lowest page a guard region? It reads that
+// page's 8-byte entry of pagemap (one pread, under the read deadline;
+// the same ptrace access as the stack pointers). A pagemap that cannot be
+// read (absent in a fixture tree, denied, an older kernel without the
+// bit) says no, and the mapping stays anon.
+func (a *addrRead) guardInside(pageSz uint64) func(m *Mapping) bool {
+	if pageSz == 0 || a.foreign {
+		return nil
+	}
+	return func(m *Mapping) bool {
+		path := a.pb.set(a.pid, a.tid, "pagemap")
+		var entry [8]byte
+		var n int
+		err := a.slow.call(path, func() error {
+			fd, err := openPath(path, unix.O_NONBLOCK)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			n, err = unix.Pread(fd, entry[:], int64(m.Start/pageSz*8))
+			return err
+		})
+		return err == nil && n == len(entry) && binary.LittleEndian.Uint64(entry[:])&pmGuardRegion != 0
+	}
 }
 
 // markStackGuards: the no-access mapping right below a thread stack is

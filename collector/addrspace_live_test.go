@@ -127,3 +127,51 @@ func TestAddressSpaceLiveDenied(t *testing.T) {
 		t.Errorf("masked layout trusted: %+v", as.Layout)
 	}
 }
+
+// TestAddressSpaceLiveGuardInside: a thread whose stack's guard is a
+// guard region inside the stack's own mapping (MADV_GUARD_INSTALL, as
+// glibc >= 2.42 makes them on kernels >= 6.13), with no no-access
+// mapping below it, is still that thread's stack: pagemap says its
+// lowest page is a guard.
+func TestAddressSpaceLiveGuardInside(t *testing.T) {
+	p := livehelper.Start(t, "guardstack")
+	if len(p.Hex) != 1 || len(p.TIDs) != 1 {
+		t.Fatalf("helper printed hex %x, tids %v", p.Hex, p.TIDs)
+	}
+	if p.Hex[0] == 0 {
+		t.Skip("this kernel has no MADV_GUARD_INSTALL")
+	}
+	r, err := NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		as, err := r.AddressSpace(p.PID(), AddrOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := findMapping(as.Maps, p.Hex[0])
+		if i < 0 || as.Maps[i].Start != p.Hex[0] {
+			t.Fatalf("no mapping starts at the stack %#x", p.Hex[0])
+		}
+		if i > 0 && as.Maps[i-1].End == as.Maps[i].Start && as.Maps[i-1].Class == SegGuard {
+			t.Fatalf("a no-access mapping sits below the stack: %+v", as.Maps[i-1])
+		}
+		known := false
+		for _, s := range as.Stacks {
+			known = known || s.TID == p.TIDs[0] && s.Known
+		}
+		m := as.Maps[i]
+		if known {
+			if m.Class != SegThreadStack || m.TID != p.TIDs[0] {
+				t.Fatalf("stack %#x-%#x is %s of %d, want thread_stack of %d", m.Start, m.End, m.Class, m.TID, p.TIDs[0])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %d's stack pointer never known", p.TIDs[0])
+		}
+		livehelper.Sleep()
+	}
+}

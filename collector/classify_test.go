@@ -92,7 +92,7 @@ func TestReservedAndBSSCap(t *testing.T) {
 	as := &AddressSpace{PID: 4240, Maps: ms, Exe: "/opt/app"}
 	// libz's data segment (offset 0x3000, vaddr 0x3000) is 0x100 bytes
 	// with 8 of bss: it ends in its data page. libbig's has 0x6000 of bss.
-	classifyWith(as, map[int]uint64{7: 0x7f2000004000, 10: 0x7f3000009000})
+	classifyWith(as, map[int]uint64{7: 0x7f2000004000, 10: 0x7f3000009000}, nil)
 	want := []Segment{SegCode, SegAnon, SegReserved, SegGuard, SegAnon, SegLibCode, SegReserved, SegLibData, SegAnon,
 		SegLibCode, SegLibData, SegLibData}
 	for i, w := range want {
@@ -187,9 +187,14 @@ func TestGoArenaNotAThreadStack(t *testing.T) {
 			{TID: 101, SP: tc.sp, Known: true},
 			{TID: 102, Reason: "running"}, {TID: 103, Reason: "running"},
 		}}
-		classify(as)
+		// pagemap shows no guard region in a Go arena either.
+		asked := 0
+		classifyWith(as, nil, func(*Mapping) bool { asked++; return false })
 		if got := ms[tc.at].Class; got != tc.want {
 			t.Errorf("%s: %x-%x is %s, want %s", tc.name, ms[tc.at].Start, ms[tc.at].End, got, tc.want)
+		}
+		if tc.want == SegAnon && asked != 1 {
+			t.Errorf("%s: guard inside asked %d times, want once", tc.name, asked)
 		}
 		if ms[7].Class != SegStack {
 			t.Errorf("%s: [stack] is %s", tc.name, ms[7].Class)
