@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -211,11 +210,11 @@ func eventFilter(f report.Filter) func(*lifecycle.Event) bool {
 	if len(f.PIDs) == 0 && f.Name == "" {
 		return nil
 	}
+	name := lifecycle.LowerASCII(f.Name) // as the process filters match (lifecycle.MatchesName)
 	return func(e *lifecycle.Event) bool {
 		if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, e.ID.PID) {
 			return false
 		}
-		name := strings.ToLower(f.Name) // as the process filters match (lifecycle.MatchesName)
 		return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
 	}
 }

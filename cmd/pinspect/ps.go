@@ -213,6 +213,7 @@ type psExtra struct {
 func psExtras(r *collector.Reader, snap *collector.Snapshot, f report.Filter) map[int]psExtra {
 	out := make(map[int]psExtra, len(snap.Processes))
 	schedInfo := schedInfoKept(r.Root())
+	f = f.For(snap) // as the rows were selected; --name lowered once
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
 		if p.Read&collector.SrcStat == 0 || !f.Match(p) {

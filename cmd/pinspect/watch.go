@@ -80,7 +80,7 @@ affected.`,
 				defer t.Stop()
 				deadline = t.C
 			}
-			pr := &watchPrinter{a: a, want: want, json: jsonOut, count: count}
+			pr := &watchPrinter{a: a, want: want, json: jsonOut, count: count, nameLower: lifecycle.LowerASCII(a.name)}
 			if len(a.pids) > 0 {
 				pr.tree = lifecycle.NewFollower(a.pids)
 			}
@@ -142,6 +142,8 @@ type watchPrinter struct {
 	json    bool
 	count   int
 	printed int
+	// nameLower is --name through lifecycle.LowerASCII, lowered once.
+	nameLower string
 	// tree follows the --pid processes and their descendants (nil
 	// without --pid).
 	tree *lifecycle.Follower
@@ -155,7 +157,7 @@ func (w *watchPrinter) frame(fr *monitor.Frame) (done bool, err error) {
 	}
 	for i := range evs {
 		e := &evs[i]
-		if !w.want[e.Type] || !w.a.watchMatch(e) {
+		if !w.want[e.Type] || !w.match(e) {
 			continue
 		}
 		if w.json {
@@ -199,12 +201,12 @@ func parseTypes(s string) (map[lifecycle.EventType]bool, bool, error) {
 	return want, want[lifecycle.ThreadStart] || want[lifecycle.ThreadExit], nil
 }
 
-// watchMatch applies --name (--pid is the printer's Follower); lost
-// events always pass.
-func (a *app) watchMatch(e *lifecycle.Event) bool {
+// match applies --name (--pid is the printer's Follower); lost events
+// always pass.
+func (w *watchPrinter) match(e *lifecycle.Event) bool {
 	if e.Type == lifecycle.Lost {
 		return true // always said: it concerns every process
 	}
-	name := strings.ToLower(a.name) // as the process filters match (lifecycle.MatchesName)
+	name := w.nameLower // as the process filters match (lifecycle.MatchesName)
 	return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
 }

@@ -11,8 +11,8 @@ import (
 // dashboard's --name, its F4 filter and F3 search): in its comm, its
 // executable's path, or its command line (any one argument; the line as
 // shown, its arguments joined by spaces, when text holds a space),
-// without regard to the case of ASCII letters. lower is text in lower
-// case (strings.ToLower); "" matches every process.
+// without regard to the case of ASCII letters. lower is the user's text
+// through LowerASCII; "" matches every process.
 func MatchesName(p *collector.Process, lower string) bool {
 	if lower == "" {
 		return true
@@ -32,7 +32,30 @@ func MatchesName(p *collector.Process, lower string) bool {
 	return false
 }
 
-// ContainsFold reports whether s contains lowerNeedle (lower case),
+// LowerASCII returns s with its ASCII letters in lower case and every
+// other byte as it is: the needle MatchesName and ContainsFold take, which
+// fold ASCII only. strings.ToLower would not do: it lowers all of Unicode
+// (Ä to ä, which then never matches the Ä of a name) and turns invalid
+// UTF-8 into U+FFFD. It returns s itself, without allocating, when s has
+// no upper-case ASCII letter.
+func LowerASCII(s string) string {
+	i := 0
+	for i < len(s) && (s[i] < 'A' || s[i] > 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// ContainsFold reports whether s contains lowerNeedle (LowerASCII),
 // folding the ASCII letters of s, without allocating.
 func ContainsFold(s, lowerNeedle string) bool {
 	n := len(lowerNeedle)

@@ -13,6 +13,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 )
 
@@ -180,7 +181,7 @@ func New(src Source, opts Options) *Dashboard {
 	if opts.Config != nil {
 		d.cfg = *opts.Config
 	}
-	d.vo = viewOpts{filter: strings.ToLower(opts.Filter), states: opts.States, folded: map[collector.ID]bool{}}
+	d.vo = viewOpts{filter: lifecycle.LowerASCII(opts.Filter), states: opts.States, folded: map[collector.ID]bool{}}
 	d.scope = newPIDScope(opts.PIDs)
 	if len(opts.PIDs) > 0 {
 		d.vo.pids = map[int]bool{}

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"strings"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -72,14 +71,14 @@ func (d *Dashboard) inputChanged(text string) {
 	}
 	switch d.inputMode {
 	case inputSearch:
-		d.search = strings.ToLower(text)
+		d.search = lifecycle.LowerASCII(text)
 		d.findNext(d.searchFrom, 1)
 	case inputFilter:
-		d.vo.filter = strings.ToLower(text)
+		d.vo.filter = lifecycle.LowerASCII(text)
 		d.rebuild()
 		d.updatePanels()
 	case inputEvents:
-		d.log.setFilter(strings.ToLower(text))
+		d.log.setFilter(lifecycle.LowerASCII(text))
 		d.updatePanels()
 	}
 	d.updateHeader()

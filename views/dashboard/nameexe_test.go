@@ -3,6 +3,7 @@ package dashboard
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,5 +38,25 @@ func TestFilterMatchesExePath(t *testing.T) {
 	h.runes("X")
 	h.key(tcell.KeyEnter)
 	h.waitState("the filter set", func(d *Dashboard) bool { return d.vo.filter == run("exeonlydir")+"x" })
+	h.waitUntil("no row for a text in no name", func(s string) bool { return rowOf(s, pid) == "" })
+}
+
+// TestFilterNonASCII: --name and F4 fold ASCII letters only and keep
+// every other byte (lifecycle.LowerASCII), as ps --name: "ÄPFEL" finds a
+// process named Äpfel (strings.ToLower made it "äpfel", which matched
+// nothing), and what is typed on F4 is lowered the same way.
+func TestFilterNonASCII(t *testing.T) {
+	name := "Äpfel" + strconv.Itoa(os.Getpid()%100000)
+	pid := livehelper.Start(t, "comm", name).PID()
+	h := start(t, Options{PIDs: []int{pid}, Filter: strings.ToUpper(name)}, 160, 40)
+	a, b := frames(t, pid)
+	h.src.send(a)
+	h.src.send(b)
+	h.waitState("the filter set", func(d *Dashboard) bool { return d.vo.filter == name })
+	h.waitUntil("the helper's row, found by its comm", func(s string) bool { return rowOf(s, pid) != "" })
+	h.key(tcell.KeyF4)
+	h.runes("Ö")
+	h.key(tcell.KeyEnter)
+	h.waitState("the filter typed", func(d *Dashboard) bool { return d.vo.filter == name+"Ö" })
 	h.waitUntil("no row for a text in no name", func(s string) bool { return rowOf(s, pid) == "" })
 }

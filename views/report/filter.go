@@ -3,7 +3,6 @@ package report
 import (
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -22,12 +21,16 @@ type Filter struct {
 	// (collector.Snapshot.SelfPID; For sets it), never matched by a
 	// filter that selects; 0 for none.
 	Self int
+	// nameLower is Name through lifecycle.LowerASCII, set by For so a
+	// filter lowers it once, not once a process.
+	nameLower string
 }
 
 // For returns the filter with Self set from the snapshot it will select
 // from.
 func (f Filter) For(snap *collector.Snapshot) Filter {
 	f.Self = snap.SelfPID
+	f.nameLower = lifecycle.LowerASCII(f.Name)
 	return f
 }
 
@@ -59,11 +62,19 @@ func (f Filter) Match(p *collector.Process) bool {
 	if f.States != "" && !lifecycle.InStates(p, f.States) {
 		return false
 	}
-	// ToLower returns a lower-case name as it is, without allocating.
-	if f.Name != "" && !lifecycle.MatchesName(p, strings.ToLower(f.Name)) {
+	if f.Name != "" && !lifecycle.MatchesName(p, f.lowerName()) {
 		return false
 	}
 	return true
+}
+
+// lowerName is the name the filter looks for, as MatchesName takes it:
+// the one For lowered, else Name lowered now.
+func (f *Filter) lowerName() string {
+	if f.nameLower != "" {
+		return f.nameLower
+	}
+	return lifecycle.LowerASCII(f.Name)
 }
 
 // Apply returns the processes of snap that match, in order.
