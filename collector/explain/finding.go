@@ -220,6 +220,9 @@ func dur(d time.Duration) string {
 }
 
 // plural returns "1 thread" or "3 threads".
+// plural is a count and its noun, which agree, as lifecycle.CountOf
+// (which explain may not import: fixtures/rules), but with the count's
+// thousands separated as every number of a finding is (num).
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one

@@ -54,7 +54,7 @@ func (f *Follower) Frame(snap *collector.Snapshot, evs []Event) []Event {
 			affected := len(f.tree) > 0
 			e.TreeAffected = &affected
 			if affected {
-				e.Note = appendNote(e.Note, "the followed tree ("+countOf(len(f.tree), "process", "processes")+") may have lost events; its processes born meanwhile are found in the next scan")
+				e.Note = appendNote(e.Note, "the followed tree ("+CountOf(len(f.tree), "process", "processes")+") may have lost events; its processes born meanwhile are found in the next scan")
 			} else {
 				e.Note = appendNote(e.Note, "no followed process was alive: the followed tree is not affected")
 			}
@@ -155,9 +155,10 @@ func appendNote(a, b string) string {
 	return a + "; " + b
 }
 
-// countOf is a count and its noun, which agree: "1 process", "2
-// processes".
-func countOf(n int, one, many string) string {
+// CountOf is a count and its noun, which agree: "1 process", "0
+// processes", "2 processes" (the count in plain digits). Every view's
+// "N things" text is made by it.
+func CountOf(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}

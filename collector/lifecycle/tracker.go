@@ -133,7 +133,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
 	note := k.LostNote
 	if k.Dropped > 0 {
-		note = countOf(k.Dropped, "kernel process event", "kernel process events") + " dropped while frames were not taken"
+		note = CountOf(k.Dropped, "kernel process event", "kernel process events") + " dropped while frames were not taken"
 	}
 	if note != "" {
 		at := cur.TakenAt

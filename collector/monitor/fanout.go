@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -66,7 +65,7 @@ func (o *Fanout) Publish(f *Frame) {
 				}
 				if s.dropped > 0 {
 					lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll,
-						Note: fmt.Sprintf("%s dropped: the reader fell behind (more than %d events waiting)", countOf(s.dropped, "event", "events"), o.maxPending)}
+						Note: fmt.Sprintf("%s dropped: the reader fell behind (more than %d events waiting)", lifecycle.CountOf(s.dropped, "event", "events"), o.maxPending)}
 					if len(all) > 0 {
 						lost.Time = all[0].Time
 					} else if f.Snapshot != nil {
@@ -107,12 +106,4 @@ func (o *Fanout) Latest() *Frame {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.latest
-}
-
-// countOf is a count and its noun, which agree: "1 event", "2 events".
-func countOf(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }

@@ -309,7 +309,7 @@ func (s *connSource) run(ctx context.Context) {
 		if !s.queue(batches, buf) {
 			s.converted.Add(1)
 			s.lost(fmt.Sprintf("%s dropped at %s: pinspect could not keep up; rescanned",
-				countOf(len(buf), "kernel process event", "kernel process events"), time.Now().UTC().Format("15:04:05.000")))
+				lifecycle.CountOf(len(buf), "kernel process event", "kernel process events"), time.Now().UTC().Format("15:04:05.000")))
 		}
 		// Let the converter take the batch on this thread before the
 		// receive blocks: on one P (serve, record), blocking first
@@ -353,7 +353,7 @@ func (s *connSource) checkGaps(seqs *seqTracker, buf []procEvent) {
 	}
 	if gap > 0 {
 		s.lost(fmt.Sprintf("the kernel dropped %s before they reached pinspect (a gap in its numbering) at %s",
-			countOf(int(gap), "process event", "process events"), time.Now().UTC().Format("15:04:05.000")))
+			lifecycle.CountOf(int(gap), "process event", "process events"), time.Now().UTC().Format("15:04:05.000")))
 	}
 }
 

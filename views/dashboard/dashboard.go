@@ -877,7 +877,7 @@ func (d *Dashboard) tagChildren() {
 	}
 	walk(rw.p, 0)
 	d.model.refresh()
-	d.setStatus("tagged " + countOf(n, "process", "processes"))
+	d.setStatus("tagged " + lifecycle.CountOf(n, "process", "processes"))
 	d.updateHeader()
 }
 

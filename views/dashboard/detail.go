@@ -435,7 +435,7 @@ func (v *detailView) fillMemory(text *tview.TextView, model *gridModel, p *colle
 		if s.rssKnown {
 			b.WriteString("  rss " + padLeft(humanBytes(s.rss), 7))
 		}
-		b.WriteString("  " + countOf(s.count, "map", "maps"))
+		b.WriteString("  " + lifecycle.CountOf(s.count, "map", "maps"))
 		if s.name == string(collector.SegHeap) {
 			b.WriteString("  [gray]" + heapNote + "[-]")
 		}
@@ -651,7 +651,7 @@ func (v *detailView) writeDiagnoses(b *strings.Builder, p *collector.Process) {
 			continue
 		}
 		if isParent {
-			b.WriteString("[red::b]parent of " + countOf(len(g.Zombies), "zombie", "zombies") + "[-::-]:")
+			b.WriteString("[red::b]parent of " + lifecycle.CountOf(len(g.Zombies), "zombie", "zombies") + "[-::-]:")
 			for k, z := range g.Zombies {
 				if k == maxZombiesListed {
 					b.WriteString(" …")

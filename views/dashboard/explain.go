@@ -9,6 +9,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 )
 
@@ -104,7 +105,7 @@ func (d *Dashboard) updateFindings(view *tview.TextView) {
 		b.WriteString("[gray]gathering (findings span the last ticks)[-]")
 	}
 	if outside > 0 {
-		b.WriteString("\n[gray]" + countOf(outside, "finding", "findings") + " of other processes or the machine not shown (--pid)[-]")
+		b.WriteString("\n[gray]" + lifecycle.CountOf(outside, "finding", "findings") + " of other processes or the machine not shown (--pid)[-]")
 	}
 	view.SetText(b.String())
 }
@@ -134,7 +135,7 @@ func (v *detailView) fillExplain(view *tview.TextView, pid int) {
 	case ex.PID != pid || ex.Focus == nil:
 		b.WriteString("[gray]Gathering: the findings span the last ticks of this process (" + strconv.Itoa(ex.Ticks) + " so far).[-]")
 	default:
-		b.WriteString("[gray]Over the last " + countOf(ex.Ticks, "tick", "ticks") + "; l shows the lessons.[-]\n")
+		b.WriteString("[gray]Over the last " + lifecycle.CountOf(ex.Ticks, "tick", "ticks") + "; l shows the lessons.[-]\n")
 		for _, f := range ex.Focus {
 			writeFindingTag(&b, &f, v.teach)
 		}

@@ -138,12 +138,3 @@ func intervalString(d time.Duration) string {
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
-
-// countOf says how many of a thing there are, with the noun in the
-// singular for exactly one: "1 process", "0 processes", "2 processes".
-func countOf(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}

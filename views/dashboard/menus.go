@@ -10,6 +10,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // menuItem is one choice of a menu.
@@ -251,7 +252,7 @@ func (d *Dashboard) signalMenu() {
 		case len(ids) == 1:
 			d.setStatus("sent SIG" + s.name + " to " + strconv.Itoa(ids[0].PID))
 		default:
-			d.setStatus("sent SIG" + s.name + " to " + countOf(sent, "process", "processes"))
+			d.setStatus("sent SIG" + s.name + " to " + lifecycle.CountOf(sent, "process", "processes"))
 		}
 	})
 }
@@ -319,7 +320,7 @@ func (d *Dashboard) askNice(delta int) {
 			case failed != "":
 				d.setStatus("[red]renice: " + strconv.Itoa(done) + " of " + strconv.Itoa(len(changes)) + " changed; " + inert(failed) + "[-]")
 			default:
-				d.setStatus("nice changed on " + countOf(done, "process", "processes"))
+				d.setStatus("nice changed on " + lifecycle.CountOf(done, "process", "processes"))
 			}
 		})
 	d.confirm.SetFocus(0)
@@ -348,7 +349,7 @@ func (d *Dashboard) userMenu() {
 		if name == "" {
 			name = "(unknown)"
 		}
-		items = append(items, menuItem{label: padRight(inert(name), 16), help: countOf(counts[u], "process", "processes")})
+		items = append(items, menuItem{label: padRight(inert(name), 16), help: lifecycle.CountOf(counts[u], "process", "processes")})
 		if len(d.vo.users) == 1 && d.vo.users[u] {
 			sel = i + 1
 		}
@@ -393,7 +394,7 @@ func (d *Dashboard) cgroupMenu() {
 	items := []menuItem{{label: "all cgroups"}}
 	sel := 0
 	for i, n := range names {
-		items = append(items, menuItem{label: padRight(n, 24), help: countOf(counts[n], "process", "processes")})
+		items = append(items, menuItem{label: padRight(n, 24), help: lifecycle.CountOf(counts[n], "process", "processes")})
 		if n == d.vo.workload {
 			sel = i + 1
 		}

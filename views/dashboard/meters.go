@@ -140,9 +140,9 @@ func cpuBars(snap *collector.Snapshot, sys *lifecycle.SystemRate, w, lines int) 
 			}
 		}
 		if hiCPU < 0 {
-			return []string{countOf(n, "CPU", "CPUs") + " [gray](no rates yet)[-]"}
+			return []string{lifecycle.CountOf(n, "CPU", "CPUs") + " [gray](no rates yet)[-]"}
 		}
-		return []string{countOf(n, "CPU", "CPUs") + ": busiest " + strconv.Itoa(hiCPU) + " " + percentString(hi) +
+		return []string{lifecycle.CountOf(n, "CPU", "CPUs") + ": busiest " + strconv.Itoa(hiCPU) + " " + percentString(hi) +
 			"%, idlest " + percentString(lo) + "% [gray](F2: fewer meters, or a taller terminal)[-]"}
 	}
 	barW := (w - (perLine - 1)) / perLine

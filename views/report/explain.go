@@ -8,6 +8,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
 
@@ -164,7 +165,7 @@ func WriteExplainText(w io.Writer, d *ExplainDoc, o ExplainTextOptions) error {
 		if p.User != "" {
 			ew.printf(" user %s", s(p.User))
 		}
-		ew.printf(", %s\n", plural(p.Threads, "thread", "threads"))
+		ew.printf(", %s\n", lifecycle.CountOf(p.Threads, "thread", "threads"))
 		if p.Exe != "" {
 			ew.printf("  %s", s(p.Exe))
 		}
@@ -175,12 +176,12 @@ func WriteExplainText(w io.Writer, d *ExplainDoc, o ExplainTextOptions) error {
 			ew.printf("\n")
 		}
 	} else {
-		ew.printf("pinspect explain: the machine, worst findings first (%s examined closely)\n", plural(len(d.Examined), "process", "processes"))
+		ew.printf("pinspect explain: the machine, worst findings first (%s examined closely)\n", lifecycle.CountOf(len(d.Examined), "process", "processes"))
 	}
-	ew.printf("  window %.1f s, %s, %s, taken %s\n", d.WindowSeconds, plural(d.Samples, "sample", "samples"), plural(d.Machine.CPUs, "CPU", "CPUs"), d.TakenAt)
+	ew.printf("  window %.1f s, %s, %s, taken %s\n", d.WindowSeconds, lifecycle.CountOf(d.Samples, "sample", "samples"), lifecycle.CountOf(d.Machine.CPUs, "CPU", "CPUs"), d.TakenAt)
 	if r := d.Record; r != nil {
 		ew.printf("  from the record in %s at %s: %s every %s from %s to %s, %d with threads\n",
-			s(r.Dir), s(r.At), plural(r.Samples, "sample", "samples"), time.Duration(r.IntervalSeconds*float64(time.Second)), r.From, r.To, r.ThreadSamples)
+			s(r.Dir), s(r.At), lifecycle.CountOf(r.Samples, "sample", "samples"), time.Duration(r.IntervalSeconds*float64(time.Second)), r.From, r.To, r.ThreadSamples)
 	}
 	shown, hidden := 0, 0
 	taught := map[string]bool{}
@@ -197,7 +198,7 @@ func WriteExplainText(w io.Writer, d *ExplainDoc, o ExplainTextOptions) error {
 		ew.printf("\nNo findings%s.\n", map[bool]string{true: " at this severity", false: ""}[hidden > 0])
 	}
 	if hidden > 0 {
-		ew.printf("\n(%s not shown: --all shows every finding)\n", plural(hidden, "finding", "findings"))
+		ew.printf("\n(%s not shown: --all shows every finding)\n", lifecycle.CountOf(hidden, "finding", "findings"))
 	}
 	if len(d.Unmeasured) > 0 {
 		ew.printf("\nNot measured in this sample:\n")

@@ -83,17 +83,17 @@ func WriteOrphansText(w io.Writer, orphans []lifecycle.Orphan, listDaemons bool)
 	if len(orph) == 0 {
 		ew.printf("no orphan processes\n")
 	} else {
-		ew.printf("%s\n", plural(len(orph), "orphan", "orphans"))
+		ew.printf("%s\n", lifecycle.CountOf(len(orph), "orphan", "orphans"))
 		writeOrphanRows(ew, orph)
 	}
 	switch {
 	case len(dmn) == 0:
 	case listDaemons:
-		ew.printf("\n%s (detached on purpose: not orphans)\n", plural(len(dmn), "daemon", "daemons"))
+		ew.printf("\n%s (detached on purpose: not orphans)\n", lifecycle.CountOf(len(dmn), "daemon", "daemons"))
 		writeOrphanRows(ew, dmn)
 	default:
 		ew.printf("\n%s adopted but detached on purpose (own session): not orphans; --daemons lists them\n",
-			plural(len(dmn), "daemon", "daemons"))
+			lifecycle.CountOf(len(dmn), "daemon", "daemons"))
 	}
 	return ew.err
 }

@@ -70,7 +70,7 @@ func NewRestartsDoc(name string, rs []Restart, down *lifecycle.Event) *RestartsD
 // was not followed by a start (still down at the end of the record).
 func WriteRestartsText(w io.Writer, name string, rs []Restart, down *lifecycle.Event) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%s of %q in the record\n", plural(len(rs), "restart", "restarts"), sanitize.Terminal(name))
+	fmt.Fprintf(bw, "%s of %q in the record\n", lifecycle.CountOf(len(rs), "restart", "restarts"), sanitize.Terminal(name))
 	if len(rs) > 0 {
 		fmt.Fprintf(bw, "%-23s %7s %-16s %-22s %-23s %7s %s\n", "ENDED", "PID", "COMM", "HOW", "STARTED AGAIN", "PID", "DOWN")
 	}

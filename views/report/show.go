@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
 
@@ -297,7 +298,7 @@ func writeShowState(bw *bufio.Writer, p *ProcessDoc) {
 	name := p.StateName
 	if p.LeaderExited && p.NumThreads != nil {
 		// Alive: the kernel shows the exited leader's Z.
-		name = fmt.Sprintf("leader exited, %s running; the process is alive", plural(int(*p.NumThreads-1), "thread", "threads"))
+		name = fmt.Sprintf("leader exited, %s running; the process is alive", lifecycle.CountOf(int(*p.NumThreads-1), "thread", "threads"))
 	}
 	fmt.Fprintf(bw, "  state     %s (%s)", p.State, name)
 	if p.PPID != nil {

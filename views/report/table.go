@@ -12,6 +12,7 @@ import (
 	"github.com/rivo/uniseg"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
 
@@ -158,7 +159,7 @@ func writePSSummary(bw *bufio.Writer, s Summary, sampleSeconds *float64) {
 		sample = fmt.Sprintf("; rates over %.1f s (RQWAIT: threads waiting for a CPU on average)", *sampleSeconds)
 	}
 	fmt.Fprintf(bw, "%s, %s, %s; scan: vanished %d, denied %d, parse errors %d%s; context switches: %s%s%s\n",
-		plural(s.Processes, "process", "processes"), plural(s.Threads, "thread", "threads"), plural(s.Zombies, "zombie", "zombies"),
+		lifecycle.CountOf(s.Processes, "process", "processes"), lifecycle.CountOf(s.Threads, "thread", "threads"), lifecycle.CountOf(s.Zombies, "zombie", "zombies"),
 		s.Scan.Vanished, s.Scan.Denied, s.Scan.ParseErrors, timeouts, ctxNote(s.CtxSwitchSource), collectorNote(s), sample)
 }
 

@@ -135,7 +135,7 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 		ew.printf("no zombie processes\n")
 		return ew.err
 	}
-	ew.printf("%s under %s\n", plural(n, "zombie", "zombies"), plural(len(groups), "parent", "parents"))
+	ew.printf("%s under %s\n", lifecycle.CountOf(n, "zombie", "zombies"), lifecycle.CountOf(len(groups), "parent", "parents"))
 	for _, g := range groups {
 		ew.printf("\n")
 		if g.ParentMissing {
@@ -158,9 +158,9 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 			ew.printf("\n")
 		}
 		if now.Sub(g.Since) < time.Second {
-			ew.printf("  %s, first seen now\n", plural(len(g.Zombies), "zombie", "zombies"))
+			ew.printf("  %s, first seen now\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"))
 		} else {
-			ew.printf("  %s since %s (%s)\n", plural(len(g.Zombies), "zombie", "zombies"),
+			ew.printf("  %s since %s (%s)\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"),
 				g.Since.Local().Format("15:04:05"), ago(now.Sub(g.Since)))
 		}
 		ew.printf("  diagnosis: %s\n", sanitize.Terminal(g.Diagnosis))
@@ -210,7 +210,7 @@ func UncheckedNote(c collector.ScanCounts) string {
 	if c.Unreadable > 0 {
 		parts = append(parts, fmt.Sprintf("%d unreadable (no stat)", c.Unreadable))
 	}
-	return fmt.Sprintf("note: %s not checked: %s", plural(c.Vanished+c.Unreadable, "process", "processes"), strings.Join(parts, ", "))
+	return fmt.Sprintf("note: %s not checked: %s", lifecycle.CountOf(c.Vanished+c.Unreadable, "process", "processes"), strings.Join(parts, ", "))
 }
 
 // ago renders a duration coarsely: "0s", "12s", "3m4s", "2h5m".
@@ -225,13 +225,6 @@ func ago(d time.Duration) string {
 		return d.Truncate(time.Second).String()
 	}
 	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // errWriter keeps the first write error.
