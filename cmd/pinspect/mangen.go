@@ -16,9 +16,9 @@ import (
 // command (pinspect.1, pinspect-ps.1, ...) into DIR, generated from the
 // commands themselves by cobra's doc generator, so the pages say what
 // --help says. `make man` builds it (-tags man: pinspect itself does
-// not have it, mangen_off.go) and runs it; packages ship its output. The date is
-// SOURCE_DATE_EPOCH when set (the Makefile sets the last commit's), so a
-// rebuild of the same commit writes the same pages.
+// not have it, mangen_off.go) and runs it; packages ship its output.
+// The date is SOURCE_DATE_EPOCH when set (the Makefile sets the last
+// commit's), so a rebuild of the same commit writes the same pages.
 func newManCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:    "__man DIR",

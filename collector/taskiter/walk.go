@@ -41,10 +41,10 @@ type walkObjects struct {
 // from the start (every page of it counts in pinspect's RSS), and at
 // 10,000 processes the group records alone are 7.8 MB. A pass reads the
 // arrays nearly in order (the processes were made nearly in pid order),
-// so each window is mapped once a pass; the windows stay mapped between
-// passes.
+// so each window is mapped at most twice a pass (indexing the leaders,
+// then decoding); the windows stay mapped between passes.
 type slots struct {
-	id      ebpf.MapID // the array (no descriptor is kept open: see mapIDs)
+	id      ebpf.MapID // the array (no descriptor is kept between passes: see withMap)
 	cap     int        // records it holds
 	spec    *ebpf.MapSpec
 	recSize int
