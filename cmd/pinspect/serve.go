@@ -432,19 +432,6 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	return a.waitServe(cancel, monErr, serveErr)
 }
 
-// agentProcs runs a long-running agent (serve, record, the local
-// dashboard) on one P unless
-// the GOMAXPROCS environment variable says otherwise, as node_exporter
-// does (its --runtime.gomaxprocs defaults to 1). An agent's work is a
-// collection every few seconds and kernel events in between, each a
-// short burst handed between a few goroutines (the sampling loop, the
-// read workers, the connector's receiver and converter): with a second P
-// every hand-off woke another thread to look for work, and those
-// wake-ups, the spinning and the runtime's monitor thread polling while
-// any P ran were a third of serve's CPU. On one P at 500 x 9, side by
-// side: 14 % less CPU a collection under 700 kernel events a second, 9 %
-// with a dozen (docs/PERFORMANCE.md). HTTP clients are still served
-// concurrently; a collection's CPU is taken in 10 ms slices between them.
 // agentConnectorCoalesce is how long serve's and record's connector lets
 // process events gather while they come often (monitor.Options.
 // ConnectorCoalesce; the default is 10 ms), as the dashboard's does
@@ -469,6 +456,19 @@ func serveThreadDemand(r *collector.Reader, o *serveFlags) bool {
 	return !o.noThreads && b == collector.BackendTaskIter
 }
 
+// agentProcs runs a long-running agent (serve, record, the local
+// dashboard) on one P unless the GOMAXPROCS environment variable says
+// otherwise, as node_exporter does (its --runtime.gomaxprocs defaults
+// to 1). An agent's work is a
+// collection every few seconds and kernel events in between, each a
+// short burst handed between a few goroutines (the sampling loop, the
+// read workers, the connector's receiver and converter): with a second P
+// every hand-off woke another thread to look for work, and those
+// wake-ups, the spinning and the runtime's monitor thread polling while
+// any P ran were a third of serve's CPU. On one P at 500 x 9, side by
+// side: 14 % less CPU a collection under 700 kernel events a second, 9 %
+// with a dozen (docs/PERFORMANCE.md). HTTP clients are still served
+// concurrently; a collection's CPU is taken in 10 ms slices between them.
 func agentProcs() {
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		runtime.GOMAXPROCS(1)
