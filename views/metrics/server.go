@@ -584,11 +584,17 @@ func (s *Server) threadsFrame(ctx context.Context, f *monitor.Frame) *monitor.Fr
 				return l
 			}
 		}
+		// While it waits the connection serves nobody: at the connection
+		// cap it may be closed to make room, as a frame request's may.
+		unpark := park(ctx)
 		select {
 		case <-changed:
+			unpark()
 		case <-timer.C:
+			unpark()
 			return f
 		case <-ctx.Done():
+			unpark()
 			return f
 		}
 	}
@@ -976,14 +982,9 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		f := s.src.Latest()
 		// A frame number below after means the agent restarted.
-		if f != nil && f.Snapshot != nil && f.Seq != after && (!threads || f.Snapshot.ThreadsRead) {
-			release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
-			if !ok {
-				s.busy(w, "too many frame requests at once")
-				return
-			}
-			defer release()
-			s.writeFrame(w, r, f, after, client)
+		newer := f != nil && f.Snapshot != nil && f.Seq != after
+		if newer && (!threads || f.Snapshot.ThreadsRead) {
+			s.sendFrame(w, r, f, after, client)
 			return
 		}
 		// While it waits the connection serves nobody: at the connection
@@ -994,6 +995,13 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 			unpark()
 		case <-timer.C:
 			unpark()
+			if newer {
+				// The scan with threads did not come within the wait:
+				// the newer frame is sent as it is (its document says
+				// its threads were not read), never "no new frame".
+				s.sendFrame(w, r, f, after, client)
+				return
+			}
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case <-r.Context().Done():
@@ -1001,6 +1009,18 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// sendFrame writes frame f (after: the client's last) in the client's
+// slot of heavy requests, or answers busy when it has none free.
+func (s *Server) sendFrame(w http.ResponseWriter, r *http.Request, f *monitor.Frame, after uint64, client Client) {
+	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
+	if !ok {
+		s.busy(w, "too many frame requests at once")
+		return
+	}
+	defer release()
+	s.writeFrame(w, r, f, after, client)
 }
 
 func (s *Server) writeFrame(w http.ResponseWriter, r *http.Request, f *monitor.Frame, after uint64, client Client) {

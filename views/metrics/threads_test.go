@@ -183,3 +183,27 @@ func TestThreadStatesOnlyInFullViews(t *testing.T) {
 		t.Errorf("Full client: %d processes, thread states %+v; want the snapshot's", len(v.Processes), v.ThreadStates)
 	}
 }
+
+// TestFrameShortWaitSendsNewer: a frame request whose wait ends before
+// the scan with threads it set off is sent the newer frame it has (its
+// document says its threads were not read), never "no new frame".
+func TestFrameShortWaitSendsNewer(t *testing.T) {
+	m := startDemandMonitor(t)
+	_, hs := startServer(t, m, ServerOptions{})
+	first := m.Latest()
+	resp, err := http.Get(hs.URL + PathFrame + "?wait=0s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("frame with wait=0s after frame %d: %s, want the frame", first.Seq, resp.Status)
+	}
+	var wf WireFrame
+	if err := gob.NewDecoder(resp.Body).Decode(&wf); err != nil {
+		t.Fatal(err)
+	}
+	if wf.Seq < first.Seq {
+		t.Errorf("frame %d, want %d or later", wf.Seq, first.Seq)
+	}
+}
