@@ -57,7 +57,8 @@ type Options struct {
 	// (collector.Snapshot.ThreadStates): a metrics scrape needs no more.
 	ThreadDemand bool
 	// ThreadHold is how long after a client's last WantThreads the scans
-	// go on reading threads (default DefaultThreadHold).
+	// go on reading threads (default DefaultThreadHold, or two intervals
+	// when that is longer).
 	ThreadHold time.Duration
 	// Cgroups and IO make every scan read each process's cgroup (and the
 	// workload it names) and I/O counters (collector.ScanOptions): serve's
@@ -129,7 +130,9 @@ func New(r *collector.Reader, o Options) *Monitor {
 		o.MaxPending = DefaultMaxPending
 	}
 	if o.ThreadHold <= 0 {
-		o.ThreadHold = DefaultThreadHold
+		// At least two intervals: a client polling once an interval
+		// keeps the threads in every frame without forcing a scan.
+		o.ThreadHold = max(DefaultThreadHold, 2*o.Interval)
 	}
 	m := &Monitor{
 		r:       r,
@@ -313,20 +316,28 @@ func (m *Monitor) sample(ctx context.Context) error {
 	// The focused process comes from the snapshot, read once with its
 	// threads (a focus changed during the scan is republished after it).
 	m.mu.Lock()
-	focusPID := m.ctl.focus
 	k := m.kernel
+	m.mu.Unlock()
+	live, _ := k.status()
+	m.mu.Lock()
+	focusPID := m.ctl.focus
 	allThreads := m.ctl.threads
 	asked := m.ctl.threadsNow || time.Now().Before(m.ctl.threadsUntil)
 	m.ctl.threadsNow = false
-	m.mu.Unlock()
 	so := collector.ScanOptions{Threads: m.opts.Threads || allThreads, Cgroups: m.opts.Cgroups, IO: m.opts.IO}
 	if m.opts.ThreadDemand {
-		live, _ := k.status()
-		so.Threads = allThreads || asked || !live
+		// Threads too while the connector is not live (their events
+		// come from the scans then) and after a scan without the counts
+		// (a pass that fell back to /proc counts no states): the
+		// states are never left unknown for want of a client.
+		so.Threads = allThreads || asked || !live || (m.prev != nil && m.prev.ThreadStates == nil)
 		so.ThreadStates = true
-		m.mu.Lock()
+		// Set with threadsNow's clearing, so a WantThreads between
+		// the two does not ask for another scan.
 		m.ctl.threadsScanning = so.Threads
-		m.mu.Unlock()
+	}
+	m.mu.Unlock()
+	if m.opts.ThreadDemand {
 		defer func() {
 			m.mu.Lock()
 			m.ctl.threadsScanning = false
