@@ -3,6 +3,7 @@ package taskiter
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -164,18 +165,27 @@ func seccompFiltered() bool {
 	return err == nil && statusField(b, "Seccomp:") == "2"
 }
 
-// ownPidLevels is the number of pid namespaces this process is in (the
-// NSpid line of its status), 1 in the initial namespace.
-func ownPidLevels() (int, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
+// initPidNSIno is the inode number of the initial pid namespace
+// (PROC_PID_INIT_INO in the kernel's include/linux/proc_ns.h, fixed
+// since Linux 3.8).
+const initPidNSIno = 0xEFFFFFFC
+
+// inInitialPidNS says why pinspect is not in the initial pid namespace,
+// seen through the /proc it reads (nil when it is). The NSpid line of
+// its status is not enough: it starts at the namespace of the /proc
+// mount, so in a container that mounts its own /proc it shows one level
+// while the iterator walks the host's tasks under the host's pids. The
+// namespace's inode is the initial one's only there; /proc/self missing
+// (a /proc of another namespace, where pinspect has no pid) fails too.
+func inInitialPidNS() error {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		return fmt.Errorf("cannot tell pinspect's pid namespace from /proc/self/ns/pid: %w", err)
 	}
-	f := statusField(b, "NSpid:")
-	if f == "" {
-		return 1, nil // a kernel before 4.1: no nesting shown
+	if st.Ino != initPidNSIno {
+		return errors.New("pinspect runs in a child pid namespace")
 	}
-	return len(strings.Fields(f)), nil
+	return nil
 }
 
 // statusField is the value of a "Name:\tvalue" line of a status file.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -324,5 +325,23 @@ func TestParseLockdown(t *testing.T) {
 		if got := parseLockdown([]byte(in)); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestUnavailableInChildPidNamespace: in a child pid namespace with a
+// /proc of its own (a container's), the NSpid line shows one level, yet
+// the iterator walks the host's tasks under the host's pids: the
+// iterator is refused, naming the namespace, and /proc is read instead.
+func TestUnavailableInChildPidNamespace(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1)")
+	}
+	kind, line := runHelper(t, "open", unshare, "--pid", "--fork", "--mount-proc")
+	if kind != strconv.Itoa(int(PidNamespace)) || !strings.Contains(line, "child pid namespace") {
+		t.Errorf("in a child pid namespace with its own /proc: kind %s, %q; want %d naming the namespace", kind, line, PidNamespace)
+	}
+	if kind, line := runHelper(t, "open"); kind != "0" {
+		t.Errorf("in this namespace: kind %s, %q; want loaded", kind, line)
 	}
 }

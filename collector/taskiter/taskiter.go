@@ -376,8 +376,8 @@ func checkKernel(btfPath string) error {
 		}
 		return &UnavailableError{Kind: NoBTF, Detail: detail, Err: err}
 	}
-	if levels, err := ownPidLevels(); err == nil && levels > 1 {
-		return &UnavailableError{Kind: PidNamespace, Detail: "pinspect runs in a child pid namespace; the iterator reports the initial namespace's pids"}
+	if err := inInitialPidNS(); err != nil {
+		return &UnavailableError{Kind: PidNamespace, Detail: err.Error() + "; the iterator reports the initial namespace's pids", Err: err}
 	}
 	return nil
 }
