@@ -166,6 +166,9 @@ func (g *readSeg) catalog() ([]entry, []string, error) {
 		return nil, nil, err
 	}
 	g.size = st.Size()
+	if g.size > maxSegmentFile {
+		return nil, nil, fmt.Errorf("%d bytes, more than a segment can hold (%d): not written by pinspect record", g.size, int64(maxSegmentFile))
+	}
 	if b, err := readFileMax(idxPath(g.path), maxIndexBytes); err == nil {
 		if es, err := decodeIndex(b, g.num, g.size); err == nil {
 			g.indexed = true

@@ -556,3 +556,44 @@ func TestFIFOInRecordDir(t *testing.T) {
 		return w.Close()
 	})
 }
+
+// TestOversizedSegmentRefused: a segment file larger than any writer
+// makes (here sparse, 100 GiB of zeros after its records) is refused
+// with its size named, not scanned to its end; the other segments stay
+// readable.
+func TestOversizedSegmentRefused(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{KeyframeEvery: 4, SegmentAge: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 20)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	if len(segs) < 2 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	slices.Sort(segs)
+	big := segs[len(segs)-1]
+	if err := os.Truncate(big, 100<<30); err != nil {
+		t.Skipf("no sparse file of 100 GiB here: %v", err)
+	}
+	_ = os.Remove(idxPath(big))
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	found := false
+	for _, p := range st.Problems() {
+		found = found || (strings.Contains(p, big) && strings.Contains(p, "more than a segment can hold"))
+	}
+	if !found {
+		t.Errorf("problems %q: want the oversized segment %s refused", st.Problems(), big)
+	}
+	if st.Len() == 0 {
+		t.Error("no sample left readable from the other segments")
+	}
+}

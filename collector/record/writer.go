@@ -84,7 +84,7 @@ func (o *WriterOptions) defaults() {
 	}
 	// A segment is at most a quarter of the retention size, so retention
 	// keeps most of what it may.
-	o.SegmentBytes = max(min(o.SegmentBytes, 1<<30, o.MaxBytes/4), 64<<10)
+	o.SegmentBytes = max(min(o.SegmentBytes, maxSegmentBytes, o.MaxBytes/4), 64<<10)
 	if o.SegmentAge <= 0 {
 		o.SegmentAge = DefaultSegmentAge
 	}
@@ -305,6 +305,16 @@ func (w *Writer) finishInfo(info segInfo, es []entry, size int64) segInfo {
 
 // maxIndexBytes bounds an index file (a 1 GiB segment of tiny records).
 const maxIndexBytes = 64 << 20
+
+// maxSegmentBytes bounds SegmentBytes. A segment file ends at most one
+// record past it (the record that reached it), so a reader refuses a
+// file over maxSegmentFile: no writer made it, and scanning it would
+// cost time in proportion to its size (a sparse file of 100 GiB took
+// 20 s).
+const (
+	maxSegmentBytes = 1 << 30
+	maxSegmentFile  = maxSegmentBytes + maxBody + 1<<20
+)
 
 func idxPath(segPath string) string { return strings.TrimSuffix(segPath, segSuffix) + idxSuffix }
 
