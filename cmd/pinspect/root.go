@@ -239,6 +239,7 @@ Exit status, as pgrep has it:
   3    a run-time failure: /proc unreadable, a write error
   130  stopped by SIGINT (143: SIGTERM; serve exits 0)
   141  the output pipe was closed
+
 zombies --check uses 0-3 as a monitoring plugin: OK, WARNING, CRITICAL,
 UNKNOWN.`,
 		SilenceUsage:  true,
