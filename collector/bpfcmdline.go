@@ -11,8 +11,8 @@ import (
 
 // Cmdlines from BPF (Options.BPFCmdlines, a one-shot command's): one run
 // of the task iterator's cmdline program (taskiter.Cmdlines) reads the
-// cmdline of every process the pass found, about a microsecond a process
-// against about 7.5 for a /proc/PID/cmdline read. What it reads is what
+// cmdline of every process the pass found, about 2.4 µs a process
+// against 7.5-8.9 for a /proc/PID/cmdline read (docs/PERFORMANCE.md). What it reads is what
 // that file gives, byte for byte; a process it leaves alone (its argument
 // area could block a reader, its memory-map lock is busy, the area is
 // longer than 4 KiB, its pid was reused) is read from /proc as before.
@@ -105,11 +105,12 @@ func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 		// The run may go on: never again in this Reader. The mutex stays
 		// held so that nothing else touches the program's arrays.
 		s.r.cmdBPFStuck.Store(true)
-		b.why = fmt.Errorf("the cmdline program's run passed its deadline (not run again by this Reader): %w", err)
+		at := ""
 		if k := c.StuckAt(); k >= 0 {
 			b.stuck = pids[k]
-			b.why = fmt.Errorf("the cmdline program's run passed its deadline at pid %d (not run again by this Reader): %w", b.stuck, err)
+			at = fmt.Sprintf(" at pid %d", b.stuck)
 		}
+		b.why = fmt.Errorf("the cmdline program's run passed its deadline%s (not run again by this Reader): %w", at, err)
 		b.c = nil
 		return
 	default:
