@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,11 +129,23 @@ func TestVersionOfRealBuilds(t *testing.T) {
 		proxy := filepath.Join(dir, "proxy")
 		writeModuleProxy(t, proxy, "github.com/pinspect/pinspect", "v0.1.0")
 		gobinDir := filepath.Join(dir, "bin")
+		// A module cache of the test's own: the machine's keeps what it
+		// unzipped, so a later run would build an earlier run's tree as
+		// v0.1.0 (and this one would be left in it). The dependencies
+		// come from the machine's cache, whose download directory has a
+		// module proxy's layout. -modcacherw lets the temporary directory
+		// be removed; -trimpath keeps the build cache's entries
+		// independent of where the modules were unzipped.
+		sharedCache, err := exec.Command(gobin, "env", "GOMODCACHE").Output()
+		if err != nil {
+			t.Fatal("go env GOMODCACHE:", err)
+		}
 		cmd := exec.Command(gobin, "install", "github.com/pinspect/pinspect/cmd/pinspect@v0.1.0")
 		cmd.Dir = dir // outside the module: go install pkg@version ignores any go.mod
 		cmd.Env = append(os.Environ(),
-			"GOPROXY=file://"+proxy, // the dependencies come from the module cache
-			"GOSUMDB=off", "GOFLAGS=", "GOBIN="+gobinDir, "GOTOOLCHAIN=local")
+			"GOPROXY=file://"+proxy+",file://"+filepath.Join(strings.TrimSpace(string(sharedCache)), "cache", "download"),
+			"GOMODCACHE="+filepath.Join(dir, "modcache"),
+			"GOSUMDB=off", "GOFLAGS=-modcacherw -trimpath", "GOBIN="+gobinDir, "GOTOOLCHAIN=local")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go install: %v\n%s", err, out)
 		}
@@ -167,10 +180,22 @@ func gitOutput(t *testing.T, name string, args ...string) string {
 }
 
 // writeModuleProxy lays out a GOPROXY directory serving this repository's
-// files (tracked, and untracked but not ignored) as module@version.
+// files (tracked, and untracked but not ignored) as module@version. Like
+// the go command's own module zips, it leaves out the directories of
+// other modules (a go.mod below the root: fixtures/bench/storecmp), which
+// the go command refuses to unzip.
 func writeModuleProxy(t *testing.T, proxy, module, version string) {
 	t.Helper()
 	files := strings.Fields(gitOutput(t, "git", "ls-files", "--cached", "--others", "--exclude-standard"))
+	var nested []string // "dir/" of each module below the root
+	for _, f := range files {
+		if strings.HasSuffix(f, "/go.mod") {
+			nested = append(nested, strings.TrimSuffix(f, "go.mod"))
+		}
+	}
+	files = slices.DeleteFunc(files, func(f string) bool {
+		return slices.ContainsFunc(nested, func(d string) bool { return strings.HasPrefix(f, d) })
+	})
 	at := filepath.Join(proxy, module, "@v")
 	if err := os.MkdirAll(at, 0o755); err != nil {
 		t.Fatal(err)
