@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/collector/taskiter"
 )
 
 // Identity is who a pid (or a thread id) is at the moment it was read:
@@ -93,12 +95,27 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 	}
 	w := r.identWork.Get().(*identityWork)
 	defer r.identWork.Put(w)
+	fromBPF := r.bpfIdentities(qs, w)
+	k := 0 // w.ids[k] answers the next process query
 	for _, q := range qs {
 		res := IdentityResult{Identity: Identity{PID: q.PID, ExitCode: -1}}
 		file := "stat"
 		if q.TID != 0 {
 			res.PID = q.TID
 			file = "task/" + strconv.Itoa(q.TID) + "/stat"
+		} else if fromBPF {
+			id := &w.ids[k]
+			k++
+			if id.Found && !id.Kernel {
+				// The kernel's own fields, as stat shows them. A kernel
+				// thread's name may be longer than its comm, and a pid
+				// the program did not find may still be in /proc (a
+				// sandbox can hide its init from BPF): /proc says.
+				r.applyBPFIdentity(&res, id)
+				r.readIdentityExe(&res, q, w)
+				out = append(out, res)
+				continue
+			}
 		}
 		st, err := readStat(atFDCWD, w.pb.set(q.PID, q.TID, "stat"), &w.buf)
 		if err != nil {
@@ -111,23 +128,70 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 				res.ExitCode = exitStatus(st.state, st.exitCode)
 			}
 		}
-		if q.Exe && q.TID == 0 && res.Err == nil {
-			exe, deleted, err := readExe(w.pb.set(q.PID, 0, "exe"), w.link)
-			switch {
-			case err == nil:
-				res.Exe, res.ExeDeleted = exe, deleted
-			case errors.Is(err, unix.ENOENT):
-				// No executable: a kernel thread or a zombie.
-			default:
-				res.ExeErr = &ReadError{PID: q.PID, File: "exe", Err: err}
-			}
-		}
+		r.readIdentityExe(&res, q, w)
 		out = append(out, res)
 	}
 	if cap(w.buf) > 1<<20 {
 		w.buf = nil
 	}
 	return out
+}
+
+// readIdentityExe reads the exe link of q's process into res when q asks
+// for it and the process was found.
+func (r *Reader) readIdentityExe(res *IdentityResult, q IdentityQuery, w *identityWork) {
+	if !q.Exe || q.TID != 0 || res.Err != nil {
+		return
+	}
+	exe, deleted, err := readExe(w.pb.set(q.PID, 0, "exe"), w.link)
+	switch {
+	case err == nil:
+		res.Exe, res.ExeDeleted = exe, deleted
+	case errors.Is(err, unix.ENOENT):
+		// No executable: a kernel thread or a zombie.
+	default:
+		res.ExeErr = &ReadError{PID: q.PID, File: "exe", Err: err}
+	}
+}
+
+// bpfIdentities answers the process queries of qs (not the thread ones)
+// with one run of the iterator's identity program, into w.ids in query
+// order, and reports whether it did: without the program, or when its
+// run fails, every query reads /proc.
+func (r *Reader) bpfIdentities(qs []IdentityQuery, w *identityWork) bool {
+	if r.idents == nil {
+		return false
+	}
+	w.pids = w.pids[:0]
+	for _, q := range qs {
+		if q.TID == 0 {
+			w.pids = append(w.pids, q.PID)
+		}
+	}
+	if len(w.pids) == 0 {
+		return false
+	}
+	var err error
+	if w.ids, err = r.idents.Run(w.pids, w.ids[:0]); err != nil || len(w.ids) != len(w.pids) {
+		return false
+	}
+	return true
+}
+
+// applyBPFIdentity fills res from the identity program's answer for a
+// task it found, as readStat's fields would.
+func (r *Reader) applyBPFIdentity(res *IdentityResult, id *taskiter.Ident) {
+	t := &id.Task
+	res.StartTicks, res.Comm, res.State = t.StartTicks(), string(t.Comm()), t.StateLetter()
+	if t.HasParent && id.HasSignal {
+		res.PPID = t.PPID
+	}
+	if id.HasSignal {
+		res.PGID, res.SID, res.NumThreads = id.PGID, id.SID, int64(id.NumThreads)
+	}
+	if r.creds.CapSysPtrace {
+		res.ExitCode = exitStatus(res.State, int64(id.ExitCode))
+	}
 }
 
 // identityWork is one Identities call's buffers, pooled per Reader
@@ -137,6 +201,10 @@ type identityWork struct {
 	buf  []byte
 	link []byte
 	pb   pathBuf
+	// pids and ids are the process queries put to the identity program
+	// and its answers (bpfIdentities).
+	pids []int
+	ids  []taskiter.Ident
 }
 
 // exitStatus keeps stat field 52 (task->exit_code) only for a task that

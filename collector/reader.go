@@ -81,6 +81,12 @@ type Options struct {
 	// scans again and again reads cmdlines only for new processes and
 	// should not ask for it.
 	BPFCmdlines bool
+	// BPFIdentities answers Identities (a kernel event source's lookups
+	// of new and exiting processes) on the task iterator with its
+	// identity program where it loads (taskiter.Idents): one run for a
+	// batch of processes instead of a /proc/PID/stat read each. For a
+	// Reader that follows process events for long (the dashboard).
+	BPFIdentities bool
 	// CgroupRoot is where the cgroup hierarchies are mounted (default
 	// "/sys/fs/cgroup"), for CgroupCPU: the unified hierarchy at the
 	// root (or at "unified" on a hybrid machine), v1 controllers in
@@ -212,6 +218,9 @@ type Reader struct {
 	// iterWhy why it is not used, when that needs saying.
 	iter    *taskiter.Iterator
 	iterWhy error
+	// idents is the iterator's identity program (Options.BPFIdentities),
+	// nil when not loaded; Identities reads /proc then.
+	idents *taskiter.Idents
 	// cmdBPFMu is held while a scan uses the iterator's cmdline program
 	// (its arrays are one run's); cmdBPFStuck is set, for good, once a
 	// run of it did not finish by its deadline (bpfcmdline.go).
@@ -305,6 +314,9 @@ func NewReader(opts Options) (*Reader, error) {
 	var err error
 	if r.iter, r.iterWhy, err = openTaskIter(opts); err != nil {
 		return nil, err
+	}
+	if r.iter != nil {
+		r.idents = r.iter.Idents()
 	}
 	if opts.Credentials != nil {
 		r.creds = *opts.Credentials

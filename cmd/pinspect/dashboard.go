@@ -138,6 +138,11 @@ func runDashboard(a *app) error {
 	}
 	ropts.StatusTTL = dashboardStatusTTL
 	ropts.CmdlineTTL = dashboardCmdlineTTL
+	// The connector's lookups of new and exiting processes from the
+	// iterator's identity program, one run a batch, not a stat read
+	// each: under 200 forks a second those reads were about a seventh of
+	// the dashboard's CPU (docs/PERFORMANCE.md, dash4).
+	ropts.BPFIdentities = true
 	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return err

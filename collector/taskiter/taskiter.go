@@ -57,6 +57,10 @@ type Options struct {
 	// for Cmdlines to load the program (0: whatever the count): loading
 	// it costs about as much as reading a few hundred cmdlines from /proc.
 	CmdlinesFrom int
+	// Idents also loads the identity program (Iterator.Idents), with the
+	// walk only: a view that follows the kernel's process events looks up
+	// every new process.
+	Idents bool
 }
 
 // Iterator is a loaded and attached task iterator. Each Pass runs the
@@ -80,6 +84,9 @@ type Iterator struct {
 	// CmdlinesUnavailable says why the cmdline program was asked for
 	// and not loaded (its cmdlines are then read from /proc).
 	CmdlinesUnavailable error
+	// idents is the identity program (Options.Idents), nil when not
+	// asked for or not loaded (identities are then read from /proc).
+	idents *Idents
 	// WalkUnavailable says, in one line, why the walk could not be
 	// loaded and the seq_file iterator (about 0.4 µs a task more) is
 	// used; nil when the walk is used or Options.SeqFile asked for the
@@ -131,6 +138,9 @@ func Open(opts Options) (*Iterator, error) {
 			if opts.Cmdlines && w.countedGroups >= opts.CmdlinesFrom {
 				it.openCmdlines(spec, copts)
 			}
+			if opts.Idents {
+				it.idents, _ = openIdents(spec, copts, it.bootOffset)
+			}
 			it.LoadDuration = time.Since(start)
 			return it, nil
 		}
@@ -152,6 +162,9 @@ func Open(opts Options) (*Iterator, error) {
 		if err == nil {
 			if opts.Cmdlines && it.walk.countedGroups >= opts.CmdlinesFrom {
 				it.openCmdlines(spec, &copts)
+			}
+			if opts.Idents {
+				it.idents, _ = openIdents(spec, &copts, it.bootOffset)
 			}
 			it.LoadDuration = time.Since(start)
 			return it, nil
@@ -202,6 +215,11 @@ var cmdlinesPageSize = os.Getpagesize()
 // Cmdlines is the cmdline program (Options.Cmdlines), or nil.
 func (it *Iterator) Cmdlines() *Cmdlines { return it.cmdlines }
 
+// Idents is the identity program (Options.Idents), or nil: without it
+// (an older kernel, a load that failed) identities come from /proc, as
+// before, so nothing is lost but time.
+func (it *Iterator) Idents() *Idents { return it.idents }
+
 // Processes is how many processes the walk last found (at load, or in
 // the last pass): a scan sizes its slices with it. 0 when unknown (the
 // seq_file iterator).
@@ -230,6 +248,10 @@ func (it *Iterator) Close() error {
 	if it.cmdlines != nil {
 		errs = append(errs, it.cmdlines.Close())
 		it.cmdlines = nil
+	}
+	if it.idents != nil {
+		errs = append(errs, it.idents.Close())
+		it.idents = nil
 	}
 	errs = append(errs, it.seq.close())
 	return errors.Join(errs...)

@@ -101,6 +101,19 @@ type taskIterGroupRec struct {
 	ThrStates       [9]uint32
 }
 
+type taskIterIdentSlot struct {
+	_             structs.HostLayout
+	Pid           uint32
+	Found         uint32
+	NrThreads     int32
+	Pgid          uint32
+	Sid           uint32
+	SigFlags      uint32
+	GroupExitCode int32
+	HasSignal     uint32
+	T             taskIterTaskRec
+}
+
 type taskIterOut struct {
 	_ structs.HostLayout
 	T taskIterTaskRec
@@ -150,14 +163,17 @@ type taskIterTaskRec struct {
 const (
 	taskIterMapCmdPages          = "cmd_pages"
 	taskIterMapCmdSlots          = "cmd_slots"
+	taskIterMapIdentSlots        = "ident_slots"
 	taskIterMapScratch           = "scratch"
 	taskIterMapWalkGroups        = "walk_groups"
 	taskIterMapWalkTasks         = "walk_tasks"
 	taskIterMapWalkWant          = "walk_want"
 	taskIterProgPinspectCmdlines = "pinspect_cmdlines"
+	taskIterProgPinspectIdents   = "pinspect_idents"
 	taskIterProgPinspectTasks    = "pinspect_tasks"
 	taskIterProgPinspectWalk     = "pinspect_walk"
 	taskIterVarCpuCopy           = "cpu_copy"
+	taskIterVarIdentTask         = "ident_task"
 	taskIterVarNrCpus            = "nr_cpus"
 	taskIterVarPcpuBase          = "pcpu_base"
 	taskIterVarScratchAddr       = "scratch_addr"
@@ -213,6 +229,7 @@ type taskIterSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterProgramSpecs struct {
 	PinspectCmdlines *ebpf.ProgramSpec `ebpf:"pinspect_cmdlines"`
+	PinspectIdents   *ebpf.ProgramSpec `ebpf:"pinspect_idents"`
 	PinspectTasks    *ebpf.ProgramSpec `ebpf:"pinspect_tasks"`
 	PinspectWalk     *ebpf.ProgramSpec `ebpf:"pinspect_walk"`
 }
@@ -223,6 +240,7 @@ type taskIterProgramSpecs struct {
 type taskIterMapSpecs struct {
 	CmdPages   *ebpf.MapSpec `ebpf:"cmd_pages"`
 	CmdSlots   *ebpf.MapSpec `ebpf:"cmd_slots"`
+	IdentSlots *ebpf.MapSpec `ebpf:"ident_slots"`
 	Scratch    *ebpf.MapSpec `ebpf:"scratch"`
 	WalkGroups *ebpf.MapSpec `ebpf:"walk_groups"`
 	WalkTasks  *ebpf.MapSpec `ebpf:"walk_tasks"`
@@ -234,6 +252,7 @@ type taskIterMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterVariableSpecs struct {
 	CpuCopy        *ebpf.VariableSpec `ebpf:"cpu_copy"`
+	IdentTask      *ebpf.VariableSpec `ebpf:"ident_task"`
 	NrCpus         *ebpf.VariableSpec `ebpf:"nr_cpus"`
 	PcpuBase       *ebpf.VariableSpec `ebpf:"pcpu_base"`
 	ScratchAddr    *ebpf.VariableSpec `ebpf:"scratch_addr"`
@@ -268,6 +287,7 @@ func (o *taskIterObjects) Close() error {
 type taskIterMaps struct {
 	CmdPages   *ebpf.Map `ebpf:"cmd_pages"`
 	CmdSlots   *ebpf.Map `ebpf:"cmd_slots"`
+	IdentSlots *ebpf.Map `ebpf:"ident_slots"`
 	Scratch    *ebpf.Map `ebpf:"scratch"`
 	WalkGroups *ebpf.Map `ebpf:"walk_groups"`
 	WalkTasks  *ebpf.Map `ebpf:"walk_tasks"`
@@ -278,6 +298,7 @@ func (m *taskIterMaps) Close() error {
 	return _TaskIterClose(
 		m.CmdPages,
 		m.CmdSlots,
+		m.IdentSlots,
 		m.Scratch,
 		m.WalkGroups,
 		m.WalkTasks,
@@ -290,6 +311,7 @@ func (m *taskIterMaps) Close() error {
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterVariables struct {
 	CpuCopy        *ebpf.Variable `ebpf:"cpu_copy"`
+	IdentTask      *ebpf.Variable `ebpf:"ident_task"`
 	NrCpus         *ebpf.Variable `ebpf:"nr_cpus"`
 	PcpuBase       *ebpf.Variable `ebpf:"pcpu_base"`
 	ScratchAddr    *ebpf.Variable `ebpf:"scratch_addr"`
@@ -307,6 +329,7 @@ type taskIterVariables struct {
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterPrograms struct {
 	PinspectCmdlines *ebpf.Program `ebpf:"pinspect_cmdlines"`
+	PinspectIdents   *ebpf.Program `ebpf:"pinspect_idents"`
 	PinspectTasks    *ebpf.Program `ebpf:"pinspect_tasks"`
 	PinspectWalk     *ebpf.Program `ebpf:"pinspect_walk"`
 }
@@ -314,6 +337,7 @@ type taskIterPrograms struct {
 func (p *taskIterPrograms) Close() error {
 	return _TaskIterClose(
 		p.PinspectCmdlines,
+		p.PinspectIdents,
 		p.PinspectTasks,
 		p.PinspectWalk,
 	)

@@ -19,5 +19,5 @@ exec "${GO:-go}" tool bpf2go \
 	-target bpfel,bpfeb \
 	-go-package taskiter \
 	-output-dir "$out" \
-	-type task_rec -type group_rec \
+	-type task_rec -type group_rec -type ident_slot \
 	taskIter bpf/taskiter.bpf.c
