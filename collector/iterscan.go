@@ -143,6 +143,14 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// the others not kept as they pass, the kept ones at the end.
 	states := &ThreadStates{}
 	s.iterStates = states
+	// When this scan may have to list /proc for the processes the pass
+	// does not show, the kernel's counts of tasks and forks before the
+	// pass: equal after it, they prove that no task was born or reaped
+	// meanwhile (readIterHidden).
+	var before taskCounts
+	if !s.iterHiddenValid || time.Since(r.start)-s.iterListedAt >= hiddenRelist {
+		before = readTaskCounts(r.opts.Root, &s.buf)
+	}
 	st, err := r.iter.PassWith(po, func(t *taskiter.Task) error {
 		if t.Group != nil {
 			th := all
@@ -215,7 +223,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// With ThreadStates, the processes the pass did not show are read
 	// with their threads (a sandbox's init: a few), so that every
 	// thread's state is known.
-	procs, err = s.readIterHidden(procs, st.Tasks, all || o.ThreadStates, want)
+	procs, err = s.readIterHidden(procs, st.Tasks, before, all || o.ThreadStates, want)
 	if err != nil {
 		return nil, err
 	}
@@ -490,13 +498,18 @@ func cmpTID(a, b Thread) int { return a.TID - b.TID }
 // in the pass only), so that every listed process is read or vanished.
 // Before a listing, the parents the pass names but did not show are read:
 // when with their threads the count matches, nothing else is taken to be
-// hidden and no listing is made, except on the first scan. The count can
-// match wrongly: a task the pass saw and that was reaped before the count
-// was read cancels out a hidden process with no children in the pass,
-// which then misses this scan; so the first scan of a Reader (a one-shot
-// command's only one) always lists /proc, and a later one misses such a
-// process for at most hiddenRelist (docs/DESIGN.md).
-func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []int) ([]Process, error) {
+// hidden and no listing is made. The count alone can match wrongly: a
+// task the pass saw and that was reaped before the count was read
+// cancels out a hidden process with no children in the pass, which then
+// misses this scan. So a Reader's first scan (a one-shot command's only
+// one) lists /proc unless the count is proven: before (the counts read
+// before the pass) and the counts read after the parents show the same
+// number of tasks and the same number of forks, so no task was born or
+// reaped from before the pass to the end of those reads, and the pass and
+// the parents saw one unchanging set of tasks (docs/DESIGN.md). A later
+// scan trusts a matching count, and misses such a process for at most
+// hiddenRelist.
+func (s *scan) readIterHidden(procs []Process, passTasks int, before taskCounts, all bool, want []int) ([]Process, error) {
 	n := len(procs)
 	s.counts.Listed = n
 	total, ok := readTaskTotal(s.r.opts.Root)
@@ -512,11 +525,13 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 		// is needed (a listing of every process costs ~4 ms at 2,000).
 		procs, s.iterHidden, s.iterHiddenThreads = s.readHiddenPIDs(procs, n,
 			missingParents(procs[:n], s.ids[:0]), s.iterHidden[:0], all, want)
-		// Never on a Reader's first scan (a one-shot's only one): a
-		// count that matches wrongly would drop a hidden process from
-		// it for good. Later, a listing comes within hiddenRelist.
-		if s.iterListedOnce && total == passTasks+s.iterHiddenThreads {
-			s.iterListedAt = now
+		// On a Reader's first scan (a one-shot's only one) only a
+		// proven count: one that matched wrongly would drop a hidden
+		// process from it for good. Later, a listing comes within
+		// hiddenRelist.
+		if total == passTasks+s.iterHiddenThreads &&
+			(s.iterListedOnce || before.unchanged(readTaskCounts(s.r.opts.Root, &s.buf))) {
+			s.iterListedAt, s.iterListedOnce, s.iterListed = now, true, false
 			return s.placeHidden(procs, n), nil
 		}
 	case listing:
@@ -525,6 +540,7 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, all bool, want []i
 		procs, s.iterHidden, s.iterHiddenThreads = s.readHiddenPIDs(procs, n,
 			s.iterHidden, s.iterHidden[:0], all, want)
 	}
+	s.iterListed = listing
 	if listing {
 		s.iterListedAt, s.iterListedOnce = now, true
 		var err error
@@ -624,6 +640,85 @@ func readTaskTotal(root string) (int, bool) {
 		return 0, false
 	}
 	return parseTaskTotal(b[:n])
+}
+
+// taskCounts is the kernel's count of tasks (/proc/loadavg) and of forks
+// since boot (/proc/stat's processes line) at one moment.
+type taskCounts struct {
+	tasks int
+	forks uint64
+	ok    bool // both were read
+}
+
+// readTaskCounts reads the kernel's counts of tasks and forks; buf is
+// reused for /proc/stat.
+func readTaskCounts(root string, buf *[]byte) taskCounts {
+	forks, ok := readForkCount(root, buf)
+	if !ok {
+		return taskCounts{}
+	}
+	tasks, ok := readTaskTotal(root)
+	return taskCounts{tasks: tasks, forks: forks, ok: ok}
+}
+
+// unchanged reports whether both counts were read both times and are the
+// same: no task was born (the fork count only grows) and, with none born,
+// none was reaped (the task count would have dropped) between the start
+// of the first read and the end of the second.
+func (c taskCounts) unchanged(after taskCounts) bool {
+	return c.ok && after.ok && c.tasks == after.tasks && c.forks == after.forks
+}
+
+// readForkCount is the number of forks since boot, /proc/stat's
+// "processes" line (the kernel's total_forks).
+func readForkCount(root string, buf *[]byte) (uint64, bool) {
+	fd, err := unix.Open(root+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(fd)
+	if cap(*buf) < 4096 {
+		*buf = make([]byte, 0, 4096)
+	}
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			if len(b) >= 4<<20 {
+				return 0, false // not /proc/stat
+			}
+			b = slices.Grow(b, len(b))
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err != nil {
+			*buf = b[:0]
+			return 0, false
+		}
+		if n == 0 {
+			break
+		}
+		b = b[:len(b)+n]
+	}
+	*buf = b[:0]
+	return parseForkCount(b)
+}
+
+// parseForkCount is the number on /proc/stat's "processes" line.
+func parseForkCount(b []byte) (uint64, bool) {
+	const key = "\nprocesses "
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(fieldEnd(b[i+len(key):])), 10, 64)
+	return v, err == nil
+}
+
+// fieldEnd is b up to its first newline.
+func fieldEnd(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i]
+	}
+	return b
 }
 
 // parseTaskTotal is the number after the '/' of /proc/loadavg.

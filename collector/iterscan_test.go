@@ -637,18 +637,81 @@ func TestIterSharedExe(t *testing.T) {
 }
 
 // TestIterFirstScanLists: a Reader's first task-iterator scan (a
-// one-shot command's only one) lists /proc for the processes the pass
-// did not show, even when reading the parents it names makes the
-// kernel's task count match: a count can match wrongly (a task reaped
-// after the pass cancels out a hidden process), and a process the only
-// scan dropped would never show.
+// one-shot command's only one) finds every process /proc lists, whether
+// it listed /proc or proved from the kernel's counts of tasks and forks
+// that the pass and the parents it read saw every task (pid 1 is hidden
+// from the iterator here, and has children in the pass).
 func TestIterFirstScanLists(t *testing.T) {
-	r := newIterReader(t, Options{})
-	if _, err := r.Scan(context.Background(), ScanOptions{}); err != nil {
+	for i := range 4 {
+		r := newIterReader(t, Options{})
+		s, err := r.Scan(context.Background(), ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc := r.idle; sc == nil || !sc.iterListedOnce || sc.iterListedAt == 0 {
+			t.Fatalf("scan %d: neither listed /proc nor proved its count (scan state %v)", i, sc != nil)
+		}
+		have := map[int]bool{}
+		for _, p := range s.Processes {
+			have[p.PID] = true
+		}
+		for pid := range listPIDs(t) {
+			if !have[pid] && existedAt(pid, s) {
+				if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil && pid < s.Processes[len(s.Processes)-1].PID {
+					t.Errorf("scan %d (listed %v): pid %d missing", i, r.idle.iterListed, pid)
+				}
+			}
+		}
+		if !have[1] {
+			t.Errorf("scan %d (listed %v): pid 1 missing", i, r.idle.iterListed)
+		}
+		t.Logf("scan %d: listed /proc %v", i, r.idle.iterListed)
+		_ = r.Close()
+	}
+}
+
+// TestTaskCounts: the counts that prove a first scan's pass complete
+// change when a process is born between two reads, and are read from
+// /proc/stat's "processes" line.
+func TestTaskCounts(t *testing.T) {
+	var buf []byte
+	before := readTaskCounts("/proc", &buf)
+	if !before.ok || before.forks == 0 || before.tasks == 0 {
+		t.Fatalf("counts not read: %+v", before)
+	}
+	if err := exec.Command("true").Run(); err != nil {
 		t.Fatal(err)
 	}
-	if s := r.idle; s == nil || !s.iterListedOnce || s.iterListedAt == 0 {
-		t.Fatalf("the first scan did not list /proc (scan state %v)", s != nil)
+	after := readTaskCounts("/proc", &buf)
+	if before.unchanged(after) || after.forks <= before.forks {
+		t.Errorf("a fork between the reads: %+v then %+v, taken as unchanged", before, after)
+	}
+	if before.unchanged(taskCounts{tasks: before.tasks, forks: before.forks}) {
+		t.Error("a count not read taken as unchanged")
+	}
+	if !before.unchanged(before) {
+		t.Error("equal counts not unchanged")
+	}
+	if (taskCounts{tasks: 5, forks: 9, ok: true}).unchanged(taskCounts{tasks: 4, forks: 9, ok: true}) {
+		t.Error("a task reaped, taken as unchanged")
+	}
+	for in, want := range map[string]uint64{
+		"cpu  1 2 3\nctxt 99\nbtime 17\nprocesses 123456\nprocs_running 2\n": 123456,
+		"cpu 1\nprocesses 18446744073709551615":                              18446744073709551615,
+	} {
+		if got, ok := parseForkCount([]byte(in)); !ok || got != want {
+			t.Errorf("%q: %d %v, want %d", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{
+		"processes 5\n", // not after a newline: not the line
+		"cpu 1\nprocesses \n",
+		"cpu 1\nprocesses x\n",
+		"cpu 1\nprocesses 18446744073709551616\n",
+	} {
+		if got, ok := parseForkCount([]byte(in)); ok {
+			t.Errorf("%q: %d, want no count", in, got)
+		}
 	}
 }
 

@@ -86,7 +86,8 @@ type scan struct {
 	iterHiddenThreads int
 	iterHiddenValid   bool
 	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
-	iterListedOnce    bool          // /proc was listed since iterHiddenValid was last false
+	iterListedOnce    bool          // /proc was listed (or the count proven) since iterHiddenValid was last false
+	iterListed        bool          // the last scan listed /proc
 	// iterExes are the executables the pass named (pid order), and exes
 	// the links read this scan by executable (iterexe.go).
 	iterExes []iterExe
