@@ -75,6 +75,34 @@ func TestWalkWindows(t *testing.T) {
 	walkMatchesSeqFile(t)
 }
 
+// TestWalkCountsAtLoad: the run at load, which visits only the leaders,
+// counts every thread as well (each process's thread count), as a pass
+// that visits them all finds: a helper's 800 threads are in the count,
+// and the count is the pass's within what the machine made or reaped
+// between the two.
+func TestWalkCountsAtLoad(t *testing.T) {
+	livehelper.Start(t, "threads", "800")
+	it := openForTest(t)
+	if !it.Walking() {
+		t.Skip("no walk here")
+	}
+	w := it.walk
+	if w.countedTasks < w.countedGroups+799 {
+		t.Fatalf("counted %d tasks in %d processes, with a process of 800 threads running", w.countedTasks, w.countedGroups)
+	}
+	st, err := it.Pass(func(*Task) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other programs may fork meanwhile: a few, not hundreds.
+	if d := st.Tasks - w.countedTasks; d < -100 || d > 100 {
+		t.Errorf("counted %d tasks at load, the pass found %d", w.countedTasks, st.Tasks)
+	}
+	if d := st.Groups - w.countedGroups; d < -100 || d > 100 {
+		t.Errorf("counted %d processes at load, the pass found %d", w.countedGroups, st.Groups)
+	}
+}
+
 func walkMatchesSeqFile(t *testing.T) {
 	walk := openForTest(t)
 	if !walk.Walking() {

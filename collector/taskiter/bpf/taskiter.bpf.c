@@ -928,16 +928,26 @@ int pinspect_walk(void *ctx)
 	walk_ngroups = 0;
 	walk_full = 0;
 	if (walk_count_only) {
-		/* What the arrays must hold (at load, before they exist). */
+		/*
+		 * What the arrays must hold (at load, before they exist): the
+		 * processes, each with its count of threads (the threads on
+		 * its list, which a full walk visits), so that only the
+		 * leaders are visited (2,000 tasks instead of 18,000 at 2,000
+		 * processes of 9 threads).
+		 */
 		bpf_rcu_read_lock();
-		bpf_iter_task_new(&it, 0, BPF_TASK_ITER_ALL_THREADS);
+		bpf_iter_task_new(&it, 0, BPF_TASK_ITER_ALL_PROCS);
 		while ((task = bpf_iter_task_next(&it))) {
+			struct signal_struct *sig;
+			int n;
+
 			task = bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
 			if (task->pid == 0)
 				continue;
-			walk_ntasks++;
-			if (task->pid == task->tgid)
-				walk_ngroups++;
+			sig = task->signal;
+			n = sig ? sig->nr_threads : 1;
+			walk_ntasks += n > 0 ? n : 1;
+			walk_ngroups++;
 		}
 		bpf_iter_task_destroy(&it);
 		bpf_rcu_read_unlock();
