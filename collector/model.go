@@ -95,7 +95,9 @@ func (c *ThreadStates) AddN(letter byte, n int) {
 // ScanCounts counts what a scan could not read, so nothing is dropped
 // silently.
 type ScanCounts struct {
-	// Listed is the number of numeric directories seen in the root.
+	// Listed is the number of processes found: the numeric directories
+	// seen in the root or, on the task iterator, the processes of the pass
+	// and those read from /proc beside it (readIterHidden).
 	Listed int
 	// Vanished counts processes that disappeared between listing and
 	// reading (ENOENT or ESRCH); they are not in Processes.
