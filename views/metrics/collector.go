@@ -12,6 +12,7 @@ import (
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
+	"github.com/pinspect/pinspect/views/report"
 )
 
 // Source is where frames come from: a *monitor.Monitor, or anything with
@@ -339,7 +340,12 @@ func (c *Collector) agentMetrics(add addFunc) {
 // stateMetrics are the processes and threads by state.
 func (c *Collector) stateMetrics(snap *collector.Snapshot, add addFunc) {
 	d := &c.d
-	procStates := lifecycle.CountStates(snap).ByLetter
+	// A process whose leader exited while other threads run shows Z but
+	// is alive (lifecycle.IsZombie): it is counted as leader-exited, never
+	// as a zombie, as every other view of pinspect counts it.
+	counts := lifecycle.CountStates(snap)
+	procStates := counts.ByLetter
+	procStates['Z'] -= counts.LeaderExited
 	var threadStates [256]int
 	kernel, unknownThreads := 0, 0
 	// The task iterator counts every thread by state, kept or not
@@ -368,16 +374,20 @@ func (c *Collector) stateMetrics(snap *collector.Snapshot, add addFunc) {
 		unknownThreads = counted.Unknown
 	}
 	threadStates[0] += unknownThreads
-	emitStates(add, d.processes, &procStates)
-	emitStates(add, d.threads, &threadStates)
+	emitStates(add, d.processes, &procStates, report.StateLeaderExited, counts.LeaderExited)
+	emitStates(add, d.threads, &threadStates, "", 0)
 	add(d.kernelThreads, prometheus.GaugeValue, float64(kernel))
 }
 
 // emitStates emits one series per state name: every state of the
 // schema's set and "unknown" always (0 included, so series do not come and
-// go), plus any other state seen.
-func emitStates(add addFunc, desc *prometheus.Desc, counts *[256]int) {
+// go), plus any other state seen; extra, when not "", is one more state
+// name, always present, with n.
+func emitStates(add addFunc, desc *prometheus.Desc, counts *[256]int, extra string, n int) {
 	byName := map[string]int{"unknown": 0}
+	if extra != "" {
+		byName[extra] = n
+	}
 	for i := 0; i < len(collector.StateLetters); i++ {
 		byName[collector.StateName(collector.StateLetters[i])] = 0
 	}

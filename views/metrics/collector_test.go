@@ -523,3 +523,35 @@ func TestRedactArgs(t *testing.T) {
 		t.Errorf("LabelValue cut a character: %q", l)
 	}
 }
+
+// TestCollectorLeaderExitedIsNotAZombie: a process whose main thread
+// exited while a worker runs shows Z in /proc but is alive.
+// pinspect_processes{state="zombie"} counts zombies as pinspect_zombies
+// does (state Z with no live thread), and the live process is counted
+// under leader-exited.
+func TestCollectorLeaderExitedIsNotAZombie(t *testing.T) {
+	h := livehelper.Start(t, "leaderexit")
+	sc := newScanner(t, false)
+	var f *monitor.Frame
+	for deadline := time.Now().Add(2 * time.Minute); ; livehelper.Sleep() {
+		f = sc.frame()
+		if p := lifecycle.Find(f.Snapshot, h.PID()); p != nil && lifecycle.LeaderExited(p) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the helper's main thread never showed as exited with its worker running")
+		}
+	}
+	mfs := gather(t, observed(Options{}, f))
+	zombies, _ := find(mfs, "pinspect_zombies", nil)
+	inZ, _ := find(mfs, "pinspect_processes", map[string]string{"state": "zombie"})
+	if inZ != zombies {
+		t.Errorf("pinspect_processes{state=zombie} = %v, pinspect_zombies = %v: a leader-exited process is not a zombie", inZ, zombies)
+	}
+	if v, ok := find(mfs, "pinspect_processes", map[string]string{"state": "leader-exited"}); !ok || v < 1 {
+		t.Errorf("pinspect_processes{state=leader-exited} = %v, %v; want at least the helper", v, ok)
+	}
+	if got, want := sum(mfs, "pinspect_processes"), float64(len(f.Snapshot.Processes)); got != want {
+		t.Errorf("sum of pinspect_processes = %v, want %v (every process counted once)", got, want)
+	}
+}

@@ -68,7 +68,7 @@ func newDescs(cmdline, byCgroup bool) descs {
 		ctxSource:           n("context_switches_source_info", "Where per-process context-switch totals come from: task_iter or taskstats (exact), thread_sum (live threads) or leader_only.", "source"),
 		collectorInfo:       n("collector_info", "The backend that read the processes: task_iter (a BPF task iterator) or proc.", "collector"),
 
-		processes:     n("processes", "Processes by the state of their leader thread.", "state"),
+		processes:     n("processes", "Processes by the state of their leader thread; zombie: state Z with no live thread; leader-exited: a live process whose main thread exited (the kernel shows Z).", "state"),
 		threads:       n("threads", "Threads by state (state=\"unknown\" counts threads of processes whose threads were not read).", "state"),
 		kernelThreads: n("kernel_threads", "Kernel threads (counted in pinspect_processes too)."),
 
