@@ -104,22 +104,33 @@ func (d *Dashboard) fillZombies(tv *tview.TextView) {
 	if d.fd != nil {
 		groups = d.fd.zombies()
 	}
-	total := 0
-	for _, g := range groups {
-		total += len(g.zombies)
-	}
+	total, shown := 0, 0
 	kept := groups[:0:0]
 	for i := range groups {
+		total += len(groups[i].zombies)
 		if d.zombieGroupMatches(&groups[i]) {
 			kept = append(kept, groups[i])
+			shown += len(groups[i].zombies)
 		}
 	}
-	tv.SetTitle(" zombies: " + strconv.Itoa(total) + " ")
-	if total == 0 {
+	// The title counts the zombies the panel lists: under --pid those
+	// held by (or among) the --pid processes, saying so; under a filter
+	// those that pass it, of how many.
+	title := "zombies: " + strconv.Itoa(shown)
+	if d.scope != nil {
+		title += " (" + d.scope.pidList() + ")"
+	} else if shown != total {
+		title += " of " + strconv.Itoa(total)
+	}
+	tv.SetTitle(" " + title + " ")
+	switch {
+	case total == 0:
 		tv.SetText("[gray]no zombies[-]")
 		return
-	}
-	if len(kept) == 0 {
+	case len(kept) == 0 && d.scope != nil:
+		tv.SetText("[gray]no zombies held by " + d.scope.pidList() + "[-]")
+		return
+	case len(kept) == 0:
 		tv.SetText("[gray]no zombie or parent matches the filter[-]")
 		return
 	}

@@ -59,3 +59,22 @@ func (s *pidScope) label() string {
 	}
 	return "of " + strconv.Itoa(len(s.pids)) + " pids' trees"
 }
+
+// pidList names the --pid processes in a panel's title: "--pid 1234",
+// "--pid 1234,5678,9012", "--pid 1234,5678,+3".
+func (s *pidScope) pidList() string {
+	var b []byte
+	b = append(b, "--pid "...)
+	for i, pid := range s.pids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if i == 2 && len(s.pids) > 3 {
+			b = append(b, '+')
+			b = strconv.AppendInt(b, int64(len(s.pids)-2), 10)
+			break
+		}
+		b = strconv.AppendInt(b, int64(pid), 10)
+	}
+	return string(b)
+}

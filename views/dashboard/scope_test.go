@@ -1,9 +1,11 @@
 package dashboard
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
@@ -76,5 +78,40 @@ func TestNoScopeShowsAll(t *testing.T) {
 	}
 	if f := h.waitForIn("findings", "MACHINEWIDE"); strings.Contains(f, "not shown") {
 		t.Errorf("findings:\n%s", f)
+	}
+}
+
+// TestPIDScopesZombieTitle: with --pid the zombie panel lists the zombies
+// the --pid processes hold, and its title counts those, saying so: not
+// the machine's zombies (another parent's two here).
+func TestPIDScopesZombieTitle(t *testing.T) {
+	mine := livehelper.Start(t, "zombies", "2")
+	theirs := livehelper.Start(t, "zombies", "2")
+	h := start(t, Options{PIDs: []int{mine.PID()}}, 180, 50)
+	pids := append(slices.Clone(mine.PIDs), theirs.PIDs...)
+	var a, b *monitor.Frame
+	for end := time.Now().Add(patience); ; {
+		a, b = frames(t, pids...)
+		n := 0
+		for _, pid := range append(slices.Clone(mine.PIDs[1:]), theirs.PIDs[1:]...) {
+			if p := lifecycle.Find(b.Snapshot, pid); p != nil && p.IsZombie() {
+				n++
+			}
+		}
+		if n == 4 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the helpers' zombies did not appear")
+		}
+	}
+	h.src.send(a)
+	h.src.send(b)
+	panel := h.waitForIn("zombies", "of parent "+strconv.Itoa(mine.PID()))
+	if want := "zombies: 2 (--pid " + strconv.Itoa(mine.PID()) + ")"; !strings.Contains(panel, want) {
+		t.Errorf("zombie panel under --pid: want the title %q:\n%s", want, panel)
+	}
+	if strings.Contains(panel, "of parent "+strconv.Itoa(theirs.PID())) {
+		t.Errorf("another parent's zombies listed under --pid:\n%s", panel)
 	}
 }
