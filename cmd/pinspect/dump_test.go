@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,7 +114,12 @@ func TestDump(t *testing.T) {
 		t.Errorf("system dump since the second sample (%d): %s", code, stdout)
 	}
 
-	// Bad input.
+	// Bad input. A directory holding another file and no segment names
+	// the file (it said "no samples recorded yet").
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "notes.txt"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		code int
@@ -124,6 +130,7 @@ func TestDump(t *testing.T) {
 		{[]string{"dump", "--dir", dir, "--since", "tomorrow"}, 2, "--since"},
 		{[]string{"dump", "--dir", dir, "--since", "1h ago", "--until", "2h ago"}, 2, "before --since"},
 		{[]string{"dump", "--dir", filepath.Join(dir, "nope")}, exitError, "does not exist"},
+		{[]string{"dump", "--dir", other}, exitError, "it holds no segment: notes.txt is not a segment file (pinspect record writes segments named like 000000000001-"},
 	} {
 		_, stderr, code := runInProcess(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {

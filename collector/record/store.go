@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ type Store struct {
 	byTime   []int32    // indexes into pos, by time then write order
 	steps    []ClockStep
 	problems []string
+	foreign  []string // names in the directory that are not the store's files
 	dec      *zstd.Decoder
 	strs     *decoder
 	keyRef   dictRef  // the keyframe whose sample is cached
@@ -92,10 +94,43 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	if len(s.pos) == 0 {
+		err := s.emptyError()
 		s.Close()
-		return nil, fmt.Errorf("%w in %s: no samples recorded yet", ErrNoRecord, dir)
+		return nil, err
 	}
 	return s, nil
+}
+
+// maxNamed bounds the files and problems an error about an empty store
+// names (a directory can hold any number).
+const maxNamed = 5
+
+// emptyError says why a store has no sample: segments that could not be
+// read, files that are not segments, or nothing recorded yet.
+func (s *Store) emptyError() error {
+	if len(s.problems) > 0 {
+		return fmt.Errorf("%w in %s: no readable sample: %s", ErrNoRecord, s.dir, listSome(s.problems, "; "))
+	}
+	if len(s.foreign) > 0 {
+		return fmt.Errorf("%w in %s: it holds no segment: %s %s not a segment file (pinspect record writes segments named like %s, with their %s index files and a %s file)",
+			ErrNoRecord, s.dir, listSome(s.foreign, ", "), isAre(len(s.foreign)), segName(1, time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)), idxSuffix, lockName)
+	}
+	return fmt.Errorf("%w in %s: no samples recorded yet", ErrNoRecord, s.dir)
+}
+
+// listSome joins the first maxNamed items and says how many more there are.
+func listSome(items []string, sep string) string {
+	if len(items) <= maxNamed {
+		return strings.Join(items, sep)
+	}
+	return strings.Join(items[:maxNamed], sep) + fmt.Sprintf("%s and %d more", sep, len(items)-maxNamed)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 // load (re)reads the catalog.
@@ -109,9 +144,13 @@ func (s *Store) load() error {
 		old[g.num] = g
 	}
 	var segs []*readSeg
+	s.foreign = s.foreign[:0]
 	for _, d := range names {
 		n, ok := parseSegName(d.Name())
 		if !ok || !d.Type().IsRegular() {
+			if !ownFile(d.Name()) {
+				s.foreign = append(s.foreign, d.Name())
+			}
 			continue
 		}
 		g := old[n]
@@ -151,6 +190,12 @@ func (s *Store) load() error {
 		slices.SortStableFunc(s.byTime, func(a, b int32) int { return cmp.Compare(s.pos[a].e.h.takenAt, s.pos[b].e.h.takenAt) })
 	}
 	return nil
+}
+
+// ownFile reports whether name is one of the files a writer keeps beside
+// its segments: the lock, the indexes and an index being written.
+func ownFile(name string) bool {
+	return name == lockName || strings.HasSuffix(name, idxSuffix) || strings.HasSuffix(name, idxSuffix+".tmp")
 }
 
 // catalog lists a segment's records from its index, or by scanning it

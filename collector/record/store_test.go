@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -484,6 +485,24 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := Open(t.TempDir()); !errors.Is(err, ErrNoRecord) || !strings.Contains(err.Error(), "no samples") {
 		t.Errorf("empty dir: %v", err)
+	}
+	// A directory of files that are not segments names them and what a
+	// segment is, not "no samples recorded yet".
+	foreign := t.TempDir()
+	for _, name := range []string{"notes.txt", "000000000001.pnr", lockName, "000000000001-20261201T020000Z.idx"} {
+		os.WriteFile(filepath.Join(foreign, name), []byte("text"), 0o600)
+	}
+	_, err := Open(foreign)
+	if msg := fmt.Sprint(err); !errors.Is(err, ErrNoRecord) || strings.Contains(msg, "no samples recorded yet") ||
+		!strings.Contains(msg, "000000000001.pnr, notes.txt are not a segment file") || !strings.Contains(msg, "named like 000000000001-20261201T020000Z.pnr") {
+		t.Errorf("a directory of other files: %v", err)
+	}
+	// Segments that cannot be read: the reasons, not "no samples".
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, segName(1, t0)), []byte("not a segment at all, just text"), 0o600)
+	_, err = Open(bad)
+	if msg := fmt.Sprint(err); !errors.Is(err, ErrNoRecord) || !strings.Contains(msg, "no readable sample: ") || !strings.Contains(msg, segName(1, t0)+": skipped: not a pinspect record segment") {
+		t.Errorf("a directory of a damaged segment: %v", err)
 	}
 	file := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(file, nil, 0o600)
