@@ -179,6 +179,7 @@ func (s *Store) load() error {
 			s.pos = append(s.pos, position{seg: g, e: e})
 		}
 	}
+	s.pos = s.refuseDisorder(s.pos)
 	s.byTime = make([]int32, len(s.pos))
 	for i := range s.byTime {
 		s.byTime[i] = int32(i)
@@ -190,6 +191,70 @@ func (s *Store) load() error {
 		slices.SortStableFunc(s.byTime, func(a, b int32) int { return cmp.Compare(s.pos[a].e.h.takenAt, s.pos[b].e.h.takenAt) })
 	}
 	return nil
+}
+
+// inOrder reports whether sample b may follow sample a: its sequence
+// number is larger (they never go back, across segments and recorder
+// runs alike), and inside one segment its time is not earlier (a writer
+// begins a new segment when the clock steps back). reason says what is
+// wrong when it may not.
+func inOrder(a, b *position) (ok bool, reason string) {
+	switch {
+	case b.e.h.seq == a.e.h.seq:
+		return false, fmt.Sprintf("sequence number %d repeats the sample before it", b.e.h.seq)
+	case b.e.h.seq < a.e.h.seq:
+		return false, fmt.Sprintf("sequence number %d after %d: sequence numbers never go back", b.e.h.seq, a.e.h.seq)
+	case a.seg == b.seg && b.e.h.takenAt < a.e.h.takenAt:
+		return false, fmt.Sprintf("taken before the sample before it in its segment (%s, sequence %d): times only go forward inside a segment",
+			a.e.TakenAt().UTC().Format(time.RFC3339Nano), a.e.h.seq)
+	}
+	return true, ""
+}
+
+// refuseDisorder drops, as damaged, the samples that break the record's
+// order (inOrder), listing each in problems. A writer never writes them;
+// a crafted or mixed-up directory can hold them, and a reader that kept
+// them would show one sequence number twice and rates over a negative
+// interval. A single sample far ahead of its neighbours (its sequence
+// number or time) is the one refused, not every sample after it: when
+// the next two samples follow the sample before it but not it, it goes.
+func (s *Store) refuseDisorder(pos []position) []position {
+	kept := pos[:0]
+	for i := range pos {
+		c := pos[i]
+		if len(kept) > 0 {
+			prev := &kept[len(kept)-1]
+			if ok, why := inOrder(prev, &c); !ok {
+				s.problems = append(s.problems, s.damaged(&c, errors.New(why+" (refused)")).Error())
+				continue
+			}
+			if i+1 < len(pos) && s.outlier(prev, &c, pos[i+1:]) {
+				s.problems = append(s.problems, s.damaged(&c, fmt.Errorf("out of order with the samples around it (sequence numbers %d, %d, %d) (refused)",
+					prev.e.h.seq, c.e.h.seq, pos[i+1].e.h.seq)).Error())
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
+// outlier reports whether c, which may follow prev, is out of order with
+// what comes after it while that follows prev: the next sample may not
+// follow c but may follow prev, and neither may the one after it follow c.
+func (s *Store) outlier(prev, c *position, next []position) bool {
+	if ok, _ := inOrder(c, &next[0]); ok {
+		return false
+	}
+	if ok, _ := inOrder(prev, &next[0]); !ok {
+		return false
+	}
+	if len(next) > 1 {
+		if ok, _ := inOrder(c, &next[1]); ok {
+			return false
+		}
+	}
+	return true
 }
 
 // ownFile reports whether name is one of the files a writer keeps beside

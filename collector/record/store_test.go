@@ -616,3 +616,125 @@ func TestOversizedSegmentRefused(t *testing.T) {
 		t.Error("no sample left readable from the other segments")
 	}
 }
+
+// rewriteHeader changes the header of the record at off in a segment and
+// writes it back with a checksum that holds, as a crafted file would.
+func rewriteHeader(t *testing.T, path string, off int64, change func(*recHeader)) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hdr := make([]byte, recHeaderSize)
+	if _, err := f.ReadAt(hdr, off); err != nil {
+		t.Fatal(err)
+	}
+	h, err := parseRecHeader(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, h.bodyLen)
+	if _, err := f.ReadAt(body, off+recHeaderSize); err != nil {
+		t.Fatal(err)
+	}
+	change(&h)
+	h.put(hdr, body)
+	if _, err := f.WriteAt(hdr, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOrderRefused: a sample whose checksum holds but whose sequence
+// number repeats or goes back, or whose time goes back inside its
+// segment, is refused as damaged with the reason; one sample far ahead
+// of its neighbours is refused alone, not every sample after it. A
+// time that goes back across segments is a clock step, kept and listed.
+func TestOrderRefused(t *testing.T) {
+	cases := []struct {
+		name    string
+		change  func(i int, h *recHeader) // i: the sample's index, 0 to 7
+		refused []int
+		want    string
+	}{
+		{"sequence repeats", func(i int, h *recHeader) {
+			if i == 4 {
+				h.seq = 4 // sample 3's
+			}
+		}, []int{4}, "sequence number 4 repeats the sample before it (refused)"},
+		{"sequence goes back", func(i int, h *recHeader) {
+			if i == 5 {
+				h.seq = 2
+			}
+		}, []int{5}, "sequence number 2 after 5: sequence numbers never go back (refused)"},
+		{"time goes back in a segment", func(i int, h *recHeader) {
+			if i == 6 {
+				h.takenAt = t0.Add(25 * time.Second).UnixNano() // before sample 5's 50 s
+			}
+		}, []int{6}, "taken before the sample before it in its segment (2026-12-01T02:00:50Z, sequence 6): times only go forward inside a segment (refused)"},
+		{"one sample far ahead", func(i int, h *recHeader) {
+			if i == 2 {
+				h.seq = 1000
+			}
+		}, []int{2}, "out of order with the samples around it (sequence numbers 2, 1000, 4) (refused)"},
+		{"a time far ahead", func(i int, h *recHeader) {
+			if i == 3 {
+				h.takenAt = t0.Add(time.Hour).UnixNano()
+			}
+		}, []int{3}, "out of order with the samples around it"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := OpenWriter(dir, WriterOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := writeSamples(t, w, 0, 8) // one segment, 10 s apart; keyframe: the first
+			w.Close()
+			segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+			if len(segs) != 1 {
+				t.Fatalf("segments %v, want one", segs)
+			}
+			seg := segs[0]
+			st, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var offs []int64
+			for i := range st.Len() {
+				offs = append(offs, st.pos[i].e.off)
+			}
+			st.Close()
+			for i, off := range offs {
+				rewriteHeader(t, seg, off, func(h *recHeader) { c.change(i, h) })
+			}
+			os.Remove(idxPath(seg)) // the reader scans the crafted headers
+			st, err = Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var keep []*Sample
+			for i, s := range want {
+				if !slices.Contains(c.refused, i) {
+					keep = append(keep, s)
+				}
+			}
+			if st.Len() != len(keep) {
+				t.Fatalf("%d samples, want %d (problems %v)", st.Len(), len(keep), st.Problems())
+			}
+			probs := strings.Join(st.Problems(), "\n")
+			if !strings.Contains(probs, "damaged record: ") || !strings.Contains(probs, c.want) {
+				t.Errorf("problems do not say %q:\n%s", c.want, probs)
+			}
+			for i, w := range keep {
+				got, err := st.Read(i)
+				if err != nil {
+					t.Fatalf("sample %d: %v", i, err)
+				}
+				sameSample(t, i, w, got)
+			}
+		})
+	}
+}
