@@ -4,6 +4,8 @@ package main
 
 import (
 	"bufio"
+	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -58,10 +60,43 @@ func (a *app) openStore(dir string) (*record.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range st.Problems() {
+	a.reportProblems(st, 0)
+	return st, nil
+}
+
+// reportProblems writes the store's problems from the from-th on (the
+// damage a query found after those reported) to stderr and returns how
+// many there are in all.
+func (a *app) reportProblems(st *record.Store, from int) int {
+	probs := st.Problems()
+	for _, p := range probs[min(from, len(probs)):] {
 		fmt.Fprintf(a.stderr, "pinspect: record: %s\n", sanitize.Terminal(p))
 	}
-	return st, nil
+	return len(probs)
+}
+
+// readingError is an error reading the record, not writing the output:
+// its message says what was being read.
+type readingError struct{ error }
+
+func (e readingError) Unwrap() error { return e.error }
+
+// readingRecord marks err as an error reading the record in st.
+func readingRecord(st *record.Store, err error) error {
+	if err == nil {
+		return nil
+	}
+	return readingError{fmt.Errorf("reading the record in %s: %w", st.Dir(), err)}
+}
+
+// outputError says what failed: reading the record (as it is) or
+// writing the output (writeOut).
+func outputError(err error) error {
+	var re readingError
+	if errors.As(err, &re) {
+		return err
+	}
+	return writeOut(err)
 }
 
 func newDumpCmd(a *app) *cobra.Command {
@@ -74,7 +109,11 @@ func newDumpCmd(a *app) *cobra.Command {
 process per sample (process, the default), per thread of the samples that read
 threads (thread), per lifecycle event (event), or per sample for the machine
 (system), between --since and --until. NDJSON rows carry the field names of the
---json documents; CSV has a header row. docs/RECORD.md lists the columns.`,
+--json documents; CSV has a header row. docs/RECORD.md lists the columns.
+
+A damaged sample is skipped and named on stderr with where it is; the rows of
+the others are written, and the exit status is 0 (3 when samples were skipped
+and no row was written).`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: []string{"process", "thread", "event", "system"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -108,13 +147,18 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 				return err
 			}
 			defer st.Close()
+			reported := len(st.Problems())
+			damaged := 0
 			if kind == "event" {
-				err = st.Events(record.EventQuery{Since: since, Until: until, Match: eventFilter(f)}, func(e *lifecycle.Event) bool {
-					err = dw.Event(e)
-					return err == nil
+				var werr error
+				rerr := st.Events(record.EventQuery{Since: since, Until: until, Match: eventFilter(f)}, func(e *lifecycle.Event) bool {
+					werr = dw.Event(e)
+					return werr == nil
 				})
+				err = cmp.Or(werr, readingRecord(st, rerr))
+				damaged = a.reportProblems(st, reported) - reported
 			} else {
-				err = dumpSamples(st, since, until, func(s *record.Sample, rates *lifecycle.Rates) error {
+				damaged, err = a.dumpSamples(st, since, until, func(s *record.Sample, rates *lifecycle.Rates) error {
 					return dumpSample(dw, kind, f, s, rates)
 				})
 			}
@@ -124,10 +168,10 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 			if ferr := bw.Flush(); err == nil {
 				err = ferr
 			}
-			if err == nil && dw.Rows() == 0 {
-				a.exitCode = exitNoMatch // as pgrep: nothing matched
+			if err != nil {
+				return outputError(err)
 			}
-			return writeOut(err)
+			return a.dumpOutcome(st, dw.Rows(), damaged)
 		},
 	}
 	rf.add(cmd)
@@ -156,10 +200,31 @@ func checkDumpFilters(cmd *cobra.Command, kind string) error {
 	return nil
 }
 
+// dumpOutcome sets the exit code of a dump that wrote rows rows and
+// skipped damaged damaged samples (or events blocks), and says so. Damage
+// is skipped, not fatal (docs/RECORD.md): every readable row is written
+// and the exit is 0, as it would be again on the same record (the damage
+// stays); stderr names each damaged sample where it is and counts them.
+// Nothing written: 1 when every sample was read and none matched (as
+// pgrep), 3 when damaged samples were skipped (they may have held rows).
+func (a *app) dumpOutcome(st *record.Store, rows, damaged int) error {
+	switch {
+	case damaged > 0 && rows == 0:
+		return readingRecord(st, fmt.Errorf("no row written: %s skipped (above), and no other matched", fmt.Sprint(damaged, " ", pluralWord(damaged, "damaged sample", "damaged samples"))))
+	case damaged > 0:
+		fmt.Fprintf(a.stderr, "pinspect: dump: %s skipped (above); the other samples' rows were written\n", fmt.Sprint(damaged, " ", pluralWord(damaged, "damaged sample", "damaged samples")))
+	case rows == 0:
+		a.exitCode = exitNoMatch // as pgrep: nothing matched
+	}
+	return nil
+}
+
 // dumpSamples calls fn with each sample taken between since and until
 // (zero: unbounded), in recorded order, with the rates since the previous
-// sample of the same recorder run.
-func dumpSamples(st *record.Store, since, until time.Time, fn func(*record.Sample, *lifecycle.Rates) error) error {
+// readable sample of the same recorder run. A damaged sample is skipped
+// and named on stderr with where it is; damaged counts them. Any other
+// error reading the record is a readingError.
+func (a *app) dumpSamples(st *record.Store, since, until time.Time, fn func(*record.Sample, *lifecycle.Rates) error) (damaged int, err error) {
 	var prev *record.Sample
 	for i := range st.Len() {
 		m := st.Meta(i)
@@ -168,19 +233,26 @@ func dumpSamples(st *record.Store, since, until time.Time, fn func(*record.Sampl
 			continue
 		}
 		s, err := st.Read(i)
+		if errors.Is(err, record.ErrDamaged) {
+			if since.IsZero() || !m.TakenAt.Before(since) {
+				damaged++
+				fmt.Fprintf(a.stderr, "pinspect: record: %s (skipped)\n", sanitize.Terminal(err.Error()))
+			}
+			continue
+		}
 		if err != nil {
-			return err
+			return damaged, readingRecord(st, err)
 		}
 		if !since.IsZero() && s.TakenAt().Before(since) {
 			prev = s // for the first row's rates
 			continue
 		}
 		if err := fn(s, record.RatesBetween(prev, s)); err != nil {
-			return err
+			return damaged, err
 		}
 		prev = s
 	}
-	return nil
+	return damaged, nil
 }
 
 func dumpSample(dw *report.DumpWriter, kind string, f report.Filter, s *record.Sample, rates *lifecycle.Rates) error {

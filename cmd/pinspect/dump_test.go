@@ -138,3 +138,85 @@ func TestDump(t *testing.T) {
 		}
 	}
 }
+
+// damageSample flips a byte in the body of sample i of the store in dir
+// (a one-segment store: records follow the 32-byte segment header one
+// after the other) and returns the segment's path.
+func damageSample(t *testing.T, dir string, i int) string {
+	t.Helper()
+	st, err := record.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(32)
+	for j := range i {
+		off += st.Meta(j).Bytes
+	}
+	st.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.pnr"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	f, err := os.OpenFile(segs[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off+48+10); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off+48+10); err != nil {
+		t.Fatal(err)
+	}
+	return segs[0]
+}
+
+// TestDumpSkipsDamage: dump writes every readable sample's rows, names
+// each damaged sample on stderr with where it is, counts them and exits
+// 0 (it stopped at the first, exit 3, "writing output"); with nothing
+// readable it exits 3 and says it was reading the record.
+func TestDumpSkipsDamage(t *testing.T) {
+	dir, samples := recordLive(t, 4)
+	seg := damageSample(t, dir, 3) // the last: a delta, holding the crash event
+
+	stdout, stderr, code := runInProcess(t, "dump", "--dir", dir, "--format", "csv")
+	want := 1
+	for _, s := range samples[:3] {
+		want += len(s.Snapshot.Processes)
+	}
+	if rows := strings.Count(stdout, "\n"); code != 0 || rows != want {
+		t.Fatalf("dump of a record with a damaged sample: exit %d, %d rows (want 0 and %d); stderr:\n%s", code, rows, want, stderr)
+	}
+	for _, w := range []string{"pinspect: record: damaged record: " + seg + " offset ", "(sample 4 at ", "checksum mismatch (skipped)\n",
+		"pinspect: dump: 1 damaged sample skipped (above)"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr does not say %q:\n%s", w, stderr)
+		}
+	}
+	if strings.Contains(stderr, "writing output") {
+		t.Errorf("a damaged sample is not an output error:\n%s", stderr)
+	}
+
+	// Events: the damaged sample's block is skipped and named the same way.
+	stdout, stderr, code = runInProcess(t, "dump", "event", "--dir", dir, "--pid", "31337")
+	if code != 3 || stdout != "" || !strings.Contains(stderr, "checksum mismatch") ||
+		!strings.Contains(stderr, "pinspect: reading the record in "+dir+": no row written: 1 damaged sample skipped (above), and no other matched") {
+		t.Errorf("dump event of the damaged sample's crash: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+
+	// pinspect events names the damage its query stepped over (it said
+	// nothing).
+	if _, stderr, _ = runInProcess(t, "events", "--dir", dir, "--pid", "31337"); !strings.Contains(stderr, "pinspect: record: damaged record: "+seg) {
+		t.Errorf("events over a damaged sample does not name it:\n%s", stderr)
+	}
+
+	// The keyframe damaged too: nothing is readable.
+	damageSample(t, dir, 0)
+	_, stderr, code = runInProcess(t, "dump", "--dir", dir)
+	if code != exitError || !strings.Contains(stderr, "pinspect: reading the record in "+dir+": no row written: 4 damaged samples skipped") ||
+		strings.Contains(stderr, "writing output") {
+		t.Errorf("dump of a record without a readable sample: exit %d, stderr:\n%s", code, stderr)
+	}
+}

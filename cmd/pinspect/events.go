@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -189,20 +190,25 @@ func (a *app) runEvents(o *eventsOptions) error {
 		return err
 	}
 	defer st.Close()
+	reported := len(st.Problems())
+	// Damage the query steps over is named once it is done.
+	defer a.reportProblems(st, reported)
 	bw := bufio.NewWriterSize(a.stdout, 64<<10)
 	if o.restarts {
 		err = a.printRestarts(bw, st, f, since, until)
 	} else {
 		n := 0
-		err = st.Events(q, func(e *lifecycle.Event) bool {
+		var werr error
+		rerr := st.Events(q, func(e *lifecycle.Event) bool {
 			n++
 			if a.jsonOut {
-				err = report.WriteEventJSON(bw, e)
+				werr = report.WriteEventJSON(bw, e)
 			} else {
-				_, err = fmt.Fprintln(bw, e.Time.Local().Format("2006-01-02 ")+report.FormatEvent(e))
+				_, werr = fmt.Fprintln(bw, e.Time.Local().Format("2006-01-02 ")+report.FormatEvent(e))
 			}
-			return err == nil
+			return werr == nil
 		})
+		err = cmp.Or(werr, readingRecord(st, rerr))
 		if err == nil && n == 0 {
 			a.exitCode = exitNoMatch // as pgrep: nothing matched
 		}
@@ -214,7 +220,7 @@ func (a *app) runEvents(o *eventsOptions) error {
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
-	return writeOut(err)
+	return outputError(err)
 }
 
 // printRestarts pairs each end of a process matching the name with the
@@ -244,7 +250,7 @@ func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter,
 		return true
 	})
 	if err != nil {
-		return err
+		return readingRecord(st, err)
 	}
 	if len(rs) == 0 {
 		a.exitCode = exitNoMatch // as pgrep: nothing matched
