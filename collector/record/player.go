@@ -2,7 +2,9 @@ package record
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +27,10 @@ type Player struct {
 	focus int
 	seq   uint64
 	err   error
-	wake  chan struct{}
+	// notice is what the frame just published has to say once (damaged
+	// samples stepped over); TakeNotice hands it out and clears it.
+	notice string
+	wake   chan struct{}
 }
 
 // NewPlayer makes a player showing sample start (an index of st); Run
@@ -49,7 +54,11 @@ func (p *Player) Run(ctx context.Context) error {
 	}
 }
 
-// load publishes sample want (clamped to the record), with its focus.
+// load publishes sample want (clamped to the record), with its focus. A
+// damaged sample is stepped over in the direction of travel to the next
+// readable one; when there is none that way, the sample shown stays (at
+// the start, the nearest readable one before is shown). The notice says
+// which samples were skipped and why (TakeNotice).
 func (p *Player) load(want, cur, focus int) {
 	n := p.st.Len()
 	want = max(0, min(want, n-1))
@@ -57,23 +66,98 @@ func (p *Player) load(want, cur, focus int) {
 		(focus == 0 || p.out.Latest().Focus.PID == focus) {
 		return
 	}
-	s, err := p.st.Read(want)
+	dir := 1
+	if cur >= 0 && want < cur {
+		dir = -1
+	}
+	at, s, skipped, firstErr, err := p.readFrom(want, dir)
+	outcome := ""
+	if err != nil && skipped > 0 {
+		way := "after"
+		if dir < 0 {
+			way = "before"
+		}
+		if cur >= 0 {
+			outcome = fmt.Sprintf("no readable sample %s: still at sample %d", way, cur+1)
+			at = cur
+			s, err = p.st.Read(cur)
+		} else if at, s, _, _, err = p.readFrom(want-1, -1); err == nil {
+			outcome = fmt.Sprintf("no readable sample after: showing sample %d", at+1)
+		}
+	}
+	notice := ""
+	if skipped > 0 {
+		notice = damageNotice(p.st, want, dir, skipped, outcome, firstErr)
+	}
 	var prev *Sample
-	if err == nil && want > 0 {
-		prev, _ = p.st.Read(want - 1)
+	if err == nil && at > 0 {
+		prev, _ = p.st.Read(at - 1)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.want = want
 	if err != nil {
-		p.err = err
+		p.want, p.err = want, err
 		return
 	}
-	p.i, p.err = want, nil
+	p.i, p.want, p.err, p.notice = at, at, nil, notice
 	p.seq++
 	f := Frame(prev, s, focus)
 	f.Seq = p.seq
 	p.out.Publish(f)
+}
+
+// readFrom reads sample i or, when it is damaged, the first readable one
+// after it in direction dir. skipped counts the damaged samples stepped
+// over and firstErr is the first one's error; err is not nil when no
+// readable sample was found (the last damage) or a read failed otherwise.
+func (p *Player) readFrom(i, dir int) (at int, s *Sample, skipped int, firstErr, err error) {
+	n := p.st.Len()
+	for ; i >= 0 && i < n; i += dir {
+		s, err = p.st.Read(i)
+		if !errors.Is(err, ErrDamaged) {
+			return i, s, skipped, firstErr, err
+		}
+		if skipped == 0 {
+			firstErr = err
+		}
+		skipped++
+	}
+	if err == nil {
+		err = fmt.Errorf("%w: sample %d: out of range (the store has %d)", ErrNoRecord, i+1, n)
+	}
+	return i, nil, skipped, firstErr, err
+}
+
+// damageNotice says which damaged samples a step skipped (skipped of
+// them from sample first, an index, on in direction dir), what was shown
+// instead when that was not the next sample (outcome), and then the
+// first one's error, which says where it is and what is wrong: the
+// status line shows the start of it.
+func damageNotice(st *Store, first, dir, skipped int, outcome string, err error) string {
+	at := func(i int) string { return st.Meta(i).TakenAt.Local().Format("15:04:05") }
+	n := st.Len()
+	var b strings.Builder
+	if skipped == 1 {
+		fmt.Fprintf(&b, "damaged sample %d/%d (%s) skipped", first+1, n, at(first))
+	} else {
+		lo, hi := min(first, first+dir*(skipped-1)), max(first, first+dir*(skipped-1))
+		fmt.Fprintf(&b, "damaged samples %d to %d of %d (%s to %s) skipped", lo+1, hi+1, n, at(lo), at(hi))
+	}
+	if outcome != "" {
+		b.WriteString(", " + outcome)
+	}
+	fmt.Fprintf(&b, ": %v", err)
+	return b.String()
+}
+
+// TakeNotice returns, once, what the frame last published has to say
+// (damaged samples stepped over to reach it); "" when nothing.
+func (p *Player) TakeNotice() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.notice
+	p.notice = ""
+	return n
 }
 
 func (p *Player) poke() {

@@ -536,6 +536,11 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	d.rebuild()
 	d.updateHeader()
 	d.updatePanels()
+	if tn, ok := d.opts.Timeline.(TimelineNotices); ok {
+		if n := tn.TakeNotice(); n != "" {
+			d.setStatus("[yellow]" + inert(n) + "[-]")
+		}
+	}
 	d.updateKeys()
 	d.detail.refresh()
 }

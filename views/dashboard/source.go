@@ -56,6 +56,14 @@ type Timeline interface {
 	Where() string
 }
 
+// TimelineNotices is a Timeline that has something to say once about the
+// frame it has just published (a replay that stepped over damaged
+// samples to reach it): the status line shows it.
+type TimelineNotices interface {
+	// TakeNotice returns the notice once ("" when there is none).
+	TakeNotice() string
+}
+
 var _ interface {
 	Source
 	ThreadSampler
