@@ -59,7 +59,9 @@ is its pool too big (its own threads, the neighbours or a cgroup quota);
 is it running or only ready; why its Python threads do not go faster; is
 it an event loop; what did fork share and copy; what does its family of
 processes really use; which runtime is it; is its memory growing; what
-does switching cost; what does it wait on, and how much I/O does it do.
+does switching cost; what does it wait on, and how much I/O does it do;
+which zombie children does it hold without waiting for them, since when,
+and what to do.
 
 Without a PID, the machine: the first half of the window finds the
 busiest processes, the second half samples them; findings worst first.

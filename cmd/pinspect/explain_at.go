@@ -10,7 +10,9 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/collector/sampler"
 	"github.com/pinspect/pinspect/views/report"
 )
 
@@ -59,6 +61,11 @@ func (a *app) explainAt(pid int, f explainFlags) error {
 		if !ok {
 			return noMatchError{fmt.Errorf("--at %s: the record holds no process %d at %s", f.at, pid, samples[len(samples)-1].TakenAt().Local().Format(time.RFC3339))}
 		}
+		// The zombies it held at the time, with when the recorder first
+		// saw each one.
+		last := samples[len(samples)-1]
+		s.ZombieChildren = sampler.ZombieChildrenOf(last.Snapshot, collector.ID{PID: s.PID, StartTicks: s.StartTicks}, last.ZombieFirstSeen, nil,
+			"pinspect record (when it first saw it a zombie)", lifecycle.ZombieOptions{})
 		doc = report.NewExplainDoc(s, explain.Explain(s), samples[0].Snapshot.Root)
 	} else {
 		m := explain.MachineFromRecord(rec, f.candidates)

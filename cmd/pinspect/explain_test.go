@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
@@ -77,6 +78,76 @@ func TestExplainLive(t *testing.T) {
 				t.Errorf("%s: evidence without source: %+v", f.ID, e)
 			}
 		}
+	}
+}
+
+// TestExplainZombieChildren: `pinspect explain PARENT` on a real parent
+// that never waits for its two exited children says it holds them, since
+// when, and the remedy: wait(2) for them, or kill it so that init reaps
+// them (it did not mention them). While they are younger than the
+// diagnosis's minimum age the finding says they may still be reaped; the
+// test waits until they are older.
+func TestExplainZombieChildren(t *testing.T) {
+	p := livehelper.Start(t, "zombies", "2")
+	pid := strconv.Itoa(p.PID())
+	var f *explainFinding
+	var try []string
+	deadline := time.Now().Add(2 * time.Minute)
+	for f == nil || f.Severity != "warning" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no zombie_children warning for parent %s within 2 minutes; last: %+v", pid, f)
+		}
+		var out, errb bytes.Buffer
+		if code := run([]string{"explain", "--window", "300ms", "--interval", "50ms", "--json", pid}, &out, &errb); code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var d struct {
+			Findings []struct {
+				explainFinding
+				Try []string `json:"try"`
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+			t.Fatal(err)
+		}
+		f = nil
+		for i := range d.Findings {
+			if d.Findings[i].ID == "zombie_children" {
+				f, try = &d.Findings[i].explainFinding, d.Findings[i].Try
+			}
+		}
+		if f == nil {
+			t.Fatalf("explain %s: no zombie_children finding: %s", pid, out.String())
+		}
+		if f.Question != "zombies" || !strings.Contains(f.Verdict, "It holds 2 zombie children ("+strconv.Itoa(p.PIDs[1])+", "+strconv.Itoa(p.PIDs[2])+")") {
+			t.Fatalf("zombie finding %+v", f)
+		}
+	}
+	if !strings.Contains(f.Verdict, "has not collected their exit status with wait(2); the oldest has been one since ") {
+		t.Errorf("verdict %q does not say since when", f.Verdict)
+	}
+	names := map[string]bool{}
+	for _, e := range f.Evidence {
+		names[e.Name] = true
+		if e.Name == "zombie_children" && (e.Value == nil || *e.Value != 2) {
+			t.Errorf("zombie_children evidence %+v, want 2", e)
+		}
+	}
+	for _, n := range []string{"zombie_children", "zombie_exit_status", "oldest_zombie_first_seen", "sigchld", "zombie_diagnosis"} {
+		if !names[n] {
+			t.Errorf("evidence %s missing: %+v", n, f.Evidence)
+		}
+	}
+	if all := strings.Join(try, " "); !strings.Contains(all, "waitpid") || !strings.Contains(all, "hands them to init") {
+		t.Errorf("the remedy does not say to wait for them or that killing the parent lets init reap them: %q", try)
+	}
+	// The text form says the same.
+	var out, errb bytes.Buffer
+	if code := run([]string{"explain", "--window", "300ms", "--interval", "50ms", pid}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "WARNING  It holds 2 zombie children") {
+		t.Errorf("text form:\n%s", out.String())
 	}
 }
 

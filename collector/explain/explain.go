@@ -9,7 +9,7 @@ func Explain(s *Sample) []Finding {
 	var out []Finding
 	for _, fn := range []func() *Finding{
 		a.bound, a.pool, a.state, a.gil, a.eventLoop, a.cow, a.family,
-		a.runtimeFinding, a.leak, a.switchCost, a.waits,
+		a.runtimeFinding, a.leak, a.switchCost, a.waits, a.zombies,
 	} {
 		if f := fn(); f != nil {
 			f.PID, f.Comm = s.PID, s.Comm

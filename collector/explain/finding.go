@@ -62,6 +62,7 @@ const (
 	QLeak       = "leak"        // is memory growing
 	QSwitchCost = "switch_cost" // what switching costs
 	QWaits      = "waits"       // what it waits on, how much I/O
+	QZombies    = "zombies"     // does it leave zombies: children it has not waited for
 	QMachine    = "machine"     // the machine as a whole
 )
 

@@ -99,3 +99,11 @@ reading cannot show it: it needs memory over time, and a steady slope over
 minutes rather than a warm-up that flattens out. Big allocations do not come
 from [heap] (brk): malloc serves blocks of 128 KiB and more with separate
 anonymous mappings, and Go, Java and others manage their own arenas there.`
+
+const lessonZombies = `When a process exits, the kernel keeps a small record of it — its pid and
+its exit status — until its parent asks for that status with wait(2)
+(waitpid, waitid). Until then the process is a zombie: state Z, no memory,
+no threads, nothing to kill. A parent that never calls wait, or that
+cannot because it is stopped or stuck, collects zombies; setting SIGCHLD to
+SIG_IGN tells the kernel to reap children at once. When the parent exits,
+init (or the nearest subreaper) adopts its zombies and reaps them.`

@@ -58,6 +58,9 @@ type Sample struct {
 	History []MemoryPoint `json:"history,omitempty"`
 	// Runtime is the language runtime detected, with its clues.
 	Runtime collector.Runtime `json:"runtime"`
+	// ZombieChildren are the zombies it holds as a parent at the Last
+	// reading; nil when none.
+	ZombieChildren *ZombieChildren `json:"zombie_children,omitempty"`
 	// FDs counts the open descriptors by kind (nil when unreadable).
 	FDs *collector.FDSummary `json:"fds,omitempty"`
 	// SchedSource, when set, names where the burst's run and run-queue

@@ -5,8 +5,9 @@
 // processes worth a closer look.
 //
 // It does the I/O and keeps the time (both injected for tests);
-// package explain does the analysis. It imports collector and explain's
-// types; it never formats for a screen.
+// package explain does the analysis. It imports collector, explain's
+// types and lifecycle (the zombie diagnosis a sample carries); it never
+// formats for a screen.
 package sampler
 
 import (

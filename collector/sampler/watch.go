@@ -166,6 +166,7 @@ func (w *watch) finish(ctx context.Context) error {
 			sm.Exe, sm.Cmdline = "", nil
 		}
 		sm.Family = w.family(p, snap, secs)
+		w.zombieChildren(sm, p, snap)
 		for _, u := range usage {
 			if len(sm.Neighbours) == maxNeighbours {
 				break

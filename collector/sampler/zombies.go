@@ -1,0 +1,83 @@
+package sampler
+
+import (
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// ZombieChildrenOf returns the zombies that parent holds in snap, with
+// the diagnosis `pinspect zombies` gives of it; nil when it holds none.
+// firstSeen, wchan and o are as for lifecycle.DiagnoseZombiesWith;
+// seenBy names what saw the zombies first (for the evidence's source).
+func ZombieChildrenOf(snap *collector.Snapshot, parent collector.ID, firstSeen map[collector.ID]time.Time, wchan map[int]string,
+	seenBy string, o lifecycle.ZombieOptions) *explain.ZombieChildren {
+	if snap == nil || !holdsZombies(snap, parent.PID) {
+		return nil
+	}
+	for _, g := range lifecycle.DiagnoseZombiesWith(snap, firstSeen, wchan, o) {
+		if g.Parent != parent {
+			continue
+		}
+		z := &explain.ZombieChildren{Young: g.Young, MinAge: g.MinAge, SIGCHLD: g.SIGCHLD, Diagnosis: g.Diagnosis, Remedy: g.Remedy}
+		observed := false
+		for _, c := range g.Zombies {
+			z.Zombies = append(z.Zombies, explain.ZombieChild{PID: c.ID.PID, Comm: c.Comm, Exit: c.Exit})
+			observed = observed || c.Observed
+		}
+		if observed {
+			z.Since, z.SeenBy = g.Since, seenBy
+		}
+		return z
+	}
+	return nil
+}
+
+// holdsZombies reports whether a zombie of snap has ppid as its parent
+// (the diagnosis of the whole snapshot is made only then).
+func holdsZombies(snap *collector.Snapshot, ppid int) bool {
+	for i := range snap.Processes {
+		if p := &snap.Processes[i]; p.PPID == ppid && lifecycle.IsZombie(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// zombieChildren fills sm's zombie children from the window's last
+// snapshot: a zombie already in the first reading has been one since
+// then at least; one seen only in the last appeared during the window.
+func (w *watch) zombieChildren(sm *explain.Sample, p *collector.Process, snap *collector.Snapshot) {
+	if !holdsZombies(snap, p.PID) {
+		return
+	}
+	firstSeen := make(map[collector.ID]time.Time)
+	for i := range snap.Processes {
+		z := &snap.Processes[i]
+		if z.PPID != p.PID || !lifecycle.IsZombie(z) {
+			continue
+		}
+		firstSeen[z.ID()] = snap.TakenAt
+		if q := lifecycle.FindID(w.first, z.ID()); q != nil && lifecycle.IsZombie(q) {
+			firstSeen[z.ID()] = w.first.TakenAt
+		}
+	}
+	// What the parent sleeps in: its main thread's wait channel in the
+	// last tick, when it was read.
+	var wchan map[int]string
+	if n := len(sm.Burst); n > 0 {
+		for _, t := range sm.Burst[n-1].Tasks {
+			if t.TID == p.PID && t.HasWChan && t.WChan != "" {
+				wchan = map[int]string{p.PID: t.WChan}
+			}
+		}
+	}
+	z := ZombieChildrenOf(snap, p.ID(), firstSeen, wchan, "/proc/*/stat, the window's first reading",
+		lifecycle.ZombieOptions{WatchStart: w.first.TakenAt})
+	if z != nil && !z.Since.Equal(w.first.TakenAt) {
+		z.SeenBy = "/proc/*/stat, the window's last reading"
+	}
+	sm.ZombieChildren = z
+}
