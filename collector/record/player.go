@@ -2,7 +2,6 @@ package record
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -70,7 +69,7 @@ func (p *Player) load(want, cur, focus int) {
 	if cur >= 0 && want < cur {
 		dir = -1
 	}
-	at, s, skipped, firstErr, err := p.readFrom(want, dir)
+	at, s, skipped, firstErr, err := p.st.ReadReadable(want, dir)
 	outcome := ""
 	if err != nil && skipped > 0 {
 		way := "after"
@@ -81,13 +80,13 @@ func (p *Player) load(want, cur, focus int) {
 			outcome = fmt.Sprintf("no readable sample %s: still at sample %d", way, cur+1)
 			at = cur
 			s, err = p.st.Read(cur)
-		} else if at, s, _, _, err = p.readFrom(want-1, -1); err == nil {
+		} else if at, s, _, _, err = p.st.ReadReadable(want-1, -1); err == nil {
 			outcome = fmt.Sprintf("no readable sample after: showing sample %d", at+1)
 		}
 	}
 	notice := ""
 	if skipped > 0 {
-		notice = damageNotice(p.st, want, dir, skipped, outcome, firstErr)
+		notice = DamageNotice(p.st, want, dir, skipped, outcome, firstErr)
 	}
 	var prev *Sample
 	if err == nil && at > 0 {
@@ -106,34 +105,12 @@ func (p *Player) load(want, cur, focus int) {
 	p.out.Publish(f)
 }
 
-// readFrom reads sample i or, when it is damaged, the first readable one
-// after it in direction dir. skipped counts the damaged samples stepped
-// over and firstErr is the first one's error; err is not nil when no
-// readable sample was found (the last damage) or a read failed otherwise.
-func (p *Player) readFrom(i, dir int) (at int, s *Sample, skipped int, firstErr, err error) {
-	n := p.st.Len()
-	for ; i >= 0 && i < n; i += dir {
-		s, err = p.st.Read(i)
-		if !errors.Is(err, ErrDamaged) {
-			return i, s, skipped, firstErr, err
-		}
-		if skipped == 0 {
-			firstErr = err
-		}
-		skipped++
-	}
-	if err == nil {
-		err = fmt.Errorf("%w: sample %d: out of range (the store has %d)", ErrNoRecord, i+1, n)
-	}
-	return i, nil, skipped, firstErr, err
-}
-
-// damageNotice says which damaged samples a step skipped (skipped of
+// DamageNotice says which damaged samples a step skipped (skipped of
 // them from sample first, an index, on in direction dir), what was shown
-// instead when that was not the next sample (outcome), and then the
-// first one's error, which says where it is and what is wrong: the
-// status line shows the start of it.
-func damageNotice(st *Store, first, dir, skipped int, outcome string, err error) string {
+// instead when that was not the next sample (outcome, "" for none), and
+// then the first one's error, which says where it is and what is wrong:
+// a status line shows the start of it.
+func DamageNotice(st *Store, first, dir, skipped int, outcome string, err error) string {
 	at := func(i int) string { return st.Meta(i).TakenAt.Local().Format("15:04:05") }
 	n := st.Len()
 	var b strings.Builder

@@ -441,6 +441,30 @@ func (s *Store) Read(i int) (*Sample, error) {
 	return s.readLocked(&s.pos[i], true)
 }
 
+// ReadReadable reads sample i (in write order) or, when it is damaged,
+// the first readable one after it in direction dir (1 or -1): it returns
+// the index read. skipped counts the damaged samples stepped over and
+// firstErr is the first one's error; err is not nil when no readable
+// sample was found that way (then it is the last damage) or when a read
+// failed for another reason.
+func (s *Store) ReadReadable(i, dir int) (at int, smp *Sample, skipped int, firstErr, err error) {
+	n := s.Len()
+	for ; i >= 0 && i < n; i += dir {
+		smp, err = s.Read(i)
+		if !errors.Is(err, ErrDamaged) {
+			return i, smp, skipped, firstErr, err
+		}
+		if skipped == 0 {
+			firstErr = err
+		}
+		skipped++
+	}
+	if err == nil {
+		err = fmt.Errorf("sample %d: out of range (the store has %d)", i+1, n)
+	}
+	return i, nil, skipped, firstErr, err
+}
+
 // readLocked reads and decodes a record; with events false the events
 // block is left out.
 func (s *Store) readLocked(p *position, events bool) (*Sample, error) {

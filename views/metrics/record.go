@@ -27,11 +27,30 @@ import (
 //	    the recorded frame shown at T (the latest sample at or before it),
 //	    or N samples after (before, when negative) that one; gob, as the
 //	    live frame; headers X-Pinspect-Sample-Time (RFC 3339),
-//	    X-Pinspect-Sample-Index and X-Pinspect-Samples
+//	    X-Pinspect-Sample-Index and X-Pinspect-Samples. A damaged sample
+//	    is stepped over in the direction of the step (for a time, back,
+//	    else on) and X-Pinspect-Skipped says which and why; 404 when no
+//	    readable sample lies that way
 //
 // Times are RFC 3339 or Unix seconds. Command lines are redacted or left
 // out as in the live API (--metrics.cmdline); environments are never
 // recorded. Both take a heavy-request slot.
+
+// HeaderSkipped is the header of a recorded frame that was reached by
+// stepping over damaged samples: which ones, and the first one's damage.
+const HeaderSkipped = "X-Pinspect-Skipped"
+
+// headerText makes s a header value: bytes below a space and DEL become
+// '?', and it is cut at 1,024 bytes.
+func headerText(s string) string {
+	b := []byte(s[:min(len(s), 1024)])
+	for i, c := range b {
+		if c < ' ' || c == 0x7f {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
 
 // MaxRecordedEvents bounds one /api/v1/events?since= answer.
 const MaxRecordedEvents = 100000
@@ -170,10 +189,27 @@ func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	i = max(0, min(i+step, st.Len()-1))
-	cur, err := st.Read(i)
+	// A damaged sample is stepped over in the direction of the step (for
+	// a time, back: the latest readable sample before it, else the next
+	// one), and the response says which were skipped (X-Pinspect-Skipped).
+	want, dir := i, 1
+	if step <= 0 {
+		dir = -1
+	}
+	i, cur, skipped, firstErr, err := st.ReadReadable(want, dir)
+	if err != nil && skipped > 0 && step == 0 {
+		i, cur, _, _, err = st.ReadReadable(want+1, 1)
+	}
 	if err != nil {
+		if skipped > 0 {
+			httpError(w, http.StatusNotFound, record.DamageNotice(st, want, dir, skipped, "no readable sample that way", firstErr))
+			return
+		}
 		httpError(w, http.StatusInternalServerError, err.Error())
 		return
+	}
+	if skipped > 0 {
+		w.Header().Set(HeaderSkipped, headerText(record.DamageNotice(st, want, dir, skipped, "", firstErr)))
 	}
 	var prev *record.Sample
 	if i > 0 {

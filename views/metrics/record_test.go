@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,5 +146,76 @@ func TestRemoteReplay(t *testing.T) {
 	p2, _ := NewRemotePlayer(bare.URL, t0, nil)
 	if err := p2.Run(ctx); err == nil || !strings.Contains(err.Error(), "no record") {
 		t.Errorf("a player on an agent without a record: %v", err)
+	}
+}
+
+// damageRecordSample flips a byte in the body of sample i of st (one
+// segment: records follow the 32-byte segment header one after another).
+func damageRecordSample(t *testing.T, st *record.Store, i int) {
+	t.Helper()
+	off := int64(32)
+	for j := range i {
+		off += st.Meta(j).Bytes
+	}
+	segs, _ := filepath.Glob(filepath.Join(st.Dir(), "*.pnr"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	f, err := os.OpenFile(segs[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off+48+10); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off+48+10); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRemoteReplayDamagedSample: a step onto a damaged sample of the
+// agent's record goes on to the next readable one, and the player says
+// once which was skipped (the agent answered 500 and the replay said
+// nothing); with no readable sample that way the frame shown stays and
+// the player says why.
+func TestRemoteReplayDamagedSample(t *testing.T) {
+	st, t0 := testRecord(t, 6)
+	damageRecordSample(t, st, 3)
+	damageRecordSample(t, st, 5)
+	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	p, err := NewRemotePlayer(hs.URL, t0.Add(25*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	ch, stop := p.Subscribe()
+	defer stop()
+	next := func() string {
+		select {
+		case f := <-ch:
+			return f.Snapshot.TakenAt.UTC().Format("15:04:05")
+		case <-time.After(30 * time.Second):
+			t.Fatal("no frame")
+		}
+		return ""
+	}
+	if got := next(); got != "02:00:20" || p.TakeNotice() != "" {
+		t.Fatalf("at 02:00:25: %s", got)
+	}
+	p.Step(1)
+	if got, n := next(), p.TakeNotice(); got != "02:00:40" || !strings.Contains(n, "agent: damaged sample 4/6 (") || !strings.Contains(n, ") skipped: damaged record: ") {
+		t.Errorf("a step onto damaged sample 4: shows %s, notice %q", got, n)
+	}
+	if n := p.TakeNotice(); n != "" {
+		t.Errorf("the notice came twice: %q", n)
+	}
+	p.Step(1)
+	if got, n := next(), p.TakeNotice(); got != "02:00:40" || !strings.Contains(n, "damaged sample 6/6 (") || !strings.Contains(n, "skipped, no readable sample that way") {
+		t.Errorf("a step onto the damaged last sample: shows %s, notice %q", got, n)
 	}
 }

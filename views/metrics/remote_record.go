@@ -29,13 +29,16 @@ type RemotePlayer struct {
 	client     *http.Client
 	out        *monitor.Fanout
 
-	mu      sync.Mutex
-	at      time.Time // the sample shown (or asked for, before the first)
-	step    int       // samples to move from at at the next request
-	focus   int
-	seq     uint64
-	where   string
-	err     error
+	mu    sync.Mutex
+	at    time.Time // the sample shown (or asked for, before the first)
+	step  int       // samples to move from at at the next request
+	focus int
+	seq   uint64
+	where string
+	err   error
+	// notice is what the frame last published has to say once (damaged
+	// samples the agent stepped over, or why the step failed).
+	notice  string
 	pending bool
 	wake    chan struct{}
 }
@@ -80,6 +83,15 @@ func (p *RemotePlayer) Run(ctx context.Context) error {
 				}
 				p.mu.Lock()
 				p.err = err
+				// The frame shown stays; published again, so that the
+				// dashboard redraws and says why the step failed.
+				if last := p.out.Latest(); last != nil {
+					cp := *last
+					p.seq++
+					cp.Seq = p.seq
+					p.notice = err.Error()
+					p.out.Publish(&cp)
+				}
 				p.mu.Unlock()
 			}
 		}
@@ -150,6 +162,9 @@ func (p *RemotePlayer) fetch(ctx context.Context, at time.Time, step int) error 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.at, p.err = shown, nil
+	if sk := h.Get(HeaderSkipped); sk != "" {
+		p.notice = "agent: " + sk
+	}
 	p.where = fmt.Sprintf("%s  sample %d/%d (agent)", shown.Local().Format("2006-01-02 15:04:05"), idx+1, n)
 	p.seq++
 	f := &monitor.Frame{Seq: p.seq, Snapshot: wf.Snapshot, Events: wf.Events, Interval: wf.Interval,
@@ -192,6 +207,17 @@ func (p *RemotePlayer) Where() string {
 		return "error: " + p.err.Error()
 	}
 	return p.where
+}
+
+// TakeNotice returns, once, what the frame last published has to say
+// (damaged samples stepped over on the agent, or why a step failed); ""
+// when nothing.
+func (p *RemotePlayer) TakeNotice() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.notice
+	p.notice = ""
+	return n
 }
 
 // Subscribe returns a channel of frames and its cancel function.
