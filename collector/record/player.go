@@ -98,7 +98,12 @@ func (p *Player) load(want, cur, focus int) {
 		p.want, p.err = want, err
 		return
 	}
-	p.i, p.want, p.err, p.notice = at, at, nil, notice
+	p.i, p.want, p.err = at, at, nil
+	// A notice not yet taken stays: this frame may be a reload for a new
+	// focus that a viewer coalesces with the one the notice is about.
+	if notice != "" {
+		p.notice = notice
+	}
 	p.seq++
 	f := Frame(prev, s, focus)
 	f.Seq = p.seq
