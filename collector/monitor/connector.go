@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -139,18 +141,32 @@ func listenMsg(op uint32) []byte {
 
 // connector is a subscription to the process-events connector.
 //
-// Its socket is a plain blocking file descriptor, read with raw system
-// calls, and never given to Go's network poller: the poller registers a
-// socket with epoll for good, and then every datagram that arrives wakes
-// the thread sleeping in epoll_wait, whether or not anyone reads it. The
-// kernel sends one event a datagram, so under 200 forks a second that was
-// about a thousand wake-ups a second of a program that reads its events
-// 20 times a second (the listener waits between reads while they come
-// often). Here only a receive waiting in poll(2) is woken.
+// Its socket is never given to Go's network poller directly: the poller
+// registers a socket with epoll for good, edge-triggered, and every
+// datagram that arrives then wakes the thread sleeping in epoll_wait,
+// whether or not anyone reads it (the kernel sends one event a datagram:
+// under 200 forks a second that was about a thousand wake-ups a second of
+// a program that reads its events 20 times a second). Nor does a receive
+// wait in a blocking poll(2): a system call the Go scheduler is told of
+// wakes the runtime's monitor thread (sysmon) from its deep sleep, which
+// then polls every 20 µs while the program works, and a thread blocked in
+// the kernel has its P taken and handed back. Instead the socket sits in
+// an epoll set of the connector's own, armed one-shot only while a
+// receive waits, and that set is what Go's poller watches: a wait parks
+// the goroutine, the first datagram wakes it once, and the datagrams that
+// follow wake nobody until the next wait arms the set again. Every system
+// call of a receive is a raw, non-blocking one.
 type connector struct {
-	fd int // the netlink socket
-	// wake is an eventfd that ends a receive waiting in poll (close).
+	fd int // the netlink socket (non-blocking)
+	// wake is an eventfd in the epoll set that ends a wait (close).
 	wake int
+	// ep is the epoll set (the socket one-shot, wake level-triggered),
+	// epf the same descriptor in Go's poller and raw its RawConn.
+	ep  int
+	epf *os.File
+	raw syscall.RawConn
+	// events receives epoll_wait's answer.
+	events [2]unix.EpollEvent
 	// dgram holds one datagram while it is parsed.
 	dgram []byte
 	// held is an error met after some datagrams of a drain were read: the
@@ -181,16 +197,15 @@ const connectorRcvBuf = 32 << 20
 // events group and subscribes. It fails without CAP_NET_ADMIN, outside
 // the initial pid namespace, or on kernels without CONFIG_PROC_EVENTS.
 func dialConnector() (*connector, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, fmt.Errorf("proc connector: dial: %w", err)
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("proc connector: eventfd: %w", err)
+	k := &connector{fd: fd, wake: -1, ep: -1, dgram: make([]byte, connectorDatagramMax)}
+	if err := k.openWait(); err != nil {
+		k.release()
+		return nil, fmt.Errorf("proc connector: %w", err)
 	}
-	k := &connector{fd: fd, wake: wake, dgram: make([]byte, connectorDatagramMax)}
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, connectorRcvBuf) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, connectorRcvBuf)
 	}
@@ -302,25 +317,85 @@ func (k *connector) receiveWithin(dst []procEvent, ms int) ([]procEvent, error) 
 	return dst, rerr
 }
 
-// wait blocks in poll(2) until the socket is readable, close wakes it, or
-// ms milliseconds pass (-1: no limit). The goroutine holds its thread in
-// the kernel meanwhile, as any blocking system call does.
-func (k *connector) wait(ms int) error {
-	for {
-		fds := []unix.PollFd{{Fd: int32(k.fd), Events: unix.POLLIN}, {Fd: int32(k.wake), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, ms)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return fmt.Errorf("proc connector: poll: %w", err)
-		case k.closed.Load() || fds[1].Revents != 0:
-			return errConnectorClosed
-		case n == 0:
-			return errAckTimeout
-		}
-		return nil
+// openWait makes the wake-up eventfd and the epoll set a receive waits
+// on, and puts the set in Go's poller.
+func (k *connector) openWait() error {
+	var err error
+	if k.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fmt.Errorf("eventfd: %w", err)
 	}
+	if k.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	// The socket is added disarmed (no events asked): wait arms it.
+	if err := unix.EpollCtl(k.ep, unix.EPOLL_CTL_ADD, k.fd, &unix.EpollEvent{Fd: int32(k.fd)}); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	if err := unix.EpollCtl(k.ep, unix.EPOLL_CTL_ADD, k.wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(k.wake)}); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	// os.NewFile gives a descriptor to the poller only when it is
+	// non-blocking (for an epoll set the flag changes nothing else).
+	if err := unix.SetNonblock(k.ep, true); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	k.epf = os.NewFile(uintptr(k.ep), "proc-connector-epoll")
+	if k.raw, err = k.epf.SyscallConn(); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	return nil
+}
+
+// wait parks the goroutine until the socket is readable, close wakes it,
+// or ms milliseconds pass (-1: no limit). It arms the socket in the epoll
+// set for one event, so only the first datagram after the arming wakes
+// the program; the deadline is Go's poller's, not a system call's.
+func (k *connector) wait(ms int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(k.fd)}
+	if _, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(k.ep), unix.EPOLL_CTL_MOD, uintptr(k.fd),
+		uintptr(unsafe.Pointer(&ev)), 0, 0); errno != 0 {
+		return fmt.Errorf("proc connector: epoll: %w", errno)
+	}
+	var deadline time.Time
+	if ms >= 0 {
+		deadline = time.Now().Add(time.Duration(ms) * time.Millisecond)
+	}
+	if err := k.epf.SetReadDeadline(deadline); err != nil {
+		return fmt.Errorf("proc connector: %w", err)
+	}
+	var ready, woken bool
+	var werr error
+	err := k.raw.Read(func(ep uintptr) bool {
+		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, ep, uintptr(unsafe.Pointer(&k.events[0])), uintptr(len(k.events)), 0, 0, 0)
+		switch {
+		case errno == unix.EINTR || errno == unix.EAGAIN:
+			return false
+		case errno != 0:
+			werr = errno
+			return true
+		}
+		for _, e := range k.events[:r] {
+			if e.Fd == int32(k.wake) {
+				woken = true
+			} else {
+				ready = true
+			}
+		}
+		return r > 0
+	})
+	switch {
+	case k.closed.Load() || woken:
+		return errConnectorClosed
+	case werr != nil:
+		return fmt.Errorf("proc connector: epoll_wait: %w", werr)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errAckTimeout
+	case err != nil:
+		return fmt.Errorf("proc connector: %w", err)
+	case !ready:
+		return errAckTimeout
+	}
+	return nil
 }
 
 // recvDatagram reads one datagram into b without blocking and says
@@ -400,8 +475,15 @@ func (k *connector) release() {
 	}
 	k.released = true
 	k.closed.Store(true)
+	if k.epf != nil {
+		_ = k.epf.Close()
+	} else if k.ep >= 0 {
+		unix.Close(k.ep)
+	}
+	if k.wake >= 0 {
+		unix.Close(k.wake)
+	}
 	unix.Close(k.fd)
-	unix.Close(k.wake)
 }
 
 // ackNoCPU is the CPU of an acknowledgement that is not numbered in a
