@@ -78,14 +78,15 @@ func (r *Reader) Identity(pid int, exe bool) (Identity, error) {
 
 // Identities answers each query, appending one result per query to out
 // (in query order) and returning it. The files are read on the caller's
-// goroutine through the same readers as a scan's (stat, exe), which read
-// them inline too: neither file takes a lock the target can hold for
-// long (stat reads the task's counters under its own spinlocks, the exe
-// link the mm's file under RCU), unlike cmdline and the memory maps,
-// which take the target's mmap lock and go to the read workers. A kernel
-// event source calls it for every burst of events: on a worker thread
-// each burst paid two thread switches and a timer (about 40 µs, most of
-// an event's cost in serve). It is safe for concurrent use.
+// goroutine, as a scan reads them, with raw system calls (rawread.go):
+// neither file takes a lock the target can hold for long (stat reads the
+// task's counters under its own spinlocks, the exe link the mm's file
+// under RCU), unlike cmdline and the memory maps, which take the target's
+// mmap lock and go to the read workers. A kernel event source calls it
+// for every burst of events: on a worker thread each burst paid two
+// thread switches and a timer (about 40 µs, most of an event's cost in
+// serve), and with calls the scheduler is told of, a wake-up of its
+// monitor thread. It is safe for concurrent use.
 func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []IdentityResult {
 	if r.closed.Load() {
 		for _, q := range qs {
@@ -117,7 +118,7 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 				continue
 			}
 		}
-		st, err := readStat(atFDCWD, w.pb.set(q.PID, q.TID, "stat"), &w.buf)
+		st, err := readStatRaw(w.pb.set(q.PID, q.TID, "stat"), &w.buf)
 		if err != nil {
 			res.Err = &ReadError{PID: q.PID, File: file, Err: err}
 		} else {
@@ -143,7 +144,7 @@ func (r *Reader) readIdentityExe(res *IdentityResult, q IdentityQuery, w *identi
 	if !q.Exe || q.TID != 0 || res.Err != nil {
 		return
 	}
-	exe, deleted, err := readExe(w.pb.set(q.PID, 0, "exe"), w.link)
+	exe, deleted, err := readExeRaw(w.pb.set(q.PID, 0, "exe"), w.link)
 	switch {
 	case err == nil:
 		res.Exe, res.ExeDeleted = exe, deleted

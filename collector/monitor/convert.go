@@ -373,11 +373,28 @@ func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), leaders, made map[
 }
 
 // monotonicNow is CLOCK_MONOTONIC in ns: connector timestamps are on it.
+// It is read through Go's own clock (the vDSO), from one clock_gettime
+// made at start: x/sys/unix's ClockGettime is a system call the scheduler
+// is told of, and the converter read the clock twice for every batch of
+// events, each time waking the runtime's monitor thread (sysmon) from its
+// deep sleep. Go's monotonic clock is CLOCK_MONOTONIC, so the two stay
+// apart by the microseconds between the two first reads.
 func monotonicNow() int64 {
-	var mono unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
-	return mono.Nano()
+	return monoBase.ns + int64(time.Since(monoBase.at))
 }
+
+// monoBase pairs a reading of CLOCK_MONOTONIC with Go's clock at the same
+// moment (monotonicNow).
+var monoBase = func() (b struct {
+	at time.Time
+	ns int64
+}) {
+	var mono unix.Timespec
+	b.at = time.Now()
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	b.ns = mono.Nano()
+	return b
+}()
 
 // bootOffset is CLOCK_BOOTTIME minus CLOCK_MONOTONIC in ns (time spent
 // suspended): connector timestamps are monotonic, start ticks boottime.

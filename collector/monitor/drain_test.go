@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,5 +50,21 @@ func TestAppendEvents(t *testing.T) {
 	binary.NativeEndian.PutUint32(errno, 0)
 	if evs, err = appendEvents(nil, nlMsg(unix.NLMSG_ERROR, errno)); err != nil || len(evs) != 0 {
 		t.Errorf("an acknowledgement (error 0): %+v, %v; want nothing", evs, err)
+	}
+}
+
+// TestMonotonicNowIsClockMonotonic holds monotonicNow (Go's clock from a
+// base) to CLOCK_MONOTONIC, which the connector's timestamps are on: a
+// wrong unit or base would date every event wrongly. The bound is loose
+// (the base's two reads may be a scheduling delay apart on a loaded
+// machine); a unit error is off by orders of magnitude more.
+func TestMonotonicNowIsClockMonotonic(t *testing.T) {
+	var a, b unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &a)
+	m := monotonicNow()
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &b)
+	const slack = int64(time.Second)
+	if m < a.Nano()-slack || m > b.Nano()+slack {
+		t.Fatalf("monotonicNow %d, CLOCK_MONOTONIC %d..%d", m, a.Nano(), b.Nano())
 	}
 }
