@@ -46,8 +46,12 @@ type span struct {
 
 // spans splits a message into its fields, in order, with consecutive
 // occurrences of one field number merged.
-func spans(b []byte) ([]span, error) {
-	var out []span
+func spans(b []byte) ([]span, error) { return appendSpans(nil, b) }
+
+// appendSpans is spans appending to out: msgDelta splits two messages for
+// every process of every sample into arrays on its stack (a new slice
+// grown field by field was half of the recorder's encoding time).
+func appendSpans(out []span, b []byte) ([]span, error) {
 	for off := 0; off < len(b); {
 		num, typ, n := protowire.ConsumeTag(b[off:])
 		if n < 0 {
@@ -291,11 +295,12 @@ func listDelta(dst []byte, num protowire.Number, refEls [][]byte, refIdx map[ide
 // fields always), then the cleared field numbers; with threads, field 60
 // as a list delta and its trailer.
 func msgDelta(dst, ref, cur []byte, threads bool) ([]byte, error) {
-	rs, err := spans(ref)
+	var rbuf, cbuf [msgSpans]span
+	rs, err := appendSpans(rbuf[:0], ref)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := spans(cur)
+	cs, err := appendSpans(cbuf[:0], cur)
 	if err != nil {
 		return nil, err
 	}
@@ -346,6 +351,10 @@ func msgDelta(dst, ref, cur []byte, threads bool) ([]byte, error) {
 	}
 	return append(dst, trailer...), nil
 }
+
+// msgSpans is room for the fields of a process or thread message
+// (msgDelta); a message with more grows onto the heap.
+const msgSpans = 64
 
 // listTrailer is a decoded list-delta trailer.
 type listTrailer struct {
