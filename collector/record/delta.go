@@ -352,9 +352,9 @@ func msgDelta(dst, ref, cur []byte, threads bool) ([]byte, error) {
 	return append(dst, trailer...), nil
 }
 
-// msgSpans is room for the fields of a process or thread message (the
-// process message has 64 field numbers)
-// (msgDelta); a message with more grows onto the heap.
+// msgSpans is room for the fields of a process or thread message
+// (msgDelta; a process message has 64 field numbers); a message with more
+// grows onto the heap.
 const msgSpans = 80
 
 // listTrailer is a decoded list-delta trailer.
