@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -883,7 +884,7 @@ func TestExitOfKnownSingleThreadNeedsNoLookup(t *testing.T) {
 }
 
 // TestConnectorCloseEndsWaitingReceive: a receive waiting for the kernel
-// (in poll, on a socket Go's network poller does not know) returns once
+// (parked in Go's poller on the connector's epoll set) returns once
 // close is called from another goroutine, and every receive after it
 // fails the same way.
 func TestConnectorCloseEndsWaitingReceive(t *testing.T) {
@@ -914,6 +915,61 @@ func TestConnectorCloseEndsWaitingReceive(t *testing.T) {
 		t.Errorf("a later receive: %v, want errConnectorClosed", err)
 	}
 	k.release()
+}
+
+// TestWaitingReceivesHoldNoThreads: a receive waiting for events parks
+// its goroutine in Go's poller and holds no OS thread. A wait in a
+// blocking system call (poll(2), as before) held one thread each, taken
+// from the scheduler's P and handed back through the runtime's monitor
+// thread: 16 waiting receives made 16 threads more.
+func TestWaitingReceivesHoldNoThreads(t *testing.T) {
+	const n = 16
+	var ks []*connector
+	for range n {
+		k, err := dialConnector()
+		if err != nil {
+			t.Skipf("no kernel process events here: %v", err)
+		}
+		ks = append(ks, k)
+	}
+	before := osThreads(t)
+	var wg sync.WaitGroup
+	for _, k := range ks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, err := k.receive(nil); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	// Give every goroutine time to reach its wait (a receive that has
+	// not reached it yet holds no thread either: this cannot fail
+	// wrongly, only miss).
+	time.Sleep(500 * time.Millisecond)
+	during := osThreads(t)
+	for _, k := range ks {
+		k.close()
+	}
+	wg.Wait()
+	for _, k := range ks {
+		k.release()
+	}
+	if during-before >= n/2 {
+		t.Errorf("%d waiting receives: %d OS threads, %d before", n, during, before)
+	}
+}
+
+// osThreads is the number of this process's threads.
+func osThreads(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
 
 // TestEventsWaitingCountAsBehind: events received and not yet converted
