@@ -144,12 +144,13 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	states := &ThreadStates{}
 	s.iterStates = states
 	// When this scan may have to list /proc for the processes the pass
-	// does not show, the kernel's counts of tasks and forks before the
-	// pass: equal after it, they prove that no task was born or reaped
-	// meanwhile (readIterHidden).
+	// does not show, the kernel's counts of tasks and forks right before
+	// the pass reads the tasks (after the walk's arrays are made, which
+	// on a first pass waits for RCU grace periods): equal after it, they
+	// prove that no task was born or reaped meanwhile (readIterHidden).
 	var before taskCounts
 	if !s.iterHiddenValid || time.Since(r.start)-s.iterListedAt >= hiddenRelist {
-		before = readTaskCounts(r.opts.Root, &s.buf)
+		po.BeforeRun = func() { before = readTaskCounts(r.opts.Root, &s.buf) }
 	}
 	st, err := r.iter.PassWith(po, func(t *taskiter.Task) error {
 		if t.Group != nil {

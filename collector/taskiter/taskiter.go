@@ -300,6 +300,10 @@ type PassOptions struct {
 	// ThreadsOf are the processes (sorted) whose threads are visited
 	// with SumThreads.
 	ThreadsOf []int
+	// BeforeRun, when set, is called once the pass is ready to read
+	// the kernel's tasks (the walk's arrays made), right before it
+	// does: what it reads then is as close to the pass as can be.
+	BeforeRun func()
 }
 
 // PassWith is Pass with options.
@@ -310,6 +314,9 @@ func (it *Iterator) PassWith(o PassOptions, visit func(*Task) error) (PassStats,
 	}
 	if it.link == nil {
 		return st, errors.New("task iterator closed")
+	}
+	if o.BeforeRun != nil {
+		o.BeforeRun()
 	}
 	f, err := it.link.Open()
 	if err != nil {

@@ -365,6 +365,9 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	if err := w.prepare(o); err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)
 	}
+	if o.BeforeRun != nil {
+		o.BeforeRun()
+	}
 	nt, ng, err := w.run()
 	if err != nil {
 		return st, fmt.Errorf("task iterator: %w", err)

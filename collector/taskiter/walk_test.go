@@ -103,6 +103,28 @@ func TestWalkCountsAtLoad(t *testing.T) {
 	}
 }
 
+// TestPassBeforeRun: a pass calls BeforeRun once, before it visits the
+// first task (the scan reads the kernel's counts there).
+func TestPassBeforeRun(t *testing.T) {
+	it := openForTest(t)
+	calls, visited := 0, 0
+	o := PassOptions{BeforeRun: func() {
+		if visited > 0 {
+			t.Error("BeforeRun after a visit")
+		}
+		calls++
+	}}
+	for range 2 {
+		calls, visited = 0, 0
+		if _, err := it.PassWith(o, func(*Task) error { visited++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || visited == 0 {
+			t.Fatalf("BeforeRun called %d times, %d tasks visited", calls, visited)
+		}
+	}
+}
+
 func walkMatchesSeqFile(t *testing.T) {
 	walk := openForTest(t)
 	if !walk.Walking() {
