@@ -31,6 +31,18 @@ const (
 	Lost EventType = "lost"
 )
 
+// The notes a kernel source puts on an exec or exit event whose name (and
+// exe) it left unknown rather than name the process by what it was before
+// its exec. Outputs show them as the event's note; fillFromSnapshots
+// leaves such an event's name unknown.
+const (
+	NoteExecNameGone      = "name and exe unknown: the process was gone before they could be read"
+	NoteExecNameReused    = "name and exe unknown: its pid belonged to a later process when they were read"
+	NoteExecNameExecAgain = "name and exe unknown: it ran another program before they could be read"
+	NoteExecNameNotRead   = "name and exe unknown: not read (pinspect was behind the kernel's events, or the read failed)"
+	NoteExitNameUnknown   = "name unknown: it exited before its name after its exec could be read"
+)
+
 // EventTypes returns every event type, in the order outputs list them.
 func EventTypes() []EventType {
 	return []EventType{Spawn, Exec, Rename, Exit, Zombie, Reaped, Reparent, StateChange, ThreadStart, ThreadExit, Lost}
@@ -71,7 +83,8 @@ type Event struct {
 	// AdopterKind).
 	AdopterKind string
 	// Note is a short free-text remark (for example why events may be
-	// missing after a connector overrun).
+	// missing after a connector overrun, or why an exec's name is
+	// unknown).
 	Note string
 	// TreeAffected is set on a Lost event by a Follower: whether the
 	// followed tree could have lost events (some followed process was

@@ -253,19 +253,22 @@ func (t *Tracker) pollEvents(out, poll []Event) []Event {
 // fillFromSnapshots completes kernel events whose process was gone
 // before the source could look it up: the comm and start time come from
 // the previous or current snapshot when the pid was there (and the start
-// time, if known, agrees); an exit's parent too.
+// time, if known, agrees); an exit's parent too. An exec's name is never
+// taken from a snapshot, nor an exit's whose source said the name after
+// an exec is unknown: a snapshot may have read the process before it.
 func fillFromSnapshots(evs []Event, prev, cur *collector.Snapshot) {
 	for i := range evs {
 		e := &evs[i]
 		if e.Comm != "" && e.ID.StartTicks != 0 && (e.PPID != 0 || e.Type != Exit) {
 			continue
 		}
+		keepComm := e.Type == Exec || e.Note == NoteExitNameUnknown
 		for _, s := range [2]*collector.Snapshot{prev, cur} {
 			p := Find(s, e.ID.PID)
 			if p == nil || !known(p, collector.SrcStat) || (e.ID.StartTicks != 0 && e.ID.StartTicks != p.StartTicks) {
 				continue
 			}
-			if e.Comm == "" {
+			if e.Comm == "" && !keepComm {
 				e.Comm = p.Comm
 			}
 			if e.PPID == 0 && e.Type == Exit {

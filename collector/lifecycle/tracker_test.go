@@ -157,6 +157,33 @@ func TestTrackerFillsGoneProcesses(t *testing.T) {
 	}
 }
 
+// TestTrackerExecNameNotFromSnapshot: an exec whose name the kernel
+// source could not read keeps it unknown, though a snapshot shows the
+// pid with the same start time: the snapshot may have read the process
+// before it exec'd ("brief" is its old name). So does an exit the source
+// marked as unnamed after its exec; an exit without the mark is named
+// from the snapshot as before.
+func TestTrackerExecNameNotFromSnapshot(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	p := proc(900, 1, 77, "brief", 'S')
+	tr := NewTracker(0)
+	s0 := snap(0, init1, p)
+	tr.Observe(nil, s0, Kernel{})
+	ex := KernelEvent{Event: Event{Type: Exec, Time: t0.Add(time.Millisecond), ID: collector.ID{PID: 900, StartTicks: 77},
+		OldComm: "brief", Source: SourceConnector, Note: NoteExecNameGone}}
+	end := kexit(p, 2*time.Millisecond, 3)
+	end.Comm, end.Note = "", NoteExitNameUnknown
+	st := tr.Observe(s0, snap(time.Second, init1), Kernel{Events: []KernelEvent{ex, end}})
+	if len(st.Events) != 2 {
+		t.Fatalf("events %q", sources(st.Events))
+	}
+	for _, e := range st.Events {
+		if e.Comm != "" {
+			t.Errorf("%s named %q from a snapshot taken before the exec", e.Type, e.Comm)
+		}
+	}
+}
+
 // TestTrackerForkReparent: the kernel saw a fork by a parent that exited
 // before the next scan; the scan shows the child under a subreaper. The
 // poll never saw the first parent: only the fork reveals the adoption.

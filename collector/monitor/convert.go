@@ -50,6 +50,11 @@ type decoder struct {
 	// threaded are the processes seen forked whose thread creation was
 	// seen since (a fork event of another of their threads).
 	threaded map[int]bool
+	// execsLeft counts, per process, the exec events of the batch being
+	// converted not yet converted: an exec with another after it in the
+	// batch was followed by a new program before the batch's lookups,
+	// which read the later program's name.
+	execsLeft map[int]int
 	// losses is the connector's count of event losses when the batch
 	// being converted was read (connSource.losses).
 	losses uint64
@@ -66,6 +71,12 @@ type connProc struct {
 	comm  string
 	start uint64
 	ppid  int // the parent at fork, 0 when not seen forked
+	// startRead says start was read from the process, not estimated
+	// from the fork event's time.
+	startRead bool
+	// execNameUnknown says the process exec'd and its name after the
+	// exec could not be read (comm is then "").
+	execNameUnknown bool
 	// forked is set when the decoder saw the process forked, with no
 	// event lost since (losses then): it had one thread then, and every
 	// thread it made since is a fork event.
@@ -77,7 +88,7 @@ func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, Start
 
 func newDecoder(ids identities, threads bool) *decoder {
 	return &decoder{ids: ids, threads: threads, offset: bootOffset(),
-		comms: make(map[int]connProc), leaderGone: make(map[int]bool), threaded: make(map[int]bool), got: make(lookups)}
+		comms: make(map[int]connProc), leaderGone: make(map[int]bool), threaded: make(map[int]bool), execsLeft: make(map[int]int), got: make(lookups)}
 }
 
 // leadersExited records processes whose main thread a scan saw exited.
@@ -103,6 +114,7 @@ func (d *decoder) setLeaderGone(pid int, gone bool) {
 func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle.KernelEvent {
 	var out []lifecycle.KernelEvent
 	clear(d.got)
+	clear(d.execsLeft)
 	if !hurry {
 		d.lookUp(in)
 	}
@@ -155,11 +167,16 @@ func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 		// Gone already: it was a copy of its parent until it exec'd.
 		c.StartTicks = uint64((int64(ev.TimestampNs) + d.offset) / int64(time.Second/collector.ClockTicks))
 		c.Comm = d.lookup(ev.ParentTGID).comm
+	} else if d.execsLeft[ev.PID] > 0 {
+		// It exec'd later in the batch, before the lookup: the name read
+		// is its new program's (its start time stays); at fork it was
+		// its parent's.
+		c.Comm = d.lookup(ev.ParentTGID).comm
 	}
 	e.ID = collector.ID{PID: ev.PID, StartTicks: c.StartTicks}
 	e.Comm = c.Comm
 	e.StartRead = ok
-	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID, forked: true, losses: d.losses}
+	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID, startRead: ok, forked: true, losses: d.losses}
 	delete(d.threaded, ev.PID)
 	return true
 }
@@ -174,7 +191,13 @@ func (d *decoder) singleThreaded(pid int) bool {
 }
 
 // exec completes e as an exec of process ev.TGID (a thread's exec is
-// reported by the kernel for the leader too).
+// reported by the kernel for the leader too). The event carries no name:
+// the kernel sets the new comm before it sends the event, so a lookup
+// that finds the process reads the new program's comm and exe. When the
+// lookup could not read this exec's program (the process was gone, its
+// pid taken by a later process, or it exec'd again before the lookup),
+// the name and exe are left unknown, with e.Note saying why, and the
+// name before the exec is forgotten: it is not the process's any more.
 func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	if ev.PID != ev.TGID {
 		return false
@@ -182,13 +205,45 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	e.Type = lifecycle.Exec
 	old := d.comms[ev.TGID]
 	e.OldComm = old.comm
-	e.ID, e.Comm = old.id(ev.TGID), old.comm
-	if c, ok := d.identity(lookupKey{pid: ev.TGID, exe: true}); ok {
-		e.ID.StartTicks, e.Comm = c.StartTicks, c.Comm
-		d.comms[ev.TGID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: old.ppid, forked: old.forked, losses: old.losses}
-		e.Exe = c.Exe
+	e.ID = old.id(ev.TGID)
+	later := d.execsLeft[ev.TGID] > 1
+	d.execsLeft[ev.TGID]--
+	r, asked := d.got[lookupKey{pid: ev.TGID, exe: true}]
+	c, ok := r.Identity, asked && r.Err == nil
+	switch {
+	case !ok && asked && collector.IsVanished(r.Err):
+		e.Note = lifecycle.NoteExecNameGone
+	case !ok:
+		e.Note = lifecycle.NoteExecNameNotRead
+	case d.otherProcess(old, c.StartTicks, ev):
+		e.Note = lifecycle.NoteExecNameReused
+	case later:
+		e.Note = lifecycle.NoteExecNameExecAgain
+	default:
+		e.ID.StartTicks, e.Comm, e.Exe = c.StartTicks, c.Comm, c.Exe
+		d.comms[ev.TGID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: old.ppid, startRead: true, forked: old.forked, losses: old.losses}
+		return true
 	}
+	old.comm, old.execNameUnknown = "", true // the exit looks it up
+	d.comms[ev.TGID] = old
 	return true
+}
+
+// otherProcess reports whether a lookup that read start (in ticks) for
+// the pid of exec event ev found another process than the one that
+// exec'd (known as old): one with another start time than the one read
+// at its fork, or one that started after the exec (a process cannot
+// start after its own exec; the start time estimated from a fork event's
+// time can be a tick late, so it is not compared exactly).
+func (d *decoder) otherProcess(old connProc, start uint64, ev *procEvent) bool {
+	if old.startRead && old.start != start {
+		return true
+	}
+	if ev.TimestampNs == 0 {
+		return false
+	}
+	execTicks := uint64((int64(ev.TimestampNs) + d.offset) / int64(time.Second/collector.ClockTicks))
+	return start > execTicks
 }
 
 // comm remembers a process's new name.
@@ -221,8 +276,10 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 		return out, true
 	}
 	if c, ok := d.identity(lookupKey{pid: ev.PID}); ok {
-		if k, known := d.comms[ev.PID]; !known || k.comm == "" {
-			d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: k.ppid}
+		// The exiting process's name after its last exec (a zombie
+		// keeps its comm), unless the lookup found a later process.
+		if k, known := d.comms[ev.PID]; !known || k.comm == "" && !d.otherProcess(k, c.StartTicks, ev) {
+			d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: k.ppid, startRead: true}
 		}
 		if c.NumThreads > 1 {
 			d.setLeaderGone(ev.PID, true)
@@ -250,6 +307,9 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 	e.Type = lifecycle.Exit
 	e.ID = c.id(ev.TGID)
 	e.Comm = c.comm
+	if c.comm == "" && c.execNameUnknown {
+		e.Note = lifecycle.NoteExitNameUnknown
+	}
 	e.PPID = ev.ParentTGID
 	if e.PPID == 0 {
 		// The kernel builds the exit event after the parent is told,
@@ -335,6 +395,7 @@ func (d *decoder) lookUp(in []procEvent) {
 			}
 		case ev.What == procEventExec && ev.PID == ev.TGID:
 			ask(lookupKey{pid: ev.TGID, exe: true})
+			d.execsLeft[ev.TGID]++
 		case ev.What == procEventFork && ev.PID != ev.TGID:
 			made[ev.TGID] = true // a thread, made earlier in the batch than an exit
 		case ev.What == procEventExit:

@@ -435,7 +435,8 @@ func (s *connSource) noteExecs(evs []procEvent) {
 // at most this much later, and every event still arrives in order (the
 // socket buffer holds tens of thousands). A process gone before its
 // lookup is named by what the events said of it: its parent's comm at
-// fork, or a comm event's name.
+// fork, or a comm event's name; after an exec, by no name (the exec event
+// carries none).
 const DefaultConnectorCoalesce = 10 * time.Millisecond
 
 // maxJoin is the most waiting datagrams converted together.

@@ -218,15 +218,21 @@ func eventDetail(e *lifecycle.Event) string {
 	case lifecycle.Spawn:
 		return comm + " ← parent " + strconv.Itoa(e.PPID)
 	case lifecycle.Exec:
-		s := inert(e.OldComm) + " → " + comm
+		s := inert(e.OldComm) + " → " + orUnknown(comm)
 		if e.Exe != "" {
 			s += " (" + inert(e.Exe) + ")"
 		}
+		if e.Note != "" {
+			s += " " + inert(e.Note)
+		}
 		return s
 	case lifecycle.Exit:
-		s := comm
+		s := orUnknown(comm)
 		if e.ExitStatus != nil {
 			s += " " + e.ExitStatus.String()
+		}
+		if e.Note != "" {
+			s += " " + inert(e.Note)
 		}
 		return s
 	case lifecycle.Zombie:
@@ -248,6 +254,16 @@ func eventDetail(e *lifecycle.Event) string {
 	}
 	if e.Note != "" {
 		return comm + " " + inert(e.Note)
+	}
+	return comm
+}
+
+// orUnknown is comm, or "?" when the name is not known (an exec or exit
+// whose name the kernel source could not read; the event's note says
+// why).
+func orUnknown(comm string) string {
+	if comm == "" {
+		return "?"
 	}
 	return comm
 }

@@ -98,9 +98,15 @@ func FormatEvent(e *lifecycle.Event) string {
 		if e.Exe != "" {
 			fmt.Fprintf(&b, " exe %s", sanitize.Terminal(e.Exe))
 		}
+		if e.Note != "" {
+			b.WriteString(" (" + sanitize.Terminal(e.Note) + ")")
+		}
 	case lifecycle.Exit, lifecycle.Reaped, lifecycle.Zombie:
 		if e.ExitStatus != nil {
 			b.WriteString(" " + e.ExitStatus.String())
+		}
+		if e.Note != "" {
+			b.WriteString(" (" + sanitize.Terminal(e.Note) + ")")
 		}
 		if e.Type == lifecycle.Zombie {
 			fmt.Fprintf(&b, ", parent %d has not reaped it", e.PPID)
