@@ -314,6 +314,12 @@ func TestTruthYoungZombies(t *testing.T) {
 		strings.Contains(r.stdout, "young") {
 		t.Errorf("zombies --older-than 1s of a parent that never reaps: exit %d:\n%s", r.code, r.stdout)
 	}
+	// It watched them for 1 s and did not see them exit: it says they
+	// were seen that long, not that they have been zombies that long.
+	if !strings.Contains(r.stdout, ", first seen at ") || !strings.Contains(r.stdout, "(seen for 1s; ") ||
+		!strings.Contains(r.stdout, " (seen for 1s);") || strings.Contains(r.stdout, "children for ") {
+		t.Errorf("zombies --older-than 1s presents how long it watched as how long they were zombies:\n%s", r.stdout)
+	}
 }
 
 // TestTruthSegmentNames (item 11) on a real process: a 64 MiB PROT_NONE

@@ -61,6 +61,10 @@ type Step struct {
 	// ZombieSince is when each zombie of cur was first seen (a kernel
 	// exit's time when one was seen for it). It is the step's own copy.
 	ZombieSince map[collector.ID]time.Time
+	// ZombieExited holds the zombies of ZombieSince whose time is their
+	// kernel exit's: when they became zombies, not only when they were
+	// first seen (ZombieOptions.Exited). The step's own copy.
+	ZombieExited map[collector.ID]bool
 	// WatchedSince is the first observed scan's time: a zombie first
 	// seen after it was born while watched (ZombieOptions.WatchStart).
 	WatchedSince time.Time
@@ -78,6 +82,7 @@ type Tracker struct {
 	first      time.Time // the first scan's time
 	maxForks   int
 	zombieSeen map[collector.ID]time.Time
+	zombieExit map[collector.ID]bool // zombieSeen's times that are kernel exits
 	reparents  map[collector.ID]Event
 	exitAt     map[int]time.Time
 	recent     map[eventKey]uint64 // kernel reports, by step
@@ -108,6 +113,7 @@ func NewTracker(maxForks int) *Tracker {
 	return &Tracker{
 		maxForks:   maxForks,
 		zombieSeen: make(map[collector.ID]time.Time),
+		zombieExit: make(map[collector.ID]bool),
 		reparents:  make(map[collector.ID]Event),
 		exitAt:     make(map[int]time.Time),
 		recent:     make(map[eventKey]uint64),
@@ -147,11 +153,16 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	for id, at := range t.zombieSeen {
 		since[id] = at
 	}
+	exited := make(map[collector.ID]bool, len(t.zombieExit))
+	for id := range t.zombieExit {
+		exited[id] = true
+	}
 	return Step{
 		Events:       evs,
 		Rates:        ComputeRates(prev, cur),
 		Orphans:      DetectOrphans(cur, t.reparents),
 		ZombieSince:  since,
+		ZombieExited: exited,
 		WatchedSince: t.first,
 	}
 }
@@ -331,12 +342,14 @@ func (t *Tracker) track(cur *collector.Snapshot, evs []Event) {
 		at := cur.TakenAt
 		if x, ok := t.exitAt[p.PID]; ok && x.Before(at) && !x.Before(p.StartedAt) {
 			at = x
+			t.zombieExit[p.ID()] = true
 		}
 		t.zombieSeen[p.ID()] = at
 	}
 	for id := range t.zombieSeen {
 		if p := FindID(cur, id); p == nil || !IsZombie(p) {
 			delete(t.zombieSeen, id)
+			delete(t.zombieExit, id)
 		}
 	}
 	for id, e := range t.reparents {

@@ -300,9 +300,29 @@ func TestTrackerZombieFirstSeen(t *testing.T) {
 	if at := st.ZombieSince[z.ID()]; !at.Equal(t0.Add(1200 * time.Millisecond)) {
 		t.Errorf("first sighting changed to %v", at)
 	}
+	if !st.ZombieExited[z.ID()] || st.ZombieExited[other.ID()] {
+		t.Errorf("zombies known to have exited at their first-seen time: %v, want only %v", st.ZombieExited, z.ID())
+	}
 	groups := DiagnoseZombies(s1, st.ZombieSince, nil)
 	if len(groups) != 1 || len(groups[0].Zombies) != 2 || !groups[0].Zombies[0].Observed {
 		t.Errorf("groups %+v", groups)
+	}
+	// How long they have been zombies: with one only seen (no exit event),
+	// the diagnosis says how long they were seen, not that they have been
+	// zombies that long; with the exit event alone, when it exited.
+	now := t0.Add(3 * time.Second)
+	s3 := snap(3*time.Second, par, z, other)
+	g := DiagnoseZombiesWith(s3, st.ZombieSince, nil, ZombieOptions{Exited: st.ZombieExited})[0]
+	if g.SinceExited() || !strings.Contains(g.Diagnosis, "2 zombie children (seen for 1s)") || g.AgeText(now) != "seen for 1s" {
+		t.Errorf("zombies seen, not known to have exited then: %q, %q", g.Diagnosis, g.AgeText(now))
+	}
+	s3 = snap(3*time.Second, par, z)
+	g = DiagnoseZombiesWith(s3, st.ZombieSince, nil, ZombieOptions{Exited: st.ZombieExited})[0]
+	if !g.SinceExited() || !strings.Contains(g.Diagnosis, "1 zombie child (exited 1s ago)") {
+		t.Errorf("a zombie whose exit the kernel reported: %q", g.Diagnosis)
+	}
+	if g = DiagnoseZombies(s3, st.ZombieSince, nil)[0]; g.SinceExited() || !strings.Contains(g.Diagnosis, "(seen for 1s)") {
+		t.Errorf("without the exit events' word: %q", g.Diagnosis)
 	}
 	st = tr.Observe(s1, snap(4*time.Second, par), Kernel{})
 	if len(st.ZombieSince) != 0 || len(tr.zombieSeen) != 0 {

@@ -75,6 +75,10 @@ type ZombieInfo struct {
 	// time; false when nothing was watching (a one-shot snapshot), so how
 	// long it has been a zombie is unknown.
 	Observed bool
+	// Exited is true when FirstSeen is its exit's time, from the kernel's
+	// exit event (ZombieOptions.Exited): it has been a zombie exactly
+	// since then. Otherwise it has been one since FirstSeen or earlier.
+	Exited bool
 	// StartedAt is when the process started: it has been a zombie for at
 	// most FirstSeen-less-StartedAt longer than seen (zero when unknown).
 	StartedAt time.Time
@@ -135,6 +139,9 @@ type ZombieOptions struct {
 	// after it was born while watched: its first sighting bounds its
 	// age. Zero when nothing watched.
 	WatchStart time.Time
+	// Exited holds the zombies whose first-seen time is their kernel
+	// exit's (Step.ZombieExited); nil when none.
+	Exited map[collector.ID]bool
 }
 
 // DiagnoseZombies is DiagnoseZombiesWith the default options: youth is
@@ -209,7 +216,7 @@ func zombieInfo(z *collector.Process, now time.Time, firstSeen map[collector.ID]
 	info := ZombieInfo{ID: z.ID(), Comm: z.Comm, Exit: exitStatus(z), ExitUnavailable: z.Unavailable["exit_code"],
 		FirstSeen: now, StartedAt: z.StartedAt}
 	if t, ok := firstSeen[z.ID()]; ok && !t.IsZero() {
-		info.FirstSeen, info.Observed = t, true
+		info.FirstSeen, info.Observed, info.Exited = t, true, o.Exited[z.ID()]
 	}
 	if o.MinAge < 0 {
 		info.OldEnough = true
@@ -227,6 +234,37 @@ func zombieInfo(z *collector.Process, now time.Time, firstSeen map[collector.ID]
 	info.Young = upper >= 0 && upper < o.MinAge
 	info.OldEnough = info.Observed && now.Sub(info.FirstSeen) >= o.MinAge
 	return info
+}
+
+// SinceExited reports whether g.Since is when its oldest zombie exited,
+// not only when it was first seen: every zombie's time is its kernel
+// exit's.
+func (g *ZombieGroup) SinceExited() bool {
+	for _, z := range g.Zombies {
+		if !z.Exited {
+			return false
+		}
+	}
+	return len(g.Zombies) > 0
+}
+
+// AgeText says how long g's zombies have been zombies as far as is known,
+// at now: "exited 2m0s ago" (the oldest's, when it is known from the
+// kernel's exit events) or "seen for 2s" (pinspect has watched them that
+// long; they may be older); "" under a second.
+func (g *ZombieGroup) AgeText(now time.Time) string {
+	d := now.Sub(g.Since)
+	if g.Since.IsZero() || d < time.Second {
+		return ""
+	}
+	ds := d.Truncate(time.Second).String()
+	switch {
+	case !g.SinceExited():
+		return "seen for " + ds
+	case len(g.Zombies) == 1:
+		return "exited " + ds + " ago"
+	}
+	return "the oldest exited " + ds + " ago"
 }
 
 // describeParent fills the parent fields of g from par, wchan its wait
@@ -269,8 +307,8 @@ func diagnose(g *ZombieGroup, par *collector.Process, now time.Time) (diagnosis,
 	}
 	w := zombieWordsFor(n)
 	age := ""
-	if d := now.Sub(g.Since); d >= time.Second {
-		age = " for " + d.Truncate(time.Second).String()
+	if t := g.AgeText(now); t != "" {
+		age = " (" + t + ")"
 	}
 	if g.ParentMissing {
 		return fmt.Sprintf("%s of pid %d, which could not be read", kids, g.Parent.PID),

@@ -139,7 +139,13 @@ func (d *frameData) zombies() []zombieGroup {
 			info = append(info, "SIGCHLD "+g.SIGCHLD)
 		}
 		if !g.Since.IsZero() && !now.IsZero() {
-			info = append(info, "zombies for "+durationString(now.Sub(g.Since)))
+			// Since is when the oldest exited only when the kernel's
+			// events said so; otherwise when pinspect first saw it.
+			if g.SinceExited() {
+				info = append(info, "oldest exited "+durationString(now.Sub(g.Since))+" ago")
+			} else {
+				info = append(info, "zombies seen for "+durationString(now.Sub(g.Since)))
+			}
 		}
 		v.parentInfo = strings.Join(info, ", ")
 		for _, z := range g.Zombies {

@@ -159,9 +159,16 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 		}
 		if now.Sub(g.Since) < time.Second {
 			ew.printf("  %s, first seen now\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"))
-		} else {
+		} else if g.SinceExited() {
 			ew.printf("  %s since %s (%s)\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"),
-				g.Since.Local().Format("15:04:05"), ago(now.Sub(g.Since)))
+				g.Since.Local().Format("15:04:05"), g.AgeText(now))
+		} else {
+			older := "they may be older"
+			if len(g.Zombies) == 1 {
+				older = "it may be older"
+			}
+			ew.printf("  %s, first seen at %s (%s; %s)\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"),
+				g.Since.Local().Format("15:04:05"), g.AgeText(now), older)
 		}
 		ew.printf("  diagnosis: %s\n", sanitize.Terminal(g.Diagnosis))
 		ew.printf("  remedy:    %s\n", sanitize.Terminal(g.Remedy))
