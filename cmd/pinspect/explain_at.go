@@ -66,6 +66,8 @@ func (a *app) explainAt(pid int, f explainFlags) error {
 		last := samples[len(samples)-1]
 		s.ZombieChildren = sampler.ZombieChildrenOf(last.Snapshot, collector.ID{PID: s.PID, StartTicks: s.StartTicks}, last.ZombieFirstSeen, nil,
 			"pinspect record (when it first saw it a zombie)", lifecycle.ZombieOptions{})
+		s.Zombie = sampler.ZombieOf(last.Snapshot, collector.ID{PID: s.PID, StartTicks: s.StartTicks}, last.ZombieFirstSeen, nil,
+			"pinspect record (when it first saw it a zombie)", lifecycle.ZombieOptions{})
 		doc = report.NewExplainDoc(s, explain.Explain(s), samples[0].Snapshot.Root)
 	} else {
 		m := explain.MachineFromRecord(rec, f.candidates)

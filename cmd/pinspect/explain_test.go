@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,8 +40,10 @@ type explainFinding struct {
 	Evidence []struct {
 		Name   string   `json:"name"`
 		Value  *float64 `json:"value"`
+		Text   string   `json:"text"`
 		Source string   `json:"source"`
 	} `json:"evidence"`
+	Try []string `json:"try"`
 }
 
 // TestExplainLive: `pinspect explain PID` on a real 8-thread CPU-bound
@@ -148,6 +152,121 @@ func TestExplainZombieChildren(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "WARNING  It holds 2 zombie children") {
 		t.Errorf("text form:\n%s", out.String())
+	}
+}
+
+// explainJSON runs `pinspect explain --json` on pid over a short window
+// (window) and returns its findings by id.
+func explainJSON(t *testing.T, pid int, window string) map[string]explainFinding {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run([]string{"explain", "--window", window, "--interval", "50ms", "--json", strconv.Itoa(pid)}, &out, &errb); code != exitOK {
+		t.Fatalf("explain %d: exit %d: %s", pid, code, errb.String())
+	}
+	var d explainDoc
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]explainFinding{}
+	for _, f := range d.Findings {
+		byID[f.ID] = f
+	}
+	return byID
+}
+
+// TestExplainZombie: `pinspect explain ZOMBIE` on a real zombie (a child
+// of the test's own helper, which never waits) says it is a zombie, its
+// exit status, which parent holds it and since when, and the remedy; not
+// that it is "mostly idle" (it said only that: tester). The zombie's
+// parent's diagnosis says how long pinspect saw the zombie, not that it
+// has been one that long (it said "1 zombie child for 1s": tester).
+func TestExplainZombie(t *testing.T) {
+	p := livehelper.Start(t, "zombies", "1")
+	parent, zpid := p.PID(), p.PIDs[1]
+	var f explainFinding
+	var byID map[string]explainFinding
+	for deadline := time.Now().Add(2 * time.Minute); f.Severity != "warning"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no zombie warning for %d within 2 minutes; last: %+v", zpid, byID)
+		}
+		byID = explainJSON(t, zpid, "300ms")
+		var ok bool
+		if f, ok = byID["zombie"]; !ok {
+			t.Fatalf("explain %d (a zombie): no zombie finding: %+v", zpid, byID)
+		}
+	}
+	for _, want := range []string{"It is a zombie", "exit 1", fmt.Sprintf("its parent, pid %d (procshape), has not collected", parent), "since "} {
+		if !strings.Contains(f.Verdict, want) {
+			t.Errorf("verdict lacks %q: %q", want, f.Verdict)
+		}
+	}
+	if f.Question != "zombies" || len(byID) != 1 {
+		t.Errorf("a zombie's findings should be the zombie alone: %+v", byID)
+	}
+	names := map[string]string{}
+	for _, e := range f.Evidence {
+		names[e.Name] = e.Text
+	}
+	for _, n := range []string{"process_state", "exit_status", "parent_pid", "zombie_first_seen", "parent_sigchld", "zombie_diagnosis"} {
+		if _, ok := names[n]; !ok {
+			t.Errorf("evidence %s missing: %+v", n, f.Evidence)
+		}
+	}
+	// Over a window of more than a second, the parent's diagnosis says
+	// for how long the zombie was seen.
+	var d string
+	for _, e := range explainJSON(t, zpid, "1200ms")["zombie"].Evidence {
+		if e.Name == "zombie_diagnosis" {
+			d = e.Text
+		}
+	}
+	if !strings.Contains(d, "1 zombie child (seen for 1s)") {
+		t.Errorf("the diagnosis does not say how long the zombie was seen: %q", d)
+	}
+	if all := strings.Join(f.Try, " "); !strings.Contains(all, "waitpid") || !strings.Contains(all, "to init") || !strings.Contains(all, fmt.Sprintf("pinspect explain %d", parent)) {
+		t.Errorf("the remedy does not say the parent must wait for it or that killing the parent lets init reap it: %q", f.Try)
+	}
+}
+
+// TestExplainLeaderExited: `pinspect explain PID` of a real process whose
+// main thread called pthread_exit while its other thread runs says so,
+// and leaves the dead main thread out of the sampled thread states (its
+// one live thread always sleeps in sigtimedwait: asleep in every sample,
+// not half of them: tester).
+func TestExplainLeaderExited(t *testing.T) {
+	p := livehelper.Start(t, "leaderexit")
+	stat := "/proc/" + strconv.Itoa(p.PID()) + "/stat"
+	for deadline := time.Now().Add(20 * time.Second); ; livehelper.Sleep() {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 17 && f[0] == "Z" && f[17] == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the helper's main thread did not exit within 20s: %s", b)
+		}
+	}
+	byID := explainJSON(t, p.PID(), "300ms")
+	f, ok := byID["leader_exited"]
+	if !ok {
+		t.Fatalf("no leader_exited finding: %+v", byID)
+	}
+	if f.Question != "state" || !strings.Contains(f.Verdict, "main thread has exited while 1 other thread still runs") || !strings.Contains(f.Verdict, "Z") {
+		t.Errorf("leader_exited %+v", f)
+	}
+	if _, ok := byID["zombie"]; ok {
+		t.Errorf("a process whose main thread exited is not a zombie: %+v", byID["zombie"])
+	}
+	w, ok := byID["waits"]
+	if !ok {
+		t.Fatalf("no waits finding: %+v", byID)
+	}
+	for _, e := range w.Evidence {
+		if e.Name == "asleep_share" && (e.Value == nil || *e.Value != 1) {
+			t.Errorf("asleep share %v: the exited main thread was counted (%s)", e.Value, e.Text)
+		}
 	}
 }
 

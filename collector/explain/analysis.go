@@ -54,6 +54,9 @@ type analysis struct {
 	maxR, maxD    int
 	leaderStates  map[byte]int
 	dThreads      map[int]bool // threads seen in D
+	// deadLeaderSamples counts the samples of a main thread that had
+	// exited while other threads ran (state Z): left out of the states.
+	deadLeaderSamples int
 
 	// What sleeping threads wait in: wchan by function and kind over
 	// thread-samples in S or D; syscalls by number over thread-samples
@@ -346,6 +349,10 @@ func (a *analysis) countStates() {
 		r, d := 0, 0
 		for i := range t.Tasks {
 			ts := &t.Tasks[i]
+			if ts.State == 'Z' && ts.TID == a.s.PID && len(t.Tasks) > 1 {
+				a.deadLeaderSamples++ // an exited main thread: neither asleep nor awake
+				continue
+			}
 			a.threadSamples++
 			a.states[ts.State]++
 			var td *threadDelta

@@ -7,10 +7,16 @@ package explain
 func Explain(s *Sample) []Finding {
 	a := analyse(s)
 	var out []Finding
-	for _, fn := range []func() *Finding{
-		a.bound, a.pool, a.state, a.gil, a.eventLoop, a.cow, a.family,
+	fns := []func() *Finding{
+		a.bound, a.pool, a.leaderExited, a.state, a.gil, a.eventLoop, a.cow, a.family,
 		a.runtimeFinding, a.leak, a.switchCost, a.waits, a.zombies,
-	} {
+	}
+	if a.zombie() != nil {
+		// A zombie has no threads, memory or I/O left to explain (and
+		// its children passed to init when it exited): only what it is.
+		fns = []func() *Finding{a.zombie}
+	}
+	for _, fn := range fns {
 		if f := fn(); f != nil {
 			f.PID, f.Comm = s.PID, s.Comm
 			f.Unmeasured = append(f.Unmeasured, a.common(f.Question)...)

@@ -61,6 +61,10 @@ type Sample struct {
 	// ZombieChildren are the zombies it holds as a parent at the Last
 	// reading; nil when none.
 	ZombieChildren *ZombieChildren `json:"zombie_children,omitempty"`
+	// Zombie is what holds the process when it is itself a zombie at the
+	// Last reading (its parent, since when, the parent's diagnosis); nil
+	// when it is not one.
+	Zombie *Zombie `json:"zombie,omitempty"`
 	// FDs counts the open descriptors by kind (nil when unreadable).
 	FDs *collector.FDSummary `json:"fds,omitempty"`
 	// SchedSource, when set, names where the burst's run and run-queue

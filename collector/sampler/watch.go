@@ -167,6 +167,7 @@ func (w *watch) finish(ctx context.Context) error {
 		}
 		sm.Family = w.family(p, snap, secs)
 		w.zombieChildren(sm, p, snap)
+		w.zombie(sm, p, snap)
 		for _, u := range usage {
 			if len(sm.Neighbours) == maxNeighbours {
 				break

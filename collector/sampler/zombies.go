@@ -1,6 +1,7 @@
 package sampler
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/pinspect/pinspect/collector"
@@ -21,7 +22,7 @@ func ZombieChildrenOf(snap *collector.Snapshot, parent collector.ID, firstSeen m
 		if g.Parent != parent {
 			continue
 		}
-		z := &explain.ZombieChildren{Young: g.Young, MinAge: g.MinAge, SIGCHLD: g.SIGCHLD, Diagnosis: g.Diagnosis, Remedy: g.Remedy}
+		z := &explain.ZombieChildren{ZombieDiagnosis: diagnosisOf(&g)}
 		observed := false
 		for _, c := range g.Zombies {
 			z.Zombies = append(z.Zombies, explain.ZombieChild{PID: c.ID.PID, Comm: c.Comm, Exit: c.Exit})
@@ -33,6 +34,13 @@ func ZombieChildrenOf(snap *collector.Snapshot, parent collector.ID, firstSeen m
 		return z
 	}
 	return nil
+}
+
+// diagnosisOf returns the part of g a sample carries: its youth, the
+// parent's SIGCHLD disposition and the diagnosis (Since is the caller's:
+// only when something watched).
+func diagnosisOf(g *lifecycle.ZombieGroup) explain.ZombieDiagnosis {
+	return explain.ZombieDiagnosis{Young: g.Young, MinAge: g.MinAge, SIGCHLD: g.SIGCHLD, Diagnosis: g.Diagnosis, Remedy: g.Remedy}
 }
 
 // holdsZombies reports whether a zombie of snap has ppid as its parent
@@ -80,4 +88,48 @@ func (w *watch) zombieChildren(sm *explain.Sample, p *collector.Process, snap *c
 		z.SeenBy = "/proc/*/stat, the window's last reading"
 	}
 	sm.ZombieChildren = z
+}
+
+// ZombieOf returns what holds zombie z in snap: its parent and the
+// diagnosis `pinspect zombies` gives of that parent; nil when z is not a
+// zombie of snap. firstSeen, wchan, seenBy and o are as for
+// ZombieChildrenOf.
+func ZombieOf(snap *collector.Snapshot, z collector.ID, firstSeen map[collector.ID]time.Time, wchan map[int]string,
+	seenBy string, o lifecycle.ZombieOptions) *explain.Zombie {
+	if snap == nil {
+		return nil
+	}
+	if p := lifecycle.FindID(snap, z); p == nil || !lifecycle.IsZombie(p) {
+		return nil
+	}
+	for _, g := range lifecycle.DiagnoseZombiesWith(snap, firstSeen, wchan, o) {
+		for _, c := range g.Zombies {
+			if c.ID != z {
+				continue
+			}
+			out := &explain.Zombie{ParentPID: g.Parent.PID, ParentComm: g.ParentComm, ZombieDiagnosis: diagnosisOf(&g)}
+			out.Young = c.Young
+			if c.Observed {
+				out.Since, out.SeenBy = c.FirstSeen, seenBy
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// zombie fills sm's Zombie when p is a zombie at the last reading: a
+// zombie already in the window's first reading has been one since then
+// at least.
+func (w *watch) zombie(sm *explain.Sample, p *collector.Process, snap *collector.Snapshot) {
+	if !lifecycle.IsZombie(p) {
+		return
+	}
+	firstSeen := map[collector.ID]time.Time{p.ID(): snap.TakenAt}
+	seenBy := "/proc/" + strconv.Itoa(p.PID) + "/stat, the window's last reading"
+	if q := lifecycle.FindID(w.first, p.ID()); q != nil && lifecycle.IsZombie(q) {
+		firstSeen[p.ID()] = w.first.TakenAt
+		seenBy = "/proc/" + strconv.Itoa(p.PID) + "/stat, the window's first reading"
+	}
+	sm.Zombie = ZombieOf(snap, p.ID(), firstSeen, nil, seenBy, lifecycle.ZombieOptions{WatchStart: w.first.TakenAt})
 }
