@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"syscall"
@@ -24,7 +25,7 @@ func TestBPFIdentitiesAgree(t *testing.T) {
 		t.Skip("no BPF walk on this kernel: the identity program is not loaded")
 	}
 	if r.idents == nil {
-		t.Fatal("BPFIdentities: the identity program did not load")
+		t.Fatalf("BPFIdentities: the identity program did not load: %v", r.iter.IdentsUnavailable)
 	}
 	p, err := NewReader(Options{Backend: BackendProc, NoTaskstats: true})
 	if err != nil {
@@ -57,7 +58,22 @@ func TestBPFIdentitiesAgree(t *testing.T) {
 		{PID: gone},
 		{PID: os.Getpid()},
 	}
+	// A kernel thread whose name is longer than a comm's 15 bytes: the
+	// program finds it, and its name must still come from /proc.
+	if pid := longNamedKernelThread(t, p); pid != 0 {
+		qs = append(qs, IdentityQuery{PID: pid})
+	} else {
+		t.Log("no kernel thread with a name over 15 bytes on this machine")
+	}
+	before := r.identsFromBPF.Load()
 	got := r.Identities(qs, nil)
+	// Six answers are the program's: the threaded helper, the zombies'
+	// parent, the zombie, the leader-exited process, the stopped one and
+	// this process (init may be hidden from BPF; the thread, the kernel
+	// threads and the gone pid read /proc).
+	if n := r.identsFromBPF.Load() - before; n < 6 || n > 7 {
+		t.Errorf("%d answers from the identity program, want 6 (7 with init)", n)
+	}
 	want := p.Identities(qs, nil)
 	if len(got) != len(qs) || len(want) != len(qs) {
 		t.Fatalf("%d and %d results for %d queries", len(got), len(want), len(qs))
@@ -88,4 +104,21 @@ func TestBPFIdentitiesAgree(t *testing.T) {
 	if got[3].State != 'Z' || got[5].State != 'T' {
 		t.Errorf("zombie %c, stopped %c", got[3].State, got[5].State)
 	}
+}
+
+// longNamedKernelThread returns a kernel thread's pid whose /proc name is
+// longer than the 15 bytes of its comm, or 0 when there is none.
+func longNamedKernelThread(t *testing.T, p *Reader) int {
+	t.Helper()
+	snap, err := p.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range snap.Processes {
+		pr := &snap.Processes[i]
+		if pr.IsKernelThread() && len(pr.Comm) > 15 {
+			return pr.PID
+		}
+	}
+	return 0
 }

@@ -67,7 +67,8 @@ type IdentityResult struct {
 	Err error
 }
 
-// Identity reads who pid is now (its stat, and its exe link with exe).
+// Identity reads who pid is now (its stat or the identity program's
+// answer, and its exe link with exe).
 // The error wraps ENOENT or ESRCH (IsVanished) when the process is gone.
 // It is safe for concurrent use.
 func (r *Reader) Identity(pid int, exe bool) (Identity, error) {
@@ -77,7 +78,9 @@ func (r *Reader) Identity(pid int, exe bool) (Identity, error) {
 }
 
 // Identities answers each query, appending one result per query to out
-// (in query order) and returning it. The files are read on the caller's
+// (in query order) and returning it. With Options.BPFIdentities and the
+// identity program loaded, the process queries are answered by one run
+// of it (bpfIdentities); the rest read stat. The files are read on the caller's
 // goroutine, as a scan reads them, with raw system calls (rawread.go):
 // neither file takes a lock the target can hold for long (stat reads the
 // task's counters under its own spinlocks, the exe link the mm's file
@@ -114,6 +117,7 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 				// sandbox can hide its init from BPF): /proc says.
 				r.applyBPFIdentity(&res, id)
 				r.readIdentityExe(&res, q, w)
+				r.identsFromBPF.Add(1)
 				out = append(out, res)
 				continue
 			}

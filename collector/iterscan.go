@@ -233,6 +233,11 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if note := s.bpfCmdlineNote(); note != "" {
 		snap.CollectorNote = joinNote(snap.CollectorNote, note)
 	}
+	if why := s.r.iter.IdentsUnavailable; why != nil {
+		// Asked for (Options.BPFIdentities) and not loaded: the kernel
+		// events' lookups read /proc, which the note says once a scan.
+		snap.CollectorNote = joinNote(snap.CollectorNote, "kernel events' lookups read /proc: "+why.Error())
+	}
 	s.readExtras(procs, o)
 	snap.ThreadStates = countKeptStates(states, procs, s.iterHidden)
 	snap.CtxSwitchSource = CtxTaskIter

@@ -221,6 +221,9 @@ type Reader struct {
 	// idents is the iterator's identity program (Options.BPFIdentities),
 	// nil when not loaded; Identities reads /proc then.
 	idents *taskiter.Idents
+	// identsFromBPF counts the Identities answers the program gave (the
+	// rest read /proc): tests tell the two paths apart by it.
+	identsFromBPF atomic.Uint64
 	// cmdBPFMu is held while a scan uses the iterator's cmdline program
 	// (its arrays are one run's); cmdBPFStuck is set, for good, once a
 	// run of it did not finish by its deadline (bpfcmdline.go).

@@ -44,6 +44,17 @@ type identObjects struct {
 const identSlots = 256
 
 // openIdents loads the identity program with copts.
+// openIdents loads the identity program beside the walk, or says in
+// IdentsUnavailable why it did not load.
+func (it *Iterator) openIdents(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) {
+	d, err := openIdents(spec, copts, it.bootOffset)
+	if err != nil {
+		it.IdentsUnavailable = fmt.Errorf("the identity program does not load: %w", classify(err))
+		return
+	}
+	it.idents = d
+}
+
 func openIdents(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, bootOffset uint64) (*Idents, error) {
 	if spec.Programs["pinspect_idents"] == nil || spec.Maps["ident_slots"] == nil {
 		return nil, errors.New("no identity program")

@@ -87,6 +87,9 @@ type Iterator struct {
 	// idents is the identity program (Options.Idents), nil when not
 	// asked for or not loaded (identities are then read from /proc).
 	idents *Idents
+	// IdentsUnavailable says why the identity program was asked for and
+	// not loaded (identities are then read from /proc).
+	IdentsUnavailable error
 	// WalkUnavailable says, in one line, why the walk could not be
 	// loaded and the seq_file iterator (about 0.4 µs a task more) is
 	// used; nil when the walk is used or Options.SeqFile asked for the
@@ -139,7 +142,7 @@ func Open(opts Options) (*Iterator, error) {
 				it.openCmdlines(spec, copts)
 			}
 			if opts.Idents {
-				it.idents, _ = openIdents(spec, copts, it.bootOffset)
+				it.openIdents(spec, copts)
 			}
 			it.LoadDuration = time.Since(start)
 			return it, nil
@@ -164,7 +167,7 @@ func Open(opts Options) (*Iterator, error) {
 				it.openCmdlines(spec, &copts)
 			}
 			if opts.Idents {
-				it.idents, _ = openIdents(spec, &copts, it.bootOffset)
+				it.openIdents(spec, &copts)
 			}
 			it.LoadDuration = time.Since(start)
 			return it, nil
