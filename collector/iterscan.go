@@ -230,13 +230,8 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	}
 	procs = s.readIterIdentities(procs)
 	snap.CmdlinesBPF = s.bpfCmd.read
-	if note := s.bpfCmdlineNote(); note != "" {
+	if note := s.programsNote(); note != "" {
 		snap.CollectorNote = joinNote(snap.CollectorNote, note)
-	}
-	if why := s.r.iter.IdentsUnavailable; why != nil {
-		// Asked for (Options.BPFIdentities) and not loaded: the kernel
-		// events' lookups read /proc, which the note says once a scan.
-		snap.CollectorNote = joinNote(snap.CollectorNote, "kernel events' lookups read /proc: "+why.Error())
 	}
 	s.readExtras(procs, o)
 	snap.ThreadStates = countKeptStates(states, procs, s.iterHidden)
@@ -747,6 +742,18 @@ func parseTaskTotal(b []byte) (int, bool) {
 }
 
 // joinNote is two notes of a snapshot in one line.
+// programsNote says which of the iterator's other programs were asked
+// for and are not used, and why: the cmdline program's (bpfCmdlineNote),
+// and the identity program's (Options.BPFIdentities: the kernel events'
+// lookups then read /proc).
+func (s *scan) programsNote() string {
+	note := s.bpfCmdlineNote()
+	if why := s.r.iter.IdentsUnavailable; why != nil {
+		note = joinNote(note, "kernel events' lookups read /proc: "+why.Error())
+	}
+	return note
+}
+
 func joinNote(a, b string) string {
 	if a == "" {
 		return b
