@@ -531,7 +531,7 @@ func (s *scan) readIterHidden(procs []Process, passTasks int, before taskCounts,
 		// process from it for good. Later, a listing comes within
 		// hiddenRelist.
 		if total == passTasks+s.iterHiddenThreads &&
-			(s.iterListedOnce || before.unchanged(readTaskCounts(s.r.opts.Root, &s.buf))) {
+			(s.iterListedOnce || before.unchanged(readTaskCountsAfter(s.r.opts.Root, &s.buf))) {
 			s.iterListedAt, s.iterListedOnce, s.iterListed = now, true, false
 			return s.placeHidden(procs, n), nil
 		}
@@ -651,14 +651,31 @@ type taskCounts struct {
 	ok    bool // both were read
 }
 
-// readTaskCounts reads the kernel's counts of tasks and forks; buf is
-// reused for /proc/stat.
+// readTaskCounts reads the kernel's counts of forks, then of tasks, to
+// open the window the counts prove unchanged; buf is reused for
+// /proc/stat. Forks first: a fork between the two reads raises the task
+// count read here, and the fork count read at the window's end.
 func readTaskCounts(root string, buf *[]byte) taskCounts {
 	forks, ok := readForkCount(root, buf)
 	if !ok {
 		return taskCounts{}
 	}
 	tasks, ok := readTaskTotal(root)
+	return taskCounts{tasks: tasks, forks: forks, ok: ok}
+}
+
+// readTaskCountsAfter reads the same counts in the other order, tasks
+// then forks, to close the window: a fork between the two reads must
+// show in the fork count, or it would raise the task count unnoticed and
+// could make up for a task reaped during the pass (review of the proof).
+// Only a fork raises the task count, in the same step that counts the
+// fork, and only the final reap lowers it.
+func readTaskCountsAfter(root string, buf *[]byte) taskCounts {
+	tasks, ok := readTaskTotal(root)
+	if !ok {
+		return taskCounts{}
+	}
+	forks, ok := readForkCount(root, buf)
 	return taskCounts{tasks: tasks, forks: forks, ok: ok}
 }
 

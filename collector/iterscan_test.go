@@ -682,7 +682,7 @@ func TestTaskCounts(t *testing.T) {
 	if err := exec.Command("true").Run(); err != nil {
 		t.Fatal(err)
 	}
-	after := readTaskCounts("/proc", &buf)
+	after := readTaskCountsAfter("/proc", &buf)
 	if before.unchanged(after) || after.forks <= before.forks {
 		t.Errorf("a fork between the reads: %+v then %+v, taken as unchanged", before, after)
 	}
