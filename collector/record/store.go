@@ -195,18 +195,16 @@ func (s *Store) load() error {
 
 // inOrder reports whether sample b may follow sample a: its sequence
 // number is larger (they never go back, across segments and recorder
-// runs alike), and inside one segment its time is not earlier (a writer
-// begins a new segment when the clock steps back). reason says what is
-// wrong when it may not.
+// runs alike). reason says what is wrong when it may not. Times are not
+// checked: a time that goes back is a clock step, kept and listed
+// (ClockSteps), even inside one segment, which a writer before the one
+// that compares wall clocks made when the wall clock stepped back.
 func inOrder(a, b *position) (ok bool, reason string) {
 	switch {
 	case b.e.h.seq == a.e.h.seq:
 		return false, fmt.Sprintf("sequence number %d repeats the sample before it", b.e.h.seq)
 	case b.e.h.seq < a.e.h.seq:
 		return false, fmt.Sprintf("sequence number %d after %d: sequence numbers never go back", b.e.h.seq, a.e.h.seq)
-	case a.seg == b.seg && b.e.h.takenAt < a.e.h.takenAt:
-		return false, fmt.Sprintf("taken before the sample before it in its segment (%s, sequence %d): times only go forward inside a segment",
-			a.e.TakenAt().UTC().Format(time.RFC3339Nano), a.e.h.seq)
 	}
 	return true, ""
 }
@@ -216,7 +214,7 @@ func inOrder(a, b *position) (ok bool, reason string) {
 // a crafted or mixed-up directory can hold them, and a reader that kept
 // them would show one sequence number twice and rates over a negative
 // interval. A single sample far ahead of its neighbours (its sequence
-// number or time) is the one refused, not every sample after it: when
+// number) is the one refused, not every sample after it: when
 // the next two samples follow the sample before it but not it, it goes.
 func (s *Store) refuseDisorder(pos []position) []position {
 	kept := pos[:0]
