@@ -122,7 +122,7 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 				continue
 			}
 		}
-		st, err := readStatRaw(w.pb.set(q.PID, q.TID, "stat"), &w.buf)
+		st, err := r.readIdentityStat(w.pb.set(q.PID, q.TID, "stat"), &w.buf)
 		if err != nil {
 			res.Err = &ReadError{PID: q.PID, File: file, Err: err}
 		} else {
@@ -142,13 +142,29 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 	return out
 }
 
+// readIdentityStat reads a stat file for Identities: with a raw system
+// call from a proc filesystem (rawread.go), whose stat files do not wait
+// on their task; from a tree another program wrote (Options.Root on NFS,
+// FUSE or 9p, say), the ordinary way, since a raw call that blocked there
+// would hold its P and stop the program's garbage collection with it.
+func (r *Reader) readIdentityStat(path []byte, buf *[]byte) (statFields, error) {
+	if r.procfs {
+		return readStatRaw(path, buf)
+	}
+	return readStat(atFDCWD, path, buf)
+}
+
 // readIdentityExe reads the exe link of q's process into res when q asks
 // for it and the process was found.
 func (r *Reader) readIdentityExe(res *IdentityResult, q IdentityQuery, w *identityWork) {
 	if !q.Exe || q.TID != 0 || res.Err != nil {
 		return
 	}
-	exe, deleted, err := readExeRaw(w.pb.set(q.PID, 0, "exe"), w.link)
+	readLink := readExe
+	if r.procfs {
+		readLink = readExeRaw // see rawread.go
+	}
+	exe, deleted, err := readLink(w.pb.set(q.PID, 0, "exe"), w.link)
 	switch {
 	case err == nil:
 		res.Exe, res.ExeDeleted = exe, deleted

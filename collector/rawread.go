@@ -13,10 +13,13 @@ import (
 // every 20 µs, then less often, while the program works: an agent (serve,
 // record) that looks up a burst of process events every 50 ms paid that
 // for each burst, about as much CPU as the lookups themselves. A raw call
-// keeps the P for its length, so only calls that do not sleep are made
-// raw: opening and reading /proc/PID/stat and reading the exe link take
-// the task's spinlocks and RCU, never a lock its owner can hold (see
-// Identities).
+// keeps the P for its length, so only calls that do not wait on their
+// target are made raw, and only on a proc filesystem (Reader.procfs):
+// opening and reading /proc/PID/stat and reading the exe link take the
+// task's spinlocks and RCU, never a lock its owner can hold (see
+// Identities). They can still take a short sleeping lock of the path
+// lookup, or do a dying process's last teardown (its final mmput or
+// fput): rare, and bounded.
 
 // readStatRaw is readStat from the root with raw system calls.
 func readStatRaw(path []byte, buf *[]byte) (statFields, error) {
