@@ -143,13 +143,14 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// the others not kept as they pass, the kept ones at the end.
 	states := &ThreadStates{}
 	s.iterStates = states
-	// When this scan may have to list /proc for the processes the pass
-	// does not show, the kernel's counts of tasks and forks right before
-	// the pass reads the tasks (after the walk's arrays are made, which
-	// on a first pass waits for RCU grace periods): equal after it, they
-	// prove that no task was born or reaped meanwhile (readIterHidden).
+	// Until /proc was listed or the count proven (a Reader's first scan,
+	// a one-shot's only one), the kernel's counts of tasks and forks
+	// right before the pass reads the tasks (after the walk's arrays are
+	// made, which on a first pass waits for RCU grace periods): equal
+	// after it, they prove that no task was born or reaped meanwhile
+	// (readIterHidden). A later scan does not use them.
 	var before taskCounts
-	if !s.iterHiddenValid || time.Since(r.start)-s.iterListedAt >= hiddenRelist {
+	if !s.iterListedOnce {
 		po.BeforeRun = func() { before = readTaskCounts(r.opts.Root, &s.buf) }
 	}
 	st, err := r.iter.PassWith(po, func(t *taskiter.Task) error {
