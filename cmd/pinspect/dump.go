@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,8 +113,8 @@ threads (thread), per lifecycle event (event), or per sample for the machine
 --json documents; CSV has a header row. docs/RECORD.md lists the columns.
 
 A damaged sample is skipped and named on stderr with where it is; the rows of
-the others are written, and the exit status is 0 (3 when samples were skipped
-and no row was written).`,
+the others are written, and the exit status is 0 (3 when damage was skipped
+and no row was written: the damaged samples may have held the rows).`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: []string{"process", "thread", "event", "system"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -148,7 +149,7 @@ and no row was written).`,
 			}
 			defer st.Close()
 			reported := len(st.Problems())
-			damaged := 0
+			damaged := openDamage(st, since, until)
 			if kind == "event" {
 				var werr error
 				rerr := st.Events(record.EventQuery{Since: since, Until: until, Match: eventFilter(f)}, func(e *lifecycle.Event) bool {
@@ -156,11 +157,13 @@ and no row was written).`,
 					return werr == nil
 				})
 				err = cmp.Or(werr, readingRecord(st, rerr))
-				damaged = a.reportProblems(st, reported) - reported
+				damaged.samples += a.reportProblems(st, reported) - reported
 			} else {
-				damaged, err = a.dumpSamples(st, since, until, func(s *record.Sample, rates *lifecycle.Rates) error {
+				var n int
+				n, err = a.dumpSamples(st, since, until, func(s *record.Sample, rates *lifecycle.Rates) error {
 					return dumpSample(dw, kind, f, s, rates)
 				})
+				damaged.samples += n
 			}
 			if err == nil {
 				err = dw.Flush()
@@ -171,7 +174,7 @@ and no row was written).`,
 			if err != nil {
 				return outputError(err)
 			}
-			return a.dumpOutcome(st, dw.Rows(), damaged)
+			return a.recordOutcome(st, "dump", "row", dw.Rows(), damaged)
 		},
 	}
 	rf.add(cmd)
@@ -200,20 +203,49 @@ func checkDumpFilters(cmd *cobra.Command, kind string) error {
 	return nil
 }
 
-// dumpOutcome sets the exit code of a dump that wrote rows rows and
-// skipped damaged damaged samples (or events blocks), and says so. Damage
-// is skipped, not fatal (docs/RECORD.md): every readable row is written
-// and the exit is 0, as it would be again on the same record (the damage
-// stays); stderr names each damaged sample where it is and counts them.
-// Nothing written: 1 when every sample was read and none matched (as
-// pgrep), 3 when damaged samples were skipped (they may have held rows).
-func (a *app) dumpOutcome(st *record.Store, rows, damaged int) error {
+// recordDamage is the damage a query of the record stepped over:
+// damaged samples in its range (found by the query, or refused when the
+// record was opened), and parts of the record whose samples are not
+// known (bytes that are not a readable record, a segment skipped).
+type recordDamage struct{ samples, parts int }
+
+// openDamage is the damage opening st skipped that may have held
+// samples taken between since and until.
+func openDamage(st *record.Store, since, until time.Time) recordDamage {
+	samples, parts := st.SkippedAtOpen(since, until)
+	return recordDamage{samples, parts}
+}
+
+func (d recordDamage) none() bool { return d.samples == 0 && d.parts == 0 }
+
+func (d recordDamage) String() string {
+	var s []string
+	if d.samples > 0 {
+		s = append(s, fmt.Sprint(d.samples, " ", pluralWord(d.samples, "damaged sample", "damaged samples")))
+	}
+	if d.parts > 0 {
+		s = append(s, fmt.Sprint(d.parts, " ", pluralWord(d.parts, "unreadable part", "unreadable parts"), " of the record"))
+	}
+	return strings.Join(s, " and ")
+}
+
+// recordOutcome sets the exit code of a command that read the record
+// (dump, events) and wrote written rows (events, restarts), skipping
+// damage, and says so: one rule for every reader of the record
+// (docs/RECORD.md). Damage is skipped, not fatal: every readable row is
+// written and the exit is 0, as it would be again on the same record
+// (the damage stays); stderr names the damage where it is and counts
+// it. Nothing written: 1 when the query read everything it needed and
+// nothing matched (as pgrep), 3 when damage it stepped over may have
+// held what it asked for.
+// row names what the command writes (row, event, restart).
+func (a *app) recordOutcome(st *record.Store, cmd, row string, written int, d recordDamage) error {
 	switch {
-	case damaged > 0 && rows == 0:
-		return readingRecord(st, fmt.Errorf("no row written: %s skipped (above), and no other matched", fmt.Sprint(damaged, " ", pluralWord(damaged, "damaged sample", "damaged samples"))))
-	case damaged > 0:
-		fmt.Fprintf(a.stderr, "pinspect: dump: %s skipped (above); the other samples' rows were written\n", fmt.Sprint(damaged, " ", pluralWord(damaged, "damaged sample", "damaged samples")))
-	case rows == 0:
+	case !d.none() && written == 0:
+		return readingRecord(st, fmt.Errorf("no %s written: %s skipped (above), and no other matched", row, d))
+	case !d.none():
+		fmt.Fprintf(a.stderr, "pinspect: %s: %s skipped (above); the other samples' %ss were written\n", cmd, d, row)
+	case written == 0:
 		a.exitCode = exitNoMatch // as pgrep: nothing matched
 	}
 	return nil

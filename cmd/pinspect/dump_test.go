@@ -139,38 +139,34 @@ func TestDump(t *testing.T) {
 	}
 }
 
-// damageSample flips a byte in the body of sample i of the store in dir
-// (a one-segment store: records follow the 32-byte segment header one
-// after the other) and returns the segment's path.
+// damageSample flips a byte in the body of sample i of the store in dir,
+// where the store says it lies (record.Store.Location), and returns the
+// sample's segment file.
 func damageSample(t *testing.T, dir string, i int) string {
 	t.Helper()
 	st, err := record.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := int64(32)
-	for j := range i {
-		off += st.Meta(j).Bytes
-	}
+	loc, err := st.Location(i)
 	st.Close()
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.pnr"))
-	if len(segs) != 1 {
-		t.Fatalf("segments %v, want one", segs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f, err := os.OpenFile(segs[0], os.O_RDWR, 0)
+	f, err := os.OpenFile(loc.Path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off+48+10); err != nil {
+	if _, err := f.ReadAt(b, loc.BodyOffset+10); err != nil {
 		t.Fatal(err)
 	}
 	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off+48+10); err != nil {
+	if _, err := f.WriteAt(b, loc.BodyOffset+10); err != nil {
 		t.Fatal(err)
 	}
-	return segs[0]
+	return loc.Path
 }
 
 // TestDumpSkipsDamage: dump writes every readable sample's rows, names
@@ -218,5 +214,73 @@ func TestDumpSkipsDamage(t *testing.T) {
 	if code != exitError || !strings.Contains(stderr, "pinspect: reading the record in "+dir+": no row written: 4 damaged samples skipped") ||
 		strings.Contains(stderr, "writing output") {
 		t.Errorf("dump of a record without a readable sample: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// TestRecordReadersAgreeOnDamage: dump and events follow one rule
+// (docs/RECORD.md): damage skipped and nothing written is exit 3, with
+// what was skipped (events exited 1 and said "no such events" over a
+// record whose samples were all damaged, where dump exited 3).
+func TestRecordReadersAgreeOnDamage(t *testing.T) {
+	dir, _ := recordLive(t, 2)
+	damageSample(t, dir, 0)
+	damageSample(t, dir, 1)
+	// The first sample holds no event: a query of events reads only the
+	// second.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dump", "--dir", dir}, "2 damaged samples"},
+		{[]string{"dump", "event", "--dir", dir}, "1 damaged sample"},
+		{[]string{"events", "--dir", dir}, "1 damaged sample"},
+		{[]string{"events", "--dir", dir, "--json", "--type", "exit"}, "1 damaged sample"},
+		{[]string{"events", "--dir", dir, "--restarts", "--name", "crash"}, "1 damaged sample"},
+	} {
+		_, stderr, code := runInProcess(t, c.args...)
+		if code != exitError || !strings.Contains(stderr, "pinspect: reading the record in "+dir+": no ") ||
+			!strings.Contains(stderr, " written: "+c.want+" skipped (above), and no other matched") || strings.Contains(stderr, "no such events") {
+			t.Errorf("%v over a record of damaged samples: exit %d (want %d), stderr:\n%s", c.args, code, exitError, stderr)
+		}
+	}
+}
+
+// TestDumpCountsRefusedSamples: samples refused when the record is
+// opened (out of order: here a second recorder's segment copied into the
+// directory, its sequence numbers going back) are counted with the
+// damage dump skipped, so the summary and the exit status are true (they
+// were listed but not counted: exit 0 with no summary, and exit 1, "no
+// match", for a range holding only them).
+func TestDumpCountsRefusedSamples(t *testing.T) {
+	dir, _ := recordLive(t, 2)
+	other, later := recordLive(t, 2)
+	segs, _ := filepath.Glob(filepath.Join(other, "*.pnr"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same name with segment number 2: after the first recorder's.
+	if err := os.WriteFile(filepath.Join(dir, "000000000002"+strings.TrimPrefix(filepath.Base(segs[0]), "000000000001")), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, stderr, code := runInProcess(t, "dump", "--dir", dir)
+	if code != 0 || strings.Count(stderr, "(refused)") != 2 || !strings.Contains(stderr, "pinspect: dump: 2 damaged samples skipped (above); the other samples' rows were written") {
+		t.Errorf("dump of a record with 2 refused samples: exit %d, stderr:\n%s", code, stderr)
+	}
+	// Only the refused samples' time: nothing readable there.
+	since := later[0].Snapshot.TakenAt.Format(time.RFC3339Nano)
+	_, stderr, code = runInProcess(t, "dump", "--dir", dir, "--since", since)
+	if code != exitError || !strings.Contains(stderr, "no row written: 2 damaged samples skipped (above)") {
+		t.Errorf("dump --since the refused samples: exit %d (want %d), stderr:\n%s", code, exitError, stderr)
+	}
+	// Before them: the readable samples' rows, no damage counted.
+	until := later[0].Snapshot.TakenAt.Add(-time.Nanosecond).Format(time.RFC3339Nano)
+	_, stderr, code = runInProcess(t, "dump", "--dir", dir, "--until", until)
+	if code != 0 || strings.Contains(stderr, "skipped (above)") {
+		t.Errorf("dump --until before the refused samples: exit %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -44,7 +44,11 @@ connector's short-lived processes included.
   pinspect events --restarts --name nginx                   exits followed by a new start
 
 Times: RFC 3339, local ("2026-12-01 02:00", 02:00) or relative ("2h ago", 90m, 3d).
---json prints one pinspect.event/v1 object per line.`,
+--json prints one pinspect.event/v1 object per line.
+
+A damaged sample is skipped and named on stderr with where it is; the exit
+status is 1 when no event matched, 3 when damage was skipped and no event
+was written (the damaged samples may have held them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.restarts {
@@ -191,13 +195,14 @@ func (a *app) runEvents(o *eventsOptions) error {
 	}
 	defer st.Close()
 	reported := len(st.Problems())
-	// Damage the query steps over is named once it is done.
-	defer a.reportProblems(st, reported)
+	damaged := openDamage(st, since, until)
 	bw := bufio.NewWriterSize(a.stdout, 64<<10)
+	n := 0
+	row := "event"
 	if o.restarts {
-		err = a.printRestarts(bw, st, f, since, until)
+		row = "restart"
+		n, err = a.printRestarts(bw, st, f, since, until)
 	} else {
-		n := 0
 		var werr error
 		rerr := st.Events(q, func(e *lifecycle.Event) bool {
 			n++
@@ -209,23 +214,26 @@ func (a *app) runEvents(o *eventsOptions) error {
 			return werr == nil
 		})
 		err = cmp.Or(werr, readingRecord(st, rerr))
-		if err == nil && n == 0 {
-			a.exitCode = exitNoMatch // as pgrep: nothing matched
-		}
-		if err == nil && n == 0 && !a.jsonOut {
-			first, last := st.Span()
-			fmt.Fprintf(a.stderr, "pinspect: no such events in the record (it spans %s to %s)\n", first.Local().Format(time.RFC3339), last.Local().Format(time.RFC3339))
-		}
 	}
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
-	return outputError(err)
+	// Damage the query stepped over is named once it is done.
+	damaged.samples += a.reportProblems(st, reported) - reported
+	if err != nil {
+		return outputError(err)
+	}
+	if n == 0 && damaged.none() && !o.restarts && !a.jsonOut {
+		first, last := st.Span()
+		fmt.Fprintf(a.stderr, "pinspect: no such events in the record (it spans %s to %s)\n", first.Local().Format(time.RFC3339), last.Local().Format(time.RFC3339))
+	}
+	return a.recordOutcome(st, "events", row, n, damaged)
 }
 
 // printRestarts pairs each end of a process matching the name with the
-// next start of one (a spawn or an exec into it).
-func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter, since, until time.Time) error {
+// next start of one (a spawn or an exec into it), and returns how many
+// restarts it printed.
+func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter, since, until time.Time) (int, error) {
 	match := eventFilter(report.Filter{Name: f.Name})
 	var rs []report.Restart
 	var open *lifecycle.Event
@@ -250,13 +258,10 @@ func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter,
 		return true
 	})
 	if err != nil {
-		return readingRecord(st, err)
-	}
-	if len(rs) == 0 {
-		a.exitCode = exitNoMatch // as pgrep: nothing matched
+		return 0, readingRecord(st, err)
 	}
 	if a.jsonOut {
-		return report.WriteCompactJSON(bw, report.NewRestartsDoc(f.Name, rs, open))
+		return len(rs), report.WriteCompactJSON(bw, report.NewRestartsDoc(f.Name, rs, open))
 	}
-	return report.WriteRestartsText(bw, f.Name, rs, open)
+	return len(rs), report.WriteRestartsText(bw, f.Name, rs, open)
 }

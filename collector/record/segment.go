@@ -24,8 +24,10 @@ func (e *entry) TakenAt() time.Time { return time.Unix(0, e.h.takenAt) }
 // scanResult is what a scan of one segment found.
 type scanResult struct {
 	entries []entry
-	// problems describe skipped corruption (offset and reason).
+	// problems describe skipped corruption (offset and reason); gaps
+	// holds, for each, the index in entries of the first record after it.
 	problems []string
+	gaps     []int
 	// end is the offset just past the last good record; tornAt is where
 	// an incomplete or bad tail begins (-1 when the file ends cleanly),
 	// and tailGood is true when no good record follows it (so the tail
@@ -68,6 +70,7 @@ func scanSegment(f io.ReaderAt, size int64, verify bool) (scanResult, error) {
 			return res, nil
 		}
 		res.problems = append(res.problems, fmt.Sprintf("bytes %d to %d are not a readable record (skipped)", off, next))
+		res.gaps = append(res.gaps, len(res.entries))
 		off = next
 	}
 	return res, nil

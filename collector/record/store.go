@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,9 @@ type Store struct {
 	byTime   []int32    // indexes into pos, by time then write order
 	steps    []ClockStep
 	problems []string
+	// skipped is the damage load skipped that may have held samples
+	// (SkippedAtOpen); its problems are in problems too.
+	skipped  []openDamage
 	foreign  []string // names in the directory that are not the store's files
 	dec      *zstd.Decoder
 	strs     *decoder
@@ -165,14 +169,25 @@ func (s *Store) load() error {
 	}
 	slices.SortFunc(segs, func(a, b *readSeg) int { return cmp.Compare(a.num, b.num) })
 	s.segs = segs
-	s.pos, s.problems, s.steps = s.pos[:0], nil, nil
+	s.pos, s.problems, s.steps, s.skipped = s.pos[:0], nil, nil, nil
 	for _, g := range segs {
 		es, probs, err := g.catalog()
 		for _, p := range probs {
-			s.problems = append(s.problems, g.path+": "+p)
+			s.problems = append(s.problems, g.path+": "+p.text)
+			if p.gap >= 0 {
+				d := openDamage{}
+				if p.gap > 0 {
+					d.from = es[p.gap-1].h.takenAt
+				}
+				if p.gap < len(es) {
+					d.to = es[p.gap].h.takenAt
+				}
+				s.skipped = append(s.skipped, d)
+			}
 		}
 		if err != nil {
 			s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
+			s.skipped = append(s.skipped, openDamage{}) // its times are not known
 			continue
 		}
 		for _, e := range es {
@@ -223,18 +238,58 @@ func (s *Store) refuseDisorder(pos []position) []position {
 		if len(kept) > 0 {
 			prev := &kept[len(kept)-1]
 			if ok, why := inOrder(prev, &c); !ok {
-				s.problems = append(s.problems, s.damaged(&c, errors.New(why+" (refused)")).Error())
+				s.refuse(&c, errors.New(why+" (refused)"))
 				continue
 			}
 			if i+1 < len(pos) && s.outlier(prev, &c, pos[i+1:]) {
-				s.problems = append(s.problems, s.damaged(&c, fmt.Errorf("out of order with the samples around it (sequence numbers %d, %d, %d) (refused)",
-					prev.e.h.seq, c.e.h.seq, pos[i+1].e.h.seq)).Error())
+				s.refuse(&c, fmt.Errorf("out of order with the samples around it (sequence numbers %d, %d, %d) (refused)",
+					prev.e.h.seq, c.e.h.seq, pos[i+1].e.h.seq))
 				continue
 			}
 		}
 		kept = append(kept, c)
 	}
 	return kept
+}
+
+// refuse lists sample c as damaged for why, and counts it among the
+// samples skipped at open at its time.
+func (s *Store) refuse(c *position, why error) {
+	s.problems = append(s.problems, s.damaged(c, why).Error())
+	s.skipped = append(s.skipped, openDamage{samples: 1, from: c.e.h.takenAt, to: c.e.h.takenAt})
+}
+
+// openDamage is one piece of damage load skipped: a sample refused
+// (samples 1, at its time), or bytes that are not a readable record or
+// a whole segment skipped (samples 0: how many it held is not known)
+// lying between the times from and to of the samples around it (0: no
+// sample on that side is known).
+type openDamage struct {
+	samples  int
+	from, to int64
+}
+
+// SkippedAtOpen counts the damage that opening the record (Open and
+// Refresh) skipped and that may have held samples taken between since
+// and until (zero: unbounded): samples refused (listed in Problems with
+// "(refused)"), and parts that are not readable records or segments
+// skipped, whose samples are not known. A torn tail, the record a
+// recorder is writing in the common case, is listed in Problems but not
+// counted. A reader's own damage (Read, Events) is not in these counts.
+func (s *Store) SkippedAtOpen(since, until time.Time) (samples, parts int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.skipped {
+		if !since.IsZero() && d.to != 0 && d.to < since.UnixNano() || !until.IsZero() && d.from != 0 && d.from > until.UnixNano() {
+			continue
+		}
+		if d.samples > 0 {
+			samples += d.samples
+		} else {
+			parts++
+		}
+	}
+	return samples, parts
 }
 
 // outlier reports whether c, which may follow prev, is out of order with
@@ -261,10 +316,18 @@ func ownFile(name string) bool {
 	return name == lockName || strings.HasSuffix(name, idxSuffix) || strings.HasSuffix(name, idxSuffix+".tmp")
 }
 
+// segProblem is damage a catalog found in a segment: what, and, for
+// bytes that are not a readable record, the index of the first entry
+// after them (gap; -1 for a torn tail, which is not counted as damage).
+type segProblem struct {
+	text string
+	gap  int
+}
+
 // catalog lists a segment's records from its index, or by scanning it
 // when the index is missing, stale or damaged (the segment being
 // written has none).
-func (g *readSeg) catalog() ([]entry, []string, error) {
+func (g *readSeg) catalog() ([]entry, []segProblem, error) {
 	f, err := g.file()
 	if err != nil {
 		return nil, nil, err
@@ -290,9 +353,12 @@ func (g *readSeg) catalog() ([]entry, []string, error) {
 	}
 	// A torn tail of the newest segment is a write in progress, not
 	// damage; elsewhere it is reported.
-	probs := res.problems
+	var probs []segProblem
+	for i, p := range res.problems {
+		probs = append(probs, segProblem{text: p, gap: res.gaps[i]})
+	}
 	if res.tornAt >= 0 && g.size-res.tornAt > 0 {
-		probs = append(probs, fmt.Sprintf("the last %d bytes are not a whole record (a write in progress, or cut short)", g.size-res.tornAt))
+		probs = append(probs, segProblem{text: fmt.Sprintf("the last %d bytes are not a whole record (a write in progress, or cut short)", g.size-res.tornAt), gap: -1})
 	}
 	return res.entries, probs, nil
 }
@@ -472,6 +538,9 @@ func (s *Store) readLocked(p *position, events bool) (*Sample, error) {
 		ref := dictRef{p.seg, int64(h.keyOffset)}
 		if s.keyRef != ref {
 			raw, err := s.keyframeRaw(p.seg, int64(h.keyOffset))
+			if errors.Is(err, ErrDamaged) {
+				return nil, s.damaged(p, fmt.Errorf("its keyframe: %w", err))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: sample %d: its keyframe: %w", p.seg.path, h.seq, err)
 			}
@@ -480,7 +549,7 @@ func (s *Store) readLocked(p *position, events bool) (*Sample, error) {
 				s.keyProcs, err = elems(snap, fieldProcess)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: sample %d: its keyframe: %w", p.seg.path, h.seq, err)
+				return nil, s.damaged(p, fmt.Errorf("its keyframe: %w", err))
 			}
 			s.keyRef, s.keyRaw = ref, raw
 		}
@@ -535,9 +604,85 @@ func (s *Store) readBody(p *position) ([]byte, error) {
 // ErrDamaged wraps errors about a damaged record.
 var ErrDamaged = errors.New("damaged record")
 
+// DamagedError is a damaged sample: where it is and what is wrong. It
+// is ErrDamaged (errors.Is).
+type DamagedError struct {
+	// Path is the segment file; Segment its number (in its name).
+	Path    string
+	Segment uint64
+	// Offset is where the sample's record begins in the file.
+	Offset int64
+	// Seq and TakenAt are the sample's, from its record's header.
+	Seq     uint64
+	TakenAt time.Time
+	// Err says what is wrong.
+	Err error
+}
+
+func (e *DamagedError) Error() string { return e.text(e.Path, e.Err.Error()) }
+
+// Unwrap gives ErrDamaged and the reason.
+func (e *DamagedError) Unwrap() []error { return []error{ErrDamaged, e.Err} }
+
+func (e *DamagedError) text(where, why string) string {
+	return fmt.Sprintf("%v: %s offset %d (sample %d at %s): %s", ErrDamaged, where, e.Offset, e.Seq, e.TakenAt.Format(time.RFC3339), why)
+}
+
+// ForClient returns err as a client of an agent serving the record may
+// read it (docs/SECURITY.md): a damaged sample's segment is named by its
+// number, not by its file's path on the agent's machine (a damaged
+// keyframe inside it too); any other error says only that the record
+// could not be read, since its text may name the agent's files.
+func ForClient(err error) error {
+	var d *DamagedError
+	if !errors.As(err, &d) {
+		if errors.Is(err, ErrDamaged) { // no place named (a missing keyframe)
+			return err
+		}
+		return errors.New("the record could not be read (the agent's log says why)")
+	}
+	why := d.Err.Error()
+	var inner *DamagedError
+	if errors.As(d.Err, &inner) {
+		why = strings.Replace(why, inner.Error(), ForClient(inner).Error(), 1)
+	}
+	return &clientDamage{d, d.text("segment "+strconv.FormatUint(d.Segment, 10), why)}
+}
+
+// clientDamage is a DamagedError with the text ForClient gives it.
+type clientDamage struct {
+	*DamagedError
+	msg string
+}
+
+func (c *clientDamage) Error() string { return c.msg }
+
 func (s *Store) damaged(p *position, err error) error {
-	return fmt.Errorf("%w: %s offset %d (sample %d at %s): %v", ErrDamaged, p.seg.path, p.e.off, p.e.h.seq,
-		p.e.TakenAt().Format(time.RFC3339), err)
+	return &DamagedError{Path: p.seg.path, Segment: p.seg.num, Offset: p.e.off, Seq: p.e.h.seq, TakenAt: p.e.TakenAt(), Err: err}
+}
+
+// Location is where a sample lies on disk.
+type Location struct {
+	// Path is its segment file, Segment the segment's number.
+	Path    string
+	Segment uint64
+	// Offset is where its record begins in the file, BodyOffset where
+	// the record's body begins (after its header: the events block, then
+	// the compressed sample), and BodyBytes the body's length.
+	Offset, BodyOffset int64
+	BodyBytes          int
+}
+
+// Location says where sample i (in write order) is: for tools that
+// check a record, and for tests that damage one.
+func (s *Store) Location(i int) (Location, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i < 0 || i >= len(s.pos) {
+		return Location{}, fmt.Errorf("sample %d: out of range (the store has %d)", i, len(s.pos))
+	}
+	p := &s.pos[i]
+	return Location{Path: p.seg.path, Segment: p.seg.num, Offset: p.e.off, BodyOffset: p.e.off + recHeaderSize, BodyBytes: int(p.e.h.bodyLen)}, nil
 }
 
 // keyframeRaw returns the uncompressed sample of the keyframe record at

@@ -295,6 +295,23 @@ func TestCorruption(t *testing.T) {
 			t.Errorf("problems do not mention %q:\n%s", want, probs)
 		}
 	}
+	// Both are counted as damage of unknown samples: the smashed record
+	// between samples 0 and 2 (10 s and 20 s in), the skipped segment
+	// at any time.
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
+	for _, c := range []struct {
+		since, until time.Time
+		parts        int
+	}{
+		{time.Time{}, time.Time{}, 2},
+		{at(0), at(2), 2},
+		{at(3), time.Time{}, 1},
+		{time.Time{}, at(0).Add(-time.Second), 1},
+	} {
+		if samples, parts := st.SkippedAtOpen(c.since, c.until); samples != 0 || parts != c.parts {
+			t.Errorf("SkippedAtOpen(%v, %v) = %d samples, %d parts; want 0 and %d", c.since, c.until, samples, parts, c.parts)
+		}
+	}
 	for i := range st.Len() {
 		got, err := st.Read(i)
 		seq := st.Meta(i).Seq

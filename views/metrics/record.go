@@ -73,7 +73,8 @@ func (s *Server) recordStore(w http.ResponseWriter) *record.Store {
 		return nil
 	}
 	if err := st.Refresh(); err != nil {
-		httpError(w, http.StatusInternalServerError, "reading the record: "+err.Error())
+		s.opts.Logger.Warn("reading the record", "err", err)
+		httpError(w, http.StatusInternalServerError, record.ForClient(err).Error())
 		return nil
 	}
 	return st
@@ -200,16 +201,19 @@ func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
 	if err != nil && skipped > 0 && step == 0 {
 		i, cur, _, _, err = st.ReadReadable(want+1, 1)
 	}
+	// What the client reads names a damaged sample's segment by its
+	// number, never the agent's paths (record.ForClient).
 	if err != nil {
 		if skipped > 0 {
-			httpError(w, http.StatusNotFound, record.DamageNotice(st, want, dir, skipped, "no readable sample that way", firstErr))
+			httpError(w, http.StatusNotFound, record.DamageNotice(st, want, dir, skipped, "no readable sample that way", record.ForClient(firstErr)))
 			return
 		}
-		httpError(w, http.StatusInternalServerError, err.Error())
+		s.opts.Logger.Warn("recorded frame", "err", err)
+		httpError(w, http.StatusInternalServerError, record.ForClient(err).Error())
 		return
 	}
 	if skipped > 0 {
-		w.Header().Set(HeaderSkipped, headerText(record.DamageNotice(st, want, dir, skipped, "", firstErr)))
+		w.Header().Set(HeaderSkipped, headerText(record.DamageNotice(st, want, dir, skipped, "", record.ForClient(firstErr))))
 	}
 	var prev *record.Sample
 	if i > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,30 +150,65 @@ func TestRemoteReplay(t *testing.T) {
 	}
 }
 
-// damageRecordSample flips a byte in the body of sample i of st (one
-// segment: records follow the 32-byte segment header one after another).
+// damageRecordSample flips a byte in the body of sample i of st, where
+// the store says it lies (record.Store.Location).
 func damageRecordSample(t *testing.T, st *record.Store, i int) {
 	t.Helper()
-	off := int64(32)
-	for j := range i {
-		off += st.Meta(j).Bytes
+	loc, err := st.Location(i)
+	if err != nil {
+		t.Fatal(err)
 	}
-	segs, _ := filepath.Glob(filepath.Join(st.Dir(), "*.pnr"))
-	if len(segs) != 1 {
-		t.Fatalf("segments %v, want one", segs)
-	}
-	f, err := os.OpenFile(segs[0], os.O_RDWR, 0)
+	f, err := os.OpenFile(loc.Path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off+48+10); err != nil {
+	if _, err := f.ReadAt(b, loc.BodyOffset+10); err != nil {
 		t.Fatal(err)
 	}
 	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off+48+10); err != nil {
+	if _, err := f.WriteAt(b, loc.BodyOffset+10); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSkippedNamesNoAgentPath: the frame endpoint's X-Pinspect-Skipped
+// header and its 404 name a damaged sample's segment by its number,
+// never by the file's path on the agent (they gave the record
+// directory's path to any client: docs/SECURITY.md).
+func TestSkippedNamesNoAgentPath(t *testing.T) {
+	st, t0 := testRecord(t, 4)
+	damageRecordSample(t, st, 2)
+	damageRecordSample(t, st, 3)
+	loc, err := st.Location(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	get := func(step int) (*http.Response, string) {
+		resp, err := http.Get(fmt.Sprintf("%s/api/v1/frame?at=%s&step=%d", hs.URL, t0.Add(20*time.Second).Format(time.RFC3339), step))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode != http.StatusOK {
+			return resp, string(body)
+		}
+		return resp, ""
+	}
+	// The time of sample 3 (damaged): back to sample 2.
+	resp, _ := get(0)
+	sk := resp.Header.Get(HeaderSkipped)
+	want := fmt.Sprintf("damaged record: segment %d offset %d (sample 3 at ", loc.Segment, loc.Offset)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(sk, want) || strings.Contains(sk, st.Dir()) || strings.Contains(sk, filepath.Base(loc.Path)) {
+		t.Errorf("a step onto damaged sample 3: status %d, %s %q; want %q and no path", resp.StatusCode, HeaderSkipped, sk, want)
+	}
+	// On from sample 3: sample 4 is damaged too, and the last.
+	resp, body := get(1)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "damaged record: segment ") || strings.Contains(body, st.Dir()) {
+		t.Errorf("a step past the damaged end: status %d, body %q", resp.StatusCode, body)
 	}
 }
 
