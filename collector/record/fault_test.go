@@ -251,3 +251,60 @@ func TestReadOnlyDir(t *testing.T) {
 	}
 	checkAll(t, dir, want)
 }
+
+// TestFailedSyncNotCutBackKeepsSequence: when fdatasync fails after a
+// record was written and the file cannot be cut back either, the record
+// stays on disk, whole, and its sequence number is used: the next
+// sample takes the one after (it took the same one, and the reader
+// refused it as repeating the sample before it).
+func TestFailedSyncNotCutBackKeepsSequence(t *testing.T) {
+	dir := t.TempDir()
+	failing := false
+	opts := WriterOptions{Sync: SyncEachSample}
+	opts.syncData = func(f *os.File) error {
+		if failing {
+			return syscall.EIO
+		}
+		return f.Sync()
+	}
+	opts.cutBack = func(f *os.File, n int64) error {
+		if failing {
+			return syscall.EIO
+		}
+		return f.Truncate(n)
+	}
+	w, err := OpenWriter(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		failing = i == 2
+		err := w.Append(fakeSample(i))
+		if failing != (err != nil) {
+			t.Fatalf("sample %d: Append: %v", i, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if p := st.Problems(); len(p) > 0 {
+		t.Errorf("problems: %v", p)
+	}
+	var seqs []uint64
+	for i := range st.Len() {
+		s, err := st.Read(i)
+		if err != nil {
+			t.Fatalf("sample %d: %v", i, err)
+		}
+		seqs = append(seqs, s.Seq)
+	}
+	// The failed sample's record is whole on disk (sequence number 3).
+	if fmt.Sprint(seqs) != "[1 2 3 4 5]" {
+		t.Errorf("sequence numbers %v, want [1 2 3 4 5]", seqs)
+	}
+}

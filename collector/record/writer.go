@@ -70,6 +70,11 @@ type WriterOptions struct {
 	// midWrite, for tests, is called after the first half of a record is
 	// written and before the rest (the kill -9 test stops there).
 	midWrite func()
+	// syncData and cutBack, for tests, stand for fdatasync(2) and
+	// ftruncate(2) on a segment (nil: the system calls), to make them
+	// fail.
+	syncData func(*os.File) error
+	cutBack  func(*os.File, int64) error
 }
 
 func (o *WriterOptions) defaults() {
@@ -472,7 +477,12 @@ func (w *Writer) Append(s *Sample) error {
 	h.put(w.out[:recHeaderSize], w.out[recHeaderSize:])
 
 	off := cur.size
-	if err := w.write(cur, w.out); err != nil {
+	if kept, err := w.write(cur, w.out); err != nil {
+		if kept {
+			// The record may be on disk, whole: its sequence number is
+			// used (a reader refuses a sample that repeats one).
+			w.seq = seq
+		}
 		w.fail(events)
 		return fmt.Errorf("%w: %s: %w", ErrWrite, cur.path, err)
 	}
@@ -501,9 +511,9 @@ func (w *Writer) Append(s *Sample) error {
 
 // write appends a whole record and, by policy, syncs it. On failure the
 // segment is cut back to where it was and finished, so the next sample
-// goes to a new segment.
-func (w *Writer) write(cur *activeSeg, b []byte) error {
-	var err error
+// goes to a new segment; kept is true when it could not be cut back (the
+// record, or a part of it, stays in the file).
+func (w *Writer) write(cur *activeSeg, b []byte) (kept bool, err error) {
 	if w.opts.midWrite != nil {
 		half := len(b) / 2
 		if _, err = cur.f.WriteAt(b[:half], cur.size); err == nil {
@@ -514,15 +524,24 @@ func (w *Writer) write(cur *activeSeg, b []byte) error {
 		_, err = cur.f.WriteAt(b, cur.size)
 	}
 	if err == nil && w.opts.Sync == SyncEachSample {
-		err = unix.Fdatasync(int(cur.f.Fd()))
+		if w.opts.syncData != nil {
+			err = w.opts.syncData(cur.f)
+		} else {
+			err = unix.Fdatasync(int(cur.f.Fd()))
+		}
 	}
 	if err != nil {
-		if terr := cur.f.Truncate(cur.size); terr != nil {
-			w.opts.Logger.Warn("record: could not cut back a failed write; readers will skip it", "path", cur.path, "err", terr)
+		cut := cur.f.Truncate
+		if w.opts.cutBack != nil {
+			cut = func(n int64) error { return w.opts.cutBack(cur.f, n) }
+		}
+		if terr := cut(cur.size); terr != nil {
+			kept = true
+			w.opts.Logger.Warn("record: could not cut back a failed write; readers will skip it if it is not whole", "path", cur.path, "err", terr)
 		}
 		w.seal()
 	}
-	return err
+	return kept, err
 }
 
 // fail keeps a failed sample's events for the next one (bounded: the
