@@ -32,6 +32,10 @@ type ZombieDiagnosis struct {
 	// it then ("the window's first reading", "pinspect record").
 	Since  time.Time `json:"since,omitzero"`
 	SeenBy string    `json:"seen_by,omitempty"`
+	// NotBefore, when not zero, is a time at which the oldest was not
+	// yet a zombie (the window's first reading): it became one between
+	// NotBefore and Since.
+	NotBefore time.Time `json:"not_before,omitzero"`
 	// Young is true when every one of them is provably younger than
 	// MinAge: a parent that reaps may still collect them.
 	Young  bool          `json:"young,omitempty"`
@@ -46,13 +50,16 @@ type ZombieDiagnosis struct {
 }
 
 // sinceClause says since when the zombies are known to be zombies, after
-// a semicolon: "; " + who + " since TIME or earlier", or that it is not
-// known.
+// a semicolon: "; " + who + " has been one since TIME or earlier", that
+// it became one between two times, or that it is not known.
 func (d *ZombieDiagnosis) sinceClause(who string) string {
-	if d.Since.IsZero() {
+	switch {
+	case d.Since.IsZero():
 		return "; since when is not known"
+	case !d.NotBefore.IsZero():
+		return "; " + who + " became one between " + d.NotBefore.UTC().Format(time.RFC3339) + " and " + d.Since.UTC().Format(time.RFC3339)
 	}
-	return "; " + who + " since " + d.Since.UTC().Format(time.RFC3339) + " or earlier"
+	return "; " + who + " has been one since " + d.Since.UTC().Format(time.RFC3339) + " or earlier"
 }
 
 // ZombieChild is one zombie child.
@@ -87,7 +94,7 @@ func (a *analysis) zombies() *Finding {
 		}
 	}
 	f := &Finding{ID: "zombie_children", Question: QZombies, Severity: Warning, Score: float64(n), Lesson: lessonZombies}
-	since := z.sinceClause("the oldest has been one")
+	since := z.sinceClause("the oldest")
 	if z.Young {
 		f.Severity = Info
 		f.Verdict = fmt.Sprintf("It holds %s (%s), all younger than %s: a parent that reaps may still collect them with wait(2).",
@@ -170,7 +177,7 @@ func (a *analysis) zombie() *Finding {
 	if z.ParentComm != "" {
 		parent += " (" + z.ParentComm + ")"
 	}
-	since := z.sinceClause("it has been one")
+	since := z.sinceClause("it")
 	if z.Young {
 		f.Severity = Info
 		f.Verdict = fmt.Sprintf("It is a zombie: it has exited (%s) and holds only its process-table entry and that status until its parent, %s, collects it with wait(2); it is younger than %s, so a parent that reaps may still collect it.",

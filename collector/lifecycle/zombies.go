@@ -142,6 +142,12 @@ type ZombieOptions struct {
 	// Exited holds the zombies whose first-seen time is their kernel
 	// exit's (Step.ZombieExited); nil when none.
 	Exited map[collector.ID]bool
+	// SeenGap is how long before its first sighting a zombie first seen
+	// after WatchStart (and not Exited) may have become one: the time
+	// since the reading before that listed processes. explain's window,
+	// whose first and last readings alone list them, is one such gap.
+	// Zero: the caller watched without gaps that matter.
+	SeenGap time.Duration
 }
 
 // DiagnoseZombies is DiagnoseZombiesWith the default options: youth is
@@ -227,7 +233,11 @@ func zombieInfo(z *collector.Process, now time.Time, firstSeen map[collector.ID]
 		upper = now.Sub(z.StartedAt)
 	}
 	if info.Observed && !o.WatchStart.IsZero() && info.FirstSeen.After(o.WatchStart) {
-		if d := now.Sub(info.FirstSeen); upper < 0 || d < upper {
+		d := now.Sub(info.FirstSeen)
+		if !info.Exited {
+			d += o.SeenGap // it became one after the reading before, not at its sighting
+		}
+		if upper < 0 || d < upper {
 			upper = d
 		}
 	}

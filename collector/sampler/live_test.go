@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -499,4 +500,69 @@ func TestLiveDiskPoolDelays(t *testing.T) {
 	}) {
 		t.Errorf("disk_bound unmeasured %+v, want the predates reason", f.Unmeasured)
 	}
+}
+
+// TestZombieOfLongWindowNotYoung: a child that became a zombie inside
+// a window longer than the 5 s below which a zombie may still be reaped
+// is not called younger than 5 s: it was seen only in the window's last
+// reading and may have been one since just after the first. The verdict
+// says it became one between the two readings. (Its age was taken from
+// its first sighting, 0, and explain --window 8s said "all younger than
+// 5s" of a zombie 6 s old.) The parent is this test's process; the child
+// is killed after the first reading, in the sampler's first sleep.
+func TestZombieOfLongWindowNotYoung(t *testing.T) {
+	child := exec.Command("sleep", "600")
+	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		child.Process.Kill()
+		child.Wait()
+	})
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	killed := false
+	opts := Options{Window: 6 * time.Second}
+	opts.Sleep = func(ctx context.Context, d time.Duration) error {
+		if !killed {
+			killed = true
+			child.Process.Kill()
+			for end := time.Now().Add(time.Minute); !isZombie(child.Process.Pid); livehelper.Sleep() {
+				if time.Now().After(end) {
+					t.Error("the killed child did not become a zombie within a minute")
+					break
+				}
+			}
+		}
+		return sleep(ctx, d)
+	}
+	sm, err := New(r, opts).Process(context.Background(), os.Getpid(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := sm.ZombieChildren
+	if z == nil || len(z.Zombies) != 1 || z.Zombies[0].PID != child.Process.Pid {
+		t.Fatalf("zombie children %+v, want the killed child %d", z, child.Process.Pid)
+	}
+	if z.Young || z.NotBefore.IsZero() || !z.NotBefore.Before(z.Since) {
+		t.Errorf("a zombie seen only in the last reading of a 6 s window: young %v, became one between %v and %v", z.Young, z.NotBefore, z.Since)
+	}
+	f := find(t, explain.Explain(sm), "zombie_children")
+	if strings.Contains(f.Verdict, "younger than") || !strings.Contains(f.Verdict, "the oldest became one between ") {
+		t.Errorf("verdict %q", f.Verdict)
+	}
+}
+
+// isZombie reports whether pid is in state Z.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }

@@ -82,12 +82,20 @@ func (w *watch) zombieChildren(sm *explain.Sample, p *collector.Process, snap *c
 			}
 		}
 	}
-	z := ZombieChildrenOf(snap, p.ID(), firstSeen, wchan, "/proc/*/stat, the window's first reading",
-		lifecycle.ZombieOptions{WatchStart: w.first.TakenAt})
-	if z != nil && !z.Since.Equal(w.first.TakenAt) {
-		z.SeenBy = "/proc/*/stat, the window's last reading"
+	z := ZombieChildrenOf(snap, p.ID(), firstSeen, wchan, "/proc/*/stat, the window's first reading", w.zombieOptions(snap))
+	if z != nil && !z.Since.IsZero() && !z.Since.Equal(w.first.TakenAt) {
+		z.SeenBy, z.NotBefore = "/proc/*/stat, the window's last reading", w.first.TakenAt
 	}
 	sm.ZombieChildren = z
+}
+
+// zombieOptions are the options of the zombie diagnosis of a window
+// ending with snap: processes are listed in its first and last readings
+// alone, so a zombie first seen in the last became one at any time in
+// between (it was called younger than 5 s when seen only in the last
+// reading of a longer window).
+func (w *watch) zombieOptions(snap *collector.Snapshot) lifecycle.ZombieOptions {
+	return lifecycle.ZombieOptions{WatchStart: w.first.TakenAt, SeenGap: snap.TakenAt.Sub(w.first.TakenAt)}
 }
 
 // ZombieOf returns what holds zombie z in snap: its parent and the
@@ -131,5 +139,8 @@ func (w *watch) zombie(sm *explain.Sample, p *collector.Process, snap *collector
 		firstSeen[p.ID()] = w.first.TakenAt
 		seenBy = "/proc/" + strconv.Itoa(p.PID) + "/stat, the window's first reading"
 	}
-	sm.Zombie = ZombieOf(snap, p.ID(), firstSeen, nil, seenBy, lifecycle.ZombieOptions{WatchStart: w.first.TakenAt})
+	sm.Zombie = ZombieOf(snap, p.ID(), firstSeen, nil, seenBy, w.zombieOptions(snap))
+	if z := sm.Zombie; z != nil && !z.Since.IsZero() && !z.Since.Equal(w.first.TakenAt) {
+		z.NotBefore = w.first.TakenAt
+	}
 }
