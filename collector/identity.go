@@ -204,12 +204,10 @@ func (r *Reader) bpfIdentities(qs []IdentityQuery, w *identityWork) bool {
 func (r *Reader) applyBPFIdentity(res *IdentityResult, id *taskiter.Ident) {
 	t := &id.Task
 	res.StartTicks, res.Comm, res.State = t.StartTicks(), string(t.Comm()), t.StateLetter()
-	if t.HasParent && id.HasSignal {
+	if t.HasParent {
 		res.PPID = t.PPID
 	}
-	if id.HasSignal {
-		res.PGID, res.SID, res.NumThreads = id.PGID, id.SID, int64(id.NumThreads)
-	}
+	res.PGID, res.SID, res.NumThreads = id.PGID, id.SID, int64(id.NumThreads)
 	if r.creds.CapSysPtrace {
 		res.ExitCode = exitStatus(res.State, int64(id.ExitCode))
 	}

@@ -89,9 +89,9 @@ type Ident struct {
 	// longer than Task's comm (Task.Name cannot tell it without a group
 	// record): read it from /proc.
 	Kernel bool
-	// HasSignal says NumThreads, PGID, SID and ExitCode's group part are
-	// real (the task still had its signal struct).
-	HasSignal  bool
+	// NumThreads, PGID and SID are the thread group's, from its signal
+	// struct (a task found always has one: the kernel frees it with the
+	// task, after the pid was released).
 	NumThreads int
 	PGID, SID  int
 	// ExitCode is stat's field 52 for the process, as Group.ExitCode
@@ -138,17 +138,13 @@ func (d *Idents) ident(s *taskIterIdentSlot, pid int) Ident {
 	if s.Found == 0 || s.T.Kind != recTask || int(s.T.Pid) != pid {
 		return Ident{}
 	}
-	id := Ident{Found: true, HasSignal: s.HasSignal != 0}
+	id := Ident{Found: true}
 	id.Task.fill(&s.T)
 	id.Task.StartBootNs += d.bootOffset
 	id.Kernel = id.Task.Flags&pfKthread != 0
-	if id.HasSignal {
-		id.NumThreads, id.PGID, id.SID = int(s.NrThreads), int(s.Pgid), int(s.Sid)
-		g := Group{SignalFlags: s.SigFlags, GroupExitCode: s.GroupExitCode}
-		id.ExitCode = g.ExitCode(&id.Task)
-	} else {
-		id.ExitCode = id.Task.ExitCode
-	}
+	id.NumThreads, id.PGID, id.SID = int(s.NrThreads), int(s.Pgid), int(s.Sid)
+	g := Group{SignalFlags: s.SigFlags, GroupExitCode: s.GroupExitCode}
+	id.ExitCode = g.ExitCode(&id.Task)
 	return id
 }
 

@@ -110,7 +110,7 @@ type taskIterIdentSlot struct {
 	Sid           uint32
 	SigFlags      uint32
 	GroupExitCode int32
-	HasSignal     uint32
+	Pad           uint32
 	T             taskIterTaskRec
 }
 

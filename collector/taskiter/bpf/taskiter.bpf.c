@@ -1294,8 +1294,8 @@ struct ident_slot {
 	__u32 sid;
 	__u32 sig_flags;       /* signal_struct.flags */
 	__s32 group_exit_code; /* the stop signal or the group's exit code */
-	__u32 has_signal;      /* the fields above are real */
-	struct task_rec t;     /* out: the task's record */
+	__u32 pad;
+	struct task_rec t; /* out: the task's record */
 };
 
 struct {
@@ -1326,17 +1326,23 @@ __noinline int ident_fill(__u64 addr, struct ident_slot *s)
 	if (!bpf_rdonly_cast || !s)
 		return 0;
 	task = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct task_struct));
+	/*
+	 * A task keeps its signal struct until the task itself is freed,
+	 * after its pid was released (bpf_task_from_pid finds it no more):
+	 * a task found here always has one. Without it the answer would
+	 * lack the group's fields, so the slot says not found, as for a
+	 * released pid.
+	 */
+	sig = task->signal;
+	if (!sig)
+		return 0;
 	__builtin_memset(&s->t, 0, sizeof(s->t));
 	fill_task(&s->t, task);
-	sig = task->signal;
-	if (sig) {
-		s->nr_threads = sig->nr_threads;
-		s->pgid = pid_nr0(sig->pids[2]); /* PIDTYPE_PGID */
-		s->sid = pid_nr0(sig->pids[3]);  /* PIDTYPE_SID */
-		s->sig_flags = sig->flags;
-		s->group_exit_code = sig->group_exit_code;
-		s->has_signal = 1;
-	}
+	s->nr_threads = sig->nr_threads;
+	s->pgid = pid_nr0(sig->pids[2]); /* PIDTYPE_PGID */
+	s->sid = pid_nr0(sig->pids[3]);  /* PIDTYPE_SID */
+	s->sig_flags = sig->flags;
+	s->group_exit_code = sig->group_exit_code;
 	s->found = 1;
 	return 0;
 }
@@ -1350,7 +1356,6 @@ static long ident_one(__u32 i, void *data)
 	if (!s)
 		return 1;
 	s->found = 0;
-	s->has_signal = 0;
 	task = bpf_task_from_pid(s->pid);
 	if (!task)
 		return 0;
