@@ -917,12 +917,34 @@ func TestConnectorCloseEndsWaitingReceive(t *testing.T) {
 	k.release()
 }
 
+// threadsChildEnv makes the test binary run TestWaitingReceivesHoldNoThreads's
+// measurement itself, in a fresh process.
+const threadsChildEnv = "PINSPECT_MONITOR_THREADS_CHILD"
+
 // TestWaitingReceivesHoldNoThreads: a receive waiting for events parks
 // its goroutine in Go's poller and holds no OS thread. A wait in a
 // blocking system call (poll(2), as before) held one thread each, taken
 // from the scheduler's P and handed back through the runtime's monitor
-// thread: 16 waiting receives made 16 threads more.
+// thread: 16 waiting receives made 16 threads more. The count is taken
+// in a new process each time: in this one the threads an earlier run
+// (-count=2) or another test made stay idle, and would serve the next
+// blocking waits without a thread more, so the old code passed there.
 func TestWaitingReceivesHoldNoThreads(t *testing.T) {
+	if os.Getenv(threadsChildEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWaitingReceivesHoldNoThreads$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), threadsChildEnv+"=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.CombinedOutput()
+		switch {
+		case strings.Contains(string(out), "--- SKIP"):
+			t.Skipf("in a new process: %s", out)
+		case err != nil:
+			t.Fatalf("in a new process: %v\n%s", err, out)
+		case !strings.Contains(string(out), "--- PASS: TestWaitingReceivesHoldNoThreads"):
+			t.Fatalf("in a new process, the test did not run:\n%s", out)
+		}
+		return
+	}
 	const n = 16
 	var ks []*connector
 	for range n {
