@@ -41,7 +41,25 @@ const (
 	NoteExecNameExecAgain = "name and exe unknown: it ran another program before they could be read"
 	NoteExecNameNotRead   = "name and exe unknown: not read (pinspect was behind the kernel's events, or the read failed)"
 	NoteExitNameUnknown   = "name unknown: it exited before its name after its exec could be read"
+	// NoteSpawnParentNameUnknown is on a spawn named by its parent (it
+	// was gone, or had run another program, when it was read: at fork it
+	// had its parent's name) whose parent's name is not known either.
+	NoteSpawnParentNameUnknown = "name unknown: it was not read before it ran another program or exited, and its parent's name (its name at fork) is unknown"
 )
+
+// UnknownName is how text outputs (watch, events, the dashboard) show a
+// name pinspect does not know: an event's comm or old comm left empty
+// because it could not be read (its note says why). JSON leaves such a
+// field out instead.
+const UnknownName = "?"
+
+// ShownName is name, or UnknownName when it is empty (not known).
+func ShownName(name string) string {
+	if name == "" {
+		return UnknownName
+	}
+	return name
+}
 
 // EventTypes returns every event type, in the order outputs list them.
 func EventTypes() []EventType {

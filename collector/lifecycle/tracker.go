@@ -266,14 +266,16 @@ func (t *Tracker) pollEvents(out, poll []Event) []Event {
 // the previous or current snapshot when the pid was there (and the start
 // time, if known, agrees); an exit's parent too. An exec's name is never
 // taken from a snapshot, nor an exit's whose source said the name after
-// an exec is unknown: a snapshot may have read the process before it.
+// an exec is unknown (a snapshot may have read the process before it), nor
+// a spawn's whose source said its parent's name is unknown (a snapshot
+// reads the child after it ran another program).
 func fillFromSnapshots(evs []Event, prev, cur *collector.Snapshot) {
 	for i := range evs {
 		e := &evs[i]
 		if e.Comm != "" && e.ID.StartTicks != 0 && (e.PPID != 0 || e.Type != Exit) {
 			continue
 		}
-		keepComm := e.Type == Exec || e.Note == NoteExitNameUnknown
+		keepComm := e.Type == Exec || e.Note == NoteExitNameUnknown || e.Note == NoteSpawnParentNameUnknown
 		for _, s := range [2]*collector.Snapshot{prev, cur} {
 			p := Find(s, e.ID.PID)
 			if p == nil || !known(p, collector.SrcStat) || (e.ID.StartTicks != 0 && e.ID.StartTicks != p.StartTicks) {

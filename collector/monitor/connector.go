@@ -172,6 +172,10 @@ type connector struct {
 	// held is an error met after some datagrams of a drain were read: the
 	// events are returned first, the error by the next receive.
 	held error
+	// waits is odd while a receive waits on the empty socket, and counts
+	// every wait's start and end (queueEmpty's caller checks that none
+	// began or ended around it).
+	waits atomic.Uint64
 	// closed is set by close; the descriptors are released by release,
 	// once nothing receives any more. mu keeps close and release apart
 	// (close may run on another goroutine, as ctx ends).
@@ -351,6 +355,8 @@ func (k *connector) openWait() error {
 // set for one event, so only the first datagram after the arming wakes
 // the program; the deadline is Go's poller's, not a system call's.
 func (k *connector) wait(ms int) error {
+	k.waits.Add(1)
+	defer k.waits.Add(1)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(k.fd)}
 	if _, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(k.ep), unix.EPOLL_CTL_MOD, uintptr(k.fd),
 		uintptr(unsafe.Pointer(&ev)), 0, 0); errno != 0 {
@@ -396,6 +402,22 @@ func (k *connector) wait(ms int) error {
 		return errAckTimeout
 	}
 	return nil
+}
+
+// queueEmpty reports whether the socket has no datagram (nor error)
+// waiting, without reading: a raw poll(2) that does not wait, safe beside
+// a receive on another goroutine. False once the descriptors are
+// released.
+func (k *connector) queueEmpty() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.released {
+		return false
+	}
+	fds := [1]unix.PollFd{{Fd: int32(k.fd), Events: unix.POLLIN}}
+	var zero unix.Timespec
+	r, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1, uintptr(unsafe.Pointer(&zero)), 0, 0, 0)
+	return errno == 0 && r == 0
 }
 
 // recvDatagram reads one datagram into b without blocking and says

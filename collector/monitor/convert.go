@@ -55,15 +55,66 @@ type decoder struct {
 	// batch was followed by a new program before the batch's lookups,
 	// which read the later program's name.
 	execsLeft map[int]int
+	// execAhead holds the processes that exec'd again after the batch
+	// being converted, soon enough after its lookups that those may have
+	// read the later program (batch.settledNs): their last exec of the
+	// batch, and a spawn named by its lookup, may not be named by it.
+	execAhead map[int]bool
 	// losses is the connector's count of event losses when the batch
 	// being converted was read (connSource.losses).
 	losses uint64
 
-	// The current batch's lookups: planned, asked in one call, answered.
+	// The lookups being planned and asked in one call.
 	qs   []collector.IdentityQuery
 	keys []lookupKey
 	res  []collector.IdentityResult
-	got  lookups
+	// got is the answers of the batch being converted (its batch.got).
+	got lookups
+	// spare holds answer maps and exec counts of converted batches, for
+	// the next batches to reuse.
+	spare []*batch
+}
+
+// batch is the events of the datagrams converted together, with the
+// answers to their lookups. The lookups are asked as soon as the batch is
+// received (prepare); its events are turned into lifecycle inputs (emit)
+// once every exec event that may have changed what they read has been
+// received too: the kernel renames a process before it sends the exec
+// event, so a lookup made between the two reads the later program.
+type batch struct {
+	evs    []procEvent
+	now    time.Time // when the datagrams were taken from the queue
+	monoNs int64     // the same moment on the monotonic clock
+	hurry  bool
+	losses uint64 // connSource.losses when the batch was taken
+	got    lookups
+	// execs counts each process's exec events in the batch.
+	execs map[int]int
+	// lookedUpNs is when the lookups that name processes (spawns, execs)
+	// ended, on the monotonic clock; 0 when the batch made none.
+	lookedUpNs int64
+	// datagrams is how many received datagrams the batch holds.
+	datagrams uint64
+}
+
+// execSettle is how long after a batch's lookups an exec event may still
+// arrive for a program those lookups read. The kernel renames a process
+// and replaces its executable early in execve and sends the exec event
+// when the new program is loaded, in the same system call: microseconds
+// apart, longer only when the load waits for the disk or the CPU. A batch
+// is emitted once everything the kernel sent until then was received;
+// an exec timed within it of the lookups unnames the batch's last exec
+// of that process (NoteExecNameExecAgain), and one timed after it is
+// taken to have renamed the process after the lookups.
+const execSettle = 10 * time.Millisecond
+
+// settledNs is the monotonic time up to which every event must have been
+// received before b is emitted (0: b need not wait).
+func (b *batch) settledNs() int64 {
+	if b.lookedUpNs == 0 {
+		return 0
+	}
+	return b.lookedUpNs + int64(execSettle)
 }
 
 // connProc is what the decoder remembers of a process.
@@ -88,7 +139,31 @@ func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, Start
 
 func newDecoder(ids identities, threads bool) *decoder {
 	return &decoder{ids: ids, threads: threads, offset: bootOffset(),
-		comms: make(map[int]connProc), leaderGone: make(map[int]bool), threaded: make(map[int]bool), execsLeft: make(map[int]int), got: make(lookups)}
+		comms: make(map[int]connProc), leaderGone: make(map[int]bool), threaded: make(map[int]bool)}
+}
+
+// newBatch makes a batch of events in, taken at now, reusing the maps of
+// a converted one.
+func (d *decoder) newBatch(in []procEvent, now time.Time, hurry bool, losses uint64) *batch {
+	var b *batch
+	if n := len(d.spare); n > 0 {
+		b = d.spare[n-1]
+		d.spare = d.spare[:n-1]
+		clear(b.got)
+		clear(b.execs)
+	} else {
+		b = &batch{got: make(lookups), execs: make(map[int]int)}
+	}
+	b.evs, b.now, b.monoNs, b.hurry, b.losses, b.lookedUpNs, b.datagrams = in, now, monotonicNow(), hurry, losses, 0, 0
+	return b
+}
+
+// recycle keeps b's maps for a later batch (at most a few).
+func (d *decoder) recycle(b *batch) {
+	if len(d.spare) < 4 {
+		b.evs = nil
+		d.spare = append(d.spare, b)
+	}
 }
 
 // leadersExited records processes whose main thread a scan saw exited.
@@ -109,21 +184,38 @@ func (d *decoder) setLeaderGone(pid int, gone bool) {
 	d.leaderGone[pid] = true
 }
 
-// convert turns a datagram's events, received at now, into lifecycle
-// inputs. In a hurry it looks nothing up.
+// convert turns a batch of events, received at now, into lifecycle
+// inputs at once, with nothing known of the events after them. In a
+// hurry it looks nothing up.
 func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle.KernelEvent {
-	var out []lifecycle.KernelEvent
-	clear(d.got)
-	clear(d.execsLeft)
-	if !hurry {
-		d.lookUp(in)
+	b := d.newBatch(in, now, hurry, d.losses)
+	d.prepare(b, nil)
+	out := d.emit(nil, b, nil)
+	d.recycle(b)
+	return out
+}
+
+// prepare asks b's lookups, knowing that the batches held were received
+// before it and are not emitted yet.
+func (d *decoder) prepare(b *batch, held []*batch) {
+	d.losses = b.losses
+	if !b.hurry {
+		d.lookUp(b, held)
 	}
-	monoNow := monotonicNow()
+}
+
+// emit turns b's events into lifecycle inputs, appended to out. later
+// are the batches received after b: an exec in them may have renamed a
+// process before b's lookups read it (execAhead).
+func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []lifecycle.KernelEvent {
+	d.got, d.execsLeft, d.losses = b.got, b.execs, b.losses
+	d.execAhead = execsAhead(d.execAhead, b, later)
+	in := b.evs
 	for i := range in {
 		ev := &in[i]
-		at := now.Add(-time.Duration(monoNow - int64(ev.TimestampNs)))
-		if int64(ev.TimestampNs) > monoNow || ev.TimestampNs == 0 {
-			at = now
+		at := b.now.Add(-time.Duration(b.monoNs - int64(ev.TimestampNs)))
+		if int64(ev.TimestampNs) > b.monoNs || ev.TimestampNs == 0 {
+			at = b.now
 		}
 		e := lifecycle.KernelEvent{Event: lifecycle.Event{Time: at, Source: lifecycle.SourceConnector}}
 		var ok bool
@@ -145,7 +237,42 @@ func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle
 		clear(d.comms)
 		clear(d.threaded)
 	}
+	d.got, d.execsLeft = nil, nil
 	return out
+}
+
+// execsAhead fills ahead (reused, nil at first) with the processes that
+// exec'd in the batches later than b at or before b.settledNs: such an
+// exec may have renamed the process before b's lookups read it. A fork
+// of a pid in between starts another process, whose execs do not count.
+func execsAhead(ahead map[int]bool, b *batch, later []*batch) map[int]bool {
+	clear(ahead)
+	settled := b.settledNs()
+	if settled == 0 || len(later) == 0 {
+		return ahead
+	}
+	var forked map[int]bool
+	for _, c := range later {
+		for i := range c.evs {
+			ev := &c.evs[i]
+			if ev.PID != ev.TGID {
+				continue
+			}
+			switch {
+			case ev.What == procEventFork:
+				if forked == nil {
+					forked = make(map[int]bool)
+				}
+				forked[ev.PID] = true
+			case ev.What == procEventExec && !forked[ev.PID] && int64(ev.TimestampNs) <= settled:
+				if ahead == nil {
+					ahead = make(map[int]bool)
+				}
+				ahead[ev.PID] = true
+			}
+		}
+	}
+	return ahead
 }
 
 // fork completes e as a spawn (or, for a new thread, a thread_start).
@@ -166,12 +293,12 @@ func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	if !ok {
 		// Gone already: it was a copy of its parent until it exec'd.
 		c.StartTicks = uint64((int64(ev.TimestampNs) + d.offset) / int64(time.Second/collector.ClockTicks))
-		c.Comm = d.lookup(ev.ParentTGID).comm
-	} else if d.execsLeft[ev.PID] > 0 {
-		// It exec'd later in the batch, before the lookup: the name read
-		// is its new program's (its start time stays); at fork it was
-		// its parent's.
-		c.Comm = d.lookup(ev.ParentTGID).comm
+		c.Comm = d.parentComm(e, ev.ParentTGID)
+	} else if d.execsLeft[ev.PID] > 0 || d.execAhead[ev.PID] {
+		// It exec'd later in the batch, or soon after it, and the lookup
+		// may have read its new program's name (its start time stays);
+		// at fork it was its parent's.
+		c.Comm = d.parentComm(e, ev.ParentTGID)
 	}
 	e.ID = collector.ID{PID: ev.PID, StartTicks: c.StartTicks}
 	e.Comm = c.Comm
@@ -179,6 +306,26 @@ func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID, startRead: ok, forked: true, losses: d.losses}
 	delete(d.threaded, ev.PID)
 	return true
+}
+
+// parentComm is the name of process ppid when it forked the child of
+// spawn e: what the decoder knows of it, else its lookup. When that is
+// not known (its name after its exec could not be read, or it exec'd
+// again since the fork and its lookup may show the later program), it is
+// "" and e's note says so.
+func (d *decoder) parentComm(e *lifecycle.KernelEvent, ppid int) string {
+	c, known := d.comms[ppid]
+	switch {
+	case known && c.comm != "":
+		return c.comm
+	case known && c.execNameUnknown, !known && (d.execsLeft[ppid] > 0 || d.execAhead[ppid]):
+		e.Note = lifecycle.NoteSpawnParentNameUnknown
+		return ""
+	}
+	if c = d.lookup(ppid); c.comm == "" {
+		e.Note = lifecycle.NoteSpawnParentNameUnknown
+	}
+	return c.comm
 }
 
 // singleThreaded reports whether process pid is known to have one thread
@@ -206,7 +353,7 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	old := d.comms[ev.TGID]
 	e.OldComm = old.comm
 	e.ID = old.id(ev.TGID)
-	later := d.execsLeft[ev.TGID] > 1
+	later := d.execsLeft[ev.TGID] > 1 || d.execAhead[ev.TGID]
 	d.execsLeft[ev.TGID]--
 	r, asked := d.got[lookupKey{pid: ev.TGID, exe: true}]
 	c, ok := r.Identity, asked && r.Err == nil
@@ -354,10 +501,12 @@ func (d *decoder) identity(k lookupKey) (collector.Identity, bool) {
 }
 
 // lookup returns what is known of process pid: what the decoder saw, or
-// else the batch's answer (remembered).
+// else the batch's answer (remembered). A process whose name after its
+// exec could not be read keeps no name: a lookup now may read a later
+// program's.
 func (d *decoder) lookup(pid int) connProc {
 	c, ok := d.comms[pid]
-	if ok && c.comm != "" {
+	if ok && (c.comm != "" || c.execNameUnknown) {
 		return c
 	}
 	if id, ok := d.identity(lookupKey{pid: pid}); ok {
@@ -367,13 +516,16 @@ func (d *decoder) lookup(pid int) connProc {
 	return c
 }
 
-// lookUp plans the lookups the batch in may need, from what the decoder
-// knows at its start, and asks for them in one call: a new process and
-// its parent (if not known), an exec'd process with its exe, an exiting
-// leader (unless singleThreaded: under churn, half the lookups), and for a thread exit of a process whose main thread exited
-// (or exits in this batch) the thread and then the process.
-func (d *decoder) lookUp(in []procEvent) {
+// lookUp plans the lookups the batch b may need, from what the decoder
+// knows at its start (and what the batches held, received before b and
+// not emitted yet, will tell it: heldPlan), and asks for them in one
+// call: a new process and its parent (if not known), an exec'd process
+// with its exe, an exiting leader (unless singleThreaded: under churn,
+// half the lookups), and for a thread exit of a process whose main
+// thread exited (or exits in this batch) the thread and then the process.
+func (d *decoder) lookUp(b *batch, held []*batch) {
 	d.qs, d.keys = d.qs[:0], d.keys[:0]
+	in := b.evs
 	seen := make(map[lookupKey]bool, 2*len(in))
 	ask := func(k lookupKey) {
 		if !seen[k] {
@@ -382,9 +534,17 @@ func (d *decoder) lookUp(in []procEvent) {
 			d.qs = append(d.qs, collector.IdentityQuery{PID: k.pid, TID: k.tid, Exe: k.exe})
 		}
 	}
-	unknown := func(pid int) bool { c, ok := d.comms[pid]; return !ok || c.comm == "" }
+	plan := d.heldPlan(held)
+	unknown := func(pid int) bool {
+		if h, ok := plan[pid]; ok {
+			return !h.named
+		}
+		c, ok := d.comms[pid]
+		return !ok || c.comm == ""
+	}
 	leaders := map[int]bool{}
 	made := map[int]bool{}
+	naming := false
 	for i := range in {
 		ev := &in[i]
 		switch {
@@ -393,13 +553,15 @@ func (d *decoder) lookUp(in []procEvent) {
 			if unknown(ev.ParentTGID) {
 				ask(lookupKey{pid: ev.ParentTGID})
 			}
+			naming = true
 		case ev.What == procEventExec && ev.PID == ev.TGID:
 			ask(lookupKey{pid: ev.TGID, exe: true})
-			d.execsLeft[ev.TGID]++
+			b.execs[ev.TGID]++
+			naming = true
 		case ev.What == procEventFork && ev.PID != ev.TGID:
 			made[ev.TGID] = true // a thread, made earlier in the batch than an exit
 		case ev.What == procEventExit:
-			d.askExit(ev, ask, leaders, made)
+			d.askExit(ev, ask, plan, leaders, made)
 		}
 		if d.threads && ev.PID != ev.TGID && (ev.What == procEventFork || ev.What == procEventExit) && unknown(ev.TGID) {
 			ask(lookupKey{pid: ev.TGID})
@@ -411,23 +573,86 @@ func (d *decoder) lookUp(in []procEvent) {
 	d.res = d.ids.Identities(d.qs, d.res[:0])
 	for i, k := range d.keys {
 		if i < len(d.res) {
-			d.got[k] = d.res[i]
+			b.got[k] = d.res[i]
 		}
 	}
+	if naming {
+		b.lookedUpNs = monotonicNow()
+	}
+}
+
+// heldState is what the batches held (received, not emitted yet) will
+// tell the decoder of a process when they are emitted, as far as the
+// lookups of a later batch depend on it.
+type heldState struct {
+	// named: forked in a held batch (its spawn names it) and not exec'd
+	// or exited since.
+	named bool
+	// single: forked in a held batch, no event lost since (losses), no
+	// thread made and no exec or exit since: its exit needs no lookup.
+	single bool
+	losses uint64
+	// leaderExit: its main thread's exit is in a held batch.
+	leaderExit bool
+}
+
+// heldPlan is heldState for each process with events in the batches
+// held; nil when none is held.
+func (d *decoder) heldPlan(held []*batch) map[int]heldState {
+	if len(held) == 0 {
+		return nil
+	}
+	plan := make(map[int]heldState)
+	for _, h := range held {
+		for i := range h.evs {
+			ev := &h.evs[i]
+			switch {
+			case ev.What == procEventFork && ev.PID == ev.TGID:
+				plan[ev.PID] = heldState{named: true, single: true, losses: h.losses}
+			case ev.What == procEventFork:
+				st, ok := plan[ev.TGID]
+				if !ok {
+					st.named = !d.unnamed(ev.TGID)
+				}
+				st.single = false
+				plan[ev.TGID] = st
+			case ev.What == procEventExec && ev.PID == ev.TGID:
+				st := plan[ev.TGID]
+				st.named, st.single = false, false
+				plan[ev.TGID] = st
+			case ev.What == procEventExit && ev.PID == ev.TGID:
+				st := plan[ev.PID]
+				st.named, st.single, st.leaderExit = false, false, true
+				plan[ev.PID] = st
+			}
+		}
+	}
+	return plan
+}
+
+// unnamed reports whether the decoder has no name for process pid.
+func (d *decoder) unnamed(pid int) bool {
+	c, ok := d.comms[pid]
+	return !ok || c.comm == ""
 }
 
 // askExit plans the lookups of an exit: an exiting leader's (unless
 // singleThreaded and no thread of it was made earlier in the batch), and
 // for a thread exit of a process whose main thread exited (or exits
 // earlier in the batch) the thread and then the process.
-func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), leaders, made map[int]bool) {
+func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), plan map[int]heldState, leaders, made map[int]bool) {
+	h, inHeld := plan[ev.TGID]
 	switch {
 	case ev.PID == ev.TGID:
-		if made[ev.PID] || !d.singleThreaded(ev.PID) {
+		single := d.singleThreaded(ev.PID)
+		if inHeld {
+			single = h.single && h.losses == d.losses
+		}
+		if made[ev.PID] || !single {
 			ask(lookupKey{pid: ev.PID})
 		}
 		leaders[ev.PID] = true
-	case d.leaderGone[ev.TGID] || leaders[ev.TGID]:
+	case d.leaderGone[ev.TGID] || leaders[ev.TGID] || h.leaderExit:
 		ask(lookupKey{pid: ev.TGID, tid: ev.PID})
 		ask(lookupKey{pid: ev.TGID, ended: true})
 	}

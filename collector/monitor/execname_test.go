@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,4 +190,241 @@ func waitStat(t *testing.T, pid int, ok func(comm string, state byte) bool) {
 		}
 	}
 	t.Fatalf("pid %d never reached the state the test waits for", pid)
+}
+
+// TestExecNamedAcrossBatches: an exec of a process whose next exec came
+// in the next batch, soon enough that the first batch's lookups may have
+// read the later program, is left unnamed (NoteExecNameExecAgain), and
+// its spawn keeps its parent's name (the lookup read the later program's
+// name: before, both took it, and the exec's old comm with them). A child
+// forked by such a process and gone before its lookup has no name either,
+// and a note saying that its parent's is unknown. An exec whose later
+// exec came well after the lookups keeps the name they read. The
+// processes are real (sh exec'ing sleep) and have run both programs
+// before the first batch's lookups, as when a second burst arrives after
+// the first was read.
+func TestExecNamedAcrossBatches(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	selfComm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testComm := strings.TrimSpace(string(selfComm))
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	me := os.Getpid()
+	fork := func(parent, pid int, ts uint64) procEvent {
+		return procEvent{What: procEventFork, ParentPID: parent, ParentTGID: parent, PID: pid, TGID: pid, TimestampNs: ts}
+	}
+	execEv := func(pid int, ts uint64) procEvent {
+		return procEvent{What: procEventExec, PID: pid, TGID: pid, TimestampNs: ts}
+	}
+
+	t.Run("next-batch-exec", func(t *testing.T) {
+		before := uint64(monotonicNow())
+		cmd := exec.Command(sh, "-c", "exec "+sleep+" 100")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		pid := cmd.Process.Pid
+		waitStat(t, pid, func(comm string, state byte) bool { return comm == "sleep" })
+		second := uint64(monotonicNow()) // after the second exec, before the first batch's lookups
+		d := newDecoder(r, false)
+		first := d.newBatch([]procEvent{fork(me, pid, before), execEv(pid, before)}, time.Now(), false, 0)
+		d.prepare(first, nil)
+		next := d.newBatch([]procEvent{execEv(pid, second)}, time.Now(), false, 0)
+		d.prepare(next, []*batch{first})
+		evs := d.emit(nil, first, []*batch{next})
+		evs = d.emit(evs, next, nil)
+		if len(evs) != 3 {
+			t.Fatalf("events %+v, want a spawn and two execs", evs)
+		}
+		spawn, x1, x2 := evs[0], evs[1], evs[2]
+		if spawn.Comm != testComm {
+			t.Errorf("spawn named %q, want its parent's name %q (the lookup read the program of its second exec)", spawn.Comm, testComm)
+		}
+		if x1.Comm != "" || x1.Exe != "" || x1.Note != lifecycle.NoteExecNameExecAgain || x1.OldComm != testComm {
+			t.Errorf("first exec (sh): comm %q exe %q note %q old %q; want none, none, %q, %q",
+				x1.Comm, x1.Exe, x1.Note, x1.OldComm, lifecycle.NoteExecNameExecAgain, testComm)
+		}
+		if x2.Comm != "sleep" || x2.Note != "" {
+			t.Errorf("second exec: comm %q note %q, want sleep", x2.Comm, x2.Note)
+		}
+	})
+
+	t.Run("later-exec", func(t *testing.T) {
+		// An exec event timed well after the lookups: the lookups read
+		// the program before it.
+		before := uint64(monotonicNow())
+		cmd := exec.Command(sleep, "100")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		pid := cmd.Process.Pid
+		d := newDecoder(r, false)
+		first := d.newBatch([]procEvent{fork(me, pid, before), execEv(pid, before)}, time.Now(), false, 0)
+		d.prepare(first, nil)
+		if first.lookedUpNs == 0 {
+			t.Fatal("a batch with a spawn and an exec made no lookups")
+		}
+		next := d.newBatch([]procEvent{execEv(pid, uint64(first.settledNs()+1))}, time.Now(), false, 0)
+		evs := d.emit(nil, first, []*batch{next})
+		if len(evs) != 2 || evs[0].Comm != testComm || evs[1].Comm != "sleep" || evs[1].Note != "" {
+			t.Errorf("events %+v; want the spawn named %q (at fork), the exec sleep", evs, testComm)
+		}
+	})
+
+	t.Run("child-of-unnamed", func(t *testing.T) {
+		// sh runs a child sh that prints its pid and exits (reaped by its
+		// parent), then execs sleep.
+		before := uint64(monotonicNow())
+		cmd := exec.Command(sh, "-c", `sh -c 'echo $$'; exec `+sleep+" 100")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		pid := cmd.Process.Pid
+		line := make([]byte, 32)
+		n, err := out.Read(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		child, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
+		if err != nil {
+			t.Fatalf("child pid %q: %v", line[:n], err)
+		}
+		waitStat(t, pid, func(comm string, state byte) bool { return comm == "sleep" })
+		second := uint64(monotonicNow())
+		d := newDecoder(r, false)
+		first := d.newBatch([]procEvent{
+			fork(me, pid, before), execEv(pid, before),
+			fork(pid, child, before), execEv(child, before),
+			{What: procEventExit, PID: child, TGID: child, ParentPID: pid, ParentTGID: pid, TimestampNs: before},
+		}, time.Now(), false, 0)
+		d.prepare(first, nil)
+		next := d.newBatch([]procEvent{execEv(pid, second)}, time.Now(), false, 0)
+		d.prepare(next, []*batch{first})
+		evs := d.emit(nil, first, []*batch{next})
+		evs = d.emit(evs, next, nil)
+		if len(evs) != 6 {
+			t.Fatalf("events %+v, want 6", evs)
+		}
+		if x := evs[1]; x.Comm != "" || x.Note != lifecycle.NoteExecNameExecAgain {
+			t.Errorf("parent's first exec: comm %q note %q; want none, %q", x.Comm, x.Note, lifecycle.NoteExecNameExecAgain)
+		}
+		if c := evs[2]; c.Type != lifecycle.Spawn || c.ID.PID != child || c.Comm != "" || c.Note != lifecycle.NoteSpawnParentNameUnknown {
+			t.Errorf("child's spawn: %s pid %d comm %q note %q; want no name, %q", c.Type, c.ID.PID, c.Comm, c.Note, lifecycle.NoteSpawnParentNameUnknown)
+		}
+		if x := evs[3]; x.Comm != "" || x.Note != lifecycle.NoteExecNameGone || x.OldComm != "" {
+			t.Errorf("child's exec: comm %q old %q note %q; want none, none, %q", x.Comm, x.OldComm, x.Note, lifecycle.NoteExecNameGone)
+		}
+		if x := evs[4]; x.Type != lifecycle.Exit || x.Comm != "" || x.Note != lifecycle.NoteExitNameUnknown {
+			t.Errorf("child's exit: %s comm %q note %q", x.Type, x.Comm, x.Note)
+		}
+		if x := evs[5]; x.Comm != "sleep" || x.Note != "" {
+			t.Errorf("parent's second exec: comm %q note %q, want sleep", x.Comm, x.Note)
+		}
+	})
+}
+
+// TestExecNamesLive runs, under a monitor with the kernel's connector,
+// processes that exec twice a few milliseconds apart (sh -c 'sleep
+// 0.00N; exec sleep 0.01': the review's reproduction, where 3 of 73 first
+// execs were named after the second program), and checks every event of
+// theirs: the spawn has the test's name (its name at fork), the first
+// exec is named sh or left unnamed with a note, the second sleep or
+// unnamed, the exit sleep or unnamed; never a later program's name.
+// Only the test's own children are looked at.
+func TestExecNamesLive(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	selfComm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testComm := strings.TrimSpace(string(selfComm))
+	mine := map[int]bool{}
+	for i := range 30 {
+		cmd := exec.Command(sh, "-c", "sleep 0.00"+strconv.Itoa(1+i%9)+"; exec "+sleep+" 0.01")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		mine[cmd.Process.Pid] = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seq, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int][]lifecycle.Event{}
+	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+		for _, e := range f.Events {
+			if mine[e.ID.PID] && e.Source == lifecycle.SourceConnector {
+				got[e.ID.PID] = append(got[e.ID.PID], e)
+			}
+		}
+		return f.Seq > seq
+	})
+	named := 0
+	for pid := range mine {
+		var execs []lifecycle.Event
+		for _, e := range got[pid] {
+			switch e.Type {
+			case lifecycle.Spawn:
+				if e.Comm != testComm {
+					t.Errorf("pid %d: spawn named %q, want %q", pid, e.Comm, testComm)
+				}
+			case lifecycle.Exec:
+				execs = append(execs, e)
+			case lifecycle.Exit:
+				if e.Comm != "sleep" && (e.Comm != "" || e.Note == "") {
+					t.Errorf("pid %d: exit named %q (note %q), want sleep or no name with a note", pid, e.Comm, e.Note)
+				}
+			}
+		}
+		if len(execs) != 2 {
+			t.Errorf("pid %d: %d exec events from the kernel, want 2: %+v", pid, len(execs), got[pid])
+			continue
+		}
+		for i, want := range []string{"sh", "sleep"} {
+			x := execs[i]
+			if x.Comm != want && (x.Comm != "" || x.Exe != "" || x.Note == "") {
+				t.Errorf("pid %d: exec %d named %q exe %q (note %q), want %s or no name with a note", pid, i+1, x.Comm, x.Exe, x.Note, want)
+			}
+			if x.Comm == want {
+				named++
+			}
+		}
+		if old := execs[1].OldComm; old != "" && old != "sh" {
+			t.Errorf("pid %d: second exec's old name %q, want sh or none", pid, old)
+		}
+	}
+	t.Logf("%d of %d execs named", named, 2*len(mine))
 }

@@ -125,6 +125,11 @@ type connSource struct {
 	// losses counts the losses of events (lost): the decoder trusts what
 	// it saw of a process only if none happened since its fork.
 	losses atomic.Uint64
+	// drainedNs is a monotonic time before which every event the kernel
+	// sent was received and queued to the converter: the start of the
+	// last receive that read the socket empty, stored once its
+	// datagrams were queued.
+	drainedNs atomic.Int64
 }
 
 // behind is the larger of the oldest age an event had when converted
@@ -281,6 +286,7 @@ func (s *connSource) run(ctx context.Context) {
 			}
 		}
 		waitFrom := time.Now()
+		fromNs := monotonicNow()
 		buf, err := k.receive(nil)
 		busy = time.Since(waitFrom) < s.coalesce
 		if ctx.Err() != nil {
@@ -310,6 +316,10 @@ func (s *connSource) run(ctx context.Context) {
 			s.converted.Add(1)
 			s.lost(fmt.Sprintf("%s dropped at %s: pinspect could not keep up; rescanned",
 				lifecycle.CountOf(len(buf), "kernel process event", "kernel process events"), time.Now().UTC().Format("15:04:05.000")))
+		} else if len(buf) < maxDrain {
+			// The receive read until the socket was empty: everything the
+			// kernel sent before it began is queued now.
+			s.drainedNs.Store(fromNs)
 		}
 		// Let the converter take the batch on this thread before the
 		// receive blocks: on one P (serve, record), blocking first
@@ -370,11 +380,40 @@ func (s *connSource) lost(note string) {
 
 // convertLoop converts received events and queues them for the next take.
 // The datagrams waiting are converted together (up to maxJoin), so their
-// lookups are one call to the reader.
+// lookups are one call to the reader. Their lookups are made at once; a
+// batch whose lookups named processes is held until every event the
+// kernel sent up to execSettle after them was received (a later batch's
+// receive began after that, or the receiver waits on an empty socket),
+// so that an exec those lookups may have read after is known when its
+// events are emitted (decoder.emit).
 func (s *connSource) convertLoop(batches <-chan []procEvent) {
-	var evs []procEvent
-	for buf := range batches {
-		evs = append(evs[:0], buf...)
+	var held []*batch
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
+	defer hold.Stop()
+	for {
+		var buf []procEvent
+		var ok bool
+		if len(held) == 0 {
+			buf, ok = <-batches
+		} else {
+			select {
+			case buf, ok = <-batches:
+			case <-hold.C:
+				held = s.release(held, s.receivedUpTo(batches), false)
+				s.rearm(hold, held)
+				continue
+			}
+		}
+		if !ok {
+			s.release(held, 0, true)
+			return
+		}
+		// Everything the receiver read before this time was queued before
+		// it was stored: it is in this batch or an earlier one, when no
+		// more than the batch joins is waiting.
+		drained := s.drainedNs.Load()
+		evs := append([]procEvent(nil), buf...)
 		n := uint64(1)
 	join:
 		for ; n < maxJoin; n++ {
@@ -388,30 +427,97 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 				break join
 			}
 		}
+		if len(batches) > 0 {
+			drained = 0
+		}
 		s.mu.Lock()
 		leaders := s.leaders
 		s.leaders = nil
 		s.mu.Unlock()
 		s.dec.leadersExited(leaders)
-		s.dec.losses = s.losses.Load()
 		s.noteLag(evs)
 		// Behind (a burst, or little CPU): skip the lookups that name new
 		// processes, so the backlog drains; snapshots fill names in.
-		out := s.dec.convert(evs, time.Now(), len(batches) > hurryBacklog)
+		b := s.dec.newBatch(evs, time.Now(), len(batches) > hurryBacklog, s.losses.Load())
+		b.datagrams = n
+		s.dec.prepare(b, held)
 		s.noteExecs(evs)
-		if len(out) > 0 {
-			s.mu.Lock()
-			room := max(s.maxPending-len(s.pending), 0)
-			if room < len(out) {
-				s.dropped += len(out) - room
-				out = out[:room]
-			}
-			s.pending = append(s.pending, out...)
-			s.mu.Unlock()
-		}
 		s.dequeued(int(n))
-		s.converted.Add(n)
+		held = s.release(append(held, b), drained, false)
+		s.rearm(hold, held)
 	}
+}
+
+// release emits, oldest first, the batches held whose settling time
+// (batch.settledNs) is at or before upTo, the time before which every
+// event the kernel sent has been received; all of them when all is set
+// (the receiver has stopped). It returns the batches still held.
+func (s *connSource) release(held []*batch, upTo int64, all bool) []*batch {
+	n := 0
+	for n < len(held) && (all || held[n].settledNs() <= upTo) {
+		n++
+	}
+	if n == 0 {
+		return held
+	}
+	var out []lifecycle.KernelEvent
+	var datagrams uint64
+	for i, b := range held[:n] {
+		out = s.dec.emit(out, b, held[i+1:])
+		datagrams += b.datagrams
+		s.dec.recycle(b)
+	}
+	if len(out) > 0 {
+		s.mu.Lock()
+		room := max(s.maxPending-len(s.pending), 0)
+		if room < len(out) {
+			s.dropped += len(out) - room
+			out = out[:room]
+		}
+		s.pending = append(s.pending, out...)
+		s.mu.Unlock()
+	}
+	s.converted.Add(datagrams)
+	rest := copy(held, held[n:])
+	clear(held[rest:])
+	return held[:rest]
+}
+
+// rearm sets the hold timer for the oldest batch held: at its settling
+// time, or, once that has passed without a proof that everything before
+// it was received (the receiver was between two reads), one wait later.
+func (s *connSource) rearm(hold *time.Timer, held []*batch) {
+	if len(held) == 0 {
+		hold.Stop()
+		return
+	}
+	wait := time.Duration(held[0].settledNs() - monotonicNow())
+	if wait <= 0 {
+		wait = max(s.coalesce/2, time.Millisecond)
+	}
+	hold.Reset(wait)
+}
+
+// receivedUpTo returns a time before which every event the kernel sent
+// has been queued to the converter, when the receiver proves it now: it
+// waits on an empty socket and did not wake meanwhile, and nothing is
+// queued for the converter. 0 when it cannot be told.
+func (s *connSource) receivedUpTo(batches <-chan []procEvent) int64 {
+	s.mu.Lock()
+	k := s.conn
+	s.mu.Unlock()
+	if k == nil {
+		return 0
+	}
+	gen := k.waits.Load()
+	if gen%2 == 0 {
+		return 0 // not waiting: reading, or about to
+	}
+	at := monotonicNow()
+	if !k.queueEmpty() || k.waits.Load() != gen || len(batches) > 0 {
+		return 0
+	}
+	return at
 }
 
 // noteExecs tells the reader which processes of evs called exec.

@@ -211,30 +211,34 @@ func eventColor(t lifecycle.EventType) tcell.Color {
 	return tcell.ColorWhite
 }
 
-// eventDetail describes an event in one inert line.
+// eventDetail describes an event in one inert line. A name that is not
+// known (an empty comm or old comm) shows as lifecycle.UnknownName, as in
+// the text outputs, and the event's note, when it has one, ends the line.
 func eventDetail(e *lifecycle.Event) string {
-	comm := inert(e.Comm)
+	s := eventWhat(e)
+	if e.Note != "" && e.Type != lifecycle.Lost {
+		s += " " + inert(e.Note)
+	}
+	return s
+}
+
+// eventWhat is eventDetail without the note.
+func eventWhat(e *lifecycle.Event) string {
+	comm := inert(lifecycle.ShownName(e.Comm))
 	switch e.Type {
 	case lifecycle.Spawn:
 		return comm + " ← parent " + strconv.Itoa(e.PPID)
 	case lifecycle.Exec:
-		s := inert(e.OldComm) + " → " + orUnknown(comm)
+		s := inert(lifecycle.ShownName(e.OldComm)) + " → " + comm
 		if e.Exe != "" {
 			s += " (" + inert(e.Exe) + ")"
 		}
-		if e.Note != "" {
-			s += " " + inert(e.Note)
-		}
 		return s
 	case lifecycle.Exit:
-		s := orUnknown(comm)
 		if e.ExitStatus != nil {
-			s += " " + e.ExitStatus.String()
+			return comm + " " + e.ExitStatus.String()
 		}
-		if e.Note != "" {
-			s += " " + inert(e.Note)
-		}
-		return s
+		return comm
 	case lifecycle.Zombie:
 		return comm + " is a zombie; parent " + strconv.Itoa(e.PPID) + " has not reaped it"
 	case lifecycle.Reaped:
@@ -247,23 +251,12 @@ func eventDetail(e *lifecycle.Event) string {
 		return s
 	case lifecycle.StateChange:
 		return comm + " " + stateLetter(e.OldState) + " → " + stateLetter(e.State)
+	case lifecycle.Rename:
+		return inert(lifecycle.ShownName(e.OldComm)) + " → " + comm
 	case lifecycle.ThreadStart, lifecycle.ThreadExit:
 		return comm + " in process " + strconv.Itoa(e.ID.PID)
 	case lifecycle.Lost:
 		return inert(e.Note)
-	}
-	if e.Note != "" {
-		return comm + " " + inert(e.Note)
-	}
-	return comm
-}
-
-// orUnknown is comm, or "?" when the name is not known (an exec or exit
-// whose name the kernel source could not read; the event's note says
-// why).
-func orUnknown(comm string) string {
-	if comm == "" {
-		return "?"
 	}
 	return comm
 }

@@ -84,29 +84,29 @@ func WriteEventJSON(w io.Writer, e *lifecycle.Event) error {
 }
 
 // FormatEvent renders an event as one sanitised text line:
-// "15:04:05.000 exit     1234 sleep  exit 0 (connector)".
+// "15:04:05.000 exit     1234 sleep  exit 0 (connector)". A name that
+// is not known (an empty comm or old comm) shows as lifecycle.UnknownName,
+// and the event's note, when it has one, says why.
 func FormatEvent(e *lifecycle.Event) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %-12s %7d %-16s", e.Time.Local().Format("15:04:05.000"), e.Type, e.ID.PID, sanitize.Terminal(e.Comm))
+	comm := e.Comm
+	if e.Type != lifecycle.Lost {
+		comm = lifecycle.ShownName(comm)
+	}
+	fmt.Fprintf(&b, "%s %-12s %7d %-16s", e.Time.Local().Format("15:04:05.000"), e.Type, e.ID.PID, sanitize.Terminal(comm))
 	switch e.Type {
 	case lifecycle.Spawn:
 		fmt.Fprintf(&b, " parent %d", e.PPID)
 	case lifecycle.Exec:
-		if e.OldComm != "" && e.OldComm != e.Comm {
-			fmt.Fprintf(&b, " was %s", sanitize.Terminal(e.OldComm))
+		if e.OldComm != e.Comm || e.OldComm == "" {
+			fmt.Fprintf(&b, " was %s", sanitize.Terminal(lifecycle.ShownName(e.OldComm)))
 		}
 		if e.Exe != "" {
 			fmt.Fprintf(&b, " exe %s", sanitize.Terminal(e.Exe))
 		}
-		if e.Note != "" {
-			b.WriteString(" (" + sanitize.Terminal(e.Note) + ")")
-		}
 	case lifecycle.Exit, lifecycle.Reaped, lifecycle.Zombie:
 		if e.ExitStatus != nil {
 			b.WriteString(" " + e.ExitStatus.String())
-		}
-		if e.Note != "" {
-			b.WriteString(" (" + sanitize.Terminal(e.Note) + ")")
 		}
 		if e.Type == lifecycle.Zombie {
 			fmt.Fprintf(&b, ", parent %d has not reaped it", e.PPID)
@@ -119,11 +119,14 @@ func FormatEvent(e *lifecycle.Event) string {
 	case lifecycle.StateChange:
 		fmt.Fprintf(&b, " %c -> %c (%s)", orDash(e.OldState), orDash(e.State), collector.StateName(e.State))
 	case lifecycle.Rename:
-		fmt.Fprintf(&b, " was %s", sanitize.Terminal(e.OldComm))
+		fmt.Fprintf(&b, " was %s", sanitize.Terminal(lifecycle.ShownName(e.OldComm)))
 	case lifecycle.ThreadStart, lifecycle.ThreadExit:
 		fmt.Fprintf(&b, " tid %d", e.TID)
 	case lifecycle.Lost:
 		b.WriteString(" " + sanitize.Terminal(e.Note))
+	}
+	if e.Note != "" && e.Type != lifecycle.Lost {
+		b.WriteString(" (" + sanitize.Terminal(e.Note) + ")")
 	}
 	if e.Source == lifecycle.SourceConnector {
 		b.WriteString("  [kernel]")
