@@ -39,8 +39,15 @@ const (
 	NoteExecNameGone      = "name and exe unknown: the process was gone before they could be read"
 	NoteExecNameReused    = "name and exe unknown: its pid belonged to a later process when they were read"
 	NoteExecNameExecAgain = "name and exe unknown: it ran another program before they could be read"
-	NoteExecNameNotRead   = "name and exe unknown: not read (pinspect was behind the kernel's events, or the read failed)"
-	NoteExitNameUnknown   = "name unknown: it exited before its name after its exec could be read"
+	NoteExecNameNotRead   = "name and exe unknown: not read (the read failed)"
+	// NoteExecNameBehindExited and NoteExecNameBehind are on the execs
+	// a kernel source did not look up while it caught up with a backlog
+	// of the kernel's events: it reads only each process's last exec of
+	// the backlog, and only of a process whose exit is not in it, up to a
+	// bound.
+	NoteExecNameBehindExited = "name and exe unknown: not read, it exited while pinspect was catching up with the kernel's events"
+	NoteExecNameBehind       = "name and exe unknown: not read, pinspect was catching up with the kernel's events and read only some"
+	NoteExitNameUnknown      = "name unknown: it exited before its name after its exec could be read"
 	// NoteSpawnParentNameUnknown is on a spawn named by its parent (it
 	// was gone, or had run another program, when it was read: at fork it
 	// had its parent's name) whose parent's name is not known either.

@@ -63,6 +63,9 @@ type decoder struct {
 	// losses is the connector's count of event losses when the batch
 	// being converted was read (connSource.losses).
 	losses uint64
+	// hurry and exitsIn are those of the batch being converted.
+	hurry   bool
+	exitsIn map[int]int
 
 	// The lookups being planned and asked in one call.
 	qs   []collector.IdentityQuery
@@ -95,6 +98,9 @@ type batch struct {
 	lookedUpNs int64
 	// datagrams is how many received datagrams the batch holds.
 	datagrams uint64
+	// exitsIn holds, for a batch converted in a hurry, each process whose
+	// exit is in it (at that index).
+	exitsIn map[int]int
 }
 
 // execSettle is how long after a batch's lookups an exec event may still
@@ -154,7 +160,7 @@ func (d *decoder) newBatch(in []procEvent, now time.Time, hurry bool, losses uin
 	} else {
 		b = &batch{got: make(lookups), execs: make(map[int]int)}
 	}
-	b.evs, b.now, b.monoNs, b.hurry, b.losses, b.lookedUpNs, b.datagrams = in, now, monotonicNow(), hurry, losses, 0, 0
+	b.evs, b.now, b.monoNs, b.hurry, b.losses, b.lookedUpNs, b.datagrams, b.exitsIn = in, now, monotonicNow(), hurry, losses, 0, 0, nil
 	return b
 }
 
@@ -199,16 +205,68 @@ func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle
 // before it and are not emitted yet.
 func (d *decoder) prepare(b *batch, held []*batch) {
 	d.losses = b.losses
-	if !b.hurry {
-		d.lookUp(b, held)
+	if b.hurry {
+		d.lookUpHurried(b)
+		return
 	}
+	d.lookUp(b, held)
+}
+
+// maxHurriedExecLookups is the most exec lookups a batch converted in a
+// hurry asks for.
+const maxHurriedExecLookups = 32
+
+// lookUpHurried is lookUp for a batch converted while pinspect is behind
+// the kernel's events: only the execs worth a read are looked up, each
+// process's last exec in the batch when its exit is not in the batch too
+// (a process still running when the backlog was read; one that exited
+// can no longer be named by a lookup as cheaply), at most
+// maxHurriedExecLookups of them. Every other event is named from what
+// the decoder knows, or by the next scan.
+func (d *decoder) lookUpHurried(b *batch) {
+	d.qs, d.keys = d.qs[:0], d.keys[:0]
+	in := b.evs
+	exitAt := make(map[int]int)
+	b.exitsIn = exitAt
+	for i := range in {
+		ev := &in[i]
+		switch {
+		case ev.PID != ev.TGID:
+		case ev.What == procEventExec:
+			b.execs[ev.TGID]++
+		case ev.What == procEventExit:
+			exitAt[ev.TGID] = i
+		}
+	}
+	left := make(map[int]int, len(b.execs))
+	for i := range in {
+		ev := &in[i]
+		if ev.What != procEventExec || ev.PID != ev.TGID {
+			continue
+		}
+		left[ev.TGID]++
+		if at, exits := exitAt[ev.TGID]; left[ev.TGID] == b.execs[ev.TGID] && (!exits || at < i) && len(d.qs) < maxHurriedExecLookups {
+			d.keys = append(d.keys, lookupKey{pid: ev.TGID, exe: true})
+			d.qs = append(d.qs, collector.IdentityQuery{PID: ev.TGID, Exe: true})
+		}
+	}
+	if len(d.qs) == 0 {
+		return
+	}
+	d.res = d.ids.Identities(d.qs, d.res[:0])
+	for i, k := range d.keys {
+		if i < len(d.res) {
+			b.got[k] = d.res[i]
+		}
+	}
+	b.lookedUpNs = monotonicNow()
 }
 
 // emit turns b's events into lifecycle inputs, appended to out. later
 // are the batches received after b: an exec in them may have renamed a
 // process before b's lookups read it (execAhead).
 func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []lifecycle.KernelEvent {
-	d.got, d.execsLeft, d.losses = b.got, b.execs, b.losses
+	d.got, d.execsLeft, d.losses, d.hurry, d.exitsIn = b.got, b.execs, b.losses, b.hurry, b.exitsIn
 	d.execAhead = execsAhead(d.execAhead, b, later)
 	in := b.evs
 	for i := range in {
@@ -237,7 +295,7 @@ func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []
 		clear(d.comms)
 		clear(d.threaded)
 	}
-	d.got, d.execsLeft = nil, nil
+	d.got, d.execsLeft, d.exitsIn = nil, nil, nil
 	return out
 }
 
@@ -322,10 +380,7 @@ func (d *decoder) parentComm(e *lifecycle.KernelEvent, ppid int) string {
 		e.Note = lifecycle.NoteSpawnParentNameUnknown
 		return ""
 	}
-	if c = d.lookup(ppid); c.comm == "" {
-		e.Note = lifecycle.NoteSpawnParentNameUnknown
-	}
-	return c.comm
+	return d.lookup(ppid).comm // "" when not read: a scan may name it
 }
 
 // singleThreaded reports whether process pid is known to have one thread
@@ -360,6 +415,12 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	switch {
 	case !ok && asked && collector.IsVanished(r.Err):
 		e.Note = lifecycle.NoteExecNameGone
+	case !asked && later:
+		e.Note = lifecycle.NoteExecNameExecAgain
+	case !asked && d.hurry && d.exitsBatch(ev.TGID):
+		e.Note = lifecycle.NoteExecNameBehindExited
+	case !asked && d.hurry:
+		e.Note = lifecycle.NoteExecNameBehind
 	case !ok:
 		e.Note = lifecycle.NoteExecNameNotRead
 	case d.otherProcess(old, c.StartTicks, ev):
@@ -374,6 +435,13 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	old.comm, old.execNameUnknown = "", true // the exit looks it up
 	d.comms[ev.TGID] = old
 	return true
+}
+
+// exitsBatch reports whether process pid's exit is in the batch being
+// converted (known of a batch converted in a hurry).
+func (d *decoder) exitsBatch(pid int) bool {
+	_, ok := d.exitsIn[pid]
+	return ok
 }
 
 // otherProcess reports whether a lookup that read start (in ticks) for

@@ -428,3 +428,85 @@ func TestExecNamesLive(t *testing.T) {
 	}
 	t.Logf("%d of %d execs named", named, 2*len(mine))
 }
+
+// TestExecNamedInHurry: a batch converted while pinspect catches up with
+// a backlog (no lookup for spawns and exits) still names the last exec
+// of each process still running, up to maxHurriedExecLookups of them,
+// and every exec it leaves unnamed says exactly why: it exited in the
+// backlog, it ran another program, or the bound was reached. The
+// processes are real: sleeps still running, and an sh that exited and
+// was reaped.
+func TestExecNamedInHurry(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	me := os.Getpid()
+	before := uint64(monotonicNow())
+	var running []int
+	for range maxHurriedExecLookups + 1 {
+		cmd := exec.Command(sleep, "100")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		running = append(running, cmd.Process.Pid)
+	}
+	done := exec.Command(sh, "-c", "exit 3")
+	_ = done.Run()
+	gone := done.Process.Pid
+	after := uint64(monotonicNow()) // every exec was before
+	var in []procEvent
+	add := func(pid int, execs int, exited bool) {
+		in = append(in, procEvent{What: procEventFork, ParentPID: me, ParentTGID: me, PID: pid, TGID: pid, TimestampNs: before})
+		for range execs {
+			in = append(in, procEvent{What: procEventExec, PID: pid, TGID: pid, TimestampNs: after})
+		}
+		if exited {
+			in = append(in, procEvent{What: procEventExit, PID: pid, TGID: pid, ParentTGID: me, ExitCode: 3 << 8, TimestampNs: after})
+		}
+	}
+	add(running[0], 2, false) // two execs: the first ran another program
+	add(gone, 1, true)
+	for _, pid := range running[1:] {
+		add(pid, 1, false)
+	}
+	d := newDecoder(r, false)
+	evs := d.convert(in, time.Now(), true)
+	execs := map[int][]lifecycle.KernelEvent{}
+	for _, e := range evs {
+		if e.Type == lifecycle.Exec {
+			execs[e.ID.PID] = append(execs[e.ID.PID], e)
+		}
+	}
+	if x := execs[running[0]]; len(x) != 2 || x[0].Comm != "" || x[0].Note != lifecycle.NoteExecNameExecAgain || x[1].Comm != "sleep" || x[1].Note != "" {
+		t.Errorf("twice-exec'd process: %+v; want the first unnamed (%q), the second sleep", x, lifecycle.NoteExecNameExecAgain)
+	}
+	if x := execs[gone]; len(x) != 1 || x[0].Comm != "" || x[0].Note != lifecycle.NoteExecNameBehindExited {
+		t.Errorf("exited process: %+v; want no name, note %q", x, lifecycle.NoteExecNameBehindExited)
+	}
+	named, bounded := 0, 0
+	for _, pid := range running[1:] {
+		x := execs[pid]
+		switch {
+		case len(x) == 1 && x[0].Comm == "sleep" && x[0].Note == "":
+			named++
+		case len(x) == 1 && x[0].Comm == "" && x[0].Note == lifecycle.NoteExecNameBehind:
+			bounded++
+		default:
+			t.Errorf("running process %d: %+v", pid, x)
+		}
+	}
+	if named != maxHurriedExecLookups-1 || bounded != 1 {
+		t.Errorf("%d running processes' execs named, %d left unnamed at the bound; want %d and 1", named, bounded, maxHurriedExecLookups-1)
+	}
+}

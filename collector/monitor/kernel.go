@@ -436,8 +436,9 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		s.mu.Unlock()
 		s.dec.leadersExited(leaders)
 		s.noteLag(evs)
-		// Behind (a burst, or little CPU): skip the lookups that name new
-		// processes, so the backlog drains; snapshots fill names in.
+		// Behind (a burst, or little CPU): skip the lookups of spawns and
+		// exits, and look up only the execs worth it (lookUpHurried), so
+		// the backlog drains; snapshots fill names in.
 		b := s.dec.newBatch(evs, time.Now(), len(batches) > hurryBacklog, s.losses.Load())
 		b.datagrams = n
 		s.dec.prepare(b, held)
