@@ -60,6 +60,8 @@ type decoder struct {
 	// read the later program (batch.settledNs): their last exec of the
 	// batch, and a spawn named by its lookup, may not be named by it.
 	execAhead map[int]bool
+	// aheadForked is execsAhead's scratch map.
+	aheadForked map[int]bool
 	// losses is the connector's count of event losses when the batch
 	// being converted was read (connSource.losses).
 	losses uint64
@@ -151,6 +153,15 @@ func newDecoder(ids identities, threads bool) *decoder {
 // newBatch makes a batch of events in, taken at now, reusing the maps of
 // a converted one.
 func (d *decoder) newBatch(in []procEvent, now time.Time, hurry bool, losses uint64) *batch {
+	b := d.emptyBatch()
+	b.evs = in
+	b.setTaken(now, hurry, losses)
+	return b
+}
+
+// emptyBatch is a batch with no events, from the spare ones if any (its
+// event array kept, emptied, for the caller to fill).
+func (d *decoder) emptyBatch() *batch {
 	var b *batch
 	if n := len(d.spare); n > 0 {
 		b = d.spare[n-1]
@@ -160,16 +171,29 @@ func (d *decoder) newBatch(in []procEvent, now time.Time, hurry bool, losses uin
 	} else {
 		b = &batch{got: make(lookups), execs: make(map[int]int)}
 	}
-	b.evs, b.now, b.monoNs, b.hurry, b.losses, b.lookedUpNs, b.datagrams, b.exitsIn = in, now, monotonicNow(), hurry, losses, 0, 0, nil
+	b.evs, b.lookedUpNs, b.datagrams, b.exitsIn = b.evs[:0], 0, 0, nil
 	return b
 }
 
-// recycle keeps b's maps for a later batch (at most a few).
+// setTaken records when b's datagrams were taken from the queue, whether
+// in a hurry, and the connector's count of losses then.
+func (b *batch) setTaken(now time.Time, hurry bool, losses uint64) {
+	b.now, b.monoNs, b.hurry, b.losses = now, monotonicNow(), hurry, losses
+}
+
+// recycle keeps b's maps and event array for a later batch (at most a
+// few; an array grown past a burst's worth is let go).
 func (d *decoder) recycle(b *batch) {
-	if len(d.spare) < 4 {
-		b.evs = nil
-		d.spare = append(d.spare, b)
+	if len(d.spare) >= 4 {
+		return
 	}
+	if cap(b.evs) > maxDrain {
+		b.evs = nil
+	} else {
+		clear(b.evs) // no comm kept alive
+		b.evs = b.evs[:0]
+	}
+	d.spare = append(d.spare, b)
 }
 
 // leadersExited records processes whose main thread a scan saw exited.
@@ -192,11 +216,12 @@ func (d *decoder) setLeaderGone(pid int, gone bool) {
 
 // convert turns a batch of events, received at now, into lifecycle
 // inputs at once, with nothing known of the events after them. In a
-// hurry it looks nothing up.
+// hurry it looks up only some execs (lookUpHurried).
 func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle.KernelEvent {
 	b := d.newBatch(in, now, hurry, d.losses)
 	d.prepare(b, nil)
 	out := d.emit(nil, b, nil)
+	b.evs = nil // the caller's
 	d.recycle(b)
 	return out
 }
@@ -267,7 +292,7 @@ func (d *decoder) lookUpHurried(b *batch) {
 // process before b's lookups read it (execAhead).
 func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []lifecycle.KernelEvent {
 	d.got, d.execsLeft, d.losses, d.hurry, d.exitsIn = b.got, b.execs, b.losses, b.hurry, b.exitsIn
-	d.execAhead = execsAhead(d.execAhead, b, later)
+	d.execAhead, d.aheadForked = execsAhead(d.execAhead, d.aheadForked, b, later)
 	in := b.evs
 	for i := range in {
 		ev := &in[i]
@@ -303,13 +328,13 @@ func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []
 // exec'd in the batches later than b at or before b.settledNs: such an
 // exec may have renamed the process before b's lookups read it. A fork
 // of a pid in between starts another process, whose execs do not count.
-func execsAhead(ahead map[int]bool, b *batch, later []*batch) map[int]bool {
+func execsAhead(ahead, forked map[int]bool, b *batch, later []*batch) (map[int]bool, map[int]bool) {
 	clear(ahead)
 	settled := b.settledNs()
 	if settled == 0 || len(later) == 0 {
-		return ahead
+		return ahead, forked
 	}
-	var forked map[int]bool
+	clear(forked)
 	for _, c := range later {
 		for i := range c.evs {
 			ev := &c.evs[i]
@@ -330,7 +355,7 @@ func execsAhead(ahead map[int]bool, b *batch, later []*batch) map[int]bool {
 			}
 		}
 	}
-	return ahead
+	return ahead, forked
 }
 
 // fork completes e as a spawn (or, for a new thread, a thread_start).

@@ -413,7 +413,8 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		// it was stored: it is in this batch or an earlier one, when no
 		// more than the batch joins is waiting.
 		drained := s.drainedNs.Load()
-		evs := append([]procEvent(nil), buf...)
+		b := s.dec.emptyBatch()
+		b.evs = append(b.evs, buf...)
 		n := uint64(1)
 	join:
 		for ; n < maxJoin; n++ {
@@ -422,11 +423,12 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 				if !ok {
 					break join
 				}
-				evs = append(evs, more...)
+				b.evs = append(b.evs, more...)
 			default:
 				break join
 			}
 		}
+		evs := b.evs
 		if len(batches) > 0 {
 			drained = 0
 		}
@@ -439,7 +441,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		// Behind (a burst, or little CPU): skip the lookups of spawns and
 		// exits, and look up only the execs worth it (lookUpHurried), so
 		// the backlog drains; snapshots fill names in.
-		b := s.dec.newBatch(evs, time.Now(), len(batches) > hurryBacklog, s.losses.Load())
+		b.setTaken(time.Now(), len(batches) > hurryBacklog, s.losses.Load())
 		b.datagrams = n
 		s.dec.prepare(b, held)
 		s.noteExecs(evs)
@@ -484,18 +486,18 @@ func (s *connSource) release(held []*batch, upTo int64, all bool) []*batch {
 	return held[:rest]
 }
 
-// rearm sets the hold timer for the oldest batch held: at its settling
-// time, or, once that has passed without a proof that everything before
-// it was received (the receiver was between two reads), one wait later.
+// rearm sets the hold timer for the oldest batch held: one listener's
+// wait after its settling time, or after now once that has passed. While
+// events keep coming the next batch releases it first (the listener reads
+// once a wait), so under churn the timer seldom fires; when they stop,
+// the listener has read the socket empty by then and waits on it, which
+// receivedUpTo can tell.
 func (s *connSource) rearm(hold *time.Timer, held []*batch) {
 	if len(held) == 0 {
 		hold.Stop()
 		return
 	}
-	wait := time.Duration(held[0].settledNs() - monotonicNow())
-	if wait <= 0 {
-		wait = max(s.coalesce/2, time.Millisecond)
-	}
+	wait := max(time.Duration(held[0].settledNs()-monotonicNow()), 0) + max(s.coalesce, time.Millisecond)
 	hold.Reset(wait)
 }
 
