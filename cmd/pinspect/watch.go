@@ -147,10 +147,18 @@ type watchPrinter struct {
 	// tree follows the --pid processes and their descendants (nil
 	// without --pid).
 	tree *lifecycle.Follower
+	// unnamed is the last count of execs left unnamed while the monitor
+	// caught up (Frame.ExecsUnnamedBehind) said on stderr.
+	unnamed uint64
 }
 
 // frame prints fr's events; done is true once count events are printed.
 func (w *watchPrinter) frame(fr *monitor.Frame) (done bool, err error) {
+	if fr.ExecsUnnamedBehind > w.unnamed {
+		w.unnamed = fr.ExecsUnnamedBehind
+		fmt.Fprintf(w.a.stderr, "pinspect watch: %s left unnamed so far while catching up with the kernel's events (each one's note says why)\n",
+			lifecycle.CountOf(int(w.unnamed), "exec event", "exec events"))
+	}
 	evs := fr.Events
 	if w.tree != nil {
 		evs = w.tree.Frame(fr.Snapshot, evs)

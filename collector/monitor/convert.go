@@ -68,6 +68,9 @@ type decoder struct {
 	// hurry and exitsIn are those of the batch being converted.
 	hurry   bool
 	exitsIn map[int]int
+	// unnamedBehind counts the execs left unnamed because they were not
+	// looked up in a hurry (NoteExecNameBehindExited, NoteExecNameBehind).
+	unnamedBehind uint64
 
 	// The lookups being planned and asked in one call.
 	qs   []collector.IdentityQuery
@@ -444,8 +447,10 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 		e.Note = lifecycle.NoteExecNameExecAgain
 	case !asked && d.hurry && d.exitsBatch(ev.TGID):
 		e.Note = lifecycle.NoteExecNameBehindExited
+		d.unnamedBehind++
 	case !asked && d.hurry:
 		e.Note = lifecycle.NoteExecNameBehind
+		d.unnamedBehind++
 	case !ok:
 		e.Note = lifecycle.NoteExecNameNotRead
 	case d.otherProcess(old, c.StartTicks, ev):

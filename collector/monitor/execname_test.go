@@ -506,6 +506,9 @@ func TestExecNamedInHurry(t *testing.T) {
 			t.Errorf("running process %d: %+v", pid, x)
 		}
 	}
+	if d.unnamedBehind != 2 {
+		t.Errorf("%d execs counted unnamed in the hurry, want 2 (the exited one, the one past the bound)", d.unnamedBehind)
+	}
 	if named != maxHurriedExecLookups-1 || bounded != 1 {
 		t.Errorf("%d running processes' execs named, %d left unnamed at the bound; want %d and 1", named, bounded, maxHurriedExecLookups-1)
 	}

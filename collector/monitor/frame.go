@@ -36,6 +36,12 @@ type Frame struct {
 	// kernel events). A view says "behind" rather than "live" when it
 	// grows past an interval.
 	EventsBehind time.Duration
+	// ExecsUnnamedBehind counts the exec events the kernel source left
+	// unnamed, since the monitor started, because it was catching up
+	// with a backlog of the kernel's events and did not read them (each
+	// one's note says why). It only grows, so a subscriber that skipped
+	// frames misses none.
+	ExecsUnnamedBehind uint64
 	// Rates are the rates between the previous scan and Snapshot (nil
 	// for the first frame).
 	Rates *lifecycle.Rates

@@ -40,6 +40,9 @@ type kernelSource interface {
 	// was converted since the last call: how far behind the kernel the
 	// source ran.
 	behind() time.Duration
+	// unnamedBehind counts the exec events left unnamed, since the
+	// source started, because it was catching up with a backlog.
+	unnamedBehind() uint64
 }
 
 // polling is the kernel source when none is used: it says why.
@@ -51,6 +54,7 @@ func (polling) scanned(*collector.Snapshot)        {}
 func (polling) sync(context.Context) error         { return nil }
 func (p polling) status() (live bool, note string) { return false, p.note }
 func (polling) behind() time.Duration              { return 0 }
+func (polling) unnamedBehind() uint64              { return 0 }
 
 // The notes a frame carries about kernel events.
 const (
@@ -130,7 +134,12 @@ type connSource struct {
 	// last receive that read the socket empty, stored once its
 	// datagrams were queued.
 	drainedNs atomic.Int64
+	// unnamed is the decoder's count of execs left unnamed in a hurry
+	// (decoder.unnamedBehind), published for the loop.
+	unnamed atomic.Uint64
 }
+
+func (s *connSource) unnamedBehind() uint64 { return s.unnamed.Load() }
 
 // behind is the larger of the oldest age an event had when converted
 // since the last call and the age of the oldest event received and not
@@ -480,6 +489,7 @@ func (s *connSource) release(held []*batch, upTo int64, all bool) []*batch {
 		s.pending = append(s.pending, out...)
 		s.mu.Unlock()
 	}
+	s.unnamed.Store(s.dec.unnamedBehind)
 	s.converted.Add(datagrams)
 	rest := copy(held, held[n:])
 	clear(held[rest:])

@@ -386,6 +386,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 		Orphans: step.Orphans,
 		Paused:  c.paused,
 	}
+	f.ExecsUnnamedBehind = k.unnamedBehind()
 	if focusPID > 0 {
 		f.Focus = m.focusFrom(snap, focusPID)
 	}
