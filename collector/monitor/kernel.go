@@ -519,8 +519,10 @@ func (s *connSource) receivedUpTo(batches <-chan []procEvent) int64 {
 	s.mu.Lock()
 	k := s.conn
 	s.mu.Unlock()
-	if k == nil {
-		return 0
+	if k == nil || k.closed.Load() {
+		// Closed (an error, or the end): nothing more comes from it, and
+		// whatever the next subscription brings follows a lost event.
+		return monotonicNow()
 	}
 	gen := k.waits.Load()
 	if gen%2 == 0 {
