@@ -65,19 +65,18 @@ func newZombiePanel(d *Dashboard) *panel {
 // maxZombiesListed caps the pids listed per parent in the zombie panel.
 const maxZombiesListed = 6
 
-// zombieGroupMatches reports whether a zombie group passes the table's
-// filters: its parent or one of its zombies matches the filter text the
-// way a table row does (comm, command line, pid), and the user and
-// cgroup filters.
-func (d *Dashboard) zombieGroupMatches(g *zombieGroup) bool {
-	if d.vo.filter == "" && d.vo.users == nil && d.vo.workload == "" && d.vo.pids == nil {
+// zombieGroupMatches reports whether a zombie group passes the filters
+// of o (the table's, or the --pid scope's alone): its parent or one of
+// its zombies matches the filter text the way a table row does (comm,
+// command line, pid), and the pid, user and cgroup filters.
+func (d *Dashboard) zombieGroupMatches(g *zombieGroup, o viewOpts) bool {
+	if o.filter == "" && o.users == nil && o.workload == "" && o.pids == nil {
 		return true
 	}
 	var snap *collector.Snapshot
 	if d.frame != nil {
 		snap = d.frame.Snapshot
 	}
-	o := d.vo
 	o.states, o.hideKernel = "", false
 	check := func(id collector.ID, comm string) bool {
 		if p := lifecycle.FindID(snap, id); p != nil && snap != nil {
@@ -104,30 +103,42 @@ func (d *Dashboard) fillZombies(tv *tview.TextView) {
 	if d.fd != nil {
 		groups = d.fd.zombies()
 	}
-	total, shown := 0, 0
+	// The --pid scope alone, without the filters the user can change.
+	scopeOnly := viewOpts{pids: d.vo.pids, self: d.vo.self}
+	total, inScope, shown := 0, 0, 0
 	kept := groups[:0:0]
 	for i := range groups {
-		total += len(groups[i].zombies)
-		if d.zombieGroupMatches(&groups[i]) {
+		n := len(groups[i].zombies)
+		total += n
+		if d.scope != nil && d.zombieGroupMatches(&groups[i], scopeOnly) {
+			inScope += n
+		}
+		if d.zombieGroupMatches(&groups[i], d.vo) {
 			kept = append(kept, groups[i])
-			shown += len(groups[i].zombies)
+			shown += n
 		}
 	}
-	// The title counts the zombies the panel lists: under --pid those
-	// held by (or among) the --pid processes, saying so; under a filter
-	// those that pass it, of how many.
+	// The title counts the zombies the panel lists, of how many: the
+	// machine's, or under --pid those held by (or among) the --pid
+	// processes, saying so (with a filter too it counted the filtered
+	// ones as all the --pid processes held).
+	of := total
+	if d.scope != nil {
+		of = inScope
+	}
 	title := "zombies: " + strconv.Itoa(shown)
+	if shown != of {
+		title += " of " + strconv.Itoa(of)
+	}
 	if d.scope != nil {
 		title += " (" + d.scope.pidList() + ")"
-	} else if shown != total {
-		title += " of " + strconv.Itoa(total)
 	}
 	tv.SetTitle(" " + title + " ")
 	switch {
 	case total == 0:
 		tv.SetText("[gray]no zombies[-]")
 		return
-	case len(kept) == 0 && d.scope != nil:
+	case len(kept) == 0 && d.scope != nil && inScope == 0:
 		tv.SetText("[gray]no zombies held by " + d.scope.pidList() + "[-]")
 		return
 	case len(kept) == 0:

@@ -115,3 +115,56 @@ func TestPIDScopesZombieTitle(t *testing.T) {
 		t.Errorf("another parent's zombies listed under --pid:\n%s", panel)
 	}
 }
+
+// TestPIDAndFilterZombieTitle: with --pid and a filter the zombie
+// panel's title counts the zombies the filter keeps of those the --pid
+// processes hold, and a filter that keeps none says so (the title
+// counted the filtered zombies as all the --pid processes held, and the
+// panel said they held none).
+func TestPIDAndFilterZombieTitle(t *testing.T) {
+	a := livehelper.Start(t, "zombies", "2")
+	b := livehelper.Start(t, "zombies", "2")
+	pids := append(slices.Clone(a.PIDs), b.PIDs...)
+	var f1, f2 *monitor.Frame
+	for end := time.Now().Add(patience); ; {
+		f1, f2 = frames(t, pids...)
+		n := 0
+		for _, pid := range append(slices.Clone(a.PIDs[1:]), b.PIDs[1:]...) {
+			if p := lifecycle.Find(f2.Snapshot, pid); p != nil && p.IsZombie() {
+				n++
+			}
+		}
+		if n == 4 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the helpers' zombies did not appear")
+		}
+	}
+	scope := []int{a.PID(), b.PID()}
+	label := "--pid " // and the two pids
+
+	h := start(t, Options{PIDs: scope, Filter: "no-such-name-at-all"}, 180, 50)
+	h.src.send(f1)
+	h.src.send(f2)
+	panel := h.waitForIn("zombies", "no zombie or parent matches the filter")
+	if want := "zombies: 0 of 4 (" + label; !strings.Contains(panel, want) {
+		t.Errorf("zombie panel under --pid with a filter keeping none: want the title %q:\n%s", want, panel)
+	}
+
+	// A filter keeping one parent: its pid (when no pid of the other's
+	// starts with it).
+	filter := strconv.Itoa(a.PID())
+	for _, pid := range b.PIDs {
+		if strings.HasPrefix(strconv.Itoa(pid), filter) {
+			t.Skipf("pid %d of the other helper starts with %s", pid, filter)
+		}
+	}
+	h = start(t, Options{PIDs: scope, Filter: filter}, 180, 50)
+	h.src.send(f1)
+	h.src.send(f2)
+	panel = h.waitForIn("zombies", "of parent "+filter)
+	if want := "zombies: 2 of 4 (" + label; !strings.Contains(panel, want) {
+		t.Errorf("zombie panel under --pid with a filter keeping one parent: want the title %q:\n%s", want, panel)
+	}
+}
