@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
@@ -68,20 +72,7 @@ func TestCmdlineSourceInJSON(t *testing.T) {
 			}
 		}
 	}
-	var sleepers []*exec.Cmd
-	t.Cleanup(func() {
-		for _, c := range sleepers {
-			c.Process.Kill()
-			c.Wait()
-		}
-	})
-	for range max(need, 0) {
-		c := exec.Command("sleep", "600")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sleepers = append(sleepers, c)
-	}
+	startSleepers(t, max(need, 0))
 
 	if d, ok := scan("task_iter"); !ok {
 		t.Log("the task iterator is not available here: only the /proc case is checked")
@@ -101,4 +92,107 @@ func TestCmdlineSourceInJSON(t *testing.T) {
 	if src, ok := d.Summary["cmdline_source"]; ok {
 		t.Errorf("--collector proc: cmdline_source %s, want the field absent (every cmdline came from /proc)", src)
 	}
+}
+
+// startSleepers starts n sleeping processes of this test's own, killed
+// at its end, and with the test binary should it die first (SIGKILL as
+// their parent-death signal: the cleanup of a binary that dies does not
+// run, and they slept on for 10 minutes).
+func startSleepers(t *testing.T, n int) []*exec.Cmd {
+	t.Helper()
+	var sleepers []*exec.Cmd
+	t.Cleanup(func() {
+		for _, c := range sleepers {
+			c.Process.Kill()
+			c.Wait()
+		}
+	})
+	for range n {
+		c := exec.Command("sleep", "600")
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sleepers = append(sleepers, c)
+	}
+	return sleepers
+}
+
+// sleepersChildEnv makes the test binary a parent of sleepers for
+// TestSleepersDieWithTheTest.
+const sleepersChildEnv = "PINSPECT_SLEEPERS_CHILD"
+
+// TestSleepersDieWithTheTest: the sleepers startSleepers starts die
+// when the test binary is killed (TestCmdlineSourceInJSON's hundreds of
+// sleepers stayed for 10 minutes when it died). A child test binary
+// starts three, prints their pids and start times, and is killed.
+func TestSleepersDieWithTheTest(t *testing.T) {
+	if os.Getenv(sleepersChildEnv) != "" {
+		for _, c := range startSleepers(t, 3) {
+			fmt.Println("sleeper", c.Process.Pid, startTicks(c.Process.Pid))
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Hour)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSleepersDieWithTheTest$", "-test.count=1")
+	cmd.Env = append(os.Environ(), sleepersChildEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	type sleeper struct {
+		pid   int
+		start string
+	}
+	var sleepers []sleeper
+	// Whatever happens, no sleeper of this test stays (a pid is killed
+	// only while it is still the same process).
+	t.Cleanup(func() {
+		for _, s := range sleepers {
+			if startTicks(s.pid) == s.start {
+				syscall.Kill(s.pid, syscall.SIGKILL)
+			}
+		}
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "ready" {
+		var s sleeper
+		if _, err := fmt.Sscanf(sc.Text(), "sleeper %d %s", &s.pid, &s.start); err != nil {
+			t.Fatalf("child: %q", sc.Text())
+		}
+		sleepers = append(sleepers, s)
+	}
+	if len(sleepers) != 3 {
+		t.Fatalf("the child started %d sleepers, want 3", len(sleepers))
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for _, s := range sleepers {
+		for end := time.Now().Add(time.Minute); startTicks(s.pid) == s.start; livehelper.Sleep() {
+			if time.Now().After(end) {
+				t.Errorf("sleeper %d still runs a minute after the test binary that started it was killed", s.pid)
+				break
+			}
+		}
+	}
+}
+
+// startTicks is field 22 of pid's stat while it is not a zombie, "" when
+// it is one or is gone.
+func startTicks(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || f[0] == "Z" {
+		return ""
+	}
+	return f[19]
 }
