@@ -138,7 +138,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// Processes whose threads are not kept have them summed in the
 	// kernel where the walk can (one record a process instead of one a
 	// thread).
-	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want}
+	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want, NoIO: !o.IO}
 	// The threads by state: those summed in the kernel from its counts,
 	// the others not kept as they pass, the kept ones at the end.
 	states := &ThreadStates{}

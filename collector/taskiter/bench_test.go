@@ -45,6 +45,12 @@ func BenchmarkPassSeqFile(b *testing.B) { benchPass(b, Options{SeqFile: true}, P
 // BenchmarkPassSummed is BenchmarkPass with the threads summed.
 func BenchmarkPassSummed(b *testing.B) { benchPass(b, Options{}, PassOptions{SumThreads: true}) }
 
+// BenchmarkPassSummedNoIO is BenchmarkPassSummed without the io sums
+// (what record, the dashboard and a one-shot pay: only serve shows io).
+func BenchmarkPassSummedNoIO(b *testing.B) {
+	benchPass(b, Options{}, PassOptions{SumThreads: true, NoIO: true})
+}
+
 func benchPass(b *testing.B, o Options, po PassOptions) {
 	it := benchIterator(b, o)
 	var tasks int

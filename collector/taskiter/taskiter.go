@@ -303,6 +303,10 @@ type PassOptions struct {
 	// ThreadsOf are the processes (sorted) whose threads are visited
 	// with SumThreads.
 	ThreadsOf []int
+	// NoIO has the walk leave the io counters out (Group.HasIO is then
+	// false): a caller that does not show io saves the kernel reading
+	// every thread's. The seq_file iterator reads them whatever this says.
+	NoIO bool
 	// BeforeRun, when set, is called once the pass is ready to read
 	// the kernel's tasks (the walk's arrays made), right before it
 	// does: what it reads then is as close to the pass as can be.

@@ -181,6 +181,7 @@ const (
 	taskIterVarWalkFull          = "walk_full"
 	taskIterVarWalkLeader        = "walk_leader"
 	taskIterVarWalkNgroups       = "walk_ngroups"
+	taskIterVarWalkNoIo          = "walk_no_io"
 	taskIterVarWalkNtasks        = "walk_ntasks"
 	taskIterVarWalkSumThreads    = "walk_sum_threads"
 	taskIterVarWalkTask          = "walk_task"
@@ -260,6 +261,7 @@ type taskIterVariableSpecs struct {
 	WalkFull       *ebpf.VariableSpec `ebpf:"walk_full"`
 	WalkLeader     *ebpf.VariableSpec `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.VariableSpec `ebpf:"walk_ngroups"`
+	WalkNoIo       *ebpf.VariableSpec `ebpf:"walk_no_io"`
 	WalkNtasks     *ebpf.VariableSpec `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.VariableSpec `ebpf:"walk_sum_threads"`
 	WalkTask       *ebpf.VariableSpec `ebpf:"walk_task"`
@@ -319,6 +321,7 @@ type taskIterVariables struct {
 	WalkFull       *ebpf.Variable `ebpf:"walk_full"`
 	WalkLeader     *ebpf.Variable `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.Variable `ebpf:"walk_ngroups"`
+	WalkNoIo       *ebpf.Variable `ebpf:"walk_no_io"`
 	WalkNtasks     *ebpf.Variable `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.Variable `ebpf:"walk_sum_threads"`
 	WalkTask       *ebpf.Variable `ebpf:"walk_task"`

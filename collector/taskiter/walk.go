@@ -29,6 +29,7 @@ type walkObjects struct {
 	Scratch *ebpf.Map      `ebpf:"scratch"`
 	Want    *ebpf.Map      `ebpf:"walk_want"`
 	Sum     *ebpf.Variable `ebpf:"walk_sum_threads"`
+	NoIO    *ebpf.Variable `ebpf:"walk_no_io"`
 	Count   *ebpf.Variable `ebpf:"walk_count_only"`
 	NTasks  *ebpf.Variable `ebpf:"walk_ntasks"`
 	NGroups *ebpf.Variable `ebpf:"walk_ngroups"`
@@ -143,6 +144,7 @@ type walker struct {
 	tasksID, groupsID, wantID ebpf.MapID
 	want                      []int // the processes in walk_want, sorted
 	summing                   bool  // walk_sum_threads
+	noIO                      bool  // walk_no_io
 	// counted is the machine's tasks and processes at load, which size
 	// the arrays at the first pass.
 	countedTasks, countedGroups int
@@ -546,16 +548,26 @@ func (w *walker) choose(o PassOptions) error {
 		w.want = append(w.want[:0], o.ThreadsOf...)
 	}
 	if sum != w.summing {
-		v := uint32(0)
-		if sum {
-			v = 1
-		}
-		if err := w.objs.Sum.Set(v); err != nil {
+		if err := w.objs.Sum.Set(flag(sum)); err != nil {
 			return err
 		}
 		w.summing = sum
 	}
+	if o.NoIO != w.noIO {
+		if err := w.objs.NoIO.Set(flag(o.NoIO)); err != nil {
+			return err
+		}
+		w.noIO = o.NoIO
+	}
 	return nil
+}
+
+// flag is a BPF program's boolean global: 1 or 0.
+func flag(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // setWant makes walk_want (m) hold the processes of want instead of

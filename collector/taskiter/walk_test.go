@@ -370,6 +370,52 @@ func TestWalkIOMatchesProc(t *testing.T) {
 	}
 }
 
+// TestWalkNoIO: a walk asked to leave io out gives no process io (and
+// still every process, with its threads summed), and the next walk that
+// asks for it has it again, the helper's known reads and writes included.
+func TestWalkNoIO(t *testing.T) {
+	it := openForTest(t)
+	if !it.Walking() {
+		t.Skip(it.WalkUnavailable)
+	}
+	const readB, writeB = 1_000_000, 300_000
+	h := livehelper.Start(t, "iocount", strconv.Itoa(readB), strconv.Itoa(writeB))
+	for _, noIO := range []bool{true, false, true} {
+		groups, withIO := 0, 0
+		var helper *Group
+		_, err := it.PassWith(PassOptions{SumThreads: true, NoIO: noIO}, func(tk *Task) error {
+			if tk.Group == nil {
+				return nil
+			}
+			groups++
+			if tk.Group.HasIO {
+				withIO++
+			}
+			if tk.TID == h.PID() {
+				g := *tk.Group
+				helper = &g
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case helper == nil:
+			t.Fatalf("noIO=%v: helper %d not in the walk", noIO, h.PID())
+		case helper.ThreadSums.Threads+1 != helper.NumThreads && helper.NumThreads > 1:
+			t.Errorf("noIO=%v: helper has %d threads, %d summed", noIO, helper.NumThreads, helper.ThreadSums.Threads)
+		case noIO && withIO != 0:
+			t.Errorf("noIO: %d of %d processes have io", withIO, groups)
+		case !noIO && (withIO < groups/2 || !helper.HasIO):
+			t.Errorf("io asked again: %d of %d processes have io, the helper's: %v", withIO, groups, helper.HasIO)
+		case !noIO && (helper.IO.RChar < 2*readB || helper.IO.WChar < writeB):
+			t.Errorf("io asked again: helper io %+v misses its known I/O (%d read twice, %d written)", helper.IO, readB, writeB)
+		}
+		t.Logf("noIO=%v: %d processes, %d with io", noIO, groups, withIO)
+	}
+}
+
 // TestWalkCountsThreadStates: the kernel's count of a summed process's
 // threads by state is what the threads' own records say: a helper's 20
 // pool threads, all asleep, are counted 20 S (the leader has its own
