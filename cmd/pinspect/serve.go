@@ -394,8 +394,10 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		log.Info("reloaded --web.config.file", "file", o.webConfig)
 	}
 	a.onHangup.Store(&reload)
+	unixListener := o.systemdSocket || slices.ContainsFunc(addrs, func(l listenAddr) bool { return l.network == "unix" })
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, ThreadDemand: serveThreadDemand(r, o),
-		Connector: !o.noConnector, Explain: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce})
+		Connector: !o.noConnector, Explain: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce,
+		IOWanted: func() bool { return ioShown(unixListener, web) }})
 	monErr := make(chan error, 1)
 	go func() { monErr <- m.Run(ctx) }()
 	docs := &serveDocs{r: r, m: m, cmdline: o.cmdline, showSlots: make(chan struct{}, 2)}
@@ -430,6 +432,22 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		log.Info("pinspect serve", "url", u, "interval", o.interval.String(), "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated, "version", buildFacts().Version)
 	}
 	return a.waitServe(cancel, monErr, serveErr)
+}
+
+// ioShown says whether a client shown io counters can connect, so that
+// serve reads them (monitor.Options.IOWanted): a Full client (an
+// authenticated one, or root and the agent's own user on a unix socket)
+// and a unix-socket peer for its own processes see them; nobody else
+// does (docs/SECURITY.md: the kernel guards /proc/PID/io with a ptrace
+// check). Asked before each scan, so a --web.config.file reloaded with
+// authentication is followed at the next collection; the groups' io
+// totals then start from that scan's counters. Without it every
+// collection summed every thread's io in the kernel and read the io
+// files of new processes for no one: at 2,000 x 9 about a seventh of
+// the walk (docs/PERFORMANCE.md, the serve5 pass).
+func ioShown(unixListener bool, web *metrics.Web) bool {
+	c := web.Config()
+	return unixListener || c.BasicAuth() || c.CertAuth
 }
 
 // agentConnectorCoalesce is how long serve's and record's connector lets

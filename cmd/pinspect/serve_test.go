@@ -530,3 +530,43 @@ func TestServeScrapeSocket(t *testing.T) {
 		t.Errorf("the API on the scrape socket: %d, want 404", code)
 	}
 }
+
+// TestIOShownFollowsWebConfig: serve reads io counters only while a
+// client that is shown them can connect (ioShown): never over TCP
+// without authentication, always with a unix socket, and with basic auth
+// from the scan after a reload that turns it on until one turns it off.
+func TestIOShownFollowsWebConfig(t *testing.T) {
+	open, err := metrics.NewWeb("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ioShown(false, open) {
+		t.Error("TCP without authentication: io read for clients that are never shown it")
+	}
+	if !ioShown(true, open) {
+		t.Error("a unix socket (root and its own processes' owners see io): io not read")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "web.yml")
+	withAuth := "basic_auth_users:\n  u: " + string(hash) + "\n"
+	mustWrite(t, cfg, withAuth)
+	web, err := metrics.NewWeb(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		config string
+		want   bool
+	}{{withAuth, true}, {"# no authentication\n", false}, {withAuth, true}} {
+		mustWrite(t, cfg, c.config)
+		if err := web.Reload(); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		if got := ioShown(false, web); got != c.want {
+			t.Errorf("reload %d (%q): io read %v, want %v", i, c.config, got, c.want)
+		}
+	}
+}

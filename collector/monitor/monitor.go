@@ -65,6 +65,10 @@ type Options struct {
 	// metrics group by the one and sum the other; the dashboard shows the
 	// workload and filters by it.
 	Cgroups, IO bool
+	// IOWanted, when set, is asked before each scan whether IO is wanted
+	// in it: serve shows io only to clients that may see it in full, and
+	// reads it only while such a client can connect.
+	IOWanted func() bool
 }
 
 // DefaultThreadHold is how long scans read threads after a client asked
@@ -324,7 +328,8 @@ func (m *Monitor) sample(ctx context.Context) error {
 	allThreads := m.ctl.threads
 	asked := m.ctl.threadsNow || time.Now().Before(m.ctl.threadsUntil)
 	m.ctl.threadsNow = false
-	so := collector.ScanOptions{Threads: m.opts.Threads || allThreads, Cgroups: m.opts.Cgroups, IO: m.opts.IO}
+	so := collector.ScanOptions{Threads: m.opts.Threads || allThreads, Cgroups: m.opts.Cgroups,
+		IO: m.opts.IO && (m.opts.IOWanted == nil || m.opts.IOWanted())}
 	if m.opts.ThreadDemand {
 		// Threads too while the connector is not live (their events
 		// come from the scans then) and after a scan without the counts
