@@ -144,3 +144,37 @@ func BenchmarkMonitorServe(b *testing.B) {
 	}
 	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 }
+
+// BenchmarkMonitorServeDemand is one collection of `pinspect serve` as it
+// runs with no API client asking for threads (Options.ThreadDemand, the
+// task iterator's thread-state counts), io read, the explainer on, the
+// connector following the machine's process events (without it every scan
+// reads threads): the scan and the monitor's work after it, which is what
+// an agent pays every interval, with the connector's work between scans
+// on top. cpu-ms/op includes both and the garbage collector's share.
+func BenchmarkMonitorServeDemand(b *testing.B) {
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		b.Skip(err)
+	}
+	defer r.Close()
+	m := New(r, Options{Threads: true, ThreadDemand: true, Explain: true, IO: true, Connector: true, ConnectorCoalesce: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	k := openKernelSource(r, m.opts, m.rescanNow)
+	m.kernel = k
+	go func() { defer close(done); k.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := m.sample(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	c0 := cpuTime()
+	for b.Loop() {
+		if err := m.sample(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
