@@ -443,7 +443,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 // authentication is followed at the next collection; the groups' io
 // totals then start from that scan's counters. Without it every
 // collection summed every thread's io in the kernel and read the io
-// files of new processes for no one: at 2,000 x 9 about a seventh of
+// files of new processes for no one: at 2,000 x 9 about a tenth of
 // the walk (docs/PERFORMANCE.md, the serve5 pass).
 func ioShown(unixListener bool, web *metrics.Web) bool {
 	c := web.Config()
