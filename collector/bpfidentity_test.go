@@ -18,9 +18,16 @@ import (
 // init, a kernel thread (its name is read from /proc), a pid that does
 // not exist, and this process (on the fields that do not move while it
 // runs). Without the option's program loaded the test fails: it must
-// answer here, as root on a kernel with the walk.
+// answer here, as root on a kernel with the walk. The same with the
+// program run in raw system calls (Options.BPFRawRuns, the dashboard's).
 func TestBPFIdentitiesAgree(t *testing.T) {
-	r := newIterReader(t, Options{BPFIdentities: true, NoTaskstats: true})
+	for _, raw := range []bool{false, true} {
+		t.Run(map[bool]string{false: "run", true: "raw"}[raw], func(t *testing.T) { bpfIdentitiesAgree(t, raw) })
+	}
+}
+
+func bpfIdentitiesAgree(t *testing.T, raw bool) {
+	r := newIterReader(t, Options{BPFIdentities: true, NoTaskstats: true, BPFRawRuns: raw})
 	if !r.iter.Walking() {
 		t.Skip("no BPF walk on this kernel: the identity program is not loaded")
 	}

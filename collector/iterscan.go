@@ -64,7 +64,7 @@ func openTaskIter(opts Options) (it *taskiter.Iterator, why, err error) {
 		}
 		return nil, nil, nil
 	}
-	it, why = taskiter.Open(taskiter.Options{Cmdlines: opts.BPFCmdlines, CmdlinesFrom: bpfCmdlinesFrom, Idents: opts.BPFIdentities})
+	it, why = taskiter.Open(taskiter.Options{Cmdlines: opts.BPFCmdlines, CmdlinesFrom: bpfCmdlinesFrom, Idents: opts.BPFIdentities, RawRuns: opts.BPFRawRuns})
 	if why != nil && opts.Backend == BackendTaskIter {
 		return nil, why, why
 	}

@@ -87,6 +87,11 @@ type Options struct {
 	// batch of processes instead of a /proc/PID/stat read each. For a
 	// Reader that follows process events for long (the dashboard).
 	BPFIdentities bool
+	// BPFRawRuns runs the task iterator's walk and identity program in
+	// raw system calls that keep the calling goroutine's thread and P
+	// (taskiter.Options.RawRuns): for a program on one P that scans on an
+	// interval and does little else (the dashboard).
+	BPFRawRuns bool
 	// CgroupRoot is where the cgroup hierarchies are mounted (default
 	// "/sys/fs/cgroup"), for CgroupCPU: the unified hierarchy at the
 	// root (or at "unified" on a hybrid machine), v1 controllers in

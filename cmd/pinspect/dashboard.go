@@ -143,6 +143,11 @@ func runDashboard(a *app) error {
 	// each: under 200 forks a second those reads were about a seventh of
 	// the dashboard's CPU (docs/PERFORMANCE.md, dash4).
 	ropts.BPFIdentities = true
+	// The walk and the lookups' program run in raw system calls, which
+	// the Go runtime is not told of: each call it is told of woke its
+	// monitor thread, and the walk's (8 ms) had its P handed to another
+	// thread and back (docs/PERFORMANCE.md, dash5).
+	ropts.BPFRawRuns = true
 	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return err

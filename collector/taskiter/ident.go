@@ -30,6 +30,8 @@ type Idents struct {
 	mem        []byte              // ident_slots, mapped read-write
 	slots      []taskIterIdentSlot // the same memory
 	bootOffset uint64
+	raw        bool    // runs with rawRun (Options.RawRuns)
+	args       [8]byte // struct ident_args (count), on the heap for rawRun
 }
 
 // identObjects is the program and its array.
@@ -43,18 +45,20 @@ type identObjects struct {
 // takes several runs.
 const identSlots = 256
 
-// openIdents loads the identity program with copts.
 // openIdents loads the identity program beside the walk, or says in
-// IdentsUnavailable why it did not load.
-func (it *Iterator) openIdents(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) {
+// IdentsUnavailable why it did not load; raw runs it with rawRun
+// (Options.RawRuns).
+func (it *Iterator) openIdents(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, raw bool) {
 	d, err := openIdents(spec, copts, it.bootOffset)
 	if err != nil {
 		it.IdentsUnavailable = fmt.Errorf("the identity program does not load: %w", classify(err))
 		return
 	}
+	d.raw = raw
 	it.idents = d
 }
 
+// openIdents loads the identity program with copts.
 func openIdents(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, bootOffset uint64) (*Idents, error) {
 	if spec.Programs["pinspect_idents"] == nil || spec.Maps["ident_slots"] == nil {
 		return nil, errors.New("no identity program")
@@ -116,9 +120,14 @@ func (d *Idents) Run(pids []int, out []Ident) ([]Ident, error) {
 			d.slots[i].Pid = uint32(pid)
 			d.slots[i].Found = 0
 		}
-		var args [8]byte // struct ident_args: count
-		*(*uint32)(unsafe.Pointer(&args[0])) = uint32(n)
-		ret, err := d.prog.Run(&ebpf.RunOptions{Context: args[:]})
+		*(*uint32)(unsafe.Pointer(&d.args[0])) = uint32(n) // struct ident_args: count
+		var ret uint32
+		var err error
+		if d.raw {
+			ret, err = rawRun(d.prog, d.args[:])
+		} else {
+			ret, err = d.prog.Run(&ebpf.RunOptions{Context: d.args[:]})
+		}
 		if err != nil {
 			return out, fmt.Errorf("idents: %w", err)
 		}

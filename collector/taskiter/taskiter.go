@@ -61,6 +61,17 @@ type Options struct {
 	// walk only: a view that follows the kernel's process events looks up
 	// every new process.
 	Idents bool
+	// RawRuns runs the walk and the identity program in raw system calls
+	// (rawRun): the goroutine keeps its thread and its P through a run,
+	// and the Go runtime never learns it was in the kernel. For a program
+	// on one P that does little else (the dashboard): a system call the
+	// runtime is told of wakes its monitor thread (sysmon) from its deep
+	// sleep, after which it polls every 20 µs, and one that lasts past a
+	// poll (the walk, about 8 ms at 2,000 x 9) has its P handed to another
+	// thread and taken back after. The cost: nothing else of the program
+	// runs during a run, and a garbage collection that must stop the
+	// world waits for it to end.
+	RawRuns bool
 }
 
 // Iterator is a loaded and attached task iterator. Each Pass runs the
@@ -138,11 +149,12 @@ func Open(opts Options) (*Iterator, error) {
 		// way below.
 		if w, spec, copts, err := openWalkTrimmed(path); err == nil {
 			it.walk = w
+			w.raw = opts.RawRuns
 			if opts.Cmdlines && w.countedGroups >= opts.CmdlinesFrom {
 				it.openCmdlines(spec, copts)
 			}
 			if opts.Idents {
-				it.openIdents(spec, copts)
+				it.openIdents(spec, copts, opts.RawRuns)
 			}
 			it.LoadDuration = time.Since(start)
 			return it, nil
@@ -163,11 +175,12 @@ func Open(opts Options) (*Iterator, error) {
 	if !opts.SeqFile {
 		it.walk, err = openWalk(spec, &copts)
 		if err == nil {
+			it.walk.raw = opts.RawRuns
 			if opts.Cmdlines && it.walk.countedGroups >= opts.CmdlinesFrom {
 				it.openCmdlines(spec, &copts)
 			}
 			if opts.Idents {
-				it.openIdents(spec, &copts)
+				it.openIdents(spec, &copts, opts.RawRuns)
 			}
 			it.LoadDuration = time.Since(start)
 			return it, nil

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -154,6 +155,9 @@ type walker struct {
 	// the arrays (after a dashboard showed every thread for a while):
 	// past shrinkAfter they shrink, giving back their memory.
 	roomy int
+	// raw runs the walk with rawRun (Options.RawRuns), set after the
+	// load's counting run went through cilium/ebpf's Run.
+	raw bool
 }
 
 // shrinkAfter is how many roomy passes in a row shrink the arrays.
@@ -239,7 +243,12 @@ func (w *walker) run() (nt, ng int, err error) {
 // once runs the walk: the task and group records it found, and whether
 // some did not fit.
 func (w *walker) once() (ntasks, ngroups int, full bool, err error) {
-	ret, err := w.objs.Prog.Run(&ebpf.RunOptions{})
+	var ret uint32
+	if w.raw {
+		ret, err = rawRun(w.objs.Prog, nil)
+	} else {
+		ret, err = w.objs.Prog.Run(&ebpf.RunOptions{})
+	}
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("walk: %w", err)
 	}
@@ -600,4 +609,38 @@ func walkUnavailable(err error) error {
 		ue.Detail = "this kernel has no open-coded task iterator (Linux 6.7 or later)"
 	}
 	return fmt.Errorf("BPF task walk unavailable (%s), using the per-task iterator", ue.Detail)
+}
+
+// progRunAttr is the kernel's attribute block for BPF_PROG_TEST_RUN
+// (union bpf_attr's test member, up to batch_size).
+type progRunAttr struct {
+	progFD, retval          uint32
+	dataSizeIn, dataSizeOut uint32
+	dataIn, dataOut         uint64
+	repeat, duration        uint32
+	ctxSizeIn, ctxSizeOut   uint32
+	ctxIn, ctxOut           uint64
+	flags, cpu, batchSize   uint32
+	_                       uint32
+}
+
+// rawRun runs a syscall program once with ctx as its context (nil: none)
+// in a raw system call (Options.RawRuns): unlike cilium/ebpf's Run, it
+// neither tells the Go runtime it entered the kernel nor blocks the
+// profiling signal around the call; a syscall program runs once, whatever
+// signal is pending, so an interrupted call has nothing to retry (as
+// cilium/ebpf, EINTR is taken for a run). The program reads and writes
+// ctx in place. ctx must be heap memory: its address goes to the kernel
+// as a number, which a goroutine stack that moves would leave behind.
+func rawRun(prog *ebpf.Program, ctx []byte) (uint32, error) {
+	attr := progRunAttr{progFD: uint32(prog.FD())}
+	if len(ctx) > 0 {
+		attr.ctxIn, attr.ctxSizeIn = uint64(uintptr(unsafe.Pointer(&ctx[0]))), uint32(len(ctx))
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_BPF, unix.BPF_PROG_TEST_RUN, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(ctx)
+	if errno != 0 && errno != unix.EINTR {
+		return 0, fmt.Errorf("running %s: %w", prog, errno)
+	}
+	return attr.retval, nil
 }

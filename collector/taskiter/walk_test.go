@@ -450,3 +450,51 @@ func TestWalkCountsThreadStates(t *testing.T) {
 		t.Errorf("summed %d threads by state %v; their records say %v", got.Threads, got.States, want)
 	}
 }
+
+// TestRawRuns: with Options.RawRuns the walk runs in a raw system call,
+// and a pass sees what a pass run through cilium/ebpf sees: this test
+// binary with its threads, and as many processes and tasks, give or take
+// the machine's churn.
+func TestRawRuns(t *testing.T) {
+	plain := openForTest(t)
+	if !plain.Walking() {
+		t.Skip(plain.WalkUnavailable)
+	}
+	it, err := Open(Options{RawRuns: true, Idents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = it.Close() })
+	if !it.Walking() || !it.walk.raw {
+		t.Fatalf("walking %v, raw %v: %v", it.Walking(), it.walk != nil && it.walk.raw, it.WalkUnavailable)
+	}
+	if it.idents == nil || !it.idents.raw {
+		t.Fatalf("identity program %v, raw: %v", it.idents != nil, it.IdentsUnavailable)
+	}
+	self := os.Getpid()
+	for range 2 { // the second pass reuses the arrays the first made
+		own := 0
+		st, err := it.Pass(func(tk *Task) error {
+			if tk.TGID == self {
+				own++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := plain.Pass(func(*Task) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own < 2 {
+			t.Errorf("own tasks seen: %d (a Go test binary has several threads)", own)
+		}
+		if d := ref.Tasks - st.Tasks; d > ref.Tasks/10 || -d > ref.Tasks/10 {
+			t.Errorf("raw pass saw %d tasks, a plain pass %d", st.Tasks, ref.Tasks)
+		}
+		if d := ref.Groups - st.Groups; d > ref.Groups/10 || -d > ref.Groups/10 {
+			t.Errorf("raw pass saw %d processes, a plain pass %d", st.Groups, ref.Groups)
+		}
+	}
+}
