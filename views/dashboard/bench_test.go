@@ -61,7 +61,7 @@ func BenchmarkApplyAndDraw(b *testing.B) {
 				f.Seq = uint64(i + 3)
 				d.apply(&f)
 				d.pages.SetRect(0, 0, 200, 50)
-				d.pages.Draw(sim)
+				rootPages{d.pages}.Draw(sim)
 				sim.Show()
 			}
 		})
@@ -96,7 +96,7 @@ func BenchmarkExplainDraw(b *testing.B) {
 				f.Seq = uint64(i + 3)
 				d.apply(&f)
 				d.pages.SetRect(0, 0, 200, 50)
-				d.pages.Draw(sim)
+				rootPages{d.pages}.Draw(sim)
 				sim.Show()
 			}
 		})

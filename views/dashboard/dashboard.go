@@ -103,7 +103,7 @@ type Dashboard struct {
 	scope *pidScope
 
 	main    *tview.Flex
-	header  *tview.TextView
+	header  *headerView
 	table   *procTable
 	model   *tableModel
 	bottom  *tview.Flex
@@ -272,7 +272,7 @@ func (d *Dashboard) currentConfig() Config {
 }
 
 func (d *Dashboard) build() {
-	d.header = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	d.header = newHeaderView()
 	d.model = newTableModel(func(c colID) { d.sortBy(c, c == d.vo.sortCol) })
 	d.table = newProcTable(d.model)
 	d.table.SetSelectionChangedFunc(d.selectionChanged)
@@ -324,7 +324,7 @@ func (d *Dashboard) build() {
 		AddPage(pageDetail, d.detail.root, true, false).
 		AddPage(pageHelp, d.help, true, false).
 		AddPage(pageSetup, d.setup.root, true, false)
-	d.app.SetRoot(d.pages, true).EnableMouse(true)
+	d.app.SetRoot(rootPages{d.pages}, true).EnableMouse(true)
 	d.app.SetInputCapture(d.onKey)
 	d.app.SetBeforeDrawFunc(d.beforeDraw)
 	d.updateKeys()

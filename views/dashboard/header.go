@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -35,7 +34,7 @@ func fit(segs []seg, w int) string {
 				if n > 0 {
 					n += 2
 				}
-				n += tview.TaggedStringWidth(u)
+				n += taggedWidth(u)
 			}
 		}
 		return n

@@ -46,7 +46,7 @@ func TestTableKeepsNoOlderSnapshot(t *testing.T) {
 			last := mk(3, 200)
 			d.apply(last)
 			d.pages.SetRect(0, 0, 200, 50)
-			d.pages.Draw(sim)
+			rootPages{d.pages}.Draw(sim)
 			if len(d.model.rows) != 200 {
 				t.Fatalf("%d rows shown, want 200", len(d.model.rows))
 			}
