@@ -37,9 +37,10 @@ type headerView struct {
 }
 
 // headerCell is one screen cell of the header: its character, one cell
-// wide, and its style.
+// wide (a string, which tcell keeps: SetContent would make one from a
+// rune, an allocation a cell), and its style.
 type headerCell struct {
-	r     rune
+	s     string
 	style tcell.Style
 }
 
@@ -87,9 +88,9 @@ func (v *headerView) Draw(screen tcell.Screen) {
 		}
 		for col := 0; col < w; col++ {
 			if col < len(line) {
-				screen.SetContent(x+col, y+row, line[col].r, nil, line[col].style)
+				screen.Put(x+col, y+row, line[col].s, line[col].style)
 			} else {
-				screen.SetContent(x+col, y+row, ' ', nil, bg)
+				screen.Put(x+col, y+row, " ", bg)
 			}
 		}
 	}
@@ -116,7 +117,7 @@ func parseTagged(text string, base tcell.Style, lines [][]headerCell) (_ [][]hea
 			i++
 		case b == '[':
 			if strings.HasPrefix(text[i:], literalBracket) {
-				*line = append(*line, headerCell{'[', style})
+				*line = append(*line, headerCell{"[", style})
 				i += len(literalBracket)
 				if escapedTagAt(text[i:]) {
 					return lines, false
@@ -130,7 +131,7 @@ func parseTagged(text string, base tcell.Style, lines [][]headerCell) (_ [][]hea
 			style = st
 			i += n
 		case b >= 0x20 && b <= 0x7e:
-			*line = append(*line, headerCell{rune(b), style})
+			*line = append(*line, headerCell{text[i : i+1], style})
 			i++
 		case b < 0x80:
 			return lines, false
@@ -139,7 +140,7 @@ func parseTagged(text string, base tcell.Style, lines [][]headerCell) (_ [][]hea
 			if !narrowSymbol(r) {
 				return lines, false
 			}
-			*line = append(*line, headerCell{r, style})
+			*line = append(*line, headerCell{text[i : i+n], style})
 			i += n
 		}
 	}
