@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 )
