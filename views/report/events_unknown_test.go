@@ -59,3 +59,20 @@ func TestUnknownNameShownAsQuestionMark(t *testing.T) {
 		t.Errorf("a named exec keeping its name: %q", line)
 	}
 }
+
+// TestRestartUnknownNameAbsent: a restart whose end or start has no known
+// name leaves ended_comm and started_comm out of its JSON.
+func TestRestartUnknownNameAbsent(t *testing.T) {
+	at := time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC)
+	end := lifecycle.Event{Type: lifecycle.Exit, Time: at, ID: collector.ID{PID: 10}, OldComm: "crash", Note: lifecycle.NoteExitNameUnknown}
+	start := lifecycle.Event{Type: lifecycle.Exec, Time: at.Add(time.Second), ID: collector.ID{PID: 11}, OldComm: "crash", Note: lifecycle.NoteExecNameGone}
+	b, err := json.Marshal(NewRestartsDoc("crash", []Restart{{Ended: end, Started: start}}, &end))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{`"ended_comm"`, `"started_comm"`} {
+		if strings.Contains(string(b), f) {
+			t.Errorf("%s has %s", b, f)
+		}
+	}
+}

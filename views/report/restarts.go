@@ -23,11 +23,11 @@ type Restart struct {
 type RestartDoc struct {
 	EndedAt     string         `json:"ended_at"`
 	EndedPID    int            `json:"ended_pid"`
-	EndedComm   string         `json:"ended_comm"`
+	EndedComm   string         `json:"ended_comm,omitempty"`
 	Exit        *ExitStatusDoc `json:"exit,omitempty"`
 	StartedAt   string         `json:"started_at"`
 	StartedPID  int            `json:"started_pid"`
-	StartedComm string         `json:"started_comm"`
+	StartedComm string         `json:"started_comm,omitempty"`
 	DownSeconds float64        `json:"down_seconds"`
 }
 
@@ -35,7 +35,7 @@ type RestartDoc struct {
 type EndDoc struct {
 	EndedAt   string         `json:"ended_at"`
 	EndedPID  int            `json:"ended_pid"`
-	EndedComm string         `json:"ended_comm"`
+	EndedComm string         `json:"ended_comm,omitempty"`
 	Exit      *ExitStatusDoc `json:"exit,omitempty"`
 }
 
@@ -80,7 +80,7 @@ func WriteRestartsText(w io.Writer, name string, rs []Restart, down *lifecycle.E
 			how = r.Ended.ExitStatus.String()
 		}
 		fmt.Fprintf(bw, "%-23s %7d %-16s %-22s %-23s %7d %s\n", r.Ended.Time.Local().Format("2006-01-02 15:04:05.000"), r.Ended.ID.PID,
-			sanitize.Terminal(r.Ended.Comm), how, r.Started.Time.Local().Format("2006-01-02 15:04:05.000"), r.Started.ID.PID,
+			sanitize.Terminal(lifecycle.ShownName(r.Ended.Comm)), how, r.Started.Time.Local().Format("2006-01-02 15:04:05.000"), r.Started.ID.PID,
 			r.Started.Time.Sub(r.Ended.Time).Round(time.Millisecond))
 	}
 	if down != nil {
