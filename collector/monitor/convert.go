@@ -683,11 +683,13 @@ func (d *decoder) lookUp(b *batch, held []*batch) {
 // tell the decoder of a process when they are emitted, as far as the
 // lookups of a later batch depend on it.
 type heldState struct {
-	// named: forked in a held batch (its spawn names it) and not exec'd
-	// or exited since.
+	// named: forked in a held batch (its spawn names it) or exec'd there
+	// and read (its last exec of the batch was looked up), and not
+	// exited since.
 	named bool
 	// single: forked in a held batch, no event lost since (losses), no
-	// thread made and no exec or exit since: its exit needs no lookup.
+	// thread made and no exit since: with named, its exit needs no
+	// lookup (an exec leaves one thread).
 	single bool
 	losses uint64
 	// leaderExit: its main thread's exit is in a held batch.
@@ -715,8 +717,13 @@ func (d *decoder) heldPlan(held []*batch) map[int]heldState {
 				st.single = false
 				plan[ev.TGID] = st
 			case ev.What == procEventExec && ev.PID == ev.TGID:
-				st := plan[ev.TGID]
-				st.named, st.single = false, false
+				st, ok := plan[ev.TGID]
+				if !ok {
+					st.single = d.singleThreaded(ev.TGID)
+					st.losses = d.losses
+				}
+				r, asked := h.got[lookupKey{pid: ev.TGID, exe: true}]
+				st.named = asked && r.Err == nil
 				plan[ev.TGID] = st
 			case ev.What == procEventExit && ev.PID == ev.TGID:
 				st := plan[ev.PID]
@@ -744,7 +751,7 @@ func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), plan map[int]heldS
 	case ev.PID == ev.TGID:
 		single := d.singleThreaded(ev.PID)
 		if inHeld {
-			single = h.single && h.losses == d.losses
+			single = h.single && h.named && h.losses == d.losses
 		}
 		if made[ev.PID] || !single {
 			ask(lookupKey{pid: ev.PID})

@@ -513,3 +513,63 @@ func TestExecNamedInHurry(t *testing.T) {
 		t.Errorf("%d running processes' execs named, %d left unnamed at the bound; want %d and 1", named, bounded, maxHurriedExecLookups-1)
 	}
 }
+
+// TestHeldBatchPlansAsEmitted: a batch prepared while the one before it is
+// held asks the same lookups as when that one was emitted first: a
+// process forked (and exec'd) in the held batch is known to be named and
+// single-threaded, so its exit is not looked up; one that made a thread
+// there is. The processes are real (a running sleep; the test binary,
+// which has threads).
+func TestHeldBatchPlansAsEmitted(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	me := os.Getpid()
+	before := uint64(monotonicNow())
+	cmd := exec.Command(sleep, "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pid := cmd.Process.Pid
+	now := uint64(monotonicNow())
+	first := []procEvent{
+		{What: procEventFork, ParentPID: me, ParentTGID: me, PID: pid, TGID: pid, TimestampNs: before},
+		{What: procEventExec, PID: pid, TGID: pid, TimestampNs: now},
+		{What: procEventFork, ParentPID: me, ParentTGID: me, PID: me + 100000, TGID: me, TimestampNs: now}, // a thread of the test binary
+	}
+	second := []procEvent{
+		{What: procEventExit, PID: pid, TGID: pid, ParentTGID: me, TimestampNs: now},
+		{What: procEventExit, PID: me, TGID: me, ParentTGID: 1, TimestampNs: now},
+	}
+	plan := func(hold bool) []collector.IdentityQuery {
+		ids := &countingIDs{identities: r}
+		d := newDecoder(ids, false)
+		// The test binary as the decoder would know it had it forked it.
+		d.comms[me] = connProc{comm: "test", forked: true}
+		b1 := d.newBatch(first, time.Now(), false, 0)
+		d.prepare(b1, nil)
+		var held []*batch
+		if hold {
+			held = []*batch{b1}
+		} else {
+			d.emit(nil, b1, nil)
+		}
+		ids.asked = nil
+		d.prepare(d.newBatch(second, time.Now(), false, 0), held)
+		return ids.asked
+	}
+	emitted, held := plan(false), plan(true)
+	if len(emitted) != 1 || emitted[0].PID != me {
+		t.Fatalf("after the first batch was emitted, the exits asked %+v; want only the threaded test binary's", emitted)
+	}
+	if len(held) != len(emitted) || held[0] != emitted[0] {
+		t.Errorf("with the first batch held, the exits asked %+v; want %+v as when it was emitted", held, emitted)
+	}
+}
