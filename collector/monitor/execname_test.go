@@ -236,12 +236,15 @@ func TestExecNamedAcrossBatches(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// The exec events' times are after the process started (a process
+		// started after its exec event is another one: NoteExecNameReused).
+		started := uint64(monotonicNow())
 		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 		pid := cmd.Process.Pid
 		waitStat(t, pid, func(comm string, state byte) bool { return comm == "sleep" })
 		second := uint64(monotonicNow()) // after the second exec, before the first batch's lookups
 		d := newDecoder(r, false)
-		first := d.newBatch([]procEvent{fork(me, pid, before), execEv(pid, before)}, time.Now(), false, 0)
+		first := d.newBatch([]procEvent{fork(me, pid, before), execEv(pid, started)}, time.Now(), false, 0)
 		d.prepare(first, nil)
 		next := d.newBatch([]procEvent{execEv(pid, second)}, time.Now(), false, 0)
 		d.prepare(next, []*batch{first})
@@ -271,10 +274,11 @@ func TestExecNamedAcrossBatches(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		started := uint64(monotonicNow())
 		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 		pid := cmd.Process.Pid
 		d := newDecoder(r, false)
-		first := d.newBatch([]procEvent{fork(me, pid, before), execEv(pid, before)}, time.Now(), false, 0)
+		first := d.newBatch([]procEvent{fork(me, pid, before), execEv(pid, started)}, time.Now(), false, 0)
 		d.prepare(first, nil)
 		if first.lookedUpNs == 0 {
 			t.Fatal("a batch with a spawn and an exec made no lookups")
@@ -298,6 +302,7 @@ func TestExecNamedAcrossBatches(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		started := uint64(monotonicNow())
 		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 		pid := cmd.Process.Pid
 		line := make([]byte, 32)
@@ -313,9 +318,9 @@ func TestExecNamedAcrossBatches(t *testing.T) {
 		second := uint64(monotonicNow())
 		d := newDecoder(r, false)
 		first := d.newBatch([]procEvent{
-			fork(me, pid, before), execEv(pid, before),
-			fork(pid, child, before), execEv(child, before),
-			{What: procEventExit, PID: child, TGID: child, ParentPID: pid, ParentTGID: pid, TimestampNs: before},
+			fork(me, pid, before), execEv(pid, started),
+			fork(pid, child, started), execEv(child, started),
+			{What: procEventExit, PID: child, TGID: child, ParentPID: pid, ParentTGID: pid, TimestampNs: started},
 		}, time.Now(), false, 0)
 		d.prepare(first, nil)
 		next := d.newBatch([]procEvent{execEv(pid, second)}, time.Now(), false, 0)
