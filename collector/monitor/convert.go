@@ -139,6 +139,11 @@ type connProc struct {
 	// execNameUnknown says the process exec'd and its name after the
 	// exec could not be read (comm is then "").
 	execNameUnknown bool
+	// spawnNameUnknown says the process was forked with its parent's
+	// name, which is unknown (NoteSpawnParentNameUnknown), and it was not
+	// read since (comm is then ""): a lookup now may read a later
+	// program's.
+	spawnNameUnknown bool
 	// forked is set when the decoder saw the process forked, with no
 	// event lost since (losses then): it had one thread then, and every
 	// thread it made since is a fork event.
@@ -147,6 +152,12 @@ type connProc struct {
 }
 
 func (c connProc) id(pid int) collector.ID { return collector.ID{PID: pid, StartTicks: c.start} }
+
+// nameUnknown reports whether the process's name is known to be unknown
+// (not merely unread): after an exec, or at fork from such a parent.
+func (c connProc) nameUnknown() bool {
+	return c.comm == "" && (c.execNameUnknown || c.spawnNameUnknown)
+}
 
 func newDecoder(ids identities, threads bool) *decoder {
 	return &decoder{ids: ids, threads: threads, offset: bootOffset(),
@@ -389,22 +400,23 @@ func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	e.ID = collector.ID{PID: ev.PID, StartTicks: c.StartTicks}
 	e.Comm = c.Comm
 	e.StartRead = ok
-	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID, startRead: ok, forked: true, losses: d.losses}
+	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID, startRead: ok, forked: true, losses: d.losses,
+		spawnNameUnknown: e.Note == lifecycle.NoteSpawnParentNameUnknown}
 	delete(d.threaded, ev.PID)
 	return true
 }
 
 // parentComm is the name of process ppid when it forked the child of
 // spawn e: what the decoder knows of it, else its lookup. When that is
-// not known (its name after its exec could not be read, or it exec'd
-// again since the fork and its lookup may show the later program), it is
-// "" and e's note says so.
+// not known (its name after its exec could not be read, its own name at
+// fork was unknown, or it exec'd since the fork and its lookup may show
+// the later program), it is "" and e's note says so.
 func (d *decoder) parentComm(e *lifecycle.KernelEvent, ppid int) string {
-	c, known := d.comms[ppid]
+	c := d.comms[ppid]
 	switch {
-	case known && c.comm != "":
+	case c.comm != "":
 		return c.comm
-	case known && c.execNameUnknown, !known && (d.execsLeft[ppid] > 0 || d.execAhead[ppid]):
+	case c.nameUnknown(), d.execsLeft[ppid] > 0 || d.execAhead[ppid]:
 		e.Note = lifecycle.NoteSpawnParentNameUnknown
 		return ""
 	}
@@ -462,7 +474,7 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 		d.comms[ev.TGID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: old.ppid, startRead: true, forked: old.forked, losses: old.losses}
 		return true
 	}
-	old.comm, old.execNameUnknown = "", true // the exit looks it up
+	old.comm, old.execNameUnknown, old.spawnNameUnknown = "", true, false // the exit looks it up
 	d.comms[ev.TGID] = old
 	return true
 }
@@ -552,8 +564,11 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 	e.Type = lifecycle.Exit
 	e.ID = c.id(ev.TGID)
 	e.Comm = c.comm
-	if c.comm == "" && c.execNameUnknown {
+	switch {
+	case c.comm == "" && c.execNameUnknown:
 		e.Note = lifecycle.NoteExitNameUnknown
+	case c.comm == "" && c.spawnNameUnknown:
+		e.Note = lifecycle.NoteSpawnParentNameUnknown
 	}
 	e.PPID = ev.ParentTGID
 	if e.PPID == 0 {
@@ -604,7 +619,7 @@ func (d *decoder) identity(k lookupKey) (collector.Identity, bool) {
 // program's.
 func (d *decoder) lookup(pid int) connProc {
 	c, ok := d.comms[pid]
-	if ok && (c.comm != "" || c.execNameUnknown) {
+	if ok && (c.comm != "" || c.nameUnknown()) {
 		return c
 	}
 	if id, ok := d.identity(lookupKey{pid: pid}); ok {
