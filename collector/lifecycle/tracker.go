@@ -87,7 +87,10 @@ type Tracker struct {
 	exitAt     map[int]time.Time
 	recent     map[eventKey]uint64 // kernel reports, by step
 	polled     map[eventKey]uint64 // spawns and execs the poll reported first
-	forkParent map[int]forkInfo
+	// polledExits are the exits the poll reported first: the step, and
+	// the process's start ticks.
+	polledExits map[int]polledExit
+	forkParent  map[int]forkInfo
 }
 
 // eventKey names an event reported recently, to drop its repetition
@@ -95,6 +98,11 @@ type Tracker struct {
 type eventKey struct {
 	typ EventType
 	pid int
+}
+
+// polledExit is an exit the poll reported first.
+type polledExit struct {
+	step, start uint64
 }
 
 // forkInfo is what a kernel fork said about a new process.
@@ -111,14 +119,15 @@ func NewTracker(maxForks int) *Tracker {
 		maxForks = 100000
 	}
 	return &Tracker{
-		maxForks:   maxForks,
-		zombieSeen: make(map[collector.ID]time.Time),
-		zombieExit: make(map[collector.ID]bool),
-		reparents:  make(map[collector.ID]Event),
-		exitAt:     make(map[int]time.Time),
-		recent:     make(map[eventKey]uint64),
-		polled:     make(map[eventKey]uint64),
-		forkParent: make(map[int]forkInfo),
+		maxForks:    maxForks,
+		zombieSeen:  make(map[collector.ID]time.Time),
+		zombieExit:  make(map[collector.ID]bool),
+		reparents:   make(map[collector.ID]Event),
+		exitAt:      make(map[int]time.Time),
+		recent:      make(map[eventKey]uint64),
+		polled:      make(map[eventKey]uint64),
+		polledExits: make(map[int]polledExit),
+		forkParent:  make(map[int]forkInfo),
 	}
 }
 
@@ -184,6 +193,11 @@ func (t *Tracker) expire() {
 			delete(t.forkParent, pid)
 		}
 	}
+	for pid, x := range t.polledExits {
+		if !t.within(x.step) {
+			delete(t.polledExits, pid)
+		}
+	}
 }
 
 // kernelEvents keeps the kernel's events that the poll did not report
@@ -200,9 +214,13 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 		case Exit:
 			t.exitAt[e.ID.PID] = e.Time
 		}
-		// A spawn or exec converted late (pinspect was behind): the poll
-		// said it already.
+		// A spawn, exec or exit converted late (pinspect was behind, or
+		// held the events a moment to name them): the poll said it
+		// already.
 		if s, ok := t.polled[key]; ok && t.within(s) && (e.Type == Spawn || e.Type == Exec) {
+			continue
+		}
+		if e.Type == Exit && t.polledExit(&e) {
 			continue
 		}
 		if dedup {
@@ -211,6 +229,23 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// polledExit reports whether the poll reported kernel exit e first, in
+// the window: an exit of its pid, of a process with its start time (one
+// estimated from the fork event's time may be a tick off; 0 is
+// unknown), so that the exit of a later process given the pid is kept.
+func (t *Tracker) polledExit(e *Event) bool {
+	x, ok := t.polledExits[e.ID.PID]
+	if !ok || !t.within(x.step) {
+		return false
+	}
+	s := e.ID.StartTicks
+	if s != 0 && x.start != 0 && max(s, x.start)-min(s, x.start) > 1 {
+		return false
+	}
+	delete(t.polledExits, e.ID.PID)
+	return true
 }
 
 // dedupKey is the key under which e and its repetition by the other
@@ -244,7 +279,8 @@ func (t *Tracker) rememberFork(k *KernelEvent) {
 }
 
 // pollEvents appends the poll's events that a kernel source did not
-// report in the window, and records the spawns and execs it reports first.
+// report in the window, and records the spawns, execs and exits it
+// reports first.
 func (t *Tracker) pollEvents(out, poll []Event) []Event {
 	for i := range poll {
 		e := &poll[i]
@@ -252,8 +288,11 @@ func (t *Tracker) pollEvents(out, poll []Event) []Event {
 			if s, ok := t.recent[key]; ok && t.within(s) {
 				continue
 			}
-			if e.Type == Spawn || e.Type == Exec {
+			switch e.Type {
+			case Spawn, Exec:
 				t.polled[key] = t.step
+			case Exit:
+				t.polledExits[e.ID.PID] = polledExit{step: t.step, start: e.ID.StartTicks}
 			}
 		}
 		out = append(out, *e)

@@ -78,6 +78,47 @@ func TestTrackerPollFirstThenKernel(t *testing.T) {
 	}
 }
 
+// TestTrackerPollExitFirstThenKernel: an exit the poll reported first
+// (the kernel's was converted, or held, past the scan that found the
+// process gone) is not repeated when the kernel's arrives in the window,
+// one step later and dated earlier: serve counted the process's exit
+// twice (once with an unknown outcome) and the event times went
+// backwards. The exit of a later process given the pid (another start
+// time) is kept, and so is one after the window.
+func TestTrackerPollExitFirstThenKernel(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	child := proc(610, 1, 900, "brief", 'S')
+	later := proc(610, 1, 990, "next", 'S')
+	tr := NewTracker(0)
+	s0 := snap(0, init1, child)
+	tr.Observe(nil, s0, Kernel{})
+	s1 := snap(time.Second, init1)
+	if got := sources(tr.Observe(s0, s1, Kernel{}).Events); got != "exit/poll" {
+		t.Fatalf("step 1: %q", got)
+	}
+	st := tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kexit(child, 900*time.Millisecond, 0)}})
+	if len(st.Events) != 0 {
+		t.Fatalf("the late kernel exit was repeated: %q", sources(st.Events))
+	}
+	tr = NewTracker(0)
+	tr.Observe(nil, s0, Kernel{})
+	tr.Observe(s0, s1, Kernel{})
+	st = tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kexit(later, 1500*time.Millisecond, 0)}})
+	if got := sources(st.Events); got != "exit/connector" {
+		t.Errorf("a later process's exit under the pid: %q, want the kernel's exit", got)
+	}
+	tr = NewTracker(0)
+	tr.Observe(nil, s0, Kernel{})
+	tr.Observe(s0, s1, Kernel{})
+	for i := 0; i < DedupWindow; i++ {
+		tr.Observe(s1, s1, Kernel{})
+	}
+	st = tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kexit(child, 900*time.Millisecond, 0)}})
+	if got := sources(st.Events); got != "exit/connector" {
+		t.Errorf("after the window: %q, want the kernel's exit", got)
+	}
+}
+
 // TestTrackerDedupWindow: the poll's report of an event the kernel
 // reported DedupWindow steps earlier is dropped; one step later it is not.
 func TestTrackerDedupWindow(t *testing.T) {
