@@ -172,6 +172,12 @@ type connector struct {
 	// held is an error met after some datagrams of a drain were read: the
 	// events are returned first, the error by the next receive.
 	held error
+	// emptyAtNs is set by each receive: the monotonic time at which it
+	// began the read that found the socket empty and ended it (every
+	// datagram the kernel queued before then has been returned), 0 when
+	// it ended otherwise (maxDrain datagrams, an error). The receiving
+	// goroutine's.
+	emptyAtNs int64
 	// waits is odd while a receive waits on the empty socket, and counts
 	// every wait's start and end (queueEmpty's caller checks that none
 	// began or ended around it).
@@ -272,8 +278,9 @@ const maxDrain = 4096
 // receive blocks until a datagram is queued, then reads every datagram
 // queued (up to maxDrain) without blocking again, and appends their
 // events to dst: a burst of events costs one wake-up, not one a
-// datagram. Datagrams not sent by the kernel are ignored. After close it
-// returns errConnectorClosed.
+// datagram. Datagrams not sent by the kernel are ignored. It sets
+// emptyAtNs when it stopped on an empty socket. After close it returns
+// errConnectorClosed.
 func (k *connector) receive(dst []procEvent) ([]procEvent, error) {
 	return k.receiveWithin(dst, -1)
 }
@@ -281,6 +288,7 @@ func (k *connector) receive(dst []procEvent) ([]procEvent, error) {
 // receiveWithin is receive waiting at most ms milliseconds for the first
 // datagram (-1: no limit); errAckTimeout when none came.
 func (k *connector) receiveWithin(dst []procEvent, ms int) ([]procEvent, error) {
+	k.emptyAtNs = 0
 	if err := k.held; err != nil {
 		k.held = nil
 		return dst, err
@@ -292,12 +300,14 @@ func (k *connector) receiveWithin(dst []procEvent, ms int) ([]procEvent, error) 
 			rerr = errConnectorClosed
 			break
 		}
+		at := monotonicNow()
 		n, fromKernel, err := recvDatagram(k.fd, k.dgram)
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
 			if got > 0 {
+				k.emptyAtNs = at
 				return dst, nil
 			}
 			rerr = k.wait(ms)

@@ -83,7 +83,7 @@ type decoder struct {
 	spare []*batch
 }
 
-// batch is the events of the datagrams converted together, with the
+// batch is the events of the receives converted together, with the
 // answers to their lookups. The lookups are asked as soon as the batch is
 // received (prepare); its events are turned into lifecycle inputs (emit)
 // once every exec event that may have changed what they read has been
@@ -91,7 +91,7 @@ type decoder struct {
 // event, so a lookup made between the two reads the later program.
 type batch struct {
 	evs    []procEvent
-	now    time.Time // when the datagrams were taken from the queue
+	now    time.Time // when the receives were taken from the queue
 	monoNs int64     // the same moment on the monotonic clock
 	hurry  bool
 	losses uint64 // connSource.losses when the batch was taken
@@ -101,8 +101,8 @@ type batch struct {
 	// lookedUpNs is when the lookups that name processes (spawns, execs)
 	// ended, on the monotonic clock; 0 when the batch made none.
 	lookedUpNs int64
-	// datagrams is how many received datagrams the batch holds.
-	datagrams uint64
+	// receives is how many of the receiver's receives the batch holds.
+	receives uint64
 	// exitsIn holds, for a batch converted in a hurry, each process whose
 	// exit is in it (at that index).
 	exitsIn map[int]int
@@ -185,11 +185,11 @@ func (d *decoder) emptyBatch() *batch {
 	} else {
 		b = &batch{got: make(lookups), execs: make(map[int]int)}
 	}
-	b.evs, b.lookedUpNs, b.datagrams, b.exitsIn = b.evs[:0], 0, 0, nil
+	b.evs, b.lookedUpNs, b.receives, b.exitsIn = b.evs[:0], 0, 0, nil
 	return b
 }
 
-// setTaken records when b's datagrams were taken from the queue, whether
+// setTaken records when b's receives were taken from the queue, whether
 // in a hurry, and the connector's count of losses then.
 func (b *batch) setTaken(now time.Time, hurry bool, losses uint64) {
 	b.now, b.monoNs, b.hurry, b.losses = now, monotonicNow(), hurry, losses
@@ -342,6 +342,8 @@ func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []
 // exec'd in the batches later than b at or before b.settledNs: such an
 // exec may have renamed the process before b's lookups read it. A fork
 // of a pid in between starts another process, whose execs do not count.
+// It stops at the first event stamped later than that by more than
+// stampSkew: none after it on the socket is stamped before.
 func execsAhead(ahead, forked map[int]bool, b *batch, later []*batch) (map[int]bool, map[int]bool) {
 	clear(ahead)
 	settled := b.settledNs()
@@ -352,6 +354,9 @@ func execsAhead(ahead, forked map[int]bool, b *batch, later []*batch) (map[int]b
 	for _, c := range later {
 		for i := range c.evs {
 			ev := &c.evs[i]
+			if int64(ev.TimestampNs) > settled+int64(stampSkew) {
+				return ahead, forked
+			}
 			if ev.PID != ev.TGID {
 				continue
 			}

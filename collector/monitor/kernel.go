@@ -115,43 +115,52 @@ type connSource struct {
 	// barrier is the pending sync mark, nil when none.
 	barrier *barrier
 
-	// received and converted count datagrams (for sync).
+	// received and converted count receives (each up to maxDrain
+	// datagrams) queued to the converter and emitted (for sync).
 	received, converted atomic.Uint64
-	// lagNs is the largest age (kernel clock) of an event when converted,
+	// lagNs is the largest age (kernel clock) of an event when emitted,
 	// since the last behind().
 	lagNs atomic.Int64
-	// waitMu guards waitingNs: for each datagram received and not yet
-	// converted, in order, the kernel time of its oldest event (0 when it
-	// has none). A converter that gets no CPU converts nothing, so lagNs
-	// alone would say 0 while events pile up.
-	waitMu    sync.Mutex
-	waitingNs []int64
+	// waitMu guards waiting: each receive queued to the converter and not
+	// taken yet, in order. A converter that gets no CPU converts nothing,
+	// so lagNs alone would say 0 while events pile up.
+	waitMu  sync.Mutex
+	waiting []waitingReceive
+	// heldOldestNs is the kernel time of the oldest event of the batches
+	// the converter holds (0 when none): they are not emitted yet either.
+	heldOldestNs atomic.Int64
 	// losses counts the losses of events (lost): the decoder trusts what
 	// it saw of a process only if none happened since its fork.
 	losses atomic.Uint64
-	// drainedNs is a monotonic time before which every event the kernel
-	// sent was received and queued to the converter: the start of the
-	// last receive that read the socket empty, stored once its
-	// datagrams were queued.
-	drainedNs atomic.Int64
 	// unnamed is the decoder's count of execs left unnamed in a hurry
 	// (decoder.unnamedBehind), published for the loop.
 	unnamed atomic.Uint64
 }
 
+// waitingReceive is what the converter is told of a receive queued to
+// it: the kernel time of its oldest event (0 when none has one), and
+// connector.emptyAtNs of the receive (0: it did not end on an empty
+// socket).
+type waitingReceive struct {
+	oldestNs, emptyAtNs int64
+}
+
 func (s *connSource) unnamedBehind() uint64 { return s.unnamed.Load() }
 
-// behind is the larger of the oldest age an event had when converted
+// behind is the larger of the oldest age an event had when emitted
 // since the last call and the age of the oldest event received and not
-// converted yet: a converter starved of CPU converts nothing between two
-// frames, and its events must not look live then.
+// emitted yet (waiting for the converter, or held by it): a converter
+// starved of CPU converts nothing between two frames, and its events
+// must not look live then.
 func (s *connSource) behind() time.Duration {
 	lag := s.lagNs.Swap(0)
+	oldest := s.heldOldestNs.Load()
 	s.waitMu.Lock()
-	oldest := int64(0)
-	for _, ns := range s.waitingNs {
-		if ns != 0 {
-			oldest = ns
+	for _, w := range s.waiting {
+		if w.oldestNs != 0 {
+			if oldest == 0 || w.oldestNs < oldest {
+				oldest = w.oldestNs
+			}
 			break
 		}
 	}
@@ -162,10 +171,10 @@ func (s *connSource) behind() time.Duration {
 	return time.Duration(max(lag, 0))
 }
 
-// queue hands a received datagram to the converting goroutine, noting
-// the time of its oldest event while it waits; false when the queue is
-// full.
-func (s *connSource) queue(batches chan<- []procEvent, buf []procEvent) bool {
+// queue hands the events of a receive to the converting goroutine,
+// noting the time of its oldest event while it waits and emptyAtNs, the
+// receive's connector.emptyAtNs; false when the queue is full.
+func (s *connSource) queue(batches chan<- []procEvent, buf []procEvent, emptyAtNs int64) bool {
 	s.waitMu.Lock()
 	defer s.waitMu.Unlock()
 	select {
@@ -173,21 +182,26 @@ func (s *connSource) queue(batches chan<- []procEvent, buf []procEvent) bool {
 	default:
 		return false
 	}
-	s.waitingNs = append(s.waitingNs, oldestEventNs(buf))
+	s.waiting = append(s.waiting, waitingReceive{oldestNs: oldestEventNs(buf), emptyAtNs: emptyAtNs})
 	return true
 }
 
-// dequeued notes that the n oldest datagrams waiting are converted and
-// pending for the next take.
-func (s *connSource) dequeued(n int) {
+// dequeued notes that the converter took the n oldest receives waiting,
+// and returns the latest emptyAtNs among them (0 when none ended on an
+// empty socket).
+func (s *connSource) dequeued(n int) (emptyAtNs int64) {
 	s.waitMu.Lock()
 	defer s.waitMu.Unlock()
-	n = min(n, len(s.waitingNs))
-	if n == len(s.waitingNs) {
-		s.waitingNs = s.waitingNs[:0]
-		return
+	n = min(n, len(s.waiting))
+	for _, w := range s.waiting[:n] {
+		emptyAtNs = max(emptyAtNs, w.emptyAtNs)
 	}
-	s.waitingNs = s.waitingNs[n:]
+	if n == len(s.waiting) {
+		s.waiting = s.waiting[:0]
+		return emptyAtNs
+	}
+	s.waiting = s.waiting[n:]
+	return emptyAtNs
 }
 
 // oldestEventNs is the earliest kernel time of buf's events (0 when none
@@ -202,7 +216,7 @@ func oldestEventNs(buf []procEvent) int64 {
 	return oldest
 }
 
-// noteLag records the age of the oldest event of a batch at conversion.
+// noteLag records the age of the oldest event of a batch when emitted.
 func (s *connSource) noteLag(evs []procEvent) {
 	if len(evs) == 0 || evs[0].TimestampNs == 0 {
 		return
@@ -295,7 +309,6 @@ func (s *connSource) run(ctx context.Context) {
 			}
 		}
 		waitFrom := time.Now()
-		fromNs := monotonicNow()
 		buf, err := k.receive(nil)
 		busy = time.Since(waitFrom) < s.coalesce
 		if ctx.Err() != nil {
@@ -321,14 +334,10 @@ func (s *connSource) run(ctx context.Context) {
 		s.received.Add(1)
 		s.checkBarrier(buf)
 		s.checkGaps(&seqs, buf)
-		if !s.queue(batches, buf) {
+		if !s.queue(batches, buf, k.emptyAtNs) {
 			s.converted.Add(1)
 			s.lost(fmt.Sprintf("%s dropped at %s: pinspect could not keep up; rescanned",
 				lifecycle.CountOf(len(buf), "kernel process event", "kernel process events"), time.Now().UTC().Format("15:04:05.000")))
-		} else if len(buf) < maxDrain {
-			// The receive read until the socket was empty: everything the
-			// kernel sent before it began is queued now.
-			s.drainedNs.Store(fromNs)
 		}
 		// Let the converter take the batch on this thread before the
 		// receive blocks: on one P (serve, record), blocking first
@@ -388,18 +397,26 @@ func (s *connSource) lost(note string) {
 }
 
 // convertLoop converts received events and queues them for the next take.
-// The datagrams waiting are converted together (up to maxJoin), so their
+// The receives waiting are converted together (up to maxJoin), so their
 // lookups are one call to the reader. Their lookups are made at once; a
 // batch whose lookups named processes is held until every event the
-// kernel sent up to execSettle after them was received (a later batch's
-// receive began after that, or the receiver waits on an empty socket),
-// so that an exec those lookups may have read after is known when its
-// events are emitted (decoder.emit).
+// kernel sent up to execSettle after them was received and taken by the
+// converter, so that an exec those lookups may have read after is known
+// when its events are emitted (decoder.emit). The socket delivers in
+// order, so the converter proves it from what it took: a receive that
+// ended on an empty socket after that time, or an event stamped later
+// than it by more than stampSkew; or, when nothing more comes, from the
+// receiver waiting on an empty socket (receivedUpTo). A batch is held
+// at most maxHold, and at most maxHeld are: a converter that stays
+// behind the kernel still emits, late by its lag and a little more.
 func (s *connSource) convertLoop(batches <-chan []procEvent) {
 	var held []*batch
 	hold := time.NewTimer(time.Hour)
 	hold.Stop()
 	defer hold.Stop()
+	// provenNs is a time before which every event the kernel sent is in
+	// the receives taken so far (held or emitted).
+	var provenNs int64
 	for {
 		var buf []procEvent
 		var ok bool
@@ -409,7 +426,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 			select {
 			case buf, ok = <-batches:
 			case <-hold.C:
-				held = s.release(held, s.receivedUpTo(batches), false)
+				held = s.release(held, max(provenNs, s.receivedUpTo(batches)), false)
 				s.rearm(hold, held)
 				continue
 			}
@@ -418,10 +435,6 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 			s.release(held, 0, true)
 			return
 		}
-		// Everything the receiver read before this time was queued before
-		// it was stored: it is in this batch or an earlier one, when no
-		// more than the batch joins is waiting.
-		drained := s.drainedNs.Load()
 		b := s.dec.emptyBatch()
 		b.evs = append(b.evs, buf...)
 		n := uint64(1)
@@ -438,45 +451,74 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 			}
 		}
 		evs := b.evs
-		if len(batches) > 0 {
-			drained = 0
-		}
 		s.mu.Lock()
 		leaders := s.leaders
 		s.leaders = nil
 		s.mu.Unlock()
 		s.dec.leadersExited(leaders)
-		s.noteLag(evs)
 		// Behind (a burst, or little CPU): skip the lookups of spawns and
 		// exits, and look up only the execs worth it (lookUpHurried), so
 		// the backlog drains; snapshots fill names in.
 		b.setTaken(time.Now(), len(batches) > hurryBacklog, s.losses.Load())
-		b.datagrams = n
+		b.receives = n
 		s.dec.prepare(b, held)
 		s.noteExecs(evs)
-		s.dequeued(int(n))
-		held = s.release(append(held, b), drained, false)
+		provenNs = max(provenNs, s.dequeued(int(n)), newestEventNs(evs)-int64(stampSkew))
+		held = s.release(append(held, b), provenNs, false)
 		s.rearm(hold, held)
 	}
 }
 
+// newestEventNs is the latest kernel time of evs's events (0 when none
+// has one).
+func newestEventNs(evs []procEvent) int64 {
+	var newest int64
+	for i := range evs {
+		newest = max(newest, int64(evs[i].TimestampNs))
+	}
+	return newest
+}
+
+// stampSkew is how much earlier than an event received another event
+// may be stamped and still come after it on the socket: the kernel
+// stamps an event before it queues it, and another CPU may queue one
+// in between. An event stamped later than a time by more than this
+// proves that every event stamped until that time was received before it.
+const stampSkew = 10 * time.Millisecond
+
+// maxHold is the longest a batch is held, and maxHeld the most batches
+// held at once: past either the oldest is emitted with what is known
+// then (a later exec not received yet may leave a name wrong). The
+// proofs come about one backlog after a batch (the converter takes them
+// off the queue in order); these bounds are for a backlog longer than
+// that, or a proof that does not come, so that the hold neither keeps
+// events from the frames nor grows.
+const (
+	maxHold = time.Second
+	maxHeld = 64
+)
+
 // release emits, oldest first, the batches held whose settling time
 // (batch.settledNs) is at or before upTo, the time before which every
-// event the kernel sent has been received; all of them when all is set
-// (the receiver has stopped). It returns the batches still held.
+// event the kernel sent has been taken by the converter, and those held
+// too long (maxHold, maxHeld); all of them when all is set (the receiver
+// has stopped). It returns the batches still held.
 func (s *connSource) release(held []*batch, upTo int64, all bool) []*batch {
 	n := 0
-	for n < len(held) && (all || held[n].settledNs() <= upTo) {
+	now := monotonicNow()
+	for n < len(held) && (all || held[n].settledNs() <= upTo || len(held)-n > maxHeld || now-held[n].monoNs >= int64(maxHold)) {
 		n++
 	}
 	if n == 0 {
+		s.noteHeld(held)
 		return held
 	}
 	var out []lifecycle.KernelEvent
-	var datagrams uint64
+	var receives uint64
 	for i, b := range held[:n] {
+		s.noteLag(b.evs)
 		out = s.dec.emit(out, b, held[i+1:])
-		datagrams += b.datagrams
+		receives += b.receives
 		s.dec.recycle(b)
 	}
 	if len(out) > 0 {
@@ -490,25 +532,38 @@ func (s *connSource) release(held []*batch, upTo int64, all bool) []*batch {
 		s.mu.Unlock()
 	}
 	s.unnamed.Store(s.dec.unnamedBehind)
-	s.converted.Add(datagrams)
+	s.converted.Add(receives)
 	rest := copy(held, held[n:])
 	clear(held[rest:])
-	return held[:rest]
+	held = held[:rest]
+	s.noteHeld(held)
+	return held
+}
+
+// noteHeld publishes the time of the oldest event held (behind).
+func (s *connSource) noteHeld(held []*batch) {
+	oldest := int64(0)
+	if len(held) > 0 {
+		oldest = oldestEventNs(held[0].evs)
+	}
+	s.heldOldestNs.Store(oldest)
 }
 
 // rearm sets the hold timer for the oldest batch held: one listener's
-// wait after its settling time, or after now once that has passed. While
-// events keep coming the next batch releases it first (the listener reads
-// once a wait), so under churn the timer seldom fires; when they stop,
-// the listener has read the socket empty by then and waits on it, which
-// receivedUpTo can tell.
+// wait after its settling time, or after now once that has passed, and
+// no later than maxHold after it was taken. While events keep coming the
+// next batch releases it first (the listener reads once a wait), so
+// under churn the timer seldom fires; when they stop, the listener has
+// read the socket empty by then and waits on it, which receivedUpTo can
+// tell.
 func (s *connSource) rearm(hold *time.Timer, held []*batch) {
 	if len(held) == 0 {
 		hold.Stop()
 		return
 	}
-	wait := max(time.Duration(held[0].settledNs()-monotonicNow()), 0) + max(s.coalesce, time.Millisecond)
-	hold.Reset(wait)
+	now := monotonicNow()
+	wait := max(time.Duration(held[0].settledNs()-now), 0) + max(s.coalesce, time.Millisecond)
+	hold.Reset(min(wait, max(time.Duration(held[0].monoNs+int64(maxHold)-now), 0)))
 }
 
 // receivedUpTo returns a time before which every event the kernel sent
@@ -560,11 +615,11 @@ func (s *connSource) noteExecs(evs []procEvent) {
 // carries none).
 const DefaultConnectorCoalesce = 10 * time.Millisecond
 
-// maxJoin is the most waiting datagrams converted together.
+// maxJoin is the most waiting receives converted together.
 const maxJoin = 64
 
-// hurryBacklog is the number of waiting datagrams above which conversion
-// stops looking up each new process.
+// hurryBacklog is the number of waiting receives (each of up to maxDrain
+// datagrams) above which conversion stops looking up each new process.
 const hurryBacklog = 256
 
 // syncMarker is the comm a thread of pinspect takes to mark a point in

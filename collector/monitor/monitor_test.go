@@ -1005,10 +1005,10 @@ func TestEventsWaitingCountAsBehind(t *testing.T) {
 	at := func(ago time.Duration) []procEvent {
 		return []procEvent{{What: procEventExit, TimestampNs: uint64(monotonicNow() - int64(ago))}}
 	}
-	if !s.queue(batches, at(30*time.Second)) || !s.queue(batches, at(5*time.Second)) {
+	if !s.queue(batches, at(30*time.Second), 0) || !s.queue(batches, at(5*time.Second), 0) {
 		t.Fatal("queueing two datagrams failed")
 	}
-	if s.queue(batches, at(time.Second)) {
+	if s.queue(batches, at(time.Second), 0) {
 		t.Fatal("a full queue took a datagram")
 	}
 	for frame := 1; frame <= 2; frame++ {
