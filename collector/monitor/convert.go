@@ -164,15 +164,6 @@ func newDecoder(ids identities, threads bool) *decoder {
 		comms: make(map[int]connProc), leaderGone: make(map[int]bool), threaded: make(map[int]bool)}
 }
 
-// newBatch makes a batch of events in, taken at now, reusing the maps of
-// a converted one.
-func (d *decoder) newBatch(in []procEvent, now time.Time, hurry bool, losses uint64) *batch {
-	b := d.emptyBatch()
-	b.evs = in
-	b.setTaken(now, hurry, losses)
-	return b
-}
-
 // emptyBatch is a batch with no events, from the spare ones if any (its
 // event array kept, emptied, for the caller to fill).
 func (d *decoder) emptyBatch() *batch {
@@ -226,18 +217,6 @@ func (d *decoder) setLeaderGone(pid int, gone bool) {
 		clear(d.leaderGone)
 	}
 	d.leaderGone[pid] = true
-}
-
-// convert turns a batch of events, received at now, into lifecycle
-// inputs at once, with nothing known of the events after them. In a
-// hurry it looks up only some execs (lookUpHurried).
-func (d *decoder) convert(in []procEvent, now time.Time, hurry bool) []lifecycle.KernelEvent {
-	b := d.newBatch(in, now, hurry, d.losses)
-	d.prepare(b, nil)
-	out := d.emit(nil, b, nil)
-	b.evs = nil // the caller's
-	d.recycle(b)
-	return out
 }
 
 // prepare asks b's lookups, knowing that the batches held were received
