@@ -172,18 +172,22 @@ const (
 	taskIterProgPinspectIdents   = "pinspect_idents"
 	taskIterProgPinspectTasks    = "pinspect_tasks"
 	taskIterProgPinspectWalk     = "pinspect_walk"
+	taskIterVarCmdVmaAddr        = "cmd_vma_addr"
 	taskIterVarCpuCopy           = "cpu_copy"
 	taskIterVarIdentTask         = "ident_task"
 	taskIterVarNrCpus            = "nr_cpus"
 	taskIterVarPcpuBase          = "pcpu_base"
 	taskIterVarScratchAddr       = "scratch_addr"
 	taskIterVarWalkCountOnly     = "walk_count_only"
+	taskIterVarWalkCur           = "walk_cur"
 	taskIterVarWalkFull          = "walk_full"
+	taskIterVarWalkHandler       = "walk_handler"
 	taskIterVarWalkLeader        = "walk_leader"
 	taskIterVarWalkNgroups       = "walk_ngroups"
 	taskIterVarWalkNoIo          = "walk_no_io"
 	taskIterVarWalkNtasks        = "walk_ntasks"
 	taskIterVarWalkSumThreads    = "walk_sum_threads"
+	taskIterVarWalkSumming       = "walk_summing"
 	taskIterVarWalkTask          = "walk_task"
 )
 
@@ -252,18 +256,22 @@ type taskIterMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type taskIterVariableSpecs struct {
+	CmdVmaAddr     *ebpf.VariableSpec `ebpf:"cmd_vma_addr"`
 	CpuCopy        *ebpf.VariableSpec `ebpf:"cpu_copy"`
 	IdentTask      *ebpf.VariableSpec `ebpf:"ident_task"`
 	NrCpus         *ebpf.VariableSpec `ebpf:"nr_cpus"`
 	PcpuBase       *ebpf.VariableSpec `ebpf:"pcpu_base"`
 	ScratchAddr    *ebpf.VariableSpec `ebpf:"scratch_addr"`
 	WalkCountOnly  *ebpf.VariableSpec `ebpf:"walk_count_only"`
+	WalkCur        *ebpf.VariableSpec `ebpf:"walk_cur"`
 	WalkFull       *ebpf.VariableSpec `ebpf:"walk_full"`
+	WalkHandler    *ebpf.VariableSpec `ebpf:"walk_handler"`
 	WalkLeader     *ebpf.VariableSpec `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.VariableSpec `ebpf:"walk_ngroups"`
 	WalkNoIo       *ebpf.VariableSpec `ebpf:"walk_no_io"`
 	WalkNtasks     *ebpf.VariableSpec `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.VariableSpec `ebpf:"walk_sum_threads"`
+	WalkSumming    *ebpf.VariableSpec `ebpf:"walk_summing"`
 	WalkTask       *ebpf.VariableSpec `ebpf:"walk_task"`
 }
 
@@ -312,18 +320,22 @@ func (m *taskIterMaps) Close() error {
 //
 // It can be passed to loadTaskIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type taskIterVariables struct {
+	CmdVmaAddr     *ebpf.Variable `ebpf:"cmd_vma_addr"`
 	CpuCopy        *ebpf.Variable `ebpf:"cpu_copy"`
 	IdentTask      *ebpf.Variable `ebpf:"ident_task"`
 	NrCpus         *ebpf.Variable `ebpf:"nr_cpus"`
 	PcpuBase       *ebpf.Variable `ebpf:"pcpu_base"`
 	ScratchAddr    *ebpf.Variable `ebpf:"scratch_addr"`
 	WalkCountOnly  *ebpf.Variable `ebpf:"walk_count_only"`
+	WalkCur        *ebpf.Variable `ebpf:"walk_cur"`
 	WalkFull       *ebpf.Variable `ebpf:"walk_full"`
+	WalkHandler    *ebpf.Variable `ebpf:"walk_handler"`
 	WalkLeader     *ebpf.Variable `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.Variable `ebpf:"walk_ngroups"`
 	WalkNoIo       *ebpf.Variable `ebpf:"walk_no_io"`
 	WalkNtasks     *ebpf.Variable `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.Variable `ebpf:"walk_sum_threads"`
+	WalkSumming    *ebpf.Variable `ebpf:"walk_summing"`
 	WalkTask       *ebpf.Variable `ebpf:"walk_task"`
 }
 
