@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"testing"
@@ -232,5 +233,45 @@ func TestStateLetter(t *testing.T) {
 		if got, want := stateLetter(byte(s)), string(rune(s)); got != want {
 			t.Errorf("%#x: %q, want %q", s, got, want)
 		}
+	}
+}
+
+// TestAppendHundredths holds the fast path for whole hundredths to
+// encoding/json's bytes: every count of hundredths up to a million, a
+// spread of larger ones up to the bound, their neighbours one float apart
+// (not hundredths: the general path), and values it must leave alone.
+func TestAppendHundredths(t *testing.T) {
+	check := func(f float64) {
+		t.Helper()
+		want, _ := json.Marshal(f)
+		got, err := appendJSONFloat(nil, f)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("%v (%#x): got %q %v, want %q", f, math.Float64bits(f), got, err, want)
+		}
+	}
+	fast := 0
+	for n := uint64(0); n <= 1_000_000; n++ {
+		f := float64(n) / 100
+		check(f)
+		if _, ok := appendHundredths(nil, f); ok {
+			fast++
+		}
+	}
+	if fast != 1_000_001 {
+		t.Fatalf("the fast path took %d of 1,000,001 hundredths", fast)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		n := rng.Uint64N(100 << 40)
+		f := float64(n) / 100
+		check(f)
+		check(math.Nextafter(f, 0))
+		check(math.Nextafter(f, math.Inf(1)))
+	}
+	for _, f := range []float64{math.Copysign(0, -1), -0.01, -1, 1 << 40, 1e21, 1e-7, 0.001, 0.005, 0.015, 1.0 / 3, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		check(f)
+	}
+	if _, ok := appendHundredths(nil, math.Copysign(0, -1)); ok {
+		t.Fatal("-0 took the fast path")
 	}
 }
