@@ -283,4 +283,25 @@ func TestDumpCountsRefusedSamples(t *testing.T) {
 	if code != 0 || strings.Contains(stderr, "skipped (above)") {
 		t.Errorf("dump --until before the refused samples: exit %d, stderr:\n%s", code, stderr)
 	}
+	// events counts a refused sample only when its header says it may
+	// hold the events asked for: it counted both for any type.
+	theirs, err := record.Open(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	for i := range theirs.Len() {
+		if theirs.Meta(i).Flags&record.FlagLost != 0 {
+			t.Fatalf("sample %d of a record without the connector holds a lost event", i)
+		}
+	}
+	_, stderr, code = runInProcess(t, "events", "--dir", dir, "--since", since, "--type", "lost")
+	if code != exitNoMatch || strings.Contains(stderr, "skipped") {
+		t.Errorf("events --type lost --since the refused samples: exit %d (want %d), stderr:\n%s", code, exitNoMatch, stderr)
+	}
+	// Their exits (the crash in the second) may be what is asked for.
+	_, stderr, code = runInProcess(t, "events", "--dir", dir, "--since", since, "--type", "exit")
+	if code != exitError || !strings.Contains(stderr, "no event written: 1 damaged sample skipped") && !strings.Contains(stderr, "no event written: 2 damaged samples skipped") {
+		t.Errorf("events --type exit --since the refused samples: exit %d (want %d), stderr:\n%s", code, exitError, stderr)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -191,6 +192,19 @@ func parseSegName(name string) (n uint64, ok bool) {
 	}
 	n, err := strconv.ParseUint(num, 10, 64)
 	return n, err == nil
+}
+
+// segNameTime returns the time a segment file's name carries (segName):
+// its first sample's, to the second below it. ok is false when the name
+// carries none.
+func segNameTime(path string) (t time.Time, ok bool) {
+	base, _ := strings.CutSuffix(filepath.Base(path), segSuffix)
+	_, stamp, found := strings.Cut(base, "-")
+	if !found {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T150405Z", stamp)
+	return t, err == nil
 }
 
 // EventFlag bits say which kinds of event a record's events block holds,

@@ -37,7 +37,12 @@ type Store struct {
 	problems []string
 	// skipped is the damage load skipped that may have held samples
 	// (SkippedAtOpen); its problems are in problems too.
-	skipped  []openDamage
+	skipped []openDamage
+	// readFault, when set, stands for reads' failures (SetReadFault).
+	readFault func(path string, off int64) error
+	// listed, when set, runs after load lists the directory (tests: a
+	// segment deleted then).
+	listed   func()
 	foreign  []string // names in the directory that are not the store's files
 	dec      *zstd.Decoder
 	strs     *decoder
@@ -169,13 +174,29 @@ func (s *Store) load() error {
 	}
 	slices.SortFunc(segs, func(a, b *readSeg) int { return cmp.Compare(a.num, b.num) })
 	s.segs = segs
+	if s.listed != nil {
+		s.listed()
+	}
 	s.pos, s.problems, s.steps, s.skipped = s.pos[:0], nil, nil, nil
-	for _, g := range segs {
+	for k, g := range segs {
+		// The segment's samples lie between its name's time and the
+		// next segment's (to the second: names carry whole seconds); a
+		// clock step back between segments reverses the two, which
+		// openDamage.overlaps reads as such.
+		var start, next int64
+		if t, ok := segNameTime(g.path); ok {
+			start = t.UnixNano()
+		}
+		if k+1 < len(segs) {
+			if t, ok := segNameTime(segs[k+1].path); ok {
+				next = t.Add(time.Second).UnixNano()
+			}
+		}
 		es, probs, err := g.catalog()
 		for _, p := range probs {
 			s.problems = append(s.problems, g.path+": "+p.text)
 			if p.gap >= 0 {
-				d := openDamage{}
+				d := openDamage{from: start, to: next}
 				if p.gap > 0 {
 					d.from = es[p.gap-1].h.takenAt
 				}
@@ -185,9 +206,24 @@ func (s *Store) load() error {
 				s.skipped = append(s.skipped, d)
 			}
 		}
-		if err != nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, fs.ErrNotExist):
+			// Deleted by retention since the directory was listed: gone,
+			// not damaged.
+			continue
+		case errors.Is(err, errNoRecordYet):
+			// The header cut short, as the writer creates a segment and
+			// then writes it: the newest is being started; an older one
+			// was left so by a recorder that stopped then. Neither holds
+			// a sample.
+			if k+1 < len(segs) {
+				s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
+			}
+			continue
+		default:
 			s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
-			s.skipped = append(s.skipped, openDamage{}) // its times are not known
+			s.skipped = append(s.skipped, openDamage{from: start, to: next})
 			continue
 		}
 		for _, e := range es {
@@ -256,17 +292,37 @@ func (s *Store) refuseDisorder(pos []position) []position {
 // samples skipped at open at its time.
 func (s *Store) refuse(c *position, why error) {
 	s.problems = append(s.problems, s.damaged(c, why).Error())
-	s.skipped = append(s.skipped, openDamage{samples: 1, from: c.e.h.takenAt, to: c.e.h.takenAt})
+	s.skipped = append(s.skipped, openDamage{samples: 1, from: c.e.h.takenAt, to: c.e.h.takenAt,
+		headerRead: true, events: c.e.h.eventsLen > 0, evFlags: c.e.h.evFlags})
 }
 
 // openDamage is one piece of damage load skipped: a sample refused
-// (samples 1, at its time), or bytes that are not a readable record or
-// a whole segment skipped (samples 0: how many it held is not known)
-// lying between the times from and to of the samples around it (0: no
-// sample on that side is known).
+// (samples 1, at its time, its header read), or bytes that are not a
+// readable record or a whole segment skipped (samples 0: how many it
+// held is not known) lying between the times from and to: those of the
+// samples around it, else the bounds its segment's name and the next
+// one's give (0: none known on that side).
 type openDamage struct {
 	samples  int
 	from, to int64
+	// headerRead: events and evFlags are the refused sample's header's:
+	// whether it has an events block, and the kinds of event in it.
+	headerRead bool
+	events     bool
+	evFlags    EventFlag
+}
+
+// overlaps reports whether d may hold samples taken between since and
+// until (Unix nanoseconds; 0: unbounded). When from is after to, the
+// wall clock stepped back between the samples around it: what lies
+// between was taken at or before to, or at or after from.
+func (d *openDamage) overlaps(since, until int64) bool {
+	reachesSince := since == 0 || d.to == 0 || d.to >= since
+	reachesUntil := until == 0 || d.from == 0 || d.from <= until
+	if d.from != 0 && d.to != 0 && d.from > d.to {
+		return reachesSince || reachesUntil
+	}
+	return reachesSince && reachesUntil
 }
 
 // SkippedAtOpen counts the damage that opening the record (Open and
@@ -275,12 +331,37 @@ type openDamage struct {
 // "(refused)"), and parts that are not readable records or segments
 // skipped, whose samples are not known. A torn tail, the record a
 // recorder is writing in the common case, is listed in Problems but not
-// counted. A reader's own damage (Read, Events) is not in these counts.
+// counted, nor is a segment whose header is still being written or one
+// deleted by retention while the directory was read. A reader's own
+// damage (Read, Events) is not in these counts.
 func (s *Store) SkippedAtOpen(since, until time.Time) (samples, parts int) {
+	return s.skippedAtOpen(unixNano(since), unixNano(until), nil)
+}
+
+// SkippedEventsAtOpen is SkippedAtOpen for an events query: it counts
+// the damage that may have held events q selects, by the rule Events
+// reads samples with: a refused sample only when its header says it
+// holds events of the kinds q asks for (q.Flags), and times widened by
+// the slack an event's time may have from its sample's.
+func (s *Store) SkippedEventsAtOpen(q EventQuery) (samples, parts int) {
+	var since, until int64
+	if !q.Since.IsZero() {
+		since = q.Since.Add(-eventSlack).UnixNano()
+	}
+	if !q.Until.IsZero() {
+		until = q.Until.Add(eventSlack).UnixNano()
+	}
+	return s.skippedAtOpen(since, until, func(d *openDamage) bool {
+		return !d.headerRead || d.events && (q.Flags == 0 || d.evFlags&q.Flags != 0)
+	})
+}
+
+func (s *Store) skippedAtOpen(since, until int64, keep func(*openDamage) bool) (samples, parts int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, d := range s.skipped {
-		if !since.IsZero() && d.to != 0 && d.to < since.UnixNano() || !until.IsZero() && d.from != 0 && d.from > until.UnixNano() {
+	for i := range s.skipped {
+		d := &s.skipped[i]
+		if !d.overlaps(since, until) || keep != nil && !keep(d) {
 			continue
 		}
 		if d.samples > 0 {
@@ -290,6 +371,14 @@ func (s *Store) SkippedAtOpen(since, until time.Time) (samples, parts int) {
 		}
 	}
 	return samples, parts
+}
+
+// unixNano is t in Unix nanoseconds, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // outlier reports whether c, which may follow prev, is out of order with
@@ -340,6 +429,9 @@ func (g *readSeg) catalog() ([]entry, []segProblem, error) {
 	if g.size > maxSegmentFile {
 		return nil, nil, fmt.Errorf("%d bytes, more than a segment can hold (%d): not written by pinspect record", g.size, int64(maxSegmentFile))
 	}
+	if g.size < segHeaderSize && headerBegun(f, g.num, g.size) {
+		return nil, nil, errNoRecordYet
+	}
 	if b, err := readFileMax(idxPath(g.path), maxIndexBytes); err == nil {
 		if es, err := decodeIndex(b, g.num, g.size); err == nil {
 			g.indexed = true
@@ -361,6 +453,22 @@ func (g *readSeg) catalog() ([]entry, []segProblem, error) {
 		probs = append(probs, segProblem{text: fmt.Sprintf("the last %d bytes are not a whole record (a write in progress, or cut short)", g.size-res.tornAt), gap: -1})
 	}
 	return res.entries, probs, nil
+}
+
+// errNoRecordYet is a segment shorter than its header whose bytes begin
+// the header a writer writes for it: it holds no record.
+var errNoRecordYet = errors.New("the segment's header is not all written: it holds no record")
+
+// headerBegun reports whether the size bytes of f (fewer than a header)
+// are the start of segment n's header: none, or what the writer was
+// writing when it was read or stopped.
+func headerBegun(f *os.File, n uint64, size int64) bool {
+	var want, got [segHeaderSize]byte
+	putSegHeader(want[:], n)
+	if _, err := f.ReadAt(got[:size], 0); err != nil {
+		return false
+	}
+	return string(got[:size]) == string(want[:size])
 }
 
 func (g *readSeg) file() (*os.File, error) {
@@ -592,13 +700,41 @@ func (s *Store) readBody(p *position) ([]byte, error) {
 	}
 	n := recHeaderSize + int(p.e.h.bodyLen)
 	s.body = grow(s.body, n)
-	if _, err := f.ReadAt(s.body, p.e.off); err != nil {
+	if err := s.readAt(f, p.seg.path, s.body, p.e.off); err != nil {
+		// The reason alone (EIO from a bad sector): os's error names the
+		// file, which DamagedError says, and ForClient must not.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, s.damaged(p, fmt.Errorf("reading: %v", err))
 	}
 	if !checksumOK(s.body[:recHeaderSize], s.body[recHeaderSize:]) {
 		return nil, s.damaged(p, errors.New("checksum mismatch"))
 	}
 	return s.body[recHeaderSize:], nil
+}
+
+// readAt fills b from f at off, or fails as readFault says.
+func (s *Store) readAt(f *os.File, path string, b []byte, off int64) error {
+	if s.readFault != nil {
+		if err := s.readFault(path, off); err != nil {
+			return err
+		}
+	}
+	_, err := f.ReadAt(b, off)
+	return err
+}
+
+// SetReadFault makes each later read of a record's bytes fail with the
+// error fault returns for the segment file's path and the record's
+// offset (nil: the read goes ahead; a nil fault: every read does). It
+// is for tests: an I/O error (EIO from a bad sector) is what a file on
+// a sound disk cannot give.
+func (s *Store) SetReadFault(fault func(path string, off int64) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readFault = fault
 }
 
 // ErrDamaged wraps errors about a damaged record.
@@ -631,8 +767,10 @@ func (e *DamagedError) text(where, why string) string {
 // ForClient returns err as a client of an agent serving the record may
 // read it (docs/SECURITY.md): a damaged sample's segment is named by its
 // number, not by its file's path on the agent's machine (a damaged
-// keyframe inside it too); any other error says only that the record
-// could not be read, since its text may name the agent's files.
+// keyframe inside it too, and the segment's files wherever the reason
+// names them; a reason naming the record's directory otherwise is
+// replaced whole); any other error says only that the record could not
+// be read, since its text may name the agent's files.
 func ForClient(err error) error {
 	var d *DamagedError
 	if !errors.As(err, &d) {
@@ -641,12 +779,20 @@ func ForClient(err error) error {
 		}
 		return errors.New("the record could not be read (the agent's log says why)")
 	}
+	seg := "segment " + strconv.FormatUint(d.Segment, 10)
 	why := d.Err.Error()
 	var inner *DamagedError
 	if errors.As(d.Err, &inner) {
 		why = strings.Replace(why, inner.Error(), ForClient(inner).Error(), 1)
 	}
-	return &clientDamage{d, d.text("segment "+strconv.FormatUint(d.Segment, 10), why)}
+	// A reason that names the segment's files (its index too) names the
+	// segment instead; one that still names the directory is not told.
+	why = strings.ReplaceAll(why, d.Path, seg)
+	why = strings.ReplaceAll(why, strings.TrimSuffix(d.Path, segSuffix), seg)
+	if dir := filepath.Dir(d.Path); strings.Contains(dir, string(filepath.Separator)) && strings.Contains(why, dir) {
+		why = "unreadable (the agent's log says why)"
+	}
+	return &clientDamage{d, d.text(seg, why)}
 }
 
 // clientDamage is a DamagedError with the text ForClient gives it.

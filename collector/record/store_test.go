@@ -276,8 +276,9 @@ func TestCorruption(t *testing.T) {
 	flip(t, seg1, off1)
 	// And damage segment 1's index.
 	flip(t, idxPath(seg1), 60)
-	// A file that looks like a segment by name but is not one.
-	os.WriteFile(filepath.Join(dir, segName(99, t0)), []byte("not a segment at all, just text"), 0o600)
+	// A file that looks like a segment by name but is not one, named
+	// 200 s in (after the samples).
+	os.WriteFile(filepath.Join(dir, segName(99, t0.Add(200*time.Second))), []byte("not a segment at all, just text"), 0o600)
 
 	st, err = Open(dir)
 	if err != nil {
@@ -296,17 +297,20 @@ func TestCorruption(t *testing.T) {
 		}
 	}
 	// Both are counted as damage of unknown samples: the smashed record
-	// between samples 0 and 2 (10 s and 20 s in), the skipped segment
-	// at any time.
+	// between samples 0 and 2 (0 s and 20 s in), the skipped segment
+	// from its name's time on (it is the last: no later segment bounds
+	// it; it counted at every time).
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
 	for _, c := range []struct {
 		since, until time.Time
 		parts        int
 	}{
 		{time.Time{}, time.Time{}, 2},
-		{at(0), at(2), 2},
+		{at(0), at(2), 1},
 		{at(3), time.Time{}, 1},
-		{time.Time{}, at(0).Add(-time.Second), 1},
+		{time.Time{}, at(0).Add(-time.Second), 0},
+		{at(3), at(19), 0},
+		{at(20), at(20), 1},
 	} {
 		if samples, parts := st.SkippedAtOpen(c.since, c.until); samples != 0 || parts != c.parts {
 			t.Errorf("SkippedAtOpen(%v, %v) = %d samples, %d parts; want 0 and %d", c.since, c.until, samples, parts, c.parts)

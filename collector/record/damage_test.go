@@ -1,0 +1,250 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// twoSegments writes 10 samples, 10 s apart from t0, in two segments of
+// five, and returns the directory.
+func twoSegments(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{SegmentAge: 50 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 10)
+	w.Close()
+	return dir
+}
+
+// openCounts opens dir and returns its problems and the damage it
+// counts at any time.
+func openCounts(t *testing.T, dir string) (problems []string, samples, parts int) {
+	t.Helper()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Len() != 10 {
+		t.Fatalf("%d samples, want 10 (problems %q)", st.Len(), st.Problems())
+	}
+	samples, parts = st.SkippedAtOpen(time.Time{}, time.Time{})
+	return st.Problems(), samples, parts
+}
+
+// TestSegmentHeaderNotWrittenNotDamage: a segment shorter than its
+// header whose bytes begin the header its writer writes holds no
+// record: the newest is being started (the writer creates the file,
+// then writes the header) and is neither listed nor counted; an older
+// one (a recorder stopped while starting it) is listed, not counted.
+// Both counted as an unreadable part at every time, which made an
+// empty events query exit 3.
+func TestSegmentHeaderNotWrittenNotDamage(t *testing.T) {
+	dir := twoSegments(t)
+	var hdr [segHeaderSize]byte
+	putSegHeader(hdr[:], 3)
+	third := filepath.Join(dir, segName(3, t0.Add(100*time.Second)))
+	for _, n := range []int{0, 10, segHeaderSize - 1} {
+		if err := os.WriteFile(third, hdr[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if probs, samples, parts := openCounts(t, dir); len(probs) != 0 || samples != 0 || parts != 0 {
+			t.Errorf("newest segment of %d header bytes: problems %q, %d samples and %d parts counted; want none", n, probs, samples, parts)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, segName(4, t0.Add(110*time.Second))), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	probs, samples, parts := openCounts(t, dir)
+	if len(probs) != 1 || !strings.Contains(probs[0], filepath.Base(third)+": skipped: the segment's header is not all written") || samples != 0 || parts != 0 {
+		t.Errorf("an older segment of %d header bytes: problems %q, %d samples and %d parts counted; want it listed, not counted", segHeaderSize-1, probs, samples, parts)
+	}
+	// Bytes that do not begin its header: damage.
+	bad := hdr
+	bad[3] ^= 0xff
+	if err := os.WriteFile(third, bad[:10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, parts := openCounts(t, dir); parts != 1 {
+		t.Errorf("a short segment that is not a header's start: %d parts counted, want 1", parts)
+	}
+}
+
+// TestSkippedSegmentBoundedByNames: a segment skipped whole may have
+// held samples from its name's time to the next segment's (to the
+// second), not at every time.
+func TestSkippedSegmentBoundedByNames(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{SegmentAge: 50 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 15) // segments from 0 s, 50 s and 100 s
+	w.Close()
+	mid := filepath.Join(dir, segName(2, t0.Add(50*time.Second)))
+	flip(t, mid, 0) // its magic
+	os.Remove(idxPath(mid))
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Len() != 10 || !strings.Contains(strings.Join(st.Problems(), "\n"), filepath.Base(mid)+": skipped: not a pinspect record segment") {
+		t.Fatalf("%d samples, problems %q; want 10 and the middle segment skipped", st.Len(), st.Problems())
+	}
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for _, c := range []struct {
+		since, until time.Time
+		parts        int
+	}{
+		{time.Time{}, time.Time{}, 1},
+		{time.Time{}, at(49), 0},
+		{at(60), at(70), 1},
+		{at(100), at(100), 1}, // the next segment's name is to the second
+		{at(102), time.Time{}, 0},
+	} {
+		if samples, parts := st.SkippedAtOpen(c.since, c.until); samples != 0 || parts != c.parts {
+			t.Errorf("SkippedAtOpen(%v, %v) = %d samples, %d parts; want 0 and %d", c.since, c.until, samples, parts, c.parts)
+		}
+	}
+}
+
+// TestSegmentGoneWhileListing: a segment deleted (by retention) between
+// the directory's listing and its opening is gone, not damage.
+func TestSegmentGoneWhileListing(t *testing.T) {
+	dir := twoSegments(t)
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	third := filepath.Join(dir, segName(3, t0.Add(100*time.Second)))
+	if err := os.WriteFile(third, []byte("a segment retention deletes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st.listed = func() { os.Remove(third) }
+	if err := st.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if samples, parts := st.SkippedAtOpen(time.Time{}, time.Time{}); len(st.Problems()) != 0 || samples != 0 || parts != 0 {
+		t.Errorf("a segment gone while listing: problems %q, %d samples and %d parts counted; want none", st.Problems(), samples, parts)
+	}
+}
+
+// TestSkippedEventsAtOpen: a refused sample counts for an events query
+// only when its header says it holds events of the kinds asked for, and
+// within the slack of time Events reads samples with; a part whose
+// samples are not known counts for any kind.
+func TestSkippedEventsAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 8) // one segment, 10 s apart; each an exit, a signal's at 0 and 5
+	w.Close()
+	seg := filepath.Join(dir, segName(1, t0))
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := st.pos[4].e.off
+	st.Close()
+	rewriteHeader(t, seg, off, func(h *recHeader) { h.seq = 4 }) // repeats sample 3's
+	os.Remove(idxPath(seg))
+	st, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Len() != 7 {
+		t.Fatalf("%d samples, want 7 (problems %q)", st.Len(), st.Problems())
+	}
+	refusedAt := t0.Add(40 * time.Second)
+	for _, c := range []struct {
+		q    EventQuery
+		want int
+	}{
+		{EventQuery{}, 1},
+		{EventQuery{Flags: FlagExit}, 1},
+		{EventQuery{Flags: FlagReparent}, 0},
+		{EventQuery{Flags: FlagExitSignal}, 0},
+		{EventQuery{Flags: FlagReparent | FlagExit}, 1},
+		{EventQuery{Since: refusedAt.Add(4 * time.Minute)}, 1}, // an event may be 5 min from its sample
+		{EventQuery{Since: refusedAt.Add(6 * time.Minute)}, 0},
+		{EventQuery{Until: refusedAt.Add(-4 * time.Minute)}, 1},
+		{EventQuery{Until: refusedAt.Add(-6 * time.Minute)}, 0},
+	} {
+		if samples, parts := st.SkippedEventsAtOpen(c.q); samples != c.want || parts != 0 {
+			t.Errorf("SkippedEventsAtOpen(%+v) = %d samples, %d parts; want %d and 0", c.q, samples, parts, c.want)
+		}
+	}
+	if samples, _ := st.SkippedAtOpen(refusedAt.Add(time.Minute), time.Time{}); samples != 0 {
+		t.Errorf("SkippedAtOpen a minute after the refused sample: %d samples, want 0 (samples have no slack)", samples)
+	}
+	// A skipped part's events are not known: it counts for any kind.
+	flip(t, seg, st.pos[2].e.off) // sample 2's header: a part between samples 1 and 3
+	os.Remove(idxPath(seg))
+	if err := st.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if samples, parts := st.SkippedEventsAtOpen(EventQuery{Flags: FlagReparent}); samples != 0 || parts != 1 {
+		t.Errorf("a skipped part, for reparents: %d samples, %d parts; want 0 and 1", samples, parts)
+	}
+}
+
+// TestReadFaultNamesNoPath: an I/O error reading a record (EIO from a
+// bad sector) makes the sample damaged, with the error's reason but not
+// the file's path; what ForClient makes of it names the segment by its
+// number (it carried the segment's path: os's read error names it).
+func TestReadFaultNamesNoPath(t *testing.T) {
+	dir := twoSegments(t)
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	loc, err := st.Location(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetReadFault(func(path string, off int64) error {
+		if off == loc.Offset {
+			return &fs.PathError{Op: "read", Path: path, Err: syscall.EIO}
+		}
+		return nil
+	})
+	_, err = st.Read(3)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "reading: input/output error") {
+		t.Fatalf("a read failing with EIO: %v; want damaged, reading: input/output error", err)
+	}
+	want := fmt.Sprintf("damaged record: segment %d offset %d (sample 4 at ", loc.Segment, loc.Offset)
+	if got := ForClient(err).Error(); !strings.Contains(got, want) || !strings.Contains(got, "input/output error") || strings.Contains(got, dir) {
+		t.Errorf("ForClient: %q; want %q, the reason and no path", got, want)
+	}
+	if _, err := st.Read(2); err != nil {
+		t.Errorf("sample 2 (no fault): %v", err)
+	}
+	// A reason naming the segment, its index or another file of the
+	// directory: the segment's number, or no reason.
+	for _, c := range []struct{ why, want string }{
+		{"open " + loc.Path + ": input/output error", "open segment 1: input/output error"},
+		{"reading " + idxPath(loc.Path) + ": bad", "reading segment 1.idx: bad"},
+		{"compare with " + filepath.Join(dir, "other") + ": bad", "unreadable (the agent's log says why)"},
+	} {
+		d := &DamagedError{Path: loc.Path, Segment: loc.Segment, Offset: loc.Offset, Seq: 4, TakenAt: t0, Err: errors.New(c.why)}
+		if got := ForClient(d).Error(); !strings.HasSuffix(got, "): "+c.want) || strings.Contains(got, dir) {
+			t.Errorf("ForClient of %q: %q; want it to end in %q", c.why, got, c.want)
+		}
+	}
+}
