@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -68,6 +69,11 @@ type Step struct {
 	// WatchedSince is the first observed scan's time: a zombie first
 	// seen after it was born while watched (ZombieOptions.WatchStart).
 	WatchedSince time.Time
+	// ZombieGap holds, for each zombie of ZombieSince first seen by a
+	// scan after the first (not ZombieExited), the time from the scan
+	// before that one to it: it became a zombie within that time before
+	// it was first seen (ZombieOptions.SeenGaps). The step's own copy.
+	ZombieGap map[collector.ID]time.Duration
 }
 
 // Tracker holds what lifecycle knows across scans: when each zombie was
@@ -83,6 +89,7 @@ type Tracker struct {
 	maxForks   int
 	zombieSeen map[collector.ID]time.Time
 	zombieExit map[collector.ID]bool // zombieSeen's times that are kernel exits
+	zombieGap  map[collector.ID]time.Duration
 	reparents  map[collector.ID]Event
 	exitAt     map[int]time.Time
 	recent     map[eventKey]uint64 // kernel reports, by step
@@ -122,6 +129,7 @@ func NewTracker(maxForks int) *Tracker {
 		maxForks:    maxForks,
 		zombieSeen:  make(map[collector.ID]time.Time),
 		zombieExit:  make(map[collector.ID]bool),
+		zombieGap:   make(map[collector.ID]time.Duration),
 		reparents:   make(map[collector.ID]Event),
 		exitAt:      make(map[int]time.Time),
 		recent:      make(map[eventKey]uint64),
@@ -157,7 +165,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 		}
 		evs = append(evs, Event{Type: Lost, Time: at, Source: SourceConnector, Note: note})
 	}
-	t.track(cur, evs)
+	t.track(prev, cur, evs)
 	since := make(map[collector.ID]time.Time, len(t.zombieSeen))
 	for id, at := range t.zombieSeen {
 		since[id] = at
@@ -173,6 +181,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 		ZombieSince:  since,
 		ZombieExited: exited,
 		WatchedSince: t.first,
+		ZombieGap:    maps.Clone(t.zombieGap),
 	}
 }
 
@@ -368,8 +377,9 @@ func (t *Tracker) forkReparents(out []Event, cur *collector.Snapshot) []Event {
 	return out
 }
 
-// track updates the zombies' first sightings and the observed reparents.
-func (t *Tracker) track(cur *collector.Snapshot, evs []Event) {
+// track updates the zombies' first sightings (and, seen by a scan, the
+// time since the scan before, prev) and the observed reparents.
+func (t *Tracker) track(prev, cur *collector.Snapshot, evs []Event) {
 	for _, e := range evs {
 		if e.Type == Reparent {
 			t.reparents[e.ID] = e
@@ -384,6 +394,8 @@ func (t *Tracker) track(cur *collector.Snapshot, evs []Event) {
 		if x, ok := t.exitAt[p.PID]; ok && x.Before(at) && !x.Before(p.StartedAt) {
 			at = x
 			t.zombieExit[p.ID()] = true
+		} else if prev != nil {
+			t.zombieGap[p.ID()] = cur.TakenAt.Sub(prev.TakenAt)
 		}
 		t.zombieSeen[p.ID()] = at
 	}
@@ -391,6 +403,7 @@ func (t *Tracker) track(cur *collector.Snapshot, evs []Event) {
 		if p := FindID(cur, id); p == nil || !IsZombie(p) {
 			delete(t.zombieSeen, id)
 			delete(t.zombieExit, id)
+			delete(t.zombieGap, id)
 		}
 	}
 	for id, e := range t.reparents {

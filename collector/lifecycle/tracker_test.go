@@ -376,6 +376,47 @@ func TestTrackerZombieFirstSeen(t *testing.T) {
 	}
 }
 
+// TestTrackerZombieGap: a zombie first seen by a scan (no kernel exit)
+// keeps the time from the scan before to that one, whatever the scans
+// after it: 15 s apart, then 1 s, it is not young 1 s after its
+// sighting (the gap of the scan that saw it bounds its age, not the
+// last one's); a zombie whose exit the kernel reported has no gap; a
+// reaped one is forgotten.
+func TestTrackerZombieGap(t *testing.T) {
+	par := proc(10, 1, 5, "parent", 'S')
+	kid := proc(11, 10, 50, "kid", 'S')
+	kid.StartedAt = t0.Add(-time.Hour)
+	z := kid
+	z.State, z.ExitCode = 'Z', 1<<8
+	other := proc(12, 10, 60, "other", 'S')
+	other.StartedAt = t0.Add(-time.Hour)
+	oz := other
+	oz.State = 'Z'
+	tr := NewTracker(0)
+	s0 := snap(0, par, kid, other)
+	tr.Observe(nil, s0, Kernel{})
+	s1 := snap(15*time.Second, par, z, oz)
+	st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kexit(other, 14*time.Second, 0)}})
+	if gap, ok := st.ZombieGap[z.ID()]; !ok || gap != 15*time.Second {
+		t.Errorf("gap of a zombie first seen by a scan 15 s after the one before: %v (%v), want 15s", gap, ok)
+	}
+	if gap, ok := st.ZombieGap[oz.ID()]; ok {
+		t.Errorf("a zombie whose exit the kernel reported has a gap: %v", gap)
+	}
+	s2 := snap(16*time.Second, par, z, oz)
+	st = tr.Observe(s1, s2, Kernel{})
+	o := ZombieOptions{WatchStart: st.WatchedSince, Exited: st.ZombieExited, SeenGaps: st.ZombieGap}
+	for _, zi := range DiagnoseZombiesWith(s2, st.ZombieSince, nil, o)[0].Zombies {
+		if want := zi.ID == oz.ID(); zi.Young != want {
+			t.Errorf("zombie %d: young %v, want %v (a kernel exit 2 s ago: young; seen 1 s after a 15 s gap: not)", zi.ID.PID, zi.Young, want)
+		}
+	}
+	st = tr.Observe(s2, snap(17*time.Second, par, oz), Kernel{})
+	if len(st.ZombieGap) != 0 {
+		t.Errorf("a reaped zombie's gap kept: %v", st.ZombieGap)
+	}
+}
+
 // TestTrackerLeaderExitedIsNoZombie: Z with threads running is not a
 // zombie for the tracker either.
 func TestTrackerLeaderExitedIsNoZombie(t *testing.T) {

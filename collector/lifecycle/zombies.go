@@ -146,8 +146,14 @@ type ZombieOptions struct {
 	// after WatchStart (and not Exited) may have become one: the time
 	// since the reading before that listed processes. explain's window,
 	// whose first and last readings alone list them, is one such gap.
-	// Zero: the caller watched without gaps that matter.
+	// Zero: the caller's readings lie closer together than MinAge
+	// matters, or SeenGaps gives each zombie's.
 	SeenGap time.Duration
+	// SeenGaps gives SeenGap zombie by zombie, for a caller whose
+	// readings lie apart by more than that (a monitor scanning every
+	// 15 s without the kernel's exits: Step.ZombieGap); a zombie it
+	// holds takes its gap from it, not from SeenGap.
+	SeenGaps map[collector.ID]time.Duration
 }
 
 // DiagnoseZombies is DiagnoseZombiesWith the default options: youth is
@@ -235,7 +241,12 @@ func zombieInfo(z *collector.Process, now time.Time, firstSeen map[collector.ID]
 	if info.Observed && !o.WatchStart.IsZero() && info.FirstSeen.After(o.WatchStart) {
 		d := now.Sub(info.FirstSeen)
 		if !info.Exited {
-			d += o.SeenGap // it became one after the reading before, not at its sighting
+			// It became one after the reading before, not at its sighting.
+			if gap, ok := o.SeenGaps[info.ID]; ok {
+				d += gap
+			} else {
+				d += o.SeenGap
+			}
 		}
 		if upper < 0 || d < upper {
 			upper = d

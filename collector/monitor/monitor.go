@@ -387,7 +387,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 		EventsBehind: k.behind(),
 		Rates:        step.Rates,
 		Zombies: lifecycle.DiagnoseZombiesWith(snap, step.ZombieSince, m.zombieParentsWChan(snap),
-			lifecycle.ZombieOptions{WatchStart: step.WatchedSince, Exited: step.ZombieExited}),
+			lifecycle.ZombieOptions{WatchStart: step.WatchedSince, Exited: step.ZombieExited, SeenGaps: step.ZombieGap}),
 		Orphans: step.Orphans,
 		Paused:  c.paused,
 	}

@@ -1027,3 +1027,63 @@ func TestEventsWaitingCountAsBehind(t *testing.T) {
 		t.Fatalf("%v behind with nothing waiting and nothing converted", lag)
 	}
 }
+
+// TestZombieBetweenScansNotYoung: without the kernel's exits, a zombie
+// first seen by a scan became one at any time since the scan before: a
+// monitor scanning 8 s apart does not call it young (provably younger
+// than 5 s) at its first sighting, when it may be 8 s old (it called it
+// young, "may still be reaped", for that scan).
+func TestZombieBetweenScansNotYoung(t *testing.T) {
+	// The child sleeps 8 s and is never reaped: its parent execs sleep.
+	cmd := exec.Command("/bin/sh", "-c", "sleep 8 & exec sleep 600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	parent := cmd.Process.Pid
+	state := func(pid int) byte {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := strings.LastIndexByte(string(b), ')'); err == nil && i >= 0 && i+2 < len(b) {
+			return b[i+2]
+		}
+		return 0
+	}
+	var child int
+	for deadline := time.Now().Add(10 * time.Second); child == 0; time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
+		fmt.Sscan(string(b), &child)
+		if time.Now().After(deadline) {
+			t.Fatal("the shell started no child")
+		}
+	}
+	m, ch := startMonitor(t, Options{Interval: time.Hour}) // its first scan, with the child asleep
+	for deadline := time.Now().Add(20 * time.Second); state(child) != 'Z'; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d is not a zombie after 20 s (state %q)", child, state(child))
+		}
+	}
+	seq, err := m.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := waitFrame(t, ch, "the next scan", func(f *Frame) bool { return f.Seq > seq })
+	if f.EventsLive {
+		t.Fatalf("the monitor took the kernel's events without Connector")
+	}
+	var g *lifecycle.ZombieGroup
+	for i := range f.Zombies {
+		if f.Zombies[i].Parent.PID == parent {
+			g = &f.Zombies[i]
+		}
+	}
+	if g == nil || len(g.Zombies) != 1 || g.Zombies[0].ID.PID != child {
+		t.Fatalf("zombie groups %+v: want child %d of %d", f.Zombies, child, parent)
+	}
+	if g.Young || g.Zombies[0].Young || strings.Contains(g.Diagnosis, "may still be reaped") {
+		t.Errorf("a zombie first seen 8 s after the scan before it called young: %q", g.Diagnosis)
+	}
+}
