@@ -18,6 +18,9 @@ type EventQuery struct {
 	Flags EventFlag
 	// Match, when set, is a further filter.
 	Match func(*lifecycle.Event) bool
+	// Damaged, when set, is called with the error of each damaged sample
+	// Events skips (ErrDamaged; ForClient makes it fit for a client).
+	Damaged func(error)
 }
 
 // eventSlack is how far an event's time can lie outside its sample's
@@ -55,6 +58,9 @@ func (s *Store) Events(q EventQuery, fn func(*lifecycle.Event) bool) error {
 		}
 		if errors.Is(err, ErrDamaged) {
 			s.noteProblem(err.Error())
+			if q.Damaged != nil {
+				q.Damaged(err)
+			}
 			continue
 		}
 		if err != nil {

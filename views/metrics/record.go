@@ -22,7 +22,9 @@ import (
 //	GET /api/v1/events?since=T[&until=T][&type=exit,...][&limit=N]
 //	    the recorded events from since, as NDJSON (pinspect.event/v1),
 //	    oldest first, at most limit (default and most: MaxRecordedEvents;
-//	    a last "lost" event says when the limit cut the answer)
+//	    a last "lost" event says when the limit cut the answer, and one
+//	    when damage that may have held such events was skipped, counted
+//	    and named as X-Pinspect-Skipped is, which a trailer says too)
 //	GET /api/v1/frame?at=T[&step=N]
 //	    the recorded frame shown at T (the latest sample at or before it),
 //	    or N samples after (before, when negative) that one; gob, as the
@@ -37,7 +39,8 @@ import (
 // recorded. Both take a heavy-request slot.
 
 // HeaderSkipped is the header of a recorded frame that was reached by
-// stepping over damaged samples: which ones, and the first one's damage.
+// stepping over damaged samples: which ones, and the first one's damage;
+// and the trailer of a recorded events answer that skipped damage.
 const HeaderSkipped = "X-Pinspect-Skipped"
 
 // headerText makes s a header value: bytes below a space and DEL become
@@ -107,10 +110,12 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		limit = min(n, MaxRecordedEvents)
 	}
 	var types map[lifecycle.EventType]bool
+	var flags record.EventFlag
 	if v := q.Get("type"); v != "" {
 		types = map[lifecycle.EventType]bool{}
 		for _, t := range strings.Split(v, ",") {
 			types[lifecycle.EventType(t)] = true
+			flags |= record.EventFlags(&lifecycle.Event{Type: lifecycle.EventType(t)})
 		}
 	}
 	client := ClientOf(r.Context())
@@ -126,12 +131,23 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
+	// The damage skipped is known once the events are written: it is a
+	// trailer, and a last lost event says it too.
+	w.Header().Set("Trailer", HeaderSkipped)
 	enc := json.NewEncoder(w)
 	n := 0
 	var werr error
-	q2 := record.EventQuery{Since: since, Until: until}
+	q2 := record.EventQuery{Since: since, Until: until, Flags: flags}
 	if types != nil {
 		q2.Match = func(e *lifecycle.Event) bool { return types[e.Type] }
+	}
+	damaged, parts := st.SkippedEventsAtOpen(q2)
+	var firstDamage error
+	q2.Damaged = func(err error) {
+		if firstDamage == nil {
+			firstDamage = record.ForClient(err)
+		}
+		damaged++
 	}
 	var last time.Time
 	err = st.Events(q2, func(e *lifecycle.Event) bool {
@@ -153,9 +169,42 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 			Note: fmt.Sprintf("answer cut at %d events: ask again with since after the last one", limit)}
 		werr = enc.Encode(report.NewEventDoc(&note))
 	}
+	if text := skippedText(damaged, parts, firstDamage); err == nil && text != "" {
+		w.Header().Set(HeaderSkipped, headerText(text))
+		if werr == nil {
+			if last.IsZero() {
+				last = since
+			}
+			note := lifecycle.Event{Type: lifecycle.Lost, Time: last, Source: lifecycle.SourcePoll, Note: text}
+			werr = enc.Encode(report.NewEventDoc(&note))
+		}
+	}
 	if err != nil {
 		s.opts.Logger.Warn("recorded events", "err", err)
 	}
+}
+
+// skippedText says what damage an events answer skipped: damaged
+// samples (refused when the record was read, or found so while reading)
+// and unreadable parts, which may have held events it would have held,
+// with the first damaged sample read, named as a client may read it
+// (record.ForClient); "" for none.
+func skippedText(samples, parts int, first error) string {
+	if samples == 0 && parts == 0 {
+		return ""
+	}
+	var what []string
+	if samples > 0 {
+		what = append(what, lifecycle.CountOf(samples, "damaged sample", "damaged samples"))
+	}
+	if parts > 0 {
+		what = append(what, lifecycle.CountOf(parts, "unreadable part", "unreadable parts")+" of the record")
+	}
+	text := strings.Join(what, " and ") + " skipped: their events are missing"
+	if first != nil {
+		text += "; the first read: " + first.Error()
+	}
+	return text
 }
 
 func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {

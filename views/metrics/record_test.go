@@ -238,6 +238,53 @@ func TestSkippedNamesNoAgentPath(t *testing.T) {
 	}
 }
 
+// TestRecordedEventsSaySkipped: an events answer that skipped a damaged
+// sample says so, counted and named as the frame endpoint names it (no
+// agent path): a last lost event and the X-Pinspect-Skipped trailer (it
+// dropped their events and said nothing); a type the damaged sample's
+// header shows it cannot hold is not told.
+func TestRecordedEventsSaySkipped(t *testing.T) {
+	st, t0 := testRecord(t, 4)
+	damageRecordSample(t, st, 2)
+	loc, err := st.Location(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	get := func(query string) ([]map[string]any, string) {
+		resp, err := http.Get(hs.URL + PathEvents + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", query, resp.Status)
+		}
+		var out []map[string]any
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+		return out, resp.Trailer.Get(HeaderSkipped)
+	}
+	got, trailer := get("?since=" + t0.Format(time.RFC3339))
+	want := fmt.Sprintf("1 damaged sample skipped: their events are missing; the first read: damaged record: segment %d offset %d (sample 3 at ", loc.Segment, loc.Offset)
+	if len(got) != 4 || got[3]["type"] != "lost" || !strings.HasPrefix(fmt.Sprint(got[3]["note"]), want) || !strings.HasPrefix(trailer, want) ||
+		strings.Contains(fmt.Sprint(got), st.Dir()) || strings.Contains(trailer, st.Dir()) {
+		t.Errorf("events over a damaged sample: %v, trailer %q; want 3 exits and a last lost event saying %q, no path", got, trailer, want)
+	}
+	if got, trailer = get("?since=" + t0.Format(time.RFC3339) + "&type=reparent"); len(got) != 0 || trailer != "" {
+		t.Errorf("reparents over a damaged sample of exits: %v, trailer %q; want nothing", got, trailer)
+	}
+	if got, trailer = get("?since=" + t0.Add(10*time.Minute).Format(time.RFC3339)); len(got) != 0 || trailer != "" {
+		t.Errorf("events after the damaged sample's time: %v, trailer %q; want nothing", got, trailer)
+	}
+}
+
 // TestRemoteReplayDamagedSample: a step onto a damaged sample of the
 // agent's record goes on to the next readable one, and the player says
 // once which was skipped (the agent answered 500 and the replay said
