@@ -179,56 +179,11 @@ func (s *Store) load() error {
 	}
 	s.pos, s.problems, s.steps, s.skipped = s.pos[:0], nil, nil, nil
 	for k, g := range segs {
-		// The segment's samples lie between its name's time and the
-		// next segment's (to the second: names carry whole seconds); a
-		// clock step back between segments reverses the two, which
-		// openDamage.overlaps reads as such.
-		var start, next int64
-		if t, ok := segNameTime(g.path); ok {
-			start = t.UnixNano()
-		}
+		var after *readSeg
 		if k+1 < len(segs) {
-			if t, ok := segNameTime(segs[k+1].path); ok {
-				next = t.Add(time.Second).UnixNano()
-			}
+			after = segs[k+1]
 		}
-		es, probs, err := g.catalog()
-		for _, p := range probs {
-			s.problems = append(s.problems, g.path+": "+p.text)
-			if p.gap >= 0 {
-				d := openDamage{from: start, to: next}
-				if p.gap > 0 {
-					d.from = es[p.gap-1].h.takenAt
-				}
-				if p.gap < len(es) {
-					d.to = es[p.gap].h.takenAt
-				}
-				s.skipped = append(s.skipped, d)
-			}
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, fs.ErrNotExist):
-			// Deleted by retention since the directory was listed: gone,
-			// not damaged.
-			continue
-		case errors.Is(err, errNoRecordYet):
-			// The header cut short, as the writer creates a segment and
-			// then writes it: the newest is being started; an older one
-			// was left so by a recorder that stopped then. Neither holds
-			// a sample.
-			if k+1 < len(segs) {
-				s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
-			}
-			continue
-		default:
-			s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
-			s.skipped = append(s.skipped, openDamage{from: start, to: next})
-			continue
-		}
-		for _, e := range es {
-			s.pos = append(s.pos, position{seg: g, e: e})
-		}
+		s.addSegment(g, after)
 	}
 	s.pos = s.refuseDisorder(s.pos)
 	s.byTime = make([]int32, len(s.pos))
@@ -242,6 +197,61 @@ func (s *Store) load() error {
 		slices.SortStableFunc(s.byTime, func(a, b int32) int { return cmp.Compare(s.pos[a].e.h.takenAt, s.pos[b].e.h.takenAt) })
 	}
 	return nil
+}
+
+// addSegment catalogs segment g into the store's samples, problems and
+// damage; after is the segment after it (nil: g is the newest).
+func (s *Store) addSegment(g, after *readSeg) {
+	// The segment's samples lie between its name's time and the
+	// next segment's (to the second: names carry whole seconds); a
+	// clock step back between segments reverses the two, which
+	// openDamage.overlaps reads as such.
+	var start, next int64
+	if t, ok := segNameTime(g.path); ok {
+		start = t.UnixNano()
+	}
+	if after != nil {
+		if t, ok := segNameTime(after.path); ok {
+			next = t.Add(time.Second).UnixNano()
+		}
+	}
+	es, probs, err := g.catalog()
+	for _, p := range probs {
+		s.problems = append(s.problems, g.path+": "+p.text)
+		if p.gap >= 0 {
+			d := openDamage{from: start, to: next}
+			if p.gap > 0 {
+				d.from = es[p.gap-1].h.takenAt
+			}
+			if p.gap < len(es) {
+				d.to = es[p.gap].h.takenAt
+			}
+			s.skipped = append(s.skipped, d)
+		}
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		// Deleted by retention since the directory was listed: gone,
+		// not damaged.
+		return
+	case errors.Is(err, errNoRecordYet):
+		// The header cut short, as the writer creates a segment and
+		// then writes it: the newest is being started; an older one
+		// was left so by a recorder that stopped then. Neither holds
+		// a sample.
+		if after != nil {
+			s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
+		}
+		return
+	default:
+		s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
+		s.skipped = append(s.skipped, openDamage{from: start, to: next})
+		return
+	}
+	for _, e := range es {
+		s.pos = append(s.pos, position{seg: g, e: e})
+	}
 }
 
 // inOrder reports whether sample b may follow sample a: its sequence
