@@ -43,6 +43,7 @@ func bpfIdentitiesAgree(t *testing.T, raw bool) {
 	zombies := livehelper.Start(t, "zombies", "1")
 	leaderExited := livehelper.Start(t, "leaderexit")
 	stopped := exec.Command("sleep", "600")
+	stopped.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
 	if err := stopped.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -505,6 +505,7 @@ func TestCloseDuringIterScan(t *testing.T) {
 func TestIterCmdlineIdleReuse(t *testing.T) {
 	r := newIterReader(t, Options{CmdlineTTL: time.Nanosecond})
 	idle := exec.Command("sleep", "300")
+	idle.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
 	if err := idle.Start(); err != nil {
 		t.Skip(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,6 +53,7 @@ func pidReuseChild(t *testing.T) {
 	start := func() *exec.Cmd {
 		t.Helper()
 		c := exec.Command("sleep", "60")
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,7 +34,9 @@ func TestJQTimeRecipes(t *testing.T) {
 	if len(recipes) != 3 {
 		t.Fatalf("docs/SCHEMA.md has %d jq recipes, want 3", len(recipes))
 	}
-	young := exec.Command("sleep", "300") // started now: in the last hour
+	// Started now: in the last hour. Gone with the test binary, should it die.
+	young := exec.Command("sleep", "300")
+	young.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := young.Start(); err != nil {
 		t.Fatal(err)
 	}

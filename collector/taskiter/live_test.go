@@ -472,6 +472,7 @@ func kernelAtLeast(major, minor int) bool {
 func TestPassStoppedExitCode(t *testing.T) {
 	it := openForTest(t)
 	cmd := exec.Command("sleep", "300")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
 	if err := cmd.Start(); err != nil {
 		t.Skip(err)
 	}
