@@ -44,7 +44,7 @@ func bpfIdentitiesAgree(t *testing.T, raw bool) {
 	leaderExited := livehelper.Start(t, "leaderexit")
 	stopped := exec.Command("sleep", "600")
 	stopped.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
-	if err := stopped.Start(); err != nil {
+	if err := livehelper.StartSteady(stopped); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stopped.Process.Kill(); _ = stopped.Wait() })

@@ -506,7 +506,7 @@ func TestIterCmdlineIdleReuse(t *testing.T) {
 	r := newIterReader(t, Options{CmdlineTTL: time.Nanosecond})
 	idle := exec.Command("sleep", "300")
 	idle.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
-	if err := idle.Start(); err != nil {
+	if err := livehelper.StartSteady(idle); err != nil {
 		t.Skip(err)
 	}
 	t.Cleanup(func() { idle.Process.Kill(); idle.Wait() })

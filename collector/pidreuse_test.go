@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // pidReuseEnv marks the re-executed test binary running inside a new pid
@@ -54,7 +56,7 @@ func pidReuseChild(t *testing.T) {
 		t.Helper()
 		c := exec.Command("sleep", "60")
 		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
-		if err := c.Start(); err != nil {
+		if err := livehelper.StartSteady(c); err != nil {
 			t.Fatal(err)
 		}
 		return c

@@ -110,7 +110,7 @@ func startSleepers(t *testing.T, n int) []*exec.Cmd {
 	for range n {
 		c := exec.Command("sleep", "600")
 		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := c.Start(); err != nil {
+		if err := livehelper.StartSteady(c); err != nil {
 			t.Fatal(err)
 		}
 		sleepers = append(sleepers, c)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 	"math"
 	"os"
 	"os/exec"
@@ -37,7 +38,7 @@ func TestJQTimeRecipes(t *testing.T) {
 	// Started now: in the last hour. Gone with the test binary, should it die.
 	young := exec.Command("sleep", "300")
 	young.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := young.Start(); err != nil {
+	if err := livehelper.StartSteady(young); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { young.Process.Kill(); young.Wait() })

@@ -513,7 +513,7 @@ func TestLiveDiskPoolDelays(t *testing.T) {
 func TestZombieOfLongWindowNotYoung(t *testing.T) {
 	child := exec.Command("sleep", "600")
 	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := child.Start(); err != nil {
+	if err := livehelper.StartSteady(child); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

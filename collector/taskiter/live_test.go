@@ -473,7 +473,7 @@ func TestPassStoppedExitCode(t *testing.T) {
 	it := openForTest(t)
 	cmd := exec.Command("sleep", "300")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
-	if err := cmd.Start(); err != nil {
+	if err := livehelper.StartSteady(cmd); err != nil {
 		t.Skip(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
