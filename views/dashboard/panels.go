@@ -66,9 +66,13 @@ func newZombiePanel(d *Dashboard) *panel {
 const maxZombiesListed = 6
 
 // zombieGroupMatches reports whether a zombie group passes the filters
-// of o (the table's, or the --pid scope's alone): its parent or one of
-// its zombies matches the filter text the way a table row does (comm,
-// command line, pid), and the pid, user and cgroup filters.
+// of o (the table's, or the --pid scope's alone). The --pid scope keeps a
+// group when its parent or one of its zombies is among the pids; the
+// other filters (the filter text the way a table row matches it: comm,
+// command line, pid; the user and cgroup filters) keep it when its parent
+// or one of its zombies passes them all. The two are apart because a
+// zombie of a --pid process is seldom a --pid itself: with --pid P and a
+// filter naming only P's zombie, the group of P is kept.
 func (d *Dashboard) zombieGroupMatches(g *zombieGroup, o viewOpts) bool {
 	if o.filter == "" && o.users == nil && o.workload == "" && o.pids == nil {
 		return true
@@ -77,24 +81,28 @@ func (d *Dashboard) zombieGroupMatches(g *zombieGroup, o viewOpts) bool {
 	if d.frame != nil {
 		snap = d.frame.Snapshot
 	}
-	o.states, o.hideKernel = "", false
-	check := func(id collector.ID, comm string) bool {
+	pids := o.pids
+	o.states, o.hideKernel, o.pids = "", false, nil
+	inScope := pids == nil
+	passes := false
+	check := func(id collector.ID, comm string) {
+		inScope = inScope || pids[id.PID]
+		if passes {
+			return
+		}
 		if p := lifecycle.FindID(snap, id); p != nil && snap != nil {
-			return o.matches(p)
+			passes = o.matches(p)
+			return
 		}
 		// Not in the snapshot (gone since): its comm and pid.
-		return o.users == nil && o.workload == "" && o.pids == nil &&
+		passes = o.users == nil && o.workload == "" &&
 			(lifecycle.ContainsFold(comm, o.filter) || strings.HasPrefix(strconv.Itoa(id.PID), o.filter))
 	}
-	if check(g.parent, g.parentComm) {
-		return true
-	}
+	check(g.parent, g.parentComm)
 	for _, z := range g.zombies {
-		if check(z, "") {
-			return true
-		}
+		check(z, "")
 	}
-	return false
+	return inScope && passes
 }
 
 // fillZombies formats the zombie panel.

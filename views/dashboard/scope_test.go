@@ -167,4 +167,21 @@ func TestPIDAndFilterZombieTitle(t *testing.T) {
 	if want := "zombies: 2 of 4 (" + label; !strings.Contains(panel, want) {
 		t.Errorf("zombie panel under --pid with a filter keeping one parent: want the title %q:\n%s", want, panel)
 	}
+
+	// A filter naming only one of b's zombies (by its pid, not a --pid
+	// itself): b's group is kept through its zombie, as the table keeps
+	// the zombie's row (the panel said no zombie matched).
+	zombie := strconv.Itoa(b.PIDs[1])
+	for _, pid := range append(slices.Clone(a.PIDs), b.PID(), b.PIDs[2]) {
+		if strings.HasPrefix(strconv.Itoa(pid), zombie) {
+			t.Skipf("pid %d starts with %s", pid, zombie)
+		}
+	}
+	h = start(t, Options{PIDs: scope, Filter: zombie}, 180, 50)
+	h.src.send(f1)
+	h.src.send(f2)
+	panel = h.waitForIn("zombies", "of parent "+strconv.Itoa(b.PID()))
+	if want := "zombies: 2 of 4 (" + label; !strings.Contains(panel, want) {
+		t.Errorf("zombie panel under --pid with a filter naming a zombie: want the title %q:\n%s", want, panel)
+	}
 }
