@@ -84,7 +84,13 @@ func TestFocusFeedsDetail(t *testing.T) {
 		t.Errorf("leader thread row lacks its stack: %q\n%s", l, scr)
 	}
 	h.runes("2")
-	scr = h.waitFor("Address space")
+	// The threads' stacks are told from the anonymous maps once the
+	// focus has read the threads' stack pointers, which can be a refresh
+	// after the tab first shows (under make test's load the first screen
+	// had them as anon): wait for them, failing if they never come.
+	scr = h.waitUntil("the memory tab with the threads' stacks", func(s string) bool {
+		return strings.Contains(s, "Address space") && strings.Contains(s, "thread_stack")
+	})
 	if testing.Verbose() {
 		t.Log(scr)
 	}
