@@ -637,9 +637,19 @@ func rawRun(prog *ebpf.Program, ctx []byte) (uint32, error) {
 	if len(ctx) > 0 {
 		attr.ctxIn, attr.ctxSizeIn = uint64(uintptr(unsafe.Pointer(&ctx[0]))), uint32(len(ctx))
 	}
-	_, _, errno := unix.RawSyscall(unix.SYS_BPF, unix.BPF_PROG_TEST_RUN, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	// A run the kernel says was interrupted has not written retval (nor,
+	// for the walk, its counts): run it again, a few times at most, and
+	// never take an unwritten answer for one.
+	var errno unix.Errno
+	for range 4 {
+		_, _, errno = unix.RawSyscall(unix.SYS_BPF, unix.BPF_PROG_TEST_RUN, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		if errno != unix.EINTR {
+			break
+		}
+	}
 	runtime.KeepAlive(ctx)
-	if errno != 0 && errno != unix.EINTR {
+	runtime.KeepAlive(prog)
+	if errno != 0 {
 		return 0, fmt.Errorf("running %s: %w", prog, errno)
 	}
 	return attr.retval, nil

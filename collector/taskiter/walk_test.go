@@ -3,6 +3,7 @@ package taskiter
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -453,8 +454,9 @@ func TestWalkCountsThreadStates(t *testing.T) {
 
 // TestRawRuns: with Options.RawRuns the walk runs in a raw system call,
 // and a pass sees what a pass run through cilium/ebpf sees: this test
-// binary with its threads, and as many processes and tasks, give or take
-// the machine's churn.
+// binary with its threads, and a helper's sleeping pool field for field
+// on what does not move while it sleeps (ids, parent, name, start time,
+// policy, priority, state).
 func TestRawRuns(t *testing.T) {
 	plain := openForTest(t)
 	if !plain.Walking() {
@@ -471,30 +473,44 @@ func TestRawRuns(t *testing.T) {
 	if it.idents == nil || !it.idents.raw {
 		t.Fatalf("identity program %v, raw: %v", it.idents != nil, it.IdentsUnavailable)
 	}
-	self := os.Getpid()
-	for range 2 { // the second pass reuses the arrays the first made
-		own := 0
-		st, err := it.Pass(func(tk *Task) error {
+	h := livehelper.Start(t, "iopool", "8", "100000")
+	type still struct {
+		TID, PPID   int
+		Comm        string
+		StartBootNs uint64
+		Policy      uint32
+		StaticPrio  int
+		State       byte
+	}
+	helperTasks := func(w *Iterator) (map[int]still, int) {
+		t.Helper()
+		self := os.Getpid()
+		tasks, own := map[int]still{}, 0
+		_, err := w.Pass(func(tk *Task) error {
 			if tk.TGID == self {
 				own++
+			}
+			if tk.TGID == h.PID() {
+				tasks[tk.TID] = still{tk.TID, tk.PPID, string(tk.Comm()), tk.StartBootNs, tk.Policy, tk.StaticPrio, tk.StateLetter()}
 			}
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, err := plain.Pass(func(*Task) error { return nil })
-		if err != nil {
-			t.Fatal(err)
-		}
+		return tasks, own
+	}
+	for range 2 { // the second pass reuses the arrays the first made
+		raw, own := helperTasks(it)
+		ref, _ := helperTasks(plain)
 		if own < 2 {
 			t.Errorf("own tasks seen: %d (a Go test binary has several threads)", own)
 		}
-		if d := ref.Tasks - st.Tasks; d > ref.Tasks/10 || -d > ref.Tasks/10 {
-			t.Errorf("raw pass saw %d tasks, a plain pass %d", st.Tasks, ref.Tasks)
+		if len(ref) != 9 {
+			t.Errorf("a plain pass saw %d of the helper's tasks, want its leader and 8 pool threads", len(ref))
 		}
-		if d := ref.Groups - st.Groups; d > ref.Groups/10 || -d > ref.Groups/10 {
-			t.Errorf("raw pass saw %d processes, a plain pass %d", st.Groups, ref.Groups)
+		if !maps.Equal(raw, ref) {
+			t.Errorf("the helper's tasks differ:\nraw   %v\nplain %v", raw, ref)
 		}
 	}
 }
