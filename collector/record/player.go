@@ -2,6 +2,7 @@ package record
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -162,6 +163,9 @@ func (p *Player) JumpTo(t time.Time) error {
 	i, ok := p.st.Find(t)
 	if !ok {
 		first, _ := p.st.Span()
+		if first.IsZero() {
+			return errors.New("the record holds no samples")
+		}
 		return fmt.Errorf("the record starts at %s", first.Local().Format(time.RFC3339))
 	}
 	p.mu.Lock()

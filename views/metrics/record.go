@@ -235,6 +235,12 @@ func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
 	i, ok := st.Find(at)
 	if !ok {
 		first, _ := st.Span()
+		if first.IsZero() {
+			// No sample (none written yet, or the files were removed
+			// under the agent): say so, not a start at year one.
+			httpError(w, http.StatusNotFound, "the record holds no samples")
+			return
+		}
 		httpError(w, http.StatusNotFound, "the record starts at "+first.UTC().Format(time.RFC3339))
 		return
 	}

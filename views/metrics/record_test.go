@@ -328,3 +328,30 @@ func TestRemoteReplayDamagedSample(t *testing.T) {
 		t.Errorf("a step onto the damaged last sample: shows %s, notice %q", got, n)
 	}
 }
+
+// TestRecordedFrameOfEmptyRecord: an agent whose record holds no sample
+// (here its files removed under it) answers the frame
+// endpoint with a 404 that says so (it said the record started at year
+// one, the zero time: the tester's finding).
+func TestRecordedFrameOfEmptyRecord(t *testing.T) {
+	st, t0 := testRecord(t, 2)
+	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	files, err := os.ReadDir(st.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.Remove(filepath.Join(st.Dir(), f.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/api/v1/frame?at=%s", hs.URL, t0.Format(time.RFC3339)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "the record holds no samples") || strings.Contains(string(body), "0001") {
+		t.Errorf("a frame of an empty record: status %d, body %q", resp.StatusCode, body)
+	}
+}
