@@ -110,6 +110,8 @@ type eventKey struct {
 // polledExit is an exit the poll reported first.
 type polledExit struct {
 	step, start uint64
+	// status is whether the poll's exit carried an exit status.
+	status bool
 }
 
 // forkInfo is what a kernel fork said about a new process.
@@ -244,6 +246,11 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 // the window: an exit of its pid, of a process with its start time (one
 // estimated from the fork event's time may be a tick off; 0 is
 // unknown), so that the exit of a later process given the pid is kept.
+// A kernel exit whose status says the process failed (a signal, or a
+// non-zero code) while the poll's had none is not a repeat: that end is
+// then reported twice, the second time with its signal or code, rather
+// than a crash losing its signal (serve counted it unknown, and crash
+// queries missed it). A clean exit the poll reported first is dropped.
 func (t *Tracker) polledExit(e *Event) bool {
 	x, ok := t.polledExits[e.ID.PID]
 	if !ok || !t.within(x.step) {
@@ -254,7 +261,8 @@ func (t *Tracker) polledExit(e *Event) bool {
 		return false
 	}
 	delete(t.polledExits, e.ID.PID)
-	return true
+	failed := e.ExitStatus != nil && !(e.ExitStatus.Exited && e.ExitStatus.Code == 0)
+	return x.status || !failed
 }
 
 // dedupKey is the key under which e and its repetition by the other
@@ -301,7 +309,7 @@ func (t *Tracker) pollEvents(out, poll []Event) []Event {
 			case Spawn, Exec:
 				t.polled[key] = t.step
 			case Exit:
-				t.polledExits[e.ID.PID] = polledExit{step: t.step, start: e.ID.StartTicks}
+				t.polledExits[e.ID.PID] = polledExit{step: t.step, start: e.ID.StartTicks, status: e.ExitStatus != nil}
 			}
 		}
 		out = append(out, *e)

@@ -84,7 +84,8 @@ func TestTrackerPollFirstThenKernel(t *testing.T) {
 // one step later and dated earlier: serve counted the process's exit
 // twice (once with an unknown outcome) and the event times went
 // backwards. The exit of a later process given the pid (another start
-// time) is kept, and so is one after the window.
+// time) is kept, and so is one after the window, and one whose status
+// says the process failed (a crash lost its signal: review of names7).
 func TestTrackerPollExitFirstThenKernel(t *testing.T) {
 	init1 := proc(1, 0, 1, "init", 'S')
 	child := proc(610, 1, 900, "brief", 'S')
@@ -99,6 +100,21 @@ func TestTrackerPollExitFirstThenKernel(t *testing.T) {
 	st := tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kexit(child, 900*time.Millisecond, 0)}})
 	if len(st.Events) != 0 {
 		t.Fatalf("the late kernel exit was repeated: %q", sources(st.Events))
+	}
+	// A crash the poll reported first, without its status: the kernel's
+	// exit, with the signal and the core dump, is kept (it was dropped as
+	// a repeat, and the crash lost its signal); a failing code too.
+	for _, ws := range []int64{11 | 0x80, 3 << 8} {
+		tr = NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		tr.Observe(s0, s1, Kernel{})
+		k := kexit(child, 900*time.Millisecond, 0)
+		es := collector.DecodeWaitStatus(ws)
+		k.ExitStatus = &es
+		st = tr.Observe(s1, s1, Kernel{Events: []KernelEvent{k}})
+		if len(st.Events) != 1 || st.Events[0].ExitStatus == nil || *st.Events[0].ExitStatus != es {
+			t.Errorf("a failed exit (%+v) the poll reported first: %q, want the kernel's exit with its status", es, sources(st.Events))
+		}
 	}
 	tr = NewTracker(0)
 	tr.Observe(nil, s0, Kernel{})
