@@ -268,16 +268,9 @@ func (d *decoder) lookUpHurried(b *batch) {
 			d.qs = append(d.qs, collector.IdentityQuery{PID: ev.TGID, Exe: true})
 		}
 	}
-	if len(d.qs) == 0 {
-		return
+	if d.runLookups(b) {
+		b.lookedUpNs = monotonicNow()
 	}
-	d.res = d.ids.Identities(d.qs, d.res[:0])
-	for i, k := range d.keys {
-		if i < len(d.res) {
-			b.got[k] = d.res[i]
-		}
-	}
-	b.lookedUpNs = monotonicNow()
 }
 
 // emit turns b's events into lifecycle inputs, appended to out. later
@@ -664,14 +657,8 @@ func (d *decoder) lookUp(b *batch, held []*batch) {
 			ask(lookupKey{pid: ev.TGID})
 		}
 	}
-	if len(d.qs) == 0 {
+	if !d.runLookups(b) {
 		return
-	}
-	d.res = d.ids.Identities(d.qs, d.res[:0])
-	for i, k := range d.keys {
-		if i < len(d.res) {
-			b.got[k] = d.res[i]
-		}
 	}
 	if naming {
 		b.lookedUpNs = monotonicNow()
@@ -794,4 +781,19 @@ func bootOffset() int64 {
 		return 0
 	}
 	return b.Nano() - m.Nano()
+}
+
+// runLookups runs the identity lookups queued in d.keys and d.qs and
+// files each answer in b.got under its key; false when none was queued.
+func (d *decoder) runLookups(b *batch) bool {
+	if len(d.qs) == 0 {
+		return false
+	}
+	d.res = d.ids.Identities(d.qs, d.res[:0])
+	for i, k := range d.keys {
+		if i < len(d.res) {
+			b.got[k] = d.res[i]
+		}
+	}
+	return true
 }
