@@ -77,7 +77,16 @@ func EventTypes() []EventType {
 const (
 	SourcePoll      = "poll"      // seen by comparing two snapshots
 	SourceConnector = "connector" // reported by the kernel's process-events connector
+	// SourceTracepoint: reported by pinspect's BPF programs on the
+	// scheduler's fork, exec and exit tracepoints (serve and record).
+	SourceTracepoint = "tracepoint"
 )
+
+// FromKernel reports whether e was reported by a kernel source (the
+// connector or the tracepoints) rather than seen by comparing scans.
+func (e *Event) FromKernel() bool {
+	return e.Source == SourceConnector || e.Source == SourceTracepoint
+}
 
 // Event is one lifecycle event. Fields beyond the common ones are set only
 // for the types that carry them.
@@ -89,8 +98,10 @@ type Event struct {
 	ID   collector.ID
 	Comm string
 	PPID int
-	// Source is "poll" (seen by comparing snapshots) or "connector" (the
-	// kernel's process-events connector).
+	// Source is "poll" (seen by comparing snapshots), "connector" (the
+	// kernel's process-events connector) or "tracepoint" (pinspect's BPF
+	// programs on the scheduler's tracepoints): FromKernel tells the
+	// last two from the first.
 	Source string
 
 	// Spawn: PPID is the parent. Reparent: OldPPID -> PPID.

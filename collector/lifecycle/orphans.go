@@ -133,8 +133,11 @@ func orphanOf(snap *collector.Snapshot, c *collector.Process, subreapers map[int
 		o.OldPPID = e.OldPPID
 		o.ReparentedAt = e.Time
 		o.Evidence = fmt.Sprintf("observed: parent %d exited, adopted by %d", e.OldPPID, e.PPID)
-		if e.Source == SourceConnector {
+		switch e.Source {
+		case SourceConnector:
 			o.Evidence += " (fork seen by the kernel connector)"
+		case SourceTracepoint:
+			o.Evidence += " (fork seen by the kernel's fork tracepoint)"
 		}
 	}
 	why, daemon, ok := membershipEvidence(snap, c, par)

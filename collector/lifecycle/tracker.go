@@ -46,6 +46,9 @@ type Kernel struct {
 	// LostAt is when the loss was detected (zero: unknown; the Lost
 	// event then has the scan's time).
 	LostAt time.Time
+	// Source names the kernel source (an Event's Source) for the Lost
+	// event; "" is the connector.
+	Source string
 }
 
 // Step is what the Tracker made of one scan.
@@ -116,9 +119,10 @@ type polledExit struct {
 
 // forkInfo is what a kernel fork said about a new process.
 type forkInfo struct {
-	ppid  int
-	start uint64 // the child's start ticks when read, else 0
-	step  uint64
+	ppid   int
+	start  uint64 // the child's start ticks when read, else 0
+	step   uint64
+	source string // the kernel source that reported the fork
 }
 
 // NewTracker makes an empty Tracker that remembers at most maxForks kernel
@@ -165,7 +169,11 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 		if !k.LostAt.IsZero() && k.Dropped == 0 {
 			at = k.LostAt // when the loss was detected, not the scan's time
 		}
-		evs = append(evs, Event{Type: Lost, Time: at, Source: SourceConnector, Note: note})
+		src := k.Source
+		if src == "" {
+			src = SourceConnector
+		}
+		evs = append(evs, Event{Type: Lost, Time: at, Source: src, Note: note})
 	}
 	t.track(prev, cur, evs)
 	since := make(map[collector.ID]time.Time, len(t.zombieSeen))
@@ -286,7 +294,10 @@ func dedupKey(e *Event) (eventKey, bool) {
 // paused), and an adoption between the fork and the next scan is missed.
 func (t *Tracker) rememberFork(k *KernelEvent) {
 	pid := k.ID.PID
-	fi := forkInfo{ppid: k.PPID, step: t.step}
+	fi := forkInfo{ppid: k.PPID, step: t.step, source: k.Source}
+	if fi.source == "" {
+		fi.source = SourceConnector
+	}
 	if k.StartRead {
 		fi.start = k.ID.StartTicks
 	}
@@ -376,7 +387,7 @@ func (t *Tracker) forkReparents(out []Event, cur *collector.Snapshot) []Event {
 			continue
 		}
 		e := base(p, cur.TakenAt)
-		e.Type, e.Source = Reparent, SourceConnector
+		e.Type, e.Source = Reparent, fi.source
 		e.OldPPID = fi.ppid
 		e.AdopterKind = adopterKindOf(Find(cur, p.PPID), p, nil)
 		t.recent[eventKey{Reparent, pid}] = t.step

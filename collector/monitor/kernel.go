@@ -16,8 +16,8 @@ import (
 )
 
 // kernelSource is a source of process events from the kernel, between
-// scans: the proc connector (connSource) today; a BPF program on the
-// sched_process_fork/exec/exit tracepoints would be a second one. A
+// scans: the proc connector (connSource), or BPF programs on the
+// sched_process_fork/exec/exit tracepoints (tpSource, kernelbpf.go). A
 // source turns what the kernel says into typed inputs
 // (lifecycle.KernelEvent), looking a new process up through the reader
 // while it still exists; it reads nothing else and decides nothing about
@@ -64,9 +64,11 @@ const (
 	noteNotLiveProcs = "kernel process events not used: %s is not a live procfs; polling every interval"
 )
 
-// openKernelSource picks the kernel source for o over reader r: the proc
-// connector when asked for, on a live procfs, where it can subscribe;
-// else polling, with the reason.
+// openKernelSource picks the kernel source for o over reader r: with
+// o.Tracepoints, the BPF tracepoints where the reader scans with the task
+// iterator and they load; else the proc connector when asked for, on a
+// live procfs, where it can subscribe (its note then says why not the
+// tracepoints); else polling, with the reason.
 func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSource {
 	if !o.Connector {
 		return polling{noteNotAsked}
@@ -75,11 +77,27 @@ func openKernelSource(r *collector.Reader, o Options, rescan func()) kernelSourc
 	if unix.Statfs(r.Root(), &st) != nil || st.Type != unix.PROC_SUPER_MAGIC {
 		return polling{fmt.Sprintf(noteNotLiveProcs, r.Root())}
 	}
+	var whyNotBPF error
+	if o.Tracepoints {
+		tp, err := openTracepoints(r, o, rescan)
+		if err == nil {
+			return tp
+		}
+		whyNotBPF = err
+	}
 	k, err := dialConnector()
 	if err != nil {
-		return polling{fmt.Sprintf(noteUnavailable, err)}
+		note := fmt.Sprintf(noteUnavailable, err)
+		if whyNotBPF != nil {
+			note = fmt.Sprintf(noteBPFFallback, note, whyNotBPF)
+		}
+		return polling{note}
 	}
 	c := newConnSource(k, newDecoder(r, o.Threads || o.ThreadDemand), o.MaxPending, rescan)
+	if whyNotBPF != nil {
+		c.note = fmt.Sprintf(noteBPFFallback, c.note, whyNotBPF)
+		c.baseNote = c.note
+	}
 	c.execs = r.NoteExecs
 	if o.ConnectorCoalesce > 0 {
 		c.coalesce = o.ConnectorCoalesce
@@ -107,6 +125,7 @@ type connSource struct {
 	conn     *connector // the current subscription (for tests to break)
 	live     bool
 	note     string
+	baseNote string // the note while subscribed
 	pending  []lifecycle.KernelEvent
 	dropped  int
 	lossNote string
@@ -231,7 +250,7 @@ func (s *connSource) noteLag(evs []procEvent) {
 }
 
 func newConnSource(k *connector, dec *decoder, maxPending int, rescan func()) *connSource {
-	return &connSource{dec: dec, maxPending: maxPending, rescan: rescan, coalesce: DefaultConnectorCoalesce, conn: k, live: true, note: noteSubscribed}
+	return &connSource{dec: dec, maxPending: maxPending, rescan: rescan, coalesce: DefaultConnectorCoalesce, conn: k, live: true, note: noteSubscribed, baseNote: noteSubscribed}
 }
 
 func (s *connSource) status() (bool, string) {
@@ -356,7 +375,7 @@ func (s *connSource) resubscribe(ctx context.Context) *connector {
 		k, err := dialConnector()
 		if err == nil {
 			s.mu.Lock()
-			s.live, s.conn, s.note = true, k, noteSubscribed
+			s.live, s.conn, s.note = true, k, s.baseNote
 			s.mu.Unlock()
 			return k
 		}

@@ -28,6 +28,14 @@ type Options struct {
 	// available, so processes shorter than the interval are seen with their
 	// exit codes.
 	Connector bool
+	// Tracepoints, with Connector, takes the kernel's process events
+	// from BPF programs on the scheduler's fork, exec and exit
+	// tracepoints instead, read once a scan, where the reader scans with
+	// the BPF task iterator and they load; the connector otherwise (the
+	// frame's EventsNote says why). For serve and record: no wake-up and
+	// no /proc read for each event, at the price of events reaching the
+	// frames only at the scans (which is when these read them anyway).
+	Tracepoints bool
 	// ConnectorCoalesce is how long the connector's listener lets events
 	// gather before it reads again while they come often (default
 	// DefaultConnectorCoalesce). A longer wait costs less CPU under

@@ -179,7 +179,7 @@ func eventCells(e *lifecycle.Event, header []tview.TableCell) []tview.TableCell 
 		pid = strconv.Itoa(e.TID)
 	}
 	name := string(e.Type)
-	if e.Source == lifecycle.SourceConnector {
+	if e.FromKernel() {
 		name += "*"
 	}
 	text := []string{e.Time.Local().Format("15:04:05"), name, pid, eventDetail(e)}

@@ -128,7 +128,7 @@ func FormatEvent(e *lifecycle.Event) string {
 	if e.Note != "" && e.Type != lifecycle.Lost {
 		b.WriteString(" (" + sanitize.Terminal(e.Note) + ")")
 	}
-	if e.Source == lifecycle.SourceConnector {
+	if e.FromKernel() {
 		b.WriteString("  [kernel]")
 	}
 	return strings.TrimRight(b.String(), " ")

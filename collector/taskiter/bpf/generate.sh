@@ -1,5 +1,5 @@
 #!/bin/sh
-# Compiles taskiter.bpf.c with bpf2go (clang and llvm-strip from Debian's
+# Compiles taskiter.bpf.c (and events.bpf.c, below) with bpf2go (clang and llvm-strip from Debian's
 # clang and llvm packages; bpf_helpers.h and bpf_core_read.h from
 # libbpf-dev) into OUTDIR, by default the taskiter package: the Go
 # bindings taskiter_bpf{el,eb}.go and the little- and big-endian objects
@@ -13,7 +13,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-.}
-exec "${GO:-go}" tool bpf2go \
+"${GO:-go}" tool bpf2go \
 	-cc "${BPF_CLANG:-clang}" \
 	-cflags "-O2 -mcpu=v3 -Wall -Werror" \
 	-target bpfel,bpfeb \
@@ -21,3 +21,13 @@ exec "${GO:-go}" tool bpf2go \
 	-output-dir "$out" \
 	-type task_rec -type group_rec -type ident_slot \
 	taskIter bpf/taskiter.bpf.c
+# The process-event program (events.bpf.c, events.h): its own source and
+# objects, procevents_bpf{el,eb}.{go,o}, so that a change to either
+# program leaves the other's object as it was.
+exec "${GO:-go}" tool bpf2go \
+	-cc "${BPF_CLANG:-clang}" \
+	-cflags "-O2 -mcpu=v3 -Wall -Werror" \
+	-target bpfel,bpfeb \
+	-go-package taskiter \
+	-output-dir "$out" \
+	procEvents bpf/events.bpf.c

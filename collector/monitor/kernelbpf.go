@@ -1,0 +1,270 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/taskiter"
+)
+
+// The notes a frame carries about BPF process events.
+const (
+	noteTracepoints = "kernel process events (BPF tracepoints, read once a scan)"
+	// noteBPFFallback prefixes the connector's note when the tracepoints
+	// were asked for and could not be used.
+	noteBPFFallback = "%s; BPF tracepoints not used: %v"
+)
+
+// tpSource is the kernel source of BPF programs on the scheduler's fork,
+// exec and exit tracepoints (taskiter.Events): the kernel writes each
+// event, already naming its process, into a ring buffer that is read once
+// a scan (take) and when it passes its fill threshold, never once an
+// event. Nothing of /proc is read to name an event: the record holds the
+// process's start time, its comm after an exec, its parent and the wait
+// status of its end. One goroutine (run) reads the ring and converts.
+type tpSource struct {
+	ev         *taskiter.Events
+	threads    bool
+	maxPending int
+	rescan     func()
+	// execs, when set, is told the pids of the exec events of each read
+	// (the reader's NoteExecs).
+	execs func(pids []int)
+
+	// drainMu makes the drains (take, sync) one at a time, so that each
+	// Flush has its own answer from the reading goroutine.
+	drainMu sync.Mutex
+	// flushed receives one value when run has read everything the ring
+	// held at a Flush.
+	flushed chan struct{}
+	// done is closed when run returns.
+	done chan struct{}
+
+	// Owned by run's goroutine.
+	comms    map[int]tpProc
+	recent   [8]collector.ID // the last exits reported: a process ends once
+	recentAt int
+	execPIDs []int
+	lostSeen uint64
+
+	mu       sync.Mutex
+	pending  []lifecycle.KernelEvent
+	dropped  int
+	lossNote string
+	lossAt   time.Time
+	live     bool
+	note     string
+}
+
+// tpProc is what the tracepoint source remembers of a process it saw
+// forked or exec'd: its start time and name, so that an exec says the
+// name it replaced.
+type tpProc struct {
+	start uint64
+	comm  string
+}
+
+// openTracepoints opens the BPF process events for a reader that scans
+// with the task iterator (the same decision: where the iterator loads,
+// so do these, with the same capabilities), or says why not.
+func openTracepoints(r *collector.Reader, o Options, rescan func()) (kernelSource, error) {
+	if b, why := r.Backend(); b != collector.BackendTaskIter {
+		if why == nil {
+			why = errors.New("the scans read /proc")
+		}
+		return nil, why
+	}
+	ev, err := taskiter.OpenEvents()
+	if err != nil {
+		return nil, err
+	}
+	return &tpSource{ev: ev, threads: o.Threads || o.ThreadDemand, maxPending: o.MaxPending, rescan: rescan, execs: r.NoteExecs,
+		flushed: make(chan struct{}, 1), done: make(chan struct{}), comms: make(map[int]tpProc), live: true, note: noteTracepoints}, nil
+}
+
+func (s *tpSource) status() (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live, s.note
+}
+
+// run reads the ring until ctx is done, then unloads the programs.
+func (s *tpSource) run(ctx context.Context) {
+	defer close(s.done)
+	stop := context.AfterFunc(ctx, func() { _ = s.ev.Close() })
+	defer stop()
+	for {
+		s.execPIDs = s.execPIDs[:0]
+		now, mono := time.Now(), monotonicNow()
+		var out []lifecycle.KernelEvent
+		flushed, err := s.ev.Receive(func(e *taskiter.ProcEvent) { out = s.convert(out, e, now, mono) })
+		s.queue(out)
+		if len(s.execPIDs) > 0 && s.execs != nil {
+			s.execs(s.execPIDs)
+		}
+		s.checkLost()
+		if flushed {
+			select {
+			case s.flushed <- struct{}{}:
+			default:
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				s.mu.Lock()
+				s.live, s.note = false, fmt.Sprintf("kernel process events (BPF tracepoints) stopped (%v): polling", err)
+				s.mu.Unlock()
+			}
+			_ = s.ev.Close()
+			return
+		}
+	}
+}
+
+// queue adds converted events to what the next take returns, within
+// maxPending.
+func (s *tpSource) queue(out []lifecycle.KernelEvent) {
+	if len(out) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	room := max(s.maxPending-len(s.pending), 0)
+	if room < len(out) {
+		s.dropped += len(out) - room
+		out = out[:room]
+	}
+	s.pending = append(s.pending, out...)
+}
+
+// checkLost reports records the tracepoints dropped for want of room in
+// the ring since the last check, and asks for a rescan.
+func (s *tpSource) checkLost() {
+	n, err := s.ev.Lost()
+	if err != nil || n <= s.lostSeen {
+		return
+	}
+	gone := n - s.lostSeen
+	s.lostSeen = n
+	s.mu.Lock()
+	if s.lossNote == "" {
+		s.lossNote = fmt.Sprintf("the kernel dropped %s (the BPF ring buffer was full) before %s: rescanned",
+			lifecycle.CountOf(int(gone), "process event", "process events"), time.Now().UTC().Format("15:04:05.000"))
+		s.lossAt = time.Now()
+	}
+	s.mu.Unlock()
+	s.rescan()
+}
+
+// convert turns one ring record into a lifecycle input (appended to out),
+// stamped on the wall clock by its age: now and mono are one moment on
+// the wall and monotonic clocks.
+func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent, now time.Time, mono int64) []lifecycle.KernelEvent {
+	at := now
+	if t := int64(ev.MonoNs); t != 0 && t <= mono {
+		at = now.Add(-time.Duration(mono - t))
+	}
+	id := collector.ID{PID: ev.TGID, StartTicks: ev.StartTicks()}
+	e := lifecycle.KernelEvent{Event: lifecycle.Event{Time: at, Source: lifecycle.SourceTracepoint, ID: id, Comm: ev.Comm}}
+	switch ev.Kind {
+	case taskiter.EventFork:
+		e.Type, e.PPID, e.StartRead = lifecycle.Spawn, ev.PPID, true
+		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm})
+	case taskiter.EventExec:
+		e.Type = lifecycle.Exec
+		if old, ok := s.comms[ev.TGID]; ok && old.start == id.StartTicks {
+			e.OldComm = old.comm
+		}
+		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm})
+		s.execPIDs = append(s.execPIDs, ev.TGID)
+	case taskiter.EventExit:
+		for _, r := range s.recent {
+			if r == id {
+				return out // a second thread saw the process end at once
+			}
+		}
+		s.recent[s.recentAt%len(s.recent)] = id
+		s.recentAt++
+		e.Type, e.PPID = lifecycle.Exit, ev.PPID
+		es := collector.DecodeWaitStatus(int64(ev.Status))
+		e.ExitStatus = &es
+		delete(s.comms, ev.TGID)
+	case taskiter.EventThreadStart, taskiter.EventThreadExit:
+		if !s.threads {
+			return out
+		}
+		e.Type, e.TID = lifecycle.ThreadStart, ev.TID
+		if ev.Kind == taskiter.EventThreadExit {
+			e.Type = lifecycle.ThreadExit
+		}
+	default:
+		return out
+	}
+	return append(out, e)
+}
+
+// remember keeps what is known of process pid, within maxComms.
+func (s *tpSource) remember(pid int, p tpProc) {
+	if len(s.comms) >= maxComms {
+		clear(s.comms)
+	}
+	s.comms[pid] = p
+}
+
+// drain has run read everything the ring holds now (or returns when ctx
+// is done or run has ended).
+func (s *tpSource) drain(ctx context.Context) error {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	if err := s.ev.Flush(); err != nil {
+		return nil // closed: nothing more comes
+	}
+	select {
+	case <-s.flushed:
+		return nil
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// take reads the ring (the one read of a scan) and returns what was
+// received since the last take.
+func (s *tpSource) take() lifecycle.Kernel {
+	_ = s.drain(context.Background())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := lifecycle.Kernel{Events: s.pending, Dropped: s.dropped, LostNote: s.lossNote, LostAt: s.lossAt, Source: lifecycle.SourceTracepoint}
+	s.pending, s.dropped, s.lossNote, s.lossAt = nil, 0, "", time.Time{}
+	return k
+}
+
+// sync: the tracepoints write each event into the ring before the system
+// call that made it returns, so a read of the ring now holds every event
+// before the call.
+func (s *tpSource) sync(ctx context.Context) error { return s.drain(ctx) }
+
+// scanned: the records name their processes, so the scans tell this
+// source nothing.
+func (s *tpSource) scanned(*collector.Snapshot) {}
+
+// behind is 0: each take reads everything the kernel wrote until then,
+// so the events a frame gets are never behind it; events are up to an
+// interval old when read by design, and a ring that overflowed says so
+// as a loss (checkLost), not as a lag.
+func (s *tpSource) behind() time.Duration { return 0 }
+
+// unnamedBehind: every exec is named by its record.
+func (s *tpSource) unnamedBehind() uint64 { return 0 }

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * pinspect's process events: the scheduler's fork, exec and exit
+ * tracepoints write one fixed record each into a ring buffer, which
+ * collector/taskiter's Events reads once a collection. Everything a
+ * record needs to name its process is taken here, while the kernel holds
+ * it: the process's start time (its identity with the pid), its comm
+ * after an exec, its parent, the wait status of its end. User space
+ * therefore reads nothing of /proc to name an event.
+ *
+ * No record wakes the reader unless the buffer holds more than
+ * wake_bytes: a quiet machine costs the reader nothing between
+ * collections, and a storm wakes it only often enough to drain the
+ * buffer before it fills. A record that finds no room is counted in
+ * lost[0] and dropped.
+ *
+ * Keep the layout in step with events.go: a test compares them.
+ */
+#include "events.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Record kinds, mirrored in events.go. */
+#define EV_FORK 1        /* a new process (pid == tgid) */
+#define EV_EXEC 2        /* a process exec'd */
+#define EV_EXIT 3        /* a process ended: its last thread exited */
+#define EV_THREAD_START 4 /* a new thread in a process */
+#define EV_THREAD_EXIT 5  /* a thread other than the last ended */
+
+/* signal_struct.flags: the process is ending as a group (exit_group, a
+ * fatal signal); its wait status is then group_exit_code. Stable since
+ * Linux 2.6. */
+#define SIGNAL_GROUP_EXIT 0x00000004
+
+struct proc_event {
+	__u64 time_ns;        /* bpf_ktime_get_ns: CLOCK_MONOTONIC, as the connector stamps */
+	__u64 start_boottime; /* the process's start (its leader's), raw boot-clock ns */
+	__u32 kind;
+	__s32 tid;       /* the thread the event is about */
+	__s32 tgid;      /* its process */
+	__s32 ppid;      /* the process's parent (tgid), 0 when not known */
+	__s32 status;    /* EV_EXIT: the wait status (code << 8, signal, 0x80 core dumped) */
+	__u32 pad;
+	char comm[16];   /* the process's name: after the exec for EV_EXEC */
+};
+
+/* The ring buffer's size is set by the loader (events.go: EventRingBytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+} events SEC(".maps");
+
+/* lost[0] counts the records dropped for want of room in the ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* How full the ring may be before a record wakes the reader (set at load). */
+volatile const __u64 wake_bytes = 1 << 16;
+
+static __always_inline struct proc_event *reserve(void)
+{
+	struct proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		return 0;
+	}
+	e->time_ns = bpf_ktime_get_ns();
+	e->pad = 0;
+	e->status = 0;
+	e->ppid = 0;
+	return e;
+}
+
+static __always_inline void submit(struct proc_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wake_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+/* fill sets the fields every kind shares from thread t of process leader. */
+static __always_inline void fill(struct proc_event *e, __u32 kind, struct task_struct *t, struct task_struct *leader)
+{
+	e->kind = kind;
+	e->tid = t->pid;
+	e->tgid = t->tgid;
+	e->start_boottime = leader->start_boottime;
+	__builtin_memcpy(e->comm, leader->comm, sizeof(e->comm));
+}
+
+SEC("tp_btf/sched_process_fork")
+int pinspect_fork(u64 *ctx)
+{
+	struct task_struct *child = (struct task_struct *)ctx[1];
+	struct task_struct *leader = child->group_leader;
+	struct proc_event *e = reserve();
+
+	if (!e)
+		return 0;
+	if (child->pid == child->tgid) {
+		fill(e, EV_FORK, child, child);
+		/* The parent a new process reports (CLONE_PARENT: the forker's). */
+		e->ppid = child->real_parent->tgid;
+	} else {
+		fill(e, EV_THREAD_START, child, leader);
+	}
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int pinspect_exec(u64 *ctx)
+{
+	/* After de_thread the exec'ing thread leads the process, with the
+	 * old leader's pid and start time, and its comm is the new program's. */
+	struct task_struct *p = (struct task_struct *)ctx[0];
+	struct proc_event *e = reserve();
+
+	if (!e)
+		return 0;
+	fill(e, EV_EXEC, p, p->group_leader);
+	e->ppid = p->real_parent->tgid;
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int pinspect_exit(u64 *ctx)
+{
+	struct task_struct *p = (struct task_struct *)ctx[0];
+	struct task_struct *leader = p->group_leader;
+	struct signal_struct *sig = p->signal;
+	struct proc_event *e;
+	/* do_exit counts the thread out of signal->live before the tracepoint:
+	 * none left is the process's end. Two threads exiting at once may both
+	 * see none left; user space keeps the first end of a process. */
+	bool last = sig->live.counter == 0;
+
+	if (!last && p->pid == p->tgid)
+		return 0; /* the leader ends before its threads: the last one's exit ends the process */
+	e = reserve();
+	if (!e)
+		return 0;
+	if (!last) {
+		fill(e, EV_THREAD_EXIT, p, leader);
+		submit(e);
+		return 0;
+	}
+	fill(e, EV_EXIT, p, leader);
+	e->tid = p->pid;
+	e->ppid = leader->real_parent->tgid;
+	/* What wait() reports of the process (wait_task_zombie). */
+	if (sig->flags & SIGNAL_GROUP_EXIT)
+		e->status = sig->group_exit_code;
+	else
+		e->status = leader->exit_code;
+	submit(e);
+	return 0;
+}

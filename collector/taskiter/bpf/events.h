@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * The kernel types the process-event program (events.bpf.c) reads, and
+ * nothing else. Like kernel.h (the task iterator's, kept apart so that the
+ * two programs can change without touching each other's objects), this is
+ * not a vmlinux.h: every struct is preserve_access_index, and the loader
+ * relocates each field by its name against the running kernel's BTF.
+ */
+#ifndef PINSPECT_EVENTS_KERNEL_H
+#define PINSPECT_EVENTS_KERNEL_H
+
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u32 __be32;
+typedef __u16 __be16;
+typedef __u32 __wsum;
+typedef __u64 u64;
+typedef __u32 u32;
+typedef int pid_t;
+typedef _Bool bool;
+
+#define CORE __attribute__((preserve_access_index))
+
+/* From the UAPI (linux/bpf.h), stable ABI values. */
+enum bpf_map_type {
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+/* bpf_ringbuf_submit's flags and bpf_ringbuf_query's question. */
+#define BPF_RB_NO_WAKEUP (1ULL << 0)
+#define BPF_RB_FORCE_WAKEUP (1ULL << 1)
+#define BPF_RB_AVAIL_DATA 0
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live;
+	unsigned int flags;
+	int group_exit_code;
+} CORE;
+
+struct task_struct {
+	int exit_code;
+	pid_t pid;
+	pid_t tgid;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	u64 start_boottime;
+	char comm[16];
+	struct signal_struct *signal;
+} CORE;
+
+#endif

@@ -1,0 +1,237 @@
+package taskiter
+
+// Process events from the scheduler's tracepoints (bpf/events.bpf.c):
+// fork, exec and exit written by the kernel into a BPF ring buffer, each
+// record already naming its process (pid, start time, comm, parent, wait
+// status), and read by user space once a collection rather than on every
+// event. The buffer's size is fixed (EventRingBytes); a record that finds
+// it full is dropped and counted (Events.Lost), never queued elsewhere.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+// EventRingBytes is the size of the ring buffer the tracepoints write
+// into: 512 KiB, about 7,000 records of eventRecordSize plus the ring's
+// 8-byte header each. It is the most memory the events take, in the
+// kernel and mapped into pinspect.
+const EventRingBytes = 512 << 10
+
+// EventWakeBytes is how full the ring must be before a record wakes the
+// reader: below it the records wait for the next collection's read, with
+// no wake-up at all. At 64 KiB (about 900 records) a fork storm of
+// thousands of processes a second wakes the reader a few times a second,
+// with the rest of the ring (about 6,000 records) as room while it drains.
+const EventWakeBytes = 64 << 10
+
+// EventKind says what a process event reports.
+type EventKind uint32
+
+// The kinds, as bpf/events.bpf.c writes them.
+const (
+	// EventFork is a new process (its first thread).
+	EventFork EventKind = 1
+	// EventExec is a process that exec'd; Comm is the new program's.
+	EventExec EventKind = 2
+	// EventExit is a process's end: its last thread exited.
+	EventExit EventKind = 3
+	// EventThreadStart is a new thread in a process.
+	EventThreadStart EventKind = 4
+	// EventThreadExit is a thread's end that did not end its process.
+	EventThreadExit EventKind = 5
+)
+
+// eventRecordSize is the size of struct proc_event.
+const eventRecordSize = 56
+
+// ProcEvent is one record of the ring.
+type ProcEvent struct {
+	Kind EventKind
+	// MonoNs is when the kernel wrote the record, on CLOCK_MONOTONIC (the
+	// clock the proc connector stamps its events with).
+	MonoNs uint64
+	// StartBootNs is the process's start time, in ns since boot as
+	// /proc shows it (this process's time namespace offset added):
+	// StartTicks makes /proc/PID/stat's field 22 of it.
+	StartBootNs uint64
+	// TID is the thread the event is about; TGID its process.
+	TID, TGID int
+	// PPID is the process's parent (0 when not known).
+	PPID int
+	// Status is EventExit's wait status (as waitpid reports it).
+	Status int32
+	// Comm is the process's name when the event happened (for
+	// EventExec, the new program's). Not sanitised.
+	Comm string
+}
+
+// StartTicks is the process's start time in clock ticks since boot
+// (/proc/PID/stat field 22), made as the task iterator makes it.
+func (e *ProcEvent) StartTicks() uint64 { return NsToTicks(e.StartBootNs) }
+
+// Events is the process-event program, loaded and attached to the three
+// tracepoints, and the reader of its ring. Receive is for one goroutine;
+// Flush, Lost and Close may be called from any.
+type Events struct {
+	objs       procEventsObjects
+	links      []link.Link
+	rd         *ringbuf.Reader
+	bootOffset uint64
+	rec        ringbuf.Record
+	comm       []byte
+}
+
+// EventsUnavailableError says why the process-event program cannot be
+// used here, in one line for the user.
+type EventsUnavailableError struct {
+	Detail string
+	Err    error
+}
+
+// Error is "BPF process events unavailable: <detail>".
+func (e *EventsUnavailableError) Error() string {
+	return "BPF process events unavailable: " + e.Detail
+}
+
+// Unwrap returns the underlying error.
+func (e *EventsUnavailableError) Unwrap() error { return e.Err }
+
+// eventsUnavailable makes an EventsUnavailableError of a load or attach
+// error, with the task iterator's classification of it.
+func eventsUnavailable(err error) error {
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		return &EventsUnavailableError{Detail: ue.Detail, Err: err}
+	}
+	return &EventsUnavailableError{Detail: firstLine(err.Error()), Err: err}
+}
+
+// OpenEvents loads the process-event program against the running
+// kernel's BTF and attaches it. Every failure is an
+// *EventsUnavailableError saying why in one line (no BTF, BPF denied, a
+// tracepoint the kernel lacks, the verifier's rejection).
+func OpenEvents() (*Events, error) {
+	if err := checkKernel(DefaultKernelBTF); err != nil {
+		return nil, eventsUnavailable(err)
+	}
+	spec, err := loadProcEvents()
+	if err != nil {
+		return nil, &EventsUnavailableError{Detail: "the embedded BPF object does not parse", Err: err}
+	}
+	spec.Maps[procEventsMapEvents].MaxEntries = EventRingBytes
+	if err := spec.Variables[procEventsVarWakeBytes].Set(uint64(EventWakeBytes)); err != nil {
+		return nil, &EventsUnavailableError{Detail: "the embedded BPF object has no wake_bytes", Err: err}
+	}
+	ev := &Events{bootOffset: uint64(bootOffsetNs(timensOffsets))}
+	if err := spec.LoadAndAssign(&ev.objs, nil); err != nil {
+		return nil, eventsUnavailable(classify(err))
+	}
+	for _, p := range []*ebpf.Program{ev.objs.PinspectFork, ev.objs.PinspectExec, ev.objs.PinspectExit} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			_ = ev.Close()
+			return nil, eventsUnavailable(classify(err))
+		}
+		ev.links = append(ev.links, l)
+	}
+	ev.rd, err = ringbuf.NewReader(ev.objs.Events)
+	if err != nil {
+		_ = ev.Close()
+		return nil, eventsUnavailable(err)
+	}
+	return ev, nil
+}
+
+// Close detaches the programs and unloads them with their maps. A
+// Receive in progress returns os.ErrClosed.
+func (ev *Events) Close() error {
+	var errs []error
+	for _, l := range ev.links {
+		errs = append(errs, l.Close())
+	}
+	ev.links = nil
+	if ev.rd != nil {
+		errs = append(errs, ev.rd.Close())
+	}
+	errs = append(errs, ev.objs.Close())
+	return errors.Join(errs...)
+}
+
+// Receive waits until the ring passes EventWakeBytes or Flush is called,
+// then hands visit every record the ring holds, in the order the kernel
+// wrote them, and returns: flushed is true when a Flush ended the wait
+// (or came during the reading). visit's event is reused after it
+// returns. After Close it returns os.ErrClosed.
+func (ev *Events) Receive(visit func(*ProcEvent)) (flushed bool, err error) {
+	ev.rd.SetDeadline(time.Time{})
+	var e ProcEvent
+	for {
+		err := ev.rd.ReadInto(&ev.rec)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return flushed, nil
+		case errors.Is(err, ringbuf.ErrFlushed):
+			flushed = true
+			// Read what is left without waiting again.
+			ev.rd.SetDeadline(time.Unix(1, 0))
+			continue
+		case errors.Is(err, ringbuf.ErrClosed):
+			return flushed, os.ErrClosed
+		case err != nil:
+			return flushed, err
+		}
+		if ev.decode(&e, ev.rec.RawSample) {
+			visit(&e)
+		}
+		// The first record ends the wait: the rest are read without one.
+		ev.rd.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// decode fills e from a record; false when the record is not one (a
+// layout this package does not know).
+func (ev *Events) decode(e *ProcEvent, b []byte) bool {
+	if len(b) < eventRecordSize {
+		return false
+	}
+	bo := binary.NativeEndian
+	e.MonoNs = bo.Uint64(b[0:])
+	e.StartBootNs = bo.Uint64(b[8:]) + ev.bootOffset
+	e.Kind = EventKind(bo.Uint32(b[16:]))
+	e.TID = int(int32(bo.Uint32(b[20:])))
+	e.TGID = int(int32(bo.Uint32(b[24:])))
+	e.PPID = int(int32(bo.Uint32(b[28:])))
+	e.Status = int32(bo.Uint32(b[32:]))
+	c := b[40:56]
+	n := 0
+	for n < len(c) && c[n] != 0 {
+		n++
+	}
+	if e.Comm != string(c[:n]) {
+		e.Comm = string(c[:n])
+	}
+	return true
+}
+
+// Flush makes a Receive in progress (or the next) read what the ring
+// holds now and return with flushed set, without waiting for the ring to
+// fill.
+func (ev *Events) Flush() error { return ev.rd.Flush() }
+
+// Lost is the number of records the tracepoints dropped since the load
+// because the ring was full.
+func (ev *Events) Lost() (uint64, error) {
+	var n uint64
+	if err := ev.objs.Lost.Lookup(uint32(0), &n); err != nil {
+		return 0, fmt.Errorf("reading the process events' drop count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,198 @@
+package taskiter
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// openEventsForTest loads the process-event program, skipping when this
+// test binary may not load BPF (not root) and failing when it should.
+func openEventsForTest(t *testing.T) *Events {
+	t.Helper()
+	ev, err := OpenEvents()
+	if err != nil {
+		if os.Geteuid() != 0 {
+			t.Skipf("not root: %v", err)
+		}
+		t.Fatalf("as root: %v", err)
+	}
+	t.Cleanup(func() { _ = ev.Close() })
+	return ev
+}
+
+// readAll reads every record the ring holds now.
+func readAll(t *testing.T, ev *Events) []ProcEvent {
+	t.Helper()
+	if err := ev.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var out []ProcEvent
+	for {
+		flushed, err := ev.Receive(func(e *ProcEvent) { out = append(out, *e) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flushed {
+			return out
+		}
+	}
+}
+
+// statStart is /proc/PID/stat's start time (field 22) of a live process.
+func statStart(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var v uint64
+	for _, c := range f[19] {
+		v = v*10 + uint64(c-'0')
+	}
+	return v
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for ; n > 0; n /= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+	}
+	return string(b[i:])
+}
+
+// TestEventsNameEveryProcess: children of this test, each forked, exec'd
+// and ended in a known way, are reported by the tracepoints with the
+// identity /proc shows (pid and start time), their parent, the name of
+// each program they exec'd (a second exec included) and the wait status
+// of their end; a thread of this process that ends is a thread exit, not
+// the process's. Only the children's records (and the one thread's) are
+// looked at: the rest of the machine writes records too.
+func TestEventsNameEveryProcess(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	if _, err := exec.LookPath("sleep"); err != nil {
+		t.Skip("no sleep")
+	}
+	ev := openEventsForTest(t)
+	me := os.Getpid()
+	myStart := statStart(t, me)
+	_ = readAll(t, ev) // what came before
+
+	type child struct {
+		script    string
+		code      int // the exit code, or -1 for a signal
+		signal    int
+		comms     []string // the comm after each exec
+		pid       int
+		liveStart uint64
+	}
+	kids := []*child{
+		{script: "exit 3", code: 3, comms: []string{"sh"}},
+		{script: "kill -TERM $$", code: -1, signal: 15, comms: []string{"sh"}},
+		{script: "read x; exec sleep 0", code: 0, comms: []string{"sh", "sleep"}},
+	}
+	for _, k := range kids {
+		cmd := exec.Command(sh, "-c", k.script)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		k.pid = cmd.Process.Pid
+		if strings.HasPrefix(k.script, "read") {
+			k.liveStart = statStart(t, k.pid)
+		}
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	}
+	// A thread of this process that ends: a locked goroutine that
+	// returns takes its thread with it.
+	tidc := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		tidc <- unix.Gettid()
+	}()
+	tid := <-tidc
+
+	recs := readAll(t, ev)
+	byPID := map[int][]ProcEvent{}
+	var threadExit bool
+	for _, r := range recs {
+		byPID[r.TGID] = append(byPID[r.TGID], r)
+		if r.Kind == EventThreadExit && r.TID == tid {
+			threadExit = r.TGID == me && r.StartTicks() == myStart
+		}
+		if r.TGID == me && r.Kind == EventExit {
+			t.Errorf("this process reported ended: %+v", r)
+		}
+	}
+	if !threadExit {
+		t.Errorf("no thread exit of thread %d in process %d", tid, me)
+	}
+	for _, k := range kids {
+		evs := byPID[k.pid]
+		var kinds []EventKind
+		var comms []string
+		for _, e := range evs {
+			kinds = append(kinds, e.Kind)
+			if e.Kind == EventExec {
+				comms = append(comms, e.Comm)
+			}
+		}
+		want := []EventKind{EventFork}
+		for range k.comms {
+			want = append(want, EventExec)
+		}
+		want = append(want, EventExit)
+		if len(kinds) != len(want) {
+			t.Errorf("%q (pid %d): kinds %v, want %v", k.script, k.pid, kinds, want)
+			continue
+		}
+		for i := range want {
+			if kinds[i] != want[i] {
+				t.Errorf("%q: kinds %v, want %v", k.script, kinds, want)
+			}
+		}
+		if strings.Join(comms, ",") != strings.Join(k.comms, ",") {
+			t.Errorf("%q: exec comms %v, want %v", k.script, comms, k.comms)
+		}
+		fork, end := evs[0], evs[len(evs)-1]
+		if fork.PPID != me || end.PPID != me {
+			t.Errorf("%q: parent %d at fork, %d at exit; want %d", k.script, fork.PPID, end.PPID, me)
+		}
+		for _, e := range evs {
+			if e.StartTicks() != fork.StartTicks() || e.TID != k.pid {
+				t.Errorf("%q: %v record of tid %d start %d, the fork's %d", k.script, e.Kind, e.TID, e.StartTicks(), fork.StartTicks())
+			}
+		}
+		if k.liveStart != 0 && fork.StartTicks() != k.liveStart {
+			t.Errorf("%q: start %d ticks, /proc said %d", k.script, fork.StartTicks(), k.liveStart)
+		}
+		ws := unix.WaitStatus(end.Status)
+		switch {
+		case k.code >= 0 && (!ws.Exited() || ws.ExitStatus() != k.code):
+			t.Errorf("%q: status %#x, want exit %d", k.script, end.Status, k.code)
+		case k.code < 0 && (!ws.Signaled() || int(ws.Signal()) != k.signal):
+			t.Errorf("%q: status %#x, want signal %d", k.script, end.Status, k.signal)
+		}
+	}
+	if n, err := ev.Lost(); err != nil || n != 0 {
+		t.Logf("lost %d (%v): a busy machine", n, err)
+	}
+}
