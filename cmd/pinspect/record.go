@@ -73,7 +73,7 @@ pinspect events, pinspect dump. It runs until SIGINT or SIGTERM.`,
 	f.StringVar(&o.maxSize, "max-size", "2GiB", "retention by size: the oldest segments are deleted beyond it (B, KiB, MiB, GiB)")
 	f.StringVar(&o.maxAge, "max-age", "7d", "retention by age (e.g. 36h, 7d)")
 	f.StringVar(&o.fsync, "fsync", "sample", "durability: sample (fdatasync after every sample) or none (the kernel's write-back)")
-	f.BoolVar(&o.noConnector, "no-connector", false, "do not use the kernel's process-events connector (processes shorter than the interval are then missed)")
+	f.BoolVar(&o.noConnector, "no-connector", false, "do not follow the kernel's process events, from BPF tracepoints or the process-events connector (processes shorter than the interval are then missed)")
 	f.StringVar(&o.logLevel, "log.level", "info", "debug, info, warn or error")
 	registerCompletions(cmd, map[string]cobra.CompletionFunc{
 		"fsync":     fixedChoices([2]string{"sample", "fdatasync after every sample"}, [2]string{"none", "the kernel's write-back"}),
@@ -165,7 +165,7 @@ func (a *app) runRecord(o *recordOptions) error {
 		every = o.threadsEvery
 	}
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: threads, ThreadsEvery: every, Connector: !o.noConnector,
-		ConnectorCoalesce: agentConnectorCoalesce})
+		Tracepoints: true, ConnectorCoalesce: agentConnectorCoalesce})
 	frames, cancelSub := m.Subscribe()
 	defer cancelSub()
 	ctx, cancel := context.WithCancel(a.ctx)

@@ -112,7 +112,7 @@ Environment variables are never exported, command lines only with
 	f.StringVar(&o.scrape.group, "web.scrape-socket-group", "", "group (name or gid) of a unix:PATH --web.scrape-address (default: the agent's)")
 	f.DurationVar(&o.interval, "interval", 15*time.Second, "sampling interval (at least "+minInterval.String()+")")
 	f.BoolVar(&o.noThreads, "no-threads", false, "do not read per-thread data (no thread rows in the API; on /proc no thread states either, and context switches of the leader thread only); without it the task iterator reads them only while an API client asks")
-	f.BoolVar(&o.noConnector, "no-connector", false, "do not subscribe to the kernel's process-events connector")
+	f.BoolVar(&o.noConnector, "no-connector", false, "do not follow the kernel's process events (BPF tracepoints, or the process-events connector where they cannot load)")
 	f.StringVar(&o.recordDir, "record-dir", "", "serve the past from this record (pinspect record --dir): /api/v1/events?since= and /api/v1/frame?at=")
 	f.BoolVar(&o.cmdline, "metrics.cmdline", false, "add a (redacted) cmdline label to per-process series and command lines to the API")
 	f.StringVar(&o.metricsConfig, "metrics.config.file", "", "how processes are grouped and which get series of their own (YAML; docs/METRICS.md)")
@@ -396,9 +396,10 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	a.onHangup.Store(&reload)
 	unixListener := o.systemdSocket || slices.ContainsFunc(addrs, func(l listenAddr) bool { return l.network == "unix" })
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, ThreadDemand: serveThreadDemand(r, o),
-		Connector: !o.noConnector, Explain: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce,
+		Connector: !o.noConnector, Tracepoints: true, Explain: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce,
 		IOWanted: func() bool { return ioShown(unixListener, web) }})
 	monErr := make(chan error, 1)
+	go logEventSource(ctx, m, log)
 	go func() { monErr <- m.Run(ctx) }()
 	docs := &serveDocs{r: r, m: m, cmdline: o.cmdline, showSlots: make(chan struct{}, 2)}
 	srv := metrics.NewServer(m, metrics.ServerOptions{
@@ -642,4 +643,23 @@ func (d *serveDocs) explain(ctx context.Context, req metrics.ExplainRequest) (an
 		return nil, err
 	}
 	return report.NewExplainDoc(s, explain.Explain(s), d.r.Root()), nil
+}
+
+// logEventSource logs, once, where the first frame's lifecycle events
+// come from: the BPF tracepoints, the connector (and why not the
+// tracepoints), or polling only (and why).
+func logEventSource(ctx context.Context, m *monitor.Monitor, log *slog.Logger) {
+	frames, cancel := m.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-frames:
+			if f != nil && f.Snapshot != nil {
+				log.Info("events", "live", f.EventsLive, "note", f.EventsNote)
+				return
+			}
+		}
+	}
 }

@@ -97,7 +97,7 @@ func (s *tpSource) status() (bool, string) {
 // run reads the ring until ctx is done, then unloads the programs.
 func (s *tpSource) run(ctx context.Context) {
 	defer close(s.done)
-	stop := context.AfterFunc(ctx, func() { _ = s.ev.Close() })
+	stop := context.AfterFunc(ctx, s.ev.Stop)
 	defer stop()
 	for {
 		s.execPIDs = s.execPIDs[:0]
@@ -195,6 +195,12 @@ func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent, 
 		es := collector.DecodeWaitStatus(int64(ev.Status))
 		e.ExitStatus = &es
 		delete(s.comms, ev.TGID)
+		if s.threads && ev.TID != ev.TGID {
+			// The last thread was not the leader: its end is a thread's
+			// too, reported after the process's (as the connector does).
+			out = append(out, e)
+			e.Type, e.TID, e.PPID, e.ExitStatus = lifecycle.ThreadExit, ev.TID, 0, nil
+		}
 	case taskiter.EventThreadStart, taskiter.EventThreadExit:
 		if !s.threads {
 			return out

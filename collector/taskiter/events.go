@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -78,15 +79,16 @@ type ProcEvent struct {
 func (e *ProcEvent) StartTicks() uint64 { return NsToTicks(e.StartBootNs) }
 
 // Events is the process-event program, loaded and attached to the three
-// tracepoints, and the reader of its ring. Receive is for one goroutine;
-// Flush, Lost and Close may be called from any.
+// tracepoints, and the reader of its ring. Receive, Lost and Close are
+// for one goroutine; Flush and Stop may be called from any.
 type Events struct {
 	objs       procEventsObjects
 	links      []link.Link
 	rd         *ringbuf.Reader
 	bootOffset uint64
 	rec        ringbuf.Record
-	comm       []byte
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // EventsUnavailableError says why the process-event program cannot be
@@ -151,18 +153,35 @@ func OpenEvents() (*Events, error) {
 }
 
 // Close detaches the programs and unloads them with their maps. A
-// Receive in progress returns os.ErrClosed.
+// Receive in progress returns os.ErrClosed. Calls after the first return
+// its result.
 func (ev *Events) Close() error {
+	ev.closeOnce.Do(func() { ev.closeErr = ev.close() })
+	return ev.closeErr
+}
+
+func (ev *Events) close() error {
 	var errs []error
 	for _, l := range ev.links {
 		errs = append(errs, l.Close())
 	}
 	ev.links = nil
 	if ev.rd != nil {
-		errs = append(errs, ev.rd.Close())
+		if err := ev.rd.Close(); !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, err)
+		}
 	}
 	errs = append(errs, ev.objs.Close())
 	return errors.Join(errs...)
+}
+
+// Stop ends a Receive in progress (and every later one) with
+// os.ErrClosed, leaving the programs loaded until Close: it may be
+// called from any goroutine while another receives.
+func (ev *Events) Stop() {
+	if ev.rd != nil {
+		_ = ev.rd.Close()
+	}
 }
 
 // Receive waits until the ring passes EventWakeBytes or Flush is called,

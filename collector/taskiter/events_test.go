@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -122,13 +123,25 @@ func TestEventsNameEveryProcess(t *testing.T) {
 		_ = cmd.Wait()
 	}
 	// A thread of this process that ends: a locked goroutine that
-	// returns takes its thread with it.
-	tidc := make(chan int)
-	go func() {
-		runtime.LockOSThread()
-		tidc <- unix.Gettid()
-	}()
-	tid := <-tidc
+	// returns takes its thread with it (the main thread is kept instead:
+	// another goroutine is tried then). Its end is waited for.
+	tid := me
+	for tid == me {
+		tidc := make(chan int)
+		go func() {
+			runtime.LockOSThread()
+			tidc <- unix.Gettid()
+		}()
+		tid = <-tidc
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat("/proc/self/task/" + itoa(tid)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %d still there after 20s", tid)
+		}
+	}
 
 	recs := readAll(t, ev)
 	byPID := map[int][]ProcEvent{}

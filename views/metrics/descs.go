@@ -50,8 +50,8 @@ func newDescs(cmdline, byCgroup bool) descs {
 	return descs{
 		events:          n("lifecycle_events_total", "Lifecycle events seen by the monitor since the agent started, by type (spawn, exec, rename, exit, zombie, reaped, reparent, state, thread_start, thread_exit; lost: kernel events dropped, a rescan followed).", "type"),
 		exits:           n("exits_total", "Process exits seen since the agent started, by outcome (success, failure, signal, unknown) and status: the exit code's class (0, 1, 2, 3-125, 126, 127, 128-255), the signal's name, or empty when unknown.", "outcome", "status"),
-		eventsLive:      n("events_live", "1 when the kernel's process-events connector is subscribed (short-lived processes are seen), 0 when lifecycle events come from comparing scans only."),
-		eventsRequested: n("events_requested", "1 when the agent was asked to subscribe to the process-events connector (serve without --no-connector): with pinspect_events_live 0, the connector is lost or unavailable."),
+		eventsLive:      n("events_live", "1 when the kernel's process events are followed (the BPF tracepoints, or the process-events connector where they cannot load: short-lived processes are seen), 0 when lifecycle events come from comparing scans only."),
+		eventsRequested: n("events_requested", "1 when the agent was asked to follow the kernel's process events (serve without --no-connector): with pinspect_events_live 0, they are lost or unavailable."),
 
 		frames:       n("frames_total", "Monitor frames (scans) published since the agent started."),
 		scanDuration: n("scan_duration_seconds", "Wall time of the latest /proc scan."),
