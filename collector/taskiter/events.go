@@ -26,6 +26,9 @@ import (
 // kernel and mapped into pinspect.
 const EventRingBytes = 512 << 10
 
+// eventRingBytes is EventRingBytes, smaller in a test that fills it.
+var eventRingBytes uint32 = EventRingBytes
+
 // EventWakeBytes is how full the ring must be before a record wakes the
 // reader: below it the records wait for the next collection's read, with
 // no wake-up at all. At 64 KiB (about 900 records) a fork storm of
@@ -128,7 +131,7 @@ func OpenEvents() (*Events, error) {
 	if err != nil {
 		return nil, &EventsUnavailableError{Detail: "the embedded BPF object does not parse", Err: err}
 	}
-	spec.Maps[procEventsMapEvents].MaxEntries = EventRingBytes
+	spec.Maps[procEventsMapEvents].MaxEntries = eventRingBytes
 	if err := spec.Variables[procEventsVarWakeBytes].Set(uint64(EventWakeBytes)); err != nil {
 		return nil, &EventsUnavailableError{Detail: "the embedded BPF object has no wake_bytes", Err: err}
 	}

@@ -209,3 +209,38 @@ func TestEventsNameEveryProcess(t *testing.T) {
 		t.Logf("lost %d (%v): a busy machine", n, err)
 	}
 }
+
+// TestEventsOverflowCounted: records that find the ring full are dropped
+// and counted, and the ring holds no more than its size: a ring of one
+// page (about 60 records), not read while this test makes a few hundred
+// events, keeps the first records and counts the rest as lost.
+func TestEventsOverflowCounted(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	old := eventRingBytes
+	eventRingBytes = uint32(os.Getpagesize())
+	ev := openEventsForTest(t)
+	eventRingBytes = old
+	_ = readAll(t, ev)
+	lost0, err := ev.Lost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 processes: a fork, an exec and an exit each, 300 records.
+	if err := exec.Command(sh, "-c", "i=0; while [ $i -lt 100 ]; do /bin/sh -c : ; i=$((i+1)); done").Run(); err != nil {
+		t.Fatal(err)
+	}
+	lost, err := ev.Lost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := readAll(t, ev)
+	if max := os.Getpagesize() / (eventRecordSize + 8); len(recs) > max {
+		t.Errorf("%d records read from a ring of %d bytes (at most %d fit)", len(recs), os.Getpagesize(), max)
+	}
+	if lost-lost0 < 300-uint64(len(recs)) {
+		t.Errorf("%d records read and %d counted lost of at least 300 made", len(recs), lost-lost0)
+	}
+}
