@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -116,7 +115,7 @@ func (s *tpSource) run(ctx context.Context) {
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, os.ErrClosed) {
+			if !errors.Is(err, taskiter.ErrEventsClosed) {
 				s.mu.Lock()
 				s.live, s.note = false, fmt.Sprintf("kernel process events (BPF tracepoints) stopped (%v): polling", err)
 				s.mu.Unlock()

@@ -156,7 +156,7 @@ func OpenEvents() (*Events, error) {
 }
 
 // Close detaches the programs and unloads them with their maps. A
-// Receive in progress returns os.ErrClosed. Calls after the first return
+// Receive in progress returns ErrEventsClosed. Calls after the first return
 // its result.
 func (ev *Events) Close() error {
 	ev.closeOnce.Do(func() { ev.closeErr = ev.close() })
@@ -178,8 +178,11 @@ func (ev *Events) close() error {
 	return errors.Join(errs...)
 }
 
+// ErrEventsClosed is Receive's error after Stop or Close.
+var ErrEventsClosed = errors.New("BPF process events closed")
+
 // Stop ends a Receive in progress (and every later one) with
-// os.ErrClosed, leaving the programs loaded until Close: it may be
+// ErrEventsClosed, leaving the programs loaded until Close: it may be
 // called from any goroutine while another receives.
 func (ev *Events) Stop() {
 	if ev.rd != nil {
@@ -191,7 +194,7 @@ func (ev *Events) Stop() {
 // then hands visit every record the ring holds, in the order the kernel
 // wrote them, and returns: flushed is true when a Flush ended the wait
 // (or came during the reading). visit's event is reused after it
-// returns. After Close it returns os.ErrClosed.
+// returns. After Stop or Close it returns ErrEventsClosed.
 func (ev *Events) Receive(visit func(*ProcEvent)) (flushed bool, err error) {
 	ev.rd.SetDeadline(time.Time{})
 	var e ProcEvent
@@ -205,8 +208,8 @@ func (ev *Events) Receive(visit func(*ProcEvent)) (flushed bool, err error) {
 			// Read what is left without waiting again.
 			ev.rd.SetDeadline(time.Unix(1, 0))
 			continue
-		case errors.Is(err, ringbuf.ErrClosed):
-			return flushed, os.ErrClosed
+		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
+			return flushed, ErrEventsClosed
 		case err != nil:
 			return flushed, err
 		}
