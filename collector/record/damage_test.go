@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pinspect/pinspect/collector/lifecycle"
 )
 
 // twoSegments writes 10 samples, 10 s apart from t0, in two segments of
@@ -143,8 +145,9 @@ func TestSegmentGoneWhileListing(t *testing.T) {
 
 // TestSkippedEventsAtOpen: a refused sample counts for an events query
 // only when its header says it holds events of the kinds asked for, and
-// within the slack of time Events reads samples with; a part whose
-// samples are not known counts for any kind.
+// when its events' times can lie in the range: up to 5 minutes before
+// its time, and no later than the next sample's; a part whose samples
+// are not known counts for any kind.
 func TestSkippedEventsAtOpen(t *testing.T) {
 	dir := t.TempDir()
 	w, err := OpenWriter(dir, WriterOptions{})
@@ -180,8 +183,12 @@ func TestSkippedEventsAtOpen(t *testing.T) {
 		{EventQuery{Flags: FlagReparent}, 0},
 		{EventQuery{Flags: FlagExitSignal}, 0},
 		{EventQuery{Flags: FlagReparent | FlagExit}, 1},
-		{EventQuery{Since: refusedAt.Add(4 * time.Minute)}, 1}, // an event may be 5 min from its sample
-		{EventQuery{Since: refusedAt.Add(6 * time.Minute)}, 0},
+		// Its events lie no later than the next sample's time (10 s
+		// after it): it counted up to 5 minutes after.
+		{EventQuery{Since: refusedAt.Add(10 * time.Second)}, 1},
+		{EventQuery{Since: refusedAt.Add(11 * time.Second)}, 0},
+		{EventQuery{Since: refusedAt.Add(4 * time.Minute)}, 0},
+		// An event may be written up to 5 minutes after its time.
 		{EventQuery{Until: refusedAt.Add(-4 * time.Minute)}, 1},
 		{EventQuery{Until: refusedAt.Add(-6 * time.Minute)}, 0},
 	} {
@@ -200,6 +207,13 @@ func TestSkippedEventsAtOpen(t *testing.T) {
 	}
 	if samples, parts := st.SkippedEventsAtOpen(EventQuery{Flags: FlagReparent}); samples != 0 || parts != 1 {
 		t.Errorf("a skipped part, for reparents: %d samples, %d parts; want 0 and 1", samples, parts)
+	}
+	// Its samples were taken before sample 3 (at 30 s), their events too.
+	if _, parts := st.SkippedEventsAtOpen(EventQuery{Since: t0.Add(30 * time.Second)}); parts != 1 {
+		t.Errorf("a skipped part before sample 3, since sample 3's time: %d parts, want 1", parts)
+	}
+	if _, parts := st.SkippedEventsAtOpen(EventQuery{Since: t0.Add(31 * time.Second)}); parts != 0 {
+		t.Errorf("a skipped part before sample 3, since a second after it: %d parts, want 0", parts)
 	}
 }
 
@@ -245,6 +259,53 @@ func TestReadFaultNamesNoPath(t *testing.T) {
 		d := &DamagedError{Path: loc.Path, Segment: loc.Segment, Offset: loc.Offset, Seq: 4, TakenAt: t0, Err: errors.New(c.why)}
 		if got := ForClient(d).Error(); !strings.HasSuffix(got, "): "+c.want) || strings.Contains(got, dir) {
 			t.Errorf("ForClient of %q: %q; want it to end in %q", c.why, got, c.want)
+		}
+	}
+}
+
+// TestEventsDamageBeforeRange: a damaged sample taken before an events
+// query's range, and before the next sample, cannot hold events in the
+// range: reading the range neither reads it nor reports it (it was
+// reported, up to 5 minutes before, and an empty answer exited 3);
+// the same sample counts for a range that starts by the next sample's
+// time, and for one that ends up to 5 minutes before it.
+func TestEventsDamageBeforeRange(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 8) // 10 s apart, each an exit a second before its time
+	w.Close()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	loc, err := st.Location(3) // at t0+30s; the next at t0+40s
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip(t, loc.Path, loc.BodyOffset+int64(loc.BodyBytes)/2) // checksum mismatch, read by Events
+	damagedAt := t0.Add(30 * time.Second)
+	for _, c := range []struct {
+		q       EventQuery
+		damaged int
+		events  int
+	}{
+		{EventQuery{Since: damagedAt.Add(11 * time.Second)}, 0, 3}, // the exits at 49 s, 59 s, 69 s
+		{EventQuery{Since: damagedAt.Add(10 * time.Second), Until: damagedAt.Add(15 * time.Second)}, 1, 0},
+		{EventQuery{Since: damagedAt.Add(time.Second), Until: damagedAt.Add(5 * time.Second)}, 1, 0},
+		{EventQuery{Until: damagedAt.Add(-4 * time.Minute)}, 1, 0},
+		{EventQuery{Since: t0, Until: damagedAt.Add(-21 * time.Second)}, 1, 1}, // the exit at 9 s
+	} {
+		damaged, events := 0, 0
+		c.q.Damaged = func(error) { damaged++ }
+		if err := st.Events(c.q, func(*lifecycle.Event) bool { events++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		if damaged != c.damaged || events != c.events {
+			t.Errorf("Events since %v until %v: %d damaged, %d events; want %d and %d", c.q.Since, c.q.Until, damaged, events, c.damaged, c.events)
 		}
 	}
 }

@@ -283,12 +283,16 @@ func (s *Store) refuseDisorder(pos []position) []position {
 		c := pos[i]
 		if len(kept) > 0 {
 			prev := &kept[len(kept)-1]
+			var next int64
+			if i+1 < len(pos) {
+				next = pos[i+1].e.h.takenAt
+			}
 			if ok, why := inOrder(prev, &c); !ok {
-				s.refuse(&c, errors.New(why+" (refused)"))
+				s.refuse(&c, next, errors.New(why+" (refused)"))
 				continue
 			}
 			if i+1 < len(pos) && s.outlier(prev, &c, pos[i+1:]) {
-				s.refuse(&c, fmt.Errorf("out of order with the samples around it (sequence numbers %d, %d, %d) (refused)",
+				s.refuse(&c, next, fmt.Errorf("out of order with the samples around it (sequence numbers %d, %d, %d) (refused)",
 					prev.e.h.seq, c.e.h.seq, pos[i+1].e.h.seq))
 				continue
 			}
@@ -299,10 +303,12 @@ func (s *Store) refuseDisorder(pos []position) []position {
 }
 
 // refuse lists sample c as damaged for why, and counts it among the
-// samples skipped at open at its time.
-func (s *Store) refuse(c *position, why error) {
+// samples skipped at open at its time; next is the time of the sample
+// written after it (0: none), which bounds its events' (eventsEnd).
+func (s *Store) refuse(c *position, next int64, why error) {
 	s.problems = append(s.problems, s.damaged(c, why).Error())
 	s.skipped = append(s.skipped, openDamage{samples: 1, from: c.e.h.takenAt, to: c.e.h.takenAt,
+		eventsTo:   eventsEnd(c.e.h.takenAt, next),
 		headerRead: true, events: c.e.h.eventsLen > 0, evFlags: c.e.h.evFlags})
 }
 
@@ -315,6 +321,9 @@ func (s *Store) refuse(c *position, why error) {
 type openDamage struct {
 	samples  int
 	from, to int64
+	// eventsTo is the latest time the events of the samples it held can
+	// have (eventsEnd): a refused sample's next sample's time, else to.
+	eventsTo int64
 	// headerRead: events and evFlags are the refused sample's header's:
 	// whether it has an events block, and the kinds of event in it.
 	headerRead bool
@@ -345,33 +354,54 @@ func (d *openDamage) overlaps(since, until int64) bool {
 // deleted by retention while the directory was read. A reader's own
 // damage (Read, Events) is not in these counts.
 func (s *Store) SkippedAtOpen(since, until time.Time) (samples, parts int) {
-	return s.skippedAtOpen(unixNano(since), unixNano(until), nil)
+	from, to := unixNano(since), unixNano(until)
+	return s.skippedAtOpen(func(d *openDamage) bool { return d.overlaps(from, to) })
+}
+
+// mayHoldEvents reports whether d may have held events timed between
+// since and until (Unix nanoseconds; 0: unbounded), by the rule Events
+// reads samples with: a sample's events lie from eventSlack before its
+// time to the next sample's time (eventsEnd). When the wall clock
+// stepped back around d, both sides are widened by the slack instead.
+func (d *openDamage) mayHoldEvents(since, until int64) bool {
+	to := d.eventsTo
+	if d.samples == 0 {
+		to = d.to
+	}
+	if d.from != 0 && to != 0 && d.from > to {
+		if since != 0 {
+			since -= int64(eventSlack)
+		}
+		if until != 0 {
+			until += int64(eventSlack)
+		}
+		return d.overlaps(since, until)
+	}
+	return (since == 0 || to == 0 || to >= since) &&
+		(until == 0 || d.from == 0 || d.from-int64(eventSlack) <= until)
 }
 
 // SkippedEventsAtOpen is SkippedAtOpen for an events query: it counts
 // the damage that may have held events q selects, by the rule Events
 // reads samples with: a refused sample only when its header says it
-// holds events of the kinds q asks for (q.Flags), and times widened by
-// the slack an event's time may have from its sample's.
+// holds events of the kinds q asks for (q.Flags), and only when its
+// events' times can lie in q's range (mayHoldEvents): from eventSlack
+// before the time of the samples it held to the time of the sample
+// after them.
 func (s *Store) SkippedEventsAtOpen(q EventQuery) (samples, parts int) {
-	var since, until int64
-	if !q.Since.IsZero() {
-		since = q.Since.Add(-eventSlack).UnixNano()
-	}
-	if !q.Until.IsZero() {
-		until = q.Until.Add(eventSlack).UnixNano()
-	}
-	return s.skippedAtOpen(since, until, func(d *openDamage) bool {
-		return !d.headerRead || d.events && (q.Flags == 0 || d.evFlags&q.Flags != 0)
+	since, until := unixNano(q.Since), unixNano(q.Until)
+	return s.skippedAtOpen(func(d *openDamage) bool {
+		return d.mayHoldEvents(since, until) && (!d.headerRead || d.events && (q.Flags == 0 || d.evFlags&q.Flags != 0))
 	})
 }
 
-func (s *Store) skippedAtOpen(since, until int64, keep func(*openDamage) bool) (samples, parts int) {
+// skippedAtOpen counts the damage skipped at open that keep keeps.
+func (s *Store) skippedAtOpen(keep func(*openDamage) bool) (samples, parts int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.skipped {
 		d := &s.skipped[i]
-		if !d.overlaps(since, until) || keep != nil && !keep(d) {
+		if !keep(d) {
 			continue
 		}
 		if d.samples > 0 {
