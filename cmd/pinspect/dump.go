@@ -61,19 +61,26 @@ func (a *app) openStore(dir string) (*record.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.reportProblems(st, 0)
+	a.reportProblems(st, 0, "")
 	return st, nil
 }
 
 // reportProblems writes the store's problems from the from-th on (the
-// damage a query found after those reported) to stderr and returns how
-// many there are in all.
-func (a *app) reportProblems(st *record.Store, from int) int {
+// damage a query found after those reported) to stderr, each followed
+// by suffix, and returns how many there are in all.
+func (a *app) reportProblems(st *record.Store, from int, suffix string) int {
 	probs := st.Problems()
 	for _, p := range probs[min(from, len(probs)):] {
-		fmt.Fprintf(a.stderr, "pinspect: record: %s\n", sanitize.Terminal(p))
+		fmt.Fprintf(a.stderr, "pinspect: record: %s%s\n", sanitize.Terminal(p), suffix)
 	}
 	return len(probs)
+}
+
+// reportSkipped writes the damaged samples a query of st stepped over
+// (its problems from the from-th on) as dumpSamples names them, with
+// "(skipped)", and returns how many there are.
+func (a *app) reportSkipped(st *record.Store, from int) int {
+	return a.reportProblems(st, from, " (skipped)") - from
 }
 
 // readingError is an error reading the record, not writing the output:
@@ -151,13 +158,15 @@ and no row was written: the damaged samples may have held the rows).`,
 			reported := len(st.Problems())
 			damaged := openDamage(st, since, until)
 			if kind == "event" {
+				// Damage counts for events by their rule, as in events.
+				damaged.samples, damaged.parts = st.SkippedEventsAtOpen(record.EventQuery{Since: since, Until: until})
 				var werr error
 				rerr := st.Events(record.EventQuery{Since: since, Until: until, Match: eventFilter(f)}, func(e *lifecycle.Event) bool {
 					werr = dw.Event(e)
 					return werr == nil
 				})
 				err = cmp.Or(werr, readingRecord(st, rerr))
-				damaged.samples += a.reportProblems(st, reported) - reported
+				damaged.samples += a.reportSkipped(st, reported)
 			} else {
 				var n int
 				n, err = a.dumpSamples(st, since, until, func(s *record.Sample, rates *lifecycle.Rates) error {

@@ -305,3 +305,58 @@ func TestDumpCountsRefusedSamples(t *testing.T) {
 		t.Errorf("events --type exit --since the refused samples: exit %d (want %d), stderr:\n%s", code, exitError, stderr)
 	}
 }
+
+// TestEventsDamageBeforeRange: a damaged sample taken before the range
+// asked of events, whose next sample was taken before it too, cannot
+// hold events in the range: events and dump event exit 1 with nothing
+// skipped (it counted within 5 minutes either side, and an empty answer
+// exited 3). Over a range it may hold events of, the damage is named as
+// dump names it, with "(skipped)" (events left that out).
+func TestEventsDamageBeforeRange(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := record.OpenWriter(dir, record.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var taken []time.Time
+	for i := range 4 {
+		snap, err := r.Scan(context.Background(), collector.ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := lifecycle.Event{Type: lifecycle.Exit, Time: snap.TakenAt, ID: collector.ID{PID: 31337 + i, StartTicks: 9},
+			Comm: "gone", Source: lifecycle.SourceConnector, ExitStatus: &collector.ExitStatus{Exited: true}}
+		if err := w.Append(&record.Sample{RunID: 42, Interval: 10 * time.Millisecond, Snapshot: snap, Events: []lifecycle.Event{ev}}); err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, snap.TakenAt)
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Close()
+	seg := damageSample(t, dir, 1)
+	after := taken[2].Add(time.Nanosecond).Format(time.RFC3339Nano)
+	for _, args := range [][]string{
+		{"events", "--dir", dir, "--name", "nosuchprog", "--since", after},
+		{"dump", "event", "--dir", dir, "--name", "nosuchprog", "--since", after},
+	} {
+		if _, stderr, code := runInProcess(t, args...); code != exitNoMatch || strings.Contains(stderr, "skipped") {
+			t.Errorf("%v, after the damaged sample and the one after it: exit %d (want %d), stderr:\n%s", args, code, exitNoMatch, stderr)
+		}
+	}
+	at := taken[2].Format(time.RFC3339Nano)
+	for _, args := range [][]string{
+		{"events", "--dir", dir, "--name", "nosuchprog", "--since", at},
+		{"dump", "event", "--dir", dir, "--name", "nosuchprog", "--since", at},
+	} {
+		_, stderr, code := runInProcess(t, args...)
+		if code != exitError || !strings.Contains(stderr, "pinspect: record: damaged record: "+seg+" offset ") ||
+			!strings.Contains(stderr, "checksum mismatch (skipped)\n") || !strings.Contains(stderr, "1 damaged sample skipped (above)") {
+			t.Errorf("%v, from the time of the sample after the damaged one: exit %d (want %d), stderr:\n%s", args, code, exitError, stderr)
+		}
+	}
+}

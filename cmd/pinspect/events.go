@@ -226,7 +226,7 @@ func (a *app) runEvents(o *eventsOptions) error {
 		err = ferr
 	}
 	// Damage the query stepped over is named once it is done.
-	damaged.samples += a.reportProblems(st, reported) - reported
+	damaged.samples += a.reportSkipped(st, reported)
 	if err != nil {
 		return outputError(err)
 	}
