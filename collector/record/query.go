@@ -1,7 +1,9 @@
 package record
 
 import (
+	"container/heap"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -70,6 +72,12 @@ func (s *Store) noteProblem(p string) {
 func (s *Store) Events(q EventQuery, fn func(*lifecycle.Event) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.events(q, func(_ int, e *lifecycle.Event) bool { return fn(e) })
+}
+
+// events is Events with s.mu held; fn is also given the index of the
+// event's sample in s.pos.
+func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool) error {
 	for i := range s.pos {
 		p := &s.pos[i]
 		h := &p.e.h
@@ -103,10 +111,69 @@ func (s *Store) Events(q EventQuery, fn func(*lifecycle.Event) bool) error {
 				q.Match != nil && !q.Match(e) {
 				continue
 			}
-			if !fn(e) {
+			if !fn(i, e) {
 				return nil
 			}
 		}
 	}
 	return nil
+}
+
+// EventsCut says where an answer of at most limit of the events q
+// selects ends, so that answers asked one after the other (each from
+// the last one's cut) hold every event once: cut is the time of the
+// first event left out, and every selected event timed before it is in
+// the answer (query Until = cut minus a nanosecond). The events of one
+// instant are never split: when more than limit share the earliest
+// time, cut is just after it and the answer holds them all. cut is the
+// zero time when q selects at most limit events. Events are in recorded
+// order, not strictly by time (a sample's events may be up to
+// eventSlack older than it), so the record is read until no later
+// sample can hold an event before the cut; damage is skipped as Events
+// skips it (q.Damaged is not called).
+func (s *Store) EventsCut(q EventQuery, limit int) (cut time.Time, err error) {
+	if limit <= 0 {
+		return time.Time{}, fmt.Errorf("events cut: limit %d, want a positive number", limit)
+	}
+	q.Damaged = nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The limit+1 earliest times seen, the latest of them on top.
+	earliest := &latestFirst{}
+	stepped := len(s.steps) > 0 // with a clock step, later samples may hold earlier events
+	err = s.events(q, func(i int, e *lifecycle.Event) bool {
+		t := e.Time.UnixNano()
+		if earliest.Len() <= limit {
+			heap.Push(earliest, t)
+		} else if t < (*earliest)[0] {
+			(*earliest)[0] = t
+			heap.Fix(earliest, 0)
+		}
+		// Samples after one taken eventSlack past the cut hold no event
+		// before it.
+		return stepped || earliest.Len() <= limit || s.pos[i].e.h.takenAt-int64(eventSlack) <= (*earliest)[0]
+	})
+	if err != nil || earliest.Len() <= limit {
+		return time.Time{}, err
+	}
+	last := (*earliest)[0]
+	first := slices.Min(*earliest)
+	if first == last {
+		last++ // more than limit at one instant: all of them
+	}
+	return time.Unix(0, last), nil
+}
+
+// latestFirst is a heap of times (Unix nanoseconds), the latest on top.
+type latestFirst []int64
+
+func (h latestFirst) Len() int           { return len(h) }
+func (h latestFirst) Less(i, j int) bool { return h[i] > h[j] }
+func (h latestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *latestFirst) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *latestFirst) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -21,10 +21,14 @@ import (
 //
 //	GET /api/v1/events?since=T[&until=T][&type=exit,...][&limit=N]
 //	    the recorded events from since, as NDJSON (pinspect.event/v1),
-//	    oldest first, at most limit (default and most: MaxRecordedEvents;
-//	    a last "lost" event says when the limit cut the answer, and one
-//	    when damage that may have held such events was skipped, counted
-//	    and named as X-Pinspect-Skipped is, which a trailer says too)
+//	    in recorded order, at most limit (default and most:
+//	    MaxRecordedEvents), then one last "lost" event when the answer
+//	    lacks some: cut by the limit (every event before the cut's time is
+//	    in the answer, and the note says which since to ask next; the
+//	    events of one instant are never split, so more than limit share
+//	    one answer only when they share one time), or damage that may
+//	    have held such events was skipped, counted and named as
+//	    X-Pinspect-Skipped is, which a trailer says too
 //	GET /api/v1/frame?at=T[&step=N]
 //	    the recorded frame shown at T (the latest sample at or before it),
 //	    or N samples after (before, when negative) that one; gob, as the
@@ -129,18 +133,28 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return
 	}
+	q2 := record.EventQuery{Since: since, Until: until, Flags: flags}
+	if types != nil {
+		q2.Match = func(e *lifecycle.Event) bool { return types[e.Type] }
+	}
+	// An answer that cannot hold every event ends where the next one
+	// starts: the events before the cut, and the damage that may have
+	// held some of them, are this answer's; the rest the next one's.
+	cut, err := st.EventsCut(q2, limit)
+	if err != nil {
+		s.opts.Logger.Warn("recorded events", "err", err)
+		httpError(w, http.StatusInternalServerError, record.ForClient(err).Error())
+		return
+	}
+	if !cut.IsZero() {
+		q2.Until = cut.Add(-time.Nanosecond)
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	// The damage skipped is known once the events are written: it is a
 	// trailer, and a last lost event says it too.
 	w.Header().Set("Trailer", HeaderSkipped)
 	enc := json.NewEncoder(w)
-	n := 0
-	var werr error
-	q2 := record.EventQuery{Since: since, Until: until, Flags: flags}
-	if types != nil {
-		q2.Match = func(e *lifecycle.Event) bool { return types[e.Type] }
-	}
 	damaged, parts := st.SkippedEventsAtOpen(q2)
 	var firstDamage error
 	q2.Damaged = func(err error) {
@@ -149,13 +163,12 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		damaged++
 	}
-	var last time.Time
+	var werr error
+	last := since
 	err = st.Events(q2, func(e *lifecycle.Event) bool {
-		if n == limit {
-			return false
+		if e.Time.After(last) {
+			last = e.Time
 		}
-		n++
-		last = e.Time
 		if !client.Full {
 			cp := *e
 			restrictEvent(&cp)
@@ -164,20 +177,21 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		werr = enc.Encode(report.NewEventDoc(e))
 		return werr == nil && r.Context().Err() == nil
 	})
-	if err == nil && werr == nil && n == limit {
-		note := lifecycle.Event{Type: lifecycle.Lost, Time: last, Source: lifecycle.SourcePoll,
-			Note: fmt.Sprintf("answer cut at %d events: ask again with since after the last one", limit)}
-		werr = enc.Encode(report.NewEventDoc(&note))
+	// One last lost event says what the answer lacks: the events from the
+	// cut on, and the damage skipped (the trailer says that too).
+	var notes []string
+	if !cut.IsZero() {
+		last = cut
+		notes = append(notes, fmt.Sprintf("answer cut at %d events: the events from %s on are not in it; ask again with since=%s",
+			limit, cut.UTC().Format(time.RFC3339Nano), cut.UTC().Format(time.RFC3339Nano)))
 	}
 	if text := skippedText(damaged, parts, firstDamage); err == nil && text != "" {
 		w.Header().Set(HeaderSkipped, headerText(text))
-		if werr == nil {
-			if last.IsZero() {
-				last = since
-			}
-			note := lifecycle.Event{Type: lifecycle.Lost, Time: last, Source: lifecycle.SourcePoll, Note: text}
-			werr = enc.Encode(report.NewEventDoc(&note))
-		}
+		notes = append(notes, text)
+	}
+	if err == nil && werr == nil && len(notes) > 0 {
+		note := lifecycle.Event{Type: lifecycle.Lost, Time: last, Source: lifecycle.SourcePoll, Note: strings.Join(notes, "; ")}
+		werr = enc.Encode(report.NewEventDoc(&note))
 	}
 	if err != nil {
 		s.opts.Logger.Warn("recorded events", "err", err)

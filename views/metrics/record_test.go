@@ -355,3 +355,147 @@ func TestRecordedFrameOfEmptyRecord(t *testing.T) {
 		t.Errorf("a frame of an empty record: status %d, body %q", resp.StatusCode, body)
 	}
 }
+
+// pagingRecord writes six samples 10 s apart whose exits (by pid) are:
+// 1 at 0 s; 2, 3 and 4 at 10 s (one scan's); 5 at 20 s; 6 at 30 s and 7
+// at 15 s, written late with the sample at 30 s; 8 at 40 s; 9 at 50 s.
+// With breakHeader, sample 2's header is broken and the index removed:
+// an unreadable part between the samples at 10 s and 30 s.
+func pagingRecord(t *testing.T, breakHeader bool) (*record.Store, time.Time) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := record.OpenWriter(dir, record.WriterOptions{Sync: record.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	exits := [][][2]int{{{1, 0}}, {{2, 10}, {3, 10}, {4, 10}}, {{5, 20}}, {{6, 30}, {7, 15}}, {{8, 40}}, {{9, 50}}}
+	for i, ex := range exits {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		s := &record.Sample{RunID: 1, Interval: 10 * time.Second, Snapshot: &collector.Snapshot{TakenAt: at, Monotonic: at.Sub(t0)}}
+		for _, e := range ex {
+			s.Events = append(s.Events, lifecycle.Event{Type: lifecycle.Exit, Time: t0.Add(time.Duration(e[1]) * time.Second),
+				ID: collector.ID{PID: e[0], StartTicks: 1}, Comm: "job", Source: lifecycle.SourceConnector, ExitStatus: &collector.ExitStatus{Exited: true}})
+		}
+		if err := w.Append(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	st, err := record.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if breakHeader {
+		loc, err := st.Location(2)
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(loc.Path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 1)
+		if _, err := f.ReadAt(b, loc.Offset+3); err != nil {
+			t.Fatal(err)
+		}
+		b[0] ^= 0xff
+		if _, err := f.WriteAt(b, loc.Offset+3); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if err := os.Remove(strings.TrimSuffix(loc.Path, ".pnr") + ".idx"); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = record.Open(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, t0
+}
+
+// recordedPage is one answer of /api/v1/events: the exits' pids, the
+// last lost event's note, and the since it says to ask next ("": none).
+type recordedPage struct {
+	pids []int
+	note string
+	next string
+}
+
+func getRecordedPage(t *testing.T, url string) recordedPage {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	var p recordedPage
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var ev struct {
+			Type string `json:"type"`
+			PID  int    `json:"pid"`
+			Note string `json:"note"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if p.note != "" {
+			t.Fatalf("GET %s: a line after the lost event %q: %s", url, p.note, sc.Bytes())
+		}
+		switch ev.Type {
+		case "exit":
+			p.pids = append(p.pids, ev.PID)
+		case "lost":
+			p.note = ev.Note
+		default:
+			t.Fatalf("GET %s: an event of type %q", url, ev.Type)
+		}
+	}
+	if _, after, ok := strings.Cut(p.note, "ask again with since="); ok {
+		p.next, _, _ = strings.Cut(after, ";")
+	}
+	return p
+}
+
+// TestRecordedEventsPaging: answers cut by limit, each asked from the
+// since the last one names, hold every event once: one written late (7,
+// older than the sample before its own) and one scan's three exits at
+// one instant (never split, so that answer holds three for a limit of
+// 2); each answer ends in one lost line at most (a cut and damage made
+// two). Damage counts on the answers whose events it may have held, not
+// on one after it (every answer within 5 minutes counted it).
+func TestRecordedEventsPaging(t *testing.T) {
+	for _, broken := range []bool{false, true} {
+		st, t0 := pagingRecord(t, broken)
+		_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+		wantPages := [][]int{{1}, {2, 3, 4}, {5, 7}, {6, 8}, {9}}
+		wantDamage := []bool{false, false, false, false, false}
+		if broken { // 5 is lost; the part lies between 10 s and 30 s
+			wantPages = [][]int{{1}, {2, 3, 4}, {6, 7}, {8, 9}}
+			wantDamage = []bool{true, true, true, false}
+		}
+		since := t0.Format(time.RFC3339Nano)
+		var got [][]int
+		for len(got) < 10 {
+			p := getRecordedPage(t, hs.URL+PathEvents+"?limit=2&since="+since)
+			got = append(got, p.pids)
+			k := len(got) - 1
+			if damage := strings.Contains(p.note, "unreadable part"); k < len(wantDamage) && damage != wantDamage[k] {
+				t.Errorf("broken %v, answer %d (since %s): damage noted %v, want %v (note %q)", broken, k, since, damage, wantDamage[k], p.note)
+			}
+			if p.next == "" {
+				break
+			}
+			since = p.next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantPages) {
+			t.Errorf("broken %v: answers of at most 2 events, each from the last one's cut: %v; want %v", broken, got, wantPages)
+		}
+	}
+}
