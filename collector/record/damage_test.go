@@ -143,6 +143,65 @@ func TestSegmentGoneWhileListing(t *testing.T) {
 	}
 }
 
+// TestSegmentGoneFromMiddle: a segment removed between the directory's
+// listing and its opening, with segments before and after it still
+// there, took its samples with it: retention removes only the oldest.
+// It is listed and counted as an unreadable part between its name's time
+// and the next segment's (it was ignored, as retention's); the oldest
+// gone the same way is not counted.
+func TestSegmentGoneFromMiddle(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{SegmentAge: 50 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 15) // three segments of five, from 0 s, 50 s and 100 s
+	w.Close()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	first := filepath.Join(dir, segName(1, t0))
+	second := filepath.Join(dir, segName(2, t0.Add(50*time.Second)))
+	closeSegments := func() { // as a reader opening the directory anew
+		for _, g := range st.segs {
+			g.close()
+		}
+	}
+	closeSegments()
+	st.listed = func() { os.Remove(second) }
+	if err := st.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Len() != 10 || len(st.Problems()) != 1 || !strings.Contains(st.Problems()[0], filepath.Base(second)+": skipped: removed while the record was read") {
+		t.Fatalf("the middle segment removed while listing: %d samples, problems %q; want 10 and it listed", st.Len(), st.Problems())
+	}
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for _, c := range []struct {
+		since, until time.Time
+		parts        int
+	}{
+		{time.Time{}, time.Time{}, 1},
+		{time.Time{}, at(49), 0},
+		{at(60), at(70), 1},
+		{at(102), time.Time{}, 0},
+	} {
+		if samples, parts := st.SkippedAtOpen(c.since, c.until); samples != 0 || parts != c.parts {
+			t.Errorf("SkippedAtOpen(%v, %v) = %d samples, %d parts; want 0 and %d", c.since, c.until, samples, parts, c.parts)
+		}
+	}
+	// Now the oldest is removed while listing (retention): not damage.
+	closeSegments()
+	st.listed = func() { os.Remove(first) }
+	if err := st.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if samples, parts := st.SkippedAtOpen(time.Time{}, time.Time{}); st.Len() != 5 || len(st.Problems()) != 0 || samples != 0 || parts != 0 {
+		t.Errorf("the oldest segment removed while listing: %d samples, problems %q, %d samples and %d parts counted; want 5 and none", st.Len(), st.Problems(), samples, parts)
+	}
+}
+
 // TestSkippedEventsAtOpen: a refused sample counts for an events query
 // only when its header says it holds events of the kinds asked for, and
 // when its events' times can lie in the range: up to 5 minutes before

@@ -178,13 +178,15 @@ func (s *Store) load() error {
 		s.listed()
 	}
 	s.pos, s.problems, s.steps, s.skipped = s.pos[:0], nil, nil, nil
+	gone := make([]bool, len(segs))
 	for k, g := range segs {
 		var after *readSeg
 		if k+1 < len(segs) {
 			after = segs[k+1]
 		}
-		s.addSegment(g, after)
+		gone[k] = s.addSegment(g, after)
 	}
+	s.goneFromMiddle(segs, gone)
 	s.pos = s.refuseDisorder(s.pos)
 	s.byTime = make([]int32, len(s.pos))
 	for i := range s.byTime {
@@ -200,21 +202,11 @@ func (s *Store) load() error {
 }
 
 // addSegment catalogs segment g into the store's samples, problems and
-// damage; after is the segment after it (nil: g is the newest).
-func (s *Store) addSegment(g, after *readSeg) {
-	// The segment's samples lie between its name's time and the
-	// next segment's (to the second: names carry whole seconds); a
-	// clock step back between segments reverses the two, which
-	// openDamage.overlaps reads as such.
-	var start, next int64
-	if t, ok := segNameTime(g.path); ok {
-		start = t.UnixNano()
-	}
-	if after != nil {
-		if t, ok := segNameTime(after.path); ok {
-			next = t.Add(time.Second).UnixNano()
-		}
-	}
+// damage; after is the segment after it (nil: g is the newest). It
+// reports whether g was gone when it was opened (removed since the
+// directory was listed), which goneFromMiddle judges.
+func (s *Store) addSegment(g, after *readSeg) (gone bool) {
+	start, next := segBounds(g, after)
 	es, probs, err := g.catalog()
 	for _, p := range probs {
 		s.problems = append(s.problems, g.path+": "+p.text)
@@ -232,9 +224,9 @@ func (s *Store) addSegment(g, after *readSeg) {
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
-		// Deleted by retention since the directory was listed: gone,
-		// not damaged.
-		return
+		// Removed since the directory was listed: by retention when it
+		// was the oldest (goneFromMiddle).
+		return true
 	case errors.Is(err, errNoRecordYet):
 		// The header cut short, as the writer creates a segment and
 		// then writes it: the newest is being started; an older one
@@ -243,14 +235,56 @@ func (s *Store) addSegment(g, after *readSeg) {
 		if after != nil {
 			s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
 		}
-		return
+		return false
 	default:
 		s.problems = append(s.problems, fmt.Sprintf("%s: skipped: %v", g.path, err))
 		s.skipped = append(s.skipped, openDamage{from: start, to: next})
-		return
+		return false
 	}
 	for _, e := range es {
 		s.pos = append(s.pos, position{seg: g, e: e})
+	}
+	return false
+}
+
+// segBounds is when segment g's samples were taken, from its name's time
+// to the next segment's (after; to the second: names carry whole
+// seconds), 0 where not known; a clock step back between segments
+// reverses the two, which openDamage.overlaps reads as such.
+func segBounds(g, after *readSeg) (start, next int64) {
+	if t, ok := segNameTime(g.path); ok {
+		start = t.UnixNano()
+	}
+	if after != nil {
+		if t, ok := segNameTime(after.path); ok {
+			next = t.Add(time.Second).UnixNano()
+		}
+	}
+	return start, next
+}
+
+// goneFromMiddle counts as damage the segments removed between the
+// directory's listing and their opening (gone) that lie between two
+// segments still there: retention removes only the oldest, and a
+// recorder only its newest, when it holds no sample. Either of those
+// gone is not damage; a segment gone from the middle took its samples
+// with it. (A number missing from the listing is not damage: the
+// recorder removes an empty newest segment and starts the next number.)
+func (s *Store) goneFromMiddle(segs []*readSeg, gone []bool) {
+	first, last := slices.Index(gone, false), -1
+	for k := len(gone) - 1; k >= 0; k-- {
+		if !gone[k] {
+			last = k
+			break
+		}
+	}
+	for k := first + 1; first >= 0 && k < last; k++ {
+		if !gone[k] {
+			continue
+		}
+		start, next := segBounds(segs[k], segs[k+1])
+		s.problems = append(s.problems, fmt.Sprintf("%s: skipped: removed while the record was read, though segments before and after it are there (retention removes the oldest only)", segs[k].path))
+		s.skipped = append(s.skipped, openDamage{from: start, to: next})
 	}
 }
 
@@ -351,7 +385,8 @@ func (d *openDamage) overlaps(since, until int64) bool {
 // skipped, whose samples are not known. A torn tail, the record a
 // recorder is writing in the common case, is listed in Problems but not
 // counted, nor is a segment whose header is still being written or one
-// deleted by retention while the directory was read. A reader's own
+// deleted by retention while the directory was read (one removed then
+// from between two segments still there is counted: goneFromMiddle). A reader's own
 // damage (Read, Events) is not in these counts.
 func (s *Store) SkippedAtOpen(since, until time.Time) (samples, parts int) {
 	from, to := unixNano(since), unixNano(until)
