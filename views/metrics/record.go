@@ -4,8 +4,10 @@ import (
 	"compress/gzip"
 	"encoding/gob"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,36 +93,10 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 	if s.eventsHidden(w, r) {
 		return
 	}
-	q := r.URL.Query()
-	since, err := parseAPITime(q.Get("since"))
+	q2, limit, err := recordedEventsQuery(r.URL.Query())
 	if err != nil {
-		httpError(w, http.StatusBadRequest, "since: "+err.Error())
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
-	}
-	var until time.Time
-	if v := q.Get("until"); v != "" {
-		if until, err = parseAPITime(v); err != nil {
-			httpError(w, http.StatusBadRequest, "until: "+err.Error())
-			return
-		}
-	}
-	limit := MaxRecordedEvents
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			httpError(w, http.StatusBadRequest, "limit: want a positive number")
-			return
-		}
-		limit = min(n, MaxRecordedEvents)
-	}
-	var types map[lifecycle.EventType]bool
-	var flags record.EventFlag
-	if v := q.Get("type"); v != "" {
-		types = map[lifecycle.EventType]bool{}
-		for _, t := range strings.Split(v, ",") {
-			types[lifecycle.EventType(t)] = true
-			flags |= record.EventFlags(&lifecycle.Event{Type: lifecycle.EventType(t)})
-		}
 	}
 	client := ClientOf(r.Context())
 	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
@@ -132,10 +108,6 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 	st := s.recordStore(w)
 	if st == nil {
 		return
-	}
-	q2 := record.EventQuery{Since: since, Until: until, Flags: flags}
-	if types != nil {
-		q2.Match = func(e *lifecycle.Event) bool { return types[e.Type] }
 	}
 	// An answer that cannot hold every event ends where the next one
 	// starts: the events before the cut, and the damage that may have
@@ -164,7 +136,7 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		damaged++
 	}
 	var werr error
-	last := since
+	last := q2.Since
 	err = st.Events(q2, func(e *lifecycle.Event) bool {
 		if e.Time.After(last) {
 			last = e.Time
@@ -182,7 +154,7 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 	var notes []string
 	if !cut.IsZero() {
 		last = cut
-		notes = append(notes, fmt.Sprintf("answer cut at %d events: the events from %s on are not in it; ask again with since=%s",
+		notes = append(notes, fmt.Sprintf("answer cut at %d events, before the first event timed %s: ask again with since=%s",
 			limit, cut.UTC().Format(time.RFC3339Nano), cut.UTC().Format(time.RFC3339Nano)))
 	}
 	if text := skippedText(damaged, parts, firstDamage); err == nil && text != "" {
@@ -196,6 +168,39 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.opts.Logger.Warn("recorded events", "err", err)
 	}
+}
+
+// recordedEventsQuery reads /api/v1/events?since='s parameters: the
+// query and the limit, or what is wrong with them.
+func recordedEventsQuery(q url.Values) (record.EventQuery, int, error) {
+	since, err := parseAPITime(q.Get("since"))
+	if err != nil {
+		return record.EventQuery{}, 0, fmt.Errorf("since: %w", err)
+	}
+	var until time.Time
+	if v := q.Get("until"); v != "" {
+		if until, err = parseAPITime(v); err != nil {
+			return record.EventQuery{}, 0, fmt.Errorf("until: %w", err)
+		}
+	}
+	limit := MaxRecordedEvents
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return record.EventQuery{}, 0, errors.New("limit: want a positive number")
+		}
+		limit = min(n, MaxRecordedEvents)
+	}
+	eq := record.EventQuery{Since: since, Until: until}
+	if v := q.Get("type"); v != "" {
+		types := map[lifecycle.EventType]bool{}
+		for _, t := range strings.Split(v, ",") {
+			types[lifecycle.EventType(t)] = true
+			eq.Flags |= record.EventFlags(&lifecycle.Event{Type: lifecycle.EventType(t)})
+		}
+		eq.Match = func(e *lifecycle.Event) bool { return types[e.Type] }
+	}
+	return eq, limit, nil
 }
 
 // skippedText says what damage an events answer skipped: damaged
