@@ -291,7 +291,7 @@ func TestReadFaultNamesNoPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.SetReadFault(func(path string, off int64) error {
+	st.setReadFault(func(path string, off int64) error {
 		if off == loc.Offset {
 			return &fs.PathError{Op: "read", Path: path, Err: syscall.EIO}
 		}

@@ -38,7 +38,8 @@ type Store struct {
 	// skipped is the damage load skipped that may have held samples
 	// (SkippedAtOpen); its problems are in problems too.
 	skipped []openDamage
-	// readFault, when set, stands for reads' failures (SetReadFault).
+	// readFault, when set, stands for reads' failures (tests:
+	// setReadFault).
 	readFault func(path string, off int64) error
 	// listed, when set, runs after load lists the directory (tests: a
 	// segment deleted then).
@@ -801,12 +802,12 @@ func (s *Store) readAt(f *os.File, path string, b []byte, off int64) error {
 	return err
 }
 
-// SetReadFault makes each later read of a record's bytes fail with the
+// setReadFault makes each later read of a record's bytes fail with the
 // error fault returns for the segment file's path and the record's
 // offset (nil: the read goes ahead; a nil fault: every read does). It
-// is for tests: an I/O error (EIO from a bad sector) is what a file on
-// a sound disk cannot give.
-func (s *Store) SetReadFault(fault func(path string, off int64) error) {
+// is for tests (export_test.go): an I/O error (EIO from a bad sector)
+// is what a file on a sound disk cannot give.
+func (s *Store) setReadFault(fault func(path string, off int64) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readFault = fault
