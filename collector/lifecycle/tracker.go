@@ -100,7 +100,20 @@ type Tracker struct {
 	// polledExits are the exits the poll reported first: the step, and
 	// the process's start ticks.
 	polledExits map[int]polledExit
-	forkParent  map[int]forkInfo
+	// heldExits are the poll's exits without a status held for one
+	// step while a kernel source is live (kernelLive), by pid: a kernel
+	// exit of the process in the next step replaces one.
+	heldExits map[int]heldExit
+	// kernelLive: a kernel source has delivered something (an event or
+	// a loss), so every exit also comes from it.
+	kernelLive bool
+	forkParent map[int]forkInfo
+}
+
+// heldExit is a poll's exit held for a step: the event, and its step.
+type heldExit struct {
+	e    Event
+	step uint64
 }
 
 // eventKey names an event reported recently, to drop its repetition
@@ -141,6 +154,7 @@ func NewTracker(maxForks int) *Tracker {
 		recent:      make(map[eventKey]uint64),
 		polled:      make(map[eventKey]uint64),
 		polledExits: make(map[int]polledExit),
+		heldExits:   make(map[int]heldExit),
 		forkParent:  make(map[int]forkInfo),
 	}
 }
@@ -155,8 +169,12 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 		t.first = cur.TakenAt
 	}
 	t.expire()
+	if len(k.Events) > 0 || k.LostNote != "" || k.Dropped > 0 {
+		t.kernelLive = true
+	}
 	evs := t.kernelEvents(k.Events)
 	fillFromSnapshots(evs, prev, cur)
+	evs = t.releaseHeld(evs)
 	evs = t.pollEvents(evs, Diff(prev, cur))
 	evs = t.forkReparents(evs, cur)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
@@ -239,7 +257,7 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 		if s, ok := t.polled[key]; ok && t.within(s) && (e.Type == Spawn || e.Type == Exec) {
 			continue
 		}
-		if e.Type == Exit && t.polledExit(&e) {
+		if e.Type == Exit && !t.replacesHeld(&e) && t.polledExit(&e) {
 			continue
 		}
 		if dedup {
@@ -264,13 +282,53 @@ func (t *Tracker) polledExit(e *Event) bool {
 	if !ok || !t.within(x.step) {
 		return false
 	}
-	s := e.ID.StartTicks
-	if s != 0 && x.start != 0 && max(s, x.start)-min(s, x.start) > 1 {
+	if !sameStart(e.ID.StartTicks, x.start) {
 		return false
 	}
 	delete(t.polledExits, e.ID.PID)
 	failed := e.ExitStatus != nil && !(e.ExitStatus.Exited && e.ExitStatus.Code == 0)
 	return x.status || !failed
+}
+
+// sameStart reports whether start times a and b may be one process's: a
+// start estimated from a fork event's time may be a tick off; 0 is
+// unknown.
+func sameStart(a, b uint64) bool {
+	return a == 0 || b == 0 || max(a, b)-min(a, b) <= 1
+}
+
+// replacesHeld reports whether kernel exit e is that of an exit the poll
+// reported in the step before, held (pollEvents): the held one is
+// dropped and e, with its status, is the process's one exit.
+func (t *Tracker) replacesHeld(e *Event) bool {
+	h, ok := t.heldExits[e.ID.PID]
+	if !ok || !sameStart(e.ID.StartTicks, h.e.ID.StartTicks) {
+		return false
+	}
+	delete(t.heldExits, e.ID.PID)
+	delete(t.polledExits, e.ID.PID)
+	return true
+}
+
+// releaseHeld appends the held exits no kernel exit replaced in the step
+// after the poll's (the kernel's comes later, or never: lost), dated as
+// the poll dated them.
+func (t *Tracker) releaseHeld(out []Event) []Event {
+	if len(t.heldExits) == 0 {
+		return out
+	}
+	pids := make([]int, 0, len(t.heldExits))
+	for pid, h := range t.heldExits {
+		if h.step < t.step {
+			pids = append(pids, pid)
+		}
+	}
+	slices.Sort(pids)
+	for _, pid := range pids {
+		out = append(out, t.heldExits[pid].e)
+		delete(t.heldExits, pid)
+	}
+	return out
 }
 
 // dedupKey is the key under which e and its repetition by the other
@@ -308,7 +366,11 @@ func (t *Tracker) rememberFork(k *KernelEvent) {
 
 // pollEvents appends the poll's events that a kernel source did not
 // report in the window, and records the spawns, execs and exits it
-// reports first.
+// reports first. While a kernel source is live, an exit without a status
+// (the process was gone, not a zombie read) is held for one step
+// instead: the kernel's exit, with the status, is on its way when the
+// scan found the process gone first, and replaces it (replacesHeld);
+// else it goes out a step late (releaseHeld).
 func (t *Tracker) pollEvents(out, poll []Event) []Event {
 	for i := range poll {
 		e := &poll[i]
@@ -321,6 +383,10 @@ func (t *Tracker) pollEvents(out, poll []Event) []Event {
 				t.polled[key] = t.step
 			case Exit:
 				t.polledExits[e.ID.PID] = polledExit{step: t.step, start: e.ID.StartTicks, status: e.ExitStatus != nil}
+				if e.ExitStatus == nil && t.kernelLive {
+					t.heldExits[e.ID.PID] = heldExit{e: *e, step: t.step}
+					continue
+				}
 			}
 		}
 		out = append(out, *e)

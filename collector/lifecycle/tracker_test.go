@@ -80,23 +80,38 @@ func TestTrackerPollFirstThenKernel(t *testing.T) {
 
 // TestTrackerPollExitFirstThenKernel: an exit the poll reported first
 // (the kernel's was converted, or held, past the scan that found the
-// process gone) is not repeated when the kernel's arrives in the window,
-// one step later and dated earlier: serve counted the process's exit
-// twice (once with an unknown outcome) and the event times went
-// backwards. The exit of a later process given the pid (another start
-// time) is kept, and so is one after the window, and one whose status
-// says the process failed (a crash lost its signal: review of names7).
+// process gone) is not repeated when the kernel's arrives in the window
+// after it: serve counted the process's exit twice (once with an
+// unknown outcome) and the event times went backwards. While a kernel
+// source is live the poll's exit waits a step (TestTrackerHoldsPollExit);
+// here the kernel's comes two steps late, after the poll's went out. The
+// exit of a later process given the pid (another start time) is kept,
+// and so is one after the window, and one whose status says the process
+// failed (a crash lost its signal: review of names7). Without a kernel
+// source, the poll's exit goes out at once.
 func TestTrackerPollExitFirstThenKernel(t *testing.T) {
 	init1 := proc(1, 0, 1, "init", 'S')
 	child := proc(610, 1, 900, "brief", 'S')
 	later := proc(610, 1, 990, "next", 'S')
-	tr := NewTracker(0)
+	other := proc(620, 1, 50, "other", 'S')
 	s0 := snap(0, init1, child)
-	tr.Observe(nil, s0, Kernel{})
 	s1 := snap(time.Second, init1)
-	if got := sources(tr.Observe(s0, s1, Kernel{}).Events); got != "exit/poll" {
-		t.Fatalf("step 1: %q", got)
+	// live starts a tracker whose kernel source has delivered an event,
+	// and takes it past the step that finds the child gone (held) and
+	// the one that lets the poll's exit out.
+	live := func() *Tracker {
+		t.Helper()
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{Events: []KernelEvent{kexit(other, -time.Second, 0)}})
+		if got := sources(tr.Observe(s0, s1, Kernel{}).Events); got != "" {
+			t.Fatalf("the step that found the child gone: %q, want its exit held", got)
+		}
+		if got := sources(tr.Observe(s1, s1, Kernel{}).Events); got != "exit/poll" {
+			t.Fatalf("the step after: %q, want the poll's exit", got)
+		}
+		return tr
 	}
+	tr := live()
 	st := tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kexit(child, 900*time.Millisecond, 0)}})
 	if len(st.Events) != 0 {
 		t.Fatalf("the late kernel exit was repeated: %q", sources(st.Events))
@@ -105,9 +120,7 @@ func TestTrackerPollExitFirstThenKernel(t *testing.T) {
 	// exit, with the signal and the core dump, is kept (it was dropped as
 	// a repeat, and the crash lost its signal); a failing code too.
 	for _, ws := range []int64{11 | 0x80, 3 << 8} {
-		tr = NewTracker(0)
-		tr.Observe(nil, s0, Kernel{})
-		tr.Observe(s0, s1, Kernel{})
+		tr = live()
 		k := kexit(child, 900*time.Millisecond, 0)
 		es := collector.DecodeWaitStatus(ws)
 		k.ExitStatus = &es
@@ -116,22 +129,83 @@ func TestTrackerPollExitFirstThenKernel(t *testing.T) {
 			t.Errorf("a failed exit (%+v) the poll reported first: %q, want the kernel's exit with its status", es, sources(st.Events))
 		}
 	}
-	tr = NewTracker(0)
-	tr.Observe(nil, s0, Kernel{})
-	tr.Observe(s0, s1, Kernel{})
+	tr = live()
 	st = tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kexit(later, 1500*time.Millisecond, 0)}})
 	if got := sources(st.Events); got != "exit/connector" {
 		t.Errorf("a later process's exit under the pid: %q, want the kernel's exit", got)
 	}
-	tr = NewTracker(0)
-	tr.Observe(nil, s0, Kernel{})
-	tr.Observe(s0, s1, Kernel{})
-	for i := 0; i < DedupWindow; i++ {
+	tr = live()
+	for i := 1; i < DedupWindow; i++ {
 		tr.Observe(s1, s1, Kernel{})
 	}
 	st = tr.Observe(s1, s1, Kernel{Events: []KernelEvent{kexit(child, 900*time.Millisecond, 0)}})
 	if got := sources(st.Events); got != "exit/connector" {
 		t.Errorf("after the window: %q, want the kernel's exit", got)
+	}
+	// No kernel source: nothing to wait for.
+	tr = NewTracker(0)
+	tr.Observe(nil, s0, Kernel{})
+	if got := sources(tr.Observe(s0, s1, Kernel{}).Events); got != "exit/poll" {
+		t.Errorf("without a kernel source, the step that found the child gone: %q, want the poll's exit", got)
+	}
+}
+
+// TestTrackerHoldsPollExit: while a kernel source is live, an exit the
+// poll found first (the process gone, no status) waits one step, and
+// the kernel's exit arriving in that step replaces it: one exit, with
+// the kernel's status (a crash was reported twice, the poll's without
+// its signal, then the kernel's). The kernel's exit of a later process
+// given the pid does not replace it: both go out, by time; a held exit
+// no kernel exit replaced goes out a step late, dated as the poll dated
+// it; and a zombie the poll read, with its status, is not held.
+func TestTrackerHoldsPollExit(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	child := proc(610, 1, 900, "brief", 'S')
+	later := proc(610, 1, 990, "next", 'S')
+	other := proc(620, 1, 50, "other", 'S')
+	s0 := snap(0, init1, child)
+	s1 := snap(time.Second, init1)
+	s2 := snap(2*time.Second, init1)
+	start := func() *Tracker {
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{Events: []KernelEvent{kexit(other, -time.Second, 0)}})
+		if got := sources(tr.Observe(s0, s1, Kernel{}).Events); got != "" {
+			t.Fatalf("the step that found the child gone: %q, want its exit held", got)
+		}
+		return tr
+	}
+	for _, ws := range []int64{0, 11 | 0x80, 3 << 8} {
+		tr := start()
+		k := kexit(child, 900*time.Millisecond, 0)
+		es := collector.DecodeWaitStatus(ws)
+		k.ExitStatus = &es
+		st := tr.Observe(s1, s2, Kernel{Events: []KernelEvent{k}})
+		if len(st.Events) != 1 || st.Events[0].Source != SourceConnector || st.Events[0].ExitStatus == nil || *st.Events[0].ExitStatus != es {
+			t.Errorf("the kernel's exit (%+v) a step after the poll found the process gone: %q, want the kernel's alone, with its status", es, sources(st.Events))
+		}
+		if st = tr.Observe(s2, s2, Kernel{}); len(st.Events) != 0 {
+			t.Errorf("the step after the kernel's exit (%+v): %q, want none", es, sources(st.Events))
+		}
+	}
+	tr := start()
+	st := tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kexit(later, 1500*time.Millisecond, 0)}})
+	if got := sources(st.Events); got != "exit/poll exit/connector" || !st.Events[0].Time.Equal(s1.TakenAt) || st.Events[0].ID != child.ID() {
+		t.Errorf("a later process's exit under the pid: %q (%+v), want the poll's exit of the first, at the scan that found it gone, then the kernel's", got, st.Events)
+	}
+	tr = start()
+	st = tr.Observe(s1, s2, Kernel{})
+	if got := sources(st.Events); got != "exit/poll" || !st.Events[0].Time.Equal(s1.TakenAt) || st.Events[0].ExitStatus != nil {
+		t.Errorf("no kernel exit in the step after: %q (%+v), want the poll's exit, dated at the scan that found it gone", got, st.Events)
+	}
+	// A zombie read with its status, then reaped: the reaped event, with
+	// the status, goes out at once.
+	zombie := proc(610, 1, 900, "brief", 'Z')
+	zombie.ExitCode = 0
+	tr = NewTracker(0)
+	z0 := snap(0, init1, zombie)
+	tr.Observe(nil, z0, Kernel{Events: []KernelEvent{kexit(other, -time.Second, 0)}})
+	if st := tr.Observe(z0, s1, Kernel{}); types(st.Events) != "reaped:610" || st.Events[0].ExitStatus == nil {
+		t.Errorf("a zombie reaped: %q, want its reaped event with its status at once", types(st.Events))
 	}
 }
 
