@@ -221,7 +221,7 @@ func TestExplainZombie(t *testing.T) {
 			d = e.Text
 		}
 	}
-	if !regexp.MustCompile(`1 zombie child \(seen for \d+s\)`).MatchString(d) { // 1s, or more on a loaded machine
+	if !regexp.MustCompile(`1 zombie child \(first seen \d+s ago\)`).MatchString(d) { // 1s, or more on a loaded machine
 		t.Errorf("the diagnosis does not say how long the zombie was seen: %q", d)
 	}
 	if all := strings.Join(f.Try, " "); !strings.Contains(all, "waitpid") || !strings.Contains(all, "to init") || !strings.Contains(all, fmt.Sprintf("pinspect explain %d", parent)) {

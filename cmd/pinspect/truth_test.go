@@ -319,8 +319,8 @@ func TestTruthYoungZombies(t *testing.T) {
 	// were seen that long, not that they have been zombies that long.
 	// On a loaded machine the scan can take longer than a second, so
 	// the age is any whole number of seconds.
-	if !strings.Contains(r.stdout, ", first seen at ") || !regexp.MustCompile(`\(seen for \d+s; `).MatchString(r.stdout) ||
-		!regexp.MustCompile(` \(seen for \d+s\);`).MatchString(r.stdout) || strings.Contains(r.stdout, "children for ") {
+	if !strings.Contains(r.stdout, ", first seen at ") || !regexp.MustCompile(`, first seen at [0-9:]+, \d+s ago \(`).MatchString(r.stdout) ||
+		!regexp.MustCompile(` \(first seen \d+s ago\);`).MatchString(r.stdout) || strings.Contains(r.stdout, "children for ") {
 		t.Errorf("zombies --older-than 1s presents how long it watched as how long they were zombies:\n%s", r.stdout)
 	}
 }

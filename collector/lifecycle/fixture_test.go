@@ -62,7 +62,7 @@ func TestDiagnoseZombiesFixture(t *testing.T) {
 	if z := g.Zombies[1]; z.ID.PID != 102 || z.Exit == nil || z.Exit.Exited || z.Exit.Signal != 9 || !z.FirstSeen.Equal(s.TakenAt) {
 		t.Errorf("zombie 102: %+v", z)
 	}
-	if !g.Since.Equal(s.TakenAt.Add(-time.Minute)) || !strings.Contains(g.Diagnosis, "for 1m0s") {
+	if !g.Since.Equal(s.TakenAt.Add(-time.Minute)) || !strings.Contains(g.Diagnosis, "(first seen 1m0s ago)") {
 		t.Errorf("since %v, diagnosis %q", g.Since, g.Diagnosis)
 	}
 	if !strings.Contains(groups[1].Remedy, "kill -CONT 200") {

@@ -444,7 +444,7 @@ func TestTrackerZombieFirstSeen(t *testing.T) {
 	now := t0.Add(3 * time.Second)
 	s3 := snap(3*time.Second, par, z, other)
 	g := DiagnoseZombiesWith(s3, st.ZombieSince, nil, ZombieOptions{Exited: st.ZombieExited})[0]
-	if g.SinceExited() || !strings.Contains(g.Diagnosis, "2 zombie children (seen for 1s)") || g.AgeText(now) != "seen for 1s" {
+	if g.SinceExited() || !strings.Contains(g.Diagnosis, "2 zombie children (first seen 1s ago)") || g.AgeText(now) != "first seen 1s ago" {
 		t.Errorf("zombies seen, not known to have exited then: %q, %q", g.Diagnosis, g.AgeText(now))
 	}
 	s3 = snap(3*time.Second, par, z)
@@ -452,7 +452,7 @@ func TestTrackerZombieFirstSeen(t *testing.T) {
 	if !g.SinceExited() || !strings.Contains(g.Diagnosis, "1 zombie child (exited 1s ago)") {
 		t.Errorf("a zombie whose exit the kernel reported: %q", g.Diagnosis)
 	}
-	if g = DiagnoseZombies(s3, st.ZombieSince, nil)[0]; g.SinceExited() || !strings.Contains(g.Diagnosis, "(seen for 1s)") {
+	if g = DiagnoseZombies(s3, st.ZombieSince, nil)[0]; g.SinceExited() || !strings.Contains(g.Diagnosis, "(first seen 1s ago)") {
 		t.Errorf("without the exit events' word: %q", g.Diagnosis)
 	}
 	st = tr.Observe(s1, snap(4*time.Second, par), Kernel{})

@@ -271,8 +271,9 @@ func (g *ZombieGroup) SinceExited() bool {
 
 // AgeText says how long g's zombies have been zombies as far as is known,
 // at now: "exited 2m0s ago" (the oldest's, when it is known from the
-// kernel's exit events) or "seen for 2s" (pinspect has watched them that
-// long; they may be older); "" under a second.
+// kernel's exit events) or "first seen 2s ago" (when pinspect first saw
+// the oldest: it may be older, and the words do not read as its age);
+// "" under a second.
 func (g *ZombieGroup) AgeText(now time.Time) string {
 	d := now.Sub(g.Since)
 	if g.Since.IsZero() || d < time.Second {
@@ -281,7 +282,7 @@ func (g *ZombieGroup) AgeText(now time.Time) string {
 	ds := d.Truncate(time.Second).String()
 	switch {
 	case !g.SinceExited():
-		return "seen for " + ds
+		return "first seen " + ds + " ago"
 	case len(g.Zombies) == 1:
 		return "exited " + ds + " ago"
 	}

@@ -144,7 +144,7 @@ func (d *frameData) zombies() []zombieGroup {
 			if g.SinceExited() {
 				info = append(info, "oldest exited "+durationString(now.Sub(g.Since))+" ago")
 			} else {
-				info = append(info, "zombies seen for "+durationString(now.Sub(g.Since)))
+				info = append(info, "zombies first seen "+durationString(now.Sub(g.Since))+" ago")
 			}
 		}
 		v.parentInfo = strings.Join(info, ", ")

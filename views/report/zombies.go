@@ -167,8 +167,8 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 			if len(g.Zombies) == 1 {
 				older = "it may be older"
 			}
-			ew.printf("  %s, first seen at %s (%s; %s)\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"),
-				g.Since.Local().Format("15:04:05"), g.AgeText(now), older)
+			ew.printf("  %s, first seen at %s, %s ago (%s)\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"),
+				g.Since.Local().Format("15:04:05"), now.Sub(g.Since).Truncate(time.Second), older)
 		}
 		ew.printf("  diagnosis: %s\n", sanitize.Terminal(g.Diagnosis))
 		ew.printf("  remedy:    %s\n", sanitize.Terminal(g.Remedy))
