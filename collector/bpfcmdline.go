@@ -80,12 +80,13 @@ func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 		b.why = errCmdlinesInUse
 		return
 	}
+	k := 0 // the cursor in s.iterEntries
 	for i := range procs {
 		p := &procs[i]
 		if p.Read&SrcCmdline != 0 || p.CtxSource != CtxTaskIter || len(b.pids) == c.Cap() {
 			continue
 		}
-		if m := s.memo.procs[p.PID]; m != nil && m.start == p.StartTicks && (m.fresh(p, now) || m.idle(p, s.ttl)) {
+		if m := s.passEntry(&k, p); m.fresh(p, now) || m.idle(p, s.ttl) {
 			continue // a later scan (ps --sample): the memo has it
 		}
 		b.pids = append(b.pids, p.PID)

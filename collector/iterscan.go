@@ -119,6 +119,10 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
 	pids := s.iterPIDs[:0]
+	entries := s.iterEntries[:0]
+	if cap(entries) < cap(procs) {
+		entries = make([]passEntry, 0, cap(procs))
+	}
 	if cap(side) < cap(procs) {
 		side = make([]iterProc, 0, cap(procs))
 	}
@@ -166,7 +170,8 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 				tot: t.Group.Totals(), prevUNs: t.Group.PrevUTimeNs, prevSNs: t.Group.PrevSTimeNs,
 				threads: th, schedInfo: t.HasSchedInfo,
 			})
-			s.applyIterProcess(p, t, boot)
+			c := s.applyIterProcess(p, t, boot)
+			entries = append(entries, passEntry{pid: p.PID, c: c})
 			if o.IO && t.Group.HasIO {
 				// The walk's sums of /proc/PID/io: readIOs decides
 				// whether they stand for the file.
@@ -194,11 +199,12 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		s.addIterThread(&procs[i], &side[i], t)
 		return nil
 	})
-	s.iterPIDs, s.iterLastProcs = pids[:0], len(pids)
+	s.iterPIDs, s.iterLastProcs, s.iterEntries = pids[:0], len(pids), entries
 	if err != nil {
 		// A broken pass (ErrLayout, a read error): this snapshot from
 		// /proc, saying why.
 		s.iterSide, s.iterPending, s.iterHiddenValid, s.iterListedOnce = side[:0], pending[:0], false, false
+		s.iterEntries = entries[:0]
 		snap, perr := s.run(ctx, o)
 		if perr == nil {
 			snap.CollectorNote = "task iterator pass failed, read from /proc: " + err.Error()
@@ -230,6 +236,9 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		return nil, err
 	}
 	procs = s.readIterIdentities(procs)
+	// The entries are not kept past the scan (the memo may drop them).
+	clear(s.iterEntries)
+	s.iterEntries = s.iterEntries[:0]
 	snap.CmdlinesBPF = s.bpfCmd.read
 	if note := s.programsNote(); note != "" {
 		snap.CollectorNote = joinNote(snap.CollectorNote, note)
@@ -277,8 +286,9 @@ func walkIO(c *taskiter.IOCounters) IOCounters {
 
 // applyIterProcess fills a process's stat and status fields from its
 // leader's records, as fs/proc/array.c computes them; the totals over its
-// threads are set by finishIterProcess.
-func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
+// threads are set by finishIterProcess. It returns the process's identity
+// memo entry (nil without a memo).
+func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) *procCache {
 	g := t.Group
 	pageSz := s.r.pageSz
 	p.PID = t.TID
@@ -324,7 +334,7 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 		p.LiveTID = s.liveThread(p)
 		s.liveThreadMemory(p)
 		s.applyAccess(p)
-		return
+		return c
 	}
 	if !g.HasMM {
 		// A kernel thread or a zombie: /proc shows an empty cmdline and
@@ -353,6 +363,7 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) {
 	p.Read |= SrcStat
 	s.applyIterStatus(p, t, c)
 	s.applyAccess(p)
+	return c
 }
 
 // iterRSS sets the resident set of a process with an address space.
@@ -789,6 +800,7 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 	now := time.Since(s.r.start)
 	s.runBPFCmdlines(procs, now)
 	defer s.endBPFCmdlines()
+	k := 0 // the cursor in s.iterEntries
 	for i := 0; i < len(procs); {
 		end := i
 		for ; end < len(procs) && len(s.cmdWant) < cmdlineChunk; end++ {
@@ -796,7 +808,7 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 			if p.Read&SrcCmdline != 0 || p.CtxSource != CtxTaskIter {
 				continue // read from /proc already (readIterHidden)
 			}
-			c := s.memo.entry(p.PID, p.StartTicks)
+			c := s.passEntry(&k, p)
 			if c.fresh(p, now) || c.idle(p, s.ttl) {
 				c.reuse(p)
 				continue
@@ -816,4 +828,24 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 		i = end - (before - len(procs))
 	}
 	return procs
+}
+
+// passEntry is the identity memo entry the pass took for the process pid.
+type passEntry struct {
+	pid int
+	c   *procCache
+}
+
+// passEntry returns p's identity memo entry: the one the pass took, found
+// from the cursor *k in s.iterEntries (callers ask in pid order), or, for
+// a process the pass did not give it for, the memo's.
+func (s *scan) passEntry(k *int, p *Process) *procCache {
+	e := s.iterEntries
+	for *k < len(e) && e[*k].pid < p.PID {
+		*k++
+	}
+	if *k < len(e) && e[*k].pid == p.PID && e[*k].c != nil && e[*k].c.start == p.StartTicks {
+		return e[*k].c
+	}
+	return s.memo.entry(p.PID, p.StartTicks)
 }

@@ -92,6 +92,11 @@ type scan struct {
 	// the links read this scan by executable (iterexe.go).
 	iterExes []iterExe
 	exes     map[exeKey]*sharedExe
+	// iterEntries are the identity memo's entries the pass took for its
+	// processes (pid order): the cmdline program's run and
+	// readIterIdentities take them from here instead of looking each
+	// process up again in a table as large as the machine.
+	iterEntries []passEntry
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -41,7 +40,8 @@ func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 		_, err := w.Write(out.Bytes())
 		return err
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
+	// The buffer is written out whole each time it passes writeAt: no
+	// bufio.Writer, which would copy every byte of the document once more.
 	b := make([]byte, 0, 64<<10)
 	b = append(b, `{"schema":`...)
 	b = appendJSONString(b, d.Schema)
@@ -84,8 +84,8 @@ func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 			if err != nil {
 				return err
 			}
-			if len(b) >= 48<<10 {
-				if _, err := bw.Write(b); err != nil {
+			if len(b) >= writeAt {
+				if _, err := w.Write(b); err != nil {
 					return err
 				}
 				b = b[:0]
@@ -99,11 +99,15 @@ func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 		}
 	}
 	b = append(b, "}\n"...)
-	if _, err := bw.Write(b); err != nil {
-		return err
-	}
-	return bw.Flush()
+	_, err = w.Write(b)
+	return err
 }
+
+// writeAt is how full WriteSnapshotJSON lets its 64 KiB buffer get before
+// writing it out: a process's record is about 1 KiB (2 with nine
+// threads), so a write is nearly the buffer's size, and a larger record
+// grows the buffer once.
+const writeAt = 60 << 10
 
 // appendMarshal appends key and v as encoding/json writes it (made inert):
 // for the small parts of a document that are not worth encoding by hand.
