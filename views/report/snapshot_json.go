@@ -471,7 +471,13 @@ func NewThreadDoc(t *collector.Thread) ThreadDoc {
 // (which encoding/json would replace with U+FFFD, losing bytes), its
 // base64 form so the raw bytes survive.
 func textAndRaw(s string) (text, rawBase64 string) {
-	if utf8.ValidString(s) {
+	// Most strings are short ASCII (a command line's arguments, a
+	// thread's name): a byte loop settles them without a call.
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) || utf8.ValidString(s[i:]) {
 		return s, ""
 	}
 	return string([]rune(s)), base64.StdEncoding.EncodeToString([]byte(s))
