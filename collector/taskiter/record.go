@@ -341,11 +341,21 @@ func (g *Group) fill(r *taskIterGroupRec) {
 	g.ArgEnd = r.ArgEnd
 	g.EnvStart = r.EnvStart
 	g.EnvEnd = r.EnvEnd
-	for i, c := range r.Kname {
-		g.kname[i] = byte(c)
+	// The names are read only under their flags (Name): a user process
+	// (most of a machine) copies neither, byte by byte.
+	if f&groupKName != 0 {
+		for i, c := range r.Kname {
+			g.kname[i] = byte(c)
+		}
+	} else {
+		g.kname = [len(g.kname)]byte{}
 	}
-	for i, c := range r.WqDesc {
-		g.wqDesc[i] = byte(c)
+	if f&groupWQDesc != 0 {
+		for i, c := range r.WqDesc {
+			g.wqDesc[i] = byte(c)
+		}
+	} else {
+		g.wqDesc = [len(g.wqDesc)]byte{}
 	}
 	g.hasKName = f&groupKName != 0
 	g.hasWQDesc = f&groupWQDesc != 0
