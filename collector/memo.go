@@ -116,20 +116,16 @@ func (m *identityMemo) entry(pid int, start uint64) *procCache {
 	return c
 }
 
-// reserve makes an empty memo's tables hold n processes and as many
-// distinct names without growing: a Reader's first scan (a one-shot
-// command's only one) fills them from nothing, and growing them entry by
-// entry rehashed them again and again (1.1 % of `pinspect --json` at
-// 10,000 processes, most of whose names differ).
+// reserve makes an empty memo's process table hold n processes without
+// growing: a Reader's first scan (a one-shot command's only one) fills it
+// from nothing, and growing it entry by entry rehashed it again and again
+// (1.1 % of `pinspect --json` at 10,000 processes). The name table is
+// not reserved: the first scan puts nothing in it (comm).
 func (m *identityMemo) reserve(n int) {
-	if m == nil || len(m.procs) > 0 || len(m.intern) > 0 {
+	if m == nil || len(m.procs) > 0 {
 		return
 	}
 	m.procs = make(map[int]*procCache, n)
-	// The name table never holds more than internMax entries (sweep
-	// clears it past that), and a cleared map keeps its size: reserving
-	// more would keep the memory for the Reader's life.
-	m.intern = make(map[string]string, min(n, internMax))
 }
 
 // internMax bounds the comm intern table: past it, sweep starts it anew.
@@ -151,9 +147,13 @@ func (m *identityMemo) sweep() {
 	}
 }
 
-// comm returns b as a string, shared with earlier equal comms.
+// comm returns b as a string, shared with earlier equal comms. A
+// Reader's first scan (a one-shot command's only one) shares none: there
+// is no earlier scan to share with, most names on a machine differ, and
+// a lookup and an insert a name cost more than the copy; the next scan
+// fills the table.
 func (m *identityMemo) comm(b []byte) string {
-	if m == nil {
+	if m == nil || m.gen <= 1 {
 		return string(b)
 	}
 	if s, ok := m.intern[string(b)]; ok {
