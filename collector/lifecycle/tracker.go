@@ -299,7 +299,12 @@ func sameStart(a, b uint64) bool {
 
 // replacesHeld reports whether kernel exit e is that of an exit the poll
 // reported in the step before, held (pollEvents): the held one is
-// dropped and e, with its status, is the process's one exit.
+// dropped and e, with its status, is the process's one exit. What e
+// lacks and the held exit knew from the scans (the name, the start
+// time, the parent, the state it left) is taken from the held exit: a
+// kernel exit a step late is in neither of its step's snapshots, so
+// nothing else can fill it, and the connector's exit of a process it
+// never named has none of them.
 func (t *Tracker) replacesHeld(e *Event) bool {
 	h, ok := t.heldExits[e.ID.PID]
 	if !ok || !sameStart(e.ID.StartTicks, h.e.ID.StartTicks) {
@@ -307,6 +312,21 @@ func (t *Tracker) replacesHeld(e *Event) bool {
 	}
 	delete(t.heldExits, e.ID.PID)
 	delete(t.polledExits, e.ID.PID)
+	if e.Comm == "" && h.e.Comm != "" {
+		e.Comm = h.e.Comm
+		if e.Note == NoteExitNameUnknown {
+			e.Note = ""
+		}
+	}
+	if e.ID.StartTicks == 0 {
+		e.ID.StartTicks = h.e.ID.StartTicks
+	}
+	if e.PPID == 0 {
+		e.PPID = h.e.PPID
+	}
+	if e.OldState == 0 {
+		e.OldState = h.e.OldState
+	}
 	return true
 }
 

@@ -187,8 +187,20 @@ func TestTrackerHoldsPollExit(t *testing.T) {
 			t.Errorf("the step after the kernel's exit (%+v): %q, want none", es, sources(st.Events))
 		}
 	}
+	// The connector's exit of a process it never named: no name, start
+	// or parent. It replaces the held exit and keeps what the held one
+	// knew from the scans (review of polish6: 7-14 % of exits lost their
+	// names).
 	tr := start()
-	st := tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kexit(later, 1500*time.Millisecond, 0)}})
+	bare := kexit(child, 900*time.Millisecond, 0)
+	bare.Comm, bare.ID.StartTicks, bare.PPID, bare.Note = "", 0, 0, NoteExitNameUnknown
+	st := tr.Observe(s1, s2, Kernel{Events: []KernelEvent{bare}})
+	if len(st.Events) != 1 || st.Events[0].Source != SourceConnector || st.Events[0].Comm != "brief" || st.Events[0].ID != child.ID() ||
+		st.Events[0].PPID != 1 || st.Events[0].Note != "" || st.Events[0].OldState != 'S' {
+		t.Errorf("a bare kernel exit replacing the held one: %+v, want one connector exit named brief, start 900, parent 1, state S, no note", st.Events)
+	}
+	tr = start()
+	st = tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kexit(later, 1500*time.Millisecond, 0)}})
 	if got := sources(st.Events); got != "exit/poll exit/connector" || !st.Events[0].Time.Equal(s1.TakenAt) || st.Events[0].ID != child.ID() {
 		t.Errorf("a later process's exit under the pid: %q (%+v), want the poll's exit of the first, at the scan that found it gone, then the kernel's", got, st.Events)
 	}
