@@ -26,7 +26,13 @@ type kernelSource interface {
 	// run receives until ctx is done and returns once every goroutine
 	// it started has ended.
 	run(ctx context.Context)
-	// take returns (and forgets) what was received since the last take.
+	// read has a source that reads the kernel only when asked hand over
+	// what the kernel queued until now, to the next take (and the
+	// reader's NoteExecs), waiting a bounded time at most; it is called
+	// without Monitor.mu, before a scan and after it.
+	read(ctx context.Context)
+	// take returns (and forgets) what was received since the last take,
+	// without waiting: it is called under Monitor.mu.
 	take() lifecycle.Kernel
 	// scanned tells the source what a scan found that it may need to
 	// know when it converts later events.
@@ -49,6 +55,7 @@ type kernelSource interface {
 type polling struct{ note string }
 
 func (polling) run(context.Context)                {}
+func (polling) read(context.Context)               {}
 func (polling) take() lifecycle.Kernel             { return lifecycle.Kernel{} }
 func (polling) scanned(*collector.Snapshot)        {}
 func (polling) sync(context.Context) error         { return nil }
@@ -258,6 +265,9 @@ func (s *connSource) status() (bool, string) {
 	defer s.mu.Unlock()
 	return s.live, s.note
 }
+
+// read: the connector's events are read as they come.
+func (s *connSource) read(context.Context) {}
 
 func (s *connSource) take() lifecycle.Kernel {
 	s.mu.Lock()

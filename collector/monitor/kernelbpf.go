@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,9 +24,9 @@ const (
 
 // tpSource is the kernel source of BPF programs on the scheduler's fork,
 // exec and exit tracepoints (taskiter.Events): the kernel writes each
-// event, already naming its process, into a ring buffer that is read once
-// a scan (take) and when it passes its fill threshold, never once an
-// event. Nothing of /proc is read to name an event: the record holds the
+// event, already naming its process, into a ring buffer that is read
+// before and after each scan (read) and when it passes its fill
+// threshold, never once an event. Nothing of /proc is read to name an event: the record holds the
 // process's start time, its comm after an exec, its parent and the wait
 // status of its end. One goroutine (run) reads the ring and converts.
 type tpSource struct {
@@ -51,15 +53,34 @@ type tpSource struct {
 	recentAt int
 	execPIDs []int
 	lostSeen uint64
+	// lostUnread is set once reading the drop count failed (noted once).
+	lostUnread bool
+	// clockWall and clockMono are one moment on the wall and monotonic
+	// clocks, read again for each record written after it (convert).
+	clockWall time.Time
+	clockMono int64
 
-	mu       sync.Mutex
-	pending  []lifecycle.KernelEvent
-	dropped  int
-	lossNote string
-	lossAt   time.Time
-	live     bool
-	note     string
+	mu      sync.Mutex
+	pending []lifecycle.KernelEvent
+	dropped int
+	// lostCount is the records the kernel dropped since the last take,
+	// lossAt when the last of them was noticed; lostErr says why the
+	// drop count could not be read, once.
+	lostCount uint64
+	lossAt    time.Time
+	lostErr   string
+	live      bool
+	note      string
 }
+
+// tpReadWait bounds how long a read before or after a scan waits for the
+// reading goroutine (which converts at most a ring of records): past it
+// the frame goes on, and what was not read yet goes to the next one.
+const tpReadWait = 2 * time.Second
+
+// tpRingBytes, when not 0, is the ring's size instead of
+// taskiter.EventRingBytes: a test that overflows it sets it small.
+var tpRingBytes uint32
 
 // tpProc is what the tracepoint source remembers of a process it saw
 // forked or exec'd: its start time and name, so that an exec says the
@@ -79,7 +100,11 @@ func openTracepoints(r *collector.Reader, o Options, rescan func()) (kernelSourc
 		}
 		return nil, why
 	}
-	ev, err := taskiter.OpenEvents()
+	ring := uint32(taskiter.EventRingBytes)
+	if tpRingBytes != 0 {
+		ring = tpRingBytes
+	}
+	ev, err := taskiter.OpenEventsSized(ring)
 	if err != nil {
 		return nil, err
 	}
@@ -93,26 +118,30 @@ func (s *tpSource) status() (bool, string) {
 	return s.live, s.note
 }
 
-// run reads the ring until ctx is done, then unloads the programs.
+// run reads the ring until ctx is done, then unloads the programs. A
+// read a drain waits for is answered before anything that may wait on
+// the monitor (the rescan a loss asks for).
 func (s *tpSource) run(ctx context.Context) {
 	defer close(s.done)
 	stop := context.AfterFunc(ctx, s.ev.Stop)
 	defer stop()
 	for {
 		s.execPIDs = s.execPIDs[:0]
-		now, mono := time.Now(), monotonicNow()
 		var out []lifecycle.KernelEvent
-		flushed, err := s.ev.Receive(func(e *taskiter.ProcEvent) { out = s.convert(out, e, now, mono) })
+		flushed, err := s.ev.Receive(func(e *taskiter.ProcEvent) { out = s.convert(out, e) })
 		s.queue(out)
 		if len(s.execPIDs) > 0 && s.execs != nil {
 			s.execs(s.execPIDs)
 		}
-		s.checkLost()
+		lost := s.checkLost()
 		if flushed {
 			select {
 			case s.flushed <- struct{}{}:
 			default:
 			}
+		}
+		if lost {
+			s.rescan()
 		}
 		if err != nil {
 			if !errors.Is(err, taskiter.ErrEventsClosed) {
@@ -142,32 +171,59 @@ func (s *tpSource) queue(out []lifecycle.KernelEvent) {
 	s.pending = append(s.pending, out...)
 }
 
-// checkLost reports records the tracepoints dropped for want of room in
-// the ring since the last check, and asks for a rescan.
-func (s *tpSource) checkLost() {
+// checkLost adds the records the tracepoints dropped for want of room in
+// the ring since the last check to what the next take reports, and says
+// whether a rescan is needed (some were). A drop count that cannot be
+// read is reported once, in the next take's loss note.
+func (s *tpSource) checkLost() bool {
 	n, err := s.ev.Lost()
-	if err != nil || n <= s.lostSeen {
-		return
+	if err != nil {
+		if !s.lostUnread {
+			s.lostUnread = true
+			s.mu.Lock()
+			s.lostErr = fmt.Sprintf("the count of process events the kernel dropped could not be read (%v): losses from now on may go unreported", err)
+			s.mu.Unlock()
+		}
+		return false
+	}
+	if n <= s.lostSeen {
+		return false
 	}
 	gone := n - s.lostSeen
 	s.lostSeen = n
 	s.mu.Lock()
-	if s.lossNote == "" {
-		s.lossNote = fmt.Sprintf("the kernel dropped %s (the BPF ring buffer was full) before %s: rescanned",
-			lifecycle.CountOf(int(gone), "process event", "process events"), time.Now().UTC().Format("15:04:05.000"))
-		s.lossAt = time.Now()
-	}
+	s.lostCount += gone
+	s.lossAt = time.Now()
 	s.mu.Unlock()
-	s.rescan()
+	return true
+}
+
+// lossNote is the loss the next take reports ("" for none); s.mu held.
+func (s *tpSource) lossNote() string {
+	var parts []string
+	if s.lostCount > 0 {
+		parts = append(parts, fmt.Sprintf("the kernel dropped %s (the BPF ring buffer was full) before %s: rescanned",
+			lifecycle.CountOf(int(min(s.lostCount, math.MaxInt32)), "process event", "process events"), s.lossAt.UTC().Format("15:04:05.000")))
+	}
+	if s.lostErr != "" {
+		parts = append(parts, s.lostErr)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // convert turns one ring record into a lifecycle input (appended to out),
-// stamped on the wall clock by its age: now and mono are one moment on
-// the wall and monotonic clocks.
-func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent, now time.Time, mono int64) []lifecycle.KernelEvent {
-	at := now
-	if t := int64(ev.MonoNs); t != 0 && t <= mono {
-		at = now.Add(-time.Duration(mono - t))
+// stamped on the wall clock by its age. The clock pair is read again for
+// a record written after it (the first of each read that waited, and any
+// written while the read went on), so an event's time is never that of
+// an earlier moment.
+func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent) []lifecycle.KernelEvent {
+	t := int64(ev.MonoNs)
+	if t > s.clockMono || s.clockWall.IsZero() {
+		s.clockWall, s.clockMono = time.Now(), monotonicNow()
+	}
+	at := s.clockWall
+	if t != 0 && t <= s.clockMono {
+		at = s.clockWall.Add(-time.Duration(s.clockMono - t))
 	}
 	id := collector.ID{PID: ev.TGID, StartTicks: ev.StartTicks()}
 	e := lifecycle.KernelEvent{Event: lifecycle.Event{Time: at, Source: lifecycle.SourceTracepoint, ID: id, Comm: ev.Comm}}
@@ -232,6 +288,12 @@ func (s *tpSource) drain(ctx context.Context) error {
 		return nil
 	default:
 	}
+	// A signal left by an earlier drain that stopped waiting answers an
+	// earlier Flush, not this one.
+	select {
+	case <-s.flushed:
+	default:
+	}
 	if err := s.ev.Flush(); err != nil {
 		return nil // closed: nothing more comes
 	}
@@ -245,14 +307,22 @@ func (s *tpSource) drain(ctx context.Context) error {
 	}
 }
 
-// take reads the ring (the one read of a scan) and returns what was
-// received since the last take.
+// read has the ring read now, waiting at most tpReadWait: before a scan,
+// so that the reader knows of the execs since the last one (NoteExecs)
+// before it reuses what it read of those processes; after it, so that
+// take returns every event until then.
+func (s *tpSource) read(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, tpReadWait)
+	defer cancel()
+	_ = s.drain(ctx)
+}
+
+// take returns what was received since the last take, without waiting.
 func (s *tpSource) take() lifecycle.Kernel {
-	_ = s.drain(context.Background())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := lifecycle.Kernel{Events: s.pending, Dropped: s.dropped, LostNote: s.lossNote, LostAt: s.lossAt, Source: lifecycle.SourceTracepoint}
-	s.pending, s.dropped, s.lossNote, s.lossAt = nil, 0, "", time.Time{}
+	k := lifecycle.Kernel{Events: s.pending, Dropped: s.dropped, LostNote: s.lossNote(), LostAt: s.lossAt, Source: lifecycle.SourceTracepoint}
+	s.pending, s.dropped, s.lostCount, s.lossAt, s.lostErr = nil, 0, 0, time.Time{}, ""
 	return k
 }
 
@@ -265,10 +335,10 @@ func (s *tpSource) sync(ctx context.Context) error { return s.drain(ctx) }
 // source nothing.
 func (s *tpSource) scanned(*collector.Snapshot) {}
 
-// behind is 0: each take reads everything the kernel wrote until then,
-// so the events a frame gets are never behind it; events are up to an
-// interval old when read by design, and a ring that overflowed says so
-// as a loss (checkLost), not as a lag.
+// behind is 0: the read after each scan has everything the kernel wrote
+// until then read for the take, so the events a frame gets are never
+// behind it; events are up to an interval old when read by design, and a
+// ring that overflowed says so as a loss (checkLost), not as a lag.
 func (s *tpSource) behind() time.Duration { return 0 }
 
 // unnamedBehind: every exec is named by its record.

@@ -368,11 +368,17 @@ func (m *Monitor) sample(ctx context.Context) error {
 			so.ThreadPIDs = so.FreshStatus
 		}
 	}
+	// The kernel's events are read before the scan (the reader learns of
+	// the execs it must not answer from memory) and after it, outside
+	// mu: a source's reading goroutine may ask for a rescan, which takes
+	// mu.
+	k.read(ctx)
 	snap, err := m.r.Scan(ctx, so)
 	if err != nil {
 		return err
 	}
 	k.scanned(snap)
+	k.read(ctx)
 	// Taking the kernel's events and numbering the frame are one step
 	// under mu: an event a Sync waited for is in the first frame
 	// numbered after the one Sync returned.

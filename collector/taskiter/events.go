@@ -21,19 +21,16 @@ import (
 )
 
 // EventRingBytes is the size of the ring buffer the tracepoints write
-// into: 512 KiB, about 7,000 records of eventRecordSize plus the ring's
-// 8-byte header each. It is the most memory the events take, in the
-// kernel and mapped into pinspect.
+// into: 512 KiB, 8,192 records (each eventRecordSize bytes after the
+// ring's 8-byte header: 64 bytes). It is the most memory the events take,
+// in the kernel and mapped into pinspect.
 const EventRingBytes = 512 << 10
-
-// eventRingBytes is EventRingBytes, smaller in a test that fills it.
-var eventRingBytes uint32 = EventRingBytes
 
 // EventWakeBytes is how full the ring must be before a record wakes the
 // reader: below it the records wait for the next collection's read, with
-// no wake-up at all. At 64 KiB (about 900 records) a fork storm of
-// thousands of processes a second wakes the reader a few times a second,
-// with the rest of the ring (about 6,000 records) as room while it drains.
+// no wake-up at all. At 64 KiB (1,024 records) a fork storm of thousands
+// of processes a second wakes the reader a few times a second, with the
+// rest of the ring (7,168 records) as room while it drains.
 const EventWakeBytes = 64 << 10
 
 // EventKind says what a process event reports.
@@ -123,7 +120,14 @@ func eventsUnavailable(err error) error {
 // kernel's BTF and attaches it. Every failure is an
 // *EventsUnavailableError saying why in one line (no BTF, BPF denied, a
 // tracepoint the kernel lacks, the verifier's rejection).
-func OpenEvents() (*Events, error) {
+func OpenEvents() (*Events, error) { return OpenEventsSized(EventRingBytes) }
+
+// OpenEventsSized is OpenEvents with a ring of ringBytes (a power of two
+// and a multiple of the page size) instead of EventRingBytes: a test of
+// what happens when the ring overflows fills a small one with a few
+// processes. The wake threshold stays EventWakeBytes, so a ring no larger
+// than it never wakes the reader: only Flush has it read.
+func OpenEventsSized(ringBytes uint32) (*Events, error) {
 	if err := checkKernel(DefaultKernelBTF); err != nil {
 		return nil, eventsUnavailable(err)
 	}
@@ -131,9 +135,14 @@ func OpenEvents() (*Events, error) {
 	if err != nil {
 		return nil, &EventsUnavailableError{Detail: "the embedded BPF object does not parse", Err: err}
 	}
-	spec.Maps[procEventsMapEvents].MaxEntries = eventRingBytes
-	if err := spec.Variables[procEventsVarWakeBytes].Set(uint64(EventWakeBytes)); err != nil {
-		return nil, &EventsUnavailableError{Detail: "the embedded BPF object has no wake_bytes", Err: err}
+	spec.Maps[procEventsMapEvents].MaxEntries = ringBytes
+	wake := spec.Variables[procEventsVarWakeBytes]
+	if wake == nil {
+		return nil, &EventsUnavailableError{Detail: "the embedded BPF object has no wake_bytes",
+			Err: errors.New("no variable " + procEventsVarWakeBytes)}
+	}
+	if err := wake.Set(uint64(EventWakeBytes)); err != nil {
+		return nil, &EventsUnavailableError{Detail: "the embedded BPF object's wake_bytes cannot be set", Err: err}
 	}
 	ev := &Events{bootOffset: uint64(bootOffsetNs(timensOffsets))}
 	if err := spec.LoadAndAssign(&ev.objs, nil); err != nil {

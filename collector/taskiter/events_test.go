@@ -11,11 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openEventsForTest loads the process-event program, skipping when this
-// test binary may not load BPF (not root) and failing when it should.
-func openEventsForTest(t *testing.T) *Events {
+// openEventsForTest loads the process-event program with a ring of
+// ringBytes, skipping when this test binary may not load BPF (not root)
+// and failing when it should.
+func openEventsForTest(t *testing.T, ringBytes uint32) *Events {
 	t.Helper()
-	ev, err := OpenEvents()
+	ev, err := OpenEventsSized(ringBytes)
 	if err != nil {
 		if os.Geteuid() != 0 {
 			t.Skipf("not root: %v", err)
@@ -88,7 +89,7 @@ func TestEventsNameEveryProcess(t *testing.T) {
 	if _, err := exec.LookPath("sleep"); err != nil {
 		t.Skip("no sleep")
 	}
-	ev := openEventsForTest(t)
+	ev := openEventsForTest(t, EventRingBytes)
 	me := os.Getpid()
 	myStart := statStart(t, me)
 	_ = readAll(t, ev) // what came before
@@ -219,10 +220,7 @@ func TestEventsOverflowCounted(t *testing.T) {
 	if err != nil {
 		t.Skip("no sh")
 	}
-	old := eventRingBytes
-	eventRingBytes = uint32(os.Getpagesize())
-	ev := openEventsForTest(t)
-	eventRingBytes = old
+	ev := openEventsForTest(t, uint32(os.Getpagesize()))
 	_ = readAll(t, ev)
 	lost0, err := ev.Lost()
 	if err != nil {
