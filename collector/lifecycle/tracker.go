@@ -174,6 +174,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	}
 	evs := t.kernelEvents(k.Events)
 	fillFromSnapshots(evs, prev, cur)
+	fillExecExes(evs, prev, cur)
 	evs = t.releaseHeld(evs)
 	evs = t.pollEvents(evs, Diff(prev, cur))
 	evs = t.forkReparents(evs, cur)
@@ -442,6 +443,41 @@ func fillFromSnapshots(evs []Event, prev, cur *collector.Snapshot) {
 			}
 			e.ID.StartTicks = p.StartTicks
 			break
+		}
+	}
+}
+
+// fillExecExes gives the kernel's exec events that name no executable
+// (the tracepoints cannot make a path; the connector's lookup may come
+// too late) the paths the scans read, as the poll's exec would have had
+// them: exe from cur, for the last exec of its pid among evs when cur
+// shows the process with the exec's identity and name (it ran that
+// program at the scan); old_exe from prev, for the first exec of its pid
+// when prev shows the process with that identity and the name the exec
+// replaced. An exec the scans cannot place keeps its paths unknown.
+func fillExecExes(evs []Event, prev, cur *collector.Snapshot) {
+	seen := map[int]bool{}
+	for i := len(evs) - 1; i >= 0; i-- {
+		e := &evs[i]
+		if e.Type != Exec || seen[e.ID.PID] {
+			continue
+		}
+		seen[e.ID.PID] = true
+		if p := Find(cur, e.ID.PID); e.Exe == "" && p != nil && e.Comm != "" && p.Comm == e.Comm &&
+			p.StartTicks == e.ID.StartTicks && known(p, collector.SrcStat) && known(p, collector.SrcExe) {
+			e.Exe = p.Exe
+		}
+	}
+	clear(seen)
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != Exec || seen[e.ID.PID] {
+			continue
+		}
+		seen[e.ID.PID] = true
+		if p := Find(prev, e.ID.PID); e.OldExe == "" && p != nil && e.OldComm != "" && p.Comm == e.OldComm &&
+			p.StartTicks == e.ID.StartTicks && known(p, collector.SrcStat) && known(p, collector.SrcExe) {
+			e.OldExe = p.Exe
 		}
 	}
 }
