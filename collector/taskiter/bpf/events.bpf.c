@@ -110,7 +110,8 @@ int pinspect_fork(u64 *ctx)
 		return 0;
 	if (child->pid == child->tgid) {
 		fill(e, EV_FORK, child, child);
-		/* The parent a new process reports (CLONE_PARENT: the forker's). */
+		/* The parent a new process reports, as /proc does: real_parent (with
+		 * CLONE_PARENT, the parent of the thread that forked). */
 		e->ppid = child->real_parent->tgid;
 	} else {
 		fill(e, EV_THREAD_START, child, leader);
