@@ -16,11 +16,29 @@ import (
 
 // The notes a frame carries about BPF process events.
 const (
-	noteTracepoints = "kernel process events (BPF tracepoints, read once a scan)"
+	noteTracepoints = noteTracepointsPrefix + ", read at each scan)"
+	// noteTracepointsPrefix begins every note of frames whose events come
+	// from the tracepoints, this version's and earlier ones' (records
+	// keep the note: EventsSourceOf).
+	noteTracepointsPrefix = "kernel process events (BPF tracepoints"
 	// noteBPFFallback prefixes the connector's note when the tracepoints
 	// were asked for and could not be used.
 	noteBPFFallback = "%s; BPF tracepoints not used: %v"
 )
+
+// EventsSourceOf names the source of a frame's kernel events from its
+// EventsLive and EventsNote, which records keep: lifecycle.SourcePoll
+// when not live, lifecycle.SourceTracepoint for the BPF tracepoints,
+// lifecycle.SourceConnector otherwise.
+func EventsSourceOf(live bool, note string) string {
+	switch {
+	case !live:
+		return lifecycle.SourcePoll
+	case strings.HasPrefix(note, noteTracepointsPrefix):
+		return lifecycle.SourceTracepoint
+	}
+	return lifecycle.SourceConnector
+}
 
 // tpSource is the kernel source of BPF programs on the scheduler's fork,
 // exec and exit tracepoints (taskiter.Events): the kernel writes each

@@ -30,7 +30,7 @@ type Options struct {
 	Connector bool
 	// Tracepoints, with Connector, takes the kernel's process events
 	// from BPF programs on the scheduler's fork, exec and exit
-	// tracepoints instead, read once a scan, where the reader scans with
+	// tracepoints instead, read at each scan, where the reader scans with
 	// the BPF task iterator and they load; the connector otherwise (the
 	// frame's EventsNote says why). For serve and record: no wake-up and
 	// no /proc read for each event, at the price of events reaching the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/monitor"
 )
 
 // seg is one item of a header line: its text, a shorter form for narrow
@@ -186,14 +187,18 @@ func (d *Dashboard) eventsBehindAfter() time.Duration {
 // (the kernel's connector, in time), N s behind (the connector, or the
 // dashboard, is late: the header must not say live then), or polled. A
 // replay's events are neither live nor late: they were recorded, up to
-// the sample shown, by the connector or by polling.
+// the sample shown, by the connector, the BPF tracepoints or polling (as
+// the recorded frame's note says).
 func (d *Dashboard) eventsSeg() seg {
 	f := d.frame
 	lag := d.eventLag()
 	switch {
 	case d.opts.Timeline != nil:
 		how := "polled"
-		if f.EventsLive {
+		switch monitor.EventsSourceOf(f.EventsLive, f.EventsNote) {
+		case lifecycle.SourceTracepoint:
+			how = "tracepoints"
+		case lifecycle.SourceConnector:
 			how = "connector"
 		}
 		s := "events [aqua]recorded[-]"

@@ -764,6 +764,12 @@ func TestReplayAndRemoteSeams(t *testing.T) {
 	if strings.Contains(scr, "events live") {
 		t.Errorf("a replay's header calls its connector events live:\n%s", scr)
 	}
+	// A record made by serve or record from the BPF tracepoints says so
+	// by its note.
+	d := c
+	d.Seq, d.EventsNote = 4, "kernel process events (BPF tracepoints, read once a scan)"
+	h.src.send(&d)
+	h.waitFor("events recorded to " + b.Snapshot.TakenAt.Local().Format("15:04:05") + " (tracepoints)")
 	h.runes("tT][}{")
 	h.waitState("steps", func(*Dashboard) bool {
 		tl.mu.Lock()
