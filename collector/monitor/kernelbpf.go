@@ -44,9 +44,10 @@ func EventsSourceOf(live bool, note string) string {
 // exec and exit tracepoints (taskiter.Events): the kernel writes each
 // event, already naming its process, into a ring buffer that is read
 // before and after each scan (read) and when it passes its fill
-// threshold, never once an event. Nothing of /proc is read to name an event: the record holds the
-// process's start time, its comm after an exec, its parent and the wait
-// status of its end. One goroutine (run) reads the ring and converts.
+// threshold, never once an event. Nothing of /proc is read to name an
+// event: the record holds the process's start time, its comm after an
+// exec, its parent and the wait status of its end. One goroutine (run)
+// reads the ring and converts.
 type tpSource struct {
 	ev         *taskiter.Events
 	threads    bool
