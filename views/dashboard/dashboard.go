@@ -110,7 +110,7 @@ type Dashboard struct {
 	panels  []*panel
 	log     *eventLog
 	footer  *tview.Pages
-	keys    *tview.TextView
+	keys    *headerView
 	input   *tview.InputField
 	detail  *detailView
 	help    *tview.TextView
@@ -298,7 +298,7 @@ func (d *Dashboard) build() {
 	}
 	d.bottom = tview.NewFlex()
 
-	d.keys = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	d.keys = newHeaderView()
 	d.input = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorNavy)
 	d.input.SetChangedFunc(d.inputChanged)
 	d.input.SetDoneFunc(d.inputDone)

@@ -8,21 +8,24 @@ import (
 	"github.com/rivo/tview"
 )
 
-// headerView shows the header's lines (meters, host, activity, shape):
-// text with tview's colour tags, drawn as a tview.TextView with dynamic
-// colours and no wrapping would draw it, screen cell for screen cell and
-// style for style (TestHeaderDrawsAsTextView holds the two equal).
+// headerView shows the header's lines (meters, host, activity, shape),
+// and the footer's line of keys: text with tview's colour tags, drawn as
+// a tview.TextView with dynamic colours and no wrapping would draw it,
+// screen cell for screen cell and style for style
+// (TestHeaderDrawsAsTextView and TestFooterDrawsAsTextView hold the two
+// equal).
 //
 // Why: a TextView measures and prints every character through Unicode
 // grapheme segmentation (uniseg) and allocates for each screen cell it
 // writes; the header changes every refresh, and drawing it was about a
 // fifth of the dashboard's drawing at 200x50 (docs/PERFORMANCE.md,
-// dash5). The header's lines are almost always printable ASCII, a few
+// dash5); the footer's line of keys is set every refresh too (dash6).
+// The header's lines are almost always printable ASCII, a few
 // one-cell symbols and the tags the dashboard writes, and those are
 // parsed here once per change of text (parseTagged). A text with anything
 // else (other UTF-8, a tag outside the few forms parsed here, an escaped
 // tag) is drawn by a real TextView. headerView has no border, title or
-// scrolling: the header has none.
+// scrolling: neither the header nor the footer has any.
 type headerView struct {
 	*tview.Box
 	// text is the text shown; lines its screen cells, line by line, when
@@ -330,8 +333,12 @@ type rootPages struct {
 	*tview.Pages
 }
 
-// Draw implements tview.Primitive.
+// Draw implements tview.Primitive. Everything is drawn through a
+// putScreen.
 func (p rootPages) Draw(screen tcell.Screen) {
+	if _, ok := screen.(putScreen); !ok {
+		screen = putScreen{screen}
+	}
 	names := p.GetPageNames(true)
 	if len(names) != 1 || names[0] != pageMain {
 		p.Pages.Draw(screen)
@@ -340,4 +347,69 @@ func (p rootPages) Draw(screen tcell.Screen) {
 	item := p.GetPage(pageMain)
 	item.SetRect(p.GetInnerRect())
 	item.Draw(screen)
+}
+
+// putScreen is the screen rootPages draws on: tview writes every screen
+// cell it draws with SetContent, a rune at a time, and tcell's SetContent
+// makes a new string of the rune for each (an allocation a cell: the
+// boxes' backgrounds and borders, the panels' text, the events table's
+// colours, a few thousand cells a refresh at 200x50). putScreen gives a
+// rune it keeps a string for (printable ASCII, the borders' lines) to Put
+// as that string, which is what tcell's SetContent does with the string
+// it makes; anything else goes to SetContent (TestRootPagesDrawAsPages
+// and TestPutScreenAsSetContent hold the screens equal).
+type putScreen struct{ tcell.Screen }
+
+// SetContent implements tcell.Screen.
+func (s putScreen) SetContent(x, y int, primary rune, combining []rune, style tcell.Style) {
+	if len(combining) == 0 {
+		if str := runeCell(primary); str != "" {
+			s.Screen.Put(x, y, str, style)
+			return
+		}
+	}
+	s.Screen.SetContent(x, y, primary, combining, style)
+}
+
+// asciiCells holds each printable ASCII character as a string.
+var asciiCells = func() (a [0x7f]string) {
+	for r := rune(0x20); r < 0x7f; r++ {
+		a[r] = string(r)
+	}
+	return a
+}()
+
+// runeCell is r as a string kept for it (printable ASCII, the lines of
+// tview's borders), or "" for a rune not kept.
+func runeCell(r rune) string {
+	if r >= 0x20 && r < 0x7f {
+		return asciiCells[r]
+	}
+	switch r {
+	case '─':
+		return "─"
+	case '│':
+		return "│"
+	case '┌':
+		return "┌"
+	case '┐':
+		return "┐"
+	case '└':
+		return "└"
+	case '┘':
+		return "┘"
+	case '═':
+		return "═"
+	case '║':
+		return "║"
+	case '╔':
+		return "╔"
+	case '╗':
+		return "╗"
+	case '╚':
+		return "╚"
+	case '╝':
+		return "╝"
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,7 +22,7 @@ var headerTexts = []string{
 	"[::b]pinspect[::-]  [aqua]host[-] " + inert("[kworker/0:1]") + " [gray]a[[:::]b[-]",
 	"[red::b]ALERT[-::-] [black:yellow]PAUSED[-:-] [white:navy:bd]x[::BD] [::r]rev[::-]",
 	"[yellow]carried over\nthe line[-] and [green:]back",
-	"[gray]CPUs: waiting for the first sample…[-]\nsort CPU%▼  ▲ ← → │├└─",
+	"[gray]CPUs: waiting for the first sample…[-]\nsort CPU%▼  ▲ ← → ↑↓ │├└─",
 	"0[[:::][green]||||[red]||[-]       12.3%]  " + inert("a[b]c[[d]]"),
 	"[-]reset first[::-][-:-]",
 	"[:]empty fields[::] and [:::] too",
@@ -200,4 +201,93 @@ func TestRootPagesDrawAsPages(t *testing.T) {
 	}
 	d.pages.ShowPage(pageHelp)
 	check("help", 120, 30)
+}
+
+// TestFooterDrawsAsTextView: the footer's key line, drawn by a headerView
+// since dash6, draws as the TextView it was, in each of the footer's
+// forms (the table's keys, a status message, a bottom panel's keys, the
+// detail view's), and the forms the dashboard writes take headerView's
+// own path (else it saves nothing).
+func TestFooterDrawsAsTextView(t *testing.T) {
+	sim := tcell.NewSimulationScreen("UTF-8")
+	d := New(newTestSource(), Options{Screen: sim})
+	f1, f2 := frames(t)
+	sim.SetSize(200, 50)
+	d.beforeDraw(sim)
+	d.apply(f1)
+	d.apply(f2)
+	check := func(form string, fast bool) {
+		t.Helper()
+		text := d.keys.text
+		if !strings.Contains(text, "help") {
+			t.Fatalf("%s: no keys in the footer: %q", form, text)
+		}
+		if _, ok := parseTagged(text, textStyle(), nil); ok != fast {
+			t.Errorf("%s: parsed %v, want %v: %q", form, ok, fast, text)
+		}
+		for _, w := range []int{200, 80, 30} {
+			drawBoth(t, newHeaderView(), text, w, 1)
+		}
+	}
+	check("table", true)
+	d.setStatus("refresh every 2s")
+	check("status", true)
+	d.setStatus("")
+	for i := range d.panels {
+		d.focusPanel(i)
+		// A panel's keys go through tview.Escape, whose escaped
+		// brackets are left to a TextView.
+		check("panel "+d.panels[i].name, !strings.Contains(d.panels[i].keys, "["))
+	}
+	d.focusPanel(-1)
+	d.openDetail()
+	if front, _ := d.pages.GetFrontPage(); front != pageDetail {
+		t.Fatal("the detail view did not open")
+	}
+	check("detail", true)
+}
+
+// TestPutScreenAsSetContent: every rune putScreen keeps a string for, and
+// runes it does not (wide, combining, invalid, control), with and without
+// combining runes, leave the same screen cell as tcell's SetContent.
+func TestPutScreenAsSetContent(t *testing.T) {
+	runes := []rune{0, 0x1f, 0x7f, 0x80, 0xa0, '日', 'é', 0xd800, -1, 0x10ffff + 1, '▲', '…'}
+	for r := rune(0x20); r < 0x7f; r++ {
+		runes = append(runes, r)
+	}
+	for _, r := range []rune("─│┌┐└┘═║╔╗╚╝") {
+		if runeCell(r) != string(r) {
+			t.Errorf("runeCell(%q) = %q", r, runeCell(r))
+		}
+		runes = append(runes, r)
+	}
+	scrA, scrB := tcell.NewSimulationScreen("UTF-8"), tcell.NewSimulationScreen("UTF-8")
+	for _, s := range []tcell.SimulationScreen{scrA, scrB} {
+		if err := s.Init(); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Fini()
+		s.SetSize(len(runes), 2)
+	}
+	style := tcell.StyleDefault.Foreground(tcell.ColorYellow).Background(tcell.ColorNavy).Bold(true)
+	put := putScreen{scrB}
+	for x, r := range runes {
+		if kept := runeCell(r); kept != "" && kept != string(r) {
+			t.Errorf("runeCell(%q) = %q", r, kept)
+		}
+		scrA.SetContent(x, 0, r, nil, style)
+		put.SetContent(x, 0, r, nil, style)
+		scrA.SetContent(x, 1, r, []rune{0x301}, style)
+		put.SetContent(x, 1, r, []rune{0x301}, style)
+	}
+	scrA.Show()
+	scrB.Show()
+	a, _, _ := scrA.GetContents()
+	b, _, _ := scrB.GetContents()
+	for i := range a {
+		if !slices.Equal(a[i].Runes, b[i].Runes) || a[i].Style != b[i].Style || !bytes.Equal(a[i].Bytes, b[i].Bytes) {
+			t.Errorf("cell %d,%d (%q): putScreen left %q %v, SetContent %q %v", i%len(runes), i/len(runes), runes[i%len(runes)],
+				string(b[i].Runes), b[i].Style, string(a[i].Runes), a[i].Style)
+		}
+	}
 }

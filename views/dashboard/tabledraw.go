@@ -290,10 +290,11 @@ func cellGlyphs(s string, buf []string) (glyphs []string, ok bool) {
 }
 
 // narrowSymbol reports whether r is one of the non-ASCII characters the
-// table writes itself, each one screen cell wide.
+// table, the header and the footer write themselves, each one screen
+// cell wide.
 func narrowSymbol(r rune) bool {
 	switch r {
-	case '…', '│', '├', '└', '─', '▲', '▼', '←', '→':
+	case '…', '│', '├', '└', '─', '▲', '▼', '←', '→', '↑', '↓':
 		return true
 	}
 	return false
