@@ -114,7 +114,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// thirty-second to every scan, and a dashboard's snapshot grew to
 	// twenty times its processes within two minutes.)
 	nproc := max(s.iterLastProcs, r.iter.Processes())
-	procs := make([]Process, 0, nproc+nproc/32+16)
+	arr, procs := r.processArray(nproc + nproc/32 + 16)
 	s.memo.reserve(nproc + nproc/32 + 16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
@@ -246,6 +246,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	s.readExtras(procs, o)
 	snap.ThreadStates = countKeptStates(states, procs, s.iterHidden)
 	snap.CtxSwitchSource = CtxTaskIter
+	r.recycleWhenFree(arr, procs)
 	return s.finish(snap, procs), nil
 }
 

@@ -148,6 +148,12 @@ func runDashboard(a *app) error {
 	// monitor thread, and the walk's (8 ms) had its P handed to another
 	// thread and back (docs/PERFORMANCE.md, dash5).
 	ropts.BPFRawRuns = true
+	// A scan writes its processes into the array of an earlier
+	// snapshot's that nothing holds any more, found by the collection
+	// after each refresh (collector/recycle.go): a new array's pages,
+	// given back to the kernel with the free heap after the last
+	// refresh, were each faulted in again (docs/PERFORMANCE.md, dash6).
+	ropts.RecycleProcesses = true
 	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return err
