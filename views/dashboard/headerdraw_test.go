@@ -255,7 +255,7 @@ func TestPutScreenAsSetContent(t *testing.T) {
 	for r := rune(0x20); r < 0x7f; r++ {
 		runes = append(runes, r)
 	}
-	for _, r := range []rune("─│┌┐└┘═║╔╗╚╝") {
+	for _, r := range "─│┌┐└┘═║╔╗╚╝" {
 		if runeCell(r) != string(r) {
 			t.Errorf("runeCell(%q) = %q", r, runeCell(r))
 		}
