@@ -360,3 +360,63 @@ func TestEventsDamageBeforeRange(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartsAcrossDamage: events --restarts marks a pair of an end and
+// a start with a damaged sample read between them, which may have held
+// another end or start of the program (it paired them across the damage
+// without a word); a pair with no damage between is not marked.
+func TestRestartsAcrossDamage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := record.OpenWriter(dir, record.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Sample by sample: crash 31337 ends; an unrelated exit (the sample
+	// damaged below); crash 31338 starts; it ends; crash 31339 starts.
+	kinds := []struct {
+		typ  lifecycle.EventType
+		pid  int
+		comm string
+	}{{lifecycle.Exit, 31337, "crash"}, {lifecycle.Exit, 31400, "other"}, {lifecycle.Spawn, 31338, "crash"},
+		{lifecycle.Exit, 31338, "crash"}, {lifecycle.Spawn, 31339, "crash"}}
+	for _, k := range kinds {
+		snap, err := r.Scan(context.Background(), collector.ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := lifecycle.Event{Type: k.typ, Time: snap.TakenAt, ID: collector.ID{PID: k.pid, StartTicks: 9}, PPID: 1, Comm: k.comm, Source: lifecycle.SourceConnector}
+		if k.typ == lifecycle.Exit {
+			ev.ExitStatus = &collector.ExitStatus{Signal: 11}
+		}
+		if err := w.Append(&record.Sample{RunID: 42, Interval: 10 * time.Millisecond, Snapshot: snap, Events: []lifecycle.Event{ev}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Close()
+	damageSample(t, dir, 1)
+	stdout, stderr, code := runInProcess(t, "events", "--dir", dir, "--restarts", "--name", "crash")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != 0 || len(lines) != 5 || !strings.HasSuffix(lines[2], "  (across damage)") || strings.Contains(lines[3], "across damage") ||
+		!strings.HasPrefix(lines[4], "(across damage): ") {
+		t.Errorf("restarts across a damaged sample: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	stdout, _, _ = runInProcess(t, "events", "--dir", dir, "--restarts", "--name", "crash", "--json")
+	var doc struct {
+		Restarts []struct {
+			EndedPID     int   `json:"ended_pid"`
+			AcrossDamage *bool `json:"across_damage"`
+		} `json:"restarts"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if len(doc.Restarts) != 2 || doc.Restarts[0].AcrossDamage == nil || !*doc.Restarts[0].AcrossDamage || doc.Restarts[1].AcrossDamage != nil {
+		t.Errorf("restarts across a damaged sample, JSON: %s", stdout)
+	}
+}

@@ -249,7 +249,15 @@ func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter,
 	match := eventFilter(report.Filter{Name: f.Name})
 	var rs []report.Restart
 	var open *lifecycle.Event
-	err := st.Events(restartsQuery(since, until), func(e *lifecycle.Event) bool {
+	// damagedSinceEnd: a damaged sample was read after the open end.
+	damagedSinceEnd := false
+	q := restartsQuery(since, until)
+	q.Damaged = func(error) {
+		if open != nil {
+			damagedSinceEnd = true
+		}
+	}
+	err := st.Events(q, func(e *lifecycle.Event) bool {
 		if !match(e) {
 			return true
 		}
@@ -257,11 +265,11 @@ func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter,
 		case lifecycle.Exit, lifecycle.Zombie, lifecycle.Reaped:
 			if open == nil || open.ID != e.ID {
 				cp := *e
-				open = &cp
+				open, damagedSinceEnd = &cp, false
 			}
 		case lifecycle.Spawn, lifecycle.Exec:
 			if open != nil && e.ID != open.ID {
-				rs = append(rs, report.Restart{Ended: *open, Started: *e})
+				rs = append(rs, report.Restart{Ended: *open, Started: *e, AcrossDamage: damagedSinceEnd})
 				open = nil
 			}
 		}
@@ -269,6 +277,14 @@ func (a *app) printRestarts(bw *bufio.Writer, st *record.Store, f report.Filter,
 	})
 	if err != nil {
 		return 0, readingRecord(st, err)
+	}
+	// Damage between an end and its start, read since the end or skipped
+	// at open where it may hold events of their times, may have held
+	// another end or start: the pair is marked.
+	for i := range rs {
+		r := &rs[i]
+		n, parts := st.SkippedEventsAtOpen(record.EventQuery{Since: r.Ended.Time, Until: r.Started.Time, Flags: q.Flags})
+		r.AcrossDamage = r.AcrossDamage || n+parts > 0
 	}
 	if a.jsonOut {
 		return len(rs), report.WriteCompactJSON(bw, report.NewRestartsDoc(f.Name, rs, open))
