@@ -66,9 +66,12 @@ func (s *Store) noteProblem(p string) {
 // Events calls fn with every recorded event the query selects, in
 // recorded order; fn returning false stops. A damaged
 // record is skipped and listed in Problems. Only the events blocks of
-// samples whose flags can match are read, and of those whose events can
-// lie in [Since, Until]: taken at most eventSlack after Until, and
-// followed by a sample taken at or after Since (eventsEnd).
+// samples whose flags can match are read, and of those taken within
+// eventSlack of [Since, Until]. A damaged one is skipped, listed and
+// given to q.Damaged only when its events can lie in [Since, Until]:
+// when the sample after it was taken at or after Since (eventsEnd).
+// (Readable samples before that are still read: an event is not missed
+// for a wall clock that stepped back less than the samples' interval.)
 func (s *Store) Events(q EventQuery, fn func(*lifecycle.Event) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,7 +87,7 @@ func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool) error 
 		if h.eventsLen == 0 || q.Flags != 0 && h.evFlags&q.Flags == 0 {
 			continue
 		}
-		if !q.Since.IsZero() && s.eventsEndAt(i) < q.Since.UnixNano() ||
+		if !q.Since.IsZero() && h.takenAt < q.Since.Add(-eventSlack).UnixNano() ||
 			!q.Until.IsZero() && h.takenAt > q.Until.Add(eventSlack).UnixNano() {
 			continue
 		}
@@ -92,6 +95,9 @@ func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool) error 
 		var evs []lifecycle.Event
 		if err == nil {
 			evs, err = s.decodeEvents(p, body[:h.eventsLen])
+		}
+		if errors.Is(err, ErrDamaged) && !q.Since.IsZero() && s.eventsEndAt(i) < q.Since.UnixNano() {
+			continue // it holds no event of the range: not its damage
 		}
 		if errors.Is(err, ErrDamaged) {
 			s.noteProblem(err.Error())
