@@ -84,11 +84,7 @@ func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool) error 
 	for i := range s.pos {
 		p := &s.pos[i]
 		h := &p.e.h
-		if h.eventsLen == 0 || q.Flags != 0 && h.evFlags&q.Flags == 0 {
-			continue
-		}
-		if !q.Since.IsZero() && h.takenAt < q.Since.Add(-eventSlack).UnixNano() ||
-			!q.Until.IsZero() && h.takenAt > q.Until.Add(eventSlack).UnixNano() {
+		if !q.mayHold(h) {
 			continue
 		}
 		body, err := s.readBody(p)
@@ -110,19 +106,29 @@ func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool) error 
 			return err
 		}
 		for j := range evs {
-			e := &evs[j]
-			if q.Flags != 0 && EventFlags(e)&q.Flags == 0 ||
-				!q.Since.IsZero() && e.Time.Before(q.Since) ||
-				!q.Until.IsZero() && e.Time.After(q.Until) ||
-				q.Match != nil && !q.Match(e) {
-				continue
-			}
-			if !fn(i, e) {
+			if e := &evs[j]; q.selects(e) && !fn(i, e) {
 				return nil
 			}
 		}
 	}
 	return nil
+}
+
+// mayHold reports whether the sample of header h is read for q: it has
+// events, of the kinds asked for, and was taken within eventSlack of
+// q's range.
+func (q *EventQuery) mayHold(h *recHeader) bool {
+	return h.eventsLen > 0 && (q.Flags == 0 || h.evFlags&q.Flags != 0) &&
+		(q.Since.IsZero() || h.takenAt >= q.Since.Add(-eventSlack).UnixNano()) &&
+		(q.Until.IsZero() || h.takenAt <= q.Until.Add(eventSlack).UnixNano())
+}
+
+// selects reports whether q selects event e.
+func (q *EventQuery) selects(e *lifecycle.Event) bool {
+	return (q.Flags == 0 || EventFlags(e)&q.Flags != 0) &&
+		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&
+		(q.Until.IsZero() || !e.Time.After(q.Until)) &&
+		(q.Match == nil || q.Match(e))
 }
 
 // EventsCut says where an answer of at most limit of the events q
