@@ -694,16 +694,7 @@ func (s *connSource) sync(ctx context.Context) error {
 func (s *connSource) barrierSync(ctx context.Context) error {
 	seen := make(chan struct{})
 	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		s.mu.Lock()
-		s.barrier = &barrier{tid: unix.Gettid(), seen: seen}
-		s.mu.Unlock()
-		name := []byte(syncMarker + "\x00")
-		err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
-		runtime.KeepAlive(name)
-		started <- err
-	}()
+	go s.markThread(seen, started, nil)
 	if err := <-started; err != nil {
 		return nil // cannot mark: fall back to what was received
 	}
@@ -713,6 +704,37 @@ func (s *connSource) barrierSync(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// markThread locks its goroutine to an OS thread other than the main
+// one, closes placed (when not nil) once there, renames the thread to
+// syncMarker as the pending barrier and sends prctl's error on started;
+// it exits locked, which ends the thread. The main thread is never
+// renamed: its name is the process's (ps, and the children forked from
+// it inherit it), and Go parks it rather than end it with a goroutine
+// that exits locked, so the whole process stayed named pinspect-sync.
+// A goroutine started while this one holds the main thread runs on
+// another; this one waits until it is there, then lets the main thread
+// go.
+func (s *connSource) markThread(seen chan struct{}, started chan<- error, placed chan<- struct{}) {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		moved := make(chan struct{})
+		go s.markThread(seen, started, moved)
+		<-moved
+		runtime.UnlockOSThread()
+		return
+	}
+	if placed != nil {
+		close(placed)
+	}
+	s.mu.Lock()
+	s.barrier = &barrier{tid: unix.Gettid(), seen: seen}
+	s.mu.Unlock()
+	name := []byte(syncMarker + "\x00")
+	err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+	runtime.KeepAlive(name)
+	started <- err
 }
 
 // checkBarrier closes the pending barrier when buf holds its comm event.
