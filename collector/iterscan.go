@@ -200,11 +200,16 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		return nil
 	})
 	s.iterPIDs, s.iterLastProcs, s.iterEntries = pids[:0], len(pids), entries
+	// The entries are not kept past the scan, however it ends (the memo
+	// may drop them, and they hold cmdlines).
+	defer func() {
+		clear(s.iterEntries)
+		s.iterEntries = s.iterEntries[:0]
+	}()
 	if err != nil {
 		// A broken pass (ErrLayout, a read error): this snapshot from
 		// /proc, saying why.
 		s.iterSide, s.iterPending, s.iterHiddenValid, s.iterListedOnce = side[:0], pending[:0], false, false
-		s.iterEntries = entries[:0]
 		snap, perr := s.run(ctx, o)
 		if perr == nil {
 			snap.CollectorNote = "task iterator pass failed, read from /proc: " + err.Error()
@@ -236,9 +241,6 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		return nil, err
 	}
 	procs = s.readIterIdentities(procs)
-	// The entries are not kept past the scan (the memo may drop them).
-	clear(s.iterEntries)
-	s.iterEntries = s.iterEntries[:0]
 	snap.CmdlinesBPF = s.bpfCmd.read
 	if note := s.programsNote(); note != "" {
 		snap.CollectorNote = joinNote(snap.CollectorNote, note)

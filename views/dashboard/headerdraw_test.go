@@ -9,6 +9,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
+	"github.com/rivo/uniseg"
 )
 
 // headerTexts are texts that take the header's odd paths: the escaped
@@ -290,4 +291,33 @@ func TestPutScreenAsSetContent(t *testing.T) {
 				string(b[i].Runes), b[i].Style, string(a[i].Runes), a[i].Style)
 		}
 	}
+}
+
+// TestAmbiguousWideDrawsAsTview: where tcell makes East Asian ambiguous
+// characters two cells wide (RUNEWIDTH_EASTASIAN=1), the arrows, tree
+// lines and cut mark the header, the footer and the table write are
+// left to tview, and every screen cell is what tview draws (the header
+// and the footer lost characters; the table's tree lines and its sort
+// column's header style were wrong).
+func TestAmbiguousWideDrawsAsTview(t *testing.T) {
+	was := uniseg.EastAsianAmbiguousWidth
+	uniseg.EastAsianAmbiguousWidth = 2
+	t.Cleanup(func() { uniseg.EastAsianAmbiguousWidth = was })
+	for _, text := range headerTexts {
+		for _, w := range []int{200, 80, 20} {
+			drawBoth(t, newHeaderView(), text, w, 6)
+		}
+	}
+	sim := tcell.NewSimulationScreen("UTF-8")
+	d := New(newTestSource(), Options{Screen: sim})
+	f1, f2 := frames(t)
+	sim.SetSize(120, 40)
+	d.beforeDraw(sim)
+	d.apply(f1)
+	d.apply(f2)
+	for _, w := range []int{120, 45} {
+		drawBoth(t, newHeaderView(), d.header.text, w, max(d.headerH, 1))
+		drawBoth(t, newHeaderView(), d.keys.text, w, 1)
+	}
+	t.Run("table", TestProcTableDrawsAsTview)
 }

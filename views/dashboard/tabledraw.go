@@ -6,6 +6,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
+	"github.com/rivo/uniseg"
 )
 
 // selectedRowStyle is the style of the process table's selected row.
@@ -204,7 +205,10 @@ func (t *procTable) drawCell(screen tcell.Screen, cell *tview.TableCell, x, y, w
 		for i := 0; i < w; i++ {
 			screen.Put(x+i, y, " ", pad)
 		}
-		printed, _ := tview.Print(screen, text, x, y, w, cell.Align, cell.Color)
+		printed, width := tview.Print(screen, text, x, y, w, cell.Align, cell.Color)
+		if !strings.Contains(text, "[") {
+			restyle(screen, x, y, w, width, cell.Align, style)
+		}
 		if tview.TaggedStringWidth(text)-printed > 0 && printed > 0 {
 			_, st, _ := screen.Get(x+w-1, y)
 			screen.Put(x+w-1, y, "…", st)
@@ -256,6 +260,28 @@ func (t *procTable) drawCell(screen tcell.Screen, cell *tview.TableCell, x, y, w
 	}
 }
 
+// restyle gives the width screen cells a text without colour tags was
+// printed on, aligned in the w cells at x, the cell's text style over the
+// background there: tview.Table prints a cell's text in its style, and
+// tview.Print, the fallback's, in its foreground colour only.
+func restyle(screen tcell.Screen, x, y, w, width, align int, style tcell.Style) {
+	from := x
+	switch align {
+	case tview.AlignRight:
+		from = x + w - width
+	case tview.AlignCenter:
+		from = x + (w-width)/2
+	}
+	for i := from; i < from+width && i < x+w; i++ {
+		str, st, _ := screen.Get(i, y)
+		if str == "" {
+			continue // the second cell of a wide character
+		}
+		_, bg, _ := st.Decompose()
+		screen.Put(i, y, str, style.Background(bg))
+	}
+}
+
 // cellGlyphs appends the screen cells of a cell text to buf, one string
 // each (its bytes in the text), when each character is one screen cell on its own: printable
 // ASCII, the escaped bracket inert writes (literalBracket, one '['), and
@@ -291,8 +317,13 @@ func cellGlyphs(s string, buf []string) (glyphs []string, ok bool) {
 
 // narrowSymbol reports whether r is one of the non-ASCII characters the
 // table, the header and the footer write themselves, each one screen
-// cell wide.
+// cell wide. They are East Asian ambiguous characters: where tcell makes
+// those two cells wide (RUNEWIDTH_EASTASIAN, a CJK locale's terminal)
+// none is narrow, and what holds them is left to tview to draw.
 func narrowSymbol(r rune) bool {
+	if uniseg.EastAsianAmbiguousWidth != 1 {
+		return false
+	}
 	switch r {
 	case '…', '│', '├', '└', '─', '▲', '▼', '←', '→', '↑', '↓':
 		return true
