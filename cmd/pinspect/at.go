@@ -23,7 +23,7 @@ func (f *atFlags) add(cmd *cobra.Command) {
 		cmd.Annotations = map[string]string{}
 	}
 	cmd.Annotations[atAnnotation] = atDirWithAt
-	cmd.Flags().StringVar(&f.at, "at", "", "show the recorded state at this time instead of now (RFC 3339, \"2026-12-01 02:00\", 02:00, \"2h ago\"); needs `pinspect record`")
+	cmd.Flags().StringVar(&f.at, "at", "", "show the recorded state at this `TIME` instead of now (RFC 3339, \"2026-12-01 02:00\", 02:00, \"2h ago\"); needs pinspect record")
 	cmd.Flags().StringVar(&f.dir, "dir", defaultRecordDir, "with --at: the record directory")
 }
 

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // The command-line conventions a user of pgrep, ps and Nagios relies on:
@@ -237,4 +243,30 @@ func TestHelpValueNames(t *testing.T) {
 			t.Errorf("ps --help lacks %q", want)
 		}
 	}
+}
+
+// TestFlagValueNamesAreNames: a backquoted word in a flag's usage is
+// the name cobra's help gives the flag's value, so it must be one (an
+// upper-case word such as DIR or PIDs): `pinspect record --dir` in a
+// usage rendered as "--dir pinspect record --dir" in every command that
+// reads a record, and `pinspect record` as "--at pinspect record".
+func TestFlagValueNamesAreNames(t *testing.T) {
+	name := regexp.MustCompile(`^[A-Z][A-Z_]*s?$`)
+	quoted := regexp.MustCompile("`([^`]*)`")
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		check := func(f *pflag.Flag) {
+			for _, m := range quoted.FindAllStringSubmatch(f.Usage, -1) {
+				if !name.MatchString(m[1]) {
+					t.Errorf("%s --%s: backquoted %q in its usage would be shown as its value's name", c.CommandPath(), f.Name, m[1])
+				}
+			}
+		}
+		c.LocalFlags().VisitAll(check)
+		c.PersistentFlags().VisitAll(check)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&app{stdout: io.Discard, stderr: io.Discard, ctx: context.Background()}))
 }

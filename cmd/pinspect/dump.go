@@ -29,7 +29,7 @@ type recordFlags struct {
 }
 
 func (f *recordFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.dir, "dir", defaultRecordDir, "the record directory (`pinspect record --dir`)")
+	cmd.Flags().StringVar(&f.dir, "dir", defaultRecordDir, "the record directory, a `DIR` (as pinspect record --dir)")
 }
 
 func (f *recordFlags) addRange(cmd *cobra.Command) {
