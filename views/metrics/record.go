@@ -192,13 +192,15 @@ func recordedEventsQuery(q url.Values) (record.EventQuery, int, error) {
 		limit = min(n, MaxRecordedEvents)
 	}
 	eq := record.EventQuery{Since: since, Until: until}
-	if v := q.Get("type"); v != "" {
-		types := map[lifecycle.EventType]bool{}
-		for _, t := range strings.Split(v, ",") {
-			types[lifecycle.EventType(t)] = true
+	types, err := parseEventTypes(q) // an unknown type is refused, as the live stream's
+	if err != nil {
+		return record.EventQuery{}, 0, err
+	}
+	if types != nil {
+		for t := range types {
 			eq.Flags |= record.EventFlags(&lifecycle.Event{Type: lifecycle.EventType(t)})
 		}
-		eq.Match = func(e *lifecycle.Event) bool { return types[e.Type] }
+		eq.Match = func(e *lifecycle.Event) bool { return types[string(e.Type)] }
 	}
 	return eq, limit, nil
 }

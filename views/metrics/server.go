@@ -767,6 +767,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	for _, p := range []string{"until", "limit"} {
+		if r.URL.Query().Has(p) {
+			// The live stream has no end and no count: the parameter
+			// would be ignored, and the client wait for ever.
+			httpError(w, http.StatusBadRequest, p+": only with since= (the recorded events); the live stream has no "+p)
+			return
+		}
+	}
 	client := ClientOf(r.Context())
 	release, ok := s.streams.acquire(r.Context(), client.Key, 0)
 	if !ok {
