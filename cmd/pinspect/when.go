@@ -13,7 +13,7 @@ import (
 //
 //	2026-12-01T02:00:00Z, 2026-12-01T02:00:00+01:00   RFC 3339
 //	2026-12-01T02:00, 2026-12-01 02:00[:05]            local time
-//	02:00, 02:00:05                                    today, local time
+//	02:00, 02:00:05[.5]                                today, local time
 //	2h ago, 90m ago, 1h30m ago, 3d ago, -2h, 2h        before now
 //	now, @1764554400                                   now; Unix seconds
 func parseWhen(s string, now time.Time) (time.Time, error) {
@@ -42,7 +42,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	for _, layout := range []string{"15:04:05", "15:04"} {
 		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
 			y, m, d := now.Date()
-			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, now.Location()), nil
+			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), now.Location()), nil
 		}
 	}
 	rel := strings.TrimSpace(strings.TrimSuffix(s, "ago"))

@@ -15,6 +15,8 @@ func TestParseWhen(t *testing.T) {
 		"2026-11-30 23:15":          time.Date(2026, 11, 30, 23, 15, 0, 0, loc),
 		"2026-11-30T23:15:07":       time.Date(2026, 11, 30, 23, 15, 7, 0, loc),
 		"02:00":                     time.Date(2026, 12, 1, 2, 0, 0, 0, loc),
+		"06:39:35.5":                time.Date(2026, 12, 1, 6, 39, 35, 500_000_000, loc), // the fraction was dropped (tester8)
+		"2026-11-30 23:15:07.25":    time.Date(2026, 11, 30, 23, 15, 7, 250_000_000, loc),
 		"2h ago":                    now.Add(-2 * time.Hour),
 		"2h":                        now.Add(-2 * time.Hour),
 		"-90m":                      now.Add(-90 * time.Minute),
