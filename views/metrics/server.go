@@ -712,6 +712,19 @@ func (s *Server) handleOrphans(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// liveEventsQuery reads the live stream's parameters: the types
+// (parseEventTypes). until= and limit= belong to the recorded events
+// (since=): the live stream has no end and no count, so either would be
+// ignored and the client wait for ever.
+func liveEventsQuery(q url.Values) (map[string]bool, error) {
+	for _, p := range []string{"until", "limit"} {
+		if q.Has(p) {
+			return nil, errors.New(p + ": only with since= (the recorded events); the live stream has no " + p)
+		}
+	}
+	return parseEventTypes(q)
+}
+
 // parseEventTypes reads /api/v1/events's ?type= (comma-separated event
 // types; none: every type).
 func parseEventTypes(q url.Values) (map[string]bool, error) {
@@ -762,18 +775,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if s.eventsHidden(w, r) {
 		return
 	}
-	types, err := parseEventTypes(r.URL.Query())
+	types, err := liveEventsQuery(r.URL.Query())
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
-	}
-	for _, p := range []string{"until", "limit"} {
-		if r.URL.Query().Has(p) {
-			// The live stream has no end and no count: the parameter
-			// would be ignored, and the client wait for ever.
-			httpError(w, http.StatusBadRequest, p+": only with since= (the recorded events); the live stream has no "+p)
-			return
-		}
 	}
 	client := ClientOf(r.Context())
 	release, ok := s.streams.acquire(r.Context(), client.Key, 0)
