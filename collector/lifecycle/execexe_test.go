@@ -54,4 +54,18 @@ func TestTrackerKernelExecTakesScansExe(t *testing.T) {
 				i, e.ID.PID, e.Comm, e.Exe, e.OldExe, w.pid, w.comm, w.exe, w.oldExe)
 		}
 	}
+	// A shim (a python3 script run by bash) exec'ing the real python3
+	// after the scan keeps its name: the scan's exe is the shim's, not
+	// the exec's (review: exe "/usr/bin/bash" on the exec of python3).
+	shim := withExe(proc(720, 1, 990, "python3", 'S'), "/usr/bin/bash")
+	tr = NewTracker(0)
+	before, at := snap(0, shim), snap(time.Second, shim)
+	tr.Observe(nil, before, Kernel{})
+	late := KernelEvent{Event: Event{Type: Exec, Time: t0.Add(1500 * time.Millisecond), Source: SourceTracepoint,
+		ID: shim.ID(), Comm: "python3", OldComm: "python3"}}
+	for _, e := range tr.Observe(before, at, Kernel{Events: []KernelEvent{late}}).Events {
+		if e.Type == Exec && e.Exe != "" {
+			t.Errorf("an exec after the scan that kept its name: exe %q, want none (the scan's is the shim's)", e.Exe)
+		}
+	}
 }

@@ -305,7 +305,8 @@ func sameStart(a, b uint64) bool {
 // time, the parent, the state it left) is taken from the held exit: a
 // kernel exit a step late is in neither of its step's snapshots, so
 // nothing else can fill it, and the connector's exit of a process it
-// never named has none of them.
+// never named has none of them. The name is not taken for an exit whose
+// note says its name after an exec is unknown.
 func (t *Tracker) replacesHeld(e *Event) bool {
 	h, ok := t.heldExits[e.ID.PID]
 	if !ok || !sameStart(e.ID.StartTicks, h.e.ID.StartTicks) {
@@ -313,11 +314,11 @@ func (t *Tracker) replacesHeld(e *Event) bool {
 	}
 	delete(t.heldExits, e.ID.PID)
 	delete(t.polledExits, e.ID.PID)
-	if e.Comm == "" && h.e.Comm != "" {
+	// Not for a process that exec'd and went before its new name was
+	// read: the held exit's name is from a scan that may be before the
+	// exec (fillFromSnapshots refuses it too).
+	if e.Comm == "" && h.e.Comm != "" && e.Note != NoteExitNameUnknown {
 		e.Comm = h.e.Comm
-		if e.Note == NoteExitNameUnknown {
-			e.Note = ""
-		}
 	}
 	if e.ID.StartTicks == 0 {
 		e.ID.StartTicks = h.e.ID.StartTicks
@@ -463,7 +464,9 @@ func fillExecExes(evs []Event, prev, cur *collector.Snapshot) {
 			continue
 		}
 		seen[e.ID.PID] = true
-		if p := Find(cur, e.ID.PID); e.Exe == "" && p != nil && e.Comm != "" && p.Comm == e.Comm &&
+		// An exec after the scan that keeps its name (a shim exec'ing the
+		// real program) is not the scan's program.
+		if p := Find(cur, e.ID.PID); e.Exe == "" && p != nil && e.Comm != "" && p.Comm == e.Comm && e.Time.Before(cur.TakenAt) &&
 			p.StartTicks == e.ID.StartTicks && known(p, collector.SrcStat) && known(p, collector.SrcExe) {
 			e.Exe = p.Exe
 		}

@@ -193,11 +193,19 @@ func TestTrackerHoldsPollExit(t *testing.T) {
 	// names).
 	tr := start()
 	bare := kexit(child, 900*time.Millisecond, 0)
-	bare.Comm, bare.ID.StartTicks, bare.PPID, bare.Note = "", 0, 0, NoteExitNameUnknown
+	bare.Comm, bare.ID.StartTicks, bare.PPID = "", 0, 0
 	st := tr.Observe(s1, s2, Kernel{Events: []KernelEvent{bare}})
 	if len(st.Events) != 1 || st.Events[0].Source != SourceConnector || st.Events[0].Comm != "brief" || st.Events[0].ID != child.ID() ||
 		st.Events[0].PPID != 1 || st.Events[0].Note != "" || st.Events[0].OldState != 'S' {
 		t.Errorf("a bare kernel exit replacing the held one: %+v, want one connector exit named brief, start 900, parent 1, state S, no note", st.Events)
+	}
+	// One whose name after an exec is unknown keeps no name and its
+	// note: the held exit's name may be from before the exec (review).
+	tr = start()
+	bare.Note = NoteExitNameUnknown
+	st = tr.Observe(s1, s2, Kernel{Events: []KernelEvent{bare}})
+	if len(st.Events) != 1 || st.Events[0].Comm != "" || st.Events[0].Note != NoteExitNameUnknown || st.Events[0].ID != child.ID() {
+		t.Errorf("a kernel exit whose name after its exec is unknown, replacing the held one: %+v, want it unnamed with its note", st.Events)
 	}
 	tr = start()
 	st = tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kexit(later, 1500*time.Millisecond, 0)}})
