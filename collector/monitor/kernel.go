@@ -552,12 +552,7 @@ func (s *connSource) release(held []*batch, upTo int64, all bool) []*batch {
 	}
 	if len(out) > 0 {
 		s.mu.Lock()
-		room := max(s.maxPending-len(s.pending), 0)
-		if room < len(out) {
-			s.dropped += len(out) - room
-			out = out[:room]
-		}
-		s.pending = append(s.pending, out...)
+		s.pending = appendBounded(s.pending, out, s.maxPending, &s.dropped)
 		s.mu.Unlock()
 	}
 	s.unnamed.Store(s.dec.unnamedBehind)
@@ -752,4 +747,16 @@ func (s *connSource) checkBarrier(buf []procEvent) {
 			return
 		}
 	}
+}
+
+// appendBounded appends out to pending, the events a kernel source holds
+// for its next take, within maxPending: what does not fit is counted in
+// *dropped (reported with the take) and left out.
+func appendBounded(pending, out []lifecycle.KernelEvent, maxPending int, dropped *int) []lifecycle.KernelEvent {
+	room := max(maxPending-len(pending), 0)
+	if room < len(out) {
+		*dropped += len(out) - room
+		out = out[:room]
+	}
+	return append(pending, out...)
 }

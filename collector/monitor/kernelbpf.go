@@ -182,12 +182,7 @@ func (s *tpSource) queue(out []lifecycle.KernelEvent) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	room := max(s.maxPending-len(s.pending), 0)
-	if room < len(out) {
-		s.dropped += len(out) - room
-		out = out[:room]
-	}
-	s.pending = append(s.pending, out...)
+	s.pending = appendBounded(s.pending, out, s.maxPending, &s.dropped)
 }
 
 // checkLost adds the records the tracepoints dropped for want of room in
