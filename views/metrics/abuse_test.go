@@ -438,8 +438,9 @@ func stormFrame(seq uint64, n int) *monitor.Frame {
 // TestEventStreamBounded: an event stream whose client does not keep up
 // used to pin every frame's events (16 such streams in a fork storm took
 // the agent to 508 MB). Now each stream holds at most streamQueue events
-// of its own; a client that falls further behind gets what was queued,
-// then a final lost record, and the stream ends.
+// of earlier frames and one frame's; a client that falls further behind
+// gets what was queued, then a final lost record saying why, and the
+// stream ends.
 func TestEventStreamBounded(t *testing.T) {
 	src := newFrameSource()
 	src.publish(stormFrame(1, 0))
@@ -473,6 +474,8 @@ func TestEventStreamBounded(t *testing.T) {
 	}
 	if last == nil || last["type"] != "lost" {
 		t.Errorf("the stream ended after %d lines without a final lost record: %v", lines, last)
+	} else if note, _ := last["note"].(string); !strings.Contains(note, "reads slower than events come") {
+		t.Errorf("the final lost record does not say why the stream ended: %q", note)
 	}
 	if lines > 150000 {
 		t.Errorf("%d lines: the stream was not cut", lines)
@@ -485,6 +488,44 @@ func TestEventStreamBounded(t *testing.T) {
 	r2.Body.Close()
 	if r2.StatusCode != http.StatusBadRequest {
 		t.Errorf("?type=bogus: %s, want 400", r2.Status)
+	}
+}
+
+// TestEventStreamBurstKeepsClient: one frame of 100,000 events (a fork
+// storm within one scan; the most a frame carries by default) reaches a
+// client that reads as fast as it can, every event and no lost record.
+// Before, the stream's queue counted the burst against the client and
+// cut it at 4,096 events, though it was not behind (final review).
+func TestEventStreamBurstKeepsClient(t *testing.T) {
+	src := newFrameSource()
+	src.publish(stormFrame(1, 0))
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Get(base + PathEvents + "?type=spawn")
+	must(t, err)
+	defer resp.Body.Close()
+	const n = monitor.DefaultMaxPending
+	src.publish(stormFrame(2, n))
+	sc := bufio.NewScanner(resp.Body)
+	seen := map[float64]bool{}
+	for len(seen) < n && sc.Scan() {
+		var e struct {
+			Type string  `json:"type"`
+			PID  float64 `json:"pid"`
+			Note string  `json:"note"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("line %d: %v: %q", len(seen)+1, err, sc.Bytes())
+		}
+		if e.Type != string(lifecycle.Spawn) {
+			t.Fatalf("after %d of the burst's %d events: %s %q", len(seen), n, e.Type, e.Note)
+		}
+		seen[e.PID] = true
+	}
+	if len(seen) < n {
+		t.Fatalf("the stream ended after %d of the burst's %d events (%v)", len(seen), n, sc.Err())
+	}
+	if c := s.stats.streamsCut.Load(); c != 0 {
+		t.Errorf("%d streams cut, want 0", c)
 	}
 }
 

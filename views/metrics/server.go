@@ -756,17 +756,24 @@ func joinTypes() string {
 	return b.String()
 }
 
-// streamQueue bounds the events waiting for one stream's client: a client
-// that falls this far behind is sent a final lost record and cut off.
+// streamQueue is how far behind one stream's client may fall: a frame
+// is queued whole when fewer than this many events of earlier frames
+// still wait to be sent, so one frame's burst never cuts a client that
+// keeps up. When a frame comes and this many or more still wait, the
+// client reads slower than events come: it is sent what waits and a
+// final lost record, and the stream ends. A stream thus holds at most
+// streamQueue events plus one frame's (which the source bounds:
+// monitor.Options.MaxPending).
 const streamQueue = 4096
 
 // handleEvents streams lifecycle events as NDJSON (the lines of
 // `pinspect watch --json`) until the client goes away; ?type=exit,zombie
 // selects event types. Frames are taken from the source as they come,
-// so none is held for a slow client; only its matching events wait, at
-// most streamQueue of them. A client that falls further behind gets a
-// final `lost` record and the stream ends; one that stops reading for
-// writeStall is cut.
+// so none is held for a slow client; only its matching events wait
+// (eventQueue: a frame's events are queued whole while fewer than
+// streamQueue earlier ones wait). A client that falls further behind
+// gets a final `lost` record saying so and the stream ends; one that
+// stops reading for writeStall is cut.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("since") {
 		s.handleRecordedEvents(w, r)
@@ -810,6 +817,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 					q.end()
 					return
 				}
+				var evs []lifecycle.Event
 				for i := range f.Events {
 					e := f.Events[i]
 					// A lost record (events the source dropped for
@@ -821,14 +829,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 					if !client.Full {
 						restrictEvent(&e)
 					}
-					if !q.push(e) {
-						// Cut now, even while the writer is blocked on
-						// the client: it sends what was queued and the
-						// final lost record when it can, or gives up
-						// at the write stall.
-						s.stats.streamsCut.Add(1)
-						return
-					}
+					evs = append(evs, e)
+				}
+				if !q.push(evs) {
+					// Cut now, even while the writer is blocked on the
+					// client: it sends what was queued and the final
+					// lost record when it can, or gives up at the
+					// write stall.
+					s.stats.streamsCut.Add(1)
+					return
 				}
 			}
 		}
@@ -840,7 +849,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-q.wake:
 		}
-		evs, dropped, ended := q.take()
+		evs, waiting, dropped, ended := q.take()
 		for i := range evs {
 			if err := enc.Encode(report.NewEventDoc(&evs[i])); err != nil {
 				return
@@ -848,7 +857,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		if dropped > 0 {
 			lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll, Time: time.Now(),
-				Note: fmt.Sprintf("stream ended: this client fell more than %d events behind; reconnect to go on", streamQueue)}
+				Note: fmt.Sprintf("stream ended: this client reads slower than events come (%d events of earlier frames were still unsent when the next frame came; at most %d may wait); that frame's %d and every later event are not sent; reconnect to go on", waiting, streamQueue, dropped)}
 			_ = enc.Encode(report.NewEventDoc(&lost))
 			_ = rc.Flush()
 			return
@@ -883,23 +892,32 @@ func (s *Server) eventsHidden(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// eventQueue is one stream's bounded queue of events.
+// eventQueue is one stream's bounded queue of events: the events of the
+// frames its writer has not taken yet.
 type eventQueue struct {
-	mu      sync.Mutex
-	evs     []lifecycle.Event
-	dropped int
-	ended   bool
-	wake    chan struct{}
+	mu  sync.Mutex
+	evs []lifecycle.Event
+	// waiting is how many events waited when the queue overflowed, and
+	// dropped how many were then left out (the overflowing frame's).
+	waiting, dropped int
+	ended            bool
+	wake             chan struct{}
 }
 
-// push queues e; false once the queue overflowed (the stream is over).
-func (q *eventQueue) push(e lifecycle.Event) bool {
+// push queues the events of one frame (an empty one too: the writer
+// wakes and finds nothing); false when the queue overflowed, fewer than
+// streamQueue earlier events having been taken since: the stream is over
+// and evs is not queued.
+func (q *eventQueue) push(evs []lifecycle.Event) bool {
+	if len(evs) == 0 {
+		return true
+	}
 	q.mu.Lock()
 	ok := len(q.evs) < streamQueue
 	if ok {
-		q.evs = append(q.evs, e)
+		q.evs = append(q.evs, evs...)
 	} else {
-		q.dropped++
+		q.waiting, q.dropped = len(q.evs), len(evs)
 	}
 	q.mu.Unlock()
 	select {
@@ -919,13 +937,14 @@ func (q *eventQueue) end() {
 	}
 }
 
-// take returns the queued events and empties the queue.
-func (q *eventQueue) take() ([]lifecycle.Event, int, bool) {
+// take returns the queued events and empties the queue; and, once it
+// overflowed, how many waited then and how many were left out.
+func (q *eventQueue) take() (evs []lifecycle.Event, waiting, dropped int, ended bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	evs := q.evs
+	evs = q.evs
 	q.evs = nil
-	return evs, q.dropped, q.ended
+	return evs, q.waiting, q.dropped, q.ended
 }
 
 // FrameVersion is the version of the frame endpoint's gob encoding. 2:
