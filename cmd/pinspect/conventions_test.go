@@ -47,8 +47,10 @@ func TestExitCodes(t *testing.T) {
 		// The record's readers: nothing matched is 1 too.
 		{[]string{"events", "--dir", rec, "--pid", "999999999"}, 1, "", "no such events in the record"},
 		{[]string{"events", "--dir", rec, "--restarts", "--name", "no-such-name", "--json"}, 1, `"restarts":[]`, ""},
-		{[]string{"dump", "--dir", rec, "--pid", "999999999"}, 1, "", ""},
-		{[]string{"dump", "event", "--dir", rec, "--name", "no-such-name", "--format", "csv"}, 1, "", ""},
+		// dump's rows are data: the reason for exit 1 is on stderr.
+		{[]string{"dump", "--dir", rec, "--pid", "999999999"}, 1, "", "pinspect: dump: no process row matched in the record (it spans "},
+		{[]string{"dump", "event", "--dir", rec, "--name", "no-such-name", "--format", "csv"}, 1, "", "no event row matched"},
+		{[]string{"dump", "event", "--dir", rec, "--since", "2999-01-01T00:00:00Z"}, 1, "", "no event row matched"},
 		{[]string{"dump", "system", "--dir", rec}, 0, `"schema":"pinspect.dump.system/v1"`, ""},
 		{[]string{"show", "999999999", "--dir", rec, "--at", recAt}, 1, "", "no process 999999999 in the record"},
 		{[]string{"ps", "--dir", rec, "--at", recAt, "--pid", "999999999"}, 1, "0 processes", ""},

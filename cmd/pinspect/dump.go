@@ -183,6 +183,11 @@ and no row was written: the damaged samples may have held the rows).`,
 			if err != nil {
 				return outputError(err)
 			}
+			if dw.Rows() == 0 && damaged.none() {
+				// Exit 1 (nothing matched) with a reason, as events.
+				first, last := st.Span()
+				fmt.Fprintf(a.stderr, "pinspect: dump: no %s row matched in the record (it spans %s to %s)\n", kind, first.Local().Format(time.RFC3339), last.Local().Format(time.RFC3339))
+			}
 			return a.recordOutcome(st, "dump", "row", dw.Rows(), damaged)
 		},
 	}
