@@ -221,7 +221,11 @@ func skippedText(samples, parts int, first error) string {
 	if parts > 0 {
 		what = append(what, lifecycle.CountOf(parts, "unreadable part", "unreadable parts")+" of the record")
 	}
-	text := strings.Join(what, " and ") + " skipped: their events are missing"
+	whose := "their"
+	if samples+parts == 1 {
+		whose = "its"
+	}
+	text := strings.Join(what, " and ") + " skipped: " + whose + " events are missing"
 	if first != nil {
 		text += "; the first read: " + first.Error()
 	}

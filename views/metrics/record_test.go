@@ -259,7 +259,7 @@ func TestRecordedEventsSaySkipped(t *testing.T) {
 		return out, resp.Trailer.Get(HeaderSkipped)
 	}
 	got, trailer := get("?since=" + t0.Format(time.RFC3339))
-	want := fmt.Sprintf("1 damaged sample skipped: their events are missing; the first read: damaged record: segment %d offset %d (sample 3 at ", loc.Segment, loc.Offset)
+	want := fmt.Sprintf("1 damaged sample skipped: its events are missing; the first read: damaged record: segment %d offset %d (sample 3 at ", loc.Segment, loc.Offset)
 	if len(got) != 4 || got[3]["type"] != "lost" || !strings.HasPrefix(fmt.Sprint(got[3]["note"]), want) || !strings.HasPrefix(trailer, want) ||
 		strings.Contains(fmt.Sprint(got), st.Dir()) || strings.Contains(trailer, st.Dir()) {
 		t.Errorf("events over a damaged sample: %v, trailer %q; want 3 exits and a last lost event saying %q, no path", got, trailer, want)
@@ -483,6 +483,26 @@ func TestRecordedEventsPaging(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(wantPages) {
 			t.Errorf("broken %v: answers of at most 2 events, each from the last one's cut: %v; want %v", broken, got, wantPages)
+		}
+	}
+}
+
+// TestSkippedTextNumber: the skipped-damage note of a recorded events
+// answer says "its events" for one damaged sample or part and "their"
+// for more (it said "their" for one).
+func TestSkippedTextNumber(t *testing.T) {
+	for _, c := range []struct {
+		samples, parts int
+		want           string
+	}{
+		{1, 0, "1 damaged sample skipped: its events are missing"},
+		{0, 1, "1 unreadable part of the record skipped: its events are missing"},
+		{2, 0, "2 damaged samples skipped: their events are missing"},
+		{1, 1, "1 damaged sample and 1 unreadable part of the record skipped: their events are missing"},
+		{0, 0, ""},
+	} {
+		if got := skippedText(c.samples, c.parts, nil); got != c.want {
+			t.Errorf("skippedText(%d, %d) = %q, want %q", c.samples, c.parts, got, c.want)
 		}
 	}
 }
