@@ -26,7 +26,7 @@ const findingsPanelRows = 6
 func newFindingsPanel(d *Dashboard) *panel {
 	v := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
 	v.SetBorder(true).SetTitle(" findings ").SetTitleAlign(tview.AlignLeft)
-	return &panel{name: "findings", box: v, focus: v, weight: 1, update: func() {
+	return &panel{name: "findings", box: v, focus: v, weight: 1, keys: textPanelKeys, update: func() {
 		if sc := d.scope.label(); sc != "" {
 			v.SetTitle(" findings " + sc + " ")
 		}

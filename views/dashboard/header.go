@@ -12,8 +12,9 @@ import (
 )
 
 // seg is one item of a header line: its text, a shorter form for narrow
-// screens ("" when it has none), and its priority (0 is never dropped;
-// a larger number is dropped first when the line does not fit).
+// screens ("" when it has none), and its priority (0 and below are never
+// dropped; a larger number is shortened, then dropped, first when the
+// line does not fit, so a negative one is shortened after those of 0).
 type seg struct {
 	long, short string
 	prio        int
@@ -205,7 +206,8 @@ func (d *Dashboard) eventsSeg() seg {
 		if f.Snapshot != nil {
 			s += " to " + f.Snapshot.TakenAt.Local().Format("15:04:05")
 		}
-		return seg{long: s + " [gray](" + how + ")[-]", short: s, prio: 0}
+		// The source outranks the long task breakdown (-1).
+		return seg{long: s + " [gray](" + how + ")[-]", short: s, prio: -1}
 	case f.EventsLive && lag >= d.eventsBehindAfter():
 		s := "events [red::b]" + durationString(lag) + " behind[-::-]"
 		return seg{long: s, prio: 0}

@@ -795,6 +795,48 @@ func TestReplayAndRemoteSeams(t *testing.T) {
 	r.waitFor("this view is remote")
 }
 
+// TestReplayHeaderKeepsEventsSource: at 120 columns (and 140) a replay's
+// header shortens the task breakdown before it drops the events' source:
+// "(tracepoints)" stays. Before, the events segment, last of equals, lost
+// its source first and the breakdown was shortened as well (tester8).
+func TestReplayHeaderKeepsEventsSource(t *testing.T) {
+	for _, w := range []int{120, 140} {
+		h := start(t, Options{Timeline: &fakeTimeline{}}, w, 40)
+		a, b := frames(t)
+		h.src.send(a)
+		c := *b
+		c.EventsLive, c.EventsNote = true, "kernel process events (BPF tracepoints, read once a scan)"
+		h.src.send(&c)
+		scr := h.waitFor("events recorded to " + b.Snapshot.TakenAt.Local().Format("15:04:05"))
+		if !strings.Contains(scr, "events recorded to "+b.Snapshot.TakenAt.Local().Format("15:04:05")+" (tracepoints)") {
+			t.Errorf("%d columns: the replay header lost the events' source:\n%s", w, scr)
+		}
+	}
+}
+
+// TestPanelFootersSayTheirKeys: with each bottom panel focused (Tab),
+// the footer names the panel and its keys; the zombies and findings
+// panels ended it in a bare "zombies:" (tester8).
+func TestPanelFootersSayTheirKeys(t *testing.T) {
+	h := start(t, Options{}, 160, 40)
+	a, b := frames(t)
+	h.src.send(a)
+	h.src.send(b)
+	h.waitFor("COMMAND")
+	for _, name := range []string{"zombies", "events", "findings"} {
+		h.key(tcell.KeyTab)
+		scr := h.waitUntil(name+" focused", func(s string) bool {
+			ls := strings.Split(strings.TrimRight(s, "\n "), "\n")
+			return strings.Contains(ls[len(ls)-1], " "+name+":")
+		})
+		ls := strings.Split(strings.TrimRight(scr, "\n "), "\n")
+		footer := ls[len(ls)-1]
+		if _, keys, _ := strings.Cut(footer, " "+name+":"); !strings.Contains(keys, "scroll") {
+			t.Errorf("the %s panel's footer says no keys: %q", name, strings.TrimSpace(footer))
+		}
+	}
+}
+
 // TestNiceAsksThenRenices: F8 asks, naming the process and its new nice
 // value; Cancel changes nothing; Renice calls Options.Renice with the
 // process's identity. F7 asks for the lower value and says it needs

@@ -32,6 +32,10 @@ type panel struct {
 	weight int
 }
 
+// textPanelKeys are the keys of a bottom panel of scrollable text (the
+// zombies, the findings): the dashboard passes the scroll keys to it.
+const textPanelKeys = "↑↓ PgUp PgDn Home End scroll, Esc back"
+
 // bottomPanels makes the bottom panels, in their order on screen. A view
 // that adds a panel (for example explain's findings) appends its maker
 // here and keeps its code in its own file.
@@ -57,7 +61,7 @@ func setBorderFocus(b bordered, focused bool) {
 func newZombiePanel(d *Dashboard) *panel {
 	tv := tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true).SetScrollable(true)
 	tv.SetBorder(true).SetTitle(" zombies ").SetTitleAlign(tview.AlignLeft)
-	p := &panel{name: "zombies", box: tv, focus: tv, weight: 1}
+	p := &panel{name: "zombies", box: tv, focus: tv, weight: 1, keys: textPanelKeys}
 	p.update = func() { d.fillZombies(tv) }
 	return p
 }
