@@ -142,7 +142,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// Processes whose threads are not kept have them summed in the
 	// kernel where the walk can (one record a process instead of one a
 	// thread).
-	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want, NoIO: !o.IO}
+	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want, NoIO: !o.IO, NoSighand: r.opts.BPFSkipDispositions}
 	// The threads by state: those summed in the kernel from its counts,
 	// the others not kept as they pass, the kept ones at the end.
 	states := &ThreadStates{}
@@ -241,6 +241,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		return nil, err
 	}
 	procs = s.readIterIdentities(procs)
+	s.readDispositions(procs)
 	snap.CmdlinesBPF = s.bpfCmd.read
 	if note := s.programsNote(); note != "" {
 		snap.CollectorNote = joinNote(snap.CollectorNote, note)
@@ -415,6 +416,9 @@ func (s *scan) applyIterStatus(p *Process, t *taskiter.Task, c *procCache) {
 	}
 	p.SigPnd, p.ShdPnd, p.SigBlk = t.SigPending, g.SigShared, t.SigBlocked
 	p.SigIgn, p.SigCgt = g.SigIgnored, g.SigCaught
+	// Left out by the walk (Options.BPFSkipDispositions): unknown, not
+	// 0, unless readDispositions reads them.
+	p.SigDispAbsent = !g.HasSighand && s.r.opts.BPFSkipDispositions
 	p.CapInh, p.CapPrm, p.CapEff, p.CapBnd, p.CapAmb = g.CapInh, g.CapPrm, g.CapEff, g.CapBnd, g.CapAmb
 	p.LeaderVol, p.LeaderInv = t.VolCtx, t.InvolCtx
 	p.Read |= SrcStatus

@@ -330,11 +330,16 @@ type ProcStatus struct {
 	SigBlk    uint64
 	SigIgn    uint64
 	SigCgt    uint64
-	CapEff    uint64
-	CapInh    uint64 // inheritable, permitted, bounding and ambient sets
-	CapPrm    uint64
-	CapBnd    uint64
-	CapAmb    uint64
+	// SigDispAbsent says SigIgn and SigCgt were not read (a task
+	// iterator scan with Options.BPFSkipDispositions): they are unknown,
+	// not "every signal at its default". The pending and blocked sets
+	// are read either way.
+	SigDispAbsent bool
+	CapEff        uint64
+	CapInh        uint64 // inheritable, permitted, bounding and ambient sets
+	CapPrm        uint64
+	CapBnd        uint64
+	CapAmb        uint64
 	// RSSBytes is the resident set: VmRSS of status, the kernel's exact
 	// sum (what ps, top, statm and smaps_rollup agree on), never stat's
 	// field 24, the kernel's unsummed per-CPU counter ("inaccurate",

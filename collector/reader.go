@@ -92,6 +92,16 @@ type Options struct {
 	// (taskiter.Options.RawRuns): for a program on one P that scans on an
 	// interval and does little else (the dashboard).
 	BPFRawRuns bool
+	// BPFSkipDispositions has the task iterator's walk leave out every
+	// process's signal dispositions (SigIgn, SigCgt: the kernel loads a
+	// process's 64 handlers for them, about a tenth of a walk): a scan
+	// then reads them from /proc/PID/status only for the processes of
+	// ScanOptions.FreshStatus and the parents of zombies (whose SIGCHLD
+	// handling a zombie diagnosis names), and marks every other
+	// process's absent (Process.SigDispAbsent), never 0. For a program
+	// that shows dispositions for a few processes only (the dashboard);
+	// the /proc backend and the seq_file iterator read them anyway.
+	BPFSkipDispositions bool
 	// RecycleProcesses lets a task-iterator scan write its processes
 	// into the array of an earlier snapshot's that the garbage collector
 	// has found no one holds any more (recycle.go), instead of a new one.

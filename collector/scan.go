@@ -55,6 +55,9 @@ type scan struct {
 	statusTTL   time.Duration
 	freshStatus []int
 	statusReads int
+	// dispWant is readDispositions' list of processes, kept for its
+	// array.
+	dispWant []int
 	// cmdWant lists the processes of the snapshot being built whose
 	// cmdline is still to be read, in one batch per cmdlineChunk
 	// processes (readCmdlines) into cmdlines. The batch is a separate

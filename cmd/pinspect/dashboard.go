@@ -136,24 +136,7 @@ func runDashboard(a *app) error {
 	if err != nil {
 		return err
 	}
-	ropts.StatusTTL = dashboardStatusTTL
-	ropts.CmdlineTTL = dashboardCmdlineTTL
-	// The connector's lookups of new and exiting processes from the
-	// iterator's identity program, one run a batch, not a stat read
-	// each: under 200 forks a second those reads were about a seventh of
-	// the dashboard's CPU (docs/PERFORMANCE.md, dash4).
-	ropts.BPFIdentities = true
-	// The walk and the lookups' program run in raw system calls, which
-	// the Go runtime is not told of: each call it is told of woke its
-	// monitor thread, and the walk's (8 ms) had its P handed to another
-	// thread and back (docs/PERFORMANCE.md, dash5).
-	ropts.BPFRawRuns = true
-	// A scan writes its processes into the array of an earlier
-	// snapshot's that nothing holds any more, found by the collection
-	// after each refresh (collector/recycle.go): a new array's pages,
-	// given back to the kernel with the free heap after the last
-	// refresh, were each faulted in again (docs/PERFORMANCE.md, dash6).
-	ropts.RecycleProcesses = true
+	setDashboardReaderOptions(&ropts)
 	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return err
@@ -178,7 +161,7 @@ func runDashboard(a *app) error {
 	if gcAfterFrames {
 		debug.SetGCPercent(dashboardGCPercent)
 	}
-	m := monitor.New(r, monitor.Options{Interval: interval, Connector: true, ConnectorCoalesce: dashboardConnectorCoalesce, Explain: a.explainOn, Cgroups: true})
+	m := monitor.New(r, dashboardMonitorOptions(interval, a.explainOn))
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
 	go releaseStartupPagesLater(ctx) // the BPF program is loaded: see residency.go
@@ -203,6 +186,43 @@ func runDashboard(a *app) error {
 		return monErr
 	}
 	return nil
+}
+
+// setDashboardReaderOptions sets what the live dashboard's Reader does
+// unlike the others (its scans, one a refresh, and its lookups of new
+// processes).
+func setDashboardReaderOptions(ropts *collector.Options) {
+	ropts.StatusTTL = dashboardStatusTTL
+	ropts.CmdlineTTL = dashboardCmdlineTTL
+	// The connector's lookups of new and exiting processes from the
+	// iterator's identity program, one run a batch, not a stat read
+	// each: under 200 forks a second those reads were about a seventh of
+	// the dashboard's CPU (docs/PERFORMANCE.md, dash4).
+	ropts.BPFIdentities = true
+	// The walk and the lookups' program run in raw system calls, which
+	// the Go runtime is not told of: each call it is told of woke its
+	// monitor thread, and the walk's (8 ms) had its P handed to another
+	// thread and back (docs/PERFORMANCE.md, dash5).
+	ropts.BPFRawRuns = true
+	// A scan writes its processes into the array of an earlier
+	// snapshot's that nothing holds any more, found by the collection
+	// after each refresh (collector/recycle.go): a new array's pages,
+	// given back to the kernel with the free heap after the last
+	// refresh, were each faulted in again (docs/PERFORMANCE.md, dash6).
+	ropts.RecycleProcesses = true
+	// The walk leaves out every process's signal dispositions (its 64
+	// handlers, 32 cold cache lines a process, about a tenth of the
+	// walk); the scan reads them from status for the two places the
+	// dashboard shows them: the focused process's Status tab and the
+	// SIGCHLD handling of a zombie's parent (docs/PERFORMANCE.md, dash7).
+	ropts.BPFSkipDispositions = true
+}
+
+// dashboardMonitorOptions are the live dashboard's monitor's: the
+// connector's events gathered for dashboardConnectorCoalesce, cgroups
+// read, and explain's findings when asked.
+func dashboardMonitorOptions(interval time.Duration, explain bool) monitor.Options {
+	return monitor.Options{Interval: interval, Connector: true, ConnectorCoalesce: dashboardConnectorCoalesce, Explain: explain, Cgroups: true}
 }
 
 // dashboardOptions are the dashboard's options from the common flags and

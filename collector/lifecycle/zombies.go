@@ -103,10 +103,11 @@ func ZombieParents(snap *collector.Snapshot) []int {
 }
 
 // SigchldDisposition returns the SIGCHLD disposition of p from its status
-// masks ("" when status was not read). Ignored wins over blocked, blocked
-// over handled: a blocked handler never runs.
+// masks ("" when status was not read, or its dispositions were left out:
+// Process.SigDispAbsent). Ignored wins over blocked, blocked over handled:
+// a blocked handler never runs.
 func SigchldDisposition(p *collector.Process) string {
-	if p.Read&collector.SrcStatus == 0 {
+	if p.Read&collector.SrcStatus == 0 || p.SigDispAbsent {
 		return ""
 	}
 	switch {

@@ -320,6 +320,12 @@ type PassOptions struct {
 	// false): a caller that does not show io saves the kernel reading
 	// every thread's. The seq_file iterator reads them whatever this says.
 	NoIO bool
+	// NoSighand has the walk leave the signal dispositions out
+	// (Group.HasSighand is then false, SigIgnored and SigCaught 0 and
+	// meaningless): a caller that shows them for a few processes only
+	// saves the kernel loading every process's 64 handlers. The seq_file
+	// iterator reads them whatever this says.
+	NoSighand bool
 	// BeforeRun, when set, is called once the pass is ready to read
 	// the kernel's tasks (the walk's arrays made), right before it
 	// does: what it reads then is as close to the pass as can be.

@@ -185,6 +185,7 @@ const (
 	taskIterVarWalkLeader        = "walk_leader"
 	taskIterVarWalkNgroups       = "walk_ngroups"
 	taskIterVarWalkNoIo          = "walk_no_io"
+	taskIterVarWalkNoSighand     = "walk_no_sighand"
 	taskIterVarWalkNtasks        = "walk_ntasks"
 	taskIterVarWalkSumThreads    = "walk_sum_threads"
 	taskIterVarWalkSumming       = "walk_summing"
@@ -269,6 +270,7 @@ type taskIterVariableSpecs struct {
 	WalkLeader     *ebpf.VariableSpec `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.VariableSpec `ebpf:"walk_ngroups"`
 	WalkNoIo       *ebpf.VariableSpec `ebpf:"walk_no_io"`
+	WalkNoSighand  *ebpf.VariableSpec `ebpf:"walk_no_sighand"`
 	WalkNtasks     *ebpf.VariableSpec `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.VariableSpec `ebpf:"walk_sum_threads"`
 	WalkSumming    *ebpf.VariableSpec `ebpf:"walk_summing"`
@@ -333,6 +335,7 @@ type taskIterVariables struct {
 	WalkLeader     *ebpf.Variable `ebpf:"walk_leader"`
 	WalkNgroups    *ebpf.Variable `ebpf:"walk_ngroups"`
 	WalkNoIo       *ebpf.Variable `ebpf:"walk_no_io"`
+	WalkNoSighand  *ebpf.Variable `ebpf:"walk_no_sighand"`
 	WalkNtasks     *ebpf.Variable `ebpf:"walk_ntasks"`
 	WalkSumThreads *ebpf.Variable `ebpf:"walk_sum_threads"`
 	WalkSumming    *ebpf.Variable `ebpf:"walk_summing"`

@@ -31,6 +31,7 @@ type walkObjects struct {
 	Want    *ebpf.Map      `ebpf:"walk_want"`
 	Sum     *ebpf.Variable `ebpf:"walk_sum_threads"`
 	NoIO    *ebpf.Variable `ebpf:"walk_no_io"`
+	NoSig   *ebpf.Variable `ebpf:"walk_no_sighand"`
 	Count   *ebpf.Variable `ebpf:"walk_count_only"`
 	NTasks  *ebpf.Variable `ebpf:"walk_ntasks"`
 	NGroups *ebpf.Variable `ebpf:"walk_ngroups"`
@@ -146,6 +147,7 @@ type walker struct {
 	want                      []int // the processes in walk_want, sorted
 	summing                   bool  // walk_sum_threads
 	noIO                      bool  // walk_no_io
+	noSighand                 bool  // walk_no_sighand
 	// counted is the machine's tasks and processes at load, which size
 	// the arrays at the first pass.
 	countedTasks, countedGroups int
@@ -567,6 +569,12 @@ func (w *walker) choose(o PassOptions) error {
 			return err
 		}
 		w.noIO = o.NoIO
+	}
+	if o.NoSighand != w.noSighand {
+		if err := w.objs.NoSig.Set(flag(o.NoSighand)); err != nil {
+			return err
+		}
+		w.noSighand = o.NoSighand
 	}
 	return nil
 }

@@ -86,8 +86,16 @@ func (v *detailView) statusText(p *collector.Process, width int) string {
 		"  [gray]("+string(p.CtxSource)+")[-]")
 	line("Signals pending", signalSet(p.SigPnd|p.ShdPnd))
 	line("Signals blocked", signalSet(p.SigBlk))
-	line("Signals ignored", signalSet(p.SigIgn))
-	line("Signals caught", signalSet(p.SigCgt))
+	if p.SigDispAbsent {
+		// Left out by the scan (read again for the focused process
+		// only: so until its frame comes, or when its status could
+		// not be read): unknown, never "none".
+		line("Signals ignored", "[gray]unknown[-]")
+		line("Signals caught", "[gray]unknown[-]")
+	} else {
+		line("Signals ignored", signalSet(p.SigIgn))
+		line("Signals caught", signalSet(p.SigCgt))
+	}
 	line("Capabilities effective", capSet(p.CapEff))
 	exe := inert(p.Exe)
 	if p.ExeDeleted {

@@ -111,6 +111,32 @@ func TestStatusTabAbsentNotZero(t *testing.T) {
 	}
 }
 
+// TestStatusTabDispositionsAbsent: dispositions the scan left out
+// (collector.Options.BPFSkipDispositions) read "unknown" in the Status
+// tab, never "none"; read ones are named.
+func TestStatusTabDispositionsAbsent(t *testing.T) {
+	snap := fixtureSnapshot(t, "multithread")
+	d := &Dashboard{frame: frameOf(1, nil, snap)}
+	v := &detailView{d: d}
+	p := snap.Processes[0]
+	p.SigIgn, p.SigCgt = 1<<11, 1<<0
+	if text := v.statusText(&p, 1000); !strings.Contains(text, "Signals ignored") || !strings.Contains(text, "USR2") || !strings.Contains(text, "HUP") {
+		t.Errorf("read dispositions not shown:\n%s", text)
+	}
+	p.SigIgn, p.SigCgt, p.SigDispAbsent = 0, 0, true
+	text := v.statusText(&p, 1000)
+	for _, k := range []string{"Signals ignored", "Signals caught"} {
+		i := strings.Index(text, k)
+		if i < 0 {
+			t.Fatalf("no %q line:\n%s", k, text)
+		}
+		line, _, _ := strings.Cut(text[i:], "\n")
+		if !strings.Contains(line, "unknown") || strings.Contains(line, "none") {
+			t.Errorf("absent dispositions: %q", line)
+		}
+	}
+}
+
 // TestLeaderExitedRowIsAlive (item 2): the table shows a leader-exited
 // process with its command line and memory, not as a zombie.
 func TestLeaderExitedRowIsAlive(t *testing.T) {

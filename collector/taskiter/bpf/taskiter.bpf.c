@@ -855,6 +855,15 @@ __u32 walk_sum_threads;
  * structs at 2,000 x 9.
  */
 __u32 walk_no_io;
+/*
+ * With walk_no_sighand set, walk_fill_sighand does nothing: the 64
+ * handlers of a process (its sighand_struct, 32 cache lines, cold at
+ * every pass) are not loaded and GROUP_HAS_SIGHAND stays clear, so the
+ * reader knows the dispositions are absent, not all default. The
+ * dashboard reads them from /proc for the few processes it shows them
+ * for (the parents of zombies, the focused process).
+ */
+__u32 walk_no_sighand;
 __u32 walk_count_only; /* count the tasks and processes, write nothing */
 __u32 walk_ntasks;  /* task records of the last walk (written or not) */
 __u32 walk_ngroups; /* group records of the last walk (written or not) */
@@ -902,7 +911,7 @@ __noinline int walk_fill_sighand(__u64 addr, struct group_rec *g)
 {
 	struct task_struct *task;
 
-	if (!bpf_rdonly_cast || !g)
+	if (!bpf_rdonly_cast || !g || walk_no_sighand)
 		return 0;
 	task = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct task_struct));
 	fill_sighand_walk(g, task->sighand);

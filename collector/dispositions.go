@@ -1,0 +1,51 @@
+package collector
+
+import "slices"
+
+// This file gives back the signal dispositions a task-iterator walk left
+// out (Options.BPFSkipDispositions) to the few processes whose are shown:
+// the walk then spares the kernel every process's 64 handlers, and each
+// of these costs one status read.
+
+// readDispositions reads SigIgn and SigCgt from /proc/PID/status for the
+// processes of procs (sorted by pid) whose the walk left out and that
+// show them: those of ScanOptions.FreshStatus (a detail view) and the
+// parents of zombies (a diagnosis names their SIGCHLD handling). A
+// process whose status cannot be read, or whose pid has passed to
+// another process since the walk, keeps them absent.
+func (s *scan) readDispositions(procs []Process) {
+	if !s.r.opts.BPFSkipDispositions {
+		return
+	}
+	want := append(s.dispWant[:0], s.freshStatus...)
+	for i := range procs {
+		if p := &procs[i]; p.IsZombie() && p.PPID > 0 {
+			want = append(want, p.PPID)
+		}
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	for _, pid := range want {
+		i, ok := SearchPID(procs, pid)
+		if !ok || !procs[i].SigDispAbsent {
+			continue
+		}
+		s.readDisposition(&procs[i])
+	}
+	s.dispWant = want[:0]
+}
+
+// readDisposition reads p's dispositions from its status, and then its
+// stat to prove the pid still belongs to p (a status read after the pid
+// was reused would be another process's).
+func (s *scan) readDisposition(p *Process) {
+	sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
+	if err != nil || sf.has&hasSig == 0 {
+		return
+	}
+	st, err := readStat(atFDCWD, s.path.set(p.PID, 0, "stat"), &s.buf)
+	if err != nil || st.starttime != p.StartTicks {
+		return
+	}
+	p.SigIgn, p.SigCgt, p.SigDispAbsent = sf.sigIgn, sf.sigCgt, false
+}
