@@ -535,11 +535,29 @@ func TestIterCmdlineIdleReuse(t *testing.T) {
 	if first == nil {
 		t.Fatal("sleep 300 never showed with its cmdline")
 	}
-	// The spinner runs between the scans; sleep does not.
-	livehelper.Sleep()
-	second, err := r.Scan(ctx, ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// The spinner runs between the scans; sleep does not. Scanned until
+	// the spinner's counters show it ran since the first: on a machine
+	// loaded by a whole make test it was seen not to in 20 ms, and its
+	// cmdline was then rightly reused (the test failed a land).
+	sp := findProc(first, spin.PID())
+	if sp == nil {
+		t.Fatalf("spinner %d not in the first snapshot", spin.PID())
+	}
+	firstRan := ranCount(sp)
+	var second *Snapshot
+	for range 500 {
+		livehelper.Sleep()
+		s, err := r.Scan(ctx, ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := findProc(s, spin.PID()); p != nil && ranCount(p) != firstRan {
+			second = s
+			break
+		}
+	}
+	if second == nil {
+		t.Fatal("the spinner never ran")
 	}
 	same := func(pid int) bool {
 		a, b := findProc(first, pid), findProc(second, pid)

@@ -71,14 +71,12 @@ var gcRunning atomic.Bool
 // snapshots were alive. It also gives the kernel back the heap's free
 // pages at once (debug.FreeOSMemory): the runtime keeps freed pages up to
 // about its next goal (twice the live heap) and returns the rest only
-// slowly, so the garbage of every refresh stayed resident; the pages a
-// refresh then touches again cost it a minor fault each (about 2 ms of a
-// 27 ms refresh at 2,000 x 9, for 4 MB less peak RSS: docs/PERFORMANCE.md).
-// Pages are given back at most once every freeOSMemoryEvery: at a short
-// interval (down to 100 ms) every refresh would fault its pages back in
-// (2,657 minor faults a second at 100 ms, against 28 with runtime.GC);
-// a refresh in between only collects. It runs beside the screen (it
-// blocks its caller until the cycle ends), at most one at a time.
+// slowly, so the garbage of every refresh stayed resident. The pages a
+// refresh touches again after a return cost it a minor fault each, so
+// they are given back at most once every freeOSMemoryEvery; a refresh in
+// between only collects, and its garbage reuses the pages the last one
+// freed. It runs beside the screen (it blocks its caller until the cycle
+// ends), at most one at a time.
 func collectAfterFrame() {
 	if gcRunning.CompareAndSwap(false, true) {
 		go func() {
@@ -95,9 +93,15 @@ func collectAfterFrame() {
 }
 
 // freeOSMemoryEvery is the shortest time between two returns of the
-// heap's free pages by collectAfterFrame: every refresh at the default
-// 1 s interval, every fifth at 100 ms.
-const freeOSMemoryEvery = 500 * time.Millisecond
+// heap's free pages by collectAfterFrame: every fifth refresh at the
+// default 1 s interval. A return every refresh faulted the next
+// refresh's garbage in again, page by page (about 270 minor faults a
+// second at 2,000 x 9, 8 % of the dashboard's CPU); every fifth, the
+// same peak RSS, since each refresh's collection leaves the heap one
+// refresh's garbage above the live data either way (docs/PERFORMANCE.md,
+// dash7; a return every 500 ms was dash5's, before the snapshot arrays
+// were recycled, when one every 5 s raised the peak to 31 MB).
+const freeOSMemoryEvery = 5 * time.Second
 
 // lastFreeOSMemory is when collectAfterFrame last gave pages back (Unix
 // nanoseconds; 0 before the first time).
