@@ -807,6 +807,9 @@ func TestReplayHeaderKeepsEventsSource(t *testing.T) {
 		c := *b
 		c.EventsLive, c.EventsNote = true, "kernel process events (BPF tracepoints, read once a scan)"
 		h.src.send(&c)
+		// Both frames may be of the same second: the first one's header
+		// ("... (polled)") must not be taken for the second's.
+		h.waitState("the second frame shown", func(d *Dashboard) bool { return d.frame != nil && d.frame.Seq == c.Seq })
 		scr := h.waitFor("events recorded to " + b.Snapshot.TakenAt.Local().Format("15:04:05"))
 		if !strings.Contains(scr, "events recorded to "+b.Snapshot.TakenAt.Local().Format("15:04:05")+" (tracepoints)") {
 			t.Errorf("%d columns: the replay header lost the events' source:\n%s", w, scr)
