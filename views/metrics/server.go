@@ -176,13 +176,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
-	ring    []seqEvent    // recent events for the frame endpoint
+	ring    eventRing     // recent events for the frame endpoint
 	views   viewCache
-}
-
-type seqEvent struct {
-	seq uint64
-	ev  lifecycle.Event
 }
 
 // The request budgets. A scrape waits for one of metricsSlots (the
@@ -242,6 +237,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 		streams: newSlots(o.MaxStreams, streamsPerClient),
 		stuck:   newStuckBudgets(apiStuckReads, clientStuckReads),
 		changed: make(chan struct{}),
+		ring:    eventRing{max: maxRing},
 
 		renderReuse: renderReuse,
 		explainFn:   o.ExplainDoc,
@@ -324,10 +320,7 @@ func (s *Server) Run(ctx context.Context) {
 			s.col.Observe(f)
 			s.mu.Lock()
 			for _, e := range f.Events {
-				s.ring = append(s.ring, seqEvent{f.Seq, e})
-			}
-			if over := len(s.ring) - maxRing; over > 0 {
-				s.ring = append(s.ring[:0:0], s.ring[over:]...)
+				s.ring.push(seqEvent{f.Seq, e})
 			}
 			close(s.changed)
 			s.changed = make(chan struct{})
@@ -1068,14 +1061,12 @@ func (s *Server) writeFrame(w http.ResponseWriter, r *http.Request, f *monitor.F
 	if after == 0 {
 		wf.Events = f.Events
 	} else {
-		if len(s.ring) > 0 && s.ring[0].seq > after+1 {
-			wf.EventsLost = true
-		}
-		for _, e := range s.ring {
+		wf.EventsLost = s.ring.lostAfter(after)
+		s.ring.each(func(e *seqEvent) {
 			if e.seq > after && e.seq <= f.Seq {
 				wf.Events = append(wf.Events, e.ev)
 			}
-		}
+		})
 	}
 	s.mu.Unlock()
 	if !client.Full {
