@@ -202,6 +202,39 @@ func TestSegmentGoneFromMiddle(t *testing.T) {
 	}
 }
 
+// TestRetentionOfTwoWhileLoading: retention removing the two oldest
+// segments while a reader loads, after it opened the first and before
+// the second, is not damage: the first is gone too. Before, the second
+// was "removed from the middle" and counted (review of polish6).
+func TestRetentionOfTwoWhileLoading(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{SegmentAge: 50 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 20) // four segments of five, from 0 s, 50 s, 100 s and 150 s
+	w.Close()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	first := filepath.Join(dir, segName(1, t0))
+	second := filepath.Join(dir, segName(2, t0.Add(50*time.Second)))
+	// The first stays open, as a reader holds a segment it opened; the
+	// others are opened anew.
+	for _, g := range st.segs[1:] {
+		g.close()
+	}
+	st.listed = func() { os.Remove(first); os.Remove(second) }
+	if err := st.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if samples, parts := st.SkippedAtOpen(time.Time{}, time.Time{}); len(st.Problems()) != 0 || samples != 0 || parts != 0 {
+		t.Errorf("the two oldest segments removed by retention while loading: problems %q, %d samples and %d parts counted; want none", st.Problems(), samples, parts)
+	}
+}
+
 // TestSkippedEventsAtOpen: a refused sample counts for an events query
 // only when its header says it holds events of the kinds asked for, and
 // when its events' times can lie in the range: up to 5 minutes before

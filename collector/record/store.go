@@ -271,6 +271,9 @@ func segBounds(g, after *readSeg) (start, next int64) {
 // gone is not damage; a segment gone from the middle took its samples
 // with it. (A number missing from the listing is not damage: the
 // recorder removes an empty newest segment and starts the next number.)
+// Nor is one whose older segments are all gone from the directory by
+// now, though some were opened before: retention removed them with it
+// (removedOldest).
 func (s *Store) goneFromMiddle(segs []*readSeg, gone []bool) {
 	first, last := slices.Index(gone, false), -1
 	for k := len(gone) - 1; k >= 0; k-- {
@@ -280,13 +283,25 @@ func (s *Store) goneFromMiddle(segs []*readSeg, gone []bool) {
 		}
 	}
 	for k := first + 1; first >= 0 && k < last; k++ {
-		if !gone[k] {
+		if !gone[k] || removedOldest(segs[:k]) {
 			continue
 		}
 		start, next := segBounds(segs[k], segs[k+1])
 		s.problems = append(s.problems, fmt.Sprintf("%s: skipped: removed while the record was read, though segments before and after it are there (retention removes the oldest only)", segs[k].path))
 		s.skipped = append(s.skipped, openDamage{from: start, to: next})
 	}
+}
+
+// removedOldest reports whether every segment of older is gone from the
+// directory now: retention, which removes the oldest first, took them
+// (a segment opened before it keeps its samples for the reader).
+func removedOldest(older []*readSeg) bool {
+	for _, g := range older {
+		if _, err := os.Lstat(g.path); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // inOrder reports whether sample b may follow sample a: its sequence
