@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,6 +40,11 @@ func lockDir(dir string) (*dirLock, error) {
 		}
 		return nil, fmt.Errorf("%s: locking: %w", path, err)
 	}
+	// An open file description's lock on the same file, which readers
+	// can see without taking it (recorderWriting); flock locks cannot be
+	// queried. Without it (an old kernel) readers take the record for
+	// finished.
+	_ = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &unix.Flock_t{Type: unix.F_WRLCK})
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
@@ -53,4 +59,26 @@ func (l *dirLock) unlock() error {
 	err := l.f.Close() // closing the last descriptor releases the flock
 	l.f = nil
 	return err
+}
+
+// recorderWriting reports whether a recorder is writing the record in
+// dir: whether one holds the lock on its LOCK file (lockDir's open file
+// description lock, which F_OFD_GETLK reports without taking it, so a
+// recorder starting meanwhile is never refused). A LOCK file that cannot
+// be read or queried counts as written: the answer errs on the side of
+// events still to come. A recorder before this lock counts as stopped.
+func recorderWriting(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_RDLCK}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err != nil {
+		return true
+	}
+	return lk.Type != unix.F_UNLCK
 }

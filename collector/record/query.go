@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"container/heap"
 	"errors"
 	"fmt"
@@ -75,12 +76,17 @@ func (s *Store) noteProblem(p string) {
 func (s *Store) Events(q EventQuery, fn func(*lifecycle.Event) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.events(q, func(_ int, e *lifecycle.Event) bool { return fn(e) })
+	return s.events(q, func(_ int, e *lifecycle.Event) bool { return fn(e) }, func(_ int, err error) {
+		if q.Damaged != nil {
+			q.Damaged(err)
+		}
+	})
 }
 
 // events is Events with s.mu held; fn is also given the index of the
-// event's sample in s.pos.
-func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool) error {
+// event's sample in s.pos, and damaged (for q.Damaged) the index of the
+// damaged sample.
+func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool, damaged func(int, error)) error {
 	for i := range s.pos {
 		p := &s.pos[i]
 		h := &p.e.h
@@ -97,9 +103,7 @@ func (s *Store) events(q EventQuery, fn func(int, *lifecycle.Event) bool) error 
 		}
 		if errors.Is(err, ErrDamaged) {
 			s.noteProblem(err.Error())
-			if q.Damaged != nil {
-				q.Damaged(err)
-			}
+			damaged(i, err)
 			continue
 		}
 		if err != nil {
@@ -131,49 +135,202 @@ func (q *EventQuery) selects(e *lifecycle.Event) bool {
 		(q.Match == nil || q.Match(e))
 }
 
-// EventsCut says where an answer of at most limit of the events q
-// selects ends, so that answers asked one after the other (each from
-// the last one's cut) hold every event once: cut is the time of the
-// first event left out, and every selected event timed before it is in
-// the answer (query Until = cut minus a nanosecond). The events of one
-// instant are never split: when more than limit share the earliest
-// time, cut is just after it and the answer holds them all. cut is the
-// zero time when q selects at most limit events. Events are in recorded
-// order, not strictly by time (a sample's events may be up to
-// eventSlack older than it), so the record is read until no later
-// sample can hold an event before the cut; damage is skipped as Events
-// skips it (q.Damaged is not called).
-func (s *Store) EventsCut(q EventQuery, limit int) (cut time.Time, err error) {
+// CutReason says why an events page (EventsPage) ends before the
+// events its query selects do.
+type CutReason int
+
+const (
+	// CutNone: the page holds every event the query selects.
+	CutNone CutReason = iota
+	// CutByLimit: more than the limit are selected; the page holds the
+	// earliest (those before the cut, at most the limit).
+	CutByLimit
+	// CutAtInstant: more than the limit share the earliest time (one
+	// scan's events): the page holds all of them, and the cut is a
+	// nanosecond after it.
+	CutAtInstant
+	// CutByWriting: a recorder is writing the record, and a sample it
+	// writes later may hold events up to eventSlack older than itself:
+	// the page ends at the newest sample's time minus that, where the
+	// events may still grow.
+	CutByWriting
+)
+
+// PageEnd is where an events page ends (EventsPage).
+type PageEnd struct {
+	// Cut is the first time the page leaves out (zero for CutNone):
+	// every selected event before it is in the page, none at or after
+	// it, and the next page starts at it.
+	Cut time.Time
+	Why CutReason
+	// Count is how many events the page holds.
+	Count int
+}
+
+// pagePrune is how many events past two limits' worth a page collects
+// before it drops those after the limit's latest time so far.
+const pagePrune = 1024
+
+// EventsPage calls fn, in recorded order, with the events q selects
+// that a page of at most limit of them holds, and says where the page
+// ends, so that pages asked one after the other (each from the last
+// one's cut) hold every event once. The record is read once: the
+// events selected are collected while the limit+1 earliest times are
+// kept, until no later sample can hold an event before the latest of
+// them (a sample holds events up to eventSlack older than itself; after
+// a clock step back the samples after it are read too). The events of
+// one instant are never split (CutAtInstant). While a recorder writes
+// the record (recorderWriting) the page ends by the newest sample's
+// time minus eventSlack at the latest (CutByWriting): a sample written
+// later may hold events older than the ones already there (an exit held
+// a scan, events carried over a failed write). Damage is skipped as
+// Events skips it; q.Damaged is called for the damage that may have held
+// events of the page's range (Since to the cut), after fn.
+func (s *Store) EventsPage(q EventQuery, limit int, fn func(*lifecycle.Event) bool) (PageEnd, error) {
 	if limit <= 0 {
-		return time.Time{}, fmt.Errorf("events cut: limit %d, want a positive number", limit)
+		return PageEnd{}, fmt.Errorf("events page: limit %d, want a positive number", limit)
 	}
-	q.Damaged = nil
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// The limit+1 earliest times seen, the latest of them on top.
+	rq := q // the query read: to the writing horizon at most
+	var horizon time.Time
+	if n := len(s.pos); n > 0 && recorderWriting(s.dir) {
+		horizon = time.Unix(0, s.pos[n-1].e.h.takenAt-int64(eventSlack))
+		if !q.Since.IsZero() && horizon.Before(q.Since) {
+			horizon = q.Since
+		}
+		if !q.Until.IsZero() && q.Until.Before(horizon) {
+			horizon = time.Time{} // the range ends before it
+		} else {
+			rq.Until = horizon.Add(-time.Nanosecond)
+		}
+	}
+	// The limit+1 earliest times seen, the latest of them on top, and
+	// the events that may be in the page: those at or before the top.
 	earliest := &latestFirst{}
-	stepped := len(s.steps) > 0 // with a clock step, later samples may hold earlier events
-	err = s.events(q, func(i int, e *lifecycle.Event) bool {
+	kept := &pageEvents{}
+	type damageAt struct {
+		i   int
+		err error
+	}
+	var damage []damageAt
+	lastStep := s.lastStepIndex()
+	read := s.events
+	if !horizon.IsZero() && !horizon.After(q.Since) {
+		// Nothing of the range is final yet.
+		read = func(EventQuery, func(int, *lifecycle.Event) bool, func(int, error)) error { return nil }
+	}
+	err := read(rq, func(i int, e *lifecycle.Event) bool {
 		t := e.Time.UnixNano()
-		if earliest.Len() <= limit {
+		switch {
+		case earliest.Len() <= limit:
 			heap.Push(earliest, t)
-		} else if t < (*earliest)[0] {
+		case t < (*earliest)[0]:
 			(*earliest)[0] = t
 			heap.Fix(earliest, 0)
+		default:
+			// Later than limit+1 others: in no page of this limit.
+			return i < lastStep || s.pos[i].e.h.takenAt-int64(eventSlack) <= (*earliest)[0]
 		}
-		// Samples after one taken eventSlack past the cut hold no event
-		// before it.
-		return stepped || earliest.Len() <= limit || s.pos[i].e.h.takenAt-int64(eventSlack) <= (*earliest)[0]
-	})
-	if err != nil || earliest.Len() <= limit {
-		return time.Time{}, err
+		kept.add(e)
+		if earliest.Len() > limit && len(kept.items) > limit+max(limit/2, pagePrune) {
+			kept.drop((*earliest)[0])
+		}
+		// Samples after one taken eventSlack past the top (and past the
+		// last clock step) hold no event before it.
+		return i < lastStep || earliest.Len() <= limit || s.pos[i].e.h.takenAt-int64(eventSlack) <= (*earliest)[0]
+	}, func(i int, err error) { damage = append(damage, damageAt{i, err}) })
+	if err != nil {
+		return PageEnd{}, err
 	}
-	last := (*earliest)[0]
-	first := slices.Min(*earliest)
-	if first == last {
-		last++ // more than limit at one instant: all of them
+	var end PageEnd
+	switch {
+	case earliest.Len() > limit:
+		last := (*earliest)[0]
+		end.Why = CutByLimit
+		if slices.Min(*earliest) == last {
+			last++ // more than limit at one instant: all of them
+			end.Why = CutAtInstant
+		}
+		end.Cut = time.Unix(0, last)
+	case !horizon.IsZero():
+		end.Cut, end.Why = horizon, CutByWriting
 	}
-	return time.Unix(0, last), nil
+	for _, it := range kept.items {
+		if !end.Cut.IsZero() && it.t >= end.Cut.UnixNano() {
+			continue
+		}
+		var e lifecycle.Event
+		if err := s.strs.event(kept.b[it.start:it.end], &e); err != nil {
+			return end, fmt.Errorf("events page: %w", err) // its own encoding: not the record's damage
+		}
+		end.Count++
+		if !fn(&e) {
+			break
+		}
+	}
+	if q.Damaged != nil {
+		// The damage of the page's range: as Events counts it for
+		// [Since, cut).
+		dq := rq
+		if !end.Cut.IsZero() {
+			dq.Until = end.Cut.Add(-time.Nanosecond)
+		}
+		for _, d := range damage {
+			if dq.mayHold(&s.pos[d.i].e.h) {
+				q.Damaged(d.err)
+			}
+		}
+	}
+	return end, nil
+}
+
+// pageEvents holds the events a page may hold, in recorded order, in
+// the record's encoding (a fraction of lifecycle.Event's size: a page
+// of 100,000 events holds a few megabytes while it is read).
+type pageEvents struct {
+	b     []byte
+	items []pageItem
+}
+
+// pageItem is one event of pageEvents: its time (Unix nanoseconds) and
+// where its encoding lies in b.
+type pageItem struct {
+	t          int64
+	start, end int
+}
+
+func (p *pageEvents) add(e *lifecycle.Event) {
+	w := enc{b: p.b}
+	start := len(w.b)
+	w.event(e)
+	p.b = w.b
+	p.items = append(p.items, pageItem{t: e.Time.UnixNano(), start: start, end: len(p.b)})
+}
+
+// drop removes the events after top (Unix nanoseconds).
+func (p *pageEvents) drop(top int64) {
+	b, items := p.b[:0:0], p.items[:0]
+	for _, it := range p.items {
+		if it.t <= top {
+			start := len(b)
+			b = append(b, p.b[it.start:it.end]...)
+			items = append(items, pageItem{t: it.t, start: start, end: len(b)})
+		}
+	}
+	p.b, p.items = b, items
+}
+
+// lastStepIndex is the index in s.pos of the last sample taken before
+// the one written ahead of it (a wall clock step back), -1 for none:
+// samples from it on may hold events older than those before it.
+func (s *Store) lastStepIndex() int {
+	if len(s.steps) == 0 {
+		return -1
+	}
+	seq := s.steps[len(s.steps)-1].Seq
+	i, _ := slices.BinarySearchFunc(s.pos, seq, func(p position, seq uint64) int { return cmp.Compare(p.e.h.seq, seq) })
+	return i
 }
 
 // latestFirst is a heap of times (Unix nanoseconds), the latest on top.

@@ -28,9 +28,11 @@ import (
 //	    lacks some: cut by the limit (every event before the cut's time is
 //	    in the answer, and the note says which since to ask next; the
 //	    events of one instant are never split, so more than limit share
-//	    one answer only when they share one time), or damage that may
-//	    have held such events was skipped, counted and named as
-//	    X-Pinspect-Skipped is, which a trailer says too
+//	    one answer only when they share one time), or cut 5 minutes
+//	    before the newest sample while a recorder writes the record
+//	    (record.EventsPage: a later sample may hold events that old), or
+//	    damage that may have held such events was skipped, counted and
+//	    named as X-Pinspect-Skipped is, which a trailer says too
 //	GET /api/v1/frame?at=T[&step=N]
 //	    the recorded frame shown at T (the latest sample at or before it),
 //	    or N samples after (before, when negative) that one; gob, as the
@@ -110,25 +112,17 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An answer that cannot hold every event ends where the next one
-	// starts: the events before the cut, and the damage that may have
-	// held some of them, are this answer's; the rest the next one's.
-	cut, err := st.EventsCut(q2, limit)
-	if err != nil {
-		s.opts.Logger.Warn("recorded events", "err", err)
-		httpError(w, http.StatusInternalServerError, record.ForClient(err).Error())
-		return
-	}
-	if !cut.IsZero() {
-		q2.Until = cut.Add(-time.Nanosecond)
-	}
+	// starts (record.EventsPage): the events before the cut, and the
+	// damage that may have held some of them, are this answer's; the
+	// rest the next one's.
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	// The damage skipped is known once the events are written: it is a
 	// trailer, and a last lost event says it too.
 	w.Header().Set("Trailer", HeaderSkipped)
 	enc := json.NewEncoder(w)
-	damaged, parts := st.SkippedEventsAtOpen(q2)
 	var firstDamage error
+	damaged := 0
 	q2.Damaged = func(err error) {
 		if firstDamage == nil {
 			firstDamage = record.ForClient(err)
@@ -136,11 +130,7 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		damaged++
 	}
 	var werr error
-	last := q2.Since
-	err = st.Events(q2, func(e *lifecycle.Event) bool {
-		if e.Time.After(last) {
-			last = e.Time
-		}
+	end, err := st.EventsPage(q2, limit, func(e *lifecycle.Event) bool {
 		if !client.Full {
 			cp := *e
 			restrictEvent(&cp)
@@ -149,25 +139,54 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		werr = enc.Encode(report.NewEventDoc(e))
 		return werr == nil && r.Context().Err() == nil
 	})
+	if err != nil {
+		// EventsPage fails before it gives any event: nothing is written.
+		s.opts.Logger.Warn("recorded events", "err", err)
+		w.Header().Del("Trailer")
+		httpError(w, http.StatusInternalServerError, record.ForClient(err).Error())
+		return
+	}
+	if !end.Cut.IsZero() {
+		q2.Until = end.Cut.Add(-time.Nanosecond)
+	}
+	atOpen, parts := st.SkippedEventsAtOpen(q2)
+	damaged += atOpen
 	// One last lost event says what the answer lacks: the events from the
 	// cut on, and the damage skipped (the trailer says that too).
 	var notes []string
-	if !cut.IsZero() {
-		last = cut
-		notes = append(notes, fmt.Sprintf("answer cut at %d events, before the first event timed %s: ask again with since=%s",
-			limit, cut.UTC().Format(time.RFC3339Nano), cut.UTC().Format(time.RFC3339Nano)))
+	last := q2.Since
+	if !end.Cut.IsZero() {
+		last = end.Cut
+		notes = append(notes, cutText(end, limit))
 	}
-	if text := skippedText(damaged, parts, firstDamage); err == nil && text != "" {
+	if text := skippedText(damaged, parts, firstDamage); text != "" {
 		w.Header().Set(HeaderSkipped, headerText(text))
 		notes = append(notes, text)
 	}
-	if err == nil && werr == nil && len(notes) > 0 {
+	if werr == nil && len(notes) > 0 {
 		note := lifecycle.Event{Type: lifecycle.Lost, Time: last, Source: lifecycle.SourcePoll, Note: strings.Join(notes, "; ")}
-		werr = enc.Encode(report.NewEventDoc(&note))
+		_ = enc.Encode(report.NewEventDoc(&note))
 	}
-	if err != nil {
-		s.opts.Logger.Warn("recorded events", "err", err)
+}
+
+// cutText says where an answer cut by record.EventsPage ends, why, and
+// which since= to ask next.
+func cutText(end record.PageEnd, limit int) string {
+	at := end.Cut.UTC().Format(time.RFC3339Nano)
+	var why string
+	switch end.Why {
+	case record.CutAtInstant:
+		why = fmt.Sprintf("answer holds the %d events of one instant (more than the limit of %d)", end.Count, limit)
+	case record.CutByWriting:
+		why = fmt.Sprintf("answer ends at %s: a recorder is writing the record, and a sample it writes may hold events up to 5 minutes older than itself, so events from then on may still come; later", at)
+	default:
+		why = fmt.Sprintf("answer cut at %d events (the limit is %d), before the first event timed %s", end.Count, limit, at)
 	}
+	sep := ": "
+	if end.Why == record.CutByWriting {
+		sep = ", "
+	}
+	return why + sep + "ask again with since=" + at
 }
 
 // recordedEventsQuery reads /api/v1/events?since='s parameters: the

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -476,6 +477,12 @@ func TestRecordedEventsPaging(t *testing.T) {
 			if damage := strings.Contains(p.note, "unreadable part"); k < len(wantDamage) && damage != wantDamage[k] {
 				t.Errorf("broken %v, answer %d (since %s): damage noted %v, want %v (note %q)", broken, k, since, damage, wantDamage[k], p.note)
 			}
+			// The answer of one instant's three exits says so (it said
+			// "cut at 2 events, before the first event timed" a time
+			// no event had).
+			if len(p.pids) == 3 && !strings.Contains(p.note, "answer holds the 3 events of one instant (more than the limit of 2)") {
+				t.Errorf("broken %v, answer %d (since %s) of one instant's events: note %q", broken, k, since, p.note)
+			}
 			if p.next == "" {
 				break
 			}
@@ -504,5 +511,85 @@ func TestSkippedTextNumber(t *testing.T) {
 		if got := skippedText(c.samples, c.parts, nil); got != c.want {
 			t.Errorf("skippedText(%d, %d) = %q, want %q", c.samples, c.parts, got, c.want)
 		}
+	}
+}
+
+// TestRecordedEventsPagingWhileWritten: a client pages (limit 1, each
+// answer from the last one's cut) at the live end of a record a recorder
+// is writing, and again after each new sample, then once more after the
+// recorder stopped: it gets every event once, including those a sample
+// holds that are older than events of the samples before it (an exit
+// held a scan, events carried over a failed write). Before, a page cut
+// among the newest sample's events, and the late event, written next,
+// was older than the cut: in no answer (review of polish6).
+func TestRecordedEventsPagingWhileWritten(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := record.OpenWriter(dir, record.WriterOptions{Sync: record.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	t0 := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	// Sample i (a minute apart) holds exits 10i+1 and 10i+2, 30 s and
+	// 20 s before it, and, from the second on, 10i+3 dated between the
+	// previous sample's two (25 s before it): late.
+	var want []int
+	appendSample := func(i int) {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		exit := func(pid int, when time.Time) lifecycle.Event {
+			want = append(want, pid)
+			return lifecycle.Event{Type: lifecycle.Exit, Time: when, ID: collector.ID{PID: pid, StartTicks: 1}, Comm: "job",
+				Source: lifecycle.SourceConnector, ExitStatus: &collector.ExitStatus{Exited: true}}
+		}
+		s := &record.Sample{RunID: 1, Interval: time.Minute, Snapshot: &collector.Snapshot{TakenAt: at, Monotonic: at.Sub(t0)}}
+		s.Events = append(s.Events, exit(10*i+1, at.Add(-30*time.Second)), exit(10*i+2, at.Add(-20*time.Second)))
+		if i > 0 {
+			s.Events = append(s.Events, exit(10*i+3, at.Add(-time.Minute-25*time.Second)))
+		}
+		if err := w.Append(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendSample(0)
+	st, err := record.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, hs := startServer(t, newFrameSource(), ServerOptions{Record: st})
+	since := t0.Add(-time.Hour).Format(time.RFC3339Nano)
+	var got []int
+	// page asks from since until an answer names no later since; false
+	// when the last answer had no cut (the record's end: nothing more).
+	page := func() bool {
+		for range 1000 {
+			p := getRecordedPage(t, hs.URL+PathEvents+"?limit=1&since="+since)
+			got = append(got, p.pids...)
+			if p.next == "" {
+				return false
+			}
+			if p.next == since {
+				return true
+			}
+			since = p.next
+		}
+		t.Fatal("more than 1,000 answers")
+		return false
+	}
+	for i := 1; i <= 12; i++ {
+		page()
+		appendSample(i)
+	}
+	page()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if page() {
+		t.Errorf("the record is no longer written, and its last answer still says to ask again with since=%s", since)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("paged while written, the answers hold exits\n%v\nwant each once:\n%v", got, want)
 	}
 }
