@@ -401,3 +401,45 @@ func TestEventsDamageBeforeRange(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFaultForClientNamesNoPath: a sample whose read fails with an
+// I/O error (EIO from a bad sector; os's error names the file) is
+// damage that ForClient, which serve's answers use, names by its
+// segment's number and offset with the reason, never by the agent's
+// path. (It was a serve test in this package, since the read fault is
+// no part of the store's API; serve's own handling of damage is held by
+// views/metrics's TestSkippedNamesNoAgentPath on a real checksum
+// mismatch.)
+func TestReadFaultForClientNamesNoPath(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenWriter(dir, WriterOptions{Sync: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSamples(t, w, 0, 3)
+	w.Close()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	loc, err := st.Location(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.setReadFault(func(path string, off int64) error {
+		if off == loc.Offset {
+			return &fs.PathError{Op: "read", Path: path, Err: syscall.EIO}
+		}
+		return nil
+	})
+	_, err = st.Read(1)
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("reading sample 2 under EIO: %v, want damage", err)
+	}
+	got := ForClient(err).Error()
+	want := fmt.Sprintf("damaged record: segment %d offset %d (sample 2 at ", loc.Segment, loc.Offset)
+	if !strings.Contains(got, want) || !strings.Contains(got, "input/output error") || strings.Contains(got, dir) || strings.Contains(got, filepath.Base(loc.Path)) {
+		t.Errorf("ForClient of an EIO read: %q; want %q, the reason and no path", got, want)
+	}
+}

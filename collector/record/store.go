@@ -820,7 +820,7 @@ func (s *Store) readAt(f *os.File, path string, b []byte, off int64) error {
 // setReadFault makes each later read of a record's bytes fail with the
 // error fault returns for the segment file's path and the record's
 // offset (nil: the read goes ahead; a nil fault: every read does). It
-// is for tests (export_test.go): an I/O error (EIO from a bad sector)
+// is for the package's tests: an I/O error (EIO from a bad sector)
 // is what a file on a sound disk cannot give.
 func (s *Store) setReadFault(fault func(path string, off int64) error) {
 	s.mu.Lock()

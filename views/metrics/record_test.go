@@ -222,7 +222,7 @@ func TestSkippedNamesNoAgentPath(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "damaged record: segment ") || strings.Contains(body, st.Dir()) {
 		t.Errorf("a step past the damaged end: status %d, body %q", resp.StatusCode, body)
 	}
-	// An I/O error (EIO) is collector/record's TestServedReadFaultNamesNoPath:
+	// An I/O error (EIO) is collector/record's TestReadFaultForClientNamesNoPath:
 	// the store's read fault is not part of its API.
 }
 
