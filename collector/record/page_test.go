@@ -120,3 +120,43 @@ func TestEventsPageDescending(t *testing.T) {
 		t.Errorf("page %v, %+v; want %v cut at %s", got, end, want, cut)
 	}
 }
+
+// TestEventsPageOneInstant: five events of one instant (one scan's),
+// with a page limit of 2, are one page of all five, and the cut is a
+// nanosecond after them; before the fix to EventsPage, the events of
+// the instant read after the heap of limit+1 times was full were left
+// out.
+func TestEventsPageOneInstant(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := OpenWriter(dir, WriterOptions{Sync: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(10 * time.Second)
+	for i := range 2 {
+		s := synth(t, i, at.Add(time.Duration(i)*10*time.Second))
+		s.Events = nil
+		for k := range 5 {
+			e := lifecycle.Event{Type: lifecycle.Exit, Time: at.Add(time.Duration(i) * 10 * time.Second), Comm: "worker", Source: lifecycle.SourceConnector}
+			e.ID.PID = 100*i + k
+			s.Events = append(s.Events, e)
+		}
+		if err := w.Append(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var got []int
+	end, err := st.EventsPage(EventQuery{}, 2, func(e *lifecycle.Event) bool { got = append(got, e.ID.PID); return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int{0, 1, 2, 3, 4}) || end.Why != CutAtInstant || end.Count != 5 || !end.Cut.Equal(at.Add(time.Nanosecond)) {
+		t.Errorf("page %v, %+v; want the instant's 5 events, cut a nanosecond after %s", got, end, at)
+	}
+}

@@ -228,6 +228,9 @@ func (s *Store) EventsPage(q EventQuery, limit int, fn func(*lifecycle.Event) bo
 		case t < (*earliest)[0]:
 			(*earliest)[0] = t
 			heap.Fix(earliest, 0)
+		case t == (*earliest)[0]:
+			// Of the top's instant: in the page if that instant is all
+			// it holds (CutAtInstant).
 		default:
 			// Later than limit+1 others: in no page of this limit.
 			return i < lastStep || s.pos[i].e.h.takenAt-int64(eventSlack) <= (*earliest)[0]
