@@ -140,10 +140,11 @@ func (s *Server) handleRecordedEvents(w http.ResponseWriter, r *http.Request) {
 		return werr == nil && r.Context().Err() == nil
 	})
 	if err != nil {
-		// EventsPage fails before it gives any event: nothing is written.
 		s.opts.Logger.Warn("recorded events", "err", err)
-		w.Header().Del("Trailer")
-		httpError(w, http.StatusInternalServerError, record.ForClient(err).Error())
+		if end.Count == 0 { // nothing written yet: an error answer
+			w.Header().Del("Trailer")
+			httpError(w, http.StatusInternalServerError, record.ForClient(err).Error())
+		}
 		return
 	}
 	if !end.Cut.IsZero() {
