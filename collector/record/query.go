@@ -192,79 +192,20 @@ func (s *Store) EventsPage(q EventQuery, limit int, fn func(*lifecycle.Event) bo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rq := q // the query read: to the writing horizon at most
-	var horizon time.Time
-	if n := len(s.pos); n > 0 && recorderWriting(s.dir) {
-		horizon = time.Unix(0, s.pos[n-1].e.h.takenAt-int64(eventSlack))
-		if !q.Since.IsZero() && horizon.Before(q.Since) {
-			horizon = q.Since
-		}
-		if !q.Until.IsZero() && q.Until.Before(horizon) {
-			horizon = time.Time{} // the range ends before it
-		} else {
-			rq.Until = horizon.Add(-time.Nanosecond)
+	rq, horizon := s.pageHorizon(q)
+	pg := &pageRead{s: s, limit: limit, lastStep: s.lastStepIndex()}
+	if horizon.IsZero() || horizon.After(q.Since) { // else nothing of the range is final yet
+		if err := s.events(rq, pg.see, pg.damaged); err != nil {
+			return PageEnd{}, err
 		}
 	}
-	// The limit+1 earliest times seen, the latest of them on top, and
-	// the events that may be in the page: those at or before the top.
-	earliest := &latestFirst{}
-	kept := &pageEvents{}
-	type damageAt struct {
-		i   int
-		err error
-	}
-	var damage []damageAt
-	lastStep := s.lastStepIndex()
-	read := s.events
-	if !horizon.IsZero() && !horizon.After(q.Since) {
-		// Nothing of the range is final yet.
-		read = func(EventQuery, func(int, *lifecycle.Event) bool, func(int, error)) error { return nil }
-	}
-	err := read(rq, func(i int, e *lifecycle.Event) bool {
-		t := e.Time.UnixNano()
-		switch {
-		case earliest.Len() <= limit:
-			heap.Push(earliest, t)
-		case t < (*earliest)[0]:
-			(*earliest)[0] = t
-			heap.Fix(earliest, 0)
-		case t == (*earliest)[0]:
-			// Of the top's instant: in the page if that instant is all
-			// it holds (CutAtInstant).
-		default:
-			// Later than limit+1 others: in no page of this limit.
-			return i < lastStep || s.pos[i].e.h.takenAt-int64(eventSlack) <= (*earliest)[0]
-		}
-		kept.add(e)
-		if earliest.Len() > limit && len(kept.items) > limit+max(limit/2, pagePrune) {
-			kept.drop((*earliest)[0])
-		}
-		// Samples after one taken eventSlack past the top (and past the
-		// last clock step) hold no event before it.
-		return i < lastStep || earliest.Len() <= limit || s.pos[i].e.h.takenAt-int64(eventSlack) <= (*earliest)[0]
-	}, func(i int, err error) { damage = append(damage, damageAt{i, err}) })
-	if err != nil {
-		return PageEnd{}, err
-	}
-	var end PageEnd
-	switch {
-	case earliest.Len() > limit:
-		last := (*earliest)[0]
-		end.Why = CutByLimit
-		if slices.Min(*earliest) == last {
-			last++ // more than limit at one instant: all of them
-			end.Why = CutAtInstant
-		}
-		end.Cut = time.Unix(0, last)
-	case !horizon.IsZero():
-		end.Cut, end.Why = horizon, CutByWriting
-	}
-	for _, it := range kept.items {
+	end := pg.end(horizon)
+	for _, it := range pg.kept.items {
 		if !end.Cut.IsZero() && it.t >= end.Cut.UnixNano() {
 			continue
 		}
 		var e lifecycle.Event
-		if err := s.strs.event(kept.b[it.start:it.end], &e); err != nil {
+		if err := s.strs.event(pg.kept.b[it.start:it.end], &e); err != nil {
 			return end, fmt.Errorf("events page: %w", err) // its own encoding: not the record's damage
 		}
 		end.Count++
@@ -279,13 +220,102 @@ func (s *Store) EventsPage(q EventQuery, limit int, fn func(*lifecycle.Event) bo
 		if !end.Cut.IsZero() {
 			dq.Until = end.Cut.Add(-time.Nanosecond)
 		}
-		for _, d := range damage {
+		for _, d := range pg.damage {
 			if dq.mayHold(&s.pos[d.i].e.h) {
 				q.Damaged(d.err)
 			}
 		}
 	}
 	return end, nil
+}
+
+// pageHorizon is the query an events page reads, and the time from which
+// events may still be written (zero: none, or not in q's range): while a
+// recorder writes the record, the newest sample's time minus eventSlack,
+// not before q.Since.
+func (s *Store) pageHorizon(q EventQuery) (EventQuery, time.Time) {
+	n := len(s.pos)
+	if n == 0 || !recorderWriting(s.dir) {
+		return q, time.Time{}
+	}
+	horizon := time.Unix(0, s.pos[n-1].e.h.takenAt-int64(eventSlack))
+	if !q.Since.IsZero() && horizon.Before(q.Since) {
+		horizon = q.Since
+	}
+	if !q.Until.IsZero() && q.Until.Before(horizon) {
+		return q, time.Time{} // the range ends before it
+	}
+	q.Until = horizon.Add(-time.Nanosecond)
+	return q, horizon
+}
+
+// pageRead collects an events page as the record is read (see): the
+// limit+1 earliest times seen, the latest of them on top, and the events
+// that may be in the page (those at or before the top); and the damage
+// read, with its sample's index.
+type pageRead struct {
+	s        *Store
+	limit    int
+	lastStep int // lastStepIndex
+	earliest latestFirst
+	kept     pageEvents
+	damage   []damageAt
+}
+
+// damageAt is a damaged sample an events page read: its index in s.pos.
+type damageAt struct {
+	i   int
+	err error
+}
+
+func (pg *pageRead) damaged(i int, err error) { pg.damage = append(pg.damage, damageAt{i, err}) }
+
+// see takes event e of sample i; false once no later sample can hold an
+// event before the top: sample i was taken eventSlack past it, and after
+// the last clock step.
+func (pg *pageRead) see(i int, e *lifecycle.Event) bool {
+	t, h := e.Time.UnixNano(), &pg.earliest
+	switch {
+	case h.Len() <= pg.limit:
+		heap.Push(h, t)
+	case t < (*h)[0]:
+		(*h)[0] = t
+		heap.Fix(h, 0)
+	case t == (*h)[0]:
+		// Of the top's instant: in the page if that instant is all it
+		// holds (CutAtInstant).
+	default:
+		// Later than limit+1 others: in no page of this limit.
+		return pg.more(i)
+	}
+	pg.kept.add(e)
+	if h.Len() > pg.limit && len(pg.kept.items) > pg.limit+max(pg.limit/2, pagePrune) {
+		pg.kept.drop((*h)[0])
+	}
+	return pg.more(i)
+}
+
+// more reports whether the samples after sample i may hold events of the
+// page.
+func (pg *pageRead) more(i int) bool {
+	return i < pg.lastStep || pg.earliest.Len() <= pg.limit || pg.s.pos[i].e.h.takenAt-int64(eventSlack) <= pg.earliest[0]
+}
+
+// end says where the page ends: by the limit, at an instant, or at the
+// writing horizon (zero: none).
+func (pg *pageRead) end(horizon time.Time) PageEnd {
+	switch {
+	case pg.earliest.Len() > pg.limit:
+		last := pg.earliest[0]
+		if slices.Min(pg.earliest) == last {
+			// More than limit at one instant: all of them.
+			return PageEnd{Cut: time.Unix(0, last+1), Why: CutAtInstant}
+		}
+		return PageEnd{Cut: time.Unix(0, last), Why: CutByLimit}
+	case !horizon.IsZero():
+		return PageEnd{Cut: horizon, Why: CutByWriting}
+	}
+	return PageEnd{}
 }
 
 // pageEvents holds the events a page may hold, in recorded order, in
