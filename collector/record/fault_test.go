@@ -108,10 +108,19 @@ func TestKillMidWrite(t *testing.T) {
 		}
 		t.Fatalf("child: %s", line)
 	}
+	// A reader sees the recorder at work (its lock), and after the kill
+	// no more: the kernel dropped the lock with the process
+	// (recorderWriting, which ends events pages short of the live end).
+	if !recorderWriting(dir) {
+		t.Error("a recorder process writes the record, and a reader does not see it")
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
+	if recorderWriting(dir) {
+		t.Error("the recorder was killed, and a reader still sees it writing")
+	}
 	if written != killAfter {
 		t.Fatalf("child wrote %d samples before the torn one, want %d", written, killAfter)
 	}
