@@ -3,7 +3,6 @@ package record
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,21 +63,20 @@ func (l *dirLock) unlock() error {
 // recorderWriting reports whether a recorder is writing the record in
 // dir: whether one holds the lock on its LOCK file (lockDir's open file
 // description lock, which F_OFD_GETLK reports without taking it, so a
-// recorder starting meanwhile is never refused). A LOCK file that cannot
-// be read or queried counts as written: the answer errs on the side of
-// events still to come. A recorder before this lock counts as stopped.
+// recorder starting meanwhile is never refused). When it cannot tell
+// (no LOCK file, one it may not read, a kernel or file system without
+// these locks) the record counts as finished, as it did before the lock:
+// taking it for written would end every answer short of a finished
+// record's end for good. A recorder before this lock counts as stopped.
 func recorderWriting(dir string) bool {
 	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false
-	}
 	if err != nil {
-		return true
+		return false
 	}
 	defer f.Close()
 	lk := unix.Flock_t{Type: unix.F_RDLCK}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err != nil {
-		return true
+		return false
 	}
 	return lk.Type != unix.F_UNLCK
 }
