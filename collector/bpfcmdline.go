@@ -80,6 +80,9 @@ func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 		b.why = errCmdlinesInUse
 		return
 	}
+	if n := min(len(procs), c.Cap()); cap(b.pids) < n {
+		b.pids, b.tids = make([]int, 0, n), make([]int, 0, n)
+	}
 	k := 0 // the cursor in s.iterEntries
 	for i := range procs {
 		p := &procs[i]

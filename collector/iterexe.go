@@ -61,9 +61,13 @@ type sharedExe struct {
 // exeKey is taskiter.ExeID (an alias: scan.go need not import taskiter).
 type exeKey = taskiter.ExeID
 
-// resetExes starts a scan's executables afresh.
-func (s *scan) resetExes() {
+// resetExes starts a scan's executables afresh, with room for n
+// processes.
+func (s *scan) resetExes(n int) {
 	s.iterExes = s.iterExes[:0]
+	if cap(s.iterExes) < n {
+		s.iterExes = make([]iterExe, 0, n)
+	}
 	clear(s.exes)
 }
 

@@ -130,7 +130,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		pids = make([]int, 0, cap(procs))
 	}
 	boot := r.host.bootTime
-	s.resetExes()
+	s.resetExes(cap(procs))
 	// find is the index of process tgid: most threads come right after
 	// their leader (the kernel walks tasks in pid order).
 	find := func(tgid int) (int, bool) {

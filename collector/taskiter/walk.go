@@ -437,6 +437,11 @@ func (w *walker) prepare(o PassOptions) error {
 // records again instead of 16.
 func (w *walker) indexLeaders(nt, ng int) ([]leaderAt, error) {
 	leaders := w.leaders[:0]
+	if cap(leaders) < ng {
+		// Sized once for the run's processes: grown by appending, the
+		// list was copied a dozen times at 10,000 processes.
+		leaders = make([]leaderAt, 0, ng+ng/16)
+	}
 	for i := nt - 1; i >= 0; i-- {
 		p, err := w.tasks.at(i)
 		if err != nil {
