@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -77,7 +78,7 @@ func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 			if d.stream != nil {
 				pd = ProcessDoc{}
 				fillProcessDoc(&pd, d.stream.procs[i], d.stream.threads, &scratch)
-				b, err = pd.appendJSON(b)
+				b, err = pd.appendJSONStarted(b, scratch.startedAt)
 			} else {
 				b, err = d.Processes[i].appendJSON(b)
 			}
@@ -124,11 +125,24 @@ func appendMarshal(b []byte, key string, v any) ([]byte, error) {
 // the same field order and omitempty rules as the struct tags, and
 // strings made inert (see inertJSON).
 func (d *ProcessDoc) appendJSON(b []byte) ([]byte, error) {
+	return d.appendJSONStarted(b, time.Time{})
+}
+
+// appendJSONStarted is appendJSON for a document whose StartedAt is
+// empty and whose start time, unless zero, is started (a streamed one:
+// docScratch.startedAt).
+func (d *ProcessDoc) appendJSONStarted(b []byte, started time.Time) ([]byte, error) {
 	var err error
 	b = append(b, `{"pid":`...)
 	b = strconv.AppendInt(b, int64(d.PID), 10)
 	b = appendUintPtr(b, `,"start_ticks":`, d.StartTicks)
 	b = appendStringOmit(b, `,"started_at":`, d.StartedAt)
+	if d.StartedAt == "" && !started.IsZero() {
+		// RFC 3339 has nothing appendJSONString would escape.
+		b = append(b, `,"started_at":"`...)
+		b = started.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
 	b = appendIntPtr(b, `,"ppid":`, d.PPID)
 	b = appendIntPtr(b, `,"pgid":`, d.PGID)
 	b = appendIntPtr(b, `,"sid":`, d.SID)

@@ -337,11 +337,16 @@ type docScratch struct {
 	v             processValues
 	threads       []ThreadDoc
 	cmdline, raws []string
+	// startedAt is the start time the document filled with this scratch
+	// writes as started_at (its StartedAt is left empty): appended
+	// straight into the output, it is never made a string of its own.
+	startedAt time.Time
 }
 
 // fillProcessDoc converts p into *d (which must be zero); with scratch,
 // d points into scratch, valid until the next call with it.
 func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *docScratch) {
+	setStartedAt(d, p, scratch)
 	d.PID, d.Unavailable = p.PID, p.Unavailable
 	var v *processValues
 	newValues := func() *processValues {
@@ -357,9 +362,6 @@ func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *
 	if p.Read&collector.SrcStat != 0 {
 		v.startTicks = p.StartTicks
 		d.StartTicks = &v.startTicks
-		if !p.StartedAt.IsZero() {
-			d.StartedAt = p.StartedAt.UTC().Format(time.RFC3339Nano)
-		}
 		v.ppid, v.pgid, v.sid, v.tty = p.PPID, p.PGID, p.SID, p.TTY
 		d.PPID, d.PGID, d.SID, d.TTYNr = &v.ppid, &v.pgid, &v.sid, &v.tty
 		d.TTY = collector.TTYName(p.TTY)
@@ -448,6 +450,22 @@ func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *
 		if scratch != nil {
 			scratch.threads = d.Threads
 		}
+	}
+}
+
+// setStartedAt gives the document of p its start time (when p's stat was
+// read and has one): StartedAt, or with a scratch scratch.startedAt,
+// which the streamed writer appends itself.
+func setStartedAt(d *ProcessDoc, p *collector.Process, scratch *docScratch) {
+	var t time.Time
+	if p.Read&collector.SrcStat != 0 {
+		t = p.StartedAt
+	}
+	switch {
+	case scratch != nil:
+		scratch.startedAt = t
+	case !t.IsZero():
+		d.StartedAt = t.UTC().Format(time.RFC3339Nano)
 	}
 }
 
