@@ -878,3 +878,50 @@ func TestIterIOFromWalk(t *testing.T) {
 	}
 	t.Logf("%d processes compared with /proc/PID/io", compared)
 }
+
+// TestFrontForHidden: hidden processes whose pids all come before the
+// pass's are put in the free places before it, in pid order, without
+// moving the pass; any other case is left to the insertion (nil).
+func TestFrontForHidden(t *testing.T) {
+	mk := func(pass, hidden []int) (*scan, []Process, int) {
+		s := &scan{}
+		s.iterFront = make([]Process, hiddenFront, hiddenFront+len(pass)+len(hidden))
+		procs := s.iterFront[hiddenFront:hiddenFront]
+		for _, pid := range append(slices.Clone(pass), hidden...) {
+			procs = append(procs, Process{PID: pid, ProcStat: ProcStat{Comm: "c" + strconv.Itoa(pid)}})
+		}
+		return s, procs, len(pass)
+	}
+	s, procs, n := mk([]int{5, 6, 7}, []int{3, 1})
+	first := &procs[0]
+	got := s.frontFor(procs, n)
+	var pids []int
+	for _, p := range got {
+		pids = append(pids, p.PID)
+		if p.Comm != "c"+strconv.Itoa(p.PID) {
+			t.Errorf("pid %d has comm %q", p.PID, p.Comm)
+		}
+	}
+	if !slices.Equal(pids, []int{1, 3, 5, 6, 7}) {
+		t.Fatalf("pids %v, want 1 3 5 6 7", pids)
+	}
+	if &got[2] != first {
+		t.Error("the pass's processes were moved")
+	}
+	for _, c := range []struct{ pass, hidden []int }{
+		{[]int{5, 6, 7}, []int{6}},            // not before the pass
+		{[]int{10, 11}, []int{1, 2, 3, 4, 5}}, // more than the free places
+		{[]int{5, 6, 7}, nil},                 // nothing hidden
+	} {
+		s, procs, n := mk(c.pass, c.hidden)
+		if got := s.frontFor(procs, n); got != nil {
+			t.Errorf("pass %v, hidden %v: placed in front", c.pass, c.hidden)
+		}
+	}
+	// An array that is not the front's (a recycled one) is never used.
+	s, procs, n = mk([]int{5}, []int{1})
+	s.iterFront = nil
+	if got := s.frontFor(procs, n); got != nil {
+		t.Error("placed in front without a front")
+	}
+}

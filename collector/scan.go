@@ -100,6 +100,10 @@ type scan struct {
 	// readIterIdentities take them from here instead of looking each
 	// process up again in a table as large as the machine.
 	iterEntries []passEntry
+	// iterFront is the array of a pass's processes with the free places
+	// before them (iterProcessArray), during a scan that does not
+	// recycle its array; nil otherwise.
+	iterFront []Process
 }
 
 // newScan returns a scan of r with fresh buffers, using memo (nil: none).
