@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -71,6 +72,15 @@ type decoder struct {
 	// unnamedBehind counts the execs left unnamed because they were not
 	// looked up in a hurry (NoteExecNameBehindExited, NoteExecNameBehind).
 	unnamedBehind uint64
+
+	// ended are the last processes whose exit was converted (pids),
+	// endedAt the next slot: a thread end of one of them that comes
+	// later puts the exit after it (exit).
+	ended   [16]int
+	endedAt int
+	// pendingExit, when set, takes a process's exit out of what the
+	// source's next take returns (connSource.pendingExit).
+	pendingExit func(pid int) (lifecycle.KernelEvent, bool)
 
 	// The lookups being planned and asked in one call.
 	qs   []collector.IdentityQuery
@@ -180,10 +190,11 @@ func (d *decoder) emptyBatch() *batch {
 	return b
 }
 
-// setTaken records when b's receives were taken from the queue, whether
-// in a hurry, and the connector's count of losses then.
-func (b *batch) setTaken(now time.Time, hurry bool, losses uint64) {
-	b.now, b.monoNs, b.hurry, b.losses = now, monotonicNow(), hurry, losses
+// setTaken records when b's receives were taken from the queue (now and
+// monoNs, one moment on the wall and monotonic clocks), whether in a
+// hurry, and the connector's count of losses then.
+func (b *batch) setTaken(now time.Time, monoNs int64, hurry bool, losses uint64) {
+	b.now, b.monoNs, b.hurry, b.losses = now, monoNs, hurry, losses
 }
 
 // recycle keeps b's maps and event array for a later batch (at most a
@@ -492,21 +503,34 @@ func (d *decoder) comm(ev *procEvent) {
 // exit completes e as a process exit or a thread exit. The kernel reports
 // the main thread's exit with pid == tgid even when other threads run on
 // (pthread_exit in main): then the process has not exited, and its last
-// thread's exit says when it does (appended to out before e).
+// thread's exit says when it does: that thread's end is the process's
+// exit alone, as for the tracepoints (one end, one event).
 func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev *procEvent) ([]lifecycle.KernelEvent, bool) {
 	if ev.PID != ev.TGID {
 		if d.leaderGone[ev.TGID] && d.processEnded(ev.TGID, ev.PID) {
 			// The last thread of a process whose main thread exited
 			// earlier: now the process has exited.
 			d.setLeaderGone(ev.TGID, false)
-			x := *e
-			d.exitEvent(&x, ev)
-			out = append(out, x)
+			d.exitEvent(e, ev)
+			return out, true
 		}
 		if !d.threads {
 			return out, false
 		}
 		d.threadEvent(e, lifecycle.ThreadExit, ev)
+		if slices.Contains(d.ended[:], ev.TGID) {
+			// The kernel told of this thread's end after the
+			// process's (its leader was converted as the last):
+			// the exit comes after it.
+			var x lifecycle.KernelEvent
+			var ok bool
+			if out, x, ok = takeExit(out, ev.TGID); !ok && d.pendingExit != nil {
+				x, ok = d.pendingExit(ev.TGID)
+			}
+			if ok {
+				return exitAfter(out, *e, x), false
+			}
+		}
 		return out, true
 	}
 	if c, ok := d.identity(lookupKey{pid: ev.PID}); ok {
@@ -558,6 +582,8 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 	e.ExitStatus = &es
 	delete(d.comms, ev.TGID)
 	delete(d.threaded, ev.TGID)
+	d.ended[d.endedAt%len(d.ended)] = ev.TGID
+	d.endedAt++
 }
 
 // processEnded reports whether process tgid, whose main thread exited
@@ -758,6 +784,14 @@ func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), plan map[int]heldS
 // apart by the microseconds between the two first reads.
 func monotonicNow() int64 {
 	return monoBase.ns + int64(time.Since(monoBase.at))
+}
+
+// clockPair is one moment on the wall clock and on CLOCK_MONOTONIC in ns,
+// both of one reading of Go's clock: two reads, with a preemption between
+// them, would date every event stamped against the pair by the delay.
+func clockPair() (time.Time, int64) {
+	now := time.Now()
+	return now, monoBase.ns + int64(now.Sub(monoBase.at))
 }
 
 // monoBase pairs a reading of CLOCK_MONOTONIC with Go's clock at the same

@@ -14,7 +14,7 @@ import (
 func (d *decoder) newBatch(in []procEvent, now time.Time, hurry bool, losses uint64) *batch {
 	b := d.emptyBatch()
 	b.evs = in
-	b.setTaken(now, hurry, losses)
+	b.setTaken(now, monotonicNow(), hurry, losses)
 	return b
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,7 +258,22 @@ func (s *connSource) noteLag(evs []procEvent) {
 }
 
 func newConnSource(k *connector, dec *decoder, maxPending int, rescan func()) *connSource {
-	return &connSource{dec: dec, maxPending: maxPending, rescan: rescan, coalesce: DefaultConnectorCoalesce, conn: k, live: true, note: noteSubscribed, baseNote: noteSubscribed}
+	s := &connSource{dec: dec, maxPending: maxPending, rescan: rescan, coalesce: DefaultConnectorCoalesce, conn: k, live: true, note: noteSubscribed, baseNote: noteSubscribed}
+	if dec != nil {
+		dec.pendingExit = s.pendingExit
+	}
+	return s
+}
+
+// pendingExit takes process pid's exit out of what the next take returns
+// (takeExit), for the converter to put it after a thread's end.
+func (s *connSource) pendingExit(pid int) (lifecycle.KernelEvent, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var x lifecycle.KernelEvent
+	var ok bool
+	s.pending, x, ok = takeExit(s.pending, pid)
+	return x, ok
 }
 
 func (s *connSource) status() (bool, string) {
@@ -488,7 +504,8 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		// Behind (a burst, or little CPU): skip the lookups of spawns and
 		// exits, and look up only the execs worth it (lookUpHurried), so
 		// the backlog drains; snapshots fill names in.
-		b.setTaken(time.Now(), len(batches) > hurryBacklog, s.losses.Load())
+		now, mono := clockPair()
+		b.setTaken(now, mono, len(batches) > hurryBacklog, s.losses.Load())
 		b.receives = n
 		s.dec.prepare(b, held)
 		s.noteExecs(evs)
@@ -759,4 +776,35 @@ func appendBounded(pending, out []lifecycle.KernelEvent, maxPending int, dropped
 		out = out[:room]
 	}
 	return append(pending, out...)
+}
+
+// takeExit removes the exit of process pid from evs and returns it,
+// ok false when evs holds none: searched from the end, and not past a
+// spawn or exec of the pid (a later process given it). A source that
+// learns of a thread's end after it converted its process's exit puts
+// the exit after that end with it: the process ended with its last
+// thread, and nothing of a process comes after its exit.
+func takeExit(evs []lifecycle.KernelEvent, pid int) ([]lifecycle.KernelEvent, lifecycle.KernelEvent, bool) {
+	for j := len(evs) - 1; j >= 0; j-- {
+		x := evs[j]
+		if x.ID.PID != pid {
+			continue
+		}
+		switch x.Type {
+		case lifecycle.Exit:
+			return slices.Delete(evs, j, j+1), x, true
+		case lifecycle.Spawn, lifecycle.Exec:
+			return evs, lifecycle.KernelEvent{}, false
+		}
+	}
+	return evs, lifecycle.KernelEvent{}, false
+}
+
+// exitAfter appends thread end e and then x, the exit of its process
+// taken from where it was (takeExit), dated no earlier than e.
+func exitAfter(out []lifecycle.KernelEvent, e, x lifecycle.KernelEvent) []lifecycle.KernelEvent {
+	if e.Time.After(x.Time) {
+		x.Time = e.Time
+	}
+	return append(out, e, x)
 }

@@ -67,11 +67,16 @@ type tpSource struct {
 	done chan struct{}
 
 	// Owned by run's goroutine.
-	comms    map[int]tpProc
-	recent   [8]collector.ID // the last exits reported: a process ends once
-	recentAt int
-	execPIDs []int
-	lostSeen uint64
+	comms map[int]tpProc
+	// ends are the last processes whose end a record said, and the
+	// thread whose record said it: a process ends once (endOf).
+	ends   [8]tpEnd
+	endsAt int
+	// threadEnds is, for this read, the latest time a thread of each
+	// process was seen to end: its exit is not dated before it.
+	threadEnds map[int]time.Time
+	execPIDs   []int
+	lostSeen   uint64
 	// lostUnread is set once reading the drop count failed (noted once).
 	lostUnread bool
 	// clockWall and clockMono are one moment on the wall and monotonic
@@ -101,6 +106,13 @@ const tpReadWait = 2 * time.Second
 // taskiter.EventRingBytes: a test that overflows it sets it small.
 var tpRingBytes uint32
 
+// tpEnd is a process whose end a record said, and the thread whose
+// record it was.
+type tpEnd struct {
+	id  collector.ID
+	tid int
+}
+
 // tpProc is what the tracepoint source remembers of a process it saw
 // forked or exec'd: its start time and name, so that an exec says the
 // name it replaced.
@@ -128,7 +140,7 @@ func openTracepoints(r *collector.Reader, o Options, rescan func()) (kernelSourc
 		return nil, err
 	}
 	return &tpSource{ev: ev, threads: o.Threads || o.ThreadDemand, maxPending: o.MaxPending, rescan: rescan, execs: r.NoteExecs,
-		flushed: make(chan struct{}, 1), done: make(chan struct{}), comms: make(map[int]tpProc), live: true, note: noteTracepoints}, nil
+		flushed: make(chan struct{}, 1), done: make(chan struct{}), comms: make(map[int]tpProc), threadEnds: make(map[int]time.Time), live: true, note: noteTracepoints}, nil
 }
 
 func (s *tpSource) status() (bool, string) {
@@ -146,6 +158,7 @@ func (s *tpSource) run(ctx context.Context) {
 	defer stop()
 	for {
 		s.execPIDs = s.execPIDs[:0]
+		clear(s.threadEnds)
 		var out []lifecycle.KernelEvent
 		flushed, err := s.ev.Receive(func(e *taskiter.ProcEvent) { out = s.convert(out, e) })
 		s.queue(out)
@@ -233,7 +246,7 @@ func (s *tpSource) lossNote() string {
 func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent) []lifecycle.KernelEvent {
 	t := int64(ev.MonoNs)
 	if t > s.clockMono || s.clockWall.IsZero() {
-		s.clockWall, s.clockMono = time.Now(), monotonicNow()
+		s.clockWall, s.clockMono = clockPair()
 	}
 	at := s.clockWall
 	if t != 0 && t <= s.clockMono {
@@ -253,24 +266,15 @@ func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent) 
 		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm})
 		s.execPIDs = append(s.execPIDs, ev.TGID)
 	case taskiter.EventExit:
-		for _, r := range s.recent {
-			if r == id {
-				return out // a second thread saw the process end at once
-			}
-		}
-		s.recent[s.recentAt%len(s.recent)] = id
-		s.recentAt++
 		e.Type, e.PPID = lifecycle.Exit, ev.PPID
 		es := collector.DecodeWaitStatus(int64(ev.Status))
 		e.ExitStatus = &es
 		delete(s.comms, ev.TGID)
-		if s.threads && ev.TID != ev.TGID {
-			// The last thread was not the leader: its end is a thread's
-			// too, reported after the process's (as the connector does).
-			out = append(out, e)
-			e.Type, e.TID, e.PPID, e.ExitStatus = lifecycle.ThreadExit, ev.TID, 0, nil
-		}
+		return s.exit(out, e, ev.TID)
 	case taskiter.EventThreadStart, taskiter.EventThreadExit:
+		if ev.Kind == taskiter.EventThreadExit {
+			s.threadEnded(ev.TGID, at)
+		}
 		if !s.threads {
 			return out
 		}
@@ -282,6 +286,71 @@ func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent) 
 		return out
 	}
 	return append(out, e)
+}
+
+// exit appends exit e of a process, whose record thread tid wrote.
+// The thread that ends a process is reported by its exit alone. Two
+// threads ending at once may both write the end (each found no thread
+// left); the kernel places the last such record after every other
+// record of the process's threads (events.bpf.c), so the last one is
+// the process's end and the earlier ones are thread ends: an exit
+// converted earlier, in out or still pending, becomes the thread_exit
+// of its thread (nothing for the leader, whose end is never a thread's),
+// and e follows it. An earlier exit already taken stays the process's
+// end, and e is then a thread_exit after it: never lost.
+func (s *tpSource) exit(out []lifecycle.KernelEvent, e lifecycle.KernelEvent, tid int) []lifecycle.KernelEvent {
+	if t, ok := s.threadEnds[e.ID.PID]; ok && t.After(e.Time) {
+		e.Time = t // the record was stamped a moment late
+	}
+	i := s.endOf(e.ID)
+	if i < 0 {
+		s.ends[s.endsAt%len(s.ends)] = tpEnd{id: e.ID, tid: tid}
+		s.endsAt++
+		return append(out, e)
+	}
+	earlier := s.ends[i].tid
+	if earlier == tid {
+		return out
+	}
+	s.ends[i].tid = tid
+	var x lifecycle.KernelEvent
+	var ok bool
+	if out, x, ok = takeExit(out, e.ID.PID); !ok {
+		s.mu.Lock()
+		s.pending, x, ok = takeExit(s.pending, e.ID.PID)
+		s.mu.Unlock()
+	}
+	switch {
+	case ok && s.threads && earlier != e.ID.PID:
+		x.Type, x.TID, x.PPID, x.ExitStatus = lifecycle.ThreadExit, earlier, 0, nil
+		return exitAfter(out, x, e)
+	case ok:
+		if x.Time.After(e.Time) {
+			e.Time = x.Time
+		}
+		return append(out, e)
+	case !s.threads || tid == e.ID.PID:
+		return out
+	}
+	e.Type, e.TID, e.PPID, e.ExitStatus = lifecycle.ThreadExit, tid, 0, nil
+	return append(out, e)
+}
+
+// endOf is the index in s.ends of process id's end, -1 when none.
+func (s *tpSource) endOf(id collector.ID) int {
+	for i := range s.ends {
+		if s.ends[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// threadEnded notes that a thread of process pid ended at at (this read).
+func (s *tpSource) threadEnded(pid int, at time.Time) {
+	if t, ok := s.threadEnds[pid]; !ok || t.Before(at) {
+		s.threadEnds[pid] = at
+	}
 }
 
 // remember keeps what is known of process pid, within maxComms.

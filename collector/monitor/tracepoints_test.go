@@ -174,37 +174,125 @@ func TestTracepointsMatchConnector(t *testing.T) {
 	waitZombie(t, th.PID())
 	syncBoth(t, tp, conn)
 
-	a, b := tp.take(), conn.take()
+	a, b := takeEnded(t, pids, tp, conn)
 	names := []string{testComm, syncMarker}
-	got, want := linesOf(a.Events, pids, names...), linesOf(b.Events, pids, names...)
+	got, want := linesOf(a, pids, names...), linesOf(b, pids, names...)
 	// The tracepoints name every thread event by its process.
 	starts := map[int]uint64{}
-	for _, e := range a.Events {
+	for _, e := range a {
 		if e.Type == lifecycle.Spawn {
 			starts[e.ID.PID] = e.ID.StartTicks
 		}
 	}
-	for _, e := range a.Events {
+	for _, e := range a {
 		if (e.Type == lifecycle.ThreadStart || e.Type == lifecycle.ThreadExit) && slices.Contains(pids, e.ID.PID) &&
 			(e.ID.StartTicks != starts[e.ID.PID] || e.Comm != "procshape") {
 			t.Errorf("thread event %s, want its process's start %d and name procshape", eventLine(&e), starts[e.ID.PID])
 		}
 	}
-	// Thread events of a process killed at once come in the order its
+	// One end, one event: each source reports a process's end once, as
+	// its exit, and nothing of it after; the thread that ends a process
+	// is reported by the exit alone (the leader-exit helper's one worker
+	// has no thread_exit), every other started thread by a thread_exit.
+	for _, src := range []struct {
+		name string
+		evs  []lifecycle.KernelEvent
+	}{{"tracepoints", a}, {"connector", b}} {
+		for _, pid := range pids {
+			checkOneEnd(t, src.name, src.evs, pid)
+		}
+		for _, e := range src.evs {
+			if e.ID.PID == le.PID() && e.Type == lifecycle.ThreadExit {
+				t.Errorf("%s: the thread that ended process %d is a thread_exit too: %s", src.name, le.PID(), eventLine(&e))
+			}
+		}
+	}
+	// Which thread of a process killed at once ends it last is the
+	// kernel's race, each source seeing its own moment (checked above);
+	// the rest must be the same. Thread events come in the order the
 	// threads ended on their CPUs: compare them as sets.
+	joined := strings.Join(got, "\n")
+	got, want = withoutThreadExits(got), withoutThreadExits(want)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("the sources differ:\ntracepoints:\n  %s\nconnector:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	// The cases happened: the checks above compared something.
-	joined := strings.Join(got, "\n")
 	for _, w := range []string{`exec pid=` + fmt.Sprint(cmd.Process.Pid), `comm="cat" old="sh"`, "status=3/0/false", "status=0/9/false",
 		"status=0/15/false", "status=7/0/false", "thread_start", "thread_exit"} {
 		if !strings.Contains(joined, w) {
-			t.Errorf("no %q among the events:\n  %s", w, strings.Join(got, "\n  "))
+			t.Errorf("no %q among the events:\n  %s", w, joined)
 		}
 	}
+}
+
+// takeEnded takes the events of tp and conn until each holds an exit of
+// every process of pids (each ended), syncing both before each take.
+// A process whose leader is a zombie may still have threads ending:
+// its last thread's end comes after a wait for the zombie, and the
+// connector's event of it even after the parent could reap it (the
+// kernel sends it once the thread is released), so a sync then may
+// come before it. It waits at most 20 s, then fails.
+func takeEnded(t *testing.T, pids []int, tp, conn kernelSource) (a, b []lifecycle.KernelEvent) {
+	t.Helper()
+	ended := func(evs []lifecycle.KernelEvent) bool {
+		for _, pid := range pids {
+			if !slices.ContainsFunc(evs, func(e lifecycle.KernelEvent) bool { return e.ID.PID == pid && e.Type == lifecycle.Exit }) {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; livehelper.Sleep() {
+		syncBoth(t, tp, conn)
+		a, b = append(a, tp.take().Events...), append(b, conn.take().Events...)
+		if ended(a) && ended(b) {
+			return a, b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every one of processes %v ended within 20s:\ntracepoints:\n  %s\nconnector:\n  %s", pids,
+				strings.Join(linesOf(a, pids), "\n  "), strings.Join(linesOf(b, pids), "\n  "))
+		}
+	}
+}
+
+// checkOneEnd checks one source's events of process pid: at most one
+// exit and nothing after it; every thread_exit is of a thread it saw
+// start, at most one started thread (the one whose end was the exit)
+// without one.
+func checkOneEnd(t *testing.T, source string, evs []lifecycle.KernelEvent, pid int) {
+	t.Helper()
+	ended := false
+	started, exited := map[int]bool{}, map[int]bool{}
+	for i := range evs {
+		e := &evs[i]
+		if e.ID.PID != pid {
+			continue
+		}
+		if ended {
+			t.Errorf("%s: %s after process %d's exit", source, eventLine(e), pid)
+		}
+		switch e.Type {
+		case lifecycle.Exit:
+			ended = true
+		case lifecycle.ThreadStart:
+			started[e.TID] = true
+		case lifecycle.ThreadExit:
+			if !started[e.TID] || exited[e.TID] {
+				t.Errorf("%s: %s of a thread not started, or ended twice", source, eventLine(e))
+			}
+			exited[e.TID] = true
+		}
+	}
+	if ended && len(started)-len(exited) > 1 {
+		t.Errorf("%s: process %d started threads %v, and only %v ended before it", source, pid, started, exited)
+	}
+}
+
+// withoutThreadExits is lines without the thread_exit ones.
+func withoutThreadExits(lines []string) []string {
+	return slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "thread_exit") })
 }
 
 // waitZombie waits until process pid is a zombie (or gone).
@@ -311,4 +399,37 @@ func TestMonitorChoosesTracepoints(t *testing.T) {
 		}
 		t.Log(f.EventsNote)
 	})
+}
+
+// TestTracepointsEveryThreadEnds: a process of many threads killed at
+// once, its threads ending together on every CPU (several may each find
+// none left and write the process's end): the tracepoints report one
+// exit, nothing of the process after it, and a thread_exit for every
+// thread they saw start but the one whose end was the exit; the
+// connector reports nothing after the exit either.
+func TestTracepointsEveryThreadEnds(t *testing.T) {
+	tp, conn := openBothSources(t, true)
+	for round := range 5 {
+		p := livehelper.Start(t, "threads", "24")
+		syncBoth(t, tp, conn)
+		_ = syscall.Kill(p.PID(), syscall.SIGKILL)
+		waitZombie(t, p.PID())
+		evs, cevs := takeEnded(t, []int{p.PID()}, tp, conn)
+		checkOneEnd(t, "tracepoints", evs, p.PID())
+		checkOneEnd(t, "connector", cevs, p.PID())
+		starts, exits := 0, 0
+		for _, e := range evs {
+			if e.ID.PID == p.PID() {
+				switch e.Type {
+				case lifecycle.ThreadStart:
+					starts++
+				case lifecycle.Exit:
+					exits++
+				}
+			}
+		}
+		if starts != 23 || exits != 1 {
+			t.Errorf("round %d: %d thread starts and %d exits of the helper, want 23 and 1", round, starts, exits)
+		}
+	}
 }

@@ -143,23 +143,29 @@ int pinspect_exit(u64 *ctx)
 	struct task_struct *leader = p->group_leader;
 	struct signal_struct *sig = p->signal;
 	struct proc_event *e;
-	/* do_exit counts the thread out of signal->live before the tracepoint:
-	 * none left is the process's end. Two threads exiting at once may both
-	 * see none left; user space keeps the first end of a process. */
-	bool last = sig->live.counter == 0;
+	bool last;
 
-	if (!last && p->pid == p->tgid)
-		return 0; /* the leader ends before its threads: the last one's exit ends the process */
+	/* do_exit counts the thread out of signal->live before the tracepoint:
+	 * none left is the process's end. The leader ending before its threads
+	 * writes nothing (the last one's record ends the process). */
+	if (p->pid == p->tgid && sig->live.counter != 0)
+		return 0;
+	/* Any other thread reserves its place before it reads the count: a
+	 * thread that still finds others live then holds a place before the
+	 * record of the thread whose count out left none, so the last record
+	 * of a process that says EV_EXIT follows every EV_THREAD_EXIT of it.
+	 * Two threads may both find none left; user space takes the last
+	 * EV_EXIT of a process as its end and the earlier ones as threads'. */
 	e = reserve();
 	if (!e)
 		return 0;
+	last = sig->live.counter == 0;
 	if (!last) {
 		fill(e, EV_THREAD_EXIT, p, leader);
 		submit(e);
 		return 0;
 	}
 	fill(e, EV_EXIT, p, leader);
-	e->tid = p->pid;
 	e->ppid = leader->real_parent->tgid;
 	/* What wait() reports of the process (wait_task_zombie). */
 	if (sig->flags & SIGNAL_GROUP_EXIT)
