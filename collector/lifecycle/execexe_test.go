@@ -69,3 +69,70 @@ func TestTrackerKernelExecTakesScansExe(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackerNamesWhatExecsAndExitsReplaced: where the source did not
+// know what an exec replaced (the process was there before it), the
+// exec takes the name and exe the scan before it read; an exit takes
+// the exe the scans last read of its process. Only when nothing since
+// can have changed them: after an exec that came after the scan (in
+// the step before), the name is that exec's and the exe unknown; an
+// exit whose name is not the scan's keeps its exe unknown.
+func TestTrackerNamesWhatExecsAndExitsReplaced(t *testing.T) {
+	withExe := func(p collector.Process, exe string) collector.Process {
+		p.Exe, p.Read = exe, p.Read|collector.SrcExe
+		return p
+	}
+	kev := func(typ EventType, p collector.Process, at time.Duration, comm string) KernelEvent {
+		e := KernelEvent{Event: Event{Type: typ, Time: t0.Add(at), Source: SourceTracepoint, ID: p.ID(), Comm: comm}}
+		if typ == Exit {
+			e.ExitStatus = &collector.ExitStatus{Signal: 15}
+		}
+		return e
+	}
+	find := func(st Step, typ EventType, pid int) *Event {
+		for i := range st.Events {
+			if e := &st.Events[i]; e.Type == typ && e.ID.PID == pid {
+				return e
+			}
+		}
+		t.Fatalf("no %s of %d among %+v", typ, pid, st.Events)
+		return nil
+	}
+	sh := withExe(proc(800, 1, 900, "sh", 'S'), "/usr/bin/dash")
+	long := withExe(proc(801, 1, 900, "averyveryverylo", 'S'), "/opt/averyveryverylongname_prog")
+	py := withExe(proc(802, 1, 900, "python3", 'S'), "/usr/bin/bash")
+	renamed := withExe(proc(803, 1, 900, "worker", 'S'), "/usr/bin/daemon")
+	s0 := snap(0, sh, long, py, renamed)
+	s1 := snap(time.Second, sh, long, py, renamed)
+	s2 := snap(2 * time.Second)
+	tr := NewTracker(0)
+	tr.Observe(nil, s0, Kernel{})
+	// Step 1: sh execs cat (the source never saw sh start); python3, a
+	// shim, execs the real python3 after the scan.
+	st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kev(Exec, sh, 500*time.Millisecond, "cat"), kev(Exec, py, 1500*time.Millisecond, "python3")}})
+	if e := find(st, Exec, 800); e.OldComm != "sh" || e.OldExe != "/usr/bin/dash" {
+		t.Errorf("exec of a process there before the source: old_comm %q old_exe %q, want sh and /usr/bin/dash", e.OldComm, e.OldExe)
+	}
+	// Step 2: every one ends; the long-named program is killed.
+	st = tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kev(Exit, long, 2100*time.Millisecond, "averyveryverylo"),
+		kev(Exit, py, 2100*time.Millisecond, "python3"), kev(Exit, renamed, 2100*time.Millisecond, "renamed"),
+		kev(Exit, sh, 2100*time.Millisecond, "cat")}})
+	for _, w := range []struct {
+		pid int
+		exe string
+	}{{801, "/opt/averyveryverylongname_prog"}, {802, ""}, {803, ""}, {800, ""}} {
+		if e := find(st, Exit, w.pid); e.Exe != w.exe {
+			t.Errorf("exit of %d %q: exe %q, want %q", w.pid, e.Comm, e.Exe, w.exe)
+		}
+	}
+	// The shim's exec after the scan, then another: what it replaced is
+	// the late exec's, not the scan's.
+	tr = NewTracker(0)
+	tr.Observe(nil, s0, Kernel{})
+	tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kev(Exec, py, 1500*time.Millisecond, "python3")}})
+	s2py := snap(2*time.Second, withExe(proc(802, 1, 900, "node", 'S'), "/usr/bin/node"))
+	st = tr.Observe(s1, s2py, Kernel{Events: []KernelEvent{kev(Exec, py, 1700*time.Millisecond, "node")}})
+	if e := find(st, Exec, 802); e.OldComm != "python3" || e.OldExe != "" || e.Exe != "/usr/bin/node" {
+		t.Errorf("exec after a late exec: old_comm %q old_exe %q exe %q, want python3, unknown and /usr/bin/node", e.OldComm, e.OldExe, e.Exe)
+	}
+}

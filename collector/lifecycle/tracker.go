@@ -108,6 +108,18 @@ type Tracker struct {
 	// a loss), so every exit also comes from it.
 	kernelLive bool
 	forkParent map[int]forkInfo
+	// lateExecs are the kernel's execs of the last step dated after its
+	// scan, by pid: the scan before this step's (prev) read their
+	// processes before them, so what it shows is not the program they
+	// ran (fillExecExes, fillExitExes).
+	lateExecs map[int]lateExec
+}
+
+// lateExec is a kernel exec that came after its step's scan: the
+// process's start, and the name and exe it took ("" unknown).
+type lateExec struct {
+	start     uint64
+	comm, exe string
 }
 
 // heldExit is a poll's exit held for a step: the event, and its step.
@@ -156,6 +168,7 @@ func NewTracker(maxForks int) *Tracker {
 		polledExits: make(map[int]polledExit),
 		heldExits:   make(map[int]heldExit),
 		forkParent:  make(map[int]forkInfo),
+		lateExecs:   make(map[int]lateExec),
 	}
 }
 
@@ -174,9 +187,13 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	}
 	evs := t.kernelEvents(k.Events)
 	fillFromSnapshots(evs, prev, cur)
-	fillExecExes(evs, prev, cur)
+	t.fillExecExes(evs, prev, cur)
+	poll := Diff(prev, cur)
+	t.fillExitExes(evs, evs, prev, cur)
+	t.fillExitExes(poll, evs, prev, cur)
+	t.noteLateExecs(evs, cur)
 	evs = t.releaseHeld(evs)
-	evs = t.pollEvents(evs, Diff(prev, cur))
+	evs = t.pollEvents(evs, poll)
 	evs = t.forkReparents(evs, cur)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
 	note := k.LostNote
@@ -258,7 +275,7 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 		if s, ok := t.polled[key]; ok && t.within(s) && (e.Type == Spawn || e.Type == Exec) {
 			continue
 		}
-		if e.Type == Exit && !t.replacesHeld(&e) && t.polledExit(&e) {
+		if e.Type == Exit && !t.replacesHeld(&e, in[:i]) && t.polledExit(&e) {
 			continue
 		}
 		if dedup {
@@ -306,8 +323,10 @@ func sameStart(a, b uint64) bool {
 // kernel exit a step late is in neither of its step's snapshots, so
 // nothing else can fill it, and the connector's exit of a process it
 // never named has none of them. The name is not taken for an exit whose
-// note says its name after an exec is unknown.
-func (t *Tracker) replacesHeld(e *Event) bool {
+// note says its name after an exec is unknown, nor the exe when an exec
+// of the process is among the kernel's events before it (before, which
+// the held exit's scan may have preceded: fillExitExes then names it).
+func (t *Tracker) replacesHeld(e *Event, before []KernelEvent) bool {
 	h, ok := t.heldExits[e.ID.PID]
 	if !ok || !sameStart(e.ID.StartTicks, h.e.ID.StartTicks) {
 		return false
@@ -328,6 +347,10 @@ func (t *Tracker) replacesHeld(e *Event) bool {
 	}
 	if e.OldState == 0 {
 		e.OldState = h.e.OldState
+	}
+	exec := slices.ContainsFunc(before, func(k KernelEvent) bool { return k.Type == Exec && k.ID.PID == e.ID.PID })
+	if e.Exe == "" && !exec && e.Note != NoteExitNameUnknown {
+		e.Exe = h.e.Exe
 	}
 	return true
 }
@@ -452,11 +475,16 @@ func fillFromSnapshots(evs []Event, prev, cur *collector.Snapshot) {
 // (the tracepoints cannot make a path; the connector's lookup may come
 // too late) the paths the scans read, as the poll's exec would have had
 // them: exe from cur, for the last exec of its pid among evs when cur
-// shows the process with the exec's identity and name (it ran that
-// program at the scan); old_exe from prev, for the first exec of its pid
-// when prev shows the process with that identity and the name the exec
-// replaced. An exec the scans cannot place keeps its paths unknown.
-func fillExecExes(evs []Event, prev, cur *collector.Snapshot) {
+// shows the process with the exec's identity and name and was read
+// after the exec (it ran that program at the scan). The first exec of
+// its pid takes what it replaced from prev, which read the process
+// before it (the exec is dated after prev): old_comm when the source
+// did not know it (the process was there before the source, or
+// forgotten), and old_exe when prev shows the process under that old
+// name. An exec of the pid after prev's scan, in the step before
+// (lateExecs), is what it replaced instead: its name, and its exe when
+// known. An exec the scans cannot place keeps its paths unknown.
+func (t *Tracker) fillExecExes(evs []Event, prev, cur *collector.Snapshot) {
 	seen := map[int]bool{}
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := &evs[i]
@@ -478,9 +506,88 @@ func fillExecExes(evs []Event, prev, cur *collector.Snapshot) {
 			continue
 		}
 		seen[e.ID.PID] = true
-		if p := Find(prev, e.ID.PID); e.OldExe == "" && p != nil && e.OldComm != "" && p.Comm == e.OldComm &&
-			p.StartTicks == e.ID.StartTicks && known(p, collector.SrcStat) && known(p, collector.SrcExe) {
-			e.OldExe = p.Exe
+		t.fillReplaced(e, prev)
+	}
+}
+
+// fillReplaced gives the first exec e of its pid in a step the name and
+// exe it replaced, where the source did not know them and the scans do
+// (fillExecExes).
+func (t *Tracker) fillReplaced(e *Event, prev *collector.Snapshot) {
+	nameless := e.OldComm == "" && e.Note == ""
+	if l, ok := t.lateExecs[e.ID.PID]; ok && l.start == e.ID.StartTicks {
+		if nameless {
+			e.OldComm = l.comm
+		}
+		if e.OldExe == "" && e.OldComm == l.comm {
+			e.OldExe = l.exe
+		}
+		return
+	}
+	p := Find(prev, e.ID.PID)
+	if p == nil || prev == nil || !e.Time.After(prev.TakenAt) || p.StartTicks != e.ID.StartTicks || !known(p, collector.SrcStat) {
+		return
+	}
+	if nameless {
+		e.OldComm = p.Comm
+	}
+	if e.OldExe == "" && e.OldComm != "" && p.Comm == e.OldComm && known(p, collector.SrcExe) {
+		e.OldExe = p.Exe
+	}
+}
+
+// fillExitExes gives the exits of evs that name no executable (no source
+// can read one at the end) the program the process last ran, where it
+// is known exactly: the exe of its last exec among the kernel's events
+// of the step (kevs) when that came after the scan that last read the
+// process, else that scan's (cur's, else prev's: a zombie's exe is not
+// read), unless a kernel exec after prev's scan came in the step before
+// (lateExecs: its exe then), or the scan shows the process under another
+// name than the exit's. Otherwise the exe stays unknown. A filter on
+// the executable, or on a name longer than a comm's 15 bytes, then finds
+// the crash of that program.
+func (t *Tracker) fillExitExes(evs, kevs []Event, prev, cur *collector.Snapshot) {
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != Exit || e.Exe != "" || e.Note == NoteExitNameUnknown {
+			continue
+		}
+		var x *Event
+		for j := range kevs {
+			if k := &kevs[j]; k.Type == Exec && k.ID.PID == e.ID.PID && sameStart(k.ID.StartTicks, e.ID.StartTicks) {
+				x = k
+			}
+		}
+		var s *collector.Snapshot
+		var p *collector.Process
+		for _, c := range [2]*collector.Snapshot{cur, prev} {
+			if q := Find(c, e.ID.PID); q != nil && q.StartTicks == e.ID.StartTicks && known(q, collector.SrcStat) && known(q, collector.SrcExe) {
+				s, p = c, q
+				break
+			}
+		}
+		l, late := t.lateExecs[e.ID.PID]
+		switch {
+		case x != nil && (p == nil || x.Time.After(s.TakenAt)):
+			e.Exe = x.Exe
+		case p == nil:
+		case s == prev && late && l.start == e.ID.StartTicks:
+			if e.Comm == "" || e.Comm == l.comm {
+				e.Exe = l.exe
+			}
+		case e.Comm == "" || e.Comm == p.Comm:
+			e.Exe = p.Exe
+		}
+	}
+}
+
+// noteLateExecs keeps the kernel's execs of evs dated after cur's scan
+// for the next step (lateExecs).
+func (t *Tracker) noteLateExecs(evs []Event, cur *collector.Snapshot) {
+	clear(t.lateExecs)
+	for i := range evs {
+		if e := &evs[i]; e.Type == Exec && e.FromKernel() && e.Time.After(cur.TakenAt) {
+			t.lateExecs[e.ID.PID] = lateExec{start: e.ID.StartTicks, comm: e.Comm, exe: e.Exe}
 		}
 	}
 }
