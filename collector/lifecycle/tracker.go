@@ -49,6 +49,15 @@ type Kernel struct {
 	// Source names the kernel source (an Event's Source) for the Lost
 	// event; "" is the connector.
 	Source string
+	// Live says a kernel source is live, Polled that none is (it
+	// stopped, or never started): the poll's exits are held for its
+	// exits while one is. Neither (a caller that does not say) has the
+	// Tracker infer it: live once a source delivered anything.
+	Live, Polled bool
+	// Flush asks for every event in this step: no poll exit is held
+	// back for a kernel exit to come (a Sync's frame, after which a
+	// command may stop), and those held are released.
+	Flush bool
 }
 
 // Step is what the Tracker made of one scan.
@@ -182,7 +191,10 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 		t.first = cur.TakenAt
 	}
 	t.expire()
-	if len(k.Events) > 0 || k.LostNote != "" || k.Dropped > 0 {
+	switch {
+	case k.Polled:
+		t.kernelLive = false
+	case k.Live || len(k.Events) > 0 || k.LostNote != "" || k.Dropped > 0:
 		t.kernelLive = true
 	}
 	evs := t.kernelEvents(k.Events)
@@ -193,7 +205,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	t.fillExitExes(poll, evs, prev, cur)
 	t.noteLateExecs(evs, cur)
 	evs = t.releaseHeld(evs)
-	evs = t.pollEvents(evs, poll)
+	evs = t.pollEvents(evs, poll, k.Flush)
 	evs = t.forkReparents(evs, cur)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
 	note := k.LostNote
@@ -357,7 +369,9 @@ func (t *Tracker) replacesHeld(e *Event, before []KernelEvent) bool {
 
 // releaseHeld appends the held exits no kernel exit replaced in the step
 // after the poll's (the kernel's comes later, or never: lost), dated as
-// the poll dated them.
+// the poll dated them. Such an exit is dated before events of the frame
+// before that were already given out: a reader in time order sees it
+// late.
 func (t *Tracker) releaseHeld(out []Event) []Event {
 	if len(t.heldExits) == 0 {
 		return out
@@ -415,8 +429,9 @@ func (t *Tracker) rememberFork(k *KernelEvent) {
 // (the process was gone, not a zombie read) is held for one step
 // instead: the kernel's exit, with the status, is on its way when the
 // scan found the process gone first, and replaces it (replacesHeld);
-// else it goes out a step late (releaseHeld).
-func (t *Tracker) pollEvents(out, poll []Event) []Event {
+// else it goes out a step late (releaseHeld). Not in a step that must
+// hold every event (flush: Kernel.Flush).
+func (t *Tracker) pollEvents(out, poll []Event, flush bool) []Event {
 	for i := range poll {
 		e := &poll[i]
 		if key, dedup := dedupKey(e); dedup {
@@ -428,7 +443,7 @@ func (t *Tracker) pollEvents(out, poll []Event) []Event {
 				t.polled[key] = t.step
 			case Exit:
 				t.polledExits[e.ID.PID] = polledExit{step: t.step, start: e.ID.StartTicks, status: e.ExitStatus != nil}
-				if e.ExitStatus == nil && t.kernelLive {
+				if e.ExitStatus == nil && t.kernelLive && !flush {
 					t.heldExits[e.ID.PID] = heldExit{e: *e, step: t.step}
 					continue
 				}

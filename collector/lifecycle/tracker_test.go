@@ -599,3 +599,40 @@ func TestTrackerReplays(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackerKernelLivenessSaid: where the monitor says whether a kernel
+// source is live, the Tracker holds a poll exit for its kernel exit from
+// the first step (it inferred liveness from a first delivery, and a
+// crash before one was reported twice), stops holding once the source
+// is said dead (it held every poll exit a step for good: review of
+// polish6 6), and holds none in a step asked to hold every event (a
+// Sync's frame: held exits were lost when a command stopped after it).
+func TestTrackerKernelLivenessSaid(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	child := proc(610, 1, 900, "brief", 'S')
+	s0 := snap(0, init1, child)
+	s1 := snap(time.Second, init1)
+	s2 := snap(2*time.Second, init1)
+	for _, c := range []struct {
+		name         string
+		k            Kernel
+		atOnce, late string
+	}{
+		{"live, nothing delivered yet", Kernel{Live: true}, "", "exit/poll"},
+		{"said dead", Kernel{Polled: true}, "exit/poll", ""},
+		{"a Sync's frame", Kernel{Live: true, Flush: true}, "exit/poll", ""},
+	} {
+		tr := NewTracker(0)
+		first := Kernel{Live: true}
+		if c.k.Polled {
+			first = Kernel{Events: []KernelEvent{kexit(proc(620, 1, 50, "other", 'S'), -time.Second, 0)}} // delivered, then died
+		}
+		tr.Observe(nil, s0, first)
+		if got := sources(tr.Observe(s0, s1, c.k).Events); got != c.atOnce {
+			t.Errorf("%s: the step that found the child gone: %q, want %q", c.name, got, c.atOnce)
+		}
+		if got := sources(tr.Observe(s1, s2, Kernel{Live: c.k.Live, Polled: c.k.Polled}).Events); got != c.late {
+			t.Errorf("%s: the step after: %q, want %q", c.name, got, c.late)
+		}
+	}
+}

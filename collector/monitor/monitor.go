@@ -129,6 +129,9 @@ type control struct {
 	// for the focus to be re-read without a scan; rescan for a scan at
 	// once, paused or not (Sync, or kernel events lost).
 	resume, focusChanged, rescan bool
+	// flush: a Sync asked that the next frame taken hold every event
+	// (the Tracker holds no poll exit back for it: Kernel.Flush).
+	flush bool
 	// seq is the number of the last frame begun.
 	seq uint64
 }
@@ -317,7 +320,7 @@ func (m *Monitor) Sync(ctx context.Context) (uint64, error) {
 	}
 	m.mu.Lock()
 	seq := m.ctl.seq
-	m.ctl.rescan = true
+	m.ctl.rescan, m.ctl.flush = true, true
 	m.mu.Unlock()
 	m.poke()
 	return seq, nil
@@ -373,6 +376,13 @@ func (m *Monitor) sample(ctx context.Context) error {
 	// mu: a source's reading goroutine may ask for a rescan, which takes
 	// mu.
 	k.read(ctx)
+	// The scan serves the rescans asked for until now. One asked from
+	// here on (a loss the read after the scan finds) stays asked, for
+	// the next: cleared at the take, it was lost when the reading
+	// goroutine asked before the take.
+	m.mu.Lock()
+	m.ctl.rescan = false
+	m.mu.Unlock()
 	snap, err := m.r.Scan(ctx, so)
 	if err != nil {
 		return err
@@ -382,10 +392,12 @@ func (m *Monitor) sample(ctx context.Context) error {
 	// Taking the kernel's events and numbering the frame are one step
 	// under mu: an event a Sync waited for is in the first frame
 	// numbered after the one Sync returned.
+	nowLive, _ := k.status()
 	m.mu.Lock()
 	kev := k.take()
 	m.ctl.seq++
-	m.ctl.rescan = false
+	kev.Flush, m.ctl.flush = m.ctl.flush, false
+	kev.Live, kev.Polled = nowLive, !nowLive
 	c := m.ctl
 	m.mu.Unlock()
 
