@@ -51,6 +51,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"dump", "--dir", rec, "--pid", "999999999"}, 1, "", "pinspect: dump: no process row matched in the record (it spans "},
 		{[]string{"dump", "event", "--dir", rec, "--name", "no-such-name", "--format", "csv"}, 1, "", "no event row matched"},
 		{[]string{"dump", "event", "--dir", rec, "--since", "2999-01-01T00:00:00Z"}, 1, "", "no event row matched"},
+		// The second sample read no threads (recordLive).
+		{[]string{"dump", "thread", "--dir", rec, "--since", recAt}, 1, "", "no thread row: no sample in the range read threads"},
 		{[]string{"dump", "system", "--dir", rec}, 0, `"schema":"pinspect.dump.system/v1"`, ""},
 		{[]string{"show", "999999999", "--dir", rec, "--at", recAt}, 1, "", "no process 999999999 in the record"},
 		{[]string{"ps", "--dir", rec, "--at", recAt, "--pid", "999999999"}, 1, "0 processes", ""},

@@ -157,6 +157,7 @@ and no row was written: the damaged samples may have held the rows).`,
 			defer st.Close()
 			reported := len(st.Problems())
 			damaged := openDamage(st, since, until)
+			withThreads := false // a sample of the range read threads
 			if kind == "event" {
 				// Damage counts for events by their rule, as in events.
 				damaged.samples, damaged.parts = st.SkippedEventsAtOpen(record.EventQuery{Since: since, Until: until})
@@ -170,6 +171,7 @@ and no row was written: the damaged samples may have held the rows).`,
 			} else {
 				var n int
 				n, err = a.dumpSamples(st, since, until, func(s *record.Sample, rates *lifecycle.Rates) error {
+					withThreads = withThreads || s.Snapshot.ThreadsRead
 					return dumpSample(dw, kind, f, s, rates)
 				})
 				damaged.samples += n
@@ -186,7 +188,11 @@ and no row was written: the damaged samples may have held the rows).`,
 			if dw.Rows() == 0 && damaged.none() {
 				// Exit 1 (nothing matched) with a reason, as events.
 				first, last := st.Span()
-				fmt.Fprintf(a.stderr, "pinspect: dump: no %s row matched in the record (it spans %s to %s)\n", kind, first.Local().Format(time.RFC3339), last.Local().Format(time.RFC3339))
+				why := fmt.Sprintf("no %s row matched in the record (it spans %s to %s)", kind, first.Local().Format(time.RFC3339), last.Local().Format(time.RFC3339))
+				if kind == "thread" && !withThreads {
+					why = "no thread row: no sample in the range read threads (pinspect record --threads-every)"
+				}
+				fmt.Fprintf(a.stderr, "pinspect: dump: %s\n", why)
 			}
 			return a.recordOutcome(st, "dump", "row", dw.Rows(), damaged)
 		},
