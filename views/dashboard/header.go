@@ -22,7 +22,8 @@ type seg struct {
 
 // fit joins segments with two spaces into at most w cells: it switches
 // the least important segments to their short forms first, then drops
-// them, least important first. Segments of priority 0 always stay.
+// them, least important first. Segments of priority 0 and below always
+// stay.
 func fit(segs []seg, w int) string {
 	use := make([]string, len(segs))
 	for i, s := range segs {
@@ -202,12 +203,14 @@ func (d *Dashboard) eventsSeg() seg {
 		case lifecycle.SourceConnector:
 			how = "connector"
 		}
-		s := "events [aqua]recorded[-]"
+		s, short := "events [aqua]recorded[-]", "events"
 		if f.Snapshot != nil {
-			s += " to " + f.Snapshot.TakenAt.Local().Format("15:04:05")
+			at := " to " + f.Snapshot.TakenAt.Local().Format("15:04:05")
+			s, short = s+at, short+at
 		}
-		// The source outranks the long task breakdown (-1).
-		return seg{long: s + " [gray](" + how + ")[-]", short: s, prio: -1}
+		// The source outranks the long task breakdown (-1); the short
+		// form keeps the time whole at 80 columns.
+		return seg{long: s + " [gray](" + how + ")[-]", short: short, prio: -1}
 	case f.EventsLive && lag >= d.eventsBehindAfter():
 		s := "events [red::b]" + durationString(lag) + " behind[-::-]"
 		return seg{long: s, prio: 0}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -818,6 +819,26 @@ func TestReplayHeaderKeepsEventsSource(t *testing.T) {
 		if !strings.Contains(scr, recorded+" (tracepoints)") {
 			t.Errorf("%d columns: the replay header lost the events' source:\n%s", w, scr)
 		}
+	}
+}
+
+// TestReplayHeaderAt80: at 80 columns a replay's activity line fits,
+// its events segment short and whole ("events to 15:04:05"); it was 87
+// cells with every segment short, and the terminal cut the time
+// (review of fix9b).
+func TestReplayHeaderAt80(t *testing.T) {
+	h := start(t, Options{Timeline: &fakeTimeline{}}, 80, 40)
+	a, b := frames(t)
+	h.src.send(a)
+	c := *b
+	c.Seq = b.Seq + 1
+	h.src.send(&c)
+	h.waitState("the second frame held", func(d *Dashboard) bool { return d.frame != nil && d.frame.Seq == c.Seq })
+	var line string
+	h.ui(func() { line = h.d.headerLines(80)[1] }, false)
+	text := regexp.MustCompile(`\[[a-z:-]*\]`).ReplaceAllString(line, "")
+	if want := "events to " + b.Snapshot.TakenAt.Local().Format("15:04:05"); taggedWidth(line) > 80 || !strings.Contains(text, want) {
+		t.Errorf("a replay's activity line at 80 columns: %q, %d cells; want %q within 80", text, taggedWidth(line), want)
 	}
 }
 

@@ -33,8 +33,9 @@ type panel struct {
 }
 
 // textPanelKeys are the keys of a bottom panel of scrollable text (the
-// zombies, the findings): the dashboard passes the scroll keys to it.
-const textPanelKeys = "↑↓ PgUp PgDn Home End scroll, Esc back"
+// zombies, the findings): the dashboard passes the scroll keys to it
+// (the footer says "Esc table" before them).
+const textPanelKeys = "↑↓ PgUp PgDn Home End scroll"
 
 // bottomPanels makes the bottom panels, in their order on screen. A view
 // that adds a panel (for example explain's findings) appends its maker
