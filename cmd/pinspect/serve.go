@@ -504,6 +504,13 @@ func (a *app) serveReader(o *serveFlags, addrs []listenAddr, log *slog.Logger) (
 		return nil, err
 	}
 	ropts.DumpOwners = o.systemdSocket || slices.ContainsFunc(addrs, func(l listenAddr) bool { return l.network == "unix" })
+	// The walk runs in a raw system call, as the dashboard's does: the
+	// agent is on one P (agentProcs) and idle between collections, so a
+	// system call the runtime is told of woke its monitor thread, which
+	// handed the P away during the walk (about 8 ms at 2,000 x 9) and
+	// back after. The price is that requests wait for the walk to end
+	// (docs/PERFORMANCE.md, serve7).
+	ropts.BPFRawRuns = true
 	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return nil, err
