@@ -7,6 +7,14 @@ import "slices"
 // the walk then spares the kernel every process's 64 handlers, and each
 // of these costs one status read.
 
+// skipsDispositions reports whether a task-iterator scan with options o
+// leaves the signal dispositions out of its walk: the Reader's
+// Options.BPFSkipDispositions, unless the scan asks for them
+// (ScanOptions.Dispositions).
+func (r *Reader) skipsDispositions(o ScanOptions) bool {
+	return r.opts.BPFSkipDispositions && !o.Dispositions
+}
+
 // readDispositions reads SigIgn and SigCgt from /proc/PID/status for the
 // processes of procs (sorted by pid) whose the walk left out and that
 // show them: those of ScanOptions.FreshStatus (a detail view) and the
@@ -14,7 +22,7 @@ import "slices"
 // process whose status cannot be read, or whose pid has passed to
 // another process since the walk, keeps them absent.
 func (s *scan) readDispositions(procs []Process) {
-	if !s.r.opts.BPFSkipDispositions {
+	if !s.skipDisp {
 		return
 	}
 	want := append(s.dispWant[:0], s.freshStatus...)

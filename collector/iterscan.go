@@ -143,7 +143,8 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// Processes whose threads are not kept have them summed in the
 	// kernel where the walk can (one record a process instead of one a
 	// thread).
-	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want, NoIO: !o.IO, NoSighand: r.opts.BPFSkipDispositions}
+	s.skipDisp = r.skipsDispositions(o)
+	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want, NoIO: !o.IO, NoSighand: s.skipDisp}
 	// The threads by state: those summed in the kernel from its counts,
 	// the others not kept as they pass, the kept ones at the end.
 	states := &ThreadStates{}
@@ -419,7 +420,7 @@ func (s *scan) applyIterStatus(p *Process, t *taskiter.Task, c *procCache) {
 	p.SigIgn, p.SigCgt = g.SigIgnored, g.SigCaught
 	// Left out by the walk (Options.BPFSkipDispositions): unknown, not
 	// 0, unless readDispositions reads them.
-	p.SigDispAbsent = !g.HasSighand && s.r.opts.BPFSkipDispositions
+	p.SigDispAbsent = !g.HasSighand && s.skipDisp
 	p.CapInh, p.CapPrm, p.CapEff, p.CapBnd, p.CapAmb = g.CapInh, g.CapPrm, g.CapEff, g.CapBnd, g.CapAmb
 	p.LeaderVol, p.LeaderInv = t.VolCtx, t.InvolCtx
 	p.Read |= SrcStatus

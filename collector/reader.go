@@ -206,6 +206,11 @@ type ScanOptions struct {
 	// the Reader may reuse an earlier one (Options.StatusTTL): the ones
 	// a view shows every status field of (a dashboard's detail view).
 	FreshStatus []int
+	// Dispositions has a task-iterator scan read every process's signal
+	// dispositions in its walk even when the Reader's
+	// Options.BPFSkipDispositions leaves them out: for the scans whose
+	// snapshot a client is shown whole (serve's API clients).
+	Dispositions bool
 }
 
 // Reader is a view of one /proc root. It is safe for concurrent use: its

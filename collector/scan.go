@@ -58,6 +58,10 @@ type scan struct {
 	// dispWant is readDispositions' list of processes, kept for its
 	// array.
 	dispWant []int
+	// skipDisp says this task-iterator scan's walk leaves the signal
+	// dispositions out (Options.BPFSkipDispositions, unless
+	// ScanOptions.Dispositions).
+	skipDisp bool
 	// cmdWant lists the processes of the snapshot being built whose
 	// cmdline is still to be read, in one batch per cmdlineChunk
 	// processes (readCmdlines) into cmdlines. The batch is a separate

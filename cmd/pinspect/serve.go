@@ -511,6 +511,13 @@ func (a *app) serveReader(o *serveFlags, addrs []listenAddr, log *slog.Logger) (
 	// back after. The price is that requests wait for the walk to end
 	// (docs/PERFORMANCE.md, serve7).
 	ropts.BPFRawRuns = true
+	// The walk leaves every process's signal dispositions out (64
+	// handlers a process, cold after 5 s idle) unless an API client asks
+	// for a whole snapshot: no metric shows them, a zombie's parent has
+	// its SIGCHLD handling read from status, and the scans that read
+	// every thread for the API (monitor.Options.ThreadDemand) read them
+	// too. Without that demand (--no-threads) every walk reads them.
+	ropts.BPFSkipDispositions = !o.noThreads
 	r, err := collector.NewReader(ropts)
 	if err != nil {
 		return nil, err

@@ -63,6 +63,10 @@ type Options struct {
 	// poll's threaded scans while it is not. For serve on the task
 	// iterator, whose scans count threads by state without keeping them
 	// (collector.Snapshot.ThreadStates): a metrics scrape needs no more.
+	// The scans that read the threads also read every process's signal
+	// dispositions (collector.ScanOptions.Dispositions), which a Reader
+	// with collector.Options.BPFSkipDispositions leaves out of the others:
+	// a frame with its threads read is whole.
 	ThreadDemand bool
 	// ThreadHold is how long after a client's last WantThreads the scans
 	// go on reading threads (default DefaultThreadHold, or two intervals
@@ -348,6 +352,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 		// states are never left unknown for want of a client.
 		so.Threads = allThreads || asked || !live || (m.prev != nil && m.prev.ThreadStates == nil)
 		so.ThreadStates = true
+		so.Dispositions = so.Threads
 		// Set with threadsNow's clearing, so a WantThreads between
 		// the two does not ask for another scan.
 		m.ctl.threadsScanning = so.Threads

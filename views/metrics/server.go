@@ -516,8 +516,16 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
-	if threads {
+	// A frame whose walk left the signal dispositions out (an agent's
+	// scan for its metrics alone) is not shown: the frame scanned for the
+	// API has them, with the threads.
+	if threads || dispositionsAbsent(f.Snapshot) {
 		f = s.threadsFrame(r.Context(), f)
+	}
+	if dispositionsAbsent(f.Snapshot) {
+		w.Header().Set("Retry-After", "2")
+		httpError(w, http.StatusServiceUnavailable, "no scan with every process's signal dispositions came within "+threadWait.String()+": try again")
+		return
 	}
 	client := ClientOf(r.Context())
 	release, ok := s.heavy.acquire(r.Context(), client.Key, slotWait)
@@ -553,6 +561,18 @@ const threadWait = 10 * time.Second
 func (s *Server) wantsThreads() bool {
 	d, ok := s.src.(ThreadDemander)
 	return ok && d.WantThreads()
+}
+
+// dispositionsAbsent reports whether the walk left out the signal
+// dispositions of a process of snap (collector.Process.SigDispAbsent):
+// the snapshot document would show them as none.
+func dispositionsAbsent(snap *collector.Snapshot) bool {
+	for i := range snap.Processes {
+		if snap.Processes[i].SigDispAbsent {
+			return true
+		}
+	}
+	return false
 }
 
 // threadsFrame is the frame a request that wants every thread is served:
