@@ -1,11 +1,18 @@
 package collector
 
-import "slices"
+import (
+	"errors"
+	"slices"
+)
 
 // This file gives back the signal dispositions a task-iterator walk left
-// out (Options.BPFSkipDispositions) to the few processes whose are shown:
+// out (Options.BPFSkipDispositions) to the few processes that show them:
 // the walk then spares the kernel every process's 64 handlers, and each
-// of these costs one status read.
+// of these few costs one status read.
+
+// errNoDispositions is the problem of a status file without SigIgn and
+// SigCgt lines.
+var errNoDispositions = errors.New("no SigIgn/SigCgt in status")
 
 // skipsDispositions reports whether a task-iterator scan with options o
 // leaves the signal dispositions out of its walk: the Reader's
@@ -16,11 +23,13 @@ func (r *Reader) skipsDispositions(o ScanOptions) bool {
 }
 
 // readDispositions reads SigIgn and SigCgt from /proc/PID/status for the
-// processes of procs (sorted by pid) whose the walk left out and that
-// show them: those of ScanOptions.FreshStatus (a detail view) and the
+// processes of procs (sorted by pid) that the walk left them out of and
+// that show them: those of ScanOptions.FreshStatus (a detail view) and the
 // parents of zombies (a diagnosis names their SIGCHLD handling). A
 // process whose status cannot be read, or whose pid has passed to
-// another process since the walk, keeps them absent.
+// another process since the walk, keeps them absent; a read that fails
+// for any reason but the process being gone is recorded as a problem
+// with status, as a status read in the walk's place would be.
 func (s *scan) readDispositions(procs []Process) {
 	if !s.skipDisp {
 		return
@@ -48,12 +57,19 @@ func (s *scan) readDispositions(procs []Process) {
 // was reused would be another process's).
 func (s *scan) readDisposition(p *Process) {
 	sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
-	if err != nil || sf.has&hasSig == 0 {
+	if err != nil {
+		if !IsVanished(err) {
+			s.problem(p, "status", err)
+		}
+		return
+	}
+	if sf.has&hasSig == 0 {
+		s.problem(p, "status", errNoDispositions)
 		return
 	}
 	st, err := readStat(atFDCWD, s.path.set(p.PID, 0, "stat"), &s.buf)
 	if err != nil || st.starttime != p.StartTicks {
-		return
+		return // gone, or its pid is another process's now
 	}
 	p.SigIgn, p.SigCgt, p.SigDispAbsent = sf.sigIgn, sf.sigCgt, false
 }

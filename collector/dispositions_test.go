@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"os/exec"
 	"testing"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
@@ -105,5 +106,47 @@ func TestSkipDispositions(t *testing.T) {
 	// read from /proc) is left out.
 	if absent < len(s.Processes)/2 {
 		t.Errorf("%d of %d processes absent", absent, len(s.Processes))
+	}
+}
+
+// TestReadDispositionProvesIdentity: readDisposition gives a process its
+// dispositions only while its pid is still the process the walk saw (the
+// start time matches). A pid that has passed to another process keeps
+// them absent, and so does one that has exited, without a problem: a
+// zombie's parent may be gone by the time it is read.
+func TestReadDispositionProvesIdentity(t *testing.T) {
+	r, err := NewReader(Options{Backend: BackendProc, BPFSkipDispositions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := r.newScan(nil)
+	h := livehelper.Start(t, "sigdisp") // SIGUSR2 ignored, SIGHUP caught
+	st, err := readStat(atFDCWD, s.path.set(h.PID(), 0, "stat"), &s.buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(pid int, start uint64) *Process {
+		p := &Process{PID: pid}
+		p.StartTicks = start
+		p.SigDispAbsent = true
+		s.readDisposition(p)
+		return p
+	}
+	if p := read(h.PID(), st.starttime); p.SigDispAbsent || p.SigIgn&(1<<11) == 0 || p.SigCgt&1 == 0 {
+		t.Errorf("the walk's process: absent %v, ignored %#x, caught %#x; want SIGUSR2 ignored, SIGHUP caught", p.SigDispAbsent, p.SigIgn, p.SigCgt)
+	}
+	if p := read(h.PID(), st.starttime+1); !p.SigDispAbsent || p.SigIgn != 0 || p.SigCgt != 0 {
+		t.Errorf("another start time (the pid reused): absent %v, ignored %#x, caught %#x; want absent", p.SigDispAbsent, p.SigIgn, p.SigCgt)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if p := read(gone.Process.Pid, 1); !p.SigDispAbsent || p.SigIgn != 0 || p.SigCgt != 0 || len(p.Unavailable) != 0 {
+		t.Errorf("an exited pid: absent %v, ignored %#x, caught %#x, unavailable %v; want absent, no problem", p.SigDispAbsent, p.SigIgn, p.SigCgt, p.Unavailable)
+	}
+	if len(s.probs) != 0 || s.counts != (ScanCounts{}) {
+		t.Errorf("problems %v, counts %+v; want none", s.probs, s.counts)
 	}
 }

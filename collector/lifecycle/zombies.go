@@ -36,7 +36,8 @@ type ZombieGroup struct {
 	// channel from this reader (a [PT] field: it would read "0").
 	ParentWChanUnavailable string
 	// SIGCHLD is the parent's disposition (see the Sigchld constants), ""
-	// when its status was unreadable.
+	// when its status was unreadable or its dispositions were not read
+	// (collector.Process.SigDispAbsent).
 	SIGCHLD string
 	// Zombies are the unreaped children, oldest first.
 	Zombies []ZombieInfo
