@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,7 @@ func TestFrameEventsAfterRingWraps(t *testing.T) {
 	srv, hs := startServer(t, src, ServerOptions{})
 	const perFrame = maxRing / 3
 	const frames = 5 // 1 2/3 maxRing: frames 1 and part of 2 are dropped
+	waitSubscribed(t, srv, src)
 	for seq := uint64(1); seq <= frames; seq++ {
 		f := &monitor.Frame{Seq: seq, Snapshot: &collector.Snapshot{}}
 		for i := range perFrame {
@@ -130,5 +132,113 @@ func TestFrameEventsAfterRingWraps(t *testing.T) {
 			t.Errorf("after=%d: lost %v and %d events (%v...), want lost %v and %d events (%v...)",
 				c.after, wf.EventsLost, len(got), got[:min(3, len(got))], c.lost, len(want), want[:min(3, len(want))])
 		}
+	}
+}
+
+// waitSubscribed returns once srv.Run has subscribed to src: a frame
+// published before that reaches Run only as the first frame, its events
+// never in the ring. It publishes an empty frame 0 until Run holds it.
+func waitSubscribed(t *testing.T, srv *Server, src *frameSource) {
+	t.Helper()
+	prime := &monitor.Frame{Seq: 0, Snapshot: &collector.Snapshot{}}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		src.publish(prime)
+		srv.mu.Lock()
+		held := srv.pushed == prime
+		srv.mu.Unlock()
+		if held {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server's Run did not take a frame in 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// laggingSource is a Source whose Latest runs ahead of its subscribers:
+// a frame is the latest at once, and reaches Subscribe's channel only
+// when the test delivers it (as when the server's Run is still busy
+// with the frame before).
+type laggingSource struct {
+	mu     sync.Mutex
+	latest *monitor.Frame
+	ch     chan *monitor.Frame
+}
+
+func (l *laggingSource) Subscribe() (<-chan *monitor.Frame, func()) { return l.ch, func() {} }
+
+func (l *laggingSource) Latest() *monitor.Frame {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.latest
+}
+
+func (l *laggingSource) publish(f *monitor.Frame) {
+	l.mu.Lock()
+	l.latest = f
+	l.mu.Unlock()
+}
+
+// TestFrameWaitsForItsEvents: the frame endpoint sends only a frame
+// whose events the server's Run has put in its ring. It sent the
+// source's latest, so a client asking between the frame's publication
+// and Run's push got the frame without its events, and its next
+// ?after= skipped them with no word of a loss.
+func TestFrameWaitsForItsEvents(t *testing.T) {
+	src := &laggingSource{ch: make(chan *monitor.Frame, 1)}
+	frame := func(seq uint64) *monitor.Frame {
+		return &monitor.Frame{Seq: seq, Snapshot: &collector.Snapshot{},
+			Events: []lifecycle.Event{{Type: lifecycle.Exit, ID: collector.ID{PID: int(seq) * 1000}}}}
+	}
+	one, two := frame(1), frame(2)
+	src.publish(one)
+	srv, hs := startServer(t, src, ServerOptions{})
+	src.ch <- one
+	get := func(after uint64) WireFrame {
+		t.Helper()
+		resp, err := http.Get(hs.URL + PathFrame + "?after=" + strconv.FormatUint(after, 10) + "&wait=2s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("after=%d: %s", after, resp.Status)
+		}
+		var wf WireFrame
+		if err := gob.NewDecoder(resp.Body).Decode(&wf); err != nil {
+			t.Fatal(err)
+		}
+		return wf
+	}
+	if wf := get(0); wf.Seq != 1 || len(wf.Events) != 1 {
+		t.Fatalf("the first frame: %d with %d events, want 1 with 1", wf.Seq, len(wf.Events))
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		srv.mu.Lock()
+		held := 0
+		srv.ring.each(func(e *seqEvent) {
+			if e.seq == 1 {
+				held++
+			}
+		})
+		srv.mu.Unlock()
+		if held == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not take frame 1 in 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Frame 2 is the latest; Run has not pushed its events yet.
+	src.publish(two)
+	got := make(chan WireFrame, 1)
+	go func() { got <- get(1) }()
+	time.Sleep(100 * time.Millisecond) // the request waits (or, before the fix, was answered)
+	src.ch <- two
+	wf := <-got
+	if wf.Seq != 2 || wf.EventsLost || len(wf.Events) != 1 || wf.Events[0].ID.PID != 2000 {
+		t.Errorf("after=1: frame %d, lost %v, events %v; want frame 2 with its exit of pid 2000", wf.Seq, wf.EventsLost, wf.Events)
 	}
 }

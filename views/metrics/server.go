@@ -177,7 +177,12 @@ type Server struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
 	ring    eventRing     // recent events for the frame endpoint
-	views   viewCache
+	// pushed is the last frame whose events Run put in ring: the frame
+	// endpoint sends it, not the source's latest, which may be ahead of
+	// Run (a frame sent before its events were in the ring took them
+	// from a client for good: its next ?after= skipped them).
+	pushed *monitor.Frame
+	views  viewCache
 }
 
 // The request budgets. A scrape waits for one of metricsSlots (the
@@ -307,8 +312,17 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // events for the metrics, keeps recent events for remote clients and
 // wakes waiting frame requests.
 func (s *Server) Run(ctx context.Context) {
+	// The frame before the subscription is the first the frame endpoint
+	// may send: its events go with it whole to a new client (after=0);
+	// every later frame comes through ch.
+	first := s.src.Latest()
 	ch, cancel := s.src.Subscribe()
 	defer cancel()
+	s.mu.Lock()
+	if s.pushed == nil {
+		s.pushed = first
+	}
+	s.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -322,6 +336,7 @@ func (s *Server) Run(ctx context.Context) {
 			for _, e := range f.Events {
 				s.ring.push(seqEvent{f.Seq, e})
 			}
+			s.pushed = f
 			close(s.changed)
 			s.changed = make(chan struct{})
 			s.mu.Unlock()
@@ -1023,9 +1038,13 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 	threads := s.wantsThreads()
 	for {
 		s.mu.Lock()
-		changed := s.changed
+		changed, f := s.changed, s.pushed
 		s.mu.Unlock()
-		f := s.src.Latest()
+		if f == nil {
+			// Run has not started: no frame's events are in the ring
+			// yet, so the latest goes with its own.
+			f = s.src.Latest()
+		}
 		// A frame number below after means the agent restarted.
 		newer := f != nil && f.Snapshot != nil && f.Seq != after
 		if newer && (!threads || f.Snapshot.ThreadsRead) {
