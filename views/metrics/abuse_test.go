@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -89,11 +91,21 @@ func bigFrame(t *testing.T, n int) *monitor.Frame {
 // buffer as small as the kernel allows.
 func stalledGET(t *testing.T, base, path string) net.Conn {
 	t.Helper()
+	return stalledGETFrom(t, nil, base, path)
+}
+
+// stalledGETFrom is stalledGET from the local address from (nil: any):
+// another loopback address is another client to the server.
+func stalledGETFrom(t *testing.T, from net.IP, base, path string) net.Conn {
+	t.Helper()
 	// The buffer is set before connect, so the window offered matches it
 	// (shrinking it later makes the sender back off for seconds).
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1024) })
 	}}
+	if from != nil {
+		d.LocalAddr = &net.TCPAddr{IP: from}
+	}
 	c, err := d.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -526,6 +538,57 @@ func TestEventStreamBurstKeepsClient(t *testing.T) {
 	}
 	if c := s.stats.streamsCut.Load(); c != 0 {
 		t.Errorf("%d streams cut, want 0", c)
+	}
+}
+
+// TestEventStreamHeapBounded: 16 streams whose clients read nothing, in
+// a storm of 100,000-event frames. Each stream used to copy every frame
+// it admitted, its writer held the whole frame it took uncounted (so a
+// second frame was admitted behind it), and a cut stream's subscription
+// gathered frames until the write stall: about 1 GB of heap (review
+// rev-fix9b). Now the writer's events count against streamQueue, a
+// large frame is referred to rather than copied, and a cut stream's
+// subscription ends at once: the streams hold one frame between them.
+func TestEventStreamHeapBounded(t *testing.T) {
+	const streams, burst = 16, monitor.DefaultMaxPending
+	src := newFrameSource()
+	src.publish(stormFrame(1, 0))
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{WriteStall: 5 * time.Minute})
+	for i := range streams {
+		// streamsPerClient streams from each of 4 loopback addresses.
+		c := stalledGETFrom(t, net.IPv4(127, 0, 0, byte(2+i/streamsPerClient)), base, PathEvents+"?type=spawn")
+		_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %v %v", i, resp, err)
+		}
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	// Each frame goes out once every stream still on took the one before
+	// (else the source merges them into a frame of the stream's own).
+	want := s.streamFrames.Load()
+	for k := 1; s.stats.streamsCut.Load() < streams; k++ {
+		if k > 6 {
+			t.Fatalf("six frames of %d events: %d of %d streams cut", burst, s.stats.streamsCut.Load(), streams)
+		}
+		want += streams - s.stats.streamsCut.Load()
+		src.publish(stormFrame(uint64(k+1), burst))
+		waitUntil(t, "every stream to take the frame", func() bool { return s.streamFrames.Load() >= want })
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	frame := int64(burst) * int64(unsafe.Sizeof(lifecycle.Event{}))
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	// The source's latest frame and the one the streams hold (about 41
+	// MiB), the frame endpoint's recent events (5 MiB) and the writers'
+	// garbage: at most five frames. A copy for each stream would be 16
+	// frames or more.
+	if grew > 5*frame {
+		t.Errorf("%d stalled streams in a storm of %d-event frames: the heap grew by %d MiB, want at most %d MiB (5 frames)", streams, burst, grew>>20, 5*frame>>20)
+	} else {
+		t.Logf("%d stalled streams in a storm of %d-event frames: the heap grew by %d MiB (a frame is %d MiB)", streams, burst, grew>>20, frame>>20)
 	}
 }
 

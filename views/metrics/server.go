@@ -174,6 +174,8 @@ type Server struct {
 	renderReuse time.Duration // renderReuse; tests lengthen it
 	renders     atomic.Uint64 // renderings made
 
+	streamFrames atomic.Uint64 // frames the live event streams took from the source and queued or cut at
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
 	ring    eventRing     // recent events for the frame endpoint
@@ -785,23 +787,25 @@ func joinTypes() string {
 }
 
 // streamQueue is how far behind one stream's client may fall: a frame
-// is queued whole when fewer than this many events of earlier frames
-// still wait to be sent, so one frame's burst never cuts a client that
-// keeps up. When a frame comes and this many or more still wait, the
-// client reads slower than events come: it is sent what waits and a
-// final lost record, and the stream ends. A stream thus holds at most
-// streamQueue events plus one frame's (which the source bounds:
-// monitor.Options.MaxPending).
+// is admitted whole when fewer than this many events are still unsent
+// (queued, or taken by the writer and not yet written), so one frame's
+// burst never cuts a client that keeps up. When a frame comes and this
+// many or more are unsent, the client reads slower than events come: it
+// is sent what was admitted and a final lost record, and the stream ends.
 const streamQueue = 4096
+
+// streamChunk is how many events the stream's writer takes at a time;
+// they count as unsent until they are written.
+const streamChunk = 256
 
 // handleEvents streams lifecycle events as NDJSON (the lines of
 // `pinspect watch --json`) until the client goes away; ?type=exit,zombie
 // selects event types. Frames are taken from the source as they come,
-// so none is held for a slow client; only its matching events wait
-// (eventQueue: a frame's events are queued whole while fewer than
-// streamQueue earlier ones wait). A client that falls further behind
-// gets a final `lost` record saying so and the stream ends; one that
-// stops reading for writeStall is cut.
+// so none is held for a slow client beyond what eventQueue admitted. A
+// client that falls streamQueue events behind gets a final `lost` record
+// saying so, its subscription ends at once, and the stream ends once
+// what was admitted is written; one that stops reading for writeStall
+// is cut.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("since") {
 		s.handleRecordedEvents(w, r)
@@ -845,26 +849,24 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 					q.end()
 					return
 				}
-				var evs []lifecycle.Event
-				for i := range f.Events {
-					e := f.Events[i]
-					// A lost record (events the source dropped for
-					// this stream) passes any type filter: nothing is
-					// dropped silently.
-					if types != nil && !types[string(e.Type)] && e.Type != lifecycle.Lost {
-						continue
-					}
-					if !client.Full {
-						restrictEvent(&e)
-					}
-					evs = append(evs, e)
-				}
-				if !q.push(evs) {
+				admitted := q.push(f.Events, types)
+				if !admitted {
 					// Cut now, even while the writer is blocked on the
-					// client: it sends what was queued and the final
-					// lost record when it can, or gives up at the
-					// write stall.
+					// client: it sends what was admitted and the final
+					// lost record when it can, or gives up at the write
+					// stall. The subscription ends here, so no later
+					// frame is held for this stream meanwhile (the
+					// source merges the frames a subscriber has not
+					// taken); the one it may still hold goes too.
+					cancel()
+					select {
+					case <-ch:
+					default:
+					}
 					s.stats.streamsCut.Add(1)
+				}
+				s.streamFrames.Add(1)
+				if !admitted {
 					return
 				}
 			}
@@ -872,26 +874,34 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}()
 	enc := json.NewEncoder(w)
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-q.wake:
-		}
-		evs, waiting, dropped, ended := q.take()
-		for i := range evs {
-			if err := enc.Encode(report.NewEventDoc(&evs[i])); err != nil {
+		chunk, unsent, dropped, ended := q.take()
+		for i := range chunk.n() {
+			e := chunk.event(i)
+			if !client.Full {
+				restrictEvent(&e)
+			}
+			if err := enc.Encode(report.NewEventDoc(&e)); err != nil {
 				return
 			}
 		}
+		if n := chunk.n(); n > 0 {
+			q.sent(n)
+			continue
+		}
 		if dropped > 0 {
 			lost := lifecycle.Event{Type: lifecycle.Lost, Source: lifecycle.SourcePoll, Time: time.Now(),
-				Note: fmt.Sprintf("stream ended: this client reads slower than events come (%d events of earlier frames were still unsent when the next frame came; at most %d may wait); that frame's %d and every later event are not sent; reconnect to go on", waiting, streamQueue, dropped)}
+				Note: fmt.Sprintf("stream ended: this client reads slower than events come (%d events unsent when %d more came); reconnect to go on", unsent, dropped)}
 			_ = enc.Encode(report.NewEventDoc(&lost))
 			_ = rc.Flush()
 			return
 		}
 		if err := rc.Flush(); err != nil || ended {
 			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
 		}
 	}
 }
@@ -920,34 +930,106 @@ func (s *Server) eventsHidden(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// eventQueue is one stream's bounded queue of events: the events of the
-// frames its writer has not taken yet.
+// eventQueue is one stream's bounded queue: the events of the frames
+// its writer has not written yet. A stream thus holds, besides the
+// source's frames it refers to, fewer than 2*streamQueue copied events
+// and, for one or two frames of streamQueue or more matching events, a
+// reference to the frame and 4 bytes per event (see push).
 type eventQueue struct {
-	mu  sync.Mutex
-	evs []lifecycle.Event
-	// waiting is how many events waited when the queue overflowed, and
-	// dropped how many were then left out (the overflowing frame's).
-	waiting, dropped int
-	ended            bool
-	wake             chan struct{}
+	mu     sync.Mutex
+	frames []queuedEvents
+	// unsent counts the events of frames, the writer's chunk included
+	// until it says it was written.
+	unsent int
+	// cutAt is how many events were unsent when the queue overflowed,
+	// and dropped how many the overflowing frame matched (0 before).
+	cutAt, dropped int
+	ended          bool
+	wake           chan struct{}
 }
 
-// push queues the events of one frame (an empty one too: the writer
-// wakes and finds nothing); false when the queue overflowed, fewer than
-// streamQueue earlier events having been taken since: the stream is over
-// and evs is not queued.
-func (q *eventQueue) push(evs []lifecycle.Event) bool {
-	if len(evs) == 0 {
+// queuedEvents is some events of one frame, in order: all of evs when
+// idx is nil, else evs[idx[0]], evs[idx[1]], ...
+type queuedEvents struct {
+	evs []lifecycle.Event
+	idx []int32
+}
+
+func (c queuedEvents) n() int {
+	if c.idx != nil {
+		return len(c.idx)
+	}
+	return len(c.evs)
+}
+
+func (c queuedEvents) event(i int) lifecycle.Event {
+	if c.idx != nil {
+		return c.evs[c.idx[i]]
+	}
+	return c.evs[i]
+}
+
+// head splits c after its first n events.
+func (c queuedEvents) head(n int) (first, rest queuedEvents) {
+	if c.idx != nil {
+		return queuedEvents{c.evs, c.idx[:n:n]}, queuedEvents{c.evs, c.idx[n:]}
+	}
+	return queuedEvents{evs: c.evs[:n:n]}, queuedEvents{evs: c.evs[n:]}
+}
+
+// push admits the events of one frame that pass types (nil: all; a Lost
+// record, events the source dropped for this stream, passes any filter,
+// so nothing is dropped silently) when fewer than streamQueue events are
+// unsent; false when they are not admitted: the stream is over. A frame
+// of fewer than streamQueue matching events is copied (only those); a
+// larger one is not: the queue refers to the source's frame, whose
+// events are read only, with the positions of the matching ones unless
+// all match. Frames are shared by every subscriber, so 16 streams
+// behind on one frame hold it once.
+func (q *eventQueue) push(evs []lifecycle.Event, types map[string]bool) bool {
+	match := func(e *lifecycle.Event) bool {
+		return types == nil || types[string(e.Type)] || e.Type == lifecycle.Lost
+	}
+	n := 0
+	for i := range evs {
+		if match(&evs[i]) {
+			n++
+		}
+	}
+	if n == 0 {
 		return true
 	}
 	q.mu.Lock()
-	ok := len(q.evs) < streamQueue
-	if ok {
-		q.evs = append(q.evs, evs...)
-	} else {
-		q.waiting, q.dropped = len(q.evs), len(evs)
+	ok := q.unsent < streamQueue
+	if !ok {
+		q.cutAt, q.dropped = q.unsent, n
 	}
 	q.mu.Unlock()
+	if ok {
+		var c queuedEvents
+		switch {
+		case n == len(evs) && n >= streamQueue:
+			c.evs = evs
+		case n >= streamQueue:
+			c.evs, c.idx = evs, make([]int32, 0, n)
+			for i := range evs {
+				if match(&evs[i]) {
+					c.idx = append(c.idx, int32(i))
+				}
+			}
+		default:
+			c.evs = make([]lifecycle.Event, 0, n)
+			for i := range evs {
+				if match(&evs[i]) {
+					c.evs = append(c.evs, evs[i])
+				}
+			}
+		}
+		q.mu.Lock()
+		q.frames = append(q.frames, c)
+		q.unsent += n
+		q.mu.Unlock()
+	}
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -965,14 +1047,32 @@ func (q *eventQueue) end() {
 	}
 }
 
-// take returns the queued events and empties the queue; and, once it
-// overflowed, how many waited then and how many were left out.
-func (q *eventQueue) take() (evs []lifecycle.Event, waiting, dropped int, ended bool) {
+// take returns the next at most streamChunk events, which stay counted
+// as unsent until sent says they were written; when none is left, how
+// many were unsent when the queue overflowed and how many were then
+// dropped (0 if it did not), and whether the source ended.
+func (q *eventQueue) take() (chunk queuedEvents, cutAt, dropped int, ended bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	evs = q.evs
-	q.evs = nil
-	return evs, q.waiting, q.dropped, q.ended
+	if len(q.frames) == 0 {
+		q.frames = nil
+		return chunk, q.cutAt, q.dropped, q.ended
+	}
+	if n := q.frames[0].n(); n <= streamChunk {
+		chunk = q.frames[0]
+		q.frames[0] = queuedEvents{}
+		q.frames = q.frames[1:]
+	} else {
+		chunk, q.frames[0] = q.frames[0].head(streamChunk)
+	}
+	return chunk, 0, 0, false
+}
+
+// sent says n taken events were written.
+func (q *eventQueue) sent(n int) {
+	q.mu.Lock()
+	q.unsent -= n
+	q.mu.Unlock()
 }
 
 // FrameVersion is the version of the frame endpoint's gob encoding. 2:
