@@ -449,10 +449,10 @@ func stormFrame(seq uint64, n int) *monitor.Frame {
 
 // TestEventStreamBounded: an event stream whose client does not keep up
 // used to pin every frame's events (16 such streams in a fork storm took
-// the agent to 508 MB). Now each stream holds at most streamQueue events
-// of earlier frames and one frame's; a client that falls further behind
-// gets what was queued, then a final lost record saying why, and the
-// stream ends.
+// the agent to 508 MB). Now a frame is admitted only while fewer than
+// streamQueue events are unsent; a client that falls further behind gets
+// what was admitted, then a final lost record saying why, and the stream
+// ends (TestEventStreamHeapBounded bounds the memory).
 func TestEventStreamBounded(t *testing.T) {
 	src := newFrameSource()
 	src.publish(stormFrame(1, 0))

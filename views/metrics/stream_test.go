@@ -146,3 +146,40 @@ func TestEventStreamKeepsLostRecords(t *testing.T) {
 		t.Errorf("first record of a ?type=exit stream after a loss: %q, want lost", e.Type)
 	}
 }
+
+// TestEventStreamFilteredBurst: a burst of which a type filter passes
+// part, more than streamQueue events (the stream refers to the frame
+// and the positions of those, instead of copying them), reaches the
+// client whole and in order, with the exe left out as for any
+// unauthenticated client, and nothing that did not pass.
+func TestEventStreamFilteredBurst(t *testing.T) {
+	src := newFrameSource()
+	src.publish(stormFrame(1, 0))
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Get(base + PathEvents + "?type=spawn")
+	must(t, err)
+	defer resp.Body.Close()
+	const n = 3 * streamQueue
+	f := stormFrame(2, n)
+	for i := 1; i < n; i += 2 {
+		f.Events[i].Type = lifecycle.Exec
+	}
+	src.publish(f)
+	dec := json.NewDecoder(resp.Body)
+	for i := 0; i < n; i += 2 {
+		var e struct {
+			Type string  `json:"type"`
+			PID  float64 `json:"pid"`
+			Exe  *string `json:"exe"`
+		}
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("spawn %d of %d: %v", i/2, n/2, err)
+		}
+		if e.Type != string(lifecycle.Spawn) || int(e.PID) != 100000+i || e.Exe != nil {
+			t.Fatalf("spawn %d of %d: %s of pid %v (exe %v), want the spawn of %d without exe", i/2, n/2, e.Type, e.PID, e.Exe, 100000+i)
+		}
+	}
+	if c := s.stats.streamsCut.Load(); c != 0 {
+		t.Errorf("%d streams cut, want 0", c)
+	}
+}
