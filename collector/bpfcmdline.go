@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -45,6 +46,26 @@ type bpfCmdlines struct {
 	// not use it (nil when it did, or was not asked for): the
 	// snapshot's CollectorNote (bpfCmdlineNote).
 	why error
+	// lastRaw is the last cmdline parsed (aliasing the program's pages:
+	// cleared with them), and lastArgs and lastNoNUL what parseCmdline
+	// made of it (parse).
+	lastRaw   []byte
+	lastArgs  []string
+	lastNoNUL bool
+}
+
+// parse is parseCmdline(data), or the last process's result when data
+// holds the same bytes: processes forked from one parent without an exec
+// (a server's workers, the bench's workload) are neighbours in pid order
+// with one command line, and then share its strings, which nothing
+// writes to (every snapshot's strings are read only).
+func (b *bpfCmdlines) parse(data []byte) ([]string, bool) {
+	if b.lastArgs != nil && bytes.Equal(data, b.lastRaw) {
+		return b.lastArgs, b.lastNoNUL
+	}
+	args, noNUL := parseCmdline(data)
+	b.lastRaw, b.lastArgs, b.lastNoNUL = data, args, noNUL
+	return args, noNUL
 }
 
 // errCmdlinesInUse: another scan of the Reader holds the program.
@@ -64,6 +85,7 @@ var bpfCmdlinePath = []byte("bpf:cmdlines\x00")
 func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 	b := &s.bpfCmd
 	b.ok, b.stuck, b.next, b.pids, b.tids, b.read, b.why = false, -1, 0, b.pids[:0], b.tids[:0], 0, nil
+	b.lastRaw, b.lastArgs = nil, nil
 	if s.r.iter == nil || s.memo == nil {
 		return
 	}
@@ -139,6 +161,7 @@ func (s *scan) bpfCmdlineNote() string {
 // endBPFCmdlines lets the program's results go.
 func (s *scan) endBPFCmdlines() {
 	b := &s.bpfCmd
+	b.lastRaw, b.lastArgs = nil, nil // the pages go with the program's next run
 	if b.c != nil {
 		b.c = nil
 		s.r.cmdBPFMu.Unlock()
@@ -172,7 +195,7 @@ func (s *scan) applyBPFCmdline(p *Process, c *procCache) bool {
 	if max := s.r.opts.CmdlineMax; len(data) > max {
 		data, trunc = data[:max], true
 	}
-	p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
+	p.Cmdline, p.CmdlineNoNUL = b.parse(data)
 	p.CmdlineTruncated = trunc
 	p.Read |= SrcCmdline
 	if c != nil {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,28 @@ func TestApplyBPFCmdlineStuck(t *testing.T) {
 	}
 	if s.applyBPFCmdline(other, nil) || other.Unavailable != nil {
 		t.Errorf("another process of the abandoned run: not left to /proc (%q)", other.Unavailable)
+	}
+}
+
+// TestBPFCmdlineParseShares: a process whose cmdline has the last one's
+// bytes shares its parsed arguments; any other is parsed as
+// parseCmdline parses it, and a cleared run shares nothing.
+func TestBPFCmdlineParseShares(t *testing.T) {
+	var b bpfCmdlines
+	first, _ := b.parse([]byte("worker\x00-n\x0010\x00"))
+	again, _ := b.parse([]byte("worker\x00-n\x0010\x00")) // other bytes, same text
+	if len(again) != 3 || &again[0] != &first[0] {
+		t.Errorf("the same cmdline was parsed again: %q", again)
+	}
+	for _, raw := range []string{"worker\x00-n\x0011\x00", "worker -n 11", "", "\x00\x00", "a\x00b"} {
+		got, gotNoNUL := b.parse([]byte(raw))
+		want, wantNoNUL := parseCmdline([]byte(raw))
+		if !slices.Equal(got, want) || gotNoNUL != wantNoNUL {
+			t.Errorf("%q: parsed %q %v, want %q %v", raw, got, gotNoNUL, want, wantNoNUL)
+		}
+	}
+	b.lastRaw, b.lastArgs = nil, nil
+	if got, _ := b.parse([]byte("a\x00b")); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Errorf("after clearing: %q", got)
 	}
 }
