@@ -78,7 +78,7 @@ func WriteSnapshotJSON(w io.Writer, d *SnapshotDoc, indent bool) error {
 			if d.stream != nil {
 				pd = ProcessDoc{}
 				fillProcessDoc(&pd, d.stream.procs[i], d.stream.threads, &scratch)
-				b, err = pd.appendJSONStarted(b, scratch.startedAt)
+				b, err = pd.appendJSONStream(b, &scratch)
 			} else {
 				b, err = d.Processes[i].appendJSON(b)
 			}
@@ -125,13 +125,18 @@ func appendMarshal(b []byte, key string, v any) ([]byte, error) {
 // the same field order and omitempty rules as the struct tags, and
 // strings made inert (see inertJSON).
 func (d *ProcessDoc) appendJSON(b []byte) ([]byte, error) {
-	return d.appendJSONStarted(b, time.Time{})
+	return d.appendJSONStream(b, nil)
 }
 
-// appendJSONStarted is appendJSON for a document whose StartedAt is
-// empty and whose start time, unless zero, is started (a streamed one:
-// docScratch.startedAt).
-func (d *ProcessDoc) appendJSONStarted(b []byte, started time.Time) ([]byte, error) {
+// appendJSONStream is appendJSON for a document filled with scratch
+// (none: nil): its start time is scratch.startedAt, and its command line,
+// when it is the last one's (scratch.cmdSame), is written as the bytes
+// written for that one.
+func (d *ProcessDoc) appendJSONStream(b []byte, scratch *docScratch) ([]byte, error) {
+	var started time.Time
+	if scratch != nil {
+		started = scratch.startedAt
+	}
 	var err error
 	b = append(b, `{"pid":`...)
 	b = strconv.AppendInt(b, int64(d.PID), 10)
@@ -160,7 +165,7 @@ func (d *ProcessDoc) appendJSONStarted(b []byte, started time.Time) ([]byte, err
 	b = appendStringOmit(b, `,"state_name":`, d.StateName)
 	b = appendBoolOmit(b, `,"kernel_thread":`, d.KernelThread)
 	b = appendBoolOmit(b, `,"leader_exited":`, d.LeaderExited)
-	b = appendStringsOmit(b, `,"cmdline":`, d.Cmdline)
+	b = appendCmdline(b, d.Cmdline, scratch)
 	b = appendStringsOmit(b, `,"cmdline_raw_base64":`, d.CmdlineRaw)
 	b = appendBoolOmit(b, `,"cmdline_truncated":`, d.CmdlineTrunc)
 	b = appendBoolOmit(b, `,"cmdline_is_title":`, d.CmdlineTitle)
@@ -280,6 +285,22 @@ func (t *ThreadDoc) appendJSON(b []byte) ([]byte, error) {
 	b = appendUintPtr(b, `,"voluntary_ctxt_switches":`, t.VolCtx)
 	b = appendUintPtr(b, `,"involuntary_ctxt_switches":`, t.InvolCtx)
 	return append(b, '}'), nil
+}
+
+// appendCmdline appends the "cmdline" member (none for an empty one): the
+// bytes written for the last document's when scratch says this one's is
+// the same (docScratch.cmdSame), else encoded, and kept in scratch.
+func appendCmdline(b []byte, cmdline []string, scratch *docScratch) []byte {
+	if scratch == nil {
+		return appendStringsOmit(b, `,"cmdline":`, cmdline)
+	}
+	if scratch.cmdSame && len(scratch.cmdJSON) > 0 {
+		return append(b, scratch.cmdJSON...)
+	}
+	at := len(b)
+	b = appendStringsOmit(b, `,"cmdline":`, cmdline)
+	scratch.cmdJSON = append(scratch.cmdJSON[:0], b[at:]...)
+	return b
 }
 
 func appendIntPtr(b []byte, key string, v *int) []byte {

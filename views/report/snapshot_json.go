@@ -341,12 +341,25 @@ type docScratch struct {
 	// writes as started_at (its StartedAt is left empty): appended
 	// straight into the output, it is never made a string of its own.
 	startedAt time.Time
+	// cmdSrc is the first argument of the command line cmdline and raws
+	// were converted from (its slice's array: snapshots never write to
+	// their slices), cmdAnyRaw whether raws is used; cmdSame says the
+	// document filled last has that command line (fillCmdline), and
+	// cmdJSON is what the streamed writer wrote for the command line of
+	// the document it wrote last.
+	cmdSrc    *string
+	cmdAnyRaw bool
+	cmdSame   bool
+	cmdJSON   []byte
 }
 
 // fillProcessDoc converts p into *d (which must be zero); with scratch,
 // d points into scratch, valid until the next call with it.
 func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *docScratch) {
 	setStartedAt(d, p, scratch)
+	if scratch != nil {
+		scratch.cmdSame = false
+	}
 	d.PID, d.Unavailable = p.PID, p.Unavailable
 	var v *processValues
 	newValues := func() *processValues {
@@ -417,24 +430,7 @@ func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *
 		d.CtxSource = string(p.CtxSource)
 	}
 	if p.Read&collector.SrcCmdline != 0 && len(p.Cmdline) > 0 {
-		var raws []string
-		if scratch != nil {
-			scratch.cmdline = slices.Grow(scratch.cmdline[:0], len(p.Cmdline))[:len(p.Cmdline)]
-			scratch.raws = slices.Grow(scratch.raws[:0], len(p.Cmdline))[:len(p.Cmdline)]
-			d.Cmdline, raws = scratch.cmdline, scratch.raws
-		} else {
-			d.Cmdline, raws = make([]string, len(p.Cmdline)), make([]string, len(p.Cmdline))
-		}
-		anyRaw := false
-		for i, a := range p.Cmdline {
-			d.Cmdline[i], raws[i] = textAndRaw(a)
-			anyRaw = anyRaw || raws[i] != ""
-		}
-		if anyRaw {
-			d.CmdlineRaw = raws
-		}
-		d.CmdlineTrunc = p.CmdlineTruncated
-		d.CmdlineTitle = p.CmdlineNoNUL
+		fillCmdline(d, p, scratch)
 	}
 	d.Exe, d.ExeRawBase64 = textAndRaw(p.Exe)
 	d.ExeDeleted = p.ExeDeleted
@@ -450,6 +446,43 @@ func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *
 		if scratch != nil {
 			scratch.threads = d.Threads
 		}
+	}
+}
+
+// fillCmdline gives the document of p its command line. With a scratch
+// whose last command line was p's own slice (processes forked from one
+// parent share their parsed arguments: collector's bpfCmdlines.parse),
+// the scratch's conversion of it is taken as it is, and the streamed
+// writer writes the bytes it wrote for it (docScratch.cmdSame).
+func fillCmdline(d *ProcessDoc, p *collector.Process, scratch *docScratch) {
+	d.CmdlineTrunc = p.CmdlineTruncated
+	d.CmdlineTitle = p.CmdlineNoNUL
+	var raws []string
+	switch {
+	case scratch == nil:
+		d.Cmdline, raws = make([]string, len(p.Cmdline)), make([]string, len(p.Cmdline))
+	case scratch.cmdSrc == &p.Cmdline[0] && len(scratch.cmdline) == len(p.Cmdline):
+		d.Cmdline = scratch.cmdline
+		if scratch.cmdAnyRaw {
+			d.CmdlineRaw = scratch.raws
+		}
+		scratch.cmdSame = true
+		return
+	default:
+		scratch.cmdline = slices.Grow(scratch.cmdline[:0], len(p.Cmdline))[:len(p.Cmdline)]
+		scratch.raws = slices.Grow(scratch.raws[:0], len(p.Cmdline))[:len(p.Cmdline)]
+		d.Cmdline, raws = scratch.cmdline, scratch.raws
+	}
+	anyRaw := false
+	for i, a := range p.Cmdline {
+		d.Cmdline[i], raws[i] = textAndRaw(a)
+		anyRaw = anyRaw || raws[i] != ""
+	}
+	if anyRaw {
+		d.CmdlineRaw = raws
+	}
+	if scratch != nil {
+		scratch.cmdSrc, scratch.cmdAnyRaw = &p.Cmdline[0], anyRaw
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/pinspect/pinspect/collector"
 )
@@ -57,5 +59,38 @@ func TestSnapshotDocStreamSameBytes(t *testing.T) {
 	}
 	if n < 5 {
 		t.Fatalf("only %d fixture trees scanned", n)
+	}
+}
+
+// TestSnapshotDocStreamSharedCmdlines: processes that share one parsed
+// command line (workers forked from one parent), with others between
+// them (none, another, one with bytes that are not UTF-8, the same text
+// in a slice of its own), stream the bytes encoding/json writes for the
+// whole document.
+func TestSnapshotDocStreamSharedCmdlines(t *testing.T) {
+	worker := []string{"/usr/bin/worker", "-n", "<10>"}
+	odd := []string{"odd\xff", "x"}
+	cmdlines := [][]string{worker, worker, nil, worker, odd, odd, worker, slices.Clone(worker), worker[:2], worker}
+	snap := &collector.Snapshot{}
+	for i, c := range cmdlines {
+		p := collector.Process{PID: 100 + i, Read: collector.SrcStat | collector.SrcCmdline}
+		p.Comm, p.State, p.Cmdline = "w", 'S', c
+		p.StartedAt = time.Date(2026, 12, 7, 8, 0, i, 5000, time.UTC)
+		snap.Processes = append(snap.Processes, p)
+	}
+	for _, indent := range []bool{false, true} {
+		var whole, streamed bytes.Buffer
+		if err := WriteSnapshotJSON(&whole, NewSnapshotDoc(snap, Filter{}, false), indent); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteSnapshotJSON(&streamed, NewSnapshotDocStream(snap, Filter{}, false), indent); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(whole.Bytes(), streamed.Bytes()) {
+			t.Errorf("indent %v: streamed document differs\n%s\n%s", indent, streamed.Bytes(), whole.Bytes())
+		}
+		if want := encodingJSON(t, NewSnapshotDoc(snap, Filter{}, false), indent); !bytes.Equal(want, whole.Bytes()) {
+			t.Errorf("indent %v: differs from encoding/json", indent)
+		}
 	}
 }
