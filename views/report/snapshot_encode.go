@@ -216,6 +216,8 @@ func (d *ProcessDoc) appendJSONStream(b []byte, scratch *docScratch) ([]byte, er
 		b = append(b, `,"caught":`...)
 		b = appendJSONString(b, s.Caught)
 		b = append(b, '}')
+	} else if scratch != nil && scratch.hasSigs {
+		b = appendSignals(b, &scratch.sigs)
 	}
 	if d.ExitStatus != nil {
 		if b, err = appendMarshal(b, `,"exit_status":`, d.ExitStatus); err != nil {
@@ -285,6 +287,18 @@ func (t *ThreadDoc) appendJSON(b []byte) ([]byte, error) {
 	b = appendUintPtr(b, `,"voluntary_ctxt_switches":`, t.VolCtx)
 	b = appendUintPtr(b, `,"involuntary_ctxt_switches":`, t.InvolCtx)
 	return append(b, '}'), nil
+}
+
+// appendSignals appends the "signals" member of the five masks (pending,
+// shared pending, blocked, ignored, caught), as a SignalsDoc of them is
+// written.
+func appendSignals(b []byte, sigs *[5]uint64) []byte {
+	for i, key := range [5]string{`,"signals":{"pending":"`, `","shared_pending":"`, `","blocked":"`, `","ignored":"`, `","caught":"`} {
+		b = append(b, key...)
+		b = append(b, make([]byte, 16)...)
+		putHex16(b[len(b)-16:], sigs[i])
+	}
+	return append(b, `"}`...)
 }
 
 // appendCmdline appends the "cmdline" member (none for an empty one): the

@@ -351,6 +351,12 @@ type docScratch struct {
 	cmdAnyRaw bool
 	cmdSame   bool
 	cmdJSON   []byte
+	// sigs are the signal masks (pending, shared pending, blocked,
+	// ignored, caught) the document filled last writes as its signals
+	// when hasSigs (its Signals is left nil): the streamed writer writes
+	// their digits straight into the output.
+	sigs    [5]uint64
+	hasSigs bool
 }
 
 // fillProcessDoc converts p into *d (which must be zero); with scratch,
@@ -358,7 +364,7 @@ type docScratch struct {
 func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *docScratch) {
 	setStartedAt(d, p, scratch)
 	if scratch != nil {
-		scratch.cmdSame = false
+		scratch.cmdSame, scratch.hasSigs = false, false
 	}
 	d.PID, d.Unavailable = p.PID, p.Unavailable
 	var v *processValues
@@ -420,8 +426,7 @@ func fillProcessDoc(d *ProcessDoc, p *collector.Process, threads bool, scratch *
 		d.NSPids = p.NSPids
 		v.leaderVol, v.leaderInv = p.LeaderVol, p.LeaderInv
 		d.LeaderVolCtx, d.LeaderInvolCtx = &v.leaderVol, &v.leaderInv
-		v.signals = signalsDoc(p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt)
-		d.Signals = &v.signals
+		setSignals(d, v, p, scratch)
 		// The reader says where the totals come from; when a thread's
 		// status could not be read it keeps the leader's counts and says
 		// leader_only rather than give a partial sum.
@@ -484,6 +489,18 @@ func fillCmdline(d *ProcessDoc, p *collector.Process, scratch *docScratch) {
 	if scratch != nil {
 		scratch.cmdSrc, scratch.cmdAnyRaw = &p.Cmdline[0], anyRaw
 	}
+}
+
+// setSignals gives the document of p its signal masks: Signals (in v),
+// or with a scratch the masks in it, which the streamed writer writes.
+func setSignals(d *ProcessDoc, v *processValues, p *collector.Process, scratch *docScratch) {
+	if scratch != nil {
+		scratch.sigs = [5]uint64{p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt}
+		scratch.hasSigs = true
+		return
+	}
+	v.signals = signalsDoc(p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt)
+	d.Signals = &v.signals
 }
 
 // setStartedAt gives the document of p its start time (when p's stat was
