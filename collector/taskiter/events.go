@@ -42,7 +42,10 @@ const (
 	EventFork EventKind = 1
 	// EventExec is a process that exec'd; Comm is the new program's.
 	EventExec EventKind = 2
-	// EventExit is a process's end: its last thread exited.
+	// EventExit is a process's end: its last thread exited. Two threads
+	// ending at once may each write one (both found no thread left);
+	// the last of them in the ring follows every EventThreadExit of
+	// the process.
 	EventExit EventKind = 3
 	// EventThreadStart is a new thread in a process.
 	EventThreadStart EventKind = 4
