@@ -212,13 +212,17 @@ func (d *ProcessDoc) appendJSONStream(b []byte, scratch *docScratch) ([]byte, er
 		b = appendJSONString(b, s.SharedPending)
 		b = append(b, `,"blocked":`...)
 		b = appendJSONString(b, s.Blocked)
-		b = append(b, `,"ignored":`...)
-		b = appendJSONString(b, s.Ignored)
-		b = append(b, `,"caught":`...)
-		b = appendJSONString(b, s.Caught)
+		if s.Ignored != "" {
+			b = append(b, `,"ignored":`...)
+			b = appendJSONString(b, s.Ignored)
+		}
+		if s.Caught != "" {
+			b = append(b, `,"caught":`...)
+			b = appendJSONString(b, s.Caught)
+		}
 		b = append(b, '}')
 	} else if scratch != nil && scratch.hasSigs {
-		b = appendSignals(b, &scratch.sigs)
+		b = appendSignals(b, &scratch.sigs, scratch.sigsNoDisp)
 	}
 	if d.ExitStatus != nil {
 		if b, err = appendMarshal(b, `,"exit_status":`, d.ExitStatus); err != nil {
@@ -292,9 +296,12 @@ func (t *ThreadDoc) appendJSON(b []byte) ([]byte, error) {
 
 // appendSignals appends the "signals" member of the five masks (pending,
 // shared pending, blocked, ignored, caught), as a SignalsDoc of them is
-// written.
-func appendSignals(b []byte, sigs *[5]uint64) []byte {
+// written; without the last two (the dispositions) when noDisp.
+func appendSignals(b []byte, sigs *[5]uint64, noDisp bool) []byte {
 	for i, key := range [5]string{`,"signals":{"pending":"`, `","shared_pending":"`, `","blocked":"`, `","ignored":"`, `","caught":"`} {
+		if noDisp && i == 3 {
+			break
+		}
 		b = append(b, key...)
 		b = append(b, make([]byte, 16)...)
 		putHex16(b[len(b)-16:], sigs[i])

@@ -139,13 +139,16 @@ type ProcessDoc struct {
 	Threads        []ThreadDoc       `json:"threads,omitempty"`
 }
 
-// SignalsDoc holds the signal masks of status as hex strings.
+// SignalsDoc holds the signal masks of status as hex strings. Ignored
+// and Caught (the dispositions) are absent when they were not read: a
+// walk may leave them out (collector.Process.SigDispAbsent), and 0 would
+// say that no signal is ignored or caught.
 type SignalsDoc struct {
 	Pending       string `json:"pending"`
 	SharedPending string `json:"shared_pending"`
 	Blocked       string `json:"blocked"`
-	Ignored       string `json:"ignored"`
-	Caught        string `json:"caught"`
+	Ignored       string `json:"ignored,omitempty"`
+	Caught        string `json:"caught,omitempty"`
 }
 
 // ThreadDoc is one thread of a process.
@@ -357,6 +360,9 @@ type docScratch struct {
 	// their digits straight into the output.
 	sigs    [5]uint64
 	hasSigs bool
+	// sigsNoDisp: the last two of sigs (the dispositions) were not read
+	// and are not written.
+	sigsNoDisp bool
 }
 
 // fillProcessDoc converts p into *d (which must be zero); with scratch,
@@ -496,10 +502,13 @@ func fillCmdline(d *ProcessDoc, p *collector.Process, scratch *docScratch) {
 func setSignals(d *ProcessDoc, v *processValues, p *collector.Process, scratch *docScratch) {
 	if scratch != nil {
 		scratch.sigs = [5]uint64{p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt}
-		scratch.hasSigs = true
+		scratch.hasSigs, scratch.sigsNoDisp = true, p.SigDispAbsent
 		return
 	}
 	v.signals = signalsDoc(p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt)
+	if p.SigDispAbsent {
+		v.signals.Ignored, v.signals.Caught = "", ""
+	}
 	d.Signals = &v.signals
 }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,6 +92,60 @@ func TestSnapshotDocStreamSharedCmdlines(t *testing.T) {
 		}
 		if want := encodingJSON(t, NewSnapshotDoc(snap, Filter{}, false), indent); !bytes.Equal(want, whole.Bytes()) {
 			t.Errorf("indent %v: differs from encoding/json", indent)
+		}
+	}
+}
+
+// TestSnapshotDocDispositionsAbsent: a process whose signal dispositions
+// a walk left out (collector.Process.SigDispAbsent) has no "ignored" and
+// "caught" in its document, whole or streamed, where they read as 0 (no
+// signal ignored or caught); one read beside it keeps all five masks,
+// its distinct values each in its place, as encoding/json writes them.
+func TestSnapshotDocDispositionsAbsent(t *testing.T) {
+	snap := &collector.Snapshot{}
+	for i, absent := range []bool{false, true, false} {
+		p := collector.Process{PID: 100 + i, Read: collector.SrcStat | collector.SrcStatus}
+		p.Comm, p.State = "w", 'S'
+		p.SigPnd, p.ShdPnd, p.SigBlk, p.SigIgn, p.SigCgt = 0x1, 0x20, 0x300, 0x4000, 0x50000
+		p.SigDispAbsent = absent
+		if absent {
+			p.SigIgn, p.SigCgt = 0, 0
+		}
+		snap.Processes = append(snap.Processes, p)
+	}
+	for _, indent := range []bool{false, true} {
+		var whole, streamed bytes.Buffer
+		if err := WriteSnapshotJSON(&whole, NewSnapshotDoc(snap, Filter{}, false), indent); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteSnapshotJSON(&streamed, NewSnapshotDocStream(snap, Filter{}, false), indent); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(whole.Bytes(), streamed.Bytes()) {
+			t.Errorf("indent %v: streamed document differs\n%s\n%s", indent, streamed.Bytes(), whole.Bytes())
+		}
+		if want := encodingJSON(t, NewSnapshotDoc(snap, Filter{}, false), indent); !bytes.Equal(want, whole.Bytes()) {
+			t.Errorf("indent %v: differs from encoding/json\n%s\n%s", indent, whole.Bytes(), want)
+		}
+		var doc struct {
+			Processes []struct {
+				PID     int               `json:"pid"`
+				Signals map[string]string `json:"signals"`
+			} `json:"processes"`
+		}
+		if err := json.Unmarshal(whole.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range doc.Processes {
+			_, ign := p.Signals["ignored"]
+			_, cgt := p.Signals["caught"]
+			if p.PID == 101 && (ign || cgt || p.Signals["blocked"] != "0000000000000300") {
+				t.Errorf("pid 101 (dispositions not read): signals %v, want no ignored or caught", p.Signals)
+			}
+			if p.PID != 101 && (p.Signals["pending"] != "0000000000000001" || p.Signals["shared_pending"] != "0000000000000020" ||
+				p.Signals["blocked"] != "0000000000000300" || p.Signals["ignored"] != "0000000000004000" || p.Signals["caught"] != "0000000000050000") {
+				t.Errorf("pid %d: signals %v", p.PID, p.Signals)
+			}
 		}
 	}
 }
