@@ -509,8 +509,10 @@ func (a *app) serveReader(o *serveFlags, addrs []listenAddr, log *slog.Logger) (
 	// system call the runtime is told of woke its monitor thread, which
 	// handed the P away during the walk (about 8 ms at 2,000 x 9) and
 	// back after. The price is that requests wait for the walk to end
-	// (docs/PERFORMANCE.md, serve7).
-	ropts.BPFRawRuns = true
+	// (docs/PERFORMANCE.md, serve7), about 0.45 us a task: with more
+	// than one P (a GOMAXPROCS the user set) there is no P to lose, and
+	// a raw walk would hold up every stop of the world for its length.
+	ropts.BPFRawRuns = runtime.GOMAXPROCS(0) == 1
 	// The walk leaves every process's signal dispositions out (64
 	// handlers a process, cold after 5 s idle) unless an API client asks
 	// for a whole snapshot: no metric shows them, a zombie's parent has

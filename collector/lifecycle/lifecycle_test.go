@@ -315,3 +315,24 @@ func TestCPURates(t *testing.T) {
 		t.Errorf("per CPU: %+v", s.CPUs)
 	}
 }
+
+// TestZombieParentLeaderExited: a zombie whose parent's main thread has
+// exited (its other threads run) names the parent leader-exited, not a
+// zombie: the parent's stat says Z, and a reader of "state Z zombie"
+// would take a live parent for a dead one (tester9).
+func TestZombieParentLeaderExited(t *testing.T) {
+	par := proc(80, 1, 5, "pool", 'Z')
+	par.NumThreads = 4
+	z := proc(81, 80, 6, "job", 'Z')
+	gs := DiagnoseZombies(snap(0, par, z), nil, nil)
+	if len(gs) != 1 || gs[0].Parent.PID != 80 {
+		t.Fatalf("groups %+v, want one under 80", gs)
+	}
+	if !gs[0].ParentLeaderExited || gs[0].ParentState != 'Z' {
+		t.Errorf("parent: leader exited %v, state %c; want leader exited, the kernel's Z", gs[0].ParentLeaderExited, gs[0].ParentState)
+	}
+	par.State, par.NumThreads = 'S', 1
+	if gs := DiagnoseZombies(snap(0, par, z), nil, nil); len(gs) != 1 || gs[0].ParentLeaderExited {
+		t.Errorf("a sleeping parent: %+v, want not leader-exited", gs)
+	}
+}

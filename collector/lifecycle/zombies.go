@@ -31,6 +31,10 @@ type ZombieGroup struct {
 	ParentComm  string
 	ParentState byte
 	ParentWChan string
+	// ParentLeaderExited says the parent's main thread has exited while
+	// its other threads run: ParentState is the kernel's Z, and the
+	// parent is alive (LeaderExited), not a zombie.
+	ParentLeaderExited bool
 	// ParentWChanUnavailable says why ParentWChan is empty when that is
 	// not "running": "masked" when the kernel hides the parent's wait
 	// channel from this reader (a [PT] field: it would read "0").
@@ -297,6 +301,7 @@ func (g *ZombieGroup) describeParent(par *collector.Process, wchan string) {
 	g.Parent = par.ID()
 	g.ParentComm = par.Comm
 	g.ParentState = par.State
+	g.ParentLeaderExited = LeaderExited(par)
 	g.ParentWChan = wchan
 	if par.PTMasked && wchan == "" {
 		g.ParentWChanUnavailable = collector.ReasonMaskedField

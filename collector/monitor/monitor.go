@@ -352,7 +352,6 @@ func (m *Monitor) sample(ctx context.Context) error {
 		// states are never left unknown for want of a client.
 		so.Threads = allThreads || asked || !live || (m.prev != nil && m.prev.ThreadStates == nil)
 		so.ThreadStates = true
-		so.Dispositions = so.Threads
 		// Set with threadsNow's clearing, so a WantThreads between
 		// the two does not ask for another scan.
 		m.ctl.threadsScanning = so.Threads
@@ -367,6 +366,14 @@ func (m *Monitor) sample(ctx context.Context) error {
 	}
 	if n := uint64(m.opts.ThreadsEvery); n > 0 && m.scans%n == 0 {
 		so.Threads = true
+	}
+	if m.opts.ThreadDemand {
+		// A scan on demand that reads every thread (asked for, or
+		// every ThreadsEvery) reads every process's signal dispositions
+		// too (a Reader may leave them out otherwise,
+		// collector.Options.BPFSkipDispositions): the API's whole
+		// snapshot waits for such a frame, and its document shows them.
+		so.Dispositions = so.Threads
 	}
 	m.scans++
 	if focusPID > 0 {

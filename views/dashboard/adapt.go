@@ -129,7 +129,10 @@ func (d *frameData) zombies() []zombieGroup {
 		g := &d.f.Zombies[i]
 		v := zombieGroup{parent: g.Parent, parentComm: g.ParentComm, diagnosis: g.Diagnosis, remedy: g.Remedy}
 		var info []string
-		if g.ParentState != 0 {
+		switch {
+		case g.ParentLeaderExited:
+			info = append(info, "state "+string(rune(lifecycle.LeaderExitedLetter))+" (main thread exited)")
+		case g.ParentState != 0:
 			info = append(info, "state "+string(rune(g.ParentState)))
 		}
 		if g.ParentWChan != "" {

@@ -214,3 +214,25 @@ func TestFilterStateZIsZombiesOnly(t *testing.T) {
 		t.Errorf("no filter: %d processes, want all 4 (pinspect included, as ps shows itself)", n)
 	}
 }
+
+// TestZombieParentLeaderExitedText: a parent whose main thread exited is
+// named leader-exited (L) in the text, and leader_exited beside the
+// kernel's Z in the JSON, never "state Z zombie" alone (tester9).
+func TestZombieParentLeaderExitedText(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	g := lifecycle.ZombieGroup{Parent: collector.ID{PID: 10, StartTicks: 3}, ParentComm: "pool", ParentState: 'Z',
+		ParentLeaderExited: true, Since: now.Add(-time.Minute),
+		Zombies: []lifecycle.ZombieInfo{{ID: collector.ID{PID: 11}, Comm: "job", FirstSeen: now}}}
+	var b bytes.Buffer
+	if err := WriteZombiesText(&b, []lifecycle.ZombieGroup{g}, now); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "parent 10 (pool)  state L leader-exited") || strings.Contains(b.String(), "zombie)") ||
+		strings.Contains(b.String(), "state Z") {
+		t.Errorf("text:\n%s\nwant the parent as state L leader-exited", b.String())
+	}
+	d := NewZombiesDoc([]lifecycle.ZombieGroup{g}, now)
+	if p := d.Parents[0].Parent; !p.LeaderExited || p.State != "Z" {
+		t.Errorf("JSON parent %+v, want leader_exited with the kernel's Z", p)
+	}
+}

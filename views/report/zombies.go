@@ -59,6 +59,10 @@ type ZombieParentDoc struct {
 	SIGCHLD   string `json:"sigchld,omitempty"`
 	TracerPID int    `json:"tracer_pid,omitempty"`
 	IsInit    bool   `json:"is_init,omitempty"`
+	// LeaderExited is true when the parent's main thread has exited and
+	// its other threads run: State says Z (the kernel's letter, as in a
+	// process's document), and the parent is alive, not a zombie.
+	LeaderExited bool `json:"leader_exited,omitempty"`
 	// Missing is true when the parent could not be read.
 	Missing bool `json:"missing,omitempty"`
 }
@@ -103,6 +107,7 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 			gd.Parent.StartTicks = ptr(g.Parent.StartTicks)
 			gd.Parent.Comm, gd.Parent.CommRawBase64 = textAndRaw(g.ParentComm)
 			gd.Parent.State, gd.Parent.StateName = stateKey(g.ParentState), collector.StateName(g.ParentState)
+			gd.Parent.LeaderExited = g.ParentLeaderExited
 		}
 		for _, z := range g.Zombies {
 			zd := ZombieDoc{
@@ -141,8 +146,13 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 		if g.ParentMissing {
 			ew.printf("parent %d (unreadable)\n", g.Parent.PID)
 		} else {
-			ew.printf("parent %d (%s)  state %s %s", g.Parent.PID, sanitize.Terminal(g.ParentComm),
-				stateKey(g.ParentState), collector.StateName(g.ParentState))
+			if g.ParentLeaderExited {
+				ew.printf("parent %d (%s)  state %c leader-exited (its main thread exited; its other threads run)", g.Parent.PID,
+					sanitize.Terminal(g.ParentComm), lifecycle.LeaderExitedLetter)
+			} else {
+				ew.printf("parent %d (%s)  state %s %s", g.Parent.PID, sanitize.Terminal(g.ParentComm),
+					stateKey(g.ParentState), collector.StateName(g.ParentState))
+			}
 			switch {
 			case g.ParentWChan != "":
 				ew.printf(" in %s", sanitize.Terminal(g.ParentWChan))
