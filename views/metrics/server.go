@@ -789,7 +789,8 @@ func joinTypes() string {
 // streamQueue is how far behind one stream's client may fall: a frame
 // is admitted whole when fewer than this many events are still unsent
 // (queued, or taken by the writer and not yet written), so one frame's
-// burst never cuts a client that keeps up. When a frame comes and this
+// burst never cuts a client that has written it out by the next frame
+// (one still writing a large burst then is cut). When a frame comes and this
 // many or more are unsent, the client reads slower than events come: it
 // is sent what was admitted and a final lost record, and the stream ends.
 const streamQueue = 4096
