@@ -131,7 +131,7 @@ func (d *frameData) zombies() []zombieGroup {
 		var info []string
 		switch {
 		case g.ParentLeaderExited:
-			info = append(info, "state "+string(rune(lifecycle.LeaderExitedLetter))+" (main thread exited)")
+			info = append(info, "state "+string(rune(lifecycle.LeaderExitedLetter))+" leader-exited")
 		case g.ParentState != 0:
 			info = append(info, "state "+string(rune(g.ParentState)))
 		}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/gob"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -195,23 +196,25 @@ func TestFrameWaitsForItsEvents(t *testing.T) {
 	src.publish(one)
 	srv, hs := startServer(t, src, ServerOptions{})
 	src.ch <- one
-	get := func(after uint64) WireFrame {
-		t.Helper()
+	// get fails with an error, not t.Fatal: it also runs on a goroutine
+	// of its own.
+	get := func(after uint64) (WireFrame, error) {
+		var wf WireFrame
 		resp, err := http.Get(hs.URL + PathFrame + "?after=" + strconv.FormatUint(after, 10) + "&wait=2s")
 		if err != nil {
-			t.Fatal(err)
+			return wf, err
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("after=%d: %s", after, resp.Status)
+			return wf, fmt.Errorf("after=%d: %s", after, resp.Status)
 		}
-		var wf WireFrame
-		if err := gob.NewDecoder(resp.Body).Decode(&wf); err != nil {
-			t.Fatal(err)
-		}
-		return wf
+		return wf, gob.NewDecoder(resp.Body).Decode(&wf)
 	}
-	if wf := get(0); wf.Seq != 1 || len(wf.Events) != 1 {
+	wf, err := get(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wf.Seq != 1 || len(wf.Events) != 1 {
 		t.Fatalf("the first frame: %d with %d events, want 1 with 1", wf.Seq, len(wf.Events))
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; {
@@ -233,12 +236,22 @@ func TestFrameWaitsForItsEvents(t *testing.T) {
 	}
 	// Frame 2 is the latest; Run has not pushed its events yet.
 	src.publish(two)
-	got := make(chan WireFrame, 1)
-	go func() { got <- get(1) }()
+	type answer struct {
+		wf  WireFrame
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		wf, err := get(1)
+		got <- answer{wf, err}
+	}()
 	time.Sleep(100 * time.Millisecond) // the request waits (or, before the fix, was answered)
 	src.ch <- two
-	wf := <-got
-	if wf.Seq != 2 || wf.EventsLost || len(wf.Events) != 1 || wf.Events[0].ID.PID != 2000 {
+	a := <-got
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if wf := a.wf; wf.Seq != 2 || wf.EventsLost || len(wf.Events) != 1 || wf.Events[0].ID.PID != 2000 {
 		t.Errorf("after=1: frame %d, lost %v, events %v; want frame 2 with its exit of pid 2000", wf.Seq, wf.EventsLost, wf.Events)
 	}
 }

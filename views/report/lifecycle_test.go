@@ -232,7 +232,7 @@ func TestZombieParentLeaderExitedText(t *testing.T) {
 		t.Errorf("text:\n%s\nwant the parent as state L leader-exited", b.String())
 	}
 	d := NewZombiesDoc([]lifecycle.ZombieGroup{g}, now)
-	if p := d.Parents[0].Parent; !p.LeaderExited || p.State != "Z" {
-		t.Errorf("JSON parent %+v, want leader_exited with the kernel's Z", p)
+	if p := d.Parents[0].Parent; !p.LeaderExited || p.State != "Z" || p.StateName != StateLeaderExited {
+		t.Errorf("JSON parent %+v, want leader_exited with the kernel's Z named leader-exited", p)
 	}
 }

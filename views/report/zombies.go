@@ -107,7 +107,11 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 			gd.Parent.StartTicks = ptr(g.Parent.StartTicks)
 			gd.Parent.Comm, gd.Parent.CommRawBase64 = textAndRaw(g.ParentComm)
 			gd.Parent.State, gd.Parent.StateName = stateKey(g.ParentState), collector.StateName(g.ParentState)
-			gd.Parent.LeaderExited = g.ParentLeaderExited
+			if g.ParentLeaderExited {
+				// As in a process's document: the kernel's Z, named for
+				// what it is.
+				gd.Parent.StateName, gd.Parent.LeaderExited = StateLeaderExited, true
+			}
 		}
 		for _, z := range g.Zombies {
 			zd := ZombieDoc{
