@@ -53,23 +53,23 @@ func (s *scan) readDispositions(procs []Process) {
 }
 
 // readDisposition reads p's dispositions from its status, and then its
-// stat to prove the pid still belongs to p (a status read after the pid
-// was reused would be another process's).
+// stat to prove the pid still belongs to p: a status read (or a failure
+// to read it) after the pid was reused would be another process's.
 func (s *scan) readDisposition(p *Process) {
-	sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
-	if err != nil {
-		if !IsVanished(err) {
-			s.problem(p, "status", err)
-		}
-		return
-	}
-	if sf.has&hasSig == 0 {
-		s.problem(p, "status", errNoDispositions)
+	sf, statusErr := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
+	if IsVanished(statusErr) {
 		return
 	}
 	st, err := readStat(atFDCWD, s.path.set(p.PID, 0, "stat"), &s.buf)
 	if err != nil || st.starttime != p.StartTicks {
 		return // gone, or its pid is another process's now
 	}
-	p.SigIgn, p.SigCgt, p.SigDispAbsent = sf.sigIgn, sf.sigCgt, false
+	switch {
+	case statusErr != nil:
+		s.problem(p, "status", statusErr)
+	case sf.has&hasSig == 0:
+		s.problem(p, "status", errNoDispositions)
+	default:
+		p.SigIgn, p.SigCgt, p.SigDispAbsent = sf.sigIgn, sf.sigCgt, false
+	}
 }
