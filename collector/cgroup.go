@@ -63,23 +63,26 @@ func parseCgroupPath(b []byte) (string, error) {
 // files were read keeps the field unavailable, saying so; it is not
 // dropped (it was there when the scan read it).
 func (s *scan) readProcCgroup(p *Process, c *procCache, now time.Duration) {
-	if c != nil && c.cgOK && c.cgComm == p.Comm && now < c.cgDue {
-		p.ProcCgroup = c.cgroup
+	if c != nil && c.cgOK && c.cg.comm == p.Comm && now < c.cg.due {
+		p.ProcCgroup = c.cg.cgroup
 		p.Read |= SrcCgroup
 		return
 	}
 	cg, err := readCgroup(s.path.set(p.PID, 0, "cgroup"), &s.buf)
 	switch {
 	case err == nil:
-		if c != nil && c.cgOK && c.cgroup.Cgroup == cg {
-			p.ProcCgroup = c.cgroup // the same strings
+		if c != nil && c.cgOK && c.cg.cgroup.Cgroup == cg {
+			p.ProcCgroup = c.cg.cgroup // the same strings
 		} else {
 			p.ProcCgroup = ProcCgroup{Cgroup: cg, Workload: WorkloadOf(cg)}
 		}
 		p.Read |= SrcCgroup
 		if c != nil {
-			c.cgroup, c.cgComm, c.cgOK = p.ProcCgroup, p.Comm, true
-			c.cgDue = s.identityDue(p, c.cgDue == 0, now)
+			if c.cg == nil {
+				c.cg = &cgroupMemo{}
+			}
+			c.cg.cgroup, c.cg.comm, c.cgOK = p.ProcCgroup, p.Comm, true
+			c.cg.due = s.identityDue(p, c.cg.due == 0, now)
 		}
 	case IsVanished(err) && s.present(p):
 		s.problem(p, "cgroup", errNotPresent)

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,30 @@ func TestIterScanHungProcess(t *testing.T) {
 		}
 		if p.Read&SrcCmdline != 0 || !strings.Contains(p.Unavailable["cmdline"], "timeout") {
 			t.Errorf("BPF cmdlines %v: the hung process's cmdline: %q read %v, unavailable %q", bpf, p.Cmdline, p.Read&SrcCmdline != 0, p.Unavailable["cmdline"])
+		}
+	}
+}
+
+// TestFindIterExeCursor: the cursor finds what a binary search of the
+// executables finds, for pids asked in order (its use), again, and out of
+// order (it searches then).
+func TestFindIterExeCursor(t *testing.T) {
+	s := &scan{}
+	for pid := 3; pid < 400; pid += 3 {
+		s.iterExes = append(s.iterExes, iterExe{pid: pid})
+	}
+	search := func(pid int) (int, bool) {
+		return slices.BinarySearchFunc(s.iterExes, pid, func(e iterExe, pid int) int { return e.pid - pid })
+	}
+	asks := []int{1, 2, 3, 3, 4, 9, 10, 12, 11, 3, 1, 30, 31, 33, 200, 150, 201, 399, 400, 500, 2, 600}
+	for pid := 5; pid < 420; pid += 7 {
+		asks = append(asks, pid)
+	}
+	for _, pid := range asks {
+		i, found := s.findIterExe(pid)
+		wi, wfound := search(pid)
+		if found != wfound || found && i != wi {
+			t.Fatalf("pid %d: found %v at %d, want %v at %d", pid, found, i, wfound, wi)
 		}
 	}
 }

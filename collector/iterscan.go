@@ -116,6 +116,9 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	nproc := max(s.iterLastProcs, r.iter.Processes())
 	arr, procs := s.iterProcessArray(nproc + nproc/32 + 16)
 	defer func() { s.iterFront = nil }()
+	// An empty memo gets each process's entry added without a lookup
+	// (the pass names a process once).
+	s.memoAdds = s.memo.empty()
 	s.memo.reserve(nproc + nproc/32 + 16)
 	side := s.iterSide[:0]
 	pending := s.iterPending[:0]
@@ -300,7 +303,12 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) *p
 	p.PID = t.TID
 	p.StartTicks = t.StartTicks()
 	p.StartedAt, _ = StartTime(boot, p.StartTicks)
-	c := s.memo.entry(p.PID, p.StartTicks)
+	var c *procCache
+	if s.memoAdds {
+		c = s.memo.add(p.PID, p.StartTicks)
+	} else {
+		c = s.memo.entry(p.PID, p.StartTicks)
+	}
 	name, ok := t.Name(s.rel[:0])
 	s.rel = name
 	if c != nil && c.comm == string(name) {

@@ -98,7 +98,11 @@ type scan struct {
 	// iterExes are the executables the pass named (pid order), and exes
 	// the links read this scan by executable (iterexe.go).
 	iterExes []iterExe
+	exeAt    int // readIterExe's place in iterExes (it is asked in pid order)
 	exes     map[exeKey]*sharedExe
+	// memoAdds: the memo was empty at the pass's start, which adds the
+	// entries of its processes (identityMemo.add) without looking them up.
+	memoAdds bool
 	// iterEntries are the identity memo's entries the pass took for its
 	// processes (pid order): the cmdline program's run and
 	// readIterIdentities take them from here instead of looking each
