@@ -431,7 +431,10 @@ func (s *scan) applyIterStatus(p *Process, t *taskiter.Task, c *procCache) {
 	p.SigDispAbsent = !g.HasSighand && s.skipDisp
 	p.CapInh, p.CapPrm, p.CapEff, p.CapBnd, p.CapAmb = g.CapInh, g.CapPrm, g.CapEff, g.CapBnd, g.CapAmb
 	p.LeaderVol, p.LeaderInv = t.VolCtx, t.InvolCtx
-	p.Read |= SrcStatus
+	// Read by this scan's pass (set here, while p is in the cache: a
+	// loop over the whole array at the scan's end cost 0.6 % of
+	// `pinspect --json` at 10,000 processes).
+	p.Read, p.StatusAt = p.Read|SrcStatus, s.scanStart
 	// The pass gives every status field: a status kept when an earlier
 	// scan read this process from /proc (hidden from that pass, e.g.
 	// started after it) is not needed, and would stay for the identity's
@@ -660,10 +663,17 @@ func (s *scan) iterProcessArray(want int) (*processArray, []Process) {
 // placeHidden reads the cmdlines of the hidden processes (procs[n:]) and
 // moves each to its place in pid order.
 func (s *scan) placeHidden(procs []Process, n int) []Process {
-	procs = s.readCmdlines(procs)
-	if front := s.frontFor(procs, n); front != nil {
-		return front
-	}
+	return s.placeInOrder(s.readCmdlines(procs), n)
+}
+
+// placeInOrder moves the hidden processes (procs[n:]) to their places
+// in pid order among the pass's (procs[:n], in pid order): those that
+// come before the pass's first into the free places before it
+// (frontFor), the others each into its place, moving up the pass's
+// processes after it (usually none: a process the listing found that
+// the pass did not show was mostly born after it, with the highest pid).
+func (s *scan) placeInOrder(procs []Process, n int) []Process {
+	procs, n = s.frontFor(procs, n)
 	for k := n; k < len(procs); k++ {
 		p := procs[k]
 		i, _ := SearchPID(procs[:k], p.PID)
@@ -673,25 +683,33 @@ func (s *scan) placeHidden(procs []Process, n int) []Process {
 	return procs
 }
 
-// frontFor puts the hidden processes (procs[n:]) into the free places
-// before the pass's first process, and returns the processes from the
-// first of them, when they fit there and all come before it in pid
-// order; else it returns nil and changes nothing.
-func (s *scan) frontFor(procs []Process, n int) []Process {
+// frontFor puts the hidden processes (procs[n:]) that come before the
+// pass's first process in pid order into the free places before it, when
+// they fit there, and returns the processes from the first of them, with
+// n counting them too; the other hidden processes stay after the pass,
+// sorted. Else it returns procs and n as they were. Without it the
+// pass's whole array was moved up to make room for pid 1 (8.8 MB at
+// 10,000 processes), as it still is when the front does not fit.
+func (s *scan) frontFor(procs []Process, n int) ([]Process, int) {
 	m := len(procs) - n
 	full := s.iterFront
-	if m <= 0 || m > hiddenFront || n == 0 || cap(full) < hiddenFront+len(procs) ||
+	if m <= 0 || n == 0 || cap(full) < hiddenFront+len(procs) ||
 		&full[:hiddenFront+1][hiddenFront] != &procs[0] {
-		return nil
+		return procs, n
 	}
 	hidden := procs[n:]
 	slices.SortFunc(hidden, func(a, b Process) int { return a.PID - b.PID })
-	if hidden[m-1].PID >= procs[0].PID {
-		return nil
+	before := 0 // the hidden processes before the pass's first
+	for before < m && hidden[before].PID < procs[0].PID {
+		before++
 	}
-	copy(full[hiddenFront-m:hiddenFront], hidden)
-	clear(hidden) // their copies in front are the ones kept
-	return full[hiddenFront-m : hiddenFront+n]
+	if before == 0 || before > hiddenFront {
+		return procs, n
+	}
+	copy(full[hiddenFront-before:hiddenFront], hidden[:before])
+	rest := copy(hidden, hidden[before:])
+	clear(hidden[rest:]) // their copies in front are the ones kept
+	return full[hiddenFront-before : hiddenFront+n+rest], n + before
 }
 
 // hiddenRelist is how long a listing of the processes the task iterator

@@ -772,6 +772,37 @@ func TestIterMemoKeepsNoStatus(t *testing.T) {
 	}
 }
 
+// TestIterStatusAtScan: every process whose status fields a task-iterator
+// scan gave (the pass's, and those read from /proc because the pass did
+// not show them) says they are this scan's: StatusAt is the snapshot's
+// Monotonic, on the first scan and on a later one.
+func TestIterStatusAtScan(t *testing.T) {
+	r := newIterReader(t, Options{})
+	if !r.iter.Walking() {
+		t.Skip(r.iter.WalkUnavailable)
+	}
+	for scan := range 2 {
+		snap, err := r.Scan(context.Background(), ScanOptions{Threads: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for i := range snap.Processes {
+			p := &snap.Processes[i]
+			if p.Read&SrcStatus == 0 {
+				continue
+			}
+			n++
+			if p.StatusAt != snap.Monotonic {
+				t.Fatalf("scan %d: process %d (%s): status at %v, the scan at %v", scan, p.PID, p.CtxSource, p.StatusAt, snap.Monotonic)
+			}
+		}
+		if n == 0 {
+			t.Fatalf("scan %d: no process with its status", scan)
+		}
+	}
+}
+
 // TestIterIOFromWalk: with the walk, a reader with CAP_SYS_PTRACE reads a
 // process's /proc/PID/io once and then takes the walk's sums, which are
 // the file's: a helper that did known I/O in three threads (one exited)
@@ -880,9 +911,10 @@ func TestIterIOFromWalk(t *testing.T) {
 	t.Logf("%d processes compared with /proc/PID/io", compared)
 }
 
-// TestFrontForHidden: hidden processes whose pids all come before the
-// pass's are put in the free places before it, in pid order, without
-// moving the pass; any other case is left to the insertion (nil).
+// TestFrontForHidden: hidden processes whose pids come before the pass's
+// are put in the free places before it, in pid order, without moving the
+// pass, when they fit (the others are left to placeInOrder's insertion);
+// placeInOrder puts every process in pid order.
 func TestFrontForHidden(t *testing.T) {
 	mk := func(pass, hidden []int) (*scan, []Process, int) {
 		s := &scan{}
@@ -893,36 +925,58 @@ func TestFrontForHidden(t *testing.T) {
 		}
 		return s, procs, len(pass)
 	}
-	s, procs, n := mk([]int{5, 6, 7}, []int{3, 1})
-	first := &procs[0]
-	got := s.frontFor(procs, n)
-	var pids []int
-	for _, p := range got {
-		pids = append(pids, p.PID)
-		if p.Comm != "c"+strconv.Itoa(p.PID) {
-			t.Errorf("pid %d has comm %q", p.PID, p.Comm)
+	pidsOf := func(procs []Process) []int {
+		var pids []int
+		for _, p := range procs {
+			pids = append(pids, p.PID)
+			if p.Comm != "c"+strconv.Itoa(p.PID) {
+				t.Errorf("pid %d has comm %q", p.PID, p.Comm)
+			}
 		}
+		return pids
 	}
-	if !slices.Equal(pids, []int{1, 3, 5, 6, 7}) {
-		t.Fatalf("pids %v, want 1 3 5 6 7", pids)
-	}
-	if &got[2] != first {
-		t.Error("the pass's processes were moved")
-	}
-	for _, c := range []struct{ pass, hidden []int }{
-		{[]int{5, 6, 7}, []int{6}},            // not before the pass
-		{[]int{10, 11}, []int{1, 2, 3, 4, 5}}, // more than the free places
-		{[]int{5, 6, 7}, nil},                 // nothing hidden
+	for _, c := range []struct {
+		pass, hidden []int
+		front        int // hidden processes placed in front
+	}{
+		{[]int{5, 6, 7}, []int{3, 1}, 2},
+		{[]int{5, 6, 7}, []int{9, 1}, 1},              // 9 after the pass: placed by placeInOrder
+		{[]int{5, 6, 7}, []int{8, 6, 1, 2}, 2},        // 6: a pid in the pass (hidden last time)
+		{[]int{10, 11}, []int{1, 2, 3, 4, 12, 13}, 4}, // as many as the free places
+		{[]int{5, 6, 7}, []int{6}, 0},                 // none before the pass
+		{[]int{10, 11}, []int{1, 2, 3, 4, 5}, 0},      // more than the free places
+		{[]int{5, 6, 7}, nil, 0},                      // nothing hidden
 	} {
 		s, procs, n := mk(c.pass, c.hidden)
-		if got := s.frontFor(procs, n); got != nil {
-			t.Errorf("pass %v, hidden %v: placed in front", c.pass, c.hidden)
+		first := &procs[0]
+		got, gotN := s.frontFor(procs, n)
+		if gotN != n+c.front || len(got) != len(procs) {
+			t.Errorf("pass %v, hidden %v: %d in place of %d, want %d of %d", c.pass, c.hidden, gotN, len(got), n+c.front, len(procs))
+			continue
+		}
+		if &got[c.front] != first {
+			t.Errorf("pass %v, hidden %v: the pass's processes were moved", c.pass, c.hidden)
+		}
+		s, procs, n = mk(c.pass, c.hidden)
+		placed := s.placeInOrder(procs, n)
+		want := slices.Sorted(slices.Values(append(slices.Clone(c.pass), c.hidden...)))
+		if pids := pidsOf(placed); !slices.Equal(pids, want) {
+			t.Errorf("pass %v, hidden %v: placed %v, want %v", c.pass, c.hidden, pids, want)
+		}
+		if c.front > 0 {
+			// The copies left behind past the processes are cleared.
+			tail := s.iterFront[hiddenFront+len(procs)-c.front : hiddenFront+len(procs)]
+			for _, p := range tail {
+				if p.PID != 0 {
+					t.Errorf("pass %v, hidden %v: a copy of %d kept past the end", c.pass, c.hidden, p.PID)
+				}
+			}
 		}
 	}
 	// An array that is not the front's (a recycled one) is never used.
-	s, procs, n = mk([]int{5}, []int{1})
+	s, procs, n := mk([]int{5}, []int{1})
 	s.iterFront = nil
-	if got := s.frontFor(procs, n); got != nil {
+	if got, gotN := s.frontFor(procs, n); gotN != n || &got[0] != &procs[0] {
 		t.Error("placed in front without a front")
 	}
 }

@@ -191,11 +191,6 @@ func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, 
 // and duration, and the memo forgets the processes not seen.
 func (s *scan) finish(snap *Snapshot, procs []Process) *Snapshot {
 	s.slab = nil
-	for i := range procs {
-		if procs[i].Read&SrcStatus != 0 && procs[i].StatusAt == 0 {
-			procs[i].StatusAt = snap.Monotonic // the task iterator's pass
-		}
-	}
 	s.memo.sweep()
 	snap.Processes = procs
 	snap.Counts = s.counts
