@@ -54,6 +54,11 @@ type analysis struct {
 	maxR, maxD    int
 	leaderStates  map[byte]int
 	dThreads      map[int]bool // threads seen in D
+	// dKinds counts the thread samples in D by what they wait in (their
+	// system call's kind, else their wait channel's); dKnown is the
+	// samples in D whose wait is known at all.
+	dKinds map[waitKind]int
+	dKnown int
 	// deadLeaderSamples counts the samples of a main thread that had
 	// exited while other threads ran (state Z): left out of the states.
 	deadLeaderSamples int
@@ -329,6 +334,7 @@ func (a *analysis) countStates() {
 	a.states = map[byte]int{}
 	a.leaderStates = map[byte]int{}
 	a.dThreads = map[int]bool{}
+	a.dKinds = map[waitKind]int{}
 	a.wchan = map[string]int{}
 	a.wchanKinds = map[waitKind]int{}
 	a.syscalls = map[int]int{}
@@ -394,8 +400,22 @@ func (a *analysis) countWaits(ts *collector.TaskSample, td *threadDelta) {
 		a.wchanKinds[kind]++
 		a.wchanSamples++
 	}
+	wkind := kind
 	if ts.HasSyscall && ts.Syscall.InSyscall() {
 		kind = syscallKind(SyscallName(a.s.Machine.Arch, ts.Syscall.Nr))
+	}
+	if ts.State == 'D' {
+		// What a thread in D waits for: a storage wait channel decides
+		// (a read(2) of a file waiting for the device is disk), else the
+		// system call, else any wait channel.
+		dk := kind
+		if wkind == waitDisk || (wkind != waitUnknown && (dk == waitOther || dk == waitUnknown || dk == waitRead)) {
+			dk = wkind
+		}
+		if dk != waitUnknown {
+			a.dKinds[dk]++
+			a.dKnown++
+		}
 	}
 	if td != nil {
 		switch kind {

@@ -105,14 +105,159 @@ func (a *analysis) bound() *Finding {
 	}
 	f := &Finding{Question: QBound}
 	switch {
-	case a.avgD >= diskBoundD || (a.avgD > 0.1 && a.avgD >= demand):
+	case a.stoppedShare() >= 0.5:
+		a.boundStopped(f)
+	case (a.avgD >= diskBoundD || (a.avgD > 0.1 && a.avgD >= demand)) && a.dStorage():
 		a.boundDisk(f)
+	case a.avgD >= diskBoundD || (a.avgD > 0.1 && a.avgD >= demand):
+		a.boundUninterruptible(f)
 	case a.cpuBound():
 		a.boundCPU(f, demand)
 	default:
 		a.boundWaiting(f)
 	}
 	return f
+}
+
+// stoppedShare is the share of thread samples stopped: T (by a signal)
+// or t (by a tracer).
+func (a *analysis) stoppedShare() float64 {
+	if a.threadSamples == 0 {
+		return 0
+	}
+	return float64(a.states['T']+a.states['t']) / float64(a.threadSamples)
+}
+
+// boundStopped fills the answer for a stopped process: it does not run
+// until SIGCONT, or until its tracer lets it. Neither idle nor waiting:
+// nothing it waits for will wake it.
+func (a *analysis) boundStopped(f *Finding) {
+	pid := a.s.PID
+	share := a.stoppedShare()
+	f.ID = "stopped"
+	f.Severity = Notice
+	f.Score = share
+	tracer := 0
+	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
+		tracer = p.TracerPID
+	}
+	traced := a.states['t'] >= a.states['T']
+	what := "inside the system call it was in"
+	if _, name, _ := a.topWait(); name != "" {
+		what = "inside " + name
+	}
+	if traced {
+		by := "a tracer (a debugger, strace)"
+		if tracer > 0 {
+			by = fmt.Sprintf("its tracer (TracerPid %d)", tracer)
+		}
+		f.Verdict = fmt.Sprintf("Stopped by %s: its threads were in state t (traced, stopped) in %s of samples, held %s, and it will not run until the tracer resumes it or detaches.", by, pct(share), what)
+		f.Why = "A traced thread that stopped (at a breakpoint, a signal, a system call the tracer watches) stays stopped until its tracer continues it: the process is neither idle nor busy, it is held."
+		if tracer > 0 {
+			f.Try = append(f.Try, fmt.Sprintf("Look at the tracer (pinspect show %d, or the process whose thread it is: grep Tgid /proc/%d/status): a debugger waiting at a prompt, or a tracer that hung; ending or detaching it lets the process run.", tracer, tracer))
+		} else {
+			f.Try = append(f.Try, "Find the tracer (TracerPid in /proc/"+fmt.Sprint(pid)+"/status); ending or detaching it lets the process run.")
+		}
+	} else {
+		f.Verdict = fmt.Sprintf("Stopped by a signal: its threads were in state T (stopped) in %s of samples, %s, and it will not run until it gets SIGCONT.", pct(share), what)
+		f.Why = "SIGSTOP, or SIGTSTP/SIGTTIN/SIGTTOU (Ctrl-Z, a background job reading or writing the terminal), stops every thread until SIGCONT: the process is neither idle nor waiting for anything it can get by itself."
+		f.Try = append(f.Try, fmt.Sprintf("Resume it with kill -CONT %d (or fg / bg in the shell that stopped it); a background job stopped on terminal input needs its input redirected.", pid))
+	}
+	f.Evidence = append(f.Evidence, ev("stopped_share", share, "ratio", pct(share)+" of thread samples stopped (T or t)", statesSource(pid)))
+	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
+		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), src(pid, "status")+" TracerPid"))
+	}
+	if w := a.topWChanName('T'); w != "" && !traced {
+		f.Evidence = append(f.Evidence, fact("stopped_wchan", "stopped in "+w, src(pid, "task/*/wchan")))
+	} else if w := a.topWChanName('t'); w != "" && traced {
+		f.Evidence = append(f.Evidence, fact("stopped_wchan", "stopped in "+w, src(pid, "task/*/wchan")))
+	}
+	f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
+	f.Lesson = lessonState
+}
+
+func tracerNote(tracer int) string {
+	if tracer == 0 {
+		return " (not traced)"
+	}
+	return " (the thread tracing it: the tracer's pid when the tracer has one thread)"
+}
+
+// dStorage reports whether the threads in D wait for storage: the
+// process read or wrote storage over the window, taskstats counted
+// block-I/O delay, or the D samples wait in a storage wait channel or
+// system call. When nothing says what the D samples wait in, machine
+// I/O pressure stands in. D without any of these is another
+// uninterruptible wait (a vfork parent, a kernel lock, FUSE, NFS).
+func (a *analysis) dStorage() bool {
+	if a.hasIO && a.writeBPS+a.readBPS > 0 {
+		return true
+	}
+	if a.hasDelays && a.blkioDelayPS > 0 {
+		return true
+	}
+	if a.dKinds[waitDisk] > 0 {
+		return true
+	}
+	return a.dKnown == 0 && a.psiIO != nil && *a.psiIO >= 1
+}
+
+// boundUninterruptible fills the answer for threads in D that show no
+// sign of storage I/O: what they wait in, without storage advice.
+func (a *analysis) boundUninterruptible(f *Finding) {
+	pid := a.s.PID
+	f.ID = "uninterruptible_wait"
+	f.Severity = Notice
+	f.Score = a.avgD
+	w := a.topWChanName('D')
+	sc := a.topSyscallIn('D')
+	in := ""
+	switch {
+	case w != "" && sc != "":
+		in = " in " + w + " (system call " + sc + ")"
+	case w != "":
+		in = " in " + w
+	case sc != "":
+		in = " in the system call " + sc
+	}
+	f.Verdict = fmt.Sprintf("Uninterruptible wait%s: on average %s of its %s were in D, with no storage I/O of its own", in, f1(a.avgD), plural(a.threadsLast, "thread", "threads"))
+	if !a.hasIO {
+		f.Verdict = fmt.Sprintf("Uninterruptible wait%s: on average %s of its %s were in D, and nothing shows storage I/O (its I/O counters were not read)", in, f1(a.avgD), plural(a.threadsLast, "thread", "threads"))
+	}
+	f.Verdict += "."
+	f.Evidence = append(f.Evidence, ev("threads_in_d_avg", a.avgD, "threads", f1(a.avgD)+" threads in D on average (at most "+num(float64(a.maxD))+")", statesSource(pid)))
+	if w != "" {
+		f.Evidence = append(f.Evidence, ev("d_wchan_"+w, float64(a.wchan[w]), "count", w+" in "+num(float64(a.wchan[w]))+" thread samples", src(pid, "task/*/wchan")))
+	}
+	a.ioEvidence(f)
+	if a.psiIO != nil {
+		f.Evidence = append(f.Evidence, ev("psi_io_some_percent", *a.psiIO, "percent", "some task on the machine waited on I/O "+pctv(*a.psiIO)+" of the window", "/proc/pressure/io (some total)"))
+	}
+	f.Why = "D (uninterruptible sleep) is any kernel wait a signal does not end: storage I/O, but also a vfork or posix_spawn parent waiting for its child to exec or exit (kernel_clone), a kernel lock (mutex, rw-semaphore, mmap_lock), a FUSE or NFS server. The wait channel names which; here nothing shows storage I/O."
+	switch {
+	case w == "kernel_clone" || w == "wait_for_vfork_done" || sc == "vfork" || sc == "clone" || sc == "clone3":
+		f.Try = append(f.Try, fmt.Sprintf("A vfork parent runs again when its child calls exec or exits: look at the child (pinspect show %d lists its children); a child that never execs holds the parent for good.", pid))
+	default:
+		f.Try = append(f.Try, fmt.Sprintf("As root, cat /proc/%d/task/*/stack shows the whole kernel stack each thread waits in; a wait channel in fuse_* or nfs_* points at that server, mutex or rwsem at another task holding a kernel lock.", pid))
+	}
+	f.Lesson = lessonDisk
+}
+
+// topSyscallIn is the most frequent system call of the thread samples
+// in state st, "" when none was read.
+func (a *analysis) topSyscallIn(st byte) string {
+	m := map[int]int{}
+	for i := range a.s.Burst {
+		for _, t := range a.s.Burst[i].Tasks {
+			if t.State == st && t.HasSyscall && t.Syscall.InSyscall() {
+				m[t.Syscall.Nr]++
+			}
+		}
+	}
+	if len(m) == 0 {
+		return ""
+	}
+	return SyscallName(a.s.Machine.Arch, top(m)[0].key)
 }
 
 // boundDisk fills the disk-bound answer: threads in D.
@@ -193,7 +338,9 @@ func (a *analysis) boundWaiting(f *Finding) {
 	f.Score = a.cpuUsed
 	sleepShare := 1.0
 	if a.threadSamples > 0 {
-		sleepShare = float64(a.states['S']+a.states['I']) / float64(a.threadSamples)
+		// Asleep in any way: S, I and D (a thread in D sleeps too, in
+		// the kernel: an fsync loop is asleep in D most of the time).
+		sleepShare = float64(a.states['S']+a.states['D']+a.states['I']) / float64(a.threadSamples)
 	}
 	switch {
 	case a.cpuUsed < 0.01 && a.avgD == 0:
@@ -218,7 +365,7 @@ func (a *analysis) boundWaiting(f *Finding) {
 		f.Why = "A thread that waits (a timer, the network, a pipe) holds no CPU: many such threads overlap their waits, which is why I/O-bound pools can be much larger than the CPU count."
 		if kind == waitPoll {
 			// Waiting for events: more threads would wait for them too.
-			f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s for events, and used only %s CPUs; it waits for work, so more threads would only wait as well.", pct(sleepShare), what, f2(a.cpuUsed))
+			f.Verdict = fmt.Sprintf("I/O-bound: its threads slept (S, D or I) %s of the time, mostly %s for events, and used only %s CPUs; it waits for work, so more threads would only wait as well.", pct(sleepShare), what, f2(a.cpuUsed))
 			f.Try = append(f.Try, "Nothing to do while it keeps up: one event loop serves many connections; when its thread nears one CPU, add loops (processes), not threads.")
 			break
 		}
@@ -226,7 +373,7 @@ func (a *analysis) boundWaiting(f *Finding) {
 		if a.s.Runtime.Kind == collector.RuntimeGo {
 			more = "more goroutines (the runtime adds OS threads itself) raise"
 		}
-		f.Verdict = fmt.Sprintf("I/O-bound: its threads slept %s of the time, mostly %s, and used only %s CPUs; %s throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed), more)
+		f.Verdict = fmt.Sprintf("I/O-bound: its threads slept (S, D or I) %s of the time, mostly %s, and used only %s CPUs; %s throughput while their waits are independent.", pct(sleepShare), what, f2(a.cpuUsed), more)
 		f.Try = append(f.Try, "Size the pool by the wait: threads ≈ CPUs × (1 + wait time / compute time); stop growing it when latency or the resource it waits on (a database, a service) saturates.")
 		if kind == waitNet {
 			f.Try = append(f.Try, "For many connections, an event loop (epoll) or async I/O serves them with few threads.")
@@ -235,7 +382,11 @@ func (a *analysis) boundWaiting(f *Finding) {
 	if name != "" {
 		f.Evidence = append(f.Evidence, ev("top_wait_share", share, "ratio", name+" in "+pct(share)+" of waiting thread samples", a.waitSource()))
 	}
-	f.Evidence = append(f.Evidence, ev("sleeping_share", sleepShare, "ratio", pct(sleepShare)+" of thread samples asleep (S)", statesSource(pid)))
+	f.Evidence = append(f.Evidence, ev("sleeping_share", sleepShare, "ratio", pct(sleepShare)+" of thread samples asleep (S, D or I)", statesSource(pid)))
+	if a.states['D'] > 0 {
+		dShare := float64(a.states['D']) / float64(max(a.threadSamples, 1))
+		f.Evidence = append(f.Evidence, ev("d_share", dShare, "ratio", pct(dShare)+" of thread samples in D (uninterruptible: in the kernel, most often waiting for storage)", statesSource(pid)))
+	}
 	f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
 	if a.hasCtx {
 		f.Evidence = append(f.Evidence, ev("voluntary_switches_per_second", a.volPS, "per_second", num(a.volPS)+" voluntary switches/s (a thread blocked or yielded)", a.ctxSourceText()))
@@ -807,11 +958,25 @@ func (a *analysis) waits() *Finding {
 		}
 	}
 	asleep := float64(a.states['S']+a.states['D']+a.states['I']) / float64(max(a.threadSamples, 1))
-	f.Verdict = "Its threads were asleep in " + pct(asleep) + " of samples"
-	if len(parts) > 0 {
-		f.Verdict += ", waiting in " + strings.Join(parts, ", ")
+	stopped := a.stoppedShare()
+	f.Verdict = "Its threads were asleep (S, D or I) in " + pct(asleep) + " of samples"
+	if stopped > 0 {
+		f.Verdict += " and stopped (T or t) in " + pct(stopped)
 	}
-	f.Evidence = append([]Evidence{ev("asleep_share", asleep, "ratio", pct(asleep)+" of thread samples in S or D", statesSource(pid))}, f.Evidence...)
+	if len(parts) > 0 {
+		if stopped >= asleep {
+			// A stopped thread waits for nothing: the call it was in when
+			// it stopped resumes after SIGCONT.
+			f.Verdict += ", stopped inside " + strings.Join(parts, ", ")
+		} else {
+			f.Verdict += ", waiting in " + strings.Join(parts, ", ")
+		}
+	}
+	lead := []Evidence{ev("asleep_share", asleep, "ratio", pct(asleep)+" of thread samples in S, D or I", statesSource(pid))}
+	if stopped > 0 {
+		lead = append(lead, ev("stopped_share", stopped, "ratio", pct(stopped)+" of thread samples stopped (T or t)", statesSource(pid)))
+	}
+	f.Evidence = append(lead, f.Evidence...)
 	if a.hasIO {
 		f.Verdict += fmt.Sprintf("; I/O %s/s read and %s/s written through system calls, %s/s and %s/s of it from and to storage.",
 			mib(a.rcharPS), mib(a.wcharPS), mib(a.readBPS), mib(a.writeBPS))

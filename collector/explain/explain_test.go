@@ -442,3 +442,23 @@ func TestDelayAccounting(t *testing.T) {
 	predates.First.Delays, predates.Last.Delays = &collector.DelayTotals{}, &collector.DelayTotals{}
 	unmeasured(predates, "predates kernel.task_delayacct")
 }
+
+// TestSleepShareCountsD: the I/O-bound verdict's sleep share counts the
+// samples in D as asleep, as the waits finding does: the 16-thread
+// fdatasync pool, seen in D much of the window, is not "asleep 0 %".
+func TestSleepShareCountsD(t *testing.T) {
+	s := loadSample(t, "diskpool16")
+	a := analyse(s)
+	if a.states['D'] == 0 {
+		t.Fatal("no D samples in diskpool16")
+	}
+	f := &Finding{Question: QBound}
+	a.boundWaiting(f)
+	w := a.waits()
+	if w == nil {
+		t.Fatal("no waits finding")
+	}
+	if got, want := value(f, "sleeping_share"), value(w, "asleep_share"); got != want || got <= 0 {
+		t.Errorf("sleep share %.3f in the bound verdict, %.3f in waits", got, want)
+	}
+}

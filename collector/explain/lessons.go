@@ -34,7 +34,9 @@ neighbours' (other processes want the same CPUs) or a cgroup quota's.`
 
 const lessonState = `The state letter: R is runnable — on a CPU or waiting for one; S is asleep
 until something happens; D is asleep inside the kernel and cannot be
-interrupted (I/O); Z has exited and waits for its parent. A process's
+interrupted (I/O, a vfork parent, a kernel lock); T is stopped by a signal
+(SIGSTOP, Ctrl-Z) until SIGCONT; t is stopped by its tracer (a debugger,
+strace) until the tracer lets it go; Z has exited and waits for its parent. A process's
 letter is its main thread's alone. A pool's main thread often just waits
 (S, in pthread_join) while the workers do the work, so look at the threads.`
 

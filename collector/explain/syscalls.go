@@ -16,6 +16,11 @@ var syscallNames = map[string]map[int]string{
 		230: "clock_nanosleep", 232: "epoll_wait", 247: "waitid", 270: "pselect6", 271: "ppoll",
 		281: "epoll_pwait", 288: "accept4", 426: "io_uring_enter", 441: "epoll_pwait2", 449: "futex_wait",
 		454: "futex_waitv",
+		// Process life and the calls a thread is often caught in.
+		2: "open", 3: "close", 9: "mmap", 11: "munmap", 12: "brk", 16: "ioctl", 26: "msync", 40: "sendfile",
+		56: "clone", 57: "fork", 58: "vfork", 59: "execve", 60: "exit", 62: "kill", 162: "sync",
+		217: "getdents64", 231: "exit_group", 257: "openat", 275: "splice", 277: "sync_file_range",
+		306: "syncfs", 322: "execveat", 435: "clone3",
 	},
 	"arm64": {
 		4: "io_getevents", 22: "epoll_pwait", 32: "flock", 63: "read", 64: "write", 65: "readv", 66: "writev",
@@ -24,6 +29,11 @@ var syscallNames = map[string]map[int]string{
 		133: "rt_sigsuspend", 137: "rt_sigtimedwait", 202: "accept", 203: "connect", 206: "sendto",
 		207: "recvfrom", 211: "sendmsg", 212: "recvmsg", 242: "accept4", 260: "wait4",
 		426: "io_uring_enter", 441: "epoll_pwait2", 449: "futex_wait", 454: "futex_waitv",
+		// Process life and the calls a thread is often caught in (arm64
+		// has no fork or vfork: glibc uses clone).
+		29: "ioctl", 56: "openat", 57: "close", 61: "getdents64", 71: "sendfile", 76: "splice", 81: "sync",
+		84: "sync_file_range", 93: "exit", 94: "exit_group", 129: "kill", 214: "brk", 215: "munmap",
+		220: "clone", 221: "execve", 222: "mmap", 227: "msync", 267: "syncfs", 281: "execveat", 435: "clone3",
 	},
 }
 
@@ -65,9 +75,11 @@ func syscallKind(name string) waitKind {
 		return waitPoll
 	case "accept", "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "connect":
 		return waitNet
-	case "fsync", "fdatasync", "pread64", "pwrite64", "flock":
+	case "fsync", "fdatasync", "pread64", "pwrite64", "flock", "sync", "syncfs", "msync", "sync_file_range":
 		return waitDisk
-	case "wait4", "waitid":
+	case "wait4", "waitid", "vfork":
+		// vfork (and clone with CLONE_VFORK: see wchan kernel_clone)
+		// returns when the child execs or exits.
 		return waitChild
 	case "pause", "rt_sigsuspend", "rt_sigtimedwait":
 		return waitSignal
@@ -87,9 +99,13 @@ var wchanKinds = map[string]waitKind{
 	"submit_bio_wait": waitDisk, "io_schedule": waitDisk, "blk_mq_get_tag": waitDisk, "folio_wait_bit_common": waitDisk,
 	"wait_on_page_bit_common": waitDisk, "jbd2_log_wait_commit": waitDisk, "file_write_and_wait_range": waitDisk,
 	"filemap_fdatawait_range": waitDisk, "__filemap_fdatawait_range": waitDisk, "rq_qos_wait": waitDisk, "wbt_wait": waitDisk,
-	"balance_dirty_pages": waitDisk, "jbd2_journal_commit_transaction": waitDisk,
+	"balance_dirty_pages": waitDisk, "jbd2_journal_commit_transaction": waitDisk, "__sync_dirty_buffer": waitDisk,
 	"pipe_read": waitPipe, "pipe_write": waitPipe, "pipe_wait": waitPipe, "wait_for_partner": waitPipe,
 	"do_wait": waitChild, "kernel_wait4": waitChild,
+	// A vfork (or posix_spawn) parent waits in kernel_clone, in D, until
+	// its child execs or exits.
+	"kernel_clone": waitChild, "wait_for_vfork_done": waitChild,
+	"folio_wait_bit": waitDisk, "folio_wait_writeback": waitDisk, "io_schedule_timeout": waitDisk,
 	"sigsuspend": waitSignal, "do_sigtimedwait": waitSignal, "sys_pause": waitSignal,
 }
 

@@ -566,3 +566,99 @@ func isZombie(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
+
+// procState is pid's state letter from /proc/PID/stat, 0 when unreadable.
+func procState(pid int) byte {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i <= 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
+}
+
+// TestLiveStopped: a sleeping process stopped by SIGSTOP (T), and
+// another stopped under a tracer (t, this test binary attached with
+// ptrace), are stopped, not idle: the verdict says what resumes them and
+// names the tracer's pid (TracerPid); the waits finding does not call the
+// stopped threads asleep.
+func TestLiveStopped(t *testing.T) {
+	p := livehelper.Start(t, "comm", "stopme")
+	if err := syscall.Kill(p.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return procState(p.PID()) == 'T' })
+	_, fs := sampleOf(t, "stopped", p.PID())
+	f := find(t, fs, "stopped")
+	if has(fs, "idle") || !strings.Contains(f.Verdict, "SIGCONT") || !strings.Contains(f.Verdict, "state T") {
+		t.Errorf("SIGSTOP:\n%s", dump(fs))
+	}
+	if w := byQuestion(fs, explain.QWaits); w == nil || !strings.Contains(w.Verdict, "stopped (T or t) in 100%") {
+		t.Errorf("waits of a stopped process:\n%s", dump(fs))
+	}
+
+	if os.Geteuid() != 0 {
+		t.Skip("ptrace of a helper needs root here (yama ptrace_scope)")
+	}
+	q := livehelper.Start(t, "comm", "traceme")
+	attached, detach, done := make(chan error), make(chan struct{}), make(chan struct{})
+	go func() {
+		// ptrace requests must come from the thread that attached.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer close(done)
+		err := syscall.PtraceAttach(q.PID())
+		if err == nil {
+			var ws syscall.WaitStatus
+			_, err = syscall.Wait4(q.PID(), &ws, syscall.WALL, nil)
+		}
+		attached <- err
+		if err != nil {
+			return
+		}
+		<-detach
+		_ = syscall.PtraceDetach(q.PID())
+	}()
+	if err := <-attached; err != nil {
+		t.Fatalf("ptrace attach: %v", err)
+	}
+	t.Cleanup(func() { close(detach); <-done })
+	waitFor(t, func() bool { return procState(q.PID()) == 't' })
+	_, fs = sampleOf(t, "traced", q.PID())
+	f = find(t, fs, "stopped")
+	// TracerPid is the tracing thread's id: one of this test binary's.
+	v, ok := evidence(f, "tracer_pid")
+	if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(int(v))); !ok || v <= 0 || err != nil {
+		t.Errorf("tracer_pid %v (ok %v) is not a thread of this test (pid %d): %v", v, ok, os.Getpid(), err)
+	}
+	if has(fs, "idle") || !strings.Contains(f.Verdict, "TracerPid "+strconv.Itoa(int(v))) || !strings.Contains(f.Verdict, "state t") {
+		t.Errorf("ptrace-stopped:\n%s", dump(fs))
+	}
+}
+
+// TestLiveVforkParent: a vfork parent whose child never execs waits in
+// D (kernel_clone) with no I/O: an uninterruptible wait named by its wait
+// channel and system call (clone, not "syscall 56"), not disk-bound.
+func TestLiveVforkParent(t *testing.T) {
+	p := livehelper.Start(t, "vforkwait")
+	waitFor(t, func() bool { return procState(p.PID()) == 'D' })
+	_, fs := sampleOf(t, "vforkwait", p.PID())
+	f := find(t, fs, "uninterruptible_wait")
+	if has(fs, "disk_bound") || !strings.Contains(f.Verdict, "kernel_clone") {
+		t.Errorf("vfork parent:\n%s", dump(fs))
+	}
+	for _, tr := range f.Try {
+		if strings.Contains(tr, "fsync") || strings.Contains(tr, "storage") {
+			t.Errorf("storage advice for a vfork parent: %s", tr)
+		}
+	}
+	w := byQuestion(fs, explain.QWaits)
+	if w == nil || strings.Contains(w.Verdict, "syscall ") {
+		t.Errorf("waits:\n%s", dump(fs))
+	} else if runtime.GOARCH == "amd64" && !strings.Contains(w.Verdict, "clone") {
+		t.Errorf("waits does not name clone: %s", w.Verdict)
+	}
+}
