@@ -106,6 +106,10 @@ type Tracker struct {
 	exitAt     map[int]time.Time
 	recent     map[eventKey]uint64 // kernel reports, by step
 	polled     map[eventKey]uint64 // spawns and execs the poll reported first
+	// named is, for each process whose kernel exec is in recent, the
+	// name the exec gave it, or the name of the poll's last rename after
+	// it: a poll rename from that name is a new event (renamedAfterExec).
+	named map[int]string
 	// polledExits are the exits the poll reported first: the step, and
 	// the process's start ticks.
 	polledExits map[int]polledExit
@@ -174,6 +178,7 @@ func NewTracker(maxForks int) *Tracker {
 		exitAt:      make(map[int]time.Time),
 		recent:      make(map[eventKey]uint64),
 		polled:      make(map[eventKey]uint64),
+		named:       make(map[int]string),
 		polledExits: make(map[int]polledExit),
 		heldExits:   make(map[int]heldExit),
 		forkParent:  make(map[int]forkInfo),
@@ -255,6 +260,11 @@ func (t *Tracker) expire() {
 			}
 		}
 	}
+	for pid := range t.named {
+		if _, ok := t.recent[eventKey{Exec, pid}]; !ok {
+			delete(t.named, pid)
+		}
+	}
 	for pid, fi := range t.forkParent {
 		if !t.within(fi.step) {
 			delete(t.forkParent, pid)
@@ -292,6 +302,9 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 		}
 		if dedup {
 			t.recent[key] = t.step
+			if e.Type == Exec && e.Comm != "" {
+				t.named[e.ID.PID] = e.Comm
+			}
 		}
 		out = append(out, e)
 	}
@@ -435,7 +448,7 @@ func (t *Tracker) pollEvents(out, poll []Event, flush bool) []Event {
 	for i := range poll {
 		e := &poll[i]
 		if key, dedup := dedupKey(e); dedup {
-			if s, ok := t.recent[key]; ok && t.within(s) {
+			if s, ok := t.recent[key]; ok && t.within(s) && !t.renamedAfterExec(e) {
 				continue
 			}
 			switch e.Type {
@@ -452,6 +465,22 @@ func (t *Tracker) pollEvents(out, poll []Event, flush bool) []Event {
 		out = append(out, *e)
 	}
 	return out
+}
+
+// renamedAfterExec reports whether the poll's rename e starts from the
+// name the kernel's recent exec of the process gave it (or from the name
+// of a rename after that): the poll read the process after the exec, and
+// the comm changed again (prctl(PR_SET_NAME)). It is another event than
+// the exec, and its name is remembered for a further rename.
+func (t *Tracker) renamedAfterExec(e *Event) bool {
+	if e.Type != Rename {
+		return false
+	}
+	if name, ok := t.named[e.ID.PID]; !ok || name != e.OldComm {
+		return false
+	}
+	t.named[e.ID.PID] = e.Comm
+	return true
 }
 
 // fillFromSnapshots completes kernel events whose process was gone

@@ -264,6 +264,39 @@ func TestTrackerRenameMeetsKernelExec(t *testing.T) {
 	}
 }
 
+// TestTrackerRenameAfterKernelExec: a process renames itself
+// (prctl(PR_SET_NAME)) a scan after its exec, inside the dedup window of
+// the kernel's exec. The poll's rename starts from the name the exec
+// gave: it is another event, not the exec seen again, and is kept, as is
+// a second rename. A rename whose old name is the one before the exec is
+// the exec (TestTrackerRenameMeetsKernelExec).
+func TestTrackerRenameAfterKernelExec(t *testing.T) {
+	p := proc(801, 1, 5, "bash", 'S')
+	q := p
+	q.Comm = "python3"
+	r := q
+	r.Comm = "renamedX"
+	tr := NewTracker(0)
+	a, b, c := snap(0, p), snap(time.Second, q), snap(2*time.Second, r)
+	tr.Observe(nil, a, Kernel{})
+	ex := KernelEvent{Event: Event{Type: Exec, Time: t0.Add(time.Millisecond), ID: q.ID(), Comm: "python3", OldComm: "bash", Exe: "/usr/bin/python3", Source: SourceConnector}}
+	if got := types(tr.Observe(a, b, Kernel{Events: []KernelEvent{ex}}).Events); got != "exec:801" {
+		t.Fatalf("events %q, want the kernel's exec", got)
+	}
+	st := tr.Observe(b, c, Kernel{})
+	if got := types(st.Events); got != "rename:801" {
+		t.Fatalf("events %q, want the rename after the exec", got)
+	}
+	if e := st.Events[0]; e.OldComm != "python3" || e.Comm != "renamedX" {
+		t.Errorf("rename %q -> %q, want python3 -> renamedX", e.OldComm, e.Comm)
+	}
+	s := r
+	s.Comm = "renamedY"
+	if got := types(tr.Observe(c, snap(3*time.Second, s), Kernel{}).Events); got != "rename:801" {
+		t.Errorf("events %q, want the second rename too", got)
+	}
+}
+
 // TestTrackerThreadEventsMeetByTID: thread events pair up by thread id.
 func TestTrackerThreadEventsMeetByTID(t *testing.T) {
 	p := proc(60, 1, 5, "app", 'S')
