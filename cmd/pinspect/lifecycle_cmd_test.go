@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,7 +222,7 @@ func watchBurst(t *testing.T) (lost bool, problems []string) {
 			"--pid", strconv.Itoa(p.PID()), "--count", strconv.Itoa(2 * n), "--duration", "20s"}, &out, &errOut)
 	}()
 	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
-	if !strings.Contains(errOut.String(), "subscribed") {
+	if !kernelEventsUsed(errOut.String()) {
 		<-done
 		t.Skipf("no kernel process events: %s", errOut.String())
 	}
@@ -278,6 +279,71 @@ func watchBurst(t *testing.T) (lost bool, problems []string) {
 			strings.Count(out.String(), "\n"), len(exits), strings.TrimSpace(errOut.String())))
 	}
 	return false, problems
+}
+
+// kernelEventsUsed reports whether watch's stderr says it takes the
+// kernel's process events (the BPF tracepoints or the connector) rather
+// than polling.
+func kernelEventsUsed(stderr string) bool {
+	return strings.Contains(stderr, "kernel process events (") && !strings.Contains(stderr, "polling every interval")
+}
+
+// TestWatchNameSeesShortCrashes: watch --name is how one catches a job
+// that crashes at once. Each run here execs a program named after the
+// test (a link to sh) that exits at once with its own code; every exit
+// must be printed, named and with its code. With the connector, the
+// name of a process gone before its lookup was unknown, --name could
+// not match it, and most exits were missing without a word.
+func TestWatchNameSeesShortCrashes(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	name := "wn" + strconv.Itoa(os.Getpid())
+	prog := t.TempDir() + "/" + name
+	if err := os.Symlink(sh, prog); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var out, errOut lockedBuffer
+	done := make(chan int)
+	go func() {
+		done <- run([]string{"watch", "--json", "--interval", "200ms", "--types", "exit,lost", "--name", name,
+			"--count", strconv.Itoa(n), "--duration", "20s"}, &out, &errOut)
+	}()
+	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
+	if !kernelEventsUsed(errOut.String()) {
+		<-done
+		t.Skipf("no kernel process events: %s", errOut.String())
+	}
+	for code := 1; code <= n; code++ {
+		if err := exec.Command(prog, "-c", "exit "+strconv.Itoa(code)).Run(); err == nil {
+			t.Fatalf("%s -c 'exit %d' exited 0", prog, code)
+		}
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("watch exit %d (want %d exits printed): stdout %q, stderr %q", code, n, out.String(), errOut.String())
+	}
+	seen := map[int]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e report.EventDoc
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("bad NDJSON line %q: %v", line, err)
+		}
+		if e.Type == "lost" {
+			t.Skipf("the kernel dropped events: %s", line)
+		}
+		if e.Comm != name || e.Exit == nil || !e.Exit.Exited {
+			t.Errorf("exit event %s: want comm %s and an exit code", line, name)
+			continue
+		}
+		seen[e.Exit.Code]++
+	}
+	for code := 1; code <= n; code++ {
+		if seen[code] != 1 {
+			t.Errorf("exit %d printed %d times, want once (stdout %q)", code, seen[code], out.String())
+		}
+	}
 }
 
 // TestWatchEndsWhenRootFails: a proc root deleted under a running watch

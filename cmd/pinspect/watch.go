@@ -35,10 +35,12 @@ func newWatchCmd(a *app) *cobra.Command {
 		Long: `Print lifecycle events: spawn, exec, rename (comm changed, same
 executable), exit (with the exit status), zombie, reaped, reparent, and
 with --types also state, thread_start, thread_exit.
-Where the kernel's process-events connector is available (root, initial
-pid namespace) every fork, exec and exit is seen, even of processes that
-live shorter than the interval; otherwise snapshots are compared every
---interval and that is said on stderr. Events are printed once per
+Where pinspect may load BPF (the task iterator's collector), the
+scheduler's fork, exec and exit tracepoints, else the kernel's
+process-events connector (root, initial pid and network namespace),
+report every fork, exec and exit, even of processes that live shorter
+than the interval, with their names and exit codes; otherwise snapshots
+are compared every --interval and that is said on stderr. Events are printed once per
 interval. --json prints one JSON object per line (schema
 pinspect.event/v1). --pid follows those processes and every process
 they start, from its birth, as strace -f does: children, grandchildren,
@@ -65,7 +67,7 @@ affected.`,
 			}
 			ctx, cancel := context.WithCancel(a.ctx)
 			defer cancel()
-			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector})
+			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector, Tracepoints: true})
 			frames, unsub := m.Subscribe()
 			defer unsub()
 			// runErr is written before done is closed and read only after.
