@@ -60,7 +60,7 @@ func runBounded(t *testing.T, limit time.Duration, args ...string) (r result, en
 // read 700 MB in 3 s and once 22 GB), a FIFO (hung for ever, after the
 // port was already listening), a directory, a file too large, and a
 // config naming /dev/zero as its certificate: each is refused at once with
-// a message naming the file and why, exit 1, before anything listens or
+// a message naming the file and why, exit 2, before anything listens or
 // the URL is announced.
 func TestServeBoundedConfigFiles(t *testing.T) {
 	dir := t.TempDir()
@@ -83,8 +83,8 @@ func TestServeBoundedConfigFiles(t *testing.T) {
 			t.Errorf("--web.config.file %s: still running after 60 s", c.file)
 			continue
 		}
-		if r.code != exitError || !strings.Contains(r.stderr, c.file) || !strings.Contains(r.stderr, c.why) {
-			t.Errorf("--web.config.file %s: exit %d, stderr %q; want 1 and %q", c.file, r.code, r.stderr, c.why)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.file) || !strings.Contains(r.stderr, c.why) {
+			t.Errorf("--web.config.file %s: exit %d, stderr %q; want %d and %q", c.file, r.code, r.stderr, exitUsage, c.why)
 		}
 		if strings.Contains(r.stderr, "url=") {
 			t.Errorf("--web.config.file %s: the URL was announced: %q", c.file, r.stderr)

@@ -44,6 +44,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"watch", "--proc-root", zombie, "--duration", "300ms", "--interval", "100ms"}, 1, "", "pinspect watch:"},
 		{[]string{"ps", "--proc-root", "/nonexistent"}, 3, "", "/nonexistent"},
 		{[]string{"ps", "--sort", "nosuch"}, 2, "", `--sort: unknown column "nosuch"`},
+		{[]string{"ps", "--pid", "abc"}, 2, "", `"abc" is not a pid (a positive whole number)`},
+		{[]string{"ps", "--pid", "1,,2"}, 2, "", `"" is not a pid (a positive whole number)`},
+		{[]string{"ps", "--pid", "-1"}, 2, "", `"-1" is not a pid (a positive whole number)`},
+		{[]string{"watch", "--pid", "999999999", "--duration", "5s"}, 1, "", "no such process: 999999999"},
 		// The record's readers: nothing matched is 1 too.
 		{[]string{"events", "--dir", rec, "--pid", "999999999"}, 1, "", "no such events in the record"},
 		{[]string{"events", "--dir", rec, "--restarts", "--name", "no-such-name", "--json"}, 1, `"restarts":[]`, ""},

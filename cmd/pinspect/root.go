@@ -273,7 +273,7 @@ UNKNOWN.`,
 	pf.StringVar(&a.backend, "collector", "auto", "where process fields come from: task_iter (a BPF task iterator: root or CAP_BPF+CAP_PERFMON, kernel BTF), proc, or auto (task_iter when it loads, else proc)")
 	pf.StringVar(&a.rootfs, "rootfs", "", "the host's root file system mounted at `DIR` (in a container): read DIR/proc, name users from DIR/etc/passwd")
 	pf.StringVar(&a.passwdFile, "passwd-file", "", "name users from this passwd `FILE` instead of the system's user database (NSS: /etc/passwd, LDAP, SSSD, systemd users); default: the --rootfs one, or /etc/passwd for a --proc-root tree that is not a proc filesystem")
-	pf.IntSliceVar(&a.pids, "pid", nil, "only these `PIDs` (comma-separated or repeated)")
+	pf.Var(pidsFlag{&a.pids}, "pid", "only these `PIDs` (comma-separated or repeated)")
 	pf.StringSliceVar(&a.users, "user", nil, "only processes of these `USERs` (names or uids)")
 	pf.StringVar(&a.states, "state", "", "only processes in these `STATES` (letters, e.g. ZD; Z: zombies; L: live processes whose main thread exited, which the kernel shows as Z)")
 	pf.StringVar(&a.name, "name", "", "only processes whose comm, executable path or command line contains `TEXT` (case ignored; as the dashboard's F4 filter)")
@@ -324,13 +324,42 @@ var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCm
 // dashboardMain opens the dashboard (dashboard.go).
 var dashboardMain = runDashboard
 
+// pidsFlag is the value of --pid: process ids, comma-separated or the
+// flag repeated, each a positive whole number. Its message for anything
+// else names the text and says what a pid is (a plain int list gave Go's
+// strconv error for "abc" and a clean one only for -1).
+type pidsFlag struct{ pids *[]int }
+
+// Set appends the pids of one --pid value.
+func (f pidsFlag) Set(v string) error {
+	for _, field := range strings.Split(v, ",") {
+		field = strings.TrimSpace(field)
+		pid, err := strconv.Atoi(field)
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("%q is not a pid (a positive whole number)", field)
+		}
+		*f.pids = append(*f.pids, pid)
+	}
+	return nil
+}
+
+// String gives the pids as the flag takes them.
+func (f pidsFlag) String() string {
+	if f.pids == nil {
+		return ""
+	}
+	s := make([]string, len(*f.pids))
+	for i, pid := range *f.pids {
+		s[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(s, ",")
+}
+
+// Type names the value in help.
+func (pidsFlag) Type() string { return "ints" }
+
 // filter returns the process filter from the common flags.
 func (a *app) filter() (report.Filter, error) {
-	for _, pid := range a.pids {
-		if pid <= 0 {
-			return report.Filter{}, usageError{fmt.Errorf("--pid: %d is not a pid", pid)}
-		}
-	}
 	for _, s := range a.states {
 		if !strings.ContainsRune(collector.StateLetters+"W"+string(lifecycle.LeaderExitedLetter), s) {
 			return report.Filter{}, usageError{fmt.Errorf("--state: unknown state letter %q (want some of %s%c)", s, collector.StateLetters, lifecycle.LeaderExitedLetter)}

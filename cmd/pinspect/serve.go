@@ -349,7 +349,9 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	log := newServeLogger(a.stderr, level, o.logFormat)
 	web, err := metrics.NewWeb(o.webConfig)
 	if err != nil {
-		return fmt.Errorf("--web.config.file: %w", err)
+		// A file the user named that cannot be used: exit 2, as for
+		// --metrics.config.file and --passwd-file.
+		return usageError{fmt.Errorf("--web.config.file: %w", err)}
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && o.memLimitMiB > 0 {
 		old := debug.SetMemoryLimit(int64(o.memLimitMiB) << 20)

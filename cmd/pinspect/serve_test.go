@@ -159,7 +159,7 @@ func TestServeBadFlags(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("basic_auth_users:\n  u: not-a-bcrypt-hash\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--web.config.file", cfg}, &o, &e); code != exitError || !strings.Contains(e.String(), "web.config.file") {
+	if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--web.config.file", cfg}, &o, &e); code != exitUsage || !strings.Contains(e.String(), "web.config.file") {
 		t.Errorf("bad web config: exit %d, stderr %q", code, e.String())
 	}
 }

@@ -5,15 +5,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/pinspect/pinspect/views/sanitize"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/views/report"
+	"github.com/pinspect/pinspect/views/sanitize"
 )
 
 // defaultWatchTypes are the event types watch prints unless --types says
@@ -114,6 +117,9 @@ affected.`,
 				if first {
 					first = false
 					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", sanitize.Terminal(fr.EventsNote), fr.Interval)
+					if err := a.checkFollowed(fr.Snapshot); err != nil {
+						return err
+					}
 				}
 				if done, err := pr.frame(fr); done || err != nil {
 					return err
@@ -219,4 +225,28 @@ func (w *watchPrinter) match(e *lifecycle.Event) bool {
 	}
 	name := w.nameLower // as the process filters match (lifecycle.MatchesName)
 	return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
+}
+
+// checkFollowed says which --pid processes the first scan did not find:
+// they can never have events (a later process at the pid is another
+// one). None found ends watch with "no such process" (exit 1), as show
+// does; some found, watch follows those and names the others on stderr.
+func (a *app) checkFollowed(s *collector.Snapshot) error {
+	if len(a.pids) == 0 || s == nil {
+		return nil
+	}
+	var missing []string
+	for _, pid := range a.pids {
+		if !slices.ContainsFunc(s.Processes, func(p collector.Process) bool { return p.PID == pid }) {
+			missing = append(missing, strconv.Itoa(pid))
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return nil
+	case len(missing) == len(a.pids):
+		return noMatchError{fmt.Errorf("no such process: %s", strings.Join(missing, ", "))}
+	}
+	fmt.Fprintf(a.stderr, "pinspect watch: no such process: %s; following the others\n", strings.Join(missing, ", "))
+	return nil
 }
