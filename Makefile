@@ -70,9 +70,10 @@ run: build
 	./$(BIN)
 
 ## test: the whole suite, as CI runs it: lint, then the tests with the race
-## detector (fuzz seed corpora run as ordinary tests)
+## detector (fuzz seed corpora run as ordinary tests); a package may take 15 minutes: cmd/pinspect
+## takes about 5 alone, and more than 10 when other work loads the machine
 test: lint bpf-check
-	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 ## test-bigendian: the collector's parsers and fixture-tree reads on a big-endian CPU (s390x under
 ## qemu-user, apt-get install qemu-user): getdents records, netlink and struct taskstats are in the
