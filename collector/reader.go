@@ -279,6 +279,9 @@ type Reader struct {
 	// recycled is an array of processes ready for the next
 	// task-iterator scan (RecycleProcesses; nil: none).
 	recycled atomic.Pointer[processArray]
+	// pending is the newest scan's array, whose recycling finalizer the
+	// next scan sets (recycle.go; nil: none).
+	pending atomic.Pointer[processArray]
 }
 
 // maxNotedExecs bounds the execs noted between two scans; beyond it they
@@ -389,6 +392,8 @@ func (r *Reader) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
+	r.pending.Store(nil) // the arrays kept for recycling (recycle.go)
+	r.recycled.Store(nil)
 	r.slow.close()
 	r.addrSlow.close()
 	r.ts.disable(ErrClosed)

@@ -23,6 +23,16 @@ import (
 // it was unreachable when the finalizer ran. A snapshot whose processes
 // did not stay in their array (grown past it) sets no finalizer, and a
 // recycled array too small for the next scan is left to be freed.
+//
+// The finalizer is set one scan late: the Reader holds the newest array
+// (pending) until its next scan begins, and sets the finalizer then. An
+// object with a finalizer is scanned by every collection as a root (what
+// it points to must stay for the finalizer) and again when it is
+// reached, so a finalizer set at once had each collection scan the live
+// snapshot's 2 MB array twice at 2,000 processes; the newest array is
+// live until the next scan anyway (the dashboard shows it, the monitor
+// keeps it for the deltas), and set late it is scanned once
+// (docs/PERFORMANCE.md, dash8).
 
 // processArray is an array of processes made by processArray: a pointer
 // to an array type made with reflect, which the finalizer is set on (an
@@ -48,6 +58,9 @@ func (r *Reader) processArray(want int) (*processArray, []Process) {
 	if !r.opts.RecycleProcesses {
 		return nil, make([]Process, 0, want)
 	}
+	if p := r.pending.Swap(nil); p != nil {
+		r.setRecycleFinalizer(p)
+	}
 	if a := r.recycled.Swap(nil); a != nil && len(a.procs) >= want {
 		return a, a.procs[:0]
 	}
@@ -57,13 +70,21 @@ func (r *Reader) processArray(want int) (*processArray, []Process) {
 	return a, a.procs[:0]
 }
 
-// recycleWhenFree sets the finalizer that recycles arr when the
-// collector finds it unreachable, if procs, the snapshot's processes,
-// are still in it (from its start); else arr is left to be freed.
+// recycleWhenFree has the finalizer that recycles arr set at the
+// Reader's next scan (pending), if procs, the snapshot's processes, are
+// still in it (from its start); else arr is left to be freed.
 func (r *Reader) recycleWhenFree(arr *processArray, procs []Process) {
 	if arr == nil || cap(procs) == 0 || &procs[:1][0] != &arr.procs[0] {
 		return
 	}
+	if old := r.pending.Swap(arr); old != nil {
+		r.setRecycleFinalizer(old) // not reached: each scan takes pending first
+	}
+}
+
+// setRecycleFinalizer sets the finalizer that recycles arr when the
+// collector finds it unreachable.
+func (r *Reader) setRecycleFinalizer(arr *processArray) {
 	ptr, n := arr.ptr, len(arr.procs)
 	// The finalizer holds the Reader, not arr: arr's slice would make
 	// the array reachable from its own finalizer, which would never run.
