@@ -111,7 +111,7 @@ func (s *scan) runBPFCmdlines(procs []Process, now time.Duration) {
 		if p.Read&SrcCmdline != 0 || p.CtxSource != CtxTaskIter || len(b.pids) == c.Cap() {
 			continue
 		}
-		if m := s.passEntry(&k, p); m.fresh(p, now) || m.idle(p, s.ttl) {
+		if s.identityKept(s.passEntry(&k, p), p, now) {
 			continue // a later scan (ps --sample): the memo has it
 		}
 		b.pids = append(b.pids, p.PID)

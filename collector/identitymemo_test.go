@@ -174,3 +174,65 @@ func TestIOReusedWhileIdle(t *testing.T) {
 		livehelper.Sleep()
 	}
 }
+
+// TestReuseIdentitiesPastTTL: a scan with ScanOptions.ReuseIdentities
+// takes a running process's cmdline from the memo past the TTL (the
+// spinner runs between the scans and is younger than youngAge: without
+// the option it is read at every scan); the next scan without it reads
+// it again; an exec noted for it (NoteExecs) makes even a scan with the
+// option read it again. On both backends.
+func TestReuseIdentitiesPastTTL(t *testing.T) {
+	for _, b := range []Backend{BackendProc, BackendTaskIter} {
+		t.Run(string(b), func(t *testing.T) {
+			var r *Reader
+			if b == BackendTaskIter {
+				r = newIterReader(t, Options{CmdlineTTL: time.Nanosecond})
+			} else {
+				var err error
+				if r, err = NewReader(Options{Backend: BackendProc, CmdlineTTL: time.Nanosecond}); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = r.Close() })
+			}
+			if os.Geteuid() != 0 {
+				t.Skip("not root: another user's layout is masked, and its cmdline read every scan")
+			}
+			spin := livehelper.Start(t, "spin")
+			ctx := context.Background()
+			// scan scans until the spinner shows with its cmdline and has
+			// run since ran (0: any), and returns it.
+			scan := func(o ScanOptions, ran uint64) *Process {
+				t.Helper()
+				for range 500 {
+					s, err := r.Scan(ctx, o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if p := findProc(s, spin.PID()); p != nil && len(p.Cmdline) > 0 && ranCount(p) != ran {
+						return p
+					}
+					livehelper.Sleep()
+				}
+				t.Fatalf("spinner %d never showed having run, with its cmdline", spin.PID())
+				return nil
+			}
+			first := scan(ScanOptions{}, 0)
+			kept := scan(ScanOptions{ReuseIdentities: true}, ranCount(first))
+			if &kept.Cmdline[0] != &first.Cmdline[0] {
+				t.Error("a scan with ReuseIdentities read the cmdline again")
+			}
+			again := scan(ScanOptions{}, ranCount(kept))
+			if &again.Cmdline[0] == &first.Cmdline[0] {
+				t.Error("a scan without ReuseIdentities reused the cmdline past the TTL")
+			}
+			r.NoteExecs([]int{spin.PID()})
+			noted := scan(ScanOptions{ReuseIdentities: true}, ranCount(again))
+			if &noted.Cmdline[0] == &again.Cmdline[0] {
+				t.Error("a scan with ReuseIdentities reused the cmdline of a process noted to have exec'd")
+			}
+			if !slices.Equal(noted.Cmdline, first.Cmdline) {
+				t.Errorf("cmdline %q, then %q", first.Cmdline, noted.Cmdline)
+			}
+		})
+	}
+}

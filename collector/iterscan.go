@@ -887,7 +887,7 @@ func (s *scan) readIterIdentities(procs []Process) []Process {
 				continue // read from /proc already (readIterHidden)
 			}
 			c := s.passEntry(&k, p)
-			if c.fresh(p, now) || c.idle(p, s.ttl) {
+			if s.identityKept(c, p, now) {
 				c.reuse(p)
 				continue
 			}

@@ -208,6 +208,17 @@ func (c *procCache) idle(p *Process, ttl time.Duration) bool {
 		c.ran != 0 && c.ran == ranCount(p)
 }
 
+// current reports whether c's cmdline and exe, whatever their age, were
+// read for p as it is now: with its comm and its address-space layout
+// (known: a layout masked from the reader proves nothing), and no exec
+// noted since (identityMemo.begin clears cmdOK). A scan with
+// ScanOptions.ReuseIdentities reuses them past their due time; what is
+// then left unseen is what changes with no sign (Options.CmdlineTTL): a
+// title rewritten in place, an executable deleted or replaced on disk.
+func (c *procCache) current(p *Process) bool {
+	return c != nil && c.cmdOK && c.exeOK && c.comm == p.Comm && c.args != (argsKey{}) && c.args == argsKeyOf(p)
+}
+
 // ioIdle reports whether c's io counters may be reused for p: p's
 // totals are exact (the task iterator's, exited threads included) and
 // have not moved since the counters were read. Every io counter is

@@ -211,6 +211,19 @@ type ScanOptions struct {
 	// Options.BPFSkipDispositions leaves them out: for the scans whose
 	// snapshot a client is shown whole (serve's API clients).
 	Dispositions bool
+	// ReuseIdentities has the scan reuse the cmdline and exe an earlier
+	// scan of the Reader read for a process past Options.CmdlineTTL (and
+	// past the re-read of a process younger than about 2 s) while
+	// nothing says they changed: the same comm, the same address-space
+	// layout, no exec noted (NoteExecs). New processes and every process
+	// with a sign of change are read as always; a later scan without it
+	// reads again those past their due time. For the scans whose command
+	// lines nobody reads (serve's collections that only feed metrics
+	// without command lines, between the scans an API client waits for):
+	// what may then be older than the TTL is only what changes with no
+	// sign, a title rewritten in place and an executable deleted or
+	// replaced on disk.
+	ReuseIdentities bool
 }
 
 // Reader is a view of one /proc root. It is safe for concurrent use: its

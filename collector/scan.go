@@ -62,6 +62,9 @@ type scan struct {
 	// dispositions out (Options.BPFSkipDispositions, unless
 	// ScanOptions.Dispositions).
 	skipDisp bool
+	// pastDue says this scan reuses the memo's cmdline and exe past
+	// their due time while they are current (ScanOptions.ReuseIdentities).
+	pastDue bool
 	// cmdWant lists the processes of the snapshot being built whose
 	// cmdline is still to be read, in one batch per cmdlineChunk
 	// processes (readCmdlines) into cmdlines. The batch is a separate
@@ -177,6 +180,7 @@ func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, 
 	if s.memo != nil {
 		s.statusTTL = r.scanStatusTTL()
 	}
+	s.pastDue = o.ReuseIdentities && s.memo != nil
 	s.freshStatus = append(s.freshStatus[:0], o.FreshStatus...)
 	slices.Sort(s.freshStatus)
 	all, want, threadsRead := o.threadChoice()
@@ -356,7 +360,7 @@ func (s *scan) readProcess(pid int, threads bool, idx int) (p Process, ok bool) 
 	}
 	// cmdline and exe change only at exec, which changes comm (or with a
 	// rewritten argv title): reuse them within the TTL.
-	fresh := c.fresh(&p, now)
+	fresh := c.fresh(&p, now) || s.pastDue && c.current(&p)
 	if fresh {
 		c.reuse(&p)
 	} else {
@@ -626,6 +630,14 @@ func (s *scan) setExe(p *Process, c *procCache, now time.Duration, exe string, d
 		c.exe, c.exeDel, c.exeOK = p.Exe, p.ExeDeleted, exeOK
 		c.due, c.args, c.ran = s.identityDue(p, c.due == 0, now), argsKeyOf(p), 0
 	}
+}
+
+// identityKept reports whether a task-iterator scan takes p's cmdline
+// and exe from its memo entry c: within their TTL, or past it while p
+// has not run since they were read (its totals are exact) or, in a scan
+// with ScanOptions.ReuseIdentities, while they are current.
+func (s *scan) identityKept(c *procCache, p *Process, now time.Duration) bool {
+	return c.fresh(p, now) || c.idle(p, s.ttl) || s.pastDue && c.current(p)
 }
 
 // identityDue is when what the memo keeps of p's identity (cmdline and

@@ -397,9 +397,12 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	}
 	a.onHangup.Store(&reload)
 	unixListener := o.systemdSocket || slices.ContainsFunc(addrs, func(l listenAddr) bool { return l.network == "unix" })
+	// Between the scans an API client waits for (which read every
+	// thread), no command line is read again past the TTL unless a
+	// metric shows it: a cmdline label, or a group rule on it.
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, ThreadDemand: serveThreadDemand(r, o),
 		Connector: !o.noConnector, Tracepoints: true, Explain: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce,
-		IOWanted: func() bool { return ioShown(unixListener, web) }})
+		IOWanted: func() bool { return ioShown(unixListener, web) }, IdentitiesOnDemand: !o.cmdline && !groups.NeedsCmdlines()})
 	monErr := make(chan error, 1)
 	go logEventSource(ctx, m, log)
 	go func() { monErr <- m.Run(ctx) }()

@@ -68,6 +68,14 @@ type Options struct {
 	// with collector.Options.BPFSkipDispositions leaves out of the others:
 	// a frame with its threads read is whole.
 	ThreadDemand bool
+	// IdentitiesOnDemand, with ThreadDemand, has the scans that do not
+	// read the threads reuse every process's cmdline and exe past the
+	// Reader's TTL while nothing says they changed
+	// (collector.ScanOptions.ReuseIdentities); the scans a client waits
+	// for read them as always. For serve when no metric shows a command
+	// line: re-reading each busy process's cmdline once a minute was
+	// about a tenth of its collections (docs/PERFORMANCE.md, serve8).
+	IdentitiesOnDemand bool
 	// ThreadHold is how long after a client's last WantThreads the scans
 	// go on reading threads (default DefaultThreadHold, or two intervals
 	// when that is longer).
@@ -374,6 +382,7 @@ func (m *Monitor) sample(ctx context.Context) error {
 		// collector.Options.BPFSkipDispositions): the API's whole
 		// snapshot waits for such a frame, and its document shows them.
 		so.Dispositions = so.Threads
+		so.ReuseIdentities = m.opts.IdentitiesOnDemand && !so.Threads
 	}
 	m.scans++
 	if focusPID > 0 {

@@ -153,6 +153,9 @@ func (pp PerProcess) allows(group string) bool { return slices.Contains(pp.group
 // the scans must read them (collector.ScanOptions.Cgroups).
 func (g *Grouping) NeedsCgroups() bool { return g.byCgroup || g.uses.cgroup }
 
+// NeedsCmdlines reports whether a rule reads the command line.
+func (g *Grouping) NeedsCmdlines() bool { return g.uses.cmdline }
+
 // ByCgroup reports whether groups carry a cgroup label.
 func (g *Grouping) ByCgroup() bool { return g.byCgroup }
 
