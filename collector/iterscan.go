@@ -241,7 +241,8 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// With ThreadStates, the processes the pass did not show are read
 	// with their threads (a sandbox's init: a few), so that every
 	// thread's state is known.
-	procs, err = s.readIterHidden(procs, st.Tasks, before, all || o.ThreadStates, want)
+	s.iterStatesOnly = o.ThreadStates
+	procs, err = s.readIterHidden(procs, st.Tasks, before, all, want)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 		snap.CollectorNote = joinNote(snap.CollectorNote, note)
 	}
 	s.readExtras(procs, o)
-	snap.ThreadStates = countKeptStates(states, procs, s.iterHidden)
+	snap.ThreadStates = countKeptStates(states, procs, s.iterHidden, s.iterStated)
 	snap.CtxSwitchSource = CtxTaskIter
 	r.recycleWhenFree(arr, procs)
 	return s.finish(snap, procs), nil
@@ -263,7 +264,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 // processes read from /proc (hidden: their pids): one read without its
 // threads counts its one thread in its own state, the threads of a larger
 // one as unknown.
-func countKeptStates(c *ThreadStates, procs []Process, hidden []int) *ThreadStates {
+func countKeptStates(c *ThreadStates, procs []Process, hidden, stated []int) *ThreadStates {
 	for i := range procs {
 		if p := &procs[i]; p.Read&SrcTasks != 0 {
 			for j := range p.Threads {
@@ -273,8 +274,8 @@ func countKeptStates(c *ThreadStates, procs []Process, hidden []int) *ThreadStat
 	}
 	for _, pid := range hidden {
 		i, ok := SearchPID(procs, pid)
-		if !ok || procs[i].Read&SrcTasks != 0 {
-			continue
+		if !ok || procs[i].Read&SrcTasks != 0 || slices.Contains(stated, pid) {
+			continue // counted in the pass's count (countHiddenStates)
 		}
 		if p := &procs[i]; p.NumThreads <= 1 {
 			c.Add(p.State)
@@ -545,6 +546,7 @@ func cmpTID(a, b Thread) int { return a.TID - b.TID }
 func (s *scan) readIterHidden(procs []Process, passTasks int, before taskCounts, all bool, want []int) ([]Process, error) {
 	n := len(procs)
 	s.counts.Listed = n
+	s.iterStated = s.iterStated[:0]
 	total, ok := readTaskTotal(s.r.opts.Root)
 	now := time.Since(s.r.start)
 	stale := now-s.iterListedAt >= hiddenRelist
@@ -636,9 +638,44 @@ func (s *scan) readHiddenPIDs(procs []Process, n int, pids, kept []int, all bool
 			procs = append(procs, p)
 			kept = append(kept, pid)
 			threads += int(max(p.NumThreads, 1))
+			if !th && s.iterStatesOnly && p.NumThreads > 1 && s.countHiddenStates(&p) {
+				s.iterStated = append(s.iterStated, pid)
+			}
 		}
 	}
 	return procs, kept, threads
+}
+
+// countHiddenStates counts the state of each thread of p, a process the
+// pass did not show, read without its threads, into the pass's count
+// (s.iterStates) from its task/TID/stat files: what ScanOptions.
+// ThreadStates needs of it, without each thread's switches (a taskstats
+// query a thread) or a Thread kept (pid 1 of a sandbox with 41 threads,
+// read at every scan of serve). A thread gone since the listing is not
+// counted, as one gone during the pass. It returns false, having counted
+// nothing, when task/ cannot be listed (the threads are then unknown).
+func (s *scan) countHiddenStates(p *Process) bool {
+	taskfd, err := openPath(s.path.set(p.PID, 0, "task"), unix.O_DIRECTORY)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(taskfd)
+	if s.tids, err = listNumericFD(taskfd, s.dirBuf, s.tids[:0]); err != nil {
+		return false
+	}
+	for _, tid := range s.tids {
+		dirfd, path := s.threadFile(p.PID, taskfd, tid, "stat")
+		st, err := readStat(dirfd, path, &s.buf)
+		switch {
+		case err == nil:
+			s.iterStates.Add(st.state)
+		case IsVanished(err):
+			s.counts.VanishedThreads++
+		default:
+			s.iterStates.Unknown++
+		}
+	}
+	return true
 }
 
 // hiddenFront is how many processes a pass's array holds before the

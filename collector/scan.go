@@ -98,6 +98,12 @@ type scan struct {
 	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
 	iterListedOnce    bool          // /proc was listed (or the count proven) since iterHiddenValid was last false
 	iterListed        bool          // the last scan listed /proc
+	// iterStatesOnly says this scan counts the states of the threads of
+	// the processes the pass did not show, read without their threads
+	// (ScanOptions.ThreadStates), and iterStated are those whose threads
+	// were counted so (countHiddenStates).
+	iterStatesOnly bool
+	iterStated     []int
 	// iterExes are the executables the pass named (pid order), and exes
 	// the links read this scan by executable (iterexe.go).
 	iterExes []iterExe
