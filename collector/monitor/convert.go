@@ -75,9 +75,22 @@ type decoder struct {
 
 	// ended are the last processes whose exit was converted (pids),
 	// endedAt the next slot: a thread end of one of them that comes
-	// later puts the exit after it (exit).
-	ended   [16]int
-	endedAt int
+	// later puts the exit after it (exit), and an exec of one of them
+	// takes the exit back (unexit). endedProc holds what the decoder
+	// knew of each when it was forgotten; a fork of the pid clears its
+	// slot (a later process has it).
+	ended     [16]int
+	endedProc [16]connProc
+	endedAt   int
+	// emitting, emitAt and emitLater are the batch being converted, the
+	// index of the event being converted and the batches received after
+	// it; forksAfter is, once an exit needs it (reusedAfter), the last
+	// index of a fork of each pid in that batch (len of its events for
+	// a fork in a later batch stamped before its exits' lookups ended).
+	emitting   *batch
+	emitAt     int
+	emitLater  []*batch
+	forksAfter map[int]int
 	// pendingExit, when set, takes a process's exit out of what the
 	// source's next take returns (connSource.pendingExit).
 	pendingExit func(pid int) (lifecycle.KernelEvent, bool)
@@ -111,6 +124,10 @@ type batch struct {
 	// lookedUpNs is when the lookups that name processes (spawns, execs)
 	// ended, on the monotonic clock; 0 when the batch made none.
 	lookedUpNs int64
+	// exitsLookedUpNs is when the lookups of exiting processes ended (0:
+	// none made): a fork of such a pid stamped before it may have been
+	// read in the exited process's place (reusedAfter).
+	exitsLookedUpNs int64
 	// receives is how many of the receiver's receives the batch holds.
 	receives uint64
 	// exitsIn holds, for a batch converted in a hurry, each process whose
@@ -133,9 +150,9 @@ const execSettle = 10 * time.Millisecond
 // received before b is emitted (0: b need not wait).
 func (b *batch) settledNs() int64 {
 	if b.lookedUpNs == 0 {
-		return 0
+		return b.exitsLookedUpNs
 	}
-	return b.lookedUpNs + int64(execSettle)
+	return max(b.lookedUpNs+int64(execSettle), b.exitsLookedUpNs)
 }
 
 // connProc is what the decoder remembers of a process.
@@ -186,7 +203,7 @@ func (d *decoder) emptyBatch() *batch {
 	} else {
 		b = &batch{got: make(lookups), execs: make(map[int]int)}
 	}
-	b.evs, b.lookedUpNs, b.receives, b.exitsIn = b.evs[:0], 0, 0, nil
+	b.evs, b.lookedUpNs, b.exitsLookedUpNs, b.receives, b.exitsIn = b.evs[:0], 0, 0, 0, nil
 	return b
 }
 
@@ -290,9 +307,11 @@ func (d *decoder) lookUpHurried(b *batch) {
 func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []lifecycle.KernelEvent {
 	d.got, d.execsLeft, d.losses, d.hurry, d.exitsIn = b.got, b.execs, b.losses, b.hurry, b.exitsIn
 	d.execAhead, d.aheadForked = execsAhead(d.execAhead, d.aheadForked, b, later)
+	d.emitting, d.emitLater, d.forksAfter = b, later, nil
 	in := b.evs
 	for i := range in {
 		ev := &in[i]
+		d.emitAt = i
 		at := b.now.Add(-time.Duration(b.monoNs - int64(ev.TimestampNs)))
 		if int64(ev.TimestampNs) > b.monoNs || ev.TimestampNs == 0 {
 			at = b.now
@@ -303,6 +322,9 @@ func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []
 		case procEventFork:
 			ok = d.fork(&e, ev)
 		case procEventExec:
+			if ev.PID == ev.TGID {
+				out = d.unexit(out, ev.TGID)
+			}
 			ok = d.exec(&e, ev)
 		case procEventComm:
 			d.comm(ev)
@@ -318,7 +340,44 @@ func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []
 		clear(d.threaded)
 	}
 	d.got, d.execsLeft, d.exitsIn = nil, nil, nil
+	d.emitting, d.emitLater, d.forksAfter = nil, nil, nil
 	return out
+}
+
+// reusedAfter reports whether pid was given to a new process after the
+// exit being converted and before the batch's lookups of exiting
+// processes ended: a fork of pid later in the batch, or in a batch
+// received after it stamped before those lookups ended (or not stamped).
+// Such a lookup may have read the new process. The fork comes after the
+// exit on the socket: the kernel sends the exit before it frees the pid.
+func (d *decoder) reusedAfter(pid int) bool {
+	b := d.emitting
+	if b == nil {
+		return false
+	}
+	if d.forksAfter == nil {
+		d.forksAfter = make(map[int]int)
+		for i := range b.evs {
+			if ev := &b.evs[i]; ev.What == procEventFork && ev.PID == ev.TGID {
+				d.forksAfter[ev.PID] = i
+			}
+		}
+		upTo := b.exitsLookedUpNs + int64(stampSkew)
+	later:
+		for _, c := range d.emitLater {
+			for i := range c.evs {
+				ev := &c.evs[i]
+				if ev.TimestampNs != 0 && int64(ev.TimestampNs) > upTo {
+					break later
+				}
+				if ev.What == procEventFork && ev.PID == ev.TGID {
+					d.forksAfter[ev.PID] = len(b.evs)
+				}
+			}
+		}
+	}
+	at, ok := d.forksAfter[pid]
+	return ok && at > d.emitAt
 }
 
 // execsAhead fills ahead (reused, nil at first) with the processes that
@@ -388,6 +447,9 @@ func (d *decoder) fork(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	e.ID = collector.ID{PID: ev.PID, StartTicks: c.StartTicks}
 	e.Comm = c.Comm
 	e.StartRead = ok
+	if j := d.endedSlot(ev.PID); j >= 0 {
+		d.ended[j] = 0 // the pid is this process's now
+	}
 	d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: ev.ParentTGID, startRead: ok, forked: true, losses: d.losses,
 		spawnNameUnknown: e.Note == lifecycle.NoteSpawnParentNameUnknown}
 	delete(d.threaded, ev.PID)
@@ -438,6 +500,9 @@ func (d *decoder) exec(e *lifecycle.KernelEvent, ev *procEvent) bool {
 	e.ID = old.id(ev.TGID)
 	later := d.execsLeft[ev.TGID] > 1 || d.execAhead[ev.TGID]
 	d.execsLeft[ev.TGID]--
+	// An exec leaves one thread, the process's main one (another
+	// thread's exec makes that thread the leader).
+	d.setLeaderGone(ev.TGID, false)
 	r, asked := d.got[lookupKey{pid: ev.TGID, exe: true}]
 	c, ok := r.Identity, asked && r.Err == nil
 	switch {
@@ -533,10 +598,16 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 		}
 		return out, true
 	}
-	if c, ok := d.identity(lookupKey{pid: ev.PID}); ok {
+	if c, ok := d.identity(lookupKey{pid: ev.PID}); ok && !d.otherProcess(d.comms[ev.PID], c.StartTicks, ev) && !d.reusedAfter(ev.PID) {
 		// The exiting process's name after its last exec (a zombie
-		// keeps its comm), unless the lookup found a later process.
-		if k, known := d.comms[ev.PID]; !known || k.comm == "" && !d.otherProcess(k, c.StartTicks, ev) {
+		// keeps its comm). A lookup that may have found a later
+		// process (one that started after the exit, or with another
+		// start than the one read at fork, or forked at the pid after
+		// the exit before the lookup) tells nothing of it: neither its
+		// name and start nor its threads. Nor its name when it exec'd
+		// after the exit (the exit was its main thread's: unexit): the
+		// lookup may have read the later program's.
+		if k, known := d.comms[ev.PID]; (!known || k.comm == "") && d.execsLeft[ev.PID] == 0 && !d.execAhead[ev.PID] {
 			d.comms[ev.PID] = connProc{comm: c.Comm, start: c.StartTicks, ppid: k.ppid, startRead: true}
 		}
 		if c.NumThreads > 1 {
@@ -583,7 +654,46 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 	delete(d.comms, ev.TGID)
 	delete(d.threaded, ev.TGID)
 	d.ended[d.endedAt%len(d.ended)] = ev.TGID
+	d.endedProc[d.endedAt%len(d.ended)] = c
 	d.endedAt++
+}
+
+// endedSlot is the slot of d.ended holding pid's latest exit, -1 when
+// none does.
+func (d *decoder) endedSlot(pid int) int {
+	for i := range len(d.ended) {
+		j := (d.endedAt - 1 - i + 2*len(d.ended)) % len(d.ended)
+		if d.ended[j] == pid {
+			return j
+		}
+	}
+	return -1
+}
+
+// unexit takes back the exit converted for process pid, whose exec event
+// follows with no fork of the pid in between: a process cannot exec
+// after its end, so that exit was its main thread's alone. When a thread
+// other than the main one calls execve, the kernel ends every other
+// thread, the main one with them (an exit event with pid == tgid, code
+// 0), and gives the exec'ing thread the process's pid: the process goes
+// on, with the same start time, in its new program. The exit is removed
+// from out, or from what the source's next take returns (once taken it
+// stays: the exec then follows it), and the process is known again as
+// it was before it.
+func (d *decoder) unexit(out []lifecycle.KernelEvent, pid int) []lifecycle.KernelEvent {
+	j := d.endedSlot(pid)
+	if j < 0 {
+		return out
+	}
+	var ok bool
+	if out, _, ok = takeExit(out, pid); !ok && d.pendingExit != nil {
+		_, _ = d.pendingExit(pid)
+	}
+	if _, known := d.comms[pid]; !known {
+		d.comms[pid] = d.endedProc[j]
+	}
+	d.ended[j], d.endedProc[j] = 0, connProc{}
+	return out
 }
 
 // processEnded reports whether process tgid, whose main thread exited
@@ -660,7 +770,7 @@ func (d *decoder) lookUp(b *batch, held []*batch) {
 	}
 	leaders := map[int]bool{}
 	made := map[int]bool{}
-	naming := false
+	naming, exiting := false, false
 	for i := range in {
 		ev := &in[i]
 		switch {
@@ -677,7 +787,7 @@ func (d *decoder) lookUp(b *batch, held []*batch) {
 		case ev.What == procEventFork && ev.PID != ev.TGID:
 			made[ev.TGID] = true // a thread, made earlier in the batch than an exit
 		case ev.What == procEventExit:
-			d.askExit(ev, ask, plan, leaders, made)
+			exiting = d.askExit(ev, ask, plan, leaders, made) || exiting
 		}
 		if d.threads && ev.PID != ev.TGID && (ev.What == procEventFork || ev.What == procEventExit) && unknown(ev.TGID) {
 			ask(lookupKey{pid: ev.TGID})
@@ -686,8 +796,12 @@ func (d *decoder) lookUp(b *batch, held []*batch) {
 	if !d.runLookups(b) {
 		return
 	}
+	now := monotonicNow()
 	if naming {
-		b.lookedUpNs = monotonicNow()
+		b.lookedUpNs = now
+	}
+	if exiting {
+		b.exitsLookedUpNs = now
 	}
 }
 
@@ -756,8 +870,9 @@ func (d *decoder) unnamed(pid int) bool {
 // askExit plans the lookups of an exit: an exiting leader's (unless
 // singleThreaded and no thread of it was made earlier in the batch), and
 // for a thread exit of a process whose main thread exited (or exits
-// earlier in the batch) the thread and then the process.
-func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), plan map[int]heldState, leaders, made map[int]bool) {
+// earlier in the batch) the thread and then the process. It reports
+// whether it asked an exiting leader's lookup.
+func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), plan map[int]heldState, leaders, made map[int]bool) (asked bool) {
 	h, inHeld := plan[ev.TGID]
 	switch {
 	case ev.PID == ev.TGID:
@@ -767,12 +882,14 @@ func (d *decoder) askExit(ev *procEvent, ask func(lookupKey), plan map[int]heldS
 		}
 		if made[ev.PID] || !single {
 			ask(lookupKey{pid: ev.PID})
+			asked = true
 		}
 		leaders[ev.PID] = true
 	case d.leaderGone[ev.TGID] || leaders[ev.TGID] || h.leaderExit:
 		ask(lookupKey{pid: ev.TGID, tid: ev.PID})
 		ask(lookupKey{pid: ev.TGID, ended: true})
 	}
+	return asked
 }
 
 // monotonicNow is CLOCK_MONOTONIC in ns: connector timestamps are on it.

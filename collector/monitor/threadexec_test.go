@@ -1,0 +1,215 @@
+package monitor
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// receiveUntil receives the connector's events until one satisfies done
+// (within a minute), and returns them all.
+func receiveUntil(t *testing.T, k *connector, done func(ev procEvent) bool) []procEvent {
+	t.Helper()
+	var evs []procEvent
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		n := len(evs)
+		var err error
+		evs, err = k.receiveWithin(evs, 100)
+		if err != nil && err != errAckTimeout {
+			t.Fatal(err)
+		}
+		for _, ev := range evs[n:] {
+			if done(ev) {
+				return evs
+			}
+		}
+	}
+	t.Fatal("the connector did not report the awaited event within a minute")
+	return nil
+}
+
+// eventsOf keeps the events of process pid (its threads' too).
+func eventsOf(evs []procEvent, pid int) []procEvent {
+	var out []procEvent
+	for _, ev := range evs {
+		if ev.TGID == pid || ev.PID == pid {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func describe(evs []lifecycle.KernelEvent) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "\n  %s %d/%d %q", e.Type, e.ID.PID, e.ID.StartTicks, e.Comm)
+		if e.Note != "" {
+			fmt.Fprintf(&b, " (%s)", e.Note)
+		}
+	}
+	return b.String()
+}
+
+// TestThreadExecIsNotExit: when a thread other than the main one calls
+// execve, the kernel ends the main thread (an exit event with pid ==
+// tgid, code 0) and the exec'ing thread goes on as the process, with its
+// pid and start time, in the new program. That exit is not the
+// process's: the decoder reported it, and then an exec of a process it
+// had forgotten. The events are the kernel's for a real helper, converted
+// once the exec is over (the lookups read the process in its new
+// program, with one thread): in one batch, and with the exec in the
+// batch after the exit's, the exit then waiting in the source's pending
+// events.
+func TestThreadExecIsNotExit(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	k, err := dialConnector()
+	if err != nil {
+		t.Skipf("no kernel process events here: %v", err)
+	}
+	defer func() { k.close(); k.release() }()
+	p := livehelper.Start(t, "threadexec", "texecd")
+	pid := p.PID()
+	if len(p.TIDs) != 1 || p.TIDs[0] == pid {
+		t.Fatalf("helper threads %v, want the exec'ing worker's tid", p.TIDs)
+	}
+	waitStat(t, pid, func(comm string, _ byte) bool { return comm == "texecd" })
+	var execs int
+	evs := eventsOf(receiveUntil(t, k, func(ev procEvent) bool {
+		if ev.What == procEventExec && ev.TGID == pid {
+			execs++
+		}
+		return execs == 2 // procshape, then the worker's exec
+	}), pid)
+	var leaderExit = -1
+	for i, ev := range evs {
+		if ev.What == procEventExit && ev.PID == pid {
+			leaderExit = i
+		}
+	}
+	if leaderExit < 0 {
+		t.Fatalf("the kernel reported no exit of the main thread: %+v", evs)
+	}
+	check := func(t *testing.T, out []lifecycle.KernelEvent) {
+		t.Helper()
+		var types []string
+		for _, e := range out {
+			types = append(types, string(e.Type))
+		}
+		if got := strings.Join(types, " "); got != "spawn exec exec" {
+			t.Fatalf("events %q, want spawn exec exec:%s", got, describe(out))
+		}
+		// Converted after both execs, the first is not named (its lookup
+		// read the second's program), and the second's old name is not
+		// known: never the new one.
+		if x := out[2]; x.ID != out[0].ID || x.Comm != "texecd" || x.OldComm != "" && x.OldComm != "procshape" {
+			t.Errorf("the worker's exec %+v, want the spawned process %v renamed texecd (from procshape or an unknown name)", x, out[0].ID)
+		}
+	}
+	t.Run("one batch", func(t *testing.T) {
+		d := newDecoder(r, false)
+		check(t, d.convert(evs, time.Now(), false))
+	})
+	t.Run("two batches", func(t *testing.T) {
+		// As the source converts them: both batches received (and
+		// looked up) before the first is emitted.
+		d := newDecoder(r, false)
+		b1 := d.newBatch(evs[:leaderExit+1], time.Now(), false, 0)
+		d.prepare(b1, nil)
+		b2 := d.newBatch(evs[leaderExit+1:], time.Now(), false, 0)
+		d.prepare(b2, []*batch{b1})
+		pending := d.emit(nil, b1, []*batch{b2})
+		d.pendingExit = func(pid int) (lifecycle.KernelEvent, bool) {
+			var x lifecycle.KernelEvent
+			var ok bool
+			pending, x, ok = takeExit(pending, pid)
+			return x, ok
+		}
+		out := d.emit(nil, b2, nil)
+		check(t, append(pending, out...))
+	})
+}
+
+// TestExitOfReusedPidNotMoved: the exit of a process the decoder never
+// saw forked is named by a lookup of its pid; when the pid was given to
+// a new process after the exit and before the lookup, the lookup read
+// the new process, and its start and name were the old process's exit's
+// (and its threads, a reason to hold the exit back). The kernel's events
+// of a real reuse: a helper killed and reaped, and the next fork given
+// its pid (ns_last_pid), converted after both.
+func TestExitOfReusedPidNotMoved(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting ns_last_pid needs root")
+	}
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	k, err := dialConnector()
+	if err != nil {
+		t.Skipf("no kernel process events here: %v", err)
+	}
+	defer func() { k.close(); k.release() }()
+	bin := livehelper.Binary(t)
+	start := func(name string) *exec.Cmd {
+		cmd := exec.Command(bin, "comm", name)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := livehelper.StartSteady(cmd); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		waitStat(t, cmd.Process.Pid, func(comm string, _ byte) bool { return comm == name })
+		return cmd
+	}
+	for try := 0; try < 20; try++ {
+		old := start("oldproc")
+		pid := old.Process.Pid
+		_ = old.Process.Kill()
+		_ = old.Wait()
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
+			t.Skipf("ns_last_pid: %v", err)
+		}
+		cur := start("newproc")
+		if cur.Process.Pid != pid {
+			continue // another fork took the pid first
+		}
+		var forked bool
+		evs := eventsOf(receiveUntil(t, k, func(ev procEvent) bool {
+			forked = forked || ev.What == procEventFork && ev.PID == pid
+			return forked && ev.What == procEventExec && ev.TGID == pid
+		}), pid)
+		// From the old process's exit on: the decoder knows nothing of it.
+		for len(evs) > 0 && !(evs[0].What == procEventExit && evs[0].PID == pid) {
+			evs = evs[1:]
+		}
+		if len(evs) == 0 {
+			t.Fatal("the kernel reported no exit of the old process")
+		}
+		newStart, err := r.Identity(pid, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := newDecoder(r, false).convert(evs, time.Now(), false)
+		if len(out) == 0 || out[0].Type != lifecycle.Exit {
+			t.Fatalf("events %s, want the old process's exit first", describe(out))
+		}
+		if x := out[0]; x.ID.StartTicks == newStart.StartTicks || x.Comm == "newproc" {
+			t.Errorf("the old process's exit is named as the new one (start %d, newproc): %s", newStart.StartTicks, describe(out))
+		}
+		return
+	}
+	t.Skip("no fork took the freed pid in 20 tries")
+}
