@@ -89,6 +89,19 @@ func TestZombiesLive(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "SIGCHLD "+tc.sigchld) || !strings.Contains(out, "exit "+strconv.Itoa(n)) {
 				t.Errorf("text (exit %d):\n%s", code, out)
 			}
+			// --pid of one zombie: that zombie, under its parent's
+			// diagnosis, and the count of its siblings, not them.
+			one := p.PIDs[n]
+			d, code = zombiesDoc(t, "--pid", strconv.Itoa(one))
+			if code != 0 || len(d.Parents) != 1 || len(d.Parents[0].Zombies) != 1 || d.Parents[0].Zombies[0].PID != one ||
+				d.Parents[0].OtherZombies != n-1 || d.Zombies != 1 || d.Parents[0].Parent.PID != p.PID() {
+				t.Errorf("zombies --pid %d (exit %d): %+v, want that zombie alone and %d others counted", one, code, d, n-1)
+			}
+			out, _, _ = lifeRun(t, "zombies", "--pid", strconv.Itoa(one))
+			if want := fmt.Sprintf("1 zombie (the parent holds %d more, not selected)", n-1); !strings.Contains(out, want) ||
+				!strings.HasPrefix(out, "1 zombie under 1 parent") || strings.Count(out, "  exit ") != 1 {
+				t.Errorf("zombies --pid %d text, want %q and one zombie listed:\n%s", one, want, out)
+			}
 		})
 	}
 }

@@ -27,8 +27,10 @@ func newZombiesCmd(a *app) *cobra.Command {
 		Long: `List zombie processes grouped by the parent that has not reaped them. For
 each parent: its state and what it is blocked in (wchan), whether it
 ignores, blocks or handles SIGCHLD, each zombie's exit status, a
-diagnosis and a remedy. The common filters select groups whose parent or
-zombies match. Exit status: 0 when zombies were listed, 1 when there
+diagnosis and a remedy. The common filters select the groups whose
+parent matches, whole, and else the zombies that match (--pid ZOMBIE
+lists that zombie, under its parent's diagnosis, and counts the others
+the parent holds). Exit status: 0 when zombies were listed, 1 when there
 were none, 2 for a usage error, 3 when /proc could not be read.
 
 A zombie younger than a few seconds may still be reaped: a parent that
@@ -300,19 +302,35 @@ func zombieGroups(r *collector.Reader, snap *collector.Snapshot, firstSeen map[c
 	return lifecycle.DiagnoseZombiesWith(snap, firstSeen, wchan, o)
 }
 
-// filterZombies keeps the groups whose parent or one of whose zombies
-// matches f.
+// filterZombies keeps the groups whose parent matches f, whole, and of
+// the others the zombies that match f, counting the rest of them
+// (OtherZombies): `zombies --pid Z` shows zombie Z, not its siblings.
 func filterZombies(groups []lifecycle.ZombieGroup, snap *collector.Snapshot, f report.Filter) []lifecycle.ZombieGroup {
 	match := func(pid int) bool { p := lifecycle.Find(snap, pid); return p != nil && f.Match(p) }
 	var out []lifecycle.ZombieGroup
 	for _, g := range groups {
-		keep := match(g.Parent.PID)
-		for _, z := range g.Zombies {
-			keep = keep || match(z.ID.PID)
-		}
-		if keep {
+		if match(g.Parent.PID) {
 			out = append(out, g)
+			continue
 		}
+		var kept []lifecycle.ZombieInfo
+		for _, z := range g.Zombies {
+			if match(z.ID.PID) {
+				kept = append(kept, z)
+			}
+		}
+		if len(kept) == 0 {
+			continue
+		}
+		g.OtherZombies += len(g.Zombies) - len(kept)
+		g.Zombies = kept
+		g.Since = kept[0].FirstSeen
+		for _, z := range kept[1:] {
+			if z.FirstSeen.Before(g.Since) {
+				g.Since = z.FirstSeen
+			}
+		}
+		out = append(out, g)
 	}
 	return out
 }

@@ -45,6 +45,11 @@ type ZombieGroup struct {
 	SIGCHLD string
 	// Zombies are the unreaped children, oldest first.
 	Zombies []ZombieInfo
+	// OtherZombies counts the parent's other zombies, left out of
+	// Zombies by a selection that named some of its zombies and not the
+	// parent (--pid ZOMBIE): the diagnosis is still the parent's, made
+	// of all of them.
+	OtherZombies int
 	// Since is the earliest FirstSeen of the zombies.
 	Since time.Time
 	// MinAge is the age below which a zombie may still be reaped

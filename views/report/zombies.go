@@ -40,6 +40,10 @@ type ZombieGroupDoc struct {
 	// (--older-than, or 5); Young is true when every zombie is younger.
 	MinAgeSeconds float64 `json:"min_age_seconds"`
 	Young         bool    `json:"young,omitempty"`
+	// OtherZombies counts the parent's zombies not listed: the selection
+	// (--pid) named some of its zombies, not the parent. The diagnosis is
+	// the parent's, of all its zombies.
+	OtherZombies int `json:"other_zombies,omitempty"`
 }
 
 // ZombieParentDoc describes the parent that is not reaping.
@@ -101,7 +105,7 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 				TracerPID: g.ParentTracer, IsInit: g.ParentIsInit, Missing: g.ParentMissing,
 			},
 			Since: g.Since.UTC().Format(time.RFC3339Nano), Diagnosis: g.Diagnosis, Remedy: g.Remedy,
-			MinAgeSeconds: max(g.MinAge, 0).Seconds(), Young: g.Young,
+			MinAgeSeconds: max(g.MinAge, 0).Seconds(), Young: g.Young, OtherZombies: g.OtherZombies,
 		}
 		if !g.ParentMissing {
 			gd.Parent.StartTicks = ptr(g.Parent.StartTicks)
@@ -171,17 +175,20 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 			}
 			ew.printf("\n")
 		}
+		count := lifecycle.CountOf(len(g.Zombies), "zombie", "zombies")
+		if g.OtherZombies > 0 {
+			count += fmt.Sprintf(" (the parent holds %d more, not selected)", g.OtherZombies)
+		}
 		if now.Sub(g.Since) < time.Second {
-			ew.printf("  %s, first seen now\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"))
+			ew.printf("  %s, first seen now\n", count)
 		} else if g.SinceExited() {
-			ew.printf("  %s since %s (%s)\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"),
-				g.Since.Local().Format("15:04:05"), g.AgeText(now))
+			ew.printf("  %s since %s (%s)\n", count, g.Since.Local().Format("15:04:05"), g.AgeText(now))
 		} else {
 			older := "they may be older"
 			if len(g.Zombies) == 1 {
 				older = "it may be older"
 			}
-			ew.printf("  %s, first seen at %s, %s ago (%s)\n", lifecycle.CountOf(len(g.Zombies), "zombie", "zombies"),
+			ew.printf("  %s, first seen at %s, %s ago (%s)\n", count,
 				g.Since.Local().Format("15:04:05"), now.Sub(g.Since).Truncate(time.Second), older)
 		}
 		ew.printf("  diagnosis: %s\n", sanitize.Terminal(g.Diagnosis))
