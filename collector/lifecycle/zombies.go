@@ -449,7 +449,21 @@ func (d *parentDiag) why() string {
 	case SigchldDefault:
 		return "neither handles nor ignores SIGCHLD and does not call wait(): it never collects its children's exit status"
 	}
-	return "does not call wait() (its signal masks could not be read)"
+	return "does not call wait() " + sigchldUnknown(d.par)
+}
+
+// sigchldUnknown says, in parentheses, what is not known of par's SIGCHLD
+// handling when SigchldDisposition could not tell it: its whole status
+// (not read), or only its dispositions (left out of a task-iterator walk
+// and not read back), the blocked mask being known then.
+func sigchldUnknown(par *collector.Process) string {
+	if par == nil || par.Read&collector.SrcStatus == 0 {
+		return "(its status could not be read: whether it ignores, blocks or handles SIGCHLD is unknown)"
+	}
+	if par.SigBlk&sigchldBit != 0 {
+		return "(it blocks SIGCHLD; whether it also ignores it is unknown: its signal dispositions could not be read)"
+	}
+	return "(it does not block SIGCHLD; whether it ignores or handles it is unknown: its signal dispositions could not be read)"
 }
 
 // doing says what the parent is doing: its state and wait channel.
