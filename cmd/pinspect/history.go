@@ -84,10 +84,8 @@ func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.Zombi
 		}
 	}
 	d.SampleThen = then.TakenAt().Local().Format(time.RFC3339)
-	d.ParentStateThen = string(par.State) + " (" + collector.StateName(par.State) + ")"
-	if lifecycle.LeaderExited(par) {
-		d.ParentStateThen = string(lifecycle.LeaderExitedLetter) + " (" + report.StateLeaderExited + ")"
-	}
+	letter, name := lifecycle.StateLetterName(par)
+	d.ParentStateThen = string(rune(letter)) + " (" + name + ")"
 	d.ParentWChanThen = then.ParentWChan[par.PID]
 	d.ParentThreadsThen = par.NumThreads
 }

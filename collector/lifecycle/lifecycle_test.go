@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -334,5 +335,37 @@ func TestZombieParentLeaderExited(t *testing.T) {
 	par.State, par.NumThreads = 'S', 1
 	if gs := DiagnoseZombies(snap(0, par, z), nil, nil); len(gs) != 1 || gs[0].ParentLeaderExited {
 		t.Errorf("a sleeping parent: %+v, want not leader-exited", gs)
+	}
+}
+
+// TestLeaderExitedNamedOnce: a leader-exited process's state is named by
+// one letter and one name wherever it is shown (StateLetterName, and a
+// zombie group's ParentStateLetterName for such a parent): the recorded
+// process of fixtures/proc/leader-exited (the kernel's Z, 2 threads).
+func TestLeaderExitedNamedOnce(t *testing.T) {
+	r, err := collector.NewReader(collector.Options{Root: "../../fixtures/proc/leader-exited"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snap, err := r.Scan(context.Background(), collector.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Find(snap, 14203)
+	if p == nil || p.State != 'Z' || !LeaderExited(p) {
+		t.Fatalf("fixture process %+v, want the kernel's Z on a leader-exited process", p)
+	}
+	if l, n := StateLetterName(p); l != 'L' || n != "leader-exited" {
+		t.Errorf("StateLetterName %c %q, want L leader-exited", l, n)
+	}
+	var g ZombieGroup
+	g.describeParent(p, "")
+	if l, n := g.ParentStateLetterName(); l != 'L' || n != "leader-exited" || g.ParentState != 'Z' {
+		t.Errorf("ParentStateLetterName %c %q (state %c), want L leader-exited beside the kernel's Z", l, n, g.ParentState)
+	}
+	p.NumThreads = 1 // as if it were a zombie: the kernel's letter and name
+	if l, n := StateLetterName(p); l != 'Z' || n != collector.StateName('Z') {
+		t.Errorf("a zombie: %c %q", l, n)
 	}
 }

@@ -28,6 +28,24 @@ func LeaderExited(p *collector.Process) bool {
 // the dashboard's state filter select these processes by it.
 const LeaderExitedLetter = 'L'
 
+// LeaderExitedName is the name of a leader-exited process's state, as
+// every output writes it: the JSON's state_name, and the word after
+// LeaderExitedLetter in the texts (the zombies report, the dashboard's
+// zombie panel, a record's zombie history). StateLetterName and
+// ZombieGroup.ParentStateLetterName give both.
+const LeaderExitedName = "leader-exited"
+
+// StateLetterName is p's state as the outputs name it: StateLetter, and
+// its name (collector.StateName, or LeaderExitedName for a leader-exited
+// process).
+func StateLetterName(p *collector.Process) (byte, string) {
+	l := StateLetter(p)
+	if l == LeaderExitedLetter {
+		return l, LeaderExitedName
+	}
+	return l, collector.StateName(l)
+}
+
 // StateLetter is the state letter a table shows for p: the kernel's, or
 // LeaderExitedLetter for a leader-exited process; 0 when p's stat was
 // not read.

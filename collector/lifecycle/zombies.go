@@ -300,6 +300,17 @@ func (g *ZombieGroup) AgeText(now time.Time) string {
 	return "the oldest exited " + ds + " ago"
 }
 
+// ParentStateLetterName is the parent's state as the outputs name it
+// (StateLetterName): LeaderExitedLetter and LeaderExitedName for a
+// leader-exited parent, else the kernel's letter (0 when unknown) and
+// its name.
+func (g *ZombieGroup) ParentStateLetterName() (byte, string) {
+	if g.ParentLeaderExited {
+		return LeaderExitedLetter, LeaderExitedName
+	}
+	return g.ParentState, collector.StateName(g.ParentState)
+}
+
 // describeParent fills the parent fields of g from par, wchan its wait
 // channel ("" when unknown).
 func (g *ZombieGroup) describeParent(par *collector.Process, wchan string) {

@@ -131,7 +131,8 @@ func (d *frameData) zombies() []zombieGroup {
 		var info []string
 		switch {
 		case g.ParentLeaderExited:
-			info = append(info, "state "+string(rune(lifecycle.LeaderExitedLetter))+" leader-exited")
+			letter, name := g.ParentStateLetterName()
+			info = append(info, "state "+string(rune(letter))+" "+name)
 		case g.ParentState != 0:
 			info = append(info, "state "+string(rune(g.ParentState)))
 		}

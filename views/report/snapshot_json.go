@@ -259,7 +259,7 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 // StateLeaderExited is the state_name of a process whose main thread
 // called pthread_exit while other threads run: the kernel shows its
 // leader as Z, but the process is alive (num_threads - 1 threads run).
-const StateLeaderExited = "leader-exited"
+const StateLeaderExited = lifecycle.LeaderExitedName
 
 func stateKey(s byte) string {
 	if s == 0 {

@@ -110,12 +110,10 @@ func NewZombiesDoc(groups []lifecycle.ZombieGroup, now time.Time) *ZombiesDoc {
 		if !g.ParentMissing {
 			gd.Parent.StartTicks = ptr(g.Parent.StartTicks)
 			gd.Parent.Comm, gd.Parent.CommRawBase64 = textAndRaw(g.ParentComm)
-			gd.Parent.State, gd.Parent.StateName = stateKey(g.ParentState), collector.StateName(g.ParentState)
-			if g.ParentLeaderExited {
-				// As in a process's document: the kernel's Z, named for
-				// what it is.
-				gd.Parent.StateName, gd.Parent.LeaderExited = StateLeaderExited, true
-			}
+			// As in a process's document: a leader-exited parent keeps
+			// the kernel's Z, named for what it is.
+			_, name := g.ParentStateLetterName()
+			gd.Parent.State, gd.Parent.StateName, gd.Parent.LeaderExited = stateKey(g.ParentState), name, g.ParentLeaderExited
 		}
 		for _, z := range g.Zombies {
 			zd := ZombieDoc{
@@ -154,12 +152,10 @@ func WriteZombiesText(w io.Writer, groups []lifecycle.ZombieGroup, now time.Time
 		if g.ParentMissing {
 			ew.printf("parent %d (unreadable)\n", g.Parent.PID)
 		} else {
+			letter, name := g.ParentStateLetterName()
+			ew.printf("parent %d (%s)  state %s %s", g.Parent.PID, sanitize.Terminal(g.ParentComm), stateKey(letter), name)
 			if g.ParentLeaderExited {
-				ew.printf("parent %d (%s)  state %c leader-exited (its main thread exited; its other threads run)", g.Parent.PID,
-					sanitize.Terminal(g.ParentComm), lifecycle.LeaderExitedLetter)
-			} else {
-				ew.printf("parent %d (%s)  state %s %s", g.Parent.PID, sanitize.Terminal(g.ParentComm),
-					stateKey(g.ParentState), collector.StateName(g.ParentState))
+				ew.printf(" (its main thread exited; its other threads run)")
 			}
 			switch {
 			case g.ParentWChan != "":
