@@ -8,6 +8,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/views/sanitize"
 )
 
 // maxEvents bounds the event log (a churning machine makes hundreds of
@@ -222,14 +223,19 @@ func eventDetail(e *lifecycle.Event) string {
 	return s
 }
 
+// inertName is an event's name as the text outputs show it
+// (sanitize.Name: lifecycle.UnknownName when not known, quoted when it
+// would read as that), made inert.
+func inertName(name string) string { return inert(sanitize.Name(name, lifecycle.UnknownName)) }
+
 // eventWhat is eventDetail without the note.
 func eventWhat(e *lifecycle.Event) string {
-	comm := inert(lifecycle.ShownName(e.Comm))
+	comm := inertName(e.Comm)
 	switch e.Type {
 	case lifecycle.Spawn:
 		return comm + " ← parent " + strconv.Itoa(e.PPID)
 	case lifecycle.Exec:
-		s := inert(lifecycle.ShownName(e.OldComm)) + " → " + comm
+		s := inertName(e.OldComm) + " → " + comm
 		if e.Exe != "" {
 			s += " (" + inert(e.Exe) + ")"
 		}
@@ -252,7 +258,7 @@ func eventWhat(e *lifecycle.Event) string {
 	case lifecycle.StateChange:
 		return comm + " " + stateLetter(e.OldState) + " → " + stateLetter(e.State)
 	case lifecycle.Rename:
-		return inert(lifecycle.ShownName(e.OldComm)) + " → " + comm
+		return inertName(e.OldComm) + " → " + comm
 	case lifecycle.ThreadStart, lifecycle.ThreadExit:
 		return comm + " in process " + strconv.Itoa(e.ID.PID)
 	case lifecycle.Lost:

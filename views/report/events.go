@@ -83,23 +83,28 @@ func WriteEventJSON(w io.Writer, e *lifecycle.Event) error {
 	return err
 }
 
+// shownName is an event's name as the text outputs show it: sanitised,
+// lifecycle.UnknownName when it is not known, and quoted when it would
+// read as that (sanitize.Name: a comm "?" is "?" with its quotes).
+func shownName(name string) string { return sanitize.Name(name, lifecycle.UnknownName) }
+
 // FormatEvent renders an event as one sanitised text line:
 // "15:04:05.000 exit     1234 sleep  exit 0 (connector)". A name that
 // is not known (an empty comm or old comm) shows as lifecycle.UnknownName,
 // and the event's note, when it has one, says why.
 func FormatEvent(e *lifecycle.Event) string {
 	var b strings.Builder
-	comm := e.Comm
+	comm := sanitize.Terminal(e.Comm)
 	if e.Type != lifecycle.Lost {
-		comm = lifecycle.ShownName(comm)
+		comm = shownName(e.Comm)
 	}
-	fmt.Fprintf(&b, "%s %-12s %7d %-16s", e.Time.Local().Format("15:04:05.000"), e.Type, e.ID.PID, sanitize.Terminal(comm))
+	fmt.Fprintf(&b, "%s %-12s %7d %-16s", e.Time.Local().Format("15:04:05.000"), e.Type, e.ID.PID, comm)
 	switch e.Type {
 	case lifecycle.Spawn:
 		fmt.Fprintf(&b, " parent %d", e.PPID)
 	case lifecycle.Exec:
 		if e.OldComm != e.Comm || e.OldComm == "" {
-			fmt.Fprintf(&b, " was %s", sanitize.Terminal(lifecycle.ShownName(e.OldComm)))
+			fmt.Fprintf(&b, " was %s", shownName(e.OldComm))
 		}
 		if e.Exe != "" {
 			fmt.Fprintf(&b, " exe %s", sanitize.Terminal(e.Exe))
@@ -119,7 +124,7 @@ func FormatEvent(e *lifecycle.Event) string {
 	case lifecycle.StateChange:
 		fmt.Fprintf(&b, " %c -> %c (%s)", orDash(e.OldState), orDash(e.State), collector.StateName(e.State))
 	case lifecycle.Rename:
-		fmt.Fprintf(&b, " was %s", sanitize.Terminal(lifecycle.ShownName(e.OldComm)))
+		fmt.Fprintf(&b, " was %s", shownName(e.OldComm))
 	case lifecycle.ThreadStart, lifecycle.ThreadExit:
 		fmt.Fprintf(&b, " tid %d", e.TID)
 	case lifecycle.Lost:

@@ -94,7 +94,7 @@ func WriteRestartsText(w io.Writer, name string, rs []Restart, down *lifecycle.E
 			how = r.Ended.ExitStatus.String()
 		}
 		fmt.Fprintf(bw, "%-23s %7d %-16s %-22s %-23s %7d %s%s\n", r.Ended.Time.Local().Format("2006-01-02 15:04:05.000"), r.Ended.ID.PID,
-			sanitize.Terminal(lifecycle.ShownName(r.Ended.Comm)), how, r.Started.Time.Local().Format("2006-01-02 15:04:05.000"), r.Started.ID.PID,
+			shownName(r.Ended.Comm), how, r.Started.Time.Local().Format("2006-01-02 15:04:05.000"), r.Started.ID.PID,
 			r.Started.Time.Sub(r.Ended.Time).Round(time.Millisecond), mark)
 	}
 	if across > 0 {

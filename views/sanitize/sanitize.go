@@ -5,6 +5,7 @@
 package sanitize
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -64,6 +65,22 @@ func isClean(s string) bool {
 		}
 	}
 	return true
+}
+
+// Name returns a process name as Terminal shows it, unknown standing for
+// a name that is not known (empty). A known name that would read as
+// unknown (unknown itself, such as a comm "?", or control characters
+// Terminal turns into it, such as a comm "\n") is shown quoted, with Go's
+// escapes ("?" and "\n" with their quotes): never taken for an unknown
+// name.
+func Name(name, unknown string) string {
+	if name == "" {
+		return unknown
+	}
+	if t := Terminal(name); t != unknown {
+		return t
+	}
+	return Terminal(strconv.Quote(name))
 }
 
 // Args joins command-line arguments with spaces, each sanitised.

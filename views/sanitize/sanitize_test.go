@@ -59,3 +59,22 @@ func FuzzTerminal(f *testing.F) {
 		}
 	})
 }
+
+// TestName: an empty name is the unknown marker; a known name that would
+// read as it is quoted with its escapes; every other name is Terminal's.
+func TestName(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", "?"},
+		{"?", `"?"`},
+		{"\n", `"\n"`},
+		{"\x1b", `"\x1b"`},
+		{"\u200b", `"\u200b"`},
+		{"a\nb", "a?b"},
+		{"??", "??"},
+		{"sleep", "sleep"},
+	} {
+		if got := Name(c.in, "?"); got != c.want {
+			t.Errorf("Name(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
