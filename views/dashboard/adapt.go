@@ -29,8 +29,11 @@ type zombieGroup struct {
 	parentInfo string // raw: state, wait channel, SIGCHLD disposition
 	zombies    []collector.ID
 	statuses   []string
-	diagnosis  string // raw
-	remedy     string // raw
+	// others counts the parent's zombies left out of zombies by the
+	// --pid scope (scopedZombies).
+	others    int
+	diagnosis string // raw
+	remedy    string // raw
 }
 
 // focusData is what the Frame carries for the focused process.

@@ -110,6 +110,32 @@ func (d *Dashboard) zombieGroupMatches(g *zombieGroup, o viewOpts) bool {
 	return inScope && passes
 }
 
+// scopedZombies is g as the panel lists it: under --pid, when the
+// parent is not a --pid process, only its zombies that are (the others
+// counted in others): --pid Z shows zombie Z, not its siblings.
+func (d *Dashboard) scopedZombies(g zombieGroup) zombieGroup {
+	pids := d.vo.pids
+	if pids == nil || pids[g.parent.PID] {
+		return g
+	}
+	var zs []collector.ID
+	var st []string
+	for i, z := range g.zombies {
+		if pids[z.PID] {
+			zs = append(zs, z)
+			if i < len(g.statuses) {
+				st = append(st, g.statuses[i])
+			}
+		}
+	}
+	if len(zs) == 0 {
+		return g
+	}
+	g.others += len(g.zombies) - len(zs)
+	g.zombies, g.statuses = zs, st
+	return g
+}
+
 // fillZombies formats the zombie panel.
 func (d *Dashboard) fillZombies(tv *tview.TextView) {
 	var groups []zombieGroup
@@ -124,11 +150,12 @@ func (d *Dashboard) fillZombies(tv *tview.TextView) {
 		n := len(groups[i].zombies)
 		total += n
 		if d.scope != nil && d.zombieGroupMatches(&groups[i], scopeOnly) {
-			inScope += n
+			inScope += len(d.scopedZombies(groups[i]).zombies)
 		}
 		if d.zombieGroupMatches(&groups[i], d.vo) {
-			kept = append(kept, groups[i])
-			shown += n
+			g := d.scopedZombies(groups[i])
+			kept = append(kept, g)
+			shown += len(g.zombies)
 		}
 	}
 	// The title counts the zombies the panel lists, of how many: the
@@ -177,6 +204,9 @@ func (d *Dashboard) fillZombies(tv *tview.TextView) {
 			if i < len(g.statuses) && g.statuses[i] != "" {
 				b.WriteString("(" + g.statuses[i] + ")")
 			}
+		}
+		if g.others > 0 {
+			b.WriteString(" [gray](the parent holds " + strconv.Itoa(g.others) + " more, not selected)[-]")
 		}
 		b.WriteByte('\n')
 		if g.diagnosis != "" {

@@ -185,3 +185,44 @@ func TestPIDAndFilterZombieTitle(t *testing.T) {
 		t.Errorf("zombie panel under --pid with a filter naming a zombie: want the title %q:\n%s", want, panel)
 	}
 }
+
+// TestPIDOfZombieListsItAlone: with --pid of one zombie the zombie panel
+// lists that zombie under its parent's diagnosis, counts its siblings
+// without listing them, and its title counts the one (it listed the
+// whole group).
+func TestPIDOfZombieListsItAlone(t *testing.T) {
+	p := livehelper.Start(t, "zombies", "3")
+	var a, b *monitor.Frame
+	for end := time.Now().Add(patience); ; {
+		a, b = frames(t, p.PIDs...)
+		n := 0
+		for _, pid := range p.PIDs[1:] {
+			if q := lifecycle.Find(b.Snapshot, pid); q != nil && q.IsZombie() {
+				n++
+			}
+		}
+		if n == 3 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the helper's zombies did not appear")
+		}
+	}
+	one := p.PIDs[2]
+	h := start(t, Options{PIDs: []int{one}}, 180, 50)
+	h.src.send(a)
+	h.src.send(b)
+	panel := h.waitForIn("zombies", "of parent "+strconv.Itoa(p.PID()))
+	flat := strings.Join(strings.Fields(strings.ReplaceAll(panel, "│", " ")), " ") // as wrapped
+	if want := "zombies: 1 (--pid " + strconv.Itoa(one) + ")"; !strings.Contains(panel, want) || !strings.Contains(flat, "(the parent holds 2 more, not selected)") {
+		t.Errorf("zombie panel under --pid of a zombie: want the title %q and the siblings counted:\n%s", want, panel)
+	}
+	for _, pid := range []int{p.PIDs[1], p.PIDs[3]} {
+		if strings.Contains(panel, " "+strconv.Itoa(pid)+"(") {
+			t.Errorf("sibling %d listed under --pid %d:\n%s", pid, one, panel)
+		}
+	}
+	if !strings.Contains(panel, " "+strconv.Itoa(one)+"(") {
+		t.Errorf("zombie %d not listed:\n%s", one, panel)
+	}
+}
