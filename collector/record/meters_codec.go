@@ -167,8 +167,11 @@ func (d *decoder) pressureLine(b []byte) collector.PressureLine {
 	return l
 }
 
-// processExtras writes a process's shared memory, cgroup and the owner
-// of its /proc/PID/stat (field 74, plus one: 0, not written, is unknown).
+// processExtras writes a process's shared memory, cgroup, the owner of
+// its /proc/PID/stat (field 74, plus one: 0, not written, is unknown) and
+// whether its signal dispositions were left out (field 75,
+// collector.Process.SigDispAbsent: SigIgn and SigCgt are then unknown,
+// not 0; a record written before the field has none, and read them all).
 func (e *enc) processExtras(p *collector.Process) {
 	e.u(70, p.SharedBytes)
 	e.flag(71, p.HasShared)
@@ -184,9 +187,10 @@ func (e *enc) processExtras(p *collector.Process) {
 	if p.DumpOwnerUID >= 0 {
 		e.u(74, uint64(p.DumpOwnerUID)+1)
 	}
+	e.flag(75, p.SigDispAbsent)
 }
 
-// processExtra decodes one of a process's fields 70-74.
+// processExtra decodes one of a process's fields 70-75.
 func (d *decoder) processExtra(g *field, p *collector.Process) {
 	switch g.num {
 	case 70:
@@ -212,5 +216,7 @@ func (d *decoder) processExtra(g *field, p *collector.Process) {
 		if g.v > 0 && g.v <= 1<<32 {
 			p.DumpOwnerUID = int(g.v - 1)
 		}
+	case 75:
+		p.SigDispAbsent = g.bool()
 	}
 }
