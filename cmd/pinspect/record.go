@@ -165,7 +165,7 @@ func (a *app) runRecord(o *recordOptions) error {
 		every = o.threadsEvery
 	}
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: threads, ThreadsEvery: every, Connector: !o.noConnector,
-		Tracepoints: true, ConnectorCoalesce: agentConnectorCoalesce})
+		Tracepoints: true, ConnectorCoalesce: agentConnectorCoalesce, FinalFrame: monitor.DefaultFinalFrame})
 	frames, cancelSub := m.Subscribe()
 	defer cancelSub()
 	ctx, cancel := context.WithCancel(a.ctx)
@@ -193,9 +193,41 @@ func (a *app) runRecord(o *recordOptions) error {
 		"memory_every", o.memoryEvery, "max_size", o.maxSize, "max_age", o.maxAge, "fsync", o.fsync, "backend", string(b),
 		"continues_after_seq", w.LastSeq())
 	n, failedInARow := 0, 0
+	keep := func(f *monitor.Frame) {
+		if f == nil || f.Snapshot == nil {
+			return
+		}
+		if n == 0 {
+			log.Info("events", "live", f.EventsLive, "note", f.EventsNote)
+		}
+		s := smp.Sample(f)
+		if o.memoryEvery > 0 && n%o.memoryEvery == 0 {
+			s.Memory = mem.read(r, f.Snapshot)
+		}
+		n++
+		if err := w.Append(s); err != nil {
+			failedInARow++
+			log.Error("sample not recorded", "seq", w.LastSeq()+1, "taken_at", f.Snapshot.TakenAt.Format(time.RFC3339), "events_kept_for_next", w.Pending(), "err", err)
+			return
+		}
+		if failedInARow > 0 {
+			log.Info("recording again", "after_failed_samples", failedInARow)
+			failedInARow = 0
+		}
+		log.Debug("sample", "seq", s.Seq, "processes", len(f.Snapshot.Processes), "events", len(s.Events), "threads", f.Snapshot.ThreadsRead)
+	}
 	for {
 		select {
 		case err := <-monErr:
+			// The monitor's last frame (monitor.Options.FinalFrame, on
+			// a signal) holds the events since the one before: it is
+			// in frames when Run has returned, with any frame not yet
+			// taken merged into it.
+			select {
+			case f := <-frames:
+				keep(f)
+			default:
+			}
 			st := w.Stats()
 			log.Info("pinspect record stopped", "samples", st.Samples, "failed", st.Failed, "bytes_written", st.BytesWritten, "store_bytes", st.StoreBytes)
 			if a.ctx.Err() != nil {
@@ -206,27 +238,7 @@ func (a *app) runRecord(o *recordOptions) error {
 			}
 			return fmt.Errorf("monitor: %w", err)
 		case f := <-frames:
-			if f == nil || f.Snapshot == nil {
-				continue
-			}
-			if n == 0 {
-				log.Info("events", "live", f.EventsLive, "note", f.EventsNote)
-			}
-			s := smp.Sample(f)
-			if o.memoryEvery > 0 && n%o.memoryEvery == 0 {
-				s.Memory = mem.read(r, f.Snapshot)
-			}
-			n++
-			if err := w.Append(s); err != nil {
-				failedInARow++
-				log.Error("sample not recorded", "seq", w.LastSeq()+1, "taken_at", f.Snapshot.TakenAt.Format(time.RFC3339), "events_kept_for_next", w.Pending(), "err", err)
-				continue
-			}
-			if failedInARow > 0 {
-				log.Info("recording again", "after_failed_samples", failedInARow)
-				failedInARow = 0
-			}
-			log.Debug("sample", "seq", s.Seq, "processes", len(f.Snapshot.Processes), "events", len(s.Events), "threads", f.Snapshot.ThreadsRead)
+			keep(f)
 		}
 	}
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/record"
 )
 
@@ -90,6 +92,64 @@ func TestRecordCommand(t *testing.T) {
 		if r := pinspect(t, bad...); r.code != 2 {
 			t.Errorf("%v: exit %d, want 2: %s", bad, r.code, r.stderr)
 		}
+	}
+}
+
+// TestRecordStopKeepsLastEvents: a recorder stopped by SIGTERM (systemd's
+// stop) writes a last sample with the events since its last one: a
+// process that started and exited after the first sample, with the next
+// an hour away, is in the record with its exit status (it was lost).
+func TestRecordStopKeepsLastEvents(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	cmd := command("record", "--dir", dir, "--interval", "1h", "--fsync", "none")
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if st, err := record.Open(dir); err == nil {
+			n := st.Len()
+			st.Close()
+			if n >= 1 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no sample recorded in 3 min; stderr:\n%s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	short := exec.Command("sh", "-c", "exit 7")
+	if err := short.Run(); err == nil {
+		t.Fatal("sh -c 'exit 7' exited 0")
+	}
+	pid := short.Process.Pid
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("recorder after SIGTERM: %v; stderr:\n%s", err, errb.String())
+	}
+	st, err := record.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var exit *lifecycle.Event
+	if err := st.Events(record.EventQuery{}, func(e *lifecycle.Event) bool {
+		if e.Type == lifecycle.Exit && e.ID.PID == pid {
+			c := *e
+			exit = &c
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if exit == nil || exit.ExitStatus == nil || !exit.ExitStatus.Exited || exit.ExitStatus.Code != 7 {
+		t.Fatalf("the exit of %d (exit 7) in %d samples: %+v; stderr:\n%s", pid, st.Len(), exit, errb.String())
 	}
 }
 

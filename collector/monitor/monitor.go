@@ -89,7 +89,21 @@ type Options struct {
 	// in it: serve shows io only to clients that may see it in full, and
 	// reads it only while such a client can connect.
 	IOWanted func() bool
+	// FinalFrame, when positive, has Run take one last frame when its
+	// context is done (after a first frame), within this long: the kernel
+	// events received until then (Sync's wait) and a scan, published
+	// before Run returns, so that an agent stopped by a signal loses
+	// none of the events since its last frame (serve's streams, the
+	// recorder's store). A source or scan still busy at the bound ends
+	// the frame unfinished: none is published.
+	FinalFrame time.Duration
 }
+
+// DefaultFinalFrame is the bound serve and record give their last frame
+// (Options.FinalFrame): well inside systemd's stop timeout (90 s) and a
+// container's grace period (10 s), and longer than a collection at
+// 10,000 processes.
+const DefaultFinalFrame = 2 * time.Second
 
 // DefaultThreadHold is how long scans read threads after a client asked
 // for them (Options.ThreadHold): a client that polls (a remote
@@ -182,20 +196,24 @@ const MaxSampleFailures = 3
 
 // Run samples until ctx is done and returns ctx's error; or the error of
 // the first sample when the root cannot be read at all, or of the last one
-// when MaxSampleFailures samples in a row failed. Every goroutine it
+// when MaxSampleFailures samples in a row failed. With Options.FinalFrame
+// it publishes a last frame first when ctx is done. Every goroutine it
 // starts has ended when it returns.
 func (m *Monitor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The kernel source outlives ctx until the last frame has its events.
+	kctx, kcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer kcancel()
 	k := openKernelSource(m.r, m.opts, m.rescanNow)
 	m.mu.Lock()
 	m.kernel = k
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); k.run(ctx) }()
+	go func() { defer wg.Done(); k.run(kctx) }()
 	defer wg.Wait()
-	defer cancel()
+	defer kcancel()
 	for {
 		err := m.sample(ctx)
 		if err == nil {
@@ -214,7 +232,29 @@ func (m *Monitor) Run(ctx context.Context) error {
 		case <-time.After(m.currentInterval()):
 		}
 	}
-	return m.loop(ctx)
+	err := m.loop(ctx)
+	if m.opts.FinalFrame > 0 && ctx.Err() != nil {
+		m.final(kctx)
+	}
+	return err
+}
+
+// final takes and publishes the last frame (Options.FinalFrame): the
+// kernel events received until now, as Sync waits for them, then a scan,
+// each within the bound.
+func (m *Monitor) final(kctx context.Context) {
+	ctx, cancel := context.WithTimeout(kctx, m.opts.FinalFrame)
+	defer cancel()
+	m.mu.Lock()
+	k := m.kernel
+	m.mu.Unlock()
+	if err := k.sync(ctx); err != nil {
+		return
+	}
+	m.mu.Lock()
+	m.ctl.flush = true
+	m.mu.Unlock()
+	_ = m.sample(ctx)
 }
 
 // loop samples on the interval and on request until ctx is done. The
