@@ -61,6 +61,9 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "not a process id: "+strconv.Quote(r.PathValue("pid")))
 		return
 	}
+	if refuseParams(w, r, PathExplain+"{pid}", "window") {
+		return
+	}
 	window := ExplainDefaultWindow
 	if v := r.URL.Query().Get("window"); v != "" {
 		d, err := time.ParseDuration(v)

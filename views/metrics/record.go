@@ -193,6 +193,9 @@ func cutText(end record.PageEnd, limit int) string {
 // recordedEventsQuery reads /api/v1/events?since='s parameters: the
 // query and the limit, or what is wrong with them.
 func recordedEventsQuery(q url.Values) (record.EventQuery, int, error) {
+	if err := unknownParam(q, PathEvents+"?since=", "since", "until", "type", "limit"); err != nil {
+		return record.EventQuery{}, 0, err
+	}
 	since, err := parseAPITime(q.Get("since"))
 	if err != nil {
 		return record.EventQuery{}, 0, fmt.Errorf("since: %w", err)
@@ -253,6 +256,9 @@ func skippedText(samples, parts int, first error) string {
 }
 
 func (s *Server) handleRecordedFrame(w http.ResponseWriter, r *http.Request) {
+	if refuseParams(w, r, PathFrame+"?at=", "at", "step") {
+		return
+	}
 	q := r.URL.Query()
 	at, err := parseAPITime(q.Get("at"))
 	if err != nil {

@@ -489,10 +489,45 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, "pinspect is ready.\n")
 }
 
+// unknownParam refuses a query parameter that what (an endpoint, or one
+// of its modes) does not take, naming it and the ones it takes: ignored,
+// a misspelt filter (?typ=exit, ?pids=1) gave every process or event as
+// if none was asked for. The first unknown one in name order is named.
+func unknownParam(q url.Values, what string, known ...string) error {
+	var bad []string
+	for k := range q {
+		if !slices.Contains(known, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	takes := "no query parameters"
+	if len(known) > 0 {
+		takes = strings.Join(known, ", ")
+	}
+	return fmt.Errorf("%s: unknown query parameter (%s takes %s)", strconv.Quote(bad[0]), what, takes)
+}
+
+// refuseParams answers 400 when the request has a query parameter that
+// is not one of known (unknownParam); true when it answered.
+func refuseParams(w http.ResponseWriter, r *http.Request, what string, known ...string) bool {
+	if err := unknownParam(r.URL.Query(), what, known...); err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return true
+	}
+	return false
+}
+
 // parseSnapshotQuery reads /api/v1/snapshot's query: the filter and
 // whether threads are wanted (when the snapshot has them).
 func parseSnapshotQuery(q url.Values) (report.Filter, bool, error) {
 	var flt report.Filter
+	if err := unknownParam(q, PathSnapshot, "pid", "state", "name", "user", "threads"); err != nil {
+		return flt, false, err
+	}
 	for _, v := range q["pid"] {
 		for _, part := range strings.Split(v, ",") {
 			pid, err := strconv.Atoi(part)
@@ -678,6 +713,9 @@ func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if refuseParams(w, r, PathProcesses+"{pid}") {
+		return
+	}
 	f := s.latest(w)
 	if f == nil {
 		return
@@ -729,6 +767,9 @@ func parsePID(v string) (int, error) {
 // handleZombies serves the `pinspect zombies --json` document of the
 // latest frame.
 func (s *Server) handleZombies(w http.ResponseWriter, r *http.Request) {
+	if refuseParams(w, r, PathZombies) {
+		return
+	}
 	if f := s.latest(w); f != nil {
 		writeJSON(w, r, s.opts.Logger, report.NewZombiesDoc(s.zombiesFor(f, ClientOf(r.Context())), f.Snapshot.TakenAt))
 	}
@@ -737,6 +778,9 @@ func (s *Server) handleZombies(w http.ResponseWriter, r *http.Request) {
 // handleOrphans serves the `pinspect orphans --json` document of the
 // latest frame.
 func (s *Server) handleOrphans(w http.ResponseWriter, r *http.Request) {
+	if refuseParams(w, r, PathOrphans) {
+		return
+	}
 	if f := s.latest(w); f != nil {
 		writeJSON(w, r, s.opts.Logger, report.NewOrphansDoc(s.orphansFor(f, ClientOf(r.Context())), f.Snapshot.TakenAt))
 	}
@@ -751,6 +795,9 @@ func liveEventsQuery(q url.Values) (map[string]bool, error) {
 		if q.Has(p) {
 			return nil, errors.New(p + ": only with since= (the recorded events); the live stream has no " + p)
 		}
+	}
+	if err := unknownParam(q, PathEvents, "type", "since"); err != nil {
+		return nil, err
 	}
 	return parseEventTypes(q)
 }
@@ -1102,6 +1149,9 @@ type WireFrame struct {
 
 // parseFrameQuery reads the frame endpoint's ?after=N&wait=D.
 func parseFrameQuery(q url.Values, maxWait time.Duration) (after uint64, wait time.Duration, err error) {
+	if err := unknownParam(q, PathFrame, "after", "wait", "at"); err != nil {
+		return 0, 0, err
+	}
 	if v := q.Get("after"); v != "" {
 		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
 			return 0, 0, errors.New("after: want a frame number")
