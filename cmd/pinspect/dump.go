@@ -117,7 +117,8 @@ func newDumpCmd(a *app) *cobra.Command {
 process per sample (process, the default), per thread of the samples that read
 threads (thread), per lifecycle event (event), or per sample for the machine
 (system), between --since and --until. NDJSON rows carry the field names of the
---json documents; CSV has a header row. docs/RECORD.md lists the columns.
+--json documents; CSV has a header row, also when no row matches.
+docs/RECORD.md lists the columns.
 
 A damaged sample is skipped and named on stderr with where it is; the rows of
 the others are written, and the exit status is 0 (3 when damage was skipped
@@ -155,6 +156,9 @@ and no row was written: the damaged samples may have held the rows).`,
 				return err
 			}
 			defer st.Close()
+			if err := dw.Header(kind); err != nil { // CSV: even when no row matches
+				return outputError(err)
+			}
 			reported := len(st.Problems())
 			damaged := openDamage(st, since, until)
 			withThreads := false // a sample of the range read threads

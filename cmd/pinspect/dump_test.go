@@ -53,6 +53,30 @@ func recordLive(t *testing.T, n int) (string, []*record.Sample) {
 	return dir, out
 }
 
+// TestDumpCSVHeaderWithoutRows: a CSV dump that matches no row is its
+// header alone (exit 1, nothing matched), for each kind of row: it was
+// empty, a table without columns to a CSV reader.
+func TestDumpCSVHeaderWithoutRows(t *testing.T) {
+	dir, _ := recordLive(t, 2)
+	for kind, first := range map[string]string{"process": "time,seq,pid,", "thread": "time,seq,pid,tid,", "event": "time,type,pid,", "system": "time,seq,interval_seconds,"} {
+		args := []string{"dump", kind, "--dir", dir, "--format", "csv", "--until", "2000-01-01T00:00:00Z"}
+		if kind != "system" {
+			args = append(args, "--pid", "999999")
+		}
+		stdout, stderr, code := runInProcess(t, args...)
+		rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+		if code != exitNoMatch || err != nil || len(rows) != 1 || !strings.HasPrefix(stdout, first) {
+			t.Errorf("dump %s matching nothing: exit %d, %d CSV rows (%v), want the header alone (%s...) and exit %d:\n%q\n%s",
+				kind, code, len(rows), err, first, exitNoMatch, stdout, stderr)
+		}
+		// NDJSON has no header: nothing at all.
+		args[5] = "ndjson"
+		if stdout, _, code := runInProcess(t, args...); code != exitNoMatch || stdout != "" {
+			t.Errorf("dump %s --format ndjson matching nothing: exit %d, %q", kind, code, stdout)
+		}
+	}
+}
+
 func TestDump(t *testing.T) {
 	dir, samples := recordLive(t, 3)
 

@@ -112,6 +112,23 @@ func (d *DumpWriter) line(v any) error {
 	return err
 }
 
+// Header writes the CSV header row of kind ("process", "thread",
+// "event" or "system") now, before any row: a dump that matches no row
+// is then a header alone, which a CSV reader takes for an empty table
+// (with no line at all it finds no columns). NDJSON has no header: a
+// no-op. A later row does not write it again.
+func (d *DumpWriter) Header(kind string) error {
+	cols, ok := map[string][]string{"process": processColumns, "thread": threadColumns, "event": eventColumns, "system": systemColumns}[kind]
+	if !ok {
+		return fmt.Errorf("no dump rows of kind %q", kind)
+	}
+	if d.csv == nil || d.header {
+		return nil
+	}
+	d.header = true
+	return d.csv.Write(cols)
+}
+
 func (d *DumpWriter) row(header, cells []string) error {
 	if !d.header {
 		d.header = true
