@@ -13,7 +13,10 @@ type seqEvent struct {
 // place of the oldest in the same array: the earlier slice copied every
 // kept event into a new array at every frame once it held max of them
 // (20,000 events of 224 bytes, 4.5 MB a collection for a long-running
-// agent), and grew by doubling before that.
+// agent). Its array grows by doubling up to exactly max events (append's
+// growth left 24,978 places for 20,000). A max of 0 (or below) is no
+// ring: it keeps no event, and every event pushed counts as dropped, so
+// a client after any frame with events is told it lost them.
 type eventRing struct {
 	buf   []seqEvent // grows up to max, then is written round
 	start int        // index of the oldest event once buf is full
@@ -24,9 +27,21 @@ type eventRing struct {
 	dropped uint64
 }
 
+// ringMinAlloc is the fewest events the ring's first array holds.
+const ringMinAlloc = 64
+
 // push adds e as the newest event, dropping the oldest when max are kept.
 func (r *eventRing) push(e seqEvent) {
-	if len(r.buf) < r.max {
+	if r.max <= 0 {
+		r.dropped = max(r.dropped, e.seq) // no ring: nothing is kept
+		return
+	}
+	if n := len(r.buf); n < r.max {
+		if n == cap(r.buf) {
+			grown := make([]seqEvent, n, min(r.max, max(2*n, ringMinAlloc)))
+			copy(grown, r.buf)
+			r.buf = grown
+		}
 		r.buf = append(r.buf, e)
 		return
 	}

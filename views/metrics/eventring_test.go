@@ -52,6 +52,36 @@ func TestEventRingKeepsNewestInOrder(t *testing.T) {
 	}
 }
 
+// TestEventRingBound: the ring's array holds exactly max events once
+// full, never more (append's growth left 24,978 places for maxRing's
+// 20,000), for maxes below, at and above its first allocation; a max of
+// 0 (or below) is no ring: nothing kept, every event's frame counted as
+// dropped (it panicked on the first push).
+func TestEventRingBound(t *testing.T) {
+	for _, m := range []int{1, 5, ringMinAlloc, ringMinAlloc + 1, 1000, maxRing} {
+		r := eventRing{max: m}
+		for i := range 3 * m {
+			r.push(seqEvent{seq: uint64(i + 1)})
+			if cap(r.buf) > m {
+				t.Fatalf("max %d: after %d pushes the array holds %d places", m, i+1, cap(r.buf))
+			}
+		}
+		if len(r.buf) != m || r.dropped != uint64(2*m) {
+			t.Errorf("max %d: %d kept, newest dropped %d; want %d and %d", m, len(r.buf), r.dropped, m, 2*m)
+		}
+	}
+	for _, m := range []int{0, -1} {
+		r := eventRing{max: m}
+		r.push(seqEvent{seq: 3})
+		r.push(seqEvent{seq: 4})
+		n := 0
+		r.each(func(*seqEvent) { n++ })
+		if n != 0 || len(r.buf) != 0 || !r.lostAfter(3) || r.lostAfter(4) {
+			t.Errorf("max %d: %d kept, lost after 3 %v, after 4 %v; want none kept, lost after 3 only", m, n, r.lostAfter(3), r.lostAfter(4))
+		}
+	}
+}
+
 func pids(es []seqEvent) []int {
 	var out []int
 	for _, e := range es {
