@@ -238,11 +238,16 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	// With ThreadStates, the processes the pass did not show are read
-	// with their threads (a sandbox's init: a few), so that every
-	// thread's state is known.
-	s.iterStatesOnly = o.ThreadStates
-	procs, err = s.readIterHidden(procs, st.Tasks, before, all, want)
+	// With ThreadStates, the states of the threads of the processes the
+	// pass did not show (a sandbox's init: a few) are counted from each
+	// thread's stat alone where taskstats gives their context switches;
+	// without taskstats such a process is read with its threads, so that
+	// its switches are summed over them (thread_sum) as in a scan that
+	// reads threads: read leader-only in one scan and summed in the next,
+	// its counters would go back and forth.
+	tsUsed, _ := s.r.ts.state()
+	s.iterStatesOnly = o.ThreadStates && tsUsed
+	procs, err = s.readIterHidden(procs, st.Tasks, before, all || o.ThreadStates && !tsUsed, want)
 	if err != nil {
 		return nil, err
 	}

@@ -177,10 +177,13 @@ type ScanOptions struct {
 	// when Scope is set).
 	Threads bool
 	// ThreadStates has a task-iterator scan that keeps not every thread
-	// know every thread's state (Snapshot.ThreadStates): the processes
-	// the pass did not show (a sandbox's init, read from /proc) are read
-	// with their threads. Without it their threads count as unknown
-	// there. Every task-iterator scan counts the states of the threads
+	// know every thread's state (Snapshot.ThreadStates): the states of
+	// the threads of the processes the pass did not show (a sandbox's
+	// init, read from /proc) are counted from each thread's stat where
+	// taskstats gives their context switches, and such processes are
+	// read with their threads where it does not (their switches are then
+	// summed over their threads, as in a scan that reads threads).
+	// Without it their threads count as unknown there. Every task-iterator scan counts the states of the threads
 	// it walks or sums; a /proc scan counts none.
 	ThreadStates bool
 	// ThreadPIDs, when Threads is false, reads the threads of these

@@ -82,3 +82,38 @@ func TestIterThreadStates(t *testing.T) {
 		t.Errorf("summed scan counted %d stopped threads; the stopped helper has 5", n)
 	}
 }
+
+// TestIterThreadStatesKeepsSwitchSource: without taskstats, a scan that
+// counts thread states without reading threads (serve's between API
+// clients) gives each process's context switches the source a scan with
+// threads gives them: a process the pass does not show (a sandbox's
+// init) was read leader-only in one and summed over its threads in the
+// other, and its counters went back and forth (35,304, 371, 35,304).
+func TestIterThreadStatesKeepsSwitchSource(t *testing.T) {
+	r := newIterReader(t, Options{NoTaskstats: true})
+	h := livehelper.Start(t, "threads", "5")
+	ctx := context.Background()
+	with, err := r.Scan(ctx, ScanOptions{Threads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := r.Scan(ctx, ScanOptions{ThreadStates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, p := range states.Processes {
+		q, ok := SearchPID(with.Processes, p.PID)
+		if !ok || p.NumThreads < 2 || with.Processes[q].StartTicks != p.StartTicks {
+			continue
+		}
+		seen = seen || p.PID == h.PID()
+		if a, b := with.Processes[q].CtxSource, p.CtxSource; a != b {
+			t.Errorf("pid %d (%s, %d threads): switches %s in a scan with threads, %s in one with thread states only",
+				p.PID, p.Comm, p.NumThreads, a, b)
+		}
+	}
+	if !seen {
+		t.Fatalf("the helper %d (5 threads) is in neither scan", h.PID())
+	}
+}

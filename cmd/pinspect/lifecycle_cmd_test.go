@@ -325,9 +325,11 @@ func TestWatchNameSeesShortCrashes(t *testing.T) {
 			"--count", strconv.Itoa(n), "--duration", "20s"}, &out, &errOut)
 	}()
 	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
-	if !kernelEventsUsed(errOut.String()) {
+	if !strings.Contains(errOut.String(), "BPF tracepoints") {
+		// The connector cannot name a process gone before its lookup:
+		// what this test holds needs the tracepoints.
 		<-done
-		t.Skipf("no kernel process events: %s", errOut.String())
+		t.Skipf("no BPF tracepoints: %s", errOut.String())
 	}
 	for code := 1; code <= n; code++ {
 		if err := exec.Command(prog, "-c", "exit "+strconv.Itoa(code)).Run(); err == nil {
