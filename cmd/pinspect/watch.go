@@ -4,15 +4,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/monitor"
 	"github.com/pinspect/pinspect/views/report"
@@ -68,6 +70,9 @@ affected.`,
 			if err != nil {
 				return err
 			}
+			if err := a.checkFollowed(r.Root()); err != nil {
+				return err
+			}
 			ctx, cancel := context.WithCancel(a.ctx)
 			defer cancel()
 			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector, Tracepoints: true})
@@ -117,9 +122,6 @@ affected.`,
 				if first {
 					first = false
 					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", sanitize.Terminal(fr.EventsNote), fr.Interval)
-					if err := a.checkFollowed(fr.Snapshot); err != nil {
-						return err
-					}
 				}
 				if done, err := pr.frame(fr); done || err != nil {
 					return err
@@ -227,17 +229,20 @@ func (w *watchPrinter) match(e *lifecycle.Event) bool {
 	return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
 }
 
-// checkFollowed says which --pid processes the first scan did not find:
-// they can never have events (a later process at the pid is another
-// one). None found ends watch with "no such process" (exit 1), as show
-// does; some found, watch follows those and names the others on stderr.
-func (a *app) checkFollowed(s *collector.Snapshot) error {
-	if len(a.pids) == 0 || s == nil {
+// checkFollowed says which --pid processes are not under root (its
+// /proc) as watch starts: they can never have events (a later process
+// at the pid is another one). None there ends watch with "no such
+// process" (exit 1), as show does; some there, watch follows those and
+// names the others on stderr. It looks before the kernel's events are
+// taken, so a process there now that ends before the first scan is
+// followed, its exit included.
+func (a *app) checkFollowed(root string) error {
+	if len(a.pids) == 0 {
 		return nil
 	}
 	var missing []string
 	for _, pid := range a.pids {
-		if !slices.ContainsFunc(s.Processes, func(p collector.Process) bool { return p.PID == pid }) {
+		if _, err := os.Stat(filepath.Join(root, strconv.Itoa(pid))); errors.Is(err, fs.ErrNotExist) {
 			missing = append(missing, strconv.Itoa(pid))
 		}
 	}
