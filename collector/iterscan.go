@@ -238,16 +238,9 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	// With ThreadStates, the states of the threads of the processes the
-	// pass did not show (a sandbox's init: a few) are counted from each
-	// thread's stat alone where taskstats gives their context switches;
-	// without taskstats such a process is read with its threads, so that
-	// its switches are summed over them (thread_sum) as in a scan that
-	// reads threads: read leader-only in one scan and summed in the next,
-	// its counters would go back and forth.
-	tsUsed, _ := s.r.ts.state()
-	s.iterStatesOnly = o.ThreadStates && tsUsed
-	procs, err = s.readIterHidden(procs, st.Tasks, before, all || o.ThreadStates && !tsUsed, want)
+	var hiddenThreads bool
+	s.iterStatesOnly, hiddenThreads = s.hiddenStates(o)
+	procs, err = s.readIterHidden(procs, st.Tasks, before, all || hiddenThreads, want)
 	if err != nil {
 		return nil, err
 	}
@@ -649,6 +642,21 @@ func (s *scan) readHiddenPIDs(procs []Process, n int, pids, kept []int, all bool
 		}
 	}
 	return procs, kept, threads
+}
+
+// hiddenStates says how a scan with o counts the states of the threads
+// of the processes the pass did not show (a sandbox's init: a few):
+// from each thread's stat alone (statesOnly) where taskstats gives their
+// context switches; without taskstats by reading such a process with its
+// threads (withThreads), so that its switches are summed over them
+// (thread_sum) as in a scan that reads threads: read leader-only in one
+// scan and summed in the next, its counters would go back and forth.
+func (s *scan) hiddenStates(o ScanOptions) (statesOnly, withThreads bool) {
+	if !o.ThreadStates {
+		return false, false
+	}
+	tsUsed, _ := s.r.ts.state()
+	return tsUsed, !tsUsed
 }
 
 // countHiddenStates counts the state of each thread of p, a process the
