@@ -735,7 +735,7 @@ func (a *analysis) state() *Finding {
 		f.ID = "state_hides_d"
 		f.Severity = Notice
 		f.Score = float64(len(a.dThreads))
-		f.Verdict = fmt.Sprintf("Its state says %s, but %d of its %d threads were in D (uninterruptible, waiting for I/O) in the samples, %s at once at most.",
+		f.Verdict = fmt.Sprintf("Its state says %s, but %d of its %d threads were in D (uninterruptible: in the kernel, waiting for storage, a kernel lock or a vfork child) in the samples, %s at once at most.",
 			string(leader), len(a.dThreads), a.threadsLast, num(float64(a.maxD)))
 		f.Why = "A process's state letter is its main thread's: counting processes in D misses worker threads stuck in I/O."
 	case a.threadsLast > 1 && leader != majority && (majority == 'R' || majority == 'D'):

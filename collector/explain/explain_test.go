@@ -462,3 +462,117 @@ func TestSleepShareCountsD(t *testing.T) {
 		t.Errorf("sleep share %.3f in the bound verdict, %.3f in waits", got, want)
 	}
 }
+
+// TestMachineIOPressureSaysWhatProcsBlockedCounts: procs_blocked counts
+// tasks in I/O wait, not every task in D; the machine's I/O finding says
+// so and counts the examined processes' threads in D from their samples
+// (a vfork parent in D with procs_blocked 0 read "0 blocked in D").
+func TestMachineIOPressureSaysWhatProcsBlockedCounts(t *testing.T) {
+	var m MachineSample
+	load(t, "machine", &m)
+	if m.First.Pressure.IO == nil || m.Last.Pressure.IO == nil || len(m.Processes) == 0 {
+		t.Skip("the machine sample has no I/O pressure or no process")
+	}
+	last := *m.Last.Pressure.IO
+	last.Some.TotalUs = m.First.Pressure.IO.Some.TotalUs + uint64((m.LastAt-m.FirstAt).Microseconds()/2) // 50 %
+	m.Last.Pressure.IO = &last
+	m.Last.ProcsBlocked = 0
+	s := m.Processes[0]
+	tk := &s.Burst[len(s.Burst)-1]
+	tk.Tasks[0].State = 'D'
+	var f *Finding
+	fs := ExplainMachine(&m)
+	f = get(fs, "machine_io_pressure")
+	if f == nil {
+		t.Fatalf("no machine_io_pressure: %v", ids(fs))
+	}
+	checkFinding(t, *f)
+	if strings.Contains(f.Verdict, "blocked in D") || !strings.Contains(f.Verdict, "in I/O wait (procs_blocked)") {
+		t.Errorf("verdict %q", f.Verdict)
+	}
+	if v := value(f, "examined_threads_in_d"); v < 1 {
+		t.Errorf("examined threads in D %v: %q", v, f.Verdict)
+	}
+}
+
+// TestFamilyPartialIsNotATotal: a family whose members could not all be
+// read (exited children of a fork-heavy parent) gets the sums of those
+// read, said to cover only them, not "they use".
+func TestFamilyPartialIsNotATotal(t *testing.T) {
+	s := loadSample(t, "zygote")
+	full := get(Explain(s), "family_memory")
+	if full == nil || !strings.Contains(full.Verdict, "they use") {
+		t.Fatalf("whole family: %+v", full)
+	}
+	n := len(s.Family.Members)
+	for i := 1; i < n; i++ {
+		s.Family.Members[i].Memory, s.Family.Members[i].Why = nil, "no address space"
+	}
+	f := get(Explain(s), "family_memory")
+	if f == nil {
+		t.Fatal("no family_memory with one member read")
+	}
+	checkFinding(t, *f)
+	if strings.Contains(f.Verdict, "they use") || !strings.Contains(f.Verdict, "covers only the 1 read") || value(f, "family_processes_read") != 1 {
+		t.Errorf("partial family: %s", f.Verdict)
+	}
+}
+
+// TestCOWPrivateShrinkWording: private memory that went down over the
+// window (shared with children forked since) reads "less private", not
+// "-29 MiB more private".
+func TestCOWPrivateShrinkWording(t *testing.T) {
+	s := loadSample(t, "cow-copied")
+	m0 := *s.Last.Memory
+	m0.PrivateAnon.PrivateDirtyBytes += 29 << 20
+	s.First.Memory = &m0
+	f := get(Explain(s), "cow_copied")
+	if f == nil {
+		t.Fatalf("no cow_copied: %v", ids(Explain(s)))
+	}
+	for _, e := range f.Evidence {
+		if e.Name == "anon_private_dirty_growth_bytes" {
+			if strings.Contains(e.Text, "-") || !strings.Contains(e.Text, "29 MiB less private") {
+				t.Errorf("evidence %q", e.Text)
+			}
+			return
+		}
+	}
+	t.Errorf("no growth evidence: %+v", f.Evidence)
+}
+
+// TestLeakByRate: the recorded leak (8 MiB/s) in a process 2 GiB bigger
+// grows under 2 % of its RSS over the window, and is still reported: the
+// rate, rising in every few steps, decides. The same leak seen over its
+// first 3 points (a compiler's warm-up length) is not "growing steadily".
+func TestLeakByRate(t *testing.T) {
+	s := loadSample(t, "leak")
+	for i := range s.Burst {
+		if s.Burst[i].RSSBytes != 0 {
+			s.Burst[i].RSSBytes += 2 << 30
+		}
+	}
+	for i := range s.History {
+		s.History[i].RSSBytes += 2 << 30
+	}
+	f := get(Explain(s), "memory_growing")
+	if f == nil {
+		t.Fatalf("a steady 8 MiB/s in a 2 GiB process is missed: %v", ids(Explain(s)))
+	}
+	checkFinding(t, *f)
+	if v := value(f, "rss_rising_steps"); v < 3 {
+		t.Errorf("rising steps %v", v)
+	}
+
+	short := loadSample(t, "leak")
+	var keep []Tick
+	for _, b := range short.Burst {
+		if b.RSSBytes != 0 && len(keep) < 3 {
+			keep = append(keep, b)
+		}
+	}
+	short.Burst, short.History = keep, nil
+	if f := get(Explain(short), "memory_growing"); f != nil {
+		t.Errorf("3 points over %v called steady growth: %s", keep[len(keep)-1].At-keep[0].At, f.Verdict)
+	}
+}

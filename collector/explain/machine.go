@@ -33,6 +33,9 @@ type MachineSample struct {
 	Processes []*Sample `json:"processes"`
 	// Unavailable maps a machine source to why it could not be read.
 	Unavailable map[string]string `json:"unavailable,omitempty"`
+	// SelfPID is the reader's own pid, left out of Top and Processes (it
+	// is busy because it reads); 0 when not left out (older samples).
+	SelfPID int `json:"self_pid,omitempty"`
 }
 
 // Thresholds of the machine findings.
@@ -153,6 +156,9 @@ func machineFindings(m *MachineSample) []Finding {
 	if len(m.Top) > 0 {
 		f.Evidence = append(f.Evidence, ev("top_process_cpus", m.Top[0].CPUs, "cpus", "busiest: "+topText(), "/proc/*/stat fields 14-15, both snapshots"))
 	}
+	if m.SelfPID > 0 {
+		f.Evidence = append(f.Evidence, fact("reader_excluded", fmt.Sprintf("pinspect itself (pid %d, the reader) is left out of the busiest processes and of those examined", m.SelfPID), "getpid(2)"))
+	}
 	switch {
 	case runnable > cpus && cpuPSI != nil && *cpuPSI >= machineCPUPressure:
 		f.ID = "machine_cpu_contended"
@@ -173,15 +179,22 @@ func machineFindings(m *MachineSample) []Finding {
 	out = append(out, f)
 	if p := psi("io"); p != nil && *p >= machineIOPressure {
 		blocked := float64(m.Last.ProcsBlocked)
+		inD, dProcs := examinedInD(m)
+		verdict := fmt.Sprintf("Tasks waited on I/O %s of the time; %s in I/O wait (procs_blocked) at the last reading", pctv(*p), num(blocked))
+		evs := []Evidence{
+			ev("psi_io_some_percent", *p, "percent", "some task waited on I/O "+pctv(*p)+" of the window", "/proc/pressure/io (some total)"),
+			ev("procs_blocked", blocked, "threads", num(blocked)+" tasks in I/O wait (procs_blocked counts tasks in io_schedule, not every task in D: a vfork parent or a task waiting for a kernel lock is in D but not counted)", "/proc/stat procs_blocked"),
+		}
+		if len(m.Processes) > 0 {
+			verdict += fmt.Sprintf(", %s in D among the %s examined", plural(inD, "thread", "threads"), plural(len(m.Processes), "process", "processes"))
+			evs = append(evs, ev("examined_threads_in_d", float64(inD), "threads", fmt.Sprintf("%s in D in %s of the %d processes examined, at their last sample", plural(inD, "thread", "threads"), plural(dProcs, "process", "processes"), len(m.Processes)), "/proc/PID/task/*/stat field 3, the last burst sample of each"))
+		}
 		out = append(out, Finding{
 			ID: "machine_io_pressure", Question: QMachine, Severity: Notice, Score: *p,
-			Verdict: fmt.Sprintf("Tasks waited on I/O %s of the time, %s blocked in D at the last reading.", pctv(*p), num(blocked)),
-			Evidence: []Evidence{
-				ev("psi_io_some_percent", *p, "percent", "some task waited on I/O "+pctv(*p)+" of the window", "/proc/pressure/io (some total)"),
-				ev("procs_blocked", blocked, "threads", num(blocked)+" tasks in D", "/proc/stat procs_blocked"),
-			},
-			Why:    "Storage is what the machine waits on: faster CPUs or more threads will not help.",
-			Lesson: lessonDisk,
+			Verdict:  verdict + ".",
+			Evidence: evs,
+			Why:      "Storage is what the machine waits on: faster CPUs or more threads will not help.",
+			Lesson:   lessonDisk,
 		})
 	}
 	if p := psi("memory"); p != nil && *p >= machineMemPressure {
@@ -193,4 +206,25 @@ func machineFindings(m *MachineSample) []Finding {
 		})
 	}
 	return out
+}
+
+// examinedInD counts the threads in D at the last burst sample of each
+// process examined, and the processes with one or more.
+func examinedInD(m *MachineSample) (threads, procs int) {
+	for _, s := range m.Processes {
+		if len(s.Burst) == 0 {
+			continue
+		}
+		n := 0
+		for _, t := range s.Burst[len(s.Burst)-1].Tasks {
+			if t.State == 'D' {
+				n++
+			}
+		}
+		threads += n
+		if n > 0 {
+			procs++
+		}
+	}
+	return threads, procs
 }

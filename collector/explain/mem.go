@@ -26,6 +26,22 @@ const (
 	leakMinR2 = 0.8
 	// leakMinBytes is the least growth over the points worth a finding.
 	leakMinBytes = 1 << 20
+	// leakMinSpan and leakMinPoints: a growth seen over less time or
+	// fewer points (a compiler's first tenth of a second, 3 points) is
+	// not called steady.
+	leakMinSpan   = 500 * time.Millisecond
+	leakMinPoints = 5
+	// leakShare: growth of at least this share of the first RSS counts
+	// whatever its rate.
+	leakShare = 0.02
+	// leakMinRate: growth of at least this many bytes a second, rising
+	// monotonically (leakMaxDrop) across the points, counts however big
+	// the process already is (4 MiB/s in a 400 MiB process is 2 % over
+	// the default 2 s window: the share alone missed it).
+	leakMinRate = 1 << 20
+	// leakMaxDrop: a monotone rise never falls more than this below the
+	// highest point before it.
+	leakMaxDrop = 64 << 10
 )
 
 // relatives names the parent and children in the sample's family.
@@ -127,7 +143,13 @@ func (a *analysis) cow() *Finding {
 		ev("anon_shared_dirty_bytes", shared, "bytes", mib(shared)+" written before the fork and still shared (Shared_Dirty, private anonymous mappings)", src(pid, "smaps")+" Shared_Dirty"),
 		ev("anon_private_dirty_bytes", private, "bytes", mib(private)+" copied or written only here (Private_Dirty, private anonymous mappings)", src(pid, "smaps")+" Private_Dirty"))
 	if s.First.Memory != nil {
-		f.Evidence = append(f.Evidence, ev("anon_private_dirty_growth_bytes", grew, "bytes", mib(grew)+" more private over the window", src(pid, "smaps")+" Private_Dirty, both readings"))
+		text := mib(grew) + " more private over the window"
+		if grew < 0 {
+			// Private pages become Shared_Dirty when the process forks
+			// (the child shares them until one side writes), or go away.
+			text = mib(-grew) + " less private over the window (now shared with children forked since, or freed)"
+		}
+		f.Evidence = append(f.Evidence, ev("anon_private_dirty_growth_bytes", grew, "bytes", text, src(pid, "smaps")+" Private_Dirty, both readings"))
 	}
 	if a.hasCPU {
 		f.Evidence = append(f.Evidence, ev("minor_faults_per_second", a.minfltPS, "per_second", num(a.minfltPS)+" minor faults/s (a copy-on-write copy is one)", src(pid, "stat")+" field 10 (minflt)"))
@@ -176,13 +198,31 @@ func (a *analysis) family() *Finding {
 	if rss >= 1.5*pss && rss-pss >= 10<<20 {
 		f.Severity = Notice
 	}
-	f.Verdict = fmt.Sprintf("A family of %d processes under %s (%d): their RSS adds up to %s, but they use %s (PSS; %s private to one process), because shared pages are counted once per process in RSS.",
-		len(fam.Members), root.Comm, root.PID, mib(rss), mib(pss), mib(uss))
+	of := ""
+	if len(missing) == 0 {
+		f.Verdict = fmt.Sprintf("A family of %d processes under %s (%d): their RSS adds up to %s, but they use %s (PSS; %s private to one process), because shared pages are counted once per process in RSS.",
+			len(fam.Members), root.Comm, root.PID, mib(rss), mib(pss), mib(uss))
+	} else {
+		// A partial sum is not the family's use: the members not read
+		// (exited, zombies, unreadable) may hold shares of the same
+		// pages, so even the members read are counted at the PSS of a
+		// moment when others shared with them.
+		of = fmt.Sprintf(" over the %d of %d members read", known, len(fam.Members))
+		f.Verdict = fmt.Sprintf("A family of %d processes under %s (%d), of which only %d could be read: their RSS adds up to %s and their PSS to %s (%s private to one process); that covers only the %d read, not the family's use (%d not read: exited, zombies or unreadable).",
+			len(fam.Members), root.Comm, root.PID, known, mib(rss), mib(pss), mib(uss), known, len(missing))
+		if known*2 < len(fam.Members) {
+			f.Severity = Info
+		}
+	}
 	f.Evidence = append(f.Evidence,
-		ev("family_processes", float64(len(fam.Members)), "count", fmt.Sprintf("%d processes: the root and its descendants", len(fam.Members)), "/proc/*/stat field 4 (ppid)"),
-		ev("family_rss_sum_bytes", rss, "bytes", mib(rss)+" summed RSS (what ps adds up)", "/proc/*/smaps_rollup Rss"),
-		ev("family_pss_sum_bytes", pss, "bytes", mib(pss)+" summed PSS (each shared page split among its sharers)", "/proc/*/smaps_rollup Pss"),
-		ev("family_uss_sum_bytes", uss, "bytes", mib(uss)+" summed USS (freed if every process exited)", "/proc/*/smaps_rollup Private_Clean+Private_Dirty"))
+		ev("family_processes", float64(len(fam.Members)), "count", fmt.Sprintf("%d processes: the root and its descendants", len(fam.Members)), "/proc/*/stat field 4 (ppid)"))
+	if len(missing) > 0 {
+		f.Evidence = append(f.Evidence, ev("family_processes_read", float64(known), "count", fmt.Sprintf("%d of them with memory read (the sums cover only these)", known), "/proc/*/smaps_rollup"))
+	}
+	f.Evidence = append(f.Evidence,
+		ev("family_rss_sum_bytes", rss, "bytes", mib(rss)+" summed RSS (what ps adds up)"+of, "/proc/*/smaps_rollup Rss"),
+		ev("family_pss_sum_bytes", pss, "bytes", mib(pss)+" summed PSS (each shared page split among its sharers)"+of, "/proc/*/smaps_rollup Pss"),
+		ev("family_uss_sum_bytes", uss, "bytes", mib(uss)+" summed USS (freed if every process exited)"+of, "/proc/*/smaps_rollup Private_Clean+Private_Dirty"))
 	if cpuKnown > 0 && a.secs > 0 {
 		f.Evidence = append(f.Evidence, ev("family_cpu_used_cpus", cpuSecs/a.secs, "cpus", f2(cpuSecs/a.secs)+" CPUs used by the family over the window", "/proc/*/stat fields 14-15, both snapshots"))
 	}
@@ -280,6 +320,17 @@ type growth struct {
 	slopeBPS, r2 float64
 	first, last  float64
 	confidence   string
+	// rises counts the steps between points that went up; maxDrop is the
+	// most any point fell below the highest before it (0: monotone).
+	rises   int
+	maxDrop float64
+}
+
+// monotone reports whether the points rose steadily: never falling more
+// than leakMaxDrop, and up in at least a third of the steps (not one
+// jump).
+func (g growth) monotone() bool {
+	return g.maxDrop <= leakMaxDrop && g.rises*3 >= g.points-1
 }
 
 // fitGrowth fits RSS over time through the history and the burst.
@@ -324,6 +375,14 @@ func (s *Sample) fitGrowth() (growth, bool) {
 		return growth{points: len(pts)}, false
 	}
 	g := growth{points: len(pts), span: pts[len(pts)-1].t - t0, slopeBPS: stv / stt, first: pts[0].v, last: pts[len(pts)-1].v}
+	high := pts[0].v
+	for i := 1; i < len(pts); i++ {
+		if pts[i].v > pts[i-1].v {
+			g.rises++
+		}
+		g.maxDrop = max(g.maxDrop, high-pts[i].v)
+		high = max(high, pts[i].v)
+	}
 	if svv > 0 {
 		g.r2 = stv * stv / (stt * svv)
 	}
@@ -348,7 +407,11 @@ func (a *analysis) leak() *Finding {
 		return nil
 	}
 	grown := g.slopeBPS * g.span.Seconds()
-	if grown < leakMinBytes || grown < 0.02*g.first {
+	if grown < leakMinBytes || g.span < leakMinSpan || g.points < leakMinPoints {
+		return nil
+	}
+	byRate := g.slopeBPS >= leakMinRate && g.monotone()
+	if grown < leakShare*g.first && !byRate {
 		return nil
 	}
 	f := &Finding{ID: "memory_growing", Question: QLeak, Severity: Notice, Score: g.slopeBPS, Lesson: lessonLeak}
@@ -378,7 +441,8 @@ func (a *analysis) leak() *Finding {
 	f.Evidence = append(f.Evidence,
 		ev("rss_growth_bytes_per_second", g.slopeBPS, "bytes_per_second", mib(g.slopeBPS)+"/s (least-squares slope)", source),
 		ev("fit_r2", g.r2, "ratio", "R² "+f2(g.r2)+" over "+fmt.Sprint(g.points)+" points", source),
-		ev("span_seconds", g.span.Seconds(), "seconds", dur(g.span)+" observed", source))
+		ev("span_seconds", g.span.Seconds(), "seconds", dur(g.span)+" observed", source),
+		ev("rss_rising_steps", float64(g.rises), "count", fmt.Sprintf("RSS rose in %d of %d steps, and fell at most %s below its highest", g.rises, g.points-1, mib(g.maxDrop)), source))
 	if where != "" {
 		f.Evidence = append(f.Evidence,
 			ev("anon_growth_bytes", anonD, "bytes", mib(anonD)+" more resident in anonymous mappings (malloc serves blocks of 128 KiB and more with mmap)", src(pid, "smaps")+" Rss by mapping, both readings"),

@@ -407,6 +407,25 @@ func TestLiveMachine(t *testing.T) {
 	if byQuestion(fs, explain.QMachine) == nil {
 		t.Errorf("no machine finding")
 	}
+	// The reader (this test binary) is neither examined nor among the
+	// busiest, and the machine finding says it was left out.
+	self := os.Getpid()
+	if m.SelfPID != self {
+		t.Errorf("SelfPID %d, want %d", m.SelfPID, self)
+	}
+	for _, sm := range m.Processes {
+		if sm.PID == self {
+			t.Errorf("the reader itself (%d) was examined", self)
+		}
+	}
+	for _, n := range m.Top {
+		if n.PID == self {
+			t.Errorf("the reader itself (%d) is among the busiest", self)
+		}
+	}
+	if mf := byQuestion(fs, explain.QMachine); mf != nil && !slices.ContainsFunc(mf.Evidence, func(e explain.Evidence) bool { return e.Name == "reader_excluded" }) {
+		t.Errorf("the machine finding does not say the reader was left out:\n%s", dump(fs))
+	}
 }
 
 func writeMachine(t *testing.T, m *explain.MachineSample) {

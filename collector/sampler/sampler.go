@@ -15,6 +15,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -166,7 +167,11 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 		return nil, err
 	}
 	secs := (s.opts.Now() - m.FirstAt).Seconds()
-	cand := explain.Candidates(cpuUsage(snap0, snapMid, secs), snapMid, s.opts.Candidates)
+	// The reader itself is busy because it reads: it is left out of the
+	// processes examined and of the busiest (the machine finding says so).
+	m.SelfPID = os.Getpid()
+	cand := explain.Candidates(withoutPID(cpuUsage(snap0, snapMid, secs), m.SelfPID), snapMid, s.opts.Candidates)
+	cand = slices.DeleteFunc(cand, func(pid int) bool { return pid == m.SelfPID })
 	w := s.watch(cand)
 	if err := w.start(ctx); err != nil {
 		return nil, err
@@ -185,7 +190,7 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 	m.Runnable = append(m.Runnable, w.runnable...)
 	m.LastAt = w.lastAt
 	m.Last = w.last
-	m.Top = cpuUsage(snap0, w.lastSnap, (m.LastAt - m.FirstAt).Seconds())
+	m.Top = withoutPID(cpuUsage(snap0, w.lastSnap, (m.LastAt-m.FirstAt).Seconds()), m.SelfPID)
 	if len(m.Top) > 10 {
 		m.Top = m.Top[:10]
 	}
@@ -202,6 +207,11 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 // busiest first, for processes in both.
 func cpuUsage(a, b *collector.Snapshot, secs float64) []explain.Neighbour {
 	return explain.TopCPU(a, b, secs, -1)
+}
+
+// withoutPID is ns without pid's entry.
+func withoutPID(ns []explain.Neighbour, pid int) []explain.Neighbour {
+	return slices.DeleteFunc(ns, func(n explain.Neighbour) bool { return n.PID == pid })
 }
 
 func (s *Sampler) machineOf(snap *collector.Snapshot) explain.Machine {
