@@ -41,10 +41,6 @@ func command(args ...string) *exec.Cmd {
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	// A test binary killed by its timeout leaves no pinspect behind: a
-	// record started by TestRecordCommand ran on for 18 minutes after
-	// one, loading the machine the next tests ran on.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
