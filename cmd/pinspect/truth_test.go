@@ -432,7 +432,7 @@ func watchTree(t *testing.T) (lost bool, problems []string) {
 	}
 	defer func() { _ = w.Process.Kill(); _ = w.Wait() }()
 	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
-	if !strings.Contains(errOut.String(), "subscribed") {
+	if !kernelEventsUsed(errOut.String()) {
 		t.Skipf("no kernel process events: %s", errOut.String())
 	}
 	if _, err := stdin.Write([]byte("go\n")); err != nil {

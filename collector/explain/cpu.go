@@ -105,8 +105,10 @@ func (a *analysis) bound() *Finding {
 	}
 	f := &Finding{Question: QBound}
 	switch {
-	case a.stoppedShare() >= 0.5:
+	case a.stoppedShare() >= 0.5 && !a.ranInWindow():
 		a.boundStopped(f)
+	case a.stoppedShare() >= 0.5 && a.states['t'] >= a.states['T']:
+		a.boundTraced(f)
 	case (a.avgD >= diskBoundD || (a.avgD > 0.1 && a.avgD >= demand)) && a.dStorage():
 		a.boundDisk(f)
 	case a.avgD >= diskBoundD || (a.avgD > 0.1 && a.avgD >= demand):
@@ -126,6 +128,48 @@ func (a *analysis) stoppedShare() float64 {
 		return 0
 	}
 	return float64(a.states['T']+a.states['t']) / float64(a.threadSamples)
+}
+
+// ranInWindow reports whether the process used a CPU in the window:
+// stat's ticks (at least 5 ms a second), or its threads' schedstat run
+// and run-queue time. A process that ran is not held, even when its
+// threads were stopped in most samples: a tracee under strace stops at
+// every system call and runs between them; a process continued
+// (SIGCONT) within the window runs after it.
+func (a *analysis) ranInWindow() bool {
+	return a.hasCPU && a.cpuUsed >= 0.005 || a.hasSched && a.demand >= 0.005
+}
+
+// boundTraced fills the answer for a traced process that runs between its
+// tracer's stops (strace, ltrace, a debugger stepping): it is neither
+// held nor free to run, each event the tracer watches costs a round trip
+// through the tracer.
+func (a *analysis) boundTraced(f *Finding) {
+	pid := a.s.PID
+	share := a.stoppedShare()
+	f.ID = "traced"
+	f.Severity = Notice
+	f.Score = share
+	tracer := 0
+	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
+		tracer = p.TracerPID
+	}
+	by := "a tracer"
+	if tracer > 0 {
+		by = fmt.Sprintf("its tracer (TracerPid %d)", tracer)
+	}
+	f.Verdict = fmt.Sprintf("Traced by %s and running between its stops: its threads were stopped by the tracer (state t) in %s of samples, yet it used %s CPUs, so each event the tracer watches stops it until the tracer lets it go on.", by, pct(share), f2(a.cpuUsed))
+	f.Why = "A tracer such as strace stops a thread at every system call or signal it watches, reads it, and resumes it: the process runs, but pays two context switches and the tracer's own work for each event, often running many times slower than untraced."
+	if tracer > 0 {
+		f.Try = append(f.Try, fmt.Sprintf("If the tracing is not wanted, end or detach the tracer (pinspect show %d); if it is, trace fewer events (strace -e trace=...) or use a tracer that does not stop the process (perf trace, a BPF tool).", tracer))
+	} else {
+		f.Try = append(f.Try, "If the tracing is not wanted, find the tracer (TracerPid in /proc/"+fmt.Sprint(pid)+"/task/*/status) and end or detach it; if it is, trace fewer events (strace -e trace=...) or use a tracer that does not stop the process (perf trace, a BPF tool).")
+	}
+	f.Evidence = append(f.Evidence, ev("stopped_share", share, "ratio", pct(share)+" of thread samples stopped (T or t)", statesSource(pid)))
+	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
+		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), src(pid, "status")+" TracerPid"))
+	}
+	f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
 }
 
 // boundStopped fills the answer for a stopped process: it does not run

@@ -658,6 +658,63 @@ func TestLiveStopped(t *testing.T) {
 	}
 }
 
+// TestLiveTracedRunning: a process under a tracer that stops it at
+// every system call and resumes it (strace's PTRACE_SYSCALL loop, here
+// run by the test on dd copying a byte at a time) is stopped (t) in many
+// samples, yet runs between the stops: "traced", not "stopped" and
+// "held" (review3: strace'd dd, 0.24 CPUs, was called held).
+func TestLiveTracedRunning(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("ptrace of a helper needs root here (yama ptrace_scope)")
+	}
+	dd := exec.Command("dd", "if=/dev/zero", "of=/dev/null", "bs=1")
+	if err := dd.Start(); err != nil {
+		t.Skip("no dd:", err)
+	}
+	t.Cleanup(func() { _ = dd.Process.Kill(); _ = dd.Wait() })
+	pid := dd.Process.Pid
+	attached, stop, done := make(chan error), make(chan struct{}), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer close(done)
+		var ws syscall.WaitStatus
+		err := syscall.PtraceAttach(pid)
+		if err == nil {
+			_, err = syscall.Wait4(pid, &ws, syscall.WALL, nil)
+		}
+		attached <- err
+		if err != nil {
+			return
+		}
+		for {
+			select {
+			case <-stop:
+				_ = syscall.PtraceDetach(pid)
+				return
+			default:
+			}
+			if syscall.PtraceSyscall(pid, 0) != nil {
+				return
+			}
+			if _, err := syscall.Wait4(pid, &ws, syscall.WALL, nil); err != nil || ws.Exited() || ws.Signaled() {
+				return
+			}
+		}
+	}()
+	if err := <-attached; err != nil {
+		t.Fatalf("ptrace attach: %v", err)
+	}
+	t.Cleanup(func() { close(stop); <-done })
+	_, fs := sampleOf(t, "strace-like", pid)
+	if has(fs, "stopped") || has(fs, "idle") {
+		t.Errorf("a tracee running between its tracer's stops was called stopped or idle:\n%s", dump(fs))
+	}
+	if f := byQuestion(fs, explain.QBound); f == nil || f.ID == "traced" && !strings.Contains(f.Verdict, "running between its stops") {
+		t.Errorf("bound finding of a running tracee:\n%s", dump(fs))
+	}
+}
+
 // TestLiveVforkParent: a vfork parent whose child never execs waits in
 // D (kernel_clone) with no I/O: an uninterruptible wait named by its wait
 // channel and system call (clone, not "syscall 56"), not disk-bound.
