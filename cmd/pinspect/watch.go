@@ -3,9 +3,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -230,19 +232,20 @@ func (w *watchPrinter) match(e *lifecycle.Event) bool {
 }
 
 // checkFollowed says which --pid processes are not under root (its
-// /proc) as watch starts: they can never have events (a later process
+// /proc) as watch starts (a thread's id is not a process's): they can never have events (a later process
 // at the pid is another one). None there ends watch with "no such
 // process" (exit 1), as show does; some there, watch follows those and
 // names the others on stderr. It looks before the kernel's events are
 // taken, so a process there now that ends before the first scan is
-// followed, its exit included.
+// followed, its exit included, unless it ended before the kernel's
+// events were taken (the BPF programs attach once loaded).
 func (a *app) checkFollowed(root string) error {
 	if len(a.pids) == 0 {
 		return nil
 	}
 	var missing []string
 	for _, pid := range a.pids {
-		if _, err := os.Stat(filepath.Join(root, strconv.Itoa(pid))); errors.Is(err, fs.ErrNotExist) {
+		if !isProcess(root, pid) {
 			missing = append(missing, strconv.Itoa(pid))
 		}
 	}
@@ -254,4 +257,28 @@ func (a *app) checkFollowed(root string) error {
 	}
 	fmt.Fprintf(a.stderr, "pinspect watch: no such process: %s; following the others\n", strings.Join(missing, ", "))
 	return nil
+}
+
+// isProcess reports whether pid is a process under root: its directory
+// is there and is not a thread's (/proc/TID of a thread exists too, but
+// its status says another Tgid). A status that cannot be read or parsed
+// counts as there: watch then follows the pid as asked.
+func isProcess(root string, pid int) bool {
+	dir := filepath.Join(root, strconv.Itoa(pid))
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	f, err := os.Open(filepath.Join(dir, "status"))
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Tgid:"); ok {
+			tgid, err := strconv.Atoi(strings.TrimSpace(v))
+			return err != nil || tgid == pid
+		}
+	}
+	return true
 }
