@@ -77,10 +77,14 @@ type decoder struct {
 	// endedAt the next slot: a thread end of one of them that comes
 	// later puts the exit after it (exit), and an exec of one of them
 	// takes the exit back (unexit). endedProc holds what the decoder
-	// knew of each when it was forgotten; a fork of the pid clears its
-	// slot (a later process has it).
+	// knew of each when it was forgotten, and endedUndo whether its exit
+	// may be undone: status 0 (a main thread ended by another thread's
+	// exec exits with 0), and the count of losses then (a loss since may
+	// have hidden a fork of the pid); a fork of the pid clears its slot
+	// (a later process has it).
 	ended     [16]int
 	endedProc [16]connProc
+	endedUndo [16]endedUndo
 	endedAt   int
 	// emitting, emitAt and emitLater are the batch being converted, the
 	// index of the event being converted and the batches received after
@@ -655,7 +659,14 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 	delete(d.threaded, ev.TGID)
 	d.ended[d.endedAt%len(d.ended)] = ev.TGID
 	d.endedProc[d.endedAt%len(d.ended)] = c
+	d.endedUndo[d.endedAt%len(d.ended)] = endedUndo{clean: ev.ExitCode == 0, losses: d.losses}
 	d.endedAt++
+}
+
+// endedUndo is what unexit checks of an exit before it takes it back.
+type endedUndo struct {
+	clean  bool // wait status 0
+	losses uint64
 }
 
 // endedSlot is the slot of d.ended holding pid's latest exit, -1 when
@@ -679,10 +690,18 @@ func (d *decoder) endedSlot(pid int) int {
 // on, with the same start time, in its new program. The exit is removed
 // from out, or from what the source's next take returns (once taken it
 // stays: the exec then follows it), and the process is known again as
-// it was before it.
+// it was before it. Only an exit with status 0 (as the kernel ends such
+// a main thread) and no event lost since (a fork of the pid may be among
+// them) is taken back.
 func (d *decoder) unexit(out []lifecycle.KernelEvent, pid int) []lifecycle.KernelEvent {
 	j := d.endedSlot(pid)
 	if j < 0 {
+		return out
+	}
+	if u := d.endedUndo[j]; !u.clean || u.losses != d.losses {
+		// Not a main thread's end (killed or failed), or events were
+		// lost since, among them maybe a fork of the pid: a real end.
+		d.ended[j] = 0
 		return out
 	}
 	var ok bool

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -118,28 +119,60 @@ func TestThreadExecIsNotExit(t *testing.T) {
 			t.Errorf("the worker's exec %+v, want the spawned process %v renamed texecd (from procshape or an unknown name)", x, out[0].ID)
 		}
 	}
-	t.Run("one batch", func(t *testing.T) {
-		d := newDecoder(r, false)
-		check(t, d.convert(evs, time.Now(), false))
-	})
-	t.Run("two batches", func(t *testing.T) {
-		// As the source converts them: both batches received (and
-		// looked up) before the first is emitted.
-		d := newDecoder(r, false)
-		b1 := d.newBatch(evs[:leaderExit+1], time.Now(), false, 0)
-		d.prepare(b1, nil)
-		b2 := d.newBatch(evs[leaderExit+1:], time.Now(), false, 0)
-		d.prepare(b2, []*batch{b1})
-		pending := d.emit(nil, b1, []*batch{b2})
-		d.pendingExit = func(pid int) (lifecycle.KernelEvent, bool) {
-			var x lifecycle.KernelEvent
-			var ok bool
-			pending, x, ok = takeExit(pending, pid)
-			return x, ok
-		}
-		out := d.emit(nil, b2, nil)
-		check(t, append(pending, out...))
-	})
+	// The lookups read the process after its exec: alive, one thread.
+	// In a hurry there are no exit lookups: the exit is converted, and
+	// the exec takes it back (unexit).
+	for _, hurry := range []bool{false, true} {
+		name := map[bool]string{false: "looked up", true: "in a hurry"}[hurry]
+		t.Run(name+", one batch", func(t *testing.T) {
+			d := newDecoder(r, false)
+			check(t, d.convert(evs, time.Now(), hurry))
+		})
+		t.Run(name+", two batches", func(t *testing.T) {
+			check(t, convertTwo(r, evs, leaderExit, hurry, 0))
+		})
+	}
+	// An exit that cannot be a main thread's end, or one followed by a
+	// loss of events (which may have hidden a fork of the pid), stays.
+	for _, c := range []struct {
+		name   string
+		code   uint32
+		losses uint64
+	}{{"killed", 9, 0}, {"events lost between", 0, 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			in := slices.Clone(evs)
+			in[leaderExit].ExitCode = c.code
+			out := convertTwo(r, in, leaderExit, true, c.losses)
+			var types []string
+			for _, e := range out {
+				types = append(types, string(e.Type))
+			}
+			if got := strings.Join(types, " "); got != "spawn exec exit exec" {
+				t.Errorf("events %q, want the exit kept: spawn exec exit exec:%s", got, describe(out))
+			}
+		})
+	}
+}
+
+// convertTwo converts evs as the source does when the exit at index at
+// ends a batch: both batches received (and looked up) before the first
+// is emitted, the first's events pending when the second is emitted; the
+// second taken with the connector's count of losses at losses.
+func convertTwo(r *collector.Reader, evs []procEvent, at int, hurry bool, losses uint64) []lifecycle.KernelEvent {
+	d := newDecoder(r, false)
+	b1 := d.newBatch(evs[:at+1], time.Now(), hurry, 0)
+	d.prepare(b1, nil)
+	b2 := d.newBatch(evs[at+1:], time.Now(), hurry, losses)
+	d.prepare(b2, []*batch{b1})
+	pending := d.emit(nil, b1, []*batch{b2})
+	d.pendingExit = func(pid int) (lifecycle.KernelEvent, bool) {
+		var x lifecycle.KernelEvent
+		var ok bool
+		pending, x, ok = takeExit(pending, pid)
+		return x, ok
+	}
+	out := d.emit(nil, b2, nil)
+	return append(pending, out...)
 }
 
 // TestExitOfReusedPidNotMoved: the exit of a process the decoder never
