@@ -402,7 +402,8 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	// metric shows it: a cmdline label, or a group rule on it.
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, ThreadDemand: serveThreadDemand(r, o),
 		Connector: !o.noConnector, Tracepoints: true, Explain: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce,
-		IOWanted: func() bool { return ioShown(unixListener, web) }, IdentitiesOnDemand: !o.cmdline && !groups.NeedsCmdlines()})
+		IOWanted: func() bool { return ioShown(unixListener, web) }, IdentitiesOnDemand: !o.cmdline && !groups.NeedsCmdlines(),
+		FinalFrame: monitor.DefaultFinalFrame})
 	monErr := make(chan error, 1)
 	go logEventSource(ctx, m, log)
 	go func() { monErr <- m.Run(ctx) }()
@@ -418,13 +419,18 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		ProcessDoc:    docs.process,
 		ExplainDoc:    docs.explain,
 	})
+	// The server outlives the monitor on a signal: the monitor's last
+	// frame (monitor.Options.FinalFrame) reaches the event streams,
+	// which end once they have sent it (waitServe).
+	httpCtx, httpCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer httpCancel()
 	srvDone := make(chan struct{})
-	go func() { defer close(srvDone); srv.Run(ctx) }()
-	defer func() { cancel(); <-srvDone }()
+	go func() { defer close(srvDone); srv.Run(httpCtx) }()
+	defer func() { cancel(); httpCancel(); <-srvDone }()
 	maxConns := cmp.Or(o.maxConns, metrics.DefaultMaxConns())
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- metrics.Serve(ctx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns, Stats: srv.Stats(),
+		serveErr <- metrics.Serve(httpCtx, srv.Handler(), metrics.ServeOptions{Listeners: ls, Web: web, Logger: log, MaxConns: maxConns, Stats: srv.Stats(),
 			ScrapeListeners: scrapeLs, ScrapeHandler: srv.ScrapeHandler(), ScrapeAllow: o.scrape.parsed.allow})
 	}()
 	for _, l := range scrapeLs {
@@ -437,8 +443,12 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		}
 		log.Info("pinspect serve", "url", u, "interval", o.interval.String(), "threads", !o.noThreads, "max_connections", maxConns, "authentication", authenticated, "version", buildFacts().Version)
 	}
-	return a.waitServe(cancel, monErr, serveErr)
+	return a.waitServe(cancel, func() { srv.EndStreams(streamsEndWithin); httpCancel() }, monErr, serveErr)
 }
+
+// streamsEndWithin bounds how long a stopping serve waits for its event
+// streams to send the last frame's events (metrics.Server.EndStreams).
+const streamsEndWithin = 2 * time.Second
 
 // ioShown says whether a client shown io counters can connect, so that
 // serve reads them (monitor.Options.IOWanted): a Full client (an
@@ -548,11 +558,13 @@ func warnBeyondLoopback(log *slog.Logger, ls []net.Listener, authenticated bool)
 }
 
 // waitServe waits for the monitor or the server to end, stops the other,
-// and says why serve ended (nil for a signal: a clean stop).
-func (a *app) waitServe(cancel context.CancelFunc, monErr, serveErr <-chan error) error {
+// and says why serve ended (nil for a signal: a clean stop). cancel stops
+// the monitor; stopServer ends the event streams, then the server.
+func (a *app) waitServe(cancel, stopServer func(), monErr, serveErr <-chan error) error {
 	select {
 	case err := <-monErr:
 		cancel()
+		stopServer()
 		<-serveErr
 		if a.ctx.Err() != nil {
 			return nil // interrupted: a clean stop
@@ -563,6 +575,7 @@ func (a *app) waitServe(cancel context.CancelFunc, monErr, serveErr <-chan error
 		return fmt.Errorf("monitor: %w", err)
 	case err := <-serveErr:
 		cancel()
+		stopServer()
 		<-monErr
 		if a.ctx.Err() != nil {
 			return nil

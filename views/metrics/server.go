@@ -175,6 +175,11 @@ type Server struct {
 	renders     atomic.Uint64 // renderings made
 
 	streamFrames atomic.Uint64 // frames the live event streams took from the source and queued or cut at
+	// ending is closed by EndStreams; liveStreams counts the live event
+	// streams running.
+	ending      chan struct{}
+	endOnce     sync.Once
+	liveStreams atomic.Int64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
@@ -244,6 +249,7 @@ func NewServer(src Source, o ServerOptions) *Server {
 		streams: newSlots(o.MaxStreams, streamsPerClient),
 		stuck:   newStuckBudgets(apiStuckReads, clientStuckReads),
 		changed: make(chan struct{}),
+		ending:  make(chan struct{}),
 		ring:    eventRing{max: maxRing},
 
 		renderReuse: renderReuse,
@@ -874,6 +880,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	s.liveStreams.Add(1)
+	defer s.liveStreams.Add(-1)
+	select {
+	case <-s.ending:
+		httpError(w, http.StatusServiceUnavailable, "the agent is stopping")
+		return
+	default:
+	}
 	ch, cancel := s.src.Subscribe()
 	defer cancel()
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -887,39 +901,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := &eventQueue{wake: make(chan struct{}, 1)}
 	ctx, stop := context.WithCancel(r.Context())
 	defer stop()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case f, ok := <-ch:
-				if !ok {
-					q.end()
-					return
-				}
-				admitted := q.push(f.Events, types)
-				if !admitted {
-					// Cut now, even while the writer is blocked on the
-					// client: it sends what was admitted and the final
-					// lost record when it can, or gives up at the write
-					// stall. The subscription ends here, so no later
-					// frame is held for this stream meanwhile (the
-					// source merges the frames a subscriber has not
-					// taken); the one it may still hold goes too.
-					cancel()
-					select {
-					case <-ch:
-					default:
-					}
-					s.stats.streamsCut.Add(1)
-				}
-				s.streamFrames.Add(1)
-				if !admitted {
-					return
-				}
-			}
-		}
-	}()
+	go s.feedStream(ctx, ch, cancel, q, types)
 	enc := json.NewEncoder(w)
 	for {
 		chunk, unsent, dropped, ended := q.take()
@@ -951,6 +933,71 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-q.wake:
 		}
+	}
+}
+
+// feedStream queues the events of the frames the subscription ch brings
+// for a live event stream's writer, until ctx is done, the source ends,
+// the agent stops (EndStreams) or the client falls too far behind (it
+// then cancels the subscription: cancel).
+func (s *Server) feedStream(ctx context.Context, ch <-chan *monitor.Frame, cancel func(), q *eventQueue, types map[string]bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ending:
+			// The agent stops (EndStreams): the frame waiting in
+			// the subscription, its last, is queued, and the
+			// stream ends once what it holds is written.
+			select {
+			case f, ok := <-ch:
+				if ok {
+					q.push(f.Events, types)
+				}
+			default:
+			}
+			q.end()
+			return
+		case f, ok := <-ch:
+			if !ok {
+				q.end()
+				return
+			}
+			admitted := q.push(f.Events, types)
+			if !admitted {
+				// Cut now, even while the writer is blocked on the
+				// client: it sends what was admitted and the final
+				// lost record when it can, or gives up at the write
+				// stall. The subscription ends here, so no later
+				// frame is held for this stream meanwhile (the
+				// source merges the frames a subscriber has not
+				// taken); the one it may still hold goes too.
+				cancel()
+				select {
+				case <-ch:
+				default:
+				}
+				s.stats.streamsCut.Add(1)
+			}
+			s.streamFrames.Add(1)
+			if !admitted {
+				return
+			}
+		}
+	}
+}
+
+// EndStreams ends the live event streams (/api/v1/events) once each has
+// written what it holds and the frame waiting in its subscription, and
+// refuses new ones (503): for an agent that stops, after its monitor
+// published its last frame (monitor.Options.FinalFrame) and before the
+// server shuts down, which cuts every stream where it is. It waits for
+// them to end up to timeout (a client that does not read is cut by the
+// shutdown).
+func (s *Server) EndStreams(timeout time.Duration) {
+	s.endOnce.Do(func() { close(s.ending) })
+	for deadline := time.Now().Add(timeout); s.liveStreams.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
