@@ -90,12 +90,13 @@ type Options struct {
 	// reads it only while such a client can connect.
 	IOWanted func() bool
 	// FinalFrame, when positive, has Run take one last frame when its
-	// context is done (after a first frame), within this long: the kernel
-	// events received until then (Sync's wait) and a scan, published
-	// before Run returns, so that an agent stopped by a signal loses
-	// none of the events since its last frame (serve's streams, the
-	// recorder's store). A source or scan still busy at the bound ends
-	// the frame unfinished: none is published.
+	// context is done (after a first frame), within this long or three
+	// times the last scan's duration when that is longer (a loaded or
+	// large machine): the kernel events received until then (Sync's
+	// wait) and a scan, published before Run returns, so that an agent
+	// stopped by a signal loses none of the events since its last frame
+	// (serve's streams, the recorder's store). A source or scan still
+	// busy at the bound ends the frame unfinished: none is published.
 	FinalFrame time.Duration
 }
 
@@ -243,7 +244,11 @@ func (m *Monitor) Run(ctx context.Context) error {
 // kernel events received until now, as Sync waits for them, then a scan,
 // each within the bound.
 func (m *Monitor) final(kctx context.Context) {
-	ctx, cancel := context.WithTimeout(kctx, m.opts.FinalFrame)
+	bound := m.opts.FinalFrame
+	if m.prev != nil {
+		bound = max(bound, 3*m.prev.ScanDuration)
+	}
+	ctx, cancel := context.WithTimeout(kctx, bound)
 	defer cancel()
 	m.mu.Lock()
 	k := m.kernel
