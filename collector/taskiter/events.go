@@ -22,8 +22,9 @@ import (
 
 // EventRingBytes is the size of the ring buffer the tracepoints write
 // into: 512 KiB, 8,192 records (each eventRecordSize bytes after the
-// ring's 8-byte header: 64 bytes). It is the most memory the events take,
-// in the kernel and mapped into pinspect.
+// ring's 8-byte header: 64 bytes; an exec's, execRecordSize with its
+// paths, 328). It is the most memory the events take, in the kernel and
+// mapped into pinspect.
 const EventRingBytes = 512 << 10
 
 // EventWakeBytes is how full the ring must be before a record wakes the
@@ -53,8 +54,26 @@ const (
 	EventThreadExit EventKind = 5
 )
 
-// eventRecordSize is the size of struct proc_event.
+// eventRecordSize is the size of struct proc_event, the record of every
+// kind but EventExec.
 const eventRecordSize = 56
+
+// The layout of struct exec_event, EventExec's record: a proc_event, its
+// flags, then two path buffers of ExecPathBytes.
+const (
+	execFlagsOffset  = 56
+	execPathOffset   = 64
+	execInterpOffset = execPathOffset + ExecPathBytes
+	execRecordSize   = execInterpOffset + ExecPathBytes
+
+	execPathTruncated   = 1
+	execInterpTruncated = 2
+)
+
+// ExecPathBytes is the room of each path an exec record holds, its
+// terminating NUL included: a longer path keeps its first
+// ExecPathBytes-1 bytes and is said truncated.
+const ExecPathBytes = 128
 
 // ProcEvent is one record of the ring.
 type ProcEvent struct {
@@ -75,6 +94,18 @@ type ProcEvent struct {
 	// Comm is the process's name when the event happened (for
 	// EventExec, the new program's). Not sanitised.
 	Comm string
+	// ExecPath is EventExec's path as the caller gave it to execve
+	// (the kernel's bprm->filename): not /proc/PID/exe, its symlinks not
+	// resolved, possibly relative to the caller's directory, /dev/fd/N
+	// for an fexecve. "" for every other kind. Not sanitised.
+	ExecPath string
+	// ExecInterp is, when EventExec's file is a script or a binfmt_misc
+	// program, the interpreter the kernel runs instead (bprm->interp:
+	// a script's #! path); "" otherwise. Not sanitised.
+	ExecInterp string
+	// ExecPathTruncated and ExecInterpTruncated say that the path did
+	// not fit in ExecPathBytes and holds its beginning only.
+	ExecPathTruncated, ExecInterpTruncated bool
 }
 
 // StartTicks is the process's start time in clock ticks since boot
@@ -233,8 +264,9 @@ func (ev *Events) Receive(visit func(*ProcEvent)) (flushed bool, err error) {
 	}
 }
 
-// decode fills e from a record; false when the record is not one (a
-// layout this package does not know).
+// decode fills e from a record, each taken by its own length: an exec's
+// holds its paths after the fields every record has. false when the
+// record is not one (a layout this package does not know).
 func (ev *Events) decode(e *ProcEvent, b []byte) bool {
 	if len(b) < eventRecordSize {
 		return false
@@ -247,15 +279,32 @@ func (ev *Events) decode(e *ProcEvent, b []byte) bool {
 	e.TGID = int(int32(bo.Uint32(b[24:])))
 	e.PPID = int(int32(bo.Uint32(b[28:])))
 	e.Status = int32(bo.Uint32(b[32:]))
-	c := b[40:56]
+	e.Comm = cString(e.Comm, b[40:56])
+	e.ExecPath, e.ExecInterp, e.ExecPathTruncated, e.ExecInterpTruncated = "", "", false, false
+	if e.Kind == EventExec {
+		if len(b) < execRecordSize {
+			return false
+		}
+		flags := bo.Uint32(b[execFlagsOffset:])
+		e.ExecPath = cString("", b[execPathOffset:execInterpOffset])
+		e.ExecInterp = cString("", b[execInterpOffset:execRecordSize])
+		e.ExecPathTruncated = flags&execPathTruncated != 0
+		e.ExecInterpTruncated = flags&execInterpTruncated != 0
+	}
+	return true
+}
+
+// cString is the NUL-terminated string at the start of c: old itself when
+// equal (a comm repeated, not allocated again).
+func cString(old string, c []byte) string {
 	n := 0
 	for n < len(c) && c[n] != 0 {
 		n++
 	}
-	if e.Comm != string(c[:n]) {
-		e.Comm = string(c[:n])
+	if old != string(c[:n]) {
+		return string(c[:n])
 	}
-	return true
+	return old
 }
 
 // Flush makes a Receive in progress (or the next) read what the ring

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 )
 
@@ -240,5 +241,113 @@ func TestEventsOverflowCounted(t *testing.T) {
 	}
 	if lost-lost0 < 300-uint64(len(recs)) {
 		t.Errorf("%d records read and %d counted lost of at least 300 made", len(recs), lost-lost0)
+	}
+}
+
+// TestEventRecordLayout: the offsets decode reads are those of the C
+// structs in the embedded object's BTF (struct proc_event, every kind's
+// record, and struct exec_event, EventExec's), so that a field moved in
+// bpf/events.bpf.c and not in events.go fails here.
+func TestEventRecordLayout(t *testing.T) {
+	spec, err := loadProcEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := func(name string) (uint32, map[string]uint32) {
+		var s *btf.Struct
+		if err := spec.Types.TypeByName(name, &s); err != nil {
+			t.Fatalf("struct %s: %v", name, err)
+		}
+		m := map[string]uint32{}
+		for _, f := range s.Members {
+			m[f.Name] = f.Offset.Bytes()
+		}
+		return s.Size, m
+	}
+	size, f := offsets("proc_event")
+	want := map[string]uint32{"time_ns": 0, "start_boottime": 8, "kind": 16, "tid": 20, "tgid": 24, "ppid": 28, "status": 32, "comm": 40}
+	if size != eventRecordSize {
+		t.Errorf("struct proc_event is %d bytes, eventRecordSize %d", size, eventRecordSize)
+	}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("proc_event.%s at %d, decode reads %d", k, f[k], v)
+		}
+	}
+	size, f = offsets("exec_event")
+	want = map[string]uint32{"ev": 0, "flags": execFlagsOffset, "path": execPathOffset, "interp": execInterpOffset}
+	if size != execRecordSize {
+		t.Errorf("struct exec_event is %d bytes, execRecordSize %d", size, execRecordSize)
+	}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("exec_event.%s at %d, decode reads %d", k, f[k], v)
+		}
+	}
+}
+
+// TestEventsExecPath: an exec's record holds the path the caller gave
+// execve, relative as given, and for a script the interpreter of its #!
+// line; a path longer than its buffer is cut and said truncated, and
+// one that just fits is not. A program's other records stay proc_events.
+func TestEventsExecPath(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	ev := openEventsForTest(t, EventRingBytes)
+	dir := t.TempDir()
+	write := func(name string) string {
+		if err := os.WriteFile(dir+"/"+name, []byte("#!"+sh+"\nexit 0\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	short := write("job.sh")
+	// "./" + name is the path given: 127 bytes fit the buffer whole, 128
+	// do not.
+	fits := write(strings.Repeat("f", ExecPathBytes-1-2))
+	long := write(strings.Repeat("l", ExecPathBytes-2))
+	_ = readAll(t, ev)
+	pids := map[int]string{}
+	for _, name := range []string{short, fits, long} {
+		cmd := exec.Command("./" + name)
+		cmd.Dir = dir
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		pids[cmd.Process.Pid] = name
+	}
+	seen := map[int]bool{}
+	for _, r := range readAll(t, ev) {
+		name, ok := pids[r.TGID]
+		if !ok || r.Kind != EventExec {
+			if ok && (r.ExecPath != "" || r.ExecInterp != "") {
+				t.Errorf("%v record of %s has paths %q %q", r.Kind, name, r.ExecPath, r.ExecInterp)
+			}
+			continue
+		}
+		seen[r.TGID] = true
+		path, trunc := "./"+name, false
+		if len(path) >= ExecPathBytes {
+			path, trunc = path[:ExecPathBytes-1], true
+		}
+		if r.ExecPath != path || r.ExecPathTruncated != trunc || r.ExecInterp != sh || r.ExecInterpTruncated {
+			t.Errorf("exec of %s: path %q (truncated %v) interp %q (truncated %v); want %q (%v) %q",
+				name, r.ExecPath, r.ExecPathTruncated, r.ExecInterp, r.ExecInterpTruncated, path, trunc, sh)
+		}
+	}
+	if len(seen) != len(pids) {
+		t.Errorf("execs of %d of %d programs read", len(seen), len(pids))
+	}
+	// A binary: its path, no interpreter.
+	cmd := exec.Command(sh, "-c", ":")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range readAll(t, ev) {
+		if r.TGID == cmd.Process.Pid && r.Kind == EventExec && (r.ExecPath != sh || r.ExecInterp != "") {
+			t.Errorf("exec of %s: path %q interp %q", sh, r.ExecPath, r.ExecInterp)
+		}
 	}
 }

@@ -16,12 +16,14 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	procEventsMapEvents        = "events"
-	procEventsMapLost          = "lost"
-	procEventsProgPinspectExec = "pinspect_exec"
-	procEventsProgPinspectExit = "pinspect_exit"
-	procEventsProgPinspectFork = "pinspect_fork"
-	procEventsVarWakeBytes     = "wake_bytes"
+	procEventsMapEvents          = "events"
+	procEventsMapLost            = "lost"
+	procEventsProgPinspectExec   = "pinspect_exec"
+	procEventsProgPinspectExit   = "pinspect_exit"
+	procEventsProgPinspectFork   = "pinspect_fork"
+	procEventsVarUnusedExecEvent = "unused_exec_event"
+	procEventsVarUnusedProcEvent = "unused_proc_event"
+	procEventsVarWakeBytes       = "wake_bytes"
 )
 
 // loadProcEvents returns the embedded CollectionSpec for procEvents.
@@ -83,7 +85,9 @@ type procEventsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type procEventsVariableSpecs struct {
-	WakeBytes *ebpf.VariableSpec `ebpf:"wake_bytes"`
+	UnusedExecEvent *ebpf.VariableSpec `ebpf:"unused_exec_event"`
+	UnusedProcEvent *ebpf.VariableSpec `ebpf:"unused_proc_event"`
+	WakeBytes       *ebpf.VariableSpec `ebpf:"wake_bytes"`
 }
 
 // procEventsObjects contains all objects after they have been loaded into the kernel.
@@ -121,7 +125,9 @@ func (m *procEventsMaps) Close() error {
 //
 // It can be passed to loadProcEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type procEventsVariables struct {
-	WakeBytes *ebpf.Variable `ebpf:"wake_bytes"`
+	UnusedExecEvent *ebpf.Variable `ebpf:"unused_exec_event"`
+	UnusedProcEvent *ebpf.Variable `ebpf:"unused_proc_event"`
+	WakeBytes       *ebpf.Variable `ebpf:"wake_bytes"`
 }
 
 // procEventsPrograms contains all programs after they have been loaded into the kernel.

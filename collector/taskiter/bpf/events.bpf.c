@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
 /*
  * pinspect's process events: the scheduler's fork, exec and exit
- * tracepoints write one fixed record each into a ring buffer, which
+ * tracepoints write one record each into a ring buffer (an exec's a
+ * larger one, exec_event, with the path exec'd), which
  * collector/taskiter's Events reads once a collection. Everything a
  * record needs to name its process is taken here, while the kernel holds
  * it: the process's start time (its identity with the pid), its comm
@@ -45,6 +46,32 @@ struct proc_event {
 	char comm[16];   /* the process's name: after the exec for EV_EXEC */
 };
 
+/* The bytes of each path an exec record holds, its NUL included. */
+#define EXEC_PATH_BYTES 128
+
+/* exec_event.flags: a path did not fit in its buffer (it holds the first
+ * EXEC_PATH_BYTES - 1 bytes). */
+#define EXEC_PATH_TRUNCATED 1
+#define EXEC_INTERP_TRUNCATED 2
+
+/* EV_EXEC's record: proc_event, then the path the kernel exec'd as the
+ * caller gave it (bprm->filename: not resolved, possibly relative) and,
+ * for a script or a binfmt_misc program, the interpreter it runs
+ * (bprm->interp; empty when it is the file itself). Every other kind's
+ * record is a proc_event alone: user space tells them by their length. */
+struct exec_event {
+	struct proc_event ev;
+	__u32 flags;
+	__u32 pad2;
+	char path[EXEC_PATH_BYTES];
+	char interp[EXEC_PATH_BYTES];
+};
+
+/* Never read: the two records' types are named here so that the object's
+ * BTF describes them, for events_test.go to compare with events.go. */
+volatile const struct proc_event *const unused_proc_event __attribute__((unused)) = 0;
+volatile const struct exec_event *const unused_exec_event __attribute__((unused)) = 0;
+
 /* The ring buffer's size is set by the loader (events.go: EventRingBytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -61,9 +88,11 @@ struct {
 /* How full the ring may be before a record wakes the reader (set at load). */
 volatile const __u64 wake_bytes = 1 << 16;
 
-static __always_inline struct proc_event *reserve(void)
+/* reserve takes size bytes of the ring for a record that begins with a
+ * proc_event (a proc_event, or an exec_event), or counts it lost. */
+static __always_inline struct proc_event *reserve_size(__u64 size)
 {
-	struct proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct proc_event *e = bpf_ringbuf_reserve(&events, size, 0);
 
 	if (!e) {
 		__u32 zero = 0;
@@ -80,13 +109,43 @@ static __always_inline struct proc_event *reserve(void)
 	return e;
 }
 
-static __always_inline void submit(struct proc_event *e)
+static __always_inline struct proc_event *reserve(void)
+{
+	return reserve_size(sizeof(struct proc_event));
+}
+
+/* submit hands a record of size bytes to the reader. */
+static __always_inline void submit_size(void *e, __u64 size)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wake_bytes)
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wake_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void submit(struct proc_event *e)
+{
+	submit_size(e, sizeof(*e));
+}
+
+/* read_path copies the string at src into buf (EXEC_PATH_BYTES) and says
+ * whether it was cut: a copy that fills the buffer is whole only when the
+ * string's next byte is its end. An unreadable path is left empty. */
+static __always_inline bool read_path(char *buf, const char *src)
+{
+	long n = bpf_probe_read_kernel_str(buf, EXEC_PATH_BYTES, src);
+	char next = 0;
+
+	if (n < 0) {
+		buf[0] = 0;
+		return 0;
+	}
+	if (n < EXEC_PATH_BYTES)
+		return 0;
+	if (bpf_probe_read_kernel(&next, 1, src + EXEC_PATH_BYTES - 1) < 0)
+		return 1;
+	return next != 0;
 }
 
 /* fill sets the fields every kind shares from thread t of process leader. */
@@ -126,13 +185,23 @@ int pinspect_exec(u64 *ctx)
 	/* After de_thread the exec'ing thread leads the process, with the
 	 * old leader's pid and start time, and its comm is the new program's. */
 	struct task_struct *p = (struct task_struct *)ctx[0];
-	struct proc_event *e = reserve();
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
+	const char *filename = bprm->filename;
+	const char *interp = bprm->interp;
+	struct exec_event *x = (struct exec_event *)reserve_size(sizeof(struct exec_event));
 
-	if (!e)
+	if (!x)
 		return 0;
-	fill(e, EV_EXEC, p, p->group_leader);
-	e->ppid = p->real_parent->tgid;
-	submit(e);
+	fill(&x->ev, EV_EXEC, p, p->group_leader);
+	x->ev.ppid = p->real_parent->tgid;
+	x->flags = 0;
+	x->pad2 = 0;
+	if (read_path(x->path, filename))
+		x->flags |= EXEC_PATH_TRUNCATED;
+	x->interp[0] = 0;
+	if (interp != filename && read_path(x->interp, interp))
+		x->flags |= EXEC_INTERP_TRUNCATED;
+	submit_size(x, sizeof(*x));
 	return 0;
 }
 

@@ -47,6 +47,15 @@ struct signal_struct {
 	int group_exit_code;
 } CORE;
 
+/* The program being exec'd: filename is the path given to execve (as
+ * given: relative, or /dev/fd/N for an fexecve); interp is the file the
+ * kernel actually runs after binfmt_script or binfmt_misc (a script's
+ * interpreter), the same pointer as filename when neither took part. */
+struct linux_binprm {
+	const char *filename;
+	const char *interp;
+} CORE;
+
 struct task_struct {
 	int exit_code;
 	pid_t pid;
