@@ -227,8 +227,12 @@ func (w *watchPrinter) match(e *lifecycle.Event) bool {
 	if e.Type == lifecycle.Lost {
 		return true // always said: it concerns every process
 	}
-	name := w.nameLower // as the process filters match (lifecycle.MatchesName)
-	return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
+	// As the process filters match (lifecycle.MatchesName), and the path
+	// an exec was given (a script's, its interpreter's), which names a
+	// program that exec'd and ended between two scans, its exe unread.
+	name := w.nameLower
+	return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name) ||
+		e.ExecPath.Matches(name)
 }
 
 // checkFollowed says which --pid processes are not under root (its

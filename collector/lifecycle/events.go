@@ -82,6 +82,47 @@ const (
 	SourceTracepoint = "tracepoint"
 )
 
+// ExecPath is the program the kernel exec'd, as the exec's caller named
+// it (the kernel's bprm at the exec tracepoint). It is not the executable
+// /proc/PID/exe shows: its symlinks are not resolved, it may be relative
+// to the caller's directory (./job.py) or /dev/fd/N (an fexecve), and
+// the file may have changed since. Not sanitised.
+type ExecPath struct {
+	// Path is the path given to execve.
+	Path string
+	// Interp is, when Path is a script (or a binfmt_misc program), the
+	// interpreter the kernel ran instead: a script's #! path; "" when the
+	// kernel ran Path itself.
+	Interp string
+	// PathTruncated and InterpTruncated say that the path was longer
+	// than the kernel's record holds (127 bytes) and is its beginning.
+	PathTruncated, InterpTruncated bool
+}
+
+// Program is the path the kernel ran as an executable: Interp for a
+// script, else Path; "" when that path was cut (it names no file) or ep
+// is nil. What /proc/PID/exe would resolve, before its symlinks.
+func (ep *ExecPath) Program() string {
+	switch {
+	case ep == nil:
+		return ""
+	case ep.Interp != "":
+		if ep.InterpTruncated {
+			return ""
+		}
+		return ep.Interp
+	case ep.PathTruncated:
+		return ""
+	}
+	return ep.Path
+}
+
+// Matches reports whether lowerNeedle (LowerASCII) is in the exec'd path
+// or its interpreter, folding ASCII letters as ContainsFold; false for nil.
+func (ep *ExecPath) Matches(lowerNeedle string) bool {
+	return ep != nil && (ContainsFold(ep.Path, lowerNeedle) || ContainsFold(ep.Interp, lowerNeedle))
+}
+
 // FromKernel reports whether e was reported by a kernel source (the
 // connector or the tracepoints) rather than seen by comparing scans.
 func (e *Event) FromKernel() bool {
@@ -108,6 +149,11 @@ type Event struct {
 	OldPPID int
 	// Exec: old and new comm and exe. Rename: old comm (Comm is the new).
 	OldComm, OldExe, Exe string
+	// ExecPath, on an Exec and on the Exit of a process whose last exec
+	// the BPF tracepoints reported, is the path that exec was given: not
+	// Exe (nil when not known). A process that execs and ends between
+	// two scans has no Exe; this still names its program.
+	ExecPath *ExecPath
 	// StateChange and Zombie: old and new state letters.
 	OldState, State byte
 	// ThreadStart and ThreadExit: the thread.

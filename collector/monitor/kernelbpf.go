@@ -115,10 +115,12 @@ type tpEnd struct {
 
 // tpProc is what the tracepoint source remembers of a process it saw
 // forked or exec'd: its start time and name, so that an exec says the
-// name it replaced.
+// name it replaced, and the path of its last exec, so that its exit
+// names the program even when no scan saw it (its exe unknown).
 type tpProc struct {
 	start uint64
 	comm  string
+	exec  *lifecycle.ExecPath
 }
 
 // openTracepoints opens the BPF process events for a reader that scans
@@ -263,12 +265,19 @@ func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent) 
 		if old, ok := s.comms[ev.TGID]; ok && old.start == id.StartTicks {
 			e.OldComm = old.comm
 		}
-		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm})
+		if ev.ExecPath != "" || ev.ExecInterp != "" {
+			e.ExecPath = &lifecycle.ExecPath{Path: ev.ExecPath, Interp: ev.ExecInterp,
+				PathTruncated: ev.ExecPathTruncated, InterpTruncated: ev.ExecInterpTruncated}
+		}
+		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm, exec: e.ExecPath})
 		s.execPIDs = append(s.execPIDs, ev.TGID)
 	case taskiter.EventExit:
 		e.Type, e.PPID = lifecycle.Exit, ev.PPID
 		es := collector.DecodeWaitStatus(int64(ev.Status))
 		e.ExitStatus = &es
+		if old, ok := s.comms[ev.TGID]; ok && old.start == id.StartTicks {
+			e.ExecPath = old.exec
+		}
 		delete(s.comms, ev.TGID)
 		return s.exit(out, e, ev.TID)
 	case taskiter.EventThreadStart, taskiter.EventThreadExit:
@@ -320,9 +329,12 @@ func (s *tpSource) exit(out []lifecycle.KernelEvent, e lifecycle.KernelEvent, ti
 		s.pending, x, ok = takeExit(s.pending, e.ID.PID)
 		s.mu.Unlock()
 	}
+	if ok && e.ExecPath == nil {
+		e.ExecPath = x.ExecPath // the first record took it from comms
+	}
 	switch {
 	case ok && s.threads && earlier != e.ID.PID:
-		x.Type, x.TID, x.PPID, x.ExitStatus = lifecycle.ThreadExit, earlier, 0, nil
+		x.Type, x.TID, x.PPID, x.ExitStatus, x.ExecPath = lifecycle.ThreadExit, earlier, 0, nil, nil
 		return exitAfter(out, x, e)
 	case ok:
 		if x.Time.After(e.Time) {
@@ -332,7 +344,7 @@ func (s *tpSource) exit(out []lifecycle.KernelEvent, e lifecycle.KernelEvent, ti
 	case !s.threads || tid == e.ID.PID:
 		return out
 	}
-	e.Type, e.TID, e.PPID, e.ExitStatus = lifecycle.ThreadExit, tid, 0, nil
+	e.Type, e.TID, e.PPID, e.ExitStatus, e.ExecPath = lifecycle.ThreadExit, tid, 0, nil, nil
 	return append(out, e)
 }
 

@@ -114,7 +114,8 @@ func (l *eventLog) setFilter(f string) {
 }
 
 // match reports whether an event passes the filter: its type, its pid
-// or its parent's (leading digits), its comm or executable.
+// or its parent's (leading digits), its comm or executable, or the path
+// it exec'd (lifecycle.ExecPath).
 func (l *eventLog) match(e *lifecycle.Event) bool {
 	f := l.filter
 	if f == "" {
@@ -122,7 +123,7 @@ func (l *eventLog) match(e *lifecycle.Event) bool {
 	}
 	return strings.Contains(string(e.Type), f) || strings.HasPrefix(strconv.Itoa(e.ID.PID), f) ||
 		e.TID != 0 && strings.HasPrefix(strconv.Itoa(e.TID), f) || e.PPID != 0 && strings.HasPrefix(strconv.Itoa(e.PPID), f) ||
-		lifecycle.ContainsFold(e.Comm, f) || lifecycle.ContainsFold(e.OldComm, f) || lifecycle.ContainsFold(e.Exe, f)
+		lifecycle.ContainsFold(e.Comm, f) || lifecycle.ContainsFold(e.OldComm, f) || lifecycle.ContainsFold(e.Exe, f) || e.ExecPath.Matches(f)
 }
 
 // title is the panel's title: how many events, the filter, the rate and

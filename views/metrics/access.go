@@ -149,12 +149,13 @@ func restrictProcess(p *collector.Process) {
 }
 
 // restrictEvent removes from an event what an unprivileged reader could
-// not have read of the process: its executable paths and its exit status
+// not have read of the process: its executable paths (the exec'd path
+// too: /proc/PID/cmdline would not give the interpreter's) and its exit status
 // (a zombie's stat field 52, or the connector's report of it). An event
 // does not carry the process's ids, so it is restricted for every client
 // that is not Full; a removed exit status is said in the note.
 func restrictEvent(e *lifecycle.Event) {
-	e.Exe, e.OldExe = "", ""
+	e.Exe, e.OldExe, e.ExecPath = "", "", nil
 	if e.ExitStatus != nil {
 		e.ExitStatus = nil
 		note := "exit status " + ReasonNeedsAuth

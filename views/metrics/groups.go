@@ -266,8 +266,16 @@ func (t *groupTable) groupOfEvent(e *lifecycle.Event) *group {
 	if m := t.procs[e.ID]; m != nil && (e.Type != lifecycle.Exec || m.facts.comm == e.Comm) {
 		return m.g
 	}
-	f := processFacts{comm: e.Comm, exe: e.Exe}
-	return t.groupFor(t.cfg.key(&f, ruleUses{exe: e.Exe != ""}))
+	// Without an exe, the program the exec'd path ran (a script's
+	// interpreter, as /proc/PID/exe shows it) is matched by exe rules,
+	// unresolved: a rule of the symlink's path matches it, one of the
+	// target's does not.
+	exe := e.Exe
+	if exe == "" {
+		exe = e.ExecPath.Program()
+	}
+	f := processFacts{comm: e.Comm, exe: exe}
+	return t.groupFor(t.cfg.key(&f, ruleUses{exe: exe != ""}))
 }
 
 // event counts e in its group. An event keeps the group as a live one

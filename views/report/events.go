@@ -35,17 +35,28 @@ type EventDoc struct {
 	AdopterKind string `json:"adopter_kind,omitempty"`
 	// OldComm, OldExe and Exe have their raw bytes in the *RawBase64
 	// fields when not valid UTF-8, as Comm has.
-	OldComm          string         `json:"old_comm,omitempty"`
-	OldCommRawBase64 string         `json:"old_comm_raw_base64,omitempty"`
-	OldExe           string         `json:"old_exe,omitempty"`
-	OldExeRawBase64  string         `json:"old_exe_raw_base64,omitempty"`
-	Exe              string         `json:"exe,omitempty"`
-	ExeRawBase64     string         `json:"exe_raw_base64,omitempty"`
-	OldState         string         `json:"old_state,omitempty"`
-	State            string         `json:"state,omitempty"`
-	TID              int            `json:"tid,omitempty"`
-	Exit             *ExitStatusDoc `json:"exit,omitempty"`
-	Note             string         `json:"note,omitempty"`
+	OldComm          string `json:"old_comm,omitempty"`
+	OldCommRawBase64 string `json:"old_comm_raw_base64,omitempty"`
+	OldExe           string `json:"old_exe,omitempty"`
+	OldExeRawBase64  string `json:"old_exe_raw_base64,omitempty"`
+	Exe              string `json:"exe,omitempty"`
+	ExeRawBase64     string `json:"exe_raw_base64,omitempty"`
+	// ExecPath, on an exec and on the exit of a process whose exec the
+	// BPF tracepoints reported, is the path that exec was given: not
+	// exe (not resolved, possibly relative; cut to 127 bytes when
+	// ExecPathTruncated). ExecInterp is a script's interpreter, which
+	// the kernel ran instead.
+	ExecPath            string         `json:"exec_path,omitempty"`
+	ExecPathRawBase64   string         `json:"exec_path_raw_base64,omitempty"`
+	ExecPathTruncated   bool           `json:"exec_path_truncated,omitempty"`
+	ExecInterp          string         `json:"exec_interp,omitempty"`
+	ExecInterpRawBase64 string         `json:"exec_interp_raw_base64,omitempty"`
+	ExecInterpTruncated bool           `json:"exec_interp_truncated,omitempty"`
+	OldState            string         `json:"old_state,omitempty"`
+	State               string         `json:"state,omitempty"`
+	TID                 int            `json:"tid,omitempty"`
+	Exit                *ExitStatusDoc `json:"exit,omitempty"`
+	Note                string         `json:"note,omitempty"`
 	// FilteredTreeAffected, on a lost event under watch --pid, says
 	// whether the followed tree could have lost events.
 	FilteredTreeAffected *bool `json:"filtered_tree_affected,omitempty"`
@@ -63,6 +74,11 @@ func NewEventDoc(e *lifecycle.Event) EventDoc {
 	d.OldComm, d.OldCommRawBase64 = textAndRaw(e.OldComm)
 	d.OldExe, d.OldExeRawBase64 = textAndRaw(e.OldExe)
 	d.Exe, d.ExeRawBase64 = textAndRaw(e.Exe)
+	if ep := e.ExecPath; ep != nil {
+		d.ExecPath, d.ExecPathRawBase64 = textAndRaw(ep.Path)
+		d.ExecInterp, d.ExecInterpRawBase64 = textAndRaw(ep.Interp)
+		d.ExecPathTruncated, d.ExecInterpTruncated = ep.PathTruncated, ep.InterpTruncated
+	}
 	if e.OldState != 0 {
 		d.OldState = string(e.OldState)
 	}
@@ -108,10 +124,15 @@ func FormatEvent(e *lifecycle.Event) string {
 		}
 		if e.Exe != "" {
 			fmt.Fprintf(&b, " exe %s", sanitize.Terminal(e.Exe))
+		} else {
+			b.WriteString(execPathText(e.ExecPath))
 		}
 	case lifecycle.Exit, lifecycle.Reaped, lifecycle.Zombie:
 		if e.ExitStatus != nil {
 			b.WriteString(" " + e.ExitStatus.String())
+		}
+		if e.Exe == "" {
+			b.WriteString(execPathText(e.ExecPath))
 		}
 		if e.Type == lifecycle.Zombie {
 			fmt.Fprintf(&b, ", parent %d has not reaped it", e.PPID)
@@ -137,6 +158,27 @@ func FormatEvent(e *lifecycle.Event) string {
 		b.WriteString("  [kernel]")
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// execPathText is " path P via I (truncated)" for an event's exec'd path,
+// shown where its exe is not known: it is not the exe, and says so by
+// its word. "" for none.
+func execPathText(ep *lifecycle.ExecPath) string {
+	if ep == nil || ep.Path == "" && ep.Interp == "" {
+		return ""
+	}
+	part := func(p string, cut bool) string {
+		s := sanitize.Terminal(p)
+		if cut {
+			s += " (truncated)"
+		}
+		return s
+	}
+	s := " path " + part(ep.Path, ep.PathTruncated)
+	if ep.Interp != "" {
+		s += " via " + part(ep.Interp, ep.InterpTruncated)
+	}
+	return s
 }
 
 func orDash(c byte) byte {
