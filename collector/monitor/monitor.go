@@ -240,13 +240,19 @@ func (m *Monitor) Run(ctx context.Context) error {
 	return err
 }
 
+// finalFrameCap bounds the last frame's wait when the last scan was
+// slow (three times its duration is waited for, at most this).
+const finalFrameCap = 30 * time.Second
+
 // final takes and publishes the last frame (Options.FinalFrame): the
 // kernel events received until now, as Sync waits for them, then a scan,
 // each within the bound.
 func (m *Monitor) final(kctx context.Context) {
 	bound := m.opts.FinalFrame
 	if m.prev != nil {
-		bound = max(bound, 3*m.prev.ScanDuration)
+		// Never past finalFrameCap: a service manager's stop timeout
+		// (systemd's 90 s) must not kill the program mid-frame.
+		bound = min(max(bound, 3*m.prev.ScanDuration), max(bound, finalFrameCap))
 	}
 	ctx, cancel := context.WithTimeout(kctx, bound)
 	defer cancel()

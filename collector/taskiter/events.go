@@ -21,9 +21,9 @@ import (
 )
 
 // EventRingBytes is the size of the ring buffer the tracepoints write
-// into: 512 KiB, 8,192 records (each eventRecordSize bytes after the
-// ring's 8-byte header: 64 bytes; an exec's, execRecordSize with its
-// paths, 328). It is the most memory the events take, in the kernel and
+// into: 512 KiB, 8,192 records of 64 bytes (eventRecordSize after the
+// ring's 8-byte header), or about 1,600 execs (execRecordSize with its
+// paths: 328 bytes each). It is the most memory the events take, in the kernel and
 // mapped into pinspect.
 const EventRingBytes = 512 << 10
 

@@ -266,16 +266,13 @@ func (t *groupTable) groupOfEvent(e *lifecycle.Event) *group {
 	if m := t.procs[e.ID]; m != nil && (e.Type != lifecycle.Exec || m.facts.comm == e.Comm) {
 		return m.g
 	}
-	// Without an exe, the program the exec'd path ran (a script's
-	// interpreter, as /proc/PID/exe shows it) is matched by exe rules,
-	// unresolved: a rule of the symlink's path matches it, one of the
-	// target's does not.
-	exe := e.Exe
-	if exe == "" {
-		exe = e.ExecPath.Program()
-	}
-	f := processFacts{comm: e.Comm, exe: exe}
-	return t.groupFor(t.cfg.key(&f, ruleUses{exe: exe != ""}))
+	// The path an exec was given is not matched by exe rules: it is the
+	// caller's string, not the file the kernel ran (an unprivileged user
+	// in a mount namespace of their own can exec their own
+	// /usr/sbin/sshd and be counted in that group). Without an exe, only
+	// rules on the comm can match.
+	f := processFacts{comm: e.Comm, exe: e.Exe}
+	return t.groupFor(t.cfg.key(&f, ruleUses{exe: e.Exe != ""}))
 }
 
 // event counts e in its group. An event keeps the group as a live one
