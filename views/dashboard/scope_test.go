@@ -128,13 +128,19 @@ func TestPIDAndFilterZombieTitle(t *testing.T) {
 	var f1, f2 *monitor.Frame
 	for end := time.Now().Add(patience); ; {
 		f1, f2 = frames(t, pids...)
+		// Both frames must hold the 4 zombies: the panel below is read as
+		// soon as it says the filter keeps none, which it says after f1
+		// already (a land saw "0 of 3" from an f1 taken while the 4th
+		// child was still exiting).
 		n := 0
 		for _, pid := range append(slices.Clone(a.PIDs[1:]), b.PIDs[1:]...) {
-			if p := lifecycle.Find(f2.Snapshot, pid); p != nil && p.IsZombie() {
-				n++
+			for _, f := range []*monitor.Frame{f1, f2} {
+				if p := lifecycle.Find(f.Snapshot, pid); p != nil && p.IsZombie() {
+					n++
+				}
 			}
 		}
-		if n == 4 {
+		if n == 8 {
 			break
 		}
 		if time.Now().After(end) {
