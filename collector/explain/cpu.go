@@ -140,20 +140,40 @@ func (a *analysis) ranInWindow() bool {
 	return a.hasCPU && a.cpuUsed >= 0.005 || a.hasSched && a.demand >= 0.005
 }
 
+// tracer is the TracerPid of the process's last reading (0: not traced,
+// or status not read) and whether its status was read.
+func (a *analysis) tracer() (pid int, read bool) {
+	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
+		return p.TracerPID, true
+	}
+	return 0, false
+}
+
+// stoppedFinding starts the answer for a process whose threads were
+// stopped in most samples: its id, severity and score, the evidence of
+// the stopped share and, when status was read, of its TracerPid. It
+// returns the share and the tracer's pid.
+func (a *analysis) stoppedFinding(f *Finding, id string) (share float64, tracer int) {
+	pid := a.s.PID
+	share = a.stoppedShare()
+	f.ID = id
+	f.Severity = Notice
+	f.Score = share
+	tracer, read := a.tracer()
+	f.Evidence = append(f.Evidence, ev("stopped_share", share, "ratio", pct(share)+" of thread samples stopped (T or t)", statesSource(pid)))
+	if read {
+		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), src(pid, "status")+" TracerPid"))
+	}
+	return share, tracer
+}
+
 // boundTraced fills the answer for a traced process that runs between its
 // tracer's stops (strace, ltrace, a debugger stepping): it is neither
 // held nor free to run, each event the tracer watches costs a round trip
 // through the tracer.
 func (a *analysis) boundTraced(f *Finding) {
 	pid := a.s.PID
-	share := a.stoppedShare()
-	f.ID = "traced"
-	f.Severity = Notice
-	f.Score = share
-	tracer := 0
-	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
-		tracer = p.TracerPID
-	}
+	share, tracer := a.stoppedFinding(f, "traced")
 	by := "a tracer"
 	if tracer > 0 {
 		by = fmt.Sprintf("its tracer (TracerPid %d)", tracer)
@@ -165,10 +185,6 @@ func (a *analysis) boundTraced(f *Finding) {
 	} else {
 		f.Try = append(f.Try, "If the tracing is not wanted, find the tracer (TracerPid in /proc/"+fmt.Sprint(pid)+"/task/*/status) and end or detach it; if it is, trace fewer events (strace -e trace=...) or use a tracer that does not stop the process (perf trace, a BPF tool).")
 	}
-	f.Evidence = append(f.Evidence, ev("stopped_share", share, "ratio", pct(share)+" of thread samples stopped (T or t)", statesSource(pid)))
-	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
-		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), src(pid, "status")+" TracerPid"))
-	}
 	f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
 }
 
@@ -177,14 +193,7 @@ func (a *analysis) boundTraced(f *Finding) {
 // nothing it waits for will wake it.
 func (a *analysis) boundStopped(f *Finding) {
 	pid := a.s.PID
-	share := a.stoppedShare()
-	f.ID = "stopped"
-	f.Severity = Notice
-	f.Score = share
-	tracer := 0
-	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
-		tracer = p.TracerPID
-	}
+	share, tracer := a.stoppedFinding(f, "stopped")
 	traced := a.states['t'] >= a.states['T']
 	what := "inside the system call it was in"
 	if _, name, _ := a.topWait(); name != "" {
@@ -206,10 +215,6 @@ func (a *analysis) boundStopped(f *Finding) {
 		f.Verdict = fmt.Sprintf("Stopped by a signal: its threads were in state T (stopped) in %s of samples, %s, and it will not run until it gets SIGCONT.", pct(share), what)
 		f.Why = "SIGSTOP, or SIGTSTP/SIGTTIN/SIGTTOU (Ctrl-Z, a background job reading or writing the terminal), stops every thread until SIGCONT: the process is neither idle nor waiting for anything it can get by itself."
 		f.Try = append(f.Try, fmt.Sprintf("Resume it with kill -CONT %d (or fg / bg in the shell that stopped it); a background job stopped on terminal input needs its input redirected.", pid))
-	}
-	f.Evidence = append(f.Evidence, ev("stopped_share", share, "ratio", pct(share)+" of thread samples stopped (T or t)", statesSource(pid)))
-	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
-		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), src(pid, "status")+" TracerPid"))
 	}
 	if w := a.topWChanName('T'); w != "" && !traced {
 		f.Evidence = append(f.Evidence, fact("stopped_wchan", "stopped in "+w, src(pid, "task/*/wchan")))
