@@ -644,7 +644,22 @@ func classifyWith(as *AddressSpace, dataEnds map[int]uint64, guardInside func(m 
 	markBSS(as, dataEnds)
 	markBrkHeap(as)
 	markThreadStacks(as, guardInside)
-	markStackGuards(as.Maps)
+	markStackGuards(as.Maps, unplacedStacks(as))
+}
+
+// unplacedStacks counts the threads other than the main one (whose
+// stack the kernel labels [stack]) whose stack pointer is not known or
+// in no mapping: a running thread, a denied or vanished read. Only
+// their stacks can have a guard that no known stack pointer points to.
+func unplacedStacks(as *AddressSpace) int {
+	n := 0
+	for i := range as.Stacks {
+		ts := &as.Stacks[i]
+		if ts.TID != as.PID && ts.Reason != ReasonLeaderExited && (!ts.Known || ts.Mapping < 0) {
+			n++
+		}
+	}
+	return n
 }
 
 // exeFile finds the executable's file: the file holding start_code when
@@ -857,12 +872,21 @@ func (a *addrRead) guardInside(pageSz uint64) func(m *Mapping) bool {
 }
 
 // markStackGuards: the no-access mapping right below a thread stack is
-// that thread's guard; one below anonymous rw memory and no bigger than
-// a guard can be (maxGuard) is the guard of a stack whose thread is not
-// known (it was running). Every other no-access mapping is a reservation
-// (reserved): address space set aside (malloc arenas, Go, JVM and V8
-// heaps, a library's alignment gap) that guards no stack.
-func markStackGuards(maps []Mapping) {
+// that thread's guard. One below anonymous rw memory and no bigger than
+// a guard can be (maxGuard) may be the guard of a stack whose thread is
+// not placed (unplaced: running, or its stack pointer unreadable), but
+// only while there are no more such ranges than such threads: a
+// one-thread process whose stack is known has no unplaced stack, and
+// 30,000 no-access pages between its rw pages (tester10's B11) are
+// reservations, not 30,000 stack guards. When the candidates outnumber
+// the unplaced threads, which of them are guards cannot be told, and
+// all are reserved: the class errs towards "not a stack", as
+// markThreadStacks does. Every other no-access mapping is a reservation
+// (reserved): address space set aside (mmap(PROT_NONE) reserves, malloc
+// arenas, Go, JVM and V8 heaps, a library's alignment gap) that guards
+// no stack.
+func markStackGuards(maps []Mapping, unplaced int) {
+	var candidates []int
 	for i := range maps {
 		m := &maps[i]
 		if m.Class != SegGuard {
@@ -875,9 +899,16 @@ func markStackGuards(maps []Mapping) {
 		switch {
 		case next != nil && next.Class == SegThreadStack:
 			m.TID = next.TID
-		case next != nil && next.Anonymous() && next.Writable() && !fileBacked(m) && m.SizeBytes() <= maxGuard:
+		case next != nil && next.Anonymous() && next.Writable() && !fileBacked(m) && m.SizeBytes() <= maxGuard &&
+			len(candidates) <= unplaced:
+			candidates = append(candidates, i)
 		default:
 			m.Class = SegReserved
+		}
+	}
+	if len(candidates) > unplaced {
+		for _, i := range candidates {
+			maps[i].Class = SegReserved
 		}
 	}
 }

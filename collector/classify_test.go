@@ -89,7 +89,10 @@ func TestReservedAndBSSCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := &AddressSpace{PID: 4240, Maps: ms, Exe: "/opt/app"}
+	// Thread 4241 was running: its stack is not placed, so one guard-sized
+	// no-access range below anonymous rw memory may be its guard.
+	running := []ThreadStack{{TID: 4240, Known: true, SP: 0x7f0000020000, Mapping: -1}, {TID: 4241, Mapping: -1, Reason: ReasonThreadRuns}}
+	as := &AddressSpace{PID: 4240, Maps: ms, Exe: "/opt/app", Stacks: running}
 	// libz's data segment (offset 0x3000, vaddr 0x3000) is 0x100 bytes
 	// with 8 of bss: it ends in its data page. libbig's has 0x6000 of bss.
 	classifyWith(as, map[int]uint64{7: 0x7f2000004000, 10: 0x7f3000009000}, nil)
@@ -102,9 +105,46 @@ func TestReservedAndBSSCap(t *testing.T) {
 	}
 	// Without the program headers, adjacency alone (as before).
 	ms2, _ := parseMaps([]byte(maps))
-	classify(&AddressSpace{PID: 4240, Maps: ms2, Exe: "/opt/app"})
+	classify(&AddressSpace{PID: 4240, Maps: ms2, Exe: "/opt/app", Stacks: running})
 	if ms2[8].Class != SegLibData {
 		t.Errorf("no headers: %s", ms2[8].Class)
+	}
+	// Every thread's stack placed (B11): no stack is left to own a guard,
+	// so the guard-sized range is reserved too.
+	ms3, _ := parseMaps([]byte(maps))
+	classify(&AddressSpace{PID: 4240, Maps: ms3, Exe: "/opt/app", Stacks: running[:1]})
+	if ms3[3].Class != SegReserved || countClass(&AddressSpace{Maps: ms3}, SegGuard) != 0 {
+		t.Errorf("no unplaced thread: %s, %d guards", ms3[3].Class, countClass(&AddressSpace{Maps: ms3}, SegGuard))
+	}
+}
+
+// TestGuardsNoMoreThanUnplacedThreads (B11): guard-sized no-access ranges
+// below anonymous rw memory are guards of unplaced stacks only while
+// they are no more than the threads whose stacks are unplaced; two
+// such ranges and one running thread cannot be told apart: both reserved.
+func TestGuardsNoMoreThanUnplacedThreads(t *testing.T) {
+	maps := `400000-401000 r-xp 00000000 fe:00 10 /opt/app
+7f1000000000-7f1000001000 ---p 00000000 00:00 0
+7f1000001000-7f1000801000 rw-p 00000000 00:00 0
+7f2000000000-7f2000001000 ---p 00000000 00:00 0
+7f2000001000-7f2000801000 rw-p 00000000 00:00 0
+`
+	for _, tc := range []struct {
+		running int
+		want    Segment
+	}{{0, SegReserved}, {1, SegReserved}, {2, SegGuard}, {3, SegGuard}} {
+		ms, err := parseMaps([]byte(maps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stacks := []ThreadStack{{TID: 10, Mapping: -1, Reason: ReasonThreadRuns}}
+		for i := 0; i < tc.running; i++ {
+			stacks = append(stacks, ThreadStack{TID: 11 + i, Mapping: -1, Reason: ReasonThreadRuns})
+		}
+		classify(&AddressSpace{PID: 10, Maps: ms, Exe: "/opt/app", Stacks: stacks})
+		if ms[1].Class != tc.want || ms[3].Class != tc.want {
+			t.Errorf("%d running threads: %s and %s, want %s", tc.running, ms[1].Class, ms[3].Class, tc.want)
+		}
 	}
 }
 
