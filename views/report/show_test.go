@@ -165,7 +165,7 @@ func TestShowDiagramFolds(t *testing.T) {
 	for i := 0; i < 60000; i++ {
 		perms, class := "rw-p", collector.SegAnon
 		if i%2 == 1 {
-			perms, class = "---p", collector.SegGuard
+			perms, class = "---p", collector.SegReserved
 		}
 		as.Maps = append(as.Maps, collector.Mapping{Start: addr, End: addr + 4096, Perms: perms, Dev: "00:00", Class: class})
 		addr += 4096
@@ -177,7 +177,7 @@ func TestShowDiagramFolds(t *testing.T) {
 	if n := strings.Count(out.String(), "\n"); n > 20 {
 		t.Fatalf("%d lines for 60,000 mappings:\n%s", n, out.String())
 	}
-	if !strings.Contains(out.String(), "30000 anon + 30000 guard mappings") {
+	if !strings.Contains(out.String(), "30000 anon + 30000 reserved mappings") {
 		t.Fatalf("fold row missing:\n%s", out.String())
 	}
 }
