@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -361,9 +362,15 @@ func (a *app) remoteCredentials() (user, pass string, err error) {
 	if a.remotePassFile != "" {
 		b, err := userfile.Read(a.remotePassFile, 4<<10)
 		if err != nil {
-			return "", "", fmt.Errorf("--remote.password-file: %w", err)
+			return "", "", usageError{fmt.Errorf("--remote.password-file: %w", err)}
 		}
 		pass = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		// RFC 7617: a basic-auth password holds no control character; a
+		// file that has one (random bytes, a binary, several lines) is not
+		// a password file.
+		if i := strings.IndexFunc(pass, func(r rune) bool { return r < 0x20 || r == 0x7f || r == utf8.RuneError }); i >= 0 {
+			return "", "", usageError{fmt.Errorf("--remote.password-file %s: not a password file (one line of text with no control character, RFC 7617)", a.remotePassFile)}
+		}
 	}
 	return user, pass, nil
 }

@@ -63,8 +63,10 @@ func (a *app) resolveRootsOnce() error {
 	// (collector/userfile: a regular file, opened without blocking, of at
 	// most userfile.MaxPasswdBytes): a FIFO cannot hang it, a device or a
 	// huge file cannot bloat it, and an unreadable one is an error here
-	// rather than every owner silently shown as a number.
-	if _, err := userfile.Read(a.passwdFile, userfile.MaxPasswdBytes); err != nil {
+	// rather than every owner silently shown as a number; and it must be a
+	// passwd file (userfile.CheckPasswd: text, every line an entry of seven
+	// fields), so a file of random bytes is not read as "no users".
+	if _, err := userfile.ReadPasswd(a.passwdFile); err != nil {
 		return usageError{fmt.Errorf("passwd file: %w", err)}
 	}
 	return nil
