@@ -85,6 +85,9 @@ type AddressSpace struct {
 	// MemorySource is "smaps_rollup", or "smaps" when the totals are the
 	// sum over per-mapping smaps (AddrOptions.PerMapping).
 	MemorySource string
+	// RSS splits the resident set by what backs it, from status; nil when
+	// unavailable (Unavailable["rss_split"]), never zeros.
+	RSS *RSSSplit
 	// PerMapping is true when every mapping carries RSS/PSS.
 	PerMapping bool
 	// Stacks says, per thread, which mapping holds its stack.
@@ -106,6 +109,16 @@ type SegmentTotal struct {
 	SizeBytes uint64
 	// RSSBytes and PSSBytes are set when per-mapping smaps was read.
 	RSSBytes, PSSBytes *uint64
+}
+
+// RSSSplit is the resident set by kind, status's RssAnon, RssFile and
+// RssShmem (kernels 4.5 and later): anonymous pages (heap, stacks,
+// private copies), file pages (code, libraries, mapped files) and shared
+// memory (tmpfs, /dev/shm, SysV, shared anonymous, memfd). Their sum is
+// status's VmRSS, read at one instant; smaps_rollup's Rss, read apart,
+// may differ by what changed in between.
+type RSSSplit struct {
+	AnonBytes, FileBytes, ShmemBytes uint64
 }
 
 // ThreadStack locates one thread's stack.
@@ -171,7 +184,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 		a.slow = newDeadlineReads(a.slow.timeout, r.opts.Root, opt.StuckBudget)
 		defer a.slow.close()
 	}
-	for _, step := range []func() (done bool, err error){a.layout, a.exe, a.mappings, a.memory, a.stacks} {
+	for _, step := range []func() (done bool, err error){a.layout, a.exe, a.rssSplit, a.mappings, a.memory, a.stacks} {
 		if done, err := step(); err != nil {
 			return nil, err
 		} else if done {
@@ -389,6 +402,25 @@ func (a *addrRead) mappings() (bool, error) {
 		a.unavailable("maps", ReasonNoMM)
 		a.unavailable("memory", ReasonNoMM)
 		return true, nil
+	}
+	return false, nil
+}
+
+// rssSplit reads the resident set's split from status (no mmap lock, and
+// readable by anyone who can read the process's status: an owner whose
+// maps are denied still gets it).
+func (a *addrRead) rssSplit() (bool, error) {
+	sf, err := readStatus(atFDCWD, a.pb.set(a.pid, a.tid, "status"), &a.small)
+	const keys = hasRssAnon | hasRssFile | hasRssShmem
+	switch {
+	case err == nil && sf.has&keys == keys:
+		a.as.RSS = &RSSSplit{AnonBytes: mulSat(sf.rssAnonKB, 1024), FileBytes: mulSat(sf.rssFileKB, 1024), ShmemBytes: mulSat(sf.rssShmKB, 1024)}
+	case err == nil:
+		a.unavailable("rss_split", "status has no RssAnon, RssFile and RssShmem (kernels before 4.5)")
+	case IsVanished(err) && !a.there():
+		return false, a.gone("status", err)
+	default:
+		a.unavailable("rss_split", "status: "+Reason(err))
 	}
 	return false, nil
 }

@@ -30,6 +30,7 @@ type statusFields struct {
 	vmPeakKB  uint64
 	vmRSSKB   uint64
 	vmSwapKB  uint64
+	rssAnonKB uint64
 	rssFileKB uint64
 	rssShmKB  uint64
 	vol       uint64
@@ -52,6 +53,7 @@ const (
 	hasVmPeak
 	hasVmRSS
 	hasVmSwap
+	hasRssAnon
 	hasRssFile
 	hasRssShmem
 	hasVol
@@ -127,6 +129,9 @@ func parseStatus(b []byte) (statusFields, error) {
 		case "VmSwap":
 			s.vmSwapKB, err = statusKB(key, val)
 			s.has |= hasVmSwap
+		case "RssAnon":
+			s.rssAnonKB, err = statusKB(key, val)
+			s.has |= hasRssAnon
 		case "RssFile":
 			s.rssFileKB, err = statusKB(key, val)
 			s.has |= hasRssFile

@@ -36,6 +36,9 @@ type ShowDoc struct {
 	// Memory totals; MemorySource is "smaps_rollup" or "smaps".
 	Memory       *MemoryDoc `json:"memory,omitempty"`
 	MemorySource string     `json:"memory_source,omitempty"`
+	// RSSSplit is the resident set by kind, from status; absent when
+	// unavailable (Unavailable["rss_split"]), never zeros.
+	RSSSplit *RSSSplitDoc `json:"rss_split,omitempty"`
 	// PerMappingMemory is true when every mapping carries rss/pss bytes.
 	PerMappingMemory bool         `json:"per_mapping_memory"`
 	Segments         []SegmentDoc `json:"segments,omitempty"`
@@ -90,6 +93,18 @@ type MemoryDoc struct {
 	USSBytes    uint64 `json:"uss_bytes"`
 	SharedBytes uint64 `json:"shared_bytes"`
 	SwapBytes   uint64 `json:"swap_bytes"`
+}
+
+// RSSSplitDoc is the resident set by what backs it, in bytes: status's
+// RssAnon (anonymous: heap, stacks, private copies), RssFile (file pages:
+// code, libraries, mapped files) and RssShmem (shared memory: tmpfs,
+// /dev/shm, SysV, shared anonymous, memfd). They add up to status's
+// VmRSS, read at one instant (memory.rss_bytes, from smaps_rollup, is
+// read apart).
+type RSSSplitDoc struct {
+	AnonBytes  uint64 `json:"anon_bytes"`
+	FileBytes  uint64 `json:"file_bytes"`
+	ShmemBytes uint64 `json:"shmem_bytes"`
 }
 
 // SegmentDoc is the total of one segment class.
@@ -153,6 +168,9 @@ func newShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 		if m := as.Memory; m != nil {
 			d.Memory = &MemoryDoc{RSSBytes: m.RSSBytes, PSSBytes: m.PSSBytes, USSBytes: m.USSBytes, SharedBytes: m.SharedBytes, SwapBytes: m.SwapBytes}
 			d.MemorySource = as.MemorySource
+		}
+		if r := as.RSS; r != nil {
+			d.RSSSplit = &RSSSplitDoc{AnonBytes: r.AnonBytes, FileBytes: r.FileBytes, ShmemBytes: r.ShmemBytes}
 		}
 		d.PerMappingMemory = as.PerMapping
 		for _, s := range as.Segments {
@@ -323,6 +341,10 @@ func writeShowMemory(bw *bufio.Writer, d *ShowDoc) {
 			iecBytes(m.RSSBytes), iecBytes(m.PSSBytes), iecBytes(m.USSBytes), iecBytes(m.SharedBytes), iecBytes(m.SwapBytes), d.MemorySource)
 	} else if r, ok := d.Unavailable["memory"]; ok {
 		fmt.Fprintf(bw, "  memory    unavailable: %s\n", sanitize.Terminal(r))
+	}
+	if r := d.RSSSplit; r != nil {
+		fmt.Fprintf(bw, "  resident  anon %s  file %s  shmem %s  (status RssAnon, RssFile, RssShmem)\n",
+			iecBytes(r.AnonBytes), iecBytes(r.FileBytes), iecBytes(r.ShmemBytes))
 	}
 	if l := d.Layout; l != nil {
 		fmt.Fprintf(bw, "  layout    code %s-%s", l.StartCode, l.EndCode)
