@@ -11,17 +11,18 @@ import (
 const cgroupMax = 64 << 10
 
 // readCgroup reads a process's cgroup path from /proc/PID/cgroup (see
-// parseCgroupPath). The file names the cgroups the kernel keeps for the
-// task; reading it takes no lock of the target, so it is read inline.
-func readCgroup(path []byte, buf *[]byte) (string, error) {
+// parseCgroupPath), and whether it is the unified hierarchy's. The file
+// names the cgroups the kernel keeps for the task; reading it takes no
+// lock of the target, so it is read inline.
+func readCgroup(path []byte, buf *[]byte) (cg string, unified bool, err error) {
 	data, trunc, err := readSeqIn(atFDCWD, path, buf, cgroupMax)
 	if err == nil && trunc {
 		err = ErrTooLarge
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return parseCgroupPath(data)
+	return parseCgroupLine(data)
 }
 
 // parseCgroupPath returns the cgroup a process is grouped by: its path in
@@ -30,6 +31,13 @@ func readCgroup(path []byte, buf *[]byte) (string, error) {
 // one, in systemd's named v1 hierarchy ("name=systemd"); else in the
 // first hierarchy listed.
 func parseCgroupPath(b []byte) (string, error) {
+	cg, _, err := parseCgroupLine(b)
+	return cg, err
+}
+
+// parseCgroupLine is parseCgroupPath, and says whether the path is the
+// unified hierarchy's (the "0::" line).
+func parseCgroupLine(b []byte) (string, bool, error) {
 	var v2, systemd, first []byte
 	err := cgroupLines(b, func(id, ctrls, path []byte) {
 		switch {
@@ -43,15 +51,15 @@ func parseCgroupPath(b []byte) (string, error) {
 	})
 	switch {
 	case err != nil:
-		return "", err
+		return "", false, err
 	case v2 != nil:
-		return string(v2), nil
+		return string(v2), true, nil
 	case systemd != nil:
-		return string(systemd), nil
+		return string(systemd), false, nil
 	case first != nil:
-		return string(first), nil
+		return string(first), false, nil
 	}
-	return "", fmt.Errorf("%w: cgroup: no hierarchy", errCgroupFormat)
+	return "", false, fmt.Errorf("%w: cgroup: no hierarchy", errCgroupFormat)
 }
 
 // readProcCgroup reads p's cgroup (ScanOptions.Cgroups) and names the
@@ -59,16 +67,27 @@ func parseCgroupPath(b []byte) (string, error) {
 // container's processes are born in it; systemd moves a process once,
 // when it starts a unit or scope), so what the memo entry c holds for this
 // identity is reused while the comm is the same (no exec) and within the
-// memo's TTL, as cmdline and exe are. A process gone since its other
-// files were read keeps the field unavailable, saying so; it is not
-// dropped (it was there when the scan read it).
+// memo's TTL, as cmdline and exe are. On the walk (ScanOptions.Cgroups
+// asks it for each process's cgroup id: taskiter.Group.CgroupID) the path
+// read for the unified hierarchy's cgroup stands while the id is the same
+// (a move is read at the next scan, a young process's too) and for
+// cgroupIDTTLs of the TTL (a cgroup renamed keeps its id). A process gone
+// since its other files were read keeps the field unavailable, saying so;
+// it is not dropped (it was there when the scan read it).
 func (s *scan) readProcCgroup(p *Process, c *procCache, now time.Duration) {
-	if c != nil && c.cgOK && c.cg.comm == p.Comm && now < c.cg.due {
-		p.ProcCgroup = c.cg.cgroup
-		p.Read |= SrcCgroup
-		return
+	id, hasID := c.walkCgroupID(s.memo)
+	if c != nil && c.cgOK && c.cg.comm == p.Comm {
+		kept := now < c.cg.due
+		if hasID && c.cg.idOK {
+			kept = c.cg.id == id && now < c.cg.idDue
+		}
+		if kept {
+			p.ProcCgroup = c.cg.cgroup
+			p.Read |= SrcCgroup
+			return
+		}
 	}
-	cg, err := readCgroup(s.path.set(p.PID, 0, "cgroup"), &s.buf)
+	cg, unified, err := readCgroup(s.path.set(p.PID, 0, "cgroup"), &s.buf)
 	switch {
 	case err == nil:
 		if c != nil && c.cgOK && c.cg.cgroup.Cgroup == cg {
@@ -81,8 +100,16 @@ func (s *scan) readProcCgroup(p *Process, c *procCache, now time.Duration) {
 			if c.cg == nil {
 				c.cg = &cgroupMemo{}
 			}
+			first := c.cg.due == 0
 			c.cg.cgroup, c.cg.comm, c.cgOK = p.ProcCgroup, p.Comm, true
-			c.cg.due = s.identityDue(p, c.cg.due == 0, now)
+			c.cg.due = s.identityDue(p, first, now)
+			// The id was read before the file: a move between the two
+			// leaves an older id with the new path, and the next scan
+			// reads the file again.
+			c.cg.id, c.cg.idOK = id, hasID && unified
+			if c.cg.idOK {
+				c.cg.idDue = cmdlineDue(p, first, now, s.ttl*cgroupIDTTLs, maxAge)
+			}
 		}
 	case IsVanished(err) && s.present(p):
 		s.problem(p, "cgroup", errNotPresent)
@@ -92,6 +119,15 @@ func (s *scan) readProcCgroup(p *Process, c *procCache, now time.Duration) {
 		s.problem(p, "cgroup", err)
 	}
 }
+
+// cgroupIDTTLs is how many of the memo's TTL a cgroup path read under
+// the walk's cgroup id stands while the id stays (ten minutes for the
+// dashboard's one-minute TTL): only a cgroup renamed since changes its
+// path under the same id.
+const cgroupIDTTLs = 10
+
+// maxAge is an age past every bound (cmdlineDue's young processes).
+const maxAge = time.Duration(1<<63 - 1)
 
 // ioChunk is how many processes' io files are read in one batch of the
 // read workers: as for cmdlines (cmdlineChunk), the batch amortises the

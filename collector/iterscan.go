@@ -147,7 +147,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	// kernel where the walk can (one record a process instead of one a
 	// thread).
 	s.skipDisp = r.skipsDispositions(o)
-	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want, NoIO: !o.IO, NoSighand: s.skipDisp}
+	po := taskiter.PassOptions{SumThreads: !all, ThreadsOf: want, NoIO: !o.IO, NoSighand: s.skipDisp, CgroupID: o.Cgroups}
 	// The threads by state: those summed in the kernel from its counts,
 	// the others not kept as they pass, the kept ones at the end.
 	states := &ThreadStates{}
@@ -183,6 +183,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 				p.IO, p.Read = walkIO(&t.Group.IO), p.Read|SrcIO
 			}
 			s.noteExe(t.TID, t.Group)
+			c.noteCgroupID(t.Group, s.memo)
 			if th {
 				p.Threads = s.threadSlots(max(t.Group.NumThreads, 1))
 				p.Read |= SrcTasks

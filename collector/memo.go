@@ -1,6 +1,10 @@
 package collector
 
-import "time"
+import (
+	"time"
+
+	"github.com/pinspect/pinspect/collector/taskiter"
+)
 
 // identityMemo is what a Reader keeps between its scans, per process
 // identity (pid + start ticks): the strings that rarely change (cmdline,
@@ -70,6 +74,37 @@ type cgroupMemo struct {
 	cgroup ProcCgroup
 	comm   string
 	due    time.Duration
+	// id is the walk's cgroup id the path was read under, when idOK (the
+	// path is the unified hierarchy's, and the scan's walk gave an id);
+	// the path stands while the id is the same, until idDue.
+	id    uint64
+	idOK  bool
+	idDue time.Duration
+	// walkID is the cgroup id the walk of the scan of generation walkGen
+	// gave (taskiter.Group.CgroupID; set by noteCgroupID).
+	walkID  uint64
+	walkGen uint32
+}
+
+// noteCgroupID keeps the cgroup id this scan's walk gave for the process
+// in its group record g, if it gave one (with the memo m's generation).
+func (c *procCache) noteCgroupID(g *taskiter.Group, m *identityMemo) {
+	if c == nil || m == nil || !g.HasCgroupID {
+		return
+	}
+	if c.cg == nil {
+		c.cg = &cgroupMemo{}
+	}
+	c.cg.walkID, c.cg.walkGen = g.CgroupID, m.gen
+}
+
+// walkCgroupID is the cgroup id the current scan's walk gave for the
+// process (noteCgroupID), if it gave one.
+func (c *procCache) walkCgroupID(m *identityMemo) (uint64, bool) {
+	if c == nil || c.cg == nil || m == nil || m.gen == 0 || c.cg.walkGen != m.gen {
+		return 0, false
+	}
+	return c.cg.walkID, true
 }
 
 // ioMemo is a process's io counters, read when its ranCount was ran,

@@ -31,6 +31,7 @@ const (
 	groupRSSSum          = 1 << 11
 	groupHasExe          = 1 << 12
 	groupHasIO           = 1 << 13
+	groupHasCgroupID     = 1 << 14
 )
 
 // recordHeader is a record's kind and size (its first two u16s).
@@ -275,6 +276,14 @@ type Group struct {
 	// ptrace check is the caller's to apply.
 	IO    IOCounters
 	HasIO bool
+	// CgroupID is the id of the process's cgroup in the unified
+	// hierarchy (the cgroup directory's inode number, the cgroup's for
+	// its life; what /proc/PID/cgroup's "0::" line names), valid when
+	// HasCgroupID: only the walk gives it, when PassOptions.CgroupID
+	// asks. The same id means the same cgroup, so the path read for it
+	// stands (a cgroup renamed keeps its id).
+	CgroupID    uint64
+	HasCgroupID bool
 }
 
 // IOCounters are /proc/PID/io's seven counters (task_io_accounting).
@@ -373,6 +382,7 @@ func (g *Group) fill(r *taskIterGroupRec) {
 		g.ThreadSums.States[i] = int(n)
 	}
 	g.HasIO = f&groupHasIO != 0
+	g.CgroupID, g.HasCgroupID = r.CgroupId, f&groupHasCgroupID != 0
 	g.IO = IOCounters{
 		RChar: r.Io[0], WChar: r.Io[1], SyscR: r.Io[2], SyscW: r.Io[3],
 		ReadBytes: r.Io[4], WriteBytes: r.Io[5], CancelledWB: r.Io[6],

@@ -326,6 +326,11 @@ type PassOptions struct {
 	// saves the kernel loading every process's 64 handlers. The seq_file
 	// iterator reads them whatever this says.
 	NoSighand bool
+	// CgroupID has the walk give each process's cgroup id in the unified
+	// hierarchy (Group.CgroupID, HasCgroupID): a caller that shows
+	// cgroups reads /proc/PID/cgroup again only when it moved. The
+	// seq_file iterator never gives it.
+	CgroupID bool
 	// BeforeRun, when set, is called once the pass is ready to read
 	// the kernel's tasks (the walk's arrays made), right before it
 	// does: what it reads then is as close to the pass as can be.

@@ -99,6 +99,7 @@ type taskIterGroupRec struct {
 	Io              [7]uint64
 	IoSeq           uint32
 	ThrStates       [9]uint32
+	CgroupId        uint64
 }
 
 type taskIterIdentSlot struct {
@@ -178,6 +179,7 @@ const (
 	taskIterVarNrCpus            = "nr_cpus"
 	taskIterVarPcpuBase          = "pcpu_base"
 	taskIterVarScratchAddr       = "scratch_addr"
+	taskIterVarWalkCgroupId      = "walk_cgroup_id"
 	taskIterVarWalkCountOnly     = "walk_count_only"
 	taskIterVarWalkCur           = "walk_cur"
 	taskIterVarWalkFull          = "walk_full"
@@ -263,6 +265,7 @@ type taskIterVariableSpecs struct {
 	NrCpus         *ebpf.VariableSpec `ebpf:"nr_cpus"`
 	PcpuBase       *ebpf.VariableSpec `ebpf:"pcpu_base"`
 	ScratchAddr    *ebpf.VariableSpec `ebpf:"scratch_addr"`
+	WalkCgroupId   *ebpf.VariableSpec `ebpf:"walk_cgroup_id"`
 	WalkCountOnly  *ebpf.VariableSpec `ebpf:"walk_count_only"`
 	WalkCur        *ebpf.VariableSpec `ebpf:"walk_cur"`
 	WalkFull       *ebpf.VariableSpec `ebpf:"walk_full"`
@@ -328,6 +331,7 @@ type taskIterVariables struct {
 	NrCpus         *ebpf.Variable `ebpf:"nr_cpus"`
 	PcpuBase       *ebpf.Variable `ebpf:"pcpu_base"`
 	ScratchAddr    *ebpf.Variable `ebpf:"scratch_addr"`
+	WalkCgroupId   *ebpf.Variable `ebpf:"walk_cgroup_id"`
 	WalkCountOnly  *ebpf.Variable `ebpf:"walk_count_only"`
 	WalkCur        *ebpf.Variable `ebpf:"walk_cur"`
 	WalkFull       *ebpf.Variable `ebpf:"walk_full"`

@@ -32,6 +32,7 @@ type walkObjects struct {
 	Sum     *ebpf.Variable `ebpf:"walk_sum_threads"`
 	NoIO    *ebpf.Variable `ebpf:"walk_no_io"`
 	NoSig   *ebpf.Variable `ebpf:"walk_no_sighand"`
+	CgID    *ebpf.Variable `ebpf:"walk_cgroup_id"`
 	Count   *ebpf.Variable `ebpf:"walk_count_only"`
 	NTasks  *ebpf.Variable `ebpf:"walk_ntasks"`
 	NGroups *ebpf.Variable `ebpf:"walk_ngroups"`
@@ -148,6 +149,7 @@ type walker struct {
 	summing                   bool  // walk_sum_threads
 	noIO                      bool  // walk_no_io
 	noSighand                 bool  // walk_no_sighand
+	cgroupID                  bool  // walk_cgroup_id
 	// counted is the machine's tasks and processes at load, which size
 	// the arrays at the first pass.
 	countedTasks, countedGroups int
@@ -580,6 +582,12 @@ func (w *walker) choose(o PassOptions) error {
 			return err
 		}
 		w.noSighand = o.NoSighand
+	}
+	if o.CgroupID != w.cgroupID {
+		if err := w.objs.CgID.Set(flag(o.CgroupID)); err != nil {
+			return err
+		}
+		w.cgroupID = o.CgroupID
 	}
 	return nil
 }

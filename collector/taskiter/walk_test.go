@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -525,6 +526,68 @@ func TestRawRuns(t *testing.T) {
 		}
 		if !maps.Equal(raw, ref) {
 			t.Errorf("the helper's tasks differ:\nraw   %v\nplain %v", raw, ref)
+		}
+	}
+}
+
+// TestWalkCgroupID: asked for it, the walk gives this process's cgroup id
+// in the unified hierarchy, the inode number of its cgroup's directory
+// (what /proc/self/cgroup's "0::" line names); not asked, none.
+func TestWalkCgroupID(t *testing.T) {
+	it := openForTest(t)
+	if !it.Walking() {
+		t.Skip(it.WalkUnavailable)
+	}
+	raw, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Skip(err)
+	}
+	mnt := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		if fs := strings.Fields(line); len(fs) > 2 && fs[2] == "cgroup2" {
+			mnt = fs[1]
+			break
+		}
+	}
+	cg, err := os.ReadFile("/proc/self/cgroup")
+	if mnt == "" || err != nil {
+		t.Skipf("no cgroup2 mount (%v)", err)
+	}
+	path := ""
+	for _, line := range strings.Split(string(cg), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			path = p
+		}
+	}
+	var st syscall.Stat_t
+	if path == "" || syscall.Stat(mnt+path, &st) != nil {
+		t.Skipf("this process's unified cgroup %q is not under %s", path, mnt)
+	}
+	for _, asked := range []bool{true, false, true} {
+		var self *Group
+		with := 0
+		_, err := it.PassWith(PassOptions{SumThreads: true, CgroupID: asked}, func(tk *Task) error {
+			if tk.Group == nil {
+				return nil
+			}
+			if tk.Group.HasCgroupID {
+				with++
+			}
+			if tk.TID == os.Getpid() {
+				g := *tk.Group
+				self = &g
+			}
+			return nil
+		})
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case self == nil:
+			t.Fatal("this process is not in the walk")
+		case asked && (!self.HasCgroupID || self.CgroupID != st.Ino):
+			t.Errorf("asked: cgroup id %d (given %v), want %s's inode %d", self.CgroupID, self.HasCgroupID, mnt+path, st.Ino)
+		case !asked && with != 0:
+			t.Errorf("not asked: %d processes have a cgroup id", with)
 		}
 	}
 }

@@ -350,6 +350,25 @@ struct task_struct {
 	struct task_delay_info *delays;
 	void *worker_private;
 	struct task_io_accounting ioac;
+	struct css_set *cgroups;
+} CORE;
+
+/*
+ * A task's cgroups (CONFIG_CGROUPS): its css_set, the cgroup of the
+ * unified hierarchy in it (what /proc/PID/cgroup's "0::" line names),
+ * and that cgroup's kernfs node, whose id is the cgroup directory's
+ * inode number, kept for the cgroup's life.
+ */
+struct kernfs_node {
+	u64 id;
+} CORE;
+
+struct cgroup {
+	struct kernfs_node *kn;
+} CORE;
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
 } CORE;
 
 /* Before 5.14 the state was a long named state. */

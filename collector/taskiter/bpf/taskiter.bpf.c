@@ -47,6 +47,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define GROUP_RSS_SUM (1u << 11)       /* rss_sum[] holds the exact sums */
 #define GROUP_HAS_EXE (1u << 12)       /* exe_* identify mm->exe_file */
 #define GROUP_HAS_IO (1u << 13)        /* io[] is the whole process's (the walk) */
+#define GROUP_HAS_CGROUP_ID (1u << 14) /* cgroup_id is the unified hierarchy's (the walk) */
 
 #define PF_WQ_WORKER 0x00000020
 #define PF_KTHREAD 0x00200000
@@ -185,6 +186,15 @@ struct group_rec {
 	 * __task_state_index makes it).
 	 */
 	__u32 thr_states[9];
+	/*
+	 * The id of the process's cgroup in the unified hierarchy
+	 * (task->cgroups->dfl_cgrp->kn->id, the cgroup directory's inode
+	 * number): only the walk, under walk_cgroup_id, reads it, and
+	 * GROUP_HAS_CGROUP_ID says it did. The id stays while the process
+	 * stays in that cgroup: pinspect reads /proc/PID/cgroup again only
+	 * when it changes.
+	 */
+	__u64 cgroup_id;
 };
 
 /* A leader's two records, built in place and written with one call. */
@@ -728,6 +738,33 @@ static __always_inline void fill_group_ids(struct group_rec *g, struct task_stru
 	}
 }
 
+/*
+ * The process's cgroup id in the unified hierarchy (see cgroup_id). The
+ * iterator runs under RCU, which keeps the css_set and its cgroup while
+ * the pass reads them (the kernel's own task_dfl_cgroup readers do the
+ * same).
+ */
+static __always_inline void fill_cgroup_id(struct group_rec *g, struct task_struct *task)
+{
+	struct css_set *cset;
+	struct cgroup *cgrp;
+	struct kernfs_node *kn;
+
+	if (!bpf_core_field_exists(task->cgroups))
+		return;
+	cset = task->cgroups;
+	if (!cset)
+		return;
+	cgrp = cset->dfl_cgrp;
+	if (!cgrp)
+		return;
+	kn = cgrp->kn;
+	if (!kn)
+		return;
+	g->cgroup_id = kn->id;
+	g->rec_flags |= GROUP_HAS_CGROUP_ID;
+}
+
 static __always_inline void fill_group(struct group_rec *g, struct task_struct *task)
 {
 	fill_group_ids(g, task);
@@ -864,6 +901,13 @@ __u32 walk_no_io;
  * for (the parents of zombies, the focused process).
  */
 __u32 walk_no_sighand;
+/*
+ * With walk_cgroup_id set, each group record gets its process's cgroup
+ * id (cgroup_id): a reader that shows cgroups (the dashboard) reads a
+ * process's /proc/PID/cgroup only when the id moved, instead of once
+ * a minute for every process.
+ */
+__u32 walk_cgroup_id;
 __u32 walk_count_only; /* count the tasks and processes, write nothing */
 __u32 walk_ntasks;  /* task records of the last walk (written or not) */
 __u32 walk_ngroups; /* group records of the last walk (written or not) */
@@ -943,6 +987,8 @@ __noinline int walk_fill_group(__u64 addr, struct group_rec *g)
 	walk_fill_mm(addr, g);
 	if (task->flags & PF_KTHREAD)
 		fill_kname(g, task, task->flags);
+	if (walk_cgroup_id)
+		fill_cgroup_id(g, task);
 	return 0;
 }
 
