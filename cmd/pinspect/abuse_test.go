@@ -377,7 +377,7 @@ func TestServeSurvivesFDExhaustion(t *testing.T) {
 				args = append(args, "--web.max-connections", tc.maxConns)
 			}
 			cmd := exec.Command("prlimit", args...)
-			cmd.Env = append(os.Environ(), mainEnv+"=1")
+			asPinspect(cmd)
 			sp := startServeCmd(t, cmd)
 			pid := cmd.Process.Pid
 			waitedFor(t, "the first scrape", func() bool { _, ok := metric(t, c, sp.base, "pinspect_frames_total"); return ok })

@@ -21,6 +21,7 @@ const mainEnv = "PINSPECT_TEST_MAIN"
 
 func init() {
 	if os.Getenv(mainEnv) == "1" {
+		holdLifeline()
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 }
@@ -39,9 +40,7 @@ func command(args ...string) *exec.Cmd {
 	if bin := os.Getenv("PINSPECT_TEST_BIN"); bin != "" {
 		return exec.Command(bin, args...)
 	}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	return cmd
+	return asPinspect(exec.Command(os.Args[0], args...))
 }
 
 // runCmd runs cmd, capturing what was not redirected.

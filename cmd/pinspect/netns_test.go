@@ -35,7 +35,7 @@ func TestConnectorFallbackInNetNamespace(t *testing.T) {
 		var cmd *exec.Cmd
 		if inNS {
 			cmd = exec.Command(ip, append([]string{"netns", "exec", ns, os.Args[0]}, args...)...)
-			cmd.Env = append(os.Environ(), mainEnv+"=1")
+			asPinspect(cmd)
 		} else {
 			cmd = command(args...)
 		}
@@ -63,7 +63,7 @@ func TestConnectorFallbackInNetNamespace(t *testing.T) {
 	}
 	// Everything else works in the namespace: a snapshot reads /proc.
 	cmd := exec.Command(ip, "netns", "exec", ns, os.Args[0], "ps", "--pid", "1")
-	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	asPinspect(cmd)
 	if r := runCmd(t, cmd); r.code != 0 || !strings.Contains(r.stdout, "1 process") {
 		t.Errorf("ps in the namespace: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}

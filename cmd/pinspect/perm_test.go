@@ -38,7 +38,7 @@ func asNobody(t *testing.T, args ...string) *exec.Cmd {
 	bin := filepath.Join(publicDir(t), "pinspect")
 	copyFile(t, os.Args[0], bin, 0o755)
 	cmd := exec.Command(setpriv, append([]string{"--reuid=" + nobody, "--regid=" + nobody, "--clear-groups", bin}, args...)...)
-	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	asPinspect(cmd)
 	return cmd
 }
 

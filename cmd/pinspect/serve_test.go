@@ -396,6 +396,7 @@ func TestServeSystemdSocket(t *testing.T) {
 	agent := command("serve", "--web.systemd-socket", "--interval", "1s", "--no-threads")
 	cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`}, agent.Args...)...)
 	cmd.Env, cmd.ExtraFiles = agent.Env, []*os.File{f}
+	asPinspect(cmd) // the lifeline after the socket: descriptor 4
 	sp := startServeCmd(t, cmd)
 	f.Close()
 	if want := "http://" + addr; sp.base != want {
