@@ -317,48 +317,9 @@ func TestWatchNameSeesShortCrashes(t *testing.T) {
 	if err := os.Symlink(sh, prog); err != nil {
 		t.Fatal(err)
 	}
-	const n = 8
-	var out, errOut lockedBuffer
-	done := make(chan int)
-	go func() {
-		done <- run([]string{"watch", "--json", "--interval", "200ms", "--types", "exit,lost", "--name", name,
-			"--count", strconv.Itoa(n), "--duration", "20s"}, &out, &errOut)
-	}()
-	lifePoll(t, "watch to start", func() bool { return strings.Contains(errOut.String(), "pinspect watch:") })
-	if !strings.Contains(errOut.String(), "BPF tracepoints") {
-		// The connector cannot name a process gone before its lookup:
-		// what this test holds needs the tracepoints.
-		<-done
-		t.Skipf("no BPF tracepoints: %s", errOut.String())
-	}
-	for code := 1; code <= n; code++ {
-		if err := exec.Command(prog, "-c", "exit "+strconv.Itoa(code)).Run(); err == nil {
-			t.Fatalf("%s -c 'exit %d' exited 0", prog, code)
-		}
-	}
-	if code := <-done; code != 0 {
-		t.Fatalf("watch exit %d (want %d exits printed): stdout %q, stderr %q", code, n, out.String(), errOut.String())
-	}
-	seen := map[int]int{}
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var e report.EventDoc
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("bad NDJSON line %q: %v", line, err)
-		}
-		if e.Type == "lost" {
-			t.Skipf("the kernel dropped events: %s", line)
-		}
-		if e.Comm != name || e.Exit == nil || !e.Exit.Exited {
-			t.Errorf("exit event %s: want comm %s and an exit code", line, name)
-			continue
-		}
-		seen[e.Exit.Code]++
-	}
-	for code := 1; code <= n; code++ {
-		if seen[code] != 1 {
-			t.Errorf("exit %d printed %d times, want once (stdout %q)", code, seen[code], out.String())
-		}
-	}
+	watchShortExits(t, name, 8, func(code int) *exec.Cmd {
+		return exec.Command(prog, "-c", "exit "+strconv.Itoa(code))
+	}, "comm "+name+" and an exit code", func(e *report.EventDoc) bool { return e.Comm == name })
 }
 
 // TestWatchEndsWhenRootFails: a proc root deleted under a running watch

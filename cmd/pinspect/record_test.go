@@ -18,29 +18,7 @@ import (
 // the same directory is refused.
 func TestRecordCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "rec")
-	cmd := command("record", "--dir", dir, "--interval", "200ms", "--threads-every", "2", "--memory-every", "1", "--fsync", "none")
-	errb := &lockedBuffer{}
-	cmd.Stderr = errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	// Wait until three samples are in the store (generous: the first
-	// scan of a loaded machine with threads can take a while).
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		if st, err := record.Open(dir); err == nil {
-			n := st.Len()
-			st.Close()
-			if n >= 3 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no 3 samples recorded in 3 min; stderr:\n%s", errb.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cmd, errb := startRecorder(t, dir, 3, "--interval", "200ms", "--threads-every", "2", "--memory-every", "1", "--fsync", "none")
 	second := pinspect(t, "record", "--dir", dir)
 	if second.code != exitError || !strings.Contains(second.stderr, "another recorder is writing to this directory") {
 		t.Errorf("second recorder: exit %d, %s", second.code, second.stderr)
@@ -101,30 +79,10 @@ func TestRecordCommand(t *testing.T) {
 // an hour away, is in the record with its exit status (it was lost).
 func TestRecordStopKeepsLastEvents(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "rec")
-	cmd := command("record", "--dir", dir, "--interval", "1h", "--fsync", "none")
-	errb := &lockedBuffer{}
-	cmd.Stderr = errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		if st, err := record.Open(dir); err == nil {
-			n := st.Len()
-			st.Close()
-			if n >= 1 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no sample recorded in 3 min; stderr:\n%s", errb.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cmd, errb := startRecorder(t, dir, 1, "--interval", "1h", "--fsync", "none")
 	// Without the kernel's events (no BPF, no connector: not root) the
 	// exit between two samples cannot be seen at all.
-	for !strings.Contains(errb.String(), "live=") && time.Now().Before(deadline) {
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(errb.String(), "live=") && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if strings.Contains(errb.String(), "live=false") {
@@ -158,6 +116,33 @@ func TestRecordStopKeepsLastEvents(t *testing.T) {
 	}
 	if exit == nil || exit.ExitStatus == nil || !exit.ExitStatus.Exited || exit.ExitStatus.Code != 7 {
 		t.Fatalf("the exit of %d (exit 7) in %d samples: %+v; stderr:\n%s", pid, st.Len(), exit, errb.String())
+	}
+}
+
+// startRecorder starts pinspect record --dir dir with args, killed at
+// the test's end, and waits until n samples are in its store (for up to
+// 3 minutes: the first scan of a loaded machine with threads can take a
+// while). It returns the recorder and its stderr.
+func startRecorder(t *testing.T, dir string, n int, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := command(append([]string{"record", "--dir", dir}, args...)...)
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if st, err := record.Open(dir); err == nil {
+			k := st.Len()
+			st.Close()
+			if k >= n {
+				return cmd, errb
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d samples recorded in 3 min; stderr:\n%s", n, errb.String())
+		}
 	}
 }
 
