@@ -3,7 +3,6 @@ package monitor
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +48,24 @@ func eventsOf(evs []procEvent, pid int) []procEvent {
 	return out
 }
 
+// readerAndConnector opens a Reader and the kernel's process connector,
+// both closed at the test's end; it skips the test without the
+// connector.
+func readerAndConnector(t *testing.T) (*collector.Reader, *connector) {
+	t.Helper()
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	k, err := dialConnector()
+	if err != nil {
+		t.Skipf("no kernel process events here: %v", err)
+	}
+	t.Cleanup(func() { k.close(); k.release() })
+	return r, k
+}
+
 func describe(evs []lifecycle.KernelEvent) string {
 	var b strings.Builder
 	for _, e := range evs {
@@ -71,16 +88,7 @@ func describe(evs []lifecycle.KernelEvent) string {
 // batch after the exit's, the exit then waiting in the source's pending
 // events.
 func TestThreadExecIsNotExit(t *testing.T) {
-	r, err := collector.NewReader(collector.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	k, err := dialConnector()
-	if err != nil {
-		t.Skipf("no kernel process events here: %v", err)
-	}
-	defer func() { k.close(); k.release() }()
+	r, k := readerAndConnector(t)
 	p := livehelper.Start(t, "threadexec", "texecd")
 	pid := p.PID()
 	if len(p.TIDs) != 1 || p.TIDs[0] == pid {
@@ -180,45 +188,31 @@ func convertTwo(r *collector.Reader, evs []procEvent, at int, hurry bool, losses
 // a new process after the exit and before the lookup, the lookup read
 // the new process, and its start and name were the old process's exit's
 // (and its threads, a reason to hold the exit back). The kernel's events
-// of a real reuse: a helper killed and reaped, and the next fork given
-// its pid (ns_last_pid), converted after both.
+// of a real reuse: a helper killed and reaped, and a new process made at
+// its pid (clone3's set_tid, which leaves the machine's next pid where
+// it was: no write to ns_last_pid), converted after both.
 func TestExitOfReusedPidNotMoved(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("setting ns_last_pid needs root")
+		t.Skip("choosing a pid (clone3's set_tid) needs root")
 	}
-	r, err := collector.NewReader(collector.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	k, err := dialConnector()
-	if err != nil {
-		t.Skipf("no kernel process events here: %v", err)
-	}
-	defer func() { k.close(); k.release() }()
-	bin := livehelper.Binary(t)
-	start := func(name string) *exec.Cmd {
-		cmd := exec.Command(bin, "comm", name)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := livehelper.StartSteady(cmd); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		waitStat(t, cmd.Process.Pid, func(comm string, _ byte) bool { return comm == name })
-		return cmd
-	}
+	r, k := readerAndConnector(t)
 	for try := 0; try < 20; try++ {
-		old := start("oldproc")
-		pid := old.Process.Pid
-		_ = old.Process.Kill()
-		_ = old.Wait()
-		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
-			t.Skipf("ns_last_pid: %v", err)
-		}
-		cur := start("newproc")
-		if cur.Process.Pid != pid {
+		old := livehelper.Start(t, "comm", "oldproc")
+		pid := old.PID()
+		_ = old.Cmd.Process.Kill()
+		_ = old.Cmd.Wait()
+		cur := livehelper.Start(t, "pidat", strconv.Itoa(pid), "newproc")
+		if cur.PID() == 0 {
+			_ = cur.Cmd.Wait()
+			if code := cur.Cmd.ProcessState.ExitCode(); code != int(syscall.EEXIST) {
+				t.Skipf("clone3 with set_tid: %v", syscall.Errno(code))
+			}
 			continue // another fork took the pid first
 		}
+		if cur.PID() != pid {
+			t.Fatalf("pidat %d made pid %d", pid, cur.PID())
+		}
+		waitStat(t, pid, func(comm string, _ byte) bool { return comm == "newproc" })
 		var forked bool
 		evs := eventsOf(receiveUntil(t, k, func(ev procEvent) bool {
 			forked = forked || ev.What == procEventFork && ev.PID == pid
@@ -244,5 +238,5 @@ func TestExitOfReusedPidNotMoved(t *testing.T) {
 		}
 		return
 	}
-	t.Skip("no fork took the freed pid in 20 tries")
+	t.Skip("another fork took the freed pid in 20 tries")
 }
