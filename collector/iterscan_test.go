@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,6 +170,7 @@ func backendsAgree(t *testing.T, bpfCmdlines bool, scanOpts func(quiet []int) Sc
 		}
 	}
 	compared := 0
+	var changed []string
 	for pid, pa := range am {
 		pc := cm[pid]
 		if pc == nil || pc.StartTicks != pa.StartTicks {
@@ -177,6 +179,15 @@ func backendsAgree(t *testing.T, bpfCmdlines bool, scanOpts func(quiet []int) Sc
 		pb := bm[pid]
 		if pb == nil {
 			t.Errorf("pid %d (%q) is in both /proc snapshots, not in the iterator's", pid, pa.Comm)
+			continue
+		}
+		if why := changedBetween(pa, pc); why != "" && !quiet[pid] {
+			// Another program's process that exited, began to exit or
+			// exec'd between the /proc reads: the iterator's read, in
+			// between, may be of neither state (another session's
+			// fork-heavy program: a leader already without its memory
+			// in the pass, with it at both /proc reads).
+			changed = append(changed, fmt.Sprintf("%d (%q): %s", pid, pa.Comm, why))
 			continue
 		}
 		if !opts.Threads && !quiet[pid] && (pa.State == 'Z' || pc.State == 'Z') {
@@ -197,8 +208,31 @@ func backendsAgree(t *testing.T, bpfCmdlines bool, scanOpts func(quiet []int) Sc
 			t.Errorf("helper %d missing", pid)
 		}
 	}
+	if len(changed) > 0 {
+		slices.Sort(changed)
+		t.Logf("%d processes not compared, changed between the /proc reads: %s", len(changed), strings.Join(changed, "; "))
+	}
 	t.Logf("compared %d processes (%d listed); iterator scan %v, /proc scans %v and %v",
 		compared, len(b.Processes), b.ScanDuration, a.ScanDuration, c.ScanDuration)
+}
+
+// changedBetween says how a process changed between two /proc reads, a
+// and c, in a way that lets a read between them differ from both: it
+// ended or its leader exited, it was exiting (PF_EXITING: its memory may
+// be gone at one read and not the other), or it exec'd (or renamed
+// itself, or rewrote its command line). "" when it did none of these.
+func changedBetween(a, c *Process) string {
+	const pfExiting, pfWQWorker = 0x4, 0x20
+	switch {
+	case a.IsZombie() != c.IsZombie() || a.LeaderExited() != c.LeaderExited():
+		return fmt.Sprintf("state %c then %c, %d then %d threads", a.State, c.State, a.NumThreads, c.NumThreads)
+	case (a.Flags|c.Flags)&pfExiting != 0 && (a.State != 'Z' || c.State != 'Z'):
+		// (A zombie leader keeps the flag: not a change.)
+		return fmt.Sprintf("exiting (flags %#x then %#x)", a.Flags, c.Flags)
+	case a.Comm != c.Comm && a.Flags&pfWQWorker == 0, a.Exe != c.Exe, !slices.Equal(a.Cmdline, c.Cmdline):
+		return fmt.Sprintf("exec'd or renamed (%q %q then %q %q)", a.Comm, a.Exe, c.Comm, c.Exe)
+	}
+	return ""
 }
 
 func waitState(t *testing.T, pid int, state byte) {
