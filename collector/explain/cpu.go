@@ -20,6 +20,23 @@ const (
 	// diskBoundD: threads in D on average; at least this much is
 	// disk-bound.
 	diskBoundD = 0.5
+	// storageDiskShare: the share of the D samples whose wait is known
+	// that must wait on storage for the D time to be storage's: a vfork
+	// parent in kernel_clone whose other thread writes a log is not
+	// disk-bound (review3 S1).
+	storageDiskShare = 0.5
+	// storageBPSPerD: storage bytes per second, per thread in D on
+	// average, from which the process's own storage I/O explains its D
+	// time when nothing says what the D samples wait in (wchan and
+	// syscall hidden). Measured disk pools moved 11-146 MiB/s per thread
+	// in D (shared/reference/explain-signals.md: ~90 MB/s with 48 % of
+	// 16 workers in D; EXPLAIN.md's diskpool: 1,415 MiB/s with 9.7 in D);
+	// a log written at 4 KiB a second is 16 times below this line, and a
+	// sync loop of 4 KiB writes must fsync 16 times a second to reach it.
+	storageBPSPerD = 64 << 10
+	// blkioShareOfD: taskstats block-I/O delay covering at least this
+	// share of the threads' time in D makes the D time storage's.
+	blkioShareOfD = 0.25
 	// poolWaitShare: run-queue wait as a share of runnable time from
 	// which the pool question gets a finding.
 	poolWaitShare = 0.10
@@ -232,23 +249,28 @@ func tracerNote(tracer int) string {
 	return " (the thread tracing it: the tracer's pid when the tracer has one thread)"
 }
 
-// dStorage reports whether the threads in D wait for storage: the
-// process read or wrote storage over the window, taskstats counted
-// block-I/O delay, or the D samples wait in a storage wait channel or
-// system call. When nothing says what the D samples wait in, machine
-// I/O pressure stands in. D without any of these is another
-// uninterruptible wait (a vfork parent, a kernel lock, FUSE, NFS).
+// dStorage reports whether the threads in D wait for storage, enough
+// to explain their time in D. When the D samples say what they wait in
+// (wait channel, system call), at least storageDiskShare of them must
+// wait on storage; storage bytes written by another thread do not
+// overrule a known wait (a vfork parent whose logger writes 4 KiB a
+// second). When nothing says, the process's storage bytes must come to
+// storageBPSPerD per thread in D on average, and machine I/O pressure
+// stands in after that. Either way taskstats' block-I/O delay covering
+// blkioShareOfD of the D time is storage's. D without any of these is
+// another uninterruptible wait (a vfork parent, a kernel lock, FUSE,
+// NFS).
 func (a *analysis) dStorage() bool {
-	if a.hasIO && a.writeBPS+a.readBPS > 0 {
+	if a.hasDelays && a.avgD > 0 && a.blkioDelayPS >= blkioShareOfD*a.avgD {
 		return true
 	}
-	if a.hasDelays && a.blkioDelayPS > 0 {
+	if a.dKnown > 0 {
+		return float64(a.dKinds[waitDisk]) >= storageDiskShare*float64(a.dKnown)
+	}
+	if a.hasIO && a.writeBPS+a.readBPS >= storageBPSPerD*max(a.avgD, 1) {
 		return true
 	}
-	if a.dKinds[waitDisk] > 0 {
-		return true
-	}
-	return a.dKnown == 0 && a.psiIO != nil && *a.psiIO >= 1
+	return a.psiIO != nil && *a.psiIO >= 1
 }
 
 // boundUninterruptible fills the answer for threads in D that show no
