@@ -157,13 +157,24 @@ func (a *analysis) ranInWindow() bool {
 	return a.hasCPU && a.cpuUsed >= 0.005 || a.hasSched && a.demand >= 0.005
 }
 
-// tracer is the TracerPid of the process's last reading (0: not traced,
-// or status not read) and whether its status was read.
-func (a *analysis) tracer() (pid int, read bool) {
-	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
-		return p.TracerPID, true
+// tracer is the task tracing the process at its last reading: the main
+// thread's TracerPid (its status), else the first of the other threads
+// seen in t whose own status names a tracer (Sample.Tracers: strace -p
+// TID, a debugger attached to one worker). from is the file it was read
+// from; read is false when neither was read. A main thread's TracerPid
+// of 0 while no thread's status named one is read, and 0.
+func (a *analysis) tracer() (pid int, read bool, from string) {
+	p := a.s.Last.Process
+	mainRead := p != nil && p.Read&collector.SrcStatus != 0
+	if mainRead && p.TracerPID != 0 {
+		return p.TracerPID, true, src(a.s.PID, "status")
 	}
-	return 0, false
+	for _, t := range a.s.Tracers {
+		if t.TracerPID != 0 {
+			return t.TracerPID, true, src(a.s.PID, "task/"+fmt.Sprint(t.TID)+"/status")
+		}
+	}
+	return 0, mainRead, src(a.s.PID, "status")
 }
 
 // stoppedFinding starts the answer for a process whose threads were
@@ -176,10 +187,12 @@ func (a *analysis) stoppedFinding(f *Finding, id string) (share float64, tracer 
 	f.ID = id
 	f.Severity = Notice
 	f.Score = share
-	tracer, read := a.tracer()
+	tracer, read, from := a.tracer()
 	f.Evidence = append(f.Evidence, ev("stopped_share", share, "ratio", pct(share)+" of thread samples stopped (T or t)", statesSource(pid)))
-	if read {
-		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), src(pid, "status")+" TracerPid"))
+	// TracerPid 0 beside threads stopped by a tracer would contradict the
+	// verdict: the tracer detached, or its thread's status was not read.
+	if read && (tracer != 0 || a.states['t'] == 0) {
+		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), from+" TracerPid"))
 	}
 	return share, tracer
 }
@@ -226,7 +239,7 @@ func (a *analysis) boundStopped(f *Finding) {
 		if tracer > 0 {
 			f.Try = append(f.Try, fmt.Sprintf("Look at the tracer (pinspect show %d, or the process whose thread it is: grep Tgid /proc/%d/status): a debugger waiting at a prompt, or a tracer that hung; ending or detaching it lets the process run.", tracer, tracer))
 		} else {
-			f.Try = append(f.Try, "Find the tracer (TracerPid in /proc/"+fmt.Sprint(pid)+"/status); ending or detaching it lets the process run.")
+			f.Try = append(f.Try, "Find the tracer (TracerPid in /proc/"+fmt.Sprint(pid)+"/task/*/status: it may trace one thread only); ending or detaching it lets the process run.")
 		}
 	} else {
 		f.Verdict = fmt.Sprintf("Stopped by a signal: its threads were in state T (stopped) in %s of samples, %s, and it will not run until it gets SIGCONT.", pct(share), what)

@@ -65,6 +65,11 @@ type Sample struct {
 	// Last reading (its parent, since when, the parent's diagnosis); nil
 	// when it is not one.
 	Zombie *Zombie `json:"zombie,omitempty"`
+	// Tracers are the threads seen stopped by a tracer (state t) in the
+	// burst whose own status names a tracer at the end of the window
+	// (task/TID/status TracerPid): a tracer may attach to one worker
+	// thread, and the process's status (the main thread's) then says 0.
+	Tracers []collector.ThreadTracer `json:"tracers,omitempty"`
 	// FDs counts the open descriptors by kind (nil when unreadable).
 	FDs *collector.FDSummary `json:"fds,omitempty"`
 	// SchedSource, when set, names where the burst's run and run-queue

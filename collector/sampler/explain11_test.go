@@ -1,8 +1,13 @@
 package sampler
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pinspect/pinspect/fixtures/livehelper"
@@ -24,4 +29,68 @@ func TestLiveVforkParentLogging(t *testing.T) {
 	if v, ok := evidence(f, "storage_write_bytes_per_second"); !ok || v <= 0 {
 		t.Errorf("the logger's storage writes are not in the evidence (%v, %v): the test shows nothing\n%s", v, ok, dump(fs))
 	}
+}
+
+// TestLiveTracedWorkerThread (review3 S2): a tracer attached to one
+// worker thread only (ptrace of its tid, as strace -p TID does) leaves
+// the main thread's TracerPid 0. The stopped finding names the tracer
+// from the worker's own status, and never says "TracerPid 0" beside a
+// thread stopped by a tracer.
+func TestLiveTracedWorkerThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("ptrace of a helper needs root here (yama ptrace_scope)")
+	}
+	p := livehelper.Start(t, "threads", "2")
+	if len(p.TIDs) != 1 {
+		t.Fatalf("worker tids %v, want one", p.TIDs)
+	}
+	tid := p.TIDs[0]
+	tracerTID := make(chan int, 1)
+	attached, detach, done := make(chan error), make(chan struct{}), make(chan struct{})
+	go func() {
+		// ptrace requests must come from the thread that attached.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer close(done)
+		tracerTID <- syscall.Gettid()
+		err := syscall.PtraceAttach(tid)
+		if err == nil {
+			var ws syscall.WaitStatus
+			_, err = syscall.Wait4(tid, &ws, syscall.WALL, nil)
+		}
+		attached <- err
+		if err != nil {
+			return
+		}
+		<-detach
+		_ = syscall.PtraceDetach(tid)
+	}()
+	want := <-tracerTID
+	if err := <-attached; err != nil {
+		t.Fatalf("ptrace attach of thread %d: %v", tid, err)
+	}
+	t.Cleanup(func() { close(detach); <-done })
+	waitFor(t, func() bool { return threadState(p.PID(), tid) == 't' })
+	_, fs := sampleOf(t, "traced-worker", p.PID())
+	f := find(t, fs, "stopped")
+	v, ok := evidence(f, "tracer_pid")
+	if !ok || int(v) != want || !strings.Contains(f.Verdict, "TracerPid "+strconv.Itoa(want)) {
+		t.Errorf("tracer_pid %v (ok %v), want this test's tracing thread %d:\n%s", v, ok, want, dump(fs))
+	}
+	if strings.Contains(f.Verdict+strings.Join(f.Try, " "), "TracerPid 0") {
+		t.Errorf("TracerPid 0 beside a traced thread:\n%s", dump(fs))
+	}
+}
+
+// threadState is task/TID/stat's state letter, 0 when unreadable.
+func threadState(pid, tid int) byte {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i <= 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
 }

@@ -161,6 +161,7 @@ func (w *watch) finish(ctx context.Context) error {
 			continue
 		}
 		w.reading(sm, &sm.Last, snap, p, at, w.last)
+		w.tracers(sm)
 		sm.Comm, sm.Exe, sm.Cmdline = p.Comm, p.Exe, p.Cmdline
 		if s.opts.Unprivileged {
 			sm.Exe, sm.Cmdline = "", nil
@@ -178,6 +179,31 @@ func (w *watch) finish(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// maxTracedThreads bounds the threads whose status tracers reads.
+const maxTracedThreads = 64
+
+// tracers reads the TracerPid of the threads seen stopped by a tracer
+// (t) in the burst, at most maxTracedThreads: the main thread's status
+// says 0 when the tracer holds only a worker (review3 S2).
+func (w *watch) tracers(sm *explain.Sample) {
+	var tids []int
+	seen := map[int]bool{}
+	for i := range sm.Burst {
+		for _, t := range sm.Burst[i].Tasks {
+			if t.State == 't' && !seen[t.TID] && len(tids) < maxTracedThreads {
+				seen[t.TID] = true
+				tids = append(tids, t.TID)
+			}
+		}
+	}
+	if len(tids) == 0 {
+		return
+	}
+	if tr, err := w.s.r.ThreadTracers(sm.PID, tids); err == nil {
+		sm.Tracers = tr
+	}
 }
 
 // reading fills one full reading of p and returns its address space (nil
