@@ -52,6 +52,7 @@ type analysis struct {
 	states        map[byte]int // thread-samples by state
 	avgR, avgD    float64
 	maxR, maxD    int
+	maxAwake      int // the most threads R or D in one tick
 	leaderStates  map[byte]int
 	dThreads      map[int]bool // threads seen in D
 	// dKinds counts the thread samples in D by what they wait in (their
@@ -382,6 +383,7 @@ func (a *analysis) countStates() {
 		sumR += r
 		sumD += d
 		a.maxR, a.maxD = max(a.maxR, r), max(a.maxD, d)
+		a.maxAwake = max(a.maxAwake, r+d)
 	}
 	if a.ticks > 0 {
 		a.avgR = float64(sumR) / float64(a.ticks)

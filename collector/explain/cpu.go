@@ -61,6 +61,18 @@ const (
 	// switchRateMin: switches per second from which the cost question
 	// gets a finding.
 	switchRateMin = 50.0
+	// oversizedMinThreads: a pool of at least this many threads can be
+	// called oversized; oversizedDemandShare and oversizedAwakeShare: it
+	// is when its threads wanted a CPU no more than this share of the
+	// pool on average (schedstat), and no more than that share were
+	// awake (R or D) in any sample; oversizedFutexShare: and its threads
+	// waited in futex (for work on the pool's queue) at least this share
+	// of their samples. tester10's 200 threads on a condition variable,
+	// 2 items every 100 ms, wanted 0.1 CPUs.
+	oversizedMinThreads  = 32
+	oversizedDemandShare = 0.1
+	oversizedAwakeShare  = 0.25
+	oversizedFutexShare  = 0.8
 )
 
 // schedSource is where the run and run-queue wait numbers come from:
@@ -756,6 +768,57 @@ func (a *analysis) pool() *Finding {
 		f.Why = "Its threads wait behind other processes' threads: shrinking or growing its own pool will not change that."
 		f.Try = append(f.Try, "Move or limit the neighbours (nice, a cgroup cpu.weight or quota for them), or give this process a larger share (cpu.weight / nice).")
 	}
+	return f
+}
+
+// poolOversized answers "is the pool too big" for a pool that waits for
+// work: many threads, nearly all parked in futex (a condition variable,
+// the pool's queue), few wanting a CPU on average or awake at once. Its
+// size buys nothing in this window, and each idle thread holds a stack.
+// A Go program's idle OS threads are the runtime's, not a pool it sized:
+// no finding.
+func (a *analysis) poolOversized() *Finding {
+	s := a.s
+	pid := s.PID
+	n := len(a.threads)
+	if !a.hasSched || a.ticks < 2 || n < oversizedMinThreads || s.Runtime.Kind == collector.RuntimeGo {
+		return nil
+	}
+	var futex, samples, idle int
+	for i := range a.threads {
+		d := &a.threads[i]
+		futex += d.futexSamples
+		samples += d.samples
+		if d.runNs == 0 && d.waitNs == 0 {
+			idle++
+		}
+	}
+	futexShare := float64(futex) / float64(max(samples, 1))
+	if futexShare < oversizedFutexShare || a.demand > oversizedDemandShare*float64(n) || float64(a.maxAwake) > oversizedAwakeShare*float64(n) {
+		return nil
+	}
+	f := &Finding{ID: "pool_oversized", Question: QPool, Severity: Notice, Score: 1 - a.demand/float64(n), Lesson: lessonPool}
+	awake := fmt.Sprintf("at most %d were awake (R or D) in any of %d samples", a.maxAwake, a.ticks)
+	if a.maxAwake == 0 {
+		awake = fmt.Sprintf("none was awake (R or D) in any of %d samples", a.ticks)
+	}
+	f.Verdict = fmt.Sprintf("Oversized pool: %d threads waiting for work, but on average only %s of them wanted a CPU and %s over %s s; %d did not run at all.",
+		n, f2(a.demand), awake, f1(a.burstSecs), idle)
+	f.Evidence = append(f.Evidence,
+		ev("pool_threads", float64(n), "threads", plural(n, "thread", "threads")+" read at both ends of the burst", a.schedSource()),
+		ev("demand_threads_avg", a.demand, "threads", f2(a.demand)+" threads wanting a CPU on average (run + run-queue wait)", a.schedSource()),
+		ev("awake_threads_max", float64(a.maxAwake), "threads", "at most "+plural(a.maxAwake, "thread", "threads")+" R or D in one sample", statesSource(pid)),
+		ev("idle_threads", float64(idle), "threads", plural(idle, "thread", "threads")+" with no run time in the window", a.schedSource()),
+		ev("futex_share", futexShare, "ratio", pct(futexShare)+" of the threads' samples waiting in futex", a.futexSource()))
+	if m := s.Last.Memory; m != nil {
+		if b, ok := m.ResidentByClass[collector.SegThreadStack]; ok {
+			f.Evidence = append(f.Evidence, ev("thread_stacks_resident_bytes", float64(b), "bytes", mib(float64(b))+" resident in thread stacks", src(pid, "smaps")))
+		}
+	}
+	f.Why = "A thread waiting for work costs a stack (virtual address space, and resident pages once touched), kernel memory and a place in every tool's thread list; threads beyond the most work that arrives at once never help. A burst of work outside this window may need them."
+	f.Try = append(f.Try,
+		fmt.Sprintf("Size the pool to the work that arrives at once (here %s, %s wanting a CPU on average) plus headroom; check a longer window first (pinspect explain --window 1m %d, or pinspect record).", awake, f2(a.demand), pid),
+		"Or let idle threads exit: a core size with a keep-alive for the threads above it (Java's ThreadPoolExecutor, a dynamic pool).")
 	return f
 }
 

@@ -94,3 +94,27 @@ func threadState(pid, tid int) byte {
 	}
 	return b[i+2]
 }
+
+// TestLiveIdlePool (tester10): 200 threads waiting on a condition
+// variable for 2 work items every 100 ms are an oversized pool: a few
+// awake at most, most never run. A 64-thread CPU pool and a 64-thread
+// nanosleep pool are not (their threads want a CPU or wait on their own
+// timers, not for work).
+func TestLiveIdlePool(t *testing.T) {
+	p := livehelper.Start(t, "idlepool", "200")
+	_, fs := sampleOf(t, "idlepool200", p.PID())
+	f := find(t, fs, "pool_oversized")
+	if v, ok := evidence(f, "pool_threads"); !ok || v < 200 {
+		t.Errorf("pool_threads %v (ok %v):\n%s", v, ok, dump(fs))
+	}
+	if v, ok := evidence(f, "awake_threads_max"); !ok || v > 50 {
+		t.Errorf("awake_threads_max %v (ok %v)", v, ok)
+	}
+	if !strings.Contains(f.Verdict, "Oversized pool") {
+		t.Errorf("verdict: %s", f.Verdict)
+	}
+	io := livehelper.Start(t, "iopool", "64", "20")
+	if _, fs := sampleOf(t, "iopool64-oversized", io.PID()); has(fs, "pool_oversized") {
+		t.Errorf("a nanosleep pool called oversized:\n%s", dump(fs))
+	}
+}
