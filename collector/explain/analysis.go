@@ -110,6 +110,13 @@ type analysis struct {
 	readBPS, writeBPS float64
 	rcharPS, wcharPS  float64
 	syscPS            float64
+
+	// Children born in the window that a reading saw (a lower bound) per
+	// second, and the machine's forks per second (/proc/stat processes).
+	hasBirths       bool
+	birthsPS        float64
+	hasMachineForks bool
+	machineForksPS  float64
 }
 
 // threadDelta is one thread's scheduler accounting over the burst.
@@ -178,7 +185,23 @@ func analyse(s *Sample) *analysis {
 	a.countStates()
 	a.pendingWait()
 	a.host()
+	a.births()
 	return a
+}
+
+// births derives the fork rates: the children seen born in the window,
+// and the machine's forks.
+func (a *analysis) births() {
+	if a.secs <= 0 {
+		return
+	}
+	if b := a.s.Births; b != nil {
+		a.hasBirths, a.birthsPS = true, float64(b.Seen)/a.secs
+	}
+	f0, f1 := a.s.First.Host.ProcessesCreated, a.s.Last.Host.ProcessesCreated
+	if f0 > 0 && f1 >= f0 {
+		a.hasMachineForks, a.machineForksPS = true, float64(f1-f0)/a.secs
+	}
 }
 
 // cpuAndSwitches derives CPU, switch, fault and I/O rates from First and

@@ -61,6 +61,15 @@ const (
 	// switchRateMin: switches per second from which the cost question
 	// gets a finding.
 	switchRateMin = 50.0
+	// forkingPerSecond: children seen born per second from which a
+	// process is a forking one (a pre-fork server, a shell loop, a build
+	// driver): its fork rate is evidence, and advice about threads does
+	// not fit it. forkSysShare: a forking process whose CPU is at least
+	// this share system time spends it creating processes (fork copies
+	// the parent's page tables: tester10's 64 MiB parent forking 10 a
+	// second used 60.4 s of system CPU against 0.08 s of user).
+	forkingPerSecond = 1.0
+	forkSysShare     = 0.5
 	// oversizedMinThreads: a pool of at least this many threads can be
 	// called oversized; oversizedDemandShare and oversizedAwakeShare: it
 	// is when its threads wanted a CPU no more than this share of the
@@ -393,6 +402,49 @@ func (a *analysis) boundDisk(f *Finding) {
 	}
 }
 
+// forking reports whether the process made children at a rate that
+// makes it a forking one.
+func (a *analysis) forking() bool { return a.hasBirths && a.birthsPS >= forkingPerSecond }
+
+// sysShare is the share of its CPU time that was system time, 0 when it
+// used none.
+func (a *analysis) sysShare() float64 {
+	if !a.hasCPU || a.cpuUsed <= 0 || a.secs <= 0 {
+		return 0
+	}
+	return min(a.sysSecs/(a.cpuUsed*a.secs), 1)
+}
+
+// forkEvidence adds the fork rates: the children seen born (a lower
+// bound: a child that lived less than the interval between two readings
+// is missed) and the machine's forks over the window.
+func (a *analysis) forkEvidence(f *Finding) {
+	pid := a.s.PID
+	if !a.hasBirths {
+		return
+	}
+	b := a.s.Births
+	f.Evidence = append(f.Evidence, ev("children_born_per_second", a.birthsPS, "per_second",
+		fmt.Sprintf("at least %s children born per second (%s seen alive at a reading in %s s; one that lived less than the time between two readings is missed)", f1(a.birthsPS), num(float64(b.Seen)), f1(a.secs)),
+		src(pid, "task/*/children")+" at each burst tick (up to "+num(float64(b.ThreadsRead))+" threads), and the PPid of every process in both snapshots"))
+	if a.hasMachineForks {
+		f.Evidence = append(f.Evidence, ev("machine_forks_per_second", a.machineForksPS, "per_second",
+			f1(a.machineForksPS)+" processes created per second on the whole machine (an upper bound of its own rate)", "/proc/stat processes"))
+	}
+}
+
+// forkTry is the advice for a process whose CPU goes to making
+// children.
+func (a *analysis) forkTry(f *Finding) {
+	rss := ""
+	if m := a.s.Last.Memory; m != nil && m.Totals.RSSBytes > 0 {
+		rss = " (" + mib(float64(m.Totals.RSSBytes)) + " resident here)"
+	}
+	f.Try = append(f.Try,
+		"Fork less: keep worker processes alive and hand them work (a pre-forked pool), or run short jobs in threads; each fork copies the parent's page tables and later the pages either side writes"+rss+".",
+		"To start another program, use posix_spawn (or vfork + exec), which does not copy the page tables; or fork from a small helper process started early, not from the big parent.")
+}
+
 // boundCPU fills the CPU-bound answer: full (more threads will not help)
 // or with room (fewer busy threads than CPUs).
 func (a *analysis) boundCPU(f *Finding, demand float64) {
@@ -415,14 +467,27 @@ func (a *analysis) boundCPU(f *Finding, demand float64) {
 		idle := a.effCPUs - a.cpuUsed
 		f.Verdict = fmt.Sprintf("CPU-bound on %s: it used %s CPUs while %s of the %s it may use went to others or stayed idle.", plural(max(busy, 1), "busy thread", "busy threads"), f2(a.cpuUsed), f1(max(idle, 0)), cpusN(a.effCPUs))
 		f.Why = "A thread runs on one CPU at a time: work done by fewer busy threads than CPUs leaves CPUs unused."
-		if s.Runtime.Kind == collector.RuntimeCPython && a.threadsLast > 1 {
+		if a.forking() && a.sysShare() >= forkSysShare {
+			f.Why = "Its CPU is mostly system time while it makes children: creating processes is its work here, and more threads would only fork in parallel."
+		} else if s.Runtime.Kind == collector.RuntimeCPython && a.threadsLast > 1 {
 			f.Try = append(f.Try, "Split the work over processes (multiprocessing), not threads: CPython threads share one interpreter lock.")
 		} else {
 			f.Try = append(f.Try, "If the work can be split, more threads or processes (up to the CPUs) can use the idle CPUs; check the machine is not busy with other work first.")
 		}
 	}
+	if a.forking() && a.sysShare() >= forkSysShare {
+		f.Verdict = strings.TrimSuffix(f.Verdict, ".") + fmt.Sprintf("; %s of it was system time, while it made at least %s children a second: the CPU goes to creating processes.", pct(a.sysShare()), f1(a.birthsPS))
+		if full {
+			f.Try = nil
+		}
+		a.forkTry(f)
+	}
 	f.Evidence = append(f.Evidence, a.demandEvidence()...)
 	f.Evidence = append(f.Evidence, a.cpuUsedEvidence(), a.cpusEvidence())
+	if a.forking() {
+		f.Evidence = append(f.Evidence, ev("system_cpu_share", a.sysShare(), "ratio", pct(a.sysShare())+" of its CPU time in the kernel (system time)", src(a.s.PID, "stat")+" fields 14-15"))
+		a.forkEvidence(f)
+	}
 	f.Lesson = lessonCPUBound
 }
 
@@ -439,6 +504,18 @@ func (a *analysis) boundWaiting(f *Finding) {
 		sleepShare = float64(a.states['S']+a.states['D']+a.states['I']) / float64(a.threadSamples)
 	}
 	switch {
+	case a.forking():
+		f.ID = "forking"
+		waited := ""
+		switch {
+		case kind == waitChild:
+			waited = fmt.Sprintf(" and waited for them (%s of its waiting samples in %s)", pct(share), name)
+		case name != "":
+			waited = fmt.Sprintf(", waiting between them mostly in %s (%s of its waiting samples)", name, pct(share))
+		}
+		f.Verdict = fmt.Sprintf("Forking: it made at least %s children a second%s, using %s CPUs itself; its work is done by the children it starts.", f1(a.birthsPS), waited, f2(a.cpuUsed))
+		f.Why = "A parent that starts a child per job runs at the pace of its children and of fork itself: more threads in the parent change neither, and every fork copies its page tables."
+		a.forkTry(f)
 	case a.cpuUsed < 0.01 && a.avgD == 0:
 		f.ID = "idle"
 		f.Verdict = "Mostly idle: it used " + pct(a.cpuUsed) + " of a CPU over " + f1(a.secs) + " s"
@@ -488,6 +565,9 @@ func (a *analysis) boundWaiting(f *Finding) {
 		f.Evidence = append(f.Evidence, ev("voluntary_switches_per_second", a.volPS, "per_second", num(a.volPS)+" voluntary switches/s (a thread blocked or yielded)", a.ctxSourceText()))
 	}
 	a.ioEvidence(f)
+	if a.forking() {
+		a.forkEvidence(f)
+	}
 	f.Lesson = lessonIOBound
 }
 

@@ -1,6 +1,8 @@
 package explain
 
 import (
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,4 +41,52 @@ func TestDiskBoundNeedsEnoughStorage(t *testing.T) {
 	if get(fs, "disk_bound") != nil || get(fs, "uninterruptible_wait") == nil {
 		t.Errorf("4 KiB/s of storage writes explain %.1f threads in D: %v", analyse(little).avgD, ids(fs))
 	}
+}
+
+// TestForkingCPUBound (tester10): a CPU-bound process whose CPU is
+// mostly system time while it makes children gets its fork rate as
+// evidence and advice about forking, not "more threads" or "size the
+// pool"; without the births the verdict is the plain CPU-bound one.
+func TestForkingCPUBound(t *testing.T) {
+	s := loadSample(t, "cpupool-right")
+	plain := Explain(s)
+	b := byBound(plain)
+	if b == nil || (b.ID != "cpu_bound" && b.ID != "cpu_bound_room") {
+		t.Fatalf("the sample is not CPU-bound: %v", ids(plain))
+	}
+	if value(b, "children_born_per_second") != -1 {
+		t.Fatalf("fork evidence without births: %+v", b.Evidence)
+	}
+	p0, p1 := *s.First.Process, *s.Last.Process
+	cpu := (p1.UTimeTicks + p1.STimeTicks) - (p0.UTimeTicks + p0.STimeTicks)
+	p1.UTimeTicks, p1.STimeTicks = p0.UTimeTicks+cpu/10, p0.STimeTicks+cpu-cpu/10
+	s.Last.Process = &p1
+	s.Births = &Births{Seen: 40, ThreadsRead: 3}
+	fs := Explain(s)
+	f := byBound(fs)
+	if f == nil || value(f, "children_born_per_second") < 10 || value(f, "system_cpu_share") < 0.85 {
+		t.Fatalf("no fork evidence: %+v", f)
+	}
+	checkFinding(t, *f)
+	if !strings.Contains(f.Verdict, "creating processes") {
+		t.Errorf("verdict: %s", f.Verdict)
+	}
+	for _, tr := range f.Try {
+		if strings.Contains(tr, "more threads") || strings.Contains(tr, "Size a CPU-bound pool") {
+			t.Errorf("thread advice for a forking process: %s", tr)
+		}
+	}
+	if !slices.ContainsFunc(f.Try, func(tr string) bool { return strings.Contains(tr, "posix_spawn") }) {
+		t.Errorf("no fork advice: %q", f.Try)
+	}
+}
+
+// byBound is the answer to "CPU- or I/O-bound".
+func byBound(fs []Finding) *Finding {
+	for i := range fs {
+		if fs[i].Question == QBound {
+			return &fs[i]
+		}
+	}
+	return nil
 }

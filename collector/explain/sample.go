@@ -70,6 +70,9 @@ type Sample struct {
 	// (task/TID/status TracerPid): a tracer may attach to one worker
 	// thread, and the process's status (the main thread's) then says 0.
 	Tracers []collector.ThreadTracer `json:"tracers,omitempty"`
+	// Births are the children born in the window that a reading saw;
+	// nil when the children were not read.
+	Births *Births `json:"births,omitempty"`
 	// FDs counts the open descriptors by kind (nil when unreadable).
 	FDs *collector.FDSummary `json:"fds,omitempty"`
 	// SchedSource, when set, names where the burst's run and run-queue
@@ -119,12 +122,29 @@ type Reading struct {
 	Cgroup *collector.CgroupCPU `json:"cgroup,omitempty"`
 }
 
+// Births counts the children a process made in the window, as far as
+// /proc shows them: a child is seen only while it is alive (or a zombie)
+// at a reading, so a child that lived less than the burst's interval
+// between two readings can be missed. Seen is a lower bound.
+type Births struct {
+	// Seen is the distinct children alive at a burst tick (each thread's
+	// task/TID/children) or in the last snapshot that were not its
+	// children at the first reading.
+	Seen int `json:"seen"`
+	// ThreadsRead is how many of its threads' children files were read
+	// at each tick (at most maxChildThreads).
+	ThreadsRead int `json:"threads_read"`
+}
+
 // HostLoad is the machine's load at one reading.
 type HostLoad struct {
 	// ProcsRunning and ProcsBlocked are /proc/stat's counts of runnable
 	// tasks and tasks in uninterruptible sleep (the reader included).
 	ProcsRunning uint64 `json:"procs_running"`
 	ProcsBlocked uint64 `json:"procs_blocked"`
+	// ProcessesCreated is /proc/stat's processes: forks on the machine
+	// since boot (0 when not read: a sample recorded before it was).
+	ProcessesCreated uint64 `json:"processes_created,omitempty"`
 	// CPUTicks and CPUIdleTicks are all CPUs' jiffies (busy share
 	// between two readings).
 	CPUTicks     uint64 `json:"cpu_ticks"`

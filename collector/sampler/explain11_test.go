@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pinspect/pinspect/collector/explain"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -116,5 +117,34 @@ func TestLiveIdlePool(t *testing.T) {
 	io := livehelper.Start(t, "iopool", "64", "20")
 	if _, fs := sampleOf(t, "iopool64-oversized", io.PID()); has(fs, "pool_oversized") {
 		t.Errorf("a nanosleep pool called oversized:\n%s", dump(fs))
+	}
+}
+
+// TestLiveForkingParent (tester10): a parent forking 5 children every
+// 100 ms (each lives 30 ms) and waiting for them gives its fork rate as
+// evidence (children seen born, a lower bound: at least 5 a second here)
+// and the machine's, and advice fitting a forking process, not "more
+// threads".
+func TestLiveForkingParent(t *testing.T) {
+	p := livehelper.Start(t, "forky", "64", "5", "100", "30")
+	_, fs := sampleOf(t, "forky", p.PID())
+	f := byQuestion(fs, explain.QBound)
+	if f == nil {
+		t.Fatalf("no bound finding:\n%s", dump(fs))
+	}
+	v, ok := evidence(*f, "children_born_per_second")
+	if !ok || v < 5 {
+		t.Errorf("children_born_per_second %v (ok %v), want at least 5 of the 50 a second:\n%s", v, ok, dump(fs))
+	}
+	if m, ok := evidence(*f, "machine_forks_per_second"); !ok || m < v {
+		t.Errorf("machine_forks_per_second %v (ok %v) below the children seen %v", m, ok, v)
+	}
+	if f.ID != "forking" {
+		t.Errorf("bound finding %s, want forking:\n%s", f.ID, dump(fs))
+	}
+	for _, tr := range f.Try {
+		if strings.Contains(tr, "more threads") || strings.Contains(tr, "Size the pool") {
+			t.Errorf("thread advice for a forking parent: %s", tr)
+		}
 	}
 }

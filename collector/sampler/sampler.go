@@ -223,7 +223,7 @@ func (s *Sampler) machineOf(snap *collector.Snapshot) explain.Machine {
 
 func (s *Sampler) hostLoad(snap *collector.Snapshot) explain.HostLoad {
 	return explain.HostLoad{
-		ProcsRunning: snap.Host.ProcsRunning, ProcsBlocked: snap.Host.ProcsBlocked,
+		ProcsRunning: snap.Host.ProcsRunning, ProcsBlocked: snap.Host.ProcsBlocked, ProcessesCreated: snap.Host.ProcessesCreated,
 		CPUTicks: snap.Host.CPUTicks, CPUIdleTicks: snap.Host.CPUIdleTicks,
 		Pressure: s.r.Pressure(),
 	}

@@ -22,6 +22,15 @@ type watch struct {
 	runnable []int
 	lastAt   time.Duration
 	last     explain.HostLoad
+	// kids follows each sample's children: those at the first reading,
+	// and those born since that a reading saw.
+	kids []childWatch
+}
+
+// childWatch is one sample's children over the window.
+type childWatch struct {
+	first, born map[int]bool
+	threads     int
 }
 
 func (s *Sampler) watch(pids []int) *watch { return &watch{s: s, pids: pids} }
@@ -80,6 +89,16 @@ func (w *watch) start(ctx context.Context) error {
 		w.samples = append(w.samples, sm)
 	}
 	w.gone = make([]bool, len(w.samples))
+	w.kids = make([]childWatch, len(w.samples))
+	for i, sm := range w.samples {
+		k := &w.kids[i]
+		k.first, k.born = map[int]bool{}, map[int]bool{}
+		for j := range snap.Processes {
+			if snap.Processes[j].PPID == sm.PID {
+				k.first[snap.Processes[j].PID] = true
+			}
+		}
+	}
 	return w.tick()
 }
 
@@ -133,8 +152,36 @@ func (w *watch) tick() error {
 		// a tick of many threads takes a while.
 		at := before + (s.opts.Now()-before)/2
 		sm.Burst = append(sm.Burst, explain.Tick{At: at, TaskSamples: *ts, Runnable: runnable})
+		w.children(i, ts)
 	}
 	return nil
+}
+
+// maxChildThreads bounds the threads whose children file each tick
+// reads: the main thread first, then the others in order.
+const maxChildThreads = 32
+
+// children notes the children of sample i alive at this tick that were
+// not its children at the first reading: born in the window.
+func (w *watch) children(i int, ts *collector.TaskSamples) {
+	tids := make([]int, 0, min(len(ts.Tasks), maxChildThreads))
+	for _, t := range ts.Tasks {
+		if len(tids) == maxChildThreads {
+			break
+		}
+		tids = append(tids, t.TID)
+	}
+	kids, err := w.s.r.ThreadChildren(ts.PID, tids)
+	if err != nil {
+		return
+	}
+	k := &w.kids[i]
+	k.threads = max(k.threads, len(tids))
+	for _, c := range kids {
+		if !k.first[c] {
+			k.born[c] = true
+		}
+	}
 }
 
 // finish takes the last tick and the last full reading, and the family
@@ -162,6 +209,13 @@ func (w *watch) finish(ctx context.Context) error {
 		}
 		w.reading(sm, &sm.Last, snap, p, at, w.last)
 		w.tracers(sm)
+		k := &w.kids[i]
+		for j := range snap.Processes {
+			if c := &snap.Processes[j]; c.PPID == sm.PID && !k.first[c.PID] {
+				k.born[c.PID] = true
+			}
+		}
+		sm.Births = &explain.Births{Seen: len(k.born), ThreadsRead: k.threads}
 		sm.Comm, sm.Exe, sm.Cmdline = p.Comm, p.Exe, p.Cmdline
 		if s.opts.Unprivileged {
 			sm.Exe, sm.Cmdline = "", nil
