@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hideWaits drops what every thread sample says it waits in (wchan and
@@ -89,4 +90,47 @@ func byBound(fs []Finding) *Finding {
 		}
 	}
 	return nil
+}
+
+// TestLeakStaircase (review3 S7): a leak growing in chunks (1 MiB every
+// 0.5 s, 2 MiB/s) in a 300 MiB process sampled every 95 ms rises in only
+// a few of the steps; it is found all the same, whatever the sampling
+// rate. One 4 MiB jump is not a leak.
+func TestLeakStaircase(t *testing.T) {
+	stairs := func(rss func(at time.Duration) uint64) *Sample {
+		s := loadSample(t, "leak")
+		s.History = nil
+		base := s.Burst[0].At
+		for i := range s.Burst {
+			at := time.Duration(i) * 95 * time.Millisecond
+			s.Burst[i].At = base + at
+			s.Burst[i].RSSBytes = rss(at)
+			s.Burst[i].StartTicks = s.StartTicks
+		}
+		s.Last.At = s.Burst[len(s.Burst)-1].At
+		return s
+	}
+	const mb = 1 << 20
+	s := stairs(func(at time.Duration) uint64 { return 300*mb + uint64(at/(500*time.Millisecond))*mb })
+	if n := len(s.Burst); n < 15 {
+		t.Fatalf("%d ticks in the leak sample: too few to stage 95 ms steps", n)
+	}
+	g, _ := s.fitGrowth()
+	if g.rises*3 >= g.points-1 {
+		t.Fatalf("%d rises in %d steps: not a staircase the old rule missed", g.rises, g.points-1)
+	}
+	f := get(Explain(s), "memory_growing")
+	if f == nil {
+		t.Fatalf("1 MiB every 0.5 s in 300 MiB (%d rises in %d steps) missed: %v", g.rises, g.points-1, ids(Explain(s)))
+	}
+	checkFinding(t, *f)
+	jump := stairs(func(at time.Duration) uint64 {
+		if at >= time.Second {
+			return 304 * mb
+		}
+		return 300 * mb
+	})
+	if f := get(Explain(jump), "memory_growing"); f != nil {
+		t.Errorf("one 4 MiB jump called a leak: %s", f.Verdict)
+	}
 }
