@@ -326,6 +326,15 @@ func (a *analysis) boundUninterruptible(f *Finding) {
 		in = " in the system call " + sc
 	}
 	f.Verdict = fmt.Sprintf("Uninterruptible wait%s: on average %s of its %s were in D, with no storage I/O of its own", in, f1(a.avgD), plural(a.threadsLast, "thread", "threads"))
+	storage := a.hasIO && a.writeBPS+a.readBPS > 0
+	switch {
+	case storage && a.dKnown > 0:
+		// Bytes to storage, but the D samples wait elsewhere (review3
+		// S1): say both, never "no storage I/O".
+		f.Verdict = fmt.Sprintf("Uninterruptible wait%s: on average %s of its %s were in D, waiting there rather than on storage, though it moved %s/s to and from storage", in, f1(a.avgD), plural(a.threadsLast, "thread", "threads"), mib(a.writeBPS+a.readBPS))
+	case storage:
+		f.Verdict = fmt.Sprintf("Uninterruptible wait%s: on average %s of its %s were in D, and its %s/s to and from storage is too little to explain that", in, f1(a.avgD), plural(a.threadsLast, "thread", "threads"), mib(a.writeBPS+a.readBPS))
+	}
 	if !a.hasIO {
 		f.Verdict = fmt.Sprintf("Uninterruptible wait%s: on average %s of its %s were in D, and nothing shows storage I/O (its I/O counters were not read)", in, f1(a.avgD), plural(a.threadsLast, "thread", "threads"))
 	}
@@ -338,7 +347,7 @@ func (a *analysis) boundUninterruptible(f *Finding) {
 	if a.psiIO != nil {
 		f.Evidence = append(f.Evidence, ev("psi_io_some_percent", *a.psiIO, "percent", "some task on the machine waited on I/O "+pctv(*a.psiIO)+" of the window", "/proc/pressure/io (some total)"))
 	}
-	f.Why = "D (uninterruptible sleep) is any kernel wait a signal does not end: storage I/O, but also a vfork or posix_spawn parent waiting for its child to exec or exit (kernel_clone), a kernel lock (mutex, rw-semaphore, mmap_lock), a FUSE or NFS server. The wait channel names which; here nothing shows storage I/O."
+	f.Why = "D (uninterruptible sleep) is any kernel wait a signal does not end: storage I/O, but also a vfork or posix_spawn parent waiting for its child to exec or exit (kernel_clone), a kernel lock (mutex, rw-semaphore, mmap_lock), a FUSE or NFS server. The wait channel names which; here storage I/O does not explain the time in D."
 	switch {
 	case w == "kernel_clone" || w == "wait_for_vfork_done" || sc == "vfork" || sc == "clone" || sc == "clone3":
 		f.Try = append(f.Try, fmt.Sprintf("A vfork parent runs again when its child calls exec or exits: look at the child (pinspect show %d lists its children); a child that never execs holds the parent for good.", pid))

@@ -40,7 +40,10 @@ func TestDiskBoundNeedsEnoughStorage(t *testing.T) {
 	little.Last.IO.WriteBytes = little.First.IO.WriteBytes + uint64(4096*secs)
 	fs := Explain(little)
 	if get(fs, "disk_bound") != nil || get(fs, "uninterruptible_wait") == nil {
-		t.Errorf("4 KiB/s of storage writes explain %.1f threads in D: %v", analyse(little).avgD, ids(fs))
+		t.Fatalf("4 KiB/s of storage writes explain %.1f threads in D: %v", analyse(little).avgD, ids(fs))
+	}
+	if u := get(fs, "uninterruptible_wait"); strings.Contains(u.Verdict, "no storage I/O") || !strings.Contains(u.Verdict, "too little") {
+		t.Errorf("the verdict hides the storage bytes it saw: %s", u.Verdict)
 	}
 }
 
