@@ -723,6 +723,67 @@ func TestIterFirstScanLists(t *testing.T) {
 	}
 }
 
+// TestHiddenWindowProves: the counts read right after the walk's run
+// prove a first scan's pass complete only when they were read, did not
+// move since BeforeRun's, add up with the missing parents' threads, and
+// were taken for the parents the scan found.
+func TestHiddenWindowProves(t *testing.T) {
+	before := taskCounts{tasks: 105, forks: 9000, ok: true}
+	good := hiddenWindow{read: true, total: 105, totalOK: true, parents: []int{1}, threads: 5, after: before}
+	if !good.proves(before, 100, []int{1}) {
+		t.Fatal("an unchanged, matching window not proven")
+	}
+	bad := map[string]func(w *hiddenWindow) (int, []int){
+		"not read":       func(w *hiddenWindow) (int, []int) { w.read = false; return 100, []int{1} },
+		"no total":       func(w *hiddenWindow) (int, []int) { w.totalOK = false; return 100, []int{1} },
+		"a fork":         func(w *hiddenWindow) (int, []int) { w.after.forks++; w.after.tasks++; return 100, []int{1} },
+		"a reap":         func(w *hiddenWindow) (int, []int) { w.after.tasks--; return 100, []int{1} },
+		"counts unread":  func(w *hiddenWindow) (int, []int) { w.after.ok = false; return 100, []int{1} },
+		"one hidden":     func(w *hiddenWindow) (int, []int) { return 99, []int{1} },
+		"other parents":  func(w *hiddenWindow) (int, []int) { return 100, []int{1, 7} },
+		"parent missing": func(w *hiddenWindow) (int, []int) { return 100, nil },
+	}
+	for name, f := range bad {
+		w := good
+		w.parents = slices.Clone(good.parents)
+		tasks, parents := f(&w)
+		if w.proves(before, tasks, parents) {
+			t.Errorf("%s: proven", name)
+		}
+	}
+}
+
+// TestIterFirstScanWindow: a Reader's first scan reads the window right
+// after the walk's run, with the parents it then finds hidden (pid 1 here).
+func TestIterFirstScanWindow(t *testing.T) {
+	r := newIterReader(t, Options{})
+	if r.iter.WalkUnavailable != nil {
+		t.Skip("no walk: ", r.iter.WalkUnavailable)
+	}
+	s, err := r.Scan(context.Background(), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.idle.iterWindow
+	if !w.read || !w.totalOK || !w.after.ok {
+		t.Fatalf("window not read: %+v", w)
+	}
+	var procs []Process
+	for _, p := range s.Processes {
+		if slices.Contains(r.idle.iterHidden, p.PID) {
+			continue
+		}
+		procs = append(procs, p)
+	}
+	if want := missingParents(procs, nil); !slices.Equal(w.parents, want) {
+		t.Errorf("window's parents %v, the scan's %v", w.parents, want)
+	}
+	if w.total <= 0 || w.threads < len(w.parents) {
+		t.Errorf("window %+v", w)
+	}
+	t.Logf("window %+v, listed /proc %v", w, r.idle.iterListed)
+}
+
 // TestTaskCounts: the counts that prove a first scan's pass complete
 // change when a process is born between two reads, and are read from
 // /proc/stat's "processes" line.

@@ -94,6 +94,7 @@ type scan struct {
 	// scan reads them without listing /proc (iterscan.go).
 	iterHidden        []int
 	iterHiddenThreads int
+	iterWindow        hiddenWindow // a first scan's counts right after the walk's run
 	iterHiddenValid   bool
 	iterListedAt      time.Duration // when the hidden ones were last listed (since Reader.start)
 	iterListedOnce    bool          // /proc was listed (or the count proven) since iterHiddenValid was last false

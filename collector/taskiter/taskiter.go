@@ -335,6 +335,15 @@ type PassOptions struct {
 	// the kernel's tasks (the walk's arrays made), right before it
 	// does: what it reads then is as close to the pass as can be.
 	BeforeRun func()
+	// AfterRun, when set, is called once the walk has read the kernel's
+	// tasks, before the first is visited, with the parents that the
+	// pass's processes name and the pass did not show (sorted, once
+	// each; empty when there are none): what it reads then is as close to
+	// the pass as BeforeRun's, without the decoding between (about 20 ms
+	// at 10,000 processes). The slice is the walk's until the pass ends.
+	// The seq_file iterator, which reads the tasks as it visits them,
+	// does not call it.
+	AfterRun func(missingParents []int)
 }
 
 // PassWith is Pass with options.

@@ -143,6 +143,7 @@ type walker struct {
 	mu            sync.Mutex // one pass at a time: passes share the arrays
 	tasks, groups slots
 	leaders       []leaderAt
+	missing       []int // the last pass's missing parents (AfterRun's)
 	// The outer arrays and walk_want, opened by id when needed.
 	tasksID, groupsID, wantID ebpf.MapID
 	want                      []int // the processes in walk_want, sorted
@@ -174,6 +175,7 @@ const walkWantMax = 4096
 // (followed by its threads') and its group record.
 type leaderAt struct {
 	tgid, task, group int
+	ppid              int // the real parent's thread group id, 0 when it has none
 }
 
 // walkMaxRuns bounds the runs of one pass when the arrays must grow (the
@@ -392,6 +394,10 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	if err != nil {
 		return st, err
 	}
+	if o.AfterRun != nil {
+		w.missing = missingParents(leaders, w.missing[:0])
+		o.AfterRun(w.missing)
+	}
 	d := walkDecoder{w: w, nt: nt, bootOffset: bootOffset, visit: visit, st: &st}
 	// Threads before the first leader: none on Linux (every thread
 	// follows its leader), but visit them rather than drop them.
@@ -411,6 +417,26 @@ func (w *walker) pass(bootOffset uint64, o PassOptions, visit func(*Task) error)
 	}
 	w.shrink(nt, ng)
 	return st, nil
+}
+
+// missingParents appends to pids the parents (thread group ids) that the
+// leaders (sorted by pid) name and that are not among them, sorted and
+// once each: the processes the pass did not show that have children in
+// it (a sandbox's init).
+func missingParents(leaders []leaderAt, pids []int) []int {
+	last := 0 // siblings come together: their parent is looked up once
+	for _, l := range leaders {
+		pp := l.ppid
+		if pp <= 0 || pp == last || slices.Contains(pids, pp) {
+			continue
+		}
+		last = pp
+		if _, found := slices.BinarySearchFunc(leaders, pp, func(l leaderAt, tgid int) int { return l.tgid - tgid }); !found {
+			pids = append(pids, pp)
+		}
+	}
+	slices.Sort(pids)
+	return pids
 }
 
 // prepare sets what the next run writes, and makes the arrays at the
@@ -454,7 +480,11 @@ func (w *walker) indexLeaders(nt, ng int) ([]leaderAt, error) {
 			return nil, fmt.Errorf("%w: record kind %d size %d, want kind %d size %d", ErrLayout, r.Kind, r.Size, recTask, unsafe.Sizeof(*r))
 		}
 		if r.Pid == r.Tgid {
-			leaders = append(leaders, leaderAt{tgid: int(r.Tgid), task: i})
+			l := leaderAt{tgid: int(r.Tgid), task: i}
+			if r.RecFlags&taskHasParent != 0 {
+				l.ppid = int(r.Ppid)
+			}
+			leaders = append(leaders, l)
 		}
 	}
 	w.leaders = leaders[:0]

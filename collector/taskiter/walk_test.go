@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,6 +129,58 @@ func TestPassBeforeRun(t *testing.T) {
 		if calls != 1 || visited == 0 {
 			t.Fatalf("BeforeRun called %d times, %d tasks visited", calls, visited)
 		}
+	}
+}
+
+// TestPassAfterRun: a pass calls AfterRun once, after the run and before
+// it visits the first task, with the parents its processes name that it
+// did not show: each named by a process of the pass, none among them.
+func TestPassAfterRun(t *testing.T) {
+	it := openForTest(t)
+	if it.walk == nil {
+		t.Skip("the seq_file iterator does not call AfterRun")
+	}
+	for range 2 {
+		calls, visited := 0, 0
+		var missing []int
+		leaders := map[int]bool{}
+		parents := map[int]bool{}
+		o := PassOptions{AfterRun: func(m []int) {
+			if visited > 0 {
+				t.Error("AfterRun after a visit")
+			}
+			calls++
+			missing = append(missing[:0], m...)
+		}}
+		if _, err := it.PassWith(o, func(task *Task) error {
+			visited++
+			if task.Group != nil {
+				leaders[task.TID] = true
+				if task.HasParent && task.PPID > 0 {
+					parents[task.PPID] = true
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || visited == 0 {
+			t.Fatalf("AfterRun called %d times, %d tasks visited", calls, visited)
+		}
+		if !slices.IsSorted(missing) || len(slices.Compact(slices.Clone(missing))) != len(missing) {
+			t.Errorf("missing parents %v: not sorted once each", missing)
+		}
+		for _, pp := range missing {
+			if leaders[pp] || !parents[pp] {
+				t.Errorf("missing parent %d: in the pass %v, a parent in it %v", pp, leaders[pp], parents[pp])
+			}
+		}
+		for pp := range parents {
+			if !leaders[pp] && !slices.Contains(missing, pp) {
+				t.Errorf("parent %d not in the pass and not named missing (%v)", pp, missing)
+			}
+		}
+		t.Logf("missing parents %v of %d processes", missing, len(leaders))
 	}
 }
 
