@@ -724,24 +724,31 @@ func TestIterFirstScanLists(t *testing.T) {
 }
 
 // TestHiddenWindowProves: the counts read right after the walk's run
-// prove a first scan's pass complete only when they were read, did not
-// move since BeforeRun's, add up with the missing parents' threads, and
-// were taken for the parents the scan found.
+// prove a first scan's pass complete only when they were read and the
+// pass and the missing parents' threads are every task there was at the
+// window's start plus every one born in it, with the parents the scan
+// found.
 func TestHiddenWindowProves(t *testing.T) {
 	before := taskCounts{tasks: 105, forks: 9000, ok: true}
-	good := hiddenWindow{read: true, total: 105, totalOK: true, parents: []int{1}, threads: 5, after: before}
+	good := hiddenWindow{read: true, parents: []int{1}, threads: 5, forks: 9000, forksOK: true}
 	if !good.proves(before, 100, []int{1}) {
 		t.Fatal("an unchanged, matching window not proven")
 	}
+	born := good
+	born.forks += 2
+	if !born.proves(before, 102, []int{1}) {
+		t.Error("two forks the pass saw: not proven")
+	}
 	bad := map[string]func(w *hiddenWindow) (int, []int){
-		"not read":       func(w *hiddenWindow) (int, []int) { w.read = false; return 100, []int{1} },
-		"no total":       func(w *hiddenWindow) (int, []int) { w.totalOK = false; return 100, []int{1} },
-		"a fork":         func(w *hiddenWindow) (int, []int) { w.after.forks++; w.after.tasks++; return 100, []int{1} },
-		"a reap":         func(w *hiddenWindow) (int, []int) { w.after.tasks--; return 100, []int{1} },
-		"counts unread":  func(w *hiddenWindow) (int, []int) { w.after.ok = false; return 100, []int{1} },
-		"one hidden":     func(w *hiddenWindow) (int, []int) { return 99, []int{1} },
-		"other parents":  func(w *hiddenWindow) (int, []int) { return 100, []int{1, 7} },
-		"parent missing": func(w *hiddenWindow) (int, []int) { return 100, nil },
+		"not read":          func(w *hiddenWindow) (int, []int) { w.read = false; return 100, []int{1} },
+		"forks unread":      func(w *hiddenWindow) (int, []int) { w.forksOK = false; return 100, []int{1} },
+		"a fork not seen":   func(w *hiddenWindow) (int, []int) { w.forks++; return 100, []int{1} },
+		"one hidden":        func(w *hiddenWindow) (int, []int) { return 99, []int{1} },
+		"forks went back":   func(w *hiddenWindow) (int, []int) { w.forks -= 2; return 98, []int{1} },
+		"other parents":     func(w *hiddenWindow) (int, []int) { return 100, []int{1, 7} },
+		"parent missing":    func(w *hiddenWindow) (int, []int) { return 100, nil },
+		"parent not read":   func(w *hiddenWindow) (int, []int) { w.threads = 0; return 100, []int{1} },
+		"one hidden, forks": func(w *hiddenWindow) (int, []int) { w.forks += 3; return 102, []int{1} },
 	}
 	for name, f := range bad {
 		w := good
@@ -750,6 +757,9 @@ func TestHiddenWindowProves(t *testing.T) {
 		if w.proves(before, tasks, parents) {
 			t.Errorf("%s: proven", name)
 		}
+	}
+	if good.proves(taskCounts{tasks: 105, forks: 9000}, 100, []int{1}) {
+		t.Error("before's counts not read: proven")
 	}
 }
 
@@ -765,7 +775,7 @@ func TestIterFirstScanWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := r.idle.iterWindow
-	if !w.read || !w.totalOK || !w.after.ok {
+	if !w.read || !w.forksOK || w.forks == 0 {
 		t.Fatalf("window not read: %+v", w)
 	}
 	var procs []Process
@@ -778,7 +788,7 @@ func TestIterFirstScanWindow(t *testing.T) {
 	if want := missingParents(procs, nil); !slices.Equal(w.parents, want) {
 		t.Errorf("window's parents %v, the scan's %v", w.parents, want)
 	}
-	if w.total <= 0 || w.threads < len(w.parents) {
+	if w.threads < len(w.parents) {
 		t.Errorf("window %+v", w)
 	}
 	t.Logf("window %+v, listed /proc %v", w, r.idle.iterListed)
