@@ -31,6 +31,12 @@ type KernelEvent struct {
 	// the child; false when it was estimated from the event's time (the
 	// child was gone, or the source was in a hurry).
 	StartRead bool
+	// ForkPPID is, for an Exit whose source could not tell its parent at
+	// the end (PPID 0), the parent the source saw fork it (0: none). The
+	// Tracker gives such an exit the parent the latest scan showing the
+	// process saw, the one that adopted it if its parent exited since,
+	// and ForkPPID only when no scan showed it.
+	ForkPPID int
 }
 
 // Kernel is what kernel sources delivered since the previous step.
@@ -202,7 +208,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	case k.Live || len(k.Events) > 0 || k.LostNote != "" || k.Dropped > 0:
 		t.kernelLive = true
 	}
-	evs := t.kernelEvents(k.Events)
+	evs := t.kernelEvents(k.Events, prev, cur)
 	fillFromSnapshots(evs, prev, cur)
 	t.fillExecExes(evs, prev, cur)
 	poll := Diff(prev, cur)
@@ -280,7 +286,9 @@ func (t *Tracker) expire() {
 // kernelEvents keeps the kernel's events that the poll did not report
 // first, records what they report (for the poll's dedup, the zombies'
 // first sighting and the adoptions), and remembers each fork's parent.
-func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
+// An exit whose source named no parent at the end takes the parent the
+// latest of prev and cur shows it under (lastParent).
+func (t *Tracker) kernelEvents(in []KernelEvent, prev, cur *collector.Snapshot) []Event {
 	out := make([]Event, 0, len(in))
 	for i := range in {
 		e := in[i].Event
@@ -290,6 +298,9 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 			t.rememberFork(&in[i])
 		case Exit:
 			t.exitAt[e.ID.PID] = e.Time
+			if e.PPID == 0 {
+				e.PPID = lastParent(e.ID, prev, cur, in[i].ForkPPID)
+			}
 		}
 		// A spawn, exec or exit converted late (pinspect was behind, or
 		// held the events a moment to name them): the poll said it
@@ -309,6 +320,20 @@ func (t *Tracker) kernelEvents(in []KernelEvent) []Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// lastParent is the parent of process id in the latest of cur and prev
+// that shows it (a start time estimated from a fork event's time may be
+// a tick off; 0 is unknown), else forked (the parent at fork, or 0).
+// A scan that saw the process saw it after its fork, so its parent then
+// is newer: the one that adopted it, if its parent at fork exited since.
+func lastParent(id collector.ID, prev, cur *collector.Snapshot, forked int) int {
+	for _, s := range [2]*collector.Snapshot{cur, prev} {
+		if p := Find(s, id.PID); p != nil && p.PPID != 0 && known(p, collector.SrcStat) && sameStart(id.StartTicks, p.StartTicks) {
+			return p.PPID
+		}
+	}
+	return forked
 }
 
 // polledExit reports whether the poll reported kernel exit e first, in

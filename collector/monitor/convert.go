@@ -580,7 +580,11 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 			// The last thread of a process whose main thread exited
 			// earlier: now the process has exited.
 			d.setLeaderGone(ev.TGID, false)
-			d.exitEvent(e, ev)
+			var ppid int
+			if c, ok := d.identity(lookupKey{pid: ev.TGID, ended: true}); ok {
+				ppid = c.PPID // the zombie leader's parent: its adopter, if any
+			}
+			d.exitEvent(e, ev, ppid)
 			return out, true
 		}
 		if !d.threads {
@@ -602,6 +606,7 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 		}
 		return out, true
 	}
+	var ppid int
 	if c, ok := d.identity(lookupKey{pid: ev.PID}); ok && !d.otherProcess(d.comms[ev.PID], c.StartTicks, ev) && !d.reusedAfter(ev.PID) {
 		// The exiting process's name after its last exec (a zombie
 		// keeps its comm). A lookup that may have found a later
@@ -618,8 +623,9 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 			d.setLeaderGone(ev.PID, true)
 			return out, false
 		}
+		ppid = c.PPID
 	}
-	d.exitEvent(e, ev)
+	d.exitEvent(e, ev, ppid)
 	return out, true
 }
 
@@ -634,8 +640,9 @@ func (d *decoder) threadEvent(e *lifecycle.KernelEvent, typ lifecycle.EventType,
 }
 
 // exitEvent completes e as the exit of process ev.TGID with ev's exit
-// code, and forgets the process.
-func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
+// code, and forgets the process. read is the parent a lookup of the
+// exiting process read (0: none was made, or it found the process gone).
+func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent, read int) {
 	c := d.comms[ev.TGID]
 	e.Type = lifecycle.Exit
 	e.ID = c.id(ev.TGID)
@@ -649,9 +656,17 @@ func (d *decoder) exitEvent(e *lifecycle.KernelEvent, ev *procEvent) {
 	e.PPID = ev.ParentTGID
 	if e.PPID == 0 {
 		// The kernel builds the exit event after the parent is told,
-		// and leaves the parent out when it has already reaped the
-		// child: use the parent the fork event named.
-		e.PPID = c.ppid
+		// and leaves the parent out when the task was already released
+		// (a thread's exit always: threads are reaped at once; a child
+		// its parent reaped first). The lookup at exit read the
+		// process's parent then: the one that adopted it, if its parent
+		// at fork exited since. Without one, the fork's parent is only
+		// a fallback: a scan that saw the process since shows its
+		// adopter (the tracker prefers it: ForkPPID).
+		e.PPID = read
+		if e.PPID == 0 {
+			e.ForkPPID = c.ppid
+		}
 	}
 	es := collector.DecodeWaitStatus(int64(ev.ExitCode))
 	e.ExitStatus = &es

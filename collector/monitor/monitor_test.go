@@ -678,14 +678,20 @@ func TestDecoderSequence(t *testing.T) {
 	first := evs
 	var got []string
 	for _, e := range evs {
-		got = append(got, fmt.Sprintf("%s %d/%d %q ppid %d", e.Type, e.ID.PID, e.ID.StartTicks, e.Comm, e.PPID))
+		l := fmt.Sprintf("%s %d/%d %q ppid %d", e.Type, e.ID.PID, e.ID.StartTicks, e.Comm, e.PPID)
+		if e.ForkPPID != 0 {
+			l += fmt.Sprintf(" (at fork %d)", e.ForkPPID)
+		}
+		got = append(got, l)
 	}
+	// 9999 was gone at its exit, which names no parent: the parent at
+	// fork is only the tracker's fallback (a scan may show its adopter).
 	want := []string{
 		`spawn 600/300 "lost-job" ppid 550`,
 		fmt.Sprintf(`spawn 9999/%d "bash" ppid 550`, evs[1].ID.StartTicks),
 		`exec 701/310 "app" ppid 0`,
 		`exit 701/310 "renamed" ppid 700`,
-		fmt.Sprintf(`exit 9999/%d "bash" ppid 550`, evs[1].ID.StartTicks),
+		fmt.Sprintf(`exit 9999/%d "bash" ppid 0 (at fork 550)`, evs[1].ID.StartTicks),
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

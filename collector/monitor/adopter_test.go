@@ -1,0 +1,104 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
+)
+
+// TestConnectorExitNamesAdopter (tester10 B10): a process forked by a
+// shell that exits at once is adopted (by init or a subreaper); its main
+// thread calls pthread_exit and a worker calls exit(7) later. The
+// connector's event for that last thread's exit names no parent (the
+// kernel releases a thread before it builds the event), and the exit
+// named the parent at fork, the shell, long gone, although the reparent
+// had been reported. It must name the adopter.
+func TestConnectorExitNamesAdopter(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: 50 * time.Millisecond, Connector: true})
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	cmd := exec.Command("sh", "-c", `"$0" leaderexit &`, livehelper.Binary(t))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	shell := cmd.Process.Pid
+	sc := bufio.NewScanner(out)
+	pid := 0
+	for pid == 0 && sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "ready" {
+			pid, _ = strconv.Atoi(f[1])
+		}
+	}
+	if pid == 0 {
+		_ = cmd.Wait()
+		t.Fatal("the helper gave no ready line")
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var adopter int
+	for deadline := time.Now().Add(20 * time.Second); ; livehelper.Sleep() {
+		q, err := r.Identity(pid, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.PPID != shell && q.State == 'Z' && q.NumThreads > 1 {
+			adopter = q.PPID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helper %d: not adopted with its leader exited within 20s (ppid %d, state %c)", pid, q.PPID, q.State)
+		}
+	}
+	// The monitor sees the adoption (a scan shows the adopter), and every
+	// kernel event so far (the leader's exit) is converted.
+	waitFrame(t, ch, "the helper under its adopter", func(f *Frame) bool {
+		p := lifecycle.Find(f.Snapshot, pid)
+		return p != nil && p.PPID == adopter
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	var got lifecycle.Event
+	waitFrame(t, ch, "the helper's exit", func(f *Frame) bool {
+		for _, e := range f.Events {
+			if e.Type == lifecycle.Exit && e.ID.PID == pid {
+				got = e
+				return true
+			}
+		}
+		return false
+	})
+	if got.Source != lifecycle.SourceConnector || got.ExitStatus == nil || got.ExitStatus.Code != 7 {
+		t.Errorf("exit %+v, want the connector's with code 7", got)
+	}
+	if got.PPID != adopter {
+		t.Errorf("exit names parent %d, want the adopter %d (the shell that forked it was %d)", got.PPID, adopter, shell)
+	}
+}
