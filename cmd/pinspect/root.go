@@ -96,6 +96,9 @@ type app struct {
 const (
 	defaultStopGrace = 2 * time.Second
 	serveStopGrace   = 8 * time.Second
+	// watchStopGrace covers watch's last frame (monitor.DefaultFinalFrame)
+	// and its printing.
+	watchStopGrace = 5 * time.Second
 )
 
 // forceExit ends the process when a stopped command does not return in

@@ -77,7 +77,12 @@ affected.`,
 			}
 			ctx, cancel := context.WithCancel(a.ctx)
 			defer cancel()
-			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector, Tracepoints: true})
+			// On SIGINT or SIGTERM the monitor takes a last frame (the
+			// kernel's events up to the signal, and a scan) before Run
+			// returns: an exit since the last tick is printed too.
+			a.stopGrace.Store(int64(watchStopGrace))
+			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector, Tracepoints: true,
+				FinalFrame: monitor.DefaultFinalFrame})
 			frames, unsub := m.Subscribe()
 			defer unsub()
 			// runErr is written before done is closed and read only after.
@@ -97,12 +102,17 @@ affected.`,
 				pr.tree = lifecycle.NewFollower(a.pids)
 			}
 			first := true
+			show := func(fr *monitor.Frame) (bool, error) {
+				if first {
+					first = false
+					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", sanitize.Terminal(fr.EventsNote), fr.Interval)
+				}
+				return pr.frame(fr)
+			}
 			stopping, lastSeq := false, uint64(0)
 			for {
 				var fr *monitor.Frame
 				select {
-				case <-a.ctx.Done():
-					return nil
 				case <-deadline:
 					// Wait for the kernel events received so far to be
 					// handled; the next frame then delivers everything that
@@ -112,20 +122,28 @@ affected.`,
 					seq, err := m.Sync(sctx)
 					scancel()
 					if err != nil && a.ctx.Err() != nil {
-						return nil
+						continue // interrupted: the last frame comes (done)
 					}
 					stopping, lastSeq = true, seq
 					continue
 				case <-done:
-					// The monitor stopped by itself: the root failed.
-					return runErr
+					if a.ctx.Err() == nil {
+						// The monitor stopped by itself: the root failed.
+						return runErr
+					}
+					// Interrupted: the monitor published its last frame
+					// before Run returned (with any frame not taken yet
+					// merged into it).
+					select {
+					case fr := <-frames:
+						_, err := show(fr)
+						return err
+					default:
+					}
+					return nil
 				case fr = <-frames:
 				}
-				if first {
-					first = false
-					fmt.Fprintf(a.stderr, "pinspect watch: %s; interval %s\n", sanitize.Terminal(fr.EventsNote), fr.Interval)
-				}
-				if done, err := pr.frame(fr); done || err != nil {
+				if done, err := show(fr); done || err != nil {
 					return err
 				}
 				if stopping && fr.Seq > lastSeq {
