@@ -176,10 +176,12 @@ type Server struct {
 
 	streamFrames atomic.Uint64 // frames the live event streams took from the source and queued or cut at
 	// ending is closed by EndStreams; liveStreams counts the live event
-	// streams running.
+	// streams running, liveFrames the frame requests (long-polls) being
+	// answered.
 	ending      chan struct{}
 	endOnce     sync.Once
 	liveStreams atomic.Int64
+	liveFrames  atomic.Int64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a frame arrives
@@ -989,16 +991,44 @@ func (s *Server) feedStream(ctx context.Context, ch <-chan *monitor.Frame, cance
 
 // EndStreams ends the live event streams (/api/v1/events) once each has
 // written what it holds and the frame waiting in its subscription, and
-// refuses new ones (503): for an agent that stops, after its monitor
+// refuses new ones (503); and answers the frame requests waiting
+// (/api/v1/frame, a remote dashboard's long-poll): with the last frame
+// when it is newer than the client's, else 503 "the agent is stopping"
+// (a clean end its client reports and retries, rather than a cut
+// connection). It is for an agent that stops, after its monitor
 // published its last frame (monitor.Options.FinalFrame) and before the
-// server shuts down, which cuts every stream where it is. It waits for
-// them to end up to timeout (a client that does not read is cut by the
-// shutdown).
+// server shuts down, which cuts every request where it is: it first
+// waits for Run to have taken that frame (so the frame requests send
+// it, its events in the ring). It waits for all of them up to timeout
+// (a client that does not read is cut by the shutdown).
 func (s *Server) EndStreams(timeout time.Duration) {
-	s.endOnce.Do(func() { close(s.ending) })
-	for deadline := time.Now().Add(timeout); s.liveStreams.Load() > 0 && time.Now().Before(deadline); {
+	deadline := time.Now().Add(timeout)
+	for !s.tookLatest() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	s.endOnce.Do(func() { close(s.ending) })
+	for s.liveStreams.Load()+s.liveFrames.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// isEnding reports whether EndStreams was called.
+func (s *Server) isEnding() bool {
+	select {
+	case <-s.ending:
+		return true
+	default:
+		return false
+	}
+}
+
+// tookLatest reports whether Run has taken the source's latest frame
+// (its events are in the ring; the frame endpoint sends it).
+func (s *Server) tookLatest() bool {
+	l := s.src.Latest()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return l == nil || s.pushed != nil && s.pushed.Seq >= l.Seq
 }
 
 // metricsHidden refuses the metrics to a client that is not Full when
@@ -1228,6 +1258,8 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := ClientOf(r.Context())
+	s.liveFrames.Add(1)
+	defer s.liveFrames.Add(-1)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	// A remote dashboard shows threads: a frame without them (the agent
@@ -1245,14 +1277,24 @@ func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
 		}
 		// A frame number below after means the agent restarted.
 		newer := f != nil && f.Snapshot != nil && f.Seq != after
-		if newer && (!threads || f.Snapshot.ThreadsRead) {
+		ending := s.isEnding()
+		if newer && (!threads || f.Snapshot.ThreadsRead || ending) {
 			s.sendFrame(w, r, f, after, client)
+			return
+		}
+		if ending {
+			// The agent stops (EndStreams): no frame will come after
+			// the last, which this client has.
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusServiceUnavailable, "the agent is stopping")
 			return
 		}
 		// While it waits the connection serves nobody: at the connection
 		// cap it may be closed to make room (its client asks again).
 		unpark := park(r.Context())
 		select {
+		case <-s.ending:
+			unpark()
 		case <-changed:
 			unpark()
 		case <-timer.C:
