@@ -343,6 +343,7 @@ func eventFilter(f report.Filter) func(*lifecycle.Event) bool {
 		if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, e.ID.PID) {
 			return false
 		}
-		return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name)
+		return name == "" || lifecycle.ContainsFold(e.Comm, name) || lifecycle.ContainsFold(e.Exe, name) || lifecycle.ContainsFold(e.OldComm, name) ||
+			e.ExecPath.Matches(name) // as watch: the path an exec was given
 	}
 }

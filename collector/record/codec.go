@@ -297,6 +297,14 @@ func (e *enc) event(v *lifecycle.Event) {
 	}
 	e.str(16, v.AdopterKind)
 	e.str(17, v.Note)
+	if x := v.ExecPath; x != nil {
+		e.msg(18, func() {
+			e.str(1, x.Path)
+			e.str(2, x.Interp)
+			e.flag(3, x.PathTruncated)
+			e.flag(4, x.InterpTruncated)
+		})
+	}
 }
 
 // decoder decodes samples; it interns the strings that repeat across
@@ -908,6 +916,24 @@ func (d *decoder) event(b []byte, v *lifecycle.Event) error {
 			v.AdopterKind = d.intern(g.b)
 		case 17:
 			v.Note = string(g.b)
+		case 18:
+			// Recorded since fix11a; older recordings have none (nil).
+			x := &lifecycle.ExecPath{}
+			if perr := each(g.b, func(h *field) {
+				switch h.num {
+				case 1:
+					x.Path = string(h.b)
+				case 2:
+					x.Interp = string(h.b)
+				case 3:
+					x.PathTruncated = h.bool()
+				case 4:
+					x.InterpTruncated = h.bool()
+				}
+			}); perr != nil && xerr == nil {
+				xerr = perr
+			}
+			v.ExecPath = x
 		}
 	})
 	if err == nil {

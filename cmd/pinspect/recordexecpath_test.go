@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/views/report"
+)
+
+// TestRecordKeepsExecPath: the record stores the path an exec was given
+// (from the BPF exec record), so `events --name` and `dump event --name`
+// find a program that exec'd and ended between two samples by it, as
+// watch does: a link to sh whose name is longer than a comm's 15 bytes,
+// --name the part past them. The record kept no exec path: neither
+// found it (its comm is the first 15 bytes, its exe sh).
+func TestRecordKeepsExecPath(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	tmp := t.TempDir()
+	needle := "recpath" + strconv.Itoa(os.Getpid())
+	prog := filepath.Join(tmp, "xpathxxxxxxxxxx-"+needle)
+	if err := os.Symlink(sh, prog); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "rec")
+	cmd := command("record", "--dir", dir, "--interval", "1h", "--fsync", "none")
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitedFor(t, "record's first sample and its event source", func() bool {
+		st, err := record.Open(dir)
+		if err != nil {
+			return false
+		}
+		n := st.Len()
+		st.Close()
+		return n >= 1 && strings.Contains(errb.String(), "live=")
+	})
+	if !strings.Contains(errb.String(), "BPF tracepoints") {
+		t.Skipf("no BPF tracepoints (the exec path comes from them): %s", errb.String())
+	}
+	if err := exec.Command(prog, "-c", "exit 3").Run(); err == nil {
+		t.Fatal("the program exited 0")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("record after SIGTERM: %v; stderr:\n%s", err, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("record did not exit within 30 s of SIGTERM; stderr:\n%s", errb.String())
+	}
+	out, stderr, code := runInProcess(t, "events", "--dir", dir, "--name", needle, "--json")
+	if code != 0 {
+		t.Fatalf("events --name %s: exit %d: %s", needle, code, stderr)
+	}
+	types := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e report.EventDoc
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("bad NDJSON line %q: %v", l, err)
+		}
+		if e.ExecPath != prog || strings.Contains(e.Exe, needle) {
+			t.Errorf("event %s: want exec_path %s, never as exe", l, prog)
+		}
+		types[e.Type]++
+		if e.Type == "exit" && (e.Exit == nil || e.Exit.Code != 3) {
+			t.Errorf("exit %s: want code 3", l)
+		}
+	}
+	if types["exec"] != 1 || types["exit"] != 1 {
+		t.Errorf("events --name %s: %v, want its exec and exit; stdout %q", needle, types, out)
+	}
+	out, stderr, code = runInProcess(t, "dump", "event", "--dir", dir, "--name", needle)
+	if code != 0 || strings.Count(out, `"exec_path":"`+prog+`"`) != 2 {
+		t.Errorf("dump event --name %s: exit %d, want its exec and exit with their path: %q %s", needle, code, out, stderr)
+	}
+}
