@@ -134,9 +134,22 @@ type batch struct {
 	exitsLookedUpNs int64
 	// receives is how many of the receiver's receives the batch holds.
 	receives uint64
+	// lossMarks are, in order, the index in evs where each receive's
+	// events start and the connector's count of losses when that receive
+	// was queued (connSource.queue), when it differs from the receive
+	// before: a loss between two receives joined in one batch is between
+	// their events (emit). nil: losses for every event.
+	lossMarks []lossMark
 	// exitsIn holds, for a batch converted in a hurry, each process whose
 	// exit is in it (at that index).
 	exitsIn map[int]int
+}
+
+// lossMark is where, in a batch's events, the count of losses changes:
+// from evs[at] on it is losses.
+type lossMark struct {
+	at     int
+	losses uint64
 }
 
 // execSettle is how long after a batch's lookups an exec event may still
@@ -208,6 +221,7 @@ func (d *decoder) emptyBatch() *batch {
 		b = &batch{got: make(lookups), execs: make(map[int]int)}
 	}
 	b.evs, b.lookedUpNs, b.exitsLookedUpNs, b.receives, b.exitsIn = b.evs[:0], 0, 0, 0, nil
+	b.lossMarks = b.lossMarks[:0]
 	return b
 }
 
@@ -266,22 +280,36 @@ func (d *decoder) prepare(b *batch, held []*batch) {
 // hurry asks for.
 const maxHurriedExecLookups = 32
 
+// maxHurriedExitLookups is the most lookups of exits (a threaded
+// process's main thread ending cleanly: maybe a thread's exec) a batch
+// converted in a hurry asks for.
+const maxHurriedExitLookups = 32
+
 // lookUpHurried is lookUp for a batch converted while pinspect is behind
 // the kernel's events: only the execs worth a read are looked up, each
 // process's last exec in the batch when its exit is not in the batch too
 // (a process still running when the backlog was read; one that exited
 // can no longer be named by a lookup as cheaply), at most
-// maxHurriedExecLookups of them. Every other event is named from what
+// maxHurriedExecLookups of them; and the clean exits of the main thread
+// of processes that made threads, which may be a thread's exec (exit), at
+// most maxHurriedExitLookups. Every other event is named from what
 // the decoder knows, or by the next scan.
 func (d *decoder) lookUpHurried(b *batch) {
 	d.qs, d.keys = d.qs[:0], d.keys[:0]
 	in := b.evs
 	exitAt := make(map[int]int)
 	b.exitsIn = exitAt
+	var made map[int]bool // threads made in the batch, by process
 	for i := range in {
 		ev := &in[i]
 		switch {
 		case ev.PID != ev.TGID:
+			if ev.What == procEventFork {
+				if made == nil {
+					made = make(map[int]bool)
+				}
+				made[ev.TGID] = true
+			}
 		case ev.What == procEventExec:
 			b.execs[ev.TGID]++
 		case ev.What == procEventExit:
@@ -300,8 +328,25 @@ func (d *decoder) lookUpHurried(b *batch) {
 			d.qs = append(d.qs, collector.IdentityQuery{PID: ev.TGID, Exe: true})
 		}
 	}
+	// The main thread's clean exit of a process that made threads may be
+	// another thread's execve (exit): its lookup tells, at most
+	// maxHurriedExitLookups of them.
+	execs, asked := len(d.qs), 0
+	for pid, i := range exitAt {
+		if ev := &in[i]; ev.PID == ev.TGID && ev.ExitCode == 0 && (d.threaded[pid] || made[pid]) && asked < maxHurriedExitLookups {
+			d.keys = append(d.keys, lookupKey{pid: pid})
+			d.qs = append(d.qs, collector.IdentityQuery{PID: pid})
+			asked++
+		}
+	}
 	if d.runLookups(b) {
-		b.lookedUpNs = monotonicNow()
+		now := monotonicNow()
+		if execs > 0 {
+			b.lookedUpNs = now
+		}
+		if asked > 0 {
+			b.exitsLookedUpNs = now
+		}
 	}
 }
 
@@ -313,9 +358,17 @@ func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []
 	d.execAhead, d.aheadForked = execsAhead(d.execAhead, d.aheadForked, b, later)
 	d.emitting, d.emitLater, d.forksAfter = b, later, nil
 	in := b.evs
+	marks := b.lossMarks
 	for i := range in {
 		ev := &in[i]
 		d.emitAt = i
+		// The losses counted when this event's receive was queued: an
+		// exit and an exec of two receives with a loss between them
+		// differ (unexit), though the batch joins them.
+		for len(marks) > 0 && marks[0].at <= i {
+			d.losses = marks[0].losses
+			marks = marks[1:]
+		}
 		at := b.now.Add(-time.Duration(b.monoNs - int64(ev.TimestampNs)))
 		if int64(ev.TimestampNs) > b.monoNs || ev.TimestampNs == 0 {
 			at = b.now
@@ -345,6 +398,7 @@ func (d *decoder) emit(out []lifecycle.KernelEvent, b *batch, later []*batch) []
 	}
 	d.got, d.execsLeft, d.exitsIn = nil, nil, nil
 	d.emitting, d.emitLater, d.forksAfter = nil, nil, nil
+	d.losses = b.losses
 	return out
 }
 
@@ -621,6 +675,16 @@ func (d *decoder) exit(out []lifecycle.KernelEvent, e *lifecycle.KernelEvent, ev
 		}
 		if c.NumThreads > 1 {
 			d.setLeaderGone(ev.PID, true)
+			return out, false
+		}
+		if ev.ExitCode == 0 && c.State != 'Z' && c.State != 'X' && c.State != 0 {
+			// Alive, with the start of the process that exited, after
+			// its exit: another thread's execve ended the main thread
+			// and took its pid (and its start) in the new program. A
+			// process's own end leaves a zombie or nothing. Its exec
+			// event is on its way (under load 40-50 ms later, after the
+			// exit was taken into a frame: unexit came too late); the
+			// process goes on.
 			return out, false
 		}
 		ppid = c.PPID

@@ -170,6 +170,9 @@ type connSource struct {
 // socket).
 type waitingReceive struct {
 	oldestNs, emptyAtNs int64
+	// losses is connSource.losses when the receive was queued (after
+	// its own gaps were counted).
+	losses uint64
 }
 
 func (s *connSource) unnamedBehind() uint64 { return s.unnamed.Load() }
@@ -209,8 +212,19 @@ func (s *connSource) queue(batches chan<- []procEvent, buf []procEvent, emptyAtN
 	default:
 		return false
 	}
-	s.waiting = append(s.waiting, waitingReceive{oldestNs: oldestEventNs(buf), emptyAtNs: emptyAtNs})
+	s.waiting = append(s.waiting, waitingReceive{oldestNs: oldestEventNs(buf), emptyAtNs: emptyAtNs, losses: s.losses.Load()})
 	return true
+}
+
+// lossesOf appends to out the count of losses stamped on each of the n
+// oldest receives waiting (queue), in order.
+func (s *connSource) lossesOf(n int, out []uint64) []uint64 {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	for _, w := range s.waiting[:min(n, len(s.waiting))] {
+		out = append(out, w.losses)
+	}
+	return out
 }
 
 // dequeued notes that the converter took the n oldest receives waiting,
@@ -462,6 +476,10 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 	// provenNs is a time before which every event the kernel sent is in
 	// the receives taken so far (held or emitted).
 	var provenNs int64
+	// starts and stamps are, for the receives joined in a batch, where
+	// each one's events begin and its count of losses (lossesOf).
+	var starts []int
+	var stamps []uint64
 	for {
 		var buf []procEvent
 		var ok bool
@@ -482,6 +500,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		}
 		b := s.dec.emptyBatch()
 		b.evs = append(b.evs, buf...)
+		starts = append(starts[:0], 0)
 		n := uint64(1)
 	join:
 		for ; n < maxJoin; n++ {
@@ -490,6 +509,7 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 				if !ok {
 					break join
 				}
+				starts = append(starts, len(b.evs))
 				b.evs = append(b.evs, more...)
 			default:
 				break join
@@ -505,7 +525,22 @@ func (s *connSource) convertLoop(batches <-chan []procEvent) {
 		// exits, and look up only the execs worth it (lookUpHurried), so
 		// the backlog drains; snapshots fill names in.
 		now, mono := clockPair()
-		b.setTaken(now, mono, len(batches) > hurryBacklog, s.losses.Load())
+		// Each receive's count of losses, as it was queued (review4 S2:
+		// the count when the batch was taken made a loss between two
+		// receives joined here invisible between their events).
+		stamps = s.lossesOf(int(n), stamps[:0])
+		losses := s.losses.Load()
+		if len(stamps) == len(starts) {
+			losses = stamps[len(stamps)-1]
+			if stamps[0] != losses {
+				for i, l := range stamps {
+					if i == 0 || l != stamps[i-1] {
+						b.lossMarks = append(b.lossMarks, lossMark{at: starts[i], losses: l})
+					}
+				}
+			}
+		}
+		b.setTaken(now, mono, len(batches) > hurryBacklog, losses)
 		b.receives = n
 		s.dec.prepare(b, held)
 		s.noteExecs(evs)
