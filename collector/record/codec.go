@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -898,42 +899,18 @@ func (d *decoder) event(b []byte, v *lifecycle.Event) error {
 		case 14:
 			v.TID = g.int()
 		case 15:
-			x := &collector.ExitStatus{}
-			xerr = each(g.b, func(h *field) {
-				switch h.num {
-				case 1:
-					x.Exited = h.bool()
-				case 2:
-					x.Code = h.int()
-				case 3:
-					x.Signal = h.int()
-				case 4:
-					x.CoreDumped = h.bool()
-				}
-			})
-			v.ExitStatus = x
+			var err error
+			v.ExitStatus, err = exitStatus(g.b)
+			xerr = cmp.Or(xerr, err)
 		case 16:
 			v.AdopterKind = d.intern(g.b)
 		case 17:
 			v.Note = string(g.b)
 		case 18:
 			// Recorded since fix11a; older recordings have none (nil).
-			x := &lifecycle.ExecPath{}
-			if perr := each(g.b, func(h *field) {
-				switch h.num {
-				case 1:
-					x.Path = string(h.b)
-				case 2:
-					x.Interp = string(h.b)
-				case 3:
-					x.PathTruncated = h.bool()
-				case 4:
-					x.InterpTruncated = h.bool()
-				}
-			}); perr != nil && xerr == nil {
-				xerr = perr
-			}
-			v.ExecPath = x
+			var err error
+			v.ExecPath, err = execPath(g.b)
+			xerr = cmp.Or(xerr, err)
 		}
 	})
 	if err == nil {
@@ -943,6 +920,42 @@ func (d *decoder) event(b []byte, v *lifecycle.Event) error {
 		return fmt.Errorf("event: %w", err)
 	}
 	return nil
+}
+
+// exitStatus decodes an event's ExitStatus message (field 15).
+func exitStatus(b []byte) (*collector.ExitStatus, error) {
+	x := &collector.ExitStatus{}
+	err := each(b, func(h *field) {
+		switch h.num {
+		case 1:
+			x.Exited = h.bool()
+		case 2:
+			x.Code = h.int()
+		case 3:
+			x.Signal = h.int()
+		case 4:
+			x.CoreDumped = h.bool()
+		}
+	})
+	return x, err
+}
+
+// execPath decodes an event's ExecPath message (field 18).
+func execPath(b []byte) (*lifecycle.ExecPath, error) {
+	x := &lifecycle.ExecPath{}
+	err := each(b, func(h *field) {
+		switch h.num {
+		case 1:
+			x.Path = string(h.b)
+		case 2:
+			x.Interp = string(h.b)
+		case 3:
+			x.PathTruncated = h.bool()
+		case 4:
+			x.InterpTruncated = h.bool()
+		}
+	})
+	return x, err
 }
 
 // MarshalSample appends s in the record's wire format (protocol buffers,
