@@ -82,7 +82,7 @@ affected.`,
 			// returns: an exit since the last tick is printed too.
 			a.stopGrace.Store(int64(watchStopGrace))
 			m := monitor.New(r, monitor.Options{Interval: interval, Threads: threads, Connector: !noConnector, Tracepoints: true,
-				FinalFrame: monitor.DefaultFinalFrame})
+				FinalFrame: monitor.DefaultFinalFrame, ListFirst: true})
 			frames, unsub := m.Subscribe()
 			defer unsub()
 			// runErr is written before done is closed and read only after.

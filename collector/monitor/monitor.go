@@ -98,7 +98,18 @@ type Options struct {
 	// (serve's streams, the recorder's store). A source or scan still
 	// busy at the bound ends the frame unfinished: none is published.
 	FinalFrame time.Duration
+	// ListFirst has Run scan once before it opens the kernel source (the
+	// BPF programs take a moment to load and attach): the first frame
+	// then reports what changed since that scan, as the poll sees it, so
+	// a process listed then that ended before the kernel's events were
+	// taken has its exit (without status, as the poll's are) instead of
+	// none. For watch, whose user started a short process just before.
+	ListFirst bool
 }
+
+// beforeKernelOpen, when set (tests), runs between the ListFirst scan and
+// the opening of the kernel source.
+var beforeKernelOpen func()
 
 // DefaultFinalFrame is the bound serve and record give their last frame
 // (Options.FinalFrame): well inside systemd's stop timeout (90 s) and a
@@ -206,6 +217,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 	// The kernel source outlives ctx until the last frame has its events.
 	kctx, kcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer kcancel()
+	if m.opts.ListFirst {
+		m.listFirst(ctx)
+	}
+	if beforeKernelOpen != nil {
+		beforeKernelOpen()
+	}
 	k := openKernelSource(m.r, m.opts, m.rescanNow)
 	m.mu.Lock()
 	m.kernel = k
@@ -238,6 +255,16 @@ func (m *Monitor) Run(ctx context.Context) error {
 		m.final(kctx)
 	}
 	return err
+}
+
+// listFirst takes the scan before the kernel source opens
+// (Options.ListFirst) as the one the first frame is compared with. A
+// failure leaves the first frame as without it (no events).
+func (m *Monitor) listFirst(ctx context.Context) {
+	snap, err := m.r.Scan(ctx, collector.ScanOptions{Threads: m.opts.Threads, Cgroups: m.opts.Cgroups})
+	if err == nil {
+		m.prev = snap
+	}
 }
 
 // finalFrameCap bounds the last frame's wait when the last scan was

@@ -1,0 +1,53 @@
+package monitor
+
+import (
+	"context"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pinspect/pinspect/collector/lifecycle"
+)
+
+// TestListFirstSeesExitBeforeKernelEvents: a process that ends while the
+// kernel source is being opened (the BPF programs load and attach: watch
+// missed the exit of a 0.3 s process started just before it) is in no
+// kernel event and in no scan of the monitor; with ListFirst the scan
+// before the source opens lists it, and the first frames report its
+// exit. Here it is killed and reaped between that scan and the opening.
+func TestListFirstSeesExitBeforeKernelEvents(t *testing.T) {
+	for _, listFirst := range []bool{false, true} {
+		cmd := exec.Command("sleep", "100")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := cmd.Process.Pid
+		beforeKernelOpen = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+		m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true, Tracepoints: true, ListFirst: listFirst})
+		beforeKernelOpen = nil
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		evs := m.Latest().Events
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		seq, err := m.Sync(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+			evs = append(evs, f.Events...)
+			return f.Seq > seq
+		})
+		exits := 0
+		for _, e := range evs {
+			if e.Type == lifecycle.Exit && e.ID.PID == pid {
+				exits++
+			}
+		}
+		if want := map[bool]int{false: 0, true: 1}[listFirst]; exits != want {
+			t.Errorf("ListFirst %v: %d exits of %d, want %d: %+v", listFirst, exits, pid, want, evs)
+		}
+	}
+}
