@@ -9,6 +9,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/userfile"
+	"github.com/pinspect/pinspect/views/sanitize"
 )
 
 // The /proc and user database pinspect reads. By default they are this
@@ -64,10 +65,17 @@ func (a *app) resolveRootsOnce() error {
 	// most userfile.MaxPasswdBytes): a FIFO cannot hang it, a device or a
 	// huge file cannot bloat it, and an unreadable one is an error here
 	// rather than every owner silently shown as a number; and it must be a
-	// passwd file (userfile.CheckPasswd: text, every line an entry of seven
-	// fields), so a file of random bytes is not read as "no users".
-	if _, err := userfile.ReadPasswd(a.passwdFile); err != nil {
+	// passwd file (userfile.CheckPasswd: no NUL byte, at least one entry of
+	// seven fields), so a file of random bytes is not read as "no users".
+	// Lines that are no entry are skipped, as the C library skips them, and
+	// said once here rather than dropped silently.
+	_, check, err := userfile.ReadPasswd(a.passwdFile)
+	if err != nil {
 		return usageError{fmt.Errorf("passwd file: %w", err)}
+	}
+	if check.Skipped > 0 {
+		fmt.Fprintf(a.stderr, "pinspect: passwd file %s: %d of %d lines skipped, not entries (first: %s)\n",
+			sanitize.Terminal(a.passwdFile), check.Skipped, check.Skipped+check.Entries, sanitize.Terminal(check.FirstSkipped))
 	}
 	return nil
 }

@@ -5,43 +5,55 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 )
 
 // ErrNotPasswd is wrapped by ReadPasswd's error for a file that is not a
-// passwd file (passwd(5)): binary bytes, a line that is no entry, or no
-// entry at all.
+// passwd file (passwd(5)): binary bytes (a NUL), or no entry at all.
 var ErrNotPasswd = errors.New("not a passwd file")
 
 // MaxPasswdLine caps one line of a passwd file: glibc's getpwent buffer
 // grows without bound, but a real entry (name, GECOS, home and shell) is a
-// few hundred bytes.
+// few hundred bytes. A longer line is skipped, not an error.
 const MaxPasswdLine = 64 << 10
+
+// PasswdCheck is what CheckPasswd found in a passwd file: its entries, and
+// the lines it skipped as not entries (the C library and pinspect's own
+// reader skip them too), with the first of them named for a warning.
+type PasswdCheck struct {
+	// Entries counts the lines that are entries.
+	Entries int
+	// Skipped counts the lines that are neither entries nor blank,
+	// comment or NIS compat lines.
+	Skipped int
+	// FirstSkipped says which line was skipped first and why ("line 3
+	// has 1 colon-separated fields, want 7"); empty when none was.
+	FirstSkipped string
+}
 
 // ReadPasswd reads a passwd file as Read does (a regular file of at most
 // MaxPasswdBytes) and checks that it is one (CheckPasswd).
-func ReadPasswd(path string) ([]byte, error) {
+func ReadPasswd(path string) ([]byte, PasswdCheck, error) {
 	b, err := Read(path, MaxPasswdBytes)
 	if err != nil {
-		return nil, err
+		return nil, PasswdCheck{}, err
 	}
-	if err := CheckPasswd(b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	c, err := CheckPasswd(b)
+	if err != nil {
+		return nil, c, fmt.Errorf("%s: %w", path, err)
 	}
-	return b, nil
+	return b, c, nil
 }
 
-// CheckPasswd reports whether b is a passwd file (passwd(5)): text
-// (UTF-8, no control byte but tab, and CR before a newline), every line
-// blank, a comment (#), a NIS compat line (+ or -), or an entry of seven
-// colon-separated fields, name:password:UID:GID:GECOS:home:shell, with a
-// name and a decimal UID and GID below 2^32; at least one entry. The error
-// wraps ErrNotPasswd and names the first bad line.
-func CheckPasswd(b []byte) error {
-	if !utf8.Valid(b) {
-		return fmt.Errorf("%w: not text (invalid UTF-8)", ErrNotPasswd)
-	}
-	entries := 0
+// CheckPasswd reports whether b is a passwd file (passwd(5)): no NUL byte
+// (a binary file is none), and at least one entry of seven colon-separated
+// fields, name:password:UID:GID:GECOS:home:shell, with a name and a decimal
+// UID and GID below 2^32. Other lines are blank, comments (#), NIS compat
+// lines (+ or -), or are skipped and counted, as glibc's reader skips a
+// malformed line rather than refusing the file: a host's passwd with one
+// broken line or a Latin-1 GECOS field is still the host's passwd. The
+// error wraps ErrNotPasswd and says why.
+func CheckPasswd(b []byte) (PasswdCheck, error) {
+	var c PasswdCheck
 	for n := 1; len(b) > 0; n++ {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -49,22 +61,33 @@ func CheckPasswd(b []byte) error {
 		} else {
 			b = nil
 		}
+		if bytes.IndexByte(line, 0) >= 0 {
+			return c, fmt.Errorf("%w: not text (a NUL byte on line %d)", ErrNotPasswd, n)
+		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' || line[0] == '+' || line[0] == '-' {
+			continue
+		}
 		if err := checkPasswdLine(line); err != nil {
-			return fmt.Errorf("%w: line %d %s", ErrNotPasswd, n, err)
+			if c.Skipped == 0 {
+				c.FirstSkipped = fmt.Sprintf("line %d %s", n, err)
+			}
+			c.Skipped++
+			continue
 		}
-		if len(bytes.TrimSpace(line)) > 0 && line[0] != '#' && line[0] != '+' && line[0] != '-' {
-			entries++
+		c.Entries++
+	}
+	if c.Entries == 0 {
+		if c.Skipped > 0 {
+			return c, fmt.Errorf("%w: no entry (name:password:UID:GID:GECOS:home:shell); %s", ErrNotPasswd, c.FirstSkipped)
 		}
+		return c, fmt.Errorf("%w: no entry (name:password:UID:GID:GECOS:home:shell)", ErrNotPasswd)
 	}
-	if entries == 0 {
-		return fmt.Errorf("%w: no entry (name:password:UID:GID:GECOS:home:shell)", ErrNotPasswd)
-	}
-	return nil
+	return c, nil
 }
 
-// checkPasswdLine checks one line (without its newline); the error says
-// what is wrong with it.
+// checkPasswdLine checks that one line (without its newline, not blank, a
+// comment or a compat line) is an entry; the error says what is wrong.
 func checkPasswdLine(line []byte) error {
 	if len(line) > MaxPasswdLine {
 		return fmt.Errorf("is %d bytes long, at most %d", len(line), MaxPasswdLine)
@@ -73,9 +96,6 @@ func checkPasswdLine(line []byte) error {
 		if c < 0x20 && c != '\t' || c == 0x7f {
 			return fmt.Errorf("holds the control byte %#02x", c)
 		}
-	}
-	if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' || line[0] == '+' || line[0] == '-' {
-		return nil
 	}
 	f := bytes.Split(line, []byte{':'})
 	if len(f) != 7 {
