@@ -136,4 +136,26 @@ func TestLeakStaircase(t *testing.T) {
 	if f := get(Explain(jump), "memory_growing"); f != nil {
 		t.Errorf("one 4 MiB jump called a leak: %s", f.Verdict)
 	}
+	// Two 2 MiB allocations and one page touched rise in three steps,
+	// but the page is no step of a staircase (review5 M2: "growing
+	// steadily ... 2.8 MiB/s").
+	two := stairs(func(at time.Duration) uint64 {
+		v := uint64(300 * mb)
+		if at >= 500*time.Millisecond {
+			v += 2 * mb
+		}
+		if at >= 1000*time.Millisecond {
+			v += 2 * mb
+		}
+		if at >= 1500*time.Millisecond {
+			v += 4096
+		}
+		return v
+	})
+	if g, _ := two.fitGrowth(); g.rises != 3 {
+		t.Fatalf("%d rises staged, want 3 (two allocations and a page)", g.rises)
+	}
+	if f := get(Explain(two), "memory_growing"); f != nil {
+		t.Errorf("two 2 MiB allocations and a page called a leak: %s", f.Verdict)
+	}
 }

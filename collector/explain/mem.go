@@ -42,8 +42,11 @@ const (
 	// leakMaxDrop: a monotone rise never falls more than this below the
 	// highest point before it.
 	leakMaxDrop = 64 << 10
-	// leakMinRises: a staircase rises in at least this many steps.
+	// leakMinRises: a staircase rises in at least this many steps, each
+	// at least leakMinStep and a tenth of all the rise (a page touched
+	// between two big allocations is not a step: review5 M2).
 	leakMinRises = 3
+	leakMinStep  = 64 << 10
 )
 
 // relatives names the parent and children in the sample's family.
@@ -324,23 +327,26 @@ type growth struct {
 	confidence   string
 	// rises counts the steps between points that went up; maxDrop is the
 	// most any point fell below the highest before it (0: monotone);
-	// riseSum and maxRise are the rises' total and the biggest one.
+	// riseSum and maxRise are the rises' total and the biggest one;
+	// steps counts the rises of at least leakMinStep and a tenth of
+	// riseSum.
 	rises            int
 	maxDrop          float64
 	riseSum, maxRise float64
+	steps            int
 }
 
 // monotone reports whether the points rose steadily: never falling more
 // than leakMaxDrop, and either up in at least a third of the steps, or a
-// staircase: up in at least leakMinRises steps, none more than half of
-// all the rise (not one jump). The staircase does not depend on the
+// staircase: up in at least leakMinRises steps of a real size (steps),
+// none more than half of all the rise (not one jump). The staircase does not depend on the
 // sampling rate: a leak of 1 MiB every 0.5 s sampled every 95 ms rises
 // in 4 of 21 steps (review3 S7).
 func (g growth) monotone() bool {
 	if g.maxDrop > leakMaxDrop {
 		return false
 	}
-	return g.rises*3 >= g.points-1 || g.rises >= leakMinRises && 2*g.maxRise <= g.riseSum
+	return g.rises*3 >= g.points-1 || g.steps >= leakMinRises && 2*g.maxRise <= g.riseSum
 }
 
 // fitGrowth fits RSS over time through the history and the burst.
@@ -394,6 +400,11 @@ func (s *Sample) fitGrowth() (growth, bool) {
 		}
 		g.maxDrop = max(g.maxDrop, high-pts[i].v)
 		high = max(high, pts[i].v)
+	}
+	for i := 1; i < len(pts); i++ {
+		if d := pts[i].v - pts[i-1].v; d >= leakMinStep && d*10 >= g.riseSum {
+			g.steps++
+		}
 	}
 	if svv > 0 {
 		g.r2 = stv * stv / (stt * svv)
