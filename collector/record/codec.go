@@ -907,7 +907,7 @@ func (d *decoder) event(b []byte, v *lifecycle.Event) error {
 		case 17:
 			v.Note = string(g.b)
 		case 18:
-			// Recorded since fix11a; older recordings have none (nil).
+			// Recorded since 2026-12-07; older recordings have none (nil).
 			var err error
 			v.ExecPath, err = execPath(g.b)
 			xerr = cmp.Or(xerr, err)
