@@ -1,11 +1,8 @@
 package collector
 
 import (
-	"bufio"
-	"bytes"
 	"os/user"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,25 +62,20 @@ func newUserNames(passwdPath string, procfs bool) *userNames {
 
 // loadUserNames reads a passwd file (a regular file of at most
 // userfile.MaxPasswdBytes: a FIFO or a device in its place cannot hang or
-// bloat the reader); an unreadable file gives numeric names only.
+// bloat the reader); an unreadable file, or one that is no passwd file,
+// gives numeric names only.
 func loadUserNames(path string) *userNames {
 	u := &userNames{byUID: map[int]string{}}
-	b, err := userfile.Read(path, userfile.MaxPasswdBytes)
+	entries, _, err := userfile.ReadPasswd(path)
 	if err != nil {
 		return u
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		fields := strings.SplitN(sc.Text(), ":", 4)
-		if len(fields) < 3 {
-			continue
-		}
-		uid, err := strconv.Atoi(fields[2])
-		if err != nil {
-			continue
-		}
-		if _, dup := u.byUID[uid]; !dup {
-			u.byUID[uid] = fields[0]
+	// The same parse as the command line's check (userfile.ParsePasswd),
+	// so a line it says is skipped names nobody and no line after a long
+	// one is lost.
+	for _, e := range entries {
+		if _, dup := u.byUID[int(e.UID)]; !dup {
+			u.byUID[int(e.UID)] = e.Name
 		}
 	}
 	return u

@@ -55,7 +55,7 @@ func TestPasswdFileNotPasswd(t *testing.T) {
 	// said once on stderr (review5 M1: exit 2 made serve restart forever).
 	host := write("host", "root:x:0:0:root:/root:/bin/sh\nhello world\njuergen:x:1000:1000:J\xfcrgen:/home/juergen:/bin/bash\n")
 	r := pinspect(t, "ps", "--proc-root", fixtureRoot+"multithread", "--passwd-file", host, "--pid", "100")
-	if want := "1 of 3 lines skipped, not entries (first: line 2 has 1 colon-separated fields, want 7"; r.code != 0 || !strings.Contains(r.stderr, want) || r.stdout == "" {
+	if want := "2 entries read; 1 other line skipped as no entry (first: line 2 has 1 colon-separated fields, want 7"; r.code != 0 || !strings.Contains(r.stderr, want) || r.stdout == "" {
 		t.Errorf("ps --passwd-file host: exit %d stderr %q, want exit 0 and %q", r.code, r.stderr, want)
 	}
 }

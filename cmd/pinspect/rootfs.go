@@ -65,7 +65,7 @@ func (a *app) resolveRootsOnce() error {
 	// most userfile.MaxPasswdBytes): a FIFO cannot hang it, a device or a
 	// huge file cannot bloat it, and an unreadable one is an error here
 	// rather than every owner silently shown as a number; and it must be a
-	// passwd file (userfile.CheckPasswd: no NUL byte, at least one entry of
+	// passwd file (userfile.ParsePasswd: no NUL byte, at least one entry of
 	// seven fields), so a file of random bytes is not read as "no users".
 	// Lines that are no entry are skipped, as the C library skips them, and
 	// said once here rather than dropped silently.
@@ -74,8 +74,12 @@ func (a *app) resolveRootsOnce() error {
 		return usageError{fmt.Errorf("passwd file: %w", err)}
 	}
 	if check.Skipped > 0 {
-		fmt.Fprintf(a.stderr, "pinspect: passwd file %s: %d of %d lines skipped, not entries (first: %s)\n",
-			sanitize.Terminal(a.passwdFile), check.Skipped, check.Skipped+check.Entries, sanitize.Terminal(check.FirstSkipped))
+		lines := "lines"
+		if check.Skipped == 1 {
+			lines = "line"
+		}
+		fmt.Fprintf(a.stderr, "pinspect: passwd file %s: %d entries read; %d other %s skipped as no entry (first: %s)\n",
+			sanitize.Terminal(a.passwdFile), check.Entries, check.Skipped, lines, sanitize.Terminal(check.FirstSkipped))
 	}
 	return nil
 }

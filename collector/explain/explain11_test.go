@@ -100,9 +100,12 @@ func byBound(fs []Finding) *Finding {
 // a few of the steps; it is found all the same, whatever the sampling
 // rate. One 4 MiB jump is not a leak.
 func TestLeakStaircase(t *testing.T) {
-	stairs := func(rss func(at time.Duration) uint64) *Sample {
+	stairsN := func(points int, rss func(at time.Duration) uint64) *Sample {
 		s := loadSample(t, "leak")
 		s.History = nil
+		for len(s.Burst) < points {
+			s.Burst = append(s.Burst, s.Burst[len(s.Burst)-1])
+		}
 		base := s.Burst[0].At
 		for i := range s.Burst {
 			at := time.Duration(i) * 95 * time.Millisecond
@@ -113,6 +116,7 @@ func TestLeakStaircase(t *testing.T) {
 		s.Last.At = s.Burst[len(s.Burst)-1].At
 		return s
 	}
+	stairs := func(rss func(at time.Duration) uint64) *Sample { return stairsN(0, rss) }
 	const mb = 1 << 20
 	s := stairs(func(at time.Duration) uint64 { return 300*mb + uint64(at/(500*time.Millisecond))*mb })
 	if n := len(s.Burst); n < 15 {
@@ -157,5 +161,16 @@ func TestLeakStaircase(t *testing.T) {
 	}
 	if f := get(Explain(two), "memory_growing"); f != nil {
 		t.Errorf("two 2 MiB allocations and a page called a leak: %s", f.Verdict)
+	}
+	// The same leak in a 3000 MiB process over a 10 s window (105 points
+	// 95 ms apart) rises in 19 equal steps, none a tenth of the whole:
+	// every one of them is a step (review6 M1: a tenth of the rise
+	// counted none and missed it).
+	long := stairsN(105, func(at time.Duration) uint64 { return 3000*mb + uint64(at/(500*time.Millisecond))*mb })
+	if g, _ := long.fitGrowth(); g.rises < 19 || g.rises*3 >= g.points-1 {
+		t.Fatalf("%d rises in %d steps staged, want at least 19 and under a third", g.rises, g.points-1)
+	}
+	if f := get(Explain(long), "memory_growing"); f == nil {
+		t.Errorf("1 MiB every 0.5 s in 3000 MiB over 10 s missed: %v", ids(Explain(long)))
 	}
 }

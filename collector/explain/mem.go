@@ -43,8 +43,9 @@ const (
 	// highest point before it.
 	leakMaxDrop = 64 << 10
 	// leakMinRises: a staircase rises in at least this many steps, each
-	// at least leakMinStep and a tenth of all the rise (a page touched
-	// between two big allocations is not a step: review5 M2).
+	// at least leakMinStep and half the mean rise (a page touched between
+	// two big allocations is not a step: review5 M2; yet twenty equal
+	// steps are twenty: review6 M1).
 	leakMinRises = 3
 	leakMinStep  = 64 << 10
 )
@@ -328,8 +329,8 @@ type growth struct {
 	// rises counts the steps between points that went up; maxDrop is the
 	// most any point fell below the highest before it (0: monotone);
 	// riseSum and maxRise are the rises' total and the biggest one;
-	// steps counts the rises of at least leakMinStep and a tenth of
-	// riseSum.
+	// steps counts the rises of at least leakMinStep and half the mean
+	// rise (riseSum / rises).
 	rises            int
 	maxDrop          float64
 	riseSum, maxRise float64
@@ -402,7 +403,7 @@ func (s *Sample) fitGrowth() (growth, bool) {
 		high = max(high, pts[i].v)
 	}
 	for i := 1; i < len(pts); i++ {
-		if d := pts[i].v - pts[i-1].v; d >= leakMinStep && d*10 >= g.riseSum {
+		if d := pts[i].v - pts[i-1].v; d >= leakMinStep && 2*d*float64(g.rises) >= g.riseSum {
 			g.steps++
 		}
 	}

@@ -30,30 +30,43 @@ type PasswdCheck struct {
 	FirstSkipped string
 }
 
+// PasswdEntry is one entry of a passwd file: a user's name and UID (the
+// other fields are not needed to name a process's owner).
+type PasswdEntry struct {
+	Name string
+	UID  uint32
+}
+
 // ReadPasswd reads a passwd file as Read does (a regular file of at most
-// MaxPasswdBytes) and checks that it is one (CheckPasswd).
-func ReadPasswd(path string) ([]byte, PasswdCheck, error) {
+// MaxPasswdBytes) and parses it (ParsePasswd).
+func ReadPasswd(path string) ([]PasswdEntry, PasswdCheck, error) {
 	b, err := Read(path, MaxPasswdBytes)
 	if err != nil {
 		return nil, PasswdCheck{}, err
 	}
-	c, err := CheckPasswd(b)
+	e, c, err := ParsePasswd(b)
 	if err != nil {
 		return nil, c, fmt.Errorf("%s: %w", path, err)
 	}
-	return b, c, nil
+	return e, c, nil
 }
 
-// CheckPasswd reports whether b is a passwd file (passwd(5)): no NUL byte
+// ParsePasswd returns the entries of passwd file b (passwd(5)), in order,
+// and checks that it is one: no NUL byte
 // (a binary file is none), and at least one entry of seven colon-separated
 // fields, name:password:UID:GID:GECOS:home:shell, with a name and a decimal
 // UID and GID below 2^32. Other lines are blank, comments (#), NIS compat
 // lines (+ or -), or are skipped and counted, as glibc's reader skips a
 // malformed line rather than refusing the file: a host's passwd with one
 // broken line or a Latin-1 GECOS field is still the host's passwd. The
-// error wraps ErrNotPasswd and says why.
-func CheckPasswd(b []byte) (PasswdCheck, error) {
-	var c PasswdCheck
+// check and the entries come from the same parse, so a line the check
+// counts as skipped names nobody. The error wraps ErrNotPasswd and says
+// why.
+func ParsePasswd(b []byte) ([]PasswdEntry, PasswdCheck, error) {
+	var (
+		c       PasswdCheck
+		entries []PasswdEntry
+	)
 	for n := 1; len(b) > 0; n++ {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -62,54 +75,59 @@ func CheckPasswd(b []byte) (PasswdCheck, error) {
 			b = nil
 		}
 		if bytes.IndexByte(line, 0) >= 0 {
-			return c, fmt.Errorf("%w: not text (a NUL byte on line %d)", ErrNotPasswd, n)
+			return nil, c, fmt.Errorf("%w: not text (a NUL byte on line %d)", ErrNotPasswd, n)
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' || line[0] == '+' || line[0] == '-' {
 			continue
 		}
-		if err := checkPasswdLine(line); err != nil {
+		e, err := parsePasswdLine(line)
+		if err != nil {
 			if c.Skipped == 0 {
 				c.FirstSkipped = fmt.Sprintf("line %d %s", n, err)
 			}
 			c.Skipped++
 			continue
 		}
+		entries = append(entries, e)
 		c.Entries++
 	}
 	if c.Entries == 0 {
 		if c.Skipped > 0 {
-			return c, fmt.Errorf("%w: no entry (name:password:UID:GID:GECOS:home:shell); %s", ErrNotPasswd, c.FirstSkipped)
+			return nil, c, fmt.Errorf("%w: no entry (name:password:UID:GID:GECOS:home:shell); %s", ErrNotPasswd, c.FirstSkipped)
 		}
-		return c, fmt.Errorf("%w: no entry (name:password:UID:GID:GECOS:home:shell)", ErrNotPasswd)
+		return nil, c, fmt.Errorf("%w: no entry (name:password:UID:GID:GECOS:home:shell)", ErrNotPasswd)
 	}
-	return c, nil
+	return entries, c, nil
 }
 
-// checkPasswdLine checks that one line (without its newline, not blank, a
-// comment or a compat line) is an entry; the error says what is wrong.
-func checkPasswdLine(line []byte) error {
+// parsePasswdLine parses one line (without its newline, not blank, a
+// comment or a compat line) as an entry; the error says what is wrong.
+func parsePasswdLine(line []byte) (PasswdEntry, error) {
 	if len(line) > MaxPasswdLine {
-		return fmt.Errorf("is %d bytes long, at most %d", len(line), MaxPasswdLine)
+		return PasswdEntry{}, fmt.Errorf("is %d bytes long, at most %d", len(line), MaxPasswdLine)
 	}
 	for _, c := range line {
 		if c < 0x20 && c != '\t' || c == 0x7f {
-			return fmt.Errorf("holds the control byte %#02x", c)
+			return PasswdEntry{}, fmt.Errorf("holds the control byte %#02x", c)
 		}
 	}
 	f := bytes.Split(line, []byte{':'})
 	if len(f) != 7 {
-		return fmt.Errorf("has %d colon-separated fields, want 7 (name:password:UID:GID:GECOS:home:shell)", len(f))
+		return PasswdEntry{}, fmt.Errorf("has %d colon-separated fields, want 7 (name:password:UID:GID:GECOS:home:shell)", len(f))
 	}
 	if len(f[0]) == 0 {
-		return errors.New("has no user name")
+		return PasswdEntry{}, errors.New("has no user name")
 	}
+	var ids [2]uint64
 	for i, what := range []string{"UID", "GID"} {
-		if _, err := strconv.ParseUint(string(f[2+i]), 10, 32); err != nil {
-			return fmt.Errorf("has %s %q, not a number", what, short(f[2+i]))
+		v, err := strconv.ParseUint(string(f[2+i]), 10, 32)
+		if err != nil {
+			return PasswdEntry{}, fmt.Errorf("has %s %q, not a number", what, short(f[2+i]))
 		}
+		ids[i] = v
 	}
-	return nil
+	return PasswdEntry{Name: string(f[0]), UID: uint32(ids[0])}, nil
 }
 
 // short cuts a field for an error message (%q escapes what is not
