@@ -323,7 +323,7 @@ func (a *addrRead) layout() (bool, error) {
 		reason = ReasonKernel
 	}
 	as.LayoutTrusted = false
-	for _, k := range []string{"maps", "memory", "layout"} {
+	for _, k := range []string{"maps", "memory", "layout", "rss_split"} {
 		a.unavailable(k, reason)
 	}
 	return true, nil
@@ -415,6 +415,12 @@ func (a *addrRead) rssSplit() (bool, error) {
 	switch {
 	case err == nil && sf.has&keys == keys:
 		a.as.RSS = &RSSSplit{AnonBytes: mulSat(sf.rssAnonKB, 1024), FileBytes: mulSat(sf.rssFileKB, 1024), ShmemBytes: mulSat(sf.rssShmKB, 1024)}
+	case err == nil && sf.has&hasTgid == 0:
+		// Not the kernel's status (a tree another program wrote).
+		a.unavailable("rss_split", "status: no Tgid line: not a process's status")
+	case err == nil && sf.has&hasVmRSS == 0:
+		// No memory lines at all: the mm went away since the layout.
+		a.unavailable("rss_split", ReasonNoMM)
 	case err == nil:
 		a.unavailable("rss_split", "status has no RssAnon, RssFile and RssShmem (kernels before 4.5)")
 	case IsVanished(err) && !a.there():

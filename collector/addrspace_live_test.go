@@ -95,8 +95,9 @@ func TestAddressSpaceLiveZombie(t *testing.T) {
 			t.Fatal(err)
 		}
 		if as.Unavailable["maps"] == ReasonZombie {
-			if as.Maps != nil || as.Memory != nil || as.Unavailable["memory"] != ReasonZombie {
-				t.Fatalf("zombie: maps %d memory %v", len(as.Maps), as.Memory)
+			// tester11 T5: rss_split was absent with no reason for a zombie.
+			if as.Maps != nil || as.Memory != nil || as.Unavailable["memory"] != ReasonZombie || as.RSS != nil || as.Unavailable["rss_split"] != ReasonZombie {
+				t.Fatalf("zombie: maps %d memory %v split %v unavailable %v", len(as.Maps), as.Memory, as.RSS, as.Unavailable)
 			}
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -67,6 +68,18 @@ func TestAddressSpaceRSSSplitAbsent(t *testing.T) {
 	as := spaceAt(t, root, AddrOptions{})
 	if as.RSS != nil || as.Unavailable["rss_split"] == "" {
 		t.Errorf("split %+v, unavailable %q: want none, with the reason", as.RSS, as.Unavailable["rss_split"])
+	}
+	if want := "kernels before 4.5"; !strings.Contains(as.Unavailable["rss_split"], want) {
+		t.Errorf("unavailable %q, want %q", as.Unavailable["rss_split"], want)
+	}
+	// A status that is none (tester11 T8: random bytes were said to be
+	// a kernel before 4.5).
+	if err := os.WriteFile(status, []byte("\x8a\x01garbage\nmore: 12\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	as = spaceAt(t, root, AddrOptions{})
+	if want := "not a process's status"; as.RSS != nil || !strings.Contains(as.Unavailable["rss_split"], want) {
+		t.Errorf("random status: split %+v, unavailable %q, want %q", as.RSS, as.Unavailable["rss_split"], want)
 	}
 	if as := fixtureSpace(t, "maps-c", AddrOptions{}); as.RSS == nil || as.RSS.AnonBytes == 0 {
 		t.Errorf("the fixture's own status: split %+v", as.RSS)

@@ -249,7 +249,7 @@ func TestAddressSpaceFixtureZombie(t *testing.T) {
 	if as.Maps != nil || as.Memory != nil || as.Segments != nil {
 		t.Fatalf("zombie has maps %v memory %v", as.Maps, as.Memory)
 	}
-	if as.Unavailable["maps"] != ReasonZombie || as.Unavailable["memory"] != ReasonZombie {
+	if as.Unavailable["maps"] != ReasonZombie || as.Unavailable["memory"] != ReasonZombie || as.RSS != nil || as.Unavailable["rss_split"] != ReasonZombie {
 		t.Fatalf("unavailable %v", as.Unavailable)
 	}
 }
@@ -418,7 +418,7 @@ func TestAddressSpaceKernelThread(t *testing.T) {
 	if b, _ := os.ReadFile("/proc/2/stat"); !strings.Contains(string(b), "(kthreadd)") {
 		t.Skip("pid 2 is not kthreadd here (a pid namespace)")
 	}
-	if as.Maps != nil || as.Memory != nil || as.Unavailable["maps"] != ReasonKernel {
+	if as.Maps != nil || as.Memory != nil || as.Unavailable["maps"] != ReasonKernel || as.RSS != nil || as.Unavailable["rss_split"] != ReasonKernel {
 		t.Fatalf("kthreadd: maps %d memory %v unavailable %v", len(as.Maps), as.Memory, as.Unavailable)
 	}
 }

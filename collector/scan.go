@@ -286,6 +286,13 @@ func (r *Reader) ctxSwitchSource(threadsRead bool) (CtxSource, string) {
 func (s *scan) one(pid int) (*Process, ScanCounts, error) {
 	s.reset()
 	s.scanStart = time.Since(s.r.start)
+	// /proc/TID of a thread that is not its process's leader exists too
+	// (unlisted) and reads as that thread alone: it is not a process. (In
+	// a tree another program wrote, a status is taken as given.)
+	if sf, err := readStatus(atFDCWD, s.path.set(pid, 0, "status"), &s.buf); s.r.procfs && err == nil &&
+		sf.has&hasTgid != 0 && sf.tgid > 0 && sf.tgid != int64(pid) {
+		return nil, s.counts, &ThreadIDError{TID: pid, TGID: int(sf.tgid)}
+	}
 	p, ok := s.readProcess(pid, true, 0)
 	s.slab = nil
 	if !ok {
@@ -296,6 +303,24 @@ func (s *scan) one(pid int) (*Process, ScanCounts, error) {
 		return nil, s.counts, &ReadError{PID: pid, File: "cmdline", Err: unix.ENOENT}
 	}
 	return &procs[0], s.counts, nil
+}
+
+// ThreadIDError is Reader.Process's error for the id of a thread that is
+// not its process's main thread: /proc/TID exists for it (unlisted) and
+// would read as that thread alone, named and counted as if a process.
+type ThreadIDError struct {
+	// TID is the id asked for; TGID its process's.
+	TID, TGID int
+}
+
+// IsThreadID reports whether err is a ThreadIDError.
+func IsThreadID(err error) bool {
+	var t *ThreadIDError
+	return errors.As(err, &t)
+}
+
+func (e *ThreadIDError) Error() string {
+	return fmt.Sprintf("%d is a thread of process %d, not a process", e.TID, e.TGID)
 }
 
 // problem records a non-vanishing read problem on a process.

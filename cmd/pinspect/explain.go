@@ -170,6 +170,9 @@ func (a *app) explain(pid int, f explainFlags) error {
 		s, err := sm.Process(a.ctx, pid, recordedHistory(r, f.recordDir, pid))
 		if err != nil {
 			if collector.IsVanished(err) {
+				if tgid, ok := threadOwner(r.Root(), pid); ok && tgid != pid {
+					return noMatchError{fmt.Errorf("no such process: %d is a thread of process %d (pinspect explain %d)", pid, tgid, tgid)}
+				}
 				return noMatchError{fmt.Errorf("no such process: %d (or it exited during the window)", pid)}
 			}
 			return err

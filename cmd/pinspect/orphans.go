@@ -35,6 +35,9 @@ separately (--daemons lists them).`,
 		RunE: func(*cobra.Command, []string) error {
 			var snap *collector.Snapshot
 			var orphans []lifecycle.Orphan
+			if observe < 0 {
+				return usageError{fmt.Errorf("--observe must not be negative")}
+			}
 			f, err := a.filter()
 			if err != nil {
 				return err

@@ -42,6 +42,15 @@ func (a *app) resolveRoots() error {
 }
 
 func (a *app) resolveRootsOnce() error {
+	if a.rootCmd != nil {
+		// An empty value given is no path, not the default (tester11 T6:
+		// --passwd-file "" was taken as no flag).
+		for _, name := range []string{"rootfs", "passwd-file", "proc-root"} {
+			if f := a.rootCmd.PersistentFlags().Lookup(name); f != nil && f.Changed && f.Value.String() == "" {
+				return usageError{fmt.Errorf("--%s: an empty path", name)}
+			}
+		}
+	}
 	if a.rootfs != "" {
 		st, err := os.Stat(a.rootfs)
 		if err != nil {

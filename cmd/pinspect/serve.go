@@ -622,7 +622,7 @@ func (d *serveDocs) process(ctx context.Context, _ *monitor.Frame, req metrics.P
 	}
 	taken := time.Now()
 	p, _, err := d.r.ProcessWith(req.PID, collector.ProcessOptions{StuckBudget: req.StuckBudget})
-	if collector.IsVanished(err) {
+	if collector.IsVanished(err) || collector.IsThreadID(err) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
@@ -657,7 +657,7 @@ func (d *serveDocs) process(ctx context.Context, _ *monitor.Frame, req metrics.P
 // reader would: no wait channels, system calls, io, maps or executable.
 func (d *serveDocs) explain(ctx context.Context, req metrics.ExplainRequest) (any, error) {
 	p, _, err := d.r.Process(req.PID)
-	if collector.IsVanished(err) {
+	if collector.IsVanished(err) || collector.IsThreadID(err) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err

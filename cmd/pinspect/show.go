@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -89,6 +90,10 @@ func (a *app) show(pid int, f showFlags) error {
 	taken := time.Now()
 	p, _, err := r.Process(pid)
 	if err != nil {
+		var thread *collector.ThreadIDError
+		if errors.As(err, &thread) {
+			return noMatchError{fmt.Errorf("no such process: %d is a thread of process %d (pinspect show %d)", pid, thread.TGID, thread.TGID)}
+		}
 		if collector.IsVanished(err) {
 			return noMatchError{fmt.Errorf("no such process: %d", pid)}
 		}

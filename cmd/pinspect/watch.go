@@ -290,17 +290,25 @@ func isProcess(root string, pid int) bool {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	f, err := os.Open(filepath.Join(dir, "status"))
+	tgid, ok := threadOwner(root, pid)
+	return !ok || tgid == pid
+}
+
+// threadOwner returns the Tgid line of id's status under root: id's own
+// for a process, its process's for a thread; ok is false when the status
+// cannot be read or has no Tgid.
+func threadOwner(root string, id int) (tgid int, ok bool) {
+	f, err := os.Open(filepath.Join(root, strconv.Itoa(id), "status"))
 	if err != nil {
-		return true
+		return 0, false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Tgid:"); ok {
+		if v, found := strings.CutPrefix(sc.Text(), "Tgid:"); found {
 			tgid, err := strconv.Atoi(strings.TrimSpace(v))
-			return err != nil || tgid == pid
+			return tgid, err == nil && tgid > 0
 		}
 	}
-	return true
+	return 0, false
 }

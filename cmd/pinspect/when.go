@@ -45,9 +45,14 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), now.Location()), nil
 		}
 	}
-	rel := strings.TrimSpace(strings.TrimSuffix(s, "ago"))
-	rel = strings.TrimPrefix(rel, "-")
-	if d, err := parseSpan(rel); err == nil {
+	// A span is before now: "2h ago", "-2h" or "2h"; a sign the other way
+	// ("+1h") or twice ("-2h ago") is no time, not read as "1h ago".
+	rel, ago := strings.CutSuffix(s, "ago")
+	rel = strings.TrimSpace(rel)
+	if r, minus := strings.CutPrefix(rel, "-"); minus && !ago {
+		rel = r
+	}
+	if d, err := parseSpan(rel); err == nil && rel != "" && rel[0] >= '0' && rel[0] <= '9' {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("%q: want a time like 2026-12-01T02:00:00Z, \"2026-12-01 02:00\", 02:00, \"2h ago\" or now", s)

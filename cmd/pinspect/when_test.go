@@ -30,7 +30,8 @@ func TestParseWhen(t *testing.T) {
 			t.Errorf("parseWhen(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "yesterday-ish", "2h later", "25:00", "@x", "-d", "99999999d"} {
+	// tester11 T2: "+1h" and "-2h ago" were read as "1h ago" and "2h ago".
+	for _, bad := range []string{"", "yesterday-ish", "2h later", "25:00", "@x", "-d", "99999999d", "+1h", "-2h ago", "-1h ago", "+90m ago", "ago"} {
 		if _, err := parseWhen(bad, now); err == nil {
 			t.Errorf("parseWhen(%q) accepted", bad)
 		}
