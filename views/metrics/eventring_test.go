@@ -211,19 +211,27 @@ func (l *laggingSource) publish(f *monitor.Frame) {
 	l.mu.Unlock()
 }
 
+// newLaggingSource returns a laggingSource with frame one published
+// (not yet delivered) and frame two to come, each with one exit event
+// (pid 1000 and 2000).
+func newLaggingSource() (src *laggingSource, one, two *monitor.Frame) {
+	frame := func(seq uint64) *monitor.Frame {
+		return &monitor.Frame{Seq: seq, Snapshot: &collector.Snapshot{},
+			Events: []lifecycle.Event{{Type: lifecycle.Exit, ID: collector.ID{PID: int(seq) * 1000}}}}
+	}
+	src = &laggingSource{ch: make(chan *monitor.Frame, 1)}
+	one, two = frame(1), frame(2)
+	src.publish(one)
+	return src, one, two
+}
+
 // TestFrameWaitsForItsEvents: the frame endpoint sends only a frame
 // whose events the server's Run has put in its ring. It sent the
 // source's latest, so a client asking between the frame's publication
 // and Run's push got the frame without its events, and its next
 // ?after= skipped them with no word of a loss.
 func TestFrameWaitsForItsEvents(t *testing.T) {
-	src := &laggingSource{ch: make(chan *monitor.Frame, 1)}
-	frame := func(seq uint64) *monitor.Frame {
-		return &monitor.Frame{Seq: seq, Snapshot: &collector.Snapshot{},
-			Events: []lifecycle.Event{{Type: lifecycle.Exit, ID: collector.ID{PID: int(seq) * 1000}}}}
-	}
-	one, two := frame(1), frame(2)
-	src.publish(one)
+	src, one, two := newLaggingSource()
 	srv, hs := startServer(t, src, ServerOptions{})
 	src.ch <- one
 	// get fails with an error, not t.Fatal: it also runs on a goroutine

@@ -7,10 +7,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/pinspect/pinspect/collector"
-	"github.com/pinspect/pinspect/collector/lifecycle"
-	"github.com/pinspect/pinspect/collector/monitor"
 )
 
 // TestEndStreamsAnswersFramePolls: a stopping agent (EndStreams, after
@@ -20,13 +16,7 @@ import (
 // the last frame gets 503 "the agent is stopping" at once. That one
 // waited its whole ?wait= (or until the shutdown cut it).
 func TestEndStreamsAnswersFramePolls(t *testing.T) {
-	src := &laggingSource{ch: make(chan *monitor.Frame, 1)}
-	frame := func(seq uint64) *monitor.Frame {
-		return &monitor.Frame{Seq: seq, Snapshot: &collector.Snapshot{},
-			Events: []lifecycle.Event{{Type: lifecycle.Exit, ID: collector.ID{PID: int(seq) * 1000}}}}
-	}
-	one, two := frame(1), frame(2)
-	src.publish(one)
+	src, one, two := newLaggingSource()
 	srv, hs := startServer(t, src, ServerOptions{})
 	src.ch <- one
 	type answer struct {
