@@ -147,6 +147,10 @@ func TestIntervalKeptByF2(t *testing.T) {
 	}}, 160, 50)
 	a, _ := frames(t)
 	h.src.send(a)
+	// The frame applied first: it carries the interval it was taken at
+	// (1s) and would undo a d pressed before it (the header says "every
+	// 1s" before any frame too: one d in 20 runs was undone so).
+	h.waitState("the frame applied", func(d *Dashboard) bool { return d.frame == a })
 	h.waitFor("every 1s")
 	h.runes("dd")
 	h.waitFor("every 3s")
