@@ -471,6 +471,9 @@ func TestPauseAndInterval(t *testing.T) {
 	h := start(t, Options{}, 160, 30)
 	a, _ := frames(t)
 	h.src.send(a)
+	// The frame applied first: its interval (1s) would undo a d pressed
+	// before it (as in TestIntervalKeptByF2).
+	h.waitState("the frame applied", func(d *Dashboard) bool { return d.frame == a })
 	h.waitFor("every 1s")
 	h.runes("Z")
 	h.waitFor("PAUSED")
