@@ -52,6 +52,11 @@ const (
 	// was gone, or had run another program, when it was read: at fork it
 	// had its parent's name) whose parent's name is not known either.
 	NoteSpawnParentNameUnknown = "name unknown: it was not read before it ran another program or exited, and its parent's name (its name at fork) is unknown"
+	// NoteAdoptedBeforeExit is on a reparent of a process that exited
+	// before a scan showed it under its new parent, when its old
+	// parent's exit (the time of the adoption) was not reported: it is
+	// dated at its own exit, which the adoption preceded.
+	NoteAdoptedBeforeExit = "adopted when its parent exited, at a time not known before its own exit: dated at that exit"
 )
 
 // UnknownName is how text outputs (watch, events, the dashboard) show a

@@ -219,6 +219,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	evs = t.pollEvents(evs, poll, k.Flush)
 	evs = t.forkReparents(evs, cur)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	evs = t.reparentsBeforeExits(evs, cur)
 	note := k.LostNote
 	if k.Dropped > 0 {
 		note = CountOf(k.Dropped, "kernel process event", "kernel process events") + " dropped while frames were not taken"
@@ -695,6 +696,71 @@ func (t *Tracker) forkReparents(out []Event, cur *collector.Snapshot) []Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// reparentsBeforeExits puts each reparent of evs (sorted by time) that
+// is dated at or after an exit of its process back before that exit: an
+// adoption happens when the parent exits, so before the child's end,
+// but a scan finds it only when it shows the child (a zombie by then)
+// under its new parent, and a reparent dated at that scan came after
+// the exit the kernel had reported (tester11 T3: a subreaper's
+// grandchild, born and ended between two scans). It takes the time of
+// the old parent's kernel exit in evs when that is not after the
+// child's exit (the kernel re-parents the children of an exiting
+// process before it reports the exit), else the child's exit's, with
+// NoteAdoptedBeforeExit. A reparent of a process whose kernel exit an
+// earlier step gave out is not given out (that exit already names the
+// adopter as its parent); it is still tracked (Orphans).
+func (t *Tracker) reparentsBeforeExits(evs []Event, cur *collector.Snapshot) []Event {
+	for i := 0; i < len(evs); i++ {
+		e := evs[i]
+		if e.Type != Reparent {
+			continue
+		}
+		j := slices.IndexFunc(evs, func(x Event) bool {
+			return x.Type == Exit && x.ID.PID == e.ID.PID && sameStart(x.ID.StartTicks, e.ID.StartTicks)
+		})
+		if j < 0 {
+			if t.exitedBefore(e.ID, cur) {
+				t.reparents[e.ID] = e
+				evs = slices.Delete(evs, i, i+1)
+				i--
+			}
+			continue
+		}
+		if j > i {
+			continue // dated before the exit already
+		}
+		exit := evs[j].Time
+		at := -1 // the old parent's kernel exit, not after the child's
+		for k := range evs[:j] {
+			if x := &evs[k]; x.Type == Exit && x.ID.PID == e.OldPPID && x.FromKernel() && !x.Time.After(exit) {
+				at = k
+			}
+		}
+		evs = slices.Delete(evs, i, i+1)
+		if at >= 0 {
+			e.Time = evs[at].Time
+			at++
+		} else {
+			e.Time, e.Note = exit, NoteAdoptedBeforeExit
+			at = j
+		}
+		evs = slices.Insert(evs, at, e)
+	}
+	return evs
+}
+
+// exitedBefore reports whether process id, a zombie in cur, had its
+// kernel exit given out in an earlier step (exitAt: not before its
+// start).
+func (t *Tracker) exitedBefore(id collector.ID, cur *collector.Snapshot) bool {
+	p := FindID(cur, id)
+	if p == nil || !IsZombie(p) {
+		return false
+	}
+	x, ok := t.exitAt[id.PID]
+	return ok && x.Before(cur.TakenAt) && !x.Before(p.StartedAt)
 }
 
 // track updates the zombies' first sightings (and, seen by a scan, the

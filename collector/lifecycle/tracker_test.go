@@ -425,6 +425,73 @@ func TestTrackerForkReparent(t *testing.T) {
 	}
 }
 
+// TestTrackerReparentBeforeExit (tester11 T3): a subreaper's child forks
+// a grandchild and exits; the grandchild is adopted by the subreaper and
+// exits too, all between two scans, and the scan shows it a zombie under
+// the subreaper. Its reparent was dated at that scan, after its exit.
+// It comes before the exit: at the old parent's exit when the kernel
+// reported it, else at its own exit with a note; and not at all when an
+// earlier step gave the exit out (that exit names the adopter).
+func TestTrackerReparentBeforeExit(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	sr := proc(100, 1, 10, "subreaper", 'S')
+	mid := proc(101, 100, 30, "mid", 'S')
+	grand := proc(102, 101, 31, "grand", 'S')
+	zombie := grand
+	zombie.PPID, zombie.State, zombie.ExitCode = 100, 'Z', 5<<8
+	s0 := snap(0, init1, sr)
+	s1 := snap(time.Second, init1, sr, zombie)
+	gexit := kexit(grand, 600*time.Millisecond, 5)
+	gexit.PPID = 100
+	t.Run("old parent's exit seen", func(t *testing.T) {
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(mid, 100*time.Millisecond, true),
+			kspawn(grand, 150*time.Millisecond, true), kexit(mid, 200*time.Millisecond, 0), gexit}})
+		if got, want := types(st.Events), "spawn:101 spawn:102 exit:101 reparent:102 exit:102 zombie:102"; got != want {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		if rp := st.Events[3]; !rp.Time.Equal(t0.Add(200*time.Millisecond)) || rp.OldPPID != 101 || rp.PPID != 100 || rp.Note != "" {
+			t.Errorf("reparent %+v, want at the old parent's exit, 101 -> 100", rp)
+		}
+	})
+	t.Run("old parent's exit not seen", func(t *testing.T) {
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(grand, 150*time.Millisecond, true), gexit}})
+		if got, want := types(st.Events), "spawn:102 reparent:102 exit:102 zombie:102"; got != want {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		if rp := st.Events[1]; !rp.Time.Equal(gexit.Time) || rp.Note != NoteAdoptedBeforeExit {
+			t.Errorf("reparent %+v, want at its exit with a note", rp)
+		}
+	})
+	t.Run("exit given out before", func(t *testing.T) {
+		// The exit is read after the scan that still shows the
+		// grandchild under its parent at fork; the next shows it a
+		// zombie under the subreaper.
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		s1 := snap(time.Second, init1, sr, mid, grand)
+		late := gexit
+		late.Time = t0.Add(1100 * time.Millisecond)
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(grand, 150*time.Millisecond, true), late}})
+		if got, want := types(st.Events), "spawn:102 spawn:101 exit:102"; got != want {
+			t.Fatalf("step 1: events %q, want %q", got, want)
+		}
+		s2 := snap(2*time.Second, init1, sr, zombie)
+		st = tr.Observe(s1, s2, Kernel{})
+		for _, e := range st.Events {
+			if e.Type == Reparent {
+				t.Errorf("step 2: %q: a reparent after the exit given out in step 1", types(st.Events))
+			}
+		}
+		if _, kept := tr.reparents[zombie.ID()]; !kept {
+			t.Error("the adoption must still be tracked")
+		}
+	})
+}
+
 // TestTrackerForkReparentAdopters: the adopter's kind comes from the one
 // definition (init, a namespace's init, a subreaper; unknown when the new
 // parent could not be read); an estimated start time never rules out.

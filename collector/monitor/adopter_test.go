@@ -3,7 +3,9 @@ package monitor
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -101,4 +103,68 @@ func TestConnectorExitNamesAdopter(t *testing.T) {
 	if got.PPID != adopter {
 		t.Errorf("exit names parent %d, want the adopter %d (the shell that forked it was %d)", got.PPID, adopter, shell)
 	}
+}
+
+// TestReparentBeforeExit (tester11 T3): a subreaper's child forks a
+// grandchild and exits; the grandchild, adopted by the subreaper, exits
+// with code 5 and stays a zombie; all between two scans (an hour's
+// interval, then a Sync). The next scan shows the zombie under the
+// subreaper: its reparent came after its exit, dated at that scan. It
+// must come before the exit, dated no later (at the middle child's exit:
+// the kernel re-parents before it reports that exit), from the connector
+// and from the tracepoints.
+func TestReparentBeforeExit(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ro   collector.Options
+		o    Options
+	}{
+		{"connector", collector.Options{}, Options{Interval: time.Hour, Connector: true}},
+		{"tracepoints", collector.Options{Backend: collector.BackendTaskIter, NoTaskstats: true},
+			Options{Interval: time.Hour, Connector: true, Tracepoints: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, ch := startMonitorOn(t, c.ro, c.o)
+			if f := m.Latest(); !f.EventsLive {
+				t.Skipf("no kernel process events here: %s", f.EventsNote)
+			}
+			p := livehelper.Start(t, "subreaperexit")
+			sr, mid, g := p.PIDs[0], p.PIDs[1], p.PIDs[2]
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			seq, err := m.Sync(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+			var evs []lifecycle.Event
+			for _, e := range f.Events {
+				if e.ID.PID == mid || e.ID.PID == g {
+					evs = append(evs, e)
+				}
+			}
+			find := func(typ lifecycle.EventType, pid int) int {
+				return slices.IndexFunc(evs, func(e lifecycle.Event) bool { return e.Type == typ && e.ID.PID == pid })
+			}
+			rp, gx, mx := find(lifecycle.Reparent, g), find(lifecycle.Exit, g), find(lifecycle.Exit, mid)
+			if rp < 0 || gx < 0 || mx < 0 {
+				t.Fatalf("want the middle child's exit, the grandchild's reparent and exit: %s", describeEvents(evs))
+			}
+			if r := evs[rp]; r.OldPPID != mid || r.PPID != sr || rp > gx || r.Time.After(evs[gx].Time) || rp < mx || r.Time.Before(evs[mx].Time) {
+				t.Errorf("the grandchild's reparent %d -> %d (want %d -> %d) must come after its old parent's exit and before its own, dated between:%s",
+					r.OldPPID, r.PPID, mid, sr, describeEvents(evs))
+			}
+			if x := evs[gx]; x.ExitStatus == nil || x.ExitStatus.Code != 5 || x.PPID != sr {
+				t.Errorf("the grandchild's exit %+v, want code 5 under the subreaper %d", x, sr)
+			}
+		})
+	}
+}
+
+func describeEvents(evs []lifecycle.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "\n  %s %s %d ppid %d (old %d) %s %q", e.Time.Format("15:04:05.000000"), e.Type, e.ID.PID, e.PPID, e.OldPPID, e.Source, e.Note)
+	}
+	return b.String()
 }
