@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -92,5 +94,20 @@ func TestRecordKeepsExecPath(t *testing.T) {
 	out, stderr, code = runInProcess(t, "dump", "event", "--dir", dir, "--name", needle)
 	if code != 0 || strings.Count(out, `"exec_path":"`+prog+`"`) != 2 {
 		t.Errorf("dump event --name %s: exit %d, want its exec and exit with their path: %q %s", needle, code, out, stderr)
+	}
+	// The CSV has the path too (it had no column for it).
+	out, stderr, code = runInProcess(t, "dump", "event", "--dir", dir, "--name", needle, "--format", "csv")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(rows) != 3 {
+		t.Fatalf("dump event --format csv --name %s: exit %d, %v, want a header and 2 rows: %q %s", needle, code, err, out, stderr)
+	}
+	col := slices.Index(rows[0], "exec_path")
+	if col < 0 {
+		t.Fatalf("dump event --format csv: no exec_path column in %q", rows[0])
+	}
+	for _, r := range rows[1:] {
+		if r[col] != prog || r[slices.Index(rows[0], "exec_path_truncated")] != "false" {
+			t.Errorf("CSV row %q: want exec_path %s, not truncated", r, prog)
+		}
 	}
 }

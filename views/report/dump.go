@@ -226,8 +226,12 @@ func (d *DumpWriter) Thread(at time.Time, seq uint64, pid int, t *collector.Thre
 		strconv.FormatInt(t.Processor, 10), cellU(r.VolCtx), cellU(r.InvolCtx)})
 }
 
+// eventColumns: exec_path and the columns after it came later (record
+// field 18), after note, so that an older reader's columns keep their
+// places.
 var eventColumns = []string{"time", "type", "pid", "start_ticks", "ppid", "comm", "source", "exit", "exit_code", "signal",
-	"core_dumped", "old_ppid", "adopter_kind", "old_comm", "exe", "tid", "note"}
+	"core_dumped", "old_ppid", "adopter_kind", "old_comm", "exe", "tid", "note",
+	"exec_path", "exec_path_truncated", "exec_interp", "exec_interp_truncated"}
 
 // Event writes one event row (the `pinspect watch --json` line in NDJSON).
 func (d *DumpWriter) Event(e *lifecycle.Event) error {
@@ -249,8 +253,18 @@ func (d *DumpWriter) Event(e *lifecycle.Event) error {
 		}
 		return strconv.Itoa(v)
 	}
+	// The exec path's cells are empty when it is not known (the flags
+	// too: absent, never false).
+	var path, pathCut, interp, interpCut string
+	if ep := e.ExecPath; ep != nil {
+		path, pathCut, interp = ep.Path, strconv.FormatBool(ep.PathTruncated), ep.Interp
+		if ep.Interp != "" {
+			interpCut = strconv.FormatBool(ep.InterpTruncated)
+		}
+	}
 	return d.row(eventColumns, []string{rfc(e.Time), string(e.Type), strconv.Itoa(e.ID.PID), strconv.FormatUint(e.ID.StartTicks, 10),
-		opt(e.PPID), e.Comm, e.Source, exit, code, sig, core, opt(e.OldPPID), e.AdopterKind, e.OldComm, e.Exe, opt(e.TID), e.Note})
+		opt(e.PPID), e.Comm, e.Source, exit, code, sig, core, opt(e.OldPPID), e.AdopterKind, e.OldComm, e.Exe, opt(e.TID), e.Note,
+		path, pathCut, interp, interpCut})
 }
 
 var systemColumns = []string{"time", "seq", "interval_seconds", "cpu_percent", "ctxt_switches_per_second", "forks_per_second",
