@@ -609,6 +609,9 @@ func (m *Monitor) republish(paused, focusChanged bool) {
 	m.mu.Lock()
 	m.ctl.seq++
 	f.Seq = m.ctl.seq
+	// The interval in force, not the last scan's: one changed while
+	// paused is the one the next scan keeps.
+	f.Interval = m.ctl.interval
 	m.mu.Unlock()
 	m.publish(&f)
 }

@@ -208,6 +208,15 @@ func TestMonitorPauseAndInterval(t *testing.T) {
 	waitFrame(t, ch, "a frame at the new interval", func(f *Frame) bool { return f.Interval == 20*time.Millisecond })
 	m.SetPaused(true)
 	p := waitFrame(t, ch, "a paused frame", func(f *Frame) bool { return f.Paused })
+	// While paused, a republished frame carries the interval in force,
+	// not its last scan's: a dashboard takes a frame's interval as the
+	// one in force.
+	m.SetInterval(time.Hour)
+	m.Focus(1)
+	q := waitFrame(t, ch, "a paused frame focused on pid 1", func(f *Frame) bool { return f.Focus != nil && f.Focus.PID == 1 })
+	if !q.Paused || q.Interval != time.Hour {
+		t.Errorf("paused frame after SetInterval(1h): paused %v, interval %v; want true, 1h", q.Paused, q.Interval)
+	}
 	m.SetPaused(false)
 	r := waitFrame(t, ch, "a resumed frame", func(f *Frame) bool { return !f.Paused })
 	if r.Seq <= p.Seq || r.Snapshot == p.Snapshot {

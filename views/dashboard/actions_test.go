@@ -147,9 +147,9 @@ func TestIntervalKeptByF2(t *testing.T) {
 	}}, 160, 50)
 	a, _ := frames(t)
 	h.src.send(a)
-	// The frame applied first: it carries the interval it was taken at
-	// (1s) and would undo a d pressed before it (the header says "every
-	// 1s" before any frame too: one d in 20 runs was undone so).
+	// The frame applied first, so that "every 1s" on the header is the
+	// frame's (it says so before any frame too). A frame taken before a
+	// d no longer undoes it (TestIntervalNotUndoneByOldFrame).
 	h.waitState("the frame applied", func(d *Dashboard) bool { return d.frame == a })
 	h.waitFor("every 1s")
 	h.runes("dd")

@@ -98,6 +98,9 @@ type Dashboard struct {
 	// intervalChosen is the interval set this run by d, D or F2's arrows
 	// (0: none): F2 keeps it in the config file.
 	intervalChosen time.Duration
+	// asked is the interval last asked of the Source, until a frame
+	// shows it in force (see askInterval).
+	asked intervalAsk
 
 	// scope narrows the events and findings panels to --pid (nil: none).
 	scope *pidScope
@@ -238,8 +241,7 @@ func (d *Dashboard) applyConfig(c Config, start bool) {
 	d.vo.hideKernel = c.HideKernelThreads
 	// At start the file's interval, unless the command line gave one.
 	if c.Interval > 0 && d.opts.Timeline == nil && (start && !d.opts.IntervalSet || !start && c.Interval != d.interval) {
-		d.interval = c.Interval
-		d.src.SetInterval(c.Interval)
+		d.askInterval(c.Interval)
 	}
 	d.model.setHeader(d.vo)
 	d.relayoutPanels()
@@ -524,8 +526,8 @@ func (d *Dashboard) apply(f *monitor.Frame) {
 	d.fd = newFrameData(f)
 	d.frame = f
 	d.focus = d.fd.focus()
-	if f.Interval > 0 {
-		d.interval = f.Interval
+	if iv := d.asked.frameInterval(f); iv > 0 {
+		d.interval = iv
 	}
 	secs := 0.0
 	if f.Rates != nil {
@@ -1000,13 +1002,53 @@ func (d *Dashboard) stepInterval(dir int) {
 		i++
 	}
 	i = min(max(i+dir, 0), len(intervals)-1)
-	d.interval = intervals[i]
-	d.src.SetInterval(d.interval)
+	d.askInterval(intervals[i])
 	if d.opts.Timeline == nil {
 		d.intervalChosen = d.interval
 	}
 	d.updateHeader()
 	d.setStatus("refresh every " + intervalString(d.interval))
+}
+
+// askInterval shows interval iv and asks the Source for it. Frames
+// already taken (in the subscription's buffer, or a scan under way)
+// still carry the interval before; they must not put it back on the
+// header, nor be where the next d or D steps from.
+func (d *Dashboard) askInterval(iv time.Duration) {
+	d.interval = iv
+	d.src.SetInterval(iv)
+	d.asked = intervalAsk{iv: iv, at: time.Now(), stale: maxStaleFrames}
+}
+
+// maxStaleFrames bounds the frames whose interval is passed over after an
+// ask (intervalAsk): a monitor has at most one frame in the
+// subscription's buffer and one scan under way when the ask comes, and a
+// Source that does not take the interval (a remote agent has its own)
+// shows its own again after these.
+const maxStaleFrames = 2
+
+// intervalAsk is an interval asked of the Source (d, D, F2 or the config
+// file) and not yet seen in a frame.
+type intervalAsk struct {
+	iv    time.Duration // 0: nothing pending
+	at    time.Time     // when it was asked
+	stale int           // frames that may still be passed over
+}
+
+// frameInterval is the interval frame f says is in force, or 0 when the
+// header keeps its own: f has none, or f was taken before the pending
+// ask at the interval before it. A frame with the asked interval, or
+// taken after the ask, or past maxStaleFrames ends the ask.
+func (a *intervalAsk) frameInterval(f *monitor.Frame) time.Duration {
+	if f.Interval <= 0 {
+		return 0
+	}
+	if a.iv > 0 && f.Interval != a.iv && a.stale > 0 && f.Snapshot != nil && f.Snapshot.TakenAt.Before(a.at) {
+		a.stale--
+		return 0
+	}
+	*a = intervalAsk{}
+	return f.Interval
 }
 
 // clearFilters is Esc on the table: the filter, search, user, cgroup and

@@ -471,8 +471,7 @@ func TestPauseAndInterval(t *testing.T) {
 	h := start(t, Options{}, 160, 30)
 	a, _ := frames(t)
 	h.src.send(a)
-	// The frame applied first: its interval (1s) would undo a d pressed
-	// before it (as in TestIntervalKeptByF2).
+	// The frame applied first, as in TestIntervalKeptByF2.
 	h.waitState("the frame applied", func(d *Dashboard) bool { return d.frame == a })
 	h.waitFor("every 1s")
 	h.runes("Z")
@@ -570,3 +569,40 @@ func TestReadonlyHasNoSignal(t *testing.T) {
 // base. Other runs of these tests on the machine (other worktrees, CI)
 // start helpers too, and a filter by a fixed name would show theirs.
 func run(base string) string { return fmt.Sprintf("p%d-%s", os.Getpid()%100000, base) }
+
+// TestIntervalNotUndoneByOldFrame: a frame taken before d was pressed
+// carries the interval before it; applied after the press, it must not
+// put that interval back on the header, nor be where the next d steps
+// from. A frame taken after the press says what is in force (a Source
+// may not take the interval: a remote agent keeps its own).
+func TestIntervalNotUndoneByOldFrame(t *testing.T) {
+	h := start(t, Options{}, 160, 30)
+	a, b := frames(t) // both taken before any key, at 1s
+	h.src.send(a)
+	h.waitState("the frame applied", func(d *Dashboard) bool { return d.frame == a })
+	h.waitFor("every 1s")
+	h.runes("dd")
+	h.waitFor("every 3s")
+	h.src.send(b)
+	h.waitState("the old frame applied", func(d *Dashboard) bool { return d.frame == b })
+	var iv time.Duration
+	h.onUI(func() { iv = h.d.interval })
+	if iv != 3*time.Second {
+		t.Errorf("after a frame taken at 1s before dd: interval %v; want 3s", iv)
+	}
+	h.waitFor("every 3s")
+	h.runes("d")
+	h.waitFor("every 5s")
+	h.src.mu.Lock()
+	asked := h.src.interval
+	h.src.mu.Unlock()
+	if asked != 5*time.Second {
+		t.Errorf("the third d asked %v of the source; want 5s (the step after 3s)", asked)
+	}
+	// A frame taken after the press, at another interval: the source's.
+	c := frameOf(3, b.Snapshot, snapshot(t))
+	c.Interval = 2 * time.Second
+	h.src.send(c)
+	h.waitState("the new frame applied", func(d *Dashboard) bool { return d.frame == c && d.interval == 2*time.Second })
+	h.waitFor("every 2s")
+}
