@@ -64,7 +64,7 @@ func openTaskIter(opts Options) (it *taskiter.Iterator, why, err error) {
 		}
 		return nil, nil, nil
 	}
-	it, why = taskiter.Open(taskiter.Options{Cmdlines: opts.BPFCmdlines, CmdlinesFrom: bpfCmdlinesFrom, Idents: opts.BPFIdentities, RawRuns: opts.BPFRawRuns})
+	it, why = taskiter.Open(taskiter.Options{UsePin: opts.BPFPinned, Cmdlines: opts.BPFCmdlines, CmdlinesFrom: bpfCmdlinesFrom, Idents: opts.BPFIdentities, RawRuns: opts.BPFRawRuns})
 	if why != nil && opts.Backend == BackendTaskIter {
 		return nil, why, why
 	}
@@ -107,6 +107,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	if r.iter.WalkUnavailable != nil {
 		snap.CollectorNote = r.iter.WalkUnavailable.Error()
 	}
+	snap.CollectorPinned = r.iter.Pinned()
 	// The walk knows how many processes there are: sized once, the
 	// slice is not grown by copying (at 10,000 processes it is 8.5 MB).
 	// The seq_file iterator does not: the last pass's count stands in.

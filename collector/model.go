@@ -60,6 +60,9 @@ type Snapshot struct {
 	// Collector is the backend that read the processes and threads:
 	// BackendTaskIter or BackendProc (empty in snapshots built by hand).
 	Collector Backend
+	// CollectorPinned: the task iterator's programs were opened from
+	// their pin (Options.BPFPinned), not loaded by this process.
+	CollectorPinned bool
 	// CollectorNote says, in one line, why the task iterator was not
 	// used on this machine's /proc (or why a pass fell back to /proc),
 	// and why cmdlines came from /proc when Options.BPFCmdlines asked

@@ -81,6 +81,11 @@ type Options struct {
 	// scans again and again reads cmdlines only for new processes and
 	// should not ask for it.
 	BPFCmdlines bool
+	// BPFPinned opens the task iterator's programs from their pin
+	// (`pinspect bpf pin`, taskiter.Options.UsePin) when one of this
+	// binary's object is there, fits and is free, instead of loading
+	// them: for a one-shot command. Snapshot.CollectorPinned says which.
+	BPFPinned bool
 	// BPFIdentities answers Identities (a kernel event source's lookups
 	// of new and exiting processes) on the task iterator with its
 	// identity program where it loads (taskiter.Idents): one run for a

@@ -322,7 +322,7 @@ func markUsage(cmd *cobra.Command) {
 
 // subcommands are the constructors of every subcommand; each lives in its
 // own file.
-var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd, newRecordCmd, newEventsCmd, newReplayCmd, newManCmd}
+var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCmd, newZombiesCmd, newOrphansCmd, newWatchCmd, newServeCmd, newDumpCmd, newRecordCmd, newEventsCmd, newReplayCmd, newManCmd, newBPFCmd}
 
 // dashboardMain opens the dashboard (dashboard.go).
 var dashboardMain = runDashboard
@@ -386,6 +386,8 @@ func (a *app) filterAndReader(threads bool) (report.Filter, *collector.Reader, e
 	// One scan: every cmdline is read, so read them in one run of the
 	// task iterator's cmdline program where it loads.
 	opts.BPFCmdlines = true
+	// And open the programs from their pin (pinspect bpf pin) if any.
+	opts.BPFPinned = true
 	r, err := collector.NewReader(opts)
 	if err == nil {
 		err = a.checkUsers(r)

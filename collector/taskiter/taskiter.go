@@ -72,6 +72,12 @@ type Options struct {
 	// runs during a run, and a garbage collection that must stop the
 	// world waits for it to end.
 	RawRuns bool
+	// UsePin opens the programs pinned by `pinspect bpf pin` (pin.go)
+	// instead of loading them, when a pin of this object is there, fits
+	// the machine and is not in use, and the options are a one-shot's
+	// (the walk, the cmdline program, no identity program); otherwise
+	// Open loads as without it.
+	UsePin bool
 }
 
 // Iterator is a loaded and attached task iterator. Each Pass runs the
@@ -101,6 +107,8 @@ type Iterator struct {
 	// IdentsUnavailable says why the identity program was asked for and
 	// not loaded (identities are then read from /proc).
 	IdentsUnavailable error
+	// pin is the pin in use (Options.UsePin), nil when loaded here.
+	pin *pinHold
 	// WalkUnavailable says, in one line, why the walk could not be
 	// loaded and the seq_file iterator (about 0.4 µs a task more) is
 	// used; nil when the walk is used or Options.SeqFile asked for the
@@ -144,6 +152,10 @@ func Open(opts Options) (*Iterator, error) {
 	}
 	it := &Iterator{}
 	it.bootOffset = uint64(bootOffsetNs(timensOffsets))
+	if opts.UsePin && !opts.SeqFile && opts.KernelBTF == "" && !opts.Idents && it.openPinned(opts) == nil {
+		it.LoadDuration = time.Since(start)
+		return it, nil
+	}
 	if !opts.SeqFile && opts.KernelBTF == "" {
 		// The cheap load (kbtf.go); anything unexpected loads the usual
 		// way below.
@@ -269,7 +281,8 @@ func (it *Iterator) Close() error {
 		errs = append(errs, it.idents.Close())
 		it.idents = nil
 	}
-	errs = append(errs, it.seq.close())
+	errs = append(errs, it.seq.close(), it.pin.release())
+	it.pin = nil
 	return errors.Join(errs...)
 }
 

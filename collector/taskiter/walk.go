@@ -137,6 +137,23 @@ func (s *slots) unmap() {
 	}
 }
 
+// global is one of the walk's global variables: an *ebpf.Variable of a
+// load, or a word of a pinned walk's data section (pin.go).
+type global interface {
+	Set(in any) error
+	Get(out any) error
+}
+
+// walkGlobals are the walk's globals that pinspect sets and reads.
+type walkGlobals struct {
+	Sum, NoIO, NoSig, CgID, Count, NTasks, NGroups, Full global
+}
+
+// globalsOf are the globals of a loaded walk.
+func globalsOf(o *walkObjects) walkGlobals {
+	return walkGlobals{Sum: o.Sum, NoIO: o.NoIO, NoSig: o.NoSig, CgID: o.CgID, Count: o.Count, NTasks: o.NTasks, NGroups: o.NGroups, Full: o.Full}
+}
+
 // walker runs the walk and decodes its arrays.
 type walker struct {
 	objs          walkObjects
@@ -163,6 +180,8 @@ type walker struct {
 	// raw runs the walk with rawRun (Options.RawRuns), set after the
 	// load's counting run went through cilium/ebpf's Run.
 	raw bool
+	// vars are objs' globals, or a pinned walk's (pin.go).
+	vars walkGlobals
 }
 
 // shrinkAfter is how many roomy passes in a row shrink the arrays.
@@ -188,6 +207,7 @@ func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker
 	if err := spec.LoadAndAssign(&w.objs, copts); err != nil {
 		return nil, err
 	}
+	w.vars = globalsOf(&w.objs)
 	w.tasks.spec = spec.Maps["walk_tasks"].InnerMap
 	w.groups.spec = spec.Maps["walk_groups"].InnerMap
 	var err error
@@ -213,12 +233,12 @@ func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker
 	}
 	// A run that only counts (it needs no arrays) proves the walk runs
 	// here and sizes the arrays at the first pass.
-	err = w.objs.Count.Set(uint32(1))
+	err = w.vars.Count.Set(uint32(1))
 	if err == nil {
 		w.countedTasks, w.countedGroups, _, err = w.once()
 	}
 	if err == nil {
-		err = w.objs.Count.Set(uint32(0))
+		err = w.vars.Count.Set(uint32(0))
 		w.processes.Store(int64(w.countedGroups))
 	}
 	if err != nil {
@@ -262,7 +282,7 @@ func (w *walker) once() (ntasks, ngroups int, full bool, err error) {
 		return 0, 0, false, errors.New("walk: the program found no arrays")
 	}
 	var nt, ng, f uint32
-	if err := errors.Join(w.objs.NTasks.Get(&nt), w.objs.NGroups.Get(&ng), w.objs.Full.Get(&f)); err != nil {
+	if err := errors.Join(w.vars.NTasks.Get(&nt), w.vars.NGroups.Get(&ng), w.vars.Full.Get(&f)); err != nil {
 		return 0, 0, false, fmt.Errorf("walk: %w", err)
 	}
 	full = f != 0 || int(nt) > w.tasks.cap || int(ng) > w.groups.cap
@@ -596,25 +616,25 @@ func (w *walker) choose(o PassOptions) error {
 		w.want = append(w.want[:0], o.ThreadsOf...)
 	}
 	if sum != w.summing {
-		if err := w.objs.Sum.Set(flag(sum)); err != nil {
+		if err := w.vars.Sum.Set(flag(sum)); err != nil {
 			return err
 		}
 		w.summing = sum
 	}
 	if o.NoIO != w.noIO {
-		if err := w.objs.NoIO.Set(flag(o.NoIO)); err != nil {
+		if err := w.vars.NoIO.Set(flag(o.NoIO)); err != nil {
 			return err
 		}
 		w.noIO = o.NoIO
 	}
 	if o.NoSighand != w.noSighand {
-		if err := w.objs.NoSig.Set(flag(o.NoSighand)); err != nil {
+		if err := w.vars.NoSig.Set(flag(o.NoSighand)); err != nil {
 			return err
 		}
 		w.noSighand = o.NoSighand
 	}
 	if o.CgroupID != w.cgroupID {
-		if err := w.objs.CgID.Set(flag(o.CgroupID)); err != nil {
+		if err := w.vars.CgID.Set(flag(o.CgroupID)); err != nil {
 			return err
 		}
 		w.cgroupID = o.CgroupID

@@ -50,8 +50,12 @@ type Summary struct {
 	// BPF task iterator) or "proc"; CollectorNote says why not the task
 	// iterator, when that needs saying, and why not its cmdline program
 	// when a one-shot command loads it and it was not used.
-	Collector     string `json:"collector,omitempty"`
-	CollectorNote string `json:"collector_note,omitempty"`
+	Collector string `json:"collector,omitempty"`
+	// CollectorPinned is true when the task iterator's programs were
+	// opened from their pin (`pinspect bpf pin`) instead of loaded by
+	// this run; absent when loaded.
+	CollectorPinned bool   `json:"collector_pinned,omitempty"`
+	CollectorNote   string `json:"collector_note,omitempty"`
 	// CmdlineSource is "task_iter" when the task iterator's cmdline
 	// program read the cmdlines (of every process it could read safely;
 	// /proc the others'); absent when they all came from /proc (below
@@ -224,6 +228,7 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 		ThreadsRead:      snap.ThreadsRead,
 		CtxSwitchSource:  string(snap.CtxSwitchSource),
 		Collector:        string(snap.Collector),
+		CollectorPinned:  snap.CollectorPinned,
 		CollectorNote:    snap.CollectorNote,
 		Scan:             NewScanCountsDoc(snap.Counts),
 	}

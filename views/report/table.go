@@ -170,6 +170,9 @@ func collectorNote(s Summary) string {
 		return ""
 	}
 	out := "; collector: " + s.Collector
+	if s.CollectorPinned {
+		out += " (pinned)"
+	}
 	if s.CollectorNote != "" {
 		out += " (" + sanitize.Terminal(s.CollectorNote) + ")"
 	}

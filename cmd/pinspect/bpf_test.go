@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinspect/pinspect/collector/taskiter"
+)
+
+// runHere runs pinspect in this process (so that taskiter.PinRoot, set
+// by the test, applies) and returns its exit code and output.
+func runHere(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestBPFPinCommands: bpf pin, status and unpin on a bpffs of the
+// test's own; a one-shot with the pin says so and prints the same
+// processes as one without it; pin refuses a directory that is not a
+// bpffs with exit 2.
+func TestBPFPinCommands(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	old := taskiter.PinRoot
+	t.Cleanup(func() { taskiter.PinRoot = old })
+	taskiter.PinRoot = filepath.Join(t.TempDir(), "pinspect")
+	if code, _, stderr := runHere("bpf", "pin"); code != exitUsage || !strings.Contains(stderr, "not a BPF filesystem") {
+		t.Fatalf("pin on a tmpfs: exit %d, %s", code, stderr)
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("bpf", mnt, "bpf", 0, "mode=0700"); err != nil {
+		t.Skipf("cannot mount a bpffs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	taskiter.PinRoot = filepath.Join(mnt, "pinspect")
+	if code, out, _ := runHere("bpf", "status"); code != exitNoMatch || !strings.Contains(out, "nothing pinned") {
+		t.Fatalf("status before pin: exit %d, %s", code, out)
+	}
+	code, out, stderr := runHere("bpf", "pin")
+	if code != exitOK || !strings.Contains(out, "this binary's object") {
+		t.Skipf("pin: exit %d: %s%s (no task walk here?)", code, out, stderr)
+	}
+	if code, st, _ := runHere("bpf", "status"); code != exitOK || !strings.Contains(st, taskiter.ObjectHash()) || !strings.Contains(st, "MiB of kernel memory") {
+		t.Fatalf("status: exit %d, %s", code, st)
+	}
+	kid := exec.Command("sleep", "60")
+	if err := kid.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kid.Process.Kill(); _ = kid.Wait() })
+	pid := strconv.Itoa(kid.Process.Pid)
+	for { // until it has exec'd
+		if b, _ := os.ReadFile("/proc/" + pid + "/comm"); string(b) == "sleep\n" {
+			break
+		}
+	}
+	type doc struct {
+		Summary struct {
+			Collector string `json:"collector"`
+			Pinned    bool   `json:"collector_pinned"`
+		} `json:"summary"`
+		Processes json.RawMessage `json:"processes"`
+	}
+	oneShot := func() doc {
+		t.Helper()
+		code, out, stderr := runHere("--json", "--pid", pid)
+		if code != exitOK {
+			t.Fatalf("--json --pid %s: exit %d: %s", pid, code, stderr)
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	pinned := oneShot()
+	if pinned.Summary.Collector != "task_iter" || !pinned.Summary.Pinned {
+		t.Fatalf("with a pin: collector %q pinned %v", pinned.Summary.Collector, pinned.Summary.Pinned)
+	}
+	if code, out, _ := runHere("bpf", "unpin"); code != exitOK || !strings.Contains(out, "unpinned") {
+		t.Fatalf("unpin: exit %d, %s", code, out)
+	}
+	if _, err := os.Stat(taskiter.PinRoot); !os.IsNotExist(err) {
+		t.Fatalf("%s after unpin: %v", taskiter.PinRoot, err)
+	}
+	loaded := oneShot()
+	if loaded.Summary.Collector != "task_iter" || loaded.Summary.Pinned {
+		t.Fatalf("without a pin: collector %q pinned %v", loaded.Summary.Collector, loaded.Summary.Pinned)
+	}
+	if !bytes.Equal(pinned.Processes, loaded.Processes) {
+		t.Errorf("a sleeping process differs:\npinned %s\nloaded %s", pinned.Processes, loaded.Processes)
+	}
+	if code, out, _ := runHere("bpf", "unpin"); code != exitNoMatch || !strings.Contains(out, "nothing pinned") {
+		t.Fatalf("unpin again: exit %d, %s", code, out)
+	}
+}

@@ -1,0 +1,765 @@
+package taskiter
+
+// Pinning: `pinspect bpf pin` loads the walk and the cmdline program once
+// and pins them, with their maps, in the BPF filesystem (bpffs), so that
+// a one-shot command that finds them (Options.UsePin) opens them by path
+// instead of loading them: no ELF parse, kernel-BTF trim, verification or
+// map creation, about a fifth of a one-shot `pinspect --json` at 10,000
+// processes (docs/PERFORMANCE.md).
+//
+// A pin is a directory PinRoot/HASH, HASH naming the embedded object
+// (ObjectHash): a binary built from another object finds no pin of its
+// own and loads as before. The directory holds the two programs, the
+// walk's outer arrays (holding inner arrays made at pin time for a
+// capacity: PinOptions), walk_want, the walk's data section (its
+// globals), the cmdline program's two arrays, and "layout", a small
+// array saying where the globals are in the data section (reading the
+// object's ELF for it costs 5 ms) and which layout this file writes.
+// Everything is 0700/0600 and owned by root: bpffs applies file modes to
+// BPF_OBJ_GET, so no other user can open any of it.
+//
+// The pinned maps are state shared by whoever opens them: a user holds
+// an exclusive flock on the pin directory from opening until Close. A
+// one-shot that finds the lock taken (another one-shot running) loads
+// its own as before; so does one that finds the pin too small for the
+// machine's tasks, made by another layout, or unreadable.
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// PinRoot is where pins are made and looked for: one directory per
+// object (a variable: tests pin in a bpffs of their own).
+var PinRoot = "/sys/fs/bpf/pinspect"
+
+// ErrNoBPFFS means PinRoot's parent is not a mounted BPF filesystem:
+// pinspect mounts nothing.
+var ErrNoBPFFS = errors.New("not a BPF filesystem (bpffs)")
+
+// errPinBusy: another process holds the pin.
+var errPinBusy = errors.New("the pinned programs are in use by another pinspect")
+
+// Files of a pin directory (bpffs refuses a name with a dot).
+const (
+	pinWalk      = "walk"
+	pinTasks     = "walk_tasks"
+	pinGroups    = "walk_groups"
+	pinWant      = "walk_want"
+	pinData      = "walk_bss"
+	pinCmdlines  = "cmdlines"
+	pinCmdSlots  = "cmd_slots"
+	pinCmdPages  = "cmd_pages"
+	pinLayout    = "layout"
+	pinLayoutVer = 0x70696e01 // "pin" 1: the layout map's first word
+)
+
+// pinGlobals are the globals the layout map locates, in its order.
+var pinGlobals = [8]string{"walk_sum_threads", "walk_no_io", "walk_no_sighand", "walk_cgroup_id",
+	"walk_count_only", "walk_ntasks", "walk_ngroups", "walk_full"}
+
+// layoutWords is the layout map's value: the version, the data section's
+// size, the globals' offsets, the capacity asked for (tasks, processes).
+const layoutWords = 1 + 1 + len(pinGlobals) + 2
+
+// ObjectHash names the embedded BPF object: the first 16 hex digits of
+// its SHA-256.
+func ObjectHash() string { return objectHash() }
+
+var objectHash = sync.OnceValue(func() string {
+	sum := sha256.Sum256(_TaskIterBytes)
+	return hex.EncodeToString(sum[:8])
+})
+
+// PinOptions sizes a pin. Zero fields take the defaults: twice the tasks
+// and processes counted now, plus 1,024, at most pid_max (every task
+// has a pid).
+type PinOptions struct {
+	Tasks, Processes int
+}
+
+// PinInfo describes one pin directory.
+type PinInfo struct {
+	Dir  string
+	Hash string
+	// Current: the pin is this binary's object.
+	Current bool
+	// Tasks and Processes are the walk's capacity (records of its
+	// arrays); CmdlineSlots the cmdline program's (0: not pinned).
+	Tasks, Processes, CmdlineSlots int
+	// MemoryBytes is the kernel memory of the pinned maps (what the
+	// kernel charges for them: bpftool's memlock).
+	MemoryBytes uint64
+	// Made is when the pin was made (the directory's change time).
+	Made time.Time
+	// Problem says why the pin cannot be read, when it cannot.
+	Problem string
+}
+
+// CheckBPFFS says whether PinRoot's parent is a BPF filesystem.
+func CheckBPFFS() error {
+	parent := filepath.Dir(PinRoot)
+	var st unix.Statfs_t
+	if err := unix.Statfs(parent, &st); err != nil {
+		return fmt.Errorf("%s: %w", parent, err)
+	}
+	if uint32(st.Type) != uint32(unix.BPF_FS_MAGIC) {
+		return fmt.Errorf("%s is %w (mount one with `mount -t bpf bpf %s`)", parent, ErrNoBPFFS, parent)
+	}
+	return nil
+}
+
+// checkPrivate refuses a directory that is not root's own (0700 or
+// stricter, owned by this user): anyone may write in a bpffs root
+// (mode 1777), and a directory made by another user must not be used.
+func checkPrivate(path string, st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s is not a directory", path)
+	}
+	if int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
+		return fmt.Errorf("%s is owned by uid %d with mode %#o: refusing it (remove it)", path, st.Uid, st.Mode&0o7777)
+	}
+	return nil
+}
+
+// ensureRoot makes PinRoot (0700) unless it is there and private.
+func ensureRoot() error {
+	if err := os.Mkdir(PinRoot, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(PinRoot, &st); err != nil {
+		return err
+	}
+	return checkPrivate(PinRoot, &st)
+}
+
+// Pin loads the walk and the cmdline program with arrays for o's
+// capacity and pins them in PinRoot/ObjectHash(), replacing a pin of the
+// same object. It needs root and a bpffs at PinRoot's parent
+// (ErrNoBPFFS).
+func Pin(o PinOptions) (PinInfo, error) {
+	if err := CheckBPFFS(); err != nil {
+		return PinInfo{}, err
+	}
+	if err := checkKernel(DefaultKernelBTF); err != nil {
+		return PinInfo{}, err
+	}
+	if err := ensureRoot(); err != nil {
+		return PinInfo{}, err
+	}
+	w, spec, copts, err := openWalkTrimmed(DefaultKernelBTF)
+	if err != nil {
+		// The usual load, as Open falls back to it.
+		spec, err = loadTaskIter()
+		if err != nil {
+			return PinInfo{}, err
+		}
+		copts = &ebpf.CollectionOptions{}
+		if w, err = openWalk(spec, copts); err != nil {
+			return PinInfo{}, walkUnavailable(err)
+		}
+	}
+	defer w.close()
+	limit := pidMax()
+	capT, capG := o.Tasks, o.Processes
+	if capT <= 0 {
+		capT = min(2*w.countedTasks+1024, limit)
+	}
+	if capG <= 0 {
+		capG = min(2*w.countedGroups+1024, capT)
+	}
+	if err := w.make(capT, capG); err != nil {
+		return PinInfo{}, err
+	}
+	var layout [layoutWords]uint32
+	layout[0] = pinLayoutVer
+	data := spec.Maps[".bss"]
+	if data == nil {
+		return PinInfo{}, errors.New("the object has no .bss section")
+	}
+	layout[1] = data.ValueSize
+	for i, name := range pinGlobals {
+		v := spec.Variables[name]
+		if v == nil || v.SectionName != ".bss" || v.Size() != 4 {
+			return PinInfo{}, fmt.Errorf("global %s is not a 32-bit word of .bss", name)
+		}
+		layout[2+i] = v.Offset
+	}
+	layout[2+len(pinGlobals)] = uint32(capT)
+	layout[3+len(pinGlobals)] = uint32(capG)
+	var c *Cmdlines
+	if cmdlinesPageSize == cmdTitle {
+		// Sized so that its slots are about capG (openCmdlines adds a
+		// quarter and 64).
+		c, err = openCmdlines(spec, copts, max(64, (capG-64)*4/5), 0)
+		if err != nil {
+			return PinInfo{}, fmt.Errorf("the cmdline program does not load: %w", classify(err))
+		}
+		defer c.Close()
+	}
+	final := filepath.Join(PinRoot, ObjectHash())
+	tmp := filepath.Join(PinRoot, "new-"+ObjectHash()+"-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return PinInfo{}, err
+	}
+	if err := pinInto(tmp, w, c, layout[:]); err != nil {
+		_ = removePinDir(tmp)
+		return PinInfo{}, err
+	}
+	if _, err := os.Lstat(final); err == nil {
+		if err := removePin(final); err != nil {
+			_ = removePinDir(tmp)
+			return PinInfo{}, err
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		_ = removePinDir(tmp)
+		return PinInfo{}, err
+	}
+	return statusOf(final), nil
+}
+
+// pinInto pins w, c and the layout in dir.
+func pinInto(dir string, w *walker, c *Cmdlines, layout []uint32) error {
+	pin := func(name string, p interface{ Pin(string) error }) error {
+		path := filepath.Join(dir, name)
+		if err := p.Pin(path); err != nil {
+			return fmt.Errorf("pin %s: %w", path, err)
+		}
+		return os.Chmod(path, 0o600)
+	}
+	pinID := func(name string, id ebpf.MapID) error {
+		m, err := ebpf.NewMapFromID(id)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		return pin(name, m)
+	}
+	if err := pin(pinWalk, w.objs.Prog); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		id   ebpf.MapID
+	}{{pinTasks, w.tasksID}, {pinGroups, w.groupsID}, {pinWant, w.wantID}} {
+		if err := pinID(f.name, f.id); err != nil {
+			return err
+		}
+	}
+	dataID, err := dataSection(w.objs.Prog)
+	if err != nil {
+		return err
+	}
+	if err := pinID(pinData, dataID); err != nil {
+		return err
+	}
+	if c != nil {
+		if err := errors.Join(pin(pinCmdlines, c.prog), pin(pinCmdSlots, c.slotsMap), pin(pinCmdPages, c.pagesMap)); err != nil {
+			return err
+		}
+	}
+	lm, err := ebpf.NewMap(&ebpf.MapSpec{Name: "pinspect_layout", Type: ebpf.Array, KeySize: 4,
+		ValueSize: uint32(4 * len(layout)), MaxEntries: 1})
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	if err := lm.Put(uint32(0), layout); err != nil {
+		return err
+	}
+	return pin(pinLayout, lm)
+}
+
+// dataSection is the id of prog's .bss map.
+func dataSection(prog *ebpf.Program) (ebpf.MapID, error) {
+	info, err := prog.Info()
+	if err != nil {
+		return 0, err
+	}
+	ids, ok := info.MapIDs()
+	if !ok {
+		return 0, errors.New("the kernel gives no map ids of a program")
+	}
+	for _, id := range ids {
+		m, err := ebpf.NewMapFromID(id)
+		if err != nil {
+			continue
+		}
+		mi, err := m.Info()
+		_ = m.Close()
+		if err == nil && strings.HasSuffix(mi.Name, ".bss") {
+			return id, nil
+		}
+	}
+	return 0, errors.New("the walk has no .bss map")
+}
+
+// pidMax is the kernel's pid_max (every task has a pid below it), or a
+// large bound when it cannot be read.
+func pidMax() int {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1 << 22
+}
+
+// lockDir opens dir and takes its flock, without waiting.
+func lockDir(dir string) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		_ = unix.Close(fd)
+		if err == unix.EWOULDBLOCK {
+			return -1, errPinBusy
+		}
+		return -1, err
+	}
+	return fd, nil
+}
+
+// removePin removes a pin directory. It does not wait for its user:
+// the kernel keeps a program and its maps while a descriptor holds
+// them, so a one-shot using the pin finishes on it, and the next one
+// finds no pin (or a new one, another directory, another lock).
+func removePin(dir string) error { return removePinDir(dir) }
+
+// removePinDir removes dir's files and dir (bpffs has no recursive
+// removal).
+func removePinDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		errs = append(errs, os.Remove(filepath.Join(dir, e.Name())))
+	}
+	errs = append(errs, os.Remove(dir))
+	return errors.Join(errs...)
+}
+
+// Unpin removes every pin under PinRoot (this object's and others') and
+// PinRoot itself, and returns the directories removed. Nothing pinned
+// is not an error.
+func Unpin() ([]string, error) {
+	ents, err := os.ReadDir(PinRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var (
+		gone []string
+		errs []error
+	)
+	for _, e := range ents {
+		dir := filepath.Join(PinRoot, e.Name())
+		if err := removePin(dir); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		gone = append(gone, dir)
+	}
+	if err := os.Remove(PinRoot); err != nil {
+		errs = append(errs, err)
+	}
+	return gone, errors.Join(errs...)
+}
+
+// Status describes every pin under PinRoot (none: an empty list).
+func Status() ([]PinInfo, error) {
+	ents, err := os.ReadDir(PinRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []PinInfo
+	for _, e := range ents {
+		out = append(out, statusOf(filepath.Join(PinRoot, e.Name())))
+	}
+	return out, nil
+}
+
+// statusOf reads what the pin at dir holds.
+func statusOf(dir string) PinInfo {
+	p := PinInfo{Dir: dir, Hash: filepath.Base(dir)}
+	p.Current = p.Hash == ObjectHash()
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		p.Problem = err.Error()
+		return p
+	}
+	p.Made = time.Unix(st.Ctim.Unix())
+	if err := checkPrivate(dir, &st); err != nil {
+		p.Problem = err.Error()
+		return p
+	}
+	var errs []error
+	add := func(m *ebpf.Map) int {
+		info, err := m.Info()
+		if err != nil {
+			errs = append(errs, err)
+			return 0
+		}
+		if n, ok := info.Memlock(); ok {
+			p.MemoryBytes += n
+		}
+		return int(info.MaxEntries)
+	}
+	for _, name := range []string{pinTasks, pinGroups, pinWant, pinData, pinCmdSlots, pinCmdPages, pinLayout} {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), &ebpf.LoadPinOptions{ReadOnly: true})
+		if errors.Is(err, os.ErrNotExist) && (name == pinCmdSlots || name == pinCmdPages) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n := add(m)
+		switch name {
+		case pinTasks, pinGroups:
+			if inner, err := innerMap(m); err == nil {
+				k := add(inner)
+				_ = inner.Close()
+				if name == pinTasks {
+					p.Tasks = k
+				} else {
+					p.Processes = k
+				}
+			} else {
+				errs = append(errs, err)
+			}
+		case pinCmdSlots:
+			p.CmdlineSlots = n
+		}
+		_ = m.Close()
+	}
+	if err := errors.Join(errs...); err != nil {
+		p.Problem = err.Error()
+	}
+	return p
+}
+
+// innerMap opens the array that outer (an array of one array) holds.
+func innerMap(outer *ebpf.Map) (*ebpf.Map, error) {
+	var id uint32
+	if err := outer.Lookup(uint32(0), &id); err != nil {
+		return nil, fmt.Errorf("walk array: %w", err)
+	}
+	return ebpf.NewMapFromID(ebpf.MapID(id))
+}
+
+// pinHold is what a user of a pin keeps until Close: the locked
+// directory and the data section's mapping.
+type pinHold struct {
+	dirFD int
+	data  []byte
+}
+
+// release unmaps the data section and drops the lock.
+func (h *pinHold) release() error {
+	if h == nil {
+		return nil
+	}
+	var errs []error
+	if h.data != nil {
+		errs = append(errs, unix.Munmap(h.data))
+		h.data = nil
+	}
+	if h.dirFD >= 0 {
+		errs = append(errs, unix.Close(h.dirFD))
+		h.dirFD = -1
+	}
+	return errors.Join(errs...)
+}
+
+// word is a 32-bit global of a pinned walk's data section.
+type word []byte
+
+// Set sets the word to in (a uint32).
+func (w word) Set(in any) error {
+	v, ok := in.(uint32)
+	if !ok {
+		return fmt.Errorf("pinned global: set %T, want uint32", in)
+	}
+	binary.NativeEndian.PutUint32(w, v)
+	return nil
+}
+
+// Get reads the word into out (a *uint32).
+func (w word) Get(out any) error {
+	p, ok := out.(*uint32)
+	if !ok {
+		return fmt.Errorf("pinned global: get into %T, want *uint32", out)
+	}
+	*p = binary.NativeEndian.Uint32(w)
+	return nil
+}
+
+// openPinned makes it use the pin of this object, when there is one that
+// fits the machine and no one else holds it; otherwise it says why not
+// and leaves it as it was.
+func (it *Iterator) openPinned(opts Options) error {
+	dir := filepath.Join(PinRoot, ObjectHash())
+	fd, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	h := &pinHold{dirFD: fd}
+	w, err := openPinnedWalk(dir, h)
+	if err != nil {
+		_ = h.release()
+		return err
+	}
+	var c *Cmdlines
+	if opts.Cmdlines && w.countedGroups >= opts.CmdlinesFrom {
+		if cmdlinesPageSize != cmdTitle {
+			it.CmdlinesUnavailable = fmt.Errorf("the cmdline program reads a rewritten title's first %d bytes, the kernel its first page (%d bytes here)", cmdTitle, cmdlinesPageSize)
+		} else if c, err = openPinnedCmdlines(dir, w.countedGroups, it.bootOffset); err != nil {
+			it.CmdlinesUnavailable = nil
+			_ = w.close()
+			_ = h.release()
+			return err
+		}
+	}
+	w.raw = opts.RawRuns
+	it.walk, it.cmdlines, it.pin = w, c, h
+	return nil
+}
+
+// pinFiles opens a pin's maps, closing them all at the end.
+type pinFiles struct {
+	dir    string
+	opened []*ebpf.Map
+}
+
+func (f *pinFiles) load(name string) (*ebpf.Map, error) {
+	m, err := ebpf.LoadPinnedMap(filepath.Join(f.dir, name), nil)
+	if err == nil {
+		f.opened = append(f.opened, m)
+	}
+	return m, err
+}
+
+func (f *pinFiles) close() {
+	for _, m := range f.opened {
+		_ = m.Close()
+	}
+}
+
+// openPinnedWalk opens the walk pinned in dir (locked: h), with its
+// globals, arrays and walk_want as the last user left them, and runs
+// it once to count the machine's tasks, which its arrays must hold.
+func openPinnedWalk(dir string, h *pinHold) (_ *walker, err error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(h.dirFD, &st); err != nil {
+		return nil, err
+	}
+	if err := checkPrivate(dir, &st); err != nil {
+		return nil, err
+	}
+	f := &pinFiles{dir: dir}
+	defer f.close()
+	var layout [layoutWords]uint32
+	lm, err := f.load(pinLayout)
+	if err == nil {
+		err = lm.Lookup(uint32(0), &layout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if layout[0] != pinLayoutVer {
+		return nil, errors.New("the pin was made by another pinspect (layout)")
+	}
+	prog, err := ebpf.LoadPinnedProgram(filepath.Join(dir, pinWalk), nil)
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{}
+	w.objs.Prog = prog
+	defer func() {
+		if err != nil {
+			_ = w.close()
+		}
+	}()
+	if err := w.pinnedGlobals(f, h, layout); err != nil {
+		return nil, err
+	}
+	if err := w.pinnedArrays(f); err != nil {
+		return nil, err
+	}
+	// The counting run, as a load's: the arrays must hold the machine.
+	if err := w.vars.Count.Set(uint32(1)); err != nil {
+		return nil, err
+	}
+	w.countedTasks, w.countedGroups, _, err = w.once()
+	if err2 := w.vars.Count.Set(uint32(0)); err == nil {
+		err = err2
+	}
+	if err != nil {
+		return nil, err
+	}
+	nt, ng := w.countedTasks, w.countedGroups
+	if nt+nt/16+64 > w.tasks.cap || ng+ng/16+64 > w.groups.cap {
+		return nil, fmt.Errorf("the pin holds %d tasks and %d processes, the machine has %d and %d", w.tasks.cap, w.groups.cap, nt, ng)
+	}
+	w.processes.Store(int64(ng))
+	return w, nil
+}
+
+// pinnedGlobals maps the pinned data section into h and points w.vars
+// at its words, the flags the last user left cleared.
+func (w *walker) pinnedGlobals(f *pinFiles, h *pinHold, layout [layoutWords]uint32) error {
+	data, err := f.load(pinData)
+	if err != nil {
+		return err
+	}
+	size := int(layout[1])
+	if data.ValueSize() != uint32(size) || size == 0 {
+		return errors.New("the pinned data section is not the object's")
+	}
+	h.data, err = unix.Mmap(data.FD(), 0, pageRound(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map the pinned data section: %w", err)
+	}
+	var g [len(pinGlobals)]global
+	for i := range pinGlobals {
+		off := int(layout[2+i])
+		if off+4 > size {
+			return errors.New("a pinned global is past the data section")
+		}
+		g[i] = word(h.data[off : off+4 : off+4])
+	}
+	w.vars = walkGlobals{Sum: g[0], NoIO: g[1], NoSig: g[2], CgID: g[3], Count: g[4], NTasks: g[5], NGroups: g[6], Full: g[7]}
+	for _, v := range []global{w.vars.Sum, w.vars.NoIO, w.vars.NoSig, w.vars.CgID, w.vars.Count} {
+		_ = v.Set(uint32(0))
+	}
+	return nil
+}
+
+// pinnedArrays adopts the pinned walk's arrays and reads which
+// processes walk_want holds (the next pass changes it from there).
+func (w *walker) pinnedArrays(f *pinFiles) error {
+	for _, name := range []string{pinTasks, pinGroups} {
+		outer, err := f.load(name)
+		if err != nil {
+			return err
+		}
+		inner, err := innerMap(outer)
+		if err != nil {
+			return err
+		}
+		f.opened = append(f.opened, inner)
+		s, id := &w.tasks, &w.tasksID
+		if name == pinGroups {
+			s, id = &w.groups, &w.groupsID
+		}
+		if *id, err = mapID(outer); err != nil {
+			return err
+		}
+		if err := s.adopt(inner); err != nil {
+			return err
+		}
+	}
+	want, err := f.load(pinWant)
+	if err != nil {
+		return err
+	}
+	if w.wantID, err = mapID(want); err != nil {
+		return err
+	}
+	var pid uint32
+	keys := want.Iterate()
+	for keys.Next(&pid, new(uint8)) {
+		w.want = append(w.want, int(pid))
+	}
+	if err := keys.Err(); err != nil {
+		return err
+	}
+	slices.Sort(w.want)
+	return nil
+}
+
+// adopt makes s the pinned inner array m (its id, capacity, record size
+// and a spec to grow it by).
+func (s *slots) adopt(m *ebpf.Map) error {
+	info, err := m.Info()
+	if err != nil {
+		return err
+	}
+	id, ok := info.ID()
+	if !ok {
+		return errors.New("the kernel gives no map ids")
+	}
+	s.spec = &ebpf.MapSpec{Type: info.Type, KeySize: info.KeySize, ValueSize: info.ValueSize,
+		MaxEntries: info.MaxEntries, Flags: info.Flags}
+	s.id, s.cap = id, int(info.MaxEntries)
+	s.recSize = int(info.ValueSize)
+	pg := os.Getpagesize()
+	unit := pg / gcd(pg, s.recSize)
+	s.perWin = unit * max(1, winBytes/(unit*s.recSize))
+	return nil
+}
+
+// openPinnedCmdlines opens the pinned cmdline program when its slots
+// hold processes with room.
+func openPinnedCmdlines(dir string, processes int, bootOffset uint64) (*Cmdlines, error) {
+	prog, err := ebpf.LoadPinnedProgram(filepath.Join(dir, pinCmdlines), nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cmdlines{prog: prog, bootOffset: bootOffset}
+	fail := func(err error) (*Cmdlines, error) {
+		_ = c.Close()
+		return nil, err
+	}
+	if c.slotsMap, err = ebpf.LoadPinnedMap(filepath.Join(dir, pinCmdSlots), nil); err != nil {
+		return fail(err)
+	}
+	if c.pagesMap, err = ebpf.LoadPinnedMap(filepath.Join(dir, pinCmdPages), nil); err != nil {
+		return fail(err)
+	}
+	c.nslots, c.npages = int(c.slotsMap.MaxEntries()), int(c.pagesMap.MaxEntries())
+	if processes+processes/16+64 > c.nslots {
+		return fail(fmt.Errorf("the pinned cmdline program holds %d processes, the machine has %d", c.nslots, processes))
+	}
+	mem, err := unix.Mmap(c.slotsMap.FD(), 0, pageRound(c.nslots*cmdSlotSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fail(fmt.Errorf("cmdlines: map the slots: %w", err))
+	}
+	c.slots = mem[:c.nslots*cmdSlotSize]
+	return c, nil
+}
+
+// Pinned reports whether the iterator is a pin's (Options.UsePin found
+// one that fits) rather than loaded by this process.
+func (it *Iterator) Pinned() bool { return it.pin != nil }

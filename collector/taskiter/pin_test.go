@@ -1,0 +1,337 @@
+package taskiter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// pinRootForTest mounts a bpffs of the test's own (unmounted at the end)
+// and points PinRoot into it; it skips where that is not allowed (not
+// root) and on kernels without the walk.
+func pinRootForTest(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("not root: pinning needs root")
+	}
+	if !kernelAtLeast(6, 7) {
+		t.Skipf("kernel %s has no open-coded task iterator", kernelRelease())
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("bpf", mnt, "bpf", 0, "mode=0700"); err != nil {
+		t.Skipf("cannot mount a bpffs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	old := PinRoot
+	PinRoot = filepath.Join(mnt, "pinspect")
+	t.Cleanup(func() { PinRoot = old })
+	return mnt
+}
+
+// openPinnedForTest opens with UsePin and fails unless the pin was used.
+func openPinnedForTest(t *testing.T) *Iterator {
+	t.Helper()
+	it, err := Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = it.Close() })
+	if !it.Pinned() {
+		t.Fatal("a pin of this object was there and not used")
+	}
+	return it
+}
+
+// TestPinOneShot pins, and checks that an iterator opened from the pin
+// gives the same processes and fields as one loaded here, on the same
+// processes, cmdlines included; that two at once do not share the pin;
+// that unpinning leaves nothing.
+func TestPinOneShot(t *testing.T) {
+	mnt := pinRootForTest(t)
+	info, err := Pin(PinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Current || info.Problem != "" || info.Tasks == 0 || info.Processes == 0 || info.CmdlineSlots == 0 || info.MemoryBytes == 0 {
+		t.Fatalf("pin status %+v", info)
+	}
+	// Root's own: the directories 0700, every file 0600.
+	_ = filepath.WalkDir(PinRoot, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			t.Fatal(err)
+		}
+		want := uint32(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if st.Uid != 0 || st.Mode&0o7777 != want {
+			t.Errorf("%s: uid %d mode %#o, want root's %#o", path, st.Uid, st.Mode&0o7777, want)
+		}
+		return nil
+	})
+
+	// Processes that stay put while both passes run.
+	var kids []*exec.Cmd
+	for range 3 {
+		c := exec.Command("sleep", "60", "0.25")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		kids = append(kids, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range kids {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	})
+	const wantCmd = "sleep\x0060\x000.25\x00"
+	for _, c := range kids {
+		// Until it has exec'd sleep (polled: the fork comes first).
+		for {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.Process.Pid))
+			if err != nil || len(b) == 0 && c.ProcessState != nil {
+				t.Fatalf("%d: %q %v", c.Process.Pid, b, err)
+			}
+			if string(b) == wantCmd {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	loaded, err := Open(Options{Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loaded.Close()
+	if loaded.Pinned() {
+		t.Fatal("an iterator opened without UsePin used the pin")
+	}
+	pinned := openPinnedForTest(t)
+	a, b := passAll(t, loaded), passAll(t, pinned)
+	for _, c := range kids {
+		pid := c.Process.Pid
+		sa, sb := a[pid], b[pid]
+		if sa == nil || sb == nil {
+			t.Fatalf("pid %d: loaded saw it %v, pinned %v", pid, sa != nil, sb != nil)
+		}
+		// A sleeping process: every field the same, in both passes.
+		// (but the kernel's last adjusted times, which any reader of
+		// its /proc stat moves: another pinspect, top).
+		ta, tb := sa.task, sb.task
+		ta.Group, tb.Group = nil, nil
+		ga, gb := sa.group, sb.group
+		ga.PrevUTimeNs, ga.PrevSTimeNs, gb.PrevUTimeNs, gb.PrevSTimeNs = 0, 0, 0, 0
+		ta.PrevUTimeNs, ta.PrevSTimeNs, tb.PrevUTimeNs, tb.PrevSTimeNs = 0, 0, 0, 0
+		if ta != tb || ga != gb {
+			t.Errorf("pid %d: loaded %+v %+v, pinned %+v %+v", pid, ta, ga, tb, gb)
+		}
+	}
+	for _, it := range []*Iterator{loaded, pinned} {
+		c := it.Cmdlines()
+		if c == nil {
+			t.Fatalf("pinned %v: no cmdline program", it.Pinned())
+		}
+		pids := []int{kids[0].Process.Pid, kids[2].Process.Pid}
+		if err := c.Run(pids); err != nil {
+			t.Fatal(err)
+		}
+		for i := range pids {
+			r := c.Result(i)
+			if r.State != CmdlineRead || string(r.Bytes) != wantCmd {
+				t.Errorf("pinned %v: pid %d: %v %q", it.Pinned(), pids[i], r.State, r.Bytes)
+			}
+		}
+	}
+
+	// A second user while the first holds the pin loads its own.
+	second, err := Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Pinned() {
+		t.Error("two iterators share the pin")
+	}
+	_ = second.Close()
+	// Once the first is closed, the next one has it.
+	_ = pinned.Close()
+	again := openPinnedForTest(t)
+	if len(passAll(t, again)) == 0 {
+		t.Fatal("no tasks")
+	}
+	_ = again.Close()
+
+	gone, err := Unpin()
+	if err != nil || len(gone) != 1 {
+		t.Fatalf("unpin: %v %v", gone, err)
+	}
+	// The kernel's own files of a new bpffs (maps.debug, progs.debug)
+	// stay; nothing of pinspect's.
+	if ents, err := os.ReadDir(mnt); err != nil || slices.ContainsFunc(ents, func(e os.DirEntry) bool { return !strings.HasSuffix(e.Name(), ".debug") }) {
+		t.Fatalf("left in the bpffs after unpin: %v %v", ents, err)
+	}
+	it, err := Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if it.Pinned() {
+		t.Fatal("pinned after unpin")
+	}
+}
+
+// TestPinConcurrentOneShots opens from the pin in several goroutines at
+// once: exactly one at a time has it, and every pass of each is whole.
+func TestPinConcurrentOneShots(t *testing.T) {
+	pinRootForTest(t)
+	if _, err := Pin(PinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		holder int
+		max    int
+		wg     sync.WaitGroup
+		errs   []error
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				it, err := Open(Options{UsePin: true})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				if it.Pinned() {
+					holder++
+					max = maxInt(max, holder)
+				}
+				mu.Unlock()
+				st, err := it.Pass(func(*Task) error { return nil })
+				mu.Lock()
+				if err != nil || st.Tasks == 0 || st.Groups == 0 {
+					errs = append(errs, errors.Join(err, errors.New("an empty pass")))
+				}
+				if it.Pinned() {
+					holder--
+				}
+				mu.Unlock()
+				_ = it.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if max != 1 {
+		t.Fatalf("%d iterators held the pin at once (want 1)", max)
+	}
+	if _, err := Unpin(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// TestPinIgnored: a pin of another object, one too small for the
+// machine, and one another user could have made are not used.
+func TestPinIgnored(t *testing.T) {
+	pinRootForTest(t)
+	if _, err := Pin(PinOptions{Tasks: 16, Processes: 16}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Pinned() {
+		t.Error("a pin of 16 tasks used")
+	}
+	if len(passAll(t, it)) == 0 {
+		t.Fatal("no tasks")
+	}
+	_ = it.Close()
+
+	// The same pin under another object's name: stale.
+	if _, err := Pin(PinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(PinRoot, ObjectHash())
+	stale := filepath.Join(PinRoot, "0123456789abcdef")
+	if err := os.Rename(cur, stale); err != nil {
+		t.Fatal(err)
+	}
+	it, err = Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Pinned() {
+		t.Error("another object's pin used")
+	}
+	_ = it.Close()
+	st, err := Status()
+	if err != nil || len(st) != 1 || st[0].Current || st[0].Hash != "0123456789abcdef" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+
+	// This object's again, its directory open to others: refused.
+	if err := os.Rename(stale, cur); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(cur, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	it, err = Open(Options{UsePin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Pinned() {
+		t.Error("a pin directory of mode 0755 used")
+	}
+	_ = it.Close()
+	if st := statusOf(cur); !strings.Contains(st.Problem, "refusing") {
+		t.Errorf("status of a 0755 pin: %+v", st)
+	}
+	gone, err := Unpin()
+	if err != nil || !slices.Equal(gone, []string{cur}) {
+		t.Fatalf("unpin: %v %v", gone, err)
+	}
+}
+
+// TestPinNeedsBPFFS: pinning where the parent is not a bpffs says so.
+func TestPinNeedsBPFFS(t *testing.T) {
+	old := PinRoot
+	PinRoot = filepath.Join(t.TempDir(), "pinspect")
+	defer func() { PinRoot = old }()
+	if _, err := Pin(PinOptions{}); !errors.Is(err, ErrNoBPFFS) {
+		t.Fatalf("pin in a tmpfs: %v", err)
+	}
+}
