@@ -72,8 +72,16 @@ var pinGlobals = [8]string{"walk_sum_threads", "walk_no_io", "walk_no_sighand", 
 	"walk_count_only", "walk_ntasks", "walk_ngroups", "walk_full"}
 
 // layoutWords is the layout map's value: the version, the data section's
-// size, the globals' offsets, the capacity asked for (tasks, processes).
-const layoutWords = 1 + 1 + len(pinGlobals) + 2
+// size, the globals' offsets, the capacity asked for (tasks, processes),
+// and the object's hash (ObjectHash's 8 bytes): a pin directory renamed
+// to this object's name is still not taken for its.
+const layoutWords = 1 + 1 + len(pinGlobals) + 2 + 2
+
+// objectHashWords is ObjectHash as the layout's last two words.
+func objectHashWords() [2]uint32 {
+	b, _ := hex.DecodeString(ObjectHash())
+	return [2]uint32{binary.BigEndian.Uint32(b[0:4]), binary.BigEndian.Uint32(b[4:8])}
+}
 
 // ObjectHash names the embedded BPF object: the first 16 hex digits of
 // its SHA-256.
@@ -201,6 +209,8 @@ func Pin(o PinOptions) (PinInfo, error) {
 	}
 	layout[2+len(pinGlobals)] = uint32(capT)
 	layout[3+len(pinGlobals)] = uint32(capG)
+	h := objectHashWords()
+	layout[4+len(pinGlobals)], layout[5+len(pinGlobals)] = h[0], h[1]
 	var c *Cmdlines
 	if cmdlinesPageSize == cmdTitle {
 		// Sized so that its slots are about capG (openCmdlines adds a
@@ -580,7 +590,15 @@ func (f *pinFiles) close() {
 // globals, arrays and walk_want as the last user left them, and runs
 // it once to count the machine's tasks, which its arrays must hold.
 func openPinnedWalk(dir string, h *pinHold) (_ *walker, err error) {
+	// The pin root and the directory: root's own, or not used (a root
+	// another user made could have pins moved around in it).
 	var st unix.Stat_t
+	if err := unix.Lstat(PinRoot, &st); err != nil {
+		return nil, err
+	}
+	if err := checkPrivate(PinRoot, &st); err != nil {
+		return nil, err
+	}
 	if err := unix.Fstat(h.dirFD, &st); err != nil {
 		return nil, err
 	}
@@ -597,8 +615,9 @@ func openPinnedWalk(dir string, h *pinHold) (_ *walker, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if layout[0] != pinLayoutVer {
-		return nil, errors.New("the pin was made by another pinspect (layout)")
+	obj := objectHashWords()
+	if layout[0] != pinLayoutVer || layout[4+len(pinGlobals)] != obj[0] || layout[5+len(pinGlobals)] != obj[1] {
+		return nil, errors.New("the pin was made by another pinspect (layout or object)")
 	}
 	prog, err := ebpf.LoadPinnedProgram(filepath.Join(dir, pinWalk), nil)
 	if err != nil {

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -301,6 +303,43 @@ func TestPinIgnored(t *testing.T) {
 	if err != nil || len(st) != 1 || st[0].Current || st[0].Hash != "0123456789abcdef" {
 		t.Fatalf("status %+v %v", st, err)
 	}
+	// Another object's pin renamed to this object's name: its layout
+	// names the other object (here the layout's hash is changed).
+	if err := os.Rename(stale, cur); err != nil {
+		t.Fatal(err)
+	}
+	lm, err := ebpf.LoadPinnedMap(filepath.Join(cur, pinLayout), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layout [layoutWords]uint32
+	if err := lm.Lookup(uint32(0), &layout); err != nil {
+		t.Fatal(err)
+	}
+	layout[layoutWords-1]++
+	if err := lm.Put(uint32(0), layout); err != nil {
+		t.Fatal(err)
+	}
+	_ = lm.Close()
+	it, err = Open(Options{UsePin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Pinned() {
+		t.Error("a pin whose layout names another object used")
+	}
+	_ = it.Close()
+	layout[layoutWords-1]--
+	if lm, err = ebpf.LoadPinnedMap(filepath.Join(cur, pinLayout), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := lm.Put(uint32(0), layout); err != nil {
+		t.Fatal(err)
+	}
+	_ = lm.Close()
+	if err := os.Rename(cur, stale); err != nil {
+		t.Fatal(err)
+	}
 
 	// This object's again, its directory open to others: refused.
 	if err := os.Rename(stale, cur); err != nil {
@@ -333,5 +372,75 @@ func TestPinNeedsBPFFS(t *testing.T) {
 	defer func() { PinRoot = old }()
 	if _, err := Pin(PinOptions{}); !errors.Is(err, ErrNoBPFFS) {
 		t.Fatalf("pin in a tmpfs: %v", err)
+	}
+}
+
+// pinChildEnv names, for the child TestPinNotRoot starts, the pin root
+// to look in.
+const pinChildEnv = "PINSPECT_TEST_PIN_ROOT"
+
+// TestPinNotRoot: in a bpffs anyone may write in (mode 1777, as
+// /sys/fs/bpf is mounted), a user other than root can neither open the
+// pin nor load BPF: Open falls back and fails as it does without a pin.
+func TestPinNotRoot(t *testing.T) {
+	if root := os.Getenv(pinChildEnv); root != "" {
+		PinRoot = root
+		_, err := lockDir(filepath.Join(PinRoot, ObjectHash()))
+		if !errors.Is(err, os.ErrPermission) {
+			t.Fatalf("as uid %d: open the pin directory: %v, want permission denied", os.Geteuid(), err)
+		}
+		it, err := Open(Options{UsePin: true, Cmdlines: true})
+		if err == nil {
+			pinned := it.Pinned()
+			_ = it.Close()
+			t.Fatalf("as uid %d: Open succeeded (pinned %v)", os.Geteuid(), pinned)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	if !kernelAtLeast(6, 7) {
+		t.Skipf("kernel %s has no open-coded task iterator", kernelRelease())
+	}
+	dir, err := os.MkdirTemp("", "pinspect-pin-notroot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	mnt := filepath.Join(dir, "bpffs")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("bpf", mnt, "bpf", 0, "mode=1777"); err != nil {
+		t.Skipf("cannot mount a bpffs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	old := PinRoot
+	PinRoot = filepath.Join(mnt, "pinspect")
+	t.Cleanup(func() { PinRoot = old })
+	if _, err := Pin(PinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The test binary, where uid 65534 may run it.
+	exe, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "taskiter.test")
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestPinNotRoot$", "-test.count=1")
+	cmd.Env = append(os.Environ(), pinChildEnv+"="+PinRoot)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+	if _, err := Unpin(); err != nil {
+		t.Fatal(err)
 	}
 }
