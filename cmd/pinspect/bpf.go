@@ -120,10 +120,20 @@ func printPin(w io.Writer, p taskiter.PinInfo) error {
 	if !p.Current {
 		whose = "another object (not used by this binary)"
 	}
-	_, err := fmt.Fprintf(w, "%s: %s; holds %d tasks, %d processes, %d cmdlines; %.1f MiB of kernel memory; made %s\n",
-		sanitize.Terminal(p.Dir), whose, p.Tasks, p.Processes, p.CmdlineSlots, float64(p.MemoryBytes)/(1<<20), p.Made.Format("2006-01-02 15:04:05"))
-	if err == nil && p.Problem != "" {
-		_, err = fmt.Fprintf(w, "  not usable: %s\n", sanitize.Terminal(p.Problem))
+	if p.Problem != "" {
+		// What it holds is not known: nothing is shown as 0.
+		_, err := fmt.Fprintf(w, "%s: %s; not usable: %s\n", sanitize.Terminal(p.Dir), whose, sanitize.Terminal(p.Problem))
+		return err
 	}
+	cmd := "no cmdline program"
+	if p.CmdlineSlots > 0 {
+		cmd = fmt.Sprintf("%d cmdlines", p.CmdlineSlots)
+	}
+	mem := "kernel memory not reported"
+	if p.MemoryBytes > 0 {
+		mem = fmt.Sprintf("%.1f MiB of kernel memory", float64(p.MemoryBytes)/(1<<20))
+	}
+	_, err := fmt.Fprintf(w, "%s: %s; holds %d tasks, %d processes, %s; %s; made %s\n",
+		sanitize.Terminal(p.Dir), whose, p.Tasks, p.Processes, cmd, mem, p.Made.UTC().Format("2006-01-02 15:04:05 UTC"))
 	return err
 }

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -59,9 +61,12 @@ func TestBPFPinCommands(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = kid.Process.Kill(); _ = kid.Wait() })
 	pid := strconv.Itoa(kid.Process.Pid)
-	for { // until it has exec'd
+	for start := time.Now(); ; runtime.Gosched() { // until it has exec'd
 		if b, _ := os.ReadFile("/proc/" + pid + "/comm"); string(b) == "sleep\n" {
 			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatalf("pid %s never became sleep", pid)
 		}
 	}
 	type doc struct {

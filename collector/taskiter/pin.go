@@ -37,6 +37,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -64,7 +65,7 @@ const (
 	pinCmdSlots  = "cmd_slots"
 	pinCmdPages  = "cmd_pages"
 	pinLayout    = "layout"
-	pinLayoutVer = 0x70696e01 // "pin" 1: the layout map's first word
+	pinLayoutVer = 0x70696e02 // "pin" 2: the layout map's first word
 )
 
 // pinGlobals are the globals the layout map locates, in its order.
@@ -125,7 +126,7 @@ func CheckBPFFS() error {
 		return fmt.Errorf("%s: %w", parent, err)
 	}
 	if uint32(st.Type) != uint32(unix.BPF_FS_MAGIC) {
-		return fmt.Errorf("%s is %w (mount one with `mount -t bpf bpf %s`)", parent, ErrNoBPFFS, parent)
+		return fmt.Errorf("%s is %w (mount one with `mount -t bpf -o mode=0700 bpf %s`)", parent, ErrNoBPFFS, parent)
 	}
 	return nil
 }
@@ -166,9 +167,6 @@ func Pin(o PinOptions) (PinInfo, error) {
 	if err := checkKernel(DefaultKernelBTF); err != nil {
 		return PinInfo{}, err
 	}
-	if err := ensureRoot(); err != nil {
-		return PinInfo{}, err
-	}
 	w, spec, copts, err := openWalkTrimmed(DefaultKernelBTF)
 	if err != nil {
 		// The usual load, as Open falls back to it.
@@ -182,7 +180,10 @@ func Pin(o PinOptions) (PinInfo, error) {
 		}
 	}
 	defer w.close()
+	// Every task has a pid below pid_max; a pin holds that many with the
+	// room a one-shot asks of it (openPinnedWalk).
 	limit := pidMax()
+	limit += limit/16 + 64
 	capT, capG := o.Tasks, o.Processes
 	if capT <= 0 {
 		capT = min(2*w.countedTasks+1024, limit)
@@ -221,23 +222,32 @@ func Pin(o PinOptions) (PinInfo, error) {
 		}
 		defer c.Close()
 	}
+	// Only now, loaded (a user who may not load BPF makes nothing).
+	if err := ensureRoot(); err != nil {
+		return PinInfo{}, err
+	}
 	final := filepath.Join(PinRoot, ObjectHash())
 	tmp := filepath.Join(PinRoot, "new-"+ObjectHash()+"-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return PinInfo{}, err
 	}
+	rootFD, _, err := openRoot()
+	if err != nil {
+		return PinInfo{}, err
+	}
+	defer unix.Close(rootFD)
 	if err := pinInto(tmp, w, c, layout[:]); err != nil {
-		_ = removePinDir(tmp)
+		_ = removePinAt(rootFD, filepath.Base(tmp))
 		return PinInfo{}, err
 	}
 	if _, err := os.Lstat(final); err == nil {
-		if err := removePin(final); err != nil {
-			_ = removePinDir(tmp)
+		if err := removePinAt(rootFD, ObjectHash()); err != nil {
+			_ = removePinAt(rootFD, filepath.Base(tmp))
 			return PinInfo{}, err
 		}
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		_ = removePinDir(tmp)
+		_ = removePinAt(rootFD, filepath.Base(tmp))
 		return PinInfo{}, err
 	}
 	return statusOf(final), nil
@@ -353,35 +363,105 @@ func lockDir(dir string) (int, error) {
 	return fd, nil
 }
 
-// removePin removes a pin directory. It does not wait for its user:
-// the kernel keeps a program and its maps while a descriptor holds
-// them, so a one-shot using the pin finishes on it, and the next one
-// finds no pin (or a new one, another directory, another lock).
-func removePin(dir string) error { return removePinDir(dir) }
+// pinName reports whether name is a pin directory's name: HASH (16 hex
+// digits) or new-HASH-PID (a pin being made, or left by a killed one).
+func pinName(name string) bool {
+	isHash := func(h string) bool {
+		_, err := hex.DecodeString(h)
+		return len(h) == 16 && err == nil && strings.ToLower(h) == h
+	}
+	if isHash(name) {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, "new-")
+	if !ok || len(rest) < 18 || rest[16] != '-' {
+		return false
+	}
+	_, err := strconv.Atoi(rest[17:])
+	return isHash(rest[:16]) && err == nil
+}
 
-// removePinDir removes dir's files and dir (bpffs has no recursive
-// removal).
-func removePinDir(dir string) error {
-	ents, err := os.ReadDir(dir)
+// openPrivateAt opens name in dirfd (AT_FDCWD: a path) as a directory,
+// never through a symlink, and checks that it is this user's alone.
+func openPrivateAt(dirfd int, name, shown string) (int, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: shown, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	if err := checkPrivate(shown, &st); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// dirNames lists the names in the directory fd (a duplicate is read,
+// fd stays open and at its start).
+func dirNames(fd int) ([]string, error) {
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), "dir")
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// removePinAt removes the pin directory name of the pin root rootFD:
+// every file in it, relative to the directory's own descriptor (opened
+// without following a symlink, checked private), then the directory. It
+// does not wait for a user of the pin: the kernel keeps a program and
+// its maps while a descriptor holds them, so a one-shot using the pin
+// finishes on it.
+func removePinAt(rootFD int, name string) error {
+	shown := filepath.Join(PinRoot, name)
+	fd, err := openPrivateAt(rootFD, name, shown)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	names, err := dirNames(fd)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, e := range ents {
-		errs = append(errs, os.Remove(filepath.Join(dir, e.Name())))
+	for _, n := range names {
+		if err := unix.Unlinkat(fd, n, 0); err != nil {
+			errs = append(errs, &os.PathError{Op: "unlink", Path: filepath.Join(shown, n), Err: err})
+		}
 	}
-	errs = append(errs, os.Remove(dir))
+	if err := unix.Unlinkat(rootFD, name, unix.AT_REMOVEDIR); err != nil {
+		errs = append(errs, &os.PathError{Op: "rmdir", Path: shown, Err: err})
+	}
 	return errors.Join(errs...)
+}
+
+// openRoot opens PinRoot, checked private; ok false when it is not there.
+func openRoot() (fd int, ok bool, err error) {
+	fd, err = openPrivateAt(unix.AT_FDCWD, PinRoot, PinRoot)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, false, nil
+	}
+	return fd, err == nil, err
 }
 
 // Unpin removes every pin under PinRoot (this object's and others') and
 // PinRoot itself, and returns the directories removed. Nothing pinned
-// is not an error.
+// is not an error. A PinRoot or pin directory that is not root's own
+// (a symlink, another user's) is refused, and names that are not pins'
+// are left alone.
 func Unpin() ([]string, error) {
-	ents, err := os.ReadDir(PinRoot)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	rootFD, ok, err := openRoot()
+	if !ok {
+		return nil, err
 	}
+	defer unix.Close(rootFD)
+	names, err := dirNames(rootFD)
 	if err != nil {
 		return nil, err
 	}
@@ -389,32 +469,46 @@ func Unpin() ([]string, error) {
 		gone []string
 		errs []error
 	)
-	for _, e := range ents {
-		dir := filepath.Join(PinRoot, e.Name())
-		if err := removePin(dir); err != nil {
+	for _, n := range names {
+		if !pinName(n) {
+			errs = append(errs, fmt.Errorf("%s: not a pin of pinspect: left alone", filepath.Join(PinRoot, n)))
+			continue
+		}
+		if err := removePinAt(rootFD, n); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		gone = append(gone, dir)
+		gone = append(gone, filepath.Join(PinRoot, n))
 	}
-	if err := os.Remove(PinRoot); err != nil {
-		errs = append(errs, err)
+	if len(errs) == 0 {
+		if err := unix.Rmdir(PinRoot); err != nil {
+			errs = append(errs, &os.PathError{Op: "rmdir", Path: PinRoot, Err: err})
+		}
 	}
 	return gone, errors.Join(errs...)
 }
 
-// Status describes every pin under PinRoot (none: an empty list).
+// Status describes every pin under PinRoot (none: an empty list). A
+// PinRoot that is not root's own is an error; an entry that is not a pin
+// is listed with its problem.
 func Status() ([]PinInfo, error) {
-	ents, err := os.ReadDir(PinRoot)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	rootFD, ok, err := openRoot()
+	if !ok {
+		return nil, err
 	}
+	defer unix.Close(rootFD)
+	names, err := dirNames(rootFD)
 	if err != nil {
 		return nil, err
 	}
+	slices.Sort(names)
 	var out []PinInfo
-	for _, e := range ents {
-		out = append(out, statusOf(filepath.Join(PinRoot, e.Name())))
+	for _, n := range names {
+		if !pinName(n) {
+			out = append(out, PinInfo{Dir: filepath.Join(PinRoot, n), Hash: n, Problem: "not a pin of pinspect"})
+			continue
+		}
+		out = append(out, statusOf(filepath.Join(PinRoot, n)))
 	}
 	return out, nil
 }
@@ -423,16 +517,23 @@ func Status() ([]PinInfo, error) {
 func statusOf(dir string) PinInfo {
 	p := PinInfo{Dir: dir, Hash: filepath.Base(dir)}
 	p.Current = p.Hash == ObjectHash()
+	if strings.HasPrefix(p.Hash, "new-") {
+		p.Current = false
+		p.Problem = "a pin being made, or left by a `bpf pin` that was killed"
+		return p
+	}
+	fd, err := openPrivateAt(unix.AT_FDCWD, dir, dir)
+	if err != nil {
+		p.Problem = err.Error()
+		return p
+	}
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
 		p.Problem = err.Error()
 		return p
 	}
 	p.Made = time.Unix(st.Ctim.Unix())
-	if err := checkPrivate(dir, &st); err != nil {
-		p.Problem = err.Error()
-		return p
-	}
 	var errs []error
 	add := func(m *ebpf.Map) int {
 		info, err := m.Info()
@@ -446,7 +547,7 @@ func statusOf(dir string) PinInfo {
 		return int(info.MaxEntries)
 	}
 	for _, name := range []string{pinTasks, pinGroups, pinWant, pinData, pinCmdSlots, pinCmdPages, pinLayout} {
-		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), &ebpf.LoadPinOptions{ReadOnly: true})
+		m, err := ebpf.LoadPinnedMap(fdPath(fd, name), &ebpf.LoadPinOptions{ReadOnly: true})
 		if errors.Is(err, os.ErrNotExist) && (name == pinCmdSlots || name == pinCmdPages) {
 			continue
 		}
@@ -488,16 +589,33 @@ func innerMap(outer *ebpf.Map) (*ebpf.Map, error) {
 	return ebpf.NewMapFromID(ebpf.MapID(id))
 }
 
+// fdPath is name in the directory open as dirFD, as a path the kernel
+// resolves through that descriptor: the objects opened are those of the
+// directory locked, even when the pin is replaced meanwhile.
+func fdPath(dirFD int, name string) string {
+	return "/proc/self/fd/" + strconv.Itoa(dirFD) + "/" + name
+}
+
 // pinHold is what a user of a pin keeps until Close: the locked
 // directory and the data section's mapping.
 type pinHold struct {
 	dirFD int
 	data  []byte
+	// cmdlines is the pinned cmdline program in use: a run of it
+	// abandoned at its deadline may still write the pinned slots and
+	// pages, so the lock is kept while it is in the kernel.
+	cmdlines *Cmdlines
 }
 
 // release unmaps the data section and drops the lock.
 func (h *pinHold) release() error {
 	if h == nil {
+		return nil
+	}
+	if h.cmdlines != nil && h.cmdlines.inKernel() {
+		// Kept, with the lock, for the life of the process: the next
+		// user must not run the program over slots and pages this run
+		// may still write.
 		return nil
 	}
 	var errs []error
@@ -554,7 +672,7 @@ func (it *Iterator) openPinned(opts Options) error {
 	if opts.Cmdlines && w.countedGroups >= opts.CmdlinesFrom {
 		if cmdlinesPageSize != cmdTitle {
 			it.CmdlinesUnavailable = fmt.Errorf("the cmdline program reads a rewritten title's first %d bytes, the kernel its first page (%d bytes here)", cmdTitle, cmdlinesPageSize)
-		} else if c, err = openPinnedCmdlines(dir, w.countedGroups, it.bootOffset); err != nil {
+		} else if c, err = openPinnedCmdlines(h.dirFD, w.countedGroups, it.bootOffset); err != nil {
 			it.CmdlinesUnavailable = nil
 			_ = w.close()
 			_ = h.release()
@@ -562,18 +680,20 @@ func (it *Iterator) openPinned(opts Options) error {
 		}
 	}
 	w.raw = opts.RawRuns
+	w.pinned = true
+	h.cmdlines = c
 	it.walk, it.cmdlines, it.pin = w, c, h
 	return nil
 }
 
 // pinFiles opens a pin's maps, closing them all at the end.
 type pinFiles struct {
-	dir    string
+	dirFD  int
 	opened []*ebpf.Map
 }
 
 func (f *pinFiles) load(name string) (*ebpf.Map, error) {
-	m, err := ebpf.LoadPinnedMap(filepath.Join(f.dir, name), nil)
+	m, err := ebpf.LoadPinnedMap(fdPath(f.dirFD, name), nil)
 	if err == nil {
 		f.opened = append(f.opened, m)
 	}
@@ -605,7 +725,7 @@ func openPinnedWalk(dir string, h *pinHold) (_ *walker, err error) {
 	if err := checkPrivate(dir, &st); err != nil {
 		return nil, err
 	}
-	f := &pinFiles{dir: dir}
+	f := &pinFiles{dirFD: h.dirFD}
 	defer f.close()
 	var layout [layoutWords]uint32
 	lm, err := f.load(pinLayout)
@@ -619,12 +739,16 @@ func openPinnedWalk(dir string, h *pinHold) (_ *walker, err error) {
 	if layout[0] != pinLayoutVer || layout[4+len(pinGlobals)] != obj[0] || layout[5+len(pinGlobals)] != obj[1] {
 		return nil, errors.New("the pin was made by another pinspect (layout or object)")
 	}
-	prog, err := ebpf.LoadPinnedProgram(filepath.Join(dir, pinWalk), nil)
+	prog, err := ebpf.LoadPinnedProgram(fdPath(h.dirFD, pinWalk), nil)
 	if err != nil {
 		return nil, err
 	}
 	w := &walker{}
 	w.objs.Prog = prog
+	if prog.Type() != ebpf.Syscall {
+		_ = prog.Close()
+		return nil, errors.New("the pinned walk is not a syscall program")
+	}
 	defer func() {
 		if err != nil {
 			_ = w.close()
@@ -708,6 +832,13 @@ func (w *walker) pinnedArrays(f *pinFiles) error {
 		if err := s.adopt(inner); err != nil {
 			return err
 		}
+		want := int(unsafe.Sizeof(taskIterTaskRec{}))
+		if name == pinGroups {
+			want = int(unsafe.Sizeof(taskIterGroupRec{}))
+		}
+		if s.recSize != want {
+			return fmt.Errorf("the pinned %s hold records of %d bytes, this object's are %d", name, s.recSize, want)
+		}
 	}
 	want, err := f.load(pinWant)
 	if err != nil {
@@ -751,8 +882,8 @@ func (s *slots) adopt(m *ebpf.Map) error {
 
 // openPinnedCmdlines opens the pinned cmdline program when its slots
 // hold processes with room.
-func openPinnedCmdlines(dir string, processes int, bootOffset uint64) (*Cmdlines, error) {
-	prog, err := ebpf.LoadPinnedProgram(filepath.Join(dir, pinCmdlines), nil)
+func openPinnedCmdlines(dirFD, processes int, bootOffset uint64) (*Cmdlines, error) {
+	prog, err := ebpf.LoadPinnedProgram(fdPath(dirFD, pinCmdlines), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -761,10 +892,10 @@ func openPinnedCmdlines(dir string, processes int, bootOffset uint64) (*Cmdlines
 		_ = c.Close()
 		return nil, err
 	}
-	if c.slotsMap, err = ebpf.LoadPinnedMap(filepath.Join(dir, pinCmdSlots), nil); err != nil {
+	if c.slotsMap, err = ebpf.LoadPinnedMap(fdPath(dirFD, pinCmdSlots), nil); err != nil {
 		return fail(err)
 	}
-	if c.pagesMap, err = ebpf.LoadPinnedMap(filepath.Join(dir, pinCmdPages), nil); err != nil {
+	if c.pagesMap, err = ebpf.LoadPinnedMap(fdPath(dirFD, pinCmdPages), nil); err != nil {
 		return fail(err)
 	}
 	c.nslots, c.npages = int(c.slotsMap.MaxEntries()), int(c.pagesMap.MaxEntries())
@@ -782,3 +913,11 @@ func openPinnedCmdlines(dir string, processes int, bootOffset uint64) (*Cmdlines
 // Pinned reports whether the iterator is a pin's (Options.UsePin found
 // one that fits) rather than loaded by this process.
 func (it *Iterator) Pinned() bool { return it.pin != nil }
+
+// inKernel reports whether a run is in the kernel (one abandoned at its
+// deadline that has not returned).
+func (c *Cmdlines) inKernel() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running
+}

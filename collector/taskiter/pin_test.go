@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -107,9 +108,9 @@ func TestPinOneShot(t *testing.T) {
 	const wantCmd = "sleep\x0060\x000.25\x00"
 	for _, c := range kids {
 		// Until it has exec'd sleep (polled: the fork comes first).
-		for {
+		for start := time.Now(); time.Since(start) < time.Minute; {
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.Process.Pid))
-			if err != nil || len(b) == 0 && c.ProcessState != nil {
+			if err != nil {
 				t.Fatalf("%d: %q %v", c.Process.Pid, b, err)
 			}
 			if string(b) == wantCmd {
@@ -359,9 +360,93 @@ func TestPinIgnored(t *testing.T) {
 	if st := statusOf(cur); !strings.Contains(st.Problem, "refusing") {
 		t.Errorf("status of a 0755 pin: %+v", st)
 	}
+	// Unpin leaves a directory that is not root's alone, too.
+	if gone, err := Unpin(); err == nil || len(gone) != 0 {
+		t.Fatalf("unpin of a 0755 pin directory: %v %v", gone, err)
+	}
+	if err := os.Chmod(cur, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	gone, err := Unpin()
 	if err != nil || !slices.Equal(gone, []string{cur}) {
 		t.Fatalf("unpin: %v %v", gone, err)
+	}
+}
+
+// TestUnpinPlanted: in a bpffs anyone may write in, what another user
+// plants where pins go (a symlink for the pin root or a pin directory,
+// a name that is not a pin's) is never followed or removed by unpin or
+// status.
+func TestUnpinPlanted(t *testing.T) {
+	mnt := pinRootForTest(t)
+	if err := os.Chmod(mnt, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	victim := t.TempDir()
+	keep := filepath.Join(victim, "keys")
+	if err := os.Mkdir(keep, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keep, "secret"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	planted := func() {
+		t.Helper()
+		if _, err := os.Stat(filepath.Join(keep, "secret")); err != nil {
+			t.Fatalf("the victim's file is gone: %v", err)
+		}
+	}
+	// The pin root a symlink to the victim's directory.
+	if err := os.Symlink(victim, PinRoot); err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := Unpin(); err == nil || len(gone) != 0 {
+		t.Errorf("unpin through a symlinked pin root: %v %v", gone, err)
+	}
+	if _, err := Status(); err == nil {
+		t.Error("status through a symlinked pin root: no error")
+	}
+	planted()
+	if err := os.Remove(PinRoot); err != nil {
+		t.Fatal(err)
+	}
+	// A pin directory (by name) a symlink; a name that is not a pin's.
+	if err := os.Mkdir(PinRoot, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(keep, filepath.Join(PinRoot, "0123456789abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(PinRoot, "other"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := Unpin()
+	if err == nil || len(gone) != 0 {
+		t.Errorf("unpin with a symlinked pin directory: %v %v", gone, err)
+	}
+	planted()
+	if _, err := os.Lstat(filepath.Join(PinRoot, "other")); err != nil {
+		t.Errorf("a directory that is not a pin's was removed: %v", err)
+	}
+	st, err := Status()
+	if err != nil || len(st) != 2 || st[0].Problem == "" || st[1].Problem == "" {
+		t.Errorf("status: %+v %v", st, err)
+	}
+	for _, n := range []string{"0123456789abcdef", "other"} {
+		_ = os.Remove(filepath.Join(PinRoot, n))
+	}
+	_ = os.Remove(PinRoot)
+}
+
+func TestPinName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"c4e6d318d7b9b23e": true, "new-c4e6d318d7b9b23e-123": true,
+		"C4E6D318D7B9B23E": false, "c4e6d318d7b9b23": false, "new-c4e6d318d7b9b23e-": false,
+		"new-c4e6d318d7b9b23e-1x": false, "other": false, "..": false, "": false,
+	} {
+		if got := pinName(name); got != want {
+			t.Errorf("pinName(%q) = %v", name, got)
+		}
 	}
 }
 
@@ -439,6 +524,53 @@ func TestPinNotRoot(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+	if _, err := Unpin(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPinKeptWhileCmdlineRunInKernel: an iterator closed while its
+// pinned cmdline program's run is still in the kernel (runReturnedHook
+// holds it where a run abandoned at its deadline would be) keeps the
+// pin's lock: the next user loads its own rather than run the program
+// over the slots and pages that run may still write.
+func TestPinKeptWhileCmdlineRunInKernel(t *testing.T) {
+	pinRootForTest(t)
+	if _, err := Pin(PinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := it.Cmdlines()
+	if !it.Pinned() || c == nil {
+		t.Fatalf("pinned %v, cmdline program %v", it.Pinned(), c != nil)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	runReturnedHook = func() {
+		close(entered)
+		<-release
+	}
+	t.Cleanup(func() { runReturnedHook = nil })
+	done := make(chan error, 1)
+	go func() { done <- c.Run([]int{os.Getpid(), 1}) }()
+	<-entered
+	if err := it.Close(); err != nil {
+		t.Errorf("Close during a run: %v", err)
+	}
+	next, err := Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Pinned() {
+		t.Error("the pin was taken while a run of its cmdline program was in the kernel")
+	}
+	_ = next.Close()
+	close(release)
+	if err := <-done; !errors.Is(err, errCmdlinesClosed) {
+		t.Errorf("the run after Close: %v", err)
 	}
 	if _, err := Unpin(); err != nil {
 		t.Fatal(err)

@@ -182,6 +182,8 @@ type walker struct {
 	raw bool
 	// vars are objs' globals, or a pinned walk's (pin.go).
 	vars walkGlobals
+	// pinned: the arrays are a pin's, sized by `bpf pin`; never shrunk.
+	pinned bool
 }
 
 // shrinkAfter is how many roomy passes in a row shrink the arrays.
@@ -584,6 +586,9 @@ func (d *walkDecoder) process(l leaderAt) error {
 // shrink gives back the arrays' memory after shrinkAfter passes in a row
 // that needed under a quarter of them.
 func (w *walker) shrink(nt, ng int) {
+	if w.pinned {
+		return
+	}
 	const slack = 1024
 	if w.tasks.cap < 4*nt+slack && w.groups.cap < 4*ng+slack {
 		w.roomy = 0
