@@ -166,7 +166,7 @@ func (r *Reader) AddressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	// The pid may have been reused while the maps were read.
 	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 1024)
 	if err := sameStart(pb.set(pid, 0, "stat"), &buf, opt.StartTicks); err != nil {
-		return nil, &ReadError{PID: pid, File: "stat", Err: err}
+		return nil, r.FileError(pid, "stat", err)
 	}
 	return as, nil
 }
@@ -178,7 +178,7 @@ func (r *Reader) addressSpace(pid int, opt AddrOptions) (*AddressSpace, error) {
 	a := &addrRead{
 		slow: r.addrSlow, pid: pid, opt: opt,
 		as: &AddressSpace{PID: pid}, pb: newPathBuf(r.opts.Root), small: make([]byte, 0, 4096),
-		foreign: !r.procfs,
+		foreign: !r.procfs, root: r.opts.Root,
 	}
 	if opt.StuckBudget != nil && a.slow.timeout > 0 {
 		a.slow = newDeadlineReads(a.slow.timeout, r.opts.Root, opt.StuckBudget)
@@ -251,8 +251,9 @@ type addrRead struct {
 	as      *AddressSpace
 	pb      pathBuf
 	small   []byte
-	mapsErr error // why the mappings could not be read
-	foreign bool  // the root is a tree another program wrote, not a procfs
+	mapsErr error  // why the mappings could not be read
+	foreign bool   // the root is a tree another program wrote, not a procfs
+	root    string // the proc tree's root (ReadError.Root)
 }
 
 // there reports, after a file of the process was not found, whether the
@@ -282,7 +283,7 @@ func (a *addrRead) unavailable(key, reason string) {
 
 // gone is the error of a process that vanished while file was read.
 func (a *addrRead) gone(file string, err error) error {
-	return &ReadError{PID: a.pid, File: file, Err: err}
+	return &ReadError{PID: a.pid, File: file, Err: err, Root: a.root}
 }
 
 // layout reads stat's layout (trusted unless the kernel masked it). A

@@ -201,11 +201,11 @@ func (r *Reader) CgroupCPU(pid int) (*CgroupCPU, error) {
 	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 1024)
 	data, _, err := readAt(pb.set(pid, 0, "cgroup"), &buf, 64<<10)
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "cgroup", Err: err}
+		return nil, r.FileError(pid, "cgroup", err)
 	}
 	m, err := parseCgroupMembership(data)
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "cgroup", Err: err}
+		return nil, r.FileError(pid, "cgroup", err)
 	}
 	// The cpu controller is on v1 when a v1 hierarchy has it; else on
 	// the unified hierarchy (mounted at the root, or at unified/ on a
@@ -219,7 +219,7 @@ func (r *Reader) CgroupCPU(pid int) (*CgroupCPU, error) {
 	} else if m.V2OK {
 		dirs = []string{r.opts.CgroupRoot, filepath.Join(r.opts.CgroupRoot, "unified")}
 	} else {
-		return nil, &ReadError{PID: pid, File: "cgroup", Err: errors.New("no cpu cgroup")}
+		return nil, r.FileError(pid, "cgroup", errors.New("no cpu cgroup"))
 	}
 	var base string
 	for _, d := range dirs {

@@ -45,7 +45,7 @@ func (r *Reader) Delays(pid int) (*DelayTotals, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNoTaskstats, why)
 	}
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "taskstats", Err: err}
+		return nil, r.FileError(pid, "taskstats", err)
 	}
 	return &DelayTotals{
 		BlkioCount:    rec.blkioCount,

@@ -107,7 +107,7 @@ func (r *Reader) DetailsOf(p *Process) (*Details, error) {
 func (r *Reader) details(pid int) (*Details, error) {
 	dir := filepath.Join(r.opts.Root, strconv.Itoa(pid))
 	if _, err := os.Stat(dir); err != nil {
-		return nil, &ReadError{PID: pid, File: "", Err: unwrapPath(err)}
+		return nil, r.FileError(pid, "", unwrapPath(err))
 	}
 	d := &Details{PID: pid}
 	fs, err := procfs.NewFS(r.opts.Root)
@@ -116,7 +116,7 @@ func (r *Reader) details(pid int) (*Details, error) {
 	}
 	p, err := fs.Proc(pid)
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "", Err: unwrapPath(err)}
+		return nil, r.FileError(pid, "", unwrapPath(err))
 	}
 	if d.WChan, err = r.WChan(pid); err != nil {
 		d.miss("wchan", err)
@@ -163,11 +163,11 @@ func (d *Details) missReason(file, reason string) {
 // wrapping ErrMasked (Reason: "masked").
 func (r *Reader) WChan(pid int) (string, error) {
 	if r.ptMasked(pid) {
-		return "", &ReadError{PID: pid, File: "wchan", Err: ErrMasked}
+		return "", r.FileError(pid, "wchan", ErrMasked)
 	}
 	data, err := os.ReadFile(filepath.Join(r.opts.Root, strconv.Itoa(pid), "wchan"))
 	if err != nil {
-		return "", &ReadError{PID: pid, File: "wchan", Err: unwrapPath(err)}
+		return "", r.FileError(pid, "wchan", unwrapPath(err))
 	}
 	w := strings.TrimSpace(string(data))
 	if w == "0" {

@@ -73,7 +73,7 @@ func (r *Reader) FDs(pid int) (*FDSummary, error) {
 	pb, dirBuf, link := newPathBuf(r.opts.Root), make([]byte, 16<<10), make([]byte, linkMax)
 	fds, err := listNumeric(pb.set(pid, 0, "fd"), dirBuf, nil)
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "fd", Err: err}
+		return nil, r.FileError(pid, "fd", err)
 	}
 	s := &FDSummary{}
 	if len(fds) > maxFDs {
@@ -87,7 +87,7 @@ func (r *Reader) FDs(pid int) (*FDSummary, error) {
 		target, err := readlinkAt(path, link)
 		if err != nil {
 			if IsDenied(err) {
-				return nil, &ReadError{PID: pid, File: "fd", Err: err}
+				return nil, r.FileError(pid, "fd", err)
 			}
 			continue // closed since the listing
 		}

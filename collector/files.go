@@ -4,24 +4,44 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // ReadError is a failure to read one /proc file of one process. It unwraps
-// to the underlying errno, so errors.Is(err, unix.EACCES) works.
+// to the underlying errno, so errors.Is(err, unix.EACCES) works. Its
+// message names the path read: Root, PID and File (tester11 T8: a
+// --proc-root tree's errors named /proc). A Reader makes its errors with
+// Reader.FileError, which gives Root.
 type ReadError struct {
 	PID  int    // 0 for machine-wide files
 	File string // the file relative to the process directory, e.g. "stat"
 	Err  error
+	// Root is the proc tree the file was read under ("" is /proc); with
+	// PID 0, File is a path of its own and Root is not used.
+	Root string
+}
+
+// FileError is the ReadError of file (relative to the process directory)
+// of pid read under r's root.
+func (r *Reader) FileError(pid int, file string, err error) *ReadError {
+	return &ReadError{PID: pid, File: file, Err: err, Root: r.opts.Root}
 }
 
 func (e *ReadError) Error() string {
 	if e.PID == 0 {
 		return fmt.Sprintf("read %s: %v", e.File, e.Err)
 	}
-	return fmt.Sprintf("read /proc/%d/%s: %v", e.PID, e.File, e.Err)
+	root := strings.TrimRight(e.Root, "/")
+	if e.Root == "" {
+		root = "/proc"
+	}
+	if e.File == "" {
+		return fmt.Sprintf("read %s/%d: %v", root, e.PID, e.Err)
+	}
+	return fmt.Sprintf("read %s/%d/%s: %v", root, e.PID, e.File, e.Err)
 }
 
 func (e *ReadError) Unwrap() error { return e.Err }

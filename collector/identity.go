@@ -124,7 +124,7 @@ func (r *Reader) Identities(qs []IdentityQuery, out []IdentityResult) []Identity
 		}
 		st, err := r.readIdentityStat(w.pb.set(q.PID, q.TID, "stat"), &w.buf)
 		if err != nil {
-			res.Err = &ReadError{PID: q.PID, File: file, Err: err}
+			res.Err = r.FileError(q.PID, file, err)
 		} else {
 			res.StartTicks, res.Comm, res.State = st.starttime, string(st.comm), st.state
 			res.PPID, res.PGID, res.SID = int(st.ppid), int(st.pgid), int(st.sid)
@@ -171,7 +171,7 @@ func (r *Reader) readIdentityExe(res *IdentityResult, q IdentityQuery, w *identi
 	case errors.Is(err, unix.ENOENT):
 		// No executable: a kernel thread or a zombie.
 	default:
-		res.ExeErr = &ReadError{PID: q.PID, File: "exe", Err: err}
+		res.ExeErr = r.FileError(q.PID, "exe", err)
 	}
 }
 

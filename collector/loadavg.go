@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 )
 
 // Runnable reads the machine's count of runnable tasks (the fourth field
@@ -13,11 +14,11 @@ func (r *Reader) Runnable() (running, total int, err error) {
 	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 128)
 	data, _, err := readAt(pb.setTop("loadavg"), &buf, 4096)
 	if err != nil {
-		return 0, 0, &ReadError{File: "loadavg", Err: err}
+		return 0, 0, &ReadError{File: filepath.Join(r.opts.Root, "loadavg"), Err: err}
 	}
 	running, total, err = parseLoadavgTasks(data)
 	if err != nil {
-		return 0, 0, &ReadError{File: "loadavg", Err: err}
+		return 0, 0, &ReadError{File: filepath.Join(r.opts.Root, "loadavg"), Err: err}
 	}
 	return running, total, nil
 }

@@ -36,11 +36,11 @@ func (r *Reader) IO(pid int) (*IOCounters, error) {
 	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 512)
 	data, _, err := r.addrSlow.read(pb.set(pid, 0, "io"), &buf, 4096)
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "io", Err: err}
+		return nil, r.FileError(pid, "io", err)
 	}
 	c, err := parseProcIO(data)
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "io", Err: err}
+		return nil, r.FileError(pid, "io", err)
 	}
 	return &c, nil
 }

@@ -296,11 +296,11 @@ func (s *scan) one(pid int) (*Process, ScanCounts, error) {
 	p, ok := s.readProcess(pid, true, 0)
 	s.slab = nil
 	if !ok {
-		return nil, s.counts, &ReadError{PID: pid, File: "stat", Err: unix.ENOENT}
+		return nil, s.counts, s.r.FileError(pid, "stat", unix.ENOENT)
 	}
 	procs := s.readCmdlines([]Process{p})
 	if len(procs) == 0 {
-		return nil, s.counts, &ReadError{PID: pid, File: "cmdline", Err: unix.ENOENT}
+		return nil, s.counts, s.r.FileError(pid, "cmdline", unix.ENOENT)
 	}
 	return &procs[0], s.counts, nil
 }

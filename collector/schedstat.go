@@ -70,12 +70,12 @@ func (r *Reader) SchedStatSum(pid int) (sum SchedStat, threads int, err error) {
 	pb := newPathBuf(r.opts.Root)
 	taskfd, err := openPath(pb.set(pid, 0, "task"), unix.O_DIRECTORY)
 	if err != nil {
-		return sum, 0, &ReadError{PID: pid, File: "task", Err: err}
+		return sum, 0, r.FileError(pid, "task", err)
 	}
 	defer unix.Close(taskfd)
 	tids, err := listNumericFD(taskfd, make([]byte, 16<<10), nil)
 	if err != nil {
-		return sum, 0, &ReadError{PID: pid, File: "task", Err: err}
+		return sum, 0, r.FileError(pid, "task", err)
 	}
 	buf, rel := make([]byte, 0, 128), make([]byte, 0, 32)
 	for _, tid := range tids {
@@ -88,7 +88,7 @@ func (r *Reader) SchedStatSum(pid int) (sum SchedStat, threads int, err error) {
 			threads++
 		case IsVanished(err):
 		default:
-			return sum, threads, &ReadError{PID: pid, File: "task/" + strconv.Itoa(tid) + "/schedstat", Err: err}
+			return sum, threads, r.FileError(pid, "task/"+strconv.Itoa(tid)+"/schedstat", err)
 		}
 	}
 	return sum, threads, nil

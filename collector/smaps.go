@@ -275,7 +275,7 @@ func (r *Reader) MemoryTotals(pid int) (*MemoryTotals, error) {
 	pb := newPathBuf(r.opts.Root)
 	t, err := readRollup(r.addrSlow, pb.set(pid, 0, "smaps_rollup"))
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "smaps_rollup", Err: err}
+		return nil, r.FileError(pid, "smaps_rollup", err)
 	}
 	return t, nil
 }

@@ -109,10 +109,10 @@ func (r *Reader) Tasks(pid int, startTicks uint64, f TaskFields) (*TaskSamples, 
 	tr := &taskRead{pb: newPathBuf(r.opts.Root), buf: make([]byte, 0, 4096), dir: make([]byte, 16<<10)}
 	st, err := readStat(atFDCWD, tr.pb.set(pid, 0, "stat"), &tr.buf)
 	if err != nil {
-		return nil, &ReadError{PID: pid, File: "stat", Err: err}
+		return nil, r.FileError(pid, "stat", err)
 	}
 	if startTicks != 0 && st.starttime != startTicks {
-		return nil, &ReadError{PID: pid, File: "stat", Err: errReused}
+		return nil, r.FileError(pid, "stat", errReused)
 	}
 	s := &TaskSamples{
 		PID: pid, StartTicks: st.starttime, State: st.state,
@@ -130,7 +130,7 @@ func (r *Reader) Tasks(pid int, startTicks uint64, f TaskFields) (*TaskSamples, 
 	}
 	if err != nil {
 		if IsVanished(err) {
-			return nil, &ReadError{PID: pid, File: "task", Err: err}
+			return nil, r.FileError(pid, "task", err)
 		}
 		s.miss("task", err)
 		return s, nil

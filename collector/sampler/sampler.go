@@ -118,7 +118,7 @@ func (s *Sampler) Process(ctx context.Context, pid int, history []explain.Memory
 		return nil, err
 	}
 	if len(w.samples) == 0 {
-		return nil, &collector.ReadError{PID: pid, File: "stat", Err: syscall.ESRCH}
+		return nil, s.r.FileError(pid, "stat", syscall.ESRCH)
 	}
 	if err := w.burst(ctx, s.opts.Window); err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (s *Sampler) Process(ctx context.Context, pid int, history []explain.Memory
 	}
 	sm := w.samples[0]
 	if sm.Last.Process == nil {
-		return nil, &collector.ReadError{PID: pid, File: "stat", Err: syscall.ESRCH}
+		return nil, s.r.FileError(pid, "stat", syscall.ESRCH)
 	}
 	sm.History = history
 	return sm, nil
