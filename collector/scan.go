@@ -55,6 +55,11 @@ type scan struct {
 	statusTTL   time.Duration
 	freshStatus []int
 	statusReads int
+	// leaderOnly makes readProcStatus refuse a status whose Tgid is not
+	// the pid read (Reader.Process of a thread id on a procfs: /proc/TID
+	// reads as the thread alone); threadOf is then that Tgid.
+	leaderOnly bool
+	threadOf   int
 	// dispWant is readDispositions' list of processes, kept for its
 	// array.
 	dispWant []int
@@ -287,14 +292,16 @@ func (s *scan) one(pid int) (*Process, ScanCounts, error) {
 	s.reset()
 	s.scanStart = time.Since(s.r.start)
 	// /proc/TID of a thread that is not its process's leader exists too
-	// (unlisted) and reads as that thread alone: it is not a process. (In
-	// a tree another program wrote, a status is taken as given.)
-	if sf, err := readStatus(atFDCWD, s.path.set(pid, 0, "status"), &s.buf); s.r.procfs && err == nil &&
-		sf.has&hasTgid != 0 && sf.tgid > 0 && sf.tgid != int64(pid) {
-		return nil, s.counts, &ThreadIDError{TID: pid, TGID: int(sf.tgid)}
-	}
+	// (unlisted) and reads as that thread alone: it is not a process. The
+	// process's own status read checks its Tgid (readProcStatus).
+	s.leaderOnly, s.threadOf = s.r.procfs, 0
 	p, ok := s.readProcess(pid, true, 0)
+	s.leaderOnly = false
 	s.slab = nil
+	if s.threadOf != 0 {
+		s.counts.Vanished-- // readProcess counted it as gone
+		return nil, s.counts, &ThreadIDError{TID: pid, TGID: s.threadOf}
+	}
 	if !ok {
 		return nil, s.counts, s.r.FileError(pid, "stat", unix.ENOENT)
 	}
@@ -469,10 +476,15 @@ func dirThere(path []byte) bool {
 // readProcStatus reads /proc/PID/status into p and returns its fields
 // (the leader's context switches are needed again by readThreads); the
 // memo entry c keeps them for reuseStatus. ok is false when the process
-// vanished.
+// vanished, or when the scan reads leaders only (Reader.Process) and the
+// status is a thread's whose Tgid is another (threadOf set).
 func (s *scan) readProcStatus(p *Process, c *procCache) (sf statusFields, ok bool) {
 	s.statusReads++
 	sf, err := readStatus(atFDCWD, s.path.set(p.PID, 0, "status"), &s.buf)
+	if err == nil && s.leaderOnly && sf.has&hasTgid != 0 && sf.tgid > 0 && sf.tgid != int64(p.PID) {
+		s.threadOf = int(sf.tgid)
+		return sf, false
+	}
 	if err == nil {
 		err = sf.checkComplete()
 	}
