@@ -56,8 +56,8 @@ func TestProcessReadsStatusOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		"stat":   "123 (fix) S 1 123 123 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 1000 10000000 500 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		"status": "Name:\tfix\nState:\tS (sleeping)\nTgid:\t99\nPid:\t123\nPPid:\t1\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t1\nSigQ:\t0/1000\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nVmRSS:\t2000 kB\nvoluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t2\n",
+		"stat":    "123 (fix) S 1 123 123 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 1000 10000000 500 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+		"status":  "Name:\tfix\nState:\tS (sleeping)\nTgid:\t99\nPid:\t123\nPPid:\t1\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t1\nSigQ:\t0/1000\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nVmRSS:\t2000 kB\nvoluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t2\n",
 		"cmdline": "fix\x00",
 	}
 	for name, data := range files {

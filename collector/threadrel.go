@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 )
 
@@ -33,6 +34,43 @@ func (r *Reader) ThreadTracers(pid int, tids []int) ([]ThreadTracer, error) {
 type ThreadTracer struct {
 	TID       int `json:"tid"`
 	TracerPID int `json:"tracer_pid"`
+}
+
+// TaskOwner is a task (a thread id, such as a TracerPid) and the process
+// it is a thread of, with that process's command.
+type TaskOwner struct {
+	// TID is the task asked for; PID its process's (the same for a main
+	// thread).
+	TID int `json:"tid"`
+	PID int `json:"pid"`
+	// Comm is the process's command (its stat's comm, as the kernel has
+	// it: not sanitised).
+	Comm string `json:"comm"`
+}
+
+// TaskOwner reads whose thread tid is (its status's Tgid: /proc/TID
+// reaches any thread, listed or not) and that process's command (its
+// stat's comm). The error wraps ENOENT or ESRCH (IsVanished) when the
+// task or its process is gone.
+func (r *Reader) TaskOwner(tid int) (TaskOwner, error) {
+	if r.closed.Load() {
+		return TaskOwner{}, ErrClosed
+	}
+	pb, buf := newPathBuf(r.opts.Root), make([]byte, 0, 4096)
+	sf, err := readStatus(atFDCWD, pb.set(tid, 0, "status"), &buf)
+	if err == nil && (sf.has&hasTgid == 0 || sf.tgid <= 0) {
+		err = fmt.Errorf("%w: no Tgid", errStatusFormat)
+	}
+	if err != nil {
+		return TaskOwner{}, r.FileError(tid, "status", err)
+	}
+	o := TaskOwner{TID: tid, PID: int(sf.tgid)}
+	st, err := readStat(atFDCWD, pb.set(o.PID, 0, "stat"), &buf)
+	if err != nil {
+		return TaskOwner{}, r.FileError(o.PID, "stat", err)
+	}
+	o.Comm = string(st.comm)
+	return o, nil
 }
 
 // childrenMax caps one task/TID/children file (a pid and a space each:

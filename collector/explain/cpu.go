@@ -215,7 +215,111 @@ func (a *analysis) stoppedFinding(f *Finding, id string) (share float64, tracer 
 	if read && (tracer != 0 || a.states['t'] == 0) {
 		f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), from+" TracerPid"))
 	}
+	a.tracerEvidence(f, tracer)
 	return share, tracer
+}
+
+// tracerOwner is the process and command of the tracing task tracer,
+// when the sample read them (Sample.Tracer).
+func (a *analysis) tracerOwner(tracer int) *collector.TaskOwner {
+	if o := a.s.Tracer; o != nil && tracer != 0 && o.TID == tracer && o.Comm != "" {
+		return o
+	}
+	return nil
+}
+
+// tracerName names the tracing task: "strace (TracerPid 13509)", "gdb
+// (TracerPid 13511, a thread of 13509)" when it is a thread of another
+// process, "(TracerPid N)" when its command was not read (the
+// renderers sanitise the command).
+func (a *analysis) tracerName(tracer int) string {
+	o := a.tracerOwner(tracer)
+	switch {
+	case o == nil:
+		return fmt.Sprintf("(TracerPid %d)", tracer)
+	case o.PID != o.TID:
+		return fmt.Sprintf("%s (TracerPid %d, a thread of %d)", o.Comm, tracer, o.PID)
+	}
+	return fmt.Sprintf("%s (TracerPid %d)", o.Comm, tracer)
+}
+
+// tracerProcess is the pid of the tracer's process: its Tgid when read,
+// else the tracing task's id.
+func (a *analysis) tracerProcess(tracer int) int {
+	if o := a.tracerOwner(tracer); o != nil {
+		return o.PID
+	}
+	return tracer
+}
+
+// tracerEvidence adds the tracer's command and process, when read.
+func (a *analysis) tracerEvidence(f *Finding, tracer int) {
+	if o := a.tracerOwner(tracer); o != nil {
+		f.Evidence = append(f.Evidence, fact("tracer", "traced by "+o.Comm+", process "+fmt.Sprint(o.PID), src(o.TID, "status")+" Tgid, "+src(o.PID, "stat")+" field 2"))
+	}
+}
+
+// tracedTry is the advice for a process its tracer slows.
+func (a *analysis) tracedTry(tracer int) string {
+	if tracer > 0 {
+		return fmt.Sprintf("If the tracing is not wanted, end or detach the tracer (pinspect show %d); if it is, trace fewer events (strace -e trace=...) or use a tracer that does not stop the process (perf trace, a BPF tool).", a.tracerProcess(tracer))
+	}
+	return "If the tracing is not wanted, find the tracer (TracerPid in /proc/" + fmt.Sprint(a.s.PID) + "/task/*/status) and end or detach it; if it is, trace fewer events (strace -e trace=...) or use a tracer that does not stop the process (perf trace, a BPF tool)."
+}
+
+// tracedWhy is why a tracer slows the process it traces.
+const tracedWhy = "A tracer such as strace stops a thread at every system call or signal it watches, reads it, and resumes it: the process runs, but pays two context switches and the tracer's own work for each event, often running many times slower than untraced."
+
+// boundCoversTracer reports whether the bound finding already answers
+// for the tracer: most thread samples stopped, by the tracer more than
+// by signals (traced, or stopped by its tracer).
+func (a *analysis) boundCoversTracer() bool {
+	return a.stoppedShare() >= 0.5 && a.states['t'] >= a.states['T']
+}
+
+// tracedSwitchScale: switches a second that weigh as much in a traced
+// finding's score as stopping in every sample.
+const tracedSwitchScale = 1000.0
+
+// traced answers, for a process with a tracer (TracerPid not 0) that the
+// bound finding does not already call traced or held, what the tracer
+// costs it: a shell loop under strace -f mostly sleeps, stopped (t) in a
+// few samples only, yet every system call it makes stops it for the
+// tracer (tester11 T4: 6 % of samples t, 199 switches a second, and no
+// word of the tracer). Its score is the share of thread samples stopped
+// by the tracer plus its switch rate over tracedSwitchScale (at most 1).
+func (a *analysis) traced() *Finding {
+	if a.ticks == 0 || a.threadSamples == 0 || a.boundCoversTracer() {
+		return nil
+	}
+	tracer, read, from := a.tracer()
+	if !read || tracer == 0 {
+		return nil
+	}
+	pid := a.s.PID
+	tShare := float64(a.states['t']) / float64(a.threadSamples)
+	rate := a.volPS + a.invPS
+	f := &Finding{ID: "traced", Question: QState, Severity: Notice, Lesson: lessonTraced}
+	f.Score = tShare
+	switches := ""
+	if a.hasCtx {
+		f.Score += min(1, rate/tracedSwitchScale)
+		switches = " and switched " + num(rate) + " times/s"
+	}
+	f.Verdict = fmt.Sprintf("Traced by %s: it was stopped for the tracer (state t) in %s of thread samples%s; every event the tracer watches (with strace, every system call and signal) stops it until the tracer lets it go on, so it runs slower than untraced, even while it mostly sleeps.",
+		a.tracerName(tracer), pct(tShare), switches)
+	f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), from+" TracerPid"))
+	a.tracerEvidence(f, tracer)
+	f.Evidence = append(f.Evidence, ev("traced_stop_share", tShare, "ratio", pct(tShare)+" of thread samples stopped by the tracer (t)", statesSource(pid)))
+	if a.hasCtx {
+		f.Evidence = append(f.Evidence, ev("switches_per_second", rate, "per_second", num(rate)+" context switches/s (each stop for the tracer is one)", a.ctxSourceText()))
+	}
+	if a.hasCPU {
+		f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
+	}
+	f.Why = tracedWhy
+	f.Try = append(f.Try, a.tracedTry(tracer))
+	return f
 }
 
 // boundTraced fills the answer for a traced process that runs between its
@@ -223,20 +327,16 @@ func (a *analysis) stoppedFinding(f *Finding, id string) (share float64, tracer 
 // held nor free to run, each event the tracer watches costs a round trip
 // through the tracer.
 func (a *analysis) boundTraced(f *Finding) {
-	pid := a.s.PID
 	share, tracer := a.stoppedFinding(f, "traced")
 	by := "a tracer"
 	if tracer > 0 {
-		by = fmt.Sprintf("its tracer (TracerPid %d)", tracer)
+		by = "its tracer " + a.tracerName(tracer)
 	}
 	f.Verdict = fmt.Sprintf("Traced by %s and running between its stops: its threads were stopped by the tracer (state t) in %s of samples, yet it used %s CPUs, so each event the tracer watches stops it until the tracer lets it go on.", by, pct(share), f2(a.cpuUsed))
-	f.Why = "A tracer such as strace stops a thread at every system call or signal it watches, reads it, and resumes it: the process runs, but pays two context switches and the tracer's own work for each event, often running many times slower than untraced."
-	if tracer > 0 {
-		f.Try = append(f.Try, fmt.Sprintf("If the tracing is not wanted, end or detach the tracer (pinspect show %d); if it is, trace fewer events (strace -e trace=...) or use a tracer that does not stop the process (perf trace, a BPF tool).", tracer))
-	} else {
-		f.Try = append(f.Try, "If the tracing is not wanted, find the tracer (TracerPid in /proc/"+fmt.Sprint(pid)+"/task/*/status) and end or detach it; if it is, trace fewer events (strace -e trace=...) or use a tracer that does not stop the process (perf trace, a BPF tool).")
-	}
+	f.Why = tracedWhy
+	f.Try = append(f.Try, a.tracedTry(tracer))
 	f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
+	f.Lesson = lessonTraced
 }
 
 // boundStopped fills the answer for a stopped process: it does not run
@@ -253,12 +353,16 @@ func (a *analysis) boundStopped(f *Finding) {
 	if traced {
 		by := "a tracer (a debugger, strace)"
 		if tracer > 0 {
-			by = fmt.Sprintf("its tracer (TracerPid %d)", tracer)
+			by = "its tracer " + a.tracerName(tracer)
 		}
 		f.Verdict = fmt.Sprintf("Stopped by %s: its threads were in state t (traced, stopped) in %s of samples, held %s, and it will not run until the tracer resumes it or detaches.", by, pct(share), what)
 		f.Why = "A traced thread that stopped (at a breakpoint, a signal, a system call the tracer watches) stays stopped until its tracer continues it: the process is neither idle nor busy, it is held."
 		if tracer > 0 {
-			f.Try = append(f.Try, fmt.Sprintf("Look at the tracer (pinspect show %d, or the process whose thread it is: grep Tgid /proc/%d/status): a debugger waiting at a prompt, or a tracer that hung; ending or detaching it lets the process run.", tracer, tracer))
+			look := fmt.Sprintf("pinspect show %d, or the process whose thread it is: grep Tgid /proc/%d/status", tracer, tracer)
+			if o := a.tracerOwner(tracer); o != nil {
+				look = fmt.Sprintf("pinspect show %d", o.PID)
+			}
+			f.Try = append(f.Try, "Look at the tracer ("+look+"): a debugger waiting at a prompt, or a tracer that hung; ending or detaching it lets the process run.")
 		} else {
 			f.Try = append(f.Try, "Find the tracer (TracerPid in /proc/"+fmt.Sprint(pid)+"/task/*/status: it may trace one thread only); ending or detaching it lets the process run.")
 		}

@@ -8,7 +8,7 @@ func Explain(s *Sample) []Finding {
 	a := analyse(s)
 	var out []Finding
 	fns := []func() *Finding{
-		a.bound, a.pool, a.poolOversized, a.leaderExited, a.state, a.gil, a.eventLoop, a.cow, a.family,
+		a.bound, a.pool, a.poolOversized, a.leaderExited, a.state, a.traced, a.gil, a.eventLoop, a.cow, a.family,
 		a.runtimeFinding, a.leak, a.switchCost, a.waits, a.zombies,
 	}
 	if a.zombie() != nil {

@@ -40,6 +40,15 @@ strace) until the tracer lets it go; Z has exited and waits for its parent. A pr
 letter is its main thread's alone. A pool's main thread often just waits
 (S, in pthread_join) while the workers do the work, so look at the threads.`
 
+const lessonTraced = `A tracer (strace, ltrace, a debugger) attaches to a thread with ptrace.
+The kernel then stops the thread at each event the tracer asked for — with
+strace, every system call on its way in and out, and every signal — and
+wakes the tracer, which reads the thread and lets it go on. Each stop is
+two context switches and the tracer's own work: a traced program runs
+slower, many times slower when it makes many system calls, even one that
+mostly sleeps. /proc/PID/status's TracerPid names the tracing thread (0:
+none); a thread in state t is stopped for it right now.`
+
 const lessonGIL = `CPython protects its interpreter with one lock, the GIL: a thread must hold
 it to run Python code. Threads that compute take turns — a thread gives it
 up after a few milliseconds and the next one runs — so eight CPU-bound

@@ -70,6 +70,10 @@ type Sample struct {
 	// (task/TID/status TracerPid): a tracer may attach to one worker
 	// thread, and the process's status (the main thread's) then says 0.
 	Tracers []collector.ThreadTracer `json:"tracers,omitempty"`
+	// Tracer is the task tracing the process at the window's end (the
+	// TracerPid explain names) with its process and command; nil when
+	// not traced or not read (a record, the dashboard's samples).
+	Tracer *collector.TaskOwner `json:"tracer,omitempty"`
 	// Births are the children born in the window that a reading saw;
 	// nil when the children were not read.
 	Births *Births `json:"births,omitempty"`

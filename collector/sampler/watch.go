@@ -209,6 +209,7 @@ func (w *watch) finish(ctx context.Context) error {
 		}
 		w.reading(sm, &sm.Last, snap, p, at, w.last)
 		w.tracers(sm)
+		w.tracerOwner(sm)
 		k := &w.kids[i]
 		for j := range snap.Processes {
 			if c := &snap.Processes[j]; c.PPID == sm.PID && !k.first[c.PID] {
@@ -257,6 +258,29 @@ func (w *watch) tracers(sm *explain.Sample) {
 	}
 	if tr, err := w.s.r.ThreadTracers(sm.PID, tids); err == nil {
 		sm.Tracers = tr
+	}
+}
+
+// tracerOwner names the task tracing the process at the window's end
+// (the main thread's TracerPid, else a traced thread's): its process
+// and command, so that explain says "strace (TracerPid N)", not a bare
+// number (tester11 T4). Left nil when nothing traces it or the tracer is
+// gone.
+func (w *watch) tracerOwner(sm *explain.Sample) {
+	tracer := 0
+	if p := sm.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
+		tracer = p.TracerPID
+	}
+	for _, t := range sm.Tracers {
+		if tracer == 0 {
+			tracer = t.TracerPID
+		}
+	}
+	if tracer <= 0 {
+		return
+	}
+	if o, err := w.s.r.TaskOwner(tracer); err == nil {
+		sm.Tracer = &o
 	}
 }
 
