@@ -74,7 +74,13 @@ type analysis struct {
 	syscallKinds   map[waitKind]int
 	syscallSamples int
 	syscallRead    int // thread-samples whose syscall file was read
-	futexAddrs     map[uint64]int
+	// syncSamples are the thread samples inside a sync call (fsync,
+	// fdatasync, ...: syncCalls) in any state, syncD those of them in D,
+	// syncThreads the distinct threads seen in one, syncNames the calls.
+	syncSamples, syncD int
+	syncThreads        map[int]bool
+	syncNames          map[string]int
+	futexAddrs         map[uint64]int
 
 	// The machine's runnable tasks (loadavg) over the ticks, less the
 	// reader itself, and the share of it that is not this process.
@@ -362,6 +368,7 @@ func (a *analysis) countStates() {
 	a.wchan = map[string]int{}
 	a.wchanKinds = map[waitKind]int{}
 	a.syscalls = map[int]int{}
+	a.syncThreads, a.syncNames = map[int]bool{}, map[string]int{}
 	a.syscallKinds = map[waitKind]int{}
 	a.futexAddrs = map[uint64]int{}
 	idx := make(map[int]int, len(a.threads))
@@ -460,6 +467,14 @@ func (a *analysis) countWaits(ts *collector.TaskSample, td *threadDelta) {
 			name := SyscallName(a.s.Machine.Arch, ts.Syscall.Nr)
 			a.syscallKinds[syscallKind(name)]++
 			a.syscallSamples++
+			if syncCalls[name] {
+				a.syncSamples++
+				a.syncThreads[ts.TID] = true
+				a.syncNames[name]++
+				if ts.State == 'D' {
+					a.syncD++
+				}
+			}
 			if td != nil {
 				td.syscalls[ts.Syscall.Nr]++
 			}

@@ -153,10 +153,80 @@ func (a *analysis) bound() *Finding {
 		a.boundUninterruptible(f)
 	case a.cpuBound():
 		a.boundCPU(f, demand)
+	case a.syncBound() || a.dWaits() && a.dStorage():
+		// Its waits are storage's: a one-thread write+fsync loop is in
+		// D part of the time and runnable the rest (waking from the
+		// sync, waiting for a CPU to return from it on a loaded
+		// machine), never asleep in S (tester11 T7: "I/O-bound ... more
+		// threads raise throughput").
+		a.boundDisk(f)
 	default:
 		a.boundWaiting(f)
 	}
 	return f
+}
+
+// dWaitShare: the share of a process's asleep thread samples (S, D or I)
+// in D from which its waiting is uninterruptible waiting; dWaitMin: the
+// threads in D on average it takes (one sample in twenty). syncShare:
+// the share of thread samples whose system call was read that are inside
+// a sync call, from which syncing is the process's work.
+const (
+	dWaitShare = 0.5
+	dWaitMin   = 0.05
+	syncShare  = 0.5
+)
+
+// dWaits reports whether the process's waiting is mostly in D: at least
+// dWaitShare of its asleep thread samples, and dWaitMin threads in D on
+// average.
+func (a *analysis) dWaits() bool {
+	asleep := a.states['S'] + a.states['D'] + a.states['I']
+	return a.avgD >= dWaitMin && asleep > 0 && float64(a.states['D']) >= dWaitShare*float64(asleep)
+}
+
+// syncCalls are the system calls that wait for a file's (or a file
+// system's) data to reach storage.
+var syncCalls = map[string]bool{"fsync": true, "fdatasync": true, "sync_file_range": true, "msync": true, "sync": true, "syncfs": true}
+
+// syncInside is the share of the thread samples whose system call was
+// read that were inside a sync call, whatever their state: a thread
+// woken from its sync's D waits, runnable, to return from it.
+func (a *analysis) syncInside() float64 {
+	if a.syscallRead == 0 {
+		return 0
+	}
+	return float64(a.syncSamples) / float64(a.syscallRead)
+}
+
+// syncBound reports whether syncing to storage is what the process does:
+// at least syncShare of its thread samples inside a sync call, and bytes
+// written to storage (a sync on tmpfs writes none).
+func (a *analysis) syncBound() bool {
+	return a.syncInside() >= syncShare && a.hasIO && a.writeBPS > 0
+}
+
+// topSyncName is the sync call most thread samples were inside, "" when
+// none was.
+func (a *analysis) topSyncName() string {
+	if t := top(a.syncNames); len(t) > 0 {
+		return t[0].key
+	}
+	return ""
+}
+
+// oneSyncer is the sync call a single thread was seen in, when only one
+// was (and no thread in D elsewhere); "" when none or several.
+func (a *analysis) oneSyncer() string {
+	if len(a.syncThreads) != 1 {
+		return ""
+	}
+	for tid := range a.dThreads {
+		if !a.syncThreads[tid] {
+			return ""
+		}
+	}
+	return a.topSyncName()
 }
 
 // stoppedShare is the share of thread samples stopped: T (by a signal)
@@ -483,14 +553,28 @@ func (a *analysis) boundDisk(f *Finding) {
 	pid := a.s.PID
 	f.ID = "disk_bound"
 	f.Severity = Notice
-	f.Score = a.avgD
-	top := a.topWChan('D')
-	f.Verdict = fmt.Sprintf("Disk-bound: on average %s of its %s were in uninterruptible sleep (D)%s", f1(a.avgD), plural(a.threadsLast, "thread", "threads"), top)
+	f.Score = max(a.avgD, a.syncInside())
+	sc := a.topSyncName()
+	if sc != "" && a.avgD < diskBoundD && a.syncInside() >= syncShare {
+		// Mostly runnable inside the sync (woken, waiting for a CPU to
+		// return from it): say where it was, not only how little it was
+		// in D.
+		f.Verdict = fmt.Sprintf("Disk-bound: its %s inside %s in %s of samples (in D, waiting for storage, in %s of those; runnable, to return from it, in the rest)",
+			plural(a.threadsLast, "thread was", "threads were"), sc, pct(a.syncInside()), pct(float64(a.syncD)/float64(max(a.syncSamples, 1))))
+	} else {
+		f.Verdict = fmt.Sprintf("Disk-bound: on average %s of its %s were in uninterruptible sleep (D)%s", f1(a.avgD), plural(a.threadsLast, "thread", "threads"), a.topWChan('D'))
+	}
 	if a.hasIO && a.writeBPS+a.readBPS > 0 {
 		f.Verdict += fmt.Sprintf(", writing %s/s and reading %s/s to storage", mib(a.writeBPS), mib(a.readBPS))
 	}
+	if asleep := a.states['S'] + a.states['D'] + a.states['I']; a.avgD < diskBoundD && a.syncInside() < syncShare && asleep > 0 {
+		f.Verdict += fmt.Sprintf("; that was %s of its waiting, and it wanted a CPU the rest of the time", pct(float64(a.states['D'])/float64(asleep)))
+	}
 	f.Verdict += "."
 	f.Evidence = append(f.Evidence, ev("threads_in_d_avg", a.avgD, "threads", f1(a.avgD)+" threads in D on average (at most "+num(float64(a.maxD))+")", statesSource(pid)))
+	if sc != "" {
+		f.Evidence = append(f.Evidence, ev("sync_share", a.syncInside(), "ratio", fmt.Sprintf("inside %s in %s of thread samples, %s in all", sc, pct(a.syncInside()), plural(len(a.syncThreads), "thread", "threads")), src(pid, "task/*/syscall")+" field 1, sampled"))
+	}
 	if w := a.topWChanName('D'); w != "" {
 		f.Evidence = append(f.Evidence, ev("d_wchan_"+w, float64(a.wchan[w]), "count", w+" in "+num(float64(a.wchan[w]))+" thread samples", src(pid, "task/*/wchan")))
 	}
@@ -502,7 +586,11 @@ func (a *analysis) boundDisk(f *Finding) {
 		f.Evidence = append(f.Evidence, ev("psi_io_full_percent", *a.psiIOFul, "percent", "all non-idle tasks waited on I/O "+pctv(*a.psiIOFul)+" of the window", "/proc/pressure/io (full total)"))
 	}
 	f.Why = "Threads in D wait for the storage device; they use no CPU, and adding CPUs does not help."
-	if a.psiIOFul != nil && *a.psiIOFul >= 20 {
+	if sc := a.oneSyncer(); sc != "" {
+		// One thread syncing: a second one syncing the same file waits
+		// for the first (the inode's lock, the journal's commit).
+		f.Try = append(f.Try, "Its one syncing thread waits in "+sc+": syncs of one file serialise (on the file's inode and the file system's journal commit), so more threads syncing the same file queue behind it rather than raise throughput; write more between syncs (one "+sc+" for many writes: group commit), use fdatasync where file metadata need not be durable, or use faster storage.")
+	} else if a.psiIOFul != nil && *a.psiIOFul >= 20 {
 		f.Try = append(f.Try, "The device looks saturated (I/O pressure full "+pctv(*a.psiIOFul)+"): more threads will queue, not finish sooner; batch writes (fewer fdatasync calls), or use faster storage.")
 	} else {
 		f.Try = append(f.Try, "More threads help while the device has spare capacity (watch /proc/pressure/io full); fewer, larger writes and fewer fsync/fdatasync calls cut the waits.")
