@@ -280,20 +280,18 @@ func (d *decoder) prepare(b *batch, held []*batch) {
 // hurry asks for.
 const maxHurriedExecLookups = 32
 
-// maxHurriedExitLookups is the most lookups of exits (a threaded
-// process's main thread ending cleanly: maybe a thread's exec) a batch
-// converted in a hurry asks for.
-const maxHurriedExitLookups = 32
-
 // lookUpHurried is lookUp for a batch converted while pinspect is behind
 // the kernel's events: only the execs worth a read are looked up, each
 // process's last exec in the batch when its exit is not in the batch too
 // (a process still running when the backlog was read; one that exited
 // can no longer be named by a lookup as cheaply), at most
-// maxHurriedExecLookups of them; and the clean exits of the main thread
-// of processes that made threads, which may be a thread's exec (exit), at
-// most maxHurriedExitLookups. Every other event is named from what
-// the decoder knows, or by the next scan.
+// maxHurriedExecLookups of them; and every clean exit of the main thread
+// of a process that made threads, which may be a thread's exec (exit):
+// a bound that follows the batch (one lookup for each such exit, a read
+// of stat or a slot of the identity program's run, none reading the exe
+// link), not a fixed one, which turned each such exit past it into a
+// false exit when its exec came after the batch was taken. Every other
+// event is named from what the decoder knows, or by the next scan.
 func (d *decoder) lookUpHurried(b *batch) {
 	d.qs, d.keys = d.qs[:0], d.keys[:0]
 	in := b.evs
@@ -329,11 +327,10 @@ func (d *decoder) lookUpHurried(b *batch) {
 		}
 	}
 	// The main thread's clean exit of a process that made threads may be
-	// another thread's execve (exit): its lookup tells, at most
-	// maxHurriedExitLookups of them.
+	// another thread's execve (exit): its lookup tells, for each of them.
 	execs, asked := len(d.qs), 0
 	for pid, i := range exitAt {
-		if ev := &in[i]; ev.PID == ev.TGID && ev.ExitCode == 0 && (d.threaded[pid] || made[pid]) && asked < maxHurriedExitLookups {
+		if ev := &in[i]; ev.PID == ev.TGID && ev.ExitCode == 0 && (d.threaded[pid] || made[pid]) {
 			d.keys = append(d.keys, lookupKey{pid: pid})
 			d.qs = append(d.qs, collector.IdentityQuery{PID: pid})
 			asked++
