@@ -51,3 +51,49 @@ func TestListFirstSeesExitBeforeKernelEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestListFirstSeesProcessBeforeKernelEvents (fix11a's open item): a
+// process that starts after the ListFirst scan and ends before the
+// kernel source is live (the BPF programs load and attach) was in no
+// scan and no event: watch missed a process started and ended within
+// about 0.1 s of its start. The connector subscribed before the scan
+// reports it, once: its spawn and its exit with its code.
+func TestListFirstSeesProcessBeforeKernelEvents(t *testing.T) {
+	var pid int
+	beforeKernelOpen = func() {
+		cmd := exec.Command("sh", "-c", "exit 3")
+		_ = cmd.Run()
+		pid = cmd.Process.Pid
+	}
+	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true, Tracepoints: true, ListFirst: true})
+	beforeKernelOpen = nil
+	evs := m.Latest().Events
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	seq, err := m.Sync(ctx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+		evs = append(evs, f.Events...)
+		return f.Seq > seq
+	})
+	spawns, exits := 0, 0
+	for _, e := range evs {
+		if e.ID.PID != pid {
+			continue
+		}
+		switch e.Type {
+		case lifecycle.Spawn:
+			spawns++
+		case lifecycle.Exit:
+			exits++
+			if e.ExitStatus == nil || e.ExitStatus.Code != 3 {
+				t.Errorf("exit %+v, want code 3", e)
+			}
+		}
+	}
+	if spawns != 1 || exits != 1 {
+		t.Errorf("%d spawns and %d exits of %d (sh -c 'exit 3' between the scan and the kernel source's opening), want 1 and 1: %+v", spawns, exits, pid, evs)
+	}
+}

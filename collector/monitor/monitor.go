@@ -103,7 +103,11 @@ type Options struct {
 	// then reports what changed since that scan, as the poll sees it, so
 	// a process listed then that ended before the kernel's events were
 	// taken has its exit (without status, as the poll's are) instead of
-	// none. For watch, whose user started a short process just before.
+	// none. With Connector, Run also subscribes to the proc connector
+	// before that scan, and the first frame has its events until the
+	// kernel source is live: a process that started and ended before
+	// then, in no scan, has its spawn and exit. For watch, whose user
+	// started a short process just before.
 	ListFirst bool
 }
 
@@ -217,6 +221,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 	// The kernel source outlives ctx until the last frame has its events.
 	kctx, kcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer kcancel()
+	var early *earlyEvents
+	if m.opts.ListFirst && m.opts.Connector {
+		// Subscribed before the scan and the BPF loads: a process
+		// that starts and ends meanwhile is in neither.
+		early = startEarlyEvents(m.r, m.opts)
+	}
 	if m.opts.ListFirst {
 		m.listFirst(ctx)
 	}
@@ -224,6 +234,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 		beforeKernelOpen()
 	}
 	k := openKernelSource(m.r, m.opts, m.rescanNow)
+	if early != nil {
+		k = early.bridge(k, time.Now())
+	}
 	m.mu.Lock()
 	m.kernel = k
 	m.mu.Unlock()

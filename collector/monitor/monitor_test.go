@@ -580,7 +580,11 @@ func connOf(t *testing.T, m *Monitor) *connSource {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cs, ok := m.kernel.(*connSource)
+	k := m.kernel
+	if b, ok := k.(*bridged); ok {
+		k = b.kernelSource
+	}
+	cs, ok := k.(*connSource)
 	if !ok {
 		t.Fatalf("kernel source %T, want the connector", m.kernel)
 	}
