@@ -75,12 +75,13 @@ type analysis struct {
 	syscallSamples int
 	syscallRead    int // thread-samples whose syscall file was read
 	// syncSamples are the thread samples inside a sync call (fsync,
-	// fdatasync, ...: syncCalls) in any state, syncD those of them in D,
-	// syncThreads the distinct threads seen in one, syncNames the calls.
-	syncSamples, syncD int
-	syncThreads        map[int]bool
-	syncNames          map[string]int
-	futexAddrs         map[uint64]int
+	// fdatasync, ...: syncCalls) in any state, syncD and syncR those of
+	// them in D and R, syncThreads the distinct threads seen in one,
+	// syncNames the calls.
+	syncSamples, syncD, syncR int
+	syncThreads               map[int]bool
+	syncNames                 map[string]int
+	futexAddrs                map[uint64]int
 
 	// The machine's runnable tasks (loadavg) over the ticks, less the
 	// reader itself, and the share of it that is not this process.
@@ -471,8 +472,11 @@ func (a *analysis) countWaits(ts *collector.TaskSample, td *threadDelta) {
 				a.syncSamples++
 				a.syncThreads[ts.TID] = true
 				a.syncNames[name]++
-				if ts.State == 'D' {
+				switch ts.State {
+				case 'D':
 					a.syncD++
+				case 'R':
+					a.syncR++
 				}
 			}
 			if td != nil {

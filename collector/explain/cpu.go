@@ -378,6 +378,13 @@ func (a *analysis) traced() *Finding {
 	}
 	f.Verdict = fmt.Sprintf("Traced by %s: it was stopped for the tracer (state t) in %s of thread samples%s; every event the tracer watches (with strace, every system call and signal) stops it until the tracer lets it go on, so it runs slower than untraced, even while it mostly sleeps.",
 		a.tracerName(tracer), pct(tShare), switches)
+	if a.states['t'] == 0 && (!a.hasCtx || rate < switchRateMin) {
+		// Nothing says the tracer stops it (a debugger attached and
+		// continued, a tracer watching nothing it does): say what is
+		// attached and what it would cost, not that it runs slower.
+		f.Verdict = fmt.Sprintf("Traced by %s: a tracer is attached, though it stopped the process in none of the samples%s; each event the tracer watches (with strace, every system call and signal) would stop it until the tracer lets it go on.",
+			a.tracerName(tracer), switches)
+	}
 	f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), from+" TracerPid"))
 	a.tracerEvidence(f, tracer)
 	f.Evidence = append(f.Evidence, ev("traced_stop_share", tShare, "ratio", pct(tShare)+" of thread samples stopped by the tracer (t)", statesSource(pid)))
@@ -559,8 +566,13 @@ func (a *analysis) boundDisk(f *Finding) {
 		// Mostly runnable inside the sync (woken, waiting for a CPU to
 		// return from it): say where it was, not only how little it was
 		// in D.
-		f.Verdict = fmt.Sprintf("Disk-bound: its %s inside %s in %s of samples (in D, waiting for storage, in %s of those; runnable, to return from it, in the rest)",
-			plural(a.threadsLast, "thread was", "threads were"), sc, pct(a.syncInside()), pct(float64(a.syncD)/float64(max(a.syncSamples, 1))))
+		n := float64(max(a.syncSamples, 1))
+		f.Verdict = fmt.Sprintf("Disk-bound: its %s inside %s in %s of samples (of those, in D, waiting for storage, %s; runnable, waiting for a CPU to return from it, %s",
+			plural(a.threadsLast, "thread was", "threads were"), sc, pct(a.syncInside()), pct(float64(a.syncD)/n), pct(float64(a.syncR)/n))
+		if other := a.syncSamples - a.syncD - a.syncR; other > 0 {
+			f.Verdict += fmt.Sprintf("; in another state (S: an interruptible wait), %s", pct(float64(other)/n))
+		}
+		f.Verdict += ")"
 	} else {
 		f.Verdict = fmt.Sprintf("Disk-bound: on average %s of its %s were in uninterruptible sleep (D)%s", f1(a.avgD), plural(a.threadsLast, "thread", "threads"), a.topWChan('D'))
 	}
@@ -589,7 +601,7 @@ func (a *analysis) boundDisk(f *Finding) {
 	if sc := a.oneSyncer(); sc != "" {
 		// One thread syncing: a second one syncing the same file waits
 		// for the first (the inode's lock, the journal's commit).
-		f.Try = append(f.Try, "Its one syncing thread waits in "+sc+": syncs of one file serialise (on the file's inode and the file system's journal commit), so more threads syncing the same file queue behind it rather than raise throughput; write more between syncs (one "+sc+" for many writes: group commit), use fdatasync where file metadata need not be durable, or use faster storage.")
+		f.Try = append(f.Try, "Its one syncing thread waits in "+sc+". If it syncs one file, more threads will not help: syncs of one file serialise (on the file's inode and the file system's journal commit), so threads syncing the same file queue behind each other; write more between syncs (one "+sc+" for many writes: group commit), use fdatasync where file metadata need not be durable, or use faster storage. If it syncs many files, threads syncing different files can overlap while the device has spare capacity (watch /proc/pressure/io full).")
 	} else if a.psiIOFul != nil && *a.psiIOFul >= 20 {
 		f.Try = append(f.Try, "The device looks saturated (I/O pressure full "+pctv(*a.psiIOFul)+"): more threads will queue, not finish sooner; batch writes (fewer fdatasync calls), or use faster storage.")
 	} else {

@@ -560,7 +560,7 @@ func (m *Monitor) zombieParentsWChan(snap *collector.Snapshot) map[int]string {
 func (m *Monitor) focusFrom(snap *collector.Snapshot, pid int) *Focus {
 	p := lifecycle.Find(snap, pid)
 	if p == nil {
-		return m.focusOf(pid, nil, &collector.ReadError{PID: pid, File: "stat", Err: unix.ENOENT})
+		return m.focusOf(pid, nil, m.r.FileError(pid, "stat", unix.ENOENT))
 	}
 	return m.focusOf(pid, p, nil)
 }

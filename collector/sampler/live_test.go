@@ -781,6 +781,55 @@ func TestLiveTracedSleeper(t *testing.T) {
 	}
 }
 
+// TestLiveTracedContinued (review7 B-S1): a tracer attached and then
+// continued (a debugger's "continue") stops a sleeping process at
+// nothing: the traced finding says a tracer is attached and what it
+// would cost, never that the process runs slower.
+func TestLiveTracedContinued(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("ptrace of a helper needs root here (yama ptrace_scope)")
+	}
+	sl := exec.Command("sleep", "600")
+	if err := sl.Start(); err != nil {
+		t.Skip("no sleep:", err)
+	}
+	t.Cleanup(func() { _ = sl.Process.Kill(); _ = sl.Wait() })
+	pid := sl.Process.Pid
+	attached, detach, done := make(chan error), make(chan struct{}), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer close(done)
+		var ws syscall.WaitStatus
+		err := syscall.PtraceAttach(pid)
+		if err == nil {
+			_, err = syscall.Wait4(pid, &ws, syscall.WALL, nil)
+		}
+		if err == nil {
+			err = syscall.PtraceCont(pid, 0)
+		}
+		attached <- err
+		if err != nil {
+			return
+		}
+		<-detach
+		// Detaching needs the tracee stopped: stop it, then detach.
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+		_, _ = syscall.Wait4(pid, &ws, syscall.WALL, nil)
+		_ = syscall.PtraceDetach(pid)
+	}()
+	if err := <-attached; err != nil {
+		t.Fatalf("ptrace attach: %v", err)
+	}
+	t.Cleanup(func() { close(detach); <-done })
+	waitFor(t, func() bool { return procState(pid) == 'S' })
+	_, fs := sampleOf(t, "traced-continued", pid)
+	f := find(t, fs, "traced")
+	if strings.Contains(f.Verdict, "runs slower") || !strings.Contains(f.Verdict, "a tracer is attached") {
+		t.Errorf("a continued tracer's verdict: %s", f.Verdict)
+	}
+}
+
 // TestLiveVforkParent: a vfork parent whose child never execs waits in
 // D (kernel_clone) with no I/O: an uninterruptible wait named by its wait
 // channel and system call (clone, not "syscall 56"), not disk-bound.

@@ -267,19 +267,27 @@ func (w *watch) tracers(sm *explain.Sample) {
 // number (tester11 T4). Left nil when nothing traces it or the tracer is
 // gone.
 func (w *watch) tracerOwner(sm *explain.Sample) {
-	tracer := 0
+	tracer, tid := 0, sm.PID
 	if p := sm.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 {
 		tracer = p.TracerPID
 	}
 	for _, t := range sm.Tracers {
 		if tracer == 0 {
-			tracer = t.TracerPID
+			tracer, tid = t.TracerPID, t.TID
 		}
 	}
 	if tracer <= 0 {
 		return
 	}
-	if o, err := w.s.r.TaskOwner(tracer); err == nil {
+	o, err := w.s.r.TaskOwner(tracer)
+	if err != nil {
+		return
+	}
+	// The tracer may have exited, and its pid been reused, between the
+	// TracerPid and its owner's reading: the traced thread still names
+	// it afterwards only if it is the same task (a tracer's exit
+	// detaches its tracees).
+	if tr, err := w.s.r.ThreadTracers(sm.PID, []int{tid}); err == nil && len(tr) == 1 && tr[0].TracerPID == tracer {
 		sm.Tracer = &o
 	}
 }
