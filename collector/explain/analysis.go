@@ -424,6 +424,23 @@ func (a *analysis) countStates() {
 
 // countWaits counts what one thread sample waits in: its wait channel
 // (asleep), its system call, and for its thread the poll and futex
+// countSync counts a thread sample inside the system call name when it
+// is a sync call (syncCalls), by its state.
+func (a *analysis) countSync(ts *collector.TaskSample, name string) {
+	if !syncCalls[name] {
+		return
+	}
+	a.syncSamples++
+	a.syncThreads[ts.TID] = true
+	a.syncNames[name]++
+	switch ts.State {
+	case 'D':
+		a.syncD++
+	case 'R':
+		a.syncR++
+	}
+}
+
 // samples.
 func (a *analysis) countWaits(ts *collector.TaskSample, td *threadDelta) {
 	kind := waitUnknown
@@ -468,17 +485,7 @@ func (a *analysis) countWaits(ts *collector.TaskSample, td *threadDelta) {
 			name := SyscallName(a.s.Machine.Arch, ts.Syscall.Nr)
 			a.syscallKinds[syscallKind(name)]++
 			a.syscallSamples++
-			if syncCalls[name] {
-				a.syncSamples++
-				a.syncThreads[ts.TID] = true
-				a.syncNames[name]++
-				switch ts.State {
-				case 'D':
-					a.syncD++
-				case 'R':
-					a.syncR++
-				}
-			}
+			a.countSync(ts, name)
 			if td != nil {
 				td.syscalls[ts.Syscall.Nr]++
 			}
