@@ -110,8 +110,14 @@ type Tracker struct {
 	zombieGap  map[collector.ID]time.Duration
 	reparents  map[collector.ID]Event
 	exitAt     map[int]time.Time
-	recent     map[eventKey]uint64 // kernel reports, by step
-	polled     map[eventKey]uint64 // spawns and execs the poll reported first
+	// exitParent is, for each pid of exitAt, the parent its kernel exit
+	// named (0: none; the exit then took one from the scans, and
+	// guessedParent says so): a zombie adopted after its exit was not
+	// adopted before it (reparentsBeforeExits).
+	exitParent    map[int]int
+	guessedParent map[int]bool
+	recent        map[eventKey]uint64 // kernel reports, by step
+	polled        map[eventKey]uint64 // spawns and execs the poll reported first
 	// named is, for each process whose kernel exec is in recent, the
 	// name the exec gave it, or the name of the poll's last rename after
 	// it: a poll rename from that name is a new event (renamedAfterExec).
@@ -176,19 +182,21 @@ func NewTracker(maxForks int) *Tracker {
 		maxForks = 100000
 	}
 	return &Tracker{
-		maxForks:    maxForks,
-		zombieSeen:  make(map[collector.ID]time.Time),
-		zombieExit:  make(map[collector.ID]bool),
-		zombieGap:   make(map[collector.ID]time.Duration),
-		reparents:   make(map[collector.ID]Event),
-		exitAt:      make(map[int]time.Time),
-		recent:      make(map[eventKey]uint64),
-		polled:      make(map[eventKey]uint64),
-		named:       make(map[int]string),
-		polledExits: make(map[int]polledExit),
-		heldExits:   make(map[int]heldExit),
-		forkParent:  make(map[int]forkInfo),
-		lateExecs:   make(map[int]lateExec),
+		maxForks:      maxForks,
+		zombieSeen:    make(map[collector.ID]time.Time),
+		zombieExit:    make(map[collector.ID]bool),
+		zombieGap:     make(map[collector.ID]time.Duration),
+		reparents:     make(map[collector.ID]Event),
+		exitAt:        make(map[int]time.Time),
+		exitParent:    make(map[int]int),
+		guessedParent: make(map[int]bool),
+		recent:        make(map[eventKey]uint64),
+		polled:        make(map[eventKey]uint64),
+		named:         make(map[int]string),
+		polledExits:   make(map[int]polledExit),
+		heldExits:     make(map[int]heldExit),
+		forkParent:    make(map[int]forkInfo),
+		lateExecs:     make(map[int]lateExec),
 	}
 }
 
@@ -299,8 +307,11 @@ func (t *Tracker) kernelEvents(in []KernelEvent, prev, cur *collector.Snapshot) 
 			t.rememberFork(&in[i])
 		case Exit:
 			t.exitAt[e.ID.PID] = e.Time
+			t.exitParent[e.ID.PID] = e.PPID // as the source read it (0: none)
+			delete(t.guessedParent, e.ID.PID)
 			if e.PPID == 0 {
 				e.PPID = lastParent(e.ID, prev, cur, in[i].ForkPPID)
+				t.guessedParent[e.ID.PID] = true
 			}
 		}
 		// A spawn, exec or exit converted late (pinspect was behind, or
@@ -699,68 +710,108 @@ func (t *Tracker) forkReparents(out []Event, cur *collector.Snapshot) []Event {
 }
 
 // reparentsBeforeExits puts each reparent of evs (sorted by time) that
-// is dated at or after an exit of its process back before that exit: an
-// adoption happens when the parent exits, so before the child's end,
-// but a scan finds it only when it shows the child (a zombie by then)
-// under its new parent, and a reparent dated at that scan came after
-// the exit the kernel had reported (tester11 T3: a subreaper's
-// grandchild, born and ended between two scans). It takes the time of
-// the old parent's kernel exit in evs when that is not after the
-// child's exit (the kernel re-parents the children of an exiting
-// process before it reports the exit), else the child's exit's, with
-// NoteAdoptedBeforeExit. A reparent of a process whose kernel exit an
-// earlier step gave out is not given out (that exit already names the
-// adopter as its parent); it is still tracked (Orphans).
+// is dated at or after the exit of its process, when that exit says the
+// process ended under its new parent, back before that exit: it was
+// adopted before its end, but a scan finds the adoption only when it
+// shows the process (a zombie by then) under its new parent, and a
+// reparent dated at that scan came after the exit the kernel had
+// reported (tester11 T3: a subreaper's grandchild, born and ended
+// between two scans). It takes the time of the old parent's kernel exit
+// in evs when that is not after the process's exit (the kernel
+// re-parents the children of an exiting process before it reports the
+// exit), else the process's exit's, with NoteAdoptedBeforeExit. A
+// process whose exit names its old parent (a zombie adopted after its
+// end, when its parent exited later), or no parent the source read,
+// keeps its reparent after the exit. A reparent of a process whose
+// kernel exit an earlier step gave out under the new parent is not
+// given out (that exit named the adopter); it is still tracked
+// (Orphans). One pass over evs and one sort, whatever the number of
+// reparents.
 func (t *Tracker) reparentsBeforeExits(evs []Event, cur *collector.Snapshot) []Event {
-	for i := 0; i < len(evs); i++ {
-		e := evs[i]
-		if e.Type != Reparent {
-			continue
-		}
-		j := slices.IndexFunc(evs, func(x Event) bool {
-			return x.Type == Exit && x.ID.PID == e.ID.PID && sameStart(x.ID.StartTicks, e.ID.StartTicks)
-		})
-		if j < 0 {
-			if t.exitedBefore(e.ID, cur) {
-				t.reparents[e.ID] = e
-				evs = slices.Delete(evs, i, i+1)
-				i--
-			}
-			continue
-		}
-		if j > i {
-			continue // dated before the exit already
-		}
-		exit := evs[j].Time
-		at := -1 // the old parent's kernel exit, not after the child's
-		for k := range evs[:j] {
-			if x := &evs[k]; x.Type == Exit && x.ID.PID == e.OldPPID && x.FromKernel() && !x.Time.After(exit) {
-				at = k
-			}
-		}
-		evs = slices.Delete(evs, i, i+1)
-		if at >= 0 {
-			e.Time = evs[at].Time
-			at++
-		} else {
-			e.Time, e.Note = exit, NoteAdoptedBeforeExit
-			at = j
-		}
-		evs = slices.Insert(evs, at, e)
+	if !slices.ContainsFunc(evs, func(e Event) bool { return e.Type == Reparent }) {
+		return evs
 	}
-	return evs
+	exits := make(map[int]int) // pid -> the index of its first exit
+	for k := range evs {
+		if x := &evs[k]; x.Type == Exit {
+			if _, ok := exits[x.ID.PID]; !ok {
+				exits[x.ID.PID] = k
+			}
+		}
+	}
+	moved := false
+	early := make(map[int]bool) // reparents dated at their exit: sorted before it
+	out := evs[:0]
+	for k := range evs {
+		e := evs[k]
+		if e.Type != Reparent {
+			out = append(out, e)
+			continue
+		}
+		j, ok := exits[e.ID.PID]
+		if ok && (!sameStart(evs[j].ID.StartTicks, e.ID.StartTicks) || startedAfter(e.ID, evs[j].Time, cur)) {
+			ok = false // another process with the pid
+		}
+		if !ok {
+			if t.exitedBefore(&e, cur) {
+				t.reparents[e.ID] = e
+				continue
+			}
+			out = append(out, e)
+			continue
+		}
+		x := &evs[j]
+		if j > k || x.PPID != e.PPID || t.guessedParent[x.ID.PID] {
+			out = append(out, e) // dated before its exit, or adopted after it (or not known)
+			continue
+		}
+		moved = true
+		if at, ok := exits[e.OldPPID]; ok && evs[at].FromKernel() && !evs[at].Time.After(x.Time) {
+			e.Time = evs[at].Time
+		} else {
+			e.Time, e.Note = x.Time, NoteAdoptedBeforeExit
+			early[len(out)] = true
+		}
+		out = append(out, e)
+	}
+	if !moved {
+		return out
+	}
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ta, tb := out[idx[a]].Time, out[idx[b]].Time
+		if !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+		return early[idx[a]] && !early[idx[b]]
+	})
+	sorted := make([]Event, len(out))
+	for i, k := range idx {
+		sorted[i] = out[k]
+	}
+	return sorted
 }
 
-// exitedBefore reports whether process id, a zombie in cur, had its
-// kernel exit given out in an earlier step (exitAt: not before its
-// start).
-func (t *Tracker) exitedBefore(id collector.ID, cur *collector.Snapshot) bool {
+// startedAfter reports whether process id, as cur shows it, started
+// after at (an exit at at is an earlier process's with the pid).
+func startedAfter(id collector.ID, at time.Time, cur *collector.Snapshot) bool {
 	p := FindID(cur, id)
+	return p != nil && !p.StartedAt.IsZero() && p.StartedAt.After(at)
+}
+
+// exitedBefore reports whether the process of reparent e, a zombie in
+// cur, had its kernel exit given out in an earlier step under e's new
+// parent (exitAt and exitParent: not before its start).
+func (t *Tracker) exitedBefore(e *Event, cur *collector.Snapshot) bool {
+	p := FindID(cur, e.ID)
 	if p == nil || !IsZombie(p) {
 		return false
 	}
-	x, ok := t.exitAt[id.PID]
-	return ok && x.Before(cur.TakenAt) && !x.Before(p.StartedAt)
+	x, ok := t.exitAt[e.ID.PID]
+	return ok && x.Before(cur.TakenAt) && !x.Before(p.StartedAt) && t.exitParent[e.ID.PID] == e.PPID && e.PPID != 0
 }
 
 // track updates the zombies' first sightings (and, seen by a scan, the
@@ -801,6 +852,8 @@ func (t *Tracker) track(prev, cur *collector.Snapshot, evs []Event) {
 	for pid, at := range t.exitAt {
 		if at.Before(cut) {
 			delete(t.exitAt, pid)
+			delete(t.exitParent, pid)
+			delete(t.guessedParent, pid)
 		}
 	}
 }

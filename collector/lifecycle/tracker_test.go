@@ -492,6 +492,74 @@ func TestTrackerReparentBeforeExit(t *testing.T) {
 	})
 }
 
+// TestTrackerZombieAdoptedAfterExit (review7 A-M1): a child that exits
+// and stays a zombie under a parent that does not reap it, whose parent
+// exits later, is adopted after its exit (the kernel re-parents zombies
+// too): its exit names the old parent, and its reparent stays after the
+// exit (and after the old parent's), in the same step and when the
+// adoption is seen a step after the exit.
+func TestTrackerZombieAdoptedAfterExit(t *testing.T) {
+	init1 := proc(1, 0, 1, "init", 'S')
+	sr := proc(100, 1, 10, "subreaper", 'S')
+	mid := proc(101, 100, 30, "mid", 'S')
+	grand := proc(102, 101, 31, "grand", 'S')
+	zUnderMid := grand
+	zUnderMid.State, zUnderMid.ExitCode = 'Z', 7<<8
+	zUnderSR := zUnderMid
+	zUnderSR.PPID = 100
+	gexit := kexit(grand, 200*time.Millisecond, 7) // PPID 101: ended under its parent
+	t.Run("same step", func(t *testing.T) {
+		tr := NewTracker(0)
+		s0 := snap(0, init1, sr, mid, grand)
+		tr.Observe(nil, s0, Kernel{})
+		s1 := snap(time.Second, init1, sr, zUnderSR)
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{gexit, kexit(mid, 600*time.Millisecond, 0)}})
+		if got, want := types(st.Events), "exit:102 exit:101 reparent:102 zombie:102"; got != want {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		if rp := st.Events[2]; rp.Note != "" || rp.OldPPID != 101 || rp.PPID != 100 {
+			t.Errorf("reparent %+v", rp)
+		}
+	})
+	t.Run("next step", func(t *testing.T) {
+		tr := NewTracker(0)
+		s0 := snap(0, init1, sr, mid, grand)
+		tr.Observe(nil, s0, Kernel{})
+		s1 := snap(time.Second, init1, sr, mid, zUnderMid)
+		tr.Observe(s0, s1, Kernel{Events: []KernelEvent{gexit}})
+		s2 := snap(2*time.Second, init1, sr, zUnderSR)
+		st := tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kexit(mid, 1500*time.Millisecond, 0)}})
+		if got, want := types(st.Events), "exit:101 reparent:102"; got != want {
+			t.Errorf("events %q, want %q", got, want)
+		}
+	})
+}
+
+// BenchmarkReparentsBeforeExits (review7 A-M2): a step with 10,000
+// reparents and 10,000 exits (a parent of many children killed); it was
+// quadratic (2.2 s a step), now one pass and one sort.
+func BenchmarkReparentsBeforeExits(b *testing.B) {
+	const n = 10000
+	at := t0.Add(time.Second)
+	cur := snap(2 * time.Second)
+	evs := make([]Event, 0, 2*n)
+	for i := range n {
+		evs = append(evs, Event{Type: Exit, Time: at.Add(time.Duration(i)), ID: collector.ID{PID: 1000 + i, StartTicks: 5}, PPID: 1, Source: SourceConnector})
+	}
+	for i := range n {
+		evs = append(evs, Event{Type: Reparent, Time: cur.TakenAt, ID: collector.ID{PID: 1000 + i, StartTicks: 5}, PPID: 1, OldPPID: 999, Source: SourceConnector})
+	}
+	tr := NewTracker(0)
+	in := make([]Event, len(evs))
+	b.ResetTimer()
+	for range b.N {
+		copy(in, evs)
+		if out := tr.reparentsBeforeExits(in, cur); len(out) != 2*n || out[0].Type != Reparent {
+			b.Fatalf("%d events, first %s", len(out), out[0].Type)
+		}
+	}
+}
+
 // TestTrackerForkReparentAdopters: the adopter's kind comes from the one
 // definition (init, a namespace's init, a subreaper; unknown when the new
 // parent could not be read); an estimated start time never rules out.
