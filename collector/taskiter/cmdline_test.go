@@ -259,3 +259,29 @@ func TestCmdlinesPageSize(t *testing.T) {
 		t.Errorf("CmdlinesUnavailable %q, want the page size", why)
 	}
 }
+
+// TestResized: resized gives the named maps their sizes without types and
+// leaves the spec it was given as it was, which later loads use.
+func TestResized(t *testing.T) {
+	spec, err := loadTaskIter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := spec.Maps["cmd_slots"].MaxEntries
+	r := resized(spec, map[string]uint32{"cmd_slots": 77, "walk_tasks": 0})
+	if m := r.Maps["cmd_slots"]; m.MaxEntries != 77 || m.Key != nil || m.Value != nil || m.ValueSize != cmdSlotSize {
+		t.Errorf("cmd_slots: %d entries, key %v, value %v, value size %d", m.MaxEntries, m.Key, m.Value, m.ValueSize)
+	}
+	if m := r.Maps["walk_tasks"]; m.MaxEntries != spec.Maps["walk_tasks"].MaxEntries || m.InnerMap == nil || m.InnerMap.Value != nil {
+		t.Errorf("walk_tasks: %d entries, inner %+v", m.MaxEntries, m.InnerMap)
+	}
+	if m := spec.Maps["cmd_slots"]; m.MaxEntries != before || m.Value == nil {
+		t.Errorf("the spec's cmd_slots changed: %d entries, value %v", m.MaxEntries, m.Value)
+	}
+	if m := spec.Maps["walk_tasks"]; m.InnerMap.Value == nil {
+		t.Error("the spec's walk_tasks lost its inner map's value type")
+	}
+	if r.Maps["cmd_pages"] != spec.Maps["cmd_pages"] || r.Programs["pinspect_cmdlines"] != spec.Programs["pinspect_cmdlines"] {
+		t.Error("a map or program not named was copied")
+	}
+}

@@ -63,8 +63,7 @@ func openIdents(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, bootOf
 	if spec.Programs["pinspect_idents"] == nil || spec.Maps["ident_slots"] == nil {
 		return nil, errors.New("no identity program")
 	}
-	spec = spec.Copy()
-	spec.Maps["ident_slots"].MaxEntries = identSlots
+	spec = resized(spec, map[string]uint32{"ident_slots": identSlots})
 	var objs identObjects
 	if err := spec.LoadAndAssign(&objs, copts); err != nil {
 		return nil, err

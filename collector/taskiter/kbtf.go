@@ -201,19 +201,46 @@ func parseRawBTF(b []byte) (*rawBTF, error) {
 	}
 	r := &rawBTF{bo: bo, little: bo == binary.LittleEndian, hdr: b[:hl], types: b[uint64(hl)+uint64(tOff) : te], strs: b[uint64(hl)+uint64(sOff) : se]}
 	r.offs = make([]uint32, 0, len(r.types)/24)
-	for off := 0; off < len(r.types); {
-		if off+12 > len(r.types) {
+	types := r.types
+	for off := 0; off < len(types); {
+		if off+12 > len(types) {
 			return nil, errors.New("BTF type section cut")
 		}
 		r.offs = append(r.offs, uint32(off))
-		size, err := r.typeSize(off)
-		if err != nil {
-			return nil, err
+		// typeSize inline: this loop is over every one of the kernel's
+		// 130,000 types, a sixth of a trim as a call with a switch.
+		kind, vlen := r.info2(types[off:])
+		ks := btfKindSizes[kind]
+		if ks.base == 0 {
+			return nil, fmt.Errorf("BTF kind %d unknown", kind)
 		}
-		off += size
+		off += int(ks.base) + int(ks.per)*vlen
+		if off > len(types) {
+			return nil, errors.New("BTF type section cut")
+		}
 	}
 	return r, nil
 }
+
+// btfKindSizes is, by kind, the bytes of a type record (12 and the data
+// after it) and the bytes each of its vlen entries adds; base 0: a kind
+// this code does not know.
+var btfKindSizes = func() (t [32]struct{ base, per uint8 }) {
+	for k := btfKindInt; k <= btfKindEnum64; k++ {
+		t[k].base = 12
+	}
+	for _, k := range []int{btfKindInt, btfKindVar, btfKindDeclTag} {
+		t[k].base += 4
+	}
+	t[btfKindArray].base += 12
+	for _, k := range []int{btfKindStruct, btfKindUnion, btfKindDatasec, btfKindEnum64} {
+		t[k].per = 12
+	}
+	for _, k := range []int{btfKindEnum, btfKindFuncProto} {
+		t[k].per = 8
+	}
+	return t
+}()
 
 // u32 is r.bo.Uint32 without the interface call: a trim reads a few
 // words of each of the kernel's 130,000 types.
@@ -230,21 +257,11 @@ func (r *rawBTF) info(off int) (kind, vlen int) { return r.info2(r.types[off:]) 
 // typeSize is the bytes of the type at off, its data included.
 func (r *rawBTF) typeSize(off int) (int, error) {
 	kind, vlen := r.info(off)
-	size := 12
-	switch kind {
-	case btfKindInt, btfKindVar, btfKindDeclTag:
-		size += 4
-	case btfKindArray:
-		size += 12
-	case btfKindStruct, btfKindUnion, btfKindDatasec, btfKindEnum64:
-		size += 12 * vlen
-	case btfKindEnum, btfKindFuncProto:
-		size += 8 * vlen
-	case btfKindPtr, btfKindFwd, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict,
-		btfKindFunc, btfKindFloat, btfKindTypeTag:
-	default:
+	ks := btfKindSizes[kind]
+	if ks.base == 0 {
 		return 0, fmt.Errorf("BTF kind %d unknown", kind)
 	}
+	size := int(ks.base) + int(ks.per)*vlen
 	if off+size > len(r.types) {
 		return 0, errors.New("BTF type section cut")
 	}

@@ -206,6 +206,7 @@ const walkMaxRuns = 4
 // openWalk loads the walk and sizes its arrays from a first run.
 func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker, error) {
 	w := &walker{}
+	spec = resized(spec, map[string]uint32{"walk_tasks": 0, "walk_groups": 0, "walk_want": 0, "scratch": 0})
 	if err := spec.LoadAndAssign(&w.objs, copts); err != nil {
 		return nil, err
 	}
