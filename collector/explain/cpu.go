@@ -1168,10 +1168,19 @@ func (a *analysis) state() *Finding {
 		}
 	}
 	majority := top(a.states)[0].key
+	// The D threads the state letter can hide are the others: the main
+	// thread's own D shows in the letter when it is sampled there (a
+	// one-thread process in D part of the time hides nothing).
+	hiddenD := 0
+	for tid := range a.dThreads {
+		if tid != pid {
+			hiddenD++
+		}
+	}
 	f := &Finding{Question: QState, Lesson: lessonState}
 	stateEv := fact("process_state", "process state "+string(leader)+" ("+collector.StateName(leader)+"): the main thread's", src(pid, "stat")+" field 3")
 	switch {
-	case len(a.dThreads) > 0 && leader != 'D':
+	case hiddenD > 0 && leader != 'D':
 		f.ID = "state_hides_d"
 		f.Severity = Notice
 		f.Score = float64(len(a.dThreads))

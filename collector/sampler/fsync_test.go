@@ -49,4 +49,10 @@ func TestLiveFsyncWriter(t *testing.T) {
 			t.Errorf("%s: more threads for one file's fsyncs: %s", g.ID, text)
 		}
 	}
+	// tester12 #3: a one-thread process's state letter is its only
+	// thread's; it hides no D thread ("Its state says R, but 1 of its 1
+	// threads were in D").
+	if has(fs, "state_hides_d") {
+		t.Errorf("state_hides_d for a one-thread process:\n%s", dump(fs))
+	}
 }
