@@ -14,7 +14,34 @@ import (
 // threadExecEvents are the kernel's events of a real thread exec (the
 // helper's worker execs while its main thread waits): the process's,
 // and the index of its main thread's exit among them.
+//
+// The kernel sends the main thread's exit after exit_notify, which lets
+// the exec-ing thread take the main thread's pid first (de_thread's
+// exchange of the two ids): then the exit carries the worker's id, as a
+// thread's exit, and there is no main-thread exit to test with (seen
+// once in a land's make test at load ~1,000). Such a run is tried again,
+// up to threadExecTries times.
 func threadExecEvents(t *testing.T) ([]procEvent, int) {
+	t.Helper()
+	var last []procEvent
+	for range threadExecTries {
+		evs, at := threadExecOnce(t)
+		if at >= 0 {
+			return evs, at
+		}
+		last = evs
+	}
+	t.Fatalf("the kernel reported no exit of the main thread in %d thread execs; the last: %+v", threadExecTries, last)
+	return nil, 0
+}
+
+// threadExecTries bounds threadExecEvents' runs.
+const threadExecTries = 5
+
+// threadExecOnce runs one thread exec and returns its events and the
+// index of the main thread's exit, -1 when its exit came with the
+// worker's id.
+func threadExecOnce(t *testing.T) ([]procEvent, int) {
 	t.Helper()
 	k, err := dialConnector()
 	if err != nil {
@@ -36,8 +63,7 @@ func threadExecEvents(t *testing.T) ([]procEvent, int) {
 			return evs, i
 		}
 	}
-	t.Fatalf("the kernel reported no exit of the main thread: %+v", evs)
-	return nil, 0
+	return evs, -1
 }
 
 func typesOf(out []lifecycle.KernelEvent) string {
