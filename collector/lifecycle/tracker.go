@@ -226,6 +226,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	evs = t.releaseHeld(evs)
 	evs = t.pollEvents(evs, poll, k.Flush)
 	evs = t.forkReparents(evs, cur)
+	evs = t.exitReparents(evs, prev, cur)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
 	evs = t.reparentsBeforeExits(evs, cur)
 	note := k.LostNote
@@ -704,6 +705,52 @@ func (t *Tracker) forkReparents(out []Event, cur *collector.Snapshot) []Event {
 		e.OldPPID = fi.ppid
 		e.AdopterKind = adopterKindOf(Find(cur, p.PPID), p, nil)
 		t.recent[eventKey{Reparent, pid}] = t.step
+		out = append(out, e)
+	}
+	return out
+}
+
+// exitReparents appends a reparent for each kernel exit of evs whose
+// parent, as the source read it, is not the one its fork named (or the
+// previous scan showed): it was adopted before it ended, and a scan may
+// never show it under its adopter (a subreaper that reaps at once:
+// tester12 B1). reparentsBeforeExits dates and places it (at the old
+// parent's exit when that is known). Not when a reparent of the process
+// was reported in the window.
+func (t *Tracker) exitReparents(out []Event, prev, cur *collector.Snapshot) []Event {
+	n := len(out)
+	for i := range n {
+		x := &out[i]
+		if x.Type != Exit || !x.FromKernel() || x.PPID == 0 || t.guessedParent[x.ID.PID] {
+			continue
+		}
+		old := 0
+		var child *collector.Process
+		if fi, ok := t.forkParent[x.ID.PID]; ok && (fi.start == 0 || sameStart(fi.start, x.ID.StartTicks)) {
+			old = fi.ppid
+		}
+		if p := FindID(prev, x.ID); p != nil && known(p, collector.SrcStat) {
+			child = p
+			if old == 0 {
+				old = p.PPID
+			}
+		}
+		if old == 0 || old == x.PPID {
+			continue
+		}
+		if s, done := t.recent[eventKey{Reparent, x.ID.PID}]; done && t.within(s) {
+			continue
+		}
+		e := Event{Type: Reparent, Time: x.Time, ID: x.ID, Comm: x.Comm, PPID: x.PPID, OldPPID: old, Source: x.Source}
+		par := Find(cur, x.PPID)
+		if child == nil && par != nil {
+			child = &collector.Process{} // adopted within its namespace
+			child.NSPids = par.NSPids
+		}
+		if child != nil {
+			e.AdopterKind = adopterKindOf(par, child, nil)
+		}
+		t.recent[eventKey{Reparent, x.ID.PID}] = t.step
 		out = append(out, e)
 	}
 	return out

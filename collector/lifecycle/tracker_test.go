@@ -476,7 +476,9 @@ func TestTrackerReparentBeforeExit(t *testing.T) {
 		late := gexit
 		late.Time = t0.Add(1100 * time.Millisecond)
 		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(grand, 150*time.Millisecond, true), late}})
-		if got, want := types(st.Events), "spawn:102 spawn:101 exit:102"; got != want {
+		// The exit names the subreaper: the adoption is reported before
+		// it (exitReparents), and not again when a scan shows it.
+		if got, want := types(st.Events), "spawn:102 spawn:101 reparent:102 exit:102"; got != want {
 			t.Fatalf("step 1: events %q, want %q", got, want)
 		}
 		s2 := snap(2*time.Second, init1, sr, zombie)
@@ -488,6 +490,21 @@ func TestTrackerReparentBeforeExit(t *testing.T) {
 		}
 		if _, kept := tr.reparents[zombie.ID()]; !kept {
 			t.Error("the adoption must still be tracked")
+		}
+	})
+	t.Run("reaped before a scan", func(t *testing.T) {
+		// tester12 B1: the subreaper reaps the grandchild at once; no
+		// scan shows it under the subreaper. Its exit names it.
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		mexit := kexit(mid, 200*time.Millisecond, 0)
+		st := tr.Observe(s0, snap(time.Second, init1, sr), Kernel{Events: []KernelEvent{kspawn(mid, 100*time.Millisecond, true),
+			kspawn(grand, 150*time.Millisecond, true), mexit, gexit}})
+		if got, want := types(st.Events), "spawn:101 spawn:102 exit:101 reparent:102 exit:102"; got != want {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		if rp := st.Events[3]; !rp.Time.Equal(mexit.Time) || rp.OldPPID != 101 || rp.PPID != 100 || rp.AdopterKind != AdopterSubreaper || rp.Note != "" {
+			t.Errorf("reparent %+v, want at the old parent's exit, 101 -> 100 (subreaper)", rp)
 		}
 	})
 }

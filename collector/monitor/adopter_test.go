@@ -112,7 +112,8 @@ func TestConnectorExitNamesAdopter(t *testing.T) {
 // subreaper: its reparent came after its exit, dated at that scan. It
 // must come before the exit, dated no later (at the middle child's exit:
 // the kernel re-parents before it reports that exit), from the connector
-// and from the tracepoints.
+// and from the tracepoints; also when the subreaper reaps it at once (no
+// scan shows the adoption: it had no reparent at all, tester12 B1).
 func TestReparentBeforeExit(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -123,41 +124,53 @@ func TestReparentBeforeExit(t *testing.T) {
 		{"tracepoints", collector.Options{Backend: collector.BackendTaskIter, NoTaskstats: true},
 			Options{Interval: time.Hour, Connector: true, Tracepoints: true}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			m, ch := startMonitorOn(t, c.ro, c.o)
-			if f := m.Latest(); !f.EventsLive {
-				t.Skipf("no kernel process events here: %s", f.EventsNote)
-			}
-			p := livehelper.Start(t, "subreaperexit")
-			sr, mid, g := p.PIDs[0], p.PIDs[1], p.PIDs[2]
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			seq, err := m.Sync(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
-			var evs []lifecycle.Event
-			for _, e := range f.Events {
-				if e.ID.PID == mid || e.ID.PID == g {
-					evs = append(evs, e)
-				}
-			}
-			find := func(typ lifecycle.EventType, pid int) int {
-				return slices.IndexFunc(evs, func(e lifecycle.Event) bool { return e.Type == typ && e.ID.PID == pid })
-			}
-			rp, gx, mx := find(lifecycle.Reparent, g), find(lifecycle.Exit, g), find(lifecycle.Exit, mid)
-			if rp < 0 || gx < 0 || mx < 0 {
-				t.Fatalf("want the middle child's exit, the grandchild's reparent and exit: %s", describeEvents(evs))
-			}
-			if r := evs[rp]; r.OldPPID != mid || r.PPID != sr || rp > gx || r.Time.After(evs[gx].Time) || rp < mx || r.Time.Before(evs[mx].Time) {
-				t.Errorf("the grandchild's reparent %d -> %d (want %d -> %d) must come after its old parent's exit and before its own, dated between:%s",
-					r.OldPPID, r.PPID, mid, sr, describeEvents(evs))
-			}
-			if x := evs[gx]; x.ExitStatus == nil || x.ExitStatus.Code != 5 || x.PPID != sr {
-				t.Errorf("the grandchild's exit %+v, want code 5 under the subreaper %d", x, sr)
-			}
-		})
+		for _, reap := range []bool{false, true} {
+			name := c.name + map[bool]string{false: ", a zombie", true: ", reaped at once"}[reap]
+			t.Run(name, func(t *testing.T) { testReparentBeforeExit(t, c.ro, c.o, reap) })
+		}
+	}
+}
+
+// testReparentBeforeExit: TestReparentBeforeExit with a source's
+// options; reap has the subreaper reap the grandchild at once (no scan
+// shows it under the subreaper: tester12 B1, no reparent at all).
+func testReparentBeforeExit(t *testing.T, ro collector.Options, o Options, reap bool) {
+	m, ch := startMonitorOn(t, ro, o)
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here: %s", f.EventsNote)
+	}
+	args := []string{"subreaperexit"}
+	if reap {
+		args = append(args, "reap")
+	}
+	p := livehelper.Start(t, args...)
+	sr, mid, g := p.PIDs[0], p.PIDs[1], p.PIDs[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seq, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+	var evs []lifecycle.Event
+	for _, e := range f.Events {
+		if e.ID.PID == mid || e.ID.PID == g {
+			evs = append(evs, e)
+		}
+	}
+	find := func(typ lifecycle.EventType, pid int) int {
+		return slices.IndexFunc(evs, func(e lifecycle.Event) bool { return e.Type == typ && e.ID.PID == pid })
+	}
+	rp, gx, mx := find(lifecycle.Reparent, g), find(lifecycle.Exit, g), find(lifecycle.Exit, mid)
+	if rp < 0 || gx < 0 || mx < 0 {
+		t.Fatalf("want the middle child's exit, the grandchild's reparent and exit: %s", describeEvents(evs))
+	}
+	if r := evs[rp]; r.OldPPID != mid || r.PPID != sr || rp > gx || r.Time.After(evs[gx].Time) || rp < mx || r.Time.Before(evs[mx].Time) {
+		t.Errorf("the grandchild's reparent %d -> %d (want %d -> %d) must come after its old parent's exit and before its own, dated between:%s",
+			r.OldPPID, r.PPID, mid, sr, describeEvents(evs))
+	}
+	if x := evs[gx]; x.ExitStatus == nil || x.ExitStatus.Code != 5 || x.PPID != sr {
+		t.Errorf("the grandchild's exit %+v, want code 5 under the subreaper %d", x, sr)
 	}
 }
 
