@@ -30,15 +30,19 @@ load their own as before when the pin is another binary's, too small
 for the machine's tasks, or in use by another pinspect at that moment.
 
 The arrays are sized for twice the tasks and processes running now plus
-1,024 (at most pid_max), or --tasks and --processes; pin prints what
-they hold and the kernel memory they keep. Pin again to resize.
+1,024 (at most pid_max), or --tasks and --processes (between
+what runs now and pid_max, else exit 2); pin prints what they hold and
+the kernel memory they keep. Pin again to resize. A one-shot that does
+not use the pin says nothing; status says when the pin is in use now or
+too small for the tasks running now.
 Everything is owned by root, mode 0700/0600: other users can neither
 open nor run it. pinspect mounts nothing: /sys/fs/bpf must be a BPF
 filesystem (mount -t bpf bpf /sys/fs/bpf) or pin exits 2.
 
 unpin removes every pin of pinspect (this binary's and others'); status
 lists them. Exit status: 0 done, 1 nothing pinned (status, unpin), 2
-a usage error or no BPF filesystem, 3 another failure.`,
+a usage error or no BPF filesystem (pin, status, unpin), 3 another
+failure.`,
 		Example: `  sudo pinspect bpf pin
   sudo pinspect bpf status
   sudo pinspect bpf unpin`,
@@ -60,6 +64,9 @@ a usage error or no BPF filesystem, 3 another failure.`,
 				return usageError{err}
 			}
 			info, err := taskiter.Pin(taskiter.PinOptions{Tasks: tasks, Processes: procs})
+			if errors.Is(err, taskiter.ErrPinSize) {
+				return usageError{fmt.Errorf("bpf pin: %w", err)}
+			}
 			if err != nil {
 				return fmt.Errorf("bpf pin: %w", err)
 			}
@@ -74,6 +81,9 @@ a usage error or no BPF filesystem, 3 another failure.`,
 		Short: "Remove every pin of pinspect from /sys/fs/bpf/pinspect",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := taskiter.CheckBPFFS(); err != nil {
+				return usageError{err}
+			}
 			gone, err := taskiter.Unpin()
 			for _, d := range gone {
 				fmt.Fprintf(a.stdout, "unpinned %s\n", sanitize.Terminal(d))
@@ -93,6 +103,9 @@ a usage error or no BPF filesystem, 3 another failure.`,
 		Short: "Say what is pinned in /sys/fs/bpf/pinspect, for which object, its capacity and memory",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := taskiter.CheckBPFFS(); err != nil {
+				return usageError{err}
+			}
 			pins, err := taskiter.Status()
 			if err != nil {
 				return fmt.Errorf("bpf status: %w", err)
@@ -133,7 +146,14 @@ func printPin(w io.Writer, p taskiter.PinInfo) error {
 	if p.MemoryBytes > 0 {
 		mem = fmt.Sprintf("%.1f MiB of kernel memory", float64(p.MemoryBytes)/(1<<20))
 	}
-	_, err := fmt.Fprintf(w, "%s: %s; holds %d tasks, %d processes, %s; %s; made %s\n",
-		sanitize.Terminal(p.Dir), whose, p.Tasks, p.Processes, cmd, mem, p.Made.UTC().Format("2006-01-02 15:04:05 UTC"))
+	now := ""
+	if p.Busy {
+		now += "; in use by a pinspect now"
+	}
+	if p.TooSmall != "" {
+		now += "; too small now: " + p.TooSmall
+	}
+	_, err := fmt.Fprintf(w, "%s: %s; holds %d tasks, %d processes, %s; %s; made %s%s\n",
+		sanitize.Terminal(p.Dir), whose, p.Tasks, p.Processes, cmd, mem, p.Made.UTC().Format("2006-01-02 15:04:05 UTC"), now)
 	return err
 }

@@ -36,8 +36,10 @@ func TestBPFPinCommands(t *testing.T) {
 	old := taskiter.PinRoot
 	t.Cleanup(func() { taskiter.PinRoot = old })
 	taskiter.PinRoot = filepath.Join(t.TempDir(), "pinspect")
-	if code, _, stderr := runHere("bpf", "pin"); code != exitUsage || !strings.Contains(stderr, "not a BPF filesystem") {
-		t.Fatalf("pin on a tmpfs: exit %d, %s", code, stderr)
+	for _, verb := range []string{"pin", "status", "unpin"} {
+		if code, _, stderr := runHere("bpf", verb); code != exitUsage || !strings.Contains(stderr, "not a BPF filesystem") {
+			t.Fatalf("%s on a tmpfs: exit %d, %s", verb, code, stderr)
+		}
 	}
 	mnt := t.TempDir()
 	if err := unix.Mount("bpf", mnt, "bpf", 0, "mode=0700"); err != nil {
@@ -47,6 +49,9 @@ func TestBPFPinCommands(t *testing.T) {
 	taskiter.PinRoot = filepath.Join(mnt, "pinspect")
 	if code, out, _ := runHere("bpf", "status"); code != exitNoMatch || !strings.Contains(out, "nothing pinned") {
 		t.Fatalf("status before pin: exit %d, %s", code, out)
+	}
+	if code, _, stderr := runHere("bpf", "pin", "--tasks", "10", "--processes", "10"); code != exitUsage || !strings.Contains(stderr, "run now") {
+		t.Fatalf("pin --tasks 10: exit %d, %s", code, stderr)
 	}
 	code, out, stderr := runHere("bpf", "pin")
 	if code != exitOK || !strings.Contains(out, "this binary's object") {

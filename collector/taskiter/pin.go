@@ -116,6 +116,49 @@ type PinInfo struct {
 	Made time.Time
 	// Problem says why the pin cannot be read, when it cannot.
 	Problem string
+	// Busy: a pinspect holds the pin now (another one-shot would load
+	// its own).
+	Busy bool
+	// TooSmall says why a one-shot would not use the pin now: the tasks
+	// running now do not fit (empty when they do, or when not known).
+	TooSmall string
+}
+
+// tasksNow is the machine's tasks (threads), from /proc/loadavg.
+func tasksNow() (int, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 4 {
+		return 0, false
+	}
+	_, total, ok := strings.Cut(f[3], "/")
+	n, err := strconv.Atoi(total)
+	return n, ok && err == nil
+}
+
+// ErrPinSize means --tasks or --processes is out of bounds: above what
+// pid_max allows, or below what runs now (a pin no one-shot would use).
+var ErrPinSize = errors.New("pin size out of bounds")
+
+// pinSizeCheck is checkPinSize (a variable: a test makes a pin too
+// small for the machine, to see it passed over).
+var pinSizeCheck = checkPinSize
+
+// checkPinSize refuses a capacity a one-shot could never use (below the
+// tasks or processes running now, with the room it asks) or that no
+// machine needs (above limit: pid_max and that room).
+func checkPinSize(capT, capG, nt, ng, limit int) error {
+	room := func(n int) int { return n + n/16 + 64 }
+	switch {
+	case capT > limit || capG > limit:
+		return fmt.Errorf("%w: %d tasks, %d processes: at most %d here (pid_max and room)", ErrPinSize, capT, capG, limit)
+	case capT < room(nt) || capG < room(ng):
+		return fmt.Errorf("%w: %d tasks, %d processes: %d and %d run now, and a one-shot uses a pin that holds them with room (%d, %d)", ErrPinSize, capT, capG, nt, ng, room(nt), room(ng))
+	}
+	return nil
 }
 
 // CheckBPFFS says whether PinRoot's parent is a BPF filesystem.
@@ -176,7 +219,7 @@ func Pin(o PinOptions) (PinInfo, error) {
 		}
 		copts = &ebpf.CollectionOptions{}
 		if w, err = openWalk(spec, copts); err != nil {
-			return PinInfo{}, walkUnavailable(err)
+			return PinInfo{}, fmt.Errorf("the walk does not load: %s", classify(err).Detail)
 		}
 	}
 	defer w.close()
@@ -190,6 +233,9 @@ func Pin(o PinOptions) (PinInfo, error) {
 	}
 	if capG <= 0 {
 		capG = min(2*w.countedGroups+1024, capT)
+	}
+	if err := pinSizeCheck(capT, capG, w.countedTasks, w.countedGroups, limit); err != nil {
+		return PinInfo{}, err
 	}
 	if err := w.make(capT, capG); err != nil {
 		return PinInfo{}, err
@@ -228,14 +274,18 @@ func Pin(o PinOptions) (PinInfo, error) {
 	}
 	final := filepath.Join(PinRoot, ObjectHash())
 	tmp := filepath.Join(PinRoot, "new-"+ObjectHash()+"-"+strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return PinInfo{}, err
-	}
 	rootFD, _, err := openRoot()
 	if err != nil {
 		return PinInfo{}, err
 	}
 	defer unix.Close(rootFD)
+	// One pin or unpin at a time (two at once removed each other's files).
+	if err := flockWait(rootFD); err != nil {
+		return PinInfo{}, err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return PinInfo{}, err
+	}
 	if err := pinInto(tmp, w, c, layout[:]); err != nil {
 		_ = removePinAt(rootFD, filepath.Base(tmp))
 		return PinInfo{}, err
@@ -438,7 +488,7 @@ func removePinAt(rootFD int, name string) error {
 	if err := unix.Unlinkat(rootFD, name, unix.AT_REMOVEDIR); err != nil {
 		errs = append(errs, &os.PathError{Op: "rmdir", Path: shown, Err: err})
 	}
-	return errors.Join(errs...)
+	return joinErrs(errs...)
 }
 
 // openRoot opens PinRoot, checked private; ok false when it is not there.
@@ -461,6 +511,9 @@ func Unpin() ([]string, error) {
 		return nil, err
 	}
 	defer unix.Close(rootFD)
+	if err := flockWait(rootFD); err != nil {
+		return nil, err
+	}
 	names, err := dirNames(rootFD)
 	if err != nil {
 		return nil, err
@@ -485,7 +538,7 @@ func Unpin() ([]string, error) {
 			errs = append(errs, &os.PathError{Op: "rmdir", Path: PinRoot, Err: err})
 		}
 	}
-	return gone, errors.Join(errs...)
+	return gone, joinErrs(errs...)
 }
 
 // Status describes every pin under PinRoot (none: an empty list). A
@@ -574,8 +627,19 @@ func statusOf(dir string) PinInfo {
 		}
 		_ = m.Close()
 	}
-	if err := errors.Join(errs...); err != nil {
-		p.Problem = err.Error()
+	if len(errs) > 0 {
+		// The first says it (a pin missing its files repeats it).
+		p.Problem = errs[0].Error()
+		if len(errs) > 1 {
+			p.Problem += fmt.Sprintf(" (and %d more)", len(errs)-1)
+		}
+		return p
+	}
+	if p.Current {
+		p.Busy = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil
+		if nt, ok := tasksNow(); ok && nt+nt/16+64 > p.Tasks {
+			p.TooSmall = fmt.Sprintf("%d tasks run now: a one-shot loads its own (pin again to resize)", nt)
+		}
 	}
 	return p
 }
@@ -587,6 +651,32 @@ func innerMap(outer *ebpf.Map) (*ebpf.Map, error) {
 		return nil, fmt.Errorf("walk array: %w", err)
 	}
 	return ebpf.NewMapFromID(ebpf.MapID(id))
+}
+
+// flockWait takes fd's exclusive flock, waiting (a pin takes a fraction
+// of a second): pin and unpin hold the pin root's.
+func flockWait(fd int) error {
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// joinErrs is errs in one line ("; " between them), nil when all are
+// nil: errors.Join's newlines come out as "?" on a terminal.
+func joinErrs(errs ...error) error {
+	var msgs []string
+	for _, e := range errs {
+		if e != nil {
+			msgs = append(msgs, e.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // fdPath is name in the directory open as dirFD, as a path the kernel

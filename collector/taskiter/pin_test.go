@@ -164,6 +164,9 @@ func TestPinOneShot(t *testing.T) {
 		}
 	}
 
+	if st, err := Status(); err != nil || len(st) != 1 || !st[0].Busy || st[0].TooSmall != "" {
+		t.Errorf("status while a user holds the pin: %+v %v", st, err)
+	}
 	// A second user while the first holds the pin loads its own.
 	second, err := Open(Options{UsePin: true, Cmdlines: true})
 	if err != nil {
@@ -268,8 +271,22 @@ func maxInt(a, b int) int {
 // machine, and one another user could have made are not used.
 func TestPinIgnored(t *testing.T) {
 	pinRootForTest(t)
-	if _, err := Pin(PinOptions{Tasks: 16, Processes: 16}); err != nil {
+	// bpf pin refuses a size a one-shot could never use; made anyway
+	// (the machine grew since), it is passed over.
+	if _, err := Pin(PinOptions{Tasks: 16, Processes: 16}); !errors.Is(err, ErrPinSize) {
+		t.Fatalf("a pin of 16 tasks: %v", err)
+	}
+	if _, err := Pin(PinOptions{Tasks: 1 << 30, Processes: 1 << 30}); !errors.Is(err, ErrPinSize) {
+		t.Fatalf("a pin of 2^30 tasks: %v", err)
+	}
+	pinSizeCheck = func(int, int, int, int, int) error { return nil }
+	_, err := Pin(PinOptions{Tasks: 16, Processes: 16})
+	pinSizeCheck = checkPinSize
+	if err != nil {
 		t.Fatal(err)
+	}
+	if st, err := Status(); err != nil || len(st) != 1 || st[0].TooSmall == "" {
+		t.Errorf("status of a 16-task pin: %+v %v", st, err)
 	}
 	it, err := Open(Options{UsePin: true, Cmdlines: true})
 	if err != nil {
@@ -480,6 +497,10 @@ func TestPinNotRoot(t *testing.T) {
 			_ = it.Close()
 			t.Fatalf("as uid %d: Open succeeded (pinned %v)", os.Geteuid(), pinned)
 		}
+		// Pin says why it cannot, without a fallback it does not have.
+		if _, err := Pin(PinOptions{}); err == nil || strings.Contains(err.Error(), "using the") {
+			t.Fatalf("as uid %d: pin: %v", os.Geteuid(), err)
+		}
 		return
 	}
 	if os.Geteuid() != 0 {
@@ -574,5 +595,50 @@ func TestPinKeptWhileCmdlineRunInKernel(t *testing.T) {
 	}
 	if _, err := Unpin(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPinConcurrentPins: pins made at once are made one after the other
+// (the pin root's flock): every one succeeds and one whole pin is left.
+func TestPinConcurrentPins(t *testing.T) {
+	pinRootForTest(t)
+	if _, err := Pin(PinOptions{}); err != nil { // the root made once
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Pin(PinOptions{})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Status()
+	if err != nil || len(st) != 1 || !st[0].Current || st[0].Problem != "" {
+		t.Fatalf("after 4 pins at once: %+v %v", st, err)
+	}
+	openPinnedForTest(t)
+}
+
+func TestCheckPinSize(t *testing.T) {
+	for _, c := range []struct {
+		capT, capG, nt, ng int
+		ok                 bool
+	}{
+		{2048, 2048, 1000, 500, true},
+		{1126, 595, 1000, 500, true}, // exactly the room a one-shot asks
+		{1125, 595, 1000, 500, false},
+		{1126, 594, 1000, 500, false},
+		{40000, 2048, 1000, 500, false}, // above the limit
+	} {
+		err := checkPinSize(c.capT, c.capG, c.nt, c.ng, 34880)
+		if (err == nil) != c.ok || err != nil && !errors.Is(err, ErrPinSize) {
+			t.Errorf("%+v: %v", c, err)
+		}
 	}
 }
