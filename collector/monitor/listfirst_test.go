@@ -29,17 +29,7 @@ func TestListFirstSeesExitBeforeKernelEvents(t *testing.T) {
 		beforeKernelOpen = nil
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		evs := m.Latest().Events
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		seq, err := m.Sync(ctx)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
-			evs = append(evs, f.Events...)
-			return f.Seq > seq
-		})
+		evs := eventsThroughSync(t, m, ch)
 		exits := 0
 		for _, e := range evs {
 			if e.Type == lifecycle.Exit && e.ID.PID == pid {
@@ -67,17 +57,7 @@ func TestListFirstSeesProcessBeforeKernelEvents(t *testing.T) {
 	}
 	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true, Tracepoints: true, ListFirst: true})
 	beforeKernelOpen = nil
-	evs := m.Latest().Events
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	seq, err := m.Sync(ctx)
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
-		evs = append(evs, f.Events...)
-		return f.Seq > seq
-	})
+	evs := eventsThroughSync(t, m, ch)
 	spawns, exits := 0, 0
 	for _, e := range evs {
 		if e.ID.PID != pid {
@@ -96,4 +76,23 @@ func TestListFirstSeesProcessBeforeKernelEvents(t *testing.T) {
 	if spawns != 1 || exits != 1 {
 		t.Errorf("%d spawns and %d exits of %d (sh -c 'exit 3' between the scan and the kernel source's opening), want 1 and 1: %+v", spawns, exits, pid, evs)
 	}
+}
+
+// eventsThroughSync is every event of m's frames so far: the latest
+// frame's and those of the frames up to the one after a Sync (which
+// holds whatever the kernel had sent by then).
+func eventsThroughSync(t *testing.T, m *Monitor, ch <-chan *Frame) []lifecycle.Event {
+	t.Helper()
+	evs := m.Latest().Events
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	seq, err := m.Sync(ctx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+		evs = append(evs, f.Events...)
+		return f.Seq > seq
+	})
+	return evs
 }
