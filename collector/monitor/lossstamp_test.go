@@ -50,13 +50,16 @@ func threadExecOnce(t *testing.T) ([]procEvent, int) {
 	defer func() { k.close(); k.release() }()
 	p := livehelper.Start(t, "threadexec", "texecd")
 	pid := p.PID()
+	if len(p.TIDs) != 1 || p.TIDs[0] == pid {
+		t.Fatalf("helper threads %v, want the exec'ing worker's tid", p.TIDs)
+	}
 	waitStat(t, pid, func(comm string, _ byte) bool { return comm == "texecd" })
 	var execs int
 	evs := eventsOf(receiveUntil(t, k, func(ev procEvent) bool {
 		if ev.What == procEventExec && ev.TGID == pid {
 			execs++
 		}
-		return execs == 2
+		return execs == 2 // procshape, then the worker's exec
 	}), pid)
 	for i, ev := range evs {
 		if ev.What == procEventExit && ev.PID == pid {

@@ -88,29 +88,13 @@ func describe(evs []lifecycle.KernelEvent) string {
 // batch after the exit's, the exit then waiting in the source's pending
 // events.
 func TestThreadExecIsNotExit(t *testing.T) {
-	r, k := readerAndConnector(t)
-	p := livehelper.Start(t, "threadexec", "texecd")
-	pid := p.PID()
-	if len(p.TIDs) != 1 || p.TIDs[0] == pid {
-		t.Fatalf("helper threads %v, want the exec'ing worker's tid", p.TIDs)
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitStat(t, pid, func(comm string, _ byte) bool { return comm == "texecd" })
-	var execs int
-	evs := eventsOf(receiveUntil(t, k, func(ev procEvent) bool {
-		if ev.What == procEventExec && ev.TGID == pid {
-			execs++
-		}
-		return execs == 2 // procshape, then the worker's exec
-	}), pid)
-	var leaderExit = -1
-	for i, ev := range evs {
-		if ev.What == procEventExit && ev.PID == pid {
-			leaderExit = i
-		}
-	}
-	if leaderExit < 0 {
-		t.Fatalf("the kernel reported no exit of the main thread: %+v", evs)
-	}
+	defer r.Close()
+	evs, leaderExit := threadExecEvents(t)
+	pid := evs[leaderExit].PID
 	check := func(t *testing.T, out []lifecycle.KernelEvent) {
 		t.Helper()
 		var types []string
