@@ -823,6 +823,10 @@ func TestLiveTracedContinued(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = sl.Process.Kill(); _ = sl.Wait() })
 	pid := sl.Process.Pid
+	// Attach once sleep sleeps: attached before its exec is over, the
+	// exec's SIGTRAP would stop it for a tracer that no longer waits, in
+	// t for good (the test timed out waiting for S in a land's make test).
+	waitFor(t, func() bool { return procState(pid) == 'S' })
 	attached, detach, done := make(chan error), make(chan struct{}), make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
