@@ -145,13 +145,7 @@ func testReparentBeforeExit(t *testing.T, ro collector.Options, o Options, reap 
 	}
 	p := livehelper.Start(t, args...)
 	sr, mid, g := p.PIDs[0], p.PIDs[1], p.PIDs[2]
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	seq, err := m.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+	f := frameAfterSync(t, m, ch)
 	var evs []lifecycle.Event
 	for _, e := range f.Events {
 		if e.ID.PID == mid || e.ID.PID == g {

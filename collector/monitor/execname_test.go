@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -382,21 +381,14 @@ func TestExecNamesLive(t *testing.T) {
 		}
 		mine[cmd.Process.Pid] = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	seq, err := m.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[int][]lifecycle.Event{}
-	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+	for _, f := range framesThroughSync(t, m, ch) {
 		for _, e := range f.Events {
 			if mine[e.ID.PID] && e.Source == lifecycle.SourceConnector {
 				got[e.ID.PID] = append(got[e.ID.PID], e)
 			}
 		}
-		return f.Seq > seq
-	})
+	}
 	named := 0
 	for pid := range mine {
 		var execs []lifecycle.Event

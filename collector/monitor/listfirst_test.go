@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -84,15 +83,8 @@ func TestListFirstSeesProcessBeforeKernelEvents(t *testing.T) {
 func eventsThroughSync(t *testing.T, m *Monitor, ch <-chan *Frame) []lifecycle.Event {
 	t.Helper()
 	evs := m.Latest().Events
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	seq, err := m.Sync(ctx)
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+	for _, f := range framesThroughSync(t, m, ch) {
 		evs = append(evs, f.Events...)
-		return f.Seq > seq
-	})
+	}
 	return evs
 }

@@ -113,6 +113,33 @@ func waitFrame(t *testing.T, ch <-chan *Frame, what string, ok func(*Frame) bool
 	}
 }
 
+// framesThroughSync asks m for a frame that holds every kernel event
+// sent so far (Sync) and returns the frames read from ch up to that
+// one, which is last.
+func framesThroughSync(t *testing.T, m *Monitor, ch <-chan *Frame) []*Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	seq, err := m.Sync(ctx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs []*Frame
+	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+		fs = append(fs, f)
+		return f.Seq > seq
+	})
+	return fs
+}
+
+// frameAfterSync is the first frame after a Sync of m: with a long
+// interval, the one Sync asked for.
+func frameAfterSync(t *testing.T, m *Monitor, ch <-chan *Frame) *Frame {
+	t.Helper()
+	fs := framesThroughSync(t, m, ch)
+	return fs[len(fs)-1]
+}
+
 func startMonitor(t *testing.T, o Options) (*Monitor, <-chan *Frame) {
 	t.Helper()
 	r, err := collector.NewReader(collector.Options{})
@@ -336,15 +363,9 @@ func TestSyncDeliversEverythingBeforeIt(t *testing.T) {
 		t.Skipf("no kernel process events here: %s", f.EventsNote)
 	}
 	p := livehelper.Start(t, "comm", "synced")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	seq, err := m.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The interval is an hour: the frame after Sync is the one it asked for,
 	// and it must already hold the helper's fork.
-	f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+	f := frameAfterSync(t, m, ch)
 	found := false
 	for _, e := range f.Events {
 		found = found || e.Type == lifecycle.Spawn && e.ID.PID == p.PID() && e.Source == lifecycle.SourceConnector
@@ -522,18 +543,11 @@ func testLeaderExit(t *testing.T, before bool) {
 		return false
 	})
 	// One more synced frame: every kernel event so far is in it.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	seq, err := m.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool {
+	for _, f := range framesThroughSync(t, m, ch) {
 		if n, e := exits(f); n > 0 {
 			t.Fatalf("exit reported while the worker runs: %+v", e)
 		}
-		return f.Seq > seq
-	})
+	}
 	if err := syscall.Kill(p.PID(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
@@ -1085,11 +1099,7 @@ func TestZombieBetweenScansNotYoung(t *testing.T) {
 			t.Fatalf("child %d is not a zombie after 20 s (state %q)", child, state(child))
 		}
 	}
-	seq, err := m.Sync(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := waitFrame(t, ch, "the next scan", func(f *Frame) bool { return f.Seq > seq })
+	f := frameAfterSync(t, m, ch)
 	if f.EventsLive {
 		t.Fatalf("the monitor took the kernel's events without Connector")
 	}

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -24,13 +23,7 @@ func TestThreadDemand(t *testing.T) {
 		t.Error("the first scan read threads no client asked for")
 	}
 	p := livehelper.Start(t, "threads", "5")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	seq, err := m.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f = waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+	f = frameAfterSync(t, m, ch)
 	starts := 0
 	for _, e := range f.Events {
 		if e.Type == lifecycle.ThreadStart && e.ID.PID == p.PID() {
@@ -46,11 +39,8 @@ func TestThreadDemand(t *testing.T) {
 	if !m.WantThreads() {
 		t.Fatal("WantThreads says no threads will come")
 	}
-	f = waitFrame(t, ch, "a frame with threads", func(f *Frame) bool { return f.Snapshot.ThreadsRead })
-	if _, err := m.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if f = waitFrame(t, ch, "the next frame", func(g *Frame) bool { return g.Seq > f.Seq }); !f.Snapshot.ThreadsRead {
+	waitFrame(t, ch, "a frame with threads", func(f *Frame) bool { return f.Snapshot.ThreadsRead })
+	if f = frameAfterSync(t, m, ch); !f.Snapshot.ThreadsRead {
 		t.Error("a scan within the hold read no threads")
 	}
 	// Without ThreadDemand nothing is read on demand.

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -32,8 +31,6 @@ func TestTracepointExecNamesExe(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = in.Close(); _ = cmd.Wait() })
 	pid := cmd.Process.Pid
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	exeIn := func(f *Frame) string {
 		for _, p := range f.Snapshot.Processes {
 			if p.PID == pid {
@@ -42,20 +39,12 @@ func TestTracepointExecNamesExe(t *testing.T) {
 		}
 		return ""
 	}
-	seq, err := m.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := waitFrame(t, ch, "the frame with sh", func(f *Frame) bool { return f.Seq > seq })
-	oldExe := exeIn(f)
+	oldExe := exeIn(frameAfterSync(t, m, ch))
 	if _, err := io.WriteString(in, "x\n"); err != nil {
 		t.Fatal(err)
 	}
 	waitComm(t, pid, "cat")
-	if seq, err = m.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	f = waitFrame(t, ch, "the frame with cat", func(f *Frame) bool { return f.Seq > seq })
+	f := frameAfterSync(t, m, ch)
 	newExe := exeIn(f)
 	if oldExe == "" || newExe == "" || oldExe == newExe {
 		t.Fatalf("the scans read exe %q before and %q after the exec", oldExe, newExe)

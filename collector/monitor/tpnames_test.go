@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -23,18 +22,6 @@ func exeOf(f *Frame, pid int) string {
 		}
 	}
 	return ""
-}
-
-// syncedFrame syncs m and waits for the frame after the sync.
-func syncedFrame(t *testing.T, m *Monitor, ch <-chan *Frame, what string) *Frame {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	seq, err := m.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return waitFrame(t, ch, what, func(f *Frame) bool { return f.Seq > seq })
 }
 
 // TestTracepointExecOfProcessBeforeStart: a process that ran before the
@@ -61,12 +48,12 @@ func TestTracepointExecOfProcessBeforeStart(t *testing.T) {
 	if f := m.Latest(); f.EventsNote != noteTracepoints {
 		t.Fatalf("note %q; want the tracepoints", f.EventsNote)
 	}
-	oldExe := exeOf(syncedFrame(t, m, ch, "the frame with sh"), pid)
+	oldExe := exeOf(frameAfterSync(t, m, ch), pid)
 	if _, err := io.WriteString(in, "x\n"); err != nil {
 		t.Fatal(err)
 	}
 	waitComm(t, pid, "cat")
-	f := syncedFrame(t, m, ch, "the frame with cat")
+	f := frameAfterSync(t, m, ch)
 	if oldExe == "" {
 		t.Fatal("the scan before the exec read no exe")
 	}
@@ -119,7 +106,7 @@ func TestTracepointExitNamesExe(t *testing.T) {
 	t.Cleanup(func() { _ = in.Close(); _ = cmd.Wait() })
 	pid := cmd.Process.Pid
 	waitComm(t, pid, "averyveryverylo")
-	exe := exeOf(syncedFrame(t, m, ch, "the frame with the program"), pid)
+	exe := exeOf(frameAfterSync(t, m, ch), pid)
 	if exe != prog {
 		t.Fatalf("the scan read exe %q, want %q", exe, prog)
 	}
@@ -130,7 +117,7 @@ func TestTracepointExitNamesExe(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no exit of the program within 20s")
 		}
-		f := syncedFrame(t, m, ch, "a frame after the end")
+		f := frameAfterSync(t, m, ch)
 		for i := range f.Events {
 			if e := &f.Events[i]; e.ID.PID == pid && e.Type == lifecycle.Exit {
 				exit = e

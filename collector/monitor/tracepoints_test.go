@@ -401,13 +401,7 @@ func TestMonitorChoosesTracepoints(t *testing.T) {
 			t.Fatalf("live %v, note %q; want the tracepoints", f.EventsLive, f.EventsNote)
 		}
 		p := livehelper.Start(t, "comm", "tpnamed")
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		seq, err := m.Sync(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := waitFrame(t, ch, "the frame after Sync", func(f *Frame) bool { return f.Seq > seq })
+		f := frameAfterSync(t, m, ch)
 		var spawn, exec bool
 		for _, e := range f.Events {
 			if e.ID.PID != p.PID() || e.Source != lifecycle.SourceTracepoint {
