@@ -227,11 +227,13 @@ func (d *DumpWriter) Thread(at time.Time, seq uint64, pid int, t *collector.Thre
 }
 
 // eventColumns: exec_path and the columns after it came later (record
-// field 18), after note, so that an older reader's columns keep their
-// places.
+// field 18), after note, and old_exe, old_state and state (which the
+// NDJSON rows always had) after those, so that an older reader's
+// columns keep their places.
 var eventColumns = []string{"time", "type", "pid", "start_ticks", "ppid", "comm", "source", "exit", "exit_code", "signal",
 	"core_dumped", "old_ppid", "adopter_kind", "old_comm", "exe", "tid", "note",
-	"exec_path", "exec_path_truncated", "exec_interp", "exec_interp_truncated"}
+	"exec_path", "exec_path_truncated", "exec_interp", "exec_interp_truncated",
+	"old_exe", "old_state", "state"}
 
 // Event writes one event row (the `pinspect watch --json` line in NDJSON).
 func (d *DumpWriter) Event(e *lifecycle.Event) error {
@@ -262,9 +264,15 @@ func (d *DumpWriter) Event(e *lifecycle.Event) error {
 			interpCut = strconv.FormatBool(ep.InterpTruncated)
 		}
 	}
+	state := func(s byte) string {
+		if s == 0 {
+			return ""
+		}
+		return string(s)
+	}
 	return d.row(eventColumns, []string{rfc(e.Time), string(e.Type), strconv.Itoa(e.ID.PID), strconv.FormatUint(e.ID.StartTicks, 10),
 		opt(e.PPID), e.Comm, e.Source, exit, code, sig, core, opt(e.OldPPID), e.AdopterKind, e.OldComm, e.Exe, opt(e.TID), e.Note,
-		path, pathCut, interp, interpCut})
+		path, pathCut, interp, interpCut, e.OldExe, state(e.OldState), state(e.State)})
 }
 
 var systemColumns = []string{"time", "seq", "interval_seconds", "cpu_percent", "ctxt_switches_per_second", "forks_per_second",
