@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,12 +65,16 @@ func TestBPFPinCommands(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = kid.Process.Kill(); _ = kid.Wait() })
 	pid := strconv.Itoa(kid.Process.Pid)
-	for start := time.Now(); ; runtime.Gosched() { // until it has exec'd
-		if b, _ := os.ReadFile("/proc/" + pid + "/comm"); string(b) == "sleep\n" {
+	// Until it sleeps in nanosleep: once it has exec'd, sleep still
+	// maps its libraries and faults pages in for a while, and the two
+	// one-shots below saw its size, faults and switches change between
+	// them (its comm was already sleep).
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile("/proc/" + pid + "/wchan"); strings.Contains(string(b), "nanosleep") {
 			break
 		}
 		if time.Since(start) > time.Minute {
-			t.Fatalf("pid %s never became sleep", pid)
+			t.Fatalf("pid %s never slept in nanosleep", pid)
 		}
 	}
 	type doc struct {
