@@ -436,6 +436,17 @@ func (r *Reader) Backend() (Backend, error) {
 	return BackendProc, r.iterWhy
 }
 
+// PinTooSmall says, in one line, why the task iterator's pin
+// (Options.BPFPinned) was passed over for being too small for the tasks
+// running now (its programs were loaded instead); nil when it was used,
+// when there is none, or when it was passed over for another reason.
+func (r *Reader) PinTooSmall() error {
+	if r.iter == nil {
+		return nil
+	}
+	return r.iter.PinTooSmall
+}
+
 // Taskstats reports whether this Reader takes context-switch totals from
 // the kernel's taskstats interface, and if not, why.
 func (r *Reader) Taskstats() (used bool, why error) { return r.ts.state() }

@@ -33,8 +33,9 @@ The arrays are sized for twice the tasks and processes running now plus
 1,024 (at most pid_max), or --tasks and --processes (between
 what runs now and pid_max, else exit 2); pin prints what they hold and
 the kernel memory they keep. Pin again to resize. A one-shot that does
-not use the pin says nothing; status says when the pin is in use now or
-too small for the tasks running now.
+not use the pin says nothing, but for a pin too small for the tasks
+running now: that it says once on stderr. Status says when the pin is in
+use now or too small for the tasks running now.
 Everything is owned by root, mode 0700/0600: other users can neither
 open nor run it. pinspect mounts nothing: /sys/fs/bpf must be a BPF
 filesystem (mount -t bpf bpf /sys/fs/bpf) or pin exits 2.

@@ -392,6 +392,11 @@ func (a *app) filterAndReader(threads bool) (report.Filter, *collector.Reader, e
 	if err == nil {
 		err = a.checkUsers(r)
 	}
+	if err == nil && r.PinTooSmall() != nil {
+		// Once, on stderr: the output is the same as a loaded run's, but
+		// the user who pinned wants to know the pin no longer serves.
+		fmt.Fprintf(a.stderr, "pinspect: %s; this run loaded its own programs (pin again to resize: pinspect bpf pin)\n", r.PinTooSmall())
+	}
 	return f, r, err
 }
 

@@ -143,6 +143,10 @@ func tasksNow() (int, bool) {
 // pid_max allows, or below what runs now (a pin no one-shot would use).
 var ErrPinSize = errors.New("pin size out of bounds")
 
+// errPinTooSmall means this object's pin holds fewer tasks or processes
+// than run now, with the room a one-shot asks (Iterator.PinTooSmall).
+var errPinTooSmall = errors.New("the BPF pin is too small for the tasks running now")
+
 // pinSizeCheck is checkPinSize (a variable: a test makes a pin too
 // small for the machine, to see it passed over).
 var pinSizeCheck = checkPinSize
@@ -863,7 +867,7 @@ func openPinnedWalk(dir string, h *pinHold) (_ *walker, err error) {
 	}
 	nt, ng := w.countedTasks, w.countedGroups
 	if nt+nt/16+64 > w.tasks.cap || ng+ng/16+64 > w.groups.cap {
-		return nil, fmt.Errorf("the pin holds %d tasks and %d processes, the machine has %d and %d", w.tasks.cap, w.groups.cap, nt, ng)
+		return nil, fmt.Errorf("%w: it holds %d tasks and %d processes, %d and %d run now", errPinTooSmall, w.tasks.cap, w.groups.cap, nt, ng)
 	}
 	w.processes.Store(int64(ng))
 	return w, nil
@@ -990,7 +994,7 @@ func openPinnedCmdlines(dirFD, processes int, bootOffset uint64) (*Cmdlines, err
 	}
 	c.nslots, c.npages = int(c.slotsMap.MaxEntries()), int(c.pagesMap.MaxEntries())
 	if processes+processes/16+64 > c.nslots {
-		return fail(fmt.Errorf("the pinned cmdline program holds %d processes, the machine has %d", c.nslots, processes))
+		return fail(fmt.Errorf("%w: its cmdline program holds %d processes, %d run now", errPinTooSmall, c.nslots, processes))
 	}
 	mem, err := unix.Mmap(c.slotsMap.FD(), 0, pageRound(c.nslots*cmdSlotSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {

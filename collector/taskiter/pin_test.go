@@ -295,6 +295,11 @@ func TestPinIgnored(t *testing.T) {
 	if it.Pinned() {
 		t.Error("a pin of 16 tasks used")
 	}
+	// And it says so, with the numbers (a one-shot tells the user to
+	// pin again; it loaded its own silently).
+	if err := it.PinTooSmall; err == nil || !strings.Contains(err.Error(), "holds 16 tasks") {
+		t.Errorf("a pin of 16 tasks passed over: PinTooSmall %v, want why", err)
+	}
 	if len(passAll(t, it)) == 0 {
 		t.Fatal("no tasks")
 	}
@@ -315,6 +320,9 @@ func TestPinIgnored(t *testing.T) {
 	}
 	if it.Pinned() {
 		t.Error("another object's pin used")
+	}
+	if it.PinTooSmall != nil {
+		t.Errorf("another object's pin passed over as too small: %v", it.PinTooSmall)
 	}
 	_ = it.Close()
 	st, err := Status()

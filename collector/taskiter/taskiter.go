@@ -109,6 +109,12 @@ type Iterator struct {
 	IdentsUnavailable error
 	// pin is the pin in use (Options.UsePin), nil when loaded here.
 	pin *pinHold
+	// PinTooSmall says, in one line, that Options.UsePin found this
+	// object's pin but it holds fewer tasks or processes than run now
+	// (with a one-shot's room), so the programs were loaded here; nil
+	// otherwise (the pin used, none, in use by another run, or not
+	// usable for another reason).
+	PinTooSmall error
 	// WalkUnavailable says, in one line, why the walk could not be
 	// loaded and the seq_file iterator (about 0.4 µs a task more) is
 	// used; nil when the walk is used or Options.SeqFile asked for the
@@ -152,9 +158,15 @@ func Open(opts Options) (*Iterator, error) {
 	}
 	it := &Iterator{}
 	it.bootOffset = uint64(bootOffsetNs(timensOffsets))
-	if opts.UsePin && !opts.SeqFile && opts.KernelBTF == "" && !opts.Idents && it.openPinned(opts) == nil {
-		it.LoadDuration = time.Since(start)
-		return it, nil
+	if opts.UsePin && !opts.SeqFile && opts.KernelBTF == "" && !opts.Idents {
+		err := it.openPinned(opts)
+		if err == nil {
+			it.LoadDuration = time.Since(start)
+			return it, nil
+		}
+		if errors.Is(err, errPinTooSmall) {
+			it.PinTooSmall = err
+		}
 	}
 	if !opts.SeqFile && opts.KernelBTF == "" {
 		// The cheap load (kbtf.go); anything unexpected loads the usual
