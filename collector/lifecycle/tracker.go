@@ -764,7 +764,9 @@ func (t *Tracker) exitReparents(out []Event, prev, cur *collector.Snapshot) []Ev
 // reparent dated at that scan came after the exit the kernel had
 // reported (tester11 T3: a subreaper's grandchild, born and ended
 // between two scans). It takes the time of the old parent's kernel exit
-// in evs when that is not after the process's exit (the kernel
+// in evs (its pid's, with its start time when its spawn is in evs: the
+// pid may have been another process's earlier in the step) when that
+// is not after the process's exit (the kernel
 // re-parents the children of an exiting process before it reports the
 // exit), else the process's exit's, with NoteAdoptedBeforeExit. A
 // process whose exit names its old parent (a zombie adopted after its
@@ -778,24 +780,18 @@ func (t *Tracker) reparentsBeforeExits(evs []Event, cur *collector.Snapshot) []E
 	if !slices.ContainsFunc(evs, func(e Event) bool { return e.Type == Reparent }) {
 		return evs
 	}
-	exits := make(map[int]int) // pid -> the index of its first exit
-	for k := range evs {
-		if x := &evs[k]; x.Type == Exit {
-			if _, ok := exits[x.ID.PID]; !ok {
-				exits[x.ID.PID] = k
-			}
-		}
-	}
+	exits := indexExits(evs)
 	moved := false
 	early := make(map[int]bool) // reparents dated at their exit: sorted before it
-	out := evs[:0]
+	// Not in place: a reparent dropped would shift what exits indexes.
+	out := make([]Event, 0, len(evs))
 	for k := range evs {
 		e := evs[k]
 		if e.Type != Reparent {
 			out = append(out, e)
 			continue
 		}
-		j, ok := exits[e.ID.PID]
+		j, ok := exits.first[e.ID.PID]
 		if ok && (!sameStart(evs[j].ID.StartTicks, e.ID.StartTicks) || startedAfter(e.ID, evs[j].Time, cur)) {
 			ok = false // another process with the pid
 		}
@@ -813,7 +809,7 @@ func (t *Tracker) reparentsBeforeExits(evs []Event, cur *collector.Snapshot) []E
 			continue
 		}
 		moved = true
-		if at, ok := exits[e.OldPPID]; ok && evs[at].FromKernel() && !evs[at].Time.After(x.Time) {
+		if at, ok := exits.oldParent(&e); ok && evs[at].FromKernel() && !evs[at].Time.After(x.Time) {
 			e.Time = evs[at].Time
 		} else {
 			e.Time, e.Note = x.Time, NoteAdoptedBeforeExit
@@ -840,6 +836,67 @@ func (t *Tracker) reparentsBeforeExits(evs []Event, cur *collector.Snapshot) []E
 		sorted[i] = out[k]
 	}
 	return sorted
+}
+
+// stepExits are a step's exits and spawns by pid (reparentsBeforeExits).
+type stepExits struct {
+	evs    []Event
+	first  map[int]int   // pid -> the index of its first exit
+	later  map[int][]int // pid -> its other exits (its pid reused in the step)
+	spawns map[int][]int // pid -> its spawns
+}
+
+// indexExits indexes the exits and spawns of evs, in one pass.
+func indexExits(evs []Event) stepExits {
+	s := stepExits{evs: evs, first: make(map[int]int), spawns: make(map[int][]int)}
+	for k := range evs {
+		switch x := &evs[k]; x.Type {
+		case Exit:
+			if _, ok := s.first[x.ID.PID]; !ok {
+				s.first[x.ID.PID] = k
+			} else {
+				if s.later == nil {
+					s.later = make(map[int][]int)
+				}
+				s.later[x.ID.PID] = append(s.later[x.ID.PID], k)
+			}
+		case Spawn:
+			s.spawns[x.ID.PID] = append(s.spawns[x.ID.PID], k)
+		}
+	}
+	return s
+}
+
+// oldParent is the index of the exit of reparent e's old parent: the
+// first exit of its pid, or, when the old parent's spawn is in the step
+// (its pid may have been another process's before it), the exit with
+// its start time; false when there is none.
+func (s *stepExits) oldParent(e *Event) (int, bool) {
+	at, ok := s.first[e.OldPPID]
+	if !ok || len(s.later[e.OldPPID]) == 0 {
+		return at, ok
+	}
+	// The old parent's spawn: the last of its pid before the child's
+	// own spawn (it forked the child), or before e.
+	until := e.Time
+	if ks := s.spawns[e.ID.PID]; len(ks) > 0 {
+		until = s.evs[ks[len(ks)-1]].Time
+	}
+	var start uint64
+	for _, k := range s.spawns[e.OldPPID] {
+		if !s.evs[k].Time.After(until) {
+			start = s.evs[k].ID.StartTicks
+		}
+	}
+	if start == 0 {
+		return at, true
+	}
+	for _, k := range append([]int{at}, s.later[e.OldPPID]...) {
+		if sameStart(s.evs[k].ID.StartTicks, start) {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // startedAfter reports whether process id, as cur shows it, started

@@ -455,6 +455,23 @@ func TestTrackerReparentBeforeExit(t *testing.T) {
 			t.Errorf("reparent %+v, want at the old parent's exit, 101 -> 100", rp)
 		}
 	})
+	t.Run("old parent's pid another's before", func(t *testing.T) {
+		// review7 A-S2: the pid of the middle child was another
+		// process's earlier in the step; its exit is not the old
+		// parent's (matched by pid only, the reparent was dated at it,
+		// before the grandchild's spawn).
+		stale := proc(101, 1, 20, "stale", 'S')
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(stale, 20*time.Millisecond, true), kexit(stale, 50*time.Millisecond, 0),
+			kspawn(mid, 100*time.Millisecond, true), kspawn(grand, 150*time.Millisecond, true), kexit(mid, 200*time.Millisecond, 0), gexit}})
+		if got, want := types(st.Events), "spawn:101 exit:101 spawn:101 spawn:102 exit:101 reparent:102 exit:102 zombie:102"; got != want {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		if rp := st.Events[5]; !rp.Time.Equal(t0.Add(200*time.Millisecond)) || rp.OldPPID != 101 || rp.Note != "" {
+			t.Errorf("reparent %+v, want at the middle child's exit (200ms), not the earlier process's", rp)
+		}
+	})
 	t.Run("old parent's exit not seen", func(t *testing.T) {
 		tr := NewTracker(0)
 		tr.Observe(nil, s0, Kernel{})
