@@ -96,7 +96,8 @@ type bridged struct {
 	lost   string
 	lostAt time.Time
 	// seen are the early events' keys: main's events before cut with
-	// one of them are repeats.
+	// one of them are repeats. nil once a take had only events after
+	// cut: the hand-off is over, and takes are not looked through.
 	seen map[bridgeKey]bool
 }
 
@@ -114,12 +115,22 @@ func (b *bridged) take() lifecycle.Kernel {
 	defer b.mu.Unlock()
 	if len(b.seen) > 0 {
 		kept := k.Events[:0:0]
+		before, after := false, false
 		for _, ev := range k.Events {
-			if !(ev.Time.Before(b.cut) && b.seen[keyOf(&ev.Event)]) {
-				kept = append(kept, ev)
+			if !ev.Time.Before(b.cut) {
+				after = true
+			} else if before = true; b.seen[keyOf(&ev.Event)] {
+				continue
 			}
+			kept = append(kept, ev)
 		}
 		k.Events = kept
+		if after && !before {
+			// main's events come in about the order the kernel stamped
+			// them: after a take with only events past cut, none from
+			// before it is still to come.
+			b.seen = nil
+		}
 	}
 	if b.early != nil {
 		k.Events = append(b.early, k.Events...)

@@ -88,6 +88,38 @@ func TestListFirstSeesProcessBeforeKernelEvents(t *testing.T) {
 	}
 }
 
+// TestBridgeLooksOnlyAtTheHandOff: the early connector's hand-off drops
+// the kernel source's repeats of the early events, which come in its
+// first takes, and stops looking once a take has only events after the
+// hand-off: it looked through (and copied) every frame's events for the
+// whole run (review7 A-S6).
+func TestBridgeLooksOnlyAtTheHandOff(t *testing.T) {
+	beforeKernelOpen = func() { _ = exec.Command("sh", "-c", "exit 3").Run() } // early events to hand off
+	m, ch := startMonitor(t, Options{Interval: time.Hour, Connector: true, Tracepoints: true, ListFirst: true})
+	beforeKernelOpen = nil
+	if f := m.Latest(); !f.EventsLive {
+		t.Skipf("no kernel process events here, so no early connector: %s", f.EventsNote)
+	}
+	m.mu.Lock()
+	b, ok := m.kernel.(*bridged)
+	m.mu.Unlock()
+	if !ok {
+		t.Fatalf("kernel source %T, want the early connector's hand-off", m.kernel)
+	}
+	frameAfterSync(t, m, ch)
+	// A take with events after the hand-off only.
+	if err := exec.Command("true").Run(); err != nil {
+		t.Fatal(err)
+	}
+	frameAfterSync(t, m, ch)
+	b.mu.Lock()
+	n := len(b.seen)
+	b.mu.Unlock()
+	if n != 0 {
+		t.Errorf("after the hand-off every take is still looked through for %d early events' repeats", n)
+	}
+}
+
 // eventsThroughSync is every event of m's frames so far: the latest
 // frame's and those of the frames up to the one after a Sync (which
 // holds whatever the kernel had sent by then).
