@@ -136,3 +136,22 @@ func TestTrackerNamesWhatExecsAndExitsReplaced(t *testing.T) {
 		t.Errorf("exec after a late exec: old_comm %q old_exe %q exe %q, want python3, unknown and /usr/bin/node", e.OldComm, e.OldExe, e.Exe)
 	}
 }
+
+// TestTrackerExitOfUnscannedProcessTakesItsExecsExe (tester12 B9, the
+// exit rows): a process forked and exec'd after a scan began (in no
+// scan) and ended in the next step keeps the exe the connector read at
+// its exec on its exit; its exit had none, beside an exec row with it
+// (`dump event`: 2 of 12 such exits under `record --interval 1s`).
+func TestTrackerExitOfUnscannedProcessTakesItsExecsExe(t *testing.T) {
+	p := proc(800, 1, 1000, "napx", 'S')
+	s0, s1, s2 := snap(0), snap(time.Second), snap(2*time.Second)
+	tr := NewTracker(0)
+	tr.Observe(nil, s0, Kernel{})
+	exec := KernelEvent{Event: Event{Type: Exec, Time: t0.Add(1200 * time.Millisecond), ID: p.ID(), Comm: "napx", OldComm: "sh",
+		Exe: "/tmp/napx", Source: SourceConnector}}
+	tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(p, 1100*time.Millisecond, true), exec}})
+	st := tr.Observe(s1, s2, Kernel{Events: []KernelEvent{kexit(p, 1600*time.Millisecond, 0)}})
+	if len(st.Events) != 1 || st.Events[0].Type != Exit || st.Events[0].Exe != "/tmp/napx" {
+		t.Errorf("events %+v, want the exit with exe /tmp/napx (its exec's)", st.Events)
+	}
+}

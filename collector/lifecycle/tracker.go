@@ -624,8 +624,8 @@ func (t *Tracker) fillReplaced(e *Event, prev *collector.Snapshot) {
 // of the step (kevs) when that came after the scan that last read the
 // process, else that scan's (cur's, else prev's: a zombie's exe is not
 // read), unless a kernel exec after prev's scan came in the step before
-// (lateExecs: its exe then), or the scan shows the process under another
-// name than the exit's. Otherwise the exe stays unknown. A filter on
+// (lateExecs: its exe then, also for a process no scan read), or the
+// scan shows the process under another name than the exit's. Otherwise the exe stays unknown. A filter on
 // the executable, or on a name longer than a comm's 15 bytes, then finds
 // the crash of that program.
 func (t *Tracker) fillExitExes(evs, kevs []Event, prev, cur *collector.Snapshot) {
@@ -648,19 +648,29 @@ func (t *Tracker) fillExitExes(evs, kevs []Event, prev, cur *collector.Snapshot)
 				break
 			}
 		}
-		l, late := t.lateExecs[e.ID.PID]
-		switch {
-		case x != nil && (p == nil || x.Time.After(s.TakenAt)):
-			e.Exe = x.Exe
-		case p == nil:
-		case s == prev && late && l.start == e.ID.StartTicks:
-			if e.Comm == "" || e.Comm == l.comm {
-				e.Exe = l.exe
-			}
-		case e.Comm == "" || e.Comm == p.Comm:
-			e.Exe = p.Exe
-		}
+		e.Exe = t.exitExe(e, x, s, p, prev)
 	}
+}
+
+// exitExe is the exe exit e takes (fillExitExes): that of x, its
+// process's last kernel exec in the step, when it came after the scan s
+// that last read the process (p); that of the kernel exec after prev's
+// scan in the step before, for a process in no scan (forked after
+// prev's began) or one prev read before that exec; else p's, unless p
+// shows another name. "" when none of them is known.
+func (t *Tracker) exitExe(e, x *Event, s *collector.Snapshot, p *collector.Process, prev *collector.Snapshot) string {
+	l, late := t.lateExecs[e.ID.PID]
+	switch {
+	case x != nil && (p == nil || x.Time.After(s.TakenAt)):
+		return x.Exe
+	case late && l.start == e.ID.StartTicks && (p == nil || s == prev):
+		if e.Comm == "" || e.Comm == l.comm {
+			return l.exe
+		}
+	case p != nil && (e.Comm == "" || e.Comm == p.Comm):
+		return p.Exe
+	}
+	return ""
 }
 
 // noteLateExecs keeps the kernel's execs of evs dated after cur's scan
