@@ -5,6 +5,7 @@ package collector
 // syscall (schedstat.go, wchan.go, tasksyscall.go hold their parsers).
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 
@@ -87,6 +88,24 @@ func (s *TaskSamples) miss(src string, err error) {
 	}
 }
 
+// namedReason is a read error whose Reason is its whole message, the
+// path read included (Reason alone gives only why: "malformed stat: no
+// (comm)" does not say which thread's file).
+func namedReason(re *ReadError) error {
+	return errors.New(re.Error())
+}
+
+// notPresent is err, or errNotPresent when err says a file of pid was
+// not found in a tree another program wrote (--proc-root) whose process
+// directory is there: the tree left the file out, the process did not
+// vanish (tester12 B5: "no such process" for a missing PID/stat).
+func (r *Reader) notPresent(pb *pathBuf, pid int, err error) error {
+	if IsVanished(err) && !r.procfs && dirThere(pb.set(pid, 0, "")) {
+		return errNotPresent
+	}
+	return err
+}
+
 // taskRead is one Tasks call's buffers.
 type taskRead struct {
 	pb    pathBuf
@@ -109,7 +128,7 @@ func (r *Reader) Tasks(pid int, startTicks uint64, f TaskFields) (*TaskSamples, 
 	tr := &taskRead{pb: newPathBuf(r.opts.Root), buf: make([]byte, 0, 4096), dir: make([]byte, 16<<10)}
 	st, err := readStat(atFDCWD, tr.pb.set(pid, 0, "stat"), &tr.buf)
 	if err != nil {
-		return nil, r.FileError(pid, "stat", err)
+		return nil, r.FileError(pid, "stat", r.notPresent(&tr.pb, pid, err))
 	}
 	if startTicks != 0 && st.starttime != startTicks {
 		return nil, r.FileError(pid, "stat", errReused)
@@ -129,16 +148,16 @@ func (r *Reader) Tasks(pid int, startTicks uint64, f TaskFields) (*TaskSamples, 
 		tr.tids, err = listNumericFD(taskfd, tr.dir, tr.tids[:0])
 	}
 	if err != nil {
-		if IsVanished(err) {
+		if err = r.notPresent(&tr.pb, pid, err); IsVanished(err) {
 			return nil, r.FileError(pid, "task", err)
 		}
-		s.miss("task", err)
+		s.miss("task", namedReason(r.FileError(pid, "task", err)))
 		return s, nil
 	}
 	slices.Sort(tr.tids)
 	s.Tasks = make([]TaskSample, 0, len(tr.tids))
 	for _, tid := range tr.tids {
-		if t, ok := tr.task(s, uintptr(taskfd), tid, f); ok {
+		if t, ok := tr.task(r, s, uintptr(taskfd), tid, f); ok {
 			s.Tasks = append(s.Tasks, t)
 		}
 	}
@@ -149,15 +168,17 @@ func (r *Reader) Tasks(pid int, startTicks uint64, f TaskFields) (*TaskSamples, 
 }
 
 // task reads one thread's stat, schedstat and wchan in the open task/
-// directory; ok is false when it vanished or its stat is unreadable.
-func (tr *taskRead) task(s *TaskSamples, taskfd uintptr, tid int, f TaskFields) (TaskSample, bool) {
+// directory; ok is false when it vanished or its stat is unreadable
+// (Unavailable["task"] names the file: a stat that does not parse is
+// not a thread asleep, tester12 B5).
+func (tr *taskRead) task(r *Reader, s *TaskSamples, taskfd uintptr, tid int, f TaskFields) (TaskSample, bool) {
 	t := TaskSample{TID: tid}
 	ts, err := readStat(taskfd, tr.relPath(tid, "stat"), &tr.buf)
 	if err != nil {
 		if IsVanished(err) {
 			s.VanishedThreads++
 		} else {
-			s.miss("task", err)
+			s.miss("task", namedReason(r.FileError(s.PID, "task/"+strconv.Itoa(tid)+"/stat", err)))
 		}
 		return t, false
 	}

@@ -379,7 +379,9 @@ func (a *analysis) countStates() {
 	var sumR, sumD int
 	for ti := range a.s.Burst {
 		t := &a.s.Burst[ti]
-		if t.StartTicks != a.s.StartTicks && a.s.StartTicks != 0 {
+		if t.StartTicks != a.s.StartTicks && a.s.StartTicks != 0 || len(t.Tasks) == 0 {
+			// A tick without threads read (every task/TID/stat
+			// unreadable: Unavailable["task"]) is no sample of them.
 			continue
 		}
 		a.ticks++

@@ -1409,6 +1409,12 @@ func (a *analysis) waits() *Finding {
 	asleep := float64(a.states['S']+a.states['D']+a.states['I']) / float64(max(a.threadSamples, 1))
 	stopped := a.stoppedShare()
 	f.Verdict = "Its threads were asleep (S, D or I) in " + pct(asleep) + " of samples"
+	if a.threadSamples == 0 {
+		// No thread's state was read (Gaps names why): no share of
+		// them was asleep or awake (tester12 B5: "0% asleep" beside
+		// "100% asleep").
+		f.Verdict = "Its threads' states were not read"
+	}
 	if stopped > 0 {
 		f.Verdict += " and stopped (T or t) in " + pct(stopped)
 	}
@@ -1421,7 +1427,10 @@ func (a *analysis) waits() *Finding {
 			f.Verdict += ", waiting in " + strings.Join(parts, ", ")
 		}
 	}
-	lead := []Evidence{ev("asleep_share", asleep, "ratio", pct(asleep)+" of thread samples in S, D or I", statesSource(pid))}
+	var lead []Evidence
+	if a.threadSamples > 0 {
+		lead = append(lead, ev("asleep_share", asleep, "ratio", pct(asleep)+" of thread samples in S, D or I", statesSource(pid)))
+	}
 	if stopped > 0 {
 		lead = append(lead, ev("stopped_share", stopped, "ratio", pct(stopped)+" of thread samples stopped (T or t)", statesSource(pid)))
 	}

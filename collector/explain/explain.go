@@ -36,6 +36,7 @@ func Gaps(s *Sample) []Unmeasured {
 		out = append(out, Unmeasured{"run-queue wait, CPU and rates", "one sample only: they need two readings"})
 	}
 	for _, k := range []struct{ key, what string }{
+		{"task", "the threads' states (task/TID/stat)"},
 		{"syscall", "the system call each thread is in (task/TID/syscall)"},
 		{"wchan", "the kernel function each thread sleeps in (task/TID/wchan)"},
 		{"schedstat", "run-queue wait (task/TID/schedstat)"},
@@ -45,6 +46,9 @@ func Gaps(s *Sample) []Unmeasured {
 		{"cgroup", "the cgroup CPU limit"},
 		{"pressure", "pressure stall information (/proc/pressure)"},
 		{"runtime", "the language runtime (exe, maps, build info)"},
+		{"host/stat", "the machine's CPU time and forks (/proc/stat)"},
+		{"host/loadavg", "the machine's runnable tasks (/proc/loadavg)"},
+		{"host/uptime", "the machine's uptime (/proc/uptime)"},
 	} {
 		if why, ok := s.Unavailable[k.key]; ok {
 			if why == "permission denied" && !s.Machine.Root {

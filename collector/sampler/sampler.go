@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -212,6 +213,15 @@ func cpuUsage(a, b *collector.Snapshot, secs float64) []explain.Neighbour {
 // withoutPID is ns without pid's entry.
 func withoutPID(ns []explain.Neighbour, pid int) []explain.Neighbour {
 	return slices.DeleteFunc(ns, func(n explain.Neighbour) bool { return n.PID == pid })
+}
+
+// hostPath is the machine-wide file name under the reader's root.
+func (s *Sampler) hostPath(name string) string {
+	root := strings.TrimRight(s.r.Root(), "/")
+	if root == "" {
+		root = "/proc"
+	}
+	return root + "/" + name
 }
 
 func (s *Sampler) machineOf(snap *collector.Snapshot) explain.Machine {

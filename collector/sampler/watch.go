@@ -125,13 +125,17 @@ func (w *watch) tick() error {
 	s := w.s
 	before := s.opts.Now()
 	runnable := -1
-	if n, _, err := s.r.Runnable(); err == nil {
+	n, _, rerr := s.r.Runnable()
+	if rerr == nil {
 		runnable = n
 		w.runnable = append(w.runnable, n)
 	}
 	for i, sm := range w.samples {
 		if w.gone[i] {
 			continue
+		}
+		if rerr != nil {
+			missReason(sm, "host/loadavg", rerr.Error())
 		}
 		fields := collector.ProbeAll
 		if s.opts.Unprivileged {
@@ -305,6 +309,7 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 			missReason(sm, "pressure/"+k, v)
 		}
 	}
+	w.hostGaps(sm, snap)
 	if c, err := s.r.CgroupCPU(p.PID); err == nil {
 		rd.Cgroup = c
 	} else {
@@ -338,6 +343,21 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 	}
 	rd.Memory = explain.MemoryOf(as)
 	return as
+}
+
+// hostFiles are the machine's files whose absence explain names
+// (Unavailable["host/NAME"]): without them the run-queue, neighbours
+// and fork findings have nothing to say, and absent is not 0 (tester12
+// B5: a --proc-root tree without loadavg was not mentioned).
+var hostFiles = []string{"stat", "loadavg", "uptime"}
+
+// hostGaps notes the machine's files snap could not read, by path.
+func (w *watch) hostGaps(sm *explain.Sample, snap *collector.Snapshot) {
+	for _, k := range hostFiles {
+		if why, ok := snap.Host.Unavailable[k]; ok {
+			missReason(sm, "host/"+k, "read "+w.s.hostPath(k)+": "+why)
+		}
+	}
 }
 
 // family is p's family in snap: the oldest ancestor running the same

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +95,7 @@ func NewExplainDoc(s *explain.Sample, fs []explain.Finding, root string) *Explai
 		Findings:   nonNil(fs),
 		Unmeasured: explain.Gaps(s),
 	}
+	d.underRoot(root)
 	pd := processDoc(s)
 	d.Process = &pd
 	return d
@@ -114,7 +116,60 @@ func NewExplainMachineDoc(m *explain.MachineSample, fs []explain.Finding, root s
 	for k, why := range m.Unavailable {
 		d.Unmeasured = append(d.Unmeasured, explain.Unmeasured{What: k, Why: why})
 	}
+	d.underRoot(root)
 	return d
+}
+
+// underRoot names the files read under a --proc-root other than /proc:
+// the findings' sources and the unmeasured say /proc/..., and under
+// another root that is not the file read (tester12 B5). The findings'
+// evidence is copied, not changed in place.
+func (d *ExplainDoc) underRoot(root string) {
+	root = strings.TrimRight(root, "/")
+	if root == "" || root == "/proc" {
+		return
+	}
+	for i := range d.Findings {
+		f := &d.Findings[i]
+		ev := slices.Clone(f.Evidence)
+		for j := range ev {
+			ev[j].Source = procUnder(ev[j].Source, root)
+		}
+		f.Evidence = ev
+		um := slices.Clone(f.Unmeasured)
+		for j := range um {
+			um[j].What = procUnder(um[j].What, root)
+		}
+		f.Unmeasured = um
+	}
+	for j := range d.Unmeasured {
+		d.Unmeasured[j].What = procUnder(d.Unmeasured[j].What, root)
+	}
+}
+
+// procUnder is s with each path that starts with /proc/ (at the start,
+// or after a space, '(', '[' or ',') moved under root.
+func procUnder(s, root string) string {
+	const proc = "/proc/"
+	if !strings.Contains(s, proc) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, proc)
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		if i == 0 || strings.IndexByte(" ([,", s[i-1]) >= 0 {
+			b.WriteString(root + "/")
+		} else {
+			b.WriteString(proc)
+		}
+		s = s[i+len(proc):]
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 func nonNil(fs []explain.Finding) []explain.Finding {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// brokenTree copies fixtures/proc/multithread (process 100, threads
+// 100-102) to a temporary directory and lets break change it.
+func brokenTree(t *testing.T, brk func(dir string)) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "fp")
+	if out, err := exec.Command("cp", "-a", "../../fixtures/proc/multithread", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	brk(dir)
+	return dir
+}
+
+// explainTree runs `explain --json 100` under root and returns its exit
+// code, document (nil unless it exited 0) and stderr.
+func explainTree(t *testing.T, root string) (int, *explainDoc, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run([]string{"explain", "--proc-root", root, "--window", "200ms", "--interval", "50ms", "--json", "100"}, &out, &errb)
+	if code != exitOK {
+		return code, nil, errb.String()
+	}
+	var d explainDoc
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	return code, &d, errb.String()
+}
+
+// unmeasured is the document's unmeasured lines, one a line.
+func (d *explainDoc) unmeasured() string {
+	var b strings.Builder
+	for _, u := range d.Unmeasured {
+		b.WriteString(u.What + ": " + u.Why + "\n")
+	}
+	return b.String()
+}
+
+// TestExplainProcRootBroken (tester12 B5): a --proc-root tree with a file
+// left out or garbled names the file read under that root, never "no
+// such process", never a share of thread samples made of none, and never
+// /proc/... for a file read elsewhere.
+func TestExplainProcRootBroken(t *testing.T) {
+	rm := func(name string) func(string) {
+		return func(dir string) {
+			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	garble := func(dir string) {
+		for _, tid := range []string{"100", "101", "102"} {
+			if err := os.WriteFile(filepath.Join(dir, "100/task", tid, "stat"), []byte("junk\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("no PID/stat", func(t *testing.T) {
+		dir := brokenTree(t, rm("100/stat"))
+		code, _, stderr := explainTree(t, dir)
+		if code != exitError || !strings.Contains(stderr, dir+"/100/stat") || strings.Contains(stderr, "no such process") {
+			t.Errorf("exit %d, stderr %q: want exit %d naming %s/100/stat", code, stderr, exitError, dir)
+		}
+	})
+	t.Run("no PID/task", func(t *testing.T) {
+		dir := brokenTree(t, rm("100/task"))
+		code, d, stderr := explainTree(t, dir)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if um := d.unmeasured(); !strings.Contains(um, dir+"/100/task") {
+			t.Errorf("unmeasured does not name %s/100/task:\n%s", dir, um)
+		}
+	})
+	t.Run("garbage task/TID/stat", func(t *testing.T) {
+		dir := brokenTree(t, garble)
+		code, d, stderr := explainTree(t, dir)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if um := d.unmeasured(); !strings.Contains(um, dir+"/100/task/10") || !strings.Contains(um, "malformed stat") {
+			t.Errorf("unmeasured does not name the thread stat that did not parse:\n%s", um)
+		}
+		for _, f := range d.Findings {
+			for _, e := range f.Evidence {
+				if strings.Contains(e.Text, "of thread samples") {
+					t.Errorf("%s: %q from no thread sample", f.ID, e.Text)
+				}
+			}
+		}
+	})
+	t.Run("no loadavg", func(t *testing.T) {
+		dir := brokenTree(t, rm("loadavg"))
+		code, d, stderr := explainTree(t, dir)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if um := d.unmeasured(); !strings.Contains(um, dir+"/loadavg") {
+			t.Errorf("unmeasured does not name %s/loadavg:\n%s", dir, um)
+		}
+	})
+	t.Run("sources under the root", func(t *testing.T) {
+		dir := brokenTree(t, func(string) {})
+		code, d, stderr := explainTree(t, dir)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		n := 0
+		for _, f := range d.Findings {
+			for _, e := range f.Evidence {
+				if strings.Contains(e.Source, "/proc/") {
+					t.Errorf("%s: source %q, read under %s", f.ID, e.Source, dir)
+				}
+				if strings.Contains(e.Source, dir+"/100/") {
+					n++
+				}
+			}
+		}
+		for _, u := range d.Unmeasured {
+			if strings.Contains(u.What, "/proc/") {
+				t.Errorf("unmeasured %q, read under %s", u.What, dir)
+			}
+		}
+		if n == 0 {
+			t.Errorf("no source names %s/100/: %+v", dir, d.Findings)
+		}
+	})
+}
