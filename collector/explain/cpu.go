@@ -250,8 +250,8 @@ func (a *analysis) ranInWindow() bool {
 
 // tracer is the task tracing the process at its last reading: the main
 // thread's TracerPid (its status), else the first of the other threads
-// seen in t whose own status names a tracer (Sample.Tracers: strace -p
-// TID, a debugger attached to one worker). from is the file it was read
+// whose own status names a tracer (Sample.Tracers, those seen in t
+// first: strace -p TID, a debugger attached to one worker). from is the file it was read
 // from; read is false when neither was read. A main thread's TracerPid
 // of 0 while no thread's status named one is read, and 0.
 func (a *analysis) tracer() (pid int, read bool, from string) {
@@ -356,8 +356,15 @@ const tracedSwitchScale = 1000.0
 // costs it: a shell loop under strace -f mostly sleeps, stopped (t) in a
 // few samples only, yet every system call it makes stops it for the
 // tracer (tester11 T4: 6 % of samples t, 199 switches a second, and no
-// word of the tracer). Its score is the share of thread samples stopped
-// by the tracer plus its switch rate over tracedSwitchScale (at most 1).
+// word of the tracer). It looks at the traced threads only (a debugger
+// attached to one worker of a busy pool does not stop the others), and
+// says no more than the evidence does: stops seen in the samples are
+// stops; switches are at most stops (each stop is one, and so is each of
+// the thread's own waits: tester12 B4, gdb's 8 switches a second against
+// 4 untraced); what the tracer stops at is said for the tracer named
+// (strace, ltrace, a debugger), not strace's for every one. Its score is
+// the traced threads' share of samples in t plus their switch rate over
+// tracedSwitchScale (at most 1).
 func (a *analysis) traced() *Finding {
 	if a.ticks == 0 || a.threadSamples == 0 || a.boundCoversTracer() {
 		return nil
@@ -367,36 +374,257 @@ func (a *analysis) traced() *Finding {
 		return nil
 	}
 	pid := a.s.PID
-	tShare := float64(a.states['t']) / float64(a.threadSamples)
-	rate := a.volPS + a.invPS
+	tt := a.tracedThreads()
+	n, nt := a.tracedSamples(tt)
+	if n == 0 {
+		return nil
+	}
+	tShare := float64(nt) / float64(n)
+	rate, rateOK, rateSrc := a.tracedSwitchRate(tt)
+	kind := tracerKindOf(a.tracerOwner(tracer))
+	all := a.allTraced(tt)
+	who, whose := "it", "thread"
+	if !all {
+		who, whose = "its "+plural(len(tt), "traced thread", "traced threads"), "their"
+		if len(tt) == 1 {
+			who = "its traced thread"
+		}
+	}
 	f := &Finding{ID: "traced", Question: QState, Severity: Notice, Lesson: lessonTraced}
 	f.Score = tShare
-	switches := ""
-	if a.hasCtx {
+	if rateOK {
 		f.Score += min(1, rate/tracedSwitchScale)
-		switches = " and switched " + num(rate) + " times/s"
 	}
-	f.Verdict = fmt.Sprintf("Traced by %s: it was stopped for the tracer (state t) in %s of thread samples%s; every event the tracer watches (with strace, every system call and signal) stops it until the tracer lets it go on, so it runs slower than untraced, even while it mostly sleeps.",
-		a.tracerName(tracer), pct(tShare), switches)
-	if a.states['t'] == 0 && (!a.hasCtx || rate < switchRateMin) {
+	name := a.tracerName(tracer)
+	switch {
+	case nt > 0:
+		sw := ""
+		if rateOK {
+			sw = fmt.Sprintf(" and switched %s times/s (each stop for the tracer is one switch, so is each of its own waits)", num(rate))
+		}
+		f.Verdict = fmt.Sprintf("Traced by %s: %s stopped for the tracer (state t) in %s of %s samples%s; %s, so it runs slower than untraced, even while it mostly sleeps.",
+			name, wasWere(who, all || len(tt) == 1), pct(tShare), whose, sw, kind.stops())
+	case rateOK && rate >= switchRateMin:
+		f.Verdict = fmt.Sprintf("Traced by %s: no sample caught %s stopped for the tracer, and %s switched %s times/s: at most that many stops a second, as each stop is one switch and so is each of its own waits; %s.",
+			name, objectOf(who), who, num(rate), kind.stops())
+	default:
 		// Nothing says the tracer stops it (a debugger attached and
 		// continued, a tracer watching nothing it does): say what is
 		// attached and what it would cost, not that it runs slower.
-		f.Verdict = fmt.Sprintf("Traced by %s: a tracer is attached, though it stopped the process in none of the samples%s; each event the tracer watches (with strace, every system call and signal) would stop it until the tracer lets it go on.",
-			a.tracerName(tracer), switches)
+		sw := ""
+		if rateOK {
+			sw = fmt.Sprintf(" (%s switched %s times/s, its own waits included)", who, num(rate))
+		}
+		f.Verdict = fmt.Sprintf("Traced by %s: a tracer is attached, though it stopped %s in none of the samples%s; %s.",
+			name, objectOf(who), sw, kind.stops())
 	}
 	f.Evidence = append(f.Evidence, ev("tracer_pid", float64(tracer), "pid", "TracerPid "+fmt.Sprint(tracer)+tracerNote(tracer), from+" TracerPid"))
 	a.tracerEvidence(f, tracer)
-	f.Evidence = append(f.Evidence, ev("traced_stop_share", tShare, "ratio", pct(tShare)+" of thread samples stopped by the tracer (t)", statesSource(pid)))
-	if a.hasCtx {
-		f.Evidence = append(f.Evidence, ev("switches_per_second", rate, "per_second", num(rate)+" context switches/s (each stop for the tracer is one)", a.ctxSourceText()))
+	if !all {
+		f.Evidence = append(f.Evidence, ev("traced_threads", float64(len(tt)), "threads",
+			fmt.Sprintf("%d of its %d threads traced", len(tt), a.lastThreads()), src(pid, "task/*/status")+" TracerPid"))
+	}
+	of, their := "thread samples", "its"
+	if !all {
+		of, their = "the traced threads' samples", "their"
+	}
+	f.Evidence = append(f.Evidence, ev("traced_stop_share", tShare, "ratio", pct(tShare)+" of "+of+" stopped by the tracer (t)", statesSource(pid)))
+	if rateOK {
+		f.Evidence = append(f.Evidence, ev("switches_per_second", rate, "per_second",
+			num(rate)+" context switches/s: at most that many stops for the tracer (each stop is a switch, and so is each of "+their+" own waits)", rateSrc))
 	}
 	if a.hasCPU {
 		f.Evidence = append(f.Evidence, a.cpuUsedEvidence())
 	}
-	f.Why = tracedWhy
-	f.Try = append(f.Try, a.tracedTry(tracer))
+	f.Why = kind.why()
+	f.Try = append(f.Try, a.tracedTryKind(tracer, kind))
 	return f
+}
+
+// wasWere is "who was" or "who were".
+func wasWere(who string, one bool) string {
+	if one {
+		return who + " was"
+	}
+	return who + " were"
+}
+
+// objectOf is who as an object: "the process", "its traced thread",
+// "them".
+func objectOf(who string) string {
+	switch who {
+	case "it":
+		return "the process"
+	case "its traced thread":
+		return who
+	}
+	return "them"
+}
+
+// tracedThreads are the threads a tracer holds: the main thread when
+// its TracerPid is set, the threads whose own status named a tracer at
+// the window's end (Sample.Tracers), and any thread seen stopped by a
+// tracer (t) in the burst.
+func (a *analysis) tracedThreads() map[int]bool {
+	tt := map[int]bool{}
+	if p := a.s.Last.Process; p != nil && p.Read&collector.SrcStatus != 0 && p.TracerPID != 0 {
+		tt[a.s.PID] = true
+	}
+	for _, t := range a.s.Tracers {
+		if t.TracerPID != 0 {
+			tt[t.TID] = true
+		}
+	}
+	for i := range a.s.Burst {
+		for _, ts := range a.s.Burst[i].Tasks {
+			if ts.State == 't' {
+				tt[ts.TID] = true
+			}
+		}
+	}
+	return tt
+}
+
+// tracedSamples counts the traced threads' burst samples, and those in
+// t.
+func (a *analysis) tracedSamples(tt map[int]bool) (n, t int) {
+	for i := range a.s.Burst {
+		tick := &a.s.Burst[i]
+		if tick.StartTicks != a.s.StartTicks && a.s.StartTicks != 0 {
+			continue
+		}
+		for _, ts := range tick.Tasks {
+			if tt[ts.TID] {
+				n++
+				if ts.State == 't' {
+					t++
+				}
+			}
+		}
+	}
+	return n, t
+}
+
+// lastThreads is the number of threads at the last reading (at least
+// those seen).
+func (a *analysis) lastThreads() int {
+	n := a.threadsLast
+	if p := a.s.Last.Process; p != nil {
+		n = max(n, len(p.Threads))
+	}
+	return n
+}
+
+// allTraced reports whether the traced threads are all the process's
+// threads at the last reading.
+func (a *analysis) allTraced(tt map[int]bool) bool {
+	p := a.s.Last.Process
+	if p == nil || len(p.Threads) == 0 {
+		return a.threadsLast <= 1 && tt[a.s.PID]
+	}
+	for i := range p.Threads {
+		if !tt[p.Threads[i].TID] {
+			return false
+		}
+	}
+	return true
+}
+
+// tracedSwitchRate is the traced threads' context switches a second over
+// the window and where they come from: the process's own rate when every
+// thread is traced, else the sum of the traced threads' (task/TID/status
+// at both readings). ok is false when one of them was not read at both.
+func (a *analysis) tracedSwitchRate(tt map[int]bool) (rate float64, ok bool, from string) {
+	if a.allTraced(tt) {
+		return a.volPS + a.invPS, a.hasCtx, a.ctxSourceText()
+	}
+	p0, p1 := a.s.First.Process, a.s.Last.Process
+	if p0 == nil || p1 == nil || a.secs <= 0 {
+		return 0, false, ""
+	}
+	old := make(map[int]*collector.Thread, len(p0.Threads))
+	for i := range p0.Threads {
+		old[p0.Threads[i].TID] = &p0.Threads[i]
+	}
+	var sum uint64
+	seen := 0
+	for i := range p1.Threads {
+		t1 := &p1.Threads[i]
+		if !tt[t1.TID] {
+			continue
+		}
+		t0 := old[t1.TID]
+		if t0 == nil || !t0.HasStatus || !t1.HasStatus || t0.StartTicks != t1.StartTicks {
+			return 0, false, ""
+		}
+		sum += sub(t1.VolCtx, t0.VolCtx) + sub(t1.InvolCtx, t0.InvolCtx)
+		seen++
+	}
+	if seen == 0 {
+		return 0, false, ""
+	}
+	return float64(sum) / a.secs, true, src(a.s.PID, "task/TID/status") + " voluntary_ctxt_switches, nonvoluntary_ctxt_switches (the traced threads)"
+}
+
+// tracerKind is what a tracer stops its tracee at, as far as its
+// command says.
+type tracerKind int
+
+const (
+	tracerUnknown  tracerKind = iota // the command was not read, or is not one below
+	tracerSyscalls                   // strace: every system call traced, and signals
+	tracerLibcalls                   // ltrace: every library call traced
+	tracerDebugger                   // gdb, lldb, dlv, rr: what it was asked to catch
+)
+
+// tracerKindOf tells the tracer's kind from its command.
+func tracerKindOf(o *collector.TaskOwner) tracerKind {
+	if o == nil {
+		return tracerUnknown
+	}
+	switch o.Comm {
+	case "strace":
+		return tracerSyscalls
+	case "ltrace":
+		return tracerLibcalls
+	case "gdb", "gdbserver", "lldb", "lldb-server", "dlv", "rr":
+		return tracerDebugger
+	}
+	return tracerUnknown
+}
+
+// stops says what the tracer stops its tracee at.
+func (k tracerKind) stops() string {
+	switch k {
+	case tracerSyscalls:
+		return "strace stops a traced thread twice at every system call it traces (entry and exit) and at every signal, until it has read it and lets it go on"
+	case tracerLibcalls:
+		return "ltrace stops a traced thread at every library call it traces (a breakpoint), and at the system calls and signals it traces"
+	case tracerDebugger:
+		return "a debugger stops a traced thread only at what it was asked to catch (breakpoints, watchpoints, signals, forks, execs); between those the thread runs as untraced"
+	}
+	return "a tracer stops a traced thread at each event it watches (strace at every system call and signal, a debugger only at its breakpoints and the signals it catches) until it lets it go on"
+}
+
+// why is why such a tracer slows the process it traces.
+func (k tracerKind) why() string {
+	if k == tracerDebugger {
+		return "A debugger attached to a thread costs nothing while it waits; each breakpoint, watchpoint or signal it catches stops the thread, and the thread waits for the debugger (or for a person at its prompt) before it goes on."
+	}
+	return tracedWhy
+}
+
+// tracedTryKind is the advice for a process traced by a tracer of kind
+// k.
+func (a *analysis) tracedTryKind(tracer int, k tracerKind) string {
+	if k != tracerDebugger {
+		return a.tracedTry(tracer)
+	}
+	look := "find the debugger (TracerPid in /proc/" + fmt.Sprint(a.s.PID) + "/task/*/status)"
+	if tracer > 0 {
+		look = fmt.Sprintf("pinspect show %d", a.tracerProcess(tracer))
+	}
+	return "If the debugging is over, detach the debugger (" + look + "); if not, disable the breakpoints and signal catches it no longer needs: each hit stops the thread."
 }
 
 // boundTraced fills the answer for a traced process that runs between its

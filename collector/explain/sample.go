@@ -65,10 +65,11 @@ type Sample struct {
 	// Last reading (its parent, since when, the parent's diagnosis); nil
 	// when it is not one.
 	Zombie *Zombie `json:"zombie,omitempty"`
-	// Tracers are the threads seen stopped by a tracer (state t) in the
-	// burst whose own status names a tracer at the end of the window
-	// (task/TID/status TracerPid): a tracer may attach to one worker
-	// thread, and the process's status (the main thread's) then says 0.
+	// Tracers are the threads whose own status names a tracer at the end
+	// of the window (task/TID/status TracerPid), those seen stopped by a
+	// tracer (state t) in the burst first, at most 64 threads asked: a
+	// tracer may attach to one worker thread, and the process's status
+	// (the main thread's) then says 0.
 	Tracers []collector.ThreadTracer `json:"tracers,omitempty"`
 	// Tracer is the task tracing the process at the window's end (the
 	// TracerPid explain names) with its process and command; nil when

@@ -243,18 +243,31 @@ func (w *watch) finish(ctx context.Context) error {
 // maxTracedThreads bounds the threads whose status tracers reads.
 const maxTracedThreads = 64
 
-// tracers reads the TracerPid of the threads seen stopped by a tracer
-// (t) in the burst, at most maxTracedThreads: the main thread's status
-// says 0 when the tracer holds only a worker (review3 S2).
+// tracers reads the TracerPid of the process's threads at the window's
+// end: first those seen stopped by a tracer (t) in the burst, then the
+// others of the last tick, at most maxTracedThreads. The main thread's
+// status says 0 when the tracer holds only a worker (review3 S2), and a
+// worker traced but never stopped in a sample (a debugger attached to
+// it and continued) is found only by its own status (fix12b's B-S4).
 func (w *watch) tracers(sm *explain.Sample) {
 	var tids []int
 	seen := map[int]bool{}
+	add := func(tid int) {
+		if !seen[tid] && len(tids) < maxTracedThreads {
+			seen[tid] = true
+			tids = append(tids, tid)
+		}
+	}
 	for i := range sm.Burst {
 		for _, t := range sm.Burst[i].Tasks {
-			if t.State == 't' && !seen[t.TID] && len(tids) < maxTracedThreads {
-				seen[t.TID] = true
-				tids = append(tids, t.TID)
+			if t.State == 't' {
+				add(t.TID)
 			}
+		}
+	}
+	if n := len(sm.Burst); n > 0 {
+		for _, t := range sm.Burst[n-1].Tasks {
+			add(t.TID)
 		}
 	}
 	if len(tids) == 0 {
