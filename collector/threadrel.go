@@ -102,3 +102,27 @@ func (r *Reader) ThreadChildren(pid int, tids []int) ([]int, error) {
 	}
 	return out, nil
 }
+
+// TaskOwnerIn finds, in a snapshot, whose thread tid is (a TracerPid
+// read with the snapshot): the process tid itself when it is a main
+// thread, else the process one of whose read threads it is. No file is
+// read: the dashboard and a record name a tracer with what they hold
+// (fix12b: they named it by pid only). ok is false when the snapshot has
+// neither (the tracer exited, or its threads were not read).
+func TaskOwnerIn(snap *Snapshot, tid int) (o TaskOwner, ok bool) {
+	if snap == nil || tid <= 0 {
+		return TaskOwner{}, false
+	}
+	if i, ok := SearchPID(snap.Processes, tid); ok {
+		return TaskOwner{TID: tid, PID: tid, Comm: snap.Processes[i].Comm}, true
+	}
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		for j := range p.Threads {
+			if p.Threads[j].TID == tid {
+				return TaskOwner{TID: tid, PID: p.PID, Comm: p.Comm}, true
+			}
+		}
+	}
+	return TaskOwner{}, false
+}

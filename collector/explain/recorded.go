@@ -95,6 +95,13 @@ func FromRecord(r *Recorded, pid int) (s *Sample, ok bool) {
 		s.Unavailable["smaps"] = "not recorded at both ends of the window (the recorder reads the smaps_rollup of the largest few processes at its memory cadence: pinspect record --memory-top, --memory-every)"
 	}
 	r.burst(s, tt, lo, hi)
+	if lp := s.Last.Process; lp != nil && lp.TracerPID > 0 {
+		// The tracer by command and pid, from the snapshot its
+		// TracerPid was recorded in.
+		if o, ok := collector.TaskOwnerIn(r.Snapshots[hi], lp.TracerPID); ok {
+			s.Tracer = &o
+		}
+	}
 	s.Family = r.family(p, lo, hi)
 	s.Neighbours = neighbours(r.Snapshots[lo], r.Snapshots[hi], pid, s.Family)
 	for _, h := range r.History {

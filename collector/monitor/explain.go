@@ -248,6 +248,13 @@ func (e *explainer) sample(p *collector.Process, snap *collector.Snapshot) *expl
 	for _, ft := range e.ring {
 		s.Burst = append(s.Burst, ft.tick)
 	}
+	if lp := last.reading.Process; lp != nil && lp.TracerPID > 0 {
+		// The tracer by command and pid, from the snapshot the
+		// TracerPid came with (no file read).
+		if o, ok := collector.TaskOwnerIn(snap, lp.TracerPID); ok {
+			s.Tracer = &o
+		}
+	}
 	// History before the ring: the burst carries the ring's own points.
 	for _, m := range e.history(p.ID()) {
 		if m.At < first.reading.At {

@@ -66,7 +66,7 @@ func (v *detailView) statusText(p *collector.Process, width int) string {
 	}
 	line("Terminal", tty)
 	if p.TracerPID != 0 {
-		line("Traced by", strconv.Itoa(p.TracerPID))
+		line("Traced by", tracerText(p.TracerPID, v.d.frame.Snapshot))
 	}
 	line("User", inert(p.User)+"  uid "+ints4(p.UIDs)+"  gid "+ints4(p.GIDs))
 	started := "-"
@@ -164,4 +164,19 @@ func ints4(v [4]int) string {
 
 func ticks(t uint64) string {
 	return (time.Duration(t) * time.Second / collector.ClockTicks).Round(10 * time.Millisecond).String()
+}
+
+// tracerText names a tracer by command and pid, as explain does: "strace
+// (TracerPid 812)", "gdb (TracerPid 902, a thread of 900)", or the
+// TracerPid alone when the snapshot holds neither its process nor its
+// thread. The command is the kernel's, made inert here.
+func tracerText(tid int, snap *collector.Snapshot) string {
+	o, ok := collector.TaskOwnerIn(snap, tid)
+	switch {
+	case !ok:
+		return "TracerPid " + strconv.Itoa(tid)
+	case o.PID != tid:
+		return inert(o.Comm) + " (TracerPid " + strconv.Itoa(tid) + ", a thread of " + strconv.Itoa(o.PID) + ")"
+	}
+	return inert(o.Comm) + " (TracerPid " + strconv.Itoa(tid) + ")"
 }
