@@ -103,6 +103,14 @@ func TestAddressSpaceDeadline(t *testing.T) {
 // TestAddressSpaceSlowMaps: a maps file that keeps coming, one line at a
 // time over about three deadlines (a huge address space, not a stuck
 // one), is read whole: progress earns further deadlines.
+//
+// The only timing in it is the gap between two lines, an eighth of the
+// deadline: the first line is in the FIFO before the read begins (the
+// test holds it open read-write, so the reader's open returns at once and
+// no write blocks), so a writer goroutine late to its first run cannot
+// time the read out (it did, with a 30 ms deadline under a load of 10-40
+// on 2 CPUs: "0 of 24 mappings, unavailable maps:timeout"). The last line
+// comes 23 gaps, almost three deadlines, after the read began.
 func TestAddressSpaceSlowMaps(t *testing.T) {
 	root, dir := mapsCopy(t)
 	path := filepath.Join(dir, "maps")
@@ -115,23 +123,31 @@ func TestAddressSpaceSlowMaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	fifoAt(t, path)
-	const timeout = 30 * time.Millisecond
+	const timeout = 250 * time.Millisecond
 	lines := splitLines(content)
-	gap := 3 * timeout / time.Duration(len(lines)) // a few ms: well inside one deadline
+	if len(lines) < 20 {
+		t.Fatalf("the fixture's maps has %d lines: too few to span several deadlines", len(lines))
+	}
+	gap := timeout / 8 // well inside one deadline
+	// O_RDWR does not wait for a reader, and keeps the FIFO open for
+	// writing until f is closed: the reader sees the end there.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(lines[0]); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			done <- err
-			return
-		}
 		defer f.Close()
-		for _, l := range lines {
+		for _, l := range lines[1:] {
+			time.Sleep(gap)
 			if _, err := f.Write(l); err != nil {
 				done <- err
 				return
 			}
-			time.Sleep(gap)
 		}
 		done <- nil
 	}()
