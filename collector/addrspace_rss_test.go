@@ -85,3 +85,45 @@ func TestAddressSpaceRSSSplitAbsent(t *testing.T) {
 		t.Errorf("the fixture's own status: split %+v", as.RSS)
 	}
 }
+
+// TestAddressSpaceSmapsWithoutRss: an smaps entry without its Rss line
+// (the kernel writes one for every mapping: a cut or hand-written copy)
+// makes the per-mapping read fail with the reason, as a rollup without
+// Rss does; it used to leave that one mapping without RSS beside the
+// others' (the Memory tab showed "-" with no word why) and to sum it
+// into the totals as 0.
+func TestAddressSpaceSmapsWithoutRss(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "fixtures", "proc", "maps-c"))); err != nil {
+		t.Fatal(err)
+	}
+	pid := onlyPID(t, root)
+	if as := spaceAt(t, root, AddrOptions{PerMapping: true}); !as.PerMapping || len(as.Maps) == 0 {
+		t.Fatalf("the fixture's own smaps: per mapping %v, %d maps, unavailable %v", as.PerMapping, len(as.Maps), as.Unavailable)
+	}
+	smaps := filepath.Join(root, strconv.Itoa(pid), "smaps")
+	b, err := os.ReadFile(smaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The third entry's Rss line.
+	rss := regexp.MustCompile(`(?m)^Rss:.*\n`)
+	locs := rss.FindAllIndex(b, 3)
+	if len(locs) < 3 {
+		t.Fatalf("the fixture's smaps has %d Rss lines", len(locs))
+	}
+	cut := append(append([]byte{}, b[:locs[2][0]]...), b[locs[2][1]:]...)
+	if err := os.WriteFile(smaps, cut, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	as := spaceAt(t, root, AddrOptions{PerMapping: true})
+	if as.PerMapping || as.Maps != nil || as.Memory != nil {
+		t.Errorf("an entry without Rss: per mapping %v, %d maps, memory %+v; want none", as.PerMapping, len(as.Maps), as.Memory)
+	}
+	if got, want := as.Unavailable["maps"], "has no Rss or no Pss line"; !strings.Contains(got, want) {
+		t.Errorf("unavailable maps %q, want it to say %q (all: %v)", got, want, as.Unavailable)
+	}
+	if got := as.Unavailable["memory"]; got == "" {
+		t.Errorf("memory: no reason (all: %v)", as.Unavailable)
+	}
+}

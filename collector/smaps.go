@@ -227,7 +227,9 @@ func readRollup(d *deadlineReads, path []byte) (*MemoryTotals, error) {
 }
 
 // readSmaps streams smaps at path into mappings carrying RSS and PSS, and
-// sums the counters into process totals. The per-mapping values point into
+// sums the counters into process totals. It gives every mapping its RSS
+// and PSS or fails whole (a stuck or malformed read): never a list in
+// which some mappings have them and others not. The per-mapping values point into
 // a few shared slabs, not one allocation each.
 func readSmaps(d *deadlineReads, path []byte) ([]Mapping, *MemoryTotals, error) {
 	var sum smapsCounters
@@ -237,18 +239,24 @@ func readSmaps(d *deadlineReads, path []byte) ([]Mapping, *MemoryTotals, error) 
 		var slab []uint64
 		var dirty []MappingDirty
 		return streamSmaps(lr, &in, func(m *Mapping, c *smapsCounters) error {
-			if c.hasRss && c.hasPss {
-				if len(slab)+2 > cap(slab) {
-					slab = make([]uint64, 0, 1024)
-				}
-				slab = append(slab, c.rss, c.pss)
-				m.RSSBytes, m.PSSBytes = &slab[len(slab)-2], &slab[len(slab)-1]
-				if len(dirty) == cap(dirty) {
-					dirty = make([]MappingDirty, 0, 256)
-				}
-				dirty = append(dirty, MappingDirty{SharedDirtyBytes: c.sharedDirty, PrivateDirtyBytes: c.privDirty, AnonBytes: c.anon})
-				m.Dirty = &dirty[len(dirty)-1]
+			if !c.hasRss || !c.hasPss {
+				// The kernel writes both for every mapping: an entry
+				// without them is not its smaps (a cut or hand-written
+				// copy). Taken, it would show that mapping's RSS as
+				// absent beside the others' with no word why, and sum
+				// it into the totals as 0, as a rollup without Rss is.
+				return fmt.Errorf("%w: mapping %x-%x has no Rss or no Pss line", errSmapsFormat, m.Start, m.End)
 			}
+			if len(slab)+2 > cap(slab) {
+				slab = make([]uint64, 0, 1024)
+			}
+			slab = append(slab, c.rss, c.pss)
+			m.RSSBytes, m.PSSBytes = &slab[len(slab)-2], &slab[len(slab)-1]
+			if len(dirty) == cap(dirty) {
+				dirty = make([]MappingDirty, 0, 256)
+			}
+			dirty = append(dirty, MappingDirty{SharedDirtyBytes: c.sharedDirty, PrivateDirtyBytes: c.privDirty, AnonBytes: c.anon})
+			m.Dirty = &dirty[len(dirty)-1]
 			sum.add(c)
 			chunks.add(*m)
 			return nil
