@@ -55,7 +55,8 @@ type memView struct {
 	maps     []memMap
 	total    uint64
 	note     string
-	// perMapping says each mapping's RSS was read (smaps).
+	// perMapping says each mapping's RSS was read (smaps): the collector
+	// gives every mapping its RSS or none (AddressSpace.PerMapping).
 	perMapping bool
 	// stackWhy says why a thread's stack is not located ("running", ...).
 	stackWhy map[int]string
@@ -277,7 +278,7 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 	if s == nil {
 		return nil
 	}
-	m := &memView{}
+	m := &memView{perMapping: s.PerMapping}
 	if r, ok := s.Unavailable["maps"]; ok {
 		m.note = "maps unavailable: " + r
 	}
@@ -307,7 +308,6 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 		v := memMap{start: mp.Start, end: mp.End, perms: mp.Perms, class: string(mp.Class), path: mp.Path, tid: mp.TID}
 		if mp.RSSBytes != nil {
 			v.rss, v.rssKnown = *mp.RSSBytes, true
-			m.perMapping = true
 		}
 		m.maps[i] = v
 	}
@@ -379,4 +379,16 @@ func exitText(p *collector.Process, pre, post string) string {
 		return pre + "exit status " + inert(p.Unavailable["exit_code"]) + " for this user" + post
 	}
 	return ""
+}
+
+// rssNote says why the mappings' RSS column is "-": the address space
+// was read without smaps (the read with it comes at once when the Memory
+// tab opens). Nothing when every mapping has its RSS, or when there are
+// no mappings (the note says why the maps are unavailable: an smaps read
+// that timed out is not still "reading").
+func (m *memView) rssNote() string {
+	if m.perMapping || len(m.maps) == 0 {
+		return ""
+	}
+	return "RSS per mapping: reading smaps (the page tables)…"
 }

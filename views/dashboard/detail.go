@@ -441,8 +441,8 @@ func (v *detailView) fillMemory(text *tview.TextView, model *gridModel, p *colle
 		}
 		b.WriteString("\n")
 	}
-	if !mem.perMapping {
-		b.WriteString("[gray]RSS per mapping: reading smaps (the page tables)…[-]\n")
+	if n := mem.rssNote(); n != "" {
+		b.WriteString("[gray]" + n + "[-]\n")
 	}
 	text.SetText(b.String())
 	for i := range mem.maps {
