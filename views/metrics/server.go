@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -460,14 +459,14 @@ func (s *Server) exposition(r *http.Request) *rendered {
 			return e
 		}
 	}
-	rec := httptest.NewRecorder()
+	rec := newRenderRecorder()
 	s.renders.Add(1)
 	h := s.scrapeRestricted
 	if full {
 		h = s.scrape
 	}
 	h.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
-	e := &rendered{key: key, seq: seq, at: now, code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	e := &rendered{key: key, seq: seq, at: now, code: rec.code, header: rec.Header(), body: rec.body.Bytes()}
 	if e.code != http.StatusOK {
 		return e
 	}
