@@ -146,7 +146,7 @@ func (d *ProcessDoc) appendJSONStream(b []byte, scratch *docScratch) ([]byte, er
 	if d.StartedAt == "" && !started.IsZero() {
 		// RFC 3339 has nothing appendJSONString would escape.
 		b = append(b, `,"started_at":"`...)
-		b = started.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = scratch.startSecond.appendRFC3339Nano(b, started)
 		b = append(b, '"')
 	}
 	b = appendIntPtr(b, `,"ppid":`, d.PPID)
@@ -502,4 +502,44 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// rfc3339Second appends times as time.Time.AppendFormat(time.RFC3339Nano)
+// does in UTC, keeping the text of the last whole second it wrote: the
+// processes of a snapshot mostly started in few seconds (those started
+// at boot, a batch of workers), and the second's text was 0.85 % of a
+// one-shot at 10,000 processes; only the fraction is made for the rest.
+type rfc3339Second struct {
+	sec  int64
+	text []byte // "2006-01-02T15:04:05" of sec; empty: none yet
+}
+
+// appendRFC3339Nano appends t in UTC as RFC 3339 with the nanoseconds'
+// trailing zeros dropped ("2006-01-02T15:04:05.999999999Z07:00" of a
+// UTC time).
+func (c *rfc3339Second) appendRFC3339Nano(b []byte, t time.Time) []byte {
+	u := t.UTC()
+	sec := u.Unix()
+	if len(c.text) == 0 || sec != c.sec {
+		if y := u.Year(); y < 0 || y > 9999 {
+			// Not four digits: as the time package writes it.
+			return u.AppendFormat(b, time.RFC3339Nano)
+		}
+		c.sec, c.text = sec, u.AppendFormat(c.text[:0], "2006-01-02T15:04:05")
+	}
+	b = append(b, c.text...)
+	if ns := u.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
 }

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -274,4 +275,72 @@ func TestAppendHundredths(t *testing.T) {
 	if _, ok := appendHundredths(nil, math.Copysign(0, -1)); ok {
 		t.Fatal("-0 took the fast path")
 	}
+}
+
+// TestRFC3339SecondAsTime: the streamed writer's start times are
+// time.Time.AppendFormat's RFC3339Nano in UTC, byte for byte, whether
+// the second's text is the one kept or a new one: times in one second
+// and in others, back and forth, every fraction's trailing zeros, other
+// zones, and years without four digits.
+func TestRFC3339SecondAsTime(t *testing.T) {
+	var c rfc3339Second
+	ist := time.FixedZone("IST", 5*3600+1800)
+	base := time.Date(2026, 12, 7, 19, 41, 12, 0, time.UTC)
+	times := []time.Time{
+		base, base.Add(270 * time.Millisecond), base.Add(time.Nanosecond), base.Add(999999999),
+		base.Add(100 * time.Millisecond), base.Add(time.Second), base, base.Add(120 * time.Microsecond),
+		base.In(ist), base.Add(10 * time.Nanosecond).In(ist), base.In(time.Local).Add(-time.Nanosecond),
+		time.Date(0, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 10, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 10, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 20, time.UTC), base.Add(3 * time.Second),
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		times = append(times, base.Add(time.Duration(r.Int64N(int64(3*time.Second)))))
+	}
+	for _, tm := range times {
+		got := string(c.appendRFC3339Nano([]byte("x"), tm))
+		if want := "x" + tm.UTC().Format(time.RFC3339Nano); got != want {
+			t.Errorf("%v: %q, want %q", tm, got, want)
+		}
+	}
+}
+
+// BenchmarkSnapshotStream10k is a one-shot's writing (`pinspect --json`:
+// the streamed document, compact) of this machine's snapshot with its
+// processes repeated to 10,000, each with its first thread only (the
+// bench's 10,000 x 1; each repeat keeps its command line's slice, as
+// forked workers share theirs).
+func BenchmarkSnapshotStream10k(b *testing.B) {
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		b.Skip(err)
+	}
+	snap, err := r.Snapshot(context.Background())
+	r.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	procs := snap.Processes
+	if len(procs) == 0 {
+		b.Skip("no processes")
+	}
+	big := *snap
+	big.Processes = make([]collector.Process, 0, 10000)
+	for len(big.Processes) < 10000 {
+		for _, p := range procs[:min(len(procs), 10000-len(big.Processes))] {
+			p.PID = len(big.Processes) + 1
+			p.Threads = p.Threads[:min(len(p.Threads), 1)]
+			big.Processes = append(big.Processes, p)
+		}
+	}
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := WriteSnapshotJSON(&buf, NewSnapshotDocStream(&big, Filter{}, true), false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
 }

@@ -349,6 +349,8 @@ type docScratch struct {
 	// writes as started_at (its StartedAt is left empty): appended
 	// straight into the output, it is never made a string of its own.
 	startedAt time.Time
+	// startSecond formats startedAt for the streamed writer.
+	startSecond rfc3339Second
 	// cmdSrc is the first argument of the command line cmdline and raws
 	// were converted from (its slice's array: snapshots never write to
 	// their slices), cmdAnyRaw whether raws is used; cmdSame says the
