@@ -95,6 +95,10 @@ type Dashboard struct {
 	cfg   Config
 	pages *tview.Pages
 
+	// panelTexts is the text each bottom panel's TextView was last set
+	// to (setPanelText).
+	panelTexts map[*tview.TextView]string
+
 	// intervalChosen is the interval set this run by d, D or F2's arrows
 	// (0: none): F2 keeps it in the config file.
 	intervalChosen time.Duration

@@ -72,7 +72,7 @@ func (d *Dashboard) updateFindings(view *tview.TextView) {
 		ex = d.frame.Explain
 	}
 	if ex == nil {
-		view.SetText("[gray]no findings: this source does not compute them[-]")
+		d.setPanelText(view, "[gray]no findings: this source does not compute them[-]")
 		return
 	}
 	all := append([]explain.Finding(nil), ex.Machine...)
@@ -107,7 +107,7 @@ func (d *Dashboard) updateFindings(view *tview.TextView) {
 	if outside > 0 {
 		b.WriteString("\n[gray]" + lifecycle.CountOf(outside, "finding", "findings") + " of other processes or the machine not shown (--pid)[-]")
 	}
-	view.SetText(b.String())
+	d.setPanelText(view, b.String())
 }
 
 // sortBySeverity orders findings worst first, keeping their order within
