@@ -10,9 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
-
-	"github.com/pinspect/pinspect/collector/record"
 )
 
 // TestDumpEventCSVHasOldExeAndStates: `dump event --format csv` has the
@@ -37,22 +34,7 @@ func TestDumpEventCSVHasOldExeAndStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cmd := command("record", "--dir", dir, "--interval", "1h", "--fsync", "none")
-	errb := &lockedBuffer{}
-	cmd.Stderr = errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitedFor(t, "record's first sample and its event source", func() bool {
-		st, err := record.Open(dir)
-		if err != nil {
-			return false
-		}
-		n := st.Len()
-		st.Close()
-		return n >= 1 && strings.Contains(errb.String(), "live=")
-	})
+	rec := startRecording(t, dir)
 	if _, err := io.WriteString(in, "x\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -73,19 +55,7 @@ func TestDumpEventCSVHasOldExeAndStates(t *testing.T) {
 		return err == nil && i > 0 && len(b) > i+2 && b[i+2] == 'T'
 	})
 	// The record's last frame (SIGTERM) scans cat stopped.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("record after SIGTERM: %v; stderr:\n%s", err, errb.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("record did not exit within 30 s of SIGTERM; stderr:\n%s", errb.String())
-	}
+	rec.stop(t)
 	out, stderr, code := runInProcess(t, "dump", "event", "--dir", dir, "--pid", strconv.Itoa(pid), "--format", "csv")
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if code != 0 || err != nil || len(rows) < 2 {

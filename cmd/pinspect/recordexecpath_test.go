@@ -9,11 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/views/report"
 )
 
@@ -35,41 +32,14 @@ func TestRecordKeepsExecPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(tmp, "rec")
-	cmd := command("record", "--dir", dir, "--interval", "1h", "--fsync", "none")
-	errb := &lockedBuffer{}
-	cmd.Stderr = errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitedFor(t, "record's first sample and its event source", func() bool {
-		st, err := record.Open(dir)
-		if err != nil {
-			return false
-		}
-		n := st.Len()
-		st.Close()
-		return n >= 1 && strings.Contains(errb.String(), "live=")
-	})
-	if !strings.Contains(errb.String(), "BPF tracepoints") {
-		t.Skipf("no BPF tracepoints (the exec path comes from them): %s", errb.String())
+	rec := startRecording(t, dir)
+	if !strings.Contains(rec.errb.String(), "BPF tracepoints") {
+		t.Skipf("no BPF tracepoints (the exec path comes from them): %s", rec.errb.String())
 	}
 	if err := exec.Command(prog, "-c", "exit 3").Run(); err == nil {
 		t.Fatal("the program exited 0")
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("record after SIGTERM: %v; stderr:\n%s", err, errb.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("record did not exit within 30 s of SIGTERM; stderr:\n%s", errb.String())
-	}
+	rec.stop(t)
 	out, stderr, code := runInProcess(t, "events", "--dir", dir, "--name", needle, "--json")
 	if code != 0 {
 		t.Fatalf("events --name %s: exit %d: %s", needle, code, stderr)
