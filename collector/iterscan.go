@@ -196,7 +196,7 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 			}
 			s.addIterThread(p, &side[len(side)-1], t)
 			side[len(side)-1].tot.AddTotals(t.Group.ThreadSums)
-			for k, n := range t.Group.ThreadSums.States {
+			for k, n := range t.Group.ThreadSumStates {
 				if n > 0 {
 					states.AddN(taskiter.StateLetters[k], n)
 				}

@@ -286,7 +286,6 @@ type ProcStat struct {
 	// zero when that is unknown.
 	StartedAt  time.Time
 	Comm       string // raw bytes, not sanitised, may be invalid UTF-8
-	State      byte
 	PPID       int
 	PGID       int
 	SID        int
@@ -306,6 +305,7 @@ type ProcStat struct {
 	DelayTicks uint64 // delayacct_blkio_ticks: 0 and meaningless unless Host.DelayAcct
 	Layout     Layout
 	ExitCode   int64 // stat field 52: wait status of an exited (zombie) process; -1 when absent or masked
+	State      byte  // beside PTMasked: a byte and a bool share one word of padding
 	// PTMasked is true when the kernel hid stat's [PT] fields (proc(5))
 	// from this reader, who may not ptrace the process: ExitCode is then
 	// -1 (a zombie says Unavailable["exit_code"] = "masked") and Layout
@@ -333,16 +333,11 @@ type ProcStatus struct {
 	SigBlk    uint64
 	SigIgn    uint64
 	SigCgt    uint64
-	// SigDispAbsent says SigIgn and SigCgt were not read (a task
-	// iterator scan with Options.BPFSkipDispositions): they are unknown,
-	// not "every signal at its default". The pending and blocked sets
-	// are read either way.
-	SigDispAbsent bool
-	CapEff        uint64
-	CapInh        uint64 // inheritable, permitted, bounding and ambient sets
-	CapPrm        uint64
-	CapBnd        uint64
-	CapAmb        uint64
+	CapEff    uint64
+	CapInh    uint64 // inheritable, permitted, bounding and ambient sets
+	CapPrm    uint64
+	CapBnd    uint64
+	CapAmb    uint64
 	// RSSBytes is the resident set: VmRSS of status, the kernel's exact
 	// sum (what ps, top, statm and smaps_rollup agree on), never stat's
 	// field 24, the kernel's unsummed per-CPU counter ("inaccurate",
@@ -352,20 +347,30 @@ type ProcStatus struct {
 	// could not be read, statm's resident pages. HasRSS says it is known:
 	// a kernel thread, a zombie or an unreadable process has none.
 	RSSBytes uint64
-	HasRSS   bool
 	// VmPeakB and VmSwapB are status's VmPeak and VmSwap; HasVM says
 	// status had them (a process with a user address space).
 	VmPeakB uint64
 	VmSwapB uint64
-	HasVM   bool
 	// SharedBytes is the resident memory the process shares or could
 	// share: file-backed and shmem pages (status's RssFile + RssShmem,
 	// statm's "shared"; htop's SHR). HasShared says it was read: a
 	// kernel thread or a zombie has no address space.
 	SharedBytes uint64
-	HasShared   bool
 	LeaderVol   uint64 // voluntary switches of the leader thread
 	LeaderInv   uint64 // involuntary switches of the leader thread
+
+	// The flags last, together: each between two words took a word
+	// (24 bytes a process; the process array is a pass's largest
+	// allocation).
+
+	// SigDispAbsent says SigIgn and SigCgt were not read (a task
+	// iterator scan with Options.BPFSkipDispositions): they are unknown,
+	// not "every signal at its default". The pending and blocked sets
+	// are read either way.
+	SigDispAbsent bool
+	HasRSS        bool // RSSBytes is known
+	HasVM         bool // VmPeakB and VmSwapB are known
+	HasShared     bool // SharedBytes is known
 }
 
 // ProcCmdline is what /proc/PID/cmdline says of a process (SrcCmdline).
@@ -473,12 +478,12 @@ type Thread struct {
 	TID        int
 	StartTicks uint64
 	Comm       string
-	State      byte
 	UTimeTicks uint64
 	STimeTicks uint64
 	Processor  int64
 	Priority   int64
 	Nice       int64
+	State      byte // beside HasStatus: one word for the two
 	// HasStatus is false when the thread's context switches could not be
 	// read (from its status file, or a per-thread taskstats query); then
 	// VolCtx and InvolCtx are unknown (not 0).

@@ -123,10 +123,6 @@ type Totals struct {
 	RunDelayNs uint64
 	// Threads counts the live threads added.
 	Threads int
-	// States counts them by state, at the index of the state's letter in
-	// StateLetters (only in Group.ThreadSums: the kernel's count of the
-	// threads it summed; Add does not count).
-	States [len(StateLetters)]int
 }
 
 // Totals is the starting point of a process's totals: what its exited
@@ -172,9 +168,6 @@ func (s *Totals) AddTotals(o Totals) {
 	s.InvolCtx += o.InvolCtx
 	s.RunDelayNs += o.RunDelayNs
 	s.Threads += o.Threads
-	for i, n := range o.States {
-		s.States[i] += n
-	}
 }
 
 // CPUTimeTicks is the process's user and system time as /proc/PID/stat

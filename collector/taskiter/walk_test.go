@@ -301,11 +301,11 @@ func TestWalkSumsThreads(t *testing.T) {
 		default:
 			summed += tk.Group.ThreadSums.Threads
 			states := 0
-			for _, n := range tk.Group.ThreadSums.States {
+			for _, n := range tk.Group.ThreadSumStates {
 				states += n
 			}
 			if states != tk.Group.ThreadSums.Threads {
-				return fmt.Errorf("process %d: %d threads summed, %d counted by state %v", tk.TID, tk.Group.ThreadSums.Threads, states, tk.Group.ThreadSums.States)
+				return fmt.Errorf("process %d: %d threads summed, %d counted by state %v", tk.TID, tk.Group.ThreadSums.Threads, states, tk.Group.ThreadSumStates)
 			}
 			if n := tk.Group.ThreadSums.Threads + 1; tk.Group.NumThreads > 0 && n > tk.Group.NumThreads+1 {
 				return fmt.Errorf("process %d: %d threads summed, %d live", tk.TID, n-1, tk.Group.NumThreads)
@@ -488,6 +488,7 @@ func TestWalkCountsThreadStates(t *testing.T) {
 	// sleep, and again if a thread woke between the two passes.
 	var want [len(StateLetters)]int
 	var got Totals
+	var gotStates [len(StateLetters)]int
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		want = [len(StateLetters)]int{}
@@ -500,23 +501,23 @@ func TestWalkCountsThreadStates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = Totals{}
+		got, gotStates = Totals{}, [len(StateLetters)]int{}
 		_, err = it.PassWith(PassOptions{SumThreads: true}, func(tk *Task) error {
 			if tk.TID == h.PID() && tk.Group != nil {
-				got = tk.Group.ThreadSums
+				got, gotStates = tk.Group.ThreadSums, tk.Group.ThreadSumStates
 			}
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want[1] == 20 && got.States == want || time.Now().After(deadline) {
+		if want[1] == 20 && gotStates == want || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got.States != want || got.Threads != 20 || want[1] != 20 {
-		t.Errorf("summed %d threads by state %v; their records say %v (want all 20 S)", got.Threads, got.States, want)
+	if gotStates != want || got.Threads != 20 || want[1] != 20 {
+		t.Errorf("summed %d threads by state %v; their records say %v (want all 20 S)", got.Threads, gotStates, want)
 	}
 }
 
