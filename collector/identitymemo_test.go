@@ -236,3 +236,60 @@ func TestReuseIdentitiesPastTTL(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoFirstScanArray: an empty memo's first scan adds its entries to
+// one array in pid order (add); they are found by pid as entries of the
+// table are, an entry of another identity for one of their pids takes
+// its place, an entry out of order or past the room goes to the table,
+// and the next scan's begin moves them all into the table; sweep then
+// drops and empties those it did not see.
+func TestMemoFirstScanArray(t *testing.T) {
+	m := newIdentityMemo()
+	m.begin(nil)
+	if !m.empty() {
+		t.Fatal("a new memo is not empty")
+	}
+	m.reserve(3)
+	a := m.add(10, 100)
+	b := m.add(20, 200)
+	late := m.add(5, 50) // out of pid order: the table
+	c := m.add(30, 300)
+	over := m.add(40, 400) // past the room reserved: the table
+	if m.empty() || len(m.first) != 3 || len(m.procs) != 2 {
+		t.Fatalf("first %d, table %d entries; want 3 and 2", len(m.first), len(m.procs))
+	}
+	for pid, want := range map[int]*procCache{10: a, 20: b, 5: late, 30: c, 40: over} {
+		if got := m.lookup(pid); got != want {
+			t.Errorf("lookup(%d) = %p, want %p", pid, got, want)
+		}
+	}
+	if m.lookup(15) != nil {
+		t.Error("lookup(15) found an entry for a pid never added")
+	}
+	if got := m.entry(20, 200); got != b {
+		t.Errorf("entry(20, same start) = %p, want the first scan's %p", got, b)
+	}
+	b.cmdline = []string{"old"}
+	b2 := m.entry(20, 201) // pid 20 reused: a new identity
+	if b2 == b || m.lookup(20) != b2 {
+		t.Fatal("a new identity of pid 20 did not take the place of the old one")
+	}
+	m.sweep()
+	if b.cmdline != nil {
+		t.Error("sweep kept the strings of an entry replaced in the table")
+	}
+	m.begin(nil) // the next scan: the table holds them all
+	if len(m.first) != 0 || len(m.procs) != 5 || m.procs[10] != a || m.procs[20] != b2 || m.procs[30] != c {
+		t.Fatalf("after begin: first %d, table %v", len(m.first), m.procs)
+	}
+	a.cmdline = []string{"gone"}
+	m.entry(20, 201)
+	m.entry(30, 300)
+	m.sweep()
+	if _, ok := m.procs[10]; ok || a.cmdline != nil {
+		t.Errorf("sweep kept pid 10 (in the table: %v) or its strings (%q)", ok, a.cmdline)
+	}
+	if len(m.procs) != 2 {
+		t.Errorf("after sweep the table holds %d entries, want 2 (pids 20 and 30)", len(m.procs))
+	}
+}

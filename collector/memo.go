@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pinspect/pinspect/collector/taskiter"
@@ -13,9 +14,18 @@ import (
 // only the scan holding the Reader's scanMu uses it, so it needs no lock
 // of its own. A one-process read (Reader.Process) does without it.
 type identityMemo struct {
-	procs  map[int]*procCache
-	gen    uint32 // the generation of the scan using the memo
-	intern map[string]string
+	procs map[int]*procCache
+	// first holds the entries an empty memo's first scan adds (add), in
+	// one array in the pass's pid order (firstPIDs), instead of one
+	// allocation and one insert into procs each: a one-shot command's
+	// only scan never needs the table (at 10,000 processes the
+	// allocations and the inserts were 3 % of `pinspect --json`). A
+	// lookup finds them by binary search; the next scan's begin moves
+	// them into procs (index).
+	first     []procCache
+	firstPIDs []int
+	gen       uint32 // the generation of the scan using the memo
+	intern    map[string]string
 }
 
 func newIdentityMemo() *identityMemo {
@@ -27,12 +37,7 @@ type procCache struct {
 	start   uint64 // identity: with the pid, start ticks
 	comm    string // the comm the cmdline and exe were read with
 	cmdline []string
-	noNUL   bool
-	trunc   bool
-	cmdOK   bool
 	exe     string
-	exeDel  bool
-	exeOK   bool // exe read, or ENOENT (no executable)
 	// due is when cmdline and exe are read again at the latest
 	// (cmdlineDue), and args the address-space layout they were read
 	// with (argsKeyOf): a new one means an exec or a moved argv.
@@ -42,14 +47,11 @@ type procCache struct {
 	// (0: unknown): while it is the same the process has not run since.
 	ran     uint64
 	nspids  []int
-	seen    uint32 // generation of the last scan that saw it
 	user    string
 	userUID int
-	userOK  bool
 	// cg is the process's cgroup, valid when cgOK (cgroup.go); nil
 	// until one is read.
-	cg   *cgroupMemo
-	cgOK bool
+	cg *cgroupMemo
 	// io is the process's io counters, read when its ranCount was
 	// io.ran: reused while it has not run since (ioIdle); nil when none
 	// are kept (only a Reader asked for io keeps them).
@@ -59,6 +61,14 @@ type procCache struct {
 	// them from the pass, and only a Reader with Options.StatusTTL
 	// keeps them; scan.go, reuseStatus).
 	status *statusMemo
+	seen   uint32 // generation of the last scan that saw it
+	// The flags last, together (each between two words took a word: the
+	// entry was 224 bytes, one for every process).
+	noNUL, trunc, cmdOK bool // cmdline's
+	exeDel              bool
+	exeOK               bool // exe read, or ENOENT (no executable)
+	userOK              bool
+	cgOK                bool
 }
 
 // The parts of a procCache that only some Readers use are held behind a
@@ -134,6 +144,7 @@ func (m *identityMemo) begin(execs []int) {
 		return
 	}
 	m.gen++
+	m.index()
 	for _, pid := range execs {
 		if c := m.procs[pid]; c != nil {
 			c.cmdOK, c.cgOK = false, false
@@ -150,41 +161,82 @@ func (m *identityMemo) entry(pid int, start uint64) *procCache {
 	if m == nil {
 		return nil
 	}
-	c := m.procs[pid]
+	c := m.lookup(pid)
 	if c == nil || c.start != start {
+		if c != nil {
+			c.seen = 0 // replaced: sweep empties one of first's
+		}
 		c = &procCache{start: start}
-		m.procs[pid] = c
+		m.procs[pid] = c // before first's entry of the pid, if any
 	}
 	c.seen = m.gen
 	return c
 }
 
+// lookup returns the entry of pid, whatever its identity; nil when there
+// is none.
+func (m *identityMemo) lookup(pid int) *procCache {
+	if c := m.procs[pid]; c != nil {
+		return c
+	}
+	if i, ok := slices.BinarySearch(m.firstPIDs, pid); ok {
+		return &m.first[i]
+	}
+	return nil
+}
+
 // empty reports whether the memo holds no process (a Reader's first
 // scan, a one-shot command's only one).
 func (m *identityMemo) empty() bool {
-	return m != nil && len(m.procs) == 0
+	return m != nil && len(m.procs) == 0 && len(m.first) == 0
 }
 
 // add makes the entry of a process identity the memo does not hold: an
-// empty memo's first scan, whose pass names each process once, adds its
-// entries without looking each up in vain first (a lookup missing in a
-// table of 10,000 was 1 % of `pinspect --json` at 10,000 processes).
+// empty memo's first scan, whose pass names each process once in pid
+// order, adds its entries without looking each up in vain first (a
+// lookup missing in a table of 10,000 was 1 % of `pinspect --json` at
+// 10,000 processes), into first while they fit there and come in order.
 func (m *identityMemo) add(pid int, start uint64) *procCache {
+	n := len(m.first)
+	if n < cap(m.first) && (n == 0 || m.firstPIDs[n-1] < pid) {
+		m.first = append(m.first, procCache{start: start, seen: m.gen})
+		m.firstPIDs = append(m.firstPIDs, pid)
+		return &m.first[n]
+	}
 	c := &procCache{start: start, seen: m.gen}
 	m.procs[pid] = c
 	return c
 }
 
-// reserve makes an empty memo's process table hold n processes without
-// growing: a Reader's first scan (a one-shot command's only one) fills it
-// from nothing, and growing it entry by entry rehashed it again and again
-// (1.1 % of `pinspect --json` at 10,000 processes). The name table is
+// reserve makes an empty memo hold the entries of n processes without
+// growing (first: one allocation for them all; add). The name table is
 // not reserved: the first scan puts nothing in it (comm).
 func (m *identityMemo) reserve(n int) {
-	if m == nil || len(m.procs) > 0 {
+	if m == nil || !m.empty() {
 		return
 	}
-	m.procs = make(map[int]*procCache, n)
+	m.first, m.firstPIDs = make([]procCache, 0, n), make([]int, 0, n)
+}
+
+// index moves the entries of first into the process table, sized for
+// them at once (growing it entry by entry rehashed it again and again:
+// 1.1 % of `pinspect --json` at 10,000 processes). An entry of procs
+// made for the same pid since (another identity) stays.
+func (m *identityMemo) index() {
+	if len(m.first) == 0 {
+		m.first, m.firstPIDs = nil, nil
+		return
+	}
+	procs := make(map[int]*procCache, len(m.procs)+len(m.first))
+	for pid, c := range m.procs {
+		procs[pid] = c
+	}
+	for i, pid := range m.firstPIDs {
+		if _, ok := procs[pid]; !ok {
+			procs[pid] = &m.first[i]
+		}
+	}
+	m.procs, m.first, m.firstPIDs = procs, nil, nil
 }
 
 // internMax bounds the comm intern table: past it, sweep starts it anew.
@@ -199,6 +251,15 @@ func (m *identityMemo) sweep() {
 	for pid, c := range m.procs {
 		if c.seen != m.gen {
 			delete(m.procs, pid)
+			// Emptied: an entry of a first scan shares one array with
+			// the others (add), which stays while any of them does,
+			// and would keep its strings.
+			*c = procCache{}
+		}
+	}
+	for i := range m.first {
+		if m.first[i].seen != m.gen {
+			m.first[i] = procCache{} // replaced in procs (entry)
 		}
 	}
 	if len(m.intern) > internMax {

@@ -44,6 +44,11 @@ type scan struct {
 	counts ScanCounts
 	probs  []Problem
 	slab   []Thread
+	// lastUser is the user name of lastUID, when lastUserOK: the last
+	// one this scan asked for (userName).
+	lastUser   string
+	lastUID    int
+	lastUserOK bool
 	// statusTTL is how long this scan may reuse a status an earlier scan
 	// read (Reader.scanStatusTTL; 0: never), freshStatus the processes
 	// whose status it reads anyway (ScanOptions.FreshStatus, sorted), and
@@ -149,6 +154,7 @@ func (r *Reader) newScan(memo *identityMemo) *scan {
 // reset empties the per-scan state, keeping the buffers.
 func (s *scan) reset() {
 	s.counts = ScanCounts{}
+	s.lastUser, s.lastUserOK = "", false
 	s.probs = s.probs[:0]
 	s.slab = nil
 	s.cmdWant = s.cmdWant[:0]
@@ -599,7 +605,7 @@ func (s *scan) refreshZombieParents(procs []Process, scanStart time.Duration) {
 			continue
 		}
 		parent := &procs[j]
-		c := s.memo.procs[parent.PID]
+		c := s.memo.lookup(parent.PID)
 		if c == nil || c.start != parent.StartTicks {
 			c = nil
 		}
@@ -867,7 +873,14 @@ func (s *scan) userName(uid int, c *procCache) string {
 	if c != nil && c.userOK && c.userUID == uid {
 		return c.user
 	}
-	name := s.r.users.name(uid)
+	// Most processes of a machine run as a few users, and a pass gives
+	// them in pid order: the last name asked for is often the one. (A
+	// Reader's first scan has no names in its memo: a table lookup a
+	// process was 0.5 % of `pinspect --json` at 10,000 processes.)
+	if !s.lastUserOK || s.lastUID != uid {
+		s.lastUser, s.lastUID, s.lastUserOK = s.r.users.name(uid), uid, true
+	}
+	name := s.lastUser
 	if c != nil {
 		c.user, c.userUID, c.userOK = name, uid, true
 	}
