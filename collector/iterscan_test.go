@@ -763,6 +763,69 @@ func TestHiddenWindowProves(t *testing.T) {
 	}
 }
 
+// TestCountWindowProves: the counting window proves a first scan's
+// hidden processes known only when the counting run ran, the counts
+// before and after it are both read and the same, and the walk's count
+// with the parents' threads is the kernel's count of tasks.
+func TestCountWindowProves(t *testing.T) {
+	c := taskCounts{tasks: 105, forks: 9000, ok: true}
+	good := countWindow{before: c, after: c, seen: 105, counted: true}
+	if !good.proves() {
+		t.Fatal("an unchanged, matching window not proven")
+	}
+	bad := map[string]func(w *countWindow){
+		"not counted":         func(w *countWindow) { w.counted = false },
+		"one hidden":          func(w *countWindow) { w.seen-- },
+		"a fork":              func(w *countWindow) { w.after.forks++; w.after.tasks++; w.seen++ },
+		"a fork and a reap":   func(w *countWindow) { w.after.forks++ },
+		"a reap":              func(w *countWindow) { w.after.tasks-- },
+		"before not read":     func(w *countWindow) { w.before.ok = false },
+		"after not read":      func(w *countWindow) { w.after.ok = false },
+		"more seen than runs": func(w *countWindow) { w.seen++ },
+	}
+	for name, f := range bad {
+		w := good
+		f(&w)
+		if w.proves() {
+			t.Errorf("%s: proven", name)
+		}
+	}
+}
+
+// TestCountTasksIsKernelCount: the walk's counting run and the threads
+// of the processes hidden from it (read from /proc by the scan: pid 1
+// here) add up to the kernel's count of tasks in /proc/loadavg, in a
+// window where no task was born or reaped: the sum the counting window
+// (countWindow) compares.
+func TestCountTasksIsKernelCount(t *testing.T) {
+	r := newIterReader(t, Options{})
+	if r.iter.WalkUnavailable != nil {
+		t.Skip("no walk: ", r.iter.WalkUnavailable)
+	}
+	if _, err := r.Scan(context.Background(), ScanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sc := r.idle
+	hidden := slices.Clone(sc.iterHidden)
+	deadline := time.Now().Add(20 * time.Second)
+	for tries := 1; ; tries++ {
+		w := sc.readCountWindow(hidden)
+		if !w.counted {
+			t.Fatal("the counting run did not run")
+		}
+		if w.before.unchanged(w.after) {
+			if w.seen != w.before.tasks {
+				t.Fatalf("the walk's count and the hidden processes' (%v) threads are %d tasks, the kernel's count %d", hidden, w.seen, w.before.tasks)
+			}
+			t.Logf("%d tasks (hidden %v), in try %d", w.seen, hidden, tries)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Skipf("no window without a fork or a reap in %d tries", tries)
+		}
+	}
+}
+
 // TestIterFirstScanWindow: a Reader's first scan reads the window right
 // after the walk's run, with the parents it then finds hidden (pid 1 here).
 func TestIterFirstScanWindow(t *testing.T) {

@@ -274,6 +274,18 @@ func (it *Iterator) Processes() int {
 // every task) rather than the seq_file iterator.
 func (it *Iterator) Walking() bool { return it.walk != nil }
 
+// CountTasks runs the walk's counting run, which writes no record: the
+// tasks of the processes the walk sees now (each process's count of
+// threads, as /proc/PID/stat's num_threads) and the processes. About a
+// millisecond at 10,000 processes, against a pass's 20 ms. An error
+// without the walk (the seq_file iterator).
+func (it *Iterator) CountTasks() (tasks, processes int, err error) {
+	if it.walk == nil {
+		return 0, 0, errors.New("task iterator: no walk to count with")
+	}
+	return it.walk.count()
+}
+
 // Close detaches and unloads the program.
 func (it *Iterator) Close() error {
 	var errs []error

@@ -251,6 +251,21 @@ func openWalk(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions) (*walker
 	return w, nil
 }
 
+// count runs the walk in its counting mode (as at load), between
+// passes: how many tasks and processes it sees.
+func (w *walker) count() (ntasks, ngroups int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.vars.Count.Set(uint32(1)); err != nil {
+		return 0, 0, fmt.Errorf("walk: %w", err)
+	}
+	ntasks, ngroups, _, err = w.once()
+	if err2 := w.vars.Count.Set(uint32(0)); err == nil && err2 != nil {
+		err = fmt.Errorf("walk: %w", err2)
+	}
+	return ntasks, ngroups, err
+}
+
 // run runs the walk until every record fits, growing the arrays, and
 // returns how many task and group records it wrote.
 func (w *walker) run() (nt, ng int, err error) {
