@@ -138,3 +138,22 @@ func TestExplainProcRootBroken(t *testing.T) {
 		}
 	})
 }
+
+// TestShowProcRootGarbledStat (tester12 B5): `show` of a process whose
+// stat does not parse names what it could not read and where, instead of
+// an empty name ("Process 100  ").
+func TestShowProcRootGarbledStat(t *testing.T) {
+	dir := brokenTree(t, func(dir string) {
+		if err := os.WriteFile(filepath.Join(dir, "100/stat"), []byte("junk\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var out, errb bytes.Buffer
+	if code := run([]string{"show", "--proc-root", dir, "100"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	if want := "Process 100  (name not read: " + dir + "/100/stat: malformed stat"; !strings.HasPrefix(first, want) {
+		t.Errorf("first line %q, want it to start %q", first, want)
+	}
+}

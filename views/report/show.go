@@ -253,7 +253,7 @@ type ShowTextOptions struct {
 // (high addresses first, like a textbook).
 func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	bw := bufio.NewWriterSize(w, 32<<10)
-	writeShowIdentity(bw, &d.Process)
+	writeShowIdentity(bw, &d.Process, d.ProcRoot)
 	writeShowMemory(bw, d)
 	writeShowThreads(bw, d.Threads)
 	writeShowSegments(bw, d)
@@ -273,11 +273,18 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 }
 
 // writeShowIdentity writes the process's name, program, command line,
-// state and CPU.
-func writeShowIdentity(bw *bufio.Writer, p *ProcessDoc) {
+// state and CPU. A name not read says why, with the stat file's path
+// under root (tester12 B5: "Process 1487  " with no name and no word of
+// the garbled stat).
+func writeShowIdentity(bw *bufio.Writer, p *ProcessDoc, root string) {
 	comm := ""
-	if p.Comm != nil {
+	switch {
+	case p.Comm != nil:
 		comm = sanitize.Terminal(*p.Comm)
+	case p.Unavailable["stat"] != "":
+		comm = "(name not read: " + sanitize.Terminal(statPath(root, p.PID)+": "+p.Unavailable["stat"]) + ")"
+	default:
+		comm = "(name not read)"
 	}
 	fmt.Fprintf(bw, "Process %d  %s\n", p.PID, comm)
 	if p.Exe != "" {
@@ -714,4 +721,13 @@ func iecBytes(v uint64) string {
 		return fmt.Sprintf("%.1f %ciB", f, units[i])
 	}
 	return fmt.Sprintf("%.0f %ciB", f, units[i])
+}
+
+// statPath is the stat file of pid under the proc root ("" is /proc).
+func statPath(root string, pid int) string {
+	root = strings.TrimRight(root, "/")
+	if root == "" {
+		root = "/proc"
+	}
+	return root + "/" + strconv.Itoa(pid) + "/stat"
 }
