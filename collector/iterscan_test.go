@@ -1148,3 +1148,34 @@ func TestFrontForHidden(t *testing.T) {
 		t.Error("placed in front without a front")
 	}
 }
+
+// TestIterFirstScanArenas: a Reader's first task-iterator scan takes its
+// processes' names and pid lists from shared arenas (firstComm,
+// firstInts): each pid list is its own (full: an append to one does not
+// write into the next), each name and list is the process's, and the
+// scan lets the arenas go; a later scan takes none from them.
+func TestIterFirstScanArenas(t *testing.T) {
+	r := newIterReader(t, Options{})
+	self := os.Getpid()
+	for scan := range 2 {
+		s, err := r.Scan(context.Background(), ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc := r.idle; sc.arenaInts != nil || sc.arenaBytes != nil {
+			t.Fatalf("scan %d kept its arenas", scan)
+		}
+		for i := range s.Processes {
+			p := &s.Processes[i]
+			if cap(p.NSPids) != len(p.NSPids) {
+				t.Fatalf("scan %d: pid %d's pid list %v has room for %d more", scan, p.PID, p.NSPids, cap(p.NSPids)-len(p.NSPids))
+			}
+			if len(p.NSPids) > 0 && p.NSPids[0] != p.PID {
+				t.Errorf("scan %d: pid %d's pid list %v (its pid here first)", scan, p.PID, p.NSPids)
+			}
+			if p.PID == self && p.Comm != "collector.test" {
+				t.Errorf("scan %d: own comm %q", scan, p.Comm)
+			}
+		}
+	}
+}

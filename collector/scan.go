@@ -123,6 +123,10 @@ type scan struct {
 	// memoAdds: the memo was empty at the pass's start, which adds the
 	// entries of its processes (identityMemo.add) without looking them up.
 	memoAdds bool
+	// arenaInts and arenaBytes: the first scan's pass's arenas
+	// (firstInts, firstComm).
+	arenaInts  []int
+	arenaBytes []byte
 	// iterEntries are the identity memo's entries the pass took for its
 	// processes (pid order): the cmdline program's run and
 	// readIterIdentities take them from here instead of looking each
@@ -213,6 +217,7 @@ func (s *scan) begin(o ScanOptions, backend Backend) (snap *Snapshot, all bool, 
 // and duration, and the memo forgets the processes not seen.
 func (s *scan) finish(snap *Snapshot, procs []Process) *Snapshot {
 	s.slab = nil
+	s.arenaInts, s.arenaBytes = nil, nil
 	s.memo.sweep()
 	snap.Processes = procs
 	snap.Counts = s.counts
