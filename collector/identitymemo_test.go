@@ -292,4 +292,11 @@ func TestMemoFirstScanArray(t *testing.T) {
 	if len(m.procs) != 2 {
 		t.Errorf("after sweep the table holds %d entries, want 2 (pids 20 and 30)", len(m.procs))
 	}
+	// Pid 30 (an entry of the first scan's array) reused on a later
+	// scan: the old identity's strings go with it.
+	m.begin(nil)
+	c.cmdline = []string{"old 30"}
+	if got := m.entry(30, 301); got == c || c.cmdline != nil {
+		t.Errorf("pid 30 reused: the array's old entry keeps %q", c.cmdline)
+	}
 }

@@ -164,7 +164,12 @@ func (m *identityMemo) entry(pid int, start uint64) *procCache {
 	c := m.lookup(pid)
 	if c == nil || c.start != start {
 		if c != nil {
-			c.seen = 0 // replaced: sweep empties one of first's
+			// Replaced (a reused pid): emptied, so that the first
+			// scan's array, if it is one of its entries, keeps none
+			// of the old identity's strings (sweep never sees it
+			// again: the table no longer holds it). Nothing keeps it
+			// past this lookup: a scan's pass entries check the start.
+			*c = procCache{}
 		}
 		c = &procCache{start: start}
 		m.procs[pid] = c // before first's entry of the pid, if any
