@@ -203,7 +203,7 @@ func New(src Source, opts Options) *Dashboard {
 		}
 	}
 	if opts.Screen != nil {
-		d.app.SetScreen(opts.Screen)
+		d.app.SetScreen(newFrameScreen(opts.Screen))
 	}
 	d.build()
 	d.applyConfig(d.cfg, true)
@@ -417,6 +417,19 @@ func (d *Dashboard) layout(w, h int) {
 // terminal. It subscribes to the Source and stops its feeding goroutine
 // before the application stops.
 func (d *Dashboard) Run(ctx context.Context) error {
+	if d.opts.Screen == nil {
+		// The terminal's screen, behind a frameScreen (tview would make
+		// the screen itself).
+		s, err := tcell.NewScreen()
+		if err != nil {
+			return err
+		}
+		fs := newFrameScreen(s)
+		if d.app.SetScreen(fs); fs.initErr != nil {
+			return fs.initErr
+		}
+		fs.EnableMouse() // tview's Run does this only for a screen it makes
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	d.cancel = cancel
 	defer cancel()
