@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"sync/atomic"
+
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/uniseg"
 )
@@ -30,6 +32,11 @@ type frameScreen struct {
 	// stale says shown is not what tcell holds (the first frame, a new
 	// size): every cell is given to tcell at the next Show.
 	stale bool
+	// resized is set by PollEvent when tcell reports a new terminal
+	// size: tcell has then cut its own cells to the new size and kept
+	// only what fits, so what it holds is not shown any more, even when
+	// a second resize brought the size back before the next frame.
+	resized atomic.Bool
 	// initErr is what Init returned (tview.Application.SetScreen drops
 	// it).
 	initErr error
@@ -250,6 +257,16 @@ func (s *frameScreen) GetContent(x, y int) (rune, []rune, tcell.Style, int) {
 	return rs[0], rs[1:], style, width
 }
 
+// PollEvent implements tcell.Screen, noting a resize (tview polls the
+// screen's events on a goroutine of its own).
+func (s *frameScreen) PollEvent() tcell.Event {
+	ev := s.Screen.PollEvent()
+	if _, ok := ev.(*tcell.EventResize); ok {
+		s.resized.Store(true)
+	}
+	return ev
+}
+
 // Show implements tcell.Screen: the cells that changed since the last
 // frame go to tcell, which sends them to the terminal.
 func (s *frameScreen) Show() {
@@ -257,8 +274,10 @@ func (s *frameScreen) Show() {
 	s.Screen.Show()
 }
 
-// Sync implements tcell.Screen: tcell sends the whole frame again.
+// Sync implements tcell.Screen: tcell is given the whole frame and sends
+// it all again.
 func (s *frameScreen) Sync() {
+	s.stale = true
 	s.push()
 	s.Screen.Sync()
 }
@@ -267,7 +286,7 @@ func (s *frameScreen) Sync() {
 // was given before (all of them when stale).
 func (s *frameScreen) push() {
 	s.fit()
-	stale := s.stale
+	stale := s.resized.Swap(false) || s.stale
 	s.stale = false
 	for i := range s.cur {
 		c := &s.cur[i]

@@ -150,3 +150,41 @@ func TestFrameScreenManyStyles(t *testing.T) {
 		t.Errorf("%d styles kept", len(fs.styles))
 	}
 }
+
+// TestFrameScreenResizedAndBack: tcell cuts its cells to each new size
+// and keeps only what fits; a resize to a smaller terminal and back
+// before the next frame leaves the size as it was, and the next frame
+// is still given whole (review13's case: the cell at 15,3 was blank).
+// Sync gives the whole frame too.
+func TestFrameScreenResizedAndBack(t *testing.T) {
+	inner := newSim(t, 20, 5)
+	fs := newFrameScreen(inner)
+	hello := func() {
+		fs.Clear()
+		fs.PutStrStyled(15, 3, "HELLO", tcell.StyleDefault)
+	}
+	hello()
+	fs.Show()
+	inner.SetSize(10, 2)
+	inner.SetSize(20, 5)
+	for _, size := range [][2]int{{10, 2}, {20, 5}} {
+		if err := fs.PostEvent(tcell.NewEventResize(size[0], size[1])); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := fs.PollEvent().(*tcell.EventResize); !ok {
+			t.Fatal("the resize event did not come through")
+		}
+	}
+	hello()
+	fs.Show()
+	if str, _, _ := inner.Get(15, 3); str != "H" {
+		t.Errorf("after a resize and back, the terminal's cell 15,3 is %q, want H", str)
+	}
+	inner.SetSize(10, 2)
+	inner.SetSize(20, 5)
+	hello()
+	fs.Sync()
+	if str, _, _ := inner.Get(16, 3); str != "E" {
+		t.Errorf("after Sync, the terminal's cell 16,3 is %q, want E", str)
+	}
+}
