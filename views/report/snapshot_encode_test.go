@@ -59,16 +59,7 @@ func TestSnapshotEncodeFixtures(t *testing.T) {
 // TestSnapshotEncodeLive: this machine's processes and threads encode to
 // the same bytes as through encoding/json.
 func TestSnapshotEncodeLive(t *testing.T) {
-	r, err := collector.NewReader(collector.Options{Threads: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	snap, err := r.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := NewSnapshotDoc(snap, Filter{}, true)
+	doc := NewSnapshotDoc(machineSnapshot(t), Filter{}, true)
 	if len(doc.Processes) < 2 {
 		t.Fatalf("only %d processes", len(doc.Processes))
 	}
@@ -195,15 +186,7 @@ func FuzzSnapshotEncode(f *testing.F) {
 // BenchmarkSnapshotEncode compares the streamed encoder with encoding/json
 // on this machine's full snapshot.
 func BenchmarkSnapshotEncode(b *testing.B) {
-	r, err := collector.NewReader(collector.Options{Threads: true})
-	if err != nil {
-		b.Skip(err)
-	}
-	snap, err := r.Snapshot(context.Background())
-	r.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	snap := machineSnapshot(b)
 	doc := NewSnapshotDoc(snap, Filter{}, true)
 	var buf bytes.Buffer
 	b.Run("streamed", func(b *testing.B) {
@@ -312,15 +295,7 @@ func TestRFC3339SecondAsTime(t *testing.T) {
 // bench's 10,000 x 1; each repeat keeps its command line's slice, as
 // forked workers share theirs).
 func BenchmarkSnapshotStream10k(b *testing.B) {
-	r, err := collector.NewReader(collector.Options{Threads: true})
-	if err != nil {
-		b.Skip(err)
-	}
-	snap, err := r.Snapshot(context.Background())
-	r.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	snap := machineSnapshot(b)
 	procs := snap.Processes
 	if len(procs) == 0 {
 		b.Skip("no processes")
@@ -343,4 +318,20 @@ func BenchmarkSnapshotStream10k(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(buf.Len()))
+}
+
+// machineSnapshot is a full snapshot (threads included) of this machine's
+// /proc, from a Reader closed before it returns.
+func machineSnapshot(tb testing.TB) *collector.Snapshot {
+	tb.Helper()
+	r, err := collector.NewReader(collector.Options{Threads: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	snap, err := r.Snapshot(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return snap
 }
