@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 )
 
@@ -59,7 +60,14 @@ func (r *Reader) Pressure() HostPressure {
 			if h.Unavailable == nil {
 				h.Unavailable = make(map[string]string, 3)
 			}
-			h.Unavailable[res.name] = Reason(err)
+			// A host file that does not exist is a kernel (or a
+			// --proc-root tree) without PSI: "not present", not
+			// "vanished" (tester13 B1).
+			if errors.Is(err, fs.ErrNotExist) {
+				h.Unavailable[res.name] = ReasonNotPresent
+			} else {
+				h.Unavailable[res.name] = Reason(err)
+			}
 			continue
 		}
 		*res.dst = &pr

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -155,5 +156,63 @@ func TestShowProcRootGarbledStat(t *testing.T) {
 	first, _, _ := strings.Cut(out.String(), "\n")
 	if want := "Process 100  (name not read: " + dir + "/100/stat: malformed stat"; !strings.HasPrefix(first, want) {
 		t.Errorf("first line %q, want it to start %q", first, want)
+	}
+}
+
+// zeroCPUs matches a CPU count of 0 said as a count.
+var zeroCPUs = regexp.MustCompile(`(^|[ ,(])0 CPUs|of 0\b`)
+
+// TestExplainProcRootNoCPUInfo (tester13 B1): a --proc-root tree without
+// cpuinfo has no CPU count. The machine-wide --json was not written
+// (json: unsupported value: NaN, exit 3) and the text said "0 CPUs" and
+// "The CPUs are busy (0.00 of 0)". The count is absent, named under
+// unmeasured, and no finding divides by it; a tree without
+// /proc/pressure says "not present", not "vanished".
+func TestExplainProcRootNoCPUInfo(t *testing.T) {
+	dir := brokenTree(t, func(dir string) {
+		if err := os.Remove(filepath.Join(dir, "cpuinfo")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, args := range [][]string{{}, {"100"}} {
+		base := append([]string{"explain", "--proc-root", dir, "--window", "200ms", "--interval", "50ms"}, args...)
+		var out, errb bytes.Buffer
+		if code := run(append(base, "--json"), &out, &errb); code != exitOK {
+			t.Fatalf("%v --json: exit %d: %s", args, code, errb.String())
+		}
+		var raw map[string]json.RawMessage
+		var d explainDoc
+		if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+			t.Fatalf("%v: %v: %q", args, err, out.String())
+		}
+		_ = json.Unmarshal(out.Bytes(), &d)
+		var m map[string]any
+		_ = json.Unmarshal(raw["machine"], &m)
+		if v, ok := m["cpus"]; ok {
+			t.Errorf("%v: machine.cpus %v, want absent", args, v)
+		}
+		um := d.unmeasured()
+		if !strings.Contains(um, "not present") || !strings.Contains(um, "cpu") {
+			t.Errorf("%v: unmeasured does not name the CPU count:\n%s", args, um)
+		}
+		if strings.Contains(um, "vanished") {
+			t.Errorf("%v: a file never there said as vanished:\n%s", args, um)
+		}
+		for _, f := range d.Findings {
+			if f.ID == "machine_cpu_busy" || f.ID == "machine_cpu_contended" || f.ID == "machine_cpu_room" || f.ID == "pool_oversubscribed" {
+				t.Errorf("%v: %s without a CPU count: %s", args, f.ID, f.Verdict)
+			}
+			if zeroCPUs.MatchString(f.Verdict) {
+				t.Errorf("%v: %s: %q", args, f.ID, f.Verdict)
+			}
+		}
+		out.Reset()
+		errb.Reset()
+		if code := run(base, &out, &errb); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		if s := out.String(); zeroCPUs.MatchString(s) || !strings.Contains(s, "CPU count not known") {
+			t.Errorf("%v: text says a count of 0 or not that it is unknown:\n%s", args, s)
+		}
 	}
 }

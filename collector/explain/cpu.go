@@ -114,6 +114,9 @@ func (a *analysis) cpuUsedEvidence() Evidence {
 }
 
 func (a *analysis) cpusEvidence() Evidence {
+	if a.effCPUs <= 0 {
+		return fact("cpus_available", "the CPU count is not known ("+cpusWhy(a.s.Unavailable)+")", "/proc/cpuinfo (online CPUs)")
+	}
 	e := ev("cpus_available", a.effCPUs, "cpus", cpusN(a.effCPUs)+" CPUs available", "/proc/cpuinfo (online CPUs)")
 	if a.quotaCPUs > 0 && a.quotaCPUs < a.cpus {
 		e.Text = f2(a.effCPUs) + " CPUs allowed by the cgroup quota (" + num(a.cpus) + " online)"
@@ -902,6 +905,11 @@ func (a *analysis) boundCPU(f *Finding, demand float64) {
 		f.Verdict = fmt.Sprintf("CPU-bound: its threads wanted %s CPUs on average and got %s of the %s available; more threads will not make it faster.", f1(demand), f2(a.cpuUsed), cpusN(a.effCPUs))
 		f.Why = "Every CPU it can use is busy with it: throughput is capped by the CPUs, and extra threads only wait their turn."
 		f.Try = append(f.Try, "Size a CPU-bound pool to the CPUs it may use ("+cpusN(a.effCPUs)+"); make the work cheaper (profile it), or give it more CPUs.")
+	} else if a.effCPUs <= 0 {
+		f.ID = "cpu_bound"
+		f.Severity = Info
+		f.Verdict = fmt.Sprintf("CPU-bound: its threads wanted %s CPUs on average and got %s; the CPU count is not known (%s), so whether it had room is not said.", f1(demand), f2(a.cpuUsed), cpusWhy(s.Unavailable))
+		f.Why = "A thread runs on one CPU at a time: how far more threads help depends on the CPUs it may use."
 	} else {
 		f.ID = "cpu_bound_room"
 		f.Severity = Info
@@ -1034,7 +1042,7 @@ func (a *analysis) cpuBound() bool {
 // pieces of work are not counted as busy even when neighbours keep them
 // waiting for a CPU after each wake-up: that wait is the neighbours'.
 func (a *analysis) ownOversubscribed() bool {
-	if a.demand-a.effCPUs < oversubscribedMargin {
+	if a.effCPUs <= 0 || a.demand-a.effCPUs < oversubscribedMargin {
 		return false
 	}
 	run := a.runSecs / a.burstSecs
@@ -1262,8 +1270,12 @@ func (a *analysis) pool() *Finding {
 	default:
 		f.ID = "cpu_neighbours"
 		others := a.othersRunnable
-		f.Verdict = fmt.Sprintf("Slowed by its neighbours: its threads ran only %s of the %s CPUs, yet waited %s of their runnable time%s, while %s other tasks were runnable on average.",
-			f2(a.runSecs/a.burstSecs), cpusN(a.effCPUs), pct(a.waitShare), a.perSlice(), f1(others))
+		of := " of the " + cpusN(a.effCPUs) + " CPUs"
+		if a.effCPUs <= 0 {
+			of = " CPUs (the CPU count is not known)"
+		}
+		f.Verdict = fmt.Sprintf("Slowed by its neighbours: its threads ran only %s%s, yet waited %s of their runnable time%s, while %s other tasks were runnable on average.",
+			f2(a.runSecs/a.burstSecs), of, pct(a.waitShare), a.perSlice(), f1(others))
 		f.Evidence = append(f.Evidence, a.waitEvidence()...)
 		if a.hasRunnable {
 			f.Evidence = append(f.Evidence,

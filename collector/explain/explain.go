@@ -49,6 +49,7 @@ func Gaps(s *Sample) []Unmeasured {
 		{"host/stat", "the machine's CPU time and forks (/proc/stat)"},
 		{"host/loadavg", "the machine's runnable tasks (/proc/loadavg)"},
 		{"host/uptime", "the machine's uptime (/proc/uptime)"},
+		{"cpus", "the CPU count (/proc/cpuinfo)"},
 	} {
 		if why, ok := s.Unavailable[k.key]; ok {
 			if why == "permission denied" && !s.Machine.Root {

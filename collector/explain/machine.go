@@ -147,9 +147,10 @@ func machineFindings(m *MachineSample) []Finding {
 	}
 	cpuPSI := psi("cpu")
 	f := Finding{ID: "machine_cpu", Question: QMachine, Severity: Info, Lesson: lessonPool}
-	f.Evidence = append(f.Evidence,
-		ev("cpus_busy", busy, "cpus", f2(busy)+" of "+num(cpus)+" CPUs busy", "/proc/stat cpu line, both readings"),
-		ev("runnable_avg", runnable, "threads", f1(runnable)+" tasks runnable on average (this reader excluded)", "/proc/loadavg field 4, sampled"))
+	if cpus > 0 {
+		f.Evidence = append(f.Evidence, ev("cpus_busy", busy, "cpus", f2(busy)+" of "+num(cpus)+" CPUs busy", "/proc/stat cpu line, both readings"))
+	}
+	f.Evidence = append(f.Evidence, ev("runnable_avg", runnable, "threads", f1(runnable)+" tasks runnable on average (this reader excluded)", "/proc/loadavg field 4, sampled"))
 	if cpuPSI != nil {
 		f.Evidence = append(f.Evidence, ev("psi_cpu_some_percent", *cpuPSI, "percent", "some task waited for a CPU "+pctv(*cpuPSI)+" of the window", "/proc/pressure/cpu (some total)"))
 	}
@@ -160,6 +161,11 @@ func machineFindings(m *MachineSample) []Finding {
 		f.Evidence = append(f.Evidence, fact("reader_excluded", fmt.Sprintf("pinspect itself (pid %d, the reader) is left out of the busiest processes and of those examined", m.SelfPID), "getpid(2)"))
 	}
 	switch {
+	case cpus <= 0:
+		// The CPU count could not be read (Unavailable["cpus"]): no
+		// share of it, and no busy or contended verdict, is claimed.
+		f.ID = "machine_cpu_unknown"
+		f.Verdict = fmt.Sprintf("The CPU count is not known (%s), so how busy the CPUs were is not said: %s tasks runnable on average.", cpusWhy(m.Unavailable), f1(runnable))
 	case runnable > cpus && cpuPSI != nil && *cpuPSI >= machineCPUPressure:
 		f.ID = "machine_cpu_contended"
 		f.Severity = Warning
@@ -227,4 +233,12 @@ func examinedInD(m *MachineSample) (threads, procs int) {
 		}
 	}
 	return threads, procs
+}
+
+// cpusWhy is why the CPU count is unknown, from a sample's Unavailable.
+func cpusWhy(un map[string]string) string {
+	if why := un["cpus"]; why != "" {
+		return "cpuinfo: " + why
+	}
+	return "cpuinfo unreadable"
 }

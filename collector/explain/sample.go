@@ -94,8 +94,9 @@ type Machine struct {
 	// Arch is the architecture (GOARCH) whose system call numbers the
 	// syscall files use.
 	Arch string `json:"arch"`
-	// CPUs is the number of online CPUs.
-	CPUs int `json:"cpus"`
+	// CPUs is the number of online CPUs; 0 (absent) when cpuinfo could
+	// not be read, and the sample's Unavailable["cpus"] says why.
+	CPUs int `json:"cpus,omitempty"`
 	// Root is true when the reader ran as root (euid 0).
 	Root bool `json:"root"`
 	// DelayAcct is the kernel.task_delayacct setting: "on", "off", or ""

@@ -201,6 +201,12 @@ func (s *Sampler) Machine(ctx context.Context) (*explain.MachineSample, error) {
 			m.Unavailable["pressure/"+k] = v
 		}
 	}
+	if why, ok := snap0.Host.Unavailable["cpus"]; ok && m.Machine.CPUs <= 0 {
+		if m.Unavailable == nil {
+			m.Unavailable = map[string]string{}
+		}
+		m.Unavailable["cpus"] = why
+	}
 	return m, nil
 }
 

@@ -371,6 +371,11 @@ func (w *watch) hostGaps(sm *explain.Sample, snap *collector.Snapshot) {
 			missReason(sm, "host/"+k, "read "+w.s.hostPath(k)+": "+why)
 		}
 	}
+	// The CPU count (cpuinfo) is named under its own key, "cpus", which
+	// the findings quote instead of dividing by a count of 0.
+	if why, ok := snap.Host.Unavailable["cpus"]; ok {
+		missReason(sm, "cpus", why)
+	}
 }
 
 // family is p's family in snap: the oldest ancestor running the same

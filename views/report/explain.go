@@ -62,7 +62,9 @@ type ExplainRecordDoc struct {
 
 // ExplainMachineDoc is the machine as the findings saw it.
 type ExplainMachineDoc struct {
-	CPUs   int    `json:"cpus"`
+	// CPUs is the online CPU count; absent when it could not be read
+	// (the document's unmeasured names why), never 0.
+	CPUs   int    `json:"cpus,omitempty"`
 	Arch   string `json:"arch"`
 	Kernel string `json:"kernel,omitempty"`
 	// Root is true when the reader ran as root: other users' wchan,
@@ -233,7 +235,7 @@ func WriteExplainText(w io.Writer, d *ExplainDoc, o ExplainTextOptions) error {
 	} else {
 		ew.printf("pinspect explain: the machine, worst findings first (%s examined closely)\n", lifecycle.CountOf(len(d.Examined), "process", "processes"))
 	}
-	ew.printf("  window %.1f s, %s, %s, taken %s\n", d.WindowSeconds, lifecycle.CountOf(d.Samples, "sample", "samples"), lifecycle.CountOf(d.Machine.CPUs, "CPU", "CPUs"), d.TakenAt)
+	ew.printf("  window %.1f s, %s, %s, taken %s\n", d.WindowSeconds, lifecycle.CountOf(d.Samples, "sample", "samples"), cpusText(d.Machine.CPUs), d.TakenAt)
 	if r := d.Record; r != nil {
 		ew.printf("  from the record in %s at %s: %s every %s from %s to %s, %d with threads\n",
 			s(r.Dir), s(r.At), lifecycle.CountOf(r.Samples, "sample", "samples"), time.Duration(r.IntervalSeconds*float64(time.Second)), r.From, r.To, r.ThreadSamples)
@@ -299,4 +301,13 @@ func ExplainSeverity(name string) (explain.Severity, error) {
 		return 0, fmt.Errorf("%q: want info, notice or warning", name)
 	}
 	return s, nil
+}
+
+// cpusText is the CPU count for the header; an unread count (0) is said
+// as such, never as "0 CPUs".
+func cpusText(n int) string {
+	if n <= 0 {
+		return "CPU count not known"
+	}
+	return lifecycle.CountOf(n, "CPU", "CPUs")
 }
