@@ -216,3 +216,30 @@ func TestExplainProcRootNoCPUInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainProcRootOneThreadUnread (tester13 B2): with thread 102's
+// stat garbled, the threads read are 100 (S) and 101 (R): one R of two
+// read is no majority, and "most of its threads were R ... of 3
+// threads" was claimed from it. The intact tree (S R S) has no such
+// finding either.
+func TestExplainProcRootOneThreadUnread(t *testing.T) {
+	for name, brk := range map[string]func(string){
+		"intact": func(string) {},
+		"102 garbled": func(dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "100/task/102/stat"), []byte("garbage\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		dir := brokenTree(t, brk)
+		code, d, stderr := explainTree(t, dir)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", name, code, stderr)
+		}
+		for _, f := range d.Findings {
+			if f.ID == "state_hides_threads" {
+				t.Errorf("%s: %s: %q", name, f.ID, f.Verdict)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -1407,7 +1408,18 @@ func (a *analysis) state() *Finding {
 			othersD++
 		}
 	}
-	majority := top(a.states)[0].key
+	// "Most" is more than half the thread samples read: a tie (one R and
+	// one S thread read of three, the third unreadable) is no majority
+	// (tester13 B2).
+	ts := top(a.states)
+	majority, most := ts[0].key, 2*ts[0].n > a.threadSamples
+	// The threads read: fewer than the process has when a thread's stat
+	// could not be read, or threads came and went between samples.
+	read := int(math.Round(float64(a.threadSamples) / float64(a.ticks)))
+	of := plural(a.threadsLast, "thread", "threads")
+	if read < a.threadsLast {
+		of = fmt.Sprintf("the %d threads read (%d in all)", read, a.threadsLast)
+	}
 	// The D threads the state letter can hide are the others: the main
 	// thread's own D shows in the letter when it is sampled there (a
 	// one-thread process in D part of the time hides nothing).
@@ -1427,12 +1439,12 @@ func (a *analysis) state() *Finding {
 		f.Verdict = fmt.Sprintf("Its state says %s, but %d of its %d threads were in D (uninterruptible: in the kernel, waiting for storage, a kernel lock or a vfork child) in the samples, %s at once at most.",
 			string(leader), len(a.dThreads), a.threadsLast, num(float64(a.maxD)))
 		f.Why = "A process's state letter is its main thread's: counting processes in D misses worker threads stuck in I/O."
-	case a.threadsLast > 1 && leader != majority && (majority == 'R' || majority == 'D'):
+	case a.threadsLast > 1 && most && leader != majority && (majority == 'R' || majority == 'D'):
 		f.ID = "state_hides_threads"
 		f.Severity = Notice
 		f.Score = a.avgR
 		f.Verdict = fmt.Sprintf("Its state says %s (the main thread), but most of its threads were %s: %s runnable on average of %s.",
-			string(leader), string(majority), f1(a.avgR), plural(a.threadsLast, "thread", "threads"))
+			string(leader), string(majority), f1(a.avgR), of)
 		f.Why = "A process's state letter is its main thread's; the work happens in the other threads."
 	case a.avgR >= 1 && a.hasSched && a.waitShare >= 0.2:
 		f.ID = "runnable_not_running"
