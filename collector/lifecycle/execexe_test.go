@@ -155,3 +155,49 @@ func TestTrackerExitOfUnscannedProcessTakesItsExecsExe(t *testing.T) {
 		t.Errorf("events %+v, want the exit with exe /tmp/napx (its exec's)", st.Events)
 	}
 }
+
+// TestTrackerKernelExecRenamedAfter (tester13 B3): a program that
+// renames itself (prctl PR_SET_NAME) after its exec and before the next
+// scan still takes that scan's exe on its exec: the scan shows its
+// identity under a name that is neither the exec's old name nor prev's,
+// so it was read after the exec. A scan that still shows the old name
+// (it read the process before the exec) gives no exe.
+func TestTrackerKernelExecRenamedAfter(t *testing.T) {
+	withExe := func(p collector.Process, exe string) collector.Process {
+		p.Exe, p.Read = exe, p.Read|collector.SrcExe
+		return p
+	}
+	bash := withExe(proc(730, 1, 900, "bash", 'S'), "/usr/bin/bash")
+	renamed := withExe(proc(730, 1, 900, "renamed", 'S'), "/usr/bin/python3.11")
+	stale := withExe(proc(730, 1, 900, "bash", 'S'), "/usr/bin/bash")
+	exec := KernelEvent{Event: Event{Type: Exec, Time: t0.Add(500 * time.Millisecond), Source: SourceTracepoint,
+		ID: bash.ID(), Comm: "python3", OldComm: "bash"}}
+	for _, c := range []struct {
+		name    string
+		cur     collector.Process
+		oldComm string
+		want    string
+	}{
+		{"renamed after exec", renamed, "bash", "/usr/bin/python3.11"},
+		{"renamed, source without old_comm", renamed, "", "/usr/bin/python3.11"},
+		{"read before the exec", stale, "bash", ""},
+	} {
+		tr := NewTracker(0)
+		prev, cur := snap(0, bash), snap(time.Second, c.cur)
+		tr.Observe(nil, prev, Kernel{})
+		ex := exec
+		ex.OldComm = c.oldComm
+		n := 0
+		for _, e := range tr.Observe(prev, cur, Kernel{Events: []KernelEvent{ex}}).Events {
+			if e.Type == Exec {
+				n++
+				if e.Exe != c.want {
+					t.Errorf("%s: exec exe %q, want %q", c.name, e.Exe, c.want)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d execs, want 1", c.name, n)
+		}
+	}
+}

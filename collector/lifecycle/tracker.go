@@ -576,8 +576,8 @@ func (t *Tracker) fillExecExes(evs []Event, prev, cur *collector.Snapshot) {
 		seen[e.ID.PID] = true
 		// An exec after the scan that keeps its name (a shim exec'ing the
 		// real program) is not the scan's program.
-		if p := Find(cur, e.ID.PID); e.Exe == "" && p != nil && e.Comm != "" && p.Comm == e.Comm && e.Time.Before(cur.TakenAt) &&
-			p.StartTicks == e.ID.StartTicks && known(p, collector.SrcStat) && known(p, collector.SrcExe) {
+		if p := Find(cur, e.ID.PID); e.Exe == "" && p != nil && e.Comm != "" && e.Time.Before(cur.TakenAt) &&
+			p.StartTicks == e.ID.StartTicks && known(p, collector.SrcStat) && known(p, collector.SrcExe) && readAfterExec(p, e, prev) {
 			e.Exe = p.Exe
 		}
 	}
@@ -590,6 +590,34 @@ func (t *Tracker) fillExecExes(evs []Event, prev, cur *collector.Snapshot) {
 		seen[e.ID.PID] = true
 		t.fillReplaced(e, prev)
 	}
+}
+
+// readAfterExec reports whether cur's reading p of exec e's process was
+// taken after the exec, by its name: the exec's name, or (a program that
+// renamed itself after the exec: prctl(PR_SET_NAME),
+// pthread_setname_np on the main thread; tester13 B3) a name that is
+// none of the names it had before the exec, as the source knew it
+// (old_comm) and as prev read it. Without either old name the scan's
+// reading cannot be placed, and a name other than the exec's keeps exe
+// unknown.
+func readAfterExec(p *collector.Process, e *Event, prev *collector.Snapshot) bool {
+	if p.Comm == e.Comm {
+		return true
+	}
+	before := false
+	if e.OldComm != "" {
+		if p.Comm == e.OldComm {
+			return false
+		}
+		before = true
+	}
+	if q := FindID(prev, e.ID); q != nil && known(q, collector.SrcStat) {
+		if p.Comm == q.Comm {
+			return false
+		}
+		before = true
+	}
+	return before
 }
 
 // fillReplaced gives the first exec e of its pid in a step the name and
