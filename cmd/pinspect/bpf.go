@@ -31,7 +31,8 @@ for the machine's tasks, or in use by another pinspect at that moment.
 
 The arrays are sized for twice the tasks and processes running now plus
 1,024 (at most pid_max), or --tasks and --processes (between
-what runs now and pid_max, else exit 2); pin prints what they hold and
+pid_max and what runs now plus twice a one-shot's room, n/16 + 64,
+else exit 2 naming the least); pin prints what they hold and
 the kernel memory they keep. Pin again to resize. A one-shot that does
 not use the pin says nothing, but for a pin too small for the tasks
 running now: that it says once on stderr. Status says when the pin is in

@@ -151,16 +151,27 @@ var errPinTooSmall = errors.New("the BPF pin is too small for the tasks running 
 // small for the machine, to see it passed over).
 var pinSizeCheck = checkPinSize
 
-// checkPinSize refuses a capacity a one-shot could never use (below the
-// tasks or processes running now, with the room it asks) or that no
-// machine needs (above limit: pid_max and that room).
+// oneShotRoom is the least a pin must hold for a one-shot (and status)
+// to use it with n tasks or processes running: n + n/16 + 64.
+func oneShotRoom(n int) int { return n + n/16 + 64 }
+
+// pinLeast is the least size pin accepts with n running: the one-shot's
+// room, and as much again, so that the pin is not "too small now" at
+// once when a few more run by the next command (its own threads, a
+// fork; tester13 B4: a pin of 251 for 176 counted tasks was too small
+// for the 218 status counted straight after).
+func pinLeast(n int) int { return oneShotRoom(n) + n/16 + 64 }
+
+// checkPinSize refuses a capacity a one-shot could soon not use (below
+// pinLeast of the tasks or processes running now) or that no machine
+// needs (above limit: pid_max and that room).
 func checkPinSize(capT, capG, nt, ng, limit int) error {
-	room := func(n int) int { return n + n/16 + 64 }
 	switch {
 	case capT > limit || capG > limit:
 		return fmt.Errorf("%w: %d tasks, %d processes: at most %d here (pid_max and room)", ErrPinSize, capT, capG, limit)
-	case capT < room(nt) || capG < room(ng):
-		return fmt.Errorf("%w: %d tasks, %d processes: %d and %d run now, and a one-shot uses a pin that holds them with room (%d, %d)", ErrPinSize, capT, capG, nt, ng, room(nt), room(ng))
+	case capT < pinLeast(nt) || capG < pinLeast(ng):
+		return fmt.Errorf("%w: %d tasks, %d processes: %d and %d run now; a one-shot uses a pin that holds them plus n/16+64 (%d, %d), and a pin is made with that room twice, so that it still fits a little growth: at least %d tasks, %d processes",
+			ErrPinSize, capT, capG, nt, ng, oneShotRoom(nt), oneShotRoom(ng), pinLeast(nt), pinLeast(ng))
 	}
 	return nil
 }
@@ -641,8 +652,8 @@ func statusOf(dir string) PinInfo {
 	}
 	if p.Current {
 		p.Busy = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil
-		if nt, ok := tasksNow(); ok && nt+nt/16+64 > p.Tasks {
-			p.TooSmall = fmt.Sprintf("%d tasks run now: a one-shot loads its own (pin again to resize)", nt)
+		if nt, ok := tasksNow(); ok && oneShotRoom(nt) > p.Tasks {
+			p.TooSmall = fmt.Sprintf("%d tasks run now, and a one-shot needs a pin of %d (n + n/16 + 64): it loads its own (pin again to resize)", nt, oneShotRoom(nt))
 		}
 	}
 	return p
@@ -866,7 +877,7 @@ func openPinnedWalk(dir string, h *pinHold) (_ *walker, err error) {
 		return nil, err
 	}
 	nt, ng := w.countedTasks, w.countedGroups
-	if nt+nt/16+64 > w.tasks.cap || ng+ng/16+64 > w.groups.cap {
+	if oneShotRoom(nt) > w.tasks.cap || oneShotRoom(ng) > w.groups.cap {
 		return nil, fmt.Errorf("%w: it holds %d tasks and %d processes, %d and %d run now", errPinTooSmall, w.tasks.cap, w.groups.cap, nt, ng)
 	}
 	w.processes.Store(int64(ng))

@@ -639,14 +639,39 @@ func TestCheckPinSize(t *testing.T) {
 		ok                 bool
 	}{
 		{2048, 2048, 1000, 500, true},
-		{1126, 595, 1000, 500, true}, // exactly the room a one-shot asks
-		{1125, 595, 1000, 500, false},
-		{1126, 594, 1000, 500, false},
+		{1252, 690, 1000, 500, true}, // exactly the least: the one-shot's room twice
+		{1251, 690, 1000, 500, false},
+		{1252, 689, 1000, 500, false},
+		{1126, 595, 1000, 500, false},   // the one-shot's room only: too small at once
 		{40000, 2048, 1000, 500, false}, // above the limit
 	} {
 		err := checkPinSize(c.capT, c.capG, c.nt, c.ng, 34880)
 		if (err == nil) != c.ok || err != nil && !errors.Is(err, ErrPinSize) {
 			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}
+
+// TestPinLeastNotTooSmallAtOnce (tester13 B4): pin accepted 251 tasks
+// with 176 counted (176 + 176/16 + 64), and status straight after
+// counted 218 and called it too small (218 + 13 + 64 = 295). The least
+// size pin accepts must still hold what a one-shot asks after that much
+// growth, and the refusal names that least size.
+func TestPinLeastNotTooSmallAtOnce(t *testing.T) {
+	for _, c := range []struct{ counted, after int }{{176, 218}, {1000, 1050}, {18148, 18400}} {
+		least := 0
+		for capT := c.counted; capT <= 40000; capT++ {
+			if checkPinSize(capT, 40000, c.counted, 1, 40000) == nil {
+				least = capT
+				break
+			}
+		}
+		if need := c.after + c.after/16 + 64; least < need {
+			t.Errorf("%d counted: pin accepts %d tasks, too small for a one-shot with %d running (needs %d)", c.counted, least, c.after, need)
+		}
+		err := checkPinSize(least-1, 40000, c.counted, 1, 40000)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at least %d tasks", least)) {
+			t.Errorf("%d counted: below the least (%d): %v, want it named", c.counted, least, err)
 		}
 	}
 }
