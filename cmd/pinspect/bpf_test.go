@@ -142,7 +142,7 @@ func TestOneShotSaysPinTooSmall(t *testing.T) {
 		t.Skip("not root")
 	}
 	pinRootHere(t)
-	least := regexp.MustCompile(`a one-shot uses a pin that holds them with room \((\d+), (\d+)\)`)
+	least := regexp.MustCompile(`at least (\d+) tasks, (\d+) processes`)
 	for try := 0; try < 3; try++ {
 		// The smallest pin: what bpf pin says it takes at the least.
 		_, _, stderr := runHere("bpf", "pin", "--tasks", "10", "--processes", "10")
