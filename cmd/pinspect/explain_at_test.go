@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,18 +40,8 @@ func TestExplainAt(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 		n = samplesWith(t, dir, pool.PID(), grow.PID())
 	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("recorder after SIGINT: %v; stderr:\n%s", err, errb.String())
-	}
-	st, err := record.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, last := st.Span()
-	st.Close()
+	stopRecorder(t, cmd, errb)
+	last := recordEnd(t, dir)
 	at := last.Format(time.RFC3339Nano)
 
 	doc := explainAtJSON(t, "--dir", dir, "--at", at, "--window", "1h", strconv.Itoa(pool.PID()))

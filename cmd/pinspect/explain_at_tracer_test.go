@@ -4,11 +4,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -32,19 +30,8 @@ func TestExplainAtNamesTracer(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if err := rec.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Wait(); err != nil {
-		t.Fatalf("recorder after SIGINT: %v; stderr:\n%s", err, errb.String())
-	}
-	rs, err := record.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, last := rs.Span()
-	rs.Close()
-	doc := explainAtJSON(t, "--dir", dir, "--at", last.Format(time.RFC3339Nano), "--window", "1h", strconv.Itoa(sleepPID))
+	stopRecorder(t, rec, errb)
+	doc := explainAtJSON(t, "--dir", dir, "--at", recordEnd(t, dir).Format(time.RFC3339Nano), "--window", "1h", strconv.Itoa(sleepPID))
 	f := finding(doc, "traced")
 	want := "strace (TracerPid " + strconv.Itoa(stracePID) + ")"
 	if f == nil || !strings.Contains(f.Verdict, want) {

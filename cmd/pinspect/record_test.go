@@ -23,12 +23,7 @@ func TestRecordCommand(t *testing.T) {
 	if second.code != exitError || !strings.Contains(second.stderr, "another recorder is writing to this directory") {
 		t.Errorf("second recorder: exit %d, %s", second.code, second.stderr)
 	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("recorder after SIGINT: %v; stderr:\n%s", err, errb.String())
-	}
+	stopRecorder(t, cmd, errb)
 	st, err := record.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +139,30 @@ func startRecorder(t *testing.T, dir string, n int, args ...string) (*exec.Cmd, 
 			t.Fatalf("no %d samples recorded in 3 min; stderr:\n%s", n, errb.String())
 		}
 	}
+}
+
+// stopRecorder stops a recorder startRecorder (or a test) started, with
+// SIGINT, and fails the test unless it exits 0.
+func stopRecorder(t *testing.T, cmd *exec.Cmd, errb *lockedBuffer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("recorder after SIGINT: %v; stderr:\n%s", err, errb.String())
+	}
+}
+
+// recordEnd is the time of the last sample in the record in dir.
+func recordEnd(t *testing.T, dir string) time.Time {
+	t.Helper()
+	st, err := record.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, last := st.Span()
+	return last
 }
 
 func TestEventsCommand(t *testing.T) {
