@@ -5,8 +5,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -17,19 +19,27 @@ import (
 // it is and exit 1, as for any id that is no process.
 func TestShowThreadID(t *testing.T) {
 	pid := os.Getpid()
-	entries, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
+	// A thread of our own that lives until the test ends: any other
+	// thread of the test binary may be one the Go runtime ends (a
+	// goroutine that exits while locked to its thread takes the thread
+	// with it), and a thread that exited is rightly no thread of ours.
+	// A goroutine locked to the main thread keeps it, so the next one
+	// gets another.
+	tids := make(chan int)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	tid := pid
+	for i := 0; tid == pid && i < 4; i++ {
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			tids <- syscall.Gettid()
+			<-release
+		}()
+		tid = <-tids
 	}
-	tid := 0
-	for _, e := range entries {
-		if n, err := strconv.Atoi(e.Name()); err == nil && n != pid {
-			tid = n
-			break
-		}
-	}
-	if tid == 0 {
-		t.Fatalf("the test binary has no thread but its main one: %d entries", len(entries))
+	if tid == pid {
+		t.Fatalf("4 locked goroutines all ran on the main thread %d", pid)
 	}
 	want := fmt.Sprintf("no such process: %d is a thread of process %d", tid, pid)
 	for _, args := range [][]string{
