@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -115,8 +116,9 @@ func NewExplainMachineDoc(m *explain.MachineSample, fs []explain.Finding, root s
 		d.Examined = append(d.Examined, processDoc(s))
 		d.Samples = max(d.Samples, len(s.Burst))
 	}
-	for k, why := range m.Unavailable {
-		d.Unmeasured = append(d.Unmeasured, explain.Unmeasured{What: k, Why: why})
+	// In the keys' order: a map's would change from run to run.
+	for _, k := range slices.Sorted(maps.Keys(m.Unavailable)) {
+		d.Unmeasured = append(d.Unmeasured, explain.Unmeasured{What: k, Why: m.Unavailable[k]})
 	}
 	d.underRoot(root)
 	return d
