@@ -436,6 +436,55 @@ func TestScrapesShareRendering(t *testing.T) {
 	})
 }
 
+// TestScrapeNameFilterNotShared: promhttp writes only the series named
+// by the name[] query parameter, and a rendering was shared by every
+// scrape of the frame in the same format whatever its query, so one
+// scrape of /metrics?name[]=x blanked the next second's scrapes (a local
+// user could keep the scraper's series empty). A filtered rendering
+// serves only scrapes with the same set of names.
+func TestScrapeNameFilterNotShared(t *testing.T) {
+	src := newFrameSource()
+	src.publish(newScanner(t, false).frame())
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	s.renderReuse = time.Hour
+	c := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+	scrape := func(query string) string {
+		t.Helper()
+		resp, err := c.Get(base + PathMetrics + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("scrape %q: %s, %v", query, resp.Status, err)
+		}
+		return string(b)
+	}
+	const series = "\npinspect_group_processes{"
+	if b := scrape("?name[]=nothing"); b != "" {
+		t.Errorf("?name[]=nothing: %d bytes, want none", len(b))
+	}
+	if b := scrape(""); !strings.Contains(b, series) {
+		t.Errorf("a plain scrape after a filtered one: %d bytes without %q", len(b), series)
+	}
+	if b := scrape("?name[]=go_goroutines"); strings.Contains(b, series) || !strings.Contains(b, "\ngo_goroutines ") {
+		t.Errorf("?name[]=go_goroutines: want go_goroutines alone, got %d bytes", len(b))
+	}
+	// The same set, in another order and with a repeat: one rendering.
+	n := s.renders.Load()
+	a := scrape("?name[]=go_goroutines&name[]=go_threads")
+	if b := scrape("?name[]=go_threads&name[]=go_goroutines&name[]=go_threads"); b != a {
+		t.Error("one set of names in two orders: the renderings differ")
+	}
+	if got := s.renders.Load() - n; got != 1 {
+		t.Errorf("one set of names in two orders: %d renderings, want 1", got)
+	}
+	if b := scrape("?other=1"); !strings.Contains(b, series) {
+		t.Errorf("a scrape with a query promhttp ignores: %d bytes without %q", len(b), series)
+	}
+}
+
 // eventSource publishes frames of synthetic events as fast as asked.
 func stormFrame(seq uint64, n int) *monitor.Frame {
 	snap := &collector.Snapshot{TakenAt: time.Now()}

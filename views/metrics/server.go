@@ -442,11 +442,13 @@ func (w withoutProcessIO) Collect(ch chan<- prometheus.Metric) {
 }
 
 // exposition renders the metrics for r, or reuses a rendering of the same
-// frame in the same format made less than renderReuse ago. One rendering
-// is made at a time; it does not end when its client goes away.
+// frame in the same format, with the same name filter, made less than
+// renderReuse ago. One rendering is made at a time; it does not end when
+// its client goes away.
 func (s *Server) exposition(r *http.Request) *rendered {
 	full := ClientOf(r.Context()).Full
-	key := r.Header.Get("Accept") + "\x00" + r.Header.Get("Accept-Encoding") + "\x00" + strconv.FormatBool(full)
+	key := r.Header.Get("Accept") + "\x00" + r.Header.Get("Accept-Encoding") + "\x00" + strconv.FormatBool(full) +
+		"\x00" + nameFilterKey(r)
 	var seq uint64
 	if f := s.src.Latest(); f != nil {
 		seq = f.Seq
@@ -478,6 +480,27 @@ func (s *Server) exposition(r *http.Request) *rendered {
 	}
 	s.renderings = append(s.renderings, e)
 	return e
+}
+
+// nameFilterKey is the part of a rendering's key that promhttp's name[]
+// query parameter decides (only the series of those names are written):
+// empty without one; else the set of names, sorted, without repeats,
+// each quoted (a name may hold any byte). Without it in the key, one
+// scrape of /metrics?name[]=x gave every scrape of the same frame in the
+// next second (the scrape listener's too) that one's filtered, here
+// empty, exposition: any client that could reach the agent could blank
+// the scraper's series (tester14).
+func nameFilterKey(r *http.Request) string {
+	if r.URL == nil {
+		return ""
+	}
+	names := r.URL.Query()["name[]"]
+	if len(names) == 0 {
+		return ""
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return fmt.Sprintf("name[]%q", slices.Compact(names))
 }
 
 func (s *Server) handleHealthy(w http.ResponseWriter, _ *http.Request) {
