@@ -129,12 +129,15 @@ func (s *scan) runIter(ctx context.Context, o ScanOptions) (*Snapshot, error) {
 	entries := s.iterEntries[:0]
 	if cap(entries) < cap(procs) {
 		entries = make([]passEntry, 0, cap(procs))
+		prefault(entries)
 	}
 	if cap(side) < cap(procs) {
 		side = make([]iterProc, 0, cap(procs))
+		prefault(side)
 	}
 	if cap(pids) < cap(procs) {
 		pids = make([]int, 0, cap(procs))
+		prefault(pids)
 	}
 	boot := r.host.bootTime
 	s.resetExes(cap(procs))
@@ -763,6 +766,7 @@ func (s *scan) iterProcessArray(want int) (*processArray, []Process) {
 		return s.r.processArray(want)
 	}
 	s.iterFront = make([]Process, hiddenFront, hiddenFront+want)
+	prefault(s.iterFront)
 	return nil, s.iterFront[hiddenFront:hiddenFront]
 }
 

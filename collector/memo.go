@@ -221,6 +221,7 @@ func (m *identityMemo) reserve(n int) {
 		return
 	}
 	m.first, m.firstPIDs = make([]procCache, 0, n), make([]int, 0, n)
+	prefault(m.first)
 }
 
 // index moves the entries of first into the process table, sized for
