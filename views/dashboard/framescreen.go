@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"github.com/gdamore/tcell/v2"
@@ -48,6 +49,16 @@ type frameScreen struct {
 	styleIndex map[tcell.Style]uint32
 	last       tcell.Style
 	lastIndex  uint32
+	// texts are the cells' texts other than printable ASCII (box
+	// drawing, wide characters, clusters with combining marks), by code
+	// less textBase, and textCodes their codes; lastText is the text of
+	// the last one looked up. A cell holds a code, not a string, so that
+	// the two frames (20,000 cells at 200x50) hold no pointers for the
+	// garbage collector to follow at every collection.
+	texts     []string
+	textCodes map[string]uint32
+	lastText  string
+	lastCode  uint32
 }
 
 // maxStyles bounds the styles kept: past it, the next frame starts a new
@@ -72,6 +83,62 @@ func (s *frameScreen) index(style tcell.Style) uint32 {
 	return i
 }
 
+// textBase is the code of texts[0]: a code below it is a printable ASCII
+// character itself (0 is the empty text).
+const textBase = 0x80
+
+// maxTexts bounds the texts kept: past it, the next frame starts a new
+// table (and is given to tcell whole).
+const maxTexts = 1 << 12
+
+// code is the code of a cell's text.
+func (s *frameScreen) code(str string) uint32 {
+	if len(str) == 1 && str[0] >= 0x20 && str[0] < 0x7f {
+		return uint32(str[0])
+	}
+	if str == "" {
+		return 0
+	}
+	if str == s.lastText && len(s.texts) > 0 {
+		return s.lastCode
+	}
+	c, ok := s.textCodes[str]
+	if !ok {
+		if s.textCodes == nil {
+			s.textCodes = map[string]uint32{}
+		}
+		str = strings.Clone(str) // not a piece of a long text kept alive
+		c = textBase + uint32(len(s.texts))
+		s.texts = append(s.texts, str)
+		s.textCodes[str] = c
+	}
+	s.lastText, s.lastCode = str, c
+	return c
+}
+
+// text is the text of a code.
+func (s *frameScreen) text(c uint32) string {
+	switch {
+	case c == 0:
+		return ""
+	case c < textBase:
+		return asciiCells[c]
+	}
+	return s.texts[c-textBase]
+}
+
+// resetTexts empties the text table when it grew past maxTexts: only
+// when every cell's text is set again (Fill).
+func (s *frameScreen) resetTexts() {
+	if len(s.texts) <= maxTexts {
+		return
+	}
+	s.texts = s.texts[:0]
+	clear(s.textCodes)
+	s.lastText, s.lastCode = "", 0
+	s.stale = true
+}
+
 // resetStyles empties the style table when it grew past maxStyles.
 func (s *frameScreen) resetStyles() {
 	if len(s.styles) <= maxStyles {
@@ -88,10 +155,11 @@ func (s *frameScreen) Init() error {
 	return s.initErr
 }
 
-// frameCell is one screen cell of a frame: its text, style (an index in
-// frameScreen.styles) and width.
+// frameCell is one screen cell of a frame: its text (a code:
+// frameScreen.code), style (an index in frameScreen.styles) and width.
+// It holds no pointer.
 type frameCell struct {
-	str   string
+	text  uint32
 	style uint32
 	width int32
 }
@@ -110,7 +178,7 @@ func (s *frameScreen) fit() {
 	s.w, s.h = w, h
 	s.cur = make([]frameCell, w*h)
 	s.shown = make([]frameCell, w*h)
-	blank := frameCell{str: " ", style: s.index(tcell.StyleDefault), width: 1}
+	blank := frameCell{text: ' ', style: s.index(tcell.StyleDefault), width: 1}
 	for i := range s.cur {
 		s.cur[i] = blank
 	}
@@ -140,13 +208,15 @@ func (s *frameScreen) Fill(r rune, style tcell.Style) {
 		s.resetStyles() // every cell's style is set below
 	}
 	s.fit()
+	s.resetTexts() // every cell's text is set below
+	code := s.code(str)
 	i := s.index(style)
 	for j := range s.cur {
 		c := &s.cur[j]
 		if keep {
 			i = s.index(keepColors(style, fg, bg, s.styles[c.style]))
 		}
-		c.str, c.style, c.width = str, i, 1
+		c.text, c.style, c.width = code, i, 1
 	}
 }
 
@@ -172,11 +242,12 @@ func (s *frameScreen) Put(x, y int, str string, style tcell.Style) (string, int)
 	if c == nil {
 		return str, 0
 	}
-	var cl string
+	var code uint32
 	width := 0
 	if len(str) > 0 && str[0] >= 0x20 && str[0] < 0x7f && (len(str) == 1 || str[1] < 0x80) {
-		cl, str, width = str[:1], str[1:], 1 // printable ASCII, one cell, not followed by a combining mark
+		code, str, width = uint32(str[0]), str[1:], 1 // printable ASCII, one cell, not followed by a combining mark
 	} else {
+		var cl string
 		state := -1
 		for width == 0 && str != "" {
 			var g string
@@ -186,9 +257,10 @@ func (s *frameScreen) Put(x, y int, str string, style tcell.Style) (string, int)
 				break
 			}
 		}
+		code = s.code(cl)
 	}
 	fg, bg, _ := style.Decompose()
-	c.str, c.style, c.width = cl, s.index(keepColors(style, fg, bg, s.styles[c.style])), int32(width)
+	c.text, c.style, c.width = code, s.index(keepColors(style, fg, bg, s.styles[c.style])), int32(width)
 	return str, width
 }
 
@@ -235,10 +307,10 @@ func (s *frameScreen) Get(x, y int) (string, tcell.Style, int) {
 	if c == nil {
 		return "", tcell.StyleDefault, 0
 	}
-	if c.width == 0 || c.str == "" {
+	if c.width == 0 || c.text == 0 {
 		return " ", s.styles[c.style], 1
 	}
-	return c.str, s.styles[c.style], int(c.width)
+	return s.text(c.text), s.styles[c.style], int(c.width)
 }
 
 // GetContent implements tcell.Screen.
@@ -294,6 +366,6 @@ func (s *frameScreen) push() {
 			continue
 		}
 		s.shown[i] = *c
-		s.Screen.Put(i%s.w, i/s.w, c.str, s.styles[c.style])
+		s.Screen.Put(i%s.w, i/s.w, s.text(c.text), s.styles[c.style])
 	}
 }

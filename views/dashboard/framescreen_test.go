@@ -188,3 +188,62 @@ func TestFrameScreenResizedAndBack(t *testing.T) {
 		t.Errorf("after Sync, the terminal's cell 16,3 is %q, want E", str)
 	}
 }
+
+// TestFrameScreenManyTexts: frames with more distinct texts than the
+// table keeps (a CJK character or a cluster each cell) are shown as
+// drawn, and the table stays bounded. The fourth frame's top rows have
+// the first frame's texts and codes, the rest new texts that take
+// the table past maxTexts; the fifth starts the table over, and its
+// texts get the codes the fourth frame's had at the same cells: only a
+// frame given to tcell whole shows them.
+func TestFrameScreenManyTexts(t *testing.T) {
+	const w, h = 80, 60
+	direct, inner := newSim(t, w, h), newSim(t, w, h)
+	fs := newFrameScreen(inner)
+	many := func(s tcell.Screen, top, bottom rune) {
+		s.Clear()
+		for y := 0; y < h; y++ {
+			base := top
+			if y >= h/4 {
+				base = bottom
+			}
+			for x := 0; x < w; x += 2 {
+				if x%4 == 0 {
+					s.Put(x, y, string(base+rune(y*w+x)), tcell.StyleDefault)
+				} else {
+					s.SetContent(x, y, 'a'+rune(x%26), []rune{0x300 + rune(y%16)}, tcell.StyleDefault)
+				}
+			}
+		}
+	}
+	resets := 0
+	for i, draw := range []func(tcell.Screen){
+		func(s tcell.Screen) { many(s, 0x4e00, 0x4e00) },
+		func(s tcell.Screen) { many(s, 0x5e00, 0x5e00) },
+		func(s tcell.Screen) { many(s, 0x6e00, 0x6e00) },
+		func(s tcell.Screen) { many(s, 0x4e00, 0x7e00) },
+		func(s tcell.Screen) { many(s, 0x5e00, 0x5e00) },
+		func(s tcell.Screen) { drawFrame(s, "PID 2 init") },
+	} {
+		before := len(fs.texts)
+		draw(direct)
+		draw(fs)
+		if len(fs.texts) < before {
+			resets++
+		}
+		fs.Show()
+		want, got := contents(direct), contents(inner)
+		for j := range want {
+			if string(got[j].Runes) != string(want[j].Runes) || got[j].Style != want[j].Style {
+				t.Fatalf("frame %d, cell %d,%d: %q %v through the frameScreen, %q %v drawn directly",
+					i, j%w, j/w, string(got[j].Runes), got[j].Style, string(want[j].Runes), want[j].Style)
+			}
+		}
+	}
+	if resets == 0 {
+		t.Errorf("the text table never started over (%d texts)", len(fs.texts))
+	}
+	if len(fs.texts) > maxTexts+w*h {
+		t.Errorf("%d texts kept", len(fs.texts))
+	}
+}
