@@ -46,9 +46,15 @@ type bpfCmdlines struct {
 	// not use it (nil when it did, or was not asked for): the
 	// snapshot's CollectorNote (bpfCmdlineNote).
 	why error
-	// lastRaw is the last cmdline parsed (aliasing the program's pages:
-	// cleared with them), and lastArgs and lastNoNUL what parseCmdline
-	// made of it (parse).
+	// The last cmdline parsed (its lastRaw aliases the program's pages:
+	// cleared with them).
+	sharedParse
+}
+
+// sharedParse parses the command lines of processes in pid order,
+// keeping the last: lastRaw is the last cmdline parsed, and lastArgs and
+// lastNoNUL what parseCmdline made of it (parse).
+type sharedParse struct {
 	lastRaw   []byte
 	lastArgs  []string
 	lastNoNUL bool
@@ -59,7 +65,7 @@ type bpfCmdlines struct {
 // (a server's workers, the bench's workload) are neighbours in pid order
 // with one command line, and then share its strings, which nothing
 // writes to (every snapshot's strings are read only).
-func (b *bpfCmdlines) parse(data []byte) ([]string, bool) {
+func (b *sharedParse) parse(data []byte) ([]string, bool) {
 	if b.lastArgs != nil && bytes.Equal(data, b.lastRaw) {
 		return b.lastArgs, b.lastNoNUL
 	}

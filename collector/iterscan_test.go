@@ -1179,3 +1179,74 @@ func TestIterFirstScanArenas(t *testing.T) {
 		}
 	}
 }
+
+// TestIterCmdlineNeighboursShare: the file reads of a scan's command
+// lines give processes with one command line, neighbours in pid order
+// (forked workers), one slice of strings, as the cmdline program does
+// (sharedParse); a process with another command line gets its own.
+func TestIterCmdlineNeighboursShare(t *testing.T) {
+	var procs []*exec.Cmd
+	start := func(args ...string) *exec.Cmd {
+		c := exec.Command(args[0], args[1:]...)
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test binary, should it die
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, c)
+		return c
+	}
+	t.Cleanup(func() {
+		for _, c := range procs {
+			c.Process.Kill()
+			c.Wait()
+		}
+	})
+	// Several tries: another process forked between two of them (a busy
+	// machine) parts them in pid order.
+	for try := 0; try < 5; try++ {
+		a, b := start("sleep", "301"), start("sleep", "301")
+		other := start("sleep", "302")
+		r := newIterReader(t, Options{})
+		var s *Snapshot
+		for range 500 {
+			var err error
+			if s, err = r.Scan(context.Background(), ScanOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			pa, pb, po := findProc(s, a.Process.Pid), findProc(s, b.Process.Pid), findProc(s, other.Process.Pid)
+			if pa != nil && pb != nil && po != nil && len(pa.Cmdline) == 2 && len(pb.Cmdline) == 2 && len(po.Cmdline) == 2 {
+				break
+			}
+			s = nil
+			livehelper.Sleep()
+		}
+		if s == nil {
+			t.Fatal("the sleeps never showed with their command lines")
+		}
+		pa, pb, po := findProc(s, a.Process.Pid), findProc(s, b.Process.Pid), findProc(s, other.Process.Pid)
+		if pa.Cmdline[1] != "301" || pb.Cmdline[1] != "301" || po.Cmdline[1] != "302" {
+			t.Fatalf("command lines %q, %q, %q", pa.Cmdline, pb.Cmdline, po.Cmdline)
+		}
+		if &po.Cmdline[0] == &pb.Cmdline[0] {
+			t.Fatalf("sleep 302 shares sleep 301's command line")
+		}
+		// Neighbours: no process between the two in the snapshot.
+		ia, ib := -1, -1
+		for i := range s.Processes {
+			switch s.Processes[i].PID {
+			case a.Process.Pid:
+				ia = i
+			case b.Process.Pid:
+				ib = i
+			}
+		}
+		if ib != ia+1 {
+			continue
+		}
+		if &pa.Cmdline[0] != &pb.Cmdline[0] {
+			t.Fatalf("neighbours %d and %d, one command line %q, hold two copies", pa.PID, pb.PID, pa.Cmdline)
+		}
+		return
+	}
+	t.Skip("the two sleeps were never neighbours in pid order")
+}

@@ -740,12 +740,17 @@ func (s *scan) readCmdlines(procs []Process) []Process {
 	}
 	s.slow.readBatch(b)
 	gone := false
+	// Neighbours with one command line share its strings, as the cmdline
+	// program's do (data aliases b's buffer, kept until the next batch):
+	// at 2,000 forked workers, 4,000 objects fewer for the dashboard's
+	// collection after each refresh to follow, and their memory.
+	var sh sharedParse
 	for i, w := range s.cmdWant {
 		p := &procs[w.idx]
 		data, trunc, err := b.result(i)
 		switch {
 		case err == nil:
-			p.Cmdline, p.CmdlineNoNUL = parseCmdline(data)
+			p.Cmdline, p.CmdlineNoNUL = sh.parse(data)
 			p.CmdlineTruncated = trunc
 			p.Read |= SrcCmdline
 			if w.c != nil {
