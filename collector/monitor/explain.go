@@ -53,7 +53,7 @@ type explainer struct {
 	ticks int
 	arch  string
 	root  bool
-	mem   map[collector.ID]*memHist
+	mem   memHists
 	tick  uint64                          // ticks seen
 	times [MemoryHistoryLen]time.Duration // each tick's time, by tick % MemoryHistoryLen
 	host  []hostTick
@@ -91,7 +91,6 @@ func newExplainer(r *collector.Reader, o Options) *explainer {
 	return &explainer{
 		r: r, ticks: cmp.Or(o.ExplainTicks, DefaultExplainTicks), arch: runtime.GOARCH,
 		root: unix.Geteuid() == 0,
-		mem:  make(map[collector.ID]*memHist),
 	}
 }
 
@@ -139,10 +138,76 @@ func (e *explainer) observe(snap *collector.Snapshot, focus *Focus) *ExplainFram
 
 // memHist is one process's RSS at consecutive ticks, in KiB (4 bytes a
 // point: the history of every process must stay small beside the
-// snapshots), from tick first on.
+// snapshots), from tick first on: n points, the oldest at kib[head], a
+// ring.
 type memHist struct {
-	first uint64
-	kib   []uint32
+	first   uint64
+	n, head int32
+	kib     [MemoryHistoryLen]uint32
+}
+
+// at is the k-th oldest point.
+func (h *memHist) at(k int) uint32 { return h.kib[(int(h.head)+k)%MemoryHistoryLen] }
+
+// memHists are the processes' memory histories in one array (slot, by
+// process) with no pointer in it or in the index: at 2,000 processes
+// a history each was two objects (4,000 for each collection to follow,
+// a quarter of the dashboard's small live objects) and a 480-byte
+// move of the full ones at every tick.
+type memHists struct {
+	slot map[collector.ID]int32
+	hist []memHist
+	free []int32
+}
+
+// get is id's history, nil when it has none.
+func (m *memHists) get(id collector.ID) *memHist {
+	if i, ok := m.slot[id]; ok {
+		return &m.hist[i]
+	}
+	return nil
+}
+
+// start gives id an empty history from tick first on.
+func (m *memHists) start(id collector.ID, first uint64) *memHist {
+	i, ok := m.slot[id]
+	if !ok {
+		if n := len(m.free); n > 0 {
+			i, m.free = m.free[n-1], m.free[:n-1]
+		} else {
+			i = int32(len(m.hist))
+			m.hist = append(m.hist, memHist{})
+		}
+		if m.slot == nil {
+			m.slot = map[collector.ID]int32{}
+		}
+		m.slot[id] = i
+	}
+	h := &m.hist[i]
+	h.first, h.n, h.head = first, 0, 0
+	return h
+}
+
+// forget drops the histories that did not reach tick (their processes
+// gone, or not read at it), and the array's slack when most of it is
+// free.
+func (m *memHists) forget(tick uint64) {
+	for id, i := range m.slot {
+		if h := &m.hist[i]; h.first+uint64(h.n) != tick {
+			delete(m.slot, id)
+			m.free = append(m.free, i)
+		}
+	}
+	if len(m.hist) > 64 && len(m.slot) < len(m.hist)/4 {
+		hist := make([]memHist, len(m.slot), 2*len(m.slot))
+		k := int32(0)
+		for id, i := range m.slot {
+			hist[k] = m.hist[i]
+			m.slot[id] = k
+			k++
+		}
+		m.hist, m.free = hist, m.free[:0]
+	}
 }
 
 // remember appends every process's RSS to its history and forgets the
@@ -158,23 +223,21 @@ func (e *explainer) remember(snap *collector.Snapshot, at time.Duration) {
 			continue
 		}
 		id := p.ID()
-		h := e.mem[id]
-		if h == nil || h.first+uint64(len(h.kib)) != e.tick {
-			h = &memHist{first: e.tick, kib: make([]uint32, 0, 8)}
-			e.mem[id] = h
+		h := e.mem.get(id)
+		if h == nil || h.first+uint64(h.n) != e.tick {
+			h = e.mem.start(id, e.tick)
 		}
-		if len(h.kib) == MemoryHistoryLen {
-			copy(h.kib, h.kib[1:])
-			h.kib = h.kib[:MemoryHistoryLen-1]
+		kib := uint32(min(p.RSSBytes>>10, math.MaxUint32))
+		if h.n == MemoryHistoryLen {
+			h.kib[h.head] = kib // over the oldest
+			h.head = (h.head + 1) % MemoryHistoryLen
 			h.first++
-		}
-		h.kib = append(h.kib, uint32(min(p.RSSBytes>>10, math.MaxUint32)))
-	}
-	for id, h := range e.mem {
-		if h.first+uint64(len(h.kib)) != e.tick+1 {
-			delete(e.mem, id)
+		} else {
+			h.kib[(int(h.head)+int(h.n))%MemoryHistoryLen] = kib
+			h.n++
 		}
 	}
+	e.mem.forget(e.tick + 1)
 }
 
 // newFocus starts the ring over for a newly focused process and reads
@@ -291,13 +354,13 @@ func (e *explainer) machine(snap *collector.Snapshot) []explain.Finding {
 func (e *explainer) history(id collector.ID) []explain.MemoryPoint {
 	e.memMu.Lock()
 	defer e.memMu.Unlock()
-	h := e.mem[id]
+	h := e.mem.get(id)
 	if h == nil {
 		return nil
 	}
-	out := make([]explain.MemoryPoint, len(h.kib))
-	for k, v := range h.kib {
-		out[k] = explain.MemoryPoint{At: e.times[(h.first+uint64(k))%MemoryHistoryLen], RSSBytes: uint64(v) << 10}
+	out := make([]explain.MemoryPoint, h.n)
+	for k := range out {
+		out[k] = explain.MemoryPoint{At: e.times[(h.first+uint64(k))%MemoryHistoryLen], RSSBytes: uint64(h.at(k)) << 10}
 	}
 	return out
 }

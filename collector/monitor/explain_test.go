@@ -48,7 +48,7 @@ func TestMonitorExplain(t *testing.T) {
 // points of RSS at consecutive ticks with their times; a process missing
 // from a tick starts over, one gone is forgotten.
 func TestMemoryHistoryRing(t *testing.T) {
-	e := &explainer{mem: make(map[collector.ID]*memHist)}
+	e := &explainer{}
 	proc := func(pid int, rss uint64) collector.Process {
 		p := collector.Process{PID: pid, Read: collector.SrcStat}
 		p.StartTicks, p.RSSBytes = 7, rss
@@ -78,6 +78,50 @@ func TestMemoryHistoryRing(t *testing.T) {
 	}
 	if h := e.history(collector.ID{PID: 3, StartTicks: 7}); h != nil {
 		t.Errorf("pid 3 (gone): %d points", len(h))
+	}
+}
+
+// TestMemoryHistoriesCompact: once most processes are gone, the
+// histories' array is cut to the ones left, which keep their points;
+// a process seen again starts a history of its own.
+func TestMemoryHistoriesCompact(t *testing.T) {
+	e := &explainer{}
+	snapOf := func(n int, tick uint64) *collector.Snapshot {
+		s := &collector.Snapshot{}
+		for pid := 1; pid <= n; pid++ {
+			p := collector.Process{PID: pid, Read: collector.SrcStat}
+			p.StartTicks, p.RSSBytes = 7, uint64(pid)<<20+tick<<10
+			s.Processes = append(s.Processes, p)
+		}
+		return s
+	}
+	e.remember(snapOf(1000, 1), time.Second)
+	if len(e.mem.hist) != 1000 {
+		t.Fatalf("%d histories for 1,000 processes", len(e.mem.hist))
+	}
+	for tick := uint64(2); tick <= 5; tick++ {
+		e.remember(snapOf(10, tick), time.Duration(tick)*time.Second)
+	}
+	if len(e.mem.hist) > 20 || len(e.mem.slot) != 10 {
+		t.Fatalf("%d histories kept, %d indexed, for 10 processes", len(e.mem.hist), len(e.mem.slot))
+	}
+	for pid := 1; pid <= 10; pid++ {
+		h := e.history(collector.ID{PID: pid, StartTicks: 7})
+		if len(h) != 5 {
+			t.Fatalf("pid %d: %d points, want 5", pid, len(h))
+		}
+		for k, pt := range h {
+			if want := uint64(pid)<<20 + uint64(k+1)<<10; pt.RSSBytes != want || pt.At != time.Duration(k+1)*time.Second {
+				t.Fatalf("pid %d point %d: %+v, want %d at %ds", pid, k, pt, want, k+1)
+			}
+		}
+	}
+	e.remember(snapOf(11, 6), 6*time.Second)
+	if h := e.history(collector.ID{PID: 11, StartTicks: 7}); len(h) != 1 || h[0].RSSBytes != 11<<20+6<<10 {
+		t.Fatalf("pid 11, new: %+v", h)
+	}
+	if h := e.history(collector.ID{PID: 1, StartTicks: 7}); len(h) != 6 {
+		t.Fatalf("pid 1: %d points after the new process came, want 6", len(h))
 	}
 }
 
