@@ -510,15 +510,19 @@ func classColor(c string) tcell.Color {
 // arenas are anonymous memory too.
 const heapNote = "(brk area only: big malloc blocks and other threads' arenas are anon)"
 
+// padRight pads s with spaces on the right to n screen cells, measured
+// as tview measures a tagged text (taggedWidth, which spares the meters'
+// texts, padded at every refresh, tview's grapheme segmentation).
 func padRight(s string, n int) string {
-	if w := tview.TaggedStringWidth(s); w < n {
+	if w := taggedWidth(s); w < n {
 		return s + strings.Repeat(" ", n-w)
 	}
 	return s
 }
 
+// padLeft pads s with spaces on the left to n screen cells (taggedWidth).
 func padLeft(s string, n int) string {
-	if w := tview.TaggedStringWidth(s); w < n {
+	if w := taggedWidth(s); w < n {
 		return strings.Repeat(" ", n-w) + s
 	}
 	return s

@@ -127,7 +127,8 @@ func TestHeaderDrawsAsTextView(t *testing.T) {
 }
 
 // TestTaggedWidth: taggedWidth measures as tview.TaggedStringWidth, on
-// the odd texts' lines and on each of a real header's segments.
+// the odd texts' lines, on each of a real header's segments, and on the
+// other texts padRight and padLeft pad.
 func TestTaggedWidth(t *testing.T) {
 	var texts []string
 	for _, s := range headerTexts {
@@ -147,6 +148,21 @@ func TestTaggedWidth(t *testing.T) {
 		}
 	}
 	texts = append(texts, strings.Split(d.header.text, "\n")...)
+	// What padRight and padLeft measure besides the header: the help
+	// page's keys, the menus' and setup's titles, event types.
+	for _, k := range keyMap {
+		texts = append(texts, tview.Escape(k.keys), k.keys)
+	}
+	for c := range colDefs {
+		texts = append(texts, colDefs[c].title)
+	}
+	for m := range meterDefs {
+		texts = append(texts, meterDefs[m].title)
+	}
+	for _, sc := range signalChoices {
+		texts = append(texts, sc.name)
+	}
+	texts = append(texts, inert("a[b]c"), inert("[red]x"), "[x", "[]", "[[]", "a[-]b", "[::b]x[::-]")
 	for _, s := range texts {
 		if got, want := taggedWidth(s), tview.TaggedStringWidth(s); got != want {
 			t.Errorf("%q: width %d, tview's %d", s, got, want)
