@@ -108,7 +108,7 @@ func openCmdlines(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, proc
 	}
 	nslots := processes + processes/4 + 64
 	npages := nslots*cmdPageBudget/(cmdPageSize/2) + 4
-	spec = resized(spec, map[string]uint32{"cmd_slots": uint32(nslots), "cmd_pages": uint32(npages)})
+	spec = resized(spec, "pinspect_cmdlines", map[string]uint32{"cmd_slots": uint32(nslots), "cmd_pages": uint32(npages)})
 	var objs cmdlineObjects
 	if err := spec.LoadAndAssign(&objs, copts); err != nil {
 		return nil, err
@@ -124,10 +124,13 @@ func openCmdlines(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, proc
 	return c, nil
 }
 
-// resized is spec for one load with the maps named in sizes given those
-// sizes (0: the spec's) and no key and value types: only those maps are
-// copied. The rest is shared with spec: the loader copies each program
-// and map it loads before changing it, and reads the types.
+// resized is spec for one load of the program prog, with the maps named
+// in sizes given those sizes (0: the spec's) and no key and value types:
+// only those maps are copied. The rest is shared with spec: the loader
+// copies each program and map it loads before changing it, and reads the
+// types. The spec's other programs are left out: the loader goes through
+// every instruction of every program it is given (its kallsyms lookups)
+// before it loads the one asked for.
 // spec.Copy() copied every program of the object (four, about 5,000
 // instructions) and its types for two numbers: 0.4 % of a one-shot
 // `pinspect --json` at 10,000 x 1.
@@ -137,8 +140,12 @@ func openCmdlines(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, proc
 // values, which pinspect's have not); with them, each map was made with
 // a BTF object of its own, marshalled and loaded for it (about 1 % of
 // that one-shot for the walk's and the cmdline program's maps).
-func resized(spec *ebpf.CollectionSpec, sizes map[string]uint32) *ebpf.CollectionSpec {
+func resized(spec *ebpf.CollectionSpec, prog string, sizes map[string]uint32) *ebpf.CollectionSpec {
 	cs := *spec
+	cs.Programs = map[string]*ebpf.ProgramSpec{}
+	if p := spec.Programs[prog]; p != nil {
+		cs.Programs[prog] = p
+	}
 	cs.Maps = maps.Clone(spec.Maps)
 	for name, n := range sizes {
 		m := spec.Maps[name].Copy()

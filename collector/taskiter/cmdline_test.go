@@ -260,15 +260,16 @@ func TestCmdlinesPageSize(t *testing.T) {
 	}
 }
 
-// TestResized: resized gives the named maps their sizes without types and
-// leaves the spec it was given as it was, which later loads use.
+// TestResized: resized gives the named maps their sizes without types,
+// keeps only the program named, and leaves the spec it was given as it
+// was, which later loads use.
 func TestResized(t *testing.T) {
 	spec, err := loadTaskIter()
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := spec.Maps["cmd_slots"].MaxEntries
-	r := resized(spec, map[string]uint32{"cmd_slots": 77, "walk_tasks": 0})
+	r := resized(spec, "pinspect_cmdlines", map[string]uint32{"cmd_slots": 77, "walk_tasks": 0})
 	if m := r.Maps["cmd_slots"]; m.MaxEntries != 77 || m.Key != nil || m.Value != nil || m.ValueSize != cmdSlotSize {
 		t.Errorf("cmd_slots: %d entries, key %v, value %v, value size %d", m.MaxEntries, m.Key, m.Value, m.ValueSize)
 	}
@@ -283,5 +284,8 @@ func TestResized(t *testing.T) {
 	}
 	if r.Maps["cmd_pages"] != spec.Maps["cmd_pages"] || r.Programs["pinspect_cmdlines"] != spec.Programs["pinspect_cmdlines"] {
 		t.Error("a map or program not named was copied")
+	}
+	if len(r.Programs) != 1 || len(spec.Programs) < 2 {
+		t.Errorf("programs: %d in the load's spec (want only pinspect_cmdlines), %d in the spec", len(r.Programs), len(spec.Programs))
 	}
 }

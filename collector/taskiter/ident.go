@@ -63,7 +63,7 @@ func openIdents(spec *ebpf.CollectionSpec, copts *ebpf.CollectionOptions, bootOf
 	if spec.Programs["pinspect_idents"] == nil || spec.Maps["ident_slots"] == nil {
 		return nil, errors.New("no identity program")
 	}
-	spec = resized(spec, map[string]uint32{"ident_slots": identSlots})
+	spec = resized(spec, "pinspect_idents", map[string]uint32{"ident_slots": identSlots})
 	var objs identObjects
 	if err := spec.LoadAndAssign(&objs, copts); err != nil {
 		return nil, err
