@@ -1,6 +1,7 @@
 // Package taskiter reads every task (thread) of the machine in one pass
 // of a BPF task iterator: a small program (bpf/taskiter.bpf.c, compiled by
-// bpf2go into the committed taskiter_bpf*.o and embedded) that the kernel
+// bpf2go into the committed taskiter_bpf*.o, and taskiterseq_bpf*.o for
+// the seq_file iterator, and embedded) that the kernel
 // runs once per task and that writes one fixed binary record per task, plus
 // one per thread-group leader with what the kernel keeps per process.
 //
@@ -211,17 +212,30 @@ func Open(opts Options) (*Iterator, error) {
 		}
 		it.WalkUnavailable = walkUnavailable(err)
 	}
-	if err := spec.LoadAndAssign(&it.seq, &copts); err != nil {
-		return nil, classify(err)
+	if err := it.openSeq(&copts); err != nil {
+		return nil, err
+	}
+	it.LoadDuration = time.Since(start)
+	return it, nil
+}
+
+// openSeq loads and attaches the seq_file iterator, an object of its own
+// (generate.sh): the walk's loads do not parse it.
+func (it *Iterator) openSeq(copts *ebpf.CollectionOptions) error {
+	spec, err := loadTaskIterSeq()
+	if err != nil {
+		return &UnavailableError{Kind: Broken, Detail: "the embedded BPF object does not parse", Err: err}
+	}
+	if err := spec.LoadAndAssign(&it.seq, copts); err != nil {
+		return classify(err)
 	}
 	it.link, err = link.AttachIter(link.IterOptions{Program: it.seq.Prog})
 	if err != nil {
 		_ = it.seq.close()
-		return nil, classify(err)
+		return classify(err)
 	}
 	it.readers.New = func() any { return bufio.NewReaderSize(nil, readBufSize) }
-	it.LoadDuration = time.Since(start)
-	return it, nil
+	return nil
 }
 
 // openCmdlines loads the cmdline program beside the walk, sized for the

@@ -171,7 +171,6 @@ const (
 	taskIterMapWalkWant          = "walk_want"
 	taskIterProgPinspectCmdlines = "pinspect_cmdlines"
 	taskIterProgPinspectIdents   = "pinspect_idents"
-	taskIterProgPinspectTasks    = "pinspect_tasks"
 	taskIterProgPinspectWalk     = "pinspect_walk"
 	taskIterVarCmdVmaAddr        = "cmd_vma_addr"
 	taskIterVarCpuCopy           = "cpu_copy"
@@ -238,7 +237,6 @@ type taskIterSpecs struct {
 type taskIterProgramSpecs struct {
 	PinspectCmdlines *ebpf.ProgramSpec `ebpf:"pinspect_cmdlines"`
 	PinspectIdents   *ebpf.ProgramSpec `ebpf:"pinspect_idents"`
-	PinspectTasks    *ebpf.ProgramSpec `ebpf:"pinspect_tasks"`
 	PinspectWalk     *ebpf.ProgramSpec `ebpf:"pinspect_walk"`
 }
 
@@ -352,7 +350,6 @@ type taskIterVariables struct {
 type taskIterPrograms struct {
 	PinspectCmdlines *ebpf.Program `ebpf:"pinspect_cmdlines"`
 	PinspectIdents   *ebpf.Program `ebpf:"pinspect_idents"`
-	PinspectTasks    *ebpf.Program `ebpf:"pinspect_tasks"`
 	PinspectWalk     *ebpf.Program `ebpf:"pinspect_walk"`
 }
 
@@ -360,7 +357,6 @@ func (p *taskIterPrograms) Close() error {
 	return _TaskIterClose(
 		p.PinspectCmdlines,
 		p.PinspectIdents,
-		p.PinspectTasks,
 		p.PinspectWalk,
 	)
 }
