@@ -53,7 +53,9 @@ func (a *app) recordedAt(f *atFlags, focus int) (*recorded, error) {
 		st.Close()
 		return nil, fmt.Errorf("--at %s: the record starts later, at %s", at.Local().Format(time.RFC3339), first.Local().Format(time.RFC3339))
 	}
-	cur, err := st.Read(i)
+	// A damaged sample is stepped over to the readable one before it, as
+	// serve's /api/v1/frame?at= does (it exited 3 with the damage).
+	i, cur, err := readableBefore(a, st, i)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -75,4 +77,35 @@ func (a *app) recordedAt(f *atFlags, focus int) (*recorded, error) {
 		}
 	}
 	return &recorded{store: st, sample: cur, prev: prev, frame: record.Frame(prev, cur, focus)}, nil
+}
+
+// readableBefore reads sample i of st or, when it is damaged, the latest
+// readable sample before it, and says on stderr which damage it stepped
+// over and which sample it took instead; with none readable before it,
+// the error names the damage.
+func readableBefore(a *app, st *record.Store, i int) (int, *record.Sample, error) {
+	j, cur, skipped, firstErr, err := st.ReadReadable(i, -1)
+	if err != nil {
+		if skipped > 0 {
+			return 0, nil, fmt.Errorf("%w, and no readable sample before it", firstErr)
+		}
+		return 0, nil, err
+	}
+	if skipped > 0 {
+		fmt.Fprintf(a.stderr, "pinspect: record: %s (skipped%s): using the sample before it, taken at %s\n",
+			sanitize.Terminal(firstErr.Error()), moreDamaged(skipped), cur.TakenAt().Local().Format(time.RFC3339Nano))
+	}
+	return j, cur, nil
+}
+
+// moreDamaged says how many damaged samples besides the first named were
+// stepped over ("" for none).
+func moreDamaged(skipped int) string {
+	switch skipped {
+	case 1:
+		return ""
+	case 2:
+		return ", with 1 more damaged sample"
+	}
+	return fmt.Sprintf(", with %d more damaged samples", skipped-1)
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/collector/sampler"
 	"github.com/pinspect/pinspect/views/report"
+	"github.com/pinspect/pinspect/views/sanitize"
 )
 
 // Bounds of `explain --at`: the stretch of the record read by default,
@@ -87,7 +89,7 @@ func (a *app) recordedStretch(st *record.Store, at time.Time, window time.Durati
 		first, _ := st.Span()
 		return nil, nil, fmt.Errorf("--at %s: the record starts later, at %s", at.Local().Format(time.RFC3339), first.Local().Format(time.RFC3339))
 	}
-	cur, err := st.Read(i)
+	i, cur, err := readableBefore(a, st, i)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -112,19 +114,34 @@ func (a *app) recordedStretch(st *record.Store, at time.Time, window time.Durati
 		threads++
 	}
 	reach := max(window, recordThreadReach)
+	// A damaged sample in the window is stepped over and named on stderr:
+	// the rates run from the readable sample before it (the window ended
+	// at the first damage, silently, and with it its findings).
+	// Only damage between two samples read counts: damage older than the
+	// oldest one read is outside the window.
+	var damaged, pending []error
 	for j := i - 1; j >= 0 && len(samples) < recordMaxSamples; j-- {
 		s, err := st.Read(j)
+		if errors.Is(err, record.ErrDamaged) {
+			pending = append(pending, err)
+			continue
+		}
 		if err != nil || s.RunID != cur.RunID {
-			break // a damaged sample, or another recorder run: rates end here
+			break // another recorder run (or a failed read): rates end here
 		}
 		age := cur.TakenAt().Sub(s.TakenAt())
 		if len(samples) > 1 && (age > reach || age > window && threads >= 2) {
 			break
 		}
 		samples = append(samples, s)
+		damaged, pending = append(damaged, pending...), nil
 		if hasThreads(s) {
 			threads++
 		}
+	}
+	if len(damaged) > 0 {
+		fmt.Fprintf(a.stderr, "pinspect: record: %s in the window skipped: the rates span it (the newest: %s)\n",
+			pluralWord(len(damaged), "1 damaged sample", fmt.Sprintf("%d damaged samples", len(damaged))), sanitize.Terminal(damaged[0].Error()))
 	}
 	if len(samples) < 2 {
 		return nil, nil, fmt.Errorf("--at %s: the record has no sample before the one at %s in the same recorder run: explain needs two",

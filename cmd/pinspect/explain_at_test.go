@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -188,4 +189,49 @@ func evidenceFrom(f *explainFinding, src string) bool {
 		}
 	}
 	return false
+}
+
+// TestAtStepsOverDamagedSample: a one-shot --at whose sample is damaged
+// shows the readable sample before it and names the damage on stderr
+// (it exited 3 with the damage, where serve's /api/v1/frame?at= and
+// replay step over it), and explain --at steps over a damaged sample in
+// its window (the window ended at the damage: explained at the sample
+// after it, it refused, with no sample before; later, its findings came
+// from the samples after the damage alone, and nothing said so).
+func TestAtStepsOverDamagedSample(t *testing.T) {
+	rec, samples := recordLive(t, 6)
+	damageSample(t, rec, 4)
+	at := func(i int) string { return samples[i].Snapshot.TakenAt.Add(time.Millisecond).Format(time.RFC3339Nano) }
+	when := func(i int) string { return samples[i].Snapshot.TakenAt.UTC().Format(time.RFC3339Nano) }
+
+	out, stderr, code := runInProcess(t, "--json", "--no-threads", "--at", at(4), "--dir", rec)
+	var snap struct {
+		TakenAt string `json:"taken_at"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &snap) != nil {
+		t.Fatalf("--json --at the damaged sample: exit %d: %.300s %s", code, out, stderr)
+	}
+	if got, _ := time.Parse(time.RFC3339Nano, snap.TakenAt); !got.Equal(samples[3].Snapshot.TakenAt) {
+		t.Errorf("--at the damaged sample 5 showed the one taken at %s, want sample 4's %s", snap.TakenAt, when(3))
+	}
+	if !strings.Contains(stderr, "damaged record: ") || !strings.Contains(stderr, "using the sample before it") {
+		t.Errorf("stderr does not name the damage and the sample used: %q", stderr)
+	}
+
+	pid := strconv.Itoa(os.Getpid())
+	doc := explainAtJSON(t, "--dir", rec, "--at", at(5), "--window", "1h", pid)
+	if doc.Record == nil || doc.Record.To != when(5) || doc.Record.Samples != 5 {
+		t.Errorf("explain --at past a damaged sample: record stretch %+v, want samples 1 to 4 and 6 (to %s)", doc.Record, when(5))
+	}
+	_, stderr, _ = runInProcess(t, "explain", "--dir", rec, "--at", at(5), "--window", "1h", pid)
+	if !strings.Contains(stderr, "1 damaged sample in the window skipped") {
+		t.Errorf("explain --at does not say it stepped over the damaged sample: %q", stderr)
+	}
+	// Nothing readable before a damaged first sample (a keyframe: the
+	// deltas after it are unreadable too): exit 3, naming it.
+	damageSample(t, rec, 0)
+	if _, stderr, code := runInProcess(t, "ps", "--at", at(0), "--dir", rec); code != exitError ||
+		!strings.Contains(stderr, "damaged record: ") || !strings.Contains(stderr, "no readable sample before it") {
+		t.Errorf("--at a damaged first sample: exit %d, %q; want %d naming the damage", code, stderr, exitError)
+	}
 }
