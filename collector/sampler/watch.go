@@ -3,6 +3,7 @@ package sampler
 import (
 	"context"
 	"errors"
+	"maps"
 	"syscall"
 	"time"
 
@@ -330,9 +331,18 @@ func (w *watch) reading(sm *explain.Sample, rd *explain.Reading, snap *collector
 	}
 	if s.opts.Unprivileged {
 		// What an unprivileged reader cannot read of another user's
-		// process: the process copy keeps no executable or layout.
+		// process: the process copy keeps no executable or layout, and
+		// a zombie no exit status (stat field 52 reads 0 for it).
 		pc.Exe, pc.ExeDeleted, pc.Cmdline = "", false, nil
 		pc.Layout = collector.Layout{}
+		if pc.IsZombie() {
+			pc.ExitCode = -1
+			pc.Unavailable = maps.Clone(pc.Unavailable)
+			if pc.Unavailable == nil {
+				pc.Unavailable = map[string]string{}
+			}
+			pc.Unavailable["exit_code"] = UnprivilegedReason
+		}
 		return nil
 	}
 	if io, err := s.r.IO(p.PID); err == nil {
