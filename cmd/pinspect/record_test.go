@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/record"
+	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
 // TestRecordCommand runs the real recorder for a few samples, stops it
@@ -222,4 +224,59 @@ func TestAt(t *testing.T) {
 	if _, _, code := runInProcess(t, "show", "1", "--maps", "--dir", dir, "--at", at); code != 2 {
 		t.Errorf("show --maps --at: exit %d, want 2", code)
 	}
+}
+
+// TestZombiesAtRate: zombies --at gives the rate its zombies accumulated
+// at from the first to the sample shown. Three zombies made at once and
+// none after were "accumulating" at the rate of the milliseconds between
+// their exits (the span of their first sightings: kernel exit times).
+func TestZombiesAtRate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	cmd := command("record", "--dir", dir, "--interval", "500ms", "--fsync", "none")
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitedFor(t, "the recorder's first sample", func() bool {
+		st, err := record.Open(dir)
+		if err != nil {
+			return false
+		}
+		defer st.Close()
+		return st.Len() >= 1
+	})
+	z := livehelper.Start(t, "zombies", "3", "block")
+	start := time.Now()
+	waitedFor(t, "two seconds of samples after the zombies", func() bool {
+		return time.Since(start) > 2*time.Second && recordEnd(t, dir).Sub(start) > 2*time.Second
+	})
+	stopRecorder(t, cmd, errb)
+	at := recordEnd(t, dir)
+	out, stderr, code := runInProcess(t, "zombies", "--json", "--dir", dir, "--at", at.Format(time.RFC3339Nano), "--pid", strconv.Itoa(z.PID()))
+	var doc struct {
+		History []struct {
+			ParentPID      int      `json:"parent_pid"`
+			Zombies        int      `json:"zombies"`
+			FirstZombieAt  string   `json:"first_zombie_at"`
+			ZombiesPerHour *float64 `json:"zombies_per_hour"`
+		} `json:"history"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.History) != 1 || doc.History[0].Zombies != 3 {
+		t.Fatalf("zombies --at: exit %d: %.500s %s", code, out, stderr)
+	}
+	// 2 zombies after the first over at least 2 s: at most 3,600 an hour.
+	if h := doc.History[0]; h.ZombiesPerHour == nil || *h.ZombiesPerHour <= 0 || *h.ZombiesPerHour > 3600 {
+		t.Errorf("3 zombies made at once, the first at %s, shown at %s: zombies_per_hour %v, want at most 3600",
+			h.FirstZombieAt, at.Format(time.RFC3339Nano), ptrVal(h.ZombiesPerHour))
+	}
+}
+
+// ptrVal is *p, or "absent".
+func ptrVal(p *float64) any {
+	if p == nil {
+		return "absent"
+	}
+	return *p
 }

@@ -18,8 +18,9 @@ type ZombieHistoryDoc struct {
 	// recorder started (FirstZombieAt is then the start of recording).
 	BeforeRecording bool `json:"before_recording,omitempty"`
 	Zombies         int  `json:"zombies"`
-	// ZombiesPerHour is the accumulation rate since the first (absent
-	// when it is the only one, or appeared in this sample).
+	// ZombiesPerHour is the accumulation rate since the first: the
+	// zombies after it over the time from it to this sample (absent when
+	// it is the only one, or appeared in this sample).
 	ZombiesPerHour *float64 `json:"zombies_per_hour,omitempty"`
 	// The parent as recorded in the sample where the first zombie was
 	// first seen (absent when that sample is gone or does not hold it).
