@@ -22,9 +22,9 @@ import (
 
 // EventRingBytes is the size of the ring buffer the tracepoints write
 // into: 512 KiB, 8,192 records of 64 bytes (eventRecordSize after the
-// ring's 8-byte header), or about 1,600 execs (execRecordSize with its
-// paths: 328 bytes each). It is the most memory the events take, in the kernel and
-// mapped into pinspect.
+// ring's 8-byte header), or about 890 execs (execRecordSize with its
+// three paths: 584 bytes each). It is the most memory the events take,
+// in the kernel and mapped into pinspect.
 const EventRingBytes = 512 << 10
 
 // EventWakeBytes is how full the ring must be before a record wakes the
@@ -59,16 +59,24 @@ const (
 const eventRecordSize = 56
 
 // The layout of struct exec_event, EventExec's record: a proc_event, its
-// flags, then two path buffers of ExecPathBytes.
+// flags, two path buffers of ExecPathBytes, then the executable's of
+// ExecExeBytes.
 const (
 	execFlagsOffset  = 56
 	execPathOffset   = 64
 	execInterpOffset = execPathOffset + ExecPathBytes
-	execRecordSize   = execInterpOffset + ExecPathBytes
+	execExeOffset    = execInterpOffset + ExecPathBytes
+	execRecordSize   = execExeOffset + ExecExeBytes
 
 	execPathTruncated   = 1
 	execInterpTruncated = 2
+	execExeTruncated    = 4
+	execExeUnknown      = 8
 )
+
+// ExecExeBytes is the room of the executable's path in an exec record,
+// its NUL included: a longer path is not kept (ProcEvent.ExeTruncated).
+const ExecExeBytes = 256
 
 // ExecPathBytes is the room of each path an exec record holds, its
 // terminating NUL included: a longer path keeps its first
@@ -106,6 +114,17 @@ type ProcEvent struct {
 	// ExecPathTruncated and ExecInterpTruncated say that the path did
 	// not fit in ExecPathBytes and holds its beginning only.
 	ExecPathTruncated, ExecInterpTruncated bool
+	// Exe is EventExec's new executable as /proc/PID/exe names it to a
+	// reader at the root (the path of the kernel's mm->exe_file, walked
+	// by the exec program as d_path walks it: symlinks resolved, a
+	// script's interpreter, " (deleted)" after an unlinked file, a
+	// memfd's "/memfd:NAME (deleted)"); "" for every other kind and when
+	// not known: the path did not fit ExecExeBytes (ExeTruncated) or
+	// could not be walked. Not sanitised.
+	Exe string
+	// ExeTruncated says that Exe is "" because the path was longer
+	// than ExecExeBytes-1 bytes (or deeper than the walk goes).
+	ExeTruncated bool
 }
 
 // StartTicks is the process's start time in clock ticks since boot
@@ -281,6 +300,7 @@ func (ev *Events) decode(e *ProcEvent, b []byte) bool {
 	e.Status = int32(bo.Uint32(b[32:]))
 	e.Comm = cString(e.Comm, b[40:56])
 	e.ExecPath, e.ExecInterp, e.ExecPathTruncated, e.ExecInterpTruncated = "", "", false, false
+	e.Exe, e.ExeTruncated = "", false
 	if e.Kind == EventExec {
 		if len(b) < execRecordSize {
 			return false
@@ -290,6 +310,10 @@ func (ev *Events) decode(e *ProcEvent, b []byte) bool {
 		e.ExecInterp = cString("", b[execInterpOffset:execRecordSize])
 		e.ExecPathTruncated = flags&execPathTruncated != 0
 		e.ExecInterpTruncated = flags&execInterpTruncated != 0
+		e.ExeTruncated = flags&execExeTruncated != 0
+		if flags&(execExeTruncated|execExeUnknown) == 0 {
+			e.Exe = cString("", b[execExeOffset:execRecordSize])
+		}
 	}
 	return true
 }

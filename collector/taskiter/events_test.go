@@ -275,7 +275,7 @@ func TestEventRecordLayout(t *testing.T) {
 		}
 	}
 	size, f = offsets("exec_event")
-	want = map[string]uint32{"ev": 0, "flags": execFlagsOffset, "path": execPathOffset, "interp": execInterpOffset}
+	want = map[string]uint32{"ev": 0, "flags": execFlagsOffset, "path": execPathOffset, "interp": execInterpOffset, "exe": execExeOffset}
 	if size != execRecordSize {
 		t.Errorf("struct exec_event is %d bytes, execRecordSize %d", size, execRecordSize)
 	}
@@ -351,3 +351,152 @@ func TestEventsExecPath(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsExecExe: an exec's record names the new executable as
+// /proc/PID/exe shows it, read while the program still runs: through a
+// symlink (resolved), from another mount (a tmpfs or the test's
+// directory), a script (its interpreter), a memfd (fexecve: "/memfd:NAME
+// (deleted)"); a path longer than the record holds is left out and said
+// truncated, never cut.
+func TestEventsExecExe(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	ev := openEventsForTest(t, EventRingBytes)
+	body, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cp := dir + "/napper"
+	if err := os.WriteFile(cp, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := dir + "/via-link"
+	if err := os.Symlink(cp, link); err != nil {
+		t.Fatal(err)
+	}
+	script := dir + "/job.sh"
+	if err := os.WriteFile(script, []byte("#!"+sh+"\nread x\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A directory deep enough that its copy's path passes ExecExeBytes.
+	deep := dir
+	for len(deep) < ExecExeBytes {
+		deep += "/" + strings.Repeat("d", 60)
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	long := deep + "/napper"
+	if err := os.WriteFile(long, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Across mounts: a copy on /dev/shm (a tmpfs on /dev), and one on a
+	// tmpfs mounted in a mount namespace of the child's own.
+	shm, err := os.MkdirTemp("/dev/shm", "pinspect-exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(shm) })
+	onShm := shm + "/napper"
+	if err := os.WriteFile(onShm, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mnt := dir + "/mnt"
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mfd, err := unix.MemfdCreate("pinspect-exe", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	memfd := os.NewFile(uintptr(mfd), "memfd")
+	defer memfd.Close()
+	if _, err := memfd.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	_ = readAll(t, ev)
+	type run struct {
+		name string
+		cmd  *exec.Cmd
+		comm string // the name after its last exec
+		long bool
+	}
+	runs := []run{
+		{name: "sleep on $PATH", cmd: exec.Command(sleep, "60"), comm: "sleep"},
+		{name: "a copy in the test's directory", cmd: exec.Command(cp, "60"), comm: "napper"},
+		{name: "a symlink to it", cmd: exec.Command(link, "60"), comm: "via-link"},
+		{name: "a script", cmd: exec.Command(script), comm: "job.sh"},
+		{name: "a memfd", cmd: exec.Command("/proc/self/fd/3", "60"), comm: "3"},
+		{name: "a path too long", cmd: exec.Command(long, "60"), comm: "napper", long: true},
+		{name: "a tmpfs", cmd: exec.Command(onShm, "60"), comm: "napper"},
+	}
+	if unshare, err := exec.LookPath("unshare"); err == nil {
+		runs = append(runs, run{name: "a tmpfs in a mount namespace", cmd: exec.Command(unshare, "-m", "--propagation", "private", sh, "-c",
+			"mount -t tmpfs pinspect-exe "+mnt+" && cp "+cp+" "+mnt+"/napper && exec "+mnt+"/napper 60"), comm: "napper"})
+	}
+	runs[4].cmd.ExtraFiles = []*os.File{memfd}
+	for _, r := range runs {
+		in, err := r.cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.cmd.Start(); err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		t.Cleanup(func() { _ = in.Close(); _ = r.cmd.Process.Kill(); _ = r.cmd.Wait() })
+	}
+	// The last exec of each (unshare's child execs three times).
+	got := map[int]ProcEvent{}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, rec := range readAll(t, ev) {
+			for _, r := range runs {
+				if rec.Kind == EventExec && rec.TGID == r.cmd.Process.Pid {
+					got[rec.TGID] = rec
+				}
+			}
+		}
+		n := 0
+		for _, r := range runs {
+			if rec, ok := got[r.cmd.Process.Pid]; ok && rec.Comm == r.comm {
+				n++
+			}
+		}
+		if n == len(runs) {
+			break
+		}
+	}
+	for _, r := range runs {
+		rec, ok := got[r.cmd.Process.Pid]
+		if !ok {
+			t.Errorf("%s: no exec record", r.name)
+			continue
+		}
+		want, err := os.Readlink("/proc/" + itoa(r.cmd.Process.Pid) + "/exe")
+		if err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		if r.long {
+			if rec.Exe != "" || !rec.ExeTruncated || len(want) < ExecExeBytes {
+				t.Errorf("%s (%d bytes): exe %q truncated %v, want none and truncated", r.name, len(want), rec.Exe, rec.ExeTruncated)
+			}
+			continue
+		}
+		if rec.Exe != want || rec.ExeTruncated {
+			t.Errorf("%s: exe %q (truncated %v), /proc/PID/exe %q", r.name, rec.Exe, rec.ExeTruncated, want)
+		}
+	}
+	for _, rec := range readAll(t, ev) {
+		if rec.Kind != EventExec && rec.Exe != "" {
+			t.Errorf("a %v record with exe %q", rec.Kind, rec.Exe)
+		}
+	}
+}
+

@@ -8,9 +8,15 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"structs"
 
 	"github.com/cilium/ebpf"
 )
+
+type procEventsExeScratch struct {
+	_   structs.HostLayout
+	Buf [512]int8
+}
 
 // Names of all BPF objects in the ELF.
 //
@@ -18,6 +24,7 @@ import (
 const (
 	procEventsMapEvents          = "events"
 	procEventsMapLost            = "lost"
+	procEventsMapScratch         = "scratch"
 	procEventsProgPinspectExec   = "pinspect_exec"
 	procEventsProgPinspectExit   = "pinspect_exit"
 	procEventsProgPinspectFork   = "pinspect_fork"
@@ -77,8 +84,9 @@ type procEventsProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type procEventsMapSpecs struct {
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Lost   *ebpf.MapSpec `ebpf:"lost"`
+	Events  *ebpf.MapSpec `ebpf:"events"`
+	Lost    *ebpf.MapSpec `ebpf:"lost"`
+	Scratch *ebpf.MapSpec `ebpf:"scratch"`
 }
 
 // procEventsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -110,14 +118,16 @@ func (o *procEventsObjects) Close() error {
 //
 // It can be passed to loadProcEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type procEventsMaps struct {
-	Events *ebpf.Map `ebpf:"events"`
-	Lost   *ebpf.Map `ebpf:"lost"`
+	Events  *ebpf.Map `ebpf:"events"`
+	Lost    *ebpf.Map `ebpf:"lost"`
+	Scratch *ebpf.Map `ebpf:"scratch"`
 }
 
 func (m *procEventsMaps) Close() error {
 	return _ProcEventsClose(
 		m.Events,
 		m.Lost,
+		m.Scratch,
 	)
 }
 

@@ -19,6 +19,7 @@
  */
 #include "events.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -49,22 +50,38 @@ struct proc_event {
 /* The bytes of each path an exec record holds, its NUL included. */
 #define EXEC_PATH_BYTES 128
 
+/* The bytes of the executable's path an exec record holds, its NUL
+ * included (a power of two: the walk masks its offsets with it). */
+#define EXEC_EXE_BYTES 256
+
+/* The most path components (and mount crossings) the walk takes. */
+#define EXE_DEPTH 40
+
 /* exec_event.flags: a path did not fit in its buffer (it holds the first
- * EXEC_PATH_BYTES - 1 bytes). */
+ * EXEC_PATH_BYTES - 1 bytes); the executable's path did not fit, or its
+ * walk took more than EXE_DEPTH steps (exe is empty); the process has no
+ * executable to walk, or the walk met what d_path would not name (exe is
+ * empty). */
 #define EXEC_PATH_TRUNCATED 1
 #define EXEC_INTERP_TRUNCATED 2
+#define EXEC_EXE_TRUNCATED 4
+#define EXEC_EXE_UNKNOWN 8
 
 /* EV_EXEC's record: proc_event, then the path the kernel exec'd as the
  * caller gave it (bprm->filename: not resolved, possibly relative) and,
  * for a script or a binfmt_misc program, the interpreter it runs
- * (bprm->interp; empty when it is the file itself). Every other kind's
- * record is a proc_event alone: user space tells them by their length. */
+ * (bprm->interp; empty when it is the file itself), then the new
+ * program's executable as /proc/PID/exe names it (mm->exe_file's path,
+ * walked here: empty when EXEC_EXE_TRUNCATED or EXEC_EXE_UNKNOWN). Every
+ * other kind's record is a proc_event alone: user space tells them by
+ * their length. */
 struct exec_event {
 	struct proc_event ev;
 	__u32 flags;
 	__u32 pad2;
 	char path[EXEC_PATH_BYTES];
 	char interp[EXEC_PATH_BYTES];
+	char exe[EXEC_EXE_BYTES];
 };
 
 /* Never read: the two records' types are named here so that the object's
@@ -84,6 +101,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* The walk's scratch: the path is made backwards from the end of the
+ * first EXEC_EXE_BYTES, each component written at an offset masked to
+ * them, so that any write stays inside the second half's room. */
+struct exe_scratch {
+	char buf[2 * EXEC_EXE_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exe_scratch);
+} scratch SEC(".maps");
 
 /* How full the ring may be before a record wakes the reader (set at load). */
 volatile const __u64 wake_bytes = 1 << 16;
@@ -148,6 +179,112 @@ static __always_inline bool read_path(char *buf, const char *src)
 	return next != 0;
 }
 
+#define EXE_MASK (EXEC_EXE_BYTES - 1)
+
+/* prepend writes n bytes from src (kernel memory) before *pos in buf, and
+ * says false when they do not fit (with the '/' before them). */
+static __always_inline bool prepend(char *buf, __u32 *pos, const void *src, __u32 n)
+{
+	if (n >= *pos)
+		return 0;
+	*pos -= n;
+	if (bpf_probe_read_kernel(buf + (*pos & EXE_MASK), n & EXE_MASK, src) < 0)
+		return 0;
+	return 1;
+}
+
+/* read_exe writes into exe the path of the file f as d_path(&f->f_path)
+ * makes it for a reader at the namespace's root (what /proc/PID/exe shows
+ * to one): the names from the file's dentry up to its mount's root, then
+ * on from the mountpoint in the parent mount, until a mount that has
+ * none; " (deleted)" after the path of an unlinked file; a pseudo file's
+ * (a memfd's: no parent, not a mount root) "/NAME (deleted)", as
+ * simple_dname makes it. It returns the flags to add: EXEC_EXE_UNKNOWN
+ * when there is no file or a read fails, EXEC_EXE_TRUNCATED when the path
+ * does not fit or has more than EXE_DEPTH parts; exe is then empty.
+ *
+ * d_path takes rename_lock and retries when a rename moved a dentry on
+ * the way; this walk cannot (bpf_d_path is not allowed at a tracepoint),
+ * so a directory of the path renamed during the exec may give a name
+ * that mixes the two. */
+static __always_inline __u32 read_exe(char *exe, struct file *f)
+{
+	__u32 zero = 0, pos = EXEC_EXE_BYTES - 1, i, n;
+	struct exe_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct dentry *d, *parent, *root;
+	struct mount *m, *up;
+	const unsigned char *name;
+	bool unlinked, done = 0;
+	static const char deleted[] = " (deleted)";
+
+	exe[0] = 0;
+	if (!s || !f)
+		return EXEC_EXE_UNKNOWN;
+	d = BPF_CORE_READ(f, f_path.dentry);
+	m = (struct mount *)((void *)BPF_CORE_READ(f, f_path.mnt) - bpf_core_field_offset(struct mount, mnt));
+	if (!d)
+		return EXEC_EXE_UNKNOWN;
+	s->buf[pos] = 0;
+	parent = BPF_CORE_READ(d, d_parent);
+	root = BPF_CORE_READ(m, mnt.mnt_root);
+	/* d_unlinked: unhashed and not a root. A pseudo file's dentry is its
+	 * own parent and not its mount's root: simple_dname names it. */
+	unlinked = !BPF_CORE_READ(d, d_hash.pprev) && parent != d;
+	if (parent == d && d != root) {
+		unlinked = 1;
+		done = 1;
+	}
+	if (unlinked && !prepend(s->buf, &pos, deleted, sizeof(deleted) - 1))
+		return EXEC_EXE_TRUNCATED;
+	if (done) {
+		n = BPF_CORE_READ(d, d_name.len);
+		name = BPF_CORE_READ(d, d_name.name);
+		if (!prepend(s->buf, &pos, name, n))
+			return EXEC_EXE_TRUNCATED;
+		pos--;
+		s->buf[pos & EXE_MASK] = '/';
+		goto copy;
+	}
+	for (i = 0; i < EXE_DEPTH; i++) {
+		root = BPF_CORE_READ(m, mnt.mnt_root);
+		if (d == root) {
+			up = BPF_CORE_READ(m, mnt_parent);
+			if (up == m || !up) {
+				done = 1;
+				break;
+			}
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = up;
+			continue;
+		}
+		parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d || !parent) {
+			/* Above the root it can reach (fs/d_path.c's "Escaped?"):
+			 * not a path /proc would show whole. */
+			return EXEC_EXE_UNKNOWN;
+		}
+		n = BPF_CORE_READ(d, d_name.len);
+		name = BPF_CORE_READ(d, d_name.name);
+		if (!prepend(s->buf, &pos, name, n))
+			return EXEC_EXE_TRUNCATED;
+		pos--;
+		s->buf[pos & EXE_MASK] = '/';
+		d = parent;
+	}
+	if (!done)
+		return EXEC_EXE_TRUNCATED;
+	if (pos == EXEC_EXE_BYTES - 1) {
+		pos--;
+		s->buf[pos & EXE_MASK] = '/';
+	}
+copy:
+	if (bpf_probe_read_kernel_str(exe, EXEC_EXE_BYTES, s->buf + (pos & EXE_MASK)) < 0) {
+		exe[0] = 0;
+		return EXEC_EXE_UNKNOWN;
+	}
+	return 0;
+}
+
 /* fill sets the fields every kind shares from thread t of process leader. */
 static __always_inline void fill(struct proc_event *e, __u32 kind, struct task_struct *t, struct task_struct *leader)
 {
@@ -201,6 +338,9 @@ int pinspect_exec(u64 *ctx)
 	x->interp[0] = 0;
 	if (interp != filename && read_path(x->interp, interp))
 		x->flags |= EXEC_INTERP_TRUNCATED;
+	/* The new program's executable, as /proc/PID/exe will show it:
+	 * begin_new_exec has set mm->exe_file (a script's interpreter). */
+	x->flags |= read_exe(x->exe, p->mm ? p->mm->exe_file : 0);
 	submit_size(x, sizeof(*x));
 	return 0;
 }

@@ -29,6 +29,7 @@ typedef _Bool bool;
 /* From the UAPI (linux/bpf.h), stable ABI values. */
 enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
@@ -56,8 +57,51 @@ struct linux_binprm {
 	const char *interp;
 } CORE;
 
+/* The executable's path, walked as d_path walks it (fs/d_path.c):
+ * dentry names up to the mount's root, then across to the mountpoint in
+ * the parent mount, up to the namespace's root. struct mount holds the
+ * struct vfsmount a path points to (mnt). */
+struct qstr {
+	__u32 len;
+	const unsigned char *name;
+} CORE;
+
+struct hlist_bl_node {
+	struct hlist_bl_node *next, **pprev;
+} CORE;
+
+struct dentry {
+	struct hlist_bl_node d_hash;
+	struct dentry *d_parent;
+	struct qstr d_name;
+} CORE;
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} CORE;
+
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} CORE;
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} CORE;
+
+struct file {
+	struct path f_path;
+} CORE;
+
+struct mm_struct {
+	struct file *exe_file;
+} CORE;
+
 struct task_struct {
 	int exit_code;
+	struct mm_struct *mm;
 	pid_t pid;
 	pid_t tgid;
 	struct task_struct *real_parent;
