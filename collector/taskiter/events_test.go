@@ -499,4 +499,3 @@ func TestEventsExecExe(t *testing.T) {
 		}
 	}
 }
-
