@@ -115,12 +115,14 @@ type tpEnd struct {
 
 // tpProc is what the tracepoint source remembers of a process it saw
 // forked or exec'd: its start time and name, so that an exec says the
-// name it replaced, and the path of its last exec, so that its exit
-// names the program even when no scan saw it (its exe unknown).
+// name it replaced, and the path and executable of its last exec, so
+// that its next exec says the exe it replaced and its exit names the
+// program even when no scan saw it.
 type tpProc struct {
 	start uint64
 	comm  string
 	exec  *lifecycle.ExecPath
+	exe   string
 }
 
 // openTracepoints opens the BPF process events for a reader that scans
@@ -261,22 +263,25 @@ func (s *tpSource) convert(out []lifecycle.KernelEvent, ev *taskiter.ProcEvent) 
 		e.Type, e.PPID, e.StartRead = lifecycle.Spawn, ev.PPID, true
 		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm})
 	case taskiter.EventExec:
-		e.Type = lifecycle.Exec
+		// The record names the new executable (events.bpf.c walks
+		// mm->exe_file's path); "" when it could not, and the scans then
+		// fill it where they can (lifecycle's fillExecExes).
+		e.Type, e.Exe = lifecycle.Exec, ev.Exe
 		if old, ok := s.comms[ev.TGID]; ok && old.start == id.StartTicks {
-			e.OldComm = old.comm
+			e.OldComm, e.OldExe = old.comm, old.exe
 		}
 		if ev.ExecPath != "" || ev.ExecInterp != "" {
 			e.ExecPath = &lifecycle.ExecPath{Path: ev.ExecPath, Interp: ev.ExecInterp,
 				PathTruncated: ev.ExecPathTruncated, InterpTruncated: ev.ExecInterpTruncated}
 		}
-		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm, exec: e.ExecPath})
+		s.remember(ev.TGID, tpProc{start: id.StartTicks, comm: ev.Comm, exec: e.ExecPath, exe: ev.Exe})
 		s.execPIDs = append(s.execPIDs, ev.TGID)
 	case taskiter.EventExit:
 		e.Type, e.PPID = lifecycle.Exit, ev.PPID
 		es := collector.DecodeWaitStatus(int64(ev.Status))
 		e.ExitStatus = &es
 		if old, ok := s.comms[ev.TGID]; ok && old.start == id.StartTicks {
-			e.ExecPath = old.exec
+			e.ExecPath, e.Exe = old.exec, old.exe
 		}
 		delete(s.comms, ev.TGID)
 		return s.exit(out, e, ev.TID)
@@ -330,11 +335,11 @@ func (s *tpSource) exit(out []lifecycle.KernelEvent, e lifecycle.KernelEvent, ti
 		s.mu.Unlock()
 	}
 	if ok && e.ExecPath == nil {
-		e.ExecPath = x.ExecPath // the first record took it from comms
+		e.ExecPath, e.Exe = x.ExecPath, x.Exe // the first record took them from comms
 	}
 	switch {
 	case ok && s.threads && earlier != e.ID.PID:
-		x.Type, x.TID, x.PPID, x.ExitStatus, x.ExecPath = lifecycle.ThreadExit, earlier, 0, nil, nil
+		x.Type, x.TID, x.PPID, x.ExitStatus, x.ExecPath, x.Exe = lifecycle.ThreadExit, earlier, 0, nil, nil, ""
 		return exitAfter(out, x, e)
 	case ok:
 		if x.Time.After(e.Time) {
@@ -344,7 +349,7 @@ func (s *tpSource) exit(out []lifecycle.KernelEvent, e lifecycle.KernelEvent, ti
 	case !s.threads || tid == e.ID.PID:
 		return out
 	}
-	e.Type, e.TID, e.PPID, e.ExitStatus, e.ExecPath = lifecycle.ThreadExit, tid, 0, nil, nil
+	e.Type, e.TID, e.PPID, e.ExitStatus, e.ExecPath, e.Exe = lifecycle.ThreadExit, tid, 0, nil, nil, ""
 	return append(out, e)
 }
 

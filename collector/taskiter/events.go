@@ -72,6 +72,7 @@ const (
 	execInterpTruncated = 2
 	execExeTruncated    = 4
 	execExeUnknown      = 8
+	execExeDeleted      = 16
 )
 
 // ExecExeBytes is the room of the executable's path in an exec record,
@@ -115,13 +116,17 @@ type ProcEvent struct {
 	// not fit in ExecPathBytes and holds its beginning only.
 	ExecPathTruncated, ExecInterpTruncated bool
 	// Exe is EventExec's new executable as /proc/PID/exe names it to a
-	// reader at the root (the path of the kernel's mm->exe_file, walked
-	// by the exec program as d_path walks it: symlinks resolved, a
-	// script's interpreter, " (deleted)" after an unlinked file, a
-	// memfd's "/memfd:NAME (deleted)"); "" for every other kind and when
-	// not known: the path did not fit ExecExeBytes (ExeTruncated) or
-	// could not be walked. Not sanitised.
+	// reader at its mount namespace's root, without the " (deleted)"
+	// mark (ExeDeleted), as collector.ProcExe has it: the path of the
+	// kernel's mm->exe_file, walked by the exec program as d_path walks
+	// it (symlinks resolved; a script's interpreter; a memfd's
+	// "/memfd:NAME"). "" for every other kind and when not known: the
+	// path did not fit ExecExeBytes (ExeTruncated) or could not be
+	// walked. Not sanitised.
 	Exe string
+	// ExeDeleted says the executable had no name left (unlinked, or a
+	// memfd): /proc/PID/exe shows Exe + " (deleted)".
+	ExeDeleted bool
 	// ExeTruncated says that Exe is "" because the path was longer
 	// than ExecExeBytes-1 bytes (or deeper than the walk goes).
 	ExeTruncated bool
@@ -300,7 +305,7 @@ func (ev *Events) decode(e *ProcEvent, b []byte) bool {
 	e.Status = int32(bo.Uint32(b[32:]))
 	e.Comm = cString(e.Comm, b[40:56])
 	e.ExecPath, e.ExecInterp, e.ExecPathTruncated, e.ExecInterpTruncated = "", "", false, false
-	e.Exe, e.ExeTruncated = "", false
+	e.Exe, e.ExeDeleted, e.ExeTruncated = "", false, false
 	if e.Kind == EventExec {
 		if len(b) < execRecordSize {
 			return false
@@ -313,6 +318,7 @@ func (ev *Events) decode(e *ProcEvent, b []byte) bool {
 		e.ExeTruncated = flags&execExeTruncated != 0
 		if flags&(execExeTruncated|execExeUnknown) == 0 {
 			e.Exe = cString("", b[execExeOffset:execRecordSize])
+			e.ExeDeleted = flags&execExeDeleted != 0
 		}
 	}
 	return true

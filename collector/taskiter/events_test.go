@@ -355,9 +355,10 @@ func TestEventsExecPath(t *testing.T) {
 // TestEventsExecExe: an exec's record names the new executable as
 // /proc/PID/exe shows it, read while the program still runs: through a
 // symlink (resolved), from another mount (a tmpfs or the test's
-// directory), a script (its interpreter), a memfd (fexecve: "/memfd:NAME
-// (deleted)"); a path longer than the record holds is left out and said
-// truncated, never cut.
+// directory), a script (its interpreter), a memfd and an unlinked file
+// (fexecve: "/memfd:NAME (deleted)", "PATH (deleted)", the mark left out
+// and said in ExeDeleted); a path longer
+// than the record holds is left out and said truncated, never cut.
 func TestEventsExecExe(t *testing.T) {
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
@@ -421,6 +422,19 @@ func TestEventsExecExe(t *testing.T) {
 	if _, err := memfd.Write(body); err != nil {
 		t.Fatal(err)
 	}
+	// An unlinked file, exec'd by its descriptor.
+	gone := dir + "/gone"
+	if err := os.WriteFile(gone, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	goneFile, err := os.Open(gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer goneFile.Close()
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
 	_ = readAll(t, ev)
 	type run struct {
 		name string
@@ -436,7 +450,9 @@ func TestEventsExecExe(t *testing.T) {
 		{name: "a memfd", cmd: exec.Command("/proc/self/fd/3", "60"), comm: "3"},
 		{name: "a path too long", cmd: exec.Command(long, "60"), comm: "napper", long: true},
 		{name: "a tmpfs", cmd: exec.Command(onShm, "60"), comm: "napper"},
+		{name: "an unlinked file", cmd: exec.Command("/proc/self/fd/3", "60"), comm: "3"},
 	}
+	runs[len(runs)-1].cmd.ExtraFiles = []*os.File{goneFile}
 	if unshare, err := exec.LookPath("unshare"); err == nil {
 		runs = append(runs, run{name: "a tmpfs in a mount namespace", cmd: exec.Command(unshare, "-m", "--propagation", "private", sh, "-c",
 			"mount -t tmpfs pinspect-exe "+mnt+" && cp "+cp+" "+mnt+"/napper && exec "+mnt+"/napper 60"), comm: "napper"})
@@ -489,8 +505,12 @@ func TestEventsExecExe(t *testing.T) {
 			}
 			continue
 		}
-		if rec.Exe != want || rec.ExeTruncated {
-			t.Errorf("%s: exe %q (truncated %v), /proc/PID/exe %q", r.name, rec.Exe, rec.ExeTruncated, want)
+		shown := rec.Exe
+		if rec.ExeDeleted {
+			shown += " (deleted)"
+		}
+		if shown != want || rec.ExeTruncated || rec.ExeDeleted != (r.comm == "3") {
+			t.Errorf("%s: exe %q (deleted %v, truncated %v), /proc/PID/exe %q", r.name, rec.Exe, rec.ExeDeleted, rec.ExeTruncated, want)
 		}
 	}
 	for _, rec := range readAll(t, ev) {

@@ -2,12 +2,12 @@
 /*
  * pinspect's process events: the scheduler's fork, exec and exit
  * tracepoints write one record each into a ring buffer (an exec's a
- * larger one, exec_event, with the path exec'd), which
- * collector/taskiter's Events reads once a collection. Everything a
+ * larger one, exec_event, with the path exec'd and the executable's),
+ * which collector/taskiter's Events reads once a collection. Everything a
  * record needs to name its process is taken here, while the kernel holds
  * it: the process's start time (its identity with the pid), its comm
- * after an exec, its parent, the wait status of its end. User space
- * therefore reads nothing of /proc to name an event.
+ * and executable after an exec, its parent, the wait status of its end.
+ * User space therefore reads nothing of /proc to name an event.
  *
  * No record wakes the reader unless the buffer holds more than
  * wake_bytes: a quiet machine costs the reader nothing between
@@ -66,6 +66,9 @@ struct proc_event {
 #define EXEC_INTERP_TRUNCATED 2
 #define EXEC_EXE_TRUNCATED 4
 #define EXEC_EXE_UNKNOWN 8
+/* The executable has no name left (d_unlinked, or a memfd's): /proc/PID/exe
+ * ends its path with " (deleted)", which exe leaves out. */
+#define EXEC_EXE_DELETED 16
 
 /* EV_EXEC's record: proc_event, then the path the kernel exec'd as the
  * caller gave it (bprm->filename: not resolved, possibly relative) and,
@@ -197,11 +200,12 @@ static __always_inline bool prepend(char *buf, __u32 *pos, const void *src, __u3
  * makes it for a reader at the namespace's root (what /proc/PID/exe shows
  * to one): the names from the file's dentry up to its mount's root, then
  * on from the mountpoint in the parent mount, until a mount that has
- * none; " (deleted)" after the path of an unlinked file; a pseudo file's
- * (a memfd's: no parent, not a mount root) "/NAME (deleted)", as
- * simple_dname makes it. It returns the flags to add: EXEC_EXE_UNKNOWN
- * when there is no file or a read fails, EXEC_EXE_TRUNCATED when the path
- * does not fit or has more than EXE_DEPTH parts; exe is then empty.
+ * none; a pseudo file's (a memfd's: its own parent, not a mount root)
+ * "/NAME", as simple_dname makes it. It returns the flags to add:
+ * EXEC_EXE_DELETED for an unlinked file or a pseudo file (d_path's
+ * " (deleted)", left out of exe); EXEC_EXE_UNKNOWN when there is no file
+ * or a read fails, EXEC_EXE_TRUNCATED when the path does not fit or has
+ * more than EXE_DEPTH parts: exe is then empty.
  *
  * d_path takes rename_lock and retries when a rename moved a dentry on
  * the way; this walk cannot (bpf_d_path is not allowed at a tracepoint),
@@ -214,8 +218,8 @@ static __always_inline __u32 read_exe(char *exe, struct file *f)
 	struct dentry *d, *parent, *root;
 	struct mount *m, *up;
 	const unsigned char *name;
-	bool unlinked, done = 0;
-	static const char deleted[] = " (deleted)";
+	bool done = 0;
+	__u32 flags = 0;
 
 	exe[0] = 0;
 	if (!s || !f)
@@ -229,13 +233,12 @@ static __always_inline __u32 read_exe(char *exe, struct file *f)
 	root = BPF_CORE_READ(m, mnt.mnt_root);
 	/* d_unlinked: unhashed and not a root. A pseudo file's dentry is its
 	 * own parent and not its mount's root: simple_dname names it. */
-	unlinked = !BPF_CORE_READ(d, d_hash.pprev) && parent != d;
+	if (!BPF_CORE_READ(d, d_hash.pprev) && parent != d)
+		flags = EXEC_EXE_DELETED;
 	if (parent == d && d != root) {
-		unlinked = 1;
+		flags = EXEC_EXE_DELETED;
 		done = 1;
 	}
-	if (unlinked && !prepend(s->buf, &pos, deleted, sizeof(deleted) - 1))
-		return EXEC_EXE_TRUNCATED;
 	if (done) {
 		n = BPF_CORE_READ(d, d_name.len);
 		name = BPF_CORE_READ(d, d_name.name);
@@ -282,7 +285,7 @@ copy:
 		exe[0] = 0;
 		return EXEC_EXE_UNKNOWN;
 	}
-	return 0;
+	return flags;
 }
 
 /* fill sets the fields every kind shares from thread t of process leader. */
