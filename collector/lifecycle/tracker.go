@@ -656,15 +656,24 @@ func (t *Tracker) fillReplaced(e *Event, prev *collector.Snapshot) {
 // scan shows the process under another name than the exit's. Otherwise the exe stays unknown. A filter on
 // the executable, or on a name longer than a comm's 15 bytes, then finds
 // the crash of that program.
+//
+// The kernel's execs are indexed by pid once a call (execsOf), not
+// looked for among all of kevs for each exit: a storm of 12,000 short
+// programs in one step made that 12,000 x 36,000 comparisons, about
+// 0.6 s of the agent's CPU.
 func (t *Tracker) fillExitExes(evs, kevs []Event, prev, cur *collector.Snapshot) {
+	var execs map[int][]int
 	for i := range evs {
 		e := &evs[i]
 		if e.Type != Exit || e.Exe != "" || e.Note == NoteExitNameUnknown {
 			continue
 		}
+		if execs == nil {
+			execs = execsOf(kevs)
+		}
 		var x *Event
-		for j := range kevs {
-			if k := &kevs[j]; k.Type == Exec && k.ID.PID == e.ID.PID && sameStart(k.ID.StartTicks, e.ID.StartTicks) {
+		for _, j := range execs[e.ID.PID] {
+			if k := &kevs[j]; sameStart(k.ID.StartTicks, e.ID.StartTicks) {
 				x = k
 			}
 		}
@@ -678,6 +687,17 @@ func (t *Tracker) fillExitExes(evs, kevs []Event, prev, cur *collector.Snapshot)
 		}
 		e.Exe = t.exitExe(e, x, s, p, prev)
 	}
+}
+
+// execsOf is the indexes of the exec events of evs, by pid, in order.
+func execsOf(evs []Event) map[int][]int {
+	m := map[int][]int{}
+	for j := range evs {
+		if evs[j].Type == Exec {
+			m[evs[j].ID.PID] = append(m[evs[j].ID.PID], j)
+		}
+	}
+	return m
 }
 
 // exitExe is the exe exit e takes (fillExitExes): that of x, its
