@@ -225,3 +225,85 @@ func TestTracepointExecExeRenamedBefore(t *testing.T) {
 		t.Errorf("%d execs of the child, want one", execs)
 	}
 }
+
+// TestConnectorFallbackExecFields: where the tracepoints cannot be used
+// (here: the scans read /proc), the connector reports execs with what it
+// can give: the exe its lookup read while the process ran, never an exec
+// path (the connector has none: nil, absent from every output), and for
+// a program gone before its lookup, or one whose name it could not
+// read, no exe ("": absent) and a note, never a wrong one.
+func TestConnectorFallbackExecFields(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for the connector")
+	}
+	catBin, err := exec.LookPath("cat")
+	if err != nil {
+		t.Skip("no cat")
+	}
+	trueBin, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true")
+	}
+	wantCat, err := filepath.EvalSymlinks(catBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTrue, err := filepath.EvalSymlinks(trueBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ch := startMonitorOn(t, collector.Options{Backend: collector.BackendProc, NoTaskstats: true},
+		Options{Interval: time.Hour, Connector: true, Tracepoints: true})
+	if f := m.Latest(); !f.EventsLive || EventsSourceOf(f.EventsLive, f.EventsNote) != lifecycle.SourceConnector {
+		t.Skipf("no connector: live %v, %q", f.EventsLive, f.EventsNote)
+	}
+	frameAfterSync(t, m, ch)
+	long := exec.Command("sh", "-c", "read x; exec "+catBin)
+	in, err := long.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := long.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Close(); _ = long.Wait() })
+	if _, err := io.WriteString(in, "x\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitComm(t, long.Process.Pid, "cat")
+	short := exec.Command(trueBin)
+	if err := short.Run(); err != nil {
+		t.Fatal(err)
+	}
+	shBin, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSh, err := filepath.EvalSymlinks(shBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := frameAfterSync(t, m, ch)
+	exes := map[string]string{"cat": wantCat, "true": wantTrue, "sh": wantSh}
+	seen := map[int]bool{}
+	for _, e := range f.Events {
+		if e.Type != lifecycle.Exec || e.ID.PID != long.Process.Pid && e.ID.PID != short.Process.Pid {
+			continue
+		}
+		seen[e.ID.PID] = true
+		if e.Source != lifecycle.SourceConnector || e.ExecPath != nil {
+			t.Errorf("exec of %d from %s with exec path %+v, want the connector's without one", e.ID.PID, e.Source, e.ExecPath)
+		}
+		switch {
+		case e.Comm == "" && (e.Exe != "" || e.Note == ""):
+			t.Errorf("exec of %d unnamed: exe %q, note %q; want no exe and a note", e.ID.PID, e.Exe, e.Note)
+		case e.Comm == "cat" && e.Exe != wantCat:
+			t.Errorf("exec of %d into cat, which runs on: exe %q, want %q", e.ID.PID, e.Exe, wantCat)
+		case e.Comm != "" && e.Exe != "" && e.Exe != exes[e.Comm]:
+			t.Errorf("exec of %d into %s: exe %q, want %q or none", e.ID.PID, e.Comm, e.Exe, exes[e.Comm])
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("execs of %d of the 2 programs: %+v", len(seen), f.Events)
+	}
+}
