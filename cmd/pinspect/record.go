@@ -145,6 +145,8 @@ func (a *app) runRecord(o *recordOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	wo.Logger = log
+	set, found := widenTimerSlack(agentTimerSlack)
+	log.Debug("timer slack", "slack", agentTimerSlack.String(), "threads_set", set, "threads", found)
 	w, err := record.OpenWriter(o.dir, wo)
 	if err != nil {
 		return err

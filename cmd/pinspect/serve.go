@@ -347,6 +347,8 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 		return err
 	}
 	log := newServeLogger(a.stderr, level, o.logFormat)
+	set, found := widenTimerSlack(agentTimerSlack)
+	log.Debug("timer slack", "slack", agentTimerSlack.String(), "threads_set", set, "threads", found)
 	web, err := metrics.NewWeb(o.webConfig)
 	if err != nil {
 		// A file the user named that cannot be used: exit 2, as for

@@ -1,0 +1,77 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// threadSlack reads thread tid's timer slack in nanoseconds.
+func threadSlack(t *testing.T, tid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/timerslack_ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestWidenTimerSlack: every thread of the process has the slack after
+// widenTimerSlack, the runtime's monitor thread (which no Go code runs
+// on) included, and so do the threads started after it.
+func TestWidenTimerSlack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("writing another thread's timer slack takes CAP_SYS_NICE")
+	}
+	const want = 3 * time.Millisecond
+	before, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer widenTimerSlack(50 * time.Microsecond) // the kernel's default
+	set, found := widenTimerSlack(want)
+	if set != found || found < len(before) {
+		t.Fatalf("set %d of %d threads (%d listed before)", set, found, len(before))
+	}
+	for _, e := range before {
+		tid, _ := strconv.Atoi(e.Name())
+		if got := threadSlack(t, tid); got != want.Nanoseconds() {
+			t.Errorf("thread %d: slack %d ns, want %d", tid, got, want.Nanoseconds())
+		}
+	}
+	// Threads started from now on: goroutines locked to threads of their
+	// own, all held at once, so the runtime has to start some.
+	const n = 8
+	tids := make(chan int, n)
+	release := make(chan struct{})
+	for range n {
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with it
+			tids <- unix.Gettid()
+			<-release
+		}()
+	}
+	seen := map[int]bool{}
+	for range n {
+		tid := <-tids
+		seen[tid] = true
+		if got := threadSlack(t, tid); got != want.Nanoseconds() {
+			t.Errorf("thread %d, started after: slack %d ns, want %d", tid, got, want.Nanoseconds())
+		}
+	}
+	close(release)
+	if len(seen) != n {
+		t.Fatalf("%d goroutines locked to %d threads", n, len(seen))
+	}
+}
