@@ -367,8 +367,8 @@ func (e *explainer) history(id collector.ID) []explain.MemoryPoint {
 
 // MemoryHistory returns the last MemoryHistoryLen ticks of a process's
 // RSS, on the snapshots' monotonic clock, oldest first; nil without
-// Options.Explain or for a process not seen. It is safe for concurrent
-// use.
+// Options.Explain or Options.MemoryHistory, or for a process not seen.
+// It is safe for concurrent use.
 func (m *Monitor) MemoryHistory(id collector.ID) []explain.MemoryPoint {
 	if m.ex == nil {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"weak"
 
 	"github.com/pinspect/pinspect/collector"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -152,5 +153,25 @@ func TestExplainKeepsNoOldSnapshot(t *testing.T) {
 	}
 	if old.Value() != nil {
 		t.Fatal("a snapshot four ticks old is still alive: the explain ring keeps it")
+	}
+}
+
+// TestMonitorMemoryHistoryOnly: with Options.MemoryHistory alone (serve's),
+// every process keeps its memory history, and frames carry no findings.
+func TestMonitorMemoryHistoryOnly(t *testing.T) {
+	m, ch := startMonitor(t, Options{Interval: 100 * time.Millisecond, MemoryHistory: true})
+	p := livehelper.Start(t, "cpupool", "2")
+	var id collector.ID
+	waitFrame(t, ch, "two ticks of the pool's memory history", func(f *Frame) bool {
+		if f.Explain != nil {
+			t.Fatal("findings without Options.Explain")
+		}
+		if q := lifecycle.Find(f.Snapshot, p.PID()); q != nil {
+			id = q.ID()
+		}
+		return len(m.MemoryHistory(id)) >= 2
+	})
+	if h := m.MemoryHistory(id); h[len(h)-1].RSSBytes == 0 || h[0].At >= h[len(h)-1].At {
+		t.Errorf("memory history %+v", h)
 	}
 }

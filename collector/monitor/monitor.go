@@ -55,6 +55,14 @@ type Options struct {
 	// memory history (MemoryHistory). See explain.go for what it reads.
 	Explain      bool
 	ExplainTicks int
+	// MemoryHistory keeps every process's memory history (MemoryHistory)
+	// without explain's findings: frames have no Frame.Explain, and none
+	// of the findings' reads (pressure, the runnable count, the focused
+	// process) nor their per-tick work (the busiest processes, the
+	// machine's findings) is done. For serve, whose /api/v1/explain
+	// samples a process when asked and takes only its history from the
+	// monitor. Explain implies it.
+	MemoryHistory bool
 	// ThreadDemand reads every process's threads only in the scans a
 	// client asked for (WantThreads: the scans of the next ThreadHold)
 	// and while the kernel source is not live, instead of in every scan;
@@ -200,7 +208,7 @@ func New(r *collector.Reader, o Options) *Monitor {
 		kernel:  polling{noteNotAsked},
 		tracker: lifecycle.NewTracker(o.MaxPending),
 	}
-	if o.Explain {
+	if o.Explain || o.MemoryHistory {
 		m.ex = newExplainer(r, o)
 	}
 	return m
@@ -533,8 +541,12 @@ func (m *Monitor) sample(ctx context.Context) error {
 	if focusPID > 0 {
 		f.Focus = m.focusFrom(snap, focusPID)
 	}
-	if m.ex != nil {
+	switch {
+	case m.ex == nil:
+	case m.opts.Explain:
 		f.Explain = m.ex.observe(snap, f.Focus)
+	default:
+		m.ex.remember(snap, snap.Monotonic)
 	}
 	m.prev = snap
 	m.publish(f)
