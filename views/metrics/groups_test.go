@@ -233,3 +233,32 @@ func TestGroupKeptByEvents(t *testing.T) {
 		t.Error("cronjob kept after the retention without events")
 	}
 }
+
+// A pid taken by a new process between two scans: the old process's
+// work stays with its group as an exit's does, and the new one counts
+// its whole life in its own group; the processes around it keep theirs.
+func TestGroupCountersPIDReused(t *testing.T) {
+	c := NewCollector(Options{})
+	cpu := func(group string) float64 {
+		mfs := gather(t, c)
+		return groupValue(t, mfs, "pinspect_group_cpu_seconds_total", group, map[string]string{"mode": "user"}) +
+			groupValue(t, mfs, "pinspect_group_cpu_seconds_total", group, map[string]string{"mode": "system"})
+	}
+	c.Observe(frameAt(1, 0, proc(9, 1, "keep", 100, 0, 1), proc(10, 2, "old", 300, 0, 1), proc(11, 3, "keep", 100, 0, 1)))
+	c.Observe(frameAt(2, 15, proc(9, 1, "keep", 150, 0, 1), proc(10, 2, "old", 400, 0, 1), proc(11, 3, "keep", 150, 0, 1)))
+	c.Observe(frameAt(3, 30, proc(9, 1, "keep", 200, 0, 1), proc(10, 5, "new", 50, 0, 1), proc(11, 3, "keep", 200, 0, 1)))
+	if o, n, k := cpu("old"), cpu("new"), cpu("keep"); o != 4 || n != 0.5 || k != 4 {
+		t.Errorf("old %v new %v keep %v; want 4, 0.5 and 4", o, n, k)
+	}
+	mfs := gather(t, c)
+	if v := groupValue(t, mfs, "pinspect_group_processes", "old", map[string]string{"state": "sleeping"}); v != 0 {
+		t.Errorf("old's processes %v, want 0", v)
+	}
+	c.Observe(frameAt(4, 45, proc(9, 1, "keep", 200, 0, 1), proc(11, 3, "keep", 250, 0, 1)))
+	if o, n, k := cpu("old"), cpu("new"), cpu("keep"); o != 4 || n != 0.5 || k != 4.5 {
+		t.Errorf("after the new one exits: old %v new %v keep %v; want 4, 0.5 and 4.5", o, n, k)
+	}
+	if len(c.table.procs) != 2 {
+		t.Errorf("%d members, want 2", len(c.table.procs))
+	}
+}
