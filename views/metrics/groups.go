@@ -164,7 +164,7 @@ type groupTable struct {
 	// an Observe). before is the scan before's, kept for the sweep,
 	// and then the next scan's buffer.
 	live, before []*member
-	gen        uint64
+	gen          uint64
 	// overflow counts the processes of the latest scan in "other" only
 	// because the bound was reached (not by a rule or unmatched: other).
 	overflow int
