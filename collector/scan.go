@@ -370,7 +370,15 @@ func (s *scan) threadSlots(n int) []Thread {
 		return make([]Thread, 0, n)
 	}
 	if cap(s.slab)-len(s.slab) < n {
+		// A scan's first slab faults its pages in as they are written
+		// (a small machine's threads fill a few of its 52); the ones
+		// after it, on a machine with thousands of threads, are
+		// prefaulted.
+		more := s.slab != nil
 		s.slab = make([]Thread, 0, 2048)
+		if more {
+			prefault(s.slab)
+		}
 	}
 	l := len(s.slab)
 	s.slab = s.slab[:l+n]
