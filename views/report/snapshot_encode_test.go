@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -334,4 +335,30 @@ func machineSnapshot(tb testing.TB) *collector.Snapshot {
 		tb.Fatal(err)
 	}
 	return snap
+}
+
+// TestPutHex16AsSprintf holds putHex16 to fmt's %016x: every single bit,
+// the two masks written whole (none, all), each byte value in every
+// position, and random masks.
+func TestPutHex16AsSprintf(t *testing.T) {
+	vals := []uint64{0, ^uint64(0), 1, 1 << 63, 0x0123456789abcdef, 0xfedcba9876543210, 0xfffffffe7ffbfa27}
+	for i := range 64 {
+		vals = append(vals, 1<<i, ^uint64(1<<i))
+	}
+	for x := range uint64(256) {
+		for pos := 0; pos < 64; pos += 8 {
+			vals = append(vals, x<<pos)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		vals = append(vals, rng.Uint64())
+	}
+	for _, v := range vals {
+		var b [16]byte
+		putHex16(b[:], v)
+		if got, want := string(b[:]), fmt.Sprintf("%016x", v); got != want {
+			t.Fatalf("putHex16(%#x) = %s, want %s", v, got, want)
+		}
+	}
 }

@@ -235,14 +235,15 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 	if snap.CmdlinesBPF > 0 {
 		s.CmdlineSource = string(collector.BackendTaskIter)
 	}
-	if snap.ThreadsRead {
-		s.ThreadsByState = map[string]int{}
-	}
+	// Counted by state byte, and put in the maps once at the end: a map
+	// update a process and a thread was 0.5 % of a one-shot at 10,000
+	// processes.
+	var byProc, byThread [256]int
 	for _, p := range procs {
 		s.Processes++
 		// A leader-exited process is alive: counted under L, as the
 		// tables show it, never under the kernel's Z.
-		s.ProcessesByState[stateKey(lifecycle.StateLetter(p))]++
+		byProc[lifecycle.StateLetter(p)]++
 		if p.IsKernelThread() {
 			s.KernelThreads++
 		}
@@ -252,10 +253,23 @@ func Summarize(snap *collector.Snapshot, procs []*collector.Process) Summary {
 		if snap.ThreadsRead {
 			for i := range p.Threads {
 				s.Threads++
-				s.ThreadsByState[stateKey(p.Threads[i].State)]++
+				byThread[p.Threads[i].State]++
 			}
 		} else if p.NumThreads > 0 {
 			s.Threads += int(p.NumThreads)
+		}
+	}
+	for b, n := range byProc {
+		if n > 0 {
+			s.ProcessesByState[stateKey(byte(b))] += n
+		}
+	}
+	if snap.ThreadsRead {
+		s.ThreadsByState = map[string]int{}
+		for b, n := range byThread {
+			if n > 0 {
+				s.ThreadsByState[stateKey(byte(b))] += n
+			}
 		}
 	}
 	return s
@@ -578,13 +592,37 @@ func signalsDoc(pending, shared, blocked, ignored, caught uint64) SignalsDoc {
 	return SignalsDoc{Pending: all[0:16], SharedPending: all[16:32], Blocked: all[32:48], Ignored: all[48:64], Caught: all[64:80]}
 }
 
-// putHex16 writes v as 16 lowercase hex digits into b.
+// putHex16 writes v as 16 lowercase hex digits into b: a byte's two
+// digits at a time from hexPairs, and the two masks most signal sets are
+// (none, all) copied whole. Digit by digit it was 0.8 % of a one-shot at
+// 10,000 processes (five masks a process, each a chain of 16 dependent
+// stores).
 func putHex16(b []byte, v uint64) {
-	const digits = "0123456789abcdef"
-	for i := 15; i >= 0; i-- {
-		b[i] = digits[v&0xf]
-		v >>= 4
+	switch v {
+	case 0:
+		copy(b[:16], "0000000000000000")
+		return
+	case ^uint64(0):
+		copy(b[:16], "ffffffffffffffff")
+		return
+	}
+	_ = b[15]
+	for i := 14; i >= 0; i -= 2 {
+		x := v & 0xff
+		b[i], b[i+1] = hexPairs[2*x], hexPairs[2*x+1]
+		v >>= 8
 	}
 }
+
+// hexPairs is the two lowercase hex digits of every byte, in order.
+const hexPairs = "" +
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f" +
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f" +
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f" +
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" +
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf" +
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
 
 func ptr[T any](v T) *T { return &v }
