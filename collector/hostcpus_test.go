@@ -1,0 +1,58 @@
+package collector
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/shirou/gopsutil/v3/common"
+	"github.com/shirou/gopsutil/v3/cpu"
+)
+
+// TestLogicalCPUsAsGopsutil holds logicalCPUs to gopsutil's
+// cpu.CountsWithContext(ctx, true) with its proc root set, which the
+// host facts used before: on the live /proc, every fixture tree, and
+// trees made for its corners (any case, a number that is not one, no
+// colon, no cpuinfo, no processor lines, no cpuinfo and no stat, no
+// newline at the end).
+func TestLogicalCPUsAsGopsutil(t *testing.T) {
+	roots := []string{"/proc"}
+	trees, err := filepath.Glob("../fixtures/proc/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range trees {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			roots = append(roots, d)
+		}
+	}
+	made := map[string]map[string]string{
+		"cases":      {"cpuinfo": "processor\t: 0\nProcessor : 1\nPROCESSOR: 2\nprocessor : x\nprocessor 3\nprocessor :  4 \nmodel name : processor : 9\n"},
+		"no-newline": {"cpuinfo": "processor : 0\nprocessor : 1"},
+		"stat-only":  {"stat": "cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2\ncpux 1\ncpu\nintr 1\ncpu7"},
+		"no-procs":   {"cpuinfo": "vendor_id : x\n", "stat": "cpu0 1\ncpu1 1\ncpu2 1\n"},
+		"none":       {},
+		"empty":      {"cpuinfo": "", "stat": ""},
+	}
+	for name, files := range made {
+		d := filepath.Join(t.TempDir(), name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f, s := range files {
+			if err := os.WriteFile(filepath.Join(d, f), []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		roots = append(roots, d)
+	}
+	for _, root := range roots {
+		ctx := context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: root})
+		want, wantErr := cpu.CountsWithContext(ctx, true)
+		got, gotErr := logicalCPUs(root)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s: logicalCPUs = %d, %v; gopsutil %d, %v", root, got, gotErr, want, wantErr)
+		}
+	}
+}
