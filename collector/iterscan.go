@@ -398,13 +398,17 @@ func (s *scan) applyIterProcess(p *Process, t *taskiter.Task, boot time.Time) *p
 // not found) the record has only the counters' central values, the
 // unsummed figure of stat's field 24, which is not the resident set
 // (docs/DESIGN.md, "Every number true"): the exact sum is then read from
-// statm, one small file a process. SHR (file and shmem pages) comes
-// from the same sums, or statm's shared field.
+// statm, one small file a process. SHR (file and shmem pages) and the
+// split by kind (ProcStatus.RSSSplit) come from the same sums; statm's
+// shared field gives SHR only.
 func (s *scan) iterRSS(p *Process, g *taskiter.Group) {
 	if pages, ok := g.ResidentPages(); ok {
 		p.RSSBytes, p.HasRSS = mulSat(pages, s.r.pageSz), true
 		if sh, ok := g.SharedPages(); ok {
 			p.SharedBytes, p.HasShared = mulSat(sh, s.r.pageSz), true
+			if shm, ok := g.ShmemPages(); ok {
+				p.ShmemBytes, p.HasRSSSplit = mulSat(shm, s.r.pageSz), true
+			}
 		}
 		return
 	}

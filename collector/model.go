@@ -356,8 +356,13 @@ type ProcStatus struct {
 	// statm's "shared"; htop's SHR). HasShared says it was read: a
 	// kernel thread or a zombie has no address space.
 	SharedBytes uint64
-	LeaderVol   uint64 // voluntary switches of the leader thread
-	LeaderInv   uint64 // involuntary switches of the leader thread
+	// ShmemBytes is the part of SharedBytes that is shared memory
+	// (status's RssShmem: tmpfs, /dev/shm, SysV, shared anonymous,
+	// memfd); the rest is file pages. Meaningful only with HasRSSSplit
+	// (see RSSSplit).
+	ShmemBytes uint64
+	LeaderVol  uint64 // voluntary switches of the leader thread
+	LeaderInv  uint64 // involuntary switches of the leader thread
 
 	// The flags last, together: each between two words took a word
 	// (24 bytes a process; the process array is a pass's largest
@@ -371,6 +376,22 @@ type ProcStatus struct {
 	HasRSS        bool // RSSBytes is known
 	HasVM         bool // VmPeakB and VmSwapB are known
 	HasShared     bool // SharedBytes is known
+	// HasRSSSplit says RSSBytes, SharedBytes and ShmemBytes come from one
+	// reading that splits the resident set by kind: one status's VmRSS,
+	// RssAnon, RssFile and RssShmem (which add up), or the task
+	// iterator's exact sums of the same counters. statm (shared only) and
+	// a status reused from an earlier scan give no split.
+	HasRSSSplit bool
+}
+
+// RSSSplit returns the resident set by what backs it, in bytes, as
+// status's RssAnon, RssFile and RssShmem say it: anon + file + shmem is
+// RSSBytes. ok is false when the split was not read (HasRSSSplit).
+func (s *ProcStatus) RSSSplit() (anon, file, shmem uint64, ok bool) {
+	if !s.HasRSSSplit || !s.HasRSS || !s.HasShared || s.SharedBytes > s.RSSBytes || s.ShmemBytes > s.SharedBytes {
+		return 0, 0, 0, false
+	}
+	return s.RSSBytes - s.SharedBytes, s.SharedBytes - s.ShmemBytes, s.ShmemBytes, true
 }
 
 // ProcCmdline is what /proc/PID/cmdline says of a process (SrcCmdline).

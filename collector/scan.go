@@ -573,6 +573,7 @@ func (r *Reader) scanStatusTTL() time.Duration {
 func (c *procCache) reuseStatus(p *Process) {
 	p.ProcStatus = c.status.status
 	p.RSSBytes, p.HasRSS, p.SharedBytes, p.HasShared = 0, false, 0, false
+	p.ShmemBytes, p.HasRSSSplit = 0, false
 	p.Read |= SrcStatus
 	p.StatusAt = c.status.at
 }
@@ -623,6 +624,7 @@ func (s *scan) refreshZombieParents(procs []Process, scanStart time.Duration) {
 			c = nil
 		}
 		rss, hasRSS, shared, hasShared := parent.RSSBytes, parent.HasRSS, parent.SharedBytes, parent.HasShared
+		shmem, split := parent.ShmemBytes, parent.HasRSSSplit
 		vol, inv := parent.VolCtx, parent.InvolCtx
 		if _, ok := s.readProcStatus(parent, c); !ok {
 			continue // it exited since: what was read of it stays
@@ -630,6 +632,7 @@ func (s *scan) refreshZombieParents(procs []Process, scanStart time.Duration) {
 		// Its memory (statm's) and switches (taskstats') were read this
 		// scan already.
 		parent.RSSBytes, parent.HasRSS, parent.SharedBytes, parent.HasShared = rss, hasRSS, shared, hasShared
+		parent.ShmemBytes, parent.HasRSSSplit = shmem, split
 		parent.VolCtx, parent.InvolCtx = vol, inv
 	}
 }
@@ -944,6 +947,7 @@ func (s *scan) readRSS(p *Process, sf *statusFields) {
 	switch {
 	case p.Read&SrcStatus != 0 && sf.has&hasVmRSS != 0:
 		p.RSSBytes, p.HasRSS = mulSat(sf.vmRSSKB, 1024), true
+		statusSplit(p, sf)
 		return
 	case p.Read&SrcStat == 0 || p.IsKernelThread() || p.IsZombie():
 		return
@@ -1011,7 +1015,24 @@ func (s *scan) liveThreadMemory(p *Process) {
 		p.RSSBytes, p.HasRSS = mulSat(sf.vmRSSKB, 1024), true
 		p.VmPeakB, p.VmSwapB = mulSat(sf.vmPeakKB, 1024), mulSat(sf.vmSwapKB, 1024)
 		p.HasVM = sf.has&hasVmPeak != 0
+		if sf.has&(hasRssFile|hasRssShmem) == hasRssFile|hasRssShmem {
+			p.SharedBytes, p.HasShared = mulSat(addSat(sf.rssFileKB, sf.rssShmKB), 1024), true
+		}
+		statusSplit(p, &sf)
 	}
+}
+
+// statusSplit sets p's resident set split (ProcStatus.RSSSplit) from the
+// status sf its RSSBytes and SharedBytes were just taken from, when sf
+// has RssAnon, RssFile and RssShmem and they add up to its VmRSS (they
+// do: the kernel prints VmRSS as their sum; a tree another program wrote
+// may not).
+func statusSplit(p *Process, sf *statusFields) {
+	const keys = hasVmRSS | hasRssAnon | hasRssFile | hasRssShmem
+	if sf.has&keys != keys || addSat(sf.rssAnonKB, addSat(sf.rssFileKB, sf.rssShmKB)) != sf.vmRSSKB {
+		return
+	}
+	p.ShmemBytes, p.HasRSSSplit = mulSat(sf.rssShmKB, 1024), true
 }
 
 // markUnavailable records why a field of p is unavailable, without

@@ -89,6 +89,14 @@ func TestStatusReusedWithinTTL(t *testing.T) {
 	if b.UIDs != a.UIDs || b.User != a.User || b.SigCgt != a.SigCgt || b.CapEff != a.CapEff || !b.HasRSS || b.RSSBytes == 0 || !b.HasShared {
 		t.Errorf("reused status differs or lost its memory: first %+v, then %+v", a.ProcStatus, b.ProcStatus)
 	}
+	// The RSS split is the first read's (one status), and none with a
+	// reused status: its RSS is statm's, which does not split.
+	if _, _, _, ok := a.RSSSplit(); !ok {
+		t.Errorf("first scan: no RSS split from the fresh status: %+v", a.ProcStatus)
+	}
+	if _, _, _, ok := b.RSSSplit(); ok || b.HasRSSSplit {
+		t.Errorf("reused status: an RSS split %+v beside statm's RSS", b.ProcStatus)
+	}
 	fresh := 0
 	for i := range s2.Processes {
 		p := &s2.Processes[i]

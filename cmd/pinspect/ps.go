@@ -172,9 +172,13 @@ func (a *app) printPS(o psOptions) error {
 	if o.sample > 0 {
 		v, err = a.sampledPS(o.sample)
 	} else {
+		var snap *collector.Snapshot
 		var doc *report.SnapshotDoc
-		doc, err = a.snapshotDoc(true)
-		v = &report.PSView{Doc: doc}
+		doc, err = a.newSnapshotDoc(true, func(s *collector.Snapshot, f report.Filter, threads bool) *report.SnapshotDoc {
+			snap = s // for what the document does not carry (the RSS split)
+			return report.NewSnapshotDoc(s, f, threads)
+		})
+		v = &report.PSView{Doc: doc, Snap: snap}
 	}
 	if err != nil {
 		return err
@@ -327,7 +331,7 @@ func (a *app) sampledPS(window time.Duration) (*report.PSView, error) {
 		a.exitCode = exitNoMatch
 	}
 	rates, secs := psRates(s0, s1, e0, e1)
-	return &report.PSView{Doc: doc, Rates: rates, SampleSeconds: &secs}, nil
+	return &report.PSView{Doc: doc, Snap: s1, Rates: rates, SampleSeconds: &secs}, nil
 }
 
 // completePSColumns completes --columns: comma-separated column keys.

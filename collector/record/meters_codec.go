@@ -188,9 +188,14 @@ func (e *enc) processExtras(p *collector.Process) {
 		e.u(74, uint64(p.DumpOwnerUID)+1)
 	}
 	e.flag(75, p.SigDispAbsent)
+	// The resident set's split (ProcStatus.RSSSplit): the shmem part of
+	// SharedBytes and whether RSS, shared and shmem are one reading. A
+	// record written before these fields has no split (ps --at: absent).
+	e.u(76, p.ShmemBytes)
+	e.flag(77, p.HasRSSSplit)
 }
 
-// processExtra decodes one of a process's fields 70-75.
+// processExtra decodes one of a process's fields 70-77.
 func (d *decoder) processExtra(g *field, p *collector.Process) {
 	switch g.num {
 	case 70:
@@ -218,5 +223,9 @@ func (d *decoder) processExtra(g *field, p *collector.Process) {
 		}
 	case 75:
 		p.SigDispAbsent = g.bool()
+	case 76:
+		p.ShmemBytes = g.v
+	case 77:
+		p.HasRSSSplit = g.bool()
 	}
 }

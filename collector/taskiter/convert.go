@@ -233,6 +233,16 @@ func (g *Group) SharedPages() (pages uint64, ok bool) {
 	return positive(g.RSSSums[mmFilePages]) + positive(g.RSSSums[mmShmemPages]), true
 }
 
+// ShmemPages is status's RssShmem in pages from the exact sums (the
+// part of SharedPages that is shared memory); ok is false when the
+// record has none.
+func (g *Group) ShmemPages() (pages uint64, ok bool) {
+	if !g.HasRSSSum {
+		return 0, false
+	}
+	return positive(g.RSSSums[mmShmemPages]), true
+}
+
 // SwapPages is VmSwap in pages: the exact sum when the record has it,
 // else the counter's central value.
 func (g *Group) SwapPages() uint64 {

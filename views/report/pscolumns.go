@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/views/sanitize"
 )
@@ -31,7 +32,10 @@ type psLine struct {
 // PSView is what ps prints: the snapshot document's processes, in the
 // order they are printed, with --sample's rates by pid (nil without it).
 type PSView struct {
-	Doc           *SnapshotDoc
+	Doc *SnapshotDoc
+	// Snap is the snapshot Doc was made from, for what the snapshot
+	// document does not carry (the RSS split); nil: none.
+	Snap          *collector.Snapshot
 	Rates         map[int]PSRates
 	SampleSeconds *float64
 }
@@ -49,10 +53,29 @@ func (v *PSView) line(i int) psLine {
 // PSDoc is the JSON document of v, its rows in v's order.
 func (v *PSView) PSDoc() *PSDoc {
 	d := NewPSDoc(v.Doc)
+	if v.Snap != nil {
+		for i := range d.Processes {
+			d.Processes[i].RSSSplit = rssSplitOf(v.Snap, d.Processes[i].PID)
+		}
+	}
 	if v.SampleSeconds != nil {
 		d.AddRates(v.Rates, *v.SampleSeconds)
 	}
 	return d
+}
+
+// rssSplitOf returns the RSS split of the process pid of snap (sorted
+// by pid), nil when it has none or is not there.
+func rssSplitOf(snap *collector.Snapshot, pid int) *RSSSplitDoc {
+	i, ok := collector.SearchPID(snap.Processes, pid)
+	if !ok {
+		return nil
+	}
+	anon, file, shmem, ok := snap.Processes[i].RSSSplit()
+	if !ok {
+		return nil
+	}
+	return &RSSSplitDoc{AnonBytes: anon, FileBytes: file, ShmemBytes: shmem}
 }
 
 // PSColumn is one column of `pinspect ps`.

@@ -53,7 +53,13 @@ type PSRow struct {
 	InvolCtx     *uint64 `json:"involuntary_ctxt_switches,omitempty"`
 	CtxSource    string  `json:"ctxt_switches_source,omitempty"`
 	RSSBytes     *uint64 `json:"rss_bytes,omitempty"`
-	Command      string  `json:"command"`
+	// RSSSplit is RSSBytes by what backs it, as show's rss_split:
+	// status's RssAnon, RssFile and RssShmem (or the task iterator's
+	// exact sums of the same counters), read with RSSBytes, to which they
+	// add up. Absent when they were not read with it (statm's fallback)
+	// or not kept (ps --at on a record written before fields 76-77).
+	RSSSplit *RSSSplitDoc `json:"rss_split,omitempty"`
+	Command  string       `json:"command"`
 	PSRates
 }
 
