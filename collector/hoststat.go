@@ -300,7 +300,10 @@ func (hr *hostReads) readHostTick(h *Host, unavail map[string]string) {
 			if hp.Unavailable == nil {
 				hp.Unavailable = make(map[string]string, 3)
 			}
-			hp.Unavailable[res.name] = Reason(err)
+			// A file never there (a kernel without PSI, a tree without
+			// pressure/) is "not present", not "vanished", as Pressure
+			// says it.
+			hp.Unavailable[res.name] = hostReason(err)
 			continue
 		}
 		*res.dst = &pr

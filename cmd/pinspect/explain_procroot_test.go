@@ -217,6 +217,61 @@ func TestExplainProcRootNoCPUInfo(t *testing.T) {
 	}
 }
 
+// rawGap is a "Not measured" line (the sample's or a finding's) that
+// names its source by a bare Unavailable key instead of its name.
+var rawGap = regexp.MustCompile(`(?m)^(  - |  not measured: )(cpus|pressure(/\w+)?|syscall|wchan|io|fd|smaps|schedstat|cgroup|task|threads|runtime|host/\w+):`)
+
+// TestExplainMachineGapsNamed: the machine's "Not measured" list named
+// its sources by their raw keys ("- cpus: not present", "- pressure/io:
+// not present") where the rest of explain's text names them ("the CPU
+// count (/proc/cpuinfo)"). The text names each, with its path under the
+// root; the JSON keeps the stable key in "key" beside the name.
+func TestExplainMachineGapsNamed(t *testing.T) {
+	dir := brokenTree(t, func(dir string) {
+		if err := os.Remove(filepath.Join(dir, "cpuinfo")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := os.Stat(filepath.Join(dir, "pressure")); err == nil {
+		t.Fatal("the fixture tree has pressure files: this test wants none")
+	}
+	for _, args := range [][]string{{}, {"100"}} {
+		base := append([]string{"explain", "--proc-root", dir, "--window", "200ms", "--interval", "50ms"}, args...)
+		var out, errb bytes.Buffer
+		if code := run(base, &out, &errb); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		text := out.String()
+		for _, want := range []string{
+			"  - the CPU count (" + dir + "/cpuinfo): not present\n",
+			"  - I/O pressure stall information (" + dir + "/pressure/io): not present\n",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%v: no %q in:\n%s", args, want, text)
+			}
+		}
+		if m := rawGap.FindString(text); m != "" {
+			t.Errorf("%v: a source named by its key: %q in:\n%s", args, m, text)
+		}
+		out.Reset()
+		errb.Reset()
+		if code := run(append(base, "--json"), &out, &errb); code != exitOK {
+			t.Fatalf("%v --json: exit %d: %s", args, code, errb.String())
+		}
+		var d explainDoc
+		if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, u := range d.Unmeasured {
+			got[u.Key] = u.What
+		}
+		if got["cpus"] != "the CPU count ("+dir+"/cpuinfo)" || got["pressure/io"] != "I/O pressure stall information ("+dir+"/pressure/io)" {
+			t.Errorf("%v: unmeasured by key %q; want cpus and pressure/io with their names", args, got)
+		}
+	}
+}
+
 // TestExplainProcRootOneThreadUnread (tester13 B2): with thread 102's
 // stat garbled, the threads read are 100 (S) and 101 (R): one R of two
 // read is no majority, and "most of its threads were R ... of 3

@@ -28,8 +28,8 @@ type explainDoc struct {
 	Examined []struct {
 		PID int `json:"pid"`
 	} `json:"examined"`
-	Findings   []explainFinding             `json:"findings"`
-	Unmeasured []struct{ What, Why string } `json:"unmeasured"`
+	Findings   []explainFinding                  `json:"findings"`
+	Unmeasured []struct{ Key, What, Why string } `json:"unmeasured"`
 }
 
 // explainFinding is the part of a finding the tests read.

@@ -1114,16 +1114,16 @@ func (a *analysis) delaysUnmeasured(what string) (Unmeasured, bool) {
 	case a.hasDelays:
 		return Unmeasured{}, false
 	case s.Machine.DelayAcct == "off":
-		return Unmeasured{what, "kernel.task_delayacct is off (sysctl -w kernel.task_delayacct=1 turns it on)"}, true
+		return Unmeasured{What: what, Why: "kernel.task_delayacct is off (sysctl -w kernel.task_delayacct=1 turns it on)"}, true
 	case s.Machine.DelayAcct == "on" && a.delaysUntracked:
-		return Unmeasured{what, DelaysUntrackedReason}, true
+		return Unmeasured{What: what, Why: DelaysUntrackedReason}, true
 	case s.Machine.DelayAcct == "on":
 		if why, ok := s.Unavailable["taskstats"]; ok {
-			return Unmeasured{what, why}, true
+			return Unmeasured{What: what, Why: why}, true
 		}
-		return Unmeasured{what, "taskstats gave no reading at one end of the window"}, true
+		return Unmeasured{What: what, Why: "taskstats gave no reading at one end of the window"}, true
 	}
-	return Unmeasured{what, "whether delay accounting is on is unknown (kernel.task_delayacct unreadable)"}, true
+	return Unmeasured{What: what, Why: "whether delay accounting is on is unknown (kernel.task_delayacct unreadable)"}, true
 }
 
 func (a *analysis) ctxSourceText() string {
@@ -1618,7 +1618,7 @@ func (a *analysis) switchCost() *Finding {
 	f.Why = "A switch costs the kernel's bookkeeping (counted in system CPU) and then the refill of caches and TLB entries the next thread finds cold (not counted anywhere in /proc)."
 	f.Try = append(f.Try, "Measure the refill cost with hardware counters: perf stat -e context-switches,cache-misses,dTLB-load-misses -p "+fmt.Sprint(pid)+".",
 		"Fewer switches: batch work per wake-up, avoid more runnable threads than CPUs, avoid lock hand-offs between threads.")
-	f.Unmeasured = append(f.Unmeasured, Unmeasured{"cache and TLB refill after a switch", "/proc has no counter for it; it needs CPU performance counters (perf)"})
+	f.Unmeasured = append(f.Unmeasured, Unmeasured{What: "cache and TLB refill after a switch", Why: "/proc has no counter for it; it needs CPU performance counters (perf)"})
 	return f
 }
 

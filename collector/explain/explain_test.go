@@ -253,7 +253,7 @@ func TestDeniedSources(t *testing.T) {
 	}
 	var saw bool
 	for _, u := range g.Unmeasured {
-		saw = saw || u.What == "syscall" && u.Why == "permission denied"
+		saw = saw || u.Key == "syscall" && u.What == GapName("syscall") && u.Why == "permission denied"
 	}
 	if !saw {
 		t.Errorf("unmeasured %+v", g.Unmeasured)

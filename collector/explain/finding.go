@@ -116,6 +116,11 @@ type Evidence struct {
 
 // Unmeasured is something a finding could not measure, and why.
 type Unmeasured struct {
+	// Key is the stable name of the source, where it is one of a
+	// sample's Unavailable keys ("syscall", "cpus", "pressure/io");
+	// empty for what no file could give (cache refills).
+	Key string `json:"key,omitempty"`
+	// What names it for a person (GapName of Key, where there is one).
 	What string `json:"what"`
 	Why  string `json:"why"`
 }

@@ -167,7 +167,7 @@ func (a *analysis) cow() *Finding {
 	f.Why = "ps and top add each process's RSS, so memory shared after a fork is counted once per process; and every write to a shared page makes a private copy, so memory grows as the processes write."
 	f.Try = append(f.Try, "Count a forked family by PSS (pinspect explain on the parent gives the family total), not summed RSS.",
 		"To keep sharing, write less after fork (preload read-only data before forking; avoid touching inherited objects: a garbage collector or reference counts write to them).")
-	f.Unmeasured = append(f.Unmeasured, Unmeasured{"which process shares which page", "it needs /proc/PID/pagemap and /proc/kpagecount (root only, and costly on a big address space); not read"})
+	f.Unmeasured = append(f.Unmeasured, Unmeasured{What: "which process shares which page", Why: "it needs /proc/PID/pagemap and /proc/kpagecount (root only, and costly on a big address space); not read"})
 	return f
 }
 
@@ -235,7 +235,7 @@ func (a *analysis) family() *Finding {
 	f.Why = "Processes forked from one parent (a zygote, a pre-fork server, a browser's renderers) share code and the parent's memory: summing RSS counts that memory many times over."
 	f.Try = append(f.Try, "Budget and alert on the family's PSS (or its cgroup's memory.current), not summed RSS.")
 	if len(missing) > 0 {
-		f.Unmeasured = append(f.Unmeasured, Unmeasured{"memory of " + plural(len(missing), "member", "members"), strings.Join(missing[:min(3, len(missing))], "; ")})
+		f.Unmeasured = append(f.Unmeasured, Unmeasured{What: "memory of " + plural(len(missing), "member", "members"), Why: strings.Join(missing[:min(3, len(missing))], "; ")})
 	}
 	return f
 }
@@ -272,7 +272,7 @@ func (a *analysis) runtimeFinding() *Finding {
 		f.Why = "Thread counts and per-thread states say little about a Go program: thousands of goroutines can wait on a handful of threads."
 		f.Try = append(f.Try, "Count and inspect goroutines with the runtime: net/http/pprof's /debug/pprof/goroutine, or GODEBUG=schedtrace=1000 for the scheduler's view.",
 			"GOMAXPROCS (the threads running Go code at once) follows the CPUs, or the cgroup quota from Go 1.25.")
-		f.Unmeasured = append(f.Unmeasured, Unmeasured{"the number of goroutines and their states", "goroutines are user-space objects of the Go runtime; the kernel has no file for them"})
+		f.Unmeasured = append(f.Unmeasured, Unmeasured{What: "the number of goroutines and their states", Why: "goroutines are user-space objects of the Go runtime; the kernel has no file for them"})
 		f.Lesson = lessonGo
 	case collector.RuntimeJVM:
 		f.ID = "runtime_jvm"
@@ -477,7 +477,7 @@ func (a *analysis) leak() *Finding {
 	f.Try = append(f.Try, "Watch it longer: the dashboard keeps a short history per process; a leak keeps the same slope for minutes, a warm-up flattens.",
 		"Find the allocation site with a heap profiler (heaptrack, valgrind --tool=massif, jemalloc's prof, pprof for Go, tracemalloc for Python).")
 	if g.confidence == "low" {
-		f.Unmeasured = append(f.Unmeasured, Unmeasured{"whether the growth lasts", fmt.Sprintf("only %s of history (%d points); a verdict needs at least 2 minutes", dur(g.span), g.points)})
+		f.Unmeasured = append(f.Unmeasured, Unmeasured{What: "whether the growth lasts", Why: fmt.Sprintf("only %s of history (%d points); a verdict needs at least 2 minutes", dur(g.span), g.points)})
 	}
 	return f
 }

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -308,6 +309,12 @@ func (e *explainer) sample(p *collector.Process, snap *collector.Snapshot) *expl
 		First:   first.reading, Last: last.reading,
 		Runtime: e.rt, FDs: e.fds, Unavailable: e.unav,
 	}
+	if why, ok := snap.Host.Unavailable["cpus"]; ok && snap.Host.CPUs <= 0 {
+		// The CPU count unknown (no cpuinfo): said with its reason, as
+		// explain's sampler says it, not as a count of 0.
+		s.Unavailable = maps.Clone(e.unav)
+		s.Unavailable["cpus"] = why
+	}
 	for _, ft := range e.ring {
 		s.Burst = append(s.Burst, ft.tick)
 	}
@@ -346,6 +353,9 @@ func (e *explainer) machine(snap *collector.Snapshot) []explain.Finding {
 	}
 	for _, h := range e.host {
 		m.Runnable = append(m.Runnable, h.runnable)
+	}
+	if why, ok := snap.Host.Unavailable["cpus"]; ok && snap.Host.CPUs <= 0 {
+		m.Unavailable = map[string]string{"cpus": why}
 	}
 	return explain.ExplainMachine(m)
 }

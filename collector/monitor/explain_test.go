@@ -1,13 +1,17 @@
 package monitor
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 	"weak"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
+	"github.com/pinspect/pinspect/collector/explain"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
@@ -173,5 +177,40 @@ func TestMonitorMemoryHistoryOnly(t *testing.T) {
 	})
 	if h := m.MemoryHistory(id); h[len(h)-1].RSSBytes == 0 || h[0].At >= h[len(h)-1].At {
 		t.Errorf("memory history %+v", h)
+	}
+}
+
+// TestMonitorExplainCPUsUnknown: over a tree without cpuinfo the
+// dashboard's findings said the CPU count was unknown because "cpuinfo
+// unreadable" (the monitor passed on no reason), and its focus gaps did
+// not name it. They give the reader's reason ("not present") and list
+// the CPU count under its name, as explain does.
+func TestMonitorExplainCPUsUnknown(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "fixtures", "proc", "multithread"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(root, "cpuinfo")); err != nil {
+		t.Fatal(err)
+	}
+	m, ch := startMonitorOn(t, collector.Options{Root: root}, Options{Interval: 50 * time.Millisecond, Explain: true, ExplainTicks: 4})
+	m.Focus(100)
+	f := waitFrame(t, ch, "the machine's and process 100's findings", func(f *Frame) bool {
+		return f.Explain != nil && f.Explain.PID == 100 && f.Explain.Focus != nil && len(f.Explain.Machine) > 0
+	})
+	for _, x := range f.Explain.Machine {
+		if x.ID == "machine_cpu_unknown" && !strings.Contains(x.Verdict, "cpuinfo: not present") {
+			t.Errorf("machine finding: %q, want the reason cpuinfo: not present", x.Verdict)
+		}
+		if strings.Contains(x.Verdict, "0 CPUs") {
+			t.Errorf("machine finding says 0 CPUs: %q", x.Verdict)
+		}
+	}
+	named := false
+	for _, g := range f.Explain.FocusGaps {
+		named = named || g.Key == "cpus" && g.What == explain.GapName("cpus") && g.Why == "not present"
+	}
+	if !named {
+		t.Errorf("focus gaps %+v: no CPU count", f.Explain.FocusGaps)
 	}
 }

@@ -162,7 +162,7 @@ func writeFindingTag(b *strings.Builder, f *explain.Finding, teach bool) {
 		b.WriteString("  [green]try[-] " + inert(t) + "\n")
 	}
 	for _, u := range f.Unmeasured {
-		b.WriteString("  [gray]not measured: " + inert(u.What) + " (" + inert(u.Why) + ")[-]\n")
+		b.WriteString("  [gray]not measured: " + inert(u.What) + ": " + inert(u.Why) + "[-]\n")
 	}
 	if teach && f.Lesson != "" {
 		for _, l := range strings.Split(f.Lesson, "\n") {

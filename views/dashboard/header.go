@@ -119,7 +119,11 @@ func (d *Dashboard) hostSegs(snap *collector.Snapshot) []seg {
 				short: "load " + strconv.FormatFloat(h.Load1, 'f', 2, 64), prio: 3})
 		}
 	}
-	segs = append(segs, seg{long: "CPUs " + strconv.Itoa(h.CPUs), prio: 6})
+	if h.CPUs > 0 {
+		segs = append(segs, seg{long: "CPUs " + strconv.Itoa(h.CPUs), prio: 6})
+	} else {
+		segs = append(segs, seg{long: "CPUs ?", prio: 6}) // cpuinfo unreadable: unknown, not 0
+	}
 	if h.UptimeSeconds > 0 {
 		segs = append(segs, seg{long: "up " + durationString(time.Duration(h.UptimeSeconds*float64(time.Second))), prio: 5})
 	}

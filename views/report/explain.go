@@ -118,7 +118,7 @@ func NewExplainMachineDoc(m *explain.MachineSample, fs []explain.Finding, root s
 	}
 	// In the keys' order: a map's would change from run to run.
 	for _, k := range slices.Sorted(maps.Keys(m.Unavailable)) {
-		d.Unmeasured = append(d.Unmeasured, explain.Unmeasured{What: k, Why: m.Unavailable[k]})
+		d.Unmeasured = append(d.Unmeasured, explain.Gap(k, m.Unavailable[k]))
 	}
 	d.underRoot(root)
 	return d
@@ -286,7 +286,7 @@ func writeFinding(ew *errWriter, f *explain.Finding, machine, lesson bool) {
 		ew.printf("  try: %s\n", s(t))
 	}
 	for _, u := range f.Unmeasured {
-		ew.printf("  not measured: %s (%s)\n", s(u.What), s(u.Why))
+		ew.printf("  not measured: %s: %s\n", s(u.What), s(u.Why))
 	}
 	if lesson && f.Lesson != "" {
 		ew.printf("  lesson:\n")

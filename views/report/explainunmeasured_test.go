@@ -21,7 +21,7 @@ func TestMachineDocUnmeasuredInKeyOrder(t *testing.T) {
 			t.Fatalf("%d unmeasured, want %d: %+v", len(d.Unmeasured), len(want), d.Unmeasured)
 		}
 		for i, u := range d.Unmeasured {
-			if u.What != want[i] {
+			if u.Key != want[i] || u.What != explain.GapName(want[i]) {
 				t.Fatalf("run %d: unmeasured %d is %q, want %q (order %+v)", run, i, u.What, want[i], d.Unmeasured)
 			}
 		}
