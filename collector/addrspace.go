@@ -56,6 +56,13 @@ type AddrOptions struct {
 	// abandoned at their deadline instead of the Reader's address-space
 	// budget (a server reading for its clients gives each its own).
 	StuckBudget *StuckBudget
+	// MapsFallback, with PerMapping: when smaps cannot be read for a
+	// reason maps does not share (a malformed entry, an I/O error), the
+	// mappings come from maps without RSS (PerMapping false),
+	// Unavailable["smaps"] says why, and the totals from smaps_rollup. A
+	// timeout (maps takes the same mmap lock), a denial (the same ptrace
+	// check) or a vanished process does not fall back.
+	MapsFallback bool
 }
 
 // errReused is wrapped by the error of an AddressSpace whose pid now
@@ -244,16 +251,17 @@ func (a *addrRead) elfLoads(m *Mapping, buf *[]byte) ([]elfLoad, error) {
 // the address space is complete without the steps after it (a zombie, no
 // maps), or an error when the process is gone.
 type addrRead struct {
-	slow    *deadlineReads // maps, smaps, smaps_rollup and syscall reads
-	pid     int
-	tid     int // a live thread's, when the leader exited (AddressSpace.LiveTID)
-	opt     AddrOptions
-	as      *AddressSpace
-	pb      pathBuf
-	small   []byte
-	mapsErr error  // why the mappings could not be read
-	foreign bool   // the root is a tree another program wrote, not a procfs
-	root    string // the proc tree's root (ReadError.Root)
+	slow     *deadlineReads // maps, smaps, smaps_rollup and syscall reads
+	pid      int
+	tid      int // a live thread's, when the leader exited (AddressSpace.LiveTID)
+	opt      AddrOptions
+	as       *AddressSpace
+	pb       pathBuf
+	small    []byte
+	mapsErr  error  // why the mappings could not be read
+	fellBack bool   // smaps failed and the mappings are maps' (MapsFallback)
+	foreign  bool   // the root is a tree another program wrote, not a procfs
+	root     string // the proc tree's root (ReadError.Root)
 }
 
 // there reports, after a file of the process was not found, whether the
@@ -377,6 +385,12 @@ func (a *addrRead) mappings() (bool, error) {
 		as.Maps, as.Memory, err = readSmaps(a.slow, a.pb.set(a.pid, a.tid, "smaps"))
 		as.MemorySource = "smaps"
 		as.PerMapping = err == nil
+		if err != nil && a.opt.MapsFallback && mapsMayServe(err) {
+			a.unavailable("smaps", Reason(err))
+			as.Memory, as.MemorySource = nil, ""
+			as.Maps, err = readMaps(a.slow, a.pb.set(a.pid, a.tid, "maps"))
+			a.fellBack = true
+		}
 	} else {
 		as.Maps, err = readMaps(a.slow, a.pb.set(a.pid, a.tid, "maps"))
 	}
@@ -405,6 +419,14 @@ func (a *addrRead) mappings() (bool, error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// mapsMayServe reports whether maps may be read where smaps failed with
+// err (AddrOptions.MapsFallback): not when the process is gone or the
+// file not there, not after a timeout (maps waits for the same mmap
+// lock) and not after a denial (the same ptrace check).
+func mapsMayServe(err error) bool {
+	return !IsVanished(err) && !isTimeout(err) && !IsDenied(err)
 }
 
 // rssSplit reads the resident set's split from status (no mmap lock, and
@@ -437,7 +459,7 @@ func (a *addrRead) rssSplit() (bool, error) {
 func (a *addrRead) memory() (bool, error) {
 	as := a.as
 	switch {
-	case a.opt.PerMapping:
+	case a.opt.PerMapping && !a.fellBack:
 		if _, ok := as.Unavailable["maps"]; ok && as.Memory == nil {
 			a.unavailable("memory", as.Unavailable["maps"])
 		}

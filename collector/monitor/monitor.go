@@ -605,7 +605,7 @@ func (m *Monitor) focusOf(pid int, p *collector.Process, err error) *Focus {
 	m.mu.Lock()
 	perMapping := m.ctl.perMapping
 	m.mu.Unlock()
-	if f.Space, err = m.r.AddressSpace(pid, collector.AddrOptions{StartTicks: p.StartTicks, PerMapping: perMapping}); err != nil {
+	if f.Space, err = m.r.AddressSpace(pid, collector.AddrOptions{StartTicks: p.StartTicks, PerMapping: perMapping, MapsFallback: true}); err != nil {
 		f.Space, f.SpaceErr = nil, collector.Reason(err)
 	}
 	return f

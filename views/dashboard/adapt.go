@@ -60,6 +60,9 @@ type memView struct {
 	perMapping bool
 	// stackWhy says why a thread's stack is not located ("running", ...).
 	stackWhy map[int]string
+	// smapsWhy says why smaps could not be read when the rows came from
+	// maps instead (collector.AddrOptions.MapsFallback); "" otherwise.
+	smapsWhy string
 }
 
 // memSegment is one class of mappings with its size.
@@ -282,6 +285,7 @@ func memFromSpace(s *collector.AddressSpace) *memView {
 	if r, ok := s.Unavailable["maps"]; ok {
 		m.note = "maps unavailable: " + r
 	}
+	m.smapsWhy = s.Unavailable["smaps"] // the rows are maps' (MapsFallback)
 	if s.Memory != nil {
 		m.note = strings.TrimSpace(m.note + " RSS " + humanBytes(s.Memory.RSSBytes) + "  PSS " + humanBytes(s.Memory.PSSBytes) +
 			"  USS " + humanBytes(s.Memory.USSBytes) + "  shared " + humanBytes(s.Memory.SharedBytes) + "  swap " + humanBytes(s.Memory.SwapBytes))
@@ -383,12 +387,16 @@ func exitText(p *collector.Process, pre, post string) string {
 
 // rssNote says why the mappings' RSS column is "-": the address space
 // was read without smaps (the read with it comes at once when the Memory
-// tab opens). Nothing when every mapping has its RSS, or when there are
-// no mappings (the note says why the maps are unavailable: an smaps read
-// that timed out is not still "reading").
+// tab opens), or smaps could not be read and the rows are maps' (why).
+// Nothing when every mapping has its RSS, or when there are no mappings
+// (the note says why the maps are unavailable: an smaps read that timed
+// out is not still "reading").
 func (m *memView) rssNote() string {
 	if m.perMapping || len(m.maps) == 0 {
 		return ""
+	}
+	if m.smapsWhy != "" {
+		return "RSS per mapping not read (smaps: " + inert(m.smapsWhy) + "): the rows are from maps, without RSS"
 	}
 	return "RSS per mapping: reading smaps (the page tables)…"
 }
