@@ -159,6 +159,58 @@ func TestShowProcRootGarbledStat(t *testing.T) {
 	}
 }
 
+// TestShowUnavailableNamesPath: show's "layout unavailable" line and its
+// Unavailable list gave the reason without the file ("stat: malformed
+// stat: no (comm)"); they name the path read, under --proc-root too:
+// the process's own stat for the layout, and a live thread's
+// smaps_rollup for the memory of a process whose main thread exited.
+// The JSON keeps the reason relative to the process.
+func TestShowUnavailableNamesPath(t *testing.T) {
+	show := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(append([]string{"show"}, args...), &out, &errb); code != exitOK {
+			t.Fatalf("show %v: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	dir := brokenTree(t, func(dir string) {
+		if err := os.WriteFile(filepath.Join(dir, "100/stat"), []byte("junk\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	text := show("--proc-root", dir, "100")
+	for _, want := range []string{
+		"  layout    unavailable: " + dir + "/100/stat: malformed stat",
+		"  layout   " + dir + "/100/stat: malformed stat",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in:\n%s", want, text)
+		}
+	}
+	var d struct {
+		Unavailable map[string]string `json:"unavailable"`
+	}
+	if err := json.Unmarshal([]byte(show("--proc-root", dir, "--json", "100")), &d); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Unavailable["layout"]; !strings.HasPrefix(r, "stat: malformed stat") {
+		t.Errorf("JSON unavailable.layout %q, want the reason relative to the process", r)
+	}
+
+	le := filepath.Join(t.TempDir(), "le")
+	if err := os.CopyFS(le, os.DirFS(fixtureRoot+"leader-exited")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(le, "14203/task/14205/smaps_rollup")); err != nil {
+		t.Fatal(err)
+	}
+	text = show("--proc-root", le, "--smaps=false", "14203")
+	if want := "  memory    unavailable: " + le + "/14203/task/14205/smaps_rollup: not found"; !strings.Contains(text, want) {
+		t.Errorf("no %q in:\n%s", want, text)
+	}
+}
+
 // zeroCPUs matches a CPU count of 0 said as a count.
 var zeroCPUs = regexp.MustCompile(`(^|[ ,(])0 CPUs|of 0\b`)
 

@@ -50,6 +50,9 @@ type ShowDoc struct {
 	// mapSrc are the mappings of a streamed document (NewShowDocStream),
 	// converted one at a time as they are written; Maps is nil then.
 	mapSrc []collector.Mapping
+	// liveTID is the live thread whose files gave the address space of
+	// a process whose main thread exited (AddressSpace.LiveTID), else 0.
+	liveTID int
 }
 
 // ShowThreadDoc is a thread with its stack.
@@ -158,6 +161,7 @@ func newShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 	var holders map[int]int // mapping index -> threads whose sp it holds
 	if as != nil {
 		d.Unavailable = as.Unavailable
+		d.liveTID = as.LiveTID
 		if as.LayoutTrusted {
 			l := as.Layout
 			d.Layout = &LayoutDoc{StartCode: hexAddr(l.StartCode), EndCode: hexAddr(l.EndCode), StartStack: hexAddr(l.StartStack)}
@@ -266,7 +270,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	if len(d.Unavailable) > 0 {
 		bw.WriteString("\nUnavailable\n")
 		for _, k := range sortedKeys(d.Unavailable) {
-			fmt.Fprintf(bw, "  %-8s %s\n", k, sanitize.Terminal(d.Unavailable[k]))
+			fmt.Fprintf(bw, "  %-8s %s\n", k, sanitize.Terminal(d.fileReason(k, d.Unavailable[k])))
 		}
 	}
 	return bw.Flush()
@@ -347,7 +351,7 @@ func writeShowMemory(bw *bufio.Writer, d *ShowDoc) {
 		fmt.Fprintf(bw, "  memory    rss %s  pss %s  uss %s  shared %s  swap %s  (%s)\n",
 			iecBytes(m.RSSBytes), iecBytes(m.PSSBytes), iecBytes(m.USSBytes), iecBytes(m.SharedBytes), iecBytes(m.SwapBytes), d.MemorySource)
 	} else if r, ok := d.Unavailable["memory"]; ok {
-		fmt.Fprintf(bw, "  memory    unavailable: %s\n", sanitize.Terminal(r))
+		fmt.Fprintf(bw, "  memory    unavailable: %s\n", sanitize.Terminal(d.fileReason("memory", r)))
 	}
 	if r := d.RSSSplit; r != nil {
 		fmt.Fprintf(bw, "  resident  anon %s  file %s  shmem %s  (status RssAnon, RssFile, RssShmem)\n",
@@ -360,7 +364,7 @@ func writeShowMemory(bw *bufio.Writer, d *ShowDoc) {
 		}
 		fmt.Fprintf(bw, "  stack start %s\n", l.StartStack)
 	} else if r, ok := d.Unavailable["layout"]; ok {
-		fmt.Fprintf(bw, "  layout    unavailable: %s\n", sanitize.Terminal(r))
+		fmt.Fprintf(bw, "  layout    unavailable: %s\n", sanitize.Terminal(d.fileReason("layout", r)))
 	}
 }
 
@@ -724,10 +728,46 @@ func iecBytes(v uint64) string {
 }
 
 // statPath is the stat file of pid under the proc root ("" is /proc).
-func statPath(root string, pid int) string {
+func statPath(root string, pid int) string { return procFilePath(root, pid, 0, "stat") }
+
+// procFilePath is the path of a process's file under root (/proc when
+// empty): ROOT/PID/FILE, or ROOT/PID/task/TID/FILE for tid > 0.
+func procFilePath(root string, pid, tid int, file string) string {
 	root = strings.TrimRight(root, "/")
 	if root == "" {
 		root = "/proc"
 	}
-	return root + "/" + strconv.Itoa(pid) + "/stat"
+	p := root + "/" + strconv.Itoa(pid) + "/"
+	if tid > 0 {
+		p += "task/" + strconv.Itoa(tid) + "/"
+	}
+	return p + file
+}
+
+// reasonFiles are the Unavailable keys whose reason can begin with the
+// file the collector read, named relative to the process ("stat:
+// malformed stat: no (comm)"), and that file.
+var reasonFiles = map[string]string{"layout": "stat", "memory": "smaps_rollup", "rss_split": "status"}
+
+// fileReason is reason r of Unavailable[key] for the text, with the file
+// it begins with given as the path read under the document's root:
+// "stat: malformed stat" is "/proc/100/stat: malformed stat", and
+// "DIR/100/stat: ..." under --proc-root DIR. The layout comes from the
+// process's own stat; the memory and the split from a live thread's
+// files when the main thread exited (liveTID). Other reasons are r. The
+// JSON keeps r (proc_root and the pid give the path).
+func (d *ShowDoc) fileReason(key, r string) string {
+	file, ok := reasonFiles[key]
+	if !ok {
+		return r
+	}
+	rest, cut := strings.CutPrefix(r, file+": ")
+	if !cut {
+		return r
+	}
+	tid := d.liveTID
+	if key == "layout" {
+		tid = 0
+	}
+	return procFilePath(d.ProcRoot, d.Process.PID, tid, file) + ": " + rest
 }

@@ -201,7 +201,7 @@ func TestShowDenied(t *testing.T) {
 	if err := WriteShowText(&out, d, ShowTextOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "memory    unavailable: smaps_rollup: permission denied") {
+	if !strings.Contains(out.String(), "memory    unavailable: /proc/1/smaps_rollup: permission denied") {
 		t.Errorf("text:\n%s", out.String())
 	}
 }
