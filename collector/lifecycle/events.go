@@ -57,6 +57,11 @@ const (
 	// parent's exit (the time of the adoption) was not reported: it is
 	// dated at its own exit, which the adoption preceded.
 	NoteAdoptedBeforeExit = "adopted when its parent exited, at a time not known before its own exit: dated at that exit"
+	// NoteOldParentByPID is on a reparent dated at its old parent's exit
+	// (as above) when that exit was told from others of its pid by the
+	// pid and the order of events alone: its start time, or the old
+	// parent's, is unknown (a kernel exit of a process no scan read).
+	NoteOldParentByPID = "dated at its old parent's exit, found by pid alone: that exit's start time, or the parent's, is unknown"
 )
 
 // UnknownName is how text outputs (watch, events, the dashboard) show a

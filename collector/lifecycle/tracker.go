@@ -228,7 +228,7 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	evs = t.forkReparents(evs, cur)
 	evs = t.exitReparents(evs, prev, cur)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
-	evs = t.reparentsBeforeExits(evs, cur)
+	evs = t.reparentsBeforeExits(evs, prev, cur)
 	note := k.LostNote
 	if k.Dropped > 0 {
 		note = CountOf(k.Dropped, "kernel process event", "kernel process events") + " dropped while frames were not taken"
@@ -834,7 +834,7 @@ func (t *Tracker) exitReparents(out []Event, prev, cur *collector.Snapshot) []Ev
 // given out (that exit named the adopter); it is still tracked
 // (Orphans). One pass over evs and one sort, whatever the number of
 // reparents.
-func (t *Tracker) reparentsBeforeExits(evs []Event, cur *collector.Snapshot) []Event {
+func (t *Tracker) reparentsBeforeExits(evs []Event, prev, cur *collector.Snapshot) []Event {
 	if !slices.ContainsFunc(evs, func(e Event) bool { return e.Type == Reparent }) {
 		return evs
 	}
@@ -867,8 +867,11 @@ func (t *Tracker) reparentsBeforeExits(evs []Event, cur *collector.Snapshot) []E
 			continue
 		}
 		moved = true
-		if at, ok := exits.oldParent(&e); ok && evs[at].FromKernel() && !evs[at].Time.After(x.Time) {
+		if at, byPID, ok := exits.oldParent(&e, prev); ok && evs[at].FromKernel() && !evs[at].Time.After(x.Time) {
 			e.Time = evs[at].Time
+			if byPID && e.Note == "" {
+				e.Note = NoteOldParentByPID
+			}
 		} else {
 			e.Time, e.Note = x.Time, NoteAdoptedBeforeExit
 			early[len(out)] = true
@@ -925,36 +928,66 @@ func indexExits(evs []Event) stepExits {
 	return s
 }
 
-// oldParent is the index of the exit of reparent e's old parent: the
-// first exit of its pid, or, when the old parent's spawn is in the step
-// (its pid may have been another process's before it), the exit with
-// its start time; false when there is none.
-func (s *stepExits) oldParent(e *Event) (int, bool) {
-	at, ok := s.first[e.OldPPID]
-	if !ok || len(s.later[e.OldPPID]) == 0 {
-		return at, ok
+// oldParent is the index of the exit of reparent e's old parent in the
+// step; false when there is none. The old parent was alive when it
+// forked e's process (that spawn, when it is in the step) and since its
+// own spawn (when in the step, the last of its pid before the child's):
+// an exit of its pid dated before either is an earlier process's. Its
+// start time comes from that spawn, else from prev (the scan that showed
+// the child under it); of the exits left, the one with that start time
+// is its. Where no exit can be compared by start time (the exit's or the
+// old parent's is unknown: a kernel exit of a process no scan read), the
+// first exit left is taken by pid alone, and byPID says so; an exit with
+// another known start time is never taken (review7 A-S2).
+func (s *stepExits) oldParent(e *Event, prev *collector.Snapshot) (at int, byPID, ok bool) {
+	first, ok := s.first[e.OldPPID]
+	if !ok {
+		return 0, false, false
 	}
-	// The old parent's spawn: the last of its pid before the child's
-	// own spawn (it forked the child), or before e.
+	var alive time.Time // the old parent was alive then
 	until := e.Time
 	if ks := s.spawns[e.ID.PID]; len(ks) > 0 {
-		until = s.evs[ks[len(ks)-1]].Time
+		sp := &s.evs[ks[len(ks)-1]]
+		until = sp.Time
+		if sp.PPID == e.OldPPID {
+			alive = sp.Time
+		}
 	}
 	var start uint64
 	for _, k := range s.spawns[e.OldPPID] {
-		if !s.evs[k].Time.After(until) {
-			start = s.evs[k].ID.StartTicks
+		if sp := &s.evs[k]; !sp.Time.After(until) {
+			start = sp.ID.StartTicks
+			if sp.Time.After(alive) {
+				alive = sp.Time
+			}
 		}
 	}
-	if start == 0 {
-		return at, true
+	if p := Find(prev, e.OldPPID); start == 0 && p != nil && known(p, collector.SrcStat) {
+		start = p.StartTicks
 	}
-	for _, k := range append([]int{at}, s.later[e.OldPPID]...) {
-		if sameStart(s.evs[k].ID.StartTicks, start) {
-			return k, true
+	unknown := -1
+	later := s.later[e.OldPPID]
+	for i := -1; i < len(later); i++ {
+		k := first
+		if i >= 0 {
+			k = later[i]
+		}
+		x := &s.evs[k]
+		switch {
+		case x.Time.Before(alive):
+			// Before the old parent forked the child, or was born.
+		case start != 0 && x.ID.StartTicks != 0:
+			if sameStart(x.ID.StartTicks, start) {
+				return k, false, true
+			}
+		case unknown < 0:
+			unknown = k
 		}
 	}
-	return 0, false
+	if unknown >= 0 {
+		return unknown, true, true
+	}
+	return 0, false, false
 }
 
 // startedAfter reports whether process id, as cur shows it, started

@@ -472,6 +472,54 @@ func TestTrackerReparentBeforeExit(t *testing.T) {
 			t.Errorf("reparent %+v, want at the middle child's exit (200ms), not the earlier process's", rp)
 		}
 	})
+	t.Run("old parent's pid another's before, its start unknown", func(t *testing.T) {
+		// The earlier process's exit has no start time (its fork was
+		// not seen and no scan read it): it was taken as the old
+		// parent's, whose spawn came after it.
+		stale := proc(101, 100, 0, "", 'S')
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kexit(stale, 50*time.Millisecond, 0),
+			kspawn(mid, 100*time.Millisecond, true), kspawn(grand, 150*time.Millisecond, true), kexit(mid, 200*time.Millisecond, 0), gexit}})
+		if got, want := types(st.Events), "exit:101 spawn:101 spawn:102 exit:101 reparent:102 exit:102 zombie:102"; got != want {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		if rp := st.Events[4]; !rp.Time.Equal(t0.Add(200*time.Millisecond)) || rp.OldPPID != 101 || rp.Note != "" {
+			t.Errorf("reparent %+v, want at the middle child's exit (200ms), not the one before its spawn", rp)
+		}
+	})
+	t.Run("old parent's exit by pid alone", func(t *testing.T) {
+		// Neither the old parent's spawn nor a scan of it: its exit
+		// has no start time to compare. It is the first exit of its
+		// pid after it forked the grandchild, and the reparent says
+		// it was found by pid alone.
+		anon := proc(101, 100, 0, "", 'S')
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(grand, 150*time.Millisecond, true), kexit(anon, 200*time.Millisecond, 0), gexit}})
+		if got, want := types(st.Events), "spawn:102 exit:101 reparent:102 exit:102 zombie:102"; got != want {
+			t.Fatalf("events %q, want %q", got, want)
+		}
+		if rp := st.Events[2]; !rp.Time.Equal(t0.Add(200*time.Millisecond)) || rp.Note != NoteOldParentByPID {
+			t.Errorf("reparent %+v, want at the exit of pid 101 with the note %q", rp, NoteOldParentByPID)
+		}
+	})
+	t.Run("old parent's pid another's after", func(t *testing.T) {
+		// The scan before shows the middle child (start 30); its exit
+		// was not reported, and a later process at its pid (start 40)
+		// exits in the step: not the old parent's exit, whose start
+		// the scan gave.
+		other := proc(101, 100, 40, "other", 'S')
+		s0 := snap(0, init1, sr, mid)
+		tr := NewTracker(0)
+		tr.Observe(nil, s0, Kernel{})
+		st := tr.Observe(s0, s1, Kernel{Events: []KernelEvent{kspawn(grand, 150*time.Millisecond, true), kexit(other, 300*time.Millisecond, 0), gexit}})
+		for _, rp := range st.Events {
+			if rp.Type == Reparent && rp.ID.PID == 102 && (!rp.Time.Equal(gexit.Time) || rp.Note != NoteAdoptedBeforeExit) {
+				t.Errorf("reparent %+v, want at its own exit with %q (events %q)", rp, NoteAdoptedBeforeExit, types(st.Events))
+			}
+		}
+	})
 	t.Run("old parent's exit not seen", func(t *testing.T) {
 		tr := NewTracker(0)
 		tr.Observe(nil, s0, Kernel{})
@@ -588,7 +636,7 @@ func BenchmarkReparentsBeforeExits(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		copy(in, evs)
-		if out := tr.reparentsBeforeExits(in, cur); len(out) != 2*n || out[0].Type != Reparent {
+		if out := tr.reparentsBeforeExits(in, nil, cur); len(out) != 2*n || out[0].Type != Reparent {
 			b.Fatalf("%d events, first %s", len(out), out[0].Type)
 		}
 	}
