@@ -10,8 +10,8 @@ import (
 	"weak"
 
 	"github.com/pinspect/pinspect/collector"
-	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/collector/explain"
+	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
 
