@@ -30,16 +30,28 @@ func (h *zombieHistory) docs(groups []lifecycle.ZombieGroup) []report.ZombieHist
 		}
 		d := report.ZombieHistoryDoc{ParentPID: g.Parent.PID, ParentComm: g.ParentComm,
 			FirstZombieAt: g.Since.Local().Format(time.RFC3339), Zombies: len(g.Zombies)}
+		h.parentThen(&d, g, g.Since)
 		// The rate is the zombies after the first over the time from the
 		// first to the sample shown. It was over the span of their first
 		// sightings: 8 zombies made in 6 ms (kernel exit times) and none
 		// in the 28 s since were "accumulating at 4678261.8 an hour"
-		// (tester14).
-		if span := h.cur.TakenAt().Sub(g.Since); len(g.Zombies) > 1 && span > 0 {
-			v := float64(len(g.Zombies)-1) / span.Hours()
+		// (tester14). Zombies already there when recording began share
+		// its first sample as their first sighting, whenever they were
+		// made: only those seen after it count (review14: 3 zombies older
+		// than the record were "accumulating at 2801.2 an hour").
+		after := len(g.Zombies) - 1
+		if d.BeforeRecording {
+			after = 0
+			for _, z := range g.Zombies {
+				if z.FirstSeen.After(g.Since) {
+					after++
+				}
+			}
+		}
+		if span := h.cur.TakenAt().Sub(g.Since); (after > 0 || d.BeforeRecording) && span > 0 {
+			v := float64(after) / span.Hours()
 			d.ZombiesPerHour = &v
 		}
-		h.parentThen(&d, g, g.Since)
 		out = append(out, d)
 	}
 	return out

@@ -20,7 +20,10 @@ type ZombieHistoryDoc struct {
 	Zombies         int  `json:"zombies"`
 	// ZombiesPerHour is the accumulation rate since the first: the
 	// zombies after it over the time from it to this sample (absent when
-	// it is the only one, or appeared in this sample).
+	// it is the only one, or appeared in this sample). With
+	// BeforeRecording, only the zombies first seen after recording began
+	// count (those already there have no known time of their own), so 0
+	// says none appeared since.
 	ZombiesPerHour *float64 `json:"zombies_per_hour,omitempty"`
 	// The parent as recorded in the sample where the first zombie was
 	// first seen (absent when that sample is gone or does not hold it).
