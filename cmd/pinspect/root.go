@@ -188,10 +188,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 // signal cancels the command's context, which every command watches; if
 // the command has not returned after its grace period (it is blocked in
 // a write to a pipe nobody reads, say), or when a second stop signal
-// comes, the process exits with 128 + the signal at once. SIGHUP runs
-// onHangup when the command set one (serve: reload).
+// comes, the process exits with 128 + the signal at once. The same
+// signal again within signalRepeat of the first is the same request:
+// timeout(1) and `kill -TERM -PGID` after `kill -TERM PID` send it twice,
+// and taking the second for "exit at once" lost the recorder's last
+// sample and index, and had serve exit 143 instead of 0 (tester14).
+// SIGHUP runs onHangup when the command set one (serve: reload).
 func (a *app) handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, returned <-chan struct{}) {
 	var first syscall.Signal
+	var firstAt time.Time
 	var grace <-chan time.Time
 	for {
 		select {
@@ -206,11 +211,14 @@ func (a *app) handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFun
 				(*hangup)()
 				continue
 			}
+			if first != 0 && sig == first && time.Since(firstAt) < signalRepeat {
+				continue
+			}
 			if first != 0 {
 				forceExit(exitSignalBase + int(first))
 				return
 			}
-			first = sig
+			first, firstAt = sig, time.Now()
 			cancel(interrupted{sig})
 			d := time.Duration(a.stopGrace.Load())
 			if d <= 0 {
@@ -220,6 +228,11 @@ func (a *app) handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFun
 		}
 	}
 }
+
+// signalRepeat is how soon after the first stop signal the same signal
+// counts as a repeat of it, not as a second request (a person's second
+// Ctrl-C comes later than a process group's copy of a kill).
+const signalRepeat = 500 * time.Millisecond
 
 // newRootCmd builds the command tree.
 func newRootCmd(a *app) *cobra.Command {
