@@ -237,15 +237,19 @@ func logicalCPUs(root string) (int, error) {
 // readLinesAsGopsutil reads the lines of a file as gopsutil's
 // common.ReadLines does: each without its newline, the last one even
 // without a newline, and a read error part-way ends the lines without an
-// error.
+// error. The file is opened as every host file is (openHostFile: without
+// blocking, a regular file, bounded), so that a FIFO or a device in a
+// tree given with --proc-root cannot hang the count (review14: stat, the
+// fallback, was opened with no check).
 func readLinesAsGopsutil(path string) ([]string, error) {
-	f, err := os.Open(path)
+	fd, err := openHostFile(path)
 	if err != nil {
 		return nil, err
 	}
+	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	var lines []string
-	r := bufio.NewReader(f)
+	r := bufio.NewReader(io.LimitReader(f, maxHostFileBytes))
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {

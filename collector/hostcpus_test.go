@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/shirou/gopsutil/v3/common"
 	"github.com/shirou/gopsutil/v3/cpu"
+	"golang.org/x/sys/unix"
 )
 
 // TestLogicalCPUsAsGopsutil holds logicalCPUs to gopsutil's
@@ -54,5 +56,40 @@ func TestLogicalCPUsAsGopsutil(t *testing.T) {
 		if got != want || (gotErr == nil) != (wantErr == nil) {
 			t.Errorf("%s: logicalCPUs = %d, %v; gopsutil %d, %v", root, got, gotErr, want, wantErr)
 		}
+	}
+}
+
+// TestLogicalCPUsStatFIFO: a tree whose cpuinfo names no processor and
+// whose stat is a FIFO with no writer: the count's fallback opened stat
+// with no check and waited for a writer for ever (review14). It is now
+// opened as every host file is, and the count is unknown.
+func TestLogicalCPUsStatFIFO(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "cpuinfo"), []byte("vendor_id : x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "stat"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := logicalCPUs(root)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err == nil || r.n != 0 {
+			t.Errorf("logicalCPUs over a FIFO stat = %d, %v; want an error", r.n, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		// Unblock the open so the goroutine ends with the test.
+		if fd, err := unix.Open(filepath.Join(root, "stat"), unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			unix.Close(fd)
+		}
+		t.Fatal("logicalCPUs hung on a FIFO stat")
 	}
 }
