@@ -110,6 +110,7 @@ func TestBadInvocation(t *testing.T) {
 		{[]string{"--state", "Q"}, 2, "--state: unknown state letter 'Q'"},
 		{[]string{"ps", "extra"}, 2, `unknown command "extra" for "pinspect ps"`},
 		{[]string{"nosuchcommand"}, 2, `unknown command "nosuchcommand" for "pinspect"`},
+		{[]string{"completion", "tcsh"}, 2, `unknown command "tcsh" for "pinspect completion"`},
 		{[]string{"--proc-root"}, 2, "flag needs an argument"},
 		// An argument with an escape sequence is quoted inertly.
 		{[]string{"--proc-root", "/x\x1b]0;pwn\x07\n"}, 3, "proc root /x?]0;pwn??: stat"},

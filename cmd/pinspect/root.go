@@ -312,9 +312,25 @@ UNKNOWN.`,
 		}
 	}
 	a.registerFilterCompletions(root)
+	refuseUnknownShells(root)
 	a.rootCmd = root
 	markUsage(root)
 	return root
+}
+
+// refuseUnknownShells makes cobra's completion command refuse a shell it
+// has no script for: as a command with only subcommands it printed its
+// help and exited 0 for `completion tcsh` (tester14). Runnable, with no
+// arguments of its own, it says `unknown command "tcsh"` and exits 2; with
+// none it still prints its help.
+func refuseUnknownShells(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = cobra.NoArgs
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+	}
 }
 
 // markUsage makes the argument validators of cmd and its subcommands
