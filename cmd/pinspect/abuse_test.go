@@ -209,31 +209,6 @@ func TestIntervalFloor(t *testing.T) {
 	}
 }
 
-// TestServeStopsOnDoubledSIGTERM: timeout(1) sends its signal to the
-// child and then to the child's process group, so pinspect gets SIGTERM
-// twice at once. The second was taken for "exit at once": serve exited
-// 143 (documented: 0) in about two of five runs, and a recorder lost its
-// last sample (tester14). The same signal within signalRepeat is one
-// request: serve stops cleanly, exit 0.
-func TestServeStopsOnDoubledSIGTERM(t *testing.T) {
-	for i := range 5 {
-		sp := startServeCmd(t, command("serve", listenFlag(), freePort(t), "--no-connector"))
-		must(t, sp.cmd.Process.Signal(syscall.SIGTERM))
-		must(t, sp.cmd.Process.Signal(syscall.SIGTERM))
-		select {
-		case err := <-sp.done:
-			if err != nil {
-				t.Errorf("run %d: serve after two SIGTERMs at once: %v, want exit 0; stderr %q", i, err, sp.log.String())
-			}
-		case <-time.After(60 * time.Second):
-			_ = sp.cmd.Process.Kill()
-			<-sp.done
-			t.Fatalf("run %d: serve ignored two SIGTERMs", i)
-		}
-		sp.done <- nil // for startServeCmd's cleanup, which waits for the exit
-	}
-}
-
 // TestStopOnStalledPipe: SIGTERM and SIGINT were ignored while a write
 // to a pipe nobody reads blocked (the documented 143 and 130 never came;
 // the process hung until the reader went away). Now the process ends
