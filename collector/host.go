@@ -249,10 +249,17 @@ func readLinesAsGopsutil(path string) ([]string, error) {
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	var lines []string
-	r := bufio.NewReader(io.LimitReader(f, maxHostFileBytes))
+	// One byte past the bound tells a file that does not fit (cpuinfo of
+	// some thousands of CPUs) from one that does: cut, it would count
+	// low, so it is an error and the count goes to stat.
+	lr := &io.LimitedReader{R: f, N: maxHostFileBytes + 1}
+	r := bufio.NewReader(lr)
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
+			if lr.N == 0 {
+				return nil, &ReadError{File: path, Err: ErrTooLarge}
+			}
 			if err == io.EOF && len(line) > 0 {
 				lines = append(lines, strings.Trim(line, "\n"))
 			}

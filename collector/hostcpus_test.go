@@ -2,8 +2,10 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +93,25 @@ func TestLogicalCPUsStatFIFO(t *testing.T) {
 			unix.Close(fd)
 		}
 		t.Fatal("logicalCPUs hung on a FIFO stat")
+	}
+}
+
+// TestLogicalCPUsCpuinfoTooLarge: a cpuinfo past the host files' bound
+// (about 2,500 CPUs' worth) was cut there and counted low; it is now too
+// large, and the count comes from stat (review14b).
+func TestLogicalCPUsCpuinfoTooLarge(t *testing.T) {
+	root := t.TempDir()
+	var b strings.Builder
+	for i := 0; b.Len() <= maxHostFileBytes; i++ {
+		fmt.Fprintf(&b, "processor : %d\nmodel name : x\n\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(root, "cpuinfo"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "stat"), []byte("cpu  1 2 3\ncpu0 1\ncpu1 1\ncpu2 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := logicalCPUs(root); n != 3 || err != nil {
+		t.Errorf("logicalCPUs with a %d-byte cpuinfo = %d, %v; want stat's 3", b.Len(), n, err)
 	}
 }

@@ -30,25 +30,27 @@ func (h *zombieHistory) docs(groups []lifecycle.ZombieGroup) []report.ZombieHist
 		}
 		d := report.ZombieHistoryDoc{ParentPID: g.Parent.PID, ParentComm: g.ParentComm,
 			FirstZombieAt: g.Since.Local().Format(time.RFC3339), Zombies: len(g.Zombies)}
-		h.parentThen(&d, g, g.Since)
+		thenAt := h.parentThen(&d, g, g.Since)
 		// The rate is the zombies after the first over the time from the
 		// first to the sample shown. It was over the span of their first
 		// sightings: 8 zombies made in 6 ms (kernel exit times) and none
 		// in the 28 s since were "accumulating at 4678261.8 an hour"
-		// (tester14). Zombies already there when recording began share
-		// its first sample as their first sighting, whenever they were
-		// made: only those seen after it count (review14: 3 zombies older
-		// than the record were "accumulating at 2801.2 an hour").
-		after := len(g.Zombies) - 1
+		// (tester14). Zombies already there when recording began have the
+		// record's first sample as their first sighting, whenever they
+		// were made (review14: 3 of them were "accumulating at 2801.2 an
+		// hour" 2 s in): then only those first seen after that sample
+		// count, over the time since it (not since g.Since, which a kernel
+		// exit time just before the first scan can put earlier: review14b).
+		after, from := len(g.Zombies)-1, g.Since
 		if d.BeforeRecording {
-			after = 0
+			after, from = 0, thenAt
 			for _, z := range g.Zombies {
-				if z.FirstSeen.After(g.Since) {
+				if z.FirstSeen.After(thenAt) {
 					after++
 				}
 			}
 		}
-		if span := h.cur.TakenAt().Sub(g.Since); (after > 0 || d.BeforeRecording) && span > 0 {
+		if span := h.cur.TakenAt().Sub(from); (after > 0 || d.BeforeRecording) && span > 0 {
 			v := float64(after) / span.Hours()
 			d.ZombiesPerHour = &v
 		}
@@ -59,8 +61,9 @@ func (h *zombieHistory) docs(groups []lifecycle.ZombieGroup) []report.ZombieHist
 
 // parentThen fills the parent's state from the sample in which the first
 // zombie was first seen (the first holding the zombie: a kernel exit's
-// time can come before that sample), with its CPU from the sample before.
-func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.ZombieGroup, since time.Time) {
+// time can come before that sample), with its CPU from the sample before,
+// and returns that sample's time (zero when there is none).
+func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.ZombieGroup, since time.Time) time.Time {
 	first := g.Zombies[0].ID
 	i, ok := h.st.Find(since)
 	if !ok {
@@ -71,7 +74,7 @@ func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.Zombi
 	for ; i < h.st.Len() && then == nil; i++ {
 		s, err := h.st.Read(i)
 		if err != nil || s.TakenAt().After(h.cur.TakenAt()) {
-			return
+			return time.Time{}
 		}
 		if find(s.Snapshot, first) == nil {
 			continue
@@ -80,7 +83,7 @@ func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.Zombi
 	}
 	i--
 	if par == nil {
-		return
+		return time.Time{}
 	}
 	// Seen in the first sample of a recorder run: it was there before.
 	if i == 0 {
@@ -97,6 +100,7 @@ func (h *zombieHistory) parentThen(d *report.ZombieHistoryDoc, g lifecycle.Zombi
 	d.ParentStateThen = string(rune(letter)) + " (" + name + ")"
 	d.ParentWChanThen = then.ParentWChan[par.PID]
 	d.ParentThreadsThen = par.NumThreads
+	return then.TakenAt()
 }
 
 // find returns the process with identity id in snap, nil when absent.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -268,6 +270,17 @@ func zombiesAtRecord(t *testing.T, before bool) (zombieAtDoc, time.Time) {
 	var z *livehelper.Proc
 	if before {
 		z = livehelper.Start(t, "zombies", "3", "block")
+		// The helper says ready before its children have exited: all
+		// three are zombies before the recorder's first sample.
+		waitedFor(t, "the helper's three children to be zombies", func() bool {
+			for _, pid := range z.PIDs[1:] {
+				b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+				if i := bytes.LastIndexByte(b, ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'Z' {
+					return false
+				}
+			}
+			return len(z.PIDs) == 4
+		})
 	}
 	dir := filepath.Join(t.TempDir(), "rec")
 	cmd := command("record", "--dir", dir, "--interval", "500ms", "--fsync", "none")

@@ -21,9 +21,10 @@ type ZombieHistoryDoc struct {
 	// ZombiesPerHour is the accumulation rate since the first: the
 	// zombies after it over the time from it to this sample (absent when
 	// it is the only one, or appeared in this sample). With
-	// BeforeRecording, only the zombies first seen after recording began
-	// count (those already there have no known time of their own), so 0
-	// says none appeared since.
+	// BeforeRecording, the zombies first seen after the sample recording
+	// began with, over the time since that sample (those already there
+	// have no time of their own): 0, even for a single zombie, says none
+	// appeared since.
 	ZombiesPerHour *float64 `json:"zombies_per_hour,omitempty"`
 	// The parent as recorded in the sample where the first zombie was
 	// first seen (absent when that sample is gone or does not hold it).
