@@ -5,6 +5,7 @@ package main
 import (
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,15 +70,48 @@ func widenTimerSlack(d time.Duration) (set, found int) {
 
 // writeTimerSlack writes val (nanoseconds, decimal) to thread tid's
 // /proc/TID/timerslack_ns (a thread's own directory under /proc: the
-// task/ directory has no such file).
+// task/ directory has no such file). The directory is opened first and
+// the file is written only when its status says the thread is this
+// process's: a thread of ours that ended since the listing can have its
+// tid taken by another process's thread, whose slack pinspect, which only
+// reads, must not set. The open directory holds the thread it named, so
+// the check and the write are of one thread.
 func writeTimerSlack(tid int, val []byte) error {
-	f, err := os.OpenFile("/proc/"+strconv.Itoa(tid)+"/timerslack_ns", os.O_WRONLY, 0)
+	dir, err := unix.Open("/proc/"+strconv.Itoa(tid), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
+	defer unix.Close(dir)
+	if ours, err := threadOfThisProcess(dir); err != nil {
+		return err
+	} else if !ours {
+		return unix.ESRCH
+	}
+	fd, err := unix.Openat(dir, "timerslack_ns", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "timerslack_ns")
 	_, err = f.Write(val)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// threadOfThisProcess reads the status file of the thread whose /proc
+// directory is dir and says whether its Tgid is this process's pid.
+func threadOfThisProcess(dir int) (bool, error) {
+	fd, err := unix.Openat(dir, "status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 4096)
+	n, err := unix.Read(fd, buf)
+	if err != nil {
+		return false, err
+	}
+	want := "\nTgid:\t" + strconv.Itoa(os.Getpid()) + "\n"
+	return strings.Contains(string(buf[:n]), want), nil
 }

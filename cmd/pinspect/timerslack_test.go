@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -73,5 +74,27 @@ func TestWidenTimerSlack(t *testing.T) {
 	close(release)
 	if len(seen) != n {
 		t.Fatalf("%d goroutines locked to %d threads", n, len(seen))
+	}
+}
+
+// TestTimerSlackOnlyOwnThreads: writeTimerSlack refuses a thread of
+// another process (a tid of ours that ended and was taken by another
+// process would be one), and leaves its slack as it was.
+func TestTimerSlackOnlyOwnThreads(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	path := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/timerslack_ns"
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Skip("cannot read another process's timerslack_ns:", err)
+	}
+	if err := writeTimerSlack(cmd.Process.Pid, []byte("4000000")); err == nil {
+		t.Error("writeTimerSlack set another process's thread")
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Errorf("the other process's slack went from %q to %q", before, after)
 	}
 }
