@@ -1,8 +1,10 @@
 package record
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -94,7 +96,13 @@ func TestSkippedSegmentBoundedByNames(t *testing.T) {
 	writeSamples(t, w, 0, 15) // segments from 0 s, 50 s and 100 s
 	w.Close()
 	mid := filepath.Join(dir, segName(2, t0.Add(50*time.Second)))
-	flip(t, mid, 0) // its magic
+	// A whole header of another format version: nothing in it is read
+	// (a damaged header's records are, TestSegmentHeaderDamaged).
+	var hb [segHeaderSize]byte
+	putSegHeader(hb[:], 2)
+	binary.LittleEndian.PutUint16(hb[8:], segVersion+1)
+	binary.LittleEndian.PutUint32(hb[28:], crc32.Checksum(hb[:28], crcTable))
+	writeAt(t, mid, 0, hb[:])
 	os.Remove(idxPath(mid))
 	st, err := Open(dir)
 	if err != nil {
@@ -441,5 +449,101 @@ func TestReadFaultForClientNamesNoPath(t *testing.T) {
 	want := fmt.Sprintf("damaged record: segment %d offset %d (sample 2 at ", loc.Segment, loc.Offset)
 	if !strings.Contains(got, want) || !strings.Contains(got, "input/output error") || strings.Contains(got, dir) || strings.Contains(got, filepath.Base(loc.Path)) {
 		t.Errorf("ForClient of an EIO read: %q; want %q, the reason and no path", got, want)
+	}
+}
+
+// writeAt writes b at off in the file path.
+func writeAt(t *testing.T, path string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSegmentHeaderDamaged: a segment whose header is zeroed (and whose
+// index is gone, as for the segment being written) keeps every sample:
+// each record is found by its own magic and checksum, and the damaged
+// header is named with where it is, not counted as a lost sample. With
+// the first record's header damaged too, that sample is counted as
+// skipped and the rest are read. Before, every sample of the segment
+// was lost ("skipped: not a pinspect record segment").
+func TestSegmentHeaderDamaged(t *testing.T) {
+	dir := twoSegments(t)
+	first := filepath.Join(dir, segName(1, t0))
+	writeAt(t, first, 0, make([]byte, segHeaderSize))
+	os.Remove(idxPath(first))
+	probs, samples, parts := openCounts(t, dir)
+	got := strings.Join(probs, "\n")
+	if !strings.Contains(got, first+": bytes 0 to 32, the segment header, are damaged (no segment magic): no sample is lost") || samples != 0 || parts != 0 {
+		t.Errorf("zeroed header: problems %q, %d samples and %d parts skipped; want it named and none skipped", probs, samples, parts)
+	}
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range st.Len() {
+		if _, err := st.Read(i); err != nil {
+			t.Errorf("sample %d: %v", i, err)
+		}
+	}
+	st.Close()
+
+	// The first record's header too: that sample is lost and counted.
+	writeAt(t, first, segHeaderSize, []byte("XXXX"))
+	st, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, parts = st.SkippedAtOpen(time.Time{}, time.Time{})
+	if st.Len() != 9 || parts != 1 || !strings.Contains(strings.Join(st.Problems(), "\n"), "the segment header (no segment magic) and what follows it, are not a readable record (skipped)") {
+		t.Errorf("zeroed header and first record: %d samples, %d parts skipped, problems %q; want 9 and 1 part", st.Len(), parts, st.Problems())
+	}
+	if m := st.Meta(0); !m.TakenAt.Equal(t0.Add(10 * time.Second)) {
+		t.Errorf("the first sample read is at %s, want the second written (%s)", m.TakenAt, t0.Add(10*time.Second))
+	}
+}
+
+// TestNonFileNamedLikeSegment: a FIFO, a directory and a symlink named
+// like segments beside real ones are each named as skipped, with what
+// they are, and never opened (the FIFO would hang); alone in the
+// directory, the error says the same. Before, beside segments, they were
+// skipped without a word, and alone called "not a segment file".
+func TestNonFileNamedLikeSegment(t *testing.T) {
+	dir := twoSegments(t)
+	fifo := filepath.Join(dir, segName(3, t0.Add(200*time.Second)))
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, segName(4, t0.Add(300*time.Second)))
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, segName(5, t0.Add(400*time.Second)))
+	if err := os.Symlink("/dev/zero", link); err != nil {
+		t.Fatal(err)
+	}
+	probs, samples, parts := openCounts(t, dir)
+	got := strings.Join(probs, "\n")
+	for path, kind := range map[string]string{fifo: "a FIFO", sub: "a directory", link: "a symbolic link"} {
+		if want := path + ": skipped: named like a segment but not a regular file (" + kind + ")"; !strings.Contains(got, want) {
+			t.Errorf("problems %q do not say %q", probs, want)
+		}
+	}
+	if samples != 0 || parts != 0 {
+		t.Errorf("%d samples, %d parts counted as skipped; want none (they held none)", samples, parts)
+	}
+	alone := t.TempDir()
+	fifo = filepath.Join(alone, segName(1, t0))
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(alone); !errors.Is(err, ErrNoRecord) || !strings.Contains(err.Error(), fifo+": skipped: named like a segment but not a regular file (a FIFO)") {
+		t.Errorf("a FIFO alone: %v", err)
 	}
 }

@@ -49,7 +49,53 @@ func scanSegment(f io.ReaderAt, size int64, verify bool) (scanResult, error) {
 	if _, err := parseSegHeader(hb[:]); err != nil {
 		return res, err
 	}
-	off := int64(segHeaderSize)
+	err := scanRecords(f, segHeaderSize, size, verify, &res)
+	return res, err
+}
+
+// scanPastHeader scans a segment whose header is damaged (why:
+// segHeaderDamage) from the first record whose
+// checksum holds: each record is framed and checksummed on its own, so
+// one lost header need not lose them (it lost the whole segment). found
+// is false when no record is found (not a segment of pinspect's, or
+// nothing left of one). The header, and any bytes up to that record,
+// are the first problem: counted as damage (gap 0) only when they are
+// more than a header, which holds no sample.
+func scanPastHeader(f io.ReaderAt, size int64, why string) (res scanResult, found bool, err error) {
+	res = scanResult{tornAt: -1, end: segHeaderSize}
+	first, found, err := resync(f, 0, size)
+	if err != nil || !found {
+		return res, false, err
+	}
+	if first <= segHeaderSize {
+		res.problems = append(res.problems, fmt.Sprintf("bytes 0 to %d, the segment header, are damaged (%s): no sample is lost, its records are read on their own checksums", first, why))
+		res.gaps = append(res.gaps, -1)
+	} else {
+		res.problems = append(res.problems, fmt.Sprintf("bytes 0 to %d, the segment header (%s) and what follows it, are not a readable record (skipped)", first, why))
+		res.gaps = append(res.gaps, 0)
+	}
+	return res, true, scanRecords(f, first, size, false, &res)
+}
+
+// segHeaderDamage says how the segment header b is damaged (its magic or
+// checksum wrong, as when it is zeroed); "" for a whole header, whatever
+// its format version.
+func segHeaderDamage(b []byte) string {
+	switch {
+	case len(b) < segHeaderSize:
+		return ""
+	case string(b[:8]) != segMagic:
+		return "no segment magic"
+	case crc32.Checksum(b[:28], crcTable) != binary.LittleEndian.Uint32(b[28:]):
+		return "its checksum does not hold"
+	}
+	return ""
+}
+
+// scanRecords walks the records of a segment from off (a record's start)
+// to size into res: each good record an entry, each stretch of bad bytes
+// a problem, a bad tail tornAt.
+func scanRecords(f io.ReaderAt, off, size int64, verify bool, res *scanResult) error {
 	var hdr [recHeaderSize]byte
 	var body []byte
 	for off < size {
@@ -63,17 +109,17 @@ func scanSegment(f io.ReaderAt, size int64, verify bool) (scanResult, error) {
 		// A bad or incomplete record: look for the next good one.
 		next, found, err := resync(f, off+1, size)
 		if err != nil {
-			return res, err
+			return err
 		}
 		if !found {
 			res.tornAt = off
-			return res, nil
+			return nil
 		}
 		res.problems = append(res.problems, fmt.Sprintf("bytes %d to %d are not a readable record (skipped)", off, next))
 		res.gaps = append(res.gaps, len(res.entries))
 		off = next
 	}
-	return res, nil
+	return nil
 }
 
 // readRecord reads and checks the record at off; with verify its body's

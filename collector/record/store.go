@@ -154,10 +154,16 @@ func (s *Store) load() error {
 		old[g.num] = g
 	}
 	var segs []*readSeg
-	s.foreign = s.foreign[:0]
+	s.foreign, s.problems = s.foreign[:0], nil
 	for _, d := range names {
 		n, ok := parseSegName(d.Name())
-		if !ok || !d.Type().IsRegular() {
+		if ok && !d.Type().IsRegular() {
+			// Named like a segment but not a file: said, never opened
+			// (a FIFO would hang the read).
+			s.problems = append(s.problems, fmt.Sprintf("%s: skipped: named like a segment but not a regular file (%s)", filepath.Join(s.dir, d.Name()), fileKind(d.Type())))
+			continue
+		}
+		if !ok {
 			if !ownFile(d.Name()) {
 				s.foreign = append(s.foreign, d.Name())
 			}
@@ -178,7 +184,7 @@ func (s *Store) load() error {
 	if s.listed != nil {
 		s.listed()
 	}
-	s.pos, s.problems, s.steps, s.skipped = s.pos[:0], nil, nil, nil
+	s.pos, s.steps, s.skipped = s.pos[:0], nil, nil
 	gone := make([]bool, len(segs))
 	for k, g := range segs {
 		var after *readSeg
@@ -200,6 +206,23 @@ func (s *Store) load() error {
 		slices.SortStableFunc(s.byTime, func(a, b int32) int { return cmp.Compare(s.pos[a].e.h.takenAt, s.pos[b].e.h.takenAt) })
 	}
 	return nil
+}
+
+// fileKind names a file type that is not a regular file's.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "of another kind"
 }
 
 // addSegment catalogs segment g into the store's samples, problems and
@@ -532,7 +555,23 @@ func (g *readSeg) catalog() ([]entry, []segProblem, error) {
 	g.indexed = false
 	res, err := scanSegment(f, g.size, false)
 	if err != nil {
-		return nil, nil, err
+		// A damaged header (zeroed, say): its records are found by
+		// their own magic and checksum, as after a smashed record.
+		var hb [segHeaderSize]byte
+		if _, rerr := f.ReadAt(hb[:], 0); rerr == nil {
+			if why := segHeaderDamage(hb[:]); why != "" {
+				r, found, serr := scanPastHeader(f, g.size, why)
+				switch {
+				case serr != nil:
+					return nil, nil, serr
+				case found:
+					res, err = r, nil
+				}
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	// A torn tail of the newest segment is a write in progress, not
 	// damage; elsewhere it is reported.
