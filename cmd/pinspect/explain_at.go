@@ -97,19 +97,37 @@ func (a *app) recordedStretch(st *record.Store, at time.Time, window time.Durati
 		fmt.Fprintf(a.stderr, "pinspect: no sample near %s: explaining up to the one taken %s earlier, at %s\n",
 			at.Local().Format(time.RFC3339), gap.Round(time.Second), cur.TakenAt().Local().Format(time.RFC3339))
 	}
+	samples, err := a.samplesBack(st, i, cur, at, window, pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(samples) < 2 {
+		return nil, nil, fmt.Errorf("--at %s: the record has no sample before the one at %s in the same recorder run: explain needs two",
+			at.Local().Format(time.RFC3339), cur.TakenAt().Local().Format(time.RFC3339))
+	}
+	// Oldest first.
+	for l, r := 0, len(samples)-1; l < r; l, r = l+1, r-1 {
+		samples[l], samples[r] = samples[r], samples[l]
+	}
+	rec := &explain.Recorded{Machine: explain.Machine{Arch: runtime.GOARCH, Root: os.Geteuid() == 0}}
+	for _, s := range samples {
+		rec.Snapshots = append(rec.Snapshots, s.Snapshot)
+		rec.Rollups = append(rec.Rollups, s.Memory)
+	}
+	if pid > 0 {
+		rec.History = recordedSeries(st, cur, pid)
+	}
+	return rec, samples, nil
+}
+
+// samplesBack reads, from sample i (cur, at or before at) back, the
+// samples of cur's recorder run in the window (recordedStretch), newest
+// first, stepping over damage (named on stderr) no further back than
+// the reach.
+func (a *app) samplesBack(st *record.Store, i int, cur *record.Sample, at time.Time, window time.Duration, pid int) ([]*record.Sample, error) {
 	samples := []*record.Sample{cur}
 	threads := 0
-	hasThreads := func(s *record.Sample) bool {
-		if pid == 0 {
-			return s.Snapshot.ThreadsRead
-		}
-		for k := range s.Snapshot.Processes {
-			if p := &s.Snapshot.Processes[k]; p.PID == pid {
-				return p.Read&collector.SrcTasks != 0 && len(p.Threads) > 0
-			}
-		}
-		return false
-	}
+	hasThreads := func(s *record.Sample) bool { return sampleHasThreads(s, pid) }
 	if hasThreads(cur) {
 		threads++
 	}
@@ -119,8 +137,20 @@ func (a *app) recordedStretch(st *record.Store, at time.Time, window time.Durati
 	// at the first damage, silently, and with it its findings).
 	// Only damage between two samples read counts: damage older than the
 	// oldest one read is outside the window.
+	// Damage is stepped over no further back than reach from the sample
+	// at --at (its header's time, known without reading it): past that,
+	// the rates would span the damage and more than the window asked
+	// (a damaged keyframe spoils the deltas after it, up to the next).
 	var damaged, pending []error
 	for j := i - 1; j >= 0 && len(samples) < recordMaxSamples; j-- {
+		if len(pending) > 0 && cur.TakenAt().Sub(st.Meta(j).TakenAt) > reach {
+			if len(samples) < 2 {
+				return nil, fmt.Errorf("--at %s: the record has no readable sample before the one at %s within %s of it (%s; the newest: %s): explain needs two in the same recorder run, and steps over damage no further back than that",
+					at.Local().Format(time.RFC3339), cur.TakenAt().Local().Format(time.RFC3339), reach,
+					pluralWord(len(pending), "1 damaged sample stepped over", fmt.Sprintf("%d damaged samples stepped over", len(pending))), sanitize.Terminal(pending[0].Error()))
+			}
+			break
+		}
 		s, err := st.Read(j)
 		if errors.Is(err, record.ErrDamaged) {
 			pending = append(pending, err)
@@ -143,23 +173,21 @@ func (a *app) recordedStretch(st *record.Store, at time.Time, window time.Durati
 		fmt.Fprintf(a.stderr, "pinspect: record: %s in the window skipped: the rates span it (the newest: %s)\n",
 			pluralWord(len(damaged), "1 damaged sample", fmt.Sprintf("%d damaged samples", len(damaged))), sanitize.Terminal(damaged[0].Error()))
 	}
-	if len(samples) < 2 {
-		return nil, nil, fmt.Errorf("--at %s: the record has no sample before the one at %s in the same recorder run: explain needs two",
-			at.Local().Format(time.RFC3339), cur.TakenAt().Local().Format(time.RFC3339))
+	return samples, nil
+}
+
+// sampleHasThreads says whether s holds the threads of process pid (0:
+// whether it read every process's threads).
+func sampleHasThreads(s *record.Sample, pid int) bool {
+	if pid == 0 {
+		return s.Snapshot.ThreadsRead
 	}
-	// Oldest first.
-	for l, r := 0, len(samples)-1; l < r; l, r = l+1, r-1 {
-		samples[l], samples[r] = samples[r], samples[l]
+	for k := range s.Snapshot.Processes {
+		if p := &s.Snapshot.Processes[k]; p.PID == pid {
+			return p.Read&collector.SrcTasks != 0 && len(p.Threads) > 0
+		}
 	}
-	rec := &explain.Recorded{Machine: explain.Machine{Arch: runtime.GOARCH, Root: os.Geteuid() == 0}}
-	for _, s := range samples {
-		rec.Snapshots = append(rec.Snapshots, s.Snapshot)
-		rec.Rollups = append(rec.Rollups, s.Memory)
-	}
-	if pid > 0 {
-		rec.History = recordedSeries(st, cur, pid)
-	}
-	return rec, samples, nil
+	return false
 }
 
 // recordedSeries is the recorded RSS of the process pid (as it is in

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/record"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
@@ -233,5 +235,60 @@ func TestAtStepsOverDamagedSample(t *testing.T) {
 	if _, stderr, code := runInProcess(t, "ps", "--at", at(0), "--dir", rec); code != exitError ||
 		!strings.Contains(stderr, "damaged record: ") || !strings.Contains(stderr, "no readable sample before it") {
 		t.Errorf("--at a damaged first sample: exit %d, %q; want %d naming the damage", code, stderr, exitError)
+	}
+}
+
+// recordTimed records one real scan of /proc (with threads) per time in
+// at, taken at that time as far as the record says (the scans are ms
+// apart; the times stand for a recorder's long gaps), and returns the
+// directory.
+func recordTimed(t *testing.T, at []time.Time) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := record.OpenWriter(dir, record.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r, err := collector.NewReader(collector.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, when := range at {
+		snap, err := r.Scan(context.Background(), collector.ScanOptions{Threads: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.TakenAt = when
+		if err := w.Append(&record.Sample{RunID: 42, Interval: time.Second, Snapshot: snap}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestExplainAtDamageBounded: explain --at steps over damage no further
+// back than its reach (10 minutes, or --window when longer) from the
+// sample at --at: with the sample before it damaged and the readable one
+// before that 15 minutes older, it refuses, naming the bound and the
+// damage. Before, it took that sample as the window's start (rates over
+// 15 minutes for a --window of 1m; stderr gave only a count).
+func TestExplainAtDamageBounded(t *testing.T) {
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	times := []time.Time{t0, t0.Add(time.Second), t0.Add(15 * time.Minute), t0.Add(15*time.Minute + time.Second)}
+	rec := recordTimed(t, times)
+	damageSample(t, rec, 2)
+	at := times[3].Add(time.Millisecond).Format(time.RFC3339Nano)
+	pid := strconv.Itoa(os.Getpid())
+	out, stderr, code := runInProcess(t, "explain", "--json", "--dir", rec, "--at", at, "--window", "1m", pid)
+	if code != exitError || !strings.Contains(stderr, "no readable sample before the one at") || !strings.Contains(stderr, "within 10m0s of it (1 damaged sample stepped over; the newest: ") {
+		t.Errorf("explain --at past damage 15 minutes back: exit %d, stderr %q, out %.300s; want %d naming the 10-minute bound", code, stderr, out, exitError)
+	}
+	// Within the bound it still steps over the damage (--window 20m: a
+	// reach of 20 minutes).
+	doc := explainAtJSON(t, "--dir", rec, "--at", at, "--window", "20m", pid)
+	if doc.Record == nil || doc.Record.Samples != 3 {
+		t.Errorf("explain --at --window 20m past the damage: record stretch %+v, want 3 samples", doc.Record)
 	}
 }
