@@ -54,13 +54,16 @@ func TestExitCodes(t *testing.T) {
 		// dump's rows are data: the reason for exit 1 is on stderr.
 		{[]string{"dump", "--dir", rec, "--pid", "999999999"}, 1, "", "pinspect: dump: no process row matched in the record (it spans "},
 		{[]string{"dump", "event", "--dir", rec, "--name", "no-such-name", "--format", "csv"}, 1, "", "no event row matched"},
-		{[]string{"dump", "event", "--dir", rec, "--since", "2999-01-01T00:00:00Z"}, 1, "", "no event row matched"},
+		{[]string{"dump", "event", "--dir", rec, "--since", time.Now().Add(time.Hour).Format(time.RFC3339)}, 1, "", "no event row matched"},
 		// The second sample read no threads (recordLive).
 		{[]string{"dump", "thread", "--dir", rec, "--since", recAt}, 1, "", "no thread row: no sample in the range read threads"},
 		{[]string{"dump", "system", "--dir", rec}, 0, `"schema":"pinspect.dump.system/v1"`, ""},
 		{[]string{"show", "999999999", "--dir", rec, "--at", recAt}, 1, "", "no process 999999999 in the record"},
 		{[]string{"ps", "--dir", rec, "--at", recAt, "--pid", "999999999"}, 1, "0 processes", ""},
 		{[]string{"ps", "--dir", rec, "--at", "2001-01-01T00:00:00Z"}, 3, "", "the record starts later"},
+		// A time no record holds is a usage error, not a saturated gap (tester14).
+		{[]string{"ps", "--dir", rec, "--at", "@99999999999"}, 2, "", `--at: "@99999999999" is 5138-11-16T09:46:39Z: want a time from 1970 to a year from now`},
+		{[]string{"explain", "--dir", rec, "--at", "@99999999999"}, 2, "", "want a time from 1970 to a year from now"},
 		{[]string{"events", "--dir", "/nonexistent"}, 3, "", "no recording in /nonexistent"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,28 @@ import (
 //	02:00, 02:00:05[.5]                                today, local time
 //	2h ago, 90m ago, 1h30m ago, 3d ago, -2h, 2h        before now
 //	now, @1764554400                                   now; Unix seconds
+//
+// A time before 1970 or more than maxFuture after now is refused: no
+// record holds it, and its distance from a sample would not fit a
+// time.Duration (@99999999999 printed a saturated 2562047h47m16s gap;
+// tester14).
 func parseWhen(s string, now time.Time) (time.Time, error) {
+	t, err := parseWhenText(s, now)
+	if err != nil {
+		return t, err
+	}
+	if t.Before(time.Unix(0, 0)) || t.After(now.Add(maxFuture)) {
+		return time.Time{}, fmt.Errorf("%q is %s: want a time from 1970 to a year from now", strings.TrimSpace(s), t.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	return t, nil
+}
+
+// maxFuture is how far after now parseWhen takes a time: a clock or a
+// time zone set wrong, not a typo of centuries.
+const maxFuture = 366 * 24 * time.Hour
+
+// parseWhenText reads s as parseWhen does, without its bounds.
+func parseWhenText(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, fmt.Errorf("empty time")
@@ -73,7 +95,9 @@ func parseSpan(s string) (time.Duration, error) {
 		}
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err != nil || d < 0 || d > math.MaxInt64-days {
+		// The sum past the largest Duration wrapped around to a time
+		// in the future ("100000d2562047h ago" was in 2045).
 		return 0, fmt.Errorf("bad duration %q", s)
 	}
 	return days + d, nil

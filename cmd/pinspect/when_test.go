@@ -24,6 +24,8 @@ func TestParseWhen(t *testing.T) {
 		"3d ago":                    now.Add(-72 * time.Hour),
 		"1d12h":                     now.Add(-36 * time.Hour),
 		"@1764554400":               time.Unix(1764554400, 0),
+		"@0":                        time.Unix(0, 0),
+		"2027-11-30 10:00":          time.Date(2027, 11, 30, 10, 0, 0, 0, loc), // within a year of now
 	} {
 		got, err := parseWhen(in, now)
 		if err != nil || !got.Equal(want) {
@@ -31,7 +33,10 @@ func TestParseWhen(t *testing.T) {
 		}
 	}
 	// tester11 T2: "+1h" and "-2h ago" were read as "1h ago" and "2h ago".
-	for _, bad := range []string{"", "yesterday-ish", "2h later", "25:00", "@x", "-d", "99999999d", "+1h", "-2h ago", "-1h ago", "+90m ago", "ago"} {
+	for _, bad := range []string{"", "yesterday-ish", "2h later", "25:00", "@x", "-d", "99999999d", "+1h", "-2h ago", "-1h ago", "+90m ago", "ago",
+		// tester14: a time no record holds, whose distance from a sample
+		// saturated a time.Duration, and a span that wrapped past it.
+		"@99999999999", "@-1", "2028-12-01", "100000d2562047h ago", "106751d23h47m16s"} {
 		if _, err := parseWhen(bad, now); err == nil {
 			t.Errorf("parseWhen(%q) accepted", bad)
 		}
