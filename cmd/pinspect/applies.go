@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Flags that do not apply are refused, the same way for every command: a
@@ -73,10 +74,45 @@ func reads(cmd *cobra.Command, source string) *cobra.Command {
 // flags: the filters it applies, and the /proc flags only where /proc is
 // read.
 func checkCommonFlags(cmd *cobra.Command) error {
+	if err := checkEmptyValues(cmd); err != nil {
+		return err
+	}
 	if err := checkFilters(cmd); err != nil {
 		return err
 	}
 	return checkSource(cmd)
+}
+
+// checkEmptyValues refuses a text flag given an empty value, the same way
+// for every flag: `--name ""` filtered nothing and `ps --columns ""`
+// printed the default columns, as if the flag had not been given
+// (tester14). A flag has a value or is left out. A repeated flag
+// (--web.listen-address) says what an empty one is itself.
+func checkEmptyValues(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if err != nil {
+			return
+		}
+		switch f.Value.Type() {
+		case "string":
+			if f.Value.String() != "" {
+				return
+			}
+		case "stringSlice":
+			if sv, ok := f.Value.(pflag.SliceValue); !ok || len(sv.GetSlice()) > 0 {
+				return
+			}
+		default:
+			return
+		}
+		what, _ := pflag.UnquoteUsage(f)
+		if what == "string" || what == "strings" || what == "" {
+			what = "a value"
+		}
+		err = usageError{fmt.Errorf("--%s: an empty value (give %s, or leave the flag out)", f.Name, what)}
+	})
+	return err
 }
 
 // given returns the value of the flag name of cmd when it was given.

@@ -103,8 +103,8 @@ func TestBadInvocation(t *testing.T) {
 		{[]string{"--proc-root", "/sys"}, 3, "not a proc filesystem"},
 		{[]string{"show", "2147483647"}, 1, "no such process: 2147483647"},
 		{[]string{"orphans", "--observe", "-1s"}, 2, "--observe must not be negative"}, // tester11 T2: it was taken
-		{[]string{"ps", "--passwd-file", ""}, 2, "--passwd-file: an empty path"},       // tester11 T6: it was taken as no flag
-		{[]string{"ps", "--rootfs", ""}, 2, "--rootfs: an empty path"},
+		{[]string{"ps", "--passwd-file", ""}, 2, "--passwd-file: an empty value"},      // tester11 T6: it was taken as no flag
+		{[]string{"ps", "--rootfs", ""}, 2, "--rootfs: an empty value"},
 		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"--pid", "abc"}, 2, `invalid argument "abc" for "--pid" flag`},
 		{[]string{"--state", "Q"}, 2, "--state: unknown state letter 'Q'"},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,12 @@ func TestFlagsThatDoNotApply(t *testing.T) {
 		{[]string{"show", "1", "--at", "1h", "--smaps=false"}, "--smaps does not apply to show --at (memory maps are not recorded)"},
 		{[]string{"show", "1", "--json", "--maps"}, "--maps does not apply to show --json (the document lists every mapping)"},
 		{[]string{"orphans", "--at", "1h", "--observe", "1s"}, "--observe does not apply to orphans --at"},
+		// Given is given, whatever the value: its default was taken as
+		// not given (tester14).
+		{[]string{"orphans", "--at", "1h", "--observe", "0"}, "--observe does not apply to orphans --at"},
+		{[]string{"ps", "--at", "1h", "--sample", "0"}, "--sample does not apply to ps --at"},
+		{[]string{"serve", "--web.scrape-socket-mode", "0660"}, "--web.scrape-socket-mode and --web.scrape-socket-group need --web.scrape-address"},
+		{[]string{"serve", "--web.scrape-address", "127.0.0.1:0", "--web.scrape-socket-mode", "0660"}, "--web.scrape-socket-mode and --web.scrape-socket-group apply to a unix:PATH --web.scrape-address"},
 		{[]string{"explain", "1", "--top", "3"}, "--top does not apply to explain PID"},
 		{[]string{"explain", "1", "--candidates", "3"}, "--candidates does not apply to explain PID"},
 		{[]string{"events", "--restarts", "--name", "x", "--type", "exit"}, "--type does not apply to events --restarts"},
@@ -280,4 +287,43 @@ func TestFlagValueNamesAreNames(t *testing.T) {
 		}
 	}
 	walk(newRootCmd(&app{stdout: io.Discard, stderr: io.Discard, ctx: context.Background()}))
+}
+
+// TestEmptyFlagValues: every text flag of every command given an empty
+// value is a usage error naming the flag, not taken as the flag left out
+// (`ps --columns ""` printed the default columns, `--name ""` filtered
+// nothing; tester14). The repeated address flags have a message of
+// their own (TestServeWildcardListen).
+func TestEmptyFlagValues(t *testing.T) {
+	var cases [][]string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		path := strings.Fields(c.CommandPath())[1:]
+		if len(path) > 0 && (path[0] == "completion" || path[0] == "help") {
+			return
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if t := f.Value.Type(); (t == "string" || t == "stringSlice") && !f.Hidden {
+				args := append(slices.Clone(path), "--"+f.Name, "")
+				if strings.Contains(c.Use, "PID") {
+					args = append(args, "1")
+				}
+				cases = append(cases, args)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&app{stdout: io.Discard, stderr: io.Discard, ctx: context.Background()}))
+	if len(cases) < 40 {
+		t.Fatalf("%d text flags found: the walk is broken", len(cases))
+	}
+	for _, args := range cases {
+		flag := args[slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--") })]
+		r := pinspect(t, args...)
+		if r.code != exitUsage || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, flag+": an empty value") {
+			t.Errorf("%q: exit %d stdout %q stderr %q; want exit 2 and %q", args, r.code, r.stdout, r.stderr, flag+": an empty value")
+		}
+	}
 }

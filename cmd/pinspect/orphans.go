@@ -32,7 +32,7 @@ kernel's process events where available). Processes that lead their own
 session (setsid) were detached on purpose: they are daemons, counted
 separately (--daemons lists them).`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			var snap *collector.Snapshot
 			var orphans []lifecycle.Orphan
 			if observe < 0 {
@@ -44,7 +44,7 @@ separately (--daemons lists them).`,
 			}
 			var r *collector.Reader
 			if a.at.at != "" {
-				if observe > 0 {
+				if changed(cmd, "observe") {
 					return notApplicable("--observe", "orphans --at", "it watches what happens now")
 				}
 				rec, err := a.recordedAt(&a.at, 0)

@@ -81,7 +81,7 @@ filters, 2 for a usage error, 3 when /proc could not be read.`,
 				}
 				o.output = "json"
 			}
-			if a.at.at != "" && o.sample > 0 {
+			if a.at.at != "" && changed(cmd, "sample") {
 				return notApplicable("--sample", "ps --at", "the record is shown as it was sampled")
 			}
 			return a.printPS(o)

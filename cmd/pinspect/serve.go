@@ -90,6 +90,7 @@ Environment variables are never exported, command lines only with
 			if err := refuseListenWithSocket(cmd, &o); err != nil {
 				return err
 			}
+			o.scrape.modeSet, o.scrape.groupSet = changed(cmd, "web.scrape-socket-mode"), changed(cmd, "web.scrape-socket-group")
 			a.signalStops = true
 			a.stopGrace.Store(int64(serveStopGrace))
 			return a.serve(cmd.Context(), &o)

@@ -16,11 +16,15 @@ import (
 // scrapeFlags are serve's options of a dedicated scrape listener
 // (docs/SECURITY.md, "A listener for the scraper").
 type scrapeFlags struct {
-	addrs  []string
-	allow  []string
-	mode   string
-	group  string
-	parsed scrapeSetup
+	addrs []string
+	allow []string
+	mode  string
+	group string
+	// modeSet and groupSet say whether --web.scrape-socket-mode and
+	// --web.scrape-socket-group were given: the mode given as its
+	// default without a scrape address was taken silently (tester14).
+	modeSet, groupSet bool
+	parsed            scrapeSetup
 }
 
 // scrapeSetup is scrapeFlags checked.
@@ -40,7 +44,7 @@ const defaultScrapeSocketMode = "0660"
 func checkScrapeFlags(f *scrapeFlags, any bool) error {
 	f.parsed = scrapeSetup{gid: -1}
 	if len(f.addrs) == 0 {
-		if len(f.allow) > 0 || f.group != "" || f.mode != defaultScrapeSocketMode {
+		if len(f.allow) > 0 || f.groupSet || f.modeSet {
 			return usageError{fmt.Errorf("--web.scrape-allow, --web.scrape-socket-mode and --web.scrape-socket-group need --web.scrape-address")}
 		}
 		return nil
@@ -57,7 +61,7 @@ func checkScrapeFlags(f *scrapeFlags, any bool) error {
 	if len(f.allow) > 0 && !tcp {
 		return usageError{fmt.Errorf("--web.scrape-allow applies to a TCP --web.scrape-address, and every one given is a unix socket (its mode and group decide who connects)")}
 	}
-	if (f.group != "" || f.mode != defaultScrapeSocketMode) && !unixSock {
+	if (f.groupSet || f.modeSet) && !unixSock {
 		return usageError{fmt.Errorf("--web.scrape-socket-mode and --web.scrape-socket-group apply to a unix:PATH --web.scrape-address, and none is given (a TCP one is limited with --web.scrape-allow)")}
 	}
 	for _, a := range f.allow {
