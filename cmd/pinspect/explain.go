@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,8 +83,8 @@ channels, system calls and I/O need root (ptrace access).`,
 			pid := 0
 			if len(args) == 1 {
 				var err error
-				if pid, err = strconv.Atoi(args[0]); err != nil || pid <= 0 {
-					return usageError{fmt.Errorf("explain: %q is not a pid", args[0])}
+				if pid, err = parsePIDArg("explain", args[0]); err != nil {
+					return err
 				}
 			}
 			if err := checkExplainFlags(cmd, pid); err != nil {

@@ -356,6 +356,23 @@ var subcommands = []func(*app) *cobra.Command{newPSCmd, newShowCmd, newExplainCm
 // dashboardMain opens the dashboard (dashboard.go).
 var dashboardMain = runDashboard
 
+// pidRange says which numbers are pids, for the message refusing one
+// above collector.MaxPID.
+var pidRange = fmt.Sprintf("at most %d, the kernel's limit", collector.MaxPID)
+
+// parsePIDArg reads the PID argument of cmd (show, explain): a usage
+// error for anything but a whole number from 1 to collector.MaxPID.
+func parsePIDArg(cmd, arg string) (int, error) {
+	pid, err := strconv.Atoi(arg)
+	switch {
+	case err != nil || pid <= 0:
+		return 0, usageError{fmt.Errorf("%s: %q is not a pid", cmd, arg)}
+	case !collector.ValidPID(pid):
+		return 0, usageError{fmt.Errorf("%s: %s is not a pid (%s)", cmd, arg, pidRange)}
+	}
+	return pid, nil
+}
+
 // pidsFlag is the value of --pid: process ids, comma-separated or the
 // flag repeated, each a positive whole number. Its message for anything
 // else names the text and says what a pid is (a plain int list gave Go's
@@ -369,6 +386,9 @@ func (f pidsFlag) Set(v string) error {
 		pid, err := strconv.Atoi(field)
 		if err != nil || pid <= 0 {
 			return fmt.Errorf("%q is not a pid (a positive whole number)", field)
+		}
+		if !collector.ValidPID(pid) {
+			return fmt.Errorf("%s is not a pid (%s)", field, pidRange)
 		}
 		*f.pids = append(*f.pids, pid)
 	}

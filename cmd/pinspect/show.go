@@ -5,7 +5,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,9 +43,9 @@ smaps_rollup instead (totals only).`,
 		},
 		ValidArgsFunction: a.completePID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pid, err := strconv.Atoi(args[0])
-			if err != nil || pid <= 0 {
-				return usageError{fmt.Errorf("show: %q is not a pid", args[0])}
+			pid, err := parsePIDArg("show", args[0])
+			if err != nil {
+				return err
 			}
 			if err := a.checkShowFlags(cmd, f); err != nil {
 				return err
