@@ -188,7 +188,8 @@ func New(src Source, opts Options) *Dashboard {
 	if opts.Config != nil {
 		d.cfg = *opts.Config
 	}
-	d.vo = viewOpts{filter: lifecycle.LowerASCII(opts.Filter), states: opts.States, folded: map[collector.ID]bool{}}
+	d.vo = viewOpts{states: opts.States, folded: map[collector.ID]bool{}}
+	d.vo.setFilter(opts.Filter)
 	d.scope = newPIDScope(opts.PIDs)
 	if len(opts.PIDs) > 0 {
 		d.vo.pids = map[int]bool{}
@@ -1074,7 +1075,8 @@ func (d *Dashboard) clearFilters() {
 	if d.vo.filter == "" && d.vo.states == "" && d.vo.users == nil && d.vo.workload == "" && d.search == "" {
 		return
 	}
-	d.vo.filter, d.vo.states, d.vo.users, d.vo.workload, d.search = "", "", nil, "", ""
+	d.vo.setFilter("")
+	d.vo.states, d.vo.users, d.vo.workload, d.search = "", nil, "", ""
 	d.rebuild()
 	d.updateHeader()
 	d.updatePanels()

@@ -111,11 +111,18 @@ func TestFilterAndEscape(t *testing.T) {
 	// Esc leaves the prompt and clears the filter.
 	h.key(tcell.KeyEscape)
 	h.waitState("filter cleared", func(d *Dashboard) bool { return d.inputMode == inputNone && len(d.model.rows) > 2 })
-	// Enter keeps it; Esc on the table clears it.
-	h.runes("\\" + run("fltb"))
+	// Enter keeps it, shown as typed though matched without regard to
+	// case (the header showed it lower-cased; tester14); Esc on the
+	// table clears it.
+	h.runes("\\" + run("FltB"))
 	h.key(tcell.KeyEnter)
 	h.waitState("filter kept", func(d *Dashboard) bool { return d.inputMode == inputNone && len(d.model.rows) == 1 })
-	h.waitFor("filter " + run("fltb"))
+	h.waitFor("filter " + run("FltB"))
+	// Opened again, the input line holds it as typed.
+	h.runes("\\")
+	h.waitFor("filter: " + run("FltB"))
+	h.key(tcell.KeyEnter)
+	h.waitState("filter kept again", func(d *Dashboard) bool { return d.inputMode == inputNone && len(d.model.rows) == 1 })
 	h.key(tcell.KeyEscape)
 	h.waitState("filter cleared by Esc", func(d *Dashboard) bool { return d.vo.filter == "" && len(d.model.rows) > 2 })
 }

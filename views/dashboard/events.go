@@ -27,6 +27,7 @@ type eventLog struct {
 	events []lifecycle.Event // oldest first
 	base   int64             // the sequence number of events[0]
 	filter string            // lower-case
+	typed  string            // the filter as typed, shown in the title
 	idx    []int32           // indices into events of the matching ones, oldest first
 	cache  map[int64][]tview.TableCell
 	header []tview.TableCell
@@ -102,9 +103,10 @@ func (l *eventLog) add(evs []lifecycle.Event, secs float64) {
 	}
 }
 
-// setFilter filters the panel (lower-case text; "" shows every event).
-func (l *eventLog) setFilter(f string) {
-	l.filter = f
+// setFilter filters the panel by text ("" shows every event), matched
+// without regard to case and shown as typed.
+func (l *eventLog) setFilter(text string) {
+	l.filter, l.typed = lifecycle.LowerASCII(text), text
 	l.idx = l.idx[:0]
 	for i := range l.events {
 		if l.match(&l.events[i]) {
@@ -135,7 +137,7 @@ func (l *eventLog) title(d *Dashboard) string {
 		s += " " + sc
 	}
 	if l.filter != "" {
-		s += " [yellow]filter " + inert(l.filter) + ": " + strconv.Itoa(len(l.idx)) + "[-]"
+		s += " [yellow]filter " + inert(l.typed) + ": " + strconv.Itoa(len(l.idx)) + "[-]"
 	}
 	s += " · " + rateString(l.perSec) + "/s"
 	if lag := d.eventLag(); lag >= d.eventsBehindAfter() {

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pinspect/pinspect/collector"
@@ -45,5 +46,26 @@ func TestEventLogBounded(t *testing.T) {
 	}
 	if len(l.events) < maxEvents {
 		t.Errorf("only %d events kept after %d, want at least %d", len(l.events), total, maxEvents)
+	}
+}
+
+// TestEventFilterAsTyped: the events panel's filter matches without
+// regard to case and is shown as typed (it was shown lower-cased;
+// tester14).
+func TestEventFilterAsTyped(t *testing.T) {
+	h := start(t, Options{}, 160, 40)
+	a, b := frames(t)
+	h.src.send(a)
+	h.src.send(b)
+	h.waitFor("COMMAND")
+	var title string
+	var kept int
+	h.onUI(func() {
+		h.d.log.add([]lifecycle.Event{{Type: lifecycle.Spawn, ID: collector.ID{PID: 7}}, {Type: lifecycle.Exit, ID: collector.ID{PID: 7}}}, 1)
+		h.d.log.setFilter("EXIT")
+		title, kept = h.d.log.title(h.d), len(h.d.log.idx)
+	})
+	if kept != 1 || !strings.Contains(title, "filter EXIT: 1") {
+		t.Errorf("filter EXIT: %d events kept, title %q; want 1 and \"filter EXIT: 1\"", kept, title)
 	}
 }

@@ -247,7 +247,7 @@ func (d *Dashboard) shapeSegs(snap *collector.Snapshot) []seg {
 	}
 	segs = append(segs, seg{long: "[gray]sort[-] " + colDefs[d.vo.sortCol].title + dir, prio: 2})
 	if d.vo.filter != "" {
-		segs = append(segs, seg{long: "[gray]filter[-] [yellow]" + inert(d.vo.filter) + "[-]", prio: 0})
+		segs = append(segs, seg{long: "[gray]filter[-] [yellow]" + inert(d.vo.filterTyped) + "[-]", prio: 0})
 	}
 	if d.search != "" {
 		segs = append(segs, seg{long: "[gray]search[-] " + inert(d.search), prio: 3})

@@ -33,9 +33,9 @@ func (d *Dashboard) openInput(mode inputMode) {
 		// a new text is typed.
 		d.searchFrom = d.selIndex()
 	case inputFilter:
-		text = d.vo.filter
+		text = d.vo.filterTyped
 	case inputEvents:
-		text = d.log.filter
+		text = d.log.typed
 	}
 	d.inputSetting = true
 	d.input.SetText(text)
@@ -74,11 +74,11 @@ func (d *Dashboard) inputChanged(text string) {
 		d.search = lifecycle.LowerASCII(text)
 		d.findNext(d.searchFrom, 1)
 	case inputFilter:
-		d.vo.filter = lifecycle.LowerASCII(text)
+		d.vo.setFilter(text)
 		d.rebuild()
 		d.updatePanels()
 	case inputEvents:
-		d.log.setFilter(lifecycle.LowerASCII(text))
+		d.log.setFilter(text)
 		d.updatePanels()
 	}
 	d.updateHeader()
@@ -111,7 +111,7 @@ func (d *Dashboard) inputDone(key tcell.Key) {
 		case inputSearch:
 			d.search = ""
 		case inputFilter:
-			d.vo.filter = ""
+			d.vo.setFilter("")
 			d.rebuild()
 			d.updatePanels()
 		case inputEvents:

@@ -135,11 +135,14 @@ func (r *row) key() rowKey {
 
 // viewOpts are the user's choices that shape the table.
 type viewOpts struct {
-	filter   string          // lower-case; matches comm, command line or pid
-	states   string          // state letters to keep; "" keeps all
-	users    map[string]bool // user names or uids to keep; nil keeps all
-	pids     map[int]bool    // pids to keep (--pid); nil keeps all
-	workload string          // the CGROUP text to keep; "" keeps all
+	filter string // lower-case; matches comm, command line or pid
+	// filterTyped is the filter as typed: shown in the header and
+	// given back to the input line (it was shown lower-cased; tester14).
+	filterTyped string
+	states      string          // state letters to keep; "" keeps all
+	users       map[string]bool // user names or uids to keep; nil keeps all
+	pids        map[int]bool    // pids to keep (--pid); nil keeps all
+	workload    string          // the CGROUP text to keep; "" keeps all
 	// self is pinspect's own pid in the frame's root (Snapshot.SelfPID),
 	// which a filter never keeps.
 	self       int
@@ -150,6 +153,12 @@ type viewOpts struct {
 	sortDesc   bool
 	// folded are the processes whose subtree is folded (tree view).
 	folded map[collector.ID]bool
+}
+
+// setFilter sets the name filter to text: matched without regard to case
+// (filter), shown as typed (filterTyped).
+func (o *viewOpts) setFilter(text string) {
+	o.filter, o.filterTyped = lifecycle.LowerASCII(text), text
 }
 
 // matchesText reports whether the filter (or search) text matches a
