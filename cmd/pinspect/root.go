@@ -482,8 +482,18 @@ func (a *app) checkUsers(r *collector.Reader) error {
 // of CPU with them, 78.9 without (medians of 7 in one run), and its peak
 // RSS was 31.5 MB instead of 30.6. GOGC=200 (from 100) had taken it from
 // 136 ms to 125 before.
+//
+// And it gives its threads serve's timer slack (widenTimerSlack,
+// agentTimerSlack), for the same reason: on one P the runtime's monitor
+// thread retakes the P from every system call it sees twice (a pipe
+// write of the JSON, a BPF run) and then sleeps 20 us at a time for 50
+// rounds, each round a timer interrupt and two task switches on the
+// command's CPU; with the slack those sleeps end at the next timer tick.
+// The one-shot's own timers are the reads' deadlines (a second and
+// more), which may now end a few milliseconds late.
 func oneShot() {
 	runtime.GOMAXPROCS(1)
+	widenTimerSlack(agentTimerSlack)
 	if _, set := os.LookupEnv("GOGC"); set {
 		return
 	}

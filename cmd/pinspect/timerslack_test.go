@@ -3,9 +3,11 @@
 package main
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,5 +98,32 @@ func TestTimerSlackOnlyOwnThreads(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Errorf("the other process's slack went from %q to %q", before, after)
+	}
+}
+
+// TestOneShotTimerSlack: a one-shot command gives every thread of the
+// process agentTimerSlack, the runtime's monitor thread included (it
+// polls every 20 us on one P otherwise).
+func TestOneShotTimerSlack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("writing another thread's timer slack takes CAP_SYS_NICE")
+	}
+	procs := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() {
+		runtime.GOMAXPROCS(procs)
+		debug.SetGCPercent(100)
+		debug.SetMemoryLimit(math.MaxInt64)
+		widenTimerSlack(50 * time.Microsecond) // the kernel's default
+	})
+	oneShot()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		tid, _ := strconv.Atoi(e.Name())
+		if got := threadSlack(t, tid); got != agentTimerSlack.Nanoseconds() {
+			t.Errorf("thread %d: slack %d ns, want %d", tid, got, agentTimerSlack.Nanoseconds())
+		}
 	}
 }
