@@ -39,7 +39,7 @@ running now: that it says once on stderr. Status says when the pin is in
 use now or too small for the tasks running now.
 Everything is owned by root, mode 0700/0600: other users can neither
 open nor run it. pinspect mounts nothing: /sys/fs/bpf must be a BPF
-filesystem (mount -t bpf bpf /sys/fs/bpf) or pin exits 2.
+filesystem (mount -t bpf -o mode=0700 bpf /sys/fs/bpf) or pin exits 2.
 
 unpin removes every pin of pinspect (this binary's and others'); status
 lists them. Exit status: 0 done, 1 nothing pinned (status, unpin), 2
@@ -131,6 +131,10 @@ failure.`,
 
 // printPin prints one pin in a line, or two when it cannot be used.
 func printPin(w io.Writer, p taskiter.PinInfo) error {
+	if p.NotPin {
+		_, err := fmt.Fprintf(w, "%s: not a pin of pinspect (unpin leaves it alone)\n", sanitize.Terminal(p.Dir))
+		return err
+	}
 	whose := "this binary's object"
 	if !p.Current {
 		whose = "another object (not used by this binary)"

@@ -184,3 +184,76 @@ func TestOneShotSaysPinTooSmall(t *testing.T) {
 	}
 	t.Skip("the machine's task count moved by more than 200 in each of 3 tries")
 }
+
+// TestBPFStatusDamagedPin: status checks every file a one-shot opens of
+// a pin: with cmd_pages removed, or the walk program, it says the pin is
+// not usable and names what is missing; with cmd_slots and cmd_pages
+// swapped, it calls it damaged (TestPinSwappedCmdMaps: a one-shot passes
+// it over). Before, status called these pins usable (one-shots passed
+// the first two over). A stray directory is "not a pin", not "another
+// object".
+func TestBPFStatusDamagedPin(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	pinRootHere(t)
+	pin := func() string {
+		t.Helper()
+		code, out, stderr := runHere("bpf", "pin")
+		if code != exitOK || !strings.Contains(out, "this binary's object") {
+			t.Skipf("pin: exit %d: %s%s (no task walk here?)", code, out, stderr)
+		}
+		return filepath.Join(taskiter.PinRoot, taskiter.ObjectHash())
+	}
+	status := func(what, want string) {
+		t.Helper()
+		code, out, stderr := runHere("bpf", "status")
+		if code != exitOK || !strings.Contains(out, "this binary's object; not usable: ") || !strings.Contains(out, want) {
+			t.Errorf("status with %s: exit %d, %q %q; want not usable, %q", what, code, out, stderr, want)
+		}
+	}
+	dir := pin()
+	must(t, os.Remove(filepath.Join(dir, "cmd_pages")))
+	status("cmd_pages removed", "the pin is damaged: cmd_pages missing (pin again)")
+	must(t, os.Remove(filepath.Join(dir, "walk")))
+	status("cmd_pages and walk removed", "the pin is damaged: walk, cmd_pages missing (pin again)")
+
+	dir = pin()
+	swap := filepath.Join(dir, "swap")
+	must(t, os.Rename(filepath.Join(dir, "cmd_slots"), swap))
+	must(t, os.Rename(filepath.Join(dir, "cmd_pages"), filepath.Join(dir, "cmd_slots")))
+	must(t, os.Rename(swap, filepath.Join(dir, "cmd_pages")))
+	status("cmd_slots and cmd_pages swapped", "the pin is damaged: its cmd_slots holds values of 8192 bytes, the cmdline program's are 32 (pin again)")
+
+	must(t, os.Mkdir(filepath.Join(taskiter.PinRoot, "stray"), 0o700))
+	if _, out, _ := runHere("bpf", "status"); !strings.Contains(out, "stray: not a pin of pinspect (unpin leaves it alone)") {
+		t.Errorf("status with a stray directory: %q", out)
+	}
+}
+
+// TestBPFMountAdviceAgrees: the mount command bpf's help gives and the
+// one its error gives without a bpffs are the same; and a pin root of
+// mode 0755 is refused saying what pinspect makes and how to remove it.
+// The help said `mount -t bpf bpf /sys/fs/bpf`, the error `-o mode=0700`.
+func TestBPFMountAdviceAgrees(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	mount := regexp.MustCompile("mount -t bpf[^)`]*")
+	_, help, _ := runHere("bpf", "--help")
+	old := taskiter.PinRoot
+	t.Cleanup(func() { taskiter.PinRoot = old })
+	taskiter.PinRoot = filepath.Join(t.TempDir(), "pinspect")
+	_, _, stderr := runHere("bpf", "status")
+	h, e := mount.FindString(help), mount.FindString(stderr)
+	if h == "" || h != strings.Replace(e, filepath.Dir(taskiter.PinRoot), "/sys/fs/bpf", 1) {
+		t.Errorf("the help says %q, the error %q (%s)", h, e, stderr)
+	}
+	pinRootHere(t)
+	must(t, os.Mkdir(taskiter.PinRoot, 0o755))
+	must(t, os.Chmod(taskiter.PinRoot, 0o755))
+	code, _, stderr := runHere("bpf", "status")
+	if code != exitError || !strings.Contains(stderr, "mode 0755: refusing it, as pinspect makes it this user's, mode 0700 (remove it, `rm -r "+taskiter.PinRoot+"`, and pin again)") {
+		t.Errorf("status with a 0755 pin root: exit %d, %q", code, stderr)
+	}
+}

@@ -116,6 +116,9 @@ type PinInfo struct {
 	Made time.Time
 	// Problem says why the pin cannot be read, when it cannot.
 	Problem string
+	// NotPin: the entry's name is not a pin's (not HASH nor
+	// new-HASH-PID): something else in the pin root, left alone.
+	NotPin bool
 	// Busy: a pinspect holds the pin now (another one-shot would load
 	// its own).
 	Busy bool
@@ -197,7 +200,7 @@ func checkPrivate(path string, st *unix.Stat_t) error {
 		return fmt.Errorf("%s is not a directory", path)
 	}
 	if int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
-		return fmt.Errorf("%s is owned by uid %d with mode %#o: refusing it (remove it)", path, st.Uid, st.Mode&0o7777)
+		return fmt.Errorf("%s is owned by uid %d with mode %#o: refusing it, as pinspect makes it this user's, mode 0700 (remove it, `rm -r %s`, and pin again)", path, st.Uid, st.Mode&0o7777, path)
 	}
 	return nil
 }
@@ -573,7 +576,7 @@ func Status() ([]PinInfo, error) {
 	var out []PinInfo
 	for _, n := range names {
 		if !pinName(n) {
-			out = append(out, PinInfo{Dir: filepath.Join(PinRoot, n), Hash: n, Problem: "not a pin of pinspect"})
+			out = append(out, PinInfo{Dir: filepath.Join(PinRoot, n), Hash: n, NotPin: true, Problem: "not a pin of pinspect"})
 			continue
 		}
 		out = append(out, statusOf(filepath.Join(PinRoot, n)))
@@ -602,7 +605,9 @@ func statusOf(dir string) PinInfo {
 		return p
 	}
 	p.Made = time.Unix(st.Ctim.Unix())
-	var errs []error
+	// Every file a one-shot opens: a pin missing one is not used (a
+	// one-shot passes it over), so it is not usable here either.
+	missing, errs := pinnedPrograms(fd)
 	add := func(m *ebpf.Map) int {
 		info, err := m.Info()
 		if err != nil {
@@ -616,7 +621,8 @@ func statusOf(dir string) PinInfo {
 	}
 	for _, name := range []string{pinTasks, pinGroups, pinWant, pinData, pinCmdSlots, pinCmdPages, pinLayout} {
 		m, err := ebpf.LoadPinnedMap(fdPath(fd, name), &ebpf.LoadPinOptions{ReadOnly: true})
-		if errors.Is(err, os.ErrNotExist) && (name == pinCmdSlots || name == pinCmdPages) {
+		if errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, name)
 			continue
 		}
 		if err != nil {
@@ -637,10 +643,17 @@ func statusOf(dir string) PinInfo {
 			} else {
 				errs = append(errs, err)
 			}
-		case pinCmdSlots:
-			p.CmdlineSlots = n
+		case pinCmdSlots, pinCmdPages:
+			if err := cmdMapShape(name, m); err != nil {
+				errs = append(errs, err)
+			} else if name == pinCmdSlots {
+				p.CmdlineSlots = n
+			}
 		}
 		_ = m.Close()
+	}
+	if missing = missingPinFiles(missing, p.Current); len(missing) > 0 {
+		errs = append([]error{fmt.Errorf("the pin is damaged: %s missing (pin again)", strings.Join(missing, ", "))}, errs...)
 	}
 	if len(errs) > 0 {
 		// The first says it (a pin missing its files repeats it).
@@ -657,6 +670,54 @@ func statusOf(dir string) PinInfo {
 		}
 	}
 	return p
+}
+
+// pinnedPrograms opens the programs of the pin directory fd: those
+// missing, and what else is wrong with them.
+func pinnedPrograms(fd int) (missing []string, errs []error) {
+	for _, name := range []string{pinWalk, pinCmdlines} {
+		prog, err := ebpf.LoadPinnedProgram(fdPath(fd, name), nil)
+		if errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, name)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		if name == pinWalk && prog.Type() != ebpf.Syscall {
+			errs = append(errs, errors.New("the pinned walk is not a syscall program"))
+		}
+		_ = prog.Close()
+	}
+	return missing, errs
+}
+
+// missingPinFiles is the files of a pin missing from it (missing: those
+// not found) that a one-shot needs: every file, but for the cmdline
+// program's three when none of them is there and the pin is another
+// binary's or this machine's pins have no cmdline program (Pin makes
+// none where the page size is not the program's).
+func missingPinFiles(missing []string, current bool) []string {
+	cmd := func(n string) bool { return n == pinCmdlines || n == pinCmdSlots || n == pinCmdPages }
+	if k := len(slices.DeleteFunc(slices.Clone(missing), cmd)); len(missing)-k == 3 && (!current || cmdlinesPageSize != cmdTitle) {
+		return slices.DeleteFunc(missing, cmd)
+	}
+	return missing
+}
+
+// cmdMapShape checks that the pinned map m, named name (cmd_slots or
+// cmd_pages), holds the cmdline program's values: a pin whose two were
+// swapped or replaced is damaged, not too small.
+func cmdMapShape(name string, m *ebpf.Map) error {
+	want := uint32(cmdSlotSize)
+	if name == pinCmdPages {
+		want = cmdPageSize
+	}
+	if m.ValueSize() != want {
+		return fmt.Errorf("the pin is damaged: its %s holds values of %d bytes, the cmdline program's are %d (pin again)", name, m.ValueSize(), want)
+	}
+	return nil
 }
 
 // innerMap opens the array that outer (an array of one array) holds.
@@ -1001,6 +1062,9 @@ func openPinnedCmdlines(dirFD, processes int, bootOffset uint64) (*Cmdlines, err
 		return fail(err)
 	}
 	if c.pagesMap, err = ebpf.LoadPinnedMap(fdPath(dirFD, pinCmdPages), nil); err != nil {
+		return fail(err)
+	}
+	if err := joinErrs(cmdMapShape(pinCmdSlots, c.slotsMap), cmdMapShape(pinCmdPages, c.pagesMap)); err != nil {
 		return fail(err)
 	}
 	c.nslots, c.npages = int(c.slotsMap.MaxEntries()), int(c.pagesMap.MaxEntries())

@@ -675,3 +675,32 @@ func TestPinLeastNotTooSmallAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestPinSwappedCmdMaps: a pin whose cmd_slots and cmd_pages were
+// swapped is damaged: a one-shot asking for cmdlines passes it over
+// without calling it too small, and status says so. Before, the one-shot
+// took the pages for slots and called the pin too small ("its cmdline
+// program holds N processes"; tester14), and status called it usable.
+func TestPinSwappedCmdMaps(t *testing.T) {
+	pinRootForTest(t)
+	if _, err := Pin(PinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(PinRoot, ObjectHash())
+	for _, mv := range [][2]string{{pinCmdSlots, "swap"}, {pinCmdPages, pinCmdSlots}, {"swap", pinCmdPages}} {
+		if err := os.Rename(filepath.Join(dir, mv[0]), filepath.Join(dir, mv[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, err := Open(Options{UsePin: true, Cmdlines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if it.Pinned() || it.PinTooSmall != nil {
+		t.Errorf("a pin with cmd_slots and cmd_pages swapped: pinned %v, too small %v; want passed over, not too small", it.Pinned(), it.PinTooSmall)
+	}
+	if st, err := Status(); err != nil || len(st) != 1 || !strings.Contains(st[0].Problem, "the pin is damaged: its cmd_slots holds values of") {
+		t.Errorf("status of the swapped pin: %+v %v", st, err)
+	}
+}
