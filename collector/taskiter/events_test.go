@@ -519,3 +519,114 @@ func TestEventsExecExe(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsExecExeDisconnected: a program exec'd through a file opened
+// by handle (open_by_handle_at) whose dentry is not in the cache has a
+// disconnected dentry (d_alloc_anon: its own parent, named "/", not its
+// mount's root, no d_dname): /proc/PID/exe shows "/", and so does the
+// exec record. The walk took it for a pseudo file's (a memfd's) and gave
+// "//" and deleted. The file is on an ext4 image mounted, written,
+// unmounted and mounted again, so that nothing of it is in the dcache.
+func TestEventsExecExeDisconnected(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: mount and open_by_handle_at")
+	}
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		t.Skip("no mkfs.ext4")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	body, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := openEventsForTest(t, EventRingBytes)
+	dir := t.TempDir()
+	img, mnt := dir+"/ext4.img", dir+"/mnt"
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-F", img, "8M").CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4: %v %s", err, out)
+	}
+	mount := func() {
+		t.Helper()
+		if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+			t.Skipf("mount -o loop: %v %s", err, out)
+		}
+	}
+	umount := func() {
+		t.Helper()
+		if err := unix.Unmount(mnt, 0); err != nil {
+			t.Fatalf("umount %s: %v", mnt, err)
+		}
+	}
+	mount()
+	mounted := true
+	t.Cleanup(func() {
+		if mounted {
+			_ = unix.Unmount(mnt, unix.MNT_DETACH)
+		}
+	})
+	if err := os.WriteFile(mnt+"/napper", body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, mnt+"/napper", 0)
+	if err != nil {
+		t.Skipf("name_to_handle_at: %v", err)
+	}
+	umount()
+	mounted = false
+	mount()
+	mounted = true
+	root, err := unix.Open(mnt, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(root)
+	fd, err := unix.OpenByHandleAt(root, h, unix.O_RDONLY|unix.O_CLOEXEC)
+	if err != nil {
+		t.Fatalf("open_by_handle_at: %v", err)
+	}
+	f := os.NewFile(uintptr(fd), "by-handle")
+	defer f.Close()
+	if p, err := os.Readlink("/proc/self/fd/" + itoa(fd)); err != nil || p != "/" {
+		t.Skipf("the file opened by handle is %q (%v), not a disconnected dentry's \"/\"", p, err)
+	}
+	_ = readAll(t, ev)
+	cmd := exec.Command("/proc/self/fd/3", "60")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var rec ProcEvent
+	found := false
+	for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); {
+		for _, r := range readAll(t, ev) {
+			if r.Kind == EventExec && r.TGID == cmd.Process.Pid {
+				rec, found = r, true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no exec record")
+	}
+	want, err := os.Readlink("/proc/" + itoa(cmd.Process.Pid) + "/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := rec.Exe
+	if rec.ExeDeleted {
+		shown += " (deleted)"
+	}
+	if want != "/" || shown != want || rec.ExeTruncated {
+		t.Errorf("exe %q (deleted %v, truncated %v), /proc/PID/exe %q; want \"/\" as /proc shows it", rec.Exe, rec.ExeDeleted, rec.ExeTruncated, want)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	_ = f.Close()
+}

@@ -200,8 +200,11 @@ static __always_inline bool prepend(char *buf, __u32 *pos, const void *src, __u3
  * makes it for a reader at the namespace's root (what /proc/PID/exe shows
  * to one): the names from the file's dentry up to its mount's root, then
  * on from the mountpoint in the parent mount, until a mount that has
- * none; a pseudo file's (a memfd's: its own parent, not a mount root)
- * "/NAME", as simple_dname makes it. It returns the flags to add:
+ * none; a pseudo file's (a memfd's: its own parent, not a mount root,
+ * with a d_dname) "/NAME", as simple_dname makes it; "/" for a dentry
+ * that reaches its own parent before its mount's root without a d_dname
+ * (a disconnected one: a file opened by handle, d_alloc_anon's), as
+ * prepend_path gives for it ("Escaped?"). It returns the flags to add:
  * EXEC_EXE_DELETED for an unlinked file or a pseudo file (d_path's
  * " (deleted)", left out of exe); EXEC_EXE_UNKNOWN when there is no file
  * or a read fails, EXEC_EXE_TRUNCATED when the path does not fit or has
@@ -232,10 +235,12 @@ static __always_inline __u32 read_exe(char *exe, struct file *f)
 	parent = BPF_CORE_READ(d, d_parent);
 	root = BPF_CORE_READ(m, mnt.mnt_root);
 	/* d_unlinked: unhashed and not a root. A pseudo file's dentry is its
-	 * own parent and not its mount's root: simple_dname names it. */
+	 * own parent and not its mount's root: d_path names it by its
+	 * d_dname (simple_dname) when it has one (d_path's test); without,
+	 * the walk below finds it escaped. */
 	if (!BPF_CORE_READ(d, d_hash.pprev) && parent != d)
 		flags = EXEC_EXE_DELETED;
-	if (parent == d && d != root) {
+	if (parent == d && d != root && BPF_CORE_READ(d, d_op, d_dname)) {
 		flags = EXEC_EXE_DELETED;
 		done = 1;
 	}
@@ -262,9 +267,12 @@ static __always_inline __u32 read_exe(char *exe, struct file *f)
 		}
 		parent = BPF_CORE_READ(d, d_parent);
 		if (parent == d || !parent) {
-			/* Above the root it can reach (fs/d_path.c's "Escaped?"):
-			 * not a path /proc would show whole. */
-			return EXEC_EXE_UNKNOWN;
+			/* Above the root it can reach (fs/d_path.c's "Escaped?":
+			 * a disconnected dentry): d_path drops what it had and
+			 * gives "/" (with " (deleted)" for an unlinked one). */
+			pos = EXEC_EXE_BYTES - 1;
+			done = 1;
+			break;
 		}
 		n = BPF_CORE_READ(d, d_name.len);
 		name = BPF_CORE_READ(d, d_name.name);

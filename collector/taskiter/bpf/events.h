@@ -70,10 +70,18 @@ struct hlist_bl_node {
 	struct hlist_bl_node *next, **pprev;
 } CORE;
 
+struct dentry;
+
+/* d_dname names a pseudo file (a memfd's, a pipe's) for d_path. */
+struct dentry_operations {
+	char *(*d_dname)(struct dentry *, char *, int);
+} CORE;
+
 struct dentry {
 	struct hlist_bl_node d_hash;
 	struct dentry *d_parent;
 	struct qstr d_name;
+	const struct dentry_operations *d_op;
 } CORE;
 
 struct vfsmount {
