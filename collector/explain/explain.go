@@ -1,5 +1,10 @@
 package explain
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Explain returns the findings for one process's sample, worst first.
 // Every question the sample has data for gets an answer; a question
 // without data is left out, and what was missing is named in the
@@ -61,6 +66,24 @@ func GapName(key string) string {
 		}
 	}
 	return key
+}
+
+// GapsAt is gaps with the files they name as they were read: a
+// "/proc/PID/" path under root with the process's pid (root/pid/...),
+// another "/proc/" path under root (the dashboard's --proc-root). The
+// names are generic ("I/O counters (/proc/PID/io)") for the documents,
+// which give proc_root and pid beside them.
+func GapsAt(gaps []Unmeasured, root string, pid int) []Unmeasured {
+	if len(gaps) == 0 {
+		return gaps
+	}
+	r := strings.NewReplacer("/proc/PID/", root+"/"+strconv.Itoa(pid)+"/", "/proc/", root+"/")
+	out := make([]Unmeasured, len(gaps))
+	for i, g := range gaps {
+		g.What = r.Replace(g.What)
+		out[i] = g
+	}
+	return out
 }
 
 // Gap is what could not be measured of the source key, and why: the

@@ -132,7 +132,7 @@ func (e *explainer) observe(snap *collector.Snapshot, focus *Focus) *ExplainFram
 	if len(e.ring) >= 2 {
 		s := e.sample(p, snap)
 		out.Focus = explain.Explain(s)
-		out.FocusGaps = explain.Gaps(s)
+		out.FocusGaps = explain.GapsAt(explain.Gaps(s), snap.Root, p.PID)
 	}
 	return out
 }

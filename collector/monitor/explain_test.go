@@ -10,7 +10,6 @@ import (
 	"weak"
 
 	"github.com/pinspect/pinspect/collector"
-	"github.com/pinspect/pinspect/collector/explain"
 	"github.com/pinspect/pinspect/collector/lifecycle"
 	"github.com/pinspect/pinspect/fixtures/livehelper"
 )
@@ -184,7 +183,9 @@ func TestMonitorMemoryHistoryOnly(t *testing.T) {
 // dashboard's findings said the CPU count was unknown because "cpuinfo
 // unreadable" (the monitor passed on no reason), and its focus gaps did
 // not name it. They give the reader's reason ("not present") and list
-// the CPU count under its name, as explain does.
+// the CPU count under its name, as explain does, with the file read
+// under the tree (they named /proc/cpuinfo, and /proc/PID/io with a
+// literal PID).
 func TestMonitorExplainCPUsUnknown(t *testing.T) {
 	root := t.TempDir()
 	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "fixtures", "proc", "multithread"))); err != nil {
@@ -206,11 +207,19 @@ func TestMonitorExplainCPUsUnknown(t *testing.T) {
 			t.Errorf("machine finding says 0 CPUs: %q", x.Verdict)
 		}
 	}
+	// Each named by the file read, under the tree and with the pid (they
+	// named /proc/PID/io, a literal PID and not the tree read).
 	named := false
 	for _, g := range f.Explain.FocusGaps {
-		named = named || g.Key == "cpus" && g.What == explain.GapName("cpus") && g.Why == "not present"
+		named = named || g.Key == "cpus" && g.What == "the CPU count ("+root+"/cpuinfo)" && g.Why == "not present"
+		if strings.Contains(g.What, "/proc/") || strings.Contains(g.What, "PID") {
+			t.Errorf("focus gap %+v names a file outside the tree %s or a literal PID", g, root)
+		}
+		if g.Key == "io" && g.What != "I/O counters ("+root+"/100/io)" {
+			t.Errorf("focus gap %+v, want the tree's 100/io", g)
+		}
 	}
 	if !named {
-		t.Errorf("focus gaps %+v: no CPU count", f.Explain.FocusGaps)
+		t.Errorf("focus gaps %+v: no CPU count named as %s/cpuinfo", f.Explain.FocusGaps, root)
 	}
 }
