@@ -120,6 +120,7 @@ func TestFlagsThatDoNotApply(t *testing.T) {
 		// not given (tester14).
 		{[]string{"orphans", "--at", "1h", "--observe", "0"}, "--observe does not apply to orphans --at"},
 		{[]string{"ps", "--at", "1h", "--sample", "0"}, "--sample does not apply to ps --at"},
+		{[]string{"ps", "-o", "json", "--no-headers=false"}, "--no-headers does not apply to ps -o json"},
 		{[]string{"serve", "--web.scrape-socket-mode", "0660"}, "--web.scrape-socket-mode and --web.scrape-socket-group need --web.scrape-address"},
 		{[]string{"serve", "--web.scrape-address", "127.0.0.1:0", "--web.scrape-socket-mode", "0660"}, "--web.scrape-socket-mode and --web.scrape-socket-group apply to a unix:PATH --web.scrape-address"},
 		{[]string{"explain", "1", "--top", "3"}, "--top does not apply to explain PID"},

@@ -81,6 +81,10 @@ filters, 2 for a usage error, 3 when /proc could not be read.`,
 				}
 				o.output = "json"
 			}
+			if o.output == "json" && changed(cmd, "no-headers") {
+				// Given is given: --no-headers=false was let through.
+				return notApplicable("--no-headers", "ps -o json", "JSON has no heading line")
+			}
 			if a.at.at != "" && changed(cmd, "sample") {
 				return notApplicable("--sample", "ps --at", "the record is shown as it was sampled")
 			}
