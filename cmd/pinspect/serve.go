@@ -71,9 +71,11 @@ HTTP server exposes
   /metrics                  Prometheus metrics (docs/METRICS.md)
   /api/v1/snapshot          every process (the pinspect --json document)
   /api/v1/processes/{pid}   one process
+  /api/v1/explain/{pid}     findings about one process (pinspect explain --json)
   /api/v1/zombies           zombies by parent, with diagnoses
   /api/v1/orphans           orphans and their adopters
   /api/v1/events            lifecycle events as they happen (NDJSON)
+  /api/v1/frame             the frames pinspect --remote URL reads (internal)
   /-/healthy, /-/ready      liveness and readiness
 A scrape never reads /proc: it converts the latest scan, shared by all
 scrapers. The default address is loopback only; TLS and authentication come

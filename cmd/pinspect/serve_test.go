@@ -571,3 +571,33 @@ func TestIOShownFollowsWebConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHelpRoutes: serve --help and docs/METRICS.md's table list
+// every path the agent answers (metrics.Server.Routes: what it
+// registers); the help lacked /api/v1/explain/{pid} and /api/v1/frame
+// (tester14). A new endpoint fails here until both name it.
+func TestServeHelpRoutes(t *testing.T) {
+	routes := metrics.NewServer(nil, metrics.ServerOptions{}).Routes()
+	if len(routes) < 10 {
+		t.Fatalf("routes %q: fewer than the ten served", routes)
+	}
+	r := pinspect(t, "serve", "--help")
+	if r.code != 0 {
+		t.Fatalf("serve --help: exit %d, %s", r.code, r.stderr)
+	}
+	doc, err := os.ReadFile("../../docs/METRICS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range routes {
+		// A line of the help's list starts with the path, or has it in a
+		// list ("/-/healthy, /-/ready").
+		inHelp := regexp.MustCompile(`(?m)^  (\S+, )*` + regexp.QuoteMeta(path) + `[ ,]`)
+		if !inHelp.MatchString(r.stdout) {
+			t.Errorf("serve --help does not list %s:\n%s", path, r.stdout)
+		}
+		if !strings.Contains(string(doc), "| `"+path) {
+			t.Errorf("docs/METRICS.md's table does not list %s", path)
+		}
+	}
+}

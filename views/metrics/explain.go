@@ -56,9 +56,9 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "explain is not served by this agent")
 		return
 	}
-	pid, err := strconv.Atoi(r.PathValue("pid"))
-	if err != nil || pid <= 0 {
-		httpError(w, http.StatusBadRequest, "not a process id: "+strconv.Quote(r.PathValue("pid")))
+	pid, err := parsePID(r.PathValue("pid"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if refuseParams(w, r, PathExplain+"{pid}", "window") {

@@ -77,4 +77,22 @@ func TestUnknownQueryParams(t *testing.T) {
 	if code, msg := get(PathEvents + "?limit=2"); code != http.StatusBadRequest || !strings.Contains(msg, "only with since=") {
 		t.Errorf("live events ?limit=2: %d %q", code, msg)
 	}
+	// Values that ask for nothing, or for what no agent holds, are 400
+	// with the reason, not 200 and an empty answer or every process
+	// (tester14: until= before since= answered 200 and nothing).
+	for target, want := range map[string]string{
+		PathEvents + "?since=" + until + "&until=" + since: "until " + since + " is before since " + until,
+		PathEvents + "?since=" + since + "&until=":         "until: an empty value",
+		PathEvents + "?type=":                              "type: an empty value",
+		PathSnapshot + "?name=":                            "name: an empty value",
+		PathFrame + "?at=99999999999":                      "want a time from 1970 to a year from now",
+		PathFrame + "?at=-1":                               "want a time from 1970 to a year from now",
+		PathSnapshot + "?pid=4194305":                      "not a process id",
+		PathProcesses + "99999999999":                      "not a process id",
+		PathExplain + "4194305":                            "not a process id",
+	} {
+		if code, msg := get(target); code != http.StatusBadRequest || !strings.Contains(msg, want) {
+			t.Errorf("GET %s: %d %q, want 400 and %q", target, code, msg, want)
+		}
+	}
 }

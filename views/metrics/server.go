@@ -166,6 +166,8 @@ type Server struct {
 	explainFn ExplainFunc
 	explain   *fairSlots
 
+	routes []string // the paths served but the index (Routes)
+
 	// renderMu guards renderings: recent renderings of the exposition
 	// (exposition).
 	renderMu    sync.Mutex
@@ -278,19 +280,32 @@ func NewServer(src Source, o ServerOptions) *Server {
 		regR.MustRegister(NewBuildInfoCollector(o.BuildInfo))
 	}
 	s.scrapeRestricted = promhttp.HandlerFor(regR, ho)
-	s.mux.HandleFunc("GET "+o.TelemetryPath, s.handleMetrics)
-	s.mux.HandleFunc("GET "+PathSnapshot, s.handleSnapshot)
-	s.mux.HandleFunc("GET "+PathProcesses+"{pid}", s.handleProcess)
-	s.mux.HandleFunc("GET "+PathExplain+"{pid}", s.handleExplain)
-	s.mux.HandleFunc("GET "+PathZombies, s.handleZombies)
-	s.mux.HandleFunc("GET "+PathOrphans, s.handleOrphans)
-	s.mux.HandleFunc("GET "+PathEvents, s.handleEvents)
-	s.mux.HandleFunc("GET "+PathFrame, s.handleFrame)
-	s.mux.HandleFunc("GET "+PathHealthy, s.handleHealthy)
-	s.mux.HandleFunc("GET "+PathReady, s.handleReady)
+	s.handle(o.TelemetryPath, s.handleMetrics)
+	s.handle(PathSnapshot, s.handleSnapshot)
+	s.handle(PathProcesses+"{pid}", s.handleProcess)
+	s.handle(PathExplain+"{pid}", s.handleExplain)
+	s.handle(PathZombies, s.handleZombies)
+	s.handle(PathOrphans, s.handleOrphans)
+	s.handle(PathEvents, s.handleEvents)
+	s.handle(PathFrame, s.handleFrame)
+	s.handle(PathHealthy, s.handleHealthy)
+	s.handle(PathReady, s.handleReady)
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	return s
 }
+
+// handle serves GET path with h, and lists path in Routes.
+func (s *Server) handle(path string, h http.HandlerFunc) {
+	s.mux.HandleFunc("GET "+path, h)
+	s.routes = append(s.routes, path)
+}
+
+// Routes returns the paths the server answers, in the mux's pattern
+// syntax (/api/v1/processes/{pid}), the index page (/) aside: what
+// serve's help, the index and docs/METRICS.md list (TestServeHelpRoutes
+// keeps them in step; the help lacked /api/v1/explain/{pid} and
+// /api/v1/frame, tester14).
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // ScrapeHandler returns the handler of the scrape listeners
 // (ServeOptions.ScrapeListeners): the metrics and the health endpoints,
@@ -522,13 +537,23 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 // unknownParam refuses a query parameter that what (an endpoint, or one
 // of its modes) does not take, naming it and the ones it takes: ignored,
 // a misspelt filter (?typ=exit, ?pids=1) gave every process or event as
-// if none was asked for. The first unknown one in name order is named.
+// if none was asked for. The first unknown one in name order is named;
+// with none unknown, the first given an empty value.
 func unknownParam(q url.Values, what string, known ...string) error {
-	var bad []string
-	for k := range q {
+	var bad, empty []string
+	for k, vs := range q {
 		if !slices.Contains(known, k) {
 			bad = append(bad, k)
+		} else if slices.Contains(vs, "") {
+			empty = append(empty, k)
 		}
+	}
+	if len(bad) == 0 && len(empty) > 0 {
+		// A parameter given empty was taken as not given (?until= gave
+		// events to the end, ?type= every type): refused as the command
+		// line's empty flags are. The first one in name order is named.
+		slices.Sort(empty)
+		return fmt.Errorf("%s: an empty value (give one, or leave the parameter out)", empty[0])
 	}
 	if len(bad) == 0 {
 		return nil
@@ -561,7 +586,7 @@ func parseSnapshotQuery(q url.Values) (report.Filter, bool, error) {
 	for _, v := range q["pid"] {
 		for _, part := range strings.Split(v, ",") {
 			pid, err := strconv.Atoi(part)
-			if err != nil || pid <= 0 {
+			if err != nil || !collector.ValidPID(pid) {
 				return flt, false, fmt.Errorf("pid: not a process id: %s", strconv.Quote(part))
 			}
 			flt.PIDs = append(flt.PIDs, pid)
@@ -788,7 +813,7 @@ func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request) {
 // parsePID reads a pid path element.
 func parsePID(v string) (int, error) {
 	pid, err := strconv.Atoi(v)
-	if err != nil || pid <= 0 {
+	if err != nil || !collector.ValidPID(pid) {
 		return 0, fmt.Errorf("not a process id: %s", strconv.Quote(v))
 	}
 	return pid, nil
@@ -1396,6 +1421,7 @@ const indexHTML = `<!DOCTYPE html>
 <li><a href="/api/v1/zombies">/api/v1/zombies</a>: zombies by parent, with diagnoses</li>
 <li><a href="/api/v1/orphans">/api/v1/orphans</a>: orphans and their adopters</li>
 <li>/api/v1/events: lifecycle events as they happen (NDJSON stream; ?type=exit,zombie)</li>
+<li>/api/v1/frame: the frames <code>pinspect --remote URL</code> reads (Go gob, internal)</li>
 <li><a href="/-/healthy">/-/healthy</a>, <a href="/-/ready">/-/ready</a>: liveness and readiness</li>
 </ul></body></html>
 `

@@ -129,7 +129,8 @@ func TestAPIDocuments(t *testing.T) {
 	}
 	getJSON(t, hs.URL+PathProcesses+"0", http.StatusBadRequest, &e)
 	getJSON(t, hs.URL+PathProcesses+"abc", http.StatusBadRequest, &e)
-	getJSON(t, hs.URL+PathProcesses+"2147483647", http.StatusNotFound, &e)
+	getJSON(t, hs.URL+PathProcesses+"4194304", http.StatusNotFound, &e)      // the largest pid a kernel gives
+	getJSON(t, hs.URL+PathProcesses+"2147483647", http.StatusBadRequest, &e) // above it: no pid
 
 	var zd report.ZombiesDoc
 	getJSON(t, hs.URL+PathZombies, http.StatusOK, &zd)
@@ -771,6 +772,31 @@ func TestProcessIOOnlyToFullClients(t *testing.T) {
 	for _, c := range []*Client{nil, {Local: true, UID: 65534, GID: 65534, Key: "uid:65534"}} {
 		if proc, group := hasIO(scrape(c)); proc || group {
 			t.Errorf("client %+v: per-process io %v, group io %v; want neither", c, proc, group)
+		}
+	}
+}
+
+// TestIndexListsRoutes: the index page (GET /) names every path the
+// server answers (it lacked /api/v1/frame; tester14).
+func TestIndexListsRoutes(t *testing.T) {
+	src := newFrameSource()
+	s, hs := startServer(t, src, ServerOptions{})
+	resp, err := http.Get(hs.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /: %s, %v", resp.Status, err)
+	}
+	routes := s.Routes()
+	if len(routes) < 10 {
+		t.Fatalf("routes %q: fewer than the ten served", routes)
+	}
+	for _, path := range routes {
+		if !strings.Contains(string(b), "<li>"+path) && !strings.Contains(string(b), `">`+path+"</a>") {
+			t.Errorf("the index does not list %s:\n%s", path, b)
 		}
 	}
 }
