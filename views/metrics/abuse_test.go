@@ -485,6 +485,68 @@ func TestScrapeNameFilterNotShared(t *testing.T) {
 	}
 }
 
+// TestScrapeRenderingKeyedOnFormat: scrapes whose Accept and
+// Accept-Encoding differ in text but negotiate the same format and
+// encoding share one rendering; the key held the headers' text, so a
+// client varying them had a rendering made per request, each evicting
+// another (review14). A different format or encoding has its own, and
+// each answer is in the format and encoding its request asked for.
+func TestScrapeRenderingKeyedOnFormat(t *testing.T) {
+	src := newFrameSource()
+	src.publish(newScanner(t, false).frame())
+	base, s := abuseServer(t, src, ServerOptions{}, ServeOptions{})
+	s.renderReuse = time.Hour
+	c := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+	scrape := func(accept, encoding string) (contentType, contentEncoding string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+PathMetrics, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		if encoding != "" {
+			req.Header.Set("Accept-Encoding", encoding)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("scrape %q %q: %s, %v", accept, encoding, resp.Status, err)
+		}
+		return resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
+	}
+	for _, c := range []struct {
+		name      string
+		accept    []string
+		encoding  []string
+		typ, gzip string
+	}{
+		{"text, no encoding", []string{"text/plain;version=0.0.4;q=0.1", "text/plain;version=0.0.4;q=0.2", "text/plain;version=0.0.4;q=0.35", "x/unknown, text/plain;version=0.0.4;q=0.9"},
+			[]string{"", "identity", "deflate", "br;q=1.0"}, "text/plain", ""},
+		{"text, gzip", []string{"text/plain;version=0.0.4;q=0.1", "text/plain;version=0.0.4;q=0.2"},
+			[]string{"gzip", "gzip, deflate", "br, gzip;q=0.5"}, "text/plain", "gzip"},
+		{"protobuf", []string{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+			"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7"},
+			[]string{""}, "application/vnd.google.protobuf", ""},
+	} {
+		n := s.renders.Load()
+		for _, a := range c.accept {
+			for _, e := range c.encoding {
+				if typ, enc := scrape(a, e); !strings.HasPrefix(typ, c.typ) || enc != c.gzip {
+					t.Errorf("%s: Accept %q, Accept-Encoding %q: %q %q, want %s and %q", c.name, a, e, typ, enc, c.typ, c.gzip)
+				}
+			}
+		}
+		if got := s.renders.Load() - n; got != 1 {
+			t.Errorf("%s: %d scrapes made %d renderings, want 1", c.name, len(c.accept)*len(c.encoding), got)
+		}
+	}
+}
+
 // eventSource publishes frames of synthetic events as fast as asked.
 func stormFrame(seq uint64, n int) *monitor.Frame {
 	snap := &collector.Snapshot{TakenAt: time.Now()}

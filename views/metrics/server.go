@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/pinspect/pinspect/collector"
 	"github.com/pinspect/pinspect/collector/lifecycle"
@@ -409,7 +410,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 
 // rendered is one rendering of the exposition.
 type rendered struct {
-	key    string // the request's Accept and Accept-Encoding
+	key    string // renderKey
 	seq    uint64 // the frame it shows
 	at     time.Time
 	code   int
@@ -462,8 +463,7 @@ func (w withoutProcessIO) Collect(ch chan<- prometheus.Metric) {
 // its client goes away.
 func (s *Server) exposition(r *http.Request) *rendered {
 	full := ClientOf(r.Context()).Full
-	key := r.Header.Get("Accept") + "\x00" + r.Header.Get("Accept-Encoding") + "\x00" + strconv.FormatBool(full) +
-		"\x00" + nameFilterKey(r)
+	key, enc := renderKey(r, full)
 	var seq uint64
 	if f := s.src.Latest(); f != nil {
 		seq = f.Seq
@@ -482,7 +482,11 @@ func (s *Server) exposition(r *http.Request) *rendered {
 	if full {
 		h = s.scrape
 	}
-	h.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+	// promhttp is given the encoding the key holds; the format it
+	// negotiates itself, as renderKey did.
+	rr := r.Clone(context.WithoutCancel(r.Context()))
+	rr.Header.Set("Accept-Encoding", enc)
+	h.ServeHTTP(rec, rr)
 	e := &rendered{key: key, seq: seq, at: now, code: rec.code, header: rec.Header(), body: rec.body.Bytes()}
 	if e.code != http.StatusOK {
 		return e
@@ -495,6 +499,24 @@ func (s *Server) exposition(r *http.Request) *rendered {
 	}
 	s.renderings = append(s.renderings, e)
 	return e
+}
+
+// renderKey is what a rendering of the exposition for r depends on: the
+// format promhttp negotiates from Accept (by the same call), the
+// encoding (gzip when offered, as the API's documents, else identity;
+// the rendering is made with Accept-Encoding set to it), whether the
+// client is Full, and the name[] filter; and the encoding. Keyed on the
+// headers' text, a client varying them (Accept: text/plain;q=0.N for
+// every N) had a rendering made per request, one at a time under
+// renderMu, each evicting another of the eight kept, the scraper's too
+// (review14).
+func renderKey(r *http.Request, full bool) (key, enc string) {
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	enc = "identity"
+	if acceptsGzip(r) {
+		enc = "gzip"
+	}
+	return string(format) + "\x00" + enc + "\x00" + strconv.FormatBool(full) + "\x00" + nameFilterKey(r), enc
 }
 
 // nameFilterKey is the part of a rendering's key that promhttp's name[]
