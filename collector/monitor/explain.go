@@ -155,57 +155,76 @@ func (h *memHist) at(k int) uint32 { return h.kib[(int(h.head)+k)%MemoryHistoryL
 // a history each was two objects (4,000 for each collection to follow,
 // a quarter of the dashboard's small live objects) and a 480-byte
 // move of the full ones at every tick.
+//
+// The index is the last tick's processes in id order (pid, then start),
+// as a snapshot lists them: a tick finds each process's slot by one
+// merge with it, and frees the slots of the processes gone by a walk of
+// it, instead of a map lookup a process and a walk of the whole map
+// (explainer.remember was 2 % of serve's collection, serve14); a lookup
+// by id (History) is a binary search.
 type memHists struct {
-	slot map[collector.ID]int32
+	live []memSlot // the last tick's histories, by id
+	next []memSlot // the buffer of the next tick's
 	hist []memHist
 	free []int32
 }
 
+// memSlot is one process's history: its id and slot in memHists.hist.
+type memSlot struct {
+	id   collector.ID
+	slot int32
+}
+
+// cmpMemSlot orders memSlots by id: pid, then start.
+func cmpMemSlot(a memSlot, id collector.ID) int {
+	if c := cmp.Compare(a.id.PID, id.PID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id.StartTicks, id.StartTicks)
+}
+
 // get is id's history, nil when it has none.
 func (m *memHists) get(id collector.ID) *memHist {
-	if i, ok := m.slot[id]; ok {
-		return &m.hist[i]
+	if i, ok := slices.BinarySearchFunc(m.live, id, cmpMemSlot); ok {
+		return &m.hist[m.live[i].slot]
 	}
 	return nil
 }
 
-// start gives id an empty history from tick first on.
-func (m *memHists) start(id collector.ID, first uint64) *memHist {
-	i, ok := m.slot[id]
-	if !ok {
-		if n := len(m.free); n > 0 {
-			i, m.free = m.free[n-1], m.free[:n-1]
-		} else {
-			i = int32(len(m.hist))
-			m.hist = append(m.hist, memHist{})
-		}
-		if m.slot == nil {
-			m.slot = map[collector.ID]int32{}
-		}
-		m.slot[id] = i
+// newSlot is an empty history from tick first on, in a free slot.
+func (m *memHists) newSlot(first uint64) int32 {
+	var i int32
+	if n := len(m.free); n > 0 {
+		i, m.free = m.free[n-1], m.free[:n-1]
+	} else {
+		i = int32(len(m.hist))
+		m.hist = append(m.hist, memHist{})
 	}
 	h := &m.hist[i]
 	h.first, h.n, h.head = first, 0, 0
-	return h
+	return i
 }
 
-// forget drops the histories that did not reach tick (their processes
-// gone, or not read at it), and the array's slack when most of it is
-// free.
-func (m *memHists) forget(tick uint64) {
-	for id, i := range m.slot {
-		if h := &m.hist[i]; h.first+uint64(h.n) != tick {
-			delete(m.slot, id)
-			m.free = append(m.free, i)
+// finish makes next (the histories of tick, in the order the tick's
+// snapshot listed them) the index, frees the slots of the last tick's
+// histories that did not reach tick (their processes gone, or not read
+// at it), and drops the array's slack when most of it is free.
+func (m *memHists) finish(next []memSlot, tick uint64) {
+	if !slices.IsSortedFunc(next, func(a, b memSlot) int { return cmpMemSlot(a, b.id) }) {
+		// Only for a snapshot out of pid order, which no scan makes.
+		slices.SortFunc(next, func(a, b memSlot) int { return cmpMemSlot(a, b.id) })
+	}
+	for _, e := range m.live {
+		if h := &m.hist[e.slot]; h.first+uint64(h.n) != tick+1 {
+			m.free = append(m.free, e.slot)
 		}
 	}
-	if len(m.hist) > 64 && len(m.slot) < len(m.hist)/4 {
-		hist := make([]memHist, len(m.slot), 2*len(m.slot))
-		k := int32(0)
-		for id, i := range m.slot {
-			hist[k] = m.hist[i]
-			m.slot[id] = k
-			k++
+	m.live, m.next = next, m.live[:0]
+	if len(m.hist) > 64 && len(m.live) < len(m.hist)/4 {
+		hist := make([]memHist, len(m.live), 2*len(m.live))
+		for k := range m.live {
+			hist[k] = m.hist[m.live[k].slot]
+			m.live[k].slot = int32(k)
 		}
 		m.hist, m.free = hist, m.free[:0]
 	}
@@ -218,15 +237,41 @@ func (e *explainer) remember(snap *collector.Snapshot, at time.Duration) {
 	defer e.memMu.Unlock()
 	e.tick++
 	e.times[e.tick%MemoryHistoryLen] = at
+	m := &e.mem
+	prev, next := m.live, m.next[:0]
+	j := 0
 	for i := range snap.Processes {
 		p := &snap.Processes[i]
 		if p.Read&collector.SrcStat == 0 || p.RSSBytes == 0 {
 			continue
 		}
 		id := p.ID()
-		h := e.mem.get(id)
+		if n := len(next); n > 0 && next[n-1].id == id {
+			continue // listed twice in this tick
+		}
+		for j < len(prev) && cmpMemSlot(prev[j], id) < 0 {
+			j++
+		}
+		slot := int32(-1)
+		if j < len(prev) && prev[j].id == id {
+			slot = prev[j].slot
+			j++
+		} else if k, ok := slices.BinarySearchFunc(prev, id, cmpMemSlot); ok {
+			slot = prev[k].slot // only for a snapshot out of pid order
+		}
+		var h *memHist
+		if slot >= 0 {
+			h = &m.hist[slot]
+			if h.first+uint64(h.n) == e.tick+1 {
+				continue // listed twice in this tick, apart
+			}
+		}
 		if h == nil || h.first+uint64(h.n) != e.tick {
-			h = e.mem.start(id, e.tick)
+			if slot < 0 {
+				slot = m.newSlot(e.tick)
+			}
+			h = &m.hist[slot]
+			h.first, h.n, h.head = e.tick, 0, 0
 		}
 		kib := uint32(min(p.RSSBytes>>10, math.MaxUint32))
 		if h.n == MemoryHistoryLen {
@@ -237,8 +282,9 @@ func (e *explainer) remember(snap *collector.Snapshot, at time.Duration) {
 			h.kib[(int(h.head)+int(h.n))%MemoryHistoryLen] = kib
 			h.n++
 		}
+		next = append(next, memSlot{id, slot})
 	}
-	e.mem.forget(e.tick + 1)
+	m.finish(next, e.tick)
 }
 
 // newFocus starts the ring over for a newly focused process and reads

@@ -106,8 +106,8 @@ func TestMemoryHistoriesCompact(t *testing.T) {
 	for tick := uint64(2); tick <= 5; tick++ {
 		e.remember(snapOf(10, tick), time.Duration(tick)*time.Second)
 	}
-	if len(e.mem.hist) > 20 || len(e.mem.slot) != 10 {
-		t.Fatalf("%d histories kept, %d indexed, for 10 processes", len(e.mem.hist), len(e.mem.slot))
+	if len(e.mem.hist) > 20 || len(e.mem.live) != 10 {
+		t.Fatalf("%d histories kept, %d indexed, for 10 processes", len(e.mem.hist), len(e.mem.live))
 	}
 	for pid := 1; pid <= 10; pid++ {
 		h := e.history(collector.ID{PID: pid, StartTicks: 7})
@@ -221,5 +221,50 @@ func TestMonitorExplainCPUsUnknown(t *testing.T) {
 	}
 	if !named {
 		t.Errorf("focus gaps %+v: no CPU count named as %s/cpuinfo", f.Explain.FocusGaps, root)
+	}
+}
+
+// TestMemoryHistoryPIDReused: a pid taken by a new process between two
+// ticks starts a new history (the merge with the last tick's must not
+// take the old process's), the old one's slot is freed, and a process
+// listed twice in a tick gets one point.
+func TestMemoryHistoryPIDReused(t *testing.T) {
+	e := &explainer{}
+	proc := func(pid int, start, rss uint64) collector.Process {
+		p := collector.Process{PID: pid, Read: collector.SrcStat}
+		p.StartTicks, p.RSSBytes = start, rss
+		return p
+	}
+	for i := 1; i <= 5; i++ {
+		start := uint64(7)
+		if i > 3 {
+			start = 9
+		}
+		procs := []collector.Process{proc(4, 7, 1<<20), proc(5, start, uint64(i)<<20), proc(6, 7, 1<<20)}
+		if i == 5 {
+			procs = append(procs, proc(6, 7, 1<<20)) // listed twice
+		}
+		e.remember(&collector.Snapshot{Processes: procs}, time.Duration(i)*time.Second)
+	}
+	if h := e.history(collector.ID{PID: 5, StartTicks: 7}); h != nil {
+		t.Errorf("the old pid 5 kept %+v", h)
+	}
+	if h := e.history(collector.ID{PID: 5, StartTicks: 9}); len(h) != 2 || h[0].At != 4*time.Second || h[1].RSSBytes != 5<<20 {
+		t.Errorf("the new pid 5: %+v", h)
+	}
+	if h := e.history(collector.ID{PID: 6, StartTicks: 7}); len(h) != 5 {
+		t.Errorf("pid 6: %+v", h)
+	}
+	if len(e.mem.live) != 3 || len(e.mem.hist) != 4 || len(e.mem.free) != 1 {
+		t.Errorf("%d histories indexed, %d slots, %d free; want 3, 4, 1", len(e.mem.live), len(e.mem.hist), len(e.mem.free))
+	}
+	// A pid gone and back (not read at one tick) starts over.
+	e.remember(&collector.Snapshot{Processes: []collector.Process{proc(4, 7, 1<<20)}}, 6*time.Second)
+	e.remember(&collector.Snapshot{Processes: []collector.Process{proc(4, 7, 1<<20), proc(6, 7, 2<<20)}}, 7*time.Second)
+	if h := e.history(collector.ID{PID: 6, StartTicks: 7}); len(h) != 1 || h[0].RSSBytes != 2<<20 {
+		t.Errorf("pid 6 after a gap: %+v", h)
+	}
+	if h := e.history(collector.ID{PID: 4, StartTicks: 7}); len(h) != 7 {
+		t.Errorf("pid 4: %d points, want 7", len(h))
 	}
 }
