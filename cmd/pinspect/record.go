@@ -167,7 +167,7 @@ func (a *app) runRecord(o *recordOptions) error {
 		every = o.threadsEvery
 	}
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: threads, ThreadsEvery: every, Connector: !o.noConnector,
-		Tracepoints: true, ConnectorCoalesce: agentConnectorCoalesce, FinalFrame: monitor.DefaultFinalFrame})
+		Tracepoints: true, NoRates: true, ConnectorCoalesce: agentConnectorCoalesce, FinalFrame: monitor.DefaultFinalFrame})
 	frames, cancelSub := m.Subscribe()
 	defer cancelSub()
 	ctx, cancel := context.WithCancel(a.ctx)

@@ -406,7 +406,7 @@ func (a *app) serve(ctx context.Context, o *serveFlags) error {
 	// thread), no command line is read again past the TTL unless a
 	// metric shows it: a cmdline label, or a group rule on it.
 	m := monitor.New(r, monitor.Options{Interval: o.interval, Threads: !o.noThreads, ThreadDemand: serveThreadDemand(r, o),
-		Connector: !o.noConnector, Tracepoints: true, MemoryHistory: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce,
+		Connector: !o.noConnector, Tracepoints: true, MemoryHistory: true, NoRates: true, Cgroups: groups.NeedsCgroups(), IO: true, ConnectorCoalesce: agentConnectorCoalesce,
 		IOWanted: func() bool { return ioShown(unixListener, web) }, IdentitiesOnDemand: !o.cmdline && !groups.NeedsCmdlines(),
 		FinalFrame: monitor.DefaultFinalFrame})
 	monErr := make(chan error, 1)

@@ -73,8 +73,6 @@ type Step struct {
 	// once, plus the reparents only fork parents reveal and a Lost event
 	// when kernel events were lost.
 	Events []Event
-	// Rates are the rates between prev and cur (nil for the first step).
-	Rates *Rates
 	// Orphans are cur's orphans and daemons, with the reparents observed.
 	Orphans []Orphan
 	// ZombieSince is when each zombie of cur was first seen (a kernel
@@ -202,8 +200,9 @@ func NewTracker(maxForks int) *Tracker {
 
 // Observe takes one scan (cur; prev is the scan before it, nil for the
 // first) and the kernel events received since the previous step, and
-// returns the step's events, rates and orphans. Kernel events come first
-// in a tie: the kernel saw them as they happened.
+// returns the step's events and orphans (the rates between the two scans
+// are ComputeRates'). Kernel events come first in a tie: the kernel saw
+// them as they happened.
 func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	t.step++
 	if t.step == 1 {
@@ -255,7 +254,6 @@ func (t *Tracker) Observe(prev, cur *collector.Snapshot, k Kernel) Step {
 	}
 	return Step{
 		Events:       evs,
-		Rates:        ComputeRates(prev, cur),
 		Orphans:      DetectOrphans(cur, t.reparents),
 		ZombieSince:  since,
 		ZombieExited: exited,

@@ -43,7 +43,7 @@ type Frame struct {
 	// frames misses none.
 	ExecsUnnamedBehind uint64
 	// Rates are the rates between the previous scan and Snapshot (nil
-	// for the first frame).
+	// for the first frame, and with Options.NoRates).
 	Rates *lifecycle.Rates
 	// Zombies are the zombie diagnoses of Snapshot, grouped by parent.
 	Zombies []lifecycle.ZombieGroup

@@ -106,6 +106,12 @@ type Options struct {
 	// (serve's streams, the recorder's store). A source or scan still
 	// busy at the bound ends the frame unfinished: none is published.
 	FinalFrame time.Duration
+	// NoRates leaves Frame.Rates nil: no per-process, per-thread and
+	// machine rates are computed between the scans. For serve and
+	// record, which never read them (the frame endpoint sends none: a
+	// remote dashboard computes its own from two snapshots, as a
+	// recording's reader does).
+	NoRates bool
 	// ListFirst has Run scan once before it opens the kernel source (the
 	// BPF programs take a moment to load and attach): the first frame
 	// then reports what changed since that scan, as the poll sees it, so
@@ -531,13 +537,15 @@ func (m *Monitor) sample(ctx context.Context) error {
 		EventsLive:   live,
 		EventsNote:   note,
 		EventsBehind: k.behind(),
-		Rates:        step.Rates,
 		Zombies: lifecycle.DiagnoseZombiesWith(snap, step.ZombieSince, m.zombieParentsWChan(snap),
 			lifecycle.ZombieOptions{WatchStart: step.WatchedSince, Exited: step.ZombieExited, SeenGaps: step.ZombieGap}),
 		Orphans: step.Orphans,
 		Paused:  c.paused,
 	}
 	f.ExecsUnnamedBehind = k.unnamedBehind()
+	if !m.opts.NoRates {
+		f.Rates = lifecycle.ComputeRates(m.prev, snap)
+	}
 	if focusPID > 0 {
 		f.Focus = m.focusFrom(snap, focusPID)
 	}

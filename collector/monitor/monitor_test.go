@@ -1116,3 +1116,34 @@ func TestZombieBetweenScansNotYoung(t *testing.T) {
 		t.Errorf("a zombie first seen 8 s after the scan before it called young: %q", g.Diagnosis)
 	}
 }
+
+// TestMonitorNoRates: with Options.NoRates (serve's and record's) frames
+// carry no rates, their events and zombies as without it; without it a
+// frame after the first has the rates between its scan and the one
+// before, a spinning process's CPU among them.
+func TestMonitorNoRates(t *testing.T) {
+	p := livehelper.Start(t, "cpupool", "1")
+	for _, noRates := range []bool{false, true} {
+		_, ch := startMonitor(t, Options{Interval: 50 * time.Millisecond, NoRates: noRates})
+		waitFrame(t, ch, "a frame after the first with the pool", func(f *Frame) bool {
+			if f.Seq < 2 {
+				return false
+			}
+			q := lifecycle.Find(f.Snapshot, p.PID())
+			if q == nil {
+				return false
+			}
+			if noRates {
+				if f.Rates != nil {
+					t.Fatalf("frame %d has rates with NoRates", f.Seq)
+				}
+				return true
+			}
+			if f.Rates == nil {
+				t.Fatalf("frame %d has no rates", f.Seq)
+			}
+			r, ok := f.Rates.Process(q.ID())
+			return ok && r.CPUPercent > 10
+		})
+	}
+}
