@@ -102,6 +102,10 @@ type AddressSpace struct {
 	// Unavailable maps "maps", "memory", "exe", "layout" or "threads" to
 	// the reason it could not be read.
 	Unavailable map[string]string
+	// MapsFile is the file the mappings were read from, or last tried:
+	// "smaps" (AddrOptions.PerMapping) or "maps" (also after smaps'
+	// fallback); "" when none was read (a zombie, a kernel thread).
+	MapsFile string
 	// LiveTID is set when the process's main thread has exited while
 	// other threads run (Process.LeaderExited): the leader has no address
 	// space of its own any more, so the layout, exe, maps and memory were
@@ -382,16 +386,19 @@ func (a *addrRead) mappings() (bool, error) {
 	as := a.as
 	var err error
 	if a.opt.PerMapping {
+		as.MapsFile = "smaps"
 		as.Maps, as.Memory, err = readSmaps(a.slow, a.pb.set(a.pid, a.tid, "smaps"))
 		as.MemorySource = "smaps"
 		as.PerMapping = err == nil
 		if err != nil && a.opt.MapsFallback && mapsMayServe(err) {
 			a.unavailable("smaps", Reason(err))
 			as.Memory, as.MemorySource = nil, ""
+			as.MapsFile = "maps"
 			as.Maps, err = readMaps(a.slow, a.pb.set(a.pid, a.tid, "maps"))
 			a.fellBack = true
 		}
 	} else {
+		as.MapsFile = "maps"
 		as.Maps, err = readMaps(a.slow, a.pb.set(a.pid, a.tid, "maps"))
 	}
 	a.mapsErr = err

@@ -183,6 +183,12 @@ func TestShowUnavailableNamesPath(t *testing.T) {
 	for _, want := range []string{
 		"  layout    unavailable: " + dir + "/100/stat: malformed stat",
 		"  layout   " + dir + "/100/stat: malformed stat",
+		// The tree has no smaps (show reads it by default): the mappings,
+		// the memory and each thread's stack name it (they said "not
+		// present" alone).
+		"  maps     " + dir + "/100/smaps: not present",
+		"  memory   " + dir + "/100/smaps: not present",
+		"  unknown: " + dir + "/100/smaps: not present\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no %q in:\n%s", want, text)
@@ -196,6 +202,12 @@ func TestShowUnavailableNamesPath(t *testing.T) {
 	}
 	if r := d.Unavailable["layout"]; !strings.HasPrefix(r, "stat: malformed stat") {
 		t.Errorf("JSON unavailable.layout %q, want the reason relative to the process", r)
+	}
+	if r := d.Unavailable["maps"]; r != "not present" {
+		t.Errorf("JSON unavailable.maps %q, want the reason alone", r)
+	}
+	if text := show("--proc-root", dir, "--smaps=false", "100"); !strings.Contains(text, "  maps     "+dir+"/100/maps: not present") {
+		t.Errorf("--smaps=false: no %q in:\n%s", "  maps     "+dir+"/100/maps: not present", text)
 	}
 
 	le := filepath.Join(t.TempDir(), "le")

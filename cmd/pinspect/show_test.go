@@ -59,7 +59,7 @@ func TestShowWithoutMapsFile(t *testing.T) {
 	if code := run([]string{"show", "--proc-root", "../../fixtures/proc/multithread", "100"}, &out, &errb); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if !strings.Contains(out.String(), "memory    unavailable: not present") || !strings.Contains(out.String(), "Threads (3)") {
+	if !strings.Contains(out.String(), "memory    unavailable: ../../fixtures/proc/multithread/100/smaps: not present") || !strings.Contains(out.String(), "Threads (3)") {
 		t.Errorf("show output:\n%s", out.String())
 	}
 }

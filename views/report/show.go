@@ -53,6 +53,9 @@ type ShowDoc struct {
 	// liveTID is the live thread whose files gave the address space of
 	// a process whose main thread exited (AddressSpace.LiveTID), else 0.
 	liveTID int
+	// mapsFile is the file the mappings were read from or tried
+	// (AddressSpace.MapsFile), which the text names with their reason.
+	mapsFile string
 }
 
 // ShowThreadDoc is a thread with its stack.
@@ -62,6 +65,9 @@ type ShowThreadDoc struct {
 	// StackUnknown says why Stack is absent ("running", "permission
 	// denied", ...).
 	StackUnknown string `json:"stack_unknown,omitempty"`
+	// mapsUnread: StackUnknown is the mappings' reason (Unavailable
+	// "maps"), which the text names with the file.
+	mapsUnread bool
 }
 
 // ThreadStackDoc locates a thread's stack: its stack pointer and the
@@ -162,6 +168,7 @@ func newShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 	if as != nil {
 		d.Unavailable = as.Unavailable
 		d.liveTID = as.LiveTID
+		d.mapsFile = as.MapsFile
 		if as.LayoutTrusted {
 			l := as.Layout
 			d.Layout = &LayoutDoc{StartCode: hexAddr(l.StartCode), EndCode: hexAddr(l.EndCode), StartStack: hexAddr(l.StartStack)}
@@ -208,7 +215,7 @@ func newShowDoc(p *collector.Process, as *collector.AddressSpace, takenAt time.T
 			// A zombie or kernel thread has no stack to show; anything
 			// else (denied) is unknown, with the reason.
 			if r := as.Unavailable["maps"]; r != collector.ReasonZombie && r != collector.ReasonKernel && r != "" {
-				t.StackUnknown = r
+				t.StackUnknown, t.mapsUnread = r, true
 			}
 		case s == nil:
 			t.StackUnknown = "not read"
@@ -259,7 +266,7 @@ func WriteShowText(w io.Writer, d *ShowDoc, opt ShowTextOptions) error {
 	bw := bufio.NewWriterSize(w, 32<<10)
 	writeShowIdentity(bw, &d.Process, d.ProcRoot)
 	writeShowMemory(bw, d)
-	writeShowThreads(bw, d.Threads)
+	writeShowThreads(bw, d)
 	writeShowSegments(bw, d)
 	if d.Maps != nil {
 		writeDiagram(bw, d)
@@ -368,8 +375,9 @@ func writeShowMemory(bw *bufio.Writer, d *ShowDoc) {
 	}
 }
 
-// writeShowThreads writes the thread table.
-func writeShowThreads(bw *bufio.Writer, threads []ShowThreadDoc) {
+// writeShowThreads writes the thread table of d.
+func writeShowThreads(bw *bufio.Writer, d *ShowDoc) {
+	threads := d.Threads
 	if len(threads) == 0 {
 		return
 	}
@@ -381,12 +389,13 @@ func writeShowThreads(bw *bufio.Writer, threads []ShowThreadDoc) {
 			vol, inv = strconv.FormatUint(*t.VolCtx, 10), strconv.FormatUint(*t.InvolCtx, 10)
 		}
 		fmt.Fprintf(bw, "  %-8d %-16s %-2s %8.2f %9s %9s  %s\n", t.TID, clipText(sanitize.Terminal(t.Comm), 16), t.State,
-			t.UserSeconds+t.SystemSeconds, vol, inv, threadStackText(&t))
+			t.UserSeconds+t.SystemSeconds, vol, inv, d.threadStackText(&t))
 	}
 }
 
-// threadStackText says where a thread's stack is, or why that is unknown.
-func threadStackText(t *ShowThreadDoc) string {
+// threadStackText says where a thread's stack is, or why that is unknown
+// (the mappings' reason with their file).
+func (d *ShowDoc) threadStackText(t *ShowThreadDoc) string {
 	switch {
 	case t.Stack != nil && t.Stack.MappingStart != "":
 		shared := ""
@@ -395,6 +404,9 @@ func threadStackText(t *ShowThreadDoc) string {
 		}
 		return fmt.Sprintf("%s %s-%s (%s%s)", t.Stack.Class, trimHex(t.Stack.MappingStart), trimHex(t.Stack.MappingEnd), iecBytes(t.Stack.SizeBytes), shared)
 	case t.StackUnknown != "":
+		if t.mapsUnread {
+			return "unknown: " + sanitize.Terminal(d.fileReason("maps", t.StackUnknown))
+		}
 		return "unknown: " + sanitize.Terminal(t.StackUnknown)
 	}
 	return "-"
@@ -744,6 +756,31 @@ func procFilePath(root string, pid, tid int, file string) string {
 	return p + file
 }
 
+// mapsReason is reason r of Unavailable[key] with the file it is about
+// (under the document's root) before it: the mappings' (maps or smaps),
+// also for the memory when the reason is theirs (both "not present" in
+// a tree without the file; the same timeout), and the exe link's:
+// "/proc/100/maps: permission denied". ok is false for other keys and
+// reasons, and for a reason that is not a file's (a zombie's, a kernel
+// thread's, no address space, masked).
+func (d *ShowDoc) mapsReason(key, r string) (string, bool) {
+	file := ""
+	switch {
+	case key == "exe":
+		file = "exe"
+	case key == "maps", key == "memory" && r == d.Unavailable["maps"]:
+		file = d.mapsFile
+	}
+	switch r {
+	case "", collector.ReasonZombie, collector.ReasonKernel, collector.ReasonNoMM, collector.ReasonMasked:
+		return "", false
+	}
+	if file == "" {
+		return "", false
+	}
+	return procFilePath(d.ProcRoot, d.Process.PID, d.liveTID, file) + ": " + r, true
+}
+
 // reasonFiles are the Unavailable keys whose reason can begin with the
 // file the collector read, named relative to the process ("stat:
 // malformed stat: no (comm)"), and that file.
@@ -757,6 +794,9 @@ var reasonFiles = map[string]string{"layout": "stat", "memory": "smaps_rollup", 
 // files when the main thread exited (liveTID). Other reasons are r. The
 // JSON keeps r (proc_root and the pid give the path).
 func (d *ShowDoc) fileReason(key, r string) string {
+	if p, ok := d.mapsReason(key, r); ok {
+		return p
+	}
 	file, ok := reasonFiles[key]
 	if !ok {
 		return r
