@@ -2,10 +2,12 @@ package monitor
 
 import (
 	"cmp"
+	"errors"
 	"maps"
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -297,7 +299,7 @@ func (e *explainer) newFocus(p *collector.Process, focus *Focus) {
 	if fds, err := e.r.FDs(p.PID); err == nil {
 		e.fds = fds
 	} else {
-		e.unav["fd"] = collector.Reason(err)
+		e.unav["fd"] = e.focusReason(p.PID, err)
 	}
 	var maps []collector.Mapping
 	if focus.Space != nil {
@@ -314,6 +316,20 @@ func (e *explainer) newFocus(p *collector.Process, focus *Focus) {
 	e.rt = collector.DetectRuntime(clues)
 }
 
+// focusReason is why a file of the focused process pid could not be
+// read (err): a file missing where the process's directory is still
+// there is "not present" (a tree without it, --proc-root), as explain's
+// sampler says, not "vanished".
+func (e *explainer) focusReason(pid int, err error) string {
+	if errors.Is(err, unix.ENOENT) {
+		var st unix.Stat_t
+		if unix.Stat(e.r.Root()+"/"+strconv.Itoa(pid), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return collector.ReasonNotPresent
+		}
+	}
+	return collector.Reason(err)
+}
+
 // readFocus reads one tick of the focused process into the ring. The ring
 // keeps its own copy of p: p points into the snapshot's processes, and
 // keeping that pointer for ten ticks kept ten whole snapshots alive
@@ -323,12 +339,12 @@ func (e *explainer) readFocus(p *collector.Process, focus *Focus, ht hostTick) {
 	if io, err := e.r.IO(p.PID); err == nil {
 		ft.reading.IO = io
 	} else {
-		e.unav["io"] = collector.Reason(err)
+		e.unav["io"] = e.focusReason(p.PID, err)
 	}
 	if c, err := e.r.CgroupCPU(p.PID); err == nil {
 		ft.reading.Cgroup = c
 	} else {
-		e.unav["cgroup"] = collector.Reason(err)
+		e.unav["cgroup"] = e.focusReason(p.PID, err)
 	}
 	ts, err := e.r.Tasks(p.PID, p.StartTicks, collector.ProbeAll)
 	if err != nil {

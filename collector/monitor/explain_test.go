@@ -215,8 +215,11 @@ func TestMonitorExplainCPUsUnknown(t *testing.T) {
 		if strings.Contains(g.What, "/proc/") || strings.Contains(g.What, "PID") {
 			t.Errorf("focus gap %+v names a file outside the tree %s or a literal PID", g, root)
 		}
-		if g.Key == "io" && g.What != "I/O counters ("+root+"/100/io)" {
-			t.Errorf("focus gap %+v, want the tree's 100/io", g)
+		if g.Key == "io" && (g.What != "I/O counters ("+root+"/100/io)" || g.Why != "not present") {
+			t.Errorf("focus gap %+v, want the tree's 100/io, not present (process 100 is there)", g)
+		}
+		if g.Key == "fd" && g.Why != "not present" {
+			t.Errorf("focus gap %+v, want not present (process 100 is there)", g)
 		}
 	}
 	if !named {
