@@ -161,6 +161,15 @@ func runDashboard(a *app) error {
 	// dash3). The screen still answers keys while a scan runs: the
 	// runtime preempts a goroutine after 10 ms.
 	agentProcs()
+	// And serve's timer slack (agentTimerSlack, widenTimerSlack): on one
+	// P the runtime's monitor thread retakes the P from the walk's and
+	// the connector's system calls and then sleeps 20 us at a time, each
+	// sleep a timer interrupt and two task switches on the CPU the
+	// refresh runs on. With the slack those sleeps end at the next timer
+	// tick. Keys come from a blocking read, not a timer; the refresh
+	// timer may end a few milliseconds late (docs/PERFORMANCE.md,
+	// serve15).
+	widenTimerSlack(agentTimerSlack)
 	_, gogcSet := os.LookupEnv("GOGC")
 	gcAfterFrames := !gogcSet
 	if gcAfterFrames {

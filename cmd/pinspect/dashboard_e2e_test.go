@@ -106,6 +106,25 @@ func TestDashboardEndToEnd(t *testing.T) {
 	if got := strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); got != "1" {
 		t.Errorf("the dashboard is not on the alternate screen (alternate_on=%s)", got)
 	}
+	// Every thread of the dashboard has serve's timer slack.
+	if os.Geteuid() == 0 {
+		shell := strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{pane_pid}"))
+		children, err := os.ReadFile("/proc/" + shell + "/task/" + shell + "/children")
+		if err != nil || len(strings.Fields(string(children))) != 1 {
+			t.Fatalf("the dashboard's pid under the shell %s: %q, %v", shell, children, err)
+		}
+		dash := strings.Fields(string(children))[0]
+		tasks, err := os.ReadDir("/proc/" + dash + "/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tasks {
+			b, err := os.ReadFile("/proc/" + e.Name() + "/timerslack_ns")
+			if got := strings.TrimSpace(string(b)); err != nil || got != strconv.FormatInt(agentTimerSlack.Nanoseconds(), 10) {
+				t.Errorf("dashboard thread %s: slack %q ns (%v), want %d", e.Name(), got, err, agentTimerSlack.Nanoseconds())
+			}
+		}
+	}
 	for _, want := range []string{"PID", "USER", "CPU%", "VCSW/s", "NVCSW/s", "zombies", "events", "q quit"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("main screen lacks %q:\n%s", want, scr)
