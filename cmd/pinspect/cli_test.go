@@ -101,12 +101,12 @@ func TestBadInvocation(t *testing.T) {
 		{[]string{"--proc-root", "/etc/passwd", "--json"}, 3, "not a proc filesystem: not a directory"},
 		{[]string{"--proc-root", "/proc/self", "ps"}, 3, "a directory inside a proc filesystem, not its root"},
 		{[]string{"--proc-root", "/sys"}, 3, "not a proc filesystem"},
-		{[]string{"show", "4194304"}, 1, "no such process: 4194304"}, // the largest pid a kernel gives
+		{[]string{"show", "4194303"}, 1, "no such process: 4194303"}, // the largest pid a kernel gives
 		// Above it no process can be: a usage error, not "no such process" (tester14).
-		{[]string{"show", "99999999999"}, 2, "show: 99999999999 is not a pid (at most 4194304, the kernel's limit)"},
-		{[]string{"show", "4194305"}, 2, "show: 4194305 is not a pid (at most 4194304, the kernel's limit)"},
-		{[]string{"explain", "99999999999"}, 2, "explain: 99999999999 is not a pid (at most 4194304, the kernel's limit)"},
-		{[]string{"ps", "--pid", "1,4194305"}, 2, "4194305 is not a pid (at most 4194304, the kernel's limit)"},
+		{[]string{"show", "99999999999"}, 2, "show: 99999999999 is not a pid (at most 4194303, the kernel's limit)"},
+		{[]string{"show", "4194305"}, 2, "show: 4194305 is not a pid (at most 4194303, the kernel's limit)"},
+		{[]string{"explain", "99999999999"}, 2, "explain: 99999999999 is not a pid (at most 4194303, the kernel's limit)"},
+		{[]string{"ps", "--pid", "1,4194305"}, 2, "4194305 is not a pid (at most 4194303, the kernel's limit)"},
 		{[]string{"orphans", "--observe", "-1s"}, 2, "--observe must not be negative"}, // tester11 T2: it was taken
 		{[]string{"ps", "--passwd-file", ""}, 2, "--passwd-file: an empty value"},      // tester11 T6: it was taken as no flag
 		{[]string{"ps", "--rootfs", ""}, 2, "--rootfs: an empty value"},

@@ -48,19 +48,19 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"ps", "--pid", "abc"}, 2, "", `"abc" is not a pid (a positive whole number)`},
 		{[]string{"ps", "--pid", "1,,2"}, 2, "", `"" is not a pid (a positive whole number)`},
 		{[]string{"ps", "--pid", "-1"}, 2, "", `"-1" is not a pid (a positive whole number)`},
-		{[]string{"watch", "--pid", "4194304", "--duration", "5s"}, 1, "", "no such process: 4194304"},
+		{[]string{"watch", "--pid", "4194303", "--duration", "5s"}, 1, "", "no such process: 4194303"},
 		// The record's readers: nothing matched is 1 too.
-		{[]string{"events", "--dir", rec, "--pid", "4194304"}, 1, "", "no such events in the record"},
+		{[]string{"events", "--dir", rec, "--pid", "4194303"}, 1, "", "no such events in the record"},
 		{[]string{"events", "--dir", rec, "--restarts", "--name", "no-such-name", "--json"}, 1, `"restarts":[]`, ""},
 		// dump's rows are data: the reason for exit 1 is on stderr.
-		{[]string{"dump", "--dir", rec, "--pid", "4194304"}, 1, "", "pinspect: dump: no process row matched in the record (it spans "},
+		{[]string{"dump", "--dir", rec, "--pid", "4194303"}, 1, "", "pinspect: dump: no process row matched in the record (it spans "},
 		{[]string{"dump", "event", "--dir", rec, "--name", "no-such-name", "--format", "csv"}, 1, "", "no event row matched"},
 		{[]string{"dump", "event", "--dir", rec, "--since", time.Now().Add(time.Hour).Format(time.RFC3339)}, 1, "", "no event row matched"},
 		// The second sample read no threads (recordLive).
 		{[]string{"dump", "thread", "--dir", rec, "--since", recAt}, 1, "", "no thread row: no sample in the range read threads"},
 		{[]string{"dump", "system", "--dir", rec}, 0, `"schema":"pinspect.dump.system/v1"`, ""},
-		{[]string{"show", "4194304", "--dir", rec, "--at", recAt}, 1, "", "no process 4194304 in the record"},
-		{[]string{"ps", "--dir", rec, "--at", recAt, "--pid", "4194304"}, 1, "0 processes", ""},
+		{[]string{"show", "4194303", "--dir", rec, "--at", recAt}, 1, "", "no process 4194303 in the record"},
+		{[]string{"ps", "--dir", rec, "--at", recAt, "--pid", "4194303"}, 1, "0 processes", ""},
 		{[]string{"ps", "--dir", rec, "--at", "2001-01-01T00:00:00Z"}, 3, "", "the record starts later"},
 		// A time no record holds is a usage error, not a saturated gap (tester14).
 		{[]string{"ps", "--dir", rec, "--at", "@99999999999"}, 2, "", `--at: "@99999999999" is 5138-11-16T09:46:39Z: want a time from 1970 to a year from now`},

@@ -98,7 +98,7 @@ func TestExplainAt(t *testing.T) {
 		want string
 	}{
 		{[]string{"--at", "2000-01-01T00:00:00Z"}, 3, "the record starts later"},
-		{[]string{"--at", at, "4194304"}, 1, "the record holds no process 4194304"},
+		{[]string{"--at", at, "4194303"}, 1, "the record holds no process 4194303"},
 		{[]string{"--at", at, "--window", "2h"}, 2, "at most 1h0m0s"},
 		{[]string{"--at", "yesterday-ish"}, 2, "--at"},
 	} {

@@ -360,7 +360,7 @@ func TestExplainBadInput(t *testing.T) {
 		{[]string{"explain", "--top", "-1"}, exitUsage, "--top"},
 		{[]string{"explain", "--candidates", "0"}, exitUsage, "--candidates"},
 		{[]string{"explain", "--pid", "1"}, exitUsage, "--pid does not apply to pinspect explain (it takes no process filter)"},
-		{[]string{"explain", "--window", "200ms", "--interval", "50ms", "4194304"}, exitNoMatch, "no such process: 4194304"},
+		{[]string{"explain", "--window", "200ms", "--interval", "50ms", "4194303"}, exitNoMatch, "no such process: 4194303"},
 		{[]string{"explain", "--proc-root", "/nonexistent", "1"}, exitError, "nonexistent"},
 	} {
 		var out, errb bytes.Buffer

@@ -87,9 +87,9 @@ func TestUnknownQueryParams(t *testing.T) {
 		PathSnapshot + "?name=":                            "name: an empty value",
 		PathFrame + "?at=99999999999":                      "want a time from 1970 to a year from now",
 		PathFrame + "?at=-1":                               "want a time from 1970 to a year from now",
-		PathSnapshot + "?pid=4194305":                      "not a process id",
+		PathSnapshot + "?pid=4194304":                      "not a process id",
 		PathProcesses + "99999999999":                      "not a process id",
-		PathExplain + "4194305":                            "not a process id",
+		PathExplain + "4194304":                            "not a process id",
 	} {
 		if code, msg := get(target); code != http.StatusBadRequest || !strings.Contains(msg, want) {
 			t.Errorf("GET %s: %d %q, want 400 and %q", target, code, msg, want)

@@ -129,7 +129,7 @@ func TestAPIDocuments(t *testing.T) {
 	}
 	getJSON(t, hs.URL+PathProcesses+"0", http.StatusBadRequest, &e)
 	getJSON(t, hs.URL+PathProcesses+"abc", http.StatusBadRequest, &e)
-	getJSON(t, hs.URL+PathProcesses+"4194304", http.StatusNotFound, &e)      // the largest pid a kernel gives
+	getJSON(t, hs.URL+PathProcesses+"4194303", http.StatusNotFound, &e)      // the largest pid a kernel gives
 	getJSON(t, hs.URL+PathProcesses+"2147483647", http.StatusBadRequest, &e) // above it: no pid
 
 	var zd report.ZombiesDoc
